@@ -1,0 +1,10 @@
+DROP TABLE initial_access_tokens;
+DROP TABLE audit_events;
+DROP TABLE key_ring;
+DROP TABLE signing_keys;
+DROP TABLE revocations;
+DROP TABLE refresh_tokens;
+DROP TABLE sessions;
+DROP TABLE consents;
+DROP TABLE clients;
+DROP TABLE users;

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): brings up local PostgreSQL and Redis (scripts/services.sh), then runs every test
+# target on both backends. Extra arguments go to cargo test: `scripts/test.sh token -- --nocapture`.
+# TESSERA_TEST_POSTGRES_URL and TESSERA_TEST_REDIS_URL may point elsewhere; the defaults are the local servers.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/services.sh
+export TESSERA_TEST_POSTGRES_URL="${TESSERA_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
+export TESSERA_TEST_REDIS_URL="${TESSERA_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+exec cargo test --all-targets "$@"

@@ -1,0 +1,147 @@
+//! The `tessera` command line: serve, migrate, and the operator commands of DESIGN.md §12. Command and flag
+//! names are a contract with operators' scripts: add, never rename. Every command takes `--json`.
+mod clients;
+mod keys;
+mod users;
+
+use crate::config::Settings;
+use crate::startup::{self, Application};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Tessera, an OAuth 2.1 / OpenID Connect authorization server.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about)]
+pub struct Cli {
+    /// TOML configuration file (settings from `TESSERA__SECTION__KEY` variables override it).
+    #[arg(long, global = true, env = "TESSERA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Clients(clients::ClientsCommand),
+    /// Manage the signing key ring.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+}
+
+/// Parses the process arguments, runs the command, and turns errors into a message and exit status 1
+/// (2 for usage errors, from clap).
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if json {
+                println!("{}", serde_json::json!({ "error": format!("{e:#}") }));
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    // Operator commands log only warnings, so their output stays readable and parseable.
+    let mut log = settings.log.clone();
+    if !matches!(cli.command, Command::Serve) {
+        log.level = "warn".into();
+    }
+    crate::telemetry::init(&log);
+    let out = Output { json: cli.json };
+    match cli.command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let store = startup::open_store(&settings).await?;
+            out.print(&serde_json::json!({ "backend": store.db().backend_name(), "status": "migrated" }), || {
+                format!("{} database is up to date", store.db().backend_name())
+            });
+            Ok(())
+        }
+        Command::Users(cmd) => users::run(cmd, &settings, &out).await,
+        Command::Clients(cmd) => clients::run(cmd, &settings, &out).await,
+        Command::Keys(cmd) => keys::run(cmd, &settings, &out).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings.clone()).await?;
+    println!("{}", startup::banner(&settings, app.port()));
+    app.run_until_stopped().await.context("server stopped with an error")
+}
+
+/// How a command prints: JSON for scripts, text for people.
+pub struct Output {
+    json: bool,
+}
+
+impl Output {
+    /// Prints `value` as JSON, or the text `human` builds.
+    pub fn print(&self, value: &serde_json::Value, human: impl FnOnce() -> String) {
+        if self.json {
+            println!("{value}");
+        } else {
+            println!("{}", human());
+        }
+    }
+}
+
+/// Reads a secret from standard input: the first line, without its line ending.
+fn read_stdin_line(what: &str) -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .with_context(|| format!("reading the {what} from standard input"))?;
+    let trimmed = line.trim_end_matches(['\n', '\r']).to_owned();
+    anyhow::ensure!(!trimmed.is_empty(), "no {what} on standard input");
+    Ok(trimmed)
+}
+
+/// Formats a Unix time for people (UTC, RFC 3339).
+fn human_time(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm), to avoid a date crate for one line of output.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn human_time_is_rfc3339_utc() {
+        assert_eq!(super::human_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::human_time(1_795_000_000), "2026-11-18T07:06:40Z");
+        assert_eq!(super::human_time(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

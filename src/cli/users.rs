@@ -1,0 +1,150 @@
+//! `tessera users …`.
+use super::{human_time, read_stdin_line, Output};
+use crate::config::Settings;
+use crate::domain::password::{hash_password, Password};
+use crate::domain::{NewUser, User, UserId, Username};
+use crate::startup;
+use crate::storage::{StoreError, UserStore};
+use anyhow::{anyhow, Context};
+use clap::Subcommand;
+use serde_json::json;
+
+/// Account commands.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user; the password is read from standard input.
+    Add {
+        /// Login name.
+        username: String,
+        /// Read the password from standard input (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Email address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List users.
+    List,
+    /// Disable a user: no sign-in, no refresh.
+    Disable {
+        /// Login name.
+        username: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// Login name.
+        username: String,
+    },
+    /// Set a new password, read from standard input.
+    Passwd {
+        /// Login name.
+        username: String,
+        /// Read the password from standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+pub(super) fn user_json(u: &User) -> serde_json::Value {
+    json!({
+        "id": u.id.as_str(),
+        "username": u.username.as_str(),
+        "email": u.email,
+        "email_verified": u.email_verified,
+        "name": u.name,
+        "disabled": u.disabled,
+        "created_at": u.created_at,
+        "updated_at": u.updated_at,
+    })
+}
+
+async fn hash(settings: &Settings, password: Password) -> anyhow::Result<String> {
+    let cost = settings.passwords.cost;
+    crate::telemetry::spawn_blocking_in_span(move || hash_password(&password, cost))
+        .await
+        .context("password hashing task")?
+        .map_err(|e| anyhow!(e))
+}
+
+fn parse_username(s: &str) -> anyhow::Result<Username> {
+    Username::parse(s).map_err(|e| anyhow!("invalid username: {e}"))
+}
+
+fn not_found(username: &Username) -> impl FnOnce(StoreError) -> anyhow::Error + '_ {
+    move |e| match e {
+        StoreError::NotFound => anyhow!("no user named {username}"),
+        other => other.into(),
+    }
+}
+
+pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) -> anyhow::Result<()> {
+    let store = startup::open_store(settings).await?;
+    let now = crate::domain::now();
+    match cmd {
+        UsersCommand::Add { username, password_stdin: _, email, name } => {
+            let username = parse_username(&username)?;
+            if let Some(e) = &email {
+                anyhow::ensure!(e.contains('@') && e.len() <= 254, "invalid email address {e:?}");
+            }
+            let password = Password::parse_new(read_stdin_line("password")?).map_err(|e| anyhow!(e))?;
+            let password_hash = hash(settings, password).await?;
+            let user = store
+                .create_user(NewUser { id: UserId::generate(), username: username.clone(), password_hash, email, name, created_at: now })
+                .await
+                .map_err(|e| match e {
+                    StoreError::Conflict(_) => anyhow!("a user named {username} already exists"),
+                    other => other.into(),
+                })?;
+            out.print(&user_json(&user), || format!("created user {} (sub {})", user.username, user.id));
+        }
+        UsersCommand::List => {
+            let mut all = Vec::new();
+            let mut after: Option<Username> = None;
+            loop {
+                let page = store.list_users(after.as_ref(), 500).await?;
+                let done = page.len() < 500;
+                after = page.last().map(|u| u.username.clone());
+                all.extend(page);
+                if done {
+                    break;
+                }
+            }
+            out.print(&json!({ "users": all.iter().map(user_json).collect::<Vec<_>>() }), || {
+                all.iter()
+                    .map(|u| {
+                        format!(
+                            "{:<24} {}  {}{}  created {}",
+                            u.username.as_str(),
+                            u.id,
+                            u.email.as_deref().unwrap_or("-"),
+                            if u.disabled { "  (disabled)" } else { "" },
+                            human_time(u.created_at)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        UsersCommand::Disable { username } => {
+            let username = parse_username(&username)?;
+            let user = store.set_user_disabled(&username, true, now).await.map_err(not_found(&username))?;
+            out.print(&user_json(&user), || format!("disabled {}", user.username));
+        }
+        UsersCommand::Enable { username } => {
+            let username = parse_username(&username)?;
+            let user = store.set_user_disabled(&username, false, now).await.map_err(not_found(&username))?;
+            out.print(&user_json(&user), || format!("enabled {}", user.username));
+        }
+        UsersCommand::Passwd { username, password_stdin: _ } => {
+            let username = parse_username(&username)?;
+            let password = Password::parse_new(read_stdin_line("password")?).map_err(|e| anyhow!(e))?;
+            let hash = hash(settings, password).await?;
+            let user = store.set_password_hash(&username, hash, now).await.map_err(not_found(&username))?;
+            out.print(&user_json(&user), || format!("password changed for {}", user.username));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,631 @@
+//! Configuration: compiled-in defaults, then an optional TOML file, then `TESSERA__SECTION__KEY` variables
+//! (DESIGN.md §8). [`RawSettings`] mirrors the file format and refuses unknown keys; [`Settings`] is the
+//! validated form the rest of the program uses. Setting names are a contract with operators (DESIGN.md §12).
+use crate::domain::password::PasswordCost;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use url::Url;
+
+/// A configuration problem, with the key it concerns.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+fn invalid(key: &str, why: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("`{key}` {why}"))
+}
+
+/// The file format, section by section. Every field has a compiled-in default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSettings {
+    pub issuer: String,
+    pub http: RawHttp,
+    pub database: RawDatabase,
+    pub redis: RawRedis,
+    pub keys: RawKeys,
+    pub registration: RawRegistration,
+    pub tokens: RawTokens,
+    pub passwords: RawPasswords,
+    pub clients: RawClients,
+    pub log: RawLog,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawClients {
+    pub secret_overlap_seconds: i64,
+}
+
+impl Default for RawClients {
+    fn default() -> Self {
+        Self { secret_overlap_seconds: 24 * 3600 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHttp {
+    pub bind: String,
+    pub workers: Option<usize>,
+    pub trusted_proxies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDatabase {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRedis {
+    pub url: Option<String>,
+    pub prefix: String,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawKeys {
+    pub dir: PathBuf,
+    pub kek_file: Option<PathBuf>,
+    pub kek: Option<String>,
+    pub algorithm_bits: u32,
+    pub rotation_interval_seconds: i64,
+    pub publish_ahead_seconds: i64,
+    pub jwks_max_age_seconds: i64,
+    pub refresh_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRegistration {
+    pub mode: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTokens {
+    pub access_token_ttl_seconds: i64,
+    pub id_token_ttl_seconds: i64,
+    pub refresh_token_ttl_seconds: i64,
+    pub refresh_idle_seconds: i64,
+    pub refresh_grace_seconds: i64,
+    pub default_audience: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPasswords {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    pub max_concurrent: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    pub format: String,
+    pub level: String,
+}
+
+impl Default for RawSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".into(),
+            http: RawHttp::default(),
+            database: RawDatabase::default(),
+            redis: RawRedis::default(),
+            keys: RawKeys::default(),
+            registration: RawRegistration::default(),
+            tokens: RawTokens::default(),
+            passwords: RawPasswords::default(),
+            clients: RawClients::default(),
+            log: RawLog::default(),
+        }
+    }
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        Self { bind: "127.0.0.1:8080".into(), workers: None, trusted_proxies: Vec::new() }
+    }
+}
+
+impl Default for RawDatabase {
+    fn default() -> Self {
+        Self { url: "sqlite://./data/tessera.db".into(), max_connections: 16, acquire_timeout_ms: 5000 }
+    }
+}
+
+impl Default for RawRedis {
+    fn default() -> Self {
+        Self { url: None, prefix: "tessera:".into(), timeout_ms: 1000 }
+    }
+}
+
+impl Default for RawKeys {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("./keys"),
+            kek_file: None,
+            kek: None,
+            algorithm_bits: 2048,
+            rotation_interval_seconds: 30 * 24 * 3600,
+            publish_ahead_seconds: 3600,
+            jwks_max_age_seconds: 300,
+            refresh_seconds: 10,
+        }
+    }
+}
+
+impl Default for RawRegistration {
+    fn default() -> Self {
+        Self { mode: None }
+    }
+}
+
+impl Default for RawTokens {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_seconds: 600,
+            id_token_ttl_seconds: 3600,
+            refresh_token_ttl_seconds: 30 * 24 * 3600,
+            refresh_idle_seconds: 14 * 24 * 3600,
+            refresh_grace_seconds: 10,
+            default_audience: None,
+        }
+    }
+}
+
+impl Default for RawPasswords {
+    fn default() -> Self {
+        let cost = PasswordCost::default();
+        Self {
+            memory_kib: cost.memory_kib,
+            iterations: cost.iterations,
+            parallelism: cost.parallelism,
+            max_concurrent: 2,
+        }
+    }
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        Self { format: "text".into(), level: "info".into() }
+    }
+}
+
+impl RawSettings {
+    /// Defaults, then the TOML file (when given), then `TESSERA__…` variables from the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, Env::prefixed("TESSERA__").split("__"))
+    }
+
+    /// Like [`RawSettings::load`] with a given environment provider (tests pass their own).
+    pub fn load_from(file: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(RawSettings::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError(format!("config file {} not found", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        // `TESSERA__CONFIG` names the file, it is not a setting.
+        figment = figment.merge(env.ignore(&["config"]).lowercase(true));
+        figment.extract().map_err(|e| {
+            let errs: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+            ConfigError(errs.join("; "))
+        })
+    }
+}
+
+/// Which SQL backend a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// Who may use dynamic client registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationMode {
+    /// Anyone.
+    Open,
+    /// Only with an initial access token.
+    Token,
+    /// Nobody: `/register` is not served.
+    Off,
+}
+
+/// Where the key-encryption key comes from.
+#[derive(Clone)]
+pub enum KekSource {
+    /// A base64 value given directly.
+    Value(SecretString),
+    /// A file holding the base64 value.
+    File(PathBuf),
+    /// The embedded default: `keys/kek`, created on first start.
+    CreateIfMissing(PathBuf),
+}
+
+impl std::fmt::Debug for KekSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Value(_) => f.write_str("Value(..)"),
+            Self::File(p) => write!(f, "File({})", p.display()),
+            Self::CreateIfMissing(p) => write!(f, "CreateIfMissing({})", p.display()),
+        }
+    }
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub issuer: Url,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub redis: Option<RedisSettings>,
+    pub redis_prefix: String,
+    pub keys: KeySettings,
+    pub registration: RegistrationMode,
+    pub tokens: TokenSettings,
+    pub passwords: PasswordSettings,
+    pub clients: ClientSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    pub secret_overlap: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub bind: SocketAddr,
+    pub workers: Option<usize>,
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub kind: DatabaseKind,
+    pub max_connections: u32,
+    pub acquire_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    pub url: SecretString,
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeySettings {
+    pub dir: PathBuf,
+    pub kek: KekSource,
+    pub bits: u32,
+    pub rotation_interval: i64,
+    pub publish_ahead: i64,
+    pub jwks_max_age: i64,
+    pub refresh: std::time::Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    pub access_token_ttl: i64,
+    pub id_token_ttl: i64,
+    pub refresh_token_ttl: i64,
+    pub refresh_idle: i64,
+    pub refresh_grace: i64,
+    pub default_audience: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PasswordSettings {
+    pub cost: PasswordCost,
+    pub max_concurrent: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub json: bool,
+    pub level: String,
+}
+
+impl Settings {
+    /// Loads and validates: defaults, `file`, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        RawSettings::load(file)?.validate()
+    }
+
+    /// The backend named by a database URL; a bare path is refused rather than silently made a SQLite file.
+    pub fn database_kind(url: &str) -> Result<DatabaseKind, ConfigError> {
+        if url.starts_with("sqlite://") {
+            Ok(DatabaseKind::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseKind::Postgres)
+        } else {
+            Err(invalid("database.url", "must start with sqlite:// or postgres://"))
+        }
+    }
+
+    /// How long before its expiry a key stays published after it stopped signing: the longest lifetime
+    /// of anything it signed.
+    pub fn longest_signed_lifetime(&self) -> i64 {
+        self.tokens.access_token_ttl.max(self.tokens.id_token_ttl)
+    }
+}
+
+fn positive(key: &str, v: i64) -> Result<i64, ConfigError> {
+    if v <= 0 {
+        return Err(invalid(key, "must be greater than 0"));
+    }
+    Ok(v)
+}
+
+impl RawSettings {
+    /// Checks every value and derives the ready-to-use [`Settings`].
+    pub fn validate(self) -> Result<Settings, ConfigError> {
+        let issuer = Url::parse(&self.issuer).map_err(|e| invalid("issuer", format!("is not a URL: {e}")))?;
+        if !matches!(issuer.scheme(), "http" | "https") {
+            return Err(invalid("issuer", "must be an http or https URL"));
+        }
+        if issuer.query().is_some() || issuer.fragment().is_some() {
+            return Err(invalid("issuer", "must not have a query or fragment (OIDC Discovery §3)"));
+        }
+        if issuer.scheme() == "http" && !issuer.host_str().is_some_and(is_local_host) {
+            return Err(invalid("issuer", "must use https unless it is a loopback address"));
+        }
+        let bind: SocketAddr = self
+            .http
+            .bind
+            .parse()
+            .map_err(|_| invalid("http.bind", "must be an address and port, like 127.0.0.1:8080"))?;
+        let trusted_proxies = self
+            .http
+            .trusted_proxies
+            .iter()
+            .map(|p| p.parse::<IpAddr>().map_err(|_| invalid("http.trusted_proxies", format!("has an invalid IP address {p:?}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        if self.http.workers == Some(0) {
+            return Err(invalid("http.workers", "must be at least 1"));
+        }
+
+        let kind = Settings::database_kind(&self.database.url)?;
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+
+        let redis = match self.redis.url {
+            Some(url) if !url.is_empty() => {
+                if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
+                    return Err(invalid("redis.url", "must start with redis:// or rediss://"));
+                }
+                Some(RedisSettings {
+                    url: SecretString::from(url),
+                    timeout: std::time::Duration::from_millis(self.redis.timeout_ms.max(1)),
+                })
+            }
+            _ => None,
+        };
+
+        let kek = match (self.keys.kek, self.keys.kek_file) {
+            (Some(_), Some(_)) => return Err(invalid("keys.kek", "and `keys.kek_file` are both set; set one")),
+            (Some(v), None) => KekSource::Value(SecretString::from(v)),
+            (None, Some(f)) => KekSource::File(f),
+            (None, None) if kind == DatabaseKind::Sqlite => KekSource::CreateIfMissing(self.keys.dir.join("kek")),
+            (None, None) => {
+                return Err(invalid(
+                    "keys.kek",
+                    "or `keys.kek_file` is required with Postgres, so every instance shares one key-encryption key (generate one with `openssl rand -base64 32`)",
+                ))
+            }
+        };
+        if !matches!(self.keys.algorithm_bits, 2048 | 3072 | 4096) {
+            return Err(invalid("keys.algorithm_bits", "must be 2048, 3072 or 4096"));
+        }
+        let jwks_max_age = positive("keys.jwks_max_age_seconds", self.keys.jwks_max_age_seconds)?;
+        let publish_ahead = positive("keys.publish_ahead_seconds", self.keys.publish_ahead_seconds)?;
+        if publish_ahead < jwks_max_age {
+            return Err(invalid(
+                "keys.publish_ahead_seconds",
+                "must be at least `keys.jwks_max_age_seconds`, so a new key is in every cached JWKS before it signs",
+            ));
+        }
+        let rotation_interval = positive("keys.rotation_interval_seconds", self.keys.rotation_interval_seconds)?;
+        if rotation_interval <= publish_ahead {
+            return Err(invalid("keys.rotation_interval_seconds", "must be longer than `keys.publish_ahead_seconds`"));
+        }
+        if self.keys.refresh_seconds == 0 {
+            return Err(invalid("keys.refresh_seconds", "must be at least 1"));
+        }
+
+        let registration = match self.registration.mode.as_deref() {
+            Some("open") => RegistrationMode::Open,
+            Some("token") => RegistrationMode::Token,
+            Some("off") => RegistrationMode::Off,
+            Some(other) => return Err(invalid("registration.mode", format!("must be open, token or off, not {other:?}"))),
+            None if kind == DatabaseKind::Sqlite => RegistrationMode::Open,
+            None => RegistrationMode::Token,
+        };
+
+        let t = &self.tokens;
+        let tokens = TokenSettings {
+            access_token_ttl: positive("tokens.access_token_ttl_seconds", t.access_token_ttl_seconds)?,
+            id_token_ttl: positive("tokens.id_token_ttl_seconds", t.id_token_ttl_seconds)?,
+            refresh_token_ttl: positive("tokens.refresh_token_ttl_seconds", t.refresh_token_ttl_seconds)?,
+            refresh_idle: positive("tokens.refresh_idle_seconds", t.refresh_idle_seconds)?,
+            refresh_grace: if t.refresh_grace_seconds < 0 {
+                return Err(invalid("tokens.refresh_grace_seconds", "must be 0 (off) or more"));
+            } else {
+                t.refresh_grace_seconds
+            },
+            default_audience: t.default_audience.clone(),
+        };
+
+        let cost = PasswordCost {
+            memory_kib: self.passwords.memory_kib,
+            iterations: self.passwords.iterations,
+            parallelism: self.passwords.parallelism,
+        };
+        argon2::Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
+            .map_err(|e| invalid("passwords.memory_kib", format!("with iterations and parallelism is not a valid argon2 cost: {e}")))?;
+        if self.passwords.max_concurrent == 0 {
+            return Err(invalid("passwords.max_concurrent", "must be at least 1"));
+        }
+
+        if self.clients.secret_overlap_seconds < 0 {
+            return Err(invalid("clients.secret_overlap_seconds", "must be 0 or more"));
+        }
+        let secret_overlap = self.clients.secret_overlap_seconds;
+
+        let json = match self.log.format.as_str() {
+            "text" => false,
+            "json" => true,
+            other => return Err(invalid("log.format", format!("must be text or json, not {other:?}"))),
+        };
+
+        Ok(Settings {
+            issuer,
+            http: HttpSettings { bind, workers: self.http.workers, trusted_proxies },
+            database: DatabaseSettings {
+                url: SecretString::from(self.database.url),
+                kind,
+                max_connections: self.database.max_connections,
+                acquire_timeout: std::time::Duration::from_millis(self.database.acquire_timeout_ms.max(1)),
+            },
+            redis,
+            redis_prefix: self.redis.prefix,
+            keys: KeySettings {
+                dir: self.keys.dir,
+                kek,
+                bits: self.keys.algorithm_bits,
+                rotation_interval,
+                publish_ahead,
+                jwks_max_age,
+                refresh: std::time::Duration::from_secs(self.keys.refresh_seconds),
+            },
+            registration,
+            tokens,
+            passwords: PasswordSettings { cost, max_concurrent: self.passwords.max_concurrent },
+            clients: ClientSettings { secret_overlap },
+            log: LogSettings { json, level: self.log.level },
+        })
+    }
+}
+
+fn is_local_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl DatabaseSettings {
+    /// The URL, for the one place that connects.
+    pub fn url(&self) -> &str {
+        self.url.expose_secret()
+    }
+}
+
+impl RedisSettings {
+    /// The URL, for the one place that connects.
+    pub fn url(&self) -> &str {
+        self.url.expose_secret()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, toml).unwrap();
+        // A private env prefix per call keeps parallel tests apart from the real environment.
+        let prefix = format!("TTEST{}__", uuid::Uuid::new_v4().simple());
+        for (k, v) in env {
+            std::env::set_var(format!("{prefix}{k}"), v);
+        }
+        let r = RawSettings::load_from(Some(&path), Env::prefixed(&prefix).split("__")).and_then(RawSettings::validate);
+        for (k, _) in env {
+            std::env::remove_var(format!("{prefix}{k}"));
+        }
+        r
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let s = load("", &[]).unwrap();
+        assert_eq!(s.issuer.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(s.http.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database.kind, DatabaseKind::Sqlite);
+        assert!(s.redis.is_none());
+        assert_eq!(s.registration, RegistrationMode::Open);
+        assert_eq!(s.tokens.refresh_grace, 10);
+        assert!(matches!(s.keys.kek, KekSource::CreateIfMissing(_)));
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let s = load(
+            "issuer = \"https://id.example\"\n[tokens]\nrefresh_grace_seconds = 3\n",
+            &[("TOKENS__REFRESH_GRACE_SECONDS", "7"), ("HTTP__BIND", "0.0.0.0:9000")],
+        )
+        .unwrap();
+        assert_eq!(s.issuer.as_str(), "https://id.example/");
+        assert_eq!(s.tokens.refresh_grace, 7);
+        assert_eq!(s.http.bind.port(), 9000);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let e = load("[database]\nurll = \"x\"\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("urll"), "{e}");
+        let e = load("", &[("TOKENZ__X", "1")]).unwrap_err().to_string();
+        assert!(e.contains("tokenz"), "{e}");
+    }
+
+    #[test]
+    fn invalid_values_name_their_key() {
+        for (toml, key) in [
+            ("issuer = \"http://id.example\"", "issuer"),
+            ("[http]\nbind = \"nope\"", "http.bind"),
+            ("[database]\nurl = \"./x.db\"", "database.url"),
+            ("[keys]\nalgorithm_bits = 1024", "keys.algorithm_bits"),
+            ("[keys]\npublish_ahead_seconds = 10", "keys.publish_ahead_seconds"),
+            ("[registration]\nmode = \"maybe\"", "registration.mode"),
+            ("[tokens]\nrefresh_grace_seconds = -1", "tokens.refresh_grace_seconds"),
+            ("[log]\nformat = \"xml\"", "log.format"),
+        ] {
+            let e = load(toml, &[]).unwrap_err().to_string();
+            assert!(e.contains(key), "{toml}: {e}");
+        }
+        let e = load("[tokens]\naccess_token_ttl_seconds = \"ten\"", &[]).unwrap_err().to_string();
+        assert!(e.contains("access_token_ttl_seconds"), "{e}");
+    }
+
+    #[test]
+    fn postgres_requires_an_explicit_kek_and_defaults_to_token_registration() {
+        let e = load("[database]\nurl = \"postgres://localhost/x\"", &[]).unwrap_err().to_string();
+        assert!(e.contains("keys.kek"), "{e}");
+        let s = load("[database]\nurl = \"postgres://localhost/x\"\n[keys]\nkek = \"abc\"", &[]).unwrap();
+        assert_eq!(s.registration, RegistrationMode::Token);
+        assert!(!format!("{s:?}").contains("abc"));
+    }
+}

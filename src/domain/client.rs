@@ -1,0 +1,227 @@
+//! OAuth clients: what they may ask for and how they authenticate.
+use crate::domain::secret::SecretHash;
+use crate::domain::{ClientId, RedirectUri, Scope, UnixTime};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// How a client authenticates at the token endpoint. Each client has exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    /// HTTP Basic with the client secret (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+    /// A JWT signed with the client's key (RFC 7523).
+    PrivateKeyJwt,
+    /// A public client: no authentication, PKCE mandatory.
+    None,
+}
+
+impl ClientAuthMethod {
+    /// The registered name (RFC 7591 `token_endpoint_auth_method`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::None => "none",
+        }
+    }
+}
+
+impl FromStr for ClientAuthMethod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "client_secret_basic" => Ok(Self::ClientSecretBasic),
+            "client_secret_post" => Ok(Self::ClientSecretPost),
+            "private_key_jwt" => Ok(Self::PrivateKeyJwt),
+            "none" => Ok(Self::None),
+            other => Err(format!("unsupported token_endpoint_auth_method {other:?}")),
+        }
+    }
+}
+
+/// Grant types a client may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    /// RFC 6749 §4.1.
+    AuthorizationCode,
+    /// RFC 6749 §6.
+    RefreshToken,
+    /// RFC 6749 §4.4.
+    ClientCredentials,
+}
+
+impl GrantType {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+impl FromStr for GrantType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "authorization_code" => Ok(Self::AuthorizationCode),
+            "refresh_token" => Ok(Self::RefreshToken),
+            "client_credentials" => Ok(Self::ClientCredentials),
+            other => Err(format!("unsupported grant type {other:?}")),
+        }
+    }
+}
+
+impl fmt::Display for GrantType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Metadata the client's developer registered for display (RFC 7591 §2); shown on the consent page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientMetadata {
+    /// Home page of the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    /// Logo, https only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    /// Privacy policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    /// Terms of service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    /// Contacts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<String>,
+    /// The client's public keys (a JWK Set) for `private_key_jwt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    /// Where the client publishes its JWK Set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+}
+
+/// A stored client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    /// `client_id`.
+    pub id: ClientId,
+    /// Display name.
+    pub name: String,
+    /// Hash of the current secret; `None` for public and `private_key_jwt` clients.
+    pub secret_hash: Option<SecretHash>,
+    /// The previous secret during its rotation overlap, with the time it stops working.
+    pub previous_secret: Option<(SecretHash, UnixTime)>,
+    /// How it authenticates.
+    pub auth_method: ClientAuthMethod,
+    /// Registered redirect URIs.
+    pub redirect_uris: Vec<RedirectUri>,
+    /// Registered post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    /// Allowed grant types.
+    pub grant_types: Vec<GrantType>,
+    /// Scopes it may request.
+    pub scope: Scope,
+    /// Resource indicators (audiences) it may request (RFC 8707).
+    pub resources: Vec<String>,
+    /// First-party clients skip the consent page.
+    pub first_party: bool,
+    /// Admin clients may obtain the `tessera:admin` scope.
+    pub admin: bool,
+    /// Whether PKCE is required (always true for public clients).
+    pub require_pkce: bool,
+    /// Access token lifetime override in seconds.
+    pub access_token_ttl: Option<i64>,
+    /// Display and key metadata.
+    pub metadata: ClientMetadata,
+    /// Creation time.
+    pub created_at: UnixTime,
+    /// Last change.
+    pub updated_at: UnixTime,
+    /// Tokens issued to this client before this moment are invalid.
+    pub revoked_before: Option<UnixTime>,
+}
+
+impl Client {
+    /// Public clients cannot keep a secret.
+    pub fn is_public(&self) -> bool {
+        self.auth_method == ClientAuthMethod::None
+    }
+
+    /// Whether the client may use `grant`.
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    /// Whether `secret` is the current secret, or the previous one within its overlap at `now`.
+    pub fn secret_matches(&self, secret: &str, now: UnixTime) -> bool {
+        let current = self.secret_hash.as_ref().is_some_and(|h| h.matches(secret));
+        let previous = self
+            .previous_secret
+            .as_ref()
+            .is_some_and(|(h, until)| now < *until && h.matches(secret));
+        current | previous
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::secret::PlainSecret;
+
+    fn client(secret: &PlainSecret) -> Client {
+        Client {
+            id: ClientId::parse("c").unwrap(),
+            name: "c".into(),
+            secret_hash: Some(secret.hash()),
+            previous_secret: None,
+            auth_method: ClientAuthMethod::ClientSecretBasic,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode],
+            scope: Scope::parse("openid").unwrap(),
+            resources: vec![],
+            first_party: false,
+            admin: false,
+            require_pkce: true,
+            access_token_ttl: None,
+            metadata: ClientMetadata::default(),
+            created_at: 0,
+            updated_at: 0,
+            revoked_before: None,
+        }
+    }
+
+    #[test]
+    fn previous_secret_works_only_during_overlap() {
+        let old = PlainSecret::generate();
+        let new = PlainSecret::generate();
+        let mut c = client(&new);
+        c.previous_secret = Some((old.hash(), 100));
+        assert!(c.secret_matches(new.expose(), 50));
+        assert!(c.secret_matches(old.expose(), 99));
+        assert!(!c.secret_matches(old.expose(), 100));
+        assert!(!c.secret_matches("nope", 50));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for m in ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] {
+            assert_eq!(m.parse::<ClientAuthMethod>().unwrap().as_str(), m);
+        }
+        for g in ["authorization_code", "refresh_token", "client_credentials"] {
+            assert_eq!(g.parse::<GrantType>().unwrap().as_str(), g);
+        }
+        assert!("implicit".parse::<GrantType>().is_err());
+    }
+}

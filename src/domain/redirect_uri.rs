@@ -1,0 +1,162 @@
+//! Redirect URIs (RFC 6749 §3.1.2, RFC 8252 for native apps) and how a requested one matches a registered one.
+use std::fmt;
+use url::{Host, Url};
+
+/// Why a redirect URI was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RedirectUriError {
+    /// Not an absolute URI.
+    #[error("redirect URI is not an absolute URI")]
+    NotAbsolute,
+    /// RFC 6749 §3.1.2: must not include a fragment.
+    #[error("redirect URI must not contain a fragment")]
+    Fragment,
+    /// Longer than the limit.
+    #[error("redirect URI is longer than {0} characters")]
+    TooLong(usize),
+    /// Plain http to a host other than loopback.
+    #[error("redirect URI must use https, or http on a loopback address")]
+    InsecureHttp,
+    /// Wildcards are never matched.
+    #[error("redirect URI must not contain wildcards")]
+    Wildcard,
+    /// Credentials in the authority.
+    #[error("redirect URI must not contain user information")]
+    UserInfo,
+    /// A scheme that can run code in the browser.
+    #[error("redirect URI scheme is not allowed")]
+    DangerousScheme,
+}
+
+/// Longest redirect URI accepted.
+pub const MAX_REDIRECT_URI_LEN: usize = 2000;
+
+/// A parsed, absolute redirect URI without fragment.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedirectUri(Url);
+
+impl RedirectUri {
+    /// Parses a redirect URI as registered or requested.
+    pub fn parse(s: &str) -> Result<Self, RedirectUriError> {
+        if s.len() > MAX_REDIRECT_URI_LEN {
+            return Err(RedirectUriError::TooLong(MAX_REDIRECT_URI_LEN));
+        }
+        if s.contains('#') {
+            return Err(RedirectUriError::Fragment);
+        }
+        if s.contains('*') {
+            return Err(RedirectUriError::Wildcard);
+        }
+        let url = Url::parse(s).map_err(|_| RedirectUriError::NotAbsolute)?;
+        if matches!(url.scheme(), "javascript" | "data" | "vbscript" | "file" | "blob" | "about") {
+            return Err(RedirectUriError::DangerousScheme);
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(RedirectUriError::UserInfo);
+        }
+        if url.scheme() == "http" && !is_loopback(&url) {
+            return Err(RedirectUriError::InsecureHttp);
+        }
+        Ok(Self(url))
+    }
+
+    /// The URI as a `Url`, to append response parameters to.
+    pub fn url(&self) -> &Url {
+        &self.0
+    }
+
+    /// The URI as text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Whether this (registered) URI accepts `requested`: exact string match, except that a registered
+    /// loopback `http` URI accepts any port (RFC 8252 §7.3), since native apps pick a free port at run time.
+    pub fn accepts(&self, requested: &RedirectUri) -> bool {
+        if self.0.as_str() == requested.0.as_str() {
+            return true;
+        }
+        if self.0.scheme() == "http" && requested.0.scheme() == "http" && is_loopback(&self.0) {
+            let mut a = self.0.clone();
+            let mut b = requested.0.clone();
+            if a.host() != b.host() {
+                return false;
+            }
+            // Setting the port on an http URL cannot fail.
+            let _ = a.set_port(None);
+            let _ = b.set_port(None);
+            return a.as_str() == b.as_str();
+        }
+        false
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        // RFC 8252 §8.3 discourages `localhost`, but development setups use it everywhere.
+        Some(Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+impl fmt::Display for RedirectUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_str())
+    }
+}
+
+impl fmt::Debug for RedirectUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RedirectUri({:?})", self.0.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(s: &str) -> RedirectUri {
+        RedirectUri::parse(s).unwrap()
+    }
+
+    #[test]
+    fn refuses_unsafe_uris() {
+        assert_eq!(RedirectUri::parse("https://a.example/cb#x"), Err(RedirectUriError::Fragment));
+        assert_eq!(RedirectUri::parse("http://a.example/cb"), Err(RedirectUriError::InsecureHttp));
+        assert_eq!(RedirectUri::parse("/cb"), Err(RedirectUriError::NotAbsolute));
+        assert_eq!(RedirectUri::parse("https://*.example/cb"), Err(RedirectUriError::Wildcard));
+        assert_eq!(RedirectUri::parse("javascript:alert(1)"), Err(RedirectUriError::DangerousScheme));
+        assert_eq!(RedirectUri::parse("https://u:p@a.example/cb"), Err(RedirectUriError::UserInfo));
+        assert!(RedirectUri::parse("com.example.app:/oauth2redirect").is_ok());
+        assert!(RedirectUri::parse("http://127.0.0.1/cb").is_ok());
+        assert!(RedirectUri::parse("http://[::1]:8000/cb").is_ok());
+    }
+
+    #[test]
+    fn matches_exactly() {
+        let reg = r("https://app.example/cb");
+        assert!(reg.accepts(&r("https://app.example/cb")));
+        for bad in [
+            "https://app.example/cb/",
+            "https://app.example/cb?x=1",
+            "https://app.example/cbx",
+            "https://app.example/cb/../cb2",
+            "https://app.example:8443/cb",
+            "https://app.example.evil/cb",
+            "https://evil.example/cb",
+        ] {
+            assert!(!reg.accepts(&r(bad)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_accepts_any_port_but_same_path_and_host() {
+        let reg = r("http://127.0.0.1/callback");
+        assert!(reg.accepts(&r("http://127.0.0.1:51234/callback")));
+        assert!(!reg.accepts(&r("http://127.0.0.1:51234/other")));
+        assert!(!reg.accepts(&r("http://[::1]:51234/callback")));
+        assert!(!r("https://app.example/cb").accepts(&r("https://app.example:1/cb")));
+    }
+}

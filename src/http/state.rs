@@ -1,0 +1,22 @@
+//! What every handler can reach.
+use crate::config::Settings;
+use crate::jose::KeyRing;
+use crate::storage::cache::EphemeralStore;
+use crate::storage::diesel::DieselStore;
+use std::sync::Arc;
+
+/// Shared application state, built once at startup and shared by all workers.
+pub struct AppState {
+    /// Validated settings.
+    pub settings: Settings,
+    /// SQL storage.
+    pub store: DieselStore,
+    /// Hot state.
+    pub cache: Arc<dyn EphemeralStore>,
+    /// Signing keys.
+    pub keys: Arc<KeyRing>,
+    /// The discovery document, serialized once.
+    pub discovery_json: Vec<u8>,
+    /// Its ETag.
+    pub discovery_etag: String,
+}

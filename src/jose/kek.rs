@@ -1,0 +1,143 @@
+//! The key-encryption key: AES-256-GCM over the signing keys' private parts, so a database dump alone
+//! does not give away the ability to sign tokens.
+use super::JoseError;
+use crate::config::KekSource;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use openssl::symm::{decrypt_aead, encrypt_aead, Cipher};
+use secrecy::ExposeSecret;
+use std::path::Path;
+
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+/// First byte of every sealed value, so the format can change later without guessing.
+const FORMAT_V1: u8 = 1;
+
+/// A 256-bit key-encryption key.
+#[derive(Clone)]
+pub struct Kek([u8; 32]);
+
+impl std::fmt::Debug for Kek {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kek").finish_non_exhaustive()
+    }
+}
+
+impl Kek {
+    /// Parses the base64 form (`openssl rand -base64 32`).
+    pub fn from_base64(s: &str) -> Result<Self, JoseError> {
+        let bytes = STANDARD
+            .decode(s.trim())
+            .map_err(|_| JoseError::Kek("is not valid base64".into()))?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| JoseError::Kek("must be 32 bytes (generate with `openssl rand -base64 32`)".into()))?;
+        Ok(Self(arr))
+    }
+
+    /// Loads the key from where the configuration says; the embedded default creates `keys/kek` (0600)
+    /// on first start.
+    pub fn load(source: &KekSource) -> Result<Self, JoseError> {
+        match source {
+            KekSource::Value(v) => Self::from_base64(v.expose_secret()),
+            KekSource::File(path) => Self::read_file(path),
+            KekSource::CreateIfMissing(path) => {
+                if path.exists() {
+                    Self::read_file(path)
+                } else {
+                    Self::create_file(path)
+                }
+            }
+        }
+    }
+
+    fn read_file(path: &Path) -> Result<Self, JoseError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| JoseError::Kek(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_base64(&text).map_err(|e| JoseError::Kek(format!("{}: {e}", path.display())))
+    }
+
+    fn create_file(path: &Path) -> Result<Self, JoseError> {
+        use std::io::Write;
+        let mut key = [0u8; 32];
+        crate::domain::secret::fill_random(&mut key);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| JoseError::Kek(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options
+            .open(path)
+            .map_err(|e| JoseError::Kek(format!("cannot create {}: {e}", path.display())))?;
+        writeln!(file, "{}", STANDARD.encode(key))
+            .map_err(|e| JoseError::Kek(format!("cannot write {}: {e}", path.display())))?;
+        Ok(Self(key))
+    }
+
+    /// Encrypts `plaintext`, binding it to `aad` (the key id) so rows cannot be swapped.
+    pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, JoseError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        crate::domain::secret::fill_random(&mut nonce);
+        let mut tag = [0u8; TAG_LEN];
+        let ct = encrypt_aead(Cipher::aes_256_gcm(), &self.0, Some(&nonce), aad, plaintext, &mut tag)
+            .map_err(|e| JoseError::Kek(format!("encryption failed: {e}")))?;
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len() + TAG_LEN);
+        out.push(FORMAT_V1);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        out.extend_from_slice(&tag);
+        Ok(out)
+    }
+
+    /// Decrypts what [`Kek::seal`] produced with the same `aad`.
+    pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, String> {
+        if sealed.len() < 1 + NONCE_LEN + TAG_LEN || sealed.first() != Some(&FORMAT_V1) {
+            return Err("sealed key has an unknown format".into());
+        }
+        let (nonce, rest) = sealed[1..].split_at(NONCE_LEN);
+        let (ct, tag) = rest.split_at(rest.len() - TAG_LEN);
+        decrypt_aead(Cipher::aes_256_gcm(), &self.0, Some(nonce), aad, ct, tag)
+            .map_err(|_| "cannot decrypt: wrong key-encryption key or corrupted data".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_open_round_trip_and_binding() {
+        let kek = Kek::from_base64(&STANDARD.encode([7u8; 32])).unwrap();
+        let sealed = kek.seal(b"secret key", b"kid1").unwrap();
+        assert_eq!(kek.open(&sealed, b"kid1").unwrap(), b"secret key");
+        assert!(kek.open(&sealed, b"kid2").is_err());
+        let other = Kek::from_base64(&STANDARD.encode([8u8; 32])).unwrap();
+        assert!(other.open(&sealed, b"kid1").is_err());
+        assert!(kek.open(&sealed[..10], b"kid1").is_err());
+    }
+
+    #[test]
+    fn refuses_short_keys() {
+        assert!(Kek::from_base64(&STANDARD.encode([1u8; 16])).is_err());
+        assert!(Kek::from_base64("not base64!").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn creates_the_file_once_with_mode_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys/kek");
+        let a = Kek::load(&KekSource::CreateIfMissing(path.clone())).unwrap();
+        let b = Kek::load(&KekSource::CreateIfMissing(path.clone())).unwrap();
+        assert_eq!(a.0, b.0);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

@@ -1,0 +1,184 @@
+//! One RSA signing key: generation with OpenSSL, import from PEM, RFC 7638 `kid`, sealing for storage.
+use super::{JoseError, Kek};
+use crate::domain::UnixTime;
+use crate::storage::StoredKey;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use josekit::jwk::alg::rsa::RsaKeyPair;
+use josekit::jwk::KeyPair;
+use josekit::jws::alg::rsassa::{RsassaJwsSigner, RsassaJwsVerifier};
+use josekit::jws::RS256;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// The only algorithm the ring signs with.
+pub const ALG_RS256: &str = "RS256";
+
+/// A decrypted key, ready to sign and verify.
+pub struct SigningKey {
+    /// RFC 7638 thumbprint of the public key.
+    pub kid: String,
+    /// When it was made.
+    pub created_at: UnixTime,
+    /// When it starts (started) signing.
+    pub activates_at: UnixTime,
+    /// The public JWK as published (`kty n e kid use alg`).
+    pub public_jwk: Value,
+    signer: RsassaJwsSigner,
+    verifier: RsassaJwsVerifier,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("activates_at", &self.activates_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A freshly made or imported key with its private part in the clear, to be sealed and stored.
+pub struct NewKey {
+    /// PKCS#8 DER of the private key.
+    pkcs8_der: Vec<u8>,
+    /// The published form.
+    pub public_jwk: Value,
+    /// RFC 7638 thumbprint.
+    pub kid: String,
+}
+
+impl NewKey {
+    /// Generates an RSA key with OpenSSL (pure-Rust generation is far slower).
+    pub fn generate(bits: u32) -> Result<Self, JoseError> {
+        let pair = RS256.generate_key_pair(bits)?;
+        Self::from_pair(&pair)
+    }
+
+    /// Imports a PEM private key (PKCS#1 `RSA PRIVATE KEY` or PKCS#8 `PRIVATE KEY`), checking it is a
+    /// consistent RSA key of at least 2048 bits.
+    pub fn import_pem(pem: &str) -> Result<Self, JoseError> {
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+        use rsa::traits::PublicKeyParts;
+        let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
+            .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(pem))
+            .map_err(|_| JoseError::Import("not an RSA private key in PEM (PKCS#1 or PKCS#8)".into()))?;
+        key.validate()
+            .map_err(|e| JoseError::Import(format!("inconsistent RSA key: {e}")))?;
+        if key.size() * 8 < 2048 {
+            return Err(JoseError::Import(format!("RSA key is {} bits; at least 2048 are required", key.size() * 8)));
+        }
+        let der = key
+            .to_pkcs8_der()
+            .map_err(|e| JoseError::Import(format!("cannot encode key: {e}")))?;
+        let pair = RS256.key_pair_from_der(der.as_bytes())?;
+        Self::from_pair(&pair)
+    }
+
+    fn from_pair(pair: &RsaKeyPair) -> Result<Self, JoseError> {
+        let jwk = pair.to_jwk_public_key();
+        let n = jwk.parameter("n").and_then(Value::as_str).ok_or_else(|| JoseError::Jose("JWK without n".into()))?;
+        let e = jwk.parameter("e").and_then(Value::as_str).ok_or_else(|| JoseError::Jose("JWK without e".into()))?;
+        let kid = thumbprint(n, e);
+        let public_jwk = json!({ "kty": "RSA", "n": n, "e": e, "kid": kid, "use": "sig", "alg": ALG_RS256 });
+        Ok(Self { pkcs8_der: pair.to_der_private_key(), public_jwk, kid })
+    }
+
+    /// The row to store: private part sealed with the KEK, bound to the kid.
+    pub fn seal(&self, kek: &Kek, created_at: UnixTime, activates_at: UnixTime) -> Result<StoredKey, JoseError> {
+        Ok(StoredKey {
+            kid: self.kid.clone(),
+            alg: ALG_RS256.into(),
+            private_key_sealed: kek.seal(&self.pkcs8_der, self.kid.as_bytes())?,
+            public_jwk: self.public_jwk.to_string(),
+            created_at,
+            activates_at,
+        })
+    }
+}
+
+/// RFC 7638 §3: SHA-256 over the required members in lexicographic order, no whitespace.
+pub fn thumbprint(n: &str, e: &str) -> String {
+    let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+impl SigningKey {
+    /// Opens a stored key with the KEK.
+    pub fn unseal(stored: &StoredKey, kek: &Kek) -> Result<Self, JoseError> {
+        let bad = |why: String| JoseError::BadStoredKey { kid: stored.kid.clone(), why };
+        if stored.alg != ALG_RS256 {
+            return Err(bad(format!("unsupported algorithm {}", stored.alg)));
+        }
+        let der = kek.open(&stored.private_key_sealed, stored.kid.as_bytes()).map_err(bad)?;
+        let pair = RS256.key_pair_from_der(&der).map_err(|e| bad(e.to_string()))?;
+        let new = NewKey::from_pair(&pair)?;
+        if new.kid != stored.kid {
+            return Err(bad("private key does not match its kid".into()));
+        }
+        let mut signer = RS256.signer_from_der(&der).map_err(|e| bad(e.to_string()))?;
+        signer.set_key_id(&new.kid);
+        let jwk = josekit::jwk::Jwk::from_bytes(new.public_jwk.to_string()).map_err(|e| bad(e.to_string()))?;
+        let mut verifier = RS256.verifier_from_jwk(&jwk).map_err(|e| bad(e.to_string()))?;
+        verifier.set_key_id(&new.kid);
+        Ok(Self {
+            kid: new.kid,
+            created_at: stored.created_at,
+            activates_at: stored.activates_at,
+            public_jwk: new.public_jwk,
+            signer,
+            verifier,
+        })
+    }
+
+    /// The OpenSSL-backed signer.
+    pub fn signer(&self) -> &RsassaJwsSigner {
+        &self.signer
+    }
+
+    /// The verifier for tokens this key signed.
+    pub fn verifier(&self) -> &RsassaJwsVerifier {
+        &self.verifier
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thumbprint_matches_rfc7638_example() {
+        // RFC 7638 §3.1.
+        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        assert_eq!(thumbprint(n, "AQAB"), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+    }
+
+    #[test]
+    fn generated_key_seals_and_unseals() {
+        let kek = Kek::from_base64(&base64::engine::general_purpose::STANDARD.encode([3u8; 32])).unwrap();
+        let key = NewKey::generate(2048).unwrap();
+        let stored = key.seal(&kek, 1, 2).unwrap();
+        assert!(!stored.public_jwk.contains("\"d\""));
+        let opened = SigningKey::unseal(&stored, &kek).unwrap();
+        assert_eq!(opened.kid, key.kid);
+        assert_eq!(opened.activates_at, 2);
+        let mut tampered = stored.clone();
+        tampered.kid = "other".into();
+        assert!(SigningKey::unseal(&tampered, &kek).is_err());
+    }
+
+    #[test]
+    fn imports_pkcs1_and_pkcs8_pem_and_refuses_small_keys() {
+        let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+        let pkcs1 = String::from_utf8(rsa.private_key_to_pem().unwrap()).unwrap();
+        let pkey = openssl::pkey::PKey::from_rsa(rsa).unwrap();
+        let pkcs8 = String::from_utf8(pkey.private_key_to_pem_pkcs8().unwrap()).unwrap();
+        let a = NewKey::import_pem(&pkcs1).unwrap();
+        let b = NewKey::import_pem(&pkcs8).unwrap();
+        assert_eq!(a.kid, b.kid);
+        let small = openssl::rsa::Rsa::generate(1024).unwrap();
+        let small = String::from_utf8(small.private_key_to_pem().unwrap()).unwrap();
+        assert!(NewKey::import_pem(&small).is_err());
+        assert!(NewKey::import_pem("garbage").is_err());
+    }
+}

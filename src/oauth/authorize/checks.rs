@@ -1,0 +1,159 @@
+//! The individual checks of the authorization endpoint, in the order [`super::validate`] runs them.
+use super::{AuthorizeError, Prompt, ResponseMode};
+use crate::domain::{Client, ClientId, GrantType, RedirectUri, Scope};
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::params::Params;
+use crate::oauth::pkce::CodeChallenge;
+use crate::storage::ClientStore;
+
+/// The client must exist; failures are shown on our page.
+pub(super) async fn client(params: &Params, clients: &dyn ClientStore) -> Result<Client, AuthorizeError> {
+    let raw = params
+        .get("client_id")
+        .ok_or_else(|| AuthorizeError::Page(OAuthError::invalid_request("missing client_id")))?;
+    let unknown = || AuthorizeError::Page(OAuthError::invalid_client("unknown client_id"));
+    let id = ClientId::parse(raw).map_err(|_| unknown())?;
+    clients
+        .client(&id)
+        .await
+        .map_err(|e| AuthorizeError::Page(e.into()))?
+        .ok_or_else(unknown)
+}
+
+/// The redirect URI must be given and registered (exact match; loopback any port). `response_mode` and
+/// `state` are read here too, since every later error travels with them.
+pub(super) fn redirect_uri(
+    params: &Params,
+    client: &Client,
+) -> Result<(RedirectUri, ResponseMode, Option<String>), AuthorizeError> {
+    let page = |d: &str| AuthorizeError::Page(OAuthError::invalid_request(d));
+    let raw = params.get("redirect_uri").ok_or_else(|| page("missing redirect_uri"))?;
+    let uri = RedirectUri::parse(raw).map_err(|e| page(&format!("invalid redirect_uri: {e}")))?;
+    if !client.redirect_uris.iter().any(|r| r.accepts(&uri)) {
+        return Err(page("redirect_uri is not registered for this client"));
+    }
+    let state = params.get("state").map(str::to_owned);
+    let mode = match params.get("response_mode") {
+        None | Some("query") => ResponseMode::Query,
+        Some("form_post") => ResponseMode::FormPost,
+        Some(_) => {
+            return Err(AuthorizeError::Redirect(super::ErrorRedirect {
+                redirect_uri: uri,
+                response_mode: ResponseMode::Query,
+                state,
+                error: OAuthError::invalid_request("unsupported response_mode (query or form_post)"),
+            }))
+        }
+    };
+    Ok((uri, mode, state))
+}
+
+/// Request objects and registration by parameter are not supported (OIDC Core §6, §7.2.1).
+pub(super) fn unsupported_features(params: &Params) -> Result<(), OAuthError> {
+    if params.get("request").is_some() {
+        return Err(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported"));
+    }
+    if params.get("request_uri").is_some() {
+        return Err(OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+    }
+    if params.get("registration").is_some() {
+        return Err(OAuthError::new(ErrorCode::RegistrationNotSupported, "registration parameter is not supported"));
+    }
+    Ok(())
+}
+
+/// `code` only (OAuth 2.1 drops the implicit and hybrid flows), and the client must be allowed it.
+pub(super) fn response_type(params: &Params, client: &Client) -> Result<(), OAuthError> {
+    match params.get("response_type") {
+        None => Err(OAuthError::invalid_request("missing response_type")),
+        Some("code") if client.allows_grant(GrantType::AuthorizationCode) => Ok(()),
+        Some("code") => Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use the authorization code flow",
+        )),
+        Some(_) => Err(OAuthError::new(ErrorCode::UnsupportedResponseType, "only response_type=code is supported")),
+    }
+}
+
+/// The scope must be within what the client may ask for.
+pub(super) fn scope(params: &Params, client: &Client) -> Result<Scope, OAuthError> {
+    let scope = Scope::parse(params.get("scope").unwrap_or(""))
+        .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e.to_string()))?;
+    if !scope.is_subset_of(&client.scope) {
+        let extra: Vec<&str> = scope.iter().filter(|s| !client.scope.contains(s)).collect();
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("scope not allowed for this client: {}", extra.join(" ")),
+        ));
+    }
+    Ok(scope)
+}
+
+/// RFC 8707: an absolute URI without fragment, among the client's resources.
+pub(super) fn resource(params: &Params, client: &Client) -> Result<Option<String>, OAuthError> {
+    let Some(raw) = params.get("resource") else { return Ok(None) };
+    let target = |d: &str| OAuthError::new(ErrorCode::InvalidTarget, d);
+    let url = url::Url::parse(raw).map_err(|_| target("resource must be an absolute URI"))?;
+    if url.fragment().is_some() {
+        return Err(target("resource must not contain a fragment"));
+    }
+    if !client.resources.iter().any(|r| r == raw) {
+        return Err(target("this client may not request that resource"));
+    }
+    Ok(Some(raw.to_owned()))
+}
+
+/// S256 only; required for public clients and, unless switched off per client, for confidential ones.
+pub(super) fn pkce(params: &Params, client: &Client) -> Result<Option<CodeChallenge>, OAuthError> {
+    match params.get("code_challenge") {
+        Some(ch) => CodeChallenge::parse(ch, params.get("code_challenge_method")).map(Some),
+        None if params.get("code_challenge_method").is_some() => {
+            Err(OAuthError::invalid_request("code_challenge_method without code_challenge"))
+        }
+        None if client.require_pkce || client.is_public() => {
+            Err(OAuthError::invalid_request("code_challenge is required (PKCE with S256)"))
+        }
+        None => Ok(None),
+    }
+}
+
+/// `prompt` and `max_age`.
+pub(super) fn prompt(params: &Params) -> Result<(Prompt, Option<i64>), OAuthError> {
+    let mut prompt = Prompt::default();
+    for value in params.get("prompt").unwrap_or("").split(' ').filter(|v| !v.is_empty()) {
+        match value {
+            "none" => prompt.none = true,
+            "login" => prompt.login = true,
+            "consent" => prompt.consent = true,
+            // We have one account per session: there is nothing to select.
+            "select_account" => {}
+            other => return Err(OAuthError::invalid_request(format!("unsupported prompt value {:?}", truncate(other)))),
+        }
+    }
+    if prompt.none && (prompt.login || prompt.consent) {
+        return Err(OAuthError::invalid_request("prompt=none cannot be combined with other values"));
+    }
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| OAuthError::invalid_request("max_age must be a non-negative integer"))?,
+        ),
+    };
+    Ok((prompt, max_age))
+}
+
+/// An optional free-text parameter with a length limit.
+pub(super) fn bounded(params: &Params, name: &str, max: usize) -> Result<Option<String>, OAuthError> {
+    match params.get(name) {
+        Some(v) if v.len() > max => Err(OAuthError::invalid_request(format!("{name} is longer than {max} bytes"))),
+        Some(v) => Ok(Some(v.to_owned())),
+        None => Ok(None),
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(32).filter(|c| !c.is_control()).collect()
+}

@@ -1,0 +1,170 @@
+//! What happens to a verified authorization request: sign in, consent, or a code now. Pure: the session,
+//! the remembered consent and `now` come in as values.
+use super::{AuthorizationRequest, AuthorizeError};
+use crate::domain::{Client, Scope, Session, UnixTime};
+use crate::oauth::error::{ErrorCode, OAuthError};
+
+/// What the user already did within this authorization request (so `prompt=login` and `prompt=consent`
+/// are satisfied once, not forever).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Progress {
+    /// Signed in during this request.
+    pub logged_in: bool,
+    /// Approved the consent page during this request.
+    pub consented: bool,
+}
+
+/// The next step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Show the login page.
+    Login,
+    /// Show the consent page.
+    Consent,
+    /// Issue a code for the session's user.
+    Issue,
+}
+
+/// Decides the next step. `consented` is the scope the user granted this client before, if any.
+pub fn decide(
+    req: &AuthorizationRequest,
+    client: &Client,
+    session: Option<&Session>,
+    consented: Option<&Scope>,
+    progress: Progress,
+    now: UnixTime,
+) -> Result<Next, AuthorizeError> {
+    let session = session.filter(|s| s.is_active(now));
+    let needs_login = match session {
+        None => true,
+        Some(_) if progress.logged_in => false,
+        Some(_) if req.prompt.login => true,
+        Some(s) => req.max_age.is_some_and(|max| now - s.auth_time > max),
+    };
+    if needs_login {
+        if req.prompt.none {
+            return Err(req.error(OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in")));
+        }
+        return Ok(Next::Login);
+    }
+    let covered = consented.is_some_and(|c| req.scope.is_subset_of(c));
+    let needs_consent = !client.first_party && !progress.consented && (req.prompt.consent || !covered);
+    if needs_consent {
+        if req.prompt.none {
+            return Err(req.error(OAuthError::new(ErrorCode::ConsentRequired, "the user has not approved this client")));
+        }
+        return Ok(Next::Consent);
+    }
+    Ok(Next::Issue)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ClientAuthMethod, ClientId, ClientMetadata, GrantType, RedirectUri, UserId};
+    use crate::oauth::authorize::{Prompt, ResponseMode};
+
+    const NOW: UnixTime = 1_000_000;
+
+    fn client(first_party: bool) -> Client {
+        Client {
+            id: ClientId::parse("c").unwrap(),
+            name: "c".into(),
+            secret_hash: None,
+            previous_secret: None,
+            auth_method: ClientAuthMethod::None,
+            redirect_uris: vec![RedirectUri::parse("https://app.example/cb").unwrap()],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode],
+            scope: Scope::parse("openid profile").unwrap(),
+            resources: vec![],
+            first_party,
+            admin: false,
+            require_pkce: true,
+            access_token_ttl: None,
+            metadata: ClientMetadata::default(),
+            created_at: 0,
+            updated_at: 0,
+            revoked_before: None,
+        }
+    }
+
+    fn req(prompt: Prompt, max_age: Option<i64>) -> AuthorizationRequest {
+        AuthorizationRequest {
+            client_id: ClientId::parse("c").unwrap(),
+            redirect_uri: RedirectUri::parse("https://app.example/cb").unwrap(),
+            state: Some("s".into()),
+            response_mode: ResponseMode::Query,
+            scope: Scope::parse("openid profile").unwrap(),
+            nonce: None,
+            code_challenge: None,
+            prompt,
+            max_age,
+            login_hint: None,
+            resource: None,
+        }
+    }
+
+    fn session(auth_time: UnixTime) -> Session {
+        Session {
+            id_hash: "h".into(),
+            user_id: UserId::parse("u").unwrap(),
+            auth_time,
+            amr: vec!["pwd".into()],
+            created_at: auth_time,
+            expires_at: NOW + 3600,
+            revoked: false,
+        }
+    }
+
+    fn code(e: AuthorizeError) -> ErrorCode {
+        match e {
+            AuthorizeError::Redirect(r) => r.error.code,
+            AuthorizeError::Page(p) => panic!("expected a redirect, got page {p:?}"),
+        }
+    }
+
+    #[test]
+    fn table() {
+        let granted = Scope::parse("openid profile email").unwrap();
+        let none = Prompt { none: true, ..Prompt::default() };
+        let login = Prompt { login: true, ..Prompt::default() };
+        let consent = Prompt { consent: true, ..Prompt::default() };
+        let s = session(NOW - 100);
+        let c = client(false);
+        let p0 = Progress::default();
+        let d = |r: &AuthorizationRequest, s: Option<&Session>, g: Option<&Scope>, p: Progress| decide(r, &c, s, g, p, NOW);
+
+        assert_eq!(d(&req(Prompt::default(), None), None, None, p0), Ok(Next::Login));
+        assert_eq!(code(d(&req(none, None), None, None, p0).unwrap_err()), ErrorCode::LoginRequired);
+        assert_eq!(d(&req(Prompt::default(), None), Some(&s), None, p0), Ok(Next::Consent));
+        assert_eq!(code(d(&req(none, None), Some(&s), None, p0).unwrap_err()), ErrorCode::ConsentRequired);
+        assert_eq!(d(&req(Prompt::default(), None), Some(&s), Some(&granted), p0), Ok(Next::Issue));
+        assert_eq!(d(&req(none, None), Some(&s), Some(&granted), p0), Ok(Next::Issue));
+        // Narrower earlier consent does not cover a wider request.
+        let narrow = Scope::parse("openid").unwrap();
+        assert_eq!(d(&req(Prompt::default(), None), Some(&s), Some(&narrow), p0), Ok(Next::Consent));
+        // prompt=login forces a login once, then proceeds.
+        assert_eq!(d(&req(login, None), Some(&s), Some(&granted), p0), Ok(Next::Login));
+        let logged = Progress { logged_in: true, consented: false };
+        assert_eq!(d(&req(login, None), Some(&s), Some(&granted), logged), Ok(Next::Issue));
+        // prompt=consent asks once.
+        assert_eq!(d(&req(consent, None), Some(&s), Some(&granted), p0), Ok(Next::Consent));
+        let agreed = Progress { logged_in: false, consented: true };
+        assert_eq!(d(&req(consent, None), Some(&s), Some(&granted), agreed), Ok(Next::Issue));
+        // max_age older than the authentication: log in again.
+        assert_eq!(d(&req(Prompt::default(), Some(50)), Some(&s), Some(&granted), p0), Ok(Next::Login));
+        assert_eq!(d(&req(Prompt::default(), Some(500)), Some(&s), Some(&granted), p0), Ok(Next::Issue));
+        // Revoked or expired sessions count as none.
+        let mut revoked = session(NOW - 100);
+        revoked.revoked = true;
+        assert_eq!(d(&req(Prompt::default(), None), Some(&revoked), Some(&granted), p0), Ok(Next::Login));
+    }
+
+    #[test]
+    fn first_party_clients_skip_consent() {
+        let s = session(NOW - 10);
+        let c = client(true);
+        assert_eq!(decide(&req(Prompt::default(), None), &c, Some(&s), None, Progress::default(), NOW), Ok(Next::Issue));
+    }
+}

@@ -1,0 +1,175 @@
+//! The authorization endpoint (RFC 6749 §4.1, OIDC Core §3.1.2): an ordered pipeline of checks that turns
+//! raw parameters into an [`AuthorizationRequest`], then [`decide`], which says whether the user must sign
+//! in, consent, or gets a code now.
+//!
+//! Until the client and its redirect URI are verified, errors are [`AuthorizeError::Page`]: an HTML page,
+//! never a redirect, so the endpoint cannot be used as an open redirector (RFC 9700 §4.11).
+mod checks;
+pub mod decide;
+
+pub use decide::{decide, Next, Progress};
+
+use super::error::OAuthError;
+use super::params::Params;
+use super::pkce::CodeChallenge;
+use crate::domain::{Client, ClientId, RedirectUri, Scope};
+use crate::storage::ClientStore;
+use serde::{Deserialize, Serialize};
+
+/// How the authorization response travels back to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    /// Parameters in the redirect URI's query (the default for `code`).
+    Query,
+    /// An auto-submitted HTML form POSTed to the redirect URI.
+    FormPost,
+}
+
+/// The `prompt` parameter (OIDC Core §3.1.2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prompt {
+    /// No page may be shown.
+    pub none: bool,
+    /// Re-authenticate even with a session.
+    pub login: bool,
+    /// Ask for consent even if it was given before.
+    pub consent: bool,
+}
+
+/// A verified authorization request. It is kept in the cache while the user signs in and consents, so it
+/// holds only serializable, already-validated values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    /// The client.
+    pub client_id: ClientId,
+    /// The verified redirect URI, as the client sent it.
+    #[serde(with = "redirect_uri_serde")]
+    pub redirect_uri: RedirectUri,
+    /// Echoed back to the client.
+    pub state: Option<String>,
+    /// Query or form_post.
+    pub response_mode: ResponseMode,
+    /// Requested scope, within what the client may ask.
+    #[serde(with = "scope_serde")]
+    pub scope: Scope,
+    /// Echoed in the ID token.
+    pub nonce: Option<String>,
+    /// The PKCE challenge.
+    pub code_challenge: Option<CodeChallenge>,
+    /// `prompt`.
+    pub prompt: Prompt,
+    /// Maximum age of the authentication, in seconds.
+    pub max_age: Option<i64>,
+    /// Pre-fills the username on the login page.
+    pub login_hint: Option<String>,
+    /// Requested audience (RFC 8707).
+    pub resource: Option<String>,
+}
+
+impl AuthorizationRequest {
+    /// Whether this is an OpenID Connect request.
+    pub fn is_openid(&self) -> bool {
+        self.scope.contains(Scope::OPENID)
+    }
+}
+
+/// Where an authorization error goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeError {
+    /// Shown on our own HTML page: the redirect URI is not trusted.
+    Page(OAuthError),
+    /// Sent to the verified redirect URI.
+    Redirect(ErrorRedirect),
+}
+
+/// An error response to a verified redirect URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorRedirect {
+    /// Where to.
+    pub redirect_uri: RedirectUri,
+    /// How.
+    pub response_mode: ResponseMode,
+    /// The client's `state`.
+    pub state: Option<String>,
+    /// What went wrong.
+    pub error: OAuthError,
+}
+
+impl AuthorizationRequest {
+    /// An error for this (verified) request, to redirect with.
+    pub fn error(&self, error: OAuthError) -> AuthorizeError {
+        AuthorizeError::Redirect(ErrorRedirect {
+            redirect_uri: self.redirect_uri.clone(),
+            response_mode: self.response_mode,
+            state: self.state.clone(),
+            error,
+        })
+    }
+}
+
+/// Runs the ordered checks: client → redirect_uri → response_type → scope → PKCE → prompt.
+pub async fn validate(params: Params, clients: &dyn ClientStore) -> Result<(AuthorizationRequest, Client), AuthorizeError> {
+    let client = checks::client(&params, clients).await?;
+    let (redirect_uri, response_mode, state) = checks::redirect_uri(&params, &client)?;
+    let fail = |error: OAuthError| {
+        AuthorizeError::Redirect(ErrorRedirect {
+            redirect_uri: redirect_uri.clone(),
+            response_mode,
+            state: state.clone(),
+            error,
+        })
+    };
+    checks::unsupported_features(&params).map_err(fail)?;
+    checks::response_type(&params, &client).map_err(fail)?;
+    let scope = checks::scope(&params, &client).map_err(fail)?;
+    let resource = checks::resource(&params, &client).map_err(fail)?;
+    let code_challenge = checks::pkce(&params, &client).map_err(fail)?;
+    let (prompt, max_age) = checks::prompt(&params).map_err(fail)?;
+    let nonce = checks::bounded(&params, "nonce", 512).map_err(fail)?;
+    let login_hint = checks::bounded(&params, "login_hint", 256).map_err(fail)?;
+    Ok((
+        AuthorizationRequest {
+            client_id: client.id.clone(),
+            redirect_uri,
+            state,
+            response_mode,
+            scope,
+            nonce,
+            code_challenge,
+            prompt,
+            max_age,
+            login_hint,
+            resource,
+        },
+        client,
+    ))
+}
+
+mod redirect_uri_serde {
+    use crate::domain::RedirectUri;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &RedirectUri, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<RedirectUri, D::Error> {
+        let s = String::deserialize(d)?;
+        RedirectUri::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+pub(crate) mod scope_serde {
+    use crate::domain::Scope;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Scope, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Scope, D::Error> {
+        let s = String::deserialize(d)?;
+        Scope::parse(&s).map_err(serde::de::Error::custom)
+    }
+}

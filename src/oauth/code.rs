@@ -1,0 +1,76 @@
+//! Authorization codes: 256 random bits, single use, 60 seconds, kept in the cache by hash and bound to
+//! everything the token request must match.
+use super::authorize::{scope_serde, AuthorizationRequest};
+use super::cache_keys;
+use super::error::OAuthError;
+use super::pkce::CodeChallenge;
+use super::provider::Provider;
+use crate::domain::secret::PlainSecret;
+use crate::domain::{ClientId, Scope, Session, UnixTime, UserId};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// How long a code can be redeemed.
+pub const CODE_TTL: i64 = 60;
+
+/// What a code stands for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeGrant {
+    /// The client it was issued to.
+    pub client_id: ClientId,
+    /// The redirect URI of the authorization request, compared exactly at the token endpoint.
+    pub redirect_uri: String,
+    /// PKCE challenge.
+    pub code_challenge: Option<CodeChallenge>,
+    /// For the ID token.
+    pub nonce: Option<String>,
+    /// Granted scope.
+    #[serde(with = "scope_serde")]
+    pub scope: Scope,
+    /// Requested audience.
+    pub resource: Option<String>,
+    /// The user.
+    pub user_id: UserId,
+    /// The browser session.
+    pub sid: String,
+    /// When the user authenticated.
+    pub auth_time: UnixTime,
+    /// How.
+    pub amr: Vec<String>,
+    /// Expiry.
+    pub expires_at: UnixTime,
+}
+
+/// What the first redemption of a code issued, kept so that a replay can revoke it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeRedemption {
+    /// The access token's `jti`.
+    pub jti: String,
+    /// Its expiry.
+    pub expires_at: UnixTime,
+}
+
+impl Provider {
+    /// Issues a code for `req` and the session's user, and stores it.
+    pub async fn issue_code(&self, req: &AuthorizationRequest, session: &Session, now: UnixTime) -> Result<PlainSecret, OAuthError> {
+        let code = PlainSecret::generate();
+        let grant = CodeGrant {
+            client_id: req.client_id.clone(),
+            redirect_uri: req.redirect_uri.as_str().to_owned(),
+            code_challenge: req.code_challenge.clone(),
+            nonce: req.nonce.clone(),
+            scope: req.scope.clone(),
+            resource: req.resource.clone(),
+            user_id: session.user_id.clone(),
+            sid: session.id_hash.clone(),
+            auth_time: session.auth_time,
+            amr: session.amr.clone(),
+            expires_at: now + CODE_TTL,
+        };
+        let bytes = serde_json::to_vec(&grant).map_err(OAuthError::server)?;
+        self.cache
+            .set(&cache_keys::code(code.hash().as_str()), &bytes, Duration::from_secs(CODE_TTL as u64))
+            .await?;
+        Ok(code)
+    }
+}

@@ -1,0 +1,107 @@
+//! The provider metadata (OpenID Connect Discovery 1.0, RFC 8414), and the endpoint paths it shares with
+//! the route table so the two cannot drift apart.
+use serde::Serialize;
+use url::Url;
+
+/// Endpoint paths: the route table and the discovery document both read these.
+pub mod paths {
+    /// OpenID Connect Discovery.
+    pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
+    /// RFC 8414 metadata.
+    pub const OAUTH_AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
+    /// The public signing keys.
+    pub const JWKS: &str = "/jwks";
+    /// Authorization endpoint.
+    pub const AUTHORIZE: &str = "/authorize";
+    /// Token endpoint.
+    pub const TOKEN: &str = "/token";
+    /// UserInfo endpoint.
+    pub const USERINFO: &str = "/userinfo";
+    /// Login page.
+    pub const LOGIN: &str = "/login";
+    /// Consent page.
+    pub const CONSENT: &str = "/consent";
+    /// Liveness.
+    pub const HEALTHZ: &str = "/healthz";
+    /// Readiness.
+    pub const READYZ: &str = "/readyz";
+}
+
+/// What the server implements, as advertised.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderMetadata {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    userinfo_endpoint: String,
+    jwks_uri: String,
+    scopes_supported: Vec<&'static str>,
+    response_types_supported: Vec<&'static str>,
+    response_modes_supported: Vec<&'static str>,
+    grant_types_supported: Vec<&'static str>,
+    subject_types_supported: Vec<&'static str>,
+    id_token_signing_alg_values_supported: Vec<&'static str>,
+    token_endpoint_auth_methods_supported: Vec<&'static str>,
+    code_challenge_methods_supported: Vec<&'static str>,
+    claims_supported: Vec<&'static str>,
+    prompt_values_supported: Vec<&'static str>,
+    authorization_response_iss_parameter_supported: bool,
+    claims_parameter_supported: bool,
+    request_parameter_supported: bool,
+    request_uri_parameter_supported: bool,
+}
+
+/// The issuer with a path appended, keeping any path the issuer already has.
+pub fn endpoint(issuer: &Url, path: &str) -> String {
+    format!("{}{}", issuer_string(issuer), path)
+}
+
+/// The issuer as it appears in `iss`: no trailing slash (OIDC Discovery §4.3 compares it exactly).
+pub fn issuer_string(issuer: &Url) -> String {
+    issuer.as_str().trim_end_matches('/').to_owned()
+}
+
+impl ProviderMetadata {
+    /// The metadata for `issuer`.
+    pub fn new(issuer: &Url) -> Self {
+        Self {
+            issuer: issuer_string(issuer),
+            authorization_endpoint: endpoint(issuer, paths::AUTHORIZE),
+            token_endpoint: endpoint(issuer, paths::TOKEN),
+            userinfo_endpoint: endpoint(issuer, paths::USERINFO),
+            jwks_uri: endpoint(issuer, paths::JWKS),
+            scopes_supported: vec!["openid", "profile", "email", "offline_access"],
+            response_types_supported: vec!["code"],
+            response_modes_supported: vec!["query", "form_post"],
+            grant_types_supported: vec!["authorization_code"],
+            subject_types_supported: vec!["public"],
+            id_token_signing_alg_values_supported: vec!["RS256"],
+            token_endpoint_auth_methods_supported: vec!["client_secret_basic", "client_secret_post", "none"],
+            code_challenge_methods_supported: vec!["S256"],
+            claims_supported: vec![
+                "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "name",
+                "preferred_username", "updated_at", "email", "email_verified",
+            ],
+            prompt_values_supported: vec!["none", "login", "consent"],
+            authorization_response_iss_parameter_supported: true,
+            claims_parameter_supported: false,
+            request_parameter_supported: false,
+            request_uri_parameter_supported: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_keep_the_issuer_path() {
+        let iss = Url::parse("https://id.example/tenant").unwrap();
+        let m = ProviderMetadata::new(&iss);
+        assert_eq!(m.issuer, "https://id.example/tenant");
+        assert_eq!(m.jwks_uri, "https://id.example/tenant/jwks");
+        let root = Url::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(ProviderMetadata::new(&root).issuer, "http://127.0.0.1:8080");
+    }
+}

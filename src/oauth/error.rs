@@ -1,0 +1,167 @@
+//! Protocol errors with their RFC codes. The HTTP layer picks status codes and rendering from the code.
+use std::fmt;
+
+/// An OAuth / OpenID Connect error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// RFC 6749 §5.2.
+    InvalidRequest,
+    /// RFC 6749 §5.2: client authentication failed (401).
+    InvalidClient,
+    /// RFC 6749 §5.2.
+    InvalidGrant,
+    /// RFC 6749 §5.2.
+    UnauthorizedClient,
+    /// RFC 6749 §5.2.
+    UnsupportedGrantType,
+    /// RFC 6749 §5.2.
+    InvalidScope,
+    /// RFC 6749 §4.1.2.1.
+    AccessDenied,
+    /// RFC 6749 §4.1.2.1.
+    UnsupportedResponseType,
+    /// RFC 6749 §4.1.2.1.
+    ServerError,
+    /// RFC 6749 §4.1.2.1.
+    TemporarilyUnavailable,
+    /// OIDC Core §3.1.2.6.
+    LoginRequired,
+    /// OIDC Core §3.1.2.6.
+    ConsentRequired,
+    /// OIDC Core §3.1.2.6.
+    InteractionRequired,
+    /// RFC 8707 §2.
+    InvalidTarget,
+    /// RFC 6750 §3.1 (401).
+    InvalidToken,
+    /// OIDC Core §3.1.2.6.
+    RequestNotSupported,
+    /// OIDC Core §3.1.2.6.
+    RequestUriNotSupported,
+    /// OIDC Core §3.1.2.6.
+    RegistrationNotSupported,
+    /// RFC 6750 §3.1 (403).
+    InsufficientScope,
+}
+
+impl ErrorCode {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::InteractionRequired => "interaction_required",
+            Self::InvalidTarget => "invalid_target",
+            Self::InvalidToken => "invalid_token",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::RegistrationNotSupported => "registration_not_supported",
+            Self::InsufficientScope => "insufficient_scope",
+        }
+    }
+}
+
+/// An error to send to the client: a code, a public description, and (for the logs only) a cause.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    /// The RFC code.
+    pub code: ErrorCode,
+    /// Shown to the client; never contains secrets or internals.
+    pub description: String,
+    /// Logged, never sent.
+    pub detail: Option<String>,
+}
+
+impl OAuthError {
+    /// An error with a public description.
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self { code, description: description.into(), detail: None }
+    }
+
+    /// `invalid_request`.
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+
+    /// `invalid_grant`.
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, description)
+    }
+
+    /// `invalid_client`.
+    pub fn invalid_client(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidClient, description)
+    }
+
+    /// `invalid_token`.
+    pub fn invalid_token(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidToken, description)
+    }
+
+    /// `server_error` with an internal cause kept for the logs.
+    pub fn server(detail: impl fmt::Display) -> Self {
+        Self {
+            code: ErrorCode::ServerError,
+            description: "the server could not complete the request".into(),
+            detail: Some(detail.to_string()),
+        }
+    }
+
+    /// `temporarily_unavailable` with an internal cause kept for the logs.
+    pub fn unavailable(detail: impl fmt::Display) -> Self {
+        Self {
+            code: ErrorCode::TemporarilyUnavailable,
+            description: "the server is temporarily unable to handle the request".into(),
+            detail: Some(detail.to_string()),
+        }
+    }
+}
+
+impl fmt::Debug for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.description)?;
+        if let Some(d) = &self.detail {
+            write!(f, " ({d})")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.description)
+    }
+}
+
+impl std::error::Error for OAuthError {}
+
+impl From<crate::storage::StoreError> for OAuthError {
+    fn from(e: crate::storage::StoreError) -> Self {
+        match e {
+            crate::storage::StoreError::Unavailable(_) => Self::unavailable(e),
+            other => Self::server(other),
+        }
+    }
+}
+
+impl From<crate::storage::cache::CacheError> for OAuthError {
+    fn from(e: crate::storage::cache::CacheError) -> Self {
+        Self::unavailable(e)
+    }
+}
+
+impl From<crate::jose::JoseError> for OAuthError {
+    fn from(e: crate::jose::JoseError) -> Self {
+        Self::server(e)
+    }
+}

@@ -1,0 +1,214 @@
+//! A pending authorization request while the user signs in and consents: kept in the cache under a random
+//! id, bound to the browser that started it (a cookie) and to a CSRF token for its forms.
+use super::authorize::{self, AuthorizationRequest, AuthorizeError, ErrorRedirect, Next, Progress, ResponseMode};
+use super::cache_keys;
+use super::error::{ErrorCode, OAuthError};
+use super::params::Params;
+use super::provider::Provider;
+use crate::domain::secret::{random_token, SecretHash};
+use crate::domain::{Client, RedirectUri, Session, UnixTime};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+
+/// How long the user has to finish signing in and consenting.
+pub const INTERACTION_TTL: i64 = 30 * 60;
+
+/// A pending request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Interaction {
+    /// The verified request.
+    pub request: AuthorizationRequest,
+    /// The CSRF token its forms must carry.
+    pub csrf: String,
+    /// Hash of the browser-binding cookie.
+    pub browser: String,
+    /// What the user already did.
+    pub progress: Progress,
+    /// When it started.
+    pub created_at: UnixTime,
+}
+
+/// An authorization response: code or error, to deliver by redirect or form post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationResponse {
+    /// The client's verified redirect URI.
+    pub redirect_uri: RedirectUri,
+    /// How to deliver.
+    pub mode: ResponseMode,
+    /// The parameters (`code` or `error`…, `state`, `iss`).
+    pub params: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Login(id) => write!(f, "Login({id})"),
+            Self::Consent(id) => write!(f, "Consent({id})"),
+            Self::Respond(r) => write!(f, "Respond({})", r.redirect_uri),
+        }
+    }
+}
+
+/// Where the browser goes next.
+pub enum Step {
+    /// The login page for this interaction id.
+    Login(String),
+    /// The consent page for this interaction id.
+    Consent(String),
+    /// Back to the client.
+    Respond(AuthorizationResponse),
+}
+
+impl Provider {
+    /// The authorization endpoint: validates, then logs in, asks consent, or answers at once.
+    /// `browser` is the browser-binding cookie value (the HTTP layer sets one when absent).
+    pub async fn authorize(
+        &self,
+        params: Params,
+        session_cookie: Option<&str>,
+        browser: &str,
+        now: UnixTime,
+    ) -> Result<Step, AuthorizeError> {
+        let (request, client) = authorize::validate(params, self.clients.as_ref()).await?;
+        let session = match session_cookie {
+            Some(c) => self.session_from_cookie(c, now).await.map_err(|e| request.error(e))?,
+            None => None,
+        };
+        let interaction = Interaction {
+            request,
+            csrf: random_token(32),
+            browser: SecretHash::of(browser).as_str().to_owned(),
+            progress: Progress::default(),
+            created_at: now,
+        };
+        self.advance(random_token(32), interaction, &client, session.as_ref(), now).await
+    }
+
+    /// Decides the next step for an interaction and stores it when a page is to be shown.
+    async fn advance(
+        &self,
+        id: String,
+        interaction: Interaction,
+        client: &Client,
+        session: Option<&Session>,
+        now: UnixTime,
+    ) -> Result<Step, AuthorizeError> {
+        let req = &interaction.request;
+        let consented = match session {
+            Some(s) => self.consents.consent(&s.user_id, &client.id).await.map_err(|e| req.error(e.into()))?,
+            None => None,
+        };
+        match authorize::decide(req, client, session, consented.as_ref(), interaction.progress, now)? {
+            Next::Issue => {
+                let session = session.ok_or_else(|| req.error(OAuthError::server("issue without a session")))?;
+                self.check_user_may_sign_in(req, session).await?;
+                let code = self.issue_code(req, session, now).await.map_err(|e| req.error(e))?;
+                self.cache.delete(&cache_keys::interaction(&id)).await.ok();
+                let mut params = vec![("code".to_owned(), code.expose().to_owned())];
+                self.finish_params(&mut params, req.state.as_deref());
+                Ok(Step::Respond(AuthorizationResponse {
+                    redirect_uri: req.redirect_uri.clone(),
+                    mode: req.response_mode,
+                    params,
+                }))
+            }
+            next => {
+                let bytes = serde_json::to_vec(&interaction).map_err(|e| req.error(OAuthError::server(e)))?;
+                self.cache
+                    .set(&cache_keys::interaction(&id), &bytes, Duration::from_secs(INTERACTION_TTL as u64))
+                    .await
+                    .map_err(|e| req.error(e.into()))?;
+                Ok(if next == Next::Login { Step::Login(id) } else { Step::Consent(id) })
+            }
+        }
+    }
+
+    async fn check_user_may_sign_in(&self, req: &AuthorizationRequest, session: &Session) -> Result<(), AuthorizeError> {
+        let user = self.users.user_by_id(&session.user_id).await.map_err(|e| req.error(e.into()))?;
+        match user {
+            Some(u) if !u.disabled => Ok(()),
+            _ => Err(req.error(OAuthError::new(ErrorCode::LoginRequired, "the account cannot sign in"))),
+        }
+    }
+
+    fn finish_params(&self, params: &mut Vec<(String, String)>, state: Option<&str>) {
+        if let Some(s) = state {
+            params.push(("state".into(), s.to_owned()));
+        }
+        // RFC 9207: tells the client which server answered (mix-up defence).
+        params.push(("iss".into(), self.issuer.clone()));
+    }
+
+    /// The response that carries an authorization error to the client.
+    pub fn error_response(&self, e: ErrorRedirect) -> AuthorizationResponse {
+        let mut params = vec![
+            ("error".to_owned(), e.error.code.as_str().to_owned()),
+            ("error_description".to_owned(), e.error.description.clone()),
+        ];
+        self.finish_params(&mut params, e.state.as_deref());
+        AuthorizationResponse { redirect_uri: e.redirect_uri, mode: e.response_mode, params }
+    }
+
+    /// Loads an interaction started by this browser; `None` when unknown, expired, or started elsewhere.
+    pub async fn load_interaction(&self, id: &str, browser: Option<&str>) -> Result<Option<Interaction>, OAuthError> {
+        let Some(browser) = browser else { return Ok(None) };
+        if id.len() > 64 {
+            return Ok(None);
+        }
+        let Some(bytes) = self.cache.get(&cache_keys::interaction(id)).await? else { return Ok(None) };
+        let interaction: Interaction = serde_json::from_slice(&bytes).map_err(OAuthError::server)?;
+        let same_browser: bool =
+            SecretHash::of(browser).as_str().as_bytes().ct_eq(interaction.browser.as_bytes()).into();
+        Ok(same_browser.then_some(interaction))
+    }
+
+    /// Whether a form's CSRF token is the interaction's.
+    pub fn csrf_matches(interaction: &Interaction, presented: &str) -> bool {
+        interaction.csrf.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+
+    /// The client of an interaction (it may have been deleted meanwhile).
+    pub async fn interaction_client(&self, interaction: &Interaction) -> Result<Client, AuthorizeError> {
+        self.clients
+            .client(&interaction.request.client_id)
+            .await
+            .map_err(|e| AuthorizeError::Page(e.into()))?
+            .ok_or_else(|| AuthorizeError::Page(OAuthError::invalid_client("the client no longer exists")))
+    }
+
+    /// After a successful login: continue with the new session.
+    pub async fn after_login(&self, id: String, mut interaction: Interaction, session: &Session, now: UnixTime) -> Result<Step, AuthorizeError> {
+        interaction.progress.logged_in = true;
+        let client = self.interaction_client(&interaction).await?;
+        self.advance(id, interaction, &client, Some(session), now).await
+    }
+
+    /// The consent page's answer. Approval is remembered (added to what the user granted before).
+    pub async fn after_consent(
+        &self,
+        id: String,
+        mut interaction: Interaction,
+        session: &Session,
+        approved: bool,
+        now: UnixTime,
+    ) -> Result<Step, AuthorizeError> {
+        let req = interaction.request.clone();
+        if !approved {
+            self.cache.delete(&cache_keys::interaction(&id)).await.ok();
+            return Err(req.error(OAuthError::new(ErrorCode::AccessDenied, "the user denied the request")));
+        }
+        let client = self.interaction_client(&interaction).await?;
+        let before = self.consents.consent(&session.user_id, &client.id).await.map_err(|e| req.error(e.into()))?;
+        let union = match before {
+            Some(b) => crate::domain::Scope::parse(&format!("{b} {}", req.scope)).map_err(|e| req.error(OAuthError::server(e)))?,
+            None => req.scope.clone(),
+        };
+        self.consents
+            .save_consent(&session.user_id, &client.id, &union, now)
+            .await
+            .map_err(|e| req.error(e.into()))?;
+        interaction.progress.consented = true;
+        self.advance(id, interaction, &client, Some(session), now).await
+    }
+}

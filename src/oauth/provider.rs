@@ -1,0 +1,51 @@
+//! [`Provider`]: everything the protocol needs to answer a request, behind traits.
+use crate::blocking::CpuPool;
+use crate::config::TokenSettings;
+use crate::domain::password::PasswordCost;
+use crate::jose::KeyRing;
+use crate::storage::cache::EphemeralStore;
+use crate::storage::{ClientStore, ConsentStore, RevocationStore, SessionStore, UserStore};
+use std::sync::Arc;
+
+/// The protocol engine: stores, cache, keys and settings. HTTP handlers call its methods.
+pub struct Provider {
+    /// `iss`, without trailing slash.
+    pub issuer: String,
+    /// The token endpoint URL (an accepted `aud` of client assertions).
+    pub token_endpoint: String,
+    /// Clients.
+    pub clients: Arc<dyn ClientStore>,
+    /// Users.
+    pub users: Arc<dyn UserStore>,
+    /// Browser sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Remembered consent.
+    pub consents: Arc<dyn ConsentStore>,
+    /// Revoked access tokens.
+    pub revocations: Arc<dyn RevocationStore>,
+    /// Hot state.
+    pub cache: Arc<dyn EphemeralStore>,
+    /// Signing keys.
+    pub keys: Arc<KeyRing>,
+    /// Lifetimes.
+    pub tokens: TokenSettings,
+    /// argon2 cost for new hashes.
+    pub password_cost: PasswordCost,
+    /// A hash of a random password at the configured cost: unknown users are checked against it so that
+    /// they cost the same time as known ones.
+    pub dummy_password_hash: String,
+    /// argon2 runs here.
+    pub password_pool: CpuPool,
+    /// RSA signing runs here.
+    pub signing_pool: CpuPool,
+    /// How long a browser session lasts.
+    pub session_ttl: i64,
+    /// Clock skew tolerated on incoming JWTs, in seconds.
+    pub leeway: i64,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider").field("issuer", &self.issuer).finish_non_exhaustive()
+    }
+}

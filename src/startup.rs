@@ -1,0 +1,132 @@
+//! Wiring: opens the backends, the key ring and the HTTP server from [`Settings`]. The CLI and the tests
+//! build the application through here, exactly as `tessera serve` does.
+use crate::config::{DatabaseKind, Settings};
+use crate::http::{self, AppState};
+use crate::jose::{Kek, KeyRing, RotationPolicy};
+use crate::oauth::discovery::ProviderMetadata;
+use crate::storage::cache::memory::MemoryCache;
+use crate::storage::cache::redis::RedisCache;
+use crate::storage::cache::EphemeralStore;
+use crate::storage::diesel::{Db, DieselStore};
+use actix_web::dev::Server;
+use actix_web::{middleware, web, App, HttpServer};
+use anyhow::Context;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+/// The SQL store, migrated.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<DieselStore> {
+    let db = Db::connect(settings.database.url(), settings.database.max_connections, settings.database.acquire_timeout)
+        .await
+        .context("opening the database")?;
+    let applied = db.migrate().await.context("applying migrations")?;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, "database migrated");
+    }
+    Ok(DieselStore::new(db))
+}
+
+/// The cache named by the settings: Redis when `redis.url` is set, the in-process cache otherwise.
+pub async fn open_cache(settings: &Settings) -> anyhow::Result<Arc<dyn EphemeralStore>> {
+    Ok(match &settings.redis {
+        Some(r) => Arc::new(
+            RedisCache::connect(r.url(), &settings.redis_prefix, r.timeout)
+                .await
+                .context("connecting to Redis")?,
+        ),
+        None => Arc::new(MemoryCache::new()),
+    })
+}
+
+/// The rotation schedule from the settings.
+pub fn rotation_policy(settings: &Settings) -> RotationPolicy {
+    RotationPolicy {
+        rotation_interval: settings.keys.rotation_interval,
+        publish_ahead: settings.keys.publish_ahead,
+        retain_retired: settings.longest_signed_lifetime() + settings.keys.jwks_max_age,
+    }
+}
+
+/// The key ring, created on first start.
+pub async fn open_key_ring(settings: &Settings, store: &DieselStore) -> anyhow::Result<KeyRing> {
+    let kek = Kek::load(&settings.keys.kek).context("loading the key-encryption key")?;
+    KeyRing::open(Arc::new(store.clone()), kek, rotation_policy(settings), settings.keys.bits, crate::domain::now())
+        .await
+        .context("opening the signing key ring")
+}
+
+/// A built server, bound and ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    maintenance: tokio::task::JoinHandle<()>,
+}
+
+impl Application {
+    /// Opens everything and binds `http.bind` (port 0 picks a free port, for tests).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = open_store(&settings).await?;
+        let cache = open_cache(&settings).await?;
+        let keys = Arc::new(open_key_ring(&settings, &store).await?);
+        let maintenance = tokio::spawn(Arc::clone(&keys).run_maintenance(settings.keys.refresh));
+
+        let discovery_json = serde_json::to_vec(&ProviderMetadata::new(&settings.issuer))?;
+        let discovery_etag = format!("\"{}\"", crate::domain::secret::SecretHash::of_bytes(&discovery_json));
+
+        let listener = TcpListener::bind(settings.http.bind)
+            .with_context(|| format!("binding {}", settings.http.bind))?;
+        let port = listener.local_addr()?.port();
+        let workers = settings.http.workers;
+        let hsts = settings.issuer.scheme() == "https";
+        let state = web::Data::new(AppState { settings, store, cache, keys, discovery_json, discovery_etag });
+
+        let mut server = HttpServer::new(move || {
+            let mut headers = middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff"));
+            if hsts {
+                headers = headers.add(("Strict-Transport-Security", "max-age=63072000"));
+            }
+            App::new()
+                .app_data(state.clone())
+                .wrap(headers)
+                .wrap(tracing_actix_web::TracingLogger::default())
+                .configure(http::routes)
+        })
+        .shutdown_timeout(10)
+        .listen(listener)?;
+        if let Some(w) = workers {
+            server = server.workers(w);
+        }
+        Ok(Self { port, server: server.run(), maintenance })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or SIGINT, then drains in-flight requests (graceful shutdown).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.maintenance.abort();
+        result
+    }
+}
+
+/// The lines `tessera serve` prints so a first-time user knows what is running and what to do next.
+pub fn banner(settings: &Settings, port: u16) -> String {
+    let db = match settings.database.kind {
+        DatabaseKind::Sqlite => format!("SQLite ({})", settings.database.url().trim_start_matches("sqlite://")),
+        DatabaseKind::Postgres => "PostgreSQL".to_owned(),
+    };
+    let cache = if settings.redis.is_some() { "Redis" } else { "in-process memory" };
+    format!(
+        "Tessera listening on {}:{port}\n  issuer:    {}\n  database:  {db}\n  cache:     {cache}\n  keys:      {}\n\
+         Next steps:\n  create a user:   printf '%s' 'a long password' | tessera users add alice --password-stdin\n  \
+         create a client: tessera clients add --name 'My app' --redirect-uri http://127.0.0.1:3000/callback\n  \
+         discovery:       {}/.well-known/openid-configuration",
+        settings.http.bind.ip(),
+        crate::oauth::discovery::issuer_string(&settings.issuer),
+        settings.keys.dir.display(),
+        crate::oauth::discovery::issuer_string(&settings.issuer),
+    )
+}

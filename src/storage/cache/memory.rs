@@ -1,0 +1,451 @@
+//! In-process [`EphemeralStore`] for the embedded single-instance default.
+//!
+//! Owns one map of entries with their expiry, and the bounded sweep that reclaims expired entries so memory
+//! does not grow with traffic. State lives in this process only: a deployment with several instances must
+//! use the Redis store, or single use and rate limits would hold per instance rather than globally.
+
+use super::{CacheResult, EphemeralStore};
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Expired entries reclaimed per write at most: bounded work per call, yet faster than writes can add them.
+const SWEEP_BUDGET: usize = 32;
+/// Shortest TTL, matching the Redis store (which cannot express less than 1 ms).
+const MIN_TTL: Duration = Duration::from_millis(1);
+/// Longest TTL; keeps `Instant` arithmetic far from overflow. Nothing in the cache lives this long.
+const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
+
+/// The in-process cache. Clones share the same map.
+#[derive(Clone, Default)]
+pub struct MemoryCache {
+    state: Arc<Mutex<State>>,
+}
+
+impl std::fmt::Debug for MemoryCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print values: they can be tokens.
+        f.debug_struct("MemoryCache").field("entries", &self.lock().entries.len()).finish()
+    }
+}
+
+struct Entry {
+    value: Vec<u8>,
+    expires_at: Instant,
+    /// Distinguishes this write from earlier ones of the same key in the expiry index.
+    seq: u64,
+}
+
+#[derive(Default)]
+struct State {
+    entries: HashMap<String, Entry>,
+    /// Every entry once, ordered by expiry, so the sweep finds expired entries without scanning the map.
+    expiry: BTreeMap<(Instant, u64), String>,
+    next_seq: u64,
+}
+
+impl State {
+    /// The entry under `key` if it has not expired; an expired one is removed on the way.
+    fn live(&mut self, key: &str, now: Instant) -> Option<&mut Entry> {
+        if self.entries.get(key).is_some_and(|e| e.expires_at <= now) {
+            self.remove(key);
+        }
+        self.entries.get_mut(key)
+    }
+
+    fn remove(&mut self, key: &str) -> Option<Entry> {
+        let entry = self.entries.remove(key)?;
+        self.expiry.remove(&(entry.expires_at, entry.seq));
+        Some(entry)
+    }
+
+    fn insert(&mut self, key: &str, value: Vec<u8>, expires_at: Instant) {
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let seq = self.next_seq;
+        let entry = Entry { value, expires_at, seq };
+        if let Some(old) = self.entries.insert(key.to_owned(), entry) {
+            self.expiry.remove(&(old.expires_at, old.seq));
+        }
+        self.expiry.insert((expires_at, seq), key.to_owned());
+    }
+
+    /// Removes up to `SWEEP_BUDGET` expired entries, oldest expiry first.
+    fn sweep(&mut self, now: Instant) {
+        for _ in 0..SWEEP_BUDGET {
+            let Some(first) = self.expiry.first_entry() else {
+                break;
+            };
+            if first.key().0 > now {
+                break;
+            }
+            let ((_, seq), key) = first.remove_entry();
+            // The index and the map agree unless a panic interrupted an update; only drop the matching write.
+            if self.entries.get(&key).is_some_and(|e| e.seq == seq) {
+                self.entries.remove(&key);
+            }
+        }
+    }
+}
+
+fn clamp_ttl(ttl: Duration) -> Duration {
+    ttl.clamp(MIN_TTL, MAX_TTL)
+}
+
+fn deadline(now: Instant, ttl: Duration) -> Instant {
+    // MAX_TTL keeps this from overflowing on any real clock; fall back to "already expired" rather than panic.
+    now.checked_add(clamp_ttl(ttl)).unwrap_or(now)
+}
+
+impl MemoryCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every update leaves the state usable even if interrupted, so a poisoned lock is still safe to use.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Number of entries held, expired or not (for tests and diagnostics).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+}
+
+#[async_trait]
+impl EphemeralStore for MemoryCache {
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<()> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        state.sweep(now);
+        state.insert(key, value.to_vec(), deadline(now, ttl));
+        Ok(())
+    }
+
+    async fn set_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<bool> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        state.sweep(now);
+        if state.live(key, now).is_some() {
+            return Ok(false);
+        }
+        state.insert(key, value.to_vec(), deadline(now, ttl));
+        Ok(true)
+    }
+
+    async fn get(&self, key: &str) -> CacheResult<Option<Vec<u8>>> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        Ok(state.live(key, now).map(|e| e.value.clone()))
+    }
+
+    async fn take(&self, key: &str) -> CacheResult<Option<Vec<u8>>> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let entry = state.remove(key);
+        Ok(entry.filter(|e| e.expires_at > now).map(|e| e.value))
+    }
+
+    async fn delete(&self, key: &str) -> CacheResult<()> {
+        self.lock().remove(key);
+        Ok(())
+    }
+
+    async fn incr(&self, key: &str, window: Duration) -> CacheResult<(u64, Duration)> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        state.sweep(now);
+        if let Some(entry) = state.live(key, now) {
+            // Counters are stored as decimal text, like Redis INCR. A non-counter value starts a new window
+            // below (Redis would refuse it; keys of counters and of values never mix in practice).
+            let count = std::str::from_utf8(&entry.value).ok().and_then(|s| s.parse::<u64>().ok());
+            if let Some(count) = count {
+                let count = count.saturating_add(1);
+                entry.value = count.to_string().into_bytes();
+                return Ok((count, entry.expires_at.saturating_duration_since(now)));
+            }
+        }
+        let expires_at = deadline(now, window);
+        state.insert(key, b"1".to_vec(), expires_at);
+        Ok((1, expires_at.saturating_duration_since(now)))
+    }
+
+    async fn ping(&self) -> CacheResult<()> {
+        Ok(())
+    }
+
+    fn describe(&self) -> &'static str {
+        "in-process memory"
+    }
+}
+
+/// Behaviour checks shared by every [`EphemeralStore`] implementation; `redis.rs` runs the same ones.
+#[cfg(test)]
+pub(crate) mod conformance {
+    use super::super::EphemeralStore;
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    /// TTL used for expiry checks, and how long to wait for it to pass.
+    const SHORT: Duration = Duration::from_millis(200);
+    const PAST_SHORT: Duration = Duration::from_millis(400);
+    const LONG: Duration = Duration::from_secs(60);
+    /// Not valid UTF-8, to check values are kept as bytes.
+    const BINARY: &[u8] = &[0, 159, 146, 150, 255, b'x'];
+
+    pub(crate) async fn set_get_overwrite<S: EphemeralStore + ?Sized>(s: &S) {
+        assert_eq!(s.get("absent").await.unwrap(), None);
+        s.set("k", BINARY, LONG).await.unwrap();
+        assert_eq!(s.get("k").await.unwrap().as_deref(), Some(BINARY));
+        // A read does not consume.
+        assert_eq!(s.get("k").await.unwrap().as_deref(), Some(BINARY));
+        s.set("k", b"second", LONG).await.unwrap();
+        assert_eq!(s.get("k").await.unwrap().as_deref(), Some(&b"second"[..]));
+        s.set("empty", b"", LONG).await.unwrap();
+        assert_eq!(s.get("empty").await.unwrap(), Some(Vec::new()));
+        // A zero TTL is accepted (clamped to the shortest one) rather than refused.
+        s.set("zero", b"v", Duration::ZERO).await.unwrap();
+        assert!(s.set_if_absent("zero2", b"v", Duration::ZERO).await.is_ok());
+        s.ping().await.unwrap();
+        assert!(!s.describe().is_empty());
+    }
+
+    pub(crate) async fn expiry<S: EphemeralStore + ?Sized>(s: &S) {
+        s.set("short", b"v", SHORT).await.unwrap();
+        s.set("long", b"v", LONG).await.unwrap();
+        assert!(s.get("short").await.unwrap().is_some());
+        // An overwrite replaces the TTL too.
+        s.set("renewed", b"v", SHORT).await.unwrap();
+        s.set("renewed", b"v2", LONG).await.unwrap();
+        tokio::time::sleep(PAST_SHORT).await;
+        assert_eq!(s.get("short").await.unwrap(), None);
+        assert_eq!(s.take("short").await.unwrap(), None);
+        assert_eq!(s.get("long").await.unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(s.get("renewed").await.unwrap().as_deref(), Some(&b"v2"[..]));
+        // An expired key is free again.
+        assert!(s.set_if_absent("short", b"again", LONG).await.unwrap());
+    }
+
+    pub(crate) async fn set_if_absent_single_winner<S: EphemeralStore + ?Sized>(s: &S) {
+        assert!(s.set_if_absent("once", b"first", LONG).await.unwrap());
+        assert!(!s.set_if_absent("once", b"second", LONG).await.unwrap());
+        assert_eq!(s.get("once").await.unwrap().as_deref(), Some(&b"first"[..]));
+        s.delete("once").await.unwrap();
+        assert!(s.set_if_absent("once", b"third", LONG).await.unwrap());
+    }
+
+    pub(crate) async fn set_if_absent_concurrent<S: EphemeralStore + Clone + 'static>(s: &S) {
+        let tasks: Vec<_> = (0..20)
+            .map(|i| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let won = s.set_if_absent("race", format!("{i}").as_bytes(), LONG).await.unwrap();
+                    (i, won)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for task in tasks {
+            let (i, won) = task.await.unwrap();
+            if won {
+                winners.push(i);
+            }
+        }
+        assert_eq!(winners.len(), 1, "winners: {winners:?}");
+        let stored = s.get("race").await.unwrap().unwrap();
+        assert_eq!(stored, format!("{}", winners[0]).into_bytes());
+    }
+
+    pub(crate) async fn take_removes<S: EphemeralStore + ?Sized>(s: &S) {
+        assert_eq!(s.take("absent").await.unwrap(), None);
+        s.set("code", BINARY, LONG).await.unwrap();
+        assert_eq!(s.take("code").await.unwrap().as_deref(), Some(BINARY));
+        assert_eq!(s.take("code").await.unwrap(), None);
+        assert_eq!(s.get("code").await.unwrap(), None);
+    }
+
+    pub(crate) async fn take_concurrent<S: EphemeralStore + Clone + 'static>(s: &S) {
+        s.set("code", b"once", LONG).await.unwrap();
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let s = s.clone();
+                tokio::spawn(async move { s.take("code").await.unwrap() })
+            })
+            .collect();
+        let mut taken = Vec::new();
+        for task in tasks {
+            if let Some(v) = task.await.unwrap() {
+                taken.push(v);
+            }
+        }
+        assert_eq!(taken, vec![b"once".to_vec()]);
+    }
+
+    pub(crate) async fn delete<S: EphemeralStore + ?Sized>(s: &S) {
+        s.delete("absent").await.unwrap();
+        s.set("a", b"1", LONG).await.unwrap();
+        s.set("b", b"2", LONG).await.unwrap();
+        s.delete("a").await.unwrap();
+        assert_eq!(s.get("a").await.unwrap(), None);
+        assert_eq!(s.get("b").await.unwrap().as_deref(), Some(&b"2"[..]));
+    }
+
+    pub(crate) async fn incr_window<S: EphemeralStore + ?Sized>(s: &S) {
+        let window = Duration::from_millis(300);
+        let (n, left) = s.incr("hits", window).await.unwrap();
+        assert_eq!(n, 1);
+        assert!(left > Duration::ZERO && left <= window, "left: {left:?}");
+        for expected in 2..=5 {
+            let (n, left) = s.incr("hits", window).await.unwrap();
+            assert_eq!(n, expected);
+            assert!(left <= window, "left: {left:?}");
+        }
+        // Another key counts on its own.
+        assert_eq!(s.incr("other", LONG).await.unwrap().0, 1);
+        // Later hits do not extend the window: it ends 300 ms after the first hit, not after the last.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let (n, left) = s.incr("hits", window).await.unwrap();
+        assert_eq!(n, 6);
+        assert!(left <= Duration::from_millis(160), "left: {left:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (n, left) = s.incr("hits", window).await.unwrap();
+        assert_eq!(n, 1, "a new window starts after expiry");
+        assert!(left > Duration::from_millis(200) && left <= window, "left: {left:?}");
+        assert_eq!(s.incr("other", LONG).await.unwrap().0, 2);
+        // A zero window is accepted (clamped to the shortest one).
+        assert!(s.incr("zero", Duration::ZERO).await.is_ok());
+    }
+
+    pub(crate) async fn incr_concurrent<S: EphemeralStore + Clone + 'static>(s: &S) {
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let s = s.clone();
+                tokio::spawn(async move { s.incr("burst", LONG).await.unwrap().0 })
+            })
+            .collect();
+        let mut counts = HashSet::new();
+        for task in tasks {
+            counts.insert(task.await.unwrap());
+        }
+        assert_eq!(counts, (1..=20).collect::<HashSet<u64>>());
+    }
+
+    /// Generates one `#[tokio::test]` per check above for the store built by `$make` (an async expression).
+    macro_rules! store_tests {
+        ($make:expr) => {
+            use $crate::storage::cache::memory::conformance as c;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn set_get_overwrite() {
+                c::set_get_overwrite(&$make).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn expiry() {
+                c::expiry(&$make).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn set_if_absent_single_winner() {
+                c::set_if_absent_single_winner(&$make).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn set_if_absent_concurrent() {
+                c::set_if_absent_concurrent(&$make).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn take_removes() {
+                c::take_removes(&$make).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn take_concurrent() {
+                c::take_concurrent(&$make).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn delete() {
+                c::delete(&$make).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn incr_window() {
+                c::incr_window(&$make).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn incr_concurrent() {
+                c::incr_concurrent(&$make).await;
+            }
+        };
+    }
+    pub(crate) use store_tests;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    conformance::store_tests!(async { MemoryCache::new() }.await);
+
+    #[tokio::test]
+    async fn works_through_dyn() {
+        let store: Arc<dyn EphemeralStore> = Arc::new(MemoryCache::new());
+        conformance::set_get_overwrite(store.as_ref()).await;
+        assert_eq!(store.describe(), "in-process memory");
+    }
+
+    #[tokio::test]
+    async fn clones_share_state() {
+        let a = MemoryCache::new();
+        let b = a.clone();
+        a.set("k", b"v", Duration::from_secs(60)).await.unwrap();
+        assert_eq!(b.take("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(a.get("k").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn writes_sweep_expired_entries() {
+        let cache = MemoryCache::new();
+        for i in 0..1000 {
+            cache.set(&format!("old{i}"), b"v", Duration::from_millis(1)).await.unwrap();
+        }
+        cache.set("keep", b"v", Duration::from_secs(60)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Each write reclaims a bounded number of expired entries; enough writes reclaim all of them.
+        for i in 0..(1000 / SWEEP_BUDGET + 1) {
+            cache.set(&format!("new{}", i % 4), b"v", Duration::from_secs(60)).await.unwrap();
+        }
+        assert_eq!(cache.len(), 5);
+        let state = cache.lock();
+        assert_eq!(state.expiry.len(), state.entries.len());
+    }
+
+    #[tokio::test]
+    async fn overwrites_keep_index_in_step() {
+        let cache = MemoryCache::new();
+        for _ in 0..100 {
+            cache.set("k", b"v", Duration::from_secs(60)).await.unwrap();
+            cache.incr("n", Duration::from_secs(60)).await.unwrap();
+        }
+        cache.delete("k").await.unwrap();
+        let state = cache.lock();
+        assert_eq!(state.entries.len(), 1);
+        assert_eq!(state.expiry.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn huge_ttl_does_not_overflow() {
+        let cache = MemoryCache::new();
+        cache.set("k", b"v", Duration::MAX).await.unwrap();
+        assert!(cache.get("k").await.unwrap().is_some());
+        let (n, left) = cache.incr("n", Duration::MAX).await.unwrap();
+        assert_eq!(n, 1);
+        assert!(left <= MAX_TTL);
+    }
+}

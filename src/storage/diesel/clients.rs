@@ -1,0 +1,422 @@
+//! The `clients` table: rows <-> [`Client`], and [`ClientStore`] for [`DieselStore`].
+//!
+//! Lists are stored as JSON arrays of strings, the scope space-separated, the metadata as a JSON object.
+//! `registration_token_hash` is not part of [`Client`]: creation leaves it empty and updates leave it alone.
+
+use super::schema::clients;
+use super::{AnyConnection, DieselStore};
+use crate::domain::secret::SecretHash;
+use crate::domain::{Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, RedirectUri, Scope};
+use crate::storage::{ClientStore, StoreError, StoreResult};
+use async_trait::async_trait;
+use diesel::prelude::*;
+
+/// A `clients` row as read.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = clients)]
+struct ClientRow {
+    id: String,
+    name: String,
+    secret_hash: Option<String>,
+    previous_secret_hash: Option<String>,
+    previous_secret_expires_at: Option<i64>,
+    auth_method: String,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    grant_types: String,
+    scope: String,
+    resources: String,
+    first_party: bool,
+    admin: bool,
+    require_pkce: bool,
+    access_token_ttl: Option<i64>,
+    metadata: String,
+    created_at: i64,
+    updated_at: i64,
+    revoked_before: Option<i64>,
+}
+
+/// Every column a [`Client`] determines; `None` writes NULL, so an update clears what the client no longer has.
+#[derive(Debug, Insertable, AsChangeset)]
+#[diesel(table_name = clients, treat_none_as_null = true)]
+struct ClientFields {
+    name: String,
+    secret_hash: Option<String>,
+    previous_secret_hash: Option<String>,
+    previous_secret_expires_at: Option<i64>,
+    auth_method: String,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    grant_types: String,
+    scope: String,
+    resources: String,
+    first_party: bool,
+    admin: bool,
+    require_pkce: bool,
+    access_token_ttl: Option<i64>,
+    metadata: String,
+    updated_at: i64,
+    revoked_before: Option<i64>,
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(value: &T, what: &str) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("cannot serialize client {what}: {e}")))
+}
+
+fn uris(list: &[RedirectUri]) -> Vec<&str> {
+    list.iter().map(RedirectUri::as_str).collect()
+}
+
+fn fields_from_client(client: &Client) -> StoreResult<ClientFields> {
+    let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+    let (previous_secret_hash, previous_secret_expires_at) = match &client.previous_secret {
+        Some((hash, until)) => (Some(hash.as_str().to_owned()), Some(*until)),
+        None => (None, None),
+    };
+    Ok(ClientFields {
+        name: client.name.clone(),
+        secret_hash: client.secret_hash.as_ref().map(|h| h.as_str().to_owned()),
+        previous_secret_hash,
+        previous_secret_expires_at,
+        auth_method: client.auth_method.as_str().to_owned(),
+        redirect_uris: to_json(&uris(&client.redirect_uris), "redirect_uris")?,
+        post_logout_redirect_uris: to_json(&uris(&client.post_logout_redirect_uris), "post_logout_redirect_uris")?,
+        grant_types: to_json(&grants, "grant_types")?,
+        scope: client.scope.to_string(),
+        resources: to_json(&client.resources, "resources")?,
+        first_party: client.first_party,
+        admin: client.admin,
+        require_pkce: client.require_pkce,
+        access_token_ttl: client.access_token_ttl,
+        metadata: to_json(&client.metadata, "metadata")?,
+        updated_at: client.updated_at,
+        revoked_before: client.revoked_before,
+    })
+}
+
+fn client_from_row(row: ClientRow) -> StoreResult<Client> {
+    let id = row.id;
+    let bad = |what: &str, e: &dyn std::fmt::Display| StoreError::Backend(format!("clients row {id:?}: {what}: {e}"));
+    let strings = |column: &str, json: &str| -> StoreResult<Vec<String>> {
+        serde_json::from_str(json).map_err(|e| bad(&format!("{column} is not a JSON array of strings"), &e))
+    };
+    let uris = |column: &str, json: &str| -> StoreResult<Vec<RedirectUri>> {
+        strings(column, json)?
+            .iter()
+            .map(|s| RedirectUri::parse(s).map_err(|e| bad(&format!("invalid {column} entry {s:?}"), &e)))
+            .collect()
+    };
+    let grant_types = strings("grant_types", &row.grant_types)?
+        .iter()
+        .map(|g| g.parse::<GrantType>().map_err(|e| bad("grant_types", &e)))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let previous_secret = match (row.previous_secret_hash, row.previous_secret_expires_at) {
+        (Some(hash), Some(until)) => Some((SecretHash::from_stored(hash), until)),
+        (None, _) => None,
+        (Some(_), None) => return Err(bad("previous_secret_hash", &"set without previous_secret_expires_at")),
+    };
+    let metadata: ClientMetadata =
+        serde_json::from_str(&row.metadata).map_err(|e| bad("metadata is not valid client metadata JSON", &e))?;
+    Ok(Client {
+        id: ClientId::parse(id.as_str()).map_err(|e| bad("invalid id", &e))?,
+        name: row.name,
+        secret_hash: row.secret_hash.map(SecretHash::from_stored),
+        previous_secret,
+        auth_method: row.auth_method.parse::<ClientAuthMethod>().map_err(|e| bad("auth_method", &e))?,
+        redirect_uris: uris("redirect_uris", &row.redirect_uris)?,
+        post_logout_redirect_uris: uris("post_logout_redirect_uris", &row.post_logout_redirect_uris)?,
+        grant_types,
+        scope: Scope::parse(&row.scope).map_err(|e| bad("scope", &e))?,
+        resources: strings("resources", &row.resources)?,
+        first_party: row.first_party,
+        admin: row.admin,
+        require_pkce: row.require_pkce,
+        access_token_ttl: row.access_token_ttl,
+        metadata,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        revoked_before: row.revoked_before,
+    })
+}
+
+fn load_client(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Client>> {
+    clients::table.find(id).select(ClientRow::as_select()).first(conn).optional()?.map(client_from_row).transpose()
+}
+
+#[async_trait]
+impl ClientStore for DieselStore {
+    async fn create_client(&self, client: &Client) -> StoreResult<()> {
+        let fields = fields_from_client(client)?;
+        let id = client.id.as_str().to_owned();
+        let created_at = client.created_at;
+        self.db()
+            .run(move |c| {
+                diesel::insert_into(clients::table)
+                    .values((clients::id.eq(&id), clients::created_at.eq(created_at), fields))
+                    .execute(c)
+                    .map_err(|e| match StoreError::from(e) {
+                        StoreError::Conflict(_) => StoreError::Conflict(format!("client_id {id}")),
+                        other => other,
+                    })?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>> {
+        let id = id.as_str().to_owned();
+        self.db().run(move |c| load_client(c, &id)).await
+    }
+
+    async fn list_clients(&self, after: Option<&ClientId>, limit: i64) -> StoreResult<Vec<Client>> {
+        if limit <= 0 {
+            return Ok(Vec::new());
+        }
+        let after = after.map(|id| id.as_str().to_owned());
+        self.db()
+            .run(move |c| {
+                let mut query =
+                    clients::table.select(ClientRow::as_select()).order(clients::id.asc()).limit(limit).into_boxed();
+                if let Some(after) = after {
+                    query = query.filter(clients::id.gt(after));
+                }
+                query.load(c)?.into_iter().map(client_from_row).collect()
+            })
+            .await
+    }
+
+    async fn update_client(&self, client: &Client) -> StoreResult<()> {
+        let fields = fields_from_client(client)?;
+        let id = client.id.as_str().to_owned();
+        self.db()
+            .run(move |c| {
+                // created_at and registration_token_hash are kept: neither is the caller's to change here.
+                let changed = diesel::update(clients::table.find(&id)).set(fields).execute(c)?;
+                if changed == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn delete_client(&self, id: &ClientId) -> StoreResult<()> {
+        let id = id.as_str().to_owned();
+        self.db()
+            .run(move |c| {
+                let deleted = diesel::delete(clients::table.find(&id)).execute(c)?;
+                if deleted == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{both_backends, TestDb};
+    use super::super::Backend;
+    use super::*;
+    use crate::domain::secret::PlainSecret;
+
+    /// A client with every field set, optional ones included.
+    fn full_client(id: &str) -> Client {
+        Client {
+            id: ClientId::parse(id).unwrap(),
+            name: format!("App «{id}» with \"quotes\""),
+            secret_hash: Some(PlainSecret::new("current").hash()),
+            previous_secret: Some((PlainSecret::new("previous").hash(), 1_700_000_900)),
+            auth_method: ClientAuthMethod::ClientSecretBasic,
+            redirect_uris: vec![
+                RedirectUri::parse("https://app.example/cb").unwrap(),
+                RedirectUri::parse("http://127.0.0.1/native").unwrap(),
+            ],
+            post_logout_redirect_uris: vec![RedirectUri::parse("https://app.example/bye?x=1").unwrap()],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials],
+            scope: Scope::parse("openid profile email offline_access").unwrap(),
+            resources: vec!["https://api.example".into(), "urn:example:other".into()],
+            first_party: true,
+            admin: true,
+            require_pkce: false,
+            access_token_ttl: Some(300),
+            metadata: ClientMetadata {
+                client_uri: Some("https://app.example".into()),
+                logo_uri: Some("https://app.example/logo.png".into()),
+                policy_uri: Some("https://app.example/privacy".into()),
+                tos_uri: Some("https://app.example/tos".into()),
+                contacts: vec!["ops@app.example".into(), "dev@app.example".into()],
+                jwks: Some(serde_json::json!({"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB", "kid": "k1"}]})),
+                jwks_uri: Some("https://app.example/jwks.json".into()),
+            },
+            created_at: 1_700_000_000,
+            updated_at: 1_700_000_001,
+            revoked_before: Some(1_700_000_002),
+        }
+    }
+
+    /// A public client with every optional field empty.
+    fn bare_client(id: &str) -> Client {
+        Client {
+            id: ClientId::parse(id).unwrap(),
+            name: id.into(),
+            secret_hash: None,
+            previous_secret: None,
+            auth_method: ClientAuthMethod::None,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![],
+            scope: Scope::default(),
+            resources: vec![],
+            first_party: false,
+            admin: false,
+            require_pkce: true,
+            access_token_ttl: None,
+            metadata: ClientMetadata::default(),
+            created_at: 5,
+            updated_at: 5,
+            revoked_before: None,
+        }
+    }
+
+    async fn round_trips_every_field(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        for client in [full_client("full"), bare_client("bare")] {
+            t.store.create_client(&client).await.unwrap();
+            let back = t.store.client(&client.id).await.unwrap().unwrap();
+            assert_eq!(back, client);
+            assert!(back.secret_hash.is_none() || back.secret_matches("current", 0));
+        }
+        let full = t.store.client(&ClientId::parse("full").unwrap()).await.unwrap().unwrap();
+        assert!(full.secret_matches("previous", 1_700_000_899));
+        assert!(t.store.client(&ClientId::parse("nope").unwrap()).await.unwrap().is_none());
+    }
+
+    async fn duplicate_id_conflicts(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        t.store.create_client(&full_client("dup")).await.unwrap();
+        let err = t.store.create_client(&bare_client("dup")).await.unwrap_err();
+        assert!(matches!(&err, StoreError::Conflict(what) if what.contains("dup")), "{err:?}");
+        // The first one is untouched.
+        assert_eq!(t.store.client(&ClientId::parse("dup").unwrap()).await.unwrap().unwrap(), full_client("dup"));
+    }
+
+    async fn update_replaces_every_field(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let id = ClientId::parse("app").unwrap();
+        t.store.create_client(&full_client("app")).await.unwrap();
+
+        // Full -> bare clears every optional column; created_at stays.
+        let mut bare = bare_client("app");
+        bare.updated_at = 1_700_001_000;
+        t.store.update_client(&bare).await.unwrap();
+        let back = t.store.client(&id).await.unwrap().unwrap();
+        assert_eq!(back, Client { created_at: 1_700_000_000, ..bare.clone() });
+
+        // Bare -> full sets them again.
+        let mut full = full_client("app");
+        full.name = "Renamed".into();
+        full.updated_at = 1_700_002_000;
+        t.store.update_client(&full).await.unwrap();
+        assert_eq!(t.store.client(&id).await.unwrap().unwrap(), full);
+
+        let err = t.store.update_client(&bare_client("ghost")).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    }
+
+    async fn update_keeps_the_registration_token(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        t.store.create_client(&bare_client("dyn")).await.unwrap();
+        t.db.run(|c| {
+            diesel::update(clients::table.find("dyn")).set(clients::registration_token_hash.eq("rat")).execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        t.store.update_client(&full_client("dyn")).await.unwrap();
+        let rat: Option<String> =
+            t.db.run(|c| Ok(clients::table.find("dyn").select(clients::registration_token_hash).first(c)?))
+                .await
+                .unwrap();
+        assert_eq!(rat.as_deref(), Some("rat"));
+    }
+
+    async fn list_pages_and_delete(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        for id in ["c3", "c1", "c4", "c2", "c0"] {
+            t.store.create_client(&bare_client(id)).await.unwrap();
+        }
+        let ids = |list: &[Client]| list.iter().map(|c| c.id.to_string()).collect::<Vec<_>>();
+        let page1 = t.store.list_clients(None, 3).await.unwrap();
+        assert_eq!(ids(&page1), ["c0", "c1", "c2"]);
+        let page2 = t.store.list_clients(Some(&page1[2].id), 3).await.unwrap();
+        assert_eq!(ids(&page2), ["c3", "c4"]);
+        assert!(t.store.list_clients(Some(&page2[1].id), 3).await.unwrap().is_empty());
+        assert!(t.store.list_clients(None, 0).await.unwrap().is_empty());
+
+        let c2 = ClientId::parse("c2").unwrap();
+        t.store.delete_client(&c2).await.unwrap();
+        assert!(t.store.client(&c2).await.unwrap().is_none());
+        assert_eq!(ids(&t.store.list_clients(None, 10).await.unwrap()), ["c0", "c1", "c3", "c4"]);
+        let err = t.store.delete_client(&c2).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    }
+
+    async fn delete_cascades_to_consents(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        t.store.create_client(&bare_client("gone")).await.unwrap();
+        t.db.run(|c| {
+            diesel::sql_query(
+                "INSERT INTO users (id, username, password_hash, email_verified, disabled, created_at, updated_at) \
+                 VALUES ('u1', 'u1', 'h', FALSE, FALSE, 0, 0)",
+            )
+            .execute(c)?;
+            diesel::sql_query(
+                "INSERT INTO consents (user_id, client_id, scope, created_at, updated_at) \
+                 VALUES ('u1', 'gone', 'openid', 0, 0)",
+            )
+            .execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        t.store.delete_client(&ClientId::parse("gone").unwrap()).await.unwrap();
+        let left: i64 = t.db.run(|c| Ok(super::super::schema::consents::table.count().get_result(c)?)).await.unwrap();
+        assert_eq!(left, 0);
+    }
+
+    async fn corrupt_rows_are_errors_not_panics(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        t.store.create_client(&full_client("bad")).await.unwrap();
+        let bad = ClientId::parse("bad").unwrap();
+        for (column, value) in [
+            ("redirect_uris", r#"["https://evil.example/cb#frag"]"#),
+            ("redirect_uris", "not json"),
+            ("grant_types", r#"["implicit"]"#),
+            ("auth_method", "magic"),
+            ("metadata", r#"{"contacts": "not a list"}"#),
+            ("scope", "caf\u{e9}"),
+        ] {
+            t.store.update_client(&full_client("bad")).await.unwrap();
+            let sql = format!("UPDATE clients SET {column} = '{value}' WHERE id = 'bad'");
+            t.db.run(move |c| Ok(diesel::sql_query(sql).execute(c)?)).await.unwrap();
+            let err = t.store.client(&bad).await.unwrap_err();
+            assert!(
+                matches!(&err, StoreError::Backend(msg) if msg.contains("\"bad\"") && msg.contains(column)),
+                "{column}: {err:?}"
+            );
+            assert!(t.store.list_clients(None, 10).await.is_err());
+        }
+    }
+
+    both_backends!(
+        round_trips_every_field,
+        duplicate_id_conflicts,
+        update_replaces_every_field,
+        update_keeps_the_registration_token,
+        list_pages_and_delete,
+        delete_cascades_to_consents,
+        corrupt_rows_are_errors_not_panics,
+    );
+}

@@ -1,0 +1,419 @@
+//! SQL storage: one implementation for Postgres and SQLite through `#[derive(diesel::MultiConnection)]`.
+//!
+//! This module owns the connection pool ([`Db`]), the embedded migrations of both trees, the mapping of diesel
+//! errors to [`StoreError`], and [`DieselStore`], which implements the storage traits. Nothing outside
+//! `storage` names diesel; callers see only the traits and `StoreError`.
+//!
+//! diesel is synchronous, so every query runs on tokio's blocking pool ([`Db::run`]) behind a semaphore with a
+//! timeout, keeping the caller's tracing span. SQL stays portable (no `RETURNING`, no `ON CONFLICT`) so the same
+//! query works on both backends.
+
+mod clients;
+mod keys;
+pub mod schema;
+mod store;
+#[cfg(test)]
+mod test_support;
+pub mod testing;
+mod users;
+
+pub use store::DieselStore;
+
+use crate::storage::{StoreError, StoreResult};
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{CustomizeConnection, HandleError, ManageConnection, Pool, R2D2Connection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Any connection Tessera supports; queries written against it run on either backend.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    /// Postgres, for deployments with more than one instance.
+    Postgresql(PgConnection),
+    /// SQLite, the embedded default.
+    Sqlite(SqliteConnection),
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `postgres://` or `postgresql://`.
+    Postgres,
+    /// `sqlite://<path>`.
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend's short name, as in logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Sqlite => "sqlite",
+        }
+    }
+
+    /// Reads the backend from a database URL and returns what to hand to the driver: the URL itself for
+    /// Postgres, the file path for SQLite. Anything else, bare paths included, is refused, so a typo never
+    /// silently creates an empty SQLite database.
+    pub fn from_url(url: &str) -> Result<(Self, String), StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok((Self::Postgres, url.to_owned()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(StoreError::Backend("sqlite:// URL without a file path".into()));
+            }
+            // Each pooled connection would get its own empty in-memory database.
+            if path == ":memory:" || path.starts_with("file:") {
+                return Err(StoreError::Backend(
+                    "in-memory and file: SQLite URLs are not supported; use sqlite://<path to a file>".into(),
+                ));
+            }
+            return Ok((Self::Sqlite, path.to_owned()));
+        }
+        // Only the scheme is echoed: the rest may hold a password.
+        let shown = url.split_once("://").map_or("(no scheme)", |(scheme, _)| scheme);
+        Err(StoreError::Backend(format!(
+            "unsupported database URL scheme {shown:?}: use postgres://, postgresql:// or sqlite://<path>"
+        )))
+    }
+}
+
+/// Opens connections for the pool. diesel's own `ConnectionManager<AnyConnection>` would try every backend in
+/// turn and drop the real error (a Postgres outage would read as "invalid URL"); this one knows the backend.
+struct Manager {
+    backend: Backend,
+    target: String,
+}
+
+impl fmt::Debug for Manager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The target may carry a password.
+        f.debug_struct("Manager").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        let conn = match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.target).map(AnyConnection::Postgresql),
+            Backend::Sqlite => SqliteConnection::establish(&self.target).map(AnyConnection::Sqlite),
+        };
+        conn.map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// Sets the SQLite pragmas on every new connection (they are per connection, not per file).
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        if let AnyConnection::Sqlite(conn) = conn {
+            // busy_timeout first, so that switching to WAL waits for a lock instead of failing.
+            conn.batch_execute(
+                "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+/// Sends r2d2's background connection errors to tracing instead of the `log` crate.
+#[derive(Debug)]
+struct TracingErrors;
+
+impl HandleError<diesel::r2d2::Error> for TracingErrors {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        tracing::warn!(%error, "database connection error");
+    }
+}
+
+/// The SQL connection pool: an r2d2 pool plus a semaphore that bounds how many queries wait on the blocking pool.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<Manager>,
+    permits: Arc<Semaphore>,
+    acquire_timeout: Duration,
+    backend: Backend,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .field("max_connections", &self.pool.max_size())
+            .field("acquire_timeout", &self.acquire_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// Opens a pool for `url` (`postgres://…`, `postgresql://…` or `sqlite://<path>`; the SQLite file's directory
+    /// is created). Fails when the database cannot be reached within `acquire_timeout`.
+    pub async fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> StoreResult<Db> {
+        let (backend, target) = Backend::from_url(url)?;
+        let max_connections = max_connections.max(1);
+        let builder = Pool::builder()
+            .max_size(max_connections)
+            .min_idle(Some(1))
+            .connection_timeout(acquire_timeout)
+            .error_handler(Box::new(TracingErrors))
+            .connection_customizer(Box::new(SqlitePragmas));
+        let manager = Manager { backend, target };
+        // Creating the directory and waiting for the first connection both block.
+        let pool = tokio::task::spawn_blocking(move || {
+            if backend == Backend::Sqlite {
+                let dir = std::path::Path::new(&manager.target).parent().filter(|p| !p.as_os_str().is_empty());
+                if let Some(dir) = dir {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        StoreError::Backend(format!("cannot create the directory {} for SQLite: {e}", dir.display()))
+                    })?;
+                }
+            }
+            builder
+                .build(manager)
+                .map_err(|e| StoreError::Unavailable(format!("cannot connect to the {} database: {e}", backend.name())))
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("database pool task failed: {e}")))??;
+        Ok(Db { pool, permits: Arc::new(Semaphore::new(max_connections as usize)), acquire_timeout, backend })
+    }
+
+    /// `"postgres"` or `"sqlite"`.
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    /// Which backend this pool talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool, keeping the current tracing span.
+    /// `Unavailable` when no permit frees up within the acquire timeout, or no connection within it after that.
+    pub async fn run<F, T>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let permit = tokio::time::timeout(self.acquire_timeout, Arc::clone(&self.permits).acquire_owned())
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!(
+                    "no database connection free within {} ms",
+                    self.acquire_timeout.as_millis()
+                ))
+            })?
+            .map_err(|_| StoreError::Unavailable("the database pool is closed".into()))?;
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            span.in_scope(|| {
+                let mut conn = pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                f(&mut conn)
+            })
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("database task failed: {e}")))?
+    }
+
+    /// Applies the pending migrations of this backend's tree and returns the versions applied (empty when the
+    /// schema is current). On Postgres an advisory lock keeps instances starting together from racing.
+    pub async fn migrate(&self) -> StoreResult<Vec<String>> {
+        self.run(|conn| match conn {
+            AnyConnection::Postgresql(pg) => {
+                // Any constant works as long as every Tessera instance uses the same one ("TESSER" in ASCII).
+                const LOCK: i64 = 0x5445_5353_4552;
+                diesel::sql_query(format!("SELECT pg_advisory_lock({LOCK})")).execute(pg)?;
+                let applied = apply(pg, POSTGRES_MIGRATIONS);
+                let unlocked = diesel::sql_query(format!("SELECT pg_advisory_unlock({LOCK})")).execute(pg);
+                let applied = applied?;
+                unlocked?;
+                Ok(applied)
+            }
+            AnyConnection::Sqlite(lite) => apply(lite, SQLITE_MIGRATIONS),
+        })
+        .await
+    }
+}
+
+fn apply<C>(conn: &mut C, migrations: EmbeddedMigrations) -> StoreResult<Vec<String>>
+where
+    C: MigrationHarness<C::Backend> + Connection,
+{
+    conn.run_pending_migrations(migrations)
+        .map(|versions| versions.into_iter().map(|v| v.to_string()).collect())
+        .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))
+}
+
+impl From<DieselError> for StoreError {
+    fn from(e: DieselError) -> Self {
+        match e {
+            DieselError::NotFound => StoreError::NotFound,
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                StoreError::Conflict(info.constraint_name().map_or_else(|| info.message().to_owned(), str::to_owned))
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                StoreError::Unavailable(info.message().to_owned())
+            }
+            // SQLite reports a lock held past busy_timeout this way: the database is saturated, not broken.
+            DieselError::DatabaseError(_, info) if info.message().contains("database is locked") => {
+                StoreError::Unavailable(info.message().to_owned())
+            }
+            other => StoreError::Backend(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{both_backends, TestDb};
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_backend_or_are_refused() {
+        assert_eq!(Backend::from_url("postgres://u@h/db").unwrap().0, Backend::Postgres);
+        assert_eq!(Backend::from_url("postgresql://u@h/db").unwrap().0, Backend::Postgres);
+        assert_eq!(Backend::from_url("sqlite://data/t.db").unwrap(), (Backend::Sqlite, "data/t.db".into()));
+        assert_eq!(Backend::from_url("sqlite:///abs/t.db").unwrap(), (Backend::Sqlite, "/abs/t.db".into()));
+        for bad in ["data/t.db", "/abs/t.db", "sqlite://", "sqlite://:memory:", "mysql://u:pw@h/db", ""] {
+            let err = Backend::from_url(bad).unwrap_err().to_string();
+            assert!(!err.contains("pw"), "{err}");
+        }
+    }
+
+    async fn migrations_are_idempotent(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        // TestDb::new already migrated: further runs apply nothing and leave the seeded ring alone.
+        assert!(t.db.migrate().await.unwrap().is_empty());
+        assert!(t.db.migrate().await.unwrap().is_empty());
+        assert_eq!(t.db.backend_name(), backend.name());
+        let version: i64 =
+            t.db.run(|c| {
+                use diesel::prelude::*;
+                use schema::key_ring::dsl::*;
+                Ok(key_ring.select(version).filter(id.eq(1)).first(c)?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(version, 0);
+    }
+
+    async fn fresh_database_applies_the_initial_migration(backend: Backend) {
+        let t = TestDb::unmigrated(backend).await;
+        assert_eq!(t.db.migrate().await.unwrap(), vec!["20250601000000".to_owned()]);
+        assert!(t.db.migrate().await.unwrap().is_empty());
+    }
+
+    async fn errors_map_to_store_errors(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let err = t.db.run(|c| Ok(diesel::sql_query("SELECT * FROM no_such_table").execute(c)?)).await;
+        assert!(matches!(err, Err(StoreError::Backend(_))), "{err:?}");
+        let err =
+            t.db.run(|c| {
+                diesel::sql_query("INSERT INTO revocations (jti, expires_at) VALUES ('j', 1)").execute(c)?;
+                diesel::sql_query("INSERT INTO revocations (jti, expires_at) VALUES ('j', 2)").execute(c)?;
+                Ok(())
+            })
+            .await;
+        assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
+    }
+
+    async fn foreign_keys_are_enforced(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        if backend == Backend::Sqlite {
+            #[derive(diesel::QueryableByName)]
+            struct Fk {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                foreign_keys: i64,
+            }
+            #[derive(diesel::QueryableByName)]
+            struct Journal {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                journal_mode: String,
+            }
+            let (fk, journal) =
+                t.db.run(|c| {
+                    let fk = diesel::sql_query("PRAGMA foreign_keys").get_result::<Fk>(c)?;
+                    let journal = diesel::sql_query("PRAGMA journal_mode").get_result::<Journal>(c)?;
+                    Ok((fk.foreign_keys, journal.journal_mode))
+                })
+                .await
+                .unwrap();
+            assert_eq!((fk, journal.as_str()), (1, "wal"));
+        }
+        let err =
+            t.db.run(|c| {
+                Ok(diesel::sql_query(
+                    "INSERT INTO consents (user_id, client_id, scope, created_at, updated_at) \
+                     VALUES ('nobody', 'nothing', 'openid', 0, 0)",
+                )
+                .execute(c)?)
+            })
+            .await;
+        assert!(matches!(err, Err(StoreError::Backend(_))), "{err:?}");
+    }
+
+    async fn run_times_out_when_saturated(backend: Backend) {
+        let t = TestDb::with_pool(backend, 1, Duration::from_millis(200)).await;
+        let db = t.db.clone();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let busy = tokio::spawn(async move {
+            db.run(move |_| {
+                // Hold the only permit until the test lets go.
+                let _ = rx.recv_timeout(Duration::from_secs(10));
+                Ok(())
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let err = t.db.run(|_| Ok(())).await;
+        assert!(matches!(err, Err(StoreError::Unavailable(_))), "{err:?}");
+        tx.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        t.db.run(|_| Ok(())).await.unwrap();
+    }
+
+    both_backends!(
+        migrations_are_idempotent,
+        fresh_database_applies_the_initial_migration,
+        errors_map_to_store_errors,
+        foreign_keys_are_enforced,
+        run_times_out_when_saturated,
+    );
+
+    #[tokio::test]
+    async fn connect_refuses_bare_paths() {
+        let err = Db::connect("/tmp/x.db", 1, Duration::from_secs(1)).await.unwrap_err();
+        assert!(err.to_string().contains("unsupported database URL"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn connect_reports_an_unreachable_postgres() {
+        let err = Db::connect("postgres://postgres@127.0.0.1:1/x", 1, Duration::from_millis(500)).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    }
+}

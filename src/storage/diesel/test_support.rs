@@ -1,0 +1,83 @@
+//! Unit-test fixtures: a migrated database per test on either backend, and [`both_backends!`] to run each case
+//! on both. SQLite lives in a temporary directory; Postgres gets its own `t_<uuid>` database, dropped at the end.
+
+use super::{testing, Backend, Db, DieselStore};
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// A database for one test; dropping it removes the SQLite directory or the Postgres database.
+pub(crate) struct TestDb {
+    pub db: Db,
+    pub store: DieselStore,
+    _dir: Option<TempDir>,
+    pg_url: Option<String>,
+}
+
+impl TestDb {
+    /// A migrated database with a small pool.
+    pub async fn new(backend: Backend) -> Self {
+        Self::with_pool(backend, 4, Duration::from_secs(10)).await
+    }
+
+    /// A migrated database with the given pool size and acquire timeout.
+    pub async fn with_pool(backend: Backend, max: u32, timeout: Duration) -> Self {
+        let t = Self::open(backend, max, timeout).await;
+        t.db.migrate().await.unwrap();
+        t
+    }
+
+    /// An empty database, migrations not applied.
+    pub async fn unmigrated(backend: Backend) -> Self {
+        Self::open(backend, 4, Duration::from_secs(10)).await
+    }
+
+    async fn open(backend: Backend, max: u32, timeout: Duration) -> Self {
+        let (url, dir, pg_url) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                // A subdirectory that does not exist yet, to check that connect creates it.
+                let url = testing::sqlite_url(&dir.path().join("data").join("tessera.db"));
+                (url, Some(dir), None)
+            }
+            Backend::Postgres => {
+                let url = testing::fresh_postgres_url().await;
+                (url.clone(), None, Some(url))
+            }
+        };
+        let db = Db::connect(&url, max, timeout).await.unwrap();
+        assert_eq!(db.backend(), backend);
+        Self { store: DieselStore::new(db.clone()), db, _dir: dir, pg_url }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(url) = self.pg_url.take() {
+            // Best effort: a leftover t_<uuid> database only costs disk space.
+            let _ = testing::drop_postgres_database_blocking(&url);
+        }
+    }
+}
+
+/// Turns `async fn case(backend: Backend)` functions into `sqlite::case` and `postgres::case` tokio tests.
+macro_rules! both_backends {
+    ($($case:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case($crate::storage::diesel::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case($crate::storage::diesel::Backend::Postgres).await;
+                }
+            )+
+        }
+    };
+}
+pub(crate) use both_backends;
