@@ -1,7 +1,11 @@
 //! Wiring: opens the backends, the key ring and the HTTP server from [`Settings`]. The CLI and the tests
 //! build the application through here, exactly as `tessera serve` does.
 use crate::config::{DatabaseKind, Settings};
+use crate::blocking::CpuPool;
+use crate::domain::password::{hash_password, Password};
+use crate::http::cookies::CookiePolicy;
 use crate::http::{self, AppState};
+use crate::oauth::provider::Provider;
 use crate::jose::{Kek, KeyRing, RotationPolicy};
 use crate::oauth::discovery::ProviderMetadata;
 use crate::storage::cache::memory::MemoryCache;
@@ -55,6 +59,42 @@ pub async fn open_key_ring(settings: &Settings, store: &DieselStore) -> anyhow::
         .context("opening the signing key ring")
 }
 
+/// The protocol engine over the stores.
+pub async fn build_provider(
+    settings: &Settings,
+    store: &DieselStore,
+    cache: Arc<dyn EphemeralStore>,
+    keys: Arc<KeyRing>,
+) -> anyhow::Result<Provider> {
+    let cost = settings.passwords.cost;
+    // Unknown users are checked against this hash, so they take as long as known ones.
+    let dummy_password_hash = tokio::task::spawn_blocking(move || {
+        hash_password(&Password::new(crate::domain::secret::random_token(16)), cost)
+    })
+    .await?
+    .map_err(|e| anyhow::anyhow!(e))?;
+    let shared = Arc::new(store.clone());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    Ok(Provider {
+        issuer: crate::oauth::discovery::issuer_string(&settings.issuer),
+        token_endpoint: crate::oauth::discovery::endpoint(&settings.issuer, crate::oauth::discovery::paths::TOKEN),
+        clients: shared.clone(),
+        users: shared.clone(),
+        sessions: shared.clone(),
+        consents: shared.clone(),
+        revocations: shared,
+        cache,
+        keys,
+        tokens: settings.tokens.clone(),
+        password_cost: cost,
+        dummy_password_hash,
+        password_pool: CpuPool::new(settings.passwords.max_concurrent),
+        signing_pool: CpuPool::new(cores * 2),
+        session_ttl: settings.sessions.ttl,
+        leeway: settings.tokens.leeway,
+    })
+}
+
 /// A built server, bound and ready to run.
 pub struct Application {
     port: u16,
@@ -70,6 +110,7 @@ impl Application {
         let keys = Arc::new(open_key_ring(&settings, &store).await?);
         let maintenance = tokio::spawn(Arc::clone(&keys).run_maintenance(settings.keys.refresh));
 
+        let provider = Arc::new(build_provider(&settings, &store, Arc::clone(&cache), Arc::clone(&keys)).await?);
         let discovery_json = serde_json::to_vec(&ProviderMetadata::new(&settings.issuer))?;
         let discovery_etag = format!("\"{}\"", crate::domain::secret::SecretHash::of_bytes(&discovery_json));
 
@@ -78,7 +119,19 @@ impl Application {
         let port = listener.local_addr()?.port();
         let workers = settings.http.workers;
         let hsts = settings.issuer.scheme() == "https";
-        let state = web::Data::new(AppState { settings, store, cache, keys, discovery_json, discovery_etag });
+        let cookies = CookiePolicy::new(hsts);
+        let issuer_origin = settings.issuer.origin().ascii_serialization();
+        let state = web::Data::new(AppState {
+            settings,
+            store,
+            cache,
+            keys,
+            provider,
+            cookies,
+            issuer_origin,
+            discovery_json,
+            discovery_etag,
+        });
 
         let mut server = HttpServer::new(move || {
             let mut headers = middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff"));
@@ -87,6 +140,7 @@ impl Application {
             }
             App::new()
                 .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(crate::http::form::MAX_FORM_BYTES))
                 .wrap(headers)
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .configure(http::routes)

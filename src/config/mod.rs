@@ -32,7 +32,20 @@ pub struct RawSettings {
     pub tokens: RawTokens,
     pub passwords: RawPasswords,
     pub clients: RawClients,
+    pub sessions: RawSessions,
     pub log: RawLog,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSessions {
+    pub ttl_seconds: i64,
+}
+
+impl Default for RawSessions {
+    fn default() -> Self {
+        Self { ttl_seconds: 24 * 3600 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -84,7 +97,7 @@ pub struct RawKeys {
     pub refresh_seconds: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawRegistration {
     pub mode: Option<String>,
@@ -99,6 +112,8 @@ pub struct RawTokens {
     pub refresh_idle_seconds: i64,
     pub refresh_grace_seconds: i64,
     pub default_audience: Option<String>,
+    pub leeway_seconds: i64,
+    pub code_ttl_seconds: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -129,6 +144,7 @@ impl Default for RawSettings {
             tokens: RawTokens::default(),
             passwords: RawPasswords::default(),
             clients: RawClients::default(),
+            sessions: RawSessions::default(),
             log: RawLog::default(),
         }
     }
@@ -167,12 +183,6 @@ impl Default for RawKeys {
     }
 }
 
-impl Default for RawRegistration {
-    fn default() -> Self {
-        Self { mode: None }
-    }
-}
-
 impl Default for RawTokens {
     fn default() -> Self {
         Self {
@@ -182,6 +192,8 @@ impl Default for RawTokens {
             refresh_idle_seconds: 14 * 24 * 3600,
             refresh_grace_seconds: 10,
             default_audience: None,
+            leeway_seconds: 30,
+            code_ttl_seconds: 60,
         }
     }
 }
@@ -282,7 +294,13 @@ pub struct Settings {
     pub tokens: TokenSettings,
     pub passwords: PasswordSettings,
     pub clients: ClientSettings,
+    pub sessions: SessionSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    pub ttl: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -330,6 +348,8 @@ pub struct TokenSettings {
     pub refresh_idle: i64,
     pub refresh_grace: i64,
     pub default_audience: Option<String>,
+    pub leeway: i64,
+    pub code_ttl: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -473,6 +493,16 @@ impl RawSettings {
                 t.refresh_grace_seconds
             },
             default_audience: t.default_audience.clone(),
+            leeway: if (0..=300).contains(&t.leeway_seconds) {
+                t.leeway_seconds
+            } else {
+                return Err(invalid("tokens.leeway_seconds", "must be between 0 and 300"));
+            },
+            code_ttl: if (1..=600).contains(&t.code_ttl_seconds) {
+                t.code_ttl_seconds
+            } else {
+                return Err(invalid("tokens.code_ttl_seconds", "must be between 1 and 600"));
+            },
         };
 
         let cost = PasswordCost {
@@ -521,6 +551,7 @@ impl RawSettings {
             tokens,
             passwords: PasswordSettings { cost, max_concurrent: self.passwords.max_concurrent },
             clients: ClientSettings { secret_overlap },
+            sessions: SessionSettings { ttl: positive("sessions.ttl_seconds", self.sessions.ttl_seconds)? },
             log: LogSettings { json, level: self.log.level },
         })
     }

@@ -1,8 +1,19 @@
 //! The HTTP edge: the one route table, request parsing and response rendering. Only this module knows
 //! actix-web, picks status codes and renders pages or JSON.
+pub mod assets;
+pub mod authorize;
+pub mod consent;
+pub mod cookies;
+pub mod form;
 pub mod health;
+mod interaction_pages;
+pub mod login;
 pub mod metadata;
+pub mod render;
 pub mod state;
+pub mod token;
+pub mod userinfo;
+pub mod views;
 
 pub use state::AppState;
 
@@ -15,5 +26,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::READYZ, web::get().to(health::readyz))
         .route(paths::OPENID_CONFIGURATION, web::get().to(metadata::discovery))
         .route(paths::OAUTH_AUTHORIZATION_SERVER, web::get().to(metadata::discovery))
-        .route(paths::JWKS, web::get().to(metadata::jwks));
+        .route(paths::JWKS, web::get().to(metadata::jwks))
+        .route(paths::AUTHORIZE, web::get().to(authorize::get))
+        .route(paths::AUTHORIZE, web::post().to(authorize::post))
+        .route(paths::LOGIN, web::get().to(login::get))
+        .route(paths::LOGIN, web::post().to(login::post))
+        .route(paths::CONSENT, web::get().to(consent::get))
+        .route(paths::CONSENT, web::post().to(consent::post))
+        .route(paths::TOKEN, web::post().to(token::post))
+        .route(paths::USERINFO, web::get().to(userinfo::get))
+        .route(paths::USERINFO, web::post().to(userinfo::post))
+        .route("/static/{name}", web::get().to(assets::get));
 }

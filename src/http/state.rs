@@ -1,6 +1,8 @@
 //! What every handler can reach.
+use super::cookies::CookiePolicy;
 use crate::config::Settings;
 use crate::jose::KeyRing;
+use crate::oauth::provider::Provider;
 use crate::storage::cache::EphemeralStore;
 use crate::storage::diesel::DieselStore;
 use std::sync::Arc;
@@ -15,6 +17,12 @@ pub struct AppState {
     pub cache: Arc<dyn EphemeralStore>,
     /// Signing keys.
     pub keys: Arc<KeyRing>,
+    /// The protocol engine.
+    pub provider: Arc<Provider>,
+    /// Cookie names and attributes.
+    pub cookies: CookiePolicy,
+    /// `scheme://host[:port]` of the issuer, for Origin checks.
+    pub issuer_origin: String,
     /// The discovery document, serialized once.
     pub discovery_json: Vec<u8>,
     /// Its ETag.

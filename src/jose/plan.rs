@@ -143,11 +143,11 @@ mod tests {
     fn successor_is_published_ahead_then_takes_over_then_old_key_retires_and_goes() {
         let a = k("a", 0);
         // Mid-interval: nothing to do.
-        assert!(plan(&[a.clone()], 500, &P).is_empty());
+        assert!(plan(std::slice::from_ref(&a), 500, &P).is_empty());
         // Publish-ahead window reached: the successor activates exactly at the end of the interval.
-        assert_eq!(plan(&[a.clone()], 900, &P).add_activating_at, Some(1000));
+        assert_eq!(plan(std::slice::from_ref(&a), 900, &P).add_activating_at, Some(1000));
         // Late (the server was down): still published a full publish_ahead before it signs.
-        assert_eq!(plan(&[a.clone()], 950, &P).add_activating_at, Some(1050));
+        assert_eq!(plan(std::slice::from_ref(&a), 950, &P).add_activating_at, Some(1050));
         let b = k("b", 1000);
         let ring = vec![a.clone(), b.clone()];
         assert_eq!(names(&ring, 950), vec![("b".into(), "next"), ("a".into(), "current")]);

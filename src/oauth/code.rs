@@ -1,4 +1,4 @@
-//! Authorization codes: 256 random bits, single use, 60 seconds, kept in the cache by hash and bound to
+//! Authorization codes: 256 random bits, single use, short-lived (`tokens.code_ttl_seconds`, 60 s), kept in the cache by hash and bound to
 //! everything the token request must match.
 use super::authorize::{scope_serde, AuthorizationRequest};
 use super::cache_keys;
@@ -9,9 +9,6 @@ use crate::domain::secret::PlainSecret;
 use crate::domain::{ClientId, Scope, Session, UnixTime, UserId};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-
-/// How long a code can be redeemed.
-pub const CODE_TTL: i64 = 60;
 
 /// What a code stands for.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,11 +62,11 @@ impl Provider {
             sid: session.id_hash.clone(),
             auth_time: session.auth_time,
             amr: session.amr.clone(),
-            expires_at: now + CODE_TTL,
+            expires_at: now + self.tokens.code_ttl,
         };
         let bytes = serde_json::to_vec(&grant).map_err(OAuthError::server)?;
         self.cache
-            .set(&cache_keys::code(code.hash().as_str()), &bytes, Duration::from_secs(CODE_TTL as u64))
+            .set(&cache_keys::code(code.hash().as_str()), &bytes, Duration::from_secs(self.tokens.code_ttl as u64))
             .await?;
         Ok(code)
     }

@@ -141,13 +141,13 @@ impl Provider {
     }
 
     /// The response that carries an authorization error to the client.
-    pub fn error_response(&self, e: ErrorRedirect) -> AuthorizationResponse {
+    pub fn error_response(&self, e: &ErrorRedirect) -> AuthorizationResponse {
         let mut params = vec![
             ("error".to_owned(), e.error.code.as_str().to_owned()),
             ("error_description".to_owned(), e.error.description.clone()),
         ];
         self.finish_params(&mut params, e.state.as_deref());
-        AuthorizationResponse { redirect_uri: e.redirect_uri, mode: e.response_mode, params }
+        AuthorizationResponse { redirect_uri: e.redirect_uri.clone(), mode: e.response_mode, params }
     }
 
     /// Loads an interaction started by this browser; `None` when unknown, expired, or started elsewhere.

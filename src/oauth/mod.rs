@@ -13,3 +13,7 @@ pub mod interaction;
 pub mod provider;
 pub mod session;
 pub mod tokens;
+pub mod client_auth;
+pub mod revoke;
+pub mod token;
+pub mod userinfo;

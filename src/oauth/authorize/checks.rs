@@ -37,12 +37,12 @@ pub(super) fn redirect_uri(
         None | Some("query") => ResponseMode::Query,
         Some("form_post") => ResponseMode::FormPost,
         Some(_) => {
-            return Err(AuthorizeError::Redirect(super::ErrorRedirect {
+            return Err(AuthorizeError::Redirect(Box::new(super::ErrorRedirect {
                 redirect_uri: uri,
                 response_mode: ResponseMode::Query,
                 state,
                 error: OAuthError::invalid_request("unsupported response_mode (query or form_post)"),
-            }))
+            })))
         }
     };
     Ok((uri, mode, state))

@@ -79,8 +79,8 @@ impl AuthorizationRequest {
 pub enum AuthorizeError {
     /// Shown on our own HTML page: the redirect URI is not trusted.
     Page(OAuthError),
-    /// Sent to the verified redirect URI.
-    Redirect(ErrorRedirect),
+    /// Sent to the verified redirect URI (boxed: it is large and only built on the error path).
+    Redirect(Box<ErrorRedirect>),
 }
 
 /// An error response to a verified redirect URI.
@@ -99,12 +99,12 @@ pub struct ErrorRedirect {
 impl AuthorizationRequest {
     /// An error for this (verified) request, to redirect with.
     pub fn error(&self, error: OAuthError) -> AuthorizeError {
-        AuthorizeError::Redirect(ErrorRedirect {
+        AuthorizeError::Redirect(Box::new(ErrorRedirect {
             redirect_uri: self.redirect_uri.clone(),
             response_mode: self.response_mode,
             state: self.state.clone(),
             error,
-        })
+        }))
     }
 }
 
@@ -113,12 +113,12 @@ pub async fn validate(params: Params, clients: &dyn ClientStore) -> Result<(Auth
     let client = checks::client(&params, clients).await?;
     let (redirect_uri, response_mode, state) = checks::redirect_uri(&params, &client)?;
     let fail = |error: OAuthError| {
-        AuthorizeError::Redirect(ErrorRedirect {
+        AuthorizeError::Redirect(Box::new(ErrorRedirect {
             redirect_uri: redirect_uri.clone(),
             response_mode,
             state: state.clone(),
             error,
-        })
+        }))
     };
     checks::unsupported_features(&params).map_err(fail)?;
     checks::response_type(&params, &client).map_err(fail)?;

@@ -9,8 +9,11 @@
 //! query works on both backends.
 
 mod clients;
+mod consents;
 mod keys;
+mod revocations;
 pub mod schema;
+mod sessions;
 mod store;
 #[cfg(test)]
 mod test_support;
@@ -177,7 +180,9 @@ impl Db {
         let max_connections = max_connections.max(1);
         let builder = Pool::builder()
             .max_size(max_connections)
-            .min_idle(Some(1))
+            // No background replenishing: r2d2 would open connections on its own threads, which can still be
+            // in a TLS handshake when a short-lived CLI process exits (OpenSSL's exit handlers then crash it).
+            .min_idle(Some(0))
             .connection_timeout(acquire_timeout)
             .error_handler(Box::new(TracingErrors))
             .connection_customizer(Box::new(SqlitePragmas));
@@ -192,9 +197,13 @@ impl Db {
                     })?;
                 }
             }
-            builder
-                .build(manager)
-                .map_err(|e| StoreError::Unavailable(format!("cannot connect to the {} database: {e}", backend.name())))
+            let unreachable = |e: diesel::r2d2::PoolError| {
+                StoreError::Unavailable(format!("cannot connect to the {} database: {e}", backend.name()))
+            };
+            let pool = builder.build(manager).map_err(unreachable)?;
+            // Fail at start, not at the first request, when the database cannot be reached.
+            drop(pool.get().map_err(unreachable)?);
+            Ok::<_, StoreError>(pool)
         })
         .await
         .map_err(|e| StoreError::Backend(format!("database pool task failed: {e}")))??;

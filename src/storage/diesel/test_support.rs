@@ -1,7 +1,10 @@
 //! Unit-test fixtures: a migrated database per test on either backend, and [`both_backends!`] to run each case
 //! on both. SQLite lives in a temporary directory; Postgres gets its own `t_<uuid>` database, dropped at the end.
+//! [`TestDb::add_user`] and [`TestDb::add_client`] create the rows that other tables reference.
 
 use super::{testing, Backend, Db, DieselStore};
+use crate::domain::{Client, ClientAuthMethod, ClientId, ClientMetadata, NewUser, Scope, UserId, Username};
+use crate::storage::{ClientStore, UserStore};
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -47,6 +50,45 @@ impl TestDb {
         let db = Db::connect(&url, max, timeout).await.unwrap();
         assert_eq!(db.backend(), backend);
         Self { store: DieselStore::new(db.clone()), db, _dir: dir, pg_url }
+    }
+
+    /// Creates a user named `username` and returns its id, for rows that reference `users`.
+    pub async fn add_user(&self, username: &str) -> UserId {
+        let user = NewUser {
+            id: UserId::generate(),
+            username: Username::parse(username).unwrap(),
+            password_hash: format!("$argon2id$fake${username}"),
+            email: None,
+            name: None,
+            created_at: 1_700_000_000,
+        };
+        self.store.create_user(user).await.unwrap().id
+    }
+
+    /// Creates a public client `id` with every optional field empty, for rows that reference `clients`.
+    pub async fn add_client(&self, id: &str) -> ClientId {
+        let client = Client {
+            id: ClientId::parse(id).unwrap(),
+            name: id.into(),
+            secret_hash: None,
+            previous_secret: None,
+            auth_method: ClientAuthMethod::None,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![],
+            scope: Scope::default(),
+            resources: vec![],
+            first_party: false,
+            admin: false,
+            require_pkce: true,
+            access_token_ttl: None,
+            metadata: ClientMetadata::default(),
+            created_at: 1_700_000_000,
+            updated_at: 1_700_000_000,
+            revoked_before: None,
+        };
+        self.store.create_client(&client).await.unwrap();
+        client.id
     }
 }
 

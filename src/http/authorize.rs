@@ -1,0 +1,66 @@
+//! `GET` and `POST /authorize`.
+use super::render::{authorization_response, error_page};
+use super::{form, AppState};
+use crate::domain::secret::random_token;
+use crate::oauth::authorize::AuthorizeError;
+use crate::oauth::discovery::paths;
+use crate::oauth::interaction::Step;
+use crate::oauth::params::Params;
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+/// `GET /authorize`.
+#[tracing::instrument(name = "authorize", skip_all)]
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match form::query(&req) {
+        Ok(params) => handle(&req, &state, params).await,
+        Err(e) => error_page(&req, &e),
+    }
+}
+
+/// `POST /authorize` (a form body instead of the query).
+#[tracing::instrument(name = "authorize", skip_all)]
+pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    match form::body(&req, &body) {
+        Ok(params) => handle(&req, &state, params).await,
+        Err(e) => error_page(&req, &e),
+    }
+}
+
+async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResponse {
+    let cookies = &state.cookies;
+    let (browser, new_browser) = match cookies.read_browser(req) {
+        Some(b) if b.len() <= 64 => (b, false),
+        _ => (random_token(32), true),
+    };
+    let session = cookies.read_session(req);
+    let outcome = state.provider.authorize(params, session.as_deref(), &browser, crate::domain::now()).await;
+    let mut resp = step_response(req, state, outcome);
+    if new_browser {
+        if let Err(e) = resp.add_cookie(&cookies.browser(browser)) {
+            tracing::error!(error = %e, "cannot set the browser cookie");
+        }
+    }
+    resp
+}
+
+/// Turns the next step of an authorization into a response.
+pub fn step_response(req: &HttpRequest, state: &AppState, outcome: Result<Step, AuthorizeError>) -> HttpResponse {
+    match outcome {
+        Ok(Step::Respond(r)) => authorization_response(r),
+        Ok(Step::Login(id)) => see_other(&format!("{}?interaction={id}", paths::LOGIN)),
+        Ok(Step::Consent(id)) => see_other(&format!("{}?interaction={id}", paths::CONSENT)),
+        Err(AuthorizeError::Page(e)) => error_page(req, &e),
+        Err(AuthorizeError::Redirect(r)) => {
+            tracing::info!(error = %r.error, "authorization refused");
+            authorization_response(state.provider.error_response(&r))
+        }
+    }
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}

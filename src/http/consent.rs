@@ -1,0 +1,85 @@
+//! `GET` and `POST /consent`.
+use super::authorize::step_response;
+use super::interaction_pages::{check_form, expired, load};
+use super::render::{error_page, page};
+use super::views::{describe_scope, ConsentPage, ScopeLine};
+use super::{form, AppState};
+use crate::domain::{Scope, Session};
+use crate::oauth::interaction::Interaction;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+/// Only https links from client metadata are shown; anything else could be `javascript:`.
+fn https_only(u: &Option<String>) -> Option<String> {
+    u.as_ref().filter(|u| url::Url::parse(u).is_ok_and(|p| p.scheme() == "https")).cloned()
+}
+
+/// The signed-in session the consent belongs to.
+async fn session(req: &HttpRequest, state: &AppState) -> Option<Session> {
+    let cookie = state.cookies.read_session(req)?;
+    state.provider.session_from_cookie(&cookie, crate::domain::now()).await.ok().flatten()
+}
+
+#[allow(clippy::result_large_err)]
+async fn loaded(req: &HttpRequest, state: &AppState, id: Option<&str>) -> Result<(String, Interaction, Session), HttpResponse> {
+    let (id, interaction) = load(req, state, id).await?;
+    let session = session(req, state).await.ok_or_else(|| expired(req))?;
+    Ok((id, interaction, session))
+}
+
+/// `GET /consent?interaction=…`.
+#[tracing::instrument(name = "consent page", skip_all)]
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let q = match form::query(&req) {
+        Ok(q) => q,
+        Err(e) => return error_page(&req, &e),
+    };
+    let (id, interaction, session) = match loaded(&req, &state, q.get("interaction")).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let client = match state.provider.interaction_client(&interaction).await {
+        Ok(c) => c,
+        Err(e) => return step_response(&req, &state, Err(e)),
+    };
+    let user = match state.provider.users.user_by_id(&session.user_id).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return expired(&req),
+        Err(e) => return error_page(&req, &e.into()),
+    };
+    let scope = &interaction.request.scope;
+    let view = ConsentPage {
+        client_name: client.name.clone(),
+        client_uri: https_only(&client.metadata.client_uri),
+        logo_uri: https_only(&client.metadata.logo_uri),
+        policy_uri: https_only(&client.metadata.policy_uri),
+        tos_uri: https_only(&client.metadata.tos_uri),
+        scopes: scope.iter().map(|s| ScopeLine { name: s.to_owned(), description: describe_scope(s) }).collect(),
+        offline: scope.contains(Scope::OFFLINE_ACCESS),
+        username: user.username.as_str().to_owned(),
+        interaction: id,
+        csrf: interaction.csrf.clone(),
+    };
+    page(StatusCode::OK, view.render())
+}
+
+/// `POST /consent`: Allow or Deny.
+#[tracing::instrument(name = "consent", skip_all)]
+pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let f = match form::body(&req, &body) {
+        Ok(f) => f,
+        Err(e) => return error_page(&req, &e),
+    };
+    let (id, interaction, session) = match loaded(&req, &state, f.get("interaction")).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    if let Err(resp) = check_form(&req, &state, &interaction, &f) {
+        return resp;
+    }
+    let approved = f.get("decision") == Some("allow");
+    tracing::info!(event = if approved { "consent_granted" } else { "consent_denied" }, client_id = %interaction.request.client_id);
+    let outcome = state.provider.after_consent(id, interaction, &session, approved, crate::domain::now()).await;
+    step_response(&req, &state, outcome)
+}

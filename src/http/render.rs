@@ -1,0 +1,140 @@
+//! Rendering protocol outcomes: JSON errors for back-channel endpoints (RFC 6749 §5.2, RFC 6750 §3),
+//! HTML pages with strict security headers, and authorization responses by redirect or form post.
+use super::views::{ErrorPage, FormPostPage};
+use crate::oauth::authorize::ResponseMode;
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::interaction::AuthorizationResponse;
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+use askama::Template;
+use serde_json::json;
+
+/// CSP for our pages: nothing but our own static files; never framed (clickjacking).
+pub const PAGE_CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https:; base-uri 'none'; frame-ancestors 'none'";
+
+/// The request id tracing-actix-web gave this request.
+pub fn request_id(req: &HttpRequest) -> String {
+    req.extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(|id| id.to_string())
+        .unwrap_or_default()
+}
+
+use actix_web::HttpMessage;
+
+/// Adds the headers every HTML page carries.
+pub fn page_headers(b: &mut HttpResponseBuilder) -> &mut HttpResponseBuilder {
+    b.content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+}
+
+/// Renders a page with `status`.
+pub fn page(status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse {
+    match body {
+        Ok(html) => page_headers(&mut HttpResponse::build(status)).body(html),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// The HTML error page for an authorization error we must not redirect.
+pub fn error_page(req: &HttpRequest, e: &OAuthError) -> HttpResponse {
+    log_error(e);
+    let (status, title) = match e.code {
+        ErrorCode::ServerError => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
+        ErrorCode::TemporarilyUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable"),
+        _ => (StatusCode::BAD_REQUEST, "This sign-in request cannot be completed"),
+    };
+    let body = ErrorPage {
+        title: title.into(),
+        message: e.description.clone(),
+        code: Some(e.code.as_str().into()),
+        request_id: request_id(req),
+    }
+    .render();
+    page(status, body)
+}
+
+/// A page for a failure that is not an OAuth error (expired link, bad form).
+pub fn message_page(req: &HttpRequest, status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    let body = ErrorPage { title: title.into(), message: message.into(), code: None, request_id: request_id(req) }.render();
+    page(status, body)
+}
+
+fn log_error(e: &OAuthError) {
+    match e.code {
+        ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable => tracing::error!(error = ?e, "request failed"),
+        _ => tracing::info!(error = %e, "request refused"),
+    }
+}
+
+/// RFC 6749 §5.2 JSON error; `invalid_client` is 401 with `WWW-Authenticate` naming the client's scheme.
+pub fn json_error(e: &OAuthError) -> HttpResponse {
+    log_error(e);
+    let status = match e.code {
+        ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut b = HttpResponse::build(status);
+    b.insert_header((header::CACHE_CONTROL, "no-store")).insert_header((header::PRAGMA, "no-cache"));
+    if e.code == ErrorCode::InvalidClient {
+        b.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"tessera\""));
+    }
+    b.json(json!({ "error": e.code.as_str(), "error_description": e.description }))
+}
+
+/// RFC 6750 §3 error for a protected resource (userinfo, admin API).
+pub fn bearer_error(e: &OAuthError) -> HttpResponse {
+    log_error(e);
+    let status = match e.code {
+        ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+        ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let challenge = format!(
+        "Bearer realm=\"tessera\", error=\"{}\", error_description=\"{}\"",
+        e.code.as_str(),
+        e.description.replace(['"', '\\'], "'")
+    );
+    HttpResponse::build(status)
+        .insert_header((header::WWW_AUTHENTICATE, challenge))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({ "error": e.code.as_str(), "error_description": e.description }))
+}
+
+/// RFC 6750 §3.1: a request without any credentials gets a bare challenge and no error code.
+pub fn bearer_challenge() -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"tessera\""))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// Delivers an authorization response: a 303 redirect with the parameters in the query, or a form post.
+pub fn authorization_response(r: AuthorizationResponse) -> HttpResponse {
+    match r.mode {
+        ResponseMode::Query => {
+            let mut url = r.redirect_uri.url().clone();
+            url.query_pairs_mut().extend_pairs(r.params.iter());
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, url.as_str()))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((header::REFERRER_POLICY, "no-referrer"))
+                .finish()
+        }
+        ResponseMode::FormPost => page(
+            StatusCode::OK,
+            FormPostPage { action: r.redirect_uri.as_str().to_owned(), fields: r.params }.render(),
+        ),
+    }
+}

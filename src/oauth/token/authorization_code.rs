@@ -1,0 +1,110 @@
+//! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6): find the code, check it belongs to
+//! this client and redirect URI, check PKCE, and issue tokens. A code is consumed by its first use, right or
+//! wrong; a second use revokes what the first one issued (RFC 6749 §4.1.2).
+use super::{scope_string, TokenResponse};
+use crate::domain::secret::SecretHash;
+use crate::domain::{Client, Scope, UnixTime};
+use crate::oauth::cache_keys;
+use crate::oauth::code::{CodeGrant, CodeRedemption};
+use crate::oauth::error::OAuthError;
+use crate::oauth::params::Params;
+use crate::oauth::pkce::CodeVerifier;
+use crate::oauth::provider::Provider;
+use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
+use std::time::Duration;
+
+impl Provider {
+    pub(super) async fn authorization_code_grant(
+        &self,
+        client: &Client,
+        params: &Params,
+        now: UnixTime,
+    ) -> Result<TokenResponse, OAuthError> {
+        let code = params.require("code")?;
+        if code.len() > 128 {
+            return Err(OAuthError::invalid_grant("invalid authorization code"));
+        }
+        let hash = SecretHash::of(code);
+        let Some(bytes) = self.cache.take(&cache_keys::code(hash.as_str())).await? else {
+            return Err(self.replayed_or_unknown(hash.as_str(), now).await);
+        };
+        let grant: CodeGrant = serde_json::from_slice(&bytes).map_err(OAuthError::server)?;
+
+        if grant.client_id != client.id {
+            return Err(OAuthError::invalid_grant("the authorization code was issued to another client"));
+        }
+        if now >= grant.expires_at {
+            return Err(OAuthError::invalid_grant("the authorization code has expired"));
+        }
+        if params.get("redirect_uri") != Some(grant.redirect_uri.as_str()) {
+            return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+        }
+        match (&grant.code_challenge, params.get("code_verifier")) {
+            (Some(challenge), Some(v)) => {
+                if !challenge.verify(&CodeVerifier::parse(v)?) {
+                    return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
+                }
+            }
+            (Some(_), None) => return Err(OAuthError::invalid_grant("missing code_verifier")),
+            // A verifier for a code issued without a challenge is a PKCE downgrade attempt (RFC 9700 §2.1.1).
+            (None, Some(_)) => return Err(OAuthError::invalid_grant("code_verifier given, but the request had no code_challenge")),
+            (None, None) => {}
+        }
+        let user = self
+            .users
+            .user_by_id(&grant.user_id)
+            .await?
+            .filter(|u| !u.disabled)
+            .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
+
+        let ttl = self.access_ttl(client);
+        let jti = new_jti();
+        // Recorded before the tokens exist, so that a replay racing this request can still revoke them.
+        let redemption = serde_json::to_vec(&CodeRedemption { jti: jti.clone(), expires_at: now + ttl }).map_err(OAuthError::server)?;
+        self.cache
+            .set(&cache_keys::code_used(hash.as_str()), &redemption, Duration::from_secs(ttl.max(1) as u64))
+            .await?;
+
+        let access = AccessGrant {
+            client_id: client.id.clone(),
+            user_id: Some(user.id.clone()),
+            scope: grant.scope.clone(),
+            audience: self.audience(grant.resource.as_deref()),
+            auth_time: Some(grant.auth_time),
+            sid: Some(grant.sid.clone()),
+            ttl,
+        };
+        let id = grant.scope.contains(Scope::OPENID).then(|| IdTokenExtras {
+            nonce: grant.nonce.clone(),
+            amr: grant.amr.clone(),
+            ttl: self.tokens.id_token_ttl,
+        });
+        let minted = self.mint(&access, id, jti, now).await?;
+        Ok(TokenResponse {
+            access_token: minted.access_token,
+            token_type: "Bearer",
+            expires_in: ttl,
+            scope: scope_string(&grant.scope),
+            id_token: minted.id_token,
+            refresh_token: None,
+        })
+    }
+
+    /// The answer to an unknown code; when it is one that was already redeemed, what its first use issued
+    /// is revoked first.
+    async fn replayed_or_unknown(&self, code_hash: &str, now: UnixTime) -> OAuthError {
+        match self.cache.get(&cache_keys::code_used(code_hash)).await {
+            Ok(Some(bytes)) => {
+                if let Ok(r) = serde_json::from_slice::<CodeRedemption>(&bytes) {
+                    tracing::warn!(event = "code_replay", "authorization code used twice; revoking what it issued");
+                    if let Err(e) = self.revoke_access_token(&r.jti, r.expires_at, now).await {
+                        tracing::error!(error = ?e, "could not revoke tokens of a replayed authorization code");
+                    }
+                }
+                OAuthError::invalid_grant("the authorization code was already used")
+            }
+            Ok(None) => OAuthError::invalid_grant("invalid or expired authorization code"),
+            Err(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The token endpoint (RFC 6749 §3.2): client authentication, then one handler per grant type.
+mod authorization_code;
+
+use super::client_auth::BasicCredentials;
+use super::error::{ErrorCode, OAuthError};
+use super::params::Params;
+use super::provider::Provider;
+use crate::domain::{Client, GrantType, Scope, UnixTime};
+use serde::Serialize;
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Clone, Serialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Granted scope.
+    pub scope: String,
+    /// The ID token, for OpenID requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// The refresh token, when one is issued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse").field("scope", &self.scope).finish_non_exhaustive()
+    }
+}
+
+impl Provider {
+    /// Handles a token request: `params` is the form body, `authorization` the raw header, if any.
+    pub async fn token(&self, mut params: Params, authorization: Option<&str>, now: UnixTime) -> Result<TokenResponse, OAuthError> {
+        let basic = match authorization {
+            Some(h) => BasicCredentials::parse(h)?,
+            None => None,
+        };
+        let client = self.authenticate_client(&mut params, basic, now).await?;
+        let grant = params.require("grant_type")?;
+        let grant: GrantType = grant
+            .parse()
+            .map_err(|_| OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type"))?;
+        if !client.allows_grant(grant) {
+            return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use this grant type"));
+        }
+        match grant {
+            GrantType::AuthorizationCode => self.authorization_code_grant(&client, &params, now).await,
+            GrantType::RefreshToken | GrantType::ClientCredentials => {
+                Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type"))
+            }
+        }
+    }
+
+    /// The access token lifetime for `client`.
+    pub fn access_ttl(&self, client: &Client) -> i64 {
+        client.access_token_ttl.unwrap_or(self.tokens.access_token_ttl)
+    }
+
+    /// The `aud` of an access token: the requested resource, else the configured default, else the issuer.
+    pub fn audience(&self, resource: Option<&str>) -> String {
+        resource
+            .map(str::to_owned)
+            .or_else(|| self.tokens.default_audience.clone())
+            .unwrap_or_else(|| self.issuer.clone())
+    }
+}
+
+/// Scope as the token response reports it.
+fn scope_string(scope: &Scope) -> String {
+    scope.to_string()
+}

@@ -1,0 +1,107 @@
+//! The UserInfo endpoint (OIDC Core §5.3) and the validation of access tokens presented to us.
+use super::error::{ErrorCode, OAuthError};
+use super::provider::Provider;
+use super::tokens::ACCESS_TOKEN_TYP;
+use crate::domain::{Scope, UnixTime, User, UserId};
+use serde_json::{json, Map, Value};
+
+/// A verified access token.
+#[derive(Debug, Clone)]
+pub struct AccessTokenClaims {
+    /// `sub`.
+    pub sub: String,
+    /// `client_id`.
+    pub client_id: String,
+    /// `scope`.
+    pub scope: Scope,
+    /// `jti`.
+    pub jti: String,
+    /// `iat`.
+    pub iat: UnixTime,
+    /// `exp`.
+    pub exp: UnixTime,
+    /// All claims as sent.
+    pub claims: Map<String, Value>,
+}
+
+fn invalid(d: &str) -> OAuthError {
+    OAuthError::invalid_token(d)
+}
+
+impl Provider {
+    /// Verifies an access token: our signature (RS256, known `kid`), `typ: at+jwt` (an ID token is not an
+    /// access token), our `iss`, `exp` and `iat` with the leeway, and not revoked.
+    pub async fn verify_access_token(&self, token: &str, now: UnixTime) -> Result<AccessTokenClaims, OAuthError> {
+        if token.len() > 8192 {
+            return Err(invalid("the access token is too large"));
+        }
+        let snapshot = self.keys.snapshot();
+        let (payload, header) = snapshot.verify(token).map_err(|_| invalid("the access token is invalid"))?;
+        if header.token_type() != Some(ACCESS_TOKEN_TYP) {
+            return Err(invalid("not an access token"));
+        }
+        let c = payload.claims_set().clone();
+        let str_claim = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_owned);
+        let int_claim = |k: &str| c.get(k).and_then(Value::as_i64);
+        if str_claim("iss").as_deref() != Some(self.issuer.as_str()) {
+            return Err(invalid("the access token was issued by someone else"));
+        }
+        let exp = int_claim("exp").ok_or_else(|| invalid("the access token has no exp"))?;
+        let iat = int_claim("iat").ok_or_else(|| invalid("the access token has no iat"))?;
+        if now >= exp + self.leeway {
+            return Err(invalid("the access token has expired"));
+        }
+        if iat > now + self.leeway {
+            return Err(invalid("the access token is not valid yet"));
+        }
+        let claims = AccessTokenClaims {
+            sub: str_claim("sub").ok_or_else(|| invalid("the access token has no sub"))?,
+            client_id: str_claim("client_id").ok_or_else(|| invalid("the access token has no client_id"))?,
+            scope: Scope::parse(&str_claim("scope").unwrap_or_default()).map_err(|_| invalid("bad scope"))?,
+            jti: str_claim("jti").ok_or_else(|| invalid("the access token has no jti"))?,
+            iat,
+            exp,
+            claims: c,
+        };
+        if self.is_access_token_revoked(&claims.jti).await? {
+            return Err(invalid("the access token was revoked"));
+        }
+        Ok(claims)
+    }
+
+    /// The claims UserInfo returns for a verified access token.
+    pub async fn userinfo(&self, token: &str, now: UnixTime) -> Result<Value, OAuthError> {
+        let at = self.verify_access_token(token, now).await?;
+        if !at.scope.contains(Scope::OPENID) {
+            return Err(OAuthError::new(ErrorCode::InsufficientScope, "the access token lacks the openid scope"));
+        }
+        let id = UserId::parse(at.sub.clone()).map_err(|_| invalid("the access token has no user"))?;
+        let user = self
+            .users
+            .user_by_id(&id)
+            .await?
+            .filter(|u| !u.disabled && u.revoked_before.is_none_or(|t| at.iat >= t))
+            .ok_or_else(|| invalid("the user of this access token cannot sign in"))?;
+        Ok(user_claims(&user, &at.scope))
+    }
+}
+
+/// Claims by scope (OIDC Core §5.4).
+pub fn user_claims(user: &User, scope: &Scope) -> Value {
+    let mut m = Map::new();
+    m.insert("sub".into(), json!(user.id.as_str()));
+    if scope.contains("profile") {
+        m.insert("preferred_username".into(), json!(user.username.as_str()));
+        if let Some(n) = &user.name {
+            m.insert("name".into(), json!(n));
+        }
+        m.insert("updated_at".into(), json!(user.updated_at));
+    }
+    if scope.contains("email") {
+        if let Some(e) = &user.email {
+            m.insert("email".into(), json!(e));
+            m.insert("email_verified".into(), json!(user.email_verified));
+        }
+    }
+    Value::Object(m)
+}

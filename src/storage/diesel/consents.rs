@@ -1,0 +1,345 @@
+//! The `consents` table: rows <-> granted [`Scope`]s, and [`ConsentStore`] for [`DieselStore`].
+//!
+//! One row per (user, client), the scope space-separated. `created_at` is the first grant, `updated_at` the last
+//! change. Saving is an upsert written without `ON CONFLICT`: UPDATE, then INSERT when there was nothing to update.
+
+use super::schema::consents;
+use super::{AnyConnection, DieselStore};
+use crate::domain::{ClientId, Scope, UnixTime, UserId};
+use crate::storage::{ConsentStore, StoreError, StoreResult};
+use async_trait::async_trait;
+use diesel::prelude::*;
+
+/// A `consents` row as stored.
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = consents)]
+struct ConsentRow {
+    user_id: String,
+    client_id: String,
+    scope: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// The row of a first grant at `now`.
+fn row_from_grant(user_id: &UserId, client_id: &ClientId, scope: &Scope, now: UnixTime) -> ConsentRow {
+    ConsentRow {
+        user_id: user_id.as_str().to_owned(),
+        client_id: client_id.as_str().to_owned(),
+        scope: scope.to_string(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// The client, the granted scope and the last change.
+fn consent_from_row(row: ConsentRow) -> StoreResult<(ClientId, Scope, UnixTime)> {
+    let (user, client) = (&row.user_id, &row.client_id);
+    let bad = |what: &str, e: &dyn std::fmt::Display| {
+        StoreError::Backend(format!("consents row ({user:?}, {client:?}): {what}: {e}"))
+    };
+    let client_id = ClientId::parse(client.as_str()).map_err(|e| bad("invalid client_id", &e))?;
+    let scope = Scope::parse(&row.scope).map_err(|e| bad("scope", &e))?;
+    Ok((client_id, scope, row.updated_at))
+}
+
+/// One attempt at saving a grant, in one transaction: replace the scope of an existing row, or insert `row`.
+/// `Conflict` when another transaction inserted the same (user, client) between the UPDATE and the INSERT.
+fn upsert(conn: &mut AnyConnection, row: &ConsentRow) -> StoreResult<()> {
+    conn.transaction(|c| {
+        // created_at is left alone: it stays the first grant's.
+        let changed = diesel::update(consents::table.find((&row.user_id, &row.client_id)))
+            .set((consents::scope.eq(&row.scope), consents::updated_at.eq(row.updated_at)))
+            .execute(c)?;
+        if changed == 0 {
+            diesel::insert_into(consents::table).values(row).execute(c)?;
+        }
+        Ok(())
+    })
+}
+
+#[async_trait]
+impl ConsentStore for DieselStore {
+    async fn consent(&self, user_id: &UserId, client_id: &ClientId) -> StoreResult<Option<Scope>> {
+        let key = (user_id.as_str().to_owned(), client_id.as_str().to_owned());
+        self.db()
+            .run(move |c| {
+                consents::table
+                    .find(key)
+                    .select(ConsentRow::as_select())
+                    .first(c)
+                    .optional()?
+                    .map(|row| consent_from_row(row).map(|(_, scope, _)| scope))
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn save_consent(
+        &self,
+        user_id: &UserId,
+        client_id: &ClientId,
+        scope: &Scope,
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        let row = row_from_grant(user_id, client_id, scope, now);
+        self.db()
+            .run(move |c| {
+                let saved = match upsert(c, &row) {
+                    // A concurrent save inserted the row first (on Postgres the INSERT waits for it to commit,
+                    // then fails): the row exists now, so a second attempt updates it. On SQLite, writers are
+                    // serialized and the UPDATE already sees the other row.
+                    Err(StoreError::Conflict(_)) => upsert(c, &row),
+                    other => other,
+                };
+                saved.map_err(|e| match e {
+                    StoreError::Conflict(_) => {
+                        StoreError::Conflict(format!("consent of user {} for client {}", row.user_id, row.client_id))
+                    }
+                    other => other,
+                })
+            })
+            .await
+    }
+
+    async fn consents_of_user(&self, user_id: &UserId) -> StoreResult<Vec<(ClientId, Scope, UnixTime)>> {
+        let user_id = user_id.as_str().to_owned();
+        self.db()
+            .run(move |c| {
+                consents::table
+                    .filter(consents::user_id.eq(&user_id))
+                    .select(ConsentRow::as_select())
+                    .order(consents::client_id.asc())
+                    .load(c)?
+                    .into_iter()
+                    .map(consent_from_row)
+                    .collect()
+            })
+            .await
+    }
+
+    async fn delete_consent(&self, user_id: &UserId, client_id: &ClientId) -> StoreResult<()> {
+        let key = (user_id.as_str().to_owned(), client_id.as_str().to_owned());
+        self.db()
+            .run(move |c| {
+                let deleted = diesel::delete(consents::table.find(key)).execute(c)?;
+                if deleted == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{both_backends, TestDb};
+    use super::super::Backend;
+    use super::*;
+    use std::time::Duration;
+
+    fn scope(s: &str) -> Scope {
+        Scope::parse(s).unwrap()
+    }
+
+    /// The stored (scope, created_at, updated_at) of a grant.
+    async fn stored(t: &TestDb, user_id: &UserId, client_id: &ClientId) -> (String, i64, i64) {
+        let key = (user_id.as_str().to_owned(), client_id.as_str().to_owned());
+        t.db.run(move |c| {
+            Ok(consents::table
+                .find(key)
+                .select((consents::scope, consents::created_at, consents::updated_at))
+                .first(c)?)
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn save_read_and_replace(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let alice = t.add_user("alice").await;
+        let app = t.add_client("app").await;
+        assert!(t.store.consent(&alice, &app).await.unwrap().is_none());
+
+        t.store.save_consent(&alice, &app, &scope("openid profile"), 100).await.unwrap();
+        assert_eq!(t.store.consent(&alice, &app).await.unwrap(), Some(scope("profile openid")));
+        assert_eq!(stored(&t, &alice, &app).await, ("openid profile".into(), 100, 100));
+
+        // A second save replaces the scopes (no union here: the caller passes what to keep) and keeps created_at.
+        t.store.save_consent(&alice, &app, &scope("openid email"), 200).await.unwrap();
+        assert_eq!(t.store.consent(&alice, &app).await.unwrap(), Some(scope("openid email")));
+        assert_eq!(stored(&t, &alice, &app).await, ("email openid".into(), 100, 200));
+
+        // An empty grant is remembered as such.
+        t.store.save_consent(&alice, &app, &Scope::default(), 300).await.unwrap();
+        assert_eq!(t.store.consent(&alice, &app).await.unwrap(), Some(Scope::default()));
+    }
+
+    async fn consents_of_user_are_ordered_by_client(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let bob = t.add_user("bob").await;
+        let carol = t.add_user("carol").await;
+        let mut clients = Vec::new();
+        for id in ["c2", "c0", "c1"] {
+            clients.push(t.add_client(id).await);
+        }
+        for (i, client) in clients.iter().enumerate() {
+            t.store.save_consent(&bob, client, &scope(&format!("openid s{i}")), 10 + i as i64).await.unwrap();
+        }
+        t.store.save_consent(&carol, &clients[0], &scope("openid"), 50).await.unwrap();
+
+        let listed = t.store.consents_of_user(&bob).await.unwrap();
+        let expected = [("c0", "openid s1", 11), ("c1", "openid s2", 12), ("c2", "openid s0", 10)]
+            .map(|(id, s, at)| (ClientId::parse(id).unwrap(), scope(s), at));
+        assert_eq!(listed, expected);
+        assert_eq!(t.store.consents_of_user(&carol).await.unwrap(), vec![(clients[0].clone(), scope("openid"), 50)]);
+        assert!(t.store.consents_of_user(&UserId::generate()).await.unwrap().is_empty());
+    }
+
+    async fn delete_forgets_one_grant(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let dave = t.add_user("dave").await;
+        let (a, b) = (t.add_client("a").await, t.add_client("b").await);
+        t.store.save_consent(&dave, &a, &scope("openid"), 1).await.unwrap();
+        t.store.save_consent(&dave, &b, &scope("openid"), 1).await.unwrap();
+
+        t.store.delete_consent(&dave, &a).await.unwrap();
+        assert!(t.store.consent(&dave, &a).await.unwrap().is_none());
+        assert!(t.store.consent(&dave, &b).await.unwrap().is_some());
+        let err = t.store.delete_consent(&dave, &a).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound), "{err:?}");
+        let err = t.store.delete_consent(&UserId::generate(), &b).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound), "{err:?}");
+
+        // Granting again after a delete starts a new first grant.
+        t.store.save_consent(&dave, &a, &scope("profile"), 5).await.unwrap();
+        assert_eq!(stored(&t, &dave, &a).await, ("profile".into(), 5, 5));
+    }
+
+    async fn unknown_user_or_client_is_refused(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let erin = t.add_user("erin").await;
+        let app = t.add_client("app").await;
+        let ghost = ClientId::parse("ghost").unwrap();
+        for (user, client) in [(&erin, &ghost), (&UserId::generate(), &app)] {
+            let err = t.store.save_consent(user, client, &scope("openid"), 1).await.unwrap_err();
+            assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+        }
+        assert!(t.store.consents_of_user(&erin).await.unwrap().is_empty());
+    }
+
+    async fn concurrent_saves_all_succeed(backend: Backend) {
+        // As many connections as callers, so that they really race.
+        let t = TestDb::with_pool(backend, 10, Duration::from_secs(10)).await;
+        let user = t.add_user("frank").await;
+        for round in 0..3 {
+            let client = t.add_client(&format!("app{round}")).await;
+            let mut saves = tokio::task::JoinSet::new();
+            for i in 0..10i64 {
+                let (store, user, client) = (t.store.clone(), user.clone(), client.clone());
+                saves
+                    .spawn(async move { store.save_consent(&user, &client, &scope(&format!("openid s{i}")), i).await });
+            }
+            while let Some(saved) = saves.join_next().await {
+                saved.unwrap().unwrap();
+            }
+            let (kept, _, updated_at) = stored(&t, &user, &client).await;
+            assert_eq!(kept, format!("openid s{updated_at}"), "round {round}: one save's scope and time, whole");
+        }
+        assert_eq!(t.store.consents_of_user(&user).await.unwrap().len(), 3);
+    }
+
+    /// Waits until a statement of this test's database waits on a row lock (Postgres), or a moment (SQLite,
+    /// where the waiting writer sits in busy_timeout and shows nowhere).
+    async fn until_a_statement_waits(t: &TestDb, backend: Backend) {
+        if backend == Backend::Sqlite {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            return;
+        }
+        #[derive(diesel::QueryableByName)]
+        struct Waiting {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        for _ in 0..100 {
+            let waiting =
+                t.db.run(|c| {
+                    Ok(diesel::sql_query(
+                        "SELECT COUNT(*) AS n FROM pg_stat_activity \
+                         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    )
+                    .get_result::<Waiting>(c)?
+                    .n)
+                })
+                .await
+                .unwrap();
+            if waiting > 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the save never waited on the uncommitted insert");
+    }
+
+    async fn insert_losing_a_race_becomes_an_update(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let user = t.add_user("grace").await;
+        let client = t.add_client("app").await;
+
+        // Another writer inserts the same grant and holds its transaction open.
+        let (inserted_tx, inserted_rx) = tokio::sync::oneshot::channel::<()>();
+        let (commit_tx, commit_rx) = std::sync::mpsc::channel::<()>();
+        let first = row_from_grant(&user, &client, &scope("openid"), 1);
+        let db = t.db.clone();
+        let holder = tokio::spawn(async move {
+            db.run(move |c| {
+                c.transaction(|c| {
+                    diesel::insert_into(consents::table).values(&first).execute(c)?;
+                    let _ = inserted_tx.send(());
+                    let _ = commit_rx.recv_timeout(Duration::from_secs(10));
+                    Ok(())
+                })
+            })
+            .await
+        });
+        inserted_rx.await.unwrap();
+
+        // On Postgres the save's UPDATE finds nothing and its INSERT waits on the uncommitted row, then fails
+        // with a unique violation once the holder commits; the retry must turn it into an update.
+        let (store, u, cl) = (t.store.clone(), user.clone(), client.clone());
+        let save = tokio::spawn(async move { store.save_consent(&u, &cl, &scope("openid email"), 2).await });
+        until_a_statement_waits(&t, backend).await;
+        commit_tx.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        save.await.unwrap().unwrap();
+        assert_eq!(stored(&t, &user, &client).await, ("email openid".into(), 1, 2));
+    }
+
+    async fn corrupt_rows_are_errors_not_panics(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let heidi = t.add_user("heidi").await;
+        let app = t.add_client("app").await;
+        t.store.save_consent(&heidi, &app, &scope("openid"), 1).await.unwrap();
+        t.db.run(|c| Ok(diesel::sql_query("UPDATE consents SET scope = 'caf\u{e9}'").execute(c)?)).await.unwrap();
+        let err = t.store.consent(&heidi, &app).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Backend(msg) if msg.contains("\"app\"") && msg.contains("scope")),
+            "{err:?}"
+        );
+        assert!(t.store.consents_of_user(&heidi).await.is_err());
+        // Saving over a corrupt row repairs it.
+        t.store.save_consent(&heidi, &app, &scope("openid"), 2).await.unwrap();
+        assert_eq!(t.store.consent(&heidi, &app).await.unwrap(), Some(scope("openid")));
+    }
+
+    both_backends!(
+        save_read_and_replace,
+        consents_of_user_are_ordered_by_client,
+        delete_forgets_one_grant,
+        unknown_user_or_client_is_refused,
+        concurrent_saves_all_succeed,
+        insert_losing_a_race_becomes_an_update,
+        corrupt_rows_are_errors_not_panics,
+    );
+}

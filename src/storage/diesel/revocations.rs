@@ -1,0 +1,140 @@
+//! The `revocations` table: revoked access-token `jti`s, and [`RevocationStore`] for [`DieselStore`].
+//!
+//! A row lives until its token would have expired anyway; [`RevocationStore::purge_expired_revocations`]
+//! removes it after that.
+
+use super::schema::revocations;
+use super::DieselStore;
+use crate::domain::UnixTime;
+use crate::storage::{RevocationStore, StoreError, StoreResult};
+use async_trait::async_trait;
+use diesel::prelude::*;
+
+/// A `revocations` row as stored.
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = revocations)]
+struct RevocationRow {
+    jti: String,
+    expires_at: i64,
+}
+
+#[async_trait]
+impl RevocationStore for DieselStore {
+    async fn revoke_jti(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()> {
+        let row = RevocationRow { jti: jti.to_owned(), expires_at };
+        self.db()
+            .run(move |c| {
+                // No transaction: on Postgres a failed INSERT would abort it, and each statement is atomic alone.
+                match diesel::insert_into(revocations::table).values(&row).execute(c).map_err(StoreError::from) {
+                    Ok(_) => Ok(()),
+                    // Revoked already: keep whichever expiry is later, so the row is not purged too early.
+                    Err(StoreError::Conflict(_)) => {
+                        diesel::update(
+                            revocations::table
+                                .filter(revocations::jti.eq(&row.jti))
+                                .filter(revocations::expires_at.lt(row.expires_at)),
+                        )
+                        .set(revocations::expires_at.eq(row.expires_at))
+                        .execute(c)?;
+                        Ok(())
+                    }
+                    Err(other) => Err(other),
+                }
+            })
+            .await
+    }
+
+    async fn is_jti_revoked(&self, jti: &str) -> StoreResult<bool> {
+        let jti = jti.to_owned();
+        self.db()
+            .run(move |c| {
+                let found: Option<String> =
+                    revocations::table.find(jti).select(revocations::jti).first(c).optional()?;
+                Ok(found.is_some())
+            })
+            .await
+    }
+
+    async fn purge_expired_revocations(&self, now: UnixTime) -> StoreResult<u64> {
+        self.db()
+            .run(move |c| {
+                let deleted = diesel::delete(revocations::table.filter(revocations::expires_at.lt(now))).execute(c)?;
+                Ok(deleted as u64)
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{both_backends, TestDb};
+    use super::super::Backend;
+    use super::*;
+
+    async fn expiry(t: &TestDb, jti: &str) -> Option<i64> {
+        let jti = jti.to_owned();
+        t.db.run(move |c| Ok(revocations::table.find(jti).select(revocations::expires_at).first(c).optional()?))
+            .await
+            .unwrap()
+    }
+
+    async fn revoke_is_idempotent(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        assert!(!t.store.is_jti_revoked("j1").await.unwrap());
+        t.store.revoke_jti("j1", 100).await.unwrap();
+        assert!(t.store.is_jti_revoked("j1").await.unwrap());
+        t.store.revoke_jti("j1", 100).await.unwrap();
+        assert!(t.store.is_jti_revoked("j1").await.unwrap());
+        assert_eq!(expiry(&t, "j1").await, Some(100));
+
+        // Only j1 is revoked.
+        assert!(!t.store.is_jti_revoked("j2").await.unwrap());
+        assert!(!t.store.is_jti_revoked("").await.unwrap());
+    }
+
+    async fn the_later_expiry_is_kept(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        t.store.revoke_jti("j", 100).await.unwrap();
+        t.store.revoke_jti("j", 200).await.unwrap();
+        assert_eq!(expiry(&t, "j").await, Some(200));
+        t.store.revoke_jti("j", 150).await.unwrap();
+        assert_eq!(expiry(&t, "j").await, Some(200));
+    }
+
+    async fn concurrent_revocations_all_succeed(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let mut revokes = tokio::task::JoinSet::new();
+        for i in 0..10i64 {
+            let store = t.store.clone();
+            revokes.spawn(async move { store.revoke_jti("same", 1_000 + i).await });
+        }
+        while let Some(revoked) = revokes.join_next().await {
+            revoked.unwrap().unwrap();
+        }
+        assert_eq!(expiry(&t, "same").await, Some(1_009));
+    }
+
+    async fn purge_removes_only_expired_rows(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        for (jti, at) in [("a", 10), ("b", 20), ("c", 30), ("d", 19)] {
+            t.store.revoke_jti(jti, at).await.unwrap();
+        }
+        // A token expiring exactly now is kept: only expires_at < now goes.
+        assert_eq!(t.store.purge_expired_revocations(20).await.unwrap(), 2);
+        let mut left = Vec::new();
+        for jti in ["a", "b", "c", "d"] {
+            left.push(t.store.is_jti_revoked(jti).await.unwrap());
+        }
+        assert_eq!(left, [false, true, true, false]);
+        assert_eq!(t.store.purge_expired_revocations(20).await.unwrap(), 0);
+        assert_eq!(t.store.purge_expired_revocations(1_000).await.unwrap(), 2);
+        assert!(!t.store.is_jti_revoked("c").await.unwrap());
+    }
+
+    both_backends!(
+        revoke_is_idempotent,
+        the_later_expiry_is_kept,
+        concurrent_revocations_all_succeed,
+        purge_removes_only_expired_rows,
+    );
+}

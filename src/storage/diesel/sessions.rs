@@ -1,0 +1,223 @@
+//! The `sessions` table: rows <-> [`Session`], and [`SessionStore`] for [`DieselStore`].
+//!
+//! `id_hash` (the hash of the cookie value) is the primary key; `amr` is stored as a JSON array of strings.
+
+use super::schema::sessions;
+use super::DieselStore;
+use crate::domain::{Session, UserId};
+use crate::storage::{SessionStore, StoreError, StoreResult};
+use async_trait::async_trait;
+use diesel::prelude::*;
+
+/// A `sessions` row as stored.
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions)]
+struct SessionRow {
+    id_hash: String,
+    user_id: String,
+    auth_time: i64,
+    amr: String,
+    created_at: i64,
+    expires_at: i64,
+    revoked: bool,
+}
+
+fn row_from_session(session: &Session) -> StoreResult<SessionRow> {
+    let amr = serde_json::to_string(&session.amr)
+        .map_err(|e| StoreError::Backend(format!("cannot serialize session amr: {e}")))?;
+    Ok(SessionRow {
+        id_hash: session.id_hash.clone(),
+        user_id: session.user_id.as_str().to_owned(),
+        auth_time: session.auth_time,
+        amr,
+        created_at: session.created_at,
+        expires_at: session.expires_at,
+        revoked: session.revoked,
+    })
+}
+
+fn session_from_row(row: SessionRow) -> StoreResult<Session> {
+    let id = row.id_hash;
+    let bad = |what: &str, e: &dyn std::fmt::Display| StoreError::Backend(format!("sessions row {id:?}: {what}: {e}"));
+    let user_id = UserId::parse(row.user_id.as_str()).map_err(|e| bad("invalid user_id", &e))?;
+    let amr: Vec<String> = serde_json::from_str(&row.amr).map_err(|e| bad("amr is not a JSON array of strings", &e))?;
+    Ok(Session {
+        id_hash: id,
+        user_id,
+        auth_time: row.auth_time,
+        amr,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        revoked: row.revoked,
+    })
+}
+
+#[async_trait]
+impl SessionStore for DieselStore {
+    async fn create_session(&self, session: &Session) -> StoreResult<()> {
+        let row = row_from_session(session)?;
+        self.db()
+            .run(move |c| {
+                diesel::insert_into(sessions::table).values(&row).execute(c).map_err(|e| {
+                    match StoreError::from(e) {
+                        StoreError::Conflict(_) => StoreError::Conflict("session id".into()),
+                        other => other,
+                    }
+                })?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn session(&self, id_hash: &str) -> StoreResult<Option<Session>> {
+        let id_hash = id_hash.to_owned();
+        self.db()
+            .run(move |c| {
+                sessions::table
+                    .find(id_hash)
+                    .select(SessionRow::as_select())
+                    .first(c)
+                    .optional()?
+                    .map(session_from_row)
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn revoke_session(&self, id_hash: &str) -> StoreResult<()> {
+        let id_hash = id_hash.to_owned();
+        self.db()
+            .run(move |c| {
+                // Both backends count matched rows, so revoking a revoked session again succeeds.
+                let changed =
+                    diesel::update(sessions::table.find(&id_hash)).set(sessions::revoked.eq(true)).execute(c)?;
+                if changed == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn revoke_user_sessions(&self, user_id: &UserId) -> StoreResult<u64> {
+        let user_id = user_id.as_str().to_owned();
+        self.db()
+            .run(move |c| {
+                let changed = diesel::update(
+                    sessions::table.filter(sessions::user_id.eq(&user_id)).filter(sessions::revoked.eq(false)),
+                )
+                .set(sessions::revoked.eq(true))
+                .execute(c)?;
+                Ok(changed as u64)
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{both_backends, TestDb};
+    use super::super::Backend;
+    use super::*;
+
+    fn session(id_hash: &str, user_id: &UserId) -> Session {
+        Session {
+            id_hash: id_hash.into(),
+            user_id: user_id.clone(),
+            auth_time: 1_700_000_000,
+            amr: vec!["pwd".into()],
+            created_at: 1_700_000_001,
+            expires_at: 1_700_086_400,
+            revoked: false,
+        }
+    }
+
+    async fn create_get_and_revoke(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let alice = t.add_user("alice").await;
+        let s = session("h_1-abc", &alice);
+        t.store.create_session(&s).await.unwrap();
+        assert_eq!(t.store.session("h_1-abc").await.unwrap(), Some(s.clone()));
+        assert!(t.store.session("unknown").await.unwrap().is_none());
+
+        t.store.revoke_session("h_1-abc").await.unwrap();
+        // A revoked session is still returned, marked revoked.
+        assert_eq!(t.store.session("h_1-abc").await.unwrap(), Some(Session { revoked: true, ..s.clone() }));
+        // Revoking again is not an error.
+        t.store.revoke_session("h_1-abc").await.unwrap();
+
+        let err = t.store.revoke_session("unknown").await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound), "{err:?}");
+
+        let err = t.store.create_session(&s).await.unwrap_err();
+        assert!(matches!(&err, StoreError::Conflict(what) if what == "session id"), "{err:?}");
+    }
+
+    async fn amr_round_trips(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let bob = t.add_user("bob").await;
+        let cases: [Vec<String>; 3] = [
+            vec![],
+            vec!["pwd".into(), "otp".into(), "mfa".into()],
+            vec!["with \"quotes\", commas, [brackets] and «unicode»".into(), String::new()],
+        ];
+        for (i, amr) in cases.into_iter().enumerate() {
+            let s = Session { amr, ..session(&format!("amr{i}"), &bob) };
+            t.store.create_session(&s).await.unwrap();
+            assert_eq!(t.store.session(&s.id_hash).await.unwrap(), Some(s));
+        }
+    }
+
+    async fn revoke_user_sessions_counts_active_ones(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let carol = t.add_user("carol").await;
+        let dave = t.add_user("dave").await;
+        for id in ["c1", "c2", "c3"] {
+            t.store.create_session(&session(id, &carol)).await.unwrap();
+        }
+        t.store.create_session(&Session { revoked: true, ..session("c4", &carol) }).await.unwrap();
+        t.store.create_session(&session("d1", &dave)).await.unwrap();
+
+        assert_eq!(t.store.revoke_user_sessions(&carol).await.unwrap(), 3);
+        for id in ["c1", "c2", "c3", "c4"] {
+            assert!(t.store.session(id).await.unwrap().unwrap().revoked, "{id}");
+        }
+        // Other users' sessions are left alone.
+        assert!(!t.store.session("d1").await.unwrap().unwrap().revoked);
+        // Nothing left to revoke; users without sessions are not an error.
+        assert_eq!(t.store.revoke_user_sessions(&carol).await.unwrap(), 0);
+        assert_eq!(t.store.revoke_user_sessions(&UserId::generate()).await.unwrap(), 0);
+        assert_eq!(t.store.revoke_user_sessions(&dave).await.unwrap(), 1);
+    }
+
+    async fn unknown_user_is_refused(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let err = t.store.create_session(&session("orphan", &UserId::generate())).await.unwrap_err();
+        assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+        assert!(t.store.session("orphan").await.unwrap().is_none());
+    }
+
+    async fn corrupt_rows_are_errors_not_panics(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let erin = t.add_user("erin").await;
+        t.store.create_session(&session("bad", &erin)).await.unwrap();
+        // user_id cannot go bad: the foreign key keeps it a real user's id.
+        for value in ["pwd", r#"{"pwd": 1}"#, "[1, 2]"] {
+            let sql = format!("UPDATE sessions SET amr = '{value}' WHERE id_hash = 'bad'");
+            t.db.run(move |c| Ok(diesel::sql_query(sql).execute(c)?)).await.unwrap();
+            let err = t.store.session("bad").await.unwrap_err();
+            assert!(
+                matches!(&err, StoreError::Backend(msg) if msg.contains("\"bad\"") && msg.contains("amr")),
+                "{err:?}"
+            );
+        }
+    }
+
+    both_backends!(
+        create_get_and_revoke,
+        amr_round_trips,
+        revoke_user_sessions_counts_active_ones,
+        unknown_user_is_refused,
+        corrupt_rows_are_errors_not_panics,
+    );
+}

@@ -1,0 +1,181 @@
+//! Operator commands, run as the real `tessera` binary against each backend.
+use crate::helpers::*;
+use serde_json::Value;
+use tessera::domain::password::{verify_password, Password};
+use tessera::domain::{ClientId, Username};
+use tessera::storage::{ClientStore, UserStore};
+
+const PASSWORD: &str = "correct horse battery";
+const NEW_PASSWORD: &str = "staple battery horse";
+
+fn user<'a>(list: &'a Value, username: &str) -> &'a Value {
+    list["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == username)
+        .unwrap_or_else(|| panic!("{username} not in {list}"))
+}
+
+both_backends!(users_round_trip, async |app| {
+    let added =
+        app.cli_json(&["users", "add", "alice", "--password-stdin", "--email", "alice@example.com"], Some(PASSWORD));
+    assert_eq!(added["username"], "alice");
+    assert_eq!(added["email"], "alice@example.com");
+    assert_eq!(added["disabled"], false);
+    let sub = added["id"].as_str().unwrap().to_owned();
+    assert!(!format!("{added}").contains(PASSWORD), "the password is never printed");
+    app.cli_json(&["users", "add", "bob", "--password-stdin"], Some(&format!("{PASSWORD}\n")));
+
+    let list = app.cli_json(&["users", "list"], None);
+    assert_eq!(list["users"].as_array().unwrap().len(), 2);
+    assert_eq!(user(&list, "alice")["id"], sub.as_str());
+    assert_eq!(user(&list, "bob")["disabled"], false);
+    let text = app.cli(&["users", "list"], None);
+    assert_success(&text, &["users", "list"]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("alice") && text.contains("bob") && text.contains("alice@example.com"), "{text}");
+
+    assert_eq!(app.cli_json(&["users", "disable", "alice"], None)["disabled"], true);
+    let list = app.cli_json(&["users", "list"], None);
+    assert_eq!(user(&list, "alice")["disabled"], true);
+    assert_eq!(user(&list, "bob")["disabled"], false);
+    assert_eq!(app.cli_json(&["users", "enable", "alice"], None)["disabled"], false);
+    assert_eq!(user(&app.cli_json(&["users", "list"], None), "alice")["disabled"], false);
+
+    app.cli_json(&["users", "passwd", "alice", "--password-stdin"], Some(NEW_PASSWORD));
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    let (_, hash) = store.user_by_username(&Username::parse("alice").unwrap()).await.unwrap().unwrap();
+    assert!(verify_password(&Password::new(NEW_PASSWORD), Some(&hash), &hash), "passwd stored the new password");
+    assert!(!verify_password(&Password::new(PASSWORD), Some(&hash), &hash), "the old password no longer works");
+
+    // Failures: non-zero exit and a message that says what is wrong.
+    let args = ["users", "add", "alice", "--password-stdin"];
+    let err = assert_failure(&app.cli(&args, Some(PASSWORD)), &args);
+    assert!(err.contains("alice") && err.contains("already exists"), "{err}");
+    let args = ["users", "disable", "nobody"];
+    let err = assert_failure(&app.cli(&args, None), &args);
+    assert!(err.contains("no user named nobody"), "{err}");
+    let args = ["users", "add", "carol", "--password-stdin"];
+    let err = assert_failure(&app.cli(&args, Some("short")), &args);
+    assert!(err.contains("password"), "{err}");
+    let err = assert_failure(&app.cli(&args, None), &args);
+    assert!(err.contains("no password on standard input"), "{err}");
+    let args = ["users", "add", "carol"];
+    assert_failure(&app.cli(&args, Some(PASSWORD)), &args);
+    assert_eq!(app.cli_json(&["users", "list"], None)["users"].as_array().unwrap().len(), 2);
+
+    // With --json, errors come as JSON on stdout.
+    let args = ["--json", "users", "add", "alice", "--password-stdin"];
+    let out = app.cli(&args, Some(PASSWORD));
+    assert_failure(&out, &args);
+    let err: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(err["error"].as_str().unwrap().contains("already exists"), "{err}");
+});
+
+both_backends!(clients_round_trip, async |app| {
+    let redirect = "https://app.example/callback";
+    let added = app.cli_json(&["clients", "add", "--name", "Web app", "--redirect-uri", redirect], None);
+    let id = added["client_id"].as_str().unwrap().to_owned();
+    let secret = added["client_secret"].as_str().expect("a confidential client gets a secret").to_owned();
+    assert!(secret.len() >= 32, "secret too short: {secret}");
+    assert_eq!(added["client_name"], "Web app");
+    assert_eq!(added["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(added["redirect_uris"], serde_json::json!([redirect]));
+
+    let public = app.cli_json(
+        &["clients", "add", "--name", "CLI", "--public", "--redirect-uri", "http://127.0.0.1/callback"],
+        None,
+    );
+    let public_id = public["client_id"].as_str().unwrap().to_owned();
+    assert!(public.get("client_secret").is_none(), "public clients have no secret: {public}");
+    assert_eq!(public["token_endpoint_auth_method"], "none");
+    assert_eq!(public["require_pkce"], true);
+
+    let list = app.cli_json(&["clients", "list"], None);
+    let ids: Vec<&str> = list["clients"].as_array().unwrap().iter().map(|c| c["client_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&id.as_str()) && ids.contains(&public_id.as_str()), "{ids:?}");
+
+    let shown = app.cli_json(&["clients", "show", &id], None);
+    assert_eq!(shown["client_id"], id.as_str());
+    assert_eq!(shown["client_name"], "Web app");
+    // The secret is shown once, at creation: never again, hashed or not.
+    for out in [&shown, &list] {
+        let text = out.to_string();
+        assert!(
+            !text.contains(&secret) && !text.contains("secret_hash") && !text.contains("client_secret\""),
+            "{text}"
+        );
+    }
+    let text = app.cli(&["clients", "show", &id], None);
+    assert_success(&text, &["clients", "show"]);
+    assert!(String::from_utf8(text.stdout).unwrap().contains(&id));
+
+    let rotated = app.cli_json(&["clients", "rotate-secret", &id], None);
+    let new_secret = rotated["client_secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, secret);
+    let overlap_until = rotated["previous_secret_expires_at"].as_i64().unwrap();
+    assert!(overlap_until >= tessera::domain::now() + app.settings.clients.secret_overlap - 5);
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    let stored = store.client(&ClientId::parse(&id).unwrap()).await.unwrap().unwrap();
+    assert!(stored.secret_hash.as_ref().unwrap().matches(&new_secret), "the printed secret is the stored one");
+    let (previous, until) = stored.previous_secret.as_ref().unwrap();
+    assert!(previous.matches(&secret) && *until == overlap_until, "the old secret works during the overlap");
+
+    let args = ["clients", "rotate-secret", public_id.as_str()];
+    let err = assert_failure(&app.cli(&args, None), &args);
+    assert!(err.contains("not a secret"), "{err}");
+
+    let removed = app.cli_json(&["clients", "remove", &id], None);
+    assert_eq!(removed["removed"], true);
+    let args = ["clients", "show", id.as_str()];
+    let err = assert_failure(&app.cli(&args, None), &args);
+    assert!(err.contains(&format!("no client {id}")), "{err}");
+    let args = ["clients", "remove", id.as_str()];
+    let err = assert_failure(&app.cli(&args, None), &args);
+    assert!(err.contains("no client"), "{err}");
+    let list = app.cli_json(&["clients", "list"], None);
+    assert_eq!(list["clients"].as_array().unwrap().len(), 1);
+
+    let args = ["clients", "add", "--name", "No redirect"];
+    let err = assert_failure(&app.cli(&args, None), &args);
+    assert!(err.contains("--redirect-uri"), "{err}");
+});
+
+both_backends!(keys_list_and_rotate, async |app| {
+    let list = app.cli_json(&["keys", "list"], None);
+    let keys = list["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["state"], "current");
+    assert_eq!(keys[0]["alg"], "RS256");
+    let current = keys[0]["kid"].as_str().unwrap().to_owned();
+
+    let r = app.cli_json(&["keys", "rotate"], None);
+    assert_eq!(r["created"], true);
+    let next = r["kid"].as_str().unwrap().to_owned();
+    let expected_at = tessera::domain::now() + app.settings.keys.publish_ahead;
+    assert!((expected_at - 5..=expected_at).contains(&r["activates_at"].as_i64().unwrap()), "{r}");
+    // Rotating again keeps the staged key instead of stacking another.
+    let again = app.cli_json(&["keys", "rotate"], None);
+    assert_eq!(again["created"], false);
+    assert_eq!(again["kid"], next.as_str());
+
+    let list = app.cli_json(&["keys", "list"], None);
+    let states: Vec<(&str, &str)> = list["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kid"].as_str().unwrap(), k["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states, vec![(next.as_str(), "next"), (current.as_str(), "current")]);
+    let text = app.cli(&["keys", "list"], None);
+    assert_success(&text, &["keys", "list"]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains(&next) && text.contains("next") && text.contains("current"), "{text}");
+
+    let now = app.cli_json(&["keys", "rotate", "--now"], None);
+    assert_eq!(now["created"], true);
+    let list = app.cli_json(&["keys", "list"], None);
+    assert_eq!(list["keys"].as_array().unwrap().len(), 3);
+});

@@ -1,0 +1,84 @@
+//! Bad configuration is refused at startup with a message naming the setting. These run the binary with a
+//! clean environment in a temp dir and need no database.
+use crate::helpers::*;
+use std::time::Duration;
+
+/// `tessera <args>` in a fresh temp dir with `env` (plus a SQLite file and key dir inside the temp dir, so a
+/// configuration wrongly accepted cannot touch anything else); fails the test if it runs over 30 s.
+fn tessera(args: &[&str], env: &[(&str, &str)]) -> (std::process::Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = tessera_command(dir.path());
+    cmd.env("TESSERA__DATABASE__URL", tessera::storage::diesel::testing::sqlite_url(&dir.path().join("t.db")))
+        .env("TESSERA__KEYS__DIR", dir.path().join("keys"))
+        .env("TESSERA__HTTP__BIND", "127.0.0.1:0")
+        .envs(env.iter().copied())
+        .args(args);
+    (run_with_limit(cmd, Duration::from_secs(30)), dir)
+}
+
+fn refused(args: &[&str], env: &[(&str, &str)]) -> String {
+    let (out, _dir) = tessera(args, env);
+    let stderr = assert_failure(&out, args);
+    assert_eq!(out.status.code(), Some(1), "configuration errors exit with 1: {stderr}");
+    assert!(stderr.contains("configuration"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn invalid_bind_address_is_refused_by_name() {
+    let err = refused(&["serve"], &[("TESSERA__HTTP__BIND", "nope")]);
+    assert!(err.contains("http.bind"), "{err}");
+}
+
+#[test]
+fn unknown_environment_key_is_refused_by_name() {
+    let err = refused(&["serve"], &[("TESSERA__DATABASE__URLL", "x")]);
+    assert!(err.contains("urll"), "{err}");
+    let err = refused(&["migrate"], &[("TESSERA__DATABSE__URL", "x")]);
+    assert!(err.contains("databse"), "{err}");
+}
+
+#[test]
+fn unknown_key_in_config_file_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tessera.toml");
+    std::fs::write(&file, "[http]\nbind = \"127.0.0.1:0\"\nworkerz = 2\n").unwrap();
+    let err = refused(&["--config", file.to_str().unwrap(), "serve"], &[]);
+    assert!(err.contains("workerz"), "{err}");
+    // A file that does not exist is an error too, not silently the defaults.
+    let missing = dir.path().join("missing.toml");
+    let err = refused(&["--config", missing.to_str().unwrap(), "migrate"], &[]);
+    assert!(err.contains("missing.toml"), "{err}");
+}
+
+#[test]
+fn invalid_value_in_config_file_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tessera.toml");
+    std::fs::write(&file, "[keys]\nalgorithm_bits = 1024\n").unwrap();
+    let err = refused(&["--config", file.to_str().unwrap(), "serve"], &[]);
+    assert!(err.contains("keys.algorithm_bits"), "{err}");
+}
+
+#[test]
+fn postgres_without_kek_is_refused_by_name() {
+    // Refused before any connection is tried: port 1 on loopback has no server.
+    let err = refused(&["serve"], &[("TESSERA__DATABASE__URL", "postgres://postgres@127.0.0.1:1/tessera")]);
+    assert!(err.contains("keys.kek"), "{err}");
+}
+
+#[test]
+fn non_loopback_http_issuer_is_refused_by_name() {
+    let err = refused(&["migrate"], &[("TESSERA__ISSUER", "http://id.example")]);
+    assert!(err.contains("issuer"), "{err}");
+}
+
+#[test]
+fn the_same_setup_with_valid_settings_is_accepted() {
+    // The control for the tests above: without the bad setting, the command succeeds.
+    let (out, dir) = tessera(&["--json", "migrate"], &[]);
+    assert_success(&out, &["migrate"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["status"], "migrated");
+    assert!(dir.path().join("t.db").exists());
+}

@@ -1,0 +1,167 @@
+//! Key rotation as operators and relying parties see it: `tessera keys …` and the served JWKS at each stage.
+use crate::helpers::*;
+use crate::jwks::{test_payload, verify_with_jwks};
+use serde_json::Value;
+use std::time::Duration;
+
+/// How long the server may take to pick up a ring change with `keys.refresh_seconds = 1`.
+const REFRESH_LIMIT: Duration = Duration::from_secs(10);
+
+/// `(kid, state)` pairs from `tessera keys list --json`.
+fn listed(app: &TestApp) -> Vec<(String, String)> {
+    let out = app.cli_json(&["keys", "list"], None);
+    out["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kid"].as_str().unwrap().to_owned(), k["state"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+fn state_of(list: &[(String, String)], kid: &str) -> String {
+    list.iter().find(|(k, _)| k == kid).map(|(_, s)| s.clone()).unwrap_or_else(|| panic!("{kid} not listed: {list:?}"))
+}
+
+async fn wait_until_served(app: &TestApp, kid: &str) -> Value {
+    eventually(&format!("{} to serve {kid}", app.address), REFRESH_LIMIT, || async {
+        let jwks = app.jwks().await;
+        kids(&jwks).iter().any(|k| k == kid).then_some(jwks)
+    })
+    .await
+}
+
+both_backends!(
+    staged_rotation_publishes_first_then_signs_then_retires,
+    |raw| {
+        // Small enough to watch a rotation happen: published 4 s before it signs, JWKS cached 2 s.
+        raw.keys.publish_ahead_seconds = 4;
+        raw.keys.jwks_max_age_seconds = 2;
+        raw.keys.refresh_seconds = 1;
+    },
+    async |app| {
+        let (_store, ring) = app.open_key_ring().await;
+        let before = listed(&app);
+        assert_eq!(before.len(), 1, "{before:?}");
+        let (old, state) = before[0].clone();
+        assert_eq!(state, "current");
+        assert_eq!(app.served_kids().await, vec![old.clone()]);
+
+        let r = app.cli_json(&["keys", "rotate"], None);
+        assert_eq!(r["created"], true);
+        let new = r["kid"].as_str().unwrap().to_owned();
+        let activates_at = r["activates_at"].as_i64().unwrap();
+        assert_ne!(new, old);
+
+        // Stage 1: the new key is published ahead while the old one still signs.
+        let list = listed(&app);
+        let jwks = wait_until_served(&app, &new).await;
+        ring.refresh().await.unwrap();
+        let now = tessera::domain::now();
+        let token = ring.snapshot().sign(&test_payload(&app), "JWT", now).unwrap();
+        assert!(now < activates_at, "the machine was too slow to observe the staged key ({now} >= {activates_at})");
+        assert_eq!(state_of(&list, &new), "next");
+        assert_eq!(state_of(&list, &old), "current");
+        assert!(kids(&jwks).contains(&old), "the signing key stays published: {:?}", kids(&jwks));
+        assert_eq!(token_kid(&token), old, "the old key signs until the new one activates");
+        verify_with_jwks(&jwks, &token).unwrap();
+
+        // Stage 2: after its activation time the new key signs; the old one is retired but still published.
+        sleep_until_unix(activates_at).await;
+        let list = listed(&app);
+        assert_eq!(state_of(&list, &new), "current");
+        assert_eq!(state_of(&list, &old), "retired");
+        let listed_old = app.cli_json(&["keys", "list"], None)["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == old.as_str())
+            .cloned()
+            .unwrap();
+        assert_eq!(listed_old["retired_at"].as_i64(), Some(activates_at));
+        let now = tessera::domain::now();
+        let token_new = ring.snapshot().sign(&test_payload(&app), "JWT", now).unwrap();
+        assert_eq!(token_kid(&token_new), new);
+        let jwks = app.jwks().await;
+        let served = kids(&jwks);
+        assert!(served.contains(&new) && served.contains(&old), "{served:?}");
+        verify_with_jwks(&jwks, &token).expect("a token of the retired key still verifies");
+        verify_with_jwks(&jwks, &token_new).expect("a token of the new key verifies");
+    }
+);
+
+both_backends!(
+    import_adds_an_operator_key,
+    |raw| {
+        raw.keys.refresh_seconds = 1;
+    },
+    async |app| {
+        let (_store, ring) = app.open_key_ring().await;
+        // PKCS#8, staged like a rotation.
+        let pem = openssl_rsa_key(app.dir.path(), "pkcs8.pem", 2048, false);
+        let expected = rsa_thumbprint(&openssl_modulus_b64(&pem), "AQAB");
+        let r = app.cli_json(&["keys", "import", pem.to_str().unwrap()], None);
+        assert_eq!(r["kid"], expected.as_str(), "the kid is the key's RFC 7638 thumbprint");
+        assert_eq!(r["created"], true);
+        assert!(r["activates_at"].as_i64().unwrap() > tessera::domain::now(), "staged, not signing yet");
+        assert_eq!(state_of(&listed(&app), &expected), "next");
+        wait_until_served(&app, &expected).await;
+
+        // Importing it again is refused by name.
+        let args = ["keys", "import", pem.to_str().unwrap()];
+        let err = assert_failure(&app.cli(&args, None), &args);
+        assert!(err.contains("already in the ring"), "{err}");
+
+        // PKCS#1 with --now: it signs at once.
+        let pem1 = openssl_rsa_key(app.dir.path(), "pkcs1.pem", 2048, true);
+        assert!(std::fs::read_to_string(&pem1).unwrap().contains("BEGIN RSA PRIVATE KEY"));
+        let expected1 = rsa_thumbprint(&openssl_modulus_b64(&pem1), "AQAB");
+        let r = app.cli_json(&["keys", "import", "--now", pem1.to_str().unwrap()], None);
+        assert_eq!(r["kid"], expected1.as_str());
+        assert_eq!(state_of(&listed(&app), &expected1), "current");
+        let jwks = wait_until_served(&app, &expected1).await;
+        ring.refresh().await.unwrap();
+        let token = ring.snapshot().sign(&test_payload(&app), "JWT", tessera::domain::now()).unwrap();
+        assert_eq!(token_kid(&token), expected1);
+        verify_with_jwks(&jwks, &token).unwrap();
+
+        // Too small a key, and something that is not a key, are refused.
+        let small = openssl_rsa_key(app.dir.path(), "small.pem", 1024, false);
+        let args = ["keys", "import", small.to_str().unwrap()];
+        let err = assert_failure(&app.cli(&args, None), &args);
+        assert!(err.contains("2048"), "{err}");
+        let junk = app.dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a key").unwrap();
+        let args = ["keys", "import", junk.to_str().unwrap()];
+        let err = assert_failure(&app.cli(&args, None), &args);
+        assert!(err.contains("PEM"), "{err}");
+    }
+);
+
+/// Two instances on one Postgres database share one ring; a change made anywhere reaches both within
+/// `keys.refresh_seconds`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_serve_one_key_ring_postgres() {
+    let a = spawn_app_with(Backend::Postgres, |raw| raw.keys.refresh_seconds = 1).await;
+    let b = a.spawn_peer().await;
+    let (ja, jb) = (a.get("/jwks").await, b.get("/jwks").await);
+    assert_eq!(ja.headers()["etag"], jb.headers()["etag"]);
+    let (ja, jb): (Value, Value) = (ja.json().await.unwrap(), jb.json().await.unwrap());
+    assert_eq!(ja, jb);
+    assert_eq!(kids(&ja).len(), 1, "the second instance did not make a key of its own");
+
+    // Through the CLI.
+    let r = a.cli_json(&["keys", "rotate", "--now"], None);
+    let kid = r["kid"].as_str().unwrap().to_owned();
+    wait_until_served(&b, &kid).await;
+    wait_until_served(&a, &kid).await;
+
+    // Through a key ring, as a third instance would.
+    let (_store, ring) = b.open_key_ring().await;
+    let r = ring.rotate(tessera::domain::now(), false).await.unwrap();
+    assert!(r.created);
+    wait_until_served(&a, &r.kid).await;
+    wait_until_served(&b, &r.kid).await;
+    let (ja, jb) = (a.jwks().await, b.jwks().await);
+    assert_eq!(ja, jb);
+    assert_eq!(kids(&ja).len(), 3);
+}

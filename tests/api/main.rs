@@ -1,0 +1,12 @@
+//! The integration tests: one binary (`cargo test --test api`), one module per area. Each test starts its
+//! own server through `helpers::spawn_app` and, unless it says otherwise, runs on SQLite and on Postgres.
+#[macro_use]
+mod helpers;
+
+mod cli;
+mod config;
+mod discovery;
+mod health;
+mod jwks;
+mod keys;
+mod signin;

@@ -1,0 +1,470 @@
+//! Sign-in: the authorization code flow with PKCE through the `openidconnect` relying party, and the
+//! table of ways it must refuse.
+use crate::helpers::{oidc_http_client, TestApp};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
+use openidconnect::{
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::collections::HashMap;
+
+pub const PASSWORD: &str = "correct horse battery";
+pub const REDIRECT: &str = "http://127.0.0.1:9/cb";
+
+/// Creates alice through the CLI.
+pub fn add_alice(app: &TestApp) -> Value {
+    app.cli_json(
+        &["users", "add", "alice", "--password-stdin", "--email", "alice@example.com", "--name", "Alice"],
+        Some(PASSWORD),
+    )
+}
+
+/// Creates a client through the CLI and returns its JSON (with `client_secret` when confidential).
+pub fn add_client(app: &TestApp, extra: &[&str]) -> Value {
+    let mut args = vec!["clients", "add", "--name", "Test App", "--redirect-uri", REDIRECT];
+    args.extend_from_slice(extra);
+    app.cli_json(&args, None)
+}
+
+/// The value of `name="…" value="…"` in a page.
+pub fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no field {name} in page:\n{html}")) + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+pub fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("no Location on {}", resp.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+pub fn query_of(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url).unwrap().query_pairs().into_owned().collect()
+}
+
+/// Drives the browser part of the flow with plain HTTP (cookies kept): from the authorization URL to the
+/// redirect back to the client, signing in and consenting as needed. Returns the final redirect URL.
+pub async fn browse(app: &TestApp, auth_url: &str, consent: Option<&str>) -> String {
+    let c = &app.api_client;
+    let mut resp = c.get(auth_url).send().await.unwrap();
+    for _ in 0..4 {
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{}", resp.text().await.unwrap());
+        let loc = location(&resp);
+        if !loc.starts_with('/') {
+            return loc;
+        }
+        let page = c.get(app.url(&loc)).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        let interaction = hidden(&html, "interaction");
+        let csrf = hidden(&html, "csrf");
+        resp = if loc.starts_with("/login") {
+            c.post(app.url("/login"))
+                .header("Origin", &app.address)
+                .form(&[
+                    ("interaction", &interaction),
+                    ("csrf", &csrf),
+                    ("username", &"alice".into()),
+                    ("password", &PASSWORD.to_owned()),
+                ])
+                .send()
+                .await
+                .unwrap()
+        } else {
+            let decision = consent.expect("a consent page was not expected").to_owned();
+            c.post(app.url("/consent"))
+                .header("Origin", &app.address)
+                .form(&[("interaction", &interaction), ("csrf", &csrf), ("decision", &decision)])
+                .send()
+                .await
+                .unwrap()
+        };
+    }
+    panic!("too many steps");
+}
+
+pub fn pkce_pair() -> (String, String) {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    (challenge.as_str().to_owned(), verifier.secret().to_owned())
+}
+
+/// An authorization URL for `client_id` with S256 PKCE, state `st` and nonce `n`.
+pub fn auth_url(app: &TestApp, client_id: &str, challenge: &str, extra: &str) -> String {
+    format!(
+        "{}/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid%20profile%20email&state=st&nonce=n&code_challenge={challenge}&code_challenge_method=S256{extra}",
+        app.address,
+        urlencode(REDIRECT)
+    )
+}
+
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn relying_party_flow(app: &TestApp, public: bool) {
+    let alice = add_alice(app);
+    let client = add_client(app, if public { &["--public"] } else { &[] });
+    let http = oidc_http_client();
+    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http)
+        .await
+        .expect("discovery");
+    let rp = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(client["client_id"].as_str().unwrap().to_owned()),
+        client["client_secret"].as_str().map(|s| ClientSecret::new(s.to_owned())),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, csrf, nonce) = rp
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .add_scope(Scope::new("profile".into()))
+        .add_scope(Scope::new("email".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let back = browse(app, url.as_str(), Some("allow")).await;
+    let q = query_of(&back);
+    assert!(back.starts_with(REDIRECT), "{back}");
+    assert_eq!(q.get("state"), Some(csrf.secret()));
+    assert_eq!(q.get("iss"), Some(&app.address), "RFC 9207 iss");
+
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(q["code"].clone()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .expect("token exchange");
+    let id_token = tokens.id_token().expect("an id_token");
+    let verifier = rp.id_token_verifier();
+    let claims = id_token.claims(&verifier, &nonce).expect("a valid ID token");
+    assert_eq!(claims.subject().as_str(), alice["id"].as_str().unwrap());
+    let expected = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected));
+    assert!(claims.auth_time().is_some());
+
+    let info: CoreUserInfoClaims = rp
+        .user_info(tokens.access_token().to_owned(), Some(claims.subject().clone()))
+        .unwrap()
+        .request_async(&http)
+        .await
+        .expect("userinfo");
+    assert_eq!(info.email().map(|e| e.as_str()), Some("alice@example.com"));
+    assert_eq!(info.preferred_username().map(|u| u.as_str()), Some("alice"));
+
+    // The access token is an RFC 9068 JWT with the claims resource servers need.
+    let parts: Vec<&str> = tokens.access_token().secret().split('.').collect();
+    let decode = |s: &str| -> Value {
+        use base64::Engine;
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()).unwrap()
+    };
+    let header = decode(parts[0]);
+    let at = decode(parts[1]);
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(header["alg"], "RS256");
+    for claim in ["iss", "sub", "aud", "client_id", "scope", "exp", "iat", "jti", "auth_time", "sid"] {
+        assert!(at.get(claim).is_some(), "access token lacks {claim}: {at}");
+    }
+
+    // Consent is remembered: the second authorization needs no page.
+    let (challenge2, _) = pkce_pair();
+    let again = browse(app, &auth_url(app, client["client_id"].as_str().unwrap(), &challenge2, ""), None).await;
+    assert!(query_of(&again).contains_key("code"), "{again}");
+}
+
+both_backends!(rp_flow_confidential_client, async |app| {
+    relying_party_flow(&app, false).await;
+});
+
+both_backends!(rp_flow_public_client, async |app| {
+    relying_party_flow(&app, true).await;
+});
+
+/// A code for `client`, with its PKCE verifier.
+async fn code_for(app: &TestApp, client_id: &str, extra: &str) -> (String, String) {
+    let (challenge, verifier) = pkce_pair();
+    let back = browse(app, &auth_url(app, client_id, &challenge, extra), Some("allow")).await;
+    (query_of(&back).remove("code").unwrap_or_else(|| panic!("no code in {back}")), verifier)
+}
+
+async fn redeem(app: &TestApp, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let r = app.api_client.post(app.url("/token")).form(form).send().await.unwrap();
+    let status = r.status();
+    assert_eq!(r.headers().get("cache-control").unwrap(), "no-store");
+    (status, r.json().await.unwrap())
+}
+
+both_backends!(refusals, async |app| {
+    add_alice(&app);
+    let public = add_client(&app, &["--public"]);
+    let pid = public["client_id"].as_str().unwrap().to_owned();
+    let other = add_client(&app, &["--public"]);
+    let oid = other["client_id"].as_str().unwrap().to_owned();
+    let c = &app.api_client;
+    let (challenge, _) = pkce_pair();
+
+    // Unknown client and unregistered redirect_uri: an HTML page, never a redirect.
+    for url in [
+        auth_url(&app, "nobody", &challenge, ""),
+        auth_url(&app, &pid, &challenge, "").replace(&urlencode(REDIRECT), &urlencode("http://127.0.0.1:9/evil")),
+        format!("{}/authorize?response_type=code&client_id={pid}&client_id={pid}", app.address),
+        // A duplicate parameter makes the whole request untrustworthy: refused before any redirect.
+        auth_url(&app, &pid, &challenge, "&scope=admin"),
+    ] {
+        let r = c.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{url}");
+        assert!(r.headers().get("location").is_none(), "{url} redirected");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    }
+
+    // Errors after the redirect URI is verified go back with error, state and iss.
+    let redirected = |extra: &'static str, challenge: Option<&str>| {
+        let base = format!(
+            "{}/authorize?response_type=code&client_id={pid}&redirect_uri={}&scope=openid&state=st",
+            app.address,
+            urlencode(REDIRECT)
+        );
+        let pk = challenge.map(|ch| format!("&code_challenge={ch}&code_challenge_method=S256")).unwrap_or_default();
+        format!("{base}{pk}{extra}")
+    };
+    for (url, code) in [
+        (redirected("", None), "invalid_request"),
+        (redirected("&code_challenge=abc&code_challenge_method=plain", None), "invalid_request"),
+        (redirected("&prompt=none", Some(&challenge)), "login_required"),
+        (
+            redirected("", Some(&challenge)).replace("response_type=code", "response_type=token"),
+            "unsupported_response_type",
+        ),
+        (redirected("", Some(&challenge)).replace("scope=openid", "scope=openid%20tessera:admin"), "invalid_scope"),
+        (redirected("&resource=https://api.example/", Some(&challenge)), "invalid_target"),
+    ] {
+        let r = c.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{url}");
+        let q = query_of(&location(&r));
+        assert_eq!(q.get("error").map(String::as_str), Some(code), "{url}: {q:?}");
+        assert_eq!(q.get("state").map(String::as_str), Some("st"));
+        assert_eq!(q.get("iss"), Some(&app.address));
+    }
+
+    // Deny on the consent page.
+    let back = browse(&app, &auth_url(&app, &pid, &challenge, ""), Some("deny")).await;
+    let q = query_of(&back);
+    assert_eq!(q.get("error").map(String::as_str), Some("access_denied"));
+    assert_eq!(q.get("state").map(String::as_str), Some("st"));
+
+    // Token endpoint refusals.
+    let (code, verifier) = code_for(&app, &pid, "").await;
+    let wrong = "A".repeat(43);
+    let (s, e) = redeem(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &pid),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &wrong),
+        ],
+    )
+    .await;
+    assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    // The failed attempt consumed the code.
+    let (s, e) = redeem(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &pid),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+
+    let (code, verifier) = code_for(&app, &pid, "").await;
+    let (s, e) = redeem(
+        &app,
+        &[("grant_type", "authorization_code"), ("client_id", &pid), ("code", &code), ("redirect_uri", REDIRECT)],
+    )
+    .await;
+    assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "missing verifier");
+    let _ = verifier;
+
+    // A code from another client.
+    let (code, verifier) = code_for(&app, &pid, "").await;
+    let (s, e) = redeem(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &oid),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+
+    // Duplicate parameters, unknown grant, unknown client.
+    let r = c
+        .post(app.url("/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("grant_type=authorization_code&grant_type=authorization_code&client_id={pid}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+    let (s, e) = redeem(&app, &[("grant_type", "password"), ("client_id", &pid)]).await;
+    assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unsupported_grant_type")));
+    let r = c
+        .post(app.url("/token"))
+        .basic_auth("nobody", Some("x"))
+        .form(&[("grant_type", "authorization_code")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.headers().get("www-authenticate").is_some());
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+});
+
+both_backends!(code_replay_revokes_the_first_tokens, async |app| {
+    add_alice(&app);
+    let public = add_client(&app, &["--public"]);
+    let pid = public["client_id"].as_str().unwrap().to_owned();
+    let (code, verifier) = code_for(&app, &pid, "").await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", pid.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (s, first) = redeem(&app, &form).await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    let at = first["access_token"].as_str().unwrap().to_owned();
+    let ok = app.api_client.get(app.url("/userinfo")).bearer_auth(&at).send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+
+    let (s, e) = redeem(&app, &form).await;
+    assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    let r = app.api_client.get(app.url("/userinfo")).bearer_auth(&at).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the first access token must be revoked");
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+});
+
+both_backends!(
+    expired_code,
+    |raw| {
+        raw.tokens.code_ttl_seconds = 1;
+    },
+    async |app| {
+        add_alice(&app);
+        let public = add_client(&app, &["--public"]);
+        let pid = public["client_id"].as_str().unwrap().to_owned();
+        let (code, verifier) = code_for(&app, &pid, "").await;
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        let (s, e) = redeem(
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &pid),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await;
+        assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    }
+);
+
+both_backends!(userinfo_refuses_id_tokens_and_garbage, async |app| {
+    add_alice(&app);
+    let public = add_client(&app, &["--public"]);
+    let pid = public["client_id"].as_str().unwrap().to_owned();
+    let (code, verifier) = code_for(&app, &pid, "").await;
+    let (_, tokens) = redeem(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &pid),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    for bad in [id_token, "garbage", "a.b.c"] {
+        let r = app.api_client.get(app.url("/userinfo")).bearer_auth(bad).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("error=\"invalid_token\""));
+    }
+    let r = app.api_client.get(app.url("/userinfo")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+});
+
+both_backends!(prompt_login_and_form_post, async |app| {
+    add_alice(&app);
+    let public = add_client(&app, &["--public"]);
+    let pid = public["client_id"].as_str().unwrap().to_owned();
+    let _ = code_for(&app, &pid, "").await;
+    // With a session and consent, prompt=login still shows the login page.
+    let (challenge, _) = pkce_pair();
+    let r = app.api_client.get(auth_url(&app, &pid, &challenge, "&prompt=login")).send().await.unwrap();
+    assert!(location(&r).starts_with("/login"), "{}", location(&r));
+    // form_post: an auto-submitting page with the code, no redirect.
+    let r = app.api_client.get(auth_url(&app, &pid, &challenge, "&response_mode=form_post")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(&format!("action=\"{REDIRECT}\"")), "{html}");
+    assert!(!hidden(&html, "code").is_empty());
+    assert!(html.contains("<script src=\"/static/form_post.js\">"));
+    // A wrong password is a 401 page with a message that does not say which part was wrong.
+    let r = app.api_client.get(auth_url(&app, &pid, &challenge, "&prompt=login")).send().await.unwrap();
+    let page = app.api_client.get(app.url(&location(&r))).send().await.unwrap().text().await.unwrap();
+    let r = app
+        .api_client
+        .post(app.url("/login"))
+        .header("Origin", &app.address)
+        .form(&[
+            ("interaction", hidden(&page, "interaction")),
+            ("csrf", hidden(&page, "csrf")),
+            ("username", "alice".into()),
+            ("password", "wrong".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.unwrap().contains("do not match"));
+    // A form from another origin is refused.
+    let r = app
+        .api_client
+        .post(app.url("/login"))
+        .header("Origin", "http://evil.example")
+        .form(&[
+            ("interaction", hidden(&page, "interaction")),
+            ("csrf", hidden(&page, "csrf")),
+            ("username", "alice".into()),
+            ("password", PASSWORD.into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+});
