@@ -68,6 +68,7 @@ for pkg in pkg-config libssl-dev libpq-dev libsqlite3-dev; do
   installed "$pkg" || missing+=("$pkg")
 done
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 pg_fresh=0
 if ! pg_ready && ! { command -v pg_ctlcluster && compgen -G '/usr/lib/postgresql/*/bin/postgres'; } >/dev/null 2>&1; then
   missing+=(postgresql)

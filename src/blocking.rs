@@ -26,10 +26,7 @@ impl CpuPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .map_err(|e| BlockingError(e.to_string()))?;
+        let permit = Arc::clone(&self.permits).acquire_owned().await.map_err(|e| BlockingError(e.to_string()))?;
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;

@@ -3,13 +3,7 @@
 //! The binary in `main.rs` is a thin CLI over this library; integration tests link it directly.
 #![cfg_attr(
     not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::todo,
-        clippy::unimplemented
-    )
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo, clippy::unimplemented)
 )]
 #![deny(clippy::await_holding_lock)]
 

@@ -1,13 +1,13 @@
 //! Wiring: opens the backends, the key ring and the HTTP server from [`Settings`]. The CLI and the tests
 //! build the application through here, exactly as `tessera serve` does.
-use crate::config::{DatabaseKind, Settings};
 use crate::blocking::CpuPool;
+use crate::config::{DatabaseKind, Settings};
 use crate::domain::password::{hash_password, Password};
 use crate::http::cookies::CookiePolicy;
 use crate::http::{self, AppState};
-use crate::oauth::provider::Provider;
 use crate::jose::{Kek, KeyRing, RotationPolicy};
 use crate::oauth::discovery::ProviderMetadata;
+use crate::oauth::provider::Provider;
 use crate::storage::cache::memory::MemoryCache;
 use crate::storage::cache::redis::RedisCache;
 use crate::storage::cache::EphemeralStore;
@@ -34,9 +34,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<DieselStore> {
 pub async fn open_cache(settings: &Settings) -> anyhow::Result<Arc<dyn EphemeralStore>> {
     Ok(match &settings.redis {
         Some(r) => Arc::new(
-            RedisCache::connect(r.url(), &settings.redis_prefix, r.timeout)
-                .await
-                .context("connecting to Redis")?,
+            RedisCache::connect(r.url(), &settings.redis_prefix, r.timeout).await.context("connecting to Redis")?,
         ),
         None => Arc::new(MemoryCache::new()),
     })
@@ -114,8 +112,8 @@ impl Application {
         let discovery_json = serde_json::to_vec(&ProviderMetadata::new(&settings.issuer))?;
         let discovery_etag = format!("\"{}\"", crate::domain::secret::SecretHash::of_bytes(&discovery_json));
 
-        let listener = TcpListener::bind(settings.http.bind)
-            .with_context(|| format!("binding {}", settings.http.bind))?;
+        let listener =
+            TcpListener::bind(settings.http.bind).with_context(|| format!("binding {}", settings.http.bind))?;
         let port = listener.local_addr()?.port();
         let workers = settings.http.workers;
         let hsts = settings.issuer.scheme() == "https";

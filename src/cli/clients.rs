@@ -98,10 +98,7 @@ fn parse_client_id(s: &str) -> anyhow::Result<ClientId> {
 }
 
 fn parse_uris(values: &[String]) -> anyhow::Result<Vec<RedirectUri>> {
-    values
-        .iter()
-        .map(|u| RedirectUri::parse(u).map_err(|e| anyhow!("{u}: {e}")))
-        .collect()
+    values.iter().map(|u| RedirectUri::parse(u).map_err(|e| anyhow!("{u}: {e}"))).collect()
 }
 
 /// Checks a resource indicator: an absolute URI without fragment (RFC 8707 §2).
@@ -157,12 +154,9 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             if grants.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
                 return Err(anyhow!("authorization_code clients need at least one --redirect-uri"));
             }
-            let scope = if scopes.is_empty() {
-                Scope::parse(DEFAULT_CLIENT_SCOPE)
-            } else {
-                Scope::parse(&scopes.join(" "))
-            }
-            .map_err(|e| anyhow!("--scope: {e}"))?;
+            let scope =
+                if scopes.is_empty() { Scope::parse(DEFAULT_CLIENT_SCOPE) } else { Scope::parse(&scopes.join(" ")) }
+                    .map_err(|e| anyhow!("--scope: {e}"))?;
             if scope.contains(crate::domain::scope::ADMIN_SCOPE) && !admin {
                 return Err(anyhow!("only --admin clients may have the {} scope", crate::domain::scope::ADMIN_SCOPE));
             }
@@ -170,11 +164,13 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             if let Some(ttl) = access_token_ttl {
                 anyhow::ensure!(ttl > 0, "--access-token-ttl must be greater than 0");
             }
-            let secret = matches!(auth_method, ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost)
-                .then(PlainSecret::generate);
+            let secret =
+                matches!(auth_method, ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost)
+                    .then(PlainSecret::generate);
             let mut scope = scope;
             if admin {
-                scope = Scope::parse(&format!("{scope} {}", crate::domain::scope::ADMIN_SCOPE)).map_err(|e| anyhow!(e))?;
+                scope =
+                    Scope::parse(&format!("{scope} {}", crate::domain::scope::ADMIN_SCOPE)).map_err(|e| anyhow!(e))?;
             }
             let client = Client {
                 id: ClientId::generate(),
@@ -204,7 +200,10 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             out.print(&value, || {
                 let mut text = format!("client_id:     {}", client.id);
                 if let Some(s) = &secret {
-                    text.push_str(&format!("\nclient_secret: {}\n(the secret is shown only now; store it safely)", s.expose()));
+                    text.push_str(&format!(
+                        "\nclient_secret: {}\n(the secret is shown only now; store it safely)",
+                        s.expose()
+                    ));
                 }
                 text
             });
@@ -223,7 +222,15 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             }
             out.print(&json!({ "clients": all.iter().map(client_json).collect::<Vec<_>>() }), || {
                 all.iter()
-                    .map(|c| format!("{:<24} {:<20} {}  created {}", c.id.as_str(), c.auth_method.as_str(), c.name, human_time(c.created_at)))
+                    .map(|c| {
+                        format!(
+                            "{:<24} {:<20} {}  created {}",
+                            c.id.as_str(),
+                            c.auth_method.as_str(),
+                            c.name,
+                            human_time(c.created_at)
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });
@@ -242,10 +249,9 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
         ClientsCommand::RotateSecret { id } => {
             let id = parse_client_id(&id)?;
             let mut client = store.client(&id).await?.ok_or_else(|| anyhow!("no client {id}"))?;
-            let old = client
-                .secret_hash
-                .take()
-                .ok_or_else(|| anyhow!("client {id} authenticates with {}, not a secret", client.auth_method.as_str()))?;
+            let old = client.secret_hash.take().ok_or_else(|| {
+                anyhow!("client {id} authenticates with {}, not a secret", client.auth_method.as_str())
+            })?;
             let secret = PlainSecret::generate();
             let until = now + settings.clients.secret_overlap;
             client.secret_hash = Some(secret.hash());

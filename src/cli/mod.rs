@@ -111,9 +111,7 @@ impl Output {
 /// Reads a secret from standard input: the first line, without its line ending.
 fn read_stdin_line(what: &str) -> anyhow::Result<String> {
     let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .with_context(|| format!("reading the {what} from standard input"))?;
+    std::io::stdin().read_line(&mut line).with_context(|| format!("reading the {what} from standard input"))?;
     let trimmed = line.trim_end_matches(['\n', '\r']).to_owned();
     anyhow::ensure!(!trimmed.is_empty(), "no {what} on standard input");
     Ok(trimmed)
@@ -141,7 +139,7 @@ mod tests {
     #[test]
     fn human_time_is_rfc3339_utc() {
         assert_eq!(super::human_time(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::human_time(1_795_000_000), "2026-11-18T07:06:40Z");
+        assert_eq!(super::human_time(1_795_000_000), "2026-11-18T11:06:40Z");
         assert_eq!(super::human_time(951_782_400), "2000-02-29T00:00:00Z");
     }
 }

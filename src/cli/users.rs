@@ -92,7 +92,14 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             let password = Password::parse_new(read_stdin_line("password")?).map_err(|e| anyhow!(e))?;
             let password_hash = hash(settings, password).await?;
             let user = store
-                .create_user(NewUser { id: UserId::generate(), username: username.clone(), password_hash, email, name, created_at: now })
+                .create_user(NewUser {
+                    id: UserId::generate(),
+                    username: username.clone(),
+                    password_hash,
+                    email,
+                    name,
+                    created_at: now,
+                })
                 .await
                 .map_err(|e| match e {
                     StoreError::Conflict(_) => anyhow!("a user named {username} already exists"),

@@ -417,7 +417,10 @@ impl RawSettings {
             .http
             .trusted_proxies
             .iter()
-            .map(|p| p.parse::<IpAddr>().map_err(|_| invalid("http.trusted_proxies", format!("has an invalid IP address {p:?}"))))
+            .map(|p| {
+                p.parse::<IpAddr>()
+                    .map_err(|_| invalid("http.trusted_proxies", format!("has an invalid IP address {p:?}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if self.http.workers == Some(0) {
             return Err(invalid("http.workers", "must be at least 1"));
@@ -476,7 +479,9 @@ impl RawSettings {
             Some("open") => RegistrationMode::Open,
             Some("token") => RegistrationMode::Token,
             Some("off") => RegistrationMode::Off,
-            Some(other) => return Err(invalid("registration.mode", format!("must be open, token or off, not {other:?}"))),
+            Some(other) => {
+                return Err(invalid("registration.mode", format!("must be open, token or off, not {other:?}")))
+            }
             None if kind == DatabaseKind::Sqlite => RegistrationMode::Open,
             None => RegistrationMode::Token,
         };
@@ -510,8 +515,9 @@ impl RawSettings {
             iterations: self.passwords.iterations,
             parallelism: self.passwords.parallelism,
         };
-        argon2::Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
-            .map_err(|e| invalid("passwords.memory_kib", format!("with iterations and parallelism is not a valid argon2 cost: {e}")))?;
+        argon2::Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None).map_err(|e| {
+            invalid("passwords.memory_kib", format!("with iterations and parallelism is not a valid argon2 cost: {e}"))
+        })?;
         if self.passwords.max_concurrent == 0 {
             return Err(invalid("passwords.max_concurrent", "must be at least 1"));
         }
@@ -559,11 +565,7 @@ impl RawSettings {
 
 fn is_local_host(host: &str) -> bool {
     host == "localhost"
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+        || host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 impl DatabaseSettings {

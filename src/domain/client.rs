@@ -166,10 +166,7 @@ impl Client {
     /// Whether `secret` is the current secret, or the previous one within its overlap at `now`.
     pub fn secret_matches(&self, secret: &str, now: UnixTime) -> bool {
         let current = self.secret_hash.as_ref().is_some_and(|h| h.matches(secret));
-        let previous = self
-            .previous_secret
-            .as_ref()
-            .is_some_and(|(h, until)| now < *until && h.matches(secret));
+        let previous = self.previous_secret.as_ref().is_some_and(|(h, until)| now < *until && h.matches(secret));
         current | previous
     }
 }

@@ -26,10 +26,7 @@ fn check_id(s: &str) -> Result<(), IdError> {
         return Err(IdError::TooLong(MAX_ID_LEN));
     }
     // RFC 3986 unreserved characters: safe in URLs, headers, logs and HTML without escaping surprises.
-    if !s
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-    {
+    if !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')) {
         return Err(IdError::BadCharacter);
     }
     Ok(())

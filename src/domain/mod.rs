@@ -24,8 +24,5 @@ pub type UnixTime = i64;
 /// The current time as [`UnixTime`]; only the edges (HTTP handlers, CLI, background tasks) call this,
 /// protocol code takes `now` as a parameter.
 pub fn now() -> UnixTime {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }

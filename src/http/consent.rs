@@ -22,7 +22,11 @@ async fn session(req: &HttpRequest, state: &AppState) -> Option<Session> {
 }
 
 #[allow(clippy::result_large_err)]
-async fn loaded(req: &HttpRequest, state: &AppState, id: Option<&str>) -> Result<(String, Interaction, Session), HttpResponse> {
+async fn loaded(
+    req: &HttpRequest,
+    state: &AppState,
+    id: Option<&str>,
+) -> Result<(String, Interaction, Session), HttpResponse> {
     let (id, interaction) = load(req, state, id).await?;
     let session = session(req, state).await.ok_or_else(|| expired(req))?;
     Ok((id, interaction, session))

@@ -34,12 +34,7 @@ impl CookiePolicy {
     }
 
     fn build(&self, name: &'static str, value: String) -> Cookie<'static> {
-        Cookie::build(name, value)
-            .path("/")
-            .http_only(true)
-            .secure(self.secure)
-            .same_site(SameSite::Lax)
-            .finish()
+        Cookie::build(name, value).path("/").http_only(true).secure(self.secure).same_site(SameSite::Lax).finish()
     }
 
     /// A session cookie (ends with the browser session; the server-side session has its own expiry).

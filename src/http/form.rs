@@ -21,11 +21,9 @@ pub fn query(req: &HttpRequest) -> Result<Params, OAuthError> {
 
 /// A POST body's parameters; it must be a form (RFC 6749 §3.2).
 pub fn body(req: &HttpRequest, bytes: &[u8]) -> Result<Params, OAuthError> {
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")));
+    let is_form = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+    });
     if !is_form {
         return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
     }

@@ -21,7 +21,11 @@ pub fn expired(req: &HttpRequest) -> HttpResponse {
 /// Loads the interaction named by `id` for this browser, or the page to show instead.
 // The error is the response to send, built once per request; boxing it would buy nothing.
 #[allow(clippy::result_large_err)]
-pub async fn load(req: &HttpRequest, state: &AppState, id: Option<&str>) -> Result<(String, Interaction), HttpResponse> {
+pub async fn load(
+    req: &HttpRequest,
+    state: &AppState,
+    id: Option<&str>,
+) -> Result<(String, Interaction), HttpResponse> {
     let Some(id) = id else { return Err(expired(req)) };
     let browser = state.cookies.read_browser(req);
     match state.provider.load_interaction(id, browser.as_deref()).await {
@@ -31,9 +35,14 @@ pub async fn load(req: &HttpRequest, state: &AppState, id: Option<&str>) -> Resu
     }
 }
 
-/// Checks a POSTed form: same-origin `Origin` (when the browser sends one) and the interaction's CSRF token.
+/// Checks a POSTed form: not cross-origin (`Origin`, `Sec-Fetch-Site`) and the interaction's CSRF token.
 #[allow(clippy::result_large_err)]
-pub fn check_form(req: &HttpRequest, state: &AppState, interaction: &Interaction, form: &Params) -> Result<(), HttpResponse> {
+pub fn check_form(
+    req: &HttpRequest,
+    state: &AppState,
+    interaction: &Interaction,
+    form: &Params,
+) -> Result<(), HttpResponse> {
     let forbidden = || {
         message_page(
             req,
@@ -42,12 +51,14 @@ pub fn check_form(req: &HttpRequest, state: &AppState, interaction: &Interaction
             "The form did not come from this site. Go back to the application and try again.",
         )
     };
-    if let Some(origin) = req.headers().get(header::ORIGIN) {
-        let expected = state.issuer_origin.as_str();
-        if origin.to_str().ok() != Some(expected) {
-            tracing::warn!(event = "csrf_origin_mismatch", "form posted from another origin");
-            return Err(forbidden());
-        }
+    // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` even for same-origin posts, so
+    // `null` proves nothing either way; `Sec-Fetch-Site` still tells where a modern browser's post came from.
+    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let cross_origin = origin.is_some_and(|o| o != "null" && o != state.issuer_origin);
+    let fetch_site = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if cross_origin || fetch_site.is_some_and(|s| s != "same-origin") {
+        tracing::warn!(event = "csrf_origin_mismatch", "form posted from another origin");
+        return Err(forbidden());
     }
     match form.get("csrf") {
         Some(t) if Provider::csrf_matches(interaction, t) => Ok(()),

@@ -63,7 +63,13 @@ pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
             Ok(c) => c.name,
             Err(e) => return step_response(&req, &state, Err(e)),
         };
-        let view = LoginPage { client_name, interaction: id, csrf: interaction.csrf.clone(), username, error: Some(FAILED.into()) };
+        let view = LoginPage {
+            client_name,
+            interaction: id,
+            csrf: interaction.csrf.clone(),
+            username,
+            error: Some(FAILED.into()),
+        };
         return page(StatusCode::UNAUTHORIZED, view.render());
     };
     let (cookie, session) = match state.provider.start_session(&user, vec!["pwd".into()], now).await {

@@ -15,10 +15,7 @@ pub const PAGE_CSP: &str =
 
 /// The request id tracing-actix-web gave this request.
 pub fn request_id(req: &HttpRequest) -> String {
-    req.extensions()
-        .get::<tracing_actix_web::RequestId>()
-        .map(|id| id.to_string())
-        .unwrap_or_default()
+    req.extensions().get::<tracing_actix_web::RequestId>().map(|id| id.to_string()).unwrap_or_default()
 }
 
 use actix_web::HttpMessage;
@@ -63,7 +60,8 @@ pub fn error_page(req: &HttpRequest, e: &OAuthError) -> HttpResponse {
 
 /// A page for a failure that is not an OAuth error (expired link, bad form).
 pub fn message_page(req: &HttpRequest, status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    let body = ErrorPage { title: title.into(), message: message.into(), code: None, request_id: request_id(req) }.render();
+    let body =
+        ErrorPage { title: title.into(), message: message.into(), code: None, request_id: request_id(req) }.render();
     page(status, body)
 }
 
@@ -132,9 +130,8 @@ pub fn authorization_response(r: AuthorizationResponse) -> HttpResponse {
                 .insert_header((header::REFERRER_POLICY, "no-referrer"))
                 .finish()
         }
-        ResponseMode::FormPost => page(
-            StatusCode::OK,
-            FormPostPage { action: r.redirect_uri.as_str().to_owned(), fields: r.params }.render(),
-        ),
+        ResponseMode::FormPost => {
+            page(StatusCode::OK, FormPostPage { action: r.redirect_uri.as_str().to_owned(), fields: r.params }.render())
+        }
     }
 }

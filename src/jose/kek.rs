@@ -26,9 +26,7 @@ impl std::fmt::Debug for Kek {
 impl Kek {
     /// Parses the base64 form (`openssl rand -base64 32`).
     pub fn from_base64(s: &str) -> Result<Self, JoseError> {
-        let bytes = STANDARD
-            .decode(s.trim())
-            .map_err(|_| JoseError::Kek("is not valid base64".into()))?;
+        let bytes = STANDARD.decode(s.trim()).map_err(|_| JoseError::Kek("is not valid base64".into()))?;
         let arr: [u8; 32] = bytes
             .try_into()
             .map_err(|_| JoseError::Kek("must be 32 bytes (generate with `openssl rand -base64 32`)".into()))?;
@@ -72,9 +70,8 @@ impl Kek {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let mut file = options
-            .open(path)
-            .map_err(|e| JoseError::Kek(format!("cannot create {}: {e}", path.display())))?;
+        let mut file =
+            options.open(path).map_err(|e| JoseError::Kek(format!("cannot create {}: {e}", path.display())))?;
         writeln!(file, "{}", STANDARD.encode(key))
             .map_err(|e| JoseError::Kek(format!("cannot write {}: {e}", path.display())))?;
         Ok(Self(key))

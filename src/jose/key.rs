@@ -63,14 +63,11 @@ impl NewKey {
         let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
             .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(pem))
             .map_err(|_| JoseError::Import("not an RSA private key in PEM (PKCS#1 or PKCS#8)".into()))?;
-        key.validate()
-            .map_err(|e| JoseError::Import(format!("inconsistent RSA key: {e}")))?;
+        key.validate().map_err(|e| JoseError::Import(format!("inconsistent RSA key: {e}")))?;
         if key.size() * 8 < 2048 {
             return Err(JoseError::Import(format!("RSA key is {} bits; at least 2048 are required", key.size() * 8)));
         }
-        let der = key
-            .to_pkcs8_der()
-            .map_err(|e| JoseError::Import(format!("cannot encode key: {e}")))?;
+        let der = key.to_pkcs8_der().map_err(|e| JoseError::Import(format!("cannot encode key: {e}")))?;
         let pair = RS256.key_pair_from_der(der.as_bytes())?;
         Self::from_pair(&pair)
     }

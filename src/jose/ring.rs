@@ -125,10 +125,7 @@ impl RingSnapshot {
             if header.algorithm() != Some(ALG_RS256) {
                 return Ok(None);
             }
-            Ok(header
-                .key_id()
-                .and_then(|kid| self.key(kid))
-                .map(|k| k.verifier() as &dyn JwsVerifier))
+            Ok(header.key_id().and_then(|kid| self.key(kid)).map(|k| k.verifier() as &dyn JwsVerifier))
         })
         .map_err(JoseError::from)
     }
@@ -187,10 +184,7 @@ impl KeyRing {
         let kek = self.kek.clone();
         // Unsealing parses RSA keys: CPU work, off the reactor.
         let keys = tokio::task::spawn_blocking(move || {
-            stored
-                .iter()
-                .map(|s| SigningKey::unseal(s, &kek).map(Arc::new))
-                .collect::<Result<Vec<_>, _>>()
+            stored.iter().map(|s| SigningKey::unseal(s, &kek).map(Arc::new)).collect::<Result<Vec<_>, _>>()
         })
         .await
         .map_err(|e| JoseError::Jose(format!("key loading task failed: {e}")))??;
@@ -211,10 +205,13 @@ impl KeyRing {
 
     /// Applies the automatic schedule at `now` (see [`plan::plan`]).
     pub async fn maintain(&self, now: UnixTime) -> Result<(), JoseError> {
-        self.change(|snap| {
-            let p = plan::plan(&snap.times(), now, &self.policy);
-            (p.add_activating_at, p.remove)
-        }, now)
+        self.change(
+            |snap| {
+                let p = plan::plan(&snap.times(), now, &self.policy);
+                (p.add_activating_at, p.remove)
+            },
+            now,
+        )
         .await
         .map(|_| ())
     }

@@ -49,7 +49,12 @@ pub struct CodeRedemption {
 
 impl Provider {
     /// Issues a code for `req` and the session's user, and stores it.
-    pub async fn issue_code(&self, req: &AuthorizationRequest, session: &Session, now: UnixTime) -> Result<PlainSecret, OAuthError> {
+    pub async fn issue_code(
+        &self,
+        req: &AuthorizationRequest,
+        session: &Session,
+        now: UnixTime,
+    ) -> Result<PlainSecret, OAuthError> {
         let code = PlainSecret::generate();
         let grant = CodeGrant {
             client_id: req.client_id.clone(),

@@ -124,7 +124,11 @@ impl Provider {
         }
     }
 
-    async fn check_user_may_sign_in(&self, req: &AuthorizationRequest, session: &Session) -> Result<(), AuthorizeError> {
+    async fn check_user_may_sign_in(
+        &self,
+        req: &AuthorizationRequest,
+        session: &Session,
+    ) -> Result<(), AuthorizeError> {
         let user = self.users.user_by_id(&session.user_id).await.map_err(|e| req.error(e.into()))?;
         match user {
             Some(u) if !u.disabled => Ok(()),
@@ -178,7 +182,13 @@ impl Provider {
     }
 
     /// After a successful login: continue with the new session.
-    pub async fn after_login(&self, id: String, mut interaction: Interaction, session: &Session, now: UnixTime) -> Result<Step, AuthorizeError> {
+    pub async fn after_login(
+        &self,
+        id: String,
+        mut interaction: Interaction,
+        session: &Session,
+        now: UnixTime,
+    ) -> Result<Step, AuthorizeError> {
         interaction.progress.logged_in = true;
         let client = self.interaction_client(&interaction).await?;
         self.advance(id, interaction, &client, Some(session), now).await
@@ -201,13 +211,11 @@ impl Provider {
         let client = self.interaction_client(&interaction).await?;
         let before = self.consents.consent(&session.user_id, &client.id).await.map_err(|e| req.error(e.into()))?;
         let union = match before {
-            Some(b) => crate::domain::Scope::parse(&format!("{b} {}", req.scope)).map_err(|e| req.error(OAuthError::server(e)))?,
+            Some(b) => crate::domain::Scope::parse(&format!("{b} {}", req.scope))
+                .map_err(|e| req.error(OAuthError::server(e)))?,
             None => req.scope.clone(),
         };
-        self.consents
-            .save_consent(&session.user_id, &client.id, &union, now)
-            .await
-            .map_err(|e| req.error(e.into()))?;
+        self.consents.save_consent(&session.user_id, &client.id, &union, now).await.map_err(|e| req.error(e.into()))?;
         interaction.progress.consented = true;
         self.advance(id, interaction, &client, Some(session), now).await
     }

@@ -3,17 +3,17 @@
 #![warn(missing_docs)]
 
 pub mod authorize;
+pub mod cache_keys;
+pub mod client_auth;
+pub mod code;
 pub mod discovery;
 pub mod error;
+pub mod interaction;
 pub mod params;
 pub mod pkce;
-pub mod cache_keys;
-pub mod code;
-pub mod interaction;
 pub mod provider;
-pub mod session;
-pub mod tokens;
-pub mod client_auth;
 pub mod revoke;
+pub mod session;
 pub mod token;
+pub mod tokens;
 pub mod userinfo;

@@ -36,7 +36,10 @@ impl Params {
                 continue;
             }
             if map.contains_key(&k) {
-                return Err(OAuthError::invalid_request(format!("parameter {} must not be provided twice", truncate(&k))));
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter {} must not be provided twice",
+                    truncate(&k)
+                )));
             }
             map.insert(k, v);
         }

@@ -28,7 +28,12 @@ impl Provider {
 
     /// Starts a session for `user`: a new random id (never reusing one the browser had, against session
     /// fixation), of which only the hash is stored. Returns the cookie value.
-    pub async fn start_session(&self, user: &User, amr: Vec<String>, now: UnixTime) -> Result<(PlainSecret, Session), OAuthError> {
+    pub async fn start_session(
+        &self,
+        user: &User,
+        amr: Vec<String>,
+        now: UnixTime,
+    ) -> Result<(PlainSecret, Session), OAuthError> {
         let cookie = PlainSecret::generate();
         let session = Session {
             id_hash: cookie.hash().as_str().to_owned(),

@@ -33,9 +33,12 @@ fn invalid_bind_address_is_refused_by_name() {
 #[test]
 fn unknown_environment_key_is_refused_by_name() {
     let err = refused(&["serve"], &[("TESSERA__DATABASE__URLL", "x")]);
-    assert!(err.contains("urll"), "{err}");
+    assert!(err.to_lowercase().contains("database.urll"), "{err}");
+    assert!(err.contains("TESSERA__"), "says where the key came from: {err}");
     let err = refused(&["migrate"], &[("TESSERA__DATABSE__URL", "x")]);
-    assert!(err.contains("databse"), "{err}");
+    assert!(err.to_lowercase().contains("databse"), "{err}");
+    let err = refused(&["migrate"], &[("TESSERA__TOKENS__ACCESS_TOKEN_TTL_SECONDS", "ten")]);
+    assert!(err.to_lowercase().contains("tokens.access_token_ttl_seconds"), "{err}");
 }
 
 #[test]
@@ -44,7 +47,7 @@ fn unknown_key_in_config_file_is_refused_by_name() {
     let file = dir.path().join("tessera.toml");
     std::fs::write(&file, "[http]\nbind = \"127.0.0.1:0\"\nworkerz = 2\n").unwrap();
     let err = refused(&["--config", file.to_str().unwrap(), "serve"], &[]);
-    assert!(err.contains("workerz"), "{err}");
+    assert!(err.contains("http.workerz") && err.contains("tessera.toml"), "{err}");
     // A file that does not exist is an error too, not silently the defaults.
     let missing = dir.path().join("missing.toml");
     let err = refused(&["--config", missing.to_str().unwrap(), "migrate"], &[]);

@@ -25,13 +25,12 @@ use tessera::storage::diesel::{testing, DieselStore};
 /// Runs a test body once per backend: `both_backends!(name, async |app| { .. })` makes a module `name` with
 /// the tests `name::sqlite` and `name::postgres`, each given its own `app` from [`spawn_app`]. A second form
 /// tweaks the settings first: `both_backends!(name, |raw| { raw.keys.refresh_seconds = 1; }, async |app| { .. })`.
-/// The body sees the enclosing module's imports.
+/// Attributes before the name (`#[ignore = ".."]`) go on both tests. The body sees the enclosing module's imports.
 macro_rules! both_backends {
     ($(#[$meta:meta])* $name:ident, async |$app:ident| $body:block) => {
         both_backends!($(#[$meta])* $name, |_raw| {}, async |$app| $body);
     };
     ($(#[$meta:meta])* $name:ident, |$raw:ident| $tweak:block, async |$app:ident| $body:block) => {
-        $(#[$meta])*
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -41,11 +40,13 @@ macro_rules! both_backends {
                 $body
             }
 
+            $(#[$meta])*
             #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 body(crate::helpers::Backend::Sqlite).await
             }
 
+            $(#[$meta])*
             #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 body(crate::helpers::Backend::Postgres).await
@@ -97,10 +98,24 @@ pub struct TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         if self.owns_database && self.backend == Backend::Postgres {
-            // Best effort: a leftover t_<uuid> database is harmless; DROP … WITH (FORCE) disconnects the server.
+            // Best effort: leftovers are harmless (cache entries expire anyway); DROP … WITH (FORCE) disconnects
+            // the server.
             let _ = testing::drop_postgres_database_blocking(self.settings.database.url());
+            if let Some(redis) = &self.settings.redis {
+                let _ = delete_redis_prefix(redis.url(), &self.settings.redis_prefix);
+            }
         }
     }
+}
+
+fn delete_redis_prefix(url: &str, prefix: &str) -> redis::RedisResult<()> {
+    let client = redis::Client::open(url)?;
+    let mut conn = client.get_connection_with_timeout(Duration::from_secs(1))?;
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query(&mut conn)?;
+    if !keys.is_empty() {
+        redis::cmd("DEL").arg(keys).query::<()>(&mut conn)?;
+    }
+    Ok(())
 }
 
 /// A server on `backend` with the test defaults.
@@ -224,7 +239,12 @@ async fn start(backend: Backend, mut raw: RawSettings, dir: TempDir, owns_databa
         let app = match Application::build(settings.clone()).await {
             Ok(app) => app,
             Err(e) if is_addr_in_use(&e) => continue,
-            Err(e) => panic!("starting the app on {backend:?}: {e:#}"),
+            Err(e) => {
+                if owns_database && backend == Backend::Postgres {
+                    let _ = testing::drop_postgres_database(settings.database.url()).await;
+                }
+                panic!("starting the app on {backend:?}: {e:#}")
+            }
         };
         assert_eq!(app.port(), port);
         tokio::spawn(app.run_until_stopped());
@@ -403,6 +423,11 @@ pub async fn sleep_until_unix(t: i64) {
             .subsec_millis();
         tokio::time::sleep(Duration::from_millis(u64::from(1000 - ms) + 5)).await;
     }
+}
+
+/// Sleeps into the next second of Unix time, so a key made now activates later than one made before.
+pub async fn next_second() {
+    sleep_until_unix(tessera::domain::now() + 1).await;
 }
 
 /// RFC 7638 JWK thumbprint of an RSA key, computed here independently of the server: SHA-256 over the

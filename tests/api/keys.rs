@@ -111,10 +111,11 @@ both_backends!(
         let err = assert_failure(&app.cli(&args, None), &args);
         assert!(err.contains("already in the ring"), "{err}");
 
-        // PKCS#1 with --now: it signs at once.
+        // PKCS#1 with --now: it signs at once (from the next second on, see the regression test below).
         let pem1 = openssl_rsa_key(app.dir.path(), "pkcs1.pem", 2048, true);
         assert!(std::fs::read_to_string(&pem1).unwrap().contains("BEGIN RSA PRIVATE KEY"));
         let expected1 = rsa_thumbprint(&openssl_modulus_b64(&pem1), "AQAB");
+        next_second().await;
         let r = app.cli_json(&["keys", "import", "--now", pem1.to_str().unwrap()], None);
         assert_eq!(r["kid"], expected1.as_str());
         assert_eq!(state_of(&listed(&app), &expected1), "current");
@@ -165,3 +166,26 @@ async fn two_instances_serve_one_key_ring_postgres() {
     assert_eq!(ja, jb);
     assert_eq!(kids(&ja).len(), 3);
 }
+
+// Product bug, found by this suite: keys that activate in the same second are ordered by their random kid
+// (`RingSnapshot::build` and `plan::states` sort on (activates_at, created_at, kid)), so a `keys rotate --now`
+// or `keys import --now` in the same second as the current key's activation leaves the old key signing about
+// half of the time and lists the new one as `retired`. Un-ignore when fixed.
+both_backends!(
+    #[ignore = "product bug: same-second rotate --now is ordered by kid, the new key may not sign"]
+    regression_rotate_now_in_the_same_second_signs_with_the_new_key,
+    async |app| {
+        let (_store, ring) = app.open_key_ring().await;
+        let t = ring.snapshot().signing_key(tessera::domain::now()).unwrap().activates_at;
+        // Fixed time: every rotation happens in the second the first key activated.
+        for attempt in 0..6 {
+            let r = ring.rotate(t, true).await.unwrap();
+            let snap = ring.snapshot();
+            let signing = &snap.signing_key(t).unwrap().kid;
+            assert_eq!(signing, &r.kid, "attempt {attempt}: the key just rotated in with --now does not sign");
+            let listed = snap.list(t);
+            let state = listed.iter().find(|k| k.kid == r.kid).unwrap().state;
+            assert_eq!(state, "current", "attempt {attempt}");
+        }
+    }
+);

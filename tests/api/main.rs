@@ -3,6 +3,7 @@
 #[macro_use]
 mod helpers;
 
+mod browser;
 mod cli;
 mod config;
 mod discovery;
@@ -10,3 +11,4 @@ mod health;
 mod jwks;
 mod keys;
 mod signin;
+mod webdriver;

@@ -467,4 +467,18 @@ both_backends!(prompt_login_and_form_post, async |app| {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = app
+        .api_client
+        .post(app.url("/login"))
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&[
+            ("interaction", hidden(&page, "interaction")),
+            ("csrf", hidden(&page, "csrf")),
+            ("username", "alice".into()),
+            ("password", PASSWORD.into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a cross-site post is refused even with a valid token");
 });

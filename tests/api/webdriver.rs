@@ -28,7 +28,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// The default limit of [`Browser::wait_for`] and [`Browser::wait_for_url`].
 pub const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The key of a web element reference in WebDriver JSON.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecc";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A chromedriver process in its own process group, with its temp dir (log and browser profile).
 struct Driver {
@@ -204,7 +204,9 @@ impl Browser {
     pub async fn find(&self, css: &str) -> Element<'_> {
         match self.try_find(css).await {
             Some(el) => el,
-            None => panic!("no element matches {css:?} on {}\n{}", self.current_url().await, self.source_excerpt().await),
+            None => {
+                panic!("no element matches {css:?} on {}\n{}", self.current_url().await, self.source_excerpt().await)
+            }
         }
     }
 
@@ -243,7 +245,10 @@ impl Browser {
                 return u;
             }
             if started.elapsed() > WAIT_TIMEOUT {
-                panic!("timed out after {WAIT_TIMEOUT:?} waiting for {what}; still on {current}\n{}", self.source_excerpt().await);
+                panic!(
+                    "timed out after {WAIT_TIMEOUT:?} waiting for {what}; still on {current}\n{}",
+                    self.source_excerpt().await
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -392,7 +397,8 @@ async fn start_driver(http: &reqwest::Client) -> Driver {
                 }
                 panic!("{CHROMEDRIVER} exited ({status}) before it was ready\nlog:\n{log}");
             }
-            let status = http.get(format!("http://127.0.0.1:{port}/status")).timeout(Duration::from_secs(5)).send().await;
+            let status =
+                http.get(format!("http://127.0.0.1:{port}/status")).timeout(Duration::from_secs(5)).send().await;
             if let Ok(resp) = status {
                 if let Ok(v) = resp.json::<Value>().await {
                     if v["value"]["ready"] == Value::Bool(true) {
@@ -409,14 +415,37 @@ async fn start_driver(http: &reqwest::Client) -> Driver {
     panic!("{CHROMEDRIVER} found no free port after 5 attempts");
 }
 
-/// `DELETE path` over a plain blocking connection, waiting (bounded) for the answer.
+/// `DELETE path` over a plain blocking connection, waiting (bounded) for the whole answer: the driver
+/// answers once the browser has closed, and may keep the connection open afterwards.
 fn blocking_delete(port: u16, path: &str) -> std::io::Result<()> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(CALL_TIMEOUT))?;
     stream.set_write_timeout(Some(CALL_TIMEOUT))?;
-    write!(stream, "DELETE {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "DELETE {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer)?;
-    Ok(())
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(());
+        }
+        answer.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&answer);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if answer.len() >= end + 4 + length {
+                return Ok(());
+            }
+        }
+    }
 }

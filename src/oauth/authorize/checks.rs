@@ -13,11 +13,7 @@ pub(super) async fn client(params: &Params, clients: &dyn ClientStore) -> Result
         .ok_or_else(|| AuthorizeError::Page(OAuthError::invalid_request("missing client_id")))?;
     let unknown = || AuthorizeError::Page(OAuthError::invalid_client("unknown client_id"));
     let id = ClientId::parse(raw).map_err(|_| unknown())?;
-    clients
-        .client(&id)
-        .await
-        .map_err(|e| AuthorizeError::Page(e.into()))?
-        .ok_or_else(unknown)
+    clients.client(&id).await.map_err(|e| AuthorizeError::Page(e.into()))?.ok_or_else(unknown)
 }
 
 /// The redirect URI must be given and registered (exact match; loopback any port). `response_mode` and
@@ -67,10 +63,9 @@ pub(super) fn response_type(params: &Params, client: &Client) -> Result<(), OAut
     match params.get("response_type") {
         None => Err(OAuthError::invalid_request("missing response_type")),
         Some("code") if client.allows_grant(GrantType::AuthorizationCode) => Ok(()),
-        Some("code") => Err(OAuthError::new(
-            ErrorCode::UnauthorizedClient,
-            "this client may not use the authorization code flow",
-        )),
+        Some("code") => {
+            Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use the authorization code flow"))
+        }
         Some(_) => Err(OAuthError::new(ErrorCode::UnsupportedResponseType, "only response_type=code is supported")),
     }
 }
@@ -127,7 +122,9 @@ pub(super) fn prompt(params: &Params) -> Result<(Prompt, Option<i64>), OAuthErro
             "consent" => prompt.consent = true,
             // We have one account per session: there is nothing to select.
             "select_account" => {}
-            other => return Err(OAuthError::invalid_request(format!("unsupported prompt value {:?}", truncate(other)))),
+            other => {
+                return Err(OAuthError::invalid_request(format!("unsupported prompt value {:?}", truncate(other))))
+            }
         }
     }
     if prompt.none && (prompt.login || prompt.consent) {

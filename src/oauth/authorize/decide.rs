@@ -133,7 +133,8 @@ mod tests {
         let s = session(NOW - 100);
         let c = client(false);
         let p0 = Progress::default();
-        let d = |r: &AuthorizationRequest, s: Option<&Session>, g: Option<&Scope>, p: Progress| decide(r, &c, s, g, p, NOW);
+        let d =
+            |r: &AuthorizationRequest, s: Option<&Session>, g: Option<&Scope>, p: Progress| decide(r, &c, s, g, p, NOW);
 
         assert_eq!(d(&req(Prompt::default(), None), None, None, p0), Ok(Next::Login));
         assert_eq!(code(d(&req(none, None), None, None, p0).unwrap_err()), ErrorCode::LoginRequired);
@@ -165,6 +166,9 @@ mod tests {
     fn first_party_clients_skip_consent() {
         let s = session(NOW - 10);
         let c = client(true);
-        assert_eq!(decide(&req(Prompt::default(), None), &c, Some(&s), None, Progress::default(), NOW), Ok(Next::Issue));
+        assert_eq!(
+            decide(&req(Prompt::default(), None), &c, Some(&s), None, Progress::default(), NOW),
+            Ok(Next::Issue)
+        );
     }
 }

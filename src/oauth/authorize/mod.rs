@@ -109,7 +109,10 @@ impl AuthorizationRequest {
 }
 
 /// Runs the ordered checks: client → redirect_uri → response_type → scope → PKCE → prompt.
-pub async fn validate(params: Params, clients: &dyn ClientStore) -> Result<(AuthorizationRequest, Client), AuthorizeError> {
+pub async fn validate(
+    params: Params,
+    clients: &dyn ClientStore,
+) -> Result<(AuthorizationRequest, Client), AuthorizeError> {
     let client = checks::client(&params, clients).await?;
     let (redirect_uri, response_mode, state) = checks::redirect_uri(&params, &client)?;
     let fail = |error: OAuthError| {

@@ -47,7 +47,9 @@ impl Provider {
             }
             (Some(_), None) => return Err(OAuthError::invalid_grant("missing code_verifier")),
             // A verifier for a code issued without a challenge is a PKCE downgrade attempt (RFC 9700 §2.1.1).
-            (None, Some(_)) => return Err(OAuthError::invalid_grant("code_verifier given, but the request had no code_challenge")),
+            (None, Some(_)) => {
+                return Err(OAuthError::invalid_grant("code_verifier given, but the request had no code_challenge"))
+            }
             (None, None) => {}
         }
         let user = self
@@ -60,7 +62,8 @@ impl Provider {
         let ttl = self.access_ttl(client);
         let jti = new_jti();
         // Recorded before the tokens exist, so that a replay racing this request can still revoke them.
-        let redemption = serde_json::to_vec(&CodeRedemption { jti: jti.clone(), expires_at: now + ttl }).map_err(OAuthError::server)?;
+        let redemption = serde_json::to_vec(&CodeRedemption { jti: jti.clone(), expires_at: now + ttl })
+            .map_err(OAuthError::server)?;
         self.cache
             .set(&cache_keys::code_used(hash.as_str()), &redemption, Duration::from_secs(ttl.max(1) as u64))
             .await?;

@@ -35,16 +35,20 @@ impl std::fmt::Debug for TokenResponse {
 
 impl Provider {
     /// Handles a token request: `params` is the form body, `authorization` the raw header, if any.
-    pub async fn token(&self, mut params: Params, authorization: Option<&str>, now: UnixTime) -> Result<TokenResponse, OAuthError> {
+    pub async fn token(
+        &self,
+        mut params: Params,
+        authorization: Option<&str>,
+        now: UnixTime,
+    ) -> Result<TokenResponse, OAuthError> {
         let basic = match authorization {
             Some(h) => BasicCredentials::parse(h)?,
             None => None,
         };
         let client = self.authenticate_client(&mut params, basic, now).await?;
         let grant = params.require("grant_type")?;
-        let grant: GrantType = grant
-            .parse()
-            .map_err(|_| OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type"))?;
+        let grant: GrantType =
+            grant.parse().map_err(|_| OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type"))?;
         if !client.allows_grant(grant) {
             return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use this grant type"));
         }
