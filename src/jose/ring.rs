@@ -65,6 +65,15 @@ impl RingSnapshot {
         self.keys.iter().find(|k| k.activates_at <= now)
     }
 
+    /// When a key added "immediately" at `now` should activate: `now`, or just after any key that activates
+    /// in the same second or the seconds right after (earlier immediate rotations). Times are whole seconds, so
+    /// without this two keys would tie and the tie-break could leave the old key signing.
+    pub fn immediate_activation(&self, now: UnixTime) -> UnixTime {
+        let mut activations: Vec<UnixTime> = self.keys.iter().map(|k| k.activates_at).collect();
+        activations.sort_unstable();
+        activations.into_iter().fold(now, |at, a| if a >= now && a <= at { a + 1 } else { at })
+    }
+
     /// A published key by id.
     pub fn key(&self, kid: &str) -> Option<&Arc<SigningKey>> {
         self.keys.iter().find(|k| k.kid == kid)
@@ -227,7 +236,7 @@ impl KeyRing {
                 return Ok(RotateOutcome { kid: k.kid.clone(), activates_at: k.activates_at, created: false });
             }
         }
-        let at = if immediately { now } else { now + publish_ahead };
+        let at = if immediately { self.snapshot().immediate_activation(now) } else { now + publish_ahead };
         let kid = self.change(|_| (Some(at), Vec::new()), now).await?;
         let kid = kid.ok_or_else(|| JoseError::Jose("rotation added no key".into()))?;
         Ok(RotateOutcome { kid, activates_at: at, created: true })
@@ -239,7 +248,9 @@ impl KeyRing {
         if self.snapshot().key(&new.kid).is_some() {
             return Err(JoseError::Import(format!("key {} is already in the ring", new.kid)));
         }
-        let at = if immediately { now } else { now + self.policy.publish_ahead };
+        let newest_active = self.snapshot().signing_key(now).map(|k| k.activates_at);
+        let at =
+            if immediately { newest_active.map_or(now, |t| now.max(t + 1)) } else { now + self.policy.publish_ahead };
         let stored = new.seal(&self.kek, now, at)?;
         for _ in 0..CAS_ATTEMPTS {
             let version = self.snapshot().version;
