@@ -70,7 +70,8 @@ impl ProviderMetadata {
             token_endpoint: endpoint(issuer, paths::TOKEN),
             userinfo_endpoint: endpoint(issuer, paths::USERINFO),
             jwks_uri: endpoint(issuer, paths::JWKS),
-            scopes_supported: vec!["openid", "profile", "email", "offline_access"],
+            // offline_access joins once refresh tokens are issued: only what is implemented is advertised.
+            scopes_supported: vec!["openid", "profile", "email"],
             response_types_supported: vec!["code"],
             response_modes_supported: vec!["query", "form_post"],
             grant_types_supported: vec!["authorization_code"],
