@@ -14,6 +14,7 @@ pub mod domain;
 pub mod http;
 pub mod jose;
 pub mod oauth;
+pub mod outbound;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -80,8 +80,16 @@ pub async fn build_provider(
         users: shared.clone(),
         sessions: shared.clone(),
         consents: shared.clone(),
-        revocations: shared,
+        revocations: shared.clone(),
+        refresh_tokens: shared.clone(),
+        registrations: shared.clone(),
+        registration_mode: settings.registration,
+        audit: shared,
         cache,
+        jwks_fetcher: Arc::new(
+            crate::outbound::HttpJwksFetcher::new(crate::outbound::FETCH_TIMEOUT)
+                .context("building the HTTP client for client jwks_uri")?,
+        ),
         keys,
         tokens: settings.tokens.clone(),
         password_cost: cost,
@@ -91,6 +99,13 @@ pub async fn build_provider(
         session_ttl: settings.sessions.ttl,
         leeway: settings.tokens.leeway,
     })
+}
+
+/// The protocol engine with its own cache and key ring, for operator commands that act like the server.
+pub async fn open_provider(settings: &Settings, store: &DieselStore) -> anyhow::Result<Provider> {
+    let cache = open_cache(settings).await?;
+    let keys = Arc::new(open_key_ring(settings, store).await?);
+    build_provider(settings, store, cache, keys).await
 }
 
 /// A built server, bound and ready to run.
@@ -109,7 +124,7 @@ impl Application {
         let maintenance = tokio::spawn(Arc::clone(&keys).run_maintenance(settings.keys.refresh));
 
         let provider = Arc::new(build_provider(&settings, &store, Arc::clone(&cache), Arc::clone(&keys)).await?);
-        let discovery_json = serde_json::to_vec(&ProviderMetadata::new(&settings.issuer))?;
+        let discovery_json = serde_json::to_vec(&ProviderMetadata::new(&settings.issuer, settings.registration))?;
         let discovery_etag = format!("\"{}\"", crate::domain::secret::SecretHash::of_bytes(&discovery_json));
 
         let listener =

@@ -1,6 +1,8 @@
 //! `tessera clients …`.
 use super::{human_time, Output};
 use crate::config::Settings;
+use crate::domain::client_rules::{self, ClientRuleError, MAX_CLIENT_NAME_LEN};
+use crate::domain::scope::ADMIN_SCOPE;
 use crate::domain::secret::PlainSecret;
 use crate::domain::{Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, RedirectUri, Scope};
 use crate::startup;
@@ -13,6 +15,8 @@ use serde_json::json;
 pub const DEFAULT_CLIENT_SCOPE: &str = "openid profile email offline_access";
 
 /// Client commands.
+// Parsed once per process: the size of the `Add` variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum ClientsCommand {
     /// Register a client; prints its id and, for confidential clients, its secret (shown once).
@@ -53,6 +57,12 @@ pub enum ClientsCommand {
         /// Access token lifetime for this client, in seconds.
         #[arg(long)]
         access_token_ttl: Option<i64>,
+        /// For `--auth-method private_key_jwt`: a file with the client's public keys as a JWK Set (JSON).
+        #[arg(long, conflicts_with = "jwks_uri")]
+        jwks: Option<std::path::PathBuf>,
+        /// For `--auth-method private_key_jwt`: where the client publishes its JWK Set (http or https).
+        #[arg(long)]
+        jwks_uri: Option<String>,
     },
     /// List clients.
     List,
@@ -68,6 +78,11 @@ pub enum ClientsCommand {
     },
     /// Issue a new secret; the previous one keeps working for `clients.secret_overlap_seconds`.
     RotateSecret {
+        /// client_id.
+        id: String,
+    },
+    /// Revoke every token issued to the client so far.
+    RevokeTokens {
         /// client_id.
         id: String,
     },
@@ -88,6 +103,8 @@ pub fn client_json(c: &Client) -> serde_json::Value {
         "admin": c.admin,
         "require_pkce": c.require_pkce,
         "access_token_ttl": c.access_token_ttl,
+        "jwks_uri": c.metadata.jwks_uri,
+        "jwks": c.metadata.jwks,
         "created_at": c.created_at,
         "updated_at": c.updated_at,
     })
@@ -97,8 +114,20 @@ fn parse_client_id(s: &str) -> anyhow::Result<ClientId> {
     ClientId::parse(s).map_err(|e| anyhow!("invalid client id: {e}"))
 }
 
-fn parse_uris(values: &[String]) -> anyhow::Result<Vec<RedirectUri>> {
-    values.iter().map(|u| RedirectUri::parse(u).map_err(|e| anyhow!("{u}: {e}"))).collect()
+/// A client rule error (shared with dynamic registration), phrased with the flags of `clients add`.
+fn rule_error(e: ClientRuleError) -> anyhow::Error {
+    match e {
+        ClientRuleError::Name => {
+            anyhow!("--name must be 1 to {MAX_CLIENT_NAME_LEN} characters, without control characters")
+        }
+        ClientRuleError::RedirectUri { uri, reason } => anyhow!("--redirect-uri {uri}: {reason}"),
+        ClientRuleError::CodeWithoutRedirectUri => {
+            anyhow!("authorization_code clients need at least one --redirect-uri")
+        }
+        ClientRuleError::PublicClientCredentials => anyhow!("--public clients cannot use client_credentials"),
+        ClientRuleError::AdminScope => anyhow!("only --admin clients may have the {ADMIN_SCOPE} scope"),
+        other => anyhow!("{other}"),
+    }
 }
 
 /// Checks a resource indicator: an absolute URI without fragment (RFC 8707 §2).
@@ -106,6 +135,38 @@ pub fn parse_resource(s: &str) -> anyhow::Result<String> {
     let url = url::Url::parse(s).map_err(|_| anyhow!("resource {s:?} is not an absolute URI"))?;
     anyhow::ensure!(url.fragment().is_none(), "resource {s:?} must not contain a fragment");
     Ok(s.to_owned())
+}
+
+/// The key metadata of a new client: `private_key_jwt` clients need exactly one of an inline JWK Set (public
+/// keys only) or a `jwks_uri`; other clients have neither.
+fn key_metadata(
+    auth_method: ClientAuthMethod,
+    jwks: Option<&std::path::Path>,
+    jwks_uri: Option<&str>,
+) -> anyhow::Result<ClientMetadata> {
+    use crate::oauth::client_keys::{parse_jwks_uri, ClientJwks};
+    if auth_method != ClientAuthMethod::PrivateKeyJwt {
+        anyhow::ensure!(
+            jwks.is_none() && jwks_uri.is_none(),
+            "--jwks and --jwks-uri are for --auth-method private_key_jwt"
+        );
+        return Ok(ClientMetadata::default());
+    }
+    let mut metadata = ClientMetadata::default();
+    match (jwks, jwks_uri) {
+        (Some(path), None) => {
+            let text = std::fs::read(path).map_err(|e| anyhow!("reading {}: {e}", path.display()))?;
+            let value: serde_json::Value =
+                serde_json::from_slice(&text).map_err(|e| anyhow!("{}: not JSON: {e}", path.display()))?;
+            ClientJwks::parse(&value).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+            metadata.jwks = Some(value);
+        }
+        (None, Some(uri)) => {
+            metadata.jwks_uri = Some(parse_jwks_uri(uri).map_err(|e| anyhow!("--jwks-uri: {e}"))?.to_string());
+        }
+        _ => return Err(anyhow!("private_key_jwt clients need --jwks <file> or --jwks-uri <url>")),
+    }
+    Ok(metadata)
 }
 
 fn not_found(id: &ClientId) -> impl FnOnce(StoreError) -> anyhow::Error + '_ {
@@ -132,41 +193,32 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             admin,
             pkce_optional,
             access_token_ttl,
+            jwks,
+            jwks_uri,
         } => {
-            anyhow::ensure!(!name.trim().is_empty() && name.len() <= 200, "--name must be 1 to 200 characters");
             let auth_method = match (public, auth_method) {
                 (true, Some(_)) => return Err(anyhow!("--public clients have no --auth-method")),
                 (true, None) => ClientAuthMethod::None,
                 (false, Some(m)) => m.parse().map_err(|e: String| anyhow!(e))?,
                 (false, None) => ClientAuthMethod::ClientSecretBasic,
             };
-            let mut grants: Vec<GrantType> = if grant_types.is_empty() {
+            let grants = if grant_types.is_empty() {
                 vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
             } else {
-                grant_types.iter().map(|g| g.parse().map_err(|e: String| anyhow!(e))).collect::<Result<_, _>>()?
+                client_rules::parse_grant_types(&grant_types).map_err(rule_error)?
             };
-            grants.sort();
-            grants.dedup();
-            if public && grants.contains(&GrantType::ClientCredentials) {
-                return Err(anyhow!("public clients cannot use client_credentials"));
-            }
-            let redirect_uris = parse_uris(&redirect_uris)?;
-            if grants.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
-                return Err(anyhow!("authorization_code clients need at least one --redirect-uri"));
-            }
+            let redirect_uris = client_rules::parse_redirect_uris(&redirect_uris).map_err(rule_error)?;
+            let post_logout_redirect_uris = client_rules::parse_redirect_uris(&post_logout_redirect_uris)
+                .map_err(|e| anyhow!("--post-logout-redirect-uri: {e}"))?;
             let scope =
                 if scopes.is_empty() { Scope::parse(DEFAULT_CLIENT_SCOPE) } else { Scope::parse(&scopes.join(" ")) }
                     .map_err(|e| anyhow!("--scope: {e}"))?;
-            if scope.contains(crate::domain::scope::ADMIN_SCOPE) && !admin {
-                return Err(anyhow!("only --admin clients may have the {} scope", crate::domain::scope::ADMIN_SCOPE));
-            }
             let resources = resources.iter().map(|r| parse_resource(r)).collect::<Result<Vec<_>, _>>()?;
+            let metadata = key_metadata(auth_method, jwks.as_deref(), jwks_uri.as_deref())?;
             if let Some(ttl) = access_token_ttl {
                 anyhow::ensure!(ttl > 0, "--access-token-ttl must be greater than 0");
             }
-            let secret =
-                matches!(auth_method, ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost)
-                    .then(PlainSecret::generate);
+            let secret = client_rules::secret_for(auth_method);
             let mut scope = scope;
             if admin {
                 scope =
@@ -179,7 +231,7 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
                 previous_secret: None,
                 auth_method,
                 redirect_uris,
-                post_logout_redirect_uris: parse_uris(&post_logout_redirect_uris)?,
+                post_logout_redirect_uris,
                 grant_types: grants,
                 scope,
                 resources,
@@ -187,11 +239,12 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
                 admin,
                 require_pkce: public || !pkce_optional,
                 access_token_ttl,
-                metadata: ClientMetadata::default(),
+                metadata,
                 created_at: now,
                 updated_at: now,
                 revoked_before: None,
             };
+            client_rules::check_client(&client).map_err(rule_error)?;
             store.create_client(&client).await?;
             let mut value = client_json(&client);
             if let Some(s) = &secret {
@@ -245,6 +298,17 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             let id = parse_client_id(&id)?;
             store.delete_client(&id).await.map_err(not_found(&id))?;
             out.print(&json!({ "client_id": id.as_str(), "removed": true }), || format!("removed client {id}"));
+        }
+        ClientsCommand::RevokeTokens { id } => {
+            let id = parse_client_id(&id)?;
+            if store.client(&id).await?.is_none() {
+                return Err(anyhow!("no client {id}"));
+            }
+            let provider = startup::open_provider(settings, &store).await?;
+            provider.revoke_client(&id, &super::cli_meta(), now).await.map_err(|e| anyhow!("{e:?}"))?;
+            out.print(&json!({ "client_id": id.as_str(), "revoked": true }), || {
+                format!("revoked every token issued to {id} so far")
+            });
         }
         ClientsCommand::RotateSecret { id } => {
             let id = parse_client_id(&id)?;

@@ -1,7 +1,9 @@
 //! The `tessera` command line: serve, migrate, and the operator commands of DESIGN.md §12. Command and flag
 //! names are a contract with operators' scripts: add, never rename. Every command takes `--json`.
+mod audit;
 mod clients;
 mod keys;
+mod registration;
 mod users;
 
 use crate::config::Settings;
@@ -41,6 +43,12 @@ pub enum Command {
     /// Manage the signing key ring.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Dynamic client registration: initial access tokens.
+    #[command(subcommand)]
+    Registration(registration::RegistrationCommand),
+    /// Read the audit trail of security events.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Parses the process arguments, runs the command, and turns errors into a message and exit status 1
@@ -83,6 +91,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(cmd) => users::run(cmd, &settings, &out).await,
         Command::Clients(cmd) => clients::run(cmd, &settings, &out).await,
         Command::Keys(cmd) => keys::run(cmd, &settings, &out).await,
+        Command::Registration(cmd) => registration::run(cmd, &settings, &out).await,
+        Command::Audit(cmd) => audit::run(cmd, &settings, &out).await,
     }
 }
 
@@ -106,6 +116,11 @@ impl Output {
             println!("{}", human());
         }
     }
+}
+
+/// Audit facts for commands run by an operator.
+fn cli_meta() -> crate::oauth::audit::RequestMeta {
+    crate::oauth::audit::RequestMeta { ip: None, user_agent: Some("tessera-cli".into()), request_id: None }
 }
 
 /// Reads a secret from standard input: the first line, without its line ending.

@@ -46,6 +46,11 @@ pub enum UsersCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Sign a user out everywhere: end all sessions, revoke all refresh tokens, invalidate access tokens.
+    Revoke {
+        /// Login name.
+        username: String,
+    },
 }
 
 pub(super) fn user_json(u: &User) -> serde_json::Value {
@@ -144,6 +149,17 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             let username = parse_username(&username)?;
             let user = store.set_user_disabled(&username, false, now).await.map_err(not_found(&username))?;
             out.print(&user_json(&user), || format!("enabled {}", user.username));
+        }
+        UsersCommand::Revoke { username } => {
+            let username = parse_username(&username)?;
+            let (user, _) =
+                store.user_by_username(&username).await?.ok_or_else(|| anyhow!("no user named {username}"))?;
+            let provider = startup::open_provider(settings, &store).await?;
+            let sessions =
+                provider.revoke_user(&user.id, &super::cli_meta(), now).await.map_err(|e| anyhow!("{e:?}"))?;
+            out.print(&json!({ "user": user.username.as_str(), "revoked": true, "sessions_ended": sessions }), || {
+                format!("signed {} out everywhere ({sessions} active sessions ended)", user.username)
+            });
         }
         UsersCommand::Passwd { username, password_stdin: _ } => {
             let username = parse_username(&username)?;

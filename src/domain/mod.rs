@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod client_rules;
 pub mod ids;
 pub mod password;
 pub mod redirect_uri;

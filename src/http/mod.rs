@@ -8,8 +8,12 @@ pub mod form;
 pub mod health;
 mod interaction_pages;
 pub mod login;
+pub mod logout;
+pub mod meta;
 pub mod metadata;
+pub mod register;
 pub mod render;
+pub mod revoke;
 pub mod state;
 pub mod token;
 pub mod userinfo;
@@ -22,6 +26,7 @@ use actix_web::web;
 
 /// Every route the server answers.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    let register_client = format!("{}/{{client_id}}", paths::REGISTER);
     cfg.route(paths::HEALTHZ, web::get().to(health::healthz))
         .route(paths::READYZ, web::get().to(health::readyz))
         .route(paths::OPENID_CONFIGURATION, web::get().to(metadata::discovery))
@@ -36,5 +41,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::TOKEN, web::post().to(token::post))
         .route(paths::USERINFO, web::get().to(userinfo::get))
         .route(paths::USERINFO, web::post().to(userinfo::post))
+        .route(paths::REVOKE, web::post().to(revoke::revoke))
+        .route(paths::INTROSPECT, web::post().to(revoke::introspect))
+        .route(paths::LOGOUT, web::get().to(logout::get))
+        .route(paths::LOGOUT, web::post().to(logout::post))
+        .route(paths::REGISTER, web::post().to(register::post))
+        .route(&register_client, web::get().to(register::get))
+        .route(&register_client, web::put().to(register::put))
+        .route(&register_client, web::delete().to(register::delete))
         .route("/static/{name}", web::get().to(assets::get));
 }

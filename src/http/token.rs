@@ -12,7 +12,8 @@ pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
         Err(e) => return json_error(&e),
     };
     let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    match state.provider.token(params, authorization, crate::domain::now()).await {
+    let meta = super::meta::request_meta(&req, &state);
+    match state.provider.token(params, authorization, &meta, crate::domain::now()).await {
         Ok(r) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::PRAGMA, "no-cache"))

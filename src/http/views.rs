@@ -88,3 +88,27 @@ pub fn describe_scope(scope: &str) -> String {
         other => format!("Access “{other}”"),
     }
 }
+
+/// The logout confirmation page.
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub struct LogoutPage {
+    /// The app that asked, when known.
+    pub client_name: Option<String>,
+    /// CSRF token bound to the session cookie.
+    pub csrf: String,
+    /// Echoed back.
+    pub client_id: String,
+    /// Echoed back.
+    pub post_logout_redirect_uri: String,
+    /// Echoed back.
+    pub state: String,
+}
+
+/// After logout (or after choosing to stay signed in).
+#[derive(Template)]
+#[template(path = "logged_out.html")]
+pub struct LoggedOutPage {
+    /// Whether the session was ended.
+    pub signed_out: bool,
+}

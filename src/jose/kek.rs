@@ -33,6 +33,11 @@ impl Kek {
         Ok(Self(arr))
     }
 
+    /// A key from raw bytes (e.g. derived from other key material).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     /// Loads the key from where the configuration says; the embedded default creates `keys/kek` (0600)
     /// on first start.
     pub fn load(source: &KekSource) -> Result<Self, JoseError> {

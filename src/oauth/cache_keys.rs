@@ -19,3 +19,23 @@ pub fn interaction(id: &str) -> String {
 pub fn denied_jti(jti: &str) -> String {
     format!("deny:{jti}")
 }
+
+/// The response of a refresh, kept (encrypted) for retries within the grace window.
+pub fn refresh_grace(token_hash: &str) -> String {
+    format!("refresh-grace:{token_hash}")
+}
+
+/// A `private_key_jwt` assertion already used, by client and `jti` (RFC 7523 §3 single use).
+pub fn assertion_jti(client_id: &str, jti: &str) -> String {
+    format!("assertion-jti:{client_id}:{jti}")
+}
+
+/// A client's JWK Set as fetched from its `jwks_uri`.
+pub fn client_jwks(client_id: &str) -> String {
+    format!("client-jwks:{client_id}")
+}
+
+/// Throttle of early refetches of a client's JWK Set.
+pub fn client_jwks_refetch(client_id: &str) -> String {
+    format!("client-jwks-refetch:{client_id}")
+}

@@ -1,12 +1,16 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3): `client_secret_basic`,
-//! `client_secret_post`, and `none` for public clients. Each client has exactly one method; presenting
-//! another, or more than one, is `invalid_client` / `invalid_request`.
+//! `client_secret_post`, `private_key_jwt` (RFC 7523, checked in [`super::client_assertion`]), and `none`
+//! for public clients. Each client has exactly one method; presenting another is `invalid_client`, more
+//! than one `invalid_request`.
+use super::cache_keys;
+use super::client_assertion::{self, AssertionRules, ClientAssertion, SignatureError};
 use super::error::OAuthError;
 use super::params::Params;
 use super::provider::Provider;
 use crate::domain::{Client, ClientAuthMethod, ClientId, UnixTime};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use std::time::Duration;
 
 /// Credentials from an `Authorization: Basic` header, URL-decoded as RFC 6749 §2.3.1 requires.
 pub struct BasicCredentials {
@@ -45,8 +49,25 @@ fn unauthenticated() -> OAuthError {
     OAuthError::invalid_client("client authentication failed")
 }
 
+/// `client_assertion` with its `client_assertion_type`, taken out of `params`.
+fn take_assertion(params: &mut Params) -> Result<Option<String>, OAuthError> {
+    let kind = params.take("client_assertion_type");
+    let assertion = params.take("client_assertion");
+    match (kind, assertion) {
+        (None, None) => Ok(None),
+        (Some(k), Some(a)) if k == client_assertion::JWT_BEARER => Ok(Some(a)),
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request(format!(
+            "unsupported client_assertion_type (only {})",
+            client_assertion::JWT_BEARER
+        ))),
+        (None, Some(_)) => Err(OAuthError::invalid_request("client_assertion without client_assertion_type")),
+        (Some(_), None) => Err(OAuthError::invalid_request("client_assertion_type without client_assertion")),
+    }
+}
+
 impl Provider {
-    /// Authenticates the client of a token-endpoint request; removes `client_secret` from `params`.
+    /// Authenticates the client of a token-endpoint request; removes `client_secret`, `client_assertion`
+    /// and `client_assertion_type` from `params`.
     pub async fn authenticate_client(
         &self,
         params: &mut Params,
@@ -54,7 +75,14 @@ impl Provider {
         now: UnixTime,
     ) -> Result<Client, OAuthError> {
         let post_secret = params.take("client_secret");
+        let assertion = take_assertion(params)?;
         let param_id = params.get("client_id").map(str::to_owned);
+        if let Some(assertion) = assertion {
+            if basic.is_some() || post_secret.is_some() {
+                return Err(OAuthError::invalid_request("use only one client authentication method"));
+            }
+            return self.authenticate_with_assertion(assertion, param_id, now).await;
+        }
         let (method, raw_id, secret) = match (basic, post_secret) {
             (Some(_), Some(_)) => {
                 return Err(OAuthError::invalid_request("use only one client authentication method"));
@@ -88,6 +116,73 @@ impl Provider {
             None => Ok(client),
         }
     }
+
+    /// `private_key_jwt`: the client named by the assertion's `sub`, registered for this method, signed the
+    /// assertion with one of its keys, the claims hold at `now`, and the `jti` was not used before.
+    async fn authenticate_with_assertion(
+        &self,
+        raw: String,
+        param_id: Option<String>,
+        now: UnixTime,
+    ) -> Result<Client, OAuthError> {
+        let assertion = ClientAssertion::parse(raw)?;
+        if param_id.as_deref().is_some_and(|p| p != assertion.client_id()) {
+            return Err(OAuthError::invalid_request("client_id does not match the client assertion"));
+        }
+        let id = ClientId::parse(assertion.client_id()).map_err(|_| unauthenticated())?;
+        let client = self.clients.client(&id).await?.ok_or_else(unauthenticated)?;
+        if client.auth_method != ClientAuthMethod::PrivateKeyJwt {
+            return Err(OAuthError::invalid_client(format!(
+                "this client must authenticate with {}",
+                client.auth_method.as_str()
+            )));
+        }
+        let loaded = self.client_keys(&client, false).await?;
+        let claims = match assertion.verify(&loaded.keys) {
+            Ok(claims) => claims,
+            // The client may have rotated its keys since we fetched them: look once more, throttled.
+            Err(e)
+                if loaded.may_refresh
+                    && (e == SignatureError::NoMatchingKey || assertion.kid().is_none())
+                    && self.may_refetch_client_keys(&client).await =>
+            {
+                let fresh = self.client_keys(&client, true).await?;
+                match assertion.verify(&fresh.keys) {
+                    Ok(claims) => claims,
+                    Err(e) => return Err(signature_error(e)),
+                }
+            }
+            Err(e) => return Err(signature_error(e)),
+        };
+        let rules = AssertionRules {
+            client_id: client.id.as_str(),
+            audiences: [self.token_endpoint.as_str(), self.issuer.as_str()],
+            now,
+            leeway: self.leeway,
+        };
+        let checked = client_assertion::check_claims(claims, &rules)?;
+        let ttl = (checked.expires_at.saturating_add(self.leeway) - now).max(1);
+        let first_use = self
+            .cache
+            .set_if_absent(
+                &cache_keys::assertion_jti(client.id.as_str(), &checked.jti),
+                b"1",
+                Duration::from_secs(ttl as u64),
+            )
+            .await?;
+        if !first_use {
+            tracing::warn!(event = "assertion_replay", client_id = %client.id, "client assertion used twice");
+            return Err(OAuthError::invalid_client("the client assertion was already used"));
+        }
+        Ok(client)
+    }
+}
+
+fn signature_error(e: SignatureError) -> OAuthError {
+    OAuthError::invalid_client(match e {
+        SignatureError::NoMatchingKey => "no registered key matches the client assertion's kid and alg",
+        SignatureError::Invalid => "the client assertion's signature is invalid",
+    })
 }
 
 #[cfg(test)]

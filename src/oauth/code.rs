@@ -45,6 +45,9 @@ pub struct CodeRedemption {
     pub jti: String,
     /// Its expiry.
     pub expires_at: UnixTime,
+    /// The refresh token family it started, if any.
+    #[serde(default)]
+    pub family_id: Option<String>,
 }
 
 impl Provider {

@@ -21,6 +21,14 @@ pub mod paths {
     pub const LOGIN: &str = "/login";
     /// Consent page.
     pub const CONSENT: &str = "/consent";
+    /// Token revocation (RFC 7009).
+    pub const REVOKE: &str = "/revoke";
+    /// Token introspection (RFC 7662).
+    pub const INTROSPECT: &str = "/introspect";
+    /// RP-initiated logout.
+    pub const LOGOUT: &str = "/logout";
+    /// Dynamic client registration (RFC 7591); `/register/{client_id}` manages one (RFC 7592).
+    pub const REGISTER: &str = "/register";
     /// Liveness.
     pub const HEALTHZ: &str = "/healthz";
     /// Readiness.
@@ -35,6 +43,13 @@ pub struct ProviderMetadata {
     token_endpoint: String,
     userinfo_endpoint: String,
     jwks_uri: String,
+    revocation_endpoint: String,
+    introspection_endpoint: String,
+    end_session_endpoint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registration_endpoint: Option<String>,
+    revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    introspection_endpoint_auth_methods_supported: Vec<&'static str>,
     scopes_supported: Vec<&'static str>,
     response_types_supported: Vec<&'static str>,
     response_modes_supported: Vec<&'static str>,
@@ -42,6 +57,7 @@ pub struct ProviderMetadata {
     subject_types_supported: Vec<&'static str>,
     id_token_signing_alg_values_supported: Vec<&'static str>,
     token_endpoint_auth_methods_supported: Vec<&'static str>,
+    token_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     code_challenge_methods_supported: Vec<&'static str>,
     claims_supported: Vec<&'static str>,
     prompt_values_supported: Vec<&'static str>,
@@ -62,22 +78,34 @@ pub fn issuer_string(issuer: &Url) -> String {
 }
 
 impl ProviderMetadata {
-    /// The metadata for `issuer`.
-    pub fn new(issuer: &Url) -> Self {
+    /// The metadata for `issuer`; `registration_endpoint` only when `registration` is not off.
+    pub fn new(issuer: &Url, registration: crate::config::RegistrationMode) -> Self {
         Self {
             issuer: issuer_string(issuer),
             authorization_endpoint: endpoint(issuer, paths::AUTHORIZE),
             token_endpoint: endpoint(issuer, paths::TOKEN),
             userinfo_endpoint: endpoint(issuer, paths::USERINFO),
             jwks_uri: endpoint(issuer, paths::JWKS),
-            // offline_access joins once refresh tokens are issued: only what is implemented is advertised.
-            scopes_supported: vec!["openid", "profile", "email"],
+            revocation_endpoint: endpoint(issuer, paths::REVOKE),
+            introspection_endpoint: endpoint(issuer, paths::INTROSPECT),
+            end_session_endpoint: endpoint(issuer, paths::LOGOUT),
+            registration_endpoint: (registration != crate::config::RegistrationMode::Off)
+                .then(|| endpoint(issuer, paths::REGISTER)),
+            revocation_endpoint_auth_methods_supported: vec!["client_secret_basic", "client_secret_post", "none"],
+            introspection_endpoint_auth_methods_supported: vec!["client_secret_basic", "client_secret_post"],
+            scopes_supported: vec!["openid", "profile", "email", "offline_access"],
             response_types_supported: vec!["code"],
             response_modes_supported: vec!["query", "form_post"],
-            grant_types_supported: vec!["authorization_code"],
+            grant_types_supported: vec!["authorization_code", "refresh_token", "client_credentials"],
             subject_types_supported: vec!["public"],
             id_token_signing_alg_values_supported: vec!["RS256"],
-            token_endpoint_auth_methods_supported: vec!["client_secret_basic", "client_secret_post", "none"],
+            token_endpoint_auth_methods_supported: vec![
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+                "none",
+            ],
+            token_endpoint_auth_signing_alg_values_supported: crate::oauth::client_assertion::SIGNING_ALGS.to_vec(),
             code_challenge_methods_supported: vec!["S256"],
             claims_supported: vec![
                 "sub",
@@ -108,14 +136,26 @@ impl ProviderMetadata {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::RegistrationMode;
 
     #[test]
     fn endpoints_keep_the_issuer_path() {
         let iss = Url::parse("https://id.example/tenant").unwrap();
-        let m = ProviderMetadata::new(&iss);
+        let m = ProviderMetadata::new(&iss, RegistrationMode::Open);
         assert_eq!(m.issuer, "https://id.example/tenant");
         assert_eq!(m.jwks_uri, "https://id.example/tenant/jwks");
         let root = Url::parse("http://127.0.0.1:8080").unwrap();
-        assert_eq!(ProviderMetadata::new(&root).issuer, "http://127.0.0.1:8080");
+        assert_eq!(ProviderMetadata::new(&root, RegistrationMode::Open).issuer, "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn registration_endpoint_only_when_registration_is_on() {
+        let iss = Url::parse("https://id.example").unwrap();
+        for mode in [RegistrationMode::Open, RegistrationMode::Token] {
+            let m = ProviderMetadata::new(&iss, mode);
+            assert_eq!(m.registration_endpoint.as_deref(), Some("https://id.example/register"));
+        }
+        let off = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Off)).unwrap();
+        assert!(off.get("registration_endpoint").is_none(), "{off}");
     }
 }

@@ -42,6 +42,10 @@ pub enum ErrorCode {
     RegistrationNotSupported,
     /// RFC 6750 §3.1 (403).
     InsufficientScope,
+    /// RFC 7591 §3.2.2: a redirect URI (or post-logout redirect URI) is not acceptable.
+    InvalidRedirectUri,
+    /// RFC 7591 §3.2.2: another client metadata value is not acceptable.
+    InvalidClientMetadata,
 }
 
 impl ErrorCode {
@@ -67,6 +71,8 @@ impl ErrorCode {
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::RegistrationNotSupported => "registration_not_supported",
             Self::InsufficientScope => "insufficient_scope",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
         }
     }
 }

@@ -2,16 +2,23 @@
 //! types here; time and randomness come in as parameters, storage through the traits of `crate::storage`.
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod authorize;
 pub mod cache_keys;
+pub mod client_assertion;
 pub mod client_auth;
+pub mod client_keys;
 pub mod code;
 pub mod discovery;
+pub mod end_session;
 pub mod error;
+pub mod grace;
 pub mod interaction;
+pub mod introspect;
 pub mod params;
 pub mod pkce;
 pub mod provider;
+pub mod registration;
 pub mod revoke;
 pub mod session;
 pub mod token;

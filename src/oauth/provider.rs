@@ -4,7 +4,9 @@ use crate::config::TokenSettings;
 use crate::domain::password::PasswordCost;
 use crate::jose::KeyRing;
 use crate::storage::cache::EphemeralStore;
-use crate::storage::{ClientStore, ConsentStore, RevocationStore, SessionStore, UserStore};
+use crate::storage::{
+    AuditStore, ClientStore, ConsentStore, RefreshTokenStore, RevocationStore, SessionStore, UserStore,
+};
 use std::sync::Arc;
 
 /// The protocol engine: stores, cache, keys and settings. HTTP handlers call its methods.
@@ -23,8 +25,18 @@ pub struct Provider {
     pub consents: Arc<dyn ConsentStore>,
     /// Revoked access tokens.
     pub revocations: Arc<dyn RevocationStore>,
+    /// Refresh tokens.
+    pub refresh_tokens: Arc<dyn RefreshTokenStore>,
+    /// The audit trail.
+    pub audit: Arc<dyn AuditStore>,
+    /// Initial access tokens and registration access tokens (RFC 7591, RFC 7592).
+    pub registrations: Arc<dyn crate::storage::RegistrationStore>,
+    /// Who may register clients at `/register`.
+    pub registration_mode: crate::config::RegistrationMode,
     /// Hot state.
     pub cache: Arc<dyn EphemeralStore>,
+    /// Fetches the JWK Sets of `private_key_jwt` clients that publish them at a `jwks_uri`.
+    pub jwks_fetcher: Arc<dyn crate::oauth::client_keys::JwksFetcher>,
     /// Signing keys.
     pub keys: Arc<KeyRing>,
     /// Lifetimes.

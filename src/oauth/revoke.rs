@@ -1,9 +1,15 @@
-//! Revoking access tokens by `jti`: SQL is the record (it survives a cache restart), the cache denylist
-//! makes the check cheap and reaches every instance at once.
+//! Taking tokens back. Access tokens are revoked by `jti`: SQL is the record (it survives a cache restart),
+//! the cache denylist makes the check cheap and reaches every instance at once. Refresh tokens are revoked
+//! by family, with the access tokens issued alongside them.
+use super::audit::{EventFacts, RequestMeta};
 use super::cache_keys;
 use super::error::OAuthError;
+use super::params::Params;
 use super::provider::Provider;
-use crate::domain::UnixTime;
+use super::tokens::ACCESS_TOKEN_TYP;
+use crate::domain::secret::SecretHash;
+use crate::domain::{Client, ClientId, UnixTime, UserId};
+use serde_json::{json, Value};
 use std::time::Duration;
 
 impl Provider {
@@ -18,6 +24,16 @@ impl Provider {
         Ok(())
     }
 
+    /// Revokes the unexpired access tokens in `issued`; failures are logged (the refresh side is already
+    /// revoked and the tokens expire soon).
+    pub async fn revoke_access_tokens(&self, issued: &[(String, UnixTime)], now: UnixTime) {
+        for (jti, exp) in issued.iter().filter(|(_, exp)| *exp > now) {
+            if let Err(e) = self.revoke_access_token(jti, *exp, now).await {
+                tracing::error!(error = ?e, "could not revoke an access token");
+            }
+        }
+    }
+
     /// Whether an access token is revoked. The cache answers "revoked" fast; otherwise SQL decides, so a
     /// cache that lost its data or is down never lets a revoked token through.
     pub async fn is_access_token_revoked(&self, jti: &str) -> Result<bool, OAuthError> {
@@ -25,5 +41,133 @@ impl Provider {
             return Ok(true);
         }
         Ok(self.revocations.is_jti_revoked(jti).await?)
+    }
+
+    /// `POST /revoke` (RFC 7009) for an authenticated `client`. A refresh token revokes its family; an access
+    /// token its `jti`. Unknown tokens, and tokens of other clients, are answered with success and left
+    /// alone (§2.2). `token_type_hint` only orders the lookups.
+    pub async fn revoke_request(
+        &self,
+        client: &Client,
+        params: &Params,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<(), OAuthError> {
+        let token = params.require("token")?;
+        if token.len() > 8192 {
+            return Ok(());
+        }
+        let access_first = params.get("token_type_hint") == Some("access_token");
+        if access_first {
+            if self.revoke_if_access_token(client, token, meta, now).await? {
+                return Ok(());
+            }
+            self.revoke_if_refresh_token(client, token, meta, now).await?;
+        } else if !self.revoke_if_refresh_token(client, token, meta, now).await? {
+            self.revoke_if_access_token(client, token, meta, now).await?;
+        }
+        Ok(())
+    }
+
+    async fn revoke_if_refresh_token(
+        &self,
+        client: &Client,
+        token: &str,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<bool, OAuthError> {
+        if token.len() > 128 {
+            return Ok(false);
+        }
+        let Some(rt) = self.refresh_tokens.refresh_token_by_hash(SecretHash::of(token).as_str()).await? else {
+            return Ok(false);
+        };
+        if rt.client_id != client.id {
+            return Ok(true);
+        }
+        let issued = self.refresh_tokens.revoke_family(&rt.family_id, now).await?;
+        self.revoke_access_tokens(&issued, now).await;
+        let facts = EventFacts {
+            actor: Some(client.id.as_str().to_owned()),
+            user_id: rt.user_id.as_ref().map(|u| u.as_str().to_owned()),
+            client_id: Some(client.id.as_str().to_owned()),
+            details: json!({ "token_type": "refresh_token", "family_id": rt.family_id }),
+        };
+        self.audit("token_revoked", facts, meta, now).await;
+        Ok(true)
+    }
+
+    async fn revoke_if_access_token(
+        &self,
+        client: &Client,
+        token: &str,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<bool, OAuthError> {
+        // Revocation accepts expired tokens too: only our signature and the owner matter.
+        let Ok((payload, header)) = self.keys.snapshot().verify(token) else { return Ok(false) };
+        if header.token_type() != Some(ACCESS_TOKEN_TYP) {
+            return Ok(false);
+        }
+        let claims = payload.claims_set();
+        if claims.get("client_id").and_then(Value::as_str) != Some(client.id.as_str()) {
+            return Ok(true);
+        }
+        let (Some(jti), Some(exp)) =
+            (claims.get("jti").and_then(Value::as_str), claims.get("exp").and_then(Value::as_i64))
+        else {
+            return Ok(true);
+        };
+        if exp > now {
+            self.revoke_access_token(jti, exp, now).await?;
+        }
+        let facts = EventFacts {
+            actor: Some(client.id.as_str().to_owned()),
+            user_id: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+            client_id: Some(client.id.as_str().to_owned()),
+            details: json!({ "token_type": "access_token", "jti": jti }),
+        };
+        self.audit("token_revoked", facts, meta, now).await;
+        Ok(true)
+    }
+
+    /// Signs a user out everywhere: ends every session, revokes every refresh family, and invalidates every
+    /// access token issued before now (a per-user revoked-before time, so nothing needs listing).
+    pub async fn revoke_user(&self, user_id: &UserId, meta: &RequestMeta, now: UnixTime) -> Result<u64, OAuthError> {
+        self.users.set_user_revoked_before(user_id, now).await?;
+        let sessions = self.sessions.revoke_user_sessions(user_id).await?;
+        let issued = self.refresh_tokens.revoke_user_refresh_tokens(user_id, now).await?;
+        self.revoke_access_tokens(&issued, now).await;
+        let facts = EventFacts {
+            actor: Some("cli".into()),
+            user_id: Some(user_id.as_str().to_owned()),
+            details: json!({ "sessions": sessions }),
+            ..EventFacts::default()
+        };
+        self.audit("user_tokens_revoked", facts, meta, now).await;
+        Ok(sessions)
+    }
+
+    /// Revokes everything issued to a client before now.
+    pub async fn revoke_client(
+        &self,
+        client_id: &ClientId,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<(), OAuthError> {
+        let mut client =
+            self.clients.client(client_id).await?.ok_or_else(|| OAuthError::invalid_request("no such client"))?;
+        client.revoked_before = Some(now);
+        client.updated_at = now;
+        self.clients.update_client(&client).await?;
+        let issued = self.refresh_tokens.revoke_client_refresh_tokens(client_id, now).await?;
+        self.revoke_access_tokens(&issued, now).await;
+        let facts = EventFacts {
+            actor: Some("cli".into()),
+            client_id: Some(client_id.as_str().to_owned()),
+            ..EventFacts::default()
+        };
+        self.audit("client_tokens_revoked", facts, meta, now).await;
+        Ok(())
     }
 }

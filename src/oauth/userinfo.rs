@@ -2,7 +2,7 @@
 use super::error::{ErrorCode, OAuthError};
 use super::provider::Provider;
 use super::tokens::ACCESS_TOKEN_TYP;
-use crate::domain::{Scope, UnixTime, User, UserId};
+use crate::domain::{ClientId, Scope, UnixTime, User, UserId};
 use serde_json::{json, Map, Value};
 
 /// A verified access token.
@@ -69,19 +69,40 @@ impl Provider {
         Ok(claims)
     }
 
-    /// The claims UserInfo returns for a verified access token.
-    pub async fn userinfo(&self, token: &str, now: UnixTime) -> Result<Value, OAuthError> {
+    /// [`Provider::verify_access_token`], plus what SQL says now: the client and the user (for user tokens)
+    /// still exist, are not disabled, and were not "revoked everywhere" after the token was issued.
+    pub async fn live_access_token(
+        &self,
+        token: &str,
+        now: UnixTime,
+    ) -> Result<(AccessTokenClaims, Option<User>), OAuthError> {
         let at = self.verify_access_token(token, now).await?;
-        if !at.scope.contains(Scope::OPENID) {
-            return Err(OAuthError::new(ErrorCode::InsufficientScope, "the access token lacks the openid scope"));
+        let client_id = ClientId::parse(at.client_id.clone()).map_err(|_| invalid("the access token has no client"))?;
+        let client = self.clients.client(&client_id).await?.ok_or_else(|| invalid("the client no longer exists"))?;
+        if client.revoked_before.is_some_and(|t| at.iat <= t) {
+            return Err(invalid("the access token was revoked"));
+        }
+        // Client-credentials tokens name the client as their subject; every other token names a user.
+        if at.sub == at.client_id {
+            return Ok((at, None));
         }
         let id = UserId::parse(at.sub.clone()).map_err(|_| invalid("the access token has no user"))?;
         let user = self
             .users
             .user_by_id(&id)
             .await?
-            .filter(|u| !u.disabled && u.revoked_before.is_none_or(|t| at.iat >= t))
-            .ok_or_else(|| invalid("the user of this access token cannot sign in"))?;
+            .filter(|u| !u.disabled && u.revoked_before.is_none_or(|t| at.iat > t))
+            .ok_or_else(|| invalid("the access token was revoked"))?;
+        Ok((at, Some(user)))
+    }
+
+    /// The claims UserInfo returns for a verified access token.
+    pub async fn userinfo(&self, token: &str, now: UnixTime) -> Result<Value, OAuthError> {
+        let (at, user) = self.live_access_token(token, now).await?;
+        if !at.scope.contains(Scope::OPENID) {
+            return Err(OAuthError::new(ErrorCode::InsufficientScope, "the access token lacks the openid scope"));
+        }
+        let user = user.ok_or_else(|| OAuthError::new(ErrorCode::InsufficientScope, "the access token has no user"))?;
         Ok(user_claims(&user, &at.scope))
     }
 }

@@ -42,6 +42,9 @@ pub trait UserStore: Send + Sync {
     async fn set_user_disabled(&self, username: &Username, disabled: bool, now: UnixTime) -> StoreResult<User>;
     /// Replaces a user's password hash; `NotFound` when there is none.
     async fn set_password_hash(&self, username: &Username, hash: String, now: UnixTime) -> StoreResult<User>;
+    /// Makes every token issued to the user before `at` invalid ("sign out everywhere"); `NotFound` when
+    /// there is none.
+    async fn set_user_revoked_before(&self, id: &UserId, at: UnixTime) -> StoreResult<()>;
 }
 
 /// OAuth clients.
@@ -158,4 +161,145 @@ pub trait RevocationStore: Send + Sync {
     async fn is_jti_revoked(&self, jti: &str) -> StoreResult<bool>;
     /// Deletes rows whose token expired before `now`; returns how many.
     async fn purge_expired_revocations(&self, now: UnixTime) -> StoreResult<u64>;
+}
+
+/// A refresh token as stored: only the hash of the token, with its family (the grant) and lineage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    /// Row id.
+    pub id: String,
+    /// SHA-256 of the token, base64url.
+    pub token_hash: String,
+    /// The grant: every token rotated from the first one shares it.
+    pub family_id: String,
+    /// The token this one was rotated from.
+    pub parent_id: Option<String>,
+    /// The client.
+    pub client_id: ClientId,
+    /// The user.
+    pub user_id: Option<UserId>,
+    /// The browser session it is bound to (`sid`).
+    pub session_id: Option<String>,
+    /// Granted scope.
+    pub scope: crate::domain::Scope,
+    /// Audience of the access tokens it yields.
+    pub resource: Option<String>,
+    /// When the user authenticated.
+    pub auth_time: Option<UnixTime>,
+    /// Issued for `offline_access`: survives the end of its session.
+    pub offline: bool,
+    /// Creation time.
+    pub created_at: UnixTime,
+    /// Absolute end of the family (inherited on rotation).
+    pub expires_at: UnixTime,
+    /// End if unused until then.
+    pub idle_expires_at: UnixTime,
+    /// When it was rotated (used); a used token presented again is a replay.
+    pub used_at: Option<UnixTime>,
+    /// Revoked (logout, revocation, reuse detection).
+    pub revoked: bool,
+    /// The access token issued with it, so revoking the family revokes that too.
+    pub access_jti: Option<String>,
+    /// That access token's expiry.
+    pub access_expires_at: Option<UnixTime>,
+}
+
+/// Access tokens (`jti`, `exp`) to revoke, as returned when refresh tokens are revoked.
+pub type IssuedAccessTokens = Vec<(String, UnixTime)>;
+
+/// Refresh tokens.
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync {
+    /// Stores a new token (the first of a family, or a rotated one through [`RefreshTokenStore::rotate_refresh_token`]).
+    async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
+    /// A token by its hash, whatever its state.
+    async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>>;
+    /// In one transaction: marks `old_id` used at `now` only if it is neither used nor revoked, and then
+    /// inserts `new`. `Ok(false)` when another request used or revoked it first (nothing is written), so
+    /// concurrent uses of one token cannot both rotate it.
+    async fn rotate_refresh_token(&self, old_id: &str, new: &RefreshTokenRecord, now: UnixTime) -> StoreResult<bool>;
+    /// Revokes every token of a family; returns the access tokens issued with them that expire after `now`.
+    async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens>;
+    /// Revokes the tokens bound to a session except `offline` ones (logout).
+    async fn revoke_session_refresh_tokens(&self, session_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens>;
+    /// Revokes every token of a user (sign out everywhere).
+    async fn revoke_user_refresh_tokens(&self, user_id: &UserId, now: UnixTime) -> StoreResult<IssuedAccessTokens>;
+    /// Revokes every token of a client.
+    async fn revoke_client_refresh_tokens(
+        &self,
+        client_id: &ClientId,
+        now: UnixTime,
+    ) -> StoreResult<IssuedAccessTokens>;
+    /// Deletes tokens whose family expired before `now`; returns how many.
+    async fn purge_expired_refresh_tokens(&self, now: UnixTime) -> StoreResult<u64>;
+}
+
+/// A security event (audit trail). Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Event id.
+    pub id: String,
+    /// When.
+    pub at: UnixTime,
+    /// What, e.g. `refresh_token_reuse`, `login_failed`, `key_rotated`.
+    pub kind: String,
+    /// Who acted (a username, client id, or `cli`).
+    pub actor: Option<String>,
+    /// The user concerned.
+    pub user_id: Option<String>,
+    /// The client concerned.
+    pub client_id: Option<String>,
+    /// Source IP.
+    pub ip: Option<String>,
+    /// User agent.
+    pub user_agent: Option<String>,
+    /// Request id.
+    pub request_id: Option<String>,
+    /// Anything else, as JSON.
+    pub details: serde_json::Value,
+}
+
+/// Which events to list.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only this user's.
+    pub user_id: Option<String>,
+    /// Only this client's.
+    pub client_id: Option<String>,
+    /// Only at or after this time.
+    pub since: Option<UnixTime>,
+    /// At most this many, newest first.
+    pub limit: i64,
+}
+
+/// The audit trail.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Records an event.
+    async fn record_event(&self, event: &AuditEvent) -> StoreResult<()>;
+    /// Events matching `filter`, newest first.
+    async fn list_events(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
+}
+
+/// Dynamic client registration (RFC 7591, RFC 7592): initial access tokens, and the registration access token
+/// of each dynamically registered client. Both are stored as hashes only.
+#[async_trait]
+pub trait RegistrationStore: Send + Sync {
+    /// Stores an initial access token; `Conflict` when its hash exists.
+    async fn create_initial_access_token(&self, token: &InitialAccessToken) -> StoreResult<()>;
+    /// The initial access token with this hash, if there is one that has not expired at `now`.
+    async fn initial_access_token(&self, hash: &SecretHash, now: UnixTime) -> StoreResult<Option<InitialAccessToken>>;
+    /// Deletes an initial access token; `NotFound` when there is none.
+    async fn delete_initial_access_token(&self, hash: &SecretHash) -> StoreResult<()>;
+    /// Deletes the initial access tokens that expired at or before `now`; returns how many.
+    async fn purge_expired_initial_access_tokens(&self, now: UnixTime) -> StoreResult<u64>;
+    /// Stores a new client together with the hash of its registration access token, in one statement, so a
+    /// registered client never exists without a way to manage it; `Conflict` when the id exists.
+    async fn create_registered_client(&self, client: &Client, registration_token: &SecretHash) -> StoreResult<()>;
+    /// Replaces the hash of a client's registration access token (`None` removes it); `NotFound` when there is
+    /// no such client.
+    async fn set_registration_token_hash(&self, client_id: &ClientId, hash: Option<&SecretHash>) -> StoreResult<()>;
+    /// The hash of a client's registration access token: `None` when the client does not exist or was not
+    /// registered dynamically.
+    async fn registration_token_hash(&self, client_id: &ClientId) -> StoreResult<Option<SecretHash>>;
 }

@@ -72,8 +72,8 @@ async fn readyz_is_503_while_redis_is_unreachable_postgres() {
 
 /// A loopback TCP relay to Redis that the test can cut: stopping it closes the listener and every relayed
 /// connection, so the server sees Redis vanish.
-struct TcpRelay {
-    addr: SocketAddr,
+pub struct TcpRelay {
+    pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
     accept: Option<JoinHandle<()>>,
@@ -81,7 +81,7 @@ struct TcpRelay {
 
 impl TcpRelay {
     /// Listens on 127.0.0.1:`port` (0 for any) and relays each connection to `upstream`.
-    fn start(upstream: SocketAddr, port: u16) -> Self {
+    pub fn start(upstream: SocketAddr, port: u16) -> Self {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("binding the relay");
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -112,7 +112,7 @@ impl TcpRelay {
     }
 
     /// Closes the listener and cuts every relayed connection.
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.accept.take() {
             t.join().unwrap();

@@ -234,7 +234,10 @@ async fn start(backend: Backend, mut raw: RawSettings, dir: TempDir, owns_databa
     for _ in 0..5 {
         let port = free_port();
         raw.http.bind = format!("127.0.0.1:{port}");
-        raw.issuer = format!("http://127.0.0.1:{port}");
+        // Peers are instances of one deployment behind one public address: they share the origin's issuer.
+        if owns_database {
+            raw.issuer = format!("http://127.0.0.1:{port}");
+        }
         let settings = raw.clone().validate().unwrap_or_else(|e| panic!("test settings are invalid: {e}"));
         let app = match Application::build(settings.clone()).await {
             Ok(app) => app,

@@ -5,10 +5,12 @@ mod helpers;
 
 mod browser;
 mod cli;
+mod clients;
 mod config;
 mod discovery;
 mod health;
 mod jwks;
 mod keys;
+mod lifecycle;
 mod signin;
 mod webdriver;

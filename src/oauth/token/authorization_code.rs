@@ -3,7 +3,8 @@
 //! wrong; a second use revokes what the first one issued (RFC 6749 §4.1.2).
 use super::{scope_string, TokenResponse};
 use crate::domain::secret::SecretHash;
-use crate::domain::{Client, Scope, UnixTime};
+use crate::domain::{Client, GrantType, Scope, UnixTime};
+use crate::oauth::audit::{EventFacts, RequestMeta};
 use crate::oauth::cache_keys;
 use crate::oauth::code::{CodeGrant, CodeRedemption};
 use crate::oauth::error::OAuthError;
@@ -18,6 +19,7 @@ impl Provider {
         &self,
         client: &Client,
         params: &Params,
+        meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<TokenResponse, OAuthError> {
         let code = params.require("code")?;
@@ -26,7 +28,7 @@ impl Provider {
         }
         let hash = SecretHash::of(code);
         let Some(bytes) = self.cache.take(&cache_keys::code(hash.as_str())).await? else {
-            return Err(self.replayed_or_unknown(hash.as_str(), now).await);
+            return Err(self.replayed_or_unknown(hash.as_str(), client, meta, now).await);
         };
         let grant: CodeGrant = serde_json::from_slice(&bytes).map_err(OAuthError::server)?;
 
@@ -52,6 +54,8 @@ impl Provider {
             }
             (None, None) => {}
         }
+        // RFC 8707 §2.2: the token request may repeat the authorization request's resource, not change it.
+        let resource = super::resource::for_grant(params, client, grant.resource.as_deref())?;
         let user = self
             .users
             .user_by_id(&grant.user_id)
@@ -61,9 +65,28 @@ impl Provider {
 
         let ttl = self.access_ttl(client);
         let jti = new_jti();
+        let refresh = if client.allows_grant(GrantType::RefreshToken) {
+            let session_end = self.sessions.session(&grant.sid).await?.map(|s| s.expires_at).unwrap_or(now);
+            Some(self.first_refresh_token(
+                client,
+                Some(user.id.clone()),
+                Some((grant.sid.as_str(), session_end)),
+                &grant.scope,
+                resource.clone(),
+                Some(grant.auth_time),
+                (jti.as_str(), now + ttl),
+                now,
+            ))
+        } else {
+            None
+        };
         // Recorded before the tokens exist, so that a replay racing this request can still revoke them.
-        let redemption = serde_json::to_vec(&CodeRedemption { jti: jti.clone(), expires_at: now + ttl })
-            .map_err(OAuthError::server)?;
+        let redemption = serde_json::to_vec(&CodeRedemption {
+            jti: jti.clone(),
+            expires_at: now + ttl,
+            family_id: refresh.as_ref().map(|(_, r)| r.family_id.clone()),
+        })
+        .map_err(OAuthError::server)?;
         self.cache
             .set(&cache_keys::code_used(hash.as_str()), &redemption, Duration::from_secs(ttl.max(1) as u64))
             .await?;
@@ -72,7 +95,7 @@ impl Provider {
             client_id: client.id.clone(),
             user_id: Some(user.id.clone()),
             scope: grant.scope.clone(),
-            audience: self.audience(grant.resource.as_deref()),
+            audience: self.audience(resource.as_deref()),
             auth_time: Some(grant.auth_time),
             sid: Some(grant.sid.clone()),
             ttl,
@@ -82,27 +105,48 @@ impl Provider {
             amr: grant.amr.clone(),
             ttl: self.tokens.id_token_ttl,
         });
+        if let Some((_, record)) = &refresh {
+            self.refresh_tokens.insert_refresh_token(record).await?;
+        }
         let minted = self.mint(&access, id, jti, now).await?;
         Ok(TokenResponse {
             access_token: minted.access_token,
-            token_type: "Bearer",
+            token_type: "Bearer".into(),
             expires_in: ttl,
             scope: scope_string(&grant.scope),
             id_token: minted.id_token,
-            refresh_token: None,
+            refresh_token: refresh.map(|(token, _)| token.expose().to_owned()),
         })
     }
 
     /// The answer to an unknown code; when it is one that was already redeemed, what its first use issued
     /// is revoked first.
-    async fn replayed_or_unknown(&self, code_hash: &str, now: UnixTime) -> OAuthError {
+    async fn replayed_or_unknown(
+        &self,
+        code_hash: &str,
+        client: &Client,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> OAuthError {
         match self.cache.get(&cache_keys::code_used(code_hash)).await {
             Ok(Some(bytes)) => {
                 if let Ok(r) = serde_json::from_slice::<CodeRedemption>(&bytes) {
-                    tracing::warn!(event = "code_replay", "authorization code used twice; revoking what it issued");
-                    if let Err(e) = self.revoke_access_token(&r.jti, r.expires_at, now).await {
-                        tracing::error!(error = ?e, "could not revoke tokens of a replayed authorization code");
+                    self.revoke_access_tokens(&[(r.jti.clone(), r.expires_at)], now).await;
+                    if let Some(family) = &r.family_id {
+                        match self.refresh_tokens.revoke_family(family, now).await {
+                            Ok(issued) => self.revoke_access_tokens(&issued, now).await,
+                            Err(e) => {
+                                tracing::error!(error = %e, "could not revoke the refresh tokens of a replayed code")
+                            }
+                        }
                     }
+                    let facts = EventFacts {
+                        actor: Some(client.id.as_str().to_owned()),
+                        client_id: Some(client.id.as_str().to_owned()),
+                        details: serde_json::json!({ "family_id": r.family_id }),
+                        ..EventFacts::default()
+                    };
+                    self.audit("code_replay", facts, meta, now).await;
                 }
                 OAuthError::invalid_grant("the authorization code was already used")
             }

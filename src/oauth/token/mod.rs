@@ -1,20 +1,24 @@
 //! The token endpoint (RFC 6749 §3.2): client authentication, then one handler per grant type.
 mod authorization_code;
+mod client_credentials;
+mod refresh_token;
+mod resource;
 
+use super::audit::RequestMeta;
 use super::client_auth::BasicCredentials;
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::provider::Provider;
 use crate::domain::{Client, GrantType, Scope, UnixTime};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A successful token response (RFC 6749 §5.1).
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
     /// Always `Bearer`.
-    pub token_type: &'static str,
+    pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: i64,
     /// Granted scope.
@@ -39,6 +43,7 @@ impl Provider {
         &self,
         mut params: Params,
         authorization: Option<&str>,
+        meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<TokenResponse, OAuthError> {
         let basic = match authorization {
@@ -53,10 +58,9 @@ impl Provider {
             return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use this grant type"));
         }
         match grant {
-            GrantType::AuthorizationCode => self.authorization_code_grant(&client, &params, now).await,
-            GrantType::RefreshToken | GrantType::ClientCredentials => {
-                Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type"))
-            }
+            GrantType::AuthorizationCode => self.authorization_code_grant(&client, &params, meta, now).await,
+            GrantType::RefreshToken => self.refresh_token_grant(&client, &params, meta, now).await,
+            GrantType::ClientCredentials => self.client_credentials_grant(&client, &params, now).await,
         }
     }
 

@@ -39,7 +39,7 @@ struct ClientRow {
 /// Every column a [`Client`] determines; `None` writes NULL, so an update clears what the client no longer has.
 #[derive(Debug, Insertable, AsChangeset)]
 #[diesel(table_name = clients, treat_none_as_null = true)]
-struct ClientFields {
+pub(super) struct ClientFields {
     name: String,
     secret_hash: Option<String>,
     previous_secret_hash: Option<String>,
@@ -67,7 +67,7 @@ fn uris(list: &[RedirectUri]) -> Vec<&str> {
     list.iter().map(RedirectUri::as_str).collect()
 }
 
-fn fields_from_client(client: &Client) -> StoreResult<ClientFields> {
+pub(super) fn fields_from_client(client: &Client) -> StoreResult<ClientFields> {
     let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
     let (previous_secret_hash, previous_secret_expires_at) = match &client.previous_secret {
         Some((hash, until)) => (Some(hash.as_str().to_owned()), Some(*until)),

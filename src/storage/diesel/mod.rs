@@ -8,9 +8,12 @@
 //! timeout, keeping the caller's tracing span. SQL stays portable (no `RETURNING`, no `ON CONFLICT`) so the same
 //! query works on both backends.
 
+mod audit;
 mod clients;
 mod consents;
 mod keys;
+mod refresh_tokens;
+mod registration;
 mod revocations;
 pub mod schema;
 mod sessions;
@@ -333,7 +336,7 @@ mod tests {
 
     async fn fresh_database_applies_the_initial_migration(backend: Backend) {
         let t = TestDb::unmigrated(backend).await;
-        assert_eq!(t.db.migrate().await.unwrap(), vec!["20250601000000".to_owned()]);
+        assert_eq!(t.db.migrate().await.unwrap(), vec!["20250601000000".to_owned(), "20250602000000".to_owned()]);
         assert!(t.db.migrate().await.unwrap().is_empty());
     }
 

@@ -83,6 +83,8 @@ diesel::table! {
         idle_expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
         revoked -> Bool,
+        access_jti -> Nullable<Text>,
+        access_expires_at -> Nullable<BigInt>,
     }
 }
 

@@ -1,10 +1,11 @@
 //! Unit-test fixtures: a migrated database per test on either backend, and [`both_backends!`] to run each case
 //! on both. SQLite lives in a temporary directory; Postgres gets its own `t_<uuid>` database, dropped at the end.
-//! [`TestDb::add_user`] and [`TestDb::add_client`] create the rows that other tables reference.
+//! [`TestDb::add_user`] and [`TestDb::add_client`] create the rows that other tables reference;
+//! [`refresh_token`] and [`audit_event`] build records to store.
 
 use super::{testing, Backend, Db, DieselStore};
-use crate::domain::{Client, ClientAuthMethod, ClientId, ClientMetadata, NewUser, Scope, UserId, Username};
-use crate::storage::{ClientStore, UserStore};
+use crate::domain::{Client, ClientAuthMethod, ClientId, ClientMetadata, NewUser, Scope, UnixTime, UserId, Username};
+use crate::storage::{AuditEvent, ClientStore, RefreshTokenRecord, UserStore};
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -89,6 +90,47 @@ impl TestDb {
         };
         self.store.create_client(&client).await.unwrap();
         client.id
+    }
+}
+
+/// An unused, unrevoked refresh token `id` (hash `hash-<id>`) of family `family_id` for `client_id`, with every
+/// optional field empty, created at 1_700_000_000 and expiring a day later. Tests set the rest with `..`.
+pub(crate) fn refresh_token(id: &str, family_id: &str, client_id: &ClientId) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        id: id.into(),
+        token_hash: format!("hash-{id}"),
+        family_id: family_id.into(),
+        parent_id: None,
+        client_id: client_id.clone(),
+        user_id: None,
+        session_id: None,
+        scope: Scope::default(),
+        resource: None,
+        auth_time: None,
+        offline: false,
+        created_at: 1_700_000_000,
+        expires_at: 1_700_086_400,
+        idle_expires_at: 1_700_043_200,
+        used_at: None,
+        revoked: false,
+        access_jti: None,
+        access_expires_at: None,
+    }
+}
+
+/// An audit event `id` of `kind` at `at` naming nobody, with empty details. Tests set the rest with `..`.
+pub(crate) fn audit_event(id: &str, at: UnixTime, kind: &str) -> AuditEvent {
+    AuditEvent {
+        id: id.into(),
+        at,
+        kind: kind.into(),
+        actor: None,
+        user_id: None,
+        client_id: None,
+        ip: None,
+        user_agent: None,
+        request_id: None,
+        details: serde_json::json!({}),
     }
 }
 

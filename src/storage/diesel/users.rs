@@ -161,6 +161,20 @@ impl UserStore for DieselStore {
             })
             .await
     }
+
+    async fn set_user_revoked_before(&self, id: &UserId, at: UnixTime) -> StoreResult<()> {
+        let id = id.as_str().to_owned();
+        self.db()
+            .run(move |c| {
+                // updated_at is left alone: it tracks changes to the profile, and `at` is a cut-off, not a clock.
+                let changed = diesel::update(users::table.find(&id)).set(users::revoked_before.eq(at)).execute(c)?;
+                if changed == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            })
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -277,11 +291,37 @@ mod tests {
         assert_eq!(changed.email, nu.email);
     }
 
+    async fn revoked_before_round_trips(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let nu = new_user("erin");
+        t.store.create_user(nu.clone()).await.unwrap();
+        let other = new_user("frank");
+        t.store.create_user(other.clone()).await.unwrap();
+
+        t.store.set_user_revoked_before(&nu.id, 1_700_000_500).await.unwrap();
+        let erin = t.store.user_by_id(&nu.id).await.unwrap().unwrap();
+        assert_eq!(erin.revoked_before, Some(1_700_000_500));
+        // Nothing else moved.
+        assert_eq!((erin.updated_at, erin.disabled), (nu.created_at, false));
+        let (by_name, hash) = t.store.user_by_username(&nu.username).await.unwrap().unwrap();
+        assert_eq!((by_name, hash), (erin, nu.password_hash.clone()));
+
+        // A later sign-out everywhere replaces the cut-off.
+        t.store.set_user_revoked_before(&nu.id, 1_700_000_900).await.unwrap();
+        assert_eq!(t.store.user_by_id(&nu.id).await.unwrap().unwrap().revoked_before, Some(1_700_000_900));
+        // Other users are left alone.
+        assert_eq!(t.store.user_by_id(&other.id).await.unwrap().unwrap().revoked_before, None);
+
+        let err = t.store.set_user_revoked_before(&UserId::generate(), 1).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    }
+
     both_backends!(
         create_and_get,
         missing_users,
         duplicates_conflict,
         list_pages_by_username,
-        disable_and_change_password
+        disable_and_change_password,
+        revoked_before_round_trips,
     );
 }

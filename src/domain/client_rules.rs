@@ -1,0 +1,264 @@
+//! What makes a [`Client`] consistent, whoever creates it: `tessera clients add` and dynamic registration
+//! (`POST /register`) both build a `Client` and pass it through [`check_client`] before storing it. Rules that
+//! only apply to self-registered clients (https-only links, the scopes they may ask for) live in
+//! `oauth::registration`.
+use super::redirect_uri::RedirectUriError;
+use super::scope::ADMIN_SCOPE;
+use super::secret::PlainSecret;
+use super::{Client, ClientAuthMethod, GrantType, RedirectUri};
+
+/// Longest client name, in bytes.
+pub const MAX_CLIENT_NAME_LEN: usize = 200;
+/// Most redirect URIs (or post-logout redirect URIs) one client may register.
+pub const MAX_CLIENT_URIS: usize = 32;
+
+/// Why a client was refused. The messages name no command-line flag or protocol field, so each edge can
+/// phrase them its own way; they are safe to show to whoever asked.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClientRuleError {
+    /// The display name is blank, too long, or holds control characters.
+    #[error("the client name must be 1 to {MAX_CLIENT_NAME_LEN} characters, without control characters")]
+    Name,
+    /// More URIs than [`MAX_CLIENT_URIS`].
+    #[error("at most {MAX_CLIENT_URIS} URIs may be registered")]
+    TooManyUris,
+    /// A redirect URI was refused.
+    #[error("redirect URI {uri:?}: {reason}")]
+    RedirectUri {
+        /// The URI as given (shortened).
+        uri: String,
+        /// Why.
+        reason: RedirectUriError,
+    },
+    /// A grant type other than the supported ones.
+    #[error("unsupported grant type {0:?}")]
+    UnsupportedGrantType(String),
+    /// No grant type at all.
+    #[error("at least one grant type is needed")]
+    NoGrantType,
+    /// A public client cannot authenticate, so it cannot use `client_credentials`.
+    #[error("public clients cannot use client_credentials")]
+    PublicClientCredentials,
+    /// `authorization_code` without a redirect URI.
+    #[error("authorization_code clients need at least one redirect URI")]
+    CodeWithoutRedirectUri,
+    /// `refresh_token` alone yields nothing to refresh.
+    #[error("refresh_token needs authorization_code: there is no other way to get a first refresh token")]
+    RefreshWithoutCode,
+    /// `private_key_jwt` without keys.
+    #[error("private_key_jwt clients need their public keys: jwks or jwks_uri")]
+    KeysRequired,
+    /// Both `jwks` and `jwks_uri`.
+    #[error("register jwks or jwks_uri, not both")]
+    KeysTwice,
+    /// A secret for a method that does not use one, or none for one that does.
+    #[error("client_secret_basic and client_secret_post clients have a secret, other clients none")]
+    SecretMismatch,
+    /// The admin scope on a client not marked admin.
+    #[error("only admin clients may have the {ADMIN_SCOPE} scope")]
+    AdminScope,
+}
+
+/// Whether clients authenticating with `method` are given a secret.
+pub fn uses_secret(method: ClientAuthMethod) -> bool {
+    matches!(method, ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost)
+}
+
+/// A new secret when `method` needs one.
+pub fn secret_for(method: ClientAuthMethod) -> Option<PlainSecret> {
+    uses_secret(method).then(PlainSecret::generate)
+}
+
+/// Checks a display name.
+pub fn check_name(name: &str) -> Result<(), ClientRuleError> {
+    if name.trim().is_empty() || name.len() > MAX_CLIENT_NAME_LEN || name.chars().any(char::is_control) {
+        return Err(ClientRuleError::Name);
+    }
+    Ok(())
+}
+
+/// Parses redirect URIs (or post-logout redirect URIs), at most [`MAX_CLIENT_URIS`], duplicates dropped.
+pub fn parse_redirect_uris(values: &[String]) -> Result<Vec<RedirectUri>, ClientRuleError> {
+    if values.len() > MAX_CLIENT_URIS {
+        return Err(ClientRuleError::TooManyUris);
+    }
+    let mut uris: Vec<RedirectUri> = Vec::with_capacity(values.len());
+    for value in values {
+        let uri = RedirectUri::parse(value)
+            .map_err(|reason| ClientRuleError::RedirectUri { uri: value.chars().take(100).collect(), reason })?;
+        if !uris.contains(&uri) {
+            uris.push(uri);
+        }
+    }
+    Ok(uris)
+}
+
+/// Parses grant type names, sorted and without duplicates.
+pub fn parse_grant_types<S: AsRef<str>>(values: &[S]) -> Result<Vec<GrantType>, ClientRuleError> {
+    let mut grants = values
+        .iter()
+        .map(|g| {
+            g.as_ref()
+                .parse::<GrantType>()
+                .map_err(|_| ClientRuleError::UnsupportedGrantType(g.as_ref().chars().take(100).collect()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    grants.sort();
+    grants.dedup();
+    Ok(grants)
+}
+
+/// Checks that a client hangs together: its name, grants, redirect URIs, authentication, keys and scope.
+pub fn check_client(client: &Client) -> Result<(), ClientRuleError> {
+    check_name(&client.name)?;
+    if client.redirect_uris.len() > MAX_CLIENT_URIS || client.post_logout_redirect_uris.len() > MAX_CLIENT_URIS {
+        return Err(ClientRuleError::TooManyUris);
+    }
+    if client.grant_types.is_empty() {
+        return Err(ClientRuleError::NoGrantType);
+    }
+    if client.is_public() && client.allows_grant(GrantType::ClientCredentials) {
+        return Err(ClientRuleError::PublicClientCredentials);
+    }
+    if client.allows_grant(GrantType::AuthorizationCode) && client.redirect_uris.is_empty() {
+        return Err(ClientRuleError::CodeWithoutRedirectUri);
+    }
+    if client.allows_grant(GrantType::RefreshToken) && !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(ClientRuleError::RefreshWithoutCode);
+    }
+    let keys = (client.metadata.jwks.is_some(), client.metadata.jwks_uri.is_some());
+    if keys == (true, true) {
+        return Err(ClientRuleError::KeysTwice);
+    }
+    if client.auth_method == ClientAuthMethod::PrivateKeyJwt && keys == (false, false) {
+        return Err(ClientRuleError::KeysRequired);
+    }
+    if uses_secret(client.auth_method) != client.secret_hash.is_some() {
+        return Err(ClientRuleError::SecretMismatch);
+    }
+    if client.scope.contains(ADMIN_SCOPE) && !client.admin {
+        return Err(ClientRuleError::AdminScope);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ClientId, ClientMetadata, Scope};
+
+    fn web_client() -> Client {
+        Client {
+            id: ClientId::parse("c").unwrap(),
+            name: "App".into(),
+            secret_hash: Some(PlainSecret::generate().hash()),
+            previous_secret: None,
+            auth_method: ClientAuthMethod::ClientSecretBasic,
+            redirect_uris: vec![RedirectUri::parse("https://app.example/cb").unwrap()],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            scope: Scope::parse("openid profile").unwrap(),
+            resources: vec![],
+            first_party: false,
+            admin: false,
+            require_pkce: true,
+            access_token_ttl: None,
+            metadata: ClientMetadata::default(),
+            created_at: 0,
+            updated_at: 0,
+            revoked_before: None,
+        }
+    }
+
+    fn check(f: impl FnOnce(&mut Client)) -> Result<(), ClientRuleError> {
+        let mut c = web_client();
+        f(&mut c);
+        check_client(&c)
+    }
+
+    #[test]
+    fn consistent_clients_pass() {
+        assert_eq!(check(|_| {}), Ok(()));
+        assert_eq!(
+            check(|c| {
+                c.auth_method = ClientAuthMethod::None;
+                c.secret_hash = None;
+            }),
+            Ok(())
+        );
+        assert_eq!(
+            check(|c| {
+                c.grant_types = vec![GrantType::ClientCredentials];
+                c.redirect_uris.clear();
+            }),
+            Ok(())
+        );
+        assert_eq!(
+            check(|c| {
+                c.auth_method = ClientAuthMethod::PrivateKeyJwt;
+                c.secret_hash = None;
+                c.metadata.jwks_uri = Some("https://app.example/jwks".into());
+            }),
+            Ok(())
+        );
+        assert_eq!(
+            check(|c| {
+                c.admin = true;
+                c.scope = Scope::parse("openid tessera:admin").unwrap();
+            }),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn each_inconsistency_has_its_error() {
+        use ClientRuleError as E;
+        assert_eq!(check(|c| c.name = " ".into()), Err(E::Name));
+        assert_eq!(check(|c| c.name = "x".repeat(201)), Err(E::Name));
+        assert_eq!(check(|c| c.name = "a\nb".into()), Err(E::Name));
+        assert_eq!(check(|c| c.grant_types.clear()), Err(E::NoGrantType));
+        assert_eq!(check(|c| c.redirect_uris.clear()), Err(E::CodeWithoutRedirectUri));
+        assert_eq!(check(|c| c.grant_types = vec![GrantType::RefreshToken]), Err(E::RefreshWithoutCode));
+        assert_eq!(
+            check(|c| {
+                c.auth_method = ClientAuthMethod::None;
+                c.secret_hash = None;
+                c.grant_types.push(GrantType::ClientCredentials);
+            }),
+            Err(E::PublicClientCredentials)
+        );
+        assert_eq!(
+            check(|c| {
+                c.auth_method = ClientAuthMethod::PrivateKeyJwt;
+                c.secret_hash = None;
+            }),
+            Err(E::KeysRequired)
+        );
+        assert_eq!(
+            check(|c| {
+                c.metadata.jwks = Some(serde_json::json!({"keys": []}));
+                c.metadata.jwks_uri = Some("https://app.example/jwks".into());
+            }),
+            Err(E::KeysTwice)
+        );
+        assert_eq!(check(|c| c.secret_hash = None), Err(E::SecretMismatch));
+        assert_eq!(check(|c| c.scope = Scope::parse("openid tessera:admin").unwrap()), Err(E::AdminScope));
+    }
+
+    #[test]
+    fn parsers_normalize_and_refuse() {
+        let grants = parse_grant_types(&["refresh_token", "authorization_code", "refresh_token"]).unwrap();
+        assert_eq!(grants, [GrantType::AuthorizationCode, GrantType::RefreshToken]);
+        assert_eq!(parse_grant_types(&["implicit"]), Err(ClientRuleError::UnsupportedGrantType("implicit".into())));
+
+        let uris = parse_redirect_uris(&["https://a.example/cb".into(), "https://a.example/cb".into()]).unwrap();
+        assert_eq!(uris.len(), 1);
+        let err = parse_redirect_uris(&["http://a.example/cb".into()]).unwrap_err();
+        assert!(matches!(err, ClientRuleError::RedirectUri { reason: RedirectUriError::InsecureHttp, .. }), "{err}");
+        let many: Vec<String> = (0..33).map(|i| format!("https://a.example/{i}")).collect();
+        assert_eq!(parse_redirect_uris(&many), Err(ClientRuleError::TooManyUris));
+
+        assert!(secret_for(ClientAuthMethod::ClientSecretPost).is_some());
+        assert!(secret_for(ClientAuthMethod::PrivateKeyJwt).is_none());
+    }
+}

@@ -1,0 +1,98 @@
+//! `GET` and `POST /logout` (RP-Initiated Logout 1.0). With a valid `id_token_hint` the session ends at
+//! once; otherwise the user confirms on a page (CSRF token bound to the session cookie).
+use super::meta::request_meta;
+use super::render::{error_page, page};
+use super::views::{LoggedOutPage, LogoutPage};
+use super::{form, AppState};
+use crate::oauth::end_session::{logout_csrf, logout_csrf_matches, LogoutRequest};
+use crate::oauth::params::Params;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+/// `GET /logout`.
+#[tracing::instrument(name = "logout", skip_all)]
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match form::query(&req) {
+        Ok(p) => handle(&req, &state, p).await,
+        Err(e) => error_page(&req, &e),
+    }
+}
+
+/// `POST /logout`: an RP's form post, or the confirmation form.
+#[tracing::instrument(name = "logout", skip_all)]
+pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    match form::body(&req, &body) {
+        Ok(p) => handle(&req, &state, p).await,
+        Err(e) => error_page(&req, &e),
+    }
+}
+
+async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResponse {
+    let request = match state.provider.logout_request(&params).await {
+        Ok(r) => r,
+        Err(e) => return error_page(req, &e),
+    };
+    let cookie = state.cookies.read_session(req);
+    let confirmed = match (&cookie, params.get("csrf")) {
+        (Some(c), Some(t)) => {
+            if !logout_csrf_matches(c, t) {
+                return super::render::message_page(
+                    req,
+                    StatusCode::FORBIDDEN,
+                    "This form cannot be accepted",
+                    "The sign-out form did not come from this site.",
+                );
+            }
+            params.get("decision") == Some("logout")
+        }
+        _ => false,
+    };
+    let Some(cookie) = cookie else {
+        // Nothing to end: already signed out.
+        return finish(state, &request);
+    };
+    if params.get("decision") == Some("stay") && params.get("csrf").is_some_and(|t| logout_csrf_matches(&cookie, t)) {
+        return finish_without_logout(&request);
+    }
+    if !(request.hinted || confirmed) {
+        let view = LogoutPage {
+            client_name: request.client_name.clone(),
+            csrf: logout_csrf(&cookie),
+            client_id: request.client_id.as_ref().map(|c| c.as_str().to_owned()).unwrap_or_default(),
+            post_logout_redirect_uri: request
+                .post_logout_redirect_uri
+                .as_ref()
+                .map(|u| u.as_str().to_owned())
+                .unwrap_or_default(),
+            state: request.state.clone().unwrap_or_default(),
+        };
+        return page(StatusCode::OK, view.render());
+    }
+    let meta = request_meta(req, state);
+    if let Err(e) = state.provider.end_session(&cookie, request.client_id.as_ref(), &meta, crate::domain::now()).await {
+        return error_page(req, &e);
+    }
+    let mut resp = finish(state, &request);
+    if let Err(e) = resp.add_cookie(&state.cookies.clear_session()) {
+        tracing::error!(error = %e, "cannot clear the session cookie");
+    }
+    resp
+}
+
+fn finish(_state: &AppState, request: &LogoutRequest) -> HttpResponse {
+    match request.redirect_url() {
+        Some(url) => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, url.as_str()))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        None => page(StatusCode::OK, LoggedOutPage { signed_out: true }.render()),
+    }
+}
+
+fn finish_without_logout(request: &LogoutRequest) -> HttpResponse {
+    match request.redirect_url() {
+        Some(url) => HttpResponse::SeeOther().insert_header((header::LOCATION, url.as_str())).finish(),
+        None => page(StatusCode::OK, LoggedOutPage { signed_out: false }.render()),
+    }
+}

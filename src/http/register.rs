@@ -1,0 +1,150 @@
+//! `POST /register` (RFC 7591) and `GET`, `PUT`, `DELETE /register/{client_id}` (RFC 7592): JSON in, JSON
+//! out, never cached. Bearer token problems are RFC 6750 errors (401 `invalid_token`), metadata problems
+//! RFC 7591 §3.2.2 errors (400). With `registration.mode = "off"` every one of these paths is a 404.
+use super::meta::request_meta;
+use super::render::{bearer_error, json_error};
+use super::AppState;
+use crate::config::RegistrationMode;
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::registration::metadata::{ClientInformation, MAX_REGISTRATION_BYTES};
+use crate::oauth::registration::ManagedRegistration;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use tracing::field::Empty;
+
+fn registration_off(state: &AppState) -> bool {
+    state.settings.registration == RegistrationMode::Off
+}
+
+/// The token of an `Authorization: Bearer …` header; `None` when there is none or it is malformed (both are
+/// answered with `invalid_token`).
+fn bearer_token(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+}
+
+/// The body of a JSON request, at most [`MAX_REGISTRATION_BYTES`].
+async fn json_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, OAuthError> {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+    if !is_json {
+        return Err(OAuthError::invalid_request("the body must be application/json"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| OAuthError::invalid_request("the request body could not be read"))?;
+        if body.len() + chunk.len() > MAX_REGISTRATION_BYTES {
+            return Err(OAuthError::invalid_request(format!(
+                "the request body is larger than {MAX_REGISTRATION_BYTES} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn error(e: &OAuthError) -> HttpResponse {
+    if e.code == ErrorCode::InvalidToken {
+        bearer_error(e)
+    } else {
+        json_error(e)
+    }
+}
+
+fn information(status: StatusCode, info: &ClientInformation) -> HttpResponse {
+    tracing::Span::current().record("client_id", info.client().id.as_str());
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(info.to_json())
+}
+
+/// `POST /register`: 201 with the client information, shown once with its secrets. The initial access token
+/// is checked before the body is read, so strangers learn nothing about the metadata rules in token mode.
+#[tracing::instrument(name = "register", skip_all, fields(client_id = Empty))]
+pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    if registration_off(&state) {
+        return HttpResponse::NotFound().finish();
+    }
+    let now = crate::domain::now();
+    let permit = match state.provider.permit_registration(bearer_token(&req).as_deref(), now).await {
+        Ok(p) => p,
+        Err(e) => return error(&e),
+    };
+    let body = match json_body(&req, payload).await {
+        Ok(body) => body,
+        Err(e) => return error(&e),
+    };
+    let meta = request_meta(&req, &state);
+    match state.provider.register_client(permit, &body, &meta, now).await {
+        Ok(info) => information(StatusCode::CREATED, &info),
+        Err(e) => error(&e),
+    }
+}
+
+/// The registration that the request's bearer token manages, or the response refusing it.
+async fn managed(req: &HttpRequest, state: &AppState, client_id: &str) -> Result<ManagedRegistration, HttpResponse> {
+    state.provider.managed_registration(client_id, bearer_token(req).as_deref()).await.map_err(|e| error(&e))
+}
+
+/// `GET /register/{client_id}`: the current registration (without the client secret).
+#[tracing::instrument(name = "register_read", skip_all, fields(client_id = Empty))]
+pub async fn get(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    if registration_off(&state) {
+        return HttpResponse::NotFound().finish();
+    }
+    match managed(&req, &state, &path).await {
+        Ok(m) => information(StatusCode::OK, &state.provider.read_client_registration(m)),
+        Err(resp) => resp,
+    }
+}
+
+/// `PUT /register/{client_id}`: replaces the metadata; 200 with the updated registration.
+#[tracing::instrument(name = "register_update", skip_all, fields(client_id = Empty))]
+pub async fn put(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if registration_off(&state) {
+        return HttpResponse::NotFound().finish();
+    }
+    let m = match managed(&req, &state, &path).await {
+        Ok(m) => m,
+        Err(resp) => return resp,
+    };
+    let body = match json_body(&req, payload).await {
+        Ok(body) => body,
+        Err(e) => return error(&e),
+    };
+    let meta = request_meta(&req, &state);
+    match state.provider.update_client_registration(m, &body, &meta, crate::domain::now()).await {
+        Ok(info) => information(StatusCode::OK, &info),
+        Err(e) => error(&e),
+    }
+}
+
+/// `DELETE /register/{client_id}`: 204 once the client and what it was issued are gone.
+#[tracing::instrument(name = "register_delete", skip_all, fields(client_id = Empty))]
+pub async fn delete(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    if registration_off(&state) {
+        return HttpResponse::NotFound().finish();
+    }
+    let m = match managed(&req, &state, &path).await {
+        Ok(m) => m,
+        Err(resp) => return resp,
+    };
+    tracing::Span::current().record("client_id", m.client().id.as_str());
+    let meta = request_meta(&req, &state);
+    match state.provider.delete_client_registration(m, &meta, crate::domain::now()).await {
+        Ok(()) => HttpResponse::NoContent().insert_header((header::CACHE_CONTROL, "no-store")).finish(),
+        Err(e) => error(&e),
+    }
+}

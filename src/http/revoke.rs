@@ -1,0 +1,56 @@
+//! `POST /revoke` (RFC 7009) and `POST /introspect` (RFC 7662): back-channel, client-authenticated, JSON.
+use super::meta::request_meta;
+use super::render::json_error;
+use super::{form, AppState};
+use crate::domain::{Client, UnixTime};
+use crate::oauth::client_auth::BasicCredentials;
+use crate::oauth::error::OAuthError;
+use crate::oauth::params::Params;
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+async fn authenticated(
+    req: &HttpRequest,
+    state: &AppState,
+    body: &[u8],
+    now: UnixTime,
+) -> Result<(Client, Params), OAuthError> {
+    let mut params = form::body(req, body)?;
+    let basic = match req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        Some(h) => BasicCredentials::parse(h)?,
+        None => None,
+    };
+    let client = state.provider.authenticate_client(&mut params, basic, now).await?;
+    Ok((client, params))
+}
+
+/// `POST /revoke`: 200 whether or not the token was known (RFC 7009 §2.2).
+#[tracing::instrument(name = "revoke", skip_all)]
+pub async fn revoke(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let now = crate::domain::now();
+    let outcome = match authenticated(&req, &state, &body, now).await {
+        Ok((client, params)) => state.provider.revoke_request(&client, &params, &request_meta(&req, &state), now).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(()) => HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).finish(),
+        Err(e) => json_error(&e),
+    }
+}
+
+/// `POST /introspect`: confidential clients only (public clients prove nothing by sending a client_id).
+#[tracing::instrument(name = "introspect", skip_all)]
+pub async fn introspect(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let now = crate::domain::now();
+    let outcome = match authenticated(&req, &state, &body, now).await {
+        Ok((client, _)) if client.is_public() => {
+            Err(OAuthError::invalid_client("introspection requires client authentication"))
+        }
+        Ok((_, params)) => state.provider.introspect(&params, now).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(v) => HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(v),
+        Err(e) => json_error(&e),
+    }
+}

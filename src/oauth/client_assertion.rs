@@ -1,0 +1,390 @@
+//! Client assertions for `private_key_jwt` (RFC 7523 §2.2 and §3, OIDC Core §9): a JWT the client signs
+//! with its own key, whose `iss` and `sub` are its `client_id` and whose `aud` is our token endpoint (or
+//! issuer). This module parses the assertion, verifies its signature against the client's JWK Set and checks
+//! its claims at a given `now`; single use of the `jti` is enforced by the caller through the cache.
+use super::client_keys::ClientJwks;
+use super::error::OAuthError;
+use crate::domain::UnixTime;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use josekit::jws::JwsVerifier;
+use serde_json::{Map, Value};
+
+/// The only `client_assertion_type` (RFC 7523 §2.2).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Largest assertion accepted, in bytes.
+pub const MAX_ASSERTION_BYTES: usize = 8 * 1024;
+/// Furthest `exp` may lie in the future, in seconds: an assertion is for one request, not a credential.
+pub const MAX_ASSERTION_LIFETIME: i64 = 600;
+/// Signature algorithms accepted: never `none`, never HMAC (a shared secret is not a private key).
+pub const SIGNING_ALGS: [&str; 2] = ["RS256", "ES256"];
+/// Longest `jti`, in bytes (it becomes part of a cache key).
+pub const MAX_JTI_BYTES: usize = 256;
+
+fn invalid(description: &str) -> OAuthError {
+    OAuthError::invalid_client(description)
+}
+
+/// An accepted signature algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    Rs256,
+    /// ECDSA P-256 with SHA-256.
+    Es256,
+}
+
+/// A client assertion whose signature is not verified yet: only its header and its `sub` (which names the
+/// client, so that its keys can be found) have been read.
+pub struct ClientAssertion {
+    token: String,
+    alg: AssertionAlg,
+    kid: Option<String>,
+    client_id: String,
+    /// The claims as sent; trusted only once [`ClientAssertion::verify`] accepted the signature over them.
+    claims: Map<String, Value>,
+}
+
+impl std::fmt::Debug for ClientAssertion {
+    // The assertion is a credential while it is unused: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientAssertion")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why no signature check succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureError {
+    /// No registered key fits the assertion's `kid` and algorithm.
+    NoMatchingKey,
+    /// Keys fit, but the signature verifies with none of them.
+    Invalid,
+}
+
+fn decode_json(part: &str) -> Option<Map<String, Value>> {
+    let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+impl ClientAssertion {
+    /// Reads the header and the client id of a compact JWS; refuses other algorithms and oversize input.
+    pub fn parse(token: String) -> Result<Self, OAuthError> {
+        if token.len() > MAX_ASSERTION_BYTES {
+            return Err(OAuthError::invalid_request("client_assertion is too large"));
+        }
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid("client_assertion is not a signed JWT"));
+        };
+        let header = decode_json(header).ok_or_else(|| invalid("client_assertion has a malformed header"))?;
+        let alg = match header.get("alg").and_then(Value::as_str) {
+            Some("RS256") => AssertionAlg::Rs256,
+            Some("ES256") => AssertionAlg::Es256,
+            _ => return Err(invalid("client_assertion must be signed with RS256 or ES256")),
+        };
+        if header.contains_key("crit") {
+            return Err(invalid("client_assertion has critical header parameters we do not support"));
+        }
+        let kid = match header.get("kid") {
+            None => None,
+            Some(Value::String(k)) => Some(k.clone()),
+            Some(_) => return Err(invalid("client_assertion has a malformed kid")),
+        };
+        let claims = decode_json(payload).ok_or_else(|| invalid("client_assertion has malformed claims"))?;
+        let client_id =
+            claims.get("sub").and_then(Value::as_str).ok_or_else(|| invalid("client_assertion has no sub"))?.to_owned();
+        Ok(Self { token, alg, kid, client_id, claims })
+    }
+
+    /// The client the assertion claims to come from (its `sub`), not verified yet.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The `kid` of the signing key, when the client named it.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The signature algorithm.
+    pub fn alg(&self) -> AssertionAlg {
+        self.alg
+    }
+
+    /// Verifies the signature with one of `keys` (the one named by `kid`, or any that fits the algorithm)
+    /// and returns the claims, whose values are still to be checked with [`check_claims`].
+    pub fn verify(&self, keys: &ClientJwks) -> Result<&Map<String, Value>, SignatureError> {
+        let mut tried = false;
+        for jwk in keys.candidates(self.kid.as_deref()) {
+            let verifier: Box<dyn JwsVerifier> = match self.alg {
+                AssertionAlg::Rs256 => match josekit::jws::RS256.verifier_from_jwk(jwk) {
+                    Ok(mut v) => {
+                        if self.kid.is_none() {
+                            v.remove_key_id();
+                        }
+                        Box::new(v)
+                    }
+                    Err(_) => continue,
+                },
+                AssertionAlg::Es256 => match josekit::jws::ES256.verifier_from_jwk(jwk) {
+                    Ok(mut v) => {
+                        if self.kid.is_none() {
+                            v.remove_key_id();
+                        }
+                        Box::new(v)
+                    }
+                    Err(_) => continue,
+                },
+            };
+            tried = true;
+            // The signed bytes are the ones `parse` read the claims from (no `b64: false`: `crit` is refused).
+            if josekit::jws::deserialize_compact(&self.token, verifier.as_ref()).is_ok() {
+                return Ok(&self.claims);
+            }
+        }
+        Err(if tried { SignatureError::Invalid } else { SignatureError::NoMatchingKey })
+    }
+}
+
+/// What a valid assertion must say, and when it is checked.
+#[derive(Debug, Clone, Copy)]
+pub struct AssertionRules<'a> {
+    /// The client: both `iss` and `sub`.
+    pub client_id: &'a str,
+    /// Accepted `aud` values: the token endpoint URL and the issuer.
+    pub audiences: [&'a str; 2],
+    /// The time of the request.
+    pub now: UnixTime,
+    /// Clock skew tolerated, in seconds.
+    pub leeway: i64,
+}
+
+/// The claims of a valid assertion that the caller still needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssertionClaims {
+    /// `jti`, to be used once.
+    pub jti: String,
+    /// `exp`: the `jti` must be remembered until then (plus leeway).
+    pub expires_at: UnixTime,
+}
+
+/// Checks the claims of a verified assertion (RFC 7523 §3, OIDC Core §9).
+pub fn check_claims(claims: &Map<String, Value>, rules: &AssertionRules<'_>) -> Result<AssertionClaims, OAuthError> {
+    let text = |name: &str| claims.get(name).and_then(Value::as_str);
+    let number = |name: &str| -> Result<Option<i64>, OAuthError> {
+        match claims.get(name) {
+            None => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+                .map(Some)
+                .ok_or_else(|| invalid(&format!("client_assertion {name} must be a number"))),
+        }
+    };
+    if text("iss") != Some(rules.client_id) || text("sub") != Some(rules.client_id) {
+        return Err(invalid("client_assertion iss and sub must both be the client_id"));
+    }
+    let audience_ok = match claims.get("aud") {
+        Some(Value::String(a)) => rules.audiences.contains(&a.as_str()),
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(|a| rules.audiences.contains(&a)),
+        _ => false,
+    };
+    if !audience_ok {
+        return Err(invalid("client_assertion aud must contain the token endpoint URL or the issuer"));
+    }
+    let (now, leeway) = (rules.now, rules.leeway);
+    let exp = number("exp")?.ok_or_else(|| invalid("client_assertion has no exp"))?;
+    if now >= exp.saturating_add(leeway) {
+        return Err(invalid("client_assertion has expired"));
+    }
+    if exp > now + MAX_ASSERTION_LIFETIME + leeway {
+        return Err(invalid("client_assertion exp is more than 10 minutes ahead"));
+    }
+    if number("iat")?.is_some_and(|iat| iat > now + leeway) {
+        return Err(invalid("client_assertion was issued in the future"));
+    }
+    if number("nbf")?.is_some_and(|nbf| nbf > now + leeway) {
+        return Err(invalid("client_assertion is not valid yet"));
+    }
+    let jti = match claims.get("jti") {
+        Some(Value::String(j)) if !j.is_empty() && j.len() <= MAX_JTI_BYTES => j.clone(),
+        Some(Value::String(j)) if !j.is_empty() => return Err(invalid("client_assertion jti is too long")),
+        _ => return Err(invalid("client_assertion has no jti")),
+    };
+    Ok(AssertionClaims { jti, expires_at: exp })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::error::ErrorCode;
+    use josekit::jws::{JwsHeader, JwsSigner};
+    use josekit::jwt::JwtPayload;
+    use serde_json::json;
+
+    const NOW: UnixTime = 1_700_000_000;
+    const CLIENT: &str = "client-1";
+    const TOKEN_ENDPOINT: &str = "https://id.example/token";
+    const ISSUER: &str = "https://id.example";
+
+    fn rules() -> AssertionRules<'static> {
+        AssertionRules { client_id: CLIENT, audiences: [TOKEN_ENDPOINT, ISSUER], now: NOW, leeway: 30 }
+    }
+
+    fn claims() -> Value {
+        json!({ "iss": CLIENT, "sub": CLIENT, "aud": TOKEN_ENDPOINT, "exp": NOW + 60, "iat": NOW, "jti": "j1" })
+    }
+
+    fn payload(v: Value) -> JwtPayload {
+        let Value::Object(map) = v else { panic!("claims are an object") };
+        JwtPayload::from_map(map).unwrap()
+    }
+
+    fn check(v: Value) -> Result<AssertionClaims, OAuthError> {
+        check_claims(payload(v).claims_set(), &rules())
+    }
+
+    fn with(key: &str, value: Value) -> Value {
+        let mut c = claims();
+        c[key] = value;
+        c
+    }
+
+    fn without(key: &str) -> Value {
+        let mut c = claims();
+        c.as_object_mut().unwrap().remove(key);
+        c
+    }
+
+    fn sign(claims: &Value, signer: &dyn JwsSigner, kid: Option<&str>) -> String {
+        let mut header = JwsHeader::new();
+        header.set_token_type("JWT");
+        if let Some(k) = kid {
+            header.set_key_id(k);
+        }
+        josekit::jwt::encode_with_signer(&payload(claims.clone()), &header, signer).unwrap()
+    }
+
+    fn rsa() -> (josekit::jwk::Jwk, josekit::jwk::Jwk) {
+        let pair = josekit::jws::RS256.generate_key_pair(2048).unwrap();
+        let mut private = pair.to_jwk_private_key();
+        let mut public = pair.to_jwk_public_key();
+        private.set_key_id("rsa-1");
+        public.set_key_id("rsa-1");
+        (private, public)
+    }
+
+    fn jwks(keys: &[&josekit::jwk::Jwk]) -> ClientJwks {
+        ClientJwks::parse(&json!({ "keys": keys })).unwrap()
+    }
+
+    #[test]
+    fn valid_claims_pass() {
+        assert_eq!(check(claims()).unwrap(), AssertionClaims { jti: "j1".into(), expires_at: NOW + 60 });
+        assert!(check(with("aud", json!(ISSUER))).is_ok(), "the issuer is an accepted audience");
+        assert!(check(with("aud", json!(["https://other.example", TOKEN_ENDPOINT]))).is_ok());
+        assert!(check(without("iat")).is_ok(), "iat is optional");
+        assert!(check(with("exp", json!(NOW - 10))).is_ok(), "within the leeway");
+        assert!(check(with("exp", json!(NOW + 600 + 30))).is_ok(), "at the lifetime limit");
+        assert!(check(with("iat", json!(NOW + 30))).is_ok());
+        assert!(check(with("nbf", json!(NOW + 30))).is_ok());
+    }
+
+    #[test]
+    fn bad_claims_are_invalid_client() {
+        let cases = [
+            ("other iss", with("iss", json!("someone"))),
+            ("other sub", with("sub", json!("someone"))),
+            ("wrong aud", with("aud", json!("https://rs.example"))),
+            ("aud list without us", with("aud", json!(["https://rs.example"]))),
+            ("no aud", without("aud")),
+            ("no exp", without("exp")),
+            ("expired", with("exp", json!(NOW - 30))),
+            ("too far ahead", with("exp", json!(NOW + 600 + 31))),
+            ("iat in the future", with("iat", json!(NOW + 31))),
+            ("nbf in the future", with("nbf", json!(NOW + 31))),
+            ("no jti", without("jti")),
+            ("empty jti", with("jti", json!(""))),
+            ("long jti", with("jti", json!("j".repeat(MAX_JTI_BYTES + 1)))),
+        ];
+        for (what, c) in cases {
+            let e = check(c).expect_err(what);
+            assert_eq!(e.code, ErrorCode::InvalidClient, "{what}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn rs256_and_es256_signatures_verify() {
+        let (private, public) = rsa();
+        let token = sign(&claims(), &josekit::jws::RS256.signer_from_jwk(&private).unwrap(), Some("rsa-1"));
+        let a = ClientAssertion::parse(token).unwrap();
+        assert_eq!((a.client_id(), a.kid(), a.alg()), (CLIENT, Some("rsa-1"), AssertionAlg::Rs256));
+        let verified = a.verify(&jwks(&[&public])).unwrap();
+        assert!(check_claims(verified, &rules()).is_ok());
+
+        // No kid in the header: every key of the right type is tried.
+        let ec = josekit::jws::ES256.generate_key_pair().unwrap();
+        let mut ec_public = ec.to_jwk_public_key();
+        ec_public.set_key_id("ec-1");
+        let token = sign(&claims(), &josekit::jws::ES256.signer_from_jwk(&ec.to_jwk_private_key()).unwrap(), None);
+        let a = ClientAssertion::parse(token).unwrap();
+        assert_eq!(a.alg(), AssertionAlg::Es256);
+        assert!(a.verify(&jwks(&[&public, &ec_public])).is_ok());
+    }
+
+    #[test]
+    fn wrong_or_unknown_keys_fail() {
+        let (private, _) = rsa();
+        let (_, other_public) = rsa();
+        let token = sign(&claims(), &josekit::jws::RS256.signer_from_jwk(&private).unwrap(), Some("rsa-1"));
+        let a = ClientAssertion::parse(token.clone()).unwrap();
+        assert_eq!(a.verify(&jwks(&[&other_public])).unwrap_err(), SignatureError::Invalid);
+        let mut renamed = other_public.clone();
+        renamed.set_key_id("rsa-2");
+        assert_eq!(a.verify(&jwks(&[&renamed])).unwrap_err(), SignatureError::NoMatchingKey);
+        // A tampered payload fails with the right key too.
+        let (private, public) = rsa();
+        let good = sign(&claims(), &josekit::jws::RS256.signer_from_jwk(&private).unwrap(), Some("rsa-1"));
+        let forged_claims = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&with("sub", json!("x"))).unwrap());
+        let mut parts: Vec<&str> = good.split('.').collect();
+        parts[1] = &forged_claims;
+        let forged = ClientAssertion::parse(parts.join(".")).unwrap();
+        assert_eq!(forged.verify(&jwks(&[&public])).unwrap_err(), SignatureError::Invalid);
+    }
+
+    #[test]
+    fn none_hmac_and_malformed_assertions_are_refused() {
+        let unsigned = josekit::jwt::encode_unsecured(&payload(claims()), &JwsHeader::new()).unwrap();
+        let hmac =
+            sign(&claims(), &josekit::jws::HS256.signer_from_bytes(b"0123456789abcdef0123456789abcdef").unwrap(), None);
+        let rs384 = {
+            let pair = josekit::jws::RS384.generate_key_pair(2048).unwrap();
+            sign(&claims(), &josekit::jws::RS384.signer_from_jwk(&pair.to_jwk_private_key()).unwrap(), None)
+        };
+        for (what, token) in [
+            ("alg none", unsigned),
+            ("HS256", hmac),
+            ("RS384", rs384),
+            ("garbage", "a.b.c".to_owned()),
+            ("two parts", "a.b".to_owned()),
+        ] {
+            let e = ClientAssertion::parse(token).expect_err(what);
+            assert_eq!(e.code, ErrorCode::InvalidClient, "{what}");
+        }
+        let e = ClientAssertion::parse("a".repeat(MAX_ASSERTION_BYTES + 1)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn debug_hides_the_assertion() {
+        let (private, _) = rsa();
+        let token = sign(&claims(), &josekit::jws::RS256.signer_from_jwk(&private).unwrap(), Some("rsa-1"));
+        let shown = format!("{:?}", ClientAssertion::parse(token.clone()).unwrap());
+        assert!(!shown.contains(&token) && !shown.contains(token.split('.').nth(2).unwrap()), "{shown}");
+    }
+}

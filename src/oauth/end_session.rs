@@ -1,0 +1,159 @@
+//! RP-Initiated Logout 1.0: who asked, where to send the browser afterwards, and ending the session with
+//! the refresh tokens bound to it (tokens issued for `offline_access` are meant to outlive the session and
+//! survive; revoke them at `/revoke` or with `tessera users revoke`).
+use super::audit::{EventFacts, RequestMeta};
+use super::error::OAuthError;
+use super::params::Params;
+use super::provider::Provider;
+use super::tokens::ID_TOKEN_TYP;
+use crate::domain::secret::SecretHash;
+use crate::domain::{ClientId, RedirectUri, UnixTime};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// A validated logout request.
+#[derive(Debug, Clone, Default)]
+pub struct LogoutRequest {
+    /// The client that asked, when known.
+    pub client_id: Option<ClientId>,
+    /// Its name, for the confirmation page.
+    pub client_name: Option<String>,
+    /// Where to send the browser afterwards (registered for that client).
+    pub post_logout_redirect_uri: Option<RedirectUri>,
+    /// Echoed to the client.
+    pub state: Option<String>,
+    /// Whether a valid `id_token_hint` came with it: then no confirmation is needed.
+    pub hinted: bool,
+}
+
+impl LogoutRequest {
+    /// The redirect after logout, with `state`.
+    pub fn redirect_url(&self) -> Option<url::Url> {
+        let mut url = self.post_logout_redirect_uri.as_ref()?.url().clone();
+        if let Some(s) = &self.state {
+            url.query_pairs_mut().append_pair("state", s);
+        }
+        Some(url)
+    }
+}
+
+/// The CSRF token of the logout confirmation form: bound to the session cookie, so only the page served to
+/// that browser can carry it.
+pub fn logout_csrf(session_cookie: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"tessera logout\0");
+    h.update(session_cookie.as_bytes());
+    URL_SAFE_NO_PAD.encode(h.finalize())
+}
+
+/// Whether `presented` is the logout CSRF token for `session_cookie`.
+pub fn logout_csrf_matches(session_cookie: &str, presented: &str) -> bool {
+    logout_csrf(session_cookie).as_bytes().ct_eq(presented.as_bytes()).into()
+}
+
+impl Provider {
+    /// Validates a logout request. A `post_logout_redirect_uri` is accepted only when registered for the
+    /// client named by the hint or `client_id`; otherwise this fails and the caller shows a page.
+    pub async fn logout_request(&self, params: &Params) -> Result<LogoutRequest, OAuthError> {
+        let hint_aud = match params.get("id_token_hint") {
+            Some(hint) => self.id_token_hint_audience(hint),
+            None => None,
+        };
+        let client_param = params.get("client_id");
+        if let (Some(aud), Some(c)) = (&hint_aud, client_param) {
+            if aud != c {
+                return Err(OAuthError::invalid_request("client_id does not match the id_token_hint"));
+            }
+        }
+        let client = match hint_aud.as_deref().or(client_param) {
+            Some(raw) => match ClientId::parse(raw) {
+                Ok(id) => self.clients.client(&id).await?,
+                Err(_) => None,
+            },
+            None => None,
+        };
+        let post_logout_redirect_uri = match params.get("post_logout_redirect_uri") {
+            None => None,
+            Some(raw) => {
+                let uri = RedirectUri::parse(raw)
+                    .map_err(|e| OAuthError::invalid_request(format!("invalid post_logout_redirect_uri: {e}")))?;
+                let registered = client
+                    .as_ref()
+                    .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r.as_str() == uri.as_str()));
+                if !registered {
+                    return Err(OAuthError::invalid_request(
+                        "post_logout_redirect_uri is not registered for this client",
+                    ));
+                }
+                Some(uri)
+            }
+        };
+        let state = params.get("state").filter(|s| s.len() <= 512).map(str::to_owned);
+        Ok(LogoutRequest {
+            client_id: client.as_ref().map(|c| c.id.clone()),
+            client_name: client.map(|c| c.name),
+            post_logout_redirect_uri,
+            state,
+            hinted: hint_aud.is_some(),
+        })
+    }
+
+    /// The client an ID token we issued was for. Expired hints are fine: logout comes after sessions end.
+    fn id_token_hint_audience(&self, hint: &str) -> Option<String> {
+        if hint.len() > 8192 {
+            return None;
+        }
+        let (payload, header) = self.keys.snapshot().verify(hint).ok()?;
+        if header.token_type() != Some(ID_TOKEN_TYP) {
+            return None;
+        }
+        let claims = payload.claims_set();
+        if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
+            return None;
+        }
+        match claims.get("aud")? {
+            Value::String(s) => Some(s.clone()),
+            Value::Array(a) => a.first().and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        }
+    }
+
+    /// Ends the session a cookie names and revokes its session-bound refresh tokens (and the access tokens
+    /// issued with them). Unknown or already ended sessions are fine.
+    pub async fn end_session(
+        &self,
+        session_cookie: &str,
+        client: Option<&ClientId>,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<(), OAuthError> {
+        let hash = SecretHash::of(session_cookie);
+        let Some(session) = self.sessions.session(hash.as_str()).await? else { return Ok(()) };
+        if !session.revoked {
+            self.sessions.revoke_session(hash.as_str()).await?;
+        }
+        let issued = self.refresh_tokens.revoke_session_refresh_tokens(hash.as_str(), now).await?;
+        self.revoke_access_tokens(&issued, now).await;
+        let facts = EventFacts {
+            actor: Some(session.user_id.as_str().to_owned()),
+            user_id: Some(session.user_id.as_str().to_owned()),
+            client_id: client.map(|c| c.as_str().to_owned()),
+            details: json!({ "sid": session.id_hash }),
+        };
+        self.audit("logout", facts, meta, now).await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csrf_is_bound_to_the_cookie() {
+        let t = super::logout_csrf("cookie-a");
+        assert!(super::logout_csrf_matches("cookie-a", &t));
+        assert!(!super::logout_csrf_matches("cookie-b", &t));
+    }
+}

@@ -1,0 +1,90 @@
+//! Token introspection (RFC 7662) for authenticated clients: anything not live is `{"active": false}`.
+use super::error::OAuthError;
+use super::params::Params;
+use super::provider::Provider;
+use crate::domain::secret::SecretHash;
+use crate::domain::UnixTime;
+use serde_json::{json, Value};
+
+fn inactive() -> Value {
+    json!({ "active": false })
+}
+
+impl Provider {
+    /// The introspection answer for `token` (`token_type_hint` only orders the lookups).
+    pub async fn introspect(&self, params: &Params, now: UnixTime) -> Result<Value, OAuthError> {
+        let token = params.require("token")?;
+        if token.len() > 8192 {
+            return Ok(inactive());
+        }
+        let refresh_first = params.get("token_type_hint") == Some("refresh_token");
+        if refresh_first {
+            if let Some(v) = self.introspect_refresh(token, now).await? {
+                return Ok(v);
+            }
+        }
+        if token.matches('.').count() == 2 {
+            return match self.live_access_token(token, now).await {
+                Ok((at, user)) => {
+                    let mut v = Value::Object(at.claims.clone());
+                    v["active"] = json!(true);
+                    v["token_type"] = json!("Bearer");
+                    if let Some(u) = user {
+                        v["username"] = json!(u.username.as_str());
+                    }
+                    Ok(v)
+                }
+                Err(e) if e.code == super::error::ErrorCode::InvalidToken => Ok(inactive()),
+                Err(e) => Err(e),
+            };
+        }
+        if !refresh_first {
+            if let Some(v) = self.introspect_refresh(token, now).await? {
+                return Ok(v);
+            }
+        }
+        Ok(inactive())
+    }
+
+    async fn introspect_refresh(&self, token: &str, now: UnixTime) -> Result<Option<Value>, OAuthError> {
+        if token.len() > 128 {
+            return Ok(None);
+        }
+        let Some(rt) = self.refresh_tokens.refresh_token_by_hash(SecretHash::of(token).as_str()).await? else {
+            return Ok(None);
+        };
+        let mut live = !rt.revoked && rt.used_at.is_none() && now < rt.expires_at && now < rt.idle_expires_at;
+        if live {
+            let client = self.clients.client(&rt.client_id).await?;
+            live = client.is_some_and(|c| c.revoked_before.is_none_or(|t| rt.created_at > t));
+        }
+        let mut username = None;
+        if live {
+            if let Some(uid) = &rt.user_id {
+                let user = self.users.user_by_id(uid).await?;
+                live = user.as_ref().is_some_and(|u| !u.disabled && u.revoked_before.is_none_or(|t| rt.created_at > t));
+                username = user.map(|u| u.username.as_str().to_owned());
+            }
+        }
+        if !live {
+            return Ok(Some(inactive()));
+        }
+        let sub = rt.user_id.as_ref().map_or(rt.client_id.as_str(), |u| u.as_str());
+        let mut v = json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "scope": rt.scope.to_string(),
+            "client_id": rt.client_id.as_str(),
+            "sub": sub,
+            "iss": self.issuer,
+            "aud": self.audience(rt.resource.as_deref()),
+            "iat": rt.created_at,
+            "exp": rt.expires_at.min(rt.idle_expires_at),
+            "jti": rt.id,
+        });
+        if let Some(name) = username {
+            v["username"] = json!(name);
+        }
+        Ok(Some(v))
+    }
+}

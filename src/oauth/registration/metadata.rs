@@ -1,0 +1,690 @@
+//! Client metadata of registration requests (RFC 7591 §2, RFC 7592 §2.2): read from JSON, checked against
+//! what a self-registered client may be, and turned into a [`Client`]; and the client information response
+//! (RFC 7591 §3.2.1, RFC 7592 §3). The consistency rules every client obeys are in
+//! [`crate::domain::client_rules`]; this module adds those for strangers: https-only links, public keys
+//! only, no admin scope, reverse-domain private-use schemes (RFC 8252 §7.1).
+use super::super::client_keys::ClientJwks;
+use super::super::error::{ErrorCode, OAuthError};
+use crate::domain::client_rules::{self, ClientRuleError};
+use crate::domain::redirect_uri::RedirectUri;
+use crate::domain::scope::ADMIN_SCOPE;
+use crate::domain::secret::{PlainSecret, SecretHash};
+use crate::domain::{Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, Scope, UnixTime};
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::fmt;
+use std::net::IpAddr;
+use url::{Host, Url};
+
+/// Largest registration request body, in bytes.
+pub const MAX_REGISTRATION_BYTES: usize = 64 * 1024;
+/// The scopes a self-registered client may be allowed; never the admin scope.
+pub const REGISTRABLE_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+/// Most contacts one client may list.
+pub const MAX_CONTACTS: usize = 10;
+/// Longest contact, in bytes.
+const MAX_CONTACT_LEN: usize = 256;
+/// Longest link (`client_uri`, `logo_uri`, …), in bytes.
+const MAX_LINK_LEN: usize = 2000;
+
+/// An `invalid_client_metadata` error.
+pub fn metadata_error(description: impl Into<String>) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidClientMetadata, description)
+}
+
+fn redirect_error(description: impl Into<String>) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidRedirectUri, description)
+}
+
+/// The error a broken client rule is reported as: redirect URI problems as `invalid_redirect_uri`, the rest
+/// as `invalid_client_metadata`.
+pub fn rule_error(e: ClientRuleError) -> OAuthError {
+    match e {
+        ClientRuleError::RedirectUri { .. } => redirect_error(e.to_string()),
+        other => metadata_error(other.to_string()),
+    }
+}
+
+/// A JSON object whose members were each given once.
+struct UniqueMembers {
+    members: Map<String, Value>,
+    duplicate: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for UniqueMembers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor;
+        impl<'de> Visitor<'de> for ObjectVisitor {
+            type Value = UniqueMembers;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<UniqueMembers, A::Error> {
+                let mut members = Map::new();
+                let mut duplicate = None;
+                while let Some(key) = access.next_key::<String>()? {
+                    let value: Value = access.next_value()?;
+                    if members.contains_key(&key) && duplicate.is_none() {
+                        duplicate = Some(key.chars().take(64).collect());
+                    }
+                    members.insert(key, value);
+                }
+                Ok(UniqueMembers { members, duplicate })
+            }
+        }
+        d.deserialize_map(ObjectVisitor)
+    }
+}
+
+/// The metadata members of a registration or update request, as sent. Unknown members are ignored (RFC 7591
+/// §2); `null` counts as absent (RFC 7592 §2.2). Holds a secret, so its `Debug` shows only the `client_id`.
+#[derive(Default)]
+pub struct RequestedMetadata {
+    /// `client_id`: required in an update, ignored in a registration.
+    pub client_id: Option<String>,
+    /// `client_secret`: in an update, must be the current secret when given.
+    pub client_secret: Option<String>,
+    redirect_uris: Option<Vec<String>>,
+    post_logout_redirect_uris: Option<Vec<String>>,
+    token_endpoint_auth_method: Option<String>,
+    grant_types: Option<Vec<String>>,
+    response_types: Option<Vec<String>>,
+    client_name: Option<String>,
+    client_uri: Option<String>,
+    logo_uri: Option<String>,
+    policy_uri: Option<String>,
+    tos_uri: Option<String>,
+    jwks_uri: Option<String>,
+    jwks: Option<Value>,
+    scope: Option<String>,
+    contacts: Option<Vec<String>>,
+}
+
+impl fmt::Debug for RequestedMetadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestedMetadata").field("client_id", &self.client_id).finish_non_exhaustive()
+    }
+}
+
+fn string_member(m: &Map<String, Value>, key: &str) -> Result<Option<String>, OAuthError> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(metadata_error(format!("{key} must be a string"))),
+    }
+}
+
+fn strings_member(m: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, OAuthError> {
+    let bad = || metadata_error(format!("{key} must be an array of strings"));
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => {
+            items.iter().map(|v| v.as_str().map(str::to_owned).ok_or_else(bad)).collect::<Result<_, _>>().map(Some)
+        }
+        Some(_) => Err(bad()),
+    }
+}
+
+/// Reads a request body: a JSON object of at most [`MAX_REGISTRATION_BYTES`], each member given once.
+pub fn parse_request(body: &[u8]) -> Result<RequestedMetadata, OAuthError> {
+    if body.len() > MAX_REGISTRATION_BYTES {
+        return Err(OAuthError::invalid_request(format!(
+            "the request body is larger than {MAX_REGISTRATION_BYTES} bytes"
+        )));
+    }
+    let parsed: UniqueMembers = serde_json::from_slice(body)
+        .map_err(|_| metadata_error("the request body must be a JSON object of client metadata"))?;
+    if let Some(key) = parsed.duplicate {
+        return Err(OAuthError::invalid_request(format!("the member {key:?} is given more than once")));
+    }
+    let m = &parsed.members;
+    let jwks = match m.get("jwks") {
+        None | Some(Value::Null) => None,
+        Some(v @ Value::Object(_)) => Some(v.clone()),
+        Some(_) => return Err(metadata_error("jwks must be a JWK Set (a JSON object)")),
+    };
+    Ok(RequestedMetadata {
+        client_id: string_member(m, "client_id")?,
+        client_secret: string_member(m, "client_secret")?,
+        redirect_uris: strings_member(m, "redirect_uris")?,
+        post_logout_redirect_uris: strings_member(m, "post_logout_redirect_uris")?,
+        token_endpoint_auth_method: string_member(m, "token_endpoint_auth_method")?,
+        grant_types: strings_member(m, "grant_types")?,
+        response_types: strings_member(m, "response_types")?,
+        client_name: string_member(m, "client_name")?,
+        client_uri: string_member(m, "client_uri")?,
+        logo_uri: string_member(m, "logo_uri")?,
+        policy_uri: string_member(m, "policy_uri")?,
+        tos_uri: string_member(m, "tos_uri")?,
+        jwks_uri: string_member(m, "jwks_uri")?,
+        jwks,
+        scope: string_member(m, "scope")?,
+        contacts: strings_member(m, "contacts")?,
+    })
+}
+
+/// Metadata that passed every check of its own; [`ValidMetadata::into_client`] makes the client.
+#[derive(Debug)]
+pub struct ValidMetadata {
+    /// `client_name`, when given.
+    pub name: Option<String>,
+    /// `token_endpoint_auth_method` (default `client_secret_basic`).
+    pub auth_method: ClientAuthMethod,
+    /// `grant_types` (default `authorization_code`), sorted.
+    pub grant_types: Vec<GrantType>,
+    /// `redirect_uris`.
+    pub redirect_uris: Vec<RedirectUri>,
+    /// `post_logout_redirect_uris`.
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    /// `scope`, within [`REGISTRABLE_SCOPES`].
+    pub scope: Scope,
+    /// Links, contacts and keys.
+    pub metadata: ClientMetadata,
+}
+
+/// RFC 8252 §7.1: a private-use scheme is a reverse domain name the app controls (`com.example.app:/cb`).
+fn check_registrable_redirect(uri: &RedirectUri) -> Result<(), OAuthError> {
+    let scheme = uri.url().scheme();
+    if !matches!(scheme, "https" | "http") && !scheme.contains('.') {
+        return Err(redirect_error(format!(
+            "redirect URI scheme {scheme:?} is neither https, loopback http, nor a reverse domain name \
+             (RFC 8252 section 7.1)"
+        )));
+    }
+    Ok(())
+}
+
+/// A link shown to people (`client_uri`, `logo_uri`, `policy_uri`, `tos_uri`): absolute https with a host
+/// and without credentials.
+fn https_link(key: &str, value: Option<&String>) -> Result<Option<String>, OAuthError> {
+    let Some(raw) = value else { return Ok(None) };
+    let bad = |why: &str| metadata_error(format!("{key} {why}"));
+    if raw.len() > MAX_LINK_LEN {
+        return Err(bad(&format!("is longer than {MAX_LINK_LEN} characters")));
+    }
+    let url = Url::parse(raw).map_err(|_| bad("must be an absolute https URL"))?;
+    if url.scheme() != "https" || url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("must be an absolute https URL"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not contain credentials"));
+    }
+    Ok(Some(raw.clone()))
+}
+
+/// Whether `host` names this machine or a private network: the server would fetch a `jwks_uri` there on a
+/// stranger's behalf.
+fn is_internal_host(host: Host<&str>) -> bool {
+    let ip = match host {
+        Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            return d == "localhost" || d.ends_with(".localhost") || d.ends_with(".internal") || d.ends_with(".local");
+        }
+        Host::Ipv4(ip) => IpAddr::V4(ip),
+        Host::Ipv6(ip) => ip.to_ipv4_mapped().map_or(IpAddr::V6(ip), IpAddr::V4),
+    };
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, _, _] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || (a == 100 && (b & 0xc0) == 64) // 100.64.0.0/10, carrier-grade NAT
+        }
+        IpAddr::V6(v6) => {
+            let [first, ..] = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link local
+        }
+    }
+}
+
+fn check_jwks_uri(value: Option<&String>) -> Result<Option<String>, OAuthError> {
+    let Some(raw) = https_link("jwks_uri", value)? else { return Ok(None) };
+    let url = Url::parse(&raw).map_err(|_| metadata_error("jwks_uri must be an absolute https URL"))?;
+    if url.fragment().is_some() {
+        return Err(metadata_error("jwks_uri must not contain a fragment"));
+    }
+    if url.host().is_some_and(is_internal_host) {
+        return Err(metadata_error("jwks_uri must name a public host"));
+    }
+    Ok(Some(raw))
+}
+
+/// An inline JWK Set: the checks of the token endpoint (public RSA or EC keys, at least one usable), so a
+/// registration accepted here is not refused there.
+fn check_jwks(value: &Value) -> Result<(), OAuthError> {
+    ClientJwks::parse(value).map(|_| ()).map_err(|e| metadata_error(format!("jwks: {e}")))
+}
+
+fn check_contacts(contacts: Option<&Vec<String>>) -> Result<Vec<String>, OAuthError> {
+    let contacts = contacts.cloned().unwrap_or_default();
+    if contacts.len() > MAX_CONTACTS {
+        return Err(metadata_error(format!("at most {MAX_CONTACTS} contacts")));
+    }
+    if contacts.iter().any(|c| c.trim().is_empty() || c.len() > MAX_CONTACT_LEN || c.chars().any(char::is_control)) {
+        return Err(metadata_error(format!("each contact must be 1 to {MAX_CONTACT_LEN} characters")));
+    }
+    Ok(contacts)
+}
+
+/// Checks every member on its own and against the others that do not need the rest of the client
+/// ([`client_rules::check_client`] runs on the client made from it).
+pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
+    let redirect_uris =
+        client_rules::parse_redirect_uris(req.redirect_uris.as_deref().unwrap_or_default()).map_err(rule_error)?;
+    redirect_uris.iter().try_for_each(check_registrable_redirect)?;
+    let post_logout_redirect_uris =
+        client_rules::parse_redirect_uris(req.post_logout_redirect_uris.as_deref().unwrap_or_default())
+            .map_err(|e| metadata_error(format!("post_logout_redirect_uris: {e}")))?;
+    post_logout_redirect_uris
+        .iter()
+        .try_for_each(check_registrable_redirect)
+        .map_err(|e| metadata_error(format!("post_logout_redirect_uris: {}", e.description)))?;
+
+    let auth_method = match &req.token_endpoint_auth_method {
+        None => ClientAuthMethod::ClientSecretBasic,
+        Some(m) => m.parse().map_err(|_| {
+            metadata_error(format!(
+                "token_endpoint_auth_method {:?} is not supported: use client_secret_basic, client_secret_post, \
+                 private_key_jwt or none",
+                m.chars().take(64).collect::<String>()
+            ))
+        })?,
+    };
+
+    let grant_types = match &req.grant_types {
+        None => vec![GrantType::AuthorizationCode],
+        Some(g) if g.is_empty() => return Err(metadata_error("grant_types must not be empty")),
+        Some(g) => client_rules::parse_grant_types(g).map_err(rule_error)?,
+    };
+    let code = grant_types.contains(&GrantType::AuthorizationCode);
+    if let Some(types) = &req.response_types {
+        if let Some(other) = types.iter().find(|t| t.as_str() != "code") {
+            return Err(metadata_error(format!(
+                "response_types {:?} is not supported: only \"code\"",
+                other.chars().take(64).collect::<String>()
+            )));
+        }
+        match (code, types.is_empty()) {
+            (true, true) => return Err(metadata_error("the authorization_code grant type needs response_types code")),
+            (false, false) => {
+                return Err(metadata_error("response_types code needs the authorization_code grant type"))
+            }
+            _ => {}
+        }
+    }
+
+    let scope = match &req.scope {
+        None if grant_types.contains(&GrantType::RefreshToken) => Scope::from_values(REGISTRABLE_SCOPES),
+        None => Scope::from_values(REGISTRABLE_SCOPES.iter().filter(|s| **s != Scope::OFFLINE_ACCESS)),
+        Some(s) => Scope::parse(s),
+    }
+    .map_err(|e| metadata_error(format!("scope: {e}")))?;
+    if scope.contains(ADMIN_SCOPE) {
+        return Err(metadata_error(format!("the {ADMIN_SCOPE} scope cannot be registered")));
+    }
+    let allowed = Scope::from_values(REGISTRABLE_SCOPES).map_err(|e| metadata_error(e.to_string()))?;
+    if !scope.is_subset_of(&allowed) {
+        return Err(metadata_error(format!("scope may only hold {}", REGISTRABLE_SCOPES.join(" "))));
+    }
+
+    if let Some(jwks) = &req.jwks {
+        check_jwks(jwks)?;
+    }
+    let metadata = ClientMetadata {
+        client_uri: https_link("client_uri", req.client_uri.as_ref())?,
+        logo_uri: https_link("logo_uri", req.logo_uri.as_ref())?,
+        policy_uri: https_link("policy_uri", req.policy_uri.as_ref())?,
+        tos_uri: https_link("tos_uri", req.tos_uri.as_ref())?,
+        contacts: check_contacts(req.contacts.as_ref())?,
+        jwks: req.jwks.clone(),
+        jwks_uri: check_jwks_uri(req.jwks_uri.as_ref())?,
+    };
+
+    if let Some(name) = &req.client_name {
+        client_rules::check_name(name).map_err(|e| metadata_error(format!("client_name: {e}")))?;
+    }
+    Ok(ValidMetadata {
+        name: req.client_name.clone(),
+        auth_method,
+        grant_types,
+        redirect_uris,
+        post_logout_redirect_uris,
+        scope,
+        metadata,
+    })
+}
+
+/// Validates `req` and makes the client it describes, checked against every rule of
+/// [`client_rules::check_client`]. A client authenticating with a secret keeps the secret of `previous` when
+/// it has one; otherwise a new secret is issued and returned, to be shown once.
+pub fn build_client(
+    req: &RequestedMetadata,
+    id: ClientId,
+    previous: Option<&Client>,
+    now: UnixTime,
+) -> Result<(Client, Option<PlainSecret>), OAuthError> {
+    let valid = validate(req)?;
+    let kept = previous.and_then(|p| p.secret_hash.clone()).filter(|_| client_rules::uses_secret(valid.auth_method));
+    let (secret_hash, issued) = match kept {
+        Some(hash) => (Some(hash), None),
+        None => {
+            let issued = client_rules::secret_for(valid.auth_method);
+            (issued.as_ref().map(PlainSecret::hash), issued)
+        }
+    };
+    let client = valid.into_client(id, secret_hash, previous, now);
+    client_rules::check_client(&client).map_err(rule_error)?;
+    Ok((client, issued))
+}
+
+impl ValidMetadata {
+    /// The client these metadata describe. A new client (`previous` is `None`) is never first-party or admin
+    /// and always requires PKCE; an update keeps what an operator decided about `previous` (those flags,
+    /// resources, token lifetime, revocation time) and its creation time. Without `client_name`, the client
+    /// id is the name.
+    pub fn into_client(
+        self,
+        id: ClientId,
+        secret_hash: Option<SecretHash>,
+        previous: Option<&Client>,
+        now: UnixTime,
+    ) -> Client {
+        let name = self.name.unwrap_or_else(|| id.as_str().to_owned());
+        let keep_previous_secret = secret_hash.is_some() && previous.is_some_and(|p| p.secret_hash == secret_hash);
+        Client {
+            name,
+            previous_secret: if keep_previous_secret { previous.and_then(|p| p.previous_secret.clone()) } else { None },
+            secret_hash,
+            auth_method: self.auth_method,
+            redirect_uris: self.redirect_uris,
+            post_logout_redirect_uris: self.post_logout_redirect_uris,
+            grant_types: self.grant_types,
+            scope: self.scope,
+            resources: previous.map(|p| p.resources.clone()).unwrap_or_default(),
+            first_party: previous.is_some_and(|p| p.first_party),
+            admin: previous.is_some_and(|p| p.admin),
+            require_pkce: previous.is_none_or(|p| p.require_pkce),
+            access_token_ttl: previous.and_then(|p| p.access_token_ttl),
+            metadata: self.metadata,
+            created_at: previous.map_or(now, |p| p.created_at),
+            updated_at: now,
+            revoked_before: previous.and_then(|p| p.revoked_before),
+            id,
+        }
+    }
+}
+
+/// The client information response (RFC 7591 §3.2.1, RFC 7592 §3): every registered metadata value, the
+/// client id, the registration access token and the client configuration URL, and the client secret when
+/// one was just issued. Holds secrets, so its `Debug` shows only the client id.
+pub struct ClientInformation {
+    client: Client,
+    client_secret: Option<PlainSecret>,
+    registration_access_token: PlainSecret,
+    registration_client_uri: String,
+}
+
+impl fmt::Debug for ClientInformation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientInformation").field("client_id", &self.client.id).finish_non_exhaustive()
+    }
+}
+
+impl ClientInformation {
+    /// The response for `client`; `client_secret` only when it was issued by this request.
+    pub fn new(
+        client: Client,
+        client_secret: Option<PlainSecret>,
+        registration_access_token: PlainSecret,
+        registration_client_uri: String,
+    ) -> Self {
+        Self { client, client_secret, registration_access_token, registration_client_uri }
+    }
+
+    /// The client as stored.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The JSON body.
+    pub fn to_json(&self) -> Value {
+        let c = &self.client;
+        let uris = |list: &[RedirectUri]| list.iter().map(|u| json!(u.as_str())).collect::<Vec<_>>();
+        let code = c.allows_grant(GrantType::AuthorizationCode);
+        let mut m = Map::new();
+        m.insert("client_id".into(), json!(c.id.as_str()));
+        if let Some(secret) = &self.client_secret {
+            m.insert("client_secret".into(), json!(secret.expose()));
+            // RFC 7591 §3.2.1: 0 means the secret does not expire.
+            m.insert("client_secret_expires_at".into(), json!(0));
+        }
+        m.insert("client_id_issued_at".into(), json!(c.created_at));
+        m.insert("registration_access_token".into(), json!(self.registration_access_token.expose()));
+        m.insert("registration_client_uri".into(), json!(self.registration_client_uri));
+        m.insert("client_name".into(), json!(c.name));
+        m.insert("redirect_uris".into(), Value::Array(uris(&c.redirect_uris)));
+        if !c.post_logout_redirect_uris.is_empty() {
+            m.insert("post_logout_redirect_uris".into(), Value::Array(uris(&c.post_logout_redirect_uris)));
+        }
+        m.insert("grant_types".into(), json!(c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>()));
+        m.insert("response_types".into(), json!(if code { vec!["code"] } else { vec![] }));
+        m.insert("token_endpoint_auth_method".into(), json!(c.auth_method.as_str()));
+        m.insert("scope".into(), json!(c.scope.to_string()));
+        if let Ok(Value::Object(extra)) = serde_json::to_value(&c.metadata) {
+            m.extend(extra);
+        }
+        Value::Object(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: Value) -> Result<ValidMetadata, OAuthError> {
+        validate(&parse_request(body.to_string().as_bytes())?)
+    }
+
+    fn build(body: Value) -> Result<(Client, Option<PlainSecret>), OAuthError> {
+        build_client(&parse_request(body.to_string().as_bytes())?, ClientId::parse("c").unwrap(), None, 7)
+    }
+
+    fn code_of(body: Value) -> &'static str {
+        match build(body) {
+            Ok(_) => "ok",
+            Err(e) => e.code.as_str(),
+        }
+    }
+
+    /// A real RSA public key as a JWK.
+    fn public_jwk() -> Value {
+        use base64::Engine;
+        let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+        let b64 = |n: &openssl::bn::BigNumRef| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(n.to_vec());
+        json!({ "kty": "RSA", "kid": "k1", "n": b64(rsa.n()), "e": b64(rsa.e()) })
+    }
+
+    fn web(extra: Value) -> Value {
+        let mut body = json!({ "redirect_uris": ["https://app.example/cb"] });
+        if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+            b.extend(e);
+        }
+        body
+    }
+
+    #[test]
+    fn defaults_follow_rfc_7591() {
+        let v = parse(web(json!({}))).unwrap();
+        assert_eq!(v.auth_method, ClientAuthMethod::ClientSecretBasic);
+        assert_eq!(v.grant_types, [GrantType::AuthorizationCode]);
+        assert_eq!(v.scope.to_string(), "email openid profile");
+        assert_eq!(v.name, None);
+
+        let v = parse(web(json!({ "grant_types": ["refresh_token", "authorization_code"], "client_name": "Notes" })))
+            .unwrap();
+        assert_eq!(v.grant_types, [GrantType::AuthorizationCode, GrantType::RefreshToken]);
+        assert!(v.scope.contains("offline_access"));
+        assert_eq!(v.name.as_deref(), Some("Notes"));
+    }
+
+    #[test]
+    fn accepts_native_and_service_clients() {
+        for body in [
+            json!({ "redirect_uris": ["http://127.0.0.1/cb", "com.example.app:/oauth2redirect"],
+                    "token_endpoint_auth_method": "none" }),
+            json!({ "grant_types": ["client_credentials"], "response_types": [] }),
+            json!({ "grant_types": ["client_credentials"] }),
+            web(json!({ "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://app.example/jwks" })),
+            web(json!({ "token_endpoint_auth_method": "private_key_jwt", "jwks": { "keys": [public_jwk()] } })),
+            web(json!({ "client_uri": "https://app.example", "logo_uri": "https://cdn.example/l.png",
+                        "contacts": ["ops@app.example"], "response_types": ["code"], "scope": "openid",
+                        "post_logout_redirect_uris": ["https://app.example/bye"], "unknown": {"x": 1},
+                        "client_name": null })),
+        ] {
+            assert_eq!(code_of(body.clone()), "ok", "{body}");
+        }
+    }
+
+    #[test]
+    fn refuses_bad_redirect_uris() {
+        for uri in [
+            "http://app.example/cb",
+            "https://app.example/cb#frag",
+            "https://*.app.example/cb",
+            "javascript:alert(1)",
+            "myapp:/cb",
+            "/relative",
+        ] {
+            assert_eq!(code_of(json!({ "redirect_uris": [uri] })), "invalid_redirect_uri", "{uri}");
+        }
+        assert_eq!(
+            code_of(web(json!({ "post_logout_redirect_uris": ["http://app.example/bye"] }))),
+            "invalid_client_metadata"
+        );
+    }
+
+    #[test]
+    fn refuses_bad_metadata() {
+        for body in [
+            json!({}),
+            web(json!({ "response_types": ["token"] })),
+            web(json!({ "response_types": ["code id_token"] })),
+            web(json!({ "response_types": [] })),
+            json!({ "grant_types": ["client_credentials"], "response_types": ["code"] }),
+            web(json!({ "grant_types": ["implicit"] })),
+            web(json!({ "grant_types": [] })),
+            web(json!({ "grant_types": ["refresh_token"] })),
+            web(json!({ "token_endpoint_auth_method": "client_secret_jwt" })),
+            web(json!({ "scope": "openid tessera:admin" })),
+            web(json!({ "scope": "openid payments" })),
+            web(json!({ "logo_uri": "http://app.example/logo.png" })),
+            web(json!({ "logo_uri": "javascript:alert(1)" })),
+            web(json!({ "client_uri": "https://user:pw@app.example" })),
+            web(json!({ "tos_uri": "/tos" })),
+            web(json!({ "jwks_uri": "http://app.example/jwks" })),
+            web(json!({ "jwks_uri": "https://127.0.0.1/jwks" })),
+            web(json!({ "jwks_uri": "https://10.1.2.3/jwks" })),
+            web(json!({ "jwks_uri": "https://[::1]/jwks" })),
+            web(json!({ "jwks_uri": "https://localhost/jwks" })),
+            web(json!({ "jwks": { "keys": [{ "kty": "RSA", "n": "AQAB", "e": "AQAB", "d": "secret" }] } })),
+            web(json!({ "jwks": { "keys": [{ "kty": "oct", "k": "c2VjcmV0" }] } })),
+            web(json!({ "jwks": { "keys": [] } })),
+            web(json!({ "jwks": [] })),
+            web(json!({ "client_name": "" })),
+            web(json!({ "client_name": "a\u{0}b" })),
+            web(json!({ "contacts": vec!["a"; 11] })),
+            web(json!({ "token_endpoint_auth_method": "private_key_jwt" })),
+            web(json!({ "jwks_uri": "https://app.example/jwks", "jwks": { "keys": [public_jwk()] } })),
+            json!({ "grant_types": ["client_credentials"], "token_endpoint_auth_method": "none" }),
+            web(json!({ "redirect_uris": "https://app.example/cb" })),
+            web(json!({ "client_name": 5 })),
+        ] {
+            assert_eq!(code_of(body.clone()), "invalid_client_metadata", "{body}");
+        }
+    }
+
+    #[test]
+    fn bodies_must_be_single_json_objects() {
+        let code = |b: &[u8]| parse_request(b).map(|_| ()).unwrap_err().code.as_str();
+        assert_eq!(code(b"not json"), "invalid_client_metadata");
+        assert_eq!(code(b"[]"), "invalid_client_metadata");
+        assert_eq!(code(br#"{"client_name": "a", "client_name": "b"}"#), "invalid_request");
+        assert_eq!(code(&vec![b' '; MAX_REGISTRATION_BYTES + 1]), "invalid_request");
+    }
+
+    #[test]
+    fn secrets_are_issued_kept_or_dropped_with_the_method() {
+        let (client, secret) = build(web(json!({}))).unwrap();
+        let secret = secret.expect("a confidential client gets a secret");
+        assert!(client.secret_matches(secret.expose(), 0));
+        let (public, none) = build(web(json!({ "token_endpoint_auth_method": "none" }))).unwrap();
+        assert!(none.is_none() && public.secret_hash.is_none());
+
+        let req = |body: Value| parse_request(body.to_string().as_bytes()).unwrap();
+        // Switching between the two secret methods keeps the secret; leaving them drops it; coming back
+        // issues a new one.
+        let (post, issued) = build_client(
+            &req(web(json!({ "token_endpoint_auth_method": "client_secret_post" }))),
+            client.id.clone(),
+            Some(&client),
+            8,
+        )
+        .unwrap();
+        assert!(issued.is_none() && post.secret_matches(secret.expose(), 0));
+        let (public, issued) =
+            build_client(&req(web(json!({ "token_endpoint_auth_method": "none" }))), client.id.clone(), Some(&post), 9)
+                .unwrap();
+        assert!(issued.is_none() && public.secret_hash.is_none());
+        let (back, issued) = build_client(&req(web(json!({}))), client.id.clone(), Some(&public), 10).unwrap();
+        let issued = issued.expect("a new secret");
+        assert!(back.secret_matches(issued.expose(), 0) && !back.secret_matches(secret.expose(), 0));
+    }
+
+    #[test]
+    fn new_clients_are_plain_and_updates_keep_operator_choices() {
+        let v = parse(web(json!({}))).unwrap();
+        let c = v.into_client(ClientId::parse("c").unwrap(), None, None, 7);
+        assert!(!c.first_party && !c.admin && c.require_pkce);
+        assert_eq!((c.name.as_str(), c.created_at, c.updated_at), ("c", 7, 7));
+
+        let mut previous = c.clone();
+        previous.first_party = true;
+        previous.access_token_ttl = Some(60);
+        previous.resources = vec!["https://api.example".into()];
+        let v = parse(web(json!({ "client_name": "New" }))).unwrap();
+        let updated = v.into_client(previous.id.clone(), None, Some(&previous), 9);
+        assert!(updated.first_party);
+        assert_eq!(updated.access_token_ttl, Some(60));
+        assert_eq!(updated.resources, previous.resources);
+        assert_eq!((updated.name.as_str(), updated.created_at, updated.updated_at), ("New", 7, 9));
+    }
+
+    #[test]
+    fn information_shows_the_secret_only_when_issued() {
+        let v = parse(web(json!({ "logo_uri": "https://app.example/logo.png" }))).unwrap();
+        let secret = PlainSecret::generate();
+        let client = v.into_client(ClientId::parse("c").unwrap(), Some(secret.hash()), None, 7);
+        let rat = PlainSecret::generate();
+        let uri = "https://id.example/register/c".to_owned();
+        let issued = ClientInformation::new(client.clone(), Some(secret.clone()), rat.clone(), uri.clone()).to_json();
+        assert_eq!(issued["client_secret"], secret.expose());
+        assert_eq!(issued["client_secret_expires_at"], 0);
+        assert_eq!(issued["client_id_issued_at"], 7);
+        assert_eq!(issued["registration_access_token"], rat.expose());
+        assert_eq!(issued["registration_client_uri"], uri.as_str());
+        assert_eq!(issued["response_types"], json!(["code"]));
+        assert_eq!(issued["logo_uri"], "https://app.example/logo.png");
+        let read = ClientInformation::new(client, None, rat.clone(), uri);
+        let json = read.to_json();
+        assert!(json.get("client_secret").is_none() && json.get("client_secret_expires_at").is_none());
+        let debug = format!("{read:?}");
+        assert!(!debug.contains(rat.expose()), "{debug}");
+    }
+}

@@ -1,0 +1,215 @@
+//! `grant_type=refresh_token` (RFC 6749 §6) with rotation on every use and reuse detection: a rotated
+//! token presented again revokes its whole family, unless it is the same client retrying within the grace
+//! window, which gets the very same response again (DESIGN.md §4).
+use super::TokenResponse;
+use crate::domain::secret::{PlainSecret, SecretHash};
+use crate::domain::{Client, Scope, UnixTime};
+use crate::oauth::audit::{EventFacts, RequestMeta};
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::params::Params;
+use crate::oauth::provider::Provider;
+use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
+use crate::storage::RefreshTokenRecord;
+use serde_json::json;
+use std::time::Duration;
+
+/// How long a request that lost a rotation race waits for the winner's response.
+const RACE_WAIT: Duration = Duration::from_secs(3);
+
+impl Provider {
+    pub(super) async fn refresh_token_grant(
+        &self,
+        client: &Client,
+        params: &Params,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<TokenResponse, OAuthError> {
+        let presented = params.require("refresh_token")?;
+        let unknown = || OAuthError::invalid_grant("invalid refresh token");
+        if presented.len() > 128 {
+            return Err(unknown());
+        }
+        let hash = SecretHash::of(presented);
+        let rt = self.refresh_tokens.refresh_token_by_hash(hash.as_str()).await?.ok_or_else(unknown)?;
+        if rt.revoked {
+            let facts = self.refresh_facts(&rt, json!({ "family_id": rt.family_id }));
+            self.audit("revoked_token_presented", facts, meta, now).await;
+            return Err(OAuthError::invalid_grant("the refresh token was revoked"));
+        }
+        if let Some(used_at) = rt.used_at {
+            return self.refresh_replay(&rt, presented, client, used_at, meta, now).await;
+        }
+        if rt.client_id != client.id {
+            return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
+        }
+        if now >= rt.expires_at || now >= rt.idle_expires_at {
+            return Err(OAuthError::invalid_grant("the refresh token has expired"));
+        }
+        if client.revoked_before.is_some_and(|t| rt.created_at <= t) {
+            return Err(OAuthError::invalid_grant("the refresh token was revoked"));
+        }
+        if let Some(uid) = &rt.user_id {
+            let user = self.users.user_by_id(uid).await?;
+            let live = user.is_some_and(|u| !u.disabled && u.revoked_before.is_none_or(|t| rt.created_at > t));
+            if !live {
+                return Err(OAuthError::invalid_grant("the user can no longer use this grant"));
+            }
+        }
+        let scope = match params.get("scope") {
+            None => rt.scope.clone(),
+            Some(s) => {
+                let asked = Scope::parse(s).map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e.to_string()))?;
+                if !asked.is_subset_of(&rt.scope) {
+                    return Err(OAuthError::new(ErrorCode::InvalidScope, "a refresh cannot widen the scope"));
+                }
+                asked
+            }
+        };
+
+        let token = PlainSecret::generate();
+        let jti = new_jti();
+        let ttl = self.access_ttl(client);
+        let next = RefreshTokenRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            token_hash: token.hash().as_str().to_owned(),
+            family_id: rt.family_id.clone(),
+            parent_id: Some(rt.id.clone()),
+            created_at: now,
+            idle_expires_at: (now + self.tokens.refresh_idle).min(rt.expires_at),
+            used_at: None,
+            revoked: false,
+            access_jti: Some(jti.clone()),
+            access_expires_at: Some(now + ttl),
+            ..rt.clone()
+        };
+        if !self.refresh_tokens.rotate_refresh_token(&rt.id, &next, now).await? {
+            // Another request rotated (or revoked) this token first.
+            return match self.refresh_tokens.refresh_token_by_hash(hash.as_str()).await? {
+                Some(r) if !r.revoked => {
+                    let used_at = r.used_at.unwrap_or(now);
+                    self.refresh_replay(&r, presented, client, used_at, meta, now).await
+                }
+                _ => Err(OAuthError::invalid_grant("the refresh token was revoked")),
+            };
+        }
+
+        let access = AccessGrant {
+            client_id: client.id.clone(),
+            user_id: rt.user_id.clone(),
+            scope: scope.clone(),
+            audience: self.audience(rt.resource.as_deref()),
+            auth_time: rt.auth_time,
+            sid: rt.session_id.clone(),
+            ttl,
+        };
+        let id = (scope.contains(Scope::OPENID) && rt.user_id.is_some()).then(|| IdTokenExtras {
+            nonce: None,
+            amr: Vec::new(),
+            ttl: self.tokens.id_token_ttl,
+        });
+        let minted = self.mint(&access, id, jti, now).await?;
+        let response = TokenResponse {
+            access_token: minted.access_token,
+            token_type: "Bearer".into(),
+            expires_in: ttl,
+            scope: scope.to_string(),
+            id_token: minted.id_token,
+            refresh_token: Some(token.expose().to_owned()),
+        };
+        if let Err(e) = self.remember_refresh_response(presented, &response).await {
+            // Retries within the window will be refused instead of answered; nothing is lost.
+            tracing::warn!(error = ?e, "refresh response not kept for the grace window");
+        }
+        Ok(response)
+    }
+
+    /// A used token presented again: the same client within the grace window gets the response it got
+    /// before; anything else is reuse, which revokes the family.
+    async fn refresh_replay(
+        &self,
+        rt: &RefreshTokenRecord,
+        presented: &str,
+        client: &Client,
+        used_at: UnixTime,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<TokenResponse, OAuthError> {
+        let grace = self.tokens.refresh_grace;
+        if grace > 0 && rt.client_id == client.id && now - used_at <= grace {
+            // The request that rotated it may still be signing: wait a little for its response.
+            let started = tokio::time::Instant::now();
+            loop {
+                match self.remembered_refresh_response(presented).await {
+                    Ok(Some(r)) => return Ok(r),
+                    Ok(None) if started.elapsed() < RACE_WAIT => tokio::time::sleep(Duration::from_millis(25)).await,
+                    // Inside the window but nothing kept (the cache lost it or is down): refuse without
+                    // punishing what is most likely a legitimate retry.
+                    Ok(None) | Err(_) => {
+                        return Err(OAuthError::invalid_grant("the refresh token was already used; use the newest one"))
+                    }
+                }
+            }
+        }
+        let issued = self.refresh_tokens.revoke_family(&rt.family_id, now).await?;
+        self.revoke_access_tokens(&issued, now).await;
+        let facts = EventFacts {
+            details: json!({ "family_id": rt.family_id, "presented_by": client.id.as_str(), "used_at": used_at }),
+            ..self.refresh_facts(rt, serde_json::Value::Null)
+        };
+        self.audit("refresh_token_reuse", facts, meta, now).await;
+        Err(OAuthError::invalid_grant("the refresh token was already used; the grant has been revoked"))
+    }
+
+    fn refresh_facts(&self, rt: &RefreshTokenRecord, details: serde_json::Value) -> EventFacts {
+        EventFacts {
+            actor: Some(rt.client_id.as_str().to_owned()),
+            user_id: rt.user_id.as_ref().map(|u| u.as_str().to_owned()),
+            client_id: Some(rt.client_id.as_str().to_owned()),
+            details,
+        }
+    }
+
+    /// The first refresh token of a new grant (family), bound to the session unless `offline_access` was
+    /// granted; `access_jti`/`access_exp` name the access token issued with it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn first_refresh_token(
+        &self,
+        client: &Client,
+        user_id: Option<crate::domain::UserId>,
+        session: Option<(&str, UnixTime)>,
+        scope: &Scope,
+        resource: Option<String>,
+        auth_time: Option<UnixTime>,
+        access: (&str, UnixTime),
+        now: UnixTime,
+    ) -> (PlainSecret, RefreshTokenRecord) {
+        let token = PlainSecret::generate();
+        let offline = scope.contains(Scope::OFFLINE_ACCESS);
+        let mut expires_at = now + self.tokens.refresh_token_ttl;
+        if let (false, Some((_, session_end))) = (offline, session) {
+            // A session-bound token cannot outlive its session.
+            expires_at = expires_at.min(session_end);
+        }
+        let record = RefreshTokenRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            token_hash: token.hash().as_str().to_owned(),
+            family_id: uuid::Uuid::new_v4().to_string(),
+            parent_id: None,
+            client_id: client.id.clone(),
+            user_id,
+            session_id: session.map(|(sid, _)| sid.to_owned()),
+            scope: scope.clone(),
+            resource,
+            auth_time,
+            offline,
+            created_at: now,
+            expires_at,
+            idle_expires_at: (now + self.tokens.refresh_idle).min(expires_at),
+            used_at: None,
+            revoked: false,
+            access_jti: Some(access.0.to_owned()),
+            access_expires_at: Some(access.1),
+        };
+        (token, record)
+    }
+}

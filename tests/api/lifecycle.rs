@@ -1,0 +1,432 @@
+//! Token lifecycle: refresh rotation with reuse detection and the grace window, revocation,
+//! introspection, logout, and "sign out everywhere", on one instance, across instances, and with Redis gone.
+use crate::health::TcpRelay;
+use crate::helpers::*;
+use crate::signin::{add_alice, add_client, browse, location, pkce_pair, query_of, urlencode, REDIRECT};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// A confidential client (refresh grant allowed by default) and alice's tokens from a code flow.
+struct Grant {
+    client_id: String,
+    secret: String,
+    tokens: Value,
+}
+
+async fn sign_in(app: &TestApp, scope: &str, extra_client_args: &[&str]) -> Grant {
+    add_alice(app);
+    let mut args = vec!["--post-logout-redirect-uri", "http://127.0.0.1:9/bye"];
+    args.extend_from_slice(extra_client_args);
+    let client = add_client(app, &args);
+    let client_id = client["client_id"].as_str().unwrap().to_owned();
+    let secret = client["client_secret"].as_str().unwrap().to_owned();
+    let tokens = code_flow(app, &client_id, &secret, scope).await;
+    Grant { client_id, secret, tokens }
+}
+
+async fn code_flow(app: &TestApp, client_id: &str, secret: &str, scope: &str) -> Value {
+    let (challenge, verifier) = pkce_pair();
+    let url = format!(
+        "{}/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope={}&state=s&nonce=n&code_challenge={challenge}&code_challenge_method=S256",
+        app.address,
+        urlencode(REDIRECT),
+        urlencode(scope)
+    );
+    let back = browse(app, &url, Some("allow")).await;
+    let code = query_of(&back).remove("code").unwrap_or_else(|| panic!("no code: {back}"));
+    let (status, body) = token(
+        app,
+        client_id,
+        secret,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn token(app: &TestApp, client_id: &str, secret: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let r = app.api_client.post(app.url("/token")).basic_auth(client_id, Some(secret)).form(form).send().await.unwrap();
+    (r.status(), r.json().await.unwrap())
+}
+
+async fn refresh(app: &TestApp, g: &Grant, rt: &str) -> (StatusCode, Value) {
+    token(app, &g.client_id, &g.secret, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await
+}
+
+async fn introspect(app: &TestApp, g: &Grant, tok: &str) -> Value {
+    let r = app
+        .api_client
+        .post(app.url("/introspect"))
+        .basic_auth(&g.client_id, Some(&g.secret))
+        .form(&[("token", tok)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+async fn userinfo_status(app: &TestApp, at: &str) -> StatusCode {
+    app.api_client.get(app.url("/userinfo")).bearer_auth(at).send().await.unwrap().status()
+}
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v[k].as_str().unwrap_or_else(|| panic!("no {k} in {v}"))
+}
+
+// Without a grace window, so that the replay below is plain reuse.
+both_backends!(
+    refresh_rotation_chain_and_reuse_detection,
+    |raw| {
+        raw.tokens.refresh_grace_seconds = 0;
+    },
+    async |app| {
+        let g = sign_in(&app, "openid profile offline_access", &[]).await;
+        let first = s(&g.tokens, "refresh_token").to_owned();
+        // A chain of rotations: each use returns a new refresh token and the used one dies.
+        let mut current = first.clone();
+        let mut seen = vec![first.clone()];
+        for _ in 0..3 {
+            let (st, body) = refresh(&app, &g, &current).await;
+            assert_eq!(st, StatusCode::OK, "{body}");
+            let next = s(&body, "refresh_token").to_owned();
+            assert!(!seen.contains(&next));
+            assert!(body.get("id_token").is_some(), "openid refreshes return an ID token");
+            assert_eq!(introspect(&app, &g, &current).await["active"], false);
+            assert_eq!(introspect(&app, &g, &next).await["active"], true);
+            seen.push(next.clone());
+            current = next;
+        }
+        let (_, latest) = refresh(&app, &g, &current).await;
+        let newest_rt = s(&latest, "refresh_token").to_owned();
+        let newest_at = s(&latest, "access_token").to_owned();
+        assert_eq!(userinfo_status(&app, &newest_at).await, StatusCode::OK);
+
+        // Replaying a rotated token revokes the whole family, including the newest tokens.
+        let (st, e) = refresh(&app, &g, &seen[1]).await;
+        assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"));
+        let _ = first;
+        assert_eq!(introspect(&app, &g, &newest_rt).await["active"], false, "the newest refresh token is revoked too");
+        assert_eq!(introspect(&app, &g, &newest_at).await["active"], false, "and its access token");
+        assert_eq!(userinfo_status(&app, &newest_at).await, StatusCode::UNAUTHORIZED);
+        let (st, _) = refresh(&app, &g, &newest_rt).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST);
+        // The reuse is a security event in the audit trail.
+        let events = app.cli_json(&["audit", "list"], None);
+        let kinds: Vec<&str> = events["events"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+        assert!(kinds.contains(&"refresh_token_reuse"), "{kinds:?}");
+    }
+);
+
+both_backends!(
+    grace_window_retry_gets_the_identical_response,
+    |raw| {
+        raw.tokens.refresh_grace_seconds = 2;
+    },
+    async |app| {
+        let g = sign_in(&app, "openid offline_access", &[]).await;
+        let rt = s(&g.tokens, "refresh_token").to_owned();
+        let (st, a) = refresh(&app, &g, &rt).await;
+        assert_eq!(st, StatusCode::OK);
+        let (st, b) = refresh(&app, &g, &rt).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+        assert_eq!(a, b, "a retry within the window gets the very same response");
+        assert_eq!(introspect(&app, &g, s(&a, "refresh_token")).await["active"], true);
+        // After the window the same replay is reuse: the family is revoked.
+        tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+        let (st, e) = refresh(&app, &g, &rt).await;
+        assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"));
+        assert_eq!(introspect(&app, &g, s(&a, "refresh_token")).await["active"], false);
+    }
+);
+
+both_backends!(twenty_concurrent_refreshes_rotate_once, async |app| {
+    let g = sign_in(&app, "openid offline_access", &[]).await;
+    let rt = s(&g.tokens, "refresh_token").to_owned();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (c, url, id, secret, rt) =
+            (app.api_client.clone(), app.url("/token"), g.client_id.clone(), g.secret.clone(), rt.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = c
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut issued = std::collections::HashSet::new();
+    let mut ok = 0;
+    for t in tasks {
+        let (st, body) = t.await.unwrap();
+        if st == StatusCode::OK {
+            ok += 1;
+            issued.insert(s(&body, "refresh_token").to_owned());
+        } else {
+            assert_eq!(s(&body, "error"), "invalid_grant", "{body}");
+        }
+    }
+    assert!(ok >= 1);
+    assert_eq!(issued.len(), 1, "every success is the same rotation: {issued:?}");
+    let new = issued.into_iter().next().unwrap();
+    assert_eq!(introspect(&app, &g, &new).await["active"], true);
+    assert_eq!(introspect(&app, &g, &rt).await["active"], false);
+});
+
+both_backends!(scope_can_narrow_not_widen, async |app| {
+    let g = sign_in(&app, "openid profile offline_access", &[]).await;
+    let rt = s(&g.tokens, "refresh_token").to_owned();
+    let (st, e) = token(
+        &app,
+        &g.client_id,
+        &g.secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt), ("scope", "openid email")],
+    )
+    .await;
+    assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_scope"));
+    let (st, body) = token(
+        &app,
+        &g.client_id,
+        &g.secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt), ("scope", "openid")],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(s(&body, "scope"), "openid");
+    // Another client cannot use it.
+    let other = add_client(&app, &[]);
+    let (st, e) = token(
+        &app,
+        s(&other, "client_id"),
+        s(&other, "client_secret"),
+        &[("grant_type", "refresh_token"), ("refresh_token", s(&body, "refresh_token"))],
+    )
+    .await;
+    assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"));
+});
+
+both_backends!(revocation_and_introspection, async |app| {
+    let g = sign_in(&app, "openid profile offline_access", &[]).await;
+    let at = s(&g.tokens, "access_token").to_owned();
+    let rt = s(&g.tokens, "refresh_token").to_owned();
+    let active = introspect(&app, &g, &at).await;
+    assert_eq!(active["active"], true);
+    for k in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "token_type", "jti"] {
+        assert!(active.get(k).is_some(), "introspection lacks {k}: {active}");
+    }
+    let rt_info = introspect(&app, &g, &rt).await;
+    assert_eq!(
+        (rt_info["active"].clone(), rt_info["token_type"].clone()),
+        (Value::Bool(true), Value::from("refresh_token"))
+    );
+
+    // Introspection needs client authentication.
+    let r = app.api_client.post(app.url("/introspect")).form(&[("token", at.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Unknown and garbage tokens are inactive, and revoking them is a quiet success.
+    assert_eq!(introspect(&app, &g, "nonsense").await, serde_json::json!({ "active": false }));
+    let r = app
+        .api_client
+        .post(app.url("/revoke"))
+        .basic_auth(&g.client_id, Some(&g.secret))
+        .form(&[("token", "nonsense")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Revoking the access token: inactive, and userinfo refuses it.
+    let r = app
+        .api_client
+        .post(app.url("/revoke"))
+        .basic_auth(&g.client_id, Some(&g.secret))
+        .form(&[("token", at.as_str()), ("token_type_hint", "access_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(introspect(&app, &g, &at).await["active"], false);
+    assert_eq!(userinfo_status(&app, &at).await, StatusCode::UNAUTHORIZED);
+    // Revoking the refresh token kills the family.
+    let (_, next) = refresh(&app, &g, &rt).await;
+    let next_rt = s(&next, "refresh_token").to_owned();
+    let next_at = s(&next, "access_token").to_owned();
+    let r = app
+        .api_client
+        .post(app.url("/revoke"))
+        .basic_auth(&g.client_id, Some(&g.secret))
+        .form(&[("token", next_rt.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(introspect(&app, &g, &next_rt).await["active"], false);
+    assert_eq!(introspect(&app, &g, &next_at).await["active"], false);
+    let (st, _) = refresh(&app, &g, &next_rt).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+});
+
+both_backends!(logout_ends_the_session, async |app| {
+    let g = sign_in(&app, "openid profile", &[]).await;
+    let id_token = s(&g.tokens, "id_token").to_owned();
+    let session_rt = s(&g.tokens, "refresh_token").to_owned();
+    // An unregistered post_logout_redirect_uri is refused with a page, never followed.
+    let r = app
+        .api_client
+        .get(format!(
+            "{}/logout?id_token_hint={id_token}&post_logout_redirect_uri={}",
+            app.address,
+            urlencode("http://127.0.0.1:9/evil")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers().get("location").is_none());
+    // With a valid hint: straight back to the registered URI with state.
+    let r = app
+        .api_client
+        .get(format!(
+            "{}/logout?id_token_hint={id_token}&post_logout_redirect_uri={}&state=bye",
+            app.address,
+            urlencode("http://127.0.0.1:9/bye")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "http://127.0.0.1:9/bye?state=bye");
+    // The session is over: prompt=none now answers login_required.
+    let (challenge, _) = pkce_pair();
+    let url = format!(
+        "{}/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s&prompt=none&code_challenge={challenge}&code_challenge_method=S256",
+        app.address,
+        g.client_id,
+        urlencode(REDIRECT)
+    );
+    let r = app.api_client.get(&url).send().await.unwrap();
+    assert_eq!(query_of(&location(&r)).get("error").map(String::as_str), Some("login_required"));
+    // The session-bound refresh token died with the session.
+    assert_eq!(introspect(&app, &g, &session_rt).await["active"], false);
+});
+
+both_backends!(logout_without_hint_asks_first, async |app| {
+    let g = sign_in(&app, "openid", &[]).await;
+    let r = app.api_client.get(app.url("/logout")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    let csrf = crate::signin::hidden(&html, "csrf");
+    // A forged confirmation is refused.
+    let r = app
+        .api_client
+        .post(app.url("/logout"))
+        .form(&[("csrf", "forged"), ("decision", "logout")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = app
+        .api_client
+        .post(app.url("/logout"))
+        .form(&[("csrf", csrf.as_str()), ("decision", "logout")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("signed out"));
+    let _ = g;
+});
+
+both_backends!(offline_tokens_survive_logout_but_not_users_revoke, async |app| {
+    let g = sign_in(&app, "openid offline_access", &[]).await;
+    let id_token = s(&g.tokens, "id_token").to_owned();
+    let rt = s(&g.tokens, "refresh_token").to_owned();
+    let at = s(&g.tokens, "access_token").to_owned();
+    let r = app.api_client.get(format!("{}/logout?id_token_hint={id_token}", app.address)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(introspect(&app, &g, &rt).await["active"], true, "offline_access tokens outlive the session");
+    // Sign out everywhere: refresh and access tokens issued before now stop working.
+    app.cli_json(&["users", "revoke", "alice"], None);
+    assert_eq!(introspect(&app, &g, &rt).await["active"], false);
+    assert_eq!(introspect(&app, &g, &at).await["active"], false);
+    assert_eq!(userinfo_status(&app, &at).await, StatusCode::UNAUTHORIZED);
+});
+
+both_backends!(clients_revoke_tokens, async |app| {
+    let g = sign_in(&app, "openid offline_access", &[]).await;
+    let at = s(&g.tokens, "access_token").to_owned();
+    let rt = s(&g.tokens, "refresh_token").to_owned();
+    app.cli_json(&["clients", "revoke-tokens", &g.client_id], None);
+    assert_eq!(introspect(&app, &g, &at).await["active"], false);
+    assert_eq!(introspect(&app, &g, &rt).await["active"], false);
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_through_one_instance_is_seen_by_another_postgres() {
+    let a = spawn_app(Backend::Postgres).await;
+    let b = a.spawn_peer().await;
+    let g = sign_in(&a, "openid offline_access", &[]).await;
+    let at = s(&g.tokens, "access_token").to_owned();
+    let rt = s(&g.tokens, "refresh_token").to_owned();
+    assert_eq!(introspect(&b, &g, &at).await["active"], true);
+    let r = a
+        .api_client
+        .post(a.url("/revoke"))
+        .basic_auth(&g.client_id, Some(&g.secret))
+        .form(&[("token", at.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(introspect(&b, &g, &at).await["active"], false, "no cache delay across instances");
+    assert_eq!(userinfo_status(&b, &at).await, StatusCode::UNAUTHORIZED);
+    let r = a
+        .api_client
+        .post(a.url("/revoke"))
+        .basic_auth(&g.client_id, Some(&g.secret))
+        .form(&[("token", rt.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (st, _) = refresh(&b, &g, &rt).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_tokens_stay_revoked_when_redis_is_gone_postgres() {
+    let upstream = redis_socket_addr(&redis_url());
+    let mut relay = TcpRelay::start(upstream, 0);
+    let mut relay_url = url::Url::parse(&redis_url()).unwrap();
+    relay_url.set_host(Some("127.0.0.1")).unwrap();
+    relay_url.set_port(Some(relay.addr.port())).unwrap();
+    let app = spawn_app_with(Backend::Postgres, |raw| {
+        raw.redis.url = Some(relay_url.to_string());
+        raw.redis.timeout_ms = 300;
+    })
+    .await;
+    let g = sign_in(&app, "openid offline_access", &[]).await;
+    let at = s(&g.tokens, "access_token").to_owned();
+    let r = app
+        .api_client
+        .post(app.url("/revoke"))
+        .basic_auth(&g.client_id, Some(&g.secret))
+        .form(&[("token", at.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    relay.stop();
+    // The denylist is unreachable: the SQL record still says revoked. Never fail open.
+    assert_eq!(introspect(&app, &g, &at).await["active"], false);
+    assert_eq!(userinfo_status(&app, &at).await, StatusCode::UNAUTHORIZED);
+}
