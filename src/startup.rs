@@ -73,6 +73,7 @@ pub async fn build_provider(
     .map_err(|e| anyhow::anyhow!(e))?;
     let shared = Arc::new(store.clone());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let limits = crate::oauth::limits::Limiter::new(Arc::clone(&cache), settings.limits.clone());
     Ok(Provider {
         issuer: crate::oauth::discovery::issuer_string(&settings.issuer),
         token_endpoint: crate::oauth::discovery::endpoint(&settings.issuer, crate::oauth::discovery::paths::TOKEN),
@@ -98,6 +99,7 @@ pub async fn build_provider(
         signing_pool: CpuPool::new(cores * 2),
         session_ttl: settings.sessions.ttl,
         leeway: settings.tokens.leeway,
+        limits,
     })
 }
 

@@ -40,7 +40,7 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         _ => return Err(bad()),
     };
     let seconds = number.checked_mul(unit).ok_or_else(bad)?;
-    if seconds < 1 || seconds > MAX_EXPIRES_IN {
+    if !(1..=MAX_EXPIRES_IN).contains(&seconds) {
         return Err(format!("{s:?} must be between 1s and 366d"));
     }
     Ok(seconds)

@@ -33,6 +33,7 @@ pub struct RawSettings {
     pub passwords: RawPasswords,
     pub clients: RawClients,
     pub sessions: RawSessions,
+    pub limits: RawLimits,
     pub log: RawLog,
 }
 
@@ -125,6 +126,53 @@ pub struct RawPasswords {
     pub max_concurrent: usize,
 }
 
+/// `[limits]`: abuse limits (DESIGN.md §3: counters in the cache, in-process when it fails). A limit of 0
+/// turns that limit off.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLimits {
+    /// Failed sign-ins per client IP in `login_ip_window_seconds`; then that IP waits for the window's end.
+    pub login_ip_failures: u64,
+    pub login_ip_window_seconds: i64,
+    /// Failed sign-ins per username in `login_user_window_seconds`; then the username is locked.
+    pub login_user_failures: u64,
+    pub login_user_window_seconds: i64,
+    /// The first lock of a username; each further lock doubles it, up to `login_user_max_lock_seconds`.
+    pub login_user_lock_seconds: i64,
+    pub login_user_max_lock_seconds: i64,
+    /// Token requests per client_id.
+    pub token_client_requests: u64,
+    pub token_client_window_seconds: i64,
+    /// Token requests per client IP.
+    pub token_ip_requests: u64,
+    pub token_ip_window_seconds: i64,
+    /// `POST /register` requests per client IP.
+    pub register_ip_requests: u64,
+    pub register_ip_window_seconds: i64,
+    /// Counters kept in process while the cache fails.
+    pub fallback_entries: usize,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        Self {
+            login_ip_failures: 5,
+            login_ip_window_seconds: 60,
+            login_user_failures: 5,
+            login_user_window_seconds: 15 * 60,
+            login_user_lock_seconds: 60,
+            login_user_max_lock_seconds: 15 * 60,
+            token_client_requests: 600,
+            token_client_window_seconds: 60,
+            token_ip_requests: 1200,
+            token_ip_window_seconds: 60,
+            register_ip_requests: 20,
+            register_ip_window_seconds: 3600,
+            fallback_entries: 10_000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawLog {
@@ -145,6 +193,7 @@ impl Default for RawSettings {
             passwords: RawPasswords::default(),
             clients: RawClients::default(),
             sessions: RawSessions::default(),
+            limits: RawLimits::default(),
             log: RawLog::default(),
         }
     }
@@ -295,7 +344,77 @@ pub struct Settings {
     pub passwords: PasswordSettings,
     pub clients: ClientSettings,
     pub sessions: SessionSettings,
+    pub limits: LimitSettings,
     pub log: LogSettings,
+}
+
+/// At most `max` events per `window` seconds (a fixed window that starts at the first event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub max: u64,
+    pub window: i64,
+}
+
+/// Progressive lock of a username: after `failures` failures within `window` seconds, a lock of `lock`
+/// seconds, doubling with each further lock up to `max_lock`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lockout {
+    pub failures: u64,
+    pub window: i64,
+    pub lock: i64,
+    pub max_lock: i64,
+}
+
+/// Validated `[limits]`; `None` is a limit turned off.
+#[derive(Debug, Clone)]
+pub struct LimitSettings {
+    pub login_ip: Option<Rate>,
+    pub login_user: Option<Lockout>,
+    pub token_client: Option<Rate>,
+    pub token_ip: Option<Rate>,
+    pub register_ip: Option<Rate>,
+    pub fallback_entries: usize,
+}
+
+impl RawLimits {
+    fn rate(max: u64, window: i64, key: &str) -> Result<Option<Rate>, ConfigError> {
+        if max == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Rate { max, window: positive(&format!("limits.{key}_window_seconds"), window)? }))
+    }
+
+    fn validate(&self) -> Result<LimitSettings, ConfigError> {
+        let login_user = if self.login_user_failures == 0 {
+            None
+        } else {
+            let window = positive("limits.login_user_window_seconds", self.login_user_window_seconds)?;
+            let lock = positive("limits.login_user_lock_seconds", self.login_user_lock_seconds)?;
+            if self.login_user_max_lock_seconds < lock {
+                return Err(invalid(
+                    "limits.login_user_max_lock_seconds",
+                    "must be at least `limits.login_user_lock_seconds`",
+                ));
+            }
+            Some(Lockout {
+                failures: self.login_user_failures,
+                window,
+                lock,
+                max_lock: self.login_user_max_lock_seconds,
+            })
+        };
+        if self.fallback_entries == 0 {
+            return Err(invalid("limits.fallback_entries", "must be at least 1"));
+        }
+        Ok(LimitSettings {
+            login_ip: Self::rate(self.login_ip_failures, self.login_ip_window_seconds, "login_ip")?,
+            login_user,
+            token_client: Self::rate(self.token_client_requests, self.token_client_window_seconds, "token_client")?,
+            token_ip: Self::rate(self.token_ip_requests, self.token_ip_window_seconds, "token_ip")?,
+            register_ip: Self::rate(self.register_ip_requests, self.register_ip_window_seconds, "register_ip")?,
+            fallback_entries: self.fallback_entries,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -558,6 +677,7 @@ impl RawSettings {
             passwords: PasswordSettings { cost, max_concurrent: self.passwords.max_concurrent },
             clients: ClientSettings { secret_overlap },
             sessions: SessionSettings { ttl: positive("sessions.ttl_seconds", self.sessions.ttl_seconds)? },
+            limits: self.limits.validate()?,
             log: LogSettings { json, level: self.log.level },
         })
     }
@@ -612,6 +732,19 @@ mod tests {
         assert_eq!(s.registration, RegistrationMode::Open);
         assert_eq!(s.tokens.refresh_grace, 10);
         assert!(matches!(s.keys.kek, KekSource::CreateIfMissing(_)));
+        assert_eq!(s.limits.login_ip, Some(Rate { max: 5, window: 60 }));
+        assert_eq!(s.limits.login_user, Some(Lockout { failures: 5, window: 900, lock: 60, max_lock: 900 }));
+        assert_eq!(s.limits.token_client, Some(Rate { max: 600, window: 60 }));
+        assert_eq!(s.limits.token_ip, Some(Rate { max: 1200, window: 60 }));
+        assert_eq!(s.limits.register_ip, Some(Rate { max: 20, window: 3600 }));
+    }
+
+    #[test]
+    fn a_zero_limit_is_off() {
+        let s = load("[limits]\ntoken_ip_requests = 0\nlogin_user_failures = 0\n", &[]).unwrap();
+        assert_eq!(s.limits.token_ip, None);
+        assert_eq!(s.limits.login_user, None);
+        assert!(s.limits.token_client.is_some());
     }
 
     #[test]
@@ -645,6 +778,9 @@ mod tests {
             ("[registration]\nmode = \"maybe\"", "registration.mode"),
             ("[tokens]\nrefresh_grace_seconds = -1", "tokens.refresh_grace_seconds"),
             ("[log]\nformat = \"xml\"", "log.format"),
+            ("[limits]\nlogin_ip_window_seconds = 0", "limits.login_ip_window_seconds"),
+            ("[limits]\nlogin_user_max_lock_seconds = 10", "limits.login_user_max_lock_seconds"),
+            ("[limits]\nfallback_entries = 0", "limits.fallback_entries"),
         ] {
             let e = load(toml, &[]).unwrap_err().to_string();
             assert!(e.contains(key), "{toml}: {e}");

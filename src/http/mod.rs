@@ -15,6 +15,7 @@ pub mod register;
 pub mod render;
 pub mod revoke;
 pub mod state;
+pub mod throttle;
 pub mod token;
 pub mod userinfo;
 pub mod views;

@@ -72,6 +72,10 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
     if registration_off(&state) {
         return HttpResponse::NotFound().finish();
     }
+    // Abuse limit per client IP (`http::throttle`), before any other work.
+    if let Some(refused) = super::throttle::registration(&req, &state).await {
+        return refused;
+    }
     let now = crate::domain::now();
     let permit = match state.provider.permit_registration(bearer_token(&req).as_deref(), now).await {
         Ok(p) => p,

@@ -12,6 +12,9 @@ pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
         Err(e) => return json_error(&e),
     };
     let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if let Some(refused) = super::throttle::token_request(&req, &state, &params, authorization).await {
+        return refused;
+    }
     let meta = super::meta::request_meta(&req, &state);
     match state.provider.token(params, authorization, &meta, crate::domain::now()).await {
         Ok(r) => HttpResponse::Ok()

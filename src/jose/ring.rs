@@ -55,6 +55,11 @@ impl RingSnapshot {
         Ok(Self { version, keys, jwks, etag })
     }
 
+    /// A snapshot of the given keys outside any stored ring (tests and fuzzing).
+    pub fn from_keys(keys: Vec<Arc<SigningKey>>) -> Result<Self, JoseError> {
+        Self::build(-1, keys)
+    }
+
     /// The ring version this snapshot was loaded at.
     pub fn version(&self) -> i64 {
         self.version

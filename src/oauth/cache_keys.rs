@@ -39,3 +39,9 @@ pub fn client_jwks(client_id: &str) -> String {
 pub fn client_jwks_refetch(client_id: &str) -> String {
     format!("client-jwks-refetch:{client_id}")
 }
+
+/// An abuse-limit counter or lock (`oauth::limits`): `bucket` names the limit, `subject` whom it counts (an IP,
+/// or the hash of a name).
+pub fn limit(bucket: &str, subject: &str) -> String {
+    format!("limit:{bucket}:{subject}")
+}

@@ -91,8 +91,17 @@ impl ProviderMetadata {
             end_session_endpoint: endpoint(issuer, paths::LOGOUT),
             registration_endpoint: (registration != crate::config::RegistrationMode::Off)
                 .then(|| endpoint(issuer, paths::REGISTER)),
-            revocation_endpoint_auth_methods_supported: vec!["client_secret_basic", "client_secret_post", "none"],
-            introspection_endpoint_auth_methods_supported: vec!["client_secret_basic", "client_secret_post"],
+            revocation_endpoint_auth_methods_supported: vec![
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+                "none",
+            ],
+            introspection_endpoint_auth_methods_supported: vec![
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+            ],
             scopes_supported: vec!["openid", "profile", "email", "offline_access"],
             response_types_supported: vec!["code"],
             response_modes_supported: vec!["query", "form_post"],

@@ -2,6 +2,7 @@
 //! types here; time and randomness come in as parameters, storage through the traits of `crate::storage`.
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod audit;
 pub mod authorize;
 pub mod cache_keys;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod grace;
 pub mod interaction;
 pub mod introspect;
+pub mod limits;
 pub mod params;
 pub mod pkce;
 pub mod provider;

@@ -54,6 +54,8 @@ pub struct Provider {
     pub session_ttl: i64,
     /// Clock skew tolerated on incoming JWTs, in seconds.
     pub leeway: i64,
+    /// Abuse limits (sign-in, token endpoint, registration).
+    pub limits: crate::oauth::limits::Limiter,
 }
 
 impl std::fmt::Debug for Provider {

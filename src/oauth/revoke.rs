@@ -134,12 +134,23 @@ impl Provider {
     /// Signs a user out everywhere: ends every session, revokes every refresh family, and invalidates every
     /// access token issued before now (a per-user revoked-before time, so nothing needs listing).
     pub async fn revoke_user(&self, user_id: &UserId, meta: &RequestMeta, now: UnixTime) -> Result<u64, OAuthError> {
+        self.revoke_user_by("cli", user_id, meta, now).await
+    }
+
+    /// [`Provider::revoke_user`] on behalf of `actor` (recorded in the audit trail).
+    pub async fn revoke_user_by(
+        &self,
+        actor: &str,
+        user_id: &UserId,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<u64, OAuthError> {
         self.users.set_user_revoked_before(user_id, now).await?;
         let sessions = self.sessions.revoke_user_sessions(user_id).await?;
         let issued = self.refresh_tokens.revoke_user_refresh_tokens(user_id, now).await?;
         self.revoke_access_tokens(&issued, now).await;
         let facts = EventFacts {
-            actor: Some("cli".into()),
+            actor: Some(actor.to_owned()),
             user_id: Some(user_id.as_str().to_owned()),
             details: json!({ "sessions": sessions }),
             ..EventFacts::default()
@@ -155,6 +166,17 @@ impl Provider {
         meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<(), OAuthError> {
+        self.revoke_client_by("cli", client_id, meta, now).await
+    }
+
+    /// [`Provider::revoke_client`] on behalf of `actor` (recorded in the audit trail).
+    pub async fn revoke_client_by(
+        &self,
+        actor: &str,
+        client_id: &ClientId,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<(), OAuthError> {
         let mut client =
             self.clients.client(client_id).await?.ok_or_else(|| OAuthError::invalid_request("no such client"))?;
         client.revoked_before = Some(now);
@@ -163,7 +185,7 @@ impl Provider {
         let issued = self.refresh_tokens.revoke_client_refresh_tokens(client_id, now).await?;
         self.revoke_access_tokens(&issued, now).await;
         let facts = EventFacts {
-            actor: Some("cli".into()),
+            actor: Some(actor.to_owned()),
             client_id: Some(client_id.as_str().to_owned()),
             ..EventFacts::default()
         };

@@ -5,10 +5,55 @@ use crate::domain::password::{verify_password, Password};
 use crate::domain::secret::{PlainSecret, SecretHash};
 use crate::domain::{Session, UnixTime, User, Username};
 
+/// Why a sign-in was refused: for the audit trail only. The page says the same in every case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No account has that name.
+    UnknownUser,
+    /// The password is wrong.
+    WrongPassword,
+    /// The password is right but the account is disabled.
+    Disabled,
+}
+
+impl Refusal {
+    /// A name for the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownUser => "unknown_user",
+            Self::WrongPassword => "wrong_password",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+/// The outcome of checking a sign-in.
+#[derive(Debug)]
+pub enum PasswordCheck {
+    /// The password is right and the account active.
+    Accepted(User),
+    /// Refused; `user` is the account the name belongs to, if any.
+    Refused {
+        /// The account named, when it exists.
+        user: Option<User>,
+        /// Why.
+        refusal: Refusal,
+    },
+}
+
 impl Provider {
     /// Checks a username and password. `Ok(None)` for a wrong password, an unknown or a disabled user
     /// alike, after the same argon2 work, so the answer reveals nothing about which part was wrong.
     pub async fn check_password(&self, username: &str, password: Password) -> Result<Option<User>, OAuthError> {
+        Ok(match self.verify_sign_in(username, password).await? {
+            PasswordCheck::Accepted(user) => Some(user),
+            PasswordCheck::Refused { .. } => None,
+        })
+    }
+
+    /// Like [`Provider::check_password`], saying why a sign-in was refused (for the audit trail; the same
+    /// argon2 work is done in every case).
+    pub async fn verify_sign_in(&self, username: &str, password: Password) -> Result<PasswordCheck, OAuthError> {
         let found = match Username::parse(username) {
             Ok(name) => self.users.user_by_username(&name).await?,
             Err(_) => None,
@@ -23,7 +68,12 @@ impl Provider {
             .run(move || verify_password(&password, hash.as_deref(), &dummy))
             .await
             .map_err(OAuthError::server)?;
-        Ok(user.filter(|u| ok && !u.disabled))
+        Ok(match user {
+            None => PasswordCheck::Refused { user: None, refusal: Refusal::UnknownUser },
+            Some(u) if !ok => PasswordCheck::Refused { user: Some(u), refusal: Refusal::WrongPassword },
+            Some(u) if u.disabled => PasswordCheck::Refused { user: Some(u), refusal: Refusal::Disabled },
+            Some(u) => PasswordCheck::Accepted(u),
+        })
     }
 
     /// Starts a session for `user`: a new random id (never reusing one the browser had, against session

@@ -45,6 +45,45 @@ pub trait UserStore: Send + Sync {
     /// Makes every token issued to the user before `at` invalid ("sign out everywhere"); `NotFound` when
     /// there is none.
     async fn set_user_revoked_before(&self, id: &UserId, at: UnixTime) -> StoreResult<()>;
+    /// Applies `update` in one transaction and returns the user as it is then; `updated_at` becomes `now`
+    /// when `update` changes anything, and a changed email address is no longer verified. `NotFound` when
+    /// there is none.
+    async fn update_user(&self, id: &UserId, update: UserUpdate, now: UnixTime) -> StoreResult<User>;
+    /// Deletes a user; their sessions, consents and refresh tokens go with them (foreign keys cascade).
+    /// `NotFound` when there is none.
+    async fn delete_user(&self, id: &UserId) -> StoreResult<()>;
+}
+
+/// A change to a user: each `Some` field is set (`Some(None)` clears an optional one), `None` leaves it alone.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct UserUpdate {
+    /// New email address, or `Some(None)` to remove it.
+    pub email: Option<Option<String>>,
+    /// New display name, or `Some(None)` to remove it.
+    pub name: Option<Option<String>>,
+    /// Disable or enable.
+    pub disabled: Option<bool>,
+    /// New argon2 PHC hash.
+    pub password_hash: Option<String>,
+}
+
+impl UserUpdate {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl std::fmt::Debug for UserUpdate {
+    // The hash is not a password, but it stays out of logs all the same.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserUpdate")
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("disabled", &self.disabled)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "…"))
+            .finish()
+    }
 }
 
 /// OAuth clients.

@@ -430,3 +430,23 @@ async fn revoked_tokens_stay_revoked_when_redis_is_gone_postgres() {
     assert_eq!(introspect(&app, &g, &at).await["active"], false);
     assert_eq!(userinfo_status(&app, &at).await, StatusCode::UNAUTHORIZED);
 }
+
+both_backends!(
+    refresh_refused_after_idle_lifetime_and_for_disabled_users,
+    |raw| {
+        raw.tokens.refresh_idle_seconds = 1;
+    },
+    async |app| {
+        let g = sign_in(&app, "openid offline_access", &[]).await;
+        let rt = s(&g.tokens, "refresh_token").to_owned();
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        let (st, e) = refresh(&app, &g, &rt).await;
+        assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"), "idle lifetime over");
+
+        let fresh = code_flow(&app, &g.client_id, &g.secret, "openid offline_access").await;
+        app.cli_json(&["users", "disable", "alice"], None);
+        let (st, e) = refresh(&app, &g, s(&fresh, "refresh_token")).await;
+        assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"), "disabled user");
+        assert_eq!(userinfo_status(&app, s(&fresh, "access_token")).await, StatusCode::UNAUTHORIZED);
+    }
+);

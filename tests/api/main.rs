@@ -12,5 +12,6 @@ mod health;
 mod jwks;
 mod keys;
 mod lifecycle;
+mod registration;
 mod signin;
 mod webdriver;

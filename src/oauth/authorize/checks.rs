@@ -84,18 +84,9 @@ pub(super) fn scope(params: &Params, client: &Client) -> Result<Scope, OAuthErro
     Ok(scope)
 }
 
-/// RFC 8707: an absolute URI without fragment, among the client's resources.
+/// RFC 8707: an absolute URI without fragment, among the client's resources (the token endpoint's rule).
 pub(super) fn resource(params: &Params, client: &Client) -> Result<Option<String>, OAuthError> {
-    let Some(raw) = params.get("resource") else { return Ok(None) };
-    let target = |d: &str| OAuthError::new(ErrorCode::InvalidTarget, d);
-    let url = url::Url::parse(raw).map_err(|_| target("resource must be an absolute URI"))?;
-    if url.fragment().is_some() {
-        return Err(target("resource must not contain a fragment"));
-    }
-    if !client.resources.iter().any(|r| r == raw) {
-        return Err(target("this client may not request that resource"));
-    }
-    Ok(Some(raw.to_owned()))
+    crate::oauth::token::resource::requested(params, client)
 }
 
 /// S256 only; required for public clients and, unless switched off per client, for confidential ones.

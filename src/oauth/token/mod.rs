@@ -2,7 +2,7 @@
 mod authorization_code;
 mod client_credentials;
 mod refresh_token;
-mod resource;
+pub(crate) mod resource;
 
 use super::audit::RequestMeta;
 use super::client_auth::BasicCredentials;

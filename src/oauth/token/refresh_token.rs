@@ -66,6 +66,8 @@ impl Provider {
             }
         };
 
+        // RFC 8707 §2.2: a refresh may repeat the grant's resource, not switch to another.
+        let resource = super::resource::for_grant(params, client, rt.resource.as_deref())?;
         let token = PlainSecret::generate();
         let jti = new_jti();
         let ttl = self.access_ttl(client);
@@ -97,7 +99,7 @@ impl Provider {
             client_id: client.id.clone(),
             user_id: rt.user_id.clone(),
             scope: scope.clone(),
-            audience: self.audience(rt.resource.as_deref()),
+            audience: self.audience(resource.as_deref()),
             auth_time: rt.auth_time,
             sid: rt.session_id.clone(),
             ttl,

@@ -9,7 +9,7 @@ fn target(description: &str) -> OAuthError {
 
 /// The `resource` of a token request, if any: an absolute URI without fragment, among the client's
 /// registered resources.
-pub(super) fn requested(params: &Params, client: &Client) -> Result<Option<String>, OAuthError> {
+pub(crate) fn requested(params: &Params, client: &Client) -> Result<Option<String>, OAuthError> {
     let Some(raw) = params.get("resource") else { return Ok(None) };
     let url = url::Url::parse(raw).map_err(|_| target("resource must be an absolute URI"))?;
     if url.fragment().is_some() {

@@ -3,7 +3,7 @@
 use super::schema::users;
 use super::DieselStore;
 use crate::domain::{NewUser, UnixTime, User, UserId, Username};
-use crate::storage::{StoreError, StoreResult, UserStore};
+use crate::storage::{StoreError, StoreResult, UserStore, UserUpdate};
 use async_trait::async_trait;
 use diesel::prelude::*;
 
@@ -36,6 +36,18 @@ fn row_from_new_user(user: NewUser) -> UserRow {
         updated_at: user.created_at,
         revoked_before: None,
     }
+}
+
+/// The columns [`UserUpdate`] may change; `None` leaves a column alone, `Some(None)` writes NULL.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = users)]
+struct UserChanges {
+    email: Option<Option<String>>,
+    email_verified: Option<bool>,
+    name: Option<Option<String>>,
+    disabled: Option<bool>,
+    password_hash: Option<String>,
+    updated_at: i64,
 }
 
 /// The user and their password hash.
@@ -175,6 +187,55 @@ impl UserStore for DieselStore {
             })
             .await
     }
+
+    async fn update_user(&self, id: &UserId, update: UserUpdate, now: UnixTime) -> StoreResult<User> {
+        let id = id.as_str().to_owned();
+        self.db()
+            .run(move |c| {
+                c.transaction(|c| {
+                    let current = users::table
+                        .find(&id)
+                        .select(UserRow::as_select())
+                        .first(c)
+                        .optional()?
+                        .ok_or(StoreError::NotFound)?;
+                    if update.is_empty() {
+                        return user_from_row(current).map(|(user, _)| user);
+                    }
+                    let email_changed = update.email.as_ref().is_some_and(|e| *e != current.email);
+                    let changes = UserChanges {
+                        email: update.email,
+                        email_verified: email_changed.then_some(false),
+                        name: update.name,
+                        disabled: update.disabled,
+                        password_hash: update.password_hash,
+                        updated_at: now,
+                    };
+                    diesel::update(users::table.find(&id)).set(&changes).execute(c)?;
+                    users::table
+                        .find(&id)
+                        .select(UserRow::as_select())
+                        .first(c)
+                        .optional()?
+                        .ok_or(StoreError::NotFound)
+                        .and_then(|row| user_from_row(row).map(|(user, _)| user))
+                })
+            })
+            .await
+    }
+
+    async fn delete_user(&self, id: &UserId) -> StoreResult<()> {
+        let id = id.as_str().to_owned();
+        self.db()
+            .run(move |c| {
+                let deleted = diesel::delete(users::table.find(&id)).execute(c)?;
+                if deleted == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            })
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -183,6 +244,7 @@ mod tests {
     use super::super::Backend;
     use crate::domain::{NewUser, UserId, Username};
     use crate::storage::{StoreError, UserStore};
+    use diesel::prelude::*;
 
     fn new_user(name: &str) -> NewUser {
         NewUser {
@@ -316,6 +378,101 @@ mod tests {
         assert!(matches!(err, StoreError::NotFound), "{err:?}");
     }
 
+    async fn update_changes_only_what_is_given(backend: Backend) {
+        use crate::storage::UserUpdate;
+        let t = TestDb::new(backend).await;
+        let nu = new_user("gina");
+        t.store.create_user(nu.clone()).await.unwrap();
+        // Mark the address verified, to see that changing it clears the mark.
+        let id = nu.id.as_str().to_owned();
+        t.db.run(move |c| {
+            diesel::update(super::users::table.find(id)).set(super::users::email_verified.eq(true)).execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+
+        // Nothing to change: nothing moves, not even updated_at.
+        let same = t.store.update_user(&nu.id, UserUpdate::default(), 1_700_000_100).await.unwrap();
+        assert_eq!((same.updated_at, same.email_verified), (nu.created_at, true));
+        // The same address again keeps it verified.
+        let update = UserUpdate { email: Some(nu.email.clone()), ..UserUpdate::default() };
+        let same = t.store.update_user(&nu.id, update, 1_700_000_150).await.unwrap();
+        assert_eq!((same.updated_at, same.email_verified), (1_700_000_150, true));
+
+        let update = UserUpdate {
+            email: Some(Some("g@example.org".into())),
+            name: Some(None),
+            disabled: Some(true),
+            password_hash: Some("$argon2id$changed".into()),
+        };
+        let changed = t.store.update_user(&nu.id, update, 1_700_000_200).await.unwrap();
+        assert_eq!(changed.email.as_deref(), Some("g@example.org"));
+        assert!(!changed.email_verified, "a new address is not verified");
+        assert_eq!(changed.name, None);
+        assert!(changed.disabled);
+        assert_eq!((changed.created_at, changed.updated_at), (nu.created_at, 1_700_000_200));
+        let (by_name, hash) = t.store.user_by_username(&nu.username).await.unwrap().unwrap();
+        assert_eq!((by_name, hash.as_str()), (changed.clone(), "$argon2id$changed"));
+
+        // One field at a time leaves the others alone.
+        let update = UserUpdate { name: Some(Some("Gina".into())), ..UserUpdate::default() };
+        let named = t.store.update_user(&nu.id, update, 1_700_000_300).await.unwrap();
+        assert_eq!(named.name.as_deref(), Some("Gina"));
+        assert_eq!((named.email, named.disabled), (changed.email, true));
+
+        let err = t.store.update_user(&UserId::generate(), UserUpdate::default(), 1).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    }
+
+    async fn delete_cascades(backend: Backend) {
+        use super::super::schema::{consents, refresh_tokens, sessions};
+        use super::super::test_support::refresh_token;
+        use crate::domain::{Scope, Session};
+        use crate::storage::{ConsentStore, RefreshTokenStore, SessionStore};
+        let t = TestDb::new(backend).await;
+        let gone = new_user("hank");
+        let kept = new_user("ivy");
+        t.store.create_user(gone.clone()).await.unwrap();
+        t.store.create_user(kept.clone()).await.unwrap();
+        let client = t.add_client("app").await;
+        for (n, user) in [(1, &gone), (2, &kept)] {
+            let session = Session {
+                id_hash: format!("s{n}"),
+                user_id: user.id.clone(),
+                auth_time: 1,
+                amr: vec!["pwd".into()],
+                created_at: 1,
+                expires_at: 2_000_000_000,
+                revoked: false,
+            };
+            t.store.create_session(&session).await.unwrap();
+            t.store.save_consent(&user.id, &client, &Scope::parse("openid").unwrap(), 1).await.unwrap();
+            let rt = refresh_token(&format!("rt{n}"), &format!("f{n}"), &client);
+            let rt = crate::storage::RefreshTokenRecord { user_id: Some(user.id.clone()), ..rt };
+            t.store.insert_refresh_token(&rt).await.unwrap();
+        }
+
+        t.store.delete_user(&gone.id).await.unwrap();
+        assert!(t.store.user_by_id(&gone.id).await.unwrap().is_none());
+        assert!(t.store.user_by_username(&gone.username).await.unwrap().is_none());
+        let counts =
+            t.db.run(|c| {
+                Ok((
+                    sessions::table.count().get_result::<i64>(c)?,
+                    consents::table.count().get_result::<i64>(c)?,
+                    refresh_tokens::table.count().get_result::<i64>(c)?,
+                ))
+            })
+            .await
+            .unwrap();
+        assert_eq!(counts, (1, 1, 1), "the deleted user's rows went, the other user's stayed");
+        assert!(t.store.user_by_id(&kept.id).await.unwrap().is_some());
+
+        let err = t.store.delete_user(&gone.id).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    }
+
     both_backends!(
         create_and_get,
         missing_users,
@@ -323,5 +480,7 @@ mod tests {
         list_pages_by_username,
         disable_and_change_password,
         revoked_before_round_trips,
+        update_changes_only_what_is_given,
+        delete_cascades,
     );
 }

@@ -1,0 +1,79 @@
+//! Authorization-request parsing: any query string goes through the whole check pipeline without a panic,
+//! and whatever it accepts satisfies the invariants the rest of the flow relies on.
+#![no_main]
+use async_trait::async_trait;
+use libfuzzer_sys::fuzz_target;
+use std::sync::LazyLock;
+use tessera::domain::{Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, RedirectUri, Scope};
+use tessera::oauth::authorize::{validate, AuthorizeError};
+use tessera::oauth::params::Params;
+use tessera::storage::{ClientStore, StoreResult};
+
+struct OneClient(Client);
+
+#[async_trait]
+impl ClientStore for OneClient {
+    async fn create_client(&self, _: &Client) -> StoreResult<()> {
+        Ok(())
+    }
+    async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>> {
+        Ok((id == &self.0.id).then(|| self.0.clone()))
+    }
+    async fn list_clients(&self, _: Option<&ClientId>, _: i64) -> StoreResult<Vec<Client>> {
+        Ok(vec![self.0.clone()])
+    }
+    async fn update_client(&self, _: &Client) -> StoreResult<()> {
+        Ok(())
+    }
+    async fn delete_client(&self, _: &ClientId) -> StoreResult<()> {
+        Ok(())
+    }
+}
+
+static STORE: LazyLock<OneClient> = LazyLock::new(|| {
+    OneClient(Client {
+        id: ClientId::parse("app").expect("id"),
+        name: "App".into(),
+        secret_hash: None,
+        previous_secret: None,
+        auth_method: ClientAuthMethod::None,
+        redirect_uris: vec![
+            RedirectUri::parse("https://app.example/cb").expect("uri"),
+            RedirectUri::parse("http://127.0.0.1/cb").expect("uri"),
+        ],
+        post_logout_redirect_uris: vec![],
+        grant_types: vec![GrantType::AuthorizationCode],
+        scope: Scope::parse("openid profile email").expect("scope"),
+        resources: vec!["https://api.example/".into()],
+        first_party: false,
+        admin: false,
+        require_pkce: true,
+        access_token_ttl: None,
+        metadata: ClientMetadata::default(),
+        created_at: 0,
+        updated_at: 0,
+        revoked_before: None,
+    })
+});
+
+static RUNTIME: LazyLock<tokio::runtime::Runtime> =
+    LazyLock::new(|| tokio::runtime::Builder::new_current_thread().build().expect("a runtime"));
+
+fuzz_target!(|data: &[u8]| {
+    let pairs = url::form_urlencoded::parse(data).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let Ok(params) = Params::from_pairs(pairs) else { return };
+    match RUNTIME.block_on(validate(params, &*STORE)) {
+        Ok((req, client)) => {
+            assert!(client.redirect_uris.iter().any(|r| r.accepts(&req.redirect_uri)));
+            assert!(req.scope.is_subset_of(&client.scope));
+            assert!(req.code_challenge.is_some(), "PKCE is required for this client");
+        }
+        Err(AuthorizeError::Redirect(r)) => {
+            assert!(
+                STORE.0.redirect_uris.iter().any(|u| u.accepts(&r.redirect_uri)),
+                "redirected to an unverified URI"
+            );
+        }
+        Err(AuthorizeError::Page(_)) => {}
+    }
+});

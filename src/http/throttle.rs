@@ -1,0 +1,53 @@
+//! Abuse limits at the edge: the checks the token and registration endpoints make before any other work, and
+//! the 429 answer (`Retry-After` in seconds). The decisions are in [`crate::oauth::limits`]; the sign-in form
+//! renders its own 429 page (`login.rs`).
+use super::meta::client_ip;
+use super::AppState;
+use crate::oauth::limits::Limited;
+use crate::oauth::params::Params;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::json;
+use std::net::IpAddr;
+
+/// The client IP the limits count (`X-Forwarded-For` only from `http.trusted_proxies`).
+pub fn ip(req: &HttpRequest, state: &AppState) -> Option<IpAddr> {
+    client_ip(req, &state.settings.http.trusted_proxies)
+}
+
+/// `429 Too Many Requests` for API endpoints: `{"error":"too_many_requests", …}`, `Retry-After`, never cached.
+pub fn too_many_requests(limited: Limited) -> HttpResponse {
+    HttpResponse::TooManyRequests()
+        .insert_header((header::RETRY_AFTER, limited.retry_after.to_string()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(json!({
+            "error": "too_many_requests",
+            "error_description": format!("too many requests; try again in {} seconds", limited.retry_after),
+        }))
+}
+
+fn refused(endpoint: &'static str, ip: Option<IpAddr>, limited: Limited) -> HttpResponse {
+    tracing::warn!(event = "rate_limited", endpoint, ip = ?ip, retry_after = limited.retry_after, "request refused");
+    too_many_requests(limited)
+}
+
+/// `POST /token`: per client IP and per claimed `client_id`. `Some` is the answer when refused.
+pub async fn token_request(
+    req: &HttpRequest,
+    state: &AppState,
+    params: &Params,
+    authorization: Option<&str>,
+) -> Option<HttpResponse> {
+    let ip = ip(req, state);
+    let now = crate::domain::now();
+    let checked = state.provider.limits.check_token_request(params, authorization, ip, now).await;
+    checked.err().map(|limited| refused("token", ip, limited))
+}
+
+/// `POST /register`: per client IP. `Some` is the answer when refused.
+pub async fn registration(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+    let ip = ip(req, state);
+    let checked = state.provider.limits.check_registration(ip, crate::domain::now()).await;
+    checked.err().map(|limited| refused("register", ip, limited))
+}

@@ -1,0 +1,1016 @@
+//! Administration of clients and users, shared by the operator commands (`tessera clients …`, `tessera users …`,
+//! `tessera audit list`) and the admin API (`/admin/api/…`): the checks on what an operator asks for, the JSON
+//! forms of clients, users and audit events, and the operations over the storage traits. Each edge phrases
+//! input errors its own way (`--redirect-uri` on the command line, `redirect_uris` in JSON), so the errors here
+//! are data, not sentences that name a flag.
+//!
+//! The admin API is a protected resource (RFC 6750): [`Provider::admin_caller`] accepts a live access token
+//! carrying [`ADMIN_SCOPE`] whose client is still an admin client. Every change made through the API is recorded
+//! in the audit trail with that client as the actor.
+use super::audit::{EventFacts, RequestMeta};
+use super::client_keys::{parse_jwks_uri, ClientJwks};
+use super::error::{ErrorCode, OAuthError};
+use super::params::Params;
+use super::provider::Provider;
+use crate::domain::client_rules::{self, ClientRuleError, MAX_CLIENT_URIS};
+use crate::domain::password::{hash_password, Password};
+use crate::domain::scope::{ScopeError, ADMIN_SCOPE};
+use crate::domain::secret::PlainSecret;
+use crate::domain::{
+    Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, NewUser, RedirectUri, Scope, UnixTime, User, UserId,
+    Username,
+};
+use crate::storage::{AuditEvent, AuditFilter, ClientStore, StoreError, UserStore, UserUpdate};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Deserializer};
+use serde_json::{json, Value};
+
+/// Scopes a client may ask for when none are given.
+pub const DEFAULT_CLIENT_SCOPE: &str = "openid profile email offline_access";
+/// Items in a page of a list when the request does not say.
+pub const DEFAULT_PAGE_SIZE: i64 = 50;
+/// Most items in one page of a list.
+pub const MAX_PAGE_SIZE: i64 = 200;
+/// Longest display name of a user, in bytes.
+pub const MAX_USER_NAME_LEN: usize = 200;
+/// Longest email address, in bytes (RFC 5321 path limit).
+pub const MAX_EMAIL_LEN: usize = 254;
+
+// --- JSON forms ---
+
+/// The JSON form of a client (never its secret, hashed or not).
+pub fn client_json(c: &Client) -> Value {
+    json!({
+        "client_id": c.id.as_str(),
+        "client_name": c.name,
+        "token_endpoint_auth_method": c.auth_method.as_str(),
+        "redirect_uris": c.redirect_uris.iter().map(RedirectUri::as_str).collect::<Vec<_>>(),
+        "post_logout_redirect_uris": c.post_logout_redirect_uris.iter().map(RedirectUri::as_str).collect::<Vec<_>>(),
+        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "scope": c.scope.to_string(),
+        "resources": c.resources,
+        "first_party": c.first_party,
+        "admin": c.admin,
+        "require_pkce": c.require_pkce,
+        "access_token_ttl": c.access_token_ttl,
+        "jwks_uri": c.metadata.jwks_uri,
+        "jwks": c.metadata.jwks,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+    })
+}
+
+/// The JSON form of a user (never the password hash).
+pub fn user_json(u: &User) -> Value {
+    json!({
+        "id": u.id.as_str(),
+        "username": u.username.as_str(),
+        "email": u.email,
+        "email_verified": u.email_verified,
+        "name": u.name,
+        "disabled": u.disabled,
+        "created_at": u.created_at,
+        "updated_at": u.updated_at,
+    })
+}
+
+/// The JSON form of an audit event.
+pub fn audit_event_json(e: &AuditEvent) -> Value {
+    json!({
+        "id": e.id, "at": e.at, "kind": e.kind, "actor": e.actor, "user_id": e.user_id,
+        "client_id": e.client_id, "ip": e.ip, "user_agent": e.user_agent, "request_id": e.request_id,
+        "details": e.details,
+    })
+}
+
+// --- Errors ---
+
+/// Why a client description was refused. The edges phrase these: the `Display` form names JSON fields.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClientInputError {
+    /// A rule every client follows (name, redirect URIs, grants, authentication, keys, admin scope).
+    #[error("{0}")]
+    Rule(ClientRuleError),
+    /// A post-logout redirect URI was refused.
+    #[error("post_logout_redirect_uris: {0}")]
+    PostLogoutRedirectUri(ClientRuleError),
+    /// An unknown token endpoint authentication method.
+    #[error("{0}")]
+    AuthMethod(String),
+    /// The scope is malformed.
+    #[error("scope: {0}")]
+    Scope(ScopeError),
+    /// A resource indicator was refused.
+    #[error("{0}")]
+    Resource(String),
+    /// The access token lifetime is zero or negative.
+    #[error("access_token_ttl must be greater than 0")]
+    AccessTokenTtl,
+    /// A public client without PKCE.
+    #[error("public clients always use PKCE")]
+    PublicWithoutPkce,
+    /// Keys for a client that does not authenticate with `private_key_jwt`.
+    #[error("jwks and jwks_uri are only for private_key_jwt clients")]
+    KeysWithoutPrivateKeyJwt,
+    /// A `private_key_jwt` client without keys.
+    #[error("private_key_jwt clients need jwks or jwks_uri")]
+    KeysMissing,
+    /// The JWK Set was refused.
+    #[error("jwks: {0}")]
+    Jwks(String),
+    /// The JWK Set URL was refused.
+    #[error("jwks_uri: {0}")]
+    JwksUri(String),
+}
+
+/// Why an administrative operation failed; the edges pick the status or exit message.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// A client description was refused.
+    #[error("{0}")]
+    Client(#[from] ClientInputError),
+    /// The request is malformed or a value is refused.
+    #[error("{0}")]
+    Invalid(String),
+    /// The client or user does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The change clashes with what exists (a username taken).
+    #[error("{0}")]
+    Conflict(String),
+    /// Storage failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// A protocol error: the bearer token was refused, or the server failed.
+    #[error("{0}")]
+    Protocol(#[from] OAuthError),
+}
+
+/// The error for an unknown client.
+pub fn no_client(id: &str) -> AdminError {
+    AdminError::NotFound(format!("no client {id}"))
+}
+
+/// The error for an unknown user.
+pub fn no_user(id: &str) -> AdminError {
+    AdminError::NotFound(format!("no user {id}"))
+}
+
+/// A JSON body that does not parse. serde's messages quote offending values, which for a user could be a
+/// password sent with the wrong type: those are replaced by the position.
+fn body_error(what: &str, e: &serde_json::Error) -> AdminError {
+    let message = e.to_string();
+    if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        AdminError::Invalid(format!("{what}: a value has the wrong type at line {} column {}", e.line(), e.column()))
+    } else {
+        AdminError::Invalid(format!("{what}: {message}"))
+    }
+}
+
+// --- Clients ---
+
+/// A client as an operator describes it: the fields of `tessera clients add` and of the admin API's
+/// `POST` and `PUT /admin/api/clients…`. Absent fields take their defaults, so a `PUT` replaces everything.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSpec {
+    /// Display name.
+    pub client_name: String,
+    /// Redirect URIs.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URIs.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// How it authenticates (default `client_secret_basic`; `none` makes a public client).
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<String>,
+    /// Grant types (default `authorization_code` and `refresh_token`).
+    #[serde(default)]
+    pub grant_types: Option<Vec<String>>,
+    /// Space-separated scopes it may request (default [`DEFAULT_CLIENT_SCOPE`]).
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Resource indicators it may request (RFC 8707).
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// Users are not asked for consent.
+    #[serde(default)]
+    pub first_party: bool,
+    /// May obtain [`ADMIN_SCOPE`], which is then added to its scope.
+    #[serde(default)]
+    pub admin: bool,
+    /// Whether PKCE is required (default true; public clients always require it).
+    #[serde(default)]
+    pub require_pkce: Option<bool>,
+    /// Access token lifetime in seconds.
+    #[serde(default)]
+    pub access_token_ttl: Option<i64>,
+    /// For `private_key_jwt`: the client's public keys.
+    #[serde(default)]
+    pub jwks: Option<Value>,
+    /// For `private_key_jwt`: where the client publishes its keys.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// Read-only; accepted so that what `GET` returns can be sent back, and then it must name the client.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Read-only, ignored.
+    #[serde(default, rename = "created_at")]
+    _created_at: Option<IgnoredAny>,
+    /// Read-only, ignored.
+    #[serde(default, rename = "updated_at")]
+    _updated_at: Option<IgnoredAny>,
+}
+
+impl ClientSpec {
+    /// A description with `name` and every other field at its default.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            client_name: name.into(),
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            token_endpoint_auth_method: None,
+            grant_types: None,
+            scope: None,
+            resources: Vec::new(),
+            first_party: false,
+            admin: false,
+            require_pkce: None,
+            access_token_ttl: None,
+            jwks: None,
+            jwks_uri: None,
+            client_id: None,
+            _created_at: None,
+            _updated_at: None,
+        }
+    }
+
+    /// Parses a JSON body.
+    pub fn from_json(body: &[u8]) -> Result<Self, AdminError> {
+        serde_json::from_slice(body).map_err(|e| body_error("the body is not a client description", &e))
+    }
+}
+
+/// Checks a resource indicator: an absolute URI without fragment (RFC 8707 §2).
+pub fn parse_resource(s: &str) -> Result<String, String> {
+    let url = url::Url::parse(s).map_err(|_| format!("resource {s:?} is not an absolute URI"))?;
+    if url.fragment().is_some() {
+        return Err(format!("resource {s:?} must not contain a fragment"));
+    }
+    Ok(s.to_owned())
+}
+
+/// The key metadata of a client: `private_key_jwt` clients need exactly one of an inline JWK Set (public keys
+/// only) or a `jwks_uri`; other clients have neither. Display metadata of `base` is kept.
+fn key_metadata(
+    auth_method: ClientAuthMethod,
+    jwks: Option<&Value>,
+    jwks_uri: Option<&str>,
+    mut base: ClientMetadata,
+) -> Result<ClientMetadata, ClientInputError> {
+    base.jwks = None;
+    base.jwks_uri = None;
+    if auth_method != ClientAuthMethod::PrivateKeyJwt {
+        if jwks.is_some() || jwks_uri.is_some() {
+            return Err(ClientInputError::KeysWithoutPrivateKeyJwt);
+        }
+        return Ok(base);
+    }
+    match (jwks, jwks_uri) {
+        (Some(value), None) => {
+            ClientJwks::parse(value).map_err(|e| ClientInputError::Jwks(e.to_string()))?;
+            base.jwks = Some(value.clone());
+        }
+        (None, Some(uri)) => {
+            base.jwks_uri =
+                Some(parse_jwks_uri(uri).map_err(|e| ClientInputError::JwksUri(e.to_string()))?.to_string());
+        }
+        (Some(_), Some(_)) => return Err(ClientInputError::Rule(ClientRuleError::KeysTwice)),
+        (None, None) => return Err(ClientInputError::KeysMissing),
+    }
+    Ok(base)
+}
+
+/// Builds the client `spec` describes, with id `id`, checked by [`client_rules::check_client`]. When it
+/// replaces `previous`, creation time, revocation cut-off and display metadata are kept, and so is the secret
+/// while the client still authenticates with one. A client that needs a secret and has none is issued one,
+/// returned here to be shown once.
+pub fn build_client(
+    spec: &ClientSpec,
+    id: ClientId,
+    previous: Option<&Client>,
+    now: UnixTime,
+) -> Result<(Client, Option<PlainSecret>), ClientInputError> {
+    let auth_method = match spec.token_endpoint_auth_method.as_deref() {
+        Some(m) => m.parse::<ClientAuthMethod>().map_err(ClientInputError::AuthMethod)?,
+        None => ClientAuthMethod::ClientSecretBasic,
+    };
+    let public = auth_method == ClientAuthMethod::None;
+    let grant_types = match &spec.grant_types {
+        Some(g) => client_rules::parse_grant_types(g).map_err(ClientInputError::Rule)?,
+        None => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+    };
+    let redirect_uris = client_rules::parse_redirect_uris(&spec.redirect_uris).map_err(ClientInputError::Rule)?;
+    let post_logout_redirect_uris = client_rules::parse_redirect_uris(&spec.post_logout_redirect_uris)
+        .map_err(ClientInputError::PostLogoutRedirectUri)?;
+    let mut scope =
+        Scope::parse(spec.scope.as_deref().unwrap_or(DEFAULT_CLIENT_SCOPE)).map_err(ClientInputError::Scope)?;
+    if spec.admin && !scope.contains(ADMIN_SCOPE) {
+        scope = Scope::parse(&format!("{scope} {ADMIN_SCOPE}")).map_err(ClientInputError::Scope)?;
+    }
+    if spec.resources.len() > MAX_CLIENT_URIS {
+        return Err(ClientInputError::Resource(format!("at most {MAX_CLIENT_URIS} resources may be registered")));
+    }
+    let resources = spec
+        .resources
+        .iter()
+        .map(|r| parse_resource(r))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ClientInputError::Resource)?;
+    let base = previous.map(|p| p.metadata.clone()).unwrap_or_default();
+    let metadata = key_metadata(auth_method, spec.jwks.as_ref(), spec.jwks_uri.as_deref(), base)?;
+    if spec.access_token_ttl.is_some_and(|ttl| ttl <= 0) {
+        return Err(ClientInputError::AccessTokenTtl);
+    }
+    if public && spec.require_pkce == Some(false) {
+        return Err(ClientInputError::PublicWithoutPkce);
+    }
+    let kept = previous
+        .filter(|_| client_rules::uses_secret(auth_method))
+        .and_then(|p| p.secret_hash.clone().map(|hash| (hash, p.previous_secret.clone())));
+    let (secret_hash, previous_secret, issued) = match kept {
+        Some((hash, overlap)) => (Some(hash), overlap, None),
+        None => {
+            let issued = client_rules::secret_for(auth_method);
+            (issued.as_ref().map(PlainSecret::hash), None, issued)
+        }
+    };
+    let client = Client {
+        id,
+        name: spec.client_name.clone(),
+        secret_hash,
+        previous_secret,
+        auth_method,
+        redirect_uris,
+        post_logout_redirect_uris,
+        grant_types,
+        scope,
+        resources,
+        first_party: spec.first_party,
+        admin: spec.admin,
+        require_pkce: public || spec.require_pkce.unwrap_or(true),
+        access_token_ttl: spec.access_token_ttl,
+        metadata,
+        created_at: previous.map_or(now, |p| p.created_at),
+        updated_at: now,
+        revoked_before: previous.and_then(|p| p.revoked_before),
+    };
+    client_rules::check_client(&client).map_err(ClientInputError::Rule)?;
+    Ok((client, issued))
+}
+
+/// Builds and stores a new client; returns it with its secret (when it has one) to show once.
+pub async fn create_client(
+    clients: &dyn ClientStore,
+    spec: &ClientSpec,
+    now: UnixTime,
+) -> Result<(Client, Option<PlainSecret>), AdminError> {
+    let (client, secret) = build_client(spec, ClientId::generate(), None, now)?;
+    clients.create_client(&client).await?;
+    Ok((client, secret))
+}
+
+/// A new secret for a client; the previous one keeps working for `overlap` seconds. Returns the secret, to
+/// show once, and the end of the overlap.
+pub async fn rotate_client_secret(
+    clients: &dyn ClientStore,
+    id: &ClientId,
+    overlap: i64,
+    now: UnixTime,
+) -> Result<(PlainSecret, UnixTime), AdminError> {
+    let mut client = clients.client(id).await?.ok_or_else(|| no_client(id.as_str()))?;
+    let old = client.secret_hash.take().ok_or_else(|| {
+        AdminError::Invalid(format!("client {id} authenticates with {}, not a secret", client.auth_method.as_str()))
+    })?;
+    let secret = PlainSecret::generate();
+    let until = now + overlap;
+    client.secret_hash = Some(secret.hash());
+    client.previous_secret = Some((old, until));
+    client.updated_at = now;
+    clients.update_client(&client).await.map_err(|e| match e {
+        StoreError::NotFound => no_client(id.as_str()),
+        other => other.into(),
+    })?;
+    Ok((secret, until))
+}
+
+// --- Users ---
+
+/// Parses a username.
+pub fn parse_username(s: &str) -> Result<Username, AdminError> {
+    Username::parse(s).map_err(|e| AdminError::Invalid(format!("invalid username: {e}")))
+}
+
+/// Checks an email address: roughly shaped like one, and not too long (nothing is sent to it here).
+pub fn check_email(email: &str) -> Result<(), AdminError> {
+    let ok = email.len() <= MAX_EMAIL_LEN
+        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+        && !email.chars().any(|c| c.is_control() || c.is_whitespace());
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminError::Invalid(format!("invalid email address {:?}", email.chars().take(100).collect::<String>())))
+    }
+}
+
+/// Checks a display name: 1 to [`MAX_USER_NAME_LEN`] bytes without control characters.
+pub fn check_user_name(name: &str) -> Result<(), AdminError> {
+    if name.trim().is_empty() || name.len() > MAX_USER_NAME_LEN || name.chars().any(char::is_control) {
+        return Err(AdminError::Invalid(format!(
+            "the name must be 1 to {MAX_USER_NAME_LEN} characters, without control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Parses a new password.
+pub fn parse_password(s: impl Into<String>) -> Result<Password, AdminError> {
+    Password::parse_new(s).map_err(AdminError::Invalid)
+}
+
+/// Stores a new user; `Conflict` when the username is taken.
+pub async fn create_user(users: &dyn UserStore, user: NewUser) -> Result<User, AdminError> {
+    let username = user.username.clone();
+    users.create_user(user).await.map_err(|e| match e {
+        StoreError::Conflict(what) if what == "username" => {
+            AdminError::Conflict(format!("a user named {username} already exists"))
+        }
+        other => other.into(),
+    })
+}
+
+/// `POST /admin/api/users`. The password stays out of `Debug` (there is none).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserRequest {
+    username: String,
+    password: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// `PATCH /admin/api/users/{id}`: absent fields stay, `null` clears `email` or `name`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserPatch {
+    #[serde(default, deserialize_with = "present")]
+    email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Option<String>>,
+    #[serde(default)]
+    disabled: Option<bool>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// A field that is present, possibly `null`: `Some(None)` for `null`, so that it differs from absent.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+// --- Paging and filters ---
+
+/// The `limit` parameter: 1 to [`MAX_PAGE_SIZE`], [`DEFAULT_PAGE_SIZE`] when absent.
+fn page_limit(params: &Params) -> Result<i64, AdminError> {
+    match params.get("limit") {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+            .ok_or_else(|| AdminError::Invalid(format!("limit must be an integer from 1 to {MAX_PAGE_SIZE}"))),
+    }
+}
+
+/// A page of `items` as JSON: `next` is the cursor for the following page, `null` on the last one.
+fn page(items: Vec<Value>, next: Option<String>, limit: i64) -> Value {
+    let full = i64::try_from(items.len()).is_ok_and(|n| n >= limit);
+    json!({ "items": items, "next": if full { next } else { None } })
+}
+
+// --- The admin API ---
+
+/// Who is calling the admin API: the admin client, and the user when the token was issued to one.
+#[derive(Debug, Clone)]
+pub struct AdminCaller {
+    /// The admin client (the actor in the audit trail).
+    pub client_id: ClientId,
+    /// The user the token was issued to, for tokens from a user's sign-in.
+    pub user_id: Option<UserId>,
+}
+
+impl AdminCaller {
+    fn facts(&self, user_id: Option<&UserId>, client_id: Option<&ClientId>, mut details: Value) -> EventFacts {
+        if let (Some(user), Value::Object(map)) = (&self.user_id, &mut details) {
+            map.insert("on_behalf_of".into(), json!(user.as_str()));
+        }
+        EventFacts {
+            actor: Some(self.client_id.as_str().to_owned()),
+            user_id: user_id.map(|u| u.as_str().to_owned()),
+            client_id: client_id.map(|c| c.as_str().to_owned()),
+            details,
+        }
+    }
+}
+
+fn insufficient_scope(description: &str) -> OAuthError {
+    OAuthError::new(ErrorCode::InsufficientScope, description)
+}
+
+fn client_details(c: &Client) -> Value {
+    json!({
+        "client_name": c.name,
+        "token_endpoint_auth_method": c.auth_method.as_str(),
+        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "admin": c.admin,
+    })
+}
+
+/// A client id from a path: one that cannot parse names no client.
+fn path_client_id(id: &str) -> Result<ClientId, AdminError> {
+    ClientId::parse(id).map_err(|_| no_client(id.chars().take(128).collect::<String>().as_str()))
+}
+
+/// A user id from a path: one that cannot parse names no user.
+fn path_user_id(id: &str) -> Result<UserId, AdminError> {
+    UserId::parse(id).map_err(|_| no_user(id.chars().take(128).collect::<String>().as_str()))
+}
+
+impl Provider {
+    /// Checks the bearer token of an admin API request: a live access token ([`Provider::live_access_token`])
+    /// with [`ADMIN_SCOPE`] (`insufficient_scope` otherwise), issued to a client that is still an admin client.
+    pub async fn admin_caller(&self, token: &str, now: UnixTime) -> Result<AdminCaller, OAuthError> {
+        let (at, user) = self.live_access_token(token, now).await?;
+        if !at.scope.contains(ADMIN_SCOPE) {
+            return Err(insufficient_scope("the access token lacks the tessera:admin scope"));
+        }
+        let client_id =
+            ClientId::parse(at.client_id).map_err(|_| OAuthError::invalid_token("the access token has no client"))?;
+        let client = self
+            .clients
+            .client(&client_id)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_token("the client no longer exists"))?;
+        if !client.admin {
+            return Err(insufficient_scope("the client is no longer an admin client"));
+        }
+        Ok(AdminCaller { client_id, user_id: user.map(|u| u.id) })
+    }
+
+    /// `GET /admin/api/clients?after=&limit=`: clients ordered by id.
+    pub async fn admin_list_clients(&self, params: &Params) -> Result<Value, AdminError> {
+        let limit = page_limit(params)?;
+        let after = params
+            .get("after")
+            .map(ClientId::parse)
+            .transpose()
+            .map_err(|e| AdminError::Invalid(format!("after: invalid client id: {e}")))?;
+        let clients = self.clients.list_clients(after.as_ref(), limit).await?;
+        let next = clients.last().map(|c| c.id.as_str().to_owned());
+        Ok(page(clients.iter().map(client_json).collect(), next, limit))
+    }
+
+    /// `GET /admin/api/clients/{id}`.
+    pub async fn admin_client(&self, id: &str) -> Result<Value, AdminError> {
+        let id = path_client_id(id)?;
+        let client = self.clients.client(&id).await?.ok_or_else(|| no_client(id.as_str()))?;
+        Ok(client_json(&client))
+    }
+
+    /// `POST /admin/api/clients`: the new client, with its secret this once.
+    pub async fn admin_create_client(
+        &self,
+        caller: &AdminCaller,
+        body: &[u8],
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<Value, AdminError> {
+        let spec = ClientSpec::from_json(body)?;
+        if spec.client_id.is_some() {
+            return Err(AdminError::Invalid("client_id is chosen by the server".into()));
+        }
+        let (client, secret) = create_client(&*self.clients, &spec, now).await?;
+        let facts = caller.facts(None, Some(&client.id), client_details(&client));
+        self.audit("admin_client_created", facts, meta, now).await;
+        let mut value = client_json(&client);
+        if let Some(s) = &secret {
+            value["client_secret"] = json!(s.expose());
+        }
+        Ok(value)
+    }
+
+    /// `PUT /admin/api/clients/{id}`: replaces the editable fields, checked as at creation. A client that moves
+    /// to a secret method without having a secret is issued one, shown this once.
+    pub async fn admin_update_client(
+        &self,
+        caller: &AdminCaller,
+        id: &str,
+        body: &[u8],
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<Value, AdminError> {
+        let id = path_client_id(id)?;
+        let current = self.clients.client(&id).await?.ok_or_else(|| no_client(id.as_str()))?;
+        let spec = ClientSpec::from_json(body)?;
+        if spec.client_id.as_deref().is_some_and(|given| given != id.as_str()) {
+            return Err(AdminError::Invalid("client_id does not match the client in the path".into()));
+        }
+        let (client, secret) = build_client(&spec, id.clone(), Some(&current), now)?;
+        self.clients.update_client(&client).await.map_err(|e| match e {
+            StoreError::NotFound => no_client(id.as_str()),
+            other => other.into(),
+        })?;
+        let facts = caller.facts(None, Some(&client.id), client_details(&client));
+        self.audit("admin_client_updated", facts, meta, now).await;
+        let mut value = client_json(&client);
+        if let Some(s) = &secret {
+            value["client_secret"] = json!(s.expose());
+        }
+        Ok(value)
+    }
+
+    /// `DELETE /admin/api/clients/{id}`: revokes what the client was issued, then deletes it (its refresh
+    /// tokens and consents go with it; its access tokens fail the live check once it is gone).
+    pub async fn admin_delete_client(
+        &self,
+        caller: &AdminCaller,
+        id: &str,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<(), AdminError> {
+        let id = path_client_id(id)?;
+        let client = self.clients.client(&id).await?.ok_or_else(|| no_client(id.as_str()))?;
+        let issued = self.refresh_tokens.revoke_client_refresh_tokens(&id, now).await?;
+        self.revoke_access_tokens(&issued, now).await;
+        self.clients.delete_client(&id).await.map_err(|e| match e {
+            StoreError::NotFound => no_client(id.as_str()),
+            other => other.into(),
+        })?;
+        let facts = caller.facts(None, Some(&id), json!({ "client_name": client.name }));
+        self.audit("admin_client_deleted", facts, meta, now).await;
+        Ok(())
+    }
+
+    /// `POST /admin/api/clients/{id}/rotate-secret`: a new secret, shown this once; the previous one keeps
+    /// working for `overlap` seconds.
+    pub async fn admin_rotate_client_secret(
+        &self,
+        caller: &AdminCaller,
+        id: &str,
+        overlap: i64,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<Value, AdminError> {
+        let id = path_client_id(id)?;
+        let (secret, until) = rotate_client_secret(&*self.clients, &id, overlap, now).await?;
+        let facts = caller.facts(None, Some(&id), json!({ "previous_secret_expires_at": until }));
+        self.audit("admin_client_secret_rotated", facts, meta, now).await;
+        Ok(json!({ "client_id": id.as_str(), "client_secret": secret.expose(), "previous_secret_expires_at": until }))
+    }
+
+    /// `POST /admin/api/clients/{id}/revoke-tokens`: everything issued to the client so far stops working.
+    pub async fn admin_revoke_client_tokens(
+        &self,
+        caller: &AdminCaller,
+        id: &str,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<Value, AdminError> {
+        let id = path_client_id(id)?;
+        if self.clients.client(&id).await?.is_none() {
+            return Err(no_client(id.as_str()));
+        }
+        self.revoke_client_by(caller.client_id.as_str(), &id, meta, now).await?;
+        Ok(json!({ "client_id": id.as_str(), "revoked": true }))
+    }
+
+    /// `GET /admin/api/users?after=&limit=`: users ordered by username.
+    pub async fn admin_list_users(&self, params: &Params) -> Result<Value, AdminError> {
+        let limit = page_limit(params)?;
+        let after = params.get("after").map(parse_username).transpose()?;
+        let users = self.users.list_users(after.as_ref(), limit).await?;
+        let next = users.last().map(|u| u.username.as_str().to_owned());
+        Ok(page(users.iter().map(user_json).collect(), next, limit))
+    }
+
+    /// `GET /admin/api/users/{id}`.
+    pub async fn admin_user(&self, id: &str) -> Result<Value, AdminError> {
+        let id = path_user_id(id)?;
+        let user = self.users.user_by_id(&id).await?.ok_or_else(|| no_user(id.as_str()))?;
+        Ok(user_json(&user))
+    }
+
+    async fn hash_new_password(&self, password: Password) -> Result<String, AdminError> {
+        let cost = self.password_cost;
+        let hashed =
+            self.password_pool.run(move || hash_password(&password, cost)).await.map_err(OAuthError::server)?;
+        Ok(hashed.map_err(OAuthError::server)?)
+    }
+
+    /// `POST /admin/api/users`: `Conflict` when the username is taken.
+    pub async fn admin_create_user(
+        &self,
+        caller: &AdminCaller,
+        body: &[u8],
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<Value, AdminError> {
+        let req: UserRequest =
+            serde_json::from_slice(body).map_err(|e| body_error("the body is not a user description", &e))?;
+        let username = parse_username(&req.username)?;
+        if let Some(e) = &req.email {
+            check_email(e)?;
+        }
+        if let Some(n) = &req.name {
+            check_user_name(n)?;
+        }
+        let password = parse_password(req.password)?;
+        if self.users.user_by_username(&username).await?.is_some() {
+            // Spare the argon2 work; the store refuses a duplicate that races past this anyway.
+            return Err(AdminError::Conflict(format!("a user named {username} already exists")));
+        }
+        let password_hash = self.hash_new_password(password).await?;
+        let new = NewUser {
+            id: UserId::generate(),
+            username,
+            password_hash,
+            email: req.email,
+            name: req.name,
+            created_at: now,
+        };
+        let user = create_user(&*self.users, new).await?;
+        let facts = caller.facts(Some(&user.id), None, json!({ "username": user.username.as_str() }));
+        self.audit("admin_user_created", facts, meta, now).await;
+        Ok(user_json(&user))
+    }
+
+    /// `PATCH /admin/api/users/{id}`: `email`, `name` (`null` removes them), `disabled`, `password`.
+    pub async fn admin_update_user(
+        &self,
+        caller: &AdminCaller,
+        id: &str,
+        body: &[u8],
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<Value, AdminError> {
+        let id = path_user_id(id)?;
+        if self.users.user_by_id(&id).await?.is_none() {
+            return Err(no_user(id.as_str()));
+        }
+        let patch: UserPatch =
+            serde_json::from_slice(body).map_err(|e| body_error("the body is not a user change", &e))?;
+        if let Some(Some(e)) = &patch.email {
+            check_email(e)?;
+        }
+        if let Some(Some(n)) = &patch.name {
+            check_user_name(n)?;
+        }
+        let password = patch.password.map(parse_password).transpose()?;
+        let mut changed: Vec<&str> = Vec::new();
+        for (field, given) in [
+            ("email", patch.email.is_some()),
+            ("name", patch.name.is_some()),
+            ("disabled", patch.disabled.is_some()),
+            ("password", password.is_some()),
+        ] {
+            if given {
+                changed.push(field);
+            }
+        }
+        let password_hash = match password {
+            Some(p) => Some(self.hash_new_password(p).await?),
+            None => None,
+        };
+        let update = UserUpdate { email: patch.email, name: patch.name, disabled: patch.disabled, password_hash };
+        let user = self.users.update_user(&id, update, now).await.map_err(|e| match e {
+            StoreError::NotFound => no_user(id.as_str()),
+            other => other.into(),
+        })?;
+        if !changed.is_empty() {
+            let facts = caller.facts(Some(&user.id), None, json!({ "changed": changed }));
+            self.audit("admin_user_updated", facts, meta, now).await;
+        }
+        Ok(user_json(&user))
+    }
+
+    /// `DELETE /admin/api/users/{id}`: ends the user's sessions and revokes their tokens, then deletes them
+    /// (sessions, consents and refresh tokens go with them).
+    pub async fn admin_delete_user(
+        &self,
+        caller: &AdminCaller,
+        id: &str,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<(), AdminError> {
+        let id = path_user_id(id)?;
+        let user = self.users.user_by_id(&id).await?.ok_or_else(|| no_user(id.as_str()))?;
+        let sessions = self.sessions.revoke_user_sessions(&id).await?;
+        let issued = self.refresh_tokens.revoke_user_refresh_tokens(&id, now).await?;
+        self.revoke_access_tokens(&issued, now).await;
+        self.users.delete_user(&id).await.map_err(|e| match e {
+            StoreError::NotFound => no_user(id.as_str()),
+            other => other.into(),
+        })?;
+        let details = json!({ "username": user.username.as_str(), "sessions": sessions });
+        self.audit("admin_user_deleted", caller.facts(Some(&id), None, details), meta, now).await;
+        Ok(())
+    }
+
+    /// `POST /admin/api/users/{id}/revoke`: signs the user out everywhere ([`Provider::revoke_user`]).
+    pub async fn admin_revoke_user(
+        &self,
+        caller: &AdminCaller,
+        id: &str,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<Value, AdminError> {
+        let id = path_user_id(id)?;
+        let user = self.users.user_by_id(&id).await?.ok_or_else(|| no_user(id.as_str()))?;
+        let sessions = self.revoke_user_by(caller.client_id.as_str(), &id, meta, now).await?;
+        Ok(json!({
+            "id": user.id.as_str(), "username": user.username.as_str(), "revoked": true, "sessions_ended": sessions,
+        }))
+    }
+
+    /// `GET /admin/api/audit?user=&client=&since=&limit=`: events, newest first.
+    pub async fn admin_audit(&self, params: &Params) -> Result<Value, AdminError> {
+        let limit = page_limit(params)?;
+        let user_id = params
+            .get("user")
+            .map(|u| UserId::parse(u).map(|id| id.as_str().to_owned()))
+            .transpose()
+            .map_err(|e| AdminError::Invalid(format!("user: invalid user id: {e}")))?;
+        let client_id = params
+            .get("client")
+            .map(|c| ClientId::parse(c).map(|id| id.as_str().to_owned()))
+            .transpose()
+            .map_err(|e| AdminError::Invalid(format!("client: invalid client id: {e}")))?;
+        let since = params
+            .get("since")
+            .map(|s| s.parse::<UnixTime>())
+            .transpose()
+            .map_err(|_| AdminError::Invalid("since must be a Unix time in seconds".into()))?;
+        let events = self.audit.list_events(&AuditFilter { user_id, client_id, since, limit }).await?;
+        Ok(json!({ "items": events.iter().map(audit_event_json).collect::<Vec<_>>() }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(f: impl FnOnce(&mut ClientSpec)) -> ClientSpec {
+        let mut s = ClientSpec::named("App");
+        s.redirect_uris = vec!["https://app.example/cb".into()];
+        f(&mut s);
+        s
+    }
+
+    fn build(s: &ClientSpec) -> Result<(Client, Option<PlainSecret>), ClientInputError> {
+        build_client(s, ClientId::parse("c1").unwrap(), None, 100)
+    }
+
+    #[test]
+    fn defaults_make_a_confidential_code_client() {
+        let (c, secret) = build(&spec(|_| {})).unwrap();
+        let secret = secret.expect("a secret for client_secret_basic");
+        assert!(c.secret_hash.as_ref().unwrap().matches(secret.expose()));
+        assert_eq!(c.auth_method, ClientAuthMethod::ClientSecretBasic);
+        assert_eq!(c.grant_types, [GrantType::AuthorizationCode, GrantType::RefreshToken]);
+        assert_eq!(c.scope.to_string(), "email offline_access openid profile");
+        assert!(c.require_pkce && !c.admin && !c.first_party);
+        assert_eq!((c.created_at, c.updated_at), (100, 100));
+    }
+
+    #[test]
+    fn admin_clients_get_the_admin_scope_and_others_may_not_ask() {
+        let (c, _) = build(&spec(|s| {
+            s.admin = true;
+            s.scope = Some("read".into());
+        }))
+        .unwrap();
+        assert_eq!(c.scope.to_string(), format!("read {ADMIN_SCOPE}"));
+        let err = build(&spec(|s| s.scope = Some(ADMIN_SCOPE.into()))).unwrap_err();
+        assert_eq!(err, ClientInputError::Rule(ClientRuleError::AdminScope));
+    }
+
+    #[test]
+    fn each_refusal_has_its_error() {
+        use ClientInputError as E;
+        let cases: Vec<(ClientSpec, E)> = vec![
+            (spec(|s| s.client_name = String::new()), E::Rule(ClientRuleError::Name)),
+            (spec(|s| s.redirect_uris.clear()), E::Rule(ClientRuleError::CodeWithoutRedirectUri)),
+            (spec(|s| s.token_endpoint_auth_method = Some("magic".into())), E::AuthMethod(String::new())),
+            (spec(|s| s.scope = Some("a\"b".into())), E::Scope(ScopeError::BadCharacter)),
+            (spec(|s| s.resources = vec!["nope".into()]), E::Resource(String::new())),
+            (spec(|s| s.access_token_ttl = Some(0)), E::AccessTokenTtl),
+            (
+                spec(|s| {
+                    s.token_endpoint_auth_method = Some("none".into());
+                    s.require_pkce = Some(false);
+                }),
+                E::PublicWithoutPkce,
+            ),
+            (spec(|s| s.jwks_uri = Some("https://k.example/jwks".into())), E::KeysWithoutPrivateKeyJwt),
+            (spec(|s| s.token_endpoint_auth_method = Some("private_key_jwt".into())), E::KeysMissing),
+            (
+                spec(|s| {
+                    s.token_endpoint_auth_method = Some("private_key_jwt".into());
+                    s.jwks = Some(json!({ "keys": "no" }));
+                }),
+                E::Jwks(String::new()),
+            ),
+            (
+                spec(|s| {
+                    s.token_endpoint_auth_method = Some("private_key_jwt".into());
+                    s.jwks_uri = Some("file:///etc/passwd".into());
+                }),
+                E::JwksUri(String::new()),
+            ),
+            (spec(|s| s.post_logout_redirect_uris = vec!["x".into()]), E::PostLogoutRedirectUri(ClientRuleError::Name)),
+        ];
+        for (s, expected) in cases {
+            let err = build(&s).unwrap_err();
+            assert_eq!(std::mem::discriminant(&err), std::mem::discriminant(&expected), "{s:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn replacing_keeps_the_secret_and_history() {
+        let (first, secret) = build(&spec(|_| {})).unwrap();
+        let mut previous = first.clone();
+        previous.revoked_before = Some(50);
+        previous.metadata.client_uri = Some("https://app.example".into());
+        let (second, issued) =
+            build_client(&spec(|s| s.client_name = "Renamed".into()), first.id.clone(), Some(&previous), 200).unwrap();
+        assert!(issued.is_none(), "the secret is kept");
+        assert!(second.secret_hash.as_ref().unwrap().matches(secret.unwrap().expose()));
+        assert_eq!((second.name.as_str(), second.created_at, second.updated_at), ("Renamed", 100, 200));
+        assert_eq!(second.revoked_before, Some(50));
+        assert_eq!(second.metadata.client_uri.as_deref(), Some("https://app.example"));
+
+        // Public, then back to a secret: a new one is issued.
+        let public = spec(|s| s.token_endpoint_auth_method = Some("none".into()));
+        let (third, issued) = build_client(&public, first.id.clone(), Some(&second), 300).unwrap();
+        assert!(issued.is_none() && third.secret_hash.is_none() && third.previous_secret.is_none());
+        let (fourth, issued) = build_client(&spec(|_| {}), first.id.clone(), Some(&third), 400).unwrap();
+        assert!(fourth.secret_hash.as_ref().unwrap().matches(issued.unwrap().expose()));
+    }
+
+    #[test]
+    fn specs_parse_from_json_and_what_get_returns_goes_back() {
+        let (c, _) = build(&spec(|s| s.admin = true)).unwrap();
+        let back = ClientSpec::from_json(client_json(&c).to_string().as_bytes()).unwrap();
+        let (again, _) = build_client(&back, c.id.clone(), Some(&c), 100).unwrap();
+        assert_eq!(again, c);
+        for bad in [&b"{"[..], br#"{"client_name":"x","client_secret":"s"}"#, br#"{"redirect_uris":[]}"#] {
+            assert!(matches!(ClientSpec::from_json(bad), Err(AdminError::Invalid(_))));
+        }
+    }
+
+    #[test]
+    fn bodies_with_wrong_types_do_not_echo_values() {
+        let err = serde_json::from_slice::<UserRequest>(br#"{"username":"a","password":12345678901}"#)
+            .map(|_| ())
+            .map_err(|e| body_error("user", &e).to_string())
+            .unwrap_err();
+        assert!(!err.contains("12345678901"), "{err}");
+    }
+
+    #[test]
+    fn patches_tell_null_from_absent() {
+        let p: UserPatch = serde_json::from_slice(br#"{"email":null,"disabled":true}"#).unwrap();
+        assert_eq!((p.email, p.name, p.disabled), (Some(None), None, Some(true)));
+        let p: UserPatch = serde_json::from_slice(br#"{"name":"N"}"#).unwrap();
+        assert_eq!(p.name, Some(Some("N".into())));
+    }
+
+    #[test]
+    fn emails_names_and_limits() {
+        assert!(check_email("a@example.com").is_ok());
+        for bad in ["", "a", "@b", "a@", "a b@c", &format!("{}@x", "a".repeat(300))] {
+            assert!(check_email(bad).is_err(), "{bad}");
+        }
+        assert!(check_user_name("Alice Liddell").is_ok());
+        assert!(check_user_name("a\nb").is_err() && check_user_name(" ").is_err());
+        let limit = |s: &str| page_limit(&Params::from_pairs(vec![("limit".into(), s.into())]).unwrap());
+        assert_eq!(limit("200").unwrap(), 200);
+        assert!(limit("0").is_err() && limit("201").is_err() && limit("x").is_err());
+        assert_eq!(page_limit(&Params::default()).unwrap(), DEFAULT_PAGE_SIZE);
+        assert_eq!(page(vec![json!(1)], Some("a".into()), 1)["next"], "a");
+        assert_eq!(page(vec![json!(1)], Some("a".into()), 2)["next"], Value::Null);
+    }
+}

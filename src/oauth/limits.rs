@@ -1,0 +1,563 @@
+//! Abuse limits: how often a client IP, a username, a client or a registrant may try (DESIGN.md §3).
+//!
+//! Counters are fixed windows in the cache ([`EphemeralStore::incr`]), so every instance sees the same counts.
+//! When the cache fails, each instance counts in a small in-process map of bounded size instead: the limits keep
+//! holding (per instance) rather than failing open or refusing everyone. This module decides; the HTTP layer
+//! answers 429 with `Retry-After`.
+//!
+//! - Sign-in per client IP counts failures only: whoever types the right password is never slowed by it. When
+//!   the count reaches the limit the IP waits until the window ends.
+//! - Sign-in per username also counts failures, for names that exist and names that do not alike. Reaching the
+//!   limit locks the name; each further lock (another failure after the lock, or a new series) doubles, up to
+//!   the configured maximum. A successful sign-in resets the count and the doubling.
+//! - The token endpoint (per claimed `client_id` and per IP) and registration (per IP) count every request.
+//!
+//! IPv6 clients count by their /64, which one subscriber usually holds whole.
+use super::cache_keys;
+use super::client_auth::BasicCredentials;
+use super::params::Params;
+use crate::config::{LimitSettings, Lockout, Rate};
+use crate::domain::secret::SecretHash;
+use crate::domain::UnixTime;
+use crate::storage::cache::{CacheError, EphemeralStore};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+/// How long the doubling of username locks is remembered (from the first lock), unless a sign-in succeeds.
+const LOCK_MEMORY: i64 = 24 * 3600;
+/// After a cache failure, the in-process counters are used alone for this long, so that an unreachable
+/// cache does not add its timeout to every request.
+const CACHE_BACKOFF: i64 = 5;
+
+/// A refusal: try again after `retry_after` seconds (at least 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited {
+    /// Seconds to wait, for `Retry-After`.
+    pub retry_after: i64,
+}
+
+/// What holds a sign-in back. The page says the same in every case; the audit trail tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockScope {
+    /// Too many failures from this client IP.
+    ClientIp,
+    /// Too many failures for this username.
+    Username,
+}
+
+impl LockScope {
+    /// A name for logs and the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientIp => "client_ip",
+            Self::Username => "username",
+        }
+    }
+}
+
+/// A sign-in lock in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lock {
+    /// Who is locked.
+    pub scope: LockScope,
+    /// Seconds until it ends (at least 1).
+    pub retry_after: i64,
+}
+
+impl Lock {
+    /// The refusal to answer with.
+    pub fn limited(self) -> Limited {
+        Limited { retry_after: self.retry_after }
+    }
+}
+
+/// The counters and the rules. One per process, shared by every request.
+pub struct Limiter {
+    cache: Arc<dyn EphemeralStore>,
+    rules: LimitSettings,
+    fallback: Mutex<Fallback>,
+    /// Until when (Unix seconds) the cache is skipped after a failure.
+    cache_skipped_until: AtomicI64,
+}
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter").field("rules", &self.rules).finish_non_exhaustive()
+    }
+}
+
+/// The cache-key subject of a client IP: the address, or the /64 of an IPv6 address.
+fn ip_subject(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// The cache-key subject of a username (or client id): a hash, so that any input makes a short key and no
+/// name a user typed (perhaps their password, by mistake) is stored in the clear.
+fn name_subject(name: &str) -> String {
+    SecretHash::of(&name.to_lowercase()).as_str().to_owned()
+}
+
+/// The client a token request claims to be, before authentication: the Basic credentials' id, else the
+/// `client_id` parameter. A `private_key_jwt` request without `client_id` claims none (the IP limit holds).
+fn claimed_client(params: &Params, authorization: Option<&str>) -> Option<String> {
+    let basic = authorization.and_then(|h| BasicCredentials::parse(h).ok().flatten()).map(|b| b.client_id);
+    basic.or_else(|| params.get("client_id").map(str::to_owned))
+}
+
+/// The length of the `level`-th lock (1-based): `lock`, doubled per level, at most `max_lock`.
+fn lock_seconds(rule: &Lockout, level: u64) -> i64 {
+    let mut secs = rule.lock;
+    for _ in 1..level.min(64) {
+        if secs >= rule.max_lock {
+            break;
+        }
+        secs = secs.saturating_mul(2);
+    }
+    secs.min(rule.max_lock).max(1)
+}
+
+fn ceil_secs(d: Duration) -> i64 {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    i64::try_from(secs).unwrap_or(i64::MAX).max(1)
+}
+
+fn window(secs: i64) -> Duration {
+    Duration::from_secs(u64::try_from(secs).unwrap_or(1).max(1))
+}
+
+impl Limiter {
+    /// Counters in `cache`, under `rules`.
+    pub fn new(cache: Arc<dyn EphemeralStore>, rules: LimitSettings) -> Self {
+        let fallback = Mutex::new(Fallback::new(rules.fallback_entries));
+        Self { cache, rules, fallback, cache_skipped_until: AtomicI64::new(0) }
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> &LimitSettings {
+        &self.rules
+    }
+
+    /// Counts a token request; refused once the IP or the claimed client went over its limit.
+    pub async fn check_token_request(
+        &self,
+        params: &Params,
+        authorization: Option<&str>,
+        ip: Option<IpAddr>,
+        now: UnixTime,
+    ) -> Result<(), Limited> {
+        if let (Some(rate), Some(ip)) = (self.rules.token_ip, ip) {
+            self.hit(&cache_keys::limit("token-ip", &ip_subject(ip)), rate, now).await?;
+        }
+        if let (Some(rate), Some(client)) = (self.rules.token_client, claimed_client(params, authorization)) {
+            self.hit(&cache_keys::limit("token-client", &name_subject(&client)), rate, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Counts a registration request; refused once the IP went over its limit.
+    pub async fn check_registration(&self, ip: Option<IpAddr>, now: UnixTime) -> Result<(), Limited> {
+        match (self.rules.register_ip, ip) {
+            (Some(rate), Some(ip)) => self.hit(&cache_keys::limit("register-ip", &ip_subject(ip)), rate, now).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a sign-in may be tried now: `Some` lock when the IP or the username is locked. Call it before
+    /// checking the password, so a locked name gets no answer about its password.
+    pub async fn login_lock(&self, ip: Option<IpAddr>, username: &str, now: UnixTime) -> Option<Lock> {
+        let mut found: Option<Lock> = None;
+        if let (Some(_), Some(ip)) = (self.rules.login_ip, ip) {
+            found = self
+                .lock_in_force(&cache_keys::limit("login-ip-block", &ip_subject(ip)), LockScope::ClientIp, now)
+                .await;
+        }
+        if self.rules.login_user.is_some() {
+            let key = cache_keys::limit("login-user-lock", &name_subject(username));
+            found = longer(found, self.lock_in_force(&key, LockScope::Username, now).await);
+        }
+        found
+    }
+
+    /// Counts a failed sign-in. `Some` when this failure started a lock (the caller answers 429 and records a
+    /// `login_lockout` event); the longer one when both the IP and the username reached their limits.
+    pub async fn login_failed(&self, ip: Option<IpAddr>, username: &str, now: UnixTime) -> Option<Lock> {
+        let mut started: Option<Lock> = None;
+        if let (Some(rate), Some(ip)) = (self.rules.login_ip, ip) {
+            let subject = ip_subject(ip);
+            let (count, left) = self.incr(&cache_keys::limit("login-ip", &subject), rate.window, now).await;
+            if count >= rate.max {
+                self.set_until(&cache_keys::limit("login-ip-block", &subject), now + left, now).await;
+                started = Some(Lock { scope: LockScope::ClientIp, retry_after: left });
+            }
+        }
+        if let Some(rule) = self.rules.login_user {
+            let subject = name_subject(username);
+            let (count, _) = self.incr(&cache_keys::limit("login-user", &subject), rule.window, now).await;
+            if count >= rule.failures {
+                let (level, _) = self.incr(&cache_keys::limit("login-user-locks", &subject), LOCK_MEMORY, now).await;
+                let secs = lock_seconds(&rule, level);
+                self.set_until(&cache_keys::limit("login-user-lock", &subject), now + secs, now).await;
+                started = longer(started, Some(Lock { scope: LockScope::Username, retry_after: secs }));
+            }
+        }
+        started
+    }
+
+    /// A successful sign-in: the username's failures and lock doubling start over. The IP's failures stay
+    /// counted (one known password must not buy an IP more guesses at other names).
+    pub async fn login_succeeded(&self, username: &str, now: UnixTime) {
+        if self.rules.login_user.is_some() {
+            let subject = name_subject(username);
+            self.forget(&cache_keys::limit("login-user", &subject), now).await;
+            self.forget(&cache_keys::limit("login-user-locks", &subject), now).await;
+        }
+    }
+
+    async fn hit(&self, key: &str, rate: Rate, now: UnixTime) -> Result<(), Limited> {
+        let (count, left) = self.incr(key, rate.window, now).await;
+        if count > rate.max {
+            return Err(Limited { retry_after: left });
+        }
+        Ok(())
+    }
+
+    async fn lock_in_force(&self, key: &str, scope: LockScope, now: UnixTime) -> Option<Lock> {
+        let until = self.until(key, now).await?;
+        (until > now).then_some(Lock { scope, retry_after: until - now })
+    }
+
+    // The four cache operations, each falling back to the in-process counters when the cache fails.
+
+    fn use_cache(&self, now: UnixTime) -> bool {
+        now >= self.cache_skipped_until.load(Ordering::Relaxed)
+    }
+
+    fn cache_failed(&self, op: &str, e: &CacheError, now: UnixTime) {
+        tracing::warn!(error = %e, op, "rate-limit counters fall back to this instance's memory");
+        self.cache_skipped_until.store(now + CACHE_BACKOFF, Ordering::Relaxed);
+    }
+
+    fn fallback(&self) -> MutexGuard<'_, Fallback> {
+        // A panic while holding the lock cannot leave the map inconsistent: each operation is one map update.
+        self.fallback.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds one to the counter under `key`; returns the count and the seconds left in its window (≥ 1).
+    async fn incr(&self, key: &str, window_secs: i64, now: UnixTime) -> (u64, i64) {
+        if self.use_cache(now) {
+            match self.cache.incr(key, window(window_secs)).await {
+                Ok((count, left)) => return (count, ceil_secs(left)),
+                Err(e) => self.cache_failed("incr", &e, now),
+            }
+        }
+        self.fallback().incr(key, window_secs, now)
+    }
+
+    /// The time stored under `key` by [`Self::set_until`], if any.
+    async fn until(&self, key: &str, now: UnixTime) -> Option<UnixTime> {
+        if self.use_cache(now) {
+            match self.cache.get(key).await {
+                Ok(v) => return v.and_then(|b| std::str::from_utf8(&b).ok().and_then(|s| s.parse().ok())),
+                Err(e) => self.cache_failed("get", &e, now),
+            }
+        }
+        self.fallback().value(key, now)
+    }
+
+    /// Stores the time `until` under `key`, expiring then.
+    async fn set_until(&self, key: &str, until: UnixTime, now: UnixTime) {
+        let ttl = until - now;
+        if self.use_cache(now) {
+            match self.cache.set(key, until.to_string().as_bytes(), window(ttl)).await {
+                Ok(()) => return,
+                Err(e) => self.cache_failed("set", &e, now),
+            }
+        }
+        self.fallback().set(key, until, until, now);
+    }
+
+    async fn forget(&self, key: &str, now: UnixTime) {
+        if self.use_cache(now) {
+            match self.cache.delete(key).await {
+                Ok(()) => {}
+                Err(e) => self.cache_failed("delete", &e, now),
+            }
+        }
+        // Also here: the counter may have been made while the cache was failing.
+        self.fallback().remove(key);
+    }
+}
+
+fn longer(a: Option<Lock>, b: Option<Lock>) -> Option<Lock> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b.retry_after > a.retry_after { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The in-process fallback: fixed-window counters and stored times, each with its end, at most `max` of them.
+struct Fallback {
+    max: usize,
+    slots: HashMap<String, Slot>,
+}
+
+#[derive(Clone, Copy)]
+struct Slot {
+    /// A count, or a stored time.
+    value: i64,
+    /// When the slot expires (Unix seconds).
+    ends: UnixTime,
+}
+
+impl Fallback {
+    fn new(max: usize) -> Self {
+        Self { max: max.max(1), slots: HashMap::new() }
+    }
+
+    fn live(&mut self, key: &str, now: UnixTime) -> Option<&mut Slot> {
+        if self.slots.get(key).is_some_and(|s| s.ends <= now) {
+            self.slots.remove(key);
+        }
+        self.slots.get_mut(key)
+    }
+
+    /// Frees a place for a new slot: expired ones go first; when none has expired, the one closest to its end
+    /// (it would have gone soonest anyway).
+    fn make_room(&mut self, now: UnixTime) {
+        if self.slots.len() < self.max {
+            return;
+        }
+        self.slots.retain(|_, s| s.ends > now);
+        while self.slots.len() >= self.max {
+            let Some(first) = self.slots.iter().min_by_key(|(_, s)| s.ends).map(|(k, _)| k.clone()) else { return };
+            self.slots.remove(&first);
+        }
+    }
+
+    fn incr(&mut self, key: &str, window: i64, now: UnixTime) -> (u64, i64) {
+        if let Some(slot) = self.live(key, now) {
+            slot.value = slot.value.saturating_add(1);
+            return (u64::try_from(slot.value).unwrap_or(0), (slot.ends - now).max(1));
+        }
+        self.make_room(now);
+        let window = window.max(1);
+        self.slots.insert(key.to_owned(), Slot { value: 1, ends: now + window });
+        (1, window)
+    }
+
+    fn value(&mut self, key: &str, now: UnixTime) -> Option<i64> {
+        self.live(key, now).map(|s| s.value)
+    }
+
+    fn set(&mut self, key: &str, value: i64, ends: UnixTime, now: UnixTime) {
+        if self.live(key, now).is_none() {
+            self.make_room(now);
+        }
+        self.slots.insert(key.to_owned(), Slot { value, ends });
+    }
+
+    fn remove(&mut self, key: &str) {
+        self.slots.remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::cache::memory::MemoryCache;
+    use crate::storage::cache::CacheResult;
+    use async_trait::async_trait;
+
+    /// A cache that is always down.
+    struct Down;
+
+    #[async_trait]
+    impl EphemeralStore for Down {
+        async fn set(&self, _: &str, _: &[u8], _: Duration) -> CacheResult<()> {
+            Err(CacheError::Unavailable("down".into()))
+        }
+        async fn set_if_absent(&self, _: &str, _: &[u8], _: Duration) -> CacheResult<bool> {
+            Err(CacheError::Unavailable("down".into()))
+        }
+        async fn get(&self, _: &str) -> CacheResult<Option<Vec<u8>>> {
+            Err(CacheError::Unavailable("down".into()))
+        }
+        async fn take(&self, _: &str) -> CacheResult<Option<Vec<u8>>> {
+            Err(CacheError::Unavailable("down".into()))
+        }
+        async fn delete(&self, _: &str) -> CacheResult<()> {
+            Err(CacheError::Unavailable("down".into()))
+        }
+        async fn incr(&self, _: &str, _: Duration) -> CacheResult<(u64, Duration)> {
+            Err(CacheError::Unavailable("down".into()))
+        }
+        async fn ping(&self) -> CacheResult<()> {
+            Err(CacheError::Unavailable("down".into()))
+        }
+        fn describe(&self) -> &'static str {
+            "down"
+        }
+    }
+
+    fn rules() -> LimitSettings {
+        LimitSettings {
+            login_ip: Some(Rate { max: 5, window: 60 }),
+            login_user: Some(Lockout { failures: 3, window: 900, lock: 60, max_lock: 300 }),
+            token_client: Some(Rate { max: 4, window: 60 }),
+            token_ip: Some(Rate { max: 6, window: 60 }),
+            register_ip: Some(Rate { max: 2, window: 3600 }),
+            fallback_entries: 100,
+        }
+    }
+
+    const T0: UnixTime = 1_700_000_000;
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params::from_pairs(pairs.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()).unwrap()
+    }
+
+    #[test]
+    fn locks_double_up_to_the_maximum() {
+        let rule = Lockout { failures: 5, window: 900, lock: 60, max_lock: 900 };
+        let secs: Vec<i64> = (1..=7).map(|l| lock_seconds(&rule, l)).collect();
+        assert_eq!(secs, [60, 120, 240, 480, 900, 900, 900]);
+        assert_eq!(lock_seconds(&rule, u64::MAX), 900);
+    }
+
+    #[test]
+    fn ipv6_counts_by_its_slash_64_and_mapped_ipv4_as_ipv4() {
+        assert_eq!(ip_subject("2001:db8:1:2:3:4:5:6".parse().unwrap()), "2001:db8:1:2::/64");
+        assert_eq!(ip_subject("2001:db8:1:2:ffff::1".parse().unwrap()), "2001:db8:1:2::/64");
+        assert_eq!(ip_subject("::ffff:192.0.2.7".parse().unwrap()), "192.0.2.7");
+        assert_eq!(ip_subject("192.0.2.7".parse().unwrap()), "192.0.2.7");
+    }
+
+    #[test]
+    fn the_claimed_client_comes_from_basic_credentials_first() {
+        // "a%3Ab:secret" is the client "a:b" form-encoded in Basic credentials.
+        let basic = "Basic YSUzQWI6c2VjcmV0";
+        assert_eq!(claimed_client(&params(&[("client_id", "x")]), Some(basic)).as_deref(), Some("a:b"));
+        assert_eq!(claimed_client(&params(&[("client_id", "x")]), None).as_deref(), Some("x"));
+        assert_eq!(claimed_client(&params(&[]), Some("Bearer t")), None);
+    }
+
+    async fn username_lockout_progression(limiter: &Limiter) {
+        let addr = ip("192.0.2.1");
+        // Two failures: no lock yet.
+        for _ in 0..2 {
+            assert_eq!(limiter.login_failed(addr, "alice", T0).await, None);
+        }
+        assert_eq!(limiter.login_lock(addr, "alice", T0).await, None);
+        // The third starts a 60 s lock, for this name only (in any case).
+        let lock = limiter.login_failed(ip("192.0.2.2"), "alice", T0).await;
+        assert_eq!(lock, Some(Lock { scope: LockScope::Username, retry_after: 60 }));
+        assert_eq!(
+            limiter.login_lock(ip("198.51.100.9"), "Alice", T0 + 10).await,
+            Some(Lock { scope: LockScope::Username, retry_after: 50 })
+        );
+        assert_eq!(limiter.login_lock(addr, "bob", T0 + 10).await, None);
+        // After the lock, the next failure locks again for twice as long.
+        assert_eq!(limiter.login_lock(addr, "alice", T0 + 60).await, None);
+        let lock = limiter.login_failed(ip("192.0.2.3"), "alice", T0 + 61).await;
+        assert_eq!(lock, Some(Lock { scope: LockScope::Username, retry_after: 120 }));
+        // A success starts over.
+        limiter.login_succeeded("alice", T0 + 200).await;
+        assert_eq!(limiter.login_failed(ip("192.0.2.4"), "alice", T0 + 201).await, None);
+    }
+
+    #[tokio::test]
+    async fn usernames_lock_progressively_in_the_fallback() {
+        username_lockout_progression(&Limiter::new(Arc::new(Down), rules())).await;
+    }
+
+    #[tokio::test]
+    async fn a_failing_cache_falls_back_to_memory_and_still_limits() {
+        let limiter = Limiter::new(Arc::new(Down), rules());
+        let p = params(&[("client_id", "c1")]);
+        for _ in 0..4 {
+            assert_eq!(limiter.check_token_request(&p, None, ip("192.0.2.1"), T0).await, Ok(()));
+        }
+        assert_eq!(
+            limiter.check_token_request(&p, None, ip("192.0.2.1"), T0 + 15).await,
+            Err(Limited { retry_after: 45 })
+        );
+        // The IP limit (6) holds for other clients too.
+        let other = params(&[("client_id", "c2")]);
+        assert_eq!(limiter.check_token_request(&other, None, ip("192.0.2.1"), T0 + 15).await, Ok(()));
+        assert!(limiter.check_token_request(&other, None, ip("192.0.2.1"), T0 + 15).await.is_err());
+        assert_eq!(limiter.check_token_request(&other, None, ip("192.0.2.2"), T0 + 15).await, Ok(()));
+        // A new window.
+        assert_eq!(limiter.check_token_request(&other, None, ip("192.0.2.1"), T0 + 60).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn ip_failures_block_until_the_window_ends_and_successes_do_not_count() {
+        let limiter = Limiter::new(Arc::new(MemoryCache::default()), rules());
+        let addr = ip("203.0.113.5");
+        let now = crate::domain::now();
+        // Successes in between do not count and do not reset the IP.
+        for (i, name) in ["a", "b", "c", "d"].iter().enumerate() {
+            assert_eq!(limiter.login_failed(addr, name, now).await, None, "failure {i}");
+            limiter.login_succeeded("someone", now).await;
+        }
+        let lock = limiter.login_failed(addr, "e", now).await.expect("the fifth failure blocks the IP");
+        assert_eq!(lock.scope, LockScope::ClientIp);
+        assert!((59..=60).contains(&lock.retry_after), "{lock:?}");
+        let seen = limiter.login_lock(addr, "anyone", now).await.expect("blocked");
+        assert_eq!(seen.scope, LockScope::ClientIp);
+        assert_eq!(limiter.login_lock(ip("203.0.113.6"), "anyone", now).await, None);
+    }
+
+    #[tokio::test]
+    async fn usernames_lock_progressively_in_the_cache() {
+        // The memory cache keeps its own clock: only the lock markers use `now`, which the test controls.
+        username_lockout_progression(&Limiter::new(Arc::new(MemoryCache::default()), rules())).await;
+    }
+
+    #[tokio::test]
+    async fn registration_counts_per_ip_and_off_means_off() {
+        let limiter = Limiter::new(Arc::new(MemoryCache::default()), rules());
+        let now = crate::domain::now();
+        assert!(limiter.check_registration(ip("192.0.2.1"), now).await.is_ok());
+        assert!(limiter.check_registration(ip("192.0.2.1"), now).await.is_ok());
+        let e = limiter.check_registration(ip("192.0.2.1"), now).await.unwrap_err();
+        assert!((3599..=3600).contains(&e.retry_after), "{e:?}");
+        assert!(limiter.check_registration(None, now).await.is_ok(), "no IP, no IP limit");
+        let off = Limiter::new(Arc::new(MemoryCache::default()), LimitSettings { register_ip: None, ..rules() });
+        for _ in 0..5 {
+            assert!(off.check_registration(ip("192.0.2.1"), now).await.is_ok());
+        }
+    }
+
+    #[test]
+    fn the_fallback_map_stays_bounded() {
+        let mut f = Fallback::new(3);
+        for (i, key) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+            f.incr(key, 100 + i as i64, T0);
+        }
+        assert_eq!(f.slots.len(), 3);
+        // The ones closest to their end made room.
+        assert!(f.slots.contains_key("e") && f.slots.contains_key("d") && f.slots.contains_key("c"));
+        // Expired slots go first.
+        f.set("x", 1, T0 + 1, T0);
+        assert_eq!(f.value("x", T0 + 2), None);
+        assert_eq!(f.incr("d", 100, T0 + 50), (2, 53));
+        assert_eq!(f.slots.len(), 2);
+    }
+}

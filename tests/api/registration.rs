@@ -1,0 +1,492 @@
+//! Dynamic client registration (RFC 7591) and its management (RFC 7592): a relying party that registers
+//! itself and signs a user in, the registration access token, every metadata refusal, and the three
+//! `registration.mode`s.
+use crate::helpers::{oidc_http_client, sleep_until_unix, TestApp};
+use crate::signin::{add_alice, auth_url, browse, hidden, location, pkce_pair, query_of, PASSWORD, REDIRECT};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreClientRegistrationRequest, CoreGrantType, CoreProviderMetadata,
+    CoreUserInfoClaims,
+};
+use openidconnect::registration::EmptyAdditionalClientMetadata;
+use openidconnect::{
+    AuthorizationCode, ClientName, ClientUrl, CsrfToken, IssuerUrl, LocalizedClaim, LogoUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const LOGO: &str = "https://app.example/logo.png";
+const HOME: &str = "https://app.example/";
+
+fn open(raw: &mut tessera::config::RawSettings) {
+    raw.registration.mode = Some("open".into());
+}
+
+/// `POST /register` with a JSON body and an optional bearer token.
+async fn register(app: &TestApp, body: &Value, token: Option<&str>) -> reqwest::Response {
+    let mut req = app.api_client.post(app.url("/register")).json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap()
+}
+
+/// Registers `body` and returns the client information, asserting a 201 that is never cached.
+async fn registered(app: &TestApp, body: &Value) -> Value {
+    let r = register(app, body, None).await;
+    let status = r.status();
+    let cache = r.headers().get("cache-control").map(|v| v.to_str().unwrap().to_owned());
+    let info: Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{info}");
+    assert_eq!(cache.as_deref(), Some("no-store"));
+    info
+}
+
+/// A request to the client configuration endpoint of `info` with `token`.
+fn manage(app: &TestApp, method: reqwest::Method, info: &Value, token: Option<&str>) -> reqwest::RequestBuilder {
+    let uri = info["registration_client_uri"].as_str().unwrap();
+    let req = app.api_client.request(method, uri);
+    match token {
+        Some(t) => req.bearer_auth(t),
+        None => req,
+    }
+}
+
+fn rat(info: &Value) -> &str {
+    info["registration_access_token"].as_str().unwrap()
+}
+
+/// Asserts an RFC 6750 `invalid_token` answer.
+async fn assert_invalid_token(r: reqwest::Response) {
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let challenge = r.headers().get("www-authenticate").expect("a Bearer challenge").to_str().unwrap().to_owned();
+    assert!(challenge.starts_with("Bearer ") && challenge.contains("error=\"invalid_token\""), "{challenge}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_token", "{body}");
+}
+
+/// Asserts an RFC 7591 §3.2.2 error with `code`.
+async fn assert_refused(r: reqwest::Response, code: &str, what: &str) {
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{what}");
+    assert_eq!(r.headers().get("cache-control").unwrap(), "no-store", "{what}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], code, "{what}: {body}");
+    assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()), "{what}: {body}");
+}
+
+/// Follows an authorization request through the login page up to the consent page and returns its HTML.
+async fn consent_page(app: &TestApp, url: &str) -> String {
+    let c = &app.api_client;
+    let mut resp = c.get(url).send().await.unwrap();
+    for _ in 0..4 {
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{}", resp.text().await.unwrap());
+        let loc = location(&resp);
+        let html = c.get(app.url(&loc)).send().await.unwrap().text().await.unwrap();
+        if loc.starts_with("/consent") {
+            return html;
+        }
+        assert!(loc.starts_with("/login"), "{loc}");
+        let form = [
+            ("interaction", hidden(&html, "interaction")),
+            ("csrf", hidden(&html, "csrf")),
+            ("username", "alice".to_owned()),
+            ("password", PASSWORD.to_owned()),
+        ];
+        resp = c.post(app.url("/login")).header("Origin", &app.address).form(&form).send().await.unwrap();
+    }
+    panic!("no consent page");
+}
+
+both_backends!(relying_party_registers_itself_and_signs_in, |raw| { open(raw) }, async |app| {
+    let alice = add_alice(&app);
+    let http = oidc_http_client();
+    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http)
+        .await
+        .expect("discovery");
+    let endpoint = metadata.registration_endpoint().expect("registration_endpoint is advertised").clone();
+    assert_eq!(endpoint.as_str(), app.url("/register"));
+
+    let registration = CoreClientRegistrationRequest::new(
+        vec![RedirectUrl::new(REDIRECT.to_owned()).unwrap()],
+        EmptyAdditionalClientMetadata::default(),
+    )
+    .set_grant_types(Some(vec![CoreGrantType::AuthorizationCode, CoreGrantType::RefreshToken]))
+    .set_client_name(Some(LocalizedClaim::from(ClientName::new("Self-registered notes".into()))))
+    .set_client_uri(Some(LocalizedClaim::from(ClientUrl::new(HOME.into()).unwrap())))
+    .set_logo_uri(Some(LocalizedClaim::from(LogoUrl::new(LOGO.into()).unwrap())))
+    .register_async(&endpoint, &http)
+    .await
+    .expect("registration");
+    let client_id = registration.client_id().clone();
+    let secret = registration.client_secret().cloned().expect("a confidential client gets a secret");
+    assert!(registration.registration_access_token().is_some());
+    assert_eq!(
+        registration.registration_client_uri().map(|u| u.as_str().to_owned()),
+        Some(app.url(&format!("/register/{}", client_id.as_str())))
+    );
+
+    // An ordinary third-party client: never first-party or admin, PKCE required.
+    let shown = app.cli_json(&["clients", "show", client_id.as_str()], None);
+    assert_eq!(
+        (&shown["first_party"], &shown["admin"], &shown["require_pkce"]),
+        (&json!(false), &json!(false), &json!(true))
+    );
+
+    // The consent page shows the registered name and https links.
+    let (challenge, _) = pkce_pair();
+    let html = consent_page(&app, &auth_url(&app, client_id.as_str(), &challenge, "")).await;
+    assert!(html.contains("Self-registered notes"), "{html}");
+    assert!(html.contains(&format!("src=\"{LOGO}\"")), "{html}");
+    assert!(html.contains(&format!("href=\"{HOME}\"")), "{html}");
+
+    // The code flow with PKCE through the relying party, with the registered credentials.
+    let rp = CoreClient::from_provider_metadata(metadata, client_id, Some(secret))
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, csrf, nonce) = rp
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .add_scope(Scope::new("email".into()))
+        .add_scope(Scope::new("offline_access".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let back = browse(&app, url.as_str(), Some("allow")).await;
+    let q = query_of(&back);
+    assert_eq!(q.get("state"), Some(csrf.secret()));
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(q["code"].clone()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .expect("token exchange");
+    let claims = tokens.id_token().expect("an ID token").claims(&rp.id_token_verifier(), &nonce).expect("valid");
+    assert_eq!(claims.subject().as_str(), alice["id"].as_str().unwrap());
+    let info: CoreUserInfoClaims = rp
+        .user_info(tokens.access_token().to_owned(), Some(claims.subject().clone()))
+        .unwrap()
+        .request_async(&http)
+        .await
+        .expect("userinfo");
+    assert_eq!(info.email().map(|e| e.as_str()), Some("alice@example.com"));
+    assert!(tokens.refresh_token().is_some(), "refresh_token was registered and offline_access granted");
+});
+
+both_backends!(consent_page_shows_only_https_links, |raw| { open(raw) }, async |app| {
+    add_alice(&app);
+    // Registration refuses links that are not https.
+    for logo in ["http://app.example/logo.png", "javascript:alert(1)", "data:image/png;base64,AAAA"] {
+        let body = json!({ "redirect_uris": [REDIRECT], "logo_uri": logo });
+        assert_refused(register(&app, &body, None).await, "invalid_client_metadata", logo).await;
+    }
+    // A row that holds such links anyway (written before these checks, or by hand) does not show them.
+    let info = registered(&app, &json!({ "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none" })).await;
+    let id = tessera::domain::ClientId::parse(info["client_id"].as_str().unwrap()).unwrap();
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    use tessera::storage::ClientStore;
+    let mut client = store.client(&id).await.unwrap().unwrap();
+    client.metadata.logo_uri = Some("javascript:alert(1)".into());
+    client.metadata.client_uri = Some("http://app.example/".into());
+    client.metadata.policy_uri = Some("https://app.example/privacy".into());
+    store.update_client(&client).await.unwrap();
+    let (challenge, _) = pkce_pair();
+    let html = consent_page(&app, &auth_url(&app, id.as_str(), &challenge, "")).await;
+    assert!(!html.contains("javascript:") && !html.contains("http://app.example"), "{html}");
+    assert!(!html.contains("<img"), "{html}");
+    assert!(html.contains("href=\"https://app.example/privacy\""), "{html}");
+});
+
+both_backends!(registration_access_token_manages_the_client, |raw| { open(raw) }, async |app| {
+    use reqwest::Method;
+    add_alice(&app);
+    let body = json!({
+        "redirect_uris": [REDIRECT],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "client_name": "Notes",
+        "contacts": ["ops@app.example"],
+        "scope": "openid email offline_access",
+        "software_id": "ignored-unknown-member",
+    });
+    let info = registered(&app, &body).await;
+    let id = info["client_id"].as_str().unwrap().to_owned();
+    let secret = info["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(info["client_secret_expires_at"], 0);
+    assert!((info["client_id_issued_at"].as_i64().unwrap() - tessera::domain::now()).abs() < 10);
+    assert_eq!(info["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(info["response_types"], json!(["code"]));
+    assert_eq!(info["grant_types"], json!(["authorization_code", "refresh_token"]));
+    assert_eq!(info["scope"], "email offline_access openid");
+    assert_eq!(info["contacts"], json!(["ops@app.example"]));
+    assert!(info.get("software_id").is_none());
+    let token = rat(&info).to_owned();
+    let other = registered(&app, &json!({ "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none" })).await;
+    assert!(other.get("client_secret").is_none(), "public clients get no secret: {other}");
+
+    // Read: the registration without the secret, with the token presented.
+    let r = manage(&app, Method::GET, &info, Some(&token)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers().get("cache-control").unwrap(), "no-store");
+    let read: Value = r.json().await.unwrap();
+    assert!(read.get("client_secret").is_none() && !read.to_string().contains(&secret), "{read}");
+    for key in ["client_id", "client_name", "redirect_uris", "grant_types", "scope", "registration_client_uri"] {
+        assert_eq!(read[key], info[key], "{key}");
+    }
+    assert_eq!(read["registration_access_token"], token.as_str());
+
+    // Missing, wrong, another client's, and a token for a client the CLI made: all the same 401.
+    let cli_client = app.cli_json(&["clients", "add", "--name", "CLI", "--redirect-uri", REDIRECT], None);
+    let cli_info = json!({ "registration_client_uri":
+        app.url(&format!("/register/{}", cli_client["client_id"].as_str().unwrap())) });
+    let nobody = json!({ "registration_client_uri": app.url("/register/nobody") });
+    for (target, presented) in [
+        (&info, None),
+        (&info, Some("wrong")),
+        (&info, Some(rat(&other))),
+        (&cli_info, Some(token.as_str())),
+        (&nobody, Some(token.as_str())),
+    ] {
+        for method in [Method::GET, Method::PUT, Method::DELETE] {
+            let r = manage(&app, method.clone(), target, presented).json(&json!({ "client_id": id })).send().await;
+            assert_invalid_token(r.unwrap()).await;
+        }
+    }
+
+    // A flow, so there are tokens to revoke later.
+    let (challenge, verifier) = pkce_pair();
+    let url =
+        auth_url(&app, &id, &challenge, "").replace("scope=openid%20profile%20email", "scope=openid%20offline_access");
+    let back = browse(&app, &url, Some("allow")).await;
+    let code = query_of(&back).remove("code").unwrap_or_else(|| panic!("no code in {back}"));
+    let r = app
+        .api_client
+        .post(app.url("/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let tokens: Value = r.json().await.unwrap();
+    assert!(tokens["access_token"].is_string(), "{tokens}");
+    let refresh = tokens["refresh_token"].as_str().unwrap_or_else(|| panic!("{tokens}")).to_owned();
+
+    // Update: the whole metadata is replaced; client_id must match; the secret may be repeated, not changed.
+    let mut update = json!({
+        "client_id": id,
+        "client_secret": secret,
+        "redirect_uris": [REDIRECT, "https://app.example/cb"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "client_name": "Notes 2",
+        "logo_uri": LOGO,
+    });
+    let r = manage(&app, Method::PUT, &info, Some(&token)).json(&update).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let updated: Value = r.json().await.unwrap();
+    assert_eq!(updated["client_name"], "Notes 2");
+    assert_eq!(updated["redirect_uris"], json!([REDIRECT, "https://app.example/cb"]));
+    assert_eq!(updated["logo_uri"], LOGO);
+    assert!(updated.get("contacts").is_none(), "omitted members are cleared: {updated}");
+    assert!(updated.get("client_secret").is_none(), "the secret is kept, not re-issued: {updated}");
+    assert_eq!(updated["client_id_issued_at"], info["client_id_issued_at"]);
+    let read: Value = manage(&app, Method::GET, &info, Some(&token)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(read["client_name"], "Notes 2");
+    let shown = app.cli_json(&["clients", "show", &id], None);
+    assert_eq!(shown["client_name"], "Notes 2");
+
+    for (change, code) in [
+        (json!({ "client_id": other["client_id"] }), "invalid_client_metadata"),
+        (json!({ "client_id": null }), "invalid_client_metadata"),
+        (json!({ "client_secret": "not-the-secret" }), "invalid_client_metadata"),
+        (json!({ "redirect_uris": ["http://app.example/cb"] }), "invalid_redirect_uri"),
+        (json!({ "scope": "openid tessera:admin" }), "invalid_client_metadata"),
+    ] {
+        let mut body = update.clone();
+        body.as_object_mut().unwrap().extend(change.as_object().unwrap().clone());
+        let r = manage(&app, Method::PUT, &info, Some(&token)).json(&body).send().await.unwrap();
+        assert_refused(r, code, &change.to_string()).await;
+    }
+    update.as_object_mut().unwrap().remove("client_secret");
+    let r = manage(&app, Method::PUT, &info, Some(&token)).json(&update).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "client_secret may be left out");
+
+    // The secret still authenticates after the updates: it was kept, not changed.
+    let r = app
+        .api_client
+        .post(app.url("/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let refreshed: Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let access = refreshed["access_token"].as_str().unwrap().to_owned();
+    let refresh = refreshed["refresh_token"].as_str().unwrap().to_owned();
+
+    // Delete: 204, then the token no longer opens anything and what the client was issued stops working.
+    let r = manage(&app, Method::DELETE, &info, Some(&token)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    for method in [Method::GET, Method::DELETE] {
+        assert_invalid_token(manage(&app, method, &info, Some(&token)).send().await.unwrap()).await;
+    }
+    let args = ["clients", "show", id.as_str()];
+    crate::helpers::assert_failure(&app.cli(&args, None), &args);
+    let r = app.api_client.get(app.url("/userinfo")).bearer_auth(&access).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the access token died with the client");
+    let r = app
+        .api_client
+        .post(app.url("/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the client is gone");
+    // The other client is untouched.
+    let r = manage(&app, Method::GET, &other, Some(rat(&other))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+});
+
+both_backends!(a_service_client_registers_and_uses_client_credentials, |raw| { open(raw) }, async |app| {
+    let info = registered(&app, &json!({ "grant_types": ["client_credentials"], "client_name": "Batch job" })).await;
+    assert_eq!(info["response_types"], json!([]));
+    assert_eq!(info["redirect_uris"], json!([]));
+    let r = app
+        .api_client
+        .post(app.url("/token"))
+        .basic_auth(info["client_id"].as_str().unwrap(), info["client_secret"].as_str())
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["access_token"].is_string(), "{body}");
+});
+
+both_backends!(metadata_is_validated, |raw| { open(raw) }, async |app| {
+    let web = |extra: Value| {
+        let mut body = json!({ "redirect_uris": [REDIRECT] });
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body
+    };
+    for (body, code) in [
+        (json!({ "redirect_uris": ["http://app.example/cb"] }), "invalid_redirect_uri"),
+        (json!({ "redirect_uris": ["https://app.example/cb#fragment"] }), "invalid_redirect_uri"),
+        (json!({ "redirect_uris": ["https://*.app.example/cb"] }), "invalid_redirect_uri"),
+        (json!({ "redirect_uris": ["myapp:/cb"] }), "invalid_redirect_uri"),
+        (json!({ "redirect_uris": [] }), "invalid_client_metadata"),
+        (web(json!({ "logo_uri": "ftp://app.example/logo.png" })), "invalid_client_metadata"),
+        (web(json!({ "logo_uri": "javascript:alert(1)" })), "invalid_client_metadata"),
+        (web(json!({ "response_types": ["token"] })), "invalid_client_metadata"),
+        (web(json!({ "grant_types": ["implicit"] })), "invalid_client_metadata"),
+        (
+            json!({ "grant_types": ["client_credentials"], "token_endpoint_auth_method": "none" }),
+            "invalid_client_metadata",
+        ),
+        (web(json!({ "token_endpoint_auth_method": "private_key_jwt" })), "invalid_client_metadata"),
+        (web(json!({ "jwks_uri": "http://app.example/jwks" })), "invalid_client_metadata"),
+        (web(json!({ "scope": "openid tessera:admin" })), "invalid_client_metadata"),
+        (web(json!({ "client_name": "" })), "invalid_client_metadata"),
+    ] {
+        assert_refused(register(&app, &body, None).await, code, &body.to_string()).await;
+    }
+
+    // Native apps: loopback http and reverse-domain private-use schemes.
+    let native = json!({
+        "redirect_uris": ["http://127.0.0.1/callback", "com.example.notes:/oauth2redirect"],
+        "token_endpoint_auth_method": "none",
+    });
+    let info = registered(&app, &native).await;
+    assert_eq!(info["redirect_uris"], native["redirect_uris"]);
+
+    // Bodies that are not one JSON object of metadata.
+    let post = |body: &'static str, content_type: &'static str| {
+        app.api_client.post(app.url("/register")).header("content-type", content_type).body(body).send()
+    };
+    assert_refused(
+        post("redirect_uris=x", "application/x-www-form-urlencoded").await.unwrap(),
+        "invalid_request",
+        "form",
+    )
+    .await;
+    assert_refused(post("[1, 2]", "application/json").await.unwrap(), "invalid_client_metadata", "array").await;
+    assert_refused(post("{", "application/json").await.unwrap(), "invalid_client_metadata", "broken JSON").await;
+    let twice = r#"{"redirect_uris": ["https://a.example/cb"], "redirect_uris": ["https://b.example/cb"]}"#;
+    assert_refused(post(twice, "application/json").await.unwrap(), "invalid_request", "duplicate member").await;
+    let huge = web(json!({ "client_name": "x".repeat(70 * 1024) }));
+    assert_refused(register(&app, &huge, None).await, "invalid_request", "too large").await;
+});
+
+both_backends!(
+    token_mode_requires_an_initial_access_token,
+    |raw| {
+        raw.registration.mode = Some("token".into());
+    },
+    async |app| {
+        let body = json!({ "redirect_uris": [REDIRECT] });
+        assert_invalid_token(register(&app, &body, None).await).await;
+        assert_invalid_token(register(&app, &body, Some("made-up")).await).await;
+        // Even a broken body is refused for the missing token first.
+        let r = app.api_client.post(app.url("/register")).header("content-type", "text/plain").body("x").send().await;
+        assert_invalid_token(r.unwrap()).await;
+
+        let issued = app.cli_json(&["registration", "token", "--expires-in", "1h"], None);
+        let token = issued["token"].as_str().unwrap().to_owned();
+        let expires_at = issued["expires_at"].as_i64().unwrap();
+        assert!((expires_at - tessera::domain::now() - 3600).abs() < 10, "{issued}");
+        // It works for more than one registration until it expires.
+        for _ in 0..2 {
+            let r = register(&app, &body, Some(&token)).await;
+            assert_eq!(r.status(), StatusCode::CREATED);
+        }
+        let r = register(&app, &json!({ "redirect_uris": ["http://app.example/cb"] }), Some(&token)).await;
+        assert_refused(r, "invalid_redirect_uri", "metadata is still checked").await;
+
+        // An expired token is refused.
+        let short = app.cli_json(&["registration", "token", "--expires-in", "1s"], None);
+        let short_token = short["token"].as_str().unwrap();
+        sleep_until_unix(short["expires_at"].as_i64().unwrap()).await;
+        assert_invalid_token(register(&app, &body, Some(short_token)).await).await;
+
+        // The stored value is a hash: the token is not in the database.
+        let store = tessera::startup::open_store(&app.settings).await.unwrap();
+        use tessera::storage::RegistrationStore;
+        let hash = tessera::domain::secret::SecretHash::of(&token);
+        assert!(store.initial_access_token(&hash, tessera::domain::now()).await.unwrap().is_some());
+
+        let doc: Value = app.get("/.well-known/openid-configuration").await.json().await.unwrap();
+        assert_eq!(doc["registration_endpoint"], app.url("/register"));
+
+        // The CLI's text output and its refusals.
+        let out = app.cli(&["registration", "token"], None);
+        crate::helpers::assert_success(&out, &["registration", "token"]);
+        assert!(String::from_utf8(out.stdout).unwrap().contains("initial access token"));
+        for bad in ["10", "1w", "0m", "400d"] {
+            let args = ["registration", "token", "--expires-in", bad];
+            crate::helpers::assert_failure(&app.cli(&args, None), &args);
+        }
+    }
+);
+
+both_backends!(
+    off_mode_serves_no_registration,
+    |raw| {
+        raw.registration.mode = Some("off".into());
+    },
+    async |app| {
+        let r = register(&app, &json!({ "redirect_uris": [REDIRECT] }), None).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        for method in [reqwest::Method::GET, reqwest::Method::PUT, reqwest::Method::DELETE] {
+            let r = app.api_client.request(method, app.url("/register/someone")).bearer_auth("x").send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        }
+        let doc: Value = app.get("/.well-known/openid-configuration").await.json().await.unwrap();
+        assert!(doc.get("registration_endpoint").is_none(), "{doc}");
+    }
+);
