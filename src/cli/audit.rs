@@ -62,16 +62,7 @@ pub(super) async fn run(cmd: AuditCommand, settings: &Settings, out: &Output) ->
     };
     let since = since.map(|s| parse_since(&s, crate::domain::now())).transpose()?;
     let events = store.list_events(&AuditFilter { user_id, client_id, since, limit }).await?;
-    let as_json: Vec<_> = events
-        .iter()
-        .map(|e| {
-            json!({
-                "id": e.id, "at": e.at, "kind": e.kind, "actor": e.actor, "user_id": e.user_id,
-                "client_id": e.client_id, "ip": e.ip, "user_agent": e.user_agent, "request_id": e.request_id,
-                "details": e.details,
-            })
-        })
-        .collect();
+    let as_json: Vec<_> = events.iter().map(crate::oauth::admin::audit_event_json).collect();
     out.print(&json!({ "events": as_json }), || {
         events
             .iter()

@@ -1,18 +1,16 @@
 //! `tessera clients …`.
 use super::{human_time, Output};
 use crate::config::Settings;
-use crate::domain::client_rules::{self, ClientRuleError, MAX_CLIENT_NAME_LEN};
+use crate::domain::client_rules::{ClientRuleError, MAX_CLIENT_NAME_LEN};
 use crate::domain::scope::ADMIN_SCOPE;
-use crate::domain::secret::PlainSecret;
-use crate::domain::{Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, RedirectUri, Scope};
+use crate::domain::ClientId;
+use crate::oauth::admin::{self, client_json, AdminError, ClientInputError, ClientSpec};
 use crate::startup;
 use crate::storage::{ClientStore, StoreError};
 use anyhow::anyhow;
 use clap::Subcommand;
 use serde_json::json;
-
-/// Scopes a client may ask for when `--scope` is not given.
-pub const DEFAULT_CLIENT_SCOPE: &str = "openid profile email offline_access";
+use std::path::Path;
 
 /// Client commands.
 // Parsed once per process: the size of the `Add` variant costs nothing worth boxing for.
@@ -88,28 +86,6 @@ pub enum ClientsCommand {
     },
 }
 
-/// The JSON form of a client (never its secret hash).
-pub fn client_json(c: &Client) -> serde_json::Value {
-    json!({
-        "client_id": c.id.as_str(),
-        "client_name": c.name,
-        "token_endpoint_auth_method": c.auth_method.as_str(),
-        "redirect_uris": c.redirect_uris.iter().map(RedirectUri::as_str).collect::<Vec<_>>(),
-        "post_logout_redirect_uris": c.post_logout_redirect_uris.iter().map(RedirectUri::as_str).collect::<Vec<_>>(),
-        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-        "scope": c.scope.to_string(),
-        "resources": c.resources,
-        "first_party": c.first_party,
-        "admin": c.admin,
-        "require_pkce": c.require_pkce,
-        "access_token_ttl": c.access_token_ttl,
-        "jwks_uri": c.metadata.jwks_uri,
-        "jwks": c.metadata.jwks,
-        "created_at": c.created_at,
-        "updated_at": c.updated_at,
-    })
-}
-
 fn parse_client_id(s: &str) -> anyhow::Result<ClientId> {
     ClientId::parse(s).map_err(|e| anyhow!("invalid client id: {e}"))
 }
@@ -126,47 +102,46 @@ fn rule_error(e: ClientRuleError) -> anyhow::Error {
         }
         ClientRuleError::PublicClientCredentials => anyhow!("--public clients cannot use client_credentials"),
         ClientRuleError::AdminScope => anyhow!("only --admin clients may have the {ADMIN_SCOPE} scope"),
+        ClientRuleError::KeysRequired => anyhow!("private_key_jwt clients need --jwks <file> or --jwks-uri <url>"),
         other => anyhow!("{other}"),
     }
 }
 
-/// Checks a resource indicator: an absolute URI without fragment (RFC 8707 §2).
-pub fn parse_resource(s: &str) -> anyhow::Result<String> {
-    let url = url::Url::parse(s).map_err(|_| anyhow!("resource {s:?} is not an absolute URI"))?;
-    anyhow::ensure!(url.fragment().is_none(), "resource {s:?} must not contain a fragment");
-    Ok(s.to_owned())
+/// A refused client description, phrased with the flags of `clients add`; `jwks` is the file given.
+fn input_error(e: ClientInputError, jwks: Option<&Path>) -> anyhow::Error {
+    match e {
+        ClientInputError::Rule(e) => rule_error(e),
+        ClientInputError::PostLogoutRedirectUri(e) => anyhow!("--post-logout-redirect-uri: {e}"),
+        ClientInputError::AuthMethod(m) => anyhow!(m),
+        ClientInputError::Scope(e) => anyhow!("--scope: {e}"),
+        ClientInputError::Resource(m) => anyhow!(m),
+        ClientInputError::AccessTokenTtl => anyhow!("--access-token-ttl must be greater than 0"),
+        ClientInputError::PublicWithoutPkce => anyhow!("--public clients always use PKCE"),
+        ClientInputError::KeysWithoutPrivateKeyJwt => {
+            anyhow!("--jwks and --jwks-uri are for --auth-method private_key_jwt")
+        }
+        ClientInputError::KeysMissing => anyhow!("private_key_jwt clients need --jwks <file> or --jwks-uri <url>"),
+        ClientInputError::Jwks(m) => match jwks {
+            Some(path) => anyhow!("{}: {m}", path.display()),
+            None => anyhow!("--jwks: {m}"),
+        },
+        ClientInputError::JwksUri(m) => anyhow!("--jwks-uri: {m}"),
+    }
 }
 
-/// The key metadata of a new client: `private_key_jwt` clients need exactly one of an inline JWK Set (public
-/// keys only) or a `jwks_uri`; other clients have neither.
-fn key_metadata(
-    auth_method: ClientAuthMethod,
-    jwks: Option<&std::path::Path>,
-    jwks_uri: Option<&str>,
-) -> anyhow::Result<ClientMetadata> {
-    use crate::oauth::client_keys::{parse_jwks_uri, ClientJwks};
-    if auth_method != ClientAuthMethod::PrivateKeyJwt {
-        anyhow::ensure!(
-            jwks.is_none() && jwks_uri.is_none(),
-            "--jwks and --jwks-uri are for --auth-method private_key_jwt"
-        );
-        return Ok(ClientMetadata::default());
+/// An admin operation's error as a command's.
+fn admin_error(e: AdminError, jwks: Option<&Path>) -> anyhow::Error {
+    match e {
+        AdminError::Client(e) => input_error(e, jwks),
+        AdminError::Store(e) => e.into(),
+        other => anyhow!("{other}"),
     }
-    let mut metadata = ClientMetadata::default();
-    match (jwks, jwks_uri) {
-        (Some(path), None) => {
-            let text = std::fs::read(path).map_err(|e| anyhow!("reading {}: {e}", path.display()))?;
-            let value: serde_json::Value =
-                serde_json::from_slice(&text).map_err(|e| anyhow!("{}: not JSON: {e}", path.display()))?;
-            ClientJwks::parse(&value).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-            metadata.jwks = Some(value);
-        }
-        (None, Some(uri)) => {
-            metadata.jwks_uri = Some(parse_jwks_uri(uri).map_err(|e| anyhow!("--jwks-uri: {e}"))?.to_string());
-        }
-        _ => return Err(anyhow!("private_key_jwt clients need --jwks <file> or --jwks-uri <url>")),
-    }
-    Ok(metadata)
+}
+
+/// Reads the JWK Set file of `--jwks`.
+fn read_jwks(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let text = std::fs::read(path).map_err(|e| anyhow!("reading {}: {e}", path.display()))?;
+    serde_json::from_slice(&text).map_err(|e| anyhow!("{}: not JSON: {e}", path.display()))
 }
 
 fn not_found(id: &ClientId) -> impl FnOnce(StoreError) -> anyhow::Error + '_ {
@@ -198,54 +173,24 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
         } => {
             let auth_method = match (public, auth_method) {
                 (true, Some(_)) => return Err(anyhow!("--public clients have no --auth-method")),
-                (true, None) => ClientAuthMethod::None,
-                (false, Some(m)) => m.parse().map_err(|e: String| anyhow!(e))?,
-                (false, None) => ClientAuthMethod::ClientSecretBasic,
+                (true, None) => Some("none".to_owned()),
+                (false, m) => m,
             };
-            let grants = if grant_types.is_empty() {
-                vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
-            } else {
-                client_rules::parse_grant_types(&grant_types).map_err(rule_error)?
-            };
-            let redirect_uris = client_rules::parse_redirect_uris(&redirect_uris).map_err(rule_error)?;
-            let post_logout_redirect_uris = client_rules::parse_redirect_uris(&post_logout_redirect_uris)
-                .map_err(|e| anyhow!("--post-logout-redirect-uri: {e}"))?;
-            let scope =
-                if scopes.is_empty() { Scope::parse(DEFAULT_CLIENT_SCOPE) } else { Scope::parse(&scopes.join(" ")) }
-                    .map_err(|e| anyhow!("--scope: {e}"))?;
-            let resources = resources.iter().map(|r| parse_resource(r)).collect::<Result<Vec<_>, _>>()?;
-            let metadata = key_metadata(auth_method, jwks.as_deref(), jwks_uri.as_deref())?;
-            if let Some(ttl) = access_token_ttl {
-                anyhow::ensure!(ttl > 0, "--access-token-ttl must be greater than 0");
-            }
-            let secret = client_rules::secret_for(auth_method);
-            let mut scope = scope;
-            if admin {
-                scope =
-                    Scope::parse(&format!("{scope} {}", crate::domain::scope::ADMIN_SCOPE)).map_err(|e| anyhow!(e))?;
-            }
-            let client = Client {
-                id: ClientId::generate(),
-                name,
-                secret_hash: secret.as_ref().map(PlainSecret::hash),
-                previous_secret: None,
-                auth_method,
-                redirect_uris,
-                post_logout_redirect_uris,
-                grant_types: grants,
-                scope,
-                resources,
-                first_party,
-                admin,
-                require_pkce: public || !pkce_optional,
-                access_token_ttl,
-                metadata,
-                created_at: now,
-                updated_at: now,
-                revoked_before: None,
-            };
-            client_rules::check_client(&client).map_err(rule_error)?;
-            store.create_client(&client).await?;
+            let mut spec = ClientSpec::named(name);
+            spec.redirect_uris = redirect_uris;
+            spec.post_logout_redirect_uris = post_logout_redirect_uris;
+            spec.token_endpoint_auth_method = auth_method;
+            spec.grant_types = (!grant_types.is_empty()).then_some(grant_types);
+            spec.scope = (!scopes.is_empty()).then(|| scopes.join(" "));
+            spec.resources = resources;
+            spec.first_party = first_party;
+            spec.admin = admin;
+            spec.require_pkce = Some(public || !pkce_optional);
+            spec.access_token_ttl = access_token_ttl;
+            spec.jwks = jwks.as_deref().map(read_jwks).transpose()?;
+            spec.jwks_uri = jwks_uri;
+            let (client, secret) =
+                admin::create_client(&store, &spec, now).await.map_err(|e| admin_error(e, jwks.as_deref()))?;
             let mut value = client_json(&client);
             if let Some(s) = &secret {
                 value["client_secret"] = json!(s.expose());
@@ -312,16 +257,9 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
         }
         ClientsCommand::RotateSecret { id } => {
             let id = parse_client_id(&id)?;
-            let mut client = store.client(&id).await?.ok_or_else(|| anyhow!("no client {id}"))?;
-            let old = client.secret_hash.take().ok_or_else(|| {
-                anyhow!("client {id} authenticates with {}, not a secret", client.auth_method.as_str())
-            })?;
-            let secret = PlainSecret::generate();
-            let until = now + settings.clients.secret_overlap;
-            client.secret_hash = Some(secret.hash());
-            client.previous_secret = Some((old, until));
-            client.updated_at = now;
-            store.update_client(&client).await.map_err(not_found(&id))?;
+            let (secret, until) = admin::rotate_client_secret(&store, &id, settings.clients.secret_overlap, now)
+                .await
+                .map_err(|e| admin_error(e, None))?;
             out.print(
                 &json!({ "client_id": id.as_str(), "client_secret": secret.expose(), "previous_secret_expires_at": until }),
                 || format!("client_secret: {}\nthe previous secret works until {}", secret.expose(), human_time(until)),

@@ -2,7 +2,8 @@
 use super::{human_time, read_stdin_line, Output};
 use crate::config::Settings;
 use crate::domain::password::{hash_password, Password};
-use crate::domain::{NewUser, User, UserId, Username};
+use crate::domain::{NewUser, UserId, Username};
+use crate::oauth::admin::{self, user_json, AdminError};
 use crate::startup;
 use crate::storage::{StoreError, UserStore};
 use anyhow::{anyhow, Context};
@@ -53,19 +54,6 @@ pub enum UsersCommand {
     },
 }
 
-pub(super) fn user_json(u: &User) -> serde_json::Value {
-    json!({
-        "id": u.id.as_str(),
-        "username": u.username.as_str(),
-        "email": u.email,
-        "email_verified": u.email_verified,
-        "name": u.name,
-        "disabled": u.disabled,
-        "created_at": u.created_at,
-        "updated_at": u.updated_at,
-    })
-}
-
 async fn hash(settings: &Settings, password: Password) -> anyhow::Result<String> {
     let cost = settings.passwords.cost;
     crate::telemetry::spawn_blocking_in_span(move || hash_password(&password, cost))
@@ -75,7 +63,7 @@ async fn hash(settings: &Settings, password: Password) -> anyhow::Result<String>
 }
 
 fn parse_username(s: &str) -> anyhow::Result<Username> {
-    Username::parse(s).map_err(|e| anyhow!("invalid username: {e}"))
+    admin::parse_username(s).map_err(|e| anyhow!("{e}"))
 }
 
 fn not_found(username: &Username) -> impl FnOnce(StoreError) -> anyhow::Error + '_ {
@@ -92,24 +80,18 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
         UsersCommand::Add { username, password_stdin: _, email, name } => {
             let username = parse_username(&username)?;
             if let Some(e) = &email {
-                anyhow::ensure!(e.contains('@') && e.len() <= 254, "invalid email address {e:?}");
+                admin::check_email(e).map_err(|e| anyhow!("{e}"))?;
             }
-            let password = Password::parse_new(read_stdin_line("password")?).map_err(|e| anyhow!(e))?;
+            if let Some(n) = &name {
+                admin::check_user_name(n).map_err(|e| anyhow!("--name: {e}"))?;
+            }
+            let password = admin::parse_password(read_stdin_line("password")?).map_err(|e| anyhow!("{e}"))?;
             let password_hash = hash(settings, password).await?;
-            let user = store
-                .create_user(NewUser {
-                    id: UserId::generate(),
-                    username: username.clone(),
-                    password_hash,
-                    email,
-                    name,
-                    created_at: now,
-                })
-                .await
-                .map_err(|e| match e {
-                    StoreError::Conflict(_) => anyhow!("a user named {username} already exists"),
-                    other => other.into(),
-                })?;
+            let new = NewUser { id: UserId::generate(), username, password_hash, email, name, created_at: now };
+            let user = admin::create_user(&store, new).await.map_err(|e| match e {
+                AdminError::Store(e) => e.into(),
+                other => anyhow!("{other}"),
+            })?;
             out.print(&user_json(&user), || format!("created user {} (sub {})", user.username, user.id));
         }
         UsersCommand::List => {
@@ -163,7 +145,7 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
         }
         UsersCommand::Passwd { username, password_stdin: _ } => {
             let username = parse_username(&username)?;
-            let password = Password::parse_new(read_stdin_line("password")?).map_err(|e| anyhow!(e))?;
+            let password = admin::parse_password(read_stdin_line("password")?).map_err(|e| anyhow!("{e}"))?;
             let hash = hash(settings, password).await?;
             let user = store.set_password_hash(&username, hash, now).await.map_err(not_found(&username))?;
             out.print(&user_json(&user), || format!("password changed for {}", user.username));

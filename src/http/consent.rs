@@ -1,14 +1,17 @@
 //! `GET` and `POST /consent`.
 use super::authorize::step_response;
 use super::interaction_pages::{check_form, expired, load};
+use super::meta::request_meta;
 use super::render::{error_page, page};
 use super::views::{describe_scope, ConsentPage, ScopeLine};
 use super::{form, AppState};
 use crate::domain::{Scope, Session};
+use crate::oauth::audit::EventFacts;
 use crate::oauth::interaction::Interaction;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
+use serde_json::json;
 
 /// Only https links from client metadata are shown; anything else could be `javascript:`.
 fn https_only(u: &Option<String>) -> Option<String> {
@@ -83,7 +86,15 @@ pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
         return resp;
     }
     let approved = f.get("decision") == Some("allow");
-    tracing::info!(event = if approved { "consent_granted" } else { "consent_denied" }, client_id = %interaction.request.client_id);
-    let outcome = state.provider.after_consent(id, interaction, &session, approved, crate::domain::now()).await;
+    let now = crate::domain::now();
+    let facts = EventFacts {
+        actor: Some(session.user_id.as_str().to_owned()),
+        user_id: Some(session.user_id.as_str().to_owned()),
+        client_id: Some(interaction.request.client_id.as_str().to_owned()),
+        details: json!({ "scope": interaction.request.scope.to_string() }),
+    };
+    let kind = if approved { "consent_granted" } else { "consent_denied" };
+    state.provider.audit(kind, facts, &request_meta(&req, &state), now).await;
+    let outcome = state.provider.after_consent(id, interaction, &session, approved, now).await;
     step_response(&req, &state, outcome)
 }

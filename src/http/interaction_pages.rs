@@ -35,6 +35,16 @@ pub async fn load(
     }
 }
 
+/// Whether a request to one of our forms came from another origin (`Origin`, `Sec-Fetch-Site`).
+pub fn from_another_origin(req: &HttpRequest, state: &AppState) -> bool {
+    // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` even for same-origin posts, so
+    // `null` proves nothing either way; `Sec-Fetch-Site` still tells where a modern browser's post came from.
+    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let cross_origin = origin.is_some_and(|o| o != "null" && o != state.issuer_origin);
+    let fetch_site = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    cross_origin || fetch_site.is_some_and(|s| s != "same-origin")
+}
+
 /// Checks a POSTed form: not cross-origin (`Origin`, `Sec-Fetch-Site`) and the interaction's CSRF token.
 #[allow(clippy::result_large_err)]
 pub fn check_form(
@@ -51,12 +61,7 @@ pub fn check_form(
             "The form did not come from this site. Go back to the application and try again.",
         )
     };
-    // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` even for same-origin posts, so
-    // `null` proves nothing either way; `Sec-Fetch-Site` still tells where a modern browser's post came from.
-    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let cross_origin = origin.is_some_and(|o| o != "null" && o != state.issuer_origin);
-    let fetch_site = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok());
-    if cross_origin || fetch_site.is_some_and(|s| s != "same-origin") {
+    if from_another_origin(req, state) {
         tracing::warn!(event = "csrf_origin_mismatch", "form posted from another origin");
         return Err(forbidden());
     }

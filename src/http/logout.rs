@@ -36,7 +36,8 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
     let cookie = state.cookies.read_session(req);
     let confirmed = match (&cookie, params.get("csrf")) {
         (Some(c), Some(t)) => {
-            if !logout_csrf_matches(c, t) {
+            // Our confirmation form: from our own page only (an RP's logout request carries no `csrf`).
+            if super::interaction_pages::from_another_origin(req, state) || !logout_csrf_matches(c, t) {
                 return super::render::message_page(
                     req,
                     StatusCode::FORBIDDEN,

@@ -1,5 +1,6 @@
 //! The HTTP edge: the one route table, request parsing and response rendering. Only this module knows
 //! actix-web, picks status codes and renders pages or JSON.
+pub mod admin;
 pub mod assets;
 pub mod authorize;
 pub mod consent;
@@ -50,5 +51,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(&register_client, web::get().to(register::get))
         .route(&register_client, web::put().to(register::put))
         .route(&register_client, web::delete().to(register::delete))
-        .route("/static/{name}", web::get().to(assets::get));
+        .route("/static/{name}", web::get().to(assets::get))
+        .configure(admin::routes);
 }

@@ -495,10 +495,14 @@ fn page_limit(params: &Params) -> Result<i64, AdminError> {
     }
 }
 
-/// A page of `items` as JSON: `next` is the cursor for the following page, `null` on the last one.
-fn page(items: Vec<Value>, next: Option<String>, limit: i64) -> Value {
-    let full = i64::try_from(items.len()).is_ok_and(|n| n >= limit);
-    json!({ "items": items, "next": if full { next } else { None } })
+/// A page as JSON from up to `limit + 1` rows (one more than shown tells whether another page follows):
+/// `next` is the cursor of the following page (`key` of the last item shown), `null` on the last page.
+fn page<T>(mut rows: Vec<T>, limit: i64, json: impl Fn(&T) -> Value, key: impl Fn(&T) -> String) -> Value {
+    let shown = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > shown;
+    rows.truncate(shown);
+    let next = if more { rows.last().map(key) } else { None };
+    json!({ "items": rows.iter().map(json).collect::<Vec<_>>(), "next": next })
 }
 
 // --- The admin API ---
@@ -578,9 +582,8 @@ impl Provider {
             .map(ClientId::parse)
             .transpose()
             .map_err(|e| AdminError::Invalid(format!("after: invalid client id: {e}")))?;
-        let clients = self.clients.list_clients(after.as_ref(), limit).await?;
-        let next = clients.last().map(|c| c.id.as_str().to_owned());
-        Ok(page(clients.iter().map(client_json).collect(), next, limit))
+        let clients = self.clients.list_clients(after.as_ref(), limit + 1).await?;
+        Ok(page(clients, limit, client_json, |c| c.id.as_str().to_owned()))
     }
 
     /// `GET /admin/api/clients/{id}`.
@@ -701,9 +704,8 @@ impl Provider {
     pub async fn admin_list_users(&self, params: &Params) -> Result<Value, AdminError> {
         let limit = page_limit(params)?;
         let after = params.get("after").map(parse_username).transpose()?;
-        let users = self.users.list_users(after.as_ref(), limit).await?;
-        let next = users.last().map(|u| u.username.as_str().to_owned());
-        Ok(page(users.iter().map(user_json).collect(), next, limit))
+        let users = self.users.list_users(after.as_ref(), limit + 1).await?;
+        Ok(page(users, limit, user_json, |u| u.username.as_str().to_owned()))
     }
 
     /// `GET /admin/api/users/{id}`.
@@ -1010,7 +1012,9 @@ mod tests {
         assert_eq!(limit("200").unwrap(), 200);
         assert!(limit("0").is_err() && limit("201").is_err() && limit("x").is_err());
         assert_eq!(page_limit(&Params::default()).unwrap(), DEFAULT_PAGE_SIZE);
-        assert_eq!(page(vec![json!(1)], Some("a".into()), 1)["next"], "a");
-        assert_eq!(page(vec![json!(1)], Some("a".into()), 2)["next"], Value::Null);
+        let paged = |rows: Vec<&str>, limit| page(rows, limit, |r| json!(r), |r| r.to_string());
+        assert_eq!(paged(vec!["a", "b", "c"], 2), json!({ "items": ["a", "b"], "next": "b" }));
+        assert_eq!(paged(vec!["a", "b"], 2), json!({ "items": ["a", "b"], "next": null }));
+        assert_eq!(paged(vec![], 2), json!({ "items": [], "next": null }));
     }
 }

@@ -7,9 +7,10 @@
 //!
 //! - Sign-in per client IP counts failures only: whoever types the right password is never slowed by it. When
 //!   the count reaches the limit the IP waits until the window ends.
-//! - Sign-in per username also counts failures, for names that exist and names that do not alike. Reaching the
-//!   limit locks the name; each further lock (another failure after the lock, or a new series) doubles, up to
-//!   the configured maximum. A successful sign-in resets the count and the doubling.
+//! - Sign-in per username (in any letter case) also counts failures, for names that exist and names that do not
+//!   alike. Reaching the limit locks the name; each further lock (another failure after the lock while the
+//!   window lasts, or a new series within a day) doubles, up to the configured maximum. A successful sign-in
+//!   resets the count and the doubling.
 //! - The token endpoint (per claimed `client_id` and per IP) and registration (per IP) count every request.
 //!
 //! IPv6 clients count by their /64, which one subscriber usually holds whole.
@@ -65,13 +66,6 @@ pub struct Lock {
     pub scope: LockScope,
     /// Seconds until it ends (at least 1).
     pub retry_after: i64,
-}
-
-impl Lock {
-    /// The refusal to answer with.
-    pub fn limited(self) -> Limited {
-        Limited { retry_after: self.retry_after }
-    }
 }
 
 /// The counters and the rules. One per process, shared by every request.
@@ -142,11 +136,6 @@ impl Limiter {
     pub fn new(cache: Arc<dyn EphemeralStore>, rules: LimitSettings) -> Self {
         let fallback = Mutex::new(Fallback::new(rules.fallback_entries));
         Self { cache, rules, fallback, cache_skipped_until: AtomicI64::new(0) }
-    }
-
-    /// The rules in force.
-    pub fn rules(&self) -> &LimitSettings {
-        &self.rules
     }
 
     /// Counts a token request; refused once the IP or the claimed client went over its limit.

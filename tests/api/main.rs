@@ -3,12 +3,14 @@
 #[macro_use]
 mod helpers;
 
+mod admin;
 mod browser;
 mod cli;
 mod clients;
 mod config;
 mod discovery;
 mod health;
+mod hostile;
 mod jwks;
 mod keys;
 mod lifecycle;

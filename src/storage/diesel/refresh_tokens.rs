@@ -417,8 +417,9 @@ mod tests {
         assert_eq!(winners.len(), 1, "exactly one rotation must win, got {winners:?}");
         let winner = winners[0];
         let rows = family(&t, "f").await;
+        // The old token and the winner's successor; no loser's row.
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-        assert_eq!(ids, ["rt-new-".to_owned() + &format!("{winner:02}"), "rt0".into()]);
+        assert_eq!(ids, [format!("rt-new-{winner:02}").as_str(), "rt0"]);
         assert_eq!(rows[1].used_at, Some(NOW + winner));
     }
 

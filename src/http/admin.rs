@@ -1,0 +1,345 @@
+//! The admin API under `/admin/api/…`: JSON in and out, never cached, for callers holding an access token with
+//! the `tessera:admin` scope (`Provider::admin_caller`). Token problems are RFC 6750 answers (401 with a bare
+//! challenge when there is no token, 401 `invalid_token`, 403 `insufficient_scope`); the token is checked before
+//! anything else is read. Then: 400 `invalid_request` for bad input, 404 `not_found`, 409 `conflict`, each as
+//! `{"error", "error_description"}`. [`ADMIN_ROUTES`] is the one list of what is served here: the route table
+//! is built from it, and `docs/openapi.json` is tested against it.
+use super::meta::request_meta;
+use super::render::{bearer_challenge, bearer_error, json_error};
+use super::{form, AppState};
+use crate::domain::UnixTime;
+use crate::oauth::admin::{AdminCaller, AdminError};
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::provider::Provider;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse, Route};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use std::future::Future;
+use std::sync::Arc;
+use tracing::field::Empty;
+
+/// Clients: list (`?after=&limit=`) and create.
+pub const CLIENTS: &str = "/admin/api/clients";
+/// One client: read, replace, delete.
+pub const CLIENT: &str = "/admin/api/clients/{client_id}";
+/// A new secret for a client; the previous one overlaps.
+pub const CLIENT_ROTATE_SECRET: &str = "/admin/api/clients/{client_id}/rotate-secret";
+/// Revoke every token issued to a client so far.
+pub const CLIENT_REVOKE_TOKENS: &str = "/admin/api/clients/{client_id}/revoke-tokens";
+/// Users: list (`?after=&limit=`) and create.
+pub const USERS: &str = "/admin/api/users";
+/// One user by stable id: read, change, delete.
+pub const USER: &str = "/admin/api/users/{user_id}";
+/// Sign a user out everywhere.
+pub const USER_REVOKE: &str = "/admin/api/users/{user_id}/revoke";
+/// The audit trail (`?user=&client=&since=&limit=`).
+pub const AUDIT: &str = "/admin/api/audit";
+
+/// Every (method, path) the admin API answers; the route table is built from this list.
+pub const ADMIN_ROUTES: &[(&str, &str)] = &[
+    ("GET", CLIENTS),
+    ("POST", CLIENTS),
+    ("GET", CLIENT),
+    ("PUT", CLIENT),
+    ("DELETE", CLIENT),
+    ("POST", CLIENT_ROTATE_SECRET),
+    ("POST", CLIENT_REVOKE_TOKENS),
+    ("GET", USERS),
+    ("POST", USERS),
+    ("GET", USER),
+    ("PATCH", USER),
+    ("DELETE", USER),
+    ("POST", USER_REVOKE),
+    ("GET", AUDIT),
+];
+
+/// Largest request body, in bytes.
+pub const MAX_ADMIN_BODY_BYTES: usize = 64 * 1024;
+
+/// The handler of one entry of [`ADMIN_ROUTES`].
+fn route(method: &str, path: &str) -> Option<Route> {
+    Some(match (method, path) {
+        ("GET", CLIENTS) => web::get().to(list_clients),
+        ("POST", CLIENTS) => web::post().to(create_client),
+        ("GET", CLIENT) => web::get().to(get_client),
+        ("PUT", CLIENT) => web::put().to(update_client),
+        ("DELETE", CLIENT) => web::delete().to(delete_client),
+        ("POST", CLIENT_ROTATE_SECRET) => web::post().to(rotate_secret),
+        ("POST", CLIENT_REVOKE_TOKENS) => web::post().to(revoke_client_tokens),
+        ("GET", USERS) => web::get().to(list_users),
+        ("POST", USERS) => web::post().to(create_user),
+        ("GET", USER) => web::get().to(get_user),
+        ("PATCH", USER) => web::patch().to(update_user),
+        ("DELETE", USER) => web::delete().to(delete_user),
+        ("POST", USER_REVOKE) => web::post().to(revoke_user),
+        ("GET", AUDIT) => web::get().to(audit),
+        _ => return None,
+    })
+}
+
+/// Registers [`ADMIN_ROUTES`].
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    for &(method, path) in ADMIN_ROUTES {
+        match route(method, path) {
+            Some(r) => {
+                cfg.route(path, r);
+            }
+            // A unit test keeps this from happening.
+            None => tracing::error!(method, path, "admin route without a handler"),
+        }
+    }
+}
+
+/// The token of `Authorization: Bearer …`: `None` when there is no header, `invalid_request` when it is not
+/// a bearer token (RFC 6750 §3.1).
+fn bearer(req: &HttpRequest) -> Result<Option<String>, OAuthError> {
+    let Some(v) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
+    let v = v.to_str().map_err(|_| OAuthError::invalid_request("malformed Authorization header"))?;
+    match v.trim().split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(Some(token.trim().to_owned()))
+        }
+        _ => Err(OAuthError::invalid_request("use the Bearer scheme")),
+    }
+}
+
+/// `{"error", "error_description"}` with `status`, never cached.
+fn problem(status: StatusCode, code: &str, description: &str) -> HttpResponse {
+    tracing::info!(status = status.as_u16(), error = code, description, "admin request refused");
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({ "error": code, "error_description": description }))
+}
+
+/// The answer to a failed admin request.
+fn error(e: AdminError) -> HttpResponse {
+    match e {
+        AdminError::Client(e) => problem(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string()),
+        AdminError::Invalid(m) => problem(StatusCode::BAD_REQUEST, "invalid_request", &m),
+        AdminError::NotFound(m) => problem(StatusCode::NOT_FOUND, "not_found", &m),
+        AdminError::Conflict(m) => problem(StatusCode::CONFLICT, "conflict", &m),
+        AdminError::Store(e) => json_error(&OAuthError::from(e)),
+        AdminError::Protocol(e) => match e.code {
+            ErrorCode::InvalidToken | ErrorCode::InsufficientScope => bearer_error(&e),
+            _ => json_error(&e),
+        },
+    }
+}
+
+/// The caller, once their bearer token passed; otherwise the RFC 6750 answer.
+async fn caller(req: &HttpRequest, state: &AppState, now: UnixTime) -> Result<AdminCaller, HttpResponse> {
+    let token = match bearer(req) {
+        Ok(Some(token)) => token,
+        Ok(None) => return Err(bearer_challenge()),
+        Err(e) => return Err(bearer_error(&e)),
+    };
+    let caller = state.provider.admin_caller(&token, now).await.map_err(|e| error(e.into()))?;
+    tracing::Span::current().record("admin_client", caller.client_id.as_str());
+    Ok(caller)
+}
+
+/// Runs `op` for an authorized caller and renders its outcome: `success` with the JSON it returns, or, for
+/// `204 No Content`, no body.
+async fn admin<F, Fut>(req: &HttpRequest, state: &AppState, success: StatusCode, op: F) -> HttpResponse
+where
+    F: FnOnce(Arc<Provider>, AdminCaller, UnixTime) -> Fut,
+    Fut: Future<Output = Result<Value, AdminError>>,
+{
+    let now = crate::domain::now();
+    let caller = match caller(req, state, now).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    match op(Arc::clone(&state.provider), caller, now).await {
+        Ok(_) if success == StatusCode::NO_CONTENT => {
+            HttpResponse::NoContent().insert_header((header::CACHE_CONTROL, "no-store")).finish()
+        }
+        Ok(value) => HttpResponse::build(success)
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"))
+            .json(value),
+        Err(e) => error(e),
+    }
+}
+
+/// Whether the request says its body is JSON.
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")))
+}
+
+/// The JSON body, at most [`MAX_ADMIN_BODY_BYTES`]; read only once the caller is authorized.
+async fn json_body(is_json: bool, mut payload: web::Payload) -> Result<Vec<u8>, AdminError> {
+    if !is_json {
+        return Err(AdminError::Invalid("the body must be application/json".into()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| AdminError::Invalid("the request body could not be read".into()))?;
+        if body.len() + chunk.len() > MAX_ADMIN_BODY_BYTES {
+            return Err(AdminError::Invalid(format!("the request body is larger than {MAX_ADMIN_BODY_BYTES} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `GET /admin/api/clients`.
+#[tracing::instrument(name = "admin_list_clients", skip_all, fields(admin_client = Empty))]
+pub async fn list_clients(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let params = form::query(&req);
+    admin(&req, &state, StatusCode::OK, |p, _, _| async move { p.admin_list_clients(&params?).await }).await
+}
+
+/// `POST /admin/api/clients`: 201 with the client and, once, its secret.
+#[tracing::instrument(name = "admin_create_client", skip_all, fields(admin_client = Empty))]
+pub async fn create_client(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    let (json, meta) = (is_json(&req), request_meta(&req, &state));
+    admin(&req, &state, StatusCode::CREATED, |p, caller, now| async move {
+        let body = json_body(json, payload).await?;
+        p.admin_create_client(&caller, &body, &meta, now).await
+    })
+    .await
+}
+
+/// `GET /admin/api/clients/{client_id}`.
+#[tracing::instrument(name = "admin_get_client", skip_all, fields(admin_client = Empty))]
+pub async fn get_client(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    admin(&req, &state, StatusCode::OK, |p, _, _| async move { p.admin_client(&path).await }).await
+}
+
+/// `PUT /admin/api/clients/{client_id}`.
+#[tracing::instrument(name = "admin_update_client", skip_all, fields(admin_client = Empty))]
+pub async fn update_client(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (json, meta) = (is_json(&req), request_meta(&req, &state));
+    admin(&req, &state, StatusCode::OK, |p, caller, now| async move {
+        let body = json_body(json, payload).await?;
+        p.admin_update_client(&caller, &path, &body, &meta, now).await
+    })
+    .await
+}
+
+/// `DELETE /admin/api/clients/{client_id}`: 204.
+#[tracing::instrument(name = "admin_delete_client", skip_all, fields(admin_client = Empty))]
+pub async fn delete_client(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    let meta = request_meta(&req, &state);
+    admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
+        p.admin_delete_client(&caller, &path, &meta, now).await.map(|()| Value::Null)
+    })
+    .await
+}
+
+/// `POST /admin/api/clients/{client_id}/rotate-secret`.
+#[tracing::instrument(name = "admin_rotate_secret", skip_all, fields(admin_client = Empty))]
+pub async fn rotate_secret(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    let meta = request_meta(&req, &state);
+    let overlap = state.settings.clients.secret_overlap;
+    admin(&req, &state, StatusCode::OK, |p, caller, now| async move {
+        p.admin_rotate_client_secret(&caller, &path, overlap, &meta, now).await
+    })
+    .await
+}
+
+/// `POST /admin/api/clients/{client_id}/revoke-tokens`.
+#[tracing::instrument(name = "admin_revoke_client_tokens", skip_all, fields(admin_client = Empty))]
+pub async fn revoke_client_tokens(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let meta = request_meta(&req, &state);
+    admin(&req, &state, StatusCode::OK, |p, caller, now| async move {
+        p.admin_revoke_client_tokens(&caller, &path, &meta, now).await
+    })
+    .await
+}
+
+/// `GET /admin/api/users`.
+#[tracing::instrument(name = "admin_list_users", skip_all, fields(admin_client = Empty))]
+pub async fn list_users(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let params = form::query(&req);
+    admin(&req, &state, StatusCode::OK, |p, _, _| async move { p.admin_list_users(&params?).await }).await
+}
+
+/// `POST /admin/api/users`: 201 with the user.
+#[tracing::instrument(name = "admin_create_user", skip_all, fields(admin_client = Empty))]
+pub async fn create_user(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    let (json, meta) = (is_json(&req), request_meta(&req, &state));
+    admin(&req, &state, StatusCode::CREATED, |p, caller, now| async move {
+        let body = json_body(json, payload).await?;
+        p.admin_create_user(&caller, &body, &meta, now).await
+    })
+    .await
+}
+
+/// `GET /admin/api/users/{user_id}`.
+#[tracing::instrument(name = "admin_get_user", skip_all, fields(admin_client = Empty))]
+pub async fn get_user(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    admin(&req, &state, StatusCode::OK, |p, _, _| async move { p.admin_user(&path).await }).await
+}
+
+/// `PATCH /admin/api/users/{user_id}`.
+#[tracing::instrument(name = "admin_update_user", skip_all, fields(admin_client = Empty))]
+pub async fn update_user(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (json, meta) = (is_json(&req), request_meta(&req, &state));
+    admin(&req, &state, StatusCode::OK, |p, caller, now| async move {
+        let body = json_body(json, payload).await?;
+        p.admin_update_user(&caller, &path, &body, &meta, now).await
+    })
+    .await
+}
+
+/// `DELETE /admin/api/users/{user_id}`: 204.
+#[tracing::instrument(name = "admin_delete_user", skip_all, fields(admin_client = Empty))]
+pub async fn delete_user(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    let meta = request_meta(&req, &state);
+    admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
+        p.admin_delete_user(&caller, &path, &meta, now).await.map(|()| Value::Null)
+    })
+    .await
+}
+
+/// `POST /admin/api/users/{user_id}/revoke`.
+#[tracing::instrument(name = "admin_revoke_user", skip_all, fields(admin_client = Empty))]
+pub async fn revoke_user(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    let meta = request_meta(&req, &state);
+    admin(&req, &state, StatusCode::OK, |p, caller, now| async move {
+        p.admin_revoke_user(&caller, &path, &meta, now).await
+    })
+    .await
+}
+
+/// `GET /admin/api/audit`.
+#[tracing::instrument(name = "admin_audit", skip_all, fields(admin_client = Empty))]
+pub async fn audit(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let params = form::query(&req);
+    admin(&req, &state, StatusCode::OK, |p, _, _| async move { p.admin_audit(&params?).await }).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_admin_route_has_one_handler() {
+        let mut seen = std::collections::HashSet::new();
+        for &(method, path) in ADMIN_ROUTES {
+            assert!(route(method, path).is_some(), "{method} {path} has no handler");
+            assert!(seen.insert((method, path)), "{method} {path} is listed twice");
+            assert!(path.starts_with("/admin/api/"), "{path}");
+        }
+    }
+}

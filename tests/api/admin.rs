@@ -1,0 +1,584 @@
+//! The admin API (`/admin/api/…`): client and user administration and the audit trail over JSON, for bearer
+//! tokens with the `tessera:admin` scope; the refusals of RFC 6750; and `docs/openapi.json` against the routes
+//! the server answers.
+use crate::helpers::*;
+use crate::signin::{add_client, auth_url, browse, pkce_pair, query_of, PASSWORD, REDIRECT};
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use tessera::domain::password::{verify_password, Password};
+use tessera::domain::Username;
+use tessera::http::admin::ADMIN_ROUTES;
+use tessera::storage::UserStore;
+
+/// An admin API response.
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Reply {
+    fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("<none>")
+    }
+
+    fn challenge(&self) -> &str {
+        self.headers.get("www-authenticate").map_or("<none>", |v| v.to_str().unwrap())
+    }
+}
+
+/// An admin client made by the CLI and a `tessera:admin` token it got with client_credentials.
+struct Admin {
+    id: String,
+    secret: String,
+    token: String,
+}
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v[k].as_str().unwrap_or_else(|| panic!("no {k} in {v}"))
+}
+
+async fn client_credentials(app: &TestApp, id: &str, secret: &str, scope: &str) -> (StatusCode, Value) {
+    let r = app
+        .api_client
+        .post(app.url("/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap())
+}
+
+async fn admin(app: &TestApp) -> Admin {
+    let c = app.cli_json(&["clients", "add", "--name", "Admin", "--admin", "--grant-type", "client_credentials"], None);
+    let (id, secret) = (s(&c, "client_id").to_owned(), s(&c, "client_secret").to_owned());
+    let (status, body) = client_credentials(app, &id, &secret, "tessera:admin").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["scope"], "tessera:admin");
+    Admin { id, secret, token: s(&body, "access_token").to_owned() }
+}
+
+/// `method path` with `token` (if any) and a JSON `body` (if any).
+async fn call(app: &TestApp, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+    let mut req = app.api_client.request(method.clone(), app.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let r = req.send().await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let (status, headers) = (r.status(), r.headers().clone());
+    let text = r.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"))
+    };
+    if status != StatusCode::UNAUTHORIZED || token.is_some() {
+        assert_eq!(
+            headers.get("cache-control").map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{method} {path} {status}"
+        );
+    }
+    Reply { status, headers, body }
+}
+
+impl Admin {
+    async fn get(&self, app: &TestApp, path: &str) -> Reply {
+        call(app, Method::GET, path, Some(&self.token), None).await
+    }
+
+    async fn send(&self, app: &TestApp, method: Method, path: &str, body: &Value) -> Reply {
+        call(app, method, path, Some(&self.token), Some(body)).await
+    }
+
+    async fn post(&self, app: &TestApp, path: &str) -> Reply {
+        call(app, Method::POST, path, Some(&self.token), None).await
+    }
+
+    async fn delete(&self, app: &TestApp, path: &str) -> Reply {
+        call(app, Method::DELETE, path, Some(&self.token), None).await
+    }
+}
+
+/// Whether `id:secret` authenticates at the introspection endpoint, and the `active` it says of `token`.
+async fn introspect(app: &TestApp, id: &str, secret: &str, token: &str) -> Option<bool> {
+    let r = app
+        .api_client
+        .post(app.url("/introspect"))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    match r.status() {
+        StatusCode::OK => Some(r.json::<Value>().await.unwrap()["active"].as_bool().unwrap()),
+        StatusCode::UNAUTHORIZED => None,
+        other => panic!("introspection answered {other}"),
+    }
+}
+
+/// Alice signs in at `client` (made by [`add_client`]) and gets tokens from the code flow.
+async fn user_tokens(app: &TestApp, client: &Value) -> Value {
+    let id = s(client, "client_id");
+    let (challenge, verifier) = pkce_pair();
+    let back = browse(app, &auth_url(app, id, &challenge, ""), Some("allow")).await;
+    let code = query_of(&back).remove("code").unwrap_or_else(|| panic!("no code: {back}"));
+    let r = app
+        .api_client
+        .post(app.url("/token"))
+        .basic_auth(id, Some(s(client, "client_secret")))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+async fn userinfo_status(app: &TestApp, token: &str) -> StatusCode {
+    app.api_client.get(app.url("/userinfo")).bearer_auth(token).send().await.unwrap().status()
+}
+
+/// The kinds of the audit events `query` lists, checking that each names the admin client as its actor when
+/// it is an admin action.
+async fn audit_kinds(app: &TestApp, a: &Admin, query: &str) -> Vec<String> {
+    let r = a.get(app, &format!("/admin/api/audit{query}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let items = r.body["items"].as_array().unwrap();
+    for e in items.iter().filter(|e| s(e, "kind").starts_with("admin_")) {
+        assert_eq!(e["actor"], a.id.as_str(), "{e}");
+        let text = e.to_string();
+        assert!(!text.contains("secret\":\"") && !text.contains(PASSWORD), "no secret in the audit trail: {e}");
+    }
+    items.iter().map(|e| s(e, "kind").to_owned()).collect()
+}
+
+fn ids(page: &Value, key: &str) -> Vec<String> {
+    page["items"].as_array().unwrap().iter().map(|c| s(c, key).to_owned()).collect()
+}
+
+both_backends!(
+    clients_round_trip,
+    |raw| {
+        raw.clients.secret_overlap_seconds = 3;
+    },
+    async |app| {
+        let a = admin(&app).await;
+        let started = tessera::domain::now();
+
+        // Create: 201, the secret once.
+        let web = json!({
+            "client_name": "Web",
+            "redirect_uris": [REDIRECT],
+            "post_logout_redirect_uris": ["http://127.0.0.1:9/bye"],
+            "scope": "openid profile",
+            "access_token_ttl": 300,
+        });
+        let r = a.send(&app, Method::POST, "/admin/api/clients", &web).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = s(&r.body, "client_id").to_owned();
+        let secret = s(&r.body, "client_secret").to_owned();
+        assert_eq!(r.body["token_endpoint_auth_method"], "client_secret_basic");
+        assert_eq!(r.body["grant_types"], json!(["authorization_code", "refresh_token"]));
+        assert_eq!(
+            (r.body["scope"].as_str(), r.body["access_token_ttl"].as_i64()),
+            (Some("openid profile"), Some(300))
+        );
+        assert_eq!(introspect(&app, &id, &secret, "x").await, Some(false), "the secret works");
+
+        // Read: never the secret again; the CLI sees the same client.
+        let r = a.get(&app, &format!("/admin/api/clients/{id}")).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r.body.get("client_secret").is_none() && !r.body.to_string().contains(&secret), "{}", r.body);
+        assert_eq!(r.body, app.cli_json(&["clients", "show", &id], None));
+        let shown = r.body;
+
+        // List with paging: ordered by id, `next` until the last page.
+        for name in ["Two", "Three"] {
+            let body = json!({ "client_name": name, "grant_types": ["client_credentials"], "scope": "read" });
+            assert_eq!(a.send(&app, Method::POST, "/admin/api/clients", &body).await.status, StatusCode::CREATED);
+        }
+        let first = a.get(&app, "/admin/api/clients?limit=2").await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+        let mut listed = ids(&first.body, "client_id");
+        assert_eq!(listed.len(), 2);
+        let next = s(&first.body, "next").to_owned();
+        assert_eq!(next, listed[1]);
+        let second = a.get(&app, &format!("/admin/api/clients?limit=2&after={next}")).await;
+        listed.extend(ids(&second.body, "client_id"));
+        assert_eq!(listed.len(), 4, "the admin client and three more");
+        assert_eq!(second.body["next"], Value::Null, "{}", second.body);
+        let mut sorted = listed.clone();
+        sorted.sort();
+        assert_eq!(listed, sorted);
+        assert!(listed.contains(&id) && listed.contains(&a.id));
+        assert_eq!(a.get(&app, "/admin/api/clients").await.body["items"].as_array().unwrap().len(), 4);
+
+        // Replace: what GET returned, edited, goes back; the secret is kept.
+        let mut edited = shown.clone();
+        edited["client_name"] = json!("Web, renamed");
+        edited["redirect_uris"] = json!([REDIRECT, "https://app.example/cb"]);
+        let r = a.send(&app, Method::PUT, &format!("/admin/api/clients/{id}"), &edited).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(r.body.get("client_secret").is_none(), "{}", r.body);
+        assert_eq!(r.body["client_name"], "Web, renamed");
+        assert_eq!(r.body["created_at"], shown["created_at"]);
+        assert_eq!(r.body["post_logout_redirect_uris"], shown["post_logout_redirect_uris"]);
+        assert_eq!(introspect(&app, &id, &secret, "x").await, Some(false), "the secret still works");
+        // Absent fields take their defaults, as at creation: a PUT replaces.
+        let r = a.send(&app, Method::PUT, &format!("/admin/api/clients/{id}"), &json!({ "client_name": "Web" })).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "no redirect URI for authorization_code: {}", r.body);
+        let r = a
+            .send(
+                &app,
+                Method::PUT,
+                &format!("/admin/api/clients/{id}"),
+                &json!({ "client_name": "Web", "redirect_uris": [REDIRECT] }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["scope"], "email offline_access openid profile");
+        assert_eq!(r.body["post_logout_redirect_uris"], json!([]));
+        // Validated like creation.
+        for (bad, why) in [
+            (json!({ "client_name": "Web", "redirect_uris": ["http://evil.example/cb"] }), "redirect"),
+            (json!({ "client_name": "", "redirect_uris": [REDIRECT] }), "name"),
+            (json!({ "client_name": "W", "redirect_uris": [REDIRECT], "scope": "tessera:admin" }), "admin"),
+            (json!({ "client_name": "W", "redirect_uris": [REDIRECT], "client_id": a.id }), "client_id"),
+            (json!({ "client_name": "W", "redirect_uris": [REDIRECT], "client_secret": "mine" }), "client_secret"),
+            (json!({ "client_name": "W", "redirect_uris": [REDIRECT], "access_token_ttl": 0 }), "access_token_ttl"),
+        ] {
+            let r = a.send(&app, Method::PUT, &format!("/admin/api/clients/{id}"), &bad).await;
+            assert_eq!((r.status, r.error()), (StatusCode::BAD_REQUEST, "invalid_request"), "{bad}: {}", r.body);
+            assert!(s(&r.body, "error_description").contains(why), "{bad}: {}", r.body);
+        }
+
+        // Rotate: the new secret works at once, the old one for the overlap (3 s here).
+        let r = a.post(&app, &format!("/admin/api/clients/{id}/rotate-secret")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let new_secret = s(&r.body, "client_secret").to_owned();
+        let until = r.body["previous_secret_expires_at"].as_i64().unwrap();
+        assert!((started + 3..=tessera::domain::now() + 3).contains(&until), "{}", r.body);
+        assert_ne!(new_secret, secret);
+        assert_eq!(introspect(&app, &id, &new_secret, "x").await, Some(false));
+        assert_eq!(introspect(&app, &id, &secret, "x").await, Some(false), "the old secret overlaps");
+        sleep_until_unix(until).await;
+        assert_eq!(introspect(&app, &id, &secret, "x").await, None, "the old secret stopped working");
+        assert_eq!(introspect(&app, &id, &new_secret, "x").await, Some(false));
+
+        // Revoke tokens: a service client's token dies.
+        let svc = json!({ "client_name": "Service", "grant_types": ["client_credentials"], "scope": "read" });
+        let r = a.send(&app, Method::POST, "/admin/api/clients", &svc).await;
+        let (svc_id, svc_secret) = (s(&r.body, "client_id").to_owned(), s(&r.body, "client_secret").to_owned());
+        let (status, t) = client_credentials(&app, &svc_id, &svc_secret, "read").await;
+        assert_eq!(status, StatusCode::OK, "{t}");
+        let svc_token = s(&t, "access_token");
+        assert_eq!(introspect(&app, &svc_id, &svc_secret, svc_token).await, Some(true));
+        let r = a.post(&app, &format!("/admin/api/clients/{svc_id}/revoke-tokens")).await;
+        assert_eq!((r.status, &r.body), (StatusCode::OK, &json!({ "client_id": svc_id, "revoked": true })));
+        assert_eq!(introspect(&app, &svc_id, &svc_secret, svc_token).await, Some(false));
+        // Public clients have no secret to rotate.
+        let public = json!({ "client_name": "SPA", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none" });
+        let r = a.send(&app, Method::POST, "/admin/api/clients", &public).await;
+        assert!(r.body.get("client_secret").is_none(), "{}", r.body);
+        let r = a.post(&app, &format!("/admin/api/clients/{}/rotate-secret", s(&r.body, "client_id"))).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        assert!(s(&r.body, "error_description").contains("not a secret"), "{}", r.body);
+
+        // Delete: 204, then it is gone, and so is what it could do.
+        let r = a.delete(&app, &format!("/admin/api/clients/{svc_id}")).await;
+        assert_eq!((r.status, &r.body), (StatusCode::NO_CONTENT, &Value::Null));
+        let r = a.get(&app, &format!("/admin/api/clients/{svc_id}")).await;
+        assert_eq!((r.status, r.error()), (StatusCode::NOT_FOUND, "not_found"));
+        assert_eq!(a.delete(&app, &format!("/admin/api/clients/{svc_id}")).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(introspect(&app, &svc_id, &svc_secret, "x").await, None);
+
+        // The audit trail has each action, with the admin client as the actor.
+        let kinds = audit_kinds(&app, &a, &format!("?client={id}")).await;
+        for kind in ["admin_client_created", "admin_client_updated", "admin_client_secret_rotated"] {
+            assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+        }
+        let kinds = audit_kinds(&app, &a, &format!("?client={svc_id}")).await;
+        assert!(kinds.iter().any(|k| k == "admin_client_deleted"), "{kinds:?}");
+        assert!(kinds.iter().any(|k| k == "client_tokens_revoked"), "{kinds:?}");
+        let r = a.get(&app, &format!("/admin/api/audit?client={svc_id}&limit=1")).await;
+        assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+        let revoked = a.get(&app, &format!("/admin/api/audit?client={svc_id}")).await;
+        let revoked = revoked.body["items"].as_array().unwrap().iter().find(|e| e["kind"] == "client_tokens_revoked");
+        assert_eq!(revoked.unwrap()["actor"], a.id.as_str());
+        let later = tessera::domain::now() + 1000;
+        assert!(audit_kinds(&app, &a, &format!("?since={later}")).await.is_empty());
+    }
+);
+
+both_backends!(users_round_trip, async |app| {
+    let a = admin(&app).await;
+
+    // Create: 201, no password or hash in sight; a duplicate username is 409.
+    let alice = json!({ "username": "alice", "password": PASSWORD, "email": "alice@example.com", "name": "Alice" });
+    let r = a.send(&app, Method::POST, "/admin/api/users", &alice).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = s(&r.body, "id").to_owned();
+    assert_eq!((r.body["username"].as_str(), r.body["email_verified"].as_bool()), (Some("alice"), Some(false)));
+    assert!(!r.body.to_string().contains(PASSWORD) && !r.body.to_string().contains("argon2"), "{}", r.body);
+    let r = a
+        .send(&app, Method::POST, "/admin/api/users", &json!({ "username": "alice", "password": "x".repeat(9) }))
+        .await;
+    assert_eq!((r.status, r.error()), (StatusCode::CONFLICT, "conflict"), "{}", r.body);
+    for bad in [
+        json!({ "username": "bob", "password": "short" }),
+        json!({ "username": " bob", "password": PASSWORD }),
+        json!({ "username": "bob", "password": PASSWORD, "email": "not an address" }),
+        json!({ "username": "bob", "password": PASSWORD, "admin": true }),
+        json!({ "username": "bob" }),
+    ] {
+        let r = a.send(&app, Method::POST, "/admin/api/users", &bad).await;
+        assert_eq!((r.status, r.error()), (StatusCode::BAD_REQUEST, "invalid_request"), "{bad}: {}", r.body);
+    }
+
+    // The new user signs in.
+    let client = add_client(&app, &[]);
+    let tokens = user_tokens(&app, &client).await;
+    let access = s(&tokens, "access_token").to_owned();
+    assert_eq!(userinfo_status(&app, &access).await, StatusCode::OK);
+
+    // Read and list with paging by username.
+    let r = a.get(&app, &format!("/admin/api/users/{id}")).await;
+    assert_eq!((r.status, r.body["name"].as_str()), (StatusCode::OK, Some("Alice")));
+    for name in ["bob", "carol"] {
+        let body = json!({ "username": name, "password": PASSWORD });
+        assert_eq!(a.send(&app, Method::POST, "/admin/api/users", &body).await.status, StatusCode::CREATED);
+    }
+    let first = a.get(&app, "/admin/api/users?limit=2").await;
+    assert_eq!(
+        (ids(&first.body, "username"), first.body["next"].as_str()),
+        (vec!["alice".into(), "bob".into()], Some("bob"))
+    );
+    let second = a.get(&app, "/admin/api/users?limit=2&after=bob").await;
+    assert_eq!((ids(&second.body, "username"), &second.body["next"]), (vec!["carol".to_owned()], &Value::Null));
+    let r = a.get(&app, "/admin/api/users?limit=500").await;
+    assert_eq!((r.status, r.error()), (StatusCode::BAD_REQUEST, "invalid_request"));
+
+    // Change: absent fields stay, null removes, a new password is stored hashed.
+    let path = format!("/admin/api/users/{id}");
+    let r = a.send(&app, Method::PATCH, &path, &json!({ "email": "a@example.org", "name": null })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        (r.body["email"].as_str(), &r.body["name"], r.body["disabled"].as_bool()),
+        (Some("a@example.org"), &Value::Null, Some(false))
+    );
+    let r = a.send(&app, Method::PATCH, &path, &json!({ "disabled": true })).await;
+    assert_eq!((r.body["disabled"].as_bool(), r.body["email"].as_str()), (Some(true), Some("a@example.org")));
+    assert_eq!(userinfo_status(&app, &access).await, StatusCode::UNAUTHORIZED, "disabled users' tokens stop working");
+    let r = a.send(&app, Method::PATCH, &path, &json!({ "disabled": false, "password": "a new passphrase" })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    let (_, hash) = store.user_by_username(&Username::parse("alice").unwrap()).await.unwrap().unwrap();
+    assert!(verify_password(&Password::new("a new passphrase"), Some(&hash), &hash));
+    let r = a.send(&app, Method::PATCH, &path, &json!({ "password": PASSWORD })).await;
+    assert_eq!(r.status, StatusCode::OK);
+    for bad in [json!({ "password": "short" }), json!({ "username": "eve" }), json!({ "disabled": "yes" })] {
+        let r = a.send(&app, Method::PATCH, &path, &bad).await;
+        assert_eq!((r.status, r.error()), (StatusCode::BAD_REQUEST, "invalid_request"), "{bad}: {}", r.body);
+    }
+
+    // Sign out everywhere.
+    let tokens = user_tokens(&app, &client).await;
+    let access = s(&tokens, "access_token").to_owned();
+    assert_eq!(userinfo_status(&app, &access).await, StatusCode::OK);
+    let r = a.post(&app, &format!("{path}/revoke")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!((r.body["revoked"].as_bool(), r.body["sessions_ended"].as_u64()), (Some(true), Some(1)));
+    assert_eq!(userinfo_status(&app, &access).await, StatusCode::UNAUTHORIZED);
+
+    // Delete: 204, then 404; the CLI no longer lists the user.
+    let r = a.delete(&app, &path).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = a.get(&app, &path).await;
+    assert_eq!((r.status, r.error()), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!(a.delete(&app, &path).await.status, StatusCode::NOT_FOUND);
+    let list = app.cli_json(&["users", "list"], None);
+    assert!(!list.to_string().contains("\"alice\""), "{list}");
+
+    let kinds = audit_kinds(&app, &a, &format!("?user={id}")).await;
+    for kind in ["admin_user_deleted", "admin_user_created", "admin_user_updated", "user_tokens_revoked"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    let r = a.get(&app, &format!("/admin/api/audit?user={id}")).await;
+    let updates: Vec<&Value> =
+        r.body["items"].as_array().unwrap().iter().filter(|e| e["kind"] == "admin_user_updated").collect();
+    assert!(updates.iter().any(|e| e["details"]["changed"] == json!(["disabled", "password"])), "{updates:?}");
+});
+
+both_backends!(refusals, async |app| {
+    let a = admin(&app).await;
+    let user_path = format!("/admin/api/users/{}", tessera::domain::UserId::generate().as_str());
+
+    // No token: a bare challenge, on every admin route.
+    for &(method, path) in ADMIN_ROUTES {
+        let path = path.replace("{client_id}", &a.id).replace("{user_id}", "u");
+        let r = call(&app, Method::from_bytes(method.as_bytes()).unwrap(), &path, None, None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert_eq!(r.challenge(), "Bearer realm=\"tessera\"", "{method} {path}");
+        assert_eq!(r.body, Value::Null);
+    }
+    // Not a bearer token.
+    let r = app.api_client.get(app.url("/admin/api/clients")).basic_auth(&a.id, Some(&a.secret)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    // Garbage, an ID token, and a revoked admin token: 401 invalid_token.
+    let r = call(&app, Method::GET, "/admin/api/clients", Some("not.a.token"), None).await;
+    assert_eq!((r.status, r.error()), (StatusCode::UNAUTHORIZED, "invalid_token"));
+    assert!(r.challenge().starts_with("Bearer realm=\"tessera\", error=\"invalid_token\""), "{}", r.challenge());
+    let (_, revoked) = client_credentials(&app, &a.id, &a.secret, "tessera:admin").await;
+    let revoked = s(&revoked, "access_token").to_owned();
+    assert_eq!(call(&app, Method::GET, "/admin/api/clients", Some(&revoked), None).await.status, StatusCode::OK);
+    let r = app
+        .api_client
+        .post(app.url("/revoke"))
+        .basic_auth(&a.id, Some(&a.secret))
+        .form(&[("token", revoked.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = call(&app, Method::GET, "/admin/api/clients", Some(&revoked), None).await;
+    assert_eq!((r.status, r.error()), (StatusCode::UNAUTHORIZED, "invalid_token"));
+    assert_eq!(a.get(&app, "/admin/api/clients").await.status, StatusCode::OK, "other admin tokens still work");
+
+    // A user's access token from a code flow, and a non-admin client's token: 403 insufficient_scope.
+    app.cli_json(&["users", "add", "alice", "--password-stdin"], Some(PASSWORD));
+    let tokens = user_tokens(&app, &add_client(&app, &[])).await;
+    let id_token = s(&tokens, "id_token");
+    let r = call(&app, Method::GET, "/admin/api/users", Some(id_token), None).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (StatusCode::UNAUTHORIZED, "invalid_token"),
+        "an ID token is not an access token"
+    );
+    let r = call(&app, Method::GET, "/admin/api/users", Some(s(&tokens, "access_token")), None).await;
+    assert_eq!((r.status, r.error()), (StatusCode::FORBIDDEN, "insufficient_scope"));
+    assert!(r.challenge().contains("error=\"insufficient_scope\""), "{}", r.challenge());
+    let svc = app
+        .cli_json(&["clients", "add", "--name", "Svc", "--grant-type", "client_credentials", "--scope", "read"], None);
+    let (status, body) = client_credentials(&app, s(&svc, "client_id"), s(&svc, "client_secret"), "read").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let r = call(&app, Method::POST, "/admin/api/users", Some(s(&body, "access_token")), Some(&json!({}))).await;
+    assert_eq!((r.status, r.error()), (StatusCode::FORBIDDEN, "insufficient_scope"), "checked before the body");
+    let (status, body) =
+        client_credentials(&app, s(&svc, "client_id"), s(&svc, "client_secret"), "tessera:admin").await;
+    assert_eq!((status, s(&body, "error")), (StatusCode::BAD_REQUEST, "invalid_scope"));
+
+    // Bodies: malformed JSON, another media type, too large.
+    let r = app
+        .api_client
+        .post(app.url("/admin/api/users"))
+        .bearer_auth(&a.token)
+        .header("content-type", "application/json")
+        .body("{\"username\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+    let r = app
+        .api_client
+        .post(app.url("/admin/api/users"))
+        .bearer_auth(&a.token)
+        .form(&[("username", "bob"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let huge = json!({ "client_name": "x".repeat(70 * 1024) });
+    let r = a.send(&app, Method::POST, "/admin/api/clients", &huge).await;
+    assert_eq!((r.status, r.error()), (StatusCode::BAD_REQUEST, "invalid_request"));
+    assert!(s(&r.body, "error_description").contains("larger"), "{}", r.body);
+    for query in ["limit=0", "limit=x", "after=a%20b"] {
+        let r = a.get(&app, &format!("/admin/api/clients?{query}")).await;
+        assert_eq!((r.status, r.error()), (StatusCode::BAD_REQUEST, "invalid_request"), "{query}");
+    }
+    let r = a.get(&app, "/admin/api/audit?since=yesterday").await;
+    assert_eq!((r.status, r.error()), (StatusCode::BAD_REQUEST, "invalid_request"));
+
+    // Unknown ids: 404 JSON.
+    for path in ["/admin/api/clients/nope", "/admin/api/clients/nope/revoke-tokens", user_path.as_str()] {
+        let r = if path.ends_with("tokens") { a.post(&app, path).await } else { a.get(&app, path).await };
+        assert_eq!((r.status, r.error()), (StatusCode::NOT_FOUND, "not_found"), "{path}");
+    }
+    let r = a.send(&app, Method::PATCH, &user_path, &json!({ "disabled": true })).await;
+    assert_eq!((r.status, r.error()), (StatusCode::NOT_FOUND, "not_found"));
+    let r = a.send(&app, Method::PUT, "/admin/api/clients/nope", &json!({ "client_name": "x" })).await;
+    assert_eq!((r.status, r.error()), (StatusCode::NOT_FOUND, "not_found"));
+
+    // A client that stops being an admin client loses the API, with the token it already has.
+    let mut me = a.get(&app, &format!("/admin/api/clients/{}", a.id)).await.body;
+    me["admin"] = json!(false);
+    me["scope"] = json!("openid");
+    let r = a.send(&app, Method::PUT, &format!("/admin/api/clients/{}", a.id), &me).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = a.get(&app, "/admin/api/clients").await;
+    assert_eq!((r.status, r.error()), (StatusCode::FORBIDDEN, "insufficient_scope"));
+});
+
+/// `docs/openapi.json`: every (method, path) it describes, in upper case.
+fn documented_routes() -> (Value, BTreeSet<(String, String)>) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("docs/openapi.json")).expect("JSON");
+    let mut routes = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("a path item").keys() {
+            if ["get", "put", "post", "delete", "patch", "head", "options", "trace"].contains(&method.as_str()) {
+                routes.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    (doc, routes)
+}
+
+both_backends!(openapi_describes_the_admin_routes, async |app| {
+    let (doc, documented) = documented_routes();
+    let served: BTreeSet<(String, String)> =
+        ADMIN_ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+    assert_eq!(documented, served, "docs/openapi.json and the admin routes differ");
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let scheme = &doc["components"]["securitySchemes"]["adminToken"];
+    assert_eq!((scheme["type"].as_str(), scheme["scheme"].as_str()), (Some("http"), Some("bearer")));
+    assert_eq!(doc["security"], json!([{ "adminToken": [] }]));
+    assert_eq!(doc["components"]["schemas"]["Error"]["required"], json!(["error", "error_description"]));
+    // Every `$ref` resolves.
+    let text = doc.to_string();
+    for r in text.split("\"$ref\":\"#/").skip(1) {
+        let pointer = format!("/{}", &r[..r.find('"').unwrap()]);
+        assert!(doc.pointer(&pointer).is_some(), "unresolved $ref {pointer}");
+    }
+
+    // The server answers exactly those: each with the bearer challenge, and the other methods on the same
+    // paths not at all.
+    let paths: BTreeSet<&str> = ADMIN_ROUTES.iter().map(|(_, p)| *p).collect();
+    for path in paths {
+        let concrete = path.replace("{client_id}", "c").replace("{user_id}", "u");
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            let r = app
+                .api_client
+                .request(Method::from_bytes(method.as_bytes()).unwrap(), app.url(&concrete))
+                .send()
+                .await
+                .unwrap();
+            let answered = r.status() == StatusCode::UNAUTHORIZED;
+            let listed = documented.contains(&(method.to_owned(), path.to_owned()));
+            assert_eq!(answered, listed, "{method} {path}: {}", r.status());
+        }
+    }
+});

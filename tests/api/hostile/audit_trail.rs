@@ -1,0 +1,74 @@
+//! The audit trail of sign-in and consent: `login_failed`, `login_succeeded`, `consent_denied`,
+//! `consent_granted`, each with the user (when known), the client, the IP, the user agent and the request id, and
+//! never a password or a session cookie.
+use super::*;
+use crate::signin::{add_alice, add_client};
+use reqwest::cookie::CookieStore;
+use std::sync::Arc;
+
+const AGENT: &str = "hostile-suite/1.0";
+const WRONG: &str = "not-the-password-7781";
+const GHOST_PASSWORD: &str = "ghost-password-9924";
+
+both_backends!(sign_in_and_consent_are_audited_without_secrets, async |app| {
+    let alice = add_alice(&app);
+    let alice_id = s(&alice, "id").to_owned();
+    let client = add_client(&app, &["--public"]);
+    let id = s(&client, "client_id").to_owned();
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let b = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_provider(Arc::clone(&jar))
+        .user_agent(AGENT)
+        .build()
+        .unwrap();
+    let (challenge, _) = pkce_pair();
+    let url = authorize_url(&app, &id, &challenge, "");
+    let form = open_login(&app, &b, &url).await;
+    assert_eq!(submit_login(&app, &b, &form, "alice", WRONG).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(submit_login(&app, &b, &form, "ghost", GHOST_PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    // Deny, then allow.
+    let back = drive(&app, &b, &url, "deny").await;
+    assert_eq!(query_of(&back).get("error").map(String::as_str), Some("access_denied"));
+    let back = drive(&app, &b, &url, "allow").await;
+    assert!(query_of(&back).contains_key("code"));
+    let cookies = jar.cookies(&url::Url::parse(&app.address).unwrap()).unwrap().to_str().unwrap().to_owned();
+    let session = cookies.split("; ").find_map(|c| c.strip_prefix("tessera=")).expect("a session cookie").to_owned();
+
+    let events = audit_events(&app);
+    let common = |e: &Value, kind: &str| {
+        assert_eq!(e["client_id"], id.as_str(), "{kind}: {e}");
+        assert_eq!(e["ip"], "127.0.0.1", "{kind}: {e}");
+        assert_eq!(e["user_agent"], AGENT, "{kind}: {e}");
+        assert!(e["request_id"].as_str().is_some_and(|r| !r.is_empty()), "{kind}: {e}");
+    };
+    let failed = events_of(&events, "login_failed");
+    assert_eq!(failed.len(), 2, "{events:?}");
+    for e in &failed {
+        common(e, "login_failed");
+    }
+    let wrong = failed.iter().find(|e| e["details"]["reason"] == "wrong_password").expect("a wrong password");
+    assert_eq!(wrong["user_id"], alice_id.as_str());
+    let unknown = failed.iter().find(|e| e["details"]["reason"] == "unknown_user").expect("an unknown user");
+    assert!(unknown["user_id"].is_null(), "{unknown}");
+
+    let succeeded = events_of(&events, "login_succeeded");
+    assert_eq!(succeeded.len(), 1, "{events:?}");
+    common(succeeded[0], "login_succeeded");
+    assert_eq!(succeeded[0]["user_id"], alice_id.as_str());
+    assert_eq!(succeeded[0]["details"]["amr"], serde_json::json!(["pwd"]));
+
+    for kind in ["consent_denied", "consent_granted"] {
+        let found = events_of(&events, kind);
+        assert_eq!(found.len(), 1, "{kind}: {events:?}");
+        common(found[0], kind);
+        assert_eq!(found[0]["user_id"], alice_id.as_str());
+        assert_eq!(found[0]["details"]["scope"], "openid");
+    }
+
+    // No secret in any event.
+    let all = serde_json::to_string(&events).unwrap();
+    for secret in [PASSWORD, WRONG, GHOST_PASSWORD, session.as_str(), "ghost"] {
+        assert!(!all.contains(secret), "{secret:?} is in the audit trail: {all}");
+    }
+});

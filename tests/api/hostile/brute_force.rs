@@ -1,0 +1,279 @@
+//! Password guessing and request floods (RFC 9700 §2.4's concern for credentials, RFC 6749 §10.10): failed
+//! sign-ins are limited per client IP and per username (progressive lock, the same for names that exist and names
+//! that do not), the token endpoint per client and per IP, registration per IP. Over a limit: 429 with
+//! `Retry-After`, the sign-in page with a message for the form, `too_many_requests` JSON for the API.
+use super::*;
+use crate::health::TcpRelay;
+use crate::helpers::{next_second, redis_socket_addr, redis_url, sleep_until_unix, spawn_app_with, Backend};
+use crate::signin::{add_alice, add_client};
+
+const LOCKED: &str = "Too many failed sign-in attempts.";
+
+fn retry_after(r: &reqwest::Response) -> i64 {
+    r.headers()
+        .get("retry-after")
+        .unwrap_or_else(|| panic!("no Retry-After on {}", r.status()))
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The message a page shows in its alert.
+fn alert(html: &str) -> String {
+    let start = html.find("role=\"alert\">").unwrap_or_else(|| panic!("no alert in:\n{html}")) + 13;
+    let end = html[start..].find('<').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+/// Asserts a 429 sign-in page: the form again (same interaction), the lock message, `Retry-After`.
+async fn assert_locked(r: reqwest::Response, form: &LoginForm, case: &str) -> (i64, String) {
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{case}");
+    assert!(r.headers().get("set-cookie").is_none(), "{case}: a locked sign-in set a cookie");
+    let wait = retry_after(&r);
+    let html = r.text().await.unwrap();
+    assert_eq!(hidden(&html, "interaction"), form.interaction, "{case}: the form is shown again");
+    let message = alert(&html);
+    assert!(message.contains(LOCKED), "{case}: {message}");
+    (wait, message)
+}
+
+both_backends!(
+    login_brute_force_is_limited_per_ip,
+    |raw| {
+        raw.limits.login_ip_failures = 3;
+        raw.limits.login_ip_window_seconds = 2;
+        raw.limits.login_user_failures = 0;
+    },
+    async |app| {
+        add_alice(&app);
+        let client = add_client(&app, &["--public"]);
+        let (challenge, _) = pkce_pair();
+        let url = authorize_url(&app, s(&client, "client_id"), &challenge, "");
+        let b = browser();
+        let form = open_login(&app, &b, &url).await;
+        // Different names from one IP: the IP's failures add up.
+        for name in ["u1", "u2"] {
+            let r = submit_login(&app, &b, &form, name, "guess").await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{name}");
+        }
+        let r = submit_login(&app, &b, &form, "u3", "guess").await;
+        let (wait, _) = assert_locked(r, &form, "the third failure").await;
+        assert!((1..=2).contains(&wait), "Retry-After {wait}");
+        // While blocked, even the right password is not checked, from any browser on this IP.
+        let r = submit_login(&app, &b, &form, "alice", PASSWORD).await;
+        assert_locked(r, &form, "the right password while blocked").await;
+        let other = browser();
+        let other_form = open_login(&app, &other, &url).await;
+        let r = submit_login(&app, &other, &other_form, "alice", PASSWORD).await;
+        assert_locked(r, &other_form, "another browser on the same IP").await;
+        // After the wait, the right password works.
+        tokio::time::sleep(std::time::Duration::from_millis(wait as u64 * 1000 + 300)).await;
+        let r = submit_login(&app, &b, &form, "alice", PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+        let events = audit_events(&app);
+        assert_eq!(events_of(&events, "login_failed").len(), 3, "{events:?}");
+        let lockouts = events_of(&events, "login_lockout");
+        assert_eq!(lockouts.len(), 1, "{lockouts:?}");
+        assert_eq!(lockouts[0]["details"]["scope"], "client_ip");
+        assert_eq!(lockouts[0]["ip"], "127.0.0.1");
+        assert_eq!(events_of(&events, "login_succeeded").len(), 1);
+    }
+);
+
+both_backends!(
+    login_brute_force_locks_the_username_progressively,
+    |raw| {
+        raw.limits.login_ip_failures = 0;
+        raw.limits.login_user_failures = 3;
+        raw.limits.login_user_window_seconds = 60;
+        raw.limits.login_user_lock_seconds = 1;
+        raw.limits.login_user_max_lock_seconds = 2;
+    },
+    async |app| {
+        let alice = add_alice(&app);
+        let client = add_client(&app, &["--public"]);
+        let (challenge, _) = pkce_pair();
+        let url = authorize_url(&app, s(&client, "client_id"), &challenge, "");
+        let b = browser();
+        let form = open_login(&app, &b, &url).await;
+        for name in ["alice", "nobody-at-all"] {
+            for _ in 0..2 {
+                let r = submit_login(&app, &b, &form, name, "guess").await;
+                assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{name}");
+            }
+        }
+        // Lock durations count whole seconds: start on a second boundary so that the 1 s lock lasts ~1 s.
+        next_second().await;
+        let t0 = tessera::domain::now();
+        let r = submit_login(&app, &b, &form, "alice", "guess").await;
+        let (wait, locked_alice) = assert_locked(r, &form, "alice's third failure").await;
+        assert_eq!(wait, 1);
+        let r = submit_login(&app, &b, &form, "nobody-at-all", "guess").await;
+        let (wait_nobody, locked_nobody) = assert_locked(r, &form, "an unknown name's third failure").await;
+        // Nothing tells an existing name from an unknown one.
+        assert_eq!((wait_nobody, locked_nobody), (wait, locked_alice.clone()));
+        // The right password is not even checked while the name is locked.
+        let r = submit_login(&app, &b, &form, "alice", PASSWORD).await;
+        assert_locked(r, &form, "the right password while locked").await;
+        // Other names are not locked (the per-IP limit is off here).
+        let r = submit_login(&app, &b, &form, "carol", "guess").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+        // After the lock, one more failure locks again, twice as long.
+        sleep_until_unix(t0 + 1).await;
+        let r = submit_login(&app, &b, &form, "alice", "guess").await;
+        let (wait, _) = assert_locked(r, &form, "a failure after the first lock").await;
+        assert_eq!(wait, 2, "the lock doubles");
+        let r = submit_login(&app, &b, &form, "alice", PASSWORD).await;
+        assert_locked(r, &form, "the right password during the second lock").await;
+        // After it, the right password works, and the count starts over.
+        sleep_until_unix(t0 + 3).await;
+        let r = submit_login(&app, &b, &form, "alice", PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+
+        let events = audit_events(&app);
+        let lockouts = events_of(&events, "login_lockout");
+        assert_eq!(lockouts.len(), 3, "{lockouts:?}");
+        assert!(lockouts.iter().all(|e| e["details"]["scope"] == "username"), "{lockouts:?}");
+        let alice_id = s(&alice, "id");
+        assert_eq!(lockouts.iter().filter(|e| e["user_id"] == alice_id).count(), 2, "{lockouts:?}");
+        let succeeded = events_of(&events, "login_succeeded");
+        assert_eq!(succeeded.len(), 1);
+        assert_eq!(succeeded[0]["user_id"], alice_id);
+    }
+);
+
+both_backends!(
+    successful_sign_ins_never_count_against_the_ip,
+    |raw| {
+        raw.limits.login_ip_failures = 2;
+    },
+    async |app| {
+        add_alice(&app);
+        let client = add_client(&app, &["--public"]);
+        let (challenge, _) = pkce_pair();
+        let url = authorize_url(&app, s(&client, "client_id"), &challenge, "&prompt=login");
+        let b = browser();
+        // One typo, then many good sign-ins: the limit of two failures is never reached.
+        let form = open_login(&app, &b, &url).await;
+        let r = submit_login(&app, &b, &form, "alice", "typo").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        for i in 0..5 {
+            let form = open_login(&app, &b, &url).await;
+            let r = submit_login(&app, &b, &form, "alice", PASSWORD).await;
+            assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in {i}");
+        }
+    }
+);
+
+both_backends!(
+    token_endpoint_is_limited_per_client_and_per_ip,
+    |raw| {
+        raw.limits.token_client_requests = 3;
+        raw.limits.token_ip_requests = 5;
+    },
+    async |app| {
+        let a = add_client(&app, &["--grant-type", "client_credentials"]);
+        let b = add_client(&app, &["--grant-type", "client_credentials"]);
+        let basic_a = Some((s(&a, "client_id"), s(&a, "client_secret")));
+        let basic_b = Some((s(&b, "client_id"), s(&b, "client_secret")));
+        let grant = [("grant_type", "client_credentials")];
+        for i in 0..3 {
+            let (st, body) = token(&app, basic_a, &grant).await;
+            assert_eq!(st, StatusCode::OK, "request {i}: {body}");
+        }
+        let r = app
+            .api_client
+            .post(app.url("/token"))
+            .basic_auth(s(&a, "client_id"), Some(s(&a, "client_secret")))
+            .form(&grant)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        let wait = retry_after(&r);
+        assert!((1..=60).contains(&wait), "Retry-After {wait}");
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "too_many_requests");
+        assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+        // A client claimed in the form counts the same as one in the header, authenticated or not.
+        let (st, body) =
+            token(&app, None, &[("grant_type", "client_credentials"), ("client_id", s(&a, "client_id"))]).await;
+        assert_eq!((st, s(&body, "error")), (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"));
+        // Another client still gets through, until the IP's own limit (5) is reached.
+        // Requests so far from this IP: 5. The next one is over.
+        let (st, body) = token(&app, basic_b, &grant).await;
+        assert_eq!((st, s(&body, "error")), (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"));
+    }
+);
+
+both_backends!(
+    token_endpoint_per_client_limit_leaves_other_clients_alone,
+    |raw| {
+        raw.limits.token_client_requests = 2;
+    },
+    async |app| {
+        let a = add_client(&app, &["--grant-type", "client_credentials"]);
+        let b = add_client(&app, &["--grant-type", "client_credentials"]);
+        let grant = [("grant_type", "client_credentials")];
+        for _ in 0..2 {
+            assert_eq!(token(&app, Some((s(&a, "client_id"), s(&a, "client_secret"))), &grant).await.0, StatusCode::OK);
+        }
+        let (st, _) = token(&app, Some((s(&a, "client_id"), s(&a, "client_secret"))), &grant).await;
+        assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
+        let (st, body) = token(&app, Some((s(&b, "client_id"), s(&b, "client_secret"))), &grant).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+    }
+);
+
+both_backends!(
+    registration_is_limited_per_ip,
+    |raw| {
+        raw.registration.mode = Some("open".into());
+        raw.limits.register_ip_requests = 2;
+    },
+    async |app| {
+        let metadata = serde_json::json!({ "client_name": "Flood", "redirect_uris": ["https://app.example/cb"] });
+        for i in 0..2 {
+            let r = app.api_client.post(app.url("/register")).json(&metadata).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED, "registration {i}: {}", r.text().await.unwrap());
+        }
+        let r = app.api_client.post(app.url("/register")).json(&metadata).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        let wait = retry_after(&r);
+        assert!((3000..=3600).contains(&wait), "Retry-After {wait}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "too_many_requests");
+        // Only the two allowed registrations made clients.
+        let clients = app.cli_json(&["clients", "list"], None);
+        assert_eq!(clients["clients"].as_array().map(Vec::len), Some(2), "{clients}");
+    }
+);
+
+/// With Redis unreachable, the limits fall back to this instance's memory: they still hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_hold_in_memory_when_redis_is_gone_postgres() {
+    let upstream = redis_socket_addr(&redis_url());
+    let mut relay = TcpRelay::start(upstream, 0);
+    let mut relay_url = url::Url::parse(&redis_url()).unwrap();
+    relay_url.set_host(Some("127.0.0.1")).unwrap();
+    relay_url.set_port(Some(relay.addr.port())).unwrap();
+    let app = spawn_app_with(Backend::Postgres, |raw| {
+        raw.redis.url = Some(relay_url.to_string());
+        raw.redis.timeout_ms = 300;
+        raw.limits.token_client_requests = 2;
+    })
+    .await;
+    let a = add_client(&app, &["--grant-type", "client_credentials"]);
+    let basic = Some((s(&a, "client_id"), s(&a, "client_secret")));
+    let grant = [("grant_type", "client_credentials")];
+    relay.stop();
+    for i in 0..2 {
+        let (st, body) = token(&app, basic, &grant).await;
+        assert_ne!(st, StatusCode::TOO_MANY_REQUESTS, "request {i}: {body}");
+    }
+    let (st, body) = token(&app, basic, &grant).await;
+    assert_eq!((st, s(&body, "error")), (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"));
+}

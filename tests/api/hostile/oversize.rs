@@ -1,0 +1,201 @@
+//! Oversize, duplicated and malformed input (DESIGN.md §7: size limits, duplicates are `invalid_request`, nothing
+//! panics on input). Each is refused as `invalid_request` (a page at `/authorize`, JSON at the API) or 413, and
+//! never answered with a 500.
+use super::*;
+use crate::signin::{add_alice, add_client};
+
+/// A refused `/token` request: 400 `invalid_request` or 413.
+async fn assert_refused_json(r: reqwest::Response, case: &str) {
+    let status = r.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return;
+    }
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{case}");
+    let body: Value = r.json().await.unwrap_or_else(|e| panic!("{case}: not JSON: {e}"));
+    assert_eq!(body["error"], "invalid_request", "{case}: {body}");
+}
+
+both_backends!(oversize_parameters_are_invalid_request_never_500, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &["--public"]);
+    let id = s(&client, "client_id").to_owned();
+    let (challenge, _) = pkce_pair();
+    let url = authorize_url(&app, &id, &challenge, "");
+    let many: String = (0..100).map(|i| format!("&p{i}=v")).collect();
+    let scopes: String = (0..70).map(|i| format!("%20s{i}")).collect();
+    let long_redirect = format!("http://127.0.0.1:9/cb?{}", "a".repeat(3 * 1024));
+    for (case, url) in [
+        ("a 10 KB state", url.replace("state=st", &format!("state={}", "s".repeat(10 * 1024)))),
+        ("100 parameters", format!("{url}{many}")),
+        ("a 3 KB redirect_uri", url.replace(&urlencode(REDIRECT), &urlencode(&long_redirect))),
+        ("a 10 KB client_id", url.replace(&id, &"c".repeat(10 * 1024))),
+        ("a 9 KB parameter name", format!("{url}&{}=1", "n".repeat(9 * 1024))),
+    ] {
+        let r = app.api_client.get(&url).send().await.unwrap();
+        let body = assert_page_not_redirect(r, case).await;
+        assert!(body.contains("invalid_request") || body.contains("invalid_client"), "{case}: {body}");
+    }
+    // 70 scopes: refused after the redirect URI is verified, so the error goes back to the client.
+    let r = app.api_client.get(url.replace("scope=openid", &format!("scope=openid{scopes}"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let q = query_of(&location(&r));
+    assert_eq!(q.get("error").map(String::as_str), Some("invalid_scope"), "70 scopes: {q:?}");
+    assert!(q.get("error_description").is_some_and(|d| d.contains("64")), "{q:?}");
+    assert!(!q.contains_key("code"));
+
+    // Bodies over 64 KB and forms over the parameter limits, at every form endpoint.
+    let big = format!("grant_type=authorization_code&pad={}", "x".repeat(70 * 1024));
+    let many_form: String = (0..100).map(|i| format!("p{i}=v&")).collect();
+    for path in ["/token", "/revoke", "/introspect"] {
+        for (case, body) in [("a 70 KB body", big.clone()), ("100 parameters", many_form.clone())] {
+            let r = app
+                .api_client
+                .post(app.url(path))
+                .basic_auth(&id, Some("x"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status() != StatusCode::INTERNAL_SERVER_ERROR, "{path}: {case}");
+            if path == "/token" {
+                assert_refused_json(r, &format!("{path}: {case}")).await;
+            } else {
+                assert!(matches!(r.status().as_u16(), 400 | 401 | 413), "{path}: {case}: {}", r.status());
+            }
+        }
+    }
+    for path in ["/authorize", "/login", "/consent", "/logout"] {
+        let r = app
+            .api_client
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(matches!(r.status().as_u16(), 400 | 413), "{path}: a 70 KB body: {}", r.status());
+    }
+    // A 9 KB username and password at the login form: refused as a bad form, not a failed sign-in.
+    let b = browser();
+    let form2 = open_login(&app, &b, &url).await;
+    let r = submit_login(&app, &b, &form2, &"u".repeat(9 * 1024), &"p".repeat(9 * 1024)).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // 7 KB of each is merely a wrong name and password.
+    let r = submit_login(&app, &b, &form2, &"u".repeat(7 * 1024), &"p".repeat(7 * 1024)).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+});
+
+both_backends!(duplicate_parameters_are_invalid_request, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &["--public"]);
+    let id = s(&client, "client_id").to_owned();
+    let (challenge, verifier) = pkce_pair();
+    let url = authorize_url(&app, &id, &challenge, "");
+    // Each parameter a second time (nonce and prompt, absent from the URL, twice over).
+    for (name, twice) in [
+        ("client_id", format!("client_id={id}")),
+        ("redirect_uri", format!("redirect_uri={}", urlencode(REDIRECT))),
+        ("response_type", "response_type=code".to_owned()),
+        ("state", "state=other".to_owned()),
+        ("scope", "scope=openid".to_owned()),
+        ("code_challenge", format!("code_challenge={challenge}")),
+        ("code_challenge_method", "code_challenge_method=S256".to_owned()),
+        ("nonce", "nonce=a&nonce=b".to_owned()),
+        ("prompt", "prompt=login&prompt=none".to_owned()),
+    ] {
+        let r = app.api_client.get(format!("{url}&{twice}")).send().await.unwrap();
+        let body = assert_page_not_redirect(r, &format!("GET /authorize with {name} twice")).await;
+        assert!(body.contains("invalid_request") && body.contains(name), "{name}: {body}");
+        // The same in a POST body.
+        let query = url.split_once('?').unwrap().1.to_owned();
+        let r = app
+            .api_client
+            .post(app.url("/authorize"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("{query}&{twice}"))
+            .send()
+            .await
+            .unwrap();
+        assert_page_not_redirect(r, &format!("POST /authorize with {name} twice")).await;
+    }
+    let (code, _) = code_for(&app, &id).await;
+    let base = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={verifier}&client_id={id}",
+        urlencode(REDIRECT)
+    );
+    for dup in [
+        "grant_type=authorization_code",
+        "code=x",
+        &format!("redirect_uri={}", urlencode(REDIRECT)),
+        "code_verifier=x",
+        &format!("client_id={id}"),
+        "client_secret=a&client_secret=b",
+    ] {
+        let r = app
+            .api_client
+            .post(app.url("/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("{base}&{dup}"))
+            .send()
+            .await
+            .unwrap();
+        assert_refused_json(r, &format!("/token with {dup} again")).await;
+    }
+});
+
+both_backends!(nul_bytes_and_broken_encodings_are_refused_never_500, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &[]);
+    let (id, secret) = (s(&client, "client_id").to_owned(), s(&client, "client_secret").to_owned());
+    let (challenge, _) = pkce_pair();
+    for (case, url) in [
+        ("NUL in client_id", authorize_url(&app, &format!("{id}%00"), &challenge, "")),
+        ("NUL in redirect_uri", authorize_url(&app, &id, &challenge, "").replace("%2Fcb", "%2Fcb%00")),
+        ("invalid UTF-8 in client_id", authorize_url(&app, &format!("{id}%FF%FE"), &challenge, "")),
+        ("bare percent", authorize_url(&app, &id, &challenge, "&x=%")),
+    ] {
+        let r = app.api_client.get(&url).send().await.unwrap();
+        assert!(r.status() != StatusCode::INTERNAL_SERVER_ERROR, "{case}");
+        if r.status().is_redirection() {
+            // Only harmless garbage may proceed; it must not reach the client as a success.
+            assert!(location(&r).starts_with("/login"), "{case}: {}", location(&r));
+        }
+    }
+    // NUL in the login form, in every token-endpoint field, and at introspection and revocation.
+    let b = browser();
+    let form = open_login(&app, &b, &authorize_url(&app, &id, &challenge, "")).await;
+    let r = submit_login(&app, &b, &form, "ali\0ce", "pass\0word").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    for (case, form) in [
+        ("code", vec![("grant_type", "authorization_code"), ("code", "ab\0cd"), ("redirect_uri", REDIRECT)]),
+        ("refresh_token", vec![("grant_type", "refresh_token"), ("refresh_token", "ab\0cd")]),
+        ("grant_type", vec![("grant_type", "authorization\0code")]),
+        ("scope", vec![("grant_type", "refresh_token"), ("refresh_token", "x"), ("scope", "open\0id")]),
+    ] {
+        let (st, e) = token(&app, Some((&id, &secret)), &form).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{case}: {e}");
+    }
+    let r = app
+        .api_client
+        .post(app.url("/token"))
+        .basic_auth(format!("{id}\0"), Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "NUL in the client id");
+    for path in ["/introspect", "/revoke"] {
+        let r = app
+            .api_client
+            .post(app.url(path))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("token", "ab\0cd"), ("token_type_hint", "refresh\0token")])
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success() || r.status() == StatusCode::BAD_REQUEST, "{path}: {}", r.status());
+    }
+    let r = app.api_client.get(app.url("/userinfo")).bearer_auth("ab%00cd").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+});
