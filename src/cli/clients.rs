@@ -66,22 +66,26 @@ pub enum ClientsCommand {
     List,
     /// Show one client.
     Show {
-        /// client_id.
+        /// client_id (ids registered before may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// Delete a client.
     Remove {
-        /// client_id.
+        /// client_id (ids registered before may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// Issue a new secret; the previous one keeps working for `clients.secret_overlap_seconds`.
     RotateSecret {
-        /// client_id.
+        /// client_id (ids registered before may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// Revoke every token issued to the client so far.
     RevokeTokens {
-        /// client_id.
+        /// client_id (ids registered before may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
 }
