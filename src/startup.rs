@@ -52,7 +52,8 @@ pub fn rotation_policy(settings: &Settings) -> RotationPolicy {
 /// The key ring, created on first start.
 pub async fn open_key_ring(settings: &Settings, store: &DieselStore) -> anyhow::Result<KeyRing> {
     let kek = Kek::load(&settings.keys.kek).context("loading the key-encryption key")?;
-    KeyRing::open(Arc::new(store.clone()), kek, rotation_policy(settings), settings.keys.bits, crate::domain::now())
+    let shared = Arc::new(store.clone());
+    KeyRing::open(shared.clone(), shared, kek, rotation_policy(settings), settings.keys.bits, crate::domain::now())
         .await
         .context("opening the signing key ring")
 }

@@ -195,6 +195,14 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             spec.jwks_uri = jwks_uri;
             let (client, secret) =
                 admin::create_client(&store, &spec, now).await.map_err(|e| admin_error(e, jwks.as_deref()))?;
+            super::record(
+                &store,
+                "client_created",
+                None,
+                Some(client.id.as_str()),
+                json!({ "client_name": client.name }),
+            )
+            .await;
             let mut value = client_json(&client);
             if let Some(s) = &secret {
                 value["client_secret"] = json!(s.expose());
@@ -246,6 +254,7 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
         ClientsCommand::Remove { id } => {
             let id = parse_client_id(&id)?;
             store.delete_client(&id).await.map_err(not_found(&id))?;
+            super::record(&store, "client_deleted", None, Some(id.as_str()), json!({})).await;
             out.print(&json!({ "client_id": id.as_str(), "removed": true }), || format!("removed client {id}"));
         }
         ClientsCommand::RevokeTokens { id } => {
@@ -264,6 +273,8 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             let (secret, until) = admin::rotate_client_secret(&store, &id, settings.clients.secret_overlap, now)
                 .await
                 .map_err(|e| admin_error(e, None))?;
+            super::record(&store, "client_secret_rotated", None, Some(id.as_str()), json!({ "previous_until": until }))
+                .await;
             out.print(
                 &json!({ "client_id": id.as_str(), "client_secret": secret.expose(), "previous_secret_expires_at": until }),
                 || format!("client_secret: {}\nthe previous secret works until {}", secret.expose(), human_time(until)),

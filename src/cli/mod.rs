@@ -123,6 +123,34 @@ fn cli_meta() -> crate::oauth::audit::RequestMeta {
     crate::oauth::audit::RequestMeta { ip: None, user_agent: Some("tessera-cli".into()), request_id: None }
 }
 
+/// Records an operator's change in the audit trail (actor `cli`). The change is already made, so a failed
+/// write is reported on stderr rather than turned into a failed command.
+async fn record(
+    store: &crate::storage::diesel::DieselStore,
+    kind: &str,
+    user_id: Option<&str>,
+    client_id: Option<&str>,
+    details: serde_json::Value,
+) {
+    use crate::storage::AuditStore;
+    let meta = cli_meta();
+    let event = crate::storage::AuditEvent {
+        id: uuid::Uuid::new_v4().to_string(),
+        at: crate::domain::now(),
+        kind: kind.to_owned(),
+        actor: Some("cli".into()),
+        user_id: user_id.map(str::to_owned),
+        client_id: client_id.map(str::to_owned),
+        ip: meta.ip,
+        user_agent: meta.user_agent,
+        request_id: meta.request_id,
+        details,
+    };
+    if let Err(e) = store.record_event(&event).await {
+        eprintln!("warning: the audit event {kind} was not recorded: {e}");
+    }
+}
+
 /// Reads a secret from standard input: the first line, without its line ending.
 fn read_stdin_line(what: &str) -> anyhow::Result<String> {
     let mut line = String::new();

@@ -92,6 +92,7 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
                 AdminError::Store(e) => e.into(),
                 other => anyhow!("{other}"),
             })?;
+            super::record(&store, "user_created", Some(user.id.as_str()), None, json!({})).await;
             out.print(&user_json(&user), || format!("created user {} (sub {})", user.username, user.id));
         }
         UsersCommand::List => {
@@ -125,11 +126,13 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
         UsersCommand::Disable { username } => {
             let username = parse_username(&username)?;
             let user = store.set_user_disabled(&username, true, now).await.map_err(not_found(&username))?;
+            super::record(&store, "user_disabled", Some(user.id.as_str()), None, json!({})).await;
             out.print(&user_json(&user), || format!("disabled {}", user.username));
         }
         UsersCommand::Enable { username } => {
             let username = parse_username(&username)?;
             let user = store.set_user_disabled(&username, false, now).await.map_err(not_found(&username))?;
+            super::record(&store, "user_enabled", Some(user.id.as_str()), None, json!({})).await;
             out.print(&user_json(&user), || format!("enabled {}", user.username));
         }
         UsersCommand::Revoke { username } => {
@@ -148,6 +151,7 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             let password = admin::parse_password(read_stdin_line("password")?).map_err(|e| anyhow!("{e}"))?;
             let hash = hash(settings, password).await?;
             let user = store.set_password_hash(&username, hash, now).await.map_err(not_found(&username))?;
+            super::record(&store, "user_password_changed", Some(user.id.as_str()), None, json!({})).await;
             out.print(&user_json(&user), || format!("password changed for {}", user.username));
         }
     }

@@ -4,11 +4,12 @@ use super::key::{NewKey, SigningKey, ALG_RS256};
 use super::plan::{self, KeyState, KeyTimes};
 use super::{JoseError, Kek};
 use crate::domain::UnixTime;
-use crate::storage::{KeyStore, StoredKey};
+use crate::storage::{AuditEvent, AuditStore, KeyStore, StoredKey};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use josekit::jws::{JwsHeader, JwsVerifier};
 use josekit::jwt::JwtPayload;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, RwLock};
 
@@ -148,6 +149,7 @@ impl RingSnapshot {
 /// The shared, refreshable key ring.
 pub struct KeyRing {
     store: Arc<dyn KeyStore>,
+    audit: Arc<dyn AuditStore>,
     kek: Kek,
     policy: RotationPolicy,
     bits: u32,
@@ -175,13 +177,14 @@ impl KeyRing {
     /// Loads the ring, creating the first key when the ring is empty.
     pub async fn open(
         store: Arc<dyn KeyStore>,
+        audit: Arc<dyn AuditStore>,
         kek: Kek,
         policy: RotationPolicy,
         bits: u32,
         now: UnixTime,
     ) -> Result<Self, JoseError> {
         let empty = RingSnapshot::build(-1, Vec::new())?;
-        let ring = Self { store, kek, policy, bits, snapshot: RwLock::new(Arc::new(empty)) };
+        let ring = Self { store, audit, kek, policy, bits, snapshot: RwLock::new(Arc::new(empty)) };
         ring.reload().await?;
         ring.maintain(now).await?;
         Ok(ring)
@@ -253,13 +256,12 @@ impl KeyRing {
         if self.snapshot().key(&new.kid).is_some() {
             return Err(JoseError::Import(format!("key {} is already in the ring", new.kid)));
         }
-        let newest_active = self.snapshot().signing_key(now).map(|k| k.activates_at);
-        let at =
-            if immediately { newest_active.map_or(now, |t| now.max(t + 1)) } else { now + self.policy.publish_ahead };
+        let at = if immediately { self.snapshot().immediate_activation(now) } else { now + self.policy.publish_ahead };
         let stored = new.seal(&self.kek, now, at)?;
         for _ in 0..CAS_ATTEMPTS {
             let version = self.snapshot().version;
             if self.store.update_ring(version, vec![stored.clone()], Vec::new()).await? {
+                self.record("key_imported", json!({ "kid": new.kid, "activates_at": at }), now).await;
                 self.reload().await?;
                 return Ok(RotateOutcome { kid: new.kid, activates_at: at, created: true });
             }
@@ -285,7 +287,9 @@ impl KeyRing {
                 None => Vec::new(),
             };
             let kid = add.first().map(|k| k.kid.clone());
+            let details = json!({ "added": kid, "activates_at": add_at, "removed": remove });
             if self.store.update_ring(snap.version, add, remove).await? {
+                self.record("key_ring_changed", details, now).await;
                 self.reload().await?;
                 return Ok(kid);
             }
@@ -293,6 +297,26 @@ impl KeyRing {
             self.reload().await?;
         }
         Err(JoseError::Jose("the key ring kept changing; try again".into()))
+    }
+
+    /// Records a ring change in the audit trail (a failed write is logged: the change itself stands).
+    async fn record(&self, kind: &str, details: serde_json::Value, now: UnixTime) {
+        tracing::info!(event = kind, %details, "key ring changed");
+        let event = AuditEvent {
+            id: uuid::Uuid::new_v4().to_string(),
+            at: now,
+            kind: kind.to_owned(),
+            actor: None,
+            user_id: None,
+            client_id: None,
+            ip: None,
+            user_agent: None,
+            request_id: None,
+            details,
+        };
+        if let Err(e) = self.audit.record_event(&event).await {
+            tracing::error!(error = %e, "key ring change not recorded in the audit trail");
+        }
     }
 
     async fn generate(&self, now: UnixTime, activates_at: UnixTime) -> Result<StoredKey, JoseError> {

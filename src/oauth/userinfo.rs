@@ -51,7 +51,7 @@ impl Provider {
         if now >= exp + self.leeway {
             return Err(invalid("the access token has expired"));
         }
-        if iat > now + self.leeway {
+        if iat > now + self.leeway || int_claim("nbf").is_some_and(|nbf| nbf > now + self.leeway) {
             return Err(invalid("the access token is not valid yet"));
         }
         let claims = AccessTokenClaims {

@@ -450,3 +450,27 @@ both_backends!(
         assert_eq!(userinfo_status(&app, s(&fresh, "access_token")).await, StatusCode::UNAUTHORIZED);
     }
 );
+
+both_backends!(operator_actions_are_audited, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &[]);
+    let id = s(&client, "client_id").to_owned();
+    app.cli_json(&["clients", "rotate-secret", &id], None);
+    app.cli_json(&["users", "disable", "alice"], None);
+    app.cli_json(&["keys", "rotate"], None);
+    app.cli_json(&["clients", "remove", &id], None);
+    let events = app.cli_json(&["audit", "list", "--limit", "50"], None);
+    let kinds: Vec<&str> = events["events"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+    for kind in [
+        "user_created",
+        "client_created",
+        "client_secret_rotated",
+        "user_disabled",
+        "key_ring_changed",
+        "client_deleted",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    let text = events.to_string();
+    assert!(!text.contains(s(&client, "client_secret")), "a secret reached the audit trail");
+});
