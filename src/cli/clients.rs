@@ -55,6 +55,13 @@ pub enum ClientsCommand {
         /// Access token lifetime for this client, in seconds.
         #[arg(long)]
         access_token_ttl: Option<i64>,
+        /// Use this client_id instead of a generated one (e.g. when migrating from another server).
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Read the client secret from standard input instead of generating one (at least 12 characters;
+        /// it is stored as SHA-256, so a secret from elsewhere should be long and random).
+        #[arg(long)]
+        client_secret_stdin: bool,
         /// For `--auth-method private_key_jwt`: a file with the client's public keys as a JWK Set (JSON).
         #[arg(long, conflicts_with = "jwks_uri")]
         jwks: Option<std::path::PathBuf>,
@@ -130,6 +137,9 @@ fn input_error(e: ClientInputError, jwks: Option<&Path>) -> anyhow::Error {
             None => anyhow!("--jwks: {m}"),
         },
         ClientInputError::JwksUri(m) => anyhow!("--jwks-uri: {m}"),
+        ClientInputError::SecretWithoutSecretMethod => {
+            anyhow!("--client-secret-stdin is for clients that authenticate with a secret")
+        }
     }
 }
 
@@ -174,7 +184,23 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             access_token_ttl,
             jwks,
             jwks_uri,
+            client_id,
+            client_secret_stdin,
         } => {
+            let id = match client_id {
+                Some(raw) => parse_client_id(&raw)?,
+                None => ClientId::generate(),
+            };
+            let imported = if client_secret_stdin {
+                let s = super::read_stdin_line("client secret")?;
+                anyhow::ensure!(s.chars().count() >= 12, "the client secret must be at least 12 characters");
+                if s.chars().count() < 32 {
+                    eprintln!("warning: a client secret shorter than 32 characters is easier to guess");
+                }
+                Some(crate::domain::secret::PlainSecret::new(s))
+            } else {
+                None
+            };
             let auth_method = match (public, auth_method) {
                 (true, Some(_)) => return Err(anyhow!("--public clients have no --auth-method")),
                 (true, None) => Some("none".to_owned()),
@@ -193,8 +219,9 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             spec.access_token_ttl = access_token_ttl;
             spec.jwks = jwks.as_deref().map(read_jwks).transpose()?;
             spec.jwks_uri = jwks_uri;
-            let (client, secret) =
-                admin::create_client(&store, &spec, now).await.map_err(|e| admin_error(e, jwks.as_deref()))?;
+            let (client, secret) = admin::create_client_as(&store, &spec, id, imported, now)
+                .await
+                .map_err(|e| admin_error(e, jwks.as_deref()))?;
             super::record(
                 &store,
                 "client_created",

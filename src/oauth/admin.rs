@@ -118,6 +118,9 @@ pub enum ClientInputError {
     /// The JWK Set was refused.
     #[error("jwks: {0}")]
     Jwks(String),
+    /// A secret was given for a client that authenticates without one.
+    #[error("this client authenticates without a secret")]
+    SecretWithoutSecretMethod,
     /// The JWK Set URL was refused.
     #[error("jwks_uri: {0}")]
     JwksUri(String),
@@ -376,7 +379,27 @@ pub async fn create_client(
     spec: &ClientSpec,
     now: UnixTime,
 ) -> Result<(Client, Option<PlainSecret>), AdminError> {
-    let (client, secret) = build_client(spec, ClientId::generate(), None, now)?;
+    create_client_as(clients, spec, ClientId::generate(), None, now).await
+}
+
+/// Like [`create_client`] with an id chosen by the operator and, optionally, a secret brought from elsewhere
+/// (migrating clients from another server). An imported secret replaces the generated one and is not
+/// returned.
+pub async fn create_client_as(
+    clients: &dyn ClientStore,
+    spec: &ClientSpec,
+    id: ClientId,
+    imported_secret: Option<PlainSecret>,
+    now: UnixTime,
+) -> Result<(Client, Option<PlainSecret>), AdminError> {
+    let (mut client, mut secret) = build_client(spec, id, None, now)?;
+    if let Some(imported) = imported_secret {
+        if client.secret_hash.is_none() {
+            return Err(ClientInputError::SecretWithoutSecretMethod.into());
+        }
+        client.secret_hash = Some(imported.hash());
+        secret = None;
+    }
     clients.create_client(&client).await?;
     Ok((client, secret))
 }

@@ -179,3 +179,44 @@ both_backends!(keys_list_and_rotate, async |app| {
     let list = app.cli_json(&["keys", "list"], None);
     assert_eq!(list["keys"].as_array().unwrap().len(), 3);
 });
+
+both_backends!(clients_add_with_a_chosen_id_and_imported_secret, async |app| {
+    let secret = "an-imported-secret-from-another-server";
+    let client = app.cli_json(
+        &[
+            "clients",
+            "add",
+            "--name",
+            "Imported",
+            "--client-id",
+            "bench-client",
+            "--client-secret-stdin",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "api:read",
+        ],
+        Some(secret),
+    );
+    assert_eq!(client["client_id"], "bench-client");
+    assert!(client.get("client_secret").is_none(), "an imported secret is not echoed");
+    let r = app
+        .api_client
+        .post(app.url("/token"))
+        .basic_auth("bench-client", Some(secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", "api:read")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let out = app.cli(
+        &["clients", "add", "--name", "Short", "--client-secret-stdin", "--grant-type", "client_credentials"],
+        Some("short"),
+    );
+    assert!(!out.status.success());
+    let out = app.cli(
+        &["clients", "add", "--name", "Dup", "--client-id", "bench-client", "--grant-type", "client_credentials"],
+        None,
+    );
+    assert!(!out.status.success(), "a taken client_id is refused");
+});
