@@ -11,6 +11,7 @@ use crate::oauth::provider::Provider;
 use crate::storage::cache::memory::MemoryCache;
 use crate::storage::cache::redis::RedisCache;
 use crate::storage::cache::EphemeralStore;
+use crate::storage::client_cache::client_views;
 use crate::storage::diesel::{Db, DieselStore};
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
@@ -73,12 +74,14 @@ pub async fn build_provider(
     .await?
     .map_err(|e| anyhow::anyhow!(e))?;
     let shared = Arc::new(store.clone());
+    let (cached_clients, exact_clients) = client_views(shared.clone(), settings.clients.cache);
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let limits = crate::oauth::limits::Limiter::new(Arc::clone(&cache), settings.limits.clone());
     Ok(Provider {
         issuer: crate::oauth::discovery::issuer_string(&settings.issuer),
         token_endpoint: crate::oauth::discovery::endpoint(&settings.issuer, crate::oauth::discovery::paths::TOKEN),
-        clients: shared.clone(),
+        clients: Arc::new(exact_clients),
+        auth_clients: Arc::new(cached_clients),
         users: shared.clone(),
         sessions: shared.clone(),
         consents: shared.clone(),

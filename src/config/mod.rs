@@ -53,11 +53,12 @@ impl Default for RawSessions {
 #[serde(deny_unknown_fields, default)]
 pub struct RawClients {
     pub secret_overlap_seconds: i64,
+    pub cache_seconds: u64,
 }
 
 impl Default for RawClients {
     fn default() -> Self {
-        Self { secret_overlap_seconds: 24 * 3600 }
+        Self { secret_overlap_seconds: 24 * 3600, cache_seconds: 5 }
     }
 }
 
@@ -425,6 +426,7 @@ pub struct SessionSettings {
 #[derive(Debug, Clone)]
 pub struct ClientSettings {
     pub secret_overlap: i64,
+    pub cache: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -675,7 +677,14 @@ impl RawSettings {
             registration,
             tokens,
             passwords: PasswordSettings { cost, max_concurrent: self.passwords.max_concurrent },
-            clients: ClientSettings { secret_overlap },
+            clients: ClientSettings {
+                secret_overlap,
+                cache: if self.clients.cache_seconds <= 60 {
+                    std::time::Duration::from_secs(self.clients.cache_seconds)
+                } else {
+                    return Err(invalid("clients.cache_seconds", "must be at most 60"));
+                },
+            },
             sessions: SessionSettings { ttl: positive("sessions.ttl_seconds", self.sessions.ttl_seconds)? },
             limits: self.limits.validate()?,
             log: LogSettings { json, level: self.log.level },

@@ -103,7 +103,7 @@ impl Provider {
             }
         };
         let id = ClientId::parse(raw_id).map_err(|_| unauthenticated())?;
-        let client = self.clients.client(&id).await?.ok_or_else(unauthenticated)?;
+        let client = self.auth_clients.client(&id).await?.ok_or_else(unauthenticated)?;
         if client.auth_method != method {
             return Err(OAuthError::invalid_client(format!(
                 "this client must authenticate with {}",
@@ -130,7 +130,7 @@ impl Provider {
             return Err(OAuthError::invalid_request("client_id does not match the client assertion"));
         }
         let id = ClientId::parse(assertion.client_id()).map_err(|_| unauthenticated())?;
-        let client = self.clients.client(&id).await?.ok_or_else(unauthenticated)?;
+        let client = self.auth_clients.client(&id).await?.ok_or_else(unauthenticated)?;
         if client.auth_method != ClientAuthMethod::PrivateKeyJwt {
             return Err(OAuthError::invalid_client(format!(
                 "this client must authenticate with {}",

@@ -17,6 +17,9 @@ pub struct Provider {
     pub token_endpoint: String,
     /// Clients.
     pub clients: Arc<dyn ClientStore>,
+    /// The same clients through a short in-process cache: for client authentication only (revocation
+    /// checks read `clients`, which is exact).
+    pub auth_clients: Arc<dyn ClientStore>,
     /// Users.
     pub users: Arc<dyn UserStore>,
     /// Browser sessions.

@@ -1,6 +1,7 @@
 //! Storage behind traits. The protocol layer sees only these traits and [`StoreError`]; SQL lives in
 //! [`diesel`](self::diesel) and hot, short-lived state in [`cache`].
 pub mod cache;
+pub mod client_cache;
 pub mod diesel;
 
 use crate::domain::secret::SecretHash;

@@ -186,6 +186,9 @@ impl Db {
             // No background replenishing: r2d2 would open connections on its own threads, which can still be
             // in a TLS handshake when a short-lived CLI process exits (OpenSSL's exit handlers then crash it).
             .min_idle(Some(0))
+            // No `SELECT 1` before every query (a round trip each): a connection that died is found by the
+            // query that fails on it, and r2d2 then drops it (`is_broken`).
+            .test_on_check_out(false)
             .connection_timeout(acquire_timeout)
             .error_handler(Box::new(TracingErrors))
             .connection_customizer(Box::new(SqlitePragmas));
