@@ -56,7 +56,8 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
     if params.get("decision") == Some("stay") && params.get("csrf").is_some_and(|t| logout_csrf_matches(&cookie, t)) {
         return finish_without_logout(&request);
     }
-    if !(request.hinted || confirmed) {
+    let hinted = state.provider.logout_needs_no_confirmation(&request, &cookie, crate::domain::now()).await;
+    if !(hinted || confirmed) {
         let view = LogoutPage {
             client_name: request.client_name.clone(),
             csrf: logout_csrf(&cookie),

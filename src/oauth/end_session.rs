@@ -25,8 +25,8 @@ pub struct LogoutRequest {
     pub post_logout_redirect_uri: Option<RedirectUri>,
     /// Echoed to the client.
     pub state: Option<String>,
-    /// Whether a valid `id_token_hint` came with it: then no confirmation is needed.
-    pub hinted: bool,
+    /// The `sub` of a valid `id_token_hint`: when it names the signed-in user, no confirmation is needed.
+    pub hint_subject: Option<String>,
 }
 
 impl LogoutRequest {
@@ -58,9 +58,9 @@ impl Provider {
     /// Validates a logout request. A `post_logout_redirect_uri` is accepted only when registered for the
     /// client named by the hint or `client_id`; otherwise this fails and the caller shows a page.
     pub async fn logout_request(&self, params: &Params) -> Result<LogoutRequest, OAuthError> {
-        let hint_aud = match params.get("id_token_hint") {
-            Some(hint) => self.id_token_hint_audience(hint),
-            None => None,
+        let (hint_aud, hint_subject) = match params.get("id_token_hint").and_then(|h| self.id_token_hint(h)) {
+            Some((aud, sub)) => (Some(aud), Some(sub)),
+            None => (None, None),
         };
         let client_param = params.get("client_id");
         if let (Some(aud), Some(c)) = (&hint_aud, client_param) {
@@ -97,12 +97,13 @@ impl Provider {
             client_name: client.map(|c| c.name),
             post_logout_redirect_uri,
             state,
-            hinted: hint_aud.is_some(),
+            hint_subject,
         })
     }
 
-    /// The client an ID token we issued was for. Expired hints are fine: logout comes after sessions end.
-    fn id_token_hint_audience(&self, hint: &str) -> Option<String> {
+    /// The client (`aud`) and user (`sub`) of an ID token we issued. Expired hints are fine: logout comes
+    /// after sessions end.
+    fn id_token_hint(&self, hint: &str) -> Option<(String, String)> {
         if hint.len() > 8192 {
             return None;
         }
@@ -114,11 +115,25 @@ impl Provider {
         if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
             return None;
         }
-        match claims.get("aud")? {
-            Value::String(s) => Some(s.clone()),
-            Value::Array(a) => a.first().and_then(Value::as_str).map(str::to_owned),
-            _ => None,
-        }
+        let sub = claims.get("sub").and_then(Value::as_str)?.to_owned();
+        let aud = match claims.get("aud")? {
+            Value::String(s) => s.clone(),
+            Value::Array(a) => a.first().and_then(Value::as_str)?.to_owned(),
+            _ => return None,
+        };
+        Some((aud, sub))
+    }
+
+    /// Whether the logout may proceed without asking: the hint names the user of the session the cookie
+    /// holds. Anyone can obtain an ID token of their own, so a hint for someone else proves nothing.
+    pub async fn logout_needs_no_confirmation(
+        &self,
+        request: &LogoutRequest,
+        session_cookie: &str,
+        now: UnixTime,
+    ) -> bool {
+        let Some(sub) = &request.hint_subject else { return false };
+        matches!(self.session_from_cookie(session_cookie, now).await, Ok(Some(s)) if s.user_id.as_str() == sub)
     }
 
     /// Ends the session a cookie names and revokes its session-bound refresh tokens (and the access tokens

@@ -474,3 +474,69 @@ both_backends!(operator_actions_are_audited, async |app| {
     let text = events.to_string();
     assert!(!text.contains(s(&client, "client_secret")), "a secret reached the audit trail");
 });
+
+// Regression: a valid ID token of another user must not sign this browser out without asking (anyone can
+// get an ID token of their own and send a victim to /logout with it).
+both_backends!(logout_hint_of_another_user_asks_first, async |app| {
+    let g = sign_in(&app, "openid", &[]).await;
+    app.cli_json(&["users", "add", "mallory", "--password-stdin"], Some("mallory's long password"));
+    // Mallory's own ID token, from a separate browser.
+    let mallory =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+    let (challenge, verifier) = pkce_pair();
+    let url = format!(
+        "{}/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s&code_challenge={challenge}&code_challenge_method=S256",
+        app.address, g.client_id, urlencode(REDIRECT)
+    );
+    let r = mallory.get(&url).send().await.unwrap();
+    let page = mallory.get(app.url(&location(&r))).send().await.unwrap().text().await.unwrap();
+    let r = mallory
+        .post(app.url("/login"))
+        .header("Origin", &app.address)
+        .form(&[
+            ("interaction", crate::signin::hidden(&page, "interaction")),
+            ("csrf", crate::signin::hidden(&page, "csrf")),
+            ("username", "mallory".into()),
+            ("password", "mallory's long password".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let consent = mallory.get(app.url(&location(&r))).send().await.unwrap().text().await.unwrap();
+    let r = mallory
+        .post(app.url("/consent"))
+        .header("Origin", &app.address)
+        .form(&[
+            ("interaction", crate::signin::hidden(&consent, "interaction")),
+            ("csrf", crate::signin::hidden(&consent, "csrf")),
+            ("decision", "allow".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let code = query_of(&location(&r)).remove("code").unwrap();
+    let (_, tokens) = token(
+        &app,
+        &g.client_id,
+        &g.secret,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    let hint = s(&tokens, "id_token");
+    // Alice's browser follows Mallory's link: it is asked, not signed out.
+    let r = app.api_client.get(format!("{}/logout?id_token_hint={hint}", app.address)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("Sign out?"));
+    let (challenge, _) = pkce_pair();
+    let url = format!(
+        "{}/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s&prompt=none&code_challenge={challenge}&code_challenge_method=S256",
+        app.address, g.client_id, urlencode(REDIRECT)
+    );
+    let r = app.api_client.get(&url).send().await.unwrap();
+    assert!(query_of(&location(&r)).contains_key("code"), "alice is still signed in");
+});
