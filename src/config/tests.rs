@@ -1,0 +1,94 @@
+//! Loading and validation of settings.
+use super::*;
+
+fn load(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.toml");
+    std::fs::write(&path, toml).unwrap();
+    // A private env prefix per call keeps parallel tests apart from the real environment.
+    let prefix = format!("TTEST{}__", uuid::Uuid::new_v4().simple());
+    for (k, v) in env {
+        std::env::set_var(format!("{prefix}{k}"), v);
+    }
+    let r = RawSettings::load_from(Some(&path), Env::prefixed(&prefix).split("__")).and_then(RawSettings::validate);
+    for (k, _) in env {
+        std::env::remove_var(format!("{prefix}{k}"));
+    }
+    r
+}
+
+#[test]
+fn defaults_are_the_embedded_setup() {
+    let s = load("", &[]).unwrap();
+    assert_eq!(s.issuer.as_str(), "http://127.0.0.1:8080/");
+    assert_eq!(s.http.bind.to_string(), "127.0.0.1:8080");
+    assert_eq!(s.database.kind, DatabaseKind::Sqlite);
+    assert!(s.redis.is_none());
+    assert_eq!(s.registration, RegistrationMode::Open);
+    assert_eq!(s.tokens.refresh_grace, 10);
+    assert!(matches!(s.keys.kek, KekSource::CreateIfMissing(_)));
+    assert_eq!(s.limits.login_ip, Some(Rate { max: 5, window: 60 }));
+    assert_eq!(s.limits.login_user, Some(Lockout { failures: 5, window: 900, lock: 60, max_lock: 900 }));
+    assert_eq!(s.limits.token_client, Some(Rate { max: 600, window: 60 }));
+    assert_eq!(s.limits.token_ip, Some(Rate { max: 1200, window: 60 }));
+    assert_eq!(s.limits.register_ip, Some(Rate { max: 20, window: 3600 }));
+}
+
+#[test]
+fn a_zero_limit_is_off() {
+    let s = load("[limits]\ntoken_ip_requests = 0\nlogin_user_failures = 0\n", &[]).unwrap();
+    assert_eq!(s.limits.token_ip, None);
+    assert_eq!(s.limits.login_user, None);
+    assert!(s.limits.token_client.is_some());
+}
+
+#[test]
+fn environment_overrides_file() {
+    let s = load(
+        "issuer = \"https://id.example\"\n[tokens]\nrefresh_grace_seconds = 3\n",
+        &[("TOKENS__REFRESH_GRACE_SECONDS", "7"), ("HTTP__BIND", "0.0.0.0:9000")],
+    )
+    .unwrap();
+    assert_eq!(s.issuer.as_str(), "https://id.example/");
+    assert_eq!(s.tokens.refresh_grace, 7);
+    assert_eq!(s.http.bind.port(), 9000);
+}
+
+#[test]
+fn unknown_keys_are_refused_by_name() {
+    let e = load("[database]\nurll = \"x\"\n", &[]).unwrap_err().to_string();
+    assert!(e.contains("urll"), "{e}");
+    let e = load("", &[("TOKENZ__X", "1")]).unwrap_err().to_string();
+    assert!(e.contains("tokenz"), "{e}");
+}
+
+#[test]
+fn invalid_values_name_their_key() {
+    for (toml, key) in [
+        ("issuer = \"http://id.example\"", "issuer"),
+        ("[http]\nbind = \"nope\"", "http.bind"),
+        ("[database]\nurl = \"./x.db\"", "database.url"),
+        ("[keys]\nalgorithm_bits = 1024", "keys.algorithm_bits"),
+        ("[keys]\npublish_ahead_seconds = 10", "keys.publish_ahead_seconds"),
+        ("[registration]\nmode = \"maybe\"", "registration.mode"),
+        ("[tokens]\nrefresh_grace_seconds = -1", "tokens.refresh_grace_seconds"),
+        ("[log]\nformat = \"xml\"", "log.format"),
+        ("[limits]\nlogin_ip_window_seconds = 0", "limits.login_ip_window_seconds"),
+        ("[limits]\nlogin_user_max_lock_seconds = 10", "limits.login_user_max_lock_seconds"),
+        ("[limits]\nfallback_entries = 0", "limits.fallback_entries"),
+    ] {
+        let e = load(toml, &[]).unwrap_err().to_string();
+        assert!(e.contains(key), "{toml}: {e}");
+    }
+    let e = load("[tokens]\naccess_token_ttl_seconds = \"ten\"", &[]).unwrap_err().to_string();
+    assert!(e.contains("access_token_ttl_seconds"), "{e}");
+}
+
+#[test]
+fn postgres_requires_an_explicit_kek_and_defaults_to_token_registration() {
+    let e = load("[database]\nurl = \"postgres://localhost/x\"", &[]).unwrap_err().to_string();
+    assert!(e.contains("keys.kek"), "{e}");
+    let s = load("[database]\nurl = \"postgres://localhost/x\"\n[keys]\nkek = \"abc\"", &[]).unwrap();
+    assert_eq!(s.registration, RegistrationMode::Token);
+    assert!(!format!("{s:?}").contains("abc"));
+}

@@ -1,0 +1,391 @@
+//! The admin API's operations: paging, the caller check, and one `Provider` method per endpoint.
+use super::*;
+
+// --- Paging and filters ---
+
+/// The `limit` parameter: 1 to [`MAX_PAGE_SIZE`], [`DEFAULT_PAGE_SIZE`] when absent.
+pub(super) fn page_limit(params: &Params) -> Result<i64, AdminError> {
+    match params.get("limit") {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+            .ok_or_else(|| AdminError::Invalid(format!("limit must be an integer from 1 to {MAX_PAGE_SIZE}"))),
+    }
+}
+
+/// A page as JSON from up to `limit + 1` rows (one more than shown tells whether another page follows):
+/// `next` is the cursor of the following page (`key` of the last item shown), `null` on the last page.
+pub(super) fn page<T>(mut rows: Vec<T>, limit: i64, json: impl Fn(&T) -> Value, key: impl Fn(&T) -> String) -> Value {
+    let shown = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > shown;
+    rows.truncate(shown);
+    let next = if more { rows.last().map(key) } else { None };
+    json!({ "items": rows.iter().map(json).collect::<Vec<_>>(), "next": next })
+}
+
+// --- The admin API ---
+
+/// Who is calling the admin API: the admin client, and the user when the token was issued to one.
+#[derive(Debug, Clone)]
+pub struct AdminCaller {
+    /// The admin client (the actor in the audit trail).
+    pub client_id: ClientId,
+    /// The user the token was issued to, for tokens from a user's sign-in.
+    pub user_id: Option<UserId>,
+}
+
+impl AdminCaller {
+    fn facts(&self, user_id: Option<&UserId>, client_id: Option<&ClientId>, mut details: Value) -> EventFacts {
+        if let (Some(user), Value::Object(map)) = (&self.user_id, &mut details) {
+            map.insert("on_behalf_of".into(), json!(user.as_str()));
+        }
+        EventFacts {
+            actor: Some(self.client_id.as_str().to_owned()),
+            user_id: user_id.map(|u| u.as_str().to_owned()),
+            client_id: client_id.map(|c| c.as_str().to_owned()),
+            details,
+        }
+    }
+}
+
+fn insufficient_scope(description: &str) -> OAuthError {
+    OAuthError::new(ErrorCode::InsufficientScope, description)
+}
+
+fn client_details(c: &Client) -> Value {
+    json!({
+        "client_name": c.name,
+        "token_endpoint_auth_method": c.auth_method.as_str(),
+        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "admin": c.admin,
+    })
+}
+
+/// A client id from a path: one that cannot parse names no client.
+fn path_client_id(id: &str) -> Result<ClientId, AdminError> {
+    ClientId::parse(id).map_err(|_| no_client(id.chars().take(128).collect::<String>().as_str()))
+}
+
+/// A user id from a path: one that cannot parse names no user.
+fn path_user_id(id: &str) -> Result<UserId, AdminError> {
+    UserId::parse(id).map_err(|_| no_user(id.chars().take(128).collect::<String>().as_str()))
+}
+
+impl Provider {
+    /// Checks the bearer token of an admin API request: a live access token ([`Provider::live_access_token`])
+    /// with [`ADMIN_SCOPE`] (`insufficient_scope` otherwise), issued to a client that is still an admin client.
+    pub async fn admin_caller(&self, token: &str, now: UnixTime) -> Result<AdminCaller, OAuthError> {
+        let (at, user) = self.live_access_token(token, now).await?;
+        if !at.scope.contains(ADMIN_SCOPE) {
+            return Err(insufficient_scope("the access token lacks the tessera:admin scope"));
+        }
+        let client_id =
+            ClientId::parse(at.client_id).map_err(|_| OAuthError::invalid_token("the access token has no client"))?;
+        let client = self
+            .clients
+            .client(&client_id)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_token("the client no longer exists"))?;
+        if !client.admin {
+            return Err(insufficient_scope("the client is no longer an admin client"));
+        }
+        Ok(AdminCaller { client_id, user_id: user.map(|u| u.id) })
+    }
+
+    /// `GET /admin/api/clients?after=&limit=`: clients ordered by id.
+    pub async fn admin_list_clients(&self, params: &Params) -> Result<Value, AdminError> {
+        let limit = page_limit(params)?;
+        let after = params
+            .get("after")
+            .map(ClientId::parse)
+            .transpose()
+            .map_err(|e| AdminError::Invalid(format!("after: invalid client id: {e}")))?;
+        let clients = self.clients.list_clients(after.as_ref(), limit + 1).await?;
+        Ok(page(clients, limit, client_json, |c| c.id.as_str().to_owned()))
+    }
+
+    /// `GET /admin/api/clients/{id}`.
+    pub async fn admin_client(&self, id: &str) -> Result<Value, AdminError> {
+        let id = path_client_id(id)?;
+        let client = self.clients.client(&id).await?.ok_or_else(|| no_client(id.as_str()))?;
+        Ok(client_json(&client))
+    }
+
+    /// `POST /admin/api/clients`: the new client, with its secret this once.
+    pub async fn admin_create_client(
+        &self,
+        caller: &AdminCaller,
+        body: &[u8],
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<Value, AdminError> {
+        let spec = ClientSpec::from_json(body)?;
+        if spec.client_id.is_some() {
+            return Err(AdminError::Invalid("client_id is chosen by the server".into()));
+        }
+        let (client, secret) = create_client(&*self.clients, &spec, now).await?;
+        let facts = caller.facts(None, Some(&client.id), client_details(&client));
+        self.audit("admin_client_created", facts, meta, now).await;
+        let mut value = client_json(&client);
+        if let Some(s) = &secret {
+            value["client_secret"] = json!(s.expose());
+        }
+        Ok(value)
+    }
+
+    /// `PUT /admin/api/clients/{id}`: replaces the editable fields, checked as at creation. A client that moves
+    /// to a secret method without having a secret is issued one, shown this once.
+    pub async fn admin_update_client(
+        &self,
+        caller: &AdminCaller,
+        id: &str,
+        body: &[u8],
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<Value, AdminError> {
+        let id = path_client_id(id)?;
+        let current = self.clients.client(&id).await?.ok_or_else(|| no_client(id.as_str()))?;
+        let spec = ClientSpec::from_json(body)?;
+        if spec.client_id.as_deref().is_some_and(|given| given != id.as_str()) {
+            return Err(AdminError::Invalid("client_id does not match the client in the path".into()));
+        }
+        let (client, secret) = build_client(&spec, id.clone(), Some(&current), now)?;
+        self.clients.update_client(&client).await.map_err(|e| match e {
+            StoreError::NotFound => no_client(id.as_str()),
+            other => other.into(),
+        })?;
+        let facts = caller.facts(None, Some(&client.id), client_details(&client));
+        self.audit("admin_client_updated", facts, meta, now).await;
+        let mut value = client_json(&client);
+        if let Some(s) = &secret {
+            value["client_secret"] = json!(s.expose());
+        }
+        Ok(value)
+    }
+
+    /// `DELETE /admin/api/clients/{id}`: revokes what the client was issued, then deletes it (its refresh
+    /// tokens and consents go with it; its access tokens fail the live check once it is gone).
+    pub async fn admin_delete_client(
+        &self,
+        caller: &AdminCaller,
+        id: &str,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<(), AdminError> {
+        let id = path_client_id(id)?;
+        let client = self.clients.client(&id).await?.ok_or_else(|| no_client(id.as_str()))?;
+        let issued = self.refresh_tokens.revoke_client_refresh_tokens(&id, now).await?;
+        self.revoke_access_tokens(&issued, now).await;
+        self.clients.delete_client(&id).await.map_err(|e| match e {
+            StoreError::NotFound => no_client(id.as_str()),
+            other => other.into(),
+        })?;
+        let facts = caller.facts(None, Some(&id), json!({ "client_name": client.name }));
+        self.audit("admin_client_deleted", facts, meta, now).await;
+        Ok(())
+    }
+
+    /// `POST /admin/api/clients/{id}/rotate-secret`: a new secret, shown this once; the previous one keeps
+    /// working for `overlap` seconds.
+    pub async fn admin_rotate_client_secret(
+        &self,
+        caller: &AdminCaller,
+        id: &str,
+        overlap: i64,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<Value, AdminError> {
+        let id = path_client_id(id)?;
+        let (secret, until) = rotate_client_secret(&*self.clients, &id, overlap, now).await?;
+        let facts = caller.facts(None, Some(&id), json!({ "previous_secret_expires_at": until }));
+        self.audit("admin_client_secret_rotated", facts, meta, now).await;
+        Ok(json!({ "client_id": id.as_str(), "client_secret": secret.expose(), "previous_secret_expires_at": until }))
+    }
+
+    /// `POST /admin/api/clients/{id}/revoke-tokens`: everything issued to the client so far stops working.
+    pub async fn admin_revoke_client_tokens(
+        &self,
+        caller: &AdminCaller,
+        id: &str,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<Value, AdminError> {
+        let id = path_client_id(id)?;
+        if self.clients.client(&id).await?.is_none() {
+            return Err(no_client(id.as_str()));
+        }
+        self.revoke_client_by(caller.client_id.as_str(), &id, meta, now).await?;
+        Ok(json!({ "client_id": id.as_str(), "revoked": true }))
+    }
+
+    /// `GET /admin/api/users?after=&limit=`: users ordered by username.
+    pub async fn admin_list_users(&self, params: &Params) -> Result<Value, AdminError> {
+        let limit = page_limit(params)?;
+        let after = params.get("after").map(parse_username).transpose()?;
+        let users = self.users.list_users(after.as_ref(), limit + 1).await?;
+        Ok(page(users, limit, user_json, |u| u.username.as_str().to_owned()))
+    }
+
+    /// `GET /admin/api/users/{id}`.
+    pub async fn admin_user(&self, id: &str) -> Result<Value, AdminError> {
+        let id = path_user_id(id)?;
+        let user = self.users.user_by_id(&id).await?.ok_or_else(|| no_user(id.as_str()))?;
+        Ok(user_json(&user))
+    }
+
+    async fn hash_new_password(&self, password: Password) -> Result<String, AdminError> {
+        let cost = self.password_cost;
+        let hashed =
+            self.password_pool.run(move || hash_password(&password, cost)).await.map_err(OAuthError::server)?;
+        Ok(hashed.map_err(OAuthError::server)?)
+    }
+
+    /// `POST /admin/api/users`: `Conflict` when the username is taken.
+    pub async fn admin_create_user(
+        &self,
+        caller: &AdminCaller,
+        body: &[u8],
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<Value, AdminError> {
+        let req: UserRequest =
+            serde_json::from_slice(body).map_err(|e| body_error("the body is not a user description", &e))?;
+        let username = parse_username(&req.username)?;
+        if let Some(e) = &req.email {
+            check_email(e)?;
+        }
+        if let Some(n) = &req.name {
+            check_user_name(n)?;
+        }
+        let password = parse_password(req.password)?;
+        if self.users.user_by_username(&username).await?.is_some() {
+            // Spare the argon2 work; the store refuses a duplicate that races past this anyway.
+            return Err(AdminError::Conflict(format!("a user named {username} already exists")));
+        }
+        let password_hash = self.hash_new_password(password).await?;
+        let new = NewUser {
+            id: UserId::generate(),
+            username,
+            password_hash,
+            email: req.email,
+            name: req.name,
+            created_at: now,
+        };
+        let user = create_user(&*self.users, new).await?;
+        let facts = caller.facts(Some(&user.id), None, json!({ "username": user.username.as_str() }));
+        self.audit("admin_user_created", facts, meta, now).await;
+        Ok(user_json(&user))
+    }
+
+    /// `PATCH /admin/api/users/{id}`: `email`, `name` (`null` removes them), `disabled`, `password`.
+    pub async fn admin_update_user(
+        &self,
+        caller: &AdminCaller,
+        id: &str,
+        body: &[u8],
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<Value, AdminError> {
+        let id = path_user_id(id)?;
+        if self.users.user_by_id(&id).await?.is_none() {
+            return Err(no_user(id.as_str()));
+        }
+        let patch: UserPatch =
+            serde_json::from_slice(body).map_err(|e| body_error("the body is not a user change", &e))?;
+        if let Some(Some(e)) = &patch.email {
+            check_email(e)?;
+        }
+        if let Some(Some(n)) = &patch.name {
+            check_user_name(n)?;
+        }
+        let password = patch.password.map(parse_password).transpose()?;
+        let mut changed: Vec<&str> = Vec::new();
+        for (field, given) in [
+            ("email", patch.email.is_some()),
+            ("name", patch.name.is_some()),
+            ("disabled", patch.disabled.is_some()),
+            ("password", password.is_some()),
+        ] {
+            if given {
+                changed.push(field);
+            }
+        }
+        let password_hash = match password {
+            Some(p) => Some(self.hash_new_password(p).await?),
+            None => None,
+        };
+        let update = UserUpdate { email: patch.email, name: patch.name, disabled: patch.disabled, password_hash };
+        let user = self.users.update_user(&id, update, now).await.map_err(|e| match e {
+            StoreError::NotFound => no_user(id.as_str()),
+            other => other.into(),
+        })?;
+        if !changed.is_empty() {
+            let facts = caller.facts(Some(&user.id), None, json!({ "changed": changed }));
+            self.audit("admin_user_updated", facts, meta, now).await;
+        }
+        Ok(user_json(&user))
+    }
+
+    /// `DELETE /admin/api/users/{id}`: ends the user's sessions and revokes their tokens, then deletes them
+    /// (sessions, consents and refresh tokens go with them).
+    pub async fn admin_delete_user(
+        &self,
+        caller: &AdminCaller,
+        id: &str,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<(), AdminError> {
+        let id = path_user_id(id)?;
+        let user = self.users.user_by_id(&id).await?.ok_or_else(|| no_user(id.as_str()))?;
+        let sessions = self.sessions.revoke_user_sessions(&id).await?;
+        let issued = self.refresh_tokens.revoke_user_refresh_tokens(&id, now).await?;
+        self.revoke_access_tokens(&issued, now).await;
+        self.users.delete_user(&id).await.map_err(|e| match e {
+            StoreError::NotFound => no_user(id.as_str()),
+            other => other.into(),
+        })?;
+        let details = json!({ "username": user.username.as_str(), "sessions": sessions });
+        self.audit("admin_user_deleted", caller.facts(Some(&id), None, details), meta, now).await;
+        Ok(())
+    }
+
+    /// `POST /admin/api/users/{id}/revoke`: signs the user out everywhere ([`Provider::revoke_user`]).
+    pub async fn admin_revoke_user(
+        &self,
+        caller: &AdminCaller,
+        id: &str,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<Value, AdminError> {
+        let id = path_user_id(id)?;
+        let user = self.users.user_by_id(&id).await?.ok_or_else(|| no_user(id.as_str()))?;
+        let sessions = self.revoke_user_by(caller.client_id.as_str(), &id, meta, now).await?;
+        Ok(json!({
+            "id": user.id.as_str(), "username": user.username.as_str(), "revoked": true, "sessions_ended": sessions,
+        }))
+    }
+
+    /// `GET /admin/api/audit?user=&client=&since=&limit=`: events, newest first.
+    pub async fn admin_audit(&self, params: &Params) -> Result<Value, AdminError> {
+        let limit = page_limit(params)?;
+        let user_id = params
+            .get("user")
+            .map(|u| UserId::parse(u).map(|id| id.as_str().to_owned()))
+            .transpose()
+            .map_err(|e| AdminError::Invalid(format!("user: invalid user id: {e}")))?;
+        let client_id = params
+            .get("client")
+            .map(|c| ClientId::parse(c).map(|id| id.as_str().to_owned()))
+            .transpose()
+            .map_err(|e| AdminError::Invalid(format!("client: invalid client id: {e}")))?;
+        let since = params
+            .get("since")
+            .map(|s| s.parse::<UnixTime>())
+            .transpose()
+            .map_err(|_| AdminError::Invalid("since must be a Unix time in seconds".into()))?;
+        let events = self.audit.list_events(&AuditFilter { user_id, client_id, since, limit }).await?;
+        Ok(json!({ "items": events.iter().map(audit_event_json).collect::<Vec<_>>() }))
+    }
+}
