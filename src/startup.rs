@@ -161,7 +161,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(crate::http::form::MAX_FORM_BYTES))
                 .wrap(headers)
-                .wrap(tracing_actix_web::TracingLogger::default())
+                .wrap(tracing_actix_web::TracingLogger::<crate::http::request_span::PathOnlySpan>::new())
                 .configure(http::routes)
         })
         .shutdown_timeout(10)

@@ -14,6 +14,7 @@ pub mod meta;
 pub mod metadata;
 pub mod register;
 pub mod render;
+pub mod request_span;
 pub mod revoke;
 pub mod state;
 pub mod throttle;
