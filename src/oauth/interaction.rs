@@ -14,8 +14,8 @@ use subtle::ConstantTimeEq;
 /// How long the user has to finish signing in and consenting.
 pub const INTERACTION_TTL: i64 = 30 * 60;
 
-/// A pending request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A pending request. Its `Debug` leaves out the CSRF token and the browser binding.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Interaction {
     /// The verified request.
     pub request: AuthorizationRequest,
@@ -29,8 +29,19 @@ pub struct Interaction {
     pub created_at: UnixTime,
 }
 
-/// An authorization response: code or error, to deliver by redirect or form post.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl std::fmt::Debug for Interaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interaction")
+            .field("request", &self.request)
+            .field("progress", &self.progress)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An authorization response: code or error, to deliver by redirect or form post. Its `Debug` names the
+/// parameters but never shows their values (one is the code).
+#[derive(Clone, PartialEq, Eq)]
 pub struct AuthorizationResponse {
     /// The client's verified redirect URI.
     pub redirect_uri: RedirectUri,
@@ -38,6 +49,17 @@ pub struct AuthorizationResponse {
     pub mode: ResponseMode,
     /// The parameters (`code` or `error`…, `state`, `iss`).
     pub params: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for AuthorizationResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.params.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("AuthorizationResponse")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("mode", &self.mode)
+            .field("params", &names)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for Step {
@@ -218,5 +240,22 @@ impl Provider {
         self.consents.save_consent(&session.user_id, &client.id, &union, now).await.map_err(|e| req.error(e.into()))?;
         interaction.progress.consented = true;
         self.advance(id, interaction, &client, Some(session), now).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::RedirectUri;
+
+    #[test]
+    fn debug_never_shows_the_code() {
+        let r = AuthorizationResponse {
+            redirect_uri: RedirectUri::parse("https://app.example/cb").unwrap(),
+            mode: ResponseMode::Query,
+            params: vec![("code".into(), "SECRET-CODE".into()), ("state".into(), "s".into())],
+        };
+        let shown = format!("{r:?} {:?}", Step::Respond(r.clone()));
+        assert!(shown.contains("code") && !shown.contains("SECRET-CODE"), "{shown}");
     }
 }
