@@ -13,6 +13,7 @@ use crate::storage::cache::redis::RedisCache;
 use crate::storage::cache::EphemeralStore;
 use crate::storage::client_cache::client_views;
 use crate::storage::diesel::{Db, DieselStore};
+use crate::storage::revocation_epoch::{EpochClients, EpochRevocations, EpochUsers, RevocationEpoch};
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context;
@@ -39,6 +40,13 @@ pub async fn open_cache(settings: &Settings) -> anyhow::Result<Arc<dyn Ephemeral
         ),
         None => Arc::new(MemoryCache::new()),
     })
+}
+
+/// Tells every instance that a token may have been revoked, for operator commands that write SQL directly
+/// (see [`RevocationEpoch`]).
+pub async fn advance_revocation_epoch(settings: &Settings) -> anyhow::Result<()> {
+    RevocationEpoch::new(open_cache(settings).await?).advance().await;
+    Ok(())
 }
 
 /// The rotation schedule from the settings.
@@ -74,7 +82,11 @@ pub async fn build_provider(
     .await?
     .map_err(|e| anyhow::anyhow!(e))?;
     let shared = Arc::new(store.clone());
-    let (cached_clients, exact_clients) = client_views(shared.clone(), settings.clients.cache);
+    let revocation_epoch = Arc::new(RevocationEpoch::new(Arc::clone(&cache)));
+    let (cached_clients, exact_clients) = client_views(
+        Arc::new(EpochClients::new(shared.clone(), Arc::clone(&revocation_epoch))),
+        settings.clients.cache,
+    );
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let limits = crate::oauth::limits::Limiter::new(Arc::clone(&cache), settings.limits.clone());
     Ok(Provider {
@@ -82,10 +94,10 @@ pub async fn build_provider(
         token_endpoint: crate::oauth::discovery::endpoint(&settings.issuer, crate::oauth::discovery::paths::TOKEN),
         clients: Arc::new(exact_clients),
         auth_clients: Arc::new(cached_clients),
-        users: shared.clone(),
+        users: Arc::new(EpochUsers::new(shared.clone(), Arc::clone(&revocation_epoch))),
         sessions: shared.clone(),
         consents: shared.clone(),
-        revocations: shared.clone(),
+        revocations: Arc::new(EpochRevocations::new(shared.clone(), Arc::clone(&revocation_epoch))),
         refresh_tokens: shared.clone(),
         registrations: shared.clone(),
         registration_mode: settings.registration,
@@ -104,6 +116,8 @@ pub async fn build_provider(
         session_ttl: settings.sessions.ttl,
         leeway: settings.tokens.leeway,
         limits,
+        revocation_epoch,
+        verified_tokens: crate::oauth::verified::VerifiedTokens::default(),
     })
 }
 

@@ -30,6 +30,10 @@ pub struct CodeGrant {
     pub user_id: UserId,
     /// The browser session.
     pub sid: String,
+    /// When that session ends, which bounds a session-bound refresh token (`None` in codes issued before the
+    /// field existed: then the token endpoint reads the session).
+    #[serde(default)]
+    pub session_expires_at: Option<UnixTime>,
     /// When the user authenticated.
     pub auth_time: UnixTime,
     /// How.
@@ -68,6 +72,7 @@ impl Provider {
             resource: req.resource.clone(),
             user_id: session.user_id.clone(),
             sid: session.id_hash.clone(),
+            session_expires_at: Some(session.expires_at),
             auth_time: session.auth_time,
             amr: session.amr.clone(),
             expires_at: now + self.tokens.code_ttl,

@@ -82,6 +82,14 @@ pub enum Step {
     Respond(AuthorizationResponse),
 }
 
+/// The id of an interaction being advanced, and whether it is in the cache yet.
+enum Pending {
+    /// Just started at the authorization endpoint: stored only if a page is to be shown.
+    New(String),
+    /// Stored while the user signs in or consents.
+    Stored(String),
+}
+
 impl Provider {
     /// The authorization endpoint: validates, then logs in, asks consent, or answers at once.
     /// `browser` is the browser-binding cookie value (the HTTP layer sets one when absent).
@@ -92,7 +100,8 @@ impl Provider {
         browser: &str,
         now: UnixTime,
     ) -> Result<Step, AuthorizeError> {
-        let (request, client) = authorize::validate(params, self.clients.as_ref()).await?;
+        // The cached view, as for client authentication: this is the hot path of every sign-in.
+        let (request, client) = authorize::validate(params, self.auth_clients.as_ref()).await?;
         let session = match session_cookie {
             Some(c) => self.session_from_cookie(c, now).await.map_err(|e| request.error(e))?,
             None => None,
@@ -104,13 +113,13 @@ impl Provider {
             progress: Progress::default(),
             created_at: now,
         };
-        self.advance(random_token(32), interaction, &client, session.as_ref(), now).await
+        self.advance(Pending::New(random_token(32)), interaction, &client, session.as_ref(), now).await
     }
 
     /// Decides the next step for an interaction and stores it when a page is to be shown.
     async fn advance(
         &self,
-        id: String,
+        pending: Pending,
         interaction: Interaction,
         client: &Client,
         session: Option<&Session>,
@@ -126,7 +135,9 @@ impl Provider {
                 let session = session.ok_or_else(|| req.error(OAuthError::server("issue without a session")))?;
                 self.check_user_may_sign_in(req, session).await?;
                 let code = self.issue_code(req, session, now).await.map_err(|e| req.error(e))?;
-                self.cache.delete(&cache_keys::interaction(&id)).await.ok();
+                if let Pending::Stored(id) = &pending {
+                    self.cache.delete(&cache_keys::interaction(id)).await.ok();
+                }
                 let mut params = vec![("code".to_owned(), code.expose().to_owned())];
                 self.finish_params(&mut params, req.state.as_deref());
                 Ok(Step::Respond(AuthorizationResponse {
@@ -136,6 +147,9 @@ impl Provider {
                 }))
             }
             next => {
+                let id = match pending {
+                    Pending::New(id) | Pending::Stored(id) => id,
+                };
                 let bytes = serde_json::to_vec(&interaction).map_err(|e| req.error(OAuthError::server(e)))?;
                 self.cache
                     .set(&cache_keys::interaction(&id), &bytes, Duration::from_secs(INTERACTION_TTL as u64))
@@ -213,7 +227,7 @@ impl Provider {
     ) -> Result<Step, AuthorizeError> {
         interaction.progress.logged_in = true;
         let client = self.interaction_client(&interaction).await?;
-        self.advance(id, interaction, &client, Some(session), now).await
+        self.advance(Pending::Stored(id), interaction, &client, Some(session), now).await
     }
 
     /// The consent page's answer. Approval is remembered (added to what the user granted before).
@@ -239,7 +253,7 @@ impl Provider {
         };
         self.consents.save_consent(&session.user_id, &client.id, &union, now).await.map_err(|e| req.error(e.into()))?;
         interaction.progress.consented = true;
-        self.advance(id, interaction, &client, Some(session), now).await
+        self.advance(Pending::Stored(id), interaction, &client, Some(session), now).await
     }
 }
 

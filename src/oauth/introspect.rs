@@ -50,7 +50,9 @@ impl Provider {
         if token.len() > 128 {
             return Ok(None);
         }
-        let Some(rt) = self.refresh_tokens.refresh_token_by_hash(SecretHash::of(token).as_str()).await? else {
+        let Some((rt, user)) =
+            self.refresh_tokens.refresh_token_and_user_by_hash(SecretHash::of(token).as_str()).await?
+        else {
             return Ok(None);
         };
         let mut live = !rt.revoked && rt.used_at.is_none() && now < rt.expires_at && now < rt.idle_expires_at;
@@ -59,12 +61,9 @@ impl Provider {
             live = client.is_some_and(|c| c.revoked_before.is_none_or(|t| rt.created_at > t));
         }
         let mut username = None;
-        if live {
-            if let Some(uid) = &rt.user_id {
-                let user = self.users.user_by_id(uid).await?;
-                live = user.as_ref().is_some_and(|u| !u.disabled && u.revoked_before.is_none_or(|t| rt.created_at > t));
-                username = user.map(|u| u.username.as_str().to_owned());
-            }
+        if live && rt.user_id.is_some() {
+            live = user.as_ref().is_some_and(|u| !u.disabled && u.revoked_before.is_none_or(|t| rt.created_at > t));
+            username = user.map(|u| u.username.as_str().to_owned());
         }
         if !live {
             return Ok(Some(inactive()));

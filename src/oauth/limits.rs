@@ -398,6 +398,9 @@ mod tests {
         fn describe(&self) -> &'static str {
             "down"
         }
+        fn is_shared(&self) -> bool {
+            true
+        }
     }
 
     fn rules() -> LimitSettings {

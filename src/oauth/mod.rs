@@ -26,3 +26,4 @@ pub mod session;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;
+pub mod verified;

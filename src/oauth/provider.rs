@@ -17,8 +17,8 @@ pub struct Provider {
     pub token_endpoint: String,
     /// Clients.
     pub clients: Arc<dyn ClientStore>,
-    /// The same clients through a short in-process cache: for client authentication only (revocation
-    /// checks read `clients`, which is exact).
+    /// The same clients through a short in-process cache: for client authentication and authorization
+    /// requests only (revocation checks read `clients`, which is exact).
     pub auth_clients: Arc<dyn ClientStore>,
     /// Users.
     pub users: Arc<dyn UserStore>,
@@ -59,6 +59,10 @@ pub struct Provider {
     pub leeway: i64,
     /// Abuse limits (sign-in, token endpoint, registration).
     pub limits: crate::oauth::limits::Limiter,
+    /// Changes whenever a token may have been revoked anywhere; tags [`Provider::verified_tokens`].
+    pub revocation_epoch: Arc<crate::storage::revocation_epoch::RevocationEpoch>,
+    /// Access tokens found live, reused while the revocation epoch holds.
+    pub verified_tokens: crate::oauth::verified::VerifiedTokens,
 }
 
 impl std::fmt::Debug for Provider {

@@ -2,8 +2,10 @@
 use super::error::{ErrorCode, OAuthError};
 use super::provider::Provider;
 use super::tokens::ACCESS_TOKEN_TYP;
+use super::verified::{token_key, LiveToken};
 use crate::domain::{ClientId, Scope, UnixTime, User, UserId};
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 /// A verified access token.
 #[derive(Debug, Clone)]
@@ -42,18 +44,10 @@ impl Provider {
         }
         let c = payload.claims_set().clone();
         let str_claim = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_owned);
-        let int_claim = |k: &str| c.get(k).and_then(Value::as_i64);
         if str_claim("iss").as_deref() != Some(self.issuer.as_str()) {
             return Err(invalid("the access token was issued by someone else"));
         }
-        let exp = int_claim("exp").ok_or_else(|| invalid("the access token has no exp"))?;
-        let iat = int_claim("iat").ok_or_else(|| invalid("the access token has no iat"))?;
-        if now >= exp + self.leeway {
-            return Err(invalid("the access token has expired"));
-        }
-        if iat > now + self.leeway || int_claim("nbf").is_some_and(|nbf| nbf > now + self.leeway) {
-            return Err(invalid("the access token is not valid yet"));
-        }
+        let (exp, iat) = self.check_lifetime(&c, now)?;
         let claims = AccessTokenClaims {
             sub: str_claim("sub").ok_or_else(|| invalid("the access token has no sub"))?,
             client_id: str_claim("client_id").ok_or_else(|| invalid("the access token has no client_id"))?,
@@ -69,13 +63,39 @@ impl Provider {
         Ok(claims)
     }
 
+    /// `exp`, `iat` and `nbf` against `now`, with the leeway; returns `(exp, iat)`.
+    fn check_lifetime(&self, c: &Map<String, Value>, now: UnixTime) -> Result<(UnixTime, UnixTime), OAuthError> {
+        let int_claim = |k: &str| c.get(k).and_then(Value::as_i64);
+        let exp = int_claim("exp").ok_or_else(|| invalid("the access token has no exp"))?;
+        let iat = int_claim("iat").ok_or_else(|| invalid("the access token has no iat"))?;
+        if now >= exp + self.leeway {
+            return Err(invalid("the access token has expired"));
+        }
+        if iat > now + self.leeway || int_claim("nbf").is_some_and(|nbf| nbf > now + self.leeway) {
+            return Err(invalid("the access token is not valid yet"));
+        }
+        Ok((exp, iat))
+    }
+
     /// [`Provider::verify_access_token`], plus what SQL says now: the client and the user (for user tokens)
-    /// still exist, are not disabled, and were not "revoked everywhere" after the token was issued.
-    pub async fn live_access_token(
-        &self,
-        token: &str,
-        now: UnixTime,
-    ) -> Result<(AccessTokenClaims, Option<User>), OAuthError> {
+    /// still exist, are not disabled, and were not "revoked everywhere" after the token was issued. A token
+    /// found live before is answered from [`VerifiedTokens`] while no revocation happened since.
+    pub async fn live_access_token(&self, token: &str, now: UnixTime) -> Result<LiveToken, OAuthError> {
+        let key = token_key(token);
+        let ring_version = self.keys.snapshot().version();
+        let epoch = self.revocation_epoch.current().await;
+        if let Some(live) = epoch.as_ref().and_then(|e| self.verified_tokens.get(&key, e, ring_version)) {
+            self.check_lifetime(&live.0.claims, now)?;
+            return Ok((*live).clone());
+        }
+        let live = self.live_access_token_from_store(token, now).await?;
+        if let Some(epoch) = epoch {
+            self.verified_tokens.insert(key, epoch, ring_version, Arc::new(live.clone()));
+        }
+        Ok(live)
+    }
+
+    async fn live_access_token_from_store(&self, token: &str, now: UnixTime) -> Result<LiveToken, OAuthError> {
         let at = self.verify_access_token(token, now).await?;
         let client_id = ClientId::parse(at.client_id.clone()).map_err(|_| invalid("the access token has no client"))?;
         let client = self.clients.client(&client_id).await?.ok_or_else(|| invalid("the client no longer exists"))?;

@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod client_cache;
 pub mod diesel;
+pub mod revocation_epoch;
 
 use crate::domain::secret::SecretHash;
 use crate::domain::{Client, ClientId, NewUser, UnixTime, User, UserId, Username};
@@ -254,6 +255,12 @@ pub trait RefreshTokenStore: Send + Sync {
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
     /// A token by its hash, whatever its state.
     async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>>;
+    /// [`RefreshTokenStore::refresh_token_by_hash`] with the token's user as it is now, in one read (`None`
+    /// for a client's own token, or a user that is gone).
+    async fn refresh_token_and_user_by_hash(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(RefreshTokenRecord, Option<User>)>>;
     /// In one transaction: marks `old_id` used at `now` only if it is neither used nor revoked, and then
     /// inserts `new`. `Ok(false)` when another request used or revoked it first (nothing is written), so
     /// concurrent uses of one token cannot both rotate it.

@@ -361,6 +361,32 @@ both_backends!(offline_tokens_survive_logout_but_not_users_revoke, async |app| {
     assert_eq!(userinfo_status(&app, &at).await, StatusCode::UNAUTHORIZED);
 });
 
+// With Redis, a token found live is remembered; every operator change that can end it must be seen at once.
+both_backends!(a_remembered_verdict_never_outlives_an_operator_change, async |app| {
+    let g = sign_in(&app, "openid offline_access", &[]).await;
+    let at = s(&g.tokens, "access_token").to_owned();
+    let rs = add_client(&app, &[]);
+    let rs = Grant {
+        client_id: s(&rs, "client_id").to_owned(),
+        secret: s(&rs, "client_secret").to_owned(),
+        tokens: Value::Null,
+    };
+    for _ in 0..2 {
+        assert_eq!(introspect(&app, &rs, &at).await["active"], true);
+        assert_eq!(userinfo_status(&app, &at).await, StatusCode::OK);
+    }
+    app.cli_json(&["users", "disable", "alice"], None);
+    assert_eq!(introspect(&app, &rs, &at).await["active"], false, "the user was disabled");
+    assert_eq!(userinfo_status(&app, &at).await, StatusCode::UNAUTHORIZED);
+    app.cli_json(&["users", "enable", "alice"], None);
+    for _ in 0..2 {
+        assert_eq!(introspect(&app, &rs, &at).await["active"], true, "enabled again");
+    }
+    app.cli_json(&["clients", "remove", &g.client_id], None);
+    assert_eq!(introspect(&app, &rs, &at).await["active"], false, "the client was removed");
+    assert_eq!(userinfo_status(&app, &at).await, StatusCode::UNAUTHORIZED);
+});
+
 both_backends!(clients_revoke_tokens, async |app| {
     let g = sign_in(&app, "openid offline_access", &[]).await;
     let at = s(&g.tokens, "access_token").to_owned();

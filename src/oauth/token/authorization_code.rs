@@ -66,7 +66,10 @@ impl Provider {
         let ttl = self.access_ttl(client);
         let jti = new_jti();
         let refresh = if client.allows_grant(GrantType::RefreshToken) {
-            let session_end = self.sessions.session(&grant.sid).await?.map(|s| s.expires_at).unwrap_or(now);
+            let session_end = match grant.session_expires_at {
+                Some(end) => end,
+                None => self.sessions.session(&grant.sid).await?.map(|s| s.expires_at).unwrap_or(now),
+            };
             Some(self.first_refresh_token(
                 client,
                 Some(user.id.clone()),

@@ -30,7 +30,8 @@ impl Provider {
             return Err(unknown());
         }
         let hash = SecretHash::of(presented);
-        let rt = self.refresh_tokens.refresh_token_by_hash(hash.as_str()).await?.ok_or_else(unknown)?;
+        let (rt, user) =
+            self.refresh_tokens.refresh_token_and_user_by_hash(hash.as_str()).await?.ok_or_else(unknown)?;
         if rt.revoked {
             let facts = self.refresh_facts(&rt, json!({ "family_id": rt.family_id }));
             self.audit("revoked_token_presented", facts, meta, now).await;
@@ -48,8 +49,7 @@ impl Provider {
         if client.revoked_before.is_some_and(|t| rt.created_at <= t) {
             return Err(OAuthError::invalid_grant("the refresh token was revoked"));
         }
-        if let Some(uid) = &rt.user_id {
-            let user = self.users.user_by_id(uid).await?;
+        if rt.user_id.is_some() {
             let live = user.is_some_and(|u| !u.disabled && u.revoked_before.is_none_or(|t| rt.created_at > t));
             if !live {
                 return Err(OAuthError::invalid_grant("the user can no longer use this grant"));

@@ -180,6 +180,10 @@ impl EphemeralStore for MemoryCache {
     fn describe(&self) -> &'static str {
         "in-process memory"
     }
+
+    fn is_shared(&self) -> bool {
+        false
+    }
 }
 
 /// Behaviour checks shared by every [`EphemeralStore`] implementation; `redis.rs` runs the same ones.

@@ -42,4 +42,7 @@ pub trait EphemeralStore: Send + Sync {
     async fn ping(&self) -> CacheResult<()>;
     /// A short name for logs and the startup banner.
     fn describe(&self) -> &'static str;
+    /// Whether every instance and operator command sees the same state (Redis), rather than only this
+    /// process (the in-process map).
+    fn is_shared(&self) -> bool;
 }

@@ -167,6 +167,10 @@ impl EphemeralStore for RedisCache {
     fn describe(&self) -> &'static str {
         "redis"
     }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

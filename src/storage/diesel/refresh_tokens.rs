@@ -1,8 +1,8 @@
 //! The `refresh_tokens` table: rows <-> [`RefreshTokenRecord`], and [`RefreshTokenStore`] for [`DieselStore`].
 //!
 //! Only the hash of a token is stored; the scope is space-separated. Rotation is a compare-and-set on `used_at`
-//! followed by the insert of the successor, in one transaction, so a token rotates once however many requests
-//! present it at the same time. Revocations return the live access tokens issued with the refresh tokens they
+//! followed by the insert of the successor, in one transaction (one statement on Postgres), so a token rotates
+//! once however many requests present it at the same time. Revocations return the live access tokens issued with the refresh tokens they
 //! revoke (`access_jti`, `access_expires_at`), for the caller to deny.
 //!
 //! Every transaction here writes before it reads. On SQLite a deferred transaction that reads and then writes
@@ -11,9 +11,10 @@
 //! Postgres the first write takes the row locks, so concurrent rotations and revocations of the same tokens queue
 //! behind it and then see what it did.
 
-use super::schema::refresh_tokens;
+use super::schema::{refresh_tokens, users};
+use super::users::{user_from_row, UserRow};
 use super::{AnyConnection, DieselStore};
-use crate::domain::{ClientId, Scope, UnixTime, UserId};
+use crate::domain::{ClientId, Scope, UnixTime, User, UserId};
 use crate::storage::{IssuedAccessTokens, RefreshTokenRecord, RefreshTokenStore, StoreError, StoreResult};
 use async_trait::async_trait;
 use diesel::prelude::*;
@@ -97,13 +98,55 @@ fn record_from_row(row: RefreshTokenRow) -> StoreResult<RefreshTokenRecord> {
 
 /// Inserts `row`; `Conflict` names the clashing column (`refresh token hash` or `refresh token id`).
 fn insert(conn: &mut AnyConnection, row: &RefreshTokenRow) -> StoreResult<()> {
-    diesel::insert_into(refresh_tokens::table).values(row).execute(conn).map_err(|e| match StoreError::from(e) {
+    diesel::insert_into(refresh_tokens::table).values(row).execute(conn).map_err(insert_error)?;
+    Ok(())
+}
+
+fn insert_error(e: diesel::result::Error) -> StoreError {
+    match StoreError::from(e) {
         // Both backends name the column or constraint; tell the caller which one clashed.
         StoreError::Conflict(what) if what.contains("token_hash") => StoreError::Conflict("refresh token hash".into()),
         StoreError::Conflict(_) => StoreError::Conflict("refresh token id".into()),
         other => other,
-    })?;
-    Ok(())
+    }
+}
+
+/// The compare-and-set and the insert of the successor as one Postgres statement: one round trip instead of
+/// four (BEGIN, UPDATE, INSERT, COMMIT). A concurrent rotation of the same token waits on the row lock, then
+/// finds `used_at` set, updates nothing and so inserts nothing.
+const ROTATE_PG: &str = "WITH used AS (
+    UPDATE refresh_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND NOT revoked RETURNING id
+)
+INSERT INTO refresh_tokens (id, token_hash, family_id, parent_id, client_id, user_id, session_id, scope, resource,
+    auth_time, offline, created_at, expires_at, idle_expires_at, used_at, revoked, access_jti, access_expires_at)
+SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 FROM used";
+
+fn rotate_pg(conn: &mut diesel::PgConnection, old_id: &str, new: &RefreshTokenRow, now: UnixTime) -> StoreResult<bool> {
+    use diesel::sql_types::{BigInt, Text};
+    let inserted = diesel::sql_query(ROTATE_PG)
+        .bind::<BigInt, _>(now)
+        .bind::<Text, _>(old_id)
+        .bind::<Text, _>(&new.id)
+        .bind::<Text, _>(&new.token_hash)
+        .bind::<Text, _>(&new.family_id)
+        .bind::<Nullable<Text>, _>(&new.parent_id)
+        .bind::<Text, _>(&new.client_id)
+        .bind::<Nullable<Text>, _>(&new.user_id)
+        .bind::<Nullable<Text>, _>(&new.session_id)
+        .bind::<Text, _>(&new.scope)
+        .bind::<Nullable<Text>, _>(&new.resource)
+        .bind::<Nullable<BigInt>, _>(new.auth_time)
+        .bind::<Bool, _>(new.offline)
+        .bind::<BigInt, _>(new.created_at)
+        .bind::<BigInt, _>(new.expires_at)
+        .bind::<BigInt, _>(new.idle_expires_at)
+        .bind::<Nullable<BigInt>, _>(new.used_at)
+        .bind::<Bool, _>(new.revoked)
+        .bind::<Nullable<Text>, _>(&new.access_jti)
+        .bind::<Nullable<BigInt>, _>(new.access_expires_at)
+        .execute(conn)
+        .map_err(insert_error)?;
+    Ok(inserted == 1)
 }
 
 /// Why a rotation transaction ends without committing.
@@ -122,6 +165,9 @@ impl From<diesel::result::Error> for RotateAbort {
 
 /// One rotation, in one transaction: `Ok(false)` when `old_id` is not there to use any more.
 fn rotate(conn: &mut AnyConnection, old_id: &str, new: &RefreshTokenRow, now: UnixTime) -> StoreResult<bool> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        return rotate_pg(pg, old_id, new, now);
+    }
     let outcome = conn.transaction(|c| {
         // The compare-and-set comes first: a loser writes nothing and, on Postgres, waits on the row lock for the
         // winner to commit, then finds used_at set.
@@ -214,6 +260,26 @@ impl RefreshTokenStore for DieselStore {
                     .optional()?
                     .map(record_from_row)
                     .transpose()
+            })
+            .await
+    }
+
+    async fn refresh_token_and_user_by_hash(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(RefreshTokenRecord, Option<User>)>> {
+        let token_hash = token_hash.to_owned();
+        self.db()
+            .run(move |c| {
+                let found: Option<(RefreshTokenRow, Option<UserRow>)> = refresh_tokens::table
+                    .left_join(users::table.on(refresh_tokens::user_id.eq(users::id.nullable())))
+                    .filter(refresh_tokens::token_hash.eq(token_hash))
+                    .select((RefreshTokenRow::as_select(), Option::<UserRow>::as_select()))
+                    .first(c)
+                    .optional()?;
+                let Some((token, user)) = found else { return Ok(None) };
+                let user = user.map(|row| user_from_row(row).map(|(user, _)| user)).transpose()?;
+                Ok(Some((record_from_row(token)?, user)))
             })
             .await
     }
@@ -380,6 +446,20 @@ mod tests {
         assert!(t.store.rotate_refresh_token("rt2", &third, NOW + 10).await.unwrap());
         assert!(!t.store.rotate_refresh_token("nope", &refresh_token("rt4", "f", &client), NOW).await.unwrap());
         assert_eq!(family(&t, "f").await.len(), 3);
+    }
+
+    async fn lookup_brings_the_user_along(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let client = t.add_client("app").await;
+        let alice = t.add_user("alice").await;
+        let mine = RefreshTokenRecord { user_id: Some(alice.clone()), ..refresh_token("rt1", "f1", &client) };
+        t.store.insert_refresh_token(&mine).await.unwrap();
+        t.store.insert_refresh_token(&refresh_token("rt2", "f2", &client)).await.unwrap();
+        let (token, user) = t.store.refresh_token_and_user_by_hash("hash-rt1").await.unwrap().unwrap();
+        assert_eq!((token, user.map(|u| u.id)), (mine, Some(alice)));
+        let (token, user) = t.store.refresh_token_and_user_by_hash("hash-rt2").await.unwrap().unwrap();
+        assert_eq!((token.id.as_str(), user), ("rt2", None), "a client's own token has no user");
+        assert!(t.store.refresh_token_and_user_by_hash("hash-nope").await.unwrap().is_none());
     }
 
     async fn failed_rotation_rolls_back(backend: Backend) {
@@ -670,6 +750,7 @@ mod tests {
         round_trips_every_field,
         duplicates_and_unknown_clients_are_refused,
         rotation_happens_once,
+        lookup_brings_the_user_along,
         failed_rotation_rolls_back,
         concurrent_rotations_have_one_winner,
         revoked_tokens_cannot_rotate,

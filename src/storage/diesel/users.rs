@@ -10,7 +10,7 @@ use diesel::prelude::*;
 /// A `users` row as stored.
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
-struct UserRow {
+pub(super) struct UserRow {
     id: String,
     username: String,
     password_hash: String,
@@ -51,7 +51,7 @@ struct UserChanges {
 }
 
 /// The user and their password hash.
-fn user_from_row(row: UserRow) -> StoreResult<(User, String)> {
+pub(super) fn user_from_row(row: UserRow) -> StoreResult<(User, String)> {
     let id = UserId::parse(row.id.as_str())
         .map_err(|e| StoreError::Backend(format!("users row {:?}: invalid id: {e}", row.id)))?;
     let username = Username::parse(&row.username)

@@ -1,0 +1,64 @@
+//! Access tokens this instance found live (signature, claims, not revoked, client and user in good standing),
+//! remembered so that a token presented again and again (a resource server introspecting it, UserInfo) costs
+//! one cache read instead of an RSA verification and several SQL reads. A verdict is reused only under the
+//! same revocation epoch ([`crate::storage::revocation_epoch`]) and key ring version it was reached under, so
+//! it never outlives a revocation; times (`exp`, `nbf`) are checked again on every use.
+use super::userinfo::AccessTokenClaims;
+use crate::domain::User;
+use crate::storage::revocation_epoch::Epoch;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Most verdicts kept; beyond that the map starts over (a cheap bound: the hot set is the live tokens of
+/// busy resource servers).
+const MAX_ENTRIES: usize = 10_000;
+/// A verdict is dropped after this long even under an unchanged epoch: it bounds the harm of a cache that
+/// served reads but refused the write that should have advanced the epoch.
+const MAX_AGE: Duration = Duration::from_secs(30);
+
+/// A live access token: its claims, and its user (none for client-credentials tokens).
+pub type LiveToken = (AccessTokenClaims, Option<User>);
+
+struct Verdict {
+    epoch: Epoch,
+    ring_version: i64,
+    live: Arc<LiveToken>,
+    at: Instant,
+}
+
+/// The remembered verdicts, by SHA-256 of the token.
+#[derive(Default)]
+pub struct VerifiedTokens {
+    verdicts: Mutex<HashMap<[u8; 32], Verdict>>,
+}
+
+impl std::fmt::Debug for VerifiedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedTokens").finish_non_exhaustive()
+    }
+}
+
+/// The map key of a token (the token itself is never kept).
+pub fn token_key(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl VerifiedTokens {
+    /// The verdict on `key` if it was reached under `epoch` and `ring_version`, and is not too old.
+    pub fn get(&self, key: &[u8; 32], epoch: &Epoch, ring_version: i64) -> Option<Arc<LiveToken>> {
+        let verdicts = self.verdicts.lock().unwrap_or_else(|e| e.into_inner());
+        let v = verdicts.get(key)?;
+        (v.epoch == *epoch && v.ring_version == ring_version && v.at.elapsed() < MAX_AGE).then(|| Arc::clone(&v.live))
+    }
+
+    /// Remembers a verdict reached under `epoch` (read before the reads that led to it).
+    pub fn insert(&self, key: [u8; 32], epoch: Epoch, ring_version: i64, live: Arc<LiveToken>) {
+        let mut verdicts = self.verdicts.lock().unwrap_or_else(|e| e.into_inner());
+        if verdicts.len() >= MAX_ENTRIES {
+            verdicts.clear();
+        }
+        verdicts.insert(key, Verdict { epoch, ring_version, live, at: Instant::now() });
+    }
+}

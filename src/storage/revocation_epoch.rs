@@ -1,0 +1,321 @@
+//! The revocation epoch: a value in the shared cache that changes after every write that can end the life of
+//! an access token (a revoked `jti`; a client updated or deleted; a user disabled, revoked, changed or
+//! deleted). Checks of access tokens may reuse an earlier verdict only while the epoch is the one it was
+//! reached under, so a revocation made anywhere (another instance, the CLI) is seen by the very next check
+//! everywhere, at the price of one cache read instead of several SQL reads.
+//!
+//! The writes go through the decorators below, so no path can forget to advance the epoch. The epoch only
+//! means something when the cache is shared by every process that writes ([`EphemeralStore::is_shared`]):
+//! with the in-process cache, `tessera users revoke` in another process could not advance it, so
+//! [`RevocationEpoch::current`] is always `None` there and every check reads SQL.
+use super::cache::EphemeralStore;
+use super::{ClientStore, RevocationStore, StoreResult, UserStore, UserUpdate};
+use crate::domain::secret::random_token;
+use crate::domain::{Client, ClientId, NewUser, UnixTime, User, UserId, Username};
+use async_trait::async_trait;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The cache key (the deployment prefix is added by the cache).
+const KEY: &str = "revocation-epoch";
+/// Every cache write carries a TTL; when this one lapses the next check starts a new epoch.
+const TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// One value of the epoch, as seen by this instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Epoch {
+    shared: Vec<u8>,
+    local: u64,
+}
+
+/// Reads and advances the epoch.
+pub struct RevocationEpoch {
+    cache: Arc<dyn EphemeralStore>,
+    /// Advanced by this instance's own writes before the shared value is, so this instance never reuses a
+    /// verdict that its own revocation ended, even if the cache write fails.
+    local: AtomicU64,
+}
+
+impl std::fmt::Debug for RevocationEpoch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevocationEpoch").field("local", &self.local).finish_non_exhaustive()
+    }
+}
+
+impl RevocationEpoch {
+    /// The epoch kept in `cache`.
+    pub fn new(cache: Arc<dyn EphemeralStore>) -> Self {
+        Self { cache, local: AtomicU64::new(0) }
+    }
+
+    /// The epoch now, read before the SQL reads whose verdict it will tag. `None` when no verdict may be
+    /// reused: the cache is not shared, does not answer, or holds no epoch (then a new one is started).
+    pub async fn current(&self) -> Option<Epoch> {
+        if !self.cache.is_shared() {
+            return None;
+        }
+        let local = self.local.load(Ordering::SeqCst);
+        match self.cache.get(KEY).await {
+            Ok(Some(shared)) => Some(Epoch { shared, local }),
+            Ok(None) => {
+                // Lost (TTL, cache restart): a fresh random value can never equal one a verdict was tagged with.
+                if let Err(e) = self.cache.set_if_absent(KEY, random_token(16).as_bytes(), TTL).await {
+                    tracing::warn!(error = %e, "could not start a revocation epoch");
+                }
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Starts a new epoch; called after a write that may have ended a token's life has been committed.
+    pub async fn advance(&self) {
+        self.local.fetch_add(1, Ordering::SeqCst);
+        if !self.cache.is_shared() {
+            return;
+        }
+        if let Err(e) = self.cache.set(KEY, random_token(16).as_bytes(), TTL).await {
+            // Other instances keep their verdicts until the epoch changes or the verdicts age out; removing
+            // the key would make them read SQL at once, so try that.
+            tracing::error!(error = %e, "could not advance the revocation epoch");
+            if let Err(e) = self.cache.delete(KEY).await {
+                tracing::error!(error = %e, "could not clear the revocation epoch");
+            }
+        }
+    }
+}
+
+/// A [`UserStore`] that advances the epoch after every change to a user.
+pub struct EpochUsers {
+    inner: Arc<dyn UserStore>,
+    epoch: Arc<RevocationEpoch>,
+}
+
+impl EpochUsers {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn UserStore>, epoch: Arc<RevocationEpoch>) -> Self {
+        Self { inner, epoch }
+    }
+
+    async fn after<T>(&self, result: StoreResult<T>) -> StoreResult<T> {
+        self.epoch.advance().await;
+        result
+    }
+}
+
+#[async_trait]
+impl UserStore for EpochUsers {
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        self.inner.create_user(user).await
+    }
+
+    async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<User>> {
+        self.inner.user_by_id(id).await
+    }
+
+    async fn user_by_username(&self, username: &Username) -> StoreResult<Option<(User, String)>> {
+        self.inner.user_by_username(username).await
+    }
+
+    async fn list_users(&self, after: Option<&Username>, limit: i64) -> StoreResult<Vec<User>> {
+        self.inner.list_users(after, limit).await
+    }
+
+    async fn set_user_disabled(&self, username: &Username, disabled: bool, now: UnixTime) -> StoreResult<User> {
+        let r = self.inner.set_user_disabled(username, disabled, now).await;
+        self.after(r).await
+    }
+
+    async fn set_password_hash(&self, username: &Username, hash: String, now: UnixTime) -> StoreResult<User> {
+        // `updated_at` is a claim UserInfo returns.
+        let r = self.inner.set_password_hash(username, hash, now).await;
+        self.after(r).await
+    }
+
+    async fn set_user_revoked_before(&self, id: &UserId, at: UnixTime) -> StoreResult<()> {
+        let r = self.inner.set_user_revoked_before(id, at).await;
+        self.after(r).await
+    }
+
+    async fn update_user(&self, id: &UserId, update: UserUpdate, now: UnixTime) -> StoreResult<User> {
+        let r = self.inner.update_user(id, update, now).await;
+        self.after(r).await
+    }
+
+    async fn delete_user(&self, id: &UserId) -> StoreResult<()> {
+        let r = self.inner.delete_user(id).await;
+        self.after(r).await
+    }
+}
+
+/// A [`ClientStore`] that advances the epoch after every change to a client.
+pub struct EpochClients {
+    inner: Arc<dyn ClientStore>,
+    epoch: Arc<RevocationEpoch>,
+}
+
+impl EpochClients {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn ClientStore>, epoch: Arc<RevocationEpoch>) -> Self {
+        Self { inner, epoch }
+    }
+}
+
+#[async_trait]
+impl ClientStore for EpochClients {
+    async fn create_client(&self, client: &Client) -> StoreResult<()> {
+        self.inner.create_client(client).await
+    }
+
+    async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>> {
+        self.inner.client(id).await
+    }
+
+    async fn list_clients(&self, after: Option<&ClientId>, limit: i64) -> StoreResult<Vec<Client>> {
+        self.inner.list_clients(after, limit).await
+    }
+
+    async fn update_client(&self, client: &Client) -> StoreResult<()> {
+        let r = self.inner.update_client(client).await;
+        self.epoch.advance().await;
+        r
+    }
+
+    async fn delete_client(&self, id: &ClientId) -> StoreResult<()> {
+        let r = self.inner.delete_client(id).await;
+        self.epoch.advance().await;
+        r
+    }
+}
+
+/// A [`RevocationStore`] that advances the epoch after every revoked `jti`.
+pub struct EpochRevocations {
+    inner: Arc<dyn RevocationStore>,
+    epoch: Arc<RevocationEpoch>,
+}
+
+impl EpochRevocations {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn RevocationStore>, epoch: Arc<RevocationEpoch>) -> Self {
+        Self { inner, epoch }
+    }
+}
+
+#[async_trait]
+impl RevocationStore for EpochRevocations {
+    async fn revoke_jti(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()> {
+        let r = self.inner.revoke_jti(jti, expires_at).await;
+        self.epoch.advance().await;
+        r
+    }
+
+    async fn is_jti_revoked(&self, jti: &str) -> StoreResult<bool> {
+        self.inner.is_jti_revoked(jti).await
+    }
+
+    async fn purge_expired_revocations(&self, now: UnixTime) -> StoreResult<u64> {
+        self.inner.purge_expired_revocations(now).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::cache::memory::MemoryCache;
+    use crate::storage::cache::{CacheError, CacheResult};
+    use std::sync::atomic::AtomicBool;
+
+    /// The in-process cache claiming to be shared, as Redis is, whose writes can be made to fail.
+    #[derive(Default)]
+    struct Shared {
+        map: MemoryCache,
+        sets_fail: AtomicBool,
+        deletes_fail: AtomicBool,
+    }
+
+    fn refused(flag: &AtomicBool) -> CacheResult<()> {
+        if flag.load(Ordering::SeqCst) {
+            return Err(CacheError::Unavailable("refused".into()));
+        }
+        Ok(())
+    }
+
+    #[async_trait]
+    impl EphemeralStore for Shared {
+        async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<()> {
+            refused(&self.sets_fail)?;
+            self.map.set(key, value, ttl).await
+        }
+        async fn set_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<bool> {
+            refused(&self.sets_fail)?;
+            self.map.set_if_absent(key, value, ttl).await
+        }
+        async fn get(&self, key: &str) -> CacheResult<Option<Vec<u8>>> {
+            self.map.get(key).await
+        }
+        async fn take(&self, key: &str) -> CacheResult<Option<Vec<u8>>> {
+            self.map.take(key).await
+        }
+        async fn delete(&self, key: &str) -> CacheResult<()> {
+            refused(&self.deletes_fail)?;
+            self.map.delete(key).await
+        }
+        async fn incr(&self, key: &str, window: Duration) -> CacheResult<(u64, Duration)> {
+            self.map.incr(key, window).await
+        }
+        async fn ping(&self) -> CacheResult<()> {
+            self.map.ping().await
+        }
+        fn describe(&self) -> &'static str {
+            "shared test cache"
+        }
+        fn is_shared(&self) -> bool {
+            true
+        }
+    }
+
+    #[tokio::test]
+    async fn epoch_starts_when_missing_and_changes_on_every_advance() {
+        let cache = Arc::new(Shared::default());
+        let a = RevocationEpoch::new(cache.clone());
+        let b = RevocationEpoch::new(cache.clone());
+        assert_eq!(a.current().await, None, "no epoch yet: nothing may be reused, and one is started");
+        let first = a.current().await.expect("started");
+        assert_eq!(a.current().await.as_ref(), Some(&first), "stable while nothing changes");
+        b.advance().await;
+        let second = a.current().await.expect("epoch");
+        assert_ne!(second, first, "another instance's write is seen at once");
+        a.advance().await;
+        assert_ne!(a.current().await.expect("epoch"), second);
+    }
+
+    #[tokio::test]
+    async fn a_refused_write_never_leaves_the_old_epoch_in_force() {
+        let cache = Arc::new(Shared::default());
+        let writer = RevocationEpoch::new(cache.clone());
+        let other = RevocationEpoch::new(cache.clone());
+        other.current().await;
+        assert!(other.current().await.is_some());
+        // SET refused, DEL accepted: every instance reads SQL until a new epoch starts.
+        cache.sets_fail.store(true, Ordering::SeqCst);
+        writer.advance().await;
+        assert_eq!(other.current().await, None, "the epoch was cleared");
+        // Both refused: the writer itself still moves on.
+        cache.sets_fail.store(false, Ordering::SeqCst);
+        writer.current().await;
+        let before = writer.current().await.expect("epoch");
+        cache.sets_fail.store(true, Ordering::SeqCst);
+        cache.deletes_fail.store(true, Ordering::SeqCst);
+        writer.advance().await;
+        assert_ne!(writer.current().await.expect("epoch"), before);
+    }
+
+    #[tokio::test]
+    async fn an_unshared_cache_never_allows_reuse() {
+        let epoch = RevocationEpoch::new(Arc::new(MemoryCache::new()));
+        epoch.advance().await;
+        assert_eq!(epoch.current().await, None);
+        assert_eq!(epoch.current().await, None);
+    }
+}
