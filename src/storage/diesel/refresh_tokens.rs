@@ -17,7 +17,9 @@ use super::{AnyConnection, DieselStore};
 use crate::domain::{ClientId, Scope, UnixTime, User, UserId};
 use crate::storage::{IssuedAccessTokens, RefreshTokenRecord, RefreshTokenStore, StoreError, StoreResult};
 use async_trait::async_trait;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{Bool, Nullable};
 
 /// A `refresh_tokens` row as stored.
@@ -113,39 +115,77 @@ fn insert_error(e: diesel::result::Error) -> StoreError {
 
 /// The compare-and-set and the insert of the successor as one Postgres statement: one round trip instead of
 /// four (BEGIN, UPDATE, INSERT, COMMIT). A concurrent rotation of the same token waits on the row lock, then
-/// finds `used_at` set, updates nothing and so inserts nothing.
-const ROTATE_PG: &str = "WITH used AS (
-    UPDATE refresh_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND NOT revoked RETURNING id
-)
-INSERT INTO refresh_tokens (id, token_hash, family_id, parent_id, client_id, user_id, session_id, scope, resource,
-    auth_time, offline, created_at, expires_at, idle_expires_at, used_at, revoked, access_jti, access_expires_at)
-SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 FROM used";
+/// finds `used_at` set, updates nothing and so inserts nothing. A query type of its own (not `sql_query`) so
+/// that diesel keeps it prepared, like its other statements.
+struct RotatePg<'a> {
+    old_id: &'a str,
+    new: &'a RefreshTokenRow,
+    now: UnixTime,
+}
 
-fn rotate_pg(conn: &mut diesel::PgConnection, old_id: &str, new: &RefreshTokenRow, now: UnixTime) -> StoreResult<bool> {
-    use diesel::sql_types::{BigInt, Text};
-    let inserted = diesel::sql_query(ROTATE_PG)
-        .bind::<BigInt, _>(now)
-        .bind::<Text, _>(old_id)
-        .bind::<Text, _>(&new.id)
-        .bind::<Text, _>(&new.token_hash)
-        .bind::<Text, _>(&new.family_id)
-        .bind::<Nullable<Text>, _>(&new.parent_id)
-        .bind::<Text, _>(&new.client_id)
-        .bind::<Nullable<Text>, _>(&new.user_id)
-        .bind::<Nullable<Text>, _>(&new.session_id)
-        .bind::<Text, _>(&new.scope)
-        .bind::<Nullable<Text>, _>(&new.resource)
-        .bind::<Nullable<BigInt>, _>(new.auth_time)
-        .bind::<Bool, _>(new.offline)
-        .bind::<BigInt, _>(new.created_at)
-        .bind::<BigInt, _>(new.expires_at)
-        .bind::<BigInt, _>(new.idle_expires_at)
-        .bind::<Nullable<BigInt>, _>(new.used_at)
-        .bind::<Bool, _>(new.revoked)
-        .bind::<Nullable<Text>, _>(&new.access_jti)
-        .bind::<Nullable<BigInt>, _>(new.access_expires_at)
-        .execute(conn)
-        .map_err(insert_error)?;
+impl QueryId for RotatePg<'_> {
+    type QueryId = RotatePg<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Pg> for RotatePg<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Text};
+        let n = self.new;
+        out.push_sql("WITH used AS (UPDATE refresh_tokens SET used_at = ");
+        out.push_bind_param::<BigInt, _>(&self.now)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<Text, _>(self.old_id)?;
+        out.push_sql(
+            " AND used_at IS NULL AND NOT revoked RETURNING id) \
+             INSERT INTO refresh_tokens (id, token_hash, family_id, parent_id, client_id, user_id, session_id, scope, \
+             resource, auth_time, offline, created_at, expires_at, idle_expires_at, used_at, revoked, access_jti, \
+             access_expires_at) SELECT ",
+        );
+        out.push_bind_param::<Text, _>(&n.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&n.token_hash)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&n.family_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&n.parent_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&n.client_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&n.user_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&n.session_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&n.scope)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&n.resource)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&n.auth_time)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, _>(&n.offline)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&n.created_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&n.expires_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&n.idle_expires_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&n.used_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, _>(&n.revoked)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&n.access_jti)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&n.access_expires_at)?;
+        out.push_sql(" FROM used");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for RotatePg<'_> {}
+
+fn rotate_pg(conn: &mut PgConnection, old_id: &str, new: &RefreshTokenRow, now: UnixTime) -> StoreResult<bool> {
+    let inserted = RotatePg { old_id, new, now }.execute(conn).map_err(insert_error)?;
     Ok(inserted == 1)
 }
 
