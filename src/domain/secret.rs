@@ -53,7 +53,7 @@ impl fmt::Debug for PlainSecret {
 
 /// SHA-256 of a high-entropy secret, base64url: what is stored instead of the secret. A slow password hash
 /// would add nothing for 256 random bits and would make every token request slow.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct SecretHash(String);
 
 impl SecretHash {

@@ -2,7 +2,8 @@
 use super::error::{ErrorCode, OAuthError};
 use super::provider::Provider;
 use super::tokens::ACCESS_TOKEN_TYP;
-use super::verified::{token_key, LiveToken};
+use super::verified::LiveToken;
+use crate::domain::secret::SecretHash;
 use crate::domain::{ClientId, Scope, UnixTime, User, UserId};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -81,7 +82,7 @@ impl Provider {
     /// still exist, are not disabled, and were not "revoked everywhere" after the token was issued. A token
     /// found live before is answered from [`VerifiedTokens`] while no revocation happened since.
     pub async fn live_access_token(&self, token: &str, now: UnixTime) -> Result<LiveToken, OAuthError> {
-        let key = token_key(token);
+        let key = SecretHash::of(token);
         let ring_version = self.keys.snapshot().version();
         let epoch = self.revocation_epoch.current().await;
         if let Some(live) = epoch.as_ref().and_then(|e| self.verified_tokens.get(&key, e, ring_version)) {

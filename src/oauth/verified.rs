@@ -4,9 +4,9 @@
 //! same revocation epoch ([`crate::storage::revocation_epoch`]) and key ring version it was reached under, so
 //! it never outlives a revocation; times (`exp`, `nbf`) are checked again on every use.
 use super::userinfo::AccessTokenClaims;
+use crate::domain::secret::SecretHash;
 use crate::domain::User;
 use crate::storage::revocation_epoch::Epoch;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,10 +28,10 @@ struct Verdict {
     at: Instant,
 }
 
-/// The remembered verdicts, by SHA-256 of the token.
+/// The remembered verdicts, by the hash of the token (the token itself is never kept).
 #[derive(Default)]
 pub struct VerifiedTokens {
-    verdicts: Mutex<HashMap<[u8; 32], Verdict>>,
+    verdicts: Mutex<HashMap<SecretHash, Verdict>>,
 }
 
 impl std::fmt::Debug for VerifiedTokens {
@@ -40,21 +40,16 @@ impl std::fmt::Debug for VerifiedTokens {
     }
 }
 
-/// The map key of a token (the token itself is never kept).
-pub fn token_key(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
 impl VerifiedTokens {
     /// The verdict on `key` if it was reached under `epoch` and `ring_version`, and is not too old.
-    pub fn get(&self, key: &[u8; 32], epoch: &Epoch, ring_version: i64) -> Option<Arc<LiveToken>> {
+    pub fn get(&self, key: &SecretHash, epoch: &Epoch, ring_version: i64) -> Option<Arc<LiveToken>> {
         let verdicts = self.verdicts.lock().unwrap_or_else(|e| e.into_inner());
         let v = verdicts.get(key)?;
         (v.epoch == *epoch && v.ring_version == ring_version && v.at.elapsed() < MAX_AGE).then(|| Arc::clone(&v.live))
     }
 
     /// Remembers a verdict reached under `epoch` (read before the reads that led to it).
-    pub fn insert(&self, key: [u8; 32], epoch: Epoch, ring_version: i64, live: Arc<LiveToken>) {
+    pub fn insert(&self, key: SecretHash, epoch: Epoch, ring_version: i64, live: Arc<LiveToken>) {
         let mut verdicts = self.verdicts.lock().unwrap_or_else(|e| e.into_inner());
         if verdicts.len() >= MAX_ENTRIES {
             verdicts.clear();

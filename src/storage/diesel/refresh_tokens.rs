@@ -2,8 +2,8 @@
 //!
 //! Only the hash of a token is stored; the scope is space-separated. Rotation is a compare-and-set on `used_at`
 //! followed by the insert of the successor, in one transaction (one statement on Postgres), so a token rotates
-//! once however many requests present it at the same time. Revocations return the live access tokens issued with the refresh tokens they
-//! revoke (`access_jti`, `access_expires_at`), for the caller to deny.
+//! once however many requests present it at the same time. Revocations return the live access tokens issued
+//! with the refresh tokens they revoke (`access_jti`, `access_expires_at`), for the caller to deny.
 //!
 //! Every transaction here writes before it reads. On SQLite a deferred transaction that reads and then writes
 //! fails at once with "database is locked" when another connection committed in between (the busy timeout does
@@ -142,41 +142,36 @@ impl QueryFragment<Pg> for RotatePg<'_> {
              resource, auth_time, offline, created_at, expires_at, idle_expires_at, used_at, revoked, access_jti, \
              access_expires_at) SELECT ",
         );
-        out.push_bind_param::<Text, _>(&n.id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&n.token_hash)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&n.family_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&n.parent_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&n.client_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&n.user_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&n.session_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&n.scope)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&n.resource)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&n.auth_time)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Bool, _>(&n.offline)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&n.created_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&n.expires_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&n.idle_expires_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&n.used_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Bool, _>(&n.revoked)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&n.access_jti)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&n.access_expires_at)?;
+        // The successor's columns, in the order of the column list above.
+        let mut first = true;
+        macro_rules! values {
+            ($($ty:ty => $value:expr),+ $(,)?) => {$(
+                if !std::mem::take(&mut first) {
+                    out.push_sql(", ");
+                }
+                out.push_bind_param::<$ty, _>($value)?;
+            )+};
+        }
+        values!(
+            Text => &n.id,
+            Text => &n.token_hash,
+            Text => &n.family_id,
+            Nullable<Text> => &n.parent_id,
+            Text => &n.client_id,
+            Nullable<Text> => &n.user_id,
+            Nullable<Text> => &n.session_id,
+            Text => &n.scope,
+            Nullable<Text> => &n.resource,
+            Nullable<BigInt> => &n.auth_time,
+            Bool => &n.offline,
+            BigInt => &n.created_at,
+            BigInt => &n.expires_at,
+            BigInt => &n.idle_expires_at,
+            Nullable<BigInt> => &n.used_at,
+            Bool => &n.revoked,
+            Nullable<Text> => &n.access_jti,
+            Nullable<BigInt> => &n.access_expires_at,
+        );
         out.push_sql(" FROM used");
         Ok(())
     }
