@@ -7,6 +7,7 @@ use super::params::Params;
 use super::provider::Provider;
 use crate::domain::secret::{random_token, SecretHash};
 use crate::domain::{Client, RedirectUri, Session, UnixTime};
+use crate::storage::SessionContext;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
@@ -102,8 +103,8 @@ impl Provider {
     ) -> Result<Step, AuthorizeError> {
         // The cached view, as for client authentication: this is the hot path of every sign-in.
         let (request, client) = authorize::validate(params, self.auth_clients.as_ref()).await?;
-        let session = match session_cookie {
-            Some(c) => self.session_from_cookie(c, now).await.map_err(|e| request.error(e))?,
+        let signed_in = match session_cookie {
+            Some(c) => self.session_for_client(c, &client.id, now).await.map_err(|e| request.error(e))?,
             None => None,
         };
         let interaction = Interaction {
@@ -113,7 +114,7 @@ impl Provider {
             progress: Progress::default(),
             created_at: now,
         };
-        self.advance(Pending::New(random_token(32)), interaction, &client, session.as_ref(), now).await
+        self.advance(Pending::New(random_token(32)), interaction, &client, signed_in.as_ref(), now).await
     }
 
     /// Decides the next step for an interaction and stores it when a page is to be shown.
@@ -122,19 +123,19 @@ impl Provider {
         pending: Pending,
         interaction: Interaction,
         client: &Client,
-        session: Option<&Session>,
+        signed_in: Option<&SessionContext>,
         now: UnixTime,
     ) -> Result<Step, AuthorizeError> {
         let req = &interaction.request;
-        let consented = match session {
-            Some(s) => self.consents.consent(&s.user_id, &client.id).await.map_err(|e| req.error(e.into()))?,
-            None => None,
-        };
-        match authorize::decide(req, client, session, consented.as_ref(), interaction.progress, now)? {
+        let session = signed_in.map(|s| &s.session);
+        let consented = signed_in.and_then(|s| s.consent.as_ref());
+        match authorize::decide(req, client, session, consented, interaction.progress, now)? {
             Next::Issue => {
-                let session = session.ok_or_else(|| req.error(OAuthError::server("issue without a session")))?;
-                self.check_user_may_sign_in(req, session).await?;
-                let code = self.issue_code(req, session, now).await.map_err(|e| req.error(e))?;
+                let signed_in = signed_in.ok_or_else(|| req.error(OAuthError::server("issue without a session")))?;
+                if signed_in.user.as_ref().is_none_or(|u| u.disabled) {
+                    return Err(req.error(OAuthError::new(ErrorCode::LoginRequired, "the account cannot sign in")));
+                }
+                let code = self.issue_code(req, &signed_in.session, now).await.map_err(|e| req.error(e))?;
                 if let Pending::Stored(id) = &pending {
                     self.cache.delete(&cache_keys::interaction(id)).await.ok();
                 }
@@ -157,18 +158,6 @@ impl Provider {
                     .map_err(|e| req.error(e.into()))?;
                 Ok(if next == Next::Login { Step::Login(id) } else { Step::Consent(id) })
             }
-        }
-    }
-
-    async fn check_user_may_sign_in(
-        &self,
-        req: &AuthorizationRequest,
-        session: &Session,
-    ) -> Result<(), AuthorizeError> {
-        let user = self.users.user_by_id(&session.user_id).await.map_err(|e| req.error(e.into()))?;
-        match user {
-            Some(u) if !u.disabled => Ok(()),
-            _ => Err(req.error(OAuthError::new(ErrorCode::LoginRequired, "the account cannot sign in"))),
         }
     }
 
@@ -227,7 +216,8 @@ impl Provider {
     ) -> Result<Step, AuthorizeError> {
         interaction.progress.logged_in = true;
         let client = self.interaction_client(&interaction).await?;
-        self.advance(Pending::Stored(id), interaction, &client, Some(session), now).await
+        let signed_in = self.reload_session(&interaction.request, session, &client, now).await?;
+        self.advance(Pending::Stored(id), interaction, &client, signed_in.as_ref(), now).await
     }
 
     /// The consent page's answer. Approval is remembered (added to what the user granted before).
@@ -253,7 +243,20 @@ impl Provider {
         };
         self.consents.save_consent(&session.user_id, &client.id, &union, now).await.map_err(|e| req.error(e.into()))?;
         interaction.progress.consented = true;
-        self.advance(Pending::Stored(id), interaction, &client, Some(session), now).await
+        let signed_in = self.reload_session(&req, session, &client, now).await?;
+        self.advance(Pending::Stored(id), interaction, &client, signed_in.as_ref(), now).await
+    }
+
+    /// `session` as the store has it now, with its user and their consent for `client`.
+    async fn reload_session(
+        &self,
+        req: &AuthorizationRequest,
+        session: &Session,
+        client: &Client,
+        now: UnixTime,
+    ) -> Result<Option<SessionContext>, AuthorizeError> {
+        let found = self.sessions.session_for_client(&session.id_hash, &client.id).await;
+        Ok(found.map_err(|e| req.error(e.into()))?.filter(|s| s.session.is_active(now)))
     }
 }
 

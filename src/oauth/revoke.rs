@@ -34,13 +34,10 @@ impl Provider {
         }
     }
 
-    /// Whether an access token is revoked. The cache answers "revoked" fast; otherwise SQL decides, so a
-    /// cache that lost its data or is down never lets a revoked token through.
-    pub async fn is_access_token_revoked(&self, jti: &str) -> Result<bool, OAuthError> {
-        if let Ok(Some(_)) = self.cache.get(&cache_keys::denied_jti(jti)).await {
-            return Ok(true);
-        }
-        Ok(self.revocations.is_jti_revoked(jti).await?)
+    /// Whether the cache's denylist has `jti`: a fast "revoked". A miss proves nothing (the cache may have
+    /// lost its data or be down): SQL has the last word.
+    pub async fn is_denylisted(&self, jti: &str) -> bool {
+        matches!(self.cache.get(&cache_keys::denied_jti(jti)).await, Ok(Some(_)))
     }
 
     /// `POST /revoke` (RFC 7009) for an authenticated `client`. A refresh token revokes its family; an access

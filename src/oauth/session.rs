@@ -3,7 +3,8 @@ use super::error::OAuthError;
 use super::provider::Provider;
 use crate::domain::password::{verify_password, Password};
 use crate::domain::secret::{PlainSecret, SecretHash};
-use crate::domain::{Session, UnixTime, User, Username};
+use crate::domain::{ClientId, Session, UnixTime, User, Username};
+use crate::storage::SessionContext;
 
 /// Why a sign-in was refused: for the audit trail only. The page says the same in every case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,5 +106,19 @@ impl Provider {
         }
         let hash = SecretHash::of(cookie);
         Ok(self.sessions.session(hash.as_str()).await?.filter(|s| s.is_active(now)))
+    }
+
+    /// [`Provider::session_from_cookie`] with the session's user and their consent for `client_id`.
+    pub async fn session_for_client(
+        &self,
+        cookie: &str,
+        client_id: &ClientId,
+        now: UnixTime,
+    ) -> Result<Option<SessionContext>, OAuthError> {
+        if cookie.len() > 128 {
+            return Ok(None);
+        }
+        let hash = SecretHash::of(cookie);
+        Ok(self.sessions.session_for_client(hash.as_str(), client_id).await?.filter(|s| s.session.is_active(now)))
     }
 }

@@ -32,9 +32,10 @@ fn invalid(d: &str) -> OAuthError {
 }
 
 impl Provider {
-    /// Verifies an access token: our signature (RS256, known `kid`), `typ: at+jwt` (an ID token is not an
-    /// access token), our `iss`, `exp` and `iat` with the leeway, and not revoked.
-    pub async fn verify_access_token(&self, token: &str, now: UnixTime) -> Result<AccessTokenClaims, OAuthError> {
+    /// Checks what an access token says of itself: our signature (RS256, known `kid`), `typ: at+jwt` (an ID
+    /// token is not an access token), our `iss`, `exp` and `iat` with the leeway. Whether it was revoked is
+    /// [`Provider::live_access_token`]'s question.
+    fn access_token_claims(&self, token: &str, now: UnixTime) -> Result<AccessTokenClaims, OAuthError> {
         if token.len() > 8192 {
             return Err(invalid("the access token is too large"));
         }
@@ -49,7 +50,7 @@ impl Provider {
             return Err(invalid("the access token was issued by someone else"));
         }
         let (exp, iat) = self.check_lifetime(&c, now)?;
-        let claims = AccessTokenClaims {
+        Ok(AccessTokenClaims {
             sub: str_claim("sub").ok_or_else(|| invalid("the access token has no sub"))?,
             client_id: str_claim("client_id").ok_or_else(|| invalid("the access token has no client_id"))?,
             scope: Scope::parse(&str_claim("scope").unwrap_or_default()).map_err(|_| invalid("bad scope"))?,
@@ -57,11 +58,7 @@ impl Provider {
             iat,
             exp,
             claims: c,
-        };
-        if self.is_access_token_revoked(&claims.jti).await? {
-            return Err(invalid("the access token was revoked"));
-        }
-        Ok(claims)
+        })
     }
 
     /// `exp`, `iat` and `nbf` against `now`, with the leeway; returns `(exp, iat)`.
@@ -78,7 +75,7 @@ impl Provider {
         Ok((exp, iat))
     }
 
-    /// [`Provider::verify_access_token`], plus what SQL says now: the client and the user (for user tokens)
+    /// [`Provider::access_token_claims`], plus what SQL says now: the client and the user (for user tokens)
     /// still exist, are not disabled, and were not "revoked everywhere" after the token was issued. A token
     /// found live before is answered from [`VerifiedTokens`] while no revocation happened since.
     pub async fn live_access_token(&self, token: &str, now: UnixTime) -> Result<LiveToken, OAuthError> {
@@ -97,21 +94,30 @@ impl Provider {
     }
 
     async fn live_access_token_from_store(&self, token: &str, now: UnixTime) -> Result<LiveToken, OAuthError> {
-        let at = self.verify_access_token(token, now).await?;
+        let at = self.access_token_claims(token, now)?;
+        if self.is_denylisted(&at.jti).await {
+            return Err(invalid("the access token was revoked"));
+        }
         let client_id = ClientId::parse(at.client_id.clone()).map_err(|_| invalid("the access token has no client"))?;
-        let client = self.clients.client(&client_id).await?.ok_or_else(|| invalid("the client no longer exists"))?;
+        // Client-credentials tokens name the client as their subject; every other token names a user.
+        let user_id = if at.sub == at.client_id {
+            None
+        } else {
+            Some(UserId::parse(at.sub.clone()).map_err(|_| invalid("the access token has no user"))?)
+        };
+        let standing = self.revocations.access_token_standing(&at.jti, &client_id, user_id.as_ref()).await?;
+        if standing.revoked {
+            return Err(invalid("the access token was revoked"));
+        }
+        let client = standing.client.ok_or_else(|| invalid("the client no longer exists"))?;
         if client.revoked_before.is_some_and(|t| at.iat <= t) {
             return Err(invalid("the access token was revoked"));
         }
-        // Client-credentials tokens name the client as their subject; every other token names a user.
-        if at.sub == at.client_id {
+        if user_id.is_none() {
             return Ok((at, None));
         }
-        let id = UserId::parse(at.sub.clone()).map_err(|_| invalid("the access token has no user"))?;
-        let user = self
-            .users
-            .user_by_id(&id)
-            .await?
+        let user = standing
+            .user
             .filter(|u| !u.disabled && u.revoked_before.is_none_or(|t| at.iat > t))
             .ok_or_else(|| invalid("the access token was revoked"))?;
         Ok((at, Some(user)))

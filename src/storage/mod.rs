@@ -161,6 +161,18 @@ pub struct InitialAccessToken {
     pub expires_at: UnixTime,
 }
 
+/// A browser session with what the authorization endpoint decides on: its user and that user's consent for
+/// one client.
+#[derive(Debug, Clone)]
+pub struct SessionContext {
+    /// The session, revoked or not.
+    pub session: crate::domain::Session,
+    /// Its user; `None` when the user is gone.
+    pub user: Option<User>,
+    /// The scopes the user granted the client, if any.
+    pub consent: Option<crate::domain::Scope>,
+}
+
 /// Browser sessions (the cookie's hash is the key).
 #[async_trait]
 pub trait SessionStore: Send + Sync {
@@ -168,6 +180,9 @@ pub trait SessionStore: Send + Sync {
     async fn create_session(&self, session: &crate::domain::Session) -> StoreResult<()>;
     /// A session by the hash of its cookie value, revoked or not.
     async fn session(&self, id_hash: &str) -> StoreResult<Option<crate::domain::Session>>;
+    /// [`SessionStore::session`] with its user and the user's consent for `client_id`, in one trip to the
+    /// database.
+    async fn session_for_client(&self, id_hash: &str, client_id: &ClientId) -> StoreResult<Option<SessionContext>>;
     /// Marks a session revoked; `NotFound` when there is none.
     async fn revoke_session(&self, id_hash: &str) -> StoreResult<()>;
     /// Revokes every session of a user; returns how many were active.
@@ -193,13 +208,30 @@ pub trait ConsentStore: Send + Sync {
     async fn delete_consent(&self, user_id: &UserId, client_id: &ClientId) -> StoreResult<()>;
 }
 
+/// What an access token's standing rests on, as the database has it now.
+#[derive(Debug, Clone)]
+pub struct AccessTokenStanding {
+    /// Its `jti` is revoked (the client and user are then not read).
+    pub revoked: bool,
+    /// Its client; `None` when the client is gone.
+    pub client: Option<Client>,
+    /// Its user, when it names one; `None` when there is none or the user is gone.
+    pub user: Option<User>,
+}
+
 /// Revoked access tokens by `jti`, kept until they would have expired anyway.
 #[async_trait]
 pub trait RevocationStore: Send + Sync {
     /// Records a revoked `jti` (idempotent: revoking twice is fine).
     async fn revoke_jti(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()>;
-    /// Whether `jti` is revoked.
-    async fn is_jti_revoked(&self, jti: &str) -> StoreResult<bool>;
+    /// Whether `jti` is revoked and, if not, the client and the user (when `user_id` is given), in one trip
+    /// to the database.
+    async fn access_token_standing(
+        &self,
+        jti: &str,
+        client_id: &ClientId,
+        user_id: Option<&UserId>,
+    ) -> StoreResult<AccessTokenStanding>;
     /// Deletes rows whose token expired before `now`; returns how many.
     async fn purge_expired_revocations(&self, now: UnixTime) -> StoreResult<u64>;
 }
@@ -253,6 +285,9 @@ pub type IssuedAccessTokens = Vec<(String, UnixTime)>;
 pub trait RefreshTokenStore: Send + Sync {
     /// Stores a new token (the first of a family, or a rotated one through [`RefreshTokenStore::rotate_refresh_token`]).
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
+    /// [`RefreshTokenStore::insert_refresh_token`] after checking, in the same trip to the database, that the
+    /// token's user still exists and is not disabled; `Ok(false)`, with nothing stored, when not.
+    async fn insert_refresh_token_for_active_user(&self, token: &RefreshTokenRecord) -> StoreResult<bool>;
     /// A token by its hash, whatever its state.
     async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>>;
     /// [`RefreshTokenStore::refresh_token_by_hash`] with the token's user as it is now, in one read (`None`

@@ -9,7 +9,7 @@
 //! with the in-process cache, `tessera users revoke` in another process could not advance it, so
 //! [`RevocationEpoch::current`] is always `None` there and every check reads SQL.
 use super::cache::EphemeralStore;
-use super::{ClientStore, RevocationStore, StoreResult, UserStore, UserUpdate};
+use super::{AccessTokenStanding, ClientStore, RevocationStore, StoreResult, UserStore, UserUpdate};
 use crate::domain::secret::random_token;
 use crate::domain::{Client, ClientId, NewUser, UnixTime, User, UserId, Username};
 use async_trait::async_trait;
@@ -210,8 +210,13 @@ impl RevocationStore for EpochRevocations {
         r
     }
 
-    async fn is_jti_revoked(&self, jti: &str) -> StoreResult<bool> {
-        self.inner.is_jti_revoked(jti).await
+    async fn access_token_standing(
+        &self,
+        jti: &str,
+        client_id: &ClientId,
+        user_id: Option<&UserId>,
+    ) -> StoreResult<AccessTokenStanding> {
+        self.inner.access_token_standing(jti, client_id, user_id).await
     }
 
     async fn purge_expired_revocations(&self, now: UnixTime) -> StoreResult<u64> {

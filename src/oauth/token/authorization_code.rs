@@ -56,13 +56,6 @@ impl Provider {
         }
         // RFC 8707 §2.2: the token request may repeat the authorization request's resource, not change it.
         let resource = super::resource::for_grant(params, client, grant.resource.as_deref())?;
-        let user = self
-            .users
-            .user_by_id(&grant.user_id)
-            .await?
-            .filter(|u| !u.disabled)
-            .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
-
         let ttl = self.access_ttl(client);
         let jti = new_jti();
         let refresh = if client.allows_grant(GrantType::RefreshToken) {
@@ -72,7 +65,7 @@ impl Provider {
             };
             Some(self.first_refresh_token(
                 client,
-                Some(user.id.clone()),
+                Some(grant.user_id.clone()),
                 Some((grant.sid.as_str(), session_end)),
                 &grant.scope,
                 resource.clone(),
@@ -96,7 +89,7 @@ impl Provider {
 
         let access = AccessGrant {
             client_id: client.id.clone(),
-            user_id: Some(user.id.clone()),
+            user_id: Some(grant.user_id.clone()),
             scope: grant.scope.clone(),
             audience: self.audience(resource.as_deref()),
             auth_time: Some(grant.auth_time),
@@ -108,8 +101,13 @@ impl Provider {
             amr: grant.amr.clone(),
             ttl: self.tokens.id_token_ttl,
         });
-        if let Some((_, record)) = &refresh {
-            self.refresh_tokens.insert_refresh_token(record).await?;
+        // The user may have been disabled since the code was issued.
+        let user_active = match &refresh {
+            Some((_, record)) => self.refresh_tokens.insert_refresh_token_for_active_user(record).await?,
+            None => self.users.user_by_id(&grant.user_id).await?.is_some_and(|u| !u.disabled),
+        };
+        if !user_active {
+            return Err(OAuthError::invalid_grant("the user can no longer sign in"));
         }
         let minted = self.mint(&access, id, jti, now).await?;
         Ok(TokenResponse {

@@ -9,8 +9,10 @@ use super::{CacheError, CacheResult, EphemeralStore};
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, RedisResult, Script, Value};
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 /// Shortest TTL Redis can express with PX.
@@ -33,10 +35,14 @@ end
 return {count, left}
 ";
 
-/// The Redis cache. Clones share one multiplexed connection.
+/// The Redis cache. Clones share their connections: one multiplexed connection per thread that uses the
+/// cache. A connection's driver task runs on the runtime that opened it; the HTTP workers each run their own
+/// single-threaded runtime, so a shared connection would cost every command two extra thread wake-ups.
 #[derive(Clone)]
 pub struct RedisCache {
-    conn: ConnectionManager,
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    conns: Arc<Mutex<HashMap<ThreadId, ConnectionManager>>>,
     prefix: Arc<str>,
     timeout: Duration,
     incr_script: Arc<Script>,
@@ -87,11 +93,29 @@ impl RedisCache {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(20))
             .set_max_delay(timeout);
-        let conn = bounded(timeout, "connect", None, ConnectionManager::new_with_config(client, config)).await?;
-        let cache =
-            RedisCache { conn, prefix: Arc::from(prefix), timeout, incr_script: Arc::new(Script::new(INCR_SCRIPT)) };
+        let cache = RedisCache {
+            client,
+            config,
+            conns: Arc::default(),
+            prefix: Arc::from(prefix),
+            timeout,
+            incr_script: Arc::new(Script::new(INCR_SCRIPT)),
+        };
         cache.ping().await?;
         Ok(cache)
+    }
+
+    /// This thread's connection, opened on first use. Thread ids are never reused, so an entry never
+    /// reaches a thread other than the one whose runtime drives it.
+    async fn conn(&self) -> CacheResult<ConnectionManager> {
+        let thread = std::thread::current().id();
+        if let Some(conn) = self.conns.lock().unwrap_or_else(PoisonError::into_inner).get(&thread) {
+            return Ok(conn.clone());
+        }
+        let opening = ConnectionManager::new_with_config(self.client.clone(), self.config.clone());
+        let conn = bounded(self.timeout, "connect", None, opening).await?;
+        let mut conns = self.conns.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(conns.entry(thread).or_insert(conn).clone())
     }
 
     /// The prefix put before every key.
@@ -104,7 +128,7 @@ impl RedisCache {
     }
 
     async fn query<T: FromRedisValue>(&self, op: &'static str, key: &str, cmd: Cmd) -> CacheResult<T> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn().await?;
         bounded(self.timeout, op, Some(key), async move { cmd.query_async::<T>(&mut conn).await }).await
     }
 }
@@ -150,7 +174,7 @@ impl EphemeralStore for RedisCache {
 
     async fn incr(&self, key: &str, window: Duration) -> CacheResult<(u64, Duration)> {
         let key = self.key(key);
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn().await?;
         let mut invocation = self.incr_script.key(&key);
         invocation.arg(ttl_ms(window));
         let (count, left_ms): (u64, i64) =
@@ -160,7 +184,7 @@ impl EphemeralStore for RedisCache {
     }
 
     async fn ping(&self) -> CacheResult<()> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn().await?;
         bounded(self.timeout, "PING", None, async move { redis::cmd("PING").query_async::<()>(&mut conn).await }).await
     }
 
@@ -205,13 +229,31 @@ mod tests {
     async fn keys_carry_the_prefix() {
         let cache = fresh().await;
         cache.set("code:abc", b"v", Duration::from_secs(60)).await.unwrap();
-        let mut conn = cache.conn.clone();
+        let mut conn = cache.conn().await.unwrap();
         let raw: Option<Vec<u8>> =
             redis::cmd("GET").arg(format!("{}code:abc", cache.prefix())).query_async(&mut conn).await.unwrap();
         assert_eq!(raw.as_deref(), Some(&b"v"[..]));
         let ttl: i64 =
             redis::cmd("PTTL").arg(format!("{}code:abc", cache.prefix())).query_async(&mut conn).await.unwrap();
         assert!(ttl > 50_000 && ttl <= 60_000, "ttl: {ttl}");
+    }
+
+    #[tokio::test]
+    async fn another_runtime_gets_its_own_connection() {
+        let cache = fresh().await;
+        cache.set("k", b"v", Duration::from_secs(60)).await.unwrap();
+        let elsewhere = cache.clone();
+        // As an HTTP worker does: a single-threaded runtime on a thread of its own, which then ends.
+        let read = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move { elsewhere.get("k").await.unwrap() })
+        })
+        .join()
+        .unwrap();
+        assert_eq!(read.as_deref(), Some(&b"v"[..]));
+        assert_eq!(cache.conns.lock().unwrap().len(), 2);
+        // The ended runtime took its connection's driver with it; this thread's connection is untouched.
+        assert_eq!(cache.take("k").await.unwrap().as_deref(), Some(&b"v"[..]));
     }
 
     #[tokio::test]
@@ -232,7 +274,7 @@ mod tests {
     #[tokio::test]
     async fn counter_without_expiry_gets_one() {
         let cache = fresh().await;
-        let mut conn = cache.conn.clone();
+        let mut conn = cache.conn().await.unwrap();
         let raw = format!("{}n", cache.prefix());
         redis::cmd("SET").arg(&raw).arg(7).query_async::<()>(&mut conn).await.unwrap();
         let (n, left) = cache.incr("n", Duration::from_secs(5)).await.unwrap();

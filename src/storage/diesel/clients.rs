@@ -139,7 +139,8 @@ fn client_from_row(row: ClientRow) -> StoreResult<Client> {
     })
 }
 
-fn load_client(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Client>> {
+/// A client by id.
+pub(super) fn load_client(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Client>> {
     clients::table.find(id).select(ClientRow::as_select()).first(conn).optional()?.map(client_from_row).transpose()
 }
 

@@ -43,6 +43,17 @@ fn consent_from_row(row: ConsentRow) -> StoreResult<(ClientId, Scope, UnixTime)>
     Ok((client_id, scope, row.updated_at))
 }
 
+/// The scopes `user_id` granted `client_id`, if any.
+pub(super) fn load_consent(conn: &mut AnyConnection, user_id: &str, client_id: &str) -> StoreResult<Option<Scope>> {
+    consents::table
+        .find((user_id, client_id))
+        .select(ConsentRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(|row| consent_from_row(row).map(|(_, scope, _)| scope))
+        .transpose()
+}
+
 /// One attempt at saving a grant, in one transaction: replace the scope of an existing row, or insert `row`.
 /// `Conflict` when another transaction inserted the same (user, client) between the UPDATE and the INSERT.
 fn upsert(conn: &mut AnyConnection, row: &ConsentRow) -> StoreResult<()> {
@@ -61,18 +72,8 @@ fn upsert(conn: &mut AnyConnection, row: &ConsentRow) -> StoreResult<()> {
 #[async_trait]
 impl ConsentStore for DieselStore {
     async fn consent(&self, user_id: &UserId, client_id: &ClientId) -> StoreResult<Option<Scope>> {
-        let key = (user_id.as_str().to_owned(), client_id.as_str().to_owned());
-        self.db()
-            .run(move |c| {
-                consents::table
-                    .find(key)
-                    .select(ConsentRow::as_select())
-                    .first(c)
-                    .optional()?
-                    .map(|row| consent_from_row(row).map(|(_, scope, _)| scope))
-                    .transpose()
-            })
-            .await
+        let (user_id, client_id) = (user_id.as_str().to_owned(), client_id.as_str().to_owned());
+        self.db().run(move |c| load_consent(c, &user_id, &client_id)).await
     }
 
     async fn save_consent(

@@ -12,7 +12,7 @@
 //! behind it and then see what it did.
 
 use super::schema::{refresh_tokens, users};
-use super::users::{user_from_row, UserRow};
+use super::users::{load_user, user_from_row, UserRow};
 use super::{AnyConnection, DieselStore};
 use crate::domain::{ClientId, Scope, UnixTime, User, UserId};
 use crate::storage::{IssuedAccessTokens, RefreshTokenRecord, RefreshTokenStore, StoreError, StoreResult};
@@ -284,6 +284,21 @@ impl RefreshTokenStore for DieselStore {
         self.db().run(move |c| insert(c, &row)).await
     }
 
+    async fn insert_refresh_token_for_active_user(&self, token: &RefreshTokenRecord) -> StoreResult<bool> {
+        let row = row_from_record(token);
+        self.db()
+            .run(move |c| {
+                if let Some(user_id) = &row.user_id {
+                    if load_user(c, user_id)?.is_none_or(|u| u.disabled) {
+                        return Ok(false);
+                    }
+                }
+                insert(c, &row)?;
+                Ok(true)
+            })
+            .await
+    }
+
     async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {
         let token_hash = token_hash.to_owned();
         self.db()
@@ -495,6 +510,20 @@ mod tests {
         let (token, user) = t.store.refresh_token_and_user_by_hash("hash-rt2").await.unwrap().unwrap();
         assert_eq!((token.id.as_str(), user), ("rt2", None), "a client's own token has no user");
         assert!(t.store.refresh_token_and_user_by_hash("hash-nope").await.unwrap().is_none());
+    }
+
+    async fn a_disabled_user_gets_no_new_token(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let client = t.add_client("app").await;
+        let alice = t.add_user("alice").await;
+        let of_alice = |id: &str| RefreshTokenRecord { user_id: Some(alice.clone()), ..refresh_token(id, id, &client) };
+        assert!(t.store.insert_refresh_token_for_active_user(&of_alice("rt1")).await.unwrap());
+        assert!(t.store.insert_refresh_token_for_active_user(&refresh_token("own", "own", &client)).await.unwrap());
+        let alice_name = crate::domain::Username::parse("alice").unwrap();
+        crate::storage::UserStore::set_user_disabled(&t.store, &alice_name, true, NOW).await.unwrap();
+        assert!(!t.store.insert_refresh_token_for_active_user(&of_alice("rt2")).await.unwrap());
+        assert!(by_id(&t, "rt1").await.is_some() && by_id(&t, "own").await.is_some());
+        assert!(by_id(&t, "rt2").await.is_none(), "nothing is stored for a disabled user");
     }
 
     async fn failed_rotation_rolls_back(backend: Backend) {
@@ -786,6 +815,7 @@ mod tests {
         duplicates_and_unknown_clients_are_refused,
         rotation_happens_once,
         lookup_brings_the_user_along,
+        a_disabled_user_gets_no_new_token,
         failed_rotation_rolls_back,
         concurrent_rotations_have_one_winner,
         revoked_tokens_cannot_rotate,

@@ -3,10 +3,12 @@
 //! A row lives until its token would have expired anyway; [`RevocationStore::purge_expired_revocations`]
 //! removes it after that.
 
+use super::clients::load_client;
 use super::schema::revocations;
-use super::DieselStore;
-use crate::domain::UnixTime;
-use crate::storage::{RevocationStore, StoreError, StoreResult};
+use super::users::load_user;
+use super::{AnyConnection, DieselStore};
+use crate::domain::{ClientId, UnixTime, UserId};
+use crate::storage::{AccessTokenStanding, RevocationStore, StoreError, StoreResult};
 use async_trait::async_trait;
 use diesel::prelude::*;
 
@@ -16,6 +18,11 @@ use diesel::prelude::*;
 struct RevocationRow {
     jti: String,
     expires_at: i64,
+}
+
+fn find_jti(conn: &mut AnyConnection, jti: &str) -> StoreResult<bool> {
+    let found: Option<String> = revocations::table.find(jti).select(revocations::jti).first(conn).optional()?;
+    Ok(found.is_some())
 }
 
 #[async_trait]
@@ -44,13 +51,25 @@ impl RevocationStore for DieselStore {
             .await
     }
 
-    async fn is_jti_revoked(&self, jti: &str) -> StoreResult<bool> {
-        let jti = jti.to_owned();
+    async fn access_token_standing(
+        &self,
+        jti: &str,
+        client_id: &ClientId,
+        user_id: Option<&UserId>,
+    ) -> StoreResult<AccessTokenStanding> {
+        let (jti, client_id) = (jti.to_owned(), client_id.as_str().to_owned());
+        let user_id = user_id.map(|u| u.as_str().to_owned());
         self.db()
             .run(move |c| {
-                let found: Option<String> =
-                    revocations::table.find(jti).select(revocations::jti).first(c).optional()?;
-                Ok(found.is_some())
+                if find_jti(c, &jti)? {
+                    return Ok(AccessTokenStanding { revoked: true, client: None, user: None });
+                }
+                let client = load_client(c, &client_id)?;
+                let user = match &user_id {
+                    Some(id) => load_user(c, id)?,
+                    None => None,
+                };
+                Ok(AccessTokenStanding { revoked: false, client, user })
             })
             .await
     }
@@ -78,18 +97,23 @@ mod tests {
             .unwrap()
     }
 
+    async fn is_revoked(t: &TestDb, jti: &str) -> bool {
+        let nobody = ClientId::parse("nobody").unwrap();
+        t.store.access_token_standing(jti, &nobody, None).await.unwrap().revoked
+    }
+
     async fn revoke_is_idempotent(backend: Backend) {
         let t = TestDb::new(backend).await;
-        assert!(!t.store.is_jti_revoked("j1").await.unwrap());
+        assert!(!is_revoked(&t, "j1").await);
         t.store.revoke_jti("j1", 100).await.unwrap();
-        assert!(t.store.is_jti_revoked("j1").await.unwrap());
+        assert!(is_revoked(&t, "j1").await);
         t.store.revoke_jti("j1", 100).await.unwrap();
-        assert!(t.store.is_jti_revoked("j1").await.unwrap());
+        assert!(is_revoked(&t, "j1").await);
         assert_eq!(expiry(&t, "j1").await, Some(100));
 
         // Only j1 is revoked.
-        assert!(!t.store.is_jti_revoked("j2").await.unwrap());
-        assert!(!t.store.is_jti_revoked("").await.unwrap());
+        assert!(!is_revoked(&t, "j2").await);
+        assert!(!is_revoked(&t, "").await);
     }
 
     async fn the_later_expiry_is_kept(backend: Backend) {
@@ -123,15 +147,32 @@ mod tests {
         assert_eq!(t.store.purge_expired_revocations(20).await.unwrap(), 2);
         let mut left = Vec::new();
         for jti in ["a", "b", "c", "d"] {
-            left.push(t.store.is_jti_revoked(jti).await.unwrap());
+            left.push(is_revoked(&t, jti).await);
         }
         assert_eq!(left, [false, true, true, false]);
         assert_eq!(t.store.purge_expired_revocations(20).await.unwrap(), 0);
         assert_eq!(t.store.purge_expired_revocations(1_000).await.unwrap(), 2);
-        assert!(!t.store.is_jti_revoked("c").await.unwrap());
+        assert!(!is_revoked(&t, "c").await);
+    }
+
+    async fn standing_brings_the_client_and_the_user(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let client = t.add_client("app").await;
+        let alice = t.add_user("alice").await;
+        let standing = t.store.access_token_standing("j", &client, Some(&alice)).await.unwrap();
+        assert!(!standing.revoked);
+        assert_eq!((standing.client.map(|c| c.id), standing.user.map(|u| u.id)), (Some(client.clone()), Some(alice)));
+        let own = t.store.access_token_standing("j", &client, None).await.unwrap();
+        assert!(own.client.is_some() && own.user.is_none(), "a client's own token names no user");
+        let gone = UserId::generate();
+        let orphan = t.store.access_token_standing("j", &ClientId::parse("gone").unwrap(), Some(&gone)).await.unwrap();
+        assert!(!orphan.revoked && orphan.client.is_none() && orphan.user.is_none());
+        t.store.revoke_jti("j", 100).await.unwrap();
+        assert!(t.store.access_token_standing("j", &client, None).await.unwrap().revoked);
     }
 
     both_backends!(
+        standing_brings_the_client_and_the_user,
         revoke_is_idempotent,
         the_later_expiry_is_kept,
         concurrent_revocations_all_succeed,

@@ -2,10 +2,12 @@
 //!
 //! `id_hash` (the hash of the cookie value) is the primary key; `amr` is stored as a JSON array of strings.
 
+use super::consents::load_consent;
 use super::schema::sessions;
-use super::DieselStore;
-use crate::domain::{Session, UserId};
-use crate::storage::{SessionStore, StoreError, StoreResult};
+use super::users::load_user;
+use super::{AnyConnection, DieselStore};
+use crate::domain::{ClientId, Session, UserId};
+use crate::storage::{SessionContext, SessionStore, StoreError, StoreResult};
 use async_trait::async_trait;
 use diesel::prelude::*;
 
@@ -52,6 +54,16 @@ fn session_from_row(row: SessionRow) -> StoreResult<Session> {
     })
 }
 
+fn load_session(conn: &mut AnyConnection, id_hash: &str) -> StoreResult<Option<Session>> {
+    sessions::table
+        .find(id_hash)
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(session_from_row)
+        .transpose()
+}
+
 #[async_trait]
 impl SessionStore for DieselStore {
     async fn create_session(&self, session: &Session) -> StoreResult<()> {
@@ -71,15 +83,18 @@ impl SessionStore for DieselStore {
 
     async fn session(&self, id_hash: &str) -> StoreResult<Option<Session>> {
         let id_hash = id_hash.to_owned();
+        self.db().run(move |c| load_session(c, &id_hash)).await
+    }
+
+    async fn session_for_client(&self, id_hash: &str, client_id: &ClientId) -> StoreResult<Option<SessionContext>> {
+        let (id_hash, client_id) = (id_hash.to_owned(), client_id.as_str().to_owned());
         self.db()
             .run(move |c| {
-                sessions::table
-                    .find(id_hash)
-                    .select(SessionRow::as_select())
-                    .first(c)
-                    .optional()?
-                    .map(session_from_row)
-                    .transpose()
+                let Some(session) = load_session(c, &id_hash)? else { return Ok(None) };
+                let user_id = session.user_id.as_str();
+                let user = load_user(c, user_id)?;
+                let consent = load_consent(c, user_id, &client_id)?;
+                Ok(Some(SessionContext { session, user, consent }))
             })
             .await
     }
@@ -119,6 +134,7 @@ mod tests {
     use super::super::test_support::{both_backends, TestDb};
     use super::super::Backend;
     use super::*;
+    use crate::storage::ConsentStore;
 
     fn session(id_hash: &str, user_id: &UserId) -> Session {
         Session {
@@ -213,7 +229,27 @@ mod tests {
         }
     }
 
+    async fn context_brings_the_user_and_their_consent_for_one_client(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let (app, other) = (t.add_client("app").await, t.add_client("other").await);
+        let (alice, bob) = (t.add_user("alice").await, t.add_user("bob").await);
+        let scope = crate::domain::Scope::parse("openid email").unwrap();
+        t.store.save_consent(&alice, &app, &scope, 1).await.unwrap();
+        t.store.save_consent(&bob, &other, &scope, 1).await.unwrap();
+        let s = session("s1", &alice);
+        t.store.create_session(&s).await.unwrap();
+
+        let ctx = t.store.session_for_client("s1", &app).await.unwrap().unwrap();
+        assert_eq!((ctx.session, ctx.user.map(|u| u.id), ctx.consent), (s.clone(), Some(alice), Some(scope)));
+        // Bob's consent for the other client is not Alice's.
+        assert_eq!(t.store.session_for_client("s1", &other).await.unwrap().unwrap().consent, None);
+        assert!(t.store.session_for_client("unknown", &app).await.unwrap().is_none());
+        t.store.revoke_session("s1").await.unwrap();
+        assert!(t.store.session_for_client("s1", &app).await.unwrap().unwrap().session.revoked);
+    }
+
     both_backends!(
+        context_brings_the_user_and_their_consent_for_one_client,
         create_get_and_revoke,
         amr_round_trips,
         revoke_user_sessions_counts_active_ones,

@@ -70,6 +70,17 @@ pub(super) fn user_from_row(row: UserRow) -> StoreResult<(User, String)> {
     Ok((user, row.password_hash))
 }
 
+/// A user by id.
+pub(super) fn load_user(conn: &mut super::AnyConnection, id: &str) -> StoreResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(|row| user_from_row(row).map(|(user, _)| user))
+        .transpose()
+}
+
 fn find_by_username(conn: &mut super::AnyConnection, username: &str) -> StoreResult<Option<(User, String)>> {
     users::table
         .filter(users::username.eq(username))
@@ -111,17 +122,7 @@ impl UserStore for DieselStore {
 
     async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<User>> {
         let id = id.as_str().to_owned();
-        self.db()
-            .run(move |c| {
-                users::table
-                    .find(id)
-                    .select(UserRow::as_select())
-                    .first(c)
-                    .optional()?
-                    .map(|row| user_from_row(row).map(|(user, _)| user))
-                    .transpose()
-            })
-            .await
+        self.db().run(move |c| load_user(c, &id)).await
     }
 
     async fn user_by_username(&self, username: &Username) -> StoreResult<Option<(User, String)>> {
