@@ -25,6 +25,14 @@ async fn sign_in(app: &TestApp, scope: &str, extra_client_args: &[&str]) -> Gran
 }
 
 async fn code_flow(app: &TestApp, client_id: &str, secret: &str, scope: &str) -> Value {
+    let (code, verifier) = authorization_code(app, client_id, scope).await;
+    let (status, body) = redeem(app, client_id, secret, &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// A code for alice (signing in and consenting as needed) and its PKCE verifier.
+async fn authorization_code(app: &TestApp, client_id: &str, scope: &str) -> (String, String) {
     let (challenge, verifier) = pkce_pair();
     let url = format!(
         "{}/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope={}&state=s&nonce=n&code_challenge={challenge}&code_challenge_method=S256",
@@ -34,20 +42,13 @@ async fn code_flow(app: &TestApp, client_id: &str, secret: &str, scope: &str) ->
     );
     let back = browse(app, &url, Some("allow")).await;
     let code = query_of(&back).remove("code").unwrap_or_else(|| panic!("no code: {back}"));
-    let (status, body) = token(
-        app,
-        client_id,
-        secret,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &verifier),
-        ],
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
+    (code, verifier)
+}
+
+async fn redeem(app: &TestApp, client_id: &str, secret: &str, code: &str, verifier: &str) -> (StatusCode, Value) {
+    let form =
+        [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT), ("code_verifier", verifier)];
+    token(app, client_id, secret, &form).await
 }
 
 async fn token(app: &TestApp, client_id: &str, secret: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
@@ -476,6 +477,18 @@ both_backends!(
         assert_eq!(userinfo_status(&app, s(&fresh, "access_token")).await, StatusCode::UNAUTHORIZED);
     }
 );
+
+both_backends!(a_code_is_refused_once_its_user_is_disabled, async |app| {
+    let g = sign_in(&app, "openid offline_access", &[]).await;
+    let (code, verifier) = authorization_code(&app, &g.client_id, "openid offline_access").await;
+    app.cli_json(&["users", "disable", "alice"], None);
+    let (st, e) = redeem(&app, &g.client_id, &g.secret, &code, &verifier).await;
+    assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"), "{e}");
+    // The code is spent all the same.
+    app.cli_json(&["users", "enable", "alice"], None);
+    let (st, e) = redeem(&app, &g.client_id, &g.secret, &code, &verifier).await;
+    assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"), "{e}");
+});
 
 both_backends!(operator_actions_are_audited, async |app| {
     add_alice(&app);

@@ -76,17 +76,6 @@ impl Provider {
         } else {
             None
         };
-        // Recorded before the tokens exist, so that a replay racing this request can still revoke them.
-        let redemption = serde_json::to_vec(&CodeRedemption {
-            jti: jti.clone(),
-            expires_at: now + ttl,
-            family_id: refresh.as_ref().map(|(_, r)| r.family_id.clone()),
-        })
-        .map_err(OAuthError::server)?;
-        self.cache
-            .set(&cache_keys::code_used(hash.as_str()), &redemption, Duration::from_secs(ttl.max(1) as u64))
-            .await?;
-
         let access = AccessGrant {
             client_id: client.id.clone(),
             user_id: Some(grant.user_id.clone()),
@@ -101,15 +90,30 @@ impl Provider {
             amr: grant.amr.clone(),
             ttl: self.tokens.id_token_ttl,
         });
+        // Recorded before the tokens leave, so that a replay racing this request can still revoke them.
+        let redemption = serde_json::to_vec(&CodeRedemption {
+            jti: jti.clone(),
+            expires_at: now + ttl,
+            family_id: refresh.as_ref().map(|(_, r)| r.family_id.clone()),
+        })
+        .map_err(OAuthError::server)?;
+        let used_key = cache_keys::code_used(hash.as_str());
+        let recording = self.cache.set(&used_key, &redemption, Duration::from_secs(ttl.max(1) as u64));
         // The user may have been disabled since the code was issued.
-        let user_active = match &refresh {
-            Some((_, record)) => self.refresh_tokens.insert_refresh_token_for_active_user(record).await?,
-            None => self.users.user_by_id(&grant.user_id).await?.is_some_and(|u| !u.disabled),
+        let storing = async {
+            match &refresh {
+                Some((_, record)) => self.refresh_tokens.insert_refresh_token_for_active_user(record).await,
+                None => Ok(self.users.user_by_id(&grant.user_id).await?.is_some_and(|u| !u.disabled)),
+            }
         };
-        if !user_active {
+        // The three are independent: the signatures are made while the cache and the database answer, and
+        // tokens for a user found disabled are dropped unseen.
+        let (recorded, user_active, minted) = tokio::join!(recording, storing, self.mint(&access, id, jti, now));
+        recorded?;
+        if !user_active? {
             return Err(OAuthError::invalid_grant("the user can no longer sign in"));
         }
-        let minted = self.mint(&access, id, jti, now).await?;
+        let minted = minted?;
         Ok(TokenResponse {
             access_token: minted.access_token,
             token_type: "Bearer".into(),

@@ -84,17 +84,6 @@ impl Provider {
             access_expires_at: Some(now + ttl),
             ..rt.clone()
         };
-        if !self.refresh_tokens.rotate_refresh_token(&rt.id, &next, now).await? {
-            // Another request rotated (or revoked) this token first.
-            return match self.refresh_tokens.refresh_token_by_hash(hash.as_str()).await? {
-                Some(r) if !r.revoked => {
-                    let used_at = r.used_at.unwrap_or(now);
-                    self.refresh_replay(&r, presented, client, used_at, meta, now).await
-                }
-                _ => Err(OAuthError::invalid_grant("the refresh token was revoked")),
-            };
-        }
-
         let access = AccessGrant {
             client_id: client.id.clone(),
             user_id: rt.user_id.clone(),
@@ -109,7 +98,24 @@ impl Provider {
             amr: Vec::new(),
             ttl: self.tokens.id_token_ttl,
         });
-        let minted = self.mint(&access, id, jti, now).await?;
+        // The signatures are made while the rotation commits: both take about as long. Tokens of a rotation
+        // that does not happen are dropped unseen.
+        let (rotated, minted) = tokio::join!(
+            self.refresh_tokens.rotate_refresh_token(&rt.id, &next, now),
+            self.mint(&access, id, jti, now)
+        );
+        if !rotated? {
+            // Another request rotated (or revoked) this token first.
+            return match self.refresh_tokens.refresh_token_by_hash(hash.as_str()).await? {
+                Some(r) if !r.revoked => {
+                    let used_at = r.used_at.unwrap_or(now);
+                    self.refresh_replay(&r, presented, client, used_at, meta, now).await
+                }
+                _ => Err(OAuthError::invalid_grant("the refresh token was revoked")),
+            };
+        }
+
+        let minted = minted?;
         let response = TokenResponse {
             access_token: minted.access_token,
             token_type: "Bearer".into(),
