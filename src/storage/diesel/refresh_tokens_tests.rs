@@ -1,0 +1,446 @@
+//! Tests of the `refresh_tokens` table on both backends.
+use super::super::test_support::{both_backends, refresh_token, TestDb};
+use super::super::{AnyConnection, Backend, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+use super::*;
+use diesel_migrations::MigrationHarness;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+const NOW: UnixTime = 1_700_001_000;
+
+/// Every token of a family as stored, by id.
+async fn family(t: &TestDb, family_id: &str) -> Vec<RefreshTokenRecord> {
+    let family_id = family_id.to_owned();
+    t.db.run(move |c| {
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(family_id))
+            .select(RefreshTokenRow::as_select())
+            .order(refresh_tokens::id.asc())
+            .load(c)?
+            .into_iter()
+            .map(record_from_row)
+            .collect()
+    })
+    .await
+    .unwrap()
+}
+
+async fn by_id(t: &TestDb, id: &str) -> Option<RefreshTokenRecord> {
+    t.store.refresh_token_by_hash(&format!("hash-{id}")).await.unwrap()
+}
+
+/// `token` with an access token `at-<id>` expiring at `exp`.
+fn with_access(token: RefreshTokenRecord, exp: UnixTime) -> RefreshTokenRecord {
+    RefreshTokenRecord { access_jti: Some(format!("at-{}", token.id)), access_expires_at: Some(exp), ..token }
+}
+
+fn issued(pairs: &[(&str, UnixTime)]) -> IssuedAccessTokens {
+    pairs.iter().map(|(jti, exp)| ((*jti).to_owned(), *exp)).collect()
+}
+
+fn sorted(mut tokens: IssuedAccessTokens) -> IssuedAccessTokens {
+    tokens.sort();
+    tokens
+}
+
+async fn round_trips_every_field(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let client = t.add_client("app").await;
+    let alice = t.add_user("alice").await;
+    let full = RefreshTokenRecord {
+        id: "rt-full".into(),
+        token_hash: "h4sh_with-base64url".into(),
+        family_id: "fam-full".into(),
+        parent_id: Some("rt-parent".into()),
+        client_id: client.clone(),
+        user_id: Some(alice.clone()),
+        session_id: Some("sid-1".into()),
+        scope: Scope::parse("openid profile offline_access").unwrap(),
+        resource: Some("https://api.example/".into()),
+        auth_time: Some(1_699_999_000),
+        offline: true,
+        created_at: 1_700_000_001,
+        expires_at: 1_702_592_001,
+        idle_expires_at: 1_701_296_001,
+        used_at: Some(1_700_000_500),
+        revoked: true,
+        access_jti: Some("jti-full".into()),
+        access_expires_at: Some(1_700_000_301),
+    };
+    // Every optional field empty, the scope too.
+    let bare = refresh_token("rt-bare", "fam-bare", &client);
+    for token in [&full, &bare] {
+        t.store.insert_refresh_token(token).await.unwrap();
+        assert_eq!(t.store.refresh_token_by_hash(&token.token_hash).await.unwrap().as_ref(), Some(token));
+    }
+    assert!(t.store.refresh_token_by_hash("unknown").await.unwrap().is_none());
+    assert!(t.store.refresh_token_by_hash("").await.unwrap().is_none());
+}
+
+async fn duplicates_and_unknown_clients_are_refused(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let client = t.add_client("app").await;
+    let first = refresh_token("rt1", "f", &client);
+    t.store.insert_refresh_token(&first).await.unwrap();
+
+    let same_hash = RefreshTokenRecord { id: "rt2".into(), ..first.clone() };
+    let err = t.store.insert_refresh_token(&same_hash).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Conflict(what) if what == "refresh token hash"), "{err:?}");
+
+    let same_id = RefreshTokenRecord { token_hash: "other".into(), ..first.clone() };
+    let err = t.store.insert_refresh_token(&same_id).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Conflict(what) if what == "refresh token id"), "{err:?}");
+
+    let orphan = refresh_token("rt3", "f", &ClientId::parse("ghost").unwrap());
+    let err = t.store.insert_refresh_token(&orphan).await.unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    assert_eq!(family(&t, "f").await, vec![first]);
+}
+
+async fn rotation_happens_once(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let client = t.add_client("app").await;
+    let first = refresh_token("rt1", "f", &client);
+    t.store.insert_refresh_token(&first).await.unwrap();
+
+    let second = RefreshTokenRecord { parent_id: Some("rt1".into()), ..refresh_token("rt2", "f", &client) };
+    assert!(t.store.rotate_refresh_token("rt1", &second, NOW).await.unwrap());
+    assert_eq!(by_id(&t, "rt1").await, Some(RefreshTokenRecord { used_at: Some(NOW), ..first.clone() }));
+    assert_eq!(by_id(&t, "rt2").await, Some(second.clone()));
+
+    // The same token again: a replay. Nothing is written, not even a later used_at.
+    let third = refresh_token("rt3", "f", &client);
+    assert!(!t.store.rotate_refresh_token("rt1", &third, NOW + 5).await.unwrap());
+    assert_eq!(by_id(&t, "rt1").await.unwrap().used_at, Some(NOW));
+    assert!(by_id(&t, "rt3").await.is_none());
+
+    // The successor rotates in turn; unknown tokens never do.
+    assert!(t.store.rotate_refresh_token("rt2", &third, NOW + 10).await.unwrap());
+    assert!(!t.store.rotate_refresh_token("nope", &refresh_token("rt4", "f", &client), NOW).await.unwrap());
+    assert_eq!(family(&t, "f").await.len(), 3);
+}
+
+async fn lookup_brings_the_user_along(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let client = t.add_client("app").await;
+    let alice = t.add_user("alice").await;
+    let mine = RefreshTokenRecord { user_id: Some(alice.clone()), ..refresh_token("rt1", "f1", &client) };
+    t.store.insert_refresh_token(&mine).await.unwrap();
+    t.store.insert_refresh_token(&refresh_token("rt2", "f2", &client)).await.unwrap();
+    let (token, user) = t.store.refresh_token_and_user_by_hash("hash-rt1").await.unwrap().unwrap();
+    assert_eq!((token, user.map(|u| u.id)), (mine, Some(alice)));
+    let (token, user) = t.store.refresh_token_and_user_by_hash("hash-rt2").await.unwrap().unwrap();
+    assert_eq!((token.id.as_str(), user), ("rt2", None), "a client's own token has no user");
+    assert!(t.store.refresh_token_and_user_by_hash("hash-nope").await.unwrap().is_none());
+}
+
+async fn a_disabled_user_gets_no_new_token(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let client = t.add_client("app").await;
+    let alice = t.add_user("alice").await;
+    let of_alice = |id: &str| RefreshTokenRecord { user_id: Some(alice.clone()), ..refresh_token(id, id, &client) };
+    assert!(t.store.insert_refresh_token_for_active_user(&of_alice("rt1")).await.unwrap());
+    assert!(t.store.insert_refresh_token_for_active_user(&refresh_token("own", "own", &client)).await.unwrap());
+    let alice_name = crate::domain::Username::parse("alice").unwrap();
+    crate::storage::UserStore::set_user_disabled(&t.store, &alice_name, true, NOW).await.unwrap();
+    assert!(!t.store.insert_refresh_token_for_active_user(&of_alice("rt2")).await.unwrap());
+    assert!(by_id(&t, "rt1").await.is_some() && by_id(&t, "own").await.is_some());
+    assert!(by_id(&t, "rt2").await.is_none(), "nothing is stored for a disabled user");
+}
+
+async fn failed_rotation_rolls_back(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let client = t.add_client("app").await;
+    t.store.insert_refresh_token(&refresh_token("rt1", "f", &client)).await.unwrap();
+    t.store.insert_refresh_token(&refresh_token("rt2", "f", &client)).await.unwrap();
+    // The successor clashes with rt2's hash after rt1 was marked used; the mark must roll back with it.
+    let clash = RefreshTokenRecord { token_hash: "hash-rt2".into(), ..refresh_token("rt3", "f", &client) };
+    let err = t.store.rotate_refresh_token("rt1", &clash, NOW).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Conflict(what) if what == "refresh token hash"), "{err:?}");
+    assert_eq!(by_id(&t, "rt1").await.unwrap().used_at, None);
+    assert!(t.store.rotate_refresh_token("rt1", &refresh_token("rt3", "f", &client), NOW).await.unwrap());
+}
+
+async fn concurrent_rotations_have_one_winner(backend: Backend) {
+    // Enough connections for the rotations to really run at the same time.
+    let t = TestDb::with_pool(backend, 10, Duration::from_secs(30)).await;
+    let client = t.add_client("app").await;
+    t.store.insert_refresh_token(&refresh_token("rt0", "f", &client)).await.unwrap();
+    let mut rotations = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let store = t.store.clone();
+        let new = refresh_token(&format!("rt-new-{i:02}"), "f", &client);
+        rotations.spawn(async move { (i, store.rotate_refresh_token("rt0", &new, NOW + i).await) });
+    }
+    let mut winners = Vec::new();
+    while let Some(joined) = rotations.join_next().await {
+        let (i, rotated) = joined.unwrap();
+        // Every call answers: losers with Ok(false), never with an error (SQLite "database is locked").
+        if rotated.unwrap_or_else(|e| panic!("rotation {i} failed: {e:?}")) {
+            winners.push(i);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one rotation must win, got {winners:?}");
+    let winner = winners[0];
+    let rows = family(&t, "f").await;
+    // The old token and the winner's successor; no loser's row.
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, [format!("rt-new-{winner:02}").as_str(), "rt0"]);
+    assert_eq!(rows[1].used_at, Some(NOW + winner));
+}
+
+async fn revoked_tokens_cannot_rotate(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let client = t.add_client("app").await;
+    t.store
+        .insert_refresh_token(&RefreshTokenRecord { revoked: true, ..refresh_token("r1", "f1", &client) })
+        .await
+        .unwrap();
+    assert!(!t.store.rotate_refresh_token("r1", &refresh_token("r2", "f1", &client), NOW).await.unwrap());
+    assert_eq!(by_id(&t, "r1").await.unwrap().used_at, None);
+    assert!(by_id(&t, "r2").await.is_none());
+
+    // Revoked through its family.
+    t.store.insert_refresh_token(&refresh_token("s1", "f2", &client)).await.unwrap();
+    t.store.revoke_family("f2", NOW).await.unwrap();
+    assert!(!t.store.rotate_refresh_token("s1", &refresh_token("s2", "f2", &client), NOW).await.unwrap());
+    assert_eq!(family(&t, "f2").await.len(), 1);
+}
+
+async fn revoke_family_returns_live_access_tokens(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let client = t.add_client("app").await;
+    let tokens = [
+        // Used (rotated) but its access token still lives: returned.
+        RefreshTokenRecord { used_at: Some(NOW - 10), ..with_access(refresh_token("a", "f", &client), NOW + 100) },
+        // Access token expired already, or expiring right now: not returned.
+        with_access(refresh_token("b", "f", &client), NOW - 1),
+        with_access(refresh_token("c", "f", &client), NOW),
+        // Revoked before: its access token was returned then.
+        RefreshTokenRecord { revoked: true, ..with_access(refresh_token("d", "f", &client), NOW + 100) },
+        // No access token linked.
+        refresh_token("e", "f", &client),
+        with_access(refresh_token("g", "f", &client), NOW + 300),
+        // Another family.
+        with_access(refresh_token("x", "other", &client), NOW + 100),
+    ];
+    for token in &tokens {
+        t.store.insert_refresh_token(token).await.unwrap();
+    }
+    let revoked = t.store.revoke_family("f", NOW).await.unwrap();
+    assert_eq!(sorted(revoked), issued(&[("at-a", NOW + 100), ("at-g", NOW + 300)]));
+    let rows = family(&t, "f").await;
+    assert_eq!(rows.len(), 6);
+    for row in &rows {
+        assert!(row.revoked, "{}", row.id);
+    }
+    // Nothing but `revoked` moved.
+    for (row, token) in rows.iter().zip(&tokens[..6]) {
+        assert_eq!(row, &RefreshTokenRecord { revoked: true, ..token.clone() });
+    }
+    assert_eq!(family(&t, "other").await, vec![tokens[6].clone()]);
+
+    // Nothing left to revoke; unknown families are not an error.
+    assert!(t.store.revoke_family("f", NOW).await.unwrap().is_empty());
+    assert!(t.store.revoke_family("nope", NOW).await.unwrap().is_empty());
+}
+
+async fn session_revocation_spares_offline_tokens(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let client = t.add_client("app").await;
+    let bound = |id: &str, family_id: &str, sid: &str, offline: bool| RefreshTokenRecord {
+        session_id: Some(sid.into()),
+        offline,
+        ..with_access(refresh_token(id, family_id, &client), NOW + 60)
+    };
+    for token in [
+        bound("a1", "fa", "s1", false),
+        bound("a2", "fa", "s1", false),
+        bound("b1", "fb", "s1", true),
+        bound("c1", "fc", "s2", false),
+        with_access(refresh_token("d1", "fd", &client), NOW + 60),
+    ] {
+        t.store.insert_refresh_token(&token).await.unwrap();
+    }
+    let revoked = t.store.revoke_session_refresh_tokens("s1", NOW).await.unwrap();
+    assert_eq!(sorted(revoked), issued(&[("at-a1", NOW + 60), ("at-a2", NOW + 60)]));
+    assert!(by_id(&t, "a1").await.unwrap().revoked && by_id(&t, "a2").await.unwrap().revoked);
+    // The offline token, another session's and an unbound one are left alone.
+    for id in ["b1", "c1", "d1"] {
+        assert!(!by_id(&t, id).await.unwrap().revoked, "{id}");
+    }
+    assert!(t.store.revoke_session_refresh_tokens("s1", NOW).await.unwrap().is_empty());
+}
+
+async fn user_and_client_revocations_stay_in_scope(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let (c1, c2) = (t.add_client("c1").await, t.add_client("c2").await);
+    let (alice, bob) = (t.add_user("alice").await, t.add_user("bob").await);
+    let of = |id: &str, client: &ClientId, user: Option<&UserId>| RefreshTokenRecord {
+        user_id: user.cloned(),
+        offline: true,
+        ..with_access(refresh_token(id, id, client), NOW + 60)
+    };
+    for token in [
+        of("alice-c1", &c1, Some(&alice)),
+        of("alice-c2", &c2, Some(&alice)),
+        of("bob-c1", &c1, Some(&bob)),
+        of("bob-c2", &c2, Some(&bob)),
+        of("nobody-c1", &c1, None),
+    ] {
+        t.store.insert_refresh_token(&token).await.unwrap();
+    }
+    let state = || async {
+        let mut revoked = Vec::new();
+        for id in ["alice-c1", "alice-c2", "bob-c1", "bob-c2", "nobody-c1"] {
+            revoked.push(by_id(&t, id).await.unwrap().revoked);
+        }
+        revoked
+    };
+
+    // Offline tokens included: signing out everywhere ends them too.
+    let revoked = t.store.revoke_user_refresh_tokens(&alice, NOW).await.unwrap();
+    assert_eq!(sorted(revoked), issued(&[("at-alice-c1", NOW + 60), ("at-alice-c2", NOW + 60)]));
+    assert_eq!(state().await, [true, true, false, false, false]);
+    assert!(t.store.revoke_user_refresh_tokens(&UserId::generate(), NOW).await.unwrap().is_empty());
+
+    // alice-c2 is revoked already and not returned again.
+    let revoked = t.store.revoke_client_refresh_tokens(&c2, NOW).await.unwrap();
+    assert_eq!(revoked, issued(&[("at-bob-c2", NOW + 60)]));
+    assert_eq!(state().await, [true, true, false, true, false]);
+
+    let revoked = t.store.revoke_client_refresh_tokens(&c1, NOW).await.unwrap();
+    assert_eq!(sorted(revoked), issued(&[("at-bob-c1", NOW + 60), ("at-nobody-c1", NOW + 60)]));
+    assert_eq!(state().await, [true; 5]);
+    assert!(t.store.revoke_user_refresh_tokens(&bob, NOW).await.unwrap().is_empty());
+}
+
+async fn concurrent_rotations_and_revocations_lose_no_access_token(backend: Backend) {
+    let t = TestDb::with_pool(backend, 10, Duration::from_secs(30)).await;
+    let client = t.add_client("app").await;
+    const FAMILIES: i64 = 10;
+    for f in 0..FAMILIES {
+        t.store
+            .insert_refresh_token(&with_access(refresh_token(&format!("f{f}-0"), &format!("f{f}"), &client), NOW + 60))
+            .await
+            .unwrap();
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for f in 0..FAMILIES {
+        let (store, next) =
+            (t.store.clone(), with_access(refresh_token(&format!("f{f}-1"), &format!("f{f}"), &client), NOW + 120));
+        tasks.spawn(async move { (f, None, Some(store.rotate_refresh_token(&format!("f{f}-0"), &next, NOW).await)) });
+        let store = t.store.clone();
+        tasks.spawn(async move { (f, Some(store.revoke_family(&format!("f{f}"), NOW).await), None) });
+    }
+    let mut returned = vec![BTreeSet::new(); FAMILIES as usize];
+    while let Some(joined) = tasks.join_next().await {
+        match joined.unwrap() {
+            (f, Some(revoked), None) => {
+                let revoked = revoked.unwrap_or_else(|e| panic!("revocation of f{f} failed: {e:?}"));
+                returned[f as usize].extend(revoked.into_iter().map(|(jti, _)| jti));
+            }
+            (f, None, Some(rotated)) => {
+                rotated.unwrap_or_else(|e| panic!("rotation in f{f} failed: {e:?}"));
+            }
+            other => unreachable!("{other:?}"),
+        }
+    }
+    for f in 0..FAMILIES {
+        // Whichever ran first, every token of the family ends revoked and every access token issued in it,
+        // the rotated one's included, was handed back for denial.
+        let rows = family(&t, &format!("f{f}")).await;
+        assert!(rows.iter().all(|r| r.revoked), "f{f}: {rows:?}");
+        let linked: BTreeSet<String> = rows.iter().filter_map(|r| r.access_jti.clone()).collect();
+        assert_eq!(returned[f as usize], linked, "f{f}");
+    }
+}
+
+async fn purge_removes_expired_families(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let client = t.add_client("app").await;
+    for (id, expires_at) in [("a", 10), ("b", 20), ("c", 30), ("d", 19)] {
+        let token = RefreshTokenRecord { expires_at, ..refresh_token(id, "f", &client) };
+        t.store.insert_refresh_token(&token).await.unwrap();
+    }
+    // A token expiring exactly now is kept: only expires_at < now goes.
+    assert_eq!(t.store.purge_expired_refresh_tokens(20).await.unwrap(), 2);
+    let ids = |rows: Vec<RefreshTokenRecord>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(family(&t, "f").await), ["b", "c"]);
+    assert_eq!(t.store.purge_expired_refresh_tokens(20).await.unwrap(), 0);
+    assert_eq!(t.store.purge_expired_refresh_tokens(1_000).await.unwrap(), 2);
+    assert!(family(&t, "f").await.is_empty());
+}
+
+async fn corrupt_rows_are_errors_not_panics(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let client = t.add_client("app").await;
+    t.store.insert_refresh_token(&refresh_token("bad", "f", &client)).await.unwrap();
+    // A users row whose id is no valid UserId, so that the foreign key lets refresh_tokens point at it.
+    // client_id cannot go bad that way: ClientId and the clients table are filled by the same code.
+    t.db.run(|c| {
+        diesel::sql_query(
+            "INSERT INTO users (id, username, password_hash, email_verified, disabled, created_at, updated_at) \
+             VALUES ('not a user id', 'u1', 'h', FALSE, FALSE, 0, 0)",
+        )
+        .execute(c)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    for (column, value) in [("user_id", "not a user id"), ("scope", "caf\u{e9}")] {
+        let sql = format!("UPDATE refresh_tokens SET {column} = '{value}' WHERE id = 'bad'");
+        t.db.run(move |c| Ok(diesel::sql_query(sql).execute(c)?)).await.unwrap();
+        let err = t.store.refresh_token_by_hash("hash-bad").await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Backend(msg) if msg.contains("\"bad\"") && msg.contains(column)),
+            "{column}: {err:?}"
+        );
+        t.db.run(|c| Ok(diesel::sql_query("UPDATE refresh_tokens SET user_id = NULL, scope = ''").execute(c)?))
+            .await
+            .unwrap();
+    }
+}
+
+async fn access_link_migration_reverts(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let client = t.add_client("app").await;
+    let token = with_access(refresh_token("rt", "f", &client), NOW);
+    t.store.insert_refresh_token(&token).await.unwrap();
+    let reverted =
+        t.db.run(|c| {
+            let version = match c {
+                AnyConnection::Postgresql(pg) => pg.revert_last_migration(POSTGRES_MIGRATIONS),
+                AnyConnection::Sqlite(lite) => lite.revert_last_migration(SQLITE_MIGRATIONS),
+            }
+            .map_err(|e| StoreError::Backend(format!("revert failed: {e}")))?;
+            Ok(version.to_string())
+        })
+        .await
+        .unwrap();
+    assert_eq!(reverted, "20250602000000");
+    // The columns are gone, the row is not.
+    let err = t.db.run(|c| Ok(diesel::sql_query("SELECT access_jti FROM refresh_tokens").execute(c)?)).await;
+    assert!(matches!(err, Err(StoreError::Backend(_))), "{err:?}");
+    assert_eq!(t.db.migrate().await.unwrap(), vec!["20250602000000".to_owned()]);
+    let back = by_id(&t, "rt").await.unwrap();
+    assert_eq!(back, RefreshTokenRecord { access_jti: None, access_expires_at: None, ..token });
+}
+
+both_backends!(
+    round_trips_every_field,
+    duplicates_and_unknown_clients_are_refused,
+    rotation_happens_once,
+    lookup_brings_the_user_along,
+    a_disabled_user_gets_no_new_token,
+    failed_rotation_rolls_back,
+    concurrent_rotations_have_one_winner,
+    revoked_tokens_cannot_rotate,
+    revoke_family_returns_live_access_tokens,
+    session_revocation_spares_offline_tokens,
+    user_and_client_revocations_stay_in_scope,
+    concurrent_rotations_and_revocations_lose_no_access_token,
+    purge_removes_expired_families,
+    corrupt_rows_are_errors_not_panics,
+    access_link_migration_reverts,
+);
