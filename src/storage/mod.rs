@@ -236,6 +236,17 @@ pub trait RevocationStore: Send + Sync {
     async fn purge_expired_revocations(&self, now: UnixTime) -> StoreResult<u64>;
 }
 
+/// Whether the grant behind an authorization code still stands when the code is redeemed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeGrantStanding {
+    /// It does (and its refresh token, if any, is stored).
+    Live,
+    /// The user is gone or disabled.
+    UserCannotSignIn,
+    /// The browser session ended or was logged out of.
+    SessionEnded,
+}
+
 /// A refresh token as stored: only the hash of the token, with its family (the grant) and lineage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenRecord {
@@ -285,9 +296,17 @@ pub type IssuedAccessTokens = Vec<(String, UnixTime)>;
 pub trait RefreshTokenStore: Send + Sync {
     /// Stores a new token (the first of a family, or a rotated one through [`RefreshTokenStore::rotate_refresh_token`]).
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
-    /// [`RefreshTokenStore::insert_refresh_token`] after checking, in the same trip to the database, that the
-    /// token's user still exists and is not disabled; `Ok(false)`, with nothing stored, when not.
-    async fn insert_refresh_token_for_active_user(&self, token: &RefreshTokenRecord) -> StoreResult<bool>;
+    /// For the code grant, in one trip to the database: whether `user_id` can still sign in and the session the
+    /// code was issued in has neither ended nor been logged out of at `now`, and when both hold, the insert of
+    /// the grant's first refresh token, if any. A logout racing the insert either commits first and is seen
+    /// here, or waits for the insert to commit and then revokes the new token with the session's others.
+    async fn redeem_code_grant(
+        &self,
+        user_id: &UserId,
+        session_id: &str,
+        refresh: Option<&RefreshTokenRecord>,
+        now: UnixTime,
+    ) -> StoreResult<CodeGrantStanding>;
     /// A token by its hash, whatever its state.
     async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>>;
     /// [`RefreshTokenStore::refresh_token_by_hash`] with the token's user as it is now, in one read (`None`

@@ -490,6 +490,23 @@ both_backends!(a_code_is_refused_once_its_user_is_disabled, async |app| {
     assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"), "{e}");
 });
 
+both_backends!(a_code_is_refused_once_its_session_is_logged_out, async |app| {
+    let g = sign_in(&app, "openid", &[]).await;
+    let (code, verifier) = authorization_code(&app, &g.client_id, "openid").await;
+    let logout = format!(
+        "{}/logout?id_token_hint={}&post_logout_redirect_uri={}",
+        app.address,
+        s(&g.tokens, "id_token"),
+        urlencode("http://127.0.0.1:9/bye")
+    );
+    let r = app.api_client.get(logout).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // No tokens, and above all no refresh token bound to the session that just ended.
+    let (st, e) = redeem(&app, &g.client_id, &g.secret, &code, &verifier).await;
+    assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"), "{e}");
+    assert!(s(&e, "error_description").contains("session"), "{e}");
+});
+
 both_backends!(operator_actions_are_audited, async |app| {
     add_alice(&app);
     let client = add_client(&app, &[]);

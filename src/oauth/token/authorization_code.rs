@@ -12,6 +12,7 @@ use crate::oauth::params::Params;
 use crate::oauth::pkce::CodeVerifier;
 use crate::oauth::provider::Provider;
 use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
+use crate::storage::CodeGrantStanding;
 use std::time::Duration;
 
 impl Provider {
@@ -99,19 +100,21 @@ impl Provider {
         .map_err(OAuthError::server)?;
         let used_key = cache_keys::code_used(hash.as_str());
         let recording = self.cache.set(&used_key, &redemption, Duration::from_secs(ttl.max(1) as u64));
-        // The user may have been disabled since the code was issued.
-        let storing = async {
-            match &refresh {
-                Some((_, record)) => self.refresh_tokens.insert_refresh_token_for_active_user(record).await,
-                None => Ok(self.users.user_by_id(&grant.user_id).await?.is_some_and(|u| !u.disabled)),
-            }
-        };
+        // The user may have been disabled, or the session logged out of, since the code was issued.
+        let storing =
+            self.refresh_tokens.redeem_code_grant(&grant.user_id, &grant.sid, refresh.as_ref().map(|(_, r)| r), now);
         // The three are independent: the signatures are made while the cache and the database answer, and
-        // tokens for a user found disabled are dropped unseen.
-        let (recorded, user_active, minted) = tokio::join!(recording, storing, self.mint(&access, id, jti, now));
+        // tokens of a grant found ended are dropped unseen.
+        let (recorded, standing, minted) = tokio::join!(recording, storing, self.mint(&access, id, jti, now));
         recorded?;
-        if !user_active? {
-            return Err(OAuthError::invalid_grant("the user can no longer sign in"));
+        match standing? {
+            CodeGrantStanding::Live => {}
+            CodeGrantStanding::UserCannotSignIn => {
+                return Err(OAuthError::invalid_grant("the user can no longer sign in"))
+            }
+            CodeGrantStanding::SessionEnded => {
+                return Err(OAuthError::invalid_grant("the session the code was issued in has ended"))
+            }
         }
         let minted = minted?;
         Ok(TokenResponse {

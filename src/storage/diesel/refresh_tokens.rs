@@ -12,10 +12,13 @@
 //! behind it and then see what it did.
 
 use super::schema::{refresh_tokens, users};
+use super::sessions::session_is_live;
 use super::users::{load_user, user_from_row, UserRow};
 use super::{AnyConnection, DieselStore};
 use crate::domain::{ClientId, Scope, UnixTime, User, UserId};
-use crate::storage::{IssuedAccessTokens, RefreshTokenRecord, RefreshTokenStore, StoreError, StoreResult};
+use crate::storage::{
+    CodeGrantStanding, IssuedAccessTokens, RefreshTokenRecord, RefreshTokenStore, StoreError, StoreResult,
+};
 use async_trait::async_trait;
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -184,15 +187,15 @@ fn rotate_pg(conn: &mut PgConnection, old_id: &str, new: &RefreshTokenRow, now: 
     Ok(inserted == 1)
 }
 
-/// Why a rotation transaction ends without committing.
-enum RotateAbort {
-    /// The old token was used or revoked first.
-    Lost,
+/// Why a transaction ends without committing.
+enum Abort<T> {
+    /// What it checked does not hold.
+    Refused(T),
     /// A storage failure.
     Store(StoreError),
 }
 
-impl From<diesel::result::Error> for RotateAbort {
+impl<T> From<diesel::result::Error> for Abort<T> {
     fn from(e: diesel::result::Error) -> Self {
         Self::Store(e.into())
     }
@@ -215,14 +218,48 @@ fn rotate(conn: &mut AnyConnection, old_id: &str, new: &RefreshTokenRow, now: Un
         .set(refresh_tokens::used_at.eq(now))
         .execute(c)?;
         if marked == 0 {
-            return Err(RotateAbort::Lost);
+            return Err(Abort::Refused(()));
         }
-        insert(c, new).map_err(RotateAbort::Store)
+        insert(c, new).map_err(Abort::Store)
     });
     match outcome {
         Ok(()) => Ok(true),
-        Err(RotateAbort::Lost) => Ok(false),
-        Err(RotateAbort::Store(e)) => Err(e),
+        Err(Abort::Refused(())) => Ok(false),
+        Err(Abort::Store(e)) => Err(e),
+    }
+}
+
+/// See [`RefreshTokenStore::redeem_code_grant`].
+fn redeem_code_grant(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    session_id: &str,
+    refresh: Option<&RefreshTokenRow>,
+    now: UnixTime,
+) -> StoreResult<CodeGrantStanding> {
+    let standing = |c: &mut AnyConnection| -> StoreResult<CodeGrantStanding> {
+        if load_user(c, user_id)?.is_none_or(|u| u.disabled) {
+            return Ok(CodeGrantStanding::UserCannotSignIn);
+        }
+        if !session_is_live(c, session_id, now)? {
+            return Ok(CodeGrantStanding::SessionEnded);
+        }
+        Ok(CodeGrantStanding::Live)
+    };
+    let Some(row) = refresh else { return standing(conn) };
+    // The insert comes first (see the module notes); on Postgres the session row is then held FOR SHARE until
+    // the commit.
+    let outcome = conn.transaction(|c| {
+        insert(c, row).map_err(Abort::Store)?;
+        match standing(c).map_err(Abort::Store)? {
+            CodeGrantStanding::Live => Ok(()),
+            ended => Err(Abort::Refused(ended)),
+        }
+    });
+    match outcome {
+        Ok(()) => Ok(CodeGrantStanding::Live),
+        Err(Abort::Refused(ended)) => Ok(ended),
+        Err(Abort::Store(e)) => Err(e),
     }
 }
 
@@ -284,19 +321,16 @@ impl RefreshTokenStore for DieselStore {
         self.db().run(move |c| insert(c, &row)).await
     }
 
-    async fn insert_refresh_token_for_active_user(&self, token: &RefreshTokenRecord) -> StoreResult<bool> {
-        let row = row_from_record(token);
-        self.db()
-            .run(move |c| {
-                if let Some(user_id) = &row.user_id {
-                    if load_user(c, user_id)?.is_none_or(|u| u.disabled) {
-                        return Ok(false);
-                    }
-                }
-                insert(c, &row)?;
-                Ok(true)
-            })
-            .await
+    async fn redeem_code_grant(
+        &self,
+        user_id: &UserId,
+        session_id: &str,
+        refresh: Option<&RefreshTokenRecord>,
+        now: UnixTime,
+    ) -> StoreResult<CodeGrantStanding> {
+        let (user_id, session_id) = (user_id.as_str().to_owned(), session_id.to_owned());
+        let row = refresh.map(row_from_record);
+        self.db().run(move |c| redeem_code_grant(c, &user_id, &session_id, row.as_ref(), now)).await
     }
 
     async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {

@@ -134,18 +134,96 @@ async fn lookup_brings_the_user_along(backend: Backend) {
     assert!(t.store.refresh_token_and_user_by_hash("hash-nope").await.unwrap().is_none());
 }
 
-async fn a_disabled_user_gets_no_new_token(backend: Backend) {
+async fn a_code_grant_stands_while_its_user_and_session_do(backend: Backend) {
+    use crate::storage::{CodeGrantStanding::*, SessionStore, UserStore};
     let t = TestDb::new(backend).await;
     let client = t.add_client("app").await;
     let alice = t.add_user("alice").await;
-    let of_alice = |id: &str| RefreshTokenRecord { user_id: Some(alice.clone()), ..refresh_token(id, id, &client) };
-    assert!(t.store.insert_refresh_token_for_active_user(&of_alice("rt1")).await.unwrap());
-    assert!(t.store.insert_refresh_token_for_active_user(&refresh_token("own", "own", &client)).await.unwrap());
+    let session = |id: &str, expires_at: UnixTime| crate::domain::Session {
+        id_hash: id.into(),
+        user_id: alice.clone(),
+        auth_time: NOW - 60,
+        amr: vec!["pwd".into()],
+        created_at: NOW - 60,
+        expires_at,
+        revoked: false,
+    };
+    for (id, end) in [("live", NOW + 3600), ("ended", NOW), ("logged-out", NOW + 3600), ("other", NOW + 3600)] {
+        t.store.create_session(&session(id, end)).await.unwrap();
+    }
+    t.store.revoke_session("logged-out").await.unwrap();
+    let of_alice = |id: &str, sid: &str| RefreshTokenRecord {
+        user_id: Some(alice.clone()),
+        session_id: Some(sid.into()),
+        ..refresh_token(id, id, &client)
+    };
+
+    assert_eq!(t.store.redeem_code_grant(&alice, "live", Some(&of_alice("rt1", "live")), NOW).await.unwrap(), Live);
+    assert_eq!(t.store.redeem_code_grant(&alice, "live", None, NOW).await.unwrap(), Live);
+    for sid in ["ended", "logged-out", "unknown"] {
+        let standing = t.store.redeem_code_grant(&alice, sid, Some(&of_alice(sid, sid)), NOW).await.unwrap();
+        assert_eq!(standing, SessionEnded, "{sid}");
+        assert_eq!(t.store.redeem_code_grant(&alice, sid, None, NOW).await.unwrap(), SessionEnded, "{sid}");
+        assert!(by_id(&t, sid).await.is_none(), "nothing is stored for a session that ended ({sid})");
+    }
     let alice_name = crate::domain::Username::parse("alice").unwrap();
-    crate::storage::UserStore::set_user_disabled(&t.store, &alice_name, true, NOW).await.unwrap();
-    assert!(!t.store.insert_refresh_token_for_active_user(&of_alice("rt2")).await.unwrap());
-    assert!(by_id(&t, "rt1").await.is_some() && by_id(&t, "own").await.is_some());
+    t.store.set_user_disabled(&alice_name, true, NOW).await.unwrap();
+    let standing = t.store.redeem_code_grant(&alice, "other", Some(&of_alice("rt2", "other")), NOW).await.unwrap();
+    assert_eq!(standing, UserCannotSignIn);
+    assert!(by_id(&t, "rt1").await.is_some());
     assert!(by_id(&t, "rt2").await.is_none(), "nothing is stored for a disabled user");
+}
+
+/// A logout that comes while a code grant's refresh token is being stored waits for it, and then revokes it
+/// with the session's other tokens.
+async fn a_logout_waits_for_a_code_grant_in_flight(backend: Backend) {
+    use crate::storage::SessionStore;
+    let t = TestDb::new(backend).await;
+    let client = t.add_client("app").await;
+    let alice = t.add_user("alice").await;
+    let session = crate::domain::Session {
+        id_hash: "sid".into(),
+        user_id: alice.clone(),
+        auth_time: NOW - 60,
+        amr: vec!["pwd".into()],
+        created_at: NOW - 60,
+        expires_at: NOW + 3600,
+        revoked: false,
+    };
+    t.store.create_session(&session).await.unwrap();
+    let row = row_from_record(&RefreshTokenRecord {
+        user_id: Some(alice.clone()),
+        session_id: Some("sid".into()),
+        ..refresh_token("rt", "f", &client)
+    });
+    let (held, is_held) = tokio::sync::oneshot::channel();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    // What `redeem_code_grant` does, held open before its commit.
+    let db = t.db.clone();
+    let redeeming = tokio::spawn(async move {
+        db.run(move |c| {
+            c.transaction(|c| {
+                insert(c, &row)?;
+                assert!(session_is_live(c, "sid", NOW)?);
+                let _ = held.send(());
+                let _ = wait.recv_timeout(Duration::from_secs(10));
+                Ok::<_, StoreError>(())
+            })
+        })
+        .await
+    });
+    is_held.await.unwrap();
+    let store = t.store.clone();
+    let logout = tokio::spawn(async move {
+        store.revoke_session("sid").await?;
+        store.revoke_session_refresh_tokens("sid", NOW).await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!logout.is_finished(), "the logout waits for the grant in flight");
+    go.send(()).unwrap();
+    redeeming.await.unwrap().unwrap();
+    logout.await.unwrap().unwrap();
+    assert!(by_id(&t, "rt").await.unwrap().revoked, "the logout revoked the token stored meanwhile");
 }
 
 async fn failed_rotation_rolls_back(backend: Backend) {
@@ -432,7 +510,8 @@ both_backends!(
     duplicates_and_unknown_clients_are_refused,
     rotation_happens_once,
     lookup_brings_the_user_along,
-    a_disabled_user_gets_no_new_token,
+    a_code_grant_stands_while_its_user_and_session_do,
+    a_logout_waits_for_a_code_grant_in_flight,
     failed_rotation_rolls_back,
     concurrent_rotations_have_one_winner,
     revoked_tokens_cannot_rotate,

@@ -6,7 +6,7 @@ use super::consents::load_consent;
 use super::schema::sessions;
 use super::users::load_user;
 use super::{AnyConnection, DieselStore};
-use crate::domain::{ClientId, Session, UserId};
+use crate::domain::{ClientId, Session, UnixTime, UserId};
 use crate::storage::{SessionContext, SessionStore, StoreError, StoreResult};
 use async_trait::async_trait;
 use diesel::prelude::*;
@@ -62,6 +62,17 @@ fn load_session(conn: &mut AnyConnection, id_hash: &str) -> StoreResult<Option<S
         .optional()?
         .map(session_from_row)
         .transpose()
+}
+
+/// Whether session `id_hash` is neither revoked nor past its end at `now`. On Postgres the row is read
+/// `FOR SHARE`: until the caller's transaction ends, an update of it (a logout) waits.
+pub(super) fn session_is_live(conn: &mut AnyConnection, id_hash: &str, now: UnixTime) -> StoreResult<bool> {
+    let query = sessions::table.find(id_hash).select((sessions::revoked, sessions::expires_at));
+    let found: Option<(bool, i64)> = match conn {
+        AnyConnection::Postgresql(pg) => query.for_share().first(pg).optional()?,
+        other => query.first(other).optional()?,
+    };
+    Ok(found.is_some_and(|(revoked, expires_at)| !revoked && now < expires_at))
 }
 
 #[async_trait]
