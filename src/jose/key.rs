@@ -7,7 +7,8 @@ use base64::Engine;
 use josekit::jwk::alg::rsa::RsaKeyPair;
 use josekit::jwk::KeyPair;
 use josekit::jws::alg::rsassa::{RsassaJwsSigner, RsassaJwsVerifier};
-use josekit::jws::RS256;
+use josekit::jws::{JwsHeader, RS256};
+use josekit::jwt::JwtPayload;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -128,9 +129,13 @@ impl SigningKey {
         })
     }
 
-    /// The OpenSSL-backed signer.
-    pub fn signer(&self) -> &RsassaJwsSigner {
-        &self.signer
+    /// Signs `payload` as a JWT (RS256, `kid` and `typ` in the header). RSASSA-PKCS1-v1_5 is deterministic:
+    /// the same payload signed by the same key gives the same token. CPU work: call it from the blocking pool.
+    pub fn sign_jwt(&self, payload: &JwtPayload, typ: &str) -> Result<String, JoseError> {
+        let mut header = JwsHeader::new();
+        header.set_token_type(typ);
+        header.set_key_id(&self.kid);
+        Ok(josekit::jwt::encode_with_signer(payload, &header, &self.signer)?)
     }
 
     /// The verifier for tokens this key signed.

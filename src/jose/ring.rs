@@ -123,14 +123,10 @@ impl RingSnapshot {
             .collect()
     }
 
-    /// Signs `payload` with the current key (RS256, `kid` and `typ` in the header). CPU work: call it from
-    /// the blocking pool.
+    /// Signs `payload` with the current key (see `SigningKey::sign_jwt`). CPU work: call it from the blocking
+    /// pool.
     pub fn sign(&self, payload: &JwtPayload, typ: &str, now: UnixTime) -> Result<String, JoseError> {
-        let key = self.signing_key(now).ok_or(JoseError::NoSigningKey)?;
-        let mut header = JwsHeader::new();
-        header.set_token_type(typ);
-        header.set_key_id(&key.kid);
-        Ok(josekit::jwt::encode_with_signer(payload, &header, key.signer())?)
+        self.signing_key(now).ok_or(JoseError::NoSigningKey)?.sign_jwt(payload, typ)
     }
 
     /// Verifies a JWT signed by a key of this ring: RS256 only and the `kid` must resolve. Claims (`typ`,

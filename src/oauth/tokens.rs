@@ -1,13 +1,17 @@
 //! Minting access tokens (RFC 9068 JWTs) and ID tokens (OIDC Core §2), and checking incoming access tokens.
+use super::authorize::scope_serde;
 use super::error::OAuthError;
 use super::provider::Provider;
 use crate::domain::secret::random_token;
 use crate::domain::{ClientId, Scope, UnixTime, UserId};
+use crate::jose::{JoseError, SigningKey};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use josekit::jwt::JwtPayload;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// `typ` of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -15,13 +19,14 @@ pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 pub const ID_TOKEN_TYP: &str = "JWT";
 
 /// Who an access token is for, and what it allows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessGrant {
     /// The client it was issued to.
     pub client_id: ClientId,
     /// The user, or `None` for a client acting for itself (client credentials).
     pub user_id: Option<UserId>,
     /// Granted scope.
+    #[serde(with = "scope_serde")]
     pub scope: Scope,
     /// Audience: the requested resource or the default audience.
     pub audience: String,
@@ -55,6 +60,8 @@ pub struct MintedTokens {
     pub expires_at: UnixTime,
     /// The ID token, for OpenID requests.
     pub id_token: Option<String>,
+    /// The key that signed them.
+    pub kid: String,
 }
 
 impl std::fmt::Debug for MintedTokens {
@@ -83,6 +90,32 @@ impl Provider {
     /// the caller so it can be recorded (e.g. against code replay) before the tokens exist.
     pub async fn mint(
         &self,
+        grant: &AccessGrant,
+        id: Option<IdTokenExtras>,
+        jti: String,
+        now: UnixTime,
+    ) -> Result<MintedTokens, OAuthError> {
+        let key = self.keys.snapshot().signing_key(now).cloned().ok_or(JoseError::NoSigningKey)?;
+        self.mint_with(key, grant, id, jti, now).await
+    }
+
+    /// The tokens an earlier `mint` with the same inputs made, byte for byte, signed again by the key `kid`
+    /// that made them; `None` when that key has left the ring.
+    pub async fn remint(
+        &self,
+        kid: &str,
+        grant: &AccessGrant,
+        id: Option<IdTokenExtras>,
+        jti: String,
+        issued_at: UnixTime,
+    ) -> Result<Option<MintedTokens>, OAuthError> {
+        let Some(key) = self.keys.snapshot().key(kid).cloned() else { return Ok(None) };
+        self.mint_with(key, grant, id, jti, issued_at).await.map(Some)
+    }
+
+    async fn mint_with(
+        &self,
+        key: Arc<SigningKey>,
         grant: &AccessGrant,
         id: Option<IdTokenExtras>,
         jti: String,
@@ -136,16 +169,15 @@ impl Provider {
             _ => None,
         };
 
-        let snapshot = self.keys.snapshot();
-        let jti_out = jti.clone();
+        let kid = key.kid.clone();
         let (access_token, id_token) = self
             .signing_pool
             .run(move || -> Result<(String, Option<String>), OAuthError> {
-                let access_token = snapshot.sign(&at, ACCESS_TOKEN_TYP, now)?;
+                let access_token = key.sign_jwt(&at, ACCESS_TOKEN_TYP)?;
                 let id_token = match id_claims {
                     Some(mut c) => {
                         c.insert("at_hash".into(), json!(at_hash(&access_token)));
-                        Some(snapshot.sign(&payload(c)?, ID_TOKEN_TYP, now)?)
+                        Some(key.sign_jwt(&payload(c)?, ID_TOKEN_TYP)?)
                     }
                     None => None,
                 };
@@ -153,7 +185,7 @@ impl Provider {
             })
             .await
             .map_err(OAuthError::server)??;
-        Ok(MintedTokens { access_token, jti: jti_out, expires_at: exp, id_token })
+        Ok(MintedTokens { access_token, jti, expires_at: exp, id_token, kid })
     }
 }
 

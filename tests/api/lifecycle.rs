@@ -147,6 +147,36 @@ both_backends!(
     }
 );
 
+both_backends!(
+    a_grace_retry_after_a_key_rotation_is_still_the_identical_response,
+    |raw| {
+        raw.keys.refresh_seconds = 1;
+    },
+    async |app| {
+        let g = sign_in(&app, "openid email offline_access", &[]).await;
+        let rt = s(&g.tokens, "refresh_token").to_owned();
+        let narrowed = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str()), ("scope", "openid email")];
+        let (st, a) = token(&app, &g.client_id, &g.secret, &narrowed).await;
+        assert_eq!(st, StatusCode::OK, "{a}");
+        assert_eq!(s(&a, "scope"), "email openid");
+
+        // A new key signs from now on; the retry is still answered with what the old key signed.
+        assert_eq!(app.cli_json(&["keys", "rotate", "--now"], None)["created"], true);
+        let jwks =
+            || async { app.api_client.get(app.url("/jwks")).send().await.unwrap().json::<Value>().await.unwrap() };
+        while jwks().await["keys"].as_array().unwrap().len() < 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let (st, b) = refresh(&app, &g, &rt).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+        assert_eq!(a, b, "a retry within the window gets the very same response");
+        let (st, c) = refresh(&app, &g, s(&b, "refresh_token")).await;
+        assert_eq!(st, StatusCode::OK, "{c}");
+        let kid = |jwt: &str| josekit::jwt::decode_header(jwt).unwrap().claim("kid").unwrap().clone();
+        assert_ne!(kid(s(&c, "access_token")), kid(s(&b, "access_token")), "the new key signs new tokens");
+    }
+);
+
 both_backends!(twenty_concurrent_refreshes_rotate_once, async |app| {
     let g = sign_in(&app, "openid offline_access", &[]).await;
     let rt = s(&g.tokens, "refresh_token").to_owned();

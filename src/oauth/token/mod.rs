@@ -10,10 +10,10 @@ use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::provider::Provider;
 use crate::domain::{Client, GrantType, Scope, UnixTime};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// A successful token response (RFC 6749 §5.1).
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize)]
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,

@@ -6,6 +6,7 @@ use crate::domain::secret::{PlainSecret, SecretHash};
 use crate::domain::{Client, Scope, UnixTime};
 use crate::oauth::audit::{EventFacts, RequestMeta};
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::grace::IssuedRefresh;
 use crate::oauth::params::Params;
 use crate::oauth::provider::Provider;
 use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
@@ -93,11 +94,8 @@ impl Provider {
             sid: rt.session_id.clone(),
             ttl,
         };
-        let id = (scope.contains(Scope::OPENID) && rt.user_id.is_some()).then(|| IdTokenExtras {
-            nonce: None,
-            amr: Vec::new(),
-            ttl: self.tokens.id_token_ttl,
-        });
+        let id_token_ttl = (scope.contains(Scope::OPENID) && rt.user_id.is_some()).then_some(self.tokens.id_token_ttl);
+        let id = id_token_ttl.map(|ttl| IdTokenExtras { nonce: None, amr: Vec::new(), ttl });
         // The signatures are made while the rotation commits: both take about as long. Tokens of a rotation
         // that does not happen are dropped unseen.
         let (rotated, minted) = tokio::join!(
@@ -116,19 +114,26 @@ impl Provider {
         }
 
         let minted = minted?;
-        let response = TokenResponse {
+        let issued = IssuedRefresh {
+            refresh_token: token.expose().to_owned(),
+            grant: access,
+            jti: minted.jti,
+            issued_at: now,
+            id_token_ttl,
+            kid: minted.kid,
+        };
+        if let Err(e) = self.remember_refresh(presented, &issued).await {
+            // Retries within the window will be refused instead of answered; nothing is lost.
+            tracing::warn!(error = ?e, "refresh response not kept for the grace window");
+        }
+        Ok(TokenResponse {
             access_token: minted.access_token,
             token_type: "Bearer".into(),
             expires_in: ttl,
             scope: scope.to_string(),
             id_token: minted.id_token,
-            refresh_token: Some(token.expose().to_owned()),
-        };
-        if let Err(e) = self.remember_refresh_response(presented, &response).await {
-            // Retries within the window will be refused instead of answered; nothing is lost.
-            tracing::warn!(error = ?e, "refresh response not kept for the grace window");
-        }
-        Ok(response)
+            refresh_token: Some(issued.refresh_token),
+        })
     }
 
     /// A used token presented again: the same client within the grace window gets the response it got
