@@ -133,6 +133,7 @@ pub struct Application {
     port: u16,
     server: Server,
     maintenance: tokio::task::JoinHandle<()>,
+    housekeeping: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -144,6 +145,8 @@ impl Application {
         let maintenance = tokio::spawn(Arc::clone(&keys).run_maintenance(settings.keys.refresh));
 
         let provider = Arc::new(build_provider(&settings, &store, Arc::clone(&cache), Arc::clone(&keys)).await?);
+        let housekeeping =
+            settings.database.purge_interval.map(|every| tokio::spawn(Arc::clone(&provider).run_housekeeping(every)));
         let discovery_json = serde_json::to_vec(&ProviderMetadata::new(&settings.issuer, settings.registration))?;
         let discovery_etag = format!("\"{}\"", crate::domain::secret::SecretHash::of_bytes(&discovery_json));
 
@@ -183,7 +186,7 @@ impl Application {
         if let Some(w) = workers {
             server = server.workers(w);
         }
-        Ok(Self { port, server: server.run(), maintenance })
+        Ok(Self { port, server: server.run(), maintenance, housekeeping })
     }
 
     /// The port actually bound.
@@ -195,6 +198,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.maintenance.abort();
+        if let Some(h) = self.housekeeping {
+            h.abort();
+        }
         result
     }
 }

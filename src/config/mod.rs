@@ -76,6 +76,7 @@ pub struct RawDatabase {
     pub url: String,
     pub max_connections: u32,
     pub acquire_timeout_ms: u64,
+    pub purge_interval_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -208,7 +209,12 @@ impl Default for RawHttp {
 
 impl Default for RawDatabase {
     fn default() -> Self {
-        Self { url: "sqlite://./data/tessera.db".into(), max_connections: 16, acquire_timeout_ms: 5000 }
+        Self {
+            url: "sqlite://./data/tessera.db".into(),
+            max_connections: 16,
+            acquire_timeout_ms: 5000,
+            purge_interval_seconds: 3600,
+        }
     }
 }
 
@@ -442,6 +448,8 @@ pub struct DatabaseSettings {
     pub kind: DatabaseKind,
     pub max_connections: u32,
     pub acquire_timeout: std::time::Duration,
+    /// How often expired rows are deleted; `None` when `database.purge_interval_seconds` is 0 (off).
+    pub purge_interval: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -662,6 +670,8 @@ impl RawSettings {
                 kind,
                 max_connections: self.database.max_connections,
                 acquire_timeout: std::time::Duration::from_millis(self.database.acquire_timeout_ms.max(1)),
+                purge_interval: (self.database.purge_interval_seconds > 0)
+                    .then(|| std::time::Duration::from_secs(self.database.purge_interval_seconds)),
             },
             redis,
             redis_prefix: self.redis.prefix,

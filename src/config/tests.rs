@@ -26,6 +26,7 @@ fn defaults_are_the_embedded_setup() {
     assert!(s.redis.is_none());
     assert_eq!(s.registration, RegistrationMode::Open);
     assert_eq!(s.tokens.refresh_grace, 10);
+    assert_eq!(s.database.purge_interval, Some(std::time::Duration::from_secs(3600)));
     assert!(matches!(s.keys.kek, KekSource::CreateIfMissing(_)));
     assert_eq!(s.limits.login_ip, Some(Rate { max: 5, window: 60 }));
     assert_eq!(s.limits.login_user, Some(Lockout { failures: 5, window: 900, lock: 60, max_lock: 900 }));
@@ -35,8 +36,11 @@ fn defaults_are_the_embedded_setup() {
 }
 
 #[test]
-fn a_zero_limit_is_off() {
-    let s = load("[limits]\ntoken_ip_requests = 0\nlogin_user_failures = 0\n", &[]).unwrap();
+fn a_zero_limit_or_interval_is_off() {
+    let s =
+        load("[limits]\ntoken_ip_requests = 0\nlogin_user_failures = 0\n[database]\npurge_interval_seconds = 0\n", &[])
+            .unwrap();
+    assert_eq!(s.database.purge_interval, None);
     assert_eq!(s.limits.token_ip, None);
     assert_eq!(s.limits.login_user, None);
     assert!(s.limits.token_client.is_some());

@@ -14,6 +14,7 @@ pub mod discovery;
 pub mod end_session;
 pub mod error;
 pub mod grace;
+pub mod housekeeping;
 pub mod interaction;
 pub mod introspect;
 pub mod limits;

@@ -187,6 +187,8 @@ pub trait SessionStore: Send + Sync {
     async fn revoke_session(&self, id_hash: &str) -> StoreResult<()>;
     /// Revokes every session of a user; returns how many were active.
     async fn revoke_user_sessions(&self, user_id: &UserId) -> StoreResult<u64>;
+    /// Deletes sessions that ended before `now`; returns how many.
+    async fn purge_expired_sessions(&self, now: UnixTime) -> StoreResult<u64>;
 }
 
 /// Scopes a user granted a client (consent), remembered so the consent page is not shown again.

@@ -626,3 +626,24 @@ both_backends!(logout_hint_of_another_user_asks_first, async |app| {
     let r = app.api_client.get(&url).send().await.unwrap();
     assert!(query_of(&location(&r)).contains_key("code"), "alice is still signed in");
 });
+
+both_backends!(
+    housekeeping_deletes_expired_refresh_tokens,
+    |raw| {
+        raw.database.purge_interval_seconds = 1;
+        // Long enough for the first look below to come before the token expires, even on a slow machine.
+        raw.tokens.refresh_token_ttl_seconds = 3;
+    },
+    async |app| {
+        use tessera::storage::RefreshTokenStore;
+        let g = sign_in(&app, "openid offline_access", &[]).await;
+        let hash = tessera::domain::secret::SecretHash::of(s(&g.tokens, "refresh_token"));
+        let store = tessera::startup::open_store(&app.settings).await.unwrap();
+        assert!(store.refresh_token_by_hash(hash.as_str()).await.unwrap().is_some());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while store.refresh_token_by_hash(hash.as_str()).await.unwrap().is_some() {
+            assert!(std::time::Instant::now() < deadline, "the expired refresh token is still stored");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+);

@@ -5,6 +5,7 @@
 
 use super::clients::load_client;
 use super::schema::revocations;
+use super::store::PURGE_BATCH;
 use super::users::load_user;
 use super::{AnyConnection, DieselStore};
 use crate::domain::{ClientId, UnixTime, UserId};
@@ -75,12 +76,15 @@ impl RevocationStore for DieselStore {
     }
 
     async fn purge_expired_revocations(&self, now: UnixTime) -> StoreResult<u64> {
-        self.db()
-            .run(move |c| {
-                let deleted = diesel::delete(revocations::table.filter(revocations::expires_at.lt(now))).execute(c)?;
-                Ok(deleted as u64)
-            })
-            .await
+        self.purge_in_batches(move |c| {
+            let expired: Vec<String> = revocations::table
+                .filter(revocations::expires_at.lt(now))
+                .select(revocations::jti)
+                .limit(PURGE_BATCH)
+                .load(c)?;
+            diesel::delete(revocations::table.filter(revocations::jti.eq_any(expired))).execute(c)
+        })
+        .await
     }
 }
 

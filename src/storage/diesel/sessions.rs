@@ -4,6 +4,7 @@
 
 use super::consents::load_consent;
 use super::schema::sessions;
+use super::store::PURGE_BATCH;
 use super::users::load_user;
 use super::{AnyConnection, DieselStore};
 use crate::domain::{ClientId, Session, UnixTime, UserId};
@@ -138,6 +139,18 @@ impl SessionStore for DieselStore {
             })
             .await
     }
+
+    async fn purge_expired_sessions(&self, now: UnixTime) -> StoreResult<u64> {
+        self.purge_in_batches(move |c| {
+            let ended: Vec<String> = sessions::table
+                .filter(sessions::expires_at.lt(now))
+                .select(sessions::id_hash)
+                .limit(PURGE_BATCH)
+                .load(c)?;
+            diesel::delete(sessions::table.filter(sessions::id_hash.eq_any(ended))).execute(c)
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -217,6 +230,32 @@ mod tests {
         assert_eq!(t.store.revoke_user_sessions(&dave).await.unwrap(), 1);
     }
 
+    async fn purge_takes_ended_sessions_in_batches(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let alice = t.add_user("alice").await;
+        let ends = |i: i64| 1_700_000_000 + i;
+        // More than a batch of sessions end before `now`; three end at it or after.
+        let count = PURGE_BATCH + 500;
+        let rows: Vec<SessionRow> = (0..count + 3)
+            .map(|i| row_from_session(&Session { expires_at: ends(i), ..session(&format!("s{i}"), &alice) }).unwrap())
+            .collect();
+        t.db.run(move |c| {
+            c.transaction(|c| {
+                rows.iter().try_for_each(|r| diesel::insert_into(sessions::table).values(r).execute(c).map(drop))
+            })?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let now = ends(count);
+        assert_eq!(t.store.purge_expired_sessions(now).await.unwrap(), count as u64);
+        assert!(t.store.session("s0").await.unwrap().is_none());
+        for i in count..count + 3 {
+            assert!(t.store.session(&format!("s{i}")).await.unwrap().is_some(), "s{i} has not ended");
+        }
+        assert_eq!(t.store.purge_expired_sessions(now).await.unwrap(), 0);
+    }
+
     async fn unknown_user_is_refused(backend: Backend) {
         let t = TestDb::new(backend).await;
         let err = t.store.create_session(&session("orphan", &UserId::generate())).await.unwrap_err();
@@ -264,6 +303,7 @@ mod tests {
         create_get_and_revoke,
         amr_round_trips,
         revoke_user_sessions_counts_active_ones,
+        purge_takes_ended_sessions_in_batches,
         unknown_user_is_refused,
         corrupt_rows_are_errors_not_panics,
     );

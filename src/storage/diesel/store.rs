@@ -1,7 +1,7 @@
 //! [`DieselStore`]: the storage traits over a [`Db`]. The trait implementations live beside their tables in
-//! `users.rs`, `clients.rs` and `keys.rs`; this file holds the type and [`Health`].
+//! `users.rs`, `clients.rs` and `keys.rs`; this file holds the type, [`Health`] and the batched purge.
 
-use super::Db;
+use super::{AnyConnection, Db};
 use crate::storage::{Health, StoreResult};
 use async_trait::async_trait;
 use diesel::RunQueryDsl;
@@ -22,7 +22,27 @@ impl DieselStore {
     pub fn db(&self) -> &Db {
         &self.db
     }
+
+    /// Runs `delete_batch` (a delete of at most [`PURGE_BATCH`] rows) until a batch comes back short, each in
+    /// a trip of its own so that other writers get the database in between; returns how many rows went.
+    pub(super) async fn purge_in_batches<F>(&self, delete_batch: F) -> StoreResult<u64>
+    where
+        F: Fn(&mut AnyConnection) -> diesel::QueryResult<usize> + Clone + Send + 'static,
+    {
+        let mut total = 0;
+        loop {
+            let batch = delete_batch.clone();
+            let deleted = self.db.run(move |c| Ok(batch(c)?)).await?;
+            total += deleted as u64;
+            if (deleted as i64) < PURGE_BATCH {
+                return Ok(total);
+            }
+        }
+    }
 }
+
+/// Rows deleted per statement by the purges.
+pub(super) const PURGE_BATCH: i64 = 1000;
 
 #[async_trait]
 impl Health for DieselStore {
