@@ -13,7 +13,7 @@
 
 use super::schema::{refresh_tokens, users};
 use super::sessions::session_is_live;
-use super::store::PURGE_BATCH;
+use super::store::expired_rows_batch;
 use super::users::{load_user, user_from_row, UserRow};
 use super::{AnyConnection, DieselStore};
 use crate::domain::{ClientId, Scope, UnixTime, User, UserId};
@@ -400,15 +400,7 @@ impl RefreshTokenStore for DieselStore {
     }
 
     async fn purge_expired_refresh_tokens(&self, now: UnixTime) -> StoreResult<u64> {
-        self.purge_in_batches(move |c| {
-            let expired: Vec<String> = refresh_tokens::table
-                .filter(refresh_tokens::expires_at.lt(now))
-                .select(refresh_tokens::id)
-                .limit(PURGE_BATCH)
-                .load(c)?;
-            diesel::delete(refresh_tokens::table.filter(refresh_tokens::id.eq_any(expired))).execute(c)
-        })
-        .await
+        self.purge_in_batches(expired_rows_batch!(refresh_tokens, id, now)).await
     }
 }
 

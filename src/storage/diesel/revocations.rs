@@ -5,7 +5,7 @@
 
 use super::clients::load_client;
 use super::schema::revocations;
-use super::store::PURGE_BATCH;
+use super::store::expired_rows_batch;
 use super::users::load_user;
 use super::{AnyConnection, DieselStore};
 use crate::domain::{ClientId, UnixTime, UserId};
@@ -76,15 +76,7 @@ impl RevocationStore for DieselStore {
     }
 
     async fn purge_expired_revocations(&self, now: UnixTime) -> StoreResult<u64> {
-        self.purge_in_batches(move |c| {
-            let expired: Vec<String> = revocations::table
-                .filter(revocations::expires_at.lt(now))
-                .select(revocations::jti)
-                .limit(PURGE_BATCH)
-                .load(c)?;
-            diesel::delete(revocations::table.filter(revocations::jti.eq_any(expired))).execute(c)
-        })
-        .await
+        self.purge_in_batches(expired_rows_batch!(revocations, jti, now)).await
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::consents::load_consent;
 use super::schema::sessions;
-use super::store::PURGE_BATCH;
+use super::store::expired_rows_batch;
 use super::users::load_user;
 use super::{AnyConnection, DieselStore};
 use crate::domain::{ClientId, Session, UnixTime, UserId};
@@ -141,15 +141,7 @@ impl SessionStore for DieselStore {
     }
 
     async fn purge_expired_sessions(&self, now: UnixTime) -> StoreResult<u64> {
-        self.purge_in_batches(move |c| {
-            let ended: Vec<String> = sessions::table
-                .filter(sessions::expires_at.lt(now))
-                .select(sessions::id_hash)
-                .limit(PURGE_BATCH)
-                .load(c)?;
-            diesel::delete(sessions::table.filter(sessions::id_hash.eq_any(ended))).execute(c)
-        })
-        .await
+        self.purge_in_batches(expired_rows_batch!(sessions, id_hash, now)).await
     }
 }
 
@@ -235,7 +227,7 @@ mod tests {
         let alice = t.add_user("alice").await;
         let ends = |i: i64| 1_700_000_000 + i;
         // More than a batch of sessions end before `now`; three end at it or after.
-        let count = PURGE_BATCH + 500;
+        let count = super::super::store::PURGE_BATCH + 500;
         let rows: Vec<SessionRow> = (0..count + 3)
             .map(|i| row_from_session(&Session { expires_at: ends(i), ..session(&format!("s{i}"), &alice) }).unwrap())
             .collect();

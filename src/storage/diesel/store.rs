@@ -44,6 +44,23 @@ impl DieselStore {
 /// Rows deleted per statement by the purges.
 pub(super) const PURGE_BATCH: i64 = 1000;
 
+/// A batch for [`DieselStore::purge_in_batches`]: deletes up to [`PURGE_BATCH`] rows of `$table` whose
+/// `expires_at` is before `$now`, by their primary key `$key`.
+macro_rules! expired_rows_batch {
+    ($table:ident, $key:ident, $now:expr) => {{
+        let now = $now;
+        move |c: &mut super::AnyConnection| {
+            let keys: Vec<String> = $table::table
+                .filter($table::expires_at.lt(now))
+                .select($table::$key)
+                .limit(super::store::PURGE_BATCH)
+                .load(c)?;
+            diesel::delete($table::table.filter($table::$key.eq_any(keys))).execute(c)
+        }
+    }};
+}
+pub(super) use expired_rows_batch;
+
 #[async_trait]
 impl Health for DieselStore {
     async fn ping(&self) -> StoreResult<()> {
