@@ -12,8 +12,10 @@ use crate::storage::cache::memory::MemoryCache;
 use crate::storage::cache::redis::RedisCache;
 use crate::storage::cache::EphemeralStore;
 use crate::storage::client_cache::client_views;
-use crate::storage::diesel::{Db, DieselStore};
-use crate::storage::revocation_epoch::{EpochClients, EpochRevocations, EpochUsers, RevocationEpoch};
+use crate::storage::diesel::{Db, DieselStore, SqliteChanges};
+use crate::storage::revocation_epoch::{
+    CacheEpoch, EpochClients, EpochRevocations, EpochUsers, RevocationEpoch, SharedEpoch,
+};
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context;
@@ -43,10 +45,21 @@ pub async fn open_cache(settings: &Settings) -> anyhow::Result<Arc<dyn Ephemeral
 }
 
 /// Tells every instance that a token may have been revoked, for operator commands that write SQL directly
-/// (see [`RevocationEpoch`]).
+/// (see [`RevocationEpoch`]; SQLite's change counter moves with the write itself).
 pub async fn advance_revocation_epoch(settings: &Settings) -> anyhow::Result<()> {
-    RevocationEpoch::new(open_cache(settings).await?).advance().await;
+    CacheEpoch::new(open_cache(settings).await?).advance().await;
     Ok(())
+}
+
+/// Where the revocation epoch's shared part lives: the cache when it is shared by every instance, otherwise
+/// the SQLite file's change counter (see [`RevocationEpoch`]).
+async fn shared_epoch(settings: &Settings, cache: &Arc<dyn EphemeralStore>) -> anyhow::Result<Arc<dyn SharedEpoch>> {
+    if !cache.is_shared() {
+        if let Some(changes) = SqliteChanges::open(settings.database.url()).await.context("opening SQLite")? {
+            return Ok(Arc::new(changes));
+        }
+    }
+    Ok(Arc::new(CacheEpoch::new(Arc::clone(cache))))
 }
 
 /// The rotation schedule from the settings.
@@ -82,7 +95,7 @@ pub async fn build_provider(
     .await?
     .map_err(|e| anyhow::anyhow!(e))?;
     let shared = Arc::new(store.clone());
-    let revocation_epoch = Arc::new(RevocationEpoch::new(Arc::clone(&cache)));
+    let revocation_epoch = Arc::new(RevocationEpoch::new(shared_epoch(settings, &cache).await?));
     let (cached_clients, exact_clients) = client_views(
         Arc::new(EpochClients::new(shared.clone(), Arc::clone(&revocation_epoch))),
         settings.clients.cache,

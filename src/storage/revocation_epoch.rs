@@ -1,13 +1,14 @@
-//! The revocation epoch: a value in the shared cache that changes after every write that can end the life of
-//! an access token (a revoked `jti`; a client updated or deleted; a user disabled, revoked, changed or
-//! deleted). Checks of access tokens may reuse an earlier verdict only while the epoch is the one it was
-//! reached under, so a revocation made anywhere (another instance, the CLI) is seen by the very next check
-//! everywhere, at the price of one cache read instead of several SQL reads.
+//! The revocation epoch: a value that changes after every write that can end the life of an access token (a
+//! revoked `jti`; a client updated or deleted; a user disabled, revoked, changed or deleted). Checks of access
+//! tokens may reuse an earlier verdict only while the epoch is the one it was reached under, so a revocation
+//! made anywhere (another instance, the CLI) is seen by the very next check everywhere, at the price of one
+//! read of the epoch instead of several SQL reads.
 //!
-//! The writes go through the decorators below, so no path can forget to advance the epoch. The epoch only
-//! means something when the cache is shared by every process that writes ([`EphemeralStore::is_shared`]):
-//! with the in-process cache, `tessera users revoke` in another process could not advance it, so
-//! [`RevocationEpoch::current`] is always `None` there and every check reads SQL.
+//! The writes go through the decorators below, so no path can forget to advance the epoch. Its shared part must
+//! be seen by every process that writes ([`SharedEpoch`]): a key in the cache when the cache is shared
+//! ([`CacheEpoch`], Redis), or SQLite's own change counter for the embedded default
+//! ([`crate::storage::diesel::SqliteChanges`]). Postgres with the in-process cache has neither, so every check
+//! reads SQL there.
 use super::cache::EphemeralStore;
 use super::{AccessTokenStanding, ClientStore, RevocationStore, StoreResult, UserStore, UserUpdate};
 use crate::domain::secret::random_token;
@@ -22,42 +23,37 @@ const KEY: &str = "revocation-epoch";
 /// Every cache write carries a TTL; when this one lapses the next check starts a new epoch.
 const TTL: Duration = Duration::from_secs(24 * 3600);
 
-/// One value of the epoch, as seen by this instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Epoch {
-    shared: Vec<u8>,
-    local: u64,
+/// Where the part of the epoch that every process sees is kept.
+#[async_trait]
+pub trait SharedEpoch: Send + Sync {
+    /// The value now, reflecting every write committed before the call; `None` when no verdict may be reused.
+    async fn read(&self) -> Option<Vec<u8>>;
+    /// Moves to a new value; called after a write that may have ended a token's life has been committed.
+    async fn advance(&self);
 }
 
-/// Reads and advances the epoch.
-pub struct RevocationEpoch {
+/// The epoch as a key in the cache, meaningful only when the cache is shared by every process that writes
+/// ([`EphemeralStore::is_shared`]): with the in-process cache, `tessera users revoke` in another process could
+/// not advance it, so [`SharedEpoch::read`] is always `None` there.
+pub struct CacheEpoch {
     cache: Arc<dyn EphemeralStore>,
-    /// Advanced by this instance's own writes before the shared value is, so this instance never reuses a
-    /// verdict that its own revocation ended, even if the cache write fails.
-    local: AtomicU64,
 }
 
-impl std::fmt::Debug for RevocationEpoch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RevocationEpoch").field("local", &self.local).finish_non_exhaustive()
-    }
-}
-
-impl RevocationEpoch {
+impl CacheEpoch {
     /// The epoch kept in `cache`.
     pub fn new(cache: Arc<dyn EphemeralStore>) -> Self {
-        Self { cache, local: AtomicU64::new(0) }
+        Self { cache }
     }
+}
 
-    /// The epoch now, read before the SQL reads whose verdict it will tag. `None` when no verdict may be
-    /// reused: the cache is not shared, does not answer, or holds no epoch (then a new one is started).
-    pub async fn current(&self) -> Option<Epoch> {
+#[async_trait]
+impl SharedEpoch for CacheEpoch {
+    async fn read(&self) -> Option<Vec<u8>> {
         if !self.cache.is_shared() {
             return None;
         }
-        let local = self.local.load(Ordering::SeqCst);
         match self.cache.get(KEY).await {
-            Ok(Some(shared)) => Some(Epoch { shared, local }),
+            Ok(Some(shared)) => Some(shared),
             Ok(None) => {
                 // Lost (TTL, cache restart): a fresh random value can never equal one a verdict was tagged with.
                 if let Err(e) = self.cache.set_if_absent(KEY, random_token(16).as_bytes(), TTL).await {
@@ -69,9 +65,7 @@ impl RevocationEpoch {
         }
     }
 
-    /// Starts a new epoch; called after a write that may have ended a token's life has been committed.
-    pub async fn advance(&self) {
-        self.local.fetch_add(1, Ordering::SeqCst);
+    async fn advance(&self) {
         if !self.cache.is_shared() {
             return;
         }
@@ -83,6 +77,47 @@ impl RevocationEpoch {
                 tracing::error!(error = %e, "could not clear the revocation epoch");
             }
         }
+    }
+}
+
+/// One value of the epoch, as seen by this instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Epoch {
+    shared: Vec<u8>,
+    local: u64,
+}
+
+/// Reads and advances the epoch.
+pub struct RevocationEpoch {
+    shared: Arc<dyn SharedEpoch>,
+    /// Advanced by this instance's own writes before the shared value is, so this instance never reuses a
+    /// verdict that its own revocation ended, even if the shared write fails.
+    local: AtomicU64,
+}
+
+impl std::fmt::Debug for RevocationEpoch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevocationEpoch").field("local", &self.local).finish_non_exhaustive()
+    }
+}
+
+impl RevocationEpoch {
+    /// The epoch whose shared part `shared` keeps.
+    pub fn new(shared: Arc<dyn SharedEpoch>) -> Self {
+        Self { shared, local: AtomicU64::new(0) }
+    }
+
+    /// The epoch now, read before the SQL reads whose verdict it will tag. `None` when no verdict may be
+    /// reused.
+    pub async fn current(&self) -> Option<Epoch> {
+        let local = self.local.load(Ordering::SeqCst);
+        self.shared.read().await.map(|shared| Epoch { shared, local })
+    }
+
+    /// Starts a new epoch; called after a write that may have ended a token's life has been committed.
+    pub async fn advance(&self) {
+        self.local.fetch_add(1, Ordering::SeqCst);
+        self.shared.advance().await;
     }
 }
 
@@ -280,11 +315,15 @@ mod tests {
         }
     }
 
+    fn epoch_in<C: EphemeralStore + 'static>(cache: &Arc<C>) -> RevocationEpoch {
+        RevocationEpoch::new(Arc::new(CacheEpoch::new(Arc::clone(cache) as Arc<dyn EphemeralStore>)))
+    }
+
     #[tokio::test]
     async fn epoch_starts_when_missing_and_changes_on_every_advance() {
         let cache = Arc::new(Shared::default());
-        let a = RevocationEpoch::new(cache.clone());
-        let b = RevocationEpoch::new(cache.clone());
+        let a = epoch_in(&cache);
+        let b = epoch_in(&cache);
         assert_eq!(a.current().await, None, "no epoch yet: nothing may be reused, and one is started");
         let first = a.current().await.expect("started");
         assert_eq!(a.current().await.as_ref(), Some(&first), "stable while nothing changes");
@@ -298,8 +337,8 @@ mod tests {
     #[tokio::test]
     async fn a_refused_write_never_leaves_the_old_epoch_in_force() {
         let cache = Arc::new(Shared::default());
-        let writer = RevocationEpoch::new(cache.clone());
-        let other = RevocationEpoch::new(cache.clone());
+        let writer = epoch_in(&cache);
+        let other = epoch_in(&cache);
         other.current().await;
         assert!(other.current().await.is_some());
         // SET refused, DEL accepted: every instance reads SQL until a new epoch starts.
@@ -318,7 +357,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unshared_cache_never_allows_reuse() {
-        let epoch = RevocationEpoch::new(Arc::new(MemoryCache::new()));
+        let epoch = epoch_in(&Arc::new(MemoryCache::new()));
         epoch.advance().await;
         assert_eq!(epoch.current().await, None);
         assert_eq!(epoch.current().await, None);

@@ -9,6 +9,7 @@
 //! query works on both backends.
 
 mod audit;
+mod changes;
 mod clients;
 mod consents;
 mod keys;
@@ -23,6 +24,7 @@ mod test_support;
 pub mod testing;
 mod users;
 
+pub use changes::SqliteChanges;
 pub use store::DieselStore;
 
 use crate::storage::{StoreError, StoreResult};
