@@ -73,6 +73,15 @@ impl Scope {
         Scope(self.0.intersection(&other.0).cloned().collect())
     }
 
+    /// Every value of `self` and of `other`, each once; refused past [`MAX_SCOPE_VALUES`] like a parsed scope.
+    pub fn union(&self, other: &Scope) -> Result<Scope, ScopeError> {
+        let values: BTreeSet<String> = self.0.union(&other.0).cloned().collect();
+        if values.len() > MAX_SCOPE_VALUES {
+            return Err(ScopeError::TooMany(MAX_SCOPE_VALUES));
+        }
+        Ok(Scope(values))
+    }
+
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -130,6 +139,23 @@ mod tests {
         assert!(asked.is_subset_of(&allowed));
         assert!(!allowed.is_subset_of(&asked));
         assert_eq!(allowed.intersection(&asked), asked);
+    }
+
+    #[test]
+    fn union_keeps_every_value_once_within_the_limit() {
+        let a = Scope::parse("openid profile").unwrap();
+        let b = Scope::parse("openid email").unwrap();
+        assert_eq!(a.union(&b).unwrap(), Scope::parse("email openid profile").unwrap());
+        assert_eq!(a.union(&Scope::default()).unwrap(), a);
+
+        let half = |from: usize| {
+            let values: Vec<String> = (from..from + MAX_SCOPE_VALUES / 2).map(|i| format!("s{i}")).collect();
+            Scope::parse(&values.join(" ")).unwrap()
+        };
+        let full = half(0).union(&half(MAX_SCOPE_VALUES / 2)).unwrap();
+        assert_eq!(full.iter().count(), MAX_SCOPE_VALUES);
+        assert_eq!(full.union(&half(1)).unwrap(), full);
+        assert_eq!(full.union(&Scope::parse("one-more").unwrap()), Err(ScopeError::TooMany(MAX_SCOPE_VALUES)));
     }
 
     #[test]

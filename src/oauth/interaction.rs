@@ -235,13 +235,8 @@ impl Provider {
             return Err(req.error(OAuthError::new(ErrorCode::AccessDenied, "the user denied the request")));
         }
         let client = self.interaction_client(&interaction).await?;
-        let before = self.consents.consent(&session.user_id, &client.id).await.map_err(|e| req.error(e.into()))?;
-        let union = match before {
-            Some(b) => crate::domain::Scope::parse(&format!("{b} {}", req.scope))
-                .map_err(|e| req.error(OAuthError::server(e)))?,
-            None => req.scope.clone(),
-        };
-        self.consents.save_consent(&session.user_id, &client.id, &union, now).await.map_err(|e| req.error(e.into()))?;
+        let granting = self.consents.grant_consent(&session.user_id, &client.id, &req.scope, now).await;
+        granting.map_err(|e| req.error(e.into()))?;
         interaction.progress.consented = true;
         let signed_in = self.reload_session(&req, session, &client, now).await?;
         self.advance(Pending::Stored(id), interaction, &client, signed_in.as_ref(), now).await

@@ -196,8 +196,9 @@ pub trait SessionStore: Send + Sync {
 pub trait ConsentStore: Send + Sync {
     /// The scopes `user_id` granted `client_id`, if any.
     async fn consent(&self, user_id: &UserId, client_id: &ClientId) -> StoreResult<Option<crate::domain::Scope>>;
-    /// Records a grant, replacing the stored scopes with `scope` (callers pass the union they want kept).
-    async fn save_consent(
+    /// Adds `scope` to what `user_id` granted `client_id`, atomically: grants made at the same time (two tabs)
+    /// all count. A grant that would take the stored scope past the scope limit replaces it instead.
+    async fn grant_consent(
         &self,
         user_id: &UserId,
         client_id: &ClientId,

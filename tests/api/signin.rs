@@ -482,3 +482,40 @@ both_backends!(prompt_login_and_form_post, async |app| {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "a cross-site post is refused even with a valid token");
 });
+
+// Two consent pages open at once (two tabs): approving both remembers both scopes, whatever the order of the
+// writes.
+both_backends!(consents_approved_in_two_tabs_add_up, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &["--public"]);
+    let id = client["client_id"].as_str().unwrap().to_owned();
+    let with_scope = |scope: &str| {
+        let (challenge, _) = pkce_pair();
+        auth_url(&app, &id, &challenge, "").replace("scope=openid%20profile%20email", &format!("scope={scope}"))
+    };
+    let signed_in = browse(&app, &with_scope("openid"), Some("allow")).await;
+    assert!(query_of(&signed_in).contains_key("code"), "{signed_in}");
+
+    let c = &app.api_client;
+    let mut forms = Vec::new();
+    for scope in ["openid%20profile", "openid%20email"] {
+        let r = c.get(with_scope(scope)).send().await.unwrap();
+        let page = location(&r);
+        assert!(page.starts_with("/consent"), "{page}");
+        let html = c.get(app.url(&page)).send().await.unwrap().text().await.unwrap();
+        forms.push([("interaction", hidden(&html, "interaction")), ("csrf", hidden(&html, "csrf"))]);
+    }
+    let approve = |form: &[(&'static str, String); 2]| {
+        let mut fields = form.to_vec();
+        fields.push(("decision", "allow".into()));
+        c.post(app.url("/consent")).header("Origin", &app.address).form(&fields).send()
+    };
+    let (a, b) = tokio::join!(approve(&forms[0]), approve(&forms[1]));
+    for r in [a.unwrap(), b.unwrap()] {
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert!(query_of(&location(&r)).contains_key("code"));
+    }
+
+    let both = browse(&app, &with_scope("openid%20profile%20email"), None).await;
+    assert!(query_of(&both).contains_key("code"), "no consent page once both were approved: {both}");
+});

@@ -1,7 +1,8 @@
 //! The `consents` table: rows <-> granted [`Scope`]s, and [`ConsentStore`] for [`DieselStore`].
 //!
 //! One row per (user, client), the scope space-separated. `created_at` is the first grant, `updated_at` the last
-//! change. Saving is an upsert written without `ON CONFLICT`: UPDATE, then INSERT when there was nothing to update.
+//! change. A grant adds to the stored scope, in an upsert written without `ON CONFLICT`: UPDATE, then INSERT when
+//! there was nothing to update.
 
 use super::schema::consents;
 use super::{AnyConnection, DieselStore};
@@ -54,17 +55,31 @@ pub(super) fn load_consent(conn: &mut AnyConnection, user_id: &str, client_id: &
         .transpose()
 }
 
-/// One attempt at saving a grant, in one transaction: replace the scope of an existing row, or insert `row`.
-/// `Conflict` when another transaction inserted the same (user, client) between the UPDATE and the INSERT.
-fn upsert(conn: &mut AnyConnection, row: &ConsentRow) -> StoreResult<()> {
+/// One attempt at adding `row`'s scope to the stored grant, in one transaction. `Conflict` when another
+/// transaction inserted the same (user, client) between the UPDATE and the INSERT.
+fn add_grant(conn: &mut AnyConnection, row: &ConsentRow, granted: &Scope) -> StoreResult<()> {
     conn.transaction(|c| {
-        // created_at is left alone: it stays the first grant's.
-        let changed = diesel::update(consents::table.find((&row.user_id, &row.client_id)))
-            .set((consents::scope.eq(&row.scope), consents::updated_at.eq(row.updated_at)))
-            .execute(c)?;
-        if changed == 0 {
+        let key = (&row.user_id, &row.client_id);
+        // Written before it is read: the UPDATE takes the row's lock (Postgres) or the write lock (SQLite), so a
+        // concurrent grant waits here and then reads this one's scope instead of overwriting it.
+        let touched =
+            diesel::update(consents::table.find(key)).set(consents::updated_at.eq(row.updated_at)).execute(c)?;
+        if touched == 0 {
             diesel::insert_into(consents::table).values(row).execute(c)?;
+            return Ok(());
         }
+        let stored: String = consents::table.find(key).select(consents::scope).first(c)?;
+        let scope = match Scope::parse(&stored).and_then(|before| before.union(granted)) {
+            Ok(union) => union,
+            Err(e) => {
+                // Past the limit (or unreadable), the newest grant stands; the others are asked for again.
+                tracing::warn!(user_id = %row.user_id, client_id = %row.client_id, error = %e,
+                    "a consent replaces the stored one instead of adding to it");
+                granted.clone()
+            }
+        };
+        // created_at is left alone: it stays the first grant's.
+        diesel::update(consents::table.find(key)).set(consents::scope.eq(scope.to_string())).execute(c)?;
         Ok(())
     })
 }
@@ -76,7 +91,7 @@ impl ConsentStore for DieselStore {
         self.db().run(move |c| load_consent(c, &user_id, &client_id)).await
     }
 
-    async fn save_consent(
+    async fn grant_consent(
         &self,
         user_id: &UserId,
         client_id: &ClientId,
@@ -84,16 +99,17 @@ impl ConsentStore for DieselStore {
         now: UnixTime,
     ) -> StoreResult<()> {
         let row = row_from_grant(user_id, client_id, scope, now);
+        let granted = scope.clone();
         self.db()
             .run(move |c| {
-                let saved = match upsert(c, &row) {
-                    // A concurrent save inserted the row first (on Postgres the INSERT waits for it to commit,
-                    // then fails): the row exists now, so a second attempt updates it. On SQLite, writers are
+                let added = match add_grant(c, &row, &granted) {
+                    // A concurrent grant inserted the row first (on Postgres the INSERT waits for it to commit,
+                    // then fails): the row exists now, so a second attempt adds to it. On SQLite, writers are
                     // serialized and the UPDATE already sees the other row.
-                    Err(StoreError::Conflict(_)) => upsert(c, &row),
+                    Err(StoreError::Conflict(_)) => add_grant(c, &row, &granted),
                     other => other,
                 };
-                saved.map_err(|e| match e {
+                added.map_err(|e| match e {
                     StoreError::Conflict(_) => {
                         StoreError::Conflict(format!("consent of user {} for client {}", row.user_id, row.client_id))
                     }
@@ -138,6 +154,7 @@ mod tests {
     use super::super::test_support::{both_backends, TestDb};
     use super::super::Backend;
     use super::*;
+    use crate::domain::scope::MAX_SCOPE_VALUES;
     use std::time::Duration;
 
     fn scope(s: &str) -> Scope {
@@ -157,24 +174,37 @@ mod tests {
         .unwrap()
     }
 
-    async fn save_read_and_replace(backend: Backend) {
+    async fn grants_add_up(backend: Backend) {
         let t = TestDb::new(backend).await;
         let alice = t.add_user("alice").await;
         let app = t.add_client("app").await;
         assert!(t.store.consent(&alice, &app).await.unwrap().is_none());
 
-        t.store.save_consent(&alice, &app, &scope("openid profile"), 100).await.unwrap();
+        t.store.grant_consent(&alice, &app, &scope("openid profile"), 100).await.unwrap();
         assert_eq!(t.store.consent(&alice, &app).await.unwrap(), Some(scope("profile openid")));
         assert_eq!(stored(&t, &alice, &app).await, ("openid profile".into(), 100, 100));
 
-        // A second save replaces the scopes (no union here: the caller passes what to keep) and keeps created_at.
-        t.store.save_consent(&alice, &app, &scope("openid email"), 200).await.unwrap();
-        assert_eq!(t.store.consent(&alice, &app).await.unwrap(), Some(scope("openid email")));
-        assert_eq!(stored(&t, &alice, &app).await, ("email openid".into(), 100, 200));
+        // A second grant adds its scopes and keeps created_at.
+        t.store.grant_consent(&alice, &app, &scope("openid email"), 200).await.unwrap();
+        assert_eq!(t.store.consent(&alice, &app).await.unwrap(), Some(scope("openid email profile")));
+        assert_eq!(stored(&t, &alice, &app).await, ("email openid profile".into(), 100, 200));
 
-        // An empty grant is remembered as such.
-        t.store.save_consent(&alice, &app, &Scope::default(), 300).await.unwrap();
-        assert_eq!(t.store.consent(&alice, &app).await.unwrap(), Some(Scope::default()));
+        // An empty grant changes only the time; a first empty grant is remembered as such.
+        t.store.grant_consent(&alice, &app, &Scope::default(), 300).await.unwrap();
+        assert_eq!(stored(&t, &alice, &app).await, ("email openid profile".into(), 100, 300));
+        let other = t.add_client("other").await;
+        t.store.grant_consent(&alice, &other, &Scope::default(), 300).await.unwrap();
+        assert_eq!(t.store.consent(&alice, &other).await.unwrap(), Some(Scope::default()));
+    }
+
+    async fn a_grant_past_the_scope_limit_replaces_the_older_ones(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let ivan = t.add_user("ivan").await;
+        let app = t.add_client("app").await;
+        let many: Vec<String> = (0..MAX_SCOPE_VALUES).map(|i| format!("s{i}")).collect();
+        t.store.grant_consent(&ivan, &app, &scope(&many.join(" ")), 1).await.unwrap();
+        t.store.grant_consent(&ivan, &app, &scope("openid"), 2).await.unwrap();
+        assert_eq!(stored(&t, &ivan, &app).await, ("openid".into(), 1, 2));
     }
 
     async fn consents_of_user_are_ordered_by_client(backend: Backend) {
@@ -186,9 +216,9 @@ mod tests {
             clients.push(t.add_client(id).await);
         }
         for (i, client) in clients.iter().enumerate() {
-            t.store.save_consent(&bob, client, &scope(&format!("openid s{i}")), 10 + i as i64).await.unwrap();
+            t.store.grant_consent(&bob, client, &scope(&format!("openid s{i}")), 10 + i as i64).await.unwrap();
         }
-        t.store.save_consent(&carol, &clients[0], &scope("openid"), 50).await.unwrap();
+        t.store.grant_consent(&carol, &clients[0], &scope("openid"), 50).await.unwrap();
 
         let listed = t.store.consents_of_user(&bob).await.unwrap();
         let expected = [("c0", "openid s1", 11), ("c1", "openid s2", 12), ("c2", "openid s0", 10)]
@@ -202,8 +232,8 @@ mod tests {
         let t = TestDb::new(backend).await;
         let dave = t.add_user("dave").await;
         let (a, b) = (t.add_client("a").await, t.add_client("b").await);
-        t.store.save_consent(&dave, &a, &scope("openid"), 1).await.unwrap();
-        t.store.save_consent(&dave, &b, &scope("openid"), 1).await.unwrap();
+        t.store.grant_consent(&dave, &a, &scope("openid"), 1).await.unwrap();
+        t.store.grant_consent(&dave, &b, &scope("openid"), 1).await.unwrap();
 
         t.store.delete_consent(&dave, &a).await.unwrap();
         assert!(t.store.consent(&dave, &a).await.unwrap().is_none());
@@ -214,7 +244,7 @@ mod tests {
         assert!(matches!(err, StoreError::NotFound), "{err:?}");
 
         // Granting again after a delete starts a new first grant.
-        t.store.save_consent(&dave, &a, &scope("profile"), 5).await.unwrap();
+        t.store.grant_consent(&dave, &a, &scope("profile"), 5).await.unwrap();
         assert_eq!(stored(&t, &dave, &a).await, ("profile".into(), 5, 5));
     }
 
@@ -224,29 +254,31 @@ mod tests {
         let app = t.add_client("app").await;
         let ghost = ClientId::parse("ghost").unwrap();
         for (user, client) in [(&erin, &ghost), (&UserId::generate(), &app)] {
-            let err = t.store.save_consent(user, client, &scope("openid"), 1).await.unwrap_err();
+            let err = t.store.grant_consent(user, client, &scope("openid"), 1).await.unwrap_err();
             assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
         }
         assert!(t.store.consents_of_user(&erin).await.unwrap().is_empty());
     }
 
-    async fn concurrent_saves_all_succeed(backend: Backend) {
+    async fn concurrent_grants_all_count(backend: Backend) {
         // As many connections as callers, so that they really race.
         let t = TestDb::with_pool(backend, 10, Duration::from_secs(10)).await;
         let user = t.add_user("frank").await;
         for round in 0..3 {
             let client = t.add_client(&format!("app{round}")).await;
-            let mut saves = tokio::task::JoinSet::new();
+            let mut grants = tokio::task::JoinSet::new();
             for i in 0..10i64 {
                 let (store, user, client) = (t.store.clone(), user.clone(), client.clone());
-                saves
-                    .spawn(async move { store.save_consent(&user, &client, &scope(&format!("openid s{i}")), i).await });
+                grants.spawn(
+                    async move { store.grant_consent(&user, &client, &scope(&format!("openid s{i}")), i).await },
+                );
             }
-            while let Some(saved) = saves.join_next().await {
-                saved.unwrap().unwrap();
+            while let Some(granted) = grants.join_next().await {
+                granted.unwrap().unwrap();
             }
-            let (kept, _, updated_at) = stored(&t, &user, &client).await;
-            assert_eq!(kept, format!("openid s{updated_at}"), "round {round}: one save's scope and time, whole");
+            let every: Vec<String> = (0..10).map(|i| format!("s{i}")).collect();
+            let expected = scope(&format!("openid {}", every.join(" ")));
+            assert_eq!(t.store.consent(&user, &client).await.unwrap(), Some(expected), "round {round}");
         }
         assert_eq!(t.store.consents_of_user(&user).await.unwrap().len(), 3);
     }
@@ -280,7 +312,7 @@ mod tests {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("the save never waited on the uncommitted insert");
+        panic!("the grant never waited on the uncommitted insert");
     }
 
     async fn insert_losing_a_race_becomes_an_update(backend: Backend) {
@@ -306,14 +338,14 @@ mod tests {
         });
         inserted_rx.await.unwrap();
 
-        // On Postgres the save's UPDATE finds nothing and its INSERT waits on the uncommitted row, then fails
+        // On Postgres the grant's UPDATE finds nothing and its INSERT waits on the uncommitted row, then fails
         // with a unique violation once the holder commits; the retry must turn it into an update.
         let (store, u, cl) = (t.store.clone(), user.clone(), client.clone());
-        let save = tokio::spawn(async move { store.save_consent(&u, &cl, &scope("openid email"), 2).await });
+        let grant = tokio::spawn(async move { store.grant_consent(&u, &cl, &scope("openid email"), 2).await });
         until_a_statement_waits(&t, backend).await;
         commit_tx.send(()).unwrap();
         holder.await.unwrap().unwrap();
-        save.await.unwrap().unwrap();
+        grant.await.unwrap().unwrap();
         assert_eq!(stored(&t, &user, &client).await, ("email openid".into(), 1, 2));
     }
 
@@ -321,7 +353,7 @@ mod tests {
         let t = TestDb::new(backend).await;
         let heidi = t.add_user("heidi").await;
         let app = t.add_client("app").await;
-        t.store.save_consent(&heidi, &app, &scope("openid"), 1).await.unwrap();
+        t.store.grant_consent(&heidi, &app, &scope("openid"), 1).await.unwrap();
         t.db.run(|c| Ok(diesel::sql_query("UPDATE consents SET scope = 'caf\u{e9}'").execute(c)?)).await.unwrap();
         let err = t.store.consent(&heidi, &app).await.unwrap_err();
         assert!(
@@ -329,17 +361,18 @@ mod tests {
             "{err:?}"
         );
         assert!(t.store.consents_of_user(&heidi).await.is_err());
-        // Saving over a corrupt row repairs it.
-        t.store.save_consent(&heidi, &app, &scope("openid"), 2).await.unwrap();
+        // A grant over a corrupt row repairs it.
+        t.store.grant_consent(&heidi, &app, &scope("openid"), 2).await.unwrap();
         assert_eq!(t.store.consent(&heidi, &app).await.unwrap(), Some(scope("openid")));
     }
 
     both_backends!(
-        save_read_and_replace,
+        grants_add_up,
+        a_grant_past_the_scope_limit_replaces_the_older_ones,
         consents_of_user_are_ordered_by_client,
         delete_forgets_one_grant,
         unknown_user_or_client_is_refused,
-        concurrent_saves_all_succeed,
+        concurrent_grants_all_count,
         insert_losing_a_race_becomes_an_update,
         corrupt_rows_are_errors_not_panics,
     );

@@ -276,8 +276,8 @@ mod tests {
         let (app, other) = (t.add_client("app").await, t.add_client("other").await);
         let (alice, bob) = (t.add_user("alice").await, t.add_user("bob").await);
         let scope = crate::domain::Scope::parse("openid email").unwrap();
-        t.store.save_consent(&alice, &app, &scope, 1).await.unwrap();
-        t.store.save_consent(&bob, &other, &scope, 1).await.unwrap();
+        t.store.grant_consent(&alice, &app, &scope, 1).await.unwrap();
+        t.store.grant_consent(&bob, &other, &scope, 1).await.unwrap();
         let s = session("s1", &alice);
         t.store.create_session(&s).await.unwrap();
 
