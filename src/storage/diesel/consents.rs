@@ -36,16 +36,20 @@ fn row_from_grant(user_id: &UserId, client_id: &ClientId, scope: &Scope, now: Un
 /// The client, the granted scope and the last change.
 fn consent_from_row(row: ConsentRow) -> StoreResult<(ClientId, Scope, UnixTime)> {
     let (user, client) = (&row.user_id, &row.client_id);
-    let bad = |what: &str, e: &dyn std::fmt::Display| {
-        StoreError::Backend(format!("consents row ({user:?}, {client:?}): {what}: {e}"))
-    };
-    let client_id = ClientId::parse(client.as_str()).map_err(|e| bad("invalid client_id", &e))?;
-    let scope = Scope::parse(&row.scope).map_err(|e| bad("scope", &e))?;
+    let client_id = ClientId::parse(client.as_str())
+        .map_err(|e| StoreError::Backend(format!("consents row ({user:?}, {client:?}): invalid client_id: {e}")))?;
+    let scope = stored_scope(user, client, &row.scope)?;
     Ok((client_id, scope, row.updated_at))
 }
 
+/// The `scope` column of the consent of `user_id` for `client_id`, parsed.
+pub(super) fn stored_scope(user_id: &str, client_id: &str, scope: &str) -> StoreResult<Scope> {
+    Scope::parse(scope)
+        .map_err(|e| StoreError::Backend(format!("consents row ({user_id:?}, {client_id:?}): scope: {e}")))
+}
+
 /// The scopes `user_id` granted `client_id`, if any.
-pub(super) fn load_consent(conn: &mut AnyConnection, user_id: &str, client_id: &str) -> StoreResult<Option<Scope>> {
+fn load_consent(conn: &mut AnyConnection, user_id: &str, client_id: &str) -> StoreResult<Option<Scope>> {
     consents::table
         .find((user_id, client_id))
         .select(ConsentRow::as_select())

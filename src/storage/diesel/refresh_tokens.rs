@@ -2,7 +2,8 @@
 //!
 //! Only the hash of a token is stored; the scope is space-separated. Rotation is a compare-and-set on `used_at`
 //! followed by the insert of the successor, in one transaction (one statement on Postgres), so a token rotates
-//! once however many requests present it at the same time. Revocations return the live access tokens issued
+//! once however many requests present it at the same time. The code grant's insert and its checks of the user
+//! and the session are likewise one transaction, one statement on Postgres. Revocations return the live access tokens issued
 //! with the refresh tokens they revoke (`access_jti`, `access_expires_at`), for the caller to deny.
 //!
 //! Every transaction here writes before it reads. On SQLite a deferred transaction that reads and then writes
@@ -23,7 +24,7 @@ use crate::storage::{
 use async_trait::async_trait;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Bool, Nullable};
 
 /// A `refresh_tokens` row as stored.
@@ -135,50 +136,56 @@ impl QueryId for RotatePg<'_> {
 impl QueryFragment<Pg> for RotatePg<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         use diesel::sql_types::{BigInt, Text};
-        let n = self.new;
         out.push_sql("WITH used AS (UPDATE refresh_tokens SET used_at = ");
         out.push_bind_param::<BigInt, _>(&self.now)?;
         out.push_sql(" WHERE id = ");
         out.push_bind_param::<Text, _>(self.old_id)?;
-        out.push_sql(
-            " AND used_at IS NULL AND NOT revoked RETURNING id) \
-             INSERT INTO refresh_tokens (id, token_hash, family_id, parent_id, client_id, user_id, session_id, scope, \
-             resource, auth_time, offline, created_at, expires_at, idle_expires_at, used_at, revoked, access_jti, \
-             access_expires_at) SELECT ",
-        );
-        // The successor's columns, in the order of the column list above.
-        let mut first = true;
-        macro_rules! values {
-            ($($ty:ty => $value:expr),+ $(,)?) => {$(
-                if !std::mem::take(&mut first) {
-                    out.push_sql(", ");
-                }
-                out.push_bind_param::<$ty, _>($value)?;
-            )+};
-        }
-        values!(
-            Text => &n.id,
-            Text => &n.token_hash,
-            Text => &n.family_id,
-            Nullable<Text> => &n.parent_id,
-            Text => &n.client_id,
-            Nullable<Text> => &n.user_id,
-            Nullable<Text> => &n.session_id,
-            Text => &n.scope,
-            Nullable<Text> => &n.resource,
-            Nullable<BigInt> => &n.auth_time,
-            Bool => &n.offline,
-            BigInt => &n.created_at,
-            BigInt => &n.expires_at,
-            BigInt => &n.idle_expires_at,
-            Nullable<BigInt> => &n.used_at,
-            Bool => &n.revoked,
-            Nullable<Text> => &n.access_jti,
-            Nullable<BigInt> => &n.access_expires_at,
-        );
+        out.push_sql(" AND used_at IS NULL AND NOT revoked RETURNING id) ");
+        push_insert_select(&mut out, self.new)?;
         out.push_sql(" FROM used");
         Ok(())
     }
+}
+
+/// `INSERT INTO refresh_tokens (…) SELECT <the columns of row>`, for the caller to end with a `FROM`.
+fn push_insert_select<'b>(out: &mut AstPass<'_, 'b, Pg>, row: &'b RefreshTokenRow) -> QueryResult<()> {
+    use diesel::sql_types::{BigInt, Text};
+    out.push_sql(
+        "INSERT INTO refresh_tokens (id, token_hash, family_id, parent_id, client_id, user_id, session_id, scope, \
+         resource, auth_time, offline, created_at, expires_at, idle_expires_at, used_at, revoked, access_jti, \
+         access_expires_at) SELECT ",
+    );
+    // The row's columns, in the order of the column list above.
+    let mut first = true;
+    macro_rules! values {
+        ($($ty:ty => $value:expr),+ $(,)?) => {$(
+            if !std::mem::take(&mut first) {
+                out.push_sql(", ");
+            }
+            out.push_bind_param::<$ty, _>($value)?;
+        )+};
+    }
+    values!(
+        Text => &row.id,
+        Text => &row.token_hash,
+        Text => &row.family_id,
+        Nullable<Text> => &row.parent_id,
+        Text => &row.client_id,
+        Nullable<Text> => &row.user_id,
+        Nullable<Text> => &row.session_id,
+        Text => &row.scope,
+        Nullable<Text> => &row.resource,
+        Nullable<BigInt> => &row.auth_time,
+        Bool => &row.offline,
+        BigInt => &row.created_at,
+        BigInt => &row.expires_at,
+        BigInt => &row.idle_expires_at,
+        Nullable<BigInt> => &row.used_at,
+        Bool => &row.revoked,
+        Nullable<Text> => &row.access_jti,
+        Nullable<BigInt> => &row.access_expires_at,
+    );
+    Ok(())
 }
 
 impl RunQueryDsl<PgConnection> for RotatePg<'_> {}
@@ -187,6 +194,47 @@ fn rotate_pg(conn: &mut PgConnection, old_id: &str, new: &RefreshTokenRow, now: 
     let inserted = RotatePg { old_id, new, now }.execute(conn).map_err(insert_error)?;
     Ok(inserted == 1)
 }
+
+/// The code grant as one Postgres statement: one round trip instead of five (BEGIN, INSERT, two reads, COMMIT).
+/// The session is read `FOR SHARE`, so a logout that commits first is seen (the read waits for it and then
+/// finds the session revoked) and one that comes later waits for this insert, then revokes it with the rest.
+/// The refresh token is inserted only when both checks hold; the statement returns the two checks.
+struct RedeemCodeGrantPg<'a> {
+    user_id: &'a str,
+    session_id: &'a str,
+    refresh: &'a RefreshTokenRow,
+    now: UnixTime,
+}
+
+impl QueryId for RedeemCodeGrantPg<'_> {
+    type QueryId = RedeemCodeGrantPg<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for RedeemCodeGrantPg<'_> {
+    type SqlType = (Bool, Bool);
+}
+
+impl QueryFragment<Pg> for RedeemCodeGrantPg<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Text};
+        out.push_sql("WITH standing AS (SELECT EXISTS (SELECT 1 FROM users WHERE id = ");
+        out.push_bind_param::<Text, _>(self.user_id)?;
+        out.push_sql(" AND NOT disabled) AS user_can_sign_in, EXISTS (SELECT 1 FROM sessions WHERE id_hash = ");
+        out.push_bind_param::<Text, _>(self.session_id)?;
+        out.push_sql(" AND NOT revoked AND expires_at > ");
+        out.push_bind_param::<BigInt, _>(&self.now)?;
+        out.push_sql(" FOR SHARE) AS session_live), inserted AS (");
+        push_insert_select(&mut out, self.refresh)?;
+        out.push_sql(
+            " FROM standing WHERE user_can_sign_in AND session_live RETURNING 1) \
+             SELECT user_can_sign_in, session_live FROM standing",
+        );
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for RedeemCodeGrantPg<'_> {}
 
 /// Why a transaction ends without committing.
 enum Abort<T> {
@@ -248,8 +296,16 @@ fn redeem_code_grant(
         Ok(CodeGrantStanding::Live)
     };
     let Some(row) = refresh else { return standing(conn) };
-    // The insert comes first (see the module notes); on Postgres the session row is then held FOR SHARE until
-    // the commit.
+    if let AnyConnection::Postgresql(pg) = conn {
+        let statement = RedeemCodeGrantPg { user_id, session_id, refresh: row, now };
+        let (user_can_sign_in, session_live) = statement.get_result::<(bool, bool)>(pg).map_err(insert_error)?;
+        return Ok(match (user_can_sign_in, session_live) {
+            (false, _) => CodeGrantStanding::UserCannotSignIn,
+            (true, false) => CodeGrantStanding::SessionEnded,
+            (true, true) => CodeGrantStanding::Live,
+        });
+    }
+    // The insert comes first (see the module notes).
     let outcome = conn.transaction(|c| {
         insert(c, row).map_err(Abort::Store)?;
         match standing(c).map_err(Abort::Store)? {

@@ -174,6 +174,56 @@ async fn a_code_grant_stands_while_its_user_and_session_do(backend: Backend) {
     assert!(by_id(&t, "rt2").await.is_none(), "nothing is stored for a disabled user");
 }
 
+/// A code grant that comes while a logout is being written waits for it, then stores nothing.
+async fn a_code_grant_waits_for_a_logout_in_flight(backend: Backend) {
+    use crate::storage::SessionStore;
+    use diesel::prelude::*;
+    let t = TestDb::new(backend).await;
+    let client = t.add_client("app").await;
+    let alice = t.add_user("alice").await;
+    let session = crate::domain::Session {
+        id_hash: "sid".into(),
+        user_id: alice.clone(),
+        auth_time: NOW - 60,
+        amr: vec!["pwd".into()],
+        created_at: NOW - 60,
+        expires_at: NOW + 3600,
+        revoked: false,
+    };
+    t.store.create_session(&session).await.unwrap();
+    let (held, is_held) = tokio::sync::oneshot::channel();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    // The logout's write, held open before its commit.
+    let db = t.db.clone();
+    let logging_out = tokio::spawn(async move {
+        db.run(move |c| {
+            c.transaction(|c| {
+                use super::super::schema::sessions;
+                diesel::update(sessions::table.find("sid")).set(sessions::revoked.eq(true)).execute(c)?;
+                let _ = held.send(());
+                let _ = wait.recv_timeout(Duration::from_secs(10));
+                Ok::<_, StoreError>(())
+            })
+        })
+        .await
+    });
+    is_held.await.unwrap();
+    let record = RefreshTokenRecord {
+        user_id: Some(alice.clone()),
+        session_id: Some("sid".into()),
+        ..refresh_token("rt", "f", &client)
+    };
+    let store = t.store.clone();
+    let (user, grant) = (alice.clone(), record.clone());
+    let redeeming = tokio::spawn(async move { store.redeem_code_grant(&user, "sid", Some(&grant), NOW).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!redeeming.is_finished(), "the grant waits for the logout in flight");
+    go.send(()).unwrap();
+    logging_out.await.unwrap().unwrap();
+    assert_eq!(redeeming.await.unwrap().unwrap(), CodeGrantStanding::SessionEnded);
+    assert!(by_id(&t, "rt").await.is_none(), "nothing is stored for the session logged out of");
+}
+
 /// A logout that comes while a code grant's refresh token is being stored waits for it, and then revokes it
 /// with the session's other tokens.
 async fn a_logout_waits_for_a_code_grant_in_flight(backend: Backend) {
@@ -198,13 +248,12 @@ async fn a_logout_waits_for_a_code_grant_in_flight(backend: Backend) {
     });
     let (held, is_held) = tokio::sync::oneshot::channel();
     let (go, wait) = std::sync::mpsc::channel::<()>();
-    // What `redeem_code_grant` does, held open before its commit.
+    // The code grant, held open before its commit.
     let db = t.db.clone();
     let redeeming = tokio::spawn(async move {
         db.run(move |c| {
             c.transaction(|c| {
-                insert(c, &row)?;
-                assert!(session_is_live(c, "sid", NOW)?);
+                assert_eq!(redeem_code_grant(c, alice.as_str(), "sid", Some(&row), NOW)?, CodeGrantStanding::Live);
                 let _ = held.send(());
                 let _ = wait.recv_timeout(Duration::from_secs(10));
                 Ok::<_, StoreError>(())
@@ -512,6 +561,7 @@ both_backends!(
     lookup_brings_the_user_along,
     a_code_grant_stands_while_its_user_and_session_do,
     a_logout_waits_for_a_code_grant_in_flight,
+    a_code_grant_waits_for_a_logout_in_flight,
     failed_rotation_rolls_back,
     concurrent_rotations_have_one_winner,
     revoked_tokens_cannot_rotate,

@@ -2,10 +2,10 @@
 //!
 //! `id_hash` (the hash of the cookie value) is the primary key; `amr` is stored as a JSON array of strings.
 
-use super::consents::load_consent;
-use super::schema::sessions;
+use super::consents::stored_scope;
+use super::schema::{consents, sessions, users};
 use super::store::expired_rows_batch;
-use super::users::load_user;
+use super::users::{user_from_row, UserRow};
 use super::{AnyConnection, DieselStore};
 use crate::domain::{ClientId, Session, UnixTime, UserId};
 use crate::storage::{SessionContext, SessionStore, StoreError, StoreResult};
@@ -65,14 +65,10 @@ fn load_session(conn: &mut AnyConnection, id_hash: &str) -> StoreResult<Option<S
         .transpose()
 }
 
-/// Whether session `id_hash` is neither revoked nor past its end at `now`. On Postgres the row is read
-/// `FOR SHARE`: until the caller's transaction ends, an update of it (a logout) waits.
+/// Whether session `id_hash` is neither revoked nor past its end at `now`.
 pub(super) fn session_is_live(conn: &mut AnyConnection, id_hash: &str, now: UnixTime) -> StoreResult<bool> {
-    let query = sessions::table.find(id_hash).select((sessions::revoked, sessions::expires_at));
-    let found: Option<(bool, i64)> = match conn {
-        AnyConnection::Postgresql(pg) => query.for_share().first(pg).optional()?,
-        other => query.first(other).optional()?,
-    };
+    let found: Option<(bool, i64)> =
+        sessions::table.find(id_hash).select((sessions::revoked, sessions::expires_at)).first(conn).optional()?;
     Ok(found.is_some_and(|(revoked, expires_at)| !revoked && now < expires_at))
 }
 
@@ -102,10 +98,22 @@ impl SessionStore for DieselStore {
         let (id_hash, client_id) = (id_hash.to_owned(), client_id.as_str().to_owned());
         self.db()
             .run(move |c| {
-                let Some(session) = load_session(c, &id_hash)? else { return Ok(None) };
-                let user_id = session.user_id.as_str();
-                let user = load_user(c, user_id)?;
-                let consent = load_consent(c, user_id, &client_id)?;
+                // One statement: the authorization endpoint reads this on every request.
+                let found: Option<(SessionRow, Option<UserRow>, Option<String>)> = sessions::table
+                    .left_join(users::table)
+                    .left_join(
+                        consents::table
+                            .on(consents::user_id.eq(sessions::user_id).and(consents::client_id.eq(&client_id))),
+                    )
+                    .filter(sessions::id_hash.eq(&id_hash))
+                    .select((SessionRow::as_select(), Option::<UserRow>::as_select(), consents::scope.nullable()))
+                    .first(c)
+                    .optional()?;
+                let Some((session, user, consent)) = found else { return Ok(None) };
+                let session = session_from_row(session)?;
+                let user = user.map(|row| user_from_row(row).map(|(user, _)| user)).transpose()?;
+                let consent =
+                    consent.map(|scope| stored_scope(session.user_id.as_str(), &client_id, &scope)).transpose()?;
                 Ok(Some(SessionContext { session, user, consent }))
             })
             .await
