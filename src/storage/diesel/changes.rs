@@ -6,19 +6,32 @@
 //! same connection, so one connection is kept for this alone. Every commit counts, not only revocations: a
 //! verdict is reused while nothing at all was written, which is the case it exists for (resource servers
 //! presenting the same live tokens again and again).
+//!
+//! The reads are one at a time on that connection, each a trip to the blocking pool. Callers that queue behind a
+//! read share the next one, which starts after they arrived and so sees every commit made before they asked:
+//! the counter is read once per trip however many checks are waiting, instead of once per check.
 use super::Backend;
 use crate::storage::revocation_epoch::SharedEpoch;
 use crate::storage::{StoreError, StoreResult};
 use async_trait::async_trait;
 use diesel::sql_types::BigInt;
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
 /// The change counter of one SQLite file.
 pub struct SqliteChanges {
-    /// Owned by one read at a time; a waiting read holds no blocking thread.
-    conn: Arc<Mutex<SqliteConnection>>,
+    /// Owned by one read at a time; a waiting caller holds no blocking thread.
+    reader: Arc<Mutex<Reader>>,
+    /// How many reads have started; only incremented with `reader` held.
+    started: AtomicU64,
+}
+
+struct Reader {
+    conn: SqliteConnection,
+    /// The number and value of the last read that succeeded.
+    last: Option<(u64, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for SqliteChanges {
@@ -44,20 +57,34 @@ impl SqliteChanges {
             .await
             .map_err(|e| StoreError::Backend(format!("opening the SQLite change counter failed: {e}")))?
             .map_err(|e| StoreError::Unavailable(format!("cannot open the SQLite change counter: {e}")))?;
-        Ok(Some(Self { conn: Arc::new(Mutex::new(conn)) }))
+        Ok(Some(Self { reader: Arc::new(Mutex::new(Reader { conn, last: None })), started: AtomicU64::new(0) }))
     }
 }
 
 #[async_trait]
 impl SharedEpoch for SqliteChanges {
     async fn read(&self) -> Option<Vec<u8>> {
-        let mut conn = Arc::clone(&self.conn).lock_owned().await;
+        // Reads numbered above this one start after this call arrived.
+        let arrived = self.started.load(Ordering::SeqCst);
+        let mut reader = Arc::clone(&self.reader).lock_owned().await;
+        if let Some((number, value)) = &reader.last {
+            if *number > arrived {
+                return Some(value.clone());
+            }
+        }
+        let number = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+        // The guard goes to the blocking thread and comes back, so that waiters see this read's value.
         let read = tokio::task::spawn_blocking(move || {
-            diesel::sql_query("PRAGMA data_version").get_result::<DataVersion>(&mut *conn)
+            let version = diesel::sql_query("PRAGMA data_version").get_result::<DataVersion>(&mut reader.conn);
+            (version, reader)
         });
         match read.await {
-            Ok(Ok(v)) => Some(v.data_version.to_le_bytes().to_vec()),
-            Ok(Err(e)) => {
+            Ok((Ok(v), mut reader)) => {
+                let value = v.data_version.to_le_bytes().to_vec();
+                reader.last = Some((number, value.clone()));
+                Some(value)
+            }
+            Ok((Err(e), _)) => {
                 tracing::warn!(error = %e, "could not read the SQLite change counter");
                 None
             }
@@ -96,6 +123,40 @@ mod tests {
         let theirs = store(&url).await;
         theirs.revoke_jti("b", i64::MAX).await.unwrap();
         assert_ne!(changes.read().await.expect("a value"), second, "a commit through another pool");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiting_checks_share_a_read_that_started_after_they_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = testing::sqlite_url(&dir.path().join("changes.db"));
+        let ours = store(&url).await;
+        let changes = Arc::new(SqliteChanges::open(&url).await.unwrap().expect("a SQLite URL"));
+        let before = changes.read().await.expect("a value");
+        let mut checks = tokio::task::JoinSet::new();
+        for _ in 0..64 {
+            let changes = Arc::clone(&changes);
+            checks.spawn(async move { changes.read().await });
+        }
+        while let Some(read) = checks.join_next().await {
+            assert_eq!(read.unwrap(), Some(before.clone()));
+        }
+        assert!(changes.started.load(Ordering::SeqCst) < 65, "queued checks shared reads");
+
+        // A commit made while a read is held up is seen by every check that asked after it.
+        let held = Arc::clone(&changes.reader).lock_owned().await;
+        let waiting = {
+            let changes = Arc::clone(&changes);
+            tokio::spawn(async move { changes.read().await })
+        };
+        ours.revoke_jti("a", i64::MAX).await.unwrap();
+        let after_commit = {
+            let changes = Arc::clone(&changes);
+            tokio::spawn(async move { changes.read().await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        drop(held);
+        assert_ne!(after_commit.await.unwrap(), Some(before.clone()));
+        assert_ne!(waiting.await.unwrap(), Some(before), "a read made after the commit answered it too");
     }
 
     #[tokio::test]

@@ -3,8 +3,8 @@
 //! Only the hash of a token is stored; the scope is space-separated. Rotation is a compare-and-set on `used_at`
 //! followed by the insert of the successor, in one transaction (one statement on Postgres), so a token rotates
 //! once however many requests present it at the same time. The code grant's insert and its checks of the user
-//! and the session are likewise one transaction, one statement on Postgres. Revocations return the live access tokens issued
-//! with the refresh tokens they revoke (`access_jti`, `access_expires_at`), for the caller to deny.
+//! and the session are likewise one transaction, one statement on Postgres. Revocations return the live access
+//! tokens issued with the refresh tokens they revoke (`access_jti`, `access_expires_at`), for the caller to deny.
 //!
 //! Every transaction here writes before it reads. On SQLite a deferred transaction that reads and then writes
 //! fails at once with "database is locked" when another connection committed in between (the busy timeout does
