@@ -174,10 +174,10 @@ async fn a_code_grant_stands_while_its_user_and_session_do(backend: Backend) {
     assert!(by_id(&t, "rt2").await.is_none(), "nothing is stored for a disabled user");
 }
 
-/// A code grant that comes while a logout is being written waits for it, then stores nothing.
-async fn a_code_grant_waits_for_a_logout_in_flight(backend: Backend) {
+/// A database where alice is signed in (session `sid`), and a refresh token `rt` of hers for that session,
+/// not stored.
+async fn alice_in_session(backend: Backend) -> (TestDb, UserId, RefreshTokenRecord) {
     use crate::storage::SessionStore;
-    use diesel::prelude::*;
     let t = TestDb::new(backend).await;
     let client = t.add_client("app").await;
     let alice = t.add_user("alice").await;
@@ -191,28 +191,48 @@ async fn a_code_grant_waits_for_a_logout_in_flight(backend: Backend) {
         revoked: false,
     };
     t.store.create_session(&session).await.unwrap();
-    let (held, is_held) = tokio::sync::oneshot::channel();
-    let (go, wait) = std::sync::mpsc::channel::<()>();
-    // The logout's write, held open before its commit.
-    let db = t.db.clone();
-    let logging_out = tokio::spawn(async move {
-        db.run(move |c| {
-            c.transaction(|c| {
-                use super::super::schema::sessions;
-                diesel::update(sessions::table.find("sid")).set(sessions::revoked.eq(true)).execute(c)?;
-                let _ = held.send(());
-                let _ = wait.recv_timeout(Duration::from_secs(10));
-                Ok::<_, StoreError>(())
-            })
-        })
-        .await
-    });
-    is_held.await.unwrap();
     let record = RefreshTokenRecord {
         user_id: Some(alice.clone()),
         session_id: Some("sid".into()),
         ..refresh_token("rt", "f", &client)
     };
+    (t, alice, record)
+}
+
+/// Runs `write` in a transaction of its own and returns once it has run, with the transaction held open until
+/// something is sent on the returned channel (or 10 s pass), and the task that then commits it.
+async fn hold_open<F>(t: &TestDb, write: F) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<StoreResult<()>>)
+where
+    F: FnOnce(&mut AnyConnection) -> StoreResult<()> + Send + 'static,
+{
+    let (held, is_held) = tokio::sync::oneshot::channel();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let db = t.db.clone();
+    let holder = tokio::spawn(async move {
+        db.run(move |c| {
+            c.transaction(|c| {
+                write(c)?;
+                let _ = held.send(());
+                let _ = wait.recv_timeout(Duration::from_secs(10));
+                Ok(())
+            })
+        })
+        .await
+    });
+    is_held.await.expect("the held write failed");
+    (go, holder)
+}
+
+/// A code grant that comes while a logout is being written waits for it, then stores nothing.
+async fn a_code_grant_waits_for_a_logout_in_flight(backend: Backend) {
+    use diesel::prelude::*;
+    let (t, alice, record) = alice_in_session(backend).await;
+    let (go, logging_out) = hold_open(&t, |c| {
+        use super::super::schema::sessions;
+        diesel::update(sessions::table.find("sid")).set(sessions::revoked.eq(true)).execute(c)?;
+        Ok(())
+    })
+    .await;
     let store = t.store.clone();
     let (user, grant) = (alice.clone(), record.clone());
     let redeeming = tokio::spawn(async move { store.redeem_code_grant(&user, "sid", Some(&grant), NOW).await });
@@ -228,40 +248,13 @@ async fn a_code_grant_waits_for_a_logout_in_flight(backend: Backend) {
 /// with the session's other tokens.
 async fn a_logout_waits_for_a_code_grant_in_flight(backend: Backend) {
     use crate::storage::SessionStore;
-    let t = TestDb::new(backend).await;
-    let client = t.add_client("app").await;
-    let alice = t.add_user("alice").await;
-    let session = crate::domain::Session {
-        id_hash: "sid".into(),
-        user_id: alice.clone(),
-        auth_time: NOW - 60,
-        amr: vec!["pwd".into()],
-        created_at: NOW - 60,
-        expires_at: NOW + 3600,
-        revoked: false,
-    };
-    t.store.create_session(&session).await.unwrap();
-    let row = row_from_record(&RefreshTokenRecord {
-        user_id: Some(alice.clone()),
-        session_id: Some("sid".into()),
-        ..refresh_token("rt", "f", &client)
-    });
-    let (held, is_held) = tokio::sync::oneshot::channel();
-    let (go, wait) = std::sync::mpsc::channel::<()>();
-    // The code grant, held open before its commit.
-    let db = t.db.clone();
-    let redeeming = tokio::spawn(async move {
-        db.run(move |c| {
-            c.transaction(|c| {
-                assert_eq!(redeem_code_grant(c, alice.as_str(), "sid", Some(&row), NOW)?, CodeGrantStanding::Live);
-                let _ = held.send(());
-                let _ = wait.recv_timeout(Duration::from_secs(10));
-                Ok::<_, StoreError>(())
-            })
-        })
-        .await
-    });
-    is_held.await.unwrap();
+    let (t, alice, record) = alice_in_session(backend).await;
+    let row = row_from_record(&record);
+    let (go, redeeming) = hold_open(&t, move |c| {
+        assert_eq!(redeem_code_grant(c, alice.as_str(), "sid", Some(&row), NOW)?, CodeGrantStanding::Live);
+        Ok(())
+    })
+    .await;
     let store = t.store.clone();
     let logout = tokio::spawn(async move {
         store.revoke_session("sid").await?;
