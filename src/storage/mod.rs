@@ -194,8 +194,6 @@ pub trait SessionStore: Send + Sync {
 /// Scopes a user granted a client (consent), remembered so the consent page is not shown again.
 #[async_trait]
 pub trait ConsentStore: Send + Sync {
-    /// The scopes `user_id` granted `client_id`, if any.
-    async fn consent(&self, user_id: &UserId, client_id: &ClientId) -> StoreResult<Option<crate::domain::Scope>>;
     /// Adds `scope` to what `user_id` granted `client_id`, atomically: grants made at the same time (two tabs)
     /// all count. A grant that would take the stored scope past the scope limit replaces it instead.
     async fn grant_consent(
