@@ -31,7 +31,7 @@ use crate::storage::{StoreError, StoreResult};
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{CustomizeConnection, HandleError, ManageConnection, Pool, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+use diesel::{Connection, ConnectionResult, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::fmt;
 use std::sync::Arc;
@@ -109,13 +109,22 @@ impl fmt::Debug for Manager {
     }
 }
 
+/// Connects to Postgres, with OpenSSL initialised first the way the `openssl` crate does it: without the
+/// cleanup at exit. libpq initialises OpenSSL with that cleanup when it is first; the cleanup then frees
+/// OpenSSL's state while the pool's threads may still be closing TLS connections, and the process crashes on
+/// its way out (seen in CI: SIGSEGV in libcrypto after every test had passed).
+pub(crate) fn connect_postgres(url: &str) -> ConnectionResult<PgConnection> {
+    openssl::init();
+    PgConnection::establish(url)
+}
+
 impl ManageConnection for Manager {
     type Connection = AnyConnection;
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<AnyConnection, Self::Error> {
         let conn = match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.target).map(AnyConnection::Postgresql),
+            Backend::Postgres => connect_postgres(&self.target).map(AnyConnection::Postgresql),
             Backend::Sqlite => SqliteConnection::establish(&self.target).map(AnyConnection::Sqlite),
         };
         conn.map_err(diesel::r2d2::Error::ConnectionError)

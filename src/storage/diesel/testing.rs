@@ -5,7 +5,7 @@
 //! `postgres://postgres@127.0.0.1:5432`. Tests fail, never skip, when it cannot be reached.
 
 use crate::storage::{StoreError, StoreResult};
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::RunQueryDsl;
 use std::path::Path;
 
 /// The environment variable naming the Postgres server tests use.
@@ -63,7 +63,7 @@ pub fn drop_postgres_database_blocking(url: &str) -> StoreResult<()> {
 
 fn admin_execute(server: &str, sql: &str) -> StoreResult<()> {
     let mut conn =
-        PgConnection::establish(&format!("{server}/postgres")).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        super::connect_postgres(&format!("{server}/postgres")).map_err(|e| StoreError::Unavailable(e.to_string()))?;
     diesel::sql_query(sql).execute(&mut conn)?;
     Ok(())
 }
