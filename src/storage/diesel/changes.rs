@@ -132,15 +132,20 @@ mod tests {
         let ours = store(&url).await;
         let changes = Arc::new(SqliteChanges::open(&url).await.unwrap().expect("a SQLite URL"));
         let before = changes.read().await.expect("a value");
+        assert_eq!(changes.started.load(Ordering::SeqCst), 1);
+        // 64 checks arrive while the reader is busy; the first to get it reads, the others take its value.
+        let busy = Arc::clone(&changes.reader).lock_owned().await;
         let mut checks = tokio::task::JoinSet::new();
         for _ in 0..64 {
             let changes = Arc::clone(&changes);
             checks.spawn(async move { changes.read().await });
         }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        drop(busy);
         while let Some(read) = checks.join_next().await {
             assert_eq!(read.unwrap(), Some(before.clone()));
         }
-        assert!(changes.started.load(Ordering::SeqCst) < 65, "queued checks shared reads");
+        assert_eq!(changes.started.load(Ordering::SeqCst), 2, "one read answered the 64 queued checks");
 
         // A commit made while a read is held up is seen by every check that asked after it.
         let held = Arc::clone(&changes.reader).lock_owned().await;
