@@ -6,7 +6,7 @@
 
 use super::{CacheResult, EphemeralStore};
 use async_trait::async_trait;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -30,19 +30,18 @@ impl std::fmt::Debug for MemoryCache {
     }
 }
 
+/// A stored value. Entries are small and numerous (a redeemed code's record lives as long as its access token), so
+/// each holds no more than it needs: the key is one shared allocation and the value is exactly its bytes.
 struct Entry {
-    value: Vec<u8>,
+    value: Box<[u8]>,
     expires_at: Instant,
-    /// Distinguishes this write from earlier ones of the same key in the expiry index.
-    seq: u64,
 }
 
 #[derive(Default)]
 struct State {
-    entries: HashMap<String, Entry>,
-    /// Every entry once, ordered by expiry, so the sweep finds expired entries without scanning the map.
-    expiry: BTreeMap<(Instant, u64), String>,
-    next_seq: u64,
+    entries: HashMap<Arc<str>, Entry>,
+    /// Every entry once, by expiry then key, so the sweep finds expired entries without scanning the map.
+    expiry: BTreeSet<(Instant, Arc<str>)>,
 }
 
 impl State {
@@ -55,33 +54,29 @@ impl State {
     }
 
     fn remove(&mut self, key: &str) -> Option<Entry> {
-        let entry = self.entries.remove(key)?;
-        self.expiry.remove(&(entry.expires_at, entry.seq));
+        let (key, entry) = self.entries.remove_entry(key)?;
+        self.expiry.remove(&(entry.expires_at, key));
         Some(entry)
     }
 
-    fn insert(&mut self, key: &str, value: Vec<u8>, expires_at: Instant) {
-        self.next_seq = self.next_seq.wrapping_add(1);
-        let seq = self.next_seq;
-        let entry = Entry { value, expires_at, seq };
-        if let Some(old) = self.entries.insert(key.to_owned(), entry) {
-            self.expiry.remove(&(old.expires_at, old.seq));
-        }
-        self.expiry.insert((expires_at, seq), key.to_owned());
+    fn insert(&mut self, key: &str, value: Box<[u8]>, expires_at: Instant) {
+        self.remove(key);
+        let key: Arc<str> = Arc::from(key);
+        self.expiry.insert((expires_at, Arc::clone(&key)));
+        self.entries.insert(key, Entry { value, expires_at });
     }
 
     /// Removes up to `SWEEP_BUDGET` expired entries, oldest expiry first.
     fn sweep(&mut self, now: Instant) {
         for _ in 0..SWEEP_BUDGET {
-            let Some(first) = self.expiry.first_entry() else {
-                break;
-            };
-            if first.key().0 > now {
+            if self.expiry.first().is_none_or(|(expires_at, _)| *expires_at > now) {
                 break;
             }
-            let ((_, seq), key) = first.remove_entry();
+            let Some((expires_at, key)) = self.expiry.pop_first() else {
+                break;
+            };
             // The index and the map agree unless a panic interrupted an update; only drop the matching write.
-            if self.entries.get(&key).is_some_and(|e| e.seq == seq) {
+            if self.entries.get(&key).is_some_and(|e| e.expires_at == expires_at) {
                 self.entries.remove(&key);
             }
         }
@@ -121,7 +116,7 @@ impl EphemeralStore for MemoryCache {
         let now = Instant::now();
         let mut state = self.lock();
         state.sweep(now);
-        state.insert(key, value.to_vec(), deadline(now, ttl));
+        state.insert(key, Box::from(value), deadline(now, ttl));
         Ok(())
     }
 
@@ -132,21 +127,21 @@ impl EphemeralStore for MemoryCache {
         if state.live(key, now).is_some() {
             return Ok(false);
         }
-        state.insert(key, value.to_vec(), deadline(now, ttl));
+        state.insert(key, Box::from(value), deadline(now, ttl));
         Ok(true)
     }
 
     async fn get(&self, key: &str) -> CacheResult<Option<Vec<u8>>> {
         let now = Instant::now();
         let mut state = self.lock();
-        Ok(state.live(key, now).map(|e| e.value.clone()))
+        Ok(state.live(key, now).map(|e| e.value.to_vec()))
     }
 
     async fn take(&self, key: &str) -> CacheResult<Option<Vec<u8>>> {
         let now = Instant::now();
         let mut state = self.lock();
         let entry = state.remove(key);
-        Ok(entry.filter(|e| e.expires_at > now).map(|e| e.value))
+        Ok(entry.filter(|e| e.expires_at > now).map(|e| e.value.into_vec()))
     }
 
     async fn delete(&self, key: &str) -> CacheResult<()> {
@@ -164,12 +159,12 @@ impl EphemeralStore for MemoryCache {
             let count = std::str::from_utf8(&entry.value).ok().and_then(|s| s.parse::<u64>().ok());
             if let Some(count) = count {
                 let count = count.saturating_add(1);
-                entry.value = count.to_string().into_bytes();
+                entry.value = count.to_string().into_bytes().into_boxed_slice();
                 return Ok((count, entry.expires_at.saturating_duration_since(now)));
             }
         }
         let expires_at = deadline(now, window);
-        state.insert(key, b"1".to_vec(), expires_at);
+        state.insert(key, Box::from(&b"1"[..]), expires_at);
         Ok((1, expires_at.saturating_duration_since(now)))
     }
 
@@ -441,6 +436,21 @@ mod tests {
         let state = cache.lock();
         assert_eq!(state.entries.len(), 1);
         assert_eq!(state.expiry.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_sweep_keeps_a_key_written_again_with_a_later_expiry() {
+        let cache = MemoryCache::new();
+        cache.set("k", b"short", Duration::from_millis(1)).await.unwrap();
+        cache.set("k", b"long", Duration::from_secs(60)).await.unwrap();
+        cache.set("gone", b"v", Duration::from_millis(1)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        cache.set("other", b"v", Duration::from_secs(60)).await.unwrap();
+        assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"long"[..]));
+        let state = cache.lock();
+        assert!(!state.entries.contains_key("gone"), "the expired entry is swept");
+        assert_eq!(state.expiry.len(), 2);
+        assert_eq!(state.entries.len(), 2);
     }
 
     #[tokio::test]
