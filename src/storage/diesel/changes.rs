@@ -140,7 +140,11 @@ mod tests {
             let changes = Arc::clone(&changes);
             checks.spawn(async move { changes.read().await });
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // Each queued check holds a clone of the reader's Arc (taken after it noted its arrival): besides
+        // `changes` and `busy`, 64 of them means every check is waiting.
+        while Arc::strong_count(&changes.reader) < 2 + 64 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
         drop(busy);
         while let Some(read) = checks.join_next().await {
             assert_eq!(read.unwrap(), Some(before.clone()));
