@@ -2,7 +2,7 @@
 //! build the application through here, exactly as `tessera serve` does.
 use crate::blocking::CpuPool;
 use crate::config::{DatabaseKind, Settings};
-use crate::domain::password::{hash_password, Password};
+use crate::domain::password::PasswordChecker;
 use crate::http::cookies::CookiePolicy;
 use crate::http::{self, AppState};
 use crate::jose::{Kek, KeyRing, RotationPolicy};
@@ -21,6 +21,7 @@ use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The SQL store, migrated.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<DieselStore> {
@@ -88,12 +89,10 @@ pub async fn build_provider(
     keys: Arc<KeyRing>,
 ) -> anyhow::Result<Provider> {
     let cost = settings.passwords.cost;
-    // Unknown users are checked against this hash, so they take as long as known ones.
-    let dummy_password_hash = tokio::task::spawn_blocking(move || {
-        hash_password(&Password::new(crate::domain::secret::random_token(16)), cost)
-    })
-    .await?
-    .map_err(|e| anyhow::anyhow!(e))?;
+    let keep = settings.passwords.max_concurrent;
+    let password_checker = Arc::new(
+        tokio::task::spawn_blocking(move || PasswordChecker::new(cost, keep)).await?.map_err(|e| anyhow::anyhow!(e))?,
+    );
     let shared = Arc::new(store.clone());
     let revocation_epoch = Arc::new(RevocationEpoch::new(shared_epoch(settings, &cache).await?));
     let (cached_clients, exact_clients) = client_views(
@@ -123,7 +122,7 @@ pub async fn build_provider(
         keys,
         tokens: settings.tokens.clone(),
         password_cost: cost,
-        dummy_password_hash,
+        password_checker,
         password_pool: CpuPool::new(settings.passwords.max_concurrent),
         signing_pool: CpuPool::new(cores * 2),
         session_ttl: settings.sessions.ttl,
@@ -147,6 +146,7 @@ pub struct Application {
     server: Server,
     maintenance: tokio::task::JoinHandle<()>,
     housekeeping: Option<tokio::task::JoinHandle<()>>,
+    password_memory: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -160,6 +160,7 @@ impl Application {
         let provider = Arc::new(build_provider(&settings, &store, Arc::clone(&cache), Arc::clone(&keys)).await?);
         let housekeeping =
             settings.database.purge_interval.map(|every| tokio::spawn(Arc::clone(&provider).run_housekeeping(every)));
+        let password_memory = tokio::spawn(release_idle_password_memory(Arc::clone(&provider.password_checker)));
         let discovery_json = serde_json::to_vec(&ProviderMetadata::new(&settings.issuer, settings.registration))?;
         let discovery_etag = format!("\"{}\"", crate::domain::secret::SecretHash::of_bytes(&discovery_json));
 
@@ -199,7 +200,7 @@ impl Application {
         if let Some(w) = workers {
             server = server.workers(w);
         }
-        Ok(Self { port, server: server.run(), maintenance, housekeeping })
+        Ok(Self { port, server: server.run(), maintenance, housekeeping, password_memory })
     }
 
     /// The port actually bound.
@@ -211,10 +212,21 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.maintenance.abort();
+        self.password_memory.abort();
         if let Some(h) = self.housekeeping {
             h.abort();
         }
         result
+    }
+}
+
+/// Frees the sign-in checks' argon2 memory 30 to 60 seconds after the last sign-in.
+async fn release_idle_password_memory(checker: Arc<PasswordChecker>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        checker.release_if_idle();
     }
 }
 

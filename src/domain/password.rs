@@ -1,7 +1,10 @@
 //! People's passwords: argon2id with a configurable cost. CPU-heavy: callers run these on the blocking pool.
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHash, PasswordHasher, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
+use subtle::ConstantTimeEq;
 
 /// argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -75,19 +78,94 @@ pub fn hash_password(password: &Password, cost: PasswordCost) -> Result<String, 
         .map_err(|e| PasswordError(e.to_string()))
 }
 
-/// Checks a password against a stored PHC string. With `None` (unknown user) it checks against a dummy
-/// hash of the same cost, so the answer takes the same time whether or not the user exists.
-pub fn verify_password(password: &Password, stored: Option<&str>, dummy: &str) -> bool {
-    let (phc, real) = match stored {
-        Some(s) => (s, true),
-        None => (dummy, false),
-    };
-    let Ok(parsed) = PasswordHash::new(phc) else {
-        return false;
-    };
-    // The stored hash carries its own parameters; the default Argon2 reads them from it.
-    let ok = Argon2::default().verify_password(password.0.as_bytes(), &parsed).is_ok();
-    ok && real
+/// Checks sign-in passwords against stored hashes, keeping argon2's working memory from one check to the next.
+///
+/// Each check hashes into the cost's memory (9 MiB by default). Allocated afresh, that memory is mapped,
+/// faulted in page by page, zeroed by the kernel and unmapped again: a quarter of a sign-in's CPU in a
+/// profile. argon2 writes every block before it reads it, so a buffer serves the next check as it is. At most
+/// `keep` buffers are kept (one per check that can run at once); a hash stored at another cost gets its own.
+/// [`PasswordChecker::release_if_idle`] hands them back to the system once sign-ins stop.
+pub struct PasswordChecker {
+    /// A hash of a random password at the configured cost: unknown users are checked against it so that
+    /// they cost the same time as known ones.
+    dummy_hash: String,
+    /// Blocks of the configured cost, the size of every kept buffer.
+    blocks: usize,
+    keep: usize,
+    spare: Mutex<Vec<Vec<Block>>>,
+    /// Whether a check ran since the last `release_if_idle`.
+    busy: AtomicBool,
+}
+
+impl fmt::Debug for PasswordChecker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordChecker")
+            .field("blocks", &self.blocks)
+            .field("keep", &self.keep)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PasswordChecker {
+    /// A checker for hashes of `cost`, keeping up to `keep` buffers. Hashes the dummy password (argon2: call it
+    /// on the blocking pool).
+    pub fn new(cost: PasswordCost, keep: usize) -> Result<Self, PasswordError> {
+        let dummy_hash = hash_password(&Password::new(crate::domain::secret::random_token(16)), cost)?;
+        let blocks = hasher(cost)?.params().block_count();
+        Ok(Self { dummy_hash, blocks, keep, spare: Mutex::new(Vec::new()), busy: AtomicBool::new(false) })
+    }
+
+    /// Checks a password against a stored PHC string. With `None` (unknown user) it checks against the dummy
+    /// hash, so the answer takes the same time whether or not the user exists.
+    pub fn verify(&self, password: &Password, stored: Option<&str>) -> bool {
+        let (phc, real) = match stored {
+            Some(s) => (s, true),
+            None => (self.dummy_hash.as_str(), false),
+        };
+        self.matches(password, phc).unwrap_or(false) && real
+    }
+
+    /// Whether `password` hashes to `phc` with the parameters stored in it; `None` when `phc` is unreadable.
+    fn matches(&self, password: &Password, phc: &str) -> Option<bool> {
+        let parsed = PasswordHash::new(phc).ok()?;
+        let (salt, expected) = (parsed.salt?, parsed.hash?);
+        let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
+        let version = parsed.version.map(Version::try_from).transpose().ok()?.unwrap_or_default();
+        let argon2 = Argon2::new(algorithm, version, Params::try_from(&parsed).ok()?);
+        let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
+        let salt = salt.decode_b64(&mut salt_bytes).ok()?;
+        let mut computed = vec![0u8; expected.len()];
+        let mut blocks = self.take(argon2.params().block_count());
+        let hashed = argon2.hash_password_into_with_memory(password.0.as_bytes(), salt, &mut computed, &mut blocks[..]);
+        self.give_back(blocks);
+        hashed.ok()?;
+        Some(expected.as_bytes().ct_eq(&computed).into())
+    }
+
+    /// Frees the kept buffers unless a check ran since the previous call: called every so often, it gives
+    /// their memory back between bursts of sign-ins and keeps it during one.
+    pub fn release_if_idle(&self) {
+        if !self.busy.swap(false, Ordering::Relaxed) {
+            // Unmapped after the lock is let go: a check starting meanwhile need not wait for it.
+            let freed = std::mem::take(&mut *self.spare.lock().unwrap_or_else(PoisonError::into_inner));
+            drop(freed);
+        }
+    }
+
+    fn take(&self, count: usize) -> Vec<Block> {
+        self.busy.store(true, Ordering::Relaxed);
+        let spare = (count == self.blocks).then(|| self.spare.lock().unwrap_or_else(PoisonError::into_inner).pop());
+        spare.flatten().unwrap_or_else(|| vec![Block::default(); count])
+    }
+
+    fn give_back(&self, blocks: Vec<Block>) {
+        if blocks.len() == self.blocks {
+            let mut spare = self.spare.lock().unwrap_or_else(PoisonError::into_inner);
+            if spare.len() < self.keep {
+                spare.push(blocks);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -98,12 +176,62 @@ mod tests {
 
     #[test]
     fn verifies_the_right_password_only() {
+        let checker = PasswordChecker::new(CHEAP, 1).unwrap();
         let pw = Password::parse_new("correct horse").unwrap();
         let h = hash_password(&pw, CHEAP).unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password(&Password::new("correct horse"), Some(&h), &h));
-        assert!(!verify_password(&Password::new("wrong horse!"), Some(&h), &h));
-        assert!(!verify_password(&Password::new("correct horse"), None, &h));
+        assert!(checker.verify(&Password::new("correct horse"), Some(&h)));
+        assert!(!checker.verify(&Password::new("wrong horse!"), Some(&h)));
+        assert!(!checker.verify(&Password::new("correct horse"), None));
+        assert!(!checker.verify(&Password::new("correct horse"), Some("not a hash")));
+    }
+
+    #[test]
+    fn a_kept_buffer_gives_the_same_answers_as_a_fresh_one() {
+        let checker = PasswordChecker::new(CHEAP, 1).unwrap();
+        let right = hash_password(&Password::new("correct horse"), CHEAP).unwrap();
+        let other = hash_password(&Password::new("battery staple"), CHEAP).unwrap();
+        // The second and later checks run in the buffer the previous one left filled.
+        for _ in 0..3 {
+            assert!(checker.verify(&Password::new("correct horse"), Some(&right)));
+            assert!(!checker.verify(&Password::new("correct horse"), Some(&other)));
+            assert!(checker.verify(&Password::new("battery staple"), Some(&other)));
+        }
+        assert_eq!(checker.spare.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_hash_of_another_cost_still_verifies_and_its_buffer_is_not_kept() {
+        let checker = PasswordChecker::new(CHEAP, 1).unwrap();
+        let costlier = PasswordCost { memory_kib: 128, iterations: 2, parallelism: 2 };
+        let h = hash_password(&Password::new("correct horse"), costlier).unwrap();
+        assert!(checker.verify(&Password::new("correct horse"), Some(&h)));
+        assert!(!checker.verify(&Password::new("wrong horse!"), Some(&h)));
+        assert!(checker.spare.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn buffers_are_released_after_an_idle_period_only() {
+        let checker = PasswordChecker::new(CHEAP, 1).unwrap();
+        let h = hash_password(&Password::new("correct horse"), CHEAP).unwrap();
+        assert!(checker.verify(&Password::new("correct horse"), Some(&h)));
+        // A check ran in this period: the buffer stays for the next burst.
+        checker.release_if_idle();
+        assert_eq!(checker.spare.lock().unwrap().len(), 1);
+        // None in the next one: it goes.
+        checker.release_if_idle();
+        assert!(checker.spare.lock().unwrap().is_empty());
+        assert!(checker.verify(&Password::new("correct horse"), Some(&h)));
+    }
+
+    #[test]
+    fn keeps_no_more_buffers_than_asked() {
+        let checker = PasswordChecker::new(CHEAP, 2).unwrap();
+        let buffers: Vec<_> = (0..3).map(|_| checker.take(checker.blocks)).collect();
+        for b in buffers {
+            checker.give_back(b);
+        }
+        assert_eq!(checker.spare.lock().unwrap().len(), 2);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! [`Provider`]: everything the protocol needs to answer a request, behind traits.
 use crate::blocking::CpuPool;
 use crate::config::TokenSettings;
-use crate::domain::password::PasswordCost;
+use crate::domain::password::{PasswordChecker, PasswordCost};
 use crate::jose::KeyRing;
 use crate::storage::cache::EphemeralStore;
 use crate::storage::{
@@ -46,9 +46,8 @@ pub struct Provider {
     pub tokens: TokenSettings,
     /// argon2 cost for new hashes.
     pub password_cost: PasswordCost,
-    /// A hash of a random password at the configured cost: unknown users are checked against it so that
-    /// they cost the same time as known ones.
-    pub dummy_password_hash: String,
+    /// Checks sign-in passwords (unknown users against a dummy hash of the configured cost).
+    pub password_checker: Arc<PasswordChecker>,
     /// argon2 runs here.
     pub password_pool: CpuPool,
     /// RSA signing runs here.

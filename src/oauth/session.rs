@@ -1,10 +1,11 @@
 //! Sign-in: checking a password at equal cost for unknown users, and starting a browser session.
 use super::error::OAuthError;
 use super::provider::Provider;
-use crate::domain::password::{verify_password, Password};
+use crate::domain::password::Password;
 use crate::domain::secret::{PlainSecret, SecretHash};
 use crate::domain::{ClientId, Session, UnixTime, User, Username};
 use crate::storage::SessionContext;
+use std::sync::Arc;
 
 /// Why a sign-in was refused: for the audit trail only. The page says the same in every case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,10 +64,10 @@ impl Provider {
             Some((u, h)) => (Some(u), Some(h)),
             None => (None, None),
         };
-        let dummy = self.dummy_password_hash.clone();
+        let checker = Arc::clone(&self.password_checker);
         let ok = self
             .password_pool
-            .run(move || verify_password(&password, hash.as_deref(), &dummy))
+            .run(move || checker.verify(&password, hash.as_deref()))
             .await
             .map_err(OAuthError::server)?;
         Ok(match user {
