@@ -443,6 +443,7 @@ mod tests {
         let cache = MemoryCache::new();
         cache.set("k", b"short", Duration::from_millis(1)).await.unwrap();
         cache.set("k", b"long", Duration::from_secs(60)).await.unwrap();
+        assert_eq!(cache.lock().expiry.len(), 1, "the rewrite replaced the key's place in the expiry index");
         cache.set("gone", b"v", Duration::from_millis(1)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
         cache.set("other", b"v", Duration::from_secs(60)).await.unwrap();
