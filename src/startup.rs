@@ -226,7 +226,11 @@ async fn release_idle_password_memory(checker: Arc<PasswordChecker>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        checker.release_if_idle();
+        // Unmapping up to `max_concurrent` blocks of MiBs is kernel work like any other blocking call.
+        let checker = Arc::clone(&checker);
+        if let Err(e) = tokio::task::spawn_blocking(move || checker.release_if_idle()).await {
+            tracing::warn!(error = %e, "releasing idle password memory failed");
+        }
     }
 }
 

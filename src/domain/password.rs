@@ -146,7 +146,7 @@ impl PasswordChecker {
     /// their memory back between bursts of sign-ins and keeps it during one.
     pub fn release_if_idle(&self) {
         if !self.busy.swap(false, Ordering::Relaxed) {
-            // Unmapped after the lock is let go: a check starting meanwhile need not wait for it.
+            // Unmapped after the lock is let go: a check starting meanwhile need not wait for the kernel.
             let freed = std::mem::take(&mut *self.spare.lock().unwrap_or_else(PoisonError::into_inner));
             drop(freed);
         }
