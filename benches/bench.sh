@@ -14,6 +14,8 @@
 # runs the driver with the server's PID, and stops that PID. Knobs: FLOW_DURATION (10), FLOW_WARMUP (WARMUP),
 # FLOW_CONCURRENCY ("1 16"), FLOW_SCENARIOS ("flow_session refresh login"), FLOWS=0 skips them, PORT (3000).
 # After the Postgres configuration, benches/growth.sh "$out" "$bin" runs when it exists (GROWTH=0 skips it).
+# Next to `openssl speed`, benches/signing.rs records the in-process ceiling: Tessera's signing path on one
+# thread per core, no HTTP (inprocess-sign.txt).
 #
 # Every load loop is bounded in time (wrk -d, the driver's --duration). Servers are started in the background
 # and only the PIDs started here are stopped. Nothing here asserts on speed: figures are for
@@ -41,15 +43,20 @@ command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get update -qq
 log "building release"
 cargo build --release --quiet
 bin="$root/target/release/tessera"
-# The driver is built here once and its binary run directly, so nothing compiles during a measurement.
-flows_bin="$(cargo build --release --quiet --bench flows --message-format=json | python3 -c '
+# The bench binaries are built here once and run directly, so nothing compiles during a measurement.
+bench_bin() {
+  cargo build --release --quiet --bench "$1" --message-format=json | python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "flows" and m.get("executable"):
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == sys.argv[1] and m.get("executable"):
         print(m["executable"])
-')"
+' "$1"
+}
+flows_bin="$(bench_bin flows)"
 [[ -x "$flows_bin" ]] || { echo "could not find the flows driver binary" >&2; exit 1; }
+signing_bin="$(bench_bin signing)"
+[[ -x "$signing_bin" ]] || { echo "could not find the signing bench binary" >&2; exit 1; }
 clk_tck="$(getconf CLK_TCK)"
 
 # The one server this script has running for the multi-step scenarios (the kit starts and stops its own).
@@ -109,6 +116,8 @@ flows() {
 log "openssl speed -multi $(nproc) rsa2048 (the physical limit for RS256 issuance)"
 openssl speed -seconds 5 -multi "$(nproc)" rsa2048 2>/dev/null | tail -n 2 >"$out/openssl-speed.txt"
 cat "$out/openssl-speed.txt" >&2
+log "in-process RS256 ceiling: Tessera's signing path on $(nproc) threads, no HTTP (benches/signing.rs)"
+"$signing_bin" --threads "$(nproc)" --duration 5 | tee "$out/inprocess-sign.txt" >&2
 
 # The kit writes into its own folder (node_modules, key, results): run a copy.
 kit="$out/kit"

@@ -70,12 +70,22 @@ def openssl_sign_rate():
     return float(m.group(1)) if m else None
 
 
+def inprocess_sign_rate():
+    text = (run / "inprocess-sign.txt").read_text() if (run / "inprocess-sign.txt").exists() else ""
+    m = re.search(r"\((\d+) threads.*?([\d.]+) sign/s", text)
+    return (float(m.group(2)), int(m.group(1))) if m else (None, None)
+
+
 peer = runs(run / "peer")
 sign = openssl_sign_rate()
+inprocess, inprocess_threads = inprocess_sign_rate()
 print(f"# Benchmark {run.name}\n")
 print((run / "conditions.txt").read_text() if (run / "conditions.txt").exists() else "")
 if sign:
     print(f"openssl speed -multi (all cores) RSA-2048: {sign:.0f} sign/s\n")
+if inprocess:
+    share = f" ({inprocess / sign:.0%} of openssl speed)" if sign else ""
+    print(f"in-process ceiling (benches/signing.rs, all cores, no HTTP): {inprocess:.0f} sign/s{share}\n")
 for cfg in sorted(run.glob("tessera-*")):
     ours = runs(cfg / "results")
     print(f"## Tessera on {cfg.name.removeprefix('tessera-')}\n")
@@ -94,6 +104,11 @@ for cfg in sorted(run.glob("tessera-*")):
         )
         if scenario == "token_cc_jwt" and sign:
             print(f"|  ↳ share of the openssl RSA-2048 signing rate | | {r['rps'] / sign:.0%} | | | | | | | | | |")
+        if scenario == "token_cc_jwt" and inprocess:
+            print(f"|  ↳ share of the in-process signing ceiling | | {r['rps'] / inprocess:.0%} | | | | | | | | | |")
+            # The load generator shares the cores: per core the server used, what is left is request handling.
+            per_core = r["rps"] / r["server_cpu_cores"] / (inprocess / inprocess_threads) if r["server_cpu_cores"] else 0
+            print(f"|  ↳ the same, per core the server used | | {per_core:.0%} | | | | | | | | | |")
     print()
     flow_table(ours, peer)
 print("Peer introspection works on opaque tokens (it refuses JWTs); Tessera's introspects its RS256 JWT,")
