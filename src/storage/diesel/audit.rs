@@ -78,7 +78,7 @@ impl AuditStore for DieselStore {
     async fn record_event(&self, event: &AuditEvent) -> StoreResult<()> {
         let row = row_from_event(event)?;
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 diesel::insert_into(audit_events::table).values(&row).execute(c).map_err(
                     |e| match StoreError::from(e) {
                         StoreError::Conflict(_) => StoreError::Conflict("audit event id".into()),

@@ -151,7 +151,7 @@ impl ClientStore for DieselStore {
         let id = client.id.as_str().to_owned();
         let created_at = client.created_at;
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 diesel::insert_into(clients::table)
                     .values((clients::id.eq(&id), clients::created_at.eq(created_at), fields))
                     .execute(c)
@@ -190,7 +190,7 @@ impl ClientStore for DieselStore {
         let fields = fields_from_client(client)?;
         let id = client.id.as_str().to_owned();
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 // created_at and registration_token_hash are kept: neither is the caller's to change here.
                 let changed = diesel::update(clients::table.find(&id)).set(fields).execute(c)?;
                 if changed == 0 {
@@ -204,7 +204,7 @@ impl ClientStore for DieselStore {
     async fn delete_client(&self, id: &ClientId) -> StoreResult<()> {
         let id = id.as_str().to_owned();
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 let deleted = diesel::delete(clients::table.find(&id)).execute(c)?;
                 if deleted == 0 {
                     return Err(StoreError::NotFound);

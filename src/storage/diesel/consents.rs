@@ -89,7 +89,7 @@ impl ConsentStore for DieselStore {
         let row = row_from_grant(user_id, client_id, scope, now);
         let granted = scope.clone();
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 let added = match add_grant(c, &row, &granted) {
                     // A concurrent grant inserted the row first (on Postgres the INSERT waits for it to commit,
                     // then fails): the row exists now, so a second attempt adds to it. On SQLite, writers are
@@ -126,7 +126,7 @@ impl ConsentStore for DieselStore {
     async fn delete_consent(&self, user_id: &UserId, client_id: &ClientId) -> StoreResult<()> {
         let key = (user_id.as_str().to_owned(), client_id.as_str().to_owned());
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 let deleted = diesel::delete(consents::table.find(key)).execute(c)?;
                 if deleted == 0 {
                     return Err(StoreError::NotFound);

@@ -101,7 +101,7 @@ impl KeyStore for DieselStore {
     async fn update_ring(&self, expected_version: i64, add: Vec<StoredKey>, remove: Vec<String>) -> StoreResult<bool> {
         let outcome = self
             .db()
-            .run(move |c| {
+            .write(move |c| {
                 Ok(c.transaction(|c| {
                     // The compare-and-swap comes first, so a loser writes nothing and, on Postgres, waits on the
                     // row lock for the winner to commit before seeing the version it moved.

@@ -375,7 +375,7 @@ fn revoke(conn: &mut AnyConnection, what: &Revoke, now: UnixTime) -> StoreResult
 impl RefreshTokenStore for DieselStore {
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()> {
         let row = row_from_record(token);
-        self.db().run(move |c| insert(c, &row)).await
+        self.db().write(move |c| insert(c, &row)).await
     }
 
     async fn redeem_code_grant(
@@ -387,7 +387,7 @@ impl RefreshTokenStore for DieselStore {
     ) -> StoreResult<CodeGrantStanding> {
         let (user_id, session_id) = (user_id.as_str().to_owned(), session_id.to_owned());
         let row = refresh.map(row_from_record);
-        self.db().run(move |c| redeem_code_grant(c, &user_id, &session_id, row.as_ref(), now)).await
+        self.db().write(move |c| redeem_code_grant(c, &user_id, &session_id, row.as_ref(), now)).await
     }
 
     async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {
@@ -428,22 +428,22 @@ impl RefreshTokenStore for DieselStore {
     async fn rotate_refresh_token(&self, old_id: &str, new: &RefreshTokenRecord, now: UnixTime) -> StoreResult<bool> {
         let old_id = old_id.to_owned();
         let row = row_from_record(new);
-        self.db().run(move |c| rotate(c, &old_id, &row, now)).await
+        self.db().write(move |c| rotate(c, &old_id, &row, now)).await
     }
 
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens> {
         let what = Revoke::Family(family_id.to_owned());
-        self.db().run(move |c| revoke(c, &what, now)).await
+        self.db().write(move |c| revoke(c, &what, now)).await
     }
 
     async fn revoke_session_refresh_tokens(&self, session_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens> {
         let what = Revoke::Session(session_id.to_owned());
-        self.db().run(move |c| revoke(c, &what, now)).await
+        self.db().write(move |c| revoke(c, &what, now)).await
     }
 
     async fn revoke_user_refresh_tokens(&self, user_id: &UserId, now: UnixTime) -> StoreResult<IssuedAccessTokens> {
         let what = Revoke::User(user_id.as_str().to_owned());
-        self.db().run(move |c| revoke(c, &what, now)).await
+        self.db().write(move |c| revoke(c, &what, now)).await
     }
 
     async fn revoke_client_refresh_tokens(
@@ -452,7 +452,7 @@ impl RefreshTokenStore for DieselStore {
         now: UnixTime,
     ) -> StoreResult<IssuedAccessTokens> {
         let what = Revoke::Client(client_id.as_str().to_owned());
-        self.db().run(move |c| revoke(c, &what, now)).await
+        self.db().write(move |c| revoke(c, &what, now)).await
     }
 
     async fn purge_expired_refresh_tokens(&self, now: UnixTime) -> StoreResult<u64> {

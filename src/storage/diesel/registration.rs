@@ -37,7 +37,7 @@ impl RegistrationStore for DieselStore {
             expires_at: token.expires_at,
         };
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 diesel::insert_into(initial_access_tokens::table).values(&row).execute(c).map_err(|e| {
                     match StoreError::from(e) {
                         // The hash is not echoed: it identifies a credential.
@@ -68,7 +68,7 @@ impl RegistrationStore for DieselStore {
     async fn delete_initial_access_token(&self, hash: &SecretHash) -> StoreResult<()> {
         let hash = hash.as_str().to_owned();
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 let deleted = diesel::delete(initial_access_tokens::table.find(hash)).execute(c)?;
                 if deleted == 0 {
                     return Err(StoreError::NotFound);
@@ -80,7 +80,7 @@ impl RegistrationStore for DieselStore {
 
     async fn purge_expired_initial_access_tokens(&self, now: UnixTime) -> StoreResult<u64> {
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 let deleted =
                     diesel::delete(initial_access_tokens::table.filter(initial_access_tokens::expires_at.le(now)))
                         .execute(c)?;
@@ -95,7 +95,7 @@ impl RegistrationStore for DieselStore {
         let created_at = client.created_at;
         let token_hash = registration_token.as_str().to_owned();
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 diesel::insert_into(clients::table)
                     .values((
                         clients::id.eq(&id),
@@ -117,7 +117,7 @@ impl RegistrationStore for DieselStore {
         let id = client_id.as_str().to_owned();
         let hash = hash.map(|h| h.as_str().to_owned());
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 let changed = diesel::update(clients::table.find(&id))
                     .set(clients::registration_token_hash.eq(hash))
                     .execute(c)?;

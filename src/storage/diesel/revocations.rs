@@ -31,7 +31,7 @@ impl RevocationStore for DieselStore {
     async fn revoke_jti(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()> {
         let row = RevocationRow { jti: jti.to_owned(), expires_at };
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 // No transaction: on Postgres a failed INSERT would abort it, and each statement is atomic alone.
                 match diesel::insert_into(revocations::table).values(&row).execute(c).map_err(StoreError::from) {
                     Ok(_) => Ok(()),

@@ -77,7 +77,7 @@ impl SessionStore for DieselStore {
     async fn create_session(&self, session: &Session) -> StoreResult<()> {
         let row = row_from_session(session)?;
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 diesel::insert_into(sessions::table).values(&row).execute(c).map_err(|e| {
                     match StoreError::from(e) {
                         StoreError::Conflict(_) => StoreError::Conflict("session id".into()),
@@ -122,7 +122,7 @@ impl SessionStore for DieselStore {
     async fn revoke_session(&self, id_hash: &str) -> StoreResult<()> {
         let id_hash = id_hash.to_owned();
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 // Both backends count matched rows, so revoking a revoked session again succeeds.
                 let changed =
                     diesel::update(sessions::table.find(&id_hash)).set(sessions::revoked.eq(true)).execute(c)?;
@@ -137,7 +137,7 @@ impl SessionStore for DieselStore {
     async fn revoke_user_sessions(&self, user_id: &UserId) -> StoreResult<u64> {
         let user_id = user_id.as_str().to_owned();
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 let changed = diesel::update(
                     sessions::table.filter(sessions::user_id.eq(&user_id)).filter(sessions::revoked.eq(false)),
                 )

@@ -32,7 +32,7 @@ impl DieselStore {
         let mut total = 0;
         loop {
             let batch = delete_batch.clone();
-            let deleted = self.db.run(move |c| Ok(batch(c)?)).await?;
+            let deleted = self.db.write(move |c| Ok(batch(c)?)).await?;
             total += deleted as u64;
             if (deleted as i64) < PURGE_BATCH {
                 return Ok(total);

@@ -104,7 +104,7 @@ impl UserStore for DieselStore {
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
         let row = row_from_new_user(user);
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 diesel::insert_into(users::table).values(&row).execute(c).map_err(|e| {
                     match StoreError::from(e) {
                         // Both backends name the column or constraint; tell the caller which one clashed.
@@ -150,7 +150,7 @@ impl UserStore for DieselStore {
     async fn set_user_disabled(&self, username: &Username, disabled: bool, now: UnixTime) -> StoreResult<User> {
         let username = username.as_str().to_owned();
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 c.transaction(|c| {
                     let changed = diesel::update(users::table.filter(users::username.eq(&username)))
                         .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
@@ -164,7 +164,7 @@ impl UserStore for DieselStore {
     async fn set_password_hash(&self, username: &Username, hash: String, now: UnixTime) -> StoreResult<User> {
         let username = username.as_str().to_owned();
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 c.transaction(|c| {
                     let changed = diesel::update(users::table.filter(users::username.eq(&username)))
                         .set((users::password_hash.eq(&hash), users::updated_at.eq(now)))
@@ -178,7 +178,7 @@ impl UserStore for DieselStore {
     async fn set_user_revoked_before(&self, id: &UserId, at: UnixTime) -> StoreResult<()> {
         let id = id.as_str().to_owned();
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 // updated_at is left alone: it tracks changes to the profile, and `at` is a cut-off, not a clock.
                 let changed = diesel::update(users::table.find(&id)).set(users::revoked_before.eq(at)).execute(c)?;
                 if changed == 0 {
@@ -192,7 +192,7 @@ impl UserStore for DieselStore {
     async fn update_user(&self, id: &UserId, update: UserUpdate, now: UnixTime) -> StoreResult<User> {
         let id = id.as_str().to_owned();
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 c.transaction(|c| {
                     let current = users::table
                         .find(&id)
@@ -228,7 +228,7 @@ impl UserStore for DieselStore {
     async fn delete_user(&self, id: &UserId) -> StoreResult<()> {
         let id = id.as_str().to_owned();
         self.db()
-            .run(move |c| {
+            .write(move |c| {
                 let deleted = diesel::delete(users::table.find(&id)).execute(c)?;
                 if deleted == 0 {
                     return Err(StoreError::NotFound);
