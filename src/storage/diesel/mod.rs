@@ -437,18 +437,28 @@ mod tests {
         assert!(matches!(err, Err(StoreError::Backend(_))), "{err:?}");
     }
 
-    async fn run_times_out_when_saturated(backend: Backend) {
-        let t = TestDb::with_pool(backend, 1, Duration::from_millis(200)).await;
-        let db = t.db.clone();
+    /// Holds a connection of `db` (and the write turn, for a write) until the returned sender sends.
+    fn hold(db: &Db, write: bool) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<StoreResult<()>>) {
         let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let busy = tokio::spawn(async move {
-            db.run(move |_| {
-                // Hold the only permit until the test lets go.
+        let db = db.clone();
+        let held = tokio::spawn(async move {
+            let wait = move |_: &mut AnyConnection| {
                 let _ = rx.recv_timeout(Duration::from_secs(10));
                 Ok(())
-            })
-            .await
+            };
+            if write {
+                db.write(wait).await
+            } else {
+                db.run(wait).await
+            }
         });
+        (tx, held)
+    }
+
+    async fn run_times_out_when_saturated(backend: Backend) {
+        let t = TestDb::with_pool(backend, 1, Duration::from_millis(200)).await;
+        // Holds the only permit.
+        let (tx, busy) = hold(&t.db, false);
         tokio::time::sleep(Duration::from_millis(50)).await;
         let err = t.db.run(|_| Ok(())).await;
         assert!(matches!(err, Err(StoreError::Unavailable(_))), "{err:?}");
@@ -497,15 +507,7 @@ mod tests {
 
     async fn waiting_for_the_write_turn_times_out(backend: Backend) {
         let t = TestDb::with_pool(backend, 2, Duration::from_millis(200)).await;
-        let db = t.db.clone();
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let busy = tokio::spawn(async move {
-            db.write(move |_| {
-                let _ = rx.recv_timeout(Duration::from_secs(10));
-                Ok(())
-            })
-            .await
-        });
+        let (tx, busy) = hold(&t.db, true);
         tokio::time::sleep(Duration::from_millis(50)).await;
         let waited = t.db.write(|_| Ok(())).await;
         match backend {
