@@ -279,13 +279,13 @@ fn is_addr_in_use(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse))
 }
 
-/// The Redis server for tests.
 /// Whether `password` matches a stored PHC hash, checked by the argon2 crate itself (not the server's checker).
 pub fn password_matches(password: &str, phc: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
     PasswordHash::new(phc).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
+/// The Redis server for tests.
 pub fn redis_url() -> String {
     std::env::var(REDIS_URL_ENV).unwrap_or_else(|_| DEFAULT_REDIS_URL.to_owned())
 }
