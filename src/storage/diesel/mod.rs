@@ -384,7 +384,7 @@ mod tests {
 
     async fn fresh_database_applies_the_initial_migration(backend: Backend) {
         let t = TestDb::unmigrated(backend).await;
-        assert_eq!(t.db.migrate().await.unwrap(), vec!["20250601000000".to_owned(), "20250602000000".to_owned()]);
+        assert_eq!(t.db.migrate().await.unwrap(), ["20250601000000", "20250602000000", "20261204000000"]);
         assert!(t.db.migrate().await.unwrap().is_empty());
     }
 

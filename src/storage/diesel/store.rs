@@ -76,8 +76,11 @@ impl Health for DieselStore {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{both_backends, TestDb};
-    use super::super::Backend;
+    use super::super::{AnyConnection, Backend};
+    use super::PURGE_BATCH;
     use crate::storage::Health;
+    use diesel::sql_types::Text;
+    use diesel::{Connection, QueryableByName, RunQueryDsl};
 
     async fn ping_answers(backend: Backend) {
         let t = TestDb::new(backend).await;
@@ -85,5 +88,43 @@ mod tests {
         assert_eq!(t.store.db().backend(), backend);
     }
 
-    both_backends!(ping_answers);
+    /// The database's plan for a purge batch's select on `table`, one line per step.
+    fn purge_plan(c: &mut AnyConnection, table: &str, key: &str) -> diesel::QueryResult<String> {
+        #[derive(QueryableByName)]
+        struct PgStep {
+            #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+            step: String,
+        }
+        #[derive(QueryableByName)]
+        struct SqliteStep {
+            #[diesel(sql_type = Text)]
+            detail: String,
+        }
+        let select = format!("SELECT {key} FROM {table} WHERE expires_at < 1000 LIMIT {PURGE_BATCH}");
+        Ok(match c {
+            AnyConnection::Postgresql(pg) => pg.transaction(|pg| {
+                // Test tables are tiny, and the planner would rightly read them whole; this asks whether an
+                // index can serve the query at all.
+                diesel::sql_query("SET LOCAL enable_seqscan = off").execute(pg)?;
+                let steps = diesel::sql_query(format!("EXPLAIN {select}")).load::<PgStep>(pg)?;
+                Ok::<_, diesel::result::Error>(steps.into_iter().map(|s| s.step).collect::<Vec<_>>().join("\n"))
+            })?,
+            AnyConnection::Sqlite(lite) => {
+                let steps = diesel::sql_query(format!("EXPLAIN QUERY PLAN {select}")).load::<SqliteStep>(lite)?;
+                steps.into_iter().map(|s| s.detail).collect::<Vec<_>>().join("\n")
+            }
+        })
+    }
+
+    /// Each purge finds its expired rows through an index on `expires_at`: without one, every purge ends in
+    /// a read of the whole table (on SQLite while holding the write lock).
+    async fn purges_find_expired_rows_by_index(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        for (table, key) in [("refresh_tokens", "id"), ("sessions", "id_hash"), ("revocations", "jti")] {
+            let plan = t.db.run(move |c| Ok(purge_plan(c, table, key)?)).await.unwrap();
+            assert!(plan.contains(&format!("{table}_expires_at_idx")), "{table}: {plan}");
+        }
+    }
+
+    both_backends!(ping_answers, purges_find_expired_rows_by_index);
 }
