@@ -123,8 +123,9 @@ pub async fn build_provider(
         tokens: settings.tokens.clone(),
         password_cost: cost,
         password_checker,
-        password_pool: CpuPool::new(settings.passwords.max_concurrent),
-        signing_pool: CpuPool::new(cores * 2),
+        password_pool: CpuPool::new("tessera-argon2", settings.passwords.max_concurrent)
+            .context("starting the password hashing threads")?,
+        signing_pool: CpuPool::new("tessera-sign", cores * 2).context("starting the signing threads")?,
         session_ttl: settings.sessions.ttl,
         leeway: settings.tokens.leeway,
         limits,
