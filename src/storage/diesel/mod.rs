@@ -4,8 +4,8 @@
 //! errors to [`StoreError`], and [`DieselStore`], which implements the storage traits. Nothing outside
 //! `storage` names diesel; callers see only the traits and `StoreError`.
 //!
-//! diesel is synchronous, so every query runs on tokio's blocking pool ([`Db::run`]) behind a semaphore with a
-//! timeout, keeping the caller's tracing span. SQL stays portable (no `RETURNING`, no `ON CONFLICT`) so the same
+//! diesel is synchronous, so every query runs on the pool's own threads ([`Db::run`], one per connection), keeping
+//! the caller's tracing span. SQL stays portable (no `RETURNING`, no `ON CONFLICT`) so the same
 //! query works on both backends.
 
 mod audit;
@@ -27,6 +27,7 @@ mod users;
 pub use changes::SqliteChanges;
 pub use store::DieselStore;
 
+use crate::blocking::{BlockingError, CpuPool};
 use crate::storage::{StoreError, StoreResult};
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{CustomizeConnection, HandleError, ManageConnection, Pool, R2D2Connection};
@@ -36,7 +37,6 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -167,11 +167,11 @@ impl HandleError<diesel::r2d2::Error> for TracingErrors {
     }
 }
 
-/// The SQL connection pool: an r2d2 pool plus a semaphore that bounds how many queries wait on the blocking pool.
+/// The SQL connection pool: an r2d2 pool and one thread per connection to run the queries on.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<Manager>,
-    permits: Arc<Semaphore>,
+    threads: CpuPool,
     acquire_timeout: Duration,
     backend: Backend,
     /// SQLite only: the turn of this process's writers (see [`Db::write`]).
@@ -227,13 +227,9 @@ impl Db {
         .await
         .map_err(|e| StoreError::Backend(format!("database pool task failed: {e}")))??;
         let writer_turn = (backend == Backend::Sqlite).then(Arc::default);
-        Ok(Db {
-            pool,
-            permits: Arc::new(Semaphore::new(max_connections as usize)),
-            acquire_timeout,
-            backend,
-            writer_turn,
-        })
+        let threads = CpuPool::new("tessera-db", max_connections as usize)
+            .map_err(|e| StoreError::Backend(format!("cannot start the database threads: {e}")))?;
+        Ok(Db { pool, threads, acquire_timeout, backend, writer_turn })
     }
 
     /// `"postgres"` or `"sqlite"`.
@@ -246,33 +242,28 @@ impl Db {
         self.backend
     }
 
-    /// Runs `f` with a pooled connection on the blocking pool, keeping the current tracing span.
-    /// `Unavailable` when no permit frees up within the acquire timeout, or no connection within it after that.
+    /// Runs `f` with a pooled connection on one of the pool's threads, keeping the current tracing span.
+    /// `Unavailable` when no thread frees up within the acquire timeout, or no connection within it after that.
+    /// The threads take queued queries one after another without sleeping in between: tokio's blocking pool
+    /// behind a semaphore parked its thread after each query and woke it for the next.
     pub async fn run<F, T>(&self, f: F) -> StoreResult<T>
     where
         F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let permit = tokio::time::timeout(self.acquire_timeout, Arc::clone(&self.permits).acquire_owned())
-            .await
-            .map_err(|_| {
-                StoreError::Unavailable(format!(
-                    "no database connection free within {} ms",
-                    self.acquire_timeout.as_millis()
-                ))
-            })?
-            .map_err(|_| StoreError::Unavailable("the database pool is closed".into()))?;
         let pool = self.pool.clone();
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            span.in_scope(|| {
+        self.threads
+            .run_within(self.acquire_timeout, move || {
                 let mut conn = pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))?;
                 f(&mut conn)
             })
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("database task failed: {e}")))?
+            .await
+            .map_err(|e| match e {
+                BlockingError::Busy(wait) => {
+                    StoreError::Unavailable(format!("no database connection free within {} ms", wait.as_millis()))
+                }
+                BlockingError::Panicked => StoreError::Backend(format!("database task failed: {e}")),
+            })?
     }
 
     /// [`Db::run`] for work that writes. SQLite lets one connection write at a time and puts the others to
