@@ -193,6 +193,12 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
+    /// A job that counts its runs in `ran`.
+    fn counted(ran: &Arc<AtomicUsize>) -> impl FnOnce() -> usize + Send + 'static {
+        let ran = Arc::clone(ran);
+        move || ran.fetch_add(1, Ordering::SeqCst)
+    }
+
     #[tokio::test]
     async fn runs_jobs_and_returns_their_results() {
         let pool = CpuPool::new("test-cpu", 2).unwrap();
@@ -234,10 +240,7 @@ mod tests {
         let pool = CpuPool::new("test-cpu", 1).unwrap();
         let ran = Arc::new(AtomicUsize::new(0));
         let hold = pool.run(|| std::thread::sleep(Duration::from_millis(300)));
-        let late = {
-            let ran = Arc::clone(&ran);
-            pool.run_within(Duration::from_millis(50), move || ran.fetch_add(1, Ordering::SeqCst))
-        };
+        let late = pool.run_within(Duration::from_millis(50), counted(&ran));
         let (held, late) = tokio::join!(hold, late);
         held.unwrap();
         assert!(matches!(late, Err(BlockingError::Busy(_))), "{late:?}");
@@ -257,10 +260,7 @@ mod tests {
         let pool = CpuPool::new("test-cpu", 1).unwrap();
         let ran = Arc::new(AtomicUsize::new(0));
         let hold = pool.run(|| std::thread::sleep(Duration::from_millis(200)));
-        let abandoned = {
-            let ran = Arc::clone(&ran);
-            pool.run(move || ran.fetch_add(1, Ordering::SeqCst))
-        };
+        let abandoned = pool.run(counted(&ran));
         // The abandoned job is queued behind the one that holds the thread, then its caller gives up.
         let (held, gave_up) = tokio::join!(hold, tokio::time::timeout(Duration::from_millis(50), abandoned));
         held.unwrap();
