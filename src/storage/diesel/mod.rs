@@ -428,7 +428,7 @@ mod tests {
         assert!(matches!(err, Err(StoreError::Backend(_))), "{err:?}");
     }
 
-    /// Holds a connection of `db` (and the write turn, for a write) until the returned sender sends.
+    /// Holds a thread and a connection of `db` (and the write turn, for a write) until the returned sender sends.
     fn hold(db: &Db, write: bool) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<StoreResult<()>>) {
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let db = db.clone();
@@ -448,7 +448,7 @@ mod tests {
 
     async fn run_times_out_when_saturated(backend: Backend) {
         let t = TestDb::with_pool(backend, 1, Duration::from_millis(200)).await;
-        // Holds the only permit.
+        // Holds the only thread and connection.
         let (tx, busy) = hold(&t.db, false);
         tokio::time::sleep(Duration::from_millis(50)).await;
         let err = t.db.run(|_| Ok(())).await;
