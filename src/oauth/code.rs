@@ -5,7 +5,7 @@ use super::cache_keys;
 use super::error::OAuthError;
 use super::pkce::CodeChallenge;
 use super::provider::Provider;
-use crate::domain::secret::PlainSecret;
+use crate::domain::secret::{PlainSecret, SecretHash};
 use crate::domain::{ClientId, Scope, Session, UnixTime, UserId};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -42,16 +42,21 @@ pub struct CodeGrant {
     pub expires_at: UnixTime,
 }
 
-/// What the first redemption of a code issued, kept so that a replay can revoke it.
+/// The access token a code's first redemption issued when it started no refresh token family, kept so that a
+/// replay can revoke it. (A family is found from the code itself: [`code_family_id`].)
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CodeRedemption {
     /// The access token's `jti`.
     pub jti: String,
     /// Its expiry.
     pub expires_at: UnixTime,
-    /// The refresh token family it started, if any.
-    #[serde(default)]
-    pub family_id: Option<String>,
+}
+
+/// The id of the refresh token family a code's redemption starts. Derived from the code, so a replay of the
+/// code finds the family in the database and nothing need be kept in the cache for it; one-way, so the id
+/// (in audit events and the admin API) does not give the code, and domain-separated from the code's own hash.
+pub fn code_family_id(code: &str) -> String {
+    SecretHash::of_bytes(&[b"tessera code family v1\0".as_slice(), code.as_bytes()].concat())
 }
 
 impl Provider {

@@ -308,6 +308,8 @@ pub trait RefreshTokenStore: Send + Sync {
         refresh: Option<&RefreshTokenRecord>,
         now: UnixTime,
     ) -> StoreResult<CodeGrantStanding>;
+    /// Whether any token of the family is stored, whatever its state.
+    async fn refresh_family_exists(&self, family_id: &str) -> StoreResult<bool>;
     /// A token by its hash, whatever its state.
     async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>>;
     /// [`RefreshTokenStore::refresh_token_by_hash`] with the token's user as it is now, in one read (`None`

@@ -342,27 +342,51 @@ both_backends!(refusals, async |app| {
 
 both_backends!(code_replay_revokes_the_first_tokens, async |app| {
     add_alice(&app);
+    // With a refresh token (its family is found from the code) and without (the access token is recorded).
+    for (grants, refreshes) in [(&[][..], true), (&["--grant-type", "authorization_code"][..], false)] {
+        let public = add_client(&app, &[&["--public"][..], grants].concat());
+        let pid = public["client_id"].as_str().unwrap().to_owned();
+        let (code, verifier) = code_for(&app, &pid, "").await;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("client_id", pid.as_str()),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.as_str()),
+        ];
+        let (s, first) = redeem(&app, &form).await;
+        assert_eq!(s, StatusCode::OK, "{first}");
+        assert_eq!(first["refresh_token"].is_string(), refreshes, "{first}");
+        let at = first["access_token"].as_str().unwrap().to_owned();
+        let ok = app.api_client.get(app.url("/userinfo")).bearer_auth(&at).send().await.unwrap();
+        assert_eq!(ok.status(), StatusCode::OK);
+
+        let (s, e) = redeem(&app, &form).await;
+        assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+        assert_eq!(e["error_description"], "the authorization code was already used", "{e}");
+        let r = app.api_client.get(app.url("/userinfo")).bearer_auth(&at).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the first access token must be revoked");
+        assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+        if let Some(rt) = first["refresh_token"].as_str() {
+            let refresh = [("grant_type", "refresh_token"), ("client_id", pid.as_str()), ("refresh_token", rt)];
+            let (s, e) = redeem(&app, &refresh).await;
+            assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{e}");
+        }
+    }
+    // A code never issued is not a replay.
     let public = add_client(&app, &["--public"]);
-    let pid = public["client_id"].as_str().unwrap().to_owned();
-    let (code, verifier) = code_for(&app, &pid, "").await;
+    let pid = public["client_id"].as_str().unwrap();
+    let verifier = "x".repeat(43);
     let form = [
         ("grant_type", "authorization_code"),
-        ("client_id", pid.as_str()),
-        ("code", code.as_str()),
+        ("client_id", pid),
+        ("code", "never-issued"),
         ("redirect_uri", REDIRECT),
         ("code_verifier", verifier.as_str()),
     ];
-    let (s, first) = redeem(&app, &form).await;
-    assert_eq!(s, StatusCode::OK, "{first}");
-    let at = first["access_token"].as_str().unwrap().to_owned();
-    let ok = app.api_client.get(app.url("/userinfo")).bearer_auth(&at).send().await.unwrap();
-    assert_eq!(ok.status(), StatusCode::OK);
-
     let (s, e) = redeem(&app, &form).await;
     assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
-    let r = app.api_client.get(app.url("/userinfo")).bearer_auth(&at).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the first access token must be revoked");
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    assert_eq!(e["error_description"], "invalid or expired authorization code", "{e}");
 });
 
 both_backends!(

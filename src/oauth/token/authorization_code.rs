@@ -6,7 +6,7 @@ use crate::domain::secret::SecretHash;
 use crate::domain::{Client, GrantType, Scope, UnixTime};
 use crate::oauth::audit::{EventFacts, RequestMeta};
 use crate::oauth::cache_keys;
-use crate::oauth::code::{CodeGrant, CodeRedemption};
+use crate::oauth::code::{code_family_id, CodeGrant, CodeRedemption};
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::pkce::CodeVerifier;
@@ -29,7 +29,7 @@ impl Provider {
         }
         let hash = SecretHash::of(code);
         let Some(bytes) = self.cache.take(&cache_keys::code(hash.as_str())).await? else {
-            return Err(self.replayed_or_unknown(hash.as_str(), client, meta, now).await);
+            return Err(self.replayed_or_unknown(code, hash.as_str(), client, meta, now).await);
         };
         let grant: CodeGrant = serde_json::from_slice(&bytes).map_err(OAuthError::server)?;
 
@@ -65,6 +65,7 @@ impl Provider {
                 None => self.sessions.session(&grant.sid).await?.map(|s| s.expires_at).unwrap_or(now),
             };
             Some(self.first_refresh_token(
+                code_family_id(code),
                 client,
                 Some(grant.user_id.clone()),
                 Some((grant.sid.as_str(), session_end)),
@@ -91,21 +92,25 @@ impl Provider {
             amr: grant.amr.clone(),
             ttl: self.tokens.id_token_ttl,
         });
-        // Recorded before the tokens leave, so that a replay racing this request can still revoke them.
-        let redemption = serde_json::to_vec(&CodeRedemption {
-            jti: jti.clone(),
-            expires_at: now + ttl,
-            family_id: refresh.as_ref().map(|(_, r)| r.family_id.clone()),
-        })
-        .map_err(OAuthError::server)?;
-        let used_key = cache_keys::code_used(hash.as_str());
-        let recording = self.cache.set(&used_key, &redemption, Duration::from_secs(ttl.max(1) as u64));
+        // What a replay must revoke is recorded before the tokens leave, so that a replay racing this request
+        // can still revoke them: the refresh token family (its first row links the access token) is stored
+        // under an id derived from the code; without one, the access token is recorded in the cache.
+        let recording = async {
+            if refresh.is_some() {
+                return Ok(());
+            }
+            let redemption = serde_json::to_vec(&CodeRedemption { jti: jti.clone(), expires_at: now + ttl })
+                .map_err(OAuthError::server)?;
+            let used_key = cache_keys::code_used(hash.as_str());
+            self.cache.set(&used_key, &redemption, Duration::from_secs(ttl.max(1) as u64)).await?;
+            Ok::<_, OAuthError>(())
+        };
         // The user may have been disabled, or the session logged out of, since the code was issued.
         let storing =
             self.refresh_tokens.redeem_code_grant(&grant.user_id, &grant.sid, refresh.as_ref().map(|(_, r)| r), now);
         // The three are independent: the signatures are made while the cache and the database answer, and
         // tokens of a grant found ended are dropped unseen.
-        let (recorded, standing, minted) = tokio::join!(recording, storing, self.mint(&access, id, jti, now));
+        let (recorded, standing, minted) = tokio::join!(recording, storing, self.mint(&access, id, jti.clone(), now));
         recorded?;
         match standing? {
             CodeGrantStanding::Live => {}
@@ -131,35 +136,56 @@ impl Provider {
     /// is revoked first.
     async fn replayed_or_unknown(
         &self,
+        code: &str,
         code_hash: &str,
         client: &Client,
         meta: &RequestMeta,
         now: UnixTime,
     ) -> OAuthError {
-        match self.cache.get(&cache_keys::code_used(code_hash)).await {
-            Ok(Some(bytes)) => {
-                if let Ok(r) = serde_json::from_slice::<CodeRedemption>(&bytes) {
-                    self.revoke_access_tokens(&[(r.jti.clone(), r.expires_at)], now).await;
-                    if let Some(family) = &r.family_id {
-                        match self.refresh_tokens.revoke_family(family, now).await {
+        match self.first_redemption(code, code_hash).await {
+            Ok(Some(redeemed)) => {
+                let family_id = match redeemed {
+                    Redeemed::AccessToken(r) => {
+                        self.revoke_access_tokens(&[(r.jti, r.expires_at)], now).await;
+                        None
+                    }
+                    Redeemed::Family(family_id) => {
+                        match self.refresh_tokens.revoke_family(&family_id, now).await {
                             Ok(issued) => self.revoke_access_tokens(&issued, now).await,
                             Err(e) => {
                                 tracing::error!(error = %e, "could not revoke the refresh tokens of a replayed code")
                             }
                         }
+                        Some(family_id)
                     }
-                    let facts = EventFacts {
-                        actor: Some(client.id.as_str().to_owned()),
-                        client_id: Some(client.id.as_str().to_owned()),
-                        details: serde_json::json!({ "family_id": r.family_id }),
-                        ..EventFacts::default()
-                    };
-                    self.audit("code_replay", facts, meta, now).await;
-                }
+                };
+                let facts = EventFacts {
+                    actor: Some(client.id.as_str().to_owned()),
+                    client_id: Some(client.id.as_str().to_owned()),
+                    details: serde_json::json!({ "family_id": family_id }),
+                    ..EventFacts::default()
+                };
+                self.audit("code_replay", facts, meta, now).await;
                 OAuthError::invalid_grant("the authorization code was already used")
             }
             Ok(None) => OAuthError::invalid_grant("invalid or expired authorization code"),
-            Err(e) => e.into(),
+            Err(e) => e,
         }
     }
+
+    /// What the first redemption of `code` issued, if it was redeemed: the access token recorded in the cache,
+    /// or the refresh token family stored under the id derived from the code.
+    async fn first_redemption(&self, code: &str, code_hash: &str) -> Result<Option<Redeemed>, OAuthError> {
+        if let Some(bytes) = self.cache.get(&cache_keys::code_used(code_hash)).await? {
+            return Ok(serde_json::from_slice(&bytes).ok().map(Redeemed::AccessToken));
+        }
+        let family_id = code_family_id(code);
+        Ok(self.refresh_tokens.refresh_family_exists(&family_id).await?.then_some(Redeemed::Family(family_id)))
+    }
+}
+
+/// What a code's first redemption issued, as a replay finds it.
+enum Redeemed {
+    AccessToken(CodeRedemption),
+    Family(String),
 }

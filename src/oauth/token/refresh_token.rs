@@ -182,11 +182,12 @@ impl Provider {
         }
     }
 
-    /// The first refresh token of a new grant (family), bound to the session unless `offline_access` was
-    /// granted; `access_jti`/`access_exp` name the access token issued with it.
+    /// The first refresh token of a new grant (family `family_id`), bound to the session unless
+    /// `offline_access` was granted; `access_jti`/`access_exp` name the access token issued with it.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn first_refresh_token(
         &self,
+        family_id: String,
         client: &Client,
         user_id: Option<crate::domain::UserId>,
         session: Option<(&str, UnixTime)>,
@@ -206,7 +207,7 @@ impl Provider {
         let record = RefreshTokenRecord {
             id: uuid::Uuid::new_v4().to_string(),
             token_hash: token.hash().as_str().to_owned(),
-            family_id: uuid::Uuid::new_v4().to_string(),
+            family_id,
             parent_id: None,
             client_id: client.id.clone(),
             user_id,

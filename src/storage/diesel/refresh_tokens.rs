@@ -390,6 +390,18 @@ impl RefreshTokenStore for DieselStore {
         self.db().write(move |c| redeem_code_grant(c, &user_id, &session_id, row.as_ref(), now)).await
     }
 
+    async fn refresh_family_exists(&self, family_id: &str) -> StoreResult<bool> {
+        let family_id = family_id.to_owned();
+        self.db()
+            .run(move |c| {
+                Ok(diesel::select(diesel::dsl::exists(
+                    refresh_tokens::table.filter(refresh_tokens::family_id.eq(family_id)),
+                ))
+                .get_result(c)?)
+            })
+            .await
+    }
+
     async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {
         let token_hash = token_hash.to_owned();
         self.db()

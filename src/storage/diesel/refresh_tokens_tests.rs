@@ -363,6 +363,10 @@ async fn revoke_family_returns_live_access_tokens(backend: Backend) {
     // Nothing left to revoke; unknown families are not an error.
     assert!(t.store.revoke_family("f", NOW).await.unwrap().is_empty());
     assert!(t.store.revoke_family("nope", NOW).await.unwrap().is_empty());
+    // A revoked family is still known; an unknown one is not.
+    assert!(t.store.refresh_family_exists("f").await.unwrap());
+    assert!(t.store.refresh_family_exists("other").await.unwrap());
+    assert!(!t.store.refresh_family_exists("nope").await.unwrap());
 }
 
 async fn session_revocation_spares_offline_tokens(backend: Backend) {
