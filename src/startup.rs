@@ -147,7 +147,7 @@ pub struct Application {
     server: Server,
     maintenance: tokio::task::JoinHandle<()>,
     housekeeping: Option<tokio::task::JoinHandle<()>>,
-    password_memory: tokio::task::JoinHandle<()>,
+    idle_memory: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -161,7 +161,7 @@ impl Application {
         let provider = Arc::new(build_provider(&settings, &store, Arc::clone(&cache), Arc::clone(&keys)).await?);
         let housekeeping =
             settings.database.purge_interval.map(|every| tokio::spawn(Arc::clone(&provider).run_housekeeping(every)));
-        let password_memory = tokio::spawn(release_idle_password_memory(Arc::clone(&provider.password_checker)));
+        let idle_memory = tokio::spawn(release_idle_memory(Arc::clone(&provider.password_checker)));
         let discovery_json = serde_json::to_vec(&ProviderMetadata::new(&settings.issuer, settings.registration))?;
         let discovery_etag = format!("\"{}\"", crate::domain::secret::SecretHash::of_bytes(&discovery_json));
 
@@ -201,7 +201,7 @@ impl Application {
         if let Some(w) = workers {
             server = server.workers(w);
         }
-        Ok(Self { port, server: server.run(), maintenance, housekeeping, password_memory })
+        Ok(Self { port, server: server.run(), maintenance, housekeeping, idle_memory })
     }
 
     /// The port actually bound.
@@ -213,7 +213,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.maintenance.abort();
-        self.password_memory.abort();
+        self.idle_memory.abort();
         if let Some(h) = self.housekeeping {
             h.abort();
         }
@@ -221,16 +221,28 @@ impl Application {
     }
 }
 
-/// Frees the sign-in checks' argon2 memory 30 to 60 seconds after the last sign-in.
-async fn release_idle_password_memory(checker: Arc<PasswordChecker>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(30));
+/// How often memory no longer in use is given back to the system: the sign-in checks' argon2 buffers one to
+/// two ticks after the last sign-in (they are kept through a burst of sign-ins, not for minutes after it).
+const IDLE_MEMORY_TICK: Duration = Duration::from_secs(1);
+/// Every this many ticks, the free pages the allocator holds too (of expired cache entries, finished requests).
+const TRIM_EVERY_TICKS: u64 = 10;
+
+async fn release_idle_memory(checker: Arc<PasswordChecker>) {
+    let mut tick = tokio::time::interval(IDLE_MEMORY_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    for n in 1u64.. {
         tick.tick().await;
-        // Unmapping up to `max_concurrent` blocks of MiBs is kernel work like any other blocking call.
+        let trim = n % TRIM_EVERY_TICKS == 0;
+        // Unmapping MiBs, or walking the allocator's free lists, is kernel work like any other blocking call.
         let checker = Arc::clone(&checker);
-        if let Err(e) = tokio::task::spawn_blocking(move || checker.release_if_idle()).await {
-            tracing::warn!(error = %e, "releasing idle password memory failed");
+        let released = tokio::task::spawn_blocking(move || {
+            checker.release_if_idle();
+            if trim {
+                crate::memory::return_free_pages_to_the_system();
+            }
+        });
+        if let Err(e) = released.await {
+            tracing::warn!(error = %e, "releasing idle memory failed");
         }
     }
 }
