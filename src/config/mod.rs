@@ -74,7 +74,8 @@ pub struct RawHttp {
 #[serde(deny_unknown_fields, default)]
 pub struct RawDatabase {
     pub url: String,
-    pub max_connections: u32,
+    /// Unset: [`DatabaseKind::default_max_connections`].
+    pub max_connections: Option<u32>,
     pub acquire_timeout_ms: u64,
     pub purge_interval_seconds: u64,
 }
@@ -211,7 +212,7 @@ impl Default for RawDatabase {
     fn default() -> Self {
         Self {
             url: "sqlite://./data/tessera.db".into(),
-            max_connections: 16,
+            max_connections: None,
             acquire_timeout_ms: 5000,
             purge_interval_seconds: 3600,
         }
@@ -303,6 +304,21 @@ pub enum DatabaseKind {
     Sqlite,
     /// PostgreSQL server.
     Postgres,
+}
+
+impl DatabaseKind {
+    /// Connections (and query threads) when `database.max_connections` is unset. PostgreSQL: 16. SQLite: two
+    /// per core, 4 to 16: it writes one transaction at a time, so connections beyond what the cores can read
+    /// with only hold their own page cache, prepared statements and thread.
+    pub fn default_max_connections(self) -> u32 {
+        match self {
+            DatabaseKind::Postgres => 16,
+            DatabaseKind::Sqlite => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                u32::try_from(cores * 2).unwrap_or(u32::MAX).clamp(4, 16)
+            }
+        }
+    }
 }
 
 /// Who may use dynamic client registration.
@@ -556,7 +572,7 @@ impl RawSettings {
         }
 
         let kind = Settings::database_kind(&self.database.url)?;
-        if self.database.max_connections == 0 {
+        if self.database.max_connections == Some(0) {
             return Err(invalid("database.max_connections", "must be at least 1"));
         }
 
@@ -668,7 +684,7 @@ impl RawSettings {
             database: DatabaseSettings {
                 url: SecretString::from(self.database.url),
                 kind,
-                max_connections: self.database.max_connections,
+                max_connections: self.database.max_connections.unwrap_or_else(|| kind.default_max_connections()),
                 acquire_timeout: std::time::Duration::from_millis(self.database.acquire_timeout_ms.max(1)),
                 purge_interval: (self.database.purge_interval_seconds > 0)
                     .then(|| std::time::Duration::from_secs(self.database.purge_interval_seconds)),

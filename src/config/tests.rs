@@ -27,6 +27,8 @@ fn defaults_are_the_embedded_setup() {
     assert_eq!(s.registration, RegistrationMode::Open);
     assert_eq!(s.tokens.refresh_grace, 10);
     assert_eq!(s.database.purge_interval, Some(std::time::Duration::from_secs(3600)));
+    let cores = std::thread::available_parallelism().unwrap().get() as u32;
+    assert_eq!(s.database.max_connections, (2 * cores).clamp(4, 16));
     assert!(matches!(s.keys.kek, KekSource::CreateIfMissing(_)));
     assert_eq!(s.limits.login_ip, Some(Rate { max: 5, window: 60 }));
     assert_eq!(s.limits.login_user, Some(Lockout { failures: 5, window: 900, lock: 60, max_lock: 900 }));
@@ -94,5 +96,17 @@ fn postgres_requires_an_explicit_kek_and_defaults_to_token_registration() {
     assert!(e.contains("keys.kek"), "{e}");
     let s = load("[database]\nurl = \"postgres://localhost/x\"\n[keys]\nkek = \"abc\"", &[]).unwrap();
     assert_eq!(s.registration, RegistrationMode::Token);
+    assert_eq!(s.database.max_connections, 16);
     assert!(!format!("{s:?}").contains("abc"));
+}
+
+#[test]
+fn a_set_connection_count_is_kept_on_either_backend_and_zero_is_refused() {
+    let s = load("[database]\nmax_connections = 7", &[]).unwrap();
+    assert_eq!(s.database.max_connections, 7);
+    let s =
+        load("[database]\nurl = \"postgres://localhost/x\"\nmax_connections = 3\n[keys]\nkek = \"abc\"", &[]).unwrap();
+    assert_eq!(s.database.max_connections, 3);
+    let e = load("", &[("DATABASE__MAX_CONNECTIONS", "0")]).unwrap_err().to_string();
+    assert!(e.contains("database.max_connections"), "{e}");
 }

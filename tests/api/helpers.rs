@@ -131,7 +131,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut RawSetting
     let mut raw = RawSettings::default();
     raw.http.workers = Some(1);
     raw.keys.dir = dir.path().join("keys");
-    raw.database.max_connections = 4;
+    raw.database.max_connections = Some(4);
     raw.passwords.memory_kib = 64;
     raw.passwords.iterations = 1;
     match backend {
