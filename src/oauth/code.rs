@@ -54,7 +54,7 @@ pub struct CodeRedemption {
 
 /// The id of the refresh token family a code's redemption starts. Derived from the code, so a replay of the
 /// code finds the family in the database and nothing need be kept in the cache for it; one-way, so the id
-/// (in audit events and the admin API) does not give the code, and domain-separated from the code's own hash.
+/// (stored, and in audit events) does not give the code, and domain-separated from the code's own hash.
 pub fn code_family_id(code: &str) -> String {
     SecretHash::of_bytes(&[b"tessera code family v1\0".as_slice(), code.as_bytes()].concat())
 }
