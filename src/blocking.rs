@@ -22,6 +22,11 @@ pub enum BlockingError {
     Panicked,
 }
 
+/// The cores this process may run on, which pools are sized by (2 when the system does not say).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Default)]

@@ -99,7 +99,6 @@ pub async fn build_provider(
         Arc::new(EpochClients::new(shared.clone(), Arc::clone(&revocation_epoch))),
         settings.clients.cache,
     );
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let limits = crate::oauth::limits::Limiter::new(Arc::clone(&cache), settings.limits.clone());
     Ok(Provider {
         issuer: crate::oauth::discovery::issuer_string(&settings.issuer),
@@ -125,7 +124,8 @@ pub async fn build_provider(
         password_checker,
         password_pool: CpuPool::new("tessera-argon2", settings.passwords.max_concurrent)
             .context("starting the password hashing threads")?,
-        signing_pool: CpuPool::new("tessera-sign", cores * 2).context("starting the signing threads")?,
+        signing_pool: CpuPool::new("tessera-sign", crate::blocking::cores() * 2)
+            .context("starting the signing threads")?,
         session_ttl: settings.sessions.ttl,
         leeway: settings.tokens.leeway,
         limits,

@@ -313,10 +313,7 @@ impl DatabaseKind {
     pub fn default_max_connections(self) -> u32 {
         match self {
             DatabaseKind::Postgres => 16,
-            DatabaseKind::Sqlite => {
-                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                u32::try_from(cores * 2).unwrap_or(u32::MAX).clamp(4, 16)
-            }
+            DatabaseKind::Sqlite => u32::try_from(crate::blocking::cores() * 2).unwrap_or(u32::MAX).clamp(4, 16),
         }
     }
 }

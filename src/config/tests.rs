@@ -27,7 +27,7 @@ fn defaults_are_the_embedded_setup() {
     assert_eq!(s.registration, RegistrationMode::Open);
     assert_eq!(s.tokens.refresh_grace, 10);
     assert_eq!(s.database.purge_interval, Some(std::time::Duration::from_secs(3600)));
-    let cores = std::thread::available_parallelism().unwrap().get() as u32;
+    let cores = crate::blocking::cores() as u32;
     assert_eq!(s.database.max_connections, (2 * cores).clamp(4, 16));
     assert!(matches!(s.keys.kek, KekSource::CreateIfMissing(_)));
     assert_eq!(s.limits.login_ip, Some(Rate { max: 5, window: 60 }));
