@@ -232,11 +232,14 @@ async fn release_idle_memory(checker: Arc<PasswordChecker>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for n in 1u64.. {
         tick.tick().await;
+        let idle = checker.take_if_idle();
         let trim = n % TRIM_EVERY_TICKS == 0;
+        if idle.is_empty() && !trim {
+            continue;
+        }
         // Unmapping MiBs, or walking the allocator's free lists, is kernel work like any other blocking call.
-        let checker = Arc::clone(&checker);
         let released = tokio::task::spawn_blocking(move || {
-            checker.release_if_idle();
+            drop(idle);
             if trim {
                 crate::memory::return_free_pages_to_the_system();
             }

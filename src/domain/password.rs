@@ -84,7 +84,7 @@ pub fn hash_password(password: &Password, cost: PasswordCost) -> Result<String, 
 /// faulted in page by page, zeroed by the kernel and unmapped again: a quarter of a sign-in's CPU in a
 /// profile. argon2 writes every block before it reads it, so a buffer serves the next check as it is. At most
 /// `keep` buffers are kept (one per check that can run at once); a hash stored at another cost gets its own.
-/// [`PasswordChecker::release_if_idle`] hands them back to the system once sign-ins stop.
+/// [`PasswordChecker::take_if_idle`] hands them back to the system once sign-ins stop.
 pub struct PasswordChecker {
     /// A hash of a random password at the configured cost: unknown users are checked against it so that
     /// they cost the same time as known ones.
@@ -93,8 +93,19 @@ pub struct PasswordChecker {
     blocks: usize,
     keep: usize,
     spare: Mutex<Vec<Vec<Block>>>,
-    /// Whether a check ran since the last `release_if_idle`.
+    /// Whether a check ran since the last `take_if_idle`.
     busy: AtomicBool,
+}
+
+/// Argon2 buffers a [`PasswordChecker`] no longer keeps; their memory goes back to the system when this drops.
+#[must_use = "dropping the buffers unmaps them: drop them off the reactor"]
+pub struct IdleBuffers(Vec<Vec<Block>>);
+
+impl IdleBuffers {
+    /// Whether there is nothing to free.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl fmt::Debug for PasswordChecker {
@@ -142,14 +153,14 @@ impl PasswordChecker {
         Some(expected.as_bytes().ct_eq(&computed).into())
     }
 
-    /// Frees the kept buffers unless a check ran since the previous call: called every so often, it gives
-    /// their memory back between bursts of sign-ins and keeps it during one.
-    pub fn release_if_idle(&self) {
-        if !self.busy.swap(false, Ordering::Relaxed) {
-            // Unmapped after the lock is let go: a check starting meanwhile need not wait for the kernel.
-            let freed = std::mem::take(&mut *self.spare.lock().unwrap_or_else(PoisonError::into_inner));
-            drop(freed);
+    /// Takes the kept buffers unless a check ran since the previous call: called every so often, it gives
+    /// their memory back between bursts of sign-ins and keeps it during one. Dropping what it returns unmaps
+    /// the memory: do that on the blocking pool.
+    pub fn take_if_idle(&self) -> IdleBuffers {
+        if self.busy.swap(false, Ordering::Relaxed) {
+            return IdleBuffers(Vec::new());
         }
+        IdleBuffers(std::mem::take(&mut *self.spare.lock().unwrap_or_else(PoisonError::into_inner)))
     }
 
     fn take(&self, count: usize) -> Vec<Block> {
@@ -216,11 +227,12 @@ mod tests {
         let h = hash_password(&Password::new("correct horse"), CHEAP).unwrap();
         assert!(checker.verify(&Password::new("correct horse"), Some(&h)));
         // A check ran in this period: the buffer stays for the next burst.
-        checker.release_if_idle();
+        assert!(checker.take_if_idle().is_empty());
         assert_eq!(checker.spare.lock().unwrap().len(), 1);
         // None in the next one: it goes.
-        checker.release_if_idle();
+        assert!(!checker.take_if_idle().is_empty());
         assert!(checker.spare.lock().unwrap().is_empty());
+        assert!(checker.take_if_idle().is_empty());
         assert!(checker.verify(&Password::new("correct horse"), Some(&h)));
     }
 
