@@ -84,7 +84,7 @@ pub fn hash_password(password: &Password, cost: PasswordCost) -> Result<String, 
 /// faulted in page by page, zeroed by the kernel and unmapped again: a quarter of a sign-in's CPU in a
 /// profile. argon2 writes every block before it reads it, so a buffer serves the next check as it is. At most
 /// `keep` buffers are kept (one per check that can run at once); a hash stored at another cost gets its own.
-/// [`PasswordChecker::take_if_idle`] hands them back to the system once sign-ins stop.
+/// [`PasswordChecker::take_if_idle`] gives them up, to be freed, once sign-ins stop.
 pub struct PasswordChecker {
     /// A hash of a random password at the configured cost: unknown users are checked against it so that
     /// they cost the same time as known ones.
