@@ -113,9 +113,13 @@ flows() {
   echo "date: $(date -u)"; echo "uptime: $(uptime)"; echo "cpu: $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
   echo "tessera: $(git rev-parse --short HEAD 2>/dev/null || echo '?')"; rustc --version; openssl version
 } >"$out/conditions.txt"
+# openssl_speed FILE: `openssl speed -multi <cores> rsa2048`, the physical limit for RS256 issuance, into FILE.
+openssl_speed() {
+  openssl speed -seconds 5 -multi "$(nproc)" rsa2048 2>/dev/null | tail -n 2 >"$1"
+  cat "$1" >&2
+}
 log "openssl speed -multi $(nproc) rsa2048 (the physical limit for RS256 issuance)"
-openssl speed -seconds 5 -multi "$(nproc)" rsa2048 2>/dev/null | tail -n 2 >"$out/openssl-speed.txt"
-cat "$out/openssl-speed.txt" >&2
+openssl_speed "$out/openssl-speed.txt"
 log "in-process RS256 ceiling: Tessera's signing path on $(nproc) threads, no HTTP (benches/signing.rs)"
 "$signing_bin" --threads "$(nproc)" --duration 5 | tee "$out/inprocess-sign.txt" >&2
 
@@ -198,9 +202,16 @@ SERVE
   # rewritten for this run (a copy of bench.sh in the results folder).
   sed "s/bench-client:bench-secret/bench-client:$secret/" "$kit/bench.sh" >"$kit/bench-tessera.sh"
   body='grant_type=client_credentials&resource=https%3A%2F%2Fapi.example.test&scope=api%3Aread'
+  # A VM's RSA speed can drift by a quarter within the hour: the limit is measured again right before and
+  # right after this configuration's single-request scenarios, and its client_credentials rows are read
+  # against the mean of the two.
+  log "openssl speed before tessera on $config"
+  openssl_speed "$dir/openssl-before.txt"
   (cd "$kit" && FLOW_N=0 SERVER_CMD="$dir/serve.sh" CC_JWT_BODY="$body" CC_OPAQUE_BODY="$body" \
     SCENARIOS="discovery jwks token_cc_jwt introspect" RESULTS="$dir/results" bash bench-tessera.sh) \
     >"$dir/bench.log" 2>&1 || { cat "$dir/bench.log" >&2; exit 1; }
+  log "openssl speed after tessera on $config"
+  openssl_speed "$dir/openssl-after.txt"
   if [[ "$run_flows" == 1 ]]; then
     start_server "$dir/results/flows-server.log" "$dir" "$dir/serve.sh"
     FLOW_CLIENT_SECRET="$secret" FLOW_PASSWORD="$user_password" flows "tessera on $config" "$dir/results" tessera \
