@@ -73,7 +73,7 @@ impl Provider {
         let jti = new_jti();
         let ttl = self.access_ttl(client);
         let next = RefreshTokenRecord {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: new_row_id(),
             token_hash: token.hash().as_str().to_owned(),
             family_id: rt.family_id.clone(),
             parent_id: Some(rt.id.clone()),
@@ -205,7 +205,7 @@ impl Provider {
             expires_at = expires_at.min(session_end);
         }
         let record = RefreshTokenRecord {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: new_row_id(),
             token_hash: token.hash().as_str().to_owned(),
             family_id,
             parent_id: None,
@@ -225,5 +225,25 @@ impl Provider {
             access_expires_at: Some(access.1),
         };
         (token, record)
+    }
+}
+
+/// The id of a new `refresh_tokens` row: a UUIDv7, whose text sorts by creation time. Each insert then adds to
+/// the right-most page of the primary-key index instead of a random one: at 1,000,000 stored tokens a rotation
+/// read 0.37 pages from outside Postgres's buffers instead of 0.86 (docs/benchmarks.md). The id is not
+/// secret and not shown outside the server; its time is the row's `created_at` anyway.
+fn new_row_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_row_id;
+
+    #[test]
+    fn row_ids_sort_in_the_order_they_were_made() {
+        let ids: Vec<String> = (0..1000).map(|_| new_row_id()).collect();
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "ids out of order");
+        assert!(ids.iter().all(|id| uuid::Uuid::parse_str(id).is_ok_and(|u| u.get_version_num() == 7)));
     }
 }
