@@ -71,8 +71,11 @@ fn add_grant(conn: &mut AnyConnection, row: &ConsentRow, granted: &Scope) -> Sto
                 granted.clone()
             }
         };
-        // created_at is left alone: it stays the first grant's.
-        diesel::update(consents::table.find(key)).set(consents::scope.eq(scope.to_string())).execute(c)?;
+        // created_at is left alone: it stays the first grant's. A grant that adds nothing writes no scope.
+        let scope = scope.to_string();
+        if scope != stored {
+            diesel::update(consents::table.find(key)).set(consents::scope.eq(scope)).execute(c)?;
+        }
         Ok(())
     })
 }
