@@ -31,9 +31,14 @@ pub enum RedirectUriError {
 /// Longest redirect URI accepted.
 pub const MAX_REDIRECT_URI_LEN: usize = 2000;
 
-/// A parsed, absolute redirect URI without fragment.
+/// A parsed, absolute redirect URI without fragment, with the text it was parsed from: the token endpoint
+/// compares a code's `redirect_uri` with what the client sent, byte for byte (RFC 6749 §4.1.3), and parsing
+/// normalizes (`http://localhost:3000` becomes `http://localhost:3000/`, hosts are lower-cased).
 #[derive(Clone, PartialEq, Eq)]
-pub struct RedirectUri(Url);
+pub struct RedirectUri {
+    url: Url,
+    text: String,
+}
 
 impl RedirectUri {
     /// Parses a redirect URI as registered or requested.
@@ -57,28 +62,35 @@ impl RedirectUri {
         if url.scheme() == "http" && !is_loopback(&url) {
             return Err(RedirectUriError::InsecureHttp);
         }
-        Ok(Self(url))
+        Ok(Self { url, text: s.to_owned() })
     }
 
     /// The URI as a `Url`, to append response parameters to.
     pub fn url(&self) -> &Url {
-        &self.0
+        &self.url
     }
 
-    /// The URI as text.
+    /// The URI as it was given.
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        &self.text
     }
 
-    /// Whether this (registered) URI accepts `requested`: exact string match, except that a registered
-    /// loopback `http` URI accepts any port (RFC 8252 §7.3), since native apps pick a free port at run time.
+    /// Whether this and `other` name the same URI once normalized (`https://App.example` and
+    /// `https://app.example/` do).
+    pub fn same_as(&self, other: &RedirectUri) -> bool {
+        self.url == other.url
+    }
+
+    /// Whether this (registered) URI accepts `requested`: the same URI once normalized, except that a
+    /// registered loopback `http` URI accepts any port (RFC 8252 §7.3), since native apps pick a free port at
+    /// run time.
     pub fn accepts(&self, requested: &RedirectUri) -> bool {
-        if self.0.as_str() == requested.0.as_str() {
+        if self.same_as(requested) {
             return true;
         }
-        if self.0.scheme() == "http" && requested.0.scheme() == "http" && is_loopback(&self.0) {
-            let mut a = self.0.clone();
-            let mut b = requested.0.clone();
+        if self.url.scheme() == "http" && requested.url.scheme() == "http" && is_loopback(&self.url) {
+            let mut a = self.url.clone();
+            let mut b = requested.url.clone();
             if a.host() != b.host() {
                 return false;
             }
@@ -103,13 +115,13 @@ fn is_loopback(url: &Url) -> bool {
 
 impl fmt::Display for RedirectUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.as_str())
+        f.write_str(&self.text)
     }
 }
 
 impl fmt::Debug for RedirectUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RedirectUri({:?})", self.0.as_str())
+        write!(f, "RedirectUri({:?})", self.text)
     }
 }
 
@@ -158,5 +170,15 @@ mod tests {
         assert!(!reg.accepts(&r("http://127.0.0.1:51234/other")));
         assert!(!reg.accepts(&r("http://[::1]:51234/callback")));
         assert!(!r("https://app.example/cb").accepts(&r("https://app.example:1/cb")));
+    }
+
+    #[test]
+    fn keeps_the_text_it_was_given_and_matches_on_the_normalized_uri() {
+        let bare = r("http://localhost:3000");
+        assert_eq!(bare.as_str(), "http://localhost:3000");
+        assert_eq!(bare.url().as_str(), "http://localhost:3000/");
+        assert!(r("http://localhost:3000/").accepts(&bare));
+        assert!(r("https://app.example/cb").accepts(&r("https://App.Example:443/cb")));
+        assert_ne!(bare, r("http://localhost:3000/"));
     }
 }

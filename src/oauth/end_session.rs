@@ -80,9 +80,8 @@ impl Provider {
             Some(raw) => {
                 let uri = RedirectUri::parse(raw)
                     .map_err(|e| OAuthError::invalid_request(format!("invalid post_logout_redirect_uri: {e}")))?;
-                let registered = client
-                    .as_ref()
-                    .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r.as_str() == uri.as_str()));
+                let registered =
+                    client.as_ref().is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r.same_as(&uri)));
                 if !registered {
                     return Err(OAuthError::invalid_request(
                         "post_logout_redirect_uri is not registered for this client",

@@ -415,6 +415,34 @@ both_backends!(
     }
 );
 
+// The token request must repeat the redirect_uri exactly as the authorization request sent it (RFC 6749
+// §4.1.3), even when parsing would rewrite it (a bare origin gains a slash).
+both_backends!(redirect_uri_is_compared_as_sent, async |app| {
+    add_alice(&app);
+    let bare = "http://localhost:3000";
+    let public = app.cli_json(&["clients", "add", "--name", "SPA", "--redirect-uri", bare, "--public"], None);
+    let pid = public["client_id"].as_str().unwrap().to_owned();
+    let code_for_bare = || async {
+        let (challenge, verifier) = pkce_pair();
+        let url = auth_url(&app, &pid, &challenge, "").replace(&urlencode(REDIRECT), &urlencode(bare));
+        let back = browse(&app, &url, Some("allow")).await;
+        assert!(back.starts_with("http://localhost:3000/?"), "{back}");
+        (query_of(&back).remove("code").unwrap(), verifier)
+    };
+    for (sent, status) in [(bare, StatusCode::OK), ("http://localhost:3000/", StatusCode::BAD_REQUEST)] {
+        let (code, verifier) = code_for_bare().await;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("client_id", pid.as_str()),
+            ("code", &code),
+            ("redirect_uri", sent),
+            ("code_verifier", &verifier),
+        ];
+        let (s, body) = redeem(&app, &form).await;
+        assert_eq!(s, status, "{sent}: {body}");
+    }
+});
+
 both_backends!(userinfo_refuses_id_tokens_and_garbage, async |app| {
     add_alice(&app);
     let public = add_client(&app, &["--public"]);
