@@ -42,14 +42,27 @@ pub struct CodeGrant {
     pub expires_at: UnixTime,
 }
 
-/// The access token a code's first redemption issued when it started no refresh token family, kept so that a
-/// replay can revoke it. (A family is found from the code itself: [`code_family_id`].)
+/// What a code's first redemption issues, which replaces the grant in the cache the moment the redemption
+/// starts, so that a replay, even one racing the first redemption, can revoke it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CodeRedemption {
-    /// The access token's `jti`.
+    /// The access token's `jti`: revoking it works before the token is out.
     pub jti: String,
     /// Its expiry.
     pub expires_at: UnixTime,
+    /// Whether the redemption stores a refresh token family (found from the code: [`code_family_id`]).
+    pub family: bool,
+}
+
+/// What the cache holds under a code: the grant until the code is redeemed, then the redemption. Untagged, so
+/// a grant is stored as it was before redemptions were kept here (codes in flight across an upgrade).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CodeEntry {
+    /// Not redeemed yet.
+    Grant(Box<CodeGrant>),
+    /// Redeemed.
+    Redeemed(CodeRedemption),
 }
 
 /// The id of the refresh token family a code's redemption starts. Derived from the code, so a replay of the
@@ -82,7 +95,7 @@ impl Provider {
             amr: session.amr.clone(),
             expires_at: now + self.tokens.code_ttl,
         };
-        let bytes = serde_json::to_vec(&grant).map_err(OAuthError::server)?;
+        let bytes = serde_json::to_vec(&CodeEntry::Grant(Box::new(grant))).map_err(OAuthError::server)?;
         self.cache
             .set(&cache_keys::code(code.hash().as_str()), &bytes, Duration::from_secs(self.tokens.code_ttl as u64))
             .await?;

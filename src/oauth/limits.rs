@@ -383,7 +383,7 @@ mod tests {
         async fn get(&self, _: &str) -> CacheResult<Option<Vec<u8>>> {
             Err(CacheError::Unavailable("down".into()))
         }
-        async fn take(&self, _: &str) -> CacheResult<Option<Vec<u8>>> {
+        async fn replace(&self, _: &str, _: &[u8], _: Duration) -> CacheResult<Option<Vec<u8>>> {
             Err(CacheError::Unavailable("down".into()))
         }
         async fn delete(&self, _: &str) -> CacheResult<()> {

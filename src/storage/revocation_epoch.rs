@@ -294,8 +294,8 @@ mod tests {
         async fn get(&self, key: &str) -> CacheResult<Option<Vec<u8>>> {
             self.map.get(key).await
         }
-        async fn take(&self, key: &str) -> CacheResult<Option<Vec<u8>>> {
-            self.map.take(key).await
+        async fn replace(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<Option<Vec<u8>>> {
+            self.map.replace(key, value, ttl).await
         }
         async fn delete(&self, key: &str) -> CacheResult<()> {
             refused(&self.deletes_fail)?;

@@ -389,6 +389,36 @@ both_backends!(code_replay_revokes_the_first_tokens, async |app| {
     assert_eq!(e["error_description"], "invalid or expired authorization code", "{e}");
 });
 
+// Uses of a code that arrive while its first redemption is still signing and storing: they revoke what it
+// issues all the same (the first answer may already be on its way; its tokens are dead on arrival).
+both_backends!(replays_racing_the_first_redemption_revoke_it, async |app| {
+    add_alice(&app);
+    let public = add_client(&app, &["--public"]);
+    let pid = public["client_id"].as_str().unwrap().to_owned();
+    let (code, verifier) = code_for(&app, &pid, "").await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", pid.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let answers = futures_util::future::join_all((0..8).map(|_| redeem(&app, &form))).await;
+    let (issued, refused): (Vec<_>, Vec<_>) = answers.into_iter().partition(|(s, _)| *s == StatusCode::OK);
+    assert_eq!(issued.len(), 1, "{refused:?}");
+    for (_, e) in &refused {
+        assert_eq!(e["error_description"], "the authorization code was already used", "{e}");
+    }
+    let first = &issued[0].1;
+    let at = first["access_token"].as_str().unwrap();
+    let r = app.api_client.get(app.url("/userinfo")).bearer_auth(at).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the access token must be revoked");
+    let rt = first["refresh_token"].as_str().unwrap();
+    let refresh = [("grant_type", "refresh_token"), ("client_id", pid.as_str()), ("refresh_token", rt)];
+    let (s, e) = redeem(&app, &refresh).await;
+    assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{e}");
+});
+
 both_backends!(
     expired_code,
     |raw| {

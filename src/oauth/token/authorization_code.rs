@@ -1,12 +1,12 @@
 //! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6): find the code, check it belongs to
 //! this client and redirect URI, check PKCE, and issue tokens. A code is consumed by its first use, right or
-//! wrong; a second use revokes what the first one issued (RFC 6749 §4.1.2).
+//! wrong; a second use revokes what the first one issued (RFC 6749 §4.1.2), even while the first is running.
 use super::{scope_string, TokenResponse};
 use crate::domain::secret::SecretHash;
 use crate::domain::{Client, GrantType, Scope, UnixTime};
 use crate::oauth::audit::{EventFacts, RequestMeta};
 use crate::oauth::cache_keys;
-use crate::oauth::code::{code_family_id, CodeGrant, CodeRedemption};
+use crate::oauth::code::{code_family_id, CodeEntry, CodeRedemption};
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::pkce::CodeVerifier;
@@ -14,6 +14,14 @@ use crate::oauth::provider::Provider;
 use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
 use crate::storage::CodeGrantStanding;
 use std::time::Duration;
+
+/// How long a replay waits for a racing first redemption to store the refresh token family it must revoke.
+const FIRST_REDEMPTION_WAIT: Duration = Duration::from_secs(3);
+
+/// How long the record of a redemption that stores a refresh token family is kept: until the family is surely
+/// stored, after which a replay finds it in SQL. (Kept for the whole access token lifetime, it would hold
+/// every code of the last ten minutes in the cache.)
+const FAMILY_REDEMPTION_KEPT: Duration = Duration::from_secs(10);
 
 impl Provider {
     pub(super) async fn authorization_code_grant(
@@ -28,10 +36,24 @@ impl Provider {
             return Err(OAuthError::invalid_grant("invalid authorization code"));
         }
         let hash = SecretHash::of(code);
-        let Some(bytes) = self.cache.take(&cache_keys::code(hash.as_str())).await? else {
-            return Err(self.replayed_or_unknown(code, hash.as_str(), client, meta, now).await);
+        let ttl = self.access_ttl(client);
+        let jti = new_jti();
+        let starts_family = client.allows_grant(GrantType::RefreshToken);
+        // The redemption takes the grant's place at once: a replay finds it, and what it names, however far
+        // this request has got. Without a family it is the only record of the access token, kept as long as
+        // that lives.
+        let redemption = CodeRedemption { jti: jti.clone(), expires_at: now + ttl, family: starts_family };
+        let record = serde_json::to_vec(&CodeEntry::Redeemed(redemption)).map_err(OAuthError::server)?;
+        let kept = if starts_family { FAMILY_REDEMPTION_KEPT } else { Duration::from_secs(ttl.max(1) as u64) };
+        let previous = self.cache.replace(&cache_keys::code(hash.as_str()), &record, kept).await?;
+        let grant = match previous.map(|bytes| serde_json::from_slice::<CodeEntry>(&bytes)) {
+            Some(Ok(CodeEntry::Grant(grant))) => *grant,
+            Some(Ok(CodeEntry::Redeemed(first))) => {
+                return Err(self.code_replayed(code, Some(first), client, meta, now).await)
+            }
+            Some(Err(e)) => return Err(OAuthError::server(e)),
+            None => return Err(self.replayed_or_unknown(code, client, meta, now).await),
         };
-        let grant: CodeGrant = serde_json::from_slice(&bytes).map_err(OAuthError::server)?;
 
         if grant.client_id != client.id {
             return Err(OAuthError::invalid_grant("the authorization code was issued to another client"));
@@ -57,9 +79,7 @@ impl Provider {
         }
         // RFC 8707 §2.2: the token request may repeat the authorization request's resource, not change it.
         let resource = super::resource::for_grant(params, client, grant.resource.as_deref())?;
-        let ttl = self.access_ttl(client);
-        let jti = new_jti();
-        let refresh = if client.allows_grant(GrantType::RefreshToken) {
+        let refresh = if starts_family {
             let session_end = match grant.session_expires_at {
                 Some(end) => end,
                 None => self.sessions.session(&grant.sid).await?.map(|s| s.expires_at).unwrap_or(now),
@@ -92,26 +112,12 @@ impl Provider {
             amr: grant.amr.clone(),
             ttl: self.tokens.id_token_ttl,
         });
-        // What a replay must revoke is recorded before the tokens leave, so that a replay racing this request
-        // can still revoke them: the refresh token family (its first row links the access token) is stored
-        // under an id derived from the code; without one, the access token is recorded in the cache.
-        let recording = async {
-            if refresh.is_some() {
-                return Ok(());
-            }
-            let redemption = serde_json::to_vec(&CodeRedemption { jti: jti.clone(), expires_at: now + ttl })
-                .map_err(OAuthError::server)?;
-            let used_key = cache_keys::code_used(hash.as_str());
-            self.cache.set(&used_key, &redemption, Duration::from_secs(ttl.max(1) as u64)).await?;
-            Ok::<_, OAuthError>(())
-        };
-        // The user may have been disabled, or the session logged out of, since the code was issued.
+        // The user may have been disabled, or the session logged out of, since the code was issued. The refresh
+        // token family is stored under an id derived from the code, where a replay looks for it.
         let storing =
             self.refresh_tokens.redeem_code_grant(&grant.user_id, &grant.sid, refresh.as_ref().map(|(_, r)| r), now);
-        // The three are independent: the signatures are made while the cache and the database answer, and
-        // tokens of a grant found ended are dropped unseen.
-        let (recorded, standing, minted) = tokio::join!(recording, storing, self.mint(&access, id, jti.clone(), now));
-        recorded?;
+        // The signatures are made while the database answers; tokens of a grant found ended are dropped unseen.
+        let (standing, minted) = tokio::join!(storing, self.mint(&access, id, jti, now));
         match standing? {
             CodeGrantStanding::Live => {}
             CodeGrantStanding::UserCannotSignIn => {
@@ -132,60 +138,66 @@ impl Provider {
         })
     }
 
-    /// The answer to an unknown code; when it is one that was already redeemed, what its first use issued
-    /// is revoked first.
-    async fn replayed_or_unknown(
+    /// The answer to a code the cache does not know: unknown, or redeemed so long ago that the record of its
+    /// redemption has expired, when a refresh token family it started may still be live.
+    async fn replayed_or_unknown(&self, code: &str, client: &Client, meta: &RequestMeta, now: UnixTime) -> OAuthError {
+        match self.refresh_tokens.refresh_family_exists(&code_family_id(code)).await {
+            Ok(true) => self.code_replayed(code, None, client, meta, now).await,
+            Ok(false) => OAuthError::invalid_grant("invalid or expired authorization code"),
+            Err(e) => e.into(),
+        }
+    }
+
+    /// A second use of a code: what the first use issued is revoked (`first`, while its record is kept: the
+    /// access token, and the family once the first redemption has stored it), and the replay is audited.
+    async fn code_replayed(
         &self,
         code: &str,
-        code_hash: &str,
+        first: Option<CodeRedemption>,
         client: &Client,
         meta: &RequestMeta,
         now: UnixTime,
     ) -> OAuthError {
-        match self.first_redemption(code, code_hash).await {
-            Ok(Some(redeemed)) => {
-                let family_id = match redeemed {
-                    Redeemed::AccessToken(r) => {
-                        self.revoke_access_tokens(&[(r.jti, r.expires_at)], now).await;
-                        None
-                    }
-                    Redeemed::Family(family_id) => {
-                        match self.refresh_tokens.revoke_family(&family_id, now).await {
-                            Ok(issued) => self.revoke_access_tokens(&issued, now).await,
-                            Err(e) => {
-                                tracing::error!(error = %e, "could not revoke the refresh tokens of a replayed code")
-                            }
-                        }
-                        Some(family_id)
-                    }
-                };
-                let facts = EventFacts {
-                    actor: Some(client.id.as_str().to_owned()),
-                    client_id: Some(client.id.as_str().to_owned()),
-                    details: serde_json::json!({ "family_id": family_id }),
-                    ..EventFacts::default()
-                };
-                self.audit("code_replay", facts, meta, now).await;
-                OAuthError::invalid_grant("the authorization code was already used")
-            }
-            Ok(None) => OAuthError::invalid_grant("invalid or expired authorization code"),
-            Err(e) => e,
-        }
-    }
-
-    /// What the first redemption of `code` issued, if it was redeemed: the access token recorded in the cache,
-    /// or the refresh token family stored under the id derived from the code.
-    async fn first_redemption(&self, code: &str, code_hash: &str) -> Result<Option<Redeemed>, OAuthError> {
-        if let Some(bytes) = self.cache.get(&cache_keys::code_used(code_hash)).await? {
-            return Ok(serde_json::from_slice(&bytes).ok().map(Redeemed::AccessToken));
-        }
         let family_id = code_family_id(code);
-        Ok(self.refresh_tokens.refresh_family_exists(&family_id).await?.then_some(Redeemed::Family(family_id)))
+        let family = match &first {
+            Some(first) => {
+                self.revoke_access_tokens(&[(first.jti.clone(), first.expires_at)], now).await;
+                first.family && self.first_redemption_stored(&family_id).await
+            }
+            None => true,
+        };
+        if family {
+            match self.refresh_tokens.revoke_family(&family_id, now).await {
+                Ok(issued) => self.revoke_access_tokens(&issued, now).await,
+                Err(e) => tracing::error!(error = %e, "could not revoke the refresh tokens of a replayed code"),
+            }
+        }
+        let facts = EventFacts {
+            actor: Some(client.id.as_str().to_owned()),
+            client_id: Some(client.id.as_str().to_owned()),
+            details: serde_json::json!({ "family_id": family.then_some(family_id) }),
+            ..EventFacts::default()
+        };
+        self.audit("code_replay", facts, meta, now).await;
+        OAuthError::invalid_grant("the authorization code was already used")
     }
-}
 
-/// What a code's first redemption issued, as a replay finds it.
-enum Redeemed {
-    AccessToken(CodeRedemption),
-    Family(String),
+    /// Whether the family a first redemption starts is stored, waiting a little for a redemption still
+    /// running; `false` when it never appears (that redemption failed, or the database does not answer).
+    async fn first_redemption_stored(&self, family_id: &str) -> bool {
+        let started = tokio::time::Instant::now();
+        loop {
+            match self.refresh_tokens.refresh_family_exists(family_id).await {
+                Ok(true) => return true,
+                Ok(false) if started.elapsed() < FIRST_REDEMPTION_WAIT => {
+                    tokio::time::sleep(Duration::from_millis(25)).await
+                }
+                Ok(false) => return false,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not look for the refresh tokens of a replayed code");
+                    return false;
+                }
+            }
+        }
+    }
 }

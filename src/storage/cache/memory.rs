@@ -137,11 +137,13 @@ impl EphemeralStore for MemoryCache {
         Ok(state.live(key, now).map(|e| e.value.to_vec()))
     }
 
-    async fn take(&self, key: &str) -> CacheResult<Option<Vec<u8>>> {
+    async fn replace(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<Option<Vec<u8>>> {
         let now = Instant::now();
         let mut state = self.lock();
-        let entry = state.remove(key);
-        Ok(entry.filter(|e| e.expires_at > now).map(|e| e.value.into_vec()))
+        state.sweep(now);
+        let Some(previous) = state.live(key, now).map(|e| e.value.to_vec()) else { return Ok(None) };
+        state.insert(key, Box::from(value), deadline(now, ttl));
+        Ok(Some(previous))
     }
 
     async fn delete(&self, key: &str) -> CacheResult<()> {
@@ -221,7 +223,6 @@ pub(crate) mod conformance {
         s.set("renewed", b"v2", LONG).await.unwrap();
         tokio::time::sleep(PAST_SHORT).await;
         assert_eq!(s.get("short").await.unwrap(), None);
-        assert_eq!(s.take("short").await.unwrap(), None);
         assert_eq!(s.get("long").await.unwrap().as_deref(), Some(&b"v"[..]));
         assert_eq!(s.get("renewed").await.unwrap().as_deref(), Some(&b"v2"[..]));
         // An expired key is free again.
@@ -258,20 +259,28 @@ pub(crate) mod conformance {
         assert_eq!(stored, format!("{}", winners[0]).into_bytes());
     }
 
-    pub(crate) async fn take_removes<S: EphemeralStore + ?Sized>(s: &S) {
-        assert_eq!(s.take("absent").await.unwrap(), None);
+    pub(crate) async fn replace_present<S: EphemeralStore + ?Sized>(s: &S) {
+        assert_eq!(s.replace("absent", b"used", LONG).await.unwrap(), None);
+        assert_eq!(s.get("absent").await.unwrap(), None, "an absent key stays absent");
         s.set("code", BINARY, LONG).await.unwrap();
-        assert_eq!(s.take("code").await.unwrap().as_deref(), Some(BINARY));
-        assert_eq!(s.take("code").await.unwrap(), None);
-        assert_eq!(s.get("code").await.unwrap(), None);
+        assert_eq!(s.replace("code", b"used", LONG).await.unwrap().as_deref(), Some(BINARY));
+        assert_eq!(s.replace("code", b"again", LONG).await.unwrap().as_deref(), Some(&b"used"[..]));
+        // An expired value is absent; a replacement gets its own lifetime.
+        s.set("old", b"gone", SHORT).await.unwrap();
+        s.set("renewed", b"v", SHORT).await.unwrap();
+        assert_eq!(s.replace("renewed", b"v2", LONG).await.unwrap().as_deref(), Some(&b"v"[..]));
+        tokio::time::sleep(PAST_SHORT).await;
+        assert_eq!(s.replace("old", b"new", LONG).await.unwrap(), None);
+        assert_eq!(s.get("old").await.unwrap(), None);
+        assert_eq!(s.get("renewed").await.unwrap().as_deref(), Some(&b"v2"[..]));
     }
 
-    pub(crate) async fn take_concurrent<S: EphemeralStore + Clone + 'static>(s: &S) {
+    pub(crate) async fn replace_concurrent<S: EphemeralStore + Clone + 'static>(s: &S) {
         s.set("code", b"once", LONG).await.unwrap();
         let tasks: Vec<_> = (0..20)
             .map(|_| {
                 let s = s.clone();
-                tokio::spawn(async move { s.take("code").await.unwrap() })
+                tokio::spawn(async move { s.replace("code", b"used", LONG).await.unwrap().filter(|v| v != b"used") })
             })
             .collect();
         let mut taken = Vec::new();
@@ -358,13 +367,13 @@ pub(crate) mod conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn take_removes() {
-                c::take_removes(&$make).await;
+            async fn replace_present() {
+                c::replace_present(&$make).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn take_concurrent() {
-                c::take_concurrent(&$make).await;
+            async fn replace_concurrent() {
+                c::replace_concurrent(&$make).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -404,8 +413,8 @@ mod tests {
         let a = MemoryCache::new();
         let b = a.clone();
         a.set("k", b"v", Duration::from_secs(60)).await.unwrap();
-        assert_eq!(b.take("k").await.unwrap().as_deref(), Some(&b"v"[..]));
-        assert_eq!(a.get("k").await.unwrap(), None);
+        assert_eq!(b.replace("k", b"w", Duration::from_secs(60)).await.unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(a.get("k").await.unwrap().as_deref(), Some(&b"w"[..]));
     }
 
     #[tokio::test]

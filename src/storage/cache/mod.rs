@@ -31,8 +31,10 @@ pub trait EphemeralStore: Send + Sync {
     async fn set_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<bool>;
     /// The value under `key`, if present and not expired.
     async fn get(&self, key: &str) -> CacheResult<Option<Vec<u8>>>;
-    /// Removes and returns the value under `key`, atomically.
-    async fn take(&self, key: &str) -> CacheResult<Option<Vec<u8>>>;
+    /// Replaces the live value under `key` with `value` for `ttl` and returns the value it replaced; an
+    /// absent key stays absent. Atomic: of concurrent replacements exactly one gets what was there first. A
+    /// code is redeemed this way, leaving the record of its redemption for a replay to find.
+    async fn replace(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<Option<Vec<u8>>>;
     /// Removes `key`.
     async fn delete(&self, key: &str) -> CacheResult<()>;
     /// Adds one to the counter under `key`, starting a window of `window` on the first hit; returns the

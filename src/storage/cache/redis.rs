@@ -158,11 +158,11 @@ impl EphemeralStore for RedisCache {
         self.query("GET", &key, cmd).await
     }
 
-    async fn take(&self, key: &str) -> CacheResult<Option<Vec<u8>>> {
+    async fn replace(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<Option<Vec<u8>>> {
         let key = self.key(key);
-        let mut cmd = redis::cmd("GETDEL");
-        cmd.arg(&key);
-        self.query("GETDEL", &key, cmd).await
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(&key).arg(value).arg("XX").arg("PX").arg(ttl_ms(ttl)).arg("GET");
+        self.query("SET XX GET", &key, cmd).await
     }
 
     async fn delete(&self, key: &str) -> CacheResult<()> {
@@ -253,7 +253,7 @@ mod tests {
         assert_eq!(read.as_deref(), Some(&b"v"[..]));
         assert_eq!(cache.conns.lock().unwrap().len(), 2);
         // The ended runtime took its connection's driver with it; this thread's connection is untouched.
-        assert_eq!(cache.take("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(cache.replace("k", b"w", Duration::from_secs(60)).await.unwrap().as_deref(), Some(&b"v"[..]));
     }
 
     #[tokio::test]
@@ -263,7 +263,7 @@ mod tests {
         let long = Duration::from_secs(60);
         a.set("k", b"from a", long).await.unwrap();
         assert_eq!(b.get("k").await.unwrap(), None);
-        assert_eq!(b.take("k").await.unwrap(), None);
+        assert_eq!(b.replace("k", b"from b", long).await.unwrap(), None);
         assert!(b.set_if_absent("k", b"from b", long).await.unwrap());
         assert_eq!(b.incr("n", long).await.unwrap().0, 1);
         assert_eq!(a.incr("n", long).await.unwrap().0, 1);
@@ -428,7 +428,7 @@ mod tests {
         check!(cache.set("k", b"v", ttl));
         check!(cache.set_if_absent("k", b"v", ttl));
         check!(cache.get("k"));
-        check!(cache.take("k"));
+        check!(cache.replace("k", b"v", ttl));
         check!(cache.delete("k"));
         check!(cache.incr("n", ttl));
     }
