@@ -33,7 +33,7 @@ fn invalid(d: &str) -> OAuthError {
 
 impl Provider {
     /// Checks what an access token says of itself: our signature (RS256, known `kid`), `typ: at+jwt` (an ID
-    /// token is not an access token), our `iss`, `exp` and `iat` with the leeway. Whether it was revoked is
+    /// token is not an access token), our `iss`, `exp`, and `iat` with the leeway. Whether it was revoked is
     /// [`Provider::live_access_token`]'s question.
     fn access_token_claims(&self, token: &str, now: UnixTime) -> Result<AccessTokenClaims, OAuthError> {
         if token.len() > 8192 {
@@ -61,12 +61,14 @@ impl Provider {
         })
     }
 
-    /// `exp`, `iat` and `nbf` against `now`, with the leeway; returns `(exp, iat)`.
+    /// `exp` against `now`, and `iat` and `nbf` with the leeway; returns `(exp, iat)`. `exp` gets no leeway:
+    /// this server set it, and revocations are kept (denylist, `revocations` rows) only until `exp`, so a
+    /// token honoured past it could come back to life once its revocation is purged (RFC 7009 §2.1).
     fn check_lifetime(&self, c: &Map<String, Value>, now: UnixTime) -> Result<(UnixTime, UnixTime), OAuthError> {
         let int_claim = |k: &str| c.get(k).and_then(Value::as_i64);
         let exp = int_claim("exp").ok_or_else(|| invalid("the access token has no exp"))?;
         let iat = int_claim("iat").ok_or_else(|| invalid("the access token has no iat"))?;
-        if now >= exp + self.leeway {
+        if now >= exp {
             return Err(invalid("the access token has expired"));
         }
         if iat > now + self.leeway || int_claim("nbf").is_some_and(|nbf| nbf > now + self.leeway) {

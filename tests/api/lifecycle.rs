@@ -306,6 +306,25 @@ both_backends!(revocation_and_introspection, async |app| {
     assert_eq!(st, StatusCode::BAD_REQUEST);
 });
 
+// The leeway covers clocks that run ahead (iat, nbf), not expiry: a token past its exp is inactive at once,
+// even with a generous leeway, since its revocation record is only kept until exp.
+both_backends!(
+    access_tokens_expire_at_exp,
+    |raw| {
+        raw.tokens.access_token_ttl_seconds = 2;
+        raw.tokens.leeway_seconds = 60;
+    },
+    async |app| {
+        let g = sign_in(&app, "openid profile", &[]).await;
+        let at = s(&g.tokens, "access_token").to_owned();
+        let exp = introspect(&app, &g, &at).await["exp"].as_i64().unwrap();
+        assert_eq!(userinfo_status(&app, &at).await, StatusCode::OK);
+        sleep_until_unix(exp).await;
+        assert_eq!(introspect(&app, &g, &at).await, serde_json::json!({ "active": false }));
+        assert_eq!(userinfo_status(&app, &at).await, StatusCode::UNAUTHORIZED);
+    }
+);
+
 both_backends!(logout_ends_the_session, async |app| {
     let g = sign_in(&app, "openid profile", &[]).await;
     let id_token = s(&g.tokens, "id_token").to_owned();
