@@ -1,11 +1,15 @@
 //! Requests Tessera makes to other servers: today only fetching the JWK Sets of `private_key_jwt` clients
 //! from their `jwks_uri`. Every request has a deadline and a response size limit, follows no redirects and
-//! speaks http(s) only, so a client's registration cannot make the server hang, fill memory, or wander.
-use crate::oauth::client_keys::{FetchError, JwksFetcher};
+//! speaks http(s) only, so a client's registration cannot make the server hang, fill memory, or wander; for
+//! clients that anyone could register, it connects to public addresses only.
+use crate::oauth::client_keys::{is_internal_address, FetchError, JwksFetcher, Reach};
 use async_trait::async_trait;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
-use url::Url;
+use url::{Host, Url};
 
 /// The deadline of one outgoing request, connecting included.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -13,31 +17,66 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// [`JwksFetcher`] over HTTP with `reqwest` (rustls).
 #[derive(Debug, Clone)]
 pub struct HttpJwksFetcher {
-    client: reqwest::Client,
+    anywhere: reqwest::Client,
+    public_only: reqwest::Client,
 }
 
 impl HttpJwksFetcher {
     /// A fetcher whose requests give up after `timeout`.
     pub fn new(timeout: Duration) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            // A redirect would take the request somewhere the client did not register.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self { client })
+        let builder = || {
+            reqwest::Client::builder()
+                .timeout(timeout)
+                .connect_timeout(timeout)
+                // A redirect would take the request somewhere the client did not register.
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")))
+        };
+        // The addresses are checked after resolution, so a public name that resolves to a private address
+        // (or is rebound to one) is refused too. Directly: through a proxy, the check would be of the proxy.
+        let public_only = builder().dns_resolver(Arc::new(PublicAddresses)).no_proxy().build()?;
+        Ok(Self { anywhere: builder().build()?, public_only })
+    }
+}
+
+/// Resolves with the system resolver and keeps the public addresses; a name with none fails.
+struct PublicAddresses;
+
+impl Resolve for PublicAddresses {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
+            let public: Vec<SocketAddr> = found.filter(|a| !is_internal_address(a.ip())).collect();
+            if public.is_empty() {
+                return Err(format!("{} resolves to no public address", name.as_str()).into());
+            }
+            Ok(Box::new(public.into_iter()) as Addrs)
+        })
     }
 }
 
 #[async_trait]
 impl JwksFetcher for HttpJwksFetcher {
-    async fn fetch(&self, url: &Url, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
+    async fn fetch(&self, url: &Url, max_bytes: usize, reach: Reach) -> Result<Vec<u8>, FetchError> {
         if !matches!(url.scheme(), "https" | "http") {
             return Err(FetchError(format!("refusing to fetch a {} URL", url.scheme())));
         }
-        let mut response = self
-            .client
+        let client = match reach {
+            Reach::Anywhere => &self.anywhere,
+            Reach::PublicOnly => {
+                // An address in the URL is connected to without resolution.
+                let literal = match url.host() {
+                    Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+                    Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+                    _ => None,
+                };
+                if literal.is_some_and(is_internal_address) {
+                    return Err(FetchError(format!("refusing to fetch {url}: not a public address")));
+                }
+                &self.public_only
+            }
+        };
+        let mut response = client
             .get(url.clone())
             .header(header::ACCEPT, "application/jwk-set+json, application/json")
             .send()
@@ -87,29 +126,48 @@ mod tests {
         r
     }
 
+    async fn fetch(fetcher: &HttpJwksFetcher, url: &Url, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
+        fetcher.fetch(url, max_bytes, Reach::Anywhere).await
+    }
+
+    #[tokio::test]
+    async fn public_only_refuses_internal_addresses_however_named() {
+        let fetcher = HttpJwksFetcher::new(Duration::from_secs(2)).unwrap();
+        let url = serve_once(http("200 OK", br#"{"keys":[]}"#));
+        let by_name = Url::parse(&url.as_str().replace("127.0.0.1", "localhost")).unwrap();
+        for url in [&url, &by_name] {
+            let refused = fetcher.fetch(url, 1024, Reach::PublicOnly).await;
+            assert!(refused.is_err(), "{url} was fetched");
+        }
+        let mapped = Url::parse("http://[::ffff:10.0.0.1]/jwks").unwrap();
+        assert!(fetcher.fetch(&mapped, 1024, Reach::PublicOnly).await.is_err());
+        // The server is still there: only the public-only fetch was refused.
+        assert_eq!(fetch(&fetcher, &url, 1024).await.unwrap(), br#"{"keys":[]}"#);
+    }
+
     #[tokio::test]
     async fn fetches_within_limits_and_refuses_the_rest() {
         let fetcher = HttpJwksFetcher::new(Duration::from_secs(2)).unwrap();
         let url = serve_once(http("200 OK", br#"{"keys":[]}"#));
-        assert_eq!(fetcher.fetch(&url, 1024).await.unwrap(), br#"{"keys":[]}"#);
+        assert_eq!(fetch(&fetcher, &url, 1024).await.unwrap(), br#"{"keys":[]}"#);
 
         let url = serve_once(http("200 OK", &[b'x'; 2048]));
-        assert!(fetcher.fetch(&url, 1024).await.is_err(), "too large");
+        assert!(fetch(&fetcher, &url, 1024).await.is_err(), "too large");
 
         let url = serve_once(http("404 Not Found", b""));
-        assert!(fetcher.fetch(&url, 1024).await.is_err());
+        assert!(fetch(&fetcher, &url, 1024).await.is_err());
 
         let url =
             serve_once(b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/\r\nContent-Length: 0\r\n\r\n".to_vec());
-        assert!(fetcher.fetch(&url, 1024).await.is_err(), "redirects are not followed");
+        assert!(fetch(&fetcher, &url, 1024).await.is_err(), "redirects are not followed");
 
         // Without Content-Length the limit still holds while reading.
         let mut chunked = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
         chunked.extend_from_slice(&[b'x'; 4096]);
         let url = serve_once(chunked);
-        assert!(fetcher.fetch(&url, 1024).await.is_err());
+        assert!(fetch(&fetcher, &url, 1024).await.is_err());
 
-        assert!(fetcher.fetch(&Url::parse("file:///etc/hosts").unwrap(), 1024).await.is_err());
+        assert!(fetch(&fetcher, &Url::parse("file:///etc/hosts").unwrap(), 1024).await.is_err());
     }
 
     #[tokio::test]
@@ -118,7 +176,7 @@ mod tests {
         let url = Url::parse(&format!("http://{}/jwks", listener.local_addr().unwrap())).unwrap();
         let fetcher = HttpJwksFetcher::new(Duration::from_millis(300)).unwrap();
         let started = std::time::Instant::now();
-        assert!(fetcher.fetch(&url, 1024).await.is_err());
+        assert!(fetch(&fetcher, &url, 1024).await.is_err());
         assert!(started.elapsed() < Duration::from_secs(3));
         drop(listener);
     }

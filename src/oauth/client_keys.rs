@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use josekit::jwk::{Jwk, JwkSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::net::IpAddr;
 use std::time::Duration;
 use url::Url;
 
@@ -110,12 +111,49 @@ fn usable(key: &Jwk) -> bool {
 #[error("{0}")]
 pub struct FetchError(pub String);
 
+/// Where a fetch may connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Any address: the client was set up by an operator.
+    Anywhere,
+    /// Public addresses only ([`is_internal_address`] refused), whatever the host name resolves to: the
+    /// client was registered by anyone (RFC 7591), who must not make the server reach into its network.
+    PublicOnly,
+}
+
 /// Fetches JWK Set documents from clients' `jwks_uri`.
 #[async_trait]
 pub trait JwksFetcher: Send + Sync {
-    /// GETs `url` (http or https) and returns the body of a successful response, refusing bodies larger
-    /// than `max_bytes`. Implementations bound the time it may take.
-    async fn fetch(&self, url: &Url, max_bytes: usize) -> Result<Vec<u8>, FetchError>;
+    /// GETs `url` (http or https) at an address `reach` allows and returns the body of a successful
+    /// response, refusing bodies larger than `max_bytes`. Implementations bound the time it may take.
+    async fn fetch(&self, url: &Url, max_bytes: usize, reach: Reach) -> Result<Vec<u8>, FetchError>;
+}
+
+/// Whether `ip` is this machine or a private network (loopback, private, link-local, carrier-grade NAT,
+/// unique local, unspecified, broadcast; IPv4-mapped IPv6 addresses as their IPv4 address).
+pub fn is_internal_address(ip: IpAddr) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, _, _] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || (a == 100 && (b & 0xc0) == 64) // 100.64.0.0/10, carrier-grade NAT
+        }
+        IpAddr::V6(v6) => {
+            let [first, ..] = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link local
+        }
+    }
 }
 
 /// A `jwks_uri` must be an absolute http(s) URL without credentials or fragment.
@@ -183,7 +221,12 @@ impl Provider {
                 Err(e) => tracing::warn!(error = %e, "client JWKS cache unavailable"),
             }
         }
-        let body = self.jwks_fetcher.fetch(&url, MAX_JWKS_BYTES).await.map_err(|e| {
+        // A dynamically registered client still has its registration access token.
+        let reach = match self.registrations.registration_token_hash(&client.id).await? {
+            Some(_) => Reach::PublicOnly,
+            None => Reach::Anywhere,
+        };
+        let body = self.jwks_fetcher.fetch(&url, MAX_JWKS_BYTES, reach).await.map_err(|e| {
             tracing::warn!(client_id = %client.id, error = %e, "fetching the client's jwks_uri failed");
             let mut err = OAuthError::invalid_client("the client's jwks_uri could not be fetched");
             err.detail = Some(e.0);

@@ -3,7 +3,7 @@
 //! (RFC 7591 §3.2.1, RFC 7592 §3). The consistency rules every client obeys are in
 //! [`crate::domain::client_rules`]; this module adds those for strangers: https-only links, public keys
 //! only, no admin scope, reverse-domain private-use schemes (RFC 8252 §7.1).
-use super::super::client_keys::ClientJwks;
+use super::super::client_keys::{is_internal_address, ClientJwks};
 use super::super::error::{ErrorCode, OAuthError};
 use crate::domain::client_rules::{self, ClientRuleError};
 use crate::domain::redirect_uri::RedirectUri;
@@ -216,31 +216,13 @@ fn https_link(key: &str, value: Option<&String>) -> Result<Option<String>, OAuth
 /// Whether `host` names this machine or a private network: the server would fetch a `jwks_uri` there on a
 /// stranger's behalf.
 fn is_internal_host(host: Host<&str>) -> bool {
-    let ip = match host {
+    match host {
         Host::Domain(d) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
-            return d == "localhost" || d.ends_with(".localhost") || d.ends_with(".internal") || d.ends_with(".local");
+            d == "localhost" || d.ends_with(".localhost") || d.ends_with(".internal") || d.ends_with(".local")
         }
-        Host::Ipv4(ip) => IpAddr::V4(ip),
-        Host::Ipv6(ip) => ip.to_ipv4_mapped().map_or(IpAddr::V6(ip), IpAddr::V4),
-    };
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, _, _] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || (a == 100 && (b & 0xc0) == 64) // 100.64.0.0/10, carrier-grade NAT
-        }
-        IpAddr::V6(v6) => {
-            let [first, ..] = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link local
-        }
+        Host::Ipv4(ip) => is_internal_address(IpAddr::V4(ip)),
+        Host::Ipv6(ip) => is_internal_address(IpAddr::V6(ip)),
     }
 }
 
