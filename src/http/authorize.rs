@@ -1,12 +1,11 @@
 //! `GET` and `POST /authorize`.
-use super::render::{authorization_response, error_page};
+use super::render::{authorization_response, error_page, repeat_as_get, see_other};
 use super::{form, AppState};
 use crate::domain::secret::random_token;
 use crate::oauth::authorize::AuthorizeError;
 use crate::oauth::discovery::paths;
 use crate::oauth::interaction::Step;
 use crate::oauth::params::Params;
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 /// `GET /authorize`.
@@ -18,10 +17,13 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// `POST /authorize` (a form body instead of the query).
+/// `POST /authorize` (a form body instead of the query). A post from the app's site carries none of our
+/// cookies: answered here it would find no session (`prompt=none` would get `login_required`) and replace
+/// the browser binding, so without the session cookie it is asked again as a GET, which carries them.
 #[tracing::instrument(name = "authorize", skip_all)]
 pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
     match form::body(&req, &body) {
+        Ok(params) if state.cookies.read_session(&req).is_none() => repeat_as_get(paths::AUTHORIZE, &params),
         Ok(params) => handle(&req, &state, params).await,
         Err(e) => error_page(&req, &e),
     }
@@ -56,11 +58,4 @@ pub fn step_response(req: &HttpRequest, state: &AppState, outcome: Result<Step, 
             authorization_response(state.provider.error_response(&r))
         }
     }
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
 }

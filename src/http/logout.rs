@@ -1,9 +1,10 @@
 //! `GET` and `POST /logout` (RP-Initiated Logout 1.0). With a valid `id_token_hint` the session ends at
 //! once; otherwise the user confirms on a page (CSRF token bound to the session cookie).
 use super::meta::request_meta;
-use super::render::{error_page, page};
+use super::render::{error_page, page, repeat_as_get};
 use super::views::{LoggedOutPage, LogoutPage};
 use super::{form, AppState};
+use crate::oauth::discovery::paths;
 use crate::oauth::end_session::{logout_csrf, logout_csrf_matches, LogoutRequest};
 use crate::oauth::params::Params;
 use actix_web::http::{header, StatusCode};
@@ -19,10 +20,16 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// `POST /logout`: an RP's form post, or the confirmation form.
+/// `POST /logout`: an RP's form post, or the confirmation form. An RP's post comes from its own site, so
+/// the browser leaves the session cookie off: without it the request is asked again as a GET, which carries
+/// it, rather than taken for "already signed out". The confirmation form (with `csrf`) is posted from our
+/// own page, which sends the cookie: without it there is nothing to end.
 #[tracing::instrument(name = "logout", skip_all)]
 pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
     match form::body(&req, &body) {
+        Ok(p) if p.get("csrf").is_none() && state.cookies.read_session(&req).is_none() => {
+            repeat_as_get(paths::LOGOUT, &p)
+        }
         Ok(p) => handle(&req, &state, p).await,
         Err(e) => error_page(&req, &e),
     }

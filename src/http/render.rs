@@ -4,6 +4,7 @@ use super::views::{ErrorPage, FormPostPage};
 use crate::oauth::authorize::ResponseMode;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::interaction::AuthorizationResponse;
+use crate::oauth::params::Params;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use askama::Template;
@@ -116,6 +117,23 @@ pub fn bearer_challenge() -> HttpResponse {
         .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"tessera\""))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish()
+}
+
+/// A 303 to one of our own pages (`location` is a path with its query), never cached.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// Answers a POST that arrived without the session cookie with a 303 to the same request as a GET at `path`,
+/// its parameters in the query. The cookie is SameSite=Lax, so browsers leave it off a POST from another
+/// site, but send it on the top-level GET navigation a 303 makes: the GET sees the session the POST could
+/// not. The GET never sends the browser back to the POST, so this cannot loop.
+pub fn repeat_as_get(path: &str, params: &Params) -> HttpResponse {
+    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params.iter()).finish();
+    see_other(&format!("{path}?{query}"))
 }
 
 /// Delivers an authorization response: a 303 redirect with the parameters in the query, or a form post.

@@ -56,6 +56,11 @@ impl Params {
         self.get(name).ok_or_else(|| OAuthError::invalid_request(format!("missing parameter {name}")))
     }
 
+    /// Every parameter as a name and value, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Removes and returns a parameter.
     pub fn take(&mut self, name: &str) -> Option<String> {
         self.0.remove(name)

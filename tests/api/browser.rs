@@ -8,6 +8,12 @@ use reqwest::header;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 const USERNAME: &str = "alice";
 const PASSWORD: &str = "correct horse battery";
@@ -18,12 +24,13 @@ const STATE: &str = "xyz";
 struct Flow {
     client_id: String,
     redirect_uri: String,
+    post_logout_redirect_uri: String,
     verifier: String,
     authorize_url: String,
 }
 
-/// Makes alice and the "Browser App" client with the CLI; the redirect URI is a free loopback port where
-/// nothing listens.
+/// Makes alice and the "Browser App" client with the CLI; the redirect URIs are on a free loopback port
+/// where nothing listens.
 fn setup(app: &TestApp) -> Flow {
     let user = app.cli_json(
         &["users", "add", USERNAME, "--password-stdin", "--email", "alice@example.com", "--name", "Alice"],
@@ -32,8 +39,20 @@ fn setup(app: &TestApp) -> Flow {
     assert_eq!(user["username"], USERNAME, "users add printed {user}");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let redirect_uri = format!("http://127.0.0.1:{port}/cb");
+    let post_logout_redirect_uri = format!("http://127.0.0.1:{port}/bye");
     let client = app.cli_json(
-        &["clients", "add", "--name", CLIENT_NAME, "--redirect-uri", &redirect_uri, "--public", "--json"],
+        &[
+            "clients",
+            "add",
+            "--name",
+            CLIENT_NAME,
+            "--redirect-uri",
+            &redirect_uri,
+            "--post-logout-redirect-uri",
+            &post_logout_redirect_uri,
+            "--public",
+            "--json",
+        ],
         None,
     );
     let client_id = client["client_id"].as_str().unwrap_or_else(|| panic!("clients add printed {client}")).to_owned();
@@ -54,7 +73,7 @@ fn setup(app: &TestApp) -> Flow {
         .append_pair("code_challenge_method", "S256");
     // `%20` rather than `+` between scopes, as a relying party would usually write it.
     let authorize_url = authorize.as_str().replace('+', "%20");
-    Flow { client_id, redirect_uri, verifier, authorize_url }
+    Flow { client_id, redirect_uri, post_logout_redirect_uri, verifier, authorize_url }
 }
 
 /// The query of `url` as a map (each name once).
@@ -161,12 +180,19 @@ both_backends!(signs_in_and_allows_in_a_real_browser, async |app| {
     assert!(!params.contains_key("error"), "error in {landed}");
 
     // The code is real: the client redeems it with the verifier.
+    let tokens = redeem(&app, &flow, code).await;
+    assert!(tokens["access_token"].is_string(), "no access_token: {tokens}");
+    assert!(tokens["id_token"].is_string(), "no id_token: {tokens}");
+});
+
+/// Redeems a code of the flow's client with its verifier, as the client would.
+async fn redeem(app: &TestApp, flow: &Flow, code: &str) -> Value {
     let resp = app
         .api_client
         .post(app.url("/token"))
         .form(&[
             ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
+            ("code", code),
             ("redirect_uri", flow.redirect_uri.as_str()),
             ("client_id", flow.client_id.as_str()),
             ("code_verifier", flow.verifier.as_str()),
@@ -177,9 +203,8 @@ both_backends!(signs_in_and_allows_in_a_real_browser, async |app| {
     let status = resp.status();
     let tokens: Value = resp.json().await.expect("/token answers JSON");
     assert_eq!(status, 200, "redeeming the browser's code: {tokens}");
-    assert!(tokens["access_token"].is_string(), "no access_token: {tokens}");
-    assert!(tokens["id_token"].is_string(), "no id_token: {tokens}");
-});
+    tokens
+}
 
 both_backends!(deny_in_a_real_browser_returns_access_denied, async |app| {
     let flow = setup(&app);
@@ -194,6 +219,128 @@ both_backends!(deny_in_a_real_browser_returns_access_denied, async |app| {
     assert_eq!(params.get("state").map(String::as_str), Some(STATE), "state in {landed}");
     assert_eq!(params.get("iss"), Some(&app.address), "iss in {landed}");
     assert!(!params.contains_key("code"), "a code after Deny: {landed}");
+});
+
+/// The app's own site: `http://localhost:<port>/`, another site than the server's `127.0.0.1` for a browser,
+/// answering every request with one page until dropped.
+struct AppSite {
+    url: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl AppSite {
+    /// Serves `html`.
+    fn serve(html: String) -> AppSite {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("binding the app's site");
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://localhost:{}/", listener.local_addr().unwrap().port());
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let Ok((mut conn, _)) = listener.accept() else {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    };
+                    conn.set_nonblocking(false).unwrap();
+                    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{html}",
+                        html.len()
+                    );
+                    let _ = conn.write_all(response.as_bytes());
+                }
+            })
+        };
+        AppSite { url, stop, thread: Some(thread) }
+    }
+
+    /// A page that posts `fields` to `action` as soon as it loads, as an app signing its user in or out
+    /// with a form post would.
+    fn auto_post(action: &str, fields: &[(&str, &str)]) -> AppSite {
+        let escape = |v: &str| v.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;");
+        let inputs: String = fields
+            .iter()
+            .map(|(k, v)| format!(r#"<input type="hidden" name="{}" value="{}">"#, escape(k), escape(v)))
+            .collect();
+        AppSite::serve(format!(
+            r#"<!doctype html><title>The app</title><form method="post" action="{}">{inputs}</form><script>document.forms[0].submit()</script>"#,
+            escape(action)
+        ))
+    }
+}
+
+impl Drop for AppSite {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Whether the browser's session is live: an authorization with `prompt=none` gets a code, not
+/// `login_required`.
+async fn signed_in(browser: &Browser, flow: &Flow) -> bool {
+    // The navigation ends at the redirect URI, where nothing listens: a failed load, but the URL is there.
+    let url = format!("{}&prompt=none", flow.authorize_url);
+    if let Err(e) = browser.try_call(reqwest::Method::POST, "/url", Some(serde_json::json!({ "url": url }))).await {
+        assert!(e.message.contains("ERR_CONNECTION_REFUSED"), "opening {url}: {e}");
+    }
+    let landed = browser.wait_for_url("the answer to prompt=none", |u| at_redirect_uri(flow, u)).await;
+    let params = query(&landed);
+    assert!(
+        params.contains_key("code") || params.get("error").map(String::as_str) == Some("login_required"),
+        "prompt=none answered {landed}"
+    );
+    params.contains_key("code")
+}
+
+// Regression: the session cookie is SameSite=Lax, so a form posted from the app's own site reaches the server
+// without it. Such a logout used to report "signed out" while the session lived on, and such an
+// authorization used to answer prompt=none with login_required.
+both_backends!(posts_from_the_app_site_see_the_session, async |app| {
+    let flow = setup(&app);
+    let browser = Browser::start().await;
+    sign_in(&app, &browser, &flow).await;
+    browser.find("button[name=decision][value=allow]").await.click().await;
+    let landed = browser.wait_for_url("the redirect to the client", |u| at_redirect_uri(&flow, u)).await;
+    let code = query(&landed).remove("code").unwrap_or_else(|| panic!("no code in {landed}"));
+    let id_token = redeem(&app, &flow, &code).await["id_token"].as_str().expect("an id_token").to_owned();
+
+    // Signing in by form post: the signed-in user gets a code without a page.
+    let mut authorize = url::Url::parse(&flow.authorize_url).unwrap();
+    let mut fields: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+    fields.push(("prompt".into(), "none".into()));
+    authorize.set_query(None);
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let site = AppSite::auto_post(authorize.as_str(), &pairs);
+    browser.goto(&site.url).await;
+    let landed = browser.wait_for_url("the answer to the posted authorization", |u| at_redirect_uri(&flow, u)).await;
+    let params = query(&landed);
+    assert!(params.contains_key("code"), "a posted prompt=none did not see the session: {landed}");
+    assert_eq!(params.get("state").map(String::as_str), Some(STATE), "state in {landed}");
+
+    // Signing out by form post: back at the app, and really signed out.
+    let site = AppSite::auto_post(
+        &app.url("/logout"),
+        &[("id_token_hint", &id_token), ("post_logout_redirect_uri", &flow.post_logout_redirect_uri), ("state", "bye")],
+    );
+    browser.goto(&site.url).await;
+    let back = format!("{}?state=bye", flow.post_logout_redirect_uri);
+    browser.wait_for_url("the redirect after logout", |u| u.as_str() == back).await;
+    assert!(!signed_in(&browser, &flow).await, "the posted logout left the session alive");
+    browser.quit().await;
 });
 
 /// Asserts the headers every interaction page must carry.

@@ -2,7 +2,9 @@
 //! introspection, logout, and "sign out everywhere", on one instance, across instances, and with Redis gone.
 use crate::health::TcpRelay;
 use crate::helpers::*;
-use crate::signin::{add_alice, add_client, browse, location, pkce_pair, query_of, urlencode, REDIRECT};
+use crate::signin::{
+    add_alice, add_client, browse, location, pkce_pair, query_of, urlencode, without_cookies, REDIRECT,
+};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -394,6 +396,53 @@ both_backends!(logout_without_hint_asks_first, async |app| {
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("signed out"));
     let _ = g;
+});
+
+/// Whether the api client's session is live: `prompt=none` gets a code rather than `login_required`.
+async fn signed_in(app: &TestApp, client_id: &str) -> bool {
+    let (challenge, _) = pkce_pair();
+    let url = format!(
+        "{}/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid&state=s&prompt=none&code_challenge={challenge}&code_challenge_method=S256",
+        app.address,
+        urlencode(REDIRECT)
+    );
+    let q = query_of(&location(&app.api_client.get(&url).send().await.unwrap()));
+    assert!(q.contains_key("code") || q.get("error").map(String::as_str) == Some("login_required"), "{q:?}");
+    q.contains_key("code")
+}
+
+// Regression: the session cookie is SameSite=Lax, so an RP's logout form posted from its own site arrives
+// without it. It used to be taken for "already signed out": the RP was told the user had signed out while
+// the session lived on.
+both_backends!(logout_posted_without_the_cookie_is_asked_again_as_a_get, async |app| {
+    let g = sign_in(&app, "openid", &[]).await;
+    let form = [
+        ("id_token_hint", s(&g.tokens, "id_token")),
+        ("post_logout_redirect_uri", "http://127.0.0.1:9/bye"),
+        ("state", "bye"),
+    ];
+    let r = without_cookies().post(app.url("/logout")).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let get = location(&r);
+    assert!(get.starts_with("/logout?"), "{get}");
+    let sent: std::collections::HashMap<String, String> =
+        form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    assert_eq!(query_of(&app.url(&get)), sent, "the GET carries the same parameters");
+    assert!(signed_in(&app, &g.client_id).await, "the cookieless post alone ended nothing");
+    // The GET, without the cookie either, never leads back to /logout.
+    let r = without_cookies().get(app.url(&get)).send().await.unwrap();
+    assert_eq!(location(&r), "http://127.0.0.1:9/bye?state=bye");
+    // The browser follows with its cookie: the session ends.
+    let r = app.api_client.get(app.url(&get)).send().await.unwrap();
+    assert_eq!(location(&r), "http://127.0.0.1:9/bye?state=bye");
+    assert!(!signed_in(&app, &g.client_id).await, "the session outlived the logout");
+
+    // A post that carries the session (the RP on our site) is answered at once.
+    let tokens = code_flow(&app, &g.client_id, &g.secret, "openid").await;
+    let form = [("id_token_hint", s(&tokens, "id_token")), ("post_logout_redirect_uri", "http://127.0.0.1:9/bye")];
+    let r = app.api_client.post(app.url("/logout")).form(&form).send().await.unwrap();
+    assert_eq!(location(&r), "http://127.0.0.1:9/bye");
+    assert!(!signed_in(&app, &g.client_id).await, "the session outlived the logout");
 });
 
 both_backends!(offline_tokens_survive_logout_but_not_users_revoke, async |app| {

@@ -565,6 +565,36 @@ both_backends!(prompt_login_and_form_post, async |app| {
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "a cross-site post is refused even with a valid token");
 });
 
+/// A client that keeps no cookies and follows no redirects: what the server sees of a form posted from
+/// another site, since the session and browser cookies are SameSite=Lax.
+pub fn without_cookies() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+// Regression: a POST /authorize from the app's site carries no SameSite=Lax cookie, so it was answered as if
+// nobody were signed in (prompt=none got login_required) and the browser binding was replaced.
+both_backends!(authorize_posted_without_cookies_is_asked_again_as_a_get, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &["--public"]);
+    let id = client["client_id"].as_str().unwrap().to_owned();
+    let _ = code_for(&app, &id, "").await;
+    let (challenge, _) = pkce_pair();
+    let url = auth_url(&app, &id, &challenge, "&prompt=none");
+    let sent = query_of(&url);
+    let r = without_cookies().post(app.url("/authorize")).form(&sent).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(r.headers().get("set-cookie").is_none(), "the browser binding was replaced");
+    let get = location(&r);
+    assert!(get.starts_with("/authorize?"), "{get}");
+    assert_eq!(query_of(&app.url(&get)), sent, "the GET carries the same parameters");
+    // The browser follows with its cookies: the session is seen.
+    let r = app.api_client.get(app.url(&get)).send().await.unwrap();
+    assert!(query_of(&location(&r)).contains_key("code"), "{}", location(&r));
+    // A post that carries the session is answered at once.
+    let r = app.api_client.post(app.url("/authorize")).form(&sent).send().await.unwrap();
+    assert!(query_of(&location(&r)).contains_key("code"), "{}", location(&r));
+});
+
 // Two consent pages open at once (two tabs): approving both remembers both scopes, whatever the order of the
 // writes.
 both_backends!(consents_approved_in_two_tabs_add_up, async |app| {
