@@ -1,5 +1,6 @@
-//! `GET` and `POST /logout` (RP-Initiated Logout 1.0). With a valid `id_token_hint` the session ends at
-//! once; otherwise the user confirms on a page (CSRF token bound to the session cookie).
+//! `GET` and `POST /logout` (RP-Initiated Logout 1.0). With a valid `id_token_hint` issued in the current
+//! session the session ends at once; otherwise the user confirms on a page (CSRF token bound to the session
+//! cookie).
 use super::meta::request_meta;
 use super::render::{error_page, page, repeat_as_get};
 use super::views::{LoggedOutPage, LogoutPage};

@@ -7,7 +7,7 @@ use super::params::Params;
 use super::provider::Provider;
 use super::tokens::ID_TOKEN_TYP;
 use crate::domain::secret::SecretHash;
-use crate::domain::{ClientId, RedirectUri, UnixTime};
+use crate::domain::{ClientId, RedirectUri, Session, UnixTime};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
@@ -25,8 +25,25 @@ pub struct LogoutRequest {
     pub post_logout_redirect_uri: Option<RedirectUri>,
     /// Echoed to the client.
     pub state: Option<String>,
-    /// The `sub` of a valid `id_token_hint`: when it names the signed-in user, no confirmation is needed.
-    pub hint_subject: Option<String>,
+    /// A valid `id_token_hint`: when it was issued in the session being ended, no confirmation is needed.
+    pub hint: Option<IdTokenHint>,
+}
+
+/// Whose session a valid `id_token_hint` was issued in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdTokenHint {
+    /// `sub`: the user.
+    pub subject: String,
+    /// `sid`: the session, when the token names one.
+    pub sid: Option<String>,
+}
+
+impl IdTokenHint {
+    /// Whether the token was issued in `session`: its user and its session id (RP-Initiated Logout §2 asks
+    /// the user about a token that does not belong to the current session, such as an earlier one's).
+    pub fn belongs_to(&self, session: &Session) -> bool {
+        self.subject == session.user_id.as_str() && self.sid.as_deref() == Some(session.id_hash.as_str())
+    }
 }
 
 impl LogoutRequest {
@@ -58,8 +75,8 @@ impl Provider {
     /// Validates a logout request. A `post_logout_redirect_uri` is accepted only when registered for the
     /// client named by the hint or `client_id`; otherwise this fails and the caller shows a page.
     pub async fn logout_request(&self, params: &Params) -> Result<LogoutRequest, OAuthError> {
-        let (hint_aud, hint_subject) = match params.get("id_token_hint").and_then(|h| self.id_token_hint(h)) {
-            Some((aud, sub)) => (Some(aud), Some(sub)),
+        let (hint_aud, hint) = match params.get("id_token_hint").and_then(|h| self.id_token_hint(h)) {
+            Some((aud, hint)) => (Some(aud), Some(hint)),
             None => (None, None),
         };
         let client_param = params.get("client_id");
@@ -96,13 +113,13 @@ impl Provider {
             client_name: client.map(|c| c.name),
             post_logout_redirect_uri,
             state,
-            hint_subject,
+            hint,
         })
     }
 
-    /// The client (`aud`) and user (`sub`) of an ID token we issued. Expired hints are fine: logout comes
+    /// The client (`aud`), user and session of an ID token we issued. Expired hints are fine: logout comes
     /// after sessions end.
-    fn id_token_hint(&self, hint: &str) -> Option<(String, String)> {
+    fn id_token_hint(&self, hint: &str) -> Option<(String, IdTokenHint)> {
         if hint.len() > 8192 {
             return None;
         }
@@ -114,25 +131,27 @@ impl Provider {
         if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
             return None;
         }
-        let sub = claims.get("sub").and_then(Value::as_str)?.to_owned();
+        let subject = claims.get("sub").and_then(Value::as_str)?.to_owned();
+        let sid = claims.get("sid").and_then(Value::as_str).map(str::to_owned);
         let aud = match claims.get("aud")? {
             Value::String(s) => s.clone(),
             Value::Array(a) => a.first().and_then(Value::as_str)?.to_owned(),
             _ => return None,
         };
-        Some((aud, sub))
+        Some((aud, IdTokenHint { subject, sid }))
     }
 
-    /// Whether the logout may proceed without asking: the hint names the user of the session the cookie
-    /// holds. Anyone can obtain an ID token of their own, so a hint for someone else proves nothing.
+    /// Whether the logout may proceed without asking: the hint was issued in the session the cookie holds.
+    /// Anyone can obtain an ID token of their own, so a hint for someone else proves nothing, and one from an
+    /// earlier session does not say the user means to end this one.
     pub async fn logout_needs_no_confirmation(
         &self,
         request: &LogoutRequest,
         session_cookie: &str,
         now: UnixTime,
     ) -> bool {
-        let Some(sub) = &request.hint_subject else { return false };
-        matches!(self.session_from_cookie(session_cookie, now).await, Ok(Some(s)) if s.user_id.as_str() == sub)
+        let Some(hint) = &request.hint else { return false };
+        matches!(self.session_from_cookie(session_cookie, now).await, Ok(Some(s)) if hint.belongs_to(&s))
     }
 
     /// Ends the session a cookie names and revokes its session-bound refresh tokens (and the access tokens
@@ -164,10 +183,31 @@ impl Provider {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::domain::UserId;
+
     #[test]
     fn csrf_is_bound_to_the_cookie() {
         let t = super::logout_csrf("cookie-a");
         assert!(super::logout_csrf_matches("cookie-a", &t));
         assert!(!super::logout_csrf_matches("cookie-b", &t));
+    }
+
+    #[test]
+    fn a_hint_belongs_to_its_own_session_only() {
+        let session = Session {
+            id_hash: "current".into(),
+            user_id: UserId::parse("alice").unwrap(),
+            auth_time: 0,
+            amr: vec![],
+            created_at: 0,
+            expires_at: 100,
+            revoked: false,
+        };
+        let hint = |sub: &str, sid: Option<&str>| IdTokenHint { subject: sub.into(), sid: sid.map(str::to_owned) };
+        assert!(hint("alice", Some("current")).belongs_to(&session));
+        assert!(!hint("alice", Some("earlier")).belongs_to(&session), "an earlier session of the same user");
+        assert!(!hint("alice", None).belongs_to(&session), "a token that names no session");
+        assert!(!hint("mallory", Some("current")).belongs_to(&session), "another user");
     }
 }

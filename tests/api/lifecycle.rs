@@ -445,6 +445,26 @@ both_backends!(logout_posted_without_the_cookie_is_asked_again_as_a_get, async |
     assert!(!signed_in(&app, &g.client_id).await, "the session outlived the logout");
 });
 
+// Regression: a valid ID token from an earlier session of the same user ended the current session without
+// asking. RP-Initiated Logout §2: the user is asked unless the token belongs to the current session.
+both_backends!(logout_hint_of_an_earlier_session_asks_first, async |app| {
+    let g = sign_in(&app, "openid", &[]).await;
+    let earlier = s(&g.tokens, "id_token").to_owned();
+    let r = app.api_client.get(format!("{}/logout?id_token_hint={earlier}", app.address)).send().await.unwrap();
+    assert!(r.text().await.unwrap().contains("You are signed out"));
+    let tokens = code_flow(&app, &g.client_id, &g.secret, "openid").await;
+    assert!(signed_in(&app, &g.client_id).await);
+    let r = app.api_client.get(format!("{}/logout?id_token_hint={earlier}", app.address)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("Sign out?"), "no confirmation for an earlier session's token");
+    assert!(signed_in(&app, &g.client_id).await, "the current session ended without asking");
+    // The current session's own token needs no confirmation.
+    let current = s(&tokens, "id_token");
+    let r = app.api_client.get(format!("{}/logout?id_token_hint={current}", app.address)).send().await.unwrap();
+    assert!(r.text().await.unwrap().contains("You are signed out"));
+    assert!(!signed_in(&app, &g.client_id).await);
+});
+
 both_backends!(offline_tokens_survive_logout_but_not_users_revoke, async |app| {
     let g = sign_in(&app, "openid offline_access", &[]).await;
     let id_token = s(&g.tokens, "id_token").to_owned();
