@@ -5,9 +5,10 @@ use super::meta::request_meta;
 use super::render::{error_page, page};
 use super::views::{describe_scope, ConsentPage, ScopeLine};
 use super::{form, AppState};
-use crate::domain::{Scope, Session};
+use crate::domain::Scope;
 use crate::oauth::audit::EventFacts;
 use crate::oauth::interaction::Interaction;
+use crate::oauth::session::SignedIn;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -18,10 +19,11 @@ fn https_only(u: &Option<String>) -> Option<String> {
     u.as_ref().filter(|u| url::Url::parse(u).is_ok_and(|p| p.scheme() == "https")).cloned()
 }
 
-/// The signed-in session the consent belongs to.
-async fn session(req: &HttpRequest, state: &AppState) -> Option<Session> {
+/// The signed-in session the consent belongs to, with its user: none when the user was disabled meanwhile.
+async fn signed_in(req: &HttpRequest, state: &AppState, interaction: &Interaction) -> Option<SignedIn> {
     let cookie = state.cookies.read_session(req)?;
-    state.provider.session_from_cookie(&cookie, crate::domain::now()).await.ok().flatten()
+    let client = &interaction.request.client_id;
+    state.provider.session_for_client(&cookie, client, crate::domain::now()).await.ok().flatten()
 }
 
 #[allow(clippy::result_large_err)]
@@ -29,10 +31,10 @@ async fn loaded(
     req: &HttpRequest,
     state: &AppState,
     id: Option<&str>,
-) -> Result<(String, Interaction, Session), HttpResponse> {
+) -> Result<(String, Interaction, SignedIn), HttpResponse> {
     let (id, interaction) = load(req, state, id).await?;
-    let session = session(req, state).await.ok_or_else(|| expired(req))?;
-    Ok((id, interaction, session))
+    let signed_in = signed_in(req, state, &interaction).await.ok_or_else(|| expired(req))?;
+    Ok((id, interaction, signed_in))
 }
 
 /// `GET /consent?interaction=…`.
@@ -42,18 +44,13 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Ok(q) => q,
         Err(e) => return error_page(&req, &e),
     };
-    let (id, interaction, session) = match loaded(&req, &state, q.get("interaction")).await {
+    let (id, interaction, signed_in) = match loaded(&req, &state, q.get("interaction")).await {
         Ok(v) => v,
         Err(resp) => return resp,
     };
     let client = match state.provider.interaction_client(&interaction).await {
         Ok(c) => c,
         Err(e) => return step_response(&req, &state, Err(e)),
-    };
-    let user = match state.provider.users.user_by_id(&session.user_id).await {
-        Ok(Some(u)) => u,
-        Ok(None) => return expired(&req),
-        Err(e) => return error_page(&req, &e.into()),
     };
     let scope = &interaction.request.scope;
     let view = ConsentPage {
@@ -64,7 +61,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         tos_uri: https_only(&client.metadata.tos_uri),
         scopes: scope.iter().map(|s| ScopeLine { name: s.to_owned(), description: describe_scope(s) }).collect(),
         offline: scope.contains(Scope::OFFLINE_ACCESS),
-        username: user.username.as_str().to_owned(),
+        username: signed_in.user.username.as_str().to_owned(),
         interaction: id,
         csrf: interaction.csrf.clone(),
     };
@@ -78,7 +75,7 @@ pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
         Ok(f) => f,
         Err(e) => return error_page(&req, &e),
     };
-    let (id, interaction, session) = match loaded(&req, &state, f.get("interaction")).await {
+    let (id, interaction, SignedIn { session, .. }) = match loaded(&req, &state, f.get("interaction")).await {
         Ok(v) => v,
         Err(resp) => return resp,
     };

@@ -5,9 +5,9 @@ use super::cache_keys;
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::provider::Provider;
+use super::session::SignedIn;
 use crate::domain::secret::{random_token, SecretHash};
 use crate::domain::{Client, RedirectUri, Session, UnixTime};
-use crate::storage::SessionContext;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
@@ -123,7 +123,7 @@ impl Provider {
         pending: Pending,
         interaction: Interaction,
         client: &Client,
-        signed_in: Option<&SessionContext>,
+        signed_in: Option<&SignedIn>,
         now: UnixTime,
     ) -> Result<Step, AuthorizeError> {
         let req = &interaction.request;
@@ -132,9 +132,6 @@ impl Provider {
         match authorize::decide(req, client, session, consented, interaction.progress, now)? {
             Next::Issue => {
                 let signed_in = signed_in.ok_or_else(|| req.error(OAuthError::server("issue without a session")))?;
-                if signed_in.user.as_ref().is_none_or(|u| u.disabled) {
-                    return Err(req.error(OAuthError::new(ErrorCode::LoginRequired, "the account cannot sign in")));
-                }
                 let code = self.issue_code(req, &signed_in.session, now).await.map_err(|e| req.error(e))?;
                 if let Pending::Stored(id) = &pending {
                     self.cache.delete(&cache_keys::interaction(id)).await.ok();
@@ -235,23 +232,28 @@ impl Provider {
             return Err(req.error(OAuthError::new(ErrorCode::AccessDenied, "the user denied the request")));
         }
         let client = self.interaction_client(&interaction).await?;
-        let granting = self.consents.grant_consent(&session.user_id, &client.id, &req.scope, now).await;
-        granting.map_err(|e| req.error(e.into()))?;
-        interaction.progress.consented = true;
+        // Read before the grant is stored: a session that no longer counts (its user disabled meanwhile)
+        // grants nothing and is sent to sign in.
         let signed_in = self.reload_session(&req, session, &client, now).await?;
+        if signed_in.is_some() {
+            let granting = self.consents.grant_consent(&session.user_id, &client.id, &req.scope, now).await;
+            granting.map_err(|e| req.error(e.into()))?;
+            interaction.progress.consented = true;
+        }
         self.advance(Pending::Stored(id), interaction, &client, signed_in.as_ref(), now).await
     }
 
-    /// `session` as the store has it now, with its user and their consent for `client`.
+    /// `session` as the store has it now, with its user and their consent for `client`, if it still counts
+    /// as signed in.
     async fn reload_session(
         &self,
         req: &AuthorizationRequest,
         session: &Session,
         client: &Client,
         now: UnixTime,
-    ) -> Result<Option<SessionContext>, AuthorizeError> {
+    ) -> Result<Option<SignedIn>, AuthorizeError> {
         let found = self.sessions.session_for_client(&session.id_hash, &client.id).await;
-        Ok(found.map_err(|e| req.error(e.into()))?.filter(|s| s.session.is_active(now)))
+        Ok(found.map_err(|e| req.error(e.into()))?.and_then(|s| SignedIn::from_context(s, now)))
     }
 }
 

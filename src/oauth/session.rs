@@ -1,9 +1,10 @@
-//! Sign-in: checking a password at equal cost for unknown users, and starting a browser session.
+//! Sign-in: checking a password at equal cost for unknown users, starting a browser session, and which
+//! sessions still count as signed in.
 use super::error::OAuthError;
 use super::provider::Provider;
 use crate::domain::password::Password;
 use crate::domain::secret::{PlainSecret, SecretHash};
-use crate::domain::{ClientId, Session, UnixTime, User, Username};
+use crate::domain::{ClientId, Scope, Session, UnixTime, User, Username};
 use crate::storage::SessionContext;
 use std::sync::Arc;
 
@@ -41,6 +42,29 @@ pub enum PasswordCheck {
         /// Why.
         refusal: Refusal,
     },
+}
+
+/// A browser session that counts as signed in, with its user and their consent for one client.
+/// [`SignedIn::from_context`] makes one from what the store read.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// The session, active.
+    pub session: Session,
+    /// Its user, who may still sign in.
+    pub user: User,
+    /// The scopes the user granted the client, if any.
+    pub consent: Option<Scope>,
+}
+
+impl SignedIn {
+    /// The session of `ctx` if it counts as signed in at `now`: active, and its user exists, is enabled and
+    /// was not signed out everywhere since the session began. Any other session is treated as none, so the
+    /// user is sent to sign in rather than the app told that they cannot.
+    pub fn from_context(ctx: SessionContext, now: UnixTime) -> Option<Self> {
+        let SessionContext { session, user, consent } = ctx;
+        let user = user.filter(|u| !u.disabled && u.revoked_before.is_none_or(|t| session.created_at > t))?;
+        session.is_active(now).then_some(Self { session, user, consent })
+    }
 }
 
 impl Provider {
@@ -109,17 +133,66 @@ impl Provider {
         Ok(self.sessions.session(hash.as_str()).await?.filter(|s| s.is_active(now)))
     }
 
-    /// [`Provider::session_from_cookie`] with the session's user and their consent for `client_id`.
+    /// The session a cookie names, with its user and their consent for `client_id`, if it counts as signed
+    /// in ([`SignedIn::from_context`]).
     pub async fn session_for_client(
         &self,
         cookie: &str,
         client_id: &ClientId,
         now: UnixTime,
-    ) -> Result<Option<SessionContext>, OAuthError> {
+    ) -> Result<Option<SignedIn>, OAuthError> {
         if cookie.len() > 128 {
             return Ok(None);
         }
         let hash = SecretHash::of(cookie);
-        Ok(self.sessions.session_for_client(hash.as_str(), client_id).await?.filter(|s| s.session.is_active(now)))
+        let found = self.sessions.session_for_client(hash.as_str(), client_id).await?;
+        Ok(found.and_then(|c| SignedIn::from_context(c, now)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::UserId;
+
+    fn context(user: Option<User>) -> SessionContext {
+        let session = Session {
+            id_hash: "h".into(),
+            user_id: UserId::parse("u").unwrap(),
+            auth_time: 100,
+            amr: vec!["pwd".into()],
+            created_at: 100,
+            expires_at: 1000,
+            revoked: false,
+        };
+        SessionContext { session, user, consent: None }
+    }
+
+    fn user(disabled: bool, revoked_before: Option<UnixTime>) -> User {
+        User {
+            id: UserId::parse("u").unwrap(),
+            username: Username::parse("alice").unwrap(),
+            email: None,
+            email_verified: false,
+            name: None,
+            disabled,
+            created_at: 0,
+            updated_at: 0,
+            revoked_before,
+        }
+    }
+
+    #[test]
+    fn only_a_live_session_of_a_user_in_good_standing_is_signed_in() {
+        let signed_in = |ctx: SessionContext, now: UnixTime| SignedIn::from_context(ctx, now).is_some();
+        assert!(signed_in(context(Some(user(false, None))), 200));
+        assert!(signed_in(context(Some(user(false, Some(99)))), 200), "signed out everywhere before it began");
+        assert!(!signed_in(context(None), 200), "the user is gone");
+        assert!(!signed_in(context(Some(user(true, None))), 200), "the user is disabled");
+        assert!(!signed_in(context(Some(user(false, Some(100)))), 200), "signed out everywhere since");
+        assert!(!signed_in(context(Some(user(false, None))), 1000), "the session expired");
+        let mut revoked = context(Some(user(false, None)));
+        revoked.session.revoked = true;
+        assert!(!signed_in(revoked, 200), "the session was logged out");
     }
 }

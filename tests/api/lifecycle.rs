@@ -465,6 +465,48 @@ both_backends!(logout_hint_of_an_earlier_session_asks_first, async |app| {
     assert!(!signed_in(&app, &g.client_id).await);
 });
 
+// Regression: a disabled user's live session counted as signed in. The app got login_required without asking
+// for prompt=none, and the consent page still asked the disabled account and stored what it approved.
+both_backends!(a_disabled_users_session_counts_as_none, async |app| {
+    let g = sign_in(&app, "openid", &[]).await;
+    let (challenge, _) = pkce_pair();
+    let url = |scope: &str, extra: &str| {
+        format!(
+            "{}/authorize?response_type=code&client_id={}&redirect_uri={}&scope={}&state=s&code_challenge={challenge}&code_challenge_method=S256{extra}",
+            app.address,
+            g.client_id,
+            urlencode(REDIRECT),
+            urlencode(scope)
+        )
+    };
+    // A consent page for more than alice approved so far, left open.
+    let consent = location(&app.api_client.get(url("openid profile", "")).send().await.unwrap());
+    assert!(consent.starts_with("/consent"), "{consent}");
+    let html = app.api_client.get(app.url(&consent)).send().await.unwrap().text().await.unwrap();
+    let form = [
+        ("interaction", crate::signin::hidden(&html, "interaction")),
+        ("csrf", crate::signin::hidden(&html, "csrf")),
+        ("decision", "allow".to_owned()),
+    ];
+    app.cli_json(&["users", "disable", "alice"], None);
+    // The browser is sent to sign in; the app hears login_required only when it asked for no pages.
+    let r = app.api_client.get(url("openid", "")).send().await.unwrap();
+    assert!(location(&r).starts_with("/login"), "{}", location(&r));
+    let r = app.api_client.get(url("openid", "&prompt=none")).send().await.unwrap();
+    assert_eq!(query_of(&location(&r)).get("error").map(String::as_str), Some("login_required"));
+    // The consent page is refused, and the approval is not stored.
+    let r = app.api_client.get(app.url(&consent)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("expired"));
+    let r = app.api_client.post(app.url("/consent")).header("Origin", &app.address).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers().get("location").is_none());
+    app.cli_json(&["users", "enable", "alice"], None);
+    let r = app.api_client.get(url("openid profile", "&prompt=none")).send().await.unwrap();
+    let q = query_of(&location(&r));
+    assert_eq!(q.get("error").map(String::as_str), Some("consent_required"), "the approval was stored: {q:?}");
+});
+
 both_backends!(offline_tokens_survive_logout_but_not_users_revoke, async |app| {
     let g = sign_in(&app, "openid offline_access", &[]).await;
     let id_token = s(&g.tokens, "id_token").to_owned();
