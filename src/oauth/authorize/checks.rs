@@ -106,19 +106,22 @@ pub(super) fn pkce(params: &Params, client: &Client) -> Result<Option<CodeChalle
 /// `prompt` and `max_age`.
 pub(super) fn prompt(params: &Params) -> Result<(Prompt, Option<i64>), OAuthError> {
     let mut prompt = Prompt::default();
+    let mut others = false;
     for value in params.get("prompt").unwrap_or("").split(' ').filter(|v| !v.is_empty()) {
+        others |= value != "none";
         match value {
             "none" => prompt.none = true,
             "login" => prompt.login = true,
             "consent" => prompt.consent = true,
-            // We have one account per session: there is nothing to select.
-            "select_account" => {}
+            // A session holds one account: choosing another is signing in again, so the login page is shown.
+            "select_account" => prompt.login = true,
             other => {
                 return Err(OAuthError::invalid_request(format!("unsupported prompt value {:?}", truncate(other))))
             }
         }
     }
-    if prompt.none && (prompt.login || prompt.consent) {
+    // OIDC Core §3.1.2.1: none with any other value is an error.
+    if prompt.none && others {
         return Err(OAuthError::invalid_request("prompt=none cannot be combined with other values"));
     }
     let max_age = match params.get("max_age") {
@@ -144,4 +147,38 @@ pub(super) fn bounded(params: &Params, name: &str, max: usize) -> Result<Option<
 
 fn truncate(s: &str) -> String {
     s.chars().take(32).filter(|c| !c.is_control()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prompt_of(value: &str) -> Result<Prompt, OAuthError> {
+        let params = Params::from_pairs(vec![("prompt".into(), value.into())]).unwrap();
+        prompt(&params).map(|(p, _)| p)
+    }
+
+    #[test]
+    fn prompt_none_stands_alone() {
+        assert_eq!(prompt_of("none").unwrap(), Prompt { none: true, ..Prompt::default() });
+        // OIDC Core §3.1.2.1: none with any other value is an error.
+        for value in ["none login", "consent none", "none select_account", "select_account none"] {
+            let e = prompt_of(value).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidRequest, "{value}");
+        }
+    }
+
+    #[test]
+    fn select_account_shows_the_login_page() {
+        assert_eq!(prompt_of("select_account").unwrap(), Prompt { login: true, ..Prompt::default() });
+        assert_eq!(
+            prompt_of("select_account consent").unwrap(),
+            Prompt { login: true, consent: true, ..Prompt::default() }
+        );
+    }
+
+    #[test]
+    fn unknown_prompt_values_are_refused() {
+        assert_eq!(prompt_of("create").unwrap_err().code, ErrorCode::InvalidRequest);
+    }
 }

@@ -39,7 +39,8 @@ pub fn decide(
         None => true,
         Some(_) if progress.logged_in => false,
         Some(_) if req.prompt.login => true,
-        Some(s) => req.max_age.is_some_and(|max| now - s.auth_time > max),
+        // max_age=0 is prompt=login (OIDC Core §3.1.2.1), even for a sign-in made this very second.
+        Some(s) => req.max_age.is_some_and(|max| max == 0 || now - s.auth_time > max),
     };
     if needs_login {
         if req.prompt.none {
@@ -160,6 +161,20 @@ mod tests {
         let mut revoked = session(NOW - 100);
         revoked.revoked = true;
         assert_eq!(d(&req(Prompt::default(), None), Some(&revoked), Some(&granted), p0), Ok(Next::Login));
+    }
+
+    #[test]
+    fn max_age_zero_always_signs_in_again() {
+        let granted = Scope::parse("openid profile").unwrap();
+        let c = client(false);
+        let s = session(NOW);
+        let r = req(Prompt::default(), Some(0));
+        assert_eq!(decide(&r, &c, Some(&s), Some(&granted), Progress::default(), NOW), Ok(Next::Login));
+        let logged = Progress { logged_in: true, consented: false };
+        assert_eq!(decide(&r, &c, Some(&s), Some(&granted), logged, NOW), Ok(Next::Issue));
+        let none = req(Prompt { none: true, ..Prompt::default() }, Some(0));
+        let e = decide(&none, &c, Some(&s), Some(&granted), Progress::default(), NOW).unwrap_err();
+        assert_eq!(code(e), ErrorCode::LoginRequired);
     }
 
     #[test]

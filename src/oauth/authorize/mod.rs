@@ -31,7 +31,7 @@ pub enum ResponseMode {
 pub struct Prompt {
     /// No page may be shown.
     pub none: bool,
-    /// Re-authenticate even with a session.
+    /// Re-authenticate even with a session (`login`, or `select_account`: a session holds one account).
     pub login: bool,
     /// Ask for consent even if it was given before.
     pub consent: bool,
