@@ -17,7 +17,8 @@ pub enum ScopeError {
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Scope(BTreeSet<String>);
 
-/// The scope that grants the admin API; only clients marked admin may obtain it.
+/// The scope that grants the admin API; only clients marked admin may obtain it, for themselves
+/// (client_credentials), never in a token issued to a user.
 pub const ADMIN_SCOPE: &str = "tessera:admin";
 
 /// Most scope values one request may carry.

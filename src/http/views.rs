@@ -84,7 +84,6 @@ pub fn describe_scope(scope: &str) -> String {
         "profile" => "See your name and username".into(),
         "email" => "See your email address".into(),
         "offline_access" => "Keep access while you are not using the app".into(),
-        crate::domain::scope::ADMIN_SCOPE => "Administer this server".into(),
         other => format!("Access “{other}”"),
     }
 }

@@ -2,7 +2,7 @@
 //! tokens with the `tessera:admin` scope; the refusals of RFC 6750; and `docs/openapi.json` against the routes
 //! the server answers.
 use crate::helpers::*;
-use crate::signin::{add_client, auth_url, browse, pkce_pair, query_of, PASSWORD, REDIRECT};
+use crate::signin::{add_client, auth_url, browse, location, pkce_pair, query_of, PASSWORD, REDIRECT};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -529,6 +529,43 @@ both_backends!(refusals, async |app| {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = a.get(&app, "/admin/api/clients").await;
     assert_eq!((r.status, r.error()), (StatusCode::FORBIDDEN, "insufficient_scope"));
+});
+
+// tessera:admin is the admin client's own: a user's sign-in at that client never yields it, and a token that
+// names a user is refused even when it carries the scope (as one refreshed from a grant made before /authorize
+// refused the scope would).
+both_backends!(users_never_get_the_admin_scope, async |app| {
+    let alice = app.cli_json(&["users", "add", "alice", "--password-stdin"], Some(PASSWORD));
+    let grants = ["--grant-type", "authorization_code", "--grant-type", "refresh_token"];
+    let client = add_client(&app, &[&grants[..], &["--grant-type", "client_credentials", "--admin"]].concat());
+    let (id, secret) = (s(&client, "client_id"), s(&client, "client_secret"));
+
+    // /authorize: refused with invalid_scope, back at the verified redirect URI, before anyone signs in.
+    let (challenge, _) = pkce_pair();
+    let url =
+        auth_url(&app, id, &challenge, "").replace("scope=openid%20profile%20email", "scope=openid%20tessera:admin");
+    let r = app.api_client.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let q = query_of(&location(&r));
+    assert_eq!((q.get("error").map(String::as_str), q.get("code")), (Some("invalid_scope"), None), "{q:?}");
+    assert_eq!(q.get("state").map(String::as_str), Some("st"));
+
+    // A live user token of the admin client, given the scope and signed by the server's own key.
+    let tokens = user_tokens(&app, &client).await;
+    let (_store, ring) = app.open_key_ring().await;
+    let (mut payload, header) = ring.snapshot().verify(s(&tokens, "access_token")).unwrap();
+    assert_eq!(payload.subject(), Some(s(&alice, "id")));
+    payload.set_claim("scope", Some(json!("openid tessera:admin"))).unwrap();
+    let user_admin = ring.snapshot().sign(&payload, header.token_type().unwrap(), tessera::domain::now()).unwrap();
+    let r = call(&app, Method::GET, "/admin/api/users", Some(&user_admin), None).await;
+    assert_eq!((r.status, r.error()), (StatusCode::FORBIDDEN, "insufficient_scope"), "{}", r.body);
+    assert!(r.challenge().contains("error=\"insufficient_scope\""), "{}", r.challenge());
+
+    // The client itself still gets and uses the scope.
+    let (status, body) = client_credentials(&app, id, secret, "tessera:admin").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let r = call(&app, Method::GET, "/admin/api/users", Some(s(&body, "access_token")), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 });
 
 /// `docs/openapi.json`: every (method, path) it describes, in upper case.

@@ -27,20 +27,15 @@ pub(super) fn page<T>(mut rows: Vec<T>, limit: i64, json: impl Fn(&T) -> Value, 
 
 // --- The admin API ---
 
-/// Who is calling the admin API: the admin client, and the user when the token was issued to one.
+/// Who is calling the admin API: an admin client, acting for itself.
 #[derive(Debug, Clone)]
 pub struct AdminCaller {
     /// The admin client (the actor in the audit trail).
     pub client_id: ClientId,
-    /// The user the token was issued to, for tokens from a user's sign-in.
-    pub user_id: Option<UserId>,
 }
 
 impl AdminCaller {
-    fn facts(&self, user_id: Option<&UserId>, client_id: Option<&ClientId>, mut details: Value) -> EventFacts {
-        if let (Some(user), Value::Object(map)) = (&self.user_id, &mut details) {
-            map.insert("on_behalf_of".into(), json!(user.as_str()));
-        }
+    fn facts(&self, user_id: Option<&UserId>, client_id: Option<&ClientId>, details: Value) -> EventFacts {
         EventFacts {
             actor: Some(self.client_id.as_str().to_owned()),
             user_id: user_id.map(|u| u.as_str().to_owned()),
@@ -75,11 +70,17 @@ fn path_user_id(id: &str) -> Result<UserId, AdminError> {
 
 impl Provider {
     /// Checks the bearer token of an admin API request: a live access token ([`Provider::live_access_token`])
-    /// with [`ADMIN_SCOPE`] (`insufficient_scope` otherwise), issued to a client that is still an admin client.
+    /// with [`ADMIN_SCOPE`], issued to a client that is still an admin client, for itself (`insufficient_scope`
+    /// otherwise).
     pub async fn admin_caller(&self, token: &str, now: UnixTime) -> Result<AdminCaller, OAuthError> {
         let (at, user) = self.live_access_token(token, now).await?;
         if !at.scope.contains(ADMIN_SCOPE) {
             return Err(insufficient_scope("the access token lacks the tessera:admin scope"));
+        }
+        // Users hold no admin role: a token naming one (say, from a refresh token granted before
+        // /authorize refused the scope) must not lend them the admin client's powers.
+        if user.is_some() {
+            return Err(insufficient_scope("the tessera:admin scope is for the admin client itself, not its users"));
         }
         let client_id =
             ClientId::parse(at.client_id).map_err(|_| OAuthError::invalid_token("the access token has no client"))?;
@@ -91,7 +92,7 @@ impl Provider {
         if !client.admin {
             return Err(insufficient_scope("the client is no longer an admin client"));
         }
-        Ok(AdminCaller { client_id, user_id: user.map(|u| u.id) })
+        Ok(AdminCaller { client_id })
     }
 
     /// `GET /admin/api/clients?after=&limit=`: clients ordered by id.

@@ -5,7 +5,8 @@
 //! are data, not sentences that name a flag.
 //!
 //! The admin API is a protected resource (RFC 6750): [`Provider::admin_caller`] accepts a live access token
-//! carrying [`ADMIN_SCOPE`] whose client is still an admin client. Every change made through the API is recorded
+//! carrying [`ADMIN_SCOPE`] whose client is still an admin client and which names no user (the scope is the
+//! client's own, from the client_credentials grant). Every change made through the API is recorded
 //! in the audit trail with that client as the actor.
 use super::audit::{EventFacts, RequestMeta};
 use super::client_keys::{parse_jwks_uri, ClientJwks};

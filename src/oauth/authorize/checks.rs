@@ -1,5 +1,6 @@
 //! The individual checks of the authorization endpoint, in the order [`super::validate`] runs them.
 use super::{AuthorizeError, Prompt, ResponseMode};
+use crate::domain::scope::ADMIN_SCOPE;
 use crate::domain::{Client, ClientId, GrantType, RedirectUri, Scope};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
@@ -70,10 +71,17 @@ pub(super) fn response_type(params: &Params, client: &Client) -> Result<(), OAut
     }
 }
 
-/// The scope must be within what the client may ask for.
+/// The scope must be within what the client may ask for, and never [`ADMIN_SCOPE`]: that one is the admin
+/// client's own (client_credentials), and a user's consent cannot hand it to a user.
 pub(super) fn scope(params: &Params, client: &Client) -> Result<Scope, OAuthError> {
     let scope = Scope::parse(params.get("scope").unwrap_or(""))
         .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e.to_string()))?;
+    if scope.contains(ADMIN_SCOPE) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("{ADMIN_SCOPE} is only issued to the client itself, with the client_credentials grant"),
+        ));
+    }
     if !scope.is_subset_of(&client.scope) {
         let extra: Vec<&str> = scope.iter().filter(|s| !client.scope.contains(s)).collect();
         return Err(OAuthError::new(
