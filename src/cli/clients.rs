@@ -52,7 +52,7 @@ pub enum ClientsCommand {
         /// Let a confidential client skip PKCE (public clients always use it).
         #[arg(long)]
         pkce_optional: bool,
-        /// Access token lifetime for this client, in seconds.
+        /// Access token lifetime for this client, in seconds; at most `tokens.max_access_token_ttl_seconds`.
         #[arg(long)]
         access_token_ttl: Option<i64>,
         /// Use this client_id instead of a generated one (e.g. when migrating from another server).
@@ -126,7 +126,9 @@ fn input_error(e: ClientInputError, jwks: Option<&Path>) -> anyhow::Error {
         ClientInputError::AuthMethod(m) => anyhow!(m),
         ClientInputError::Scope(e) => anyhow!("--scope: {e}"),
         ClientInputError::Resource(m) => anyhow!(m),
-        ClientInputError::AccessTokenTtl => anyhow!("--access-token-ttl must be greater than 0"),
+        ClientInputError::AccessTokenTtl { max } => {
+            anyhow!("--access-token-ttl must be from 1 to {max} seconds (tokens.max_access_token_ttl_seconds)")
+        }
         ClientInputError::PublicWithoutPkce => anyhow!("--public clients always use PKCE"),
         ClientInputError::KeysWithoutPrivateKeyJwt => {
             anyhow!("--jwks and --jwks-uri are for --auth-method private_key_jwt")
@@ -219,9 +221,10 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             spec.access_token_ttl = access_token_ttl;
             spec.jwks = jwks.as_deref().map(read_jwks).transpose()?;
             spec.jwks_uri = jwks_uri;
-            let (client, secret) = admin::create_client_as(&store, &spec, id, imported, now)
-                .await
-                .map_err(|e| admin_error(e, jwks.as_deref()))?;
+            let (client, secret) =
+                admin::create_client_as(&store, &spec, id, imported, settings.tokens.max_access_token_ttl, now)
+                    .await
+                    .map_err(|e| admin_error(e, jwks.as_deref()))?;
             super::record(
                 &store,
                 "client_created",

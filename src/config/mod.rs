@@ -111,6 +111,8 @@ pub struct RawRegistration {
 #[serde(deny_unknown_fields, default)]
 pub struct RawTokens {
     pub access_token_ttl_seconds: i64,
+    /// The longest access token lifetime a client may be given. Unset: `access_token_ttl_seconds`.
+    pub max_access_token_ttl_seconds: Option<i64>,
     pub id_token_ttl_seconds: i64,
     pub refresh_token_ttl_seconds: i64,
     pub refresh_idle_seconds: i64,
@@ -244,6 +246,7 @@ impl Default for RawTokens {
     fn default() -> Self {
         Self {
             access_token_ttl_seconds: 600,
+            max_access_token_ttl_seconds: None,
             id_token_ttl_seconds: 3600,
             refresh_token_ttl_seconds: 30 * 24 * 3600,
             refresh_idle_seconds: 14 * 24 * 3600,
@@ -485,6 +488,8 @@ pub struct KeySettings {
 #[derive(Debug, Clone)]
 pub struct TokenSettings {
     pub access_token_ttl: i64,
+    /// The ceiling of per-client access token lifetimes, at least `access_token_ttl`.
+    pub max_access_token_ttl: i64,
     pub id_token_ttl: i64,
     pub refresh_token_ttl: i64,
     pub refresh_idle: i64,
@@ -523,10 +528,10 @@ impl Settings {
         }
     }
 
-    /// How long before its expiry a key stays published after it stopped signing: the longest lifetime
-    /// of anything it signed.
+    /// How long a key stays published after it stopped signing, JWKS caching aside: the longest lifetime
+    /// of anything it signed. Per-client access token lifetimes never exceed `max_access_token_ttl`.
     pub fn longest_signed_lifetime(&self) -> i64 {
-        self.tokens.access_token_ttl.max(self.tokens.id_token_ttl)
+        self.tokens.max_access_token_ttl.max(self.tokens.id_token_ttl)
     }
 }
 
@@ -629,8 +634,19 @@ impl RawSettings {
         };
 
         let t = &self.tokens;
+        let access_token_ttl = positive("tokens.access_token_ttl_seconds", t.access_token_ttl_seconds)?;
         let tokens = TokenSettings {
-            access_token_ttl: positive("tokens.access_token_ttl_seconds", t.access_token_ttl_seconds)?,
+            access_token_ttl,
+            max_access_token_ttl: match t.max_access_token_ttl_seconds {
+                None => access_token_ttl,
+                Some(max) if max >= access_token_ttl => max,
+                Some(_) => {
+                    return Err(invalid(
+                        "tokens.max_access_token_ttl_seconds",
+                        format!("must be at least tokens.access_token_ttl_seconds ({access_token_ttl})"),
+                    ))
+                }
+            },
             id_token_ttl: positive("tokens.id_token_ttl_seconds", t.id_token_ttl_seconds)?,
             refresh_token_ttl: positive("tokens.refresh_token_ttl_seconds", t.refresh_token_ttl_seconds)?,
             refresh_idle: positive("tokens.refresh_idle_seconds", t.refresh_idle_seconds)?,

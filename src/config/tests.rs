@@ -38,6 +38,20 @@ fn defaults_are_the_embedded_setup() {
 }
 
 #[test]
+fn retired_keys_outlive_the_longest_client_access_token() {
+    let s = load("[tokens]\naccess_token_ttl_seconds = 300\nid_token_ttl_seconds = 60", &[]).unwrap();
+    assert_eq!(
+        (s.tokens.max_access_token_ttl, s.longest_signed_lifetime()),
+        (300, 300),
+        "the ceiling defaults to the lifetime"
+    );
+    let s = load("[tokens]\nmax_access_token_ttl_seconds = 86400", &[]).unwrap();
+    assert_eq!((s.tokens.access_token_ttl, s.longest_signed_lifetime()), (600, 86400));
+    let e = load("[tokens]\nmax_access_token_ttl_seconds = 599", &[]).unwrap_err().to_string();
+    assert!(e.contains("tokens.max_access_token_ttl_seconds") && e.contains("600"), "{e}");
+}
+
+#[test]
 fn a_zero_limit_or_interval_is_off() {
     let s =
         load("[limits]\ntoken_ip_requests = 0\nlogin_user_failures = 0\n[database]\npurge_interval_seconds = 0\n", &[])

@@ -500,6 +500,12 @@ both_backends!(refusals, async |app| {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let long_lived = json!({
+        "client_name": "Long", "grant_types": ["client_credentials"], "scope": "read", "access_token_ttl": 601,
+    });
+    let r = a.send(&app, Method::POST, "/admin/api/clients", &long_lived).await;
+    assert_eq!((r.status, r.error()), (StatusCode::BAD_REQUEST, "invalid_request"), "above the ceiling");
+    assert!(s(&r.body, "error_description").contains("tokens.max_access_token_ttl_seconds"), "{}", r.body);
     let huge = json!({ "client_name": "x".repeat(70 * 1024) });
     let r = a.send(&app, Method::POST, "/admin/api/clients", &huge).await;
     assert_eq!((r.status, r.error()), (StatusCode::BAD_REQUEST, "invalid_request"));

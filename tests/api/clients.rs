@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use tessera::storage::ClientStore;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const API: &str = "https://api.example/";
@@ -164,6 +165,57 @@ both_backends!(admin_scope_only_for_admin_clients, async |app| {
     assert_eq!(r.0, StatusCode::OK, "{}", r.1);
     assert_eq!(r.1["scope"], "tessera:admin");
 });
+
+/// The seconds a client credentials token of `client` lives, from its claims.
+async fn token_lifetime(app: &TestApp, client: &Value) -> i64 {
+    let auth = Some((client["client_id"].as_str().unwrap(), client["client_secret"].as_str().unwrap()));
+    let r = token(app, &[("grant_type", "client_credentials"), ("scope", "read")], auth).await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    let claims = service_token(app, &r.1, &id_of(client)).await;
+    let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert_eq!(r.1["expires_in"], lifetime);
+    lifetime
+}
+
+// A retired key stays published for the longest lifetime of what it signed (DESIGN.md §5), which a client's
+// own access token lifetime must not exceed: the CLI refuses one above the ceiling, and one stored above it
+// (before the ceiling existed, or before it was lowered) is cut to it.
+both_backends!(client_access_token_lifetimes_end_before_their_key_leaves, async |app| {
+    let retention = tessera::startup::rotation_policy(&app.settings).retain_retired - app.settings.keys.jwks_max_age;
+    let service = ["--grant-type", "client_credentials", "--scope", "read", "--access-token-ttl"];
+    let too_long = (retention + 1).to_string();
+    let out = app.cli(&[&["clients", "add", "--name", "Long"][..], &service, &[&too_long]].concat(), None);
+    let err = assert_failure(&out, &["clients", "add", "--access-token-ttl", &too_long]);
+    assert!(err.contains("--access-token-ttl") && err.contains("tokens.max_access_token_ttl_seconds"), "{err}");
+
+    let short = add_service(&app, &[&service[..], &["300"]].concat());
+    assert_eq!(token_lifetime(&app, &short).await, 300);
+    let stored = add_service(&app, &[&service[..], &["300"]].concat());
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    let id = tessera::domain::ClientId::parse(id_of(&stored)).unwrap();
+    let mut client = store.client(&id).await.unwrap().unwrap();
+    client.access_token_ttl = Some(30 * 24 * 3600);
+    store.update_client(&client).await.unwrap();
+    let lifetime = token_lifetime(&app, &stored).await;
+    assert!(lifetime <= retention, "a token living {lifetime} s signed by a key kept {retention} s");
+    assert_eq!(lifetime, app.settings.tokens.access_token_ttl, "cut to the ceiling, by default the lifetime");
+});
+
+both_backends!(
+    a_raised_ceiling_allows_longer_client_lifetimes_and_keeps_keys_longer,
+    |raw| {
+        raw.tokens.max_access_token_ttl_seconds = Some(7200);
+    },
+    async |app| {
+        let policy = tessera::startup::rotation_policy(&app.settings);
+        assert_eq!(policy.retain_retired, 7200 + app.settings.keys.jwks_max_age);
+        let service = ["--grant-type", "client_credentials", "--scope", "read", "--access-token-ttl"];
+        let long = add_service(&app, &[&service[..], &["7200"]].concat());
+        assert_eq!(token_lifetime(&app, &long).await, 7200);
+        let out = app.cli(&[&["clients", "add", "--name", "Longer"][..], &service, &["7201"]].concat(), None);
+        assert!(assert_failure(&out, &["clients", "add"]).contains("1 to 7200"));
+    }
+);
 
 // --- private_key_jwt ---
 

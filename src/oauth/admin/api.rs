@@ -126,7 +126,7 @@ impl Provider {
         if spec.client_id.is_some() {
             return Err(AdminError::Invalid("client_id is chosen by the server".into()));
         }
-        let (client, secret) = create_client(&*self.clients, &spec, now).await?;
+        let (client, secret) = create_client(&*self.clients, &spec, self.tokens.max_access_token_ttl, now).await?;
         let facts = caller.facts(None, Some(&client.id), client_details(&client));
         self.audit("admin_client_created", facts, meta, now).await;
         let mut value = client_json(&client);
@@ -152,7 +152,7 @@ impl Provider {
         if spec.client_id.as_deref().is_some_and(|given| given != id.as_str()) {
             return Err(AdminError::Invalid("client_id does not match the client in the path".into()));
         }
-        let (client, secret) = build_client(&spec, id.clone(), Some(&current), now)?;
+        let (client, secret) = build_client(&spec, id.clone(), Some(&current), self.tokens.max_access_token_ttl, now)?;
         self.clients.update_client(&client).await.map_err(|e| match e {
             StoreError::NotFound => no_client(id.as_str()),
             other => other.into(),

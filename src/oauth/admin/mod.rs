@@ -107,9 +107,12 @@ pub enum ClientInputError {
     /// A resource indicator was refused.
     #[error("{0}")]
     Resource(String),
-    /// The access token lifetime is zero or negative.
-    #[error("access_token_ttl must be greater than 0")]
-    AccessTokenTtl,
+    /// The access token lifetime is not from 1 to the server's ceiling.
+    #[error("access_token_ttl must be from 1 to {max} seconds (the server's tokens.max_access_token_ttl_seconds)")]
+    AccessTokenTtl {
+        /// The ceiling, `tokens.max_access_token_ttl_seconds`.
+        max: i64,
+    },
     /// A public client without PKCE.
     #[error("public clients always use PKCE")]
     PublicWithoutPkce,
@@ -210,7 +213,7 @@ pub struct ClientSpec {
     /// Whether PKCE is required (default true; public clients always require it).
     #[serde(default)]
     pub require_pkce: Option<bool>,
-    /// Access token lifetime in seconds.
+    /// Access token lifetime in seconds, at most the server's `tokens.max_access_token_ttl_seconds`.
     #[serde(default)]
     pub access_token_ttl: Option<i64>,
     /// For `private_key_jwt`: the client's public keys.
@@ -302,11 +305,13 @@ fn key_metadata(
 /// Builds the client `spec` describes, with id `id`, checked by [`client_rules::check_client`]. When it
 /// replaces `previous`, creation time, revocation cut-off and display metadata are kept, and so is the secret
 /// while the client still authenticates with one. A client that needs a secret and has none is issued one,
-/// returned here to be shown once.
+/// returned here to be shown once. Its access token lifetime may not exceed `max_access_token_ttl`, the
+/// longest the key ring keeps a retired key for.
 pub fn build_client(
     spec: &ClientSpec,
     id: ClientId,
     previous: Option<&Client>,
+    max_access_token_ttl: i64,
     now: UnixTime,
 ) -> Result<(Client, Option<PlainSecret>), ClientInputError> {
     let auth_method = match spec.token_endpoint_auth_method.as_deref() {
@@ -337,8 +342,8 @@ pub fn build_client(
         .map_err(ClientInputError::Resource)?;
     let base = previous.map(|p| p.metadata.clone()).unwrap_or_default();
     let metadata = key_metadata(auth_method, spec.jwks.as_ref(), spec.jwks_uri.as_deref(), base)?;
-    if spec.access_token_ttl.is_some_and(|ttl| ttl <= 0) {
-        return Err(ClientInputError::AccessTokenTtl);
+    if spec.access_token_ttl.is_some_and(|ttl| !(1..=max_access_token_ttl).contains(&ttl)) {
+        return Err(ClientInputError::AccessTokenTtl { max: max_access_token_ttl });
     }
     if public && spec.require_pkce == Some(false) {
         return Err(ClientInputError::PublicWithoutPkce);
@@ -381,9 +386,10 @@ pub fn build_client(
 pub async fn create_client(
     clients: &dyn ClientStore,
     spec: &ClientSpec,
+    max_access_token_ttl: i64,
     now: UnixTime,
 ) -> Result<(Client, Option<PlainSecret>), AdminError> {
-    create_client_as(clients, spec, ClientId::generate(), None, now).await
+    create_client_as(clients, spec, ClientId::generate(), None, max_access_token_ttl, now).await
 }
 
 /// Like [`create_client`] with an id chosen by the operator and, optionally, a secret brought from elsewhere
@@ -394,9 +400,10 @@ pub async fn create_client_as(
     spec: &ClientSpec,
     id: ClientId,
     imported_secret: Option<PlainSecret>,
+    max_access_token_ttl: i64,
     now: UnixTime,
 ) -> Result<(Client, Option<PlainSecret>), AdminError> {
-    let (mut client, mut secret) = build_client(spec, id, None, now)?;
+    let (mut client, mut secret) = build_client(spec, id, None, max_access_token_ttl, now)?;
     if let Some(imported) = imported_secret {
         if client.secret_hash.is_none() {
             return Err(ClientInputError::SecretWithoutSecretMethod.into());
@@ -513,6 +520,8 @@ mod tests {
     use super::api::{page, page_limit};
     use super::*;
 
+    const MAX_TTL: i64 = 3600;
+
     fn spec(f: impl FnOnce(&mut ClientSpec)) -> ClientSpec {
         let mut s = ClientSpec::named("App");
         s.redirect_uris = vec!["https://app.example/cb".into()];
@@ -521,7 +530,7 @@ mod tests {
     }
 
     fn build(s: &ClientSpec) -> Result<(Client, Option<PlainSecret>), ClientInputError> {
-        build_client(s, ClientId::parse("c1").unwrap(), None, 100)
+        build_client(s, ClientId::parse("c1").unwrap(), None, MAX_TTL, 100)
     }
 
     #[test]
@@ -557,7 +566,8 @@ mod tests {
             (spec(|s| s.token_endpoint_auth_method = Some("magic".into())), E::AuthMethod(String::new())),
             (spec(|s| s.scope = Some("a\"b".into())), E::Scope(ScopeError::BadCharacter)),
             (spec(|s| s.resources = vec!["nope".into()]), E::Resource(String::new())),
-            (spec(|s| s.access_token_ttl = Some(0)), E::AccessTokenTtl),
+            (spec(|s| s.access_token_ttl = Some(0)), E::AccessTokenTtl { max: MAX_TTL }),
+            (spec(|s| s.access_token_ttl = Some(MAX_TTL + 1)), E::AccessTokenTtl { max: MAX_TTL }),
             (
                 spec(|s| {
                     s.token_endpoint_auth_method = Some("none".into());
@@ -596,7 +606,8 @@ mod tests {
         previous.revoked_before = Some(50);
         previous.metadata.client_uri = Some("https://app.example".into());
         let (second, issued) =
-            build_client(&spec(|s| s.client_name = "Renamed".into()), first.id.clone(), Some(&previous), 200).unwrap();
+            build_client(&spec(|s| s.client_name = "Renamed".into()), first.id.clone(), Some(&previous), MAX_TTL, 200)
+                .unwrap();
         assert!(issued.is_none(), "the secret is kept");
         assert!(second.secret_hash.as_ref().unwrap().matches(secret.unwrap().expose()));
         assert_eq!((second.name.as_str(), second.created_at, second.updated_at), ("Renamed", 100, 200));
@@ -605,9 +616,9 @@ mod tests {
 
         // Public, then back to a secret: a new one is issued.
         let public = spec(|s| s.token_endpoint_auth_method = Some("none".into()));
-        let (third, issued) = build_client(&public, first.id.clone(), Some(&second), 300).unwrap();
+        let (third, issued) = build_client(&public, first.id.clone(), Some(&second), MAX_TTL, 300).unwrap();
         assert!(issued.is_none() && third.secret_hash.is_none() && third.previous_secret.is_none());
-        let (fourth, issued) = build_client(&spec(|_| {}), first.id.clone(), Some(&third), 400).unwrap();
+        let (fourth, issued) = build_client(&spec(|_| {}), first.id.clone(), Some(&third), MAX_TTL, 400).unwrap();
         assert!(fourth.secret_hash.as_ref().unwrap().matches(issued.unwrap().expose()));
     }
 
@@ -615,7 +626,7 @@ mod tests {
     fn specs_parse_from_json_and_what_get_returns_goes_back() {
         let (c, _) = build(&spec(|s| s.admin = true)).unwrap();
         let back = ClientSpec::from_json(client_json(&c).to_string().as_bytes()).unwrap();
-        let (again, _) = build_client(&back, c.id.clone(), Some(&c), 100).unwrap();
+        let (again, _) = build_client(&back, c.id.clone(), Some(&c), MAX_TTL, 100).unwrap();
         assert_eq!(again, c);
         for bad in [&b"{"[..], br#"{"client_name":"x","client_secret":"s"}"#, br#"{"redirect_uris":[]}"#] {
             assert!(matches!(ClientSpec::from_json(bad), Err(AdminError::Invalid(_))));

@@ -64,9 +64,10 @@ impl Provider {
         }
     }
 
-    /// The access token lifetime for `client`.
+    /// The access token lifetime for `client`. Retired keys stay published only for the ceiling, so a
+    /// lifetime stored above it (before it existed, or before it was lowered) is cut to it.
     pub fn access_ttl(&self, client: &Client) -> i64 {
-        client.access_token_ttl.unwrap_or(self.tokens.access_token_ttl)
+        client.access_token_ttl.unwrap_or(self.tokens.access_token_ttl).min(self.tokens.max_access_token_ttl)
     }
 
     /// The `aud` of an access token: the requested resource, else the configured default, else the issuer.
