@@ -25,6 +25,9 @@ impl ClientStore for OneClient {
     async fn update_client(&self, _: &Client) -> StoreResult<()> {
         Ok(())
     }
+    async fn set_client_revoked_before(&self, _: &ClientId, _: i64) -> StoreResult<()> {
+        Ok(())
+    }
     async fn delete_client(&self, _: &ClientId) -> StoreResult<()> {
         Ok(())
     }

@@ -9,6 +9,7 @@ use super::provider::Provider;
 use super::tokens::ACCESS_TOKEN_TYP;
 use crate::domain::secret::SecretHash;
 use crate::domain::{Client, ClientId, UnixTime, UserId};
+use crate::storage::StoreError;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -174,11 +175,11 @@ impl Provider {
         meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<(), OAuthError> {
-        let mut client =
-            self.clients.client(client_id).await?.ok_or_else(|| OAuthError::invalid_request("no such client"))?;
-        client.revoked_before = Some(now);
-        client.updated_at = now;
-        self.clients.update_client(&client).await?;
+        // Only the cut-off is written, not the whole row: an edit racing this one cannot put the old one back.
+        self.clients.set_client_revoked_before(client_id, now).await.map_err(|e| match e {
+            StoreError::NotFound => OAuthError::invalid_request("no such client"),
+            other => other.into(),
+        })?;
         let issued = self.refresh_tokens.revoke_client_refresh_tokens(client_id, now).await?;
         self.revoke_access_tokens(&issued, now).await;
         let facts = EventFacts {

@@ -3,7 +3,7 @@
 //! Changes made through this cache invalidate their entry at once; changes made elsewhere (another instance,
 //! the CLI) are seen within the TTL. Revocation checks do not read through it: they must be exact.
 use super::{ClientStore, StoreResult};
-use crate::domain::{Client, ClientId};
+use crate::domain::{Client, ClientId, UnixTime};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -50,6 +50,12 @@ impl Cache {
         r
     }
 
+    async fn set_client_revoked_before(&self, id: &ClientId, at: UnixTime) -> StoreResult<()> {
+        let r = self.inner.set_client_revoked_before(id, at).await;
+        self.forget(id);
+        r
+    }
+
     async fn delete_client(&self, id: &ClientId) -> StoreResult<()> {
         let r = self.inner.delete_client(id).await;
         self.forget(id);
@@ -73,6 +79,10 @@ impl ClientStore for ExactClients {
 
     async fn update_client(&self, client: &Client) -> StoreResult<()> {
         self.0.update_client(client).await
+    }
+
+    async fn set_client_revoked_before(&self, id: &ClientId, at: UnixTime) -> StoreResult<()> {
+        self.0.set_client_revoked_before(id, at).await
     }
 
     async fn delete_client(&self, id: &ClientId) -> StoreResult<()> {
@@ -115,6 +125,10 @@ impl ClientStore for CachedClients {
         self.0.update_client(client).await
     }
 
+    async fn set_client_revoked_before(&self, id: &ClientId, at: UnixTime) -> StoreResult<()> {
+        self.0.set_client_revoked_before(id, at).await
+    }
+
     async fn delete_client(&self, id: &ClientId) -> StoreResult<()> {
         self.0.delete_client(id).await
     }
@@ -146,6 +160,12 @@ mod tests {
         }
         async fn update_client(&self, c: &Client) -> StoreResult<()> {
             self.create_client(c).await
+        }
+        async fn set_client_revoked_before(&self, id: &ClientId, at: UnixTime) -> StoreResult<()> {
+            if let Some(c) = self.clients.lock().unwrap().get_mut(id) {
+                c.revoked_before = Some(at);
+            }
+            Ok(())
         }
         async fn delete_client(&self, id: &ClientId) -> StoreResult<()> {
             self.clients.lock().unwrap().remove(id);

@@ -97,8 +97,13 @@ pub trait ClientStore: Send + Sync {
     async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>>;
     /// All clients ordered by id, after `after` (keyset paging).
     async fn list_clients(&self, after: Option<&ClientId>, limit: i64) -> StoreResult<Vec<Client>>;
-    /// Replaces every field of an existing client; `NotFound` when there is none.
+    /// Replaces every field of an existing client but `revoked_before`, which only
+    /// [`ClientStore::set_client_revoked_before`] moves: a write built from an earlier read must not undo a
+    /// revocation made since. `NotFound` when there is none.
     async fn update_client(&self, client: &Client) -> StoreResult<()>;
+    /// Moves a client's `revoked_before` to `at`, never back (a later cut-off already set stays); `NotFound`
+    /// when there is no such client.
+    async fn set_client_revoked_before(&self, id: &ClientId, at: UnixTime) -> StoreResult<()>;
     /// Deletes a client; `NotFound` when there is none.
     async fn delete_client(&self, id: &ClientId) -> StoreResult<()>;
 }

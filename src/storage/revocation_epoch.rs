@@ -217,6 +217,12 @@ impl ClientStore for EpochClients {
         r
     }
 
+    async fn set_client_revoked_before(&self, id: &ClientId, at: UnixTime) -> StoreResult<()> {
+        let r = self.inner.set_client_revoked_before(id, at).await;
+        self.epoch.advance().await;
+        r
+    }
+
     async fn delete_client(&self, id: &ClientId) -> StoreResult<()> {
         let r = self.inner.delete_client(id).await;
         self.epoch.advance().await;

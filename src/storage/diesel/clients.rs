@@ -6,7 +6,7 @@
 use super::schema::clients;
 use super::{AnyConnection, DieselStore};
 use crate::domain::secret::SecretHash;
-use crate::domain::{Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, RedirectUri, Scope};
+use crate::domain::{Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, RedirectUri, Scope, UnixTime};
 use crate::storage::{ClientStore, StoreError, StoreResult};
 use async_trait::async_trait;
 use diesel::prelude::*;
@@ -37,6 +37,7 @@ struct ClientRow {
 }
 
 /// Every column a [`Client`] determines; `None` writes NULL, so an update clears what the client no longer has.
+/// An update leaves `revoked_before` alone: only [`ClientStore::set_client_revoked_before`] moves it.
 #[derive(Debug, Insertable, AsChangeset)]
 #[diesel(table_name = clients, treat_none_as_null = true)]
 pub(super) struct ClientFields {
@@ -56,6 +57,7 @@ pub(super) struct ClientFields {
     access_token_ttl: Option<i64>,
     metadata: String,
     updated_at: i64,
+    #[diesel(skip_update)]
     revoked_before: Option<i64>,
 }
 
@@ -201,6 +203,23 @@ impl ClientStore for DieselStore {
             .await
     }
 
+    async fn set_client_revoked_before(&self, id: &ClientId, at: UnixTime) -> StoreResult<()> {
+        let id = id.as_str().to_owned();
+        self.db()
+            .write(move |c| {
+                // updated_at is left alone, as for users: `at` is a cut-off, not a change to the client.
+                let earlier = clients::revoked_before.is_null().or(clients::revoked_before.lt(at));
+                let moved = diesel::update(clients::table.find(&id).filter(earlier))
+                    .set(clients::revoked_before.eq(at))
+                    .execute(c)?;
+                if moved == 0 && !diesel::select(diesel::dsl::exists(clients::table.find(&id))).get_result(c)? {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            })
+            .await
+    }
+
     async fn delete_client(&self, id: &ClientId) -> StoreResult<()> {
         let id = id.as_str().to_owned();
         self.db()
@@ -308,12 +327,12 @@ mod tests {
         let id = ClientId::parse("app").unwrap();
         t.store.create_client(&full_client("app")).await.unwrap();
 
-        // Full -> bare clears every optional column; created_at stays.
+        // Full -> bare clears every optional column; created_at and revoked_before stay.
         let mut bare = bare_client("app");
         bare.updated_at = 1_700_001_000;
         t.store.update_client(&bare).await.unwrap();
         let back = t.store.client(&id).await.unwrap().unwrap();
-        assert_eq!(back, Client { created_at: 1_700_000_000, ..bare.clone() });
+        assert_eq!(back, Client { created_at: 1_700_000_000, revoked_before: Some(1_700_000_002), ..bare.clone() });
 
         // Bare -> full sets them again.
         let mut full = full_client("app");
@@ -341,6 +360,29 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(rat.as_deref(), Some("rat"));
+    }
+
+    /// `revoke-tokens` racing an edit (admin PUT, registration PUT, rotate-secret) that read the client before
+    /// it: the edit's stale copy does not put the old cut-off back, and a later cut-off is never moved back.
+    async fn revocation_survives_a_stale_full_row_update(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let id = ClientId::parse("app").unwrap();
+        t.store.create_client(&bare_client("app")).await.unwrap();
+        let mut stale = t.store.client(&id).await.unwrap().unwrap();
+        t.store.set_client_revoked_before(&id, 1_700_000_500).await.unwrap();
+        stale.name = "Renamed".into();
+        stale.updated_at = 1_700_000_600;
+        t.store.update_client(&stale).await.unwrap();
+        let back = t.store.client(&id).await.unwrap().unwrap();
+        assert_eq!((back.name.as_str(), back.revoked_before), ("Renamed", Some(1_700_000_500)));
+        assert_eq!(back.updated_at, 1_700_000_600, "a cut-off is not a change to the client");
+
+        t.store.set_client_revoked_before(&id, 1_700_000_400).await.unwrap();
+        assert_eq!(t.store.client(&id).await.unwrap().unwrap().revoked_before, Some(1_700_000_500));
+        t.store.set_client_revoked_before(&id, 1_700_000_900).await.unwrap();
+        assert_eq!(t.store.client(&id).await.unwrap().unwrap().revoked_before, Some(1_700_000_900));
+        let err = t.store.set_client_revoked_before(&ClientId::parse("ghost").unwrap(), 1).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound), "{err:?}");
     }
 
     async fn list_pages_and_delete(backend: Backend) {
@@ -416,6 +458,7 @@ mod tests {
         duplicate_id_conflicts,
         update_replaces_every_field,
         update_keeps_the_registration_token,
+        revocation_survives_a_stale_full_row_update,
         list_pages_and_delete,
         delete_cascades_to_consents,
         corrupt_rows_are_errors_not_panics,
