@@ -33,16 +33,18 @@ fn parse_since(s: &str, now: i64) -> anyhow::Result<i64> {
     if let Ok(t) = s.parse::<i64>() {
         return Ok(t);
     }
-    let (n, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: i64 = n.parse().map_err(|_| anyhow!("--since takes a Unix time or an age like 30m, 12h, 7d"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(anyhow!("--since takes a Unix time or an age like 30m, 12h, 7d")),
+    let bad = || anyhow!("--since takes a Unix time or an age like 30m, 12h, 7d");
+    // The unit is the last character, not the last byte: input may end in a multi-byte one.
+    let mut chars = s.chars();
+    let unit = match chars.next_back().ok_or_else(bad)? {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err(bad()),
     };
-    Ok(now - secs)
+    let n: i64 = chars.as_str().parse().ok().filter(|n| *n >= 0).ok_or_else(bad)?;
+    n.checked_mul(unit).and_then(|secs| now.checked_sub(secs)).ok_or_else(bad)
 }
 
 pub(super) async fn run(cmd: AuditCommand, settings: &Settings, out: &Output) -> anyhow::Result<()> {
@@ -91,5 +93,13 @@ mod tests {
         assert_eq!(super::parse_since("2h", 10_000).unwrap(), 10_000 - 7200);
         assert_eq!(super::parse_since("7d", 1_000_000).unwrap(), 1_000_000 - 604_800);
         assert!(super::parse_since("soon", 0).is_err());
+    }
+
+    #[test]
+    fn since_refuses_without_panicking() {
+        for bad in ["5é", "é", "", "d", "-5d", "1.5h", "99999999999999999d"] {
+            assert!(super::parse_since(bad, 0).is_err(), "{bad:?}");
+        }
+        assert!(super::parse_since("1d", i64::MIN).is_err(), "an age before the earliest time");
     }
 }
