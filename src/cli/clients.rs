@@ -34,7 +34,8 @@ pub enum ClientsCommand {
         /// Token endpoint authentication for confidential clients.
         #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "private_key_jwt"])]
         auth_method: Option<String>,
-        /// A grant type it may use (repeatable; default authorization_code and refresh_token).
+        /// A grant type it may use (repeatable; default authorization_code and refresh_token, or
+        /// client_credentials for an --admin client without --redirect-uri).
         #[arg(long = "grant-type")]
         grant_types: Vec<String>,
         /// Scopes it may request (repeatable, or space separated).

@@ -52,7 +52,8 @@ async fn client_credentials(app: &TestApp, id: &str, secret: &str, scope: &str) 
 }
 
 async fn admin(app: &TestApp) -> Admin {
-    let c = app.cli_json(&["clients", "add", "--name", "Admin", "--admin", "--grant-type", "client_credentials"], None);
+    // Without redirect URIs an admin client gets the client_credentials grant, the one that issues the scope.
+    let c = app.cli_json(&["clients", "add", "--name", "Admin", "--admin"], None);
     let (id, secret) = (s(&c, "client_id").to_owned(), s(&c, "client_secret").to_owned());
     let (status, body) = client_credentials(app, &id, &secret, "tessera:admin").await;
     assert_eq!(status, StatusCode::OK, "{body}");

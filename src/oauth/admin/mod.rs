@@ -195,7 +195,8 @@ pub struct ClientSpec {
     /// How it authenticates (default `client_secret_basic`; `none` makes a public client).
     #[serde(default)]
     pub token_endpoint_auth_method: Option<String>,
-    /// Grant types (default `authorization_code` and `refresh_token`).
+    /// Grant types (default `authorization_code` and `refresh_token`; `client_credentials` for an admin client
+    /// without redirect URIs).
     #[serde(default)]
     pub grant_types: Option<Vec<String>>,
     /// Space-separated scopes it may request (default [`DEFAULT_CLIENT_SCOPE`]).
@@ -321,6 +322,8 @@ pub fn build_client(
     let public = auth_method == ClientAuthMethod::None;
     let grant_types = match &spec.grant_types {
         Some(g) => client_rules::parse_grant_types(g).map_err(ClientInputError::Rule)?,
+        // The admin scope is issued by the client_credentials grant alone.
+        None if spec.admin && spec.redirect_uris.is_empty() => vec![GrantType::ClientCredentials],
         None => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
     };
     let redirect_uris = client_rules::parse_redirect_uris(&spec.redirect_uris).map_err(ClientInputError::Rule)?;
@@ -553,6 +556,12 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(c.scope.to_string(), format!("read {ADMIN_SCOPE}"));
+        let (service, _) = build(&spec(|s| {
+            s.admin = true;
+            s.redirect_uris.clear();
+        }))
+        .unwrap();
+        assert_eq!(service.grant_types, [GrantType::ClientCredentials], "the grant that issues the admin scope");
         let err = build(&spec(|s| s.scope = Some(ADMIN_SCOPE.into()))).unwrap_err();
         assert_eq!(err, ClientInputError::Rule(ClientRuleError::AdminScope));
     }
