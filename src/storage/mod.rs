@@ -44,8 +44,8 @@ pub trait UserStore: Send + Sync {
     async fn set_user_disabled(&self, username: &Username, disabled: bool, now: UnixTime) -> StoreResult<User>;
     /// Replaces a user's password hash; `NotFound` when there is none.
     async fn set_password_hash(&self, username: &Username, hash: String, now: UnixTime) -> StoreResult<User>;
-    /// Makes every token issued to the user before `at` invalid ("sign out everywhere"); `NotFound` when
-    /// there is none.
+    /// Makes every token issued to the user before `at` invalid ("sign out everywhere"), never moving an
+    /// existing later cut-off back; `NotFound` when there is none.
     async fn set_user_revoked_before(&self, id: &UserId, at: UnixTime) -> StoreResult<()>;
     /// Applies `update` in one transaction and returns the user as it is then; `updated_at` becomes `now`
     /// when `update` changes anything, and a changed email address is no longer verified. `NotFound` when

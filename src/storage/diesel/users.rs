@@ -180,8 +180,12 @@ impl UserStore for DieselStore {
         self.db()
             .write(move |c| {
                 // updated_at is left alone: it tracks changes to the profile, and `at` is a cut-off, not a clock.
-                let changed = diesel::update(users::table.find(&id)).set(users::revoked_before.eq(at)).execute(c)?;
-                if changed == 0 {
+                // An earlier `at` (a slower instance, a clock behind) must not bring back what a later one ended.
+                let earlier = users::revoked_before.is_null().or(users::revoked_before.lt(at));
+                let moved = diesel::update(users::table.find(&id).filter(earlier))
+                    .set(users::revoked_before.eq(at))
+                    .execute(c)?;
+                if moved == 0 && !diesel::select(diesel::dsl::exists(users::table.find(&id))).get_result(c)? {
                     return Err(StoreError::NotFound);
                 }
                 Ok(())
@@ -371,6 +375,9 @@ mod tests {
 
         // A later sign-out everywhere replaces the cut-off.
         t.store.set_user_revoked_before(&nu.id, 1_700_000_900).await.unwrap();
+        assert_eq!(t.store.user_by_id(&nu.id).await.unwrap().unwrap().revoked_before, Some(1_700_000_900));
+        // An earlier one does not move it back.
+        t.store.set_user_revoked_before(&nu.id, 1_700_000_700).await.unwrap();
         assert_eq!(t.store.user_by_id(&nu.id).await.unwrap().unwrap().revoked_before, Some(1_700_000_900));
         // Other users are left alone.
         assert_eq!(t.store.user_by_id(&other.id).await.unwrap().unwrap().revoked_before, None);
