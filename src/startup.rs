@@ -128,6 +128,7 @@ pub async fn build_provider(
             .context("starting the signing threads")?,
         session_ttl: settings.sessions.ttl,
         leeway: settings.tokens.leeway,
+        key_refresh: i64::try_from(settings.keys.refresh.as_secs()).unwrap_or(i64::MAX),
         limits,
         revocation_epoch,
         verified_tokens: crate::oauth::verified::VerifiedTokens::default(),

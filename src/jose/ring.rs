@@ -85,6 +85,13 @@ impl RingSnapshot {
         self.keys.iter().find(|k| k.kid == kid)
     }
 
+    /// When the key `kid` stopped (or will stop) signing: when the next newer key activates; `None` for the
+    /// newest key and for unknown ids.
+    pub fn retired_at(&self, kid: &str) -> Option<UnixTime> {
+        let key = self.key(kid)?;
+        self.keys.iter().map(|k| k.activates_at).filter(|&at| at > key.activates_at).min()
+    }
+
     /// The JWKS document, serialized once per ring change.
     pub fn jwks_json(&self) -> &[u8] {
         &self.jwks
@@ -339,5 +346,28 @@ impl KeyRing {
                 tracing::warn!(error = %e, "key ring maintenance failed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jose::key::NewKey;
+    use crate::jose::Kek;
+
+    fn key(kek: &Kek, created_at: UnixTime, activates_at: UnixTime) -> Arc<SigningKey> {
+        let stored = NewKey::generate(2048).and_then(|k| k.seal(kek, created_at, activates_at)).unwrap();
+        Arc::new(SigningKey::unseal(&stored, kek).unwrap())
+    }
+
+    #[test]
+    fn a_key_retires_when_the_next_newer_one_activates() {
+        let kek = Kek::from_bytes([9; 32]);
+        let (old, current, next) = (key(&kek, 0, 0), key(&kek, 50, 100), key(&kek, 150, 200));
+        let ring = RingSnapshot::from_keys(vec![Arc::clone(&next), Arc::clone(&old), Arc::clone(&current)]).unwrap();
+        assert_eq!(ring.retired_at(&old.kid), Some(100));
+        assert_eq!(ring.retired_at(&current.kid), Some(200), "staged: it stops signing when the next activates");
+        assert_eq!(ring.retired_at(&next.kid), None);
+        assert_eq!(ring.retired_at("unknown"), None);
     }
 }

@@ -56,6 +56,9 @@ pub struct Provider {
     pub session_ttl: i64,
     /// Clock skew tolerated on incoming JWTs, in seconds.
     pub leeway: i64,
+    /// How often instances reload the key ring (`keys.refresh_seconds`): how long one may go on signing
+    /// with a key another has just retired.
+    pub key_refresh: i64,
     /// Abuse limits (sign-in, token endpoint, registration).
     pub limits: crate::oauth::limits::Limiter,
     /// Changes whenever a token may have been revoked anywhere; tags [`Provider::verified_tokens`].

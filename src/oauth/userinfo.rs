@@ -50,6 +50,17 @@ impl Provider {
             return Err(invalid("the access token was issued by someone else"));
         }
         let (exp, iat) = self.check_lifetime(&c, now)?;
+        // What no instance of this server could have signed: a token longer-lived than any client may get,
+        // or one a key signed after it stopped signing (after `keys rotate --now` for a compromised key, its
+        // holder could otherwise mint tokens until the key leaves the ring). Other instances pick a rotation
+        // up within a ring refresh, their clocks within the leeway.
+        if exp - iat > self.tokens.max_access_token_ttl {
+            return Err(invalid("the access token lives longer than this server issues them"));
+        }
+        let retired_at = header.key_id().and_then(|kid| snapshot.retired_at(kid));
+        if retired_at.is_some_and(|at| iat > at.saturating_add(self.key_refresh).saturating_add(self.leeway)) {
+            return Err(invalid("the access token was signed by a key after it was retired"));
+        }
         Ok(AccessTokenClaims {
             sub: str_claim("sub").ok_or_else(|| invalid("the access token has no sub"))?,
             client_id: str_claim("client_id").ok_or_else(|| invalid("the access token has no client_id"))?,

@@ -185,3 +185,64 @@ both_backends!(regression_rotate_now_in_the_same_second_signs_with_the_new_key, 
         assert_eq!(state, "current", "attempt {attempt}");
     }
 });
+
+/// `POST /token` with client_credentials; the access token.
+async fn service_token(app: &TestApp, id: &str, secret: &str) -> String {
+    let r = app
+        .api_client
+        .post(app.url("/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    body["access_token"].as_str().unwrap_or_else(|| panic!("no token: {body}")).to_owned()
+}
+
+async fn active(app: &TestApp, id: &str, secret: &str, token: &str) -> bool {
+    let r = app.api_client.post(app.url("/introspect")).basic_auth(id, Some(secret)).form(&[("token", token)]);
+    let body: Value = r.send().await.unwrap().json().await.unwrap();
+    body["active"].as_bool().unwrap()
+}
+
+// After `keys rotate --now` (a compromised key), what the old key signs from then on is refused, while the
+// tokens it signed before stay good until they expire; and no token lives longer than this server issues them.
+both_backends!(
+    a_key_rotated_out_at_once_signs_nothing_new,
+    |raw| {
+        raw.keys.refresh_seconds = 1;
+        raw.tokens.leeway_seconds = 0;
+    },
+    async |app| {
+        let client = app.cli_json(&["clients", "add", "--name", "Service", "--grant-type", "client_credentials"], None);
+        let (id, secret) = (client["client_id"].as_str().unwrap(), client["client_secret"].as_str().unwrap());
+        let before = service_token(&app, id, secret).await;
+        let (_store, ring) = app.open_key_ring().await;
+        let (payload, header) = ring.snapshot().verify(&before).unwrap();
+        let typ = header.token_type().unwrap().to_owned();
+        let old = ring.snapshot().key(header.key_id().unwrap()).unwrap().clone();
+
+        let rotated = app.cli_json(&["keys", "rotate", "--now"], None);
+        wait_until_served(&app, rotated["kid"].as_str().unwrap()).await;
+        // Past the retirement, the ring refresh and the (zero) leeway.
+        sleep_until_unix(rotated["activates_at"].as_i64().unwrap() + 2).await;
+        let now = tessera::domain::now();
+        let minted_now = |exp: i64| {
+            let mut p = payload.clone();
+            p.set_claim("iat", Some(serde_json::json!(now))).unwrap();
+            p.set_claim("exp", Some(serde_json::json!(exp))).unwrap();
+            p.set_claim("jti", Some(serde_json::json!(format!("forged-{exp}")))).unwrap();
+            p
+        };
+        let forged = old.sign_jwt(&minted_now(now + 60), &typ).unwrap();
+        assert!(!active(&app, id, secret, &forged).await, "signed by the old key after it was retired");
+        assert!(active(&app, id, secret, &before).await, "signed by the old key before");
+
+        ring.refresh().await.unwrap();
+        let current = ring.snapshot().sign(&minted_now(now + 60), &typ, now).unwrap();
+        assert!(active(&app, id, secret, &current).await, "the current key's own token");
+        let too_long = ring.snapshot().sign(&minted_now(now + 601), &typ, now).unwrap();
+        assert!(!active(&app, id, secret, &too_long).await, "longer than tokens.max_access_token_ttl_seconds");
+    }
+);
