@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
+use tessera::domain::secret::SecretHash;
 use tessera::domain::{Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, RedirectUri, Scope};
 use tessera::oauth::authorize::{validate, AuthorizeError};
 use tessera::oauth::params::Params;
@@ -22,7 +23,7 @@ impl ClientStore for OneClient {
     async fn list_clients(&self, _: Option<&ClientId>, _: i64) -> StoreResult<Vec<Client>> {
         Ok(vec![self.0.clone()])
     }
-    async fn update_client(&self, _: &Client) -> StoreResult<()> {
+    async fn update_client(&self, _: &Client, _: Option<&SecretHash>) -> StoreResult<()> {
         Ok(())
     }
     async fn set_client_revoked_before(&self, _: &ClientId, _: i64) -> StoreResult<()> {

@@ -11,7 +11,7 @@
 //! reads SQL there.
 use super::cache::EphemeralStore;
 use super::{AccessTokenStanding, ClientStore, RevocationStore, StoreResult, UserStore, UserUpdate};
-use crate::domain::secret::random_token;
+use crate::domain::secret::{random_token, SecretHash};
 use crate::domain::{Client, ClientId, NewUser, UnixTime, User, UserId, Username};
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -211,8 +211,8 @@ impl ClientStore for EpochClients {
         self.inner.list_clients(after, limit).await
     }
 
-    async fn update_client(&self, client: &Client) -> StoreResult<()> {
-        let r = self.inner.update_client(client).await;
+    async fn update_client(&self, client: &Client, secret_read: Option<&SecretHash>) -> StoreResult<()> {
+        let r = self.inner.update_client(client, secret_read).await;
         self.epoch.advance().await;
         r
     }

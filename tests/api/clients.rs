@@ -195,7 +195,7 @@ both_backends!(client_access_token_lifetimes_end_before_their_key_leaves, async 
     let id = tessera::domain::ClientId::parse(id_of(&stored)).unwrap();
     let mut client = store.client(&id).await.unwrap().unwrap();
     client.access_token_ttl = Some(30 * 24 * 3600);
-    store.update_client(&client).await.unwrap();
+    store.update_client(&client, client.secret_hash.as_ref()).await.unwrap();
     let lifetime = token_lifetime(&app, &stored).await;
     assert!(lifetime <= retention, "a token living {lifetime} s signed by a key kept {retention} s");
     assert_eq!(lifetime, app.settings.tokens.access_token_ttl, "cut to the ceiling, by default the lifetime");

@@ -153,10 +153,10 @@ impl Provider {
             return Err(AdminError::Invalid("client_id does not match the client in the path".into()));
         }
         let (client, secret) = build_client(&spec, id.clone(), Some(&current), self.tokens.max_access_token_ttl, now)?;
-        self.clients.update_client(&client).await.map_err(|e| match e {
-            StoreError::NotFound => no_client(id.as_str()),
-            other => other.into(),
-        })?;
+        self.clients
+            .update_client(&client, current.secret_hash.as_ref())
+            .await
+            .map_err(|e| changed_meanwhile(e, &id))?;
         let facts = caller.facts(None, Some(&client.id), client_details(&client));
         self.audit("admin_client_updated", facts, meta, now).await;
         let mut value = client_json(&client);

@@ -161,6 +161,17 @@ pub fn no_client(id: &str) -> AdminError {
     AdminError::NotFound(format!("no client {id}"))
 }
 
+/// The error of a client update refused by the store: gone, or its secret rotated since it was read.
+pub(crate) fn changed_meanwhile(e: StoreError, id: &ClientId) -> AdminError {
+    match e {
+        StoreError::NotFound => no_client(id.as_str()),
+        StoreError::Conflict(_) => {
+            AdminError::Conflict(format!("client {id} changed meanwhile (its secret was rotated); try again"))
+        }
+        other => other.into(),
+    }
+}
+
 /// The error for an unknown user.
 pub fn no_user(id: &str) -> AdminError {
     AdminError::NotFound(format!("no user {id}"))
@@ -433,12 +444,9 @@ pub async fn rotate_client_secret(
     let secret = PlainSecret::generate();
     let until = now + overlap;
     client.secret_hash = Some(secret.hash());
-    client.previous_secret = Some((old, until));
+    client.previous_secret = Some((old.clone(), until));
     client.updated_at = now;
-    clients.update_client(&client).await.map_err(|e| match e {
-        StoreError::NotFound => no_client(id.as_str()),
-        other => other.into(),
-    })?;
+    clients.update_client(&client, Some(&old)).await.map_err(|e| changed_meanwhile(e, id))?;
     Ok((secret, until))
 }
 

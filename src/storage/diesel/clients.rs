@@ -188,15 +188,25 @@ impl ClientStore for DieselStore {
             .await
     }
 
-    async fn update_client(&self, client: &Client) -> StoreResult<()> {
+    async fn update_client(&self, client: &Client, secret_read: Option<&SecretHash>) -> StoreResult<()> {
         let fields = fields_from_client(client)?;
         let id = client.id.as_str().to_owned();
+        let secret_read = secret_read.map(|h| h.as_str().to_owned());
         self.db()
             .write(move |c| {
                 // created_at and registration_token_hash are kept: neither is the caller's to change here.
-                let changed = diesel::update(clients::table.find(&id)).set(fields).execute(c)?;
+                let row = clients::table.find(&id);
+                let changed = match &secret_read {
+                    Some(hash) => diesel::update(row.filter(clients::secret_hash.eq(hash))).set(fields).execute(c)?,
+                    None => diesel::update(row.filter(clients::secret_hash.is_null())).set(fields).execute(c)?,
+                };
                 if changed == 0 {
-                    return Err(StoreError::NotFound);
+                    let exists: bool = diesel::select(diesel::dsl::exists(clients::table.find(&id))).get_result(c)?;
+                    return Err(if exists {
+                        StoreError::Conflict("the client's secret changed since it was read".into())
+                    } else {
+                        StoreError::NotFound
+                    });
                 }
                 Ok(())
             })
@@ -330,7 +340,7 @@ mod tests {
         // Full -> bare clears every optional column; created_at and revoked_before stay.
         let mut bare = bare_client("app");
         bare.updated_at = 1_700_001_000;
-        t.store.update_client(&bare).await.unwrap();
+        t.store.update_client(&bare, full_client("app").secret_hash.as_ref()).await.unwrap();
         let back = t.store.client(&id).await.unwrap().unwrap();
         assert_eq!(back, Client { created_at: 1_700_000_000, revoked_before: Some(1_700_000_002), ..bare.clone() });
 
@@ -338,10 +348,10 @@ mod tests {
         let mut full = full_client("app");
         full.name = "Renamed".into();
         full.updated_at = 1_700_002_000;
-        t.store.update_client(&full).await.unwrap();
+        t.store.update_client(&full, None).await.unwrap();
         assert_eq!(t.store.client(&id).await.unwrap().unwrap(), full);
 
-        let err = t.store.update_client(&bare_client("ghost")).await.unwrap_err();
+        let err = t.store.update_client(&bare_client("ghost"), None).await.unwrap_err();
         assert!(matches!(err, StoreError::NotFound), "{err:?}");
     }
 
@@ -354,7 +364,7 @@ mod tests {
         })
         .await
         .unwrap();
-        t.store.update_client(&full_client("dyn")).await.unwrap();
+        t.store.update_client(&full_client("dyn"), None).await.unwrap();
         let rat: Option<String> =
             t.db.run(|c| Ok(clients::table.find("dyn").select(clients::registration_token_hash).first(c)?))
                 .await
@@ -372,7 +382,7 @@ mod tests {
         t.store.set_client_revoked_before(&id, 1_700_000_500).await.unwrap();
         stale.name = "Renamed".into();
         stale.updated_at = 1_700_000_600;
-        t.store.update_client(&stale).await.unwrap();
+        t.store.update_client(&stale, None).await.unwrap();
         let back = t.store.client(&id).await.unwrap().unwrap();
         assert_eq!((back.name.as_str(), back.revoked_before), ("Renamed", Some(1_700_000_500)));
         assert_eq!(back.updated_at, 1_700_000_600, "a cut-off is not a change to the client");
@@ -383,6 +393,23 @@ mod tests {
         assert_eq!(t.store.client(&id).await.unwrap().unwrap().revoked_before, Some(1_700_000_900));
         let err = t.store.set_client_revoked_before(&ClientId::parse("ghost").unwrap(), 1).await.unwrap_err();
         assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    }
+
+    /// A secret rotation racing an edit that read the client before it: the edit's copy, with the old secret,
+    /// is refused rather than written over the new one.
+    async fn a_stale_update_cannot_undo_a_secret_rotation(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let id = ClientId::parse("app").unwrap();
+        t.store.create_client(&full_client("app")).await.unwrap();
+        let stale = t.store.client(&id).await.unwrap().unwrap();
+        let mut rotated = stale.clone();
+        rotated.secret_hash = Some(PlainSecret::new("rotated").hash());
+        t.store.update_client(&rotated, stale.secret_hash.as_ref()).await.unwrap();
+        let mut edit = stale.clone();
+        edit.name = "Renamed".into();
+        let err = t.store.update_client(&edit, stale.secret_hash.as_ref()).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert_eq!(t.store.client(&id).await.unwrap().unwrap(), rotated);
     }
 
     async fn list_pages_and_delete(backend: Backend) {
@@ -441,7 +468,7 @@ mod tests {
             ("metadata", r#"{"contacts": "not a list"}"#),
             ("scope", "caf\u{e9}"),
         ] {
-            t.store.update_client(&full_client("bad")).await.unwrap();
+            t.store.update_client(&full_client("bad"), full_client("bad").secret_hash.as_ref()).await.unwrap();
             let sql = format!("UPDATE clients SET {column} = '{value}' WHERE id = 'bad'");
             t.db.run(move |c| Ok(diesel::sql_query(sql).execute(c)?)).await.unwrap();
             let err = t.store.client(&bad).await.unwrap_err();
@@ -459,6 +486,7 @@ mod tests {
         update_replaces_every_field,
         update_keeps_the_registration_token,
         revocation_survives_a_stale_full_row_update,
+        a_stale_update_cannot_undo_a_secret_rotation,
         list_pages_and_delete,
         delete_cascades_to_consents,
         corrupt_rows_are_errors_not_panics,
