@@ -126,6 +126,10 @@ impl Provider {
         if client.revoked_before.is_some_and(|t| at.iat <= t) {
             return Err(invalid("the access token was revoked"));
         }
+        // Issued to an earlier client of the same id (`clients add --client-id` after `clients remove`).
+        if at.iat < client.created_at {
+            return Err(invalid("the access token was issued to a client since removed"));
+        }
         if user_id.is_none() {
             return Ok((at, None));
         }

@@ -218,4 +218,21 @@ both_backends!(clients_add_with_a_chosen_id_and_imported_secret, async |app| {
         None,
     );
     assert!(!out.status.success(), "a taken client_id is refused");
+
+    // Removed and added again under the same id: what the earlier client was issued stays dead.
+    let old_token: serde_json::Value = r.json().await.unwrap();
+    let old_token = old_token["access_token"].as_str().unwrap().to_owned();
+    app.cli_json(&["clients", "remove", "bench-client"], None);
+    next_second().await;
+    let args = ["clients", "add", "--name", "Again", "--client-id", "bench-client", "--client-secret-stdin"];
+    app.cli_json(&[&args[..], &["--grant-type", "client_credentials"]].concat(), Some(secret));
+    let r = app
+        .api_client
+        .post(app.url("/introspect"))
+        .basic_auth("bench-client", Some(secret))
+        .form(&[("token", old_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap(), serde_json::json!({ "active": false }));
 });
