@@ -295,7 +295,9 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
                 return Err(anyhow!("no client {id}"));
             }
             let provider = startup::open_provider(settings, &store).await?;
-            provider.revoke_client(&id, &super::cli_meta(), now).await.map_err(|e| anyhow!("{e:?}"))?;
+            // The cut-off is taken now, not when the command started: it must cover what was issued meanwhile.
+            let revoked_at = crate::domain::now();
+            provider.revoke_client(&id, &super::cli_meta(), revoked_at).await.map_err(|e| anyhow!("{e:?}"))?;
             out.print(&json!({ "client_id": id.as_str(), "revoked": true }), || {
                 format!("revoked every token issued to {id} so far")
             });

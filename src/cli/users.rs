@@ -141,8 +141,10 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             let (user, _) =
                 store.user_by_username(&username).await?.ok_or_else(|| anyhow!("no user named {username}"))?;
             let provider = startup::open_provider(settings, &store).await?;
+            // The cut-off is taken now, not when the command started: it must cover what was issued meanwhile.
+            let revoked_at = crate::domain::now();
             let sessions =
-                provider.revoke_user(&user.id, &super::cli_meta(), now).await.map_err(|e| anyhow!("{e:?}"))?;
+                provider.revoke_user(&user.id, &super::cli_meta(), revoked_at).await.map_err(|e| anyhow!("{e:?}"))?;
             out.print(&json!({ "user": user.username.as_str(), "revoked": true, "sessions_ended": sessions }), || {
                 format!("signed {} out everywhere ({sessions} active sessions ended)", user.username)
             });

@@ -145,6 +145,8 @@ impl Provider {
     ) -> Result<u64, OAuthError> {
         self.users.set_user_revoked_before(user_id, now).await?;
         let sessions = self.sessions.revoke_user_sessions(user_id).await?;
+        // Access tokens issued up to now are ended by the cut-off; only those of a refresh racing this one are
+        // revoked one by one (there could be tens of thousands of the others).
         let issued = self.refresh_tokens.revoke_user_refresh_tokens(user_id, now).await?;
         self.revoke_access_tokens(&issued, now).await;
         let facts = EventFacts {
@@ -180,6 +182,7 @@ impl Provider {
             StoreError::NotFound => OAuthError::invalid_request("no such client"),
             other => other.into(),
         })?;
+        // As for users: the cut-off ends what was issued up to now.
         let issued = self.refresh_tokens.revoke_client_refresh_tokens(client_id, now).await?;
         self.revoke_access_tokens(&issued, now).await;
         let facts = EventFacts {

@@ -333,9 +333,11 @@ pub trait RefreshTokenStore: Send + Sync {
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens>;
     /// Revokes the tokens bound to a session except `offline` ones (logout).
     async fn revoke_session_refresh_tokens(&self, session_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens>;
-    /// Revokes every token of a user (sign out everywhere).
+    /// Revokes every token of a user (sign out everywhere); returns only the access tokens issued with them
+    /// after `now`, since the user's `revoked_before` (set to `now` first) ends the earlier ones.
     async fn revoke_user_refresh_tokens(&self, user_id: &UserId, now: UnixTime) -> StoreResult<IssuedAccessTokens>;
-    /// Revokes every token of a client.
+    /// Revokes every token of a client; returns only the access tokens issued with them after `now`, since
+    /// the client's `revoked_before` (set to `now` first) ends the earlier ones.
     async fn revoke_client_refresh_tokens(
         &self,
         client_id: &ClientId,

@@ -347,9 +347,15 @@ impl Revoke {
     }
 }
 
-/// Revokes the tokens `what` covers, in one transaction, and returns the access tokens issued with them that
-/// expire after `now`. Tokens revoked already are skipped: their access tokens were returned when they were.
-fn revoke(conn: &mut AnyConnection, what: &Revoke, now: UnixTime) -> StoreResult<IssuedAccessTokens> {
+/// Revokes the tokens `what` covers, in one transaction, and returns the access tokens issued with them after
+/// `issued_after` that expire after `now`. Tokens revoked already are skipped: their access tokens were
+/// returned when they were.
+fn revoke(
+    conn: &mut AnyConnection,
+    what: &Revoke,
+    issued_after: UnixTime,
+    now: UnixTime,
+) -> StoreResult<IssuedAccessTokens> {
     conn.transaction(|c| {
         // A write that changes nothing, to take the locks before reading (see the module docs). On Postgres it
         // also makes a concurrent rotation of one of these tokens wait, and then lose, instead of slipping a new
@@ -361,6 +367,7 @@ fn revoke(conn: &mut AnyConnection, what: &Revoke, now: UnixTime) -> StoreResult
             .filter(what.unrevoked())
             .filter(refresh_tokens::access_jti.is_not_null())
             .filter(refresh_tokens::access_expires_at.gt(now))
+            .filter(refresh_tokens::created_at.gt(issued_after))
             .select((refresh_tokens::access_jti.assume_not_null(), refresh_tokens::access_expires_at.assume_not_null()))
             .order(refresh_tokens::id.asc())
             .load::<(String, i64)>(c)?;
@@ -445,17 +452,17 @@ impl RefreshTokenStore for DieselStore {
 
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens> {
         let what = Revoke::Family(family_id.to_owned());
-        self.db().write(move |c| revoke(c, &what, now)).await
+        self.db().write(move |c| revoke(c, &what, UnixTime::MIN, now)).await
     }
 
     async fn revoke_session_refresh_tokens(&self, session_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens> {
         let what = Revoke::Session(session_id.to_owned());
-        self.db().write(move |c| revoke(c, &what, now)).await
+        self.db().write(move |c| revoke(c, &what, UnixTime::MIN, now)).await
     }
 
     async fn revoke_user_refresh_tokens(&self, user_id: &UserId, now: UnixTime) -> StoreResult<IssuedAccessTokens> {
         let what = Revoke::User(user_id.as_str().to_owned());
-        self.db().write(move |c| revoke(c, &what, now)).await
+        self.db().write(move |c| revoke(c, &what, now, now)).await
     }
 
     async fn revoke_client_refresh_tokens(
@@ -464,7 +471,7 @@ impl RefreshTokenStore for DieselStore {
         now: UnixTime,
     ) -> StoreResult<IssuedAccessTokens> {
         let what = Revoke::Client(client_id.as_str().to_owned());
-        self.db().write(move |c| revoke(c, &what, now)).await
+        self.db().write(move |c| revoke(c, &what, now, now)).await
     }
 
     async fn purge_expired_refresh_tokens(&self, now: UnixTime) -> StoreResult<u64> {
