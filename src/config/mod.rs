@@ -608,10 +608,12 @@ impl RawSettings {
         }
         let jwks_max_age = positive("keys.jwks_max_age_seconds", self.keys.jwks_max_age_seconds)?;
         let publish_ahead = positive("keys.publish_ahead_seconds", self.keys.publish_ahead_seconds)?;
-        if publish_ahead < jwks_max_age {
+        // Another instance may serve the JWKS without a new key for up to one ring refresh after it was added.
+        let refresh = i64::try_from(self.keys.refresh_seconds).unwrap_or(i64::MAX);
+        if publish_ahead < jwks_max_age.saturating_add(refresh) {
             return Err(invalid(
                 "keys.publish_ahead_seconds",
-                "must be at least `keys.jwks_max_age_seconds`, so a new key is in every cached JWKS before it signs",
+                "must be at least `keys.jwks_max_age_seconds` plus `keys.refresh_seconds`, so a new key is in every cached JWKS before it signs",
             ));
         }
         let rotation_interval = positive("keys.rotation_interval_seconds", self.keys.rotation_interval_seconds)?;

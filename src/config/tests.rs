@@ -90,6 +90,8 @@ fn invalid_values_name_their_key() {
         ("[database]\nurl = \"./x.db\"", "database.url"),
         ("[keys]\nalgorithm_bits = 1024", "keys.algorithm_bits"),
         ("[keys]\npublish_ahead_seconds = 10", "keys.publish_ahead_seconds"),
+        // jwks_max_age_seconds (300) is not enough: an instance may take refresh_seconds (10) to see the key.
+        ("[keys]\npublish_ahead_seconds = 305", "keys.publish_ahead_seconds"),
         ("[registration]\nmode = \"maybe\"", "registration.mode"),
         ("[tokens]\nrefresh_grace_seconds = -1", "tokens.refresh_grace_seconds"),
         ("[log]\nformat = \"xml\"", "log.format"),
