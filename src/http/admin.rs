@@ -11,7 +11,7 @@ use crate::domain::UnixTime;
 use crate::oauth::admin::{AdminCaller, AdminError};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::provider::Provider;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, Route};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -57,37 +57,53 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
 /// Largest request body, in bytes.
 pub const MAX_ADMIN_BODY_BYTES: usize = 64 * 1024;
 
-/// The handler of one entry of [`ADMIN_ROUTES`].
-fn route(method: &str, path: &str) -> Option<Route> {
+/// The handler of one entry of [`ADMIN_ROUTES`], on `route` (the entry's method, or HEAD for a GET).
+fn route(route: Route, method: &str, path: &str) -> Option<Route> {
     Some(match (method, path) {
-        ("GET", CLIENTS) => web::get().to(list_clients),
-        ("POST", CLIENTS) => web::post().to(create_client),
-        ("GET", CLIENT) => web::get().to(get_client),
-        ("PUT", CLIENT) => web::put().to(update_client),
-        ("DELETE", CLIENT) => web::delete().to(delete_client),
-        ("POST", CLIENT_ROTATE_SECRET) => web::post().to(rotate_secret),
-        ("POST", CLIENT_REVOKE_TOKENS) => web::post().to(revoke_client_tokens),
-        ("GET", USERS) => web::get().to(list_users),
-        ("POST", USERS) => web::post().to(create_user),
-        ("GET", USER) => web::get().to(get_user),
-        ("PATCH", USER) => web::patch().to(update_user),
-        ("DELETE", USER) => web::delete().to(delete_user),
-        ("POST", USER_REVOKE) => web::post().to(revoke_user),
-        ("GET", AUDIT) => web::get().to(audit),
+        ("GET", CLIENTS) => route.to(list_clients),
+        ("POST", CLIENTS) => route.to(create_client),
+        ("GET", CLIENT) => route.to(get_client),
+        ("PUT", CLIENT) => route.to(update_client),
+        ("DELETE", CLIENT) => route.to(delete_client),
+        ("POST", CLIENT_ROTATE_SECRET) => route.to(rotate_secret),
+        ("POST", CLIENT_REVOKE_TOKENS) => route.to(revoke_client_tokens),
+        ("GET", USERS) => route.to(list_users),
+        ("POST", USERS) => route.to(create_user),
+        ("GET", USER) => route.to(get_user),
+        ("PATCH", USER) => route.to(update_user),
+        ("DELETE", USER) => route.to(delete_user),
+        ("POST", USER_REVOKE) => route.to(revoke_user),
+        ("GET", AUDIT) => route.to(audit),
         _ => return None,
     })
 }
 
-/// Registers [`ADMIN_ROUTES`].
+/// Registers [`ADMIN_ROUTES`]: one resource per path (so other methods get 405 with `Allow`), each GET also
+/// answering HEAD, as the public routes do.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    for &(method, path) in ADMIN_ROUTES {
-        match route(method, path) {
-            Some(r) => {
-                cfg.route(path, r);
-            }
-            // A unit test keeps this from happening.
-            None => tracing::error!(method, path, "admin route without a handler"),
+    let mut paths: Vec<&str> = Vec::new();
+    for &(_, path) in ADMIN_ROUTES {
+        if !paths.contains(&path) {
+            paths.push(path);
         }
+    }
+    for path in paths {
+        let mut resource = web::resource(path);
+        for &(method, _) in ADMIN_ROUTES.iter().filter(|&&(_, p)| p == path) {
+            let m = Method::from_bytes(method.as_bytes()).ok();
+            let Some(r) = m.clone().and_then(|m| route(web::method(m), method, path)) else {
+                // A unit test keeps this from happening.
+                tracing::error!(method, path, "admin route without a handler");
+                continue;
+            };
+            resource = resource.route(r);
+            if m == Some(Method::GET) {
+                if let Some(head) = route(web::head(), method, path) {
+                    resource = resource.route(head);
+                }
+            }
+        }
+        cfg.service(resource);
     }
 }
 
@@ -337,7 +353,7 @@ mod tests {
     fn every_admin_route_has_one_handler() {
         let mut seen = std::collections::HashSet::new();
         for &(method, path) in ADMIN_ROUTES {
-            assert!(route(method, path).is_some(), "{method} {path} has no handler");
+            assert!(route(web::route(), method, path).is_some(), "{method} {path} has no handler");
             assert!(seen.insert((method, path)), "{method} {path} is listed twice");
             assert!(path.starts_with("/admin/api/"), "{path}");
         }

@@ -25,33 +25,42 @@ pub mod views;
 pub use state::AppState;
 
 use crate::oauth::discovery::paths;
-use actix_web::web;
+use actix_web::{web, FromRequest, Handler, Resource, Responder};
 
-/// Every route the server answers.
+/// Every route the server answers: one resource per path, holding a route per method, so a method the path
+/// does not take is answered 405 with `Allow` (RFC 9110 §15.5.6) rather than 404.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let register_client = format!("{}/{{client_id}}", paths::REGISTER);
-    cfg.route(paths::HEALTHZ, web::get().to(health::healthz))
-        .route(paths::READYZ, web::get().to(health::readyz))
-        .route(paths::OPENID_CONFIGURATION, web::get().to(metadata::discovery))
-        .route(paths::OAUTH_AUTHORIZATION_SERVER, web::get().to(metadata::discovery))
-        .route(paths::JWKS, web::get().to(metadata::jwks))
-        .route(paths::AUTHORIZE, web::get().to(authorize::get))
-        .route(paths::AUTHORIZE, web::post().to(authorize::post))
-        .route(paths::LOGIN, web::get().to(login::get))
-        .route(paths::LOGIN, web::post().to(login::post))
-        .route(paths::CONSENT, web::get().to(consent::get))
-        .route(paths::CONSENT, web::post().to(consent::post))
-        .route(paths::TOKEN, web::post().to(token::post))
-        .route(paths::USERINFO, web::get().to(userinfo::get))
-        .route(paths::USERINFO, web::post().to(userinfo::post))
-        .route(paths::REVOKE, web::post().to(revoke::revoke))
-        .route(paths::INTROSPECT, web::post().to(revoke::introspect))
-        .route(paths::LOGOUT, web::get().to(logout::get))
-        .route(paths::LOGOUT, web::post().to(logout::post))
-        .route(paths::REGISTER, web::post().to(register::post))
-        .route(&register_client, web::get().to(register::get))
-        .route(&register_client, web::put().to(register::put))
-        .route(&register_client, web::delete().to(register::delete))
-        .route("/static/{name}", web::get().to(assets::get))
+    cfg.service(get(paths::HEALTHZ, health::healthz))
+        .service(get(paths::READYZ, health::readyz))
+        .service(get(paths::OPENID_CONFIGURATION, metadata::discovery))
+        .service(get(paths::OAUTH_AUTHORIZATION_SERVER, metadata::discovery))
+        .service(get(paths::JWKS, metadata::jwks))
+        .service(get(paths::AUTHORIZE, authorize::get).route(web::post().to(authorize::post)))
+        .service(get(paths::LOGIN, login::get).route(web::post().to(login::post)))
+        .service(get(paths::CONSENT, consent::get).route(web::post().to(consent::post)))
+        .service(web::resource(paths::TOKEN).route(web::post().to(token::post)))
+        .service(get(paths::USERINFO, userinfo::get).route(web::post().to(userinfo::post)))
+        .service(web::resource(paths::REVOKE).route(web::post().to(revoke::revoke)))
+        .service(web::resource(paths::INTROSPECT).route(web::post().to(revoke::introspect)))
+        .service(get(paths::LOGOUT, logout::get).route(web::post().to(logout::post)))
+        .service(web::resource(paths::REGISTER).route(web::post().to(register::post)))
+        .service(
+            get(&register_client, register::get)
+                .route(web::put().to(register::put))
+                .route(web::delete().to(register::delete)),
+        )
+        .service(get("/static/{name}", assets::get))
         .configure(admin::routes);
+}
+
+/// A resource at `path` whose GET is `handler`, which also answers HEAD: RFC 9110 §9.1 requires both of a
+/// general-purpose server, and actix-web sends a HEAD answer's headers without its body.
+fn get<F, Args>(path: &str, handler: F) -> Resource
+where
+    F: Handler<Args> + Clone,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    web::resource(path).route(web::get().to(handler.clone())).route(web::head().to(handler))
 }

@@ -14,6 +14,7 @@ mod hostile;
 mod jwks;
 mod keys;
 mod lifecycle;
+mod methods;
 mod registration;
 mod signin;
 mod webdriver;
