@@ -5,6 +5,7 @@ pub mod assets;
 pub mod authorize;
 pub mod consent;
 pub mod cookies;
+pub mod cors;
 pub mod form;
 pub mod health;
 mod interaction_pages;
@@ -28,21 +29,50 @@ use crate::oauth::discovery::paths;
 use actix_web::{web, FromRequest, Handler, Resource, Responder};
 
 /// Every route the server answers: one resource per path, holding a route per method, so a method the path
-/// does not take is answered 405 with `Allow` (RFC 9110 §15.5.6) rather than 404.
+/// does not take is answered 405 with `Allow` (RFC 9110 §15.5.6) rather than 404. The endpoints browser apps
+/// call cross-origin also answer CORS preflights and carry CORS headers ([`cors`]); no other path does.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let register_client = format!("{}/{{client_id}}", paths::REGISTER);
     cfg.service(get(paths::HEALTHZ, health::healthz))
         .service(get(paths::READYZ, health::readyz))
-        .service(get(paths::OPENID_CONFIGURATION, metadata::discovery))
-        .service(get(paths::OAUTH_AUTHORIZATION_SERVER, metadata::discovery))
-        .service(get(paths::JWKS, metadata::jwks))
+        .service(
+            get(paths::OPENID_CONFIGURATION, metadata::discovery)
+                .route(cors::preflight("GET, HEAD"))
+                .wrap(cors::headers()),
+        )
+        .service(
+            get(paths::OAUTH_AUTHORIZATION_SERVER, metadata::discovery)
+                .route(cors::preflight("GET, HEAD"))
+                .wrap(cors::headers()),
+        )
+        .service(get(paths::JWKS, metadata::jwks).route(cors::preflight("GET, HEAD")).wrap(cors::headers()))
         .service(get(paths::AUTHORIZE, authorize::get).route(web::post().to(authorize::post)))
         .service(get(paths::LOGIN, login::get).route(web::post().to(login::post)))
         .service(get(paths::CONSENT, consent::get).route(web::post().to(consent::post)))
-        .service(web::resource(paths::TOKEN).route(web::post().to(token::post)))
-        .service(get(paths::USERINFO, userinfo::get).route(web::post().to(userinfo::post)))
-        .service(web::resource(paths::REVOKE).route(web::post().to(revoke::revoke)))
-        .service(web::resource(paths::INTROSPECT).route(web::post().to(revoke::introspect)))
+        .service(
+            web::resource(paths::TOKEN)
+                .route(web::post().to(token::post))
+                .route(cors::preflight("POST"))
+                .wrap(cors::headers()),
+        )
+        .service(
+            get(paths::USERINFO, userinfo::get)
+                .route(web::post().to(userinfo::post))
+                .route(cors::preflight("GET, HEAD, POST"))
+                .wrap(cors::headers()),
+        )
+        .service(
+            web::resource(paths::REVOKE)
+                .route(web::post().to(revoke::revoke))
+                .route(cors::preflight("POST"))
+                .wrap(cors::headers()),
+        )
+        .service(
+            web::resource(paths::INTROSPECT)
+                .route(web::post().to(revoke::introspect))
+                .route(cors::preflight("POST"))
+                .wrap(cors::headers()),
+        )
         .service(get(paths::LOGOUT, logout::get).route(web::post().to(logout::post)))
         .service(web::resource(paths::REGISTER).route(web::post().to(register::post)))
         .service(

@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod clients;
 mod config;
+mod cors;
 mod discovery;
 mod health;
 mod hostile;
