@@ -192,6 +192,8 @@ impl Application {
             }
             App::new()
                 .app_data(state.clone())
+                // A body over the limit reaches the handler as an error (`http::form::Body`), which answers it
+                // in its own channel.
                 .app_data(web::PayloadConfig::new(crate::http::form::MAX_FORM_BYTES))
                 .wrap(headers)
                 .wrap(tracing_actix_web::TracingLogger::<crate::http::request_span::PathOnlySpan>::new())

@@ -21,8 +21,8 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 /// cookies: answered here it would find no session (`prompt=none` would get `login_required`) and replace
 /// the browser binding, so without the session cookie it is asked again as a GET, which carries them.
 #[tracing::instrument(name = "authorize", skip_all)]
-pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    match form::body(&req, &body) {
+pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    match form::read(&req, body) {
         Ok(params) if state.cookies.read_session(&req).is_none() => repeat_as_get(paths::AUTHORIZE, &params),
         Ok(params) => handle(&req, &state, params).await,
         Err(e) => error_page(&req, &e),

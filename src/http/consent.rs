@@ -70,8 +70,8 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 
 /// `POST /consent`: Allow or Deny.
 #[tracing::instrument(name = "consent", skip_all)]
-pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    let f = match form::body(&req, &body) {
+pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    let f = match form::read(&req, body) {
         Ok(f) => f,
         Err(e) => return error_page(&req, &e),
     };

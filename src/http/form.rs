@@ -2,11 +2,36 @@
 //! the protocol can refuse them.
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
+use actix_web::error::PayloadError;
 use actix_web::http::header;
-use actix_web::HttpRequest;
+use actix_web::{web, HttpRequest};
 
 /// Largest form body we read.
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// A request body as the `web::Bytes` extractor read it (up to [`MAX_FORM_BYTES`], the `PayloadConfig` set in
+/// `startup`), or why it could not.
+pub type Body = Result<web::Bytes, actix_web::Error>;
+
+/// The bytes of a body. One too large or cut short is `invalid_request` like any other malformed request, so
+/// each endpoint answers it in its own channel (RFC 6749 §5.2 JSON, the error page) instead of actix-web's
+/// plain-text 413.
+pub fn bytes(body: Body) -> Result<web::Bytes, OAuthError> {
+    body.map_err(|e| match e.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => {
+            OAuthError::invalid_request(format!("the body is larger than {} KB", MAX_FORM_BYTES / 1024))
+        }
+        _ => {
+            tracing::info!(error = %e, "request body unreadable");
+            OAuthError::invalid_request("the body could not be read")
+        }
+    })
+}
+
+/// A POST body's parameters, read by the `web::Bytes` extractor: [`bytes`], then [`body`].
+pub fn read(req: &HttpRequest, body: Body) -> Result<Params, OAuthError> {
+    self::body(req, &bytes(body)?)
+}
 
 /// Decodes `application/x-www-form-urlencoded` bytes.
 pub fn parse(bytes: &[u8]) -> Result<Params, OAuthError> {

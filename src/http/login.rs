@@ -46,8 +46,8 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 /// `POST /login`: checks the abuse limits and the password, starts a new session, and continues the
 /// authorization. Every outcome is an audit event (never with the password).
 #[tracing::instrument(name = "login", skip_all)]
-pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    let mut f = match form::body(&req, &body) {
+pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    let mut f = match form::read(&req, body) {
         Ok(f) => f,
         Err(e) => return error_page(&req, &e),
     };

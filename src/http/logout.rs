@@ -26,8 +26,8 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 /// it, rather than taken for "already signed out". The confirmation form (with `csrf`) is posted from our
 /// own page, which sends the cookie: without it there is nothing to end.
 #[tracing::instrument(name = "logout", skip_all)]
-pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    match form::body(&req, &body) {
+pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    match form::read(&req, body) {
         Ok(p) if p.get("csrf").is_none() && state.cookies.read_session(&req).is_none() => {
             repeat_as_get(paths::LOGOUT, &p)
         }

@@ -12,10 +12,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 async fn authenticated(
     req: &HttpRequest,
     state: &AppState,
-    body: &[u8],
+    body: form::Body,
     now: UnixTime,
 ) -> Result<(Client, Params), OAuthError> {
-    let mut params = form::body(req, body)?;
+    let mut params = form::read(req, body)?;
     let basic = match req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         Some(h) => BasicCredentials::parse(h)?,
         None => None,
@@ -26,9 +26,9 @@ async fn authenticated(
 
 /// `POST /revoke`: 200 whether or not the token was known (RFC 7009 §2.2).
 #[tracing::instrument(name = "revoke", skip_all)]
-pub async fn revoke(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+pub async fn revoke(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
     let now = crate::domain::now();
-    let outcome = match authenticated(&req, &state, &body, now).await {
+    let outcome = match authenticated(&req, &state, body, now).await {
         Ok((client, params)) => state.provider.revoke_request(&client, &params, &request_meta(&req, &state), now).await,
         Err(e) => Err(e),
     };
@@ -40,9 +40,9 @@ pub async fn revoke(req: HttpRequest, body: web::Bytes, state: web::Data<AppStat
 
 /// `POST /introspect`: confidential clients only (public clients prove nothing by sending a client_id).
 #[tracing::instrument(name = "introspect", skip_all)]
-pub async fn introspect(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+pub async fn introspect(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
     let now = crate::domain::now();
-    let outcome = match authenticated(&req, &state, &body, now).await {
+    let outcome = match authenticated(&req, &state, body, now).await {
         Ok((client, _)) if client.is_public() => {
             Err(OAuthError::invalid_client("introspection requires client authentication"))
         }

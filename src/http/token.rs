@@ -6,8 +6,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 /// The token endpoint: JSON, never cached.
 #[tracing::instrument(name = "token", skip_all)]
-pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    let params = match form::body(&req, &body) {
+pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    let params = match form::read(&req, body) {
         Ok(p) => p,
         Err(e) => return json_error(&e),
     };

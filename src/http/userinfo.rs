@@ -36,12 +36,11 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 
 /// `POST /userinfo`: the header, or `access_token` in a form body (RFC 6750 §2.2), not both.
 #[tracing::instrument(name = "userinfo", skip_all)]
-pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
     let from_header = header_token(&req);
-    let token = if body.is_empty() {
-        from_header
-    } else {
-        match form::body(&req, &body) {
+    let token = match form::bytes(body) {
+        Ok(body) if body.is_empty() => from_header,
+        Ok(body) => match form::body(&req, &body) {
             Ok(p) => match (from_header, p.get("access_token")) {
                 (Ok(Some(_)), Some(_)) => Err(OAuthError::invalid_request("send the token once")),
                 (Ok(None), Some(t)) => Ok(Some(t.to_owned())),
@@ -49,7 +48,8 @@ pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
                 (Err(e), _) => Err(e),
             },
             Err(e) => Err(e),
-        }
+        },
+        Err(e) => Err(e),
     };
     respond(&state, token).await
 }
