@@ -327,6 +327,8 @@ fn env_value(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
+        // A list is written as JSON, as in `deploy/compose.yaml` (`TESSERA__HTTP__TRUSTED_PROXIES: '["…"]'`).
+        Value::Array(_) => v.to_string(),
         other => panic!("no environment form for the setting value {other}"),
     }
 }

@@ -72,3 +72,38 @@ both_backends!(sign_in_and_consent_are_audited_without_secrets, async |app| {
         assert!(!all.contains(secret), "{secret:?} is in the audit trail: {all}");
     }
 });
+
+// A proxy in front (127.0.0.1, where the test client connects from) that appends its own X-Forwarded-For line:
+// the client is the address nearest that proxy, on the last line, not what the first line (the client's own
+// header) claims.
+both_backends!(
+    forwarded_for_lines_are_read_in_order_from_a_trusted_proxy,
+    |raw| {
+        raw.http.trusted_proxies = vec!["127.0.0.1".into()];
+    },
+    async |app| {
+        add_alice(&app);
+        let client = add_client(&app, &["--public"]);
+        let id = s(&client, "client_id").to_owned();
+        let b = browser();
+        let (challenge, _) = pkce_pair();
+        let form = open_login(&app, &b, &authorize_url(&app, &id, &challenge, "")).await;
+        b.post(app.url("/login"))
+            .header("Origin", &app.address)
+            .header("x-forwarded-for", "203.0.113.9")
+            .header("x-forwarded-for", "198.51.100.7, 127.0.0.1")
+            .form(&[
+                ("interaction", form.interaction.as_str()),
+                ("csrf", form.csrf.as_str()),
+                ("username", "alice"),
+                ("password", WRONG),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let events = audit_events(&app);
+        let failed = events_of(&events, "login_failed");
+        assert_eq!(failed.len(), 1, "{events:?}");
+        assert_eq!(failed[0]["ip"], "198.51.100.7", "{}", failed[0]);
+    }
+);
