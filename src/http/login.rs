@@ -120,7 +120,9 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
 
 /// Why the form is shown again.
 enum Refused {
-    /// Wrong name or password (401).
+    /// Wrong name or password: the form again with 200. Not 401, which must carry a `WWW-Authenticate`
+    /// challenge (RFC 9110 §15.5.2) and so belongs to HTTP authentication, not to a form; not 400, which
+    /// the login form answers when the form itself is malformed.
     Failed,
     /// Too many failures from this IP or for this name (429 with `Retry-After`); the same words either way,
     /// and whether or not the name exists.
@@ -150,7 +152,7 @@ async fn form_again(
         Err(e) => return step_response(req, state, Err(e)),
     };
     let (status, error) = match why {
-        Refused::Failed => (StatusCode::UNAUTHORIZED, FAILED.to_owned()),
+        Refused::Failed => (StatusCode::OK, FAILED.to_owned()),
         Refused::Locked(lock) => (
             StatusCode::TOO_MANY_REQUESTS,
             format!("Too many failed sign-in attempts. Wait {} and try again.", wait_words(lock.retry_after)),

