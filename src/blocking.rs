@@ -133,6 +133,18 @@ impl CpuPool {
         Ok(Self { owner, threads })
     }
 
+    /// How many threads are running a job and how many jobs wait, for `/metrics`. Takes the queue's lock for
+    /// a moment: a scrape's business, never a request's.
+    pub fn load(&self) -> crate::metrics::PoolLoad {
+        let state = self.owner.queue.state.lock();
+        crate::metrics::PoolLoad {
+            threads: self.threads,
+            // A thread that has not yet reached the queue for the first time counts as busy.
+            busy: self.threads.saturating_sub(state.idle.len()),
+            queued: state.jobs.len(),
+        }
+    }
+
     /// Runs `f` on one of the pool's threads in the caller's span, once one is free.
     pub async fn run<F, T>(&self, f: F) -> Result<T, BlockingError>
     where
@@ -273,6 +285,43 @@ mod tests {
         assert!(gave_up.is_err());
         assert_eq!(pool.run(|| 5).await.unwrap(), 5);
         assert_eq!(ran.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn load_counts_busy_threads_and_queued_jobs() {
+        let pool = CpuPool::new("test-cpu", 1).unwrap();
+        // Once the thread is idle, nothing is busy or queued.
+        pool.run(|| ()).await.unwrap();
+        for _ in 0..100 {
+            if pool.load().busy == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(pool.load(), crate::metrics::PoolLoad { threads: 1, busy: 0, queued: 0 });
+        let (started, release) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let hold = {
+            let (started, release) = (Arc::clone(&started), Arc::clone(&release));
+            pool.run(move || {
+                started.store(true, Ordering::SeqCst);
+                while !release.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            })
+        };
+        let waiting = pool.run(|| ());
+        let check = async {
+            while !started.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let load = pool.load();
+            release.store(true, Ordering::SeqCst);
+            load
+        };
+        let (held, waited, load) = tokio::join!(hold, waiting, check);
+        held.unwrap();
+        waited.unwrap();
+        assert_eq!(load, crate::metrics::PoolLoad { threads: 1, busy: 1, queued: 1 });
     }
 
     #[tokio::test]

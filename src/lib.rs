@@ -14,6 +14,7 @@ pub mod domain;
 pub mod http;
 pub mod jose;
 pub mod memory;
+pub mod metrics;
 pub mod oauth;
 pub mod outbound;
 pub mod startup;

@@ -132,6 +132,7 @@ pub async fn build_provider(
         limits,
         revocation_epoch,
         verified_tokens: crate::oauth::verified::VerifiedTokens::default(),
+        metrics: Arc::new(crate::metrics::Metrics::new(std::time::SystemTime::now())),
     })
 }
 
@@ -170,6 +171,7 @@ impl Application {
             TcpListener::bind(settings.http.bind).with_context(|| format!("binding {}", settings.http.bind))?;
         let port = listener.local_addr()?.port();
         let workers = settings.http.workers;
+        let metrics = Arc::clone(&provider.metrics);
         let hsts = settings.issuer.scheme() == "https";
         let cookies = CookiePolicy::new(hsts);
         let issuer_origin = settings.issuer.origin().ascii_serialization();
@@ -197,7 +199,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(crate::http::form::MAX_FORM_BYTES))
                 .wrap(headers)
                 .wrap(tracing_actix_web::TracingLogger::<crate::http::request_span::PathOnlySpan>::new())
-                .configure(http::routes)
+                .configure(|cfg| http::routes(cfg, &metrics))
         })
         .shutdown_timeout(10)
         .listen(listener)?;

@@ -79,8 +79,8 @@ fn route(route: Route, method: &str, path: &str) -> Option<Route> {
 }
 
 /// Registers [`ADMIN_ROUTES`]: one resource per path (so other methods get 405 with `Allow`), each GET also
-/// answering HEAD, as the public routes do.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// answering HEAD, as the public routes do, and each counted and timed in `metrics` under its pattern.
+pub fn routes(cfg: &mut web::ServiceConfig, metrics: &crate::metrics::Metrics) {
     let mut paths: Vec<&str> = Vec::new();
     for &(_, path) in ADMIN_ROUTES {
         if !paths.contains(&path) {
@@ -103,7 +103,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 }
             }
         }
-        cfg.service(resource);
+        cfg.service(super::metrics::metered(metrics, path, resource));
     }
 }
 

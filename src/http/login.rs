@@ -69,6 +69,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     // A locked IP or name gets no answer about the password, right or wrong.
     if let Some(lock) = limits.login_lock(ip, &username, now).await {
         tracing::info!(event = "login_throttled", scope = lock.scope.as_str(), "sign-in refused while locked");
+        state.provider.metrics.sign_in(crate::metrics::SignIn::Locked);
         return form_again(&req, &state, id, &interaction, username, Refused::Locked(lock)).await;
     }
     let check = match state.provider.verify_sign_in(&username, password).await {

@@ -15,6 +15,9 @@ pub fn ip(req: &HttpRequest, state: &AppState) -> Option<IpAddr> {
     client_ip(req, &state.settings.http.trusted_proxies)
 }
 
+/// The `error` of a 429 answer.
+pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
+
 /// `429 Too Many Requests` for API endpoints: `{"error":"too_many_requests", …}`, `Retry-After`, never cached.
 pub fn too_many_requests(limited: Limited) -> HttpResponse {
     HttpResponse::TooManyRequests()
@@ -22,7 +25,7 @@ pub fn too_many_requests(limited: Limited) -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .json(json!({
-            "error": "too_many_requests",
+            "error": TOO_MANY_REQUESTS,
             "error_description": format!("too many requests; try again in {} seconds", limited.retry_after),
         }))
 }

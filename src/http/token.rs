@@ -1,26 +1,42 @@
 //! `POST /token`.
 use super::render::json_error;
 use super::{form, AppState};
+use crate::domain::GrantType;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-/// The token endpoint: JSON, never cached.
+/// The token endpoint: JSON, never cached. Every answer is counted: tokens by grant type, errors by code.
 #[tracing::instrument(name = "token", skip_all)]
 pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    let metrics = &state.provider.metrics;
     let params = match form::read(&req, body) {
         Ok(p) => p,
-        Err(e) => return json_error(&e),
+        Err(e) => {
+            metrics.token_error(e.code.as_str());
+            return json_error(&e);
+        }
     };
     let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     if let Some(refused) = super::throttle::token_request(&req, &state, &params, authorization).await {
+        metrics.token_error(super::throttle::TOO_MANY_REQUESTS);
         return refused;
     }
     let meta = super::meta::request_meta(&req, &state);
+    let grant = params.get("grant_type").and_then(|g| g.parse::<GrantType>().ok());
     match state.provider.token(params, authorization, &meta, crate::domain::now()).await {
-        Ok(r) => HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header((header::PRAGMA, "no-cache"))
-            .json(r),
-        Err(e) => json_error(&e),
+        Ok(r) => {
+            // A success implies a grant type the provider understood.
+            if let Some(grant) = grant {
+                metrics.token_issued(grant);
+            }
+            HttpResponse::Ok()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((header::PRAGMA, "no-cache"))
+                .json(r)
+        }
+        Err(e) => {
+            metrics.token_error(e.code.as_str());
+            json_error(&e)
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Security events: one row in the audit trail and one structured log line each. Never a secret.
 use super::provider::Provider;
 use crate::domain::UnixTime;
+use crate::metrics::{SecurityEvent, SignIn};
 use crate::storage::AuditEvent;
 use serde_json::Value;
 
@@ -32,6 +33,7 @@ impl Provider {
     /// Records a security event. A failing audit write is logged, not returned: the request it describes
     /// has already been decided.
     pub async fn audit(&self, kind: &str, facts: EventFacts, meta: &RequestMeta, now: UnixTime) {
+        self.count(kind);
         let warn = matches!(kind, "refresh_token_reuse" | "code_replay" | "revoked_token_presented" | "login_lockout");
         if warn {
             tracing::warn!(
@@ -65,6 +67,20 @@ impl Provider {
         };
         if let Err(e) = self.audit.record_event(&event).await {
             tracing::error!(error = %e, event = kind, "audit event not recorded");
+        }
+    }
+
+    /// The counter of `kind`, for the events that have one (see [`crate::metrics`]).
+    fn count(&self, kind: &str) {
+        let m = &self.metrics;
+        match kind {
+            "login_succeeded" => m.sign_in(SignIn::Succeeded),
+            "login_failed" => m.sign_in(SignIn::Failed),
+            "login_lockout" => m.security_event(SecurityEvent::SignInLockout),
+            "refresh_token_reuse" => m.security_event(SecurityEvent::RefreshTokenReuse),
+            "code_replay" => m.security_event(SecurityEvent::CodeReplay),
+            "revoked_token_presented" => m.security_event(SecurityEvent::RevokedTokenPresented),
+            _ => {}
         }
     }
 }

@@ -33,6 +33,8 @@ pub mod paths {
     pub const HEALTHZ: &str = "/healthz";
     /// Readiness.
     pub const READYZ: &str = "/readyz";
+    /// Prometheus text exposition; for scrapers inside the deployment.
+    pub const METRICS: &str = "/metrics";
 }
 
 /// What the server implements, as advertised.

@@ -65,6 +65,8 @@ pub struct Provider {
     pub revocation_epoch: Arc<crate::storage::revocation_epoch::RevocationEpoch>,
     /// Access tokens found live, reused while the revocation epoch holds.
     pub verified_tokens: crate::oauth::verified::VerifiedTokens,
+    /// Operational counters, served at `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Provider {

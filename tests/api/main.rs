@@ -16,6 +16,7 @@ mod jwks;
 mod keys;
 mod lifecycle;
 mod methods;
+mod metrics;
 mod registration;
 mod signin;
 mod webdriver;

@@ -237,6 +237,11 @@ impl Db {
         self.backend.name()
     }
 
+    /// How busy the threads that run queries are, for `/metrics`.
+    pub fn load(&self) -> crate::metrics::PoolLoad {
+        self.threads.load()
+    }
+
     /// Which backend this pool talks to.
     pub fn backend(&self) -> Backend {
         self.backend
