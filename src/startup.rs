@@ -14,7 +14,7 @@ use crate::storage::cache::EphemeralStore;
 use crate::storage::client_cache::client_views;
 use crate::storage::diesel::{Db, DieselStore, SqliteChanges};
 use crate::storage::revocation_epoch::{
-    CacheEpoch, EpochClients, EpochRevocations, EpochUsers, RevocationEpoch, SharedEpoch,
+    CacheEpoch, EpochClients, EpochConsents, EpochRevocations, EpochUsers, RevocationEpoch, SharedEpoch,
 };
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
@@ -107,7 +107,7 @@ pub async fn build_provider(
         auth_clients: Arc::new(cached_clients),
         users: Arc::new(EpochUsers::new(shared.clone(), Arc::clone(&revocation_epoch))),
         sessions: shared.clone(),
-        consents: shared.clone(),
+        consents: Arc::new(EpochConsents::new(shared.clone(), Arc::clone(&revocation_epoch))),
         revocations: Arc::new(EpochRevocations::new(shared.clone(), Arc::clone(&revocation_epoch))),
         refresh_tokens: shared.clone(),
         registrations: shared.clone(),

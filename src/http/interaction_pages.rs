@@ -35,6 +35,16 @@ pub async fn load(
     }
 }
 
+/// The page for a form that did not come from our own page (another origin, or no valid CSRF token).
+pub fn forbidden(req: &HttpRequest) -> HttpResponse {
+    message_page(
+        req,
+        StatusCode::FORBIDDEN,
+        "This form cannot be accepted",
+        "The form did not come from this site. Go back to the application and try again.",
+    )
+}
+
 /// Whether a request to one of our forms came from another origin (`Origin`, `Sec-Fetch-Site`).
 pub fn from_another_origin(req: &HttpRequest, state: &AppState) -> bool {
     // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` even for same-origin posts, so
@@ -53,14 +63,7 @@ pub fn check_form(
     interaction: &Interaction,
     form: &Params,
 ) -> Result<(), HttpResponse> {
-    let forbidden = || {
-        message_page(
-            req,
-            StatusCode::FORBIDDEN,
-            "This form cannot be accepted",
-            "The form did not come from this site. Go back to the application and try again.",
-        )
-    };
+    let forbidden = || forbidden(req);
     if from_another_origin(req, state) {
         tracing::warn!(event = "csrf_origin_mismatch", "form posted from another origin");
         return Err(forbidden());

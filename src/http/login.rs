@@ -1,14 +1,19 @@
-//! `GET` and `POST /login`.
+//! `GET` and `POST /login`: the sign-in of a pending authorization (`interaction=…`), or the sign-in that
+//! leads to the account page (`return=account`, a fixed target: never a URL taken from the request).
 use super::authorize::step_response;
-use super::interaction_pages::{check_form, load};
+use super::interaction_pages::{check_form, expired, forbidden, from_another_origin, load};
 use super::meta::request_meta;
-use super::render::{error_page, page};
+use super::render::{error_page, page, see_other};
 use super::views::LoginPage;
 use super::{form, throttle, AppState};
 use crate::domain::password::Password;
+use crate::domain::secret::random_token;
+use crate::oauth::account::{account_login_csrf, account_login_csrf_matches};
 use crate::oauth::audit::EventFacts;
+use crate::oauth::discovery::paths;
 use crate::oauth::interaction::Interaction;
 use crate::oauth::limits::Lock;
+use crate::oauth::params::Params;
 use crate::oauth::session::PasswordCheck;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -18,13 +23,36 @@ use serde_json::json;
 
 const FAILED: &str = "That username and password do not match. Try again.";
 
-/// `GET /login?interaction=…`: the form.
+/// The `return` value of a sign-in that leads to the account page.
+pub const RETURN_TO_ACCOUNT: &str = "account";
+
+/// Where a sign-in continues.
+enum Target {
+    /// The pending authorization `id`.
+    Authorize(String, Box<Interaction>),
+    /// The account page.
+    Account,
+}
+
+impl Target {
+    fn client_id(&self) -> Option<String> {
+        match self {
+            Self::Authorize(_, i) => Some(i.request.client_id.as_str().to_owned()),
+            Self::Account => None,
+        }
+    }
+}
+
+/// `GET /login?interaction=…` or `GET /login?return=account`: the form.
 #[tracing::instrument(name = "login page", skip_all)]
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let q = match form::query(&req) {
         Ok(q) => q,
         Err(e) => return error_page(&req, &e),
     };
+    if q.get("interaction").is_none() && q.get("return") == Some(RETURN_TO_ACCOUNT) {
+        return account_form(&req, &state, String::new(), StatusCode::OK, None);
+    }
     let (id, interaction) = match load(&req, &state, q.get("interaction")).await {
         Ok(v) => v,
         Err(resp) => return resp,
@@ -34,13 +62,67 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Err(e) => return step_response(&req, &state, Err(e)),
     };
     let view = LoginPage {
-        client_name: client.name,
+        client_name: Some(client.name),
         interaction: id,
+        return_to: None,
         csrf: interaction.csrf.clone(),
         username: interaction.request.login_hint.clone().unwrap_or_default(),
         error: None,
     };
     page(StatusCode::OK, view.render())
+}
+
+/// The sign-in form that leads to the account page. Its CSRF token is bound to the browser-binding cookie,
+/// set here when the browser has none.
+fn account_form(
+    req: &HttpRequest,
+    state: &AppState,
+    username: String,
+    status: StatusCode,
+    error: Option<String>,
+) -> HttpResponse {
+    let (browser, new_browser) = match state.cookies.read_browser(req) {
+        Some(b) if b.len() <= 64 => (b, false),
+        _ => (random_token(32), true),
+    };
+    let view = LoginPage {
+        client_name: None,
+        interaction: String::new(),
+        return_to: Some(RETURN_TO_ACCOUNT),
+        csrf: account_login_csrf(&browser),
+        username,
+        error,
+    };
+    let mut resp = page(status, view.render());
+    if new_browser {
+        if let Err(e) = resp.add_cookie(&state.cookies.browser(browser)) {
+            tracing::error!(error = %e, "cannot set the browser cookie");
+        }
+    }
+    resp
+}
+
+/// Where a posted sign-in form continues, once it is known to come from our own page.
+#[allow(clippy::result_large_err)]
+async fn target(req: &HttpRequest, state: &AppState, f: &Params) -> Result<Target, HttpResponse> {
+    if f.get("interaction").is_none() && f.get("return") == Some(RETURN_TO_ACCOUNT) {
+        let browser = state.cookies.read_browser(req);
+        let valid = matches!((browser, f.get("csrf")), (Some(b), Some(t)) if account_login_csrf_matches(&b, t));
+        if from_another_origin(req, state) || !valid {
+            tracing::warn!(
+                event = "csrf_token_mismatch",
+                "account sign-in posted from another origin or without a valid CSRF token"
+            );
+            return Err(forbidden(req));
+        }
+        return Ok(Target::Account);
+    }
+    if f.get("interaction").is_none() {
+        return Err(expired(req));
+    }
+    let (id, interaction) = load(req, state, f.get("interaction")).await?;
+    check_form(req, state, &interaction, f)?;
+    Ok(Target::Authorize(id, Box::new(interaction)))
 }
 
 /// `POST /login`: checks the abuse limits and the password, starts a new session, and continues the
@@ -51,26 +133,23 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(f) => f,
         Err(e) => return error_page(&req, &e),
     };
-    let (id, interaction) = match load(&req, &state, f.get("interaction")).await {
-        Ok(v) => v,
+    let target = match target(&req, &state, &f).await {
+        Ok(t) => t,
         Err(resp) => return resp,
     };
-    if let Err(resp) = check_form(&req, &state, &interaction, &f) {
-        return resp;
-    }
     let username = f.take("username").unwrap_or_default();
     let password = Password::new(f.take("password").unwrap_or_default());
     let now = crate::domain::now();
     let meta = request_meta(&req, &state);
     let ip = throttle::ip(&req, &state);
-    let client_id = Some(interaction.request.client_id.as_str().to_owned());
+    let client_id = target.client_id();
     let limits = &state.provider.limits;
 
     // A locked IP or name gets no answer about the password, right or wrong.
     if let Some(lock) = limits.login_lock(ip, &username, now).await {
         tracing::info!(event = "login_throttled", scope = lock.scope.as_str(), "sign-in refused while locked");
         state.provider.metrics.sign_in(crate::metrics::SignIn::Locked);
-        return form_again(&req, &state, id, &interaction, username, Refused::Locked(lock)).await;
+        return form_again(&req, &state, &target, username, Refused::Locked(lock)).await;
     }
     let check = match state.provider.verify_sign_in(&username, password).await {
         Ok(c) => c,
@@ -88,7 +167,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             };
             state.provider.audit("login_failed", facts, &meta, now).await;
             let Some(lock) = limits.login_failed(ip, &username, now).await else {
-                return form_again(&req, &state, id, &interaction, username, Refused::Failed).await;
+                return form_again(&req, &state, &target, username, Refused::Failed).await;
             };
             let facts = EventFacts {
                 actor: None,
@@ -97,7 +176,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
                 details: json!({ "scope": lock.scope.as_str(), "seconds": lock.retry_after }),
             };
             state.provider.audit("login_lockout", facts, &meta, now).await;
-            return form_again(&req, &state, id, &interaction, username, Refused::Locked(lock)).await;
+            return form_again(&req, &state, &target, username, Refused::Locked(lock)).await;
         }
     };
     limits.login_succeeded(&username, now).await;
@@ -112,7 +191,12 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         details: json!({ "amr": session.amr, "sid": session.id_hash }),
     };
     state.provider.audit("login_succeeded", facts, &meta, now).await;
-    let mut resp = step_response(&req, &state, state.provider.after_login(id, interaction, &session, now).await);
+    let mut resp = match target {
+        Target::Authorize(id, interaction) => {
+            step_response(&req, &state, state.provider.after_login(id, *interaction, &session, now).await)
+        }
+        Target::Account => see_other(paths::ACCOUNT),
+    };
     if let Err(e) = resp.add_cookie(&state.cookies.session(cookie.expose().to_owned())) {
         tracing::error!(error = %e, "cannot set the session cookie");
     }
@@ -143,24 +227,35 @@ fn wait_words(secs: i64) -> String {
 async fn form_again(
     req: &HttpRequest,
     state: &AppState,
-    id: String,
-    interaction: &Interaction,
+    target: &Target,
     username: String,
     why: Refused,
 ) -> HttpResponse {
-    let client_name = match state.provider.interaction_client(interaction).await {
-        Ok(c) => c.name,
-        Err(e) => return step_response(req, state, Err(e)),
-    };
-    let (status, error) = match why {
+    let (status, error) = match &why {
         Refused::Failed => (StatusCode::OK, FAILED.to_owned()),
         Refused::Locked(lock) => (
             StatusCode::TOO_MANY_REQUESTS,
             format!("Too many failed sign-in attempts. Wait {} and try again.", wait_words(lock.retry_after)),
         ),
     };
-    let view = LoginPage { client_name, interaction: id, csrf: interaction.csrf.clone(), username, error: Some(error) };
-    let mut resp = page(status, view.render());
+    let mut resp = match target {
+        Target::Account => account_form(req, state, username, status, Some(error)),
+        Target::Authorize(id, interaction) => {
+            let client_name = match state.provider.interaction_client(interaction).await {
+                Ok(c) => c.name,
+                Err(e) => return step_response(req, state, Err(e)),
+            };
+            let view = LoginPage {
+                client_name: Some(client_name),
+                interaction: id.clone(),
+                return_to: None,
+                csrf: interaction.csrf.clone(),
+                username,
+                error: Some(error),
+            };
+            page(status, view.render())
+        }
+    };
     if let Refused::Locked(lock) = why {
         resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(lock.retry_after));
     }

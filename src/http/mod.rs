@@ -1,5 +1,6 @@
 //! The HTTP edge: the one route table, request parsing and response rendering. Only this module knows
 //! actix-web, picks status codes and renders pages or JSON.
+pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod authorize;
@@ -72,6 +73,17 @@ pub fn routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
             metrics,
             paths::CONSENT,
             get(paths::CONSENT, consent::get).route(web::post().to(consent::post)),
+        ))
+        .service(metrics::metered(metrics, paths::ACCOUNT, get(paths::ACCOUNT, account::get)))
+        .service(metrics::metered(
+            metrics,
+            paths::ACCOUNT_REVOKE_SESSION,
+            web::resource(paths::ACCOUNT_REVOKE_SESSION).route(web::post().to(account::revoke_session)),
+        ))
+        .service(metrics::metered(
+            metrics,
+            paths::ACCOUNT_REVOKE_APP,
+            web::resource(paths::ACCOUNT_REVOKE_APP).route(web::post().to(account::revoke_app)),
         ))
         .service(metrics::metered(
             metrics,

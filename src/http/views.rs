@@ -6,10 +6,12 @@ use askama::Template;
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage {
-    /// The app asking, by name.
-    pub client_name: String,
-    /// Interaction id (hidden field).
+    /// The app asking, by name; `None` for the sign-in to the account page.
+    pub client_name: Option<String>,
+    /// Interaction id (hidden field), empty for the sign-in to the account page.
     pub interaction: String,
+    /// The fixed page to continue to (hidden `return` field), when not an authorization.
+    pub return_to: Option<&'static str>,
     /// CSRF token (hidden field).
     pub csrf: String,
     /// Pre-filled username (`login_hint`, or what was typed before a failure).
@@ -110,4 +112,77 @@ pub struct LogoutPage {
 pub struct LoggedOutPage {
     /// Whether the session was ended.
     pub signed_out: bool,
+}
+
+/// One live session on the account page.
+pub struct SessionLine {
+    /// What the revoke form names it by.
+    pub reference: String,
+    /// When it began, in words.
+    pub started: String,
+    /// When the user last authenticated in it.
+    pub signed_in: String,
+    /// When it ends.
+    pub expires: String,
+    /// How the user authenticated (`amr`), comma-separated.
+    pub methods: String,
+    /// Whether it is this browser's.
+    pub current: bool,
+}
+
+/// One connected app on the account page.
+pub struct AppLine {
+    /// Its name (chosen by a third party: escaped).
+    pub name: String,
+    /// Its client id (the revoke form's field).
+    pub client_id: String,
+    /// What it may do.
+    pub scopes: Vec<ScopeLine>,
+    /// Whether it may act while the user is away.
+    pub offline: bool,
+    /// Connected since, in words.
+    pub since: String,
+}
+
+/// The account page: the user's sessions and connected apps, each with a revoke button.
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    /// Who is signed in.
+    pub username: String,
+    /// CSRF token bound to the session cookie.
+    pub csrf: String,
+    /// Live sessions, this one first.
+    pub sessions: Vec<SessionLine>,
+    /// Connected apps.
+    pub apps: Vec<AppLine>,
+}
+
+/// A Unix time as `2026-12-05 07:33 UTC` (proleptic Gregorian calendar).
+pub fn utc_time(t: i64) -> String {
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // Days to civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc_time;
+
+    #[test]
+    fn times_are_shown_in_utc() {
+        assert_eq!(utc_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_time(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(utc_time(1_796_456_031), "2026-12-05 07:33 UTC");
+        assert_eq!(utc_time(-60), "1969-12-31 23:59 UTC");
+    }
 }

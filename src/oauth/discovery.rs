@@ -21,6 +21,12 @@ pub mod paths {
     pub const LOGIN: &str = "/login";
     /// Consent page.
     pub const CONSENT: &str = "/consent";
+    /// The signed-in user's own sessions and connected apps.
+    pub const ACCOUNT: &str = "/account";
+    /// Ends one of the user's sessions (a form on the account page).
+    pub const ACCOUNT_REVOKE_SESSION: &str = "/account/sessions/revoke";
+    /// Withdraws what the user gave an app (a form on the account page).
+    pub const ACCOUNT_REVOKE_APP: &str = "/account/apps/revoke";
     /// Token revocation (RFC 7009).
     pub const REVOKE: &str = "/revoke";
     /// Token introspection (RFC 7662).

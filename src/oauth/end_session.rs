@@ -165,18 +165,31 @@ impl Provider {
     ) -> Result<(), OAuthError> {
         let hash = SecretHash::of(session_cookie);
         let Some(session) = self.sessions.session(hash.as_str()).await? else { return Ok(()) };
-        if !session.revoked {
-            self.sessions.revoke_session(hash.as_str()).await?;
-        }
-        let issued = self.refresh_tokens.revoke_session_refresh_tokens(hash.as_str(), now).await?;
-        self.revoke_access_tokens(&issued, now).await;
         let facts = EventFacts {
             actor: Some(session.user_id.as_str().to_owned()),
             user_id: Some(session.user_id.as_str().to_owned()),
             client_id: client.map(|c| c.as_str().to_owned()),
             details: json!({ "sid": session.id_hash }),
         };
-        self.audit("logout", facts, meta, now).await;
+        self.end_stored_session(&session, facts, "logout", meta, now).await
+    }
+
+    /// Ends `session` (as read from the store) and revokes its session-bound refresh tokens with their access
+    /// tokens, then records `kind` with `facts`. Ending an ended session again is fine.
+    pub(crate) async fn end_stored_session(
+        &self,
+        session: &Session,
+        facts: EventFacts,
+        kind: &str,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<(), OAuthError> {
+        if !session.revoked {
+            self.sessions.revoke_session(&session.id_hash).await?;
+        }
+        let issued = self.refresh_tokens.revoke_session_refresh_tokens(&session.id_hash, now).await?;
+        self.revoke_access_tokens(&issued, now).await;
+        self.audit(kind, facts, meta, now).await;
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! types here; time and randomness come in as parameters, storage through the traits of `crate::storage`.
 #![warn(missing_docs)]
 
+pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod authorize;

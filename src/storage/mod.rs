@@ -192,6 +192,9 @@ pub trait SessionStore: Send + Sync {
     async fn session_for_client(&self, id_hash: &str, client_id: &ClientId) -> StoreResult<Option<SessionContext>>;
     /// Marks a session revoked; `NotFound` when there is none.
     async fn revoke_session(&self, id_hash: &str) -> StoreResult<()>;
+    /// The sessions of a user that are neither revoked nor past their end at `now`, newest first (the account
+    /// page).
+    async fn sessions_of_user(&self, user_id: &UserId, now: UnixTime) -> StoreResult<Vec<crate::domain::Session>>;
     /// Revokes every session of a user; returns how many were active.
     async fn revoke_user_sessions(&self, user_id: &UserId) -> StoreResult<u64>;
     /// Deletes sessions that ended before `now`; returns how many.
@@ -214,6 +217,23 @@ pub trait ConsentStore: Send + Sync {
     async fn consents_of_user(&self, user_id: &UserId) -> StoreResult<Vec<(ClientId, crate::domain::Scope, UnixTime)>>;
     /// Forgets a grant; `NotFound` when there is none.
     async fn delete_consent(&self, user_id: &UserId, client_id: &ClientId) -> StoreResult<()>;
+    /// Withdraws everything `user_id` gave `client_id`, in one transaction: forgets the consent and revokes the
+    /// user's refresh tokens of that client (every family, offline or not). Nothing to withdraw is not an error.
+    async fn withdraw_grant(
+        &self,
+        user_id: &UserId,
+        client_id: &ClientId,
+        now: UnixTime,
+    ) -> StoreResult<WithdrawnGrant>;
+}
+
+/// What [`ConsentStore::withdraw_grant`] found and ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WithdrawnGrant {
+    /// A stored consent was deleted.
+    pub consent: bool,
+    /// The access tokens issued with the revoked refresh tokens that expire after `now`, for the caller to deny.
+    pub issued: IssuedAccessTokens,
 }
 
 /// What an access token's standing rests on, as the database has it now.
@@ -329,6 +349,13 @@ pub trait RefreshTokenStore: Send + Sync {
     /// inserts `new`. `Ok(false)` when another request used or revoked it first (nothing is written), so
     /// concurrent uses of one token cannot both rotate it.
     async fn rotate_refresh_token(&self, old_id: &str, new: &RefreshTokenRecord, now: UnixTime) -> StoreResult<bool>;
+    /// A user's refresh tokens that can still be used at `now`: neither used, revoked nor past their absolute or
+    /// idle end (the account page's connected apps).
+    async fn live_refresh_tokens_of_user(
+        &self,
+        user_id: &UserId,
+        now: UnixTime,
+    ) -> StoreResult<Vec<RefreshTokenRecord>>;
     /// Revokes every token of a family; returns the access tokens issued with them that expire after `now`.
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens>;
     /// Revokes the tokens bound to a session except `offline` ones (logout).

@@ -10,9 +10,11 @@
 //! ([`crate::storage::diesel::SqliteChanges`]). Postgres with the in-process cache has neither, so every check
 //! reads SQL there.
 use super::cache::EphemeralStore;
-use super::{AccessTokenStanding, ClientStore, RevocationStore, StoreResult, UserStore, UserUpdate};
+use super::{
+    AccessTokenStanding, ClientStore, ConsentStore, RevocationStore, StoreResult, UserStore, UserUpdate, WithdrawnGrant,
+};
 use crate::domain::secret::{random_token, SecretHash};
-use crate::domain::{Client, ClientId, NewUser, UnixTime, User, UserId, Username};
+use crate::domain::{Client, ClientId, NewUser, Scope, UnixTime, User, UserId, Username};
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -265,6 +267,54 @@ impl RevocationStore for EpochRevocations {
     }
 }
 
+/// A [`ConsentStore`] that advances the epoch after a grant is deleted or withdrawn (the user revoked an app:
+/// its refresh tokens, and with them its access tokens, end).
+pub struct EpochConsents {
+    inner: Arc<dyn ConsentStore>,
+    epoch: Arc<RevocationEpoch>,
+}
+
+impl EpochConsents {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn ConsentStore>, epoch: Arc<RevocationEpoch>) -> Self {
+        Self { inner, epoch }
+    }
+}
+
+#[async_trait]
+impl ConsentStore for EpochConsents {
+    async fn grant_consent(
+        &self,
+        user_id: &UserId,
+        client_id: &ClientId,
+        scope: &Scope,
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        self.inner.grant_consent(user_id, client_id, scope, now).await
+    }
+
+    async fn consents_of_user(&self, user_id: &UserId) -> StoreResult<Vec<(ClientId, Scope, UnixTime)>> {
+        self.inner.consents_of_user(user_id).await
+    }
+
+    async fn delete_consent(&self, user_id: &UserId, client_id: &ClientId) -> StoreResult<()> {
+        let r = self.inner.delete_consent(user_id, client_id).await;
+        self.epoch.advance().await;
+        r
+    }
+
+    async fn withdraw_grant(
+        &self,
+        user_id: &UserId,
+        client_id: &ClientId,
+        now: UnixTime,
+    ) -> StoreResult<WithdrawnGrant> {
+        let r = self.inner.withdraw_grant(user_id, client_id, now).await;
+        self.epoch.advance().await;
+        r
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,6 +409,43 @@ mod tests {
         cache.deletes_fail.store(true, Ordering::SeqCst);
         writer.advance().await;
         assert_ne!(writer.current().await.expect("epoch"), before);
+    }
+
+    /// A consent store that stores nothing.
+    struct NoConsents;
+
+    #[async_trait]
+    impl ConsentStore for NoConsents {
+        async fn grant_consent(&self, _: &UserId, _: &ClientId, _: &Scope, _: UnixTime) -> StoreResult<()> {
+            Ok(())
+        }
+        async fn consents_of_user(&self, _: &UserId) -> StoreResult<Vec<(ClientId, Scope, UnixTime)>> {
+            Ok(vec![])
+        }
+        async fn delete_consent(&self, _: &UserId, _: &ClientId) -> StoreResult<()> {
+            Err(super::super::StoreError::NotFound)
+        }
+        async fn withdraw_grant(&self, _: &UserId, _: &ClientId, _: UnixTime) -> StoreResult<WithdrawnGrant> {
+            Ok(WithdrawnGrant::default())
+        }
+    }
+
+    #[tokio::test]
+    async fn withdrawing_or_deleting_a_consent_advances_the_epoch() {
+        let cache = Arc::new(Shared::default());
+        let epoch = Arc::new(epoch_in(&cache));
+        let consents = EpochConsents::new(Arc::new(NoConsents), Arc::clone(&epoch));
+        let (user, client) = (UserId::parse("u").unwrap(), ClientId::parse("c").unwrap());
+        epoch.current().await;
+        let before = epoch.current().await.expect("epoch");
+        consents.grant_consent(&user, &client, &Scope::default(), 1).await.unwrap();
+        consents.consents_of_user(&user).await.unwrap();
+        assert_eq!(epoch.current().await.as_ref(), Some(&before), "a grant ends no token");
+        consents.withdraw_grant(&user, &client, 1).await.unwrap();
+        let after = epoch.current().await.expect("epoch");
+        assert_ne!(after, before, "a withdrawn grant revoked tokens");
+        consents.delete_consent(&user, &client).await.unwrap_err();
+        assert_ne!(epoch.current().await.expect("epoch"), after, "even a failed write may have committed");
     }
 
     #[tokio::test]

@@ -566,3 +566,76 @@ fn the_markup_checks_catch_inline_code() {
         assert!(inline_code(bad).is_some(), "not caught: {bad}");
     }
 }
+
+/// Waits until the browser is on the account page and its source satisfies `check`.
+async fn wait_for_account(app: &TestApp, browser: &Browser, what: &str, check: impl Fn(&str) -> bool) -> String {
+    let started = std::time::Instant::now();
+    loop {
+        let url = url::Url::parse(&browser.current_url().await).unwrap();
+        let source = browser.source().await;
+        if on_server(app, &url, "/account") && check(&source) {
+            return source;
+        }
+        if started.elapsed() >= crate::webdriver::WAIT_TIMEOUT {
+            panic!("{what}: on {url}\n{}", browser.source_excerpt().await);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+both_backends!(account_page_signs_in_and_removes_an_app_in_a_real_browser, async |app| {
+    let flow = setup(&app);
+    let browser = Browser::start().await;
+
+    // Signed out, the account page hands over to the sign-in, which comes back to it.
+    browser.goto(&app.url("/account")).await;
+    let login = browser.wait_for_url("the login page", |u| on_server(&app, u, "/login")).await;
+    assert_eq!(query(&login).get("return").map(String::as_str), Some("account"), "{login}");
+    browser.find("input#username").await.send_keys(USERNAME).await;
+    browser.find("input#password").await.send_keys(PASSWORD).await;
+    browser.find("button[type=submit]").await.click().await;
+    let source = wait_for_account(&app, &browser, "no account page after signing in", |s| s.contains("Sessions")).await;
+    assert!(source.contains("No app has access"), "an app before any consent:\n{source}");
+
+    // The session counts for an authorization: only consent is asked.
+    browser.goto(&flow.authorize_url).await;
+    expect_consent_page(&app, &browser).await;
+    browser.find("button[name=decision][value=allow]").await.click().await;
+    browser.wait_for_url("the redirect to the client", |u| at_redirect_uri(&flow, u)).await;
+
+    // The app is listed; its button takes the access back.
+    browser.goto(&app.url("/account")).await;
+    wait_for_account(&app, &browser, "the app is not listed", |s| s.contains(CLIENT_NAME)).await;
+    let button = format!("button[aria-label=\"Remove access for {CLIENT_NAME}\"]");
+    browser.find(&button).await.click().await;
+    wait_for_account(&app, &browser, "the app is still listed", |s| !s.contains(CLIENT_NAME)).await;
+
+    // Signing out of this session from the page ends it.
+    browser.find("button[aria-label=\"Sign out of this session\"]").await.click().await;
+    browser.wait_for_url("the login page after signing out", |u| on_server(&app, u, "/login")).await;
+    browser.quit().await;
+
+    // As served: strict headers and no inline code on the account sign-in and the account page.
+    let client = &app.api_client;
+    let resp = client.get(app.url("/login?return=account")).send().await.unwrap();
+    assert_page_headers(&resp, "the account sign-in page");
+    let html = resp.text().await.unwrap();
+    assert_no_inline_code(&html, "the account sign-in page");
+    let resp = client
+        .post(app.url("/login"))
+        .header(header::ORIGIN, &app.address)
+        .form(&[
+            ("return", "account"),
+            ("csrf", &*hidden_field(&html, "csrf")),
+            ("username", USERNAME),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(see_other(&app, &resp, "POST /login"), app.url("/account"));
+    let resp = client.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_page_headers(&resp, "the account page");
+    assert_no_inline_code(&resp.text().await.unwrap(), "the account page");
+});

@@ -3,6 +3,7 @@
 #[macro_use]
 mod helpers;
 
+mod account;
 mod admin;
 mod browser;
 mod cli;

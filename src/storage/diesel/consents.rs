@@ -4,10 +4,11 @@
 //! change. A grant adds to the stored scope, in an upsert written without `ON CONFLICT`: UPDATE, then INSERT when
 //! there was nothing to update.
 
+use super::refresh_tokens::revoke_user_client;
 use super::schema::consents;
 use super::{AnyConnection, DieselStore};
 use crate::domain::{ClientId, Scope, UnixTime, UserId};
-use crate::storage::{ConsentStore, StoreError, StoreResult};
+use crate::storage::{ConsentStore, StoreError, StoreResult, WithdrawnGrant};
 use async_trait::async_trait;
 use diesel::prelude::*;
 
@@ -138,6 +139,26 @@ impl ConsentStore for DieselStore {
             })
             .await
     }
+
+    async fn withdraw_grant(
+        &self,
+        user_id: &UserId,
+        client_id: &ClientId,
+        now: UnixTime,
+    ) -> StoreResult<WithdrawnGrant> {
+        let (user_id, client_id) = (user_id.as_str().to_owned(), client_id.as_str().to_owned());
+        self.db()
+            .write(move |c| {
+                // The DELETE writes first (see the notes in `refresh_tokens`): on SQLite the transaction takes the
+                // write lock before it reads.
+                c.transaction(|c| {
+                    let deleted = diesel::delete(consents::table.find((&user_id, &client_id))).execute(c)?;
+                    let issued = revoke_user_client(c, &user_id, &client_id, now)?;
+                    Ok(WithdrawnGrant { consent: deleted > 0, issued })
+                })
+            })
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -252,6 +273,43 @@ mod tests {
         // Granting again after a delete starts a new first grant.
         t.store.grant_consent(&dave, &a, &scope("profile"), 5).await.unwrap();
         assert_eq!(stored(&t, &dave, &a).await, ("profile".into(), 5, 5));
+    }
+
+    async fn withdrawing_a_grant_ends_its_consent_and_refresh_tokens(backend: Backend) {
+        use super::super::test_support::refresh_token;
+        use crate::storage::{RefreshTokenRecord, RefreshTokenStore};
+        let t = TestDb::new(backend).await;
+        let (alice, bob) = (t.add_user("alice").await, t.add_user("bob").await);
+        let (a, b) = (t.add_client("a").await, t.add_client("b").await);
+        t.store.grant_consent(&alice, &a, &scope("openid"), 1).await.unwrap();
+        t.store.grant_consent(&alice, &b, &scope("openid"), 1).await.unwrap();
+        let now = 1_700_000_100;
+        let of = |id: &str, client: &ClientId, user: &UserId, offline: bool| RefreshTokenRecord {
+            user_id: Some(user.clone()),
+            offline,
+            access_jti: Some(format!("at-{id}")),
+            access_expires_at: Some(now + 60),
+            ..refresh_token(id, id, client)
+        };
+        for token in [of("a1", &a, &alice, false), of("a2", &a, &alice, true), of("b1", &b, &alice, false)] {
+            t.store.insert_refresh_token(&token).await.unwrap();
+        }
+        t.store.insert_refresh_token(&of("bob-a", &a, &bob, true)).await.unwrap();
+
+        let mut withdrawn = t.store.withdraw_grant(&alice, &a, now).await.unwrap();
+        withdrawn.issued.sort();
+        let expected = vec![("at-a1".to_owned(), now + 60), ("at-a2".to_owned(), now + 60)];
+        assert_eq!(withdrawn, WithdrawnGrant { consent: true, issued: expected });
+        assert!(granted(&t, &alice, &a).await.unwrap().is_none());
+        assert!(granted(&t, &alice, &b).await.unwrap().is_some(), "another client's grant stays");
+        let revoked = |hash: &'static str| {
+            let t = &t;
+            async move { t.store.refresh_token_by_hash(hash).await.unwrap().unwrap().revoked }
+        };
+        assert!(revoked("hash-a1").await && revoked("hash-a2").await, "offline tokens included");
+        assert!(!revoked("hash-b1").await && !revoked("hash-bob-a").await);
+        // Again: nothing left, and that is no error.
+        assert_eq!(t.store.withdraw_grant(&alice, &a, now).await.unwrap(), WithdrawnGrant::default());
     }
 
     async fn unknown_user_or_client_is_refused(backend: Backend) {
@@ -377,6 +435,7 @@ mod tests {
         a_grant_past_the_scope_limit_replaces_the_older_ones,
         consents_of_user_are_ordered_by_client,
         delete_forgets_one_grant,
+        withdrawing_a_grant_ends_its_consent_and_refresh_tokens,
         unknown_user_or_client_is_refused,
         concurrent_grants_all_count,
         insert_losing_a_race_becomes_an_update,

@@ -331,6 +331,11 @@ enum Revoke {
     Session(String),
     User(String),
     Client(String),
+    /// A user's tokens of one client (the user withdrew the client's access), offline ones included.
+    UserClient {
+        user_id: String,
+        client_id: String,
+    },
 }
 
 impl Revoke {
@@ -343,8 +348,22 @@ impl Revoke {
             Self::Session(key) => Box::new(t::session_id.eq(key.clone()).and(t::offline.eq(false)).and(live)),
             Self::User(key) => Box::new(t::user_id.eq(key.clone()).and(live)),
             Self::Client(key) => Box::new(t::client_id.eq(key.clone()).and(live).nullable()),
+            Self::UserClient { user_id, client_id } => {
+                Box::new(t::user_id.eq(user_id.clone()).and(t::client_id.eq(client_id.clone())).and(live))
+            }
         }
     }
+}
+
+/// Revokes the refresh tokens of `user_id` for `client_id` (see [`revoke`]); for a transaction of the caller's.
+pub(super) fn revoke_user_client(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    client_id: &str,
+    now: UnixTime,
+) -> StoreResult<IssuedAccessTokens> {
+    let what = Revoke::UserClient { user_id: user_id.to_owned(), client_id: client_id.to_owned() };
+    revoke(conn, &what, UnixTime::MIN, now)
 }
 
 /// Revokes the tokens `what` covers, in one transaction, and returns the access tokens issued with them after
@@ -448,6 +467,30 @@ impl RefreshTokenStore for DieselStore {
         let old_id = old_id.to_owned();
         let row = row_from_record(new);
         self.db().write(move |c| rotate(c, &old_id, &row, now)).await
+    }
+
+    async fn live_refresh_tokens_of_user(
+        &self,
+        user_id: &UserId,
+        now: UnixTime,
+    ) -> StoreResult<Vec<RefreshTokenRecord>> {
+        let user_id = user_id.as_str().to_owned();
+        self.db()
+            .run(move |c| {
+                refresh_tokens::table
+                    .filter(refresh_tokens::user_id.eq(user_id))
+                    .filter(refresh_tokens::revoked.eq(false))
+                    .filter(refresh_tokens::used_at.is_null())
+                    .filter(refresh_tokens::expires_at.gt(now))
+                    .filter(refresh_tokens::idle_expires_at.gt(now))
+                    .order((refresh_tokens::client_id.asc(), refresh_tokens::created_at.asc()))
+                    .select(RefreshTokenRow::as_select())
+                    .load(c)?
+                    .into_iter()
+                    .map(record_from_row)
+                    .collect()
+            })
+            .await
     }
 
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens> {

@@ -441,6 +441,30 @@ async fn user_and_client_revocations_stay_in_scope(backend: Backend) {
     assert!(t.store.revoke_user_refresh_tokens(&bob, NOW).await.unwrap().is_empty());
 }
 
+async fn live_tokens_of_a_user_are_the_usable_ones(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let (c1, c2) = (t.add_client("c1").await, t.add_client("c2").await);
+    let (alice, bob) = (t.add_user("alice").await, t.add_user("bob").await);
+    let of = |id: &str, client: &ClientId, user: &UserId| RefreshTokenRecord {
+        user_id: Some(user.clone()),
+        ..refresh_token(id, id, client)
+    };
+    for token in [
+        of("live-c2", &c2, &alice),
+        of("live-c1", &c1, &alice),
+        RefreshTokenRecord { used_at: Some(NOW - 1), ..of("used", &c1, &alice) },
+        RefreshTokenRecord { revoked: true, ..of("revoked", &c1, &alice) },
+        RefreshTokenRecord { idle_expires_at: NOW, ..of("idle", &c1, &alice) },
+        RefreshTokenRecord { expires_at: NOW, ..of("ended", &c1, &alice) },
+        of("bobs", &c1, &bob),
+    ] {
+        t.store.insert_refresh_token(&token).await.unwrap();
+    }
+    let live = t.store.live_refresh_tokens_of_user(&alice, NOW).await.unwrap();
+    assert_eq!(live.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["live-c1", "live-c2"]);
+    assert!(t.store.live_refresh_tokens_of_user(&UserId::generate(), NOW).await.unwrap().is_empty());
+}
+
 async fn concurrent_rotations_and_revocations_lose_no_access_token(backend: Backend) {
     let t = TestDb::with_pool(backend, 10, Duration::from_secs(30)).await;
     let client = t.add_client("app").await;
@@ -568,6 +592,7 @@ both_backends!(
     revoke_family_returns_live_access_tokens,
     session_revocation_spares_offline_tokens,
     user_and_client_revocations_stay_in_scope,
+    live_tokens_of_a_user_are_the_usable_ones,
     concurrent_rotations_and_revocations_lose_no_access_token,
     purge_removes_expired_families,
     corrupt_rows_are_errors_not_panics,

@@ -134,6 +134,24 @@ impl SessionStore for DieselStore {
             .await
     }
 
+    async fn sessions_of_user(&self, user_id: &UserId, now: UnixTime) -> StoreResult<Vec<Session>> {
+        let user_id = user_id.as_str().to_owned();
+        self.db()
+            .run(move |c| {
+                sessions::table
+                    .filter(sessions::user_id.eq(&user_id))
+                    .filter(sessions::revoked.eq(false))
+                    .filter(sessions::expires_at.gt(now))
+                    .order((sessions::created_at.desc(), sessions::id_hash.asc()))
+                    .select(SessionRow::as_select())
+                    .load(c)?
+                    .into_iter()
+                    .map(session_from_row)
+                    .collect()
+            })
+            .await
+    }
+
     async fn revoke_user_sessions(&self, user_id: &UserId) -> StoreResult<u64> {
         let user_id = user_id.as_str().to_owned();
         self.db()
@@ -230,6 +248,21 @@ mod tests {
         assert_eq!(t.store.revoke_user_sessions(&dave).await.unwrap(), 1);
     }
 
+    async fn sessions_of_user_lists_live_ones_newest_first(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let (alice, bob) = (t.add_user("alice").await, t.add_user("bob").await);
+        let at = |id: &str, created_at: i64| Session { created_at, ..session(id, &alice) };
+        t.store.create_session(&at("old", 1_700_000_001)).await.unwrap();
+        t.store.create_session(&at("new", 1_700_000_500)).await.unwrap();
+        t.store.create_session(&Session { revoked: true, ..at("revoked", 1_700_000_600) }).await.unwrap();
+        t.store.create_session(&Session { expires_at: 1_700_000_700, ..at("ended", 1_700_000_600) }).await.unwrap();
+        t.store.create_session(&session("bobs", &bob)).await.unwrap();
+        let ids = |v: Vec<Session>| v.into_iter().map(|s| s.id_hash).collect::<Vec<_>>();
+        assert_eq!(ids(t.store.sessions_of_user(&alice, 1_700_000_700).await.unwrap()), ["new", "old"]);
+        assert_eq!(ids(t.store.sessions_of_user(&alice, 1_700_000_699).await.unwrap()), ["ended", "new", "old"]);
+        assert!(t.store.sessions_of_user(&UserId::generate(), 0).await.unwrap().is_empty());
+    }
+
     async fn purge_takes_ended_sessions_in_batches(backend: Backend) {
         let t = TestDb::new(backend).await;
         let alice = t.add_user("alice").await;
@@ -303,6 +336,7 @@ mod tests {
         create_get_and_revoke,
         amr_round_trips,
         revoke_user_sessions_counts_active_ones,
+        sessions_of_user_lists_live_ones_newest_first,
         purge_takes_ended_sessions_in_batches,
         unknown_user_is_refused,
         corrupt_rows_are_errors_not_panics,

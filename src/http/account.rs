@@ -1,0 +1,151 @@
+//! `GET /account` (the signed-in user's sessions and connected apps) and its two forms,
+//! `POST /account/sessions/revoke` and `POST /account/apps/revoke`. Without a session the browser is sent to
+//! sign in, and back here afterwards. The forms carry a CSRF token bound to the session cookie and must come
+//! from our own page (`Origin`, `Sec-Fetch-Site`); after success the browser is sent back to the page (303).
+use super::interaction_pages::{forbidden, from_another_origin};
+use super::login::RETURN_TO_ACCOUNT;
+use super::meta::request_meta;
+use super::render::{error_page, message_page, page, see_other};
+use super::views::{describe_scope, utc_time, AccountPage, AppLine, ScopeLine, SessionLine};
+use super::{form, AppState};
+use crate::domain::ClientId;
+use crate::oauth::account::{account_csrf, account_csrf_matches, AccountOverview, SessionRevoked};
+use crate::oauth::discovery::paths;
+use crate::oauth::params::Params;
+use crate::oauth::session::SignedIn;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+/// The sign-in that returns to the account page.
+fn to_login() -> HttpResponse {
+    let query = url::form_urlencoded::Serializer::new(String::new()).append_pair("return", RETURN_TO_ACCOUNT).finish();
+    see_other(&format!("{}?{query}", paths::LOGIN))
+}
+
+/// The session cookie and its signed-in session, if the request has one that counts; otherwise the response
+/// to send (sign in, or the error page).
+#[allow(clippy::result_large_err)]
+async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<(String, SignedIn), HttpResponse> {
+    let Some(cookie) = state.cookies.read_session(req) else { return Err(to_login()) };
+    match state.provider.account_session(&cookie, crate::domain::now()).await {
+        Ok(Some(s)) => Ok((cookie, s)),
+        Ok(None) => Err(to_login()),
+        Err(e) => Err(error_page(req, &e)),
+    }
+}
+
+/// `GET /account`.
+#[tracing::instrument(name = "account page", skip_all)]
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (cookie, signed_in) = match signed_in(&req, &state).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let overview = match state.provider.account_overview(&signed_in, crate::domain::now()).await {
+        Ok(o) => o,
+        Err(e) => return error_page(&req, &e),
+    };
+    page(StatusCode::OK, view(&signed_in, overview, account_csrf(&cookie)).render())
+}
+
+fn view(signed_in: &SignedIn, overview: AccountOverview, csrf: String) -> AccountPage {
+    let sessions = overview
+        .sessions
+        .into_iter()
+        .map(|s| SessionLine {
+            started: utc_time(s.created_at),
+            signed_in: utc_time(s.auth_time),
+            expires: utc_time(s.expires_at),
+            methods: s.amr.join(", "),
+            current: s.current,
+            reference: s.reference,
+        })
+        .collect();
+    let apps = overview
+        .apps
+        .into_iter()
+        .map(|a| AppLine {
+            name: a.name,
+            client_id: a.grant.client_id.as_str().to_owned(),
+            scopes: a
+                .grant
+                .scope
+                .iter()
+                .map(|s| ScopeLine { name: s.to_owned(), description: describe_scope(s) })
+                .collect(),
+            offline: a.grant.offline,
+            since: utc_time(a.grant.since),
+        })
+        .collect();
+    AccountPage { username: signed_in.user.username.as_str().to_owned(), csrf, sessions, apps }
+}
+
+/// A posted account form: parsed, from our own page, of a signed-in session, with that session's CSRF token.
+#[allow(clippy::result_large_err)]
+async fn checked(
+    req: &HttpRequest,
+    state: &AppState,
+    body: form::Body,
+) -> Result<(Params, String, SignedIn), HttpResponse> {
+    let f = form::read(req, body).map_err(|e| error_page(req, &e))?;
+    if from_another_origin(req, state) {
+        tracing::warn!(event = "csrf_origin_mismatch", "account form posted from another origin");
+        return Err(forbidden(req));
+    }
+    let (cookie, signed_in) = signed_in(req, state).await?;
+    if !f.get("csrf").is_some_and(|t| account_csrf_matches(&cookie, t)) {
+        tracing::warn!(event = "csrf_token_mismatch", "account form posted without a valid CSRF token");
+        return Err(forbidden(req));
+    }
+    Ok((f, cookie, signed_in))
+}
+
+/// `POST /account/sessions/revoke` (`session`: a session's reference from the page). Ending the current
+/// session signs the browser out.
+#[tracing::instrument(name = "account revoke session", skip_all)]
+pub async fn revoke_session(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    let (f, _cookie, signed_in) = match checked(&req, &state, body).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let Some(reference) = f.get("session") else {
+        return message_page(
+            &req,
+            StatusCode::BAD_REQUEST,
+            "No session chosen",
+            "Go back to your account and try again.",
+        );
+    };
+    let meta = request_meta(&req, &state);
+    match state.provider.revoke_account_session(&signed_in, reference, &meta, crate::domain::now()).await {
+        Ok(SessionRevoked::Current) => {
+            let mut resp = see_other(paths::ACCOUNT);
+            if let Err(e) = resp.add_cookie(&state.cookies.clear_session()) {
+                tracing::error!(error = %e, "cannot clear the session cookie");
+            }
+            resp
+        }
+        // An unknown reference is a session that ended meanwhile (or never was this user's): the page, shown
+        // again, lists what is left.
+        Ok(SessionRevoked::Other | SessionRevoked::Unknown) => see_other(paths::ACCOUNT),
+        Err(e) => error_page(&req, &e),
+    }
+}
+
+/// `POST /account/apps/revoke` (`client_id`).
+#[tracing::instrument(name = "account revoke app", skip_all)]
+pub async fn revoke_app(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    let (f, _cookie, signed_in) = match checked(&req, &state, body).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let Some(client_id) = f.get("client_id").and_then(|c| ClientId::parse(c).ok()) else {
+        return message_page(&req, StatusCode::BAD_REQUEST, "No app chosen", "Go back to your account and try again.");
+    };
+    let meta = request_meta(&req, &state);
+    match state.provider.revoke_account_app(&signed_in, &client_id, &meta, crate::domain::now()).await {
+        Ok(()) => see_other(paths::ACCOUNT),
+        Err(e) => error_page(&req, &e),
+    }
+}

@@ -1,0 +1,366 @@
+//! The account page (`/account`): the signed-in user's own sessions and connected apps, and what revoking
+//! one of them ends. A session is named by its `id_hash` (the SHA-256 of the cookie value, already the `sid` of
+//! its tokens): it cannot be presented as a cookie, and a user can only end sessions of their own. An app is
+//! connected when the user has a stored consent for it or live refresh tokens of it; revoking it forgets the
+//! consent and revokes those tokens with their access tokens, so its next authorization asks again.
+//!
+//! The forms are protected by CSRF tokens bound to a cookie: the session cookie for the account page's own
+//! forms, the browser-binding cookie for the sign-in form that leads back to the account page.
+use super::audit::{EventFacts, RequestMeta};
+use super::error::OAuthError;
+use super::provider::Provider;
+use super::session::SignedIn;
+use crate::domain::secret::SecretHash;
+use crate::domain::{ClientId, Scope, Session, UnixTime};
+use crate::storage::{RefreshTokenRecord, SessionContext};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use subtle::ConstantTimeEq;
+
+/// Longest cookie or session reference looked up; anything longer names nothing of ours.
+const MAX_REFERENCE: usize = 128;
+
+fn bound_token(label: &[u8], cookie: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(label);
+    h.update(cookie.as_bytes());
+    URL_SAFE_NO_PAD.encode(h.finalize())
+}
+
+fn matches(expected: &str, presented: &str) -> bool {
+    expected.as_bytes().ct_eq(presented.as_bytes()).into()
+}
+
+/// The CSRF token of the account page's forms: bound to the session cookie, so only the page served to that
+/// browser can carry it, and different from the logout form's.
+pub fn account_csrf(session_cookie: &str) -> String {
+    bound_token(b"tessera account\0", session_cookie)
+}
+
+/// Whether `presented` is the account CSRF token for `session_cookie`.
+pub fn account_csrf_matches(session_cookie: &str, presented: &str) -> bool {
+    matches(&account_csrf(session_cookie), presented)
+}
+
+/// The CSRF token of the sign-in form that returns to the account page: bound to the browser-binding cookie
+/// (there is no session yet), so another site cannot sign the browser in to an account of its choosing.
+pub fn account_login_csrf(browser_cookie: &str) -> String {
+    bound_token(b"tessera account login\0", browser_cookie)
+}
+
+/// Whether `presented` is the account sign-in CSRF token for `browser_cookie`.
+pub fn account_login_csrf_matches(browser_cookie: &str, presented: &str) -> bool {
+    matches(&account_login_csrf(browser_cookie), presented)
+}
+
+/// One live session of the user, as the account page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEntry {
+    /// What the revoke form names it by: its `id_hash`.
+    pub reference: String,
+    /// When the user authenticated.
+    pub auth_time: UnixTime,
+    /// When it began.
+    pub created_at: UnixTime,
+    /// When it ends.
+    pub expires_at: UnixTime,
+    /// How the user authenticated (`amr`).
+    pub amr: Vec<String>,
+    /// Whether it is the session of this request.
+    pub current: bool,
+}
+
+/// What the user gave one client: a consent, live refresh tokens, or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppGrant {
+    /// The client.
+    pub client_id: ClientId,
+    /// The scopes granted: the consent's and the live tokens' together.
+    pub scope: Scope,
+    /// Whether it may act while the user is away: `offline_access` granted or an offline token live.
+    pub offline: bool,
+    /// A consent is stored.
+    pub consented: bool,
+    /// How many refresh token families of it are live.
+    pub live_grants: usize,
+    /// The earliest of the consent's last change and the live tokens' creation.
+    pub since: UnixTime,
+}
+
+/// A connected app with its name, for the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectedApp {
+    /// Its name as registered (a third party chooses it: escaped when shown).
+    pub name: String,
+    /// What it was given.
+    pub grant: AppGrant,
+}
+
+/// Everything the account page shows.
+#[derive(Debug, Clone)]
+pub struct AccountOverview {
+    /// The live sessions, the current one first, then newest first.
+    pub sessions: Vec<SessionEntry>,
+    /// The connected apps, by client id.
+    pub apps: Vec<ConnectedApp>,
+}
+
+/// The outcome of revoking a session from the account page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionRevoked {
+    /// It was the session of this request: the user is signed out.
+    Current,
+    /// Another session of the user ended.
+    Other,
+    /// No live session of this user has that reference (already ended, or someone else's).
+    Unknown,
+}
+
+/// The live sessions as listed: the current one first, then newest first.
+pub fn session_entries(sessions: Vec<Session>, current_hash: &str, now: UnixTime) -> Vec<SessionEntry> {
+    let mut entries: Vec<SessionEntry> = sessions
+        .into_iter()
+        .filter(|s| s.is_active(now))
+        .map(|s| SessionEntry {
+            current: matches(&s.id_hash, current_hash),
+            reference: s.id_hash,
+            auth_time: s.auth_time,
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            amr: s.amr,
+        })
+        .collect();
+    entries.sort_by(|a, b| b.current.cmp(&a.current).then(b.created_at.cmp(&a.created_at)));
+    entries
+}
+
+/// The apps a user is connected to, by client id: every client with a stored consent and every client with
+/// live refresh tokens. `tokens` are the user's live tokens.
+pub fn app_grants(consents: Vec<(ClientId, Scope, UnixTime)>, tokens: &[RefreshTokenRecord]) -> Vec<AppGrant> {
+    let mut apps: BTreeMap<String, AppGrant> = BTreeMap::new();
+    for (client_id, scope, at) in consents {
+        let grant = AppGrant {
+            offline: scope.contains(Scope::OFFLINE_ACCESS),
+            client_id: client_id.clone(),
+            scope,
+            consented: true,
+            live_grants: 0,
+            since: at,
+        };
+        apps.insert(client_id.as_str().to_owned(), grant);
+    }
+    let mut families: BTreeMap<String, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for t in tokens {
+        let entry = apps.entry(t.client_id.as_str().to_owned()).or_insert_with(|| AppGrant {
+            client_id: t.client_id.clone(),
+            scope: Scope::default(),
+            offline: false,
+            consented: false,
+            live_grants: 0,
+            since: t.created_at,
+        });
+        // Past the scope limit the consent's scopes stand: the page shows what the user agreed to.
+        if let Ok(union) = entry.scope.union(&t.scope) {
+            entry.scope = union;
+        }
+        entry.offline |= t.offline || t.scope.contains(Scope::OFFLINE_ACCESS);
+        entry.since = entry.since.min(t.created_at);
+        families.entry(t.client_id.as_str().to_owned()).or_default().insert(t.family_id.as_str());
+    }
+    for (client, set) in families {
+        if let Some(app) = apps.get_mut(&client) {
+            app.live_grants = set.len();
+        }
+    }
+    apps.into_values().collect()
+}
+
+impl Provider {
+    /// The session a cookie names, with its user, if it counts as signed in ([`SignedIn::from_context`]).
+    pub async fn account_session(&self, cookie: &str, now: UnixTime) -> Result<Option<SignedIn>, OAuthError> {
+        if cookie.len() > MAX_REFERENCE {
+            return Ok(None);
+        }
+        let hash = SecretHash::of(cookie);
+        let Some(session) = self.sessions.session(hash.as_str()).await? else { return Ok(None) };
+        if !session.is_active(now) {
+            return Ok(None);
+        }
+        let user = self.users.user_by_id(&session.user_id).await?;
+        Ok(SignedIn::from_context(SessionContext { session, user, consent: None }, now))
+    }
+
+    /// The signed-in user's live sessions and connected apps. Apps whose client is gone are left out (their
+    /// grants went with it).
+    pub async fn account_overview(&self, signed_in: &SignedIn, now: UnixTime) -> Result<AccountOverview, OAuthError> {
+        let user_id = &signed_in.user.id;
+        let sessions = self.sessions.sessions_of_user(user_id, now).await?;
+        let consents = self.consents.consents_of_user(user_id).await?;
+        let tokens = self.refresh_tokens.live_refresh_tokens_of_user(user_id, now).await?;
+        let mut apps = Vec::new();
+        for grant in app_grants(consents, &tokens) {
+            if let Some(client) = self.clients.client(&grant.client_id).await? {
+                apps.push(ConnectedApp { name: client.name, grant });
+            }
+        }
+        Ok(AccountOverview { sessions: session_entries(sessions, &signed_in.session.id_hash, now), apps })
+    }
+
+    /// Ends the session `reference` names if it is a live session of the signed-in user, like logout does:
+    /// the session and its session-bound refresh tokens with their access tokens.
+    pub async fn revoke_account_session(
+        &self,
+        signed_in: &SignedIn,
+        reference: &str,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<SessionRevoked, OAuthError> {
+        if reference.len() > MAX_REFERENCE {
+            return Ok(SessionRevoked::Unknown);
+        }
+        let Some(session) = self.sessions.session(reference).await? else { return Ok(SessionRevoked::Unknown) };
+        if session.user_id != signed_in.user.id || !session.is_active(now) {
+            return Ok(SessionRevoked::Unknown);
+        }
+        let current = matches(&session.id_hash, &signed_in.session.id_hash);
+        let actor = Some(signed_in.user.id.as_str().to_owned());
+        let details = json!({ "sid": session.id_hash, "current": current });
+        let facts = EventFacts { actor, user_id: Some(session.user_id.as_str().to_owned()), client_id: None, details };
+        self.end_stored_session(&session, facts, "account_session_revoked", meta, now).await?;
+        Ok(if current { SessionRevoked::Current } else { SessionRevoked::Other })
+    }
+
+    /// Withdraws what the signed-in user gave `client_id`: the consent, and every refresh token family of
+    /// theirs for it with the access tokens issued alongside. Nothing to withdraw is fine.
+    pub async fn revoke_account_app(
+        &self,
+        signed_in: &SignedIn,
+        client_id: &ClientId,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<(), OAuthError> {
+        let user_id = &signed_in.user.id;
+        let withdrawn = self.consents.withdraw_grant(user_id, client_id, now).await?;
+        self.revoke_access_tokens(&withdrawn.issued, now).await;
+        let facts = EventFacts {
+            actor: Some(user_id.as_str().to_owned()),
+            user_id: Some(user_id.as_str().to_owned()),
+            client_id: Some(client_id.as_str().to_owned()),
+            details: json!({ "consent": withdrawn.consent, "access_tokens": withdrawn.issued.len() }),
+        };
+        self.audit("account_app_revoked", facts, meta, now).await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::UserId;
+
+    fn session(id: &str, created_at: UnixTime, expires_at: UnixTime, revoked: bool) -> Session {
+        Session {
+            id_hash: id.into(),
+            user_id: UserId::parse("alice").unwrap(),
+            auth_time: created_at,
+            amr: vec!["pwd".into()],
+            created_at,
+            expires_at,
+            revoked,
+        }
+    }
+
+    fn token(
+        id: &str,
+        family: &str,
+        client: &str,
+        scope: &str,
+        offline: bool,
+        created_at: UnixTime,
+    ) -> RefreshTokenRecord {
+        RefreshTokenRecord {
+            id: id.into(),
+            token_hash: format!("hash-{id}"),
+            family_id: family.into(),
+            parent_id: None,
+            client_id: ClientId::parse(client).unwrap(),
+            user_id: Some(UserId::parse("alice").unwrap()),
+            session_id: None,
+            scope: Scope::parse(scope).unwrap(),
+            resource: None,
+            auth_time: None,
+            offline,
+            created_at,
+            expires_at: 10_000,
+            idle_expires_at: 10_000,
+            used_at: None,
+            revoked: false,
+            access_jti: None,
+            access_expires_at: None,
+        }
+    }
+
+    #[test]
+    fn csrf_tokens_are_bound_to_their_cookie_and_purpose() {
+        let t = account_csrf("cookie-a");
+        assert!(account_csrf_matches("cookie-a", &t));
+        assert!(!account_csrf_matches("cookie-b", &t));
+        assert!(!account_csrf_matches("cookie-a", ""));
+        assert_ne!(t, super::super::end_session::logout_csrf("cookie-a"), "the logout form's token is another");
+        let l = account_login_csrf("browser-a");
+        assert!(account_login_csrf_matches("browser-a", &l));
+        assert!(!account_login_csrf_matches("browser-b", &l));
+        assert!(!account_login_csrf_matches("browser-a", &account_csrf("browser-a")));
+    }
+
+    #[test]
+    fn sessions_list_the_current_one_first_and_only_live_ones() {
+        let sessions = vec![
+            session("newest", 300, 1000, false),
+            session("current", 100, 1000, false),
+            session("older", 200, 1000, false),
+            session("revoked", 400, 1000, true),
+            session("ended", 400, 500, false),
+        ];
+        let entries = session_entries(sessions, "current", 500);
+        let shown: Vec<(&str, bool)> = entries.iter().map(|e| (e.reference.as_str(), e.current)).collect();
+        assert_eq!(shown, [("current", true), ("newest", false), ("older", false)]);
+    }
+
+    #[test]
+    fn apps_come_from_consents_and_live_tokens() {
+        let consents = vec![
+            (ClientId::parse("consented").unwrap(), Scope::parse("openid profile").unwrap(), 50),
+            (ClientId::parse("both").unwrap(), Scope::parse("openid").unwrap(), 70),
+        ];
+        let tokens = vec![
+            token("b1", "fb1", "both", "openid email offline_access", true, 60),
+            token("b2", "fb2", "both", "openid", false, 80),
+            token("b3", "fb2", "both", "openid", false, 90),
+            token("t1", "ft1", "tokens-only", "openid", false, 20),
+        ];
+        let apps = app_grants(consents, &tokens);
+        let ids: Vec<&str> = apps.iter().map(|a| a.client_id.as_str()).collect();
+        assert_eq!(ids, ["both", "consented", "tokens-only"]);
+        let both = &apps[0];
+        assert_eq!(both.scope, Scope::parse("openid email offline_access").unwrap());
+        assert!(both.offline && both.consented);
+        assert_eq!((both.live_grants, both.since), (2, 60), "two families, the earliest time");
+        let consented = &apps[1];
+        assert!(consented.consented && !consented.offline);
+        assert_eq!((consented.live_grants, consented.since), (0, 50));
+        let tokens_only = &apps[2];
+        assert!(!tokens_only.consented && !tokens_only.offline);
+        assert_eq!((tokens_only.scope.to_string().as_str(), tokens_only.live_grants), ("openid", 1));
+        assert!(app_grants(vec![], &[]).is_empty());
+    }
+
+    #[test]
+    fn offline_access_in_a_consent_counts_as_offline() {
+        let consents = vec![(ClientId::parse("c").unwrap(), Scope::parse("openid offline_access").unwrap(), 1)];
+        assert!(app_grants(consents, &[])[0].offline);
+    }
+}

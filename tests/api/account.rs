@@ -1,0 +1,257 @@
+//! The account page: the signed-in user's sessions and connected apps, each revocable, and the sign-in that
+//! leads back to it.
+use crate::helpers::*;
+use crate::signin::{
+    add_alice, add_client, browse, hidden, location, pkce_pair, query_of, urlencode, PASSWORD, REDIRECT,
+};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// A client that keeps its own cookies (another browser) and follows no redirects.
+fn other_browser() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap()
+}
+
+/// Signs alice in through `/account` in browser `c`: the page sends her to sign in, and back afterwards.
+async fn sign_in_to_account(app: &TestApp, c: &reqwest::Client) {
+    let r = c.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let login = location(&r);
+    assert_eq!(login, "/login?return=account");
+    let html = c.get(app.url(&login)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("to manage your account"), "{html}");
+    let r = c
+        .post(app.url("/login"))
+        .header("Origin", &app.address)
+        .form(&[("return", "account"), ("csrf", &hidden(&html, "csrf")), ("username", "alice"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    assert_eq!(location(&r), "/account");
+}
+
+/// The account page of browser `c`, which must be signed in.
+async fn account_page(app: &TestApp, c: &reqwest::Client) -> String {
+    let r = c.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.headers().get("location"));
+    r.text().await.unwrap()
+}
+
+/// Every value of the hidden field `name` in a page, in order.
+fn hidden_all(html: &str, name: &str) -> Vec<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    html.match_indices(&marker)
+        .map(|(at, _)| {
+            let start = at + marker.len();
+            html[start..start + html[start..].find('"').unwrap()].to_owned()
+        })
+        .collect()
+}
+
+async fn post_form(app: &TestApp, c: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    c.post(app.url(path)).header("Origin", &app.address).form(form).send().await.unwrap()
+}
+
+/// A confidential client with alice's consent for `scope`, and the tokens of a code flow.
+async fn connected_app(app: &TestApp, scope: &str) -> (String, String, Value) {
+    let client = add_client(app, &[]);
+    let (id, secret) =
+        (client["client_id"].as_str().unwrap().to_owned(), client["client_secret"].as_str().unwrap().to_owned());
+    let (challenge, verifier) = pkce_pair();
+    let url = authorize_url(app, &id, &challenge, scope);
+    let back = browse(app, &url, Some("allow")).await;
+    let code = query_of(&back).remove("code").unwrap_or_else(|| panic!("no code: {back}"));
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", &verifier),
+    ];
+    let (status, tokens) = token(app, &id, &secret, &form).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    (id, secret, tokens)
+}
+
+fn authorize_url(app: &TestApp, client_id: &str, challenge: &str, scope: &str) -> String {
+    format!(
+        "{}/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope={}&state=s&nonce=n&code_challenge={challenge}&code_challenge_method=S256",
+        app.address,
+        urlencode(REDIRECT),
+        urlencode(scope)
+    )
+}
+
+async fn token(app: &TestApp, id: &str, secret: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let r = app.api_client.post(app.url("/token")).basic_auth(id, Some(secret)).form(form).send().await.unwrap();
+    (r.status(), r.json().await.unwrap())
+}
+
+async fn introspect(app: &TestApp, id: &str, secret: &str, tok: &str) -> Value {
+    let r = app.api_client.post(app.url("/introspect")).basic_auth(id, Some(secret)).form(&[("token", tok)]);
+    let r = r.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+both_backends!(signed_out_account_goes_to_sign_in_and_back, async |app| {
+    add_alice(&app);
+    let c = &app.api_client;
+    sign_in_to_account(&app, c).await;
+    let r = c.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let headers = r.headers().clone();
+    assert!(headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["cache-control"], "no-store");
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Signed in as <strong>alice</strong>"), "{html}");
+    assert!(html.contains("current session"), "{html}");
+    assert!(html.contains("No app has access to your account."), "{html}");
+    assert_eq!(hidden_all(&html, "session").len(), 1);
+
+    // The account sign-in refuses a wrong password, a missing or foreign CSRF token and another origin.
+    let b = other_browser();
+    let html = b.get(app.url("/login?return=account")).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden(&html, "csrf");
+    let attempt = |csrf: String, origin: &'static str, password: &'static str| {
+        let b = b.clone();
+        let url = app.url("/login");
+        let origin = if origin.is_empty() { app.address.clone() } else { origin.to_owned() };
+        async move {
+            let form = [("return", "account"), ("csrf", csrf.as_str()), ("username", "alice"), ("password", password)];
+            b.post(url).header("Origin", origin).form(&form).send().await.unwrap().status()
+        }
+    };
+    assert_eq!(attempt(csrf.clone(), "", "wrong").await, StatusCode::OK);
+    assert_eq!(attempt(String::new(), "", PASSWORD).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        attempt(crate::signin::hidden(&account_page(&app, c).await, "csrf"), "", PASSWORD).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(attempt(csrf.clone(), "https://evil.example", PASSWORD).await, StatusCode::FORBIDDEN);
+    assert_eq!(attempt(csrf, "", PASSWORD).await, StatusCode::SEE_OTHER);
+    // Only the fixed target exists: anything else is no sign-in at all.
+    let r = b.get(app.url("/login?return=https%3A%2F%2Fevil.example")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+});
+
+both_backends!(revoking_an_app_ends_its_tokens_and_asks_consent_again, async |app| {
+    add_alice(&app);
+    let (id, secret, tokens) = connected_app(&app, "openid profile offline_access").await;
+    let c = &app.api_client;
+    let html = account_page(&app, c).await;
+    assert!(html.contains("<strong>Test App</strong>"), "{html}");
+    assert!(html.contains("See your name and username"), "{html}");
+    assert!(html.contains("(offline access)"), "{html}");
+    assert_eq!(hidden_all(&html, "client_id"), std::slice::from_ref(&id));
+    let csrf = hidden(&html, "csrf");
+
+    let r = post_form(&app, c, "/account/apps/revoke", &[("csrf", &csrf), ("client_id", &id)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/account");
+    let html = account_page(&app, c).await;
+    assert!(!html.contains("Test App") && html.contains("No app has access"), "{html}");
+
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let (status, body) = token(&app, &id, &secret, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{body}");
+    let at = tokens["access_token"].as_str().unwrap();
+    assert_eq!(introspect(&app, &id, &secret, at).await["active"], false);
+    assert_eq!(introspect(&app, &id, &secret, rt).await["active"], false);
+
+    // The session stays; the app must ask for consent again.
+    let (challenge, _) = pkce_pair();
+    let r = c.get(authorize_url(&app, &id, &challenge, "openid profile")).send().await.unwrap();
+    assert!(location(&r).starts_with("/consent?"), "{}", location(&r));
+});
+
+both_backends!(revoking_another_session_ends_it_and_the_current_one_signs_out, async |app| {
+    add_alice(&app);
+    let (id, secret, tokens) = connected_app(&app, "openid").await;
+    let a = &app.api_client;
+    let b = other_browser();
+    sign_in_to_account(&app, &b).await;
+    let html = account_page(&app, &b).await;
+    let sessions = hidden_all(&html, "session");
+    assert_eq!(sessions.len(), 2, "{html}");
+    // The current session comes first: the other is the first browser's.
+    let (b_session, a_session) = (sessions[0].clone(), sessions[1].clone());
+    let csrf_b = hidden(&html, "csrf");
+    let r = post_form(&app, &b, "/account/sessions/revoke", &[("csrf", &csrf_b), ("session", &a_session)]).await;
+    assert_eq!((r.status(), location(&r)), (StatusCode::SEE_OTHER, "/account".to_owned()));
+    // The first browser is signed out, and its session-bound tokens are revoked.
+    let r = a.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(location(&r), "/login?return=account");
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let (status, _) = token(&app, &id, &secret, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(introspect(&app, &id, &secret, tokens["access_token"].as_str().unwrap()).await["active"], false);
+    // The second stays, alone.
+    let html = account_page(&app, &b).await;
+    assert_eq!(hidden_all(&html, "session"), std::slice::from_ref(&b_session));
+
+    // Another user's session, or a made-up one, ends nothing.
+    let r = post_form(&app, &b, "/account/sessions/revoke", &[("csrf", &csrf_b), ("session", "nope")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    account_page(&app, &b).await;
+
+    // Ending the current session signs the browser out.
+    let r = post_form(&app, &b, "/account/sessions/revoke", &[("csrf", &csrf_b), ("session", &b_session)]).await;
+    assert_eq!((r.status(), location(&r)), (StatusCode::SEE_OTHER, "/account".to_owned()));
+    let r = b.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(location(&r), "/login?return=account");
+});
+
+both_backends!(account_forms_refuse_a_missing_or_foreign_csrf_token, async |app| {
+    add_alice(&app);
+    let (id, _, _) = connected_app(&app, "openid").await;
+    let a = &app.api_client;
+    let b = other_browser();
+    sign_in_to_account(&app, &b).await;
+    let html = account_page(&app, a).await;
+    let (csrf_a, sessions) = (hidden(&html, "csrf"), hidden_all(&html, "session"));
+    let csrf_b = hidden(&account_page(&app, &b).await, "csrf");
+    let other = sessions[1].clone();
+    for csrf in [None, Some(""), Some("wrong"), Some(csrf_b.as_str())] {
+        let mut form = vec![("client_id", id.as_str())];
+        form.extend(csrf.map(|t| ("csrf", t)));
+        let r = post_form(&app, a, "/account/apps/revoke", &form).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "csrf {csrf:?}");
+        let mut form = vec![("session", other.as_str())];
+        form.extend(csrf.map(|t| ("csrf", t)));
+        let r = post_form(&app, a, "/account/sessions/revoke", &form).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "csrf {csrf:?}");
+    }
+    // A valid token from another site is refused too.
+    let r = a
+        .post(app.url("/account/apps/revoke"))
+        .header("Origin", "https://evil.example")
+        .form(&[("csrf", csrf_a.as_str()), ("client_id", &id)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = a
+        .post(app.url("/account/sessions/revoke"))
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&[("csrf", csrf_a.as_str()), ("session", &other)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // Nothing was ended.
+    let html = account_page(&app, a).await;
+    assert_eq!(hidden_all(&html, "client_id"), [id]);
+    assert_eq!(hidden_all(&html, "session").len(), 2);
+    account_page(&app, &b).await;
+    // Without a session there is nothing to act for: sign in first.
+    let r = crate::signin::without_cookies()
+        .post(app.url("/account/apps/revoke"))
+        .form(&[("csrf", csrf_a.as_str()), ("client_id", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/login?return=account");
+});
