@@ -361,10 +361,12 @@ pub trait RefreshTokenStore: Send + Sync {
     /// Revokes the tokens bound to a session except `offline` ones (logout).
     async fn revoke_session_refresh_tokens(&self, session_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens>;
     /// Revokes every token of a user (sign out everywhere); returns only the access tokens issued with them
-    /// after `now`, since the user's `revoked_before` (set to `now` first) ends the earlier ones.
+    /// after `now`: the caller ends the earlier ones as a whole (the user's `revoked_before` set to `now`
+    /// first, or the user deleted).
     async fn revoke_user_refresh_tokens(&self, user_id: &UserId, now: UnixTime) -> StoreResult<IssuedAccessTokens>;
-    /// Revokes every token of a client; returns only the access tokens issued with them after `now`, since
-    /// the client's `revoked_before` (set to `now` first) ends the earlier ones.
+    /// Revokes every token of a client; returns only the access tokens issued with them after `now`: the
+    /// caller ends the earlier ones as a whole (the client's `revoked_before` set to `now` first, or the
+    /// client deleted).
     async fn revoke_client_refresh_tokens(
         &self,
         client_id: &ClientId,
