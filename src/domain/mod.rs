@@ -28,6 +28,11 @@ pub fn now() -> UnixTime {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
+/// The current time in milliseconds since the Unix epoch, for ordering events closer together than a second.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
 /// A [`UnixTime`] as a UTC calendar date and time of day (proleptic Gregorian), for showing to people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CivilTime {

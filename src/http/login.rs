@@ -43,7 +43,8 @@ impl Target {
     }
 }
 
-/// `GET /login?interaction=…` or `GET /login?return=account`: the form.
+/// `GET /login?interaction=…` or `GET /login?return=account`: the form (for the account page, only when the
+/// browser is not signed in already).
 #[tracing::instrument(name = "login page", skip_all)]
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let q = match form::query(&req) {
@@ -51,6 +52,13 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Err(e) => return error_page(&req, &e),
     };
     if q.get("interaction").is_none() && q.get("return") == Some(RETURN_TO_ACCOUNT) {
+        if let Some(cookie) = state.cookies.read_session(&req) {
+            match state.provider.account_session(&cookie, crate::domain::now()).await {
+                Ok(Some(_)) => return see_other(paths::ACCOUNT),
+                Ok(None) => {}
+                Err(e) => return error_page(&req, &e),
+            }
+        }
         return account_form(&req, &state, String::new(), StatusCode::OK, None);
     }
     let (id, interaction) = match load(&req, &state, q.get("interaction")).await {

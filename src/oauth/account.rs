@@ -2,22 +2,25 @@
 //! one of them ends. A session is named by its `id_hash` (the SHA-256 of the cookie value, already the `sid` of
 //! its tokens): it cannot be presented as a cookie, and a user can only end sessions of their own. An app is
 //! connected when the user has a stored consent for it or live refresh tokens of it; revoking it forgets the
-//! consent and revokes those tokens with their access tokens, so its next authorization asks again.
+//! consent and revokes those tokens with their access tokens, and the codes it was issued but has not redeemed
+//! yet, so its next authorization asks again.
 //!
 //! The forms are protected by CSRF tokens bound to a cookie: the session cookie for the account page's own
 //! forms, the browser-binding cookie for the sign-in form that leads back to the account page.
 use super::audit::{EventFacts, RequestMeta};
+use super::cache_keys;
 use super::error::OAuthError;
 use super::provider::Provider;
 use super::session::SignedIn;
 use crate::domain::secret::SecretHash;
-use crate::domain::{ClientId, Scope, Session, UnixTime};
+use crate::domain::{ClientId, Scope, Session, UnixTime, UserId};
 use crate::storage::{RefreshTokenRecord, SessionContext};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 /// Longest cookie or session reference looked up; anything longer names nothing of ours.
@@ -233,8 +236,9 @@ impl Provider {
         Ok(if current { SessionRevoked::Current } else { SessionRevoked::Other })
     }
 
-    /// Withdraws what the signed-in user gave `client_id`: the consent, and every refresh token family of
-    /// theirs for it with the access tokens issued alongside. Nothing to withdraw is fine.
+    /// Withdraws what the signed-in user gave `client_id`: the consent, every refresh token family of theirs
+    /// for it with the access tokens issued alongside, and the codes issued to it until now. Nothing to
+    /// withdraw is fine.
     pub async fn revoke_account_app(
         &self,
         signed_in: &SignedIn,
@@ -243,6 +247,11 @@ impl Provider {
         now: UnixTime,
     ) -> Result<(), OAuthError> {
         let user_id = &signed_in.user.id;
+        // Recorded before the tokens are revoked: a code redemption stores its tokens and then looks for this
+        // record, so either the revocation below finds them or the redemption finds the record.
+        let key = cache_keys::app_withdrawn(user_id.as_str(), client_id.as_str());
+        let kept = Duration::from_secs(self.tokens.code_ttl as u64 + 1);
+        self.cache.set(&key, crate::domain::now_millis().to_string().as_bytes(), kept).await?;
         let withdrawn = self.consents.withdraw_grant(user_id, client_id, now).await?;
         self.revoke_access_tokens(&withdrawn.issued, now).await;
         let facts = EventFacts {
@@ -254,12 +263,25 @@ impl Provider {
         self.audit("account_app_revoked", facts, meta, now).await;
         Ok(())
     }
+
+    /// Whether the user withdrew the client's access on the account page at or after `issued_at_ms`.
+    pub(super) async fn app_withdrawn_since(
+        &self,
+        user_id: &UserId,
+        client_id: &ClientId,
+        issued_at_ms: i64,
+    ) -> Result<bool, OAuthError> {
+        let key = cache_keys::app_withdrawn(user_id.as_str(), client_id.as_str());
+        let Some(bytes) = self.cache.get(&key).await? else { return Ok(false) };
+        let withdrawn_at_ms = std::str::from_utf8(&bytes).ok().and_then(|s| s.parse::<i64>().ok());
+        // A record that does not parse was not written by this server; it withdraws everything to be safe.
+        Ok(withdrawn_at_ms.is_none_or(|at| at >= issued_at_ms))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::UserId;
 
     fn session(id: &str, created_at: UnixTime, expires_at: UnixTime, revoked: bool) -> Session {
         Session {

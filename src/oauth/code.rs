@@ -38,6 +38,11 @@ pub struct CodeGrant {
     pub auth_time: UnixTime,
     /// How.
     pub amr: Vec<String>,
+    /// When it was issued, in milliseconds: a user can withdraw the client's access and consent again within
+    /// a second. (0 in codes issued before the field existed, which are older than any withdrawal recorded
+    /// since.)
+    #[serde(default)]
+    pub issued_at_ms: i64,
     /// Expiry.
     pub expires_at: UnixTime,
 }
@@ -93,6 +98,7 @@ impl Provider {
             session_expires_at: Some(session.expires_at),
             auth_time: session.auth_time,
             amr: session.amr.clone(),
+            issued_at_ms: crate::domain::now_millis(),
             expires_at: now + self.tokens.code_ttl,
         };
         let bytes = serde_json::to_vec(&CodeEntry::Grant(Box::new(grant))).map_err(OAuthError::server)?;

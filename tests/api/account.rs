@@ -2,7 +2,8 @@
 //! leads back to it.
 use crate::helpers::*;
 use crate::signin::{
-    add_alice, add_client, browse, hidden, location, pkce_pair, query_of, urlencode, PASSWORD, REDIRECT,
+    add_alice, add_client, browse, hidden, introspect_basic, location, pkce_pair, query_of, redeem_code, token_basic,
+    urlencode, PASSWORD, REDIRECT,
 };
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -68,7 +69,7 @@ async fn connected_app(app: &TestApp, scope: &str) -> (String, String, Value) {
         ("redirect_uri", REDIRECT),
         ("code_verifier", &verifier),
     ];
-    let (status, tokens) = token(app, &id, &secret, &form).await;
+    let (status, tokens) = token_basic(app, &id, &secret, &form).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     (id, secret, tokens)
 }
@@ -82,24 +83,15 @@ fn authorize_url(app: &TestApp, client_id: &str, challenge: &str, scope: &str) -
     )
 }
 
-async fn token(app: &TestApp, id: &str, secret: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
-    let r = app.api_client.post(app.url("/token")).basic_auth(id, Some(secret)).form(form).send().await.unwrap();
-    (r.status(), r.json().await.unwrap())
-}
-
-async fn introspect(app: &TestApp, id: &str, secret: &str, tok: &str) -> Value {
-    let r = app.api_client.post(app.url("/introspect")).basic_auth(id, Some(secret)).form(&[("token", tok)]);
-    let r = r.send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    r.json().await.unwrap()
-}
-
 both_backends!(signed_out_account_goes_to_sign_in_and_back, async |app| {
     add_alice(&app);
     let c = &app.api_client;
     sign_in_to_account(&app, c).await;
     let r = c.get(app.url("/account")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    // Signed in, the account sign-in goes straight to the page.
+    let again = c.get(app.url("/login?return=account")).send().await.unwrap();
+    assert_eq!((again.status(), location(&again)), (StatusCode::SEE_OTHER, "/account".to_owned()));
     let headers = r.headers().clone();
     assert!(headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
     assert_eq!(headers["x-frame-options"], "DENY");
@@ -155,16 +147,51 @@ both_backends!(revoking_an_app_ends_its_tokens_and_asks_consent_again, async |ap
     assert!(!html.contains("Test App") && html.contains("No app has access"), "{html}");
 
     let rt = tokens["refresh_token"].as_str().unwrap();
-    let (status, body) = token(&app, &id, &secret, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await;
+    let (status, body) =
+        token_basic(&app, &id, &secret, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{body}");
     let at = tokens["access_token"].as_str().unwrap();
-    assert_eq!(introspect(&app, &id, &secret, at).await["active"], false);
-    assert_eq!(introspect(&app, &id, &secret, rt).await["active"], false);
+    assert_eq!(introspect_basic(&app, &id, &secret, at).await["active"], false);
+    assert_eq!(introspect_basic(&app, &id, &secret, rt).await["active"], false);
 
     // The session stays; the app must ask for consent again.
     let (challenge, _) = pkce_pair();
     let r = c.get(authorize_url(&app, &id, &challenge, "openid profile")).send().await.unwrap();
     assert!(location(&r).starts_with("/consent?"), "{}", location(&r));
+});
+
+both_backends!(revoking_an_app_ends_the_codes_it_has_not_redeemed_yet, async |app| {
+    add_alice(&app);
+    let (id, secret, _) = connected_app(&app, "openid offline_access").await;
+    let c = &app.api_client;
+    // The consent is remembered, so the next authorization answers with a code at once.
+    let code_now = |challenge: String| {
+        let url = authorize_url(&app, &id, &challenge, "openid offline_access");
+        async move {
+            let r = c.get(url).send().await.unwrap();
+            query_of(&location(&r)).remove("code").unwrap_or_else(|| panic!("no code: {}", location(&r)))
+        }
+    };
+    let (challenge, verifier) = pkce_pair();
+    let pending = code_now(challenge).await;
+
+    let csrf = hidden(&account_page(&app, c).await, "csrf");
+    let r = post_form(&app, c, "/account/apps/revoke", &[("csrf", &csrf), ("client_id", &id)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    let (status, body) = redeem_code(&app, &id, &secret, &pending, &verifier).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{body}");
+    // The refresh token family that redemption stored is revoked: the app has no access left.
+    let html = account_page(&app, c).await;
+    assert!(html.contains("No app has access"), "{html}");
+
+    // Consenting again starts afresh: the new code is redeemed.
+    let (challenge, verifier) = pkce_pair();
+    let back = browse(&app, &authorize_url(&app, &id, &challenge, "openid offline_access"), Some("allow")).await;
+    let code = query_of(&back).remove("code").unwrap_or_else(|| panic!("no code: {back}"));
+    let (status, body) = redeem_code(&app, &id, &secret, &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["refresh_token"].is_string(), "{body}");
 });
 
 both_backends!(revoking_another_session_ends_it_and_the_current_one_signs_out, async |app| {
@@ -185,9 +212,9 @@ both_backends!(revoking_another_session_ends_it_and_the_current_one_signs_out, a
     let r = a.get(app.url("/account")).send().await.unwrap();
     assert_eq!(location(&r), "/login?return=account");
     let rt = tokens["refresh_token"].as_str().unwrap();
-    let (status, _) = token(&app, &id, &secret, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await;
+    let (status, _) = token_basic(&app, &id, &secret, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(introspect(&app, &id, &secret, tokens["access_token"].as_str().unwrap()).await["active"], false);
+    assert_eq!(introspect_basic(&app, &id, &secret, tokens["access_token"].as_str().unwrap()).await["active"], false);
     // The second stays, alone.
     let html = account_page(&app, &b).await;
     assert_eq!(hidden_all(&html, "session"), std::slice::from_ref(&b_session));

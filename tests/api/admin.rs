@@ -2,7 +2,7 @@
 //! tokens with the `tessera:admin` scope; the refusals of RFC 6750; and `docs/openapi.json` against the routes
 //! the server answers.
 use crate::helpers::*;
-use crate::signin::{add_client, auth_url, browse, location, pkce_pair, query_of, PASSWORD, REDIRECT};
+use crate::signin::{add_client, auth_url, browse, location, pkce_pair, query_of, token_basic, PASSWORD, REDIRECT};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -40,15 +40,7 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
 }
 
 async fn client_credentials(app: &TestApp, id: &str, secret: &str, scope: &str) -> (StatusCode, Value) {
-    let r = app
-        .api_client
-        .post(app.url("/token"))
-        .basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
-        .send()
-        .await
-        .unwrap();
-    (r.status(), r.json().await.unwrap())
+    token_basic(app, id, secret, &[("grant_type", "client_credentials"), ("scope", scope)]).await
 }
 
 async fn admin(app: &TestApp) -> Admin {

@@ -1,6 +1,7 @@
 //! Key rotation as operators and relying parties see it: `tessera keys …` and the served JWKS at each stage.
 use crate::helpers::*;
 use crate::jwks::{test_payload, verify_with_jwks};
+use crate::signin::{introspect_basic, token_basic};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -188,22 +189,12 @@ both_backends!(regression_rotate_now_in_the_same_second_signs_with_the_new_key, 
 
 /// `POST /token` with client_credentials; the access token.
 async fn service_token(app: &TestApp, id: &str, secret: &str) -> String {
-    let r = app
-        .api_client
-        .post(app.url("/token"))
-        .basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    let body: Value = r.json().await.unwrap();
+    let (_, body) = token_basic(app, id, secret, &[("grant_type", "client_credentials")]).await;
     body["access_token"].as_str().unwrap_or_else(|| panic!("no token: {body}")).to_owned()
 }
 
 async fn active(app: &TestApp, id: &str, secret: &str, token: &str) -> bool {
-    let r = app.api_client.post(app.url("/introspect")).basic_auth(id, Some(secret)).form(&[("token", token)]);
-    let body: Value = r.send().await.unwrap().json().await.unwrap();
-    body["active"].as_bool().unwrap()
+    introspect_basic(app, id, secret, token).await["active"].as_bool().unwrap()
 }
 
 // After `keys rotate --now` (a compromised key), what the old key signs from then on is refused, while the

@@ -3,7 +3,8 @@
 use crate::health::TcpRelay;
 use crate::helpers::*;
 use crate::signin::{
-    add_alice, add_client, browse, location, pkce_pair, query_of, urlencode, without_cookies, REDIRECT,
+    add_alice, add_client, browse, introspect_basic, location, pkce_pair, query_of, redeem_code, token_basic,
+    urlencode, without_cookies, REDIRECT,
 };
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -28,7 +29,7 @@ async fn sign_in(app: &TestApp, scope: &str, extra_client_args: &[&str]) -> Gran
 
 async fn code_flow(app: &TestApp, client_id: &str, secret: &str, scope: &str) -> Value {
     let (code, verifier) = authorization_code(app, client_id, scope).await;
-    let (status, body) = redeem(app, client_id, secret, &code, &verifier).await;
+    let (status, body) = redeem_code(app, client_id, secret, &code, &verifier).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
@@ -47,32 +48,12 @@ async fn authorization_code(app: &TestApp, client_id: &str, scope: &str) -> (Str
     (code, verifier)
 }
 
-async fn redeem(app: &TestApp, client_id: &str, secret: &str, code: &str, verifier: &str) -> (StatusCode, Value) {
-    let form =
-        [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT), ("code_verifier", verifier)];
-    token(app, client_id, secret, &form).await
-}
-
-async fn token(app: &TestApp, client_id: &str, secret: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
-    let r = app.api_client.post(app.url("/token")).basic_auth(client_id, Some(secret)).form(form).send().await.unwrap();
-    (r.status(), r.json().await.unwrap())
-}
-
 async fn refresh(app: &TestApp, g: &Grant, rt: &str) -> (StatusCode, Value) {
-    token(app, &g.client_id, &g.secret, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await
+    token_basic(app, &g.client_id, &g.secret, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await
 }
 
 async fn introspect(app: &TestApp, g: &Grant, tok: &str) -> Value {
-    let r = app
-        .api_client
-        .post(app.url("/introspect"))
-        .basic_auth(&g.client_id, Some(&g.secret))
-        .form(&[("token", tok)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    r.json().await.unwrap()
+    introspect_basic(app, &g.client_id, &g.secret, tok).await
 }
 
 async fn userinfo_status(app: &TestApp, at: &str) -> StatusCode {
@@ -158,7 +139,7 @@ both_backends!(
         let g = sign_in(&app, "openid email offline_access", &[]).await;
         let rt = s(&g.tokens, "refresh_token").to_owned();
         let narrowed = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str()), ("scope", "openid email")];
-        let (st, a) = token(&app, &g.client_id, &g.secret, &narrowed).await;
+        let (st, a) = token_basic(&app, &g.client_id, &g.secret, &narrowed).await;
         assert_eq!(st, StatusCode::OK, "{a}");
         assert_eq!(s(&a, "scope"), "email openid");
 
@@ -218,7 +199,7 @@ both_backends!(twenty_concurrent_refreshes_rotate_once, async |app| {
 both_backends!(scope_can_narrow_not_widen, async |app| {
     let g = sign_in(&app, "openid profile offline_access", &[]).await;
     let rt = s(&g.tokens, "refresh_token").to_owned();
-    let (st, e) = token(
+    let (st, e) = token_basic(
         &app,
         &g.client_id,
         &g.secret,
@@ -226,7 +207,7 @@ both_backends!(scope_can_narrow_not_widen, async |app| {
     )
     .await;
     assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_scope"));
-    let (st, body) = token(
+    let (st, body) = token_basic(
         &app,
         &g.client_id,
         &g.secret,
@@ -237,7 +218,7 @@ both_backends!(scope_can_narrow_not_widen, async |app| {
     assert_eq!(s(&body, "scope"), "openid");
     // Another client cannot use it.
     let other = add_client(&app, &[]);
-    let (st, e) = token(
+    let (st, e) = token_basic(
         &app,
         s(&other, "client_id"),
         s(&other, "client_secret"),
@@ -642,11 +623,11 @@ both_backends!(a_code_is_refused_once_its_user_is_disabled, async |app| {
     let g = sign_in(&app, "openid offline_access", &[]).await;
     let (code, verifier) = authorization_code(&app, &g.client_id, "openid offline_access").await;
     app.cli_json(&["users", "disable", "alice"], None);
-    let (st, e) = redeem(&app, &g.client_id, &g.secret, &code, &verifier).await;
+    let (st, e) = redeem_code(&app, &g.client_id, &g.secret, &code, &verifier).await;
     assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"), "{e}");
     // The code is spent all the same.
     app.cli_json(&["users", "enable", "alice"], None);
-    let (st, e) = redeem(&app, &g.client_id, &g.secret, &code, &verifier).await;
+    let (st, e) = redeem_code(&app, &g.client_id, &g.secret, &code, &verifier).await;
     assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"), "{e}");
 });
 
@@ -662,7 +643,7 @@ both_backends!(a_code_is_refused_once_its_session_is_logged_out, async |app| {
     let r = app.api_client.get(logout).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     // No tokens, and above all no refresh token bound to the session that just ended.
-    let (st, e) = redeem(&app, &g.client_id, &g.secret, &code, &verifier).await;
+    let (st, e) = redeem_code(&app, &g.client_id, &g.secret, &code, &verifier).await;
     assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"), "{e}");
     assert!(s(&e, "error_description").contains("session"), "{e}");
 });
@@ -731,7 +712,7 @@ both_backends!(logout_hint_of_another_user_asks_first, async |app| {
         .await
         .unwrap();
     let code = query_of(&location(&r)).remove("code").unwrap();
-    let (_, tokens) = token(
+    let (_, tokens) = token_basic(
         &app,
         &g.client_id,
         &g.secret,

@@ -36,6 +36,33 @@ pub fn hidden(html: &str, name: &str) -> String {
     html[start..end].to_owned()
 }
 
+/// `POST /token` with HTTP Basic client authentication: the status and the JSON body.
+pub async fn token_basic(app: &TestApp, client_id: &str, secret: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let r = app.api_client.post(app.url("/token")).basic_auth(client_id, Some(secret)).form(form).send().await.unwrap();
+    (r.status(), r.json().await.unwrap())
+}
+
+/// Redeems a code issued for [`REDIRECT`] with its PKCE verifier.
+pub async fn redeem_code(
+    app: &TestApp,
+    client_id: &str,
+    secret: &str,
+    code: &str,
+    verifier: &str,
+) -> (StatusCode, Value) {
+    let form =
+        [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT), ("code_verifier", verifier)];
+    token_basic(app, client_id, secret, &form).await
+}
+
+/// `POST /introspect` with HTTP Basic client authentication: the JSON body, which must come with a 200.
+pub async fn introspect_basic(app: &TestApp, client_id: &str, secret: &str, token: &str) -> Value {
+    let r = app.api_client.post(app.url("/introspect")).basic_auth(client_id, Some(secret)).form(&[("token", token)]);
+    let r = r.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
 pub fn location(resp: &reqwest::Response) -> String {
     resp.headers()
         .get("location")

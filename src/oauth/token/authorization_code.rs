@@ -127,6 +127,15 @@ impl Provider {
                 return Err(OAuthError::invalid_grant("the session the code was issued in has ended"))
             }
         }
+        // Looked up only now that the family is stored: a withdrawal on the account page records itself before
+        // it revokes, so one of the two sees the other.
+        if self.app_withdrawn_since(&grant.user_id, &client.id, grant.issued_at_ms).await? {
+            if starts_family {
+                let issued = self.refresh_tokens.revoke_family(&code_family_id(code), now).await?;
+                self.revoke_access_tokens(&issued, now).await;
+            }
+            return Err(OAuthError::invalid_grant("the user has withdrawn this client's access"));
+        }
         let minted = minted?;
         Ok(TokenResponse {
             access_token: minted.access_token,
