@@ -86,7 +86,7 @@ pub fn parse_redirect_uris(values: &[String]) -> Result<Vec<RedirectUri>, Client
     for value in values {
         let uri = RedirectUri::parse(value)
             .map_err(|reason| ClientRuleError::RedirectUri { uri: value.chars().take(100).collect(), reason })?;
-        if !uris.iter().any(|u| u.same_as(&uri)) {
+        if !uris.iter().any(|u| u.as_str() == uri.as_str()) {
             uris.push(uri);
         }
     }

@@ -31,9 +31,9 @@ pub enum RedirectUriError {
 /// Longest redirect URI accepted.
 pub const MAX_REDIRECT_URI_LEN: usize = 2000;
 
-/// A parsed, absolute redirect URI without fragment, with the text it was parsed from: the token endpoint
-/// compares a code's `redirect_uri` with what the client sent, byte for byte (RFC 6749 §4.1.3), and parsing
-/// normalizes (`http://localhost:3000` becomes `http://localhost:3000/`, hosts are lower-cased).
+/// A parsed, absolute redirect URI without fragment, with the text it was parsed from: URIs are matched on
+/// that text, byte for byte (RFC 6749 §3.1.2.3 and §4.1.3), since parsing normalizes (`http://localhost:3000`
+/// becomes `http://localhost:3000/`, hosts are lower-cased).
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedirectUri {
     url: Url,
@@ -75,32 +75,36 @@ impl RedirectUri {
         &self.text
     }
 
-    /// Whether this and `other` name the same URI once normalized (`https://App.example` and
-    /// `https://app.example/` do).
-    pub fn same_as(&self, other: &RedirectUri) -> bool {
-        self.url == other.url
-    }
-
-    /// Whether this (registered) URI accepts `requested`: the same URI once normalized, except that a
-    /// registered loopback `http` URI accepts any port (RFC 8252 §7.3), since native apps pick a free port at
-    /// run time.
+    /// Whether this (registered) URI accepts `requested`: the same text, by simple string comparison (RFC 6749
+    /// §3.1.2.3, RFC 9700 §2.1), except that a registered loopback `http` URI accepts any port (RFC 8252 §7.3),
+    /// since native apps pick a free port at run time.
     pub fn accepts(&self, requested: &RedirectUri) -> bool {
-        if self.same_as(requested) {
+        if self.text == requested.text {
             return true;
         }
-        if self.url.scheme() == "http" && requested.url.scheme() == "http" && is_loopback(&self.url) {
-            let mut a = self.url.clone();
-            let mut b = requested.url.clone();
-            if a.host() != b.host() {
-                return false;
-            }
-            // Setting the port on an http URL cannot fail.
-            let _ = a.set_port(None);
-            let _ = b.set_port(None);
-            return a.as_str() == b.as_str();
-        }
-        false
+        let loopback_http = |u: &RedirectUri| u.url.scheme() == "http" && is_loopback(&u.url);
+        loopback_http(self)
+            && loopback_http(requested)
+            && without_port(&self.text).is_some_and(|a| without_port(&requested.text) == Some(a))
     }
+}
+
+/// The text of an `http://` URI without the scheme and the port: what must match exactly for a loopback URI.
+fn without_port(text: &str) -> Option<String> {
+    let rest = text.strip_prefix("http://")?;
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let host = match authority.rfind(':') {
+        // The last colon of `[::1]` is inside the brackets: no port.
+        Some(at) if !authority[at..].contains(']') => {
+            let port = &authority[at + 1..];
+            if !port.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            &authority[..at]
+        }
+        _ => authority,
+    };
+    Some(format!("{host}{tail}"))
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -173,12 +177,21 @@ mod tests {
     }
 
     #[test]
-    fn keeps_the_text_it_was_given_and_matches_on_the_normalized_uri() {
+    fn keeps_the_text_it_was_given_and_matches_it_exactly() {
         let bare = r("http://localhost:3000");
         assert_eq!(bare.as_str(), "http://localhost:3000");
         assert_eq!(bare.url().as_str(), "http://localhost:3000/");
-        assert!(r("http://localhost:3000/").accepts(&bare));
-        assert!(r("https://app.example/cb").accepts(&r("https://App.Example:443/cb")));
-        assert_ne!(bare, r("http://localhost:3000/"));
+        assert!(bare.accepts(&r("http://localhost:3000")));
+        assert!(bare.accepts(&r("http://localhost:4000")));
+        // What parsing would make equal is still another string.
+        assert!(!r("http://localhost:3000/").accepts(&bare));
+        assert!(!r("https://app.example/cb").accepts(&r("https://App.Example:443/cb")));
+        let reg = r("http://127.0.0.1:3000/cb");
+        for bad in ["HTTP://127.0.0.1:3000/cb", "http://127.0.0.1:3000/./cb", "http://127.0.0.1:3000/x/../cb"] {
+            assert!(!reg.accepts(&r(bad)), "{bad}");
+        }
+        assert!(!reg.accepts(&r("http://127.0.0.1:3000\\cb")));
+        assert!(r("http://[::1]/cb").accepts(&r("http://[::1]:8000/cb")));
+        assert!(!r("http://[::1]/cb").accepts(&r("http://[0:0:0:0:0:0:0:1]:8000/cb")));
     }
 }

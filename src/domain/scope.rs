@@ -83,6 +83,11 @@ impl Scope {
         Ok(Scope(values))
     }
 
+    /// The set without `value`.
+    pub fn without(&self, value: &str) -> Scope {
+        Scope(self.0.iter().filter(|v| *v != value).cloned().collect())
+    }
+
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

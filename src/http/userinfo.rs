@@ -8,11 +8,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 fn header_token(req: &HttpRequest) -> Result<Option<String>, OAuthError> {
     let Some(v) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
     let v = v.to_str().map_err(|_| OAuthError::invalid_request("malformed Authorization header"))?;
-    match v.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
-            Ok(Some(token.trim().to_owned()))
-        }
-        _ => Err(OAuthError::invalid_request("use the Bearer scheme")),
+    let (scheme, token) = v.split_once(' ').unwrap_or((v, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        // Another scheme is no bearer credential at all: the bare challenge, with no error (RFC 6750 §3.1).
+        return Ok(None);
+    }
+    match token.trim() {
+        "" => Err(OAuthError::invalid_request("the Bearer scheme needs a token")),
+        token => Ok(Some(token.to_owned())),
     }
 }
 

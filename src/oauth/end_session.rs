@@ -97,8 +97,9 @@ impl Provider {
             Some(raw) => {
                 let uri = RedirectUri::parse(raw)
                     .map_err(|e| OAuthError::invalid_request(format!("invalid post_logout_redirect_uri: {e}")))?;
-                let registered =
-                    client.as_ref().is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r.same_as(&uri)));
+                let registered = client
+                    .as_ref()
+                    .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r.as_str() == uri.as_str()));
                 if !registered {
                     return Err(OAuthError::invalid_request(
                         "post_logout_redirect_uri is not registered for this client",
@@ -119,7 +120,7 @@ impl Provider {
 
     /// The client (`aud`), user and session of an ID token we issued. Expired hints are fine: logout comes
     /// after sessions end.
-    fn id_token_hint(&self, hint: &str) -> Option<(String, IdTokenHint)> {
+    pub(super) fn id_token_hint(&self, hint: &str) -> Option<(String, IdTokenHint)> {
         if hint.len() > 8192 {
             return None;
         }

@@ -101,8 +101,12 @@ impl Provider {
         browser: &str,
         now: UnixTime,
     ) -> Result<Step, AuthorizeError> {
+        let hint = params.get("id_token_hint").map(str::to_owned);
         // The cached view, as for client authentication: this is the hot path of every sign-in.
-        let (request, client) = authorize::validate(params, self.auth_clients.as_ref()).await?;
+        let (mut request, client) = authorize::validate(params, self.auth_clients.as_ref()).await?;
+        if let Some(hint) = hint {
+            request.hinted_subject = Some(self.hinted_subject(&hint, &client).map_err(|e| request.error(e))?);
+        }
         let signed_in = match session_cookie {
             Some(c) => self.session_for_client(c, &client.id, now).await.map_err(|e| request.error(e))?,
             None => None,
@@ -115,6 +119,15 @@ impl Provider {
             created_at: now,
         };
         self.advance(Pending::New(random_token(32)), interaction, &client, signed_in.as_ref(), now).await
+    }
+
+    /// The user an `id_token_hint` names: it must be an ID token this server issued to `client`, expired or not.
+    fn hinted_subject(&self, hint: &str, client: &Client) -> Result<String, OAuthError> {
+        match self.id_token_hint(hint) {
+            Some((aud, hint)) if aud == client.id.as_str() => Ok(hint.subject),
+            Some(_) => Err(OAuthError::invalid_request("id_token_hint was issued to another client")),
+            None => Err(OAuthError::invalid_request("id_token_hint is not an ID token issued by this server")),
+        }
     }
 
     /// Decides the next step for an interaction and stores it when a page is to be shown.

@@ -8,14 +8,18 @@ pub const MAX_PARAMS: usize = 64;
 /// Longest value of one parameter, in bytes (redirect URIs and JWTs fit).
 pub const MAX_PARAM_LEN: usize = 8192;
 
-/// Parsed parameters, each name once; empty values count as absent (RFC 6749 §3.1).
+/// Parsed parameters, each name once; empty values count as absent (RFC 6749 §3.1). `resource` is the one
+/// name that may repeat (RFC 8707 §2): the first is kept, and the repetition noted.
 #[derive(Default, Clone)]
-pub struct Params(HashMap<String, String>);
+pub struct Params {
+    values: HashMap<String, String>,
+    several_resources: bool,
+}
 
 impl std::fmt::Debug for Params {
     // Values can be secrets (codes, verifiers, client secrets): show names only.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut names: Vec<&String> = self.0.keys().collect();
+        let mut names: Vec<&String> = self.values.keys().collect();
         names.sort();
         f.debug_tuple("Params").field(&names).finish()
     }
@@ -28,11 +32,16 @@ impl Params {
             return Err(OAuthError::invalid_request("too many parameters"));
         }
         let mut map = HashMap::with_capacity(pairs.len());
+        let mut several_resources = false;
         for (k, v) in pairs {
             if v.len() > MAX_PARAM_LEN || k.len() > 128 {
                 return Err(OAuthError::invalid_request(format!("parameter {} is too long", truncate(&k))));
             }
             if v.is_empty() {
+                continue;
+            }
+            if k == "resource" && map.contains_key(&k) {
+                several_resources = true;
                 continue;
             }
             if map.contains_key(&k) {
@@ -43,12 +52,17 @@ impl Params {
             }
             map.insert(k, v);
         }
-        Ok(Self(map))
+        Ok(Self { values: map, several_resources })
+    }
+
+    /// Whether `resource` was given more than once.
+    pub fn names_several_resources(&self) -> bool {
+        self.several_resources
     }
 
     /// A parameter's value.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+        self.values.get(name).map(String::as_str)
     }
 
     /// A parameter that must be present.
@@ -58,12 +72,12 @@ impl Params {
 
     /// Every parameter as a name and value, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// Removes and returns a parameter.
     pub fn take(&mut self, name: &str) -> Option<String> {
-        self.0.remove(name)
+        self.values.remove(name)
     }
 }
 
@@ -85,6 +99,14 @@ mod tests {
         let e = p(&[("state", "a"), ("state", "b")]).unwrap_err();
         assert_eq!(e.code, super::super::error::ErrorCode::InvalidRequest);
         assert!(e.description.contains("state"));
+    }
+
+    #[test]
+    fn resource_may_repeat_and_is_noted() {
+        let params = p(&[("resource", "https://a.example/"), ("resource", "https://b.example/")]).unwrap();
+        assert!(params.names_several_resources());
+        assert_eq!(params.get("resource"), Some("https://a.example/"));
+        assert!(!p(&[("resource", "https://a.example/")]).unwrap().names_several_resources());
     }
 
     #[test]

@@ -194,6 +194,22 @@ both_backends!(revoking_an_app_ends_the_codes_it_has_not_redeemed_yet, async |ap
     assert!(body["refresh_token"].is_string(), "{body}");
 });
 
+both_backends!(offline_access_is_not_granted_to_a_client_that_cannot_refresh, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &["--grant-type", "authorization_code"]);
+    let (id, secret) = (client["client_id"].as_str().unwrap(), client["client_secret"].as_str().unwrap());
+    let (challenge, verifier) = pkce_pair();
+    let url = authorize_url(&app, id, &challenge, "openid offline_access");
+    let back = browse(&app, &url, Some("allow")).await;
+    let code = query_of(&back).remove("code").unwrap_or_else(|| panic!("no code: {back}"));
+    let (status, tokens) = redeem_code(&app, id, secret, &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["scope"], "openid", "{tokens}");
+    assert!(tokens.get("refresh_token").is_none(), "{tokens}");
+    let html = account_page(&app, &app.api_client).await;
+    assert!(html.contains("<strong>Test App</strong>") && !html.contains("offline access"), "{html}");
+});
+
 both_backends!(revoking_another_session_ends_it_and_the_current_one_signs_out, async |app| {
     add_alice(&app);
     let (id, secret, tokens) = connected_app(&app, "openid").await;

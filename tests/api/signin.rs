@@ -275,6 +275,9 @@ both_backends!(refusals, async |app| {
         ),
         (redirected("", Some(&challenge)).replace("scope=openid", "scope=openid%20tessera:admin"), "invalid_scope"),
         (redirected("&resource=https://api.example/", Some(&challenge)), "invalid_target"),
+        // RFC 8707 §2 lets resource repeat; a token here has one audience.
+        (redirected("&resource=https://a.example/&resource=https://b.example/", Some(&challenge)), "invalid_target"),
+        (redirected("&id_token_hint=garbage", Some(&challenge)), "invalid_request"),
     ] {
         let r = c.get(&url).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{url}");
@@ -522,9 +525,50 @@ both_backends!(userinfo_refuses_id_tokens_and_garbage, async |app| {
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("error=\"invalid_token\""));
     }
-    let r = app.api_client.get(app.url("/userinfo")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    // No credentials, or credentials of another scheme: the bare challenge, no error code (RFC 6750 §3.1).
+    for scheme in [None, Some("Basic YWxpY2U6cHc="), Some("Bearerx abc")] {
+        let mut r = app.api_client.get(app.url("/userinfo"));
+        if let Some(value) = scheme {
+            r = r.header("Authorization", value);
+        }
+        let r = r.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{scheme:?}");
+        assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"tessera\"", "{scheme:?}");
+    }
+    // A Bearer header without a token is malformed.
+    let r = app.api_client.get(app.url("/userinfo")).header("Authorization", "Bearer ").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("error=\"invalid_request\""));
+});
+
+// OIDC Core §3.1.2.1: an id_token_hint names the user the client expects; a session of that user answers.
+both_backends!(id_token_hint_at_authorize, async |app| {
+    add_alice(&app);
+    let public = add_client(&app, &["--public"]);
+    let pid = public["client_id"].as_str().unwrap().to_owned();
+    let other = add_client(&app, &["--public"]);
+    let oid = other["client_id"].as_str().unwrap().to_owned();
+    let (code, verifier) = code_for(&app, &pid, "").await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", pid.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (_, tokens) = redeem(&app, &form).await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let (challenge, _) = pkce_pair();
+    let c = &app.api_client;
+    let silent = |client: &str, hint: &str| {
+        let url = auth_url(&app, client, &challenge, &format!("&prompt=none&id_token_hint={hint}"));
+        async move { query_of(&location(&c.get(url).send().await.unwrap())) }
+    };
+    assert!(silent(&pid, id_token).await.contains_key("code"), "alice's own hint answers at once");
+    for (client, hint) in [(pid.as_str(), "garbage"), (oid.as_str(), id_token)] {
+        let q = silent(client, hint).await;
+        assert_eq!(q.get("error").map(String::as_str), Some("invalid_request"), "{q:?}");
+    }
 });
 
 both_backends!(prompt_login_and_form_post, async |app| {

@@ -89,6 +89,11 @@ pub(super) fn scope(params: &Params, client: &Client) -> Result<Scope, OAuthErro
             format!("scope not allowed for this client: {}", extra.join(" ")),
         ));
     }
+    // Offline access is a refresh token: a client that cannot refresh gets none, so it is not granted (or
+    // shown on the consent page) either.
+    if !client.allows_grant(GrantType::RefreshToken) {
+        return Ok(scope.without(Scope::OFFLINE_ACCESS));
+    }
     Ok(scope)
 }
 

@@ -39,6 +39,8 @@ pub fn decide(
         None => true,
         Some(_) if progress.logged_in => false,
         Some(_) if req.prompt.login => true,
+        // The client asks for the user of its ID token, and someone else is signed in.
+        Some(s) if req.hinted_subject.as_deref().is_some_and(|sub| sub != s.user_id.as_str()) => true,
         // max_age=0 is prompt=login (OIDC Core §3.1.2.1), even for a sign-in made this very second.
         Some(s) => req.max_age.is_some_and(|max| max == 0 || now - s.auth_time > max),
     };
@@ -103,6 +105,7 @@ mod tests {
             max_age,
             login_hint: None,
             resource: None,
+            hinted_subject: None,
         }
     }
 
@@ -161,6 +164,23 @@ mod tests {
         let mut revoked = session(NOW - 100);
         revoked.revoked = true;
         assert_eq!(d(&req(Prompt::default(), None), Some(&revoked), Some(&granted), p0), Ok(Next::Login));
+    }
+
+    #[test]
+    fn an_id_token_hint_for_someone_else_signs_in_again() {
+        let granted = Scope::parse("openid profile").unwrap();
+        let c = client(false);
+        let s = session(NOW - 100);
+        let hinted =
+            |sub: &str, prompt: Prompt| AuthorizationRequest { hinted_subject: Some(sub.into()), ..req(prompt, None) };
+        let d = |r: &AuthorizationRequest, p: Progress| decide(r, &c, Some(&s), Some(&granted), p, NOW);
+        assert_eq!(d(&hinted("u", Prompt::default()), Progress::default()), Ok(Next::Issue));
+        assert_eq!(d(&hinted("someone-else", Prompt::default()), Progress::default()), Ok(Next::Login));
+        let none = Prompt { none: true, ..Prompt::default() };
+        assert_eq!(code(d(&hinted("someone-else", none), Progress::default()).unwrap_err()), ErrorCode::LoginRequired);
+        // Whoever signs in during the request is who the user chose.
+        let logged = Progress { logged_in: true, consented: false };
+        assert_eq!(d(&hinted("someone-else", Prompt::default()), logged), Ok(Next::Issue));
     }
 
     #[test]

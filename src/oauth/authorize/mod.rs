@@ -65,6 +65,9 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     /// Requested audience (RFC 8707).
     pub resource: Option<String>,
+    /// The user an `id_token_hint` names (OIDC Core §3.1.2.1): a session of anyone else does not answer.
+    #[serde(default)]
+    pub hinted_subject: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -144,6 +147,7 @@ pub async fn validate(
             max_age,
             login_hint,
             resource,
+            hinted_subject: None,
         },
         client,
     ))

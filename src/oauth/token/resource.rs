@@ -10,6 +10,10 @@ fn target(description: &str) -> OAuthError {
 /// The `resource` of a token request, if any: an absolute URI without fragment, among the client's
 /// registered resources.
 pub(crate) fn requested(params: &Params, client: &Client) -> Result<Option<String>, OAuthError> {
+    if params.names_several_resources() {
+        // RFC 8707 §2: a token for all of them cannot be issued; an access token has one audience here.
+        return Err(target("one resource per request: an access token here is for a single audience"));
+    }
     let Some(raw) = params.get("resource") else { return Ok(None) };
     let url = url::Url::parse(raw).map_err(|_| target("resource must be an absolute URI"))?;
     if url.fragment().is_some() {
