@@ -14,8 +14,9 @@ use serde_json::{Map, Value};
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Largest assertion accepted, in bytes.
 pub const MAX_ASSERTION_BYTES: usize = 8 * 1024;
-/// Furthest `exp` may lie in the future, in seconds: an assertion is for one request, not a credential.
-pub const MAX_ASSERTION_LIFETIME: i64 = 600;
+/// Furthest `exp` may lie in the future, in seconds: an assertion is for one request, not a credential, but
+/// libraries make them for an hour (authlib's `PrivateKeyJWT`). Its `jti` is kept that long against replay.
+pub const MAX_ASSERTION_LIFETIME: i64 = 3600;
 /// Signature algorithms accepted: never `none`, never HMAC (a shared secret is not a private key).
 pub const SIGNING_ALGS: [&str; 2] = ["RS256", "ES256"];
 /// Longest `jti`, in bytes (it becomes part of a cache key).
@@ -203,7 +204,7 @@ pub fn check_claims(claims: &Map<String, Value>, rules: &AssertionRules<'_>) -> 
         return Err(invalid("client_assertion has expired"));
     }
     if exp > now + MAX_ASSERTION_LIFETIME + leeway {
-        return Err(invalid("client_assertion exp is more than 10 minutes ahead"));
+        return Err(invalid("client_assertion exp is more than an hour ahead"));
     }
     if number("iat")?.is_some_and(|iat| iat > now + leeway) {
         return Err(invalid("client_assertion was issued in the future"));
@@ -305,7 +306,7 @@ mod tests {
             ("no aud", without("aud")),
             ("no exp", without("exp")),
             ("expired", with("exp", json!(NOW - 30))),
-            ("too far ahead", with("exp", json!(NOW + 600 + 31))),
+            ("too far ahead", with("exp", json!(NOW + 3600 + 31))),
             ("iat in the future", with("iat", json!(NOW + 31))),
             ("nbf in the future", with("nbf", json!(NOW + 31))),
             ("no jti", without("jti")),

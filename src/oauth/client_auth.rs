@@ -104,7 +104,11 @@ impl Provider {
         };
         let id = ClientId::parse(raw_id).map_err(|_| unauthenticated())?;
         let client = self.auth_clients.client(&id).await?.ok_or_else(unauthenticated)?;
-        if client.auth_method != method {
+        // A secret may come in either place: RFC 6749 §2.3.1 requires Basic for every client issued a password,
+        // and libraries send it in the body by default (openid-client). Either way it is the same secret.
+        let carries_secret =
+            |m: ClientAuthMethod| matches!(m, ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost);
+        if client.auth_method != method && !(carries_secret(client.auth_method) && carries_secret(method)) {
             return Err(OAuthError::invalid_client(format!(
                 "this client must authenticate with {}",
                 client.auth_method.as_str()

@@ -1,5 +1,6 @@
 //! The provider metadata (OpenID Connect Discovery 1.0, RFC 8414), and the endpoint paths it shares with
 //! the route table so the two cannot drift apart.
+use super::client_assertion::SIGNING_ALGS;
 use serde::Serialize;
 use url::Url;
 
@@ -57,7 +58,9 @@ pub struct ProviderMetadata {
     #[serde(skip_serializing_if = "Option::is_none")]
     registration_endpoint: Option<String>,
     revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    revocation_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    introspection_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     scopes_supported: Vec<&'static str>,
     response_types_supported: Vec<&'static str>,
     response_modes_supported: Vec<&'static str>,
@@ -105,11 +108,14 @@ impl ProviderMetadata {
                 "private_key_jwt",
                 "none",
             ],
+            // RFC 8414 §2: required wherever private_key_jwt is listed.
+            revocation_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS.to_vec(),
             introspection_endpoint_auth_methods_supported: vec![
                 "client_secret_basic",
                 "client_secret_post",
                 "private_key_jwt",
             ],
+            introspection_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS.to_vec(),
             scopes_supported: vec!["openid", "profile", "email", "offline_access"],
             response_types_supported: vec!["code"],
             response_modes_supported: vec!["query", "form_post"],
@@ -122,7 +128,7 @@ impl ProviderMetadata {
                 "private_key_jwt",
                 "none",
             ],
-            token_endpoint_auth_signing_alg_values_supported: crate::oauth::client_assertion::SIGNING_ALGS.to_vec(),
+            token_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS.to_vec(),
             code_challenge_methods_supported: vec!["S256"],
             claims_supported: vec![
                 "sub",
@@ -135,13 +141,14 @@ impl ProviderMetadata {
                 "at_hash",
                 "azp",
                 "sid",
+                "amr",
                 "name",
                 "preferred_username",
                 "updated_at",
                 "email",
                 "email_verified",
             ],
-            prompt_values_supported: vec!["none", "login", "consent"],
+            prompt_values_supported: vec!["none", "login", "consent", "select_account"],
             authorization_response_iss_parameter_supported: true,
             claims_parameter_supported: false,
             request_parameter_supported: false,
@@ -174,5 +181,17 @@ mod tests {
         }
         let off = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Off)).unwrap();
         assert!(off.get("registration_endpoint").is_none(), "{off}");
+    }
+
+    #[test]
+    fn every_endpoint_taking_private_key_jwt_lists_its_algorithms() {
+        let iss = Url::parse("https://id.example").unwrap();
+        let m = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Open)).unwrap();
+        for endpoint in ["token", "revocation", "introspection"] {
+            let methods = &m[format!("{endpoint}_endpoint_auth_methods_supported")];
+            assert!(methods.as_array().unwrap().iter().any(|v| v == "private_key_jwt"), "{endpoint}");
+            let algs = &m[format!("{endpoint}_endpoint_auth_signing_alg_values_supported")];
+            assert_eq!(algs, &serde_json::json!(SIGNING_ALGS), "{endpoint}");
+        }
     }
 }

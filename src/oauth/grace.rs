@@ -60,8 +60,13 @@ impl Provider {
         Ok(())
     }
 
-    /// The response the rotation of `refresh_token` gave, if still in the window.
-    pub async fn remembered_refresh_response(&self, refresh_token: &str) -> Result<Option<TokenResponse>, OAuthError> {
+    /// The response the rotation of `refresh_token` gave, if still in the window, with `expires_in` counted
+    /// from `now` (the tokens are the same, so they expire when they did).
+    pub async fn remembered_refresh_response(
+        &self,
+        refresh_token: &str,
+        now: UnixTime,
+    ) -> Result<Option<TokenResponse>, OAuthError> {
         let hash = SecretHash::of(refresh_token);
         let Some(sealed) = self.cache.get(&cache_keys::refresh_grace(hash.as_str())).await? else {
             return Ok(None);
@@ -75,8 +80,8 @@ impl Provider {
         Ok(Some(TokenResponse {
             access_token: minted.access_token,
             token_type: "Bearer".into(),
-            expires_in: issued.grant.ttl,
-            scope: issued.grant.scope.to_string(),
+            expires_in: (issued.issued_at + issued.grant.ttl - now).max(0),
+            scope: super::token::scope_string(&issued.grant.scope),
             id_token: minted.id_token,
             refresh_token: Some(issued.refresh_token),
         }))

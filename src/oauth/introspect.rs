@@ -72,7 +72,6 @@ impl Provider {
         let mut v = json!({
             "active": true,
             "token_type": "refresh_token",
-            "scope": rt.scope.to_string(),
             "client_id": rt.client_id.as_str(),
             "sub": sub,
             "iss": self.issuer,
@@ -81,6 +80,9 @@ impl Provider {
             "exp": rt.expires_at.min(rt.idle_expires_at),
             "jti": rt.id,
         });
+        if !rt.scope.is_empty() {
+            v["scope"] = json!(rt.scope.to_string());
+        }
         if let Some(name) = username {
             v["username"] = json!(name);
         }

@@ -3,7 +3,7 @@
 //! by family, with the access tokens issued alongside them.
 use super::audit::{EventFacts, RequestMeta};
 use super::cache_keys;
-use super::error::OAuthError;
+use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::provider::Provider;
 use super::tokens::ACCESS_TOKEN_TYP;
@@ -42,8 +42,8 @@ impl Provider {
     }
 
     /// `POST /revoke` (RFC 7009) for an authenticated `client`. A refresh token revokes its family; an access
-    /// token its `jti`. Unknown tokens, and tokens of other clients, are answered with success and left
-    /// alone (§2.2). `token_type_hint` only orders the lookups.
+    /// token its `jti`. Unknown tokens are answered with success (§2.2); a token of another client is refused
+    /// and left alone (§2.1). `token_type_hint` only orders the lookups.
     pub async fn revoke_request(
         &self,
         client: &Client,
@@ -81,7 +81,7 @@ impl Provider {
             return Ok(false);
         };
         if rt.client_id != client.id {
-            return Ok(true);
+            return Err(issued_to_another_client());
         }
         let issued = self.refresh_tokens.revoke_family(&rt.family_id, now).await?;
         self.revoke_access_tokens(&issued, now).await;
@@ -109,7 +109,7 @@ impl Provider {
         }
         let claims = payload.claims_set();
         if claims.get("client_id").and_then(Value::as_str) != Some(client.id.as_str()) {
-            return Ok(true);
+            return Err(issued_to_another_client());
         }
         let (Some(jti), Some(exp)) =
             (claims.get("jti").and_then(Value::as_str), claims.get("exp").and_then(Value::as_i64))
@@ -193,4 +193,9 @@ impl Provider {
         self.audit("client_tokens_revoked", facts, meta, now).await;
         Ok(())
     }
+}
+
+/// RFC 7009 §2.1: the request is refused, and the client told, when the token is not its own.
+fn issued_to_another_client() -> OAuthError {
+    OAuthError::new(ErrorCode::UnauthorizedClient, "the token was issued to another client")
 }

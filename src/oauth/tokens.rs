@@ -131,7 +131,9 @@ impl Provider {
         at.insert("sub".into(), json!(subject));
         at.insert("aud".into(), json!(grant.audience));
         at.insert("client_id".into(), json!(grant.client_id.as_str()));
-        at.insert("scope".into(), json!(grant.scope.to_string()));
+        if !grant.scope.is_empty() {
+            at.insert("scope".into(), json!(grant.scope.to_string()));
+        }
         at.insert("iat".into(), json!(now));
         at.insert("exp".into(), json!(exp));
         at.insert("jti".into(), json!(jti));

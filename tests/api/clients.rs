@@ -84,10 +84,12 @@ both_backends!(client_credentials_with_secrets, async |app| {
     assert_eq!(claims["aud"], app.address.as_str(), "no resource: the default audience (the issuer)");
     assert_eq!(r.1["expires_in"], 600);
 
-    // No scope asked for, none granted.
+    // No scope asked for, none granted: no `scope` at all, since an empty one is not a valid value
+    // (RFC 6749 §3.3).
     let r = token(&app, &[("grant_type", "client_credentials")], Some((&id, &secret))).await;
     assert_eq!(r.0, StatusCode::OK, "{}", r.1);
-    assert_eq!(service_token(&app, &r.1, &id).await["scope"], "");
+    assert!(r.1.get("scope").is_none(), "{}", r.1);
+    assert!(service_token(&app, &r.1, &id).await.get("scope").is_none());
 
     let post = add_service(
         &app,
@@ -108,11 +110,18 @@ both_backends!(client_credentials_with_secrets, async |app| {
     assert_eq!(r.0, StatusCode::OK, "{}", r.1);
     assert_eq!(service_token(&app, &r.1, &pid).await["scope"], "read write");
 
-    // Each client authenticates the way it registered.
+    // A secret is good in either place, whichever the client registered (RFC 6749 §2.3.1 requires Basic for
+    // every client with a secret), and only the right one is.
     let r = token(&app, &[("grant_type", "client_credentials")], Some((&pid, &psecret))).await;
-    assert_eq!(error_of(&r), (StatusCode::UNAUTHORIZED, "invalid_client"));
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    let in_body =
+        [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", secret.as_str())];
+    let r = token(&app, &in_body, None).await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
     let r = token(&app, &[("grant_type", "client_credentials")], Some((&id, "wrong"))).await;
     assert_eq!(error_of(&r), (StatusCode::UNAUTHORIZED, "invalid_client"));
+    let wrong_in_body = [("grant_type", "client_credentials"), ("client_id", pid.as_str()), ("client_secret", "wrong")];
+    assert_eq!(error_of(&token(&app, &wrong_in_body, None).await), (StatusCode::UNAUTHORIZED, "invalid_client"));
 });
 
 both_backends!(client_credentials_refusals, async |app| {
@@ -313,8 +322,8 @@ both_backends!(private_key_jwt_with_inline_keys, async |app| {
     let r = with_assertion(&app, &rs, &[]).await;
     assert_eq!(error_of(&r), (StatusCode::UNAUTHORIZED, "invalid_client"), "replay: {}", r.1);
 
-    // ES256, with the issuer as the audience.
-    let es = sign(&assertion_claims(&id, &app.address, 60), ec.signer.as_ref());
+    // ES256, with the issuer as the audience, made for an hour as authlib does.
+    let es = sign(&assertion_claims(&id, &app.address, 3600), ec.signer.as_ref());
     let r = with_assertion(&app, &es, &[]).await;
     assert_eq!(r.0, StatusCode::OK, "{}", r.1);
     service_token(&app, &r.1, &id).await;
@@ -334,7 +343,7 @@ both_backends!(private_key_jwt_with_inline_keys, async |app| {
     for (what, assertion) in [
         ("wrong aud", sign(&assertion_claims(&id, "https://rs.example/", 60), rsa.signer.as_ref())),
         ("expired", sign(&assertion_claims(&id, &token_endpoint, -120), rsa.signer.as_ref())),
-        ("too long-lived", sign(&assertion_claims(&id, &token_endpoint, 3600), rsa.signer.as_ref())),
+        ("too long-lived", sign(&assertion_claims(&id, &token_endpoint, 7200), rsa.signer.as_ref())),
         ("HS256", sign(&assertion_claims(&id, &token_endpoint, 60), &hmac)),
         ("alg none", unsigned),
         ("iss is not the client", sign(&wrong_iss, rsa.signer.as_ref())),
@@ -540,6 +549,11 @@ both_backends!(authorization_code_keeps_its_resource, async |app| {
     let r = redeem(&app, &id, code(&app, &id, &with_api).await, None).await;
     assert_eq!(r.0, StatusCode::OK, "{}", r.1);
     assert_eq!(aud_of(&app, &r.1).await, API, "the authorization request's resource");
+    // A token for the API is not one for this server's UserInfo (RFC 9068 §4).
+    let userinfo = |at: String| app.api_client.get(app.url("/userinfo")).bearer_auth(at).send();
+    let refused = userinfo(r.1["access_token"].as_str().unwrap().to_owned()).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(refused.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
 
     let r = redeem(&app, &id, code(&app, &id, &with_api).await, Some(API)).await;
     assert_eq!(r.0, StatusCode::OK, "{}", r.1);
@@ -558,6 +572,7 @@ both_backends!(authorization_code_keeps_its_resource, async |app| {
     let r = redeem(&app, &id, code(&app, &id, "").await, None).await;
     assert_eq!(r.0, StatusCode::OK, "{}", r.1);
     assert_eq!(aud_of(&app, &r.1).await, app.address.as_str(), "no resource anywhere: the default audience");
+    assert_eq!(userinfo(r.1["access_token"].as_str().unwrap().to_owned()).await.unwrap().status(), StatusCode::OK);
 });
 
 both_backends!(discovery_advertises_client_authentication, async |app| {

@@ -21,8 +21,9 @@ pub struct TokenResponse {
     pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: i64,
-    /// Granted scope.
-    pub scope: String,
+    /// Granted scope; left out when empty, which RFC 6749 §3.3's grammar does not allow as a value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     /// The ID token, for OpenID requests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
@@ -79,7 +80,7 @@ impl Provider {
     }
 }
 
-/// Scope as the token response reports it.
-fn scope_string(scope: &Scope) -> String {
-    scope.to_string()
+/// Scope as the token response reports it: none when empty.
+pub(super) fn scope_string(scope: &Scope) -> Option<String> {
+    (!scope.is_empty()).then(|| scope.to_string())
 }

@@ -1,7 +1,7 @@
 //! `grant_type=refresh_token` (RFC 6749 §6) with rotation on every use and reuse detection: a rotated
 //! token presented again revokes its whole family, unless it is the same client retrying within the grace
 //! window, which gets the very same response again (DESIGN.md §4).
-use super::TokenResponse;
+use super::{scope_string, TokenResponse};
 use crate::domain::secret::{PlainSecret, SecretHash};
 use crate::domain::{Client, Scope, UnixTime};
 use crate::oauth::audit::{EventFacts, RequestMeta};
@@ -130,7 +130,7 @@ impl Provider {
             access_token: minted.access_token,
             token_type: "Bearer".into(),
             expires_in: ttl,
-            scope: scope.to_string(),
+            scope: scope_string(&scope),
             id_token: minted.id_token,
             refresh_token: Some(issued.refresh_token),
         })
@@ -152,7 +152,7 @@ impl Provider {
             // The request that rotated it may still be signing: wait a little for its response.
             let started = tokio::time::Instant::now();
             loop {
-                match self.remembered_refresh_response(presented).await {
+                match self.remembered_refresh_response(presented, now).await {
                     Ok(Some(r)) => return Ok(r),
                     Ok(None) if started.elapsed() < RACE_WAIT => tokio::time::sleep(Duration::from_millis(25)).await,
                     // Inside the window but nothing kept (the cache lost it or is down): refuse without
