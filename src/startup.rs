@@ -255,6 +255,21 @@ async fn release_idle_memory(checker: Arc<PasswordChecker>) {
     }
 }
 
+/// What `tessera --json serve` prints once it listens: one JSON line a supervisor script can read (the port
+/// is the one bound, which `http.bind` may leave to the system with port 0).
+pub fn serving(settings: &Settings, port: u16) -> serde_json::Value {
+    serde_json::json!({
+        "listening": std::net::SocketAddr::new(settings.http.bind.ip(), port).to_string(),
+        "issuer": crate::oauth::discovery::issuer_string(&settings.issuer),
+        "database": match settings.database.kind {
+            DatabaseKind::Sqlite => "sqlite",
+            DatabaseKind::Postgres => "postgres",
+        },
+        "cache": if settings.redis.is_some() { "redis" } else { "memory" },
+        "keys": settings.keys.dir.display().to_string(),
+    })
+}
+
 /// The lines `tessera serve` prints so a first-time user knows what is running and what to do next.
 pub fn banner(settings: &Settings, port: u16) -> String {
     let db = match settings.database.kind {

@@ -80,7 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     crate::telemetry::init(&log);
     let out = Output { json: cli.json };
     match cli.command {
-        Command::Serve => serve(settings).await,
+        Command::Serve => serve(settings, &out).await,
         Command::Migrate => {
             let store = startup::open_store(&settings).await?;
             out.print(&serde_json::json!({ "backend": store.db().backend_name(), "status": "migrated" }), || {
@@ -96,9 +96,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(settings: Settings, out: &Output) -> anyhow::Result<()> {
     let app = Application::build(settings.clone()).await?;
-    println!("{}", startup::banner(&settings, app.port()));
+    out.print(&startup::serving(&settings, app.port()), || startup::banner(&settings, app.port()));
     app.run_until_stopped().await.context("server stopped with an error")
 }
 
