@@ -95,6 +95,9 @@ fn invalid_values_name_their_key() {
         ("[registration]\nmode = \"maybe\"", "registration.mode"),
         ("[tokens]\nrefresh_grace_seconds = -1", "tokens.refresh_grace_seconds"),
         ("[log]\nformat = \"xml\"", "log.format"),
+        ("[log]\nlevel = \"inf\"", "log.level"),
+        ("[log]\nlevel = \"info,tessera=dbug\"", "log.level"),
+        ("[log]\nlevel = \"\"", "log.level"),
         ("[limits]\nlogin_ip_window_seconds = 0", "limits.login_ip_window_seconds"),
         ("[limits]\nlogin_user_max_lock_seconds = 10", "limits.login_user_max_lock_seconds"),
         ("[limits]\nfallback_entries = 0", "limits.fallback_entries"),
@@ -104,6 +107,20 @@ fn invalid_values_name_their_key() {
     }
     let e = load("[tokens]\naccess_token_ttl_seconds = \"ten\"", &[]).unwrap_err().to_string();
     assert!(e.contains("access_token_ttl_seconds"), "{e}");
+}
+
+#[test]
+fn log_levels_and_filters_are_accepted() {
+    for (level, kept) in [
+        ("info", "info"),
+        ("WARN", "WARN"),
+        ("off", "off"),
+        ("info,tessera=debug", "info,tessera=debug"),
+        ("warn, actix_web=info ,tessera::oauth=trace,", "warn,actix_web=info,tessera::oauth=trace"),
+    ] {
+        let s = load(&format!("[log]\nlevel = \"{level}\""), &[]).unwrap();
+        assert_eq!(s.log.level, kept);
+    }
 }
 
 #[test]
