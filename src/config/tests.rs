@@ -109,6 +109,49 @@ fn invalid_values_name_their_key() {
     assert!(e.contains("access_token_ttl_seconds"), "{e}");
 }
 
+/// `deploy/tessera.example.toml` with each `# key = value` line uncommented but `kek`, which the file says to set
+/// instead of `kek_file`, never with it.
+fn example_file_uncommented() -> String {
+    include_str!("../../deploy/tessera.example.toml")
+        .lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(setting) if setting.split_once(" = ").is_some_and(|(key, _)| is_key(key) && key != "kek") => setting,
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn is_key(word: &str) -> bool {
+    !word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+#[test]
+fn the_example_file_has_every_setting_at_its_default_and_loads() {
+    let text = example_file_uncommented();
+    load(&text, &[]).unwrap();
+    let example: serde_json::Value = Figment::from(Toml::string(&text)).extract().unwrap();
+    let defaults = serde_json::to_value(RawSettings::default()).unwrap();
+    let serde_json::Value::Object(sections) = &defaults else { panic!("{defaults}") };
+    for (section, keys) in sections {
+        let keys = match keys {
+            serde_json::Value::Object(keys) => keys.iter().map(|(k, v)| (format!("{section}.{k}"), v)).collect(),
+            top => vec![(section.clone(), top)],
+        };
+        for (path, default) in keys {
+            let shown = path.split('.').try_fold(&example, |value, key| value.get(key));
+            let Some(shown) = shown else {
+                // Left commented, as it excludes `keys.kek_file`.
+                assert!(path == "keys.kek" && text.contains("\n# kek = "), "{path} is missing from the example file");
+                continue;
+            };
+            // A setting without a default shows an example value; the others show their default.
+            let no_default = default.is_null() || default.as_array().is_some_and(Vec::is_empty);
+            assert!(no_default || shown == default, "{path}: the example shows {shown}, the default is {default}");
+        }
+    }
+}
+
 #[test]
 fn log_levels_and_filters_are_accepted() {
     for (level, kept) in [
