@@ -733,9 +733,33 @@ impl RawSettings {
             },
             sessions: SessionSettings { ttl: positive("sessions.ttl_seconds", self.sessions.ttl_seconds)? },
             limits: self.limits.validate()?,
-            log: LogSettings { json, level: self.log.level },
+            log: LogSettings { json, level: log_level(&self.log.level)? },
         })
     }
+}
+
+/// `log.level` is a tracing filter, returned with the spaces around its directives dropped (`EnvFilter` refuses
+/// them). `EnvFilter` takes a word that is not a level for a target name, so a misspelt level (`inf`) would
+/// silently log nothing: a bare word must be a level here.
+fn log_level(level: &str) -> Result<String, ConfigError> {
+    use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+    let directives: Vec<&str> = level.split(',').map(str::trim).filter(|d| !d.is_empty()).collect();
+    if directives.is_empty() {
+        return Err(invalid("log.level", "is empty; set a level: error, warn, info, debug, trace or off"));
+    }
+    for directive in &directives {
+        if !directive.contains(['=', '[']) && directive.parse::<LevelFilter>().is_err() {
+            return Err(invalid(
+                "log.level",
+                format!(
+                    "has {directive:?}, which is not a level (error, warn, info, debug, trace, off) nor target=level"
+                ),
+            ));
+        }
+    }
+    let level = directives.join(",");
+    EnvFilter::try_new(&level).map_err(|e| invalid("log.level", format!("is not a valid filter: {e}")))?;
+    Ok(level)
 }
 
 fn is_local_host(host: &str) -> bool {

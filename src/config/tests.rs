@@ -95,6 +95,9 @@ fn invalid_values_name_their_key() {
         ("[registration]\nmode = \"maybe\"", "registration.mode"),
         ("[tokens]\nrefresh_grace_seconds = -1", "tokens.refresh_grace_seconds"),
         ("[log]\nformat = \"xml\"", "log.format"),
+        ("[log]\nlevel = \"inf\"", "log.level"),
+        ("[log]\nlevel = \"info,tessera=dbug\"", "log.level"),
+        ("[log]\nlevel = \"\"", "log.level"),
         ("[limits]\nlogin_ip_window_seconds = 0", "limits.login_ip_window_seconds"),
         ("[limits]\nlogin_user_max_lock_seconds = 10", "limits.login_user_max_lock_seconds"),
         ("[limits]\nfallback_entries = 0", "limits.fallback_entries"),
@@ -104,6 +107,63 @@ fn invalid_values_name_their_key() {
     }
     let e = load("[tokens]\naccess_token_ttl_seconds = \"ten\"", &[]).unwrap_err().to_string();
     assert!(e.contains("access_token_ttl_seconds"), "{e}");
+}
+
+/// `deploy/tessera.example.toml` with each `# key = value` line uncommented but `kek`, which the file says to set
+/// instead of `kek_file`, never with it.
+fn example_file_uncommented() -> String {
+    include_str!("../../deploy/tessera.example.toml")
+        .lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(setting) if setting.split_once(" = ").is_some_and(|(key, _)| is_key(key) && key != "kek") => setting,
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn is_key(word: &str) -> bool {
+    !word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+#[test]
+fn the_example_file_has_every_setting_at_its_default_and_loads() {
+    let text = example_file_uncommented();
+    load(&text, &[]).unwrap();
+    let example: serde_json::Value = Figment::from(Toml::string(&text)).extract().unwrap();
+    let defaults = serde_json::to_value(RawSettings::default()).unwrap();
+    let serde_json::Value::Object(sections) = &defaults else { panic!("{defaults}") };
+    for (section, keys) in sections {
+        let keys = match keys {
+            serde_json::Value::Object(keys) => keys.iter().map(|(k, v)| (format!("{section}.{k}"), v)).collect(),
+            top => vec![(section.clone(), top)],
+        };
+        for (path, default) in keys {
+            let shown = path.split('.').try_fold(&example, |value, key| value.get(key));
+            let Some(shown) = shown else {
+                // Left commented, as it excludes `keys.kek_file`.
+                assert!(path == "keys.kek" && text.contains("\n# kek = "), "{path} is missing from the example file");
+                continue;
+            };
+            // A setting without a default shows an example value; the others show their default.
+            let no_default = default.is_null() || default.as_array().is_some_and(Vec::is_empty);
+            assert!(no_default || shown == default, "{path}: the example shows {shown}, the default is {default}");
+        }
+    }
+}
+
+#[test]
+fn log_levels_and_filters_are_accepted() {
+    for (level, kept) in [
+        ("info", "info"),
+        ("WARN", "WARN"),
+        ("off", "off"),
+        ("info,tessera=debug", "info,tessera=debug"),
+        ("warn, actix_web=info ,tessera::oauth=trace,", "warn,actix_web=info,tessera::oauth=trace"),
+    ] {
+        let s = load(&format!("[log]\nlevel = \"{level}\""), &[]).unwrap();
+        assert_eq!(s.log.level, kept);
+    }
 }
 
 #[test]

@@ -65,8 +65,15 @@ impl Kek {
         let mut key = [0u8; 32];
         crate::domain::secret::fill_random(&mut key);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| JoseError::Kek(format!("cannot create {}: {e}", dir.display())))?;
+            // Private to the owner when we create it; a directory that exists keeps the mode it was given.
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                builder.mode(0o700);
+            }
+            builder.create(dir).map_err(|e| JoseError::Kek(format!("cannot create {}: {e}", dir.display())))?;
         }
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
@@ -132,7 +139,7 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn creates_the_file_once_with_mode_0600() {
+    fn creates_the_file_once_with_mode_0600_in_a_directory_with_mode_0700() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys/kek");
@@ -141,5 +148,7 @@ mod tests {
         assert_eq!(a.0, b.0);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        let dir_mode = std::fs::metadata(dir.path().join("keys")).unwrap().permissions().mode();
+        assert_eq!(dir_mode & 0o777, 0o700, "the directory made for it is private too");
     }
 }

@@ -55,18 +55,24 @@ impl NewKey {
         Self::from_pair(&pair)
     }
 
-    /// Imports a PEM private key (PKCS#1 `RSA PRIVATE KEY` or PKCS#8 `PRIVATE KEY`), checking it is a
-    /// consistent RSA key of at least 2048 bits.
+    /// Imports a PEM private key (PKCS#1 `RSA PRIVATE KEY` or PKCS#8 `PRIVATE KEY`, alone or in a file that also
+    /// holds certificates), checking it is a consistent RSA key of 2048 to 8192 bits.
     pub fn import_pem(pem: &str) -> Result<Self, JoseError> {
-        use rsa::pkcs1::DecodeRsaPrivateKey;
-        use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+        use rsa::pkcs8::EncodePrivateKey;
         use rsa::traits::PublicKeyParts;
-        let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
-            .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(pem))
-            .map_err(|_| JoseError::Import("not an RSA private key in PEM (PKCS#1 or PKCS#8)".into()))?;
+        let key = rsa_private_key_in(pem)?;
         key.validate().map_err(|e| JoseError::Import(format!("inconsistent RSA key: {e}")))?;
-        if key.size() * 8 < 2048 {
-            return Err(JoseError::Import(format!("RSA key is {} bits; at least 2048 are required", key.size() * 8)));
+        // The modulus's own length: its size in bytes rounds a 2047-bit key up to 2048.
+        let bits = key.n().bits();
+        if bits < MIN_RSA_BITS {
+            return Err(JoseError::Import(format!(
+                "RSA key is {bits} bits; at least {MIN_RSA_BITS} are required (RFC 7518 §3.3)"
+            )));
+        }
+        if bits > MAX_RSA_BITS {
+            return Err(JoseError::Import(format!(
+                "RSA key is {bits} bits; at most {MAX_RSA_BITS} are accepted, as larger keys sign too slowly"
+            )));
         }
         let der = key.to_pkcs8_der().map_err(|e| JoseError::Import(format!("cannot encode key: {e}")))?;
         let pair = RS256.key_pair_from_der(der.as_bytes())?;
@@ -92,6 +98,71 @@ impl NewKey {
             created_at,
             activates_at,
         })
+    }
+}
+
+/// RFC 7518 §3.3: an RS256 key is at least 2048 bits.
+const MIN_RSA_BITS: usize = 2048;
+/// Signing cost grows with about the cube of the modulus size (`openssl speed` signs over a hundred times slower
+/// with a 7680-bit key than with a 2048-bit one), and every token is signed.
+const MAX_RSA_BITS: usize = 8192;
+
+const NOT_RSA_PEM: &str = "not an RSA private key in PEM (PKCS#1 or PKCS#8)";
+
+/// The one private key of a PEM file, skipping the certificates a bundle may also hold.
+fn rsa_private_key_in(pem: &str) -> Result<rsa::RsaPrivateKey, JoseError> {
+    let blocks = pem_blocks(pem);
+    let private: Vec<&PemBlock<'_>> = blocks.iter().filter(|b| b.label.ends_with("PRIVATE KEY")).collect();
+    match private.as_slice() {
+        [block] => block.rsa_private_key(),
+        [] if blocks.iter().any(|b| b.label.ends_with("PUBLIC KEY")) => {
+            Err(JoseError::Import("this is a public key; import the private key".into()))
+        }
+        [] => Err(JoseError::Import(NOT_RSA_PEM.into())),
+        more => Err(JoseError::Import(format!("the file holds {} private keys; import one at a time", more.len()))),
+    }
+}
+
+/// One `-----BEGIN <label>-----` … `-----END <label>-----` block of a PEM file.
+struct PemBlock<'a> {
+    label: &'a str,
+    /// The block from its BEGIN line to its END line, both included.
+    text: &'a str,
+}
+
+/// The blocks of a PEM file in order; text between them (such as `Bag Attributes`) is skipped.
+fn pem_blocks(pem: &str) -> Vec<PemBlock<'_>> {
+    const BEGIN: &str = "-----BEGIN ";
+    let mut blocks = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = rest.find(BEGIN) {
+        let block = rest.split_at(start).1;
+        let Some((label, _)) = block.split_at(BEGIN.len()).1.split_once("-----") else { break };
+        let end_line = format!("-----END {label}-----");
+        let Some(end) = block.find(&end_line) else { break };
+        let (text, after) = block.split_at(end + end_line.len());
+        blocks.push(PemBlock { label, text });
+        rest = after;
+    }
+    blocks
+}
+
+impl PemBlock<'_> {
+    fn rsa_private_key(&self) -> Result<rsa::RsaPrivateKey, JoseError> {
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        use rsa::pkcs8::DecodePrivateKey;
+        // PKCS#8 `ENCRYPTED PRIVATE KEY`, or OpenSSL's legacy encryption of PKCS#1 (RFC 1421 headers).
+        if self.label == "ENCRYPTED PRIVATE KEY" || self.text.contains("Proc-Type: 4,ENCRYPTED") {
+            return Err(JoseError::Import(
+                "the key is encrypted: decrypt it first (openssl pkey -in k.pem -out plain.pem)".into(),
+            ));
+        }
+        let parsed = match self.label {
+            "PRIVATE KEY" => rsa::RsaPrivateKey::from_pkcs8_pem(self.text).map_err(|e| e.to_string()),
+            "RSA PRIVATE KEY" => rsa::RsaPrivateKey::from_pkcs1_pem(self.text).map_err(|e| e.to_string()),
+            other => Err(format!("found {other}")),
+        };
+        parsed.map_err(|why| JoseError::Import(format!("{NOT_RSA_PEM}: {why}")))
     }
 }
 
@@ -169,6 +240,18 @@ mod tests {
         assert!(SigningKey::unseal(&tampered, &kek).is_err());
     }
 
+    fn import_error(pem: &str) -> String {
+        match NewKey::import_pem(pem) {
+            Err(JoseError::Import(why)) => why,
+            Err(other) => panic!("not an import error: {other}"),
+            Ok(key) => panic!("imported {}", key.kid),
+        }
+    }
+
+    fn pem(bytes: Vec<u8>) -> String {
+        String::from_utf8(bytes).unwrap()
+    }
+
     #[test]
     fn imports_pkcs1_and_pkcs8_pem_and_refuses_small_keys() {
         let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
@@ -182,5 +265,81 @@ mod tests {
         let small = String::from_utf8(small.private_key_to_pem().unwrap()).unwrap();
         assert!(NewKey::import_pem(&small).is_err());
         assert!(NewKey::import_pem("garbage").is_err());
+    }
+
+    #[test]
+    fn a_key_one_bit_short_of_2048_is_refused() {
+        // 256 bytes of modulus, so a size counted in bytes took it for 2048 bits.
+        let rsa = openssl::rsa::Rsa::generate(2047).unwrap();
+        assert_eq!(rsa.n().num_bits(), 2047);
+        let why = import_error(&pem(rsa.private_key_to_pem().unwrap()));
+        assert!(why.contains("2047 bits") && why.contains("at least 2048"), "{why}");
+    }
+
+    /// A PKCS#1 PEM whose modulus has `bits` bits and whose factors are odd but not prime: the rsa crate checks
+    /// the arithmetic of a key, not the primality of its factors, and two real 4,100-bit primes take OpenSSL
+    /// many seconds to find.
+    fn pem_with_modulus_bits(bits: i32) -> String {
+        use openssl::bn::{BigNum, BigNumContext, MsbOption};
+        let mut ctx = BigNumContext::new().unwrap();
+        let one = BigNum::from_u32(1).unwrap();
+        let e = BigNum::from_u32(65537).unwrap();
+        loop {
+            let (mut p, mut q) = (BigNum::new().unwrap(), BigNum::new().unwrap());
+            p.rand(bits / 2, MsbOption::TWO_ONES, true).unwrap();
+            q.rand(bits - bits / 2, MsbOption::TWO_ONES, true).unwrap();
+            let (p1, q1) = (&p - &one, &q - &one);
+            let phi = &p1 * &q1;
+            let (mut d, mut iqmp) = (BigNum::new().unwrap(), BigNum::new().unwrap());
+            if d.mod_inverse(&e, &phi, &mut ctx).is_err() || iqmp.mod_inverse(&q, &p, &mut ctx).is_err() {
+                continue;
+            }
+            let (dmp1, dmq1) = (&d % &p1, &d % &q1);
+            let n = &p * &q;
+            assert_eq!(n.num_bits(), bits);
+            let rsa = openssl::rsa::Rsa::from_private_components(n, e, d, p, q, dmp1, dmq1, iqmp).unwrap();
+            return pem(rsa.private_key_to_pem().unwrap());
+        }
+    }
+
+    #[test]
+    fn a_key_over_8192_bits_is_refused() {
+        let why = import_error(&pem_with_modulus_bits(8200));
+        assert!(why.contains("8200 bits") && why.contains("at most 8192"), "{why}");
+    }
+
+    #[test]
+    fn encrypted_and_public_keys_are_named_as_such() {
+        use openssl::symm::Cipher;
+        let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+        let pkey = openssl::pkey::PKey::from_rsa(rsa.clone()).unwrap();
+        let encrypted = pem(pkey.private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), b"pass").unwrap());
+        assert!(encrypted.contains("BEGIN ENCRYPTED PRIVATE KEY"));
+        let legacy = pem(rsa.private_key_to_pem_passphrase(Cipher::aes_128_cbc(), b"pass").unwrap());
+        assert!(legacy.contains("Proc-Type: 4,ENCRYPTED"));
+        for sealed in [encrypted, legacy] {
+            let why = import_error(&sealed);
+            assert!(why.contains("the key is encrypted: decrypt it first (openssl pkey"), "{why}");
+        }
+        for public in [pem(rsa.public_key_to_pem().unwrap()), pem(rsa.public_key_to_pem_pkcs1().unwrap())] {
+            let why = import_error(&public);
+            assert_eq!(why, "this is a public key; import the private key");
+        }
+    }
+
+    #[test]
+    fn the_private_key_of_a_bundle_with_certificates_is_imported() {
+        let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+        let pkey = openssl::pkey::PKey::from_rsa(rsa).unwrap();
+        let mut cert = openssl::x509::X509::builder().unwrap();
+        cert.set_pubkey(&pkey).unwrap();
+        cert.sign(&pkey, openssl::hash::MessageDigest::sha256()).unwrap();
+        let cert = pem(cert.build().to_pem().unwrap());
+        let key = pem(pkey.private_key_to_pem_pkcs8().unwrap());
+        let alone = NewKey::import_pem(&key).unwrap();
+        let bundle = format!("{cert}Bag Attributes\n    localKeyID: 01\n{key}{cert}");
+        assert_eq!(NewKey::import_pem(&bundle).unwrap().kid, alone.kid);
+        let why = import_error(&format!("{key}{key}"));
+        assert!(why.contains("2 private keys"), "{why}");
     }
 }

@@ -236,3 +236,49 @@ both_backends!(clients_add_with_a_chosen_id_and_imported_secret, async |app| {
         .unwrap();
     assert_eq!(r.json::<serde_json::Value>().await.unwrap(), serde_json::json!({ "active": false }));
 });
+
+/// The permission bits of `path` in octal, as `ls` and `chmod` write them.
+fn mode(path: &std::path::Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let metadata = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    format!("{:o}", metadata.permissions().mode() & 0o777)
+}
+
+#[test]
+fn the_embedded_default_creates_its_database_and_key_directory_for_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let args = ["--json", "keys", "list"];
+    // The compiled-in defaults: ./data/tessera.db and ./keys, in a fresh directory.
+    let fresh = tempfile::tempdir().unwrap();
+    let mut cmd = tessera_command(fresh.path());
+    cmd.args(args);
+    assert_success(&run_with_limit(cmd, std::time::Duration::from_secs(60)), &args);
+    let data = fresh.path().join("data");
+    assert_eq!(mode(&data.join("tessera.db")), "600", "it holds password hashes and the sealed signing keys");
+    assert_eq!(mode(&fresh.path().join("keys")), "700");
+    assert_eq!(mode(&fresh.path().join("keys/kek")), "600");
+
+    // What an operator made beforehand keeps its mode.
+    let prepared = tempfile::tempdir().unwrap();
+    let (db, keys) = (prepared.path().join("data/tessera.db"), prepared.path().join("keys"));
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    std::fs::write(&db, b"").unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::fs::create_dir(&keys).unwrap();
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let mut cmd = tessera_command(prepared.path());
+    cmd.args(args);
+    assert_success(&run_with_limit(cmd, std::time::Duration::from_secs(60)), &args);
+    assert_eq!(mode(&db), "640");
+    assert_eq!(mode(&keys), "750");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_sqlite_server_has_its_journal_files_for_its_owner_only() {
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    let db = app.dir.path().join("tessera.db");
+    // SQLite makes the -wal and -shm files of a database in WAL mode with the database file's mode.
+    for path in [db.with_file_name("tessera.db-wal"), db.with_file_name("tessera.db-shm"), db] {
+        assert_eq!(mode(&path), "600", "{}", path.display());
+    }
+}

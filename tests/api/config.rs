@@ -64,6 +64,13 @@ fn invalid_value_in_config_file_is_refused_by_name() {
 }
 
 #[test]
+fn misspelt_log_level_is_refused_by_name() {
+    // A tracing filter alone would take `inf` for a target name and log nothing at all.
+    let err = refused(&["serve"], &[("TESSERA__LOG__LEVEL", "inf")]);
+    assert!(err.contains("log.level") && err.contains("\"inf\""), "{err}");
+}
+
+#[test]
 fn postgres_without_kek_is_refused_by_name() {
     // Refused before any connection is tried: port 1 on loopback has no server.
     let err = refused(&["serve"], &[("TESSERA__DATABASE__URL", "postgres://postgres@127.0.0.1:1/tessera")]);

@@ -178,6 +178,24 @@ pub struct Db {
     writer_turn: Option<Arc<parking_lot::Mutex<()>>>,
 }
 
+/// Creates a missing SQLite file readable and writable by its owner only, before SQLite would create it with the
+/// umask's mode: it holds password hashes and the sealed signing keys. SQLite gives the `-wal` and `-shm` files
+/// it creates the mode of the database file. An existing file keeps the mode its operator gave it.
+fn create_sqlite_file(path: &std::path::Path) -> StoreResult<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Backend(format!("cannot create the SQLite file {}: {e}", path.display()))),
+    }
+}
+
 impl fmt::Debug for Db {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Db")
@@ -189,8 +207,8 @@ impl fmt::Debug for Db {
 }
 
 impl Db {
-    /// Opens a pool for `url` (`postgres://…`, `postgresql://…` or `sqlite://<path>`; the SQLite file's directory
-    /// is created). Fails when the database cannot be reached within `acquire_timeout`.
+    /// Opens a pool for `url` (`postgres://…`, `postgresql://…` or `sqlite://<path>`; the SQLite file and its
+    /// directory are created). Fails when the database cannot be reached within `acquire_timeout`.
     pub async fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> StoreResult<Db> {
         let (backend, target) = Backend::from_url(url)?;
         let max_connections = max_connections.max(1);
@@ -215,6 +233,7 @@ impl Db {
                         StoreError::Backend(format!("cannot create the directory {} for SQLite: {e}", dir.display()))
                     })?;
                 }
+                create_sqlite_file(std::path::Path::new(&manager.target))?;
             }
             let unreachable = |e: diesel::r2d2::PoolError| {
                 StoreError::Unavailable(format!("cannot connect to the {} database: {e}", backend.name()))
