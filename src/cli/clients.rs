@@ -115,6 +115,9 @@ fn rule_error(e: ClientRuleError) -> anyhow::Error {
         ClientRuleError::PublicClientCredentials => anyhow!("--public clients cannot use client_credentials"),
         ClientRuleError::AdminScope => anyhow!("only --admin clients may have the {ADMIN_SCOPE} scope"),
         ClientRuleError::KeysRequired => anyhow!("private_key_jwt clients need --jwks <file> or --jwks-uri <url>"),
+        ClientRuleError::KeysWithoutPrivateKeyJwt => {
+            anyhow!("--jwks and --jwks-uri are for --auth-method private_key_jwt")
+        }
         other => anyhow!("{other}"),
     }
 }
@@ -131,9 +134,6 @@ fn input_error(e: ClientInputError, jwks: Option<&Path>) -> anyhow::Error {
             anyhow!("--access-token-ttl must be from 1 to {max} seconds (tokens.max_access_token_ttl_seconds)")
         }
         ClientInputError::PublicWithoutPkce => anyhow!("--public clients always use PKCE"),
-        ClientInputError::KeysWithoutPrivateKeyJwt => {
-            anyhow!("--jwks and --jwks-uri are for --auth-method private_key_jwt")
-        }
         ClientInputError::KeysMissing => anyhow!("private_key_jwt clients need --jwks <file> or --jwks-uri <url>"),
         ClientInputError::Jwks(m) => match jwks {
             Some(path) => anyhow!("{}: {m}", path.display()),

@@ -10,6 +10,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use url::Url;
 
+mod ip_range;
+pub use ip_range::IpRange;
+
 /// A configuration problem, with the key it concerns.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
@@ -455,7 +458,7 @@ pub struct ClientSettings {
 pub struct HttpSettings {
     pub bind: SocketAddr,
     pub workers: Option<usize>,
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: Vec<IpRange>,
 }
 
 #[derive(Debug, Clone)]
@@ -570,8 +573,7 @@ impl RawSettings {
             .trusted_proxies
             .iter()
             .map(|p| {
-                p.parse::<IpAddr>()
-                    .map_err(|_| invalid("http.trusted_proxies", format!("has an invalid IP address {p:?}")))
+                IpRange::parse(p).map_err(|why| invalid("http.trusted_proxies", format!("has an invalid entry: {why}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         if self.http.workers == Some(0) {

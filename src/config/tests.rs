@@ -167,6 +167,22 @@ fn log_levels_and_filters_are_accepted() {
 }
 
 #[test]
+fn trusted_proxies_take_addresses_and_cidr_ranges_and_refuse_bad_prefixes_naming_the_key() {
+    let s = load("[http]\ntrusted_proxies = [\"10.0.0.0/8\", \"fd00::/8\", \"192.0.2.7\"]", &[]).unwrap();
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let trusted = |a: &str| s.http.trusted_proxies.iter().any(|r| r.contains(ip(a)));
+    assert!(trusted("10.244.0.3") && trusted("fd12::1") && trusted("192.0.2.7"));
+    assert!(!trusted("192.0.2.8") && !trusted("11.0.0.1"));
+    // The form the Kubernetes ConfigMap uses.
+    let s = load("", &[("HTTP__TRUSTED_PROXIES", "[\"10.0.0.0/8\"]")]).unwrap();
+    assert_eq!(s.http.trusted_proxies, vec![IpRange::parse("10.0.0.0/8").unwrap()]);
+    for bad in ["10.0.0.0/33", "fd00::/129", "10.0.0.0/", "10.0.0.5/8", "10.0.0.0/x", "ingress"] {
+        let e = load(&format!("[http]\ntrusted_proxies = [{bad:?}]"), &[]).unwrap_err().to_string();
+        assert!(e.contains("http.trusted_proxies") && e.contains(bad), "{bad}: {e}");
+    }
+}
+
+#[test]
 fn postgres_requires_an_explicit_kek_and_defaults_to_token_registration() {
     let e = load("[database]\nurl = \"postgres://localhost/x\"", &[]).unwrap_err().to_string();
     assert!(e.contains("keys.kek"), "{e}");

@@ -1,6 +1,6 @@
-//! What makes a [`Client`] consistent, whoever creates it: `tessera clients add` and dynamic registration
-//! (`POST /register`) both build a `Client` and pass it through [`check_client`] before storing it. Rules that
-//! only apply to self-registered clients (https-only links, the scopes they may ask for) live in
+//! What makes a [`Client`] consistent, whoever creates it: `tessera clients add`, the admin API and dynamic
+//! registration (`POST /register`) all build a `Client` and pass it through [`check_client`] before storing it.
+//! Rules that only apply to self-registered clients (https-only links, the scopes they may ask for) live in
 //! `oauth::registration`.
 use super::redirect_uri::RedirectUriError;
 use super::scope::ADMIN_SCOPE;
@@ -48,6 +48,10 @@ pub enum ClientRuleError {
     /// `private_key_jwt` without keys.
     #[error("private_key_jwt clients need their public keys: jwks or jwks_uri")]
     KeysRequired,
+    /// Keys for a client that does not authenticate with `private_key_jwt`: they only ever verify client
+    /// assertions, so nothing would use them.
+    #[error("jwks and jwks_uri are only for private_key_jwt clients")]
+    KeysWithoutPrivateKeyJwt,
     /// Both `jwks` and `jwks_uri`.
     #[error("register jwks or jwks_uri, not both")]
     KeysTwice,
@@ -130,8 +134,10 @@ pub fn check_client(client: &Client) -> Result<(), ClientRuleError> {
     if keys == (true, true) {
         return Err(ClientRuleError::KeysTwice);
     }
-    if client.auth_method == ClientAuthMethod::PrivateKeyJwt && keys == (false, false) {
-        return Err(ClientRuleError::KeysRequired);
+    match (client.auth_method == ClientAuthMethod::PrivateKeyJwt, keys == (false, false)) {
+        (true, true) => return Err(ClientRuleError::KeysRequired),
+        (false, false) => return Err(ClientRuleError::KeysWithoutPrivateKeyJwt),
+        _ => {}
     }
     if uses_secret(client.auth_method) != client.secret_hash.is_some() {
         return Err(ClientRuleError::SecretMismatch);
@@ -240,6 +246,18 @@ mod tests {
                 c.metadata.jwks_uri = Some("https://app.example/jwks".into());
             }),
             Err(E::KeysTwice)
+        );
+        assert_eq!(
+            check(|c| c.metadata.jwks_uri = Some("https://app.example/jwks".into())),
+            Err(E::KeysWithoutPrivateKeyJwt)
+        );
+        assert_eq!(
+            check(|c| {
+                c.auth_method = ClientAuthMethod::None;
+                c.secret_hash = None;
+                c.metadata.jwks = Some(serde_json::json!({"keys": []}));
+            }),
+            Err(E::KeysWithoutPrivateKeyJwt)
         );
         assert_eq!(check(|c| c.secret_hash = None), Err(E::SecretMismatch));
         assert_eq!(check(|c| c.scope = Scope::parse("openid tessera:admin").unwrap()), Err(E::AdminScope));

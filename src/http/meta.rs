@@ -2,6 +2,7 @@
 //! user agent and the request id, for the audit trail.
 use super::render::request_id;
 use super::AppState;
+use crate::config::IpRange;
 use crate::oauth::audit::RequestMeta;
 use actix_web::http::header;
 use actix_web::HttpRequest;
@@ -9,7 +10,7 @@ use std::net::IpAddr;
 
 /// The client IP: the peer address, or, when the peer is a trusted proxy, what its `X-Forwarded-For`
 /// chain says (see [`forwarded_client`]).
-pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
+pub fn client_ip(req: &HttpRequest, trusted: &[IpRange]) -> Option<IpAddr> {
     let peer = req.peer_addr().map(|a| a.ip())?;
     let lines = req.headers().get_all("x-forwarded-for").map(|v| v.to_str().ok());
     Some(forwarded_client(peer, lines, trusted))
@@ -25,9 +26,9 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
 pub fn forwarded_client<'a>(
     peer: IpAddr,
     lines: impl DoubleEndedIterator<Item = Option<&'a str>>,
-    trusted: &[IpAddr],
+    trusted: &[IpRange],
 ) -> IpAddr {
-    let is_trusted = |ip: IpAddr| trusted.iter().any(|t| t.to_canonical() == ip);
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|range| range.contains(ip));
     let mut client = peer.to_canonical();
     if !is_trusted(client) {
         return client;
@@ -67,9 +68,13 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn ranges(entries: &[&str]) -> Vec<IpRange> {
+        entries.iter().map(|e| IpRange::parse(e).unwrap()).collect()
+    }
+
     /// The client seen from `peer` with `lines` of `X-Forwarded-For`, behind the proxies 10.0.0.1 and 10.0.0.2.
     fn client(peer: &str, lines: &[&str]) -> IpAddr {
-        forwarded_client(ip(peer), lines.iter().map(|l| Some(*l)), &[ip("10.0.0.1"), ip("10.0.0.2")])
+        forwarded_client(ip(peer), lines.iter().map(|l| Some(*l)), &ranges(&["10.0.0.1", "10.0.0.2"]))
     }
 
     #[test]
@@ -100,7 +105,7 @@ mod tests {
             assert_eq!(client("10.0.0.1", &["203.0.113.9", &format!("{bad}, 10.0.0.2")]), ip("10.0.0.2"), "{bad}");
         }
         let lines = [Some("203.0.113.9"), None, Some("10.0.0.2")];
-        let trusted = [ip("10.0.0.1"), ip("10.0.0.2")];
+        let trusted = ranges(&["10.0.0.1", "10.0.0.2"]);
         assert_eq!(forwarded_client(ip("10.0.0.1"), lines.into_iter(), &trusted), ip("10.0.0.2"));
     }
 
@@ -108,9 +113,21 @@ mod tests {
     fn ipv4_mapped_addresses_match_their_ipv4_form() {
         assert_eq!(client("::ffff:10.0.0.1", &["198.51.100.7"]), ip("198.51.100.7"));
         assert_eq!(client("10.0.0.1", &["::ffff:10.0.0.2, ::ffff:198.51.100.7"]), ip("198.51.100.7"));
-        let mapped = [ip("::ffff:10.0.0.1")];
+        let mapped = ranges(&["::ffff:10.0.0.1"]);
         assert_eq!(forwarded_client(ip("10.0.0.1"), [Some("198.51.100.7")].into_iter(), &mapped), ip("198.51.100.7"));
         // An untrusted IPv4 peer on a `[::]` socket is reported in its IPv4 form.
         assert_eq!(client("::ffff:198.51.100.7", &[]), ip("198.51.100.7"));
+    }
+
+    #[test]
+    fn every_hop_inside_a_trusted_range_is_stepped_over() {
+        let pods = ranges(&["10.0.0.0/8", "fd00::/8"]);
+        let walk = |peer: &str, line: &str| forwarded_client(ip(peer), [Some(line)].into_iter(), &pods);
+        assert_eq!(walk("10.244.1.7", "203.0.113.9, 10.244.3.2"), ip("203.0.113.9"));
+        assert_eq!(walk("::ffff:10.244.1.7", "203.0.113.9"), ip("203.0.113.9"));
+        assert_eq!(walk("fd00:1::7", "2001:db8::1, fd00:2::3"), ip("2001:db8::1"));
+        // The nearest address outside the ranges is the client, whatever is further left.
+        assert_eq!(walk("10.244.1.7", "10.1.1.1, 11.0.0.1, 10.244.3.2"), ip("11.0.0.1"));
+        assert_eq!(walk("11.0.0.1", "203.0.113.9"), ip("11.0.0.1"));
     }
 }

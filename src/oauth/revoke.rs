@@ -130,7 +130,8 @@ impl Provider {
     }
 
     /// Signs a user out everywhere: ends every session, revokes every refresh family, and invalidates every
-    /// access token issued before now (a per-user revoked-before time, so nothing needs listing).
+    /// access token issued before now (a per-user revoked-before time, so nothing needs listing). Returns once
+    /// the second of that cut-off is over, so what is issued afterwards lives.
     pub async fn revoke_user(&self, user_id: &UserId, meta: &RequestMeta, now: UnixTime) -> Result<u64, OAuthError> {
         self.revoke_user_by("cli", user_id, meta, now).await
     }
@@ -156,10 +157,12 @@ impl Provider {
             ..EventFacts::default()
         };
         self.audit("user_tokens_revoked", facts, meta, now).await;
+        outlast_second(now).await;
         Ok(sessions)
     }
 
-    /// Revokes everything issued to a client before now.
+    /// Revokes everything issued to a client before now; returns, like [`Provider::revoke_user`], once the
+    /// second of that cut-off is over.
     pub async fn revoke_client(
         &self,
         client_id: &ClientId,
@@ -191,8 +194,17 @@ impl Provider {
             ..EventFacts::default()
         };
         self.audit("client_tokens_revoked", facts, meta, now).await;
+        outlast_second(now).await;
         Ok(())
     }
+}
+
+/// Times are whole seconds and a cut-off ends what was issued in its own second too, so a revocation returns
+/// only once that second is over: whatever is issued after it returns carries a later time and lives. The wait
+/// is at most a second (a `now` ahead of the clock must not stall the caller longer).
+async fn outlast_second(cut_off: UnixTime) {
+    let left_ms = ((cut_off + 1) * 1000 - crate::domain::now_millis()).clamp(0, 1000);
+    tokio::time::sleep(Duration::from_millis(left_ms as u64)).await;
 }
 
 /// RFC 7009 §2.1: the request is refused, and the client told, when the token is not its own.

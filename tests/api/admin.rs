@@ -280,6 +280,9 @@ both_backends!(
         let r = a.post(&app, &format!("/admin/api/clients/{svc_id}/revoke-tokens")).await;
         assert_eq!((r.status, &r.body), (StatusCode::OK, &json!({ "client_id": svc_id, "revoked": true })));
         assert_eq!(introspect(&app, &svc_id, &svc_secret, svc_token).await, Some(false));
+        let (status, t) = client_credentials(&app, &svc_id, &svc_secret, "read").await;
+        assert_eq!(status, StatusCode::OK, "{t}");
+        assert_eq!(introspect(&app, &svc_id, &svc_secret, s(&t, "access_token")).await, Some(true), "issued after");
         // Public clients have no secret to rotate.
         let public = json!({ "client_name": "SPA", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none" });
         let r = a.send(&app, Method::POST, "/admin/api/clients", &public).await;
@@ -393,6 +396,8 @@ both_backends!(users_round_trip, async |app| {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!((r.body["revoked"].as_bool(), r.body["sessions_ended"].as_u64()), (Some(true), Some(1)));
     assert_eq!(userinfo_status(&app, &access).await, StatusCode::UNAUTHORIZED);
+    let tokens = user_tokens(&app, &client).await;
+    assert_eq!(userinfo_status(&app, s(&tokens, "access_token")).await, StatusCode::OK, "signed in after");
 
     // Delete: 204, then 404; the CLI no longer lists the user.
     let r = a.delete(&app, &path).await;

@@ -311,6 +311,11 @@ both_backends!(private_key_jwt_with_inline_keys, async |app| {
         &["--grant-type", "client_credentials", "--scope", "read", "--auth-method", "private_key_jwt", "--jwks", &file],
     );
     assert!(client.get("client_secret").is_none(), "no secret for private_key_jwt: {client}");
+    // Keys are refused for a client authenticating otherwise, as dynamic registration refuses them.
+    let out = app.cli(&["clients", "add", "--name", "S", "--grant-type", "client_credentials", "--jwks", &file], None);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("--jwks and --jwks-uri are for --auth-method private_key_jwt"), "{said}");
     let id = id_of(&client);
     let token_endpoint = app.url("/token");
 

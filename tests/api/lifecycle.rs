@@ -557,6 +557,33 @@ both_backends!(clients_revoke_tokens, async |app| {
     assert_eq!(introspect(&app, &g, &rt).await["active"], false);
 });
 
+// Cut-offs are whole seconds, so what is issued in a revocation's second after it returned must still live.
+both_backends!(what_is_issued_right_after_a_revocation_lives, async |app| {
+    let g = sign_in(&app, "openid", &[]).await;
+    let before = s(&g.tokens, "access_token").to_owned();
+    // Started at the top of a second, the command and the sign-in after it share that second.
+    sleep_until_unix(tessera::domain::now() + 1).await;
+    app.cli_json(&["users", "revoke", "alice"], None);
+    let after = code_flow(&app, &g.client_id, &g.secret, "openid").await;
+    assert_eq!(userinfo_status(&app, s(&after, "access_token")).await, StatusCode::OK);
+    assert_eq!(userinfo_status(&app, &before).await, StatusCode::UNAUTHORIZED);
+
+    let svc = app.cli_json(&["clients", "add", "--name", "Service", "--grant-type", "client_credentials"], None);
+    let svc = Grant {
+        client_id: s(&svc, "client_id").to_owned(),
+        secret: s(&svc, "client_secret").to_owned(),
+        tokens: Value::Null,
+    };
+    let grant = [("grant_type", "client_credentials")];
+    let (_, before) = token_basic(&app, &svc.client_id, &svc.secret, &grant).await;
+    sleep_until_unix(tessera::domain::now() + 1).await;
+    app.cli_json(&["clients", "revoke-tokens", &svc.client_id], None);
+    let (status, after) = token_basic(&app, &svc.client_id, &svc.secret, &grant).await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(introspect(&app, &svc, s(&after, "access_token")).await["active"], true);
+    assert_eq!(introspect(&app, &svc, s(&before, "access_token")).await["active"], false);
+});
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_through_one_instance_is_seen_by_another_postgres() {
     let a = spawn_app(Backend::Postgres).await;

@@ -369,6 +369,27 @@ both_backends!(a_service_client_registers_and_uses_client_credentials, |raw| { o
     assert!(body["access_token"].is_string(), "{body}");
 });
 
+// Keys are for private_key_jwt clients only, the rule the admin API and the CLI apply: a client registered
+// with them otherwise could not be edited there.
+both_backends!(keys_are_refused_for_clients_that_sign_no_assertion, |raw| { open(raw) }, async |app| {
+    let jwks = app.jwks().await;
+    let jwks_uri = "https://app.example/jwks";
+    for body in [
+        json!({ "redirect_uris": [REDIRECT], "jwks_uri": jwks_uri }),
+        json!({ "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "client_secret_post", "jwks": jwks }),
+        json!({ "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "jwks_uri": jwks_uri }),
+    ] {
+        let r = register(&app, &body, None).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
+        let error: Value = r.json().await.unwrap();
+        assert_eq!(error["error"], "invalid_client_metadata", "{body}: {error}");
+        let why = error["error_description"].as_str().unwrap_or_default();
+        assert!(why.contains("private_key_jwt"), "{body}: {error}");
+    }
+    let signing = json!({ "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt", "jwks": jwks });
+    assert_eq!(registered(&app, &signing).await["jwks"], jwks);
+});
+
 both_backends!(metadata_is_validated, |raw| { open(raw) }, async |app| {
     let web = |extra: Value| {
         let mut body = json!({ "redirect_uris": [REDIRECT] });

@@ -116,9 +116,6 @@ pub enum ClientInputError {
     /// A public client without PKCE.
     #[error("public clients always use PKCE")]
     PublicWithoutPkce,
-    /// Keys for a client that does not authenticate with `private_key_jwt`.
-    #[error("jwks and jwks_uri are only for private_key_jwt clients")]
-    KeysWithoutPrivateKeyJwt,
     /// A `private_key_jwt` client without keys.
     #[error("private_key_jwt clients need jwks or jwks_uri")]
     KeysMissing,
@@ -283,8 +280,9 @@ pub fn parse_resource(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
-/// The key metadata of a client: `private_key_jwt` clients need exactly one of an inline JWK Set (public keys
-/// only) or a `jwks_uri`; other clients have neither. Display metadata of `base` is kept.
+/// The key metadata of a client: an inline JWK Set (public keys only) or a `jwks_uri`, which `private_key_jwt`
+/// clients need exactly one of. That other clients have neither is [`client_rules::check_client`]'s rule, as
+/// for registration. Display metadata of `base` is kept.
 fn key_metadata(
     auth_method: ClientAuthMethod,
     jwks: Option<&Value>,
@@ -293,12 +291,6 @@ fn key_metadata(
 ) -> Result<ClientMetadata, ClientInputError> {
     base.jwks = None;
     base.jwks_uri = None;
-    if auth_method != ClientAuthMethod::PrivateKeyJwt {
-        if jwks.is_some() || jwks_uri.is_some() {
-            return Err(ClientInputError::KeysWithoutPrivateKeyJwt);
-        }
-        return Ok(base);
-    }
     match (jwks, jwks_uri) {
         (Some(value), None) => {
             ClientJwks::parse(value).map_err(|e| ClientInputError::Jwks(e.to_string()))?;
@@ -309,7 +301,8 @@ fn key_metadata(
                 Some(parse_jwks_uri(uri).map_err(|e| ClientInputError::JwksUri(e.to_string()))?.to_string());
         }
         (Some(_), Some(_)) => return Err(ClientInputError::Rule(ClientRuleError::KeysTwice)),
-        (None, None) => return Err(ClientInputError::KeysMissing),
+        (None, None) if auth_method == ClientAuthMethod::PrivateKeyJwt => return Err(ClientInputError::KeysMissing),
+        (None, None) => {}
     }
     Ok(base)
 }
@@ -592,7 +585,10 @@ mod tests {
                 }),
                 E::PublicWithoutPkce,
             ),
-            (spec(|s| s.jwks_uri = Some("https://k.example/jwks".into())), E::KeysWithoutPrivateKeyJwt),
+            (
+                spec(|s| s.jwks_uri = Some("https://k.example/jwks".into())),
+                E::Rule(ClientRuleError::KeysWithoutPrivateKeyJwt),
+            ),
             (spec(|s| s.token_endpoint_auth_method = Some("private_key_jwt".into())), E::KeysMissing),
             (
                 spec(|s| {

@@ -107,3 +107,36 @@ both_backends!(
         assert_eq!(failed[0]["ip"], "198.51.100.7", "{}", failed[0]);
     }
 );
+
+// Proxies given as a range (an ingress whose pod addresses change): every hop inside it is stepped over, and the
+// client is the nearest address outside it.
+both_backends!(
+    forwarded_for_is_walked_over_a_trusted_proxy_range,
+    |raw| {
+        raw.http.trusted_proxies = vec!["127.0.0.0/8".into(), "fd00::/8".into()];
+    },
+    async |app| {
+        add_alice(&app);
+        let client = add_client(&app, &["--public"]);
+        let id = s(&client, "client_id").to_owned();
+        let b = browser();
+        let (challenge, _) = pkce_pair();
+        let form = open_login(&app, &b, &authorize_url(&app, &id, &challenge, "")).await;
+        b.post(app.url("/login"))
+            .header("Origin", &app.address)
+            .header("x-forwarded-for", "203.0.113.9, 198.51.100.7, 127.0.0.9, fd00::2")
+            .form(&[
+                ("interaction", form.interaction.as_str()),
+                ("csrf", form.csrf.as_str()),
+                ("username", "alice"),
+                ("password", WRONG),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let events = audit_events(&app);
+        let failed = events_of(&events, "login_failed");
+        assert_eq!(failed.len(), 1, "{events:?}");
+        assert_eq!(failed[0]["ip"], "198.51.100.7", "{}", failed[0]);
+    }
+);
