@@ -65,6 +65,12 @@ async fn assert_invalid_token(r: reqwest::Response) {
     assert_eq!(body["error"], "invalid_token", "{body}");
 }
 
+/// Asserts the RFC 6750 §3.1 answer to a request without credentials: 401 and a challenge with no error code.
+fn assert_bare_challenge(r: reqwest::Response) {
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers().get("www-authenticate").expect("a Bearer challenge"), "Bearer realm=\"tessera\"");
+}
+
 /// Asserts an RFC 7591 §3.2.2 error with `code`.
 async fn assert_refused(r: reqwest::Response, code: &str, what: &str) {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{what}");
@@ -232,13 +238,17 @@ both_backends!(registration_access_token_manages_the_client, |raw| { open(raw) }
     }
     assert_eq!(read["registration_access_token"], token.as_str());
 
-    // Missing, wrong, another client's, and a token for a client the CLI made: all the same 401.
+    // Wrong, another client's, and a token for a client the CLI made: all the same 401; a missing one, the bare
+    // challenge.
     let cli_client = app.cli_json(&["clients", "add", "--name", "CLI", "--redirect-uri", REDIRECT], None);
     let cli_info = json!({ "registration_client_uri":
         app.url(&format!("/register/{}", cli_client["client_id"].as_str().unwrap())) });
     let nobody = json!({ "registration_client_uri": app.url("/register/nobody") });
+    for method in [Method::GET, Method::PUT, Method::DELETE] {
+        let r = manage(&app, method.clone(), &info, None).json(&json!({ "client_id": id })).send().await;
+        assert_bare_challenge(r.unwrap());
+    }
     for (target, presented) in [
-        (&info, None),
         (&info, Some("wrong")),
         (&info, Some(rat(&other))),
         (&cli_info, Some(token.as_str())),
@@ -430,11 +440,11 @@ both_backends!(
     },
     async |app| {
         let body = json!({ "redirect_uris": [REDIRECT] });
-        assert_invalid_token(register(&app, &body, None).await).await;
+        assert_bare_challenge(register(&app, &body, None).await);
         assert_invalid_token(register(&app, &body, Some("made-up")).await).await;
         // Even a broken body is refused for the missing token first.
         let r = app.api_client.post(app.url("/register")).header("content-type", "text/plain").body("x").send().await;
-        assert_invalid_token(r.unwrap()).await;
+        assert_bare_challenge(r.unwrap());
 
         let issued = app.cli_json(&["registration", "token", "--expires-in", "1h"], None);
         let token = issued["token"].as_str().unwrap().to_owned();
