@@ -108,9 +108,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, metrics: &crate::metrics::Metrics) {
 }
 
 /// The token of `Authorization: Bearer …`: `None` when there is no header, `invalid_request` when it is not
-/// a bearer token (RFC 6750 §3.1).
+/// a bearer token or is sent twice (RFC 6750 §3.1).
 fn bearer(req: &HttpRequest) -> Result<Option<String>, OAuthError> {
-    let Some(v) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
+    let Some(v) = super::authorization::header(req)? else { return Ok(None) };
     let v = v.to_str().map_err(|_| OAuthError::invalid_request("malformed Authorization header"))?;
     match v.trim().split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod assets;
+pub mod authorization;
 pub mod authorize;
 pub mod consent;
 pub mod cookies;

@@ -27,16 +27,16 @@ enum Presented {
 }
 
 impl Presented {
-    /// Reads the request's header.
-    fn read(req: &HttpRequest) -> Self {
-        let Some(value) = req.headers().get(header::AUTHORIZATION) else {
-            return Self::Nothing;
+    /// Reads the header; sent twice, it is `invalid_request`, answered as an RFC 6750 error.
+    fn read(req: &HttpRequest) -> Result<Self, OAuthError> {
+        let Some(value) = super::authorization::header(req)? else {
+            return Ok(Self::Nothing);
         };
         let token = value.to_str().ok().and_then(|v| v.trim().split_once(' ')).and_then(|(scheme, token)| {
             let token = token.trim();
             (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
         });
-        Self::Header(token)
+        Ok(Self::Header(token))
     }
 
     fn token(&self) -> Option<&str> {
@@ -105,7 +105,10 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
     if let Some(refused) = super::throttle::registration(&req, &state).await {
         return refused;
     }
-    let presented = Presented::read(&req);
+    let presented = match Presented::read(&req) {
+        Ok(p) => p,
+        Err(e) => return bearer_error(&e),
+    };
     let now = crate::domain::now();
     let permit = match state.provider.permit_registration(presented.token(), now).await {
         Ok(p) => p,
@@ -124,7 +127,7 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
 
 /// The registration that the request's bearer token manages, or the response refusing it.
 async fn managed(req: &HttpRequest, state: &AppState, client_id: &str) -> Result<ManagedRegistration, HttpResponse> {
-    let presented = Presented::read(req);
+    let presented = Presented::read(req).map_err(|e| bearer_error(&e))?;
     state.provider.managed_registration(client_id, presented.token()).await.map_err(|e| presented.refusal(&e))
 }
 
