@@ -5,6 +5,7 @@ pub mod admin;
 pub mod assets;
 pub mod authorization;
 pub mod authorize;
+pub mod body;
 pub mod consent;
 pub mod cookies;
 pub mod cors;

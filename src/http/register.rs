@@ -2,6 +2,7 @@
 //! out, never cached. Bearer token problems are RFC 6750 answers (401 with a bare challenge when no
 //! `Authorization` header was sent, 401 `invalid_token` for a wrong token), metadata problems RFC 7591 §3.2.2
 //! errors (400). With `registration.mode = "off"` every one of these paths is a 404.
+use super::body::Unread;
 use super::meta::request_meta;
 use super::render::{bearer_challenge, bearer_error, json_error};
 use super::AppState;
@@ -11,7 +12,6 @@ use crate::oauth::registration::metadata::{ClientInformation, MAX_REGISTRATION_B
 use crate::oauth::registration::ManagedRegistration;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
 use tracing::field::Empty;
 
 fn registration_off(state: &AppState) -> bool {
@@ -56,7 +56,7 @@ impl Presented {
 }
 
 /// The body of a JSON request, at most [`MAX_REGISTRATION_BYTES`].
-async fn json_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, OAuthError> {
+async fn json_body(req: &HttpRequest, payload: web::Payload) -> Result<Vec<u8>, OAuthError> {
     let is_json = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -65,17 +65,13 @@ async fn json_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u
     if !is_json {
         return Err(OAuthError::invalid_request("the body must be application/json"));
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| OAuthError::invalid_request("the request body could not be read"))?;
-        if body.len() + chunk.len() > MAX_REGISTRATION_BYTES {
-            return Err(OAuthError::invalid_request(format!(
-                "the request body is larger than {MAX_REGISTRATION_BYTES} bytes"
-            )));
+    super::body::read(req, payload, MAX_REGISTRATION_BYTES).await.map_err(|e| match e {
+        Unread::TooLarge => {
+            OAuthError::invalid_request(format!("the request body is larger than {MAX_REGISTRATION_BYTES} bytes"))
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+        Unread::Broken => OAuthError::invalid_request("the request body could not be read"),
+        Unread::Late => super::form::late(),
+    })
 }
 
 fn error(e: &OAuthError) -> HttpResponse {
