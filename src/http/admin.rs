@@ -192,7 +192,7 @@ async fn json_body(req: &HttpRequest, payload: web::Payload) -> Result<Vec<u8>, 
     if !is_json(req) {
         return Err(AdminError::Invalid("the body must be application/json".into()));
     }
-    super::body::read(req, payload, MAX_ADMIN_BODY_BYTES).await.map_err(|e| match e {
+    super::body::read(payload, MAX_ADMIN_BODY_BYTES).await.map_err(|e| match e {
         Unread::TooLarge => {
             AdminError::Invalid(format!("the request body is larger than {MAX_ADMIN_BODY_BYTES} bytes"))
         }

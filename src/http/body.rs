@@ -2,17 +2,18 @@
 //! (`client_request_timeout`), not over the body: a client that sent the head and then stopped held its
 //! connection, and a file descriptor, for good. Every body reader (`form::Body`, the JSON readers of the
 //! registration and admin APIs) stops at the deadline; the endpoint answers `invalid_request` in its own
-//! shape, and [`close_after_stalled_body`] makes that answer the last on the connection.
+//! shape, and [`close_after_unread_body`] makes that answer the last on the connection.
 use actix_web::body::{BodySize, MessageBody};
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
-use actix_web::http::ConnectionType;
+use actix_web::dev::{self, Service, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
 use actix_web::web::Bytes;
-use actix_web::{web, HttpMessage, HttpRequest};
-use futures_util::StreamExt;
+use actix_web::{web, HttpMessage};
+use futures_util::{Stream, StreamExt};
 use pin_project_lite::pin_project;
-use std::any::Any;
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -24,17 +25,6 @@ pub const BODY_DEADLINE: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct Late;
 
-/// The reader of a body that missed its deadline, kept until the answer has gone out. actix-http closes a
-/// connection whose request body is still unread when the response has been sent, but drains a chunked body
-/// whose reader is gone, to reuse the connection: a client that stopped sending would hold it all the same.
-struct StalledBody {
-    _reader: Box<dyn Any>,
-}
-
-fn keep_until_answered(req: &HttpRequest, reader: impl Any) {
-    req.extensions_mut().insert(StalledBody { _reader: Box::new(reader) });
-}
-
 pin_project! {
     /// `read`, a future that reads a body, given until [`BODY_DEADLINE`]. The timer is set only when the body
     /// is not all there at the first poll, so a request that arrives in one piece, as token requests do, costs
@@ -43,18 +33,17 @@ pin_project! {
         read: Option<F>,
         #[pin]
         timer: Option<Sleep>,
-        req: HttpRequest,
     }
 }
 
 impl<F> WithinDeadline<F> {
-    /// `read` of the body of `req`.
-    pub fn new(req: &HttpRequest, read: F) -> Self {
-        Self { read: Some(read), timer: None, req: req.clone() }
+    /// `read`, given until the deadline.
+    pub fn new(read: F) -> Self {
+        Self { read: Some(read), timer: None }
     }
 }
 
-impl<F: Future + Unpin + 'static> Future for WithinDeadline<F> {
+impl<F: Future + Unpin> Future for WithinDeadline<F> {
     type Output = Result<F::Output, Late>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -69,9 +58,7 @@ impl<F: Future + Unpin + 'static> Future for WithinDeadline<F> {
         if let Some(timer) = this.timer.as_pin_mut() {
             ready!(timer.poll(cx));
         }
-        if let Some(read) = this.read.take() {
-            keep_until_answered(this.req, read);
-        }
+        *this.read = None;
         Poll::Ready(Err(Late))
     }
 }
@@ -87,18 +74,15 @@ pub enum Unread {
     Late,
 }
 
-/// The body of `req`, at most `limit` bytes, sent within [`BODY_DEADLINE`].
-pub async fn read(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, Unread> {
+/// The body of `payload`, at most `limit` bytes, sent within [`BODY_DEADLINE`].
+pub async fn read(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, Unread> {
     let deadline = Instant::now() + BODY_DEADLINE;
     let mut body = Vec::new();
     loop {
         let chunk = match tokio::time::timeout_at(deadline, payload.next()).await {
             Ok(Some(chunk)) => chunk.map_err(|_| Unread::Broken)?,
             Ok(None) => return Ok(body),
-            Err(_) => {
-                keep_until_answered(req, payload);
-                return Err(Unread::Late);
-            }
+            Err(_) => return Err(Unread::Late),
         };
         if body.len() + chunk.len() > limit {
             return Err(Unread::TooLarge);
@@ -107,12 +91,24 @@ pub async fn read(req: &HttpRequest, mut payload: web::Payload, limit: usize) ->
     }
 }
 
+/// A chunked request body, shared by the app, which reads it, and [`close_after_unread_body`], which keeps it
+/// until the answer is sent.
+struct SharedBody(Rc<RefCell<dev::Payload>>);
+
+impl Stream for SharedBody {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.borrow_mut().poll_next_unpin(cx)
+    }
+}
+
 pin_project! {
-    /// A response body, holding the reader of the request's stalled body, if any, until it has been sent.
+    /// A response body, holding the request's chunked body, if it had one, until it has been sent.
     pub struct AnswerBody<B> {
         #[pin]
         body: B,
-        stalled: Option<StalledBody>,
+        request_body: Option<Rc<RefCell<dev::Payload>>>,
     }
 }
 
@@ -128,30 +124,34 @@ impl<B: MessageBody> MessageBody for AnswerBody<B> {
     }
 
     fn try_into_bytes(self) -> Result<Bytes, Self> {
-        match self.stalled {
-            None => self.body.try_into_bytes().map_err(|body| Self { body, stalled: None }),
-            stalled => Err(Self { body: self.body, stalled }),
+        match self.request_body {
+            None => self.body.try_into_bytes().map_err(|body| Self { body, request_body: None }),
+            request_body => Err(Self { body: self.body, request_body }),
         }
     }
 }
 
-/// Wraps the app (`App::wrap_fn`): the answer to a request whose body missed its deadline carries the body's
-/// reader, so actix-http finds the body unread once the answer is sent, and closes the connection
-/// (`Connection: close`). Other requests cost a look into an empty map.
-pub fn close_after_stalled_body<S, B>(
-    req: ServiceRequest,
+/// Wraps the app (`App::wrap_fn`) so that no request body left unread holds its connection. When the answer
+/// has been sent, actix-http closes a connection whose request body is unread (`Connection: close`), but
+/// drains a chunked body that nothing reads any more, to reuse the connection, and a client that stopped
+/// sending never ends that: a body that missed its deadline, or one sent to an endpoint that reads none. So
+/// a chunked body is kept until the answer has been sent. Requests with a body of known length, the token
+/// requests among them, are passed as they are.
+pub fn close_after_unread_body<S, B>(
+    mut req: ServiceRequest,
     app: &S,
 ) -> impl Future<Output = Result<ServiceResponse<AnswerBody<B>>, actix_web::Error>>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
 {
+    let request_body = req.chunked().unwrap_or(false).then(|| {
+        let body = Rc::new(RefCell::new(req.take_payload()));
+        req.set_payload(dev::Payload::Stream { payload: Box::pin(SharedBody(Rc::clone(&body))) });
+        body
+    });
     let answer = app.call(req);
     async move {
-        let mut res = answer.await?;
-        let stalled = res.request().extensions_mut().remove::<StalledBody>();
-        if stalled.is_some() {
-            res.response_mut().head_mut().set_connection_type(ConnectionType::Close);
-        }
-        Ok(res.map_body(|_, body| AnswerBody { body, stalled }))
+        let res = answer.await?;
+        Ok(res.map_body(|_, body| AnswerBody { body, request_body }))
     }
 }

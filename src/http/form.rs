@@ -25,7 +25,7 @@ impl FromRequest for Body {
 
     fn from_request(req: &HttpRequest, payload: &mut dev::Payload) -> Self::Future {
         let body: fn(_) -> _ = |read| Ok(Body(read));
-        WithinDeadline::new(req, web::Bytes::from_request(req, payload)).map(body)
+        WithinDeadline::new(web::Bytes::from_request(req, payload)).map(body)
     }
 }
 

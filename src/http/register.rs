@@ -65,7 +65,7 @@ async fn json_body(req: &HttpRequest, payload: web::Payload) -> Result<Vec<u8>, 
     if !is_json {
         return Err(OAuthError::invalid_request("the body must be application/json"));
     }
-    super::body::read(req, payload, MAX_REGISTRATION_BYTES).await.map_err(|e| match e {
+    super::body::read(payload, MAX_REGISTRATION_BYTES).await.map_err(|e| match e {
         Unread::TooLarge => {
             OAuthError::invalid_request(format!("the request body is larger than {MAX_REGISTRATION_BYTES} bytes"))
         }

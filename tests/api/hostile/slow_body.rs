@@ -1,6 +1,7 @@
 //! Slow bodies: a client that sends a request head and then too little of its body, or nothing more, is
-//! answered within `BODY_DEADLINE` in the endpoint's own shape, and its connection is closed. Without the
-//! deadline each such connection was held for good, and enough of them used up the file descriptors.
+//! answered within `BODY_DEADLINE` in the endpoint's own shape, and its connection is closed; so is one whose
+//! chunked body an endpoint does not read. Each such connection was held for good, and enough of them used
+//! up the file descriptors.
 use super::*;
 use crate::signin::add_client;
 use std::time::{Duration, Instant};
@@ -76,6 +77,19 @@ both_backends!(
         assert_late("/register, chunked", &register_chunks, late);
         assert_late("/admin/api/clients", &admin_cut, late);
         assert_late("/admin/api/clients, no body yet", &admin_nothing, late);
+        // A chunked body that an endpoint does not read: answered at once, and the connection closed, not
+        // drained for good.
+        let (health, revoke) = tokio::join!(
+            stall(&app, "GET /healthz HTTP/1.1\r\nTransfer-Encoding: chunked", "5\r\nab"),
+            stall(&app, "POST /admin/api/users/x/revoke HTTP/1.1\r\nTransfer-Encoding: chunked", "5\r\nab"),
+        );
+        for (case, (answer, took), status) in
+            [("/healthz", health, "200"), ("/admin/api/users/x/revoke", revoke, "401")]
+        {
+            assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{case}: {answer}");
+            assert!(answer.to_ascii_lowercase().contains("\r\nconnection: close\r\n"), "{case}: {answer}");
+            assert!(took < Duration::from_secs(3), "{case}: closed after {took:?}");
+        }
         // The server still answers others, and a body sent in time is read as ever.
         let r = app.api_client.post(app.url("/token")).basic_auth(s(&client, "client_id"), Some("wrong"));
         let r = r.form(&[("grant_type", "client_credentials")]).send().await.unwrap();
