@@ -197,6 +197,9 @@ impl Application {
                 // A body over the limit reaches the handler as an error (`http::form::Body`), which answers it
                 // in its own channel.
                 .app_data(web::PayloadConfig::new(crate::http::form::MAX_FORM_BYTES))
+                // A body not sent within its deadline is refused by its endpoint; this closes the connection, as
+                // it does after any answer that left a chunked body unread.
+                .wrap_fn(crate::http::body::close_after_unread_body)
                 .wrap(headers)
                 .wrap(tracing_actix_web::TracingLogger::<crate::http::request_span::PathOnlySpan>::new())
                 .configure(|cfg| http::routes(cfg, &metrics))

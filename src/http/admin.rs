@@ -4,6 +4,7 @@
 //! anything else is read. Then: 400 `invalid_request` for bad input, 404 `not_found`, 409 `conflict`, each as
 //! `{"error", "error_description"}`. [`ADMIN_ROUTES`] is the one list of what is served here: the route table
 //! is built from it, and `docs/openapi.json` is tested against it.
+use super::body::Unread;
 use super::meta::request_meta;
 use super::render::{bearer_challenge, bearer_error, json_error};
 use super::{form, AppState};
@@ -13,7 +14,6 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::provider::Provider;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, Route};
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 use std::future::Future;
 use std::sync::Arc;
@@ -108,9 +108,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, metrics: &crate::metrics::Metrics) {
 }
 
 /// The token of `Authorization: Bearer …`: `None` when there is no header, `invalid_request` when it is not
-/// a bearer token (RFC 6750 §3.1).
+/// a bearer token or is sent twice (RFC 6750 §3.1).
 fn bearer(req: &HttpRequest) -> Result<Option<String>, OAuthError> {
-    let Some(v) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
+    let Some(v) = super::authorization::header(req)? else { return Ok(None) };
     let v = v.to_str().map_err(|_| OAuthError::invalid_request("malformed Authorization header"))?;
     match v.trim().split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
@@ -188,19 +188,17 @@ fn is_json(req: &HttpRequest) -> bool {
 }
 
 /// The JSON body, at most [`MAX_ADMIN_BODY_BYTES`]; read only once the caller is authorized.
-async fn json_body(is_json: bool, mut payload: web::Payload) -> Result<Vec<u8>, AdminError> {
-    if !is_json {
+async fn json_body(req: &HttpRequest, payload: web::Payload) -> Result<Vec<u8>, AdminError> {
+    if !is_json(req) {
         return Err(AdminError::Invalid("the body must be application/json".into()));
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| AdminError::Invalid("the request body could not be read".into()))?;
-        if body.len() + chunk.len() > MAX_ADMIN_BODY_BYTES {
-            return Err(AdminError::Invalid(format!("the request body is larger than {MAX_ADMIN_BODY_BYTES} bytes")));
+    super::body::read(payload, MAX_ADMIN_BODY_BYTES).await.map_err(|e| match e {
+        Unread::TooLarge => {
+            AdminError::Invalid(format!("the request body is larger than {MAX_ADMIN_BODY_BYTES} bytes"))
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+        Unread::Broken => AdminError::Invalid("the request body could not be read".into()),
+        Unread::Late => AdminError::Protocol(super::form::late()),
+    })
 }
 
 /// `GET /admin/api/clients`.
@@ -213,9 +211,9 @@ pub async fn list_clients(req: HttpRequest, state: web::Data<AppState>) -> HttpR
 /// `POST /admin/api/clients`: 201 with the client and, once, its secret.
 #[tracing::instrument(name = "admin_create_client", skip_all, fields(admin_client = Empty))]
 pub async fn create_client(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
-    let (json, meta) = (is_json(&req), request_meta(&req, &state));
+    let (request, meta) = (&req, request_meta(&req, &state));
     admin(&req, &state, StatusCode::CREATED, |p, caller, now| async move {
-        let body = json_body(json, payload).await?;
+        let body = json_body(request, payload).await?;
         p.admin_create_client(&caller, &body, &meta, now).await
     })
     .await
@@ -235,9 +233,9 @@ pub async fn update_client(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (json, meta) = (is_json(&req), request_meta(&req, &state));
+    let (request, meta) = (&req, request_meta(&req, &state));
     admin(&req, &state, StatusCode::OK, |p, caller, now| async move {
-        let body = json_body(json, payload).await?;
+        let body = json_body(request, payload).await?;
         p.admin_update_client(&caller, &path, &body, &meta, now).await
     })
     .await
@@ -288,9 +286,9 @@ pub async fn list_users(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
 /// `POST /admin/api/users`: 201 with the user.
 #[tracing::instrument(name = "admin_create_user", skip_all, fields(admin_client = Empty))]
 pub async fn create_user(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
-    let (json, meta) = (is_json(&req), request_meta(&req, &state));
+    let (request, meta) = (&req, request_meta(&req, &state));
     admin(&req, &state, StatusCode::CREATED, |p, caller, now| async move {
-        let body = json_body(json, payload).await?;
+        let body = json_body(request, payload).await?;
         p.admin_create_user(&caller, &body, &meta, now).await
     })
     .await
@@ -310,9 +308,9 @@ pub async fn update_user(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (json, meta) = (is_json(&req), request_meta(&req, &state));
+    let (request, meta) = (&req, request_meta(&req, &state));
     admin(&req, &state, StatusCode::OK, |p, caller, now| async move {
-        let body = json_body(json, payload).await?;
+        let body = json_body(request, payload).await?;
         p.admin_update_user(&caller, &path, &body, &meta, now).await
     })
     .await

@@ -1,6 +1,7 @@
 //! Cookies: the session cookie of DESIGN.md §6 and the browser-binding cookie of pending sign-ins.
 //! `__Host-` and `Secure` over https; without them on plain-http localhost, where browsers would drop them.
 use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header;
 use actix_web::HttpRequest;
 
 /// Names and attributes for one deployment.
@@ -56,11 +57,60 @@ impl CookiePolicy {
 
     /// The session cookie's value, if sent.
     pub fn read_session(&self, req: &HttpRequest) -> Option<String> {
-        req.cookie(self.session_name()).map(|c| c.value().to_owned())
+        sent(req, self.session_name())
     }
 
     /// The browser-binding cookie's value, if sent.
     pub fn read_browser(&self, req: &HttpRequest) -> Option<String> {
-        req.cookie(self.browser_name()).map(|c| c.value().to_owned())
+        sent(req, self.browser_name())
+    }
+}
+
+/// The value of the cookie `name` in the request's `Cookie` headers.
+fn sent(req: &HttpRequest, name: &str) -> Option<String> {
+    find(req.headers().get_all(header::COOKIE).map(|v| v.as_bytes()), name).map(str::to_owned)
+}
+
+/// The first value of the cookie `name` in `headers` (the `Cookie` header lines). Read pair by pair rather than
+/// with actix-web's `req.cookie`, which gives up on every cookie when one is not UTF-8: another application's
+/// cookie on the same host would sign the user out. Such pairs, and pairs without `=`, are skipped.
+fn find<'a>(headers: impl Iterator<Item = &'a [u8]>, name: &str) -> Option<&'a str> {
+    headers.flat_map(|line| line.split(|&b| b == b';')).find_map(|pair| {
+        let at = pair.iter().position(|&b| b == b'=')?;
+        let (pair_name, value) = (pair.get(..at)?, pair.get(at + 1..)?);
+        if pair_name.trim_ascii() != name.as_bytes() {
+            return None;
+        }
+        std::str::from_utf8(value.trim_ascii()).ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find;
+
+    fn cookie<'a>(lines: &[&'a [u8]], name: &str) -> Option<&'a str> {
+        find(lines.iter().copied(), name)
+    }
+
+    #[test]
+    fn a_pair_that_is_not_utf8_hides_no_other() {
+        assert_eq!(cookie(&[b"lang=\xe9; tessera=abc"], "tessera"), Some("abc"));
+        assert_eq!(cookie(&[b"tessera=abc; lang=\xff\xfe"], "tessera"), Some("abc"));
+        assert_eq!(cookie(&[b"lang=\xe9", b"tessera=abc"], "tessera"), Some("abc"));
+        // A value of our own name that is not UTF-8 is skipped too; a later one counts.
+        assert_eq!(cookie(&[b"tessera=\xe9; tessera=abc"], "tessera"), Some("abc"));
+    }
+
+    #[test]
+    fn names_match_exactly_and_malformed_pairs_are_skipped() {
+        assert_eq!(cookie(&[b" tessera = abc ;x=y"], "tessera"), Some("abc"));
+        assert_eq!(cookie(&[b"tessera-browser=b; tessera=a"], "tessera"), Some("a"));
+        assert_eq!(cookie(&[b"tessera-browser=b; tessera=a"], "tessera-browser"), Some("b"));
+        assert_eq!(cookie(&[b"__Host-tessera=h"], "tessera"), None);
+        assert_eq!(cookie(&[b"__Host-tessera=h"], "__Host-tessera"), Some("h"));
+        assert_eq!(cookie(&[b"tessera; ; =x; tessera=a=b"], "tessera"), Some("a=b"));
+        assert_eq!(cookie(&[b"TESSERA=a"], "tessera"), None);
+        assert_eq!(cookie(&[], "tessera"), None);
     }
 }

@@ -102,7 +102,11 @@ fn finish(_state: &AppState, request: &LogoutRequest) -> HttpResponse {
 
 fn finish_without_logout(request: &LogoutRequest) -> HttpResponse {
     match request.redirect_url() {
-        Some(url) => HttpResponse::SeeOther().insert_header((header::LOCATION, url.as_str())).finish(),
+        // Not cached, like the logout answer: a cached redirect would replay this choice on a later visit.
+        Some(url) => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, url.as_str()))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
         None => page(StatusCode::OK, LoggedOutPage { signed_out: false }.render()),
     }
 }

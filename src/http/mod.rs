@@ -3,7 +3,9 @@
 pub mod account;
 pub mod admin;
 pub mod assets;
+pub mod authorization;
 pub mod authorize;
+pub mod body;
 pub mod consent;
 pub mod cookies;
 pub mod cors;

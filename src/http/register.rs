@@ -1,8 +1,10 @@
 //! `POST /register` (RFC 7591) and `GET`, `PUT`, `DELETE /register/{client_id}` (RFC 7592): JSON in, JSON
-//! out, never cached. Bearer token problems are RFC 6750 errors (401 `invalid_token`), metadata problems
-//! RFC 7591 §3.2.2 errors (400). With `registration.mode = "off"` every one of these paths is a 404.
+//! out, never cached. Bearer token problems are RFC 6750 answers (401 with a bare challenge when no
+//! `Authorization` header was sent, 401 `invalid_token` for a wrong token), metadata problems RFC 7591 §3.2.2
+//! errors (400). With `registration.mode = "off"` every one of these paths is a 404.
+use super::body::Unread;
 use super::meta::request_meta;
-use super::render::{bearer_error, json_error};
+use super::render::{bearer_challenge, bearer_error, json_error};
 use super::AppState;
 use crate::config::RegistrationMode;
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -10,24 +12,51 @@ use crate::oauth::registration::metadata::{ClientInformation, MAX_REGISTRATION_B
 use crate::oauth::registration::ManagedRegistration;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
 use tracing::field::Empty;
 
 fn registration_off(state: &AppState) -> bool {
     state.settings.registration == RegistrationMode::Off
 }
 
-/// The token of an `Authorization: Bearer …` header; `None` when there is none or it is malformed (both are
-/// answered with `invalid_token`).
-fn bearer_token(req: &HttpRequest) -> Option<String> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+/// What a request's `Authorization` header presents to the registration endpoints.
+enum Presented {
+    /// No header: a refusal is the bare challenge, without an error code (RFC 6750 §3.1).
+    Nothing,
+    /// A header, with its bearer token; `None` when it holds none, which is refused like a wrong token.
+    Header(Option<String>),
+}
+
+impl Presented {
+    /// Reads the header; sent twice, it is `invalid_request`, answered as an RFC 6750 error.
+    fn read(req: &HttpRequest) -> Result<Self, OAuthError> {
+        let Some(value) = super::authorization::header(req)? else {
+            return Ok(Self::Nothing);
+        };
+        let token = value.to_str().ok().and_then(|v| v.trim().split_once(' ')).and_then(|(scheme, token)| {
+            let token = token.trim();
+            (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+        });
+        Ok(Self::Header(token))
+    }
+
+    fn token(&self) -> Option<&str> {
+        match self {
+            Self::Nothing => None,
+            Self::Header(token) => token.as_deref(),
+        }
+    }
+
+    /// The answer to `e`, a refusal of this request.
+    fn refusal(&self, e: &OAuthError) -> HttpResponse {
+        match self {
+            Self::Nothing if e.code == ErrorCode::InvalidToken => bearer_challenge(),
+            _ => error(e),
+        }
+    }
 }
 
 /// The body of a JSON request, at most [`MAX_REGISTRATION_BYTES`].
-async fn json_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, OAuthError> {
+async fn json_body(req: &HttpRequest, payload: web::Payload) -> Result<Vec<u8>, OAuthError> {
     let is_json = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -36,17 +65,13 @@ async fn json_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u
     if !is_json {
         return Err(OAuthError::invalid_request("the body must be application/json"));
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| OAuthError::invalid_request("the request body could not be read"))?;
-        if body.len() + chunk.len() > MAX_REGISTRATION_BYTES {
-            return Err(OAuthError::invalid_request(format!(
-                "the request body is larger than {MAX_REGISTRATION_BYTES} bytes"
-            )));
+    super::body::read(payload, MAX_REGISTRATION_BYTES).await.map_err(|e| match e {
+        Unread::TooLarge => {
+            OAuthError::invalid_request(format!("the request body is larger than {MAX_REGISTRATION_BYTES} bytes"))
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+        Unread::Broken => OAuthError::invalid_request("the request body could not be read"),
+        Unread::Late => super::form::late(),
+    })
 }
 
 fn error(e: &OAuthError) -> HttpResponse {
@@ -76,10 +101,14 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
     if let Some(refused) = super::throttle::registration(&req, &state).await {
         return refused;
     }
-    let now = crate::domain::now();
-    let permit = match state.provider.permit_registration(bearer_token(&req).as_deref(), now).await {
+    let presented = match Presented::read(&req) {
         Ok(p) => p,
-        Err(e) => return error(&e),
+        Err(e) => return bearer_error(&e),
+    };
+    let now = crate::domain::now();
+    let permit = match state.provider.permit_registration(presented.token(), now).await {
+        Ok(p) => p,
+        Err(e) => return presented.refusal(&e),
     };
     let body = match json_body(&req, payload).await {
         Ok(body) => body,
@@ -94,7 +123,8 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
 
 /// The registration that the request's bearer token manages, or the response refusing it.
 async fn managed(req: &HttpRequest, state: &AppState, client_id: &str) -> Result<ManagedRegistration, HttpResponse> {
-    state.provider.managed_registration(client_id, bearer_token(req).as_deref()).await.map_err(|e| error(&e))
+    let presented = Presented::read(req).map_err(|e| bearer_error(&e))?;
+    state.provider.managed_registration(client_id, presented.token()).await.map_err(|e| presented.refusal(&e))
 }
 
 /// `GET /register/{client_id}`: the current registration (without the client secret).

@@ -16,7 +16,7 @@ async fn authenticated(
     now: UnixTime,
 ) -> Result<(Client, Params), OAuthError> {
     let mut params = form::read(req, body)?;
-    let basic = match req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    let basic = match super::authorization::header(req)?.and_then(|v| v.to_str().ok()) {
         Some(h) => BasicCredentials::parse(h)?,
         None => None,
     };

@@ -16,7 +16,13 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             return json_error(&e);
         }
     };
-    let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let authorization = match super::authorization::header(&req) {
+        Ok(h) => h.and_then(|v| v.to_str().ok()),
+        Err(e) => {
+            metrics.token_error(e.code.as_str());
+            return json_error(&e);
+        }
+    };
     if let Some(refused) = super::throttle::token_request(&req, &state, &params, authorization).await {
         metrics.token_error(super::throttle::TOO_MANY_REQUESTS);
         return refused;

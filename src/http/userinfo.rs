@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 fn header_token(req: &HttpRequest) -> Result<Option<String>, OAuthError> {
-    let Some(v) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
+    let Some(v) = super::authorization::header(req)? else { return Ok(None) };
     let v = v.to_str().map_err(|_| OAuthError::invalid_request("malformed Authorization header"))?;
     let (scheme, token) = v.split_once(' ').unwrap_or((v, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {

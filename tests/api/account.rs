@@ -298,3 +298,44 @@ both_backends!(account_forms_refuse_a_missing_or_foreign_csrf_token, async |app|
         .unwrap();
     assert_eq!(location(&r), "/login?return=account");
 });
+
+/// The `name=value` of the cookie `name` that `r` sets.
+fn cookie_set(r: &reqwest::Response, name: &str) -> String {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next())
+        .find(|pair| pair.split_once('=').is_some_and(|(n, _)| n == name))
+        .unwrap_or_else(|| panic!("no {name} cookie set"))
+        .to_owned()
+}
+
+// Regression: one cookie that is not UTF-8 (another application's, on the same host) made actix-web drop the
+// whole Cookie header, so the page took a signed-in user for signed out.
+both_backends!(a_cookie_that_is_not_utf8_hides_no_other, async |app| {
+    add_alice(&app);
+    let c = crate::signin::without_cookies();
+    let r = c.get(app.url("/login?return=account")).send().await.unwrap();
+    let binding = cookie_set(&r, "tessera-browser");
+    let html = r.text().await.unwrap();
+    let form = [("return", "account"), ("csrf", &hidden(&html, "csrf")), ("username", "alice"), ("password", PASSWORD)];
+    let r = c
+        .post(app.url("/login"))
+        .header("Origin", &app.address)
+        .header("Cookie", format!("lang=x; {binding}"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/account");
+    let session = cookie_set(&r, "tessera");
+    for line in [
+        [b"lang=\xe9; ".as_slice(), session.as_bytes()].concat(),
+        [session.as_bytes(), b"; theme=\xff\xfe; =; junk"].concat(),
+        [b"tessera=\xe9; ".as_slice(), session.as_bytes()].concat(),
+    ] {
+        let cookie = reqwest::header::HeaderValue::from_bytes(&line).unwrap();
+        let r = c.get(app.url("/account")).header("Cookie", cookie).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}: {:?}", String::from_utf8_lossy(&line), r.headers().get("location"));
+    }
+});

@@ -373,6 +373,32 @@ both_backends!(logout_ends_the_session, async |app| {
 
 both_backends!(logout_without_hint_asks_first, async |app| {
     let g = sign_in(&app, "openid", &[]).await;
+    // "Stay signed in" goes back to the client, uncached, and the session lives on.
+    let r = app
+        .api_client
+        .get(format!(
+            "{}/logout?client_id={}&post_logout_redirect_uri={}&state=st",
+            app.address,
+            g.client_id,
+            urlencode("http://127.0.0.1:9/bye")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    let form = [
+        ("csrf", crate::signin::hidden(&html, "csrf")),
+        ("client_id", g.client_id.clone()),
+        ("post_logout_redirect_uri", "http://127.0.0.1:9/bye".to_owned()),
+        ("state", "st".to_owned()),
+        ("decision", "stay".to_owned()),
+    ];
+    let r = app.api_client.post(app.url("/logout")).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "http://127.0.0.1:9/bye?state=st");
+    assert_eq!(r.headers().get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
+    assert!(signed_in(&app, &g.client_id).await, "staying signed in ended the session");
     let r = app.api_client.get(app.url("/logout")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let html = r.text().await.unwrap();

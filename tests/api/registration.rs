@@ -65,6 +65,21 @@ async fn assert_invalid_token(r: reqwest::Response) {
     assert_eq!(body["error"], "invalid_token", "{body}");
 }
 
+/// Asserts the RFC 6750 §3.1 answer to a request without credentials: 401 and a challenge with no error code.
+fn assert_bare_challenge(r: reqwest::Response) {
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers().get("www-authenticate").expect("a Bearer challenge"), "Bearer realm=\"tessera\"");
+}
+
+/// Asserts an RFC 6750 `invalid_request` answer: 400 with the error in the Bearer challenge.
+async fn assert_bearer_invalid_request(r: reqwest::Response) {
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let challenge = r.headers().get("www-authenticate").expect("a Bearer challenge").to_str().unwrap().to_owned();
+    assert!(challenge.starts_with("Bearer ") && challenge.contains("error=\"invalid_request\""), "{challenge}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request", "{body}");
+}
+
 /// Asserts an RFC 7591 §3.2.2 error with `code`.
 async fn assert_refused(r: reqwest::Response, code: &str, what: &str) {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{what}");
@@ -232,13 +247,21 @@ both_backends!(registration_access_token_manages_the_client, |raw| { open(raw) }
     }
     assert_eq!(read["registration_access_token"], token.as_str());
 
-    // Missing, wrong, another client's, and a token for a client the CLI made: all the same 401.
+    // Wrong, another client's, and a token for a client the CLI made: all the same 401; a missing one, the bare
+    // challenge; two Authorization headers, invalid_request whichever comes first.
     let cli_client = app.cli_json(&["clients", "add", "--name", "CLI", "--redirect-uri", REDIRECT], None);
     let cli_info = json!({ "registration_client_uri":
         app.url(&format!("/register/{}", cli_client["client_id"].as_str().unwrap())) });
     let nobody = json!({ "registration_client_uri": app.url("/register/nobody") });
+    for method in [Method::GET, Method::PUT, Method::DELETE] {
+        let r = manage(&app, method.clone(), &info, None).json(&json!({ "client_id": id })).send().await;
+        assert_bare_challenge(r.unwrap());
+        for second in ["Bearer wrong", &format!("Bearer {token}")] {
+            let r = manage(&app, method.clone(), &info, Some(&token)).header("authorization", second).send().await;
+            assert_bearer_invalid_request(r.unwrap()).await;
+        }
+    }
     for (target, presented) in [
-        (&info, None),
         (&info, Some("wrong")),
         (&info, Some(rat(&other))),
         (&cli_info, Some(token.as_str())),
@@ -451,16 +474,21 @@ both_backends!(
     },
     async |app| {
         let body = json!({ "redirect_uris": [REDIRECT] });
-        assert_invalid_token(register(&app, &body, None).await).await;
+        assert_bare_challenge(register(&app, &body, None).await);
         assert_invalid_token(register(&app, &body, Some("made-up")).await).await;
         // Even a broken body is refused for the missing token first.
         let r = app.api_client.post(app.url("/register")).header("content-type", "text/plain").body("x").send().await;
-        assert_invalid_token(r.unwrap()).await;
+        assert_bare_challenge(r.unwrap());
 
         let issued = app.cli_json(&["registration", "token", "--expires-in", "1h"], None);
         let token = issued["token"].as_str().unwrap().to_owned();
         let expires_at = issued["expires_at"].as_i64().unwrap();
         assert!((expires_at - tessera::domain::now() - 3600).abs() < 10, "{issued}");
+        // With a second Authorization header, neither is taken.
+        for second in ["Bearer made-up", "Basic eDp5"] {
+            let r = app.api_client.post(app.url("/register")).bearer_auth(&token).header("authorization", second);
+            assert_bearer_invalid_request(r.json(&body).send().await.unwrap()).await;
+        }
         // It works for more than one registration until it expires.
         for _ in 0..2 {
             let r = register(&app, &body, Some(&token)).await;

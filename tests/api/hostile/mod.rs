@@ -11,6 +11,7 @@ mod forged_tokens;
 mod mix_up;
 mod oversize;
 mod redirect_uri;
+mod slow_body;
 mod token_replay;
 
 use crate::helpers::TestApp;

@@ -197,3 +197,72 @@ both_backends!(nul_bytes_and_broken_encodings_are_refused_never_500, async |app|
     let r = app.api_client.get(app.url("/userinfo")).bearer_auth("ab%00cd").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 });
+
+/// Asserts the RFC 6750 refusal of a malformed request: 400 `invalid_request`, named in the Bearer challenge.
+async fn assert_refused_bearer(r: reqwest::Response, case: &str) {
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{case}");
+    let challenge = r.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    assert!(challenge.starts_with("Bearer ") && challenge.contains("error=\"invalid_request\""), "{case}: {challenge}");
+    let body: Value = r.json().await.unwrap_or_else(|e| panic!("{case}: not JSON: {e}"));
+    assert_eq!(body["error"], "invalid_request", "{case}: {body}");
+}
+
+// Regression: with two Authorization headers only the first was read, so a wrong or different second
+// credential went unnoticed (and the first decided, whichever a proxy in front would have used).
+both_backends!(authorization_sent_twice_is_invalid_request, async |app| {
+    use base64::Engine;
+    add_alice(&app);
+    let admin = app.cli_json(&["clients", "add", "--name", "Admin", "--admin"], None);
+    let (id, secret) = (s(&admin, "client_id").to_owned(), s(&admin, "client_secret").to_owned());
+    let basic =
+        |secret: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")));
+    let (good, wrong) = (basic(&secret), basic("wrong"));
+    let (good, wrong) = (good.as_str(), wrong.as_str());
+    let post = |path: &str, form: &[(&str, &str)], authorizations: &[&str]| {
+        let mut req = app.api_client.post(app.url(path)).form(form);
+        for a in authorizations {
+            req = req.header("authorization", *a);
+        }
+        req.send()
+    };
+    let grant = [("grant_type", "client_credentials"), ("scope", "tessera:admin")];
+    let r = post("/token", &grant, &[good]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let admin_token = r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    for path in ["/token", "/revoke", "/introspect"] {
+        let form: &[(&str, &str)] = if path == "/token" { &grant } else { &[("token", "x")] };
+        assert!(post(path, form, &[good]).await.unwrap().status().is_success(), "{path}");
+        for (case, pair) in [[good, wrong], [wrong, good], [good, good], [good, "Bearer x"]].iter().enumerate() {
+            assert_refused_json(post(path, form, pair).await.unwrap(), &format!("{path}: pair {case}")).await;
+        }
+    }
+
+    let client = add_client(&app, &[]);
+    let (user_client, user_secret) = (s(&client, "client_id").to_owned(), s(&client, "client_secret").to_owned());
+    let (code, verifier) = code_for(&app, &user_client).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (status, tokens) = token(&app, Some((&user_client, &user_secret)), &form).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let user_bearer = format!("Bearer {}", s(&tokens, "access_token"));
+    let admin_bearer = format!("Bearer {admin_token}");
+    for (path, bearer) in [("/userinfo", user_bearer.as_str()), ("/admin/api/clients", admin_bearer.as_str())] {
+        let get = |authorizations: &[&str]| {
+            let mut req = app.api_client.get(app.url(path));
+            for a in authorizations {
+                req = req.header("authorization", *a);
+            }
+            req.send()
+        };
+        assert_eq!(get(&[bearer]).await.unwrap().status(), StatusCode::OK, "{path}");
+        for (case, pair) in
+            [[bearer, "Bearer x"], ["Bearer x", bearer], [bearer, bearer], [bearer, good]].iter().enumerate()
+        {
+            assert_refused_bearer(get(pair).await.unwrap(), &format!("{path}: pair {case}")).await;
+        }
+    }
+});
