@@ -107,19 +107,6 @@ pub fn routes(cfg: &mut web::ServiceConfig, metrics: &crate::metrics::Metrics) {
     }
 }
 
-/// The token of `Authorization: Bearer …`: `None` when there is no header, `invalid_request` when it is not
-/// a bearer token or is sent twice (RFC 6750 §3.1).
-fn bearer(req: &HttpRequest) -> Result<Option<String>, OAuthError> {
-    let Some(v) = super::authorization::header(req)? else { return Ok(None) };
-    let v = v.to_str().map_err(|_| OAuthError::invalid_request("malformed Authorization header"))?;
-    match v.trim().split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
-            Ok(Some(token.trim().to_owned()))
-        }
-        _ => Err(OAuthError::invalid_request("use the Bearer scheme")),
-    }
-}
-
 /// `{"error", "error_description"}` with `status`, never cached.
 fn problem(status: StatusCode, code: &str, description: &str) -> HttpResponse {
     tracing::info!(status = status.as_u16(), error = code, description, "admin request refused");
@@ -145,7 +132,7 @@ fn error(e: AdminError) -> HttpResponse {
 
 /// The caller, once their bearer token passed; otherwise the RFC 6750 answer.
 async fn caller(req: &HttpRequest, state: &AppState, now: UnixTime) -> Result<AdminCaller, HttpResponse> {
-    let token = match bearer(req) {
+    let token = match super::authorization::bearer_token(req) {
         Ok(Some(token)) => token,
         Ok(None) => return Err(bearer_challenge()),
         Err(e) => return Err(bearer_error(&e)),

@@ -15,3 +15,19 @@ pub fn header(req: &HttpRequest) -> Result<Option<&HeaderValue>, OAuthError> {
     }
     Ok(first)
 }
+
+/// The token of `Authorization: Bearer …`. `None` when there is no header, or one of another scheme: that is
+/// no bearer credential at all, answered with the bare challenge (RFC 6750 §3.1). A `Bearer` header without a
+/// token is `invalid_request`.
+pub fn bearer_token(req: &HttpRequest) -> Result<Option<String>, OAuthError> {
+    let Some(v) = header(req)? else { return Ok(None) };
+    let v = v.to_str().map_err(|_| OAuthError::invalid_request("malformed Authorization header"))?;
+    let (scheme, token) = v.trim().split_once(' ').unwrap_or((v.trim(), ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
+    match token.trim() {
+        "" => Err(OAuthError::invalid_request("the Bearer scheme needs a token")),
+        token => Ok(Some(token.to_owned())),
+    }
+}

@@ -5,20 +5,6 @@ use crate::oauth::error::OAuthError;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-fn header_token(req: &HttpRequest) -> Result<Option<String>, OAuthError> {
-    let Some(v) = super::authorization::header(req)? else { return Ok(None) };
-    let v = v.to_str().map_err(|_| OAuthError::invalid_request("malformed Authorization header"))?;
-    let (scheme, token) = v.split_once(' ').unwrap_or((v, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        // Another scheme is no bearer credential at all: the bare challenge, with no error (RFC 6750 §3.1).
-        return Ok(None);
-    }
-    match token.trim() {
-        "" => Err(OAuthError::invalid_request("the Bearer scheme needs a token")),
-        token => Ok(Some(token.to_owned())),
-    }
-}
-
 async fn respond(state: &AppState, token: Result<Option<String>, OAuthError>) -> HttpResponse {
     let token = match token {
         Ok(Some(t)) => t,
@@ -34,13 +20,13 @@ async fn respond(state: &AppState, token: Result<Option<String>, OAuthError>) ->
 /// `GET /userinfo`: the token in the Authorization header.
 #[tracing::instrument(name = "userinfo", skip_all)]
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    respond(&state, header_token(&req)).await
+    respond(&state, super::authorization::bearer_token(&req)).await
 }
 
 /// `POST /userinfo`: the header, or `access_token` in a form body (RFC 6750 §2.2), not both.
 #[tracing::instrument(name = "userinfo", skip_all)]
 pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
-    let from_header = header_token(&req);
+    let from_header = super::authorization::bearer_token(&req);
     let token = match form::bytes(body) {
         Ok(body) if body.is_empty() => from_header,
         Ok(body) => match form::body(&req, &body) {

@@ -430,9 +430,10 @@ both_backends!(refusals, async |app| {
         assert_eq!(r.challenge(), "Bearer realm=\"tessera\"", "{method} {path}");
         assert_eq!(r.body, Value::Null);
     }
-    // Not a bearer token.
+    // Another scheme is no bearer token at all: the bare challenge too (RFC 6750 §3.1).
     let r = app.api_client.get(app.url("/admin/api/clients")).basic_auth(&a.id, Some(&a.secret)).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"tessera\"");
 
     // Garbage, an ID token, and a revoked admin token: 401 invalid_token.
     let r = call(&app, Method::GET, "/admin/api/clients", Some("not.a.token"), None).await;
