@@ -2,9 +2,10 @@
 //! `registration.mode = "token"`).
 use super::{human_time, Output};
 use crate::config::{RegistrationMode, Settings};
-use crate::domain::secret::PlainSecret;
+use crate::domain::secret::{PlainSecret, SecretHash};
+use crate::domain::UnixTime;
 use crate::startup;
-use crate::storage::{InitialAccessToken, RegistrationStore};
+use crate::storage::{InitialAccessToken, RegistrationStore, StoreError};
 use anyhow::anyhow;
 use clap::Subcommand;
 use serde_json::json;
@@ -21,6 +22,16 @@ pub enum RegistrationCommand {
         /// How long it works: a number with s, m, h or d (30m, 12h, 1d, 7d).
         #[arg(long, default_value = "1d", value_parser = parse_duration)]
         expires_in: i64,
+    },
+    /// Withdraw initial access tokens before they expire: the one read from standard input, or all of them.
+    /// Clients already registered with them are not touched.
+    Revoke {
+        /// Read the token to withdraw from standard input.
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        token_stdin: bool,
+        /// Withdraw every initial access token (when the one that leaked is not known).
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -74,6 +85,23 @@ pub(super) async fn run(cmd: RegistrationCommand, settings: &Settings, out: &Out
                 }
                 text
             });
+        }
+        RegistrationCommand::Revoke { all, .. } => {
+            let revoked = if all {
+                // Every token expires before the end of time.
+                store.purge_expired_initial_access_tokens(UnixTime::MAX).await?
+            } else {
+                // Without --all, clap required --token-stdin.
+                let token = super::read_stdin_line("initial access token")?;
+                match store.delete_initial_access_token(&SecretHash::of(&token)).await {
+                    Ok(()) => 1,
+                    Err(StoreError::NotFound) => {
+                        return Err(anyhow!("no such initial access token (it may have expired)"))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            out.print(&json!({ "revoked": revoked }), || format!("initial access tokens withdrawn: {revoked}"));
         }
     }
     Ok(())

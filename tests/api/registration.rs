@@ -523,6 +523,36 @@ both_backends!(
     }
 );
 
+// A leaked initial access token can be withdrawn before it expires: by its value, or all of them.
+both_backends!(
+    initial_access_tokens_can_be_withdrawn,
+    |raw| {
+        raw.registration.mode = Some("token".into());
+    },
+    async |app| {
+        let body = json!({ "redirect_uris": [REDIRECT] });
+        let issue = || app.cli_json(&["registration", "token"], None)["token"].as_str().unwrap().to_owned();
+        let (leaked, other, third) = (issue(), issue(), issue());
+        assert_eq!(register(&app, &body, Some(&leaked)).await.status(), StatusCode::CREATED);
+
+        let revoked = app.cli_json(&["registration", "revoke", "--token-stdin"], Some(&leaked));
+        assert_eq!(revoked["revoked"], 1);
+        assert_invalid_token(register(&app, &body, Some(&leaked)).await).await;
+        assert_eq!(register(&app, &body, Some(&other)).await.status(), StatusCode::CREATED, "the others still work");
+        // Withdrawn already: an error, not a quiet success.
+        let args = ["registration", "revoke", "--token-stdin"];
+        crate::helpers::assert_failure(&app.cli(&args, Some(&leaked)), &args);
+
+        assert_eq!(app.cli_json(&["registration", "revoke", "--all"], None)["revoked"], 2);
+        for token in [&other, &third] {
+            assert_invalid_token(register(&app, &body, Some(token)).await).await;
+        }
+        // One of the two ways must be chosen.
+        let out = app.cli(&["registration", "revoke"], None);
+        assert_eq!(out.status.code(), Some(2), "a usage error");
+    }
+);
+
 both_backends!(
     off_mode_serves_no_registration,
     |raw| {
