@@ -7,8 +7,26 @@ use tracing::field::Empty;
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
-/// Method, path (never the query), request id; status and errors filled in at the end.
+/// Method, path (never the query), request id, and the proxy's `X-Request-Id` to find the same request in its
+/// logs; status and errors filled in at the end.
 pub struct PathOnlySpan;
+
+/// Longest `X-Request-Id` recorded.
+const MAX_UPSTREAM_ID: usize = 64;
+
+/// The `X-Request-Id` a proxy in front set (nginx's `$request_id`, a UUID...), when it looks like an id: any
+/// client can send the header, so only short runs of id characters are written to the log, never other text.
+fn upstream_request_id(request: &ServiceRequest) -> &str {
+    request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            id.len() <= MAX_UPSTREAM_ID
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .unwrap_or_default()
+}
 
 impl RootSpanBuilder for PathOnlySpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
@@ -18,6 +36,7 @@ impl RootSpanBuilder for PathOnlySpan {
             http.method = %request.method(),
             http.path = %request.path(),
             request_id = %request_id,
+            upstream_request_id = %upstream_request_id(request),
             http.status_code = Empty,
             otel.status_code = Empty,
             exception.message = Empty,
@@ -71,5 +90,29 @@ mod tests {
         let logged = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
         assert!(logged.contains("handled") && logged.contains("/logout"), "{logged}");
         assert!(!logged.contains("SECRET-TOKEN"), "{logged}");
+    }
+
+    #[actix_web::test]
+    async fn a_proxys_request_id_is_recorded_when_it_looks_like_one() {
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::fmt::layer().with_writer(move || writer.clone()).with_ansi(false));
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = test::init_service(App::new().wrap(tracing_actix_web::TracingLogger::<PathOnlySpan>::new()).route(
+            "/x",
+            web::get().to(|| async {
+                tracing::info!("handled");
+                HttpResponse::Ok().finish()
+            }),
+        ))
+        .await;
+        for id in ["0b6a2f5c9d4e4f1a8b7c6d5e4f3a2b1c", "not an id; password=hunter2"] {
+            let req = test::TestRequest::get().uri("/x").insert_header(("x-request-id", id)).to_request();
+            let _ = test::call_service(&app, req).await;
+        }
+        let logged = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert!(logged.contains("upstream_request_id=0b6a2f5c9d4e4f1a8b7c6d5e4f3a2b1c"), "{logged}");
+        assert!(!logged.contains("hunter2"), "{logged}");
     }
 }
