@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# A/B check of two release builds on the hot paths, alternated so that a VM's drift hits both alike: what a change
+# costs, without the peer kit or the full benchmark.
+#
+#   benches/ab.sh OLD_BIN NEW_BIN [ROUNDS]     # e.g. a worktree's target/release/tessera and ours; ROUNDS 2
+#
+# Each binary gets its own fresh embedded-default state (SQLite, in-process cache) with the benchmark client and
+# user, and serves on 127.0.0.1:PORT (3000) in turn. Per round and binary: wrk -t2 -c16, WARMUP (3) s, then
+# DURATION (10) s of client_credentials (Basic, RS256 JWT); then benches/flows.rs's flow_session at 1 and 16
+# browsers, FLOW_DURATION (8) s each. The flows driver must be built first (`cargo build --release --bench flows`).
+# Prints one line per round and binary, and `openssl speed -multi 2 rsa2048` before and after. Loopback only;
+# every loop is bounded. Nothing here asserts on speed: figures are for docs/benchmarks.md.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+old="$(realpath "$1")" new="$(realpath "$2")" rounds="${3:-2}"
+port="${PORT:-3000}" warmup="${WARMUP:-3}" duration="${DURATION:-10}" flow_duration="${FLOW_DURATION:-8}"
+flows="$(ls -t "$root"/target/release/deps/flows-* 2>/dev/null | grep -v '\.d$' | head -n 1)"
+[[ -x "$flows" ]] || { echo "build the flows driver first: cargo build --release --bench flows" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
+
+work="$(mktemp -d)"
+server=""
+cleanup() { [[ -n "$server" ]] && kill "$server" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+secret="ab-secret-$(openssl rand -hex 16)" password="ab-password-$(openssl rand -hex 8)"
+basic="$(printf 'bench-client:%s' "$secret" | base64 -w0)"
+cat >"$work/cc.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "grant_type=client_credentials&scope=api%3Aread"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $basic"
+LUA
+
+# setup NAME BIN: a fresh state in $work/NAME with the benchmark client and user.
+setup() {
+  mkdir -p "$work/$1"
+  (
+    cd "$work/$1"
+    "$2" migrate >/dev/null
+    printf '%s\n' "$secret" | "$2" clients add --name Benchmark --client-id bench-client --client-secret-stdin \
+      --grant-type client_credentials --grant-type authorization_code --grant-type refresh_token \
+      --redirect-uri http://127.0.0.1:9999/cb --scope api:read --scope "openid email offline_access" >/dev/null
+    printf '%s\n' "$password" | "$2" users add bench-user --password-stdin >/dev/null
+  )
+}
+
+# measure NAME BIN: one round on one binary.
+measure() {
+  cd "$work/$1"
+  TESSERA__HTTP__BIND="127.0.0.1:$port" TESSERA__ISSUER="http://127.0.0.1:$port" \
+    TESSERA__LIMITS__TOKEN_CLIENT_REQUESTS=0 TESSERA__LIMITS__TOKEN_IP_REQUESTS=0 "$2" serve >>server.log 2>&1 &
+  server=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  wrk -t2 -c16 -d"${warmup}s" -s "$work/cc.lua" "http://127.0.0.1:$port/token" >/dev/null
+  local cc
+  cc="$(wrk -t2 -c16 -d"${duration}s" -s "$work/cc.lua" "http://127.0.0.1:$port/token" \
+    | awk '/Requests\/sec/ {r=$2} /Non-2xx/ {n=$NF} END {printf "%s tokens/s, non-2xx %s", r, n+0}')"
+  local fl
+  fl="$(FLOW_CLIENT_SECRET="$secret" FLOW_PASSWORD="$password" "$flows" --base "http://127.0.0.1:$port" \
+    --server tessera --scenarios flow_session --concurrency 1,16 --duration "$flow_duration" --warmup 2 \
+    --server-pid "$server" 2>/dev/null \
+    | python3 -c 'import json, sys
+rows = [json.loads(l) for l in sys.stdin if l.startswith("{")]
+print(", ".join("flows at %s: %.0f/s (failed %s)" % (r["conns"], r["rps"], r["status_ge_400"]) for r in rows))')"
+  kill "$server"; wait "$server" 2>/dev/null || true; server=""
+  echo "$1: $cc; $fl; load $(cut -d' ' -f1 /proc/loadavg)"
+}
+
+setup old "$old"
+setup new "$new"
+echo "openssl before: $(openssl speed -multi 2 -seconds 3 rsa2048 2>/dev/null | tail -n 1)"
+for round in $(seq "$rounds"); do
+  echo "round $round"
+  measure old "$old"
+  measure new "$new"
+done
+echo "openssl after: $(openssl speed -multi 2 -seconds 3 rsa2048 2>/dev/null | tail -n 1)"
