@@ -93,35 +93,51 @@ where
     tokio::task::spawn_blocking(move || span.in_scope(f)).await
 }
 
+/// A log writer that keeps what it is given, for tests of what reaches the log.
+#[cfg(test)]
+#[derive(Clone, Default)]
+pub(crate) struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+#[cfg(test)]
+impl CapturedLog {
+    /// Everything written so far.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+#[cfg(test)]
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
+    type Writer = Self;
+    fn make_writer(&'a self) -> Self {
+        self.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
 
     /// What a subscriber built for `level` writes for the dispatcher's two kinds of ERROR line.
     fn logged(level: &str) -> String {
-        let out = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&out);
-        let writer = move || Sink(Arc::clone(&sink));
-        tracing::subscriber::with_default(subscriber(level, false, writer), || {
+        let log = CapturedLog::default();
+        tracing::subscriber::with_default(subscriber(level, false, log.clone()), || {
             tracing::error!(target: "actix_http::h1::dispatcher", "stream error: request parse error: invalid Header provided");
             tracing::error!(target: "actix_http::h1::dispatcher", "Response payload stream error: broken body");
             tracing::error!(target: "tessera::http", "stream error: not the dispatcher");
         });
-        let bytes = out.lock().unwrap().clone();
-        String::from_utf8(bytes).unwrap()
-    }
-
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+        log.text()
     }
 
     #[test]

@@ -52,66 +52,42 @@ impl RootSpanBuilder for PathOnlySpan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::CapturedLog;
     use actix_web::{test, web, App, HttpResponse};
-    use std::sync::{Arc, Mutex};
     use tracing_subscriber::layer::SubscriberExt;
 
-    /// Collects everything the fmt layer writes.
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
+    /// What the log holds after `requests` went to an app that answers `path` under [`PathOnlySpan`].
+    async fn logged(path: &str, requests: Vec<test::TestRequest>) -> String {
+        let log = CapturedLog::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::fmt::layer().with_writer(log.clone()).with_ansi(false));
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let handler = web::get().to(|| async {
+            tracing::info!("handled");
+            HttpResponse::Ok().finish()
+        });
+        let app = test::init_service(
+            App::new().wrap(tracing_actix_web::TracingLogger::<PathOnlySpan>::new()).route(path, handler),
+        )
+        .await;
+        for req in requests {
+            let _ = test::call_service(&app, req.to_request()).await;
         }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+        log.text()
     }
 
     #[actix_web::test]
     async fn query_strings_never_reach_the_logs() {
-        let sink = Sink::default();
-        let writer = sink.clone();
-        let subscriber = tracing_subscriber::registry()
-            .with(tracing_subscriber::fmt::layer().with_writer(move || writer.clone()).with_ansi(false));
-        let _guard = tracing::subscriber::set_default(subscriber);
-        let app = test::init_service(App::new().wrap(tracing_actix_web::TracingLogger::<PathOnlySpan>::new()).route(
-            "/logout",
-            web::get().to(|| async {
-                tracing::info!("handled");
-                HttpResponse::Ok().finish()
-            }),
-        ))
-        .await;
-        let req = test::TestRequest::get().uri("/logout?id_token_hint=SECRET-TOKEN").to_request();
-        let _ = test::call_service(&app, req).await;
-        let logged = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let logged = logged("/logout", vec![test::TestRequest::get().uri("/logout?id_token_hint=SECRET-TOKEN")]).await;
         assert!(logged.contains("handled") && logged.contains("/logout"), "{logged}");
         assert!(!logged.contains("SECRET-TOKEN"), "{logged}");
     }
 
     #[actix_web::test]
     async fn a_proxys_request_id_is_recorded_when_it_looks_like_one() {
-        let sink = Sink::default();
-        let writer = sink.clone();
-        let subscriber = tracing_subscriber::registry()
-            .with(tracing_subscriber::fmt::layer().with_writer(move || writer.clone()).with_ansi(false));
-        let _guard = tracing::subscriber::set_default(subscriber);
-        let app = test::init_service(App::new().wrap(tracing_actix_web::TracingLogger::<PathOnlySpan>::new()).route(
-            "/x",
-            web::get().to(|| async {
-                tracing::info!("handled");
-                HttpResponse::Ok().finish()
-            }),
-        ))
-        .await;
-        for id in ["0b6a2f5c9d4e4f1a8b7c6d5e4f3a2b1c", "not an id; password=hunter2"] {
-            let req = test::TestRequest::get().uri("/x").insert_header(("x-request-id", id)).to_request();
-            let _ = test::call_service(&app, req).await;
-        }
-        let logged = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let requests = ["0b6a2f5c9d4e4f1a8b7c6d5e4f3a2b1c", "not an id; password=hunter2"]
+            .map(|id| test::TestRequest::get().uri("/x").insert_header(("x-request-id", id)));
+        let logged = logged("/x", requests.into()).await;
         assert!(logged.contains("upstream_request_id=0b6a2f5c9d4e4f1a8b7c6d5e4f3a2b1c"), "{logged}");
         assert!(!logged.contains("hunter2"), "{logged}");
     }

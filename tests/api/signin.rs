@@ -225,6 +225,21 @@ async fn code_for(app: &TestApp, client_id: &str, extra: &str) -> (String, Strin
     (query_of(&back).remove("code").unwrap_or_else(|| panic!("no code in {back}")), verifier)
 }
 
+/// Alice's tokens from a code flow of the public client `client_id`.
+async fn public_code_flow(app: &TestApp, client_id: &str) -> Value {
+    let (code, verifier) = code_for(app, client_id, "").await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", client_id),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (status, tokens) = redeem(app, &form).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    tokens
+}
+
 async fn redeem(app: &TestApp, form: &[(&str, &str)]) -> (StatusCode, Value) {
     let r = app.api_client.post(app.url("/token")).form(form).send().await.unwrap();
     let status = r.status();
@@ -507,18 +522,7 @@ both_backends!(userinfo_refuses_id_tokens_and_garbage, async |app| {
     add_alice(&app);
     let public = add_client(&app, &["--public"]);
     let pid = public["client_id"].as_str().unwrap().to_owned();
-    let (code, verifier) = code_for(&app, &pid, "").await;
-    let (_, tokens) = redeem(
-        &app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", &pid),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &verifier),
-        ],
-    )
-    .await;
+    let tokens = public_code_flow(&app, &pid).await;
     let id_token = tokens["id_token"].as_str().unwrap();
     for bad in [id_token, "garbage", "a.b.c"] {
         let r = app.api_client.get(app.url("/userinfo")).bearer_auth(bad).send().await.unwrap();
@@ -548,15 +552,7 @@ both_backends!(id_token_hint_at_authorize, async |app| {
     let pid = public["client_id"].as_str().unwrap().to_owned();
     let other = add_client(&app, &["--public"]);
     let oid = other["client_id"].as_str().unwrap().to_owned();
-    let (code, verifier) = code_for(&app, &pid, "").await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("client_id", pid.as_str()),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", verifier.as_str()),
-    ];
-    let (_, tokens) = redeem(&app, &form).await;
+    let tokens = public_code_flow(&app, &pid).await;
     let id_token = tokens["id_token"].as_str().unwrap();
     let (challenge, _) = pkce_pair();
     let c = &app.api_client;
