@@ -3,7 +3,7 @@ use super::{human_time, Output};
 use crate::config::Settings;
 use crate::domain::{ClientId, Username};
 use crate::startup;
-use crate::storage::{AuditFilter, AuditStore, UserStore};
+use crate::storage::{AuditCursor, AuditFilter, AuditStore, UserStore};
 use anyhow::anyhow;
 use clap::Subcommand;
 use serde_json::json;
@@ -22,11 +22,17 @@ pub enum AuditCommand {
         /// Only events since this time: a Unix time, or an age like 30m, 12h, 7d.
         #[arg(long)]
         since: Option<String>,
-        /// At most this many events.
-        #[arg(long, default_value_t = 100)]
+        /// At most this many events (up to 1000); the JSON output's `next` continues the list.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..=MAX_LIMIT))]
         limit: i64,
+        /// Continue after an earlier listing: the `next` it gave.
+        #[arg(long)]
+        after: Option<String>,
     },
 }
+
+/// The most events one listing shows (the store's own ceiling).
+const MAX_LIMIT: i64 = 1000;
 
 /// Parses `--since`: a Unix time, or an age (`90s`, `30m`, `12h`, `7d`) counted back from `now`.
 fn parse_since(s: &str, now: i64) -> anyhow::Result<i64> {
@@ -49,7 +55,10 @@ fn parse_since(s: &str, now: i64) -> anyhow::Result<i64> {
 
 pub(super) async fn run(cmd: AuditCommand, settings: &Settings, out: &Output) -> anyhow::Result<()> {
     let store = startup::open_store(settings).await?;
-    let AuditCommand::List { user, client, since, limit } = cmd;
+    let AuditCommand::List { user, client, since, limit, after } = cmd;
+    let after = after
+        .map(|a| AuditCursor::parse(&a).ok_or_else(|| anyhow!("--after takes the `next` of an earlier listing")))
+        .transpose()?;
     let user_id = match user {
         Some(name) => {
             let name = Username::parse(&name).map_err(|e| anyhow!("invalid username: {e}"))?;
@@ -63,9 +72,14 @@ pub(super) async fn run(cmd: AuditCommand, settings: &Settings, out: &Output) ->
         None => None,
     };
     let since = since.map(|s| parse_since(&s, crate::domain::now())).transpose()?;
-    let events = store.list_events(&AuditFilter { user_id, client_id, since, limit }).await?;
+    // One more than shown tells whether the list goes on.
+    let mut events = store.list_events(&AuditFilter { user_id, client_id, since, after, limit: limit + 1 }).await?;
+    let more = events.len() as i64 > limit;
+    events.truncate(limit as usize);
+    let next = events.last().filter(|_| more).map(|e| AuditCursor::of(e).to_string());
     let as_json: Vec<_> = events.iter().map(crate::oauth::admin::audit_event_json).collect();
-    out.print(&json!({ "events": as_json }), || {
+    out.print(&json!({ "events": as_json, "next": next }), || {
+        let more = next.iter().map(|n| format!("(more: --after {n})"));
         events
             .iter()
             .map(|e| {
@@ -79,6 +93,7 @@ pub(super) async fn run(cmd: AuditCommand, settings: &Settings, out: &Output) ->
                     e.details
                 )
             })
+            .chain(more)
             .collect::<Vec<_>>()
             .join("\n")
     });

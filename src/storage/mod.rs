@@ -410,8 +410,39 @@ pub struct AuditFilter {
     pub client_id: Option<String>,
     /// Only at or after this time.
     pub since: Option<UnixTime>,
+    /// Only events listed after this one (older, or as old with a smaller id): the next page.
+    pub after: Option<AuditCursor>,
     /// At most this many, newest first.
     pub limit: i64,
+}
+
+/// Where a page of the audit trail ended: the time and id of its last event, written `<at>.<id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCursor {
+    /// The event's time.
+    pub at: UnixTime,
+    /// The event's id.
+    pub id: String,
+}
+
+impl AuditCursor {
+    /// The cursor of `event`.
+    pub fn of(event: &AuditEvent) -> Self {
+        Self { at: event.at, id: event.id.clone() }
+    }
+
+    /// Reads `<at>.<id>` as [`AuditCursor::to_string`] writes it.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (at, id) = s.split_once('.')?;
+        let at = at.parse().ok().filter(|_| at.bytes().all(|b| b.is_ascii_digit()))?;
+        (!id.is_empty() && id.len() <= 64).then(|| Self { at, id: id.to_owned() })
+    }
+}
+
+impl std::fmt::Display for AuditCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.at, self.id)
+    }
 }
 
 /// The audit trail.

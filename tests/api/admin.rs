@@ -309,6 +309,21 @@ both_backends!(
         assert!(kinds.iter().any(|k| k == "client_tokens_revoked"), "{kinds:?}");
         let r = a.get(&app, &format!("/admin/api/audit?client={svc_id}&limit=1")).await;
         assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+        // Page by page with `next`, the whole trail of the client, each event once, newest first.
+        let (mut paged, mut after) = (Vec::new(), String::new());
+        loop {
+            let r = a.get(&app, &format!("/admin/api/audit?client={svc_id}&limit=1{after}")).await;
+            paged.extend(r.body["items"].as_array().unwrap().iter().map(|e| e["id"].clone()));
+            match r.body["next"].as_str() {
+                Some(next) => after = format!("&after={next}"),
+                None => break,
+            }
+        }
+        let whole = a.get(&app, &format!("/admin/api/audit?client={svc_id}")).await;
+        let whole: Vec<Value> = whole.body["items"].as_array().unwrap().iter().map(|e| e["id"].clone()).collect();
+        assert!(whole.len() > 1 && paged == whole, "{paged:?} {whole:?}");
+        let r = a.get(&app, "/admin/api/audit?after=nonsense").await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
         let revoked = a.get(&app, &format!("/admin/api/audit?client={svc_id}")).await;
         let revoked = revoked.body["items"].as_array().unwrap().iter().find(|e| e["kind"] == "client_tokens_revoked");
         assert_eq!(revoked.unwrap()["actor"], a.id.as_str());

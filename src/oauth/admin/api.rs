@@ -368,7 +368,7 @@ impl Provider {
         }))
     }
 
-    /// `GET /admin/api/audit?user=&client=&since=&limit=`: events, newest first.
+    /// `GET /admin/api/audit?user=&client=&since=&after=&limit=`: events, newest first, in pages.
     pub async fn admin_audit(&self, params: &Params) -> Result<Value, AdminError> {
         let limit = page_limit(params)?;
         let user_id = params
@@ -386,7 +386,12 @@ impl Provider {
             .map(|s| s.parse::<UnixTime>())
             .transpose()
             .map_err(|_| AdminError::Invalid("since must be a Unix time in seconds".into()))?;
-        let events = self.audit.list_events(&AuditFilter { user_id, client_id, since, limit }).await?;
-        Ok(json!({ "items": events.iter().map(audit_event_json).collect::<Vec<_>>() }))
+        let after = params
+            .get("after")
+            .map(|a| AuditCursor::parse(a).ok_or_else(|| AdminError::Invalid("after: not a cursor from `next`".into())))
+            .transpose()?;
+        let filter = AuditFilter { user_id, client_id, since, after, limit: limit + 1 };
+        let events = self.audit.list_events(&filter).await?;
+        Ok(page(events, limit, audit_event_json, |e| AuditCursor::of(e).to_string()))
     }
 }

@@ -21,7 +21,7 @@ use crate::domain::{
     Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, NewUser, RedirectUri, Scope, UnixTime, User, UserId,
     Username,
 };
-use crate::storage::{AuditEvent, AuditFilter, ClientStore, StoreError, UserStore, UserUpdate};
+use crate::storage::{AuditCursor, AuditEvent, AuditFilter, ClientStore, StoreError, UserStore, UserUpdate};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};

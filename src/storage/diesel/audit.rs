@@ -11,8 +11,9 @@ use diesel::prelude::*;
 
 /// How many events [`AuditStore::list_events`] returns when the filter sets no positive limit.
 const DEFAULT_LIMIT: i64 = 100;
-/// The most events one [`AuditStore::list_events`] call returns.
-const MAX_LIMIT: i64 = 1000;
+/// The most events one [`AuditStore::list_events`] call returns: a page of 1,000, and one more that tells
+/// whether another page follows.
+const MAX_LIMIT: i64 = 1001;
 
 /// An `audit_events` row as stored.
 #[derive(Debug, Queryable, Selectable, Insertable)]
@@ -110,6 +111,13 @@ impl AuditStore for DieselStore {
                 if let Some(since) = filter.since {
                     query = query.filter(audit_events::at.ge(since));
                 }
+                if let Some(after) = filter.after {
+                    query = query.filter(
+                        audit_events::at
+                            .lt(after.at)
+                            .or(audit_events::at.eq(after.at).and(audit_events::id.lt(after.id))),
+                    );
+                }
                 query.load(c)?.into_iter().map(event_from_row).collect()
             })
             .await
@@ -121,6 +129,7 @@ mod tests {
     use super::super::test_support::{audit_event, both_backends, TestDb};
     use super::super::Backend;
     use super::*;
+    use crate::storage::AuditCursor;
 
     fn ids(events: &[AuditEvent]) -> Vec<&str> {
         events.iter().map(|e| e.id.as_str()).collect()
@@ -195,8 +204,13 @@ mod tests {
         // Filters combine.
         let both = AuditFilter { user_id: Some("bob".into()), client_id: Some("c2".into()), ..AuditFilter::default() };
         assert_eq!(ids(&list(&t, both).await), ["e2"]);
-        let all =
-            AuditFilter { user_id: Some("alice".into()), client_id: Some("c1".into()), since: Some(300), limit: 10 };
+        let all = AuditFilter {
+            user_id: Some("alice".into()),
+            client_id: Some("c1".into()),
+            since: Some(300),
+            limit: 10,
+            after: None,
+        };
         assert_eq!(ids(&list(&t, all).await), ["e3"]);
     }
 
@@ -215,11 +229,25 @@ mod tests {
         // Capped.
         assert_eq!(list(&t, limited(1_000)).await.len(), 1_000);
         let capped = list(&t, limited(i64::MAX)).await;
-        assert_eq!(capped.len(), 1_000);
-        assert_eq!((capped[0].id.as_str(), capped[999].id.as_str()), ("e1004", "e0005"));
+        assert_eq!(capped.len(), 1_001);
+        assert_eq!((capped[0].id.as_str(), capped[1_000].id.as_str()), ("e1004", "e0004"));
         // The limit applies after the filter.
         let recent = AuditFilter { since: Some(2_000), limit: 10, ..AuditFilter::default() };
         assert_eq!(ids(&list(&t, recent).await), ["e1004", "e1003", "e1002", "e1001", "e1000"]);
+    }
+
+    async fn pages_follow_each_other(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        // Two events in one second: the id orders them, so no page repeats or skips one.
+        for (id, at) in [("a", 100), ("b", 200), ("c", 200), ("d", 300)] {
+            t.store.record_event(&audit_event(id, at, "tick")).await.unwrap();
+        }
+        let page = |after: Option<AuditCursor>| AuditFilter { after, limit: 2, ..AuditFilter::default() };
+        let first = list(&t, page(None)).await;
+        assert_eq!(ids(&first), ["d", "c"]);
+        let second = list(&t, page(Some(AuditCursor::of(&first[1])))).await;
+        assert_eq!(ids(&second), ["b", "a"]);
+        assert!(list(&t, page(Some(AuditCursor::of(&second[1])))).await.is_empty());
     }
 
     async fn corrupt_details_are_errors_not_panics(backend: Backend) {
@@ -235,5 +263,11 @@ mod tests {
         );
     }
 
-    both_backends!(records_every_field, filters_and_orders, limits_apply, corrupt_details_are_errors_not_panics);
+    both_backends!(
+        records_every_field,
+        filters_and_orders,
+        limits_apply,
+        pages_follow_each_other,
+        corrupt_details_are_errors_not_panics
+    );
 }
