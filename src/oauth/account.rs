@@ -23,6 +23,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
+/// How long a withdrawal record outlives the codes it ends, in seconds.
+const WITHDRAWAL_KEPT_AFTER_CODES: u64 = 60;
+
 /// Longest cookie or session reference looked up; anything longer names nothing of ours.
 const MAX_REFERENCE: usize = 128;
 
@@ -250,7 +253,9 @@ impl Provider {
         // Recorded before the tokens are revoked: a code redemption stores its tokens and then looks for this
         // record, so either the revocation below finds them or the redemption finds the record.
         let key = cache_keys::app_withdrawn(user_id.as_str(), client_id.as_str());
-        let kept = Duration::from_secs(self.tokens.code_ttl as u64 + 1);
+        // Past the life of any code issued before it, and of a redemption of one still running (its family
+        // is stored before it looks).
+        let kept = Duration::from_secs(self.tokens.code_ttl as u64 + WITHDRAWAL_KEPT_AFTER_CODES);
         self.cache.set(&key, crate::domain::now_millis().to_string().as_bytes(), kept).await?;
         let withdrawn = self.consents.withdraw_grant(user_id, client_id, now).await?;
         self.revoke_access_tokens(&withdrawn.issued, now).await;

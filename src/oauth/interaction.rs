@@ -105,7 +105,7 @@ impl Provider {
         // The cached view, as for client authentication: this is the hot path of every sign-in.
         let (mut request, client) = authorize::validate(params, self.auth_clients.as_ref()).await?;
         if let Some(hint) = hint {
-            request.hinted_subject = Some(self.hinted_subject(&hint, &client).map_err(|e| request.error(e))?);
+            request.hinted_subject = self.hinted_subject(&hint, &client).map_err(|e| request.error(e))?;
         }
         let signed_in = match session_cookie {
             Some(c) => self.session_for_client(c, &client.id, now).await.map_err(|e| request.error(e))?,
@@ -121,12 +121,14 @@ impl Provider {
         self.advance(Pending::New(random_token(32)), interaction, &client, signed_in.as_ref(), now).await
     }
 
-    /// The user an `id_token_hint` names: it must be an ID token this server issued to `client`, expired or not.
-    fn hinted_subject(&self, hint: &str, client: &Client) -> Result<String, OAuthError> {
+    /// The user an `id_token_hint` names: an ID token this server issued to `client`, expired or not. One no key
+    /// of the ring verifies any more (its key left after a rotation, as a silent renew's old ID token may have)
+    /// names no user we can tell and is ignored, as logout does.
+    fn hinted_subject(&self, hint: &str, client: &Client) -> Result<Option<String>, OAuthError> {
         match self.id_token_hint(hint) {
-            Some((aud, hint)) if aud == client.id.as_str() => Ok(hint.subject),
+            Some((aud, hint)) if aud == client.id.as_str() => Ok(Some(hint.subject)),
             Some(_) => Err(OAuthError::invalid_request("id_token_hint was issued to another client")),
-            None => Err(OAuthError::invalid_request("id_token_hint is not an ID token issued by this server")),
+            None => Ok(None),
         }
     }
 

@@ -50,6 +50,16 @@ pub fn decide(
         }
         return Ok(Next::Login);
     }
+    // Signed in during this request as someone else than the client's ID token names: not the user it asked for
+    // (OIDC Core §3.1.2.1).
+    if progress.logged_in
+        && session.is_some_and(|s| req.hinted_subject.as_deref().is_some_and(|h| h != s.user_id.as_str()))
+    {
+        return Err(req.error(OAuthError::new(
+            ErrorCode::LoginRequired,
+            "the user signed in as someone else than id_token_hint names",
+        )));
+    }
     let covered = consented.is_some_and(|c| req.scope.is_subset_of(c));
     let needs_consent = !client.first_party && !progress.consented && (req.prompt.consent || !covered);
     if needs_consent {
@@ -178,9 +188,10 @@ mod tests {
         assert_eq!(d(&hinted("someone-else", Prompt::default()), Progress::default()), Ok(Next::Login));
         let none = Prompt { none: true, ..Prompt::default() };
         assert_eq!(code(d(&hinted("someone-else", none), Progress::default()).unwrap_err()), ErrorCode::LoginRequired);
-        // Whoever signs in during the request is who the user chose.
+        // Signing in during the request as someone else still is not the user the client asked for.
         let logged = Progress { logged_in: true, consented: false };
-        assert_eq!(d(&hinted("someone-else", Prompt::default()), logged), Ok(Next::Issue));
+        assert_eq!(code(d(&hinted("someone-else", Prompt::default()), logged).unwrap_err()), ErrorCode::LoginRequired);
+        assert_eq!(d(&hinted("u", Prompt::default()), logged), Ok(Next::Issue));
     }
 
     #[test]
