@@ -23,16 +23,21 @@ fn to_login() -> HttpResponse {
     see_other(&format!("{}?{query}", paths::LOGIN))
 }
 
-/// The session cookie and its signed-in session, if the request has one that counts; otherwise the response
-/// to send (sign in, or the error page).
+/// The session cookie and its signed-in session, if the request has one that counts; the error page when the
+/// store cannot tell.
 #[allow(clippy::result_large_err)]
-async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<(String, SignedIn), HttpResponse> {
-    let Some(cookie) = state.cookies.read_session(req) else { return Err(to_login()) };
+pub(super) async fn current(req: &HttpRequest, state: &AppState) -> Result<Option<(String, SignedIn)>, HttpResponse> {
+    let Some(cookie) = state.cookies.read_session(req) else { return Ok(None) };
     match state.provider.account_session(&cookie, crate::domain::now()).await {
-        Ok(Some(s)) => Ok((cookie, s)),
-        Ok(None) => Err(to_login()),
+        Ok(signed_in) => Ok(signed_in.map(|s| (cookie, s))),
         Err(e) => Err(error_page(req, &e)),
     }
+}
+
+/// [`current`], or the response to send: sign in, or the error page.
+#[allow(clippy::result_large_err)]
+async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<(String, SignedIn), HttpResponse> {
+    current(req, state).await?.ok_or_else(to_login)
 }
 
 /// `GET /account`.

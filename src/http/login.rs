@@ -52,14 +52,11 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Err(e) => return error_page(&req, &e),
     };
     if q.get("interaction").is_none() && q.get("return") == Some(RETURN_TO_ACCOUNT) {
-        if let Some(cookie) = state.cookies.read_session(&req) {
-            match state.provider.account_session(&cookie, crate::domain::now()).await {
-                Ok(Some(_)) => return see_other(paths::ACCOUNT),
-                Ok(None) => {}
-                Err(e) => return error_page(&req, &e),
-            }
-        }
-        return account_form(&req, &state, String::new(), StatusCode::OK, None);
+        return match super::account::current(&req, &state).await {
+            Ok(Some(_)) => see_other(paths::ACCOUNT),
+            Ok(None) => account_form(&req, &state, String::new(), StatusCode::OK, None),
+            Err(resp) => resp,
+        };
     }
     let (id, interaction) = match load(&req, &state, q.get("interaction")).await {
         Ok(v) => v,

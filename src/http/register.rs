@@ -1,6 +1,6 @@
 //! `POST /register` (RFC 7591) and `GET`, `PUT`, `DELETE /register/{client_id}` (RFC 7592): JSON in, JSON
-//! out, never cached. Bearer token problems are RFC 6750 answers (401 with a bare challenge when no
-//! `Authorization` header was sent, 401 `invalid_token` for a wrong token), metadata problems RFC 7591 §3.2.2
+//! out, never cached. Bearer token problems are RFC 6750 answers (401 with a bare challenge when no bearer
+//! token was sent, 401 `invalid_token` for a wrong one), metadata problems RFC 7591 §3.2.2
 //! errors (400). With `registration.mode = "off"` every one of these paths is a 404.
 use super::body::Unread;
 use super::meta::request_meta;
@@ -18,40 +18,12 @@ fn registration_off(state: &AppState) -> bool {
     state.settings.registration == RegistrationMode::Off
 }
 
-/// What a request's `Authorization` header presents to the registration endpoints.
-enum Presented {
-    /// No header: a refusal is the bare challenge, without an error code (RFC 6750 §3.1).
-    Nothing,
-    /// A header, with its bearer token; `None` when it holds none, which is refused like a wrong token.
-    Header(Option<String>),
-}
-
-impl Presented {
-    /// Reads the header; sent twice, it is `invalid_request`, answered as an RFC 6750 error.
-    fn read(req: &HttpRequest) -> Result<Self, OAuthError> {
-        let Some(value) = super::authorization::header(req)? else {
-            return Ok(Self::Nothing);
-        };
-        let token = value.to_str().ok().and_then(|v| v.trim().split_once(' ')).and_then(|(scheme, token)| {
-            let token = token.trim();
-            (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
-        });
-        Ok(Self::Header(token))
-    }
-
-    fn token(&self) -> Option<&str> {
-        match self {
-            Self::Nothing => None,
-            Self::Header(token) => token.as_deref(),
-        }
-    }
-
-    /// The answer to `e`, a refusal of this request.
-    fn refusal(&self, e: &OAuthError) -> HttpResponse {
-        match self {
-            Self::Nothing if e.code == ErrorCode::InvalidToken => bearer_challenge(),
-            _ => error(e),
-        }
+/// The answer to `e`, the refusal of a request that presented `token`: without a bearer token at all, the bare
+/// challenge, with no error code (RFC 6750 §3.1).
+fn refusal(token: Option<&str>, e: &OAuthError) -> HttpResponse {
+    match token {
+        None if e.code == ErrorCode::InvalidToken => bearer_challenge(),
+        _ => error(e),
     }
 }
 
@@ -101,14 +73,14 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
     if let Some(refused) = super::throttle::registration(&req, &state).await {
         return refused;
     }
-    let presented = match Presented::read(&req) {
-        Ok(p) => p,
+    let token = match super::authorization::bearer_token(&req) {
+        Ok(t) => t,
         Err(e) => return bearer_error(&e),
     };
     let now = crate::domain::now();
-    let permit = match state.provider.permit_registration(presented.token(), now).await {
+    let permit = match state.provider.permit_registration(token.as_deref(), now).await {
         Ok(p) => p,
-        Err(e) => return presented.refusal(&e),
+        Err(e) => return refusal(token.as_deref(), &e),
     };
     let body = match json_body(&req, payload).await {
         Ok(body) => body,
@@ -123,8 +95,8 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
 
 /// The registration that the request's bearer token manages, or the response refusing it.
 async fn managed(req: &HttpRequest, state: &AppState, client_id: &str) -> Result<ManagedRegistration, HttpResponse> {
-    let presented = Presented::read(req).map_err(|e| bearer_error(&e))?;
-    state.provider.managed_registration(client_id, presented.token()).await.map_err(|e| presented.refusal(&e))
+    let token = super::authorization::bearer_token(req).map_err(|e| bearer_error(&e))?;
+    state.provider.managed_registration(client_id, token.as_deref()).await.map_err(|e| refusal(token.as_deref(), &e))
 }
 
 /// `GET /register/{client_id}`: the current registration (without the client secret).
