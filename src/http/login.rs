@@ -189,11 +189,22 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(v) => v,
         Err(e) => return error_page(&req, &e),
     };
+    let handed_over = match state.cookies.read_session(&req) {
+        Some(previous) => match state.provider.supersede_session(&previous, &session, &meta, now).await {
+            Ok(sid) => sid,
+            Err(e) => return error_page(&req, &e),
+        },
+        None => None,
+    };
+    let mut details = json!({ "amr": session.amr, "sid": session.id_hash });
+    if let Some(sid) = handed_over {
+        details["continues_sid"] = json!(sid);
+    }
     let facts = EventFacts {
         actor: Some(user.id.as_str().to_owned()),
         user_id: Some(user.id.as_str().to_owned()),
         client_id,
-        details: json!({ "amr": session.amr, "sid": session.id_hash }),
+        details,
     };
     state.provider.audit("login_succeeded", facts, &meta, now).await;
     let mut resp = match target {

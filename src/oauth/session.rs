@@ -1,11 +1,13 @@
 //! Sign-in: checking a password at equal cost for unknown users, starting a browser session, and which
 //! sessions still count as signed in.
+use super::audit::{EventFacts, RequestMeta};
 use super::error::OAuthError;
 use super::provider::Provider;
 use crate::domain::password::Password;
 use crate::domain::secret::{PlainSecret, SecretHash};
 use crate::domain::{ClientId, Scope, Session, UnixTime, User, Username};
 use crate::storage::SessionContext;
+use serde_json::json;
 use std::sync::Arc;
 
 /// Why a sign-in was refused: for the audit trail only. The page says the same in every case.
@@ -122,6 +124,40 @@ impl Provider {
         };
         self.sessions.create_session(&session).await?;
         Ok((cookie, session))
+    }
+
+    /// Settles the session the browser had before `new` replaced it (the cookie is replaced at every sign-in,
+    /// against fixation). The same user's session hands over to `new`: its session-bound refresh tokens move
+    /// there, so a later logout ends them too, and the tokens of the user's other apps live on, as when the
+    /// session had stayed. Another user's session ends as at logout: one browser, one signed-in user. Returns
+    /// the session handed over, for the audit trail.
+    pub async fn supersede_session(
+        &self,
+        previous_cookie: &str,
+        new: &Session,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<Option<String>, OAuthError> {
+        if previous_cookie.len() > 128 {
+            return Ok(None);
+        }
+        let hash = SecretHash::of(previous_cookie);
+        let Some(previous) = self.sessions.session(hash.as_str()).await? else { return Ok(None) };
+        if previous.revoked || previous.id_hash == new.id_hash {
+            return Ok(None);
+        }
+        if previous.user_id == new.user_id {
+            self.sessions.hand_over_session(&previous.id_hash, &new.id_hash).await?;
+            return Ok(Some(previous.id_hash));
+        }
+        let facts = EventFacts {
+            actor: Some(new.user_id.as_str().to_owned()),
+            user_id: Some(previous.user_id.as_str().to_owned()),
+            client_id: None,
+            details: json!({ "sid": previous.id_hash, "reason": "another user signed in" }),
+        };
+        self.end_stored_session(&previous, facts, "session_replaced", meta, now).await?;
+        Ok(None)
     }
 
     /// The active session a cookie value names, if any.

@@ -192,6 +192,9 @@ pub trait SessionStore: Send + Sync {
     async fn session_for_client(&self, id_hash: &str, client_id: &ClientId) -> StoreResult<Option<SessionContext>>;
     /// Marks a session revoked; `NotFound` when there is none.
     async fn revoke_session(&self, id_hash: &str) -> StoreResult<()>;
+    /// Moves the unrevoked refresh tokens bound to session `from` to session `to` and revokes `from`, in one
+    /// transaction: the same user signed in again in that browser.
+    async fn hand_over_session(&self, from: &str, to: &str) -> StoreResult<()>;
     /// The sessions of a user that are neither revoked nor past their end at `now`, newest first (the account
     /// page).
     async fn sessions_of_user(&self, user_id: &UserId, now: UnixTime) -> StoreResult<Vec<crate::domain::Session>>;

@@ -424,6 +424,76 @@ both_backends!(logout_without_hint_asks_first, async |app| {
     let _ = g;
 });
 
+/// The code flow again in the same browser with `prompt=login`, signing in as `username`.
+async fn sign_in_again(app: &TestApp, g: &Grant, username: &str) -> Value {
+    let (challenge, verifier) = pkce_pair();
+    let url = format!(
+        "{}/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s&prompt=login&code_challenge={challenge}&code_challenge_method=S256",
+        app.address,
+        g.client_id,
+        urlencode(REDIRECT)
+    );
+    let back = crate::signin::browse_as(app, username, &url, Some("allow")).await;
+    let code = query_of(&back).remove("code").unwrap_or_else(|| panic!("no code: {back}"));
+    let (status, body) = redeem_code(app, &g.client_id, &g.secret, &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// The user signs out in the confirmation page.
+async fn confirm_logout(app: &TestApp) {
+    let html = app.api_client.get(app.url("/logout")).send().await.unwrap().text().await.unwrap();
+    let csrf = crate::signin::hidden(&html, "csrf");
+    let form = [("csrf", csrf.as_str()), ("decision", "logout")];
+    let r = app.api_client.post(app.url("/logout")).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+// Regression: signing in again (prompt=login) left the earlier session alive with its tokens, which then
+// outlived the logout.
+both_backends!(signing_in_again_hands_the_session_over, async |app| {
+    let g = sign_in(&app, "openid profile", &[]).await;
+    let first_rt = s(&g.tokens, "refresh_token").to_owned();
+    let again = sign_in_again(&app, &g, "alice").await;
+    // The earlier sign-in's tokens live on, in the new session.
+    let (st, body) = refresh(&app, &g, &first_rt).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let moved_rt = s(&body, "refresh_token").to_owned();
+    let events = app.cli_json(&["audit", "list"], None);
+    let logins: Vec<&Value> =
+        events["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "login_succeeded").collect();
+    assert_eq!(logins.len(), 2, "{events}");
+    // Events of one second come in no particular order.
+    let (first, second) = if logins[0]["details"]["continues_sid"].is_null() { (0, 1) } else { (1, 0) };
+    assert_eq!(logins[second]["details"]["continues_sid"], logins[first]["details"]["sid"], "{events}");
+    // One logout ends both sign-ins' tokens.
+    confirm_logout(&app).await;
+    for rt in [moved_rt.as_str(), s(&again, "refresh_token")] {
+        assert_eq!(introspect(&app, &g, rt).await["active"], false);
+    }
+});
+
+// Regression: another user signing in in the same browser left the first user's session, and its tokens, alive.
+both_backends!(another_user_signing_in_ends_the_session, async |app| {
+    let g = sign_in(&app, "openid profile", &[]).await;
+    app.cli_json(&["users", "add", "bob", "--password-stdin"], Some(crate::signin::PASSWORD));
+    let bobs = sign_in_again(&app, &g, "bob").await;
+    assert_eq!(introspect(&app, &g, s(&g.tokens, "refresh_token")).await["active"], false);
+    assert_eq!(userinfo_status(&app, s(&g.tokens, "access_token")).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(introspect(&app, &g, s(&bobs, "refresh_token")).await["active"], true);
+    let events = app.cli_json(&["audit", "list"], None);
+    let of_kind = |kind: &str| -> Vec<&Value> {
+        events["events"].as_array().unwrap().iter().filter(|e| e["kind"] == kind).collect()
+    };
+    let (logins, replaced) = (of_kind("login_succeeded"), of_kind("session_replaced"));
+    assert_eq!((logins.len(), replaced.len()), (2, 1), "{events}");
+    // Bob's sign-in ended alice's session (events of one second come in no particular order).
+    let (alices, bobs) = if logins[0]["details"]["sid"] == replaced[0]["details"]["sid"] { (0, 1) } else { (1, 0) };
+    assert_eq!(replaced[0]["details"]["sid"], logins[alices]["details"]["sid"], "{events}");
+    assert_eq!(replaced[0]["user_id"], logins[alices]["user_id"], "{events}");
+    assert_eq!(replaced[0]["actor"], logins[bobs]["user_id"], "{events}");
+});
+
 /// Whether the api client's session is live: `prompt=none` gets a code rather than `login_required`.
 async fn signed_in(app: &TestApp, client_id: &str) -> bool {
     let (challenge, _) = pkce_pair();

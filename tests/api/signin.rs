@@ -77,8 +77,13 @@ pub fn query_of(url: &str) -> HashMap<String, String> {
 }
 
 /// Drives the browser part of the flow with plain HTTP (cookies kept): from the authorization URL to the
-/// redirect back to the client, signing in and consenting as needed. Returns the final redirect URL.
+/// redirect back to the client, signing in as alice and consenting as needed. Returns the final redirect URL.
 pub async fn browse(app: &TestApp, auth_url: &str, consent: Option<&str>) -> String {
+    browse_as(app, "alice", auth_url, consent).await
+}
+
+/// [`browse`], signing in as `username` (whose password is [`PASSWORD`]).
+pub async fn browse_as(app: &TestApp, username: &str, auth_url: &str, consent: Option<&str>) -> String {
     let c = &app.api_client;
     let mut resp = c.get(auth_url).send().await.unwrap();
     for _ in 0..4 {
@@ -98,7 +103,7 @@ pub async fn browse(app: &TestApp, auth_url: &str, consent: Option<&str>) -> Str
                 .form(&[
                     ("interaction", &interaction),
                     ("csrf", &csrf),
-                    ("username", &"alice".into()),
+                    ("username", &username.to_owned()),
                     ("password", &PASSWORD.to_owned()),
                 ])
                 .send()

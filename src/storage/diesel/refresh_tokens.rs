@@ -28,7 +28,7 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Bool, Nullable};
 
 /// A `refresh_tokens` row as stored.
-#[derive(Debug, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = refresh_tokens)]
 struct RefreshTokenRow {
     id: String,
@@ -140,15 +140,29 @@ impl QueryFragment<Pg> for RotatePg<'_> {
         out.push_bind_param::<BigInt, _>(&self.now)?;
         out.push_sql(" WHERE id = ");
         out.push_bind_param::<Text, _>(self.old_id)?;
-        out.push_sql(" AND used_at IS NULL AND NOT revoked RETURNING id) ");
-        push_insert_select(&mut out, self.new)?;
+        out.push_sql(" AND used_at IS NULL AND NOT revoked RETURNING session_id) ");
+        push_insert_select(&mut out, self.new, SessionId::FromUsed)?;
         out.push_sql(" FROM used");
         Ok(())
     }
 }
 
+/// Where an inserted row's `session_id` comes from.
+enum SessionId {
+    /// The row's own.
+    Row,
+    /// The `session_id` that the `used` CTE returns: a successor stays bound to its parent's session as the
+    /// parent is when the rotation has its lock, even when a hand-over to a new session committed after the
+    /// rotation read the parent.
+    FromUsed,
+}
+
 /// `INSERT INTO refresh_tokens (…) SELECT <the columns of row>`, for the caller to end with a `FROM`.
-fn push_insert_select<'b>(out: &mut AstPass<'_, 'b, Pg>, row: &'b RefreshTokenRow) -> QueryResult<()> {
+fn push_insert_select<'b>(
+    out: &mut AstPass<'_, 'b, Pg>,
+    row: &'b RefreshTokenRow,
+    session: SessionId,
+) -> QueryResult<()> {
     use diesel::sql_types::{BigInt, Text};
     out.push_sql(
         "INSERT INTO refresh_tokens (id, token_hash, family_id, parent_id, client_id, user_id, session_id, scope, \
@@ -172,7 +186,14 @@ fn push_insert_select<'b>(out: &mut AstPass<'_, 'b, Pg>, row: &'b RefreshTokenRo
         Nullable<Text> => &row.parent_id,
         Text => &row.client_id,
         Nullable<Text> => &row.user_id,
-        Nullable<Text> => &row.session_id,
+    );
+    match session {
+        SessionId::Row => {
+            values!(Nullable<Text> => &row.session_id);
+        }
+        SessionId::FromUsed => out.push_sql(", used.session_id"),
+    }
+    values!(
         Text => &row.scope,
         Nullable<Text> => &row.resource,
         Nullable<BigInt> => &row.auth_time,
@@ -225,7 +246,7 @@ impl QueryFragment<Pg> for RedeemCodeGrantPg<'_> {
         out.push_sql(" AND NOT revoked AND expires_at > ");
         out.push_bind_param::<BigInt, _>(&self.now)?;
         out.push_sql(" FOR SHARE) AS session_live), inserted AS (");
-        push_insert_select(&mut out, self.refresh)?;
+        push_insert_select(&mut out, self.refresh, SessionId::Row)?;
         out.push_sql(
             " FROM standing WHERE user_can_sign_in AND session_live RETURNING 1) \
              SELECT user_can_sign_in, session_live FROM standing",
@@ -269,7 +290,10 @@ fn rotate(conn: &mut AnyConnection, old_id: &str, new: &RefreshTokenRow, now: Un
         if marked == 0 {
             return Err(Abort::Refused(()));
         }
-        insert(c, new).map_err(Abort::Store)
+        // The parent's session as it is now, as on Postgres (see `SessionId::FromUsed`).
+        let session_id: Option<String> =
+            refresh_tokens::table.find(old_id).select(refresh_tokens::session_id).first(c)?;
+        insert(c, &RefreshTokenRow { session_id, ..new.clone() }).map_err(Abort::Store)
     });
     match outcome {
         Ok(()) => Ok(true),

@@ -396,6 +396,42 @@ async fn session_revocation_spares_offline_tokens(backend: Backend) {
     assert!(t.store.revoke_session_refresh_tokens("s1", NOW).await.unwrap().is_empty());
 }
 
+/// A hand-over moves a session's unrevoked tokens to the new session, revokes the old one, and a rotation that
+/// read its token before the hand-over still binds the successor to the new session.
+async fn a_hand_over_moves_the_session_tokens(backend: Backend) {
+    use crate::storage::SessionStore;
+    let (t, _alice, record) = alice_in_session(backend).await;
+    let current = t.store.session("sid").await.unwrap().unwrap();
+    t.store.create_session(&crate::domain::Session { id_hash: "next".into(), ..current }).await.unwrap();
+    let revoked = RefreshTokenRecord {
+        revoked: true,
+        session_id: Some("sid".into()),
+        ..refresh_token("gone", "g", &record.client_id)
+    };
+    for token in [&record, &revoked] {
+        t.store.insert_refresh_token(token).await.unwrap();
+    }
+
+    t.store.hand_over_session("sid", "next").await.unwrap();
+    assert!(t.store.session("sid").await.unwrap().unwrap().revoked);
+    assert!(!t.store.session("next").await.unwrap().unwrap().revoked);
+    assert_eq!(by_id(&t, "rt").await.unwrap().session_id.as_deref(), Some("next"));
+    assert_eq!(by_id(&t, "gone").await.unwrap().session_id.as_deref(), Some("sid"), "revoked tokens stay");
+
+    // The successor as the refresh grant built it from the token it read before the hand-over.
+    let successor = RefreshTokenRecord {
+        id: "rt2".into(),
+        token_hash: "hash-rt2".into(),
+        parent_id: Some("rt".into()),
+        ..record.clone()
+    };
+    assert!(t.store.rotate_refresh_token("rt", &successor, NOW).await.unwrap());
+    assert_eq!(by_id(&t, "rt2").await.unwrap().session_id.as_deref(), Some("next"));
+    let ended = t.store.revoke_session_refresh_tokens("next", NOW).await.unwrap();
+    assert!(ended.is_empty(), "no access tokens recorded, {ended:?}");
+    assert!(by_id(&t, "rt2").await.unwrap().revoked, "a logout of the new session ends the successor");
+}
+
 async fn user_and_client_revocations_stay_in_scope(backend: Backend) {
     let t = TestDb::new(backend).await;
     let (c1, c2) = (t.add_client("c1").await, t.add_client("c2").await);
@@ -591,6 +627,7 @@ both_backends!(
     revoked_tokens_cannot_rotate,
     revoke_family_returns_live_access_tokens,
     session_revocation_spares_offline_tokens,
+    a_hand_over_moves_the_session_tokens,
     user_and_client_revocations_stay_in_scope,
     live_tokens_of_a_user_are_the_usable_ones,
     concurrent_rotations_and_revocations_lose_no_access_token,

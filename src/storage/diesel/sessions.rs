@@ -3,7 +3,7 @@
 //! `id_hash` (the hash of the cookie value) is the primary key; `amr` is stored as a JSON array of strings.
 
 use super::consents::stored_scope;
-use super::schema::{consents, sessions, users};
+use super::schema::{consents, refresh_tokens, sessions, users};
 use super::store::expired_rows_batch;
 use super::users::{user_from_row, UserRow};
 use super::{AnyConnection, DieselStore};
@@ -130,6 +130,27 @@ impl SessionStore for DieselStore {
                     return Err(StoreError::NotFound);
                 }
                 Ok(())
+            })
+            .await
+    }
+
+    async fn hand_over_session(&self, from: &str, to: &str) -> StoreResult<()> {
+        let (from, to) = (from.to_owned(), to.to_owned());
+        self.db()
+            .write(move |c| {
+                c.transaction(|c| {
+                    // A rotation that read a token before this commits still binds the successor to the session
+                    // its parent has once it holds the parent's lock: this one (see `refresh_tokens`).
+                    diesel::update(
+                        refresh_tokens::table
+                            .filter(refresh_tokens::session_id.eq(&from))
+                            .filter(refresh_tokens::revoked.eq(false)),
+                    )
+                    .set(refresh_tokens::session_id.eq(&to))
+                    .execute(c)?;
+                    diesel::update(sessions::table.find(&from)).set(sessions::revoked.eq(true)).execute(c)?;
+                    Ok(())
+                })
             })
             .await
     }
