@@ -14,7 +14,7 @@ use crate::storage::cache::EphemeralStore;
 use crate::storage::client_cache::client_views;
 use crate::storage::diesel::{Db, DieselStore, SqliteChanges};
 use crate::storage::revocation_epoch::{
-    CacheEpoch, EpochClients, EpochConsents, EpochRevocations, EpochUsers, RevocationEpoch, SharedEpoch,
+    CacheEpoch, EpochClients, EpochConsents, EpochRevocations, EpochSessions, EpochUsers, RevocationEpoch, SharedEpoch,
 };
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
@@ -106,7 +106,7 @@ pub async fn build_provider(
         clients: Arc::new(exact_clients),
         auth_clients: Arc::new(cached_clients),
         users: Arc::new(EpochUsers::new(shared.clone(), Arc::clone(&revocation_epoch))),
-        sessions: shared.clone(),
+        sessions: Arc::new(EpochSessions::new(shared.clone(), Arc::clone(&revocation_epoch))),
         consents: Arc::new(EpochConsents::new(shared.clone(), Arc::clone(&revocation_epoch))),
         revocations: Arc::new(EpochRevocations::new(shared.clone(), Arc::clone(&revocation_epoch))),
         refresh_tokens: shared.clone(),

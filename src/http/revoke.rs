@@ -46,7 +46,7 @@ pub async fn introspect(req: HttpRequest, body: form::Body, state: web::Data<App
         Ok((client, _)) if client.is_public() => {
             Err(OAuthError::invalid_client("introspection requires client authentication"))
         }
-        Ok((_, params)) => state.provider.introspect(&params, now).await,
+        Ok((client, params)) => state.provider.introspect(&client.id, &params, now).await,
         Err(e) => Err(e),
     };
     match outcome {

@@ -1,9 +1,11 @@
-//! Token introspection (RFC 7662) for authenticated clients: anything not live is `{"active": false}`.
+//! Token introspection (RFC 7662) for authenticated clients: anything not live is `{"active": false}`. Access
+//! tokens are for any confidential client (the resource servers); a refresh token only for its own client,
+//! which alone can use it: anyone else could test a stolen one without using it, out of reuse detection's sight.
 use super::error::OAuthError;
 use super::params::Params;
 use super::provider::Provider;
 use crate::domain::secret::SecretHash;
-use crate::domain::UnixTime;
+use crate::domain::{ClientId, UnixTime};
 use serde_json::{json, Value};
 
 fn inactive() -> Value {
@@ -11,15 +13,15 @@ fn inactive() -> Value {
 }
 
 impl Provider {
-    /// The introspection answer for `token` (`token_type_hint` only orders the lookups).
-    pub async fn introspect(&self, params: &Params, now: UnixTime) -> Result<Value, OAuthError> {
+    /// The introspection answer for `token`, asked by `caller` (`token_type_hint` only orders the lookups).
+    pub async fn introspect(&self, caller: &ClientId, params: &Params, now: UnixTime) -> Result<Value, OAuthError> {
         let token = params.require("token")?;
         if token.len() > 8192 {
             return Ok(inactive());
         }
         let refresh_first = params.get("token_type_hint") == Some("refresh_token");
         if refresh_first {
-            if let Some(v) = self.introspect_refresh(token, now).await? {
+            if let Some(v) = self.introspect_refresh(caller, token, now).await? {
                 return Ok(v);
             }
         }
@@ -39,14 +41,19 @@ impl Provider {
             };
         }
         if !refresh_first {
-            if let Some(v) = self.introspect_refresh(token, now).await? {
+            if let Some(v) = self.introspect_refresh(caller, token, now).await? {
                 return Ok(v);
             }
         }
         Ok(inactive())
     }
 
-    async fn introspect_refresh(&self, token: &str, now: UnixTime) -> Result<Option<Value>, OAuthError> {
+    async fn introspect_refresh(
+        &self,
+        caller: &ClientId,
+        token: &str,
+        now: UnixTime,
+    ) -> Result<Option<Value>, OAuthError> {
         if token.len() > 128 {
             return Ok(None);
         }
@@ -55,6 +62,9 @@ impl Provider {
         else {
             return Ok(None);
         };
+        if rt.client_id != *caller {
+            return Ok(Some(inactive()));
+        }
         let mut live = !rt.revoked && rt.used_at.is_none() && now < rt.expires_at && now < rt.idle_expires_at;
         if live {
             let client = self.clients.client(&rt.client_id).await?;

@@ -27,6 +27,14 @@ pub struct AccessTokenClaims {
     pub claims: Map<String, Value>,
 }
 
+impl AccessTokenClaims {
+    /// The session (`sid`) the token ends with, as the refresh tokens of its grant do: none for
+    /// `offline_access`, which is meant to outlive the session.
+    fn bound_session(&self) -> Option<&str> {
+        self.claims.get("sid").and_then(Value::as_str).filter(|_| !self.scope.contains(Scope::OFFLINE_ACCESS))
+    }
+}
+
 fn invalid(d: &str) -> OAuthError {
     OAuthError::invalid_token(d)
 }
@@ -118,9 +126,13 @@ impl Provider {
         } else {
             Some(UserId::parse(at.sub.clone()).map_err(|_| invalid("the access token has no user"))?)
         };
-        let standing = self.revocations.access_token_standing(&at.jti, &client_id, user_id.as_ref()).await?;
+        let session = at.bound_session().map(|sid| (sid, now));
+        let standing = self.revocations.access_token_standing(&at.jti, &client_id, user_id.as_ref(), session).await?;
         if standing.revoked {
             return Err(invalid("the access token was revoked"));
+        }
+        if !standing.session_live {
+            return Err(invalid("the session the access token was issued in has ended"));
         }
         let client = standing.client.ok_or_else(|| invalid("the client no longer exists"))?;
         if client.revoked_before.is_some_and(|t| at.iat <= t) {

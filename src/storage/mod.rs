@@ -248,6 +248,8 @@ pub struct AccessTokenStanding {
     pub client: Option<Client>,
     /// Its user, when it names one; `None` when there is none or the user is gone.
     pub user: Option<User>,
+    /// Whether the session it is bound to, when asked about one, is neither revoked nor past its end.
+    pub session_live: bool,
 }
 
 /// Revoked access tokens by `jti`, kept until they would have expired anyway.
@@ -255,13 +257,14 @@ pub struct AccessTokenStanding {
 pub trait RevocationStore: Send + Sync {
     /// Records a revoked `jti` (idempotent: revoking twice is fine).
     async fn revoke_jti(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()>;
-    /// Whether `jti` is revoked and, if not, the client and the user (when `user_id` is given), in one trip
-    /// to the database.
+    /// Whether `jti` is revoked and, if not, the client, the user (when `user_id` is given) and whether
+    /// `session` (its id, and the time now) is live, in one trip to the database.
     async fn access_token_standing(
         &self,
         jti: &str,
         client_id: &ClientId,
         user_id: Option<&UserId>,
+        session: Option<(&str, UnixTime)>,
     ) -> StoreResult<AccessTokenStanding>;
     /// Deletes rows whose token expired before `now`; returns how many.
     async fn purge_expired_revocations(&self, now: UnixTime) -> StoreResult<u64>;

@@ -11,10 +11,11 @@
 //! reads SQL there.
 use super::cache::EphemeralStore;
 use super::{
-    AccessTokenStanding, ClientStore, ConsentStore, RevocationStore, StoreResult, UserStore, UserUpdate, WithdrawnGrant,
+    AccessTokenStanding, ClientStore, ConsentStore, RevocationStore, SessionContext, SessionStore, StoreResult,
+    UserStore, UserUpdate, WithdrawnGrant,
 };
 use crate::domain::secret::{random_token, SecretHash};
-use crate::domain::{Client, ClientId, NewUser, Scope, UnixTime, User, UserId, Username};
+use crate::domain::{Client, ClientId, NewUser, Scope, Session, UnixTime, User, UserId, Username};
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -258,12 +259,69 @@ impl RevocationStore for EpochRevocations {
         jti: &str,
         client_id: &ClientId,
         user_id: Option<&UserId>,
+        session: Option<(&str, UnixTime)>,
     ) -> StoreResult<AccessTokenStanding> {
-        self.inner.access_token_standing(jti, client_id, user_id).await
+        self.inner.access_token_standing(jti, client_id, user_id, session).await
     }
 
     async fn purge_expired_revocations(&self, now: UnixTime) -> StoreResult<u64> {
         self.inner.purge_expired_revocations(now).await
+    }
+}
+
+/// A [`SessionStore`] that advances the epoch after a session ends: the access tokens bound to it end with it.
+pub struct EpochSessions {
+    inner: Arc<dyn SessionStore>,
+    epoch: Arc<RevocationEpoch>,
+}
+
+impl EpochSessions {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn SessionStore>, epoch: Arc<RevocationEpoch>) -> Self {
+        Self { inner, epoch }
+    }
+
+    async fn after<T>(&self, result: StoreResult<T>) -> StoreResult<T> {
+        self.epoch.advance().await;
+        result
+    }
+}
+
+#[async_trait]
+impl SessionStore for EpochSessions {
+    async fn create_session(&self, session: &Session) -> StoreResult<()> {
+        self.inner.create_session(session).await
+    }
+
+    async fn session(&self, id_hash: &str) -> StoreResult<Option<Session>> {
+        self.inner.session(id_hash).await
+    }
+
+    async fn session_for_client(&self, id_hash: &str, client_id: &ClientId) -> StoreResult<Option<SessionContext>> {
+        self.inner.session_for_client(id_hash, client_id).await
+    }
+
+    async fn revoke_session(&self, id_hash: &str) -> StoreResult<()> {
+        let r = self.inner.revoke_session(id_hash).await;
+        self.after(r).await
+    }
+
+    async fn hand_over_session(&self, from: &str, to: &str) -> StoreResult<()> {
+        let r = self.inner.hand_over_session(from, to).await;
+        self.after(r).await
+    }
+
+    async fn sessions_of_user(&self, user_id: &UserId, now: UnixTime) -> StoreResult<Vec<Session>> {
+        self.inner.sessions_of_user(user_id, now).await
+    }
+
+    async fn revoke_user_sessions(&self, user_id: &UserId) -> StoreResult<u64> {
+        let r = self.inner.revoke_user_sessions(user_id).await;
+        self.after(r).await
+    }
+
+    async fn purge_expired_sessions(&self, now: UnixTime) -> StoreResult<u64> {
+        self.inner.purge_expired_sessions(now).await
     }
 }
 

@@ -449,6 +449,50 @@ async fn confirm_logout(app: &TestApp) {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
+// Regression: any client could introspect another's refresh token, and so test a stolen one without using it.
+both_backends!(a_refresh_token_is_introspected_by_its_own_client_only, async |app| {
+    let g = sign_in(&app, "openid offline_access", &[]).await;
+    let other = add_client(&app, &[]);
+    let ask = |token: String| {
+        let (app, other) = (&app, &other);
+        async move { introspect_basic(app, s(other, "client_id"), s(other, "client_secret"), &token).await }
+    };
+    assert_eq!(ask(s(&g.tokens, "refresh_token").to_owned()).await, serde_json::json!({ "active": false }));
+    assert_eq!(introspect(&app, &g, s(&g.tokens, "refresh_token")).await["active"], true);
+    // Access tokens are for resource servers, which are clients of their own.
+    assert_eq!(ask(s(&g.tokens, "access_token").to_owned()).await["active"], true);
+});
+
+// Regression: an access token issued without a refresh token (the client cannot refresh) outlived the logout of
+// its session.
+both_backends!(logout_ends_the_session_s_access_tokens, async |app| {
+    let g = sign_in(&app, "openid profile", &["--grant-type", "authorization_code"]).await;
+    assert!(g.tokens.get("refresh_token").is_none(), "{}", g.tokens);
+    let bound_at = s(&g.tokens, "access_token").to_owned();
+    assert_eq!(userinfo_status(&app, &bound_at).await, StatusCode::OK);
+    // Offline access is meant to outlive the session, with the access tokens issued with it.
+    let offline_client = add_client(&app, &[]);
+    let offline = Grant {
+        client_id: s(&offline_client, "client_id").to_owned(),
+        secret: s(&offline_client, "client_secret").to_owned(),
+        tokens: Value::Null,
+    };
+    let tokens = code_flow(&app, &offline.client_id, &offline.secret, "openid offline_access").await;
+    let (st, refreshed) = refresh(&app, &offline, s(&tokens, "refresh_token")).await;
+    assert_eq!(st, StatusCode::OK, "{refreshed}");
+
+    confirm_logout(&app).await;
+    assert_eq!(userinfo_status(&app, &bound_at).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(introspect(&app, &g, &bound_at).await["active"], false);
+    for at in [s(&tokens, "access_token"), s(&refreshed, "access_token")] {
+        assert_eq!(introspect(&app, &g, at).await["active"], true);
+        assert_eq!(userinfo_status(&app, at).await, StatusCode::OK);
+    }
+    let (st, body) = refresh(&app, &offline, s(&refreshed, "refresh_token")).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(introspect(&app, &g, s(&body, "access_token")).await["active"], true);
+});
+
 // Regression: signing in again (prompt=login) left the earlier session alive with its tokens, which then
 // outlived the logout.
 both_backends!(signing_in_again_hands_the_session_over, async |app| {

@@ -91,7 +91,8 @@ impl Provider {
             scope: scope.clone(),
             audience: self.audience(resource.as_deref()),
             auth_time: rt.auth_time,
-            sid: rt.session_id.clone(),
+            // An offline grant outlives its session, so its tokens name none: they must not end with it.
+            sid: rt.session_id.clone().filter(|_| !rt.offline),
             ttl,
         };
         let id_token_ttl = (scope.contains(Scope::OPENID) && rt.user_id.is_some()).then_some(self.tokens.id_token_ttl);

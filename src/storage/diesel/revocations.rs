@@ -5,6 +5,7 @@
 
 use super::clients::load_client;
 use super::schema::revocations;
+use super::sessions::session_is_live;
 use super::store::expired_rows_batch;
 use super::users::load_user;
 use super::{AnyConnection, DieselStore};
@@ -57,20 +58,26 @@ impl RevocationStore for DieselStore {
         jti: &str,
         client_id: &ClientId,
         user_id: Option<&UserId>,
+        session: Option<(&str, UnixTime)>,
     ) -> StoreResult<AccessTokenStanding> {
         let (jti, client_id) = (jti.to_owned(), client_id.as_str().to_owned());
         let user_id = user_id.map(|u| u.as_str().to_owned());
+        let session = session.map(|(id, now)| (id.to_owned(), now));
         self.db()
             .run(move |c| {
                 if find_jti(c, &jti)? {
-                    return Ok(AccessTokenStanding { revoked: true, client: None, user: None });
+                    return Ok(AccessTokenStanding { revoked: true, client: None, user: None, session_live: false });
                 }
                 let client = load_client(c, &client_id)?;
                 let user = match &user_id {
                     Some(id) => load_user(c, id)?,
                     None => None,
                 };
-                Ok(AccessTokenStanding { revoked: false, client, user })
+                let session_live = match &session {
+                    Some((id, now)) => session_is_live(c, id, *now)?,
+                    None => true,
+                };
+                Ok(AccessTokenStanding { revoked: false, client, user, session_live })
             })
             .await
     }
@@ -95,7 +102,7 @@ mod tests {
 
     async fn is_revoked(t: &TestDb, jti: &str) -> bool {
         let nobody = ClientId::parse("nobody").unwrap();
-        t.store.access_token_standing(jti, &nobody, None).await.unwrap().revoked
+        t.store.access_token_standing(jti, &nobody, None, None).await.unwrap().revoked
     }
 
     async fn revoke_is_idempotent(backend: Backend) {
@@ -155,20 +162,52 @@ mod tests {
         let t = TestDb::new(backend).await;
         let client = t.add_client("app").await;
         let alice = t.add_user("alice").await;
-        let standing = t.store.access_token_standing("j", &client, Some(&alice)).await.unwrap();
-        assert!(!standing.revoked);
+        let standing = t.store.access_token_standing("j", &client, Some(&alice), None).await.unwrap();
+        assert!(!standing.revoked && standing.session_live);
         assert_eq!((standing.client.map(|c| c.id), standing.user.map(|u| u.id)), (Some(client.clone()), Some(alice)));
-        let own = t.store.access_token_standing("j", &client, None).await.unwrap();
+        let own = t.store.access_token_standing("j", &client, None, None).await.unwrap();
         assert!(own.client.is_some() && own.user.is_none(), "a client's own token names no user");
         let gone = UserId::generate();
-        let orphan = t.store.access_token_standing("j", &ClientId::parse("gone").unwrap(), Some(&gone)).await.unwrap();
+        let gone_client = ClientId::parse("gone").unwrap();
+        let orphan = t.store.access_token_standing("j", &gone_client, Some(&gone), None).await.unwrap();
         assert!(!orphan.revoked && orphan.client.is_none() && orphan.user.is_none());
         t.store.revoke_jti("j", 100).await.unwrap();
-        assert!(t.store.access_token_standing("j", &client, None).await.unwrap().revoked);
+        assert!(t.store.access_token_standing("j", &client, None, None).await.unwrap().revoked);
+    }
+
+    async fn standing_says_whether_the_session_is_live(backend: Backend) {
+        use crate::storage::SessionStore;
+        let t = TestDb::new(backend).await;
+        let client = t.add_client("app").await;
+        let alice = t.add_user("alice").await;
+        let session = |id: &str| crate::domain::Session {
+            id_hash: id.into(),
+            user_id: alice.clone(),
+            auth_time: 100,
+            amr: vec![],
+            created_at: 100,
+            expires_at: 200,
+            revoked: false,
+        };
+        for id in ["live", "ended"] {
+            t.store.create_session(&session(id)).await.unwrap();
+        }
+        t.store.revoke_session("ended").await.unwrap();
+        let live = |sid: &'static str, now: UnixTime| {
+            let (t, client, alice) = (&t, &client, &alice);
+            async move {
+                t.store.access_token_standing("j", client, Some(alice), Some((sid, now))).await.unwrap().session_live
+            }
+        };
+        assert!(live("live", 150).await);
+        assert!(!live("live", 200).await, "past its end");
+        assert!(!live("ended", 150).await, "revoked");
+        assert!(!live("unknown", 150).await, "purged or never there");
     }
 
     both_backends!(
         standing_brings_the_client_and_the_user,
+        standing_says_whether_the_session_is_live,
         revoke_is_idempotent,
         the_later_expiry_is_kept,
         concurrent_revocations_all_succeed,
