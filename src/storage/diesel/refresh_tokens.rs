@@ -120,8 +120,10 @@ fn insert_error(e: diesel::result::Error) -> StoreError {
 
 /// The compare-and-set and the insert of the successor as one Postgres statement: one round trip instead of
 /// four (BEGIN, UPDATE, INSERT, COMMIT). A concurrent rotation of the same token waits on the row lock, then
-/// finds `used_at` set, updates nothing and so inserts nothing. A query type of its own (not `sql_query`) so
-/// that diesel keeps it prepared, like its other statements.
+/// finds `used_at` set, updates nothing and so inserts nothing. Nothing rotates in a family with a revoked
+/// token (every revocation covers whole families), so once a revocation has committed no successor can follow
+/// it (see [`revoke`]). A query type of its own (not `sql_query`) so that diesel keeps it prepared, like its
+/// other statements.
 struct RotatePg<'a> {
     old_id: &'a str,
     new: &'a RefreshTokenRow,
@@ -140,7 +142,12 @@ impl QueryFragment<Pg> for RotatePg<'_> {
         out.push_bind_param::<BigInt, _>(&self.now)?;
         out.push_sql(" WHERE id = ");
         out.push_bind_param::<Text, _>(self.old_id)?;
-        out.push_sql(" AND used_at IS NULL AND NOT revoked RETURNING session_id) ");
+        out.push_sql(
+            " AND used_at IS NULL AND NOT revoked AND NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE revoked AND \
+             family_id = ",
+        );
+        out.push_bind_param::<Text, _>(&self.new.family_id)?;
+        out.push_sql(") RETURNING session_id) ");
         push_insert_select(&mut out, self.new, SessionId::FromUsed)?;
         out.push_sql(" FROM used");
         Ok(())
@@ -390,34 +397,74 @@ pub(super) fn revoke_user_client(
     revoke(conn, &what, UnixTime::MIN, now)
 }
 
-/// Revokes the tokens `what` covers, in one transaction, and returns the access tokens issued with them after
-/// `issued_after` that expire after `now`. Tokens revoked already are skipped: their access tokens were
-/// returned when they were.
+/// Revokes the tokens `what` covers and returns the access tokens issued with them after `issued_after` that
+/// expire after `now`. Tokens revoked already are skipped: their access tokens were returned when they were.
+///
+/// On Postgres each statement sees what committed before it began, so a rotation that began before a pass
+/// committed can insert a successor that the pass never saw, and rotations chained on it could go on. Rotations
+/// that begin after a pass committed find the family's revoked tokens and fail ([`RotatePg`]), so the next
+/// pass, whose first statement waits on the parents of the rotations still in flight, sees every successor.
+/// Passes repeat until one revokes nothing. On SQLite the write lock orders a pass and rotations wholly: one
+/// pass is enough.
 fn revoke(
     conn: &mut AnyConnection,
     what: &Revoke,
     issued_after: UnixTime,
     now: UnixTime,
 ) -> StoreResult<IssuedAccessTokens> {
+    const MAX_PASSES: usize = 8;
+    let mut issued = IssuedAccessTokens::new();
+    for _ in 0..MAX_PASSES {
+        let (revoked, access) = revoke_pass(conn, what, issued_after, now)?;
+        issued.extend(access);
+        if revoked == 0 || matches!(conn, AnyConnection::Sqlite(_)) {
+            return Ok(issued);
+        }
+    }
+    Err(StoreError::Backend(format!("refresh tokens still being rotated after {MAX_PASSES} revocation passes")))
+}
+
+/// One pass of [`revoke`], in one transaction: how many tokens it revoked, and their live access tokens.
+fn revoke_pass(
+    conn: &mut AnyConnection,
+    what: &Revoke,
+    issued_after: UnixTime,
+    now: UnixTime,
+) -> StoreResult<(usize, IssuedAccessTokens)> {
+    // Bind parameters per statement stay well under both backends' limits.
+    const CHUNK: usize = 1000;
     conn.transaction(|c| {
         // A write that changes nothing, to take the locks before reading (see the module docs). On Postgres it
-        // also makes a concurrent rotation of one of these tokens wait, and then lose, instead of slipping a new
-        // token, and its access token, in between the SELECT and the UPDATE below.
+        // also makes a concurrent rotation of one of these tokens wait, and then lose, so that the SELECT below
+        // sees what the rotation did.
         diesel::update(refresh_tokens::table.filter(what.unrevoked()))
             .set(refresh_tokens::revoked.eq(false))
             .execute(c)?;
-        let issued = refresh_tokens::table
+        let covered: Vec<(String, Option<String>, Option<i64>, i64)> = refresh_tokens::table
             .filter(what.unrevoked())
-            .filter(refresh_tokens::access_jti.is_not_null())
-            .filter(refresh_tokens::access_expires_at.gt(now))
-            .filter(refresh_tokens::created_at.gt(issued_after))
-            .select((refresh_tokens::access_jti.assume_not_null(), refresh_tokens::access_expires_at.assume_not_null()))
+            .select((
+                refresh_tokens::id,
+                refresh_tokens::access_jti,
+                refresh_tokens::access_expires_at,
+                refresh_tokens::created_at,
+            ))
             .order(refresh_tokens::id.asc())
-            .load::<(String, i64)>(c)?;
-        diesel::update(refresh_tokens::table.filter(what.unrevoked()))
-            .set(refresh_tokens::revoked.eq(true))
-            .execute(c)?;
-        Ok(issued)
+            .load(c)?;
+        // Exactly the rows read, so every token revoked here has its access token returned: a successor
+        // committed after the SELECT is the next pass's.
+        let ids: Vec<&str> = covered.iter().map(|(id, ..)| id.as_str()).collect();
+        for chunk in ids.chunks(CHUNK) {
+            diesel::update(refresh_tokens::table.filter(refresh_tokens::id.eq_any(chunk)))
+                .set(refresh_tokens::revoked.eq(true))
+                .execute(c)?;
+        }
+        let issued = covered
+            .iter()
+            .filter(|(_, _, _, created_at)| *created_at > issued_after)
+            .filter_map(|(_, jti, exp, _)| Some((jti.clone()?, (*exp)?)))
+            .filter(|(_, exp)| *exp > now)
+            .collect();
+        Ok((covered.len(), issued))
     })
 }
 
