@@ -151,14 +151,20 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     let limits = &state.provider.limits;
 
     // A locked IP or name gets no answer about the password, right or wrong.
-    if let Some(lock) = limits.login_lock(ip, &username, now).await {
-        tracing::info!(event = "login_throttled", scope = lock.scope.as_str(), "sign-in refused while locked");
-        state.provider.metrics.sign_in(crate::metrics::SignIn::Locked);
-        return form_again(&req, &state, &target, username, Refused::Locked(lock)).await;
-    }
+    let attempt = match limits.begin_sign_in(ip, &username, now).await {
+        Ok(attempt) => attempt,
+        Err(lock) => {
+            tracing::info!(event = "login_throttled", scope = lock.scope.as_str(), "sign-in refused while locked");
+            state.provider.metrics.sign_in(crate::metrics::SignIn::Locked);
+            return form_again(&req, &state, &target, username, Refused::Locked(lock)).await;
+        }
+    };
     let check = match state.provider.verify_sign_in(&username, password).await {
         Ok(c) => c,
-        Err(e) => return error_page(&req, &e),
+        Err(e) => {
+            limits.sign_in_abandoned(attempt, now).await;
+            return error_page(&req, &e);
+        }
     };
     let user = match check {
         PasswordCheck::Accepted(user) => user,
@@ -171,7 +177,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
                 details: json!({ "reason": refusal.as_str() }),
             };
             state.provider.audit("login_failed", facts, &meta, now).await;
-            let Some(lock) = limits.login_failed(ip, &username, now).await else {
+            let Some(lock) = limits.sign_in_failed(attempt, &username, now).await else {
                 return form_again(&req, &state, &target, username, Refused::Failed).await;
             };
             let facts = EventFacts {
@@ -184,7 +190,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             return form_again(&req, &state, &target, username, Refused::Locked(lock)).await;
         }
     };
-    limits.login_succeeded(&username, now).await;
+    limits.sign_in_succeeded(attempt, &username, now).await;
     let (cookie, session) = match state.provider.start_session(&user, vec!["pwd".into()], now).await {
         Ok(v) => v,
         Err(e) => return error_page(&req, &e),

@@ -11,6 +11,8 @@
 //!   alike. Reaching the limit locks the name; each further lock (another failure after the lock while the
 //!   window lasts, or a new series within a day) doubles, up to the configured maximum. A successful sign-in
 //!   resets the count and the doubling.
+//! - A sign-in counts as a failure from the moment it starts until its password proves right, so parallel
+//!   guesses cannot all start before any is counted: past the limit they are refused unchecked.
 //! - The token endpoint (per claimed `client_id` and per IP) and registration (per IP) count every request.
 //!
 //! IPv6 clients count by their /64, which one subscriber usually holds whole.
@@ -66,6 +68,22 @@ pub struct Lock {
     pub scope: LockScope,
     /// Seconds until it ends (at least 1).
     pub retry_after: i64,
+}
+
+/// A counter a sign-in attempt added to, and when its window ends.
+#[derive(Debug)]
+struct Counted {
+    key: String,
+    count: u64,
+    ends: UnixTime,
+}
+
+/// A sign-in attempt that may check its password, counted as a failure until it is settled.
+#[derive(Debug)]
+#[must_use = "settle the attempt: failed, succeeded or abandoned"]
+pub struct SignInAttempt {
+    ip: Option<Counted>,
+    user: Option<Counted>,
 }
 
 /// The counters and the rules. One per process, shared by every request.
@@ -163,9 +181,47 @@ impl Limiter {
         }
     }
 
-    /// Whether a sign-in may be tried now: `Some` lock when the IP or the username is locked. Call it before
-    /// checking the password, so a locked name gets no answer about its password.
-    pub async fn login_lock(&self, ip: Option<IpAddr>, username: &str, now: UnixTime) -> Option<Lock> {
+    /// Starts a sign-in: `Err` with the lock when the IP or the username is locked, so that a locked name gets
+    /// no answer about its password. Otherwise the attempt is counted as a failure at once, before its password
+    /// is checked: parallel guesses cannot all pass this check before any of them is counted. An attempt that
+    /// goes past a limit that attempts still being checked have reached is refused unchecked, and not counted.
+    /// Settle the attempt with [`Self::sign_in_failed`], [`Self::sign_in_succeeded`] or
+    /// [`Self::sign_in_abandoned`].
+    pub async fn begin_sign_in(
+        &self,
+        ip: Option<IpAddr>,
+        username: &str,
+        now: UnixTime,
+    ) -> Result<SignInAttempt, Lock> {
+        if let Some(lock) = self.login_lock(ip, username, now).await {
+            return Err(lock);
+        }
+        let mut attempt = SignInAttempt { ip: None, user: None };
+        if let (Some(rate), Some(ip)) = (self.rules.login_ip, ip) {
+            let key = cache_keys::limit("login-ip", &ip_subject(ip));
+            let (count, left) = self.incr(&key, rate.window, now).await;
+            if count > rate.max {
+                self.decr(&key, now).await;
+                return Err(Lock { scope: LockScope::ClientIp, retry_after: left });
+            }
+            attempt.ip = Some(Counted { key, count, ends: now + left });
+        }
+        if let Some(rule) = self.rules.login_user {
+            let key = cache_keys::limit("login-user", &name_subject(username));
+            let (count, left) = self.incr(&key, rule.window, now).await;
+            if count > rule.failures {
+                self.decr(&key, now).await;
+                self.sign_in_abandoned(attempt, now).await;
+                // The attempt that reached the limit is still being checked: it locks the name if it fails.
+                return Err(Lock { scope: LockScope::Username, retry_after: 1 });
+            }
+            attempt.user = Some(Counted { key, count, ends: now + left });
+        }
+        Ok(attempt)
+    }
+
+    /// Whether the IP or the username is locked now.
+    async fn login_lock(&self, ip: Option<IpAddr>, username: &str, now: UnixTime) -> Option<Lock> {
         let mut found: Option<Lock> = None;
         if let (Some(_), Some(ip)) = (self.rules.login_ip, ip) {
             found = self
@@ -179,38 +235,50 @@ impl Limiter {
         found
     }
 
-    /// Counts a failed sign-in. `Some` when this failure started a lock (the caller answers 429 and records a
-    /// `login_lockout` event); the longer one when both the IP and the username reached their limits.
-    pub async fn login_failed(&self, ip: Option<IpAddr>, username: &str, now: UnixTime) -> Option<Lock> {
+    /// The attempt failed (it is counted already). `Some` when it started a lock (the caller answers 429 and
+    /// records a `login_lockout` event); the longer one when both the IP and the username reached their limits.
+    pub async fn sign_in_failed(&self, attempt: SignInAttempt, username: &str, now: UnixTime) -> Option<Lock> {
         let mut started: Option<Lock> = None;
-        if let (Some(rate), Some(ip)) = (self.rules.login_ip, ip) {
-            let subject = ip_subject(ip);
-            let (count, left) = self.incr(&cache_keys::limit("login-ip", &subject), rate.window, now).await;
-            if count >= rate.max {
-                self.set_until(&cache_keys::limit("login-ip-block", &subject), now + left, now).await;
-                started = Some(Lock { scope: LockScope::ClientIp, retry_after: left });
+        if let (Some(rate), Some(ip)) = (self.rules.login_ip, attempt.ip) {
+            if ip.count >= rate.max {
+                let block = ip.key.replacen("login-ip", "login-ip-block", 1);
+                self.set_until(&block, ip.ends, now).await;
+                started = Some(Lock { scope: LockScope::ClientIp, retry_after: (ip.ends - now).max(1) });
             }
         }
-        if let Some(rule) = self.rules.login_user {
-            let subject = name_subject(username);
-            let (count, _) = self.incr(&cache_keys::limit("login-user", &subject), rule.window, now).await;
-            if count >= rule.failures {
+        if let (Some(rule), Some(user)) = (self.rules.login_user, attempt.user) {
+            if user.count >= rule.failures {
+                let subject = name_subject(username);
                 let (level, _) = self.incr(&cache_keys::limit("login-user-locks", &subject), LOCK_MEMORY, now).await;
                 let secs = lock_seconds(&rule, level);
                 self.set_until(&cache_keys::limit("login-user-lock", &subject), now + secs, now).await;
+                // One short of the limit again, so that once the lock ends one attempt is checked (and a failure
+                // locks again, for longer), while parallel ones are refused as at the first lock.
+                self.set_count(&user.key, rule.failures - 1, user.ends, now).await;
                 started = longer(started, Some(Lock { scope: LockScope::Username, retry_after: secs }));
             }
         }
         started
     }
 
-    /// A successful sign-in: the username's failures and lock doubling start over. The IP's failures stay
-    /// counted (one known password must not buy an IP more guesses at other names).
-    pub async fn login_succeeded(&self, username: &str, now: UnixTime) {
+    /// The attempt succeeded: it does not count as the IP's failure, and the username's failures and lock
+    /// doubling start over. The IP's other failures stay counted (one known password must not buy an IP more
+    /// guesses at other names).
+    pub async fn sign_in_succeeded(&self, attempt: SignInAttempt, username: &str, now: UnixTime) {
+        if let Some(ip) = attempt.ip {
+            self.decr(&ip.key, now).await;
+        }
         if self.rules.login_user.is_some() {
             let subject = name_subject(username);
             self.forget(&cache_keys::limit("login-user", &subject), now).await;
             self.forget(&cache_keys::limit("login-user-locks", &subject), now).await;
+        }
+    }
+
+    /// The attempt could not be checked (a storage failure): it counts for nothing.
+    pub async fn sign_in_abandoned(&self, attempt: SignInAttempt, now: UnixTime) {
+        for counted in [attempt.ip, attempt.user].into_iter().flatten() {
+            self.decr(&counted.key, now).await;
         }
     }
 
@@ -254,6 +322,17 @@ impl Limiter {
         self.fallback().incr(key, window_secs, now)
     }
 
+    /// Takes one from the counter under `key`, where [`Self::incr`] counted.
+    async fn decr(&self, key: &str, now: UnixTime) {
+        if self.use_cache(now) {
+            match self.cache.decr(key).await {
+                Ok(()) => return,
+                Err(e) => self.cache_failed("decr", &e, now),
+            }
+        }
+        self.fallback().decr(key, now);
+    }
+
     /// The time stored under `key` by [`Self::set_until`], if any.
     async fn until(&self, key: &str, now: UnixTime) -> Option<UnixTime> {
         if self.use_cache(now) {
@@ -267,14 +346,23 @@ impl Limiter {
 
     /// Stores the time `until` under `key`, expiring then.
     async fn set_until(&self, key: &str, until: UnixTime, now: UnixTime) {
-        let ttl = until - now;
+        self.set_value(key, until, until, now).await;
+    }
+
+    /// Sets the counter under `key` (as [`Self::incr`] keeps it) to `count` until `ends`.
+    async fn set_count(&self, key: &str, count: u64, ends: UnixTime, now: UnixTime) {
+        self.set_value(key, i64::try_from(count).unwrap_or(i64::MAX), ends, now).await;
+    }
+
+    /// Stores `value` under `key` until `ends`.
+    async fn set_value(&self, key: &str, value: i64, ends: UnixTime, now: UnixTime) {
         if self.use_cache(now) {
-            match self.cache.set(key, until.to_string().as_bytes(), window(ttl)).await {
+            match self.cache.set(key, value.to_string().as_bytes(), window(ends - now)).await {
                 Ok(()) => return,
                 Err(e) => self.cache_failed("set", &e, now),
             }
         }
-        self.fallback().set(key, until, until, now);
+        self.fallback().set(key, value, ends, now);
     }
 
     async fn forget(&self, key: &str, now: UnixTime) {
@@ -346,6 +434,12 @@ impl Fallback {
         (1, window)
     }
 
+    fn decr(&mut self, key: &str, now: UnixTime) {
+        if let Some(slot) = self.live(key, now) {
+            slot.value = (slot.value - 1).max(0);
+        }
+    }
+
     fn value(&mut self, key: &str, now: UnixTime) -> Option<i64> {
         self.live(key, now).map(|s| s.value)
     }
@@ -390,6 +484,9 @@ mod tests {
             Err(CacheError::Unavailable("down".into()))
         }
         async fn incr(&self, _: &str, _: Duration) -> CacheResult<(u64, Duration)> {
+            Err(CacheError::Unavailable("down".into()))
+        }
+        async fn decr(&self, _: &str) -> CacheResult<()> {
             Err(CacheError::Unavailable("down".into()))
         }
         async fn ping(&self) -> CacheResult<()> {
@@ -449,16 +546,27 @@ mod tests {
         assert_eq!(claimed_client(&params(&[]), Some("Bearer t")), None);
     }
 
+    /// A wrong password: `Err` when refused unchecked, else the lock the failure started, if any.
+    async fn fail(limiter: &Limiter, ip: Option<IpAddr>, name: &str, now: UnixTime) -> Result<Option<Lock>, Lock> {
+        let attempt = limiter.begin_sign_in(ip, name, now).await?;
+        Ok(limiter.sign_in_failed(attempt, name, now).await)
+    }
+
+    async fn succeed(limiter: &Limiter, ip: Option<IpAddr>, name: &str, now: UnixTime) {
+        let attempt = limiter.begin_sign_in(ip, name, now).await.expect("not locked");
+        limiter.sign_in_succeeded(attempt, name, now).await;
+    }
+
     async fn username_lockout_progression(limiter: &Limiter) {
         let addr = ip("192.0.2.1");
         // Two failures: no lock yet.
         for _ in 0..2 {
-            assert_eq!(limiter.login_failed(addr, "alice", T0).await, None);
+            assert_eq!(fail(limiter, addr, "alice", T0).await, Ok(None));
         }
         assert_eq!(limiter.login_lock(addr, "alice", T0).await, None);
         // The third starts a 60 s lock, for this name only (in any case).
-        let lock = limiter.login_failed(ip("192.0.2.2"), "alice", T0).await;
-        assert_eq!(lock, Some(Lock { scope: LockScope::Username, retry_after: 60 }));
+        let lock = fail(limiter, ip("192.0.2.2"), "alice", T0).await;
+        assert_eq!(lock, Ok(Some(Lock { scope: LockScope::Username, retry_after: 60 })));
         assert_eq!(
             limiter.login_lock(ip("198.51.100.9"), "Alice", T0 + 10).await,
             Some(Lock { scope: LockScope::Username, retry_after: 50 })
@@ -466,11 +574,11 @@ mod tests {
         assert_eq!(limiter.login_lock(addr, "bob", T0 + 10).await, None);
         // After the lock, the next failure locks again for twice as long.
         assert_eq!(limiter.login_lock(addr, "alice", T0 + 60).await, None);
-        let lock = limiter.login_failed(ip("192.0.2.3"), "alice", T0 + 61).await;
-        assert_eq!(lock, Some(Lock { scope: LockScope::Username, retry_after: 120 }));
+        let lock = fail(limiter, ip("192.0.2.3"), "alice", T0 + 61).await;
+        assert_eq!(lock, Ok(Some(Lock { scope: LockScope::Username, retry_after: 120 })));
         // A success starts over.
-        limiter.login_succeeded("alice", T0 + 200).await;
-        assert_eq!(limiter.login_failed(ip("192.0.2.4"), "alice", T0 + 201).await, None);
+        succeed(limiter, ip("192.0.2.4"), "alice", T0 + 200).await;
+        assert_eq!(fail(limiter, ip("192.0.2.4"), "alice", T0 + 201).await, Ok(None));
     }
 
     #[tokio::test]
@@ -505,15 +613,52 @@ mod tests {
         let now = crate::domain::now();
         // Successes in between do not count and do not reset the IP.
         for (i, name) in ["a", "b", "c", "d"].iter().enumerate() {
-            assert_eq!(limiter.login_failed(addr, name, now).await, None, "failure {i}");
-            limiter.login_succeeded("someone", now).await;
+            assert_eq!(fail(&limiter, addr, name, now).await, Ok(None), "failure {i}");
+            succeed(&limiter, addr, "someone", now).await;
         }
-        let lock = limiter.login_failed(addr, "e", now).await.expect("the fifth failure blocks the IP");
+        let lock = fail(&limiter, addr, "e", now).await.unwrap().expect("the fifth failure blocks the IP");
         assert_eq!(lock.scope, LockScope::ClientIp);
         assert!((59..=60).contains(&lock.retry_after), "{lock:?}");
         let seen = limiter.login_lock(addr, "anyone", now).await.expect("blocked");
         assert_eq!(seen.scope, LockScope::ClientIp);
         assert_eq!(limiter.login_lock(ip("203.0.113.6"), "anyone", now).await, None);
+    }
+
+    /// Parallel guesses: of twelve attempts begun before any is settled, only as many as the limit allows check
+    /// their password. Before, each passed the lock check before any failure was counted.
+    async fn parallel_guesses_check_no_more_passwords_than_the_limit(limiter: Limiter) {
+        let limiter = Arc::new(limiter);
+        let now = crate::domain::now();
+        let begun = futures_util::future::join_all((0..12).map(|i| {
+            let limiter = Arc::clone(&limiter);
+            async move { limiter.begin_sign_in(ip(&format!("192.0.2.{i}")), "alice", now).await }
+        }))
+        .await;
+        let (checked, refused): (Vec<_>, Vec<_>) = begun.into_iter().partition(Result::is_ok);
+        assert_eq!((checked.len(), refused.len()), (3, 9));
+        let mut locks = Vec::new();
+        for attempt in checked.into_iter().flatten() {
+            locks.push(limiter.sign_in_failed(attempt, "alice", now).await);
+        }
+        assert_eq!(locks.iter().flatten().count(), 1, "the third failure locks: {locks:?}");
+        assert!(limiter.begin_sign_in(ip("192.0.2.99"), "alice", now).await.is_err(), "locked");
+        // From one IP, the IP's limit (5) holds the same way.
+        let begun = futures_util::future::join_all((0..12).map(|i| {
+            let limiter = Arc::clone(&limiter);
+            async move { limiter.begin_sign_in(ip("198.51.100.1"), &format!("user{i}"), now).await }
+        }))
+        .await;
+        assert_eq!(begun.iter().filter(|r| r.is_ok()).count(), 5);
+    }
+
+    #[tokio::test]
+    async fn parallel_guesses_are_counted_before_they_are_checked() {
+        parallel_guesses_check_no_more_passwords_than_the_limit(Limiter::new(
+            Arc::new(MemoryCache::default()),
+            rules(),
+        ))
+        .await;
+        parallel_guesses_check_no_more_passwords_than_the_limit(Limiter::new(Arc::new(Down), rules())).await;
     }
 
     #[tokio::test]

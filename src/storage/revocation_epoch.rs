@@ -418,6 +418,9 @@ mod tests {
         async fn incr(&self, key: &str, window: Duration) -> CacheResult<(u64, Duration)> {
             self.map.incr(key, window).await
         }
+        async fn decr(&self, key: &str) -> CacheResult<()> {
+            self.map.decr(key).await
+        }
         async fn ping(&self) -> CacheResult<()> {
             self.map.ping().await
         }

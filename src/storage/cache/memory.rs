@@ -170,6 +170,18 @@ impl EphemeralStore for MemoryCache {
         Ok((1, expires_at.saturating_duration_since(now)))
     }
 
+    async fn decr(&self, key: &str) -> CacheResult<()> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        if let Some(entry) = state.live(key, now) {
+            let count = std::str::from_utf8(&entry.value).ok().and_then(|s| s.parse::<u64>().ok());
+            if let Some(count) = count.filter(|c| *c > 0) {
+                entry.value = (count - 1).to_string().into_bytes().into_boxed_slice();
+            }
+        }
+        Ok(())
+    }
+
     async fn ping(&self) -> CacheResult<()> {
         Ok(())
     }
@@ -327,6 +339,25 @@ pub(crate) mod conformance {
         assert!(s.incr("zero", Duration::ZERO).await.is_ok());
     }
 
+    pub(crate) async fn decr_keeps_the_window<S: EphemeralStore + ?Sized>(s: &S) {
+        let window = Duration::from_millis(300);
+        for _ in 0..3 {
+            s.incr("hits", window).await.unwrap();
+        }
+        s.decr("hits").await.unwrap();
+        assert_eq!(s.incr("hits", window).await.unwrap().0, 3);
+        // Never below zero, and an absent counter is not started.
+        for _ in 0..5 {
+            s.decr("hits").await.unwrap();
+        }
+        assert_eq!(s.incr("hits", window).await.unwrap().0, 1);
+        s.decr("absent").await.unwrap();
+        assert_eq!(s.get("absent").await.unwrap(), None);
+        // The window still ends when it would have.
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(s.incr("hits", window).await.unwrap().0, 1, "a new window starts after expiry");
+    }
+
     pub(crate) async fn incr_concurrent<S: EphemeralStore + Clone + 'static>(s: &S) {
         let tasks: Vec<_> = (0..20)
             .map(|_| {
@@ -384,6 +415,11 @@ pub(crate) mod conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn incr_window() {
                 c::incr_window(&$make).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn decr_keeps_the_window() {
+                c::decr_keeps_the_window(&$make).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

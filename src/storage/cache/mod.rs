@@ -40,6 +40,9 @@ pub trait EphemeralStore: Send + Sync {
     /// Adds one to the counter under `key`, starting a window of `window` on the first hit; returns the
     /// new count and the time left in the window.
     async fn incr(&self, key: &str, window: Duration) -> CacheResult<(u64, Duration)>;
+    /// Takes one from the live counter under `key`, never below zero, keeping its window; an absent or
+    /// expired counter stays absent (it is not started at -1).
+    async fn decr(&self, key: &str) -> CacheResult<()>;
     /// Succeeds when the cache answers.
     async fn ping(&self) -> CacheResult<()>;
     /// A short name for logs and the startup banner.

@@ -22,6 +22,15 @@ const MAX_TTL_MS: u64 = 10 * 365 * 24 * 60 * 60 * 1000;
 
 /// Fixed-window counter in one round trip: the first hit opens the window, later hits only count.
 /// A counter found without expiry (left by an interrupted write) gets one, so it can never block forever.
+/// DECR on an absent key would start a counter at -1 with no expiry.
+const DECR_SCRIPT: &str = r"
+local count = tonumber(redis.call('GET', KEYS[1]))
+if count and count > 0 then
+  redis.call('DECR', KEYS[1])
+end
+return 0
+";
+
 const INCR_SCRIPT: &str = r"
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then
@@ -46,6 +55,7 @@ pub struct RedisCache {
     prefix: Arc<str>,
     timeout: Duration,
     incr_script: Arc<Script>,
+    decr_script: Arc<Script>,
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -100,6 +110,7 @@ impl RedisCache {
             prefix: Arc::from(prefix),
             timeout,
             incr_script: Arc::new(Script::new(INCR_SCRIPT)),
+            decr_script: Arc::new(Script::new(DECR_SCRIPT)),
         };
         cache.ping().await?;
         Ok(cache)
@@ -181,6 +192,13 @@ impl EphemeralStore for RedisCache {
             bounded(self.timeout, "INCR", Some(&key), invocation.invoke_async(&mut conn)).await?;
         let left = Duration::from_millis(u64::try_from(left_ms).unwrap_or(0));
         Ok((count, left))
+    }
+
+    async fn decr(&self, key: &str) -> CacheResult<()> {
+        let key = self.key(key);
+        let mut conn = self.conn().await?;
+        let invocation = self.decr_script.key(&key);
+        bounded(self.timeout, "DECR", Some(&key), invocation.invoke_async::<()>(&mut conn)).await
     }
 
     async fn ping(&self) -> CacheResult<()> {

@@ -144,6 +144,38 @@ both_backends!(
     }
 );
 
+// Regression: parallel guesses all passed the lock check before any failure was counted, so thirty at once
+// checked thirty passwords (and a right one among them signed in).
+both_backends!(
+    parallel_guesses_check_no_more_passwords_than_the_limit,
+    |raw| {
+        raw.limits.login_ip_failures = 0;
+        raw.limits.login_user_failures = 3;
+        raw.limits.login_user_window_seconds = 60;
+    },
+    async |app| {
+        add_alice(&app);
+        let client = add_client(&app, &["--public"]);
+        let (challenge, _) = pkce_pair();
+        let url = authorize_url(&app, s(&client, "client_id"), &challenge, "");
+        let mut forms = Vec::new();
+        for _ in 0..12 {
+            let b = browser();
+            let form = open_login(&app, &b, &url).await;
+            forms.push((b, form));
+        }
+        let answers =
+            futures_util::future::join_all(forms.iter().map(|(b, form)| submit_login(&app, b, form, "alice", "guess")))
+                .await;
+        let statuses: Vec<StatusCode> = answers.iter().map(reqwest::Response::status).collect();
+        let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+        let events = audit_events(&app);
+        assert_eq!(events_of(&events, "login_failed").len(), 3, "{statuses:?}");
+        assert_eq!(refused, 10, "nine refused unchecked, and the third failure's lock: {statuses:?}");
+        assert_eq!(events_of(&events, "login_lockout").len(), 1, "{events:?}");
+    }
+);
+
 both_backends!(
     successful_sign_ins_never_count_against_the_ip,
     |raw| {
