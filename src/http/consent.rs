@@ -7,7 +7,7 @@ use super::views::{describe_scope, ConsentPage, ScopeLine};
 use super::{form, AppState};
 use crate::domain::Scope;
 use crate::oauth::audit::EventFacts;
-use crate::oauth::interaction::Interaction;
+use crate::oauth::interaction::{completed_already, Interaction};
 use crate::oauth::session::SignedIn;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -81,6 +81,11 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     };
     if let Err(resp) = check_form(&req, &state, &interaction, &f) {
         return resp;
+    }
+    match state.provider.take_interaction(&id).await {
+        Ok(true) => {}
+        Ok(false) => return error_page(&req, &completed_already()),
+        Err(e) => return error_page(&req, &e),
     }
     let approved = f.get("decision") == Some("allow");
     let now = crate::domain::now();

@@ -87,8 +87,18 @@ pub enum Step {
 enum Pending {
     /// Just started at the authorization endpoint: stored only if a page is to be shown.
     New(String),
-    /// Stored while the user signs in or consents.
+    /// Stored while the user signs in or consents: taken before a code is issued for it.
     Stored(String),
+    /// Taken by this request already ([`Provider::take_interaction`]).
+    Taken(String),
+}
+
+/// What an interaction's cache entry holds once a request has taken it, until it would have expired.
+const TAKEN: &[u8] = b"taken";
+
+/// The refusal of a request whose interaction another request completed (or is completing) already.
+pub fn completed_already() -> OAuthError {
+    OAuthError::invalid_request("this sign-in request was completed already")
 }
 
 impl Provider {
@@ -147,10 +157,12 @@ impl Provider {
         match authorize::decide(req, client, session, consented, interaction.progress, now)? {
             Next::Issue => {
                 let signed_in = signed_in.ok_or_else(|| req.error(OAuthError::server("issue without a session")))?;
-                let code = self.issue_code(req, &signed_in.session, now).await.map_err(|e| req.error(e))?;
                 if let Pending::Stored(id) = &pending {
-                    self.cache.delete(&cache_keys::interaction(id)).await.ok();
+                    if !self.take_interaction(id).await.map_err(|e| req.error(e))? {
+                        return Err(AuthorizeError::Page(completed_already()));
+                    }
                 }
+                let code = self.issue_code(req, &signed_in.session, now).await.map_err(|e| req.error(e))?;
                 let mut params = vec![("code".to_owned(), code.expose().to_owned())];
                 self.finish_params(&mut params, req.state.as_deref());
                 Ok(Step::Respond(AuthorizationResponse {
@@ -161,7 +173,7 @@ impl Provider {
             }
             next => {
                 let id = match pending {
-                    Pending::New(id) | Pending::Stored(id) => id,
+                    Pending::New(id) | Pending::Stored(id) | Pending::Taken(id) => id,
                 };
                 let bytes = serde_json::to_vec(&interaction).map_err(|e| req.error(OAuthError::server(e)))?;
                 self.cache
@@ -198,10 +210,21 @@ impl Provider {
             return Ok(None);
         }
         let Some(bytes) = self.cache.get(&cache_keys::interaction(id)).await? else { return Ok(None) };
+        if bytes == TAKEN {
+            return Ok(None);
+        }
         let interaction: Interaction = serde_json::from_slice(&bytes).map_err(OAuthError::server)?;
         let same_browser: bool =
             SecretHash::of(browser).as_str().as_bytes().ct_eq(interaction.browser.as_bytes()).into();
         Ok(same_browser.then_some(interaction))
+    }
+
+    /// Takes the interaction `id` for this request: `false` when another request took it first (a form sent
+    /// twice at once), so that one authorization request ends in one code or one refusal, never several.
+    pub async fn take_interaction(&self, id: &str) -> Result<bool, OAuthError> {
+        let ttl = Duration::from_secs(INTERACTION_TTL as u64);
+        let previous = self.cache.replace(&cache_keys::interaction(id), TAKEN, ttl).await?;
+        Ok(previous.is_some_and(|p| p != TAKEN))
     }
 
     /// Whether a form's CSRF token is the interaction's.
@@ -232,7 +255,8 @@ impl Provider {
         self.advance(Pending::Stored(id), interaction, &client, signed_in.as_ref(), now).await
     }
 
-    /// The consent page's answer. Approval is remembered (added to what the user granted before).
+    /// The consent page's answer, for an interaction the caller has taken ([`Provider::take_interaction`]).
+    /// Approval is remembered (added to what the user granted before).
     pub async fn after_consent(
         &self,
         id: String,
@@ -243,7 +267,6 @@ impl Provider {
     ) -> Result<Step, AuthorizeError> {
         let req = interaction.request.clone();
         if !approved {
-            self.cache.delete(&cache_keys::interaction(&id)).await.ok();
             return Err(req.error(OAuthError::new(ErrorCode::AccessDenied, "the user denied the request")));
         }
         let client = self.interaction_client(&interaction).await?;
@@ -255,7 +278,7 @@ impl Provider {
             granting.map_err(|e| req.error(e.into()))?;
             interaction.progress.consented = true;
         }
-        self.advance(Pending::Stored(id), interaction, &client, signed_in.as_ref(), now).await
+        self.advance(Pending::Taken(id), interaction, &client, signed_in.as_ref(), now).await
     }
 
     /// `session` as the store has it now, with its user and their consent for `client`, if it still counts

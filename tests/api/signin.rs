@@ -704,3 +704,40 @@ both_backends!(consents_approved_in_two_tabs_add_up, async |app| {
     let both = browse(&app, &with_scope("openid%20profile%20email"), None).await;
     assert!(query_of(&both).contains_key("code"), "no consent page once both were approved: {both}");
 });
+
+// Regression: the consent form sent several times at once (same interaction) gave as many working codes,
+// each a grant of its own, and as many consent_granted events.
+both_backends!(a_consent_sent_twice_at_once_gives_one_code, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &[]);
+    let (challenge, _) = pkce_pair();
+    let c = &app.api_client;
+    let mut resp = c.get(auth_url(&app, client["client_id"].as_str().unwrap(), &challenge, "")).send().await.unwrap();
+    let login = location(&resp);
+    let html = c.get(app.url(&login)).send().await.unwrap().text().await.unwrap();
+    let form = [
+        ("interaction", hidden(&html, "interaction")),
+        ("csrf", hidden(&html, "csrf")),
+        ("username", "alice".to_owned()),
+        ("password", PASSWORD.to_owned()),
+    ];
+    resp = c.post(app.url("/login")).header("Origin", &app.address).form(&form).send().await.unwrap();
+    let consent = location(&resp);
+    assert!(consent.starts_with("/consent"), "{consent}");
+    let html = c.get(app.url(&consent)).send().await.unwrap().text().await.unwrap();
+    let form =
+        [("interaction", hidden(&html, "interaction")), ("csrf", hidden(&html, "csrf")), ("decision", "allow".into())];
+    let post = || c.post(app.url("/consent")).header("Origin", &app.address).form(&form).send();
+    let answers = futures_util::future::join_all((0..5).map(|_| post())).await;
+    let statuses: Vec<StatusCode> = answers.iter().map(|r| r.as_ref().unwrap().status()).collect();
+    let codes = answers
+        .iter()
+        .filter_map(|r| r.as_ref().unwrap().headers().get("location"))
+        .filter(|l| l.to_str().unwrap().contains("code="))
+        .count();
+    assert_eq!(codes, 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::BAD_REQUEST).count(), 4, "{statuses:?}");
+    let events = app.cli_json(&["audit", "list"], None);
+    let granted = events["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "consent_granted").count();
+    assert_eq!(granted, 1, "{events}");
+});
