@@ -279,6 +279,8 @@ pub enum CodeGrantStanding {
     UserCannotSignIn,
     /// The browser session ended or was logged out of.
     SessionEnded,
+    /// The client is gone, or its tokens were revoked at or after the code was issued.
+    ClientRevoked,
 }
 
 /// A refresh token as stored: only the hash of the token, with its family (the grant) and lineage.
@@ -330,14 +332,16 @@ pub type IssuedAccessTokens = Vec<(String, UnixTime)>;
 pub trait RefreshTokenStore: Send + Sync {
     /// Stores a new token (the first of a family, or a rotated one through [`RefreshTokenStore::rotate_refresh_token`]).
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
-    /// For the code grant, in one trip to the database: whether `user_id` can still sign in and the session the
-    /// code was issued in has neither ended nor been logged out of at `now`, and when both hold, the insert of
-    /// the grant's first refresh token, if any. A logout racing the insert either commits first and is seen
-    /// here, or waits for the insert to commit and then revokes the new token with the session's others.
+    /// For the code grant, in one trip to the database: whether `user_id` can still sign in, the session the
+    /// code was issued in has neither ended nor been logged out of at `now`, and the client (with the time the
+    /// code was issued) still exists and had its tokens revoked only before; when all hold, the insert of the
+    /// grant's first refresh token, if any. A logout racing the insert either commits first and is seen here,
+    /// or waits for the insert to commit and then revokes the new token with the session's others.
     async fn redeem_code_grant(
         &self,
         user_id: &UserId,
         session_id: &str,
+        client: (&ClientId, UnixTime),
         refresh: Option<&RefreshTokenRecord>,
         now: UnixTime,
     ) -> StoreResult<CodeGrantStanding>;

@@ -697,6 +697,17 @@ both_backends!(clients_revoke_tokens, async |app| {
     assert_eq!(introspect(&app, &g, &rt).await["active"], false);
 });
 
+// Regression: a code issued before `clients revoke-tokens` was redeemed after it for live tokens.
+both_backends!(clients_revoke_tokens_ends_unredeemed_codes, async |app| {
+    let g = sign_in(&app, "openid", &[]).await;
+    let (code, verifier) = authorization_code(&app, &g.client_id, "openid").await;
+    app.cli_json(&["clients", "revoke-tokens", &g.client_id], None);
+    let (status, body) = redeem_code(&app, &g.client_id, &g.secret, &code, &verifier).await;
+    assert_eq!((status, s(&body, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"), "{body}");
+    // A code issued after the command returned is good.
+    code_flow(&app, &g.client_id, &g.secret, "openid").await;
+});
+
 // Cut-offs are whole seconds, so what is issued in a revocation's second after it returned must still live.
 both_backends!(what_is_issued_right_after_a_revocation_lives, async |app| {
     let g = sign_in(&app, "openid", &[]).await;

@@ -114,8 +114,14 @@ impl Provider {
         });
         // The user may have been disabled, or the session logged out of, since the code was issued. The refresh
         // token family is stored under an id derived from the code, where a replay looks for it.
-        let storing =
-            self.refresh_tokens.redeem_code_grant(&grant.user_id, &grant.sid, refresh.as_ref().map(|(_, r)| r), now);
+        // So may the client's tokens have been revoked (`clients revoke-tokens`), codes included.
+        let storing = self.refresh_tokens.redeem_code_grant(
+            &grant.user_id,
+            &grant.sid,
+            (&client.id, grant.issued_at_ms / 1000),
+            refresh.as_ref().map(|(_, r)| r),
+            now,
+        );
         // The signatures are made while the database answers; tokens of a grant found ended are dropped unseen.
         let (standing, minted) = tokio::join!(storing, self.mint(&access, id, jti, now));
         match standing? {
@@ -125,6 +131,9 @@ impl Provider {
             }
             CodeGrantStanding::SessionEnded => {
                 return Err(OAuthError::invalid_grant("the session the code was issued in has ended"))
+            }
+            CodeGrantStanding::ClientRevoked => {
+                return Err(OAuthError::invalid_grant("the client's tokens were revoked after the code was issued"))
             }
         }
         // Looked up only now that the family is stored: a withdrawal on the account page records itself before

@@ -12,7 +12,7 @@
 //! Postgres the first write takes the row locks, so concurrent rotations and revocations of the same tokens queue
 //! behind it and then see what it did.
 
-use super::schema::{refresh_tokens, users};
+use super::schema::{clients, refresh_tokens, users};
 use super::sessions::session_is_live;
 use super::store::expired_rows_batch;
 use super::users::{load_user, user_from_row, UserRow};
@@ -230,6 +230,8 @@ fn rotate_pg(conn: &mut PgConnection, old_id: &str, new: &RefreshTokenRow, now: 
 struct RedeemCodeGrantPg<'a> {
     user_id: &'a str,
     session_id: &'a str,
+    client_id: &'a str,
+    code_issued_at: UnixTime,
     refresh: &'a RefreshTokenRow,
     now: UnixTime,
 }
@@ -240,7 +242,7 @@ impl QueryId for RedeemCodeGrantPg<'_> {
 }
 
 impl Query for RedeemCodeGrantPg<'_> {
-    type SqlType = (Bool, Bool);
+    type SqlType = (Bool, Bool, Bool);
 }
 
 impl QueryFragment<Pg> for RedeemCodeGrantPg<'_> {
@@ -252,11 +254,15 @@ impl QueryFragment<Pg> for RedeemCodeGrantPg<'_> {
         out.push_bind_param::<Text, _>(self.session_id)?;
         out.push_sql(" AND NOT revoked AND expires_at > ");
         out.push_bind_param::<BigInt, _>(&self.now)?;
-        out.push_sql(" FOR SHARE) AS session_live), inserted AS (");
+        out.push_sql(" FOR SHARE) AS session_live, EXISTS (SELECT 1 FROM clients WHERE id = ");
+        out.push_bind_param::<Text, _>(self.client_id)?;
+        out.push_sql(" AND (revoked_before IS NULL OR revoked_before < ");
+        out.push_bind_param::<BigInt, _>(&self.code_issued_at)?;
+        out.push_sql(")) AS client_live), inserted AS (");
         push_insert_select(&mut out, self.refresh, SessionId::Row)?;
         out.push_sql(
-            " FROM standing WHERE user_can_sign_in AND session_live RETURNING 1) \
-             SELECT user_can_sign_in, session_live FROM standing",
+            " FROM standing WHERE user_can_sign_in AND session_live AND client_live RETURNING 1) \
+             SELECT user_can_sign_in, session_live, client_live FROM standing",
         );
         Ok(())
     }
@@ -314,6 +320,7 @@ fn redeem_code_grant(
     conn: &mut AnyConnection,
     user_id: &str,
     session_id: &str,
+    (client_id, code_issued_at): (&str, UnixTime),
     refresh: Option<&RefreshTokenRow>,
     now: UnixTime,
 ) -> StoreResult<CodeGrantStanding> {
@@ -324,16 +331,22 @@ fn redeem_code_grant(
         if !session_is_live(c, session_id, now)? {
             return Ok(CodeGrantStanding::SessionEnded);
         }
+        let revoked_before: Option<Option<i64>> =
+            clients::table.find(client_id).select(clients::revoked_before).first(c).optional()?;
+        if revoked_before.is_none_or(|t| t.is_some_and(|t| t >= code_issued_at)) {
+            return Ok(CodeGrantStanding::ClientRevoked);
+        }
         Ok(CodeGrantStanding::Live)
     };
     let Some(row) = refresh else { return standing(conn) };
     if let AnyConnection::Postgresql(pg) = conn {
-        let statement = RedeemCodeGrantPg { user_id, session_id, refresh: row, now };
-        let (user_can_sign_in, session_live) = statement.get_result::<(bool, bool)>(pg).map_err(insert_error)?;
-        return Ok(match (user_can_sign_in, session_live) {
-            (false, _) => CodeGrantStanding::UserCannotSignIn,
-            (true, false) => CodeGrantStanding::SessionEnded,
-            (true, true) => CodeGrantStanding::Live,
+        let statement = RedeemCodeGrantPg { user_id, session_id, client_id, code_issued_at, refresh: row, now };
+        let checks = statement.get_result::<(bool, bool, bool)>(pg).map_err(insert_error)?;
+        return Ok(match checks {
+            (false, _, _) => CodeGrantStanding::UserCannotSignIn,
+            (true, false, _) => CodeGrantStanding::SessionEnded,
+            (true, true, false) => CodeGrantStanding::ClientRevoked,
+            (true, true, true) => CodeGrantStanding::Live,
         });
     }
     // The insert comes first (see the module notes).
@@ -479,12 +492,18 @@ impl RefreshTokenStore for DieselStore {
         &self,
         user_id: &UserId,
         session_id: &str,
+        (client_id, code_issued_at): (&ClientId, UnixTime),
         refresh: Option<&RefreshTokenRecord>,
         now: UnixTime,
     ) -> StoreResult<CodeGrantStanding> {
         let (user_id, session_id) = (user_id.as_str().to_owned(), session_id.to_owned());
+        let client_id = client_id.as_str().to_owned();
         let row = refresh.map(row_from_record);
-        self.db().write(move |c| redeem_code_grant(c, &user_id, &session_id, row.as_ref(), now)).await
+        self.db()
+            .write(move |c| {
+                redeem_code_grant(c, &user_id, &session_id, (&client_id, code_issued_at), row.as_ref(), now)
+            })
+            .await
     }
 
     async fn refresh_family_exists(&self, family_id: &str) -> StoreResult<bool> {

@@ -158,20 +158,49 @@ async fn a_code_grant_stands_while_its_user_and_session_do(backend: Backend) {
         ..refresh_token(id, id, &client)
     };
 
-    assert_eq!(t.store.redeem_code_grant(&alice, "live", Some(&of_alice("rt1", "live")), NOW).await.unwrap(), Live);
-    assert_eq!(t.store.redeem_code_grant(&alice, "live", None, NOW).await.unwrap(), Live);
+    assert_eq!(
+        t.store.redeem_code_grant(&alice, "live", (&client, NOW), Some(&of_alice("rt1", "live")), NOW).await.unwrap(),
+        Live
+    );
+    assert_eq!(t.store.redeem_code_grant(&alice, "live", (&client, NOW), None, NOW).await.unwrap(), Live);
     for sid in ["ended", "logged-out", "unknown"] {
-        let standing = t.store.redeem_code_grant(&alice, sid, Some(&of_alice(sid, sid)), NOW).await.unwrap();
+        let standing =
+            t.store.redeem_code_grant(&alice, sid, (&client, NOW), Some(&of_alice(sid, sid)), NOW).await.unwrap();
         assert_eq!(standing, SessionEnded, "{sid}");
-        assert_eq!(t.store.redeem_code_grant(&alice, sid, None, NOW).await.unwrap(), SessionEnded, "{sid}");
+        assert_eq!(
+            t.store.redeem_code_grant(&alice, sid, (&client, NOW), None, NOW).await.unwrap(),
+            SessionEnded,
+            "{sid}"
+        );
         assert!(by_id(&t, sid).await.is_none(), "nothing is stored for a session that ended ({sid})");
     }
     let alice_name = crate::domain::Username::parse("alice").unwrap();
     t.store.set_user_disabled(&alice_name, true, NOW).await.unwrap();
-    let standing = t.store.redeem_code_grant(&alice, "other", Some(&of_alice("rt2", "other")), NOW).await.unwrap();
+    let standing =
+        t.store.redeem_code_grant(&alice, "other", (&client, NOW), Some(&of_alice("rt2", "other")), NOW).await.unwrap();
     assert_eq!(standing, UserCannotSignIn);
     assert!(by_id(&t, "rt1").await.is_some());
     assert!(by_id(&t, "rt2").await.is_none(), "nothing is stored for a disabled user");
+}
+
+async fn a_code_grant_stands_while_its_client_does(backend: Backend) {
+    use crate::storage::ClientStore;
+    let (t, alice, record) = alice_in_session(backend).await;
+    let client = record.client_id.clone();
+    t.store.set_client_revoked_before(&client, NOW).await.unwrap();
+    let redeem = |issued_at: UnixTime, refresh: Option<RefreshTokenRecord>| {
+        let (t, alice, client) = (&t, &alice, &client);
+        async move { t.store.redeem_code_grant(alice, "sid", (client, issued_at), refresh.as_ref(), NOW).await.unwrap() }
+    };
+    // Issued in the cut-off's second or before: revoked with the client's tokens.
+    assert_eq!(redeem(NOW, Some(record.clone())).await, CodeGrantStanding::ClientRevoked);
+    assert_eq!(redeem(NOW - 5, None).await, CodeGrantStanding::ClientRevoked);
+    assert!(by_id(&t, "rt").await.is_none(), "nothing is stored for a revoked client");
+    assert_eq!(redeem(NOW + 1, Some(record)).await, CodeGrantStanding::Live);
+    assert!(by_id(&t, "rt").await.is_some());
+    let gone = ClientId::parse("gone").unwrap();
+    let standing = t.store.redeem_code_grant(&alice, "sid", (&gone, NOW + 1), None, NOW).await.unwrap();
+    assert_eq!(standing, CodeGrantStanding::ClientRevoked, "a removed client");
 }
 
 /// A database where alice is signed in (session `sid`), and a refresh token `rt` of hers for that session,
@@ -235,7 +264,10 @@ async fn a_code_grant_waits_for_a_logout_in_flight(backend: Backend) {
     .await;
     let store = t.store.clone();
     let (user, grant) = (alice.clone(), record.clone());
-    let redeeming = tokio::spawn(async move { store.redeem_code_grant(&user, "sid", Some(&grant), NOW).await });
+    let redeeming =
+        tokio::spawn(
+            async move { store.redeem_code_grant(&user, "sid", (&grant.client_id, NOW), Some(&grant), NOW).await },
+        );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!redeeming.is_finished(), "the grant waits for the logout in flight");
     go.send(()).unwrap();
@@ -251,7 +283,10 @@ async fn a_logout_waits_for_a_code_grant_in_flight(backend: Backend) {
     let (t, alice, record) = alice_in_session(backend).await;
     let row = row_from_record(&record);
     let (go, redeeming) = hold_open(&t, move |c| {
-        assert_eq!(redeem_code_grant(c, alice.as_str(), "sid", Some(&row), NOW)?, CodeGrantStanding::Live);
+        assert_eq!(
+            redeem_code_grant(c, alice.as_str(), "sid", (row.client_id.as_str(), NOW), Some(&row), NOW)?,
+            CodeGrantStanding::Live
+        );
         Ok(())
     })
     .await;
@@ -670,6 +705,7 @@ both_backends!(
     rotation_happens_once,
     lookup_brings_the_user_along,
     a_code_grant_stands_while_its_user_and_session_do,
+    a_code_grant_stands_while_its_client_does,
     a_logout_waits_for_a_code_grant_in_flight,
     a_code_grant_waits_for_a_logout_in_flight,
     failed_rotation_rolls_back,
