@@ -158,6 +158,7 @@ impl Application {
         let store = open_store(&settings).await?;
         let cache = open_cache(&settings).await?;
         let keys = Arc::new(open_key_ring(&settings, &store).await?);
+        keys.maintain(crate::domain::now()).await.context("applying the key rotation schedule")?;
         let maintenance = tokio::spawn(Arc::clone(&keys).run_maintenance(settings.keys.refresh));
 
         let provider = Arc::new(build_provider(&settings, &store, Arc::clone(&cache), Arc::clone(&keys)).await?);

@@ -92,6 +92,11 @@ impl Plan {
     }
 }
 
+/// Whether no key signs now or is staged to: the ring needs a key that signs at once, whatever the schedule.
+pub fn needs_signing_key(keys: &[KeyTimes], now: UnixTime) -> bool {
+    !states(keys, now).iter().any(|(_, s)| matches!(s, KeyState::Current | KeyState::Next))
+}
+
 /// The automatic schedule: an empty ring gets a key that signs at once (nothing can have cached a JWKS
 /// yet); a current key nearing the end of its interval gets a successor published `publish_ahead` before
 /// it takes over; retired keys go once their retention has passed.

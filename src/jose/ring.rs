@@ -177,7 +177,10 @@ pub struct RotateOutcome {
 }
 
 impl KeyRing {
-    /// Loads the ring, creating the first key when the ring is empty.
+    /// Loads the ring, creating a key that signs at once when none signs or is staged (the first start). The
+    /// schedule ([`KeyRing::maintain`]) is the server's to run, with its own settings: an operator command run
+    /// with other ones (another `tokens.*` lifetime, another `publish_ahead`) must not remove a retired key
+    /// whose tokens still live, nor stage keys on its own timetable.
     pub async fn open(
         store: Arc<dyn KeyStore>,
         audit: Arc<dyn AuditStore>,
@@ -189,7 +192,7 @@ impl KeyRing {
         let empty = RingSnapshot::build(-1, Vec::new())?;
         let ring = Self { store, audit, kek, policy, bits, snapshot: RwLock::new(Arc::new(empty)) };
         ring.reload().await?;
-        ring.maintain(now).await?;
+        ring.change(|snap| (plan::needs_signing_key(&snap.times(), now).then_some(now), Vec::new()), now).await?;
         Ok(ring)
     }
 

@@ -237,3 +237,31 @@ both_backends!(
         assert!(!active(&app, id, secret, &too_long).await, "longer than tokens.max_access_token_ttl_seconds");
     }
 );
+
+// Regression: every operator command applied the rotation schedule with its own settings, so one run with
+// shorter token lifetimes than the server's (or none of its config) removed a retired key whose tokens still
+// lived, and the server stopped publishing it.
+both_backends!(operator_commands_leave_the_schedule_to_the_server, async |app| {
+    let first = app.cli_json(&["keys", "list"], None)["keys"][0]["kid"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        next_second().await;
+        app.cli_json(&["keys", "rotate", "--now"], None);
+    }
+    // Retired for two seconds: long past what a command with one-second lifetimes would keep.
+    sleep_until_unix(tessera::domain::now() + 2).await;
+    let mut cmd = crate::helpers::tessera_command(app.dir.path());
+    cmd.envs(app.cli_env()).envs([
+        ("TESSERA__TOKENS__ACCESS_TOKEN_TTL_SECONDS", "1"),
+        ("TESSERA__TOKENS__MAX_ACCESS_TOKEN_TTL_SECONDS", "1"),
+        ("TESSERA__TOKENS__ID_TOKEN_TTL_SECONDS", "1"),
+        ("TESSERA__KEYS__JWKS_MAX_AGE_SECONDS", "1"),
+    ]);
+    let args = ["--json", "keys", "list"];
+    cmd.args(args);
+    let out = crate::helpers::run(cmd, None);
+    crate::helpers::assert_success(&out, &args);
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kids: Vec<&str> = listed["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert!(kids.contains(&first.as_str()), "the retired key was removed: {listed}");
+    assert!(app.served_kids().await.contains(&first), "the retired key is no longer served");
+});
