@@ -3,10 +3,10 @@ use super::{human_time, Output};
 use crate::config::Settings;
 use crate::domain::client_rules::{ClientRuleError, MAX_CLIENT_NAME_LEN};
 use crate::domain::scope::ADMIN_SCOPE;
-use crate::domain::ClientId;
+use crate::domain::{ClientId, UserId};
 use crate::oauth::admin::{self, client_json, AdminError, ClientInputError, ClientSpec};
 use crate::startup;
-use crate::storage::{ClientStore, StoreError};
+use crate::storage::{ClientStore, StoreError, UserStore};
 use anyhow::anyhow;
 use clap::Subcommand;
 use serde_json::json;
@@ -194,6 +194,13 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
                 Some(raw) => parse_client_id(&raw)?,
                 None => ClientId::generate(),
             };
+            // A client's own tokens name it as their subject (RFC 9068 §5): never the id of a user.
+            if let Ok(user_id) = UserId::parse(id.as_str()) {
+                anyhow::ensure!(
+                    store.user_by_id(&user_id).await?.is_none(),
+                    "a user has the id {id}: the client's tokens would name that user as their subject"
+                );
+            }
             let imported = if client_secret_stdin {
                 let s = super::read_stdin_line("client secret")?;
                 anyhow::ensure!(s.chars().count() >= 12, "the client secret must be at least 12 characters");

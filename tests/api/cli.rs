@@ -218,6 +218,12 @@ both_backends!(clients_add_with_a_chosen_id_and_imported_secret, async |app| {
         None,
     );
     assert!(!out.status.success(), "a taken client_id is refused");
+    // Regression: a user's id was accepted, so the client's own tokens named that user as their subject.
+    let bob = app.cli_json(&["users", "add", "bob", "--password-stdin"], Some("a long password"));
+    let bob_id = bob["id"].as_str().unwrap();
+    let out = app.cli(&["clients", "add", "--name", "Bob?", "--client-id", bob_id], None);
+    assert!(!out.status.success(), "a user's id is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a user has the id"), "{out:?}");
 
     // Removed and added again under the same id: what the earlier client was issued stays dead.
     let old_token: serde_json::Value = r.json().await.unwrap();
