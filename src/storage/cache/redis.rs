@@ -8,7 +8,7 @@
 use super::{CacheError, CacheResult, EphemeralStore};
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, FromRedisValue, RedisResult, Script, Value};
+use redis::{Cmd, FromRedisValue, RedisResult, Script, ScriptInvocation, Value};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -88,6 +88,25 @@ async fn bounded<T>(
     Err(CacheError::Unavailable(message))
 }
 
+/// Runs `attempt` once more when the first found the connection broken (Redis restarted, a failover, an idle
+/// connection cut): the manager reconnects on that error, and without a second try the first request after
+/// every outage failed on each worker thread.
+async fn once_more_on_a_new_connection<T, F, Fut>(mut attempt: F) -> RedisResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = RedisResult<T>>,
+{
+    match attempt().await {
+        Err(e) if e.is_connection_dropped() || e.is_io_error() => attempt().await,
+        other => other,
+    }
+}
+
+/// A script run on a clone of `conn` (the manager's clones share one connection).
+async fn invoke<T: FromRedisValue>(invocation: &ScriptInvocation<'_>, conn: &ConnectionManager) -> RedisResult<T> {
+    invocation.invoke_async(&mut conn.clone()).await
+}
+
 impl RedisCache {
     /// Connects to `url` and checks the server answers. Every key is stored as `prefix` + key; `timeout`
     /// bounds the connection and each later command.
@@ -139,8 +158,13 @@ impl RedisCache {
     }
 
     async fn query<T: FromRedisValue>(&self, op: &'static str, key: &str, cmd: Cmd) -> CacheResult<T> {
-        let mut conn = self.conn().await?;
-        bounded(self.timeout, op, Some(key), async move { cmd.query_async::<T>(&mut conn).await }).await
+        let conn = self.conn().await?;
+        let attempt = || {
+            let mut conn = conn.clone();
+            let cmd = &cmd;
+            async move { cmd.query_async::<T>(&mut conn).await }
+        };
+        bounded(self.timeout, op, Some(key), once_more_on_a_new_connection(attempt)).await
     }
 }
 
@@ -185,20 +209,22 @@ impl EphemeralStore for RedisCache {
 
     async fn incr(&self, key: &str, window: Duration) -> CacheResult<(u64, Duration)> {
         let key = self.key(key);
-        let mut conn = self.conn().await?;
+        let conn = self.conn().await?;
         let mut invocation = self.incr_script.key(&key);
         invocation.arg(ttl_ms(window));
         let (count, left_ms): (u64, i64) =
-            bounded(self.timeout, "INCR", Some(&key), invocation.invoke_async(&mut conn)).await?;
+            bounded(self.timeout, "INCR", Some(&key), once_more_on_a_new_connection(|| invoke(&invocation, &conn)))
+                .await?;
         let left = Duration::from_millis(u64::try_from(left_ms).unwrap_or(0));
         Ok((count, left))
     }
 
     async fn decr(&self, key: &str) -> CacheResult<()> {
         let key = self.key(key);
-        let mut conn = self.conn().await?;
+        let conn = self.conn().await?;
         let invocation = self.decr_script.key(&key);
-        bounded(self.timeout, "DECR", Some(&key), invocation.invoke_async::<()>(&mut conn)).await
+        bounded(self.timeout, "DECR", Some(&key), once_more_on_a_new_connection(|| invoke::<()>(&invocation, &conn)))
+            .await
     }
 
     async fn ping(&self) -> CacheResult<()> {
@@ -241,6 +267,23 @@ mod tests {
         assert!(cache.prefix().starts_with("t:"));
         let store: Arc<dyn EphemeralStore> = Arc::new(cache);
         conformance::set_get_overwrite(store.as_ref()).await;
+    }
+
+    // Regression: after the connection was cut (Redis restarted, a failover), the first command on it failed.
+    #[tokio::test]
+    async fn a_command_on_a_cut_connection_is_sent_again_on_a_new_one() {
+        let cache = fresh().await;
+        cache.set("k", b"v", Duration::from_secs(60)).await.unwrap();
+        let mut conn = cache.conn().await.unwrap();
+        let id: i64 = redis::cmd("CLIENT").arg("ID").query_async(&mut conn).await.unwrap();
+        let mut other = redis::Client::open(URL).unwrap().get_multiplexed_async_connection().await.unwrap();
+        let killed: i64 = redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id).query_async(&mut other).await.unwrap();
+        assert_eq!(killed, 1);
+        assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+        let mut conn = cache.conn().await.unwrap();
+        let id: i64 = redis::cmd("CLIENT").arg("ID").query_async(&mut conn).await.unwrap();
+        redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id).query_async::<i64>(&mut other).await.unwrap();
+        assert_eq!(cache.incr("n", Duration::from_secs(60)).await.unwrap().0, 1);
     }
 
     #[tokio::test]
