@@ -251,9 +251,13 @@ impl KeyRing {
             }
         }
         let at = if immediately { self.snapshot().immediate_activation(now) } else { now + publish_ahead };
-        let kid = self.change(|_| (Some(at), Vec::new()), now).await?;
-        let kid = kid.ok_or_else(|| JoseError::Jose("rotation added no key".into()))?;
-        Ok(RotateOutcome { kid, activates_at: at, created: true })
+        // Looked at again on every attempt: a rotation run at the same time may have staged one meanwhile.
+        let decide = |snap: &RingSnapshot| (immediately || staged(snap).is_none()).then_some(at);
+        if let Some(kid) = self.change(|snap| (decide(snap), Vec::new()), now).await? {
+            return Ok(RotateOutcome { kid, activates_at: at, created: true });
+        }
+        let k = staged(&self.snapshot()).ok_or_else(|| JoseError::Jose("rotation added no key".into()))?;
+        Ok(RotateOutcome { kid: k.kid.clone(), activates_at: k.activates_at, created: false })
     }
 
     /// Imports an operator's PEM key, staged like [`KeyRing::rotate`].

@@ -265,3 +265,17 @@ both_backends!(operator_commands_leave_the_schedule_to_the_server, async |app| {
     assert!(kids.contains(&first.as_str()), "the retired key was removed: {listed}");
     assert!(app.served_kids().await.contains(&first), "the retired key is no longer served");
 });
+
+// Regression: rotations run at the same time each staged a key of their own.
+both_backends!(rotations_at_the_same_time_stage_one_key, async |app| {
+    let outcomes: Vec<Value> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..3).map(|_| s.spawn(|| app.cli_json(&["keys", "rotate"], None))).collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let created = outcomes.iter().filter(|o| o["created"] == true).count();
+    assert_eq!(created, 1, "{outcomes:?}");
+    let kids: std::collections::BTreeSet<&str> = outcomes.iter().map(|o| o["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids.len(), 1, "every run names the one staged key: {outcomes:?}");
+    let next: Vec<(String, String)> = listed(&app).into_iter().filter(|(_, state)| state == "next").collect();
+    assert_eq!(next.len(), 1, "{next:?}");
+});
