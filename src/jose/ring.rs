@@ -11,6 +11,7 @@ use josekit::jws::{JwsHeader, JwsVerifier};
 use josekit::jwt::JwtPayload;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 pub use super::plan::RotationPolicy;
@@ -147,6 +148,13 @@ impl RingSnapshot {
         })
         .map_err(JoseError::from)
     }
+
+    /// The `kid` a token names when this ring has no such key.
+    pub fn unknown_kid(&self, token: &str) -> Option<String> {
+        let header = josekit::jwt::decode_header(token).ok()?;
+        let kid = header.claim("kid")?.as_str()?;
+        self.key(kid).is_none().then(|| kid.to_owned())
+    }
 }
 
 /// The shared, refreshable key ring.
@@ -157,6 +165,8 @@ pub struct KeyRing {
     policy: RotationPolicy,
     bits: u32,
     snapshot: RwLock<Arc<RingSnapshot>>,
+    /// When (Unix seconds) a token's unknown `kid` last made the ring look for a change.
+    looked_for_unknown_kid: AtomicI64,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -190,7 +200,8 @@ impl KeyRing {
         now: UnixTime,
     ) -> Result<Self, JoseError> {
         let empty = RingSnapshot::build(-1, Vec::new())?;
-        let ring = Self { store, audit, kek, policy, bits, snapshot: RwLock::new(Arc::new(empty)) };
+        let snapshot = RwLock::new(Arc::new(empty));
+        let ring = Self { store, audit, kek, policy, bits, snapshot, looked_for_unknown_kid: AtomicI64::new(0) };
         ring.reload().await?;
         ring.change(|snap| (plan::needs_signing_key(&snap.times(), now).then_some(now), Vec::new()), now).await?;
         Ok(ring)
@@ -224,6 +235,25 @@ impl KeyRing {
         }
         self.reload().await?;
         Ok(true)
+    }
+
+    /// Refreshes the ring for a token whose `kid` it does not have, at most once a second: another instance
+    /// may have added the key and signed with it at once (`keys rotate --now`) before this one's periodic
+    /// refresh. Returns whether the ring changed.
+    pub async fn refresh_for_unknown_kid(&self, now: UnixTime) -> bool {
+        let last = self.looked_for_unknown_kid.load(Ordering::Relaxed);
+        if now <= last
+            || self.looked_for_unknown_kid.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+        {
+            return false;
+        }
+        match self.refresh().await {
+            Ok(changed) => changed,
+            Err(e) => {
+                tracing::warn!(error = %e, "key ring refresh for an unknown kid failed");
+                false
+            }
+        }
     }
 
     /// Applies the automatic schedule at `now` (see [`plan::plan`]).

@@ -107,7 +107,17 @@ impl Provider {
             self.check_lifetime(&live.0.claims, now)?;
             return Ok((*live).clone());
         }
-        let live = self.live_access_token_from_store(token, now).await?;
+        let live = match self.live_access_token_from_store(token, now).await {
+            // Signed by a key another instance has just added (`keys rotate --now`) and this one not loaded yet.
+            Err(e)
+                if self.keys.snapshot().unknown_kid(token).is_some()
+                    && self.keys.refresh_for_unknown_kid(now).await =>
+            {
+                tracing::debug!(error = %e, "the key ring changed; checking the token again");
+                self.live_access_token_from_store(token, now).await?
+            }
+            other => other?,
+        };
         if let Some(epoch) = epoch {
             self.verified_tokens.insert(key, epoch, ring_version, Arc::new(live.clone()));
         }

@@ -279,3 +279,26 @@ both_backends!(rotations_at_the_same_time_stage_one_key, async |app| {
     let next: Vec<(String, String)> = listed(&app).into_iter().filter(|(_, state)| state == "next").collect();
     assert_eq!(next.len(), 1, "{next:?}");
 });
+
+// Regression: after `keys rotate --now` through another instance, which signs with the new key at once, an
+// instance that had not refreshed its ring yet answered active: false for those tokens (and served a JWKS
+// without the key) until its next periodic refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_signed_by_a_key_just_added_elsewhere_is_checked_against_a_fresh_ring_postgres() {
+    let slow = spawn_app_with(Backend::Postgres, |raw| {
+        raw.keys.refresh_seconds = 3600;
+        raw.keys.publish_ahead_seconds = 4000;
+    })
+    .await;
+    let quick = slow.spawn_peer_with(|raw| raw.keys.refresh_seconds = 1).await;
+    let svc = slow.cli_json(&["clients", "add", "--name", "Service", "--grant-type", "client_credentials"], None);
+    let (id, secret) = (svc["client_id"].as_str().unwrap(), svc["client_secret"].as_str().unwrap());
+    let kid = slow.cli_json(&["keys", "rotate", "--now"], None)["kid"].as_str().unwrap().to_owned();
+    wait_until_served(&quick, &kid).await;
+    next_second().await;
+    let token = service_token(&quick, id, secret).await;
+    assert_eq!(token_kid(&token), kid, "the quick instance signs with the new key");
+    assert!(!slow.served_kids().await.contains(&kid), "the slow instance has not refreshed by itself");
+    assert!(active(&slow, id, secret, &token).await, "a token of the new key is refused");
+    assert!(slow.served_kids().await.contains(&kid), "and the JWKS lacks the key");
+}
