@@ -36,20 +36,35 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<DieselStore> {
 }
 
 /// The cache named by the settings: Redis when `redis.url` is set, the in-process cache otherwise.
+/// Redis that does not answer is no reason to stop: the server starts not ready (`/readyz`) and falls back as
+/// DESIGN §3 says until it answers, and an operator command still does its SQL work.
 pub async fn open_cache(settings: &Settings) -> anyhow::Result<Arc<dyn EphemeralStore>> {
     Ok(match &settings.redis {
-        Some(r) => Arc::new(
-            RedisCache::connect(r.url(), &settings.redis_prefix, r.timeout).await.context("connecting to Redis")?,
-        ),
+        Some(r) => {
+            let cache = RedisCache::open(r.url(), &settings.redis_prefix, r.timeout).context("opening Redis")?;
+            if let Err(e) = cache.ping().await {
+                tracing::warn!(error = %e, "Redis does not answer yet; continuing without it until it does");
+            }
+            Arc::new(cache)
+        }
         None => Arc::new(MemoryCache::new()),
     })
 }
 
 /// Tells every instance that a token may have been revoked, for operator commands that write SQL directly
-/// (see [`RevocationEpoch`]; SQLite's change counter moves with the write itself).
-pub async fn advance_revocation_epoch(settings: &Settings) -> anyhow::Result<()> {
-    CacheEpoch::new(open_cache(settings).await?).advance().await;
-    Ok(())
+/// (see [`RevocationEpoch`]; SQLite's change counter moves with the write itself). The write is done when
+/// this runs, so a cache that cannot be reached is a warning, not a failure of the command.
+pub async fn advance_revocation_epoch(settings: &Settings) {
+    let advanced = match open_cache(settings).await {
+        Ok(cache) => CacheEpoch::new(cache).try_advance().await.map_err(anyhow::Error::from),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = advanced {
+        eprintln!(
+            "warning: the change is made, but other instances could not be told through Redis ({e:#}): they may \
+             answer from what they checked before it for up to 30 seconds"
+        );
+    }
 }
 
 /// Where the revocation epoch's shared part lives: the cache when it is shared by every instance, otherwise

@@ -126,7 +126,7 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
         UsersCommand::Disable { username } => {
             let username = parse_username(&username)?;
             let user = store.set_user_disabled(&username, true, now).await.map_err(not_found(&username))?;
-            startup::advance_revocation_epoch(settings).await?;
+            startup::advance_revocation_epoch(settings).await;
             super::record(&store, "user_disabled", Some(user.id.as_str()), None, json!({})).await;
             out.print(&user_json(&user), || format!("disabled {}", user.username));
         }
@@ -154,7 +154,7 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             let password = admin::parse_password(read_stdin_line("password")?).map_err(|e| anyhow!("{e}"))?;
             let hash = hash(settings, password).await?;
             let user = store.set_password_hash(&username, hash, now).await.map_err(not_found(&username))?;
-            startup::advance_revocation_epoch(settings).await?;
+            startup::advance_revocation_epoch(settings).await;
             super::record(&store, "user_password_changed", Some(user.id.as_str()), None, json!({})).await;
             out.print(&user_json(&user), || format!("password changed for {}", user.username));
         }

@@ -9,7 +9,7 @@
 //! ([`CacheEpoch`], Redis), or SQLite's own change counter for the embedded default
 //! ([`crate::storage::diesel::SqliteChanges`]). Postgres with the in-process cache has neither, so every check
 //! reads SQL there.
-use super::cache::EphemeralStore;
+use super::cache::{CacheError, EphemeralStore};
 use super::{
     AccessTokenStanding, ClientStore, ConsentStore, RevocationStore, SessionContext, SessionStore, StoreResult,
     UserStore, UserUpdate, WithdrawnGrant,
@@ -47,6 +47,19 @@ impl CacheEpoch {
     pub fn new(cache: Arc<dyn EphemeralStore>) -> Self {
         Self { cache }
     }
+
+    /// [`SharedEpoch::advance`], saying whether it worked: `Err` when neither a new value could be written
+    /// nor the old one removed, and other instances may reuse verdicts made before the change until they age
+    /// out.
+    pub async fn try_advance(&self) -> Result<(), CacheError> {
+        if !self.cache.is_shared() {
+            return Ok(());
+        }
+        let Err(e) = self.cache.set(KEY, random_token(16).as_bytes(), TTL).await else { return Ok(()) };
+        // Removing the key makes other instances read SQL at once, so try that.
+        tracing::error!(error = %e, "could not advance the revocation epoch");
+        self.cache.delete(KEY).await
+    }
 }
 
 #[async_trait]
@@ -69,16 +82,8 @@ impl SharedEpoch for CacheEpoch {
     }
 
     async fn advance(&self) {
-        if !self.cache.is_shared() {
-            return;
-        }
-        if let Err(e) = self.cache.set(KEY, random_token(16).as_bytes(), TTL).await {
-            // Other instances keep their verdicts until the epoch changes or the verdicts age out; removing
-            // the key would make them read SQL at once, so try that.
-            tracing::error!(error = %e, "could not advance the revocation epoch");
-            if let Err(e) = self.cache.delete(KEY).await {
-                tracing::error!(error = %e, "could not clear the revocation epoch");
-            }
+        if let Err(e) = self.try_advance().await {
+            tracing::error!(error = %e, "could not clear the revocation epoch");
         }
     }
 }

@@ -70,6 +70,32 @@ async fn readyz_is_503_while_redis_is_unreachable_postgres() {
     assert_eq!(body["cache"], "up");
 }
 
+// Regression: with Redis down, `tessera serve` exited at start (a restarted pod crash-looped while the running
+// ones served), and operator commands that had already written SQL failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_and_operator_commands_work_while_redis_is_down_postgres() {
+    let upstream = redis_socket_addr(&redis_url());
+    let relay = TcpRelay::start(upstream, 0);
+    let port = relay.addr.port();
+    drop(relay);
+    let app = spawn_app_with(Backend::Postgres, |raw| {
+        raw.redis.url = Some(format!("redis://127.0.0.1:{port}"));
+        raw.redis.timeout_ms = 300;
+    })
+    .await;
+    let body = readyz_becomes(&app, 503).await;
+    assert_eq!(body["cache"], "down");
+    crate::signin::add_alice(&app);
+    let out = app.cli(&["users", "disable", "alice"], None);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("other instances could not be told"), "{out:?}");
+    let users = app.cli_json(&["users", "list"], None);
+    assert_eq!(users["users"][0]["disabled"], true, "{users}");
+    // Redis comes up: the server uses it without a restart.
+    let _relay = TcpRelay::start(upstream, port);
+    assert_eq!(readyz_becomes(&app, 200).await["cache"], "up");
+}
+
 /// A loopback TCP relay to Redis that the test can cut: stopping it closes the listener and every relayed
 /// connection, so the server sees Redis vanish.
 pub struct TcpRelay {

@@ -111,6 +111,13 @@ impl RedisCache {
     /// Connects to `url` and checks the server answers. Every key is stored as `prefix` + key; `timeout`
     /// bounds the connection and each later command.
     pub async fn connect(url: &str, prefix: &str, timeout: Duration) -> Result<RedisCache, CacheError> {
+        let cache = Self::open(url, prefix, timeout)?;
+        cache.ping().await?;
+        Ok(cache)
+    }
+
+    /// [`RedisCache::connect`] without the check: connections are opened on first use.
+    pub fn open(url: &str, prefix: &str, timeout: Duration) -> Result<RedisCache, CacheError> {
         let timeout = timeout.max(Duration::from_millis(1));
         // Only the error kind: the message could echo the URL and its password.
         let client = redis::Client::open(url)
@@ -122,7 +129,7 @@ impl RedisCache {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(20))
             .set_max_delay(timeout);
-        let cache = RedisCache {
+        Ok(RedisCache {
             client,
             config,
             conns: Arc::default(),
@@ -130,9 +137,7 @@ impl RedisCache {
             timeout,
             incr_script: Arc::new(Script::new(INCR_SCRIPT)),
             decr_script: Arc::new(Script::new(DECR_SCRIPT)),
-        };
-        cache.ping().await?;
-        Ok(cache)
+        })
     }
 
     /// This thread's connection, opened on first use. Thread ids are never reused, so an entry never
