@@ -134,7 +134,7 @@ both_backends!(revoking_an_app_ends_its_tokens_and_asks_consent_again, async |ap
     let (id, secret, tokens) = connected_app(&app, "openid profile offline_access").await;
     let c = &app.api_client;
     let html = account_page(&app, c).await;
-    assert!(html.contains("<strong>Test App</strong>"), "{html}");
+    assert!(html.contains("<strong><bdi>Test App</bdi></strong>"), "{html}");
     assert!(html.contains("See your name and username"), "{html}");
     assert!(html.contains("(offline access)"), "{html}");
     assert_eq!(hidden_all(&html, "client_id"), std::slice::from_ref(&id));
@@ -207,7 +207,7 @@ both_backends!(offline_access_is_not_granted_to_a_client_that_cannot_refresh, as
     assert_eq!(tokens["scope"], "openid", "{tokens}");
     assert!(tokens.get("refresh_token").is_none(), "{tokens}");
     let html = account_page(&app, &app.api_client).await;
-    assert!(html.contains("<strong>Test App</strong>") && !html.contains("offline access"), "{html}");
+    assert!(html.contains("<strong><bdi>Test App</bdi></strong>") && !html.contains("offline access"), "{html}");
 });
 
 both_backends!(revoking_another_session_ends_it_and_the_current_one_signs_out, async |app| {

@@ -639,3 +639,56 @@ both_backends!(account_page_signs_in_and_removes_an_app_in_a_real_browser, async
     assert_page_headers(&resp, "the account page");
     assert_no_inline_code(&resp.text().await.unwrap(), "the account page");
 });
+
+/// Asserts every time `name` shows in the text of `html` it is isolated in its own `<bdi>`, so that its
+/// direction cannot spill over the page's words; inside a tag (an attribute value) it does not render.
+fn assert_isolated(html: &str, name: &str, page: &str) {
+    let isolated = format!("<bdi>{name}</bdi>");
+    assert!(html.contains(&isolated), "{page} does not show {name:?} isolated:\n{html}");
+    let rest = html.replace(&isolated, "");
+    for (at, _) in rest.match_indices(name) {
+        let before = &rest[..at];
+        let in_tag = before.rfind('<') > before.rfind('>');
+        assert!(in_tag, "{page} shows {name:?} outside a <bdi>:\n{html}");
+    }
+}
+
+// Regression: a client name ending in a right-to-left override (stored before names were checked for it)
+// reversed the page's own words after it, as the browser rendered them.
+both_backends!(client_names_are_isolated_from_the_page_text, async |app| {
+    let flow = setup(&app);
+    let name = "Photos \u{202e}";
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    use tessera::storage::ClientStore;
+    let id = tessera::domain::ClientId::parse(&flow.client_id).unwrap();
+    let mut client = store.client(&id).await.unwrap().unwrap();
+    client.name = name.to_owned();
+    store.update_client(&client, client.secret_hash.as_ref()).await.unwrap();
+    let c = &app.api_client;
+
+    let login_url = see_other(&app, &c.get(&flow.authorize_url).send().await.unwrap(), "GET /authorize");
+    let html = c.get(&login_url).send().await.unwrap().text().await.unwrap();
+    assert_isolated(&html, name, "the login page");
+    let form = [
+        ("interaction", hidden_field(&html, "interaction")),
+        ("csrf", hidden_field(&html, "csrf")),
+        ("username", USERNAME.to_owned()),
+        ("password", PASSWORD.to_owned()),
+    ];
+    let resp = c.post(app.url("/login")).header(header::ORIGIN, &app.address).form(&form).send().await.unwrap();
+    let consent_url = see_other(&app, &resp, "POST /login");
+    let html = c.get(&consent_url).send().await.unwrap().text().await.unwrap();
+    assert_isolated(&html, name, "the consent page");
+    let form = [
+        ("interaction", hidden_field(&html, "interaction")),
+        ("csrf", hidden_field(&html, "csrf")),
+        ("decision", "allow".to_owned()),
+    ];
+    let resp = c.post(app.url("/consent")).header(header::ORIGIN, &app.address).form(&form).send().await.unwrap();
+    assert_eq!(resp.status(), 303);
+
+    let html = c.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert_isolated(&html, name, "the account page");
+    let html = c.get(app.url(&format!("/logout?client_id={}", flow.client_id))).send().await.unwrap().text().await;
+    assert_isolated(&html.unwrap(), name, "the logout page");
+});
