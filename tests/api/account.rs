@@ -210,6 +210,23 @@ both_backends!(offline_access_is_not_granted_to_a_client_that_cannot_refresh, as
     assert!(html.contains("<strong><bdi>Test App</bdi></strong>") && !html.contains("offline access"), "{html}");
 });
 
+/// Asserts every button's accessible name (its `aria-label`) starts with its visible text (WCAG 2.5.3 Label in
+/// Name), so that a speech user can say what they see.
+fn assert_label_in_name(html: &str) {
+    let mut buttons = 0;
+    for (at, _) in html.match_indices("<button") {
+        let tag_end = at + html[at..].find('>').unwrap();
+        let text_end = tag_end + html[tag_end..].find("</button>").unwrap();
+        let (tag, text) = (&html[at..tag_end], html[tag_end + 1..text_end].trim());
+        if let Some((_, label)) = tag.split_once("aria-label=\"") {
+            let label = &label[..label.find('"').unwrap()];
+            assert!(label.starts_with(text), "the button {text:?} is labelled {label:?}");
+        }
+        buttons += 1;
+    }
+    assert!(buttons > 0, "no button in:\n{html}");
+}
+
 both_backends!(revoking_another_session_ends_it_and_the_current_one_signs_out, async |app| {
     add_alice(&app);
     let (id, secret, tokens) = connected_app(&app, "openid").await;
@@ -219,6 +236,7 @@ both_backends!(revoking_another_session_ends_it_and_the_current_one_signs_out, a
     let html = account_page(&app, &b).await;
     let sessions = hidden_all(&html, "session");
     assert_eq!(sessions.len(), 2, "{html}");
+    assert_label_in_name(&html);
     // The current session comes first: the other is the first browser's.
     let (b_session, a_session) = (sessions[0].clone(), sessions[1].clone());
     let csrf_b = hidden(&html, "csrf");
