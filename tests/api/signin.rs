@@ -704,3 +704,44 @@ both_backends!(consents_approved_in_two_tabs_add_up, async |app| {
     let both = browse(&app, &with_scope("openid%20profile%20email"), None).await;
     assert!(query_of(&both).contains_key("code"), "no consent page once both were approved: {both}");
 });
+
+/// The start tag of the element with `id` in a page.
+fn tag_with_id<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no element {id} in:\n{html}"));
+    let start = html[..at].rfind('<').unwrap();
+    &html[start..at + html[at..].find('>').unwrap() + 1]
+}
+
+// Regression: after a failed sign-in the error was announced, but the fields did not say they were in error nor
+// point at the message, so a screen reader moving through the form heard nothing of it.
+both_backends!(a_failed_sign_in_marks_the_fields_and_points_at_the_error, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &["--public"]);
+    let (challenge, _) = pkce_pair();
+    let c = &app.api_client;
+    let r = c.get(auth_url(&app, client["client_id"].as_str().unwrap(), &challenge, "")).send().await.unwrap();
+    let html = c.get(app.url(&location(&r))).send().await.unwrap().text().await.unwrap();
+    for id in ["username", "password"] {
+        let tag = tag_with_id(&html, id);
+        assert!(!tag.contains("aria-invalid") && !tag.contains("aria-describedby"), "a fresh form: {tag}");
+    }
+    let form = [
+        ("interaction", hidden(&html, "interaction")),
+        ("csrf", hidden(&html, "csrf")),
+        ("username", "alice".to_owned()),
+        ("password", "wrong".to_owned()),
+    ];
+    let r = c.post(app.url("/login")).header("Origin", &app.address).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    let alert = html.find("role=\"alert\"").map(|at| &html[html[..at].rfind('<').unwrap()..at]);
+    let alert_id = alert
+        .and_then(|tag| tag.split_once("id=\""))
+        .map(|(_, rest)| &rest[..rest.find('"').unwrap()])
+        .unwrap_or_else(|| panic!("the alert has no id:\n{html}"));
+    for id in ["username", "password"] {
+        let tag = tag_with_id(&html, id);
+        assert!(tag.contains("aria-invalid=\"true\""), "{tag}");
+        assert!(tag.contains(&format!("aria-describedby=\"{alert_id}\"")), "{tag}");
+    }
+});
