@@ -357,3 +357,20 @@ both_backends!(a_cookie_that_is_not_utf8_hides_no_other, async |app| {
         assert_eq!(r.status(), StatusCode::OK, "{}: {:?}", String::from_utf8_lossy(&line), r.headers().get("location"));
     }
 });
+
+// Regression: with cookies blocked, the account sign-in answered "This form cannot be accepted", which says
+// nothing of what to change.
+both_backends!(account_sign_in_without_cookies_asks_for_them, async |app| {
+    add_alice(&app);
+    let c = crate::signin::without_cookies();
+    let html = c.get(app.url("/login?return=account")).send().await.unwrap().text().await.unwrap();
+    let form = [("return", "account"), ("csrf", &hidden(&html, "csrf")), ("username", "alice"), ("password", PASSWORD)];
+    let r = c.post(app.url("/login")).header("Origin", &app.address).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers().get("set-cookie").is_none());
+    let html = r.text().await.unwrap();
+    assert!(html.contains("cookies are enabled for this site"), "{html}");
+    // From another site the post is a forgery, cookies or not.
+    let r = c.post(app.url("/login")).header("Origin", "https://evil.example").form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+});

@@ -745,3 +745,27 @@ both_backends!(a_failed_sign_in_marks_the_fields_and_points_at_the_error, async 
         assert!(tag.contains(&format!("aria-describedby=\"{alert_id}\"")), "{tag}");
     }
 });
+
+// Regression: with cookies blocked the login page said the sign-in link had expired, and starting again led
+// to the same page.
+both_backends!(sign_in_without_cookies_asks_for_them, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &["--public"]);
+    let (challenge, _) = pkce_pair();
+    let url = auth_url(&app, client["client_id"].as_str().unwrap(), &challenge, "");
+    let blocked = without_cookies();
+    let login = location(&blocked.get(&url).send().await.unwrap());
+    assert!(login.starts_with("/login?interaction="), "{login}");
+    let r = blocked.get(app.url(&login)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("cookies are enabled for this site"), "{html}");
+    let consent = login.replace("/login", "/consent");
+    let html = blocked.get(app.url(&consent)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("cookies are enabled for this site"), "{html}");
+    // Another browser's cookie is not a blocked one: that link is just not this browser's.
+    let other = app.api_client.get(&url).send().await.unwrap();
+    assert!(location(&other).starts_with("/login?interaction="));
+    let html = app.api_client.get(app.url(&login)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("This sign-in link has expired") && !html.contains("cookies"), "{html}");
+});
