@@ -769,3 +769,30 @@ both_backends!(sign_in_without_cookies_asks_for_them, async |app| {
     let html = app.api_client.get(app.url(&login)).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("This sign-in link has expired") && !html.contains("cookies"), "{html}");
 });
+
+// Regression: the consent page did not say where the browser would be sent, whichever button was pressed.
+both_backends!(consent_names_where_the_browser_goes, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &["--public", "--redirect-uri", "https://app.example.com/cb"]);
+    let id = client["client_id"].as_str().unwrap();
+    let c = &app.api_client;
+    for (redirect, shown) in [(REDIRECT, "127.0.0.1:9"), ("https://app.example.com/cb", "app.example.com")] {
+        let (challenge, _) = pkce_pair();
+        let url = auth_url(&app, id, &challenge, "").replace(&urlencode(REDIRECT), &urlencode(redirect));
+        let mut page = location(&c.get(&url).send().await.unwrap());
+        if page.starts_with("/login") {
+            let html = c.get(app.url(&page)).send().await.unwrap().text().await.unwrap();
+            let form = [
+                ("interaction", hidden(&html, "interaction")),
+                ("csrf", hidden(&html, "csrf")),
+                ("username", "alice".to_owned()),
+                ("password", PASSWORD.to_owned()),
+            ];
+            page =
+                location(&c.post(app.url("/login")).header("Origin", &app.address).form(&form).send().await.unwrap());
+        }
+        assert!(page.starts_with("/consent"), "{page}");
+        let html = c.get(app.url(&page)).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains(&format!("you will be sent to <strong>{shown}</strong>")), "{redirect}:\n{html}");
+    }
+});
