@@ -344,6 +344,9 @@ both_backends!(logout_ends_the_session, async |app| {
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.headers().get("location").is_none());
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<h1>This sign-out request cannot be completed</h1>"), "{html}");
+    assert!(!html.contains("sign-in"), "a sign-out error page speaks of signing in:\n{html}");
     // With a valid hint: straight back to the registered URI with state.
     let r = app
         .api_client
