@@ -106,7 +106,9 @@ fn parse_client_id(s: &str) -> anyhow::Result<ClientId> {
 fn rule_error(e: ClientRuleError) -> anyhow::Error {
     match e {
         ClientRuleError::Name => {
-            anyhow!("--name must be 1 to {MAX_CLIENT_NAME_LEN} characters, without control characters")
+            anyhow!(
+                "--name must be 1 to {MAX_CLIENT_NAME_LEN} characters, without control or invisible formatting characters"
+            )
         }
         ClientRuleError::RedirectUri { uri, reason } => anyhow!("--redirect-uri {uri}: {reason}"),
         ClientRuleError::CodeWithoutRedirectUri => {

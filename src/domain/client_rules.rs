@@ -16,8 +16,10 @@ pub const MAX_CLIENT_URIS: usize = 32;
 /// phrase them its own way; they are safe to show to whoever asked.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ClientRuleError {
-    /// The display name is blank, too long, or holds control characters.
-    #[error("the client name must be 1 to {MAX_CLIENT_NAME_LEN} characters, without control characters")]
+    /// The display name is blank, too long, or holds control or invisible formatting characters.
+    #[error(
+        "the client name must be 1 to {MAX_CLIENT_NAME_LEN} characters, without control or invisible formatting characters"
+    )]
     Name,
     /// More URIs than [`MAX_CLIENT_URIS`].
     #[error("at most {MAX_CLIENT_URIS} URIs may be registered")]
@@ -73,12 +75,47 @@ pub fn secret_for(method: ClientAuthMethod) -> Option<PlainSecret> {
     uses_secret(method).then(PlainSecret::generate)
 }
 
-/// Checks a display name.
+/// Checks a display name. Pages show it amid their own words, so it may hold no control character and no
+/// format character either: a bidi override would reorder the text around it, and an invisible one would let
+/// "G\u{200b}oogle" pass for "Google".
 pub fn check_name(name: &str) -> Result<(), ClientRuleError> {
-    if name.trim().is_empty() || name.len() > MAX_CLIENT_NAME_LEN || name.chars().any(char::is_control) {
+    if name.trim().is_empty()
+        || name.len() > MAX_CLIENT_NAME_LEN
+        || name.chars().any(|c| c.is_control() || is_format_or_separator(c))
+    {
         return Err(ClientRuleError::Name);
     }
     Ok(())
+}
+
+/// Whether `c` is of Unicode general category Cf (format: bidi controls, zero-width and invisible characters,
+/// soft hyphen, tags; Unicode 15.1) or a line or paragraph separator (Zl, Zp), which `char::is_control` (Cc)
+/// leaves out.
+fn is_format_or_separator(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 /// Parses redirect URIs (or post-logout redirect URIs), at most [`MAX_CLIENT_URIS`], duplicates dropped.
@@ -214,6 +251,45 @@ mod tests {
             }),
             Ok(())
         );
+    }
+
+    // Regression: format characters passed as they are not control characters, so a name could reorder the
+    // page text around it (bidi controls) or pass for another (invisible characters).
+    #[test]
+    fn names_hold_no_bidi_control_or_invisible_character() {
+        for c in [
+            '\u{202A}',
+            '\u{202B}',
+            '\u{202C}',
+            '\u{202D}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{2067}',
+            '\u{2068}',
+            '\u{2069}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{061C}',
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{2060}',
+            '\u{2061}',
+            '\u{2064}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{180E}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{E0041}',
+            '\u{1D173}',
+        ] {
+            assert_eq!(check_name(&format!("G{c}oogle")), Err(ClientRuleError::Name), "U+{:04X}", c as u32);
+        }
+        for fine in ["Photos", "Café Münster", "שלום עולם", "مرحبا", "日本語のアプリ", "Notes 📝", "a\u{00A0}b"]
+        {
+            assert_eq!(check_name(fine), Ok(()), "{fine}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use super::meta::request_meta;
 use super::render::{error_page, page};
 use super::views::{describe_scope, ConsentPage, ScopeLine};
 use super::{form, AppState};
-use crate::domain::Scope;
+use crate::domain::{RedirectUri, Scope};
 use crate::oauth::audit::EventFacts;
 use crate::oauth::interaction::{completed_already, Interaction};
 use crate::oauth::session::SignedIn;
@@ -17,6 +17,18 @@ use serde_json::json;
 /// Only https links from client metadata are shown; anything else could be `javascript:`.
 fn https_only(u: &Option<String>) -> Option<String> {
     u.as_ref().filter(|u| url::Url::parse(u).is_ok_and(|p| p.scheme() == "https")).cloned()
+}
+
+/// Where either answer sends the browser, as the page names it: the redirect URI's host, with the port when it
+/// is not the scheme's default (`url` leaves a default port out), or for an app's own scheme, that scheme. Hosts
+/// are shown in their ASCII form, so an internationalised look-alike shows as what it is.
+fn destination(uri: &RedirectUri) -> String {
+    let url = uri.url();
+    match (url.scheme(), url.host_str(), url.port()) {
+        ("http" | "https", Some(host), Some(port)) => format!("{host}:{port}"),
+        ("http" | "https", Some(host), None) => host.to_owned(),
+        (scheme, _, _) => format!("{scheme}:"),
+    }
 }
 
 /// The signed-in session the consent belongs to, with its user: none when the user was disabled meanwhile.
@@ -61,6 +73,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         tos_uri: https_only(&client.metadata.tos_uri),
         scopes: scope.iter().map(|s| ScopeLine { name: s.to_owned(), description: describe_scope(s) }).collect(),
         offline: scope.contains(Scope::OFFLINE_ACCESS),
+        destination: destination(&interaction.request.redirect_uri),
         username: signed_in.user.username.as_str().to_owned(),
         interaction: id,
         csrf: interaction.csrf.clone(),
@@ -99,4 +112,26 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     state.provider.audit(kind, facts, &request_meta(&req, &state), now).await;
     let outcome = state.provider.after_consent(id, interaction, &session, approved, now).await;
     step_response(&req, &state, outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::destination;
+    use crate::domain::RedirectUri;
+
+    #[test]
+    fn the_destination_is_the_host_with_a_port_other_than_the_default() {
+        for (uri, shown) in [
+            ("https://app.example.com/cb", "app.example.com"),
+            ("https://app.example.com:443/cb", "app.example.com"),
+            ("https://app.example.com:8443/cb?x=1", "app.example.com:8443"),
+            ("http://127.0.0.1:9/cb", "127.0.0.1:9"),
+            ("http://localhost/cb", "localhost"),
+            ("http://[::1]:8080/cb", "[::1]:8080"),
+            ("https://bücher.example/cb", "xn--bcher-kva.example"),
+            ("com.example.notes:/oauth2redirect", "com.example.notes:"),
+        ] {
+            assert_eq!(destination(&RedirectUri::parse(uri).unwrap()), shown, "{uri}");
+        }
+    }
 }

@@ -18,6 +18,18 @@ pub fn expired(req: &HttpRequest) -> HttpResponse {
     )
 }
 
+/// The page shown when the browser sent none of our cookies: it blocks them, so no sign-in can work until it
+/// allows them (saying "expired" would send the user round the same loop).
+pub fn cookies_blocked(req: &HttpRequest) -> HttpResponse {
+    message_page(
+        req,
+        StatusCode::BAD_REQUEST,
+        "Cookies are needed to sign in",
+        "Your browser did not send the cookie this site set. Make sure cookies are enabled for this site in your \
+         browser, then go back to the application and start signing in again.",
+    )
+}
+
 /// Loads the interaction named by `id` for this browser, or the page to show instead.
 // The error is the response to send, built once per request; boxing it would buy nothing.
 #[allow(clippy::result_large_err)]
@@ -27,8 +39,10 @@ pub async fn load(
     id: Option<&str>,
 ) -> Result<(String, Interaction), HttpResponse> {
     let Some(id) = id else { return Err(expired(req)) };
-    let browser = state.cookies.read_browser(req);
-    match state.provider.load_interaction(id, browser.as_deref()).await {
+    // `/authorize` set the browser-binding cookie before sending the browser here: none at all means the
+    // browser refuses cookies, a different one that the link is another browser's or gone.
+    let Some(browser) = state.cookies.read_browser(req) else { return Err(cookies_blocked(req)) };
+    match state.provider.load_interaction(id, &browser).await {
         Ok(Some(i)) => Ok((id.to_owned(), i)),
         Ok(None) => Err(expired(req)),
         Err(e) => Err(super::render::error_page(req, &e)),

@@ -1,7 +1,7 @@
 //! `GET` and `POST /login`: the sign-in of a pending authorization (`interaction=…`), or the sign-in that
 //! leads to the account page (`return=account`, a fixed target: never a URL taken from the request).
 use super::authorize::step_response;
-use super::interaction_pages::{check_form, expired, forbidden, from_another_origin, load};
+use super::interaction_pages::{check_form, cookies_blocked, expired, forbidden, from_another_origin, load};
 use super::meta::request_meta;
 use super::render::{error_page, page, see_other};
 use super::views::LoginPage;
@@ -112,6 +112,10 @@ fn account_form(
 async fn target(req: &HttpRequest, state: &AppState, f: &Params) -> Result<Target, HttpResponse> {
     if f.get("interaction").is_none() && f.get("return") == Some(RETURN_TO_ACCOUNT) {
         let browser = state.cookies.read_browser(req);
+        if browser.is_none() && !from_another_origin(req, state) {
+            // The form came with the browser cookie: a post from our page without it means cookies are blocked.
+            return Err(cookies_blocked(req));
+        }
         let valid = matches!((browser, f.get("csrf")), (Some(b), Some(t)) if account_login_csrf_matches(&b, t));
         if from_another_origin(req, state) || !valid {
             tracing::warn!(

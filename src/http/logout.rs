@@ -2,7 +2,7 @@
 //! session the session ends at once; otherwise the user confirms on a page (CSRF token bound to the session
 //! cookie).
 use super::meta::request_meta;
-use super::render::{error_page, page, repeat_as_get};
+use super::render::{page, repeat_as_get, sign_out_error_page};
 use super::views::{LoggedOutPage, LogoutPage};
 use super::{form, AppState};
 use crate::oauth::discovery::paths;
@@ -17,7 +17,7 @@ use askama::Template;
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     match form::query(&req) {
         Ok(p) => handle(&req, &state, p).await,
-        Err(e) => error_page(&req, &e),
+        Err(e) => sign_out_error_page(&req, &e),
     }
 }
 
@@ -32,14 +32,14 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             repeat_as_get(paths::LOGOUT, &p)
         }
         Ok(p) => handle(&req, &state, p).await,
-        Err(e) => error_page(&req, &e),
+        Err(e) => sign_out_error_page(&req, &e),
     }
 }
 
 async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResponse {
     let request = match state.provider.logout_request(&params).await {
         Ok(r) => r,
-        Err(e) => return error_page(req, &e),
+        Err(e) => return sign_out_error_page(req, &e),
     };
     let cookie = state.cookies.read_session(req);
     let confirmed = match (&cookie, params.get("csrf")) {
@@ -81,7 +81,7 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
     }
     let meta = request_meta(req, state);
     if let Err(e) = state.provider.end_session(&cookie, request.client_id.as_ref(), &meta, crate::domain::now()).await {
-        return error_page(req, &e);
+        return sign_out_error_page(req, &e);
     }
     let mut resp = finish(state, &request);
     if let Err(e) = resp.add_cookie(&state.cookies.clear_session()) {

@@ -43,11 +43,21 @@ pub fn page(status: StatusCode, body: Result<String, askama::Error>) -> HttpResp
 
 /// The HTML error page for an authorization error we must not redirect.
 pub fn error_page(req: &HttpRequest, e: &OAuthError) -> HttpResponse {
+    refusal_page(req, e, "This sign-in request cannot be completed")
+}
+
+/// The HTML error page for a logout request (`/logout`) that cannot be carried out.
+pub fn sign_out_error_page(req: &HttpRequest, e: &OAuthError) -> HttpResponse {
+    refusal_page(req, e, "This sign-out request cannot be completed")
+}
+
+/// An error page titled `refused` when the request was refused, or after the failure otherwise.
+fn refusal_page(req: &HttpRequest, e: &OAuthError, refused: &str) -> HttpResponse {
     log_error(e);
     let (status, title) = match e.code {
         ErrorCode::ServerError => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
         ErrorCode::TemporarilyUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable"),
-        _ => (StatusCode::BAD_REQUEST, "This sign-in request cannot be completed"),
+        _ => (StatusCode::BAD_REQUEST, refused),
     };
     let body = ErrorPage {
         title: title.into(),

@@ -46,6 +46,8 @@ pub struct ConsentPage {
     pub scopes: Vec<ScopeLine>,
     /// Whether it asks to keep access while the user is away (`offline_access`).
     pub offline: bool,
+    /// Where the browser goes after either answer: the redirect URI's host (and port), or an app's scheme.
+    pub destination: String,
     /// Who is signed in.
     pub username: String,
     /// Interaction id.

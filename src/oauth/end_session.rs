@@ -108,7 +108,8 @@ impl Provider {
                 Some(uri)
             }
         };
-        let state = params.get("state").filter(|s| s.len() <= 512).map(str::to_owned);
+        // Returned as given (RP-Initiated Logout §2), like /authorize's: the form and query size limits bound it.
+        let state = params.get("state").map(str::to_owned);
         Ok(LogoutRequest {
             client_id: client.as_ref().map(|c| c.id.clone()),
             client_name: client.map(|c| c.name),

@@ -204,8 +204,7 @@ impl Provider {
     }
 
     /// Loads an interaction started by this browser; `None` when unknown, expired, or started elsewhere.
-    pub async fn load_interaction(&self, id: &str, browser: Option<&str>) -> Result<Option<Interaction>, OAuthError> {
-        let Some(browser) = browser else { return Ok(None) };
+    pub async fn load_interaction(&self, id: &str, browser: &str) -> Result<Option<Interaction>, OAuthError> {
         if id.len() > 64 {
             return Ok(None);
         }

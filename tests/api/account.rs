@@ -134,7 +134,7 @@ both_backends!(revoking_an_app_ends_its_tokens_and_asks_consent_again, async |ap
     let (id, secret, tokens) = connected_app(&app, "openid profile offline_access").await;
     let c = &app.api_client;
     let html = account_page(&app, c).await;
-    assert!(html.contains("<strong>Test App</strong>"), "{html}");
+    assert!(html.contains("<strong><bdi>Test App</bdi></strong>"), "{html}");
     assert!(html.contains("See your name and username"), "{html}");
     assert!(html.contains("(offline access)"), "{html}");
     assert_eq!(hidden_all(&html, "client_id"), std::slice::from_ref(&id));
@@ -207,8 +207,25 @@ both_backends!(offline_access_is_not_granted_to_a_client_that_cannot_refresh, as
     assert_eq!(tokens["scope"], "openid", "{tokens}");
     assert!(tokens.get("refresh_token").is_none(), "{tokens}");
     let html = account_page(&app, &app.api_client).await;
-    assert!(html.contains("<strong>Test App</strong>") && !html.contains("offline access"), "{html}");
+    assert!(html.contains("<strong><bdi>Test App</bdi></strong>") && !html.contains("offline access"), "{html}");
 });
+
+/// Asserts every button's accessible name (its `aria-label`) starts with its visible text (WCAG 2.5.3 Label in
+/// Name), so that a speech user can say what they see.
+fn assert_label_in_name(html: &str) {
+    let mut buttons = 0;
+    for (at, _) in html.match_indices("<button") {
+        let tag_end = at + html[at..].find('>').unwrap();
+        let text_end = tag_end + html[tag_end..].find("</button>").unwrap();
+        let (tag, text) = (&html[at..tag_end], html[tag_end + 1..text_end].trim());
+        if let Some((_, label)) = tag.split_once("aria-label=\"") {
+            let label = &label[..label.find('"').unwrap()];
+            assert!(label.starts_with(text), "the button {text:?} is labelled {label:?}");
+        }
+        buttons += 1;
+    }
+    assert!(buttons > 0, "no button in:\n{html}");
+}
 
 both_backends!(revoking_another_session_ends_it_and_the_current_one_signs_out, async |app| {
     add_alice(&app);
@@ -219,6 +236,7 @@ both_backends!(revoking_another_session_ends_it_and_the_current_one_signs_out, a
     let html = account_page(&app, &b).await;
     let sessions = hidden_all(&html, "session");
     assert_eq!(sessions.len(), 2, "{html}");
+    assert_label_in_name(&html);
     // The current session comes first: the other is the first browser's.
     let (b_session, a_session) = (sessions[0].clone(), sessions[1].clone());
     let csrf_b = hidden(&html, "csrf");
@@ -338,4 +356,21 @@ both_backends!(a_cookie_that_is_not_utf8_hides_no_other, async |app| {
         let r = c.get(app.url("/account")).header("Cookie", cookie).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{}: {:?}", String::from_utf8_lossy(&line), r.headers().get("location"));
     }
+});
+
+// Regression: with cookies blocked, the account sign-in answered "This form cannot be accepted", which says
+// nothing of what to change.
+both_backends!(account_sign_in_without_cookies_asks_for_them, async |app| {
+    add_alice(&app);
+    let c = crate::signin::without_cookies();
+    let html = c.get(app.url("/login?return=account")).send().await.unwrap().text().await.unwrap();
+    let form = [("return", "account"), ("csrf", &hidden(&html, "csrf")), ("username", "alice"), ("password", PASSWORD)];
+    let r = c.post(app.url("/login")).header("Origin", &app.address).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers().get("set-cookie").is_none());
+    let html = r.text().await.unwrap();
+    assert!(html.contains("cookies are enabled for this site"), "{html}");
+    // From another site the post is a forgery, cookies or not.
+    let r = c.post(app.url("/login")).header("Origin", "https://evil.example").form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 });

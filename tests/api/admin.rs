@@ -246,6 +246,8 @@ both_backends!(
         for (bad, why) in [
             (json!({ "client_name": "Web", "redirect_uris": ["http://evil.example/cb"] }), "redirect"),
             (json!({ "client_name": "", "redirect_uris": [REDIRECT] }), "name"),
+            (json!({ "client_name": "Photos \u{202e}", "redirect_uris": [REDIRECT] }), "name"),
+            (json!({ "client_name": "G\u{200b}oogle", "redirect_uris": [REDIRECT] }), "name"),
             (json!({ "client_name": "W", "redirect_uris": [REDIRECT], "scope": "tessera:admin" }), "admin"),
             (json!({ "client_name": "W", "redirect_uris": [REDIRECT], "client_id": a.id }), "client_id"),
             (json!({ "client_name": "W", "redirect_uris": [REDIRECT], "client_secret": "mine" }), "client_secret"),

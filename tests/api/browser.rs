@@ -32,6 +32,11 @@ struct Flow {
 /// Makes alice and the "Browser App" client with the CLI; the redirect URIs are on a free loopback port
 /// where nothing listens.
 fn setup(app: &TestApp) -> Flow {
+    setup_named(app, CLIENT_NAME)
+}
+
+/// [`setup`] with a client named `client_name`.
+fn setup_named(app: &TestApp, client_name: &str) -> Flow {
     let user = app.cli_json(
         &["users", "add", USERNAME, "--password-stdin", "--email", "alice@example.com", "--name", "Alice"],
         Some(PASSWORD),
@@ -45,7 +50,7 @@ fn setup(app: &TestApp) -> Flow {
             "clients",
             "add",
             "--name",
-            CLIENT_NAME,
+            client_name,
             "--redirect-uri",
             &redirect_uri,
             "--post-logout-redirect-uri",
@@ -638,4 +643,105 @@ both_backends!(account_page_signs_in_and_removes_an_app_in_a_real_browser, async
     assert_eq!(resp.status(), 200);
     assert_page_headers(&resp, "the account page");
     assert_no_inline_code(&resp.text().await.unwrap(), "the account page");
+});
+
+/// Asserts every time `name` shows in the text of `html` it is isolated in its own `<bdi>`, so that its
+/// direction cannot spill over the page's words; inside a tag (an attribute value) it does not render.
+fn assert_isolated(html: &str, name: &str, page: &str) {
+    let isolated = format!("<bdi>{name}</bdi>");
+    assert!(html.contains(&isolated), "{page} does not show {name:?} isolated:\n{html}");
+    let rest = html.replace(&isolated, "");
+    for (at, _) in rest.match_indices(name) {
+        let before = &rest[..at];
+        let in_tag = before.rfind('<') > before.rfind('>');
+        assert!(in_tag, "{page} shows {name:?} outside a <bdi>:\n{html}");
+    }
+}
+
+// Regression: a client name ending in a right-to-left override (stored before names were checked for it)
+// reversed the page's own words after it, as the browser rendered them.
+both_backends!(client_names_are_isolated_from_the_page_text, async |app| {
+    let flow = setup(&app);
+    let name = "Photos \u{202e}";
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    use tessera::storage::ClientStore;
+    let id = tessera::domain::ClientId::parse(&flow.client_id).unwrap();
+    let mut client = store.client(&id).await.unwrap().unwrap();
+    client.name = name.to_owned();
+    store.update_client(&client, client.secret_hash.as_ref()).await.unwrap();
+    let c = &app.api_client;
+
+    let login_url = see_other(&app, &c.get(&flow.authorize_url).send().await.unwrap(), "GET /authorize");
+    let html = c.get(&login_url).send().await.unwrap().text().await.unwrap();
+    assert_isolated(&html, name, "the login page");
+    let form = [
+        ("interaction", hidden_field(&html, "interaction")),
+        ("csrf", hidden_field(&html, "csrf")),
+        ("username", USERNAME.to_owned()),
+        ("password", PASSWORD.to_owned()),
+    ];
+    let resp = c.post(app.url("/login")).header(header::ORIGIN, &app.address).form(&form).send().await.unwrap();
+    let consent_url = see_other(&app, &resp, "POST /login");
+    let html = c.get(&consent_url).send().await.unwrap().text().await.unwrap();
+    assert_isolated(&html, name, "the consent page");
+    let form = [
+        ("interaction", hidden_field(&html, "interaction")),
+        ("csrf", hidden_field(&html, "csrf")),
+        ("decision", "allow".to_owned()),
+    ];
+    let resp = c.post(app.url("/consent")).header(header::ORIGIN, &app.address).form(&form).send().await.unwrap();
+    assert_eq!(resp.status(), 303);
+
+    let html = c.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert_isolated(&html, name, "the account page");
+    let html = c.get(app.url(&format!("/logout?client_id={}", flow.client_id))).send().await.unwrap().text().await;
+    assert_isolated(&html.unwrap(), name, "the logout page");
+});
+
+/// Asserts the page in `browser` is no wider than its window: no horizontal scrolling, nothing of the card cut.
+async fn assert_fits(browser: &Browser, width: u32, page: &str) {
+    let sizes = browser
+        .execute(
+            "const d = document.documentElement, c = document.querySelector('.card'); \
+             return [window.innerWidth, d.scrollWidth, d.clientWidth, c.scrollWidth, c.clientWidth];",
+        )
+        .await;
+    let n = |i: usize| sizes[i].as_i64().unwrap_or_else(|| panic!("{page}: sizes {sizes}"));
+    assert!(n(0) <= i64::from(width), "{page}: the window is {} px wide, not {width}", n(0));
+    assert!(n(1) <= n(2), "{page} at {width} px scrolls sideways: {sizes} (window, page, card widths)");
+    assert!(n(3) <= n(4), "{page} at {width} px overflows its card: {sizes} (window, page, card widths)");
+}
+
+// Regression: a long name without spaces widened the login, consent, logout and account pages past a phone's
+// width (360 px), and the account page past 640 px too: the page scrolled sideways and the heading was cut.
+both_backends!(long_client_names_wrap_on_a_narrow_window, async |app| {
+    let long = "MyCompanyIntranetDashboard2024".repeat(6);
+    let flow = setup_named(&app, &long);
+    let browser = Browser::start().await;
+    browser.set_window_size(360, 800).await;
+    browser.goto(&flow.authorize_url).await;
+    browser.wait_for_url("the login page", |u| on_server(&app, u, "/login")).await;
+    assert_fits(&browser, 360, "the login page").await;
+    sign_in(&app, &browser, &flow).await;
+    assert!(browser.source().await.contains(&long), "the consent page does not name the client");
+    assert_fits(&browser, 360, "the consent page").await;
+    browser.find("button[name=decision][value=allow]").await.click().await;
+    browser.wait_for_url("the redirect to the client", |u| at_redirect_uri(&flow, u)).await;
+
+    browser.goto(&app.url("/account")).await;
+    wait_for_account(&app, &browser, "the app is not listed", |s| s.contains(&long)).await;
+    assert_fits(&browser, 360, "the account page").await;
+    browser.set_window_size(640, 800).await;
+    assert_fits(&browser, 640, "the account page").await;
+
+    browser.set_window_size(360, 800).await;
+    browser.goto(&app.url(&format!("/logout?client_id={}", flow.client_id))).await;
+    browser.wait_for("button[name=decision][value=logout]").await;
+    assert!(browser.source().await.contains(&long), "the logout page does not name the client");
+    assert_fits(&browser, 360, "the logout page").await;
+    browser.quit().await;
+
+    // The rule is served.
+    let css = app.get("/static/tessera.css").await.text().await.unwrap();
+    assert!(css.contains("overflow-wrap: anywhere"), "{css}");
 });

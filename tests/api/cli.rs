@@ -140,6 +140,13 @@ both_backends!(clients_round_trip, async |app| {
     let args = ["clients", "add", "--name", "No redirect"];
     let err = assert_failure(&app.cli(&args, None), &args);
     assert!(err.contains("--redirect-uri"), "{err}");
+    // Names that would reorder or disguise themselves on the pages.
+    for name in ["Photos \u{202e}", "G\u{200b}oogle", "\u{2066}App"] {
+        let args = ["clients", "add", "--name", name, "--redirect-uri", "http://127.0.0.1/callback"];
+        let err = assert_failure(&app.cli(&args, None), &args);
+        assert!(err.contains("--name must be"), "{name:?}: {err}");
+    }
+    assert_eq!(app.cli_json(&["clients", "list"], None)["clients"].as_array().unwrap().len(), 1);
 });
 
 both_backends!(keys_list_and_rotate, async |app| {

@@ -344,6 +344,9 @@ both_backends!(logout_ends_the_session, async |app| {
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.headers().get("location").is_none());
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<h1>This sign-out request cannot be completed</h1>"), "{html}");
+    assert!(!html.contains("sign-in"), "a sign-out error page speaks of signing in:\n{html}");
     // With a valid hint: straight back to the registered URI with state.
     let r = app
         .api_client
@@ -977,3 +980,37 @@ both_backends!(
         }
     }
 );
+
+// Regression: a logout `state` over 512 bytes was dropped silently, while /authorize returns any state it is
+// given (RP-Initiated Logout 1.0 §2: the OP passes it back).
+both_backends!(logout_returns_a_long_state_as_given, async |app| {
+    let g = sign_in(&app, "openid", &[]).await;
+    let state = "s".repeat(2000);
+    // Through the confirmation page, then with a hint.
+    let r = app
+        .api_client
+        .get(format!(
+            "{}/logout?client_id={}&post_logout_redirect_uri={}&state={state}",
+            app.address,
+            g.client_id,
+            urlencode("http://127.0.0.1:9/bye")
+        ))
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    assert_eq!(crate::signin::hidden(&html, "state"), state);
+    let r = app
+        .api_client
+        .get(format!(
+            "{}/logout?id_token_hint={}&post_logout_redirect_uri={}&state={state}",
+            app.address,
+            s(&g.tokens, "id_token"),
+            urlencode("http://127.0.0.1:9/bye")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), format!("http://127.0.0.1:9/bye?state={state}"));
+});

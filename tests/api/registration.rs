@@ -413,6 +413,17 @@ both_backends!(keys_are_refused_for_clients_that_sign_no_assertion, |raw| { open
     assert_eq!(registered(&app, &signing).await["jwks"], jwks);
 });
 
+// Regression: names with format characters were registered: a bidi override reordered the page text after the
+// name, an invisible character let a name pass for another.
+both_backends!(names_with_format_characters_are_refused, |raw| { open(raw) }, async |app| {
+    for name in ["Photos \u{202e}", "\u{2067}Photos", "G\u{200b}oogle", "Goo\u{00ad}gle"] {
+        let body = json!({ "redirect_uris": [REDIRECT], "client_name": name });
+        assert_refused(register(&app, &body, None).await, "invalid_client_metadata", name).await;
+    }
+    let body = json!({ "redirect_uris": [REDIRECT], "client_name": "Photos \u{05e9}\u{05dc}\u{05d5}\u{05dd}" });
+    assert_eq!(registered(&app, &body).await["client_name"], body["client_name"]);
+});
+
 both_backends!(metadata_is_validated, |raw| { open(raw) }, async |app| {
     let web = |extra: Value| {
         let mut body = json!({ "redirect_uris": [REDIRECT] });

@@ -705,6 +705,98 @@ both_backends!(consents_approved_in_two_tabs_add_up, async |app| {
     assert!(query_of(&both).contains_key("code"), "no consent page once both were approved: {both}");
 });
 
+/// The start tag of the element with `id` in a page.
+fn tag_with_id<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no element {id} in:\n{html}"));
+    let start = html[..at].rfind('<').unwrap();
+    &html[start..at + html[at..].find('>').unwrap() + 1]
+}
+
+// Regression: after a failed sign-in the error was announced, but the fields did not say they were in error nor
+// point at the message, so a screen reader moving through the form heard nothing of it.
+both_backends!(a_failed_sign_in_marks_the_fields_and_points_at_the_error, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &["--public"]);
+    let (challenge, _) = pkce_pair();
+    let c = &app.api_client;
+    let r = c.get(auth_url(&app, client["client_id"].as_str().unwrap(), &challenge, "")).send().await.unwrap();
+    let html = c.get(app.url(&location(&r))).send().await.unwrap().text().await.unwrap();
+    for id in ["username", "password"] {
+        let tag = tag_with_id(&html, id);
+        assert!(!tag.contains("aria-invalid") && !tag.contains("aria-describedby"), "a fresh form: {tag}");
+    }
+    let form = [
+        ("interaction", hidden(&html, "interaction")),
+        ("csrf", hidden(&html, "csrf")),
+        ("username", "alice".to_owned()),
+        ("password", "wrong".to_owned()),
+    ];
+    let r = c.post(app.url("/login")).header("Origin", &app.address).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    let alert = html.find("role=\"alert\"").map(|at| &html[html[..at].rfind('<').unwrap()..at]);
+    let alert_id = alert
+        .and_then(|tag| tag.split_once("id=\""))
+        .map(|(_, rest)| &rest[..rest.find('"').unwrap()])
+        .unwrap_or_else(|| panic!("the alert has no id:\n{html}"));
+    for id in ["username", "password"] {
+        let tag = tag_with_id(&html, id);
+        assert!(tag.contains("aria-invalid=\"true\""), "{tag}");
+        assert!(tag.contains(&format!("aria-describedby=\"{alert_id}\"")), "{tag}");
+    }
+});
+
+// Regression: with cookies blocked the login page said the sign-in link had expired, and starting again led
+// to the same page.
+both_backends!(sign_in_without_cookies_asks_for_them, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &["--public"]);
+    let (challenge, _) = pkce_pair();
+    let url = auth_url(&app, client["client_id"].as_str().unwrap(), &challenge, "");
+    let blocked = without_cookies();
+    let login = location(&blocked.get(&url).send().await.unwrap());
+    assert!(login.starts_with("/login?interaction="), "{login}");
+    let r = blocked.get(app.url(&login)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("cookies are enabled for this site"), "{html}");
+    let consent = login.replace("/login", "/consent");
+    let html = blocked.get(app.url(&consent)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("cookies are enabled for this site"), "{html}");
+    // Another browser's cookie is not a blocked one: that link is just not this browser's.
+    let other = app.api_client.get(&url).send().await.unwrap();
+    assert!(location(&other).starts_with("/login?interaction="));
+    let html = app.api_client.get(app.url(&login)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("This sign-in link has expired") && !html.contains("cookies"), "{html}");
+});
+
+// Regression: the consent page did not say where the browser would be sent, whichever button was pressed.
+both_backends!(consent_names_where_the_browser_goes, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &["--public", "--redirect-uri", "https://app.example.com/cb"]);
+    let id = client["client_id"].as_str().unwrap();
+    let c = &app.api_client;
+    for (redirect, shown) in [(REDIRECT, "127.0.0.1:9"), ("https://app.example.com/cb", "app.example.com")] {
+        let (challenge, _) = pkce_pair();
+        let url = auth_url(&app, id, &challenge, "").replace(&urlencode(REDIRECT), &urlencode(redirect));
+        let mut page = location(&c.get(&url).send().await.unwrap());
+        if page.starts_with("/login") {
+            let html = c.get(app.url(&page)).send().await.unwrap().text().await.unwrap();
+            let form = [
+                ("interaction", hidden(&html, "interaction")),
+                ("csrf", hidden(&html, "csrf")),
+                ("username", "alice".to_owned()),
+                ("password", PASSWORD.to_owned()),
+            ];
+            page =
+                location(&c.post(app.url("/login")).header("Origin", &app.address).form(&form).send().await.unwrap());
+        }
+        assert!(page.starts_with("/consent"), "{page}");
+        let html = c.get(app.url(&page)).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains(&format!("you will be sent to <strong>{shown}</strong>")), "{redirect}:\n{html}");
+    }
+});
+
 // Regression: the consent form sent several times at once (same interaction) gave as many working codes,
 // each a grant of its own, and as many consent_granted events.
 both_backends!(a_consent_sent_twice_at_once_gives_one_code, async |app| {

@@ -254,6 +254,16 @@ impl Browser {
         }
     }
 
+    /// Runs `script` (a function body) in the page and returns what it returns.
+    pub async fn execute(&self, script: &str) -> Value {
+        self.call(Method::POST, "/execute/sync", Some(json!({ "script": script, "args": [] }))).await
+    }
+
+    /// Resizes the browser window.
+    pub async fn set_window_size(&self, width: u32, height: u32) {
+        self.call(Method::POST, "/window/rect", Some(json!({ "width": width, "height": height }))).await;
+    }
+
     /// The start of the page source, for failure messages.
     pub async fn source_excerpt(&self) -> String {
         match self.try_call(Method::GET, "/source", None).await {
