@@ -131,14 +131,16 @@ impl Provider {
         self.advance(Pending::New(random_token(32)), interaction, &client, signed_in.as_ref(), now).await
     }
 
-    /// The user an `id_token_hint` names: an ID token this server issued to `client`, expired or not. One no key
-    /// of the ring verifies any more (its key left after a rotation, as a silent renew's old ID token may have)
-    /// names no user we can tell and is ignored, as logout does.
+    /// The user an `id_token_hint` names: an ID token this server issued to `client`, expired or not. One
+    /// signed by a key no longer in the ring (it left after a rotation, as a silent renew's old ID token's
+    /// may have) names no user we can tell and is ignored, as logout does. Anything else that does not verify
+    /// (garbage, a forged or tampered token, `alg: none`) is refused, as Hydra does.
     fn hinted_subject(&self, hint: &str, client: &Client) -> Result<Option<String>, OAuthError> {
         match self.id_token_hint(hint) {
             Some((aud, hint)) if aud == client.id.as_str() => Ok(Some(hint.subject)),
             Some(_) => Err(OAuthError::invalid_request("id_token_hint was issued to another client")),
-            None => Ok(None),
+            None if self.keys.snapshot().unknown_kid(hint).is_some() => Ok(None),
+            None => Err(OAuthError::invalid_request("id_token_hint is not an ID token issued here")),
         }
     }
 

@@ -567,8 +567,24 @@ both_backends!(id_token_hint_at_authorize, async |app| {
     assert!(silent(&pid, id_token).await.contains_key("code"), "alice's own hint answers at once");
     let q = silent(&oid, id_token).await;
     assert_eq!(q.get("error").map(String::as_str), Some("invalid_request"), "another client's hint: {q:?}");
-    // A hint no key verifies (its key gone after a rotation, or garbage) names nobody: as if none were sent.
-    assert!(silent(&pid, "garbage").await.contains_key("code"));
+    // A hint signed by a key the ring no longer has (gone after a rotation) names nobody: as if none were sent.
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let json =
+        |part: &str| -> serde_json::Value { serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap() };
+    let parts: Vec<&str> = id_token.split('.').collect();
+    let (mut header, mut claims) = (json(parts[0]), json(parts[1]));
+    header["kid"] = "a-key-long-gone".into();
+    let gone = format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), parts[1], parts[2]);
+    assert!(silent(&pid, &gone).await.contains_key("code"));
+    // Regression: anything else that does not verify was ignored the same way; it is refused now.
+    claims["sub"] = "someone-else".into();
+    let tampered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2]);
+    let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#), parts[1]);
+    for forged in ["garbage", tampered.as_str(), none.as_str()] {
+        let q = silent(&pid, forged).await;
+        assert_eq!(q.get("error").map(String::as_str), Some("invalid_request"), "{forged}: {q:?}");
+    }
 });
 
 both_backends!(prompt_login_and_form_post, async |app| {
