@@ -430,7 +430,12 @@ mod tests {
 
     async fn fresh_database_applies_the_initial_migration(backend: Backend) {
         let t = TestDb::unmigrated(backend).await;
-        assert_eq!(t.db.migrate().await.unwrap(), ["20250601000000", "20250602000000", "20261204000000"]);
+        let mut expected = vec!["20250601000000", "20250602000000", "20261204000000"];
+        // The index that keeps a rotation's check for a revoked family cheap; SQLite's write lock needs no check.
+        if backend == Backend::Postgres {
+            expected.push("20261205000000");
+        }
+        assert_eq!(t.db.migrate().await.unwrap(), expected);
         assert!(t.db.migrate().await.unwrap().is_empty());
     }
 
