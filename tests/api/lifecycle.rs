@@ -817,6 +817,22 @@ both_backends!(a_code_is_refused_once_its_user_is_disabled, async |app| {
     assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"), "{e}");
 });
 
+// The client was removed by the CLI while this instance's client cache still held it: the refresh token's insert
+// met the foreign key and the code grant answered 500.
+both_backends!(a_code_of_a_removed_client_is_invalid_grant_not_a_server_error, async |app| {
+    let g = sign_in(&app, "openid offline_access", &[]).await;
+    let (code, verifier) = authorization_code(&app, &g.client_id, "openid offline_access").await;
+    app.cli_json(&["clients", "remove", &g.client_id], None);
+    let (st, e) = redeem_code(&app, &g.client_id, &g.secret, &code, &verifier).await;
+    assert!(
+        matches!(
+            (st, s(&e, "error")),
+            (StatusCode::BAD_REQUEST, "invalid_grant") | (StatusCode::UNAUTHORIZED, "invalid_client")
+        ),
+        "{st} {e}"
+    );
+});
+
 both_backends!(a_code_is_refused_once_its_session_is_logged_out, async |app| {
     let g = sign_in(&app, "openid", &[]).await;
     let (code, verifier) = authorization_code(&app, &g.client_id, "openid").await;

@@ -10,7 +10,7 @@ use crate::oauth::grace::IssuedRefresh;
 use crate::oauth::params::Params;
 use crate::oauth::provider::Provider;
 use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
-use crate::storage::RefreshTokenRecord;
+use crate::storage::{RefreshTokenRecord, StoreError};
 use serde_json::json;
 use std::time::Duration;
 
@@ -103,6 +103,13 @@ impl Provider {
             self.refresh_tokens.rotate_refresh_token(&rt.id, &next, now),
             self.mint(&access, id, jti, now)
         );
+        let rotated = rotated.map_err(|e| match e {
+            // The client or user was removed while the token was being used (its rows go with them).
+            StoreError::ReferenceGone(_) => {
+                OAuthError::invalid_grant("the client or user of the refresh token is gone")
+            }
+            other => other.into(),
+        });
         if !rotated? {
             // Another request rotated (or revoked) this token first.
             return match self.refresh_tokens.refresh_token_by_hash(hash.as_str()).await? {

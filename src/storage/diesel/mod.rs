@@ -368,6 +368,9 @@ impl From<DieselError> for StoreError {
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 StoreError::Conflict(info.constraint_name().map_or_else(|| info.message().to_owned(), str::to_owned))
             }
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => StoreError::ReferenceGone(
+                info.constraint_name().map_or_else(|| info.message().to_owned(), str::to_owned),
+            ),
             DieselError::DatabaseError(kind, info) if connection_lost(&kind, info.message()) => {
                 StoreError::Unavailable(info.message().to_owned())
             }
@@ -485,7 +488,7 @@ mod tests {
                 .execute(c)?)
             })
             .await;
-        assert!(matches!(err, Err(StoreError::Backend(_))), "{err:?}");
+        assert!(matches!(err, Err(StoreError::ReferenceGone(_))), "{err:?}");
     }
 
     /// Holds a thread and a connection of `db` (and the write turn, for a write) until the returned sender sends.
