@@ -135,6 +135,29 @@ both_backends!(
     }
 );
 
+// A retry inside the grace window got the kept response, tokens already dead, after the user was disabled or
+// signed out everywhere, or the client's tokens revoked, since the first use.
+both_backends!(a_grace_retry_is_refused_once_the_grant_no_longer_stands, async |app| {
+    let g = sign_in(&app, "openid offline_access", &[]).await;
+    let changes: [(&[&str], &[&str]); 3] = [
+        (&["users", "disable", "alice"], &["users", "enable", "alice"]),
+        (&["users", "revoke", "alice"], &[]),
+        (&["clients", "revoke-tokens", &g.client_id], &[]),
+    ];
+    for (change, undo) in changes {
+        let fresh = code_flow(&app, &g.client_id, &g.secret, "openid offline_access").await;
+        let rt = s(&fresh, "refresh_token");
+        let (st, first) = refresh(&app, &g, rt).await;
+        assert_eq!(st, StatusCode::OK, "{first}");
+        app.cli_json(change, None);
+        let (st, e) = refresh(&app, &g, rt).await;
+        assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"), "{change:?}: {e}");
+        if !undo.is_empty() {
+            app.cli_json(undo, None);
+        }
+    }
+});
+
 both_backends!(
     a_grace_retry_after_a_key_rotation_is_still_the_identical_response,
     |raw| {
