@@ -1,7 +1,7 @@
 //! Wiring: opens the backends, the key ring and the HTTP server from [`Settings`]. The CLI and the tests
 //! build the application through here, exactly as `tessera serve` does.
 use crate::blocking::CpuPool;
-use crate::config::{DatabaseKind, Settings};
+use crate::config::{DatabaseKind, KekSource, Settings};
 use crate::domain::password::PasswordChecker;
 use crate::http::cookies::CookiePolicy;
 use crate::http::{self, AppState};
@@ -25,6 +25,11 @@ use std::time::Duration;
 
 /// The SQL store, migrated.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<DieselStore> {
+    Ok(migrate_store(settings).await?.0)
+}
+
+/// The SQL store, migrated, and the versions of the migrations this call applied (none when it was current).
+pub async fn migrate_store(settings: &Settings) -> anyhow::Result<(DieselStore, Vec<String>)> {
     let db = Db::connect(settings.database.url(), settings.database.max_connections, settings.database.acquire_timeout)
         .await
         .context("opening the database")?;
@@ -32,7 +37,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<DieselStore> {
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "database migrated");
     }
-    Ok(DieselStore::new(db))
+    Ok((DieselStore::new(db), applied))
 }
 
 /// The cache named by the settings: Redis when `redis.url` is set, the in-process cache otherwise.
@@ -285,8 +290,18 @@ pub fn serving(settings: &Settings, port: u16) -> serde_json::Value {
             DatabaseKind::Postgres => "postgres",
         },
         "cache": if settings.redis.is_some() { "redis" } else { "memory" },
-        "keys": settings.keys.dir.display().to_string(),
+        // The key ring is in the database on either backend; only the key-encryption key is elsewhere.
+        "keys": "database",
+        "kek": kek_source(settings),
     })
+}
+
+/// Where the key-encryption key comes from: a file, or the `keys.kek` setting.
+fn kek_source(settings: &Settings) -> String {
+    match &settings.keys.kek {
+        KekSource::Value(_) => "keys.kek".to_owned(),
+        KekSource::File(path) | KekSource::CreateIfMissing(path) => path.display().to_string(),
+    }
 }
 
 /// The lines `tessera serve` prints so a first-time user knows what is running and what to do next.
@@ -297,13 +312,40 @@ pub fn banner(settings: &Settings, port: u16) -> String {
     };
     let cache = if settings.redis.is_some() { "Redis" } else { "in-process memory" };
     format!(
-        "Tessera listening on {}:{port}\n  issuer:    {}\n  database:  {db}\n  cache:     {cache}\n  keys:      {}\n\
+        "Tessera listening on {}:{port}\n  issuer:    {}\n  database:  {db}\n  cache:     {cache}\n  \
+         keys:      in the database, sealed with the key-encryption key from {}\n\
          Next steps:\n  create a user:   printf '%s' 'a long password' | tessera users add alice --password-stdin\n  \
          create a client: tessera clients add --name 'My app' --redirect-uri http://127.0.0.1:3000/callback\n  \
          discovery:       {}/.well-known/openid-configuration",
         settings.http.bind.ip(),
         crate::oauth::discovery::issuer_string(&settings.issuer),
-        settings.keys.dir.display(),
+        kek_source(settings),
         crate::oauth::discovery::issuer_string(&settings.issuer),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RawSettings;
+
+    // On Postgres with keys.kek set, serve printed `keys: ./keys`, a directory that holds nothing there.
+    #[test]
+    fn serve_says_the_keys_are_in_the_database_and_where_their_kek_comes_from() {
+        let mut raw = RawSettings::default();
+        raw.database.url = "postgres://postgres@127.0.0.1:5432/tessera".into();
+        raw.keys.kek = Some("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into());
+        let settings = raw.validate().unwrap();
+        let json = serving(&settings, 8080);
+        assert_eq!((json["keys"].as_str(), json["kek"].as_str()), (Some("database"), Some("keys.kek")), "{json}");
+        let text = banner(&settings, 8080);
+        assert!(
+            text.contains("keys:      in the database, sealed with the key-encryption key from keys.kek"),
+            "{text}"
+        );
+        assert!(!text.contains("./keys"), "{text}");
+
+        let settings = RawSettings::default().validate().unwrap();
+        assert!(banner(&settings, 8080).contains("key-encryption key from ./keys/kek"), "{}", banner(&settings, 8080));
+    }
 }

@@ -82,9 +82,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve(settings, &out).await,
         Command::Migrate => {
-            let store = startup::open_store(&settings).await?;
-            out.print(&serde_json::json!({ "backend": store.db().backend_name(), "status": "migrated" }), || {
-                format!("{} database is up to date", store.db().backend_name())
+            let (store, applied) = startup::migrate_store(&settings).await?;
+            let backend = store.db().backend_name();
+            let json = serde_json::json!({ "backend": backend, "status": "migrated", "applied": applied });
+            out.print(&json, || match applied.as_slice() {
+                [] => format!("{backend} database is up to date"),
+                versions => format!("{backend} database migrated; applied: {}", versions.join(", ")),
             });
             Ok(())
         }

@@ -479,7 +479,6 @@ pub struct RedisSettings {
 
 #[derive(Debug, Clone)]
 pub struct KeySettings {
-    pub dir: PathBuf,
     pub kek: KekSource,
     pub bits: u32,
     pub rotation_interval: i64,
@@ -714,7 +713,6 @@ impl RawSettings {
             redis,
             redis_prefix: self.redis.prefix,
             keys: KeySettings {
-                dir: self.keys.dir,
                 kek,
                 bits: self.keys.algorithm_bits,
                 rotation_interval,

@@ -8,6 +8,7 @@ use super::provider::Provider;
 use super::session::SignedIn;
 use crate::domain::secret::{random_token, SecretHash};
 use crate::domain::{Client, RedirectUri, Session, UnixTime};
+use crate::storage::StoreError;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
@@ -276,7 +277,13 @@ impl Provider {
         let signed_in = self.reload_session(&req, session, &client, now).await?;
         if signed_in.is_some() {
             let granting = self.consents.grant_consent(&session.user_id, &client.id, &req.scope, now).await;
-            granting.map_err(|e| req.error(e.into()))?;
+            granting.map_err(|e| match e {
+                // Removed while the consent page was open (a cached copy still answered for it).
+                StoreError::ReferenceGone(_) => {
+                    req.error(OAuthError::new(ErrorCode::UnauthorizedClient, "the client is no longer registered"))
+                }
+                other => req.error(other.into()),
+            })?;
             interaction.progress.consented = true;
         }
         self.advance(Pending::Taken(id), interaction, &client, signed_in.as_ref(), now).await

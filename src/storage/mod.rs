@@ -18,6 +18,10 @@ pub enum StoreError {
     /// A unique constraint refused the write (the text names what was duplicated).
     #[error("already exists: {0}")]
     Conflict(String),
+    /// A row the write names (a client or a user) is gone: a foreign key refused it. The text names the
+    /// constraint when the backend tells (Postgres does, SQLite does not).
+    #[error("refers to a row that is gone: {0}")]
+    ReferenceGone(String),
     /// The backend cannot be reached or is saturated (pool timeout); worth retrying later.
     #[error("storage unavailable: {0}")]
     Unavailable(String),

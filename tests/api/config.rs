@@ -102,6 +102,24 @@ fn the_same_setup_with_valid_settings_is_accepted() {
     assert!(dir.path().join("t.db").exists());
 }
 
+// The run that applied the migrations said "database is up to date" too.
+#[test]
+fn migrate_lists_what_it_applied() {
+    let (out, dir) = tessera(&["migrate"], &[]);
+    assert_success(&out, &["migrate"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("applied: 20250601000000, ") && !text.contains("up to date"), "{text}");
+    let mut again = tessera_command(dir.path());
+    again
+        .env("TESSERA__DATABASE__URL", tessera::storage::diesel::testing::sqlite_url(&dir.path().join("t.db")))
+        .env("TESSERA__KEYS__DIR", dir.path().join("keys"))
+        .args(["--json", "migrate"]);
+    let out = run_with_limit(again, Duration::from_secs(30));
+    assert_success(&out, &["migrate"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((json["status"].as_str(), json["applied"].as_array().map(Vec::len)), (Some("migrated"), Some(0)));
+}
+
 #[test]
 fn serve_with_json_prints_one_json_line_once_it_listens() {
     use std::io::{BufRead, BufReader};

@@ -135,6 +135,29 @@ both_backends!(
     }
 );
 
+// A retry inside the grace window got the kept response, tokens already dead, after the user was disabled or
+// signed out everywhere, or the client's tokens revoked, since the first use.
+both_backends!(a_grace_retry_is_refused_once_the_grant_no_longer_stands, async |app| {
+    let g = sign_in(&app, "openid offline_access", &[]).await;
+    let changes: [(&[&str], &[&str]); 3] = [
+        (&["users", "disable", "alice"], &["users", "enable", "alice"]),
+        (&["users", "revoke", "alice"], &[]),
+        (&["clients", "revoke-tokens", &g.client_id], &[]),
+    ];
+    for (change, undo) in changes {
+        let fresh = code_flow(&app, &g.client_id, &g.secret, "openid offline_access").await;
+        let rt = s(&fresh, "refresh_token");
+        let (st, first) = refresh(&app, &g, rt).await;
+        assert_eq!(st, StatusCode::OK, "{first}");
+        app.cli_json(change, None);
+        let (st, e) = refresh(&app, &g, rt).await;
+        assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"), "{change:?}: {e}");
+        if !undo.is_empty() {
+            app.cli_json(undo, None);
+        }
+    }
+});
+
 both_backends!(
     a_grace_retry_after_a_key_rotation_is_still_the_identical_response,
     |raw| {
@@ -829,6 +852,22 @@ both_backends!(a_code_is_refused_once_its_user_is_disabled, async |app| {
     app.cli_json(&["users", "enable", "alice"], None);
     let (st, e) = redeem_code(&app, &g.client_id, &g.secret, &code, &verifier).await;
     assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"), "{e}");
+});
+
+// The client was removed by the CLI while this instance's client cache still held it: the refresh token's insert
+// met the foreign key and the code grant answered 500.
+both_backends!(a_code_of_a_removed_client_is_invalid_grant_not_a_server_error, async |app| {
+    let g = sign_in(&app, "openid offline_access", &[]).await;
+    let (code, verifier) = authorization_code(&app, &g.client_id, "openid offline_access").await;
+    app.cli_json(&["clients", "remove", &g.client_id], None);
+    let (st, e) = redeem_code(&app, &g.client_id, &g.secret, &code, &verifier).await;
+    assert!(
+        matches!(
+            (st, s(&e, "error")),
+            (StatusCode::BAD_REQUEST, "invalid_grant") | (StatusCode::UNAUTHORIZED, "invalid_client")
+        ),
+        "{st} {e}"
+    );
 });
 
 both_backends!(a_code_is_refused_once_its_session_is_logged_out, async |app| {

@@ -374,6 +374,21 @@ both_backends!(registration_access_token_manages_the_client, |raw| { open(raw) }
     assert_eq!(r.status(), StatusCode::OK);
 });
 
+// Ten deletes at once: up to nine answered 204, each writing a client_registration_deleted event, for one
+// deletion. Only the delete that removed the client succeeds; the others find its token dead.
+both_backends!(concurrent_deletes_delete_once, |raw| { open(raw) }, async |app| {
+    let info = registered(&app, &json!({ "grant_types": ["client_credentials"], "client_name": "Twice" })).await;
+    let deletes = (0..10).map(|_| manage(&app, reqwest::Method::DELETE, &info, Some(rat(&info))).send());
+    let answers = futures_util::future::join_all(deletes).await;
+    let statuses: Vec<StatusCode> = answers.iter().map(|r| r.as_ref().unwrap().status()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::NO_CONTENT).count(), 1, "{statuses:?}");
+    for r in answers.into_iter().map(Result::unwrap).filter(|r| r.status() != StatusCode::NO_CONTENT) {
+        assert_invalid_token(r).await;
+    }
+    let events = crate::hostile::audit_events(&app);
+    assert_eq!(crate::hostile::events_of(&events, "client_registration_deleted").len(), 1, "{events:?}");
+});
+
 both_backends!(a_service_client_registers_and_uses_client_credentials, |raw| { open(raw) }, async |app| {
     let info = registered(&app, &json!({ "grant_types": ["client_credentials"], "client_name": "Batch job" })).await;
     assert_eq!(info["response_types"], json!([]));

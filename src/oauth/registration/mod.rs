@@ -174,11 +174,12 @@ impl Provider {
         let client = managed.client;
         let issued = self.refresh_tokens.revoke_client_refresh_tokens(&client.id, now).await?;
         self.revoke_access_tokens(&issued, now).await;
-        match self.clients.delete_client(&client.id).await {
-            // A concurrent delete got there first: the outcome is the same.
-            Ok(()) | Err(StoreError::NotFound) => {}
-            Err(e) => return Err(e.into()),
-        }
+        self.clients.delete_client(&client.id).await.map_err(|e| match e {
+            // A concurrent delete got there first: this request's token opens nothing any more (RFC 7592 §2.3),
+            // and only the delete that removed the client answers for it.
+            StoreError::NotFound => bad_registration_token(),
+            other => other.into(),
+        })?;
         self.audit_registration("client_registration_deleted", &client, meta, now).await;
         Ok(())
     }

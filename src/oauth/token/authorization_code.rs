@@ -12,7 +12,7 @@ use crate::oauth::params::Params;
 use crate::oauth::pkce::CodeVerifier;
 use crate::oauth::provider::Provider;
 use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
-use crate::storage::CodeGrantStanding;
+use crate::storage::{CodeGrantStanding, StoreError};
 use std::time::Duration;
 
 /// How long a replay waits for a racing first redemption to store the refresh token family it must revoke.
@@ -124,6 +124,11 @@ impl Provider {
         );
         // The signatures are made while the database answers; tokens of a grant found ended are dropped unseen.
         let (standing, minted) = tokio::join!(storing, self.mint(&access, id, jti, now));
+        let standing = standing.map_err(|e| match e {
+            // Removed while a cached copy still authenticated it (`clients.cache_seconds`, or on another instance).
+            StoreError::ReferenceGone(_) => OAuthError::invalid_grant("the client or user of the code is gone"),
+            other => other.into(),
+        });
         match standing? {
             CodeGrantStanding::Live => {}
             CodeGrantStanding::UserCannotSignIn => {

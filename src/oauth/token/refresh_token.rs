@@ -3,14 +3,14 @@
 //! window, which gets the very same response again (DESIGN.md §4).
 use super::{scope_string, TokenResponse};
 use crate::domain::secret::{PlainSecret, SecretHash};
-use crate::domain::{Client, Scope, UnixTime};
+use crate::domain::{Client, Scope, UnixTime, User};
 use crate::oauth::audit::{EventFacts, RequestMeta};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::grace::IssuedRefresh;
 use crate::oauth::params::Params;
 use crate::oauth::provider::Provider;
 use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
-use crate::storage::RefreshTokenRecord;
+use crate::storage::{RefreshTokenRecord, StoreError};
 use serde_json::json;
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ impl Provider {
             return Err(OAuthError::invalid_grant("the refresh token was revoked"));
         }
         if let Some(used_at) = rt.used_at {
-            return self.refresh_replay(&rt, presented, client, used_at, meta, now).await;
+            return self.refresh_replay(&rt, user.as_ref(), presented, client, used_at, meta, now).await;
         }
         if rt.client_id != client.id {
             return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
@@ -47,15 +47,7 @@ impl Provider {
         if now >= rt.expires_at || now >= rt.idle_expires_at {
             return Err(OAuthError::invalid_grant("the refresh token has expired"));
         }
-        if client.revoked_before.is_some_and(|t| rt.created_at <= t) {
-            return Err(OAuthError::invalid_grant("the refresh token was revoked"));
-        }
-        if rt.user_id.is_some() {
-            let live = user.is_some_and(|u| !u.disabled && u.revoked_before.is_none_or(|t| rt.created_at > t));
-            if !live {
-                return Err(OAuthError::invalid_grant("the user can no longer use this grant"));
-            }
-        }
+        grant_stands(&rt, client, user.as_ref())?;
         let scope = match params.get("scope") {
             None => rt.scope.clone(),
             Some(s) => {
@@ -103,12 +95,19 @@ impl Provider {
             self.refresh_tokens.rotate_refresh_token(&rt.id, &next, now),
             self.mint(&access, id, jti, now)
         );
+        let rotated = rotated.map_err(|e| match e {
+            // The client or user was removed while the token was being used (its rows go with them).
+            StoreError::ReferenceGone(_) => {
+                OAuthError::invalid_grant("the client or user of the refresh token is gone")
+            }
+            other => other.into(),
+        });
         if !rotated? {
             // Another request rotated (or revoked) this token first.
             return match self.refresh_tokens.refresh_token_by_hash(hash.as_str()).await? {
                 Some(r) if !r.revoked => {
                     let used_at = r.used_at.unwrap_or(now);
-                    self.refresh_replay(&r, presented, client, used_at, meta, now).await
+                    self.refresh_replay(&r, user.as_ref(), presented, client, used_at, meta, now).await
                 }
                 _ => Err(OAuthError::invalid_grant("the refresh token was revoked")),
             };
@@ -138,10 +137,13 @@ impl Provider {
     }
 
     /// A used token presented again: the same client within the grace window gets the response it got
-    /// before; anything else is reuse, which revokes the family.
+    /// before, while the grant still stands; anything else is reuse, which revokes the family. `user` is the
+    /// token's user as read with it.
+    #[allow(clippy::too_many_arguments)]
     async fn refresh_replay(
         &self,
         rt: &RefreshTokenRecord,
+        user: Option<&User>,
         presented: &str,
         client: &Client,
         used_at: UnixTime,
@@ -150,6 +152,9 @@ impl Provider {
     ) -> Result<TokenResponse, OAuthError> {
         let grace = self.tokens.refresh_grace;
         if grace > 0 && rt.client_id == client.id && now - used_at <= grace {
+            // The kept response's tokens died with the grant (the user disabled or signed out everywhere, the
+            // client's tokens revoked since the first use): a retry must not be told it succeeded.
+            grant_stands(rt, client, user)?;
             // The request that rotated it may still be signing: wait a little for its response.
             let started = tokio::time::Instant::now();
             loop {
@@ -227,6 +232,21 @@ impl Provider {
         };
         (token, record)
     }
+}
+
+/// Whether the grant `rt` belongs to still stands: its client's tokens were not revoked since it was issued, and
+/// its user (as read with it), if any, can still use it.
+fn grant_stands(rt: &RefreshTokenRecord, client: &Client, user: Option<&User>) -> Result<(), OAuthError> {
+    if client.revoked_before.is_some_and(|t| rt.created_at <= t) {
+        return Err(OAuthError::invalid_grant("the refresh token was revoked"));
+    }
+    if rt.user_id.is_some() {
+        let live = user.is_some_and(|u| !u.disabled && u.revoked_before.is_none_or(|t| rt.created_at > t));
+        if !live {
+            return Err(OAuthError::invalid_grant("the user can no longer use this grant"));
+        }
+    }
+    Ok(())
 }
 
 /// The id of a new `refresh_tokens` row: a UUIDv7, whose text sorts by creation time. Each insert then adds to

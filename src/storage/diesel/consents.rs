@@ -319,7 +319,7 @@ mod tests {
         let ghost = ClientId::parse("ghost").unwrap();
         for (user, client) in [(&erin, &ghost), (&UserId::generate(), &app)] {
             let err = t.store.grant_consent(user, client, &scope("openid"), 1).await.unwrap_err();
-            assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+            assert!(matches!(err, StoreError::ReferenceGone(_)), "{err:?}");
         }
         assert!(t.store.consents_of_user(&erin).await.unwrap().is_empty());
     }

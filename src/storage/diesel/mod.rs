@@ -118,24 +118,33 @@ pub(crate) fn connect_postgres(url: &str) -> ConnectionResult<PgConnection> {
     PgConnection::establish(url)
 }
 
+/// A pooled connection and whether a query on it found the server gone. diesel's own `is_broken` sees only its
+/// transaction state, so a connection whose server went away (a Postgres restart) would go back to the pool and
+/// fail every later query; [`Db::run`] sets `lost` instead and r2d2 drops the connection.
+struct Pooled {
+    conn: AnyConnection,
+    lost: bool,
+}
+
 impl ManageConnection for Manager {
-    type Connection = AnyConnection;
+    type Connection = Pooled;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+    fn connect(&self) -> Result<Pooled, Self::Error> {
         let conn = match self.backend {
             Backend::Postgres => connect_postgres(&self.target).map(AnyConnection::Postgresql),
             Backend::Sqlite => SqliteConnection::establish(&self.target).map(AnyConnection::Sqlite),
         };
-        conn.map_err(diesel::r2d2::Error::ConnectionError)
+        let conn = conn.map_err(diesel::r2d2::Error::ConnectionError)?;
+        Ok(Pooled { conn, lost: false })
     }
 
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
-        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), Self::Error> {
+        pooled.conn.ping().map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
-        std::thread::panicking() || conn.is_broken()
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        std::thread::panicking() || pooled.lost || pooled.conn.is_broken()
     }
 }
 
@@ -143,9 +152,9 @@ impl ManageConnection for Manager {
 #[derive(Debug)]
 struct SqlitePragmas;
 
-impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
-        if let AnyConnection::Sqlite(conn) = conn {
+impl CustomizeConnection<Pooled, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, pooled: &mut Pooled) -> Result<(), diesel::r2d2::Error> {
+        if let AnyConnection::Sqlite(conn) = &mut pooled.conn {
             // busy_timeout first, so that switching to WAL waits for a lock instead of failing.
             conn.batch_execute(
                 "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
@@ -218,7 +227,7 @@ impl Db {
             // in a TLS handshake when a short-lived CLI process exits (OpenSSL's exit handlers then crash it).
             .min_idle(Some(0))
             // No `SELECT 1` before every query (a round trip each): a connection that died is found by the
-            // query that fails on it, and r2d2 then drops it (`is_broken`).
+            // query that fails on it, and r2d2 then drops it (`Pooled::lost`).
             .test_on_check_out(false)
             .connection_timeout(acquire_timeout)
             .error_handler(Box::new(TracingErrors))
@@ -278,8 +287,16 @@ impl Db {
         let pool = self.pool.clone();
         self.threads
             .run_within(self.acquire_timeout, move || {
-                let mut conn = pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                f(&mut conn)
+                let mut pooled = pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                let result = f(&mut pooled.conn);
+                // On Postgres, `Unavailable` from a query means the connection is gone (see `connection_lost`); on
+                // SQLite it is a busy database, whose connection is fine.
+                if matches!(result, Err(StoreError::Unavailable(_)))
+                    && matches!(pooled.conn, AnyConnection::Postgresql(_))
+                {
+                    pooled.lost = true;
+                }
+                result
             })
             .await
             .map_err(|e| match e {
@@ -351,7 +368,10 @@ impl From<DieselError> for StoreError {
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 StoreError::Conflict(info.constraint_name().map_or_else(|| info.message().to_owned(), str::to_owned))
             }
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => StoreError::ReferenceGone(
+                info.constraint_name().map_or_else(|| info.message().to_owned(), str::to_owned),
+            ),
+            DieselError::DatabaseError(kind, info) if connection_lost(&kind, info.message()) => {
                 StoreError::Unavailable(info.message().to_owned())
             }
             // SQLite reports a lock held past busy_timeout this way: the database is saturated, not broken.
@@ -361,6 +381,20 @@ impl From<DieselError> for StoreError {
             other => StoreError::Backend(other.to_string()),
         }
     }
+}
+
+/// Whether a query failed because the connection to the server is gone, rather than on what it asked: the server
+/// restarted or ended the session. libpq reports the first query on such a connection as closed, and every later one
+/// as unsendable ("no connection to the server"); a server ending the session may say so in its own words.
+fn connection_lost(kind: &DatabaseErrorKind, message: &str) -> bool {
+    matches!(kind, DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand)
+        || [
+            "no connection to the server",
+            "server closed the connection unexpectedly",
+            "terminating connection due to administrator command",
+        ]
+        .iter()
+        .any(|lost| message.contains(lost))
 }
 
 #[cfg(test)]
@@ -399,11 +433,12 @@ mod tests {
 
     async fn fresh_database_applies_the_initial_migration(backend: Backend) {
         let t = TestDb::unmigrated(backend).await;
-        let mut all = vec!["20250601000000", "20250602000000", "20261204000000"];
+        let mut expected = vec!["20250601000000", "20250602000000", "20261204000000"];
+        // The index that keeps a rotation's check for a revoked family cheap; SQLite's write lock needs no check.
         if backend == Backend::Postgres {
-            all.push("20261205000000");
+            expected.push("20261205000000");
         }
-        assert_eq!(t.db.migrate().await.unwrap(), all);
+        assert_eq!(t.db.migrate().await.unwrap(), expected);
         assert!(t.db.migrate().await.unwrap().is_empty());
     }
 
@@ -453,7 +488,7 @@ mod tests {
                 .execute(c)?)
             })
             .await;
-        assert!(matches!(err, Err(StoreError::Backend(_))), "{err:?}");
+        assert!(matches!(err, Err(StoreError::ReferenceGone(_))), "{err:?}");
     }
 
     /// Holds a thread and a connection of `db` (and the write turn, for a write) until the returned sender sends.
@@ -549,6 +584,76 @@ mod tests {
         sqlite_writers_take_turns,
         waiting_for_the_write_turn_times_out,
     );
+
+    /// Runs `query` on `n` connections of `db` at once (each holds its connection a moment, so that the pool hands
+    /// out `n` different ones).
+    async fn on_every_connection(
+        db: &Db,
+        n: usize,
+        query: fn(&mut AnyConnection) -> diesel::QueryResult<i64>,
+    ) -> Vec<StoreResult<i64>> {
+        let queries = (0..n).map(|_| {
+            db.run(move |c| {
+                let row = query(c);
+                std::thread::sleep(Duration::from_millis(100));
+                Ok(row?)
+            })
+        });
+        futures_util::future::join_all(queries).await
+    }
+
+    /// A query that diesel prepares (and caches) on first use: a lost connection fails it while preparing, which
+    /// leaves diesel's transaction state as it was, so diesel alone would keep the connection.
+    fn ring_version(c: &mut AnyConnection) -> diesel::QueryResult<i64> {
+        use diesel::prelude::*;
+        use schema::key_ring::dsl::*;
+        key_ring.select(version).filter(id.eq(1)).first(c)
+    }
+
+    // A Postgres restart left dead connections in the pool: after the first failure on each (503), every later
+    // query on it failed as a storage error (500, "no connection to the server") and the connection went back
+    // into the pool.
+    #[tokio::test]
+    async fn a_lost_postgres_connection_fails_once_then_is_replaced() {
+        let t = TestDb::with_pool(Backend::Postgres, 3, Duration::from_secs(10)).await;
+        let opened = on_every_connection(&t.db, 3, |c| diesel::sql_query("SELECT 1").execute(c).map(|n| n as i64));
+        assert!(opened.await.iter().all(Result::is_ok));
+        // What a restart does to the pool's connections, without restarting the shared server: end the other two.
+        let ended =
+            t.db.run(|c| {
+                Ok(diesel::sql_query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                )
+                .execute(c)?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(ended, 2);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let first = on_every_connection(&t.db, 3, ring_version).await;
+        let failed: Vec<_> = first.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert!(failed.len() <= 2 && failed.iter().all(|e| matches!(e, StoreError::Unavailable(_))), "{first:?}");
+        let then = on_every_connection(&t.db, 3, ring_version).await;
+        assert!(then.iter().all(|r| matches!(r, Ok(0))), "{then:?}");
+    }
+
+    #[test]
+    fn connection_failures_are_unavailable() {
+        let lost = [
+            (DatabaseErrorKind::ClosedConnection, "SSL connection has been closed unexpectedly"),
+            (DatabaseErrorKind::UnableToSendCommand, "no connection to the server"),
+            (DatabaseErrorKind::Unknown, "server closed the connection unexpectedly"),
+            (DatabaseErrorKind::Unknown, "terminating connection due to administrator command"),
+        ];
+        for (kind, message) in lost {
+            let err = StoreError::from(DieselError::DatabaseError(kind, Box::new(message.to_owned())));
+            assert!(matches!(err, StoreError::Unavailable(_)), "{message}: {err:?}");
+        }
+        let err =
+            StoreError::from(DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new("syntax".to_owned())));
+        assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    }
 
     #[tokio::test]
     async fn connect_refuses_bare_paths() {

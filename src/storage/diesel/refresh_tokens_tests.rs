@@ -93,7 +93,7 @@ async fn duplicates_and_unknown_clients_are_refused(backend: Backend) {
 
     let orphan = refresh_token("rt3", "f", &ClientId::parse("ghost").unwrap());
     let err = t.store.insert_refresh_token(&orphan).await.unwrap_err();
-    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    assert!(matches!(err, StoreError::ReferenceGone(_)), "{err:?}");
     assert_eq!(family(&t, "f").await, vec![first]);
 }
 

@@ -313,7 +313,7 @@ mod tests {
     async fn unknown_user_is_refused(backend: Backend) {
         let t = TestDb::new(backend).await;
         let err = t.store.create_session(&session("orphan", &UserId::generate())).await.unwrap_err();
-        assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+        assert!(matches!(err, StoreError::ReferenceGone(_)), "{err:?}");
         assert!(t.store.session("orphan").await.unwrap().is_none());
     }
 
