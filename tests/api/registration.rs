@@ -2,7 +2,7 @@
 //! itself and signs a user in, the registration access token, every metadata refusal, and the three
 //! `registration.mode`s.
 use crate::helpers::{oidc_http_client, sleep_until_unix, TestApp};
-use crate::signin::{add_alice, auth_url, browse, hidden, location, pkce_pair, query_of, PASSWORD, REDIRECT};
+use crate::signin::{add_alice, auth_url, browse, consent_page, pkce_pair, query_of, REDIRECT};
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreClientRegistrationRequest, CoreGrantType, CoreProviderMetadata,
     CoreUserInfoClaims,
@@ -87,29 +87,6 @@ async fn assert_refused(r: reqwest::Response, code: &str, what: &str) {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], code, "{what}: {body}");
     assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()), "{what}: {body}");
-}
-
-/// Follows an authorization request through the login page up to the consent page and returns its HTML.
-async fn consent_page(app: &TestApp, url: &str) -> String {
-    let c = &app.api_client;
-    let mut resp = c.get(url).send().await.unwrap();
-    for _ in 0..4 {
-        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{}", resp.text().await.unwrap());
-        let loc = location(&resp);
-        let html = c.get(app.url(&loc)).send().await.unwrap().text().await.unwrap();
-        if loc.starts_with("/consent") {
-            return html;
-        }
-        assert!(loc.starts_with("/login"), "{loc}");
-        let form = [
-            ("interaction", hidden(&html, "interaction")),
-            ("csrf", hidden(&html, "csrf")),
-            ("username", "alice".to_owned()),
-            ("password", PASSWORD.to_owned()),
-        ];
-        resp = c.post(app.url("/login")).header("Origin", &app.address).form(&form).send().await.unwrap();
-    }
-    panic!("no consent page");
 }
 
 both_backends!(relying_party_registers_itself_and_signs_in, |raw| { open(raw) }, async |app| {

@@ -122,6 +122,29 @@ pub async fn browse_as(app: &TestApp, username: &str, auth_url: &str, consent: O
     panic!("too many steps");
 }
 
+/// Follows an authorization request through the login page up to the consent page and returns its HTML.
+pub async fn consent_page(app: &TestApp, url: &str) -> String {
+    let c = &app.api_client;
+    let mut resp = c.get(url).send().await.unwrap();
+    for _ in 0..4 {
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{}", resp.text().await.unwrap());
+        let loc = location(&resp);
+        let html = c.get(app.url(&loc)).send().await.unwrap().text().await.unwrap();
+        if loc.starts_with("/consent") {
+            return html;
+        }
+        assert!(loc.starts_with("/login"), "{loc}");
+        let form = [
+            ("interaction", hidden(&html, "interaction")),
+            ("csrf", hidden(&html, "csrf")),
+            ("username", "alice".to_owned()),
+            ("password", PASSWORD.to_owned()),
+        ];
+        resp = c.post(app.url("/login")).header("Origin", &app.address).form(&form).send().await.unwrap();
+    }
+    panic!("no consent page");
+}
+
 pub fn pkce_pair() -> (String, String) {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     (challenge.as_str().to_owned(), verifier.secret().to_owned())
@@ -820,19 +843,7 @@ both_backends!(a_consent_sent_twice_at_once_gives_one_code, async |app| {
     let client = add_client(&app, &[]);
     let (challenge, _) = pkce_pair();
     let c = &app.api_client;
-    let mut resp = c.get(auth_url(&app, client["client_id"].as_str().unwrap(), &challenge, "")).send().await.unwrap();
-    let login = location(&resp);
-    let html = c.get(app.url(&login)).send().await.unwrap().text().await.unwrap();
-    let form = [
-        ("interaction", hidden(&html, "interaction")),
-        ("csrf", hidden(&html, "csrf")),
-        ("username", "alice".to_owned()),
-        ("password", PASSWORD.to_owned()),
-    ];
-    resp = c.post(app.url("/login")).header("Origin", &app.address).form(&form).send().await.unwrap();
-    let consent = location(&resp);
-    assert!(consent.starts_with("/consent"), "{consent}");
-    let html = c.get(app.url(&consent)).send().await.unwrap().text().await.unwrap();
+    let html = consent_page(&app, &auth_url(&app, client["client_id"].as_str().unwrap(), &challenge, "")).await;
     let form =
         [("interaction", hidden(&html, "interaction")), ("csrf", hidden(&html, "csrf")), ("decision", "allow".into())];
     let post = || c.post(app.url("/consent")).header("Origin", &app.address).form(&form).send();
