@@ -48,7 +48,8 @@ setup() {
 measure() {
   cd "$work/$1"
   TESSERA__HTTP__BIND="127.0.0.1:$port" TESSERA__ISSUER="http://127.0.0.1:$port" \
-    TESSERA__LIMITS__TOKEN_CLIENT_REQUESTS=0 TESSERA__LIMITS__TOKEN_IP_REQUESTS=0 "$2" serve >>server.log 2>&1 &
+    TESSERA__LIMITS__TOKEN_CLIENT_REQUESTS=0 TESSERA__LIMITS__TOKEN_IP_REQUESTS=0 \
+    TESSERA__LIMITS__LOGIN_IP_FAILURES=1000 TESSERA__LIMITS__LOGIN_USER_FAILURES=1000 "$2" serve >>server.log 2>&1 &
   server=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
   wrk -t2 -c16 -d"${warmup}s" -s "$work/cc.lua" "http://127.0.0.1:$port/token" >/dev/null

