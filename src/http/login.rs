@@ -181,7 +181,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
                 details: json!({ "reason": refusal.as_str() }),
             };
             state.provider.audit("login_failed", facts, &meta, now).await;
-            let Some(lock) = limits.sign_in_failed(attempt, &username, now).await else {
+            let Some(lock) = limits.sign_in_failed(attempt, now).await else {
                 return form_again(&req, &state, &target, username, Refused::Failed).await;
             };
             let facts = EventFacts {

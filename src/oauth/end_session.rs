@@ -6,7 +6,6 @@ use super::error::OAuthError;
 use super::params::Params;
 use super::provider::Provider;
 use super::tokens::ID_TOKEN_TYP;
-use crate::domain::secret::SecretHash;
 use crate::domain::{ClientId, RedirectUri, Session, UnixTime};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -165,8 +164,7 @@ impl Provider {
         meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<(), OAuthError> {
-        let hash = SecretHash::of(session_cookie);
-        let Some(session) = self.sessions.session(hash.as_str()).await? else { return Ok(()) };
+        let Some(session) = self.stored_session(session_cookie).await? else { return Ok(()) };
         let facts = EventFacts {
             actor: Some(session.user_id.as_str().to_owned()),
             user_id: Some(session.user_id.as_str().to_owned()),

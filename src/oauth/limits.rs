@@ -70,10 +70,11 @@ pub struct Lock {
     pub retry_after: i64,
 }
 
-/// A counter a sign-in attempt added to, and when its window ends.
+/// A counter a sign-in attempt added to: its subject (an IP's or a username's), the count with the attempt, and
+/// when its window ends.
 #[derive(Debug)]
 struct Counted {
-    key: String,
+    subject: String,
     count: u64,
     ends: UnixTime,
 }
@@ -198,17 +199,19 @@ impl Limiter {
         }
         let mut attempt = SignInAttempt { ip: None, user: None };
         if let (Some(rate), Some(ip)) = (self.rules.login_ip, ip) {
-            let key = cache_keys::limit("login-ip", &ip_subject(ip));
+            let subject = ip_subject(ip);
+            let key = cache_keys::limit("login-ip", &subject);
             let (count, left) = self.incr(&key, rate.window, now).await;
             if count > rate.max {
                 self.decr(&key, now).await;
                 // As for the username below: the attempts being checked settle within moments.
                 return Err(Lock { scope: LockScope::ClientIp, retry_after: 1 });
             }
-            attempt.ip = Some(Counted { key, count, ends: now + left });
+            attempt.ip = Some(Counted { subject, count, ends: now + left });
         }
         if let Some(rule) = self.rules.login_user {
-            let key = cache_keys::limit("login-user", &name_subject(username));
+            let subject = name_subject(username);
+            let key = cache_keys::limit("login-user", &subject);
             let (count, left) = self.incr(&key, rule.window, now).await;
             if count > rule.failures {
                 self.decr(&key, now).await;
@@ -216,7 +219,7 @@ impl Limiter {
                 // The attempt that reached the limit is still being checked: it locks the name if it fails.
                 return Err(Lock { scope: LockScope::Username, retry_after: 1 });
             }
-            attempt.user = Some(Counted { key, count, ends: now + left });
+            attempt.user = Some(Counted { subject, count, ends: now + left });
         }
         Ok(attempt)
     }
@@ -238,24 +241,23 @@ impl Limiter {
 
     /// The attempt failed (it is counted already). `Some` when it started a lock (the caller answers 429 and
     /// records a `login_lockout` event); the longer one when both the IP and the username reached their limits.
-    pub async fn sign_in_failed(&self, attempt: SignInAttempt, username: &str, now: UnixTime) -> Option<Lock> {
+    pub async fn sign_in_failed(&self, attempt: SignInAttempt, now: UnixTime) -> Option<Lock> {
         let mut started: Option<Lock> = None;
         if let (Some(rate), Some(ip)) = (self.rules.login_ip, attempt.ip) {
             if ip.count >= rate.max {
-                let block = ip.key.replacen("login-ip", "login-ip-block", 1);
-                self.set_until(&block, ip.ends, now).await;
+                self.set_until(&cache_keys::limit("login-ip-block", &ip.subject), ip.ends, now).await;
                 started = Some(Lock { scope: LockScope::ClientIp, retry_after: (ip.ends - now).max(1) });
             }
         }
         if let (Some(rule), Some(user)) = (self.rules.login_user, attempt.user) {
             if user.count >= rule.failures {
-                let subject = name_subject(username);
-                let (level, _) = self.incr(&cache_keys::limit("login-user-locks", &subject), LOCK_MEMORY, now).await;
+                let subject = &user.subject;
+                let (level, _) = self.incr(&cache_keys::limit("login-user-locks", subject), LOCK_MEMORY, now).await;
                 let secs = lock_seconds(&rule, level);
-                self.set_until(&cache_keys::limit("login-user-lock", &subject), now + secs, now).await;
+                self.set_until(&cache_keys::limit("login-user-lock", subject), now + secs, now).await;
                 // One short of the limit again, so that once the lock ends one attempt is checked (and a failure
                 // locks again, for longer), while parallel ones are refused as at the first lock.
-                self.set_count(&user.key, rule.failures - 1, user.ends, now).await;
+                self.set_count(&cache_keys::limit("login-user", subject), rule.failures - 1, user.ends, now).await;
                 started = longer(started, Some(Lock { scope: LockScope::Username, retry_after: secs }));
             }
         }
@@ -267,7 +269,7 @@ impl Limiter {
     /// guesses at other names).
     pub async fn sign_in_succeeded(&self, attempt: SignInAttempt, username: &str, now: UnixTime) {
         if let Some(ip) = attempt.ip {
-            self.decr(&ip.key, now).await;
+            self.decr(&cache_keys::limit("login-ip", &ip.subject), now).await;
         }
         if self.rules.login_user.is_some() {
             let subject = name_subject(username);
@@ -278,8 +280,11 @@ impl Limiter {
 
     /// The attempt could not be checked (a storage failure): it counts for nothing.
     pub async fn sign_in_abandoned(&self, attempt: SignInAttempt, now: UnixTime) {
-        for counted in [attempt.ip, attempt.user].into_iter().flatten() {
-            self.decr(&counted.key, now).await;
+        if let Some(ip) = attempt.ip {
+            self.decr(&cache_keys::limit("login-ip", &ip.subject), now).await;
+        }
+        if let Some(user) = attempt.user {
+            self.decr(&cache_keys::limit("login-user", &user.subject), now).await;
         }
     }
 
@@ -550,7 +555,7 @@ mod tests {
     /// A wrong password: `Err` when refused unchecked, else the lock the failure started, if any.
     async fn fail(limiter: &Limiter, ip: Option<IpAddr>, name: &str, now: UnixTime) -> Result<Option<Lock>, Lock> {
         let attempt = limiter.begin_sign_in(ip, name, now).await?;
-        Ok(limiter.sign_in_failed(attempt, name, now).await)
+        Ok(limiter.sign_in_failed(attempt, now).await)
     }
 
     async fn succeed(limiter: &Limiter, ip: Option<IpAddr>, name: &str, now: UnixTime) {
@@ -639,7 +644,7 @@ mod tests {
         assert_eq!((checked.len(), refused.len()), (3, 9));
         let mut locks = Vec::new();
         for attempt in checked.into_iter().flatten() {
-            locks.push(limiter.sign_in_failed(attempt, "alice", now).await);
+            locks.push(limiter.sign_in_failed(attempt, now).await);
         }
         assert_eq!(locks.iter().flatten().count(), 1, "the third failure locks: {locks:?}");
         assert!(limiter.begin_sign_in(ip("192.0.2.99"), "alice", now).await.is_err(), "locked");

@@ -138,11 +138,7 @@ impl Provider {
         meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<Option<String>, OAuthError> {
-        if previous_cookie.len() > 128 {
-            return Ok(None);
-        }
-        let hash = SecretHash::of(previous_cookie);
-        let Some(previous) = self.sessions.session(hash.as_str()).await? else { return Ok(None) };
+        let Some(previous) = self.stored_session(previous_cookie).await? else { return Ok(None) };
         if previous.revoked || previous.id_hash == new.id_hash {
             return Ok(None);
         }
@@ -160,13 +156,17 @@ impl Provider {
         Ok(None)
     }
 
-    /// The active session a cookie value names, if any.
-    pub async fn session_from_cookie(&self, cookie: &str, now: UnixTime) -> Result<Option<Session>, OAuthError> {
+    /// The session a cookie value names, in whatever state, if any.
+    pub(super) async fn stored_session(&self, cookie: &str) -> Result<Option<Session>, OAuthError> {
         if cookie.len() > 128 {
             return Ok(None);
         }
-        let hash = SecretHash::of(cookie);
-        Ok(self.sessions.session(hash.as_str()).await?.filter(|s| s.is_active(now)))
+        Ok(self.sessions.session(SecretHash::of(cookie).as_str()).await?)
+    }
+
+    /// The active session a cookie value names, if any.
+    pub async fn session_from_cookie(&self, cookie: &str, now: UnixTime) -> Result<Option<Session>, OAuthError> {
+        Ok(self.stored_session(cookie).await?.filter(|s| s.is_active(now)))
     }
 
     /// The session a cookie names, with its user and their consent for `client_id`, if it counts as signed
