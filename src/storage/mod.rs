@@ -44,7 +44,9 @@ pub trait UserStore: Send + Sync {
     async fn user_by_username(&self, username: &Username) -> StoreResult<Option<(User, String)>>;
     /// Users ordered by username, after `after` (keyset paging).
     async fn list_users(&self, after: Option<&Username>, limit: i64) -> StoreResult<Vec<User>>;
-    /// Enables or disables a user; `NotFound` when there is none.
+    /// Enables or disables a user; `NotFound` when there is none. Disabling also moves the user's revoked-before
+    /// cut-off to `now` in the same transaction, as [`UserStore::set_user_revoked_before`] would, so enabling
+    /// them later does not bring back what they held before.
     async fn set_user_disabled(&self, username: &Username, disabled: bool, now: UnixTime) -> StoreResult<User>;
     /// Replaces a user's password hash; `NotFound` when there is none.
     async fn set_password_hash(&self, username: &Username, hash: String, now: UnixTime) -> StoreResult<User>;
@@ -52,8 +54,8 @@ pub trait UserStore: Send + Sync {
     /// existing later cut-off back; `NotFound` when there is none.
     async fn set_user_revoked_before(&self, id: &UserId, at: UnixTime) -> StoreResult<()>;
     /// Applies `update` in one transaction and returns the user as it is then; `updated_at` becomes `now`
-    /// when `update` changes anything, and a changed email address is no longer verified. `NotFound` when
-    /// there is none.
+    /// when `update` changes anything, and a changed email address is no longer verified. Disabling moves the
+    /// revoked-before cut-off to `now`, as [`UserStore::set_user_disabled`] does. `NotFound` when there is none.
     async fn update_user(&self, id: &UserId, update: UserUpdate, now: UnixTime) -> StoreResult<User>;
     /// Deletes a user; their sessions, consents and refresh tokens go with them (foreign keys cascade).
     /// `NotFound` when there is none.

@@ -395,6 +395,7 @@ both_backends!(users_round_trip, async |app| {
     assert_eq!(userinfo_status(&app, &access).await, StatusCode::UNAUTHORIZED, "disabled users' tokens stop working");
     let r = a.send(&app, Method::PATCH, &path, &json!({ "disabled": false, "password": "a new passphrase" })).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(userinfo_status(&app, &access).await, StatusCode::UNAUTHORIZED, "enabling brings no token back");
     let store = tessera::startup::open_store(&app.settings).await.unwrap();
     let (_, hash) = store.user_by_username(&Username::parse("alice").unwrap()).await.unwrap().unwrap();
     assert!(password_matches("a new passphrase", &hash));

@@ -670,7 +670,10 @@ both_backends!(a_disabled_users_session_counts_as_none, async |app| {
     app.cli_json(&["users", "enable", "alice"], None);
     let r = app.api_client.get(url("openid profile", "&prompt=none")).send().await.unwrap();
     let q = query_of(&location(&r));
-    assert_eq!(q.get("error").map(String::as_str), Some("consent_required"), "the approval was stored: {q:?}");
+    assert_eq!(q.get("error").map(String::as_str), Some("login_required"), "the disable ended the session: {q:?}");
+    // Signed in again, alice is asked: the approval was not stored.
+    let html = crate::signin::consent_page(&app, &url("openid profile", "")).await;
+    assert!(html.contains("Allow access?"), "{html}");
 });
 
 both_backends!(offline_tokens_survive_logout_but_not_users_revoke, async |app| {
@@ -706,12 +709,34 @@ both_backends!(a_remembered_verdict_never_outlives_an_operator_change, async |ap
     assert_eq!(introspect(&app, &rs, &at).await["active"], false, "the user was disabled");
     assert_eq!(userinfo_status(&app, &at).await, StatusCode::UNAUTHORIZED);
     app.cli_json(&["users", "enable", "alice"], None);
+    assert_eq!(introspect(&app, &rs, &at).await["active"], false, "enabling does not bring old tokens back");
+    let at = s(&code_flow(&app, &g.client_id, &g.secret, "openid").await, "access_token").to_owned();
     for _ in 0..2 {
-        assert_eq!(introspect(&app, &rs, &at).await["active"], true, "enabled again");
+        assert_eq!(introspect(&app, &rs, &at).await["active"], true, "signed in again");
     }
     app.cli_json(&["clients", "remove", &g.client_id], None);
     assert_eq!(introspect(&app, &rs, &at).await["active"], false, "the client was removed");
     assert_eq!(userinfo_status(&app, &at).await, StatusCode::UNAUTHORIZED);
+});
+
+// Regression: `users enable` brought back every token and session the user held before `users disable`, so
+// disabling a compromised account and enabling it again after a password reset left the stolen tokens working.
+both_backends!(a_disabled_user_enabled_again_holds_nothing_from_before, async |app| {
+    let g = sign_in(&app, "openid offline_access", &[]).await;
+    let (at, rt) = (s(&g.tokens, "access_token").to_owned(), s(&g.tokens, "refresh_token").to_owned());
+    let disabled = app.cli_json(&["users", "disable", "alice"], None);
+    assert_eq!((disabled["disabled"].as_bool(), disabled["sessions_ended"].as_u64()), (Some(true), Some(1)));
+    app.cli_json(&["users", "enable", "alice"], None);
+    assert_eq!(introspect(&app, &g, &at).await["active"], false);
+    assert_eq!(introspect(&app, &g, &rt).await["active"], false);
+    assert_eq!(userinfo_status(&app, &at).await, StatusCode::UNAUTHORIZED);
+    let (st, e) = refresh(&app, &g, &rt).await;
+    assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"), "{e}");
+    assert!(!signed_in(&app, &g.client_id).await, "the browser session ended with the disable");
+    // Signing in afresh works at once.
+    let fresh = code_flow(&app, &g.client_id, &g.secret, "openid offline_access").await;
+    assert_eq!(userinfo_status(&app, s(&fresh, "access_token")).await, StatusCode::OK);
+    assert_eq!(refresh(&app, &g, s(&fresh, "refresh_token")).await.0, StatusCode::OK);
 });
 
 both_backends!(clients_revoke_tokens, async |app| {

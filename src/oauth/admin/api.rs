@@ -326,6 +326,10 @@ impl Provider {
             let facts = caller.facts(Some(&user.id), None, json!({ "changed": changed }));
             self.audit("admin_user_updated", facts, meta, now).await;
         }
+        if patch.disabled == Some(true) {
+            // Signed out everywhere, as by `POST …/revoke`, so enabling the user later starts them afresh.
+            self.revoke_user_by(caller.client_id.as_str(), &id, meta, now).await?;
+        }
         Ok(user_json(&user))
     }
 

@@ -99,6 +99,13 @@ fn read_after_update(conn: &mut super::AnyConnection, changed: usize, username: 
     find_by_username(conn, username)?.map(|(user, _)| user).ok_or(StoreError::NotFound)
 }
 
+/// Moves user `id`'s revoked-before cut-off to `at`, unless it is already later: an earlier `at` (a slower
+/// instance, a clock behind) must not bring back what a later one ended. Returns the rows moved.
+fn cut_off(conn: &mut super::AnyConnection, id: &str, at: UnixTime) -> StoreResult<usize> {
+    let earlier = users::revoked_before.is_null().or(users::revoked_before.lt(at));
+    Ok(diesel::update(users::table.find(id).filter(earlier)).set(users::revoked_before.eq(at)).execute(conn)?)
+}
+
 #[async_trait]
 impl UserStore for DieselStore {
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
@@ -155,6 +162,11 @@ impl UserStore for DieselStore {
                     let changed = diesel::update(users::table.filter(users::username.eq(&username)))
                         .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
                         .execute(c)?;
+                    if disabled && changed > 0 {
+                        let id: String =
+                            users::table.filter(users::username.eq(&username)).select(users::id).first(c)?;
+                        cut_off(c, &id, now)?;
+                    }
                     read_after_update(c, changed, &username)
                 })
             })
@@ -180,11 +192,7 @@ impl UserStore for DieselStore {
         self.db()
             .write(move |c| {
                 // updated_at is left alone: it tracks changes to the profile, and `at` is a cut-off, not a clock.
-                // An earlier `at` (a slower instance, a clock behind) must not bring back what a later one ended.
-                let earlier = users::revoked_before.is_null().or(users::revoked_before.lt(at));
-                let moved = diesel::update(users::table.find(&id).filter(earlier))
-                    .set(users::revoked_before.eq(at))
-                    .execute(c)?;
+                let moved = cut_off(c, &id, at)?;
                 if moved == 0 && !diesel::select(diesel::dsl::exists(users::table.find(&id))).get_result(c)? {
                     return Err(StoreError::NotFound);
                 }
@@ -216,7 +224,11 @@ impl UserStore for DieselStore {
                         password_hash: update.password_hash,
                         updated_at: now,
                     };
+                    let disabling = changes.disabled == Some(true);
                     diesel::update(users::table.find(&id)).set(&changes).execute(c)?;
+                    if disabling {
+                        cut_off(c, &id, now)?;
+                    }
                     users::table
                         .find(&id)
                         .select(UserRow::as_select())
@@ -248,7 +260,7 @@ mod tests {
     use super::super::test_support::{both_backends, TestDb};
     use super::super::Backend;
     use crate::domain::{NewUser, UserId, Username};
-    use crate::storage::{StoreError, UserStore};
+    use crate::storage::{StoreError, UserStore, UserUpdate};
     use diesel::prelude::*;
 
     fn new_user(name: &str) -> NewUser {
@@ -346,8 +358,18 @@ mod tests {
         assert_eq!(disabled.updated_at, 1_700_000_100);
         assert!(t.store.user_by_id(&nu.id).await.unwrap().unwrap().disabled);
 
+        assert_eq!(disabled.revoked_before, Some(1_700_000_100), "disabling is a cut-off");
         let enabled = t.store.set_user_disabled(&nu.username, false, 1_700_000_200).await.unwrap();
         assert!(!enabled.disabled);
+        assert_eq!(enabled.revoked_before, Some(1_700_000_100), "enabling keeps it");
+        // Disabled through an update, the cut-off moves too, and never back.
+        let update = |disabled| UserUpdate { disabled: Some(disabled), ..UserUpdate::default() };
+        let again = t.store.update_user(&nu.id, update(true), 1_700_000_250).await.unwrap();
+        assert_eq!(again.revoked_before, Some(1_700_000_250));
+        t.store.update_user(&nu.id, update(false), 1_700_000_260).await.unwrap();
+        let late = t.store.set_user_disabled(&nu.username, true, 1_700_000_240).await.unwrap();
+        assert_eq!(late.revoked_before, Some(1_700_000_250), "an earlier clock moves nothing back");
+        t.store.set_user_disabled(&nu.username, false, 1_700_000_270).await.unwrap();
 
         let changed = t.store.set_password_hash(&nu.username, "$argon2id$new".into(), 1_700_000_300).await.unwrap();
         assert_eq!(changed.updated_at, 1_700_000_300);
