@@ -65,7 +65,7 @@ static RUNTIME: LazyLock<tokio::runtime::Runtime> =
 
 fuzz_target!(|data: &[u8]| {
     let pairs = url::form_urlencoded::parse(data).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    let Ok(params) = Params::from_pairs(pairs) else { return };
+    let Ok(params) = Params::from_authorization_pairs(pairs) else { return };
     match RUNTIME.block_on(validate(params, &*STORE)) {
         Ok((req, client)) => {
             assert!(client.redirect_uris.iter().any(|r| r.accepts(&req.redirect_uri)));

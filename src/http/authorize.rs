@@ -11,7 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 /// `GET /authorize`.
 #[tracing::instrument(name = "authorize", skip_all)]
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match form::query(&req) {
+    match form::authorization(&req, None) {
         Ok(params) => handle(&req, &state, params).await,
         Err(e) => error_page(&req, &e),
     }
@@ -19,11 +19,14 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 
 /// `POST /authorize` (a form body instead of the query). A post from the app's site carries none of our
 /// cookies: answered here it would find no session (`prompt=none` would get `login_required`) and replace
-/// the browser binding, so without the session cookie it is asked again as a GET, which carries them.
+/// the browser binding, so without the session cookie it is asked again as a GET, which carries them. A
+/// malformed one is answered at once: the GET would carry only the first of a repeated parameter.
 #[tracing::instrument(name = "authorize", skip_all)]
 pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
-    match form::read(&req, body) {
-        Ok(params) if state.cookies.read_session(&req).is_none() => repeat_as_get(paths::AUTHORIZE, &params),
+    match form::authorization(&req, Some(body)) {
+        Ok(params) if params.flaw().is_none() && state.cookies.read_session(&req).is_none() => {
+            repeat_as_get(paths::AUTHORIZE, &params)
+        }
         Ok(params) => handle(&req, &state, params).await,
         Err(e) => error_page(&req, &e),
     }

@@ -59,8 +59,11 @@ pub fn read(req: &HttpRequest, body: Body) -> Result<Params, OAuthError> {
 
 /// Decodes `application/x-www-form-urlencoded` bytes.
 pub fn parse(bytes: &[u8]) -> Result<Params, OAuthError> {
-    let pairs = url::form_urlencoded::parse(bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    Params::from_pairs(pairs)
+    Params::from_pairs(pairs(bytes))
+}
+
+fn pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
 /// The query string's parameters.
@@ -68,13 +71,32 @@ pub fn query(req: &HttpRequest) -> Result<Params, OAuthError> {
     parse(req.query_string().as_bytes())
 }
 
+/// An authorization request's parameters, from the query string or a POST body: see
+/// [`Params::from_authorization_pairs`].
+pub fn authorization(req: &HttpRequest, body: Option<Body>) -> Result<Params, OAuthError> {
+    let pairs = match body {
+        Some(body) => {
+            let bytes = bytes(body)?;
+            require_form(req)?;
+            pairs(&bytes)
+        }
+        None => pairs(req.query_string().as_bytes()),
+    };
+    Params::from_authorization_pairs(pairs)
+}
+
 /// A POST body's parameters; it must be a form (RFC 6749 §3.2).
 pub fn body(req: &HttpRequest, bytes: &[u8]) -> Result<Params, OAuthError> {
+    require_form(req)?;
+    parse(bytes)
+}
+
+fn require_form(req: &HttpRequest) -> Result<(), OAuthError> {
     let is_form = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
         v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
     });
     if !is_form {
         return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
     }
-    parse(bytes)
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Request parameters as the protocol sees them: a map in which each name occurs once (duplicates are
 //! `invalid_request`, RFC 6749 §3.1 and §3.2), with size limits so no input is slow or unbounded.
 use super::error::OAuthError;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 /// Most parameters one request may carry.
@@ -14,6 +15,8 @@ pub const MAX_PARAM_LEN: usize = 8192;
 pub struct Params {
     values: HashMap<String, String>,
     several_resources: bool,
+    /// Why the request is malformed, when that was left for the authorization endpoint to answer.
+    flaw: Option<String>,
 }
 
 impl std::fmt::Debug for Params {
@@ -25,34 +28,55 @@ impl std::fmt::Debug for Params {
     }
 }
 
+/// The parameters an authorization error response is made from (RFC 6749 §4.1.2.1): the client, where to send
+/// the browser, how, and the state to send back. Repeated or oversized, they leave no answer that is safe.
+const ANSWER_NAMES: [&str; 4] = ["client_id", "redirect_uri", "response_mode", "state"];
+
 impl Params {
     /// Builds the map from decoded pairs, refusing duplicates and oversize input.
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<Self, OAuthError> {
+        Self::collect(pairs, |_| true)
+    }
+
+    /// [`Params::from_pairs`] for an authorization request: a repeated or oversized parameter is refused at
+    /// once only when an error response depends on it. Any other is kept as a [`Params::flaw`] (the first
+    /// value stays, an oversized one is dropped), for the endpoint to send back to the client once it has
+    /// checked the client and redirect URI, as RFC 6749 §4.1.2.1 asks for `invalid_request`.
+    pub fn from_authorization_pairs(pairs: Vec<(String, String)>) -> Result<Self, OAuthError> {
+        Self::collect(pairs, |name| ANSWER_NAMES.contains(&name))
+    }
+
+    /// Collects `pairs`; a problem with a name that is not `strict` is noted as the flaw (the first one found).
+    fn collect(pairs: Vec<(String, String)>, strict: impl Fn(&str) -> bool) -> Result<Self, OAuthError> {
         if pairs.len() > MAX_PARAMS {
             return Err(OAuthError::invalid_request("too many parameters"));
         }
-        let mut map = HashMap::with_capacity(pairs.len());
-        let mut several_resources = false;
+        let mut params = Self { values: HashMap::with_capacity(pairs.len()), ..Self::default() };
         for (k, v) in pairs {
             if v.len() > MAX_PARAM_LEN || k.len() > 128 {
-                return Err(OAuthError::invalid_request(format!("parameter {} is too long", truncate(&k))));
+                note(&mut params.flaw, &k, format!("parameter {} is too long", truncate(&k)), &strict)?;
+                continue;
             }
             if v.is_empty() {
                 continue;
             }
-            if k == "resource" && map.contains_key(&k) {
-                several_resources = true;
-                continue;
+            match params.values.entry(k) {
+                Entry::Vacant(slot) => {
+                    slot.insert(v);
+                }
+                Entry::Occupied(first) if first.key() == "resource" => params.several_resources = true,
+                Entry::Occupied(first) => {
+                    let problem = format!("parameter {} must not be provided twice", truncate(first.key()));
+                    note(&mut params.flaw, first.key(), problem, &strict)?;
+                }
             }
-            if map.contains_key(&k) {
-                return Err(OAuthError::invalid_request(format!(
-                    "parameter {} must not be provided twice",
-                    truncate(&k)
-                )));
-            }
-            map.insert(k, v);
         }
-        Ok(Self { values: map, several_resources })
+        Ok(params)
+    }
+
+    /// Why the request is malformed, as left by [`Params::from_authorization_pairs`].
+    pub fn flaw(&self) -> Option<OAuthError> {
+        self.flaw.as_deref().map(OAuthError::invalid_request)
     }
 
     /// Whether `resource` was given more than once.
@@ -81,6 +105,21 @@ impl Params {
     }
 }
 
+/// Refuses `problem` at once when `name` is strict; otherwise keeps it as the flaw unless an earlier one was
+/// found.
+fn note(
+    flaw: &mut Option<String>,
+    name: &str,
+    problem: String,
+    strict: &impl Fn(&str) -> bool,
+) -> Result<(), OAuthError> {
+    if strict(name) {
+        return Err(OAuthError::invalid_request(problem));
+    }
+    flaw.get_or_insert(problem);
+    Ok(())
+}
+
 fn truncate(s: &str) -> String {
     let cut: String = s.chars().take(40).filter(|c| !c.is_control()).collect();
     format!("{cut:?}")
@@ -99,6 +138,24 @@ mod tests {
         let e = p(&[("state", "a"), ("state", "b")]).unwrap_err();
         assert_eq!(e.code, super::super::error::ErrorCode::InvalidRequest);
         assert!(e.description.contains("state"));
+    }
+
+    #[test]
+    fn an_authorization_request_keeps_what_its_error_response_does_not_depend_on() {
+        let a = |pairs: &[(&str, &str)]| {
+            Params::from_authorization_pairs(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect())
+        };
+        let long = "x".repeat(MAX_PARAM_LEN + 1);
+        for answer in ANSWER_NAMES {
+            assert!(a(&[(answer, "a"), (answer, "b")]).is_err(), "{answer}");
+            assert!(a(&[(answer, &long)]).is_err(), "{answer}");
+        }
+        let twice = a(&[("client_id", "c"), ("scope", "openid"), ("scope", "admin"), ("nonce", &long)]).unwrap();
+        let flaw = twice.flaw().unwrap();
+        assert_eq!(flaw.code, super::super::error::ErrorCode::InvalidRequest);
+        assert!(flaw.description.contains("scope"), "the first problem is the one told");
+        assert_eq!((twice.get("client_id"), twice.get("scope"), twice.get("nonce")), (Some("c"), Some("openid"), None));
+        assert!(a(&[("client_id", "c")]).unwrap().flaw().is_none());
     }
 
     #[test]

@@ -111,7 +111,7 @@ impl AuthorizationRequest {
     }
 }
 
-/// Runs the ordered checks: client → redirect_uri → response_type → scope → PKCE → prompt.
+/// Runs the ordered checks: client → redirect_uri → a malformed request → response_type → scope → PKCE → prompt.
 pub async fn validate(
     params: Params,
     clients: &dyn ClientStore,
@@ -126,6 +126,9 @@ pub async fn validate(
             error,
         }))
     };
+    if let Some(flaw) = params.flaw() {
+        return Err(fail(flaw));
+    }
     checks::unsupported_features(&params).map_err(fail)?;
     checks::response_type(&params, &client).map_err(fail)?;
     let scope = checks::scope(&params, &client).map_err(fail)?;

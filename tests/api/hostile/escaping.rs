@@ -111,14 +111,14 @@ both_backends!(script_and_sql_payloads_are_shown_escaped, async |app| {
     // A query redirect carries the state URL-encoded, byte for byte.
     let r = b.get(url.replace("&response_mode=form_post", "")).send().await.unwrap();
     assert_eq!(query_of(&location(&r)).get("state"), Some(&evil));
-    // A parameter name in an error message.
-    let r = b
-        .get(format!("{}&{}=1&{}=2", authorize_url(&app, &id, &challenge, ""), urlencode(SCRIPT), urlencode(SCRIPT)))
-        .send()
-        .await
-        .unwrap();
-    let html = assert_page_not_redirect(r, "duplicate parameter named with a script").await;
-    assert!(!html.contains(SCRIPT), "{html}");
+    // A parameter name in an error message: on the error page, and posted back to the client.
+    let r = b.get(app.url(&format!("/logout?{}=1&{}=2", urlencode(SCRIPT), urlencode(SCRIPT)))).send().await.unwrap();
+    let html = assert_page_not_redirect(r, "a repeated parameter named with a script").await;
+    assert!(html.contains("twice") && !html.contains(SCRIPT), "{html}");
+    let twice = format!("{url}&{}=1&{}=2", urlencode(SCRIPT), urlencode(SCRIPT));
+    let html = b.get(twice).send().await.unwrap().text().await.unwrap();
+    assert_escaped(&html, "form_post error about a repeated parameter named with a script");
+    assert!(html.contains("invalid_request") && !html.contains(SCRIPT), "{html}");
     let r = b.get(app.url(&format!("/logout?client_id={id}"))).send().await.unwrap();
     assert_escaped(&r.text().await.unwrap(), "logout confirmation");
 

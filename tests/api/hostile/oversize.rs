@@ -14,6 +14,19 @@ async fn assert_refused_json(r: reqwest::Response, case: &str) {
     assert!(body["error_description"].is_string(), "{case}: {body}");
 }
 
+/// A redirect to the client with `invalid_request` (RFC 6749 §4.1.2.1), its state and issuer, and no code;
+/// returns the query.
+async fn refused_to_the_client(r: reqwest::Response, case: &str) -> std::collections::HashMap<String, String> {
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{case}");
+    let back = location(&r);
+    assert!(back.starts_with(REDIRECT), "{case}: {back}");
+    let q = query_of(&back);
+    assert_eq!(q.get("error").map(String::as_str), Some("invalid_request"), "{case}: {q:?}");
+    assert_eq!(q.get("state").map(String::as_str), Some("st"), "{case}: {q:?}");
+    assert!(q.contains_key("iss") && !q.contains_key("code"), "{case}: {q:?}");
+    q
+}
+
 both_backends!(oversize_parameters_are_invalid_request_never_500, async |app| {
     add_alice(&app);
     let client = add_client(&app, &["--public"]);
@@ -28,11 +41,18 @@ both_backends!(oversize_parameters_are_invalid_request_never_500, async |app| {
         ("100 parameters", format!("{url}{many}")),
         ("a 3 KB redirect_uri", url.replace(&urlencode(REDIRECT), &urlencode(&long_redirect))),
         ("a 10 KB client_id", url.replace(&id, &"c".repeat(10 * 1024))),
-        ("a 9 KB parameter name", format!("{url}&{}=1", "n".repeat(9 * 1024))),
     ] {
         let r = app.api_client.get(&url).send().await.unwrap();
         let body = assert_page_not_redirect(r, case).await;
         assert!(body.contains("invalid_request") || body.contains("invalid_client"), "{case}: {body}");
+    }
+    // Oversized parameters that the error response does not depend on: sent back to the client.
+    for (case, url) in [
+        ("a 9 KB parameter name", format!("{url}&{}=1", "n".repeat(9 * 1024))),
+        ("a 9 KB nonce", format!("{url}&nonce={}", "n".repeat(9 * 1024))),
+    ] {
+        let q = refused_to_the_client(app.api_client.get(&url).send().await.unwrap(), case).await;
+        assert!(q["error_description"].contains("too long"), "{case}: {q:?}");
     }
     // 70 scopes: refused after the redirect URI is verified, so the error goes back to the client.
     let r = app.api_client.get(url.replace("scope=openid", &format!("scope=openid{scopes}"))).send().await.unwrap();
@@ -90,12 +110,30 @@ both_backends!(duplicate_parameters_are_invalid_request, async |app| {
     let id = s(&client, "client_id").to_owned();
     let (challenge, verifier) = pkce_pair();
     let url = authorize_url(&app, &id, &challenge, "");
-    // Each parameter a second time (nonce and prompt, absent from the URL, twice over).
+    // Each parameter a second time (nonce, prompt and response_mode, absent from the URL, twice over). Those
+    // the error response is made from get the page; any other is invalid_request sent back to the client.
+    let query = url.split_once('?').unwrap().1.to_owned();
+    let post = |body: String| {
+        app.api_client
+            .post(app.url("/authorize"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
     for (name, twice) in [
         ("client_id", format!("client_id={id}")),
         ("redirect_uri", format!("redirect_uri={}", urlencode(REDIRECT))),
-        ("response_type", "response_type=code".to_owned()),
         ("state", "state=other".to_owned()),
+        ("response_mode", "response_mode=query&response_mode=form_post".to_owned()),
+    ] {
+        let r = app.api_client.get(format!("{url}&{twice}")).send().await.unwrap();
+        let body = assert_page_not_redirect(r, &format!("GET /authorize with {name} twice")).await;
+        assert!(body.contains("invalid_request") && body.contains(name), "{name}: {body}");
+        let r = post(format!("{query}&{twice}")).await.unwrap();
+        assert_page_not_redirect(r, &format!("POST /authorize with {name} twice")).await;
+    }
+    for (name, twice) in [
+        ("response_type", "response_type=code".to_owned()),
         ("scope", "scope=openid".to_owned()),
         ("code_challenge", format!("code_challenge={challenge}")),
         ("code_challenge_method", "code_challenge_method=S256".to_owned()),
@@ -103,19 +141,12 @@ both_backends!(duplicate_parameters_are_invalid_request, async |app| {
         ("prompt", "prompt=login&prompt=none".to_owned()),
     ] {
         let r = app.api_client.get(format!("{url}&{twice}")).send().await.unwrap();
-        let body = assert_page_not_redirect(r, &format!("GET /authorize with {name} twice")).await;
-        assert!(body.contains("invalid_request") && body.contains(name), "{name}: {body}");
-        // The same in a POST body.
-        let query = url.split_once('?').unwrap().1.to_owned();
-        let r = app
-            .api_client
-            .post(app.url("/authorize"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("{query}&{twice}"))
-            .send()
-            .await
-            .unwrap();
-        assert_page_not_redirect(r, &format!("POST /authorize with {name} twice")).await;
+        let q = refused_to_the_client(r, &format!("GET /authorize with {name} twice")).await;
+        assert!(q["error_description"].contains(name), "{name}: {q:?}");
+        // The same in a POST body, which has no session to look for: answered as it is, not asked again as a
+        // GET that would carry only the first value.
+        let r = post(format!("{query}&{twice}")).await.unwrap();
+        refused_to_the_client(r, &format!("POST /authorize with {name} twice")).await;
     }
     let (code, _) = code_for(&app, &id).await;
     let base = format!(
