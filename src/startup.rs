@@ -15,6 +15,7 @@ use crate::storage::client_cache::client_views;
 use crate::storage::diesel::{Db, DieselStore, SqliteChanges};
 use crate::storage::revocation_epoch::{
     CacheEpoch, EpochClients, EpochConsents, EpochRevocations, EpochSessions, EpochUsers, RevocationEpoch, SharedEpoch,
+    VERDICT_MAX_AGE,
 };
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
@@ -56,18 +57,22 @@ pub async fn open_cache(settings: &Settings) -> anyhow::Result<Arc<dyn Ephemeral
     })
 }
 
+/// How long an operator command keeps trying to advance the revocation epoch in a cache that refuses it.
+const EPOCH_RETRY_LIMIT: Duration = Duration::from_secs(5);
+
 /// Tells every instance that a token may have been revoked, for operator commands that write SQL directly
 /// (see [`RevocationEpoch`]; SQLite's change counter moves with the write itself). The write is done when
 /// this runs, so a cache that cannot be reached is a warning, not a failure of the command.
 pub async fn advance_revocation_epoch(settings: &Settings) {
     let advanced = match open_cache(settings).await {
-        Ok(cache) => CacheEpoch::new(cache).try_advance().await.map_err(anyhow::Error::from),
+        Ok(cache) => CacheEpoch::new(cache).advance_within(EPOCH_RETRY_LIMIT).await.map_err(anyhow::Error::from),
         Err(e) => Err(e),
     };
     if let Err(e) = advanced {
         eprintln!(
-            "warning: the change is made, but other instances could not be told through Redis ({e:#}): they may \
-             answer from what they checked before it for up to 30 seconds"
+            "warning: the change is made, but other instances could not be told through Redis ({e:#}): for up to \
+             {} seconds after it, they may answer from what they checked before it",
+            VERDICT_MAX_AGE.as_secs()
         );
     }
 }

@@ -6,17 +6,14 @@
 use super::userinfo::AccessTokenClaims;
 use crate::domain::secret::SecretHash;
 use crate::domain::User;
-use crate::storage::revocation_epoch::Epoch;
+use crate::storage::revocation_epoch::{Epoch, VERDICT_MAX_AGE};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Most verdicts kept; beyond that the map starts over (a cheap bound: the hot set is the live tokens of
 /// busy resource servers).
 const MAX_ENTRIES: usize = 10_000;
-/// A verdict is dropped after this long even under an unchanged epoch: it bounds the harm of a cache that
-/// served reads but refused the write that should have advanced the epoch.
-const MAX_AGE: Duration = Duration::from_secs(30);
 
 /// A live access token: its claims, and its user (none for client-credentials tokens).
 pub type LiveToken = (AccessTokenClaims, Option<User>);
@@ -45,7 +42,8 @@ impl VerifiedTokens {
     pub fn get(&self, key: &SecretHash, epoch: &Epoch, ring_version: i64) -> Option<Arc<LiveToken>> {
         let verdicts = self.verdicts.lock().unwrap_or_else(|e| e.into_inner());
         let v = verdicts.get(key)?;
-        (v.epoch == *epoch && v.ring_version == ring_version && v.at.elapsed() < MAX_AGE).then(|| Arc::clone(&v.live))
+        (v.epoch == *epoch && v.ring_version == ring_version && v.at.elapsed() < VERDICT_MAX_AGE)
+            .then(|| Arc::clone(&v.live))
     }
 
     /// Remembers a verdict reached under `epoch` (read before the reads that led to it).

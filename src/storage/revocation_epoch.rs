@@ -18,13 +18,22 @@ use crate::domain::secret::{random_token, SecretHash};
 use crate::domain::{Client, ClientId, NewUser, Scope, Session, UnixTime, User, UserId, Username};
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// The cache key (the deployment prefix is added by the cache).
 const KEY: &str = "revocation-epoch";
 /// Every cache write carries a TTL; when this one lapses the next check starts a new epoch.
 const TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long a verdict on an access token may be reused even under an unchanged epoch. It bounds the harm of a
+/// cache that serves reads but refuses the write that should have advanced the epoch, and so it is also how
+/// long such a write is worth retrying: after it, every verdict reached before the change has aged out.
+pub const VERDICT_MAX_AGE: Duration = Duration::from_secs(30);
+/// The first pause before writing a refused advance again; it doubles up to [`RETRY_MAX_PAUSE`].
+const RETRY_FIRST_PAUSE: Duration = Duration::from_millis(100);
+/// The longest pause between writes of a refused advance.
+const RETRY_MAX_PAUSE: Duration = Duration::from_secs(1);
 
 /// Where the part of the epoch that every process sees is kept.
 #[async_trait]
@@ -38,27 +47,127 @@ pub trait SharedEpoch: Send + Sync {
 /// The epoch as a key in the cache, meaningful only when the cache is shared by every process that writes
 /// ([`EphemeralStore::is_shared`]): with the in-process cache, `tessera users revoke` in another process could
 /// not advance it, so [`SharedEpoch::read`] is always `None` there.
+///
+/// An advance the cache refuses (a failover, a lost connection) is written again in the background until one
+/// written after it succeeds or [`VERDICT_MAX_AGE`] has passed, so other instances stop reusing verdicts soon
+/// after the cache takes writes again rather than when the verdicts age out.
 pub struct CacheEpoch {
     cache: Arc<dyn EphemeralStore>,
+    owed: Arc<Mutex<Owed>>,
+}
+
+/// The advances of one [`CacheEpoch`], numbered in the order they were asked for, and which of them other
+/// instances may not have seen.
+#[derive(Default)]
+struct Owed {
+    /// Advances asked for so far.
+    asked: u64,
+    /// Every advance numbered up to this one is seen: a write with this number reached the cache, and it was
+    /// sent after the others were asked for, so after their own SQL writes had committed.
+    seen: u64,
+    /// The last refused advance; owed while above `seen`.
+    last_refused: u64,
+    /// When the last refused advance stops mattering.
+    give_up_at: Option<Instant>,
+    /// Whether a task is writing the owed advances again; at most one does.
+    retrying: bool,
+}
+
+impl Owed {
+    fn lock(owed: &Mutex<Owed>) -> std::sync::MutexGuard<'_, Owed> {
+        owed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The number of the advance asked for now.
+    fn ask(&mut self) -> u64 {
+        self.asked += 1;
+        self.asked
+    }
+
+    /// Records that the write numbered `number` reached the cache.
+    fn written(&mut self, number: u64) {
+        self.seen = self.seen.max(number);
+    }
+
+    /// Records that the cache refused the advance numbered `number`, asked for after a change that was just
+    /// committed; `true` when a retrying task must be started.
+    fn refused(&mut self, number: u64) -> bool {
+        self.last_refused = self.last_refused.max(number);
+        self.give_up_at = Some(Instant::now() + VERDICT_MAX_AGE);
+        !std::mem::replace(&mut self.retrying, true)
+    }
+
+    /// Whether the retrying task may stop (nothing is owed any more, or it no longer matters), logging why.
+    fn settled(&mut self) -> bool {
+        if self.last_refused <= self.seen {
+            tracing::info!("the revocation epoch is advanced again");
+        } else if self.give_up_at.is_some_and(|at| Instant::now() >= at) {
+            tracing::warn!(
+                "gave up advancing the revocation epoch: the verdicts reached before the refused writes have aged out"
+            );
+        } else {
+            return false;
+        }
+        self.retrying = false;
+        true
+    }
 }
 
 impl CacheEpoch {
     /// The epoch kept in `cache`.
     pub fn new(cache: Arc<dyn EphemeralStore>) -> Self {
-        Self { cache }
+        Self { cache, owed: Arc::default() }
     }
 
-    /// [`SharedEpoch::advance`], saying whether it worked: `Err` when neither a new value could be written
-    /// nor the old one removed, and other instances may reuse verdicts made before the change until they age
-    /// out.
-    pub async fn try_advance(&self) -> Result<(), CacheError> {
+    /// [`SharedEpoch::advance`] for a process about to exit, which cannot retry in the background: the write is
+    /// tried again while the cache refuses it, for up to `limit`. `Err` when it never worked, and other
+    /// instances may reuse verdicts reached before the change until they age out ([`VERDICT_MAX_AGE`]).
+    pub async fn advance_within(&self, limit: Duration) -> Result<(), CacheError> {
         if !self.cache.is_shared() {
             return Ok(());
         }
-        let Err(e) = self.cache.set(KEY, random_token(16).as_bytes(), TTL).await else { return Ok(()) };
-        // Removing the key makes other instances read SQL at once, so try that.
-        tracing::error!(error = %e, "could not advance the revocation epoch");
-        self.cache.delete(KEY).await
+        let give_up_at = Instant::now() + limit;
+        let mut pause = RETRY_FIRST_PAUSE;
+        loop {
+            let Err(e) = write(self.cache.as_ref()).await else { return Ok(()) };
+            if Instant::now() + pause > give_up_at {
+                return Err(e);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(RETRY_MAX_PAUSE);
+        }
+    }
+}
+
+/// Writes a new epoch: `Err` when neither a new value could be written nor the old one removed.
+async fn write(cache: &dyn EphemeralStore) -> Result<(), CacheError> {
+    let Err(_) = cache.set(KEY, random_token(16).as_bytes(), TTL).await else { return Ok(()) };
+    // Removing the key makes other instances read SQL at once, so try that.
+    cache.delete(KEY).await
+}
+
+/// Writes the advances `owed` records as refused again, with a growing pause, until it is settled.
+async fn retry(cache: Arc<dyn EphemeralStore>, owed: Arc<Mutex<Owed>>) {
+    let mut pause = RETRY_FIRST_PAUSE;
+    loop {
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(RETRY_MAX_PAUSE);
+        let number = {
+            let mut owed = Owed::lock(&owed);
+            if owed.settled() {
+                return;
+            }
+            owed.ask()
+        };
+        // A refused retry changes nothing: the time to give up is set by the changes themselves.
+        let written = write(cache.as_ref()).await.is_ok();
+        let mut owed = Owed::lock(&owed);
+        if written {
+            owed.written(number);
+        }
+        if owed.settled() {
+            return;
+        }
     }
 }
 
@@ -81,9 +190,20 @@ impl SharedEpoch for CacheEpoch {
         }
     }
 
+    /// Writes once; when the cache refuses, a background task writes again (see [`CacheEpoch`]), so the
+    /// request that made the change never waits for the cache to come back.
     async fn advance(&self) {
-        if let Err(e) = self.try_advance().await {
-            tracing::error!(error = %e, "could not clear the revocation epoch");
+        if !self.cache.is_shared() {
+            return;
+        }
+        let number = Owed::lock(&self.owed).ask();
+        let Err(e) = write(self.cache.as_ref()).await else {
+            Owed::lock(&self.owed).written(number);
+            return;
+        };
+        if Owed::lock(&self.owed).refused(number) {
+            tracing::error!(error = %e, "could not advance the revocation epoch; writing it again in the background");
+            tokio::spawn(retry(Arc::clone(&self.cache), Arc::clone(&self.owed)));
         }
     }
 }
@@ -391,23 +511,40 @@ mod tests {
         map: MemoryCache,
         sets_fail: AtomicBool,
         deletes_fail: AtomicBool,
+        /// Writes still to refuse, whatever the flags say.
+        refusals: AtomicU64,
+        /// Writes tried, refused or not.
+        writes: AtomicU64,
     }
 
-    fn refused(flag: &AtomicBool) -> CacheResult<()> {
-        if flag.load(Ordering::SeqCst) {
-            return Err(CacheError::Unavailable("refused".into()));
+    impl Shared {
+        fn refused(&self, flag: &AtomicBool) -> CacheResult<()> {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            let counted = self.refusals.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+            if flag.load(Ordering::SeqCst) || counted.is_ok() {
+                return Err(CacheError::Unavailable("refused".into()));
+            }
+            Ok(())
         }
-        Ok(())
+
+        fn refuse_all(&self, refuse: bool) {
+            self.sets_fail.store(refuse, Ordering::SeqCst);
+            self.deletes_fail.store(refuse, Ordering::SeqCst);
+        }
+
+        fn writes(&self) -> u64 {
+            self.writes.load(Ordering::SeqCst)
+        }
     }
 
     #[async_trait]
     impl EphemeralStore for Shared {
         async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<()> {
-            refused(&self.sets_fail)?;
+            self.refused(&self.sets_fail)?;
             self.map.set(key, value, ttl).await
         }
         async fn set_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<bool> {
-            refused(&self.sets_fail)?;
+            self.refused(&self.sets_fail)?;
             self.map.set_if_absent(key, value, ttl).await
         }
         async fn get(&self, key: &str) -> CacheResult<Option<Vec<u8>>> {
@@ -417,7 +554,7 @@ mod tests {
             self.map.replace(key, value, ttl).await
         }
         async fn delete(&self, key: &str) -> CacheResult<()> {
-            refused(&self.deletes_fail)?;
+            self.refused(&self.deletes_fail)?;
             self.map.delete(key).await
         }
         async fn incr(&self, key: &str, window: Duration) -> CacheResult<(u64, Duration)> {
@@ -475,6 +612,91 @@ mod tests {
         cache.deletes_fail.store(true, Ordering::SeqCst);
         writer.advance().await;
         assert_ne!(writer.current().await.expect("epoch"), before);
+    }
+
+    /// Two instances over `cache`, the second holding the epoch it has read.
+    async fn writer_and_reader(cache: &Arc<Shared>) -> (RevocationEpoch, RevocationEpoch, Epoch) {
+        let (writer, reader) = (epoch_in(cache), epoch_in(cache));
+        reader.current().await;
+        let seen = reader.current().await.expect("epoch");
+        (writer, reader, seen)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_advance_is_written_again_in_the_background() {
+        let cache = Arc::new(Shared::default());
+        let (writer, reader, before) = writer_and_reader(&cache).await;
+        // The SET and the DEL of the advance itself and of its first two retries are refused.
+        cache.refusals.store(6, Ordering::SeqCst);
+        let asked = Instant::now();
+        writer.advance().await;
+        assert_eq!(asked.elapsed(), Duration::ZERO, "the change does not wait for the cache");
+        assert_eq!(reader.current().await.as_ref(), Some(&before), "refused: not seen yet");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(cache.refusals.load(Ordering::SeqCst), 0);
+        assert_ne!(reader.current().await.expect("epoch"), before, "seen once the cache takes writes again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_task_retries_however_many_advances_are_refused() {
+        let cache = Arc::new(Shared::default());
+        let (writer, reader, _) = writer_and_reader(&cache).await;
+        cache.refuse_all(true);
+        let before = cache.writes();
+        for _ in 0..10 {
+            writer.advance().await;
+        }
+        let inline = cache.writes();
+        assert_eq!(inline - before, 20, "each advance tried a SET and a DEL");
+        tokio::time::sleep(RETRY_FIRST_PAUSE + Duration::from_millis(50)).await;
+        assert_eq!(cache.writes() - inline, 2, "one retry (a SET and a DEL), not one per refused advance");
+        // An advance written after the refused ones leaves the retry nothing to do.
+        cache.refuse_all(false);
+        writer.advance().await;
+        let after = reader.current().await.expect("epoch");
+        let writes = cache.writes();
+        tokio::time::sleep(VERDICT_MAX_AGE).await;
+        assert_eq!(cache.writes(), writes, "the retry stopped without writing");
+        assert_eq!(reader.current().await, Some(after));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retrying_stops_when_the_verdicts_it_protects_have_aged_out() {
+        let cache = Arc::new(Shared::default());
+        let (writer, _, _) = writer_and_reader(&cache).await;
+        cache.refuse_all(true);
+        writer.advance().await;
+        tokio::time::sleep(VERDICT_MAX_AGE / 2).await;
+        // A change refused later is owed for its own full span.
+        writer.advance().await;
+        tokio::time::sleep(VERDICT_MAX_AGE - Duration::from_secs(2)).await;
+        let writes = cache.writes();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(cache.writes() > writes, "still retrying");
+        tokio::time::sleep(Duration::from_secs(1) + RETRY_MAX_PAUSE).await;
+        let writes = cache.writes();
+        tokio::time::sleep(VERDICT_MAX_AGE).await;
+        assert_eq!(cache.writes(), writes, "given up");
+        // A change refused after that starts a new retry.
+        writer.advance().await;
+        let writes = cache.writes();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(cache.writes() > writes, "retrying again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_operator_command_retries_for_its_limit() {
+        let cache = Arc::new(Shared::default());
+        let (_, reader, before) = writer_and_reader(&cache).await;
+        let epoch = CacheEpoch::new(Arc::clone(&cache) as Arc<dyn EphemeralStore>);
+        cache.refusals.store(6, Ordering::SeqCst);
+        epoch.advance_within(Duration::from_secs(5)).await.expect("written on the fourth try");
+        assert_ne!(reader.current().await.expect("epoch"), before);
+        cache.refuse_all(true);
+        let asked = Instant::now();
+        epoch.advance_within(Duration::from_secs(5)).await.unwrap_err();
+        assert!(asked.elapsed() <= Duration::from_secs(5), "{:?}", asked.elapsed());
+        assert!(asked.elapsed() >= Duration::from_secs(4), "{:?}", asked.elapsed());
     }
 
     /// A consent store that stores nothing.

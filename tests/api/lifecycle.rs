@@ -818,6 +818,50 @@ async fn revocation_through_one_instance_is_seen_by_another_postgres() {
     assert_eq!(st, StatusCode::BAD_REQUEST);
 }
 
+// An instance that cannot reach Redis when it revokes (its connection cut here; a failover or a paused Redis
+// does the same) tells the others once Redis takes its writes again, instead of leaving them to answer from
+// what they checked before the revocation until that ages out (30 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_redis_refused_reaches_other_instances_when_it_is_back_postgres() {
+    let upstream = redis_socket_addr(&redis_url());
+    let mut relay = TcpRelay::start(upstream, 0);
+    let port = relay.addr.port();
+    let mut relay_url = url::Url::parse(&redis_url()).unwrap();
+    relay_url.set_host(Some("127.0.0.1")).unwrap();
+    relay_url.set_port(Some(port)).unwrap();
+    let other = spawn_app(Backend::Postgres).await;
+    let revoker = other
+        .spawn_peer_with(|raw| {
+            raw.redis.url = Some(relay_url.to_string());
+            raw.redis.timeout_ms = 300;
+        })
+        .await;
+    let g = sign_in(&other, "openid", &[]).await;
+    let at = s(&g.tokens, "access_token").to_owned();
+    // Twice: the second check is made under an epoch and remembered.
+    for _ in 0..2 {
+        assert_eq!(introspect(&other, &g, &at).await["active"], true);
+    }
+    relay.stop();
+    let r = revoker
+        .api_client
+        .post(revoker.url("/revoke"))
+        .basic_auth(&g.client_id, Some(&g.secret))
+        .form(&[("token", at.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(introspect(&revoker, &g, &at).await["active"], false, "the revoking instance knows");
+    assert_eq!(introspect(&other, &g, &at).await["active"], true, "the other one cannot know yet");
+    let _relay = TcpRelay::start(upstream, port);
+    let back = std::time::Instant::now();
+    while introspect(&other, &g, &at).await["active"] == true {
+        assert!(back.elapsed() < std::time::Duration::from_secs(5), "not told within 5 s of Redis coming back");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_tokens_stay_revoked_when_redis_is_gone_postgres() {
     let upstream = redis_socket_addr(&redis_url());
