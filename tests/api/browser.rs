@@ -698,6 +698,42 @@ both_backends!(client_names_are_isolated_from_the_page_text, async |app| {
     assert_isolated(&html.unwrap(), name, "the logout page");
 });
 
+// Regression: the consent and account pages showed the username bare, so one with a right-to-left override
+// (stored before usernames were checked for it) reversed the page's own words after it.
+both_backends!(usernames_are_isolated_from_the_page_text, async |app| {
+    let flow = setup(&app);
+    let name = "eve \u{202e}";
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    use tessera::storage::UserStore;
+    let (alice, hash) =
+        store.user_by_username(&tessera::domain::Username::parse(USERNAME).unwrap()).await.unwrap().unwrap();
+    let eve = tessera::domain::NewUser {
+        id: tessera::domain::UserId::generate(),
+        username: tessera::domain::Username::parse(name).unwrap(),
+        password_hash: hash,
+        email: None,
+        name: None,
+        created_at: alice.created_at,
+    };
+    store.create_user(eve).await.unwrap();
+    let c = &app.api_client;
+
+    let login_url = see_other(&app, &c.get(&flow.authorize_url).send().await.unwrap(), "GET /authorize");
+    let html = c.get(&login_url).send().await.unwrap().text().await.unwrap();
+    let form = [
+        ("interaction", hidden_field(&html, "interaction")),
+        ("csrf", hidden_field(&html, "csrf")),
+        ("username", name.to_owned()),
+        ("password", PASSWORD.to_owned()),
+    ];
+    let resp = c.post(app.url("/login")).header(header::ORIGIN, &app.address).form(&form).send().await.unwrap();
+    let consent_url = see_other(&app, &resp, "POST /login");
+    let html = c.get(&consent_url).send().await.unwrap().text().await.unwrap();
+    assert_isolated(&html, name, "the consent page");
+    let html = c.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert_isolated(&html, name, "the account page");
+});
+
 /// Asserts the page in `browser` is no wider than its window: no horizontal scrolling, nothing of the card cut.
 async fn assert_fits(browser: &Browser, width: u32, page: &str) {
     let sizes = browser
