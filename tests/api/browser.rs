@@ -190,6 +190,46 @@ both_backends!(signs_in_and_allows_in_a_real_browser, async |app| {
     assert!(tokens["id_token"].is_string(), "no id_token: {tokens}");
 });
 
+/// Makes the page in `browser` note in `sessionStorage` (which a reload keeps) when the browser shows it again
+/// from its back/forward cache rather than asking the server for it.
+async fn note_restores(browser: &Browser) {
+    let script = "const key = 'restored ' + location.pathname; sessionStorage.removeItem(key); \
+                  addEventListener('pageshow', e => { if (e.persisted) sessionStorage.setItem(key, 'yes'); }); \
+                  return 1;";
+    browser.execute(script).await;
+}
+
+// Regression: Chromium restored a finished consent page from its back/forward cache, and Allow on it then
+// showed an "expired" page. A restored page now reloads, and says that the request was completed.
+both_backends!(a_consent_page_restored_from_the_back_forward_cache_reloads, async |app| {
+    let flow = setup(&app);
+    let browser = Browser::start().await;
+    sign_in(&app, &browser, &flow).await;
+    note_restores(&browser).await;
+    browser.find("button[name=decision][value=allow]").await.click().await;
+    browser.wait_for_url("the redirect to the client", |u| at_redirect_uri(&flow, u)).await;
+
+    browser.call(reqwest::Method::POST, "/back", Some(serde_json::json!({}))).await;
+    browser.wait_for_url("the consent page again", |u| on_server(&app, u, "/consent")).await;
+    let alert = browser.wait_for("[role=alert]").await.text().await;
+    assert!(alert.contains("completed already"), "the consent page after going back says {alert:?}");
+    assert!(browser.try_find("form").await.is_none(), "a form after going back:\n{}", browser.source_excerpt().await);
+    // Else the page was asked for again, and this tested nothing.
+    let restored = browser.execute("return sessionStorage.getItem('restored /consent');").await;
+    assert_eq!(restored, "yes", "Chromium did not take the consent page from its back/forward cache");
+    browser.quit().await;
+
+    // The script is served (under the pages' CSP, `script-src 'self'`) and the sign-in page loads it too.
+    let js = app.get("/static/reload_restored.js").await;
+    assert_eq!(js.status(), 200);
+    assert!(js.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    let js = js.text().await.unwrap();
+    assert!(js.contains("pageshow") && js.contains("persisted") && js.contains("reload()"), "{js}");
+    let login = app.api_client.get(&flow.authorize_url).send().await.unwrap();
+    let html = app.api_client.get(see_other(&app, &login, "GET /authorize")).send().await.unwrap();
+    assert!(html.text().await.unwrap().contains("<script src=\"/static/reload_restored.js\"></script>"));
+});
+
 /// Redeems a code of the flow's client with its verifier, as the client would.
 async fn redeem(app: &TestApp, flow: &Flow, code: &str) -> Value {
     let resp = app
