@@ -78,7 +78,7 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
     let now = crate::domain::now();
     match cmd {
         UsersCommand::Add { username, password_stdin: _, email, name } => {
-            let username = parse_username(&username)?;
+            let username = admin::parse_new_username(&username).map_err(|e| anyhow!("{e}"))?;
             if let Some(e) = &email {
                 admin::check_email(e).map_err(|e| anyhow!("{e}"))?;
             }

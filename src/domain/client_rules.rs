@@ -5,6 +5,7 @@
 use super::redirect_uri::RedirectUriError;
 use super::scope::ADMIN_SCOPE;
 use super::secret::PlainSecret;
+use super::text;
 use super::{Client, ClientAuthMethod, GrantType, RedirectUri};
 
 /// Longest client name, in bytes.
@@ -76,46 +77,18 @@ pub fn secret_for(method: ClientAuthMethod) -> Option<PlainSecret> {
 }
 
 /// Checks a display name. Pages show it amid their own words, so it may hold no control character and no
-/// format character either: a bidi override would reorder the text around it, and an invisible one would let
-/// "G\u{200b}oogle" pass for "Google".
+/// invisible character either (a bidi override would reorder the text around it, and a zero-width one would let
+/// "G\u{200b}oogle" pass for "Google"), save a joiner where a script or an emoji sequence needs it
+/// ([`text::has_hidden_character`]).
 pub fn check_name(name: &str) -> Result<(), ClientRuleError> {
     if name.trim().is_empty()
         || name.len() > MAX_CLIENT_NAME_LEN
-        || name.chars().any(|c| c.is_control() || is_format_or_separator(c))
+        || name.chars().any(char::is_control)
+        || text::has_hidden_character(name)
     {
         return Err(ClientRuleError::Name);
     }
     Ok(())
-}
-
-/// Whether `c` is of Unicode general category Cf (format: bidi controls, zero-width and invisible characters,
-/// soft hyphen, tags; Unicode 15.1) or a line or paragraph separator (Zl, Zp), which `char::is_control` (Cc)
-/// leaves out.
-fn is_format_or_separator(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{0600}'..='\u{0605}'
-            | '\u{061C}'
-            | '\u{06DD}'
-            | '\u{070F}'
-            | '\u{0890}'..='\u{0891}'
-            | '\u{08E2}'
-            | '\u{180E}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{2028}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{206F}'
-            | '\u{FEFF}'
-            | '\u{FFF9}'..='\u{FFFB}'
-            | '\u{110BD}'
-            | '\u{110CD}'
-            | '\u{13430}'..='\u{1343F}'
-            | '\u{1BCA0}'..='\u{1BCA3}'
-            | '\u{1D173}'..='\u{1D17A}'
-            | '\u{E0001}'
-            | '\u{E0020}'..='\u{E007F}'
-    )
 }
 
 /// Parses redirect URIs (or post-logout redirect URIs), at most [`MAX_CLIENT_URIS`], duplicates dropped.
@@ -289,6 +262,19 @@ mod tests {
         for fine in ["Photos", "Café Münster", "שלום עולם", "مرحبا", "日本語のアプリ", "Notes 📝", "a\u{00A0}b"]
         {
             assert_eq!(check_name(fine), Ok(()), "{fine}");
+        }
+    }
+
+    // Regression: ZWNJ and ZWJ were refused everywhere, so a Persian name that needs ZWNJ, or an emoji ZWJ
+    // sequence, could not be registered. In joining context they pass; between Latin letters (above) they do not.
+    #[test]
+    fn names_may_hold_a_joiner_where_a_script_or_an_emoji_sequence_needs_it() {
+        for fine in ["می\u{200C}خواهم", "Family 👨\u{200D}👩\u{200D}👧", "\u{0915}\u{094D}\u{200D}\u{0937} Notes"]
+        {
+            assert_eq!(check_name(fine), Ok(()), "{fine:?}");
+        }
+        for bad in ["Goo\u{200D}gle", "\u{200C}می", "👨\u{200D}\u{200D}👩", "👨\u{200D} 👩"] {
+            assert_eq!(check_name(bad), Err(ClientRuleError::Name), "{bad:?}");
         }
     }
 

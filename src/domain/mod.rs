@@ -10,6 +10,7 @@ pub mod redirect_uri;
 pub mod scope;
 pub mod secret;
 pub mod session;
+pub mod text;
 pub mod user;
 
 pub use client::{Client, ClientAuthMethod, ClientMetadata, GrantType};

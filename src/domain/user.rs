@@ -1,5 +1,5 @@
 //! People who sign in.
-use crate::domain::{UnixTime, UserId};
+use crate::domain::{text, UnixTime, UserId};
 use std::fmt;
 
 /// A username: what a person types at the login page. Case is kept; lookups are exact.
@@ -19,6 +19,20 @@ impl Username {
             return Err("username must not contain control characters or surrounding spaces".into());
         }
         Ok(Self(s.to_owned()))
+    }
+
+    /// Parses the username of an account being created: [`Username::parse`], and no invisible character at all
+    /// ([`text::is_invisible`]: bidi controls, zero-width characters, joiners), since pages show it amid their own
+    /// words and another account's name must not be imitable. Stored rows and what is typed at sign-in go
+    /// through [`Username::parse`] alone, so that an account made before this rule still loads and signs in.
+    pub fn parse_new(s: &str) -> Result<Self, String> {
+        let username = Self::parse(s)?;
+        if s.chars().any(text::is_invisible) {
+            return Err("username must not contain invisible formatting characters (bidi controls, zero-width \
+                        characters)"
+                .into());
+        }
+        Ok(username)
     }
 
     /// The username as text.
@@ -91,5 +105,23 @@ mod tests {
         assert!(Username::parse(" alice").is_err());
         assert!(Username::parse("al\nice").is_err());
         assert!(Username::parse(&"a".repeat(65)).is_err());
+    }
+
+    // Regression: usernames refused control characters only, so an account could be created as "\u{202E}nimda"
+    // or "ali\u{200B}ce" and show on pages as another. A stored row or a sign-in attempt with one still parses.
+    #[test]
+    fn new_usernames_hold_no_invisible_character() {
+        for bad in
+            ["\u{202E}nimda", "ali\u{200B}ce", "a\u{200D}b", "\u{2066}alice\u{2069}", "ali\u{00AD}ce", "a\u{2028}b"]
+        {
+            assert!(Username::parse_new(bad).is_err(), "{bad:?}");
+            assert!(Username::parse(bad).is_ok(), "{bad:?}");
+        }
+        // Even where a script joins: a username is typed, and a joiner cannot be seen to type it.
+        assert!(Username::parse_new("\u{0645}\u{06cc}\u{200c}\u{062e}").is_err());
+        for fine in ["alice", "Ålice O'Neil", "\u{0645}\u{06cc}\u{062e}"] {
+            assert_eq!(Username::parse_new(fine).map(|u| u.0), Ok(fine.to_owned()));
+        }
+        assert!(Username::parse_new(" alice").is_err());
     }
 }

@@ -4,12 +4,14 @@ use actix_web::{web, HttpResponse};
 
 const CSS: &str = include_str!("../../static/tessera.css");
 const FORM_POST_JS: &str = include_str!("../../static/form_post.js");
+const RELOAD_RESTORED_JS: &str = include_str!("../../static/reload_restored.js");
 
 /// `GET /static/{name}`.
 pub async fn get(name: web::Path<String>) -> HttpResponse {
     let (body, content_type) = match name.as_str() {
         "tessera.css" => (CSS, "text/css; charset=utf-8"),
         "form_post.js" => (FORM_POST_JS, "text/javascript; charset=utf-8"),
+        "reload_restored.js" => (RELOAD_RESTORED_JS, "text/javascript; charset=utf-8"),
         _ => return HttpResponse::NotFound().finish(),
     };
     HttpResponse::Ok()

@@ -14,7 +14,7 @@ use crate::oauth::discovery::paths;
 use crate::oauth::interaction::Interaction;
 use crate::oauth::limits::Lock;
 use crate::oauth::params::Params;
-use crate::oauth::session::PasswordCheck;
+use crate::oauth::session::SignIn;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -163,16 +163,16 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             return form_again(&req, &state, &target, username, Refused::Locked(lock)).await;
         }
     };
-    let check = match state.provider.verify_sign_in(&username, password).await {
-        Ok(c) => c,
+    let signed_in = match state.provider.sign_in(&username, password, vec!["pwd".into()], now).await {
+        Ok(s) => s,
         Err(e) => {
             limits.sign_in_abandoned(attempt, now).await;
             return error_page(&req, &e);
         }
     };
-    let user = match check {
-        PasswordCheck::Accepted(user) => user,
-        PasswordCheck::Refused { user, refusal } => {
+    let (user, cookie, session) = match signed_in {
+        SignIn::Started { user, cookie, session } => (user, cookie, session),
+        SignIn::Refused { user, refusal } => {
             let user_id = user.map(|u| u.id.as_str().to_owned());
             let facts = EventFacts {
                 actor: None,
@@ -195,10 +195,6 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         }
     };
     limits.sign_in_succeeded(attempt, &username, now).await;
-    let (cookie, session) = match state.provider.start_session(&user, vec!["pwd".into()], now).await {
-        Ok(v) => v,
-        Err(e) => return error_page(&req, &e),
-    };
     let handed_over = match state.cookies.read_session(&req) {
         Some(previous) => match state.provider.supersede_session(&previous, &session, &meta, now).await {
             Ok(sid) => sid,

@@ -206,14 +206,15 @@ impl Provider {
         AuthorizationResponse { redirect_uri: e.redirect_uri.clone(), mode: e.response_mode, params }
     }
 
-    /// Loads an interaction started by this browser; `None` when unknown, expired, or started elsewhere.
+    /// Loads an interaction started by this browser; `None` when unknown, expired, or started elsewhere, and
+    /// [`completed_already`] once a form has answered it (a page reloaded after its answer says so).
     pub async fn load_interaction(&self, id: &str, browser: &str) -> Result<Option<Interaction>, OAuthError> {
         if id.len() > 64 {
             return Ok(None);
         }
         let Some(bytes) = self.cache.get(&cache_keys::interaction(id)).await? else { return Ok(None) };
         if bytes == TAKEN {
-            return Ok(None);
+            return Err(completed_already());
         }
         let interaction: Interaction = serde_json::from_slice(&bytes).map_err(OAuthError::server)?;
         let same_browser: bool =

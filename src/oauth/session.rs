@@ -6,7 +6,7 @@ use super::provider::Provider;
 use crate::domain::password::Password;
 use crate::domain::secret::{PlainSecret, SecretHash};
 use crate::domain::{ClientId, Scope, Session, UnixTime, User, Username};
-use crate::storage::SessionContext;
+use crate::storage::{SessionContext, StoreError};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -38,6 +38,27 @@ pub enum PasswordCheck {
     /// The password is right and the account active.
     Accepted(User),
     /// Refused; `user` is the account the name belongs to, if any.
+    Refused {
+        /// The account named, when it exists.
+        user: Option<User>,
+        /// Why.
+        refusal: Refusal,
+    },
+}
+
+/// The outcome of a sign-in ([`Provider::sign_in`]).
+#[derive(Debug)]
+pub enum SignIn {
+    /// The password is right, the account active, and a session started.
+    Started {
+        /// The account.
+        user: User,
+        /// The session cookie's value.
+        cookie: PlainSecret,
+        /// The session stored.
+        session: Session,
+    },
+    /// Refused, as [`PasswordCheck::Refused`].
     Refused {
         /// The account named, when it exists.
         user: Option<User>,
@@ -104,14 +125,36 @@ impl Provider {
         })
     }
 
+    /// Checks a sign-in ([`Provider::verify_sign_in`]) and, when it is accepted, starts a session for the
+    /// user. A user removed between the password check and the session's insert is refused as unknown, as if
+    /// the removal had come first: the ordinary failed sign-in, not a server error.
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: Password,
+        amr: Vec<String>,
+        now: UnixTime,
+    ) -> Result<SignIn, OAuthError> {
+        let user = match self.verify_sign_in(username, password).await? {
+            PasswordCheck::Accepted(user) => user,
+            PasswordCheck::Refused { user, refusal } => return Ok(SignIn::Refused { user, refusal }),
+        };
+        match self.start_session(&user, amr, now).await {
+            Ok((cookie, session)) => Ok(SignIn::Started { user, cookie, session }),
+            Err(StoreError::ReferenceGone(_)) => Ok(SignIn::Refused { user: None, refusal: Refusal::UnknownUser }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Starts a session for `user`: a new random id (never reusing one the browser had, against session
-    /// fixation), of which only the hash is stored. Returns the cookie value.
-    pub async fn start_session(
+    /// fixation), of which only the hash is stored. Returns the cookie value; `ReferenceGone` when the user
+    /// no longer exists.
+    async fn start_session(
         &self,
         user: &User,
         amr: Vec<String>,
         now: UnixTime,
-    ) -> Result<(PlainSecret, Session), OAuthError> {
+    ) -> Result<(PlainSecret, Session), StoreError> {
         let cookie = PlainSecret::generate();
         let session = Session {
             id_hash: cookie.hash().as_str().to_owned(),

@@ -98,7 +98,7 @@ both_backends!(signed_out_account_goes_to_sign_in_and_back, async |app| {
     assert_eq!(headers["referrer-policy"], "no-referrer");
     assert_eq!(headers["cache-control"], "no-store");
     let html = r.text().await.unwrap();
-    assert!(html.contains("Signed in as <strong>alice</strong>"), "{html}");
+    assert!(html.contains("Signed in as <strong><bdi>alice</bdi></strong>"), "{html}");
     assert!(html.contains("current session"), "{html}");
     assert!(html.contains("No app has access to your account."), "{html}");
     assert_eq!(hidden_all(&html, "session").len(), 1);

@@ -2,7 +2,9 @@
 //! tokens with the `tessera:admin` scope; the refusals of RFC 6750; and `docs/openapi.json` against the routes
 //! the server answers.
 use crate::helpers::*;
-use crate::signin::{add_client, auth_url, browse, location, pkce_pair, query_of, token_basic, PASSWORD, REDIRECT};
+use crate::signin::{
+    add_client, auth_url, browse, browse_as, location, pkce_pair, query_of, token_basic, PASSWORD, REDIRECT,
+};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -434,6 +436,54 @@ both_backends!(users_round_trip, async |app| {
     let updates: Vec<&Value> =
         r.body["items"].as_array().unwrap().iter().filter(|e| e["kind"] == "admin_user_updated").collect();
     assert!(updates.iter().any(|e| e["details"]["changed"] == json!(["disabled", "password"])), "{updates:?}");
+});
+
+// Regression: usernames and display names refused control characters only, so an account could be created or
+// renamed with a bidi control or an invisible character and show on the pages as another. An account stored
+// before the rule still signs in.
+both_backends!(user_names_hold_no_invisible_character, async |app| {
+    let a = admin(&app).await;
+    for (body, field) in [
+        (json!({ "username": "\u{202e}nimda", "password": PASSWORD }), "username"),
+        (json!({ "username": "ali\u{200b}ce", "password": PASSWORD }), "username"),
+        (json!({ "username": "ali\u{200d}ce", "password": PASSWORD }), "username"),
+        (json!({ "username": "alice", "password": PASSWORD, "name": "Alice \u{2067}" }), "name"),
+        (json!({ "username": "alice", "password": PASSWORD, "name": "Ali\u{200d}ce" }), "name"),
+    ] {
+        let r = a.send(&app, Method::POST, "/admin/api/users", &body).await;
+        assert_eq!((r.status, r.error()), (StatusCode::BAD_REQUEST, "invalid_request"), "{body}: {}", r.body);
+        let why = s(&r.body, "error_description");
+        assert!(why.contains(field) && why.contains("invisible"), "{body}: {why}");
+    }
+    let persian = "\u{0645}\u{06cc}\u{200c}\u{062e}\u{0648}\u{0627}\u{0647}\u{0645}";
+    let body = json!({ "username": "alice", "password": PASSWORD, "name": persian });
+    let r = a.send(&app, Method::POST, "/admin/api/users", &body).await;
+    assert_eq!((r.status, r.body["name"].as_str()), (StatusCode::CREATED, Some(persian)), "{}", r.body);
+    let path = format!("/admin/api/users/{}", s(&r.body, "id"));
+    let r = a.send(&app, Method::PATCH, &path, &json!({ "name": "Bob \u{202e}" })).await;
+    assert_eq!((r.status, r.error()), (StatusCode::BAD_REQUEST, "invalid_request"), "{}", r.body);
+    assert!(s(&r.body, "error_description").contains("invisible"), "{}", r.body);
+    assert_eq!(a.get(&app, &path).await.body["name"].as_str(), Some(persian));
+
+    // A row stored before the rule still loads and signs in.
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    let (alice, hash) = store.user_by_username(&Username::parse("alice").unwrap()).await.unwrap().unwrap();
+    let old = tessera::domain::NewUser {
+        id: tessera::domain::UserId::generate(),
+        username: Username::parse("ali\u{200b}ce").unwrap(),
+        password_hash: hash,
+        email: None,
+        name: Some("Ali\u{200b}ce".into()),
+        created_at: alice.created_at,
+    };
+    store.create_user(old).await.unwrap();
+    let r = a.get(&app, "/admin/api/users").await;
+    assert!(ids(&r.body, "username").contains(&"ali\u{200b}ce".to_owned()), "{}", r.body);
+    let client = add_client(&app, &[]);
+    let (challenge, _) = pkce_pair();
+    let url = auth_url(&app, s(&client, "client_id"), &challenge, "");
+    let back = browse_as(&app, "ali\u{200b}ce", &url, Some("allow")).await;
+    assert!(query_of(&back).contains_key("code"), "{back}");
 });
 
 both_backends!(refusals, async |app| {

@@ -190,6 +190,46 @@ both_backends!(signs_in_and_allows_in_a_real_browser, async |app| {
     assert!(tokens["id_token"].is_string(), "no id_token: {tokens}");
 });
 
+/// Makes the page in `browser` note in `sessionStorage` (which a reload keeps) when the browser shows it again
+/// from its back/forward cache rather than asking the server for it.
+async fn note_restores(browser: &Browser) {
+    let script = "const key = 'restored ' + location.pathname; sessionStorage.removeItem(key); \
+                  addEventListener('pageshow', e => { if (e.persisted) sessionStorage.setItem(key, 'yes'); }); \
+                  return 1;";
+    browser.execute(script).await;
+}
+
+// Regression: Chromium restored a finished consent page from its back/forward cache, and Allow on it then
+// showed an "expired" page. A restored page now reloads, and says that the request was completed.
+both_backends!(a_consent_page_restored_from_the_back_forward_cache_reloads, async |app| {
+    let flow = setup(&app);
+    let browser = Browser::start().await;
+    sign_in(&app, &browser, &flow).await;
+    note_restores(&browser).await;
+    browser.find("button[name=decision][value=allow]").await.click().await;
+    browser.wait_for_url("the redirect to the client", |u| at_redirect_uri(&flow, u)).await;
+
+    browser.call(reqwest::Method::POST, "/back", Some(serde_json::json!({}))).await;
+    browser.wait_for_url("the consent page again", |u| on_server(&app, u, "/consent")).await;
+    let alert = browser.wait_for("[role=alert]").await.text().await;
+    assert!(alert.contains("completed already"), "the consent page after going back says {alert:?}");
+    assert!(browser.try_find("form").await.is_none(), "a form after going back:\n{}", browser.source_excerpt().await);
+    // Else the page was asked for again, and this tested nothing.
+    let restored = browser.execute("return sessionStorage.getItem('restored /consent');").await;
+    assert_eq!(restored, "yes", "Chromium did not take the consent page from its back/forward cache");
+    browser.quit().await;
+
+    // The script is served (under the pages' CSP, `script-src 'self'`) and the sign-in page loads it too.
+    let js = app.get("/static/reload_restored.js").await;
+    assert_eq!(js.status(), 200);
+    assert!(js.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    let js = js.text().await.unwrap();
+    assert!(js.contains("pageshow") && js.contains("persisted") && js.contains("reload()"), "{js}");
+    let login = app.api_client.get(&flow.authorize_url).send().await.unwrap();
+    let html = app.api_client.get(see_other(&app, &login, "GET /authorize")).send().await.unwrap();
+    assert!(html.text().await.unwrap().contains("<script src=\"/static/reload_restored.js\"></script>"));
+});
+
 /// Redeems a code of the flow's client with its verifier, as the client would.
 async fn redeem(app: &TestApp, flow: &Flow, code: &str) -> Value {
     let resp = app
@@ -696,6 +736,42 @@ both_backends!(client_names_are_isolated_from_the_page_text, async |app| {
     assert_isolated(&html, name, "the account page");
     let html = c.get(app.url(&format!("/logout?client_id={}", flow.client_id))).send().await.unwrap().text().await;
     assert_isolated(&html.unwrap(), name, "the logout page");
+});
+
+// Regression: the consent and account pages showed the username bare, so one with a right-to-left override
+// (stored before usernames were checked for it) reversed the page's own words after it.
+both_backends!(usernames_are_isolated_from_the_page_text, async |app| {
+    let flow = setup(&app);
+    let name = "eve \u{202e}";
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    use tessera::storage::UserStore;
+    let (alice, hash) =
+        store.user_by_username(&tessera::domain::Username::parse(USERNAME).unwrap()).await.unwrap().unwrap();
+    let eve = tessera::domain::NewUser {
+        id: tessera::domain::UserId::generate(),
+        username: tessera::domain::Username::parse(name).unwrap(),
+        password_hash: hash,
+        email: None,
+        name: None,
+        created_at: alice.created_at,
+    };
+    store.create_user(eve).await.unwrap();
+    let c = &app.api_client;
+
+    let login_url = see_other(&app, &c.get(&flow.authorize_url).send().await.unwrap(), "GET /authorize");
+    let html = c.get(&login_url).send().await.unwrap().text().await.unwrap();
+    let form = [
+        ("interaction", hidden_field(&html, "interaction")),
+        ("csrf", hidden_field(&html, "csrf")),
+        ("username", name.to_owned()),
+        ("password", PASSWORD.to_owned()),
+    ];
+    let resp = c.post(app.url("/login")).header(header::ORIGIN, &app.address).form(&form).send().await.unwrap();
+    let consent_url = see_other(&app, &resp, "POST /login");
+    let html = c.get(&consent_url).send().await.unwrap().text().await.unwrap();
+    assert_isolated(&html, name, "the consent page");
+    let html = c.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert_isolated(&html, name, "the account page");
 });
 
 /// Asserts the page in `browser` is no wider than its window: no horizontal scrolling, nothing of the card cut.

@@ -72,6 +72,24 @@ both_backends!(users_round_trip, async |app| {
     assert!(err["error"].as_str().unwrap().contains("already exists"), "{err}");
 });
 
+// Regression: `users add` refused control characters only, so an account could be made with a bidi control or an
+// invisible character in its username or display name and show on the pages as another.
+both_backends!(users_add_refuses_invisible_characters, async |app| {
+    for (args, flag) in [
+        (["users", "add", "\u{202e}nimda", "--password-stdin", "--name", "Admin"], "username"),
+        (["users", "add", "ali\u{200b}ce", "--password-stdin", "--name", "Alice"], "username"),
+        (["users", "add", "alice", "--password-stdin", "--name", "Alice \u{2066}"], "--name"),
+        (["users", "add", "alice", "--password-stdin", "--name", "Goo\u{200d}gle"], "--name"),
+    ] {
+        let err = assert_failure(&app.cli(&args, Some(PASSWORD)), &args);
+        assert!(err.contains(flag) && err.contains("invisible"), "{args:?}: {err}");
+    }
+    assert_eq!(app.cli_json(&["users", "list"], None)["users"].as_array().unwrap().len(), 0);
+    let persian = "\u{0645}\u{06cc}\u{200c}\u{062e}\u{0648}\u{0627}\u{0647}\u{0645}";
+    let added = app.cli_json(&["users", "add", "alice", "--password-stdin", "--name", persian], Some(PASSWORD));
+    assert_eq!(added["name"], persian);
+});
+
 both_backends!(clients_round_trip, async |app| {
     let redirect = "https://app.example/callback";
     let added = app.cli_json(&["clients", "add", "--name", "Web app", "--redirect-uri", redirect], None);

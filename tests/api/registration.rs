@@ -416,6 +416,26 @@ both_backends!(names_with_format_characters_are_refused, |raw| { open(raw) }, as
     assert_eq!(registered(&app, &body).await["client_name"], body["client_name"]);
 });
 
+// Regression: ZWNJ and ZWJ were refused everywhere, so a Persian name that needs ZWNJ or an emoji ZWJ sequence
+// could not be registered. Where a script or an emoji sequence joins they pass and show on the consent page;
+// between Latin letters they stay refused.
+both_backends!(names_may_join_where_their_script_needs_it, |raw| { open(raw) }, async |app| {
+    add_alice(&app);
+    let body = json!({ "redirect_uris": [REDIRECT], "client_name": "Goo\u{200d}gle" });
+    assert_refused(register(&app, &body, None).await, "invalid_client_metadata", "Goo\u{200d}gle").await;
+    for name in [
+        "\u{0645}\u{06cc}\u{200c}\u{062e}\u{0648}\u{0627}\u{0647}\u{0645}",
+        "Family \u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}",
+    ] {
+        let body = json!({ "redirect_uris": [REDIRECT], "client_name": name });
+        let info = registered(&app, &body).await;
+        assert_eq!(info["client_name"], name);
+        let (challenge, _) = pkce_pair();
+        let html = consent_page(&app, &auth_url(&app, info["client_id"].as_str().unwrap(), &challenge, "")).await;
+        assert!(html.contains(&format!("<bdi>{name}</bdi>")), "{name:?}: {html}");
+    }
+});
+
 both_backends!(metadata_is_validated, |raw| { open(raw) }, async |app| {
     let web = |extra: Value| {
         let mut body = json!({ "redirect_uris": [REDIRECT] });

@@ -9,6 +9,9 @@ use openidconnect::{
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::collections::HashMap;
+use tessera::domain::{Session, UnixTime, UserId, Username};
+use tessera::oauth::session::{Refusal, SignIn};
+use tessera::storage::{SessionContext, SessionStore, StoreResult, UserStore};
 
 pub const PASSWORD: &str = "correct horse battery";
 pub const REDIRECT: &str = "http://127.0.0.1:9/cb";
@@ -857,4 +860,60 @@ both_backends!(a_consent_sent_twice_at_once_gives_one_code, async |app| {
     let events = app.cli_json(&["audit", "list"], None);
     let granted = events["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "consent_granted").count();
     assert_eq!(granted, 1, "{events}");
+});
+
+/// The sessions of a provider, stored as usual except that the user is deleted just before: what a removal
+/// that lands between the password check and the session's insert looks like.
+struct RemovesTheUserFirst {
+    sessions: std::sync::Arc<dyn SessionStore>,
+    users: std::sync::Arc<dyn UserStore>,
+}
+
+#[async_trait::async_trait]
+impl SessionStore for RemovesTheUserFirst {
+    async fn create_session(&self, session: &Session) -> StoreResult<()> {
+        self.users.delete_user(&session.user_id).await?;
+        self.sessions.create_session(session).await
+    }
+    async fn session(&self, id_hash: &str) -> StoreResult<Option<Session>> {
+        self.sessions.session(id_hash).await
+    }
+    async fn session_for_client(
+        &self,
+        id_hash: &str,
+        client_id: &tessera::domain::ClientId,
+    ) -> StoreResult<Option<SessionContext>> {
+        self.sessions.session_for_client(id_hash, client_id).await
+    }
+    async fn revoke_session(&self, id_hash: &str) -> StoreResult<()> {
+        self.sessions.revoke_session(id_hash).await
+    }
+    async fn hand_over_session(&self, from: &str, to: &str) -> StoreResult<()> {
+        self.sessions.hand_over_session(from, to).await
+    }
+    async fn sessions_of_user(&self, user_id: &UserId, now: UnixTime) -> StoreResult<Vec<Session>> {
+        self.sessions.sessions_of_user(user_id, now).await
+    }
+    async fn revoke_user_sessions(&self, user_id: &UserId) -> StoreResult<u64> {
+        self.sessions.revoke_user_sessions(user_id).await
+    }
+    async fn purge_expired_sessions(&self, now: UnixTime) -> StoreResult<u64> {
+        self.sessions.purge_expired_sessions(now).await
+    }
+}
+
+// Regression: a user removed between the password check and the session's insert got the server-error page
+// (the insert failed on the foreign key). It is the ordinary failed sign-in, as if the removal had come first.
+both_backends!(a_user_removed_during_sign_in_is_refused_as_unknown, async |app| {
+    add_alice(&app);
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    let mut provider = tessera::startup::open_provider(&app.settings, &store).await.unwrap();
+    provider.sessions = std::sync::Arc::new(RemovesTheUserFirst {
+        sessions: std::sync::Arc::clone(&provider.sessions),
+        users: std::sync::Arc::clone(&provider.users),
+    });
+    let password = tessera::domain::password::Password::new(PASSWORD);
+    let outcome = provider.sign_in("alice", password, vec!["pwd".into()], tessera::domain::now()).await;
+    assert!(matches!(outcome, Ok(SignIn::Refused { user: None, refusal: Refusal::UnknownUser })), "{outcome:?}");
+    assert!(store.user_by_username(&Username::parse("alice").unwrap()).await.unwrap().is_none());
 });

@@ -253,7 +253,7 @@ impl Provider {
     ) -> Result<Value, AdminError> {
         let req: UserRequest =
             serde_json::from_slice(body).map_err(|e| body_error("the body is not a user description", &e))?;
-        let username = parse_username(&req.username)?;
+        let username = parse_new_username(&req.username)?;
         if let Some(e) = &req.email {
             check_email(e)?;
         }

@@ -17,6 +17,7 @@ use crate::domain::client_rules::{self, ClientRuleError, MAX_CLIENT_URIS};
 use crate::domain::password::{hash_password, Password};
 use crate::domain::scope::{ScopeError, ADMIN_SCOPE};
 use crate::domain::secret::PlainSecret;
+use crate::domain::text;
 use crate::domain::{
     Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, NewUser, RedirectUri, Scope, UnixTime, User, UserId,
     Username,
@@ -445,9 +446,14 @@ pub async fn rotate_client_secret(
 
 // --- Users ---
 
-/// Parses a username.
+/// Parses a username that names an existing account.
 pub fn parse_username(s: &str) -> Result<Username, AdminError> {
     Username::parse(s).map_err(|e| AdminError::Invalid(format!("invalid username: {e}")))
+}
+
+/// Parses the username of an account being created ([`Username::parse_new`]).
+pub fn parse_new_username(s: &str) -> Result<Username, AdminError> {
+    Username::parse_new(s).map_err(|e| AdminError::Invalid(format!("invalid username: {e}")))
 }
 
 /// Checks an email address: roughly shaped like one, and not too long (nothing is sent to it here).
@@ -462,11 +468,17 @@ pub fn check_email(email: &str) -> Result<(), AdminError> {
     }
 }
 
-/// Checks a display name: 1 to [`MAX_USER_NAME_LEN`] bytes without control characters.
+/// Checks a display name: 1 to [`MAX_USER_NAME_LEN`] bytes without control characters, and, since pages show it
+/// amid their own words, without invisible ones (bidi controls, zero-width characters) save a joiner where a
+/// script or an emoji sequence needs it ([`text::has_hidden_character`]), as for client names.
 pub fn check_user_name(name: &str) -> Result<(), AdminError> {
-    if name.trim().is_empty() || name.len() > MAX_USER_NAME_LEN || name.chars().any(char::is_control) {
+    if name.trim().is_empty()
+        || name.len() > MAX_USER_NAME_LEN
+        || name.chars().any(char::is_control)
+        || text::has_hidden_character(name)
+    {
         return Err(AdminError::Invalid(format!(
-            "the name must be 1 to {MAX_USER_NAME_LEN} characters, without control characters"
+            "the name must be 1 to {MAX_USER_NAME_LEN} characters, without control or invisible formatting characters"
         )));
     }
     Ok(())
@@ -671,6 +683,17 @@ mod tests {
         }
         assert!(check_user_name("Alice Liddell").is_ok());
         assert!(check_user_name("a\nb").is_err() && check_user_name(" ").is_err());
+        // Regression: bidi controls and invisible characters passed, so a display name could reorder the page
+        // text around it or pass for another; joiners pass only where a script or an emoji sequence joins.
+        for bad in ["Alice \u{202E}", "\u{2067}Alice", "Ali\u{200B}ce", "Ali\u{200D}ce", "Alice\u{2029}"] {
+            assert!(check_user_name(bad).is_err(), "{bad:?}");
+        }
+        for fine in [
+            "\u{0645}\u{06cc}\u{200c}\u{062e}\u{0648}\u{0627}\u{0647}\u{0645}",
+            "Alice \u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}",
+        ] {
+            assert!(check_user_name(fine).is_ok(), "{fine:?}");
+        }
         let limit = |s: &str| page_limit(&Params::from_pairs(vec![("limit".into(), s.into())]).unwrap());
         assert_eq!(limit("200").unwrap(), 200);
         assert!(limit("0").is_err() && limit("201").is_err() && limit("x").is_err());
