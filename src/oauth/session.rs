@@ -32,9 +32,9 @@ impl Refusal {
     }
 }
 
-/// The outcome of checking a sign-in.
+/// The outcome of checking a sign-in's password.
 #[derive(Debug)]
-pub enum PasswordCheck {
+enum PasswordCheck {
     /// The password is right and the account active.
     Accepted(User),
     /// Refused; `user` is the account the name belongs to, if any.
@@ -58,7 +58,7 @@ pub enum SignIn {
         /// The session stored.
         session: Session,
     },
-    /// Refused, as [`PasswordCheck::Refused`].
+    /// Refused; `user` is the account the name belongs to, if any.
     Refused {
         /// The account named, when it exists.
         user: Option<User>,
@@ -91,18 +91,10 @@ impl SignedIn {
 }
 
 impl Provider {
-    /// Checks a username and password. `Ok(None)` for a wrong password, an unknown or a disabled user
-    /// alike, after the same argon2 work, so the answer reveals nothing about which part was wrong.
-    pub async fn check_password(&self, username: &str, password: Password) -> Result<Option<User>, OAuthError> {
-        Ok(match self.verify_sign_in(username, password).await? {
-            PasswordCheck::Accepted(user) => Some(user),
-            PasswordCheck::Refused { .. } => None,
-        })
-    }
-
-    /// Like [`Provider::check_password`], saying why a sign-in was refused (for the audit trail; the same
-    /// argon2 work is done in every case).
-    pub async fn verify_sign_in(&self, username: &str, password: Password) -> Result<PasswordCheck, OAuthError> {
+    /// Checks a username and password, saying why a sign-in was refused (for the audit trail). A wrong
+    /// password, an unknown and a disabled user cost the same argon2 work, so the time taken reveals nothing
+    /// about which part was wrong.
+    async fn verify_sign_in(&self, username: &str, password: Password) -> Result<PasswordCheck, OAuthError> {
         let found = match Username::parse(username) {
             Ok(name) => self.users.user_by_username(&name).await?,
             Err(_) => None,
@@ -125,9 +117,9 @@ impl Provider {
         })
     }
 
-    /// Checks a sign-in ([`Provider::verify_sign_in`]) and, when it is accepted, starts a session for the
-    /// user. A user removed between the password check and the session's insert is refused as unknown, as if
-    /// the removal had come first: the ordinary failed sign-in, not a server error.
+    /// Checks a sign-in's password and, when it is accepted, starts a session for the user. A user removed
+    /// between the password check and the session's insert is refused as unknown, as if the removal had come
+    /// first: the ordinary failed sign-in, not a server error.
     pub async fn sign_in(
         &self,
         username: &str,
