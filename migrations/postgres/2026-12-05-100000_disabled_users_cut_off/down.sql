@@ -1,0 +1,2 @@
+-- A cut-off cannot be taken back: what it ended stays ended.
+SELECT 1;
