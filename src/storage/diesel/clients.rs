@@ -251,6 +251,40 @@ mod tests {
     use super::*;
     use crate::domain::secret::PlainSecret;
 
+    // Regression: releases before 2026-12-05 stored `https://spa.example` as `https://spa.example/`, and an app
+    // still sending the former was refused once redirect URIs were compared as text. The migration registers an
+    // origin's form without the slash beside it, and nothing else.
+    async fn the_upgrade_registers_origins_without_the_slash_the_url_parser_added(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        assert_eq!(t.revert_last_migration().await, "20261205200000");
+        let uris = |list: &[&str]| list.iter().map(|u| RedirectUri::parse(u).unwrap()).collect::<Vec<_>>();
+        let mut old = full_client("old");
+        old.redirect_uris = uris(&["https://spa.example/", "http://localhost:3000/cb", "http://localhost:3000/"]);
+        old.post_logout_redirect_uris = uris(&["https://spa.example/"]);
+        let mut untouched = full_client("untouched");
+        untouched.redirect_uris =
+            uris(&["https://a.example/cb", "https://b.example/?x=1", "com.example.app:/", "https://c.example"]);
+        untouched.post_logout_redirect_uris = uris(&["https://d.example/", "https://d.example"]);
+        for client in [&old, &untouched] {
+            t.store.create_client(client).await.unwrap();
+        }
+        assert_eq!(t.db.migrate().await.unwrap(), ["20261205200000"]);
+        let texts = |list: &[RedirectUri]| list.iter().map(|u| u.as_str().to_owned()).collect::<Vec<_>>();
+        let read = t.store.client(&old.id).await.unwrap().unwrap();
+        assert_eq!(
+            texts(&read.redirect_uris),
+            [
+                "https://spa.example/",
+                "https://spa.example",
+                "http://localhost:3000/cb",
+                "http://localhost:3000/",
+                "http://localhost:3000"
+            ]
+        );
+        assert_eq!(texts(&read.post_logout_redirect_uris), ["https://spa.example/", "https://spa.example"]);
+        assert_eq!(t.store.client(&untouched.id).await.unwrap().unwrap(), untouched);
+    }
+
     /// A client with every field set, optional ones included.
     fn full_client(id: &str) -> Client {
         Client {
@@ -481,6 +515,7 @@ mod tests {
     }
 
     both_backends!(
+        the_upgrade_registers_origins_without_the_slash_the_url_parser_added,
         round_trips_every_field,
         duplicate_id_conflicts,
         update_replaces_every_field,

@@ -66,6 +66,23 @@ impl TestDb {
         self.store.create_user(user).await.unwrap().id
     }
 
+    /// Reverts the latest migration applied; returns its version.
+    pub async fn revert_last_migration(&self) -> String {
+        use super::{AnyConnection, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+        use diesel_migrations::MigrationHarness;
+        self.db
+            .run(|c| {
+                let version = match c {
+                    AnyConnection::Postgresql(pg) => pg.revert_last_migration(POSTGRES_MIGRATIONS),
+                    AnyConnection::Sqlite(lite) => lite.revert_last_migration(SQLITE_MIGRATIONS),
+                }
+                .map_err(|e| crate::storage::StoreError::Backend(format!("revert failed: {e}")))?;
+                Ok(version.to_string())
+            })
+            .await
+            .unwrap()
+    }
+
     /// Creates a public client `id` with every optional field empty, for rows that reference `clients`.
     pub async fn add_client(&self, id: &str) -> ClientId {
         let client = Client {

@@ -507,21 +507,9 @@ mod tests {
     // when enabled after the upgrade. The migration gives such users their cut-off; the others keep theirs.
     async fn the_upgrade_gives_disabled_users_their_cut_off(backend: Backend) {
         use super::super::schema::users;
-        use super::super::{AnyConnection, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
-        use diesel_migrations::MigrationHarness;
         let t = TestDb::new(backend).await;
-        let reverted =
-            t.db.run(|c| {
-                let version = match c {
-                    AnyConnection::Postgresql(pg) => pg.revert_last_migration(POSTGRES_MIGRATIONS),
-                    AnyConnection::Sqlite(lite) => lite.revert_last_migration(SQLITE_MIGRATIONS),
-                }
-                .map_err(|e| StoreError::Backend(format!("revert failed: {e}")))?;
-                Ok(version.to_string())
-            })
-            .await
-            .unwrap();
-        assert_eq!(reverted, "20261205100000");
+        assert_eq!(t.revert_last_migration().await, "20261205200000");
+        assert_eq!(t.revert_last_migration().await, "20261205100000");
         // As the earlier release left them: one disabled without a cut-off, one with an old cut-off, one enabled.
         let (old, stale, enabled) = (new_user("old"), new_user("stale"), new_user("enabled"));
         for (user, disabled, cut_off) in [(&old, true, None), (&stale, true, Some(1_000)), (&enabled, false, None)] {
@@ -537,7 +525,7 @@ mod tests {
             .unwrap();
         }
         let before = crate::domain::now();
-        assert_eq!(t.db.migrate().await.unwrap(), ["20261205100000"]);
+        assert_eq!(t.db.migrate().await.unwrap(), ["20261205100000", "20261205200000"]);
         let after = crate::domain::now();
         for user in [&old, &stale] {
             let cut_off = t.store.user_by_id(&user.id).await.unwrap().unwrap().revoked_before;

@@ -1,0 +1,2 @@
+-- The added forms stay: apps may use them by now.
+SELECT 1;
