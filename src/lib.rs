@@ -17,6 +17,7 @@ pub mod memory;
 pub mod metrics;
 pub mod oauth;
 pub mod outbound;
+pub mod private_files;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -55,6 +55,7 @@ impl Kek {
     }
 
     fn read_file(path: &Path) -> Result<Self, JoseError> {
+        crate::private_files::warn_if_open(path, "the key-encryption key");
         let text = std::fs::read_to_string(path)
             .map_err(|e| JoseError::Kek(format!("cannot read {}: {e}", path.display())))?;
         Self::from_base64(&text).map_err(|e| JoseError::Kek(format!("{}: {e}", path.display())))

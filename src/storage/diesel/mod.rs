@@ -189,7 +189,8 @@ pub struct Db {
 
 /// Creates a missing SQLite file readable and writable by its owner only, before SQLite would create it with the
 /// umask's mode: it holds password hashes and the sealed signing keys. SQLite gives the `-wal` and `-shm` files
-/// it creates the mode of the database file. An existing file keeps the mode its operator gave it.
+/// it creates the mode of the database file. An existing file keeps the mode its operator gave it, with a warning
+/// when others may read it.
 fn create_sqlite_file(path: &std::path::Path) -> StoreResult<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -200,7 +201,10 @@ fn create_sqlite_file(path: &std::path::Path) -> StoreResult<()> {
     }
     match options.open(path) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            crate::private_files::warn_if_open(path, "the SQLite database (password hashes, sealed signing keys)");
+            Ok(())
+        }
         Err(e) => Err(StoreError::Backend(format!("cannot create the SQLite file {}: {e}", path.display()))),
     }
 }
