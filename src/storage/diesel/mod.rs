@@ -30,6 +30,7 @@ pub use store::DieselStore;
 use crate::blocking::{BlockingError, CpuPool};
 use crate::storage::{StoreError, StoreResult};
 use diesel::connection::SimpleConnection;
+use diesel::migration::MigrationSource;
 use diesel::r2d2::{CustomizeConnection, HandleError, ManageConnection, Pool, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::{Connection, ConnectionResult, PgConnection, RunQueryDsl, SqliteConnection};
@@ -359,10 +360,32 @@ impl Db {
 fn apply<C>(conn: &mut C, migrations: EmbeddedMigrations) -> StoreResult<Vec<String>>
 where
     C: MigrationHarness<C::Backend> + Connection,
+    EmbeddedMigrations: MigrationSource<C::Backend>,
 {
-    conn.run_pending_migrations(migrations)
-        .map(|versions| versions.into_iter().map(|v| v.to_string()).collect())
-        .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))
+    let failed = |e: &dyn fmt::Display| StoreError::Backend(format!("migration failed: {e}"));
+    let unknown = unknown_migrations(conn, &migrations).map_err(|e| failed(&e))?;
+    let applied: Vec<String> =
+        conn.run_pending_migrations(migrations).map_err(|e| failed(&e))?.into_iter().map(|v| v.to_string()).collect();
+    if !unknown.is_empty() {
+        // A rollback: what the newer release wrote may be misread here. Nothing was seen to break, so run, but say so.
+        tracing::warn!(
+            versions = unknown.join(", "),
+            "the database was migrated by a newer release of Tessera than this one; what that release wrote may be \
+             misread here"
+        );
+    }
+    Ok(applied)
+}
+
+/// The versions applied to the database that `migrations` do not hold: those of a newer release.
+fn unknown_migrations<C>(conn: &mut C, migrations: &EmbeddedMigrations) -> diesel::migration::Result<Vec<String>>
+where
+    C: MigrationHarness<C::Backend> + Connection,
+    EmbeddedMigrations: MigrationSource<C::Backend>,
+{
+    let known: Vec<String> =
+        MigrationSource::<C::Backend>::migrations(migrations)?.iter().map(|m| m.name().version().to_string()).collect();
+    Ok(conn.applied_migrations()?.into_iter().map(|v| v.to_string()).filter(|v| !known.contains(v)).collect())
 }
 
 impl From<DieselError> for StoreError {
@@ -433,6 +456,30 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(version, 0);
+    }
+
+    // Regression: a release started on a database that a newer one had migrated said "up to date" and nothing
+    // more. The migrations it does not know are found, and migrating still works.
+    async fn migrations_of_a_newer_release_are_found(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let unknown = || {
+            t.db.run(|c| {
+                let found = match c {
+                    AnyConnection::Postgresql(pg) => unknown_migrations(pg, &POSTGRES_MIGRATIONS),
+                    AnyConnection::Sqlite(lite) => unknown_migrations(lite, &SQLITE_MIGRATIONS),
+                };
+                found.map_err(|e| StoreError::Backend(e.to_string()))
+            })
+        };
+        assert!(unknown().await.unwrap().is_empty());
+        t.db.write(|c| {
+            Ok(diesel::sql_query("INSERT INTO __diesel_schema_migrations (version) VALUES ('29991231000000')")
+                .execute(c)?)
+        })
+        .await
+        .unwrap();
+        assert_eq!(unknown().await.unwrap(), ["29991231000000"]);
+        assert!(t.db.migrate().await.unwrap().is_empty());
     }
 
     async fn fresh_database_applies_the_initial_migration(backend: Backend) {
@@ -582,6 +629,7 @@ mod tests {
 
     both_backends!(
         migrations_are_idempotent,
+        migrations_of_a_newer_release_are_found,
         fresh_database_applies_the_initial_migration,
         errors_map_to_store_errors,
         foreign_keys_are_enforced,
