@@ -56,6 +56,12 @@ async fn introspect(app: &TestApp, g: &Grant, tok: &str) -> Value {
     introspect_basic(app, &g.client_id, &g.secret, tok).await
 }
 
+/// `POST /revoke` of `form` by the grant's client.
+async fn revoke(app: &TestApp, g: &Grant, form: &[(&str, &str)]) -> StatusCode {
+    let r = app.api_client.post(app.url("/revoke")).basic_auth(&g.client_id, Some(&g.secret)).form(form);
+    r.send().await.unwrap().status()
+}
+
 async fn userinfo_status(app: &TestApp, at: &str) -> StatusCode {
     app.api_client.get(app.url("/userinfo")).bearer_auth(at).send().await.unwrap().status()
 }
@@ -279,15 +285,7 @@ both_backends!(revocation_and_introspection, async |app| {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // Unknown and garbage tokens are inactive, and revoking them is a quiet success.
     assert_eq!(introspect(&app, &g, "nonsense").await, serde_json::json!({ "active": false }));
-    let r = app
-        .api_client
-        .post(app.url("/revoke"))
-        .basic_auth(&g.client_id, Some(&g.secret))
-        .form(&[("token", "nonsense")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(revoke(&app, &g, &[("token", "nonsense")]).await, StatusCode::OK);
 
     // Another client may not revoke them: refused and told so (RFC 7009 §2.1), and they stay live.
     let other = add_client(&app, &[]);
@@ -301,30 +299,14 @@ both_backends!(revocation_and_introspection, async |app| {
     }
 
     // Revoking the access token: inactive, and userinfo refuses it.
-    let r = app
-        .api_client
-        .post(app.url("/revoke"))
-        .basic_auth(&g.client_id, Some(&g.secret))
-        .form(&[("token", at.as_str()), ("token_type_hint", "access_token")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(revoke(&app, &g, &[("token", at.as_str()), ("token_type_hint", "access_token")]).await, StatusCode::OK);
     assert_eq!(introspect(&app, &g, &at).await["active"], false);
     assert_eq!(userinfo_status(&app, &at).await, StatusCode::UNAUTHORIZED);
     // Revoking the refresh token kills the family.
     let (_, next) = refresh(&app, &g, &rt).await;
     let next_rt = s(&next, "refresh_token").to_owned();
     let next_at = s(&next, "access_token").to_owned();
-    let r = app
-        .api_client
-        .post(app.url("/revoke"))
-        .basic_auth(&g.client_id, Some(&g.secret))
-        .form(&[("token", next_rt.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(revoke(&app, &g, &[("token", next_rt.as_str())]).await, StatusCode::OK);
     assert_eq!(introspect(&app, &g, &next_rt).await["active"], false);
     assert_eq!(introspect(&app, &g, &next_at).await["active"], false);
     let (st, _) = refresh(&app, &g, &next_rt).await;
@@ -794,26 +776,10 @@ async fn revocation_through_one_instance_is_seen_by_another_postgres() {
     let at = s(&g.tokens, "access_token").to_owned();
     let rt = s(&g.tokens, "refresh_token").to_owned();
     assert_eq!(introspect(&b, &g, &at).await["active"], true);
-    let r = a
-        .api_client
-        .post(a.url("/revoke"))
-        .basic_auth(&g.client_id, Some(&g.secret))
-        .form(&[("token", at.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(revoke(&a, &g, &[("token", at.as_str())]).await, StatusCode::OK);
     assert_eq!(introspect(&b, &g, &at).await["active"], false, "no cache delay across instances");
     assert_eq!(userinfo_status(&b, &at).await, StatusCode::UNAUTHORIZED);
-    let r = a
-        .api_client
-        .post(a.url("/revoke"))
-        .basic_auth(&g.client_id, Some(&g.secret))
-        .form(&[("token", rt.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(revoke(&a, &g, &[("token", rt.as_str())]).await, StatusCode::OK);
     let (st, _) = refresh(&b, &g, &rt).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
 }
@@ -843,15 +809,7 @@ async fn a_revocation_redis_refused_reaches_other_instances_when_it_is_back_post
         assert_eq!(introspect(&other, &g, &at).await["active"], true);
     }
     relay.stop();
-    let r = revoker
-        .api_client
-        .post(revoker.url("/revoke"))
-        .basic_auth(&g.client_id, Some(&g.secret))
-        .form(&[("token", at.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(revoke(&revoker, &g, &[("token", at.as_str())]).await, StatusCode::OK);
     assert_eq!(introspect(&revoker, &g, &at).await["active"], false, "the revoking instance knows");
     assert_eq!(introspect(&other, &g, &at).await["active"], true, "the other one cannot know yet");
     let _relay = TcpRelay::start(upstream, port);
@@ -876,15 +834,7 @@ async fn revoked_tokens_stay_revoked_when_redis_is_gone_postgres() {
     .await;
     let g = sign_in(&app, "openid offline_access", &[]).await;
     let at = s(&g.tokens, "access_token").to_owned();
-    let r = app
-        .api_client
-        .post(app.url("/revoke"))
-        .basic_auth(&g.client_id, Some(&g.secret))
-        .form(&[("token", at.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(revoke(&app, &g, &[("token", at.as_str())]).await, StatusCode::OK);
     relay.stop();
     // The denylist is unreachable: the SQL record still says revoked. Never fail open.
     assert_eq!(introspect(&app, &g, &at).await["active"], false);
