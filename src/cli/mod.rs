@@ -138,7 +138,7 @@ async fn record(
     use crate::storage::AuditStore;
     let meta = cli_meta();
     let event = crate::storage::AuditEvent {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: crate::storage::AuditEvent::new_id(),
         at: crate::domain::now(),
         kind: kind.to_owned(),
         actor: Some("cli".into()),

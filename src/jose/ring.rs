@@ -343,7 +343,7 @@ impl KeyRing {
     async fn record(&self, kind: &str, details: serde_json::Value, now: UnixTime) {
         tracing::info!(event = kind, %details, "key ring changed");
         let event = AuditEvent {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: AuditEvent::new_id(),
             at: now,
             kind: kind.to_owned(),
             actor: None,

@@ -54,7 +54,7 @@ impl Provider {
             );
         }
         let event = AuditEvent {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: AuditEvent::new_id(),
             at: now,
             kind: kind.to_owned(),
             actor: facts.actor,

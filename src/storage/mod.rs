@@ -417,6 +417,14 @@ pub struct AuditEvent {
     pub details: serde_json::Value,
 }
 
+impl AuditEvent {
+    /// A new event id. UUIDv7: ids sort as they were made (to the millisecond across instances, and in order
+    /// within one process), so the events of one second list in the order they happened.
+    pub fn new_id() -> String {
+        uuid::Uuid::now_v7().to_string()
+    }
+}
+
 /// Which events to list.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {

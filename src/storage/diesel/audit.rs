@@ -250,6 +250,19 @@ mod tests {
         assert!(list(&t, page(Some(AuditCursor::of(&second[1])))).await.is_empty());
     }
 
+    // Regression: event ids were random, so the events of one second listed in no particular order (an account
+    // deleted before it was created). New ids sort as they were made.
+    async fn events_of_one_second_list_in_the_order_they_were_made(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let kinds = ["created", "disabled", "enabled", "revoked", "deleted"];
+        for kind in kinds {
+            let event = AuditEvent { id: AuditEvent::new_id(), ..audit_event("x", 500, kind) };
+            t.store.record_event(&event).await.unwrap();
+        }
+        let listed: Vec<String> = list(&t, AuditFilter::default()).await.into_iter().map(|e| e.kind).collect();
+        assert_eq!(listed, kinds.iter().rev().map(|k| k.to_string()).collect::<Vec<_>>(), "newest first");
+    }
+
     async fn corrupt_details_are_errors_not_panics(backend: Backend) {
         let t = TestDb::new(backend).await;
         t.store.record_event(&audit_event("bad", 1, "x")).await.unwrap();
@@ -268,6 +281,7 @@ mod tests {
         filters_and_orders,
         limits_apply,
         pages_follow_each_other,
+        events_of_one_second_list_in_the_order_they_were_made,
         corrupt_details_are_errors_not_panics
     );
 }
