@@ -240,8 +240,9 @@ impl Provider {
     }
 
     /// Withdraws what the signed-in user gave `client_id`: the consent, every refresh token family of theirs
-    /// for it with the access tokens issued alongside, and the codes issued to it until now. Nothing to
-    /// withdraw is fine.
+    /// for it with the access tokens issued alongside, every other access token issued to it for them until now
+    /// (a cut-off), and the codes issued to it until now. Nothing to withdraw is fine. Returns once the
+    /// cut-off's second is over.
     pub async fn revoke_account_app(
         &self,
         signed_in: &SignedIn,
@@ -257,7 +258,9 @@ impl Provider {
         // is stored before it looks).
         let kept = Duration::from_secs(self.tokens.code_ttl as u64 + WITHDRAWAL_KEPT_AFTER_CODES);
         self.cache.set(&key, crate::domain::now_millis().to_string().as_bytes(), kept).await?;
-        let withdrawn = self.consents.withdraw_grant(user_id, client_id, now).await?;
+        // The cut-off ends the access tokens no refresh token records, so it is kept as long as they can live.
+        let keep_until = now + self.tokens.max_access_token_ttl;
+        let withdrawn = self.consents.withdraw_grant(user_id, client_id, now, keep_until).await?;
         self.revoke_access_tokens(&withdrawn.issued, now).await;
         let facts = EventFacts {
             actor: Some(user_id.as_str().to_owned()),
@@ -266,6 +269,8 @@ impl Provider {
             details: json!({ "consent": withdrawn.consent, "access_tokens": withdrawn.issued.len() }),
         };
         self.audit("account_app_revoked", facts, meta, now).await;
+        // The cut-off ends its own second too: what the app is given after this returns must live.
+        super::revoke::outlast_second(now).await;
         Ok(())
     }
 

@@ -202,7 +202,7 @@ impl Provider {
 /// Times are whole seconds and a cut-off ends what was issued in its own second too, so a revocation returns
 /// only once that second is over: whatever is issued after it returns carries a later time and lives. The wait
 /// is at most a second (a `now` ahead of the clock must not stall the caller longer).
-async fn outlast_second(cut_off: UnixTime) {
+pub(super) async fn outlast_second(cut_off: UnixTime) {
     let left_ms = ((cut_off + 1) * 1000 - crate::domain::now_millis()).clamp(0, 1000);
     tokio::time::sleep(Duration::from_millis(left_ms as u64)).await;
 }

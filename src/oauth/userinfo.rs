@@ -144,6 +144,9 @@ impl Provider {
         if !standing.session_live {
             return Err(invalid("the session the access token was issued in has ended"));
         }
+        if standing.grant_revoked_before.is_some_and(|t| at.iat <= t) {
+            return Err(invalid("the user has withdrawn this client's access"));
+        }
         let client = standing.client.ok_or_else(|| invalid("the client no longer exists"))?;
         if client.revoked_before.is_some_and(|t| at.iat <= t) {
             return Err(invalid("the access token was revoked"));

@@ -226,13 +226,16 @@ pub trait ConsentStore: Send + Sync {
     async fn consents_of_user(&self, user_id: &UserId) -> StoreResult<Vec<(ClientId, crate::domain::Scope, UnixTime)>>;
     /// Forgets a grant; `NotFound` when there is none.
     async fn delete_consent(&self, user_id: &UserId, client_id: &ClientId) -> StoreResult<()>;
-    /// Withdraws everything `user_id` gave `client_id`, in one transaction: forgets the consent and revokes the
-    /// user's refresh tokens of that client (every family, offline or not). Nothing to withdraw is not an error.
+    /// Withdraws everything `user_id` gave `client_id`, in one transaction: forgets the consent, revokes the
+    /// user's refresh tokens of that client (every family, offline or not), and records `now` as the cut-off
+    /// of the access tokens issued to the client for the user ([`AccessTokenStanding::grant_revoked_before`]),
+    /// kept until `keep_until` (never moved back by an earlier `now`). Nothing to withdraw is not an error.
     async fn withdraw_grant(
         &self,
         user_id: &UserId,
         client_id: &ClientId,
         now: UnixTime,
+        keep_until: UnixTime,
     ) -> StoreResult<WithdrawnGrant>;
 }
 
@@ -256,6 +259,9 @@ pub struct AccessTokenStanding {
     pub user: Option<User>,
     /// Whether the session it is bound to, when asked about one, is neither revoked nor past its end.
     pub session_live: bool,
+    /// When its user last withdrew its client's access ([`ConsentStore::withdraw_grant`]): tokens issued in or
+    /// before that second are ended.
+    pub grant_revoked_before: Option<UnixTime>,
 }
 
 /// Revoked access tokens by `jti`, kept until they would have expired anyway.
@@ -272,7 +278,8 @@ pub trait RevocationStore: Send + Sync {
         user_id: Option<&UserId>,
         session: Option<(&str, UnixTime)>,
     ) -> StoreResult<AccessTokenStanding>;
-    /// Deletes rows whose token expired before `now`; returns how many.
+    /// Deletes rows whose token expired before `now`, and grants' cut-offs kept until before `now`; returns
+    /// how many.
     async fn purge_expired_revocations(&self, now: UnixTime) -> StoreResult<u64>;
 }
 

@@ -491,8 +491,9 @@ impl ConsentStore for EpochConsents {
         user_id: &UserId,
         client_id: &ClientId,
         now: UnixTime,
+        keep_until: UnixTime,
     ) -> StoreResult<WithdrawnGrant> {
-        let r = self.inner.withdraw_grant(user_id, client_id, now).await;
+        let r = self.inner.withdraw_grant(user_id, client_id, now, keep_until).await;
         self.epoch.advance().await;
         r
     }
@@ -713,7 +714,13 @@ mod tests {
         async fn delete_consent(&self, _: &UserId, _: &ClientId) -> StoreResult<()> {
             Err(super::super::StoreError::NotFound)
         }
-        async fn withdraw_grant(&self, _: &UserId, _: &ClientId, _: UnixTime) -> StoreResult<WithdrawnGrant> {
+        async fn withdraw_grant(
+            &self,
+            _: &UserId,
+            _: &ClientId,
+            _: UnixTime,
+            _: UnixTime,
+        ) -> StoreResult<WithdrawnGrant> {
             Ok(WithdrawnGrant::default())
         }
     }
@@ -729,7 +736,7 @@ mod tests {
         consents.grant_consent(&user, &client, &Scope::default(), 1).await.unwrap();
         consents.consents_of_user(&user).await.unwrap();
         assert_eq!(epoch.current().await.as_ref(), Some(&before), "a grant ends no token");
-        consents.withdraw_grant(&user, &client, 1).await.unwrap();
+        consents.withdraw_grant(&user, &client, 1, 2).await.unwrap();
         let after = epoch.current().await.expect("epoch");
         assert_ne!(after, before, "a withdrawn grant revoked tokens");
         consents.delete_consent(&user, &client).await.unwrap_err();

@@ -210,6 +210,39 @@ both_backends!(offline_access_is_not_granted_to_a_client_that_cannot_refresh, as
     assert!(html.contains("<strong><bdi>Test App</bdi></strong>") && !html.contains("offline access"), "{html}");
 });
 
+// Regression: removing an app's access ended the tokens its refresh tokens record, but an app without refresh
+// tokens kept a working access token (introspection active, /userinfo answered) until it expired.
+both_backends!(revoking_an_app_without_refresh_tokens_ends_its_access_tokens, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &["--grant-type", "authorization_code"]);
+    let (id, secret) = (client["client_id"].as_str().unwrap(), client["client_secret"].as_str().unwrap());
+    let code_flow = || async {
+        let (challenge, verifier) = pkce_pair();
+        let back = browse(&app, &authorize_url(&app, id, &challenge, "openid profile"), Some("allow")).await;
+        let code = query_of(&back).remove("code").unwrap_or_else(|| panic!("no code: {back}"));
+        let (status, tokens) = redeem_code(&app, id, secret, &code, &verifier).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        tokens["access_token"].as_str().unwrap().to_owned()
+    };
+    let userinfo = |at: String| {
+        let c = app.api_client.clone();
+        let url = app.url("/userinfo");
+        async move { c.get(url).bearer_auth(at).send().await.unwrap().status() }
+    };
+    let at = code_flow().await;
+    assert_eq!(userinfo(at.clone()).await, StatusCode::OK);
+    let c = &app.api_client;
+    let csrf = hidden(&account_page(&app, c).await, "csrf");
+    let r = post_form(&app, c, "/account/apps/revoke", &[("csrf", &csrf), ("client_id", id)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(introspect_basic(&app, id, secret, &at).await["active"], false);
+    assert_eq!(userinfo(at).await, StatusCode::UNAUTHORIZED);
+    // Allowed again at once, the app's new token lives.
+    let again = code_flow().await;
+    assert_eq!(introspect_basic(&app, id, secret, &again).await["active"], true);
+    assert_eq!(userinfo(again).await, StatusCode::OK);
+});
+
 /// Asserts every button's accessible name (its `aria-label`) starts with its visible text (WCAG 2.5.3 Label in
 /// Name), so that a speech user can say what they see.
 fn assert_label_in_name(html: &str) {

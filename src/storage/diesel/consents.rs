@@ -81,6 +81,35 @@ fn add_grant(conn: &mut AnyConnection, row: &ConsentRow, granted: &Scope) -> Sto
     })
 }
 
+/// Records the grant's cut-off at `at`, kept until `keep_until`; neither moves back. One statement (an upsert),
+/// so withdrawals at once on Postgres do not collide on the key.
+fn record_cut_off(
+    c: &mut AnyConnection,
+    user_id: &str,
+    client_id: &str,
+    at: UnixTime,
+    keep_until: UnixTime,
+) -> StoreResult<()> {
+    use diesel::sql_types::{BigInt, Text};
+    const UPSERT: &str = "INSERT INTO grant_cut_offs (user_id, client_id, revoked_before, expires_at) VALUES ";
+    const LATER: &str = " ON CONFLICT (user_id, client_id) DO UPDATE SET revoked_before = CASE \
+        WHEN excluded.revoked_before > grant_cut_offs.revoked_before THEN excluded.revoked_before \
+        ELSE grant_cut_offs.revoked_before END, expires_at = CASE \
+        WHEN excluded.expires_at > grant_cut_offs.expires_at THEN excluded.expires_at \
+        ELSE grant_cut_offs.expires_at END";
+    let placeholders = match c {
+        AnyConnection::Postgresql(_) => "($1, $2, $3, $4)",
+        AnyConnection::Sqlite(_) => "(?, ?, ?, ?)",
+    };
+    diesel::sql_query(format!("{UPSERT}{placeholders}{LATER}"))
+        .bind::<Text, _>(user_id)
+        .bind::<Text, _>(client_id)
+        .bind::<BigInt, _>(at)
+        .bind::<BigInt, _>(keep_until)
+        .execute(c)?;
+    Ok(())
+}
+
 #[async_trait]
 impl ConsentStore for DieselStore {
     async fn grant_consent(
@@ -145,6 +174,7 @@ impl ConsentStore for DieselStore {
         user_id: &UserId,
         client_id: &ClientId,
         now: UnixTime,
+        keep_until: UnixTime,
     ) -> StoreResult<WithdrawnGrant> {
         let (user_id, client_id) = (user_id.as_str().to_owned(), client_id.as_str().to_owned());
         self.db()
@@ -154,6 +184,7 @@ impl ConsentStore for DieselStore {
                 c.transaction(|c| {
                     let deleted = diesel::delete(consents::table.find((&user_id, &client_id))).execute(c)?;
                     let issued = revoke_user_client(c, &user_id, &client_id, now)?;
+                    record_cut_off(c, &user_id, &client_id, now, keep_until)?;
                     Ok(WithdrawnGrant { consent: deleted > 0, issued })
                 })
             })
@@ -277,7 +308,7 @@ mod tests {
 
     async fn withdrawing_a_grant_ends_its_consent_and_refresh_tokens(backend: Backend) {
         use super::super::test_support::refresh_token;
-        use crate::storage::{RefreshTokenRecord, RefreshTokenStore};
+        use crate::storage::{RefreshTokenRecord, RefreshTokenStore, RevocationStore};
         let t = TestDb::new(backend).await;
         let (alice, bob) = (t.add_user("alice").await, t.add_user("bob").await);
         let (a, b) = (t.add_client("a").await, t.add_client("b").await);
@@ -296,7 +327,7 @@ mod tests {
         }
         t.store.insert_refresh_token(&of("bob-a", &a, &bob, true)).await.unwrap();
 
-        let mut withdrawn = t.store.withdraw_grant(&alice, &a, now).await.unwrap();
+        let mut withdrawn = t.store.withdraw_grant(&alice, &a, now, now + 600).await.unwrap();
         withdrawn.issued.sort();
         let expected = vec![("at-a1".to_owned(), now + 60), ("at-a2".to_owned(), now + 60)];
         assert_eq!(withdrawn, WithdrawnGrant { consent: true, issued: expected });
@@ -309,7 +340,26 @@ mod tests {
         assert!(revoked("hash-a1").await && revoked("hash-a2").await, "offline tokens included");
         assert!(!revoked("hash-b1").await && !revoked("hash-bob-a").await);
         // Again: nothing left, and that is no error.
-        assert_eq!(t.store.withdraw_grant(&alice, &a, now).await.unwrap(), WithdrawnGrant::default());
+        assert_eq!(t.store.withdraw_grant(&alice, &a, now, now + 600).await.unwrap(), WithdrawnGrant::default());
+
+        // Every access token of the grant, those no refresh token records too, is ended up to the cut-off; an
+        // earlier clock moves neither the cut-off nor its end back, and the purge keeps it until that end.
+        let cut_off = |user: &UserId, client: &ClientId| {
+            let (t, user, client) = (&t, user.clone(), client.clone());
+            async move {
+                let standing = t.store.access_token_standing("at-new", &client, Some(&user), None).await.unwrap();
+                standing.grant_revoked_before
+            }
+        };
+        assert_eq!(cut_off(&alice, &a).await, Some(now));
+        assert_eq!((cut_off(&alice, &b).await, cut_off(&bob, &a).await), (None, None));
+        t.store.withdraw_grant(&alice, &a, now + 5, now + 900).await.unwrap();
+        t.store.withdraw_grant(&alice, &a, now + 2, now + 700).await.unwrap();
+        assert_eq!(cut_off(&alice, &a).await, Some(now + 5));
+        t.store.purge_expired_revocations(now + 900).await.unwrap();
+        assert_eq!(cut_off(&alice, &a).await, Some(now + 5), "kept until its end");
+        assert_eq!(t.store.purge_expired_revocations(now + 901).await.unwrap(), 1);
+        assert_eq!(cut_off(&alice, &a).await, None);
     }
 
     async fn unknown_user_or_client_is_refused(backend: Backend) {

@@ -1,10 +1,10 @@
 //! The `revocations` table: revoked access-token `jti`s, and [`RevocationStore`] for [`DieselStore`].
 //!
 //! A row lives until its token would have expired anyway; [`RevocationStore::purge_expired_revocations`]
-//! removes it after that.
+//! removes it after that, and the grants' cut-offs (`grant_cut_offs`) past theirs too.
 
 use super::clients::load_client;
-use super::schema::revocations;
+use super::schema::{grant_cut_offs, revocations};
 use super::sessions::session_is_live;
 use super::store::expired_rows_batch;
 use super::users::load_user;
@@ -66,7 +66,13 @@ impl RevocationStore for DieselStore {
         self.db()
             .run(move |c| {
                 if find_jti(c, &jti)? {
-                    return Ok(AccessTokenStanding { revoked: true, client: None, user: None, session_live: false });
+                    return Ok(AccessTokenStanding {
+                        revoked: true,
+                        client: None,
+                        user: None,
+                        session_live: false,
+                        grant_revoked_before: None,
+                    });
                 }
                 let client = load_client(c, &client_id)?;
                 let user = match &user_id {
@@ -77,13 +83,29 @@ impl RevocationStore for DieselStore {
                     Some((id, now)) => session_is_live(c, id, *now)?,
                     None => true,
                 };
-                Ok(AccessTokenStanding { revoked: false, client, user, session_live })
+                let grant_revoked_before = match &user_id {
+                    Some(id) => grant_cut_offs::table
+                        .find((id, &client_id))
+                        .select(grant_cut_offs::revoked_before)
+                        .first(c)
+                        .optional()?,
+                    None => None,
+                };
+                Ok(AccessTokenStanding { revoked: false, client, user, session_live, grant_revoked_before })
             })
             .await
     }
 
     async fn purge_expired_revocations(&self, now: UnixTime) -> StoreResult<u64> {
-        self.purge_in_batches(expired_rows_batch!(revocations, jti, now)).await
+        let jtis = self.purge_in_batches(expired_rows_batch!(revocations, jti, now)).await?;
+        // One row per withdrawal on the account page: few, so one statement.
+        let grants = self
+            .db()
+            .write(move |c| {
+                Ok(diesel::delete(grant_cut_offs::table.filter(grant_cut_offs::expires_at.lt(now))).execute(c)?)
+            })
+            .await?;
+        Ok(jtis + grants as u64)
     }
 }
 

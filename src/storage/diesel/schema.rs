@@ -136,6 +136,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    grant_cut_offs (user_id, client_id) {
+        user_id -> Text,
+        client_id -> Text,
+        revoked_before -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(consents -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -145,6 +154,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     clients,
     consents,
+    grant_cut_offs,
     sessions,
     refresh_tokens,
     revocations,
