@@ -14,16 +14,19 @@ pub fn init(settings: &LogSettings) {
         .ok()
         .filter(|env| EnvFilter::try_new(env).is_ok())
         .unwrap_or_else(|| settings.level.clone());
-    let _ = subscriber(&level, settings.json, std::io::stderr).try_init();
+    // Colours only for a terminal: in a file or a journal their escape codes are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = subscriber(&level, settings.json, ansi, std::io::stderr).try_init();
 }
 
-/// The subscriber for a filter (`log.level` syntax), writing text or JSON lines to `writer`.
-fn subscriber<W>(level: &str, json: bool, writer: W) -> Box<dyn Subscriber + Send + Sync>
+/// The subscriber for a filter (`log.level` syntax), writing text (coloured with `ansi`) or JSON lines to
+/// `writer`.
+fn subscriber<W>(level: &str, json: bool, ansi: bool, writer: W) -> Box<dyn Subscriber + Send + Sync>
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     let quiet = HideClientStreamErrors::unless_named_in(level);
-    let builder = tracing_subscriber::fmt().with_env_filter(EnvFilter::new(level)).with_writer(writer);
+    let builder = tracing_subscriber::fmt().with_env_filter(EnvFilter::new(level)).with_ansi(ansi).with_writer(writer);
     if json {
         Box::new(builder.json().finish().with(quiet))
     } else {
@@ -132,7 +135,7 @@ mod tests {
     /// What a subscriber built for `level` writes for the dispatcher's two kinds of ERROR line.
     fn logged(level: &str) -> String {
         let log = CapturedLog::default();
-        tracing::subscriber::with_default(subscriber(level, false, log.clone()), || {
+        tracing::subscriber::with_default(subscriber(level, false, false, log.clone()), || {
             tracing::error!(target: "actix_http::h1::dispatcher", "stream error: request parse error: invalid Header provided");
             tracing::error!(target: "actix_http::h1::dispatcher", "Response payload stream error: broken body");
             tracing::error!(target: "tessera::http", "stream error: not the dispatcher");
@@ -148,6 +151,18 @@ mod tests {
         assert!(out.contains("not the dispatcher"), "{out}");
         let out = logged("debug,tessera=trace");
         assert!(!out.contains("request parse error"), "{out}");
+    }
+
+    // Regression: text lines carried colour escapes into files and journals.
+    #[test]
+    fn colours_only_when_asked() {
+        for (ansi, escapes) in [(false, false), (true, true)] {
+            let log = CapturedLog::default();
+            tracing::subscriber::with_default(subscriber("info", false, ansi, log.clone()), || {
+                tracing::warn!(target: "tessera::http", "a warning");
+            });
+            assert_eq!(log.text().contains('\u{1b}'), escapes, "{ansi}: {:?}", log.text());
+        }
     }
 
     #[test]
