@@ -436,6 +436,14 @@ both_backends!(users_round_trip, async |app| {
     let updates: Vec<&Value> =
         r.body["items"].as_array().unwrap().iter().filter(|e| e["kind"] == "admin_user_updated").collect();
     assert!(updates.iter().any(|e| e["details"]["changed"] == json!(["disabled", "password"])), "{updates:?}");
+    // A disable and an enable say which they were.
+    for disabled in [true, false] {
+        assert!(
+            updates.iter().any(|e| e["details"] == json!({ "changed": ["disabled"], "disabled": disabled })
+                || e["details"] == json!({ "changed": ["disabled", "password"], "disabled": disabled })),
+            "{disabled}: {updates:?}"
+        );
+    }
 });
 
 // Regression: usernames and display names refused control characters only, so an account could be created or

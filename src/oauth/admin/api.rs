@@ -323,7 +323,12 @@ impl Provider {
             other => other.into(),
         })?;
         if !changed.is_empty() {
-            let facts = caller.facts(Some(&user.id), None, json!({ "changed": changed }));
+            let mut details = json!({ "changed": changed });
+            // Which way: a disable and an enable are otherwise the same record.
+            if let Some(disabled) = patch.disabled {
+                details["disabled"] = json!(disabled);
+            }
+            let facts = caller.facts(Some(&user.id), None, details);
             self.audit("admin_user_updated", facts, meta, now).await;
         }
         if patch.disabled == Some(true) {
