@@ -13,7 +13,7 @@ use serde_json::json;
 pub enum AuditCommand {
     /// Security events, newest first.
     List {
-        /// Only events about this user (username).
+        /// Only events about this user: a username, or a user id (also of a deleted user).
         #[arg(long)]
         user: Option<String>,
         /// Only events about this client (client_id).
@@ -60,10 +60,14 @@ pub(super) async fn run(cmd: AuditCommand, settings: &Settings, out: &Output) ->
         .map(|a| AuditCursor::parse(&a).ok_or_else(|| anyhow!("--after takes the `next` of an earlier listing")))
         .transpose()?;
     let user_id = match user {
-        Some(name) => {
-            let name = Username::parse(&name).map_err(|e| anyhow!("invalid username: {e}"))?;
-            let (u, _) = store.user_by_username(&name).await?.ok_or_else(|| anyhow!("no user named {name}"))?;
-            Some(u.id.as_str().to_owned())
+        Some(given) => {
+            let name = Username::parse(&given).map_err(|e| anyhow!("invalid username: {e}"))?;
+            match store.user_by_username(&name).await? {
+                Some((u, _)) => Some(u.id.as_str().to_owned()),
+                // A deleted user's events are found by the id they carry.
+                None if uuid::Uuid::parse_str(&given).is_ok() => Some(given),
+                None => return Err(anyhow!("no user named {name} (a deleted user is named by their id)")),
+            }
         }
         None => None,
     };

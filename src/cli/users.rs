@@ -29,7 +29,7 @@ pub enum UsersCommand {
     },
     /// List users.
     List,
-    /// Disable a user: no sign-in, no refresh.
+    /// Disable a user: signs them out everywhere, and no sign-in until enabled.
     Disable {
         /// Login name.
         username: String,

@@ -946,10 +946,18 @@ both_backends!(operator_actions_are_audited, async |app| {
     }
     let all: Vec<Value> = events["events"].as_array().unwrap().iter().map(|e| e["id"].clone()).collect();
     assert_eq!(paged, all);
-    for bad in [["--limit", "1001"], ["--after", "nonsense"]] {
+    for bad in [["--limit", "1001"], ["--after", "nonsense"], ["--user", "nobody"]] {
         let args = [&["audit", "list"][..], &bad[..]].concat();
         crate::helpers::assert_failure(&app.cli(&args, None), &args);
     }
+
+    // A user's events by username, or by the id they carry (how a deleted user is named).
+    let of_alice = app.cli_json(&["audit", "list", "--user", "alice"], None);
+    let alice_id = of_alice["events"][0]["user_id"].as_str().unwrap().to_owned();
+    let by_id = app.cli_json(&["audit", "list", "--user", &alice_id], None);
+    assert_eq!(by_id["events"], of_alice["events"]);
+    let kinds: Vec<&str> = by_id["events"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert!(kinds.contains(&"user_disabled") && kinds.contains(&"user_created"), "{kinds:?}");
 });
 
 // Regression: a valid ID token of another user must not sign this browser out without asking (anyone can
