@@ -227,6 +227,7 @@ impl Application {
                 // it does after any answer that left a chunked body unread.
                 .wrap_fn(crate::http::body::close_after_unread_body)
                 .wrap(headers)
+                .wrap_fn(crate::http::request_span::echo_request_id)
                 .wrap(tracing_actix_web::TracingLogger::<crate::http::request_span::PathOnlySpan>::new())
                 .configure(|cfg| http::routes(cfg, &metrics))
         })

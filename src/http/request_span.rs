@@ -2,6 +2,7 @@
 //! and query strings here can carry tokens (`id_token_hint` on `/logout`): this one records the path only.
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage};
 use tracing::field::Empty;
 use tracing::Span;
@@ -46,6 +47,26 @@ impl RootSpanBuilder for PathOnlySpan {
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
         DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+/// Sends the request's id back in `X-Request-Id`, so that a client's report of one answer finds its lines in
+/// the log (error pages show it too). Runs inside `TracingLogger`, which gives the request its id.
+pub fn echo_request_id<S, B>(
+    req: ServiceRequest,
+    app: &S,
+) -> impl std::future::Future<Output = Result<ServiceResponse<B>, Error>>
+where
+    S: actix_web::dev::Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+{
+    let id = req.extensions().get::<RequestId>().and_then(|id| HeaderValue::from_str(&id.to_string()).ok());
+    let answer = app.call(req);
+    async move {
+        let mut res = answer.await?;
+        if let Some(id) = id {
+            res.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
+        }
+        Ok(res)
     }
 }
 

@@ -20,6 +20,19 @@ both_backends!(healthz_and_readyz_answer, async |app| {
     assert_eq!(resp.json::<Value>().await.unwrap(), json!({ "status": "ready", "database": "up", "cache": "up" }));
 });
 
+// Regression: nothing told a client which request id its answer had, so a report of a failed request could not
+// be matched to the log. Every answer says it; the error page shows the same one.
+both_backends!(every_answer_names_its_request_id, async |app| {
+    let id = |resp: &reqwest::Response| resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let (a, b) = (app.get("/healthz").await, app.get("/healthz").await);
+    assert_ne!(id(&a), id(&b), "one id per request");
+    assert!(uuid::Uuid::parse_str(&id(&a)).is_ok(), "{}", id(&a));
+    let page = app.get("/authorize").await;
+    assert_eq!(page.status(), 400);
+    let shown = id(&page);
+    assert!(page.text().await.unwrap().contains(&shown), "the error page shows {shown}");
+});
+
 /// Polls `/readyz` until it answers `status`, returning the body.
 async fn readyz_becomes(app: &TestApp, status: u16) -> Value {
     eventually(&format!("/readyz to answer {status}"), Duration::from_secs(20), || async {
