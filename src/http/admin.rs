@@ -137,7 +137,8 @@ async fn caller(req: &HttpRequest, state: &AppState, now: UnixTime) -> Result<Ad
         Ok(None) => return Err(bearer_challenge()),
         Err(e) => return Err(bearer_error(&e)),
     };
-    let caller = state.provider.admin_caller(&token, now).await.map_err(|e| error(e.into()))?;
+    let meta = request_meta(req, state);
+    let caller = state.provider.admin_caller(&token, &meta, now).await.map_err(|e| error(e.into()))?;
     tracing::Span::current().record("admin_client", caller.client_id.as_str());
     Ok(caller)
 }

@@ -408,7 +408,7 @@ pub struct AuditEvent {
     pub at: UnixTime,
     /// What, e.g. `refresh_token_reuse`, `login_failed`, `key_rotated`.
     pub kind: String,
-    /// Who acted (a username, client id, or `cli`).
+    /// Who acted (a user id, a client id, or `cli`).
     pub actor: Option<String>,
     /// The user concerned.
     pub user_id: Option<String>,

@@ -553,6 +553,17 @@ both_backends!(refusals, async |app| {
     let (status, body) =
         client_credentials(&app, s(&svc, "client_id"), s(&svc, "client_secret"), "tessera:admin").await;
     assert_eq!((status, s(&body, "error")), (StatusCode::BAD_REQUEST, "invalid_scope"));
+    // Each refusal of a live token is in the audit trail, naming the client that tried (and the user).
+    let r = a.get(&app, &format!("/admin/api/audit?client={}", s(&svc, "client_id"))).await;
+    let refused: Vec<&Value> =
+        r.body["items"].as_array().unwrap().iter().filter(|e| e["kind"] == "admin_refused").collect();
+    assert_eq!(refused.len(), 1, "{}", r.body);
+    assert_eq!(refused[0]["actor"], s(&svc, "client_id"));
+    assert!(refused[0]["details"]["reason"].as_str().unwrap().contains("lacks the tessera:admin scope"));
+    let r = a.get(&app, "/admin/api/audit").await;
+    let by_user =
+        r.body["items"].as_array().unwrap().iter().find(|e| e["kind"] == "admin_refused" && !e["user_id"].is_null());
+    assert!(by_user.is_some(), "{}", r.body);
 
     // Bodies: malformed JSON, another media type, too large.
     let r = app

@@ -71,28 +71,56 @@ fn path_user_id(id: &str) -> Result<UserId, AdminError> {
 impl Provider {
     /// Checks the bearer token of an admin API request: a live access token ([`Provider::live_access_token`])
     /// with [`ADMIN_SCOPE`], issued to a client that is still an admin client, for itself (`insufficient_scope`
-    /// otherwise).
-    pub async fn admin_caller(&self, token: &str, now: UnixTime) -> Result<AdminCaller, OAuthError> {
+    /// otherwise). Such a refusal of a live token is recorded (`admin_refused`, naming its client and user):
+    /// someone holding a real token tried. Tokens that are not live get the RFC 6750 answer only.
+    pub async fn admin_caller(
+        &self,
+        token: &str,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<AdminCaller, OAuthError> {
         let (at, user) = self.live_access_token(token, now).await?;
-        if !at.scope.contains(ADMIN_SCOPE) {
-            return Err(insufficient_scope("the access token lacks the tessera:admin scope"));
+        let reason = match self.admin_refusal(&at.scope, &at.client_id, user.is_some()).await? {
+            Ok(caller) => return Ok(caller),
+            Err(reason) => reason,
+        };
+        let facts = EventFacts {
+            actor: Some(at.client_id.clone()),
+            user_id: user.map(|u| u.id.as_str().to_owned()),
+            client_id: Some(at.client_id),
+            details: json!({ "reason": reason }),
+        };
+        self.audit("admin_refused", facts, meta, now).await;
+        Err(insufficient_scope(reason))
+    }
+
+    /// The caller a live token with `scope`, issued to `client_id` (for a user, or for itself) makes, or why it
+    /// may not use the admin API.
+    async fn admin_refusal(
+        &self,
+        scope: &Scope,
+        client_id: &str,
+        for_a_user: bool,
+    ) -> Result<Result<AdminCaller, &'static str>, OAuthError> {
+        if !scope.contains(ADMIN_SCOPE) {
+            return Ok(Err("the access token lacks the tessera:admin scope"));
         }
         // Users hold no admin role: a token naming one (say, from a refresh token granted before
         // /authorize refused the scope) must not lend them the admin client's powers.
-        if user.is_some() {
-            return Err(insufficient_scope("the tessera:admin scope is for the admin client itself, not its users"));
+        if for_a_user {
+            return Ok(Err("the tessera:admin scope is for the admin client itself, not its users"));
         }
         let client_id =
-            ClientId::parse(at.client_id).map_err(|_| OAuthError::invalid_token("the access token has no client"))?;
+            ClientId::parse(client_id).map_err(|_| OAuthError::invalid_token("the access token has no client"))?;
         let client = self
             .clients
             .client(&client_id)
             .await?
             .ok_or_else(|| OAuthError::invalid_token("the client no longer exists"))?;
         if !client.admin {
-            return Err(insufficient_scope("the client is no longer an admin client"));
+            return Ok(Err("the client is no longer an admin client"));
         }
-        Ok(AdminCaller { client_id })
+        Ok(Ok(AdminCaller { client_id }))
     }
 
     /// `GET /admin/api/clients?after=&limit=`: clients ordered by id.
