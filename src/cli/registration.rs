@@ -66,16 +66,22 @@ pub(super) async fn run(cmd: RegistrationCommand, settings: &Settings, out: &Out
             store.purge_expired_initial_access_tokens(now).await?;
             let token = PlainSecret::generate();
             let expires_at = now.checked_add(expires_in).ok_or_else(|| anyhow!("--expires-in is too long"))?;
+            let hash = token.hash();
             store
-                .create_initial_access_token(&InitialAccessToken { hash: token.hash(), created_at: now, expires_at })
+                .create_initial_access_token(&InitialAccessToken { hash: hash.clone(), created_at: now, expires_at })
                 .await?;
+            // The hash names the token in the audit trail (`client_registered` carries it) and is no secret.
+            let details = json!({ "initial_access_token": hash.as_str(), "expires_at": expires_at });
+            super::record(&store, "initial_access_token_issued", None, None, details).await;
             let mode = settings.registration;
-            out.print(&json!({ "token": token.expose(), "expires_at": expires_at }), || {
+            let shown = json!({ "token": token.expose(), "expires_at": expires_at, "hash": hash.as_str() });
+            out.print(&shown, || {
                 let mut text = format!(
-                    "initial access token: {}\nexpires:              {}\n(the token is shown only now; send it as \
-                     `Authorization: Bearer <token>` to POST /register)",
+                    "initial access token: {}\nexpires:              {}\naudit name:           {}\n(the token is \
+                     shown only now; send it as `Authorization: Bearer <token>` to POST /register)",
                     token.expose(),
-                    human_time(expires_at)
+                    human_time(expires_at),
+                    hash.as_str()
                 );
                 if mode != RegistrationMode::Token {
                     let mode = if mode == RegistrationMode::Open { "open" } else { "off" };
@@ -87,20 +93,22 @@ pub(super) async fn run(cmd: RegistrationCommand, settings: &Settings, out: &Out
             });
         }
         RegistrationCommand::Revoke { all, .. } => {
-            let revoked = if all {
+            let (revoked, details) = if all {
                 // Every token expires before the end of time.
-                store.purge_expired_initial_access_tokens(UnixTime::MAX).await?
+                let revoked = store.purge_expired_initial_access_tokens(UnixTime::MAX).await?;
+                (revoked, json!({ "all": true, "count": revoked }))
             } else {
                 // Without --all, clap required --token-stdin.
-                let token = super::read_stdin_line("initial access token")?;
-                match store.delete_initial_access_token(&SecretHash::of(&token)).await {
-                    Ok(()) => 1,
+                let hash = SecretHash::of(&super::read_stdin_line("initial access token")?);
+                match store.delete_initial_access_token(&hash).await {
+                    Ok(()) => (1, json!({ "initial_access_token": hash.as_str() })),
                     Err(StoreError::NotFound) => {
                         return Err(anyhow!("no such initial access token (it may have expired)"))
                     }
                     Err(e) => return Err(e.into()),
                 }
             };
+            super::record(&store, "initial_access_token_withdrawn", None, None, details).await;
             out.print(&json!({ "revoked": revoked }), || format!("initial access tokens withdrawn: {revoked}"));
         }
     }

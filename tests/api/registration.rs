@@ -554,9 +554,14 @@ both_backends!(
     },
     async |app| {
         let body = json!({ "redirect_uris": [REDIRECT] });
+        let leaked_issue = app.cli_json(&["registration", "token"], None);
+        let text = |v: &Value, k: &str| v[k].as_str().unwrap().to_owned();
+        let (leaked, leaked_hash) = (text(&leaked_issue, "token"), text(&leaked_issue, "hash"));
         let issue = || app.cli_json(&["registration", "token"], None)["token"].as_str().unwrap().to_owned();
-        let (leaked, other, third) = (issue(), issue(), issue());
-        assert_eq!(register(&app, &body, Some(&leaked)).await.status(), StatusCode::CREATED);
+        let (other, third) = (issue(), issue());
+        let r = register(&app, &body, Some(&leaked)).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let registered = r.json::<Value>().await.unwrap()["client_id"].as_str().unwrap().to_owned();
 
         let revoked = app.cli_json(&["registration", "revoke", "--token-stdin"], Some(&leaked));
         assert_eq!(revoked["revoked"], 1);
@@ -573,6 +578,32 @@ both_backends!(
         // One of the two ways must be chosen.
         let out = app.cli(&["registration", "revoke"], None);
         assert_eq!(out.status.code(), Some(2), "a usage error");
+
+        // The audit trail names each token by its hash: which clients a leaked one let in, and when it was issued
+        // and withdrawn (never the token itself).
+        let events = app.cli_json(&["audit", "list", "--limit", "100"], None);
+        let of = |kind: &str| -> Vec<Value> {
+            events["events"].as_array().unwrap().iter().filter(|e| e["kind"] == kind).cloned().collect()
+        };
+        let by_leaked: Vec<String> = of("client_registered")
+            .iter()
+            .filter(|e| e["details"]["initial_access_token"] == leaked_hash.as_str())
+            .map(|e| text(e, "client_id"))
+            .collect();
+        assert_eq!(by_leaked, [registered]);
+        assert_eq!(of("initial_access_token_issued").len(), 3);
+        assert!(of("initial_access_token_issued")
+            .iter()
+            .any(|e| e["details"]["initial_access_token"] == leaked_hash.as_str()));
+        let withdrawn = of("initial_access_token_withdrawn");
+        assert!(
+            withdrawn.iter().any(|e| e["details"]["initial_access_token"] == leaked_hash.as_str()),
+            "{withdrawn:?}"
+        );
+        assert!(withdrawn.iter().any(|e| e["details"] == json!({ "all": true, "count": 2 })), "{withdrawn:?}");
+        for token in [&leaked, &other, &third] {
+            assert!(!events.to_string().contains(&**token), "a token reached the audit trail");
+        }
     }
 );
 

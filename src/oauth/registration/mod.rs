@@ -16,12 +16,13 @@ use crate::domain::secret::{PlainSecret, SecretHash};
 use crate::domain::{Client, ClientId, UnixTime};
 use crate::storage::StoreError;
 use metadata::{build_client, parse_request, ClientInformation};
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// Permission to register a client: the registration mode and, in `token` mode, the initial access token
-/// were checked. Only [`Provider::permit_registration`] makes one.
+/// were checked (its hash is kept, to record which token let the client in). Only
+/// [`Provider::permit_registration`] makes one.
 #[derive(Debug)]
-pub struct RegistrationPermit(());
+pub struct RegistrationPermit(Option<SecretHash>);
 
 /// A client whose registration access token was presented and checked, with that token. Only
 /// [`Provider::managed_registration`] makes one.
@@ -61,17 +62,16 @@ impl Provider {
         now: UnixTime,
     ) -> Result<RegistrationPermit, OAuthError> {
         match self.registration_mode {
-            RegistrationMode::Open => Ok(RegistrationPermit(())),
+            RegistrationMode::Open => Ok(RegistrationPermit(None)),
             RegistrationMode::Off => Err(OAuthError::invalid_request("dynamic client registration is turned off")),
             RegistrationMode::Token => {
                 let token = initial_access_token
                     .ok_or_else(|| OAuthError::invalid_token("an initial access token is required"))?;
                 let found = self.registrations.initial_access_token(&SecretHash::of(token), now).await?;
                 // The lookup went by hash; compare once more in constant time all the same.
-                if found.is_some_and(|t| t.hash.matches(token)) {
-                    Ok(RegistrationPermit(()))
-                } else {
-                    Err(OAuthError::invalid_token("the initial access token is invalid or has expired"))
+                match found {
+                    Some(t) if t.hash.matches(token) => Ok(RegistrationPermit(Some(t.hash))),
+                    _ => Err(OAuthError::invalid_token("the initial access token is invalid or has expired")),
                 }
             }
         }
@@ -82,7 +82,7 @@ impl Provider {
     /// authenticating with a secret, the secret: both are shown this once.
     pub async fn register_client(
         &self,
-        _permit: RegistrationPermit,
+        permit: RegistrationPermit,
         body: &[u8],
         meta: &RequestMeta,
         now: UnixTime,
@@ -91,7 +91,10 @@ impl Provider {
         let (client, secret) = build_client(&requested, ClientId::generate(), None, now)?;
         let registration_token = PlainSecret::generate();
         self.registrations.create_registered_client(&client, &registration_token.hash()).await?;
-        self.audit_registration("client_registered", &client, meta, now).await;
+        // Which initial access token let it in (its hash, as `tessera registration token` shows it), so that the
+        // clients a leaked token registered can be found.
+        let extra = permit.0.map(|hash| json!({ "initial_access_token": hash.as_str() }));
+        self.audit_registration("client_registered", &client, extra, meta, now).await;
         let uri = self.registration_client_uri(&client.id);
         Ok(ClientInformation::new(client, secret, registration_token, uri))
     }
@@ -158,7 +161,7 @@ impl Provider {
             }
             other => other.into(),
         })?;
-        self.audit_registration("client_registration_updated", &client, meta, now).await;
+        self.audit_registration("client_registration_updated", &client, None, meta, now).await;
         let uri = self.registration_client_uri(&client.id);
         Ok(ClientInformation::new(client, secret, managed.token, uri))
     }
@@ -180,20 +183,32 @@ impl Provider {
             StoreError::NotFound => bad_registration_token(),
             other => other.into(),
         })?;
-        self.audit_registration("client_registration_deleted", &client, meta, now).await;
+        self.audit_registration("client_registration_deleted", &client, None, meta, now).await;
         Ok(())
     }
 
-    async fn audit_registration(&self, kind: &str, client: &Client, meta: &RequestMeta, now: UnixTime) {
+    /// Records `kind` for `client`, with its metadata and the members of `extra` (an object) in the details.
+    async fn audit_registration(
+        &self,
+        kind: &str,
+        client: &Client,
+        extra: Option<Value>,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) {
+        let mut details = json!({
+            "client_name": client.name,
+            "token_endpoint_auth_method": client.auth_method.as_str(),
+            "grant_types": client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+            "redirect_uris": client.redirect_uris.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
+        });
+        if let (Some(details), Some(Value::Object(extra))) = (details.as_object_mut(), extra) {
+            details.extend(extra);
+        }
         let facts = EventFacts {
             actor: Some(client.id.as_str().to_owned()),
             client_id: Some(client.id.as_str().to_owned()),
-            details: json!({
-                "client_name": client.name,
-                "token_endpoint_auth_method": client.auth_method.as_str(),
-                "grant_types": client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-                "redirect_uris": client.redirect_uris.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
-            }),
+            details,
             ..EventFacts::default()
         };
         self.audit(kind, facts, meta, now).await;
