@@ -100,6 +100,8 @@ both_backends!(signed_out_account_goes_to_sign_in_and_back, async |app| {
     let html = r.text().await.unwrap();
     assert!(html.contains("Signed in as <strong><bdi>alice</bdi></strong>"), "{html}");
     assert!(html.contains("current session"), "{html}");
+    // Ending a session is not removing an app: the page says so where sessions are ended.
+    assert!(html.contains("Apps with offline access keep it"), "{html}");
     assert!(html.contains("No app has access to your account."), "{html}");
     assert_eq!(hidden_all(&html, "session").len(), 1);
 
@@ -207,7 +209,7 @@ both_backends!(offline_access_is_not_granted_to_a_client_that_cannot_refresh, as
     assert_eq!(tokens["scope"], "openid", "{tokens}");
     assert!(tokens.get("refresh_token").is_none(), "{tokens}");
     let html = account_page(&app, &app.api_client).await;
-    assert!(html.contains("<strong><bdi>Test App</bdi></strong>") && !html.contains("offline access"), "{html}");
+    assert!(html.contains("<strong><bdi>Test App</bdi></strong>") && !html.contains("(offline access)"), "{html}");
 });
 
 // Regression: removing an app's access ended the tokens its refresh tokens record, but an app without refresh
