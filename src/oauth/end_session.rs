@@ -96,10 +96,20 @@ impl Provider {
             Some(raw) => {
                 let uri = RedirectUri::parse(raw)
                     .map_err(|e| OAuthError::invalid_request(format!("invalid post_logout_redirect_uri: {e}")))?;
-                let registered = client
-                    .as_ref()
-                    .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r.as_str() == uri.as_str()));
-                if !registered {
+                let Some(client) = &client else {
+                    // Say what is missing: the address may well be registered, for a client not named here.
+                    return Err(OAuthError::invalid_request(
+                        match (hint_aud, client_param, params.get("id_token_hint")) {
+                            (Some(_), _, _) | (None, Some(_), _) => "the client of this logout does not exist",
+                            (None, None, Some(_)) => {
+                                "the id_token_hint is not an ID token of this server, so the client whose \
+                             post_logout_redirect_uri this is cannot be known"
+                            }
+                            (None, None, None) => "a post_logout_redirect_uri needs an id_token_hint or a client_id",
+                        },
+                    ));
+                };
+                if !client.post_logout_redirect_uris.iter().any(|r| r.as_str() == uri.as_str()) {
                     return Err(OAuthError::invalid_request(
                         "post_logout_redirect_uri is not registered for this client",
                     ));

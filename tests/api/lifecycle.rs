@@ -352,6 +352,21 @@ both_backends!(logout_ends_the_session, async |app| {
     let html = r.text().await.unwrap();
     assert!(html.contains("<h1>This sign-out request cannot be completed</h1>"), "{html}");
     assert!(!html.contains("sign-in"), "a sign-out error page speaks of signing in:\n{html}");
+    assert!(html.contains("not registered for this client"), "{html}");
+    // A registered address with nothing that names its client: the page says what is missing, not that the
+    // address is unknown.
+    let bye = urlencode("http://127.0.0.1:9/bye");
+    let access_token = s(&g.tokens, "access_token");
+    for (query, says) in [
+        (format!("post_logout_redirect_uri={bye}"), "needs an id_token_hint or a client_id"),
+        (format!("id_token_hint={access_token}&post_logout_redirect_uri={bye}"), "not an ID token of this server"),
+        (format!("client_id=nobody&post_logout_redirect_uri={bye}"), "does not exist"),
+    ] {
+        let r = app.api_client.get(format!("{}/logout?{query}", app.address)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let html = r.text().await.unwrap();
+        assert!(html.contains(says) && !html.contains("not registered"), "{says}: {html}");
+    }
     // With a valid hint: straight back to the registered URI with state.
     let r = app
         .api_client
