@@ -243,6 +243,10 @@ both_backends!(revoking_an_app_without_refresh_tokens_ends_its_access_tokens, as
     let again = code_flow().await;
     assert_eq!(introspect_basic(&app, id, secret, &again).await["active"], true);
     assert_eq!(userinfo(again).await, StatusCode::OK);
+    // A stale page's form for an app since removed has nothing to withdraw, and says nothing went wrong.
+    let csrf = hidden(&account_page(&app, c).await, "csrf");
+    let r = post_form(&app, c, "/account/apps/revoke", &[("csrf", &csrf), ("client_id", "removed-app")]).await;
+    assert_eq!((r.status(), location(&r)), (StatusCode::SEE_OTHER, "/account".to_owned()));
 });
 
 /// Asserts every button's accessible name (its `aria-label`) starts with its visible text (WCAG 2.5.3 Label in

@@ -82,7 +82,8 @@ fn add_grant(conn: &mut AnyConnection, row: &ConsentRow, granted: &Scope) -> Sto
 }
 
 /// Records the grant's cut-off at `at`, kept until `keep_until`; neither moves back. One statement (an upsert),
-/// so withdrawals at once on Postgres do not collide on the key.
+/// so withdrawals at once on Postgres do not collide on the key; nothing for a user or client that is gone (a
+/// stale page's form), which has nothing to withdraw.
 fn record_cut_off(
     c: &mut AnyConnection,
     user_id: &str,
@@ -91,17 +92,16 @@ fn record_cut_off(
     keep_until: UnixTime,
 ) -> StoreResult<()> {
     use diesel::sql_types::{BigInt, Text};
-    const UPSERT: &str = "INSERT INTO grant_cut_offs (user_id, client_id, revoked_before, expires_at) VALUES ";
-    const LATER: &str = " ON CONFLICT (user_id, client_id) DO UPDATE SET revoked_before = CASE \
+    // Numbered parameters: both backends read `$n` (SQLite as a named parameter bound by position).
+    const UPSERT: &str = "INSERT INTO grant_cut_offs (user_id, client_id, revoked_before, expires_at) \
+        SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM users WHERE id = $1) \
+        AND EXISTS (SELECT 1 FROM clients WHERE id = $2) \
+        ON CONFLICT (user_id, client_id) DO UPDATE SET revoked_before = CASE \
         WHEN excluded.revoked_before > grant_cut_offs.revoked_before THEN excluded.revoked_before \
         ELSE grant_cut_offs.revoked_before END, expires_at = CASE \
         WHEN excluded.expires_at > grant_cut_offs.expires_at THEN excluded.expires_at \
         ELSE grant_cut_offs.expires_at END";
-    let placeholders = match c {
-        AnyConnection::Postgresql(_) => "($1, $2, $3, $4)",
-        AnyConnection::Sqlite(_) => "(?, ?, ?, ?)",
-    };
-    diesel::sql_query(format!("{UPSERT}{placeholders}{LATER}"))
+    diesel::sql_query(UPSERT)
         .bind::<Text, _>(user_id)
         .bind::<Text, _>(client_id)
         .bind::<BigInt, _>(at)
@@ -360,6 +360,11 @@ mod tests {
         assert_eq!(cut_off(&alice, &a).await, Some(now + 5), "kept until its end");
         assert_eq!(t.store.purge_expired_revocations(now + 901).await.unwrap(), 1);
         assert_eq!(cut_off(&alice, &a).await, None);
+        // A client or user that is gone (a stale page's form) has nothing to withdraw, and that is no error.
+        let ghost = ClientId::parse("ghost").unwrap();
+        assert_eq!(t.store.withdraw_grant(&alice, &ghost, now, now + 600).await.unwrap(), WithdrawnGrant::default());
+        let nobody = UserId::generate();
+        assert_eq!(t.store.withdraw_grant(&nobody, &a, now, now + 600).await.unwrap(), WithdrawnGrant::default());
     }
 
     async fn unknown_user_or_client_is_refused(backend: Backend) {
