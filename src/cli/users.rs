@@ -127,13 +127,14 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             let username = parse_username(&username)?;
             // Disabling signs the user out everywhere, as `revoke` does, so `enable` starts them afresh.
             let user = store.set_user_disabled(&username, true, now).await.map_err(not_found(&username))?;
-            startup::advance_revocation_epoch(settings).await;
             super::record(&store, "user_disabled", Some(user.id.as_str()), None, json!({})).await;
             let provider = startup::open_provider(settings, &store).await?;
             let sessions = provider
                 .revoke_user(&user.id, &super::cli_meta(), crate::domain::now())
                 .await
                 .map_err(|e| anyhow!("{e:?}"))?;
+            // After the last write: this advance is the one that keeps trying while Redis refuses it.
+            startup::advance_revocation_epoch(settings).await;
             let mut shown = user_json(&user);
             shown["sessions_ended"] = json!(sessions);
             out.print(&shown, || format!("disabled {} ({sessions} active sessions ended)", user.username));
