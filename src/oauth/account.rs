@@ -8,23 +8,18 @@
 //! The forms are protected by CSRF tokens bound to a cookie: the session cookie for the account page's own
 //! forms, the browser-binding cookie for the sign-in form that leads back to the account page.
 use super::audit::{EventFacts, RequestMeta};
-use super::cache_keys;
 use super::error::OAuthError;
 use super::provider::Provider;
 use super::session::SignedIn;
 use crate::domain::secret::SecretHash;
-use crate::domain::{ClientId, Scope, Session, UnixTime, UserId};
+use crate::domain::{ClientId, Scope, Session, UnixTime};
 use crate::storage::{RefreshTokenRecord, SessionContext};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::time::Duration;
 use subtle::ConstantTimeEq;
-
-/// How long a withdrawal record outlives the codes it ends, in seconds.
-const WITHDRAWAL_KEPT_AFTER_CODES: u64 = 60;
 
 /// Longest cookie or session reference looked up; anything longer names nothing of ours.
 const MAX_REFERENCE: usize = 128;
@@ -251,17 +246,15 @@ impl Provider {
         now: UnixTime,
     ) -> Result<(), OAuthError> {
         let user_id = &signed_in.user.id;
-        // Recorded before the tokens are revoked: a code redemption stores its tokens and then looks for this
-        // record, so either the revocation below finds them or the redemption finds the record.
-        let key = cache_keys::app_withdrawn(user_id.as_str(), client_id.as_str());
-        // Past the life of any code issued before it, and of a redemption of one still running (its family
-        // is stored before it looks).
-        let kept = Duration::from_secs(self.tokens.code_ttl as u64 + WITHDRAWAL_KEPT_AFTER_CODES);
-        self.cache.set(&key, crate::domain::now_millis().to_string().as_bytes(), kept).await?;
-        // The cut-off ends the access tokens no refresh token records, so it is kept as long as they can live.
-        let keep_until = now + self.tokens.max_access_token_ttl;
-        let withdrawn = self.consents.withdraw_grant(user_id, client_id, now, keep_until).await?;
-        self.revoke_access_tokens(&withdrawn.issued, now).await;
+        // The cut-off ends the codes and the access tokens no refresh token records, so it is kept as long as
+        // the longer-lived of them can live.
+        let kept = self.tokens.max_access_token_ttl.max(self.tokens.code_ttl);
+        let withdraw = |at: UnixTime| async move {
+            let withdrawn = self.consents.withdraw_grant(user_id, client_id, at, at + kept).await?;
+            self.revoke_access_tokens(&withdrawn.issued, at).await;
+            Ok::<_, OAuthError>(withdrawn)
+        };
+        let withdrawn = withdraw(now).await?;
         let facts = EventFacts {
             actor: Some(user_id.as_str().to_owned()),
             user_id: Some(user_id.as_str().to_owned()),
@@ -270,28 +263,14 @@ impl Provider {
         };
         self.audit("account_app_revoked", facts, meta, now).await;
         // The cut-off ends its own second too: what the app is given after this returns must live.
-        super::revoke::outlast_second(now).await;
-        Ok(())
-    }
-
-    /// Whether the user withdrew the client's access on the account page at or after `issued_at_ms`.
-    pub(super) async fn app_withdrawn_since(
-        &self,
-        user_id: &UserId,
-        client_id: &ClientId,
-        issued_at_ms: i64,
-    ) -> Result<bool, OAuthError> {
-        let key = cache_keys::app_withdrawn(user_id.as_str(), client_id.as_str());
-        let Some(bytes) = self.cache.get(&key).await? else { return Ok(false) };
-        let withdrawn_at_ms = std::str::from_utf8(&bytes).ok().and_then(|s| s.parse::<i64>().ok());
-        // A record that does not parse was not written by this server; it withdraws everything to be safe.
-        Ok(withdrawn_at_ms.is_none_or(|at| at >= issued_at_ms))
+        super::revoke::hold_cut_off(now, |at| async move { withdraw(at).await.map(drop) }).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::UserId;
 
     fn session(id: &str, created_at: UnixTime, expires_at: UnixTime, revoked: bool) -> Session {
         Session {

@@ -5,12 +5,6 @@ pub fn code(code_hash: &str) -> String {
     format!("code:{code_hash}")
 }
 
-/// When a user last withdrew a client's access on the account page, kept as long as a code issued before it
-/// could still be redeemed. Ids are unreserved characters, so the `:` cannot be part of either.
-pub fn app_withdrawn(user_id: &str, client_id: &str) -> String {
-    format!("app-withdrawn:{user_id}:{client_id}")
-}
-
 /// A pending authorization request while the user signs in and consents.
 pub fn interaction(id: &str) -> String {
     format!("interaction:{id}")

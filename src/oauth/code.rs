@@ -38,9 +38,8 @@ pub struct CodeGrant {
     pub auth_time: UnixTime,
     /// How.
     pub amr: Vec<String>,
-    /// When it was issued, in milliseconds: a user can withdraw the client's access and consent again within
-    /// a second. (0 in codes issued before the field existed, which are older than any withdrawal recorded
-    /// since.)
+    /// When it was issued, in milliseconds; the cut-offs it is checked against are whole seconds. (0 in codes
+    /// issued before the field existed, which are older than any cut-off recorded since.)
     #[serde(default)]
     pub issued_at_ms: i64,
     /// Expiry.

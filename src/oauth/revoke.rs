@@ -157,7 +157,7 @@ impl Provider {
             ..EventFacts::default()
         };
         self.audit("user_tokens_revoked", facts, meta, now).await;
-        outlast_second(now).await;
+        hold_cut_off(now, |at| async move { Ok(self.users.set_user_revoked_before(user_id, at).await?) }).await?;
         Ok(sessions)
     }
 
@@ -181,10 +181,13 @@ impl Provider {
         now: UnixTime,
     ) -> Result<(), OAuthError> {
         // Only the cut-off is written, not the whole row: an edit racing this one cannot put the old one back.
-        self.clients.set_client_revoked_before(client_id, now).await.map_err(|e| match e {
-            StoreError::NotFound => OAuthError::invalid_request("no such client"),
-            other => other.into(),
-        })?;
+        let record = |at| async move {
+            self.clients.set_client_revoked_before(client_id, at).await.map_err(|e| match e {
+                StoreError::NotFound => OAuthError::invalid_request("no such client"),
+                other => other.into(),
+            })
+        };
+        record(now).await?;
         // As for users: the cut-off ends what was issued up to now.
         let issued = self.refresh_tokens.revoke_client_refresh_tokens(client_id, now).await?;
         self.revoke_access_tokens(&issued, now).await;
@@ -194,15 +197,36 @@ impl Provider {
             ..EventFacts::default()
         };
         self.audit("client_tokens_revoked", facts, meta, now).await;
-        outlast_second(now).await;
-        Ok(())
+        hold_cut_off(now, record).await
     }
+}
+
+/// Holds a cut-off recorded at `cut_off` (a time read before it was committed) until the revocation returns.
+/// A request that read the standing just before the commit issues its token at the second the clock showed
+/// then, which may be past `cut_off`: so while the clock shows a later second after a commit, the cut-off is
+/// recorded again (`record`) at that second. Then the last one is outlasted ([`outlast_second`]).
+pub(super) async fn hold_cut_off<F, Fut>(cut_off: UnixTime, mut record: F) -> Result<(), OAuthError>
+where
+    F: FnMut(UnixTime) -> Fut,
+    Fut: std::future::Future<Output = Result<(), OAuthError>>,
+{
+    let mut held = cut_off;
+    loop {
+        let now = crate::domain::now();
+        if now <= held {
+            break;
+        }
+        record(now).await?;
+        held = now;
+    }
+    outlast_second(held).await;
+    Ok(())
 }
 
 /// Times are whole seconds and a cut-off ends what was issued in its own second too, so a revocation returns
 /// only once that second is over: whatever is issued after it returns carries a later time and lives. The wait
 /// is at most a second (a `now` ahead of the clock must not stall the caller longer).
-pub(super) async fn outlast_second(cut_off: UnixTime) {
+async fn outlast_second(cut_off: UnixTime) {
     let left_ms = ((cut_off + 1) * 1000 - crate::domain::now_millis()).clamp(0, 1000);
     tokio::time::sleep(Duration::from_millis(left_ms as u64)).await;
 }
@@ -210,4 +234,40 @@ pub(super) async fn outlast_second(cut_off: UnixTime) {
 /// RFC 7009 §2.1: the request is refused, and the client told, when the token is not its own.
 fn issued_to_another_client() -> OAuthError {
     OAuthError::new(ErrorCode::UnauthorizedClient, "the token was issued to another client")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[tokio::test]
+    async fn a_cut_off_the_clock_has_passed_is_recorded_again_and_outlasted() {
+        let recorded = Mutex::new(Vec::new());
+        let stale = crate::domain::now() - 3;
+        hold_cut_off(stale, |at| {
+            recorded.lock().unwrap().push(at);
+            async { Ok(()) }
+        })
+        .await
+        .unwrap();
+        let returned_at = crate::domain::now();
+        let recorded = recorded.into_inner().unwrap();
+        let last = *recorded.last().expect("recorded again");
+        assert!(last > stale, "{recorded:?}");
+        assert!(returned_at > last, "returns once the second of the last cut-off is over");
+    }
+
+    #[tokio::test]
+    async fn a_cut_off_ahead_of_the_clock_is_not_recorded_again() {
+        let ahead = crate::domain::now() + 5;
+        hold_cut_off(ahead, |_| async { Err(OAuthError::invalid_request("recorded again")) }).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failed_record_is_the_answer() {
+        let stale = crate::domain::now() - 3;
+        let e = hold_cut_off(stale, |_| async { Err(OAuthError::invalid_request("no such client")) }).await;
+        assert_eq!(e.unwrap_err().description, "no such client");
+    }
 }

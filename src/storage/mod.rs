@@ -226,10 +226,12 @@ pub trait ConsentStore: Send + Sync {
     async fn consents_of_user(&self, user_id: &UserId) -> StoreResult<Vec<(ClientId, crate::domain::Scope, UnixTime)>>;
     /// Forgets a grant; `NotFound` when there is none.
     async fn delete_consent(&self, user_id: &UserId, client_id: &ClientId) -> StoreResult<()>;
-    /// Withdraws everything `user_id` gave `client_id`, in one transaction: forgets the consent, revokes the
-    /// user's refresh tokens of that client (every family, offline or not), and records `now` as the cut-off
-    /// of the access tokens issued to the client for the user ([`AccessTokenStanding::grant_revoked_before`]),
-    /// kept until `keep_until` (never moved back by an earlier `now`). Nothing to withdraw is not an error.
+    /// Withdraws everything `user_id` gave `client_id`: records `now` as the cut-off of the codes and access
+    /// tokens issued to the client for the user ([`AccessTokenStanding::grant_revoked_before`]), kept until
+    /// `keep_until` (never moved back by an earlier `now`); then, in one transaction, forgets the consent and
+    /// revokes the user's refresh tokens of that client (every family, offline or not). The cut-off is committed
+    /// first, so a code redemption either finds it or stored its family before the revocation looks (see
+    /// [`RefreshTokenStore::redeem_code_grant`]). Nothing to withdraw is not an error.
     async fn withdraw_grant(
         &self,
         user_id: &UserId,
@@ -294,6 +296,8 @@ pub enum CodeGrantStanding {
     SessionEnded,
     /// The client is gone, or its tokens were revoked at or after the code was issued.
     ClientRevoked,
+    /// The user withdrew the client's access ([`ConsentStore::withdraw_grant`]) at or after the code was issued.
+    AppWithdrawn,
 }
 
 /// A refresh token as stored: only the hash of the token, with its family (the grant) and lineage.
@@ -346,10 +350,12 @@ pub trait RefreshTokenStore: Send + Sync {
     /// Stores a new token (the first of a family, or a rotated one through [`RefreshTokenStore::rotate_refresh_token`]).
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
     /// For the code grant, in one trip to the database: whether `user_id` can still sign in, the session the
-    /// code was issued in has neither ended nor been logged out of at `now`, and the client (with the time the
-    /// code was issued) still exists and had its tokens revoked only before; when all hold, the insert of the
-    /// grant's first refresh token, if any. A logout racing the insert either commits first and is seen here,
-    /// or waits for the insert to commit and then revokes the new token with the session's others.
+    /// code was issued in has neither ended nor been logged out of at `now`, the client (with the time the
+    /// code was issued) still exists and had its tokens revoked only before, and the user withdrew its access
+    /// only before; when all hold, the insert of the grant's first refresh token, if any. A logout racing the
+    /// insert either commits first and is seen here, or waits for the insert to commit and then revokes the new
+    /// token with the session's others. A withdrawal is looked for once the insert has committed (the token is
+    /// then revoked), since it is committed before its revocation looks: one of the two sees the other.
     async fn redeem_code_grant(
         &self,
         user_id: &UserId,

@@ -140,21 +140,9 @@ impl Provider {
             CodeGrantStanding::ClientRevoked => {
                 return Err(OAuthError::invalid_grant("the client's tokens were revoked after the code was issued"))
             }
-        }
-        // Looked up only now that the family is stored: a withdrawal on the account page records itself before
-        // it revokes, so one of the two sees the other.
-        let refusal = match self.app_withdrawn_since(&grant.user_id, &client.id, grant.issued_at_ms).await {
-            Ok(false) => None,
-            Ok(true) => Some(OAuthError::invalid_grant("the user has withdrawn this client's access")),
-            // Nothing is answered, so nothing stored may stay live.
-            Err(e) => Some(e),
-        };
-        if let Some(refusal) = refusal {
-            if starts_family {
-                let issued = self.refresh_tokens.revoke_family(&code_family_id(code), now).await?;
-                self.revoke_access_tokens(&issued, now).await;
+            CodeGrantStanding::AppWithdrawn => {
+                return Err(OAuthError::invalid_grant("the user has withdrawn this client's access"))
             }
-            return Err(refusal);
         }
         let minted = minted?;
         Ok(TokenResponse {

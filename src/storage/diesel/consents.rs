@@ -179,12 +179,14 @@ impl ConsentStore for DieselStore {
         let (user_id, client_id) = (user_id.as_str().to_owned(), client_id.as_str().to_owned());
         self.db()
             .write(move |c| {
+                // Committed before the revocation reads: a code redemption stores its token and then looks for
+                // the cut-off, so one of the two sees the other.
+                record_cut_off(c, &user_id, &client_id, now, keep_until)?;
                 // The DELETE writes first (see the notes in `refresh_tokens`): on SQLite the transaction takes the
                 // write lock before it reads.
                 c.transaction(|c| {
                     let deleted = diesel::delete(consents::table.find((&user_id, &client_id))).execute(c)?;
                     let issued = revoke_user_client(c, &user_id, &client_id, now)?;
-                    record_cut_off(c, &user_id, &client_id, now, keep_until)?;
                     Ok(WithdrawnGrant { consent: deleted > 0, issued })
                 })
             })

@@ -3,7 +3,8 @@
 //! Only the hash of a token is stored; the scope is space-separated. Rotation is a compare-and-set on `used_at`
 //! followed by the insert of the successor, in one transaction (one statement on Postgres), so a token rotates
 //! once however many requests present it at the same time. The code grant's insert and its checks of the user
-//! and the session are likewise one transaction, one statement on Postgres. Revocations return the live access
+//! and the session are likewise one transaction, one statement on Postgres, where the user's withdrawal of the
+//! client is looked for in a second statement, after the insert committed. Revocations return the live access
 //! tokens issued with the refresh tokens they revoke (`access_jti`, `access_expires_at`), for the caller to deny.
 //!
 //! Every transaction here writes before it reads. On SQLite a deferred transaction that reads and then writes
@@ -12,7 +13,7 @@
 //! Postgres the first write takes the row locks, so concurrent rotations and revocations of the same tokens queue
 //! behind it and then see what it did.
 
-use super::schema::{clients, refresh_tokens, users};
+use super::schema::{clients, grant_cut_offs, refresh_tokens, users};
 use super::sessions::session_is_live;
 use super::store::expired_rows_batch;
 use super::users::{load_user, user_from_row, UserRow};
@@ -315,6 +316,18 @@ fn rotate(conn: &mut AnyConnection, old_id: &str, new: &RefreshTokenRow, now: Un
     }
 }
 
+/// Whether `user_id` withdrew `client_id`'s access in or after the second a code was issued.
+fn app_withdrawn_since(
+    c: &mut AnyConnection,
+    user_id: &str,
+    client_id: &str,
+    issued_at: UnixTime,
+) -> StoreResult<bool> {
+    let cut_off: Option<i64> =
+        grant_cut_offs::table.find((user_id, client_id)).select(grant_cut_offs::revoked_before).first(c).optional()?;
+    Ok(cut_off.is_some_and(|t| t >= issued_at))
+}
+
 /// See [`RefreshTokenStore::redeem_code_grant`].
 fn redeem_code_grant(
     conn: &mut AnyConnection,
@@ -336,16 +349,33 @@ fn redeem_code_grant(
         if revoked_before.is_none_or(|t| t.is_some_and(|t| t >= code_issued_at)) {
             return Ok(CodeGrantStanding::ClientRevoked);
         }
+        if app_withdrawn_since(c, user_id, client_id, code_issued_at)? {
+            return Ok(CodeGrantStanding::AppWithdrawn);
+        }
         Ok(CodeGrantStanding::Live)
     };
     let Some(row) = refresh else { return standing(conn) };
-    if let AnyConnection::Postgresql(pg) = conn {
-        let statement = RedeemCodeGrantPg { user_id, session_id, client_id, code_issued_at, refresh: row, now };
-        let checks = statement.get_result::<(bool, bool, bool)>(pg).map_err(insert_error)?;
+    let pg_checks = match conn {
+        AnyConnection::Postgresql(pg) => {
+            let statement = RedeemCodeGrantPg { user_id, session_id, client_id, code_issued_at, refresh: row, now };
+            Some(statement.get_result::<(bool, bool, bool)>(pg).map_err(insert_error)?)
+        }
+        AnyConnection::Sqlite(_) => None,
+    };
+    if let Some(checks) = pg_checks {
         return Ok(match checks {
             (false, _, _) => CodeGrantStanding::UserCannotSignIn,
             (true, false, _) => CodeGrantStanding::SessionEnded,
             (true, true, false) => CodeGrantStanding::ClientRevoked,
+            // Only now that the token is committed: a withdrawal commits its cut-off before its revocation
+            // reads, so either this sees the cut-off or the revocation sees the token.
+            (true, true, true) if app_withdrawn_since(conn, user_id, client_id, code_issued_at)? => {
+                // Never handed out, so its access token needs no denying.
+                diesel::update(refresh_tokens::table.find(&row.id))
+                    .set(refresh_tokens::revoked.eq(true))
+                    .execute(conn)?;
+                CodeGrantStanding::AppWithdrawn
+            }
             (true, true, true) => CodeGrantStanding::Live,
         });
     }

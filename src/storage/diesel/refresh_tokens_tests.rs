@@ -202,6 +202,28 @@ async fn a_code_grant_stands_while_its_client_does(backend: Backend) {
     assert_eq!(standing, CodeGrantStanding::ClientRevoked, "a removed client");
 }
 
+/// A code issued before the user withdrew the app on the account page leaves no live token behind, whether it
+/// comes with a refresh token or not; one issued after stands.
+async fn a_code_grant_stands_until_the_user_withdraws_the_app(backend: Backend) {
+    use crate::storage::ConsentStore;
+    let (t, alice, record) = alice_in_session(backend).await;
+    let client = record.client_id.clone();
+    t.store.withdraw_grant(&alice, &client, NOW, NOW + 600).await.unwrap();
+    let redeem = |issued_at: UnixTime, refresh: Option<RefreshTokenRecord>| {
+        let (t, alice, client) = (&t, &alice, &client);
+        async move { t.store.redeem_code_grant(alice, "sid", (client, issued_at), refresh.as_ref(), NOW).await.unwrap() }
+    };
+    // Issued in the cut-off's second or before.
+    assert_eq!(redeem(NOW, Some(record.clone())).await, CodeGrantStanding::AppWithdrawn);
+    assert_eq!(redeem(NOW - 5, None).await, CodeGrantStanding::AppWithdrawn);
+    // Postgres stores the token before it looks, so it is there, revoked.
+    assert!(by_id(&t, "rt").await.is_none_or(|rt| rt.revoked), "no live token for a withdrawn app");
+    let later =
+        RefreshTokenRecord { id: "rt2".into(), token_hash: "hash-rt2".into(), family_id: "f2".into(), ..record };
+    assert_eq!(redeem(NOW + 1, Some(later)).await, CodeGrantStanding::Live);
+    assert!(by_id(&t, "rt2").await.is_some_and(|rt| !rt.revoked));
+}
+
 /// A database where alice is signed in (session `sid`), and a refresh token `rt` of hers for that session,
 /// not stored.
 async fn alice_in_session(backend: Backend) -> (TestDb, UserId, RefreshTokenRecord) {
@@ -699,6 +721,7 @@ both_backends!(
     lookup_brings_the_user_along,
     a_code_grant_stands_while_its_user_and_session_do,
     a_code_grant_stands_while_its_client_does,
+    a_code_grant_stands_until_the_user_withdraws_the_app,
     a_logout_waits_for_a_code_grant_in_flight,
     a_code_grant_waits_for_a_logout_in_flight,
     failed_rotation_rolls_back,
