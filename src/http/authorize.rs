@@ -24,7 +24,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 #[tracing::instrument(name = "authorize", skip_all)]
 pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
     match form::authorization(&req, Some(body)) {
-        Ok(params) if params.flaw().is_none() && state.cookies.read_session(&req).is_none() => {
+        Ok(params) if !params.is_flawed() && state.cookies.read_session(&req).is_none() => {
             repeat_as_get(paths::AUTHORIZE, &params)
         }
         Ok(params) => handle(&req, &state, params).await,

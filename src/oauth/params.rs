@@ -79,6 +79,11 @@ impl Params {
         self.flaw.as_deref().map(OAuthError::invalid_request)
     }
 
+    /// Whether [`Params::flaw`] has one to tell.
+    pub fn is_flawed(&self) -> bool {
+        self.flaw.is_some()
+    }
+
     /// Whether `resource` was given more than once.
     pub fn names_several_resources(&self) -> bool {
         self.several_resources
@@ -155,7 +160,8 @@ mod tests {
         assert_eq!(flaw.code, super::super::error::ErrorCode::InvalidRequest);
         assert!(flaw.description.contains("scope"), "the first problem is the one told");
         assert_eq!((twice.get("client_id"), twice.get("scope"), twice.get("nonce")), (Some("c"), Some("openid"), None));
-        assert!(a(&[("client_id", "c")]).unwrap().flaw().is_none());
+        assert!(twice.is_flawed());
+        assert!(!a(&[("client_id", "c")]).unwrap().is_flawed());
     }
 
     #[test]
