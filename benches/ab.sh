@@ -5,7 +5,9 @@
 #   benches/ab.sh OLD_BIN NEW_BIN [ROUNDS]     # e.g. a worktree's target/release/tessera and ours; ROUNDS 2
 #
 # Each binary gets its own fresh embedded-default state (SQLite, in-process cache) with the benchmark client and
-# user, and serves on 127.0.0.1:PORT (3000) in turn. Per round and binary: wrk -t2 -c16, WARMUP (3) s, then
+# user, and serves on 127.0.0.1:PORT (3000) in turn. With AB_POSTGRES=1 each gets instead a database of its own on
+# the Postgres of 127.0.0.1:5432 (user postgres) and a Redis prefix of its own on 127.0.0.1:6379, both removed at
+# the end. Per round and binary: wrk -t2 -c16, WARMUP (3) s, then
 # DURATION (10) s of client_credentials (Basic, RS256 JWT); then benches/flows.rs's flow_session at 1 and 16
 # browsers, FLOW_DURATION (8) s each. The flows driver must be built first (`cargo build --release --bench flows`).
 # Prints one line per round and binary, and `openssl speed -multi 2 rsa2048` before and after. Loopback only;
@@ -20,8 +22,27 @@ command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; e
 
 work="$(mktemp -d)"
 server=""
-cleanup() { [[ -n "$server" ]] && kill "$server" 2>/dev/null; rm -rf "$work"; }
+run_id="ab_$$" kek="$(openssl rand -base64 32)"
+cleanup() {
+  [[ -n "$server" ]] && kill "$server" 2>/dev/null
+  if [[ -n "${AB_POSTGRES:-}" ]]; then
+    for name in old new; do
+      psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS ${run_id}_$name WITH (FORCE)" >/dev/null || true
+      redis-cli -h 127.0.0.1 --scan --pattern "${run_id}_$name:*" | xargs -r -n 500 redis-cli -h 127.0.0.1 del >/dev/null
+    done
+  fi
+  rm -rf "$work"
+}
 trap cleanup EXIT
+
+# backend NAME: the settings of NAME's storage (nothing for the embedded default), one per line.
+backend() {
+  [[ -n "${AB_POSTGRES:-}" ]] || return 0
+  echo "TESSERA__DATABASE__URL=postgres://postgres@127.0.0.1:5432/${run_id}_$1"
+  echo "TESSERA__REDIS__URL=redis://127.0.0.1:6379"
+  echo "TESSERA__REDIS__PREFIX=${run_id}_$1:"
+  echo "TESSERA__KEYS__KEK=$kek"
+}
 secret="ab-secret-$(openssl rand -hex 16)" password="ab-password-$(openssl rand -hex 8)"
 basic="$(printf 'bench-client:%s' "$secret" | base64 -w0)"
 cat >"$work/cc.lua" <<LUA
@@ -34,8 +55,13 @@ LUA
 # setup NAME BIN: a fresh state in $work/NAME with the benchmark client and user.
 setup() {
   mkdir -p "$work/$1"
+  if [[ -n "${AB_POSTGRES:-}" ]]; then
+    psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE ${run_id}_$1" >/dev/null
+  fi
   (
     cd "$work/$1"
+    mapfile -t settings < <(backend "$1")
+    [[ ${#settings[@]} -eq 0 ]] || export "${settings[@]}"
     "$2" migrate >/dev/null
     printf '%s\n' "$secret" | "$2" clients add --name Benchmark --client-id bench-client --client-secret-stdin \
       --grant-type client_credentials --grant-type authorization_code --grant-type refresh_token \
@@ -47,7 +73,8 @@ setup() {
 # measure NAME BIN: one round on one binary.
 measure() {
   cd "$work/$1"
-  TESSERA__HTTP__BIND="127.0.0.1:$port" TESSERA__ISSUER="http://127.0.0.1:$port" \
+  mapfile -t settings < <(backend "$1")
+  env ${settings[@]+"${settings[@]}"} TESSERA__HTTP__BIND="127.0.0.1:$port" TESSERA__ISSUER="http://127.0.0.1:$port" \
     TESSERA__LIMITS__TOKEN_CLIENT_REQUESTS=0 TESSERA__LIMITS__TOKEN_IP_REQUESTS=0 \
     TESSERA__LIMITS__LOGIN_IP_FAILURES=1000 TESSERA__LIMITS__LOGIN_USER_FAILURES=1000 "$2" serve >>server.log 2>&1 &
   server=$!
