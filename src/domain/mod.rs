@@ -17,7 +17,7 @@ pub use client::{Client, ClientAuthMethod, ClientMetadata, GrantType};
 pub use ids::{ClientId, UserId};
 pub use redirect_uri::RedirectUri;
 pub use scope::Scope;
-pub use session::Session;
+pub use session::{Device, Session, UserAgent};
 pub use user::{NewUser, User, Username};
 
 /// Seconds since the Unix epoch. Every stored time uses this, so both database backends agree.

@@ -6,7 +6,7 @@ use super::interaction_pages::{forbidden, from_another_origin};
 use super::login::RETURN_TO_ACCOUNT;
 use super::meta::request_meta;
 use super::render::{error_page, message_page, page, see_other};
-use super::views::{describe_scope, utc_time, AccountPage, AppLine, ScopeLine, SessionLine};
+use super::views::{describe_device, describe_scope, utc_time, AccountPage, AppLine, ScopeLine, SessionLine};
 use super::{form, AppState};
 use crate::domain::ClientId;
 use crate::oauth::account::{account_csrf, account_csrf_matches, AccountOverview, SessionRevoked};
@@ -59,6 +59,8 @@ fn view(signed_in: &SignedIn, overview: AccountOverview, csrf: String) -> Accoun
         .sessions
         .into_iter()
         .map(|s| SessionLine {
+            device: describe_device(s.device.user_agent.as_ref().map(|ua| ua.as_str())),
+            ip: s.device.ip.map(|ip| ip.to_string()),
             started: utc_time(s.created_at),
             signed_in: utc_time(s.auth_time),
             expires: utc_time(s.expires_at),

@@ -2,7 +2,7 @@
 //! leads to the account page (`return=account`, a fixed target: never a URL taken from the request).
 use super::authorize::step_response;
 use super::interaction_pages::{check_form, cookies_blocked, expired, forbidden, from_another_origin, load};
-use super::meta::request_meta;
+use super::meta::{device, request_meta};
 use super::render::{error_page, page, see_other};
 use super::views::LoginPage;
 use super::{form, throttle, AppState};
@@ -163,7 +163,8 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             return form_again(&req, &state, &target, username, Refused::Locked(lock)).await;
         }
     };
-    let signed_in = match state.provider.sign_in(&username, password, vec!["pwd".into()], now).await {
+    let device = device(&req, &state);
+    let signed_in = match state.provider.sign_in(&username, password, vec!["pwd".into()], device, now).await {
         Ok(s) => s,
         Err(e) => {
             limits.sign_in_abandoned(attempt, now).await;

@@ -1,8 +1,9 @@
 //! Where a request came from: the client IP (taking `X-Forwarded-For` only from configured proxies), the
-//! user agent and the request id, for the audit trail.
+//! user agent and the request id, for the audit trail and for the device a session is started on.
 use super::render::request_id;
 use super::AppState;
 use crate::config::IpRange;
+use crate::domain::{Device, UserAgent};
 use crate::oauth::audit::RequestMeta;
 use actix_web::http::header;
 use actix_web::HttpRequest;
@@ -57,6 +58,15 @@ pub fn request_meta(req: &HttpRequest, state: &AppState) -> RequestMeta {
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(256).collect()),
         request_id: Some(request_id(req)),
+    }
+}
+
+/// The device a sign-in comes from, kept with the session it starts: the same client IP as the audit trail's,
+/// and the `User-Agent` in full (up to [`UserAgent::MAX_LEN`] bytes, even when it is not text).
+pub fn device(req: &HttpRequest, state: &AppState) -> Device {
+    Device {
+        ip: client_ip(req, &state.settings.http.trusted_proxies),
+        user_agent: req.headers().get(header::USER_AGENT).and_then(|v| UserAgent::from_header(v.as_bytes())),
     }
 }
 

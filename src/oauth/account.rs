@@ -12,7 +12,7 @@ use super::error::OAuthError;
 use super::provider::Provider;
 use super::session::SignedIn;
 use crate::domain::secret::SecretHash;
-use crate::domain::{ClientId, Scope, Session, UnixTime};
+use crate::domain::{ClientId, Device, Scope, Session, UnixTime};
 use crate::storage::{RefreshTokenRecord, SessionContext};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -70,6 +70,8 @@ pub struct SessionEntry {
     pub expires_at: UnixTime,
     /// How the user authenticated (`amr`).
     pub amr: Vec<String>,
+    /// Where it was started from.
+    pub device: Device,
     /// Whether it is the session of this request.
     pub current: bool,
 }
@@ -132,6 +134,7 @@ pub fn session_entries(sessions: Vec<Session>, current_hash: &str, now: UnixTime
             created_at: s.created_at,
             expires_at: s.expires_at,
             amr: s.amr,
+            device: s.device,
         })
         .collect();
     entries.sort_by(|a, b| b.current.cmp(&a.current).then(b.created_at.cmp(&a.created_at)));
@@ -281,6 +284,7 @@ mod tests {
             created_at,
             expires_at,
             revoked,
+            device: Default::default(),
         }
     }
 

@@ -226,6 +226,7 @@ mod tests {
             created_at: 0,
             expires_at: 100,
             revoked: false,
+            device: Default::default(),
         };
         let hint = |sub: &str, sid: Option<&str>| IdTokenHint { subject: sub.into(), sid: sid.map(str::to_owned) };
         assert!(hint("alice", Some("current")).belongs_to(&session));

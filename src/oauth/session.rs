@@ -5,7 +5,7 @@ use super::error::OAuthError;
 use super::provider::Provider;
 use crate::domain::password::Password;
 use crate::domain::secret::{PlainSecret, SecretHash};
-use crate::domain::{ClientId, Scope, Session, UnixTime, User, Username};
+use crate::domain::{ClientId, Device, Scope, Session, UnixTime, User, Username};
 use crate::storage::{SessionContext, StoreError};
 use serde_json::json;
 use std::sync::Arc;
@@ -117,21 +117,22 @@ impl Provider {
         })
     }
 
-    /// Checks a sign-in's password and, when it is accepted, starts a session for the user. A user removed
-    /// between the password check and the session's insert is refused as unknown, as if the removal had come
-    /// first: the ordinary failed sign-in, not a server error.
+    /// Checks a sign-in's password and, when it is accepted, starts a session for the user on `device`. A user
+    /// removed between the password check and the session's insert is refused as unknown, as if the removal had
+    /// come first: the ordinary failed sign-in, not a server error.
     pub async fn sign_in(
         &self,
         username: &str,
         password: Password,
         amr: Vec<String>,
+        device: Device,
         now: UnixTime,
     ) -> Result<SignIn, OAuthError> {
         let user = match self.verify_sign_in(username, password).await? {
             PasswordCheck::Accepted(user) => user,
             PasswordCheck::Refused { user, refusal } => return Ok(SignIn::Refused { user, refusal }),
         };
-        match self.start_session(&user, amr, now).await {
+        match self.start_session(&user, amr, device, now).await {
             Ok((cookie, session)) => Ok(SignIn::Started { user, cookie, session }),
             Err(StoreError::ReferenceGone(_)) => Ok(SignIn::Refused { user: None, refusal: Refusal::UnknownUser }),
             Err(e) => Err(e.into()),
@@ -145,6 +146,7 @@ impl Provider {
         &self,
         user: &User,
         amr: Vec<String>,
+        device: Device,
         now: UnixTime,
     ) -> Result<(PlainSecret, Session), StoreError> {
         let cookie = PlainSecret::generate();
@@ -156,6 +158,7 @@ impl Provider {
             created_at: now,
             expires_at: now + self.session_ttl,
             revoked: false,
+            device,
         };
         self.sessions.create_session(&session).await?;
         Ok((cookie, session))
@@ -235,6 +238,7 @@ mod tests {
             created_at: 100,
             expires_at: 1000,
             revoked: false,
+            device: Device::default(),
         };
         SessionContext { session, user, consent: None }
     }

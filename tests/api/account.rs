@@ -304,6 +304,72 @@ both_backends!(revoking_another_session_ends_it_and_the_current_one_signs_out, a
     assert_eq!(location(&r), "/login?return=account");
 });
 
+/// The account page's session entries, in order, each as its HTML.
+fn session_entries(html: &str) -> Vec<String> {
+    let start = html.find("id=\"sessions-heading\"").unwrap();
+    let end = html.find("id=\"apps-heading\"").unwrap();
+    html[start..end].split("<li>").skip(1).map(str::to_owned).collect()
+}
+
+// Sessions are told apart by the browser and the address they were started from, behind a proxy the client's.
+both_backends!(
+    sessions_show_their_browser_and_address,
+    |raw| {
+        raw.http.trusted_proxies = vec!["127.0.0.1".into()];
+    },
+    async |app| {
+        add_alice(&app);
+        let browser = |user_agent: &str, ip: &str| {
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert("x-forwarded-for", ip.parse().unwrap());
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(true)
+                .user_agent(user_agent)
+                .default_headers(headers)
+                .build()
+                .unwrap()
+        };
+        let laptop = browser("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", "203.0.113.9");
+        let phone = browser(
+            "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+            "2001:db8::7",
+        );
+        sign_in_to_account(&app, &laptop).await;
+        sign_in_to_account(&app, &phone).await;
+        let html = account_page(&app, &phone).await;
+        let entries = session_entries(&html);
+        assert_eq!(entries.len(), 2, "{html}");
+        let (current, other) = (&entries[0], &entries[1]);
+        assert!(
+            current.contains("Chrome on Android <span class=\"tag\">current session</span>")
+                && current.contains("<dd>2001:db8::7</dd>"),
+            "{current}"
+        );
+        assert!(
+            other.contains("<p class=\"entry-title\">Firefox on Linux</p>") && other.contains("<dd>203.0.113.9</dd>"),
+            "{other}"
+        );
+        assert!(other.contains("aria-label=\"End session: Firefox on Linux at 203.0.113.9, started "), "{other}");
+        assert_label_in_name(&html);
+        // The laptop sees the same two, its own first.
+        let entries = session_entries(&account_page(&app, &laptop).await);
+        assert!(entries[0].contains("Firefox on Linux <span class=\"tag\">current session</span>"), "{entries:?}");
+        assert!(entries[1].contains("Chrome on Android"), "{entries:?}");
+    }
+);
+
+// A browser that sends no User-Agent is an unknown device, and its address is still shown.
+both_backends!(a_session_without_a_user_agent_is_an_unknown_device, async |app| {
+    add_alice(&app);
+    let c = &app.api_client;
+    sign_in_to_account(&app, c).await;
+    let entries = session_entries(&account_page(&app, c).await);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(entries[0].contains("Unknown device <span class=\"tag\">current session</span>"), "{entries:?}");
+    assert!(entries[0].contains("<dd>127.0.0.1</dd>"), "{entries:?}");
+});
+
 both_backends!(account_forms_refuse_a_missing_or_foreign_csrf_token, async |app| {
     add_alice(&app);
     let (id, _, _) = connected_app(&app, "openid").await;

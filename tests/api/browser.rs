@@ -641,6 +641,8 @@ both_backends!(account_page_signs_in_and_removes_an_app_in_a_real_browser, async
     browser.find("button[type=submit]").await.click().await;
     let source = wait_for_account(&app, &browser, "no account page after signing in", |s| s.contains("Sessions")).await;
     assert!(source.contains("No app has access"), "an app before any consent:\n{source}");
+    // The session is described by the browser that started it, Debian's chromium here.
+    assert!(source.contains("Headless Chrome on Linux"), "the session's browser:\n{source}");
 
     // The session counts for an authorization: only consent is asked.
     browser.goto(&flow.authorize_url).await;

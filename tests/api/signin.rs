@@ -913,7 +913,8 @@ both_backends!(a_user_removed_during_sign_in_is_refused_as_unknown, async |app| 
         users: std::sync::Arc::clone(&provider.users),
     });
     let password = tessera::domain::password::Password::new(PASSWORD);
-    let outcome = provider.sign_in("alice", password, vec!["pwd".into()], tessera::domain::now()).await;
+    let device = tessera::domain::Device::default();
+    let outcome = provider.sign_in("alice", password, vec!["pwd".into()], device, tessera::domain::now()).await;
     assert!(matches!(outcome, Ok(SignIn::Refused { user: None, refusal: Refusal::UnknownUser })), "{outcome:?}");
     assert!(store.user_by_username(&Username::parse("alice").unwrap()).await.unwrap().is_none());
 });

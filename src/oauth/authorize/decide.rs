@@ -128,6 +128,7 @@ mod tests {
             created_at: auth_time,
             expires_at: NOW + 3600,
             revoked: false,
+            device: Default::default(),
         }
     }
 

@@ -146,6 +146,7 @@ async fn a_code_grant_stands_while_its_user_and_session_do(backend: Backend) {
         created_at: NOW - 60,
         expires_at,
         revoked: false,
+        device: Default::default(),
     };
     for (id, end) in [("live", NOW + 3600), ("ended", NOW), ("logged-out", NOW + 3600), ("other", NOW + 3600)] {
         t.store.create_session(&session(id, end)).await.unwrap();
@@ -239,6 +240,7 @@ async fn alice_in_session(backend: Backend) -> (TestDb, UserId, RefreshTokenReco
         created_at: NOW - 60,
         expires_at: NOW + 3600,
         revoked: false,
+        device: Default::default(),
     };
     t.store.create_session(&session).await.unwrap();
     let record = RefreshTokenRecord {
@@ -693,7 +695,7 @@ async fn access_link_migration_reverts(backend: Backend) {
     let token = with_access(refresh_token("rt", "f", &client), NOW);
     t.store.insert_refresh_token(&token).await.unwrap();
     // The later migrations go first (the revoked-family index is Postgres's alone: see `RotatePg`).
-    for later in ["20261205300000", "20261205200000", "20261205100000"] {
+    for later in ["20261205400000", "20261205300000", "20261205200000", "20261205100000"] {
         assert_eq!(t.revert_last_migration().await, later);
     }
     if backend == Backend::Postgres {
@@ -708,7 +710,7 @@ async fn access_link_migration_reverts(backend: Backend) {
     if backend == Backend::Postgres {
         reapplied.push("20261205000000");
     }
-    reapplied.extend(["20261205100000", "20261205200000", "20261205300000"]);
+    reapplied.extend(["20261205100000", "20261205200000", "20261205300000", "20261205400000"]);
     assert_eq!(t.db.migrate().await.unwrap(), reapplied);
     let back = by_id(&t, "rt").await.unwrap();
     assert_eq!(back, RefreshTokenRecord { access_jti: None, access_expires_at: None, ..token });

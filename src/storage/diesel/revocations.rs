@@ -210,6 +210,7 @@ mod tests {
             created_at: 100,
             expires_at: 200,
             revoked: false,
+            device: Default::default(),
         };
         for id in ["live", "ended"] {
             t.store.create_session(&session(id)).await.unwrap();

@@ -62,6 +62,8 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         revoked -> Bool,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
     }
 }
 

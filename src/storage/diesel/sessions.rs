@@ -1,13 +1,14 @@
 //! The `sessions` table: rows <-> [`Session`], and [`SessionStore`] for [`DieselStore`].
 //!
-//! `id_hash` (the hash of the cookie value) is the primary key; `amr` is stored as a JSON array of strings.
+//! `id_hash` (the hash of the cookie value) is the primary key; `amr` is stored as a JSON array of strings;
+//! `ip` and `user_agent` are text, NULL for sessions stored before they were recorded.
 
 use super::consents::stored_scope;
 use super::schema::{consents, refresh_tokens, sessions, users};
 use super::store::expired_rows_batch;
 use super::users::{user_from_row, UserRow};
 use super::{AnyConnection, DieselStore};
-use crate::domain::{ClientId, Session, UnixTime, UserId};
+use crate::domain::{ClientId, Device, Session, UnixTime, UserAgent, UserId};
 use crate::storage::{SessionContext, SessionStore, StoreError, StoreResult};
 use async_trait::async_trait;
 use diesel::prelude::*;
@@ -23,6 +24,8 @@ struct SessionRow {
     created_at: i64,
     expires_at: i64,
     revoked: bool,
+    ip: Option<String>,
+    user_agent: Option<String>,
 }
 
 fn row_from_session(session: &Session) -> StoreResult<SessionRow> {
@@ -36,6 +39,8 @@ fn row_from_session(session: &Session) -> StoreResult<SessionRow> {
         created_at: session.created_at,
         expires_at: session.expires_at,
         revoked: session.revoked,
+        ip: session.device.ip.map(|ip| ip.to_string()),
+        user_agent: session.device.user_agent.as_ref().map(|ua| ua.as_str().to_owned()),
     })
 }
 
@@ -44,6 +49,7 @@ fn session_from_row(row: SessionRow) -> StoreResult<Session> {
     let bad = |what: &str, e: &dyn std::fmt::Display| StoreError::Backend(format!("sessions row {id:?}: {what}: {e}"));
     let user_id = UserId::parse(row.user_id.as_str()).map_err(|e| bad("invalid user_id", &e))?;
     let amr: Vec<String> = serde_json::from_str(&row.amr).map_err(|e| bad("amr is not a JSON array of strings", &e))?;
+    let ip = row.ip.map(|ip| ip.parse()).transpose().map_err(|e| bad("ip is not an IP address", &e))?;
     Ok(Session {
         id_hash: id,
         user_id,
@@ -52,6 +58,7 @@ fn session_from_row(row: SessionRow) -> StoreResult<Session> {
         created_at: row.created_at,
         expires_at: row.expires_at,
         revoked: row.revoked,
+        device: Device { ip, user_agent: row.user_agent.as_deref().and_then(UserAgent::from_text) },
     })
 }
 
@@ -208,6 +215,7 @@ mod tests {
             created_at: 1_700_000_001,
             expires_at: 1_700_086_400,
             revoked: false,
+            device: Device::default(),
         }
     }
 
@@ -245,6 +253,41 @@ mod tests {
             t.store.create_session(&s).await.unwrap();
             assert_eq!(t.store.session(&s.id_hash).await.unwrap(), Some(s));
         }
+    }
+
+    async fn the_device_round_trips_and_older_sessions_load_without_one(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let alice = t.add_user("alice").await;
+        let devices = [
+            ("v4", Some("203.0.113.9"), Some("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")),
+            ("v6", Some("2001:db8::1"), Some("Agent «unicode» \u{fffd}")),
+            ("ip-only", Some("198.51.100.7"), None),
+            ("agent-only", None, Some("curl/8.11.1")),
+            ("neither", None, None),
+        ];
+        for (id, ip, user_agent) in devices {
+            let device = Device {
+                ip: ip.map(|ip| ip.parse().unwrap()),
+                user_agent: user_agent.map(|ua| UserAgent::from_text(ua).unwrap()),
+            };
+            let s = Session { device, ..session(id, &alice) };
+            t.store.create_session(&s).await.unwrap();
+            assert_eq!(t.store.session(id).await.unwrap(), Some(s.clone()), "{id}");
+            let listed = t.store.sessions_of_user(&alice, 1_700_000_002).await.unwrap();
+            assert_eq!(listed.into_iter().find(|l| l.id_hash == id).map(|l| l.device), Some(s.device), "{id}");
+        }
+
+        // A session stored by the release before: the upgrade leaves it an unknown device.
+        assert_eq!(t.revert_last_migration().await, "20261205400000");
+        let sql = format!(
+            "INSERT INTO sessions (id_hash, user_id, auth_time, amr, created_at, expires_at, revoked) \
+             VALUES ('older', '{}', 1, '[\"pwd\"]', 1, 2000000000, FALSE)",
+            alice.as_str()
+        );
+        t.db.write(move |c| Ok(diesel::sql_query(sql).execute(c)?)).await.unwrap();
+        assert_eq!(t.db.migrate().await.unwrap(), ["20261205400000"]);
+        let older = t.store.session("older").await.unwrap().unwrap();
+        assert_eq!((older.amr, older.device), (vec!["pwd".to_owned()], Device::default()));
     }
 
     async fn revoke_user_sessions_counts_active_ones(backend: Backend) {
@@ -331,6 +374,13 @@ mod tests {
                 "{err:?}"
             );
         }
+        t.db.run(|c| {
+            Ok(diesel::sql_query("UPDATE sessions SET amr = '[]', ip = 'nowhere' WHERE id_hash = 'bad'").execute(c)?)
+        })
+        .await
+        .unwrap();
+        let err = t.store.session("bad").await.unwrap_err();
+        assert!(matches!(&err, StoreError::Backend(msg) if msg.contains("\"bad\"") && msg.contains("ip")), "{err:?}");
     }
 
     async fn context_brings_the_user_and_their_consent_for_one_client(backend: Backend) {
@@ -356,6 +406,7 @@ mod tests {
         context_brings_the_user_and_their_consent_for_one_client,
         create_get_and_revoke,
         amr_round_trips,
+        the_device_round_trips_and_older_sessions_load_without_one,
         revoke_user_sessions_counts_active_ones,
         sessions_of_user_lists_live_ones_newest_first,
         purge_takes_ended_sessions_in_batches,

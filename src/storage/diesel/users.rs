@@ -475,6 +475,7 @@ mod tests {
                 created_at: 1,
                 expires_at: 2_000_000_000,
                 revoked: false,
+                device: Default::default(),
             };
             t.store.create_session(&session).await.unwrap();
             t.store.grant_consent(&user.id, &client, &Scope::parse("openid").unwrap(), 1).await.unwrap();
@@ -508,7 +509,7 @@ mod tests {
     async fn the_upgrade_gives_disabled_users_their_cut_off(backend: Backend) {
         use super::super::schema::users;
         let t = TestDb::new(backend).await;
-        for later in ["20261205300000", "20261205200000", "20261205100000"] {
+        for later in ["20261205400000", "20261205300000", "20261205200000", "20261205100000"] {
             assert_eq!(t.revert_last_migration().await, later);
         }
         // As the earlier release left them: one disabled without a cut-off, one with an old cut-off, one enabled.
@@ -526,7 +527,10 @@ mod tests {
             .unwrap();
         }
         let before = crate::domain::now();
-        assert_eq!(t.db.migrate().await.unwrap(), ["20261205100000", "20261205200000", "20261205300000"]);
+        assert_eq!(
+            t.db.migrate().await.unwrap(),
+            ["20261205100000", "20261205200000", "20261205300000", "20261205400000"]
+        );
         let after = crate::domain::now();
         for user in [&old, &stale] {
             let cut_off = t.store.user_by_id(&user.id).await.unwrap().unwrap().revoked_before;
