@@ -152,6 +152,8 @@ pub struct AppLine {
 pub struct AccountPage {
     /// Who is signed in.
     pub username: String,
+    /// What the form just posted did, in a sentence (announced to screen readers).
+    pub notice: Option<String>,
     /// CSRF token bound to the session cookie.
     pub csrf: String,
     /// Live sessions, this one first.

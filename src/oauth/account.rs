@@ -215,6 +215,20 @@ impl Provider {
         Ok(AccountOverview { sessions: session_entries(sessions, &signed_in.session.id_hash, now), apps })
     }
 
+    /// The name of the app `client_id` if its access is withdrawn: it exists and `overview` does not list it.
+    /// The account page names it after the withdrawal, and names nothing for a link about an app still
+    /// connected.
+    pub async fn withdrawn_app_name(
+        &self,
+        overview: &AccountOverview,
+        client_id: &ClientId,
+    ) -> Result<Option<String>, OAuthError> {
+        if overview.apps.iter().any(|a| a.grant.client_id == *client_id) {
+            return Ok(None);
+        }
+        Ok(self.clients.client(client_id).await?.map(|c| c.name))
+    }
+
     /// Ends the session `reference` names if it is a live session of the signed-in user, like logout does:
     /// the session and its session-bound refresh tokens with their access tokens.
     pub async fn revoke_account_session(

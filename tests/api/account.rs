@@ -56,7 +56,12 @@ async fn post_form(app: &TestApp, c: &reqwest::Client, path: &str, form: &[(&str
 
 /// A confidential client with alice's consent for `scope`, and the tokens of a code flow.
 async fn connected_app(app: &TestApp, scope: &str) -> (String, String, Value) {
-    let client = add_client(app, &[]);
+    connected_app_named(app, "Test App", scope).await
+}
+
+/// [`connected_app`] for a client named `name`.
+async fn connected_app_named(app: &TestApp, name: &str, scope: &str) -> (String, String, Value) {
+    let client = app.cli_json(&["clients", "add", "--name", name, "--redirect-uri", REDIRECT], None);
     let (id, secret) =
         (client["client_id"].as_str().unwrap().to_owned(), client["client_secret"].as_str().unwrap().to_owned());
     let (challenge, verifier) = pkce_pair();
@@ -144,7 +149,7 @@ both_backends!(revoking_an_app_ends_its_tokens_and_asks_consent_again, async |ap
 
     let r = post_form(&app, c, "/account/apps/revoke", &[("csrf", &csrf), ("client_id", &id)]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&r), "/account");
+    assert_eq!(location(&r), format!("/account?done=app&client_id={id}"));
     let html = account_page(&app, c).await;
     assert!(!html.contains("Test App") && html.contains("No app has access"), "{html}");
 
@@ -246,7 +251,10 @@ both_backends!(revoking_an_app_without_refresh_tokens_ends_its_access_tokens, as
     // A stale page's form for an app since removed has nothing to withdraw, and says nothing went wrong.
     let csrf = hidden(&account_page(&app, c).await, "csrf");
     let r = post_form(&app, c, "/account/apps/revoke", &[("csrf", &csrf), ("client_id", "removed-app")]).await;
-    assert_eq!((r.status(), location(&r)), (StatusCode::SEE_OTHER, "/account".to_owned()));
+    assert_eq!(
+        (r.status(), location(&r)),
+        (StatusCode::SEE_OTHER, "/account?done=app&client_id=removed-app".to_owned())
+    );
 });
 
 /// Asserts every button's accessible name (its `aria-label`) starts with its visible text (WCAG 2.5.3 Label in
@@ -280,7 +288,7 @@ both_backends!(revoking_another_session_ends_it_and_the_current_one_signs_out, a
     let (b_session, a_session) = (sessions[0].clone(), sessions[1].clone());
     let csrf_b = hidden(&html, "csrf");
     let r = post_form(&app, &b, "/account/sessions/revoke", &[("csrf", &csrf_b), ("session", &a_session)]).await;
-    assert_eq!((r.status(), location(&r)), (StatusCode::SEE_OTHER, "/account".to_owned()));
+    assert_eq!((r.status(), location(&r)), (StatusCode::SEE_OTHER, "/account?done=session".to_owned()));
     // The first browser is signed out, and its session-bound tokens are revoked.
     let r = a.get(app.url("/account")).send().await.unwrap();
     assert_eq!(location(&r), "/login?return=account");
@@ -412,4 +420,52 @@ both_backends!(account_sign_in_without_cookies_asks_for_them, async |app| {
     // From another site the post is a forgery, cookies or not.
     let r = c.post(app.url("/login")).header("Origin", "https://evil.example").form(&form).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+});
+
+/// The page's status message (`role="status"`), if it shows one.
+fn status_message(html: &str) -> Option<&str> {
+    let start = html.find("role=\"status\">")? + "role=\"status\">".len();
+    Some(&html[start..start + html[start..].find('<')?])
+}
+
+both_backends!(account_page_says_what_a_form_just_did, async |app| {
+    add_alice(&app);
+    let (id, _, _) = connected_app_named(&app, "<b>Mallory & Co</b>", "openid").await;
+    let (kept, _, _) = connected_app(&app, "openid").await;
+    let b = other_browser();
+    sign_in_to_account(&app, &b).await;
+    let html = account_page(&app, &b).await;
+    assert_eq!(status_message(&html), None, "{html}");
+    let csrf = hidden(&html, "csrf");
+    let a_session = hidden_all(&html, "session")[1].clone();
+    let follow = |r: reqwest::Response| {
+        let (b, url) = (b.clone(), app.url(&location(&r)));
+        async move { b.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+
+    let r = post_form(&app, &b, "/account/sessions/revoke", &[("csrf", &csrf), ("session", &a_session)]).await;
+    assert_eq!(location(&r), "/account?done=session");
+    let html = follow(r).await;
+    assert_eq!(status_message(&html), Some("Signed out of that session."), "{html}");
+    assert_eq!(status_message(&account_page(&app, &b).await), None, "the page without the query says nothing");
+
+    // The app is named as registered, escaped.
+    let r = post_form(&app, &b, "/account/apps/revoke", &[("csrf", &csrf), ("client_id", &id)]).await;
+    let html = follow(r).await;
+    assert_eq!(status_message(&html), Some("Access removed for &#60;b&#62;Mallory &#38; Co&#60;/b&#62;."), "{html}");
+    assert!(!html.contains("<b>Mallory"), "{html}");
+
+    // What the query cannot vouch for says nothing: an unknown value, no app, an app that does not exist, an app
+    // still connected, a repeated parameter.
+    for query in [
+        "done=everything".to_owned(),
+        "done=app".to_owned(),
+        "done=app&client_id=nobody".to_owned(),
+        format!("done=app&client_id={kept}"),
+        "done=session&done=session".to_owned(),
+    ] {
+        let html = b.get(app.url(&format!("/account?{query}"))).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("Signed in as"), "{query}: {html}");
+        assert_eq!(status_message(&html), None, "{query}: {html}");
+    }
 });
