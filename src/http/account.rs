@@ -7,7 +7,7 @@ use super::interaction_pages::{forbidden, from_another_origin};
 use super::login::RETURN_TO_ACCOUNT;
 use super::meta::request_meta;
 use super::render::{error_page, message_page, page, see_other};
-use super::views::{describe_scope, utc_time, AccountPage, AppLine, ScopeLine, SessionLine};
+use super::views::{describe_amr, describe_scope, utc_time, AccountPage, AppLine, ScopeLine, SessionLine};
 use super::{form, AppState};
 use crate::domain::ClientId;
 use crate::oauth::account::{account_csrf, account_csrf_matches, AccountOverview, SessionRevoked};
@@ -113,7 +113,7 @@ fn view(signed_in: &SignedIn, overview: AccountOverview, csrf: String, notice: O
             started: utc_time(s.created_at),
             signed_in: utc_time(s.auth_time),
             expires: utc_time(s.expires_at),
-            methods: s.amr.join(", "),
+            methods: s.amr.iter().map(|m| describe_amr(m)).collect::<Vec<_>>().join(", "),
             current: s.current,
             reference: s.reference,
         })

@@ -92,6 +92,15 @@ pub fn describe_scope(scope: &str) -> String {
     }
 }
 
+/// A sign-in method (an `amr` value, RFC 8176) in words: every value this server issues has some; another
+/// is shown as it is.
+pub fn describe_amr(method: &str) -> &str {
+    match method {
+        "pwd" => "password",
+        other => other,
+    }
+}
+
 /// The logout confirmation page.
 #[derive(Template)]
 #[template(path = "logout.html")]
@@ -126,7 +135,7 @@ pub struct SessionLine {
     pub signed_in: String,
     /// When it ends.
     pub expires: String,
-    /// How the user authenticated (`amr`), comma-separated.
+    /// How the user authenticated (`amr`), in words, comma-separated.
     pub methods: String,
     /// Whether it is this browser's.
     pub current: bool,
@@ -170,7 +179,13 @@ pub fn utc_time(t: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::utc_time;
+    use super::{describe_amr, utc_time};
+
+    #[test]
+    fn sign_in_methods_are_words_and_unknown_ones_stay_as_they_are() {
+        assert_eq!(describe_amr("pwd"), "password");
+        assert_eq!(describe_amr("hwk"), "hwk");
+    }
 
     #[test]
     fn times_are_shown_in_utc() {

@@ -110,7 +110,7 @@ pub struct ConnectedApp {
 pub struct AccountOverview {
     /// The live sessions, the current one first, then newest first.
     pub sessions: Vec<SessionEntry>,
-    /// The connected apps, by client id.
+    /// The connected apps, by name (ignoring case), then client id.
     pub apps: Vec<ConnectedApp>,
 }
 
@@ -199,8 +199,8 @@ impl Provider {
         Ok(SignedIn::from_context(SessionContext { session, user, consent: None }, now))
     }
 
-    /// The signed-in user's live sessions and connected apps. Apps whose client is gone are left out (their
-    /// grants went with it).
+    /// The signed-in user's live sessions and connected apps, the apps by name. Apps whose client is gone are
+    /// left out (their grants went with it).
     pub async fn account_overview(&self, signed_in: &SignedIn, now: UnixTime) -> Result<AccountOverview, OAuthError> {
         let user_id = &signed_in.user.id;
         let sessions = self.sessions.sessions_of_user(user_id, now).await?;
@@ -212,6 +212,8 @@ impl Provider {
                 apps.push(ConnectedApp { name: client.name, grant });
             }
         }
+        // People look an app up by its name; the client id only keeps apps of one name in a stable order.
+        apps.sort_by_cached_key(|a| (a.name.to_lowercase(), a.grant.client_id.clone()));
         Ok(AccountOverview { sessions: session_entries(sessions, &signed_in.session.id_hash, now), apps })
     }
 

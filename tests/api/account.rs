@@ -469,3 +469,18 @@ both_backends!(account_page_says_what_a_form_just_did, async |app| {
         assert_eq!(status_message(&html), None, "{query}: {html}");
     }
 });
+
+both_backends!(apps_are_listed_by_name_and_sign_in_methods_in_words, async |app| {
+    add_alice(&app);
+    let mut apps = Vec::new();
+    for name in ["delta", "Bravo", "alpha", "Charlie", "Alpha"] {
+        let (id, _, _) = connected_app_named(&app, name, "openid").await;
+        apps.push((name.to_lowercase(), id));
+    }
+    // By name ignoring case; one name twice, by client id.
+    apps.sort();
+    let html = account_page(&app, &app.api_client).await;
+    let expected: Vec<String> = apps.into_iter().map(|(_, id)| id).collect();
+    assert_eq!(hidden_all(&html, "client_id"), expected, "{html}");
+    assert!(html.contains(" (password)</dd>") && !html.contains("(pwd)"), "{html}");
+});
