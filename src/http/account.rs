@@ -3,11 +3,11 @@
 //! sign in, and back here afterwards. The forms carry a CSRF token bound to the session cookie and must come
 //! from our own page (`Origin`, `Sec-Fetch-Site`); after success the browser is sent back to the page (303),
 //! whose query says what was done (`done=session`, `done=app&client_id=…`) so the page can say so.
-use super::interaction_pages::{forbidden, from_another_origin};
+use super::interaction_pages::{forbidden, from_another_origin, from_our_origin};
 use super::login::RETURN_TO_ACCOUNT;
 use super::meta::request_meta;
-use super::render::{error_page, message_page, page, see_other};
-use super::views::{describe_amr, describe_scope, utc_time, AccountPage, AppLine, ScopeLine, SessionLine};
+use super::render::{error_page, message_page, message_page_with, page, see_other};
+use super::views::{describe_amr, describe_scope, utc_time, AccountPage, AppLine, Link, ScopeLine, SessionLine};
 use super::{form, AppState};
 use crate::domain::ClientId;
 use crate::oauth::account::{account_csrf, account_csrf_matches, AccountOverview, SessionRevoked};
@@ -150,11 +150,30 @@ async fn checked(
         return Err(forbidden(req));
     }
     let (cookie, signed_in) = signed_in(req, state).await?;
-    if !f.get("csrf").is_some_and(|t| account_csrf_matches(&cookie, t)) {
-        tracing::warn!(event = "csrf_token_mismatch", "account form posted without a valid CSRF token");
-        return Err(forbidden(req));
+    match f.get("csrf") {
+        Some(t) if account_csrf_matches(&cookie, t) => Ok((f, cookie, signed_in)),
+        // Our own page's token for a session cookie since replaced (signed out and in again, in another tab):
+        // the page is stale, not forged.
+        Some(t) if !t.is_empty() && from_our_origin(req, state) => {
+            tracing::info!(event = "csrf_token_stale", "account form posted from an out-of-date page");
+            Err(out_of_date(req))
+        }
+        _ => {
+            tracing::warn!(event = "csrf_token_mismatch", "account form posted without a valid CSRF token");
+            Err(forbidden(req))
+        }
     }
-    Ok((f, cookie, signed_in))
+}
+
+/// The page for a form posted from an account page served to an earlier session of this browser.
+fn out_of_date(req: &HttpRequest) -> HttpResponse {
+    message_page_with(
+        req,
+        StatusCode::FORBIDDEN,
+        "Nothing was changed",
+        "This page was out of date. Reload your account page and try again.",
+        Some(Link { href: paths::ACCOUNT, text: "Go to your account page" }),
+    )
 }
 
 /// `POST /account/sessions/revoke` (`session`: a session's reference from the page). Ending the current

@@ -69,6 +69,14 @@ pub fn from_another_origin(req: &HttpRequest, state: &AppState) -> bool {
     cross_origin || fetch_site.is_some_and(|s| s != "same-origin")
 }
 
+/// Whether a request to one of our forms says it came from our own origin: a browser sent `Sec-Fetch-Site:
+/// same-origin`, or our origin as `Origin`. A request that sends neither proves nothing.
+pub fn from_our_origin(req: &HttpRequest, state: &AppState) -> bool {
+    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let fetch_site = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    origin == Some(state.issuer_origin.as_str()) || fetch_site == Some("same-origin")
+}
+
 /// Checks a POSTed form: not cross-origin (`Origin`, `Sec-Fetch-Site`) and the interaction's CSRF token.
 #[allow(clippy::result_large_err)]
 pub fn check_form(

@@ -66,8 +66,18 @@ pub struct ErrorPage {
     pub message: String,
     /// The OAuth error code, when there is one.
     pub code: Option<String>,
+    /// Where to go from here, when we know.
+    pub link: Option<Link>,
     /// The request id, to quote to an operator.
     pub request_id: String,
+}
+
+/// A link to one of our own pages.
+pub struct Link {
+    /// The path.
+    pub href: &'static str,
+    /// What it says.
+    pub text: &'static str,
 }
 
 /// `response_mode=form_post`: a form the browser submits to the client (by a static script, or by the

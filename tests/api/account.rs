@@ -484,3 +484,51 @@ both_backends!(apps_are_listed_by_name_and_sign_in_methods_in_words, async |app|
     assert_eq!(hidden_all(&html, "client_id"), expected, "{html}");
     assert!(html.contains(" (password)</dd>") && !html.contains("(pwd)"), "{html}");
 });
+
+both_backends!(a_form_from_a_stale_account_page_says_the_page_was_out_of_date, async |app| {
+    add_alice(&app);
+    let b = other_browser();
+    sign_in_to_account(&app, &b).await;
+    let html = account_page(&app, &b).await;
+    let (stale, session) = (hidden(&html, "csrf"), hidden(&html, "session"));
+    // Signed out and in again (as in another tab): the page above is out of date.
+    let r = post_form(&app, &b, "/account/sessions/revoke", &[("csrf", &stale), ("session", &session)]).await;
+    assert_eq!(location(&r), "/account");
+    sign_in_to_account(&app, &b).await;
+    let session = hidden(&account_page(&app, &b).await, "session");
+    let form = [("csrf", stale.as_str()), ("session", session.as_str())];
+    let post = |headers: &'static [(&'static str, &'static str)], origin: Option<String>| {
+        let mut req = b.post(app.url("/account/sessions/revoke")).form(&form);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        if let Some(o) = origin {
+            req = req.header("Origin", o);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN);
+            r.text().await.unwrap()
+        }
+    };
+    const STALE: &str = "This page was out of date. Reload your account page and try again.";
+    const FOREIGN: &str = "did not come from this site";
+    // From our own page, by Origin or by Sec-Fetch-Site (browsers send `Origin: null` under no-referrer).
+    for html in [
+        post(&[], Some(app.address.clone())).await,
+        post(&[("Sec-Fetch-Site", "same-origin")], Some("null".to_owned())).await,
+    ] {
+        assert!(html.contains(STALE) && !html.contains(FOREIGN), "{html}");
+        assert!(html.contains("<a href=\"/account\">"), "{html}");
+    }
+    // From another site, or from nowhere said: as before.
+    for html in [
+        post(&[], Some("https://evil.example".to_owned())).await,
+        post(&[("Sec-Fetch-Site", "cross-site")], None).await,
+        post(&[], None).await,
+    ] {
+        assert!(html.contains(FOREIGN) && !html.contains(STALE), "{html}");
+    }
+    // Nothing was ended.
+    assert_eq!(hidden_all(&account_page(&app, &b).await, "session"), std::slice::from_ref(&session));
+});
