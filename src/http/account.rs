@@ -1,8 +1,9 @@
 //! `GET /account` (the signed-in user's sessions and connected apps) and its two forms,
-//! `POST /account/sessions/revoke` and `POST /account/apps/revoke`. Without a session the browser is sent to
-//! sign in, and back here afterwards. The forms carry a CSRF token bound to the session cookie and must come
-//! from our own page (`Origin`, `Sec-Fetch-Site`); after success the browser is sent back to the page (303),
-//! whose query says what was done (`done=session`, `done=app&client_id=…`) so the page can say so.
+//! `POST /account/sessions/revoke` and `POST /account/apps/revoke`; a GET of either sends the browser to the
+//! page. Without a session the browser is sent to sign in, and back here afterwards. The forms carry a CSRF
+//! token bound to the session cookie and must come from our own page (`Origin`, `Sec-Fetch-Site`); after
+//! success the browser is sent back to the page (303), whose query says what was done (`done=session`,
+//! `done=app&client_id=…`) so the page can say so.
 use super::interaction_pages::{forbidden, from_another_origin, from_our_origin};
 use super::login::RETURN_TO_ACCOUNT;
 use super::meta::request_meta;
@@ -174,6 +175,12 @@ fn out_of_date(req: &HttpRequest) -> HttpResponse {
         "This page was out of date. Reload your account page and try again.",
         Some(Link { href: paths::ACCOUNT, text: "Go to your account page" }),
     )
+}
+
+/// `GET /account/sessions/revoke` or `/account/apps/revoke`: a form's target bookmarked, or reloaded after its
+/// answer was lost. A GET changes nothing, so there is nothing to do but show the page.
+pub async fn back_to_page() -> HttpResponse {
+    see_other(paths::ACCOUNT)
 }
 
 /// `POST /account/sessions/revoke` (`session`: a session's reference from the page). Ending the current

@@ -532,3 +532,25 @@ both_backends!(a_form_from_a_stale_account_page_says_the_page_was_out_of_date, a
     // Nothing was ended.
     assert_eq!(hidden_all(&account_page(&app, &b).await, "session"), std::slice::from_ref(&session));
 });
+
+both_backends!(a_get_of_a_form_target_goes_to_the_account_page, async |app| {
+    add_alice(&app);
+    let (id, _, _) = connected_app(&app, "openid").await;
+    let c = &app.api_client;
+    for path in ["/account/sessions/revoke", "/account/apps/revoke"] {
+        let query = format!("{path}?client_id={id}");
+        for r in [
+            c.get(app.url(path)).send().await.unwrap(),
+            c.get(app.url(&query)).send().await.unwrap(),
+            c.head(app.url(path)).send().await.unwrap(),
+        ] {
+            assert_eq!((r.status(), location(&r)), (StatusCode::SEE_OTHER, "/account".to_owned()), "{path}");
+        }
+        // The form still posts there; other methods are still refused.
+        let r = c.delete(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+    }
+    // Nothing was ended.
+    let html = account_page(&app, c).await;
+    assert_eq!((hidden_all(&html, "client_id"), hidden_all(&html, "session").len()), (vec![id], 1));
+});
