@@ -1,7 +1,9 @@
 //! What the login and consent pages share: finding the pending request and checking that a form really
 //! comes from our page (CSRF token bound to the interaction and the browser, and the Origin header).
-use super::render::message_page;
+use super::render::{message_page, message_page_with};
+use super::views::Link;
 use super::AppState;
+use crate::oauth::discovery::paths;
 use crate::oauth::interaction::Interaction;
 use crate::oauth::params::Params;
 use crate::oauth::provider::Provider;
@@ -15,6 +17,19 @@ pub fn expired(req: &HttpRequest) -> HttpResponse {
         StatusCode::BAD_REQUEST,
         "This sign-in link has expired",
         "Go back to the application and start signing in again.",
+    )
+}
+
+/// The page shown for a sign-in link whose `return` names nothing we continue to (mistyped, cut short, or made
+/// up): no waiting or retrying makes it work, so it is not called expired.
+pub fn invalid_link(req: &HttpRequest) -> HttpResponse {
+    message_page_with(
+        req,
+        StatusCode::BAD_REQUEST,
+        "This sign-in link is not valid",
+        "The link does not lead anywhere on this site. Go back to the application and start signing in again, \
+         or go to your account page.",
+        Some(Link { href: paths::ACCOUNT, text: "Go to your account page" }),
     )
 }
 

@@ -554,3 +554,30 @@ both_backends!(a_get_of_a_form_target_goes_to_the_account_page, async |app| {
     let html = account_page(&app, c).await;
     assert_eq!((hidden_all(&html, "client_id"), hidden_all(&html, "session").len()), (vec![id], 1));
 });
+
+both_backends!(a_sign_in_link_with_a_bad_return_says_it_is_not_valid, async |app| {
+    add_alice(&app);
+    let b = other_browser();
+    // The browser-binding cookie, so an unknown interaction is not taken for blocked cookies.
+    let html = b.get(app.url("/login?return=account")).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden(&html, "csrf");
+    const NOT_VALID: &str = "This sign-in link is not valid";
+    const EXPIRED: &str = "This sign-in link has expired";
+    let says = |r: reqwest::Response| async move {
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let html = r.text().await.unwrap();
+        (html.contains(NOT_VALID), html.contains(EXPIRED), html.contains("<a href=\"/account\">"))
+    };
+    for query in ["return=https%3A%2F%2Fevil.example", "return=Account", "return=%2Faccount"] {
+        let r = b.get(app.url(&format!("/login?{query}"))).send().await.unwrap();
+        assert_eq!(says(r).await, (true, false, true), "{query}");
+    }
+    let form = [("return", "evil"), ("csrf", csrf.as_str()), ("username", "alice"), ("password", PASSWORD)];
+    let r = post_form(&app, &b, "/login", &form).await;
+    assert_eq!(says(r).await, (true, false, true));
+    // An unknown interaction, or none at all, is still an expired link.
+    for query in ["interaction=nope", "interaction=nope&return=evil", ""] {
+        let r = b.get(app.url(&format!("/login?{query}"))).send().await.unwrap();
+        assert_eq!(says(r).await, (false, true, false), "{query}");
+    }
+});
