@@ -127,7 +127,7 @@ pub struct LogoutPage {
     pub state: String,
 }
 
-/// After logout (or after choosing to stay signed in).
+/// After logout, or after choosing to stay signed in (with no redirect to the app).
 #[derive(Template)]
 #[template(path = "logged_out.html")]
 pub struct LoggedOutPage {
