@@ -1,12 +1,16 @@
 //! `GET /account` (the signed-in user's sessions and connected apps) and its two forms,
-//! `POST /account/sessions/revoke` and `POST /account/apps/revoke`. Without a session the browser is sent to
-//! sign in, and back here afterwards. The forms carry a CSRF token bound to the session cookie and must come
-//! from our own page (`Origin`, `Sec-Fetch-Site`); after success the browser is sent back to the page (303).
-use super::interaction_pages::{forbidden, from_another_origin};
+//! `POST /account/sessions/revoke` and `POST /account/apps/revoke`; a GET of either sends the browser to the
+//! page. Without a session the browser is sent to sign in, and back here afterwards. The forms carry a CSRF
+//! token bound to the session cookie and must come from our own page (`Origin`, `Sec-Fetch-Site`); after
+//! success the browser is sent back to the page (303), whose query says what was done (`done=session`,
+//! `done=app&client_id=…`) so the page can say so.
+use super::interaction_pages::{forbidden, from_another_origin, from_our_origin};
 use super::login::RETURN_TO_ACCOUNT;
 use super::meta::request_meta;
-use super::render::{error_page, message_page, page, see_other};
-use super::views::{describe_device, describe_scope, utc_time, AccountPage, AppLine, ScopeLine, SessionLine};
+use super::render::{error_page, message_page, message_page_with, page, see_other};
+use super::views::{
+    describe_amr, describe_device, describe_scope, utc_time, AccountPage, AppLine, Link, ScopeLine, SessionLine,
+};
 use super::{form, AppState};
 use crate::domain::ClientId;
 use crate::oauth::account::{account_csrf, account_csrf_matches, AccountOverview, SessionRevoked};
@@ -40,6 +44,52 @@ async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<(String, Signe
     current(req, state).await?.ok_or_else(to_login)
 }
 
+/// What a form just did, carried to the page in the query of the redirect after it (a cookie would outlive
+/// the page it is meant for, or show on another tab's).
+enum Done {
+    /// Another session of the user ended (or had ended already).
+    Session,
+    /// The user withdrew an app's access.
+    App(ClientId),
+}
+
+impl Done {
+    /// The page's address saying this was done.
+    fn location(&self) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        match self {
+            Self::Session => query.append_pair("done", "session"),
+            Self::App(client_id) => query.append_pair("done", "app").append_pair("client_id", client_id.as_str()),
+        };
+        format!("{}?{}", paths::ACCOUNT, query.finish())
+    }
+
+    /// What the page's query says was done; anything else says nothing.
+    fn from_query(req: &HttpRequest) -> Option<Self> {
+        let q = form::query(req).ok()?;
+        match q.get("done")? {
+            "session" => Some(Self::Session),
+            "app" => ClientId::parse(q.get("client_id")?).ok().map(Self::App),
+            _ => None,
+        }
+    }
+}
+
+/// The sentence the page shows for `done`, if it is true of what the page lists.
+async fn notice(state: &AppState, overview: &AccountOverview, done: Done) -> Option<String> {
+    match done {
+        Done::Session => Some("Signed out of that session.".to_owned()),
+        Done::App(client_id) => match state.provider.withdrawn_app_name(overview, &client_id).await {
+            Ok(name) => name.map(|n| format!("Access removed for {n}.")),
+            // The withdrawal is done: failing to name it must not hide the page.
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot name the withdrawn app");
+                None
+            }
+        },
+    }
+}
+
 /// `GET /account`.
 #[tracing::instrument(name = "account page", skip_all)]
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -51,10 +101,14 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Ok(o) => o,
         Err(e) => return error_page(&req, &e),
     };
-    page(StatusCode::OK, view(&signed_in, overview, account_csrf(&cookie)).render())
+    let notice = match Done::from_query(&req) {
+        Some(done) => notice(&state, &overview, done).await,
+        None => None,
+    };
+    page(StatusCode::OK, view(&signed_in, overview, account_csrf(&cookie), notice).render())
 }
 
-fn view(signed_in: &SignedIn, overview: AccountOverview, csrf: String) -> AccountPage {
+fn view(signed_in: &SignedIn, overview: AccountOverview, csrf: String, notice: Option<String>) -> AccountPage {
     let sessions = overview
         .sessions
         .into_iter()
@@ -64,7 +118,7 @@ fn view(signed_in: &SignedIn, overview: AccountOverview, csrf: String) -> Accoun
             started: utc_time(s.created_at),
             signed_in: utc_time(s.auth_time),
             expires: utc_time(s.expires_at),
-            methods: s.amr.join(", "),
+            methods: s.amr.iter().map(|m| describe_amr(m)).collect::<Vec<_>>().join(", "),
             current: s.current,
             reference: s.reference,
         })
@@ -85,7 +139,7 @@ fn view(signed_in: &SignedIn, overview: AccountOverview, csrf: String) -> Accoun
             since: utc_time(a.grant.since),
         })
         .collect();
-    AccountPage { username: signed_in.user.username.as_str().to_owned(), csrf, sessions, apps }
+    AccountPage { username: signed_in.user.username.as_str().to_owned(), notice, csrf, sessions, apps }
 }
 
 /// A posted account form: parsed, from our own page, of a signed-in session, with that session's CSRF token.
@@ -101,11 +155,36 @@ async fn checked(
         return Err(forbidden(req));
     }
     let (cookie, signed_in) = signed_in(req, state).await?;
-    if !f.get("csrf").is_some_and(|t| account_csrf_matches(&cookie, t)) {
-        tracing::warn!(event = "csrf_token_mismatch", "account form posted without a valid CSRF token");
-        return Err(forbidden(req));
+    match f.get("csrf") {
+        Some(t) if account_csrf_matches(&cookie, t) => Ok((f, cookie, signed_in)),
+        // Our own page's token for a session cookie since replaced (signed out and in again, in another tab):
+        // the page is stale, not forged.
+        Some(t) if !t.is_empty() && from_our_origin(req, state) => {
+            tracing::info!(event = "csrf_token_stale", "account form posted from an out-of-date page");
+            Err(out_of_date(req))
+        }
+        _ => {
+            tracing::warn!(event = "csrf_token_mismatch", "account form posted without a valid CSRF token");
+            Err(forbidden(req))
+        }
     }
-    Ok((f, cookie, signed_in))
+}
+
+/// The page for a form posted from an account page served to an earlier session of this browser.
+fn out_of_date(req: &HttpRequest) -> HttpResponse {
+    message_page_with(
+        req,
+        StatusCode::FORBIDDEN,
+        "Nothing was changed",
+        "This page was out of date. Reload your account page and try again.",
+        Some(Link { href: paths::ACCOUNT, text: "Go to your account page" }),
+    )
+}
+
+/// `GET /account/sessions/revoke` or `/account/apps/revoke`: a form's target bookmarked, or reloaded after its
+/// answer was lost. A GET changes nothing, so there is nothing to do but show the page.
+pub async fn back_to_page() -> HttpResponse {
+    see_other(paths::ACCOUNT)
 }
 
 /// `POST /account/sessions/revoke` (`session`: a session's reference from the page). Ending the current
@@ -135,7 +214,7 @@ pub async fn revoke_session(req: HttpRequest, body: form::Body, state: web::Data
         }
         // An unknown reference is a session that ended meanwhile (or never was this user's): the page, shown
         // again, lists what is left.
-        Ok(SessionRevoked::Other | SessionRevoked::Unknown) => see_other(paths::ACCOUNT),
+        Ok(SessionRevoked::Other | SessionRevoked::Unknown) => see_other(&Done::Session.location()),
         Err(e) => error_page(&req, &e),
     }
 }
@@ -152,7 +231,7 @@ pub async fn revoke_app(req: HttpRequest, body: form::Body, state: web::Data<App
     };
     let meta = request_meta(&req, &state);
     match state.provider.revoke_account_app(&signed_in, &client_id, &meta, crate::domain::now()).await {
-        Ok(()) => see_other(paths::ACCOUNT),
+        Ok(()) => see_other(&Done::App(client_id).location()),
         Err(e) => error_page(&req, &e),
     }
 }

@@ -1,7 +1,9 @@
 //! What the login and consent pages share: finding the pending request and checking that a form really
 //! comes from our page (CSRF token bound to the interaction and the browser, and the Origin header).
-use super::render::message_page;
+use super::render::{message_page, message_page_with};
+use super::views::Link;
 use super::AppState;
+use crate::oauth::discovery::paths;
 use crate::oauth::interaction::Interaction;
 use crate::oauth::params::Params;
 use crate::oauth::provider::Provider;
@@ -15,6 +17,19 @@ pub fn expired(req: &HttpRequest) -> HttpResponse {
         StatusCode::BAD_REQUEST,
         "This sign-in link has expired",
         "Go back to the application and start signing in again.",
+    )
+}
+
+/// The page shown for a sign-in link whose `return` names nothing we continue to (mistyped, cut short, or made
+/// up): no waiting or retrying makes it work, so it is not called expired.
+pub fn invalid_link(req: &HttpRequest) -> HttpResponse {
+    message_page_with(
+        req,
+        StatusCode::BAD_REQUEST,
+        "This sign-in link is not valid",
+        "The link does not lead anywhere on this site. Go back to the application and start signing in again, \
+         or go to your account page.",
+        Some(Link { href: paths::ACCOUNT, text: "Go to your account page" }),
     )
 }
 
@@ -67,6 +82,14 @@ pub fn from_another_origin(req: &HttpRequest, state: &AppState) -> bool {
     let cross_origin = origin.is_some_and(|o| o != "null" && o != state.issuer_origin);
     let fetch_site = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok());
     cross_origin || fetch_site.is_some_and(|s| s != "same-origin")
+}
+
+/// Whether a request to one of our forms says it came from our own origin: a browser sent `Sec-Fetch-Site:
+/// same-origin`, or our origin as `Origin`. A request that sends neither proves nothing.
+pub fn from_our_origin(req: &HttpRequest, state: &AppState) -> bool {
+    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let fetch_site = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    origin == Some(state.issuer_origin.as_str()) || fetch_site == Some("same-origin")
 }
 
 /// Checks a POSTed form: not cross-origin (`Origin`, `Sec-Fetch-Site`) and the interaction's CSRF token.

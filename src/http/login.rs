@@ -1,7 +1,9 @@
 //! `GET` and `POST /login`: the sign-in of a pending authorization (`interaction=…`), or the sign-in that
 //! leads to the account page (`return=account`, a fixed target: never a URL taken from the request).
 use super::authorize::step_response;
-use super::interaction_pages::{check_form, cookies_blocked, expired, forbidden, from_another_origin, load};
+use super::interaction_pages::{
+    check_form, cookies_blocked, expired, forbidden, from_another_origin, invalid_link, load,
+};
 use super::meta::{device, request_meta};
 use super::render::{error_page, page, see_other};
 use super::views::LoginPage;
@@ -51,12 +53,18 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Ok(q) => q,
         Err(e) => return error_page(&req, &e),
     };
-    if q.get("interaction").is_none() && q.get("return") == Some(RETURN_TO_ACCOUNT) {
-        return match super::account::current(&req, &state).await {
-            Ok(Some(_)) => see_other(paths::ACCOUNT),
-            Ok(None) => account_form(&req, &state, String::new(), StatusCode::OK, None),
-            Err(resp) => resp,
-        };
+    if q.get("interaction").is_none() {
+        match q.get("return") {
+            Some(RETURN_TO_ACCOUNT) => {
+                return match super::account::current(&req, &state).await {
+                    Ok(Some(_)) => see_other(paths::ACCOUNT),
+                    Ok(None) => account_form(&req, &state, String::new(), StatusCode::OK, None),
+                    Err(resp) => resp,
+                }
+            }
+            Some(_) => return invalid_link(&req),
+            None => {}
+        }
     }
     let (id, interaction) = match load(&req, &state, q.get("interaction")).await {
         Ok(v) => v,
@@ -127,7 +135,7 @@ async fn target(req: &HttpRequest, state: &AppState, f: &Params) -> Result<Targe
         return Ok(Target::Account);
     }
     if f.get("interaction").is_none() {
-        return Err(expired(req));
+        return Err(if f.get("return").is_some() { invalid_link(req) } else { expired(req) });
     }
     let (id, interaction) = load(req, state, f.get("interaction")).await?;
     check_form(req, state, &interaction, f)?;

@@ -1,6 +1,6 @@
 //! `GET` and `POST /logout` (RP-Initiated Logout 1.0). With a valid `id_token_hint` issued in the current
 //! session the session ends at once; otherwise the user confirms on a page (CSRF token bound to the session
-//! cookie).
+//! cookie). One who chooses to stay signed in is shown a page saying so, not sent back to the app.
 use super::meta::request_meta;
 use super::render::{page, repeat_as_get, sign_out_error_page};
 use super::views::{LoggedOutPage, LogoutPage};
@@ -62,7 +62,7 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
         return finish(state, &request);
     };
     if params.get("decision") == Some("stay") && params.get("csrf").is_some_and(|t| logout_csrf_matches(&cookie, t)) {
-        return finish_without_logout(&request);
+        return still_signed_in();
     }
     let hinted = state.provider.logout_needs_no_confirmation(&request, &cookie, crate::domain::now()).await;
     if !(hinted || confirmed) {
@@ -100,13 +100,11 @@ fn finish(_state: &AppState, request: &LogoutRequest) -> HttpResponse {
     }
 }
 
-fn finish_without_logout(request: &LogoutRequest) -> HttpResponse {
-    match request.redirect_url() {
-        // Not cached, like the logout answer: a cached redirect would replay this choice on a later visit.
-        Some(url) => HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, url.as_str()))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .finish(),
-        None => page(StatusCode::OK, LoggedOutPage { signed_out: false }.render()),
-    }
+/// The user declined to sign out. The browser is not sent to the app's `post_logout_redirect_uri`:
+/// RP-Initiated Logout 1.0 §2 and §3 define that redirect as what follows a logout that has been performed,
+/// and an app that receives it takes the user for signed out (§2: a user who does not approve the logout
+/// means the app hears of none). Keycloak and Hydra do not redirect there either. The page says the user is
+/// still signed in and leads to the account page.
+fn still_signed_in() -> HttpResponse {
+    page(StatusCode::OK, LoggedOutPage { signed_out: false }.render())
 }

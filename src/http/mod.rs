@@ -80,12 +80,12 @@ pub fn routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
         .service(metrics::metered(
             metrics,
             paths::ACCOUNT_REVOKE_SESSION,
-            web::resource(paths::ACCOUNT_REVOKE_SESSION).route(web::post().to(account::revoke_session)),
+            get(paths::ACCOUNT_REVOKE_SESSION, account::back_to_page).route(web::post().to(account::revoke_session)),
         ))
         .service(metrics::metered(
             metrics,
             paths::ACCOUNT_REVOKE_APP,
-            web::resource(paths::ACCOUNT_REVOKE_APP).route(web::post().to(account::revoke_app)),
+            get(paths::ACCOUNT_REVOKE_APP, account::back_to_page).route(web::post().to(account::revoke_app)),
         ))
         .service(metrics::metered(
             metrics,

@@ -1,6 +1,6 @@
 //! Rendering protocol outcomes: JSON errors for back-channel endpoints (RFC 6749 §5.2, RFC 6750 §3),
 //! HTML pages with strict security headers, and authorization responses by redirect or form post.
-use super::views::{ErrorPage, FormPostPage};
+use super::views::{ErrorPage, FormPostPage, Link};
 use crate::oauth::authorize::ResponseMode;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::interaction::AuthorizationResponse;
@@ -63,6 +63,7 @@ fn refusal_page(req: &HttpRequest, e: &OAuthError, refused: &str) -> HttpRespons
         title: title.into(),
         message: e.description.clone(),
         code: Some(e.code.as_str().into()),
+        link: None,
         request_id: request_id(req),
     }
     .render();
@@ -71,8 +72,20 @@ fn refusal_page(req: &HttpRequest, e: &OAuthError, refused: &str) -> HttpRespons
 
 /// A page for a failure that is not an OAuth error (expired link, bad form).
 pub fn message_page(req: &HttpRequest, status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    message_page_with(req, status, title, message, None)
+}
+
+/// [`message_page`] with a link to the page to go on from.
+pub fn message_page_with(
+    req: &HttpRequest,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    link: Option<Link>,
+) -> HttpResponse {
     let body =
-        ErrorPage { title: title.into(), message: message.into(), code: None, request_id: request_id(req) }.render();
+        ErrorPage { title: title.into(), message: message.into(), code: None, link, request_id: request_id(req) }
+            .render();
     page(status, body)
 }
 

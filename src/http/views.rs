@@ -66,8 +66,18 @@ pub struct ErrorPage {
     pub message: String,
     /// The OAuth error code, when there is one.
     pub code: Option<String>,
+    /// Where to go from here, when we know.
+    pub link: Option<Link>,
     /// The request id, to quote to an operator.
     pub request_id: String,
+}
+
+/// A link to one of our own pages.
+pub struct Link {
+    /// The path.
+    pub href: &'static str,
+    /// What it says.
+    pub text: &'static str,
 }
 
 /// `response_mode=form_post`: a form the browser submits to the client (by a static script, or by the
@@ -92,6 +102,15 @@ pub fn describe_scope(scope: &str) -> String {
     }
 }
 
+/// A sign-in method (an `amr` value, RFC 8176) in words: every value this server issues has some; another
+/// is shown as it is.
+pub fn describe_amr(method: &str) -> &str {
+    match method {
+        "pwd" => "password",
+        other => other,
+    }
+}
+
 /// The logout confirmation page.
 #[derive(Template)]
 #[template(path = "logout.html")]
@@ -108,7 +127,7 @@ pub struct LogoutPage {
     pub state: String,
 }
 
-/// After logout (or after choosing to stay signed in).
+/// After logout, or after choosing to stay signed in (with no redirect to the app).
 #[derive(Template)]
 #[template(path = "logged_out.html")]
 pub struct LoggedOutPage {
@@ -130,7 +149,7 @@ pub struct SessionLine {
     pub signed_in: String,
     /// When it ends.
     pub expires: String,
-    /// How the user authenticated (`amr`), comma-separated.
+    /// How the user authenticated (`amr`), in words, comma-separated.
     pub methods: String,
     /// Whether it is this browser's.
     pub current: bool,
@@ -156,6 +175,8 @@ pub struct AppLine {
 pub struct AccountPage {
     /// Who is signed in.
     pub username: String,
+    /// What the form just posted did, in a sentence (announced to screen readers).
+    pub notice: Option<String>,
     /// CSRF token bound to the session cookie.
     pub csrf: String,
     /// Live sessions, this one first.
@@ -222,7 +243,7 @@ pub fn describe_device(user_agent: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{describe_device, utc_time};
+    use super::{describe_amr, describe_device, utc_time};
 
     #[test]
     fn devices_are_described_by_browser_and_system() {
@@ -299,6 +320,12 @@ mod tests {
             assert_eq!(describe_device(Some(ua)), words, "{ua}");
         }
         assert_eq!(describe_device(None), "Unknown device");
+    }
+
+    #[test]
+    fn sign_in_methods_are_words_and_unknown_ones_stay_as_they_are() {
+        assert_eq!(describe_amr("pwd"), "password");
+        assert_eq!(describe_amr("hwk"), "hwk");
     }
 
     #[test]

@@ -107,7 +107,7 @@ pub struct ConnectedApp {
 pub struct AccountOverview {
     /// The live sessions, the current one first, then newest first.
     pub sessions: Vec<SessionEntry>,
-    /// The connected apps, by client id.
+    /// The connected apps, by name (ignoring case), then client id.
     pub apps: Vec<ConnectedApp>,
 }
 
@@ -197,8 +197,8 @@ impl Provider {
         Ok(SignedIn::from_context(SessionContext { session, user, consent: None }, now))
     }
 
-    /// The signed-in user's live sessions and connected apps. Apps whose client is gone are left out (their
-    /// grants went with it).
+    /// The signed-in user's live sessions and connected apps, the apps by name. Apps whose client is gone are
+    /// left out (their grants went with it).
     pub async fn account_overview(&self, signed_in: &SignedIn, now: UnixTime) -> Result<AccountOverview, OAuthError> {
         let user_id = &signed_in.user.id;
         let sessions = self.sessions.sessions_of_user(user_id, now).await?;
@@ -210,7 +210,23 @@ impl Provider {
                 apps.push(ConnectedApp { name: client.name, grant });
             }
         }
+        // People look an app up by its name; the client id only keeps apps of one name in a stable order.
+        apps.sort_by_cached_key(|a| (a.name.to_lowercase(), a.grant.client_id.clone()));
         Ok(AccountOverview { sessions: session_entries(sessions, &signed_in.session.id_hash, now), apps })
+    }
+
+    /// The name of the app `client_id` if its access is withdrawn: it exists and `overview` does not list it.
+    /// The account page names it after the withdrawal, and names nothing for a link about an app still
+    /// connected.
+    pub async fn withdrawn_app_name(
+        &self,
+        overview: &AccountOverview,
+        client_id: &ClientId,
+    ) -> Result<Option<String>, OAuthError> {
+        if overview.apps.iter().any(|a| a.grant.client_id == *client_id) {
+            return Ok(None);
+        }
+        Ok(self.clients.client(client_id).await?.map(|c| c.name))
     }
 
     /// Ends the session `reference` names if it is a live session of the signed-in user, like logout does:

@@ -56,7 +56,12 @@ async fn post_form(app: &TestApp, c: &reqwest::Client, path: &str, form: &[(&str
 
 /// A confidential client with alice's consent for `scope`, and the tokens of a code flow.
 async fn connected_app(app: &TestApp, scope: &str) -> (String, String, Value) {
-    let client = add_client(app, &[]);
+    connected_app_named(app, "Test App", scope).await
+}
+
+/// [`connected_app`] for a client named `name`.
+async fn connected_app_named(app: &TestApp, name: &str, scope: &str) -> (String, String, Value) {
+    let client = app.cli_json(&["clients", "add", "--name", name, "--redirect-uri", REDIRECT], None);
     let (id, secret) =
         (client["client_id"].as_str().unwrap().to_owned(), client["client_secret"].as_str().unwrap().to_owned());
     let (challenge, verifier) = pkce_pair();
@@ -144,7 +149,7 @@ both_backends!(revoking_an_app_ends_its_tokens_and_asks_consent_again, async |ap
 
     let r = post_form(&app, c, "/account/apps/revoke", &[("csrf", &csrf), ("client_id", &id)]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&r), "/account");
+    assert_eq!(location(&r), format!("/account?done=app&client_id={id}"));
     let html = account_page(&app, c).await;
     assert!(!html.contains("Test App") && html.contains("No app has access"), "{html}");
 
@@ -246,7 +251,10 @@ both_backends!(revoking_an_app_without_refresh_tokens_ends_its_access_tokens, as
     // A stale page's form for an app since removed has nothing to withdraw, and says nothing went wrong.
     let csrf = hidden(&account_page(&app, c).await, "csrf");
     let r = post_form(&app, c, "/account/apps/revoke", &[("csrf", &csrf), ("client_id", "removed-app")]).await;
-    assert_eq!((r.status(), location(&r)), (StatusCode::SEE_OTHER, "/account".to_owned()));
+    assert_eq!(
+        (r.status(), location(&r)),
+        (StatusCode::SEE_OTHER, "/account?done=app&client_id=removed-app".to_owned())
+    );
 });
 
 /// Asserts every button's accessible name (its `aria-label`) starts with its visible text (WCAG 2.5.3 Label in
@@ -280,7 +288,7 @@ both_backends!(revoking_another_session_ends_it_and_the_current_one_signs_out, a
     let (b_session, a_session) = (sessions[0].clone(), sessions[1].clone());
     let csrf_b = hidden(&html, "csrf");
     let r = post_form(&app, &b, "/account/sessions/revoke", &[("csrf", &csrf_b), ("session", &a_session)]).await;
-    assert_eq!((r.status(), location(&r)), (StatusCode::SEE_OTHER, "/account".to_owned()));
+    assert_eq!((r.status(), location(&r)), (StatusCode::SEE_OTHER, "/account?done=session".to_owned()));
     // The first browser is signed out, and its session-bound tokens are revoked.
     let r = a.get(app.url("/account")).send().await.unwrap();
     assert_eq!(location(&r), "/login?return=account");
@@ -478,4 +486,164 @@ both_backends!(account_sign_in_without_cookies_asks_for_them, async |app| {
     // From another site the post is a forgery, cookies or not.
     let r = c.post(app.url("/login")).header("Origin", "https://evil.example").form(&form).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+});
+
+/// The page's status message (`role="status"`), if it shows one.
+fn status_message(html: &str) -> Option<&str> {
+    let start = html.find("role=\"status\">")? + "role=\"status\">".len();
+    Some(&html[start..start + html[start..].find('<')?])
+}
+
+both_backends!(account_page_says_what_a_form_just_did, async |app| {
+    add_alice(&app);
+    let (id, _, _) = connected_app_named(&app, "<b>Mallory & Co</b>", "openid").await;
+    let (kept, _, _) = connected_app(&app, "openid").await;
+    let b = other_browser();
+    sign_in_to_account(&app, &b).await;
+    let html = account_page(&app, &b).await;
+    assert_eq!(status_message(&html), None, "{html}");
+    let csrf = hidden(&html, "csrf");
+    let a_session = hidden_all(&html, "session")[1].clone();
+    let follow = |r: reqwest::Response| {
+        let (b, url) = (b.clone(), app.url(&location(&r)));
+        async move { b.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+
+    let r = post_form(&app, &b, "/account/sessions/revoke", &[("csrf", &csrf), ("session", &a_session)]).await;
+    assert_eq!(location(&r), "/account?done=session");
+    let html = follow(r).await;
+    assert_eq!(status_message(&html), Some("Signed out of that session."), "{html}");
+    assert_eq!(status_message(&account_page(&app, &b).await), None, "the page without the query says nothing");
+
+    // The app is named as registered, escaped.
+    let r = post_form(&app, &b, "/account/apps/revoke", &[("csrf", &csrf), ("client_id", &id)]).await;
+    let html = follow(r).await;
+    assert_eq!(status_message(&html), Some("Access removed for &#60;b&#62;Mallory &#38; Co&#60;/b&#62;."), "{html}");
+    assert!(!html.contains("<b>Mallory"), "{html}");
+
+    // What the query cannot vouch for says nothing: an unknown value, no app, an app that does not exist, an app
+    // still connected, a repeated parameter.
+    for query in [
+        "done=everything".to_owned(),
+        "done=app".to_owned(),
+        "done=app&client_id=nobody".to_owned(),
+        format!("done=app&client_id={kept}"),
+        "done=session&done=session".to_owned(),
+    ] {
+        let html = b.get(app.url(&format!("/account?{query}"))).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("Signed in as"), "{query}: {html}");
+        assert_eq!(status_message(&html), None, "{query}: {html}");
+    }
+});
+
+both_backends!(apps_are_listed_by_name_and_sign_in_methods_in_words, async |app| {
+    add_alice(&app);
+    let mut apps = Vec::new();
+    for name in ["delta", "Bravo", "alpha", "Charlie", "Alpha"] {
+        let (id, _, _) = connected_app_named(&app, name, "openid").await;
+        apps.push((name.to_lowercase(), id));
+    }
+    // By name ignoring case; one name twice, by client id.
+    apps.sort();
+    let html = account_page(&app, &app.api_client).await;
+    let expected: Vec<String> = apps.into_iter().map(|(_, id)| id).collect();
+    assert_eq!(hidden_all(&html, "client_id"), expected, "{html}");
+    assert!(html.contains(" (password)</dd>") && !html.contains("(pwd)"), "{html}");
+});
+
+both_backends!(a_form_from_a_stale_account_page_says_the_page_was_out_of_date, async |app| {
+    add_alice(&app);
+    let b = other_browser();
+    sign_in_to_account(&app, &b).await;
+    let html = account_page(&app, &b).await;
+    let (stale, session) = (hidden(&html, "csrf"), hidden(&html, "session"));
+    // Signed out and in again (as in another tab): the page above is out of date.
+    let r = post_form(&app, &b, "/account/sessions/revoke", &[("csrf", &stale), ("session", &session)]).await;
+    assert_eq!(location(&r), "/account");
+    sign_in_to_account(&app, &b).await;
+    let session = hidden(&account_page(&app, &b).await, "session");
+    let form = [("csrf", stale.as_str()), ("session", session.as_str())];
+    let post = |headers: &'static [(&'static str, &'static str)], origin: Option<String>| {
+        let mut req = b.post(app.url("/account/sessions/revoke")).form(&form);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        if let Some(o) = origin {
+            req = req.header("Origin", o);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN);
+            r.text().await.unwrap()
+        }
+    };
+    const STALE: &str = "This page was out of date. Reload your account page and try again.";
+    const FOREIGN: &str = "did not come from this site";
+    // From our own page, by Origin or by Sec-Fetch-Site (browsers send `Origin: null` under no-referrer).
+    for html in [
+        post(&[], Some(app.address.clone())).await,
+        post(&[("Sec-Fetch-Site", "same-origin")], Some("null".to_owned())).await,
+    ] {
+        assert!(html.contains(STALE) && !html.contains(FOREIGN), "{html}");
+        assert!(html.contains("<a href=\"/account\">"), "{html}");
+    }
+    // From another site, or from nowhere said: as before.
+    for html in [
+        post(&[], Some("https://evil.example".to_owned())).await,
+        post(&[("Sec-Fetch-Site", "cross-site")], None).await,
+        post(&[], None).await,
+    ] {
+        assert!(html.contains(FOREIGN) && !html.contains(STALE), "{html}");
+    }
+    // Nothing was ended.
+    assert_eq!(hidden_all(&account_page(&app, &b).await, "session"), std::slice::from_ref(&session));
+});
+
+both_backends!(a_get_of_a_form_target_goes_to_the_account_page, async |app| {
+    add_alice(&app);
+    let (id, _, _) = connected_app(&app, "openid").await;
+    let c = &app.api_client;
+    for path in ["/account/sessions/revoke", "/account/apps/revoke"] {
+        let query = format!("{path}?client_id={id}");
+        for r in [
+            c.get(app.url(path)).send().await.unwrap(),
+            c.get(app.url(&query)).send().await.unwrap(),
+            c.head(app.url(path)).send().await.unwrap(),
+        ] {
+            assert_eq!((r.status(), location(&r)), (StatusCode::SEE_OTHER, "/account".to_owned()), "{path}");
+        }
+        // The form still posts there; other methods are still refused.
+        let r = c.delete(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+    }
+    // Nothing was ended.
+    let html = account_page(&app, c).await;
+    assert_eq!((hidden_all(&html, "client_id"), hidden_all(&html, "session").len()), (vec![id], 1));
+});
+
+both_backends!(a_sign_in_link_with_a_bad_return_says_it_is_not_valid, async |app| {
+    add_alice(&app);
+    let b = other_browser();
+    // The browser-binding cookie, so an unknown interaction is not taken for blocked cookies.
+    let html = b.get(app.url("/login?return=account")).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden(&html, "csrf");
+    const NOT_VALID: &str = "This sign-in link is not valid";
+    const EXPIRED: &str = "This sign-in link has expired";
+    let says = |r: reqwest::Response| async move {
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let html = r.text().await.unwrap();
+        (html.contains(NOT_VALID), html.contains(EXPIRED), html.contains("<a href=\"/account\">"))
+    };
+    for query in ["return=https%3A%2F%2Fevil.example", "return=Account", "return=%2Faccount"] {
+        let r = b.get(app.url(&format!("/login?{query}"))).send().await.unwrap();
+        assert_eq!(says(r).await, (true, false, true), "{query}");
+    }
+    let form = [("return", "evil"), ("csrf", csrf.as_str()), ("username", "alice"), ("password", PASSWORD)];
+    let r = post_form(&app, &b, "/login", &form).await;
+    assert_eq!(says(r).await, (true, false, true));
+    // An unknown interaction, or none at all, is still an expired link.
+    for query in ["interaction=nope", "interaction=nope&return=evil", ""] {
+        let r = b.get(app.url(&format!("/login?{query}"))).send().await.unwrap();
+        assert_eq!(says(r).await, (false, true, false), "{query}");
+    }
 });

@@ -655,7 +655,11 @@ both_backends!(account_page_signs_in_and_removes_an_app_in_a_real_browser, async
     wait_for_account(&app, &browser, "the app is not listed", |s| s.contains(CLIENT_NAME)).await;
     let button = format!("button[aria-label=\"Remove access for {CLIENT_NAME}\"]");
     browser.find(&button).await.click().await;
-    wait_for_account(&app, &browser, "the app is still listed", |s| !s.contains(CLIENT_NAME)).await;
+    // Back on the page, which says what was done where screen readers announce it, and lists the app no more.
+    let done = format!("role=\"status\">Access removed for {CLIENT_NAME}.</p>");
+    let still_listed = format!("Remove access for {CLIENT_NAME}");
+    wait_for_account(&app, &browser, "the app is still listed", |s| s.contains(&done) && !s.contains(&still_listed))
+        .await;
 
     // Signing out of this session from the page ends it.
     browser.find("button[aria-label=\"Sign out of this session\"]").await.click().await;

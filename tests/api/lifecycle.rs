@@ -396,7 +396,8 @@ both_backends!(logout_ends_the_session, async |app| {
 
 both_backends!(logout_without_hint_asks_first, async |app| {
     let g = sign_in(&app, "openid", &[]).await;
-    // "Stay signed in" goes back to the client, uncached, and the session lives on.
+    // "Stay signed in" keeps the session and does not send the browser to the app as if it had signed out
+    // (RP-Initiated Logout §3 redirects after a logout): a page says so, uncached, and leads to the account.
     let r = app
         .api_client
         .get(format!(
@@ -418,9 +419,12 @@ both_backends!(logout_without_hint_asks_first, async |app| {
         ("decision", "stay".to_owned()),
     ];
     let r = app.api_client.post(app.url("/logout")).form(&form).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&r), "http://127.0.0.1:9/bye?state=st");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("location").is_none());
     assert_eq!(r.headers().get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<h1>You are still signed in</h1>") && html.contains("<a href=\"/account\">"), "{html}");
+    assert!(!html.contains("127.0.0.1:9"), "{html}");
     assert!(signed_in(&app, &g.client_id).await, "staying signed in ended the session");
     let r = app.api_client.get(app.url("/logout")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
