@@ -414,7 +414,7 @@ both_backends!(refusals, async |app| {
 });
 
 both_backends!(code_replay_revokes_the_first_tokens, async |app| {
-    add_alice(&app);
+    let alice = add_alice(&app);
     // With a refresh token (its family is found from the code) and without (the access token is recorded).
     for (grants, refreshes) in [(&[][..], true), (&["--grant-type", "authorization_code"][..], false)] {
         let public = add_client(&app, &[&["--public"][..], grants].concat());
@@ -434,9 +434,12 @@ both_backends!(code_replay_revokes_the_first_tokens, async |app| {
         let ok = app.api_client.get(app.url("/userinfo")).bearer_auth(&at).send().await.unwrap();
         assert_eq!(ok.status(), StatusCode::OK);
 
-        let (s, e) = redeem(&app, &form).await;
-        assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
-        assert_eq!(e["error_description"], "the authorization code was already used", "{e}");
+        // Replayed twice: each replay is refused and audited.
+        for _ in 0..2 {
+            let (s, e) = redeem(&app, &form).await;
+            assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+            assert_eq!(e["error_description"], "the authorization code was already used", "{e}");
+        }
         let r = app.api_client.get(app.url("/userinfo")).bearer_auth(&at).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the first access token must be revoked");
         assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
@@ -445,6 +448,13 @@ both_backends!(code_replay_revokes_the_first_tokens, async |app| {
             let (s, e) = redeem(&app, &refresh).await;
             assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{e}");
         }
+    }
+    // Each replay event names the code's user, the second one too.
+    let events = crate::hostile::audit_events(&app);
+    let replays = crate::hostile::events_of(&events, "code_replay");
+    assert_eq!(replays.len(), 4, "{events:?}");
+    for e in replays {
+        assert_eq!(e["user_id"], alice["id"], "{e}");
     }
     // A code never issued is not a replay.
     let public = add_client(&app, &["--public"]);
