@@ -472,6 +472,35 @@ both_backends!(code_replay_revokes_the_first_tokens, async |app| {
     assert_eq!(e["error_description"], "invalid or expired authorization code", "{e}");
 });
 
+// A replay after the record of the first redemption has expired (10 s when a refresh token family follows; the
+// code lives 60 s): the family, found from the code, is revoked and names the user for the audit event.
+both_backends!(a_replay_after_the_redemption_record_expired_names_the_user, async |app| {
+    let alice = add_alice(&app);
+    let public = add_client(&app, &["--public"]);
+    let pid = public["client_id"].as_str().unwrap().to_owned();
+    let (code, verifier) = code_for(&app, &pid, "").await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", pid.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (s, first) = redeem(&app, &form).await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    let rt = first["refresh_token"].as_str().expect("a refresh token family").to_owned();
+    tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+    let (s, e) = redeem(&app, &form).await;
+    assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{e}");
+    let refresh = [("grant_type", "refresh_token"), ("client_id", pid.as_str()), ("refresh_token", rt.as_str())];
+    let (s, e) = redeem(&app, &refresh).await;
+    assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{e}");
+    let events = crate::hostile::audit_events(&app);
+    let replays = crate::hostile::events_of(&events, "code_replay");
+    assert_eq!(replays.len(), 1, "{events:?}");
+    assert_eq!(replays[0]["user_id"], alice["id"], "{}", replays[0]);
+});
+
 // Uses of a code that arrive while its first redemption is still signing and storing: they revoke what it
 // issues all the same (the first answer may already be on its way; its tokens are dead on arrival).
 both_backends!(replays_racing_the_first_redemption_revoke_it, async |app| {

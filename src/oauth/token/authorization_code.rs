@@ -221,9 +221,18 @@ impl Provider {
                 Err(e) => tracing::error!(error = %e, "could not revoke the refresh tokens of a replayed code"),
             }
         }
+        // The record names the user, unless it has expired (or was written before it could): then the family
+        // does, when there is one.
+        let mut user_id = first.and_then(|first| first.user_id);
+        if user_id.is_none() && family {
+            user_id = self.refresh_tokens.refresh_family_user(&family_id).await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "could not look for the user of a replayed code");
+                None
+            });
+        }
         let facts = EventFacts {
             actor: Some(client.id.as_str().to_owned()),
-            user_id: first.and_then(|first| first.user_id).map(String::from),
+            user_id: user_id.map(String::from),
             client_id: Some(client.id.as_str().to_owned()),
             details: serde_json::json!({ "family_id": family.then_some(family_id) }),
         };
