@@ -217,6 +217,7 @@ impl Application {
         let hsts = settings.issuer.scheme() == "https";
         let cookies = CookiePolicy::new(hsts);
         let issuer_origin = settings.issuer.origin().ascii_serialization();
+        let access_log = crate::http::access_log::AccessLog::of(&settings);
         let state = web::Data::new(AppState {
             settings,
             store,
@@ -244,6 +245,10 @@ impl Application {
                 .wrap_fn(crate::http::body::close_after_unread_body)
                 .wrap(headers)
                 .wrap_fn(crate::http::request_span::echo_request_id)
+                .wrap_fn({
+                    let access_log = access_log.clone();
+                    move |req, srv| crate::http::access_log::record(req, srv, access_log.as_ref())
+                })
                 .wrap(tracing_actix_web::TracingLogger::<crate::http::request_span::PathOnlySpan>::new())
                 .configure(|cfg| http::routes(cfg, &metrics))
         })
