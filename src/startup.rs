@@ -97,11 +97,27 @@ pub fn rotation_policy(settings: &Settings) -> RotationPolicy {
     }
 }
 
-/// The key ring, created on first start.
+/// The key ring as the server drives it, created on first start; its changes follow the schedule and name
+/// no actor in the audit trail.
 pub async fn open_key_ring(settings: &Settings, store: &DieselStore) -> anyhow::Result<KeyRing> {
+    open_key_ring_as(settings, store, None).await
+}
+
+/// [`open_key_ring`] for an operator command: the changes made through it (a first key included) name the
+/// command line as their actor in the audit trail, as its other changes do.
+pub async fn open_operator_key_ring(settings: &Settings, store: &DieselStore) -> anyhow::Result<KeyRing> {
+    open_key_ring_as(settings, store, Some("cli")).await
+}
+
+async fn open_key_ring_as(
+    settings: &Settings,
+    store: &DieselStore,
+    actor: Option<&'static str>,
+) -> anyhow::Result<KeyRing> {
     let kek = Kek::load(&settings.keys.kek).context("loading the key-encryption key")?;
     let shared = Arc::new(store.clone());
-    KeyRing::open(shared.clone(), shared, kek, rotation_policy(settings), settings.keys.bits, crate::domain::now())
+    let (policy, bits) = (rotation_policy(settings), settings.keys.bits);
+    KeyRing::open(shared.clone(), shared, kek, policy, bits, actor, crate::domain::now())
         .await
         .context("opening the signing key ring")
 }
@@ -164,7 +180,7 @@ pub async fn build_provider(
 /// The protocol engine with its own cache and key ring, for operator commands that act like the server.
 pub async fn open_provider(settings: &Settings, store: &DieselStore) -> anyhow::Result<Provider> {
     let cache = open_cache(settings).await?;
-    let keys = Arc::new(open_key_ring(settings, store).await?);
+    let keys = Arc::new(open_operator_key_ring(settings, store).await?);
     build_provider(settings, store, cache, keys).await
 }
 
@@ -201,6 +217,7 @@ impl Application {
         let hsts = settings.issuer.scheme() == "https";
         let cookies = CookiePolicy::new(hsts);
         let issuer_origin = settings.issuer.origin().ascii_serialization();
+        let access_log = crate::http::access_log::AccessLog::of(&settings);
         let state = web::Data::new(AppState {
             settings,
             store,
@@ -228,6 +245,10 @@ impl Application {
                 .wrap_fn(crate::http::body::close_after_unread_body)
                 .wrap(headers)
                 .wrap_fn(crate::http::request_span::echo_request_id)
+                .wrap_fn({
+                    let access_log = access_log.clone();
+                    move |req, srv| crate::http::access_log::record(req, srv, access_log.as_ref())
+                })
                 .wrap(tracing_actix_web::TracingLogger::<crate::http::request_span::PathOnlySpan>::new())
                 .configure(|cfg| http::routes(cfg, &metrics))
         })

@@ -29,7 +29,7 @@ pub enum KeysCommand {
 
 pub(super) async fn run(cmd: KeysCommand, settings: &Settings, out: &Output) -> anyhow::Result<()> {
     let store = startup::open_store(settings).await?;
-    let ring = startup::open_key_ring(settings, &store).await?;
+    let ring = startup::open_operator_key_ring(settings, &store).await?;
     let now = crate::domain::now();
     match cmd {
         KeysCommand::List => {

@@ -186,6 +186,8 @@ impl Default for RawLimits {
 pub struct RawLog {
     pub format: String,
     pub level: String,
+    /// One `info` line per answered request (`http::access_log`).
+    pub access: bool,
 }
 
 impl Default for RawSettings {
@@ -275,7 +277,7 @@ impl Default for RawPasswords {
 
 impl Default for RawLog {
     fn default() -> Self {
-        Self { format: "text".into(), level: "info".into() }
+        Self { format: "text".into(), level: "info".into(), access: false }
     }
 }
 
@@ -511,6 +513,7 @@ pub struct PasswordSettings {
 pub struct LogSettings {
     pub json: bool,
     pub level: String,
+    pub access: bool,
 }
 
 impl Settings {
@@ -733,7 +736,7 @@ impl RawSettings {
             },
             sessions: SessionSettings { ttl: positive("sessions.ttl_seconds", self.sessions.ttl_seconds)? },
             limits: self.limits.validate()?,
-            log: LogSettings { json, level: log_level(&self.log.level)? },
+            log: LogSettings { json, level: log_level(&self.log.level)?, access: self.log.access },
         })
     }
 }

@@ -48,15 +48,14 @@ pub fn forwarded_client<'a>(
     client
 }
 
+/// How much of a `User-Agent` the audit trail keeps.
+const MAX_USER_AGENT_CHARS: usize = 256;
+
 /// The audit facts of a request.
 pub fn request_meta(req: &HttpRequest, state: &AppState) -> RequestMeta {
     RequestMeta {
         ip: client_ip(req, &state.settings.http.trusted_proxies).map(|ip| ip.to_string()),
-        user_agent: req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(256).collect()),
+        user_agent: req.headers().get(header::USER_AGENT).map(|v| user_agent(v.as_bytes())),
         request_id: Some(request_id(req)),
     }
 }
@@ -68,6 +67,14 @@ pub fn device(req: &HttpRequest, state: &AppState) -> Device {
         ip: client_ip(req, &state.settings.http.trusted_proxies),
         user_agent: req.headers().get(header::USER_AGENT).and_then(|v| UserAgent::from_header(v.as_bytes())),
     }
+}
+
+/// A `User-Agent` as the audit trail keeps it: its first characters, with what is not UTF-8 replaced by U+FFFD,
+/// since a mangled header still tells a client apart (and a hostile one most of all).
+fn user_agent(header: &[u8]) -> String {
+    // The characters kept lie within 4 bytes each of the start: a character takes at most 4, a replacement 1 or more.
+    let head = header.get(..MAX_USER_AGENT_CHARS * 4).unwrap_or(header);
+    String::from_utf8_lossy(head).chars().take(MAX_USER_AGENT_CHARS).collect()
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The HTTP edge: the one route table, request parsing and response rendering. Only this module knows
 //! actix-web, picks status codes and renders pages or JSON.
+pub mod access_log;
 pub mod account;
 pub mod admin;
 pub mod assets;

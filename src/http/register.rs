@@ -7,6 +7,9 @@ use super::meta::request_meta;
 use super::render::{bearer_challenge, bearer_error, json_error};
 use super::AppState;
 use crate::config::RegistrationMode;
+use crate::domain::secret::SecretHash;
+use crate::domain::UnixTime;
+use crate::oauth::audit::RequestMeta;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::registration::metadata::{ClientInformation, MAX_REGISTRATION_BYTES};
 use crate::oauth::registration::ManagedRegistration;
@@ -64,6 +67,9 @@ fn information(status: StatusCode, info: &ClientInformation) -> HttpResponse {
 
 /// `POST /register`: 201 with the client information, shown once with its secrets. The initial access token
 /// is checked before the body is read, so strangers learn nothing about the metadata rules in token mode.
+/// Every refusal past the abuse limit is in the audit trail (`client_registration_refused`); the limit bounds
+/// how many one address can leave there. Its own 429s are not recorded, nor are the 404s of `off` mode: nothing
+/// bounds those.
 #[tracing::instrument(name = "register", skip_all, fields(client_id = Empty))]
 pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     if registration_off(&state) {
@@ -73,24 +79,55 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
     if let Some(refused) = super::throttle::registration(&req, &state).await {
         return refused;
     }
-    let token = match super::authorization::bearer_token(&req) {
-        Ok(t) => t,
-        Err(e) => return bearer_error(&e),
-    };
     let now = crate::domain::now();
-    let permit = match state.provider.permit_registration(token.as_deref(), now).await {
-        Ok(p) => p,
-        Err(e) => return refusal(token.as_deref(), &e),
-    };
-    let body = match json_body(&req, payload).await {
-        Ok(body) => body,
-        Err(e) => return error(&e),
-    };
     let meta = request_meta(&req, &state);
-    match state.provider.register_client(permit, &body, &meta, now).await {
+    match register(&req, payload, &state, &meta, now).await {
         Ok(info) => information(StatusCode::CREATED, &info),
-        Err(e) => error(&e),
+        Err(refused) => {
+            let permitted_by = refused.initial_access_token.as_ref();
+            state.provider.audit_registration_refused(&refused.error, permitted_by, &meta, now).await;
+            refused.answer
+        }
     }
+}
+
+/// A refused registration: why, the answer, and the hash of the initial access token it was permitted by.
+struct Refused {
+    error: OAuthError,
+    answer: HttpResponse,
+    initial_access_token: Option<SecretHash>,
+}
+
+impl Refused {
+    fn new(
+        error: OAuthError,
+        answer: impl FnOnce(&OAuthError) -> HttpResponse,
+        initial_access_token: Option<SecretHash>,
+    ) -> Self {
+        let answer = answer(&error);
+        Self { error, answer, initial_access_token }
+    }
+}
+
+async fn register(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    meta: &RequestMeta,
+    now: UnixTime,
+) -> Result<ClientInformation, Refused> {
+    let token = super::authorization::bearer_token(req).map_err(|e| Refused::new(e, bearer_error, None))?;
+    let permit = state
+        .provider
+        .permit_registration(token.as_deref(), now)
+        .await
+        .map_err(|e| Refused::new(e, |e| refusal(token.as_deref(), e), None))?;
+    let permitted_by = permit.initial_access_token().cloned();
+    let body = match json_body(req, payload).await {
+        Ok(body) => body,
+        Err(e) => return Err(Refused::new(e, error, permitted_by)),
+    };
+    state.provider.register_client(permit, &body, meta, now).await.map_err(|e| Refused::new(e, error, permitted_by))
 }
 
 /// The registration that the request's bearer token manages, or the response refusing it.

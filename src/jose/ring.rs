@@ -165,6 +165,9 @@ pub struct KeyRing {
     policy: RotationPolicy,
     bits: u32,
     snapshot: RwLock<Arc<RingSnapshot>>,
+    /// Who changes the ring through this handle, as the audit trail names them: an operator's command (`cli`),
+    /// or `None` for the server, whose changes follow the schedule.
+    actor: Option<&'static str>,
     /// When (Unix seconds) a token's unknown `kid` last made the ring look for a change.
     looked_for_unknown_kid: AtomicI64,
 }
@@ -190,18 +193,21 @@ impl KeyRing {
     /// Loads the ring, creating a key that signs at once when none signs or is staged (the first start). The
     /// schedule ([`KeyRing::maintain`]) is the server's to run, with its own settings: an operator command run
     /// with other ones (another `tokens.*` lifetime, another `publish_ahead`) must not remove a retired key
-    /// whose tokens still live, nor stage keys on its own timetable.
+    /// whose tokens still live, nor stage keys on its own timetable. Every change made through it names
+    /// `actor` in the audit trail.
     pub async fn open(
         store: Arc<dyn KeyStore>,
         audit: Arc<dyn AuditStore>,
         kek: Kek,
         policy: RotationPolicy,
         bits: u32,
+        actor: Option<&'static str>,
         now: UnixTime,
     ) -> Result<Self, JoseError> {
         let empty = RingSnapshot::build(-1, Vec::new())?;
         let snapshot = RwLock::new(Arc::new(empty));
-        let ring = Self { store, audit, kek, policy, bits, snapshot, looked_for_unknown_kid: AtomicI64::new(0) };
+        let looked_for_unknown_kid = AtomicI64::new(0);
+        let ring = Self { store, audit, kek, policy, bits, snapshot, actor, looked_for_unknown_kid };
         ring.reload().await?;
         ring.change(|snap| (plan::needs_signing_key(&snap.times(), now).then_some(now), Vec::new()), now).await?;
         Ok(ring)
@@ -346,7 +352,7 @@ impl KeyRing {
             id: AuditEvent::new_id(),
             at: now,
             kind: kind.to_owned(),
-            actor: None,
+            actor: self.actor.map(str::to_owned),
             user_id: None,
             client_id: None,
             ip: None,

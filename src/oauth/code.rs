@@ -56,6 +56,11 @@ pub struct CodeRedemption {
     pub expires_at: UnixTime,
     /// Whether the redemption stores a refresh token family (found from the code: [`code_family_id`]).
     pub family: bool,
+    /// The code's user, for the audit event of a replay. Known once the redemption has read the grant it
+    /// replaced, so the record is written again with it (`None` until then, and in records written before the
+    /// field existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<UserId>,
 }
 
 /// What the cache holds under a code: the grant until the code is redeemed, then the redemption. Untagged, so
@@ -105,5 +110,23 @@ impl Provider {
             .set(&cache_keys::code(code.hash().as_str()), &bytes, Duration::from_secs(self.tokens.code_ttl as u64))
             .await?;
         Ok(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redemption_recorded_by_an_earlier_release_still_loads() {
+        let earlier = br#"{"jti":"j1","expires_at":1700000600,"family":true}"#;
+        let Ok(CodeEntry::Redeemed(r)) = serde_json::from_slice::<CodeEntry>(earlier) else { panic!("not loaded") };
+        assert_eq!((r.jti.as_str(), r.family, r.user_id), ("j1", true, None));
+
+        let user = UserId::parse("5b0f3c9e-2d7a-4c1e-9f6b-8a1d2e3f4a5b").unwrap();
+        let now = CodeRedemption { jti: "j2".into(), expires_at: 1, family: false, user_id: Some(user.clone()) };
+        let bytes = serde_json::to_vec(&CodeEntry::Redeemed(now)).unwrap();
+        let Ok(CodeEntry::Redeemed(r)) = serde_json::from_slice::<CodeEntry>(&bytes) else { panic!("not loaded") };
+        assert_eq!(r.user_id, Some(user));
     }
 }

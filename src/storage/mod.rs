@@ -366,6 +366,9 @@ pub trait RefreshTokenStore: Send + Sync {
     ) -> StoreResult<CodeGrantStanding>;
     /// Whether any token of the family is stored, whatever its state.
     async fn refresh_family_exists(&self, family_id: &str) -> StoreResult<bool>;
+    /// The user the family's tokens were issued to, whatever their state (`None` when no token of the family is
+    /// stored, or they name no user).
+    async fn refresh_family_user(&self, family_id: &str) -> StoreResult<Option<UserId>>;
     /// A token by its hash, whatever its state.
     async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>>;
     /// [`RefreshTokenStore::refresh_token_by_hash`] with the token's user as it is now, in one read (`None`

@@ -62,7 +62,7 @@ const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 /// Logs go to stderr only with `TEST_LOG` set; otherwise no subscriber is installed and tests stay quiet.
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var_os("TEST_LOG").is_some() {
-        tessera::telemetry::init(&LogSettings { json: false, level: "info".into() });
+        tessera::telemetry::init(&LogSettings { json: false, level: "info".into(), access: false });
     }
 });
 

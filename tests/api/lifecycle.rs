@@ -931,7 +931,10 @@ both_backends!(operator_actions_are_audited, async |app| {
     let id = s(&client, "client_id").to_owned();
     app.cli_json(&["clients", "rotate-secret", &id], None);
     app.cli_json(&["users", "disable", "alice"], None);
-    app.cli_json(&["keys", "rotate"], None);
+    let rotated = app.cli_json(&["keys", "rotate"], None);
+    assert_eq!(rotated["created"], true, "{rotated}");
+    let pem = openssl_rsa_key(app.dir.path(), "operator.pem", 2048, false);
+    let imported = app.cli_json(&["keys", "import", pem.to_str().unwrap()], None);
     app.cli_json(&["clients", "remove", &id], None);
     let events = app.cli_json(&["audit", "list", "--limit", "50"], None);
     let kinds: Vec<&str> = events["events"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
@@ -940,11 +943,21 @@ both_backends!(operator_actions_are_audited, async |app| {
         "client_created",
         "client_secret_rotated",
         "user_disabled",
+        "user_tokens_revoked",
         "key_ring_changed",
+        "key_imported",
         "client_deleted",
     ] {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
+    // Every one of them names the command line as its actor, but the server's own first key.
+    let all_events = events["events"].as_array().unwrap();
+    let server_first_key = |e: &&Value| e["kind"] == "key_ring_changed" && e["details"]["added"] != rotated["kid"];
+    for e in all_events.iter().filter(|e| !server_first_key(e)) {
+        assert_eq!(e["actor"], "cli", "{e}");
+    }
+    assert!(all_events.iter().any(|e| e["kind"] == "key_ring_changed" && e["details"]["added"] == rotated["kid"]));
+    assert!(all_events.iter().any(|e| e["kind"] == "key_imported" && e["details"]["kid"] == imported["kid"]));
     let text = events.to_string();
     assert!(!text.contains(s(&client, "client_secret")), "a secret reached the audit trail");
     assert!(events["next"].is_null(), "everything fits in one listing: {events}");

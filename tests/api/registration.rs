@@ -623,3 +623,65 @@ both_backends!(
         assert!(doc.get("registration_endpoint").is_none(), "{doc}");
     }
 );
+
+// Refused registrations leave a trace for whoever investigates: the error, the reason, where the request came
+// from and, when a known initial access token was presented, its hash; never the token nor the body's secrets.
+// The 429s of the per-IP limit, which bounds how many refusals one address can record, are not recorded.
+both_backends!(
+    refused_registrations_are_audited,
+    |raw| {
+        raw.registration.mode = Some("token".into());
+        raw.limits.register_ip_requests = 4;
+    },
+    async |app| {
+        const AGENT: &str = "registration-probe/1.0";
+        const BODY_SECRET: &str = "a-secret-in-the-body-5521";
+        const UNKNOWN: &str = "an-unknown-initial-access-token-7713";
+        let issued = app.cli_json(&["registration", "token"], None);
+        let (token, hash) = (issued["token"].as_str().unwrap(), issued["hash"].as_str().unwrap());
+        let post = |body: Value, bearer: Option<&str>| {
+            let mut req = app.api_client.post(app.url("/register")).header("user-agent", AGENT).json(&body);
+            if let Some(t) = bearer {
+                req = req.bearer_auth(t);
+            }
+            req.send()
+        };
+        let good = json!({ "redirect_uris": [REDIRECT] });
+        assert_eq!(post(good.clone(), None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(post(good.clone(), Some(UNKNOWN)).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        let bad = json!({ "redirect_uris": ["ftp://app.example/cb"], "client_secret": BODY_SECRET });
+        let r = post(bad, Some(token)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let request_id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_eq!(post(good.clone(), Some(token)).await.unwrap().status(), StatusCode::CREATED);
+        // Over the limit: refused with a 429, and not recorded.
+        assert_eq!(post(good, Some(UNKNOWN)).await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+
+        let events = crate::hostile::audit_events(&app);
+        let refused = crate::hostile::events_of(&events, "client_registration_refused");
+        assert_eq!(refused.len(), 3, "{events:?}");
+        for e in &refused {
+            assert_eq!(e["ip"], "127.0.0.1", "{e}");
+            assert_eq!(e["user_agent"], AGENT, "{e}");
+            assert!(e["actor"].is_null() && e["client_id"].is_null(), "{e}");
+        }
+        let with_reason = |reason: &str| {
+            let found = refused.iter().find(|e| e["details"]["reason"].as_str().is_some_and(|r| r.contains(reason)));
+            found.unwrap_or_else(|| panic!("no refusal for {reason:?}: {refused:?}")).to_owned()
+        };
+        let missing = with_reason("an initial access token is required");
+        let unknown = with_reason("the initial access token is invalid");
+        for e in [missing, unknown] {
+            assert_eq!(e["details"]["error"], "invalid_token", "{e}");
+            assert!(e["details"].get("initial_access_token").is_none(), "only a known token is named: {e}");
+        }
+        let metadata = with_reason("ftp");
+        assert_eq!(metadata["details"]["error"], "invalid_redirect_uri", "{metadata}");
+        assert_eq!(metadata["details"]["initial_access_token"], hash, "{metadata}");
+        assert_eq!(metadata["request_id"], request_id.as_str(), "{metadata}");
+        let all = serde_json::to_string(&events).unwrap();
+        for secret in [token, UNKNOWN, BODY_SECRET] {
+            assert!(!all.contains(secret), "{secret:?} reached the audit trail: {all}");
+        }
+    }
+);

@@ -414,7 +414,7 @@ both_backends!(refusals, async |app| {
 });
 
 both_backends!(code_replay_revokes_the_first_tokens, async |app| {
-    add_alice(&app);
+    let alice = add_alice(&app);
     // With a refresh token (its family is found from the code) and without (the access token is recorded).
     for (grants, refreshes) in [(&[][..], true), (&["--grant-type", "authorization_code"][..], false)] {
         let public = add_client(&app, &[&["--public"][..], grants].concat());
@@ -434,9 +434,12 @@ both_backends!(code_replay_revokes_the_first_tokens, async |app| {
         let ok = app.api_client.get(app.url("/userinfo")).bearer_auth(&at).send().await.unwrap();
         assert_eq!(ok.status(), StatusCode::OK);
 
-        let (s, e) = redeem(&app, &form).await;
-        assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
-        assert_eq!(e["error_description"], "the authorization code was already used", "{e}");
+        // Replayed twice: each replay is refused and audited.
+        for _ in 0..2 {
+            let (s, e) = redeem(&app, &form).await;
+            assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+            assert_eq!(e["error_description"], "the authorization code was already used", "{e}");
+        }
         let r = app.api_client.get(app.url("/userinfo")).bearer_auth(&at).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the first access token must be revoked");
         assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
@@ -445,6 +448,13 @@ both_backends!(code_replay_revokes_the_first_tokens, async |app| {
             let (s, e) = redeem(&app, &refresh).await;
             assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{e}");
         }
+    }
+    // Each replay event names the code's user, the second one too.
+    let events = crate::hostile::audit_events(&app);
+    let replays = crate::hostile::events_of(&events, "code_replay");
+    assert_eq!(replays.len(), 4, "{events:?}");
+    for e in replays {
+        assert_eq!(e["user_id"], alice["id"], "{e}");
     }
     // A code never issued is not a replay.
     let public = add_client(&app, &["--public"]);
@@ -460,6 +470,35 @@ both_backends!(code_replay_revokes_the_first_tokens, async |app| {
     let (s, e) = redeem(&app, &form).await;
     assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
     assert_eq!(e["error_description"], "invalid or expired authorization code", "{e}");
+});
+
+// A replay after the record of the first redemption has expired (10 s when a refresh token family follows; the
+// code lives 60 s): the family, found from the code, is revoked and names the user for the audit event.
+both_backends!(a_replay_after_the_redemption_record_expired_names_the_user, async |app| {
+    let alice = add_alice(&app);
+    let public = add_client(&app, &["--public"]);
+    let pid = public["client_id"].as_str().unwrap().to_owned();
+    let (code, verifier) = code_for(&app, &pid, "").await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", pid.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (s, first) = redeem(&app, &form).await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    let rt = first["refresh_token"].as_str().expect("a refresh token family").to_owned();
+    tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+    let (s, e) = redeem(&app, &form).await;
+    assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{e}");
+    let refresh = [("grant_type", "refresh_token"), ("client_id", pid.as_str()), ("refresh_token", rt.as_str())];
+    let (s, e) = redeem(&app, &refresh).await;
+    assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{e}");
+    let events = crate::hostile::audit_events(&app);
+    let replays = crate::hostile::events_of(&events, "code_replay");
+    assert_eq!(replays.len(), 1, "{events:?}");
+    assert_eq!(replays[0]["user_id"], alice["id"], "{}", replays[0]);
 });
 
 // Uses of a code that arrive while its first redemption is still signing and storing: they revoke what it

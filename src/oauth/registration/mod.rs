@@ -24,6 +24,17 @@ use serde_json::{json, Value};
 #[derive(Debug)]
 pub struct RegistrationPermit(Option<SecretHash>);
 
+impl RegistrationPermit {
+    /// The hash of the initial access token that was presented and found (`token` mode).
+    pub fn initial_access_token(&self) -> Option<&SecretHash> {
+        self.0.as_ref()
+    }
+}
+
+/// How much of a refusal's description the audit trail keeps: descriptions may quote the request (a member's
+/// name, a URI's scheme).
+const MAX_REFUSAL_REASON_CHARS: usize = 256;
+
 /// A client whose registration access token was presented and checked, with that token. Only
 /// [`Provider::managed_registration`] makes one.
 pub struct ManagedRegistration {
@@ -97,6 +108,27 @@ impl Provider {
         self.audit_registration("client_registered", &client, extra, meta, now).await;
         let uri = self.registration_client_uri(&client.id);
         Ok(ClientInformation::new(client, secret, registration_token, uri))
+    }
+
+    /// Records a refused `POST /register`: the error code and the description the requester was given, and,
+    /// when an initial access token was presented and found, its hash (as `client_registered` names it). Never
+    /// the body nor the token: the requester may be anyone, and the body may hold a secret.
+    pub async fn audit_registration_refused(
+        &self,
+        error: &OAuthError,
+        initial_access_token: Option<&SecretHash>,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) {
+        let mut details = json!({
+            "error": error.code.as_str(),
+            "reason": error.description.chars().take(MAX_REFUSAL_REASON_CHARS).collect::<String>(),
+        });
+        if let (Some(details), Some(hash)) = (details.as_object_mut(), initial_access_token) {
+            details.insert("initial_access_token".into(), Value::from(hash.as_str()));
+        }
+        let facts = EventFacts { details, ..EventFacts::default() };
+        self.audit("client_registration_refused", facts, meta, now).await;
     }
 
     /// The client whose registration `token` manages, or `invalid_token`. Unknown clients, clients without a

@@ -42,18 +42,26 @@ impl Provider {
         // The redemption takes the grant's place at once: a replay finds it, and what it names, however far
         // this request has got. Without a family it is the only record of the access token, kept as long as
         // that lives.
-        let redemption = CodeRedemption { jti: jti.clone(), expires_at: now + ttl, family: starts_family };
-        let record = serde_json::to_vec(&CodeEntry::Redeemed(redemption)).map_err(OAuthError::server)?;
+        let redemption =
+            CodeRedemption { jti: jti.clone(), expires_at: now + ttl, family: starts_family, user_id: None };
+        let key = cache_keys::code(hash.as_str());
         let kept = if starts_family { FAMILY_REDEMPTION_KEPT } else { Duration::from_secs(ttl.max(1) as u64) };
-        let previous = self.cache.replace(&cache_keys::code(hash.as_str()), &record, kept).await?;
+        let previous = self.cache.replace(&key, &redemption_record(&redemption)?, kept).await?;
         let grant = match previous.map(|bytes| serde_json::from_slice::<CodeEntry>(&bytes)) {
             Some(Ok(CodeEntry::Grant(grant))) => *grant,
             Some(Ok(CodeEntry::Redeemed(first))) => {
-                return Err(self.code_replayed(code, Some(first), client, meta, now).await)
+                // Put the first redemption's record back in place of this one's, whose token is never issued:
+                // a later replay then revokes the right token again and names the user.
+                self.note_redemption(&key, &first, kept).await;
+                return Err(self.code_replayed(code, Some(first), client, meta, now).await);
             }
             Some(Err(e)) => return Err(OAuthError::server(e)),
             None => return Err(self.replayed_or_unknown(code, client, meta, now).await),
         };
+        // Now that the user is known, the record names them for the audit event of a replay, whatever becomes
+        // of this redemption. (A replay racing this write still revokes what this redemption issues.)
+        let redemption = CodeRedemption { user_id: Some(grant.user_id.clone()), ..redemption };
+        self.note_redemption(&key, &redemption, kept).await;
 
         if grant.client_id != client.id {
             return Err(OAuthError::invalid_grant("the authorization code was issued to another client"));
@@ -155,6 +163,18 @@ impl Provider {
         })
     }
 
+    /// Writes `redemption` as the record of the code's redemption, if one is still kept. Only the audit trail
+    /// depends on it, so a failure is logged and the request goes on.
+    async fn note_redemption(&self, key: &str, redemption: &CodeRedemption, kept: Duration) {
+        let written = match redemption_record(redemption) {
+            Ok(record) => self.cache.replace(key, &record, kept).await.map_err(OAuthError::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            tracing::error!(error = ?e, "could not note the user in the record of a code redemption");
+        }
+    }
+
     /// The answer to a code the cache does not know: unknown, or redeemed so long ago that the record of its
     /// redemption has expired, when a refresh token family it started may still be live.
     async fn replayed_or_unknown(&self, code: &str, client: &Client, meta: &RequestMeta, now: UnixTime) -> OAuthError {
@@ -189,11 +209,20 @@ impl Provider {
                 Err(e) => tracing::error!(error = %e, "could not revoke the refresh tokens of a replayed code"),
             }
         }
+        // The record names the user, unless it has expired (or was written before it could): then the family
+        // does, when there is one.
+        let mut user_id = first.and_then(|first| first.user_id);
+        if user_id.is_none() && family {
+            user_id = self.refresh_tokens.refresh_family_user(&family_id).await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "could not look for the user of a replayed code");
+                None
+            });
+        }
         let facts = EventFacts {
             actor: Some(client.id.as_str().to_owned()),
+            user_id: user_id.map(String::from),
             client_id: Some(client.id.as_str().to_owned()),
             details: serde_json::json!({ "family_id": family.then_some(family_id) }),
-            ..EventFacts::default()
         };
         self.audit("code_replay", facts, meta, now).await;
         OAuthError::invalid_grant("the authorization code was already used")
@@ -217,4 +246,9 @@ impl Provider {
             }
         }
     }
+}
+
+/// The cache's record of a redemption.
+fn redemption_record(redemption: &CodeRedemption) -> Result<Vec<u8>, OAuthError> {
+    serde_json::to_vec(&CodeEntry::Redeemed(redemption.clone())).map_err(OAuthError::server)
 }

@@ -548,6 +548,22 @@ impl RefreshTokenStore for DieselStore {
             .await
     }
 
+    async fn refresh_family_user(&self, family_id: &str) -> StoreResult<Option<UserId>> {
+        let family_id = family_id.to_owned();
+        self.db()
+            .run(move |c| {
+                let user: Option<Option<String>> = refresh_tokens::table
+                    .filter(refresh_tokens::family_id.eq(&family_id))
+                    .select(refresh_tokens::user_id)
+                    .first(c)
+                    .optional()?;
+                user.flatten().map(UserId::parse).transpose().map_err(|e| {
+                    StoreError::Backend(format!("refresh_tokens family {family_id:?}: invalid user_id: {e}"))
+                })
+            })
+            .await
+    }
+
     async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {
         let token_hash = token_hash.to_owned();
         self.db()

@@ -127,10 +127,14 @@ async fn lookup_brings_the_user_along(backend: Backend) {
     t.store.insert_refresh_token(&mine).await.unwrap();
     t.store.insert_refresh_token(&refresh_token("rt2", "f2", &client)).await.unwrap();
     let (token, user) = t.store.refresh_token_and_user_by_hash("hash-rt1").await.unwrap().unwrap();
-    assert_eq!((token, user.map(|u| u.id)), (mine, Some(alice)));
+    assert_eq!((token, user.map(|u| u.id)), (mine, Some(alice.clone())));
     let (token, user) = t.store.refresh_token_and_user_by_hash("hash-rt2").await.unwrap().unwrap();
     assert_eq!((token.id.as_str(), user), ("rt2", None), "a client's own token has no user");
     assert!(t.store.refresh_token_and_user_by_hash("hash-nope").await.unwrap().is_none());
+    // A family's user, from any of its tokens.
+    assert_eq!(t.store.refresh_family_user("f1").await.unwrap(), Some(alice));
+    assert_eq!(t.store.refresh_family_user("f2").await.unwrap(), None, "a client's own family");
+    assert_eq!(t.store.refresh_family_user("nope").await.unwrap(), None);
 }
 
 async fn a_code_grant_stands_while_its_user_and_session_do(backend: Backend) {

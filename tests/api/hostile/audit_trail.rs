@@ -124,3 +124,37 @@ async fn ip_of_a_failed_sign_in(app: &TestApp, forwarded_for: &[&str]) -> Value 
     assert_eq!(failed.len(), 1, "{events:?}");
     failed[0]["ip"].clone()
 }
+
+// A `User-Agent` that is not UTF-8 (or not ASCII) is kept with U+FFFD for what cannot be read, not dropped, and
+// no longer than 256 characters.
+both_backends!(
+    user_agents_that_are_not_utf8_are_kept_lossily,
+    |raw| {
+        raw.registration.mode = Some("open".into());
+    },
+    async |app| {
+        let long = "é".repeat(300);
+        let sent: [(&[u8], String); 3] = [
+            (b"probe/\xff\xfe 1.0", "probe/\u{fffd}\u{fffd} 1.0".into()),
+            ("sonde/1.0 (été)".as_bytes(), "sonde/1.0 (été)".into()),
+            (long.as_bytes(), "é".repeat(256)),
+        ];
+        for (agent, _) in &sent {
+            let r = app
+                .api_client
+                .post(app.url("/register"))
+                .header("user-agent", reqwest::header::HeaderValue::from_bytes(agent).unwrap())
+                .json(&serde_json::json!({ "redirect_uris": ["ftp://app.example/cb"] }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        }
+        let events = audit_events(&app);
+        let agents: Vec<&Value> =
+            events_of(&events, "client_registration_refused").iter().map(|e| &e["user_agent"]).collect();
+        for (_, stored) in &sent {
+            assert!(agents.iter().any(|a| *a == stored), "{stored:?} not in {agents:?}");
+        }
+    }
+);
