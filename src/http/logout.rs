@@ -1,6 +1,7 @@
 //! `GET` and `POST /logout` (RP-Initiated Logout 1.0). With a valid `id_token_hint` issued in the current
 //! session the session ends at once; otherwise the user confirms on a page (CSRF token bound to the session
-//! cookie). One who chooses to stay signed in is shown a page saying so, not sent back to the app.
+//! cookie). One who chooses to stay signed in is shown a page saying so, not sent back to the app. A form from
+//! our own page whose token belongs to an earlier session of the browser is asked again.
 use super::meta::request_meta;
 use super::render::{page, repeat_as_get, sign_out_error_page};
 use super::views::{LoggedOutPage, LogoutPage};
@@ -45,7 +46,11 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
     let confirmed = match (&cookie, params.get("csrf")) {
         (Some(c), Some(t)) => {
             // Our confirmation form: from our own page only (an RP's logout request carries no `csrf`).
-            if super::interaction_pages::from_another_origin(req, state) || !logout_csrf_matches(c, t) {
+            let matches = logout_csrf_matches(c, t);
+            // Our own page's token for a session cookie since replaced (signed in again in another tab): the
+            // page is stale, not forged, so the question is asked again for the session there is now.
+            let stale = !matches && !t.is_empty() && super::interaction_pages::from_our_origin(req, state);
+            if super::interaction_pages::from_another_origin(req, state) || !(matches || stale) {
                 return super::render::message_page(
                     req,
                     StatusCode::FORBIDDEN,
@@ -53,7 +58,7 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
                     "The sign-out form did not come from this site.",
                 );
             }
-            params.get("decision") == Some("logout")
+            matches && params.get("decision") == Some("logout")
         }
         _ => false,
     };

@@ -451,6 +451,30 @@ both_backends!(logout_without_hint_asks_first, async |app| {
     let _ = g;
 });
 
+// A confirmation page left open while the browser signed in again (another tab) carries the earlier session's
+// token: posted from our own page, the question is asked again for the session there is now, and nothing ends.
+both_backends!(a_logout_form_from_a_stale_page_is_asked_again, async |app| {
+    let g = sign_in(&app, "openid", &[]).await;
+    let html = app.api_client.get(app.url("/logout")).send().await.unwrap().text().await.unwrap();
+    let stale = crate::signin::hidden(&html, "csrf");
+    sign_in_again(&app, &g, "alice").await;
+    let form = [("csrf", stale.as_str()), ("decision", "logout")];
+    let post = |origin: &str| app.api_client.post(app.url("/logout")).header("Origin", origin).form(&form).send();
+    let r = post(&app.address).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    let fresh = crate::signin::hidden(&html, "csrf");
+    assert!(!fresh.is_empty() && fresh != stale, "{html}");
+    assert!(signed_in(&app, &g.client_id).await, "a stale page's form ended the session");
+    // From another site it is refused, as before.
+    assert_eq!(post("https://evil.example").await.unwrap().status(), StatusCode::FORBIDDEN);
+    // The question asked again is answered.
+    let form = [("csrf", fresh.as_str()), ("decision", "logout")];
+    let r = app.api_client.post(app.url("/logout")).header("Origin", &app.address).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(!signed_in(&app, &g.client_id).await, "the answered question signs out");
+});
+
 /// The code flow again in the same browser with `prompt=login`, signing in as `username`.
 async fn sign_in_again(app: &TestApp, g: &Grant, username: &str) -> Value {
     let (challenge, verifier) = pkce_pair();
