@@ -74,22 +74,40 @@ pub fn forbidden(req: &HttpRequest) -> HttpResponse {
     )
 }
 
-/// Whether a request to one of our forms came from another origin (`Origin`, `Sec-Fetch-Site`).
-pub fn from_another_origin(req: &HttpRequest, state: &AppState) -> bool {
-    // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` even for same-origin posts, so
-    // `null` proves nothing either way; `Sec-Fetch-Site` still tells where a modern browser's post came from.
-    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let cross_origin = origin.is_some_and(|o| o != "null" && o != state.issuer_origin);
-    let fetch_site = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok());
-    cross_origin || fetch_site.is_some_and(|s| s != "same-origin")
+/// Where a request to one of our forms says it came from, by `Origin` and `Sec-Fetch-Site`.
+#[derive(PartialEq, Eq)]
+enum FormOrigin {
+    /// Another origin, by either header.
+    Another,
+    /// Our own: `Sec-Fetch-Site: same-origin`, or our origin as `Origin`, and neither says otherwise.
+    Ours,
+    /// Neither header says (a client that is not a browser, or an old one).
+    Unsaid,
 }
 
-/// Whether a request to one of our forms says it came from our own origin: a browser sent `Sec-Fetch-Site:
-/// same-origin`, or our origin as `Origin`. A request that sends neither proves nothing.
-pub fn from_our_origin(req: &HttpRequest, state: &AppState) -> bool {
-    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
+fn form_origin(req: &HttpRequest, state: &AppState) -> FormOrigin {
+    // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` even for same-origin posts, so
+    // `null` proves nothing either way; `Sec-Fetch-Site` still tells where a modern browser's post came from.
+    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).filter(|o| *o != "null");
     let fetch_site = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok());
-    origin == Some(state.issuer_origin.as_str()) || fetch_site == Some("same-origin")
+    if origin.is_some_and(|o| o != state.issuer_origin) || fetch_site.is_some_and(|s| s != "same-origin") {
+        FormOrigin::Another
+    } else if origin.is_some() || fetch_site.is_some() {
+        FormOrigin::Ours
+    } else {
+        FormOrigin::Unsaid
+    }
+}
+
+/// Whether a request to one of our forms came from another origin (`Origin`, `Sec-Fetch-Site`).
+pub fn from_another_origin(req: &HttpRequest, state: &AppState) -> bool {
+    form_origin(req, state) == FormOrigin::Another
+}
+
+/// Whether a request to one of our forms says it came from our own origin; one that says nothing proves
+/// nothing.
+pub fn from_our_origin(req: &HttpRequest, state: &AppState) -> bool {
+    form_origin(req, state) == FormOrigin::Ours
 }
 
 /// Checks a POSTed form: not cross-origin (`Origin`, `Sec-Fetch-Site`) and the interaction's CSRF token.
