@@ -55,7 +55,8 @@ const MAX_USER_AGENT_CHARS: usize = 256;
 pub fn request_meta(req: &HttpRequest, state: &AppState) -> RequestMeta {
     RequestMeta {
         ip: client_ip(req, &state.settings.http.trusted_proxies).map(|ip| ip.to_string()),
-        user_agent: req.headers().get(header::USER_AGENT).map(|v| user_agent(v.as_bytes())),
+        // Read as a session keeps it (lossily, without control characters), and shorter.
+        user_agent: user_agent(req).map(|ua| ua.as_str().chars().take(MAX_USER_AGENT_CHARS).collect()),
         request_id: Some(request_id(req)),
     }
 }
@@ -63,18 +64,12 @@ pub fn request_meta(req: &HttpRequest, state: &AppState) -> RequestMeta {
 /// The device a sign-in comes from, kept with the session it starts: the same client IP as the audit trail's,
 /// and the `User-Agent` in full (up to [`UserAgent::MAX_LEN`] bytes, even when it is not text).
 pub fn device(req: &HttpRequest, state: &AppState) -> Device {
-    Device {
-        ip: client_ip(req, &state.settings.http.trusted_proxies),
-        user_agent: req.headers().get(header::USER_AGENT).and_then(|v| UserAgent::from_header(v.as_bytes())),
-    }
+    Device { ip: client_ip(req, &state.settings.http.trusted_proxies), user_agent: user_agent(req) }
 }
 
-/// A `User-Agent` as the audit trail keeps it: its first characters, with what is not UTF-8 replaced by U+FFFD,
-/// since a mangled header still tells a client apart (and a hostile one most of all).
-fn user_agent(header: &[u8]) -> String {
-    // The characters kept lie within 4 bytes each of the start: a character takes at most 4, a replacement 1 or more.
-    let head = header.get(..MAX_USER_AGENT_CHARS * 4).unwrap_or(header);
-    String::from_utf8_lossy(head).chars().take(MAX_USER_AGENT_CHARS).collect()
+/// The request's `User-Agent`, even when it is not text.
+fn user_agent(req: &HttpRequest) -> Option<UserAgent> {
+    req.headers().get(header::USER_AGENT).and_then(|v| UserAgent::from_header(v.as_bytes()))
 }
 
 #[cfg(test)]
