@@ -52,6 +52,11 @@ pub enum UsersCommand {
         /// Login name.
         username: String,
     },
+    /// Delete a user, with their sessions, consents and tokens. Their audit events stay, under their id.
+    Remove {
+        /// Login name.
+        username: String,
+    },
 }
 
 async fn hash(settings: &Settings, password: Password) -> anyhow::Result<String> {
@@ -157,6 +162,20 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             out.print(&json!({ "user": user.username.as_str(), "revoked": true, "sessions_ended": sessions }), || {
                 format!("signed {} out everywhere ({sessions} active sessions ended)", user.username)
             });
+        }
+        UsersCommand::Remove { username } => {
+            let username = parse_username(&username)?;
+            let (user, _) =
+                store.user_by_username(&username).await?.ok_or_else(|| anyhow!("no user named {username}"))?;
+            let provider = startup::open_provider(settings, &store).await?;
+            let sessions = provider.delete_user(&user.id, crate::domain::now()).await.map_err(not_found(&username))?;
+            startup::advance_revocation_epoch(settings).await;
+            let details = json!({ "username": user.username.as_str(), "sessions": sessions });
+            super::record(&store, "user_deleted", Some(user.id.as_str()), None, details).await;
+            let shown = json!({
+                "id": user.id.as_str(), "username": user.username.as_str(), "removed": true, "sessions_ended": sessions,
+            });
+            out.print(&shown, || format!("removed {} ({sessions} active sessions ended)", user.username));
         }
         UsersCommand::Passwd { username, password_stdin: _ } => {
             let username = parse_username(&username)?;

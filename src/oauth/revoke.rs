@@ -129,6 +129,17 @@ impl Provider {
         Ok(true)
     }
 
+    /// Deletes a user (the admin API's `DELETE` and `tessera users remove`): ends their sessions and revokes
+    /// their refresh tokens and the live access tokens issued with them, then deletes the row, which takes their
+    /// sessions, consents and refresh tokens with it. Returns the sessions ended, or `StoreError::NotFound`.
+    pub async fn delete_user(&self, user_id: &UserId, now: UnixTime) -> Result<u64, StoreError> {
+        let sessions = self.sessions.revoke_user_sessions(user_id).await?;
+        let issued = self.refresh_tokens.revoke_user_refresh_tokens(user_id, now).await?;
+        self.revoke_access_tokens(&issued, now).await;
+        self.users.delete_user(user_id).await?;
+        Ok(sessions)
+    }
+
     /// Signs a user out everywhere: ends every session, revokes every refresh family, and invalidates every
     /// access token issued before now (a per-user revoked-before time, so nothing needs listing). Returns once
     /// the second of that cut-off is over, so what is issued afterwards lives.

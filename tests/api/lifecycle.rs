@@ -7,7 +7,7 @@ use crate::signin::{
     urlencode, without_cookies, REDIRECT,
 };
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// A confidential client (refresh grant allowed by default) and alice's tokens from a code flow.
 struct Grant {
@@ -714,6 +714,37 @@ both_backends!(offline_tokens_survive_logout_but_not_users_revoke, async |app| {
     assert_eq!(introspect(&app, &g, &rt).await["active"], false);
     assert_eq!(introspect(&app, &g, &at).await["active"], false);
     assert_eq!(userinfo_status(&app, &at).await, StatusCode::UNAUTHORIZED);
+});
+
+// `users remove` ends everything the user held, as the admin API's DELETE does, and says so in the audit trail.
+both_backends!(users_remove_ends_every_token_and_session_of_the_user, async |app| {
+    let g = sign_in(&app, "openid offline_access", &[]).await;
+    let rt = s(&g.tokens, "refresh_token").to_owned();
+    let at = s(&g.tokens, "access_token").to_owned();
+    assert_eq!(introspect(&app, &g, &at).await["active"], true);
+    let sub = introspect(&app, &g, &at).await["sub"].as_str().unwrap().to_owned();
+
+    let removed = app.cli_json(&["users", "remove", "alice"], None);
+    assert_eq!(
+        (&removed["id"], &removed["username"], &removed["removed"], &removed["sessions_ended"]),
+        (&json!(sub), &json!("alice"), &json!(true), &json!(1))
+    );
+    assert_eq!(introspect(&app, &g, &rt).await["active"], false);
+    assert_eq!(introspect(&app, &g, &at).await["active"], false);
+    assert_eq!(userinfo_status(&app, &at).await, StatusCode::UNAUTHORIZED);
+    let (st, e) = refresh(&app, &g, &rt).await;
+    assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"));
+    let list = app.cli_json(&["users", "list"], None);
+    assert!(!list.to_string().contains("\"alice\""), "{list}");
+
+    let events = app.cli_json(&["audit", "list", "--user", &sub], None);
+    let deleted = events["events"].as_array().unwrap().iter().find(|e| e["kind"] == "user_deleted").cloned();
+    let deleted = deleted.unwrap_or_else(|| panic!("no user_deleted in {events}"));
+    assert_eq!((&deleted["actor"], &deleted["details"]["username"]), (&json!("cli"), &json!("alice")));
+
+    let args = ["users", "remove", "alice"];
+    let err = assert_failure(&app.cli(&args, None), &args);
+    assert!(err.contains("no user named alice"), "{err}");
 });
 
 // With Redis, a token found live is remembered; every operator change that can end it must be seen at once.

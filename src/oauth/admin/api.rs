@@ -366,8 +366,7 @@ impl Provider {
         Ok(user_json(&user))
     }
 
-    /// `DELETE /admin/api/users/{id}`: ends the user's sessions and revokes their tokens, then deletes them
-    /// (sessions, consents and refresh tokens go with them).
+    /// `DELETE /admin/api/users/{id}`: [`Provider::delete_user`].
     pub async fn admin_delete_user(
         &self,
         caller: &AdminCaller,
@@ -377,10 +376,7 @@ impl Provider {
     ) -> Result<(), AdminError> {
         let id = path_user_id(id)?;
         let user = self.users.user_by_id(&id).await?.ok_or_else(|| no_user(id.as_str()))?;
-        let sessions = self.sessions.revoke_user_sessions(&id).await?;
-        let issued = self.refresh_tokens.revoke_user_refresh_tokens(&id, now).await?;
-        self.revoke_access_tokens(&issued, now).await;
-        self.users.delete_user(&id).await.map_err(|e| match e {
+        let sessions = self.delete_user(&id, now).await.map_err(|e| match e {
             StoreError::NotFound => no_user(id.as_str()),
             other => other.into(),
         })?;
