@@ -1,18 +1,19 @@
 //! `POST /register` (RFC 7591) and `GET`, `PUT`, `DELETE /register/{client_id}` (RFC 7592): JSON in, JSON
 //! out, never cached. Bearer token problems are RFC 6750 answers (401 with a bare challenge when no bearer
 //! token was sent, 401 `invalid_token` for a wrong one), metadata problems RFC 7591 §3.2.2
-//! errors (400). With `registration.mode = "off"` every one of these paths is a 404.
+//! errors (400). With `registration.mode = "off"` every one of these paths is a 404. Refusals are in the audit
+//! trail (`client_registration_refused`), as many from one address as the per-IP registration limit lets through.
 use super::body::Unread;
 use super::meta::request_meta;
 use super::render::{bearer_challenge, bearer_error, json_error};
 use super::AppState;
 use crate::config::RegistrationMode;
 use crate::domain::secret::SecretHash;
-use crate::domain::UnixTime;
+use crate::domain::{ClientId, UnixTime};
 use crate::oauth::audit::RequestMeta;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::registration::metadata::{ClientInformation, MAX_REGISTRATION_BYTES};
-use crate::oauth::registration::ManagedRegistration;
+use crate::oauth::registration::{ManagedRegistration, ManagementOperation};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use tracing::field::Empty;
@@ -130,10 +131,59 @@ async fn register(
     state.provider.register_client(permit, &body, meta, now).await.map_err(|e| Refused::new(e, error, permitted_by))
 }
 
-/// The registration that the request's bearer token manages, or the response refusing it.
-async fn managed(req: &HttpRequest, state: &AppState, client_id: &str) -> Result<ManagedRegistration, HttpResponse> {
-    let token = super::authorization::bearer_token(req).map_err(|e| bearer_error(&e))?;
-    state.provider.managed_registration(client_id, token.as_deref()).await.map_err(|e| refusal(token.as_deref(), &e))
+/// A refused request to `/register/{client_id}`: why, the answer, and the client when the request's registration
+/// access token was right.
+struct ManagementRefused {
+    error: OAuthError,
+    answer: HttpResponse,
+    authenticated: Option<ClientId>,
+}
+
+impl ManagementRefused {
+    fn new(
+        error: OAuthError,
+        answer: impl FnOnce(&OAuthError) -> HttpResponse,
+        authenticated: Option<ClientId>,
+    ) -> Self {
+        let answer = answer(&error);
+        Self { error, answer, authenticated }
+    }
+}
+
+/// Answers a refused request to `/register/{client_id}` and records it (`client_registration_refused` with the
+/// `operation`). Refusals count against the per-IP registration limit, which every `POST /register` counts
+/// against, so that one address cannot fill the audit trail with wrong tokens: past the limit the answer is its
+/// 429, not recorded. Requests that succeed do not count: a client managing its own registration is never held
+/// back by the registrations and refusals of its neighbours.
+async fn management_refused(
+    req: &HttpRequest,
+    state: &AppState,
+    operation: ManagementOperation,
+    client_id: &str,
+    refused: ManagementRefused,
+) -> HttpResponse {
+    if let Some(limited) = super::throttle::registration(req, state).await {
+        return limited;
+    }
+    let meta = request_meta(req, state);
+    let (error, authenticated) = (&refused.error, refused.authenticated.as_ref());
+    let now = crate::domain::now();
+    state.provider.audit_registration_management_refused(operation, client_id, authenticated, error, &meta, now).await;
+    refused.answer
+}
+
+/// The registration that the request's bearer token manages, or the refusal.
+async fn managed(
+    req: &HttpRequest,
+    state: &AppState,
+    client_id: &str,
+) -> Result<ManagedRegistration, ManagementRefused> {
+    let token = super::authorization::bearer_token(req).map_err(|e| ManagementRefused::new(e, bearer_error, None))?;
+    state
+        .provider
+        .managed_registration(client_id, token.as_deref())
+        .await
+        .map_err(|e| ManagementRefused::new(e, |e| refusal(token.as_deref(), e), None))
 }
 
 /// `GET /register/{client_id}`: the current registration (without the client secret).
@@ -144,7 +194,7 @@ pub async fn get(req: HttpRequest, path: web::Path<String>, state: web::Data<App
     }
     match managed(&req, &state, &path).await {
         Ok(m) => information(StatusCode::OK, &state.provider.read_client_registration(m)),
-        Err(resp) => resp,
+        Err(refused) => management_refused(&req, &state, ManagementOperation::Read, &path, refused).await,
     }
 }
 
@@ -159,19 +209,27 @@ pub async fn put(
     if registration_off(&state) {
         return HttpResponse::NotFound().finish();
     }
-    let m = match managed(&req, &state, &path).await {
-        Ok(m) => m,
-        Err(resp) => return resp,
-    };
-    let body = match json_body(&req, payload).await {
-        Ok(body) => body,
-        Err(e) => return error(&e),
-    };
-    let meta = request_meta(&req, &state);
-    match state.provider.update_client_registration(m, &body, &meta, crate::domain::now()).await {
+    match update(&req, &path, payload, &state).await {
         Ok(info) => information(StatusCode::OK, &info),
-        Err(e) => error(&e),
+        Err(refused) => management_refused(&req, &state, ManagementOperation::Update, &path, refused).await,
     }
+}
+
+async fn update(
+    req: &HttpRequest,
+    client_id: &str,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<ClientInformation, ManagementRefused> {
+    let m = managed(req, state, client_id).await?;
+    let id = m.client().id.clone();
+    let body = match json_body(req, payload).await {
+        Ok(body) => body,
+        Err(e) => return Err(ManagementRefused::new(e, error, Some(id))),
+    };
+    let meta = request_meta(req, state);
+    let updated = state.provider.update_client_registration(m, &body, &meta, crate::domain::now()).await;
+    updated.map_err(|e| ManagementRefused::new(e, error, Some(id)))
 }
 
 /// `DELETE /register/{client_id}`: 204 once the client and what it was issued are gone.
@@ -180,14 +238,17 @@ pub async fn delete(req: HttpRequest, path: web::Path<String>, state: web::Data<
     if registration_off(&state) {
         return HttpResponse::NotFound().finish();
     }
-    let m = match managed(&req, &state, &path).await {
-        Ok(m) => m,
-        Err(resp) => return resp,
-    };
-    tracing::Span::current().record("client_id", m.client().id.as_str());
-    let meta = request_meta(&req, &state);
-    match state.provider.delete_client_registration(m, &meta, crate::domain::now()).await {
+    match remove(&req, &path, &state).await {
         Ok(()) => HttpResponse::NoContent().insert_header((header::CACHE_CONTROL, "no-store")).finish(),
-        Err(e) => error(&e),
+        Err(refused) => management_refused(&req, &state, ManagementOperation::Delete, &path, refused).await,
     }
+}
+
+async fn remove(req: &HttpRequest, client_id: &str, state: &AppState) -> Result<(), ManagementRefused> {
+    let m = managed(req, state, client_id).await?;
+    let id = m.client().id.clone();
+    tracing::Span::current().record("client_id", id.as_str());
+    let meta = request_meta(req, state);
+    let deleted = state.provider.delete_client_registration(m, &meta, crate::domain::now()).await;
+    deleted.map_err(|e| ManagementRefused::new(e, error, Some(id)))
 }

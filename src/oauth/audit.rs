@@ -34,7 +34,14 @@ impl Provider {
     /// has already been decided.
     pub async fn audit(&self, kind: &str, facts: EventFacts, meta: &RequestMeta, now: UnixTime) {
         self.count(kind);
-        let warn = matches!(kind, "refresh_token_reuse" | "code_replay" | "revoked_token_presented" | "login_lockout");
+        let warn = matches!(
+            kind,
+            "refresh_token_reuse"
+                | "code_replay"
+                | "revoked_token_presented"
+                | "login_lockout"
+                | "login_refused_locked"
+        );
         if warn {
             tracing::warn!(
                 event = kind,

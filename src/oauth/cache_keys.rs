@@ -1,4 +1,5 @@
 //! The cache key of every kind of hot state, in one place so no two kinds can collide.
+use crate::domain::UnixTime;
 
 /// An authorization code, by the hash of the code: its grant, then the record of its redemption.
 pub fn code(code_hash: &str) -> String {
@@ -39,4 +40,10 @@ pub fn client_jwks_refetch(client_id: &str) -> String {
 /// or the hash of a name).
 pub fn limit(bucket: &str, subject: &str) -> String {
     format!("limit:{bucket}:{subject}")
+}
+
+/// The mark that a sign-in lock has refused an attempt (`oauth::limits`): the lock by its scope, its subject (as
+/// [`limit`] names it) and its end, so that a later lock of the same subject is a new one.
+pub fn lock_refusal(scope: &str, subject: &str, until: UnixTime) -> String {
+    format!("lock-refusal:{scope}:{subject}:{until}")
 }

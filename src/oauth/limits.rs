@@ -239,6 +239,23 @@ impl Limiter {
         found
     }
 
+    /// Whether `lock`, which has just refused a sign-in from `ip` for `username`, refuses one for the first time.
+    /// The first refusal marks the lock until it ends, under its subject as the lock itself is kept (the IP's, or
+    /// the hash of the name in lower case, so that no spelling of the name counts as another lock) and its end
+    /// (so that the next lock of the same subject is a new one): the caller records each lock's refusals once,
+    /// however many there are. While the cache fails, this instance's memory keeps the mark: each instance then
+    /// records the lock once, an event too many rather than none.
+    pub async fn first_refusal(&self, lock: Lock, ip: Option<IpAddr>, username: &str, now: UnixTime) -> bool {
+        let subject = match (lock.scope, ip) {
+            (LockScope::ClientIp, Some(ip)) => ip_subject(ip),
+            // Not made by `begin_sign_in`, which locks an IP only when it has one.
+            (LockScope::ClientIp, None) => return true,
+            (LockScope::Username, _) => name_subject(username),
+        };
+        let until = now + lock.retry_after;
+        self.set_if_absent(&cache_keys::lock_refusal(lock.scope.as_str(), &subject, until), until, now).await
+    }
+
     /// The attempt failed (it is counted already). `Some` when it started a lock (the caller answers 429 and
     /// records a `login_lockout` event); the longer one when both the IP and the username reached their limits.
     pub async fn sign_in_failed(&self, attempt: SignInAttempt, now: UnixTime) -> Option<Lock> {
@@ -301,7 +318,7 @@ impl Limiter {
         (until > now).then_some(Lock { scope, retry_after: until - now })
     }
 
-    // The four cache operations, each falling back to the in-process counters when the cache fails.
+    // The cache operations, each falling back to the in-process counters when the cache fails.
 
     fn use_cache(&self, now: UnixTime) -> bool {
         now >= self.cache_skipped_until.load(Ordering::Relaxed)
@@ -369,6 +386,17 @@ impl Limiter {
             }
         }
         self.fallback().set(key, value, ends, now);
+    }
+
+    /// Marks `key` until `ends` unless it is marked already: whether this call marked it.
+    async fn set_if_absent(&self, key: &str, ends: UnixTime, now: UnixTime) -> bool {
+        if self.use_cache(now) {
+            match self.cache.set_if_absent(key, b"1", window(ends - now)).await {
+                Ok(marked) => return marked,
+                Err(e) => self.cache_failed("set_if_absent", &e, now),
+            }
+        }
+        self.fallback().set_if_absent(key, ends, now)
     }
 
     async fn forget(&self, key: &str, now: UnixTime) {
@@ -455,6 +483,15 @@ impl Fallback {
             self.make_room(now);
         }
         self.slots.insert(key.to_owned(), Slot { value, ends });
+    }
+
+    fn set_if_absent(&mut self, key: &str, ends: UnixTime, now: UnixTime) -> bool {
+        if self.live(key, now).is_some() {
+            return false;
+        }
+        self.make_room(now);
+        self.slots.insert(key.to_owned(), Slot { value: 1, ends });
+        true
     }
 
     fn remove(&mut self, key: &str) {
@@ -671,6 +708,46 @@ mod tests {
     async fn usernames_lock_progressively_in_the_cache() {
         // The memory cache keeps its own clock: only the lock markers use `now`, which the test controls.
         username_lockout_progression(&Limiter::new(Arc::new(MemoryCache::default()), rules())).await;
+    }
+
+    /// Each lock is refused "for the first time" once: whatever the spelling of the name or the IP of the attempt
+    /// (for a username lock), whatever the name (for an IP lock), until a new lock starts.
+    async fn each_lock_has_one_first_refusal(limiter: &Limiter) {
+        let addr = ip("192.0.2.1");
+        for _ in 0..3 {
+            fail(limiter, addr, "alice", T0).await.expect("not locked yet");
+        }
+        let refused = limiter.login_lock(addr, "Alice", T0 + 5).await.expect("locked");
+        assert!(limiter.first_refusal(refused, addr, "Alice", T0 + 5).await);
+        for (from, name, at) in
+            [(addr, "alice", T0 + 6), (ip("198.51.100.9"), "ALICE", T0 + 30), (None, "aLiCe", T0 + 59)]
+        {
+            let refused = limiter.login_lock(from, name, at).await.expect("locked");
+            assert!(!limiter.first_refusal(refused, from, name, at).await, "{name} at {at}");
+        }
+        // The next lock of the name is another lock.
+        let lock = fail(limiter, addr, "alice", T0 + 61).await.expect("checked").expect("locked again");
+        assert_eq!(lock.retry_after, 120);
+        let refused = limiter.login_lock(addr, "alice", T0 + 62).await.expect("locked");
+        assert!(limiter.first_refusal(refused, addr, "alice", T0 + 62).await);
+        assert!(!limiter.first_refusal(refused, addr, "ALICE", T0 + 62).await);
+
+        // An IP lock: the names tried during it do not matter.
+        let blocked = ip("203.0.113.7");
+        for name in ["u1", "u2", "u3", "u4", "u5"] {
+            fail(limiter, blocked, name, T0).await.expect("not blocked yet");
+        }
+        let refused = limiter.login_lock(blocked, "u6", T0 + 1).await.expect("blocked");
+        assert_eq!(refused.scope, LockScope::ClientIp);
+        assert!(limiter.first_refusal(refused, blocked, "u6", T0 + 1).await);
+        let refused = limiter.login_lock(blocked, "u7", T0 + 2).await.expect("blocked");
+        assert!(!limiter.first_refusal(refused, blocked, "u7", T0 + 2).await);
+    }
+
+    #[tokio::test]
+    async fn each_lock_has_one_first_refusal_in_the_cache_and_in_the_fallback() {
+        each_lock_has_one_first_refusal(&Limiter::new(Arc::new(MemoryCache::default()), rules())).await;
+        each_lock_has_one_first_refusal(&Limiter::new(Arc::new(Down), rules())).await;
     }
 
     #[tokio::test]

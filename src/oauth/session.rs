@@ -2,12 +2,14 @@
 //! sessions still count as signed in.
 use super::audit::{EventFacts, RequestMeta};
 use super::error::OAuthError;
+use super::limits::Lock;
 use super::provider::Provider;
 use crate::domain::password::Password;
 use crate::domain::secret::{PlainSecret, SecretHash};
 use crate::domain::{ClientId, Device, Scope, Session, UnixTime, User, Username};
 use crate::storage::{SessionContext, StoreError};
 use serde_json::json;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Why a sign-in was refused: for the audit trail only. The page says the same in every case.
@@ -137,6 +139,38 @@ impl Provider {
             Err(StoreError::ReferenceGone(_)) => Ok(SignIn::Refused { user: None, refusal: Refusal::UnknownUser }),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Records a sign-in that `lock` refused unchecked, as `login_refused_locked`: once per lock, on its first
+    /// refusal (any instance; [`super::limits::Limiter::first_refusal`]), so that guessing during a lock shows in
+    /// the audit trail without each guess adding a row. The user is the one `username` names, if any, looked up
+    /// for that one event only; a failing look-up leaves the event without a user rather than unrecorded.
+    pub async fn sign_in_refused_while_locked(
+        &self,
+        lock: Lock,
+        ip: Option<IpAddr>,
+        username: &str,
+        client_id: Option<String>,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) {
+        if !self.limits.first_refusal(lock, ip, username, now).await {
+            return;
+        }
+        let user = match Username::parse(username) {
+            Ok(name) => self.users.user_by_username(&name).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the user of a refused sign-in could not be looked up");
+                None
+            }),
+            Err(_) => None,
+        };
+        let facts = EventFacts {
+            actor: None,
+            user_id: user.map(|(u, _)| u.id.as_str().to_owned()),
+            client_id,
+            details: json!({ "scope": lock.scope.as_str(), "seconds": lock.retry_after }),
+        };
+        self.audit("login_refused_locked", facts, meta, now).await;
     }
 
     /// Starts a session for `user`: a new random id (never reusing one the browser had, against session

@@ -22,6 +22,12 @@ fn open(raw: &mut tessera::config::RawSettings) {
     raw.registration.mode = Some("open".into());
 }
 
+/// `open`, with a per-IP registration limit that many refusals leave room under.
+fn open_with_room_for_refusals(raw: &mut tessera::config::RawSettings) {
+    open(raw);
+    raw.limits.register_ip_requests = 100;
+}
+
 /// `POST /register` with a JSON body and an optional bearer token.
 async fn register(app: &TestApp, body: &Value, token: Option<&str>) -> reqwest::Response {
     let mut req = app.api_client.post(app.url("/register")).json(body);
@@ -187,7 +193,8 @@ both_backends!(consent_page_shows_only_https_links, |raw| { open(raw) }, async |
     assert!(html.contains("href=\"https://app.example/privacy\""), "{html}");
 });
 
-both_backends!(registration_access_token_manages_the_client, |raw| { open(raw) }, async |app| {
+// Its refusals count against the per-IP registration limit: more of them than the default allows in an hour.
+both_backends!(registration_access_token_manages_the_client, |raw| { open_with_room_for_refusals(raw) }, async |app| {
     use reqwest::Method;
     add_alice(&app);
     let body = json!({
@@ -681,6 +688,100 @@ both_backends!(
         assert_eq!(metadata["request_id"], request_id.as_str(), "{metadata}");
         let all = serde_json::to_string(&events).unwrap();
         for secret in [token, UNKNOWN, BODY_SECRET] {
+            assert!(!all.contains(secret), "{secret:?} reached the audit trail: {all}");
+        }
+    }
+);
+
+// Refusals at the client configuration endpoint leave the same trace as those of POST /register, with the
+// operation: a wrong or missing registration access token on GET, PUT and DELETE, and bad metadata in an update
+// made with the right token (whose client is then the actor). Never the token nor the body. They count against
+// the per-IP registration limit like every POST /register, so a flood of wrong tokens leaves no more events than
+// the limit allows; the client's own requests with the right token are not counted and not held back.
+both_backends!(
+    refused_registration_management_is_audited_and_bounded,
+    |raw| {
+        open(raw);
+        raw.limits.register_ip_requests = 7;
+    },
+    async |app| {
+        use reqwest::Method;
+        const AGENT: &str = "management-probe/1.0";
+        const WRONG: &str = "a-wrong-registration-access-token-3391";
+        const BODY_SECRET: &str = "a-secret-in-the-update-body-8812";
+        let info = registered(&app, &json!({ "redirect_uris": [REDIRECT], "client_name": "Managed" })).await;
+        let id = info["client_id"].as_str().unwrap().to_owned();
+        let token = rat(&info).to_owned();
+        let probe = |method: Method, target: &Value, bearer: Option<&str>| {
+            manage(&app, method, target, bearer).header("user-agent", AGENT).json(&json!({
+                "client_id": id, "redirect_uris": [REDIRECT], "client_secret": BODY_SECRET,
+            }))
+        };
+        // The request id of each refusal, with the operation it should be recorded with.
+        let mut sent = Vec::new();
+        let id_of = |r: &reqwest::Response| r.headers()["x-request-id"].to_str().unwrap().to_owned();
+        for (method, operation) in [(Method::GET, "read"), (Method::PUT, "update"), (Method::DELETE, "delete")] {
+            let r = probe(method, &info, Some(WRONG)).send().await.unwrap();
+            sent.push((id_of(&r), operation));
+            assert_invalid_token(r).await;
+        }
+        let r = probe(Method::GET, &info, None).send().await.unwrap();
+        sent.push((id_of(&r), "read"));
+        assert_bare_challenge(r);
+        let nobody = json!({ "registration_client_uri": app.url("/register/nobody") });
+        let r = probe(Method::DELETE, &nobody, Some(WRONG)).send().await.unwrap();
+        sent.push((id_of(&r), "delete"));
+        assert_invalid_token(r).await;
+        // The right token with bad metadata.
+        let bad = json!({ "client_id": id, "redirect_uris": ["ftp://app.example/cb"] });
+        let r = manage(&app, Method::PUT, &info, Some(&token)).header("user-agent", AGENT).json(&bad).send().await;
+        let r = r.unwrap();
+        sent.push((id_of(&r), "update"));
+        assert_refused(r, "invalid_redirect_uri", "an update with bad metadata").await;
+        // With the registration, that is the limit (7) reached: the flood that follows is refused with 429s and
+        // not recorded, while the client itself still reads its registration.
+        for method in [Method::GET, Method::PUT, Method::DELETE, Method::GET, Method::PUT, Method::DELETE] {
+            let r = probe(method.clone(), &info, Some(WRONG)).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{method}");
+        }
+        let r = manage(&app, Method::GET, &info, Some(&token)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        // The limit is the one of POST /register: registration from this address waits too.
+        let r = register(&app, &json!({ "redirect_uris": [REDIRECT] }), None).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+
+        let events = crate::hostile::audit_events(&app);
+        let refused = crate::hostile::events_of(&events, "client_registration_refused");
+        assert_eq!(refused.len(), 6, "{events:?}");
+        for e in &refused {
+            assert_eq!(e["ip"], "127.0.0.1", "{e}");
+            assert_eq!(e["user_agent"], AGENT, "{e}");
+            assert!(e["request_id"].as_str().is_some_and(|r| !r.is_empty()), "{e}");
+        }
+        let recorded: Vec<&Value> = sent
+            .iter()
+            .map(|(request_id, operation)| {
+                let e = refused.iter().find(|e| e["request_id"] == request_id.as_str());
+                let e = e.unwrap_or_else(|| panic!("no event for the {operation} {request_id}: {refused:?}"));
+                assert_eq!(e["details"]["operation"], *operation, "{e}");
+                *e
+            })
+            .collect();
+        for e in &recorded[..5] {
+            assert_eq!(e["details"]["error"], "invalid_token", "{e}");
+            assert!(e["actor"].is_null(), "a wrong or missing token makes no one the actor: {e}");
+        }
+        for e in &recorded[..4] {
+            assert_eq!(e["client_id"], id.as_str(), "the client the path names: {e}");
+        }
+        assert_eq!(recorded[4]["client_id"], "nobody", "{}", recorded[4]);
+        let metadata = recorded[5];
+        assert_eq!(metadata["details"]["error"], "invalid_redirect_uri", "{metadata}");
+        assert!(metadata["details"]["reason"].as_str().is_some_and(|r| r.contains("ftp")), "{metadata}");
+        assert_eq!(metadata["actor"], id.as_str(), "the right token: the client acted: {metadata}");
+        assert_eq!(metadata["client_id"], id.as_str(), "{metadata}");
+        let all = serde_json::to_string(&events).unwrap();
+        for secret in [token.as_str(), WRONG, BODY_SECRET] {
             assert!(!all.contains(secret), "{secret:?} reached the audit trail: {all}");
         }
     }

@@ -55,6 +55,37 @@ impl ManagedRegistration {
     }
 }
 
+/// What a request to a client configuration endpoint (RFC 7592 §2) asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManagementOperation {
+    /// `GET`: read the registration.
+    Read,
+    /// `PUT`: replace its metadata.
+    Update,
+    /// `DELETE`: delete the client.
+    Delete,
+}
+
+impl ManagementOperation {
+    /// A name for the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Update => "update",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+/// The details every `client_registration_refused` event has: the error code and the description the requester
+/// was given (cut short).
+fn refusal_details(error: &OAuthError) -> Value {
+    json!({
+        "error": error.code.as_str(),
+        "reason": error.description.chars().take(MAX_REFUSAL_REASON_CHARS).collect::<String>(),
+    })
+}
+
 fn bad_registration_token() -> OAuthError {
     OAuthError::invalid_token("the registration access token is missing, invalid, or not this client's")
 }
@@ -120,14 +151,38 @@ impl Provider {
         meta: &RequestMeta,
         now: UnixTime,
     ) {
-        let mut details = json!({
-            "error": error.code.as_str(),
-            "reason": error.description.chars().take(MAX_REFUSAL_REASON_CHARS).collect::<String>(),
-        });
+        let mut details = refusal_details(error);
         if let (Some(details), Some(hash)) = (details.as_object_mut(), initial_access_token) {
             details.insert("initial_access_token".into(), Value::from(hash.as_str()));
         }
         let facts = EventFacts { details, ..EventFacts::default() };
+        self.audit("client_registration_refused", facts, meta, now).await;
+    }
+
+    /// Records a refused request to `/register/{client_id}` as `client_registration_refused`, with the
+    /// `operation`, the error code and the description the requester was given. The client is the one the path
+    /// names (when it is a well-formed client id, whether or not such a client exists: a wrong token is refused
+    /// alike either way); the actor is that client only when its registration access token was right
+    /// (`authenticated`), for a refused update or delete. Never the token nor the body.
+    pub async fn audit_registration_management_refused(
+        &self,
+        operation: ManagementOperation,
+        client_id: &str,
+        authenticated: Option<&ClientId>,
+        error: &OAuthError,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) {
+        let mut details = refusal_details(error);
+        if let Some(details) = details.as_object_mut() {
+            details.insert("operation".into(), Value::from(operation.as_str()));
+        }
+        let facts = EventFacts {
+            actor: authenticated.map(|id| id.as_str().to_owned()),
+            client_id: ClientId::parse(client_id).ok().map(String::from),
+            details,
+            ..EventFacts::default()
+        };
         self.audit("client_registration_refused", facts, meta, now).await;
     }
 

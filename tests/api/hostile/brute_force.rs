@@ -144,6 +144,111 @@ both_backends!(
     }
 );
 
+// Guessing during a lock shows in the audit trail: one `login_refused_locked` per lock, however many attempts it
+// refused and in whatever letter case they spelled the name, with the user the name belongs to; the next lock is
+// another event. Before, refusals while locked left only a log line.
+both_backends!(
+    sign_ins_refused_by_a_username_lock_are_audited_once_per_lock,
+    |raw| {
+        raw.limits.login_ip_failures = 0;
+        raw.limits.login_user_failures = 3;
+        raw.limits.login_user_window_seconds = 60;
+        raw.limits.login_user_lock_seconds = 3;
+        raw.limits.login_user_max_lock_seconds = 6;
+    },
+    async |app| {
+        const AGENT: &str = "lock-probe/1.0";
+        let alice = add_alice(&app);
+        let client = add_client(&app, &["--public"]);
+        let client_id = s(&client, "client_id");
+        let (challenge, _) = pkce_pair();
+        let url = authorize_url(&app, client_id, &challenge, "");
+        let b = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .user_agent(AGENT)
+            .build()
+            .unwrap();
+        let form = open_login(&app, &b, &url).await;
+        let other = browser();
+        let other_form = open_login(&app, &other, &url).await;
+        for _ in 0..3 {
+            submit_login(&app, &b, &form, "alice", "guess").await;
+        }
+        // The first lock (3 s) refuses guesses in every spelling of the name, from both browsers.
+        let mut request_ids = Vec::new();
+        for name in ["alice", "ALICE", "Alice", "alice"] {
+            let r = submit_login(&app, &b, &form, name, "guess").await;
+            request_ids.push(r.headers()["x-request-id"].to_str().unwrap().to_owned());
+            assert_locked(r, &form, name).await;
+        }
+        let r = submit_login(&app, &other, &other_form, "aLiCe", PASSWORD).await;
+        assert_locked(r, &other_form, "the right password from another browser").await;
+        let events = audit_events(&app);
+        let refused = events_of(&events, "login_refused_locked");
+        assert_eq!(refused.len(), 1, "{events:?}");
+        let e = refused[0];
+        assert_eq!(e["details"]["scope"], "username", "{e}");
+        assert!((1..=3).contains(&e["details"]["seconds"].as_i64().unwrap()), "{e}");
+        assert_eq!(e["user_id"], s(&alice, "id"), "{e}");
+        assert_eq!(e["client_id"], client_id, "{e}");
+        assert_eq!(e["ip"], "127.0.0.1", "{e}");
+        assert_eq!(e["user_agent"], AGENT, "{e}");
+        assert_eq!(e["request_id"], request_ids[0].as_str(), "the first refusal is recorded: {e}");
+
+        // After it, one more failure locks again (6 s): another lock, another event.
+        let lockout = events_of(&events, "login_lockout")[0];
+        sleep_until_unix(lockout["at"].as_i64().unwrap() + lockout["details"]["seconds"].as_i64().unwrap()).await;
+        let r = submit_login(&app, &b, &form, "alice", "guess").await;
+        assert_locked(r, &form, "the failure that locks again").await;
+        for name in ["alice", "Alice"] {
+            let r = submit_login(&app, &b, &form, name, "guess").await;
+            assert_locked(r, &form, name).await;
+        }
+        let events = audit_events(&app);
+        let refused = events_of(&events, "login_refused_locked");
+        assert_eq!(refused.len(), 2, "{events:?}");
+        assert_eq!(refused[1]["details"]["scope"], "username", "{refused:?}");
+        assert!((1..=6).contains(&refused[1]["details"]["seconds"].as_i64().unwrap()), "{refused:?}");
+        assert_eq!(refused[1]["user_id"], s(&alice, "id"), "{refused:?}");
+        assert_eq!(events_of(&events, "login_lockout").len(), 2, "{events:?}");
+        assert!(!serde_json::to_string(&events).unwrap().contains(PASSWORD), "a password reached the audit trail");
+    }
+);
+
+// The same for an IP lock: one event for all the names tried while the IP waits, naming the user of the first.
+both_backends!(
+    sign_ins_refused_by_an_ip_lock_are_audited_once_per_lock,
+    |raw| {
+        raw.limits.login_ip_failures = 3;
+        raw.limits.login_ip_window_seconds = 60;
+        raw.limits.login_user_failures = 0;
+    },
+    async |app| {
+        let alice = add_alice(&app);
+        let client = add_client(&app, &["--public"]);
+        let (challenge, _) = pkce_pair();
+        let url = authorize_url(&app, s(&client, "client_id"), &challenge, "");
+        let b = browser();
+        let form = open_login(&app, &b, &url).await;
+        for name in ["u1", "u2", "u3"] {
+            submit_login(&app, &b, &form, name, "guess").await;
+        }
+        for name in ["alice", "u4", "ALICE", "u5", "nobody-at-all"] {
+            let r = submit_login(&app, &b, &form, name, "guess").await;
+            assert_locked(r, &form, name).await;
+        }
+        let events = audit_events(&app);
+        let refused = events_of(&events, "login_refused_locked");
+        assert_eq!(refused.len(), 1, "{events:?}");
+        let e = refused[0];
+        assert_eq!(e["details"]["scope"], "client_ip", "{e}");
+        assert!((1..=60).contains(&e["details"]["seconds"].as_i64().unwrap()), "{e}");
+        assert_eq!(e["user_id"], s(&alice, "id"), "{e}");
+        assert_eq!(e["ip"], "127.0.0.1", "{e}");
+    }
+);
+
 // Regression: parallel guesses all passed the lock check before any failure was counted, so thirty at once
 // checked thirty passwords (and a right one among them signed in).
 both_backends!(
