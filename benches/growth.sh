@@ -182,8 +182,8 @@ BASIC="Basic $(printf '%s' "bench-client:$secret" | base64 -w0)"
 # hash over the users that exist at the time; one user in a hundred is disabled.
 seed_users() {  # first last
   sql -v lo="$1" -v hi="$2" -v now="$(date +%s)" -v pwhash="$pwhash" <<'SQL'
-INSERT INTO users (id, username, password_hash, email, email_verified, name, disabled, created_at, updated_at, revoked_before)
-SELECT md5('growth-user-' || g)::uuid::text, 'growth-user-' || g, :'pwhash', 'growth-user-' || g || '@example.test',
+INSERT INTO users (id, username, username_key, password_hash, email, email_verified, name, disabled, created_at, updated_at, revoked_before)
+SELECT md5('growth-user-' || g)::uuid::text, 'growth-user-' || g, 'growth-user-' || g, :'pwhash', 'growth-user-' || g || '@example.test',
        g % 3 = 0, 'Growth User ' || g, g % 100 = 0, :now - g % 8640000, :now - g % 864000, NULL
 FROM generate_series(:lo::bigint, :hi::bigint) AS g;
 SQL

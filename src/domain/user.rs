@@ -2,7 +2,9 @@
 use crate::domain::{text, UnixTime, UserId};
 use std::fmt;
 
-/// A username: what a person types at the login page. Case is kept; lookups are exact.
+/// A username: what a person types at the login page. It is kept and shown as created ("Alice"), and matched in
+/// any letter case through its [`Username::folded`] form: "alice" signs in as "Alice", and no second account may
+/// be created as "ALICE". Accounts stored before that rule which fold alike are matched by their exact name only.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Username(String);
 
@@ -38,6 +40,12 @@ impl Username {
     /// The username as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The form under which usernames are matched in any letter case: Unicode lowercase. Two usernames that fold
+    /// alike name one account.
+    pub fn folded(&self) -> String {
+        self.0.to_lowercase()
     }
 }
 
@@ -105,6 +113,16 @@ mod tests {
         assert!(Username::parse(" alice").is_err());
         assert!(Username::parse("al\nice").is_err());
         assert!(Username::parse(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn usernames_fold_to_lowercase() {
+        let folded = |s: &str| Username::parse(s).unwrap().folded();
+        assert_eq!(folded("Alice"), "alice");
+        assert_eq!(folded("ALICE"), folded("alice"));
+        assert_eq!(folded("ÅLICE Ö'NEIL"), "ålice ö'neil");
+        // Shown as created.
+        assert_eq!(Username::parse("Alice").unwrap().as_str(), "Alice");
     }
 
     // Regression: usernames refused control characters only, so an account could be created as "\u{202E}nimda"

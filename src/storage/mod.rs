@@ -36,19 +36,22 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// People who sign in.
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Creates a user; `Conflict` when the username is taken.
+    /// Creates a user; `Conflict("username")` when the username is taken in any letter case: another user has it
+    /// or one that folds alike ([`Username::folded`]).
     async fn create_user(&self, user: NewUser) -> StoreResult<User>;
     /// A user by stable id.
     async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<User>>;
-    /// A user and their argon2 PHC hash, by username.
+    /// A user and their argon2 PHC hash, by username: the user named so exactly, else the one whose username folds
+    /// alike. Users stored before usernames were folded whose usernames differ only in letter case are found by
+    /// their exact name only.
     async fn user_by_username(&self, username: &Username) -> StoreResult<Option<(User, String)>>;
     /// Users ordered by username, after `after` (keyset paging).
     async fn list_users(&self, after: Option<&Username>, limit: i64) -> StoreResult<Vec<User>>;
-    /// Enables or disables a user; `NotFound` when there is none. Disabling also moves the user's revoked-before
+    /// Enables or disables the user [`UserStore::user_by_username`] finds; `NotFound` when there is none. Disabling also moves the user's revoked-before
     /// cut-off to `now` in the same transaction, as [`UserStore::set_user_revoked_before`] would, so enabling
     /// them later does not bring back what they held before.
     async fn set_user_disabled(&self, username: &Username, disabled: bool, now: UnixTime) -> StoreResult<User>;
-    /// Replaces a user's password hash; `NotFound` when there is none.
+    /// Replaces the password hash of the user [`UserStore::user_by_username`] finds; `NotFound` when there is none.
     async fn set_password_hash(&self, username: &Username, hash: String, now: UnixTime) -> StoreResult<User>;
     /// Makes every token issued to the user before `at` invalid ("sign out everywhere"), never moving an
     /// existing later cut-off back; `NotFound` when there is none.

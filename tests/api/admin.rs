@@ -494,6 +494,28 @@ both_backends!(user_names_hold_no_invisible_character, async |app| {
     assert!(query_of(&back).contains_key("code"), "{back}");
 });
 
+// Regression: "bob" and "BOB" could be two accounts, each able to pass for the other on the consent and account
+// pages. Whichever creates it, a username that folds to a stored one is taken.
+both_backends!(usernames_that_differ_only_in_case_are_taken, async |app| {
+    let a = admin(&app).await;
+    app.cli_json(&["users", "add", "bob", "--password-stdin"], Some(PASSWORD));
+    let args = ["users", "add", "BOB", "--password-stdin"];
+    let err = assert_failure(&app.cli(&args, Some(PASSWORD)), &args);
+    assert!(err.contains("BOB") && err.contains("already exists"), "{err}");
+    for taken in ["BOB", "Bob"] {
+        let r =
+            a.send(&app, Method::POST, "/admin/api/users", &json!({ "username": taken, "password": PASSWORD })).await;
+        assert_eq!((r.status, r.error()), (StatusCode::CONFLICT, "conflict"), "{}", r.body);
+        assert!(s(&r.body, "error_description").contains("any letter case"), "{}", r.body);
+    }
+    let r = a.send(&app, Method::POST, "/admin/api/users", &json!({ "username": "Carol", "password": PASSWORD })).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let args = ["users", "add", "carol", "--password-stdin"];
+    assert_failure(&app.cli(&args, Some(PASSWORD)), &args);
+    let names: BTreeSet<_> = ids(&a.get(&app, "/admin/api/users").await.body, "username").into_iter().collect();
+    assert_eq!(names, BTreeSet::from(["Carol".to_owned(), "bob".to_owned()]));
+});
+
 both_backends!(refusals, async |app| {
     let a = admin(&app).await;
     let user_path = format!("/admin/api/users/{}", tessera::domain::UserId::generate().as_str());

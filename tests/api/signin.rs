@@ -241,6 +241,27 @@ async fn relying_party_flow(app: &TestApp, public: bool) {
     assert!(query_of(&again).contains_key("code"), "{again}");
 }
 
+// Regression: usernames were matched exactly, so an account created as "Alice" could not sign in typing "alice".
+// The pages show the name as created.
+both_backends!(usernames_are_matched_in_any_letter_case, async |app| {
+    app.cli_json(&["users", "add", "Alice", "--password-stdin"], Some(PASSWORD));
+    let client = add_client(&app, &[]);
+    let id = client["client_id"].as_str().unwrap();
+    let (challenge, _) = pkce_pair();
+    // consent_page types "alice".
+    let html = consent_page(&app, &auth_url(&app, id, &challenge, "")).await;
+    assert!(html.contains("Signed in as <strong><bdi>Alice</bdi></strong>"), "{html}");
+
+    let (challenge, verifier) = pkce_pair();
+    let back = browse_as(&app, "ALICE", &auth_url(&app, id, &challenge, "&prompt=login"), Some("allow")).await;
+    let code = query_of(&back).remove("code").unwrap_or_else(|| panic!("no code: {back}"));
+    let (status, tokens) = redeem_code(&app, id, client["client_secret"].as_str().unwrap(), &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let r = app.api_client.get(app.url("/userinfo")).bearer_auth(tokens["access_token"].as_str().unwrap());
+    let claims: Value = r.send().await.unwrap().json().await.unwrap();
+    assert_eq!(claims["preferred_username"], "Alice", "{claims}");
+});
+
 both_backends!(rp_flow_confidential_client, async |app| {
     relying_party_flow(&app, false).await;
 });

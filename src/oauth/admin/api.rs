@@ -291,7 +291,7 @@ impl Provider {
         let password = parse_password(req.password)?;
         if self.users.user_by_username(&username).await?.is_some() {
             // Spare the argon2 work; the store refuses a duplicate that races past this anyway.
-            return Err(AdminError::Conflict(format!("a user named {username} already exists")));
+            return Err(username_taken(&username));
         }
         let password_hash = self.hash_new_password(password).await?;
         let new = NewUser {

@@ -489,15 +489,18 @@ pub fn parse_password(s: impl Into<String>) -> Result<Password, AdminError> {
     Password::parse_new(s).map_err(AdminError::Invalid)
 }
 
-/// Stores a new user; `Conflict` when the username is taken.
+/// Stores a new user; `Conflict` when the username is taken, in this or another letter case.
 pub async fn create_user(users: &dyn UserStore, user: NewUser) -> Result<User, AdminError> {
     let username = user.username.clone();
     users.create_user(user).await.map_err(|e| match e {
-        StoreError::Conflict(what) if what == "username" => {
-            AdminError::Conflict(format!("a user named {username} already exists"))
-        }
+        StoreError::Conflict(what) if what == "username" => username_taken(&username),
         other => other.into(),
     })
+}
+
+/// The refusal of a new user whose username another account has, in this or another letter case.
+fn username_taken(username: &Username) -> AdminError {
+    AdminError::Conflict(format!("a user named {username} already exists (usernames are matched in any letter case)"))
 }
 
 /// `POST /admin/api/users`. The password stays out of `Debug` (there is none).

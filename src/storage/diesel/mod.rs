@@ -338,22 +338,38 @@ impl Db {
     }
 
     /// Applies the pending migrations of this backend's tree and returns the versions applied (empty when the
-    /// schema is current). On Postgres an advisory lock keeps instances starting together from racing.
+    /// schema is current), then fills what SQL cannot compute (`users::fill_username_keys`). On Postgres an
+    /// advisory lock keeps instances starting together from racing.
     pub async fn migrate(&self) -> StoreResult<Vec<String>> {
-        self.write(|conn| match conn {
-            AnyConnection::Postgresql(pg) => {
-                // Any constant works as long as every Tessera instance uses the same one ("TESSER" in ASCII).
-                const LOCK: i64 = 0x5445_5353_4552;
-                diesel::sql_query(format!("SELECT pg_advisory_lock({LOCK})")).execute(pg)?;
-                let applied = apply(pg, POSTGRES_MIGRATIONS);
-                let unlocked = diesel::sql_query(format!("SELECT pg_advisory_unlock({LOCK})")).execute(pg);
-                let applied = applied?;
-                unlocked?;
-                Ok(applied)
+        self.write(|conn| {
+            // Any constant works as long as every Tessera instance uses the same one ("TESSER" in ASCII).
+            const LOCK: i64 = 0x5445_5353_4552;
+            let locked = matches!(conn, AnyConnection::Postgresql(_));
+            if locked {
+                diesel::sql_query(format!("SELECT pg_advisory_lock({LOCK})")).execute(conn)?;
             }
-            AnyConnection::Sqlite(lite) => apply(lite, SQLITE_MIGRATIONS),
+            let applied = apply_all(conn).and_then(|applied| {
+                users::fill_username_keys(conn)?;
+                Ok(applied)
+            });
+            let unlocked = if locked {
+                diesel::sql_query(format!("SELECT pg_advisory_unlock({LOCK})")).execute(conn).map(drop)
+            } else {
+                Ok(())
+            };
+            let applied = applied?;
+            unlocked?;
+            Ok(applied)
         })
         .await
+    }
+}
+
+/// Applies the pending migrations of the connection's backend.
+fn apply_all(conn: &mut AnyConnection) -> StoreResult<Vec<String>> {
+    match conn {
+        AnyConnection::Postgresql(pg) => apply(pg, POSTGRES_MIGRATIONS),
+        AnyConnection::Sqlite(lite) => apply(lite, SQLITE_MIGRATIONS),
     }
 }
 
@@ -489,7 +505,7 @@ mod tests {
         if backend == Backend::Postgres {
             expected.push("20261205000000");
         }
-        expected.extend(["20261205100000", "20261205200000", "20261205300000", "20261205400000"]);
+        expected.extend(["20261205100000", "20261205200000", "20261205300000", "20261205400000", "20261205500000"]);
         assert_eq!(t.db.migrate().await.unwrap(), expected);
         assert!(t.db.migrate().await.unwrap().is_empty());
     }

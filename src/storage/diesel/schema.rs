@@ -15,6 +15,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         revoked_before -> Nullable<BigInt>,
+        username_key -> Nullable<Text>,
     }
 }
 

@@ -6,6 +6,7 @@ use crate::domain::{NewUser, UnixTime, User, UserId, Username};
 use crate::storage::{StoreError, StoreResult, UserStore, UserUpdate};
 use async_trait::async_trait;
 use diesel::prelude::*;
+use std::collections::BTreeMap;
 
 /// A `users` row as stored.
 #[derive(Debug, Queryable, Selectable, Insertable)]
@@ -81,9 +82,14 @@ pub(super) fn load_user(conn: &mut super::AnyConnection, id: &str) -> StoreResul
         .transpose()
 }
 
-fn find_by_username(conn: &mut super::AnyConnection, username: &str) -> StoreResult<Option<(User, String)>> {
+/// The user named `username` exactly, else the one whose key is its fold: one statement, so that a sign-in makes
+/// one trip whichever letter case was typed. Both columns are unique, so at most two rows match; the exact name
+/// comes first, since two accounts stored before keys existed may fold alike (and have no key).
+fn find_by_username(conn: &mut super::AnyConnection, username: &Username) -> StoreResult<Option<(User, String)>> {
+    let exact = users::username.eq(username.as_str());
     users::table
-        .filter(users::username.eq(username))
+        .filter(exact.or(users::username_key.eq(username.folded())))
+        .order(exact.desc())
         .select(UserRow::as_select())
         .first(conn)
         .optional()?
@@ -91,12 +97,79 @@ fn find_by_username(conn: &mut super::AnyConnection, username: &str) -> StoreRes
         .transpose()
 }
 
-/// The user after an update of `changed` rows, read in the same transaction.
-fn read_after_update(conn: &mut super::AnyConnection, changed: usize, username: &str) -> StoreResult<User> {
+/// The id of the user [`find_by_username`] finds; `NotFound` when there is none.
+fn id_by_username(conn: &mut super::AnyConnection, username: &Username) -> StoreResult<String> {
+    let (user, _) = find_by_username(conn, username)?.ok_or(StoreError::NotFound)?;
+    Ok(user.id.into())
+}
+
+/// The user `id` after an update of `changed` rows, read in the same transaction.
+fn read_after_update(conn: &mut super::AnyConnection, changed: usize, id: &str) -> StoreResult<User> {
     if changed == 0 {
         return Err(StoreError::NotFound);
     }
-    find_by_username(conn, username)?.map(|(user, _)| user).ok_or(StoreError::NotFound)
+    load_user(conn, id)?.ok_or(StoreError::NotFound)
+}
+
+/// Whether a user without a key (stored before keys existed, or by such a release during a rolling update) has a
+/// username that folds to `key`: the unique index cannot see them.
+fn unkeyed_name_folds_to(conn: &mut super::AnyConnection, key: &str) -> StoreResult<bool> {
+    let unkeyed: Vec<String> = users::table.filter(users::username_key.is_null()).select(users::username).load(conn)?;
+    Ok(unkeyed.iter().filter_map(|name| Username::parse(name).ok()).any(|name| name.folded() == key))
+}
+
+/// Gives the users without a key theirs, where no other stored user's username folds alike; the others keep none
+/// and are matched by their exact name only. Run after every migration: rows come without a key from before the
+/// column existed, and from instances of an earlier release during a rolling update. One indexed read when every
+/// user has a key. Returns how many users got one.
+pub(super) fn fill_username_keys(conn: &mut super::AnyConnection) -> StoreResult<usize> {
+    let unkeyed: Vec<(String, String)> =
+        users::table.filter(users::username_key.is_null()).select((users::id, users::username)).load(conn)?;
+    if unkeyed.is_empty() {
+        return Ok(0);
+    }
+    let mut by_key: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for (id, name) in unkeyed {
+        // A row whose username no longer parses cannot be signed in to, by any name.
+        if let Ok(username) = Username::parse(&name) {
+            by_key.entry(username.folded()).or_default().push((id, name));
+        }
+    }
+    let mut keyed = 0;
+    let mut colliding = Vec::new();
+    for (key, rows) in by_key {
+        let [(id, name)] = rows.as_slice() else {
+            colliding.extend(rows.into_iter().map(|(_, name)| name));
+            continue;
+        };
+        let taken: bool =
+            diesel::select(diesel::dsl::exists(users::table.filter(users::username_key.eq(&key)))).get_result(conn)?;
+        if taken {
+            colliding.push(name.clone());
+            continue;
+        }
+        let set = diesel::update(users::table.find(id).filter(users::username_key.is_null()))
+            .set(users::username_key.eq(&key))
+            .execute(conn);
+        match set.map_err(StoreError::from) {
+            Ok(n) => keyed += n,
+            // A user created meanwhile took the key.
+            Err(StoreError::Conflict(_)) => colliding.push(name.clone()),
+            Err(e) => return Err(e),
+        }
+    }
+    if keyed > 0 {
+        tracing::info!(users = keyed, "stored usernames keyed to be matched in any letter case");
+    }
+    if !colliding.is_empty() {
+        tracing::warn!(
+            usernames = colliding.join(", "),
+            "these usernames differ from another only in letter case, so they are matched by their exact name only; \
+             once all but one of them are deleted (DELETE /admin/api/users/{{id}}), the one left is matched in any \
+             letter case from the next start"
+        );
+    }
+    Ok(keyed)
 }
 
 /// Moves user `id`'s revoked-before cut-off to `at`, unless it is already later: an earlier `at` (a slower
@@ -109,12 +182,18 @@ fn cut_off(conn: &mut super::AnyConnection, id: &str, at: UnixTime) -> StoreResu
 #[async_trait]
 impl UserStore for DieselStore {
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        let key = user.username.folded();
         let row = row_from_new_user(user);
         self.db()
             .write(move |c| {
-                diesel::insert_into(users::table).values(&row).execute(c).map_err(|e| {
+                if unkeyed_name_folds_to(c, &key)? {
+                    return Err(StoreError::Conflict("username".into()));
+                }
+                let values = (&row, users::username_key.eq(&key));
+                diesel::insert_into(users::table).values(values).execute(c).map_err(|e| {
                     match StoreError::from(e) {
-                        // Both backends name the column or constraint; tell the caller which one clashed.
+                        // Both backends name the column or constraint (`username` or `username_key`); tell the caller
+                        // which one clashed.
                         StoreError::Conflict(what) if what.contains("username") => {
                             StoreError::Conflict("username".into())
                         }
@@ -133,7 +212,7 @@ impl UserStore for DieselStore {
     }
 
     async fn user_by_username(&self, username: &Username) -> StoreResult<Option<(User, String)>> {
-        let username = username.as_str().to_owned();
+        let username = username.clone();
         self.db().run(move |c| find_by_username(c, &username)).await
     }
 
@@ -155,33 +234,34 @@ impl UserStore for DieselStore {
     }
 
     async fn set_user_disabled(&self, username: &Username, disabled: bool, now: UnixTime) -> StoreResult<User> {
-        let username = username.as_str().to_owned();
+        let username = username.clone();
         self.db()
             .write(move |c| {
+                // Found before the transaction, which then starts with its write (SQLite takes the lock at once).
+                let id = id_by_username(c, &username)?;
                 c.transaction(|c| {
-                    let changed = diesel::update(users::table.filter(users::username.eq(&username)))
+                    let changed = diesel::update(users::table.find(&id))
                         .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
                         .execute(c)?;
                     if disabled && changed > 0 {
-                        let id: String =
-                            users::table.filter(users::username.eq(&username)).select(users::id).first(c)?;
                         cut_off(c, &id, now)?;
                     }
-                    read_after_update(c, changed, &username)
+                    read_after_update(c, changed, &id)
                 })
             })
             .await
     }
 
     async fn set_password_hash(&self, username: &Username, hash: String, now: UnixTime) -> StoreResult<User> {
-        let username = username.as_str().to_owned();
+        let username = username.clone();
         self.db()
             .write(move |c| {
+                let id = id_by_username(c, &username)?;
                 c.transaction(|c| {
-                    let changed = diesel::update(users::table.filter(users::username.eq(&username)))
+                    let changed = diesel::update(users::table.find(&id))
                         .set((users::password_hash.eq(&hash), users::updated_at.eq(now)))
                         .execute(c)?;
-                    read_after_update(c, changed, &username)
+                    read_after_update(c, changed, &id)
                 })
             })
             .await
@@ -328,6 +408,116 @@ mod tests {
         let err = t.store.create_user(same_id).await.unwrap_err();
         assert!(matches!(&err, StoreError::Conflict(what) if what == "user id"), "{err:?}");
         assert!(t.store.user_by_username(&Username::parse("carol2").unwrap()).await.unwrap().is_none());
+    }
+
+    // Regression: a username was matched exactly, so "Alice" could not sign in typing "alice", and "alice" could be
+    // created beside her and imitate her on the consent and account pages.
+    async fn usernames_match_in_any_letter_case(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let alice = new_user("Alice");
+        t.store.create_user(alice.clone()).await.unwrap();
+        for typed in ["Alice", "alice", "ALICE", "aLiCe"] {
+            let (found, hash) = t.store.user_by_username(&Username::parse(typed).unwrap()).await.unwrap().unwrap();
+            assert_eq!(
+                (found.id, found.username.as_str(), hash),
+                (alice.id.clone(), "Alice", alice.password_hash.clone())
+            );
+        }
+        assert!(t.store.user_by_username(&Username::parse("alicia").unwrap()).await.unwrap().is_none());
+        let typed = Username::parse("ALICE").unwrap();
+        assert!(t.store.set_user_disabled(&typed, true, 1_700_000_100).await.unwrap().disabled);
+        let changed = t.store.set_password_hash(&typed, "$argon2id$new".into(), 1_700_000_200).await.unwrap();
+        assert_eq!((changed.id, changed.username.as_str()), (alice.id.clone(), "Alice"));
+
+        // Another account that folds alike is refused, by the unique key whatever the case.
+        for taken in ["alice", "ALICE", "Alice"] {
+            let err = t.store.create_user(new_user(taken)).await.unwrap_err();
+            assert!(matches!(&err, StoreError::Conflict(what) if what == "username"), "{taken}: {err:?}");
+        }
+        // Two creations at once: one account.
+        let (bob, shouty) = tokio::join!(t.store.create_user(new_user("Bob")), t.store.create_user(new_user("bob")));
+        assert!(bob.is_ok() != shouty.is_ok(), "{bob:?} {shouty:?}");
+        assert_eq!(t.store.list_users(None, 10).await.unwrap().len(), 2);
+    }
+
+    /// Inserts a user as a release before keys did: no `username_key`.
+    async fn insert_unkeyed(t: &TestDb, name: &str) -> UserId {
+        let id = UserId::generate();
+        let row = (
+            super::users::id.eq(id.as_str().to_owned()),
+            super::users::username.eq(name.to_owned()),
+            super::users::password_hash.eq(format!("$argon2id$fake${name}")),
+            super::users::email_verified.eq(false),
+            super::users::disabled.eq(false),
+            super::users::created_at.eq(1_700_000_000_i64),
+            super::users::updated_at.eq(1_700_000_000_i64),
+        );
+        t.db.write(move |c| Ok(diesel::insert_into(super::users::table).values(row).execute(c)?)).await.unwrap();
+        id
+    }
+
+    async fn key_of(t: &TestDb, id: &UserId) -> Option<String> {
+        let id = id.as_str().to_owned();
+        t.db.run(move |c| Ok(super::users::table.find(id).select(super::users::username_key).first(c)?)).await.unwrap()
+    }
+
+    async fn fill(t: &TestDb) -> usize {
+        t.db.write(super::fill_username_keys).await.unwrap()
+    }
+
+    // The upgrade keys stored usernames where the fold is one account's alone; accounts that differ only in case
+    // keep no key and are found by their exact name only. Without the fill, no stored user would match in another
+    // case.
+    async fn the_upgrade_keys_usernames_that_no_other_folds_to(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        assert_eq!(t.revert_last_migration().await, "20261205500000");
+        let names = ["Alice", "alice", "ALICE", "Bob", "carol", "Dave"];
+        let mut ids = Vec::new();
+        for name in names {
+            ids.push(insert_unkeyed(&t, name).await);
+        }
+        assert_eq!(t.db.migrate().await.unwrap(), ["20261205500000"]);
+        let keys: Vec<_> = futures_util::future::join_all(ids.iter().map(|id| key_of(&t, id))).await;
+        assert_eq!(keys, [None, None, None, Some("bob".into()), Some("carol".into()), Some("dave".into())]);
+
+        for (name, id) in names.iter().zip(&ids) {
+            let (found, _) = t.store.user_by_username(&Username::parse(name).unwrap()).await.unwrap().unwrap();
+            assert_eq!((&found.id, found.username.as_str()), (id, *name), "the exact name finds its own account");
+        }
+        for (typed, id) in [("BOB", &ids[3]), ("Carol", &ids[4]), ("dAVE", &ids[5])] {
+            let (found, _) = t.store.user_by_username(&Username::parse(typed).unwrap()).await.unwrap().unwrap();
+            assert_eq!(&found.id, id, "{typed}");
+        }
+        assert!(t.store.user_by_username(&Username::parse("aLICE").unwrap()).await.unwrap().is_none());
+        // Nor can a new account take the fold the colliding ones share.
+        let err = t.store.create_user(new_user("aLICE")).await.unwrap_err();
+        assert!(matches!(&err, StoreError::Conflict(what) if what == "username"), "{err:?}");
+
+        // A row left without a key (an instance of the earlier release during a rolling update) whose fold another
+        // user holds keeps none; one whose fold is free gets it. Then nothing is left to do.
+        let frank = t.add_user("frank").await;
+        let shouty_frank = insert_unkeyed(&t, "FRANK").await;
+        let erin = insert_unkeyed(&t, "Erin").await;
+        assert_eq!(fill(&t).await, 1);
+        assert_eq!(
+            (key_of(&t, &frank).await, key_of(&t, &shouty_frank).await, key_of(&t, &erin).await),
+            (Some("frank".into()), None, Some("erin".into()))
+        );
+        assert_eq!(fill(&t).await, 0);
+        assert!(t.db.migrate().await.unwrap().is_empty());
+        let (found, _) = t.store.user_by_username(&Username::parse("FRANK").unwrap()).await.unwrap().unwrap();
+        assert_eq!(found.id, shouty_frank);
+        let (found, _) = t.store.user_by_username(&Username::parse("Frank").unwrap()).await.unwrap().unwrap();
+        assert_eq!(found.id, frank);
+
+        // Once the others that fold alike are deleted, the one left gets its key at the next start.
+        for other in [&ids[1], &ids[2]] {
+            t.store.delete_user(other).await.unwrap();
+        }
+        assert!(t.db.migrate().await.unwrap().is_empty());
+        assert_eq!(key_of(&t, &ids[0]).await, Some("alice".into()));
+        let (found, _) = t.store.user_by_username(&Username::parse("aLICE").unwrap()).await.unwrap().unwrap();
+        assert_eq!(found.username.as_str(), "Alice");
     }
 
     async fn list_pages_by_username(backend: Backend) {
@@ -509,13 +699,15 @@ mod tests {
     async fn the_upgrade_gives_disabled_users_their_cut_off(backend: Backend) {
         use super::super::schema::users;
         let t = TestDb::new(backend).await;
-        for later in ["20261205400000", "20261205300000", "20261205200000", "20261205100000"] {
+        let (old, stale, enabled) = (new_user("old"), new_user("stale"), new_user("enabled"));
+        for user in [&old, &stale, &enabled] {
+            t.store.create_user(user.clone()).await.unwrap();
+        }
+        for later in ["20261205500000", "20261205400000", "20261205300000", "20261205200000", "20261205100000"] {
             assert_eq!(t.revert_last_migration().await, later);
         }
         // As the earlier release left them: one disabled without a cut-off, one with an old cut-off, one enabled.
-        let (old, stale, enabled) = (new_user("old"), new_user("stale"), new_user("enabled"));
         for (user, disabled, cut_off) in [(&old, true, None), (&stale, true, Some(1_000)), (&enabled, false, None)] {
-            t.store.create_user(user.clone()).await.unwrap();
             let id = user.id.as_str().to_owned();
             t.db.write(move |c| {
                 let row = users::table.find(id);
@@ -529,7 +721,7 @@ mod tests {
         let before = crate::domain::now();
         assert_eq!(
             t.db.migrate().await.unwrap(),
-            ["20261205100000", "20261205200000", "20261205300000", "20261205400000"]
+            ["20261205100000", "20261205200000", "20261205300000", "20261205400000", "20261205500000"]
         );
         let after = crate::domain::now();
         for user in [&old, &stale] {
@@ -541,6 +733,8 @@ mod tests {
 
     both_backends!(
         the_upgrade_gives_disabled_users_their_cut_off,
+        the_upgrade_keys_usernames_that_no_other_folds_to,
+        usernames_match_in_any_letter_case,
         create_and_get,
         missing_users,
         duplicates_conflict,
