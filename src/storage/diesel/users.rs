@@ -165,7 +165,7 @@ pub(super) fn fill_username_keys(conn: &mut super::AnyConnection) -> StoreResult
         tracing::warn!(
             usernames = colliding.join(", "),
             "these usernames differ from another only in letter case, so they are matched by their exact name only; \
-             once all but one of them are deleted (DELETE /admin/api/users/{{id}}), the one left is matched in any \
+             once all but one of them are deleted (`tessera users remove` with the exact name), the one left is matched in any \
              letter case from the next start"
         );
     }
