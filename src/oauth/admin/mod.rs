@@ -19,8 +19,8 @@ use crate::domain::scope::{ScopeError, ADMIN_SCOPE};
 use crate::domain::secret::PlainSecret;
 use crate::domain::text;
 use crate::domain::{
-    Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, NewUser, RedirectUri, Scope, UnixTime, User, UserId,
-    Username,
+    ApplicationType, Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, NewUser, RedirectUri, Scope,
+    UnixTime, User, UserId, Username,
 };
 use crate::storage::{AuditCursor, AuditEvent, AuditFilter, ClientStore, StoreError, UserStore, UserUpdate};
 use serde::de::IgnoredAny;
@@ -372,6 +372,8 @@ pub fn build_client(
         secret_hash,
         previous_secret,
         auth_method,
+        // What the migration gives the clients stored before the type was.
+        application_type: ApplicationType::implied_by(redirect_uris.iter().chain(&post_logout_redirect_uris)),
         redirect_uris,
         post_logout_redirect_uris,
         grant_types,

@@ -9,7 +9,7 @@ use crate::domain::client_rules::{self, ClientRuleError};
 use crate::domain::redirect_uri::RedirectUri;
 use crate::domain::scope::ADMIN_SCOPE;
 use crate::domain::secret::{PlainSecret, SecretHash};
-use crate::domain::{Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, Scope, UnixTime};
+use crate::domain::{ApplicationType, Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, Scope, UnixTime};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -385,6 +385,10 @@ impl ValidMetadata {
             previous_secret: if keep_previous_secret { previous.and_then(|p| p.previous_secret.clone()) } else { None },
             secret_hash,
             auth_method: self.auth_method,
+            // What the migration gives the clients stored before the type was.
+            application_type: ApplicationType::implied_by(
+                self.redirect_uris.iter().chain(&self.post_logout_redirect_uris),
+            ),
             redirect_uris: self.redirect_uris,
             post_logout_redirect_uris: self.post_logout_redirect_uris,
             grant_types: self.grant_types,

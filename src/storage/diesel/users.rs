@@ -509,7 +509,7 @@ mod tests {
     async fn the_upgrade_gives_disabled_users_their_cut_off(backend: Backend) {
         use super::super::schema::users;
         let t = TestDb::new(backend).await;
-        for later in ["20261205400000", "20261205300000", "20261205200000", "20261205100000"] {
+        for later in ["20261205500000", "20261205400000", "20261205300000", "20261205200000", "20261205100000"] {
             assert_eq!(t.revert_last_migration().await, later);
         }
         // As the earlier release left them: one disabled without a cut-off, one with an old cut-off, one enabled.
@@ -529,7 +529,7 @@ mod tests {
         let before = crate::domain::now();
         assert_eq!(
             t.db.migrate().await.unwrap(),
-            ["20261205100000", "20261205200000", "20261205300000", "20261205400000"]
+            ["20261205100000", "20261205200000", "20261205300000", "20261205400000", "20261205500000"]
         );
         let after = crate::domain::now();
         for user in [&old, &stale] {
