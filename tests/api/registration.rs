@@ -182,6 +182,8 @@ both_backends!(native_apps_register_as_native, |raw| { open(raw) }, async |app| 
     .await
     .expect("a native app registers its private-use scheme");
     assert_eq!(registration.application_type(), Some(&CoreApplicationType::Native));
+    let shown = app.cli_json(&["clients", "show", registration.client_id().as_str()], None);
+    assert_eq!(shown["application_type"], "native");
 
     // The same app without application_type is a web client, which a private-use scheme cannot reach.
     let body = json!({ "redirect_uris": [APP_SCHEME], "token_endpoint_auth_method": "none" });
