@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
 use tessera::domain::secret::SecretHash;
-use tessera::domain::{Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, RedirectUri, Scope};
+use tessera::domain::{
+    ApplicationType, Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, RedirectUri, Scope,
+};
 use tessera::oauth::authorize::{validate, AuthorizeError};
 use tessera::oauth::params::Params;
 use tessera::storage::{ClientStore, StoreResult};
@@ -41,6 +43,7 @@ static STORE: LazyLock<OneClient> = LazyLock::new(|| {
         secret_hash: None,
         previous_secret: None,
         auth_method: ClientAuthMethod::None,
+        application_type: ApplicationType::Web,
         redirect_uris: vec![
             RedirectUri::parse("https://app.example/cb").expect("uri"),
             RedirectUri::parse("http://127.0.0.1/cb").expect("uri"),

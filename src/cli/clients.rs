@@ -34,6 +34,10 @@ pub enum ClientsCommand {
         /// Token endpoint authentication for confidential clients.
         #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "private_key_jwt"])]
         auth_method: Option<String>,
+        /// `native` for an app on the user's device, `web` otherwise (default: native when a redirect URI has a
+        /// private-use scheme such as `com.example.app:/cb`, else web).
+        #[arg(long, value_parser = ["web", "native"])]
+        application_type: Option<String>,
         /// A grant type it may use (repeatable; default authorization_code and refresh_token, or
         /// client_credentials for an --admin client without --redirect-uri).
         #[arg(long = "grant-type")]
@@ -130,6 +134,7 @@ fn input_error(e: ClientInputError, jwks: Option<&Path>) -> anyhow::Error {
         ClientInputError::Rule(e) => rule_error(e),
         ClientInputError::PostLogoutRedirectUri(e) => anyhow!("--post-logout-redirect-uri: {e}"),
         ClientInputError::AuthMethod(m) => anyhow!(m),
+        ClientInputError::ApplicationType(m) => anyhow!("--application-type: {m}"),
         ClientInputError::Scope(e) => anyhow!("--scope: {e}"),
         ClientInputError::Resource(m) => anyhow!(m),
         ClientInputError::AccessTokenTtl { max } => {
@@ -180,6 +185,7 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             post_logout_redirect_uris,
             public,
             auth_method,
+            application_type,
             grant_types,
             scopes,
             resources,
@@ -222,6 +228,7 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             spec.redirect_uris = redirect_uris;
             spec.post_logout_redirect_uris = post_logout_redirect_uris;
             spec.token_endpoint_auth_method = auth_method;
+            spec.application_type = application_type;
             spec.grant_types = (!grant_types.is_empty()).then_some(grant_types);
             spec.scope = (!scopes.is_empty()).then(|| scopes.join(" "));
             spec.resources = resources;
@@ -274,9 +281,10 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
                 all.iter()
                     .map(|c| {
                         format!(
-                            "{:<24} {:<20} {}  created {}",
+                            "{:<24} {:<20} {:<6} {}  created {}",
                             c.id.as_str(),
                             c.auth_method.as_str(),
+                            c.application_type.as_str(),
                             c.name,
                             human_time(c.created_at)
                         )

@@ -44,6 +44,55 @@ impl FromStr for ClientAuthMethod {
     }
 }
 
+/// What kind of app a client is (OpenID Connect Dynamic Client Registration 1.0 §2, `application_type`). It
+/// decides which redirect URIs a self-registered client may have: an app on the user's device can receive a
+/// private-use URI scheme (RFC 8252 §7.1), a web app cannot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ApplicationType {
+    /// An app served from a web server: https redirect URIs (or loopback http while it is developed).
+    #[default]
+    Web,
+    /// An app on the user's device (RFC 8252 §7): private-use schemes, claimed https URIs and loopback http.
+    Native,
+}
+
+impl ApplicationType {
+    /// The registered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::Native => "native",
+        }
+    }
+
+    /// The type that `uris` call for: native when one of them uses a private-use scheme, which only an app on
+    /// the user's device receives; web otherwise.
+    pub fn implied_by<'a>(uris: impl IntoIterator<Item = &'a RedirectUri>) -> Self {
+        if uris.into_iter().any(RedirectUri::has_private_use_scheme) {
+            Self::Native
+        } else {
+            Self::Web
+        }
+    }
+}
+
+impl FromStr for ApplicationType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "web" => Ok(Self::Web),
+            "native" => Ok(Self::Native),
+            other => Err(format!("unsupported application type {other:?}: web or native")),
+        }
+    }
+}
+
+impl fmt::Display for ApplicationType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Grant types a client may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -124,6 +173,8 @@ pub struct Client {
     pub previous_secret: Option<(SecretHash, UnixTime)>,
     /// How it authenticates.
     pub auth_method: ClientAuthMethod,
+    /// A web app or an app on the user's device.
+    pub application_type: ApplicationType,
     /// Registered redirect URIs.
     pub redirect_uris: Vec<RedirectUri>,
     /// Registered post-logout redirect URIs.
@@ -183,6 +234,7 @@ mod tests {
             secret_hash: Some(secret.hash()),
             previous_secret: None,
             auth_method: ClientAuthMethod::ClientSecretBasic,
+            application_type: ApplicationType::Web,
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
             grant_types: vec![GrantType::AuthorizationCode],
@@ -220,5 +272,23 @@ mod tests {
             assert_eq!(g.parse::<GrantType>().unwrap().as_str(), g);
         }
         assert!("implicit".parse::<GrantType>().is_err());
+        for t in ["web", "native"] {
+            assert_eq!(t.parse::<ApplicationType>().unwrap().as_str(), t);
+        }
+        for t in ["", "Web", "NATIVE", "desktop", "browser"] {
+            assert!(t.parse::<ApplicationType>().is_err(), "{t}");
+        }
+    }
+
+    #[test]
+    fn a_private_use_scheme_implies_a_native_app() {
+        let implied = |uris: &[&str]| {
+            ApplicationType::implied_by(uris.iter().map(|u| RedirectUri::parse(u).unwrap()).collect::<Vec<_>>().iter())
+        };
+        assert_eq!(implied(&[]), ApplicationType::Web);
+        assert_eq!(implied(&["https://app.example/cb", "http://127.0.0.1/cb"]), ApplicationType::Web);
+        assert_eq!(implied(&["HTTPS://app.example/cb"]), ApplicationType::Web);
+        assert_eq!(implied(&["https://app.example/cb", "com.example.app:/cb"]), ApplicationType::Native);
+        assert_eq!(implied(&["myapp://cb"]), ApplicationType::Native);
     }
 }

@@ -161,7 +161,7 @@ pub fn check_client(client: &Client) -> Result<(), ClientRuleError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ClientId, ClientMetadata, Scope};
+    use crate::domain::{ApplicationType, ClientId, ClientMetadata, Scope};
 
     fn web_client() -> Client {
         Client {
@@ -170,6 +170,7 @@ mod tests {
             secret_hash: Some(PlainSecret::generate().hash()),
             previous_secret: None,
             auth_method: ClientAuthMethod::ClientSecretBasic,
+            application_type: ApplicationType::Web,
             redirect_uris: vec![RedirectUri::parse("https://app.example/cb").unwrap()],
             post_logout_redirect_uris: vec![],
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],

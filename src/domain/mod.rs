@@ -13,7 +13,7 @@ pub mod session;
 pub mod text;
 pub mod user;
 
-pub use client::{Client, ClientAuthMethod, ClientMetadata, GrantType};
+pub use client::{ApplicationType, Client, ClientAuthMethod, ClientMetadata, GrantType};
 pub use ids::{ClientId, UserId};
 pub use redirect_uri::RedirectUri;
 pub use scope::Scope;

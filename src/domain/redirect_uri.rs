@@ -75,6 +75,12 @@ impl RedirectUri {
         &self.text
     }
 
+    /// Whether the scheme is neither http nor https: a private-use scheme (RFC 8252 §7.1), which only an app
+    /// on the user's device receives.
+    pub fn has_private_use_scheme(&self) -> bool {
+        !matches!(self.url.scheme(), "http" | "https")
+    }
+
     /// Whether this (registered) URI accepts `requested`: the same text, by simple string comparison (RFC 6749
     /// §3.1.2.3, RFC 9700 §2.1), except that a registered loopback `http` URI accepts any port (RFC 8252 §7.3),
     /// since native apps pick a free port at run time.

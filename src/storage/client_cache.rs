@@ -138,7 +138,7 @@ impl ClientStore for CachedClients {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ClientAuthMethod, ClientMetadata, Scope};
+    use crate::domain::{ApplicationType, ClientAuthMethod, ClientMetadata, Scope};
 
     #[derive(Default)]
     struct Counting {
@@ -181,6 +181,7 @@ mod tests {
             secret_hash: None,
             previous_secret: None,
             auth_method: ClientAuthMethod::None,
+            application_type: ApplicationType::Web,
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
             grant_types: vec![],

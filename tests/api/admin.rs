@@ -516,6 +516,29 @@ both_backends!(usernames_that_differ_only_in_case_are_taken, async |app| {
     assert_eq!(names, BTreeSet::from(["Carol".to_owned(), "bob".to_owned()]));
 });
 
+both_backends!(clients_have_an_application_type, async |app| {
+    let a = admin(&app).await;
+    let body = json!({ "client_name": "Phone app", "token_endpoint_auth_method": "none",
+                       "redirect_uris": ["com.example.app:/cb"] });
+    // Without it, the redirect URIs decide: a private-use scheme only reaches an app on the user's device.
+    let r = a.send(&app, Method::POST, "/admin/api/clients", &body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["application_type"], "native");
+    let id = s(&r.body, "client_id").to_owned();
+    // What GET returns goes back, and the operator may choose either type.
+    let mut edited = a.get(&app, &format!("/admin/api/clients/{id}")).await.body;
+    assert_eq!(edited["application_type"], "native");
+    edited["application_type"] = json!("web");
+    let r = a.send(&app, Method::PUT, &format!("/admin/api/clients/{id}"), &edited).await;
+    assert_eq!((r.status, &r.body["application_type"]), (StatusCode::OK, &json!("web")), "{}", r.body);
+    assert_eq!(app.cli_json(&["clients", "show", &id], None)["application_type"], "web");
+
+    edited["application_type"] = json!("desktop");
+    let r = a.send(&app, Method::PUT, &format!("/admin/api/clients/{id}"), &edited).await;
+    assert_eq!((r.status, r.error()), (StatusCode::BAD_REQUEST, "invalid_request"), "{}", r.body);
+    assert!(s(&r.body, "error_description").contains("application_type"), "{}", r.body);
+});
+
 both_backends!(refusals, async |app| {
     let a = admin(&app).await;
     let user_path = format!("/admin/api/users/{}", tessera::domain::UserId::generate().as_str());

@@ -167,6 +167,45 @@ both_backends!(clients_round_trip, async |app| {
     assert_eq!(app.cli_json(&["clients", "list"], None)["clients"].as_array().unwrap().len(), 1);
 });
 
+both_backends!(clients_have_an_application_type, async |app| {
+    let add = |extra: &[&str]| {
+        let mut args = vec!["clients", "add", "--name", "App", "--public"];
+        args.extend_from_slice(extra);
+        app.cli_json(&args, None)
+    };
+    // Without the flag, the redirect URIs decide: a private-use scheme only reaches an app on a device.
+    let web = add(&["--redirect-uri", "https://app.example/cb"]);
+    assert_eq!(web["application_type"], "web");
+    let device = add(&["--redirect-uri", "com.example.app:/cb"]);
+    assert_eq!(device["application_type"], "native");
+    let native = add(&["--redirect-uri", "http://127.0.0.1/cb", "--application-type", "native"]);
+    assert_eq!(native["application_type"], "native");
+    let id = native["client_id"].as_str().unwrap();
+    assert_eq!(app.cli_json(&["clients", "show", id], None)["application_type"], "native");
+    let listed = app.cli_json(&["clients", "list"], None);
+    let types: Vec<&str> =
+        listed["clients"].as_array().unwrap().iter().map(|c| c["application_type"].as_str().unwrap()).collect();
+    assert_eq!(types.iter().filter(|t| **t == "native").count(), 2, "{listed}");
+    let text = app.cli(&["clients", "list"], None);
+    assert_success(&text, &["clients", "list"]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    let line = text.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains(" native "), "{line}");
+
+    let args = [
+        "clients",
+        "add",
+        "--name",
+        "App",
+        "--redirect-uri",
+        "https://app.example/cb",
+        "--application-type",
+        "desktop",
+    ];
+    let err = assert_failure(&app.cli(&args, None), &args);
+    assert!(err.contains("--application-type"), "{err}");
+});
+
 both_backends!(keys_list_and_rotate, async |app| {
     let list = app.cli_json(&["keys", "list"], None);
     let keys = list["keys"].as_array().unwrap();

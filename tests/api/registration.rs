@@ -4,8 +4,8 @@
 use crate::helpers::{oidc_http_client, sleep_until_unix, TestApp};
 use crate::signin::{add_alice, auth_url, browse, consent_page, pkce_pair, query_of, REDIRECT};
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreClientRegistrationRequest, CoreGrantType, CoreProviderMetadata,
-    CoreUserInfoClaims,
+    CoreApplicationType, CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreClientRegistrationRequest,
+    CoreGrantType, CoreProviderMetadata, CoreUserInfoClaims,
 };
 use openidconnect::registration::EmptyAdditionalClientMetadata;
 use openidconnect::{
@@ -167,6 +167,75 @@ both_backends!(relying_party_registers_itself_and_signs_in, |raw| { open(raw) },
         .expect("userinfo");
     assert_eq!(info.email().map(|e| e.as_str()), Some("alice@example.com"));
     assert!(tokens.refresh_token().is_some(), "refresh_token was registered and offline_access granted");
+});
+
+// OpenID Connect Dynamic Client Registration 1.0 §2: `application_type` is web by default, and only a native
+// app (on the user's device) may have private-use scheme redirect URIs.
+both_backends!(native_apps_register_as_native, |raw| { open(raw) }, async |app| {
+    use reqwest::Method;
+    const APP_SCHEME: &str = "com.example.notes:/oauth2redirect";
+
+    // Through the relying party library, as an app on a phone would register.
+    let http = oidc_http_client();
+    let endpoint = openidconnect::RegistrationUrl::new(app.url("/register")).unwrap();
+    let registration = CoreClientRegistrationRequest::new(
+        vec![RedirectUrl::new(APP_SCHEME.to_owned()).unwrap()],
+        EmptyAdditionalClientMetadata::default(),
+    )
+    .set_application_type(Some(CoreApplicationType::Native))
+    .set_token_endpoint_auth_method(Some(CoreClientAuthMethod::None))
+    .register_async(&endpoint, &http)
+    .await
+    .expect("a native app registers its private-use scheme");
+    assert_eq!(registration.application_type(), Some(&CoreApplicationType::Native));
+    let shown = app.cli_json(&["clients", "show", registration.client_id().as_str()], None);
+    assert_eq!(shown["application_type"], "native");
+
+    // The same app without application_type is a web client, which a private-use scheme cannot reach.
+    let body = json!({ "redirect_uris": [APP_SCHEME], "token_endpoint_auth_method": "none" });
+    let r = register(&app, &body, None).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let refusal: Value = r.json().await.unwrap();
+    assert_eq!(refusal["error"], "invalid_client_metadata", "{refusal}");
+    assert!(refusal["error_description"].as_str().unwrap().contains(r#"application_type "native""#), "{refusal}");
+    for (change, what) in [
+        (json!({ "application_type": "web" }), "web"),
+        (json!({ "application_type": "desktop" }), "unknown type"),
+        (json!({ "application_type": "NATIVE" }), "names are case-sensitive"),
+        (json!({ "application_type": 1 }), "not a string"),
+        (
+            json!({ "application_type": "web", "redirect_uris": [REDIRECT], "post_logout_redirect_uris": [APP_SCHEME] }),
+            "post-logout URI",
+        ),
+    ] {
+        let mut refused = body.clone();
+        refused.as_object_mut().unwrap().extend(change.as_object().unwrap().clone());
+        assert_refused(register(&app, &refused, None).await, "invalid_client_metadata", what).await;
+    }
+
+    // RFC 7591 §3.2.1 and RFC 7592 §3: the registered type is in every client information response.
+    let native = json!({ "application_type": "native", "redirect_uris": [APP_SCHEME, "http://127.0.0.1/cb"],
+                         "token_endpoint_auth_method": "none" });
+    let info = registered(&app, &native).await;
+    assert_eq!(info["application_type"], "native");
+    let read: Value = manage(&app, Method::GET, &info, Some(rat(&info))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(read["application_type"], "native", "{read}");
+    let web = registered(&app, &json!({ "redirect_uris": [REDIRECT] })).await;
+    assert_eq!(web["application_type"], "web", "the default");
+
+    // An update replaces the type with the rest, under the same rules.
+    let mut update = native.clone();
+    update["client_id"] = info["client_id"].clone();
+    update.as_object_mut().unwrap().remove("application_type");
+    let r = manage(&app, Method::PUT, &info, Some(rat(&info))).json(&update).send().await.unwrap();
+    assert_refused(r, "invalid_client_metadata", "web with a private-use scheme").await;
+    update["redirect_uris"] = json!(["http://127.0.0.1/cb"]);
+    let r = manage(&app, Method::PUT, &info, Some(rat(&info))).json(&update).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let updated: Value = r.json().await.unwrap();
+    assert_eq!(updated["application_type"], "web", "{updated}");
+    let read: Value = manage(&app, Method::GET, &info, Some(rat(&info))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(read["application_type"], "web", "{read}");
 });
 
 both_backends!(consent_page_shows_only_https_links, |raw| { open(raw) }, async |app| {
@@ -473,6 +542,7 @@ both_backends!(metadata_is_validated, |raw| { open(raw) }, async |app| {
 
     // Native apps: loopback http and reverse-domain private-use schemes.
     let native = json!({
+        "application_type": "native",
         "redirect_uris": ["http://127.0.0.1/callback", "com.example.notes:/oauth2redirect"],
         "token_endpoint_auth_method": "none",
     });

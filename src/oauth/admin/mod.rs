@@ -19,8 +19,8 @@ use crate::domain::scope::{ScopeError, ADMIN_SCOPE};
 use crate::domain::secret::PlainSecret;
 use crate::domain::text;
 use crate::domain::{
-    Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, NewUser, RedirectUri, Scope, UnixTime, User, UserId,
-    Username,
+    ApplicationType, Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, NewUser, RedirectUri, Scope,
+    UnixTime, User, UserId, Username,
 };
 use crate::storage::{AuditCursor, AuditEvent, AuditFilter, ClientStore, StoreError, UserStore, UserUpdate};
 use serde::de::IgnoredAny;
@@ -49,6 +49,7 @@ pub fn client_json(c: &Client) -> Value {
         "client_id": c.id.as_str(),
         "client_name": c.name,
         "token_endpoint_auth_method": c.auth_method.as_str(),
+        "application_type": c.application_type.as_str(),
         "redirect_uris": c.redirect_uris.iter().map(RedirectUri::as_str).collect::<Vec<_>>(),
         "post_logout_redirect_uris": c.post_logout_redirect_uris.iter().map(RedirectUri::as_str).collect::<Vec<_>>(),
         "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
@@ -102,6 +103,9 @@ pub enum ClientInputError {
     /// An unknown token endpoint authentication method.
     #[error("{0}")]
     AuthMethod(String),
+    /// An application type other than `web` and `native`.
+    #[error("application_type: {0}")]
+    ApplicationType(String),
     /// The scope is malformed.
     #[error("scope: {0}")]
     Scope(ScopeError),
@@ -204,6 +208,11 @@ pub struct ClientSpec {
     /// How it authenticates (default `client_secret_basic`; `none` makes a public client).
     #[serde(default)]
     pub token_endpoint_auth_method: Option<String>,
+    /// `web` or `native` (default: native when a redirect or post-logout redirect URI has a private-use scheme,
+    /// as [`ApplicationType::implied_by`] says, else web). Operators are trusted with any combination: the
+    /// redirect URI rules of each type bind self-registered clients only.
+    #[serde(default)]
+    pub application_type: Option<String>,
     /// Grant types (default `authorization_code` and `refresh_token`; `client_credentials` for an admin client
     /// without redirect URIs).
     #[serde(default)]
@@ -251,6 +260,7 @@ impl ClientSpec {
             redirect_uris: Vec::new(),
             post_logout_redirect_uris: Vec::new(),
             token_endpoint_auth_method: None,
+            application_type: None,
             grant_types: None,
             scope: None,
             resources: Vec::new(),
@@ -334,6 +344,10 @@ pub fn build_client(
     let redirect_uris = client_rules::parse_redirect_uris(&spec.redirect_uris).map_err(ClientInputError::Rule)?;
     let post_logout_redirect_uris = client_rules::parse_redirect_uris(&spec.post_logout_redirect_uris)
         .map_err(ClientInputError::PostLogoutRedirectUri)?;
+    let application_type = match spec.application_type.as_deref() {
+        Some(t) => t.parse::<ApplicationType>().map_err(ClientInputError::ApplicationType)?,
+        None => ApplicationType::implied_by(redirect_uris.iter().chain(&post_logout_redirect_uris)),
+    };
     let mut scope =
         Scope::parse(spec.scope.as_deref().unwrap_or(DEFAULT_CLIENT_SCOPE)).map_err(ClientInputError::Scope)?;
     if spec.admin && !scope.contains(ADMIN_SCOPE) {
@@ -372,6 +386,7 @@ pub fn build_client(
         secret_hash,
         previous_secret,
         auth_method,
+        application_type,
         redirect_uris,
         post_logout_redirect_uris,
         grant_types,
@@ -589,6 +604,7 @@ mod tests {
             (spec(|s| s.client_name = String::new()), E::Rule(ClientRuleError::Name)),
             (spec(|s| s.redirect_uris.clear()), E::Rule(ClientRuleError::CodeWithoutRedirectUri)),
             (spec(|s| s.token_endpoint_auth_method = Some("magic".into())), E::AuthMethod(String::new())),
+            (spec(|s| s.application_type = Some("desktop".into())), E::ApplicationType(String::new())),
             (spec(|s| s.scope = Some("a\"b".into())), E::Scope(ScopeError::BadCharacter)),
             (spec(|s| s.resources = vec!["nope".into()]), E::Resource(String::new())),
             (spec(|s| s.access_token_ttl = Some(0)), E::AccessTokenTtl { max: MAX_TTL }),
@@ -625,6 +641,24 @@ mod tests {
             let err = build(&s).unwrap_err();
             assert_eq!(std::mem::discriminant(&err), std::mem::discriminant(&expected), "{s:?}: {err}");
         }
+    }
+
+    #[test]
+    fn the_application_type_is_as_given_or_as_the_redirect_uris_imply() {
+        let typed = |f: fn(&mut ClientSpec)| build(&spec(f)).unwrap().0.application_type;
+        assert_eq!(typed(|_| {}), ApplicationType::Web);
+        assert_eq!(typed(|s| s.redirect_uris.push("http://127.0.0.1/cb".into())), ApplicationType::Web);
+        assert_eq!(typed(|s| s.redirect_uris.push("com.example.app:/cb".into())), ApplicationType::Native);
+        assert_eq!(typed(|s| s.post_logout_redirect_uris.push("com.example.app:/bye".into())), ApplicationType::Native);
+        assert_eq!(typed(|s| s.application_type = Some("native".into())), ApplicationType::Native);
+        // The operator's word stands, even against the redirect URIs.
+        assert_eq!(
+            typed(|s| {
+                s.redirect_uris.push("com.example.app:/cb".into());
+                s.application_type = Some("web".into());
+            }),
+            ApplicationType::Web
+        );
     }
 
     #[test]

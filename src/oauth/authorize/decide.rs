@@ -74,7 +74,7 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ClientAuthMethod, ClientId, ClientMetadata, GrantType, RedirectUri, UserId};
+    use crate::domain::{ApplicationType, ClientAuthMethod, ClientId, ClientMetadata, GrantType, RedirectUri, UserId};
     use crate::oauth::authorize::{Prompt, ResponseMode};
 
     const NOW: UnixTime = 1_000_000;
@@ -86,6 +86,7 @@ mod tests {
             secret_hash: None,
             previous_secret: None,
             auth_method: ClientAuthMethod::None,
+            application_type: ApplicationType::Web,
             redirect_uris: vec![RedirectUri::parse("https://app.example/cb").unwrap()],
             post_logout_redirect_uris: vec![],
             grant_types: vec![GrantType::AuthorizationCode],

@@ -2,14 +2,15 @@
 //! what a self-registered client may be, and turned into a [`Client`]; and the client information response
 //! (RFC 7591 §3.2.1, RFC 7592 §3). The consistency rules every client obeys are in
 //! [`crate::domain::client_rules`]; this module adds those for strangers: https-only links, public keys
-//! only, no admin scope, reverse-domain private-use schemes (RFC 8252 §7.1).
+//! only, no admin scope, reverse-domain private-use schemes (RFC 8252 §7.1), and those only for native apps
+//! (OpenID Connect Dynamic Client Registration 1.0 §2 `application_type`).
 use super::super::client_keys::{is_internal_address, ClientJwks};
 use super::super::error::{ErrorCode, OAuthError};
 use crate::domain::client_rules::{self, ClientRuleError};
 use crate::domain::redirect_uri::RedirectUri;
 use crate::domain::scope::ADMIN_SCOPE;
 use crate::domain::secret::{PlainSecret, SecretHash};
-use crate::domain::{Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, Scope, UnixTime};
+use crate::domain::{ApplicationType, Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, Scope, UnixTime};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -85,6 +86,7 @@ pub struct RequestedMetadata {
     pub client_id: Option<String>,
     /// `client_secret`: in an update, must be the current secret when given.
     pub client_secret: Option<String>,
+    application_type: Option<String>,
     redirect_uris: Option<Vec<String>>,
     post_logout_redirect_uris: Option<Vec<String>>,
     token_endpoint_auth_method: Option<String>,
@@ -147,6 +149,7 @@ pub fn parse_request(body: &[u8]) -> Result<RequestedMetadata, OAuthError> {
     Ok(RequestedMetadata {
         client_id: string_member(m, "client_id")?,
         client_secret: string_member(m, "client_secret")?,
+        application_type: string_member(m, "application_type")?,
         redirect_uris: strings_member(m, "redirect_uris")?,
         post_logout_redirect_uris: strings_member(m, "post_logout_redirect_uris")?,
         token_endpoint_auth_method: string_member(m, "token_endpoint_auth_method")?,
@@ -171,6 +174,8 @@ pub struct ValidMetadata {
     pub name: Option<String>,
     /// `token_endpoint_auth_method` (default `client_secret_basic`).
     pub auth_method: ClientAuthMethod,
+    /// `application_type` (default `web`).
+    pub application_type: ApplicationType,
     /// `grant_types` (default `authorization_code`), sorted.
     pub grant_types: Vec<GrantType>,
     /// `redirect_uris`.
@@ -190,6 +195,21 @@ fn check_registrable_redirect(uri: &RedirectUri) -> Result<(), OAuthError> {
         return Err(redirect_error(format!(
             "redirect URI scheme {scheme:?} is neither https, loopback http, nor a reverse domain name \
              (RFC 8252 section 7.1)"
+        )));
+    }
+    Ok(())
+}
+
+/// OpenID Connect Dynamic Client Registration 1.0 §2: a private-use scheme reaches only an app on the user's
+/// device, which registers as native; a web client's redirect URIs are web addresses. Native clients may use all
+/// three redirects of RFC 8252 §7 (private-use scheme, claimed https, loopback http). The URI is valid on its own,
+/// so the refusal is `invalid_client_metadata`: the contradiction may as well be in `application_type`.
+fn check_fits_application_type(application_type: ApplicationType, uri: &RedirectUri) -> Result<(), OAuthError> {
+    if application_type == ApplicationType::Web && uri.has_private_use_scheme() {
+        return Err(metadata_error(format!(
+            "redirect URI scheme {:?} is for an app on the user's device: register such an app with \
+             application_type \"native\" (a web client's redirect URIs are https, or http on a loopback address)",
+            uri.url().scheme()
         )));
     }
     Ok(())
@@ -258,15 +278,26 @@ fn check_contacts(contacts: Option<&Vec<String>>) -> Result<Vec<String>, OAuthEr
 /// Checks every member on its own and against the others that do not need the rest of the client
 /// ([`client_rules::check_client`] runs on the client made from it).
 pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
+    let application_type = match &req.application_type {
+        None => ApplicationType::Web,
+        Some(t) => t.parse().map_err(|_| {
+            metadata_error(format!(
+                "application_type {:?} is not supported: use web or native",
+                t.chars().take(64).collect::<String>()
+            ))
+        })?,
+    };
+    let fits = |uri: &RedirectUri| check_fits_application_type(application_type, uri);
     let redirect_uris =
         client_rules::parse_redirect_uris(req.redirect_uris.as_deref().unwrap_or_default()).map_err(rule_error)?;
     redirect_uris.iter().try_for_each(check_registrable_redirect)?;
+    redirect_uris.iter().try_for_each(fits)?;
     let post_logout_redirect_uris =
         client_rules::parse_redirect_uris(req.post_logout_redirect_uris.as_deref().unwrap_or_default())
             .map_err(|e| metadata_error(format!("post_logout_redirect_uris: {e}")))?;
     post_logout_redirect_uris
         .iter()
-        .try_for_each(check_registrable_redirect)
+        .try_for_each(|uri| check_registrable_redirect(uri).and_then(|()| fits(uri)))
         .map_err(|e| metadata_error(format!("post_logout_redirect_uris: {}", e.description)))?;
 
     let auth_method = match &req.token_endpoint_auth_method {
@@ -335,6 +366,7 @@ pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
     Ok(ValidMetadata {
         name: req.client_name.clone(),
         auth_method,
+        application_type,
         grant_types,
         redirect_uris,
         post_logout_redirect_uris,
@@ -385,6 +417,7 @@ impl ValidMetadata {
             previous_secret: if keep_previous_secret { previous.and_then(|p| p.previous_secret.clone()) } else { None },
             secret_hash,
             auth_method: self.auth_method,
+            application_type: self.application_type,
             redirect_uris: self.redirect_uris,
             post_logout_redirect_uris: self.post_logout_redirect_uris,
             grant_types: self.grant_types,
@@ -451,6 +484,7 @@ impl ClientInformation {
         m.insert("registration_access_token".into(), json!(self.registration_access_token.expose()));
         m.insert("registration_client_uri".into(), json!(self.registration_client_uri));
         m.insert("client_name".into(), json!(c.name));
+        m.insert("application_type".into(), json!(c.application_type.as_str()));
         m.insert("redirect_uris".into(), Value::Array(uris(&c.redirect_uris)));
         if !c.post_logout_redirect_uris.is_empty() {
             m.insert("post_logout_redirect_uris".into(), Value::Array(uris(&c.post_logout_redirect_uris)));
@@ -520,7 +554,7 @@ mod tests {
     fn accepts_native_and_service_clients() {
         for body in [
             json!({ "redirect_uris": ["http://127.0.0.1/cb", "com.example.app:/oauth2redirect"],
-                    "token_endpoint_auth_method": "none" }),
+                    "token_endpoint_auth_method": "none", "application_type": "native" }),
             json!({ "grant_types": ["client_credentials"], "response_types": [] }),
             json!({ "grant_types": ["client_credentials"] }),
             web(json!({ "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://app.example/jwks" })),
@@ -550,6 +584,68 @@ mod tests {
             code_of(web(json!({ "post_logout_redirect_uris": ["http://app.example/bye"] }))),
             "invalid_client_metadata"
         );
+    }
+
+    #[test]
+    fn only_native_apps_have_private_use_schemes() {
+        let native = |uris: Value| json!({ "application_type": "native", "redirect_uris": uris });
+        for (body, code) in [
+            (web(json!({})), "ok"),
+            (web(json!({ "application_type": "web" })), "ok"),
+            (web(json!({ "application_type": null })), "ok"),
+            (json!({ "redirect_uris": ["http://127.0.0.1:8080/cb"] }), "ok"),
+            // RFC 8252 §7: private-use scheme, claimed https, loopback http.
+            (native(json!(["com.example.app:/cb"])), "ok"),
+            (native(json!(["https://app.example/cb"])), "ok"),
+            (native(json!(["http://127.0.0.1/cb", "http://[::1]/cb", "http://localhost/cb"])), "ok"),
+            (
+                json!({ "application_type": "native", "redirect_uris": ["com.example.app:/cb"],
+                        "post_logout_redirect_uris": ["com.example.app:/bye"] }),
+                "ok",
+            ),
+            (json!({ "redirect_uris": ["com.example.app:/cb"] }), "invalid_client_metadata"),
+            (
+                json!({ "application_type": "web", "redirect_uris": ["https://app.example/cb", "com.example.app:/cb"] }),
+                "invalid_client_metadata",
+            ),
+            (web(json!({ "post_logout_redirect_uris": ["com.example.app:/bye"] })), "invalid_client_metadata"),
+            // Every other redirect rule holds for native apps too.
+            (native(json!(["http://app.example/cb"])), "invalid_redirect_uri"),
+            (native(json!(["myapp:/cb"])), "invalid_redirect_uri"),
+            (native(json!(["com.example.app:/cb#frag"])), "invalid_redirect_uri"),
+            // Only the two names of the specification.
+            (web(json!({ "application_type": "desktop" })), "invalid_client_metadata"),
+            (web(json!({ "application_type": "Web" })), "invalid_client_metadata"),
+            (web(json!({ "application_type": "" })), "invalid_client_metadata"),
+            (web(json!({ "application_type": ["native"] })), "invalid_client_metadata"),
+        ] {
+            assert_eq!(code_of(body.clone()), code, "{body}");
+        }
+        let refusal = build(json!({ "redirect_uris": ["com.example.app:/cb"] })).unwrap_err();
+        assert!(refusal.description.contains(r#"application_type "native""#), "{}", refusal.description);
+        let refusal = build(web(json!({ "application_type": "desktop" }))).unwrap_err();
+        assert!(refusal.description.contains("web or native"), "{}", refusal.description);
+    }
+
+    #[test]
+    fn the_application_type_is_kept_and_an_update_may_change_it() {
+        let (native, _) =
+            build(json!({ "application_type": "native", "redirect_uris": ["com.example.app:/cb"] })).unwrap();
+        assert_eq!(native.application_type, ApplicationType::Native);
+        assert_eq!(build(web(json!({}))).unwrap().0.application_type, ApplicationType::Web);
+
+        let req = |body: Value| parse_request(body.to_string().as_bytes()).unwrap();
+        // RFC 7592 §2.2: an update replaces the metadata, so an absent type is web again, with web's rules.
+        let (moved, _) = build_client(&req(web(json!({}))), native.id.clone(), Some(&native), 8).unwrap();
+        assert_eq!(moved.application_type, ApplicationType::Web);
+        let err = build_client(
+            &req(json!({ "redirect_uris": ["com.example.app:/cb"] })),
+            native.id.clone(),
+            Some(&native),
+            8,
+        )
+        .unwrap_err();
+        assert_eq!(err.code.as_str(), "invalid_client_metadata");
     }
 
     #[test]
@@ -662,10 +758,12 @@ mod tests {
         assert_eq!(issued["registration_access_token"], rat.expose());
         assert_eq!(issued["registration_client_uri"], uri.as_str());
         assert_eq!(issued["response_types"], json!(["code"]));
+        assert_eq!(issued["application_type"], "web");
         assert_eq!(issued["logo_uri"], "https://app.example/logo.png");
         let read = ClientInformation::new(client, None, rat.clone(), uri);
         let json = read.to_json();
         assert!(json.get("client_secret").is_none() && json.get("client_secret_expires_at").is_none());
+        assert_eq!(json["application_type"], "web");
         let debug = format!("{read:?}");
         assert!(!debug.contains(rat.expose()), "{debug}");
     }

@@ -74,7 +74,7 @@ fn requested_scope(params: &Params, client: &Client) -> Result<Scope, OAuthError
 mod tests {
     use super::*;
     use crate::domain::scope::ADMIN_SCOPE;
-    use crate::domain::{ClientAuthMethod, ClientId, ClientMetadata, GrantType};
+    use crate::domain::{ApplicationType, ClientAuthMethod, ClientId, ClientMetadata, GrantType};
 
     fn client(scope: &str) -> Client {
         Client {
@@ -83,6 +83,7 @@ mod tests {
             secret_hash: None,
             previous_secret: None,
             auth_method: ClientAuthMethod::ClientSecretBasic,
+            application_type: ApplicationType::Web,
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
             grant_types: vec![GrantType::ClientCredentials],

@@ -40,7 +40,7 @@ pub(super) fn for_grant(params: &Params, client: &Client, granted: Option<&str>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ClientAuthMethod, ClientId, ClientMetadata, GrantType, Scope};
+    use crate::domain::{ApplicationType, ClientAuthMethod, ClientId, ClientMetadata, GrantType, Scope};
 
     fn client() -> Client {
         Client {
@@ -49,6 +49,7 @@ mod tests {
             secret_hash: None,
             previous_secret: None,
             auth_method: ClientAuthMethod::ClientSecretBasic,
+            application_type: ApplicationType::Web,
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
             grant_types: vec![GrantType::ClientCredentials],

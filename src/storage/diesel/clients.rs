@@ -6,7 +6,9 @@
 use super::schema::clients;
 use super::{AnyConnection, DieselStore};
 use crate::domain::secret::SecretHash;
-use crate::domain::{Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, RedirectUri, Scope, UnixTime};
+use crate::domain::{
+    ApplicationType, Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, RedirectUri, Scope, UnixTime,
+};
 use crate::storage::{ClientStore, StoreError, StoreResult};
 use async_trait::async_trait;
 use diesel::prelude::*;
@@ -34,6 +36,7 @@ struct ClientRow {
     created_at: i64,
     updated_at: i64,
     revoked_before: Option<i64>,
+    application_type: String,
 }
 
 /// Every column a [`Client`] determines; `None` writes NULL, so an update clears what the client no longer has.
@@ -59,6 +62,7 @@ pub(super) struct ClientFields {
     updated_at: i64,
     #[diesel(skip_update)]
     revoked_before: Option<i64>,
+    application_type: String,
 }
 
 fn to_json<T: serde::Serialize + ?Sized>(value: &T, what: &str) -> StoreResult<String> {
@@ -93,6 +97,7 @@ pub(super) fn fields_from_client(client: &Client) -> StoreResult<ClientFields> {
         metadata: to_json(&client.metadata, "metadata")?,
         updated_at: client.updated_at,
         revoked_before: client.revoked_before,
+        application_type: client.application_type.as_str().to_owned(),
     })
 }
 
@@ -125,6 +130,7 @@ fn client_from_row(row: ClientRow) -> StoreResult<Client> {
         secret_hash: row.secret_hash.map(SecretHash::from_stored),
         previous_secret,
         auth_method: row.auth_method.parse::<ClientAuthMethod>().map_err(|e| bad("auth_method", &e))?,
+        application_type: row.application_type.parse::<ApplicationType>().map_err(|e| bad("application_type", &e))?,
         redirect_uris: uris("redirect_uris", &row.redirect_uris)?,
         post_logout_redirect_uris: uris("post_logout_redirect_uris", &row.post_logout_redirect_uris)?,
         grant_types,
@@ -256,10 +262,6 @@ mod tests {
     // origin's form without the slash beside it, and nothing else.
     async fn the_upgrade_registers_origins_without_the_slash_the_url_parser_added(backend: Backend) {
         let t = TestDb::new(backend).await;
-        assert_eq!(t.revert_last_migration().await, "20261205500000");
-        assert_eq!(t.revert_last_migration().await, "20261205400000");
-        assert_eq!(t.revert_last_migration().await, "20261205300000");
-        assert_eq!(t.revert_last_migration().await, "20261205200000");
         let uris = |list: &[&str]| list.iter().map(|u| RedirectUri::parse(u).unwrap()).collect::<Vec<_>>();
         let mut old = full_client("old");
         old.redirect_uris = uris(&["https://spa.example/", "http://localhost:3000/cb", "http://localhost:3000/"]);
@@ -268,12 +270,20 @@ mod tests {
         untouched.redirect_uris =
             uris(&["https://a.example/cb", "https://b.example/?x=1", "com.example.app:/", "https://c.example"]);
         untouched.post_logout_redirect_uris = uris(&["https://d.example/", "https://d.example"]);
+        // What the later migration gives a client with a private-use scheme.
+        untouched.application_type = ApplicationType::Native;
+        // Stored first: the reverted migrations keep the rows (the later one drops a column the store writes).
         for client in [&old, &untouched] {
             t.store.create_client(client).await.unwrap();
         }
+        assert_eq!(t.revert_last_migration().await, "20261205600000");
+        assert_eq!(t.revert_last_migration().await, "20261205500000");
+        assert_eq!(t.revert_last_migration().await, "20261205400000");
+        assert_eq!(t.revert_last_migration().await, "20261205300000");
+        assert_eq!(t.revert_last_migration().await, "20261205200000");
         assert_eq!(
             t.db.migrate().await.unwrap(),
-            ["20261205200000", "20261205300000", "20261205400000", "20261205500000"]
+            ["20261205200000", "20261205300000", "20261205400000", "20261205500000", "20261205600000"]
         );
         let texts = |list: &[RedirectUri]| list.iter().map(|u| u.as_str().to_owned()).collect::<Vec<_>>();
         let read = t.store.client(&old.id).await.unwrap().unwrap();
@@ -291,6 +301,40 @@ mod tests {
         assert_eq!(t.store.client(&untouched.id).await.unwrap().unwrap(), untouched);
     }
 
+    /// Clients stored before `application_type` get the type their redirect URIs do not contradict: native when
+    /// one of them, or of the post-logout ones, has a private-use scheme (or is not plainly http(s)), else web.
+    async fn the_upgrade_types_clients_by_their_redirect_uris(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let uris = |list: &[&str]| list.iter().map(|u| RedirectUri::parse(u).unwrap()).collect::<Vec<_>>();
+        let cases: [(&str, &[&str], &[&str], ApplicationType); 6] = [
+            (
+                "web",
+                &["https://app.example/cb", "http://127.0.0.1:8080/cb"],
+                &["https://app.example/bye"],
+                ApplicationType::Web,
+            ),
+            ("none", &[], &[], ApplicationType::Web),
+            ("scheme", &["https://app.example/cb", "com.example.app:/cb"], &[], ApplicationType::Native),
+            ("logout", &["http://[::1]/cb"], &["com.example.app:/bye"], ApplicationType::Native),
+            ("upper", &["HTTPS://app.example/cb"], &[], ApplicationType::Native),
+            ("slashless", &["myapp:cb"], &[], ApplicationType::Native),
+        ];
+        for (id, redirect, logout, _) in cases {
+            let mut client = bare_client(id);
+            client.redirect_uris = uris(redirect);
+            client.post_logout_redirect_uris = uris(logout);
+            // Typed wrongly on purpose: only the migration may set the column here.
+            client.application_type = ApplicationType::Native;
+            t.store.create_client(&client).await.unwrap();
+        }
+        assert_eq!(t.revert_last_migration().await, "20261205600000");
+        assert_eq!(t.db.migrate().await.unwrap(), ["20261205600000"]);
+        for (id, _, _, expected) in cases {
+            let read = t.store.client(&ClientId::parse(id).unwrap()).await.unwrap().unwrap();
+            assert_eq!(read.application_type, expected, "{id}");
+        }
+    }
+
     /// A client with every field set, optional ones included.
     fn full_client(id: &str) -> Client {
         Client {
@@ -299,6 +343,7 @@ mod tests {
             secret_hash: Some(PlainSecret::new("current").hash()),
             previous_secret: Some((PlainSecret::new("previous").hash(), 1_700_000_900)),
             auth_method: ClientAuthMethod::ClientSecretBasic,
+            application_type: ApplicationType::Native,
             redirect_uris: vec![
                 RedirectUri::parse("https://app.example/cb").unwrap(),
                 RedirectUri::parse("http://127.0.0.1/native").unwrap(),
@@ -334,6 +379,7 @@ mod tests {
             secret_hash: None,
             previous_secret: None,
             auth_method: ClientAuthMethod::None,
+            application_type: ApplicationType::Web,
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
             grant_types: vec![],
@@ -505,6 +551,7 @@ mod tests {
             ("redirect_uris", "not json"),
             ("grant_types", r#"["implicit"]"#),
             ("auth_method", "magic"),
+            ("application_type", "desktop"),
             ("metadata", r#"{"contacts": "not a list"}"#),
             ("scope", "caf\u{e9}"),
         ] {
@@ -522,6 +569,7 @@ mod tests {
 
     both_backends!(
         the_upgrade_registers_origins_without_the_slash_the_url_parser_added,
+        the_upgrade_types_clients_by_their_redirect_uris,
         round_trips_every_field,
         duplicate_id_conflicts,
         update_replaces_every_field,

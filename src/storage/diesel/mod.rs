@@ -505,7 +505,14 @@ mod tests {
         if backend == Backend::Postgres {
             expected.push("20261205000000");
         }
-        expected.extend(["20261205100000", "20261205200000", "20261205300000", "20261205400000", "20261205500000"]);
+        expected.extend([
+            "20261205100000",
+            "20261205200000",
+            "20261205300000",
+            "20261205400000",
+            "20261205500000",
+            "20261205600000",
+        ]);
         assert_eq!(t.db.migrate().await.unwrap(), expected);
         assert!(t.db.migrate().await.unwrap().is_empty());
     }

@@ -147,7 +147,7 @@ mod tests {
     use super::super::Backend;
     use super::*;
     use crate::domain::secret::PlainSecret;
-    use crate::domain::{ClientAuthMethod, ClientMetadata, GrantType, RedirectUri, Scope};
+    use crate::domain::{ApplicationType, ClientAuthMethod, ClientMetadata, GrantType, RedirectUri, Scope};
     use crate::storage::ClientStore;
 
     fn iat(secret: &PlainSecret, created_at: i64, expires_at: i64) -> InitialAccessToken {
@@ -161,6 +161,7 @@ mod tests {
             secret_hash: Some(PlainSecret::new("s").hash()),
             previous_secret: None,
             auth_method: ClientAuthMethod::ClientSecretBasic,
+            application_type: ApplicationType::Web,
             redirect_uris: vec![RedirectUri::parse("https://app.example/cb").unwrap()],
             post_logout_redirect_uris: vec![],
             grant_types: vec![GrantType::AuthorizationCode],

@@ -41,6 +41,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         revoked_before -> Nullable<BigInt>,
+        application_type -> Text,
     }
 }
 

@@ -4,7 +4,9 @@
 //! [`refresh_token`] and [`audit_event`] build records to store.
 
 use super::{testing, Backend, Db, DieselStore};
-use crate::domain::{Client, ClientAuthMethod, ClientId, ClientMetadata, NewUser, Scope, UnixTime, UserId, Username};
+use crate::domain::{
+    ApplicationType, Client, ClientAuthMethod, ClientId, ClientMetadata, NewUser, Scope, UnixTime, UserId, Username,
+};
 use crate::storage::{AuditEvent, ClientStore, RefreshTokenRecord, UserStore};
 use std::time::Duration;
 use tempfile::TempDir;
@@ -91,6 +93,7 @@ impl TestDb {
             secret_hash: None,
             previous_secret: None,
             auth_method: ClientAuthMethod::None,
+            application_type: ApplicationType::Web,
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
             grant_types: vec![],

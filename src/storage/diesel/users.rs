@@ -470,13 +470,14 @@ mod tests {
     // case.
     async fn the_upgrade_keys_usernames_that_no_other_folds_to(backend: Backend) {
         let t = TestDb::new(backend).await;
+        assert_eq!(t.revert_last_migration().await, "20261205600000");
         assert_eq!(t.revert_last_migration().await, "20261205500000");
         let names = ["Alice", "alice", "ALICE", "Bob", "carol", "Dave"];
         let mut ids = Vec::new();
         for name in names {
             ids.push(insert_unkeyed(&t, name).await);
         }
-        assert_eq!(t.db.migrate().await.unwrap(), ["20261205500000"]);
+        assert_eq!(t.db.migrate().await.unwrap(), ["20261205500000", "20261205600000"]);
         let keys: Vec<_> = futures_util::future::join_all(ids.iter().map(|id| key_of(&t, id))).await;
         assert_eq!(keys, [None, None, None, Some("bob".into()), Some("carol".into()), Some("dave".into())]);
 
@@ -703,7 +704,9 @@ mod tests {
         for user in [&old, &stale, &enabled] {
             t.store.create_user(user.clone()).await.unwrap();
         }
-        for later in ["20261205500000", "20261205400000", "20261205300000", "20261205200000", "20261205100000"] {
+        for later in
+            ["20261205600000", "20261205500000", "20261205400000", "20261205300000", "20261205200000", "20261205100000"]
+        {
             assert_eq!(t.revert_last_migration().await, later);
         }
         // As the earlier release left them: one disabled without a cut-off, one with an old cut-off, one enabled.
@@ -721,7 +724,14 @@ mod tests {
         let before = crate::domain::now();
         assert_eq!(
             t.db.migrate().await.unwrap(),
-            ["20261205100000", "20261205200000", "20261205300000", "20261205400000", "20261205500000"]
+            [
+                "20261205100000",
+                "20261205200000",
+                "20261205300000",
+                "20261205400000",
+                "20261205500000",
+                "20261205600000"
+            ]
         );
         let after = crate::domain::now();
         for user in [&old, &stale] {
