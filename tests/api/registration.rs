@@ -223,6 +223,13 @@ both_backends!(native_apps_register_as_native, |raw| { open(raw) }, async |app| 
     let web = registered(&app, &json!({ "redirect_uris": [REDIRECT] })).await;
     assert_eq!(web["application_type"], "web", "the default");
 
+    // RFC 8252 §7.2-7.3: a native app listens on the loopback interface with http; https there fits neither.
+    for uri in ["https://localhost/cb", "https://127.0.0.1:8443/cb"] {
+        let body =
+            json!({ "application_type": "native", "redirect_uris": [uri], "token_endpoint_auth_method": "none" });
+        assert_refused(register(&app, &body, None).await, "invalid_redirect_uri", uri).await;
+    }
+
     // An update replaces the type with the rest, under the same rules.
     let mut update = native.clone();
     update["client_id"] = info["client_id"].clone();

@@ -297,6 +297,20 @@ fn check_fits_application_type(application_type: ApplicationType, uri: &Redirect
     Ok(())
 }
 
+/// RFC 8252 §7.2 and §7.3: a native app's https redirect URI is claimed through the app's own domain, and its
+/// loopback redirect URI is http (an app listens on the loopback interface without a certificate for it): an
+/// https URI on a loopback host fits neither.
+fn check_native_redirect(application_type: ApplicationType, uri: &RedirectUri) -> Result<(), OAuthError> {
+    if application_type == ApplicationType::Native && uri.url().scheme() == "https" && uri.has_loopback_host() {
+        return Err(redirect_error(format!(
+            "redirect URI {:?}: a native app's loopback redirect URI uses http, and a claimed https one the app's \
+             own domain (RFC 8252 sections 7.2 and 7.3)",
+            uri.as_str()
+        )));
+    }
+    Ok(())
+}
+
 /// A link shown to people (`client_uri`, `logo_uri`, `policy_uri`, `tos_uri`): absolute https with a host
 /// and without credentials.
 fn https_link(key: &str, value: Option<&String>) -> Result<Option<String>, OAuthError> {
@@ -374,6 +388,7 @@ pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
         client_rules::parse_redirect_uris(req.redirect_uris.as_deref().unwrap_or_default()).map_err(rule_error)?;
     redirect_uris.iter().try_for_each(check_registrable_redirect)?;
     redirect_uris.iter().try_for_each(fits)?;
+    redirect_uris.iter().try_for_each(|uri| check_native_redirect(application_type, uri))?;
     let post_logout_redirect_uris =
         client_rules::parse_redirect_uris(req.post_logout_redirect_uris.as_deref().unwrap_or_default())
             .map_err(|e| metadata_error(format!("post_logout_redirect_uris: {e}")))?;
@@ -722,6 +737,26 @@ mod tests {
         assert!(refusal.description.contains(r#"application_type "native""#), "{}", refusal.description);
         let refusal = build(web(json!({ "application_type": "desktop" }))).unwrap_err();
         assert!(refusal.description.contains("web or native"), "{}", refusal.description);
+    }
+
+    #[test]
+    fn native_loopback_redirect_uris_are_http() {
+        let native = |uri: &str| json!({ "application_type": "native", "redirect_uris": [uri] });
+        for (body, code) in [
+            (native("http://localhost/cb"), "ok"),
+            (native("http://127.0.0.1:8080/cb"), "ok"),
+            (native("https://app.example/cb"), "ok"),
+            (native("https://localhost/cb"), "invalid_redirect_uri"),
+            (native("https://127.0.0.1/cb"), "invalid_redirect_uri"),
+            (native("https://127.0.0.2:8443/cb"), "invalid_redirect_uri"),
+            (native("https://[::1]/cb"), "invalid_redirect_uri"),
+            // A web client's https on this machine is a development setup with its own certificate.
+            (json!({ "redirect_uris": ["https://localhost/cb"] }), "ok"),
+        ] {
+            assert_eq!(code_of(body.clone()), code, "{body}");
+        }
+        let refusal = build(native("https://localhost/cb")).unwrap_err();
+        assert!(refusal.description.contains("uses http"), "{}", refusal.description);
     }
 
     // OpenID Connect Dynamic Client Registration 1.0 §2 members: what the server does is accepted, anything
