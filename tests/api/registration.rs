@@ -223,6 +223,15 @@ both_backends!(native_apps_register_as_native, |raw| { open(raw) }, async |app| 
     let web = registered(&app, &json!({ "redirect_uris": [REDIRECT] })).await;
     assert_eq!(web["application_type"], "web", "the default");
 
+    // The audit trail records the type with the client's other details.
+    let events = crate::hostile::audit_events(&app);
+    let of = |id: &Value| {
+        let registered = crate::hostile::events_of(&events, "client_registered");
+        registered.into_iter().find(|e| e["client_id"] == *id).unwrap_or_else(|| panic!("{id}: {events:?}"))
+    };
+    assert_eq!(of(&info["client_id"])["details"]["application_type"], "native");
+    assert_eq!(of(&web["client_id"])["details"]["application_type"], "web");
+
     // RFC 8252 §7.2-7.3: a native app listens on the loopback interface with http; https there fits neither.
     for uri in ["https://localhost/cb", "https://127.0.0.1:8443/cb"] {
         let body =
