@@ -134,7 +134,8 @@ impl fmt::Display for GrantType {
     }
 }
 
-/// Metadata the client's developer registered for display (RFC 7591 §2); shown on the consent page.
+/// Metadata the client's developer registered (RFC 7591 §2): links and contacts shown on the consent page,
+/// its keys, and the OpenID Connect Dynamic Client Registration 1.0 §2 members the server honours.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientMetadata {
     /// Home page of the client.
@@ -158,6 +159,16 @@ pub struct ClientMetadata {
     /// Where the client publishes its JWK Set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// The one algorithm its `private_key_jwt` assertions may be signed with (`token_endpoint_auth_signing_alg`);
+    /// any the server accepts when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    /// `default_max_age`: the `max_age` of an authorization request that sends none (OIDC Core §3.1.2.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_max_age: Option<i64>,
+    /// `require_auth_time`, as registered: every ID token carries `auth_time` either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_auth_time: Option<bool>,
 }
 
 /// A stored client.

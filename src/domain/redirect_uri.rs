@@ -81,6 +81,11 @@ impl RedirectUri {
         !matches!(self.url.scheme(), "http" | "https")
     }
 
+    /// Whether the host is this machine (`localhost`, `127.0.0.0/8`, `::1`), whatever the scheme.
+    pub fn has_loopback_host(&self) -> bool {
+        is_loopback(&self.url)
+    }
+
     /// Whether this (registered) URI accepts `requested`: the same text, by simple string comparison (RFC 6749
     /// §3.1.2.3, RFC 9700 §2.1), except that a registered loopback `http` URI accepts any port (RFC 8252 §7.3),
     /// since native apps pick a free port at run time.

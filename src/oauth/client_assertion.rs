@@ -35,6 +35,16 @@ pub enum AssertionAlg {
     Es256,
 }
 
+impl AssertionAlg {
+    /// The JWS `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rs256 => "RS256",
+            Self::Es256 => "ES256",
+        }
+    }
+}
+
 /// A client assertion whose signature is not verified yet: only its header and its `sub` (which names the
 /// client, so that its keys can be found) have been read.
 pub struct ClientAssertion {

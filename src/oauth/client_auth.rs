@@ -3,7 +3,7 @@
 //! for public clients. Each client has exactly one method; presenting another is `invalid_client`, more
 //! than one `invalid_request`.
 use super::cache_keys;
-use super::client_assertion::{self, AssertionRules, ClientAssertion, SignatureError};
+use super::client_assertion::{self, AssertionAlg, AssertionRules, ClientAssertion, SignatureError};
 use super::error::OAuthError;
 use super::params::Params;
 use super::provider::Provider;
@@ -141,6 +141,7 @@ impl Provider {
                 client.auth_method.as_str()
             )));
         }
+        registered_alg_allows(&client, assertion.alg())?;
         let loaded = self.client_keys(&client, false).await?;
         let claims = match assertion.verify(&loaded.keys) {
             Ok(claims) => claims,
@@ -182,6 +183,17 @@ impl Provider {
     }
 }
 
+/// A client that registered a `token_endpoint_auth_signing_alg` signs with that algorithm only (OpenID Connect
+/// Dynamic Client Registration 1.0 §2: other assertions must be rejected).
+fn registered_alg_allows(client: &Client, alg: AssertionAlg) -> Result<(), OAuthError> {
+    match client.metadata.token_endpoint_auth_signing_alg.as_deref() {
+        Some(registered) if registered != alg.as_str() => Err(OAuthError::invalid_client(format!(
+            "this client signs its client assertions with {registered} (token_endpoint_auth_signing_alg)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn signature_error(e: SignatureError) -> OAuthError {
     OAuthError::invalid_client(match e {
         SignatureError::NoMatchingKey => "no registered key matches the client assertion's kid and alg",
@@ -202,5 +214,25 @@ mod tests {
         assert!(BasicCredentials::parse("Bearer abc").unwrap().is_none());
         assert!(BasicCredentials::parse("Basic !!!").is_err());
         assert!(BasicCredentials::parse(&format!("Basic {}", STANDARD.encode("nocolon"))).is_err());
+    }
+
+    #[test]
+    fn a_registered_assertion_algorithm_is_the_only_one_accepted() {
+        use crate::oauth::registration::metadata::{build_client, parse_request};
+        let registered = |alg: serde_json::Value| {
+            let body = serde_json::json!({ "grant_types": ["client_credentials"], "token_endpoint_auth_method":
+                "private_key_jwt", "jwks_uri": "https://app.example/jwks", "token_endpoint_auth_signing_alg": alg });
+            let req = parse_request(body.to_string().as_bytes()).unwrap();
+            build_client(&req, ClientId::parse("c").unwrap(), None, 0).unwrap().0
+        };
+        let es256 = registered("ES256".into());
+        assert!(registered_alg_allows(&es256, AssertionAlg::Es256).is_ok());
+        let refused = registered_alg_allows(&es256, AssertionAlg::Rs256).unwrap_err();
+        assert_eq!(refused.code.as_str(), "invalid_client");
+        assert!(refused.description.contains("ES256"), "{}", refused.description);
+        let any = registered(serde_json::Value::Null);
+        for alg in [AssertionAlg::Rs256, AssertionAlg::Es256] {
+            assert!(registered_alg_allows(&any, alg).is_ok());
+        }
     }
 }

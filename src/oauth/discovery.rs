@@ -1,8 +1,15 @@
 //! The provider metadata (OpenID Connect Discovery 1.0, RFC 8414), and the endpoint paths it shares with
 //! the route table so the two cannot drift apart.
 use super::client_assertion::SIGNING_ALGS;
+use crate::jose::key::ALG_RS256;
 use serde::Serialize;
 use url::Url;
+
+/// The algorithm ID tokens are signed with: the key ring's, the only `id_token_signed_response_alg` a client
+/// may register.
+pub const ID_TOKEN_SIGNING_ALG: &str = ALG_RS256;
+/// The subject identifier type (OIDC Core §8): public only, the user's stable id, the same for every client.
+pub const SUBJECT_TYPE: &str = "public";
 
 /// Endpoint paths: the route table and the discovery document both read these.
 pub mod paths {
@@ -120,8 +127,8 @@ impl ProviderMetadata {
             response_types_supported: vec!["code"],
             response_modes_supported: vec!["query", "form_post"],
             grant_types_supported: vec!["authorization_code", "refresh_token", "client_credentials"],
-            subject_types_supported: vec!["public"],
-            id_token_signing_alg_values_supported: vec!["RS256"],
+            subject_types_supported: vec![SUBJECT_TYPE],
+            id_token_signing_alg_values_supported: vec![ID_TOKEN_SIGNING_ALG],
             token_endpoint_auth_methods_supported: vec![
                 "client_secret_basic",
                 "client_secret_post",

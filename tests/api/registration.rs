@@ -223,6 +223,22 @@ both_backends!(native_apps_register_as_native, |raw| { open(raw) }, async |app| 
     let web = registered(&app, &json!({ "redirect_uris": [REDIRECT] })).await;
     assert_eq!(web["application_type"], "web", "the default");
 
+    // The audit trail records the type with the client's other details.
+    let events = crate::hostile::audit_events(&app);
+    let of = |id: &Value| {
+        let registered = crate::hostile::events_of(&events, "client_registered");
+        registered.into_iter().find(|e| e["client_id"] == *id).unwrap_or_else(|| panic!("{id}: {events:?}"))
+    };
+    assert_eq!(of(&info["client_id"])["details"]["application_type"], "native");
+    assert_eq!(of(&web["client_id"])["details"]["application_type"], "web");
+
+    // RFC 8252 §7.2-7.3: a native app listens on the loopback interface with http; https there fits neither.
+    for uri in ["https://localhost/cb", "https://127.0.0.1:8443/cb"] {
+        let body =
+            json!({ "application_type": "native", "redirect_uris": [uri], "token_endpoint_auth_method": "none" });
+        assert_refused(register(&app, &body, None).await, "invalid_redirect_uri", uri).await;
+    }
+
     // An update replaces the type with the rest, under the same rules.
     let mut update = native.clone();
     update["client_id"] = info["client_id"].clone();
@@ -237,6 +253,88 @@ both_backends!(native_apps_register_as_native, |raw| { open(raw) }, async |app| 
     let read: Value = manage(&app, Method::GET, &info, Some(rat(&info))).send().await.unwrap().json().await.unwrap();
     assert_eq!(read["application_type"], "web", "{read}");
 });
+
+// OpenID Connect Dynamic Client Registration 1.0 §2 and §3.2: what the server does (RS256 ID tokens, public
+// subjects) may be asked for and is in every client information response; what it does not (pairwise subjects,
+// encryption, another algorithm) is refused rather than ignored. Regression: both were dropped in silence, so a
+// client that asked for pairwise subjects got public ones without knowing.
+both_backends!(
+    openid_connect_metadata_is_honoured_or_refused,
+    |raw| { open_with_room_for_refusals(raw) },
+    async |app| {
+        use openidconnect::core::{
+            CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreRegisterErrorResponseType,
+            CoreSubjectIdentifierType,
+        };
+        use openidconnect::registration::ClientRegistrationError;
+        use reqwest::Method;
+        let http = oidc_http_client();
+        let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http)
+            .await
+            .expect("discovery");
+        let endpoint = metadata.registration_endpoint().unwrap().clone();
+        let request = || {
+            CoreClientRegistrationRequest::new(
+                vec![RedirectUrl::new(REDIRECT.to_owned()).unwrap()],
+                EmptyAdditionalClientMetadata::default(),
+            )
+        };
+
+        // What discovery advertises is what registration accepts, and the response says what is in effect.
+        assert_eq!(metadata.subject_types_supported(), &vec![CoreSubjectIdentifierType::Public]);
+        assert_eq!(
+            metadata.id_token_signing_alg_values_supported(),
+            &vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256]
+        );
+        let registration = request()
+            .set_id_token_signed_response_alg(Some(CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256))
+            .set_subject_type(Some(CoreSubjectIdentifierType::Public))
+            .set_default_max_age(Some(std::time::Duration::from_secs(900)))
+            .set_require_auth_time(Some(true))
+            .register_async(&endpoint, &http)
+            .await
+            .expect("RS256 and public subjects are what the server does");
+        assert_eq!(registration.id_token_signed_response_alg(), Some(&CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256));
+        assert_eq!(registration.subject_type(), Some(&CoreSubjectIdentifierType::Public));
+        assert_eq!(registration.default_max_age(), Some(&std::time::Duration::from_secs(900)));
+        assert_eq!(registration.require_auth_time(), Some(true));
+        // Not asked for: the values in effect all the same, on registration and on every read (RFC 7592 §3).
+        let info = registered(&app, &json!({ "redirect_uris": [REDIRECT] })).await;
+        let read: Value =
+            manage(&app, Method::GET, &info, Some(rat(&info))).send().await.unwrap().json().await.unwrap();
+        for shown in [&info, &read] {
+            assert_eq!(shown["id_token_signed_response_alg"], "RS256", "{shown}");
+            assert_eq!(shown["subject_type"], "public", "{shown}");
+        }
+
+        // Refused, with the member and what is supported named.
+        let refusal = |e: ClientRegistrationError<CoreRegisterErrorResponseType, _>| match e {
+            ClientRegistrationError::ServerResponse(e) => {
+                assert_eq!(e.error(), &CoreRegisterErrorResponseType::InvalidClientMetadata, "{e:?}");
+                e.error_description().cloned().unwrap_or_default()
+            }
+            other => panic!("not a registration error response: {other:?}"),
+        };
+        let pairwise = request().set_subject_type(Some(CoreSubjectIdentifierType::Pairwise));
+        let why = refusal(pairwise.register_async(&endpoint, &http).await.unwrap_err());
+        assert!(why.contains("subject_type") && why.contains("public"), "{why}");
+        let encrypted = request().set_id_token_encrypted_response_alg(Some(CoreJweKeyManagementAlgorithm::RsaOaep));
+        let why = refusal(encrypted.register_async(&endpoint, &http).await.unwrap_err());
+        assert!(why.contains("id_token_encrypted_response_alg") && why.contains("RS256"), "{why}");
+        let es256 = request().set_id_token_signed_response_alg(Some(CoreJwsSigningAlgorithm::EcdsaP256Sha256));
+        let why = refusal(es256.register_async(&endpoint, &http).await.unwrap_err());
+        assert!(why.contains("id_token_signed_response_alg") && why.contains("RS256"), "{why}");
+        for member in [json!({ "userinfo_signed_response_alg": "RS256" }), json!({ "backchannel_logout_uri": HOME })] {
+            let mut body = json!({ "redirect_uris": [REDIRECT] });
+            body.as_object_mut().unwrap().extend(member.as_object().unwrap().clone());
+            assert_refused(register(&app, &body, None).await, "invalid_client_metadata", &member.to_string()).await;
+        }
+        // An update is checked alike.
+        let update = json!({ "client_id": info["client_id"], "redirect_uris": [REDIRECT], "subject_type": "pairwise" });
+        let r = manage(&app, Method::PUT, &info, Some(rat(&info))).json(&update).send().await.unwrap();
+        assert_refused(r, "invalid_client_metadata", "pairwise in an update").await;
+    }
+);
 
 both_backends!(consent_page_shows_only_https_links, |raw| { open(raw) }, async |app| {
     add_alice(&app);

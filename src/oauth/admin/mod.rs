@@ -293,7 +293,7 @@ pub fn parse_resource(s: &str) -> Result<String, String> {
 
 /// The key metadata of a client: an inline JWK Set (public keys only) or a `jwks_uri`, which `private_key_jwt`
 /// clients need exactly one of. That other clients have neither is [`client_rules::check_client`]'s rule, as
-/// for registration. Display metadata of `base` is kept.
+/// for registration. The rest of `base` is kept, except an assertion algorithm once the client signs none.
 fn key_metadata(
     auth_method: ClientAuthMethod,
     jwks: Option<&Value>,
@@ -302,6 +302,9 @@ fn key_metadata(
 ) -> Result<ClientMetadata, ClientInputError> {
     base.jwks = None;
     base.jwks_uri = None;
+    if auth_method != ClientAuthMethod::PrivateKeyJwt {
+        base.token_endpoint_auth_signing_alg = None;
+    }
     match (jwks, jwks_uri) {
         (Some(value), None) => {
             ClientJwks::parse(value).map_err(|e| ClientInputError::Jwks(e.to_string()))?;
@@ -667,6 +670,9 @@ mod tests {
         let mut previous = first.clone();
         previous.revoked_before = Some(50);
         previous.metadata.client_uri = Some("https://app.example".into());
+        previous.metadata.default_max_age = Some(600);
+        // Left from when it was a private_key_jwt client: no assertion to restrict any more.
+        previous.metadata.token_endpoint_auth_signing_alg = Some("ES256".into());
         let (second, issued) =
             build_client(&spec(|s| s.client_name = "Renamed".into()), first.id.clone(), Some(&previous), MAX_TTL, 200)
                 .unwrap();
@@ -675,6 +681,8 @@ mod tests {
         assert_eq!((second.name.as_str(), second.created_at, second.updated_at), ("Renamed", 100, 200));
         assert_eq!(second.revoked_before, Some(50));
         assert_eq!(second.metadata.client_uri.as_deref(), Some("https://app.example"));
+        assert_eq!(second.metadata.default_max_age, Some(600));
+        assert_eq!(second.metadata.token_endpoint_auth_signing_alg, None);
 
         // Public, then back to a secret: a new one is issued.
         let public = spec(|s| s.token_endpoint_auth_method = Some("none".into()));

@@ -35,6 +35,8 @@ pub fn decide(
     now: UnixTime,
 ) -> Result<Next, AuthorizeError> {
     let session = session.filter(|s| s.is_active(now));
+    // The client's registered default_max_age stands in for a max_age the request does not send.
+    let max_age = req.max_age.or(client.metadata.default_max_age);
     let needs_login = match session {
         None => true,
         Some(_) if progress.logged_in => false,
@@ -42,7 +44,7 @@ pub fn decide(
         // The client asks for the user of its ID token, and someone else is signed in.
         Some(s) if req.hinted_subject.as_deref().is_some_and(|sub| sub != s.user_id.as_str()) => true,
         // max_age=0 is prompt=login (OIDC Core §3.1.2.1), even for a sign-in made this very second.
-        Some(s) => req.max_age.is_some_and(|max| max == 0 || now - s.auth_time > max),
+        Some(s) => max_age.is_some_and(|max| max == 0 || now - s.auth_time > max),
     };
     if needs_login {
         if req.prompt.none {
@@ -208,6 +210,23 @@ mod tests {
         let none = req(Prompt { none: true, ..Prompt::default() }, Some(0));
         let e = decide(&none, &c, Some(&s), Some(&granted), Progress::default(), NOW).unwrap_err();
         assert_eq!(code(e), ErrorCode::LoginRequired);
+    }
+
+    #[test]
+    fn a_registered_default_max_age_applies_when_the_request_sends_none() {
+        let granted = Scope::parse("openid profile").unwrap();
+        let mut c = client(false);
+        c.metadata.default_max_age = Some(60);
+        let d = |r: &AuthorizationRequest, auth_time| {
+            decide(r, &c, Some(&session(auth_time)), Some(&granted), Progress::default(), NOW)
+        };
+        assert_eq!(d(&req(Prompt::default(), None), NOW - 60), Ok(Next::Issue));
+        assert_eq!(d(&req(Prompt::default(), None), NOW - 61), Ok(Next::Login));
+        // The request's own max_age overrides it (OIDC Core §3.1.2.1), either way.
+        assert_eq!(d(&req(Prompt::default(), Some(3600)), NOW - 61), Ok(Next::Issue));
+        assert_eq!(d(&req(Prompt::default(), Some(10)), NOW - 30), Ok(Next::Login));
+        let none = req(Prompt { none: true, ..Prompt::default() }, None);
+        assert_eq!(code(d(&none, NOW - 61).unwrap_err()), ErrorCode::LoginRequired);
     }
 
     #[test]

@@ -4,7 +4,15 @@
 //! [`crate::domain::client_rules`]; this module adds those for strangers: https-only links, public keys
 //! only, no admin scope, reverse-domain private-use schemes (RFC 8252 §7.1), and those only for native apps
 //! (OpenID Connect Dynamic Client Registration 1.0 §2 `application_type`).
+//!
+//! Unknown members are ignored (RFC 7591 §2), but not the OpenID Connect ones whose loss the client would not
+//! notice: a value the server does not honour (another signing algorithm, encryption, pairwise subjects,
+//! request objects, front- or back-channel logout) is refused with `invalid_client_metadata` (OpenID Connect
+//! Dynamic Client Registration 1.0 §3.2), and the effective `id_token_signed_response_alg` and `subject_type`
+//! are in every client information response.
+use super::super::client_assertion::SIGNING_ALGS;
 use super::super::client_keys::{is_internal_address, ClientJwks};
+use super::super::discovery::{ID_TOKEN_SIGNING_ALG, SUBJECT_TYPE};
 use super::super::error::{ErrorCode, OAuthError};
 use crate::domain::client_rules::{self, ClientRuleError};
 use crate::domain::redirect_uri::RedirectUri;
@@ -28,6 +36,30 @@ pub const MAX_CONTACTS: usize = 10;
 const MAX_CONTACT_LEN: usize = 256;
 /// Longest link (`client_uri`, `logo_uri`, …), in bytes.
 const MAX_LINK_LEN: usize = 2000;
+
+/// OpenID Connect Dynamic Client Registration 1.0 §2 members that ask for what the server does not do, with
+/// what it does instead. Any value is refused: ignored like an unknown member, it would leave the client
+/// waiting for an encrypted ID token, a signed userinfo answer or a logout notice that never comes, or sending
+/// request objects nobody reads. `null` and an empty list ask for nothing.
+const UNSUPPORTED_MEMBERS: [(&str, &str); 12] = [
+    ("id_token_encrypted_response_alg", ID_TOKENS_ARE_SIGNED),
+    ("id_token_encrypted_response_enc", ID_TOKENS_ARE_SIGNED),
+    ("userinfo_signed_response_alg", USERINFO_IS_JSON),
+    ("userinfo_encrypted_response_alg", USERINFO_IS_JSON),
+    ("userinfo_encrypted_response_enc", USERINFO_IS_JSON),
+    ("request_object_signing_alg", NO_REQUEST_OBJECTS),
+    ("request_object_encryption_alg", NO_REQUEST_OBJECTS),
+    ("request_object_encryption_enc", NO_REQUEST_OBJECTS),
+    ("request_uris", NO_REQUEST_OBJECTS),
+    ("frontchannel_logout_uri", NO_LOGOUT_NOTICES),
+    ("backchannel_logout_uri", NO_LOGOUT_NOTICES),
+    ("default_acr_values", "no authentication context class (acr) is offered"),
+];
+const ID_TOKENS_ARE_SIGNED: &str = "ID tokens are signed with RS256 and never encrypted";
+const USERINFO_IS_JSON: &str = "the userinfo endpoint answers plain JSON, neither signed nor encrypted";
+const NO_REQUEST_OBJECTS: &str = "request objects (the request and request_uri parameters) are not supported";
+const NO_LOGOUT_NOTICES: &str = "clients are not notified of logouts (neither front- nor back-channel logout is \
+                                 supported); a client ends a session through end_session_endpoint";
 
 /// An `invalid_client_metadata` error.
 pub fn metadata_error(description: impl Into<String>) -> OAuthError {
@@ -101,6 +133,11 @@ pub struct RequestedMetadata {
     jwks: Option<Value>,
     scope: Option<String>,
     contacts: Option<Vec<String>>,
+    id_token_signed_response_alg: Option<String>,
+    subject_type: Option<String>,
+    token_endpoint_auth_signing_alg: Option<String>,
+    default_max_age: Option<i64>,
+    require_auth_time: Option<bool>,
 }
 
 impl fmt::Debug for RequestedMetadata {
@@ -128,6 +165,45 @@ fn strings_member(m: &Map<String, Value>, key: &str) -> Result<Option<Vec<String
     }
 }
 
+fn non_negative_member(m: &Map<String, Value>, key: &str) -> Result<Option<i64>, OAuthError> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_i64() {
+            Some(n) if n >= 0 => Ok(Some(n)),
+            _ => Err(metadata_error(format!("{key} must be a non-negative integer (seconds)"))),
+        },
+    }
+}
+
+fn bool_member(m: &Map<String, Value>, key: &str) -> Result<Option<bool>, OAuthError> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(metadata_error(format!("{key} must be true or false"))),
+    }
+}
+
+/// The first of [`UNSUPPORTED_MEMBERS`] that asks for something, refused.
+fn refuse_unsupported(m: &Map<String, Value>) -> Result<(), OAuthError> {
+    let asks = |v: &Value| !matches!(v, Value::Null) && v.as_array().is_none_or(|items| !items.is_empty());
+    match UNSUPPORTED_MEMBERS.iter().find(|(key, _)| m.get(*key).is_some_and(asks)) {
+        Some((key, instead)) => Err(metadata_error(format!("{key} is not supported: {instead}"))),
+        None => Ok(()),
+    }
+}
+
+/// One value of `supported`, or a refusal naming `key` and what is supported.
+fn one_of(key: &str, value: Option<&String>, supported: &[&str]) -> Result<(), OAuthError> {
+    match value {
+        Some(v) if !supported.contains(&v.as_str()) => Err(metadata_error(format!(
+            "{key} {:?} is not supported: use {}",
+            v.chars().take(64).collect::<String>(),
+            supported.join(" or ")
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Reads a request body: a JSON object of at most [`MAX_REGISTRATION_BYTES`], each member given once.
 pub fn parse_request(body: &[u8]) -> Result<RequestedMetadata, OAuthError> {
     if body.len() > MAX_REGISTRATION_BYTES {
@@ -141,6 +217,7 @@ pub fn parse_request(body: &[u8]) -> Result<RequestedMetadata, OAuthError> {
         return Err(OAuthError::invalid_request(format!("the member {key:?} is given more than once")));
     }
     let m = &parsed.members;
+    refuse_unsupported(m)?;
     let jwks = match m.get("jwks") {
         None | Some(Value::Null) => None,
         Some(v @ Value::Object(_)) => Some(v.clone()),
@@ -164,6 +241,11 @@ pub fn parse_request(body: &[u8]) -> Result<RequestedMetadata, OAuthError> {
         jwks,
         scope: string_member(m, "scope")?,
         contacts: strings_member(m, "contacts")?,
+        id_token_signed_response_alg: string_member(m, "id_token_signed_response_alg")?,
+        subject_type: string_member(m, "subject_type")?,
+        token_endpoint_auth_signing_alg: string_member(m, "token_endpoint_auth_signing_alg")?,
+        default_max_age: non_negative_member(m, "default_max_age")?,
+        require_auth_time: bool_member(m, "require_auth_time")?,
     })
 }
 
@@ -210,6 +292,20 @@ fn check_fits_application_type(application_type: ApplicationType, uri: &Redirect
             "redirect URI scheme {:?} is for an app on the user's device: register such an app with \
              application_type \"native\" (a web client's redirect URIs are https, or http on a loopback address)",
             uri.url().scheme()
+        )));
+    }
+    Ok(())
+}
+
+/// RFC 8252 §7.2 and §7.3: a native app's https redirect URI is claimed through the app's own domain, and its
+/// loopback redirect URI is http (an app listens on the loopback interface without a certificate for it): an
+/// https URI on a loopback host fits neither.
+fn check_native_redirect(application_type: ApplicationType, uri: &RedirectUri) -> Result<(), OAuthError> {
+    if application_type == ApplicationType::Native && uri.url().scheme() == "https" && uri.has_loopback_host() {
+        return Err(redirect_error(format!(
+            "redirect URI {:?}: a native app's loopback redirect URI uses http, and a claimed https one the app's \
+             own domain (RFC 8252 sections 7.2 and 7.3)",
+            uri.as_str()
         )));
     }
     Ok(())
@@ -292,6 +388,7 @@ pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
         client_rules::parse_redirect_uris(req.redirect_uris.as_deref().unwrap_or_default()).map_err(rule_error)?;
     redirect_uris.iter().try_for_each(check_registrable_redirect)?;
     redirect_uris.iter().try_for_each(fits)?;
+    redirect_uris.iter().try_for_each(|uri| check_native_redirect(application_type, uri))?;
     let post_logout_redirect_uris =
         client_rules::parse_redirect_uris(req.post_logout_redirect_uris.as_deref().unwrap_or_default())
             .map_err(|e| metadata_error(format!("post_logout_redirect_uris: {e}")))?;
@@ -350,6 +447,15 @@ pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
     if let Some(jwks) = &req.jwks {
         check_jwks(jwks)?;
     }
+    // OpenID Connect Dynamic Client Registration 1.0 §2: what the server does anyway may be asked for.
+    one_of("id_token_signed_response_alg", req.id_token_signed_response_alg.as_ref(), &[ID_TOKEN_SIGNING_ALG])?;
+    one_of("subject_type", req.subject_type.as_ref(), &[SUBJECT_TYPE])?;
+    if req.token_endpoint_auth_signing_alg.is_some() && auth_method != ClientAuthMethod::PrivateKeyJwt {
+        return Err(metadata_error(
+            "token_endpoint_auth_signing_alg is for token_endpoint_auth_method private_key_jwt only",
+        ));
+    }
+    one_of("token_endpoint_auth_signing_alg", req.token_endpoint_auth_signing_alg.as_ref(), &SIGNING_ALGS)?;
     let metadata = ClientMetadata {
         client_uri: https_link("client_uri", req.client_uri.as_ref())?,
         logo_uri: https_link("logo_uri", req.logo_uri.as_ref())?,
@@ -358,6 +464,9 @@ pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
         contacts: check_contacts(req.contacts.as_ref())?,
         jwks: req.jwks.clone(),
         jwks_uri: check_jwks_uri(req.jwks_uri.as_ref())?,
+        token_endpoint_auth_signing_alg: req.token_endpoint_auth_signing_alg.clone(),
+        default_max_age: req.default_max_age,
+        require_auth_time: req.require_auth_time,
     };
 
     if let Some(name) = &req.client_name {
@@ -493,6 +602,9 @@ impl ClientInformation {
         m.insert("response_types".into(), json!(if code { vec!["code"] } else { vec![] }));
         m.insert("token_endpoint_auth_method".into(), json!(c.auth_method.as_str()));
         m.insert("scope".into(), json!(c.scope.to_string()));
+        // OpenID Connect Dynamic Client Registration 1.0 §3.2: the values in effect, asked for or not.
+        m.insert("id_token_signed_response_alg".into(), json!(ID_TOKEN_SIGNING_ALG));
+        m.insert("subject_type".into(), json!(SUBJECT_TYPE));
         if let Ok(Value::Object(extra)) = serde_json::to_value(&c.metadata) {
             m.extend(extra);
         }
@@ -625,6 +737,173 @@ mod tests {
         assert!(refusal.description.contains(r#"application_type "native""#), "{}", refusal.description);
         let refusal = build(web(json!({ "application_type": "desktop" }))).unwrap_err();
         assert!(refusal.description.contains("web or native"), "{}", refusal.description);
+    }
+
+    #[test]
+    fn native_loopback_redirect_uris_are_http() {
+        let native = |uri: &str| json!({ "application_type": "native", "redirect_uris": [uri] });
+        for (body, code) in [
+            (native("http://localhost/cb"), "ok"),
+            (native("http://127.0.0.1:8080/cb"), "ok"),
+            (native("https://app.example/cb"), "ok"),
+            (native("https://localhost/cb"), "invalid_redirect_uri"),
+            (native("https://127.0.0.1/cb"), "invalid_redirect_uri"),
+            (native("https://127.0.0.2:8443/cb"), "invalid_redirect_uri"),
+            (native("https://[::1]/cb"), "invalid_redirect_uri"),
+            // A web client's https on this machine is a development setup with its own certificate.
+            (json!({ "redirect_uris": ["https://localhost/cb"] }), "ok"),
+        ] {
+            assert_eq!(code_of(body.clone()), code, "{body}");
+        }
+        let refusal = build(native("https://localhost/cb")).unwrap_err();
+        assert!(refusal.description.contains("uses http"), "{}", refusal.description);
+    }
+
+    // OpenID Connect Dynamic Client Registration 1.0 §2 members: what the server does is accepted, anything
+    // else refused with a description naming the member and what is supported (§3.2).
+    #[test]
+    fn openid_connect_members_are_honoured_or_refused() {
+        let signing = |extra: Value| {
+            let mut body = json!({ "grant_types": ["client_credentials"], "token_endpoint_auth_method":
+                                   "private_key_jwt", "jwks_uri": "https://app.example/jwks" });
+            if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+                b.extend(e);
+            }
+            body
+        };
+        for (body, outcome) in [
+            (web(json!({ "id_token_signed_response_alg": "RS256" })), Ok(())),
+            (
+                web(json!({ "id_token_signed_response_alg": "ES256" })),
+                Err("id_token_signed_response_alg \"ES256\" is not supported: use RS256"),
+            ),
+            (web(json!({ "id_token_signed_response_alg": "none" })), Err("use RS256")),
+            (web(json!({ "id_token_signed_response_alg": "HS256" })), Err("use RS256")),
+            (web(json!({ "id_token_signed_response_alg": 256 })), Err("id_token_signed_response_alg must be a string")),
+            (web(json!({ "subject_type": "public" })), Ok(())),
+            (web(json!({ "subject_type": "pairwise" })), Err("subject_type \"pairwise\" is not supported: use public")),
+            (
+                web(json!({ "subject_type": "pairwise", "sector_identifier_uri": "https://app.example/s.json" })),
+                Err("pairwise"),
+            ),
+            (
+                web(json!({ "id_token_encrypted_response_alg": "RSA-OAEP" })),
+                Err("id_token_encrypted_response_alg is not supported: ID tokens are signed with RS256"),
+            ),
+            (
+                web(json!({ "id_token_encrypted_response_enc": "A128GCM" })),
+                Err("id_token_encrypted_response_enc is not supported"),
+            ),
+            (
+                web(json!({ "userinfo_signed_response_alg": "RS256" })),
+                Err("userinfo_signed_response_alg is not supported: the userinfo endpoint answers plain JSON"),
+            ),
+            (
+                web(json!({ "userinfo_encrypted_response_alg": "RSA-OAEP" })),
+                Err("userinfo_encrypted_response_alg is not supported"),
+            ),
+            (
+                web(json!({ "userinfo_encrypted_response_enc": "A128GCM" })),
+                Err("userinfo_encrypted_response_enc is not supported"),
+            ),
+            (
+                web(json!({ "request_object_signing_alg": "RS256" })),
+                Err("request_object_signing_alg is not supported: request objects"),
+            ),
+            (
+                web(json!({ "request_object_encryption_alg": "RSA-OAEP" })),
+                Err("request_object_encryption_alg is not supported"),
+            ),
+            (
+                web(json!({ "request_object_encryption_enc": "A128GCM" })),
+                Err("request_object_encryption_enc is not supported"),
+            ),
+            (web(json!({ "request_uris": ["https://app.example/r"] })), Err("request_uris is not supported")),
+            (web(json!({ "request_uris": [] })), Ok(())),
+            (
+                web(json!({ "frontchannel_logout_uri": "https://app.example/fc" })),
+                Err("frontchannel_logout_uri is not supported: clients are not notified of logouts"),
+            ),
+            (
+                web(json!({ "backchannel_logout_uri": "https://app.example/bc" })),
+                Err("backchannel_logout_uri is not supported: clients are not notified of logouts"),
+            ),
+            (
+                web(json!({ "default_acr_values": ["urn:mace:incommon:iap:silver"] })),
+                Err("default_acr_values is not supported"),
+            ),
+            (web(json!({ "default_acr_values": [], "backchannel_logout_uri": null })), Ok(())),
+            (signing(json!({ "token_endpoint_auth_signing_alg": "RS256" })), Ok(())),
+            (signing(json!({ "token_endpoint_auth_signing_alg": "ES256" })), Ok(())),
+            (
+                signing(json!({ "token_endpoint_auth_signing_alg": "HS256" })),
+                Err("token_endpoint_auth_signing_alg \"HS256\" is not supported: use RS256 or ES256"),
+            ),
+            (signing(json!({ "token_endpoint_auth_signing_alg": "none" })), Err("use RS256 or ES256")),
+            (
+                web(json!({ "token_endpoint_auth_signing_alg": "RS256" })),
+                Err("token_endpoint_auth_signing_alg is for token_endpoint_auth_method private_key_jwt only"),
+            ),
+            (web(json!({ "default_max_age": 0 })), Ok(())),
+            (web(json!({ "default_max_age": 3600 })), Ok(())),
+            (web(json!({ "default_max_age": -1 })), Err("default_max_age must be a non-negative integer")),
+            (web(json!({ "default_max_age": 1.5 })), Err("default_max_age must be a non-negative integer")),
+            (web(json!({ "default_max_age": "3600" })), Err("default_max_age must be a non-negative integer")),
+            (web(json!({ "require_auth_time": true })), Ok(())),
+            (web(json!({ "require_auth_time": false })), Ok(())),
+            (web(json!({ "require_auth_time": "yes" })), Err("require_auth_time must be true or false")),
+            // Without pairwise subjects, every client shares the user's one sub: nothing to group by sector.
+            (web(json!({ "sector_identifier_uri": "https://app.example/s.json" })), Ok(())),
+            (web(json!({ "initiate_login_uri": "https://app.example/login" })), Ok(())),
+            // Members of other specifications stay ignored (RFC 7591 §2).
+            (web(json!({ "software_statement_x": "?", "authorization_signed_response_alg": "ES256" })), Ok(())),
+        ] {
+            match (build(body.clone()), outcome) {
+                (Ok(_), Ok(())) => {}
+                (Err(e), Err(said)) => {
+                    assert_eq!(e.code.as_str(), "invalid_client_metadata", "{body}");
+                    assert!(e.description.contains(said), "{body}: {}", e.description);
+                }
+                (got, wanted) => {
+                    panic!("{body}: got {:?}, wanted {wanted:?}", got.map(|_| ()).map_err(|e| e.description))
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn honoured_openid_connect_members_are_kept_and_shown() {
+        let info = |client: Client| {
+            let uri = "https://id.example/register/c".to_owned();
+            ClientInformation::new(client, None, PlainSecret::generate(), uri).to_json()
+        };
+        let (plain, _) = build(web(json!({}))).unwrap();
+        let shown = info(plain);
+        // The values in effect, though not asked for.
+        assert_eq!(
+            (&shown["id_token_signed_response_alg"], &shown["subject_type"]),
+            (&json!("RS256"), &json!("public"))
+        );
+        for absent in ["default_max_age", "require_auth_time", "token_endpoint_auth_signing_alg"] {
+            assert!(shown.get(absent).is_none(), "{absent}: {shown}");
+        }
+
+        let (asked, _) = build(web(json!({ "id_token_signed_response_alg": "RS256", "subject_type": "public",
+                                           "default_max_age": 900, "require_auth_time": true })))
+        .unwrap();
+        assert_eq!((asked.metadata.default_max_age, asked.metadata.require_auth_time), (Some(900), Some(true)));
+        let shown = info(asked);
+        assert_eq!(
+            (&shown["id_token_signed_response_alg"], &shown["subject_type"]),
+            (&json!("RS256"), &json!("public"))
+        );
+        assert_eq!((&shown["default_max_age"], &shown["require_auth_time"]), (&json!(900), &json!(true)));
+
+        let (signer, _) = build(json!({ "grant_types": ["client_credentials"], "token_endpoint_auth_method":
+            "private_key_jwt", "jwks_uri": "https://app.example/jwks", "token_endpoint_auth_signing_alg": "ES256" }))
+        .unwrap();
+        assert_eq!(signer.metadata.token_endpoint_auth_signing_alg.as_deref(), Some("ES256"));
+        assert_eq!(info(signer)["token_endpoint_auth_signing_alg"], "ES256");
     }
 
     #[test]

@@ -285,6 +285,7 @@ impl Provider {
     ) {
         let mut details = json!({
             "client_name": client.name,
+            "application_type": client.application_type.as_str(),
             "token_endpoint_auth_method": client.auth_method.as_str(),
             "grant_types": client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
             "redirect_uris": client.redirect_uris.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
