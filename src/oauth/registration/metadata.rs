@@ -40,7 +40,7 @@ const MAX_LINK_LEN: usize = 2000;
 /// OpenID Connect Dynamic Client Registration 1.0 §2 members that ask for what the server does not do, with
 /// what it does instead. Any value is refused: ignored like an unknown member, it would leave the client
 /// waiting for an encrypted ID token, a signed userinfo answer or a logout notice that never comes, or sending
-/// request objects nobody reads. `null` and an empty list ask for nothing.
+/// request objects nobody reads. `null`, `""` and an empty list ask for nothing.
 const UNSUPPORTED_MEMBERS: [(&str, &str); 12] = [
     ("id_token_encrypted_response_alg", ID_TOKENS_ARE_SIGNED),
     ("id_token_encrypted_response_enc", ID_TOKENS_ARE_SIGNED),
@@ -154,6 +154,12 @@ fn string_member(m: &Map<String, Value>, key: &str) -> Result<Option<String>, OA
     }
 }
 
+/// A string member where `""` asks for nothing, as `null` does: registration clients that send every member of
+/// their type send `""` for the ones not set (RFC 7592 §2.2 lets the server ignore empty values).
+fn choice_member(m: &Map<String, Value>, key: &str) -> Result<Option<String>, OAuthError> {
+    Ok(string_member(m, key)?.filter(|s| !s.is_empty()))
+}
+
 fn strings_member(m: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, OAuthError> {
     let bad = || metadata_error(format!("{key} must be an array of strings"));
     match m.get(key) {
@@ -185,7 +191,12 @@ fn bool_member(m: &Map<String, Value>, key: &str) -> Result<Option<bool>, OAuthE
 
 /// The first of [`UNSUPPORTED_MEMBERS`] that asks for something, refused.
 fn refuse_unsupported(m: &Map<String, Value>) -> Result<(), OAuthError> {
-    let asks = |v: &Value| !matches!(v, Value::Null) && v.as_array().is_none_or(|items| !items.is_empty());
+    let asks = |v: &Value| match v {
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        _ => true,
+    };
     match UNSUPPORTED_MEMBERS.iter().find(|(key, _)| m.get(*key).is_some_and(asks)) {
         Some((key, instead)) => Err(metadata_error(format!("{key} is not supported: {instead}"))),
         None => Ok(()),
@@ -226,7 +237,7 @@ pub fn parse_request(body: &[u8]) -> Result<RequestedMetadata, OAuthError> {
     Ok(RequestedMetadata {
         client_id: string_member(m, "client_id")?,
         client_secret: string_member(m, "client_secret")?,
-        application_type: string_member(m, "application_type")?,
+        application_type: choice_member(m, "application_type")?,
         redirect_uris: strings_member(m, "redirect_uris")?,
         post_logout_redirect_uris: strings_member(m, "post_logout_redirect_uris")?,
         token_endpoint_auth_method: string_member(m, "token_endpoint_auth_method")?,
@@ -241,9 +252,9 @@ pub fn parse_request(body: &[u8]) -> Result<RequestedMetadata, OAuthError> {
         jwks,
         scope: string_member(m, "scope")?,
         contacts: strings_member(m, "contacts")?,
-        id_token_signed_response_alg: string_member(m, "id_token_signed_response_alg")?,
-        subject_type: string_member(m, "subject_type")?,
-        token_endpoint_auth_signing_alg: string_member(m, "token_endpoint_auth_signing_alg")?,
+        id_token_signed_response_alg: choice_member(m, "id_token_signed_response_alg")?,
+        subject_type: choice_member(m, "subject_type")?,
+        token_endpoint_auth_signing_alg: choice_member(m, "token_endpoint_auth_signing_alg")?,
         default_max_age: non_negative_member(m, "default_max_age")?,
         require_auth_time: bool_member(m, "require_auth_time")?,
     })
@@ -728,7 +739,9 @@ mod tests {
             // Only the two names of the specification.
             (web(json!({ "application_type": "desktop" })), "invalid_client_metadata"),
             (web(json!({ "application_type": "Web" })), "invalid_client_metadata"),
-            (web(json!({ "application_type": "" })), "invalid_client_metadata"),
+            // Empty asks for nothing, as null does.
+            (web(json!({ "application_type": "" })), "ok"),
+            (json!({ "application_type": "", "redirect_uris": ["com.example.app:/cb"] }), "invalid_client_metadata"),
             (web(json!({ "application_type": ["native"] })), "invalid_client_metadata"),
         ] {
             assert_eq!(code_of(body.clone()), code, "{body}");
@@ -833,6 +846,12 @@ mod tests {
                 Err("default_acr_values is not supported"),
             ),
             (web(json!({ "default_acr_values": [], "backchannel_logout_uri": null })), Ok(())),
+            // What clients that send every member of their type send for the ones not set.
+            (
+                web(json!({ "application_type": "", "frontchannel_logout_uri": "", "initiate_login_uri": "",
+                            "subject_type": "", "id_token_signed_response_alg": "" })),
+                Ok(()),
+            ),
             (signing(json!({ "token_endpoint_auth_signing_alg": "RS256" })), Ok(())),
             (signing(json!({ "token_endpoint_auth_signing_alg": "ES256" })), Ok(())),
             (
