@@ -61,6 +61,8 @@ pub fn client_json(c: &Client) -> Value {
         "access_token_ttl": c.access_token_ttl,
         "jwks_uri": c.metadata.jwks_uri,
         "jwks": c.metadata.jwks,
+        "token_endpoint_auth_signing_alg": c.metadata.token_endpoint_auth_signing_alg,
+        "default_max_age": c.metadata.default_max_age,
         "created_at": c.created_at,
         "updated_at": c.updated_at,
     })
@@ -244,6 +246,12 @@ pub struct ClientSpec {
     /// Read-only; accepted so that what `GET` returns can be sent back, and then it must name the client.
     #[serde(default)]
     pub client_id: Option<String>,
+    /// Read-only: what a dynamically registered client asked for; kept (the algorithm until the keys change).
+    #[serde(default, rename = "token_endpoint_auth_signing_alg")]
+    _token_endpoint_auth_signing_alg: Option<IgnoredAny>,
+    /// Read-only: what a dynamically registered client asked for; kept.
+    #[serde(default, rename = "default_max_age")]
+    _default_max_age: Option<IgnoredAny>,
     /// Read-only, ignored.
     #[serde(default, rename = "created_at")]
     _created_at: Option<IgnoredAny>,
@@ -271,6 +279,8 @@ impl ClientSpec {
             jwks: None,
             jwks_uri: None,
             client_id: None,
+            _token_endpoint_auth_signing_alg: None,
+            _default_max_age: None,
             _created_at: None,
             _updated_at: None,
         }
@@ -293,18 +303,21 @@ pub fn parse_resource(s: &str) -> Result<String, String> {
 
 /// The key metadata of a client: an inline JWK Set (public keys only) or a `jwks_uri`, which `private_key_jwt`
 /// clients need exactly one of. That other clients have neither is [`client_rules::check_client`]'s rule, as
-/// for registration. The rest of `base` is kept, except an assertion algorithm once the client signs none.
+/// for registration. The rest of `base` is kept, except the algorithm its assertions had to be signed with
+/// (`token_endpoint_auth_signing_alg`, which only dynamic registration sets) once it signs none or its keys
+/// change: an operator who gives an RS256 client an EC key must not lock it out.
 fn key_metadata(
     auth_method: ClientAuthMethod,
     jwks: Option<&Value>,
     jwks_uri: Option<&str>,
     mut base: ClientMetadata,
 ) -> Result<ClientMetadata, ClientInputError> {
-    base.jwks = None;
-    base.jwks_uri = None;
-    if auth_method != ClientAuthMethod::PrivateKeyJwt {
+    let same_keys = base.jwks.as_ref() == jwks && base.jwks_uri.as_deref() == jwks_uri;
+    if auth_method != ClientAuthMethod::PrivateKeyJwt || !same_keys {
         base.token_endpoint_auth_signing_alg = None;
     }
+    base.jwks = None;
+    base.jwks_uri = None;
     match (jwks, jwks_uri) {
         (Some(value), None) => {
             ClientJwks::parse(value).map_err(|e| ClientInputError::Jwks(e.to_string()))?;
@@ -662,6 +675,36 @@ mod tests {
             }),
             ApplicationType::Web
         );
+    }
+
+    // Regression: a registered assertion algorithm outlived a change of keys made through the admin API, so an
+    // RS256 client given an EC key had every assertion refused, for a reason the API did not show.
+    #[test]
+    fn a_registered_assertion_algorithm_goes_with_the_keys_it_was_registered_with() {
+        let signing = |uri: &'static str| {
+            spec(move |s| {
+                s.token_endpoint_auth_method = Some("private_key_jwt".into());
+                s.jwks_uri = Some(uri.into());
+            })
+        };
+        let (mut registered, _) = build(&signing("https://k.example/jwks")).unwrap();
+        registered.metadata.token_endpoint_auth_signing_alg = Some("RS256".into());
+        registered.metadata.default_max_age = Some(600);
+        let replace = |s: &ClientSpec| build_client(s, registered.id.clone(), Some(&registered), MAX_TTL, 200);
+        let (same, _) = replace(&signing("https://k.example/jwks")).unwrap();
+        assert_eq!(same.metadata.token_endpoint_auth_signing_alg.as_deref(), Some("RS256"));
+        let (moved, _) = replace(&signing("https://k.example/new-jwks")).unwrap();
+        assert_eq!(moved.metadata.token_endpoint_auth_signing_alg, None);
+        assert_eq!(moved.metadata.default_max_age, Some(600), "the rest of what it registered stays");
+        let shown = client_json(&same);
+        assert_eq!(
+            (&shown["token_endpoint_auth_signing_alg"], &shown["default_max_age"]),
+            (&json!("RS256"), &json!(600))
+        );
+        // What GET shows goes back.
+        let mut round_trip: ClientSpec = serde_json::from_value(shown).unwrap();
+        round_trip.client_id = None;
+        assert_eq!(replace(&round_trip).unwrap().0.metadata.token_endpoint_auth_signing_alg.as_deref(), Some("RS256"));
     }
 
     #[test]
