@@ -281,12 +281,12 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
                 all.iter()
                     .map(|c| {
                         format!(
-                            "{:<24} {:<20} {:<6} {}  created {}",
+                            "{:<24} {:<20} {}  created {}  {}",
                             c.id.as_str(),
                             c.auth_method.as_str(),
-                            c.application_type.as_str(),
                             c.name,
-                            human_time(c.created_at)
+                            human_time(c.created_at),
+                            c.application_type.as_str()
                         )
                     })
                     .collect::<Vec<_>>()
