@@ -244,15 +244,21 @@ impl Limiter {
     /// the hash of the name in lower case, so that no spelling of the name counts as another lock) and its end
     /// (so that the next lock of the same subject is a new one): the caller records each lock's refusals once,
     /// however many there are. While the cache fails, this instance's memory keeps the mark: each instance then
-    /// records the lock once, an event too many rather than none.
+    /// records the lock once, an event too many rather than none. A refusal while the attempt that reached the
+    /// limit is still being checked is no lock (`begin_sign_in` says to retry in a second): that attempt either
+    /// starts one, recorded as `login_lockout`, or frees the name, so such refusals are never the first.
     pub async fn first_refusal(&self, lock: Lock, ip: Option<IpAddr>, username: &str, now: UnixTime) -> bool {
-        let subject = match (lock.scope, ip) {
-            (LockScope::ClientIp, Some(ip)) => ip_subject(ip),
+        let (bucket, subject) = match (lock.scope, ip) {
+            (LockScope::ClientIp, Some(ip)) => ("login-ip-block", ip_subject(ip)),
             // Not made by `begin_sign_in`, which locks an IP only when it has one.
             (LockScope::ClientIp, None) => return true,
-            (LockScope::Username, _) => name_subject(username),
+            (LockScope::Username, _) => ("login-user-lock", name_subject(username)),
         };
-        let until = now + lock.retry_after;
+        // The lock as stored, not as refused: its end is the same at every refusal.
+        let Some(until) = self.until(&cache_keys::limit(bucket, &subject), now).await.filter(|&until| until > now)
+        else {
+            return false;
+        };
         self.set_if_absent(&cache_keys::lock_refusal(lock.scope.as_str(), &subject, until), until, now).await
     }
 
@@ -742,6 +748,40 @@ mod tests {
         assert!(limiter.first_refusal(refused, blocked, "u6", T0 + 1).await);
         let refused = limiter.login_lock(blocked, "u7", T0 + 2).await.expect("blocked");
         assert!(!limiter.first_refusal(refused, blocked, "u7", T0 + 2).await);
+    }
+
+    /// Regression: while the attempt that reached the limit was being checked, every second of refusals was a
+    /// "first refusal", each a `login_refused_locked` event, though no lock had started.
+    async fn refusals_while_the_last_attempt_is_checked_are_no_lock(limiter: &Limiter) {
+        let addr = ip("192.0.2.1");
+        let mut checked = Vec::new();
+        for _ in 0..3 {
+            checked.push(limiter.begin_sign_in(addr, "alice", T0).await.expect("not locked yet"));
+        }
+        for at in T0..T0 + 5 {
+            let refused = limiter.begin_sign_in(addr, "ALICE", at).await.expect_err("refused unchecked");
+            assert_eq!((refused.scope, refused.retry_after), (LockScope::Username, 1));
+            assert!(!limiter.first_refusal(refused, addr, "ALICE", at).await, "no lock at {at}");
+        }
+        // The last one fails and locks: the lock's first refusal is recorded, once.
+        let mut started = None;
+        for attempt in checked {
+            started = started.or(limiter.sign_in_failed(attempt, T0 + 5).await);
+        }
+        assert!(started.is_some());
+        let refused = limiter.login_lock(addr, "alice", T0 + 6).await.expect("locked");
+        assert!(limiter.first_refusal(refused, addr, "alice", T0 + 6).await);
+        assert!(!limiter.first_refusal(refused, addr, "Alice", T0 + 7).await);
+    }
+
+    #[tokio::test]
+    async fn refusals_while_the_last_attempt_is_checked_are_no_lock_in_the_cache_and_in_the_fallback() {
+        refusals_while_the_last_attempt_is_checked_are_no_lock(&Limiter::new(
+            Arc::new(MemoryCache::default()),
+            rules(),
+        ))
+        .await;
+        refusals_while_the_last_attempt_is_checked_are_no_lock(&Limiter::new(Arc::new(Down), rules())).await;
     }
 
     #[tokio::test]
