@@ -118,10 +118,14 @@ fn unkeyed_name_folds_to(conn: &mut super::AnyConnection, key: &str) -> StoreRes
     Ok(unkeyed.iter().filter_map(|name| Username::parse(name).ok()).any(|name| name.folded() == key))
 }
 
+/// Users keyed per transaction by [`fill_username_keys`]: one commit per batch, not per user.
+const FILL_BATCH: usize = 500;
+
 /// Gives the users without a key theirs, where no other stored user's username folds alike; the others keep none
 /// and are matched by their exact name only. Run after every migration: rows come without a key from before the
 /// column existed, and from instances of an earlier release during a rolling update. One indexed read when every
-/// user has a key. Returns how many users got one.
+/// user has a key; otherwise one statement per user, committed in batches (the first start after the upgrade
+/// keys every stored user). Returns how many users got one.
 pub(super) fn fill_username_keys(conn: &mut super::AnyConnection) -> StoreResult<usize> {
     let unkeyed: Vec<(String, String)> =
         users::table.filter(users::username_key.is_null()).select((users::id, users::username)).load(conn)?;
@@ -135,28 +139,43 @@ pub(super) fn fill_username_keys(conn: &mut super::AnyConnection) -> StoreResult
             by_key.entry(username.folded()).or_default().push((id, name));
         }
     }
-    let mut keyed = 0;
     let mut colliding = Vec::new();
+    let mut alone = Vec::new();
     for (key, rows) in by_key {
-        let [(id, name)] = rows.as_slice() else {
-            colliding.extend(rows.into_iter().map(|(_, name)| name));
-            continue;
-        };
-        let taken: bool =
-            diesel::select(diesel::dsl::exists(users::table.filter(users::username_key.eq(&key)))).get_result(conn)?;
-        if taken {
-            colliding.push(name.clone());
-            continue;
+        match <[_; 1]>::try_from(rows) {
+            Ok([(id, name)]) => alone.push((key, id, name)),
+            Err(rows) => colliding.extend(rows.into_iter().map(|(_, name)| name)),
         }
-        let set = diesel::update(users::table.find(id).filter(users::username_key.is_null()))
-            .set(users::username_key.eq(&key))
-            .execute(conn);
-        match set.map_err(StoreError::from) {
-            Ok(n) => keyed += n,
-            // A user created meanwhile took the key.
-            Err(StoreError::Conflict(_)) => colliding.push(name.clone()),
+    }
+    let mut keyed = 0;
+    for batch in alone.chunks(FILL_BATCH) {
+        let batched = conn.transaction(|c| {
+            let mut taken = Vec::new();
+            for (key, id, name) in batch {
+                if !key_user(c, id, key)? {
+                    taken.push(name.clone());
+                }
+            }
+            Ok::<_, StoreError>(taken)
+        });
+        let taken = match batched {
+            Ok(taken) => taken,
+            // A user created meanwhile took one of the keys, which ends the transaction: one user at a time then.
+            Err(StoreError::Conflict(_)) => {
+                let mut taken = Vec::new();
+                for (key, id, name) in batch {
+                    match key_user(conn, id, key) {
+                        Ok(true) => {}
+                        Ok(false) | Err(StoreError::Conflict(_)) => taken.push(name.clone()),
+                        Err(e) => return Err(e),
+                    }
+                }
+                taken
+            }
             Err(e) => return Err(e),
-        }
+        };
+        keyed += batch.len() - taken.len();
+        colliding.extend(taken);
     }
     if keyed > 0 {
         tracing::info!(users = keyed, "stored usernames keyed to be matched in any letter case");
@@ -170,6 +189,16 @@ pub(super) fn fill_username_keys(conn: &mut super::AnyConnection) -> StoreResult
         );
     }
     Ok(keyed)
+}
+
+/// Keys user `id` as `key` unless another user holds that key, in one statement: whether it did.
+fn key_user(conn: &mut super::AnyConnection, id: &str, key: &str) -> StoreResult<bool> {
+    let other = diesel::alias!(users as other);
+    let free = diesel::dsl::not(diesel::dsl::exists(other.filter(other.field(users::username_key).eq(key))));
+    let set = diesel::update(users::table.find(id).filter(users::username_key.is_null()).filter(free))
+        .set(users::username_key.eq(key))
+        .execute(conn)?;
+    Ok(set > 0)
 }
 
 /// Moves user `id`'s revoked-before cut-off to `at`, unless it is already later: an earlier `at` (a slower
