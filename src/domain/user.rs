@@ -42,11 +42,18 @@ impl Username {
         &self.0
     }
 
-    /// The form under which usernames are matched in any letter case: Unicode lowercase. Two usernames that fold
-    /// alike name one account.
+    /// The form under which usernames are matched in any letter case ([`fold`]). Two usernames that fold alike
+    /// name one account.
     pub fn folded(&self) -> String {
-        self.0.to_lowercase()
+        fold(&self.0)
     }
+}
+
+/// Folds letter case: lower, upper, then lower case again. Lower case alone keeps apart letters that are one
+/// letter in another case ("ß" and "SS", "ſ" and "s", the micro sign and "μ", final and medial sigma, "ẞ" and
+/// "ss"); the round trip folds them as Unicode case folding does.
+pub fn fold(s: &str) -> String {
+    s.to_lowercase().to_uppercase().to_lowercase()
 }
 
 impl fmt::Display for Username {
@@ -121,6 +128,11 @@ mod tests {
         assert_eq!(folded("Alice"), "alice");
         assert_eq!(folded("ALICE"), folded("alice"));
         assert_eq!(folded("ÅLICE Ö'NEIL"), "ålice ö'neil");
+        // Letters that lower case alone keeps apart.
+        for (a, b) in [("straße", "STRASSE"), ("ẞ", "ss"), ("\u{b5}-ops", "\u{3bc}-ops"), ("ſam", "sam"), ("ας", "ασ")]
+        {
+            assert_eq!(folded(a), folded(b), "{a} {b}");
+        }
         // Shown as created.
         assert_eq!(Username::parse("Alice").unwrap().as_str(), "Alice");
     }

@@ -116,10 +116,11 @@ fn ip_subject(ip: IpAddr) -> String {
     }
 }
 
-/// The cache-key subject of a username (or client id): a hash, so that any input makes a short key and no
-/// name a user typed (perhaps their password, by mistake) is stored in the clear.
+/// The cache-key subject of a username (or client id): a hash of its letter-case fold (as accounts are matched),
+/// so that any input makes a short key and no name a user typed (perhaps their password, by mistake) is stored
+/// in the clear.
 fn name_subject(name: &str) -> String {
-    SecretHash::of(&name.to_lowercase()).as_str().to_owned()
+    SecretHash::of(&crate::domain::user::fold(name)).as_str().to_owned()
 }
 
 /// The client a token request claims to be, before authentication: the Basic credentials' id, else the
