@@ -242,7 +242,7 @@ impl Limiter {
 
     /// Whether `lock`, which has just refused a sign-in from `ip` for `username`, refuses one for the first time.
     /// The first refusal marks the lock until it ends, under its subject as the lock itself is kept (the IP's, or
-    /// the hash of the name in lower case, so that no spelling of the name counts as another lock) and its end
+    /// the hash of the name's case fold, so that no spelling of the name counts as another lock) and its end
     /// (so that the next lock of the same subject is a new one): the caller records each lock's refusals once,
     /// however many there are. While the cache fails, this instance's memory keeps the mark: each instance then
     /// records the lock once, an event too many rather than none. A refusal while the attempt that reached the
