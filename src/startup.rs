@@ -3,9 +3,12 @@
 use crate::blocking::CpuPool;
 use crate::config::{DatabaseKind, KekSource, Settings};
 use crate::domain::password::PasswordChecker;
+use crate::http::access_log::AccessLog;
 use crate::http::cookies::CookiePolicy;
+use crate::http::Listener;
 use crate::http::{self, AppState};
 use crate::jose::{Kek, KeyRing, RotationPolicy};
+use crate::metrics::Metrics;
 use crate::oauth::discovery::ProviderMetadata;
 use crate::oauth::provider::Provider;
 use crate::storage::cache::memory::MemoryCache;
@@ -17,10 +20,11 @@ use crate::storage::revocation_epoch::{
     CacheEpoch, EpochClients, EpochConsents, EpochRevocations, EpochSessions, EpochUsers, RevocationEpoch, SharedEpoch,
     VERDICT_MAX_AGE,
 };
-use actix_web::dev::Server;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -184,10 +188,66 @@ pub async fn open_provider(settings: &Settings, store: &DieselStore) -> anyhow::
     build_provider(settings, store, cache, keys).await
 }
 
+/// How long a stopping listener lets in-flight requests finish.
+const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+
+/// What every listener's answers go through, shared by the public and management listeners: one state, so one
+/// metrics registry.
+#[derive(Clone)]
+struct Edge {
+    state: web::Data<AppState>,
+    metrics: Arc<Metrics>,
+    access_log: Option<AccessLog>,
+    hsts: bool,
+}
+
+impl Edge {
+    /// The application of one worker of `listener`: its routes inside the middleware every answer goes through.
+    fn app(
+        &self,
+        listener: Listener,
+    ) -> App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    > {
+        let mut headers = middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff"));
+        if self.hsts {
+            headers = headers.add(("Strict-Transport-Security", "max-age=63072000"));
+        }
+        let access_log = self.access_log.clone();
+        let metrics = Arc::clone(&self.metrics);
+        App::new()
+            .app_data(self.state.clone())
+            // A body over the limit reaches the handler as an error (`http::form::Body`), which answers it
+            // in its own channel.
+            .app_data(web::PayloadConfig::new(crate::http::form::MAX_FORM_BYTES))
+            // A body not sent within its deadline is refused by its endpoint; this closes the connection, as
+            // it does after any answer that left a chunked body unread.
+            .wrap_fn(crate::http::body::close_after_unread_body)
+            .wrap(headers)
+            .wrap_fn(crate::http::request_span::echo_request_id)
+            .wrap_fn(move |req, srv| crate::http::access_log::record(req, srv, access_log.as_ref()))
+            .wrap(tracing_actix_web::TracingLogger::<crate::http::request_span::PathOnlySpan>::new())
+            .configure(move |cfg| http::routes(cfg, &metrics, listener))
+    }
+}
+
+/// The management listener (`http.management_bind`), bound.
+struct Management {
+    addr: SocketAddr,
+    server: Server,
+}
+
 /// A built server, bound and ready to run.
 pub struct Application {
     port: u16,
     server: Server,
+    management: Option<Management>,
     maintenance: tokio::task::JoinHandle<()>,
     housekeeping: Option<tokio::task::JoinHandle<()>>,
     idle_memory: tokio::task::JoinHandle<()>,
@@ -212,6 +272,12 @@ impl Application {
         let listener =
             TcpListener::bind(settings.http.bind).with_context(|| format!("binding {}", settings.http.bind))?;
         let port = listener.local_addr()?.port();
+        let management_listener = match settings.http.management_bind {
+            Some(addr) => {
+                Some(TcpListener::bind(addr).with_context(|| format!("binding {addr} (http.management_bind)"))?)
+            }
+            None => None,
+        };
         let workers = settings.http.workers;
         let metrics = Arc::clone(&provider.metrics);
         let hsts = settings.issuer.scheme() == "https";
@@ -230,34 +296,32 @@ impl Application {
             discovery_etag,
         });
 
-        let mut server = HttpServer::new(move || {
-            let mut headers = middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff"));
-            if hsts {
-                headers = headers.add(("Strict-Transport-Security", "max-age=63072000"));
-            }
-            App::new()
-                .app_data(state.clone())
-                // A body over the limit reaches the handler as an error (`http::form::Body`), which answers it
-                // in its own channel.
-                .app_data(web::PayloadConfig::new(crate::http::form::MAX_FORM_BYTES))
-                // A body not sent within its deadline is refused by its endpoint; this closes the connection, as
-                // it does after any answer that left a chunked body unread.
-                .wrap_fn(crate::http::body::close_after_unread_body)
-                .wrap(headers)
-                .wrap_fn(crate::http::request_span::echo_request_id)
-                .wrap_fn({
-                    let access_log = access_log.clone();
-                    move |req, srv| crate::http::access_log::record(req, srv, access_log.as_ref())
-                })
-                .wrap(tracing_actix_web::TracingLogger::<crate::http::request_span::PathOnlySpan>::new())
-                .configure(|cfg| http::routes(cfg, &metrics))
+        let edge = Edge { state, metrics, access_log, hsts };
+        let public = Listener::Public { metrics: management_listener.is_none() };
+        let mut server = HttpServer::new({
+            let edge = edge.clone();
+            move || edge.app(public)
         })
-        .shutdown_timeout(10)
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
         .listen(listener)?;
         if let Some(w) = workers {
             server = server.workers(w);
         }
-        Ok(Self { port, server: server.run(), maintenance, housekeeping, idle_memory })
+        let management = match management_listener {
+            Some(listener) => {
+                let addr = listener.local_addr()?;
+                // Its own server on one worker: scrapes and probes are few, and the public workers stay for requests.
+                // It stops on the same signals as the public one, draining alongside it.
+                let server = HttpServer::new(move || edge.app(Listener::Management))
+                    .workers(1)
+                    .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+                    .listen(listener)?
+                    .run();
+                Some(Management { addr, server })
+            }
+            None => None,
+        };
+        Ok(Self { port, server: server.run(), management, maintenance, housekeeping, idle_memory })
     }
 
     /// The port actually bound.
@@ -265,9 +329,27 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGTERM or SIGINT, then drains in-flight requests (graceful shutdown).
+    /// The address the management listener bound, when `http.management_bind` is set (port 0 resolved).
+    pub fn management_addr(&self) -> Option<SocketAddr> {
+        self.management.as_ref().map(|m| m.addr)
+    }
+
+    /// Serves until SIGTERM or SIGINT, then drains in-flight requests (graceful shutdown) on every listener.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
+        let result = match self.management {
+            None => self.server.await,
+            Some(management) => {
+                let handle = management.server.handle();
+                let public = async {
+                    let stopped = self.server.await;
+                    // Should the public listener stop by other means than a signal, the management one follows.
+                    handle.stop(true).await;
+                    stopped
+                };
+                let (public, management) = tokio::join!(public, management.server);
+                public.and(management)
+            }
+        };
         self.maintenance.abort();
         self.idle_memory.abort();
         if let Some(h) = self.housekeeping {
@@ -306,11 +388,12 @@ async fn release_idle_memory(checker: Arc<PasswordChecker>) {
     }
 }
 
-/// What `tessera --json serve` prints once it listens: one JSON line a supervisor script can read (the port
-/// is the one bound, which `http.bind` may leave to the system with port 0).
-pub fn serving(settings: &Settings, port: u16) -> serde_json::Value {
-    serde_json::json!({
-        "listening": std::net::SocketAddr::new(settings.http.bind.ip(), port).to_string(),
+/// What `tessera --json serve` prints once it listens: one JSON line a supervisor script can read (the ports
+/// are the ones bound, which `http.bind` and `http.management_bind` may leave to the system with port 0).
+/// `management` is there only with a management listener.
+pub fn serving(settings: &Settings, port: u16, management: Option<SocketAddr>) -> serde_json::Value {
+    let mut json = serde_json::json!({
+        "listening": SocketAddr::new(settings.http.bind.ip(), port).to_string(),
         "issuer": crate::oauth::discovery::issuer_string(&settings.issuer),
         "database": match settings.database.kind {
             DatabaseKind::Sqlite => "sqlite",
@@ -320,7 +403,11 @@ pub fn serving(settings: &Settings, port: u16) -> serde_json::Value {
         // The key ring is in the database on either backend; only the key-encryption key is elsewhere.
         "keys": "database",
         "kek": kek_source(settings),
-    })
+    });
+    if let Some(addr) = management {
+        json["management"] = addr.to_string().into();
+    }
+    json
 }
 
 /// Where the key-encryption key comes from: a file, or the `keys.kek` setting.
@@ -332,14 +419,18 @@ fn kek_source(settings: &Settings) -> String {
 }
 
 /// The lines `tessera serve` prints so a first-time user knows what is running and what to do next.
-pub fn banner(settings: &Settings, port: u16) -> String {
+pub fn banner(settings: &Settings, port: u16, management: Option<SocketAddr>) -> String {
     let db = match settings.database.kind {
         DatabaseKind::Sqlite => format!("SQLite ({})", settings.database.url().trim_start_matches("sqlite://")),
         DatabaseKind::Postgres => "PostgreSQL".to_owned(),
     };
     let cache = if settings.redis.is_some() { "Redis" } else { "in-process memory" };
+    let management = match management {
+        Some(addr) => format!("  metrics:   {addr} (the management listener: /metrics, /healthz, /readyz)\n"),
+        None => String::new(),
+    };
     format!(
-        "Tessera listening on {}:{port}\n  issuer:    {}\n  database:  {db}\n  cache:     {cache}\n  \
+        "Tessera listening on {}:{port}\n{management}  issuer:    {}\n  database:  {db}\n  cache:     {cache}\n  \
          keys:      in the database, sealed with the key-encryption key from {}\n\
          Next steps:\n  create a user:   printf '%s' 'a long password' | tessera users add alice --password-stdin\n  \
          create a client: tessera clients add --name 'My app' --redirect-uri http://127.0.0.1:3000/callback\n  \
@@ -363,9 +454,9 @@ mod tests {
         raw.database.url = "postgres://postgres@127.0.0.1:5432/tessera".into();
         raw.keys.kek = Some("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into());
         let settings = raw.validate().unwrap();
-        let json = serving(&settings, 8080);
+        let json = serving(&settings, 8080, None);
         assert_eq!((json["keys"].as_str(), json["kek"].as_str()), (Some("database"), Some("keys.kek")), "{json}");
-        let text = banner(&settings, 8080);
+        let text = banner(&settings, 8080, None);
         assert!(
             text.contains("keys:      in the database, sealed with the key-encryption key from keys.kek"),
             "{text}"
@@ -373,6 +464,30 @@ mod tests {
         assert!(!text.contains("./keys"), "{text}");
 
         let settings = RawSettings::default().validate().unwrap();
-        assert!(banner(&settings, 8080).contains("key-encryption key from ./keys/kek"), "{}", banner(&settings, 8080));
+        let text = banner(&settings, 8080, None);
+        assert!(text.contains("key-encryption key from ./keys/kek"), "{text}");
+    }
+
+    #[test]
+    fn serve_names_the_management_listener_only_when_there_is_one() {
+        let settings = RawSettings::default().validate().unwrap();
+        let json = serving(&settings, 8080, None);
+        assert!(json.get("management").is_none(), "{json}");
+        assert!(!banner(&settings, 8080, None).contains("management"));
+
+        let mut raw = RawSettings::default();
+        raw.http.management_bind = Some("127.0.0.1:0".into());
+        let settings = raw.validate().unwrap();
+        let bound = "127.0.0.1:9100".parse().unwrap();
+        let json = serving(&settings, 8080, Some(bound));
+        assert_eq!(
+            (json["listening"].as_str(), json["management"].as_str()),
+            (Some("127.0.0.1:8080"), Some("127.0.0.1:9100"))
+        );
+        let text = banner(&settings, 8080, Some(bound));
+        assert!(
+            text.contains("Tessera listening on 127.0.0.1:8080\n  metrics:   127.0.0.1:9100 (the management listener"),
+            "{text}"
+        );
     }
 }

@@ -101,7 +101,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(settings: Settings, out: &Output) -> anyhow::Result<()> {
     let app = Application::build(settings.clone()).await?;
-    out.print(&startup::serving(&settings, app.port()), || startup::banner(&settings, app.port()));
+    let (port, management) = (app.port(), app.management_addr());
+    out.print(&startup::serving(&settings, port, management), || startup::banner(&settings, port, management));
     app.run_until_stopped().await.context("server stopped with an error")
 }
 

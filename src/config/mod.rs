@@ -69,6 +69,8 @@ impl Default for RawClients {
 #[serde(deny_unknown_fields, default)]
 pub struct RawHttp {
     pub bind: String,
+    /// A second listener for `/metrics`, `/healthz` and `/readyz` only; unset: none, `/metrics` is on `bind`.
+    pub management_bind: Option<String>,
     pub workers: Option<usize>,
     pub trusted_proxies: Vec<String>,
 }
@@ -211,7 +213,7 @@ impl Default for RawSettings {
 
 impl Default for RawHttp {
     fn default() -> Self {
-        Self { bind: "127.0.0.1:8080".into(), workers: None, trusted_proxies: Vec::new() }
+        Self { bind: "127.0.0.1:8080".into(), management_bind: None, workers: None, trusted_proxies: Vec::new() }
     }
 }
 
@@ -459,6 +461,8 @@ pub struct ClientSettings {
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     pub bind: SocketAddr,
+    /// Where `/metrics` is served instead of `bind`, with the probes; `None`: everything is on `bind`.
+    pub management_bind: Option<SocketAddr>,
     pub workers: Option<usize>,
     pub trusted_proxies: Vec<IpRange>,
 }
@@ -570,6 +574,7 @@ impl RawSettings {
             .bind
             .parse()
             .map_err(|_| invalid("http.bind", "must be an address and port, like 127.0.0.1:8080"))?;
+        let management_bind = management_bind(self.http.management_bind.as_deref(), bind)?;
         let trusted_proxies = self
             .http
             .trusted_proxies
@@ -704,7 +709,7 @@ impl RawSettings {
 
         Ok(Settings {
             issuer,
-            http: HttpSettings { bind, workers: self.http.workers, trusted_proxies },
+            http: HttpSettings { bind, management_bind, workers: self.http.workers, trusted_proxies },
             database: DatabaseSettings {
                 url: SecretString::from(self.database.url),
                 kind,
@@ -739,6 +744,24 @@ impl RawSettings {
             log: LogSettings { json, level: log_level(&self.log.level)?, access: self.log.access },
         })
     }
+}
+
+/// `http.management_bind`, unset when absent or empty (so a variable can blank a file's value). It may not take
+/// the port of `http.bind` on the same address, nor on a wildcard address (`0.0.0.0`, `::`) covering the other:
+/// the second bind would fail. Port 0 on both is two free ports, so it is allowed.
+fn management_bind(value: Option<&str>, bind: SocketAddr) -> Result<Option<SocketAddr>, ConfigError> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else { return Ok(None) };
+    let addr: SocketAddr = value
+        .parse()
+        .map_err(|_| invalid("http.management_bind", "must be an address and port, like 127.0.0.1:9000"))?;
+    let overlaps = addr.ip() == bind.ip() || addr.ip().is_unspecified() || bind.ip().is_unspecified();
+    if addr.port() != 0 && addr.port() == bind.port() && overlaps {
+        return Err(invalid(
+            "http.management_bind",
+            format!("({addr}) must not be the address of `http.bind` ({bind}): pick another port, like 9000"),
+        ));
+    }
+    Ok(Some(addr))
 }
 
 /// `log.level` is a tracing filter, returned with the spaces around its directives dropped (`EnvFilter` refuses

@@ -22,6 +22,7 @@ fn defaults_are_the_embedded_setup() {
     let s = load("", &[]).unwrap();
     assert_eq!(s.issuer.as_str(), "http://127.0.0.1:8080/");
     assert_eq!(s.http.bind.to_string(), "127.0.0.1:8080");
+    assert_eq!(s.http.management_bind, None);
     assert_eq!(s.database.kind, DatabaseKind::Sqlite);
     assert!(s.redis.is_none());
     assert_eq!(s.registration, RegistrationMode::Open);
@@ -87,6 +88,7 @@ fn invalid_values_name_their_key() {
     for (toml, key) in [
         ("issuer = \"http://id.example\"", "issuer"),
         ("[http]\nbind = \"nope\"", "http.bind"),
+        ("[http]\nmanagement_bind = \"9000\"", "http.management_bind"),
         ("[database]\nurl = \"./x.db\"", "database.url"),
         ("[keys]\nalgorithm_bits = 1024", "keys.algorithm_bits"),
         ("[keys]\npublish_ahead_seconds = 10", "keys.publish_ahead_seconds"),
@@ -201,4 +203,36 @@ fn a_set_connection_count_is_kept_on_either_backend_and_zero_is_refused() {
     assert_eq!(s.database.max_connections, 3);
     let e = load("", &[("DATABASE__MAX_CONNECTIONS", "0")]).unwrap_err().to_string();
     assert!(e.contains("database.max_connections"), "{e}");
+}
+
+#[test]
+fn a_management_address_is_read_from_the_file_or_the_environment_and_a_blank_one_is_unset() {
+    let s = load("[http]\nmanagement_bind = \"127.0.0.1:9000\"", &[]).unwrap();
+    assert_eq!(s.http.management_bind, Some("127.0.0.1:9000".parse().unwrap()));
+    let s = load("", &[("HTTP__MANAGEMENT_BIND", "0.0.0.0:9000")]).unwrap();
+    assert_eq!(s.http.management_bind, Some("0.0.0.0:9000".parse().unwrap()));
+    let s = load("[http]\nmanagement_bind = \"[::1]:9000\"", &[("HTTP__MANAGEMENT_BIND", "")]).unwrap();
+    assert_eq!(s.http.management_bind, None);
+}
+
+#[test]
+fn a_management_address_that_is_the_public_one_is_refused_naming_both_keys() {
+    for (bind, management) in [
+        ("127.0.0.1:8080", "127.0.0.1:8080"),
+        ("[::1]:9000", "[::1]:9000"),
+        // A wildcard address takes the port on every address: the second bind would fail.
+        ("0.0.0.0:8080", "127.0.0.1:8080"),
+        ("127.0.0.1:8080", "0.0.0.0:8080"),
+        ("[::]:8080", "127.0.0.1:8080"),
+    ] {
+        let e = load("", &[("HTTP__BIND", bind), ("HTTP__MANAGEMENT_BIND", management)]).unwrap_err().to_string();
+        assert!(e.contains("`http.management_bind`") && e.contains("`http.bind`"), "{bind} {management}: {e}");
+    }
+    // Another port, another address on the same port, or free ports picked by the system are all distinct.
+    for (bind, management) in
+        [("127.0.0.1:8080", "127.0.0.1:9000"), ("127.0.0.1:8080", "10.0.0.5:8080"), ("127.0.0.1:0", "127.0.0.1:0")]
+    {
+        let s = load("", &[("HTTP__BIND", bind), ("HTTP__MANAGEMENT_BIND", management)]).unwrap();
+        assert_eq!(s.http.management_bind, Some(management.parse().unwrap()), "{bind} {management}");
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! The endpoint has no authentication, like `/healthz`: it shows operational figures only (counts by route,
 //! grant type and error code; never a client, user, token or address), and is meant for scrapers inside the
-//! deployment. The reverse proxies in `deploy/` answer 404 for it from outside.
+//! deployment: with `http.management_bind` it is served on the management listener only, and the reverse proxies
+//! in `deploy/` answer 404 for it from outside.
 use super::AppState;
 use crate::metrics::{Metrics, CONTENT_TYPE, UNMATCHED};
 use actix_web::dev::{fn_service, HttpServiceFactory, Service, ServiceFactory, ServiceRequest, ServiceResponse};

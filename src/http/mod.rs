@@ -34,112 +34,125 @@ use crate::metrics::Metrics;
 use crate::oauth::discovery::paths;
 use actix_web::{web, FromRequest, Handler, Resource, Responder};
 
-/// Every route the server answers: one resource per path, holding a route per method, so a method the path
-/// does not take is answered 405 with `Allow` (RFC 9110 §15.5.6) rather than 404. The endpoints browser apps
-/// call cross-origin also answer CORS preflights and carry CORS headers ([`cors`]); no other path does. Each
-/// path is counted and timed in `metrics` under its pattern.
-pub fn routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
-    let register_client = format!("{}/{{client_id}}", paths::REGISTER);
+/// Which listener a route table is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// `http.bind`: every route; `/metrics` only when no management listener serves it (`metrics`).
+    Public { metrics: bool },
+    /// `http.management_bind`: `/metrics` and the probes, nothing else.
+    Management,
+}
+
+/// Every route the server answers on `listener`: one resource per path, holding a route per method, so a method
+/// the path does not take is answered 405 with `Allow` (RFC 9110 §15.5.6) rather than 404. The endpoints browser
+/// apps call cross-origin also answer CORS preflights and carry CORS headers ([`cors`]); no other path does. Each
+/// path is counted and timed in `metrics` under its pattern, whichever listener answered it. The probes are on
+/// both listeners: load balancers probe the public one.
+pub fn routes(cfg: &mut web::ServiceConfig, metrics: &Metrics, listener: Listener) {
     cfg.service(metrics::metered(metrics, paths::HEALTHZ, get(paths::HEALTHZ, health::healthz)))
-        .service(metrics::metered(metrics, paths::READYZ, get(paths::READYZ, health::readyz)))
-        .service(metrics::metered(metrics, paths::METRICS, get(paths::METRICS, metrics::get)))
-        .service(metrics::metered(
-            metrics,
-            paths::OPENID_CONFIGURATION,
-            get(paths::OPENID_CONFIGURATION, metadata::discovery)
-                .route(cors::preflight("GET, HEAD"))
-                .wrap(cors::headers()),
-        ))
-        .service(metrics::metered(
-            metrics,
-            paths::OAUTH_AUTHORIZATION_SERVER,
-            get(paths::OAUTH_AUTHORIZATION_SERVER, metadata::discovery)
-                .route(cors::preflight("GET, HEAD"))
-                .wrap(cors::headers()),
-        ))
-        .service(metrics::metered(
-            metrics,
-            paths::JWKS,
-            get(paths::JWKS, metadata::jwks).route(cors::preflight("GET, HEAD")).wrap(cors::headers()),
-        ))
-        .service(metrics::metered(
-            metrics,
-            paths::AUTHORIZE,
-            get(paths::AUTHORIZE, authorize::get).route(web::post().to(authorize::post)),
-        ))
-        .service(metrics::metered(
-            metrics,
-            paths::LOGIN,
-            get(paths::LOGIN, login::get).route(web::post().to(login::post)),
-        ))
-        .service(metrics::metered(
-            metrics,
-            paths::CONSENT,
-            get(paths::CONSENT, consent::get).route(web::post().to(consent::post)),
-        ))
-        .service(metrics::metered(metrics, paths::ACCOUNT, get(paths::ACCOUNT, account::get)))
-        .service(metrics::metered(
-            metrics,
-            paths::ACCOUNT_REVOKE_SESSION,
-            get(paths::ACCOUNT_REVOKE_SESSION, account::back_to_page).route(web::post().to(account::revoke_session)),
-        ))
-        .service(metrics::metered(
-            metrics,
-            paths::ACCOUNT_REVOKE_APP,
-            get(paths::ACCOUNT_REVOKE_APP, account::back_to_page).route(web::post().to(account::revoke_app)),
-        ))
-        .service(metrics::metered(
-            metrics,
-            paths::TOKEN,
-            web::resource(paths::TOKEN)
-                .route(web::post().to(token::post))
-                .route(cors::preflight("POST"))
-                .wrap(cors::headers()),
-        ))
-        .service(metrics::metered(
-            metrics,
-            paths::USERINFO,
-            get(paths::USERINFO, userinfo::get)
-                .route(web::post().to(userinfo::post))
-                .route(cors::preflight("GET, HEAD, POST"))
-                .wrap(cors::headers()),
-        ))
-        .service(metrics::metered(
-            metrics,
-            paths::REVOKE,
-            web::resource(paths::REVOKE)
-                .route(web::post().to(revoke::revoke))
-                .route(cors::preflight("POST"))
-                .wrap(cors::headers()),
-        ))
-        .service(metrics::metered(
-            metrics,
-            paths::INTROSPECT,
-            web::resource(paths::INTROSPECT)
-                .route(web::post().to(revoke::introspect))
-                .route(cors::preflight("POST"))
-                .wrap(cors::headers()),
-        ))
-        .service(metrics::metered(
-            metrics,
-            paths::LOGOUT,
-            get(paths::LOGOUT, logout::get).route(web::post().to(logout::post)),
-        ))
-        .service(metrics::metered(
-            metrics,
-            paths::REGISTER,
-            web::resource(paths::REGISTER).route(web::post().to(register::post)),
-        ))
-        .service(metrics::metered(
-            metrics,
-            &register_client,
-            get(&register_client, register::get)
-                .route(web::put().to(register::put))
-                .route(web::delete().to(register::delete)),
-        ))
-        .service(metrics::metered(metrics, "/static/{name}", get("/static/{name}", assets::get)));
-    admin::routes(cfg, metrics);
+        .service(metrics::metered(metrics, paths::READYZ, get(paths::READYZ, health::readyz)));
+    if matches!(listener, Listener::Public { metrics: true } | Listener::Management) {
+        cfg.service(metrics::metered(metrics, paths::METRICS, get(paths::METRICS, metrics::get)));
+    }
+    if let Listener::Public { .. } = listener {
+        public_routes(cfg, metrics);
+    }
     metrics::unmatched(cfg, metrics);
+}
+
+/// The routes only the public listener serves: the protocol endpoints, the pages and their assets, the admin API.
+fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
+    let register_client = format!("{}/{{client_id}}", paths::REGISTER);
+    cfg.service(metrics::metered(
+        metrics,
+        paths::OPENID_CONFIGURATION,
+        get(paths::OPENID_CONFIGURATION, metadata::discovery).route(cors::preflight("GET, HEAD")).wrap(cors::headers()),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::OAUTH_AUTHORIZATION_SERVER,
+        get(paths::OAUTH_AUTHORIZATION_SERVER, metadata::discovery)
+            .route(cors::preflight("GET, HEAD"))
+            .wrap(cors::headers()),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::JWKS,
+        get(paths::JWKS, metadata::jwks).route(cors::preflight("GET, HEAD")).wrap(cors::headers()),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::AUTHORIZE,
+        get(paths::AUTHORIZE, authorize::get).route(web::post().to(authorize::post)),
+    ))
+    .service(metrics::metered(metrics, paths::LOGIN, get(paths::LOGIN, login::get).route(web::post().to(login::post))))
+    .service(metrics::metered(
+        metrics,
+        paths::CONSENT,
+        get(paths::CONSENT, consent::get).route(web::post().to(consent::post)),
+    ))
+    .service(metrics::metered(metrics, paths::ACCOUNT, get(paths::ACCOUNT, account::get)))
+    .service(metrics::metered(
+        metrics,
+        paths::ACCOUNT_REVOKE_SESSION,
+        get(paths::ACCOUNT_REVOKE_SESSION, account::back_to_page).route(web::post().to(account::revoke_session)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::ACCOUNT_REVOKE_APP,
+        get(paths::ACCOUNT_REVOKE_APP, account::back_to_page).route(web::post().to(account::revoke_app)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::TOKEN,
+        web::resource(paths::TOKEN)
+            .route(web::post().to(token::post))
+            .route(cors::preflight("POST"))
+            .wrap(cors::headers()),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::USERINFO,
+        get(paths::USERINFO, userinfo::get)
+            .route(web::post().to(userinfo::post))
+            .route(cors::preflight("GET, HEAD, POST"))
+            .wrap(cors::headers()),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::REVOKE,
+        web::resource(paths::REVOKE)
+            .route(web::post().to(revoke::revoke))
+            .route(cors::preflight("POST"))
+            .wrap(cors::headers()),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::INTROSPECT,
+        web::resource(paths::INTROSPECT)
+            .route(web::post().to(revoke::introspect))
+            .route(cors::preflight("POST"))
+            .wrap(cors::headers()),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::LOGOUT,
+        get(paths::LOGOUT, logout::get).route(web::post().to(logout::post)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::REGISTER,
+        web::resource(paths::REGISTER).route(web::post().to(register::post)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        &register_client,
+        get(&register_client, register::get)
+            .route(web::put().to(register::put))
+            .route(web::delete().to(register::delete)),
+    ))
+    .service(metrics::metered(metrics, "/static/{name}", get("/static/{name}", assets::get)));
+    admin::routes(cfg, metrics);
 }
 
 /// A resource at `path` whose GET is `handler`, which also answers HEAD: RFC 9110 §9.1 requires both of a

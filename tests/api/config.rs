@@ -147,3 +147,23 @@ fn serve_with_json_prints_one_json_line_once_it_listens() {
     assert_eq!((v["database"].as_str(), v["cache"].as_str()), (Some("sqlite"), Some("memory")), "{v}");
     assert_eq!(v["issuer"], "http://127.0.0.1:8080");
 }
+
+#[test]
+fn a_management_address_equal_to_the_public_one_is_refused_by_name() {
+    let err = refused(
+        &["serve"],
+        &[("TESSERA__HTTP__BIND", "127.0.0.1:8080"), ("TESSERA__HTTP__MANAGEMENT_BIND", "127.0.0.1:8080")],
+    );
+    assert!(err.contains("http.management_bind") && err.contains("http.bind"), "{err}");
+    let err = refused(&["serve"], &[("TESSERA__HTTP__MANAGEMENT_BIND", "localhost")]);
+    assert!(err.contains("http.management_bind"), "{err}");
+}
+
+#[test]
+fn a_management_address_already_in_use_stops_serve_naming_the_setting() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (out, _dir) = tessera(&["serve"], &[("TESSERA__HTTP__MANAGEMENT_BIND", &addr)]);
+    let err = assert_failure(&out, &["serve"]);
+    assert!(err.contains("http.management_bind") && err.contains(&addr), "{err}");
+}

@@ -81,6 +81,8 @@ pub struct TestApp {
     pub address: String,
     /// The bound port.
     pub port: u16,
+    /// `http://<address>` of the management listener, when `http.management_bind` is set.
+    pub management_address: Option<String>,
     /// The backend it runs on.
     pub backend: Backend,
     /// The settings it was built with (validated).
@@ -250,6 +252,7 @@ async fn start(backend: Backend, mut raw: RawSettings, dir: TempDir, owns_databa
             }
         };
         assert_eq!(app.port(), port);
+        let management_address = app.management_addr().map(|addr| format!("http://{addr}"));
         tokio::spawn(app.run_until_stopped());
         let api_client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -259,6 +262,7 @@ async fn start(backend: Backend, mut raw: RawSettings, dir: TempDir, owns_databa
         return TestApp {
             address: format!("http://127.0.0.1:{port}"),
             port,
+            management_address,
             backend,
             settings,
             raw,

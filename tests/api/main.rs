@@ -16,6 +16,7 @@ mod hostile;
 mod jwks;
 mod keys;
 mod lifecycle;
+mod management;
 mod methods;
 mod metrics;
 mod registration;

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 /// The value of the sample `series` (name and labels exactly as written), 0 when absent.
-fn sample(text: &str, series: &str) -> f64 {
+pub fn sample(text: &str, series: &str) -> f64 {
     text.lines()
         .filter_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
         .map(|v| v.parse::<f64>().unwrap_or_else(|e| panic!("{series}: {v}: {e}")))
