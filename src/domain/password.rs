@@ -1,6 +1,13 @@
 //! People's passwords: argon2id with a configurable cost. CPU-heavy: callers run these on the blocking pool.
+//!
+//! A password is hashed in NFC ([`text::nfc`], as RFC 8265 prepares passwords), so that one typed with "é" as a
+//! single character and as "e" and a combining accent is the same password whichever way it was set. Hashes
+//! stored before were made from the password as typed: a sign-in checks the NFC form first, then, when that is
+//! not what was typed, the typed form too ([`PasswordChecker::verify`]).
+use crate::domain::text;
 use argon2::password_hash::{PasswordHash, PasswordHasher, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -42,9 +49,14 @@ impl Password {
         Self(s.into())
     }
 
-    /// Parses a new password, refusing ones too short to be worth storing.
+    /// Parses a new password, in NFC ([`text::nfc`]; lengths are counted so), refusing ones too short to be
+    /// worth storing.
     pub fn parse_new(s: impl Into<String>) -> Result<Self, String> {
         let s = s.into();
+        let s = match text::nfc(&s) {
+            Cow::Borrowed(_) => s,
+            Cow::Owned(composed) => composed,
+        };
         if s.chars().count() < Self::MIN_LEN {
             return Err(format!("password must be at least {} characters", Self::MIN_LEN));
         }
@@ -67,13 +79,13 @@ fn hasher(cost: PasswordCost) -> Result<Argon2<'static>, PasswordError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-/// Hashes a password into a PHC string (the parameters travel inside it).
+/// Hashes a password, in NFC, into a PHC string (the parameters travel inside it).
 pub fn hash_password(password: &Password, cost: PasswordCost) -> Result<String, PasswordError> {
     let mut salt = [0u8; 16];
     crate::domain::secret::fill_random(&mut salt);
     let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError(e.to_string()))?;
     hasher(cost)?
-        .hash_password(password.0.as_bytes(), &salt)
+        .hash_password(text::nfc(&password.0).as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| PasswordError(e.to_string()))
 }
@@ -126,18 +138,28 @@ impl PasswordChecker {
         Ok(Self { dummy_hash, blocks, keep, spare: Mutex::new(Vec::new()), busy: AtomicBool::new(false) })
     }
 
-    /// Checks a password against a stored PHC string. With `None` (unknown user) it checks against the dummy
-    /// hash, so the answer takes the same time whether or not the user exists.
+    /// Checks a password against a stored PHC string: its NFC form, as passwords are hashed, then, when that
+    /// fails and the password was not typed in NFC, the password as typed, as hashes stored before NFC were made
+    /// (someone who set theirs with a combining accent and types it so again). With `None` (unknown user) it
+    /// checks against the dummy hash the same way, so the answer takes the same time whether or not the user
+    /// exists: one check, or two for a password not typed in NFC.
     pub fn verify(&self, password: &Password, stored: Option<&str>) -> bool {
         let (phc, real) = match stored {
             Some(s) => (s, true),
             None => (self.dummy_hash.as_str(), false),
         };
-        self.matches(password, phc).unwrap_or(false) && real
+        let matched = match text::nfc(&password.0) {
+            Cow::Borrowed(typed) => self.matches(typed, phc),
+            Cow::Owned(composed) => match self.matches(&composed, phc) {
+                Some(false) => self.matches(&password.0, phc),
+                known => known,
+            },
+        };
+        matched.unwrap_or(false) && real
     }
 
     /// Whether `password` hashes to `phc` with the parameters stored in it; `None` when `phc` is unreadable.
-    fn matches(&self, password: &Password, phc: &str) -> Option<bool> {
+    fn matches(&self, password: &str, phc: &str) -> Option<bool> {
         let parsed = PasswordHash::new(phc).ok()?;
         let (salt, expected) = (parsed.salt?, parsed.hash?);
         let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
@@ -147,7 +169,7 @@ impl PasswordChecker {
         let salt = salt.decode_b64(&mut salt_bytes).ok()?;
         let mut computed = vec![0u8; expected.len()];
         let mut blocks = self.take(argon2.params().block_count());
-        let hashed = argon2.hash_password_into_with_memory(password.0.as_bytes(), salt, &mut computed, &mut blocks[..]);
+        let hashed = argon2.hash_password_into_with_memory(password.as_bytes(), salt, &mut computed, &mut blocks[..]);
         self.give_back(blocks);
         hashed.ok()?;
         Some(expected.as_bytes().ct_eq(&computed).into())
@@ -249,5 +271,53 @@ mod tests {
     #[test]
     fn refuses_short_passwords() {
         assert!(Password::parse_new("short").is_err());
+        // Counted in NFC: seven letters, one of them typed as "e" and a combining accent.
+        assert!(Password::parse_new("cre\u{300}me b").is_err());
+        assert!(Password::parse_new("cre\u{300}me br").is_ok());
+    }
+
+    const COMPOSED: &str = "cr\u{e8}me br\u{fb}l\u{e9}e";
+    const DECOMPOSED: &str = "cre\u{300}me bru\u{302}le\u{301}e";
+
+    // Regression: a password was hashed as typed, so one set with "é" as a single character (U+00E9) was refused
+    // when typed as "e" and a combining accent (U+0301), as another keyboard or system may send it, and the reverse.
+    #[test]
+    fn a_password_set_in_either_form_signs_in_typed_in_either() {
+        let checker = PasswordChecker::new(CHEAP, 1).unwrap();
+        for set in [COMPOSED, DECOMPOSED] {
+            let h = hash_password(&Password::parse_new(set).unwrap(), CHEAP).unwrap();
+            // However the Password came to be.
+            let unparsed = hash_password(&Password::new(set), CHEAP).unwrap();
+            for typed in [COMPOSED, DECOMPOSED] {
+                assert!(checker.verify(&Password::new(typed), Some(&h)), "set {set:?}, typed {typed:?}");
+                assert!(checker.verify(&Password::new(typed), Some(&unparsed)), "set {set:?}, typed {typed:?}");
+            }
+            assert!(!checker.verify(&Password::new("creme brulee"), Some(&h)));
+        }
+    }
+
+    /// A hash of the password as typed, as made before passwords were hashed in NFC.
+    fn hash_as_typed(password: &str) -> String {
+        let salt = SaltString::encode_b64(&[7; 16]).unwrap();
+        hasher(CHEAP).unwrap().hash_password(password.as_bytes(), &salt).unwrap().to_string()
+    }
+
+    // A password set with combining accents before NFC was applied still signs in typed so; typed composed it is
+    // another password, as it was then. One set composed then was already in NFC and signs in either way.
+    #[test]
+    fn a_hash_made_before_nfc_still_verifies_as_it_was_typed() {
+        let checker = PasswordChecker::new(CHEAP, 1).unwrap();
+        let decomposed = hash_as_typed(DECOMPOSED);
+        assert!(checker.verify(&Password::new(DECOMPOSED), Some(&decomposed)));
+        assert!(!checker.verify(&Password::new(COMPOSED), Some(&decomposed)));
+        assert!(!checker.verify(&Password::new("cre\u{300}me bru\u{302}le\u{301}es"), Some(&decomposed)));
+        let composed = hash_as_typed(COMPOSED);
+        for typed in [COMPOSED, DECOMPOSED] {
+            assert!(checker.verify(&Password::new(typed), Some(&composed)), "{typed:?}");
+        }
+        // An unknown user is refused, in either form.
+        for typed in [COMPOSED, DECOMPOSED] {
+            assert!(!checker.verify(&Password::new(typed), None));
+        }
     }
 }

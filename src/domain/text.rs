@@ -7,12 +7,17 @@
 //! Persian "می‌خواهم" from joining where it must not, and ZERO WIDTH JOINER builds "👨‍👩‍👧" from three
 //! emoji. Between Latin letters either one would only hide.
 //!
-//! The Unicode properties come from `icu_properties`' compiled data.
+//! What people type is also brought to one form here: the same text may be encoded composed ("é", U+00E9) or
+//! decomposed ("e" then U+0301), as keyboards and systems differ, and [`nfc`] makes either the composed one.
+//!
+//! The Unicode properties come from `icu_properties`' compiled data, normalization from `icu_normalizer`'s.
 
+use icu_normalizer::ComposingNormalizerBorrowed;
 use icu_properties::props::{
     CanonicalCombiningClass, EmojiModifier, ExtendedPictographic, GeneralCategory, JoiningType,
 };
 use icu_properties::{CodePointMapData, CodePointSetData};
+use std::borrow::Cow;
 
 /// ZERO WIDTH NON-JOINER.
 const ZWNJ: char = '\u{200C}';
@@ -28,6 +33,12 @@ pub fn is_invisible(c: char) -> bool {
         CodePointMapData::<GeneralCategory>::new().get(c),
         GeneralCategory::Format | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
     )
+}
+
+/// `text` in Normalization Form C (canonical composition, UAX #15), as RFC 8265 (PRECIS) prepares usernames and
+/// passwords: borrowed when it already is.
+pub fn nfc(text: &str) -> Cow<'_, str> {
+    ComposingNormalizerBorrowed::new_nfc().normalize(text)
 }
 
 /// Whether `text` holds an invisible character ([`is_invisible`]) other than a joiner in joining context
@@ -82,6 +93,17 @@ fn joins(chars: &[char], i: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nfc_composes_and_borrows_what_already_is() {
+        assert_eq!(nfc("Jose\u{301}"), "Jos\u{e9}");
+        // Marks in canonical order first: dot below (class 220) before the caron (230), which composes with j.
+        assert_eq!(nfc("j\u{30c}\u{323}"), "\u{1f0}\u{323}");
+        // Singletons go to their canonical character: the Kelvin and Angstrom signs.
+        assert_eq!(nfc("\u{212a}\u{212b}"), "K\u{c5}");
+        assert!(matches!(nfc("Jos\u{e9}"), Cow::Borrowed("Jos\u{e9}")));
+        assert!(matches!(nfc("alice"), Cow::Borrowed("alice")));
+    }
 
     #[test]
     fn joiners_pass_where_a_script_or_an_emoji_sequence_needs_them() {

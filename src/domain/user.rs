@@ -2,9 +2,11 @@
 use crate::domain::{text, UnixTime, UserId};
 use std::fmt;
 
-/// A username: what a person types at the login page. It is kept and shown as created ("Alice"), and matched in
-/// any letter case through its [`Username::folded`] form: "alice" signs in as "Alice", and no second account may
-/// be created as "ALICE". Accounts stored before that rule which fold alike are matched by their exact name only.
+/// A username: what a person types at the login page. It is kept and shown as created ("Alice"; in NFC, see
+/// [`Username::parse_new`]), and matched in any letter case and either Unicode form through its
+/// [`Username::folded`] form: "alice" signs in as "Alice", "José" typed with a combining accent as "José", and no
+/// second account may be created as "ALICE". Accounts stored before that rule which fold alike are matched by
+/// their exact name only.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Username(String);
 
@@ -23,12 +25,15 @@ impl Username {
         Ok(Self(s.to_owned()))
     }
 
-    /// Parses the username of an account being created: [`Username::parse`], and no invisible character at all
-    /// ([`text::is_invisible`]: bidi controls, zero-width characters, joiners), since pages show it amid their own
-    /// words and another account's name must not be imitable. Stored rows and what is typed at sign-in go
-    /// through [`Username::parse`] alone, so that an account made before this rule still loads and signs in.
+    /// Parses the username of an account being created: brought to NFC ([`text::nfc`]: "José" typed with a
+    /// combining accent is kept with the composed "é", the one form pages then show), then [`Username::parse`], and
+    /// no invisible character at all ([`text::is_invisible`]: bidi controls, zero-width characters, joiners), since
+    /// pages show it amid their own words and another account's name must not be imitable. Stored rows and what is
+    /// typed at sign-in go through [`Username::parse`] alone, so that an account made before this rule still loads
+    /// and signs in by the name it was given.
     pub fn parse_new(s: &str) -> Result<Self, String> {
-        let username = Self::parse(s)?;
+        let s = text::nfc(s);
+        let username = Self::parse(&s)?;
         if s.chars().any(text::is_invisible) {
             return Err("username must not contain invisible formatting characters (bidi controls, zero-width \
                         characters)"
@@ -42,18 +47,22 @@ impl Username {
         &self.0
     }
 
-    /// The form under which usernames are matched in any letter case ([`fold`]). Two usernames that fold alike
-    /// name one account.
+    /// The form under which usernames are matched in any letter case and either Unicode form ([`fold`]). Two
+    /// usernames that fold alike name one account.
     pub fn folded(&self) -> String {
         fold(&self.0)
     }
 }
 
-/// Folds letter case: lower, upper, then lower case again. Lower case alone keeps apart letters that are one
-/// letter in another case ("ß" and "SS", "ſ" and "s", the micro sign and "μ", final and medial sigma, "ẞ" and
-/// "ss"); the round trip folds them as Unicode case folding does.
+/// Folds Unicode form and letter case: NFC ([`text::nfc`]), so that "é" typed as one character or as "e" and a
+/// combining accent is one letter; then lower, upper, and lower case again, since lower case alone keeps apart
+/// letters that are one letter in another case ("ß" and "SS", "ſ" and "s", the micro sign and "μ", final and
+/// medial sigma, "ẞ" and "ss") and the round trip folds them as Unicode case folding does; then NFC again, since
+/// a case mapping may leave text that is not ("ǰ" has no capital of its own: it upper-cases to "J" and a
+/// combining caron, which may then stand after another mark).
 pub fn fold(s: &str) -> String {
-    s.to_lowercase().to_uppercase().to_lowercase()
+    let cased = text::nfc(s).to_lowercase().to_uppercase().to_lowercase();
+    text::nfc(&cased).into_owned()
 }
 
 impl fmt::Display for Username {
@@ -135,6 +144,30 @@ mod tests {
         }
         // Shown as created.
         assert_eq!(Username::parse("Alice").unwrap().as_str(), "Alice");
+    }
+
+    // Regression: "José" typed with a composed "é" (U+00E9) and with "e" and a combining acute (U+0301) were two
+    // names: the one created in one form could not sign in typing the other, and the other could be created beside
+    // it and look the same on every page.
+    #[test]
+    fn usernames_fold_either_unicode_form_alike() {
+        let folded = |s: &str| Username::parse(s).unwrap().folded();
+        let (composed, decomposed) = ("Jos\u{e9}", "Jose\u{301}");
+        assert_eq!(folded(composed), "jos\u{e9}");
+        assert_eq!(folded(decomposed), "jos\u{e9}");
+        assert_eq!(folded("JOSE\u{301}"), "jos\u{e9}");
+        // Marks in another order, and a case mapping that leaves a mark to compose again: "ǰ" with a dot below
+        // upper-cases to "J", caron, dot below; "J", dot below, caron is the same text.
+        assert_eq!(folded("\u{1f0}\u{323}"), folded("J\u{323}\u{30c}"));
+        assert_eq!(folded("\u{1f0}\u{323}"), "\u{1f0}\u{323}");
+        // The Angstrom sign is the letter Å.
+        assert_eq!(folded("\u{212b}ngstr\u{f6}m"), folded("\u{c5}ngstro\u{308}m"));
+        // A stored or typed name keeps its form; a new one is kept composed.
+        assert_eq!(Username::parse(decomposed).unwrap().as_str(), decomposed);
+        assert_eq!(Username::parse_new(decomposed).unwrap().as_str(), composed);
+        assert_eq!(Username::parse_new(composed).unwrap().as_str(), composed);
+        // Counted once composed: 64 "é" typed decomposed are 128 characters.
+        assert!(Username::parse_new(&"e\u{301}".repeat(Username::MAX_LEN)).is_ok());
     }
 
     // Regression: usernames refused control characters only, so an account could be created as "\u{202E}nimda"

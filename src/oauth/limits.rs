@@ -7,10 +7,10 @@
 //!
 //! - Sign-in per client IP counts failures only: whoever types the right password is never slowed by it. When
 //!   the count reaches the limit the IP waits until the window ends.
-//! - Sign-in per username (in any letter case) also counts failures, for names that exist and names that do not
-//!   alike. Reaching the limit locks the name; each further lock (another failure after the lock while the
-//!   window lasts, or a new series within a day) doubles, up to the configured maximum. A successful sign-in
-//!   resets the count and the doubling.
+//! - Sign-in per username (in any letter case and Unicode form) also counts failures, for names that exist and
+//!   names that do not alike. Reaching the limit locks the name; each further lock (another failure after the
+//!   lock while the window lasts, or a new series within a day) doubles, up to the configured maximum. A
+//!   successful sign-in resets the count and the doubling.
 //! - A sign-in counts as a failure from the moment it starts until its password proves right, so parallel
 //!   guesses cannot all start before any is counted: past the limit they are refused unchecked.
 //! - The token endpoint (per claimed `client_id` and per IP) and registration (per IP) count every request.
@@ -116,7 +116,8 @@ fn ip_subject(ip: IpAddr) -> String {
     }
 }
 
-/// The cache-key subject of a username (or client id): a hash of its letter-case fold (as accounts are matched),
+/// The cache-key subject of a username (or client id): a hash of its fold (Unicode form and letter case, as
+/// accounts are matched),
 /// so that any input makes a short key and no name a user typed (perhaps their password, by mistake) is stored
 /// in the clear.
 fn name_subject(name: &str) -> String {
@@ -242,7 +243,7 @@ impl Limiter {
 
     /// Whether `lock`, which has just refused a sign-in from `ip` for `username`, refuses one for the first time.
     /// The first refusal marks the lock until it ends, under its subject as the lock itself is kept (the IP's, or
-    /// the hash of the name's case fold, so that no spelling of the name counts as another lock) and its end
+    /// the hash of the name's fold, so that no spelling of the name counts as another lock) and its end
     /// (so that the next lock of the same subject is a new one): the caller records each lock's refusals once,
     /// however many there are. While the cache fails, this instance's memory keeps the mark: each instance then
     /// records the lock once, an event too many rather than none. A refusal while the attempt that reached the

@@ -202,6 +202,30 @@ async fn usernames_lock_progressively_in_the_cache() {
     username_lockout_progression(&Limiter::new(Arc::new(MemoryCache::default()), rules())).await;
 }
 
+// Regression: a name typed with a composed "é" and with "e" and a combining accent counted as two names, so
+// guesses alternating between the forms got twice the tries before a lock, and a lock held for one form only.
+async fn a_name_counts_once_in_either_unicode_form(limiter: &Limiter) {
+    let tries = [("192.0.2.1", "Jos\u{e9}"), ("192.0.2.2", "Jose\u{301}"), ("192.0.2.3", "JOSE\u{301}")];
+    let mut lock = Ok(None);
+    for (from, name) in tries {
+        lock = fail(limiter, ip(from), name, T0).await;
+    }
+    assert_eq!(lock, Ok(Some(Lock { scope: LockScope::Username, retry_after: 60 })));
+    for name in ["jos\u{e9}", "Jose\u{301}"] {
+        assert!(limiter.login_lock(ip("198.51.100.9"), name, T0 + 10).await.is_some(), "{name:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_name_counts_once_in_either_unicode_form_in_the_fallback() {
+    a_name_counts_once_in_either_unicode_form(&Limiter::new(Arc::new(Down), rules())).await;
+}
+
+#[tokio::test]
+async fn a_name_counts_once_in_either_unicode_form_in_the_cache() {
+    a_name_counts_once_in_either_unicode_form(&Limiter::new(Arc::new(MemoryCache::default()), rules())).await;
+}
+
 /// Each lock is refused "for the first time" once: whatever the spelling of the name or the IP of the attempt
 /// (for a username lock), whatever the name (for an IP lock), until a new lock starts.
 async fn each_lock_has_one_first_refusal(limiter: &Limiter) {

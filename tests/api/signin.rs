@@ -1,6 +1,6 @@
 //! Sign-in: the authorization code flow with PKCE through the `openidconnect` relying party, and the
 //! table of ways it must refuse.
-use crate::helpers::{oidc_http_client, TestApp};
+use crate::helpers::{assert_failure, oidc_http_client, TestApp};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
 use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
@@ -260,6 +260,75 @@ both_backends!(usernames_are_matched_in_any_letter_case, async |app| {
     let r = app.api_client.get(app.url("/userinfo")).bearer_auth(tokens["access_token"].as_str().unwrap());
     let claims: Value = r.send().await.unwrap().json().await.unwrap();
     assert_eq!(claims["preferred_username"], "Alice", "{claims}");
+});
+
+/// A password with accented letters, each typed as one character (NFC)...
+pub const COMPOSED_PASSWORD: &str = "cr\u{e8}me br\u{fb}l\u{e9}e";
+/// ...and as a letter and a combining accent, as another keyboard or system may send it.
+pub const DECOMPOSED_PASSWORD: &str = "cre\u{300}me bru\u{302}le\u{301}e";
+
+/// Whether `username` signs in with `password` at the login page of a new authorization request for the public
+/// client `client_id`, in a browser of its own.
+pub async fn signs_in(app: &TestApp, client_id: &str, username: &str, password: &str) -> bool {
+    let browser =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+    let (challenge, _) = pkce_pair();
+    let login = location(&browser.get(auth_url(app, client_id, &challenge, "")).send().await.unwrap());
+    assert!(login.starts_with("/login?"), "{login}");
+    let html = browser.get(app.url(&login)).send().await.unwrap().text().await.unwrap();
+    let form = [
+        ("interaction", hidden(&html, "interaction")),
+        ("csrf", hidden(&html, "csrf")),
+        ("username", username.to_owned()),
+        ("password", password.to_owned()),
+    ];
+    let r = browser.post(app.url("/login")).header("Origin", &app.address).form(&form).send().await.unwrap();
+    match r.status() {
+        StatusCode::SEE_OTHER => true,
+        StatusCode::OK => false,
+        other => panic!("{other}: {}", r.text().await.unwrap()),
+    }
+}
+
+// Regression: a name or a password with "é" typed as one character (U+00E9) did not sign in typed as "e" and a
+// combining accent (U+0301), as another keyboard or system may send it, nor the reverse. A new username is kept
+// composed, the form pages show.
+both_backends!(usernames_and_passwords_sign_in_typed_in_either_unicode_form, async |app| {
+    let added = app.cli_json(&["users", "add", "Jose\u{301}", "--password-stdin"], Some(DECOMPOSED_PASSWORD));
+    assert_eq!(added["username"], "Jos\u{e9}", "{added}");
+    let client = add_client(&app, &["--public"]);
+    let id = client["client_id"].as_str().unwrap();
+    for name in ["Jos\u{e9}", "Jose\u{301}", "JOS\u{c9}"] {
+        for password in [COMPOSED_PASSWORD, DECOMPOSED_PASSWORD] {
+            assert!(signs_in(&app, id, name, password).await, "{name:?} {password:?}");
+        }
+    }
+    assert!(!signs_in(&app, id, "Jose\u{301}", "creme brulee").await);
+    // Set again in the other form, by the other name.
+    app.cli_json(&["users", "passwd", "jos\u{e9}", "--password-stdin"], Some(COMPOSED_PASSWORD));
+    for password in [COMPOSED_PASSWORD, DECOMPOSED_PASSWORD] {
+        assert!(signs_in(&app, id, "Jose\u{301}", password).await, "{password:?}");
+    }
+    let args = ["users", "add", "jos\u{e9}", "--password-stdin"];
+    let err = assert_failure(&app.cli(&args, Some(PASSWORD)), &args);
+    assert!(err.contains("already exists"), "{err}");
+});
+
+// A password set with combining accents before passwords were hashed in NFC was hashed as typed: it still signs
+// in typed so. Typed with composed letters it is another password, as it was then.
+both_backends!(a_password_hashed_as_typed_before_nfc_still_signs_in, async |app| {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    add_alice(&app);
+    let salt = SaltString::encode_b64(&[7; 16]).unwrap();
+    let as_typed = argon2::Argon2::default().hash_password(DECOMPOSED_PASSWORD.as_bytes(), &salt).unwrap().to_string();
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    let alice = Username::parse("alice").unwrap();
+    store.set_password_hash(&alice, as_typed, tessera::domain::now()).await.unwrap();
+    let client = add_client(&app, &["--public"]);
+    let id = client["client_id"].as_str().unwrap();
+    assert!(signs_in(&app, id, "alice", DECOMPOSED_PASSWORD).await);
+    assert!(!signs_in(&app, id, "alice", COMPOSED_PASSWORD).await);
+    assert!(!signs_in(&app, id, "alice", PASSWORD).await);
 });
 
 both_backends!(rp_flow_confidential_client, async |app| {

@@ -531,7 +531,9 @@ pub async fn create_user(users: &dyn UserStore, user: NewUser) -> Result<User, A
 
 /// The refusal of a new user whose username another account has, in this or another letter case.
 fn username_taken(username: &Username) -> AdminError {
-    AdminError::Conflict(format!("a user named {username} already exists (usernames are matched in any letter case)"))
+    AdminError::Conflict(format!(
+        "a user named {username} already exists (usernames are matched in any letter case and Unicode form)"
+    ))
 }
 
 /// `POST /admin/api/users`. The password stays out of `Debug` (there is none).

@@ -512,6 +512,7 @@ mod tests {
             "20261205400000",
             "20261205500000",
             "20261205600000",
+            "20261205700000",
         ]);
         assert_eq!(t.db.migrate().await.unwrap(), expected);
         assert!(t.db.migrate().await.unwrap().is_empty());

@@ -699,9 +699,15 @@ async fn access_link_migration_reverts(backend: Backend) {
     let token = with_access(refresh_token("rt", "f", &client), NOW);
     t.store.insert_refresh_token(&token).await.unwrap();
     // The later migrations go first (the revoked-family index is Postgres's alone: see `RotatePg`).
-    for later in
-        ["20261205600000", "20261205500000", "20261205400000", "20261205300000", "20261205200000", "20261205100000"]
-    {
+    for later in [
+        "20261205700000",
+        "20261205600000",
+        "20261205500000",
+        "20261205400000",
+        "20261205300000",
+        "20261205200000",
+        "20261205100000",
+    ] {
         assert_eq!(t.revert_last_migration().await, later);
     }
     if backend == Backend::Postgres {
@@ -723,6 +729,7 @@ async fn access_link_migration_reverts(backend: Backend) {
         "20261205400000",
         "20261205500000",
         "20261205600000",
+        "20261205700000",
     ]);
     assert_eq!(t.db.migrate().await.unwrap(), reapplied);
     let back = by_id(&t, "rt").await.unwrap();

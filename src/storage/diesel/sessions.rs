@@ -278,6 +278,7 @@ mod tests {
         }
 
         // A session stored by the release before: the upgrade leaves it an unknown device.
+        assert_eq!(t.revert_last_migration().await, "20261205700000");
         assert_eq!(t.revert_last_migration().await, "20261205600000");
         assert_eq!(t.revert_last_migration().await, "20261205500000");
         assert_eq!(t.revert_last_migration().await, "20261205400000");
@@ -287,7 +288,10 @@ mod tests {
             alice.as_str()
         );
         t.db.write(move |c| Ok(diesel::sql_query(sql).execute(c)?)).await.unwrap();
-        assert_eq!(t.db.migrate().await.unwrap(), ["20261205400000", "20261205500000", "20261205600000"]);
+        assert_eq!(
+            t.db.migrate().await.unwrap(),
+            ["20261205400000", "20261205500000", "20261205600000", "20261205700000"]
+        );
         let older = t.store.session("older").await.unwrap().unwrap();
         assert_eq!((older.amr, older.device), (vec!["pwd".to_owned()], Device::default()));
     }

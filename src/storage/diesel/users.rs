@@ -6,7 +6,7 @@ use crate::domain::{NewUser, UnixTime, User, UserId, Username};
 use crate::storage::{StoreError, StoreResult, UserStore, UserUpdate};
 use async_trait::async_trait;
 use diesel::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// A `users` row as stored.
 #[derive(Debug, Queryable, Selectable, Insertable)]
@@ -118,14 +118,18 @@ fn unkeyed_name_folds_to(conn: &mut super::AnyConnection, key: &str) -> StoreRes
     Ok(unkeyed.iter().filter_map(|name| Username::parse(name).ok()).any(|name| name.folded() == key))
 }
 
-/// Users keyed per transaction by [`fill_username_keys`]: one commit per batch, not per user.
+/// Users keyed per statement, and transaction, by [`fill_username_keys`].
 const FILL_BATCH: usize = 500;
+
+/// A user to key: the key, the id and the username.
+type ToKey = (String, String, String);
 
 /// Gives the users without a key theirs, where no other stored user's username folds alike; the others keep none
 /// and are matched by their exact name only. Run after every migration: rows come without a key from before the
-/// column existed, and from instances of an earlier release during a rolling update. One indexed read when every
-/// user has a key; otherwise one statement per user, committed in batches (the first start after the upgrade
-/// keys every stored user). Returns how many users got one.
+/// column existed, from a migration that cleared keys a new fold makes otherwise, and from instances of an earlier
+/// release during a rolling update. One indexed read when every user has a key; otherwise one statement per
+/// batch of users, each batch committed on its own (the first start after the upgrade keys every stored user).
+/// Returns how many users got one.
 pub(super) fn fill_username_keys(conn: &mut super::AnyConnection) -> StoreResult<usize> {
     let unkeyed: Vec<(String, String)> =
         users::table.filter(users::username_key.is_null()).select((users::id, users::username)).load(conn)?;
@@ -149,24 +153,15 @@ pub(super) fn fill_username_keys(conn: &mut super::AnyConnection) -> StoreResult
     }
     let mut keyed = 0;
     for batch in alone.chunks(FILL_BATCH) {
-        let batched = conn.transaction(|c| {
-            let mut taken = Vec::new();
-            for (key, id, name) in batch {
-                if !key_user(c, id, key)? {
-                    taken.push(name.clone());
-                }
-            }
-            Ok::<_, StoreError>(taken)
-        });
-        let taken = match batched {
+        let taken = match conn.transaction(|c| key_users(c, batch)) {
             Ok(taken) => taken,
-            // A user created meanwhile took one of the keys, which ends the transaction: one user at a time then.
+            // A user created meanwhile took one of the keys, which ends the statement: one user at a time then.
             Err(StoreError::Conflict(_)) => {
                 let mut taken = Vec::new();
-                for (key, id, name) in batch {
-                    match key_user(conn, id, key) {
-                        Ok(true) => {}
-                        Ok(false) | Err(StoreError::Conflict(_)) => taken.push(name.clone()),
+                for user in batch {
+                    match key_users(conn, std::slice::from_ref(user)) {
+                        Ok(names) => taken.extend(names),
+                        Err(StoreError::Conflict(_)) => taken.push(user.2.clone()),
                         Err(e) => return Err(e),
                     }
                 }
@@ -178,27 +173,55 @@ pub(super) fn fill_username_keys(conn: &mut super::AnyConnection) -> StoreResult
         colliding.extend(taken);
     }
     if keyed > 0 {
-        tracing::info!(users = keyed, "stored usernames keyed to be matched in any letter case");
+        tracing::info!(users = keyed, "stored usernames keyed to be matched in any letter case and Unicode form");
     }
     if !colliding.is_empty() {
         tracing::warn!(
             usernames = colliding.join(", "),
-            "these usernames differ from another only in letter case, so they are matched by their exact name only; \
-             once all but one of them are deleted (`tessera users remove` with the exact name), the one left is matched in any \
-             letter case from the next start"
+            "these usernames differ from another only in letter case or Unicode form (a letter typed with a \
+             combining accent, say), so they are matched by their exact name only; once all but one of them are \
+             deleted (`tessera users remove` with the exact name), the one left is matched in any letter case \
+             and form from the next start"
         );
     }
     Ok(keyed)
 }
 
-/// Keys user `id` as `key` unless another user holds that key, in one statement: whether it did.
-fn key_user(conn: &mut super::AnyConnection, id: &str, key: &str) -> StoreResult<bool> {
-    let other = diesel::alias!(users as other);
-    let free = diesel::dsl::not(diesel::dsl::exists(other.filter(other.field(users::username_key).eq(key))));
-    let set = diesel::update(users::table.find(id).filter(users::username_key.is_null()).filter(free))
-        .set(users::username_key.eq(key))
-        .execute(conn)?;
-    Ok(set > 0)
+/// Keys each of `users` that has no key yet by its key, unless another user holds that key, in one statement:
+/// the usernames of those it did not key. Each key appears once in `users`.
+fn key_users(conn: &mut super::AnyConnection, users: &[ToKey]) -> StoreResult<Vec<String>> {
+    use diesel::sql_types::Text;
+    // Postgres numbers its parameters. SQLite reads `$n` as a name, looked up among the names before it, which
+    // makes preparing a statement quadratic in its parameters (100,000 users took four times as long in batches of
+    // 5000 as of 500); its anonymous `?` is bound by position at no cost. SQLite has `UPDATE … FROM` since 3.33;
+    // libsqlite3-sys requires 3.34.1.
+    let numbered = matches!(conn, super::AnyConnection::Postgresql(_));
+    let row = |n: usize| if numbered { format!("(${}, ${})", 2 * n - 1, 2 * n) } else { "(?, ?)".to_owned() };
+    let rows: Vec<String> = (1..=users.len()).map(row).collect();
+    let sql = format!(
+        "WITH keyed (id, k) AS (VALUES {}) \
+         UPDATE users SET username_key = keyed.k FROM keyed \
+         WHERE users.id = keyed.id AND users.username_key IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM users AS other WHERE other.username_key = keyed.k)",
+        rows.join(", ")
+    );
+    let mut query = diesel::sql_query(sql).into_boxed();
+    for (key, id, _) in users {
+        query = query.bind::<Text, _>(id.as_str()).bind::<Text, _>(key.as_str());
+    }
+    if query.execute(conn)? == users.len() {
+        return Ok(Vec::new());
+    }
+    // Some were not keyed: which (a read only then).
+    let ids = users.iter().map(|(_, id, _)| id.as_str());
+    let unkeyed: HashSet<String> = users::table
+        .filter(users::id.eq_any(ids))
+        .filter(users::username_key.is_null())
+        .select(users::id)
+        .load(conn)?
+        .into_iter()
+        .collect();
+    Ok(users.iter().filter(|(_, id, _)| unkeyed.contains(id)).map(|(_, _, name)| name.clone()).collect())
 }
 
 /// Moves user `id`'s revoked-before cut-off to `at`, unless it is already later: an earlier `at` (a slower
@@ -485,6 +508,15 @@ mod tests {
         id
     }
 
+    /// Inserts a user keyed `key`, as an earlier release keyed it.
+    async fn insert_keyed(t: &TestDb, name: &str, key: &str) -> UserId {
+        let id = insert_unkeyed(t, name).await;
+        let (row, key) = (id.as_str().to_owned(), key.to_owned());
+        let set = super::users::username_key.eq(key);
+        t.db.write(move |c| Ok(diesel::update(super::users::table.find(row)).set(set).execute(c)?)).await.unwrap();
+        id
+    }
+
     async fn key_of(t: &TestDb, id: &UserId) -> Option<String> {
         let id = id.as_str().to_owned();
         t.db.run(move |c| Ok(super::users::table.find(id).select(super::users::username_key).first(c)?)).await.unwrap()
@@ -499,6 +531,7 @@ mod tests {
     // case.
     async fn the_upgrade_keys_usernames_that_no_other_folds_to(backend: Backend) {
         let t = TestDb::new(backend).await;
+        assert_eq!(t.revert_last_migration().await, "20261205700000");
         assert_eq!(t.revert_last_migration().await, "20261205600000");
         assert_eq!(t.revert_last_migration().await, "20261205500000");
         let names = ["Alice", "alice", "ALICE", "Bob", "carol", "Dave"];
@@ -506,7 +539,7 @@ mod tests {
         for name in names {
             ids.push(insert_unkeyed(&t, name).await);
         }
-        assert_eq!(t.db.migrate().await.unwrap(), ["20261205500000", "20261205600000"]);
+        assert_eq!(t.db.migrate().await.unwrap(), ["20261205500000", "20261205600000", "20261205700000"]);
         let keys: Vec<_> = futures_util::future::join_all(ids.iter().map(|id| key_of(&t, id))).await;
         assert_eq!(keys, [None, None, None, Some("bob".into()), Some("carol".into()), Some("dave".into())]);
 
@@ -548,6 +581,108 @@ mod tests {
         assert_eq!(key_of(&t, &ids[0]).await, Some("alice".into()));
         let (found, _) = t.store.user_by_username(&Username::parse("aLICE").unwrap()).await.unwrap().unwrap();
         assert_eq!(found.username.as_str(), "Alice");
+    }
+
+    // Regression: "José" with a composed "é" and with "e" and a combining accent were two names, so a user created
+    // in one form was not found typing the other, and the other could be created beside them.
+    async fn usernames_match_in_either_unicode_form(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let renee = new_user("Ren\u{e9}e");
+        t.store.create_user(renee.clone()).await.unwrap();
+        for typed in ["Ren\u{e9}e", "Rene\u{301}e", "RENE\u{301}E", "ren\u{e9}e"] {
+            let (found, _) = t.store.user_by_username(&Username::parse(typed).unwrap()).await.unwrap().unwrap();
+            assert_eq!(found.id, renee.id, "{typed:?}");
+        }
+        for taken in ["Rene\u{301}e", "rene\u{301}e", "REN\u{c9}E"] {
+            let err = t.store.create_user(new_user(taken)).await.unwrap_err();
+            assert!(matches!(&err, StoreError::Conflict(what) if what == "username"), "{taken:?}: {err:?}");
+        }
+    }
+
+    // The upgrade to the NFC fold: keys of names that are not pure ASCII, made by the earlier fold, are made again
+    // with the new one. Names that fold alike only in NFC ("José" composed and decomposed) keep no key, as names
+    // that differ only in case do; ASCII names keep theirs untouched. Without the migration the decomposed names
+    // would keep keys the new fold never computes, and be found by their exact name only.
+    async fn the_nfc_upgrade_keys_again_the_names_that_are_not_ascii(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        assert_eq!(t.revert_last_migration().await, "20261205700000");
+        // As the earlier fold keyed them.
+        let composed = insert_keyed(&t, "Jos\u{e9}", "jos\u{e9}").await;
+        let decomposed = insert_keyed(&t, "Jose\u{301}", "jose\u{301}").await;
+        let angstrom = insert_keyed(&t, "A\u{30a}ngstro\u{308}m", "a\u{30a}ngstro\u{308}m").await;
+        let greek = insert_keyed(&t, "\u{39f}\u{3b4}\u{3c5}\u{3c3}\u{3c3}\u{3b5}\u{3cd}\u{3c2}", "odysseus").await;
+        // A key no fold makes, to see that the migration leaves ASCII names alone.
+        let ascii = insert_keyed(&t, "Eve", "eve (as stored)").await;
+
+        assert_eq!(t.db.migrate().await.unwrap(), ["20261205700000"]);
+        assert_eq!(key_of(&t, &composed).await, None);
+        assert_eq!(key_of(&t, &decomposed).await, None);
+        assert_eq!(key_of(&t, &angstrom).await, Some("\u{e5}ngstr\u{f6}m".into()));
+        assert_eq!(key_of(&t, &greek).await, Some("\u{3bf}\u{3b4}\u{3c5}\u{3c3}\u{3c3}\u{3b5}\u{3cd}\u{3c2}".into()));
+        assert_eq!(key_of(&t, &ascii).await, Some("eve (as stored)".into()));
+
+        let store = &t.store;
+        let find = |typed: &str| {
+            let typed = Username::parse(typed).unwrap();
+            async move { store.user_by_username(&typed).await.unwrap().map(|(u, _)| u.id) }
+        };
+        assert_eq!(find("Jos\u{e9}").await, Some(composed), "the exact name finds its own account");
+        assert_eq!(find("Jose\u{301}").await, Some(decomposed), "the exact name finds its own account");
+        assert_eq!(find("JOS\u{c9}").await, None);
+        assert_eq!(find("\u{212b}NGSTR\u{d6}M").await, Some(angstrom));
+        assert_eq!(find("\u{39f}\u{394}\u{3a5}\u{3a3}\u{3a3}\u{395}\u{38e}\u{3a3}").await, Some(greek));
+        let err = t.store.create_user(new_user("jos\u{e9}")).await.unwrap_err();
+        assert!(matches!(&err, StoreError::Conflict(what) if what == "username"), "{err:?}");
+    }
+
+    // More users than one batch: each batch is one statement, and a user whose key another holds is left
+    // without one wherever it falls.
+    async fn the_fill_keys_users_in_batches(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let count = super::FILL_BATCH * 2 + 234;
+        let shouty = format!("USER{:04}", count - 7);
+        let holder = t.add_user(&shouty.to_lowercase()).await;
+        let names: Vec<String> = (0..count).map(|n| format!("User{n:04}")).collect();
+        let rows: Vec<_> = names
+            .iter()
+            .map(|name| {
+                (
+                    super::users::id.eq(UserId::generate().as_str().to_owned()),
+                    super::users::username.eq(name.clone()),
+                    super::users::password_hash.eq("$argon2id$fake"),
+                    super::users::created_at.eq(1_700_000_000_i64),
+                    super::users::updated_at.eq(1_700_000_000_i64),
+                )
+            })
+            .collect();
+        t.db.write(move |c| {
+            c.transaction(|c| {
+                for row in rows {
+                    diesel::insert_into(super::users::table).values(row).execute(c)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+
+        assert_eq!(fill(&t).await, count - 1);
+        let keys: Vec<(String, Option<String>)> =
+            t.db.run(|c| {
+                Ok(super::users::table
+                    .select((super::users::username, super::users::username_key))
+                    .order(super::users::username)
+                    .load(c)?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(keys.len(), count + 1);
+        for (name, key) in keys {
+            let expected = (name != shouty.replace("USER", "User")).then(|| name.to_lowercase());
+            assert_eq!(key, expected, "{name}");
+        }
+        assert_eq!(key_of(&t, &holder).await, Some(shouty.to_lowercase()));
+        assert_eq!(fill(&t).await, 0);
     }
 
     async fn list_pages_by_username(backend: Backend) {
@@ -733,9 +868,15 @@ mod tests {
         for user in [&old, &stale, &enabled] {
             t.store.create_user(user.clone()).await.unwrap();
         }
-        for later in
-            ["20261205600000", "20261205500000", "20261205400000", "20261205300000", "20261205200000", "20261205100000"]
-        {
+        for later in [
+            "20261205700000",
+            "20261205600000",
+            "20261205500000",
+            "20261205400000",
+            "20261205300000",
+            "20261205200000",
+            "20261205100000",
+        ] {
             assert_eq!(t.revert_last_migration().await, later);
         }
         // As the earlier release left them: one disabled without a cut-off, one with an old cut-off, one enabled.
@@ -759,7 +900,8 @@ mod tests {
                 "20261205300000",
                 "20261205400000",
                 "20261205500000",
-                "20261205600000"
+                "20261205600000",
+                "20261205700000"
             ]
         );
         let after = crate::domain::now();
@@ -773,7 +915,10 @@ mod tests {
     both_backends!(
         the_upgrade_gives_disabled_users_their_cut_off,
         the_upgrade_keys_usernames_that_no_other_folds_to,
+        the_nfc_upgrade_keys_again_the_names_that_are_not_ascii,
+        the_fill_keys_users_in_batches,
         usernames_match_in_any_letter_case,
+        usernames_match_in_either_unicode_form,
         create_and_get,
         missing_users,
         duplicates_conflict,
