@@ -4,6 +4,11 @@
 //! single character and as "e" and a combining accent is the same password whichever way it was set. Hashes
 //! stored before were made from the password as typed: a sign-in checks the NFC form first, then, when that is
 //! not what was typed, the typed form too ([`PasswordChecker::verify`]).
+//!
+//! A hash keeps the algorithm and cost it was made with. A check tells when an accepted hash is not as it would be
+//! made now (another cost than the configured one, or made from the password as typed: [`Verdict::Stale`]), so
+//! that the sign-in can store it again ([`PasswordChecker::rehash`]): raising the cost reaches every password as
+//! its user next signs in, as Keycloak does when its hashing policy changes.
 use crate::domain::text;
 use argon2::password_hash::{PasswordHash, PasswordHasher, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -74,7 +79,8 @@ impl fmt::Debug for Password {
 }
 
 fn hasher(cost: PasswordCost) -> Result<Argon2<'static>, PasswordError> {
-    let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
+    // The output length is fixed (argon2's default) so that a hash of another length shows as stale.
+    let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, Some(Params::DEFAULT_OUTPUT_LEN))
         .map_err(|e| PasswordError(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
@@ -90,6 +96,26 @@ pub fn hash_password(password: &Password, cost: PasswordCost) -> Result<String, 
         .map_err(|e| PasswordError(e.to_string()))
 }
 
+/// What [`PasswordChecker::verify`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The password is wrong, the user unknown or the stored hash unreadable.
+    Refused,
+    /// The password is right and its hash is as [`PasswordChecker::rehash`] would make it now.
+    Accepted,
+    /// The password is right but its hash is not as it would be made now: another algorithm, version, cost or
+    /// output length than the configured ones, or made from the password as typed rather than in NFC. Worth
+    /// replacing with [`PasswordChecker::rehash`].
+    Stale,
+}
+
+impl Verdict {
+    /// Whether the password is right.
+    pub fn is_accepted(self) -> bool {
+        self != Self::Refused
+    }
+}
+
 /// Checks sign-in passwords against stored hashes, keeping argon2's working memory from one check to the next.
 ///
 /// Each check hashes into the cost's memory (9 MiB by default). Allocated afresh, that memory is mapped,
@@ -98,6 +124,10 @@ pub fn hash_password(password: &Password, cost: PasswordCost) -> Result<String, 
 /// `keep` buffers are kept (one per check that can run at once); a hash stored at another cost gets its own.
 /// [`PasswordChecker::take_if_idle`] gives them up, to be freed, once sign-ins stop.
 pub struct PasswordChecker {
+    /// The configured cost: hashes of another are stale.
+    cost: PasswordCost,
+    /// The argon2 parameters of `cost`, as read back from a PHC string made with them.
+    params: Params,
     /// A hash of a random password at the configured cost: unknown users are checked against it so that
     /// they cost the same time as known ones.
     dummy_hash: String,
@@ -134,37 +164,58 @@ impl PasswordChecker {
     /// on the blocking pool).
     pub fn new(cost: PasswordCost, keep: usize) -> Result<Self, PasswordError> {
         let dummy_hash = hash_password(&Password::new(crate::domain::secret::random_token(16)), cost)?;
-        let blocks = hasher(cost)?.params().block_count();
-        Ok(Self { dummy_hash, blocks, keep, spare: Mutex::new(Vec::new()), busy: AtomicBool::new(false) })
+        let params = hasher(cost)?.params().clone();
+        let blocks = params.block_count();
+        Ok(Self { cost, params, dummy_hash, blocks, keep, spare: Mutex::new(Vec::new()), busy: AtomicBool::new(false) })
+    }
+
+    /// A new hash of `password` (in NFC) at the configured cost, to replace a [`Verdict::Stale`] one (argon2: call
+    /// it on the blocking pool).
+    pub fn rehash(&self, password: &Password) -> Result<String, PasswordError> {
+        hash_password(password, self.cost)
     }
 
     /// Checks a password against a stored PHC string: its NFC form, as passwords are hashed, then, when that
     /// fails and the password was not typed in NFC, the password as typed, as hashes stored before NFC were made
     /// (someone who set theirs with a combining accent and types it so again). With `None` (unknown user) it
     /// checks against the dummy hash the same way, so the answer takes the same time whether or not the user
-    /// exists: one check, or two for a password not typed in NFC.
-    pub fn verify(&self, password: &Password, stored: Option<&str>) -> bool {
+    /// exists: one check, or two for a password not typed in NFC. Whether an accepted hash is stale costs no
+    /// further hashing.
+    pub fn verify(&self, password: &Password, stored: Option<&str>) -> Verdict {
         let (phc, real) = match stored {
             Some(s) => (s, true),
             None => (self.dummy_hash.as_str(), false),
         };
-        let matched = match text::nfc(&password.0) {
-            Cow::Borrowed(typed) => self.matches(typed, phc),
-            Cow::Owned(composed) => match self.matches(&composed, phc) {
-                Some(false) => self.matches(&password.0, phc),
-                known => known,
+        let Ok(parsed) = PasswordHash::new(phc) else { return Verdict::Refused };
+        let (matched, as_typed) = match text::nfc(&password.0) {
+            Cow::Borrowed(typed) => (self.matches(typed, &parsed), false),
+            Cow::Owned(composed) => match self.matches(&composed, &parsed) {
+                Some(false) => (self.matches(&password.0, &parsed), true),
+                known => (known, false),
             },
         };
-        matched.unwrap_or(false) && real
+        if !(matched.unwrap_or(false) && real) {
+            Verdict::Refused
+        } else if as_typed || !self.is_current(&parsed) {
+            Verdict::Stale
+        } else {
+            Verdict::Accepted
+        }
     }
 
-    /// Whether `password` hashes to `phc` with the parameters stored in it; `None` when `phc` is unreadable.
-    fn matches(&self, password: &str, phc: &str) -> Option<bool> {
-        let parsed = PasswordHash::new(phc).ok()?;
+    /// Whether `parsed` was made as [`hash_password`] makes hashes at the configured cost.
+    fn is_current(&self, parsed: &PasswordHash<'_>) -> bool {
+        parsed.algorithm == Algorithm::Argon2id.ident()
+            && parsed.version == Some(Version::V0x13.into())
+            && Params::try_from(parsed).is_ok_and(|params| params == self.params)
+    }
+
+    /// Whether `password` hashes to `parsed` with the parameters stored in it; `None` when it is unusable.
+    fn matches(&self, password: &str, parsed: &PasswordHash<'_>) -> Option<bool> {
         let (salt, expected) = (parsed.salt?, parsed.hash?);
         let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
         let version = parsed.version.map(Version::try_from).transpose().ok()?.unwrap_or_default();
-        let argon2 = Argon2::new(algorithm, version, Params::try_from(&parsed).ok()?);
+        let argon2 = Argon2::new(algorithm, version, Params::try_from(parsed).ok()?);
         let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
         let salt = salt.decode_b64(&mut salt_bytes).ok()?;
         let mut computed = vec![0u8; expected.len()];
@@ -213,10 +264,10 @@ mod tests {
         let pw = Password::parse_new("correct horse").unwrap();
         let h = hash_password(&pw, CHEAP).unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(checker.verify(&Password::new("correct horse"), Some(&h)));
-        assert!(!checker.verify(&Password::new("wrong horse!"), Some(&h)));
-        assert!(!checker.verify(&Password::new("correct horse"), None));
-        assert!(!checker.verify(&Password::new("correct horse"), Some("not a hash")));
+        assert!(checker.verify(&Password::new("correct horse"), Some(&h)).is_accepted());
+        assert!(!checker.verify(&Password::new("wrong horse!"), Some(&h)).is_accepted());
+        assert!(!checker.verify(&Password::new("correct horse"), None).is_accepted());
+        assert!(!checker.verify(&Password::new("correct horse"), Some("not a hash")).is_accepted());
     }
 
     #[test]
@@ -226,9 +277,9 @@ mod tests {
         let other = hash_password(&Password::new("battery staple"), CHEAP).unwrap();
         // The second and later checks run in the buffer the previous one left filled.
         for _ in 0..3 {
-            assert!(checker.verify(&Password::new("correct horse"), Some(&right)));
-            assert!(!checker.verify(&Password::new("correct horse"), Some(&other)));
-            assert!(checker.verify(&Password::new("battery staple"), Some(&other)));
+            assert!(checker.verify(&Password::new("correct horse"), Some(&right)).is_accepted());
+            assert!(!checker.verify(&Password::new("correct horse"), Some(&other)).is_accepted());
+            assert!(checker.verify(&Password::new("battery staple"), Some(&other)).is_accepted());
         }
         assert_eq!(checker.spare.lock().unwrap().len(), 1);
     }
@@ -238,8 +289,8 @@ mod tests {
         let checker = PasswordChecker::new(CHEAP, 1).unwrap();
         let costlier = PasswordCost { memory_kib: 128, iterations: 2, parallelism: 2 };
         let h = hash_password(&Password::new("correct horse"), costlier).unwrap();
-        assert!(checker.verify(&Password::new("correct horse"), Some(&h)));
-        assert!(!checker.verify(&Password::new("wrong horse!"), Some(&h)));
+        assert!(checker.verify(&Password::new("correct horse"), Some(&h)).is_accepted());
+        assert!(!checker.verify(&Password::new("wrong horse!"), Some(&h)).is_accepted());
         assert!(checker.spare.lock().unwrap().is_empty());
     }
 
@@ -247,7 +298,7 @@ mod tests {
     fn buffers_are_released_after_an_idle_period_only() {
         let checker = PasswordChecker::new(CHEAP, 1).unwrap();
         let h = hash_password(&Password::new("correct horse"), CHEAP).unwrap();
-        assert!(checker.verify(&Password::new("correct horse"), Some(&h)));
+        assert!(checker.verify(&Password::new("correct horse"), Some(&h)).is_accepted());
         // A check ran in this period: the buffer stays for the next burst.
         assert!(checker.take_if_idle().is_empty());
         assert_eq!(checker.spare.lock().unwrap().len(), 1);
@@ -255,7 +306,7 @@ mod tests {
         assert!(!checker.take_if_idle().is_empty());
         assert!(checker.spare.lock().unwrap().is_empty());
         assert!(checker.take_if_idle().is_empty());
-        assert!(checker.verify(&Password::new("correct horse"), Some(&h)));
+        assert!(checker.verify(&Password::new("correct horse"), Some(&h)).is_accepted());
     }
 
     #[test]
@@ -289,10 +340,13 @@ mod tests {
             // However the Password came to be.
             let unparsed = hash_password(&Password::new(set), CHEAP).unwrap();
             for typed in [COMPOSED, DECOMPOSED] {
-                assert!(checker.verify(&Password::new(typed), Some(&h)), "set {set:?}, typed {typed:?}");
-                assert!(checker.verify(&Password::new(typed), Some(&unparsed)), "set {set:?}, typed {typed:?}");
+                assert!(checker.verify(&Password::new(typed), Some(&h)).is_accepted(), "set {set:?}, typed {typed:?}");
+                assert!(
+                    checker.verify(&Password::new(typed), Some(&unparsed)).is_accepted(),
+                    "set {set:?}, typed {typed:?}"
+                );
             }
-            assert!(!checker.verify(&Password::new("creme brulee"), Some(&h)));
+            assert!(!checker.verify(&Password::new("creme brulee"), Some(&h)).is_accepted());
         }
     }
 
@@ -308,16 +362,90 @@ mod tests {
     fn a_hash_made_before_nfc_still_verifies_as_it_was_typed() {
         let checker = PasswordChecker::new(CHEAP, 1).unwrap();
         let decomposed = hash_as_typed(DECOMPOSED);
-        assert!(checker.verify(&Password::new(DECOMPOSED), Some(&decomposed)));
-        assert!(!checker.verify(&Password::new(COMPOSED), Some(&decomposed)));
-        assert!(!checker.verify(&Password::new("cre\u{300}me bru\u{302}le\u{301}es"), Some(&decomposed)));
+        assert!(checker.verify(&Password::new(DECOMPOSED), Some(&decomposed)).is_accepted());
+        assert!(!checker.verify(&Password::new(COMPOSED), Some(&decomposed)).is_accepted());
+        assert!(!checker.verify(&Password::new("cre\u{300}me bru\u{302}le\u{301}es"), Some(&decomposed)).is_accepted());
         let composed = hash_as_typed(COMPOSED);
         for typed in [COMPOSED, DECOMPOSED] {
-            assert!(checker.verify(&Password::new(typed), Some(&composed)), "{typed:?}");
+            assert!(checker.verify(&Password::new(typed), Some(&composed)).is_accepted(), "{typed:?}");
         }
         // An unknown user is refused, in either form.
         for typed in [COMPOSED, DECOMPOSED] {
-            assert!(!checker.verify(&Password::new(typed), None));
+            assert!(!checker.verify(&Password::new(typed), None).is_accepted());
         }
+    }
+
+    // A hash made at another cost than the configured one, or of another output length or algorithm, is accepted
+    // but stale; its replacement carries the configured parameters and is not.
+    #[test]
+    fn a_hash_of_another_cost_is_stale_and_its_rehash_is_not() {
+        let checker = PasswordChecker::new(CHEAP, 1).unwrap();
+        let right = Password::new("correct horse");
+        for other in [
+            PasswordCost { memory_kib: 128, ..CHEAP },
+            PasswordCost { iterations: 2, ..CHEAP },
+            PasswordCost { parallelism: 2, ..CHEAP },
+        ] {
+            let h = hash_password(&right, other).unwrap();
+            assert_eq!(checker.verify(&right, Some(&h)), Verdict::Stale, "{other:?}");
+            assert_eq!(checker.verify(&Password::new("wrong horse!"), Some(&h)), Verdict::Refused, "{other:?}");
+            // Where that cost is the configured one, the same hash is current.
+            let there = PasswordChecker::new(other, 1).unwrap();
+            assert_eq!(there.verify(&right, Some(&h)), Verdict::Accepted, "{other:?}");
+        }
+        let salt = SaltString::encode_b64(&[7; 16]).unwrap();
+        let long = Params::new(CHEAP.memory_kib, CHEAP.iterations, CHEAP.parallelism, Some(64)).unwrap();
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, hasher(CHEAP).unwrap().params().clone());
+        for other in [Argon2::new(Algorithm::Argon2id, Version::V0x13, long), argon2i] {
+            let h = other.hash_password(b"correct horse", &salt).unwrap().to_string();
+            assert_eq!(checker.verify(&right, Some(&h)), Verdict::Stale, "{h}");
+        }
+
+        let rehashed = checker.rehash(&right).unwrap();
+        assert!(rehashed.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{rehashed}");
+        assert_eq!(checker.verify(&right, Some(&rehashed)), Verdict::Accepted);
+    }
+
+    // A hash that matched only the password as typed, not in NFC, is stale: its replacement is made in NFC, and
+    // then signs in typed either way.
+    #[test]
+    fn a_hash_matched_only_as_typed_is_stale_and_its_rehash_is_in_nfc() {
+        let checker = PasswordChecker::new(CHEAP, 1).unwrap();
+        let decomposed = hash_as_typed(DECOMPOSED);
+        assert_eq!(checker.verify(&Password::new(DECOMPOSED), Some(&decomposed)), Verdict::Stale);
+        assert_eq!(checker.verify(&Password::new(COMPOSED), Some(&decomposed)), Verdict::Refused);
+
+        let rehashed = checker.rehash(&Password::new(DECOMPOSED)).unwrap();
+        for typed in [COMPOSED, DECOMPOSED] {
+            assert_eq!(checker.verify(&Password::new(typed), Some(&rehashed)), Verdict::Accepted, "{typed:?}");
+        }
+    }
+
+    // A hash at the configured cost, made in NFC, is current however the password is typed: an up-to-date
+    // sign-in is never stored again.
+    #[test]
+    fn a_current_hash_is_not_stale() {
+        let checker = PasswordChecker::new(CHEAP, 1).unwrap();
+        for set in [COMPOSED, DECOMPOSED] {
+            let h = hash_password(&Password::new(set), CHEAP).unwrap();
+            for typed in [COMPOSED, DECOMPOSED] {
+                assert_eq!(checker.verify(&Password::new(typed), Some(&h)), Verdict::Accepted, "{set:?} {typed:?}");
+            }
+        }
+        // Made before NFC from a password typed composed, it was already in NFC.
+        assert_eq!(checker.verify(&Password::new(COMPOSED), Some(&hash_as_typed(COMPOSED))), Verdict::Accepted);
+        assert_eq!(checker.verify(&Password::new("creme brulee"), Some(&hash_as_typed(COMPOSED))), Verdict::Refused);
+    }
+
+    // An unknown user is refused, never stale, in either form: checked against the dummy hash as before.
+    #[test]
+    fn an_unknown_user_is_refused_whatever_is_typed() {
+        let checker = PasswordChecker::new(CHEAP, 1).unwrap();
+        for typed in [COMPOSED, DECOMPOSED, "correct horse"] {
+            assert_eq!(checker.verify(&Password::new(typed), None), Verdict::Refused, "{typed:?}");
+        }
+        // The check ran (into the kept buffer), as it does for a known user.
+        assert_eq!(checker.spare.lock().unwrap().len(), 1);
+        assert!(checker.take_if_idle().is_empty());
     }
 }

@@ -4,7 +4,7 @@ use super::audit::{EventFacts, RequestMeta};
 use super::error::OAuthError;
 use super::limits::Lock;
 use super::provider::Provider;
-use crate::domain::password::Password;
+use crate::domain::password::{Password, Verdict};
 use crate::domain::secret::{PlainSecret, SecretHash};
 use crate::domain::{ClientId, Device, Scope, Session, UnixTime, User, Username};
 use crate::storage::{SessionContext, StoreError};
@@ -95,28 +95,53 @@ impl SignedIn {
 impl Provider {
     /// Checks a username and password, saying why a sign-in was refused (for the audit trail). A wrong
     /// password, an unknown and a disabled user cost the same argon2 work, so the time taken reveals nothing
-    /// about which part was wrong.
+    /// about which part was wrong. An accepted password whose hash is stale gets a new hash first
+    /// ([`Provider::upgrade_password_hash`]).
     async fn verify_sign_in(&self, username: &str, password: Password) -> Result<PasswordCheck, OAuthError> {
         let found = match Username::parse(username) {
             Ok(name) => self.users.user_by_username(&name).await?,
             Err(_) => None,
         };
-        let (user, hash) = match found {
-            Some((u, h)) => (Some(u), Some(h)),
-            None => (None, None),
-        };
+        let stored = found.as_ref().map(|(_, hash)| hash.clone());
         let checker = Arc::clone(&self.password_checker);
-        let ok = self
+        let (verdict, password) = self
             .password_pool
-            .run(move || checker.verify(&password, hash.as_deref()))
+            .run(move || (checker.verify(&password, stored.as_deref()), password))
             .await
             .map_err(OAuthError::server)?;
-        Ok(match user {
+        Ok(match found {
             None => PasswordCheck::Refused { user: None, refusal: Refusal::UnknownUser },
-            Some(u) if !ok => PasswordCheck::Refused { user: Some(u), refusal: Refusal::WrongPassword },
-            Some(u) if u.disabled => PasswordCheck::Refused { user: Some(u), refusal: Refusal::Disabled },
-            Some(u) => PasswordCheck::Accepted(u),
+            Some((u, _)) if !verdict.is_accepted() => {
+                PasswordCheck::Refused { user: Some(u), refusal: Refusal::WrongPassword }
+            }
+            Some((u, _)) if u.disabled => PasswordCheck::Refused { user: Some(u), refusal: Refusal::Disabled },
+            Some((u, checked)) => {
+                if verdict == Verdict::Stale {
+                    self.upgrade_password_hash(&u, password, checked).await;
+                }
+                PasswordCheck::Accepted(u)
+            }
         })
+    }
+
+    /// Stores a new hash of an accepted sign-in's password in place of `checked`, the stale hash it matched, so
+    /// that a raised cost or the NFC form reaches each user at their next sign-in. Only while the stored hash is
+    /// still `checked`: a password changed meanwhile stays. Not a password change (no audit event, nothing
+    /// revoked), and a failure leaves the old hash, which still works, and the sign-in goes on.
+    async fn upgrade_password_hash(&self, user: &User, password: Password, checked: String) {
+        let checker = Arc::clone(&self.password_checker);
+        let stored = match self.password_pool.run(move || checker.rehash(&password)).await {
+            Ok(Ok(hash)) => self.users.upgrade_password_hash(&user.id, &checked, hash).await.map_err(|e| e.to_string()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let user_id = user.id.as_str();
+        match stored {
+            Ok(true) => tracing::info!(user_id, "password hash upgraded to the configured cost"),
+            // Changed or removed since the check: what is stored now is newer than this sign-in's hash.
+            Ok(false) => {}
+            Err(error) => tracing::warn!(user_id, %error, "a stale password hash could not be upgraded"),
+        }
     }
 
     /// Checks a sign-in's password and, when it is accepted, starts a session for the user on `device`. A user

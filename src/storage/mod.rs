@@ -53,6 +53,11 @@ pub trait UserStore: Send + Sync {
     async fn set_user_disabled(&self, username: &Username, disabled: bool, now: UnixTime) -> StoreResult<User>;
     /// Replaces the password hash of the user [`UserStore::user_by_username`] finds; `NotFound` when there is none.
     async fn set_password_hash(&self, username: &Username, hash: String, now: UnixTime) -> StoreResult<User>;
+    /// Replaces the user's password hash with `hash`, a new hash of the same password, only while the stored one
+    /// is still `checked` (the one a sign-in just accepted), so that a password changed meanwhile is never
+    /// overwritten. Not a password change: `updated_at` and the revoked-before cut-off stay. Returns whether the
+    /// hash was replaced (not when it changed meanwhile or the user is gone).
+    async fn upgrade_password_hash(&self, id: &UserId, checked: &str, hash: String) -> StoreResult<bool>;
     /// Makes every token issued to the user before `at` invalid ("sign out everywhere"), never moving an
     /// existing later cut-off back; `NotFound` when there is none.
     async fn set_user_revoked_before(&self, id: &UserId, at: UnixTime) -> StoreResult<()>;

@@ -296,6 +296,11 @@ impl UserStore for EpochUsers {
         self.after(r).await
     }
 
+    async fn upgrade_password_hash(&self, id: &UserId, checked: &str, hash: String) -> StoreResult<bool> {
+        // The same password, hashed anew: nothing a token's check reads changes, so the epoch stays.
+        self.inner.upgrade_password_hash(id, checked, hash).await
+    }
+
     async fn set_user_revoked_before(&self, id: &UserId, at: UnixTime) -> StoreResult<()> {
         let r = self.inner.set_user_revoked_before(id, at).await;
         self.after(r).await

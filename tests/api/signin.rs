@@ -314,21 +314,70 @@ both_backends!(usernames_and_passwords_sign_in_typed_in_either_unicode_form, asy
     assert!(err.contains("already exists"), "{err}");
 });
 
+/// The password hash stored for `username`.
+async fn stored_hash(store: &impl UserStore, username: &str) -> String {
+    store.user_by_username(&Username::parse(username).unwrap()).await.unwrap().unwrap().1
+}
+
 // A password set with combining accents before passwords were hashed in NFC was hashed as typed: it still signs
-// in typed so. Typed with composed letters it is another password, as it was then.
-both_backends!(a_password_hashed_as_typed_before_nfc_still_signs_in, async |app| {
+// in typed so. Typed with composed letters it is another password, as it was then, until that sign-in stores it
+// again in NFC; from then on it signs in typed either way.
+both_backends!(a_password_hashed_as_typed_before_nfc_signs_in_and_is_hashed_again_in_nfc, async |app| {
     use argon2::password_hash::{PasswordHasher, SaltString};
     add_alice(&app);
+    // At the configured cost: only the form is out of date.
+    let cost = app.settings.passwords.cost;
+    let params = argon2::Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None).unwrap();
+    let argon2 = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     let salt = SaltString::encode_b64(&[7; 16]).unwrap();
-    let as_typed = argon2::Argon2::default().hash_password(DECOMPOSED_PASSWORD.as_bytes(), &salt).unwrap().to_string();
+    let as_typed = argon2.hash_password(DECOMPOSED_PASSWORD.as_bytes(), &salt).unwrap().to_string();
     let store = tessera::startup::open_store(&app.settings).await.unwrap();
     let alice = Username::parse("alice").unwrap();
-    store.set_password_hash(&alice, as_typed, tessera::domain::now()).await.unwrap();
+    store.set_password_hash(&alice, as_typed.clone(), tessera::domain::now()).await.unwrap();
     let client = add_client(&app, &["--public"]);
     let id = client["client_id"].as_str().unwrap();
-    assert!(signs_in(&app, id, "alice", DECOMPOSED_PASSWORD).await);
     assert!(!signs_in(&app, id, "alice", COMPOSED_PASSWORD).await);
     assert!(!signs_in(&app, id, "alice", PASSWORD).await);
+    assert_eq!(stored_hash(&store, "alice").await, as_typed, "a refused sign-in stores nothing");
+    assert!(signs_in(&app, id, "alice", DECOMPOSED_PASSWORD).await);
+    assert_ne!(stored_hash(&store, "alice").await, as_typed);
+    for password in [COMPOSED_PASSWORD, DECOMPOSED_PASSWORD] {
+        assert!(signs_in(&app, id, "alice", password).await, "{password:?}");
+    }
+    assert!(!signs_in(&app, id, "alice", PASSWORD).await);
+});
+
+// Regression: a hash kept the cost it was made with, so raising `[passwords]` cost protected only passwords set
+// afterwards. A right password stores it again at the configured cost, as no change to the user: nothing else
+// moves and the audit trail has the sign-ins only. A wrong one stores nothing, and neither does a current hash.
+both_backends!(a_sign_in_hashes_a_password_of_another_cost_again_at_the_configured_one, async |app| {
+    use tessera::domain::password::{hash_password, Password, PasswordCost};
+    add_alice(&app);
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    let alice = Username::parse("alice").unwrap();
+    let cost = app.settings.passwords.cost;
+    let earlier = PasswordCost { memory_kib: cost.memory_kib * 2, iterations: cost.iterations + 1, ..cost };
+    let old = hash_password(&Password::new(PASSWORD), earlier).unwrap();
+    store.set_password_hash(&alice, old.clone(), tessera::domain::now()).await.unwrap();
+    let (before, _) = store.user_by_username(&alice).await.unwrap().unwrap();
+    let events_before = app.cli_json(&["audit", "list", "--user", "alice"], None)["events"].as_array().unwrap().len();
+    let client = add_client(&app, &["--public"]);
+    let id = client["client_id"].as_str().unwrap();
+
+    assert!(!signs_in(&app, id, "alice", "wrong horse battery").await);
+    assert_eq!(stored_hash(&store, "alice").await, old, "a wrong password stores nothing");
+    assert!(signs_in(&app, id, "alice", PASSWORD).await);
+    let upgraded = stored_hash(&store, "alice").await;
+    let configured = format!("$argon2id$v=19$m={},t={},p={}$", cost.memory_kib, cost.iterations, cost.parallelism);
+    assert!(upgraded.starts_with(&configured), "{upgraded} at {configured}");
+    let (after, _) = store.user_by_username(&alice).await.unwrap().unwrap();
+    assert_eq!(after, before, "updated_at and the revoked-before cut-off stay");
+    assert!(signs_in(&app, id, "alice", PASSWORD).await);
+    assert_eq!(stored_hash(&store, "alice").await, upgraded, "a current hash is not stored again");
+    let events = app.cli_json(&["audit", "list", "--user", "alice"], None);
+    let kinds: Vec<&str> = events["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.len(), events_before + 3, "{events}");
+    assert!(kinds.iter().all(|k| k.starts_with("login_") || *k == "user_created"), "{kinds:?}");
 });
 
 both_backends!(rp_flow_confidential_client, async |app| {

@@ -319,6 +319,17 @@ impl UserStore for DieselStore {
             .await
     }
 
+    async fn upgrade_password_hash(&self, id: &UserId, checked: &str, hash: String) -> StoreResult<bool> {
+        let (id, checked) = (id.as_str().to_owned(), checked.to_owned());
+        self.db()
+            .write(move |c| {
+                // One statement compares and sets: a change committed since the check makes it match no row.
+                let row = users::table.find(&id).filter(users::password_hash.eq(&checked));
+                Ok(diesel::update(row).set(users::password_hash.eq(&hash)).execute(c)? > 0)
+            })
+            .await
+    }
+
     async fn set_user_revoked_before(&self, id: &UserId, at: UnixTime) -> StoreResult<()> {
         let id = id.as_str().to_owned();
         self.db()
@@ -735,6 +746,35 @@ mod tests {
         assert_eq!(changed.email, nu.email);
     }
 
+    // A sign-in's upgrade of a stale hash replaces it only while it is still the one checked, so a password
+    // changed meanwhile stays; and it is no change to the user: updated_at and the cut-off stay.
+    async fn upgrade_password_hash_replaces_only_the_hash_checked(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let nu = new_user("olga");
+        t.store.create_user(nu.clone()).await.unwrap();
+        let other = new_user("paul");
+        t.store.create_user(other.clone()).await.unwrap();
+        t.store.set_user_revoked_before(&nu.id, 1_700_000_050).await.unwrap();
+        let before = t.store.user_by_id(&nu.id).await.unwrap().unwrap();
+        let hash_of = |name: &Username| {
+            let name = name.clone();
+            let store = &t.store;
+            async move { store.user_by_username(&name).await.unwrap().unwrap().1 }
+        };
+
+        assert!(t.store.upgrade_password_hash(&nu.id, &nu.password_hash, "$argon2id$up".into()).await.unwrap());
+        assert_eq!(hash_of(&nu.username).await, "$argon2id$up");
+        assert_eq!(t.store.user_by_id(&nu.id).await.unwrap().unwrap(), before, "nothing else moved");
+        assert_eq!(hash_of(&other.username).await, other.password_hash, "other users are left alone");
+
+        // The password was changed since the hash was checked: the change stays.
+        t.store.set_password_hash(&nu.username, "$argon2id$changed".into(), 1_700_000_100).await.unwrap();
+        assert!(!t.store.upgrade_password_hash(&nu.id, "$argon2id$up", "$argon2id$late".into()).await.unwrap());
+        assert_eq!(hash_of(&nu.username).await, "$argon2id$changed");
+        // A user gone is no error.
+        assert!(!t.store.upgrade_password_hash(&UserId::generate(), "$argon2id$up", "x".into()).await.unwrap());
+    }
+
     async fn revoked_before_round_trips(backend: Backend) {
         let t = TestDb::new(backend).await;
         let nu = new_user("erin");
@@ -925,6 +965,7 @@ mod tests {
         list_pages_by_username,
         disable_and_change_password,
         revoked_before_round_trips,
+        upgrade_password_hash_replaces_only_the_hash_checked,
         update_changes_only_what_is_given,
         delete_cascades,
     );
