@@ -166,8 +166,12 @@ pub struct RawLimits {
 impl Default for RawLimits {
     fn default() -> Self {
         Self {
-            login_ip_failures: 5,
-            login_ip_window_seconds: 60,
+            // Many people can share one address (an office or campus NAT, a proxy not yet in
+            // `http.trusted_proxies`): five failures a minute would lock them all out at each burst of typos. A
+            // hundred per quarter hour allows a password spray about as few guesses a day per address (9,600
+            // against 7,200), while each account has its own lock below.
+            login_ip_failures: 100,
+            login_ip_window_seconds: 15 * 60,
             login_user_failures: 5,
             login_user_window_seconds: 15 * 60,
             login_user_lock_seconds: 60,

@@ -31,7 +31,7 @@ fn defaults_are_the_embedded_setup() {
     let cores = crate::blocking::cores() as u32;
     assert_eq!(s.database.max_connections, (2 * cores).clamp(4, 16));
     assert!(matches!(s.keys.kek, KekSource::CreateIfMissing(_)));
-    assert_eq!(s.limits.login_ip, Some(Rate { max: 5, window: 60 }));
+    assert_eq!(s.limits.login_ip, Some(Rate { max: 100, window: 900 }));
     assert_eq!(s.limits.login_user, Some(Lockout { failures: 5, window: 900, lock: 60, max_lock: 900 }));
     assert_eq!(s.limits.token_client, Some(Rate { max: 600, window: 60 }));
     assert_eq!(s.limits.token_ip, Some(Rate { max: 1200, window: 60 }));

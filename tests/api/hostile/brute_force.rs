@@ -81,6 +81,26 @@ both_backends!(
     }
 );
 
+// Regression: the default allowed five failures a minute per address, so a dozen people behind one office NAT (or
+// every user behind a proxy not yet in `http.trusted_proxies`) mistyping their passwords locked everyone there out.
+// With the defaults, a burst of failures under different names from one address leaves it open.
+both_backends!(a_burst_of_typos_from_one_address_does_not_lock_it_out_by_default, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &["--public"]);
+    let (challenge, _) = pkce_pair();
+    let url = authorize_url(&app, s(&client, "client_id"), &challenge, "");
+    let b = browser();
+    let form = open_login(&app, &b, &url).await;
+    for n in 0..12 {
+        let name = format!("colleague-{n}");
+        let r = submit_login(&app, &b, &form, &name, "typo").await;
+        assert_eq!(r.status(), StatusCode::OK, "{name}");
+    }
+    let r = submit_login(&app, &b, &form, "alice", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    assert!(events_of(&audit_events(&app), "login_lockout").is_empty());
+});
+
 both_backends!(
     login_brute_force_locks_the_username_progressively,
     |raw| {
