@@ -122,26 +122,10 @@ fn migrate_lists_what_it_applied() {
 
 #[test]
 fn serve_with_json_prints_one_json_line_once_it_listens() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = tessera_command(dir.path());
-    cmd.env("TESSERA__HTTP__BIND", "127.0.0.1:0")
-        .args(["--json", "serve"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx.recv_timeout(Duration::from_secs(30));
+    let (mut child, v) = serve_json(dir.path(), &[("TESSERA__HTTP__BIND", "127.0.0.1:0")]);
     let _ = child.kill();
     let _ = child.wait();
-    let line = line.expect("a line within 30 s");
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
     let listening = v["listening"].as_str().unwrap();
     assert!(listening.starts_with("127.0.0.1:") && !listening.ends_with(":0"), "{v}");
     assert_eq!((v["database"].as_str(), v["cache"].as_str()), (Some("sqlite"), Some("memory")), "{v}");

@@ -350,6 +350,29 @@ pub fn tessera_command(cwd: &Path) -> Command {
     cmd
 }
 
+/// Starts `tessera --json serve` in `cwd` with `settings` (environment variables) and reads the one JSON line it
+/// prints once it listens, waiting up to 30 s; the process keeps running, and is killed if no line came.
+pub fn serve_json(cwd: &Path, settings: &[(&str, &str)]) -> (std::process::Child, Value) {
+    use std::io::{BufRead, BufReader};
+    let mut cmd = tessera_command(cwd);
+    cmd.envs(settings.iter().copied()).args(["--json", "serve"]).stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("starting the tessera binary");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("no line from serve within 30 s");
+    };
+    let v = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    (child, v)
+}
+
 /// Runs `cmd` to completion with `stdin` piped in (or closed).
 pub fn run(mut cmd: Command, stdin: Option<&str>) -> Output {
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })

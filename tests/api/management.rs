@@ -105,28 +105,10 @@ both_backends!(
 /// should, and SIGTERM stops the process with both listeners.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_names_the_management_listener_and_stops_it_on_sigterm() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = tessera_command(dir.path());
-    cmd.env("TESSERA__HTTP__BIND", "127.0.0.1:0")
-        .env("TESSERA__HTTP__MANAGEMENT_BIND", "127.0.0.1:0")
-        .args(["--json", "serve"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30))).await.unwrap();
-    let Ok(line) = line else {
-        let _ = child.kill();
-        panic!("no line from serve within 30 s");
-    };
-    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let settings = [("TESSERA__HTTP__BIND", "127.0.0.1:0"), ("TESSERA__HTTP__MANAGEMENT_BIND", "127.0.0.1:0")];
+    let path = dir.path().to_owned();
+    let (mut child, v) = tokio::task::spawn_blocking(move || serve_json(&path, &settings)).await.unwrap();
     let (public, management) = (v["listening"].as_str().unwrap(), v["management"].as_str().unwrap());
     assert!(management.starts_with("127.0.0.1:") && !management.ends_with(":0") && management != public, "{v}");
 

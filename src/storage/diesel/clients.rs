@@ -276,23 +276,8 @@ mod tests {
         for client in [&old, &untouched] {
             t.store.create_client(client).await.unwrap();
         }
-        assert_eq!(t.revert_last_migration().await, "20261205700000");
-        assert_eq!(t.revert_last_migration().await, "20261205600000");
-        assert_eq!(t.revert_last_migration().await, "20261205500000");
-        assert_eq!(t.revert_last_migration().await, "20261205400000");
-        assert_eq!(t.revert_last_migration().await, "20261205300000");
-        assert_eq!(t.revert_last_migration().await, "20261205200000");
-        assert_eq!(
-            t.db.migrate().await.unwrap(),
-            [
-                "20261205200000",
-                "20261205300000",
-                "20261205400000",
-                "20261205500000",
-                "20261205600000",
-                "20261205700000"
-            ]
-        );
+        let reverted = t.revert_down_to("20261205200000").await;
+        assert_eq!(t.db.migrate().await.unwrap(), reverted);
         let texts = |list: &[RedirectUri]| list.iter().map(|u| u.as_str().to_owned()).collect::<Vec<_>>();
         let read = t.store.client(&old.id).await.unwrap().unwrap();
         assert_eq!(
@@ -335,9 +320,8 @@ mod tests {
             client.application_type = ApplicationType::Native;
             t.store.create_client(&client).await.unwrap();
         }
-        assert_eq!(t.revert_last_migration().await, "20261205700000");
-        assert_eq!(t.revert_last_migration().await, "20261205600000");
-        assert_eq!(t.db.migrate().await.unwrap(), ["20261205600000", "20261205700000"]);
+        let reverted = t.revert_down_to("20261205600000").await;
+        assert_eq!(t.db.migrate().await.unwrap(), reverted);
         for (id, _, _, expected) in cases {
             let read = t.store.client(&ClientId::parse(id).unwrap()).await.unwrap().unwrap();
             assert_eq!(read.application_type, expected, "{id}");

@@ -505,15 +505,7 @@ mod tests {
         if backend == Backend::Postgres {
             expected.push("20261205000000");
         }
-        expected.extend([
-            "20261205100000",
-            "20261205200000",
-            "20261205300000",
-            "20261205400000",
-            "20261205500000",
-            "20261205600000",
-            "20261205700000",
-        ]);
+        expected.extend(test_support::LATER_MIGRATIONS);
         assert_eq!(t.db.migrate().await.unwrap(), expected);
         assert!(t.db.migrate().await.unwrap().is_empty());
     }

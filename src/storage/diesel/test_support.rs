@@ -11,6 +11,19 @@ use crate::storage::{AuditEvent, ClientStore, RefreshTokenRecord, UserStore};
 use std::time::Duration;
 use tempfile::TempDir;
 
+/// Every migration from 2026-12-05-100000 on, oldest first: the same on both backends (Postgres's own index is
+/// older). Tests that take the schema back before one of them name them from here ([`TestDb::revert_down_to`]),
+/// so that a new migration is listed here alone.
+pub(crate) const LATER_MIGRATIONS: &[&str] = &[
+    "20261205100000",
+    "20261205200000",
+    "20261205300000",
+    "20261205400000",
+    "20261205500000",
+    "20261205600000",
+    "20261205700000",
+];
+
 /// A database for one test; dropping it removes the SQLite directory or the Postgres database.
 pub(crate) struct TestDb {
     pub db: Db,
@@ -83,6 +96,17 @@ impl TestDb {
             })
             .await
             .unwrap()
+    }
+
+    /// Reverts the migrations of [`LATER_MIGRATIONS`] from the newest down to `version`, which must be one of
+    /// them, checking each as it goes; returns those reverted, oldest first: what `migrate` applies again.
+    pub async fn revert_down_to(&self, version: &str) -> Vec<&'static str> {
+        let reverted: Vec<&'static str> = LATER_MIGRATIONS.iter().copied().filter(|v| *v >= version).collect();
+        assert_eq!(reverted.first(), Some(&version), "{version} is not among the later migrations");
+        for expected in reverted.iter().rev() {
+            assert_eq!(self.revert_last_migration().await, *expected);
+        }
+        reverted
     }
 
     /// Creates a public client `id` with every optional field empty, for rows that reference `clients`.
