@@ -122,6 +122,8 @@ pub struct RawTokens {
     pub refresh_token_ttl_seconds: i64,
     pub refresh_idle_seconds: i64,
     pub refresh_grace_seconds: i64,
+    /// How long a rotated refresh token's row is kept for reuse detection before the purge may delete it.
+    pub rotated_refresh_retention_seconds: i64,
     pub default_audience: Option<String>,
     pub leeway_seconds: i64,
     pub code_ttl_seconds: i64,
@@ -262,6 +264,7 @@ impl Default for RawTokens {
             refresh_token_ttl_seconds: 30 * 24 * 3600,
             refresh_idle_seconds: 14 * 24 * 3600,
             refresh_grace_seconds: 10,
+            rotated_refresh_retention_seconds: 24 * 3600,
             default_audience: None,
             leeway_seconds: 30,
             code_ttl_seconds: 60,
@@ -506,6 +509,9 @@ pub struct TokenSettings {
     pub refresh_token_ttl: i64,
     pub refresh_idle: i64,
     pub refresh_grace: i64,
+    /// How long a rotated refresh token stays stored (at least `refresh_grace`), so that presenting it again
+    /// is seen as reuse; after that it is purged and unknown.
+    pub rotated_refresh_retention: i64,
     pub default_audience: Option<String>,
     pub leeway: i64,
     pub code_ttl: i64,
@@ -674,6 +680,19 @@ impl RawSettings {
                 return Err(invalid("tokens.refresh_grace_seconds", "must be 0 (off) or more"));
             } else {
                 t.refresh_grace_seconds
+            },
+            rotated_refresh_retention: match positive(
+                "tokens.rotated_refresh_retention_seconds",
+                t.rotated_refresh_retention_seconds,
+            )? {
+                // A retry within the grace window must find the rotated row to be answered, not refused.
+                r if r < t.refresh_grace_seconds => {
+                    return Err(invalid(
+                        "tokens.rotated_refresh_retention_seconds",
+                        format!("must be at least tokens.refresh_grace_seconds ({})", t.refresh_grace_seconds),
+                    ))
+                }
+                r => r,
             },
             default_audience: t.default_audience.clone(),
             leeway: if (0..=300).contains(&t.leeway_seconds) {

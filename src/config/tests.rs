@@ -27,6 +27,7 @@ fn defaults_are_the_embedded_setup() {
     assert!(s.redis.is_none());
     assert_eq!(s.registration, RegistrationMode::Open);
     assert_eq!(s.tokens.refresh_grace, 10);
+    assert_eq!(s.tokens.rotated_refresh_retention, 86400);
     assert_eq!(s.database.purge_interval, Some(std::time::Duration::from_secs(3600)));
     let cores = crate::blocking::cores() as u32;
     assert_eq!(s.database.max_connections, (2 * cores).clamp(4, 16));
@@ -50,6 +51,26 @@ fn retired_keys_outlive_the_longest_client_access_token() {
     assert_eq!((s.tokens.access_token_ttl, s.longest_signed_lifetime()), (600, 86400));
     let e = load("[tokens]\nmax_access_token_ttl_seconds = 599", &[]).unwrap_err().to_string();
     assert!(e.contains("tokens.max_access_token_ttl_seconds") && e.contains("600"), "{e}");
+}
+
+#[test]
+fn rotated_refresh_tokens_are_kept_at_least_for_the_grace_window() {
+    let s = load("", &[("TOKENS__ROTATED_REFRESH_RETENTION_SECONDS", "600")]).unwrap();
+    assert_eq!(s.tokens.rotated_refresh_retention, 600);
+    let s = load("[tokens]\nrefresh_grace_seconds = 30\nrotated_refresh_retention_seconds = 30", &[]).unwrap();
+    assert_eq!((s.tokens.refresh_grace, s.tokens.rotated_refresh_retention), (30, 30));
+    let s = load("[tokens]\nrefresh_grace_seconds = 0\nrotated_refresh_retention_seconds = 1", &[]).unwrap();
+    assert_eq!(s.tokens.rotated_refresh_retention, 1);
+    for retention in ["0", "-1"] {
+        let e = load("", &[("TOKENS__ROTATED_REFRESH_RETENTION_SECONDS", retention)]).unwrap_err().to_string();
+        assert!(e.contains("tokens.rotated_refresh_retention_seconds") && e.contains("greater than 0"), "{e}");
+    }
+    let e = load("[tokens]\nrefresh_grace_seconds = 30\nrotated_refresh_retention_seconds = 29", &[])
+        .unwrap_err()
+        .to_string();
+    for part in ["tokens.rotated_refresh_retention_seconds", "tokens.refresh_grace_seconds", "(30)"] {
+        assert!(e.contains(part), "{part}: {e}");
+    }
 }
 
 #[test]

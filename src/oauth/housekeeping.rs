@@ -9,7 +9,7 @@ use std::time::Duration;
 /// What one pass deleted.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Purged {
-    /// Refresh tokens past their absolute expiry (their family's).
+    /// Refresh tokens past their absolute expiry (their family's, or a rotated token's retention).
     pub refresh_tokens: u64,
     /// Revocations of access tokens that have expired anyway.
     pub revocations: u64,

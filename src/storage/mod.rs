@@ -385,10 +385,17 @@ pub trait RefreshTokenStore: Send + Sync {
         &self,
         token_hash: &str,
     ) -> StoreResult<Option<(RefreshTokenRecord, Option<User>)>>;
-    /// In one transaction: marks `old_id` used at `now` only if it is neither used nor revoked, and then
-    /// inserts `new`. `Ok(false)` when another request used or revoked it first (nothing is written), so
+    /// In one transaction: marks `old_id` used at `now` only if it is neither used nor revoked, ends it at
+    /// `keep_until` at the latest (its `expires_at` and `idle_expires_at`, so that the purge deletes it then), and
+    /// then inserts `new`. `Ok(false)` when another request used or revoked it first (nothing is written), so
     /// concurrent uses of one token cannot both rotate it.
-    async fn rotate_refresh_token(&self, old_id: &str, new: &RefreshTokenRecord, now: UnixTime) -> StoreResult<bool>;
+    async fn rotate_refresh_token(
+        &self,
+        old_id: &str,
+        new: &RefreshTokenRecord,
+        now: UnixTime,
+        keep_until: UnixTime,
+    ) -> StoreResult<bool>;
     /// A user's refresh tokens that can still be used at `now`: neither used, revoked nor past their absolute or
     /// idle end (the account page's connected apps).
     async fn live_refresh_tokens_of_user(
@@ -412,7 +419,8 @@ pub trait RefreshTokenStore: Send + Sync {
         client_id: &ClientId,
         now: UnixTime,
     ) -> StoreResult<IssuedAccessTokens>;
-    /// Deletes tokens whose family expired before `now`; returns how many.
+    /// Deletes tokens that expired before `now` (their family's expiry, or the end of a rotated token's
+    /// retention); returns how many.
     async fn purge_expired_refresh_tokens(&self, now: UnixTime) -> StoreResult<u64>;
 }
 

@@ -1134,6 +1134,80 @@ both_backends!(
     }
 );
 
+// A rotated token is kept for the retention, then purged: replayed before, it revokes its family; after, it is
+// an unknown token and its family lives on.
+both_backends!(
+    a_rotated_refresh_token_is_forgotten_after_its_retention,
+    |raw| {
+        raw.tokens.refresh_grace_seconds = 0;
+        raw.tokens.rotated_refresh_retention_seconds = 2;
+        // The row is kept until the access token issued with it expires, too.
+        raw.tokens.access_token_ttl_seconds = 2;
+    },
+    async |app| {
+        use tessera::storage::RefreshTokenStore;
+        let g = sign_in(&app, "openid offline_access", &[]).await;
+        let store = tessera::startup::open_store(&app.settings).await.unwrap();
+
+        // Inside the retention a replay is reuse.
+        let reused = s(&g.tokens, "refresh_token").to_owned();
+        let (st, body) = refresh(&app, &g, &reused).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        let (st, e) = refresh(&app, &g, &reused).await;
+        assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"));
+        assert_eq!(introspect(&app, &g, s(&body, "refresh_token")).await["active"], false, "the family is revoked");
+
+        // Another grant, rotated once: its rotated token goes with the first purge after the retention.
+        let tokens = code_flow(&app, &g.client_id, &g.secret, "openid offline_access").await;
+        let old = s(&tokens, "refresh_token").to_owned();
+        let (st, body) = refresh(&app, &g, &old).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        let successor = s(&body, "refresh_token").to_owned();
+        let hash = tessera::domain::secret::SecretHash::of(&old);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            store.purge_expired_refresh_tokens(tessera::domain::now()).await.unwrap();
+            if store.refresh_token_by_hash(hash.as_str()).await.unwrap().is_none() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the rotated refresh token is still stored");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        let (st, e) = refresh(&app, &g, &old).await;
+        assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"));
+        assert_eq!(introspect(&app, &g, &successor).await["active"], true, "the family is untouched");
+        let (st, body) = refresh(&app, &g, &successor).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+    }
+);
+
+// A family revocation ends the access tokens its refresh tokens record: a rotated one stays stored, past its
+// retention, as long as the access token issued with it lives.
+both_backends!(
+    a_rotated_refresh_token_is_kept_while_its_access_token_lives,
+    |raw| {
+        raw.tokens.refresh_grace_seconds = 0;
+        raw.tokens.rotated_refresh_retention_seconds = 1;
+        raw.tokens.access_token_ttl_seconds = 6;
+    },
+    async |app| {
+        use tessera::storage::RefreshTokenStore;
+        let g = sign_in(&app, "openid offline_access", &[]).await;
+        let store = tessera::startup::open_store(&app.settings).await.unwrap();
+        let (old, access) = (s(&g.tokens, "refresh_token"), s(&g.tokens, "access_token"));
+        let (st, body) = refresh(&app, &g, old).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        // Past the retention, within the access token's life.
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        store.purge_expired_refresh_tokens(tessera::domain::now()).await.unwrap();
+        assert_eq!(introspect(&app, &g, access).await["active"], true);
+        let (st, e) = refresh(&app, &g, old).await;
+        assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"));
+        assert_eq!(introspect(&app, &g, s(&body, "refresh_token")).await["active"], false, "the family is revoked");
+        assert_eq!(introspect(&app, &g, access).await["active"], false, "with the rotated token's access token");
+    }
+);
+
 // Regression: a logout `state` over 512 bytes was dropped silently, while /authorize returns any state it is
 // given (RP-Initiated Logout 1.0 §2: the OP passes it back).
 both_backends!(logout_returns_a_long_state_as_given, async |app| {

@@ -1,6 +1,8 @@
 //! `grant_type=refresh_token` (RFC 6749 §6) with rotation on every use and reuse detection: a rotated
 //! token presented again revokes its whole family, unless it is the same client retrying within the grace
-//! window, which gets the very same response again (DESIGN.md §4).
+//! window, which gets the very same response again (DESIGN.md §4). A rotated token is kept for
+//! `tokens.rotated_refresh_retention_seconds` (at least the grace window), then purged: presented after that,
+//! it is an unknown token, refused without revoking its family.
 use super::{scope_string, TokenResponse};
 use crate::domain::secret::{PlainSecret, SecretHash};
 use crate::domain::{Client, Scope, UnixTime, User};
@@ -89,10 +91,14 @@ impl Provider {
         };
         let id_token_ttl = (scope.contains(Scope::OPENID) && rt.user_id.is_some()).then_some(self.tokens.id_token_ttl);
         let id = id_token_ttl.map(|ttl| IdTokenExtras { nonce: None, amr: Vec::new(), ttl });
+        // The rotated row is kept for reuse detection for the retention only, then purged: a token presented
+        // after that is unknown and revokes nothing. Never before the access token issued with it expires,
+        // which a revocation of the family must still find (`access_jti`).
+        let keep_until = (now + self.tokens.rotated_refresh_retention).max(rt.access_expires_at.unwrap_or(now));
         // The signatures are made while the rotation commits: both take about as long. Tokens of a rotation
         // that does not happen are dropped unseen.
         let (rotated, minted) = tokio::join!(
-            self.refresh_tokens.rotate_refresh_token(&rt.id, &next, now),
+            self.refresh_tokens.rotate_refresh_token(&rt.id, &next, now, keep_until),
             self.mint(&access, id, jti, now)
         );
         let rotated = rotated.map_err(|e| match e {

@@ -2,8 +2,10 @@
 //!
 //! Only the hash of a token is stored; the scope is space-separated. Rotation is a compare-and-set on `used_at`
 //! followed by the insert of the successor, in one transaction (one statement on Postgres), so a token rotates
-//! once however many requests present it at the same time. The code grant's insert and its checks of the user
-//! and the session are likewise one transaction, one statement on Postgres, where the user's withdrawal of the
+//! once however many requests present it at the same time. The same write ends the rotated token's row at the
+//! retention the caller asks for (`expires_at`, and `idle_expires_at` which never exceeds it), so the purge of
+//! expired rows deletes it then instead of at its family's expiry. The code grant's insert and its checks of the
+//! user and the session are likewise one transaction, one statement on Postgres, where the user's withdrawal of the
 //! client is looked for in a second statement, after the insert committed. Revocations return the live access
 //! tokens issued with the refresh tokens they revoke (`access_jti`, `access_expires_at`), for the caller to deny.
 //!
@@ -23,10 +25,11 @@ use crate::storage::{
     CodeGrantStanding, IssuedAccessTokens, RefreshTokenRecord, RefreshTokenStore, StoreError, StoreResult,
 };
 use async_trait::async_trait;
+use diesel::dsl::case_when;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Bool, Nullable};
+use diesel::sql_types::{BigInt, Bool, Nullable};
 
 /// A `refresh_tokens` row as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -129,6 +132,7 @@ struct RotatePg<'a> {
     old_id: &'a str,
     new: &'a RefreshTokenRow,
     now: UnixTime,
+    keep_until: UnixTime,
 }
 
 impl QueryId for RotatePg<'_> {
@@ -141,7 +145,11 @@ impl QueryFragment<Pg> for RotatePg<'_> {
         use diesel::sql_types::{BigInt, Text};
         out.push_sql("WITH used AS (UPDATE refresh_tokens SET used_at = ");
         out.push_bind_param::<BigInt, _>(&self.now)?;
-        out.push_sql(" WHERE id = ");
+        out.push_sql(", expires_at = LEAST(expires_at, ");
+        out.push_bind_param::<BigInt, _>(&self.keep_until)?;
+        out.push_sql("), idle_expires_at = LEAST(idle_expires_at, ");
+        out.push_bind_param::<BigInt, _>(&self.keep_until)?;
+        out.push_sql(") WHERE id = ");
         out.push_bind_param::<Text, _>(self.old_id)?;
         out.push_sql(
             " AND used_at IS NULL AND NOT revoked AND NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE revoked AND \
@@ -219,8 +227,13 @@ fn push_insert_select<'b>(
 
 impl RunQueryDsl<PgConnection> for RotatePg<'_> {}
 
-fn rotate_pg(conn: &mut PgConnection, old_id: &str, new: &RefreshTokenRow, now: UnixTime) -> StoreResult<bool> {
-    let inserted = RotatePg { old_id, new, now }.execute(conn).map_err(insert_error)?;
+fn rotate_pg(
+    conn: &mut PgConnection,
+    old_id: &str,
+    new: &RefreshTokenRow,
+    (now, keep_until): (UnixTime, UnixTime),
+) -> StoreResult<bool> {
+    let inserted = RotatePg { old_id, new, now, keep_until }.execute(conn).map_err(insert_error)?;
     Ok(inserted == 1)
 }
 
@@ -286,9 +299,14 @@ impl<T> From<diesel::result::Error> for Abort<T> {
 }
 
 /// One rotation, in one transaction: `Ok(false)` when `old_id` is not there to use any more.
-fn rotate(conn: &mut AnyConnection, old_id: &str, new: &RefreshTokenRow, now: UnixTime) -> StoreResult<bool> {
+fn rotate(
+    conn: &mut AnyConnection,
+    old_id: &str,
+    new: &RefreshTokenRow,
+    (now, keep_until): (UnixTime, UnixTime),
+) -> StoreResult<bool> {
     if let AnyConnection::Postgresql(pg) = conn {
-        return rotate_pg(pg, old_id, new, now);
+        return rotate_pg(pg, old_id, new, (now, keep_until));
     }
     let outcome = conn.transaction(|c| {
         // The compare-and-set comes first: a loser writes nothing and, on Postgres, waits on the row lock for the
@@ -299,7 +317,20 @@ fn rotate(conn: &mut AnyConnection, old_id: &str, new: &RefreshTokenRow, now: Un
                 .filter(refresh_tokens::used_at.is_null())
                 .filter(refresh_tokens::revoked.eq(false)),
         )
-        .set(refresh_tokens::used_at.eq(now))
+        .set((
+            refresh_tokens::used_at.eq(now),
+            // LEAST(column, keep_until), as on Postgres.
+            refresh_tokens::expires_at.eq(case_when::<_, _, BigInt>(
+                refresh_tokens::expires_at.gt(keep_until),
+                keep_until,
+            )
+            .otherwise(refresh_tokens::expires_at)),
+            refresh_tokens::idle_expires_at.eq(case_when::<_, _, BigInt>(
+                refresh_tokens::idle_expires_at.gt(keep_until),
+                keep_until,
+            )
+            .otherwise(refresh_tokens::idle_expires_at)),
+        ))
         .execute(c)?;
         if marked == 0 {
             return Err(Abort::Refused(()));
@@ -599,10 +630,16 @@ impl RefreshTokenStore for DieselStore {
             .await
     }
 
-    async fn rotate_refresh_token(&self, old_id: &str, new: &RefreshTokenRecord, now: UnixTime) -> StoreResult<bool> {
+    async fn rotate_refresh_token(
+        &self,
+        old_id: &str,
+        new: &RefreshTokenRecord,
+        now: UnixTime,
+        keep_until: UnixTime,
+    ) -> StoreResult<bool> {
         let old_id = old_id.to_owned();
         let row = row_from_record(new);
-        self.db().write(move |c| rotate(c, &old_id, &row, now)).await
+        self.db().write(move |c| rotate(c, &old_id, &row, (now, keep_until))).await
     }
 
     async fn live_refresh_tokens_of_user(

@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 const NOW: UnixTime = 1_700_001_000;
+/// A `keep_until` past every token's expiry: the rotated token keeps its own.
+const FAR: UnixTime = UnixTime::MAX;
 
 /// Every token of a family as stored, by id.
 async fn family(t: &TestDb, family_id: &str) -> Vec<RefreshTokenRecord> {
@@ -103,19 +105,19 @@ async fn rotation_happens_once(backend: Backend) {
     t.store.insert_refresh_token(&first).await.unwrap();
 
     let second = RefreshTokenRecord { parent_id: Some("rt1".into()), ..refresh_token("rt2", "f", &client) };
-    assert!(t.store.rotate_refresh_token("rt1", &second, NOW).await.unwrap());
+    assert!(t.store.rotate_refresh_token("rt1", &second, NOW, FAR).await.unwrap());
     assert_eq!(by_id(&t, "rt1").await, Some(RefreshTokenRecord { used_at: Some(NOW), ..first.clone() }));
     assert_eq!(by_id(&t, "rt2").await, Some(second.clone()));
 
     // The same token again: a replay. Nothing is written, not even a later used_at.
     let third = refresh_token("rt3", "f", &client);
-    assert!(!t.store.rotate_refresh_token("rt1", &third, NOW + 5).await.unwrap());
+    assert!(!t.store.rotate_refresh_token("rt1", &third, NOW + 5, FAR).await.unwrap());
     assert_eq!(by_id(&t, "rt1").await.unwrap().used_at, Some(NOW));
     assert!(by_id(&t, "rt3").await.is_none());
 
     // The successor rotates in turn; unknown tokens never do.
-    assert!(t.store.rotate_refresh_token("rt2", &third, NOW + 10).await.unwrap());
-    assert!(!t.store.rotate_refresh_token("nope", &refresh_token("rt4", "f", &client), NOW).await.unwrap());
+    assert!(t.store.rotate_refresh_token("rt2", &third, NOW + 10, FAR).await.unwrap());
+    assert!(!t.store.rotate_refresh_token("nope", &refresh_token("rt4", "f", &client), NOW, FAR).await.unwrap());
     assert_eq!(family(&t, "f").await.len(), 3);
 }
 
@@ -337,10 +339,10 @@ async fn failed_rotation_rolls_back(backend: Backend) {
     t.store.insert_refresh_token(&refresh_token("rt2", "f", &client)).await.unwrap();
     // The successor clashes with rt2's hash after rt1 was marked used; the mark must roll back with it.
     let clash = RefreshTokenRecord { token_hash: "hash-rt2".into(), ..refresh_token("rt3", "f", &client) };
-    let err = t.store.rotate_refresh_token("rt1", &clash, NOW).await.unwrap_err();
+    let err = t.store.rotate_refresh_token("rt1", &clash, NOW, FAR).await.unwrap_err();
     assert!(matches!(&err, StoreError::Conflict(what) if what == "refresh token hash"), "{err:?}");
     assert_eq!(by_id(&t, "rt1").await.unwrap().used_at, None);
-    assert!(t.store.rotate_refresh_token("rt1", &refresh_token("rt3", "f", &client), NOW).await.unwrap());
+    assert!(t.store.rotate_refresh_token("rt1", &refresh_token("rt3", "f", &client), NOW, FAR).await.unwrap());
 }
 
 async fn concurrent_rotations_have_one_winner(backend: Backend) {
@@ -352,7 +354,8 @@ async fn concurrent_rotations_have_one_winner(backend: Backend) {
     for i in 0..20 {
         let store = t.store.clone();
         let new = refresh_token(&format!("rt-new-{i:02}"), "f", &client);
-        rotations.spawn(async move { (i, store.rotate_refresh_token("rt0", &new, NOW + i).await) });
+        let keep_until = NOW + 1_000 + i;
+        rotations.spawn(async move { (i, store.rotate_refresh_token("rt0", &new, NOW + i, keep_until).await) });
     }
     let mut winners = Vec::new();
     while let Some(joined) = rotations.join_next().await {
@@ -369,6 +372,8 @@ async fn concurrent_rotations_have_one_winner(backend: Backend) {
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, [format!("rt-new-{winner:02}").as_str(), "rt0"]);
     assert_eq!(rows[1].used_at, Some(NOW + winner));
+    // Only the winner's retention was written.
+    assert_eq!((rows[1].expires_at, rows[1].idle_expires_at), (NOW + 1_000 + winner, NOW + 1_000 + winner));
 }
 
 async fn revoked_tokens_cannot_rotate(backend: Backend) {
@@ -378,14 +383,14 @@ async fn revoked_tokens_cannot_rotate(backend: Backend) {
         .insert_refresh_token(&RefreshTokenRecord { revoked: true, ..refresh_token("r1", "f1", &client) })
         .await
         .unwrap();
-    assert!(!t.store.rotate_refresh_token("r1", &refresh_token("r2", "f1", &client), NOW).await.unwrap());
+    assert!(!t.store.rotate_refresh_token("r1", &refresh_token("r2", "f1", &client), NOW, FAR).await.unwrap());
     assert_eq!(by_id(&t, "r1").await.unwrap().used_at, None);
     assert!(by_id(&t, "r2").await.is_none());
 
     // Revoked through its family.
     t.store.insert_refresh_token(&refresh_token("s1", "f2", &client)).await.unwrap();
     t.store.revoke_family("f2", NOW).await.unwrap();
-    assert!(!t.store.rotate_refresh_token("s1", &refresh_token("s2", "f2", &client), NOW).await.unwrap());
+    assert!(!t.store.rotate_refresh_token("s1", &refresh_token("s2", "f2", &client), NOW, FAR).await.unwrap());
     assert_eq!(family(&t, "f2").await.len(), 1);
 }
 
@@ -487,7 +492,7 @@ async fn a_hand_over_moves_the_session_tokens(backend: Backend) {
         parent_id: Some("rt".into()),
         ..record.clone()
     };
-    assert!(t.store.rotate_refresh_token("rt", &successor, NOW).await.unwrap());
+    assert!(t.store.rotate_refresh_token("rt", &successor, NOW, FAR).await.unwrap());
     assert_eq!(by_id(&t, "rt2").await.unwrap().session_id.as_deref(), Some("next"));
     let ended = t.store.revoke_session_refresh_tokens("next", NOW).await.unwrap();
     assert!(ended.is_empty(), "no access tokens recorded, {ended:?}");
@@ -577,7 +582,9 @@ async fn concurrent_rotations_and_revocations_lose_no_access_token(backend: Back
     for f in 0..FAMILIES {
         let (store, next) =
             (t.store.clone(), with_access(refresh_token(&format!("f{f}-1"), &format!("f{f}"), &client), NOW + 120));
-        tasks.spawn(async move { (f, None, Some(store.rotate_refresh_token(&format!("f{f}-0"), &next, NOW).await)) });
+        tasks.spawn(
+            async move { (f, None, Some(store.rotate_refresh_token(&format!("f{f}-0"), &next, NOW, FAR).await)) },
+        );
         let store = t.store.clone();
         tasks.spawn(async move { (f, Some(store.revoke_family(&format!("f{f}"), NOW).await), None) });
     }
@@ -625,7 +632,7 @@ async fn a_revocation_stops_a_family_rotating_in_a_loop(backend: Backend) {
                 for next in tokens {
                     let parent =
                         next.id.rsplit_once('-').map(|(f, i)| format!("{f}-{}", i.parse::<usize>().unwrap() - 1));
-                    if !store.rotate_refresh_token(&parent.unwrap(), &next, NOW).await.unwrap() {
+                    if !store.rotate_refresh_token(&parent.unwrap(), &next, NOW, FAR).await.unwrap() {
                         return false;
                     }
                     rotations.fetch_add(1, SeqCst);
@@ -645,6 +652,48 @@ async fn a_revocation_stops_a_family_rotating_in_a_loop(backend: Backend) {
         let linked: BTreeSet<String> = rows.iter().filter_map(|r| r.access_jti.clone()).collect();
         assert_eq!(returned, linked, "trial {trial}");
     }
+}
+
+async fn a_rotated_token_is_kept_for_the_retention_only(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let client = t.add_client("app").await;
+    let first = refresh_token("rt1", "f", &client);
+    let bystander = refresh_token("other", "g", &client);
+    for token in [&first, &bystander] {
+        t.store.insert_refresh_token(token).await.unwrap();
+    }
+    let second = refresh_token("rt2", "f", &client);
+    assert!(t.store.rotate_refresh_token("rt1", &second, NOW, NOW + 100).await.unwrap());
+    let rotated = RefreshTokenRecord { used_at: Some(NOW), expires_at: NOW + 100, idle_expires_at: NOW + 100, ..first };
+    assert_eq!(by_id(&t, "rt1").await, Some(rotated.clone()));
+    assert_eq!(by_id(&t, "rt2").await, Some(second.clone()), "the successor keeps the family's expiry");
+    assert_eq!(by_id(&t, "other").await, Some(bystander.clone()));
+
+    // A later use loses and writes nothing, a shorter retention neither.
+    assert!(!t
+        .store
+        .rotate_refresh_token("rt1", &refresh_token("rt3", "f", &client), NOW + 5, NOW + 50)
+        .await
+        .unwrap());
+    assert_eq!(by_id(&t, "rt1").await, Some(rotated));
+
+    // A retention past the idle end leaves that alone, and one past the family's expiry leaves both.
+    let keep_until = second.idle_expires_at + 1;
+    assert!(t.store.rotate_refresh_token("rt2", &refresh_token("rt3", "f", &client), NOW, keep_until).await.unwrap());
+    let rt2 = by_id(&t, "rt2").await.unwrap();
+    assert_eq!((rt2.expires_at, rt2.idle_expires_at), (keep_until, second.idle_expires_at));
+    assert!(t.store.rotate_refresh_token("rt3", &refresh_token("rt4", "f", &client), NOW, FAR).await.unwrap());
+    let rt3 = by_id(&t, "rt3").await.unwrap();
+    assert_eq!((rt3.expires_at, rt3.idle_expires_at), (second.expires_at, second.idle_expires_at));
+
+    // The purge deletes the rotated token once its retention is over, not its successors.
+    assert_eq!(t.store.purge_expired_refresh_tokens(NOW + 100).await.unwrap(), 0);
+    assert_eq!(t.store.purge_expired_refresh_tokens(NOW + 101).await.unwrap(), 1);
+    let ids = |rows: Vec<RefreshTokenRecord>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(family(&t, "f").await), ["rt2", "rt3", "rt4"]);
+    assert_eq!(t.store.purge_expired_refresh_tokens(keep_until + 1).await.unwrap(), 1);
+    assert_eq!(ids(family(&t, "f").await), ["rt3", "rt4"]);
+    assert_eq!(by_id(&t, "other").await, Some(bystander));
 }
 
 async fn purge_removes_expired_families(backend: Backend) {
@@ -730,6 +779,7 @@ both_backends!(
     a_code_grant_waits_for_a_logout_in_flight,
     failed_rotation_rolls_back,
     concurrent_rotations_have_one_winner,
+    a_rotated_token_is_kept_for_the_retention_only,
     revoked_tokens_cannot_rotate,
     revoke_family_returns_live_access_tokens,
     session_revocation_spares_offline_tokens,
