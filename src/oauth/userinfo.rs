@@ -165,16 +165,19 @@ impl Provider {
         Ok((at, Some(user)))
     }
 
-    /// The claims UserInfo returns for a verified access token.
-    pub async fn userinfo(&self, token: &str, now: UnixTime) -> Result<Value, OAuthError> {
-        let (at, user) = self.live_access_token(token, now).await?;
-        // RFC 9068 §4: a token for a named resource is that resource's alone. Only tokens for no named
-        // resource (the issuer, or the configured default audience) are this endpoint's.
+    /// RFC 9068 §4: a token for a named resource is that resource's alone. Only tokens for no named resource
+    /// (the issuer, or the configured default audience) are for this server's own APIs (UserInfo, admin).
+    pub(crate) fn is_for_this_server(&self, at: &AccessTokenClaims) -> bool {
         let for_us = |aud: &Value| {
             aud.as_str().is_some_and(|a| a == self.issuer || self.tokens.default_audience.as_deref() == Some(a))
         };
-        let aud = at.claims.get("aud");
-        if !aud.is_some_and(|a| for_us(a) || a.as_array().is_some_and(|all| all.iter().any(for_us))) {
+        at.claims.get("aud").is_some_and(|a| for_us(a) || a.as_array().is_some_and(|all| all.iter().any(for_us)))
+    }
+
+    /// The claims UserInfo returns for a verified access token.
+    pub async fn userinfo(&self, token: &str, now: UnixTime) -> Result<Value, OAuthError> {
+        let (at, user) = self.live_access_token(token, now).await?;
+        if !self.is_for_this_server(&at) {
             return Err(invalid("the access token is for another resource"));
         }
         if !at.scope.contains(Scope::OPENID) {

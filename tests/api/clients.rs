@@ -175,6 +175,29 @@ both_backends!(admin_scope_only_for_admin_clients, async |app| {
     assert_eq!(r.1["scope"], "tessera:admin");
 });
 
+// RFC 9068 §4: an admin-scoped token issued for another resource is that resource's; it could replay it here.
+both_backends!(the_admin_api_refuses_a_token_for_another_resource, async |app| {
+    let admin = add_service(&app, &["--grant-type", "client_credentials", "--resource", API, "--admin"]);
+    let (id, secret) = (id_of(&admin), admin["client_secret"].as_str().unwrap().to_owned());
+    let admin_call = async |resource: Option<&str>| {
+        let mut form = vec![("grant_type", "client_credentials"), ("scope", "tessera:admin")];
+        form.extend(resource.map(|r| ("resource", r)));
+        let r = token(&app, &form, Some((&id, &secret))).await;
+        assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+        let at = r.1["access_token"].as_str().unwrap();
+        let r = app.api_client.get(app.url("/admin/api/clients")).bearer_auth(at).send().await.unwrap();
+        let challenge = r.headers().get("www-authenticate").map(|h| h.to_str().unwrap().to_owned());
+        (r.status(), challenge.unwrap_or_default())
+    };
+    assert_eq!(admin_call(None).await.0, StatusCode::OK);
+    let (status, challenge) = admin_call(Some(API)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    let events = app.cli_json(&["audit", "list", "--client", &id], None);
+    let refused = events["events"].as_array().unwrap().iter().find(|e| e["kind"] == "admin_refused");
+    assert_eq!(refused.unwrap()["details"]["reason"], "the access token is for another resource", "{events}");
+});
+
 /// The seconds a client credentials token of `client` lives, from its claims.
 async fn token_lifetime(app: &TestApp, client: &Value) -> i64 {
     let auth = Some((client["client_id"].as_str().unwrap(), client["client_secret"].as_str().unwrap()));

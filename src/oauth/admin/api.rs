@@ -71,8 +71,9 @@ fn path_user_id(id: &str) -> Result<UserId, AdminError> {
 impl Provider {
     /// Checks the bearer token of an admin API request: a live access token ([`Provider::live_access_token`])
     /// with [`ADMIN_SCOPE`], issued to a client that is still an admin client, for itself (`insufficient_scope`
-    /// otherwise). Such a refusal of a live token is recorded (`admin_refused`, naming its client and user):
-    /// someone holding a real token tried. Tokens that are not live get the RFC 6750 answer only.
+    /// otherwise), and for this server rather than another resource (`invalid_token` otherwise). Such a refusal
+    /// of a live token is recorded (`admin_refused`, naming its client and user): someone holding a real token
+    /// tried. Tokens that are not live get the RFC 6750 answer only.
     pub async fn admin_caller(
         &self,
         token: &str,
@@ -80,9 +81,16 @@ impl Provider {
         now: UnixTime,
     ) -> Result<AdminCaller, OAuthError> {
         let (at, user) = self.live_access_token(token, now).await?;
-        let reason = match self.admin_refusal(&at.scope, &at.client_id, user.is_some()).await? {
-            Ok(caller) => return Ok(caller),
-            Err(reason) => reason,
+        // A token for another resource (RFC 9068 §4) is refused even with the admin scope: that resource
+        // could otherwise replay the tokens it is sent here.
+        let (reason, refusal) = if !self.is_for_this_server(&at) {
+            let reason = "the access token is for another resource";
+            (reason, OAuthError::invalid_token(reason))
+        } else {
+            match self.admin_refusal(&at.scope, &at.client_id, user.is_some()).await? {
+                Ok(caller) => return Ok(caller),
+                Err(reason) => (reason, insufficient_scope(reason)),
+            }
         };
         let facts = EventFacts {
             actor: Some(at.client_id.clone()),
@@ -91,7 +99,7 @@ impl Provider {
             details: json!({ "reason": reason }),
         };
         self.audit("admin_refused", facts, meta, now).await;
-        Err(insufficient_scope(reason))
+        Err(refusal)
     }
 
     /// The caller a live token with `scope`, issued to `client_id` (for a user, or for itself) makes, or why it
