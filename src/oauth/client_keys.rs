@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use josekit::jwk::{Jwk, JwkSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 use url::Url;
 
@@ -129,31 +129,48 @@ pub trait JwksFetcher: Send + Sync {
     async fn fetch(&self, url: &Url, max_bytes: usize, reach: Reach) -> Result<Vec<u8>, FetchError>;
 }
 
-/// Whether `ip` is this machine or a private network (loopback, private, link-local, carrier-grade NAT,
-/// unique local, unspecified, broadcast; IPv4-mapped IPv6 addresses as their IPv4 address).
+/// Whether `ip` is this machine, a private network or an address no public host has (IANA's special-purpose
+/// registries): loopback, private, link-local, carrier-grade NAT, benchmarking, reserved, multicast, unique
+/// local, unspecified. IPv6 forms that carry an IPv4 address (mapped, NAT64, 6to4) are judged by that address,
+/// since a translator would reach it; Teredo and local-use NAT64 are refused whole.
 pub fn is_internal_address(ip: IpAddr) -> bool {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    };
     match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, _, _] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || (a == 100 && (b & 0xc0) == 64) // 100.64.0.0/10, carrier-grade NAT
-        }
+        IpAddr::V4(v4) => is_internal_v4(v4),
         IpAddr::V6(v6) => {
-            let [first, ..] = v6.segments();
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal_v4(v4);
+            }
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_internal_v4(embedded(s[6], s[7])); // 64:ff9b::/96, NAT64
+            }
+            if s[0] == 0x2002 {
+                return is_internal_v4(embedded(s[1], s[2])); // 2002::/16, 6to4
+            }
             v6.is_loopback()
                 || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link local
+                || s[..6] == [0; 6] // ::/96, IPv4-compatible (deprecated)
+                || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) // 64:ff9b:1::/48, local-use NAT64
+                || (s[0] == 0x2001 && s[1] == 0) // 2001::/32, Teredo
+                || (s[0] & 0xfe00) == 0xfc00 // fc00::/7, unique local
+                || (s[0] & 0xffc0) == 0xfe80 // fe80::/10, link local
+                || (s[0] & 0xffc0) == 0xfec0 // fec0::/10, site local (deprecated)
+                || (s[0] & 0xff00) == 0xff00 // ff00::/8, multicast
         }
     }
+}
+
+fn is_internal_v4(v4: Ipv4Addr) -> bool {
+    let [a, b, c, _] = v4.octets();
+    v4.is_loopback()
+        || v4.is_private()
+        || v4.is_link_local()
+        || a == 0 // 0.0.0.0/8, "this network"
+        || (a == 100 && (b & 0xc0) == 64) // 100.64.0.0/10, carrier-grade NAT
+        || (a == 192 && b == 0 && c == 0) // 192.0.0.0/24, IETF protocol assignments
+        || (a == 198 && (b & 0xfe) == 18) // 198.18.0.0/15, benchmarking
+        || a >= 224 // 224.0.0.0/4 multicast, 240.0.0.0/4 reserved, broadcast
 }
 
 /// A `jwks_uri` must be an absolute http(s) URL without credentials or fragment.
@@ -266,6 +283,46 @@ impl Provider {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn special_purpose_addresses_are_internal_and_public_ones_are_not() {
+        let internal = [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.1.2.3",
+            "192.0.0.8",
+            "198.18.0.1",
+            "198.19.255.255",
+            "224.0.0.1",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "::127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::10.0.0.1",
+            "64:ff9b::127.0.0.1",
+            "64:ff9b:1::8.8.8.8",
+            "2002:a00:1::",
+            "2002:7f00:1::1",
+            "2001:0:4136:e378::1",
+            "fd00::1",
+            "fe80::1",
+            "fec0::1",
+            "ff02::1",
+        ];
+        for ip in internal {
+            assert!(is_internal_address(ip.parse().unwrap()), "{ip} is internal");
+        }
+        let public = ["8.8.8.8", "1.1.1.1", "198.20.0.1", "2606:4700::1111", "64:ff9b::8.8.8.8", "2002:808:808::1"];
+        for ip in public {
+            assert!(!is_internal_address(ip.parse().unwrap()), "{ip} is public");
+        }
+    }
 
     fn rsa_public() -> Value {
         let pair = josekit::jws::RS256.generate_key_pair(2048).unwrap();
