@@ -48,7 +48,7 @@ pub enum ClientsCommand {
         /// A resource indicator (audience) it may request (repeatable; RFC 8707).
         #[arg(long = "resource")]
         resources: Vec<String>,
-        /// A first-party client: users are not asked for consent.
+        /// A first-party client: users are not asked for consent (unless it sends prompt=consent).
         #[arg(long)]
         first_party: bool,
         /// May obtain the `tessera:admin` scope for the admin API.

@@ -63,7 +63,8 @@ pub fn decide(
         )));
     }
     let covered = consented.is_some_and(|c| req.scope.is_subset_of(c));
-    let needs_consent = !client.first_party && !progress.consented && (req.prompt.consent || !covered);
+    // A first-party client is not asked about, unless it asks itself (prompt=consent, OIDC Core §3.1.2.1).
+    let needs_consent = !progress.consented && (req.prompt.consent || (!client.first_party && !covered));
     if needs_consent {
         if req.prompt.none {
             return Err(req.error(OAuthError::new(ErrorCode::ConsentRequired, "the user has not approved this client")));
@@ -230,12 +231,16 @@ mod tests {
     }
 
     #[test]
-    fn first_party_clients_skip_consent() {
+    fn first_party_clients_skip_consent_unless_they_ask_for_it() {
         let s = session(NOW - 10);
         let c = client(true);
         assert_eq!(
             decide(&req(Prompt::default(), None), &c, Some(&s), None, Progress::default(), NOW),
             Ok(Next::Issue)
         );
+        let asked = req(Prompt { consent: true, ..Prompt::default() }, None);
+        assert_eq!(decide(&asked, &c, Some(&s), None, Progress::default(), NOW), Ok(Next::Consent));
+        let consented = Progress { consented: true, ..Progress::default() };
+        assert_eq!(decide(&asked, &c, Some(&s), None, consented, NOW), Ok(Next::Issue));
     }
 }
