@@ -7,7 +7,7 @@ use super::params::Params;
 use super::provider::Provider;
 use super::session::SignedIn;
 use crate::domain::secret::{random_token, SecretHash};
-use crate::domain::{Client, RedirectUri, Session, UnixTime};
+use crate::domain::{Client, GrantType, RedirectUri, Session, UnixTime};
 use crate::storage::StoreError;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -235,13 +235,17 @@ impl Provider {
         interaction.csrf.as_bytes().ct_eq(presented.as_bytes()).into()
     }
 
-    /// The client of an interaction (it may have been deleted meanwhile).
+    /// The client of an interaction, as registered now: it may have been deleted, or its registration changed
+    /// so that it no longer allows the request, while the pages were open.
     pub async fn interaction_client(&self, interaction: &Interaction) -> Result<Client, AuthorizeError> {
-        self.clients
+        let client = self
+            .clients
             .client(&interaction.request.client_id)
             .await
             .map_err(|e| AuthorizeError::Page(e.into()))?
-            .ok_or_else(|| AuthorizeError::Page(OAuthError::invalid_client("the client no longer exists")))
+            .ok_or_else(|| AuthorizeError::Page(OAuthError::invalid_client("the client no longer exists")))?;
+        still_allowed(&interaction.request, &client)?;
+        Ok(client)
     }
 
     /// After a successful login: continue with the new session.
@@ -302,6 +306,35 @@ impl Provider {
         let found = self.sessions.session_for_client(&session.id_hash, &client.id).await;
         Ok(found.map_err(|e| req.error(e.into()))?.and_then(|s| SignedIn::from_context(s, now)))
     }
+}
+
+/// What `/authorize` checked against the client's registration, checked again against the registration as it
+/// is now (an interaction lives up to [`INTERACTION_TTL`]).
+fn still_allowed(req: &AuthorizationRequest, client: &Client) -> Result<(), AuthorizeError> {
+    if !client.redirect_uris.iter().any(|r| r.accepts(&req.redirect_uri)) {
+        // A URI removed from the registration may have been removed for being unsafe: never redirect there.
+        return Err(AuthorizeError::Page(OAuthError::invalid_request(
+            "the redirect URI is no longer registered for this client",
+        )));
+    }
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        let e =
+            OAuthError::new(ErrorCode::UnauthorizedClient, "this client may no longer use the authorization code flow");
+        return Err(req.error(e));
+    }
+    if !req.scope.is_subset_of(&client.scope) {
+        let withdrawn: Vec<&str> = req.scope.iter().filter(|s| !client.scope.contains(s)).collect();
+        let e = OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("scope no longer allowed for this client: {}", withdrawn.join(" ")),
+        );
+        return Err(req.error(e));
+    }
+    if req.resource.as_ref().is_some_and(|r| !client.resources.contains(r)) {
+        let e = OAuthError::new(ErrorCode::InvalidTarget, "this client may no longer request that resource");
+        return Err(req.error(e));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! the server answers.
 use crate::helpers::*;
 use crate::signin::{
-    add_client, auth_url, browse, browse_as, location, pkce_pair, query_of, signs_in, token_basic, COMPOSED_PASSWORD,
-    DECOMPOSED_PASSWORD, PASSWORD, REDIRECT,
+    add_alice, add_client, auth_url, browse, browse_as, hidden, location, pkce_pair, query_of, signs_in, token_basic,
+    COMPOSED_PASSWORD, DECOMPOSED_PASSWORD, PASSWORD, REDIRECT,
 };
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
@@ -694,6 +694,53 @@ both_backends!(refusals, async |app| {
 // tessera:admin is the admin client's own: a user's sign-in at that client never yields it, and a token that
 // names a user is refused even when it carries the scope (as one refreshed from a grant made before /authorize
 // refused the scope would).
+// A sign-in page left open while the client's registration changes ends by the registration as it is now: no
+// code for a redirect URI removed meanwhile (our error page, never a redirect there), nor for a scope withdrawn.
+both_backends!(a_pending_sign_in_ends_by_the_client_as_it_is_now, async |app| {
+    let a = admin(&app).await;
+    add_alice(&app);
+    let client = add_client(&app, &["--first-party", "--scope", "openid profile email"]);
+    let path = format!("/admin/api/clients/{}", s(&client, "client_id"));
+    let registered = a.get(&app, &path).await.body;
+    let (challenge, _) = pkce_pair();
+    let url = auth_url(&app, s(&client, "client_id"), &challenge, "");
+    let sign_in_after = async |change: Value| {
+        // A browser of its own each time: a session would skip the login page.
+        let c =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+        let r = a.send(&app, Method::PUT, &path, &registered).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let to_login = c.get(&url).send().await.unwrap();
+        let html = c.get(app.url(&location(&to_login))).send().await.unwrap().text().await.unwrap();
+        let r = a.send(&app, Method::PUT, &path, &change).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let form = [
+            ("interaction", hidden(&html, "interaction")),
+            ("csrf", hidden(&html, "csrf")),
+            ("username", "alice".to_owned()),
+            ("password", PASSWORD.to_owned()),
+        ];
+        c.post(app.url("/login")).header("Origin", &app.address).form(&form).send().await.unwrap()
+    };
+
+    let mut moved = registered.clone();
+    moved["redirect_uris"] = json!(["https://app.example/elsewhere"]);
+    let r = sign_in_after(moved).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{:?}", r.headers().get("location"));
+    assert!(r.text().await.unwrap().contains("no longer registered"));
+
+    let mut narrowed = registered.clone();
+    narrowed["scope"] = json!("openid profile");
+    let r = sign_in_after(narrowed).await;
+    let back = location(&r);
+    assert!(back.starts_with(REDIRECT), "{back}");
+    assert_eq!(query_of(&back).get("error").map(String::as_str), Some("invalid_scope"), "{back}");
+
+    // As registered, the same request ends in a code.
+    let r = sign_in_after(registered.clone()).await;
+    assert!(query_of(&location(&r)).contains_key("code"), "{}", location(&r));
+});
+
 both_backends!(users_never_get_the_admin_scope, async |app| {
     let alice = app.cli_json(&["users", "add", "alice", "--password-stdin"], Some(PASSWORD));
     let grants = ["--grant-type", "authorization_code", "--grant-type", "refresh_token"];
