@@ -61,6 +61,9 @@ pub struct CodeRedemption {
     /// field existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<UserId>,
+    /// The redemption failed (a wrong verifier, say): a replay need not wait for its family to appear.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub failed: bool,
 }
 
 /// What the cache holds under a code: the grant until the code is redeemed, then the redemption. Untagged, so
@@ -121,12 +124,13 @@ mod tests {
     fn a_redemption_recorded_by_an_earlier_release_still_loads() {
         let earlier = br#"{"jti":"j1","expires_at":1700000600,"family":true}"#;
         let Ok(CodeEntry::Redeemed(r)) = serde_json::from_slice::<CodeEntry>(earlier) else { panic!("not loaded") };
-        assert_eq!((r.jti.as_str(), r.family, r.user_id), ("j1", true, None));
+        assert_eq!((r.jti.as_str(), r.family, r.user_id, r.failed), ("j1", true, None, false));
 
         let user = UserId::parse("5b0f3c9e-2d7a-4c1e-9f6b-8a1d2e3f4a5b").unwrap();
-        let now = CodeRedemption { jti: "j2".into(), expires_at: 1, family: false, user_id: Some(user.clone()) };
+        let now =
+            CodeRedemption { jti: "j2".into(), expires_at: 1, family: true, user_id: Some(user.clone()), failed: true };
         let bytes = serde_json::to_vec(&CodeEntry::Redeemed(now)).unwrap();
         let Ok(CodeEntry::Redeemed(r)) = serde_json::from_slice::<CodeEntry>(&bytes) else { panic!("not loaded") };
-        assert_eq!(r.user_id, Some(user));
+        assert_eq!((r.user_id, r.failed), (Some(user), true));
     }
 }

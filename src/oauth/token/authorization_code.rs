@@ -6,7 +6,7 @@ use crate::domain::secret::SecretHash;
 use crate::domain::{Client, GrantType, Scope, UnixTime};
 use crate::oauth::audit::{EventFacts, RequestMeta};
 use crate::oauth::cache_keys;
-use crate::oauth::code::{code_family_id, CodeEntry, CodeRedemption};
+use crate::oauth::code::{code_family_id, CodeEntry, CodeGrant, CodeRedemption};
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::pkce::CodeVerifier;
@@ -42,8 +42,13 @@ impl Provider {
         // The redemption takes the grant's place at once: a replay finds it, and what it names, however far
         // this request has got. Without a family it is the only record of the access token, kept as long as
         // that lives.
-        let redemption =
-            CodeRedemption { jti: jti.clone(), expires_at: now + ttl, family: starts_family, user_id: None };
+        let redemption = CodeRedemption {
+            jti: jti.clone(),
+            expires_at: now + ttl,
+            family: starts_family,
+            user_id: None,
+            failed: false,
+        };
         let key = cache_keys::code(hash.as_str());
         let kept = if starts_family { FAMILY_REDEMPTION_KEPT } else { Duration::from_secs(ttl.max(1) as u64) };
         let previous = self.cache.replace(&key, &redemption_record(&redemption)?, kept).await?;
@@ -62,7 +67,28 @@ impl Provider {
         // of this redemption. (A replay racing this write still revokes what this redemption issues.)
         let redemption = CodeRedemption { user_id: Some(grant.user_id.clone()), ..redemption };
         self.note_redemption(&key, &redemption, kept).await;
+        let redeemed = self.redeem_code_grant(client, params, code, grant, jti, ttl, now).await;
+        if redeemed.is_err() && starts_family {
+            // Replays need not wait for a family this redemption may never store (see `code_replayed`).
+            self.note_redemption(&key, &CodeRedemption { failed: true, ..redemption }, kept).await;
+        }
+        redeemed
+    }
 
+    /// The checks and the issuance of a code's first redemption, for `grant`, the code's grant just replaced by
+    /// the record of this redemption (access token `jti`, lifetime `ttl`).
+    #[allow(clippy::too_many_arguments)]
+    async fn redeem_code_grant(
+        &self,
+        client: &Client,
+        params: &Params,
+        code: &str,
+        grant: CodeGrant,
+        jti: String,
+        ttl: i64,
+        now: UnixTime,
+    ) -> Result<TokenResponse, OAuthError> {
+        let starts_family = client.allows_grant(GrantType::RefreshToken);
         if grant.client_id != client.id {
             return Err(OAuthError::invalid_grant("the authorization code was issued to another client"));
         }
@@ -199,7 +225,16 @@ impl Provider {
         let family = match &first {
             Some(first) => {
                 self.revoke_access_tokens(&[(first.jti.clone(), first.expires_at)], now).await;
-                first.family && self.first_redemption_stored(&family_id).await
+                match (first.family, first.failed) {
+                    (false, _) => false,
+                    (true, false) => self.first_redemption_stored(&family_id).await,
+                    // It failed: its family is stored only if the failure came after (one look, no wait), and
+                    // a stream of replays of a code whose redemption failed costs no more than other requests.
+                    (true, true) => self.refresh_tokens.refresh_family_exists(&family_id).await.unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "could not look for the refresh tokens of a replayed code");
+                        false
+                    }),
+                }
             }
             None => true,
         };

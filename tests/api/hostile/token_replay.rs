@@ -155,3 +155,32 @@ both_backends!(
         assert!(kinds.iter().any(|k| k == "refresh_token_reuse"), "{kinds:?}");
     }
 );
+
+// A replay waits for the family a running first redemption may yet store, but not for one a failed redemption
+// never will: replays of a code redeemed with a wrong verifier cost one look each, not three seconds of them.
+both_backends!(a_replay_of_a_code_whose_redemption_failed_does_not_wait, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &[]);
+    let (id, secret) = (s(&client, "client_id").to_owned(), s(&client, "client_secret").to_owned());
+    let (challenge, verifier) = pkce_pair();
+    let url = authorize_url(&app, &id, &challenge, "").replace("scope=openid", "scope=openid%20offline_access");
+    let code = query_of(&drive(&app, &app.api_client, &url, "allow").await).remove("code").unwrap();
+    let redeem = async |verifier: &str| {
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ];
+        token(&app, Some((&id, &secret)), &form).await
+    };
+    let (st, e) = redeem(&"x".repeat(43)).await;
+    assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"), "{e}");
+    let started = std::time::Instant::now();
+    let (st, e) = redeem(&verifier).await;
+    assert_eq!((st, s(&e, "error_description")), (StatusCode::BAD_REQUEST, "the authorization code was already used"));
+    // Without the mark of the failure, the replay looks for the family for 3 s before it answers.
+    assert!(started.elapsed() < std::time::Duration::from_millis(2500), "{:?}", started.elapsed());
+    let events = audit_events(&app);
+    assert_eq!(events_of(&events, "code_replay").len(), 1, "{events:?}");
+});
