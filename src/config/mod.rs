@@ -509,8 +509,9 @@ pub struct TokenSettings {
     pub refresh_token_ttl: i64,
     pub refresh_idle: i64,
     pub refresh_grace: i64,
-    /// How long a rotated refresh token stays stored (at least `refresh_grace`), so that presenting it again
-    /// is seen as reuse; after that it is purged and unknown.
+    /// How long a rotated refresh token stays stored (at least `refresh_grace`); after that it is purged, and
+    /// presenting it again is seen as reuse only through the family it names (tokens of the earlier form,
+    /// which name none, are then unknown).
     pub rotated_refresh_retention: i64,
     pub default_audience: Option<String>,
     pub leeway: i64,

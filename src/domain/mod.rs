@@ -7,6 +7,7 @@ pub mod client_rules;
 pub mod ids;
 pub mod password;
 pub mod redirect_uri;
+pub mod refresh_family;
 pub mod scope;
 pub mod secret;
 pub mod session;

@@ -5,7 +5,8 @@ use super::cache_keys;
 use super::error::OAuthError;
 use super::pkce::CodeChallenge;
 use super::provider::Provider;
-use crate::domain::secret::{PlainSecret, SecretHash};
+use crate::domain::refresh_family::FamilySecret;
+use crate::domain::secret::PlainSecret;
 use crate::domain::{ClientId, Scope, Session, UnixTime, UserId};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -77,11 +78,12 @@ pub enum CodeEntry {
     Redeemed(CodeRedemption),
 }
 
-/// The id of the refresh token family a code's redemption starts. Derived from the code, so a replay of the
-/// code finds the family in the database and nothing need be kept in the cache for it; one-way, so the id
-/// (stored, and in audit events) does not give the code, and domain-separated from the code's own hash.
+/// The id of the refresh token family a code's redemption starts: that of its secret, derived from the code
+/// ([`FamilySecret::of_code`]). So a replay of the code finds the family in the database and nothing need be
+/// kept in the cache for it; both steps are one-way, so the id (stored, and in audit events) gives neither the
+/// code nor the secret, and they are domain-separated from the code's own hash.
 pub fn code_family_id(code: &str) -> String {
-    SecretHash::of_bytes(&[b"tessera code family v1\0".as_slice(), code.as_bytes()].concat())
+    FamilySecret::of_code(code).family_id()
 }
 
 impl Provider {
@@ -132,5 +134,14 @@ mod tests {
         let bytes = serde_json::to_vec(&CodeEntry::Redeemed(now)).unwrap();
         let Ok(CodeEntry::Redeemed(r)) = serde_json::from_slice::<CodeEntry>(&bytes) else { panic!("not loaded") };
         assert_eq!((r.user_id, r.failed), (Some(user), true));
+    }
+
+    #[test]
+    fn a_code_names_the_family_its_refresh_tokens_name() {
+        let code = PlainSecret::generate();
+        let token = FamilySecret::of_code(code.expose()).issue_token();
+        let named = FamilySecret::parse(token.expose()).map(|secret| secret.family_id());
+        assert_eq!(named, Some(code_family_id(code.expose())));
+        assert_ne!(code_family_id(code.expose()), code.hash().as_str());
     }
 }

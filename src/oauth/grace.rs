@@ -284,6 +284,24 @@ mod tests {
     }
 
     #[test]
+    fn a_refresh_token_of_either_form_is_kept_as_the_bytes_it_encodes() {
+        use crate::domain::refresh_family::FamilySecret;
+        use crate::domain::secret::PlainSecret;
+        let earlier = PlainSecret::generate();
+        let naming_its_family = FamilySecret::of_code("a code").issue_token();
+        let mut sizes = Vec::new();
+        for token in [&earlier, &naming_its_family] {
+            let mut written = issued(true);
+            written.refresh_token = token.expose().into();
+            let bytes = written.encode().expect("encode");
+            assert_eq!(fields(&IssuedRefresh::decode(&bytes).expect("decode")), fields(&written));
+            sizes.push(bytes.len());
+        }
+        // 86 characters are 64 bytes, 43 are 32.
+        assert_eq!(sizes[1] - sizes[0], 32, "{sizes:?}");
+    }
+
+    #[test]
     fn text_that_is_not_canonical_base64url_is_kept_as_it_is() {
         // Padding, a character outside the alphabet, an impossible length, trailing bits that are not zero.
         for text in ["YQ==", "my.app~1", "abcde", "YR", "", "a"] {

@@ -352,6 +352,17 @@ pub struct RefreshTokenRecord {
 /// Access tokens (`jti`, `exp`) to revoke, as returned when refresh tokens are revoked.
 pub type IssuedAccessTokens = Vec<(String, UnixTime)>;
 
+/// A family that [`RefreshTokenStore::revoke_live_family`] found live and revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedFamily {
+    /// The client its tokens were issued to.
+    pub client_id: ClientId,
+    /// Their user (`None` for a client's own tokens).
+    pub user_id: Option<UserId>,
+    /// The access tokens issued with them that expire after `now`.
+    pub issued: IssuedAccessTokens,
+}
+
 /// Refresh tokens.
 #[async_trait]
 pub trait RefreshTokenStore: Send + Sync {
@@ -405,6 +416,9 @@ pub trait RefreshTokenStore: Send + Sync {
     ) -> StoreResult<Vec<RefreshTokenRecord>>;
     /// Revokes every token of a family; returns the access tokens issued with them that expire after `now`.
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens>;
+    /// [`RefreshTokenStore::revoke_family`] if one of its tokens can still be used at `now` (neither used,
+    /// revoked nor past its absolute or idle end), in one transaction; `None`, and nothing written, if none can.
+    async fn revoke_live_family(&self, family_id: &str, now: UnixTime) -> StoreResult<Option<RevokedFamily>>;
     /// Revokes the tokens bound to a session except `offline` ones (logout).
     async fn revoke_session_refresh_tokens(&self, session_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens>;
     /// Revokes every token of a user (sign out everywhere); returns only the access tokens issued with them

@@ -1134,50 +1134,182 @@ both_backends!(
     }
 );
 
-// A rotated token is kept for the retention, then purged: replayed before, it revokes its family; after, it is
-// an unknown token and its family lives on.
+/// Purges the rows of rotated refresh tokens as the purge an hour from now would (past a short retention and
+/// the access token issued with each), sparing their families' newest tokens, which keep the family's expiry.
+async fn purge_rotated_refresh_tokens(store: &tessera::storage::diesel::DieselStore) {
+    use tessera::storage::RefreshTokenStore;
+    store.purge_expired_refresh_tokens(tessera::domain::now() + 3600).await.unwrap();
+}
+
+async fn stored(
+    store: &tessera::storage::diesel::DieselStore,
+    token: &str,
+) -> Option<tessera::storage::RefreshTokenRecord> {
+    use tessera::storage::RefreshTokenStore;
+    let hash = tessera::domain::secret::SecretHash::of(token);
+    store.refresh_token_by_hash(hash.as_str()).await.unwrap()
+}
+
+/// The refresh token `rt` rotates to.
+async fn rotated(app: &TestApp, g: &Grant, rt: &str) -> String {
+    let (st, body) = refresh(app, g, rt).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    s(&body, "refresh_token").to_owned()
+}
+
+/// The `refresh_token_reuse` events recorded so far.
+fn reuse_events(app: &TestApp) -> Vec<Value> {
+    let events = app.cli_json(&["audit", "list"], None)["events"].as_array().cloned().unwrap_or_default();
+    events.into_iter().filter(|e| e["kind"] == "refresh_token_reuse").collect()
+}
+
+// A rotated token is kept for the retention, then purged; replayed before or after, it revokes its family,
+// which its token names.
 both_backends!(
-    a_rotated_refresh_token_is_forgotten_after_its_retention,
+    a_rotated_refresh_token_revokes_its_family_after_its_retention_too,
     |raw| {
         raw.tokens.refresh_grace_seconds = 0;
         raw.tokens.rotated_refresh_retention_seconds = 2;
-        // The row is kept until the access token issued with it expires, too.
-        raw.tokens.access_token_ttl_seconds = 2;
     },
     async |app| {
-        use tessera::storage::RefreshTokenStore;
         let g = sign_in(&app, "openid offline_access", &[]).await;
         let store = tessera::startup::open_store(&app.settings).await.unwrap();
 
         // Inside the retention a replay is reuse.
         let reused = s(&g.tokens, "refresh_token").to_owned();
+        assert_eq!(reused.len(), 86);
         let (st, body) = refresh(&app, &g, &reused).await;
         assert_eq!(st, StatusCode::OK, "{body}");
         let (st, e) = refresh(&app, &g, &reused).await;
         assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"));
         assert_eq!(introspect(&app, &g, s(&body, "refresh_token")).await["active"], false, "the family is revoked");
+        assert_eq!(reuse_events(&app).len(), 1);
 
-        // Another grant, rotated once: its rotated token goes with the first purge after the retention.
+        // Another grant, rotated twice: its rotated tokens go with the first purge after the retention.
         let tokens = code_flow(&app, &g.client_id, &g.secret, "openid offline_access").await;
         let old = s(&tokens, "refresh_token").to_owned();
+        let middle = rotated(&app, &g, &old).await;
+        let (st, body) = refresh(&app, &g, &middle).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        let (newest, access) = (s(&body, "refresh_token").to_owned(), s(&body, "access_token").to_owned());
+        purge_rotated_refresh_tokens(&store).await;
+        for token in [&old, &middle] {
+            assert!(stored(&store, token).await.is_none(), "a rotated refresh token is still stored");
+        }
+        assert!(stored(&store, &newest).await.is_some());
+
+        // A token rotated from one that names its family names it too.
+        let (st, e) = refresh(&app, &g, &middle).await;
+        assert_eq!(
+            (st, s(&e, "error"), s(&e, "error_description")),
+            (
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "the refresh token was already used; the grant has been revoked"
+            )
+        );
+        let (st, e) = refresh(&app, &g, &newest).await;
+        assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"), "the newest token is revoked");
+        assert_eq!(introspect(&app, &g, &access).await["active"], false, "with the access token issued with it");
+        let events = reuse_events(&app);
+        assert_eq!(events.len(), 2, "{events:?}");
+        let purged = events.iter().find(|e| e["details"]["purged"] == true).unwrap_or_else(|| panic!("{events:?}"));
+        assert_eq!(purged["details"]["family_id"], json!(stored(&store, &newest).await.unwrap().family_id));
+        assert_eq!(
+            (s(purged, "client_id"), purged["details"]["presented_by"].as_str()),
+            (g.client_id.as_str(), Some(g.client_id.as_str()))
+        );
+        assert!(purged["user_id"].is_string(), "{purged}");
+
+        // Once the family is revoked, a purged token of it is only unknown: it records nothing more.
+        let (st, e) = refresh(&app, &g, &old).await;
+        assert_eq!(
+            (st, s(&e, "error"), s(&e, "error_description")),
+            (StatusCode::BAD_REQUEST, "invalid_grant", "invalid refresh token")
+        );
+        assert_eq!(reuse_events(&app).len(), 2);
+    }
+);
+
+// A family that ended (revoked, or past its idle end) is not revoked again by a purged token of it: the
+// token is unknown, and the reuse is not recorded.
+both_backends!(
+    a_purged_refresh_token_of_an_ended_family_revokes_nothing,
+    |raw| {
+        raw.tokens.refresh_grace_seconds = 0;
+        raw.tokens.rotated_refresh_retention_seconds = 1;
+        raw.tokens.refresh_idle_seconds = 3;
+    },
+    async |app| {
+        let g = sign_in(&app, "openid offline_access", &[]).await;
+        let store = tessera::startup::open_store(&app.settings).await.unwrap();
+
+        // Revoked at /revoke.
+        let old = s(&g.tokens, "refresh_token").to_owned();
+        assert_eq!(old.len(), 86, "a token that names its family");
+        let newest = rotated(&app, &g, &old).await;
+        assert_eq!(revoke(&app, &g, &[("token", &newest)]).await, StatusCode::OK);
+        purge_rotated_refresh_tokens(&store).await;
+        assert!(stored(&store, &old).await.is_none());
+        let (st, e) = refresh(&app, &g, &old).await;
+        assert_eq!((st, s(&e, "error_description")), (StatusCode::BAD_REQUEST, "invalid refresh token"));
+
+        // Idle past its end.
+        let tokens = code_flow(&app, &g.client_id, &g.secret, "openid offline_access").await;
+        let old = s(&tokens, "refresh_token").to_owned();
+        let newest = rotated(&app, &g, &old).await;
+        purge_rotated_refresh_tokens(&store).await;
+        assert!(stored(&store, &old).await.is_none());
+        sleep_until_unix(stored(&store, &newest).await.unwrap().idle_expires_at + 1).await;
+        let (st, e) = refresh(&app, &g, &old).await;
+        assert_eq!((st, s(&e, "error_description")), (StatusCode::BAD_REQUEST, "invalid refresh token"));
+        assert!(!stored(&store, &newest).await.unwrap().revoked, "the ended family was revoked");
+        assert_eq!(reuse_events(&app), Vec::<Value>::new());
+    }
+);
+
+// A family started before tokens named it rotates on in the earlier form, with the earlier trade-off: a token
+// presented after its purge is unknown, and its family lives on.
+both_backends!(
+    a_family_of_the_earlier_form_keeps_it,
+    |raw| {
+        raw.tokens.refresh_grace_seconds = 0;
+        raw.tokens.rotated_refresh_retention_seconds = 1;
+    },
+    async |app| {
+        use tessera::storage::RefreshTokenStore;
+        let g = sign_in(&app, "openid offline_access", &[]).await;
+        let store = tessera::startup::open_store(&app.settings).await.unwrap();
+        assert_eq!(s(&g.tokens, "refresh_token").len(), 86, "a new family's tokens name it");
+        // A family as the earlier release stored it: its id derived from a code, its token a bare secret.
+        let earlier = tessera::domain::secret::PlainSecret::generate();
+        let record = stored(&store, s(&g.tokens, "refresh_token")).await.unwrap();
+        let record = tessera::storage::RefreshTokenRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            token_hash: earlier.hash().as_str().to_owned(),
+            family_id: tessera::domain::secret::SecretHash::of_bytes(b"tessera code family v1\0an earlier code"),
+            access_jti: None,
+            access_expires_at: None,
+            ..record
+        };
+        store.insert_refresh_token(&record).await.unwrap();
+
+        let old = earlier.expose().to_owned();
         let (st, body) = refresh(&app, &g, &old).await;
         assert_eq!(st, StatusCode::OK, "{body}");
-        let successor = s(&body, "refresh_token").to_owned();
-        let hash = tessera::domain::secret::SecretHash::of(&old);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            store.purge_expired_refresh_tokens(tessera::domain::now()).await.unwrap();
-            if store.refresh_token_by_hash(hash.as_str()).await.unwrap().is_none() {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "the rotated refresh token is still stored");
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
+        let next = s(&body, "refresh_token").to_owned();
+        assert_eq!(next.len(), 43, "{next}");
+        assert_eq!(stored(&store, &next).await.unwrap().family_id, record.family_id);
+        purge_rotated_refresh_tokens(&store).await;
+        assert!(stored(&store, &old).await.is_none());
+
         let (st, e) = refresh(&app, &g, &old).await;
-        assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"));
-        assert_eq!(introspect(&app, &g, &successor).await["active"], true, "the family is untouched");
-        let (st, body) = refresh(&app, &g, &successor).await;
+        assert_eq!((st, s(&e, "error_description")), (StatusCode::BAD_REQUEST, "invalid refresh token"));
+        assert_eq!(introspect(&app, &g, &next).await["active"], true, "the family is untouched");
+        assert_eq!(reuse_events(&app), Vec::<Value>::new());
+        let (st, body) = refresh(&app, &g, &next).await;
         assert_eq!(st, StatusCode::OK, "{body}");
+        assert_eq!(s(&body, "refresh_token").len(), 43);
     }
 );
 

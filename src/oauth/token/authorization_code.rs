@@ -2,6 +2,7 @@
 //! this client and redirect URI, check PKCE, and issue tokens. A code is consumed by its first use, right or
 //! wrong; a second use revokes what the first one issued (RFC 6749 §4.1.2), even while the first is running.
 use super::{scope_string, TokenResponse};
+use crate::domain::refresh_family::FamilySecret;
 use crate::domain::secret::SecretHash;
 use crate::domain::{Client, GrantType, Scope, UnixTime};
 use crate::oauth::audit::{EventFacts, RequestMeta};
@@ -119,7 +120,7 @@ impl Provider {
                 None => self.sessions.session(&grant.sid).await?.map(|s| s.expires_at).unwrap_or(now),
             };
             Some(self.first_refresh_token(
-                code_family_id(code),
+                &FamilySecret::of_code(code),
                 client,
                 Some(grant.user_id.clone()),
                 Some((grant.sid.as_str(), session_end)),

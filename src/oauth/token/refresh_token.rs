@@ -1,9 +1,12 @@
 //! `grant_type=refresh_token` (RFC 6749 §6) with rotation on every use and reuse detection: a rotated
 //! token presented again revokes its whole family, unless it is the same client retrying within the grace
 //! window, which gets the very same response again (DESIGN.md §4). A rotated token is kept for
-//! `tokens.rotated_refresh_retention_seconds` (at least the grace window), then purged: presented after that,
-//! it is an unknown token, refused without revoking its family.
+//! `tokens.rotated_refresh_retention_seconds` (at least the grace window), then purged. Tokens name their family
+//! ([`FamilySecret`]), so one presented after that still revokes its family while the family is live. Families
+//! started before tokens named them rotate on in the earlier form, which names none: such a token presented
+//! after its purge is an unknown token, refused without revoking its family.
 use super::{scope_string, TokenResponse};
+use crate::domain::refresh_family::FamilySecret;
 use crate::domain::secret::{PlainSecret, SecretHash};
 use crate::domain::{Client, Scope, UnixTime, User};
 use crate::oauth::audit::{EventFacts, RequestMeta};
@@ -12,7 +15,7 @@ use crate::oauth::grace::IssuedRefresh;
 use crate::oauth::params::Params;
 use crate::oauth::provider::Provider;
 use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
-use crate::storage::{RefreshTokenRecord, StoreError};
+use crate::storage::{RefreshTokenRecord, RevokedFamily, StoreError};
 use serde_json::json;
 use std::time::Duration;
 
@@ -33,8 +36,12 @@ impl Provider {
             return Err(unknown());
         }
         let hash = SecretHash::of(presented);
-        let (rt, user) =
-            self.refresh_tokens.refresh_token_and_user_by_hash(hash.as_str()).await?.ok_or_else(unknown)?;
+        let Some((rt, user)) = self.refresh_tokens.refresh_token_and_user_by_hash(hash.as_str()).await? else {
+            return match FamilySecret::parse(presented) {
+                Some(secret) => self.purged_refresh_presented(&secret, client, meta, now).await,
+                None => Err(unknown()),
+            };
+        };
         if rt.revoked {
             let facts = self.refresh_facts(&rt, json!({ "family_id": rt.family_id }));
             self.audit("revoked_token_presented", facts, meta, now).await;
@@ -63,7 +70,11 @@ impl Provider {
 
         // RFC 8707 §2.2: a refresh may repeat the grant's resource, not switch to another.
         let resource = super::resource::for_grant(params, client, rt.resource.as_deref())?;
-        let token = PlainSecret::generate();
+        // A family started before tokens named it goes on in the earlier form, which names none.
+        let token = match FamilySecret::parse(presented).filter(|secret| secret.family_id() == rt.family_id) {
+            Some(secret) => secret.issue_token(),
+            None => PlainSecret::generate(),
+        };
         let jti = new_jti();
         let ttl = self.access_ttl(client);
         let next = RefreshTokenRecord {
@@ -91,9 +102,9 @@ impl Provider {
         };
         let id_token_ttl = (scope.contains(Scope::OPENID) && rt.user_id.is_some()).then_some(self.tokens.id_token_ttl);
         let id = id_token_ttl.map(|ttl| IdTokenExtras { nonce: None, amr: Vec::new(), ttl });
-        // The rotated row is kept for reuse detection for the retention only, then purged: a token presented
-        // after that is unknown and revokes nothing. Never before the access token issued with it expires,
-        // which a revocation of the family must still find (`access_jti`).
+        // The rotated row is kept for the retention only, then purged: a token presented after that is found
+        // by the family it names (none, in the earlier form). Never before the access token issued with it
+        // expires, which a revocation of the family must still find (`access_jti`).
         let keep_until = (now + self.tokens.rotated_refresh_retention).max(rt.access_expires_at.unwrap_or(now));
         // The signatures are made while the rotation commits: both take about as long. Tokens of a rotation
         // that does not happen are dropped unseen.
@@ -185,6 +196,33 @@ impl Provider {
         Err(OAuthError::invalid_grant("the refresh token was already used; the grant has been revoked"))
     }
 
+    /// A token of the form that names its family, not stored: rotated and then purged, if its family is live.
+    /// That is reuse, answered as [`Self::refresh_replay`] answers it (no grace window outlasts the row). Of a
+    /// family that has ended, it is just unknown, and revokes and records nothing.
+    async fn purged_refresh_presented(
+        &self,
+        secret: &FamilySecret,
+        client: &Client,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<TokenResponse, OAuthError> {
+        let family_id = secret.family_id();
+        let Some(RevokedFamily { client_id, user_id, issued }) =
+            self.refresh_tokens.revoke_live_family(&family_id, now).await?
+        else {
+            return Err(OAuthError::invalid_grant("invalid refresh token"));
+        };
+        self.revoke_access_tokens(&issued, now).await;
+        let facts = EventFacts {
+            actor: Some(client_id.as_str().to_owned()),
+            user_id: user_id.map(String::from),
+            client_id: Some(client_id.as_str().to_owned()),
+            details: json!({ "family_id": family_id, "presented_by": client.id.as_str(), "purged": true }),
+        };
+        self.audit("refresh_token_reuse", facts, meta, now).await;
+        Err(OAuthError::invalid_grant("the refresh token was already used; the grant has been revoked"))
+    }
+
     fn refresh_facts(&self, rt: &RefreshTokenRecord, details: serde_json::Value) -> EventFacts {
         EventFacts {
             actor: Some(rt.client_id.as_str().to_owned()),
@@ -194,12 +232,12 @@ impl Provider {
         }
     }
 
-    /// The first refresh token of a new grant (family `family_id`), bound to the session unless
+    /// The first refresh token of a new grant, of the family whose secret is `family`, bound to the session unless
     /// `offline_access` was granted; `access_jti`/`access_exp` name the access token issued with it.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn first_refresh_token(
         &self,
-        family_id: String,
+        family: &FamilySecret,
         client: &Client,
         user_id: Option<crate::domain::UserId>,
         session: Option<(&str, UnixTime)>,
@@ -209,7 +247,7 @@ impl Provider {
         access: (&str, UnixTime),
         now: UnixTime,
     ) -> (PlainSecret, RefreshTokenRecord) {
-        let token = PlainSecret::generate();
+        let token = family.issue_token();
         let offline = scope.contains(Scope::OFFLINE_ACCESS);
         let mut expires_at = now + self.tokens.refresh_token_ttl;
         if let (false, Some((_, session_end))) = (offline, session) {
@@ -219,7 +257,7 @@ impl Provider {
         let record = RefreshTokenRecord {
             id: new_row_id(),
             token_hash: token.hash().as_str().to_owned(),
-            family_id,
+            family_id: family.family_id(),
             parent_id: None,
             client_id: client.id.clone(),
             user_id,

@@ -22,7 +22,8 @@ use super::users::{load_user, user_from_row, UserRow};
 use super::{AnyConnection, DieselStore};
 use crate::domain::{ClientId, Scope, UnixTime, User, UserId};
 use crate::storage::{
-    CodeGrantStanding, IssuedAccessTokens, RefreshTokenRecord, RefreshTokenStore, StoreError, StoreResult,
+    CodeGrantStanding, IssuedAccessTokens, RefreshTokenRecord, RefreshTokenStore, RevokedFamily, StoreError,
+    StoreResult,
 };
 use async_trait::async_trait;
 use diesel::dsl::case_when;
@@ -430,6 +431,7 @@ type Condition =
     Box<dyn BoxableExpression<refresh_tokens::table, <AnyConnection as Connection>::Backend, SqlType = Nullable<Bool>>>;
 
 /// The tokens a revocation covers.
+#[derive(Clone)]
 enum Revoke {
     Family(String),
     /// Offline tokens outlive their session and are left out.
@@ -496,6 +498,43 @@ fn revoke(
         }
     }
     Err(StoreError::Backend(format!("refresh tokens still being rotated after {MAX_PASSES} revocation passes")))
+}
+
+/// The client and user of a token of the family that can still be used at `now`, if there is one.
+fn live_family_owner(
+    conn: &mut AnyConnection,
+    family: &Revoke,
+    now: UnixTime,
+) -> StoreResult<Option<(ClientId, Option<UserId>)>> {
+    use refresh_tokens as t;
+    let live: Option<(String, Option<String>)> = t::table
+        .filter(family.unrevoked())
+        .filter(t::used_at.is_null().and(t::expires_at.gt(now)).and(t::idle_expires_at.gt(now)))
+        .select((t::client_id, t::user_id))
+        .first(conn)
+        .optional()?;
+    let Some((client_id, user_id)) = live else { return Ok(None) };
+    let bad =
+        |what: &str, e: &dyn std::fmt::Display| StoreError::Backend(format!("refresh_tokens: invalid {what}: {e}"));
+    let client_id = ClientId::parse(client_id.as_str()).map_err(|e| bad("client_id", &e))?;
+    let user_id = user_id.map(UserId::parse).transpose().map_err(|e| bad("user_id", &e))?;
+    Ok(Some((client_id, user_id)))
+}
+
+/// [`RefreshTokenStore::revoke_live_family`]: the look for a usable token and the revocation are one
+/// transaction, so that a family another request revokes meanwhile is not also found live here.
+fn revoke_live_family(conn: &mut AnyConnection, family: &Revoke, now: UnixTime) -> StoreResult<Option<RevokedFamily>> {
+    conn.transaction(|c| {
+        // Write first (see the module docs). On Postgres this also waits for a rotation of the family in flight,
+        // whose successor the read below then sees (a family being rotated is found live), and makes a rotation
+        // that begins later wait, and then fail on the revoked token.
+        diesel::update(refresh_tokens::table.filter(family.unrevoked()))
+            .set(refresh_tokens::revoked.eq(false))
+            .execute(c)?;
+        let Some((client_id, user_id)) = live_family_owner(c, family, now)? else { return Ok(None) };
+        let issued = revoke(c, family, UnixTime::MIN, now)?;
+        Ok(Some(RevokedFamily { client_id, user_id, issued }))
+    })
 }
 
 /// One pass of [`revoke`], in one transaction: how many tokens it revoked, and their live access tokens.
@@ -669,6 +708,17 @@ impl RefreshTokenStore for DieselStore {
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens> {
         let what = Revoke::Family(family_id.to_owned());
         self.db().write(move |c| revoke(c, &what, UnixTime::MIN, now)).await
+    }
+
+    async fn revoke_live_family(&self, family_id: &str, now: UnixTime) -> StoreResult<Option<RevokedFamily>> {
+        let family = Revoke::Family(family_id.to_owned());
+        // Most tokens presented unknown name no live family (it ended, or they are made up): a read answers
+        // them without waiting for the writers.
+        let looked = family.clone();
+        if self.db().run(move |c| live_family_owner(c, &looked, now)).await?.is_none() {
+            return Ok(None);
+        }
+        self.db().write(move |c| revoke_live_family(c, &family, now)).await
     }
 
     async fn revoke_session_refresh_tokens(&self, session_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens> {

@@ -436,6 +436,43 @@ async fn revoke_family_returns_live_access_tokens(backend: Backend) {
     assert!(!t.store.refresh_family_exists("nope").await.unwrap());
 }
 
+async fn a_family_is_revoked_as_live_only_while_a_token_of_it_can_be_used(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let client = t.add_client("app").await;
+    let alice = t.add_user("alice").await;
+    let rotated = |id: &str, family_id: &str| RefreshTokenRecord {
+        used_at: Some(NOW - 10),
+        ..with_access(refresh_token(id, family_id, &client), NOW + 100)
+    };
+    let tokens = [
+        // A live family: a rotated token and its successor.
+        RefreshTokenRecord { user_id: Some(alice.clone()), ..rotated("a1", "live") },
+        RefreshTokenRecord {
+            user_id: Some(alice.clone()),
+            ..with_access(refresh_token("a2", "live", &client), NOW + 200)
+        },
+        // Ended families: past its idle end, past its end, revoked, and nothing but used tokens.
+        rotated("b1", "idle"),
+        RefreshTokenRecord { idle_expires_at: NOW, ..refresh_token("b2", "idle", &client) },
+        RefreshTokenRecord { expires_at: NOW, idle_expires_at: NOW, ..refresh_token("c", "ended", &client) },
+        RefreshTokenRecord { revoked: true, ..refresh_token("d", "revoked", &client) },
+        rotated("e", "used"),
+    ];
+    for token in &tokens {
+        t.store.insert_refresh_token(token).await.unwrap();
+    }
+    for ended in ["idle", "ended", "revoked", "used", "unknown"] {
+        let before = family(&t, ended).await;
+        assert_eq!(t.store.revoke_live_family(ended, NOW).await.unwrap(), None, "{ended}");
+        assert_eq!(family(&t, ended).await, before, "{ended}: nothing is written");
+    }
+    let revoked = t.store.revoke_live_family("live", NOW).await.unwrap().expect("live");
+    assert_eq!((&revoked.client_id, revoked.user_id.as_ref()), (&client, Some(&alice)));
+    assert_eq!(sorted(revoked.issued), issued(&[("at-a1", NOW + 100), ("at-a2", NOW + 200)]));
+    assert!(family(&t, "live").await.iter().all(|r| r.revoked));
+    assert_eq!(t.store.revoke_live_family("live", NOW).await.unwrap(), None, "revoked now");
+}
+
 async fn session_revocation_spares_offline_tokens(backend: Backend) {
     let t = TestDb::new(backend).await;
     let client = t.add_client("app").await;
@@ -586,7 +623,15 @@ async fn concurrent_rotations_and_revocations_lose_no_access_token(backend: Back
             async move { (f, None, Some(store.rotate_refresh_token(&format!("f{f}-0"), &next, NOW, FAR).await)) },
         );
         let store = t.store.clone();
-        tasks.spawn(async move { (f, Some(store.revoke_family(&format!("f{f}"), NOW).await), None) });
+        tasks.spawn(async move {
+            let family_id = format!("f{f}");
+            // A family being rotated is live all along: revoking it as such finds it so.
+            let revoked = match f % 2 {
+                0 => store.revoke_family(&family_id, NOW).await,
+                _ => store.revoke_live_family(&family_id, NOW).await.map(|r| r.expect("found live").issued),
+            };
+            (f, Some(revoked), None)
+        });
     }
     let mut returned = vec![BTreeSet::new(); FAMILIES as usize];
     while let Some(joined) = tasks.join_next().await {
@@ -643,8 +688,11 @@ async fn a_revocation_stops_a_family_rotating_in_a_loop(backend: Backend) {
         while rotations.load(SeqCst) < 10 {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        let returned: BTreeSet<String> =
-            t.store.revoke_family(&family_id, NOW).await.unwrap().into_iter().map(|(jti, _)| jti).collect();
+        let revoked = match trial % 2 {
+            0 => t.store.revoke_family(&family_id, NOW).await.unwrap(),
+            _ => t.store.revoke_live_family(&family_id, NOW).await.unwrap().expect("found live").issued,
+        };
+        let returned: BTreeSet<String> = revoked.into_iter().map(|(jti, _)| jti).collect();
         assert!(!chain.await.unwrap(), "trial {trial}: the family rotated {LOOP_LIMIT} times, past its revocation");
         let rows = family(&t, &family_id).await;
         let live: Vec<&str> = rows.iter().filter(|r| !r.revoked).map(|r| r.id.as_str()).collect();
@@ -782,6 +830,7 @@ both_backends!(
     a_rotated_token_is_kept_for_the_retention_only,
     revoked_tokens_cannot_rotate,
     revoke_family_returns_live_access_tokens,
+    a_family_is_revoked_as_live_only_while_a_token_of_it_can_be_used,
     session_revocation_spares_offline_tokens,
     a_hand_over_moves_the_session_tokens,
     user_and_client_revocations_stay_in_scope,
