@@ -5,22 +5,31 @@ use super::{form, AppState};
 use crate::domain::{Client, UnixTime};
 use crate::oauth::client_auth::BasicCredentials;
 use crate::oauth::error::OAuthError;
+use crate::oauth::limits::ClientEndpoint;
 use crate::oauth::params::Params;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+/// The authenticated client and the rest of the form, or the answer: an error, or 429 past the endpoint's limits
+/// (checked before the client's credentials, whose check may cost a signature verification).
 async fn authenticated(
     req: &HttpRequest,
     state: &AppState,
     body: form::Body,
+    endpoint: ClientEndpoint,
     now: UnixTime,
-) -> Result<(Client, Params), OAuthError> {
-    let mut params = form::read(req, body)?;
-    let basic = match super::authorization::header(req)?.and_then(|v| v.to_str().ok()) {
-        Some(h) => BasicCredentials::parse(h)?,
+) -> Result<(Client, Params), HttpResponse> {
+    let answer = |e: OAuthError| json_error(&e);
+    let mut params = form::read(req, body).map_err(answer)?;
+    let authorization = super::authorization::header(req).map_err(answer)?.and_then(|v| v.to_str().ok());
+    if let Some(refused) = super::throttle::client_request(req, state, endpoint, &params, authorization).await {
+        return Err(refused);
+    }
+    let basic = match authorization {
+        Some(h) => BasicCredentials::parse(h).map_err(answer)?,
         None => None,
     };
-    let client = state.provider.authenticate_client(&mut params, basic, now).await?;
+    let client = state.provider.authenticate_client(&mut params, basic, now).await.map_err(answer)?;
     Ok((client, params))
 }
 
@@ -28,10 +37,11 @@ async fn authenticated(
 #[tracing::instrument(name = "revoke", skip_all)]
 pub async fn revoke(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
     let now = crate::domain::now();
-    let outcome = match authenticated(&req, &state, body, now).await {
-        Ok((client, params)) => state.provider.revoke_request(&client, &params, &request_meta(&req, &state), now).await,
-        Err(e) => Err(e),
+    let (client, params) = match authenticated(&req, &state, body, ClientEndpoint::Revoke, now).await {
+        Ok(authenticated) => authenticated,
+        Err(answer) => return answer,
     };
+    let outcome = state.provider.revoke_request(&client, &params, &request_meta(&req, &state), now).await;
     match outcome {
         Ok(()) => HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).finish(),
         Err(e) => json_error(&e),
@@ -42,12 +52,12 @@ pub async fn revoke(req: HttpRequest, body: form::Body, state: web::Data<AppStat
 #[tracing::instrument(name = "introspect", skip_all)]
 pub async fn introspect(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
     let now = crate::domain::now();
-    let outcome = match authenticated(&req, &state, body, now).await {
+    let outcome = match authenticated(&req, &state, body, ClientEndpoint::Introspect, now).await {
         Ok((client, _)) if client.is_public() => {
             Err(OAuthError::invalid_client("introspection requires client authentication"))
         }
         Ok((client, params)) => state.provider.introspect(&client.id, &params, now).await,
-        Err(e) => Err(e),
+        Err(answer) => return answer,
     };
     match outcome {
         Ok(v) => HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(v),

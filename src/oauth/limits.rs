@@ -13,7 +13,8 @@
 //!   successful sign-in resets the count and the doubling.
 //! - A sign-in counts as a failure from the moment it starts until its password proves right, so parallel
 //!   guesses cannot all start before any is counted: past the limit they are refused unchecked.
-//! - The token endpoint (per claimed `client_id` and per IP) and registration (per IP) count every request.
+//! - The token, revocation and introspection endpoints (each per claimed `client_id` and per IP, at the token
+//!   endpoint's rates, on counters of their own) and registration (per IP) count every request.
 //!
 //! IPv6 clients count by their /64, which one subscriber usually holds whole.
 use super::cache_keys;
@@ -85,6 +86,39 @@ struct Counted {
 pub struct SignInAttempt {
     ip: Option<Counted>,
     user: Option<Counted>,
+}
+
+/// An endpoint where clients authenticate (RFC 6749 §2.3), limited per client IP and per claimed client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientEndpoint {
+    /// `POST /token`.
+    Token,
+    /// `POST /revoke`.
+    Revoke,
+    /// `POST /introspect`.
+    Introspect,
+}
+
+impl ClientEndpoint {
+    /// The counters' buckets, per IP and per client. Each endpoint counts on its own: a resource server that
+    /// introspects every call it serves must not use up its own token requests, nor a flood of revocations
+    /// those of the client's sign-ins.
+    fn buckets(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Token => ("token-ip", "token-client"),
+            Self::Revoke => ("revoke-ip", "revoke-client"),
+            Self::Introspect => ("introspect-ip", "introspect-client"),
+        }
+    }
+
+    /// The endpoint's name, for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::Revoke => "revoke",
+            Self::Introspect => "introspect",
+        }
+    }
 }
 
 /// The counters and the rules. One per process, shared by every request.
@@ -167,11 +201,26 @@ impl Limiter {
         ip: Option<IpAddr>,
         now: UnixTime,
     ) -> Result<(), Limited> {
+        self.check_client_request(ClientEndpoint::Token, params, authorization, ip, now).await
+    }
+
+    /// Counts a request to an endpoint that authenticates clients as `/token` does; refused once the IP or the
+    /// claimed client went over its limit at that endpoint (the token endpoint's rates, each endpoint its own
+    /// counters).
+    pub async fn check_client_request(
+        &self,
+        endpoint: ClientEndpoint,
+        params: &Params,
+        authorization: Option<&str>,
+        ip: Option<IpAddr>,
+        now: UnixTime,
+    ) -> Result<(), Limited> {
+        let (ip_bucket, client_bucket) = endpoint.buckets();
         if let (Some(rate), Some(ip)) = (self.rules.token_ip, ip) {
-            self.hit(&cache_keys::limit("token-ip", &ip_subject(ip)), rate, now).await?;
+            self.hit(&cache_keys::limit(ip_bucket, &ip_subject(ip)), rate, now).await?;
         }
         if let (Some(rate), Some(client)) = (self.rules.token_client, claimed_client(params, authorization)) {
-            self.hit(&cache_keys::limit("token-client", &name_subject(&client)), rate, now).await?;
+            self.hit(&cache_keys::limit(client_bucket, &name_subject(&client)), rate, now).await?;
         }
         Ok(())
     }

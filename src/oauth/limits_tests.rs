@@ -145,6 +145,23 @@ async fn a_failing_cache_falls_back_to_memory_and_still_limits() {
 }
 
 #[tokio::test]
+async fn each_client_endpoint_counts_on_its_own_at_the_token_rates() {
+    let limiter = Limiter::new(Arc::new(MemoryCache::default()), rules());
+    let p = params(&[("client_id", "c1")]);
+    let addr = ip("192.0.2.7");
+    for endpoint in [ClientEndpoint::Token, ClientEndpoint::Revoke, ClientEndpoint::Introspect] {
+        for _ in 0..4 {
+            assert_eq!(limiter.check_client_request(endpoint, &p, None, addr, T0).await, Ok(()), "{endpoint:?}");
+        }
+        assert!(limiter.check_client_request(endpoint, &p, None, addr, T0 + 15).await.is_err(), "{endpoint:?}");
+        // The IP's limit (6) holds for another client at the same endpoint.
+        let other = params(&[("client_id", "c2")]);
+        assert_eq!(limiter.check_client_request(endpoint, &other, None, addr, T0 + 15).await, Ok(()));
+        assert!(limiter.check_client_request(endpoint, &other, None, addr, T0 + 15).await.is_err(), "{endpoint:?}");
+    }
+}
+
+#[tokio::test]
 async fn ip_failures_block_until_the_window_ends_and_successes_do_not_count() {
     let limiter = Limiter::new(Arc::new(MemoryCache::default()), rules());
     let addr = ip("203.0.113.5");

@@ -1,7 +1,8 @@
 //! Password guessing and request floods (RFC 9700 §2.4's concern for credentials, RFC 6749 §10.10): failed
 //! sign-ins are limited per client IP and per username (progressive lock, the same for names that exist and names
-//! that do not), the token endpoint per client and per IP, registration per IP. Over a limit: 429 with
-//! `Retry-After`, the sign-in page with a message for the form, `too_many_requests` JSON for the API.
+//! that do not), the token, revocation and introspection endpoints per client and per IP, registration per IP.
+//! Over a limit: 429 with `Retry-After`, the sign-in page with a message for the form, `too_many_requests` JSON
+//! for the API.
 use super::*;
 use crate::health::TcpRelay;
 use crate::helpers::{next_second, redis_socket_addr, redis_url, sleep_until_unix, spawn_app_with, Backend};
@@ -382,6 +383,54 @@ both_backends!(
         assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
         let (st, body) = token(&app, Some((s(&b, "client_id"), s(&b, "client_secret"))), &grant).await;
         assert_eq!(st, StatusCode::OK, "{body}");
+    }
+);
+
+// Regression: /revoke and /introspect authenticate clients as /token does (a private_key_jwt assertion costs a
+// signature check) and had no limit at all. Each counts on its own, at the token endpoint's rates.
+both_backends!(
+    revocation_and_introspection_are_limited_per_client_and_per_ip,
+    |raw| {
+        raw.limits.token_client_requests = 2;
+        raw.limits.token_ip_requests = 4;
+    },
+    async |app| {
+        let a = add_client(&app, &["--grant-type", "client_credentials"]);
+        let b = add_client(&app, &["--grant-type", "client_credentials"]);
+        let post = |path: &'static str, client: &Value| {
+            let (id, secret) = (s(client, "client_id").to_owned(), s(client, "client_secret").to_owned());
+            let request = app.api_client.post(app.url(path)).basic_auth(id, Some(secret));
+            async move { request.form(&[("token", "not-a-token")]).send().await.unwrap() }
+        };
+        for path in ["/introspect", "/revoke"] {
+            for i in 0..2 {
+                let r = post(path, &a).await;
+                assert_eq!(r.status(), StatusCode::OK, "{path} {i}: {}", r.text().await.unwrap());
+            }
+            let r = post(path, &a).await;
+            assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+            let wait = retry_after(&r);
+            assert!((1..=60).contains(&wait), "{path}: Retry-After {wait}");
+            assert_eq!(r.headers()["cache-control"], "no-store");
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error"], "too_many_requests", "{path}: {body}");
+            // A client claimed in the form counts the same as one in the header.
+            let r = app.api_client.post(app.url(path)).form(&[("client_id", s(&a, "client_id"))]).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{path}: claimed in the form");
+            // Past the IP's limit (4: this is the fifth request), another client is refused too.
+            let r = post(path, &b).await;
+            assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{path}: the IP's limit");
+        }
+        // The token endpoint keeps its own counts.
+        let r = app
+            .api_client
+            .post(app.url("/token"))
+            .basic_auth(s(&a, "client_id"), Some(s(&a, "client_secret")))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
     }
 );
 
