@@ -1,9 +1,9 @@
-//! Abuse limits at the edge: the checks the token, revocation, introspection and registration endpoints make
+//! Abuse limits at the edge: the checks the token, registration, revocation and introspection endpoints make
 //! before any other work, and the 429 answer (`Retry-After` in seconds). The decisions are in
 //! [`crate::oauth::limits`]; the sign-in form renders its own 429 page (`login.rs`).
 use super::meta::client_ip;
 use super::AppState;
-use crate::oauth::limits::{ClientEndpoint, Limited};
+use crate::oauth::limits::{AssertionEndpoint, Limited};
 use crate::oauth::params::Params;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
@@ -42,22 +42,23 @@ pub async fn token_request(
     params: &Params,
     authorization: Option<&str>,
 ) -> Option<HttpResponse> {
-    client_request(req, state, ClientEndpoint::Token, params, authorization).await
-}
-
-/// A request to an endpoint where clients authenticate (`/token`, `/revoke`, `/introspect`): per client IP and
-/// per claimed `client_id`. `Some` is the answer when refused.
-pub async fn client_request(
-    req: &HttpRequest,
-    state: &AppState,
-    endpoint: ClientEndpoint,
-    params: &Params,
-    authorization: Option<&str>,
-) -> Option<HttpResponse> {
     let ip = ip(req, state);
     let now = crate::domain::now();
-    let checked = state.provider.limits.check_client_request(endpoint, params, authorization, ip, now).await;
+    let checked = state.provider.limits.check_token_request(params, authorization, ip, now).await;
+    checked.err().map(|limited| refused("token", ip, limited))
+}
+
+/// `POST /revoke` and `POST /introspect` with a client assertion: refused while the client IP is locked out of
+/// assertions there. `Some` is the answer when refused.
+pub async fn assertion(req: &HttpRequest, state: &AppState, endpoint: AssertionEndpoint) -> Option<HttpResponse> {
+    let ip = ip(req, state);
+    let checked = state.provider.limits.check_assertion(endpoint, ip, crate::domain::now()).await;
     checked.err().map(|limited| refused(endpoint.as_str(), ip, limited))
+}
+
+/// Counts a failed client assertion at `/revoke` or `/introspect` against the client IP.
+pub async fn assertion_failed(req: &HttpRequest, state: &AppState, endpoint: AssertionEndpoint) {
+    state.provider.limits.assertion_failed(endpoint, ip(req, state), crate::domain::now()).await;
 }
 
 /// `POST /register`: per client IP. `Some` is the answer when refused.

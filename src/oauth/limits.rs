@@ -13,8 +13,9 @@
 //!   successful sign-in resets the count and the doubling.
 //! - A sign-in counts as a failure from the moment it starts until its password proves right, so parallel
 //!   guesses cannot all start before any is counted: past the limit they are refused unchecked.
-//! - The token, revocation and introspection endpoints (each per claimed `client_id` and per IP, at the token
-//!   endpoint's rates, on counters of their own) and registration (per IP) count every request.
+//! - The token endpoint (per claimed `client_id` and per IP) and registration (per IP) count every request.
+//!   Revocation and introspection count failed client assertions per IP (at the token endpoint's per-IP rate,
+//!   each on counters of its own): past the limit, assertions there are refused unchecked until the window ends.
 //!
 //! IPv6 clients count by their /64, which one subscriber usually holds whole.
 use super::cache_keys;
@@ -88,33 +89,28 @@ pub struct SignInAttempt {
     user: Option<Counted>,
 }
 
-/// An endpoint where clients authenticate (RFC 6749 §2.3), limited per client IP and per claimed client.
+/// An endpoint where clients authenticate as at `/token`, but whose traffic no per-request budget fits (a
+/// resource server may introspect every call it serves): only failed client assertions count there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientEndpoint {
-    /// `POST /token`.
-    Token,
+pub enum AssertionEndpoint {
     /// `POST /revoke`.
     Revoke,
     /// `POST /introspect`.
     Introspect,
 }
 
-impl ClientEndpoint {
-    /// The counters' buckets, per IP and per client. Each endpoint counts on its own: a resource server that
-    /// introspects every call it serves must not use up its own token requests, nor a flood of revocations
-    /// those of the client's sign-ins.
+impl AssertionEndpoint {
+    /// The failure counter's and the lock's buckets, per client IP.
     fn buckets(self) -> (&'static str, &'static str) {
         match self {
-            Self::Token => ("token-ip", "token-client"),
-            Self::Revoke => ("revoke-ip", "revoke-client"),
-            Self::Introspect => ("introspect-ip", "introspect-client"),
+            Self::Revoke => ("revoke-assertion-failures-ip", "revoke-assertion-lock-ip"),
+            Self::Introspect => ("introspect-assertion-failures-ip", "introspect-assertion-lock-ip"),
         }
     }
 
     /// The endpoint's name, for logs.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Token => "token",
             Self::Revoke => "revoke",
             Self::Introspect => "introspect",
         }
@@ -201,28 +197,41 @@ impl Limiter {
         ip: Option<IpAddr>,
         now: UnixTime,
     ) -> Result<(), Limited> {
-        self.check_client_request(ClientEndpoint::Token, params, authorization, ip, now).await
+        if let (Some(rate), Some(ip)) = (self.rules.token_ip, ip) {
+            self.hit(&cache_keys::limit("token-ip", &ip_subject(ip)), rate, now).await?;
+        }
+        if let (Some(rate), Some(client)) = (self.rules.token_client, claimed_client(params, authorization)) {
+            self.hit(&cache_keys::limit("token-client", &name_subject(&client)), rate, now).await?;
+        }
+        Ok(())
     }
 
-    /// Counts a request to an endpoint that authenticates clients as `/token` does; refused once the IP or the
-    /// claimed client went over its limit at that endpoint (the token endpoint's rates, each endpoint its own
-    /// counters).
-    pub async fn check_client_request(
+    /// Refused while the IP is locked out of client assertions at `endpoint` ([`Self::assertion_failed`]):
+    /// checked before an assertion's signature, each key tried being a verification. One cache read.
+    pub async fn check_assertion(
         &self,
-        endpoint: ClientEndpoint,
-        params: &Params,
-        authorization: Option<&str>,
+        endpoint: AssertionEndpoint,
         ip: Option<IpAddr>,
         now: UnixTime,
     ) -> Result<(), Limited> {
-        let (ip_bucket, client_bucket) = endpoint.buckets();
-        if let (Some(rate), Some(ip)) = (self.rules.token_ip, ip) {
-            self.hit(&cache_keys::limit(ip_bucket, &ip_subject(ip)), rate, now).await?;
+        let (Some(_), Some(ip)) = (self.rules.token_ip, ip) else { return Ok(()) };
+        let lock = cache_keys::limit(endpoint.buckets().1, &ip_subject(ip));
+        match self.lock_in_force(&lock, LockScope::ClientIp, now).await {
+            Some(lock) => Err(Limited { retry_after: lock.retry_after }),
+            None => Ok(()),
         }
-        if let (Some(rate), Some(client)) = (self.rules.token_client, claimed_client(params, authorization)) {
-            self.hit(&cache_keys::limit(client_bucket, &name_subject(&client)), rate, now).await?;
+    }
+
+    /// Counts a failed client assertion at `endpoint` from `ip`; at the token endpoint's per-IP limit, the IP is
+    /// locked out of assertions there until the window ends.
+    pub async fn assertion_failed(&self, endpoint: AssertionEndpoint, ip: Option<IpAddr>, now: UnixTime) {
+        let (Some(rate), Some(ip)) = (self.rules.token_ip, ip) else { return };
+        let (failures, lock) = endpoint.buckets();
+        let subject = ip_subject(ip);
+        let (count, left) = self.incr(&cache_keys::limit(failures, &subject), rate.window, now).await;
+        if count >= rate.max {
+            self.set_until(&cache_keys::limit(lock, &subject), now + left, now).await;
         }
-        Ok(())
     }
 
     /// Counts a registration request; refused once the IP went over its limit.

@@ -145,20 +145,22 @@ async fn a_failing_cache_falls_back_to_memory_and_still_limits() {
 }
 
 #[tokio::test]
-async fn each_client_endpoint_counts_on_its_own_at_the_token_rates() {
+async fn failed_assertions_lock_an_ip_out_of_assertions_at_that_endpoint_until_the_window_ends() {
     let limiter = Limiter::new(Arc::new(MemoryCache::default()), rules());
-    let p = params(&[("client_id", "c1")]);
-    let addr = ip("192.0.2.7");
-    for endpoint in [ClientEndpoint::Token, ClientEndpoint::Revoke, ClientEndpoint::Introspect] {
-        for _ in 0..4 {
-            assert_eq!(limiter.check_client_request(endpoint, &p, None, addr, T0).await, Ok(()), "{endpoint:?}");
-        }
-        assert!(limiter.check_client_request(endpoint, &p, None, addr, T0 + 15).await.is_err(), "{endpoint:?}");
-        // The IP's limit (6) holds for another client at the same endpoint.
-        let other = params(&[("client_id", "c2")]);
-        assert_eq!(limiter.check_client_request(endpoint, &other, None, addr, T0 + 15).await, Ok(()));
-        assert!(limiter.check_client_request(endpoint, &other, None, addr, T0 + 15).await.is_err(), "{endpoint:?}");
+    let (addr, other) = (ip("192.0.2.7"), ip("192.0.2.8"));
+    let endpoint = AssertionEndpoint::Introspect;
+    for i in 0..5 {
+        assert_eq!(limiter.check_assertion(endpoint, addr, T0 + i).await, Ok(()), "{i}");
+        limiter.assertion_failed(endpoint, addr, T0 + i).await;
     }
+    assert_eq!(limiter.check_assertion(endpoint, addr, T0 + 5).await, Ok(()), "5 failures, under the 6 allowed");
+    limiter.assertion_failed(endpoint, addr, T0 + 5).await;
+    // Locked until the counter's window ends: 60 s after the first failure, which the cache timed at once.
+    assert_eq!(limiter.check_assertion(endpoint, addr, T0 + 10).await, Err(Limited { retry_after: 55 }));
+    // Another address, and the other endpoint, keep their own counts.
+    assert_eq!(limiter.check_assertion(endpoint, other, T0 + 10).await, Ok(()));
+    assert_eq!(limiter.check_assertion(AssertionEndpoint::Revoke, addr, T0 + 10).await, Ok(()));
+    assert_eq!(limiter.check_assertion(endpoint, addr, T0 + 65).await, Ok(()), "the window is over");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Password guessing and request floods (RFC 9700 §2.4's concern for credentials, RFC 6749 §10.10): failed
 //! sign-ins are limited per client IP and per username (progressive lock, the same for names that exist and names
-//! that do not), the token, revocation and introspection endpoints per client and per IP, registration per IP.
+//! that do not), the token endpoint per client and per IP, failed client assertions at revocation and
+//! introspection per IP, registration per IP.
 //! Over a limit: 429 with `Retry-After`, the sign-in page with a message for the form, `too_many_requests` JSON
 //! for the API.
 use super::*;
@@ -386,51 +387,59 @@ both_backends!(
     }
 );
 
-// Regression: /revoke and /introspect authenticate clients as /token does (a private_key_jwt assertion costs a
-// signature check) and had no limit at all. Each counts on its own, at the token endpoint's rates.
+// A private_key_jwt assertion costs a signature check per key tried, and /revoke and /introspect had no limit at
+// all. Failed assertions there count per client IP; past the limit, assertions from that IP are refused unchecked.
+// Successes count nothing (a resource server may introspect every call it serves), nor do client secrets.
 both_backends!(
-    revocation_and_introspection_are_limited_per_client_and_per_ip,
+    failed_assertions_lock_an_ip_out_of_assertions_at_revocation_and_introspection,
     |raw| {
-        raw.limits.token_client_requests = 2;
-        raw.limits.token_ip_requests = 4;
+        raw.limits.token_ip_requests = 3;
     },
     async |app| {
-        let a = add_client(&app, &["--grant-type", "client_credentials"]);
-        let b = add_client(&app, &["--grant-type", "client_credentials"]);
-        let post = |path: &'static str, client: &Value| {
-            let (id, secret) = (s(client, "client_id").to_owned(), s(client, "client_secret").to_owned());
-            let request = app.api_client.post(app.url(path)).basic_auth(id, Some(secret));
-            async move { request.form(&[("token", "not-a-token")]).send().await.unwrap() }
+        use crate::clients::{assertion_claims, jwks_of, rsa_key, sign};
+        let dir = app.dir.path();
+        let (key, forger) = (rsa_key(dir, "k1"), rsa_key(dir, "forged"));
+        let file = dir.join("jwks.json");
+        std::fs::write(&file, serde_json::to_vec(&jwks_of(&[&key])).unwrap()).unwrap();
+        let jwks = file.to_str().unwrap();
+        let args = ["clients", "add", "--name", "RS", "--grant-type", "client_credentials"];
+        let client = app.cli_json(&[&args[..], &["--auth-method", "private_key_jwt", "--jwks", jwks]].concat(), None);
+        let id = s(&client, "client_id").to_owned();
+        let with_secret = add_client(&app, &["--grant-type", "client_credentials"]);
+        let post = async |path: &str, by: &crate::clients::ClientKey| {
+            let assertion = sign(&assertion_claims(&id, &app.address, 60), by.signer.as_ref());
+            let form = [
+                ("token", "not-a-token"),
+                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ("client_assertion", assertion.as_str()),
+            ];
+            app.api_client.post(app.url(path)).form(&form).send().await.unwrap()
         };
         for path in ["/introspect", "/revoke"] {
-            for i in 0..2 {
-                let r = post(path, &a).await;
-                assert_eq!(r.status(), StatusCode::OK, "{path} {i}: {}", r.text().await.unwrap());
+            for i in 0..4 {
+                assert_eq!(post(path, &key).await.status(), StatusCode::OK, "{path}: success {i} counts nothing");
             }
-            let r = post(path, &a).await;
-            assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+            for i in 0..3 {
+                assert_eq!(post(path, &forger).await.status(), StatusCode::UNAUTHORIZED, "{path}: failure {i}");
+            }
+            let r = post(path, &key).await;
+            assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{path}: a good assertion too, unchecked");
             let wait = retry_after(&r);
             assert!((1..=60).contains(&wait), "{path}: Retry-After {wait}");
             assert_eq!(r.headers()["cache-control"], "no-store");
             let body: Value = r.json().await.unwrap();
             assert_eq!(body["error"], "too_many_requests", "{path}: {body}");
-            // A client claimed in the form counts the same as one in the header.
-            let r = app.api_client.post(app.url(path)).form(&[("client_id", s(&a, "client_id"))]).send().await.unwrap();
-            assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{path}: claimed in the form");
-            // Past the IP's limit (4: this is the fifth request), another client is refused too.
-            let r = post(path, &b).await;
-            assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{path}: the IP's limit");
+            // A client secret is cheap to check: not refused.
+            let r = app
+                .api_client
+                .post(app.url(path))
+                .basic_auth(s(&with_secret, "client_id"), Some(s(&with_secret, "client_secret")))
+                .form(&[("token", "not-a-token")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{path}: a client secret");
         }
-        // The token endpoint keeps its own counts.
-        let r = app
-            .api_client
-            .post(app.url("/token"))
-            .basic_auth(s(&a, "client_id"), Some(s(&a, "client_secret")))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
     }
 );
 
