@@ -1,9 +1,9 @@
-//! Abuse limits at the edge: the checks the token and registration endpoints make before any other work, and
-//! the 429 answer (`Retry-After` in seconds). The decisions are in [`crate::oauth::limits`]; the sign-in form
-//! renders its own 429 page (`login.rs`).
+//! Abuse limits at the edge: the checks the token, registration, revocation and introspection endpoints make
+//! before any other work, and the 429 answer (`Retry-After` in seconds). The decisions are in
+//! [`crate::oauth::limits`]; the sign-in form renders its own 429 page (`login.rs`).
 use super::meta::client_ip;
 use super::AppState;
-use crate::oauth::limits::Limited;
+use crate::oauth::limits::{AssertionEndpoint, Limited};
 use crate::oauth::params::Params;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
@@ -46,6 +46,19 @@ pub async fn token_request(
     let now = crate::domain::now();
     let checked = state.provider.limits.check_token_request(params, authorization, ip, now).await;
     checked.err().map(|limited| refused("token", ip, limited))
+}
+
+/// `POST /revoke` and `POST /introspect` with a client assertion: refused while the client IP is locked out of
+/// assertions there. `Some` is the answer when refused.
+pub async fn assertion(req: &HttpRequest, state: &AppState, endpoint: AssertionEndpoint) -> Option<HttpResponse> {
+    let ip = ip(req, state);
+    let checked = state.provider.limits.check_assertion(endpoint, ip, crate::domain::now()).await;
+    checked.err().map(|limited| refused(endpoint.as_str(), ip, limited))
+}
+
+/// Counts a failed client assertion at `/revoke` or `/introspect` against the client IP.
+pub async fn assertion_failed(req: &HttpRequest, state: &AppState, endpoint: AssertionEndpoint) {
+    state.provider.limits.assertion_failed(endpoint, ip(req, state), crate::domain::now()).await;
 }
 
 /// `POST /register`: per client IP. `Some` is the answer when refused.

@@ -7,6 +7,7 @@ use super::error::OAuthError;
 use crate::domain::UnixTime;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use josekit::jwk::Jwk;
 use josekit::jws::JwsVerifier;
 use serde_json::{Map, Value};
 
@@ -36,6 +37,35 @@ pub enum AssertionAlg {
 }
 
 impl AssertionAlg {
+    /// Every accepted algorithm.
+    pub const ALL: [Self; 2] = [Self::Rs256, Self::Es256];
+
+    /// Whether `jwk` can verify this algorithm's signatures (type, curve, size, `use`, `key_ops`, `alg`).
+    pub fn fits(self, jwk: &Jwk) -> bool {
+        self.verifier(jwk, false).is_ok()
+    }
+
+    /// A verifier of this algorithm with `jwk`, which checks the JWS `kid` against the key's when `check_kid`;
+    /// an error when the key does not fit the algorithm.
+    fn verifier(self, jwk: &Jwk, check_kid: bool) -> Result<Box<dyn JwsVerifier>, josekit::JoseError> {
+        Ok(match self {
+            Self::Rs256 => {
+                let mut v = josekit::jws::RS256.verifier_from_jwk(jwk)?;
+                if !check_kid {
+                    v.remove_key_id();
+                }
+                Box::new(v)
+            }
+            Self::Es256 => {
+                let mut v = josekit::jws::ES256.verifier_from_jwk(jwk)?;
+                if !check_kid {
+                    v.remove_key_id();
+                }
+                Box::new(v)
+            }
+        })
+    }
+
     /// The JWS `alg` name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -127,31 +157,15 @@ impl ClientAssertion {
         self.alg
     }
 
-    /// Verifies the signature with one of `keys` (the one named by `kid`, or any that fits the algorithm)
-    /// and returns the claims, whose values are still to be checked with [`check_claims`].
+    /// Verifies the signature with one of `keys` (the one named by `kid`, or the first few that fit the
+    /// algorithm: [`ClientJwks::candidates`]) and returns the claims, whose values are still to be checked with
+    /// [`check_claims`]. Costs up to [`super::client_keys::MAX_UNNAMED_CANDIDATES`] signature verifications: run
+    /// it on a blocking pool.
     pub fn verify(&self, keys: &ClientJwks) -> Result<&Map<String, Value>, SignatureError> {
         let mut tried = false;
-        for jwk in keys.candidates(self.kid.as_deref()) {
-            let verifier: Box<dyn JwsVerifier> = match self.alg {
-                AssertionAlg::Rs256 => match josekit::jws::RS256.verifier_from_jwk(jwk) {
-                    Ok(mut v) => {
-                        if self.kid.is_none() {
-                            v.remove_key_id();
-                        }
-                        Box::new(v)
-                    }
-                    Err(_) => continue,
-                },
-                AssertionAlg::Es256 => match josekit::jws::ES256.verifier_from_jwk(jwk) {
-                    Ok(mut v) => {
-                        if self.kid.is_none() {
-                            v.remove_key_id();
-                        }
-                        Box::new(v)
-                    }
-                    Err(_) => continue,
-                },
-            };
+        for jwk in keys.candidates(self.kid.as_deref(), self.alg) {
+            // josekit requires a `kid` header when the verifier's key has one.
+            let Ok(verifier) = self.alg.verifier(jwk, self.kid.is_some()) else { continue };
             tried = true;
             // The signed bytes are the ones `parse` read the claims from (no `b64: false`: `crit` is refused).
             if josekit::jws::deserialize_compact(&self.token, verifier.as_ref()).is_ok() {
@@ -346,6 +360,30 @@ mod tests {
         let a = ClientAssertion::parse(token).unwrap();
         assert_eq!(a.alg(), AssertionAlg::Es256);
         assert!(a.verify(&jwks(&[&public, &ec_public])).is_ok());
+    }
+
+    #[test]
+    fn without_a_kid_only_a_few_keys_are_tried() {
+        let (private, public) = rsa();
+        let (_, other) = rsa();
+        let named = |jwk: &josekit::jwk::Jwk, kid: &str| {
+            let mut jwk = jwk.clone();
+            jwk.set_key_id(kid);
+            jwk
+        };
+        let decoys: Vec<_> = (0..4).map(|i| named(&other, &format!("decoy-{i}"))).collect();
+        let mut keys: Vec<&josekit::jwk::Jwk> = decoys.iter().collect();
+        keys.push(&public);
+        let keys = jwks(&keys);
+        let signer = josekit::jws::RS256.signer_from_jwk(&private).unwrap();
+        let mut unnamed_signer = signer.clone();
+        unnamed_signer.remove_key_id();
+        // The signing key is the fifth that fits: an assertion without a kid does not reach it.
+        let unnamed = ClientAssertion::parse(sign(&claims(), &unnamed_signer, None)).unwrap();
+        assert_eq!(unnamed.kid(), None);
+        assert_eq!(unnamed.verify(&keys).unwrap_err(), SignatureError::Invalid);
+        let named = ClientAssertion::parse(sign(&claims(), &signer, Some("rsa-1"))).unwrap();
+        assert!(named.verify(&keys).is_ok());
     }
 
     #[test]

@@ -4,12 +4,15 @@
 //! than one `invalid_request`.
 use super::cache_keys;
 use super::client_assertion::{self, AssertionAlg, AssertionRules, ClientAssertion, SignatureError};
+use super::client_keys::ClientJwks;
 use super::error::OAuthError;
 use super::params::Params;
 use super::provider::Provider;
 use crate::domain::{Client, ClientAuthMethod, ClientId, UnixTime};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use serde_json::{Map, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Credentials from an `Authorization: Basic` header, URL-decoded as RFC 6749 §2.3.1 requires.
@@ -142,8 +145,9 @@ impl Provider {
             )));
         }
         registered_alg_allows(&client, assertion.alg())?;
+        let assertion = Arc::new(assertion);
         let loaded = self.client_keys(&client, false).await?;
-        let claims = match assertion.verify(&loaded.keys) {
+        let claims = match self.verify_assertion(&assertion, loaded.keys).await? {
             Ok(claims) => claims,
             // The client may have rotated its keys since we fetched them: look once more, throttled.
             Err(e)
@@ -152,10 +156,7 @@ impl Provider {
                     && self.may_refetch_client_keys(&client).await =>
             {
                 let fresh = self.client_keys(&client, true).await?;
-                match assertion.verify(&fresh.keys) {
-                    Ok(claims) => claims,
-                    Err(e) => return Err(signature_error(e)),
-                }
+                self.verify_assertion(&assertion, fresh.keys).await?.map_err(signature_error)?
             }
             Err(e) => return Err(signature_error(e)),
         };
@@ -165,7 +166,7 @@ impl Provider {
             now,
             leeway: self.leeway,
         };
-        let checked = client_assertion::check_claims(claims, &rules)?;
+        let checked = client_assertion::check_claims(&claims, &rules)?;
         let ttl = (checked.expires_at.saturating_add(self.leeway) - now).max(1);
         let first_use = self
             .cache
@@ -180,6 +181,17 @@ impl Provider {
             return Err(OAuthError::invalid_client("the client assertion was already used"));
         }
         Ok(client)
+    }
+
+    /// Checks the signature of `assertion` with `keys` on the signing pool, never the reactor: each key tried
+    /// is a signature verification, and the assertion may come from anyone.
+    async fn verify_assertion(
+        &self,
+        assertion: &Arc<ClientAssertion>,
+        keys: ClientJwks,
+    ) -> Result<Result<Map<String, Value>, SignatureError>, OAuthError> {
+        let assertion = Arc::clone(assertion);
+        self.signing_pool.run(move || assertion.verify(&keys).cloned()).await.map_err(OAuthError::server)
     }
 }
 

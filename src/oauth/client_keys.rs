@@ -4,27 +4,46 @@
 //! keyed by client id; an unknown `kid` triggers one early refetch, throttled per client so that forged
 //! assertions cannot make us hammer the client's server.
 use super::cache_keys;
+use super::client_assertion::AssertionAlg;
 use super::error::OAuthError;
 use super::provider::Provider;
-use crate::domain::Client;
+use crate::domain::{Client, ClientId};
 use async_trait::async_trait;
-use josekit::jwk::{Jwk, JwkSet};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use josekit::jwk::Jwk;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
+use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 use url::Url;
 
 /// Most keys one client's JWK Set may hold.
 pub const MAX_KEYS: usize = 32;
+/// Most keys an assertion without a `kid` is checked against: a client rotating its keys publishes two or
+/// three that sign (previous, current, next), and each key tried is a signature verification a forged
+/// assertion makes us pay for. A client with more names its key in the `kid` header.
+pub const MAX_UNNAMED_CANDIDATES: usize = 4;
 /// Largest JWK Set document fetched from a `jwks_uri`, in bytes.
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 /// How long a fetched JWK Set is used before it is fetched again.
 pub const JWKS_CACHE_TTL: Duration = Duration::from_secs(300);
 /// Shortest time between two early refetches (on an unknown `kid`) of one client's JWK Set.
 pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
-/// Largest RSA modulus accepted, in bytes (8192 bits): bigger keys only cost verification time.
-const MAX_RSA_MODULUS_BYTES: usize = 1024;
+/// Smallest RSA modulus accepted, in bytes (2048 bits, counted in whole bytes as josekit counts them).
+const MIN_RSA_MODULUS_BYTES: usize = 256;
+/// Largest RSA modulus accepted, in bytes (4096 bits): a verification costs the square of the size, and no
+/// client needs more.
+const MAX_RSA_MODULUS_BYTES: usize = 512;
+/// Smallest RSA public exponent accepted: the lower bound of NIST SP 800-56B §6.2.
+const MIN_RSA_EXPONENT: u64 = 65_537;
+/// Largest RSA public exponent accepted, in bytes (below 2^32): a verification costs one squaring per bit of
+/// the exponent, which OpenSSL only bounds for moduli over 3072 bits. Key generators use 65537 (17 bits), so
+/// this costs no client anything and a verification at most twice as much as with 65537.
+const MAX_RSA_EXPONENT_BYTES: usize = 4;
+/// The only curve accepted: ES256's.
+const EC_CURVE: &str = "P-256";
 
 /// Members that only private (or symmetric) keys have (RFC 7518 §6.2.2, §6.3.2, §6.4).
 const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
@@ -34,32 +53,37 @@ const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
 #[error("{0}")]
 pub struct JwksError(String);
 
-/// A client's public keys: a JWK Set with RSA and EC public keys only (no private or symmetric key), at
-/// most [`MAX_KEYS`] of them, at least one usable for RS256 or ES256.
+/// A client's public keys: RSA (2048 to 4096 bits, exponent from 65537 below 2^32) and P-256 public keys only
+/// (no private or symmetric key), with distinct `kid`s, at most [`MAX_KEYS`] of them, at least one usable for
+/// RS256 or ES256.
 #[derive(Debug, Clone)]
-pub struct ClientJwks(JwkSet);
+pub struct ClientJwks(Vec<Jwk>);
 
 impl ClientJwks {
-    /// Checks a JWK Set given as JSON.
+    /// Checks a JWK Set given as JSON: any key that breaks the rules refuses the set.
     pub fn parse(value: &Value) -> Result<Self, JwksError> {
-        let bad = |m: &str| JwksError(m.to_owned());
-        let Value::Object(map) = value else { return Err(bad("a JWK Set must be a JSON object")) };
-        let keys = map.get("keys").and_then(Value::as_array).ok_or_else(|| bad("a JWK Set needs a \"keys\" array"))?;
-        if keys.is_empty() {
-            return Err(bad("the JWK Set has no keys"));
+        let mut kept = KeptKeys::default();
+        for (i, key) in key_list(value)?.iter().enumerate() {
+            kept.add(key).map_err(|e| JwksError(format!("key {i}: {e}")))?;
         }
-        if keys.len() > MAX_KEYS {
-            return Err(JwksError(format!("the JWK Set has more than {MAX_KEYS} keys")));
+        kept.into_set()
+    }
+
+    /// Reads the JWK Set stored for `client`, which may predate the rules: a key that breaks them is left out
+    /// (and named in a warning by its position), so it can no longer sign the client's assertions.
+    pub fn parse_stored(value: &Value, client: &ClientId) -> Result<Self, JwksError> {
+        let mut kept = KeptKeys::default();
+        for (i, key) in key_list(value)?.iter().enumerate() {
+            if let Err(e) = kept.add(key) {
+                tracing::warn!(
+                    client_id = %client,
+                    key = i,
+                    reason = %e,
+                    "a stored key of the client breaks the key rules and is not used"
+                );
+            }
         }
-        for (i, key) in keys.iter().enumerate() {
-            check_public_key(key).map_err(|e| JwksError(format!("key {i}: {e}")))?;
-        }
-        let set = JwkSet::from_map(map.clone()).map_err(|e| JwksError(format!("not a valid JWK Set: {e}")))?;
-        let jwks = Self(set);
-        if !jwks.0.keys().into_iter().any(usable) {
-            return Err(bad("the JWK Set has no key usable for RS256 or ES256 signatures"));
-        }
-        Ok(jwks)
+        kept.into_set()
     }
 
     /// Checks a JWK Set given as a JSON document.
@@ -69,12 +93,56 @@ impl ClientJwks {
         Self::parse(&value)
     }
 
-    /// The keys that may have signed a JWS with `kid` (every key when the JWS names none).
-    pub fn candidates(&self, kid: Option<&str>) -> Vec<&Jwk> {
-        match kid {
-            Some(kid) => self.0.get(kid),
-            None => self.0.keys(),
+    /// The keys that may have signed a JWS with `kid` and `alg`: the key named `kid` if it fits `alg`, or without
+    /// a `kid`, the first [`MAX_UNNAMED_CANDIDATES`] keys that fit `alg` (type, curve, `use`, `key_ops`, `alg`).
+    pub fn candidates(&self, kid: Option<&str>, alg: AssertionAlg) -> Vec<&Jwk> {
+        let named = self.0.iter().filter(|k| kid.is_none_or(|kid| k.key_id() == Some(kid)));
+        let fitting = named.filter(|k| alg.fits(k));
+        fitting.take(if kid.is_some() { 1 } else { MAX_UNNAMED_CANDIDATES }).collect()
+    }
+}
+
+/// The `keys` of a JWK Set: a non-empty array of at most [`MAX_KEYS`].
+fn key_list(value: &Value) -> Result<&Vec<Value>, JwksError> {
+    let bad = |m: &str| JwksError(m.to_owned());
+    let Value::Object(map) = value else { return Err(bad("a JWK Set must be a JSON object")) };
+    let keys = map.get("keys").and_then(Value::as_array).ok_or_else(|| bad("a JWK Set needs a \"keys\" array"))?;
+    if keys.is_empty() {
+        return Err(bad("the JWK Set has no keys"));
+    }
+    if keys.len() > MAX_KEYS {
+        return Err(JwksError(format!("the JWK Set has more than {MAX_KEYS} keys")));
+    }
+    Ok(keys)
+}
+
+/// The keys of a set that passed the rules so far, and their `kid`s.
+#[derive(Default)]
+struct KeptKeys {
+    keys: Vec<Jwk>,
+    kids: HashSet<String>,
+}
+
+impl KeptKeys {
+    /// Keeps `key` if it passes the rules and its `kid` (if any) is not an earlier key's.
+    fn add(&mut self, key: &Value) -> Result<(), String> {
+        check_public_key(key)?;
+        let Value::Object(map) = key else { return Err("a JWK must be a JSON object".into()) };
+        let jwk = Jwk::from_map(map.clone()).map_err(|e| format!("not a valid JWK: {e}"))?;
+        if let Some(kid) = jwk.key_id() {
+            if !self.kids.insert(kid.to_owned()) {
+                return Err("another key has the same kid; give each key its own".into());
+            }
         }
+        self.keys.push(jwk);
+        Ok(())
+    }
+
+    fn into_set(self) -> Result<ClientJwks, JwksError> {
+        if !self.keys.iter().any(usable) {
+            return Err(JwksError("the JWK Set has no key usable for RS256 or ES256 signatures".into()));
+        }
+        Ok(ClientJwks(self.keys))
     }
 }
 
@@ -87,13 +155,22 @@ fn check_public_key(key: &Value) -> Result<(), String> {
     }
     match map.get("kty").and_then(Value::as_str) {
         Some("RSA") => {
-            let n = map.get("n").and_then(Value::as_str).ok_or("an RSA key needs \"n\"")?;
-            if n.len() > MAX_RSA_MODULUS_BYTES * 4 / 3 + 4 {
-                return Err("the RSA key is larger than 8192 bits".into());
+            let n = unsigned_member(map, "n")?;
+            if !(MIN_RSA_MODULUS_BYTES..=MAX_RSA_MODULUS_BYTES).contains(&n.len()) {
+                return Err(format!("the RSA key has {} bits; use 2048 to 4096", bit_length(&n)));
+            }
+            let e = unsigned_member(map, "e")?;
+            let small = e.len() <= MAX_RSA_EXPONENT_BYTES;
+            let value = e.iter().fold(0u64, |v, b| (v << 8) | u64::from(*b));
+            if !small || value < MIN_RSA_EXPONENT || value % 2 == 0 {
+                return Err("the RSA public exponent must be odd, at least 65537 and below 2^32 (use 65537)".into());
             }
             Ok(())
         }
-        Some("EC") => Ok(()),
+        Some("EC") => match map.get("crv").and_then(Value::as_str) {
+            Some(EC_CURVE) => Ok(()),
+            _ => Err(format!("an EC key must be on the {EC_CURVE} curve (ES256)")),
+        },
         Some(other) => {
             Err(format!("unsupported key type {:?} (RSA or EC)", other.chars().take(16).collect::<String>()))
         }
@@ -101,9 +178,22 @@ fn check_public_key(key: &Value) -> Result<(), String> {
     }
 }
 
+/// The big-endian unsigned integer in the base64url member `name`, without leading zero bytes.
+fn unsigned_member(map: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
+    let text = map.get(name).and_then(Value::as_str).ok_or_else(|| format!("an RSA key needs \"{name}\""))?;
+    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| format!("the RSA key's \"{name}\" is not base64url"))?;
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    Ok(bytes[first..].to_vec())
+}
+
+/// The bits of a big-endian unsigned integer without leading zero bytes.
+fn bit_length(bytes: &[u8]) -> usize {
+    bytes.first().map_or(0, |b| bytes.len() * 8 - b.leading_zeros() as usize)
+}
+
 /// Whether a key can verify RS256 or ES256 signatures (right type, curve, size, `use`, `key_ops`, `alg`).
 fn usable(key: &Jwk) -> bool {
-    josekit::jws::RS256.verifier_from_jwk(key).is_ok() || josekit::jws::ES256.verifier_from_jwk(key).is_ok()
+    AssertionAlg::ALL.iter().any(|alg| alg.fits(key))
 }
 
 /// Why a `jwks_uri` could not be fetched. For the logs: it may name hosts and addresses.
@@ -217,7 +307,7 @@ impl Provider {
     /// unless `refetch`).
     pub(crate) async fn client_keys(&self, client: &Client, refetch: bool) -> Result<LoadedKeys, OAuthError> {
         if let Some(inline) = &client.metadata.jwks {
-            let keys = ClientJwks::parse(inline).map_err(no_keys)?;
+            let keys = ClientJwks::parse_stored(inline, &client.id).map_err(no_keys)?;
             return Ok(LoadedKeys { keys, may_refresh: false });
         }
         let Some(raw) = &client.metadata.jwks_uri else {
@@ -331,13 +421,134 @@ mod tests {
         serde_json::to_value(&jwk).unwrap()
     }
 
+    fn ec_public(kid: &str) -> Value {
+        let mut jwk = josekit::jws::ES256.generate_key_pair().unwrap().to_jwk_public_key();
+        jwk.set_key_id(kid);
+        serde_json::to_value(&jwk).unwrap()
+    }
+
+    /// `key` with `member` set to the base64url of `bytes`.
+    fn with_bytes(mut key: Value, member: &str, bytes: &[u8]) -> Value {
+        key[member] = json!(URL_SAFE_NO_PAD.encode(bytes));
+        key
+    }
+
+    /// `key` with another `kid`.
+    fn named(mut key: Value, kid: &str) -> Value {
+        key["kid"] = json!(kid);
+        key
+    }
+
+    fn kids(keys: &[&Jwk]) -> Vec<String> {
+        keys.iter().map(|k| k.key_id().unwrap_or_default().to_owned()).collect()
+    }
+
     #[test]
     fn public_rsa_and_ec_keys_are_accepted() {
-        let ec = serde_json::to_value(josekit::jws::ES256.generate_key_pair().unwrap().to_jwk_public_key()).unwrap();
-        let jwks = ClientJwks::parse(&json!({ "keys": [rsa_public(), ec] })).unwrap();
-        assert_eq!(jwks.candidates(Some("r1")).len(), 1);
-        assert_eq!(jwks.candidates(None).len(), 2);
-        assert!(jwks.candidates(Some("other")).is_empty());
+        let jwks = ClientJwks::parse(&json!({ "keys": [rsa_public(), ec_public("e1")] })).unwrap();
+        assert_eq!(kids(&jwks.candidates(Some("r1"), AssertionAlg::Rs256)), ["r1"]);
+        assert_eq!(kids(&jwks.candidates(None, AssertionAlg::Es256)), ["e1"]);
+        assert!(jwks.candidates(Some("other"), AssertionAlg::Rs256).is_empty());
+    }
+
+    #[test]
+    fn rsa_keys_need_a_modest_size_and_exponent() {
+        let good = rsa_public();
+        let sized = |bytes: usize| with_bytes(named(good.clone(), "sized"), "n", &vec![0xc5; bytes]);
+        let cases = [
+            ("e = 3", with_bytes(named(good.clone(), "e3"), "e", &[3]), "exponent"),
+            ("e = 2^64 + 1", with_bytes(named(good.clone(), "big-e"), "e", &[1, 0, 0, 0, 0, 0, 0, 0, 1]), "exponent"),
+            ("e = 2^32 + 1", with_bytes(named(good.clone(), "e32"), "e", &[1, 0, 0, 0, 1]), "exponent"),
+            ("even e", with_bytes(named(good.clone(), "even"), "e", &[1, 0, 2]), "exponent"),
+            ("RSA-1024", sized(128), "1024 bits"),
+            ("RSA-8192", sized(1024), "8192 bits"),
+            ("RSA-4104", sized(513), "4104 bits"),
+            (
+                "no e",
+                {
+                    let mut k = named(good.clone(), "no-e");
+                    k.as_object_mut().unwrap().remove("e");
+                    k
+                },
+                "\"e\"",
+            ),
+        ];
+        for (what, bad, said) in cases {
+            // A good key beside the bad one does not save the set.
+            let err = ClientJwks::parse(&json!({ "keys": [good, bad] })).expect_err(what).to_string();
+            assert!(err.starts_with("key 1: ") && err.contains(said), "{what}: {err}");
+        }
+        // The bounds themselves pass: 2048 and 4096 bits (a leading zero byte is no bit), e = 65537 in any
+        // encoding, and a larger odd exponent below 2^32.
+        let mut modulus = vec![0u8];
+        modulus.extend(vec![0xc5; 256]);
+        for (what, key) in [
+            ("2048 bits with a leading zero", with_bytes(named(good.clone(), "a"), "n", &modulus)),
+            ("4096 bits", sized(512)),
+            ("65537 with a leading zero", with_bytes(named(good.clone(), "b"), "e", &[0, 1, 0, 1])),
+            ("2^32 - 1", with_bytes(named(good.clone(), "c"), "e", &[0xff, 0xff, 0xff, 0xff])),
+        ] {
+            assert!(ClientJwks::parse(&json!({ "keys": [good, key] })).is_ok(), "{what}");
+        }
+    }
+
+    #[test]
+    fn ec_keys_must_be_on_p256() {
+        let p384 = serde_json::to_value(josekit::jws::ES384.generate_key_pair().unwrap().to_jwk_public_key()).unwrap();
+        let err = ClientJwks::parse(&json!({ "keys": [ec_public("e1"), p384] })).unwrap_err().to_string();
+        assert!(err.contains("P-256"), "{err}");
+    }
+
+    #[test]
+    fn kids_must_be_distinct() {
+        let err = ClientJwks::parse(&json!({ "keys": [rsa_public(), named(ec_public("x"), "r1")] })).unwrap_err();
+        assert!(err.to_string().contains("same kid"), "{err}");
+        // Keys without a kid do not clash.
+        let bare = |k: Value| {
+            let mut k = k;
+            k.as_object_mut().unwrap().remove("kid");
+            k
+        };
+        assert!(ClientJwks::parse(&json!({ "keys": [bare(rsa_public()), bare(ec_public("y"))] })).is_ok());
+    }
+
+    #[test]
+    fn stored_keys_that_break_the_rules_are_left_out() {
+        let client = ClientId::parse("stored-client").unwrap();
+        let good = rsa_public();
+        let weak = with_bytes(named(good.clone(), "weak"), "e", &[3]);
+        let twin = named(ec_public("twin"), "r1");
+        let stored = json!({ "keys": [good, weak, twin, ec_public("e1")] });
+        assert!(ClientJwks::parse(&stored).is_err(), "refused when registered");
+        let jwks = ClientJwks::parse_stored(&stored, &client).unwrap();
+        assert!(jwks.candidates(Some("weak"), AssertionAlg::Rs256).is_empty());
+        assert_eq!(kids(&jwks.candidates(Some("r1"), AssertionAlg::Rs256)), ["r1"], "the first r1 is kept");
+        assert!(jwks.candidates(Some("r1"), AssertionAlg::Es256).is_empty(), "its twin is left out");
+        assert_eq!(kids(&jwks.candidates(None, AssertionAlg::Es256)), ["e1"]);
+        // A stored set left with no usable key gives none.
+        let weak_only = json!({ "keys": [with_bytes(rsa_public(), "e", &[3])] });
+        assert!(ClientJwks::parse_stored(&weak_only, &client).is_err());
+    }
+
+    #[test]
+    fn candidates_are_the_named_key_or_a_few_that_fit() {
+        let rsa = rsa_public();
+        let mut enc = named(rsa.clone(), "enc");
+        enc["use"] = json!("enc");
+        let mut rs384 = named(rsa.clone(), "rs384");
+        rs384["alg"] = json!("RS384");
+        let mut keys = vec![enc, rs384, ec_public("e1")];
+        keys.extend((1..=6).map(|i| named(rsa.clone(), &format!("r{i}"))));
+        let jwks = ClientJwks::parse(&json!({ "keys": keys })).unwrap();
+        // A kid names one key, which must fit the algorithm.
+        assert_eq!(kids(&jwks.candidates(Some("r5"), AssertionAlg::Rs256)), ["r5"]);
+        assert!(jwks.candidates(Some("r5"), AssertionAlg::Es256).is_empty());
+        assert!(jwks.candidates(Some("enc"), AssertionAlg::Rs256).is_empty());
+        assert!(jwks.candidates(Some("rs384"), AssertionAlg::Rs256).is_empty());
+        // Without one: the first few keys that fit, never an encryption key or another algorithm's.
+        assert_eq!(kids(&jwks.candidates(None, AssertionAlg::Rs256)), ["r1", "r2", "r3", "r4"]);
+        assert_eq!(MAX_UNNAMED_CANDIDATES, 4);
+        assert_eq!(kids(&jwks.candidates(None, AssertionAlg::Es256)), ["e1"]);
     }
 
     #[test]

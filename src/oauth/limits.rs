@@ -14,6 +14,8 @@
 //! - A sign-in counts as a failure from the moment it starts until its password proves right, so parallel
 //!   guesses cannot all start before any is counted: past the limit they are refused unchecked.
 //! - The token endpoint (per claimed `client_id` and per IP) and registration (per IP) count every request.
+//!   Revocation and introspection count failed client assertions per IP (at the token endpoint's per-IP rate,
+//!   each on counters of its own): past the limit, assertions there are refused unchecked until the window ends.
 //!
 //! IPv6 clients count by their /64, which one subscriber usually holds whole.
 use super::cache_keys;
@@ -85,6 +87,34 @@ struct Counted {
 pub struct SignInAttempt {
     ip: Option<Counted>,
     user: Option<Counted>,
+}
+
+/// An endpoint where clients authenticate as at `/token`, but whose traffic no per-request budget fits (a
+/// resource server may introspect every call it serves): only failed client assertions count there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionEndpoint {
+    /// `POST /revoke`.
+    Revoke,
+    /// `POST /introspect`.
+    Introspect,
+}
+
+impl AssertionEndpoint {
+    /// The failure counter's and the lock's buckets, per client IP.
+    fn buckets(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Revoke => ("revoke-assertion-failures-ip", "revoke-assertion-lock-ip"),
+            Self::Introspect => ("introspect-assertion-failures-ip", "introspect-assertion-lock-ip"),
+        }
+    }
+
+    /// The endpoint's name, for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Revoke => "revoke",
+            Self::Introspect => "introspect",
+        }
+    }
 }
 
 /// The counters and the rules. One per process, shared by every request.
@@ -174,6 +204,34 @@ impl Limiter {
             self.hit(&cache_keys::limit("token-client", &name_subject(&client)), rate, now).await?;
         }
         Ok(())
+    }
+
+    /// Refused while the IP is locked out of client assertions at `endpoint` ([`Self::assertion_failed`]):
+    /// checked before an assertion's signature, each key tried being a verification. One cache read.
+    pub async fn check_assertion(
+        &self,
+        endpoint: AssertionEndpoint,
+        ip: Option<IpAddr>,
+        now: UnixTime,
+    ) -> Result<(), Limited> {
+        let (Some(_), Some(ip)) = (self.rules.token_ip, ip) else { return Ok(()) };
+        let lock = cache_keys::limit(endpoint.buckets().1, &ip_subject(ip));
+        match self.lock_in_force(&lock, LockScope::ClientIp, now).await {
+            Some(lock) => Err(Limited { retry_after: lock.retry_after }),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed client assertion at `endpoint` from `ip`; at the token endpoint's per-IP limit, the IP is
+    /// locked out of assertions there until the window ends.
+    pub async fn assertion_failed(&self, endpoint: AssertionEndpoint, ip: Option<IpAddr>, now: UnixTime) {
+        let (Some(rate), Some(ip)) = (self.rules.token_ip, ip) else { return };
+        let (failures, lock) = endpoint.buckets();
+        let subject = ip_subject(ip);
+        let (count, left) = self.incr(&cache_keys::limit(failures, &subject), rate.window, now).await;
+        if count >= rate.max {
+            self.set_until(&cache_keys::limit(lock, &subject), now + left, now).await;
+        }
     }
 
     /// Counts a registration request; refused once the IP went over its limit.

@@ -145,6 +145,25 @@ async fn a_failing_cache_falls_back_to_memory_and_still_limits() {
 }
 
 #[tokio::test]
+async fn failed_assertions_lock_an_ip_out_of_assertions_at_that_endpoint_until_the_window_ends() {
+    let limiter = Limiter::new(Arc::new(MemoryCache::default()), rules());
+    let (addr, other) = (ip("192.0.2.7"), ip("192.0.2.8"));
+    let endpoint = AssertionEndpoint::Introspect;
+    for i in 0..5 {
+        assert_eq!(limiter.check_assertion(endpoint, addr, T0 + i).await, Ok(()), "{i}");
+        limiter.assertion_failed(endpoint, addr, T0 + i).await;
+    }
+    assert_eq!(limiter.check_assertion(endpoint, addr, T0 + 5).await, Ok(()), "5 failures, under the 6 allowed");
+    limiter.assertion_failed(endpoint, addr, T0 + 5).await;
+    // Locked until the counter's window ends: 60 s after the first failure, which the cache timed at once.
+    assert_eq!(limiter.check_assertion(endpoint, addr, T0 + 10).await, Err(Limited { retry_after: 55 }));
+    // Another address, and the other endpoint, keep their own counts.
+    assert_eq!(limiter.check_assertion(endpoint, other, T0 + 10).await, Ok(()));
+    assert_eq!(limiter.check_assertion(AssertionEndpoint::Revoke, addr, T0 + 10).await, Ok(()));
+    assert_eq!(limiter.check_assertion(endpoint, addr, T0 + 65).await, Ok(()), "the window is over");
+}
+
+#[tokio::test]
 async fn ip_failures_block_until_the_window_ends_and_successes_do_not_count() {
     let limiter = Limiter::new(Arc::new(MemoryCache::default()), rules());
     let addr = ip("203.0.113.5");

@@ -252,9 +252,9 @@ both_backends!(
 // --- private_key_jwt ---
 
 /// A signing key made by the `openssl` tool, with its public JWK (`kid` set).
-struct ClientKey {
-    signer: Box<dyn JwsSigner>,
-    public: josekit::jwk::Jwk,
+pub(crate) struct ClientKey {
+    pub(crate) signer: Box<dyn JwsSigner>,
+    pub(crate) public: josekit::jwk::Jwk,
 }
 
 fn openssl(args: &[&str], out: &Path) {
@@ -262,7 +262,7 @@ fn openssl(args: &[&str], out: &Path) {
     assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
 }
 
-fn rsa_key(dir: &Path, kid: &str) -> ClientKey {
+pub(crate) fn rsa_key(dir: &Path, kid: &str) -> ClientKey {
     let path = openssl_rsa_key(dir, &format!("{kid}.pem"), 2048, false);
     let pem = std::fs::read(path).unwrap();
     let mut public = RS256.key_pair_from_pem(&pem).unwrap().to_jwk_public_key();
@@ -272,7 +272,7 @@ fn rsa_key(dir: &Path, kid: &str) -> ClientKey {
     ClientKey { signer: Box::new(signer), public }
 }
 
-fn ec_key(dir: &Path, kid: &str) -> ClientKey {
+pub(crate) fn ec_key(dir: &Path, kid: &str) -> ClientKey {
     let path = dir.join(format!("{kid}.pem"));
     openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], &path);
     let pem = std::fs::read(path).unwrap();
@@ -283,7 +283,7 @@ fn ec_key(dir: &Path, kid: &str) -> ClientKey {
     ClientKey { signer: Box::new(signer), public }
 }
 
-fn jwks_of(keys: &[&ClientKey]) -> Value {
+pub(crate) fn jwks_of(keys: &[&ClientKey]) -> Value {
     json!({ "keys": keys.iter().map(|k| &k.public).collect::<Vec<_>>() })
 }
 
@@ -295,7 +295,7 @@ fn jwks_file(dir: &Path, name: &str, jwks: &Value) -> String {
 }
 
 /// The claims of a good assertion from `client_id` to `aud`, expiring in `exp_in` seconds.
-fn assertion_claims(client_id: &str, aud: &str, exp_in: i64) -> Value {
+pub(crate) fn assertion_claims(client_id: &str, aud: &str, exp_in: i64) -> Value {
     let now = tessera::domain::now();
     json!({
         "iss": client_id,
@@ -307,7 +307,7 @@ fn assertion_claims(client_id: &str, aud: &str, exp_in: i64) -> Value {
     })
 }
 
-fn sign(claims: &Value, signer: &dyn JwsSigner) -> String {
+pub(crate) fn sign(claims: &Value, signer: &dyn JwsSigner) -> String {
     let Value::Object(map) = claims.clone() else { panic!("claims are an object") };
     let mut header = JwsHeader::new();
     header.set_token_type("JWT");
@@ -315,7 +315,7 @@ fn sign(claims: &Value, signer: &dyn JwsSigner) -> String {
 }
 
 /// A client credentials request authenticated by `assertion`.
-async fn with_assertion(app: &TestApp, assertion: &str, extra: &[(&str, &str)]) -> (StatusCode, Value) {
+pub(crate) async fn with_assertion(app: &TestApp, assertion: &str, extra: &[(&str, &str)]) -> (StatusCode, Value) {
     let mut form = vec![
         ("grant_type", "client_credentials"),
         ("client_assertion_type", JWT_BEARER),
@@ -531,6 +531,52 @@ both_backends!(private_key_jwt_unreachable_jwks_uri, async |app| {
     let key = rsa_key(app.dir.path(), "k");
     let r = with_assertion(&app, &sign(&assertion_claims(&id, &app.url("/token"), 60), key.signer.as_ref()), &[]).await;
     assert_eq!(error_of(&r), (StatusCode::UNAUTHORIZED, "invalid_client"), "{}", r.1);
+});
+
+// Keys that break the key rules (RSA outside 2048 to 4096 bits or with an exponent other than a small one from
+// 65537, EC off P-256, a kid twice) sign no assertion: a fetched set with one is refused whole, as any bad fetched
+// set is, and a key stored before the rules is left out of its set.
+both_backends!(private_key_jwt_keys_that_break_the_rules_sign_nothing, async |app| {
+    let dir = app.dir.path();
+    let good = rsa_key(dir, "good");
+    let weak_pem = dir.join("weak.pem");
+    openssl(
+        &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-pkeyopt", "rsa_keygen_pubexp:3"],
+        &weak_pem,
+    );
+    let pem = std::fs::read(&weak_pem).unwrap();
+    let mut weak_public = RS256.key_pair_from_pem(&pem).unwrap().to_jwk_public_key();
+    weak_public.set_key_id("weak");
+    let mut weak_signer = RS256.signer_from_pem(&pem).unwrap();
+    weak_signer.set_key_id("weak");
+    let weak = ClientKey { signer: Box::new(weak_signer), public: weak_public };
+    assert_eq!(serde_json::to_value(&weak.public).unwrap()["e"], "Aw", "e = 3");
+    let aud = app.url("/token");
+
+    let server = JwksServer::start(&jwks_of(&[&good, &weak]));
+    let fetched = add_service(
+        &app,
+        &["--grant-type", "client_credentials", "--auth-method", "private_key_jwt", "--jwks-uri", &server.url],
+    );
+    let id = id_of(&fetched);
+    let r = with_assertion(&app, &sign(&assertion_claims(&id, &aud, 60), good.signer.as_ref()), &[]).await;
+    assert_eq!(error_of(&r), (StatusCode::UNAUTHORIZED, "invalid_client"), "a fetched set with a weak key: {}", r.1);
+    assert_eq!(server.hits(), 1);
+
+    // Stored before the rules: the store takes what the checks now refuse.
+    let file = jwks_file(dir, "good.json", &jwks_of(&[&good]));
+    let stored =
+        add_service(&app, &["--grant-type", "client_credentials", "--auth-method", "private_key_jwt", "--jwks", &file]);
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    let id = tessera::domain::ClientId::parse(id_of(&stored)).unwrap();
+    let mut client = store.client(&id).await.unwrap().unwrap();
+    client.metadata.jwks = Some(jwks_of(&[&good, &weak]));
+    store.update_client(&client, client.secret_hash.as_ref()).await.unwrap();
+    let id = id.as_str();
+    let r = with_assertion(&app, &sign(&assertion_claims(id, &aud, 60), weak.signer.as_ref()), &[]).await;
+    assert_eq!(error_of(&r), (StatusCode::UNAUTHORIZED, "invalid_client"), "the weak stored key: {}", r.1);
+    let r = with_assertion(&app, &sign(&assertion_claims(id, &aud, 60), good.signer.as_ref()), &[]).await;
+    assert_eq!(r.0, StatusCode::OK, "the good stored key: {}", r.1);
 });
 
 // --- resource indicators on the authorization code grant ---

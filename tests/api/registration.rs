@@ -1,6 +1,7 @@
 //! Dynamic client registration (RFC 7591) and its management (RFC 7592): a relying party that registers
 //! itself and signs a user in, the registration access token, every metadata refusal, and the three
 //! `registration.mode`s.
+use crate::clients::{assertion_claims, ec_key, jwks_of, rsa_key, sign, with_assertion, ClientKey};
 use crate::helpers::{oidc_http_client, sleep_until_unix, TestApp};
 use crate::signin::{add_alice, auth_url, browse, consent_page, pkce_pair, query_of, REDIRECT};
 use openidconnect::core::{
@@ -578,6 +579,78 @@ both_backends!(keys_are_refused_for_clients_that_sign_no_assertion, |raw| { open
     let signing = json!({ "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt", "jwks": jwks });
     assert_eq!(registered(&app, &signing).await["jwks"], jwks);
 });
+
+// Regression: a stranger could register RSA keys of up to 8192 bits with any public exponent (a huge one makes
+// each verification cost as much as a signature), and any number of keys under one kid, and make us try them all.
+both_backends!(
+    private_key_jwt_keys_are_bounded_at_registration,
+    |raw| { open_with_room_for_refusals(raw) },
+    async |app| {
+        let dir = app.dir.path();
+        let (rsa, ec) = (rsa_key(dir, "rsa-1"), ec_key(dir, "ec-1"));
+        let public = |k: &ClientKey, kid: &str| {
+            let mut v = serde_json::to_value(&k.public).unwrap();
+            v["kid"] = json!(kid);
+            v
+        };
+        let with = |kid: &str, member: &str, value: &str| {
+            let mut v = public(&rsa, kid);
+            v[member] = json!(value);
+            v
+        };
+        // josekit reads no RSA key under 2048 bits: its modulus comes from openssl.
+        let small_pem = crate::helpers::openssl_rsa_key(dir, "small.pem", 1024, false);
+        let small = with("small", "n", &crate::helpers::openssl_modulus_b64(&small_pem));
+        let p384_pem = dir.join("p384.pem");
+        let o = std::process::Command::new("openssl")
+            .args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out"])
+            .arg(&p384_pem)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let p384 =
+            josekit::jws::ES384.key_pair_from_pem(std::fs::read(&p384_pem).unwrap()).unwrap().to_jwk_public_key();
+        let huge_modulus = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, [0xc5u8; 1024]);
+        for (what, bad, said) in [
+            ("e = 3", with("e3", "e", "Aw"), "exponent"),
+            ("e = 2^64 + 1", with("big-e", "e", "AQAAAAAAAAAB"), "exponent"),
+            ("RSA-1024", small, "1024 bits"),
+            ("RSA-8192", with("huge", "n", &huge_modulus), "8192 bits"),
+            ("P-384", serde_json::to_value(&p384).unwrap(), "P-256"),
+            ("a kid twice", public(&ec, "rsa-1"), "kid"),
+        ] {
+            let body = json!({
+                "grant_types": ["client_credentials"],
+                "token_endpoint_auth_method": "private_key_jwt",
+                "jwks": { "keys": [public(&rsa, "rsa-1"), bad] },
+            });
+            let r = register(&app, &body, None).await;
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{what}");
+            let error: Value = r.json().await.unwrap();
+            assert_eq!(error["error"], "invalid_client_metadata", "{what}: {error}");
+            let why = error["error_description"].as_str().unwrap_or_default();
+            assert!(why.contains("jwks") && why.contains(said), "{what}: {error}");
+        }
+
+        // Good RS256 and ES256 keys still sign assertions, named by their kid or not.
+        let body = json!({
+            "grant_types": ["client_credentials"],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks": jwks_of(&[&rsa, &ec]),
+        });
+        let info = registered(&app, &body).await;
+        let id = info["client_id"].as_str().unwrap();
+        let aud = app.url("/token");
+        let mut unnamed = josekit::jws::RS256.signer_from_pem(std::fs::read(dir.join("rsa-1.pem")).unwrap()).unwrap();
+        unnamed.remove_key_id();
+        for (what, signer) in
+            [("RS256", rsa.signer.as_ref()), ("ES256", ec.signer.as_ref()), ("RS256 without a kid", &unnamed)]
+        {
+            let r = with_assertion(&app, &sign(&assertion_claims(id, &aud, 60), signer), &[]).await;
+            assert_eq!(r.0, StatusCode::OK, "{what}: {}", r.1);
+        }
+    }
+);
 
 // Regression: names with format characters were registered: a bidi override reordered the page text after the
 // name, an invisible character let a name pass for another.

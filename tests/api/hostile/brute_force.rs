@@ -1,7 +1,9 @@
 //! Password guessing and request floods (RFC 9700 §2.4's concern for credentials, RFC 6749 §10.10): failed
 //! sign-ins are limited per client IP and per username (progressive lock, the same for names that exist and names
-//! that do not), the token endpoint per client and per IP, registration per IP. Over a limit: 429 with
-//! `Retry-After`, the sign-in page with a message for the form, `too_many_requests` JSON for the API.
+//! that do not), the token endpoint per client and per IP, failed client assertions at revocation and
+//! introspection per IP, registration per IP.
+//! Over a limit: 429 with `Retry-After`, the sign-in page with a message for the form, `too_many_requests` JSON
+//! for the API.
 use super::*;
 use crate::health::TcpRelay;
 use crate::helpers::{next_second, redis_socket_addr, redis_url, sleep_until_unix, spawn_app_with, Backend};
@@ -382,6 +384,62 @@ both_backends!(
         assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
         let (st, body) = token(&app, Some((s(&b, "client_id"), s(&b, "client_secret"))), &grant).await;
         assert_eq!(st, StatusCode::OK, "{body}");
+    }
+);
+
+// A private_key_jwt assertion costs a signature check per key tried, and /revoke and /introspect had no limit at
+// all. Failed assertions there count per client IP; past the limit, assertions from that IP are refused unchecked.
+// Successes count nothing (a resource server may introspect every call it serves), nor do client secrets.
+both_backends!(
+    failed_assertions_lock_an_ip_out_of_assertions_at_revocation_and_introspection,
+    |raw| {
+        raw.limits.token_ip_requests = 3;
+    },
+    async |app| {
+        use crate::clients::{assertion_claims, jwks_of, rsa_key, sign};
+        let dir = app.dir.path();
+        let (key, forger) = (rsa_key(dir, "k1"), rsa_key(dir, "forged"));
+        let file = dir.join("jwks.json");
+        std::fs::write(&file, serde_json::to_vec(&jwks_of(&[&key])).unwrap()).unwrap();
+        let jwks = file.to_str().unwrap();
+        let args = ["clients", "add", "--name", "RS", "--grant-type", "client_credentials"];
+        let client = app.cli_json(&[&args[..], &["--auth-method", "private_key_jwt", "--jwks", jwks]].concat(), None);
+        let id = s(&client, "client_id").to_owned();
+        let with_secret = add_client(&app, &["--grant-type", "client_credentials"]);
+        let post = async |path: &str, by: &crate::clients::ClientKey| {
+            let assertion = sign(&assertion_claims(&id, &app.address, 60), by.signer.as_ref());
+            let form = [
+                ("token", "not-a-token"),
+                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ("client_assertion", assertion.as_str()),
+            ];
+            app.api_client.post(app.url(path)).form(&form).send().await.unwrap()
+        };
+        for path in ["/introspect", "/revoke"] {
+            for i in 0..4 {
+                assert_eq!(post(path, &key).await.status(), StatusCode::OK, "{path}: success {i} counts nothing");
+            }
+            for i in 0..3 {
+                assert_eq!(post(path, &forger).await.status(), StatusCode::UNAUTHORIZED, "{path}: failure {i}");
+            }
+            let r = post(path, &key).await;
+            assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{path}: a good assertion too, unchecked");
+            let wait = retry_after(&r);
+            assert!((1..=60).contains(&wait), "{path}: Retry-After {wait}");
+            assert_eq!(r.headers()["cache-control"], "no-store");
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error"], "too_many_requests", "{path}: {body}");
+            // A client secret is cheap to check: not refused.
+            let r = app
+                .api_client
+                .post(app.url(path))
+                .basic_auth(s(&with_secret, "client_id"), Some(s(&with_secret, "client_secret")))
+                .form(&[("token", "not-a-token")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{path}: a client secret");
+        }
     }
 );
 
