@@ -14,6 +14,8 @@
 //! - A sign-in counts as a failure from the moment it starts until its password proves right, so parallel
 //!   guesses cannot all start before any is counted: past the limit they are refused unchecked.
 //! - The token endpoint (per claimed `client_id` and per IP) and registration (per IP) count every request.
+//! - The authorization endpoint (per IP) counts the requests that store a new pending sign-in, each of which the
+//!   cache keeps for half an hour: not those answered from a session, nor those refused.
 //!
 //! IPv6 clients count by their /64, which one subscriber usually holds whole.
 use super::cache_keys;
@@ -180,6 +182,14 @@ impl Limiter {
     pub async fn check_registration(&self, ip: Option<IpAddr>, now: UnixTime) -> Result<(), Limited> {
         match (self.rules.register_ip, ip) {
             (Some(rate), Some(ip)) => self.hit(&cache_keys::limit("register-ip", &ip_subject(ip)), rate, now).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a new pending sign-in; refused once the IP went over its limit.
+    pub async fn check_new_sign_in(&self, ip: Option<IpAddr>, now: UnixTime) -> Result<(), Limited> {
+        match (self.rules.authorize_ip, ip) {
+            (Some(rate), Some(ip)) => self.hit(&cache_keys::limit("authorize-ip", &ip_subject(ip)), rate, now).await,
             _ => Ok(()),
         }
     }
