@@ -57,7 +57,7 @@ pub async fn open_cache(settings: &Settings) -> anyhow::Result<Arc<dyn Ephemeral
             }
             Arc::new(cache)
         }
-        None => Arc::new(MemoryCache::new()),
+        None => Arc::new(MemoryCache::with_budget(settings.limits.pending_sign_ins_memory)),
     })
 }
 

@@ -66,6 +66,11 @@ static STORE: LazyLock<OneClient> = LazyLock::new(|| {
 static RUNTIME: LazyLock<tokio::runtime::Runtime> =
     LazyLock::new(|| tokio::runtime::Builder::new_current_thread().build().expect("a runtime"));
 
+/// RFC 6749 Appendix A.5: `state = 1*VSCHAR`.
+fn is_vschar(state: &str) -> bool {
+    state.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
+
 fuzz_target!(|data: &[u8]| {
     let pairs = url::form_urlencoded::parse(data).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     let Ok(params) = Params::from_authorization_pairs(pairs) else { return };
@@ -74,13 +79,17 @@ fuzz_target!(|data: &[u8]| {
             assert!(client.redirect_uris.iter().any(|r| r.accepts(&req.redirect_uri)));
             assert!(req.scope.is_subset_of(&client.scope));
             assert!(req.code_challenge.is_some(), "PKCE is required for this client");
+            assert!(req.state.as_deref().is_none_or(is_vschar), "a state outside VSCHAR was accepted");
         }
         Err(AuthorizeError::Redirect(r)) => {
             assert!(
                 STORE.0.redirect_uris.iter().any(|u| u.accepts(&r.redirect_uri)),
                 "redirected to an unverified URI"
             );
+            assert!(r.state.as_deref().is_none_or(is_vschar), "a state outside VSCHAR is sent back");
         }
         Err(AuthorizeError::Page(_)) => {}
+        // Refusals of a new pending sign-in come from storing it, which validation does not.
+        Err(other) => panic!("validation refused as only storing may: {other:?}"),
     }
 });

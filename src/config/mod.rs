@@ -161,6 +161,11 @@ pub struct RawLimits {
     /// `POST /register` requests per client IP.
     pub register_ip_requests: u64,
     pub register_ip_window_seconds: i64,
+    /// New pending sign-ins (authorization requests kept while the user signs in or consents) per client IP.
+    pub authorize_ip_requests: u64,
+    pub authorize_ip_window_seconds: i64,
+    /// What the in-process cache may hold in pending sign-ins, in KiB; past it new ones are refused.
+    pub pending_sign_ins_memory_kib: u64,
     /// Counters kept in process while the cache fails.
     pub fallback_entries: usize,
 }
@@ -184,6 +189,14 @@ impl Default for RawLimits {
             token_ip_window_seconds: 60,
             register_ip_requests: 20,
             register_ip_window_seconds: 3600,
+            // One new sign-in a second from one address, sustained for five minutes: more than an office of a few
+            // hundred people starts (a browser with a session is not counted), while one address holds at most
+            // about 2,100 pending sign-ins (seven windows in their 30 minutes), 44 MiB at their largest.
+            authorize_ip_requests: 300,
+            authorize_ip_window_seconds: 5 * 60,
+            // About 80,000 typical pending sign-ins (some 830 bytes each with their key and overhead), and more
+            // than one address can fill at the limit above even with the largest ones (21.7 KB).
+            pending_sign_ins_memory_kib: 64 * 1024,
             fallback_entries: 10_000,
         }
     }
@@ -410,6 +423,9 @@ pub struct LimitSettings {
     pub token_client: Option<Rate>,
     pub token_ip: Option<Rate>,
     pub register_ip: Option<Rate>,
+    pub authorize_ip: Option<Rate>,
+    /// Bytes of pending sign-ins the in-process cache may hold (`MemoryCache::with_budget`).
+    pub pending_sign_ins_memory: usize,
     pub fallback_entries: usize,
 }
 
@@ -443,12 +459,20 @@ impl RawLimits {
         if self.fallback_entries == 0 {
             return Err(invalid("limits.fallback_entries", "must be at least 1"));
         }
+        // No "off": an unbounded in-process cache is what lets anyone fill the server's memory.
+        let pending_sign_ins_memory = match self.pending_sign_ins_memory_kib.checked_mul(1024) {
+            Some(0) => return Err(invalid("limits.pending_sign_ins_memory_kib", "must be at least 1")),
+            Some(bytes) => usize::try_from(bytes).unwrap_or(usize::MAX),
+            None => return Err(invalid("limits.pending_sign_ins_memory_kib", "is too large")),
+        };
         Ok(LimitSettings {
             login_ip: Self::rate(self.login_ip_failures, self.login_ip_window_seconds, "login_ip")?,
             login_user,
             token_client: Self::rate(self.token_client_requests, self.token_client_window_seconds, "token_client")?,
             token_ip: Self::rate(self.token_ip_requests, self.token_ip_window_seconds, "token_ip")?,
             register_ip: Self::rate(self.register_ip_requests, self.register_ip_window_seconds, "register_ip")?,
+            authorize_ip: Self::rate(self.authorize_ip_requests, self.authorize_ip_window_seconds, "authorize_ip")?,
+            pending_sign_ins_memory,
             fallback_entries: self.fallback_entries,
         })
     }

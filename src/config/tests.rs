@@ -37,6 +37,8 @@ fn defaults_are_the_embedded_setup() {
     assert_eq!(s.limits.token_client, Some(Rate { max: 600, window: 60 }));
     assert_eq!(s.limits.token_ip, Some(Rate { max: 1200, window: 60 }));
     assert_eq!(s.limits.register_ip, Some(Rate { max: 20, window: 3600 }));
+    assert_eq!(s.limits.authorize_ip, Some(Rate { max: 300, window: 300 }));
+    assert_eq!(s.limits.pending_sign_ins_memory, 64 << 20);
 }
 
 #[test]
@@ -75,11 +77,12 @@ fn rotated_refresh_tokens_are_kept_at_least_for_the_grace_window() {
 
 #[test]
 fn a_zero_limit_or_interval_is_off() {
-    let s =
-        load("[limits]\ntoken_ip_requests = 0\nlogin_user_failures = 0\n[database]\npurge_interval_seconds = 0\n", &[])
-            .unwrap();
+    let toml = "[limits]\ntoken_ip_requests = 0\nlogin_user_failures = 0\nauthorize_ip_requests = 0\n\
+                [database]\npurge_interval_seconds = 0\n";
+    let s = load(toml, &[]).unwrap();
     assert_eq!(s.database.purge_interval, None);
     assert_eq!(s.limits.token_ip, None);
+    assert_eq!(s.limits.authorize_ip, None);
     assert_eq!(s.limits.login_user, None);
     assert!(s.limits.token_client.is_some());
 }
@@ -124,6 +127,11 @@ fn invalid_values_name_their_key() {
         ("[limits]\nlogin_ip_window_seconds = 0", "limits.login_ip_window_seconds"),
         ("[limits]\nlogin_user_max_lock_seconds = 10", "limits.login_user_max_lock_seconds"),
         ("[limits]\nfallback_entries = 0", "limits.fallback_entries"),
+        ("[limits]\nauthorize_ip_window_seconds = 0", "limits.authorize_ip_window_seconds"),
+        ("[limits]\nauthorize_ip_requests = -1", "limits.authorize_ip_requests"),
+        // The pending sign-ins' memory has no "off": unbounded is what it prevents.
+        ("[limits]\npending_sign_ins_memory_kib = 0", "limits.pending_sign_ins_memory_kib"),
+        ("[limits]\npending_sign_ins_memory_kib = 18014398509481984", "limits.pending_sign_ins_memory_kib"),
     ] {
         let e = load(toml, &[]).unwrap_err().to_string();
         assert!(e.contains(key), "{toml}: {e}");

@@ -1,6 +1,6 @@
 //! `GET` and `POST /authorize`.
 use super::render::{authorization_response, error_page, repeat_as_get, see_other};
-use super::{form, AppState};
+use super::{form, throttle, AppState};
 use crate::domain::secret::random_token;
 use crate::oauth::authorize::AuthorizeError;
 use crate::oauth::discovery::paths;
@@ -39,7 +39,8 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
         _ => (random_token(32), true),
     };
     let session = cookies.read_session(req);
-    let outcome = state.provider.authorize(params, session.as_deref(), &browser, crate::domain::now()).await;
+    let ip = throttle::ip(req, state);
+    let outcome = state.provider.authorize(params, session.as_deref(), &browser, ip, crate::domain::now()).await;
     let mut resp = step_response(req, state, outcome);
     if new_browser {
         if let Err(e) = resp.add_cookie(&cookies.browser(browser)) {
@@ -56,6 +57,8 @@ pub fn step_response(req: &HttpRequest, state: &AppState, outcome: Result<Step, 
         Ok(Step::Login(id)) => see_other(&format!("{}?interaction={id}", paths::LOGIN)),
         Ok(Step::Consent(id)) => see_other(&format!("{}?interaction={id}", paths::CONSENT)),
         Err(AuthorizeError::Page(e)) => error_page(req, &e),
+        Err(AuthorizeError::TooManySignIns(limited)) => throttle::too_many_sign_ins(req, state, limited),
+        Err(AuthorizeError::SignInsFull(limited)) => throttle::sign_ins_full(req, limited),
         Err(AuthorizeError::Redirect(r)) => {
             tracing::info!(error = %r.error, "authorization refused");
             authorization_response(state.provider.error_response(&r))

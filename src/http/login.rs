@@ -5,7 +5,7 @@ use super::interaction_pages::{
     check_form, cookies_blocked, expired, forbidden, from_another_origin, invalid_link, load,
 };
 use super::meta::{device, request_meta};
-use super::render::{error_page, page, see_other};
+use super::render::{error_page, page, see_other, wait_words};
 use super::views::LoginPage;
 use super::{form, throttle, AppState};
 use crate::domain::password::Password;
@@ -244,15 +244,6 @@ enum Refused {
     /// Too many failures from this IP or for this name (429 with `Retry-After`); the same words either way,
     /// and whether or not the name exists.
     Locked(Lock),
-}
-
-/// "30 seconds", "2 minutes": how long to wait, in words.
-fn wait_words(secs: i64) -> String {
-    match secs {
-        ..=1 => "1 second".to_owned(),
-        2..=90 => format!("{secs} seconds"),
-        _ => format!("{} minutes", (secs + 59) / 60),
-    }
 }
 
 /// The sign-in form again, with what went wrong and the name as typed (escaped by the template).

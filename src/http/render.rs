@@ -70,6 +70,15 @@ fn refusal_page(req: &HttpRequest, e: &OAuthError, refused: &str) -> HttpRespons
     page(status, body)
 }
 
+/// "30 seconds", "2 minutes": how long to wait, in words.
+pub fn wait_words(secs: i64) -> String {
+    match secs {
+        ..=1 => "1 second".to_owned(),
+        2..=90 => format!("{secs} seconds"),
+        _ => format!("{} minutes", (secs + 59) / 60),
+    }
+}
+
 /// A page for a failure that is not an OAuth error (expired link, bad form).
 pub fn message_page(req: &HttpRequest, status: StatusCode, title: &str, message: &str) -> HttpResponse {
     message_page_with(req, status, title, message, None)

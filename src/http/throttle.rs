@@ -1,11 +1,14 @@
 //! Abuse limits at the edge: the checks the token, registration, revocation and introspection endpoints make
 //! before any other work, and the 429 answer (`Retry-After` in seconds). The decisions are in
-//! [`crate::oauth::limits`]; the sign-in form renders its own 429 page (`login.rs`).
+//! [`crate::oauth::limits`]; the sign-in form renders its own 429 page (`login.rs`), and `/authorize` the pages
+//! here (a browser is waiting, not an app).
 use super::meta::client_ip;
+use super::render::{message_page, wait_words};
 use super::AppState;
 use crate::oauth::limits::{AssertionEndpoint, Limited};
 use crate::oauth::params::Params;
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 use std::net::IpAddr;
@@ -31,8 +34,36 @@ pub fn too_many_requests(limited: Limited) -> HttpResponse {
 }
 
 fn refused(endpoint: &'static str, ip: Option<IpAddr>, limited: Limited) -> HttpResponse {
-    tracing::warn!(event = "rate_limited", endpoint, ip = ?ip, retry_after = limited.retry_after, "request refused");
+    log_refusal(endpoint, ip, limited);
     too_many_requests(limited)
+}
+
+fn log_refusal(endpoint: &'static str, ip: Option<IpAddr>, limited: Limited) {
+    tracing::warn!(event = "rate_limited", endpoint, ip = ?ip, retry_after = limited.retry_after, "request refused");
+}
+
+/// `/authorize` past `limits.authorize_ip_requests`: a 429 page with `Retry-After`.
+pub fn too_many_sign_ins(req: &HttpRequest, state: &AppState, limited: Limited) -> HttpResponse {
+    log_refusal("authorize", ip(req, state), limited);
+    let message = format!(
+        "Too many sign-ins were started from your network. Wait {} and try again.",
+        wait_words(limited.retry_after)
+    );
+    let page = message_page(req, StatusCode::TOO_MANY_REQUESTS, "Too many sign-in requests", &message);
+    with_retry_after(page, limited)
+}
+
+/// `/authorize` while the in-process cache holds all the pending sign-ins it may: a 503 page with `Retry-After`
+/// (the cache logs it, once a minute at most).
+pub fn sign_ins_full(req: &HttpRequest, limited: Limited) -> HttpResponse {
+    let message = format!("Too many sign-ins are in progress. Wait {} and try again.", wait_words(limited.retry_after));
+    let page = message_page(req, StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable", &message);
+    with_retry_after(page, limited)
+}
+
+fn with_retry_after(mut resp: HttpResponse, limited: Limited) -> HttpResponse {
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after));
+    resp
 }
 
 /// `POST /token`: per client IP and per claimed `client_id`. `Some` is the answer when refused.

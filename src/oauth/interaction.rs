@@ -3,6 +3,7 @@
 use super::authorize::{self, AuthorizationRequest, AuthorizeError, ErrorRedirect, Next, Progress, ResponseMode};
 use super::cache_keys;
 use super::error::{ErrorCode, OAuthError};
+use super::limits::Limited;
 use super::params::Params;
 use super::provider::Provider;
 use super::session::SignedIn;
@@ -10,11 +11,14 @@ use crate::domain::secret::{random_token, SecretHash};
 use crate::domain::{Client, GrantType, RedirectUri, Session, UnixTime};
 use crate::storage::StoreError;
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 /// How long the user has to finish signing in and consenting.
 pub const INTERACTION_TTL: i64 = 30 * 60;
+/// When the cache holds all the pending sign-ins it may, how long to wait: others finish or expire meanwhile.
+const FULL_RETRY_AFTER: i64 = 60;
 
 /// A pending request. Its `Debug` leaves out the CSRF token and the browser binding.
 #[derive(Clone, Serialize, Deserialize)]
@@ -86,8 +90,9 @@ pub enum Step {
 
 /// The id of an interaction being advanced, and whether it is in the cache yet.
 enum Pending {
-    /// Just started at the authorization endpoint: stored only if a page is to be shown.
-    New(String),
+    /// Just started at the authorization endpoint by the client IP (if known): stored only if a page is to be
+    /// shown, and then counted against that IP's limit.
+    New(String, Option<IpAddr>),
     /// Stored while the user signs in or consents: taken before a code is issued for it.
     Stored(String),
     /// Taken by this request already ([`Provider::take_interaction`]).
@@ -104,12 +109,14 @@ pub fn completed_already() -> OAuthError {
 
 impl Provider {
     /// The authorization endpoint: validates, then logs in, asks consent, or answers at once.
-    /// `browser` is the browser-binding cookie value (the HTTP layer sets one when absent).
+    /// `browser` is the browser-binding cookie value (the HTTP layer sets one when absent); `ip` the client IP
+    /// the limits count.
     pub async fn authorize(
         &self,
         params: Params,
         session_cookie: Option<&str>,
         browser: &str,
+        ip: Option<IpAddr>,
         now: UnixTime,
     ) -> Result<Step, AuthorizeError> {
         let hint = params.get("id_token_hint").map(str::to_owned);
@@ -129,7 +136,7 @@ impl Provider {
             progress: Progress::default(),
             created_at: now,
         };
-        self.advance(Pending::New(random_token(32)), interaction, &client, signed_in.as_ref(), now).await
+        self.advance(Pending::New(random_token(32), ip), interaction, &client, signed_in.as_ref(), now).await
     }
 
     /// The user an `id_token_hint` names: an ID token this server issued to `client`, expired or not. One
@@ -176,13 +183,18 @@ impl Provider {
             }
             next => {
                 let id = match pending {
-                    Pending::New(id) | Pending::Stored(id) | Pending::Taken(id) => id,
+                    Pending::New(id, ip) => {
+                        self.limits.check_new_sign_in(ip, now).await.map_err(AuthorizeError::TooManySignIns)?;
+                        id
+                    }
+                    Pending::Stored(id) | Pending::Taken(id) => id,
                 };
                 let bytes = serde_json::to_vec(&interaction).map_err(|e| req.error(OAuthError::server(e)))?;
-                self.cache
-                    .set(&cache_keys::interaction(&id), &bytes, Duration::from_secs(INTERACTION_TTL as u64))
-                    .await
-                    .map_err(|e| req.error(e.into()))?;
+                let ttl = Duration::from_secs(INTERACTION_TTL as u64);
+                let stored = self.cache.set_within_budget(&cache_keys::interaction(&id), &bytes, ttl).await;
+                if !stored.map_err(|e| req.error(e.into()))? {
+                    return Err(AuthorizeError::SignInsFull(Limited { retry_after: FULL_RETRY_AFTER }));
+                }
                 Ok(if next == Next::Login { Step::Login(id) } else { Step::Consent(id) })
             }
         }
@@ -341,6 +353,7 @@ fn still_allowed(req: &AuthorizationRequest, client: &Client) -> Result<(), Auth
 mod tests {
     use super::*;
     use crate::domain::RedirectUri;
+    use crate::oauth::pkce::CodeChallenge;
 
     #[test]
     fn debug_never_shows_the_code() {
@@ -351,5 +364,41 @@ mod tests {
         };
         let shown = format!("{r:?} {:?}", Step::Respond(r.clone()));
         assert!(shown.contains("code") && !shown.contains("SECRET-CODE"), "{shown}");
+    }
+
+    fn pending(state: &str, nonce: &str, login_hint: Option<&str>) -> Vec<u8> {
+        let request = AuthorizationRequest {
+            client_id: crate::domain::ClientId::generate(),
+            redirect_uri: RedirectUri::parse("https://app.example.com/callback").unwrap(),
+            state: Some(state.to_owned()),
+            response_mode: ResponseMode::Query,
+            scope: crate::domain::Scope::parse("openid profile email offline_access").unwrap(),
+            nonce: Some(nonce.to_owned()),
+            code_challenge: Some(CodeChallenge::parse(&random_token(32), Some("S256")).unwrap()),
+            prompt: authorize::Prompt::default(),
+            max_age: None,
+            login_hint: login_hint.map(str::to_owned),
+            resource: None,
+            hinted_subject: None,
+        };
+        let interaction = Interaction {
+            request,
+            csrf: random_token(32),
+            browser: SecretHash::of(&random_token(32)).as_str().to_owned(),
+            progress: Progress::default(),
+            created_at: 1_700_000_000,
+        };
+        serde_json::to_vec(&interaction).unwrap()
+    }
+
+    /// What the default of `limits.pending_sign_ins_memory_kib` (and the reasoning of `authorize_ip_requests`) is
+    /// sized on: a typical pending sign-in, and the largest one a registered redirect URI allows (a VSCHAR `state`
+    /// of 8192 bytes that JSON escapes whole, the longest `nonce` and `login_hint` all control characters).
+    #[test]
+    fn the_size_of_a_pending_sign_in() {
+        let typical = pending(&random_token(32), &random_token(32), None).len();
+        assert!((600..700).contains(&typical), "{typical}");
+        let largest = pending(&"\"".repeat(8192), &"\u{1}".repeat(512), Some(&"\u{1}".repeat(256))).len();
+        assert!((21_000..22_000).contains(&largest), "{largest}");
     }
 }

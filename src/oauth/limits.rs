@@ -16,6 +16,8 @@
 //! - The token endpoint (per claimed `client_id` and per IP) and registration (per IP) count every request.
 //!   Revocation and introspection count failed client assertions per IP (at the token endpoint's per-IP rate,
 //!   each on counters of its own): past the limit, assertions there are refused unchecked until the window ends.
+//! - The authorization endpoint (per IP) counts the requests that store a new pending sign-in, each of which the
+//!   cache keeps for half an hour: not those answered from a session, nor those refused.
 //!
 //! IPv6 clients count by their /64, which one subscriber usually holds whole.
 use super::cache_keys;
@@ -238,6 +240,14 @@ impl Limiter {
     pub async fn check_registration(&self, ip: Option<IpAddr>, now: UnixTime) -> Result<(), Limited> {
         match (self.rules.register_ip, ip) {
             (Some(rate), Some(ip)) => self.hit(&cache_keys::limit("register-ip", &ip_subject(ip)), rate, now).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a new pending sign-in; refused once the IP went over its limit.
+    pub async fn check_new_sign_in(&self, ip: Option<IpAddr>, now: UnixTime) -> Result<(), Limited> {
+        match (self.rules.authorize_ip, ip) {
+            (Some(rate), Some(ip)) => self.hit(&cache_keys::limit("authorize-ip", &ip_subject(ip)), rate, now).await,
             _ => Ok(()),
         }
     }

@@ -12,6 +12,9 @@ impl EphemeralStore for Down {
     async fn set(&self, _: &str, _: &[u8], _: Duration) -> CacheResult<()> {
         Err(CacheError::Unavailable("down".into()))
     }
+    async fn set_within_budget(&self, _: &str, _: &[u8], _: Duration) -> CacheResult<bool> {
+        Err(CacheError::Unavailable("down".into()))
+    }
     async fn set_if_absent(&self, _: &str, _: &[u8], _: Duration) -> CacheResult<bool> {
         Err(CacheError::Unavailable("down".into()))
     }
@@ -48,6 +51,8 @@ fn rules() -> LimitSettings {
         token_client: Some(Rate { max: 4, window: 60 }),
         token_ip: Some(Rate { max: 6, window: 60 }),
         register_ip: Some(Rate { max: 2, window: 3600 }),
+        authorize_ip: Some(Rate { max: 3, window: 300 }),
+        pending_sign_ins_memory: 1 << 20,
         fallback_entries: 100,
     }
 }
@@ -328,6 +333,37 @@ async fn registration_counts_per_ip_and_off_means_off() {
     for _ in 0..5 {
         assert!(off.check_registration(ip("192.0.2.1"), now).await.is_ok());
     }
+}
+
+#[tokio::test]
+async fn new_sign_ins_count_per_ip_and_off_means_off() {
+    let limiter = Limiter::new(Arc::new(MemoryCache::default()), rules());
+    let now = crate::domain::now();
+    for _ in 0..3 {
+        assert!(limiter.check_new_sign_in(ip("192.0.2.1"), now).await.is_ok());
+    }
+    let e = limiter.check_new_sign_in(ip("192.0.2.1"), now).await.unwrap_err();
+    assert!((299..=300).contains(&e.retry_after), "{e:?}");
+    // Another address, and another /64, count on their own; one /64 counts as one address.
+    assert!(limiter.check_new_sign_in(ip("192.0.2.2"), now).await.is_ok());
+    for host in ["2001:db8::1", "2001:db8::2", "2001:db8::3"] {
+        assert!(limiter.check_new_sign_in(ip(host), now).await.is_ok(), "{host}");
+    }
+    assert!(limiter.check_new_sign_in(ip("2001:db8::4"), now).await.is_err());
+    assert!(limiter.check_new_sign_in(ip("2001:db8:0:1::1"), now).await.is_ok());
+    assert!(limiter.check_new_sign_in(None, now).await.is_ok(), "no IP, no IP limit");
+    // The other limits keep their own counts.
+    assert!(limiter.check_registration(ip("192.0.2.1"), now).await.is_ok());
+    let off = Limiter::new(Arc::new(MemoryCache::default()), LimitSettings { authorize_ip: None, ..rules() });
+    for _ in 0..5 {
+        assert!(off.check_new_sign_in(ip("192.0.2.1"), now).await.is_ok());
+    }
+    // While the cache is down, this instance still counts.
+    let down = Limiter::new(Arc::new(Down), rules());
+    for _ in 0..3 {
+        assert!(down.check_new_sign_in(ip("192.0.2.1"), now).await.is_ok());
+    }
+    assert!(down.check_new_sign_in(ip("192.0.2.1"), now).await.is_err());
 }
 
 #[test]

@@ -549,6 +549,10 @@ mod tests {
             self.refused(&self.sets_fail)?;
             self.map.set(key, value, ttl).await
         }
+        async fn set_within_budget(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<bool> {
+            self.refused(&self.sets_fail)?;
+            self.map.set_within_budget(key, value, ttl).await
+        }
         async fn set_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<bool> {
             self.refused(&self.sets_fail)?;
             self.map.set_if_absent(key, value, ttl).await

@@ -18,7 +18,8 @@ pub(super) async fn client(params: &Params, clients: &dyn ClientStore) -> Result
 }
 
 /// The redirect URI must be given and registered (exact match; loopback any port). `response_mode` and
-/// `state` are read here too, since every later error travels with them.
+/// `state` are read here too, since every later error travels with them: a `state` that is not VSCHAR is shown
+/// on our page, as an oversized one is, since an answer could not carry it back as sent.
 pub(super) fn redirect_uri(
     params: &Params,
     client: &Client,
@@ -29,7 +30,7 @@ pub(super) fn redirect_uri(
     if !client.redirect_uris.iter().any(|r| r.accepts(&uri)) {
         return Err(page("redirect_uri is not registered for this client"));
     }
-    let state = params.get("state").map(str::to_owned);
+    let state = params.get("state").map(state).transpose()?;
     let mode = match params.get("response_mode") {
         None | Some("query") => ResponseMode::Query,
         Some("form_post") => ResponseMode::FormPost,
@@ -43,6 +44,17 @@ pub(super) fn redirect_uri(
         }
     };
     Ok((uri, mode, state))
+}
+
+/// `state = 1*VSCHAR` (RFC 6749 Appendix A.5): printable ASCII and space, %x20-7E. Nothing else is kept for half
+/// an hour with the pending sign-in (a control character takes six bytes in its JSON form).
+fn state(raw: &str) -> Result<String, AuthorizeError> {
+    if raw.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        return Ok(raw.to_owned());
+    }
+    Err(AuthorizeError::Page(OAuthError::invalid_request(
+        "state may hold printable ASCII characters and spaces only (RFC 6749 Appendix A.5)",
+    )))
 }
 
 /// Request objects and registration by parameter are not supported (OIDC Core §6, §7.2.1).
@@ -188,6 +200,19 @@ mod tests {
             prompt_of("select_account consent").unwrap(),
             Prompt { login: true, consent: true, ..Prompt::default() }
         );
+    }
+
+    #[test]
+    fn state_is_vschar() {
+        for ok in ["a", " ", "~", "xyz ABC-._~!\"#$%&'()*+,/:;<=>?@[\\]^`{|}", &"s".repeat(8192)] {
+            assert_eq!(state(ok).unwrap(), ok);
+        }
+        for bad in ["a\u{0}b", "tab\there", "new\nline", "\u{7f}", "caf\u{e9}", "\u{202e}", "\u{1f600}"] {
+            match state(bad) {
+                Err(AuthorizeError::Page(e)) => assert_eq!(e.code, ErrorCode::InvalidRequest, "{bad:?}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

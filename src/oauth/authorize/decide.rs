@@ -139,7 +139,7 @@ mod tests {
     fn code(e: AuthorizeError) -> ErrorCode {
         match e {
             AuthorizeError::Redirect(r) => r.error.code,
-            AuthorizeError::Page(p) => panic!("expected a redirect, got page {p:?}"),
+            other => panic!("expected a redirect, got {other:?}"),
         }
     }
 

@@ -10,6 +10,7 @@ pub mod decide;
 pub use decide::{decide, Next, Progress};
 
 use super::error::OAuthError;
+use super::limits::Limited;
 use super::params::Params;
 use super::pkce::CodeChallenge;
 use crate::domain::{Client, ClientId, RedirectUri, Scope};
@@ -84,6 +85,12 @@ pub enum AuthorizeError {
     Page(OAuthError),
     /// Sent to the verified redirect URI (boxed: it is large and only built on the error path).
     Redirect(Box<ErrorRedirect>),
+    /// No new pending sign-in now: this client IP started too many (`limits.authorize_ip_requests`). Shown on
+    /// our page with `Retry-After`, not sent to the client, which would only send the browser back.
+    TooManySignIns(Limited),
+    /// No new pending sign-in now: the in-process cache holds as many as it may
+    /// (`limits.pending_sign_ins_memory_kib`). Shown on our page with `Retry-After`, as above.
+    SignInsFull(Limited),
 }
 
 /// An error response to a verified redirect URI.

@@ -1,8 +1,11 @@
 //! In-process [`EphemeralStore`] for the embedded single-instance default.
 //!
 //! Owns one map of entries with their expiry, and the bounded sweep that reclaims expired entries so memory
-//! does not grow with traffic. State lives in this process only: a deployment with several instances must
-//! use the Redis store, or single use and rate limits would hold per instance rather than globally.
+//! does not grow with traffic. Entries that may be refused (pending sign-ins, `set_within_budget`) are held
+//! within a byte budget, past which new ones are refused; nothing is ever evicted to make room, since the other
+//! entries are security state (counters, the denylist, codes). State lives in this process only: a deployment
+//! with several instances must use the Redis store, or single use and rate limits would hold per instance rather
+//! than globally.
 
 use super::{CacheResult, EphemeralStore};
 use async_trait::async_trait;
@@ -16,8 +19,14 @@ const SWEEP_BUDGET: usize = 32;
 const MIN_TTL: Duration = Duration::from_millis(1);
 /// Longest TTL; keeps `Instant` arithmetic far from overflow. Nothing in the cache lives this long.
 const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
+/// What an entry costs beyond its key and value, roughly: its map slot, its place in the expiry index, and the
+/// headers of its allocations.
+const ENTRY_OVERHEAD: usize = 128;
+/// Refusals for want of budget are logged at most this often.
+const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(60);
 
-/// The in-process cache. Clones share the same map.
+/// The in-process cache. Clones share the same map. [`MemoryCache::new`] has no budget;
+/// [`MemoryCache::with_budget`] is the server's.
 #[derive(Clone, Default)]
 pub struct MemoryCache {
     state: Arc<Mutex<State>>,
@@ -26,7 +35,12 @@ pub struct MemoryCache {
 impl std::fmt::Debug for MemoryCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print values: they can be tokens.
-        f.debug_struct("MemoryCache").field("entries", &self.lock().entries.len()).finish()
+        let state = self.lock();
+        f.debug_struct("MemoryCache")
+            .field("entries", &state.entries.len())
+            .field("budgeted_bytes", &state.budget.held)
+            .field("budget_bytes", &state.budget.limit)
+            .finish()
     }
 }
 
@@ -35,6 +49,27 @@ impl std::fmt::Debug for MemoryCache {
 struct Entry {
     value: Box<[u8]>,
     expires_at: Instant,
+    /// Written by `set_within_budget`: it counts against the budget.
+    budgeted: bool,
+}
+
+/// What `key` and `value` cost the budget.
+fn cost(key: &str, value: &[u8]) -> usize {
+    key.len() + value.len() + ENTRY_OVERHEAD
+}
+
+/// The bytes the entries written by `set_within_budget` may hold together.
+struct Budget {
+    limit: usize,
+    held: usize,
+    /// When a refusal was last logged.
+    refusal_logged_at: Option<Instant>,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self { limit: usize::MAX, held: 0, refusal_logged_at: None }
+    }
 }
 
 #[derive(Default)]
@@ -42,6 +77,7 @@ struct State {
     entries: HashMap<Arc<str>, Entry>,
     /// Every entry once, by expiry then key, so the sweep finds expired entries without scanning the map.
     expiry: BTreeSet<(Instant, Arc<str>)>,
+    budget: Budget,
 }
 
 impl State {
@@ -55,31 +91,78 @@ impl State {
 
     fn remove(&mut self, key: &str) -> Option<Entry> {
         let (key, entry) = self.entries.remove_entry(key)?;
+        self.release(&key, &entry);
         self.expiry.remove(&(entry.expires_at, key));
         Some(entry)
     }
 
-    fn insert(&mut self, key: &str, value: Box<[u8]>, expires_at: Instant) {
+    /// Gives back to the budget what a removed entry held.
+    fn release(&mut self, key: &str, entry: &Entry) {
+        if entry.budgeted {
+            self.budget.held = self.budget.held.saturating_sub(cost(key, &entry.value));
+        }
+    }
+
+    fn insert(&mut self, key: &str, value: Box<[u8]>, expires_at: Instant, budgeted: bool) {
         self.remove(key);
+        if budgeted {
+            self.budget.held = self.budget.held.saturating_add(cost(key, &value));
+        }
         let key: Arc<str> = Arc::from(key);
         self.expiry.insert((expires_at, Arc::clone(&key)));
-        self.entries.insert(key, Entry { value, expires_at });
+        self.entries.insert(key, Entry { value, expires_at, budgeted });
+    }
+
+    /// Whether `value` may be written under `key` within the budget, counting what the entry there now would
+    /// give back.
+    fn fits(&mut self, key: &str, value: &[u8], now: Instant) -> bool {
+        let freed = self.live(key, now).filter(|e| e.budgeted).map_or(0, |e| cost(key, &e.value));
+        self.budget.held.saturating_sub(freed).saturating_add(cost(key, value)) <= self.budget.limit
+    }
+
+    fn log_refusal(&mut self, now: Instant) {
+        if self.budget.refusal_logged_at.is_some_and(|at| now.duration_since(at) < REFUSALS_LOGGED_EVERY) {
+            return;
+        }
+        self.budget.refusal_logged_at = Some(now);
+        tracing::warn!(
+            held_bytes = self.budget.held,
+            budget_bytes = self.budget.limit,
+            "the in-process cache holds all the pending sign-ins it may (limits.pending_sign_ins_memory_kib): new \
+             sign-ins are refused until others finish or expire"
+        );
     }
 
     /// Removes up to `SWEEP_BUDGET` expired entries, oldest expiry first.
     fn sweep(&mut self, now: Instant) {
         for _ in 0..SWEEP_BUDGET {
-            if self.expiry.first().is_none_or(|(expires_at, _)| *expires_at > now) {
+            if !self.sweep_one(now) {
                 break;
-            }
-            let Some((expires_at, key)) = self.expiry.pop_first() else {
-                break;
-            };
-            // The index and the map agree unless a panic interrupted an update; only drop the matching write.
-            if self.entries.get(&key).is_some_and(|e| e.expires_at == expires_at) {
-                self.entries.remove(&key);
             }
         }
+    }
+
+    /// Removes every expired entry. Each entry is swept once, so this costs no more over time than the bounded
+    /// sweeps, only all at once.
+    fn sweep_all(&mut self, now: Instant) {
+        while self.sweep_one(now) {}
+    }
+
+    /// Removes the entry that expired first, if it has expired.
+    fn sweep_one(&mut self, now: Instant) -> bool {
+        if self.expiry.first().is_none_or(|(expires_at, _)| *expires_at > now) {
+            return false;
+        }
+        let Some((expires_at, key)) = self.expiry.pop_first() else {
+            return false;
+        };
+        // The index and the map agree unless a panic interrupted an update; only drop the matching write.
+        if self.entries.get(&key).is_some_and(|e| e.expires_at == expires_at) {
+            if let Some(entry) = self.entries.remove(&key) {
+                self.release(&key, &entry);
+            }
+        }
+        true
     }
 }
 
@@ -93,9 +176,18 @@ fn deadline(now: Instant, ttl: Duration) -> Instant {
 }
 
 impl MemoryCache {
-    /// An empty cache.
+    /// An empty cache with no budget: every write is stored.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty cache whose entries written by `set_within_budget` (pending sign-ins) hold at most `bytes`
+    /// together, counting keys, values and a fixed overhead per entry. A `set` or `replace` of such a key (a
+    /// pending sign-in marked as taken) takes it out of the budget.
+    pub fn with_budget(bytes: usize) -> Self {
+        let cache = Self::default();
+        cache.lock().budget.limit = bytes;
+        cache
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -116,8 +208,24 @@ impl EphemeralStore for MemoryCache {
         let now = Instant::now();
         let mut state = self.lock();
         state.sweep(now);
-        state.insert(key, Box::from(value), deadline(now, ttl));
+        state.insert(key, Box::from(value), deadline(now, ttl), false);
         Ok(())
+    }
+
+    async fn set_within_budget(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<bool> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        state.sweep(now);
+        if !state.fits(key, value, now) {
+            // Expired entries the bounded sweeps have not reached yet may hold the budget.
+            state.sweep_all(now);
+            if !state.fits(key, value, now) {
+                state.log_refusal(now);
+                return Ok(false);
+            }
+        }
+        state.insert(key, Box::from(value), deadline(now, ttl), true);
+        Ok(true)
     }
 
     async fn set_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<bool> {
@@ -127,7 +235,7 @@ impl EphemeralStore for MemoryCache {
         if state.live(key, now).is_some() {
             return Ok(false);
         }
-        state.insert(key, Box::from(value), deadline(now, ttl));
+        state.insert(key, Box::from(value), deadline(now, ttl), false);
         Ok(true)
     }
 
@@ -142,7 +250,7 @@ impl EphemeralStore for MemoryCache {
         let mut state = self.lock();
         state.sweep(now);
         let Some(previous) = state.live(key, now).map(|e| e.value.to_vec()) else { return Ok(None) };
-        state.insert(key, Box::from(value), deadline(now, ttl));
+        state.insert(key, Box::from(value), deadline(now, ttl), false);
         Ok(Some(previous))
     }
 
@@ -166,7 +274,7 @@ impl EphemeralStore for MemoryCache {
             }
         }
         let expires_at = deadline(now, window);
-        state.insert(key, Box::from(&b"1"[..]), expires_at);
+        state.insert(key, Box::from(&b"1"[..]), expires_at, false);
         Ok((1, expires_at.saturating_duration_since(now)))
     }
 
@@ -239,6 +347,14 @@ pub(crate) mod conformance {
         assert_eq!(s.get("renewed").await.unwrap().as_deref(), Some(&b"v2"[..]));
         // An expired key is free again.
         assert!(s.set_if_absent("short", b"again", LONG).await.unwrap());
+    }
+
+    pub(crate) async fn set_within_budget_stores<S: EphemeralStore + ?Sized>(s: &S) {
+        assert!(s.set_within_budget("pending", BINARY, LONG).await.unwrap());
+        assert_eq!(s.get("pending").await.unwrap().as_deref(), Some(BINARY));
+        assert!(s.set_within_budget("pending", b"again", SHORT).await.unwrap());
+        assert_eq!(s.replace("pending", b"taken", LONG).await.unwrap().as_deref(), Some(&b"again"[..]));
+        assert_eq!(s.get("pending").await.unwrap().as_deref(), Some(&b"taken"[..]));
     }
 
     pub(crate) async fn set_if_absent_single_winner<S: EphemeralStore + ?Sized>(s: &S) {
@@ -388,6 +504,11 @@ pub(crate) mod conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn set_within_budget_stores() {
+                c::set_within_budget_stores(&$make).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn set_if_absent_single_winner() {
                 c::set_if_absent_single_winner(&$make).await;
             }
@@ -497,6 +618,57 @@ mod tests {
         assert!(!state.entries.contains_key("gone"), "the expired entry is swept");
         assert_eq!(state.expiry.len(), 2);
         assert_eq!(state.entries.len(), 2);
+    }
+
+    /// The bytes the budgeted entries hold, counted from the map (what `Budget::held` must agree with).
+    fn budgeted_bytes(cache: &MemoryCache) -> usize {
+        let state = cache.lock();
+        state.entries.iter().filter(|(_, e)| e.budgeted).map(|(k, e)| cost(k, &e.value)).sum()
+    }
+
+    #[tokio::test]
+    async fn budgeted_entries_past_the_budget_are_refused_and_nothing_is_evicted() {
+        const LONG: Duration = Duration::from_secs(60);
+        let one = cost("p0", &[0; 100]);
+        let cache = MemoryCache::with_budget(2 * one);
+        assert!(cache.set_within_budget("p0", &[0; 100], LONG).await.unwrap());
+        assert!(cache.set_within_budget("p1", &[1; 100], LONG).await.unwrap());
+        assert!(!cache.set_within_budget("p2", &[2; 100], LONG).await.unwrap(), "past the budget");
+        assert_eq!(cache.get("p2").await.unwrap(), None, "a refused entry is not stored");
+        // Other writes are never refused, and take no budgeted entry's place.
+        for i in 0..100 {
+            cache.set(&format!("deny:{i}"), b"1", LONG).await.unwrap();
+            cache.incr(&format!("limit:{i}"), LONG).await.unwrap();
+        }
+        assert!(cache.get("p0").await.unwrap().is_some() && cache.get("p1").await.unwrap().is_some());
+        // Writing a budgeted entry again counts only the difference.
+        assert!(cache.set_within_budget("p1", &[3; 100], LONG).await.unwrap());
+        assert!(!cache.set_within_budget("p1", &[3; 101], LONG).await.unwrap(), "one byte past the budget");
+        assert_eq!(cache.get("p1").await.unwrap().as_deref(), Some(&[3; 100][..]), "a refused rewrite keeps the entry");
+        // A deletion gives its place back, and so does a replacement (a pending sign-in marked as taken).
+        cache.delete("p0").await.unwrap();
+        assert!(cache.set_within_budget("p2", &[2; 100], LONG).await.unwrap());
+        assert!(cache.replace("p1", b"taken", LONG).await.unwrap().is_some());
+        assert!(cache.set_within_budget("p3", &[3; 100], LONG).await.unwrap());
+        assert!(!cache.set_within_budget("p4", &[4; 100], LONG).await.unwrap());
+        let held = cache.lock().budget.held;
+        assert_eq!(held, budgeted_bytes(&cache));
+        assert_eq!(budgeted_bytes(&cache), 2 * one);
+    }
+
+    #[tokio::test]
+    async fn expired_budgeted_entries_give_their_place_back_however_far_behind_the_sweep_is() {
+        let cache = MemoryCache::with_budget(cost("p0", &[0; 100]));
+        for i in 0..1000 {
+            cache.set(&format!("old{i}"), b"v", Duration::from_millis(10)).await.unwrap();
+        }
+        assert!(cache.set_within_budget("p0", &[0; 100], Duration::from_millis(15)).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        // The bounded sweep of this write reaches older entries only; the expired pending one still gives way.
+        assert!(cache.set_within_budget("p1", &[1; 100], Duration::from_secs(60)).await.unwrap());
+        let held = cache.lock().budget.held;
+        assert_eq!(held, budgeted_bytes(&cache));
+        assert_eq!(cache.len(), 1);
     }
 
     #[tokio::test]

@@ -26,6 +26,12 @@ pub type CacheResult<T> = Result<T, CacheError>;
 pub trait EphemeralStore: Send + Sync {
     /// Stores `value` under `key` for `ttl`, replacing what was there.
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<()>;
+    /// [`Self::set`] for an entry that may be refused rather than grow the store past its bound: `false` when
+    /// refused, and nothing is stored. Only for state whose refusal is safe to show (pending sign-ins); security
+    /// state (counters, the denylist, codes, grace records) is written with `set` and never refused or evicted
+    /// for it. The in-process store keeps these entries within a byte budget (`MemoryCache::with_budget`); Redis
+    /// stores them as `set` does (its `maxmemory` bounds it, for every write alike).
+    async fn set_within_budget(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<bool>;
     /// Stores `value` only if `key` is absent; `true` when this call stored it. Atomic across instances:
     /// this is how single use (codes, assertion `jti`s) is enforced.
     async fn set_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<bool>;

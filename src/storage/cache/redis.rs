@@ -182,6 +182,10 @@ impl EphemeralStore for RedisCache {
         self.query::<()>("SET", &key, cmd).await
     }
 
+    async fn set_within_budget(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<bool> {
+        self.set(key, value, ttl).await.map(|()| true)
+    }
+
     async fn set_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<bool> {
         let key = self.key(key);
         let mut cmd = redis::cmd("SET");

@@ -1,9 +1,9 @@
 //! Password guessing and request floods (RFC 9700 §2.4's concern for credentials, RFC 6749 §10.10): failed
 //! sign-ins are limited per client IP and per username (progressive lock, the same for names that exist and names
 //! that do not), the token endpoint per client and per IP, failed client assertions at revocation and
-//! introspection per IP, registration per IP.
-//! Over a limit: 429 with `Retry-After`, the sign-in page with a message for the form, `too_many_requests` JSON
-//! for the API.
+//! introspection per IP, registration per IP, new pending sign-ins per IP and, in the in-process cache, by the
+//! memory they take. Over a limit: 429 with `Retry-After`, the sign-in page with a message for the form,
+//! `too_many_requests` JSON for the API, a page of its own at `/authorize`.
 use super::*;
 use crate::health::TcpRelay;
 use crate::helpers::{next_second, redis_socket_addr, redis_url, sleep_until_unix, spawn_app_with, Backend};
@@ -492,3 +492,137 @@ async fn limits_hold_in_memory_when_redis_is_gone_postgres() {
     let (st, body) = token(&app, basic, &grant).await;
     assert_eq!((st, s(&body, "error")), (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"));
 }
+
+/// `GET url` from a browser of its own, as the client at `ip` behind the trusted proxy.
+async fn authorize_from(url: &str, ip: &str) -> reqwest::Response {
+    browser().get(url).header("x-forwarded-for", ip).send().await.unwrap()
+}
+
+/// Asserts a redirect to the login page: a new pending sign-in.
+fn assert_to_login(r: &reqwest::Response, case: &str) {
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{case}");
+    assert!(location(r).starts_with("/login?"), "{case}: {}", location(r));
+}
+
+/// Asserts a refusal page of `/authorize` with `status`, `Retry-After` and `message`, sending the browser nowhere;
+/// returns the wait.
+async fn assert_authorize_refused(r: reqwest::Response, status: StatusCode, message: &str, case: &str) -> i64 {
+    assert_eq!(r.status(), status, "{case}");
+    assert!(r.headers().get("location").is_none(), "{case}: a redirect");
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{case}");
+    let wait = retry_after(&r);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(message), "{case}: {html}");
+    wait
+}
+
+// Every /authorize request that shows the sign-in page keeps the request for 30 minutes: without a limit, one
+// address could fill the server's memory (or Redis's). Each address may start `limits.authorize_ip_requests` within
+// the window; requests refused before anything is stored do not count.
+both_backends!(
+    new_sign_ins_are_limited_per_ip,
+    |raw| {
+        raw.limits.authorize_ip_requests = 3;
+        raw.limits.authorize_ip_window_seconds = 60;
+        raw.http.trusted_proxies = vec!["127.0.0.1".into()];
+    },
+    async |app| {
+        let client = add_client(&app, &["--public"]);
+        let (challenge, _) = pkce_pair();
+        let url = authorize_url(&app, s(&client, "client_id"), &challenge, "");
+        for (case, refused) in [
+            ("prompt=none", format!("{url}&prompt=none")),
+            ("an unknown scope", url.replace("scope=openid", "scope=openid%20nope")),
+            ("a state outside VSCHAR", url.replace("state=st", "state=%0A")),
+        ] {
+            for _ in 0..3 {
+                let r = authorize_from(&refused, "198.51.100.7").await;
+                let to = r.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+                assert!(to.starts_with(REDIRECT) || r.status() == StatusCode::BAD_REQUEST, "{case}: {to}");
+            }
+        }
+        for n in 0..3 {
+            assert_to_login(&authorize_from(&url, "198.51.100.7").await, &format!("new sign-in {n}"));
+        }
+        let r = authorize_from(&url, "198.51.100.7").await;
+        let wait = assert_authorize_refused(r, StatusCode::TOO_MANY_REQUESTS, "Too many sign-ins", "the fourth").await;
+        assert!((1..=60).contains(&wait), "Retry-After {wait}");
+        // Another address is not held back.
+        assert_to_login(&authorize_from(&url, "198.51.100.8").await, "another address");
+    }
+);
+
+// A browser answered from its session stores nothing, and is not counted: silent renewals and apps that send the
+// user through /authorize on every visit never use up the limit.
+both_backends!(
+    sign_ins_answered_from_a_session_are_not_counted,
+    |raw| {
+        raw.limits.authorize_ip_requests = 2;
+        raw.limits.authorize_ip_window_seconds = 60;
+    },
+    async |app| {
+        add_alice(&app);
+        let client = add_client(&app, &["--public"]);
+        let (challenge, _) = pkce_pair();
+        let url = authorize_url(&app, s(&client, "client_id"), &challenge, "");
+        let b = browser();
+        // The first new pending sign-in; signing in and consenting continue it and count for nothing more.
+        let back = drive(&app, &b, &url, "allow").await;
+        assert!(query_of(&back).contains_key("code"), "{back}");
+        for n in 0..5 {
+            let r = b.get(&url).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER, "{n}");
+            assert!(query_of(&location(&r)).contains_key("code"), "answered from the session: {}", location(&r));
+        }
+        let other = browser();
+        open_login(&app, &other, &url).await;
+        let r = browser().get(&url).send().await.unwrap();
+        assert_authorize_refused(r, StatusCode::TOO_MANY_REQUESTS, "Too many sign-ins", "the third new one").await;
+    }
+);
+
+// The in-process cache keeps pending sign-ins within `limits.pending_sign_ins_memory_kib`: past it a new one gets a
+// 503 page, and nothing already there is evicted (nor is any security state). One that completes gives its place
+// back. With Redis the bound is Redis's `maxmemory`, so both backends run on the in-process cache here.
+both_backends!(
+    pending_sign_ins_past_the_memory_budget_are_refused,
+    |raw| {
+        raw.redis.url = None;
+        // A pending sign-in of these tests takes some 700 bytes of the budget: one fits, two do not.
+        raw.limits.pending_sign_ins_memory_kib = 1;
+    },
+    async |app| {
+        add_alice(&app);
+        let client = add_client(&app, &["--public"]);
+        let (challenge, _) = pkce_pair();
+        let url = authorize_url(&app, s(&client, "client_id"), &challenge, "");
+        let first = browser();
+        let form = open_login(&app, &first, &url).await;
+        let r = browser().get(&url).send().await.unwrap();
+        let wait =
+            assert_authorize_refused(r, StatusCode::SERVICE_UNAVAILABLE, "Too many sign-ins are in progress", "full")
+                .await;
+        assert_eq!(wait, 60);
+        // The pending sign-in is still there: it signs in, and once consented it gives its place back.
+        let r = submit_login(&app, &first, &form, "alice", PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let consent = location(&r);
+        assert!(consent.starts_with("/consent?"), "{consent}");
+        let r = browser().get(&url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE, "still held while it waits for consent");
+        let html = first.get(app.url(&consent)).send().await.unwrap().text().await.unwrap();
+        let r = first
+            .post(app.url("/consent"))
+            .header("Origin", &app.address)
+            .form(&[
+                ("interaction", hidden(&html, "interaction")),
+                ("csrf", hidden(&html, "csrf")),
+                ("decision", "allow".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(query_of(&location(&r)).contains_key("code"), "{}", location(&r));
+        open_login(&app, &browser(), &url).await;
+    }
+);

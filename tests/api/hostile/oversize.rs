@@ -104,6 +104,32 @@ both_backends!(oversize_parameters_are_invalid_request_never_500, async |app| {
     assert_eq!(r.status(), StatusCode::OK);
 });
 
+// RFC 6749 Appendix A.5: `state = 1*VSCHAR`. Anything else (a control character, DEL, non-ASCII) is refused on our
+// page, as an oversized state is, never sent back to the app; before, it was kept with the pending sign-in, a control
+// character as six bytes of JSON.
+both_backends!(a_state_outside_vschar_gets_the_error_page, async |app| {
+    let client = add_client(&app, &["--public"]);
+    let (challenge, _) = pkce_pair();
+    let url = authorize_url(&app, s(&client, "client_id"), &challenge, "");
+    for (case, state) in [
+        ("a newline", "a%0Ab"),
+        ("a NUL", "%00"),
+        ("a tab", "a%09b"),
+        ("DEL", "%7F"),
+        ("a non-ASCII letter", "caf%C3%A9"),
+        ("a bidi control", "%E2%80%AE"),
+        ("8 KB of control characters", &"%01".repeat(8192)),
+    ] {
+        let r = app.api_client.get(url.replace("state=st", &format!("state={state}"))).send().await.unwrap();
+        let body = assert_page_not_redirect(r, case).await;
+        assert!(body.contains("invalid_request") && body.contains("printable ASCII"), "{case}: {body}");
+    }
+    // Every VSCHAR is kept, space and punctuation included.
+    let vschar = urlencode(" !\"#$%&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}~");
+    let b = browser();
+    open_login(&app, &b, &url.replace("state=st", &format!("state={vschar}"))).await;
+});
+
 both_backends!(duplicate_parameters_are_invalid_request, async |app| {
     add_alice(&app);
     let client = add_client(&app, &["--public"]);
