@@ -156,6 +156,8 @@ for config in $configs; do
     # would be refused past the defaults (5), as parallel guesses are meant to be.
     echo "export TESSERA__LIMITS__TOKEN_CLIENT_REQUESTS=0 TESSERA__LIMITS__TOKEN_IP_REQUESTS=0"
     echo "export TESSERA__LIMITS__LOGIN_IP_FAILURES=1000 TESSERA__LIMITS__LOGIN_USER_FAILURES=1000"
+    # Every sign-in of the login scenario starts a new pending sign-in from the one loopback address.
+    echo "export TESSERA__LIMITS__AUTHORIZE_IP_REQUESTS=0"
     echo "export TESSERA__LOG__LEVEL=warn"
     if [[ "$config" == postgres ]]; then
       db="bench_${stamp,,}"
