@@ -61,8 +61,6 @@ setup() {
   (
     cd "$work/$1"
     mapfile -t settings < <(backend "$1")
-  # The login scenario starts every sign-in from one address; a release without the setting would refuse it.
-  if grep -q authorize_ip_requests "$2"; then settings+=(TESSERA__LIMITS__AUTHORIZE_IP_REQUESTS=0); fi
     [[ ${#settings[@]} -eq 0 ]] || export "${settings[@]}"
     "$2" migrate >/dev/null
     printf '%s\n' "$secret" | "$2" clients add --name Benchmark --client-id bench-client --client-secret-stdin \
@@ -76,8 +74,6 @@ setup() {
 measure() {
   cd "$work/$1"
   mapfile -t settings < <(backend "$1")
-  # The login scenario starts every sign-in from one address; a release without the setting would refuse it.
-  if grep -q authorize_ip_requests "$2"; then settings+=(TESSERA__LIMITS__AUTHORIZE_IP_REQUESTS=0); fi
   env ${settings[@]+"${settings[@]}"} TESSERA__HTTP__BIND="127.0.0.1:$port" TESSERA__ISSUER="http://127.0.0.1:$port" \
     TESSERA__LIMITS__TOKEN_CLIENT_REQUESTS=0 TESSERA__LIMITS__TOKEN_IP_REQUESTS=0 \
     TESSERA__LIMITS__LOGIN_IP_FAILURES=1000 TESSERA__LIMITS__LOGIN_USER_FAILURES=1000 "$2" serve >>server.log 2>&1 &

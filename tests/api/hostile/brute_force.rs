@@ -21,6 +21,13 @@ fn retry_after(r: &reqwest::Response) -> i64 {
         .unwrap()
 }
 
+/// An authorization URL (with `extra` parameters and a PKCE challenge) for a new public client.
+fn public_client_url(app: &TestApp, extra: &str) -> String {
+    let client = add_client(app, &["--public"]);
+    let (challenge, _) = pkce_pair();
+    authorize_url(app, s(&client, "client_id"), &challenge, extra)
+}
+
 /// The message a page shows in its alert.
 fn alert(html: &str) -> String {
     let start = html.find("role=\"alert\">").unwrap_or_else(|| panic!("no alert in:\n{html}")) + 13;
@@ -49,9 +56,7 @@ both_backends!(
     },
     async |app| {
         add_alice(&app);
-        let client = add_client(&app, &["--public"]);
-        let (challenge, _) = pkce_pair();
-        let url = authorize_url(&app, s(&client, "client_id"), &challenge, "");
+        let url = public_client_url(&app, "");
         let b = browser();
         let form = open_login(&app, &b, &url).await;
         // Different names from one IP: the IP's failures add up.
@@ -88,9 +93,7 @@ both_backends!(
 // With the defaults, a burst of failures under different names from one address leaves it open.
 both_backends!(a_burst_of_typos_from_one_address_does_not_lock_it_out_by_default, async |app| {
     add_alice(&app);
-    let client = add_client(&app, &["--public"]);
-    let (challenge, _) = pkce_pair();
-    let url = authorize_url(&app, s(&client, "client_id"), &challenge, "");
+    let url = public_client_url(&app, "");
     let b = browser();
     let form = open_login(&app, &b, &url).await;
     for n in 0..12 {
@@ -114,9 +117,7 @@ both_backends!(
     },
     async |app| {
         let alice = add_alice(&app);
-        let client = add_client(&app, &["--public"]);
-        let (challenge, _) = pkce_pair();
-        let url = authorize_url(&app, s(&client, "client_id"), &challenge, "");
+        let url = public_client_url(&app, "");
         let b = browser();
         let form = open_login(&app, &b, &url).await;
         for name in ["alice", "nobody-at-all"] {
@@ -248,9 +249,7 @@ both_backends!(
     },
     async |app| {
         let alice = add_alice(&app);
-        let client = add_client(&app, &["--public"]);
-        let (challenge, _) = pkce_pair();
-        let url = authorize_url(&app, s(&client, "client_id"), &challenge, "");
+        let url = public_client_url(&app, "");
         let b = browser();
         let form = open_login(&app, &b, &url).await;
         for name in ["u1", "u2", "u3"] {
@@ -282,9 +281,7 @@ both_backends!(
     },
     async |app| {
         add_alice(&app);
-        let client = add_client(&app, &["--public"]);
-        let (challenge, _) = pkce_pair();
-        let url = authorize_url(&app, s(&client, "client_id"), &challenge, "");
+        let url = public_client_url(&app, "");
         let mut forms = Vec::new();
         for _ in 0..12 {
             let b = browser();
@@ -310,9 +307,7 @@ both_backends!(
     },
     async |app| {
         add_alice(&app);
-        let client = add_client(&app, &["--public"]);
-        let (challenge, _) = pkce_pair();
-        let url = authorize_url(&app, s(&client, "client_id"), &challenge, "&prompt=login");
+        let url = public_client_url(&app, "&prompt=login");
         let b = browser();
         // One typo, then many good sign-ins: the limit of two failures is never reached.
         let form = open_login(&app, &b, &url).await;
@@ -527,9 +522,7 @@ both_backends!(
         raw.http.trusted_proxies = vec!["127.0.0.1".into()];
     },
     async |app| {
-        let client = add_client(&app, &["--public"]);
-        let (challenge, _) = pkce_pair();
-        let url = authorize_url(&app, s(&client, "client_id"), &challenge, "");
+        let url = public_client_url(&app, "");
         for (case, refused) in [
             ("prompt=none", format!("{url}&prompt=none")),
             ("an unknown scope", url.replace("scope=openid", "scope=openid%20nope")),
@@ -562,9 +555,7 @@ both_backends!(
     },
     async |app| {
         add_alice(&app);
-        let client = add_client(&app, &["--public"]);
-        let (challenge, _) = pkce_pair();
-        let url = authorize_url(&app, s(&client, "client_id"), &challenge, "");
+        let url = public_client_url(&app, "");
         let b = browser();
         // The first new pending sign-in; signing in and consenting continue it and count for nothing more.
         let back = drive(&app, &b, &url, "allow").await;
@@ -593,9 +584,7 @@ both_backends!(
     },
     async |app| {
         add_alice(&app);
-        let client = add_client(&app, &["--public"]);
-        let (challenge, _) = pkce_pair();
-        let url = authorize_url(&app, s(&client, "client_id"), &challenge, "");
+        let url = public_client_url(&app, "");
         let first = browser();
         let form = open_login(&app, &first, &url).await;
         let r = browser().get(&url).send().await.unwrap();
