@@ -7,15 +7,17 @@
 # Each binary gets its own fresh embedded-default state (SQLite, in-process cache) with the benchmark client and
 # user, and serves on 127.0.0.1:PORT (3000) in turn. With AB_POSTGRES=1 each gets instead a database of its own on
 # the Postgres of 127.0.0.1:5432 (user postgres) and a Redis prefix of its own on 127.0.0.1:6379, both removed at
-# the end. Per round and binary: wrk -t2 -c16, WARMUP (3) s, then
-# DURATION (10) s of client_credentials (Basic, RS256 JWT); then benches/flows.rs's flow_session at 1 and 16
-# browsers, FLOW_DURATION (8) s each. The flows driver must be built first (`cargo build --release --bench flows`).
+# the end. Per round and binary: wrk -t2 -c16, WARMUP (3) s, then DURATION (10) s of client_credentials (Basic,
+# RS256 JWT); then benches/flows.rs's FLOW_SCENARIOS (flow_session; a comma-separated list, e.g.
+# flow_session,refresh) at 1 and 16 browsers, FLOW_DURATION (8) s each. The flows driver must be built first
+# (`cargo build --release --bench flows`).
 # Prints one line per round and binary, and `openssl speed -multi 2 rsa2048` before and after. Loopback only;
 # every loop is bounded. Nothing here asserts on speed: figures are for docs/benchmarks.md.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 old="$(realpath "$1")" new="$(realpath "$2")" rounds="${3:-2}"
 port="${PORT:-3000}" warmup="${WARMUP:-3}" duration="${DURATION:-10}" flow_duration="${FLOW_DURATION:-8}"
+flow_scenarios="${FLOW_SCENARIOS:-flow_session}"
 flows="$(ls -t "$root"/target/release/deps/flows-* 2>/dev/null | grep -v '\.d$' | head -n 1)"
 [[ -x "$flows" ]] || { echo "build the flows driver first: cargo build --release --bench flows" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
@@ -85,11 +87,11 @@ measure() {
     | awk '/Requests\/sec/ {r=$2} /Non-2xx/ {n=$NF} END {printf "%s tokens/s, non-2xx %s", r, n+0}')"
   local fl
   fl="$(FLOW_CLIENT_SECRET="$secret" FLOW_PASSWORD="$password" "$flows" --base "http://127.0.0.1:$port" \
-    --server tessera --scenarios flow_session --concurrency 1,16 --duration "$flow_duration" --warmup 2 \
+    --server tessera --scenarios "$flow_scenarios" --concurrency 1,16 --duration "$flow_duration" --warmup 2 \
     --server-pid "$server" 2>/dev/null \
     | python3 -c 'import json, sys
 rows = [json.loads(l) for l in sys.stdin if l.startswith("{")]
-print(", ".join("flows at %s: %.0f/s (failed %s)" % (r["conns"], r["rps"], r["status_ge_400"]) for r in rows))')"
+print(", ".join("%s at %s: %.0f/s (failed %s)" % (r["scenario"], r["conns"], r["rps"], r["status_ge_400"]) for r in rows))')"
   kill "$server"; wait "$server" 2>/dev/null || true; server=""
   echo "$1: $cc; $fl; load $(cut -d' ' -f1 /proc/loadavg)"
 }
