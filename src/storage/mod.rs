@@ -417,7 +417,8 @@ pub trait RefreshTokenStore: Send + Sync {
     /// Revokes every token of a family; returns the access tokens issued with them that expire after `now`.
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens>;
     /// [`RefreshTokenStore::revoke_family`] if one of its tokens can still be used at `now` (neither used,
-    /// revoked nor past its absolute or idle end), in one transaction; `None`, and nothing written, if none can.
+    /// revoked nor past its absolute or idle end); `None`, and nothing written, if none can, or if another
+    /// request revoked the family between the look and the revocation.
     async fn revoke_live_family(&self, family_id: &str, now: UnixTime) -> StoreResult<Option<RevokedFamily>>;
     /// Revokes the tokens bound to a session except `offline` ones (logout).
     async fn revoke_session_refresh_tokens(&self, session_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens>;

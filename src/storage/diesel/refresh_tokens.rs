@@ -488,13 +488,24 @@ fn revoke(
     issued_after: UnixTime,
     now: UnixTime,
 ) -> StoreResult<IssuedAccessTokens> {
+    revoke_counting(conn, what, issued_after, now).map(|(_, issued)| issued)
+}
+
+/// [`revoke`], and how many tokens it revoked.
+fn revoke_counting(
+    conn: &mut AnyConnection,
+    what: &Revoke,
+    issued_after: UnixTime,
+    now: UnixTime,
+) -> StoreResult<(usize, IssuedAccessTokens)> {
     const MAX_PASSES: usize = 8;
-    let mut issued = IssuedAccessTokens::new();
+    let (mut total, mut issued) = (0, IssuedAccessTokens::new());
     for _ in 0..MAX_PASSES {
         let (revoked, access) = revoke_pass(conn, what, issued_after, now)?;
+        total += revoked;
         issued.extend(access);
         if revoked == 0 || matches!(conn, AnyConnection::Sqlite(_)) {
-            return Ok(issued);
+            return Ok((total, issued));
         }
     }
     Err(StoreError::Backend(format!("refresh tokens still being rotated after {MAX_PASSES} revocation passes")))
@@ -519,22 +530,6 @@ fn live_family_owner(
     let client_id = ClientId::parse(client_id.as_str()).map_err(|e| bad("client_id", &e))?;
     let user_id = user_id.map(UserId::parse).transpose().map_err(|e| bad("user_id", &e))?;
     Ok(Some((client_id, user_id)))
-}
-
-/// [`RefreshTokenStore::revoke_live_family`]: the look for a usable token and the revocation are one
-/// transaction, so that a family another request revokes meanwhile is not also found live here.
-fn revoke_live_family(conn: &mut AnyConnection, family: &Revoke, now: UnixTime) -> StoreResult<Option<RevokedFamily>> {
-    conn.transaction(|c| {
-        // Write first (see the module docs). On Postgres this also waits for a rotation of the family in flight,
-        // whose successor the read below then sees (a family being rotated is found live), and makes a rotation
-        // that begins later wait, and then fail on the revoked token.
-        diesel::update(refresh_tokens::table.filter(family.unrevoked()))
-            .set(refresh_tokens::revoked.eq(false))
-            .execute(c)?;
-        let Some((client_id, user_id)) = live_family_owner(c, family, now)? else { return Ok(None) };
-        let issued = revoke(c, family, UnixTime::MIN, now)?;
-        Ok(Some(RevokedFamily { client_id, user_id, issued }))
-    })
 }
 
 /// One pass of [`revoke`], in one transaction: how many tokens it revoked, and their live access tokens.
@@ -715,10 +710,14 @@ impl RefreshTokenStore for DieselStore {
         // Most tokens presented unknown name no live family (it ended, or they are made up): a read answers
         // them without waiting for the writers.
         let looked = family.clone();
-        if self.db().run(move |c| live_family_owner(c, &looked, now)).await?.is_none() {
+        let Some((client_id, user_id)) = self.db().run(move |c| live_family_owner(c, &looked, now)).await? else {
             return Ok(None);
-        }
-        self.db().write(move |c| revoke_live_family(c, &family, now)).await
+        };
+        // Then revoked as `revoke_family` revokes, pass by pass, each pass committed: that is what stops a family
+        // rotating meanwhile (see `revoke`). A family another request revoked since the look (a logout, the same
+        // reuse found by another request) revokes nothing here, and is not reported.
+        let (revoked, issued) = self.db().write(move |c| revoke_counting(c, &family, UnixTime::MIN, now)).await?;
+        Ok((revoked > 0).then_some(RevokedFamily { client_id, user_id, issued }))
     }
 
     async fn revoke_session_refresh_tokens(&self, session_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens> {
