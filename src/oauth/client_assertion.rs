@@ -1,7 +1,14 @@
 //! Client assertions for `private_key_jwt` (RFC 7523 §2.2 and §3, OIDC Core §9): a JWT the client signs
-//! with its own key, whose `iss` and `sub` are its `client_id` and whose `aud` is our token endpoint (or
-//! issuer). This module parses the assertion, verifies its signature against the client's JWK Set and checks
-//! its claims at a given `now`; single use of the `jti` is enforced by the caller through the cache.
+//! with its own key, whose `iss` and `sub` are its `client_id` and whose `aud` is our issuer. This module parses
+//! the assertion, verifies its signature against the client's JWK Set and checks its claims at a given `now`;
+//! single use of the `jti` is enforced by the caller through the cache.
+//!
+//! The audience follows the update of RFC 7523 (draft-ietf-oauth-rfc7523bis, approved for publication), which
+//! closes the audience injection attack: a client that takes a token endpoint URL from a malicious server's
+//! metadata (ours, say) signs assertions that server can replay here if we accept our token endpoint URL as the
+//! audience. So `aud` names one audience, and an assertion typed `client-authentication+jwt` (a client that
+//! follows the update) must name our issuer. An untyped one may still name our token endpoint URL, as OIDC Core
+//! §9 told clients to and libraries still do.
 use super::client_keys::ClientJwks;
 use super::error::OAuthError;
 use crate::domain::UnixTime;
@@ -22,6 +29,8 @@ pub const MAX_ASSERTION_LIFETIME: i64 = 3600;
 pub const SIGNING_ALGS: [&str; 2] = ["RS256", "ES256"];
 /// Longest `jti`, in bytes (it becomes part of a cache key).
 pub const MAX_JTI_BYTES: usize = 256;
+/// The explicit `typ` of a client assertion (draft-ietf-oauth-rfc7523bis §4).
+pub const CLIENT_AUTHENTICATION_TYP: &str = "client-authentication+jwt";
 
 fn invalid(description: &str) -> OAuthError {
     OAuthError::invalid_client(description)
@@ -75,11 +84,35 @@ impl AssertionAlg {
     }
 }
 
+/// What an assertion's `typ` header says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionTyp {
+    /// No `typ`, or `JWT`: a client that may predate the audience rules of the RFC 7523 update.
+    Untyped,
+    /// `client-authentication+jwt`: a client that follows them, held to our issuer as the audience.
+    ClientAuthentication,
+}
+
+impl AssertionTyp {
+    /// Reads `typ` as a media type (RFC 7515 §4.1.9: case-insensitive, `application/` may be left out). Any
+    /// other type is another kind of JWT (an access token, an ID token) and never a client assertion.
+    fn parse(typ: Option<&Value>) -> Result<Self, OAuthError> {
+        let Some(typ) = typ else { return Ok(Self::Untyped) };
+        let typ = typ.as_str().ok_or_else(|| invalid("client_assertion has a malformed typ"))?.to_ascii_lowercase();
+        match typ.strip_prefix("application/").unwrap_or(&typ) {
+            "jwt" => Ok(Self::Untyped),
+            CLIENT_AUTHENTICATION_TYP => Ok(Self::ClientAuthentication),
+            _ => Err(invalid("client_assertion typ must be client-authentication+jwt (or JWT)")),
+        }
+    }
+}
+
 /// A client assertion whose signature is not verified yet: only its header and its `sub` (which names the
 /// client, so that its keys can be found) have been read.
 pub struct ClientAssertion {
     token: String,
     alg: AssertionAlg,
+    typ: AssertionTyp,
     kid: Option<String>,
     client_id: String,
     /// The claims as sent; trusted only once [`ClientAssertion::verify`] accepted the signature over them.
@@ -91,6 +124,7 @@ impl std::fmt::Debug for ClientAssertion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientAssertion")
             .field("alg", &self.alg)
+            .field("typ", &self.typ)
             .field("kid", &self.kid)
             .field("client_id", &self.client_id)
             .finish_non_exhaustive()
@@ -131,6 +165,7 @@ impl ClientAssertion {
         if header.contains_key("crit") {
             return Err(invalid("client_assertion has critical header parameters we do not support"));
         }
+        let typ = AssertionTyp::parse(header.get("typ"))?;
         let kid = match header.get("kid") {
             None => None,
             Some(Value::String(k)) => Some(k.clone()),
@@ -139,7 +174,7 @@ impl ClientAssertion {
         let claims = decode_json(payload).ok_or_else(|| invalid("client_assertion has malformed claims"))?;
         let client_id =
             claims.get("sub").and_then(Value::as_str).ok_or_else(|| invalid("client_assertion has no sub"))?.to_owned();
-        Ok(Self { token, alg, kid, client_id, claims })
+        Ok(Self { token, alg, typ, kid, client_id, claims })
     }
 
     /// The client the assertion claims to come from (its `sub`), not verified yet.
@@ -155,6 +190,11 @@ impl ClientAssertion {
     /// The signature algorithm.
     pub fn alg(&self) -> AssertionAlg {
         self.alg
+    }
+
+    /// What its `typ` says it is.
+    pub fn typ(&self) -> AssertionTyp {
+        self.typ
     }
 
     /// Verifies the signature with one of `keys` (the one named by `kid`, or the first few that fit the
@@ -181,8 +221,10 @@ impl ClientAssertion {
 pub struct AssertionRules<'a> {
     /// The client: both `iss` and `sub`.
     pub client_id: &'a str,
-    /// Accepted `aud` values: the token endpoint URL and the issuer.
-    pub audiences: [&'a str; 2],
+    /// Our issuer identifier, the audience every assertion may name.
+    pub issuer: &'a str,
+    /// Our token endpoint URL, an audience only an untyped assertion may name.
+    pub token_endpoint: &'a str,
     /// The time of the request.
     pub now: UnixTime,
     /// Clock skew tolerated, in seconds.
@@ -198,8 +240,12 @@ pub struct AssertionClaims {
     pub expires_at: UnixTime,
 }
 
-/// Checks the claims of a verified assertion (RFC 7523 §3, OIDC Core §9).
-pub fn check_claims(claims: &Map<String, Value>, rules: &AssertionRules<'_>) -> Result<AssertionClaims, OAuthError> {
+/// Checks the claims of a verified assertion of type `typ` (RFC 7523 §3 as updated, OIDC Core §9).
+pub fn check_claims(
+    claims: &Map<String, Value>,
+    typ: AssertionTyp,
+    rules: &AssertionRules<'_>,
+) -> Result<AssertionClaims, OAuthError> {
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
     let number = |name: &str| -> Result<Option<i64>, OAuthError> {
         match claims.get(name) {
@@ -214,13 +260,21 @@ pub fn check_claims(claims: &Map<String, Value>, rules: &AssertionRules<'_>) -> 
     if text("iss") != Some(rules.client_id) || text("sub") != Some(rules.client_id) {
         return Err(invalid("client_assertion iss and sub must both be the client_id"));
     }
-    let audience_ok = match claims.get("aud") {
-        Some(Value::String(a)) => rules.audiences.contains(&a.as_str()),
-        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(|a| rules.audiences.contains(&a)),
-        _ => false,
+    // One audience, as a string or an array of one (the update allows both).
+    let audience = match claims.get("aud") {
+        Some(Value::String(a)) => Some(a.as_str()),
+        Some(Value::Array(list)) if list.len() == 1 => list[0].as_str(),
+        _ => None,
     };
-    if !audience_ok {
-        return Err(invalid("client_assertion aud must contain the token endpoint URL or the issuer"));
+    match (audience, typ) {
+        (Some(a), _) if a == rules.issuer => {}
+        (Some(a), AssertionTyp::Untyped) if a == rules.token_endpoint => {}
+        (_, AssertionTyp::Untyped) => {
+            return Err(invalid("client_assertion aud must be the issuer (or the token endpoint URL) alone"))
+        }
+        (_, AssertionTyp::ClientAuthentication) => {
+            return Err(invalid("client_assertion aud must be the issuer alone"))
+        }
     }
     let (now, leeway) = (rules.now, rules.leeway);
     let exp = number("exp")?.ok_or_else(|| invalid("client_assertion has no exp"))?;
@@ -258,7 +312,7 @@ mod tests {
     const ISSUER: &str = "https://id.example";
 
     fn rules() -> AssertionRules<'static> {
-        AssertionRules { client_id: CLIENT, audiences: [TOKEN_ENDPOINT, ISSUER], now: NOW, leeway: 30 }
+        AssertionRules { client_id: CLIENT, issuer: ISSUER, token_endpoint: TOKEN_ENDPOINT, now: NOW, leeway: 30 }
     }
 
     fn claims() -> Value {
@@ -270,8 +324,15 @@ mod tests {
         JwtPayload::from_map(map).unwrap()
     }
 
+    // The claims as `ClientAssertion::parse` reads them: JSON, none of josekit's checks of claim types.
     fn check(v: Value) -> Result<AssertionClaims, OAuthError> {
-        check_claims(payload(v).claims_set(), &rules())
+        let Value::Object(claims) = v else { panic!("claims are an object") };
+        check_claims(&claims, AssertionTyp::Untyped, &rules())
+    }
+
+    fn check_typed(v: Value) -> Result<AssertionClaims, OAuthError> {
+        let Value::Object(claims) = v else { panic!("claims are an object") };
+        check_claims(&claims, AssertionTyp::ClientAuthentication, &rules())
     }
 
     fn with(key: &str, value: Value) -> Value {
@@ -312,7 +373,7 @@ mod tests {
     fn valid_claims_pass() {
         assert_eq!(check(claims()).unwrap(), AssertionClaims { jti: "j1".into(), expires_at: NOW + 60 });
         assert!(check(with("aud", json!(ISSUER))).is_ok(), "the issuer is an accepted audience");
-        assert!(check(with("aud", json!(["https://other.example", TOKEN_ENDPOINT]))).is_ok());
+        assert!(check(with("aud", json!([TOKEN_ENDPOINT]))).is_ok(), "an array of one");
         assert!(check(without("iat")).is_ok(), "iat is optional");
         assert!(check(with("exp", json!(NOW - 10))).is_ok(), "within the leeway");
         assert!(check(with("exp", json!(NOW + 600 + 30))).is_ok(), "at the lifetime limit");
@@ -327,6 +388,10 @@ mod tests {
             ("other sub", with("sub", json!("someone"))),
             ("wrong aud", with("aud", json!("https://rs.example"))),
             ("aud list without us", with("aud", json!(["https://rs.example"]))),
+            ("another audience beside us", with("aud", json!(["https://other.example", TOKEN_ENDPOINT]))),
+            ("both of ours", with("aud", json!([ISSUER, TOKEN_ENDPOINT]))),
+            ("empty aud list", with("aud", json!([]))),
+            ("aud not a string", with("aud", json!(42))),
             ("no aud", without("aud")),
             ("no exp", without("exp")),
             ("expired", with("exp", json!(NOW - 30))),
@@ -343,6 +408,47 @@ mod tests {
         }
     }
 
+    // The audience injection attack (draft-ietf-oauth-rfc7523bis §1): a client that follows the update names
+    // our issuer, and only that, so an assertion it made for another server can never name us.
+    #[test]
+    fn an_explicitly_typed_assertion_must_name_the_issuer_alone() {
+        assert!(check_typed(with("aud", json!(ISSUER))).is_ok());
+        assert!(check_typed(with("aud", json!([ISSUER]))).is_ok());
+        for aud in [json!(TOKEN_ENDPOINT), json!([TOKEN_ENDPOINT]), json!([ISSUER, TOKEN_ENDPOINT])] {
+            let e = check_typed(with("aud", aud.clone())).expect_err(&aud.to_string());
+            assert_eq!(
+                (e.code, e.description.as_str()),
+                (ErrorCode::InvalidClient, "client_assertion aud must be the issuer alone")
+            );
+        }
+    }
+
+    #[test]
+    fn typ_is_read_as_a_media_type() {
+        let with_typ = |typ: Value| {
+            let header = URL_SAFE_NO_PAD.encode(json!({ "alg": "RS256", "typ": typ }).to_string());
+            let body = URL_SAFE_NO_PAD.encode(claims().to_string());
+            ClientAssertion::parse(format!("{header}.{body}.c2ln")).map(|a| a.typ())
+        };
+        for (typ, expected) in [
+            ("JWT", AssertionTyp::Untyped),
+            ("application/jwt", AssertionTyp::Untyped),
+            ("client-authentication+jwt", AssertionTyp::ClientAuthentication),
+            ("Application/Client-Authentication+JWT", AssertionTyp::ClientAuthentication),
+        ] {
+            assert_eq!(with_typ(json!(typ)).unwrap(), expected, "{typ}");
+        }
+        let token = sign(&claims(), &josekit::jws::RS256.signer_from_jwk(&rsa().0).unwrap(), None);
+        let mut untyped = token.split('.').map(str::to_owned).collect::<Vec<_>>();
+        untyped[0] = URL_SAFE_NO_PAD.encode(json!({ "alg": "RS256" }).to_string());
+        assert_eq!(ClientAssertion::parse(untyped.join(".")).unwrap().typ(), AssertionTyp::Untyped);
+        // Another kind of JWT is never a client assertion.
+        for typ in [json!("at+jwt"), json!("logout+jwt"), json!(1)] {
+            let e = with_typ(typ.clone()).expect_err(&typ.to_string());
+            assert_eq!(e.code, ErrorCode::InvalidClient, "{typ}");
+        }
+    }
+
     #[test]
     fn rs256_and_es256_signatures_verify() {
         let (private, public) = rsa();
@@ -350,7 +456,7 @@ mod tests {
         let a = ClientAssertion::parse(token).unwrap();
         assert_eq!((a.client_id(), a.kid(), a.alg()), (CLIENT, Some("rsa-1"), AssertionAlg::Rs256));
         let verified = a.verify(&jwks(&[&public])).unwrap();
-        assert!(check_claims(verified, &rules()).is_ok());
+        assert!(check_claims(verified, a.typ(), &rules()).is_ok());
 
         // No kid in the header: every key of the right type is tried.
         let ec = josekit::jws::ES256.generate_key_pair().unwrap();

@@ -162,11 +162,12 @@ impl Provider {
         };
         let rules = AssertionRules {
             client_id: client.id.as_str(),
-            audiences: [self.token_endpoint.as_str(), self.issuer.as_str()],
+            issuer: self.issuer.as_str(),
+            token_endpoint: self.token_endpoint.as_str(),
             now,
             leeway: self.leeway,
         };
-        let checked = client_assertion::check_claims(&claims, &rules)?;
+        let checked = client_assertion::check_claims(&claims, assertion.typ(), &rules)?;
         let ttl = (checked.expires_at.saturating_add(self.leeway) - now).max(1);
         let first_use = self
             .cache

@@ -308,9 +308,14 @@ pub(crate) fn assertion_claims(client_id: &str, aud: &str, exp_in: i64) -> Value
 }
 
 pub(crate) fn sign(claims: &Value, signer: &dyn JwsSigner) -> String {
+    sign_as(claims, signer, "JWT")
+}
+
+/// An assertion whose header says `typ`.
+fn sign_as(claims: &Value, signer: &dyn JwsSigner, typ: &str) -> String {
     let Value::Object(map) = claims.clone() else { panic!("claims are an object") };
     let mut header = JwsHeader::new();
-    header.set_token_type("JWT");
+    header.set_token_type(typ);
     josekit::jwt::encode_with_signer(&JwtPayload::from_map(map).unwrap(), &header, signer).unwrap()
 }
 
@@ -403,6 +408,50 @@ both_backends!(private_key_jwt_with_inline_keys, async |app| {
     assert_eq!(error_of(&r), (StatusCode::UNAUTHORIZED, "invalid_client"), "client registered for a secret");
     let r = with_assertion(&app, &"x".repeat(9000), &[]).await;
     assert_eq!(r.0, StatusCode::BAD_REQUEST, "oversize assertion: {}", r.1);
+});
+
+// draft-ietf-oauth-rfc7523bis: an assertion typed client-authentication+jwt names our issuer alone, so one made
+// for another server that advertised our token endpoint URL as its own can never pass here. Untyped ones may
+// still name the token endpoint URL (OIDC Core §9), but never more than one audience.
+both_backends!(private_key_jwt_audiences_follow_the_rfc_7523_update, async |app| {
+    let rsa = rsa_key(app.dir.path(), "rsa-1");
+    let file = jwks_file(app.dir.path(), "jwks.json", &jwks_of(&[&rsa]));
+    let client =
+        add_service(&app, &["--grant-type", "client_credentials", "--auth-method", "private_key_jwt", "--jwks", &file]);
+    let id = id_of(&client);
+    let token_endpoint = app.url("/token");
+    let typed = |aud: Value| {
+        let mut claims = assertion_claims(&id, "", 60);
+        claims["aud"] = aud;
+        sign_as(&claims, rsa.signer.as_ref(), "client-authentication+jwt")
+    };
+    for (what, assertion) in [
+        ("typed, the issuer", typed(json!(app.address))),
+        ("typed, the issuer in an array of one", typed(json!([app.address]))),
+        ("untyped, the token endpoint", sign(&assertion_claims(&id, &token_endpoint, 60), rsa.signer.as_ref())),
+    ] {
+        let r = with_assertion(&app, &assertion, &[]).await;
+        assert_eq!(r.0, StatusCode::OK, "{what}: {}", r.1);
+    }
+    let mut two_audiences = assertion_claims(&id, "", 60);
+    two_audiences["aud"] = json!([app.address, "https://other.example/"]);
+    for (what, assertion, said) in [
+        ("typed, the token endpoint", typed(json!(token_endpoint)), "client_assertion aud must be the issuer alone"),
+        (
+            "untyped, two audiences",
+            sign(&two_audiences, rsa.signer.as_ref()),
+            "client_assertion aud must be the issuer (or the token endpoint URL) alone",
+        ),
+        (
+            "typed as an access token",
+            sign_as(&assertion_claims(&id, &app.address, 60), rsa.signer.as_ref(), "at+jwt"),
+            "client_assertion typ must be client-authentication+jwt (or JWT)",
+        ),
+    ] {
+        let r = with_assertion(&app, &assertion, &[]).await;
+        assert_eq!(error_of(&r), (StatusCode::UNAUTHORIZED, "invalid_client"), "{what}: {}", r.1);
+        assert_eq!(r.1["error_description"], said, "{what}");
+    }
 });
 
 both_backends!(clients_add_checks_key_options, async |app| {
