@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod client_rules;
+pub mod client_state;
 pub mod ids;
 pub mod password;
 pub mod redirect_uri;
@@ -15,6 +16,7 @@ pub mod text;
 pub mod user;
 
 pub use client::{ApplicationType, Client, ClientAuthMethod, ClientMetadata, GrantType};
+pub use client_state::ClientState;
 pub use ids::{ClientId, UserId};
 pub use redirect_uri::RedirectUri;
 pub use scope::Scope;

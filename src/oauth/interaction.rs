@@ -8,7 +8,7 @@ use super::params::Params;
 use super::provider::Provider;
 use super::session::SignedIn;
 use crate::domain::secret::{random_token, SecretHash};
-use crate::domain::{Client, GrantType, RedirectUri, Session, UnixTime};
+use crate::domain::{Client, ClientState, GrantType, RedirectUri, Session, UnixTime};
 use crate::storage::StoreError;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -174,7 +174,7 @@ impl Provider {
                 }
                 let code = self.issue_code(req, &signed_in.session, now).await.map_err(|e| req.error(e))?;
                 let mut params = vec![("code".to_owned(), code.expose().to_owned())];
-                self.finish_params(&mut params, req.state.as_deref());
+                self.finish_params(&mut params, req.state.as_ref());
                 Ok(Step::Respond(AuthorizationResponse {
                     redirect_uri: req.redirect_uri.clone(),
                     mode: req.response_mode,
@@ -200,9 +200,9 @@ impl Provider {
         }
     }
 
-    fn finish_params(&self, params: &mut Vec<(String, String)>, state: Option<&str>) {
+    fn finish_params(&self, params: &mut Vec<(String, String)>, state: Option<&ClientState>) {
         if let Some(s) = state {
-            params.push(("state".into(), s.to_owned()));
+            params.push(("state".into(), s.as_str().to_owned()));
         }
         // RFC 9207: tells the client which server answered (mix-up defence).
         params.push(("iss".into(), self.issuer.clone()));
@@ -214,7 +214,7 @@ impl Provider {
             ("error".to_owned(), e.error.code.as_str().to_owned()),
             ("error_description".to_owned(), e.error.description.clone()),
         ];
-        self.finish_params(&mut params, e.state.as_deref());
+        self.finish_params(&mut params, e.state.as_ref());
         AuthorizationResponse { redirect_uri: e.redirect_uri.clone(), mode: e.response_mode, params }
     }
 
@@ -370,7 +370,7 @@ mod tests {
         let request = AuthorizationRequest {
             client_id: crate::domain::ClientId::generate(),
             redirect_uri: RedirectUri::parse("https://app.example.com/callback").unwrap(),
-            state: Some(state.to_owned()),
+            state: Some(ClientState::parse(state).unwrap()),
             response_mode: ResponseMode::Query,
             scope: crate::domain::Scope::parse("openid profile email offline_access").unwrap(),
             nonce: Some(nonce.to_owned()),

@@ -77,7 +77,9 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ApplicationType, ClientAuthMethod, ClientId, ClientMetadata, GrantType, RedirectUri, UserId};
+    use crate::domain::{
+        ApplicationType, ClientAuthMethod, ClientId, ClientMetadata, ClientState, GrantType, RedirectUri, UserId,
+    };
     use crate::oauth::authorize::{Prompt, ResponseMode};
 
     const NOW: UnixTime = 1_000_000;
@@ -110,7 +112,7 @@ mod tests {
         AuthorizationRequest {
             client_id: ClientId::parse("c").unwrap(),
             redirect_uri: RedirectUri::parse("https://app.example/cb").unwrap(),
-            state: Some("s".into()),
+            state: Some(ClientState::parse("s").unwrap()),
             response_mode: ResponseMode::Query,
             scope: Scope::parse("openid profile").unwrap(),
             nonce: None,

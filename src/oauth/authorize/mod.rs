@@ -13,7 +13,7 @@ use super::error::OAuthError;
 use super::limits::Limited;
 use super::params::Params;
 use super::pkce::CodeChallenge;
-use crate::domain::{Client, ClientId, RedirectUri, Scope};
+use crate::domain::{Client, ClientId, ClientState, RedirectUri, Scope};
 use crate::storage::ClientStore;
 use serde::{Deserialize, Serialize};
 
@@ -48,7 +48,7 @@ pub struct AuthorizationRequest {
     #[serde(with = "redirect_uri_serde")]
     pub redirect_uri: RedirectUri,
     /// Echoed back to the client.
-    pub state: Option<String>,
+    pub state: Option<ClientState>,
     /// Query or form_post.
     pub response_mode: ResponseMode,
     /// Requested scope, within what the client may ask.
@@ -101,7 +101,7 @@ pub struct ErrorRedirect {
     /// How.
     pub response_mode: ResponseMode,
     /// The client's `state`.
-    pub state: Option<String>,
+    pub state: Option<ClientState>,
     /// What went wrong.
     pub error: OAuthError,
 }
