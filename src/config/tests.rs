@@ -1,5 +1,7 @@
 //! Loading and validation of settings.
 use super::*;
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
 
 fn load(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
     let dir = tempfile::tempdir().unwrap();

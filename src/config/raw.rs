@@ -1,0 +1,314 @@
+//! The file format ([`RawSettings`]): every setting as operators write it, with its compiled-in default, read
+//! from the defaults, the TOML file and the environment in that order. Unknown keys are refused.
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+use super::ConfigError;
+use crate::domain::password::PasswordCost;
+
+/// The file format, section by section. Every field has a compiled-in default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSettings {
+    pub issuer: String,
+    pub http: RawHttp,
+    pub database: RawDatabase,
+    pub redis: RawRedis,
+    pub keys: RawKeys,
+    pub registration: RawRegistration,
+    pub tokens: RawTokens,
+    pub passwords: RawPasswords,
+    pub clients: RawClients,
+    pub sessions: RawSessions,
+    pub limits: RawLimits,
+    pub log: RawLog,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSessions {
+    pub ttl_seconds: i64,
+}
+
+impl Default for RawSessions {
+    fn default() -> Self {
+        Self { ttl_seconds: 24 * 3600 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawClients {
+    pub secret_overlap_seconds: i64,
+    pub cache_seconds: u64,
+}
+
+impl Default for RawClients {
+    fn default() -> Self {
+        Self { secret_overlap_seconds: 24 * 3600, cache_seconds: 5 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHttp {
+    pub bind: String,
+    /// A second listener for `/metrics`, `/healthz` and `/readyz` only; unset: none, `/metrics` is on `bind`.
+    pub management_bind: Option<String>,
+    pub workers: Option<usize>,
+    pub trusted_proxies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDatabase {
+    pub url: String,
+    /// Unset: [`DatabaseKind::default_max_connections`].
+    pub max_connections: Option<u32>,
+    pub acquire_timeout_ms: u64,
+    pub purge_interval_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRedis {
+    pub url: Option<String>,
+    pub prefix: String,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawKeys {
+    pub dir: PathBuf,
+    pub kek_file: Option<PathBuf>,
+    pub kek: Option<String>,
+    pub algorithm_bits: u32,
+    pub rotation_interval_seconds: i64,
+    pub publish_ahead_seconds: i64,
+    pub jwks_max_age_seconds: i64,
+    pub refresh_seconds: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRegistration {
+    pub mode: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTokens {
+    pub access_token_ttl_seconds: i64,
+    /// The longest access token lifetime a client may be given. Unset: `access_token_ttl_seconds`.
+    pub max_access_token_ttl_seconds: Option<i64>,
+    pub id_token_ttl_seconds: i64,
+    pub refresh_token_ttl_seconds: i64,
+    pub refresh_idle_seconds: i64,
+    pub refresh_grace_seconds: i64,
+    /// How long a rotated refresh token's row is kept for reuse detection before the purge may delete it.
+    pub rotated_refresh_retention_seconds: i64,
+    pub default_audience: Option<String>,
+    pub leeway_seconds: i64,
+    pub code_ttl_seconds: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPasswords {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    pub max_concurrent: usize,
+}
+
+/// `[limits]`: abuse limits (DESIGN.md §3: counters in the cache, in-process when it fails). A limit of 0
+/// turns that limit off.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLimits {
+    /// Failed sign-ins per client IP in `login_ip_window_seconds`; then that IP waits for the window's end.
+    pub login_ip_failures: u64,
+    pub login_ip_window_seconds: i64,
+    /// Failed sign-ins per username in `login_user_window_seconds`; then the username is locked.
+    pub login_user_failures: u64,
+    pub login_user_window_seconds: i64,
+    /// The first lock of a username; each further lock doubles it, up to `login_user_max_lock_seconds`.
+    pub login_user_lock_seconds: i64,
+    pub login_user_max_lock_seconds: i64,
+    /// Token requests per client_id.
+    pub token_client_requests: u64,
+    pub token_client_window_seconds: i64,
+    /// Token requests per client IP.
+    pub token_ip_requests: u64,
+    pub token_ip_window_seconds: i64,
+    /// `POST /register` requests per client IP.
+    pub register_ip_requests: u64,
+    pub register_ip_window_seconds: i64,
+    /// New pending sign-ins (authorization requests kept while the user signs in or consents) per client IP.
+    pub authorize_ip_requests: u64,
+    pub authorize_ip_window_seconds: i64,
+    /// What the in-process cache may hold in pending sign-ins, in KiB; past it new ones are refused.
+    pub pending_sign_ins_memory_kib: u64,
+    /// Counters kept in process while the cache fails.
+    pub fallback_entries: usize,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        Self {
+            // Many people can share one address (an office or campus NAT, a proxy not yet in
+            // `http.trusted_proxies`): five failures a minute would lock them all out at each burst of typos. A
+            // hundred per quarter hour allows a password spray about as few guesses a day per address (9,600
+            // against 7,200), while each account has its own lock below.
+            login_ip_failures: 100,
+            login_ip_window_seconds: 15 * 60,
+            login_user_failures: 5,
+            login_user_window_seconds: 15 * 60,
+            login_user_lock_seconds: 60,
+            login_user_max_lock_seconds: 15 * 60,
+            token_client_requests: 600,
+            token_client_window_seconds: 60,
+            token_ip_requests: 1200,
+            token_ip_window_seconds: 60,
+            register_ip_requests: 20,
+            register_ip_window_seconds: 3600,
+            // One new sign-in a second from one address, sustained for five minutes: more than an office of a few
+            // hundred people starts (a browser with a session is not counted), while one address holds at most
+            // about 2,100 pending sign-ins (seven windows in their 30 minutes), 44 MiB at their largest.
+            authorize_ip_requests: 300,
+            authorize_ip_window_seconds: 5 * 60,
+            // About 80,000 typical pending sign-ins (some 830 bytes each with their key and overhead), and more
+            // than one address can fill at the limit above even with the largest ones (21.7 KB).
+            pending_sign_ins_memory_kib: 64 * 1024,
+            fallback_entries: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    pub format: String,
+    pub level: String,
+    /// One `info` line per answered request (`http::access_log`).
+    pub access: bool,
+}
+
+impl Default for RawSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".into(),
+            http: RawHttp::default(),
+            database: RawDatabase::default(),
+            redis: RawRedis::default(),
+            keys: RawKeys::default(),
+            registration: RawRegistration::default(),
+            tokens: RawTokens::default(),
+            passwords: RawPasswords::default(),
+            clients: RawClients::default(),
+            sessions: RawSessions::default(),
+            limits: RawLimits::default(),
+            log: RawLog::default(),
+        }
+    }
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        Self { bind: "127.0.0.1:8080".into(), management_bind: None, workers: None, trusted_proxies: Vec::new() }
+    }
+}
+
+impl Default for RawDatabase {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://./data/tessera.db".into(),
+            max_connections: None,
+            acquire_timeout_ms: 5000,
+            purge_interval_seconds: 3600,
+        }
+    }
+}
+
+impl Default for RawRedis {
+    fn default() -> Self {
+        Self { url: None, prefix: "tessera:".into(), timeout_ms: 1000 }
+    }
+}
+
+impl Default for RawKeys {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("./keys"),
+            kek_file: None,
+            kek: None,
+            algorithm_bits: 2048,
+            rotation_interval_seconds: 30 * 24 * 3600,
+            publish_ahead_seconds: 3600,
+            jwks_max_age_seconds: 300,
+            refresh_seconds: 10,
+        }
+    }
+}
+
+impl Default for RawTokens {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_seconds: 600,
+            max_access_token_ttl_seconds: None,
+            id_token_ttl_seconds: 3600,
+            refresh_token_ttl_seconds: 30 * 24 * 3600,
+            refresh_idle_seconds: 14 * 24 * 3600,
+            refresh_grace_seconds: 10,
+            rotated_refresh_retention_seconds: 24 * 3600,
+            default_audience: None,
+            leeway_seconds: 30,
+            code_ttl_seconds: 60,
+        }
+    }
+}
+
+impl Default for RawPasswords {
+    fn default() -> Self {
+        let cost = PasswordCost::default();
+        Self {
+            memory_kib: cost.memory_kib,
+            iterations: cost.iterations,
+            parallelism: cost.parallelism,
+            max_concurrent: 2,
+        }
+    }
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        Self { format: "text".into(), level: "info".into(), access: false }
+    }
+}
+
+impl RawSettings {
+    /// Defaults, then the TOML file (when given), then `TESSERA__…` variables from the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, Env::prefixed("TESSERA__").split("__"))
+    }
+
+    /// Like [`RawSettings::load`] with a given environment provider (tests pass their own).
+    pub fn load_from(file: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(RawSettings::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError(format!("config file {} not found", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        // `TESSERA__CONFIG` names the file, it is not a setting.
+        figment = figment.merge(env.ignore(&["config"]).lowercase(true));
+        figment.extract().map_err(|e| {
+            let errs: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+            ConfigError(errs.join("; "))
+        })
+    }
+}
