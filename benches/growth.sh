@@ -204,7 +204,7 @@ INSERT INTO refresh_tokens (id, token_hash, family_id, parent_id, client_id, use
   auth_time, offline, created_at, expires_at, idle_expires_at, used_at, revoked, access_jti, access_expires_at)
 SELECT md5('growth-rt-' || i)::uuid::text,
        rtrim(translate(encode(sha256(convert_to('growth-rt-' || i, 'UTF8')), 'base64'), '+/', '-_'), '='),
-       md5('growth-fam-' || fam)::uuid::text,
+       rtrim(translate(encode(sha256(convert_to('growth-fam-' || fam, 'UTF8')), 'base64'), '+/', '-_'), '='),
        CASE WHEN pos > 1 THEN md5('growth-rt-' || (i - 1))::uuid::text END,
        'bench-client',
        md5('growth-user-' || (1 + (fam * 7919) % :users))::uuid::text,
@@ -223,9 +223,10 @@ FROM f;
 SQL
 }
 
-# The tokens this script presents: 256-bit random, base64url without padding (PlainSecret::generate), stored as
-# base64url(SHA-256(token)) without padding (SecretHash::of), each the live head of its own family, for users
-# that exist and are enabled. Writes the plaintexts, one a line, to $1 and the INSERT to $2.
+# The tokens this script presents, in the form the server issues (FamilySecret::issue_token): base64url without
+# padding of a 256-bit family secret s and 32 random bytes, stored as base64url(SHA-256(token)) without padding
+# (SecretHash::of), each the live head of its own family, whose id is derived from s (FamilySecret::family_id),
+# for users that exist and are enabled. Writes the plaintexts, one a line, to $1 and the INSERT to $2.
 make_known() {  # tokens_file sql_file count users
   python3 - "$@" "$(date +%s)" "$scope" "$offline" <<'PY'
 import base64, hashlib, secrets, sys, uuid
@@ -233,8 +234,11 @@ tokens_file, sql_file, count, users, now, scope, offline = sys.argv[1:8]
 count, users, now, offline = int(count), int(users), int(now), offline == "true"
 rows, plain = [], []
 for k in range(count):
-    token = secrets.token_urlsafe(32)  # 32 random bytes -> 43 base64url characters, like random_token(32)
-    digest = base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest()).decode().rstrip("=")
+    b64 = lambda b: base64.urlsafe_b64encode(b).decode().rstrip("=")
+    family_secret = secrets.token_bytes(32)
+    token = b64(family_secret + secrets.token_bytes(32))  # 86 characters
+    digest = b64(hashlib.sha256(token.encode()).digest())
+    family = b64(hashlib.sha256(b"tessera refresh family v2\0" + family_secret).digest())
     u = 1 + (k * 7919 + int.from_bytes(secrets.token_bytes(4), "big")) % users
     if u % 100 == 0:  # seeded user u is disabled: take its neighbour
         u -= 1
@@ -244,7 +248,7 @@ for k in range(count):
     created = now - 60
     jti = secrets.token_urlsafe(16)
     rows.append(
-        f"('{uuid.uuid4()}', '{digest}', '{uuid.uuid4()}', NULL, 'bench-client', {user}, {session}, '{scope_sql}', "
+        f"('{uuid.uuid4()}', '{digest}', '{family}', NULL, 'bench-client', {user}, {session}, '{scope_sql}', "
         f"'https://api.example.test', {created}, {str(offline).lower()}, {created}, {created + 30 * 86400}, "
         f"{created + 14 * 86400}, NULL, false, '{jti}', {created + 600})"
     )
