@@ -16,6 +16,9 @@ pub struct Session {
     pub amr: Vec<String>,
     /// When the session was created.
     pub created_at: UnixTime,
+    /// When the browser last used it: its creation, or a later request that acted on it for the user (recorded
+    /// at most once a minute, so up to a minute old).
+    pub last_used_at: UnixTime,
     /// When it ends regardless of activity.
     pub expires_at: UnixTime,
     /// Ended by logout or revocation.

@@ -117,6 +117,7 @@ fn view(signed_in: &SignedIn, overview: AccountOverview, csrf: String, notice: O
             ip: s.device.ip.map(|ip| ip.to_string()),
             started: utc_time(s.created_at),
             signed_in: utc_time(s.auth_time),
+            last_used: utc_time(s.last_used_at),
             expires: utc_time(s.expires_at),
             methods: s.amr.iter().map(|m| describe_amr(m)).collect::<Vec<_>>().join(", "),
             current: s.current,

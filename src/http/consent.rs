@@ -35,7 +35,7 @@ fn destination(uri: &RedirectUri) -> String {
 async fn signed_in(req: &HttpRequest, state: &AppState, interaction: &Interaction) -> Option<SignedIn> {
     let cookie = state.cookies.read_session(req)?;
     let client = &interaction.request.client_id;
-    state.provider.session_for_client(&cookie, client, crate::domain::now()).await.ok().flatten()
+    state.provider.consent_session(&cookie, client, crate::domain::now()).await.ok().flatten()
 }
 
 #[allow(clippy::result_large_err)]

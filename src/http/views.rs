@@ -147,6 +147,8 @@ pub struct SessionLine {
     pub started: String,
     /// When the user last authenticated in it.
     pub signed_in: String,
+    /// When the browser last used it, in words.
+    pub last_used: String,
     /// When it ends.
     pub expires: String,
     /// How the user authenticated (`amr`), in words, comma-separated.

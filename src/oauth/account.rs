@@ -66,6 +66,8 @@ pub struct SessionEntry {
     pub auth_time: UnixTime,
     /// When it began.
     pub created_at: UnixTime,
+    /// When the browser last used it.
+    pub last_used_at: UnixTime,
     /// When it ends.
     pub expires_at: UnixTime,
     /// How the user authenticated (`amr`).
@@ -132,6 +134,8 @@ pub fn session_entries(sessions: Vec<Session>, current_hash: &str, now: UnixTime
             reference: s.id_hash,
             auth_time: s.auth_time,
             created_at: s.created_at,
+            // Never before it began: a row an earlier release stored during a rolling update has no time (0).
+            last_used_at: s.last_used_at.max(s.created_at),
             expires_at: s.expires_at,
             amr: s.amr,
             device: s.device,
@@ -183,7 +187,8 @@ pub fn app_grants(consents: Vec<(ClientId, Scope, UnixTime)>, tokens: &[RefreshT
 }
 
 impl Provider {
-    /// The session a cookie names, with its user, if it counts as signed in ([`SignedIn::from_context`]).
+    /// The session a cookie names, with its user, if it counts as signed in ([`SignedIn::from_context`]); its use
+    /// is recorded.
     pub async fn account_session(&self, cookie: &str, now: UnixTime) -> Result<Option<SignedIn>, OAuthError> {
         if cookie.len() > MAX_REFERENCE {
             return Ok(None);
@@ -194,7 +199,12 @@ impl Provider {
             return Ok(None);
         }
         let user = self.users.user_by_id(&session.user_id).await?;
-        Ok(SignedIn::from_context(SessionContext { session, user, consent: None }, now))
+        let signed_in = SignedIn::from_context(SessionContext { session, user, consent: None }, now);
+        // The account page's every step acts on the session for its user.
+        if let Some(s) = &signed_in {
+            self.record_session_use(&s.session, now).await;
+        }
+        Ok(signed_in)
     }
 
     /// The signed-in user's live sessions and connected apps, the apps by name. Apps whose client is gone are
@@ -298,6 +308,7 @@ mod tests {
             auth_time: created_at,
             amr: vec!["pwd".into()],
             created_at,
+            last_used_at: created_at,
             expires_at,
             revoked,
             device: Default::default(),
@@ -359,6 +370,15 @@ mod tests {
         let entries = session_entries(sessions, "current", 500);
         let shown: Vec<(&str, bool)> = entries.iter().map(|e| (e.reference.as_str(), e.current)).collect();
         assert_eq!(shown, [("current", true), ("newest", false), ("older", false)]);
+    }
+
+    #[test]
+    fn sessions_show_their_last_use_never_before_they_began() {
+        let used = Session { last_used_at: 450, ..session("used", 300, 1000, false) };
+        let untimed = Session { last_used_at: 0, ..session("untimed", 200, 1000, false) };
+        let entries = session_entries(vec![used, untimed], "used", 500);
+        let shown: Vec<(&str, UnixTime)> = entries.iter().map(|e| (e.reference.as_str(), e.last_used_at)).collect();
+        assert_eq!(shown, [("used", 450), ("untimed", 200)]);
     }
 
     #[test]

@@ -224,6 +224,7 @@ mod tests {
             auth_time: 0,
             amr: vec![],
             created_at: 0,
+            last_used_at: 0,
             expires_at: 100,
             revoked: false,
             device: Default::default(),

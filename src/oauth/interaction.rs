@@ -173,6 +173,9 @@ impl Provider {
                     }
                 }
                 let code = self.issue_code(req, &signed_in.session, now).await.map_err(|e| req.error(e))?;
+                // Answered from the session: the browser used it (single sign-on, or the last step after sign-in
+                // or consent, whose session was read again just before and is seldom stale).
+                self.record_session_use(&signed_in.session, now).await;
                 let mut params = vec![("code".to_owned(), code.expose().to_owned())];
                 self.finish_params(&mut params, req.state.as_ref());
                 Ok(Step::Respond(AuthorizationResponse {

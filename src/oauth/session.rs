@@ -48,6 +48,20 @@ enum PasswordCheck {
     },
 }
 
+/// How old a session's recorded last use must be before a use is written again: one write a minute per session
+/// at most, so that single sign-on stays one read of the database.
+pub const SESSION_USE_INTERVAL: UnixTime = 60;
+
+/// The stored last use before which a use at `now` is recorded: one at least [`SESSION_USE_INTERVAL`] old.
+pub fn stale_use_before(now: UnixTime) -> UnixTime {
+    now - SESSION_USE_INTERVAL + 1
+}
+
+/// Whether a session whose stored last use is `last_used_at` is to be recorded as used at `now`.
+pub fn use_is_stale(last_used_at: UnixTime, now: UnixTime) -> bool {
+    last_used_at < stale_use_before(now)
+}
+
 /// The outcome of a sign-in ([`Provider::sign_in`]).
 #[derive(Debug)]
 pub enum SignIn {
@@ -215,6 +229,7 @@ impl Provider {
             auth_time: now,
             amr,
             created_at: now,
+            last_used_at: now,
             expires_at: now + self.session_ttl,
             revoked: false,
             device,
@@ -253,6 +268,19 @@ impl Provider {
         Ok(None)
     }
 
+    /// Records that the browser used `session` at `now` (its cookie was presented and acted on for the user), when
+    /// the last use read with it is stale ([`use_is_stale`]); otherwise nothing is written. The store writes only
+    /// over a stale time too, so requests that read the same one at once write once. The time is only shown to
+    /// the user: a failure to record it is logged and the request goes on.
+    pub(super) async fn record_session_use(&self, session: &Session, now: UnixTime) {
+        if !use_is_stale(session.last_used_at, now) {
+            return;
+        }
+        if let Err(error) = self.sessions.record_session_use(&session.id_hash, now, stale_use_before(now)).await {
+            tracing::warn!(%error, "the use of a session could not be recorded");
+        }
+    }
+
     /// The session a cookie value names, in whatever state, if any.
     pub(super) async fn stored_session(&self, cookie: &str) -> Result<Option<Session>, OAuthError> {
         if cookie.len() > 128 {
@@ -281,6 +309,21 @@ impl Provider {
         let found = self.sessions.session_for_client(hash.as_str(), client_id).await?;
         Ok(found.and_then(|c| SignedIn::from_context(c, now)))
     }
+
+    /// [`Provider::session_for_client`] for a step of the consent page, which acts on the session for its user:
+    /// the use is recorded ([`Provider::record_session_use`]).
+    pub async fn consent_session(
+        &self,
+        cookie: &str,
+        client_id: &ClientId,
+        now: UnixTime,
+    ) -> Result<Option<SignedIn>, OAuthError> {
+        let signed_in = self.session_for_client(cookie, client_id, now).await?;
+        if let Some(s) = &signed_in {
+            self.record_session_use(&s.session, now).await;
+        }
+        Ok(signed_in)
+    }
 }
 
 #[cfg(test)]
@@ -295,6 +338,7 @@ mod tests {
             auth_time: 100,
             amr: vec!["pwd".into()],
             created_at: 100,
+            last_used_at: 100,
             expires_at: 1000,
             revoked: false,
             device: Device::default(),
@@ -314,6 +358,16 @@ mod tests {
             updated_at: 0,
             revoked_before,
         }
+    }
+
+    #[test]
+    fn a_use_is_recorded_once_the_last_recorded_is_a_minute_old() {
+        assert!(!use_is_stale(1_000, 1_000), "just recorded");
+        assert!(!use_is_stale(1_000, 1_059));
+        assert!(use_is_stale(1_000, 1_060));
+        assert!(use_is_stale(0, 1_000), "a row without a time");
+        assert!(!use_is_stale(1_100, 1_000), "a clock behind the stored time writes nothing");
+        assert_eq!(stale_use_before(1_060), 1_001, "the store's condition agrees: 1_000 < 1_001");
     }
 
     #[test]

@@ -204,6 +204,10 @@ pub trait SessionStore: Send + Sync {
     /// [`SessionStore::session`] with its user and the user's consent for `client_id`, in one trip to the
     /// database.
     async fn session_for_client(&self, id_hash: &str, client_id: &ClientId) -> StoreResult<Option<SessionContext>>;
+    /// Records that session `id_hash` was used at `now`, if its stored last use is before `stale_before` (and
+    /// before `now`: a use never moves it back). The condition is in the write itself, so that requests that
+    /// read the same stale time at once write it once. Whether it was recorded.
+    async fn record_session_use(&self, id_hash: &str, now: UnixTime, stale_before: UnixTime) -> StoreResult<bool>;
     /// Marks a session revoked; `NotFound` when there is none.
     async fn revoke_session(&self, id_hash: &str) -> StoreResult<()>;
     /// Moves the unrevoked refresh tokens bound to session `from` to session `to` and revokes `from`, in one

@@ -431,6 +431,10 @@ impl SessionStore for EpochSessions {
         self.inner.session_for_client(id_hash, client_id).await
     }
 
+    async fn record_session_use(&self, id_hash: &str, now: UnixTime, stale_before: UnixTime) -> StoreResult<bool> {
+        self.inner.record_session_use(id_hash, now, stale_before).await
+    }
+
     async fn revoke_session(&self, id_hash: &str) -> StoreResult<()> {
         let r = self.inner.revoke_session(id_hash).await;
         self.after(r).await

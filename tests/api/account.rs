@@ -647,3 +647,88 @@ both_backends!(a_sign_in_link_with_a_bad_return_says_it_is_not_valid, async |app
         assert_eq!(says(r).await, (false, true, false), "{query}");
     }
 });
+
+/// The one session of `user`, as stored.
+async fn stored_session(
+    store: &tessera::storage::diesel::DieselStore,
+    user: &tessera::domain::UserId,
+) -> tessera::domain::Session {
+    use tessera::storage::SessionStore;
+    let mut sessions = store.sessions_of_user(user, tessera::domain::now()).await.unwrap();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    sessions.remove(0)
+}
+
+/// Runs `sql` on the app's database.
+async fn execute(store: &tessera::storage::diesel::DieselStore, sql: String) {
+    store.db().write(move |c| Ok(diesel::RunQueryDsl::execute(diesel::sql_query(sql), c)?)).await.unwrap();
+}
+
+/// Stores `at` as the last use of every session, as if the browser had last used them then.
+async fn set_last_used(store: &tessera::storage::diesel::DieselStore, at: i64) {
+    execute(store, format!("UPDATE sessions SET last_used_at = {at}")).await;
+}
+
+/// An authorization of `client_id` answered with a code from the browser's session.
+async fn single_sign_on(app: &TestApp, client_id: &str) {
+    let (challenge, _) = pkce_pair();
+    let r = app.api_client.get(authorize_url(app, client_id, &challenge, "openid")).send().await.unwrap();
+    assert!(query_of(&location(&r)).contains_key("code"), "{}", location(&r));
+}
+
+/// The account page's line for a session's last use at `at`.
+fn last_used_line(at: i64) -> String {
+    format!("<dt>Last used</dt><dd>{}</dd>", tessera::http::views::utc_time(at))
+}
+
+// Each session shows when the browser last used it: a single sign-on, the account page and the consent page
+// record a use over one a minute old or more, and write nothing within the minute (the stored time is set back
+// to see it move, or stay).
+both_backends!(the_browser_use_of_a_session_is_recorded_at_most_once_a_minute, async |app| {
+    use tessera::storage::UserStore;
+    add_alice(&app);
+    let (id, _, _) = connected_app(&app, "openid").await;
+    let c = &app.api_client;
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    let alice = tessera::domain::Username::parse("alice").unwrap();
+    let alice = store.user_by_username(&alice).await.unwrap().unwrap().0.id;
+    let began = stored_session(&store, &alice).await;
+    assert_eq!(began.last_used_at, began.created_at, "a new session was last used when it began");
+    // As if it had begun two hours ago: the page shows no use before a session's start.
+    execute(&store, format!("UPDATE sessions SET created_at = {}", began.created_at - 7_200)).await;
+    let old = began.created_at - 3_600;
+    let (store, alice) = (&store, &alice);
+    let last_used = move || async move { stored_session(store, alice).await.last_used_at };
+
+    set_last_used(store, old).await;
+    let before = tessera::domain::now();
+    single_sign_on(&app, &id).await;
+    assert!(last_used().await >= before, "a single sign-on is a use");
+    // Within the minute, another writes nothing.
+    let recent = tessera::domain::now() - 30;
+    set_last_used(store, recent).await;
+    single_sign_on(&app, &id).await;
+    assert_eq!(last_used().await, recent);
+
+    // The page shows it for the current session, and viewing it within the minute writes nothing either.
+    let html = account_page(&app, c).await;
+    assert!(html.contains(&last_used_line(recent)), "{html}");
+    assert_eq!(last_used().await, recent);
+    // Over an older use, viewing the page is a use, shown at once.
+    set_last_used(store, old).await;
+    let before = tessera::domain::now();
+    let html = account_page(&app, c).await;
+    let used = last_used().await;
+    assert!(used >= before, "viewing the account page is a use");
+    assert!(html.contains(&last_used_line(used)), "{html}");
+
+    // So is a step of the consent page.
+    set_last_used(store, old).await;
+    let (challenge, _) = pkce_pair();
+    let r = c.get(format!("{}&prompt=consent", authorize_url(&app, &id, &challenge, "openid"))).send().await.unwrap();
+    let consent = location(&r);
+    assert!(consent.starts_with("/consent?"), "{consent}");
+    let before = tessera::domain::now();
+    assert_eq!(c.get(app.url(&consent)).send().await.unwrap().status(), StatusCode::OK);
+    assert!(last_used().await >= before, "showing the consent page is a use");
+});

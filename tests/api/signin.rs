@@ -1063,6 +1063,9 @@ impl SessionStore for RemovesTheUserFirst {
     ) -> StoreResult<Option<SessionContext>> {
         self.sessions.session_for_client(id_hash, client_id).await
     }
+    async fn record_session_use(&self, id_hash: &str, now: UnixTime, stale_before: UnixTime) -> StoreResult<bool> {
+        self.sessions.record_session_use(id_hash, now, stale_before).await
+    }
     async fn revoke_session(&self, id_hash: &str) -> StoreResult<()> {
         self.sessions.revoke_session(id_hash).await
     }

@@ -132,6 +132,7 @@ mod tests {
             auth_time,
             amr: vec!["pwd".into()],
             created_at: auth_time,
+            last_used_at: auth_time,
             expires_at: NOW + 3600,
             revoked: false,
             device: Default::default(),

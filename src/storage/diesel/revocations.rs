@@ -208,6 +208,7 @@ mod tests {
             auth_time: 100,
             amr: vec![],
             created_at: 100,
+            last_used_at: 100,
             expires_at: 200,
             revoked: false,
             device: Default::default(),

@@ -66,6 +66,7 @@ diesel::table! {
         revoked -> Bool,
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        last_used_at -> BigInt,
     }
 }
 

@@ -1,7 +1,8 @@
 //! The `sessions` table: rows <-> [`Session`], and [`SessionStore`] for [`DieselStore`].
 //!
 //! `id_hash` (the hash of the cookie value) is the primary key; `amr` is stored as a JSON array of strings;
-//! `ip` and `user_agent` are text, NULL for sessions stored before they were recorded.
+//! `ip` and `user_agent` are text, NULL for sessions stored before they were recorded. `last_used_at` moves only
+//! forward ([`SessionStore::record_session_use`]); the migration that added it set it to `created_at`.
 
 use super::consents::stored_scope;
 use super::schema::{consents, refresh_tokens, sessions, users};
@@ -26,6 +27,7 @@ struct SessionRow {
     revoked: bool,
     ip: Option<String>,
     user_agent: Option<String>,
+    last_used_at: i64,
 }
 
 fn row_from_session(session: &Session) -> StoreResult<SessionRow> {
@@ -41,6 +43,7 @@ fn row_from_session(session: &Session) -> StoreResult<SessionRow> {
         revoked: session.revoked,
         ip: session.device.ip.map(|ip| ip.to_string()),
         user_agent: session.device.user_agent.as_ref().map(|ua| ua.as_str().to_owned()),
+        last_used_at: session.last_used_at,
     })
 }
 
@@ -56,6 +59,7 @@ fn session_from_row(row: SessionRow) -> StoreResult<Session> {
         auth_time: row.auth_time,
         amr,
         created_at: row.created_at,
+        last_used_at: row.last_used_at,
         expires_at: row.expires_at,
         revoked: row.revoked,
         device: Device { ip, user_agent: row.user_agent.as_deref().and_then(UserAgent::from_text) },
@@ -122,6 +126,20 @@ impl SessionStore for DieselStore {
                 let consent =
                     consent.map(|scope| stored_scope(session.user_id.as_str(), &client_id, &scope)).transpose()?;
                 Ok(Some(SessionContext { session, user, consent }))
+            })
+            .await
+    }
+
+    async fn record_session_use(&self, id_hash: &str, now: UnixTime, stale_before: UnixTime) -> StoreResult<bool> {
+        let (id_hash, before) = (id_hash.to_owned(), stale_before.min(now));
+        self.db()
+            .write(move |c| {
+                let changed = diesel::update(
+                    sessions::table.filter(sessions::id_hash.eq(&id_hash)).filter(sessions::last_used_at.lt(before)),
+                )
+                .set(sessions::last_used_at.eq(now))
+                .execute(c)?;
+                Ok(changed > 0)
             })
             .await
     }
@@ -213,10 +231,15 @@ mod tests {
             auth_time: 1_700_000_000,
             amr: vec!["pwd".into()],
             created_at: 1_700_000_001,
+            last_used_at: 1_700_000_001,
             expires_at: 1_700_086_400,
             revoked: false,
             device: Device::default(),
         }
+    }
+
+    async fn last_used(t: &TestDb, id_hash: &str) -> UnixTime {
+        t.store.session(id_hash).await.unwrap().unwrap().last_used_at
     }
 
     async fn create_get_and_revoke(backend: Backend) {
@@ -288,6 +311,47 @@ mod tests {
         assert_eq!(t.db.migrate().await.unwrap(), reverted);
         let older = t.store.session("older").await.unwrap().unwrap();
         assert_eq!((older.amr, older.device), (vec!["pwd".to_owned()], Device::default()));
+    }
+
+    async fn a_use_is_recorded_over_a_stale_time_only_and_never_back(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let alice = t.add_user("alice").await;
+        let s = session("s1", &alice);
+        let began = s.created_at;
+        t.store.create_session(&s).await.unwrap();
+        t.store.create_session(&session("s2", &alice)).await.unwrap();
+        assert_eq!(last_used(&t, "s1").await, began, "a new session was last used when it began");
+
+        // Stored at `stale_before` or after: recent enough, nothing is written.
+        assert!(!t.store.record_session_use("s1", began + 59, began).await.unwrap());
+        assert_eq!(last_used(&t, "s1").await, began);
+        // Before it: the use is recorded.
+        assert!(t.store.record_session_use("s1", began + 60, began + 1).await.unwrap());
+        assert_eq!(last_used(&t, "s1").await, began + 60);
+        // A request that read the same stale time at once writes nothing more.
+        assert!(!t.store.record_session_use("s1", began + 60, began + 1).await.unwrap());
+        // A use never moves it back, whatever the threshold says.
+        assert!(!t.store.record_session_use("s1", began + 30, began + 1_000).await.unwrap());
+        assert_eq!(last_used(&t, "s1").await, began + 60);
+        // Only the session named moves; an unknown one is no error.
+        assert_eq!(last_used(&t, "s2").await, began);
+        assert!(!t.store.record_session_use("unknown", began + 600, began + 600).await.unwrap());
+        let listed = t.store.sessions_of_user(&alice, began + 61).await.unwrap();
+        assert_eq!(listed.iter().find(|l| l.id_hash == "s1").map(|l| l.last_used_at), Some(began + 60));
+    }
+
+    async fn sessions_stored_before_were_last_used_when_they_began(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let alice = t.add_user("alice").await;
+        let reverted = t.revert_down_to("20261205800000").await;
+        let sql = format!(
+            "INSERT INTO sessions (id_hash, user_id, auth_time, amr, created_at, expires_at, revoked, ip, user_agent) \
+             VALUES ('older', '{}', 1700000000, '[\"pwd\"]', 1700000005, 2000000000, FALSE, NULL, NULL)",
+            alice.as_str()
+        );
+        t.db.write(move |c| Ok(diesel::sql_query(sql).execute(c)?)).await.unwrap();
+        assert_eq!(t.db.migrate().await.unwrap(), reverted);
+        assert_eq!(last_used(&t, "older").await, 1_700_000_005);
     }
 
     async fn revoke_user_sessions_counts_active_ones(backend: Backend) {
@@ -407,6 +471,8 @@ mod tests {
         create_get_and_revoke,
         amr_round_trips,
         the_device_round_trips_and_older_sessions_load_without_one,
+        a_use_is_recorded_over_a_stale_time_only_and_never_back,
+        sessions_stored_before_were_last_used_when_they_began,
         revoke_user_sessions_counts_active_ones,
         sessions_of_user_lists_live_ones_newest_first,
         purge_takes_ended_sessions_in_batches,

@@ -22,6 +22,7 @@ pub(crate) const LATER_MIGRATIONS: &[&str] = &[
     "20261205500000",
     "20261205600000",
     "20261205700000",
+    "20261205800000",
 ];
 
 /// A database for one test; dropping it removes the SQLite directory or the Postgres database.

@@ -459,6 +459,7 @@ async fn delete_cascades(backend: Backend) {
             auth_time: 1,
             amr: vec!["pwd".into()],
             created_at: 1,
+            last_used_at: 1,
             expires_at: 2_000_000_000,
             revoked: false,
             device: Default::default(),
