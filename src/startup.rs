@@ -7,7 +7,7 @@ use crate::http::access_log::AccessLog;
 use crate::http::cookies::CookiePolicy;
 use crate::http::Listener;
 use crate::http::{self, AppState};
-use crate::jose::{Kek, KeyRing, RotationPolicy};
+use crate::jose::{Kek, KeyRing, RingActor, RotationPolicy};
 use crate::metrics::Metrics;
 use crate::oauth::discovery::ProviderMetadata;
 use crate::oauth::provider::Provider;
@@ -110,13 +110,14 @@ pub async fn open_key_ring(settings: &Settings, store: &DieselStore) -> anyhow::
 /// [`open_key_ring`] for an operator command: the changes made through it (a first key included) name the
 /// command line as their actor in the audit trail, as its other changes do.
 pub async fn open_operator_key_ring(settings: &Settings, store: &DieselStore) -> anyhow::Result<KeyRing> {
-    open_key_ring_as(settings, store, Some("cli")).await
+    let operator = RingActor { name: crate::cli::CLI_ACTOR, user_agent: crate::cli::CLI_USER_AGENT };
+    open_key_ring_as(settings, store, Some(operator)).await
 }
 
 async fn open_key_ring_as(
     settings: &Settings,
     store: &DieselStore,
-    actor: Option<&'static str>,
+    actor: Option<RingActor>,
 ) -> anyhow::Result<KeyRing> {
     let kek = Kek::load(&settings.keys.kek).context("loading the key-encryption key")?;
     let shared = Arc::new(store.clone());

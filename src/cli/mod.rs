@@ -122,9 +122,14 @@ impl Output {
     }
 }
 
+/// The `actor` of the audit events of operators' commands.
+pub(crate) const CLI_ACTOR: &str = "cli";
+/// Their `user_agent`.
+pub(crate) const CLI_USER_AGENT: &str = "tessera-cli";
+
 /// Audit facts for commands run by an operator.
 fn cli_meta() -> crate::oauth::audit::RequestMeta {
-    crate::oauth::audit::RequestMeta { ip: None, user_agent: Some("tessera-cli".into()), request_id: None }
+    crate::oauth::audit::RequestMeta { ip: None, user_agent: Some(CLI_USER_AGENT.into()), request_id: None }
 }
 
 /// Records an operator's change in the audit trail (actor `cli`). The change is already made, so a failed
@@ -142,7 +147,7 @@ async fn record(
         id: crate::storage::AuditEvent::new_id(),
         at: crate::domain::now(),
         kind: kind.to_owned(),
-        actor: Some("cli".into()),
+        actor: Some(CLI_ACTOR.into()),
         user_id: user_id.map(str::to_owned),
         client_id: client_id.map(str::to_owned),
         ip: meta.ip,

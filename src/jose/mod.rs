@@ -9,7 +9,7 @@ pub mod ring;
 
 pub use kek::Kek;
 pub use key::SigningKey;
-pub use ring::{KeyRing, RingSnapshot, RotationPolicy};
+pub use ring::{KeyRing, RingActor, RingSnapshot, RotationPolicy};
 
 /// A failure in key handling, signing or verification.
 #[derive(Debug, thiserror::Error)]

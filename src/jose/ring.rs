@@ -157,6 +157,16 @@ impl RingSnapshot {
     }
 }
 
+/// Who changes the ring through a [`KeyRing`] handle, as the audit trail names them: its `actor` and
+/// `user_agent`, as for every other change an operator's command makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RingActor {
+    /// The event's `actor` (`cli`).
+    pub name: &'static str,
+    /// The event's `user_agent` (`tessera-cli`).
+    pub user_agent: &'static str,
+}
+
 /// The shared, refreshable key ring.
 pub struct KeyRing {
     store: Arc<dyn KeyStore>,
@@ -165,9 +175,9 @@ pub struct KeyRing {
     policy: RotationPolicy,
     bits: u32,
     snapshot: RwLock<Arc<RingSnapshot>>,
-    /// Who changes the ring through this handle, as the audit trail names them: an operator's command (`cli`),
-    /// or `None` for the server, whose changes follow the schedule.
-    actor: Option<&'static str>,
+    /// Who changes the ring through this handle: an operator's command, or `None` for the server, whose changes
+    /// follow the schedule.
+    actor: Option<RingActor>,
     /// When (Unix seconds) a token's unknown `kid` last made the ring look for a change.
     looked_for_unknown_kid: AtomicI64,
 }
@@ -201,7 +211,7 @@ impl KeyRing {
         kek: Kek,
         policy: RotationPolicy,
         bits: u32,
-        actor: Option<&'static str>,
+        actor: Option<RingActor>,
         now: UnixTime,
     ) -> Result<Self, JoseError> {
         let empty = RingSnapshot::build(-1, Vec::new())?;
@@ -352,11 +362,11 @@ impl KeyRing {
             id: AuditEvent::new_id(),
             at: now,
             kind: kind.to_owned(),
-            actor: self.actor.map(str::to_owned),
+            actor: self.actor.map(|a| a.name.to_owned()),
             user_id: None,
             client_id: None,
             ip: None,
-            user_agent: None,
+            user_agent: self.actor.map(|a| a.user_agent.to_owned()),
             request_id: None,
             details,
         };

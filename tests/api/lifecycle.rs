@@ -1005,11 +1005,11 @@ both_backends!(operator_actions_are_audited, async |app| {
     ] {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
-    // Every one of them names the command line as its actor, but the server's own first key.
+    // Every one of them names the command line as its actor and user agent, but the server's own first key.
     let all_events = events["events"].as_array().unwrap();
     let server_first_key = |e: &&Value| e["kind"] == "key_ring_changed" && e["details"]["added"] != rotated["kid"];
     for e in all_events.iter().filter(|e| !server_first_key(e)) {
-        assert_eq!(e["actor"], "cli", "{e}");
+        assert_eq!((&e["actor"], &e["user_agent"]), (&json!("cli"), &json!("tessera-cli")), "{e}");
     }
     assert!(all_events.iter().any(|e| e["kind"] == "key_ring_changed" && e["details"]["added"] == rotated["kid"]));
     assert!(all_events.iter().any(|e| e["kind"] == "key_imported" && e["details"]["kid"] == imported["kid"]));
