@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
 use tessera::domain::secret::SecretHash;
 use tessera::domain::{
-    ApplicationType, Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, RedirectUri, Scope,
+    ApplicationType, Client, ClientAuthMethod, ClientId, ClientMetadata, ClientState, GrantType, RedirectUri, Scope,
 };
 use tessera::oauth::authorize::{validate, AuthorizeError};
 use tessera::oauth::params::Params;
@@ -79,14 +79,20 @@ fuzz_target!(|data: &[u8]| {
             assert!(client.redirect_uris.iter().any(|r| r.accepts(&req.redirect_uri)));
             assert!(req.scope.is_subset_of(&client.scope));
             assert!(req.code_challenge.is_some(), "PKCE is required for this client");
-            assert!(req.state.as_deref().is_none_or(is_vschar), "a state outside VSCHAR was accepted");
+            assert!(
+                req.state.as_ref().map(ClientState::as_str).is_none_or(is_vschar),
+                "a state outside VSCHAR was accepted"
+            );
         }
         Err(AuthorizeError::Redirect(r)) => {
             assert!(
                 STORE.0.redirect_uris.iter().any(|u| u.accepts(&r.redirect_uri)),
                 "redirected to an unverified URI"
             );
-            assert!(r.state.as_deref().is_none_or(is_vschar), "a state outside VSCHAR is sent back");
+            assert!(
+                r.state.as_ref().map(ClientState::as_str).is_none_or(is_vschar),
+                "a state outside VSCHAR is sent back"
+            );
         }
         Err(AuthorizeError::Page(_)) => {}
         // Refusals of a new pending sign-in come from storing it, which validation does not.

@@ -3,7 +3,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
-use tessera::oauth::client_assertion::{check_claims, AssertionRules, ClientAssertion};
+use tessera::oauth::client_assertion::{check_claims, AssertionRules, AssertionTyp, ClientAssertion};
 use tessera::oauth::client_keys::ClientJwks;
 
 static KEYS: LazyLock<ClientJwks> = LazyLock::new(|| {
@@ -24,10 +24,13 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(serde_json::Value::Object(claims)) = serde_json::from_str(text) {
         let rules = AssertionRules {
             client_id: "app",
-            audiences: ["http://127.0.0.1:8080/token", "http://127.0.0.1:8080"],
+            issuer: "http://127.0.0.1:8080",
+            token_endpoint: "http://127.0.0.1:8080/token",
             now: 1_800_000_000,
             leeway: 30,
         };
-        let _ = check_claims(&claims, &rules);
+        for typ in [AssertionTyp::Untyped, AssertionTyp::ClientAuthentication] {
+            let _ = check_claims(&claims, typ, &rules);
+        }
     }
 });
