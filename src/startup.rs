@@ -1,7 +1,7 @@
 //! Wiring: opens the backends, the key ring and the HTTP server from [`Settings`]. The CLI and the tests
 //! build the application through here, exactly as `tessera serve` does.
 use crate::blocking::CpuPool;
-use crate::config::{DatabaseKind, KekSource, Settings};
+use crate::config::{AssertionAudience, DatabaseKind, KekSource, Settings};
 use crate::domain::password::PasswordChecker;
 use crate::http::access_log::AccessLog;
 use crate::http::cookies::CookiePolicy;
@@ -148,7 +148,8 @@ pub async fn build_provider(
     let limits = crate::oauth::limits::Limiter::new(Arc::clone(&cache), settings.limits.clone());
     Ok(Provider {
         issuer: crate::oauth::discovery::issuer_string(&settings.issuer),
-        token_endpoint: crate::oauth::discovery::endpoint(&settings.issuer, crate::oauth::discovery::paths::TOKEN),
+        assertion_token_endpoint: (settings.clients.assertion_audience == AssertionAudience::IssuerOrTokenEndpoint)
+            .then(|| crate::oauth::discovery::endpoint(&settings.issuer, crate::oauth::discovery::paths::TOKEN)),
         clients: Arc::new(exact_clients),
         auth_clients: Arc::new(cached_clients),
         users: Arc::new(EpochUsers::new(shared.clone(), Arc::clone(&revocation_epoch))),

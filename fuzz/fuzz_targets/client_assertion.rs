@@ -22,15 +22,17 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = ClientJwks::from_slice(data);
     if let Ok(serde_json::Value::Object(claims)) = serde_json::from_str(text) {
-        let rules = AssertionRules {
-            client_id: "app",
-            issuer: "http://127.0.0.1:8080",
-            token_endpoint: "http://127.0.0.1:8080/token",
-            now: 1_800_000_000,
-            leeway: 30,
-        };
-        for typ in [AssertionTyp::Untyped, AssertionTyp::ClientAuthentication] {
-            let _ = check_claims(&claims, typ, &rules);
+        for token_endpoint in [Some("http://127.0.0.1:8080/token"), None] {
+            let rules = AssertionRules {
+                client_id: "app",
+                issuer: "http://127.0.0.1:8080",
+                token_endpoint,
+                now: 1_800_000_000,
+                leeway: 30,
+            };
+            for typ in [AssertionTyp::Untyped, AssertionTyp::ClientAuthentication] {
+                let _ = check_claims(&claims, typ, &rules);
+            }
         }
     }
 });

@@ -56,6 +56,15 @@ pub enum RegistrationMode {
     Off,
 }
 
+/// Which audience a `private_key_jwt` client assertion may name besides the issuer (`clients.assertion_audience`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionAudience {
+    /// An untyped assertion may also name the token endpoint URL, as OpenID Connect Core §9 told clients to.
+    IssuerOrTokenEndpoint,
+    /// Every assertion must name the issuer: closes the audience injection attack for untyped ones too.
+    Issuer,
+}
+
 /// Where the key-encryption key comes from.
 #[derive(Clone)]
 pub enum KekSource {
@@ -184,6 +193,7 @@ pub struct SessionSettings {
 pub struct ClientSettings {
     pub secret_overlap: i64,
     pub cache: std::time::Duration,
+    pub assertion_audience: AssertionAudience,
 }
 
 #[derive(Debug, Clone)]
@@ -482,6 +492,16 @@ impl RawSettings {
                     std::time::Duration::from_secs(self.clients.cache_seconds)
                 } else {
                     return Err(invalid("clients.cache_seconds", "must be at most 60"));
+                },
+                assertion_audience: match self.clients.assertion_audience.as_str() {
+                    "issuer_or_token_endpoint" => AssertionAudience::IssuerOrTokenEndpoint,
+                    "issuer" => AssertionAudience::Issuer,
+                    other => {
+                        return Err(invalid(
+                            "clients.assertion_audience",
+                            format!("must be issuer_or_token_endpoint or issuer, not {other:?}"),
+                        ))
+                    }
                 },
             },
             sessions: SessionSettings { ttl: positive("sessions.ttl_seconds", self.sessions.ttl_seconds)? },

@@ -43,11 +43,17 @@ impl Default for RawSessions {
 pub struct RawClients {
     pub secret_overlap_seconds: i64,
     pub cache_seconds: u64,
+    /// `issuer_or_token_endpoint` or `issuer`: see [`super::AssertionAudience`].
+    pub assertion_audience: String,
 }
 
 impl Default for RawClients {
     fn default() -> Self {
-        Self { secret_overlap_seconds: 24 * 3600, cache_seconds: 5 }
+        Self {
+            secret_overlap_seconds: 24 * 3600,
+            cache_seconds: 5,
+            assertion_audience: "issuer_or_token_endpoint".into(),
+        }
     }
 }
 

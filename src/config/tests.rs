@@ -41,6 +41,15 @@ fn defaults_are_the_embedded_setup() {
     assert_eq!(s.limits.register_ip, Some(Rate { max: 20, window: 3600 }));
     assert_eq!(s.limits.authorize_ip, Some(Rate { max: 300, window: 300 }));
     assert_eq!(s.limits.pending_sign_ins_memory, 64 << 20);
+    assert_eq!(s.clients.assertion_audience, AssertionAudience::IssuerOrTokenEndpoint);
+}
+
+#[test]
+fn client_assertions_may_be_held_to_the_issuer() {
+    let s = load("[clients]\nassertion_audience = \"issuer\"", &[]).unwrap();
+    assert_eq!(s.clients.assertion_audience, AssertionAudience::Issuer);
+    let s = load("", &[("CLIENTS__ASSERTION_AUDIENCE", "issuer")]).unwrap();
+    assert_eq!(s.clients.assertion_audience, AssertionAudience::Issuer);
 }
 
 #[test]
@@ -121,6 +130,7 @@ fn invalid_values_name_their_key() {
         // jwks_max_age_seconds (300) is not enough: an instance may take refresh_seconds (10) to see the key.
         ("[keys]\npublish_ahead_seconds = 305", "keys.publish_ahead_seconds"),
         ("[registration]\nmode = \"maybe\"", "registration.mode"),
+        ("[clients]\nassertion_audience = \"token_endpoint\"", "clients.assertion_audience"),
         ("[tokens]\nrefresh_grace_seconds = -1", "tokens.refresh_grace_seconds"),
         ("[log]\nformat = \"xml\"", "log.format"),
         ("[log]\nlevel = \"inf\"", "log.level"),

@@ -223,8 +223,9 @@ pub struct AssertionRules<'a> {
     pub client_id: &'a str,
     /// Our issuer identifier, the audience every assertion may name.
     pub issuer: &'a str,
-    /// Our token endpoint URL, an audience only an untyped assertion may name.
-    pub token_endpoint: &'a str,
+    /// Our token endpoint URL, an audience only an untyped assertion may name; `None` where the operator
+    /// allows the issuer alone (`clients.assertion_audience`).
+    pub token_endpoint: Option<&'a str>,
     /// The time of the request.
     pub now: UnixTime,
     /// Clock skew tolerated, in seconds.
@@ -268,13 +269,11 @@ pub fn check_claims(
     };
     match (audience, typ) {
         (Some(a), _) if a == rules.issuer => {}
-        (Some(a), AssertionTyp::Untyped) if a == rules.token_endpoint => {}
-        (_, AssertionTyp::Untyped) => {
+        (Some(a), AssertionTyp::Untyped) if Some(a) == rules.token_endpoint => {}
+        (_, AssertionTyp::Untyped) if rules.token_endpoint.is_some() => {
             return Err(invalid("client_assertion aud must be the issuer (or the token endpoint URL) alone"))
         }
-        (_, AssertionTyp::ClientAuthentication) => {
-            return Err(invalid("client_assertion aud must be the issuer alone"))
-        }
+        _ => return Err(invalid("client_assertion aud must be the issuer alone")),
     }
     let (now, leeway) = (rules.now, rules.leeway);
     let exp = number("exp")?.ok_or_else(|| invalid("client_assertion has no exp"))?;
@@ -312,7 +311,7 @@ mod tests {
     const ISSUER: &str = "https://id.example";
 
     fn rules() -> AssertionRules<'static> {
-        AssertionRules { client_id: CLIENT, issuer: ISSUER, token_endpoint: TOKEN_ENDPOINT, now: NOW, leeway: 30 }
+        AssertionRules { client_id: CLIENT, issuer: ISSUER, token_endpoint: Some(TOKEN_ENDPOINT), now: NOW, leeway: 30 }
     }
 
     fn claims() -> Value {
@@ -420,6 +419,26 @@ mod tests {
                 (e.code, e.description.as_str()),
                 (ErrorCode::InvalidClient, "client_assertion aud must be the issuer alone")
             );
+        }
+    }
+
+    #[test]
+    fn where_the_operator_allows_the_issuer_alone_untyped_assertions_must_name_it_too() {
+        let strict = AssertionRules { token_endpoint: None, ..rules() };
+        let check_strict = |v: Value, typ| {
+            let Value::Object(claims) = v else { panic!("claims are an object") };
+            check_claims(&claims, typ, &strict)
+        };
+        for typ in [AssertionTyp::Untyped, AssertionTyp::ClientAuthentication] {
+            assert!(check_strict(with("aud", json!(ISSUER)), typ).is_ok(), "{typ:?}");
+            for aud in [json!(TOKEN_ENDPOINT), json!([TOKEN_ENDPOINT])] {
+                let e = check_strict(with("aud", aud.clone()), typ).expect_err(&aud.to_string());
+                assert_eq!(
+                    (e.code, e.description.as_str()),
+                    (ErrorCode::InvalidClient, "client_assertion aud must be the issuer alone"),
+                    "{typ:?}"
+                );
+            }
         }
     }
 

@@ -163,7 +163,7 @@ impl Provider {
         let rules = AssertionRules {
             client_id: client.id.as_str(),
             issuer: self.issuer.as_str(),
-            token_endpoint: self.token_endpoint.as_str(),
+            token_endpoint: self.assertion_token_endpoint.as_deref(),
             now,
             leeway: self.leeway,
         };

@@ -13,8 +13,9 @@ use std::sync::Arc;
 pub struct Provider {
     /// `iss`, without trailing slash.
     pub issuer: String,
-    /// The token endpoint URL (an accepted `aud` of client assertions).
-    pub token_endpoint: String,
+    /// The token endpoint URL when untyped client assertions may name it as their `aud`
+    /// (`clients.assertion_audience`); `None` when they must name the issuer.
+    pub assertion_token_endpoint: Option<String>,
     /// Clients.
     pub clients: Arc<dyn ClientStore>,
     /// The same clients through a short in-process cache: for client authentication and authorization

@@ -452,6 +452,14 @@ both_backends!(private_key_jwt_audiences_follow_the_rfc_7523_update, async |app|
         assert_eq!(error_of(&r), (StatusCode::UNAUTHORIZED, "invalid_client"), "{what}: {}", r.1);
         assert_eq!(r.1["error_description"], said, "{what}");
     }
+    // An instance held to the issuer alone refuses the untyped assertion that names the token endpoint.
+    let strict = app.spawn_peer_with(|raw| raw.clients.assertion_audience = "issuer".into()).await;
+    let untyped = |aud: &str| sign(&assertion_claims(&id, aud, 60), rsa.signer.as_ref());
+    let r = with_assertion(&strict, &untyped(&app.address), &[]).await;
+    assert_eq!(r.0, StatusCode::OK, "untyped, the issuer: {}", r.1);
+    let r = with_assertion(&strict, &untyped(&token_endpoint), &[]).await;
+    assert_eq!(error_of(&r), (StatusCode::UNAUTHORIZED, "invalid_client"), "{}", r.1);
+    assert_eq!(r.1["error_description"], "client_assertion aud must be the issuer alone");
 });
 
 both_backends!(clients_add_checks_key_options, async |app| {
