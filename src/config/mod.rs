@@ -187,6 +187,8 @@ impl RawLimits {
 #[derive(Debug, Clone)]
 pub struct SessionSettings {
     pub ttl: i64,
+    /// How long a session may go unused in the browser before it signs the user in no more; `None`: no limit.
+    pub idle_timeout: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -504,7 +506,15 @@ impl RawSettings {
                     }
                 },
             },
-            sessions: SessionSettings { ttl: positive("sessions.ttl_seconds", self.sessions.ttl_seconds)? },
+            sessions: SessionSettings {
+                ttl: positive("sessions.ttl_seconds", self.sessions.ttl_seconds)?,
+                // Uses are recorded once a minute at most: a shorter limit could not be kept.
+                idle_timeout: match self.sessions.idle_timeout_seconds {
+                    0 => None,
+                    t if t >= 60 => Some(t),
+                    _ => return Err(invalid("sessions.idle_timeout_seconds", "must be 0 (off) or at least 60")),
+                },
+            },
             limits: self.limits.validate()?,
             log: LogSettings { json, level: log_level(&self.log.level)?, access: self.log.access },
         })

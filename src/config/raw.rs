@@ -30,11 +30,13 @@ pub struct RawSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct RawSessions {
     pub ttl_seconds: i64,
+    /// 0: off.
+    pub idle_timeout_seconds: i64,
 }
 
 impl Default for RawSessions {
     fn default() -> Self {
-        Self { ttl_seconds: 24 * 3600 }
+        Self { ttl_seconds: 24 * 3600, idle_timeout_seconds: 0 }
     }
 }
 

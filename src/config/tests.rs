@@ -42,6 +42,15 @@ fn defaults_are_the_embedded_setup() {
     assert_eq!(s.limits.authorize_ip, Some(Rate { max: 300, window: 300 }));
     assert_eq!(s.limits.pending_sign_ins_memory, 64 << 20);
     assert_eq!(s.clients.assertion_audience, AssertionAudience::IssuerOrTokenEndpoint);
+    assert_eq!(s.sessions.idle_timeout, None);
+}
+
+#[test]
+fn sessions_may_have_an_idle_timeout() {
+    let s = load("[sessions]\nidle_timeout_seconds = 1800", &[]).unwrap();
+    assert_eq!(s.sessions.idle_timeout, Some(1800));
+    let s = load("", &[("SESSIONS__IDLE_TIMEOUT_SECONDS", "60")]).unwrap();
+    assert_eq!(s.sessions.idle_timeout, Some(60));
 }
 
 #[test]
@@ -131,6 +140,8 @@ fn invalid_values_name_their_key() {
         ("[keys]\npublish_ahead_seconds = 305", "keys.publish_ahead_seconds"),
         ("[registration]\nmode = \"maybe\"", "registration.mode"),
         ("[clients]\nassertion_audience = \"token_endpoint\"", "clients.assertion_audience"),
+        ("[sessions]\nidle_timeout_seconds = 59", "sessions.idle_timeout_seconds"),
+        ("[sessions]\nidle_timeout_seconds = -1", "sessions.idle_timeout_seconds"),
         ("[tokens]\nrefresh_grace_seconds = -1", "tokens.refresh_grace_seconds"),
         ("[log]\nformat = \"xml\"", "log.format"),
         ("[log]\nlevel = \"inf\"", "log.level"),

@@ -121,6 +121,7 @@ fn view(signed_in: &SignedIn, overview: AccountOverview, csrf: String, notice: O
             expires: utc_time(s.expires_at),
             methods: s.amr.iter().map(|m| describe_amr(m)).collect::<Vec<_>>().join(", "),
             current: s.current,
+            idle: s.idle,
             reference: s.reference,
         })
         .collect();

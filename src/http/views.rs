@@ -155,6 +155,8 @@ pub struct SessionLine {
     pub methods: String,
     /// Whether it is this browser's.
     pub current: bool,
+    /// Whether it went unused past the idle timeout: it signs the user in no more.
+    pub idle: bool,
 }
 
 /// One connected app on the account page.

@@ -10,7 +10,7 @@
 use super::audit::{EventFacts, RequestMeta};
 use super::error::OAuthError;
 use super::provider::Provider;
-use super::session::SignedIn;
+use super::session::{is_idle, SignedIn};
 use crate::domain::secret::SecretHash;
 use crate::domain::{ClientId, Device, Scope, Session, UnixTime};
 use crate::storage::{RefreshTokenRecord, SessionContext};
@@ -76,6 +76,9 @@ pub struct SessionEntry {
     pub device: Device,
     /// Whether it is the session of this request.
     pub current: bool,
+    /// Whether it went unused past `sessions.idle_timeout_seconds` ([`super::session::is_idle`]): it signs the
+    /// user in no more, while apps' tokens from it live on until it ends.
+    pub idle: bool,
 }
 
 /// What the user gave one client: a consent, live refresh tokens, or both.
@@ -125,12 +128,18 @@ pub enum SessionRevoked {
 }
 
 /// The live sessions as listed: the current one first, then newest first.
-pub fn session_entries(sessions: Vec<Session>, current_hash: &str, now: UnixTime) -> Vec<SessionEntry> {
+pub fn session_entries(
+    sessions: Vec<Session>,
+    current_hash: &str,
+    now: UnixTime,
+    idle_timeout: Option<UnixTime>,
+) -> Vec<SessionEntry> {
     let mut entries: Vec<SessionEntry> = sessions
         .into_iter()
         .filter(|s| s.is_active(now))
         .map(|s| SessionEntry {
             current: matches(&s.id_hash, current_hash),
+            idle: is_idle(&s, idle_timeout, now),
             reference: s.id_hash,
             auth_time: s.auth_time,
             created_at: s.created_at,
@@ -199,7 +208,8 @@ impl Provider {
             return Ok(None);
         }
         let user = self.users.user_by_id(&session.user_id).await?;
-        let signed_in = SignedIn::from_context(SessionContext { session, user, consent: None }, now);
+        let context = SessionContext { session, user, consent: None };
+        let signed_in = SignedIn::from_context(context, now, self.session_idle_timeout);
         // The account page's every step acts on the session for its user.
         if let Some(s) = &signed_in {
             self.record_session_use(&s.session, now).await;
@@ -222,7 +232,10 @@ impl Provider {
         }
         // People look an app up by its name; the client id only keeps apps of one name in a stable order.
         apps.sort_by_cached_key(|a| (a.name.to_lowercase(), a.grant.client_id.clone()));
-        Ok(AccountOverview { sessions: session_entries(sessions, &signed_in.session.id_hash, now), apps })
+        Ok(AccountOverview {
+            sessions: session_entries(sessions, &signed_in.session.id_hash, now, self.session_idle_timeout),
+            apps,
+        })
     }
 
     /// The name of the app `client_id` if its access is withdrawn: it exists and `overview` does not list it.
@@ -367,7 +380,7 @@ mod tests {
             session("revoked", 400, 1000, true),
             session("ended", 400, 500, false),
         ];
-        let entries = session_entries(sessions, "current", 500);
+        let entries = session_entries(sessions, "current", 500, None);
         let shown: Vec<(&str, bool)> = entries.iter().map(|e| (e.reference.as_str(), e.current)).collect();
         assert_eq!(shown, [("current", true), ("newest", false), ("older", false)]);
     }
@@ -376,9 +389,23 @@ mod tests {
     fn sessions_show_their_last_use_never_before_they_began() {
         let used = Session { last_used_at: 450, ..session("used", 300, 1000, false) };
         let untimed = Session { last_used_at: 0, ..session("untimed", 200, 1000, false) };
-        let entries = session_entries(vec![used, untimed], "used", 500);
+        let entries = session_entries(vec![used, untimed], "used", 500, None);
         let shown: Vec<(&str, UnixTime)> = entries.iter().map(|e| (e.reference.as_str(), e.last_used_at)).collect();
         assert_eq!(shown, [("used", 450), ("untimed", 200)]);
+    }
+
+    #[test]
+    fn sessions_unused_past_the_idle_timeout_are_listed_as_idle() {
+        let recent = Session { last_used_at: 450, ..session("recent", 300, 2000, false) };
+        let stale = Session { last_used_at: 310, ..session("stale", 300, 2000, false) };
+        let idle = |timeout| -> Vec<bool> {
+            session_entries(vec![recent.clone(), stale.clone()], "recent", 1000, timeout)
+                .iter()
+                .map(|e| e.idle)
+                .collect()
+        };
+        assert_eq!(idle(Some(600)), [false, true]);
+        assert_eq!(idle(None), [false, false]);
     }
 
     #[test]

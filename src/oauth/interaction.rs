@@ -319,7 +319,9 @@ impl Provider {
         now: UnixTime,
     ) -> Result<Option<SignedIn>, AuthorizeError> {
         let found = self.sessions.session_for_client(&session.id_hash, &client.id).await;
-        Ok(found.map_err(|e| req.error(e.into()))?.and_then(|s| SignedIn::from_context(s, now)))
+        Ok(found
+            .map_err(|e| req.error(e.into()))?
+            .and_then(|s| SignedIn::from_context(s, now, self.session_idle_timeout)))
     }
 }
 

@@ -62,6 +62,15 @@ pub fn use_is_stale(last_used_at: UnixTime, now: UnixTime) -> bool {
     last_used_at < stale_use_before(now)
 }
 
+/// Whether `session` has gone unused in the browser for `idle_timeout` (`sessions.idle_timeout_seconds`) at
+/// `now`. The stored last use may lag the real one by up to [`SESSION_USE_INTERVAL`], so that much is added:
+/// a session is never idle early, and at most a minute late.
+pub fn is_idle(session: &Session, idle_timeout: Option<UnixTime>, now: UnixTime) -> bool {
+    // A row an earlier release stored during a rolling update has no time (0): its start counts.
+    let last_used = session.last_used_at.max(session.created_at);
+    idle_timeout.is_some_and(|timeout| now - last_used >= timeout + SESSION_USE_INTERVAL)
+}
+
 /// The outcome of a sign-in ([`Provider::sign_in`]).
 #[derive(Debug)]
 pub enum SignIn {
@@ -96,13 +105,13 @@ pub struct SignedIn {
 }
 
 impl SignedIn {
-    /// The session of `ctx` if it counts as signed in at `now`: active, and its user exists, is enabled and
-    /// was not signed out everywhere since the session began. Any other session is treated as none, so the
-    /// user is sent to sign in rather than the app told that they cannot.
-    pub fn from_context(ctx: SessionContext, now: UnixTime) -> Option<Self> {
+    /// The session of `ctx` if it counts as signed in at `now`: active and not idle ([`is_idle`]), and its user
+    /// exists, is enabled and was not signed out everywhere since the session began. Any other session is
+    /// treated as none, so the user is sent to sign in rather than the app told that they cannot.
+    pub fn from_context(ctx: SessionContext, now: UnixTime, idle_timeout: Option<UnixTime>) -> Option<Self> {
         let SessionContext { session, user, consent } = ctx;
         let user = user.filter(|u| !u.disabled && u.revoked_before.is_none_or(|t| session.created_at > t))?;
-        session.is_active(now).then_some(Self { session, user, consent })
+        (session.is_active(now) && !is_idle(&session, idle_timeout, now)).then_some(Self { session, user, consent })
     }
 }
 
@@ -307,7 +316,7 @@ impl Provider {
         }
         let hash = SecretHash::of(cookie);
         let found = self.sessions.session_for_client(hash.as_str(), client_id).await?;
-        Ok(found.and_then(|c| SignedIn::from_context(c, now)))
+        Ok(found.and_then(|c| SignedIn::from_context(c, now, self.session_idle_timeout)))
     }
 
     /// [`Provider::session_for_client`] for a step of the consent page, which acts on the session for its user:
@@ -371,8 +380,21 @@ mod tests {
     }
 
     #[test]
+    fn a_session_is_idle_a_minute_after_its_timeout_from_the_recorded_use() {
+        let mut session = context(None).session;
+        session.last_used_at = 400;
+        assert!(!is_idle(&session, None, 1_000_000), "no timeout");
+        // The real last use may be up to 59 s after the recorded one: never idle before timeout + 60.
+        assert!(!is_idle(&session, Some(600), 400 + 600 + 59));
+        assert!(is_idle(&session, Some(600), 400 + 600 + 60));
+        session.last_used_at = 0;
+        assert!(!is_idle(&session, Some(600), 100 + 600 + 59), "without a recorded use, from its start");
+        assert!(is_idle(&session, Some(600), 100 + 600 + 60));
+    }
+
+    #[test]
     fn only_a_live_session_of_a_user_in_good_standing_is_signed_in() {
-        let signed_in = |ctx: SessionContext, now: UnixTime| SignedIn::from_context(ctx, now).is_some();
+        let signed_in = |ctx: SessionContext, now: UnixTime| SignedIn::from_context(ctx, now, Some(600)).is_some();
         assert!(signed_in(context(Some(user(false, None))), 200));
         assert!(signed_in(context(Some(user(false, Some(99)))), 200), "signed out everywhere before it began");
         assert!(!signed_in(context(None), 200), "the user is gone");
@@ -382,5 +404,7 @@ mod tests {
         let mut revoked = context(Some(user(false, None)));
         revoked.session.revoked = true;
         assert!(!signed_in(revoked, 200), "the session was logged out");
+        assert!(signed_in(context(Some(user(false, None))), 759));
+        assert!(!signed_in(context(Some(user(false, None))), 760), "the session is idle");
     }
 }

@@ -9,12 +9,12 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 /// A client that keeps its own cookies (another browser) and follows no redirects.
-fn other_browser() -> reqwest::Client {
+pub(crate) fn other_browser() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap()
 }
 
 /// Signs alice in through `/account` in browser `c`: the page sends her to sign in, and back afterwards.
-async fn sign_in_to_account(app: &TestApp, c: &reqwest::Client) {
+pub(crate) async fn sign_in_to_account(app: &TestApp, c: &reqwest::Client) {
     let r = c.get(app.url("/account")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let login = location(&r);
@@ -55,7 +55,7 @@ async fn post_form(app: &TestApp, c: &reqwest::Client, path: &str, form: &[(&str
 }
 
 /// A confidential client with alice's consent for `scope`, and the tokens of a code flow.
-async fn connected_app(app: &TestApp, scope: &str) -> (String, String, Value) {
+pub(crate) async fn connected_app(app: &TestApp, scope: &str) -> (String, String, Value) {
     connected_app_named(app, "Test App", scope).await
 }
 
@@ -79,7 +79,7 @@ async fn connected_app_named(app: &TestApp, name: &str, scope: &str) -> (String,
     (id, secret, tokens)
 }
 
-fn authorize_url(app: &TestApp, client_id: &str, challenge: &str, scope: &str) -> String {
+pub(crate) fn authorize_url(app: &TestApp, client_id: &str, challenge: &str, scope: &str) -> String {
     format!(
         "{}/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope={}&state=s&nonce=n&code_challenge={challenge}&code_challenge_method=S256",
         app.address,
@@ -660,12 +660,12 @@ async fn stored_session(
 }
 
 /// Runs `sql` on the app's database.
-async fn execute(store: &tessera::storage::diesel::DieselStore, sql: String) {
+pub(crate) async fn execute(store: &tessera::storage::diesel::DieselStore, sql: String) {
     store.db().write(move |c| Ok(diesel::RunQueryDsl::execute(diesel::sql_query(sql), c)?)).await.unwrap();
 }
 
 /// Stores `at` as the last use of every session, as if the browser had last used them then.
-async fn set_last_used(store: &tessera::storage::diesel::DieselStore, at: i64) {
+pub(crate) async fn set_last_used(store: &tessera::storage::diesel::DieselStore, at: i64) {
     execute(store, format!("UPDATE sessions SET last_used_at = {at}")).await;
 }
 

@@ -20,5 +20,6 @@ mod management;
 mod methods;
 mod metrics;
 mod registration;
+mod session_idle;
 mod signin;
 mod webdriver;
