@@ -173,6 +173,7 @@ pub async fn build_provider(
             .context("starting the password hashing threads")?,
         signing_pool: CpuPool::new("tessera-sign", crate::blocking::cores() * 2)
             .context("starting the signing threads")?,
+        par: settings.par.clone(),
         session_ttl: settings.sessions.ttl,
         session_idle_timeout: settings.sessions.idle_timeout,
         leeway: settings.tokens.leeway,
@@ -269,7 +270,8 @@ impl Application {
         let housekeeping =
             settings.database.purge_interval.map(|every| tokio::spawn(Arc::clone(&provider).run_housekeeping(every)));
         let idle_memory = tokio::spawn(release_idle_memory(Arc::clone(&provider.password_checker)));
-        let discovery_json = serde_json::to_vec(&ProviderMetadata::new(&settings.issuer, settings.registration))?;
+        let discovery_json =
+            serde_json::to_vec(&ProviderMetadata::new(&settings.issuer, settings.registration, settings.par.required))?;
         let discovery_etag = format!("\"{}\"", crate::domain::secret::SecretHash::of_bytes(&discovery_json));
 
         let listener =

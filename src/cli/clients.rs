@@ -73,6 +73,10 @@ pub enum ClientsCommand {
         /// For `--auth-method private_key_jwt`: where the client publishes its JWK Set (http or https).
         #[arg(long)]
         jwks_uri: Option<String>,
+        /// The client must push its authorization requests (`POST /par`, RFC 9126): `/authorize` refuses its
+        /// requests without a `request_uri`.
+        #[arg(long)]
+        require_par: bool,
     },
     /// List clients.
     List,
@@ -195,6 +199,7 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             access_token_ttl,
             jwks,
             jwks_uri,
+            require_par,
             client_id,
             client_secret_stdin,
         } => {
@@ -238,6 +243,7 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             spec.access_token_ttl = access_token_ttl;
             spec.jwks = jwks.as_deref().map(read_jwks).transpose()?;
             spec.jwks_uri = jwks_uri;
+            spec.require_pushed_authorization_requests = require_par.then_some(true);
             let (client, secret) =
                 admin::create_client_as(&store, &spec, id, imported, settings.tokens.max_access_token_ttl, now)
                     .await

@@ -100,6 +100,7 @@ pub struct Settings {
     pub passwords: PasswordSettings,
     pub clients: ClientSettings,
     pub sessions: SessionSettings,
+    pub par: ParSettings,
     pub limits: LimitSettings,
     pub log: LogSettings,
 }
@@ -189,6 +190,15 @@ pub struct SessionSettings {
     pub ttl: i64,
     /// How long a session may go unused in the browser before it signs the user in no more; `None`: no limit.
     pub idle_timeout: Option<i64>,
+}
+
+/// Pushed authorization requests (RFC 9126).
+#[derive(Debug, Clone)]
+pub struct ParSettings {
+    /// Seconds a pushed request waits for its `/authorize`.
+    pub request_ttl: i64,
+    /// Every client must push its authorization requests.
+    pub required: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -514,6 +524,14 @@ impl RawSettings {
                     t if t >= 60 => Some(t),
                     _ => return Err(invalid("sessions.idle_timeout_seconds", "must be 0 (off) or at least 60")),
                 },
+            },
+            par: ParSettings {
+                // Long enough for a redirect; short, since the request_uri is a capability (RFC 9126 §7.1).
+                request_ttl: match self.par.request_ttl_seconds {
+                    t @ 1..=600 => t,
+                    _ => return Err(invalid("par.request_ttl_seconds", "must be from 1 to 600")),
+                },
+                required: self.par.required,
             },
             limits: self.limits.validate()?,
             log: LogSettings { json, level: log_level(&self.log.level)?, access: self.log.access },

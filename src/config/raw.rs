@@ -22,8 +22,22 @@ pub struct RawSettings {
     pub passwords: RawPasswords,
     pub clients: RawClients,
     pub sessions: RawSessions,
+    pub par: RawPar,
     pub limits: RawLimits,
     pub log: RawLog,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPar {
+    pub request_ttl_seconds: i64,
+    pub required: bool,
+}
+
+impl Default for RawPar {
+    fn default() -> Self {
+        Self { request_ttl_seconds: 60, required: false }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -218,6 +232,7 @@ impl Default for RawSettings {
             passwords: RawPasswords::default(),
             clients: RawClients::default(),
             sessions: RawSessions::default(),
+            par: RawPar::default(),
             limits: RawLimits::default(),
             log: RawLog::default(),
         }

@@ -43,6 +43,15 @@ fn defaults_are_the_embedded_setup() {
     assert_eq!(s.limits.pending_sign_ins_memory, 64 << 20);
     assert_eq!(s.clients.assertion_audience, AssertionAudience::IssuerOrTokenEndpoint);
     assert_eq!(s.sessions.idle_timeout, None);
+    assert_eq!((s.par.request_ttl, s.par.required), (60, false));
+}
+
+#[test]
+fn pushed_authorization_requests_may_be_required() {
+    let s = load("[par]\nrequired = true\nrequest_ttl_seconds = 90", &[]).unwrap();
+    assert_eq!((s.par.request_ttl, s.par.required), (90, true));
+    let s = load("", &[("PAR__REQUIRED", "true")]).unwrap();
+    assert!(s.par.required);
 }
 
 #[test]
@@ -141,6 +150,8 @@ fn invalid_values_name_their_key() {
         ("[registration]\nmode = \"maybe\"", "registration.mode"),
         ("[clients]\nassertion_audience = \"token_endpoint\"", "clients.assertion_audience"),
         ("[sessions]\nidle_timeout_seconds = 59", "sessions.idle_timeout_seconds"),
+        ("[par]\nrequest_ttl_seconds = 0", "par.request_ttl_seconds"),
+        ("[par]\nrequest_ttl_seconds = 601", "par.request_ttl_seconds"),
         ("[sessions]\nidle_timeout_seconds = -1", "sessions.idle_timeout_seconds"),
         ("[tokens]\nrefresh_grace_seconds = -1", "tokens.refresh_grace_seconds"),
         ("[log]\nformat = \"xml\"", "log.format"),

@@ -169,6 +169,10 @@ pub struct ClientMetadata {
     /// `require_auth_time`, as registered: every ID token carries `auth_time` either way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_auth_time: Option<bool>,
+    /// `require_pushed_authorization_requests` (RFC 9126 §6): `/authorize` takes its requests only by
+    /// `request_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 /// A stored client.

@@ -18,6 +18,7 @@ pub mod logout;
 pub mod meta;
 pub mod metadata;
 pub mod metrics;
+pub mod par;
 pub mod register;
 pub mod render;
 pub mod request_span;
@@ -109,6 +110,11 @@ fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
             .route(web::post().to(token::post))
             .route(cors::preflight("POST"))
             .wrap(cors::headers()),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::PAR,
+        web::resource(paths::PAR).route(web::post().to(par::post)).route(cors::preflight("POST")).wrap(cors::headers()),
     ))
     .service(metrics::metered(
         metrics,

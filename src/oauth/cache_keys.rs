@@ -11,6 +11,11 @@ pub fn interaction(id: &str) -> String {
     format!("interaction:{id}")
 }
 
+/// A pushed authorization request (RFC 9126), by the hash of its `request_uri` reference.
+pub fn pushed_request(reference_hash: &str) -> String {
+    format!("pushed-request:{reference_hash}")
+}
+
 /// A revoked access token.
 pub fn denied_jti(jti: &str) -> String {
     format!("deny:{jti}")

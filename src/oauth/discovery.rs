@@ -41,6 +41,8 @@ pub mod paths {
     pub const INTROSPECT: &str = "/introspect";
     /// RP-initiated logout.
     pub const LOGOUT: &str = "/logout";
+    /// Pushed authorization requests (RFC 9126).
+    pub const PAR: &str = "/par";
     /// Dynamic client registration (RFC 7591); `/register/{client_id}` manages one (RFC 7592).
     pub const REGISTER: &str = "/register";
     /// Liveness.
@@ -62,6 +64,8 @@ pub struct ProviderMetadata {
     revocation_endpoint: String,
     introspection_endpoint: String,
     end_session_endpoint: String,
+    pushed_authorization_request_endpoint: String,
+    require_pushed_authorization_requests: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     registration_endpoint: Option<String>,
     revocation_endpoint_auth_methods_supported: Vec<&'static str>,
@@ -96,8 +100,9 @@ pub fn issuer_string(issuer: &Url) -> String {
 }
 
 impl ProviderMetadata {
-    /// The metadata for `issuer`; `registration_endpoint` only when `registration` is not off.
-    pub fn new(issuer: &Url, registration: crate::config::RegistrationMode) -> Self {
+    /// The metadata for `issuer`; `registration_endpoint` only when `registration` is not off; `par_required`
+    /// when every client must push its authorization requests (`par.required`).
+    pub fn new(issuer: &Url, registration: crate::config::RegistrationMode, par_required: bool) -> Self {
         Self {
             issuer: issuer_string(issuer),
             authorization_endpoint: endpoint(issuer, paths::AUTHORIZE),
@@ -107,6 +112,8 @@ impl ProviderMetadata {
             revocation_endpoint: endpoint(issuer, paths::REVOKE),
             introspection_endpoint: endpoint(issuer, paths::INTROSPECT),
             end_session_endpoint: endpoint(issuer, paths::LOGOUT),
+            pushed_authorization_request_endpoint: endpoint(issuer, paths::PAR),
+            require_pushed_authorization_requests: par_required,
             registration_endpoint: (registration != crate::config::RegistrationMode::Off)
                 .then(|| endpoint(issuer, paths::REGISTER)),
             revocation_endpoint_auth_methods_supported: vec![
@@ -172,26 +179,36 @@ mod tests {
     #[test]
     fn endpoints_hang_off_the_issuer_without_a_double_slash() {
         let root = Url::parse("http://127.0.0.1:8080").unwrap();
-        let m = ProviderMetadata::new(&root, RegistrationMode::Open);
+        let m = ProviderMetadata::new(&root, RegistrationMode::Open, false);
         assert_eq!(m.issuer, "http://127.0.0.1:8080");
         assert_eq!(m.jwks_uri, "http://127.0.0.1:8080/jwks");
+    }
+
+    #[test]
+    fn the_par_endpoint_is_advertised_and_whether_it_is_required() {
+        let iss = Url::parse("https://id.example").unwrap();
+        let m = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Open, false)).unwrap();
+        assert_eq!(m["pushed_authorization_request_endpoint"], "https://id.example/par");
+        assert_eq!(m["require_pushed_authorization_requests"], false);
+        let m = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Open, true)).unwrap();
+        assert_eq!(m["require_pushed_authorization_requests"], true);
     }
 
     #[test]
     fn registration_endpoint_only_when_registration_is_on() {
         let iss = Url::parse("https://id.example").unwrap();
         for mode in [RegistrationMode::Open, RegistrationMode::Token] {
-            let m = ProviderMetadata::new(&iss, mode);
+            let m = ProviderMetadata::new(&iss, mode, false);
             assert_eq!(m.registration_endpoint.as_deref(), Some("https://id.example/register"));
         }
-        let off = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Off)).unwrap();
+        let off = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Off, false)).unwrap();
         assert!(off.get("registration_endpoint").is_none(), "{off}");
     }
 
     #[test]
     fn every_endpoint_taking_private_key_jwt_lists_its_algorithms() {
         let iss = Url::parse("https://id.example").unwrap();
-        let m = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Open)).unwrap();
+        let m = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Open, false)).unwrap();
         for endpoint in ["token", "revocation", "introspection"] {
             let methods = &m[format!("{endpoint}_endpoint_auth_methods_supported")];
             assert!(methods.as_array().unwrap().iter().any(|v| v == "private_key_jwt"), "{endpoint}");

@@ -36,8 +36,8 @@ pub enum ErrorCode {
     InvalidToken,
     /// OIDC Core §3.1.2.6.
     RequestNotSupported,
-    /// OIDC Core §3.1.2.6.
-    RequestUriNotSupported,
+    /// RFC 9101 §7, OIDC Core §3.1.2.6: a `request_uri` that is unknown, expired or used.
+    InvalidRequestUri,
     /// OIDC Core §3.1.2.6.
     RegistrationNotSupported,
     /// RFC 6750 §3.1 (403).
@@ -68,7 +68,7 @@ impl ErrorCode {
             Self::InvalidTarget => "invalid_target",
             Self::InvalidToken => "invalid_token",
             Self::RequestNotSupported => "request_not_supported",
-            Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::InvalidRequestUri => "invalid_request_uri",
             Self::RegistrationNotSupported => "registration_not_supported",
             Self::InsufficientScope => "insufficient_scope",
             Self::InvalidRedirectUri => "invalid_redirect_uri",

@@ -4,6 +4,7 @@ use super::authorize::{self, AuthorizationRequest, AuthorizeError, ErrorRedirect
 use super::cache_keys;
 use super::error::{ErrorCode, OAuthError};
 use super::limits::Limited;
+use super::par;
 use super::params::Params;
 use super::provider::Provider;
 use super::session::SignedIn;
@@ -119,9 +120,19 @@ impl Provider {
         ip: Option<IpAddr>,
         now: UnixTime,
     ) -> Result<Step, AuthorizeError> {
+        // A pushed request's parameters replace the query's (RFC 9126 §4, RFC 9101 §6.3).
+        let pushed = params.get("request_uri").map(str::to_owned);
+        let params = match &pushed {
+            Some(request_uri) => self.pushed_params(&params, request_uri).await?,
+            None => params,
+        };
         let hint = params.get("id_token_hint").map(str::to_owned);
         // The cached view, as for client authentication: this is the hot path of every sign-in.
         let (mut request, client) = authorize::validate(params, self.auth_clients.as_ref()).await?;
+        if pushed.is_none() && par::push_required(&client.metadata, self.par.required) {
+            let refusal = "this client must push its authorization requests (PAR, RFC 9126) and send the request_uri";
+            return Err(request.error(OAuthError::invalid_request(refusal)));
+        }
         if let Some(hint) = hint {
             request.hinted_subject = self.hinted_subject(&hint, &client).map_err(|e| request.error(e))?;
         }

@@ -19,6 +19,7 @@ pub mod housekeeping;
 pub mod interaction;
 pub mod introspect;
 pub mod limits;
+pub mod par;
 pub mod params;
 pub mod pkce;
 pub mod provider;

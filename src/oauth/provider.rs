@@ -53,6 +53,8 @@ pub struct Provider {
     pub password_pool: CpuPool,
     /// RSA signing runs here.
     pub signing_pool: CpuPool,
+    /// Pushed authorization requests.
+    pub par: crate::config::ParSettings,
     /// How long a browser session lasts.
     pub session_ttl: i64,
     /// How long a browser session may go unused before it signs the user in no more; `None`: no limit.

@@ -19,6 +19,7 @@ mod lifecycle;
 mod management;
 mod methods;
 mod metrics;
+mod par;
 mod registration;
 mod session_idle;
 mod signin;

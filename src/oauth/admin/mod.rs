@@ -63,6 +63,7 @@ pub fn client_json(c: &Client) -> Value {
         "jwks": c.metadata.jwks,
         "token_endpoint_auth_signing_alg": c.metadata.token_endpoint_auth_signing_alg,
         "default_max_age": c.metadata.default_max_age,
+        "require_pushed_authorization_requests": c.metadata.require_pushed_authorization_requests.unwrap_or(false),
         "created_at": c.created_at,
         "updated_at": c.updated_at,
     })
@@ -243,6 +244,10 @@ pub struct ClientSpec {
     /// For `private_key_jwt`: where the client publishes its keys.
     #[serde(default)]
     pub jwks_uri: Option<String>,
+    /// Whether `/authorize` takes its requests only pushed (RFC 9126 §6); absent: as it was (false for a new
+    /// client).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: Option<bool>,
     /// Read-only; accepted so that what `GET` returns can be sent back, and then it must name the client.
     #[serde(default)]
     pub client_id: Option<String>,
@@ -278,6 +283,7 @@ impl ClientSpec {
             access_token_ttl: None,
             jwks: None,
             jwks_uri: None,
+            require_pushed_authorization_requests: None,
             client_id: None,
             _token_endpoint_auth_signing_alg: None,
             _default_max_age: None,
@@ -379,7 +385,11 @@ pub fn build_client(
         .collect::<Result<Vec<_>, _>>()
         .map_err(ClientInputError::Resource)?;
     let base = previous.map(|p| p.metadata.clone()).unwrap_or_default();
-    let metadata = key_metadata(auth_method, spec.jwks.as_ref(), spec.jwks_uri.as_deref(), base)?;
+    let mut metadata = key_metadata(auth_method, spec.jwks.as_ref(), spec.jwks_uri.as_deref(), base)?;
+    if let Some(required) = spec.require_pushed_authorization_requests {
+        // Stored only when set: `false` is what an absent member means.
+        metadata.require_pushed_authorization_requests = required.then_some(true);
+    }
     if spec.access_token_ttl.is_some_and(|ttl| !(1..=max_access_token_ttl).contains(&ttl)) {
         return Err(ClientInputError::AccessTokenTtl { max: max_access_token_ttl });
     }

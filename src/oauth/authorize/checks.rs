@@ -51,9 +51,6 @@ pub(super) fn unsupported_features(params: &Params) -> Result<(), OAuthError> {
     if params.get("request").is_some() {
         return Err(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported"));
     }
-    if params.get("request_uri").is_some() {
-        return Err(OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
-    }
     if params.get("registration").is_some() {
         return Err(OAuthError::new(ErrorCode::RegistrationNotSupported, "registration parameter is not supported"));
     }

@@ -138,6 +138,7 @@ pub struct RequestedMetadata {
     token_endpoint_auth_signing_alg: Option<String>,
     default_max_age: Option<i64>,
     require_auth_time: Option<bool>,
+    require_pushed_authorization_requests: Option<bool>,
 }
 
 impl fmt::Debug for RequestedMetadata {
@@ -257,6 +258,7 @@ pub fn parse_request(body: &[u8]) -> Result<RequestedMetadata, OAuthError> {
         token_endpoint_auth_signing_alg: choice_member(m, "token_endpoint_auth_signing_alg")?,
         default_max_age: non_negative_member(m, "default_max_age")?,
         require_auth_time: bool_member(m, "require_auth_time")?,
+        require_pushed_authorization_requests: bool_member(m, "require_pushed_authorization_requests")?,
     })
 }
 
@@ -478,6 +480,7 @@ pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
         token_endpoint_auth_signing_alg: req.token_endpoint_auth_signing_alg.clone(),
         default_max_age: req.default_max_age,
         require_auth_time: req.require_auth_time,
+        require_pushed_authorization_requests: req.require_pushed_authorization_requests,
     };
 
     if let Some(name) = &req.client_name {

@@ -245,6 +245,11 @@ fn openid_connect_members_are_honoured_or_refused() {
         (web(json!({ "require_auth_time": true })), Ok(())),
         (web(json!({ "require_auth_time": false })), Ok(())),
         (web(json!({ "require_auth_time": "yes" })), Err("require_auth_time must be true or false")),
+        (web(json!({ "require_pushed_authorization_requests": true })), Ok(())),
+        (
+            web(json!({ "require_pushed_authorization_requests": 1 })),
+            Err("require_pushed_authorization_requests must be true or false"),
+        ),
         // Without pairwise subjects, every client shares the user's one sub: nothing to group by sector.
         (web(json!({ "sector_identifier_uri": "https://app.example/s.json" })), Ok(())),
         (web(json!({ "initiate_login_uri": "https://app.example/login" })), Ok(())),
@@ -285,6 +290,10 @@ fn honoured_openid_connect_members_are_kept_and_shown() {
     let shown = info(asked);
     assert_eq!((&shown["id_token_signed_response_alg"], &shown["subject_type"]), (&json!("RS256"), &json!("public")));
     assert_eq!((&shown["default_max_age"], &shown["require_auth_time"]), (&json!(900), &json!(true)));
+
+    let (pushing, _) = build(web(json!({ "require_pushed_authorization_requests": true }))).unwrap();
+    assert_eq!(pushing.metadata.require_pushed_authorization_requests, Some(true));
+    assert_eq!(info(pushing)["require_pushed_authorization_requests"], json!(true), "RFC 9126 §6, shown back");
 
     let (signer, _) = build(json!({ "grant_types": ["client_credentials"], "token_endpoint_auth_method":
         "private_key_jwt", "jwks_uri": "https://app.example/jwks", "token_endpoint_auth_signing_alg": "ES256" }))

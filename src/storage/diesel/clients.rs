@@ -360,6 +360,7 @@ mod tests {
                 token_endpoint_auth_signing_alg: Some("ES256".into()),
                 default_max_age: Some(900),
                 require_auth_time: Some(true),
+                require_pushed_authorization_requests: Some(true),
             },
             created_at: 1_700_000_000,
             updated_at: 1_700_000_001,

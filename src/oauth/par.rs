@@ -1,0 +1,125 @@
+//! Pushed authorization requests (RFC 9126): a client posts its authorization request's parameters over the
+//! back channel, authenticated, and sends the browser to `/authorize` with only `client_id` and the
+//! `request_uri` it got back. The parameters never pass through the browser, where they could be read or
+//! changed, and a confidential client has proved who it is before any page is shown.
+//!
+//! The parameters are kept in the cache, by the hash of the reference, until the first `/authorize` that
+//! presents it (RFC 9126 §4: one use) or `par.request_ttl_seconds`. They are checked when pushed, so that
+//! the client hears at once what is wrong, and again at `/authorize`, as any request is: the client or the
+//! policy may have changed in between.
+use super::authorize::{self, AuthorizeError};
+use super::cache_keys;
+use super::error::{ErrorCode, OAuthError};
+use super::params::Params;
+use super::provider::Provider;
+use crate::domain::secret::{random_token, SecretHash};
+use crate::domain::{Client, ClientMetadata};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// How every `request_uri` this server gives out begins (RFC 9126 §2.2).
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
+/// What a used `request_uri` keeps in the cache until it would have expired, so that a second use is told so.
+const USED: &[u8] = b"used";
+
+/// The answer to a pushed request (RFC 9126 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PushedRequest {
+    /// What the client sends to `/authorize` as `request_uri`.
+    pub request_uri: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+}
+
+/// A pushed request as the cache keeps it.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    client_id: String,
+    params: Vec<(String, String)>,
+}
+
+/// Whether a client registered with `metadata` may send authorization requests only by pushing them:
+/// `par.required` for every client, or `require_pushed_authorization_requests` in its registration (RFC 9126 §6).
+pub fn push_required(metadata: &ClientMetadata, required_for_all: bool) -> bool {
+    required_for_all || metadata.require_pushed_authorization_requests == Some(true)
+}
+
+impl Provider {
+    /// `POST /par` for `client`, already authenticated (its credentials are no longer in `params`): checks the
+    /// request as `/authorize` would and keeps it for `par.request_ttl_seconds`.
+    pub async fn push_authorization_request(
+        &self,
+        client: &Client,
+        params: Params,
+    ) -> Result<PushedRequest, OAuthError> {
+        if params.get("client_id") != Some(client.id.as_str()) {
+            return Err(OAuthError::invalid_request("client_id must name the authenticated client"));
+        }
+        if params.get("request_uri").is_some() {
+            return Err(OAuthError::invalid_request("request_uri must not be pushed"));
+        }
+        let pairs: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        // The cached view, as `/authorize` reads it and client authentication just did.
+        match authorize::validate(params, self.auth_clients.as_ref()).await {
+            Ok(_) => {}
+            Err(AuthorizeError::Redirect(r)) => return Err(r.error),
+            Err(AuthorizeError::Page(e)) => return Err(e),
+            Err(AuthorizeError::TooManySignIns(_) | AuthorizeError::SignInsFull(_)) => {
+                return Err(OAuthError::server("validation does not count sign-ins"))
+            }
+        }
+        let reference = random_token(32);
+        let stored = Stored { client_id: client.id.as_str().to_owned(), params: pairs };
+        let bytes = serde_json::to_vec(&stored).map_err(OAuthError::server)?;
+        let ttl = Duration::from_secs(self.par.request_ttl.unsigned_abs());
+        let key = cache_keys::pushed_request(SecretHash::of(&reference).as_str());
+        if !self.cache.set_within_budget(&key, &bytes, ttl).await? {
+            return Err(OAuthError::unavailable("the cache holds all the pending requests it may"));
+        }
+        Ok(PushedRequest { request_uri: format!("{REQUEST_URI_PREFIX}{reference}"), expires_in: self.par.request_ttl })
+    }
+
+    /// The parameters of an authorization request that names a `request_uri`: the pushed ones, taken (one use),
+    /// in place of the query's. Every failure is our error page: without the pushed request there is no
+    /// redirect URI to trust.
+    pub(super) async fn pushed_params(&self, params: &Params, request_uri: &str) -> Result<Params, AuthorizeError> {
+        let page = |description: &str| AuthorizeError::Page(OAuthError::new(ErrorCode::InvalidRequestUri, description));
+        let client_id = params
+            .get("client_id")
+            .ok_or_else(|| AuthorizeError::Page(OAuthError::invalid_request("missing parameter client_id")))?;
+        let reference = request_uri
+            .strip_prefix(REQUEST_URI_PREFIX)
+            .ok_or_else(|| page("request_uri is not one this server gave out (use the PAR endpoint)"))?;
+        let key = cache_keys::pushed_request(SecretHash::of(reference).as_str());
+        let ttl = Duration::from_secs(self.par.request_ttl.unsigned_abs());
+        let taken = self.cache.replace(&key, USED, ttl).await.map_err(|e| AuthorizeError::Page(e.into()))?;
+        let stored = match taken {
+            None => return Err(page("request_uri is unknown or expired")),
+            Some(bytes) if bytes == USED => return Err(page("request_uri was used already")),
+            Some(bytes) => serde_json::from_slice::<Stored>(&bytes)
+                .map_err(|e| AuthorizeError::Page(OAuthError::server(format!("a stored pushed request: {e}"))))?,
+        };
+        if stored.client_id != client_id {
+            return Err(page("request_uri was pushed by another client"));
+        }
+        Params::from_pairs(stored.params).map_err(AuthorizeError::Page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_push_is_required_by_the_setting_or_the_registration() {
+        let mut metadata = ClientMetadata::default();
+        assert!(!push_required(&metadata, false));
+        assert!(push_required(&metadata, true));
+        metadata.require_pushed_authorization_requests = Some(true);
+        assert!(push_required(&metadata, false));
+        metadata.require_pushed_authorization_requests = Some(false);
+        assert!(!push_required(&metadata, false), "registered false");
+        assert!(push_required(&metadata, true), "the setting holds for every client");
+    }
+}
