@@ -173,6 +173,7 @@ pub async fn build_provider(
         signing_pool: CpuPool::new("tessera-sign", crate::blocking::cores() * 2)
             .context("starting the signing threads")?,
         session_ttl: settings.sessions.ttl,
+        device: settings.device,
         leeway: settings.tokens.leeway,
         key_refresh: i64::try_from(settings.keys.refresh.as_secs()).unwrap_or(i64::MAX),
         limits,

@@ -54,6 +54,8 @@ pub struct Provider {
     pub signing_pool: CpuPool,
     /// How long a browser session lasts.
     pub session_ttl: i64,
+    /// The device authorization grant's code lifetime and polling interval.
+    pub device: crate::config::DeviceSettings,
     /// Clock skew tolerated on incoming JWTs, in seconds.
     pub leeway: i64,
     /// How often instances reload the key ring (`keys.refresh_seconds`): how long one may go on signing
