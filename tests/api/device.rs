@@ -451,3 +451,27 @@ both_backends!(
         assert_eq!(r.unwrap().status(), StatusCode::BAD_REQUEST);
     }
 );
+
+both_backends!(an_approval_remembers_consent_and_the_page_asks_again_all_the_same, async |app| {
+    add_alice(&app);
+    let grant = ["clients", "add", "--name", "Kitchen radio", "--grant-type", DEVICE_GRANT, "--public"];
+    let client = app.cli_json(&grant, None);
+    let (_, first) = authorize_device(&app, &client, "openid profile").await;
+    let b = approve(&app, first["user_code"].as_str().unwrap()).await;
+    // No refresh token was issued (nor asked for yet): the app is connected by the consent alone.
+    let html = b.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("<bdi>Kitchen radio</bdi>"), "{html}");
+
+    // The next code of the same app, entered signed in, is asked about again.
+    let (_, second) = authorize_device(&app, &client, "openid profile").await;
+    let html = b.get(app.url("/device")).send().await.unwrap().text().await.unwrap();
+    let code = second["user_code"].as_str().unwrap();
+    let r = post_page(&app, &b, "/device", &[("csrf", &hidden(&html, "csrf")), ("user_code", code)]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("name=\"decision\" value=\"allow\"") && html.contains(code), "{html}");
+    assert_eq!(
+        error_of(&poll(&app, &client, second["device_code"].as_str().unwrap()).await).1,
+        "authorization_pending"
+    );
+});
