@@ -112,8 +112,8 @@ pub struct PendingDevice {
 pub enum DeviceLookup {
     /// A request waiting for an answer.
     Pending(Box<PendingDevice>),
-    /// No request has this code now: never issued, expired, or answered already (the page says the same, and
-    /// counts it as a failed entry, in every case).
+    /// No request has this code now: never issued, expired, answered already, or its client may no longer make
+    /// it (the page says the same in every case).
     NotFound,
 }
 

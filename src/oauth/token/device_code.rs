@@ -1,5 +1,5 @@
 //! `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4–3.5): a device polls with its
-//! device code until the user has answered on the verification page (`oauth::device`). While no answer is in it
+//! device code until the user has answered on the verification page (`oauth::device`). While no answer is in, it
 //! is told `authorization_pending`, or `slow_down` when it polls sooner than its interval (which then grows by
 //! 5 seconds for that code); after a denial `access_denied`; past the code's lifetime `expired_token`. Once
 //! approved, exactly one poll gets tokens: the first writes the code's redemption mark (`set_if_absent`), and
