@@ -3,7 +3,7 @@
 //! what ends the grant.
 use crate::helpers::*;
 use crate::signin::{add_alice, add_client, hidden, introspect_basic, location, PASSWORD};
-use openidconnect::core::{CoreClient, CoreDeviceAuthorizationResponse, CoreProviderMetadata};
+use openidconnect::core::{CoreClient, CoreDeviceAuthorizationResponse, CoreProviderMetadata, CoreUserInfoClaims};
 use openidconnect::{
     ClientId, ClientSecret, DeviceAuthorizationUrl, IssuerUrl, Nonce, OAuth2TokenResponse, Scope, TokenResponse,
 };
@@ -193,6 +193,14 @@ both_backends!(
         let (_, at_claims) = decode_unverified(&at);
         assert!(at_claims.get("sid").is_none(), "not bound to the browser session: {at_claims}");
         assert_eq!(at_claims["client_id"], id_of(&client));
+
+        let info: CoreUserInfoClaims = rp
+            .user_info(tokens.access_token().to_owned(), Some(claims.subject().clone()))
+            .unwrap()
+            .request_async(&http)
+            .await
+            .expect("userinfo");
+        assert_eq!(info.email().map(|e| e.as_str()), Some("alice@example.com"));
 
         // Consent is remembered as for the code flow, and audited.
         let audit = app.cli_json(&["audit", "list", "--client", &id_of(&client)], None);
@@ -475,3 +483,28 @@ both_backends!(an_approval_remembers_consent_and_the_page_asks_again_all_the_sam
         "authorization_pending"
     );
 });
+
+// Anyone may ask for a device code with a public client: the in-process cache holds the requests within the
+// budget of pending sign-ins, and refuses new ones past it (as Redis's `maxmemory` would), so both backends run on
+// the in-process cache here.
+both_backends!(
+    device_requests_past_the_memory_budget_are_refused,
+    |raw| {
+        raw.redis.url = None;
+        raw.limits.pending_sign_ins_memory_kib = 1;
+    },
+    async |app| {
+        let client = add_device_client(&app, true);
+        let mut refused = None;
+        for i in 0..20 {
+            let reply = authorize_device(&app, &client, "openid").await;
+            if reply.0 != StatusCode::OK {
+                refused = Some((i, reply));
+                break;
+            }
+        }
+        let (i, reply) = refused.expect("1 KiB holds fewer than 20 requests");
+        assert!(i > 0, "the first request fits");
+        assert_eq!(error_of(&reply), (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"), "{}", reply.1);
+    }
+);
