@@ -41,11 +41,12 @@ const BUCKET_NANOS: [u64; 10] = [
 const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
 /// Grant types, in the order of their counters.
-const GRANTS: [GrantType; 3] = [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials];
+const GRANTS: [GrantType; 4] =
+    [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials, GrantType::DeviceCode];
 
-/// Error codes the token endpoint answers with (RFC 6749 §5.2, RFC 8707, and the 429 of the abuse limits);
-/// any other is counted as `other`.
-const TOKEN_ERRORS: [&str; 11] = [
+/// Error codes the token endpoint answers with (RFC 6749 §5.2, RFC 8707, RFC 8628 §3.5, and the 429 of the
+/// abuse limits); any other is counted as `other`.
+const TOKEN_ERRORS: [&str; 15] = [
     "invalid_request",
     "invalid_client",
     "invalid_grant",
@@ -56,6 +57,10 @@ const TOKEN_ERRORS: [&str; 11] = [
     "server_error",
     "temporarily_unavailable",
     "too_many_requests",
+    "authorization_pending",
+    "slow_down",
+    "access_denied",
+    "expired_token",
     "other",
 ];
 
@@ -480,6 +485,8 @@ mod tests {
         m.token_issued(GrantType::ClientCredentials);
         m.token_error("invalid_client");
         m.token_error("something_new");
+        m.token_issued(GrantType::DeviceCode);
+        m.token_error("slow_down");
         m.sign_in(SignIn::Failed);
         m.security_event(SecurityEvent::CodeReplay);
         m.security_event(SecurityEvent::RefreshTokenReuse);
@@ -490,6 +497,8 @@ mod tests {
             "tessera_token_errors_total{error=\"invalid_client\"} 1",
             "tessera_token_errors_total{error=\"other\"} 1",
             "tessera_token_errors_total{error=\"invalid_grant\"} 0",
+            "tessera_tokens_issued_total{grant_type=\"urn:ietf:params:oauth:grant-type:device_code\"} 1",
+            "tessera_token_errors_total{error=\"slow_down\"} 1",
             "tessera_sign_ins_total{result=\"failed\"} 1",
             "tessera_sign_ins_total{result=\"succeeded\"} 0",
             "tessera_code_replays_total 1",

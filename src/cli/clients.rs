@@ -39,7 +39,8 @@ pub enum ClientsCommand {
         #[arg(long, value_parser = ["web", "native"])]
         application_type: Option<String>,
         /// A grant type it may use (repeatable; default authorization_code and refresh_token, or
-        /// client_credentials for an --admin client without --redirect-uri).
+        /// client_credentials for an --admin client without --redirect-uri; the device grant is
+        /// urn:ietf:params:oauth:grant-type:device_code).
         #[arg(long = "grant-type")]
         grant_types: Vec<String>,
         /// Scopes it may request (repeatable, or space separated).

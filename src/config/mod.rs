@@ -11,8 +11,8 @@ mod ip_range;
 mod raw;
 pub use ip_range::IpRange;
 pub use raw::{
-    RawClients, RawDatabase, RawHttp, RawKeys, RawLimits, RawLog, RawPasswords, RawRedis, RawRegistration, RawSessions,
-    RawSettings, RawTokens,
+    RawClients, RawDatabase, RawDevice, RawHttp, RawKeys, RawLimits, RawLog, RawPar, RawPasswords, RawRedis,
+    RawRegistration, RawSessions, RawSettings, RawTokens,
 };
 
 /// A configuration problem, with the key it concerns.
@@ -101,8 +101,18 @@ pub struct Settings {
     pub clients: ClientSettings,
     pub sessions: SessionSettings,
     pub par: ParSettings,
+    pub device: DeviceSettings,
     pub limits: LimitSettings,
     pub log: LogSettings,
+}
+
+/// Validated `[device]` (RFC 8628).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceSettings {
+    /// Lifetime of a device code and its user code, in seconds (10 to 3600).
+    pub code_ttl: i64,
+    /// The least seconds between two polls (1 to 60), shorter than `code_ttl`.
+    pub interval: i64,
 }
 
 /// At most `max` events per `window` seconds (a fixed window that starts at the first event).
@@ -134,6 +144,22 @@ pub struct LimitSettings {
     /// Bytes of pending sign-ins the in-process cache may hold (`MemoryCache::with_budget`).
     pub pending_sign_ins_memory: usize,
     pub fallback_entries: usize,
+}
+
+impl RawDevice {
+    fn validate(&self) -> Result<DeviceSettings, ConfigError> {
+        // At most an hour: the longer a user code lives, the more of them a guesser can aim at (RFC 8628 §5.1).
+        if !(10..=3600).contains(&self.code_ttl_seconds) {
+            return Err(invalid("device.code_ttl_seconds", "must be between 10 and 3600"));
+        }
+        if !(1..=60).contains(&self.interval_seconds) || self.interval_seconds >= self.code_ttl_seconds {
+            return Err(invalid(
+                "device.interval_seconds",
+                "must be between 1 and 60, and less than device.code_ttl_seconds",
+            ));
+        }
+        Ok(DeviceSettings { code_ttl: self.code_ttl_seconds, interval: self.interval_seconds })
+    }
 }
 
 impl RawLimits {
@@ -533,6 +559,7 @@ impl RawSettings {
                 },
                 required: self.par.required,
             },
+            device: self.device.validate()?,
             limits: self.limits.validate()?,
             log: LogSettings { json, level: log_level(&self.log.level)?, access: self.log.access },
         })

@@ -23,8 +23,25 @@ pub struct RawSettings {
     pub clients: RawClients,
     pub sessions: RawSessions,
     pub par: RawPar,
+    pub device: RawDevice,
     pub limits: RawLimits,
     pub log: RawLog,
+}
+
+/// The device authorization grant (RFC 8628).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDevice {
+    /// How long a device code and its user code are good for (`expires_in`).
+    pub code_ttl_seconds: i64,
+    /// The least time between two polls of the token endpoint (`interval`).
+    pub interval_seconds: i64,
+}
+
+impl Default for RawDevice {
+    fn default() -> Self {
+        Self { code_ttl_seconds: 600, interval_seconds: 5 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -233,6 +250,7 @@ impl Default for RawSettings {
             clients: RawClients::default(),
             sessions: RawSessions::default(),
             par: RawPar::default(),
+            device: RawDevice::default(),
             limits: RawLimits::default(),
             log: RawLog::default(),
         }

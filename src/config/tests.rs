@@ -71,6 +71,26 @@ fn client_assertions_may_be_held_to_the_issuer() {
 }
 
 #[test]
+fn device_settings_default_to_ten_minutes_and_five_seconds_and_are_checked() {
+    let s = load("", &[]).unwrap();
+    assert_eq!(s.device, DeviceSettings { code_ttl: 600, interval: 5 });
+    let s = load("[device]\ncode_ttl_seconds = 1800\ninterval_seconds = 10", &[]).unwrap();
+    assert_eq!(s.device, DeviceSettings { code_ttl: 1800, interval: 10 });
+    let s = load("", &[("DEVICE__INTERVAL_SECONDS", "2")]).unwrap();
+    assert_eq!(s.device.interval, 2);
+    for (toml, key) in [
+        ("[device]\ncode_ttl_seconds = 5", "device.code_ttl_seconds"),
+        ("[device]\ncode_ttl_seconds = 3601", "device.code_ttl_seconds"),
+        ("[device]\ninterval_seconds = 0", "device.interval_seconds"),
+        ("[device]\ninterval_seconds = 61", "device.interval_seconds"),
+        ("[device]\ncode_ttl_seconds = 20\ninterval_seconds = 20", "device.interval_seconds"),
+    ] {
+        let e = load(toml, &[]).unwrap_err().to_string();
+        assert!(e.contains(key), "{toml}: {e}");
+    }
+}
+
+#[test]
 fn retired_keys_outlive_the_longest_client_access_token() {
     let s = load("[tokens]\naccess_token_ttl_seconds = 300\nid_token_ttl_seconds = 60", &[]).unwrap();
     assert_eq!(

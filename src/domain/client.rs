@@ -93,6 +93,9 @@ impl fmt::Display for ApplicationType {
     }
 }
 
+/// The wire name of the device authorization grant (RFC 8628 §3.4).
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
 /// Grant types a client may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -103,6 +106,9 @@ pub enum GrantType {
     RefreshToken,
     /// RFC 6749 §4.4.
     ClientCredentials,
+    /// RFC 8628 §3.4: the device authorization grant.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
 }
 
 impl GrantType {
@@ -112,6 +118,7 @@ impl GrantType {
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
+            Self::DeviceCode => DEVICE_CODE_GRANT,
         }
     }
 }
@@ -123,6 +130,7 @@ impl FromStr for GrantType {
             "authorization_code" => Ok(Self::AuthorizationCode),
             "refresh_token" => Ok(Self::RefreshToken),
             "client_credentials" => Ok(Self::ClientCredentials),
+            DEVICE_CODE_GRANT => Ok(Self::DeviceCode),
             other => Err(format!("unsupported grant type {other:?}")),
         }
     }
@@ -283,10 +291,12 @@ mod tests {
         for m in ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] {
             assert_eq!(m.parse::<ClientAuthMethod>().unwrap().as_str(), m);
         }
-        for g in ["authorization_code", "refresh_token", "client_credentials"] {
+        for g in ["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE_GRANT] {
             assert_eq!(g.parse::<GrantType>().unwrap().as_str(), g);
         }
         assert!("implicit".parse::<GrantType>().is_err());
+        assert!("device_code".parse::<GrantType>().is_err(), "only the URN names the device grant");
+        assert_eq!(serde_json::to_value(GrantType::DeviceCode).unwrap(), DEVICE_CODE_GRANT);
         for t in ["web", "native"] {
             assert_eq!(t.parse::<ApplicationType>().unwrap().as_str(), t);
         }

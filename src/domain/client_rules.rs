@@ -46,7 +46,9 @@ pub enum ClientRuleError {
     #[error("authorization_code clients need at least one redirect URI")]
     CodeWithoutRedirectUri,
     /// `refresh_token` alone yields nothing to refresh.
-    #[error("refresh_token needs authorization_code: there is no other way to get a first refresh token")]
+    #[error(
+        "refresh_token needs authorization_code or the device_code grant: there is no other way to get a first refresh token"
+    )]
     RefreshWithoutCode,
     /// `private_key_jwt` without keys.
     #[error("private_key_jwt clients need their public keys: jwks or jwks_uri")]
@@ -137,7 +139,10 @@ pub fn check_client(client: &Client) -> Result<(), ClientRuleError> {
     if client.allows_grant(GrantType::AuthorizationCode) && client.redirect_uris.is_empty() {
         return Err(ClientRuleError::CodeWithoutRedirectUri);
     }
-    if client.allows_grant(GrantType::RefreshToken) && !client.allows_grant(GrantType::AuthorizationCode) {
+    // A device-only client (RFC 8628) needs no redirect URI, and its first refresh token comes from the device
+    // grant; public clients may use it (a TV or a command-line tool keeps no secret, and has no PKCE there).
+    let first_refresh = client.allows_grant(GrantType::AuthorizationCode) || client.allows_grant(GrantType::DeviceCode);
+    if client.allows_grant(GrantType::RefreshToken) && !first_refresh {
         return Err(ClientRuleError::RefreshWithoutCode);
     }
     let keys = (client.metadata.jwks.is_some(), client.metadata.jwks_uri.is_some());
@@ -224,6 +229,41 @@ mod tests {
                 c.scope = Scope::parse("openid tessera:admin").unwrap();
             }),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn a_device_client_needs_no_redirect_uri_may_be_public_and_may_refresh() {
+        let device = |c: &mut Client| {
+            c.grant_types = vec![GrantType::RefreshToken, GrantType::DeviceCode];
+            c.redirect_uris.clear();
+        };
+        assert_eq!(check(device), Ok(()));
+        assert_eq!(
+            check(|c| {
+                device(c);
+                c.auth_method = ClientAuthMethod::None;
+                c.secret_hash = None;
+            }),
+            Ok(())
+        );
+        assert_eq!(check(|c| c.grant_types = vec![GrantType::DeviceCode]), Ok(()));
+        // The other rules still hold next to it.
+        assert_eq!(
+            check(|c| {
+                device(c);
+                c.grant_types.push(GrantType::AuthorizationCode);
+            }),
+            Err(ClientRuleError::CodeWithoutRedirectUri)
+        );
+        assert_eq!(
+            check(|c| {
+                device(c);
+                c.auth_method = ClientAuthMethod::None;
+                c.secret_hash = None;
+                c.grant_types.push(GrantType::ClientCredentials);
+            }),
+            Err(ClientRuleError::PublicClientCredentials)
         );
     }
 

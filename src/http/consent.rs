@@ -15,7 +15,7 @@ use askama::Template;
 use serde_json::json;
 
 /// Only https links from client metadata are shown; anything else could be `javascript:`.
-fn https_only(u: &Option<String>) -> Option<String> {
+pub(super) fn https_only(u: &Option<String>) -> Option<String> {
     u.as_ref().filter(|u| url::Url::parse(u).is_ok_and(|p| p.scheme() == "https")).cloned()
 }
 

@@ -1,5 +1,7 @@
-//! `GET` and `POST /login`: the sign-in of a pending authorization (`interaction=…`), or the sign-in that
-//! leads to the account page (`return=account`, a fixed target: never a URL taken from the request).
+//! `GET` and `POST /login`: the sign-in of a pending authorization (`interaction=…`), the sign-in that leads to
+//! the account page (`return=account`), or the one that leads back to the device verification page with the code
+//! entered there (`return=device&user_code=…`): fixed targets, never a URL taken from the request (the code is
+//! parsed as a user code, and its normal form goes into the link back).
 use super::authorize::step_response;
 use super::interaction_pages::{
     check_form, cookies_blocked, expired, forbidden, from_another_origin, invalid_link, load,
@@ -12,6 +14,7 @@ use crate::domain::password::Password;
 use crate::domain::secret::random_token;
 use crate::oauth::account::{account_login_csrf, account_login_csrf_matches};
 use crate::oauth::audit::EventFacts;
+use crate::oauth::device::UserCode;
 use crate::oauth::discovery::paths;
 use crate::oauth::interaction::Interaction;
 use crate::oauth::limits::Lock;
@@ -27,6 +30,8 @@ const FAILED: &str = "That username and password do not match. Try again.";
 
 /// The `return` value of a sign-in that leads to the account page.
 pub const RETURN_TO_ACCOUNT: &str = "account";
+/// The `return` value of a sign-in that leads back to the device verification page.
+pub const RETURN_TO_DEVICE: &str = "device";
 
 /// Where a sign-in continues.
 enum Target {
@@ -34,15 +39,22 @@ enum Target {
     Authorize(String, Box<Interaction>),
     /// The account page.
     Account,
+    /// The device verification page, with the code entered there.
+    Device(UserCode),
 }
 
 impl Target {
     fn client_id(&self) -> Option<String> {
         match self {
             Self::Authorize(_, i) => Some(i.request.client_id.as_str().to_owned()),
-            Self::Account => None,
+            Self::Account | Self::Device(_) => None,
         }
     }
+}
+
+/// The code of a `return=device` sign-in, from its query or form: `None` when absent or not a user code.
+fn device_code_of(params: &Params) -> Option<UserCode> {
+    params.get("user_code").and_then(|c| UserCode::parse(c).ok())
 }
 
 /// `GET /login?interaction=…` or `GET /login?return=account`: the form (for the account page, only when the
@@ -58,9 +70,17 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             Some(RETURN_TO_ACCOUNT) => {
                 return match super::account::current(&req, &state).await {
                     Ok(Some(_)) => see_other(paths::ACCOUNT),
-                    Ok(None) => account_form(&req, &state, String::new(), StatusCode::OK, None),
+                    Ok(None) => account_form(&req, &state, None, String::new(), StatusCode::OK, None),
                     Err(resp) => resp,
                 }
+            }
+            Some(RETURN_TO_DEVICE) => {
+                let Some(code) = device_code_of(&q) else { return invalid_link(&req) };
+                return match super::account::current(&req, &state).await {
+                    Ok(Some(_)) => see_other(&super::device::page_for(&code)),
+                    Ok(None) => account_form(&req, &state, Some(&code), String::new(), StatusCode::OK, None),
+                    Err(resp) => resp,
+                };
             }
             Some(_) => return invalid_link(&req),
             None => {}
@@ -80,16 +100,18 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         return_to: None,
         csrf: interaction.csrf.clone(),
         username: interaction.request.login_hint.clone().unwrap_or_default(),
+        user_code: None,
         error: None,
     };
     page(StatusCode::OK, view.render())
 }
 
-/// The sign-in form that leads to the account page. Its CSRF token is bound to the browser-binding cookie,
-/// set here when the browser has none.
+/// The sign-in form that leads to the account page, or back to the device verification page with `device`'s
+/// code. Its CSRF token is bound to the browser-binding cookie, set here when the browser has none.
 fn account_form(
     req: &HttpRequest,
     state: &AppState,
+    device: Option<&UserCode>,
     username: String,
     status: StatusCode,
     error: Option<String>,
@@ -101,9 +123,10 @@ fn account_form(
     let view = LoginPage {
         client_name: None,
         interaction: String::new(),
-        return_to: Some(RETURN_TO_ACCOUNT),
+        return_to: Some(if device.is_some() { RETURN_TO_DEVICE } else { RETURN_TO_ACCOUNT }),
         csrf: account_login_csrf(&browser),
         username,
+        user_code: device.map(|c| c.as_str().to_owned()),
         error,
     };
     let mut resp = page(status, view.render());
@@ -118,7 +141,12 @@ fn account_form(
 /// Where a posted sign-in form continues, once it is known to come from our own page.
 #[allow(clippy::result_large_err)]
 async fn target(req: &HttpRequest, state: &AppState, f: &Params) -> Result<Target, HttpResponse> {
-    if f.get("interaction").is_none() && f.get("return") == Some(RETURN_TO_ACCOUNT) {
+    let fixed = match (f.get("interaction"), f.get("return")) {
+        (None, Some(RETURN_TO_ACCOUNT)) => Some(Target::Account),
+        (None, Some(RETURN_TO_DEVICE)) => Some(Target::Device(device_code_of(f).ok_or_else(|| invalid_link(req))?)),
+        _ => None,
+    };
+    if let Some(fixed) = fixed {
         let browser = state.cookies.read_browser(req);
         if browser.is_none() && !from_another_origin(req, state) {
             // The form came with the browser cookie: a post from our page without it means cookies are blocked.
@@ -132,7 +160,7 @@ async fn target(req: &HttpRequest, state: &AppState, f: &Params) -> Result<Targe
             );
             return Err(forbidden(req));
         }
-        return Ok(Target::Account);
+        return Ok(fixed);
     }
     if f.get("interaction").is_none() {
         return Err(if f.get("return").is_some() { invalid_link(req) } else { expired(req) });
@@ -228,6 +256,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             step_response(&req, &state, state.provider.after_login(id, *interaction, &session, now).await)
         }
         Target::Account => see_other(paths::ACCOUNT),
+        Target::Device(code) => see_other(&super::device::page_for(&code)),
     };
     if let Err(e) = resp.add_cookie(&state.cookies.session(cookie.expose().to_owned())) {
         tracing::error!(error = %e, "cannot set the session cookie");
@@ -262,7 +291,8 @@ async fn form_again(
         ),
     };
     let mut resp = match target {
-        Target::Account => account_form(req, state, username, status, Some(error)),
+        Target::Account => account_form(req, state, None, username, status, Some(error)),
+        Target::Device(code) => account_form(req, state, Some(code), username, status, Some(error)),
         Target::Authorize(id, interaction) => {
             let client_name = match state.provider.interaction_client(interaction).await {
                 Ok(c) => c.name,
@@ -274,6 +304,7 @@ async fn form_again(
                 return_to: None,
                 csrf: interaction.csrf.clone(),
                 username,
+                user_code: None,
                 error: Some(error),
             };
             page(status, view.render())

@@ -10,6 +10,7 @@ pub mod body;
 pub mod consent;
 pub mod cookies;
 pub mod cors;
+pub mod device;
 pub mod form;
 pub mod health;
 mod interaction_pages;
@@ -115,6 +116,16 @@ fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
         metrics,
         paths::PAR,
         web::resource(paths::PAR).route(web::post().to(par::post)).route(cors::preflight("POST")).wrap(cors::headers()),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::DEVICE_AUTHORIZATION,
+        web::resource(paths::DEVICE_AUTHORIZATION).route(web::post().to(device::authorization)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::DEVICE,
+        get(paths::DEVICE, device::get).route(web::post().to(device::post)),
     ))
     .service(metrics::metered(
         metrics,

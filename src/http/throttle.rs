@@ -79,6 +79,20 @@ pub async fn token_request(
     checked.err().map(|limited| refused("token", ip, limited))
 }
 
+/// `POST /device_authorization`: as `/token`, per client IP and per claimed `client_id`. `Some` is the answer
+/// when refused.
+pub async fn device_authorization(
+    req: &HttpRequest,
+    state: &AppState,
+    params: &Params,
+    authorization: Option<&str>,
+) -> Option<HttpResponse> {
+    let ip = ip(req, state);
+    let now = crate::domain::now();
+    let checked = state.provider.limits.check_device_authorization(params, authorization, ip, now).await;
+    checked.err().map(|limited| refused("device_authorization", ip, limited))
+}
+
 /// `POST /revoke` and `POST /introspect` with a client assertion: refused while the client IP is locked out of
 /// assertions there. `Some` is the answer when refused.
 pub async fn assertion(req: &HttpRequest, state: &AppState, endpoint: AssertionEndpoint) -> Option<HttpResponse> {

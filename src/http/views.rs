@@ -16,6 +16,8 @@ pub struct LoginPage {
     pub csrf: String,
     /// Pre-filled username (`login_hint`, or what was typed before a failure).
     pub username: String,
+    /// For the sign-in of the device verification page: the code entered (hidden field), to go back to it.
+    pub user_code: Option<String>,
     /// A failure to show, if any.
     pub error: Option<String>,
 }
@@ -54,6 +56,56 @@ pub struct ConsentPage {
     pub interaction: String,
     /// CSRF token.
     pub csrf: String,
+}
+
+/// The verification page of the device grant (RFC 8628 §3.3): the code entry form.
+#[derive(Template)]
+#[template(path = "device.html")]
+pub struct DevicePage {
+    /// The code as shown (`XXXX-XXXX`) when the link carried one, else empty.
+    pub user_code: String,
+    /// CSRF token (hidden field), bound to the browser cookie.
+    pub csrf: String,
+    /// What went wrong with the code entered, if anything.
+    pub error: Option<String>,
+}
+
+/// The approval page of the device grant: who asks for what, with the warning of RFC 8628 §5.4.
+#[derive(Template)]
+#[template(path = "device_confirm.html")]
+pub struct DeviceConfirmPage {
+    /// The app asking, by name.
+    pub client_name: String,
+    /// Its website, when registered (https only).
+    pub client_uri: Option<String>,
+    /// Its logo, only when https.
+    pub logo_uri: Option<String>,
+    /// Its privacy policy.
+    pub policy_uri: Option<String>,
+    /// Its terms of service.
+    pub tos_uri: Option<String>,
+    /// The requested scopes.
+    pub scopes: Vec<ScopeLine>,
+    /// Whether it asks to keep access while the user is away (`offline_access`).
+    pub offline: bool,
+    /// Who is signed in.
+    pub username: String,
+    /// The code, in its normal form (hidden field).
+    pub user_code: String,
+    /// The code as the device shows it.
+    pub user_code_shown: String,
+    /// CSRF token (hidden field), bound to the session cookie.
+    pub csrf: String,
+}
+
+/// After the answer: go back to the device, or nothing happened.
+#[derive(Template)]
+#[template(path = "device_done.html")]
+pub struct DeviceDonePage {
+    /// Whether the device was approved.
+    pub approved: bool,
+    /// The app, by name.
+    pub client_name: String,
 }
 
 /// An error the user sees instead of being redirected (an untrusted redirect URI, an expired link, …).

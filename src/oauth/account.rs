@@ -24,14 +24,14 @@ use subtle::ConstantTimeEq;
 /// Longest cookie or session reference looked up; anything longer names nothing of ours.
 const MAX_REFERENCE: usize = 128;
 
-fn bound_token(label: &[u8], cookie: &str) -> String {
+pub(crate) fn bound_token(label: &[u8], cookie: &str) -> String {
     let mut h = Sha256::new();
     h.update(label);
     h.update(cookie.as_bytes());
     URL_SAFE_NO_PAD.encode(h.finalize())
 }
 
-fn matches(expected: &str, presented: &str) -> bool {
+pub(crate) fn matches(expected: &str, presented: &str) -> bool {
     expected.as_bytes().ct_eq(presented.as_bytes()).into()
 }
 

@@ -6,6 +6,31 @@ pub fn code(code_hash: &str) -> String {
     format!("code:{code_hash}")
 }
 
+/// A device authorization request (RFC 8628), by the hash of its device code: what it asks for, until it expires.
+pub fn device(device_code_hash: &str) -> String {
+    format!("device:{device_code_hash}")
+}
+
+/// The device authorization a user code stands for, by the hash of the user code: the hash of its device code.
+pub fn device_user_code(user_code_hash: &str) -> String {
+    format!("device-user-code:{user_code_hash}")
+}
+
+/// The user's answer to a device authorization, written once.
+pub fn device_decision(device_code_hash: &str) -> String {
+    format!("device-decision:{device_code_hash}")
+}
+
+/// When a device last polled for its tokens, and the interval it must keep.
+pub fn device_poll(device_code_hash: &str) -> String {
+    format!("device-poll:{device_code_hash}")
+}
+
+/// The mark that an approved device code has been exchanged for tokens, written once.
+pub fn device_redeemed(device_code_hash: &str) -> String {
+    format!("device-redeemed:{device_code_hash}")
+}
+
 /// A pending authorization request while the user signs in and consents.
 pub fn interaction(id: &str) -> String {
     format!("interaction:{id}")

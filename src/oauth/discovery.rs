@@ -1,6 +1,7 @@
 //! The provider metadata (OpenID Connect Discovery 1.0, RFC 8414), and the endpoint paths it shares with
 //! the route table so the two cannot drift apart.
 use super::client_assertion::SIGNING_ALGS;
+use crate::domain::client::DEVICE_CODE_GRANT;
 use crate::jose::key::ALG_RS256;
 use serde::Serialize;
 use url::Url;
@@ -23,6 +24,10 @@ pub mod paths {
     pub const AUTHORIZE: &str = "/authorize";
     /// Token endpoint.
     pub const TOKEN: &str = "/token";
+    /// Device authorization endpoint (RFC 8628 §3.1).
+    pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
+    /// The verification page where the user enters a device's code (RFC 8628 §3.3).
+    pub const DEVICE: &str = "/device";
     /// UserInfo endpoint.
     pub const USERINFO: &str = "/userinfo";
     /// Login page.
@@ -59,6 +64,7 @@ pub struct ProviderMetadata {
     issuer: String,
     authorization_endpoint: String,
     token_endpoint: String,
+    device_authorization_endpoint: String,
     userinfo_endpoint: String,
     jwks_uri: String,
     revocation_endpoint: String,
@@ -107,6 +113,7 @@ impl ProviderMetadata {
             issuer: issuer_string(issuer),
             authorization_endpoint: endpoint(issuer, paths::AUTHORIZE),
             token_endpoint: endpoint(issuer, paths::TOKEN),
+            device_authorization_endpoint: endpoint(issuer, paths::DEVICE_AUTHORIZATION),
             userinfo_endpoint: endpoint(issuer, paths::USERINFO),
             jwks_uri: endpoint(issuer, paths::JWKS),
             revocation_endpoint: endpoint(issuer, paths::REVOKE),
@@ -133,7 +140,7 @@ impl ProviderMetadata {
             scopes_supported: vec!["openid", "profile", "email", "offline_access"],
             response_types_supported: vec!["code"],
             response_modes_supported: vec!["query", "form_post"],
-            grant_types_supported: vec!["authorization_code", "refresh_token", "client_credentials"],
+            grant_types_supported: vec!["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE_GRANT],
             subject_types_supported: vec![SUBJECT_TYPE],
             id_token_signing_alg_values_supported: vec![ID_TOKEN_SIGNING_ALG],
             token_endpoint_auth_methods_supported: vec![
@@ -182,6 +189,8 @@ mod tests {
         let m = ProviderMetadata::new(&root, RegistrationMode::Open, false);
         assert_eq!(m.issuer, "http://127.0.0.1:8080");
         assert_eq!(m.jwks_uri, "http://127.0.0.1:8080/jwks");
+        assert_eq!(m.device_authorization_endpoint, "http://127.0.0.1:8080/device_authorization");
+        assert!(m.grant_types_supported.contains(&"urn:ietf:params:oauth:grant-type:device_code"));
     }
 
     #[test]

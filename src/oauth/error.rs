@@ -46,6 +46,12 @@ pub enum ErrorCode {
     InvalidRedirectUri,
     /// RFC 7591 §3.2.2: another client metadata value is not acceptable.
     InvalidClientMetadata,
+    /// RFC 8628 §3.5: the user has not answered yet; poll again.
+    AuthorizationPending,
+    /// RFC 8628 §3.5: polled sooner than the interval; poll again, 5 seconds more apart.
+    SlowDown,
+    /// RFC 8628 §3.5: the device code expired before it was approved.
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -73,6 +79,9 @@ impl ErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::InvalidRedirectUri => "invalid_redirect_uri",
             Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
         }
     }
 }

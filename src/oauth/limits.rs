@@ -16,6 +16,9 @@
 //! - The token endpoint (per claimed `client_id` and per IP) and registration (per IP) count every request.
 //!   Revocation and introspection count failed client assertions per IP (at the token endpoint's per-IP rate,
 //!   each on counters of its own): past the limit, assertions there are refused unchecked until the window ends.
+//! - The device authorization endpoint counts as the token endpoint does, on counters of its own. User codes
+//!   entered on the verification page that find nothing count per IP at the rate of failed sign-ins: past the
+//!   limit, the IP is refused unchecked until the window ends (RFC 8628 §5.1).
 //! - The authorization endpoint (per IP) counts the requests that store a new pending sign-in, each of which the
 //!   cache keeps for half an hour: not those answered from a session, nor those refused.
 //!
@@ -206,6 +209,49 @@ impl Limiter {
             self.hit(&cache_keys::limit("token-client", &name_subject(&client)), rate, now).await?;
         }
         Ok(())
+    }
+
+    /// Counts a device authorization request (RFC 8628 §3.1) as a token request is counted (the same rates, per
+    /// IP and per claimed `client_id`), on counters of its own: a device's polls do not use up its requests.
+    pub async fn check_device_authorization(
+        &self,
+        params: &Params,
+        authorization: Option<&str>,
+        ip: Option<IpAddr>,
+        now: UnixTime,
+    ) -> Result<(), Limited> {
+        if let (Some(rate), Some(ip)) = (self.rules.token_ip, ip) {
+            self.hit(&cache_keys::limit("device-ip", &ip_subject(ip)), rate, now).await?;
+        }
+        if let (Some(rate), Some(client)) = (self.rules.token_client, claimed_client(params, authorization)) {
+            self.hit(&cache_keys::limit("device-client", &name_subject(&client)), rate, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Refused while the IP is locked out of entering user codes ([`Self::user_code_failed`]): checked before a
+    /// code is looked up (RFC 8628 §5.1). One cache read.
+    pub async fn check_user_code_entry(&self, ip: Option<IpAddr>, now: UnixTime) -> Result<(), Limited> {
+        let (Some(_), Some(ip)) = (self.rules.login_ip, ip) else { return Ok(()) };
+        let lock = cache_keys::limit("user-code-lock-ip", &ip_subject(ip));
+        match self.lock_in_force(&lock, LockScope::ClientIp, now).await {
+            Some(lock) => Err(Limited { retry_after: lock.retry_after }),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a user code entered from `ip` that found nothing, at the rate of failed sign-ins per IP (a code is a
+    /// short password): at the limit the IP is locked out of entering codes until the window ends, which is
+    /// returned.
+    pub async fn user_code_failed(&self, ip: Option<IpAddr>, now: UnixTime) -> Option<Limited> {
+        let (Some(rate), Some(ip)) = (self.rules.login_ip, ip) else { return None };
+        let subject = ip_subject(ip);
+        let (count, left) = self.incr(&cache_keys::limit("user-code-failures-ip", &subject), rate.window, now).await;
+        if count < rate.max {
+            return None;
+        }
+        self.set_until(&cache_keys::limit("user-code-lock-ip", &subject), now + left, now).await;
+        Some(Limited { retry_after: left })
     }
 
     /// Refused while the IP is locked out of client assertions at `endpoint` ([`Self::assertion_failed`]):

@@ -169,6 +169,43 @@ async fn failed_assertions_lock_an_ip_out_of_assertions_at_that_endpoint_until_t
 }
 
 #[tokio::test]
+async fn wrong_user_codes_lock_an_ip_out_of_code_entry_until_the_window_ends() {
+    for limiter in [Limiter::new(Arc::new(MemoryCache::default()), rules()), Limiter::new(Arc::new(Down), rules())] {
+        let (addr, other) = (ip("192.0.2.7"), ip("192.0.2.8"));
+        for i in 0..4 {
+            assert_eq!(limiter.check_user_code_entry(addr, T0 + i).await, Ok(()), "{i}");
+            assert_eq!(limiter.user_code_failed(addr, T0 + i).await, None, "{i}");
+        }
+        // The fifth wrong code reaches the limit of failed sign-ins per IP (5).
+        assert!(limiter.user_code_failed(addr, T0 + 4).await.is_some());
+        let refused = limiter.check_user_code_entry(addr, T0 + 10).await.unwrap_err();
+        assert!((50..=56).contains(&refused.retry_after), "{refused:?}");
+        assert_eq!(limiter.check_user_code_entry(other, T0 + 10).await, Ok(()), "another address");
+        // Sign-ins from the address are not locked by it.
+        assert!(limiter.begin_sign_in(addr, "alice", T0 + 10).await.is_ok());
+        assert_eq!(limiter.check_user_code_entry(addr, T0 + 65).await, Ok(()), "the window is over");
+        assert_eq!(limiter.check_user_code_entry(None, T0 + 10).await, Ok(()), "no IP, no IP limit");
+    }
+}
+
+#[tokio::test]
+async fn device_authorizations_count_like_token_requests_on_their_own_counters() {
+    let limiter = Limiter::new(Arc::new(MemoryCache::default()), rules());
+    let now = crate::domain::now();
+    let tv = params(&[("client_id", "tv")]);
+    for _ in 0..4 {
+        assert!(limiter.check_device_authorization(&tv, None, ip("192.0.2.1"), now).await.is_ok());
+    }
+    assert!(limiter.check_device_authorization(&tv, None, ip("192.0.2.2"), now).await.is_err(), "per client");
+    assert!(limiter.check_token_request(&tv, None, ip("192.0.2.1"), now).await.is_ok(), "polls count apart");
+    let other = params(&[("client_id", "other")]);
+    for _ in 0..2 {
+        assert!(limiter.check_device_authorization(&other, None, ip("192.0.2.1"), now).await.is_ok());
+    }
+    assert!(limiter.check_device_authorization(&other, None, ip("192.0.2.1"), now).await.is_err(), "per IP (6)");
+}
+
+#[tokio::test]
 async fn ip_failures_block_until_the_window_ends_and_successes_do_not_count() {
     let limiter = Limiter::new(Arc::new(MemoryCache::default()), rules());
     let addr = ip("203.0.113.5");

@@ -11,6 +11,7 @@ pub mod client_assertion;
 pub mod client_auth;
 pub mod client_keys;
 pub mod code;
+pub mod device;
 pub mod discovery;
 pub mod end_session;
 pub mod error;

@@ -59,6 +59,8 @@ pub struct Provider {
     pub session_ttl: i64,
     /// How long a browser session may go unused before it signs the user in no more; `None`: no limit.
     pub session_idle_timeout: Option<i64>,
+    /// The device authorization grant's code lifetime and polling interval.
+    pub device: crate::config::DeviceSettings,
     /// Clock skew tolerated on incoming JWTs, in seconds.
     pub leeway: i64,
     /// How often instances reload the key ring (`keys.refresh_seconds`): how long one may go on signing

@@ -379,10 +379,15 @@ pub trait RefreshTokenStore: Send + Sync {
     /// insert either commits first and is seen here, or waits for the insert to commit and then revokes the new
     /// token with the session's others. A withdrawal is looked for once the insert has committed (the token is
     /// then revoked), since it is committed before its revocation looks: one of the two sees the other.
+    ///
+    /// A grant bound to no session (`session_id` `None`: the device grant, approved in a browser the device is
+    /// not) is checked against the user's own cut-off instead (`revoked_before`, "sign out everywhere" and
+    /// disabling move it): one in or after the second it was issued in refuses it as
+    /// [`CodeGrantStanding::UserCannotSignIn`].
     async fn redeem_code_grant(
         &self,
         user_id: &UserId,
-        session_id: &str,
+        session_id: Option<&str>,
         client: (&ClientId, UnixTime),
         refresh: Option<&RefreshTokenRecord>,
         now: UnixTime,

@@ -15,6 +15,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+/// The device verification page (RFC 8628), in its own file to keep this one short.
+mod device;
+
 const USERNAME: &str = "alice";
 const PASSWORD: &str = "correct horse battery";
 const CLIENT_NAME: &str = "Browser App";

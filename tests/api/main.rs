@@ -10,6 +10,7 @@ mod cli;
 mod clients;
 mod config;
 mod cors;
+mod device;
 mod discovery;
 mod health;
 mod hostile;

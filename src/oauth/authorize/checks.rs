@@ -71,7 +71,7 @@ pub(super) fn response_type(params: &Params, client: &Client) -> Result<(), OAut
 
 /// The scope must be within what the client may ask for, and never [`ADMIN_SCOPE`]: that one is the admin
 /// client's own (client_credentials), and a user's consent cannot hand it to a user.
-pub(super) fn scope(params: &Params, client: &Client) -> Result<Scope, OAuthError> {
+pub(crate) fn scope(params: &Params, client: &Client) -> Result<Scope, OAuthError> {
     let scope = Scope::parse(params.get("scope").unwrap_or(""))
         .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e.to_string()))?;
     if scope.contains(ADMIN_SCOPE) {

@@ -5,6 +5,8 @@
 //! Until the client and its redirect URI are verified, errors are [`AuthorizeError::Page`]: an HTML page,
 //! never a redirect, so the endpoint cannot be used as an open redirector (RFC 9700 §4.11).
 mod checks;
+/// The scope check of the authorization endpoint, which the device authorization endpoint makes as well.
+pub(crate) use checks::scope as requested_scope;
 pub mod decide;
 
 pub use decide::{decide, Next, Progress};

@@ -152,7 +152,7 @@ impl Provider {
         // So may the client's tokens have been revoked (`clients revoke-tokens`), codes included.
         let storing = self.refresh_tokens.redeem_code_grant(
             &grant.user_id,
-            &grant.sid,
+            Some(&grant.sid),
             (&client.id, grant.issued_at_ms / 1000),
             refresh.as_ref().map(|(_, r)| r),
             now,

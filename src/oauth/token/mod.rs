@@ -1,6 +1,7 @@
 //! The token endpoint (RFC 6749 §3.2): client authentication, then one handler per grant type.
 mod authorization_code;
 mod client_credentials;
+pub mod device_code;
 mod refresh_token;
 pub(crate) mod resource;
 
@@ -62,6 +63,7 @@ impl Provider {
             GrantType::AuthorizationCode => self.authorization_code_grant(&client, &params, meta, now).await,
             GrantType::RefreshToken => self.refresh_token_grant(&client, &params, meta, now).await,
             GrantType::ClientCredentials => self.client_credentials_grant(&client, &params, now).await,
+            GrantType::DeviceCode => self.device_code_grant(&client, &params, now).await,
         }
     }
 

@@ -244,7 +244,8 @@ fn rotate_pg(
 /// The refresh token is inserted only when both checks hold; the statement returns the two checks.
 struct RedeemCodeGrantPg<'a> {
     user_id: &'a str,
-    session_id: &'a str,
+    /// `None` for a grant bound to no session, which the user's cut-off bounds instead.
+    session_id: Option<&'a str>,
     client_id: &'a str,
     code_issued_at: UnixTime,
     refresh: &'a RefreshTokenRow,
@@ -262,14 +263,22 @@ impl Query for RedeemCodeGrantPg<'_> {
 
 impl QueryFragment<Pg> for RedeemCodeGrantPg<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        use diesel::sql_types::{BigInt, Text};
+        use diesel::sql_types::{BigInt, Nullable, Text};
+        // One text for both kinds of grant (the statement is prepared once): without a session, the user's
+        // cut-off takes the session's place.
         out.push_sql("WITH standing AS (SELECT EXISTS (SELECT 1 FROM users WHERE id = ");
         out.push_bind_param::<Text, _>(self.user_id)?;
-        out.push_sql(" AND NOT disabled) AS user_can_sign_in, EXISTS (SELECT 1 FROM sessions WHERE id_hash = ");
-        out.push_bind_param::<Text, _>(self.session_id)?;
+        out.push_sql(" AND NOT disabled AND (CAST(");
+        out.push_bind_param::<Nullable<Text>, _>(&self.session_id)?;
+        out.push_sql(" AS TEXT) IS NOT NULL OR revoked_before IS NULL OR revoked_before < ");
+        out.push_bind_param::<BigInt, _>(&self.code_issued_at)?;
+        out.push_sql(")) AS user_can_sign_in, (CAST(");
+        out.push_bind_param::<Nullable<Text>, _>(&self.session_id)?;
+        out.push_sql(" AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE id_hash = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.session_id)?;
         out.push_sql(" AND NOT revoked AND expires_at > ");
         out.push_bind_param::<BigInt, _>(&self.now)?;
-        out.push_sql(" FOR SHARE) AS session_live, EXISTS (SELECT 1 FROM clients WHERE id = ");
+        out.push_sql(" FOR SHARE)) AS session_live, EXISTS (SELECT 1 FROM clients WHERE id = ");
         out.push_bind_param::<Text, _>(self.client_id)?;
         out.push_sql(" AND (revoked_before IS NULL OR revoked_before < ");
         out.push_bind_param::<BigInt, _>(&self.code_issued_at)?;
@@ -364,17 +373,22 @@ fn app_withdrawn_since(
 fn redeem_code_grant(
     conn: &mut AnyConnection,
     user_id: &str,
-    session_id: &str,
+    session_id: Option<&str>,
     (client_id, code_issued_at): (&str, UnixTime),
     refresh: Option<&RefreshTokenRow>,
     now: UnixTime,
 ) -> StoreResult<CodeGrantStanding> {
     let standing = |c: &mut AnyConnection| -> StoreResult<CodeGrantStanding> {
-        if load_user(c, user_id)?.is_none_or(|u| u.disabled) {
+        let Some(user) = load_user(c, user_id)?.filter(|u| !u.disabled) else {
             return Ok(CodeGrantStanding::UserCannotSignIn);
-        }
-        if !session_is_live(c, session_id, now)? {
-            return Ok(CodeGrantStanding::SessionEnded);
+        };
+        match session_id {
+            Some(sid) if !session_is_live(c, sid, now)? => return Ok(CodeGrantStanding::SessionEnded),
+            Some(_) => {}
+            None if user.revoked_before.is_some_and(|t| t >= code_issued_at) => {
+                return Ok(CodeGrantStanding::UserCannotSignIn)
+            }
+            None => {}
         }
         let revoked_before: Option<Option<i64>> =
             clients::table.find(client_id).select(clients::revoked_before).first(c).optional()?;
@@ -586,17 +600,18 @@ impl RefreshTokenStore for DieselStore {
     async fn redeem_code_grant(
         &self,
         user_id: &UserId,
-        session_id: &str,
+        session_id: Option<&str>,
         (client_id, code_issued_at): (&ClientId, UnixTime),
         refresh: Option<&RefreshTokenRecord>,
         now: UnixTime,
     ) -> StoreResult<CodeGrantStanding> {
-        let (user_id, session_id) = (user_id.as_str().to_owned(), session_id.to_owned());
+        let (user_id, session_id) = (user_id.as_str().to_owned(), session_id.map(str::to_owned));
         let client_id = client_id.as_str().to_owned();
         let row = refresh.map(row_from_record);
         self.db()
             .write(move |c| {
-                redeem_code_grant(c, &user_id, &session_id, (&client_id, code_issued_at), row.as_ref(), now)
+                let session_id = session_id.as_deref();
+                redeem_code_grant(c, &user_id, session_id, (&client_id, code_issued_at), row.as_ref(), now)
             })
             .await
     }

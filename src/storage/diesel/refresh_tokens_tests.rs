@@ -169,16 +169,19 @@ async fn a_code_grant_stands_while_its_user_and_session_do(backend: Backend) {
     };
 
     assert_eq!(
-        t.store.redeem_code_grant(&alice, "live", (&client, NOW), Some(&of_alice("rt1", "live")), NOW).await.unwrap(),
+        t.store
+            .redeem_code_grant(&alice, Some("live"), (&client, NOW), Some(&of_alice("rt1", "live")), NOW)
+            .await
+            .unwrap(),
         Live
     );
-    assert_eq!(t.store.redeem_code_grant(&alice, "live", (&client, NOW), None, NOW).await.unwrap(), Live);
+    assert_eq!(t.store.redeem_code_grant(&alice, Some("live"), (&client, NOW), None, NOW).await.unwrap(), Live);
     for sid in ["ended", "logged-out", "unknown"] {
         let standing =
-            t.store.redeem_code_grant(&alice, sid, (&client, NOW), Some(&of_alice(sid, sid)), NOW).await.unwrap();
+            t.store.redeem_code_grant(&alice, Some(sid), (&client, NOW), Some(&of_alice(sid, sid)), NOW).await.unwrap();
         assert_eq!(standing, SessionEnded, "{sid}");
         assert_eq!(
-            t.store.redeem_code_grant(&alice, sid, (&client, NOW), None, NOW).await.unwrap(),
+            t.store.redeem_code_grant(&alice, Some(sid), (&client, NOW), None, NOW).await.unwrap(),
             SessionEnded,
             "{sid}"
         );
@@ -186,8 +189,11 @@ async fn a_code_grant_stands_while_its_user_and_session_do(backend: Backend) {
     }
     let alice_name = crate::domain::Username::parse("alice").unwrap();
     t.store.set_user_disabled(&alice_name, true, NOW).await.unwrap();
-    let standing =
-        t.store.redeem_code_grant(&alice, "other", (&client, NOW), Some(&of_alice("rt2", "other")), NOW).await.unwrap();
+    let standing = t
+        .store
+        .redeem_code_grant(&alice, Some("other"), (&client, NOW), Some(&of_alice("rt2", "other")), NOW)
+        .await
+        .unwrap();
     assert_eq!(standing, UserCannotSignIn);
     assert!(by_id(&t, "rt1").await.is_some());
     assert!(by_id(&t, "rt2").await.is_none(), "nothing is stored for a disabled user");
@@ -200,7 +206,9 @@ async fn a_code_grant_stands_while_its_client_does(backend: Backend) {
     t.store.set_client_revoked_before(&client, NOW).await.unwrap();
     let redeem = |issued_at: UnixTime, refresh: Option<RefreshTokenRecord>| {
         let (t, alice, client) = (&t, &alice, &client);
-        async move { t.store.redeem_code_grant(alice, "sid", (client, issued_at), refresh.as_ref(), NOW).await.unwrap() }
+        async move {
+            t.store.redeem_code_grant(alice, Some("sid"), (client, issued_at), refresh.as_ref(), NOW).await.unwrap()
+        }
     };
     // Issued in the cut-off's second or before: revoked with the client's tokens.
     assert_eq!(redeem(NOW, Some(record.clone())).await, CodeGrantStanding::ClientRevoked);
@@ -209,7 +217,7 @@ async fn a_code_grant_stands_while_its_client_does(backend: Backend) {
     assert_eq!(redeem(NOW + 1, Some(record)).await, CodeGrantStanding::Live);
     assert!(by_id(&t, "rt").await.is_some());
     let gone = ClientId::parse("gone").unwrap();
-    let standing = t.store.redeem_code_grant(&alice, "sid", (&gone, NOW + 1), None, NOW).await.unwrap();
+    let standing = t.store.redeem_code_grant(&alice, Some("sid"), (&gone, NOW + 1), None, NOW).await.unwrap();
     assert_eq!(standing, CodeGrantStanding::ClientRevoked, "a removed client");
 }
 
@@ -222,7 +230,9 @@ async fn a_code_grant_stands_until_the_user_withdraws_the_app(backend: Backend) 
     t.store.withdraw_grant(&alice, &client, NOW, NOW + 600).await.unwrap();
     let redeem = |issued_at: UnixTime, refresh: Option<RefreshTokenRecord>| {
         let (t, alice, client) = (&t, &alice, &client);
-        async move { t.store.redeem_code_grant(alice, "sid", (client, issued_at), refresh.as_ref(), NOW).await.unwrap() }
+        async move {
+            t.store.redeem_code_grant(alice, Some("sid"), (client, issued_at), refresh.as_ref(), NOW).await.unwrap()
+        }
     };
     // Issued in the cut-off's second or before.
     assert_eq!(redeem(NOW, Some(record.clone())).await, CodeGrantStanding::AppWithdrawn);
@@ -233,6 +243,37 @@ async fn a_code_grant_stands_until_the_user_withdraws_the_app(backend: Backend) 
         RefreshTokenRecord { id: "rt2".into(), token_hash: "hash-rt2".into(), family_id: "f2".into(), ..record };
     assert_eq!(redeem(NOW + 1, Some(later)).await, CodeGrantStanding::Live);
     assert!(by_id(&t, "rt2").await.is_some_and(|rt| !rt.revoked));
+}
+
+/// A grant bound to no session (the device grant) outlives every session, but not the user's cut-off: issued
+/// in the second of "sign out everywhere" or before, it is refused and nothing is stored.
+async fn a_grant_without_a_session_stands_until_the_users_cut_off(backend: Backend) {
+    use crate::storage::UserStore;
+    let (t, alice, record) = alice_in_session(backend).await;
+    let client = record.client_id.clone();
+    let unbound = |id: &str| RefreshTokenRecord {
+        id: id.into(),
+        token_hash: format!("hash-{id}"),
+        family_id: format!("f-{id}"),
+        session_id: None,
+        ..record.clone()
+    };
+    let redeem = |issued_at: UnixTime, refresh: Option<RefreshTokenRecord>| {
+        let (t, alice, client) = (&t, &alice, &client);
+        async move { t.store.redeem_code_grant(alice, None, (client, issued_at), refresh.as_ref(), NOW).await.unwrap() }
+    };
+    assert_eq!(redeem(NOW, Some(unbound("d1"))).await, CodeGrantStanding::Live);
+    assert!(by_id(&t, "d1").await.is_some_and(|rt| rt.session_id.is_none()));
+    t.store.set_user_revoked_before(&alice, NOW).await.unwrap();
+    assert_eq!(redeem(NOW, Some(unbound("d2"))).await, CodeGrantStanding::UserCannotSignIn);
+    assert_eq!(redeem(NOW - 5, None).await, CodeGrantStanding::UserCannotSignIn);
+    assert!(by_id(&t, "d2").await.is_none(), "nothing is stored past the user's cut-off");
+    assert_eq!(redeem(NOW + 1, Some(unbound("d3"))).await, CodeGrantStanding::Live);
+    // A grant bound to a session is judged by its session, as before.
+    assert_eq!(
+        t.store.redeem_code_grant(&alice, Some("sid"), (&client, NOW - 5), None, NOW).await.unwrap(),
+        CodeGrantStanding::Live
+    );
 }
 
 /// A database where alice is signed in (session `sid`), and a refresh token `rt` of hers for that session,
@@ -298,10 +339,9 @@ async fn a_code_grant_waits_for_a_logout_in_flight(backend: Backend) {
     .await;
     let store = t.store.clone();
     let (user, grant) = (alice.clone(), record.clone());
-    let redeeming =
-        tokio::spawn(
-            async move { store.redeem_code_grant(&user, "sid", (&grant.client_id, NOW), Some(&grant), NOW).await },
-        );
+    let redeeming = tokio::spawn(async move {
+        store.redeem_code_grant(&user, Some("sid"), (&grant.client_id, NOW), Some(&grant), NOW).await
+    });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!redeeming.is_finished(), "the grant waits for the logout in flight");
     go.send(()).unwrap();
@@ -318,7 +358,7 @@ async fn a_logout_waits_for_a_code_grant_in_flight(backend: Backend) {
     let row = row_from_record(&record);
     let (go, redeeming) = hold_open(&t, move |c| {
         assert_eq!(
-            redeem_code_grant(c, alice.as_str(), "sid", (row.client_id.as_str(), NOW), Some(&row), NOW)?,
+            redeem_code_grant(c, alice.as_str(), Some("sid"), (row.client_id.as_str(), NOW), Some(&row), NOW)?,
             CodeGrantStanding::Live
         );
         Ok(())
@@ -520,6 +560,7 @@ both_backends!(
     a_code_grant_stands_while_its_user_and_session_do,
     a_code_grant_stands_while_its_client_does,
     a_code_grant_stands_until_the_user_withdraws_the_app,
+    a_grant_without_a_session_stands_until_the_users_cut_off,
     a_logout_waits_for_a_code_grant_in_flight,
     a_code_grant_waits_for_a_logout_in_flight,
     failed_rotation_rolls_back,

@@ -1,0 +1,276 @@
+//! The device authorization grant (RFC 8628) at the edge: `POST /device_authorization` (JSON, for the device)
+//! and the verification page `GET`/`POST /device` (HTML, for the user's browser).
+//!
+//! The page takes the code (from the form, or from the link of `verification_uri_complete`, which only fills the
+//! form in), sends a signed-out browser through the sign-in and back (`/login?return=device&user_code=…`), then
+//! always asks: the approval page names the app and what it asks for, and warns that a code someone else gave
+//! is a way into the account (RFC 8628 §5.4). Codes that find nothing count against the client IP
+//! (`limits.login_ip_*`, RFC 8628 §5.1). The forms carry CSRF tokens bound to a cookie (the browser cookie for
+//! the code entry, the session cookie for the answer) and must come from our own page.
+use super::consent::https_only;
+use super::interaction_pages::{cookies_blocked, forbidden, from_another_origin};
+use super::login::RETURN_TO_DEVICE;
+use super::meta::request_meta;
+use super::render::{error_page, json_error, message_page, page, see_other, wait_words};
+use super::throttle;
+use super::views::{describe_scope, DeviceConfirmPage, DeviceDonePage, DevicePage, ScopeLine};
+use super::{form, AppState};
+use crate::domain::secret::random_token;
+use crate::domain::Scope;
+use crate::oauth::device::{
+    device_approval_csrf, device_approval_csrf_matches, device_entry_csrf, device_entry_csrf_matches, DeviceAnswer,
+    DeviceLookup, PendingDevice, UserCode,
+};
+use crate::oauth::discovery::paths;
+use crate::oauth::limits::Limited;
+use crate::oauth::params::Params;
+use crate::oauth::session::SignedIn;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+/// What the page says when a code finds nothing.
+const NOT_FOUND: &str = "That code is not valid: it may have expired or been used already. Check the code on your \
+                         device, or start again there to get a new one.";
+
+/// `POST /device_authorization`: JSON, never cached; counted as token requests are, on counters of its own.
+#[tracing::instrument(name = "device authorization", skip_all)]
+pub async fn authorization(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    let params = match form::read(&req, body) {
+        Ok(p) => p,
+        Err(e) => return json_error(&e),
+    };
+    let authorization = match super::authorization::header(&req) {
+        Ok(h) => h.and_then(|v| v.to_str().ok()),
+        Err(e) => return json_error(&e),
+    };
+    if let Some(refused) = throttle::device_authorization(&req, &state, &params, authorization).await {
+        return refused;
+    }
+    match state.provider.device_authorization(params, authorization, crate::domain::now()).await {
+        Ok(r) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"))
+            .json(r),
+        Err(e) => json_error(&e),
+    }
+}
+
+/// The verification page with `code` in its link: where the sign-in comes back to.
+pub fn page_for(code: &UserCode) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new()).append_pair("user_code", code.as_str()).finish();
+    format!("{}?{query}", paths::DEVICE)
+}
+
+/// The sign-in that comes back to the page with `code`.
+fn to_login(code: &UserCode) -> HttpResponse {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("return", RETURN_TO_DEVICE)
+        .append_pair("user_code", code.as_str())
+        .finish();
+    see_other(&format!("{}?{query}", paths::LOGIN))
+}
+
+/// `GET /device[?user_code=…]`: the code entry form, filled in from the link; signed in with a code in the link
+/// (back from the sign-in), the approval page at once.
+#[tracing::instrument(name = "device page", skip_all)]
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let q = match form::query(&req) {
+        Ok(q) => q,
+        Err(e) => return error_page(&req, &e),
+    };
+    let code = q.get("user_code").and_then(|c| UserCode::parse(c).ok());
+    let signed_in = match super::account::current(&req, &state).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    match (code, signed_in) {
+        (Some(code), Some((cookie, signed_in))) => look_up(&req, &state, code, &cookie, &signed_in).await,
+        (code, _) => entry_form(&req, &state, code.map(|c| c.display()).unwrap_or_default(), StatusCode::OK, None),
+    }
+}
+
+/// `POST /device`: a code entered (`user_code`), or the answer to the approval page (`decision`).
+#[tracing::instrument(name = "device", skip_all)]
+pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    let f = match form::read(&req, body) {
+        Ok(f) => f,
+        Err(e) => return error_page(&req, &e),
+    };
+    if from_another_origin(&req, &state) {
+        tracing::warn!(event = "csrf_token_mismatch", "device form posted from another origin");
+        return forbidden(&req);
+    }
+    if f.get("decision").is_some() {
+        return answer(&req, &state, &f).await;
+    }
+    let Some(browser) = state.cookies.read_browser(&req) else {
+        // The form came with the browser cookie: a post from our page without it means cookies are blocked.
+        return cookies_blocked(&req);
+    };
+    if !f.get("csrf").is_some_and(|t| device_entry_csrf_matches(&browser, t)) {
+        tracing::warn!(event = "csrf_token_mismatch", "device code entry without a valid CSRF token");
+        return forbidden(&req);
+    }
+    let typed = f.get("user_code").unwrap_or_default();
+    let code = match UserCode::parse(typed) {
+        Ok(code) => code,
+        Err(e) => return entry_form(&req, &state, typed.to_owned(), StatusCode::OK, Some(e.to_string())),
+    };
+    match super::account::current(&req, &state).await {
+        Ok(Some((cookie, signed_in))) => look_up(&req, &state, code, &cookie, &signed_in).await,
+        // Looked up (and counted) before the sign-in too, so that guesses cost the same signed in or not.
+        Ok(None) => match find(&req, &state, &code, typed).await {
+            Ok(_) => to_login(&code),
+            Err(resp) => resp,
+        },
+        Err(resp) => resp,
+    }
+}
+
+/// The approval page for `code`, or the entry form again saying why not.
+async fn look_up(
+    req: &HttpRequest,
+    state: &AppState,
+    code: UserCode,
+    cookie: &str,
+    signed_in: &SignedIn,
+) -> HttpResponse {
+    match find(req, state, &code, &code.display()).await {
+        Ok(pending) => confirm_page(&pending, cookie, signed_in),
+        Err(resp) => resp,
+    }
+}
+
+/// The request `code` stands for; otherwise the answer to send: the entry form with `typed` and what went wrong
+/// (429 once the IP is locked out of code entry), or the error page.
+#[allow(clippy::result_large_err)]
+async fn find(
+    req: &HttpRequest,
+    state: &AppState,
+    code: &UserCode,
+    typed: &str,
+) -> Result<PendingDevice, HttpResponse> {
+    let ip = throttle::ip(req, state);
+    let now = crate::domain::now();
+    let limits = &state.provider.limits;
+    if let Err(limited) = limits.check_user_code_entry(ip, now).await {
+        return Err(too_many_codes(req, state, typed, limited));
+    }
+    match state.provider.find_device(code, now).await {
+        Ok(DeviceLookup::Pending(pending)) => Ok(*pending),
+        Ok(DeviceLookup::NotFound) => {
+            tracing::info!(event = "user_code_not_found", "a device code entry found nothing");
+            match limits.user_code_failed(ip, now).await {
+                Some(limited) => Err(too_many_codes(req, state, typed, limited)),
+                None => Err(entry_form(req, state, typed.to_owned(), StatusCode::OK, Some(NOT_FOUND.to_owned()))),
+            }
+        }
+        Err(e) => Err(error_page(req, &e)),
+    }
+}
+
+fn too_many_codes(req: &HttpRequest, state: &AppState, typed: &str, limited: Limited) -> HttpResponse {
+    tracing::warn!(
+        event = "rate_limited",
+        endpoint = "device",
+        retry_after = limited.retry_after,
+        "code entry refused"
+    );
+    let message = format!(
+        "Too many codes were entered from your network. Wait {} and try again.",
+        wait_words(limited.retry_after)
+    );
+    let mut resp = entry_form(req, state, typed.to_owned(), StatusCode::TOO_MANY_REQUESTS, Some(message));
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after));
+    resp
+}
+
+/// The code entry form. Its CSRF token is bound to the browser-binding cookie, set here when the browser has
+/// none.
+fn entry_form(
+    req: &HttpRequest,
+    state: &AppState,
+    typed: String,
+    status: StatusCode,
+    error: Option<String>,
+) -> HttpResponse {
+    let (browser, new_browser) = match state.cookies.read_browser(req) {
+        Some(b) if b.len() <= 64 => (b, false),
+        _ => (random_token(32), true),
+    };
+    // What was typed goes back into the field (escaped by the template), cut to what the field takes.
+    let user_code = typed.chars().take(32).collect();
+    let mut resp = page(status, DevicePage { user_code, csrf: device_entry_csrf(&browser), error }.render());
+    if new_browser {
+        if let Err(e) = resp.add_cookie(&state.cookies.browser(browser)) {
+            tracing::error!(error = %e, "cannot set the browser cookie");
+        }
+    }
+    resp
+}
+
+fn confirm_page(pending: &PendingDevice, cookie: &str, signed_in: &SignedIn) -> HttpResponse {
+    let client = &pending.client;
+    let view = DeviceConfirmPage {
+        client_name: client.name.clone(),
+        client_uri: https_only(&client.metadata.client_uri),
+        logo_uri: https_only(&client.metadata.logo_uri),
+        policy_uri: https_only(&client.metadata.policy_uri),
+        tos_uri: https_only(&client.metadata.tos_uri),
+        scopes: pending
+            .scope
+            .iter()
+            .map(|s| ScopeLine { name: s.to_owned(), description: describe_scope(s) })
+            .collect(),
+        offline: pending.scope.contains(Scope::OFFLINE_ACCESS),
+        username: signed_in.user.username.as_str().to_owned(),
+        user_code: pending.user_code.as_str().to_owned(),
+        user_code_shown: pending.user_code.display(),
+        csrf: device_approval_csrf(cookie),
+    };
+    page(StatusCode::OK, view.render())
+}
+
+/// The approval page's answer: recorded, then the page that says what happens next.
+async fn answer(req: &HttpRequest, state: &AppState, f: &Params) -> HttpResponse {
+    let (cookie, signed_in) = match super::account::current(req, state).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return message_page(
+                req,
+                StatusCode::BAD_REQUEST,
+                "You are signed out",
+                "You were signed out before you answered. Enter the code shown on your device again.",
+            )
+        }
+        Err(resp) => return resp,
+    };
+    if !f.get("csrf").is_some_and(|t| device_approval_csrf_matches(&cookie, t)) {
+        tracing::warn!(event = "csrf_token_mismatch", "device approval without a valid CSRF token");
+        return forbidden(req);
+    }
+    let Some(code) = f.get("user_code").and_then(|c| UserCode::parse(c).ok()) else {
+        return entry_form(req, state, String::new(), StatusCode::BAD_REQUEST, Some(NOT_FOUND.to_owned()));
+    };
+    let now = crate::domain::now();
+    // Found again: it may have expired, or been answered in another tab, while the page was open.
+    let pending = match state.provider.find_device(&code, now).await {
+        Ok(DeviceLookup::Pending(pending)) => pending,
+        Ok(DeviceLookup::NotFound) => {
+            return entry_form(req, state, String::new(), StatusCode::OK, Some(NOT_FOUND.to_owned()))
+        }
+        Err(e) => return error_page(req, &e),
+    };
+    let approve = f.get("decision") == Some("allow");
+    let meta = request_meta(req, state);
+    match state.provider.answer_device(&pending, &signed_in, approve, &meta, now).await {
+        Ok(DeviceAnswer::TooLate) => entry_form(req, state, String::new(), StatusCode::OK, Some(NOT_FOUND.to_owned())),
+        Ok(answer) => {
+            let view = DeviceDonePage { approved: answer == DeviceAnswer::Approved, client_name: pending.client.name };
+            page(StatusCode::OK, view.render())
+        }
+        Err(e) => error_page(req, &e),
+    }
+}

@@ -1,0 +1,321 @@
+//! `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4–3.5): a device polls with its
+//! device code until the user has answered on the verification page (`oauth::device`). While no answer is in, it
+//! is told `authorization_pending`, or `slow_down` when it polls sooner than its interval (which then grows by
+//! 5 seconds for that code); after a denial `access_denied`; past the code's lifetime `expired_token`. Once
+//! approved, exactly one poll gets tokens: the first writes the code's redemption mark (`set_if_absent`), and
+//! the others find it and are refused with `invalid_grant`. The tokens are those of the code grant, bound to no
+//! browser session (see `oauth::device`).
+use super::{resource, scope_string, TokenResponse};
+use crate::domain::refresh_family::FamilySecret;
+use crate::domain::secret::SecretHash;
+use crate::domain::{Client, GrantType, Scope, UnixTime, UserId};
+use crate::oauth::cache_keys;
+use crate::oauth::device::{DeviceDecision, DeviceRequest};
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::params::Params;
+use crate::oauth::provider::Provider;
+use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
+use crate::storage::{CodeGrantStanding, StoreError};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// What RFC 8628 §3.5 adds to the interval of a device that polled too soon.
+pub const SLOW_DOWN_STEP: i64 = 5;
+
+/// When a device last polled, and the interval it must keep from then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pacing {
+    /// The last poll, in Unix seconds.
+    pub last_poll: UnixTime,
+    /// The least seconds from it to the next.
+    pub interval: i64,
+}
+
+/// What one poll comes to, before any token is issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Poll {
+    /// The code was issued to another client.
+    WrongClient,
+    /// Past its lifetime.
+    Expired,
+    /// No answer yet: `authorization_pending`, the pacing to keep from now.
+    Pending(Pacing),
+    /// No answer yet, and polled too soon: `slow_down`, with the interval grown.
+    SlowDown(Pacing),
+    /// Denied by the user.
+    Denied,
+    /// Approved: the first such poll is answered with tokens.
+    Approved {
+        /// The user who approved.
+        user_id: UserId,
+        /// When they signed in.
+        auth_time: UnixTime,
+        /// How.
+        amr: Vec<String>,
+        /// When they approved, in milliseconds.
+        approved_at_ms: i64,
+    },
+}
+
+/// Decides a poll by `client_id` at `now` of `request`, given the user's answer so far and the pacing the last
+/// poll left (`interval` is the configured one, for a first poll). Slowing down is a kind of waiting (RFC 8628
+/// §3.5), so an answered request is answered whenever it is polled.
+pub fn poll(
+    request: &DeviceRequest,
+    client_id: &crate::domain::ClientId,
+    decision: Option<DeviceDecision>,
+    pacing: Option<Pacing>,
+    interval: i64,
+    now: UnixTime,
+) -> Poll {
+    if request.client_id != *client_id {
+        return Poll::WrongClient;
+    }
+    if now >= request.expires_at {
+        return Poll::Expired;
+    }
+    match decision {
+        Some(DeviceDecision::Denied) => Poll::Denied,
+        Some(DeviceDecision::Approved { user_id, auth_time, amr, approved_at_ms }) => {
+            Poll::Approved { user_id, auth_time, amr, approved_at_ms }
+        }
+        None => match pacing {
+            Some(last) if now - last.last_poll < last.interval => {
+                Poll::SlowDown(Pacing { last_poll: now, interval: last.interval + SLOW_DOWN_STEP })
+            }
+            Some(last) => Poll::Pending(Pacing { last_poll: now, interval: last.interval }),
+            None => Poll::Pending(Pacing { last_poll: now, interval }),
+        },
+    }
+}
+
+impl Provider {
+    pub(super) async fn device_code_grant(
+        &self,
+        client: &Client,
+        params: &Params,
+        now: UnixTime,
+    ) -> Result<TokenResponse, OAuthError> {
+        let code = params.require("device_code")?;
+        if code.len() > 128 {
+            return Err(OAuthError::invalid_grant("invalid device code"));
+        }
+        let hash = SecretHash::of(code);
+        let hash = hash.as_str();
+        let Some(request) = self.device_request(hash).await? else {
+            return Err(OAuthError::invalid_grant("invalid device code"));
+        };
+        let decision = match self.cache.get(&cache_keys::device_decision(hash)).await? {
+            Some(bytes) => Some(serde_json::from_slice::<DeviceDecision>(&bytes).map_err(OAuthError::server)?),
+            None => None,
+        };
+        let pacing = match self.cache.get(&cache_keys::device_poll(hash)).await? {
+            // A pacing record that does not read is a first poll: pacing only advises the device.
+            Some(bytes) => serde_json::from_slice::<Pacing>(&bytes).ok(),
+            None => None,
+        };
+        let keep = Duration::from_secs(u64::try_from(request.expires_at - now).unwrap_or(1).max(1));
+        match poll(&request, &client.id, decision, pacing, self.device.interval, now) {
+            Poll::WrongClient => Err(OAuthError::invalid_grant("the device code was issued to another client")),
+            Poll::Expired => Err(OAuthError::new(ErrorCode::ExpiredToken, "the device code has expired")),
+            Poll::Denied => Err(OAuthError::new(ErrorCode::AccessDenied, "the user denied the request")),
+            Poll::Pending(next) => {
+                self.note_poll(hash, next, keep).await?;
+                Err(OAuthError::new(ErrorCode::AuthorizationPending, "the user has not answered yet"))
+            }
+            Poll::SlowDown(next) => {
+                self.note_poll(hash, next, keep).await?;
+                let description = format!("polled too soon: wait {} seconds between polls", next.interval);
+                Err(OAuthError::new(ErrorCode::SlowDown, description))
+            }
+            Poll::Approved { user_id, auth_time, amr, approved_at_ms } => {
+                let redeemed = cache_keys::device_redeemed(hash);
+                if !self.cache.set_if_absent(&redeemed, b"1", keep).await? {
+                    return Err(OAuthError::invalid_grant("the device code was already used"));
+                }
+                let approval = Approval { user_id, auth_time, amr, approved_at: approved_at_ms / 1000 };
+                self.issue_device_tokens(client, params, code, &request, approval, now).await
+            }
+        }
+    }
+
+    async fn note_poll(&self, hash: &str, pacing: Pacing, keep: Duration) -> Result<(), OAuthError> {
+        let bytes = serde_json::to_vec(&pacing).map_err(OAuthError::server)?;
+        Ok(self.cache.set(&cache_keys::device_poll(hash), &bytes, keep).await?)
+    }
+
+    /// The tokens of an approved device code, as the code grant issues them but bound to no session: checked
+    /// against the user, the client's revocations and the user's withdrawal of the app since the approval.
+    async fn issue_device_tokens(
+        &self,
+        client: &Client,
+        params: &Params,
+        code: &str,
+        request: &DeviceRequest,
+        approval: Approval,
+        now: UnixTime,
+    ) -> Result<TokenResponse, OAuthError> {
+        let resource = resource::for_grant(params, client, request.resource.as_deref())?;
+        let ttl = self.access_ttl(client);
+        let jti = new_jti();
+        let refresh = client.allows_grant(GrantType::RefreshToken).then(|| {
+            self.first_refresh_token(
+                &FamilySecret::of_code(code),
+                client,
+                Some(approval.user_id.clone()),
+                None,
+                &request.scope,
+                resource.clone(),
+                Some(approval.auth_time),
+                (jti.as_str(), now + ttl),
+                now,
+            )
+        });
+        let access = AccessGrant {
+            client_id: client.id.clone(),
+            user_id: Some(approval.user_id.clone()),
+            scope: request.scope.clone(),
+            audience: self.audience(resource.as_deref()),
+            auth_time: Some(approval.auth_time),
+            sid: None,
+            ttl,
+        };
+        let id = request.scope.contains(Scope::OPENID).then(|| IdTokenExtras {
+            nonce: None,
+            amr: approval.amr.clone(),
+            ttl: self.tokens.id_token_ttl,
+        });
+        let storing = self.refresh_tokens.redeem_code_grant(
+            &approval.user_id,
+            None,
+            (&client.id, approval.approved_at),
+            refresh.as_ref().map(|(_, r)| r),
+            now,
+        );
+        let (standing, minted) = tokio::join!(storing, self.mint(&access, id, jti, now));
+        let standing = standing.map_err(|e| match e {
+            StoreError::ReferenceGone(_) => OAuthError::invalid_grant("the client or user of the device code is gone"),
+            other => other.into(),
+        })?;
+        match standing {
+            CodeGrantStanding::Live => {}
+            CodeGrantStanding::UserCannotSignIn | CodeGrantStanding::SessionEnded => {
+                return Err(OAuthError::invalid_grant("the user can no longer use this grant"))
+            }
+            CodeGrantStanding::ClientRevoked => {
+                return Err(OAuthError::invalid_grant("the client's tokens were revoked after the approval"))
+            }
+            CodeGrantStanding::AppWithdrawn => {
+                return Err(OAuthError::invalid_grant("the user has withdrawn this client's access"))
+            }
+        }
+        let minted = minted?;
+        Ok(TokenResponse {
+            access_token: minted.access_token,
+            token_type: "Bearer".into(),
+            expires_in: ttl,
+            scope: scope_string(&request.scope),
+            id_token: minted.id_token,
+            refresh_token: refresh.map(|(token, _)| token.expose().to_owned()),
+        })
+    }
+}
+
+/// The user's approval, as the tokens need it.
+struct Approval {
+    user_id: UserId,
+    auth_time: UnixTime,
+    amr: Vec<String>,
+    /// In whole seconds, as cut-offs are.
+    approved_at: UnixTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ClientId;
+
+    const NOW: UnixTime = 1_700_000_000;
+
+    fn request() -> DeviceRequest {
+        DeviceRequest {
+            client_id: ClientId::parse("tv").unwrap(),
+            scope: Scope::parse("openid").unwrap(),
+            resource: None,
+            expires_at: NOW + 600,
+        }
+    }
+
+    fn tv() -> ClientId {
+        ClientId::parse("tv").unwrap()
+    }
+
+    fn approved() -> DeviceDecision {
+        DeviceDecision::Approved {
+            user_id: UserId::parse("u1").unwrap(),
+            auth_time: NOW - 30,
+            amr: vec!["pwd".into()],
+            approved_at_ms: (NOW - 10) * 1000,
+        }
+    }
+
+    #[test]
+    fn a_first_poll_waits_at_the_configured_interval() {
+        assert_eq!(poll(&request(), &tv(), None, None, 5, NOW), Poll::Pending(Pacing { last_poll: NOW, interval: 5 }));
+    }
+
+    #[test]
+    fn a_poll_sooner_than_the_interval_slows_the_device_down_by_five_seconds_each_time() {
+        let last = Pacing { last_poll: NOW, interval: 5 };
+        assert_eq!(
+            poll(&request(), &tv(), None, Some(last), 5, NOW + 4),
+            Poll::SlowDown(Pacing { last_poll: NOW + 4, interval: 10 })
+        );
+        let slowed = Pacing { last_poll: NOW + 4, interval: 10 };
+        assert_eq!(
+            poll(&request(), &tv(), None, Some(slowed), 5, NOW + 13),
+            Poll::SlowDown(Pacing { last_poll: NOW + 13, interval: 15 })
+        );
+        // Kept apart by the grown interval, it waits with that interval.
+        let slowed = Pacing { last_poll: NOW + 13, interval: 15 };
+        assert_eq!(
+            poll(&request(), &tv(), None, Some(slowed), 5, NOW + 28),
+            Poll::Pending(Pacing { last_poll: NOW + 28, interval: 15 })
+        );
+        assert_eq!(
+            poll(&request(), &tv(), None, Some(last), 5, NOW + 5),
+            Poll::Pending(Pacing { last_poll: NOW + 5, interval: 5 })
+        );
+    }
+
+    #[test]
+    fn an_answer_is_given_whenever_it_is_polled() {
+        let soon = Some(Pacing { last_poll: NOW, interval: 5 });
+        assert_eq!(poll(&request(), &tv(), Some(DeviceDecision::Denied), soon, 5, NOW + 1), Poll::Denied);
+        let Poll::Approved { user_id, auth_time, approved_at_ms, .. } =
+            poll(&request(), &tv(), Some(approved()), soon, 5, NOW + 1)
+        else {
+            panic!("not approved")
+        };
+        assert_eq!((user_id.as_str(), auth_time, approved_at_ms), ("u1", NOW - 30, (NOW - 10) * 1000));
+    }
+
+    #[test]
+    fn an_expired_code_is_expired_whatever_the_answer_and_another_clients_is_refused_first() {
+        for decision in [None, Some(DeviceDecision::Denied), Some(approved())] {
+            assert_eq!(poll(&request(), &tv(), decision.clone(), None, 5, NOW + 600), Poll::Expired);
+            let other = ClientId::parse("other").unwrap();
+            assert_eq!(poll(&request(), &other, decision, None, 5, NOW + 600), Poll::WrongClient);
+        }
+    }
+
+    #[test]
+    fn pacing_and_decisions_read_back_as_written() {
+        let pacing = Pacing { last_poll: NOW, interval: 10 };
+        assert_eq!(serde_json::from_slice::<Pacing>(&serde_json::to_vec(&pacing).unwrap()).unwrap(), pacing);
+        for decision in [approved(), DeviceDecision::Denied] {
+            let bytes = serde_json::to_vec(&decision).unwrap();
+            assert_eq!(serde_json::from_slice::<DeviceDecision>(&bytes).unwrap(), decision);
+        }
+    }
+}
