@@ -22,7 +22,7 @@ use crate::oauth::device::{
     DeviceLookup, PendingDevice, UserCode,
 };
 use crate::oauth::discovery::paths;
-use crate::oauth::limits::Limited;
+use crate::oauth::limits::{ClientEndpoint, Limited};
 use crate::oauth::params::Params;
 use crate::oauth::session::SignedIn;
 use actix_web::http::header::{self, HeaderValue};
@@ -45,7 +45,9 @@ pub async fn authorization(req: HttpRequest, body: form::Body, state: web::Data<
         Ok(h) => h.and_then(|v| v.to_str().ok()),
         Err(e) => return json_error(&e),
     };
-    if let Some(refused) = throttle::device_authorization(&req, &state, &params, authorization).await {
+    if let Some(refused) =
+        throttle::client_request(&req, &state, ClientEndpoint::DeviceAuthorization, &params, authorization).await
+    {
         return refused;
     }
     match state.provider.device_authorization(params, authorization, crate::domain::now()).await {

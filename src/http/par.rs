@@ -2,6 +2,7 @@
 use super::render::json_error;
 use super::{form, AppState};
 use crate::oauth::client_auth::BasicCredentials;
+use crate::oauth::limits::ClientEndpoint;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -17,7 +18,9 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(h) => h.and_then(|v| v.to_str().ok()),
         Err(e) => return json_error(&e),
     };
-    if let Some(refused) = super::throttle::token_request(&req, &state, &params, authorization).await {
+    if let Some(refused) =
+        super::throttle::client_request(&req, &state, ClientEndpoint::PushedAuthorization, &params, authorization).await
+    {
         return refused;
     }
     let basic = match authorization.map(BasicCredentials::parse).transpose() {

@@ -5,7 +5,7 @@
 use super::meta::client_ip;
 use super::render::{message_page, wait_words};
 use super::AppState;
-use crate::oauth::limits::{AssertionEndpoint, Limited};
+use crate::oauth::limits::{AssertionEndpoint, ClientEndpoint, Limited};
 use crate::oauth::params::Params;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -66,31 +66,19 @@ fn with_retry_after(mut resp: HttpResponse, limited: Limited) -> HttpResponse {
     resp
 }
 
-/// `POST /token`: per client IP and per claimed `client_id`. `Some` is the answer when refused.
-pub async fn token_request(
+/// `POST /token`, `/par` or `/device_authorization`: per client IP and per claimed `client_id`. `Some` is the
+/// answer when refused.
+pub async fn client_request(
     req: &HttpRequest,
     state: &AppState,
+    endpoint: ClientEndpoint,
     params: &Params,
     authorization: Option<&str>,
 ) -> Option<HttpResponse> {
     let ip = ip(req, state);
     let now = crate::domain::now();
-    let checked = state.provider.limits.check_token_request(params, authorization, ip, now).await;
-    checked.err().map(|limited| refused("token", ip, limited))
-}
-
-/// `POST /device_authorization`: as `/token`, per client IP and per claimed `client_id`. `Some` is the answer
-/// when refused.
-pub async fn device_authorization(
-    req: &HttpRequest,
-    state: &AppState,
-    params: &Params,
-    authorization: Option<&str>,
-) -> Option<HttpResponse> {
-    let ip = ip(req, state);
-    let now = crate::domain::now();
-    let checked = state.provider.limits.check_device_authorization(params, authorization, ip, now).await;
-    checked.err().map(|limited| refused("device_authorization", ip, limited))
+    let checked = state.provider.limits.check_client_request(endpoint, params, authorization, ip, now).await;
+    checked.err().map(|limited| refused(endpoint.as_str(), ip, limited))
 }
 
 /// `POST /revoke` and `POST /introspect` with a client assertion: refused while the client IP is locked out of

@@ -2,6 +2,7 @@
 use super::render::json_error;
 use super::{form, AppState};
 use crate::domain::GrantType;
+use crate::oauth::limits::ClientEndpoint;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -23,7 +24,9 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             return json_error(&e);
         }
     };
-    if let Some(refused) = super::throttle::token_request(&req, &state, &params, authorization).await {
+    if let Some(refused) =
+        super::throttle::client_request(&req, &state, ClientEndpoint::Token, &params, authorization).await
+    {
         metrics.token_error(super::throttle::TOO_MANY_REQUESTS);
         return refused;
     }

@@ -94,6 +94,39 @@ pub struct SignInAttempt {
     user: Option<Counted>,
 }
 
+/// An endpoint where clients authenticate as at `/token` and each request counts, at the token endpoint's rates
+/// (`limits.token_ip_*`, `limits.token_client_*`, per IP and per claimed `client_id`), on counters of its own: a
+/// device's polls, say, do not use up its device authorization requests, nor a client's pushes its redemptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientEndpoint {
+    /// `POST /token`.
+    Token,
+    /// `POST /par` (RFC 9126).
+    PushedAuthorization,
+    /// `POST /device_authorization` (RFC 8628 §3.1).
+    DeviceAuthorization,
+}
+
+impl ClientEndpoint {
+    /// The per-IP and per-client buckets.
+    fn buckets(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Token => ("token-ip", "token-client"),
+            Self::PushedAuthorization => ("par-ip", "par-client"),
+            Self::DeviceAuthorization => ("device-ip", "device-client"),
+        }
+    }
+
+    /// The endpoint's name, for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::PushedAuthorization => "par",
+            Self::DeviceAuthorization => "device_authorization",
+        }
+    }
+}
+
 /// An endpoint where clients authenticate as at `/token`, but whose traffic no per-request budget fits (a
 /// resource server may introspect every call it serves): only failed client assertions count there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,37 +227,21 @@ impl Limiter {
         Self { cache, rules, fallback, cache_skipped_until: AtomicI64::new(0) }
     }
 
-    /// Counts a token request; refused once the IP or the claimed client went over its limit.
-    pub async fn check_token_request(
+    /// Counts a request to `endpoint`; refused once the IP or the claimed client went over its limit.
+    pub async fn check_client_request(
         &self,
+        endpoint: ClientEndpoint,
         params: &Params,
         authorization: Option<&str>,
         ip: Option<IpAddr>,
         now: UnixTime,
     ) -> Result<(), Limited> {
+        let (ip_bucket, client_bucket) = endpoint.buckets();
         if let (Some(rate), Some(ip)) = (self.rules.token_ip, ip) {
-            self.hit(&cache_keys::limit("token-ip", &ip_subject(ip)), rate, now).await?;
+            self.hit(&cache_keys::limit(ip_bucket, &ip_subject(ip)), rate, now).await?;
         }
         if let (Some(rate), Some(client)) = (self.rules.token_client, claimed_client(params, authorization)) {
-            self.hit(&cache_keys::limit("token-client", &name_subject(&client)), rate, now).await?;
-        }
-        Ok(())
-    }
-
-    /// Counts a device authorization request (RFC 8628 §3.1) as a token request is counted (the same rates, per
-    /// IP and per claimed `client_id`), on counters of its own: a device's polls do not use up its requests.
-    pub async fn check_device_authorization(
-        &self,
-        params: &Params,
-        authorization: Option<&str>,
-        ip: Option<IpAddr>,
-        now: UnixTime,
-    ) -> Result<(), Limited> {
-        if let (Some(rate), Some(ip)) = (self.rules.token_ip, ip) {
-            self.hit(&cache_keys::limit("device-ip", &ip_subject(ip)), rate, now).await?;
-        }
-        if let (Some(rate), Some(client)) = (self.rules.token_client, claimed_client(params, authorization)) {
-            self.hit(&cache_keys::limit("device-client", &name_subject(&client)), rate, now).await?;
+            self.hit(&cache_keys::limit(client_bucket, &name_subject(&client)), rate, now).await?;
         }
         Ok(())
     }

@@ -137,16 +137,28 @@ async fn a_failing_cache_falls_back_to_memory_and_still_limits() {
     let limiter = Limiter::new(Arc::new(Down), rules());
     let p = params(&[("client_id", "c1")]);
     for _ in 0..4 {
-        assert_eq!(limiter.check_token_request(&p, None, ip("192.0.2.1"), T0).await, Ok(()));
+        assert_eq!(limiter.check_client_request(ClientEndpoint::Token, &p, None, ip("192.0.2.1"), T0).await, Ok(()));
     }
-    assert_eq!(limiter.check_token_request(&p, None, ip("192.0.2.1"), T0 + 15).await, Err(Limited { retry_after: 45 }));
+    assert_eq!(
+        limiter.check_client_request(ClientEndpoint::Token, &p, None, ip("192.0.2.1"), T0 + 15).await,
+        Err(Limited { retry_after: 45 })
+    );
     // The IP limit (6) holds for other clients too.
     let other = params(&[("client_id", "c2")]);
-    assert_eq!(limiter.check_token_request(&other, None, ip("192.0.2.1"), T0 + 15).await, Ok(()));
-    assert!(limiter.check_token_request(&other, None, ip("192.0.2.1"), T0 + 15).await.is_err());
-    assert_eq!(limiter.check_token_request(&other, None, ip("192.0.2.2"), T0 + 15).await, Ok(()));
+    assert_eq!(
+        limiter.check_client_request(ClientEndpoint::Token, &other, None, ip("192.0.2.1"), T0 + 15).await,
+        Ok(())
+    );
+    assert!(limiter.check_client_request(ClientEndpoint::Token, &other, None, ip("192.0.2.1"), T0 + 15).await.is_err());
+    assert_eq!(
+        limiter.check_client_request(ClientEndpoint::Token, &other, None, ip("192.0.2.2"), T0 + 15).await,
+        Ok(())
+    );
     // A new window.
-    assert_eq!(limiter.check_token_request(&other, None, ip("192.0.2.1"), T0 + 60).await, Ok(()));
+    assert_eq!(
+        limiter.check_client_request(ClientEndpoint::Token, &other, None, ip("192.0.2.1"), T0 + 60).await,
+        Ok(())
+    );
 }
 
 #[tokio::test]
@@ -189,20 +201,43 @@ async fn wrong_user_codes_lock_an_ip_out_of_code_entry_until_the_window_ends() {
 }
 
 #[tokio::test]
-async fn device_authorizations_count_like_token_requests_on_their_own_counters() {
+async fn each_client_endpoint_counts_like_the_token_endpoint_on_counters_of_its_own() {
     let limiter = Limiter::new(Arc::new(MemoryCache::default()), rules());
     let now = crate::domain::now();
     let tv = params(&[("client_id", "tv")]);
     for _ in 0..4 {
-        assert!(limiter.check_device_authorization(&tv, None, ip("192.0.2.1"), now).await.is_ok());
+        assert!(limiter
+            .check_client_request(ClientEndpoint::DeviceAuthorization, &tv, None, ip("192.0.2.1"), now)
+            .await
+            .is_ok());
     }
-    assert!(limiter.check_device_authorization(&tv, None, ip("192.0.2.2"), now).await.is_err(), "per client");
-    assert!(limiter.check_token_request(&tv, None, ip("192.0.2.1"), now).await.is_ok(), "polls count apart");
+    assert!(
+        limiter
+            .check_client_request(ClientEndpoint::DeviceAuthorization, &tv, None, ip("192.0.2.2"), now)
+            .await
+            .is_err(),
+        "per client"
+    );
+    assert!(
+        limiter.check_client_request(ClientEndpoint::Token, &tv, None, ip("192.0.2.1"), now).await.is_ok(),
+        "polls count apart"
+    );
+    let pushes = limiter.check_client_request(ClientEndpoint::PushedAuthorization, &tv, None, ip("192.0.2.1"), now);
+    assert!(pushes.await.is_ok(), "and so do pushes");
     let other = params(&[("client_id", "other")]);
     for _ in 0..2 {
-        assert!(limiter.check_device_authorization(&other, None, ip("192.0.2.1"), now).await.is_ok());
+        assert!(limiter
+            .check_client_request(ClientEndpoint::DeviceAuthorization, &other, None, ip("192.0.2.1"), now)
+            .await
+            .is_ok());
     }
-    assert!(limiter.check_device_authorization(&other, None, ip("192.0.2.1"), now).await.is_err(), "per IP (6)");
+    assert!(
+        limiter
+            .check_client_request(ClientEndpoint::DeviceAuthorization, &other, None, ip("192.0.2.1"), now)
+            .await
+            .is_err(),
+        "per IP (6)"
+    );
 }
 
 #[tokio::test]
