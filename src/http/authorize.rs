@@ -1,7 +1,6 @@
 //! `GET` and `POST /authorize`.
 use super::render::{authorization_response, error_page, repeat_as_get, see_other};
 use super::{form, throttle, AppState};
-use crate::domain::secret::random_token;
 use crate::oauth::authorize::AuthorizeError;
 use crate::oauth::discovery::paths;
 use crate::oauth::interaction::Step;
@@ -34,18 +33,13 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
 
 async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResponse {
     let cookies = &state.cookies;
-    let (browser, new_browser) = match cookies.read_browser(req) {
-        Some(b) if b.len() <= 64 => (b, false),
-        _ => (random_token(32), true),
-    };
+    let (browser, new_browser) = cookies.read_or_new_browser(req);
     let session = cookies.read_session(req);
     let ip = throttle::ip(req, state);
     let outcome = state.provider.authorize(params, session.as_deref(), &browser, ip, crate::domain::now()).await;
     let mut resp = step_response(req, state, outcome);
     if new_browser {
-        if let Err(e) = resp.add_cookie(&cookies.browser(browser)) {
-            tracing::error!(error = %e, "cannot set the browser cookie");
-        }
+        cookies.set_browser(&mut resp, browser);
     }
     resp
 }

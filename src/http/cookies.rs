@@ -1,8 +1,9 @@
 //! Cookies: the session cookie of DESIGN.md §6 and the browser-binding cookie of pending sign-ins.
 //! `__Host-` and `Secure` over https; without them on plain-http localhost, where browsers would drop them.
+use crate::domain::secret::random_token;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
-use actix_web::HttpRequest;
+use actix_web::{HttpRequest, HttpResponse};
 
 /// Names and attributes for one deployment.
 #[derive(Debug, Clone)]
@@ -63,6 +64,22 @@ impl CookiePolicy {
     /// The browser-binding cookie's value, if sent.
     pub fn read_browser(&self, req: &HttpRequest) -> Option<String> {
         sent(req, self.browser_name())
+    }
+
+    /// The browser-binding value a page is bound to: the one sent, or a new one (then `true`: the response must
+    /// set it, [`CookiePolicy::set_browser`]) when none was, or one too long to be ours.
+    pub fn read_or_new_browser(&self, req: &HttpRequest) -> (String, bool) {
+        match self.read_browser(req) {
+            Some(b) if b.len() <= 64 => (b, false),
+            _ => (random_token(32), true),
+        }
+    }
+
+    /// Sets `value` as the browser-binding cookie on `resp`. A failure is logged: the next page sets one again.
+    pub fn set_browser(&self, resp: &mut HttpResponse, value: String) {
+        if let Err(e) = resp.add_cookie(&self.browser(value)) {
+            tracing::error!(error = %e, "cannot set the browser cookie");
+        }
     }
 }
 

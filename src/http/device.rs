@@ -15,7 +15,6 @@ use super::render::{error_page, json_error, message_page, page, see_other, wait_
 use super::throttle;
 use super::views::{describe_scope, DeviceConfirmPage, DeviceDonePage, DevicePage, ScopeLine};
 use super::{form, AppState};
-use crate::domain::secret::random_token;
 use crate::domain::Scope;
 use crate::oauth::device::{
     device_approval_csrf, device_approval_csrf_matches, device_entry_csrf, device_entry_csrf_matches, DeviceAnswer,
@@ -198,17 +197,12 @@ fn entry_form(
     status: StatusCode,
     error: Option<String>,
 ) -> HttpResponse {
-    let (browser, new_browser) = match state.cookies.read_browser(req) {
-        Some(b) if b.len() <= 64 => (b, false),
-        _ => (random_token(32), true),
-    };
+    let (browser, new_browser) = state.cookies.read_or_new_browser(req);
     // What was typed goes back into the field (escaped by the template), cut to what the field takes.
     let user_code = typed.chars().take(32).collect();
     let mut resp = page(status, DevicePage { user_code, csrf: device_entry_csrf(&browser), error }.render());
     if new_browser {
-        if let Err(e) = resp.add_cookie(&state.cookies.browser(browser)) {
-            tracing::error!(error = %e, "cannot set the browser cookie");
-        }
+        state.cookies.set_browser(&mut resp, browser);
     }
     resp
 }

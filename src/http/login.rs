@@ -11,7 +11,6 @@ use super::render::{error_page, page, see_other, wait_words};
 use super::views::LoginPage;
 use super::{form, throttle, AppState};
 use crate::domain::password::Password;
-use crate::domain::secret::random_token;
 use crate::oauth::account::{account_login_csrf, account_login_csrf_matches};
 use crate::oauth::audit::EventFacts;
 use crate::oauth::device::UserCode;
@@ -116,10 +115,7 @@ fn account_form(
     status: StatusCode,
     error: Option<String>,
 ) -> HttpResponse {
-    let (browser, new_browser) = match state.cookies.read_browser(req) {
-        Some(b) if b.len() <= 64 => (b, false),
-        _ => (random_token(32), true),
-    };
+    let (browser, new_browser) = state.cookies.read_or_new_browser(req);
     let view = LoginPage {
         client_name: None,
         interaction: String::new(),
@@ -131,9 +127,7 @@ fn account_form(
     };
     let mut resp = page(status, view.render());
     if new_browser {
-        if let Err(e) = resp.add_cookie(&state.cookies.browser(browser)) {
-            tracing::error!(error = %e, "cannot set the browser cookie");
-        }
+        state.cookies.set_browser(&mut resp, browser);
     }
     resp
 }
