@@ -23,13 +23,20 @@ pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 /// What a used `request_uri` keeps in the cache until it would have expired, so that a second use is told so.
 const USED: &[u8] = b"used";
 
-/// The answer to a pushed request (RFC 9126 §2.2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The answer to a pushed request (RFC 9126 §2.2). Its `Debug` leaves out the `request_uri`: until used, it
+/// starts the sign-in it names.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct PushedRequest {
     /// What the client sends to `/authorize` as `request_uri`.
     pub request_uri: String,
     /// Seconds until it expires.
     pub expires_in: i64,
+}
+
+impl std::fmt::Debug for PushedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushedRequest").field("expires_in", &self.expires_in).finish_non_exhaustive()
+    }
 }
 
 /// A pushed request as the cache keeps it.
