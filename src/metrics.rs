@@ -41,8 +41,13 @@ const BUCKET_NANOS: [u64; 10] = [
 const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
 /// Grant types, in the order of their counters.
-const GRANTS: [GrantType; 4] =
-    [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials, GrantType::DeviceCode];
+const GRANTS: [GrantType; 5] = [
+    GrantType::AuthorizationCode,
+    GrantType::RefreshToken,
+    GrantType::ClientCredentials,
+    GrantType::DeviceCode,
+    GrantType::TokenExchange,
+];
 
 /// Error codes the token endpoint answers with (RFC 6749 §5.2, RFC 8707, RFC 8628 §3.5, and the 429 of the
 /// abuse limits); any other is counted as `other`.
@@ -486,6 +491,7 @@ mod tests {
         m.token_error("invalid_client");
         m.token_error("something_new");
         m.token_issued(GrantType::DeviceCode);
+        m.token_issued(GrantType::TokenExchange);
         m.token_error("slow_down");
         m.sign_in(SignIn::Failed);
         m.security_event(SecurityEvent::CodeReplay);
@@ -498,6 +504,7 @@ mod tests {
             "tessera_token_errors_total{error=\"other\"} 1",
             "tessera_token_errors_total{error=\"invalid_grant\"} 0",
             "tessera_tokens_issued_total{grant_type=\"urn:ietf:params:oauth:grant-type:device_code\"} 1",
+            "tessera_tokens_issued_total{grant_type=\"urn:ietf:params:oauth:grant-type:token-exchange\"} 1",
             "tessera_token_errors_total{error=\"slow_down\"} 1",
             "tessera_sign_ins_total{result=\"failed\"} 1",
             "tessera_sign_ins_total{result=\"succeeded\"} 0",

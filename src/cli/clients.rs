@@ -40,7 +40,8 @@ pub enum ClientsCommand {
         application_type: Option<String>,
         /// A grant type it may use (repeatable; default authorization_code and refresh_token, or
         /// client_credentials for an --admin client without --redirect-uri; the device grant is
-        /// urn:ietf:params:oauth:grant-type:device_code).
+        /// urn:ietf:params:oauth:grant-type:device_code, token exchange
+        /// urn:ietf:params:oauth:grant-type:token-exchange).
         #[arg(long = "grant-type")]
         grant_types: Vec<String>,
         /// Scopes it may request (repeatable, or space separated).
@@ -124,6 +125,7 @@ fn rule_error(e: ClientRuleError) -> anyhow::Error {
             anyhow!("authorization_code clients need at least one --redirect-uri")
         }
         ClientRuleError::PublicClientCredentials => anyhow!("--public clients cannot use client_credentials"),
+        ClientRuleError::PublicTokenExchange => anyhow!("--public clients cannot use token exchange"),
         ClientRuleError::AdminScope => anyhow!("only --admin clients may have the {ADMIN_SCOPE} scope"),
         ClientRuleError::KeysRequired => anyhow!("private_key_jwt clients need --jwks <file> or --jwks-uri <url>"),
         ClientRuleError::KeysWithoutPrivateKeyJwt => {

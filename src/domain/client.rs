@@ -95,6 +95,8 @@ impl fmt::Display for ApplicationType {
 
 /// The wire name of the device authorization grant (RFC 8628 §3.4).
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// The wire name of the token exchange grant (RFC 8693 §2.1).
+pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /// Grant types a client may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -109,6 +111,9 @@ pub enum GrantType {
     /// RFC 8628 §3.4: the device authorization grant.
     #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
     DeviceCode,
+    /// RFC 8693 §2.1: token exchange.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
 }
 
 impl GrantType {
@@ -119,6 +124,7 @@ impl GrantType {
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
             Self::DeviceCode => DEVICE_CODE_GRANT,
+            Self::TokenExchange => TOKEN_EXCHANGE_GRANT,
         }
     }
 }
@@ -131,6 +137,7 @@ impl FromStr for GrantType {
             "refresh_token" => Ok(Self::RefreshToken),
             "client_credentials" => Ok(Self::ClientCredentials),
             DEVICE_CODE_GRANT => Ok(Self::DeviceCode),
+            TOKEN_EXCHANGE_GRANT => Ok(Self::TokenExchange),
             other => Err(format!("unsupported grant type {other:?}")),
         }
     }
@@ -291,12 +298,15 @@ mod tests {
         for m in ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] {
             assert_eq!(m.parse::<ClientAuthMethod>().unwrap().as_str(), m);
         }
-        for g in ["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE_GRANT] {
+        for g in ["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT]
+        {
             assert_eq!(g.parse::<GrantType>().unwrap().as_str(), g);
         }
         assert!("implicit".parse::<GrantType>().is_err());
         assert!("device_code".parse::<GrantType>().is_err(), "only the URN names the device grant");
         assert_eq!(serde_json::to_value(GrantType::DeviceCode).unwrap(), DEVICE_CODE_GRANT);
+        assert!("token-exchange".parse::<GrantType>().is_err(), "only the URN names the exchange grant");
+        assert_eq!(serde_json::to_value(GrantType::TokenExchange).unwrap(), TOKEN_EXCHANGE_GRANT);
         for t in ["web", "native"] {
             assert_eq!(t.parse::<ApplicationType>().unwrap().as_str(), t);
         }

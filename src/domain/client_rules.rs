@@ -42,6 +42,10 @@ pub enum ClientRuleError {
     /// A public client cannot authenticate, so it cannot use `client_credentials`.
     #[error("public clients cannot use client_credentials")]
     PublicClientCredentials,
+    /// A public client cannot authenticate, and a token exchange speaks for a user to other services: only a
+    /// client that proves who it is may do that (RFC 8693 §2.1 leaves it to policy).
+    #[error("public clients cannot use token exchange")]
+    PublicTokenExchange,
     /// `authorization_code` without a redirect URI.
     #[error("authorization_code clients need at least one redirect URI")]
     CodeWithoutRedirectUri,
@@ -135,6 +139,9 @@ pub fn check_client(client: &Client) -> Result<(), ClientRuleError> {
     }
     if client.is_public() && client.allows_grant(GrantType::ClientCredentials) {
         return Err(ClientRuleError::PublicClientCredentials);
+    }
+    if client.is_public() && client.allows_grant(GrantType::TokenExchange) {
+        return Err(ClientRuleError::PublicTokenExchange);
     }
     if client.allows_grant(GrantType::AuthorizationCode) && client.redirect_uris.is_empty() {
         return Err(ClientRuleError::CodeWithoutRedirectUri);
@@ -335,6 +342,22 @@ mod tests {
                 c.grant_types.push(GrantType::ClientCredentials);
             }),
             Err(E::PublicClientCredentials)
+        );
+        assert_eq!(
+            check(|c| {
+                c.auth_method = ClientAuthMethod::None;
+                c.secret_hash = None;
+                c.grant_types.push(GrantType::TokenExchange);
+            }),
+            Err(E::PublicTokenExchange)
+        );
+        assert_eq!(
+            check(|c| {
+                c.redirect_uris.clear();
+                c.grant_types = vec![GrantType::TokenExchange];
+            }),
+            Ok(()),
+            "an API that only exchanges tokens needs no redirect URI"
         );
         assert_eq!(
             check(|c| {

@@ -1,7 +1,7 @@
 //! The provider metadata (OpenID Connect Discovery 1.0, RFC 8414), and the endpoint paths it shares with
 //! the route table so the two cannot drift apart.
 use super::client_assertion::SIGNING_ALGS;
-use crate::domain::client::DEVICE_CODE_GRANT;
+use crate::domain::client::{DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT};
 use crate::jose::key::ALG_RS256;
 use serde::Serialize;
 use url::Url;
@@ -140,7 +140,13 @@ impl ProviderMetadata {
             scopes_supported: vec!["openid", "profile", "email", "offline_access"],
             response_types_supported: vec!["code"],
             response_modes_supported: vec!["query", "form_post"],
-            grant_types_supported: vec!["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE_GRANT],
+            grant_types_supported: vec![
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                DEVICE_CODE_GRANT,
+                TOKEN_EXCHANGE_GRANT,
+            ],
             subject_types_supported: vec![SUBJECT_TYPE],
             id_token_signing_alg_values_supported: vec![ID_TOKEN_SIGNING_ALG],
             token_endpoint_auth_methods_supported: vec![
@@ -191,6 +197,7 @@ mod tests {
         assert_eq!(m.jwks_uri, "http://127.0.0.1:8080/jwks");
         assert_eq!(m.device_authorization_endpoint, "http://127.0.0.1:8080/device_authorization");
         assert!(m.grant_types_supported.contains(&"urn:ietf:params:oauth:grant-type:device_code"));
+        assert!(m.grant_types_supported.contains(&"urn:ietf:params:oauth:grant-type:token-exchange"));
     }
 
     #[test]

@@ -72,7 +72,7 @@ impl IssuedRefresh {
         let auth_time = r.optional(Reader::int)?;
         let sid = r.optional(Reader::text)?;
         let ttl = r.int()?;
-        let grant = AccessGrant { client_id, user_id, scope, audience, auth_time, sid, ttl };
+        let grant = AccessGrant { client_id, user_id, scope, audience, auth_time, sid, ttl, act: None };
         let issued = Self {
             refresh_token,
             grant,
@@ -228,6 +228,7 @@ impl Provider {
             scope: super::token::scope_string(&issued.grant.scope),
             id_token: minted.id_token,
             refresh_token: Some(issued.refresh_token),
+            issued_token_type: None,
         }))
     }
 }
@@ -247,6 +248,7 @@ mod tests {
                 auth_time: user.then_some(1_796_513_988),
                 sid: user.then(|| "VkCivT0ziHpRm6RcxCeH94M54gOJlyPLRjigYjmuTnM".into()),
                 ttl: 600,
+                act: None,
             },
             jti: "umLpZpAefV8DNEbYnqZAiQ".into(),
             issued_at: -5,

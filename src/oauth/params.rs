@@ -9,12 +9,13 @@ pub const MAX_PARAMS: usize = 64;
 /// Longest value of one parameter, in bytes (redirect URIs and JWTs fit).
 pub const MAX_PARAM_LEN: usize = 8192;
 
-/// Parsed parameters, each name once; empty values count as absent (RFC 6749 §3.1). `resource` is the one
-/// name that may repeat (RFC 8707 §2): the first is kept, and the repetition noted.
+/// Parsed parameters, each name once; empty values count as absent (RFC 6749 §3.1). `resource` (RFC 8707 §2)
+/// and `audience` (RFC 8693 §2.1) are the names that may repeat: the first is kept, and the repetition noted.
 #[derive(Default, Clone)]
 pub struct Params {
     values: HashMap<String, String>,
     several_resources: bool,
+    several_audiences: bool,
     /// Why the request is malformed, when that was left for the authorization endpoint to answer.
     flaw: Option<String>,
 }
@@ -65,6 +66,7 @@ impl Params {
                     slot.insert(v);
                 }
                 Entry::Occupied(first) if first.key() == "resource" => params.several_resources = true,
+                Entry::Occupied(first) if first.key() == "audience" => params.several_audiences = true,
                 Entry::Occupied(first) => {
                     let problem = format!("parameter {} must not be provided twice", truncate(first.key()));
                     note(&mut params.flaw, first.key(), problem, &strict)?;
@@ -87,6 +89,11 @@ impl Params {
     /// Whether `resource` was given more than once.
     pub fn names_several_resources(&self) -> bool {
         self.several_resources
+    }
+
+    /// Whether `audience` was given more than once.
+    pub fn names_several_audiences(&self) -> bool {
+        self.several_audiences
     }
 
     /// A parameter's value.
@@ -170,6 +177,10 @@ mod tests {
         assert!(params.names_several_resources());
         assert_eq!(params.get("resource"), Some("https://a.example/"));
         assert!(!p(&[("resource", "https://a.example/")]).unwrap().names_several_resources());
+        let params = p(&[("audience", "a"), ("audience", "b")]).unwrap();
+        assert!(params.names_several_audiences() && !params.names_several_resources());
+        assert_eq!(params.get("audience"), Some("a"));
+        assert!(!p(&[("audience", "a")]).unwrap().names_several_audiences());
     }
 
     #[test]

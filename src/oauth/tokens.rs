@@ -36,6 +36,10 @@ pub struct AccessGrant {
     pub sid: Option<String>,
     /// Lifetime in seconds.
     pub ttl: i64,
+    /// The delegation chain of an exchanged token (RFC 8693 §4.1): who acts for the subject now, with the
+    /// earlier actors nested inside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Value>,
 }
 
 /// What goes into an ID token beyond the access grant.
@@ -142,6 +146,9 @@ impl Provider {
         }
         if let Some(sid) = &grant.sid {
             at.insert("sid".into(), json!(sid));
+        }
+        if let Some(act) = &grant.act {
+            at.insert("act".into(), act.clone());
         }
         let at = payload(at)?;
 

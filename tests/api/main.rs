@@ -24,4 +24,5 @@ mod par;
 mod registration;
 mod session_idle;
 mod signin;
+mod token_exchange;
 mod webdriver;

@@ -426,6 +426,11 @@ pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
         Some(g) if g.is_empty() => return Err(metadata_error("grant_types must not be empty")),
         Some(g) => client_rules::parse_grant_types(g).map_err(rule_error)?,
     };
+    // A client that may exchange a user's tokens for tokens to other services is trusted: the operator
+    // grants that (`clients add`, the admin API), a stranger cannot register it.
+    if grant_types.contains(&GrantType::TokenExchange) {
+        return Err(metadata_error("the token exchange grant type cannot be registered"));
+    }
     let code = grant_types.contains(&GrantType::AuthorizationCode);
     if let Some(types) = &req.response_types {
         if let Some(other) = types.iter().find(|t| t.as_str() != "code") {

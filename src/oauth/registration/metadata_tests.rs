@@ -329,6 +329,8 @@ fn refuses_bad_metadata() {
         web(json!({ "grant_types": ["implicit"] })),
         web(json!({ "grant_types": [] })),
         web(json!({ "grant_types": ["refresh_token"] })),
+        json!({ "grant_types": ["urn:ietf:params:oauth:grant-type:token-exchange"] }),
+        web(json!({ "grant_types": ["authorization_code", "urn:ietf:params:oauth:grant-type:token-exchange"] })),
         web(json!({ "token_endpoint_auth_method": "client_secret_jwt" })),
         web(json!({ "scope": "openid tessera:admin" })),
         web(json!({ "scope": "openid payments" })),

@@ -141,6 +141,7 @@ impl Provider {
             auth_time: Some(grant.auth_time),
             sid: Some(grant.sid.clone()),
             ttl,
+            act: None,
         };
         let id = grant.scope.contains(Scope::OPENID).then(|| IdTokenExtras {
             nonce: grant.nonce.clone(),
@@ -187,6 +188,7 @@ impl Provider {
             scope: scope_string(&grant.scope),
             id_token: minted.id_token,
             refresh_token: refresh.map(|(token, _)| token.expose().to_owned()),
+            issued_token_type: None,
         })
     }
 

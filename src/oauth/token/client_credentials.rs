@@ -36,6 +36,7 @@ impl Provider {
             auth_time: None,
             sid: None,
             ttl,
+            act: None,
         };
         let minted = self.mint(&access, None, new_jti(), now).await?;
         Ok(TokenResponse {
@@ -45,6 +46,7 @@ impl Provider {
             scope: scope_string(&access.scope),
             id_token: None,
             refresh_token: None,
+            issued_token_type: None,
         })
     }
 }

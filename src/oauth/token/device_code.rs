@@ -179,6 +179,7 @@ impl Provider {
             auth_time: Some(approval.auth_time),
             sid: None,
             ttl,
+            act: None,
         };
         let id = request.scope.contains(Scope::OPENID).then(|| IdTokenExtras {
             nonce: None,
@@ -217,6 +218,7 @@ impl Provider {
             scope: scope_string(&request.scope),
             id_token: minted.id_token,
             refresh_token: refresh.map(|(token, _)| token.expose().to_owned()),
+            issued_token_type: None,
         })
     }
 }

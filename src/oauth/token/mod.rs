@@ -4,6 +4,7 @@ mod client_credentials;
 pub mod device_code;
 mod refresh_token;
 pub(crate) mod resource;
+mod token_exchange;
 
 use super::audit::RequestMeta;
 use super::client_auth::BasicCredentials;
@@ -31,6 +32,9 @@ pub struct TokenResponse {
     /// The refresh token, when one is issued.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// What a token exchange issued (RFC 8693 §2.2.1); only that grant answers with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<String>,
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -64,6 +68,7 @@ impl Provider {
             GrantType::RefreshToken => self.refresh_token_grant(&client, &params, meta, now).await,
             GrantType::ClientCredentials => self.client_credentials_grant(&client, &params, now).await,
             GrantType::DeviceCode => self.device_code_grant(&client, &params, now).await,
+            GrantType::TokenExchange => self.token_exchange_grant(&client, &params, meta, now).await,
         }
     }
 

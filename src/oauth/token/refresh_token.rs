@@ -99,6 +99,7 @@ impl Provider {
             // An offline grant outlives its session, so its tokens name none: they must not end with it.
             sid: rt.session_id.clone().filter(|_| !rt.offline),
             ttl,
+            act: None,
         };
         let id_token_ttl = (scope.contains(Scope::OPENID) && rt.user_id.is_some()).then_some(self.tokens.id_token_ttl);
         let id = id_token_ttl.map(|ttl| IdTokenExtras { nonce: None, amr: Vec::new(), ttl });
@@ -150,6 +151,7 @@ impl Provider {
             scope: scope_string(&scope),
             id_token: minted.id_token,
             refresh_token: Some(issued.refresh_token),
+            issued_token_type: None,
         })
     }
 
