@@ -174,6 +174,7 @@ pub async fn build_provider(
         signing_pool: CpuPool::new("tessera-sign", crate::blocking::cores() * 2)
             .context("starting the signing threads")?,
         par: settings.par.clone(),
+        dpop: settings.dpop.clone(),
         session_ttl: settings.sessions.ttl,
         session_idle_timeout: settings.sessions.idle_timeout,
         device: settings.device,

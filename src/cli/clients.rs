@@ -79,6 +79,10 @@ pub enum ClientsCommand {
         /// requests without a `request_uri`.
         #[arg(long)]
         require_par: bool,
+        /// The client gets DPoP-bound access tokens only (RFC 9449 §5.2): the token endpoint refuses its requests
+        /// without a DPoP proof.
+        #[arg(long)]
+        dpop_bound_access_tokens: bool,
     },
     /// List clients.
     List,
@@ -203,6 +207,7 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             jwks,
             jwks_uri,
             require_par,
+            dpop_bound_access_tokens,
             client_id,
             client_secret_stdin,
         } => {
@@ -247,6 +252,7 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             spec.jwks = jwks.as_deref().map(read_jwks).transpose()?;
             spec.jwks_uri = jwks_uri;
             spec.require_pushed_authorization_requests = require_par.then_some(true);
+            spec.dpop_bound_access_tokens = dpop_bound_access_tokens.then_some(true);
             let (client, secret) =
                 admin::create_client_as(&store, &spec, id, imported, settings.tokens.max_access_token_ttl, now)
                     .await

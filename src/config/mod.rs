@@ -11,7 +11,7 @@ mod ip_range;
 mod raw;
 pub use ip_range::IpRange;
 pub use raw::{
-    RawClients, RawDatabase, RawDevice, RawHttp, RawKeys, RawLimits, RawLog, RawPar, RawPasswords, RawRedis,
+    RawClients, RawDatabase, RawDevice, RawDpop, RawHttp, RawKeys, RawLimits, RawLog, RawPar, RawPasswords, RawRedis,
     RawRegistration, RawSessions, RawSettings, RawTokens,
 };
 
@@ -101,6 +101,7 @@ pub struct Settings {
     pub clients: ClientSettings,
     pub sessions: SessionSettings,
     pub par: ParSettings,
+    pub dpop: DpopSettings,
     pub device: DeviceSettings,
     pub limits: LimitSettings,
     pub log: LogSettings,
@@ -225,6 +226,13 @@ pub struct ParSettings {
     pub request_ttl: i64,
     /// Every client must push its authorization requests.
     pub required: bool,
+}
+
+/// DPoP proofs (RFC 9449).
+#[derive(Debug, Clone)]
+pub struct DpopSettings {
+    /// Seconds a proof's `iat` may lie in the past; its `jti` is kept that long (plus the leeway).
+    pub proof_max_age: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -558,6 +566,14 @@ impl RawSettings {
                     _ => return Err(invalid("par.request_ttl_seconds", "must be from 1 to 600")),
                 },
                 required: self.par.required,
+            },
+            dpop: DpopSettings {
+                // A proof is made for the request it goes with: a minute covers a slow network and a client's clock
+                // somewhat behind ours (one ahead is the leeway's), and bounds what a leaked proof is good for.
+                proof_max_age: match self.dpop.proof_max_age_seconds {
+                    t @ 1..=300 => t,
+                    _ => return Err(invalid("dpop.proof_max_age_seconds", "must be from 1 to 300")),
+                },
             },
             device: self.device.validate()?,
             limits: self.limits.validate()?,

@@ -23,6 +23,7 @@ pub struct RawSettings {
     pub clients: RawClients,
     pub sessions: RawSessions,
     pub par: RawPar,
+    pub dpop: RawDpop,
     pub device: RawDevice,
     pub limits: RawLimits,
     pub log: RawLog,
@@ -41,6 +42,20 @@ pub struct RawDevice {
 impl Default for RawDevice {
     fn default() -> Self {
         Self { code_ttl_seconds: 600, interval_seconds: 5 }
+    }
+}
+
+/// DPoP proofs (RFC 9449).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDpop {
+    /// How old a proof's `iat` may be.
+    pub proof_max_age_seconds: i64,
+}
+
+impl Default for RawDpop {
+    fn default() -> Self {
+        Self { proof_max_age_seconds: 60 }
     }
 }
 
@@ -250,6 +265,7 @@ impl Default for RawSettings {
             clients: RawClients::default(),
             sessions: RawSessions::default(),
             par: RawPar::default(),
+            dpop: RawDpop::default(),
             device: RawDevice::default(),
             limits: RawLimits::default(),
             log: RawLog::default(),

@@ -44,6 +44,13 @@ fn defaults_are_the_embedded_setup() {
     assert_eq!(s.clients.assertion_audience, AssertionAudience::IssuerOrTokenEndpoint);
     assert_eq!(s.sessions.idle_timeout, None);
     assert_eq!((s.par.request_ttl, s.par.required), (60, false));
+    assert_eq!(s.dpop.proof_max_age, 60);
+}
+
+#[test]
+fn the_dpop_proof_age_may_be_set() {
+    assert_eq!(load("[dpop]\nproof_max_age_seconds = 300", &[]).unwrap().dpop.proof_max_age, 300);
+    assert_eq!(load("", &[("DPOP__PROOF_MAX_AGE_SECONDS", "5")]).unwrap().dpop.proof_max_age, 5);
 }
 
 #[test]
@@ -172,6 +179,8 @@ fn invalid_values_name_their_key() {
         ("[sessions]\nidle_timeout_seconds = 59", "sessions.idle_timeout_seconds"),
         ("[par]\nrequest_ttl_seconds = 0", "par.request_ttl_seconds"),
         ("[par]\nrequest_ttl_seconds = 601", "par.request_ttl_seconds"),
+        ("[dpop]\nproof_max_age_seconds = 0", "dpop.proof_max_age_seconds"),
+        ("[dpop]\nproof_max_age_seconds = 301", "dpop.proof_max_age_seconds"),
         ("[sessions]\nidle_timeout_seconds = -1", "sessions.idle_timeout_seconds"),
         ("[tokens]\nrefresh_grace_seconds = -1", "tokens.refresh_grace_seconds"),
         ("[log]\nformat = \"xml\"", "log.format"),

@@ -188,6 +188,10 @@ pub struct ClientMetadata {
     /// `request_uri`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_pushed_authorization_requests: Option<bool>,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): the token endpoint issues it DPoP-bound access tokens only,
+    /// refusing requests without a proof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// A stored client.

@@ -27,12 +27,17 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(basic) => basic.flatten(),
         Err(e) => return json_error(&e),
     };
+    let dpop = match super::authorization::dpop_proof(&req) {
+        Ok(proof) => proof,
+        Err(e) => return json_error(&e),
+    };
     let provider = &state.provider;
-    let client = match provider.authenticate_client(&mut params, basic, crate::domain::now()).await {
+    let now = crate::domain::now();
+    let client = match provider.authenticate_client(&mut params, basic, now).await {
         Ok(client) => client,
         Err(e) => return json_error(&e),
     };
-    match provider.push_authorization_request(&client, params).await {
+    match provider.push_authorization_request(&client, params, dpop, now).await {
         Ok(pushed) => {
             HttpResponse::build(StatusCode::CREATED).insert_header((header::CACHE_CONTROL, "no-store")).json(pushed)
         }

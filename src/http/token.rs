@@ -24,6 +24,13 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             return json_error(&e);
         }
     };
+    let dpop = match super::authorization::dpop_proof(&req) {
+        Ok(proof) => proof,
+        Err(e) => {
+            metrics.token_error(e.code.as_str());
+            return json_error(&e);
+        }
+    };
     if let Some(refused) =
         super::throttle::client_request(&req, &state, ClientEndpoint::Token, &params, authorization).await
     {
@@ -32,7 +39,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     }
     let meta = super::meta::request_meta(&req, &state);
     let grant = params.get("grant_type").and_then(|g| g.parse::<GrantType>().ok());
-    match state.provider.token(params, authorization, &meta, crate::domain::now()).await {
+    match state.provider.token(params, authorization, dpop, &meta, crate::domain::now()).await {
         Ok(r) => {
             // A success implies a grant type the provider understood.
             if let Some(grant) = grant {

@@ -355,6 +355,7 @@ mod tests {
             revoked: false,
             access_jti: None,
             access_expires_at: None,
+            dpop_jkt: None,
         }
     }
 

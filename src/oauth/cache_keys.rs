@@ -56,6 +56,11 @@ pub fn assertion_jti(client_id: &str, jti: &str) -> String {
     format!("assertion-jti:{client_id}:{jti}")
 }
 
+/// A DPoP proof already used, by its key's thumbprint and its `jti` (RFC 9449 §11.1).
+pub fn dpop_jti(jkt: &str, jti: &str) -> String {
+    format!("dpop-jti:{jkt}:{jti}")
+}
+
 /// A client's JWK Set as fetched from its `jwks_uri`.
 pub fn client_jwks(client_id: &str) -> String {
     format!("client-jwks:{client_id}")

@@ -146,7 +146,8 @@ impl KeptKeys {
     }
 }
 
-fn check_public_key(key: &Value) -> Result<(), String> {
+/// Whether `key` is a public key of the kinds and sizes accepted (what DPoP proofs' keys are held to as well).
+pub(crate) fn check_public_key(key: &Value) -> Result<(), String> {
     let Value::Object(map) = key else { return Err("a JWK must be a JSON object".into()) };
     if let Some(m) = PRIVATE_MEMBERS.iter().find(|m| map.contains_key(**m)) {
         return Err(format!(

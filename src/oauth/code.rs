@@ -7,7 +7,7 @@ use super::pkce::CodeChallenge;
 use super::provider::Provider;
 use crate::domain::refresh_family::FamilySecret;
 use crate::domain::secret::PlainSecret;
-use crate::domain::{ClientId, Scope, Session, UnixTime, UserId};
+use crate::domain::{ClientId, Jkt, Scope, Session, UnixTime, UserId};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -45,6 +45,9 @@ pub struct CodeGrant {
     pub issued_at_ms: i64,
     /// Expiry.
     pub expires_at: UnixTime,
+    /// The DPoP key the code is bound to (`dpop_jkt`, RFC 9449 §10): its redemption must prove it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<Jkt>,
 }
 
 /// What a code's first redemption issues, which replaces the grant in the cache the moment the redemption
@@ -109,6 +112,7 @@ impl Provider {
             amr: session.amr.clone(),
             issued_at_ms: crate::domain::now_millis(),
             expires_at: now + self.tokens.code_ttl,
+            dpop_jkt: req.dpop_jkt.clone(),
         };
         let bytes = serde_json::to_vec(&CodeEntry::Grant(Box::new(grant))).map_err(OAuthError::server)?;
         self.cache

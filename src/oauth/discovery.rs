@@ -87,6 +87,7 @@ pub struct ProviderMetadata {
     token_endpoint_auth_methods_supported: Vec<&'static str>,
     token_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     code_challenge_methods_supported: Vec<&'static str>,
+    dpop_signing_alg_values_supported: Vec<&'static str>,
     claims_supported: Vec<&'static str>,
     prompt_values_supported: Vec<&'static str>,
     authorization_response_iss_parameter_supported: bool,
@@ -157,6 +158,7 @@ impl ProviderMetadata {
             ],
             token_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS.to_vec(),
             code_challenge_methods_supported: vec!["S256"],
+            dpop_signing_alg_values_supported: crate::oauth::dpop::SIGNING_ALGS.to_vec(),
             claims_supported: vec![
                 "sub",
                 "iss",

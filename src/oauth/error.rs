@@ -52,6 +52,8 @@ pub enum ErrorCode {
     SlowDown,
     /// RFC 8628 §3.5: the device code expired before it was approved.
     ExpiredToken,
+    /// RFC 9449 §5, §7.1: the DPoP proof is missing where required, malformed, or wrong for the request.
+    InvalidDpopProof,
 }
 
 impl ErrorCode {
@@ -82,6 +84,7 @@ impl ErrorCode {
             Self::AuthorizationPending => "authorization_pending",
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
         }
     }
 }

@@ -5,6 +5,7 @@
 //! cache encrypted under a key derived from the refresh token that was presented, so only a holder of that
 //! token can read it.
 use super::cache_keys;
+use super::dpop::Jkt;
 use super::error::OAuthError;
 use super::provider::Provider;
 use super::token::TokenResponse;
@@ -56,6 +57,7 @@ impl IssuedRefresh {
         put_int(&mut out, &self.issued_at)?;
         put_optional(&mut out, self.id_token_ttl.as_ref(), put_int)?;
         put_text(&mut out, &self.kid)?;
+        put_optional(&mut out, self.grant.jkt.as_ref(), |out, j| put_text(out, j.as_str()))?;
         Ok(out)
     }
 
@@ -72,8 +74,8 @@ impl IssuedRefresh {
         let auth_time = r.optional(Reader::int)?;
         let sid = r.optional(Reader::text)?;
         let ttl = r.int()?;
-        let grant = AccessGrant { client_id, user_id, scope, audience, auth_time, sid, ttl, act: None };
-        let issued = Self {
+        let grant = AccessGrant { client_id, user_id, scope, audience, auth_time, sid, ttl, act: None, jkt: None };
+        let mut issued = Self {
             refresh_token,
             grant,
             jti: r.text()?,
@@ -81,6 +83,7 @@ impl IssuedRefresh {
             id_token_ttl: r.optional(Reader::int)?,
             kid: r.text()?,
         };
+        issued.grant.jkt = r.optional(|r| Jkt::parse(&r.text()?).ok_or_else(|| "a malformed thumbprint".to_owned()))?;
         if !r.0.is_empty() {
             return Err("the kept refresh record has bytes after its end".into());
         }
@@ -88,8 +91,9 @@ impl IssuedRefresh {
     }
 }
 
-/// The version of [`IssuedRefresh::encode`]'s layout, its first byte.
-const RECORD_FORMAT: u8 = 1;
+/// The version of [`IssuedRefresh::encode`]'s layout, its first byte. 2: with the DPoP key's thumbprint; a
+/// record of format 1 (kept a few seconds by an earlier release) is refused as when the cache lost it.
+const RECORD_FORMAT: u8 = 2;
 /// Text kept as UTF-8: a 4-byte length, then the bytes.
 const TEXT_UTF8: u8 = 0;
 /// Text that is unpadded base64url (tokens, ids, key ids), kept as the bytes it encodes: a 1-byte length, then
@@ -223,7 +227,7 @@ impl Provider {
             .ok_or_else(|| OAuthError::server("the key that signed the kept response has left the ring"))?;
         Ok(Some(TokenResponse {
             access_token: minted.access_token,
-            token_type: "Bearer".into(),
+            token_type: issued.grant.token_type().into(),
             expires_in: (issued.issued_at + issued.grant.ttl - now).max(0),
             scope: super::token::scope_string(&issued.grant.scope),
             id_token: minted.id_token,
@@ -249,6 +253,7 @@ mod tests {
                 sid: user.then(|| "VkCivT0ziHpRm6RcxCeH94M54gOJlyPLRjigYjmuTnM".into()),
                 ttl: 600,
                 act: None,
+                jkt: user.then(|| Jkt::parse("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs").expect("jkt")),
             },
             jti: "umLpZpAefV8DNEbYnqZAiQ".into(),
             issued_at: -5,
@@ -260,7 +265,7 @@ mod tests {
     fn fields(i: &IssuedRefresh) -> String {
         let g = &i.grant;
         format!(
-            "{} {} {:?} [{}] {} {:?} {:?} {} {} {} {:?} {}",
+            "{} {} {:?} [{}] {} {:?} {:?} {} {} {} {:?} {} {:?}",
             i.refresh_token,
             g.client_id,
             g.user_id,
@@ -272,7 +277,8 @@ mod tests {
             i.jti,
             i.issued_at,
             i.id_token_ttl,
-            i.kid
+            i.kid,
+            g.jkt
         )
     }
 

@@ -396,6 +396,7 @@ mod tests {
             login_hint: login_hint.map(str::to_owned),
             resource: None,
             hinted_subject: None,
+            dpop_jkt: None,
         };
         let interaction = Interaction {
             request,

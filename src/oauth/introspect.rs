@@ -1,6 +1,7 @@
 //! Token introspection (RFC 7662) for authenticated clients: anything not live is `{"active": false}`. Access
 //! tokens are for any confidential client (the resource servers); a refresh token only for its own client,
 //! which alone can use it: anyone else could test a stolen one without using it, out of reuse detection's sight.
+use super::dpop::DPOP_SCHEME;
 use super::error::OAuthError;
 use super::params::Params;
 use super::provider::Provider;
@@ -30,7 +31,8 @@ impl Provider {
                 Ok((at, user)) => {
                     let mut v = Value::Object(at.claims.clone());
                     v["active"] = json!(true);
-                    v["token_type"] = json!("Bearer");
+                    // RFC 9449 §6.2: a bound token's `cnf` is among its claims, and its type is DPoP.
+                    v["token_type"] = json!(if at.bound_key().is_some() { DPOP_SCHEME } else { "Bearer" });
                     if let Some(u) = user {
                         v["username"] = json!(u.username.as_str());
                     }

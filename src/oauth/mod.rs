@@ -13,6 +13,7 @@ pub mod client_keys;
 pub mod code;
 pub mod device;
 pub mod discovery;
+pub mod dpop;
 pub mod end_session;
 pub mod error;
 pub mod grace;

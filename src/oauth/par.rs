@@ -13,7 +13,7 @@ use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::provider::Provider;
 use crate::domain::secret::{random_token, SecretHash};
-use crate::domain::{Client, ClientMetadata};
+use crate::domain::{Client, ClientMetadata, UnixTime};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -54,11 +54,14 @@ pub fn push_required(metadata: &ClientMetadata, required_for_all: bool) -> bool 
 
 impl Provider {
     /// `POST /par` for `client`, already authenticated (its credentials are no longer in `params`): checks the
-    /// request as `/authorize` would and keeps it for `par.request_ttl_seconds`.
+    /// request as `/authorize` would and keeps it for `par.request_ttl_seconds`. A `DPoP` proof (`dpop`) binds
+    /// the code to its key, as `dpop_jkt` does (RFC 9449 §10.1), which must then name that key if sent.
     pub async fn push_authorization_request(
         &self,
         client: &Client,
         params: Params,
+        dpop: Option<&str>,
+        now: UnixTime,
     ) -> Result<PushedRequest, OAuthError> {
         if params.get("client_id") != Some(client.id.as_str()) {
             return Err(OAuthError::invalid_request("client_id must name the authenticated client"));
@@ -66,7 +69,17 @@ impl Provider {
         if params.get("request_uri").is_some() {
             return Err(OAuthError::invalid_request("request_uri must not be pushed"));
         }
-        let pairs: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let mut pairs: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        if let Some(proof) = dpop {
+            let jkt = self.check_dpop_proof(proof, "POST", super::discovery::paths::PAR, None, now).await?;
+            match params.get("dpop_jkt") {
+                None => pairs.push(("dpop_jkt".to_owned(), jkt.as_str().to_owned())),
+                Some(sent) if sent == jkt.as_str() => {}
+                Some(_) => {
+                    return Err(OAuthError::new(ErrorCode::InvalidDpopProof, "dpop_jkt is not the DPoP proof's key"))
+                }
+            }
+        }
         // The cached view, as `/authorize` reads it and client authentication just did.
         match authorize::validate(params, self.auth_clients.as_ref()).await {
             Ok(_) => {}

@@ -61,6 +61,8 @@ pub struct Provider {
     pub session_idle_timeout: Option<i64>,
     /// The device authorization grant's code lifetime and polling interval.
     pub device: crate::config::DeviceSettings,
+    /// DPoP proofs (RFC 9449).
+    pub dpop: crate::config::DpopSettings,
     /// Clock skew tolerated on incoming JWTs, in seconds.
     pub leeway: i64,
     /// How often instances reload the key ring (`keys.refresh_seconds`): how long one may go on signing

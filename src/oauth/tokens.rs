@@ -1,5 +1,6 @@
 //! Minting access tokens (RFC 9068 JWTs) and ID tokens (OIDC Core §2), and checking incoming access tokens.
 use super::authorize::scope_serde;
+use super::dpop::{Jkt, DPOP_SCHEME};
 use super::error::OAuthError;
 use super::provider::Provider;
 use crate::domain::secret::random_token;
@@ -40,6 +41,20 @@ pub struct AccessGrant {
     /// earlier actors nested inside.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Value>,
+    /// The thumbprint of the key the token is bound to (`cnf.jkt`, RFC 9449 §6.1); `None` for a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<Jkt>,
+}
+
+impl AccessGrant {
+    /// The `token_type` of the access token (RFC 9449 §5).
+    pub fn token_type(&self) -> &'static str {
+        if self.jkt.is_some() {
+            DPOP_SCHEME
+        } else {
+            "Bearer"
+        }
+    }
 }
 
 /// What goes into an ID token beyond the access grant.
@@ -149,6 +164,9 @@ impl Provider {
         }
         if let Some(act) = &grant.act {
             at.insert("act".into(), act.clone());
+        }
+        if let Some(jkt) = &grant.jkt {
+            at.insert("cnf".into(), json!({ "jkt": jkt.as_str() }));
         }
         let at = payload(at)?;
 

@@ -1,4 +1,5 @@
 //! The UserInfo endpoint (OIDC Core §5.3) and the validation of access tokens presented to us.
+use super::dpop::Presentation;
 use super::error::{ErrorCode, OAuthError};
 use super::provider::Provider;
 use super::tokens::ACCESS_TOKEN_TYP;
@@ -28,6 +29,11 @@ pub struct AccessTokenClaims {
 }
 
 impl AccessTokenClaims {
+    /// The thumbprint of the DPoP key the token is bound to (`cnf.jkt`, RFC 9449 §6.1), if it is.
+    pub fn bound_key(&self) -> Option<&str> {
+        self.claims.get("cnf").and_then(|c| c.get("jkt")).and_then(Value::as_str)
+    }
+
     /// The session (`sid`) the token ends with, as the refresh tokens of its grant do: none for
     /// `offline_access`, which is meant to outlive the session.
     fn bound_session(&self) -> Option<&str> {
@@ -174,9 +180,38 @@ impl Provider {
         at.claims.get("aud").is_some_and(|a| for_us(a) || a.as_array().is_some_and(|all| all.iter().any(for_us)))
     }
 
-    /// The claims UserInfo returns for a verified access token.
-    pub async fn userinfo(&self, token: &str, now: UnixTime) -> Result<Value, OAuthError> {
+    /// Whether `at` (the token `token`) may be used as it was presented (RFC 9449 §7): a bound token only with
+    /// the `DPoP` scheme and a proof of its key for this request, and the `DPoP` scheme only with a bound token.
+    pub async fn check_presentation(
+        &self,
+        token: &str,
+        at: &AccessTokenClaims,
+        presented: Presentation<'_>,
+        now: UnixTime,
+    ) -> Result<(), OAuthError> {
+        match (presented, at.bound_key()) {
+            (Presentation::Bearer, None) => Ok(()),
+            (Presentation::Bearer, Some(_)) => {
+                Err(invalid("the access token is DPoP-bound: present it with the DPoP scheme and a DPoP proof"))
+            }
+            (Presentation::Dpop { .. }, None) => Err(invalid("the access token is not DPoP-bound: use Bearer")),
+            (Presentation::Dpop { proof: None, .. }, Some(_)) => {
+                Err(OAuthError::new(ErrorCode::InvalidDpopProof, "a DPoP proof must come with the access token"))
+            }
+            (Presentation::Dpop { proof: Some(proof), method, path }, Some(bound)) => {
+                let jkt = self.check_dpop_proof(proof, method, path, Some(token), now).await?;
+                if jkt.as_str() != bound {
+                    return Err(invalid("the DPoP proof's key is not the one the access token is bound to"));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The claims UserInfo returns for a verified access token, presented as `presented` says.
+    pub async fn userinfo(&self, token: &str, presented: Presentation<'_>, now: UnixTime) -> Result<Value, OAuthError> {
         let (at, user) = self.live_access_token(token, now).await?;
+        self.check_presentation(token, &at, presented, now).await?;
         if !self.is_for_this_server(&at) {
             return Err(invalid("the access token is for another resource"));
         }

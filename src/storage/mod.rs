@@ -351,6 +351,9 @@ pub struct RefreshTokenRecord {
     pub access_jti: Option<String>,
     /// That access token's expiry.
     pub access_expires_at: Option<UnixTime>,
+    /// The thumbprint of the DPoP key the family is bound to (a public client's, RFC 9449 §5): every token of the
+    /// family is refreshed only with a proof of that key.
+    pub dpop_jkt: Option<crate::domain::Jkt>,
 }
 
 /// Access tokens (`jti`, `exp`) to revoke, as returned when refresh tokens are revoked.

@@ -12,6 +12,7 @@ mod config;
 mod cors;
 mod device;
 mod discovery;
+mod dpop;
 mod health;
 mod hostile;
 mod jwks;

@@ -6,10 +6,10 @@ use josekit::jws::RS256;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
+pub(crate) const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+pub(crate) const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
 const API: &str = "https://api.example/";
-const DOWNSTREAM: &str = "https://downstream.example/v1";
+pub(crate) const DOWNSTREAM: &str = "https://downstream.example/v1";
 
 /// A confidential client from `tessera clients add --name <name> <extra>`: its id and secret.
 fn add(app: &TestApp, name: &str, extra: &[&str]) -> (String, String) {
@@ -20,7 +20,7 @@ fn add(app: &TestApp, name: &str, extra: &[&str]) -> (String, String) {
 }
 
 /// The API: it serves [`API`] and calls [`DOWNSTREAM`], and may exchange tokens.
-fn add_api(app: &TestApp) -> (String, String) {
+pub(crate) fn add_api(app: &TestApp) -> (String, String) {
     add(
         app,
         "Orders API",
@@ -30,7 +30,7 @@ fn add_api(app: &TestApp) -> (String, String) {
 
 /// alice signs in to a web app (whose own resource is [`API`]) that asks for a token for the API: the app's
 /// id and secret, alice's id, and the access token.
-async fn users_token_for_the_api(app: &TestApp) -> (String, String, String, String) {
+pub(crate) async fn users_token_for_the_api(app: &TestApp) -> (String, String, String, String) {
     let alice = add_alice(app);
     let rp = add_client(app, &["--resource", API]);
     let (rp_id, rp_secret) = (rp["client_id"].as_str().unwrap(), rp["client_secret"].as_str().unwrap());

@@ -81,6 +81,10 @@ impl Provider {
         now: UnixTime,
     ) -> Result<AdminCaller, OAuthError> {
         let (at, user) = self.live_access_token(token, now).await?;
+        // The admin API takes bearer tokens only: a DPoP-bound one is not to be used without its proof.
+        if at.bound_key().is_some() {
+            return Err(OAuthError::invalid_token("a DPoP-bound access token is not accepted here"));
+        }
         // A token for another resource (RFC 9068 §4) is refused even with the admin scope: that resource
         // could otherwise replay the tokens it is sent here.
         let (reason, refusal) = if !self.is_for_this_server(&at) {

@@ -64,6 +64,7 @@ pub fn client_json(c: &Client) -> Value {
         "token_endpoint_auth_signing_alg": c.metadata.token_endpoint_auth_signing_alg,
         "default_max_age": c.metadata.default_max_age,
         "require_pushed_authorization_requests": c.metadata.require_pushed_authorization_requests.unwrap_or(false),
+        "dpop_bound_access_tokens": c.metadata.dpop_bound_access_tokens.unwrap_or(false),
         "created_at": c.created_at,
         "updated_at": c.updated_at,
     })
@@ -248,6 +249,10 @@ pub struct ClientSpec {
     /// client).
     #[serde(default)]
     pub require_pushed_authorization_requests: Option<bool>,
+    /// Whether the token endpoint issues it DPoP-bound access tokens only (RFC 9449 §5.2); absent: as it was
+    /// (false for a new client).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Read-only; accepted so that what `GET` returns can be sent back, and then it must name the client.
     #[serde(default)]
     pub client_id: Option<String>,
@@ -284,6 +289,7 @@ impl ClientSpec {
             jwks: None,
             jwks_uri: None,
             require_pushed_authorization_requests: None,
+            dpop_bound_access_tokens: None,
             client_id: None,
             _token_endpoint_auth_signing_alg: None,
             _default_max_age: None,
@@ -389,6 +395,9 @@ pub fn build_client(
     if let Some(required) = spec.require_pushed_authorization_requests {
         // Stored only when set: `false` is what an absent member means.
         metadata.require_pushed_authorization_requests = required.then_some(true);
+    }
+    if let Some(bound) = spec.dpop_bound_access_tokens {
+        metadata.dpop_bound_access_tokens = bound.then_some(true);
     }
     if spec.access_token_ttl.is_some_and(|ttl| !(1..=max_access_token_ttl).contains(&ttl)) {
         return Err(ClientInputError::AccessTokenTtl { max: max_access_token_ttl });

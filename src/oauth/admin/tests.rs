@@ -233,3 +233,16 @@ fn a_client_held_to_pushed_requests_stays_so_until_told_otherwise() {
     assert_eq!(freed.metadata.require_pushed_authorization_requests, None);
     assert_eq!(client_json(&freed)["require_pushed_authorization_requests"], false);
 }
+
+#[test]
+fn dpop_bound_access_tokens_is_set_kept_and_cleared() {
+    let (bound, _) = build(&spec(|s| s.dpop_bound_access_tokens = Some(true))).unwrap();
+    assert_eq!(bound.metadata.dpop_bound_access_tokens, Some(true));
+    assert_eq!(client_json(&bound)["dpop_bound_access_tokens"], true);
+    let (kept, _) = build_client(&spec(|_| {}), bound.id.clone(), Some(&bound), MAX_TTL, 100).unwrap();
+    assert_eq!(kept.metadata.dpop_bound_access_tokens, Some(true), "absent: as it was");
+    let freeing = spec(|s| s.dpop_bound_access_tokens = Some(false));
+    let (freed, _) = build_client(&freeing, bound.id.clone(), Some(&bound), MAX_TTL, 200).unwrap();
+    assert_eq!(freed.metadata.dpop_bound_access_tokens, None);
+    assert_eq!(client_json(&freed)["dpop_bound_access_tokens"], false);
+}

@@ -1,7 +1,7 @@
 //! The individual checks of the authorization endpoint, in the order [`super::validate`] runs them.
 use super::{AuthorizeError, Prompt, ResponseMode};
 use crate::domain::scope::ADMIN_SCOPE;
-use crate::domain::{Client, ClientId, ClientState, GrantType, RedirectUri, Scope};
+use crate::domain::{Client, ClientId, ClientState, GrantType, Jkt, RedirectUri, Scope};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::oauth::pkce::CodeChallenge;
@@ -154,6 +154,14 @@ pub(super) fn bounded(params: &Params, name: &str, max: usize) -> Result<Option<
         Some(v) => Ok(Some(v.to_owned())),
         None => Ok(None),
     }
+}
+
+/// `dpop_jkt` (RFC 9449 §10): the thumbprint of the key the code will be bound to.
+pub(super) fn dpop_jkt(params: &Params) -> Result<Option<Jkt>, OAuthError> {
+    params
+        .get("dpop_jkt")
+        .map(|v| Jkt::parse(v).ok_or_else(|| OAuthError::invalid_request("dpop_jkt must be a JWK SHA-256 thumbprint")))
+        .transpose()
 }
 
 fn truncate(s: &str) -> String {

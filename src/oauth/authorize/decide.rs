@@ -122,6 +122,7 @@ mod tests {
             login_hint: None,
             resource: None,
             hinted_subject: None,
+            dpop_jkt: None,
         }
     }
 

@@ -15,7 +15,7 @@ use super::error::OAuthError;
 use super::limits::Limited;
 use super::params::Params;
 use super::pkce::CodeChallenge;
-use crate::domain::{Client, ClientId, ClientState, RedirectUri, Scope};
+use crate::domain::{Client, ClientId, ClientState, Jkt, RedirectUri, Scope};
 use crate::storage::ClientStore;
 use serde::{Deserialize, Serialize};
 
@@ -71,6 +71,9 @@ pub struct AuthorizationRequest {
     /// The user an `id_token_hint` names (OIDC Core §3.1.2.1): a session of anyone else does not answer.
     #[serde(default)]
     pub hinted_subject: Option<String>,
+    /// The DPoP key the code is to be bound to (`dpop_jkt`, RFC 9449 §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<Jkt>,
 }
 
 impl AuthorizationRequest {
@@ -146,6 +149,7 @@ pub async fn validate(
     let (prompt, max_age) = checks::prompt(&params).map_err(fail)?;
     let nonce = checks::bounded(&params, "nonce", 512).map_err(fail)?;
     let login_hint = checks::bounded(&params, "login_hint", 256).map_err(fail)?;
+    let dpop_jkt = checks::dpop_jkt(&params).map_err(fail)?;
     Ok((
         AuthorizationRequest {
             client_id: client.id.clone(),
@@ -160,6 +164,7 @@ pub async fn validate(
             login_hint,
             resource,
             hinted_subject: None,
+            dpop_jkt,
         },
         client,
     ))

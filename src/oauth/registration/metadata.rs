@@ -139,6 +139,7 @@ pub struct RequestedMetadata {
     default_max_age: Option<i64>,
     require_auth_time: Option<bool>,
     require_pushed_authorization_requests: Option<bool>,
+    dpop_bound_access_tokens: Option<bool>,
 }
 
 impl fmt::Debug for RequestedMetadata {
@@ -259,6 +260,7 @@ pub fn parse_request(body: &[u8]) -> Result<RequestedMetadata, OAuthError> {
         default_max_age: non_negative_member(m, "default_max_age")?,
         require_auth_time: bool_member(m, "require_auth_time")?,
         require_pushed_authorization_requests: bool_member(m, "require_pushed_authorization_requests")?,
+        dpop_bound_access_tokens: bool_member(m, "dpop_bound_access_tokens")?,
     })
 }
 
@@ -486,6 +488,7 @@ pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
         default_max_age: req.default_max_age,
         require_auth_time: req.require_auth_time,
         require_pushed_authorization_requests: req.require_pushed_authorization_requests,
+        dpop_bound_access_tokens: req.dpop_bound_access_tokens,
     };
 
     if let Some(name) = &req.client_name {

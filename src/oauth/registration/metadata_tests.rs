@@ -250,6 +250,7 @@ fn openid_connect_members_are_honoured_or_refused() {
             web(json!({ "require_pushed_authorization_requests": 1 })),
             Err("require_pushed_authorization_requests must be true or false"),
         ),
+        (web(json!({ "dpop_bound_access_tokens": "yes" })), Err("dpop_bound_access_tokens must be true or false")),
         // Without pairwise subjects, every client shares the user's one sub: nothing to group by sector.
         (web(json!({ "sector_identifier_uri": "https://app.example/s.json" })), Ok(())),
         (web(json!({ "initiate_login_uri": "https://app.example/login" })), Ok(())),
@@ -294,6 +295,9 @@ fn honoured_openid_connect_members_are_kept_and_shown() {
     let (pushing, _) = build(web(json!({ "require_pushed_authorization_requests": true }))).unwrap();
     assert_eq!(pushing.metadata.require_pushed_authorization_requests, Some(true));
     assert_eq!(info(pushing)["require_pushed_authorization_requests"], json!(true), "RFC 9126 §6, shown back");
+    let (bound, _) = build(web(json!({ "dpop_bound_access_tokens": true }))).unwrap();
+    assert_eq!(bound.metadata.dpop_bound_access_tokens, Some(true));
+    assert_eq!(info(bound)["dpop_bound_access_tokens"], json!(true), "RFC 9449 §5.2, shown back");
 
     let (signer, _) = build(json!({ "grant_types": ["client_credentials"], "token_endpoint_auth_method":
         "private_key_jwt", "jwks_uri": "https://app.example/jwks", "token_endpoint_auth_signing_alg": "ES256" }))

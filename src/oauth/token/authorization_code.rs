@@ -8,6 +8,7 @@ use crate::domain::{Client, GrantType, Scope, UnixTime};
 use crate::oauth::audit::{EventFacts, RequestMeta};
 use crate::oauth::cache_keys;
 use crate::oauth::code::{code_family_id, CodeEntry, CodeGrant, CodeRedemption};
+use crate::oauth::dpop::Jkt;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::pkce::CodeVerifier;
@@ -29,6 +30,7 @@ impl Provider {
         &self,
         client: &Client,
         params: &Params,
+        dpop: Option<&Jkt>,
         meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<TokenResponse, OAuthError> {
@@ -68,7 +70,7 @@ impl Provider {
         // of this redemption. (A replay racing this write still revokes what this redemption issues.)
         let redemption = CodeRedemption { user_id: Some(grant.user_id.clone()), ..redemption };
         self.note_redemption(&key, &redemption, kept).await;
-        let redeemed = self.redeem_code_grant(client, params, code, grant, jti, ttl, now).await;
+        let redeemed = self.redeem_code_grant(client, params, code, grant, (jti, ttl), dpop, now).await;
         if redeemed.is_err() && starts_family {
             // Replays need not wait for a family this redemption may never store (see `code_replayed`).
             self.note_redemption(&key, &CodeRedemption { failed: true, ..redemption }, kept).await;
@@ -77,7 +79,8 @@ impl Provider {
     }
 
     /// The checks and the issuance of a code's first redemption, for `grant`, the code's grant just replaced by
-    /// the record of this redemption (access token `jti`, lifetime `ttl`).
+    /// the record of this redemption (access token `jti`, lifetime `ttl`), with the key the request's DPoP proof
+    /// proved, if any.
     #[allow(clippy::too_many_arguments)]
     async fn redeem_code_grant(
         &self,
@@ -85,8 +88,8 @@ impl Provider {
         params: &Params,
         code: &str,
         grant: CodeGrant,
-        jti: String,
-        ttl: i64,
+        (jti, ttl): (String, i64),
+        dpop: Option<&Jkt>,
         now: UnixTime,
     ) -> Result<TokenResponse, OAuthError> {
         let starts_family = client.allows_grant(GrantType::RefreshToken);
@@ -112,6 +115,10 @@ impl Provider {
             }
             (None, None) => {}
         }
+        // RFC 9449 §10: a code asked for with `dpop_jkt` is redeemed only with a proof of that key.
+        if grant.dpop_jkt.as_ref().is_some_and(|bound| dpop != Some(bound)) {
+            return Err(OAuthError::invalid_grant("the authorization code is bound to another DPoP key (dpop_jkt)"));
+        }
         // RFC 8707 §2.2: the token request may repeat the authorization request's resource, not change it.
         let resource = super::resource::for_grant(params, client, grant.resource.as_deref())?;
         let refresh = if starts_family {
@@ -128,6 +135,7 @@ impl Provider {
                 resource.clone(),
                 Some(grant.auth_time),
                 (jti.as_str(), now + ttl),
+                Self::refresh_binding(client, dpop),
                 now,
             ))
         } else {
@@ -142,6 +150,7 @@ impl Provider {
             sid: Some(grant.sid.clone()),
             ttl,
             act: None,
+            jkt: dpop.cloned(),
         };
         let id = grant.scope.contains(Scope::OPENID).then(|| IdTokenExtras {
             nonce: grant.nonce.clone(),
@@ -183,7 +192,7 @@ impl Provider {
         let minted = minted?;
         Ok(TokenResponse {
             access_token: minted.access_token,
-            token_type: "Bearer".into(),
+            token_type: access.token_type().into(),
             expires_in: ttl,
             scope: scope_string(&grant.scope),
             id_token: minted.id_token,

@@ -4,6 +4,7 @@
 //! when it asks for nothing); `resource` (RFC 8707) picks the audience.
 use super::{resource, scope_string, TokenResponse};
 use crate::domain::{Client, Scope, UnixTime};
+use crate::oauth::dpop::Jkt;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::oauth::provider::Provider;
@@ -17,6 +18,7 @@ impl Provider {
         &self,
         client: &Client,
         params: &Params,
+        dpop: Option<&Jkt>,
         now: UnixTime,
     ) -> Result<TokenResponse, OAuthError> {
         if client.is_public() {
@@ -37,11 +39,12 @@ impl Provider {
             sid: None,
             ttl,
             act: None,
+            jkt: dpop.cloned(),
         };
         let minted = self.mint(&access, None, new_jti(), now).await?;
         Ok(TokenResponse {
             access_token: minted.access_token,
-            token_type: "Bearer".into(),
+            token_type: access.token_type().into(),
             expires_in: ttl,
             scope: scope_string(&access.scope),
             id_token: None,

@@ -11,6 +11,7 @@ use crate::domain::secret::SecretHash;
 use crate::domain::{Client, GrantType, Scope, UnixTime, UserId};
 use crate::oauth::cache_keys;
 use crate::oauth::device::{DeviceDecision, DeviceRequest};
+use crate::oauth::dpop::Jkt;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::oauth::provider::Provider;
@@ -94,6 +95,7 @@ impl Provider {
         &self,
         client: &Client,
         params: &Params,
+        dpop: Option<&Jkt>,
         now: UnixTime,
     ) -> Result<TokenResponse, OAuthError> {
         let code = params.require("device_code")?;
@@ -134,7 +136,7 @@ impl Provider {
                     return Err(OAuthError::invalid_grant("the device code was already used"));
                 }
                 let approval = Approval { user_id, auth_time, amr, approved_at: approved_at_ms / 1000 };
-                self.issue_device_tokens(client, params, code, &request, approval, now).await
+                self.issue_device_tokens(client, params, code, &request, approval, dpop, now).await
             }
         }
     }
@@ -146,6 +148,7 @@ impl Provider {
 
     /// The tokens of an approved device code, as the code grant issues them but bound to no session: checked
     /// against the user, the client's revocations and the user's withdrawal of the app since the approval.
+    #[allow(clippy::too_many_arguments)]
     async fn issue_device_tokens(
         &self,
         client: &Client,
@@ -153,6 +156,7 @@ impl Provider {
         code: &str,
         request: &DeviceRequest,
         approval: Approval,
+        dpop: Option<&Jkt>,
         now: UnixTime,
     ) -> Result<TokenResponse, OAuthError> {
         let resource = resource::for_grant(params, client, request.resource.as_deref())?;
@@ -168,6 +172,7 @@ impl Provider {
                 resource.clone(),
                 Some(approval.auth_time),
                 (jti.as_str(), now + ttl),
+                Self::refresh_binding(client, dpop),
                 now,
             )
         });
@@ -180,6 +185,7 @@ impl Provider {
             sid: None,
             ttl,
             act: None,
+            jkt: dpop.cloned(),
         };
         let id = request.scope.contains(Scope::OPENID).then(|| IdTokenExtras {
             nonce: None,
@@ -213,7 +219,7 @@ impl Provider {
         let minted = minted?;
         Ok(TokenResponse {
             access_token: minted.access_token,
-            token_type: "Bearer".into(),
+            token_type: access.token_type().into(),
             expires_in: ttl,
             scope: scope_string(&request.scope),
             id_token: minted.id_token,

@@ -8,6 +8,8 @@ mod token_exchange;
 
 use super::audit::RequestMeta;
 use super::client_auth::BasicCredentials;
+use super::discovery::paths;
+use super::dpop::Jkt;
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::provider::Provider;
@@ -19,7 +21,7 @@ use serde::Serialize;
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` for an access token bound to a key (RFC 9449 §5).
     pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: i64,
@@ -44,11 +46,13 @@ impl std::fmt::Debug for TokenResponse {
 }
 
 impl Provider {
-    /// Handles a token request: `params` is the form body, `authorization` the raw header, if any.
+    /// Handles a token request: `params` is the form body, `authorization` the raw header, if any, and `dpop`
+    /// the one `DPoP` header, if any.
     pub async fn token(
         &self,
         mut params: Params,
         authorization: Option<&str>,
+        dpop: Option<&str>,
         meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<TokenResponse, OAuthError> {
@@ -63,13 +67,31 @@ impl Provider {
         if !client.allows_grant(grant) {
             return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use this grant type"));
         }
+        let dpop = match dpop {
+            Some(proof) => Some(self.check_dpop_proof(proof, "POST", paths::TOKEN, None, now).await?),
+            // RFC 9449 §5.2: a client registered for bound tokens gets no bearer token.
+            None if client.metadata.dpop_bound_access_tokens == Some(true) => {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidDpopProof,
+                    "this client's access tokens are DPoP-bound: send a DPoP proof",
+                ))
+            }
+            None => None,
+        };
+        let dpop = dpop.as_ref();
         match grant {
-            GrantType::AuthorizationCode => self.authorization_code_grant(&client, &params, meta, now).await,
-            GrantType::RefreshToken => self.refresh_token_grant(&client, &params, meta, now).await,
-            GrantType::ClientCredentials => self.client_credentials_grant(&client, &params, now).await,
-            GrantType::DeviceCode => self.device_code_grant(&client, &params, now).await,
-            GrantType::TokenExchange => self.token_exchange_grant(&client, &params, meta, now).await,
+            GrantType::AuthorizationCode => self.authorization_code_grant(&client, &params, dpop, meta, now).await,
+            GrantType::RefreshToken => self.refresh_token_grant(&client, &params, dpop, meta, now).await,
+            GrantType::ClientCredentials => self.client_credentials_grant(&client, &params, dpop, now).await,
+            GrantType::DeviceCode => self.device_code_grant(&client, &params, dpop, now).await,
+            GrantType::TokenExchange => self.token_exchange_grant(&client, &params, dpop, meta, now).await,
         }
+    }
+
+    /// The key a new refresh token family is bound to: a public client's proof key (RFC 9449 §5), since it has
+    /// no other credential; a confidential client's refresh tokens are bound to its authentication.
+    fn refresh_binding(client: &Client, dpop: Option<&Jkt>) -> Option<Jkt> {
+        dpop.filter(|_| client.is_public()).cloned()
     }
 
     /// The access token lifetime for `client`. Retired keys stay published only for the ceiling, so a

@@ -10,6 +10,7 @@ use crate::domain::refresh_family::FamilySecret;
 use crate::domain::secret::{PlainSecret, SecretHash};
 use crate::domain::{Client, Scope, UnixTime, User};
 use crate::oauth::audit::{EventFacts, RequestMeta};
+use crate::oauth::dpop::Jkt;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::grace::IssuedRefresh;
 use crate::oauth::params::Params;
@@ -27,6 +28,7 @@ impl Provider {
         &self,
         client: &Client,
         params: &Params,
+        dpop: Option<&Jkt>,
         meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<TokenResponse, OAuthError> {
@@ -42,6 +44,13 @@ impl Provider {
                 None => Err(unknown()),
             };
         };
+        // RFC 9449 §5: a bound token is good only with a proof of its key, whether it is then rotated, answered
+        // within the grace window or found reused: a thief without the key can do none of these.
+        if rt.dpop_jkt.as_ref().is_some_and(|bound| dpop != Some(bound)) {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token is bound to a DPoP key this request does not prove",
+            ));
+        }
         if rt.revoked {
             let facts = self.refresh_facts(&rt, json!({ "family_id": rt.family_id }));
             self.audit("revoked_token_presented", facts, meta, now).await;
@@ -100,6 +109,8 @@ impl Provider {
             sid: rt.session_id.clone().filter(|_| !rt.offline),
             ttl,
             act: None,
+            // A confidential client's refresh tokens are not bound, but each access token is to the key proved.
+            jkt: dpop.cloned(),
         };
         let id_token_ttl = (scope.contains(Scope::OPENID) && rt.user_id.is_some()).then_some(self.tokens.id_token_ttl);
         let id = id_token_ttl.map(|ttl| IdTokenExtras { nonce: None, amr: Vec::new(), ttl });
@@ -146,7 +157,7 @@ impl Provider {
         }
         Ok(TokenResponse {
             access_token: minted.access_token,
-            token_type: "Bearer".into(),
+            token_type: issued.grant.token_type().into(),
             expires_in: ttl,
             scope: scope_string(&scope),
             id_token: minted.id_token,
@@ -235,7 +246,8 @@ impl Provider {
     }
 
     /// The first refresh token of a new grant, of the family whose secret is `family`, bound to the session unless
-    /// `offline_access` was granted; `access_jti`/`access_exp` name the access token issued with it.
+    /// `offline_access` was granted; `access_jti`/`access_exp` name the access token issued with it; `dpop_jkt` is
+    /// the key it is bound to, if any.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn first_refresh_token(
         &self,
@@ -247,6 +259,7 @@ impl Provider {
         resource: Option<String>,
         auth_time: Option<UnixTime>,
         access: (&str, UnixTime),
+        dpop_jkt: Option<Jkt>,
         now: UnixTime,
     ) -> (PlainSecret, RefreshTokenRecord) {
         let token = family.issue_token();
@@ -275,6 +288,7 @@ impl Provider {
             revoked: false,
             access_jti: Some(access.0.to_owned()),
             access_expires_at: Some(access.1),
+            dpop_jkt,
         };
         (token, record)
     }

@@ -18,6 +18,7 @@
 use super::{resource, scope_string, TokenResponse};
 use crate::domain::{Client, Scope, UnixTime};
 use crate::oauth::audit::{EventFacts, RequestMeta};
+use crate::oauth::dpop::Jkt;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::oauth::provider::Provider;
@@ -39,6 +40,7 @@ impl Provider {
         &self,
         client: &Client,
         params: &Params,
+        dpop: Option<&Jkt>,
         meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<TokenResponse, OAuthError> {
@@ -72,6 +74,7 @@ impl Provider {
             // A token no longer-lived than the one it stands for: the exchange cannot extend a user's access.
             ttl: self.access_ttl(client).min(subject.exp - now),
             act: Some(act),
+            jkt: dpop.cloned(),
         };
         let minted = self.mint(&access, None, new_jti(), now).await?;
         let facts = EventFacts {
@@ -88,7 +91,7 @@ impl Provider {
         self.audit("token_exchanged", facts, meta, now).await;
         Ok(TokenResponse {
             access_token: minted.access_token,
-            token_type: "Bearer".into(),
+            token_type: access.token_type().into(),
             expires_in: access.ttl,
             scope: scope_string(&access.scope),
             id_token: None,

@@ -361,6 +361,7 @@ mod tests {
                 default_max_age: Some(900),
                 require_auth_time: Some(true),
                 require_pushed_authorization_requests: Some(true),
+                dpop_bound_access_tokens: Some(true),
             },
             created_at: 1_700_000_000,
             updated_at: 1_700_000_001,

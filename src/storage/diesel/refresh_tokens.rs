@@ -20,7 +20,7 @@ use super::sessions::session_is_live;
 use super::store::expired_rows_batch;
 use super::users::{load_user, user_from_row, UserRow};
 use super::{AnyConnection, DieselStore};
-use crate::domain::{ClientId, Scope, UnixTime, User, UserId};
+use crate::domain::{ClientId, Jkt, Scope, UnixTime, User, UserId};
 use crate::storage::{
     CodeGrantStanding, IssuedAccessTokens, RefreshTokenRecord, RefreshTokenStore, RevokedFamily, StoreError,
     StoreResult,
@@ -54,6 +54,7 @@ struct RefreshTokenRow {
     revoked: bool,
     access_jti: Option<String>,
     access_expires_at: Option<i64>,
+    dpop_jkt: Option<String>,
 }
 
 fn row_from_record(token: &RefreshTokenRecord) -> RefreshTokenRow {
@@ -76,6 +77,7 @@ fn row_from_record(token: &RefreshTokenRecord) -> RefreshTokenRow {
         revoked: token.revoked,
         access_jti: token.access_jti.clone(),
         access_expires_at: token.access_expires_at,
+        dpop_jkt: token.dpop_jkt.as_ref().map(|j| j.as_str().to_owned()),
     }
 }
 
@@ -86,6 +88,10 @@ fn record_from_row(row: RefreshTokenRow) -> StoreResult<RefreshTokenRecord> {
     let client_id = ClientId::parse(row.client_id.as_str()).map_err(|e| bad("invalid client_id", &e))?;
     let user_id = row.user_id.map(UserId::parse).transpose().map_err(|e| bad("invalid user_id", &e))?;
     let scope = Scope::parse(&row.scope).map_err(|e| bad("scope", &e))?;
+    let dpop_jkt = match row.dpop_jkt {
+        Some(text) => Some(Jkt::parse(&text).ok_or_else(|| bad("dpop_jkt", &"not a JWK thumbprint"))?),
+        None => None,
+    };
     Ok(RefreshTokenRecord {
         id,
         token_hash: row.token_hash,
@@ -105,6 +111,7 @@ fn record_from_row(row: RefreshTokenRow) -> StoreResult<RefreshTokenRecord> {
         revoked: row.revoked,
         access_jti: row.access_jti,
         access_expires_at: row.access_expires_at,
+        dpop_jkt,
     })
 }
 
@@ -184,7 +191,7 @@ fn push_insert_select<'b>(
     out.push_sql(
         "INSERT INTO refresh_tokens (id, token_hash, family_id, parent_id, client_id, user_id, session_id, scope, \
          resource, auth_time, offline, created_at, expires_at, idle_expires_at, used_at, revoked, access_jti, \
-         access_expires_at) SELECT ",
+         access_expires_at, dpop_jkt) SELECT ",
     );
     // The row's columns, in the order of the column list above.
     let mut first = true;
@@ -222,6 +229,7 @@ fn push_insert_select<'b>(
         Bool => &row.revoked,
         Nullable<Text> => &row.access_jti,
         Nullable<BigInt> => &row.access_expires_at,
+        Nullable<Text> => &row.dpop_jkt,
     );
     Ok(())
 }

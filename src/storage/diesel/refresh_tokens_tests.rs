@@ -70,6 +70,7 @@ async fn round_trips_every_field(backend: Backend) {
         revoked: true,
         access_jti: Some("jti-full".into()),
         access_expires_at: Some(1_700_000_301),
+        dpop_jkt: crate::domain::Jkt::parse("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"),
     };
     // Every optional field empty, the scope too.
     let bare = refresh_token("rt-bare", "fam-bare", &client);
@@ -107,7 +108,12 @@ async fn rotation_happens_once(backend: Backend) {
     let first = refresh_token("rt1", "f", &client);
     t.store.insert_refresh_token(&first).await.unwrap();
 
-    let second = RefreshTokenRecord { parent_id: Some("rt1".into()), ..refresh_token("rt2", "f", &client) };
+    // A bound family's successor keeps its key (Postgres writes it in a statement of its own).
+    let second = RefreshTokenRecord {
+        parent_id: Some("rt1".into()),
+        dpop_jkt: crate::domain::Jkt::parse("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"),
+        ..refresh_token("rt2", "f", &client)
+    };
     assert!(t.store.rotate_refresh_token("rt1", &second, NOW, FAR).await.unwrap());
     assert_eq!(by_id(&t, "rt1").await, Some(RefreshTokenRecord { used_at: Some(NOW), ..first.clone() }));
     assert_eq!(by_id(&t, "rt2").await, Some(second.clone()));

@@ -90,6 +90,7 @@ diesel::table! {
         revoked -> Bool,
         access_jti -> Nullable<Text>,
         access_expires_at -> Nullable<BigInt>,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 

@@ -23,6 +23,7 @@ pub(crate) const LATER_MIGRATIONS: &[&str] = &[
     "20261205600000",
     "20261205700000",
     "20261205800000",
+    "20261206310000",
 ];
 
 /// A database for one test; dropping it removes the SQLite directory or the Postgres database.
@@ -160,6 +161,7 @@ pub(crate) fn refresh_token(id: &str, family_id: &str, client_id: &ClientId) -> 
         revoked: false,
         access_jti: None,
         access_expires_at: None,
+        dpop_jkt: None,
     }
 }
 
