@@ -64,6 +64,8 @@ pub fn client_json(c: &Client) -> Value {
         "token_endpoint_auth_signing_alg": c.metadata.token_endpoint_auth_signing_alg,
         "default_max_age": c.metadata.default_max_age,
         "require_pushed_authorization_requests": c.metadata.require_pushed_authorization_requests.unwrap_or(false),
+        "backchannel_logout_uri": c.metadata.backchannel_logout_uri,
+        "backchannel_logout_session_required": c.metadata.backchannel_logout_session_required.unwrap_or(false),
         "created_at": c.created_at,
         "updated_at": c.updated_at,
     })
@@ -248,6 +250,12 @@ pub struct ClientSpec {
     /// client).
     #[serde(default)]
     pub require_pushed_authorization_requests: Option<bool>,
+    /// Where the client is sent logout tokens (OpenID Connect Back-Channel Logout 1.0); absent: none.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// `backchannel_logout_session_required`; absent: false.
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
     /// Read-only; accepted so that what `GET` returns can be sent back, and then it must name the client.
     #[serde(default)]
     pub client_id: Option<String>,
@@ -284,6 +292,8 @@ impl ClientSpec {
             jwks: None,
             jwks_uri: None,
             require_pushed_authorization_requests: None,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
             client_id: None,
             _token_endpoint_auth_signing_alg: None,
             _default_max_age: None,
@@ -390,6 +400,9 @@ pub fn build_client(
         // Stored only when set: `false` is what an absent member means.
         metadata.require_pushed_authorization_requests = required.then_some(true);
     }
+    // Replaced like the other links: what `GET` shows is what a `PUT` keeps.
+    metadata.backchannel_logout_uri = spec.backchannel_logout_uri.clone();
+    metadata.backchannel_logout_session_required = spec.backchannel_logout_session_required.then_some(true);
     if spec.access_token_ttl.is_some_and(|ttl| !(1..=max_access_token_ttl).contains(&ttl)) {
         return Err(ClientInputError::AccessTokenTtl { max: max_access_token_ttl });
     }

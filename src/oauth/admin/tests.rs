@@ -233,3 +233,28 @@ fn a_client_held_to_pushed_requests_stays_so_until_told_otherwise() {
     assert_eq!(freed.metadata.require_pushed_authorization_requests, None);
     assert_eq!(client_json(&freed)["require_pushed_authorization_requests"], false);
 }
+
+#[test]
+fn a_backchannel_logout_uri_is_checked_shown_and_sent_back() {
+    let notified = spec(|s| {
+        s.backchannel_logout_uri = Some("http://127.0.0.1:9000/bc".into());
+        s.backchannel_logout_session_required = true;
+    });
+    let (c, _) = build(&notified).unwrap();
+    assert_eq!(
+        c.metadata.backchannel_logout_uri.as_deref(),
+        Some("http://127.0.0.1:9000/bc"),
+        "loopback is trusted here"
+    );
+    let shown = client_json(&c);
+    assert_eq!(shown["backchannel_logout_uri"], "http://127.0.0.1:9000/bc");
+    assert_eq!(shown["backchannel_logout_session_required"], true);
+    let back = ClientSpec::from_json(shown.to_string().as_bytes()).unwrap();
+    assert_eq!(build_client(&back, c.id.clone(), Some(&c), MAX_TTL, 100).unwrap().0, c);
+    let (cleared, _) = build_client(&spec(|_| {}), c.id.clone(), Some(&c), MAX_TTL, 100).unwrap();
+    assert_eq!(cleared.metadata.backchannel_logout_uri, None, "absent from a replacement: none");
+    for bad in ["http://app.example/bc", "https://app.example/bc#f", "not a url"] {
+        let refused = build(&spec(|s| s.backchannel_logout_uri = Some(bad.into())));
+        assert!(matches!(refused, Err(ClientInputError::Rule(ClientRuleError::BackchannelLogoutUri { .. }))), "{bad}");
+    }
+}

@@ -361,6 +361,8 @@ mod tests {
                 default_max_age: Some(900),
                 require_auth_time: Some(true),
                 require_pushed_authorization_requests: Some(true),
+                backchannel_logout_uri: Some("https://app.example/bc".into()),
+                backchannel_logout_session_required: Some(true),
             },
             created_at: 1_700_000_000,
             updated_at: 1_700_000_001,
