@@ -210,9 +210,15 @@ pub trait SessionStore: Send + Sync {
     async fn record_session_use(&self, id_hash: &str, now: UnixTime, stale_before: UnixTime) -> StoreResult<bool>;
     /// Marks a session revoked; `NotFound` when there is none.
     async fn revoke_session(&self, id_hash: &str) -> StoreResult<()>;
-    /// Moves the unrevoked refresh tokens bound to session `from` to session `to` and revokes `from`, in one
-    /// transaction: the same user signed in again in that browser.
+    /// Moves the unrevoked refresh tokens bound to session `from` to session `to`, records the clients of `from`
+    /// ([`SessionStore::record_session_client`]) for `to` too, and revokes `from`, in one transaction: the same
+    /// user signed in again in that browser.
     async fn hand_over_session(&self, from: &str, to: &str) -> StoreResult<()>;
+    /// Records that `client_id` was issued tokens within session `session_id`, to be told when it ends
+    /// (back-channel logout). Recording it again is fine; `ReferenceGone` when the session or client is gone.
+    async fn record_session_client(&self, session_id: &str, client_id: &ClientId) -> StoreResult<()>;
+    /// The clients recorded for each of `session_ids`, as (session id, client id) pairs.
+    async fn session_clients(&self, session_ids: &[String]) -> StoreResult<Vec<(String, ClientId)>>;
     /// The sessions of a user that are neither revoked nor past their end at `now`, newest first (the account
     /// page).
     async fn sessions_of_user(&self, user_id: &UserId, now: UnixTime) -> StoreResult<Vec<crate::domain::Session>>;

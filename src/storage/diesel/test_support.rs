@@ -23,6 +23,7 @@ pub(crate) const LATER_MIGRATIONS: &[&str] = &[
     "20261205600000",
     "20261205700000",
     "20261205800000",
+    "20261206100000",
 ];
 
 /// A database for one test; dropping it removes the SQLite directory or the Postgres database.
