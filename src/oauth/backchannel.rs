@@ -222,7 +222,8 @@ impl Courier {
 }
 
 impl Provider {
-    /// The logout tokens to send when `sessions` end: one per client recorded for each. Read before they are
+    /// The logout tokens to send when `sessions` end: one per client recorded for each, and per `sid` it was
+    /// issued tokens under (the session's own, or that of a session handed over to it). Read before they are
     /// ended where ending them hides them (a user's live sessions). A failed read is logged: the logout goes on.
     pub(crate) async fn logout_notices(&self, sessions: &[Session]) -> Vec<LogoutNotice> {
         if sessions.is_empty() {
@@ -238,9 +239,9 @@ impl Provider {
         };
         recorded
             .into_iter()
-            .filter_map(|(sid, client_id)| {
-                let session = sessions.iter().find(|s| s.id_hash == sid)?;
-                Some(LogoutNotice { client_id, subject: session.user_id.as_str().to_owned(), sid })
+            .filter_map(|r| {
+                let session = sessions.iter().find(|s| s.id_hash == r.session_id)?;
+                Some(LogoutNotice { client_id: r.client_id, subject: session.user_id.as_str().to_owned(), sid: r.sid })
             })
             .collect()
     }

@@ -449,7 +449,7 @@ impl SessionStore for EpochSessions {
         self.inner.record_session_client(session_id, client_id).await
     }
 
-    async fn session_clients(&self, session_ids: &[String]) -> StoreResult<Vec<(String, ClientId)>> {
+    async fn session_clients(&self, session_ids: &[String]) -> StoreResult<Vec<crate::storage::SessionClient>> {
         self.inner.session_clients(session_ids).await
     }
 

@@ -114,8 +114,15 @@ async fn verified(app: &TestApp, jwt: &str) -> (JwsHeader, Value) {
 }
 
 /// The logout token a receiver was posted, checked as a relying party checks it (§2.6): form-encoded, signed
-/// with a served key, typed, for `client_id` about alice's session `sid`, and no nonce. Its claims.
-async fn logout_token(app: &TestApp, request: &Received, client_id: &str, sub: &str, sid: &str) -> Value {
+/// with a served key, typed, for `client_id` about `sub`'s session `sid` (any when `None`), and no nonce. Its
+/// claims.
+async fn logout_token(
+    app: &TestApp,
+    request: &Received,
+    client_id: &str,
+    sub: &str,
+    sid: impl Into<Option<&str>>,
+) -> Value {
     assert_eq!(request.method, "POST");
     assert_eq!(request.content_type, "application/x-www-form-urlencoded");
     let form: Vec<(String, String)> = url::form_urlencoded::parse(request.body.as_bytes()).into_owned().collect();
@@ -125,7 +132,11 @@ async fn logout_token(app: &TestApp, request: &Received, client_id: &str, sub: &
     assert_eq!(header.token_type(), Some("logout+jwt"));
     assert_eq!(claims["iss"], app.address.as_str());
     assert_eq!(claims["aud"], client_id, "{claims}");
-    assert_eq!((claims["sub"].as_str(), claims["sid"].as_str()), (Some(sub), Some(sid)), "{claims}");
+    assert_eq!(claims["sub"].as_str(), Some(sub), "{claims}");
+    assert!(claims["sid"].as_str().is_some(), "{claims}");
+    if let Some(sid) = sid.into() {
+        assert_eq!(claims["sid"].as_str(), Some(sid), "{claims}");
+    }
     assert_eq!(claims["events"], json!({ "http://schemas.openid.net/event/backchannel-logout": {} }));
     assert!(claims.get("nonce").is_none(), "{claims}");
     let (iat, exp) = (claims["iat"].as_i64().unwrap(), claims["exp"].as_i64().unwrap());
@@ -142,9 +153,14 @@ fn client(app: &TestApp, extra: &[&str]) -> (String, String) {
 
 /// A code flow of alice with `client` in the test's browser (signing in when it has no session): the ID token's
 /// claims.
-async fn signed_in(app: &TestApp, (id, secret): &(String, String)) -> (String, Value) {
+async fn signed_in(app: &TestApp, client: &(String, String)) -> (String, Value) {
+    signed_in_with(app, client, "").await
+}
+
+/// [`signed_in`] with `extra` parameters on the authorization request.
+async fn signed_in_with(app: &TestApp, (id, secret): &(String, String), extra: &str) -> (String, Value) {
     let (challenge, verifier) = pkce_pair();
-    let back = browse(app, &auth_url(app, id, &challenge, ""), Some("allow")).await;
+    let back = browse(app, &auth_url(app, id, &challenge, extra), Some("allow")).await;
     let code = query_of(&back).remove("code").unwrap_or_else(|| panic!("no code: {back}"));
     let (status, tokens) = redeem_code(app, id, secret, &code, &verifier).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
@@ -172,7 +188,7 @@ both_backends!(every_client_of_a_session_is_told_when_it_ends_at_logout, async |
     // Only the clients with a URI are recorded, and the logout is answered whatever they do.
     let store = tessera::startup::open_store(&app.settings).await.unwrap();
     let recorded = tessera::storage::SessionStore::session_clients(&store, &[sid.to_owned()]).await.unwrap();
-    let mut recorded: Vec<&str> = recorded.iter().map(|(_, c)| c.as_str()).collect();
+    let mut recorded: Vec<&str> = recorded.iter().map(|r| r.client_id.as_str()).collect();
     recorded.sort();
     let mut expected = [a.0.as_str(), b.0.as_str()];
     expected.sort();
@@ -194,6 +210,28 @@ both_backends!(every_client_of_a_session_is_told_when_it_ends_at_logout, async |
     let next = rx.next().await;
     logout_token(&app, &next, &a.0, sub, s(&again, "sid")).await;
     assert!(!rx.has_more());
+});
+
+both_backends!(a_session_carried_over_to_a_new_sign_in_is_told_of_by_each_sid, async |app| {
+    let alice = add_alice(&app);
+    let mut rx = Receiver::start().await;
+    let a = client(&app, &["--backchannel-logout-uri", &rx.url("/bc")]);
+    let (_, first) = signed_in(&app, &a).await;
+    // Alice signs in again in the same browser: her session hands over to a new one, with the client's tokens.
+    let (hint, second) = signed_in_with(&app, &a, "&prompt=login").await;
+    let (sid1, sid2) = (s(&first, "sid"), s(&second, "sid"));
+    assert_ne!(sid1, sid2);
+    let r = app.api_client.get(app.url(&format!("/logout?id_token_hint={hint}"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut sids = Vec::new();
+    for _ in 0..2 {
+        let claims = logout_token(&app, &rx.next().await, &a.0, s(&alice, "id"), None).await;
+        sids.push(s(&claims, "sid").to_owned());
+    }
+    sids.sort();
+    let mut expected = [sid1.to_owned(), sid2.to_owned()];
+    expected.sort();
+    assert_eq!(sids, expected, "the sid of each ID token the client holds");
 });
 
 both_backends!(the_account_page_and_operators_ending_sessions_tell_the_clients, async |app| {

@@ -71,9 +71,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    session_clients (session_id, client_id) {
+    session_clients (session_id, client_id, sid) {
         session_id -> Text,
         client_id -> Text,
+        sid -> Text,
     }
 }
 

@@ -10,7 +10,7 @@ use super::store::expired_rows_batch;
 use super::users::{user_from_row, UserRow};
 use super::{AnyConnection, DieselStore};
 use crate::domain::{ClientId, Device, Session, UnixTime, UserAgent, UserId};
-use crate::storage::{SessionContext, SessionStore, StoreError, StoreResult};
+use crate::storage::{SessionClient, SessionContext, SessionStore, StoreError, StoreResult};
 use async_trait::async_trait;
 use diesel::prelude::*;
 
@@ -173,18 +173,22 @@ impl SessionStore for DieselStore {
                     )
                     .set(refresh_tokens::session_id.eq(&to))
                     .execute(c)?;
-                    // Their apps are told when the new session ends, as the tokens that moved end with it.
-                    let moved: Vec<String> = session_clients::table
-                        .filter(session_clients::session_id.eq(&from))
-                        .select(session_clients::client_id)
-                        .load(c)?;
-                    let present: Vec<String> = session_clients::table
-                        .filter(session_clients::session_id.eq(&to))
-                        .select(session_clients::client_id)
-                        .load(c)?;
+                    // Their apps are told when the new session ends, as the tokens that moved end with it, by the
+                    // sid they know.
+                    let pairs = |c: &mut AnyConnection, session: &str| -> QueryResult<Vec<(String, String)>> {
+                        session_clients::table
+                            .filter(session_clients::session_id.eq(session))
+                            .select((session_clients::client_id, session_clients::sid))
+                            .load(c)
+                    };
+                    let present = pairs(c, &to)?;
                     // One row at a time: the two backends share no batch insert.
-                    for client in moved.into_iter().filter(|client| !present.contains(client)) {
-                        let row = (session_clients::session_id.eq(&to), session_clients::client_id.eq(client));
+                    for (client, sid) in pairs(c, &from)?.into_iter().filter(|pair| !present.contains(pair)) {
+                        let row = (
+                            session_clients::session_id.eq(&to),
+                            session_clients::client_id.eq(client),
+                            session_clients::sid.eq(sid),
+                        );
                         diesel::insert_into(session_clients::table).values(row).execute(c)?;
                     }
                     diesel::update(sessions::table.find(&from)).set(sessions::revoked.eq(true)).execute(c)?;
@@ -199,14 +203,18 @@ impl SessionStore for DieselStore {
         self.db()
             .write(move |c| {
                 let recorded = session_clients::table
-                    .find((&session_id, &client_id))
+                    .find((&session_id, &client_id, &session_id))
                     .select(session_clients::client_id)
                     .first::<String>(c)
                     .optional()?;
                 if recorded.is_some() {
                     return Ok(());
                 }
-                let row = (session_clients::session_id.eq(&session_id), session_clients::client_id.eq(&client_id));
+                let row = (
+                    session_clients::session_id.eq(&session_id),
+                    session_clients::client_id.eq(&client_id),
+                    session_clients::sid.eq(&session_id),
+                );
                 match diesel::insert_into(session_clients::table).values(row).execute(c).map_err(StoreError::from) {
                     // Another redemption in the same session recorded it first.
                     Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
@@ -216,21 +224,25 @@ impl SessionStore for DieselStore {
             .await
     }
 
-    async fn session_clients(&self, session_ids: &[String]) -> StoreResult<Vec<(String, ClientId)>> {
+    async fn session_clients(&self, session_ids: &[String]) -> StoreResult<Vec<SessionClient>> {
         let session_ids = session_ids.to_vec();
         self.db()
             .run(move |c| {
-                let rows: Vec<(String, String)> = session_clients::table
+                let rows: Vec<(String, String, String)> = session_clients::table
                     .filter(session_clients::session_id.eq_any(&session_ids))
-                    .order((session_clients::session_id.asc(), session_clients::client_id.asc()))
-                    .select((session_clients::session_id, session_clients::client_id))
+                    .order((
+                        session_clients::session_id.asc(),
+                        session_clients::client_id.asc(),
+                        session_clients::sid.asc(),
+                    ))
+                    .select((session_clients::session_id, session_clients::client_id, session_clients::sid))
                     .load(c)?;
                 rows.into_iter()
-                    .map(|(session, client)| {
-                        let id = ClientId::parse(&client).map_err(|e| {
+                    .map(|(session_id, client, sid)| {
+                        let client_id = ClientId::parse(&client).map_err(|e| {
                             StoreError::Backend(format!("session_clients row: invalid client_id {client:?}: {e}"))
                         })?;
-                        Ok((session, id))
+                        Ok(SessionClient { session_id, client_id, sid })
                     })
                     .collect()
             })
@@ -542,17 +554,25 @@ mod tests {
             let store = &t.store;
             async move {
                 let found = store.session_clients(&ids).await.unwrap();
-                found.into_iter().map(|(s, c)| format!("{s}:{c}")).collect::<Vec<_>>()
+                found.into_iter().map(|r| format!("{}:{}:{}", r.session_id, r.client_id, r.sid)).collect::<Vec<_>>()
             }
         };
-        assert_eq!(of(&["s1", "s2"]).await, ["s1:app", "s1:other", "s2:app"]);
+        assert_eq!(of(&["s1", "s2"]).await, ["s1:app:s1", "s1:other:s1", "s2:app:s2"]);
         assert!(of(&["s3"]).await.is_empty());
 
+        // The new session takes the clients of the one handed over with the sid their tokens named.
         t.store.hand_over_session("s1", "s2").await.unwrap();
-        assert_eq!(of(&["s2"]).await, ["s2:app", "s2:other"], "recorded once for the new session");
+        assert_eq!(of(&["s2"]).await, ["s2:app:s1", "s2:app:s2", "s2:other:s1"]);
+        t.store.hand_over_session("s2", "s3").await.unwrap();
+        t.store.record_session_client("s3", &app).await.unwrap();
+        assert_eq!(of(&["s3"]).await, ["s3:app:s1", "s3:app:s2", "s3:app:s3", "s3:other:s1"]);
 
         t.store.delete_client(&other).await.unwrap();
-        assert_eq!(of(&["s1", "s2"]).await, ["s1:app", "s2:app"], "a deleted client is forgotten");
+        assert_eq!(
+            of(&["s1", "s3"]).await,
+            ["s1:app:s1", "s3:app:s1", "s3:app:s2", "s3:app:s3"],
+            "a deleted client is forgotten"
+        );
     }
 
     both_backends!(
