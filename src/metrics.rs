@@ -157,6 +157,8 @@ pub struct Metrics {
     refresh_token_reuse: AtomicU64,
     code_replays: AtomicU64,
     revoked_tokens_presented: AtomicU64,
+    /// Logout tokens delivered, and those given up on.
+    logout_notices: [AtomicU64; 2],
 }
 
 impl Metrics {
@@ -172,6 +174,7 @@ impl Metrics {
             refresh_token_reuse: AtomicU64::new(0),
             code_replays: AtomicU64::new(0),
             revoked_tokens_presented: AtomicU64::new(0),
+            logout_notices: Default::default(),
         }
     }
 
@@ -220,6 +223,13 @@ impl Metrics {
             SecurityEvent::RevokedTokenPresented => &self.revoked_tokens_presented,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A logout token was delivered to a client's `backchannel_logout_uri`, or given up on after its retries.
+    pub fn logout_notice(&self, delivered: bool) {
+        if let Some(c) = self.logout_notices.get(usize::from(!delivered)) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// The exposition: every counter, then the load of `pools` (label value, load) as read by the caller.
@@ -274,6 +284,14 @@ impl Metrics {
         );
         for (outcome, c) in SignIn::ALL.iter().zip(&self.sign_ins) {
             out.sample("tessera_sign_ins_total", &[("result", outcome.as_str())], c.load(Ordering::Relaxed));
+        }
+        out.family(
+            "tessera_backchannel_logout_notices_total",
+            "counter",
+            "Logout tokens sent to clients' backchannel_logout_uri, by result (failed: given up after retries).",
+        );
+        for (result, c) in ["delivered", "failed"].iter().zip(&self.logout_notices) {
+            out.sample("tessera_backchannel_logout_notices_total", &[("result", result)], c.load(Ordering::Relaxed));
         }
         let singles = [
             (
@@ -497,6 +515,7 @@ mod tests {
         m.sign_in(SignIn::Failed);
         m.security_event(SecurityEvent::CodeReplay);
         m.security_event(SecurityEvent::RefreshTokenReuse);
+        m.logout_notice(false);
         let text = m.render(&[]);
         for line in [
             "tessera_tokens_issued_total{grant_type=\"client_credentials\"} 2",
@@ -512,6 +531,8 @@ mod tests {
             "tessera_code_replays_total 1",
             "tessera_refresh_token_reuse_total 1",
             "tessera_sign_in_lockouts_total 0",
+            "tessera_backchannel_logout_notices_total{result=\"delivered\"} 0",
+            "tessera_backchannel_logout_notices_total{result=\"failed\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
         }

@@ -165,6 +165,14 @@ pub async fn build_provider(
             crate::outbound::HttpJwksFetcher::new(crate::outbound::FETCH_TIMEOUT)
                 .context("building the HTTP client for client jwks_uri")?,
         ),
+        backchannel: crate::oauth::backchannel::Backchannel::new(
+            Arc::new(
+                crate::outbound::HttpLogoutSender::new(crate::outbound::FETCH_TIMEOUT)
+                    .context("building the HTTP client for client backchannel_logout_uri")?,
+            ),
+            crate::oauth::backchannel::CONCURRENT_DELIVERIES,
+            crate::oauth::backchannel::FIRST_RETRY,
+        ),
         keys,
         tokens: settings.tokens.clone(),
         password_cost: cost,

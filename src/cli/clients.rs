@@ -83,6 +83,14 @@ pub enum ClientsCommand {
         /// without a DPoP proof.
         #[arg(long)]
         dpop_bound_access_tokens: bool,
+        /// Where the client is sent a logout token when a session it was issued tokens in ends (OpenID Connect
+        /// Back-Channel Logout 1.0): https, or http on a loopback address.
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
+        /// Registers `backchannel_logout_session_required`: the client needs `sid` in its logout tokens (Tessera
+        /// always sends it when the session has one).
+        #[arg(long, requires = "backchannel_logout_uri")]
+        backchannel_logout_session_required: bool,
     },
     /// List clients.
     List,
@@ -208,6 +216,8 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             jwks_uri,
             require_par,
             dpop_bound_access_tokens,
+            backchannel_logout_uri,
+            backchannel_logout_session_required,
             client_id,
             client_secret_stdin,
         } => {
@@ -253,6 +263,8 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             spec.jwks_uri = jwks_uri;
             spec.require_pushed_authorization_requests = require_par.then_some(true);
             spec.dpop_bound_access_tokens = dpop_bound_access_tokens.then_some(true);
+            spec.backchannel_logout_uri = backchannel_logout_uri;
+            spec.backchannel_logout_session_required = backchannel_logout_session_required;
             let (client, secret) =
                 admin::create_client_as(&store, &spec, id, imported, settings.tokens.max_access_token_ttl, now)
                     .await

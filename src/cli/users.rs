@@ -140,6 +140,8 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
                 .map_err(|e| anyhow!("{e:?}"))?;
             // After the last write: this advance is the one that keeps trying while Redis refuses it.
             startup::advance_revocation_epoch(settings).await;
+            // The process ends next: the apps' logout tokens go out first.
+            provider.backchannel.drain().await;
             let mut shown = user_json(&user);
             shown["sessions_ended"] = json!(sessions);
             out.print(&shown, || format!("disabled {} ({sessions} active sessions ended)", user.username));
@@ -159,6 +161,7 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             let revoked_at = crate::domain::now();
             let sessions =
                 provider.revoke_user(&user.id, &super::cli_meta(), revoked_at).await.map_err(|e| anyhow!("{e:?}"))?;
+            provider.backchannel.drain().await;
             out.print(&json!({ "user": user.username.as_str(), "revoked": true, "sessions_ended": sessions }), || {
                 format!("signed {} out everywhere ({sessions} active sessions ended)", user.username)
             });
@@ -170,6 +173,7 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             let provider = startup::open_provider(settings, &store).await?;
             let sessions = provider.delete_user(&user.id, crate::domain::now()).await.map_err(not_found(&username))?;
             startup::advance_revocation_epoch(settings).await;
+            provider.backchannel.drain().await;
             let details = json!({ "username": user.username.as_str(), "sessions": sessions });
             super::record(&store, "user_deleted", Some(user.id.as_str()), None, details).await;
             let shown = json!({

@@ -192,6 +192,13 @@ pub struct ClientMetadata {
     /// refusing requests without a proof.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_bound_access_tokens: Option<bool>,
+    /// Where the server posts a logout token when a session the client was issued tokens in ends (OpenID
+    /// Connect Back-Channel Logout 1.0 §2.2); checked by [`crate::domain::client_rules::parse_backchannel_logout_uri`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// `backchannel_logout_session_required`, as registered: every logout token carries `sid` either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_session_required: Option<bool>,
 }
 
 /// A stored client.

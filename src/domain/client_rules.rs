@@ -70,6 +70,14 @@ pub enum ClientRuleError {
     /// The admin scope on a client not marked admin.
     #[error("only admin clients may have the {ADMIN_SCOPE} scope")]
     AdminScope,
+    /// The back-channel logout URI was refused.
+    #[error("back-channel logout URI {uri:?}: {reason}")]
+    BackchannelLogoutUri {
+        /// The URI as given (shortened).
+        uri: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Whether clients authenticating with `method` are given a secret.
@@ -111,6 +119,19 @@ pub fn parse_redirect_uris(values: &[String]) -> Result<Vec<RedirectUri>, Client
         }
     }
     Ok(uris)
+}
+
+/// Parses a back-channel logout URI (OpenID Connect Back-Channel Logout 1.0 §2.2): absolute, without fragment
+/// or credentials, https, or http on a loopback address while an app is developed, as for redirect URIs. Who
+/// may name a private address is the registration's rule (`oauth::registration`).
+pub fn parse_backchannel_logout_uri(raw: &str) -> Result<url::Url, ClientRuleError> {
+    let refused =
+        |reason: String| ClientRuleError::BackchannelLogoutUri { uri: raw.chars().take(100).collect(), reason };
+    let uri = RedirectUri::parse(raw).map_err(|e| refused(e.to_string().replacen("redirect URI ", "it ", 1)))?;
+    if !matches!(uri.url().scheme(), "https" | "http") || uri.url().host_str().is_none_or(str::is_empty) {
+        return Err(refused("it must be an http(s) URL with a host".into()));
+    }
+    Ok(uri.url().clone())
 }
 
 /// Parses grant type names, sorted and without duplicates.
@@ -167,6 +188,9 @@ pub fn check_client(client: &Client) -> Result<(), ClientRuleError> {
     if client.scope.contains(ADMIN_SCOPE) && !client.admin {
         return Err(ClientRuleError::AdminScope);
     }
+    if let Some(uri) = &client.metadata.backchannel_logout_uri {
+        parse_backchannel_logout_uri(uri)?;
+    }
     Ok(())
 }
 
@@ -203,6 +227,34 @@ mod tests {
         let mut c = web_client();
         f(&mut c);
         check_client(&c)
+    }
+
+    #[test]
+    fn a_backchannel_logout_uri_is_https_or_loopback_http_without_fragment() {
+        let with = |uri: &str| check(|c| c.metadata.backchannel_logout_uri = Some(uri.into()));
+        for good in [
+            "https://app.example/logout",
+            "https://app.example/logout?tenant=a",
+            "http://127.0.0.1:8080/logout",
+            "http://localhost/logout",
+            "http://[::1]/bc",
+        ] {
+            assert_eq!(with(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "http://app.example/logout",
+            "https://app.example/logout#x",
+            "/logout",
+            "https://user:pw@app.example/logout",
+            "com.example.app:/logout",
+            "javascript:alert(1)",
+        ] {
+            assert!(matches!(with(bad), Err(ClientRuleError::BackchannelLogoutUri { .. })), "{bad}");
+        }
+        assert_eq!(
+            with("http://app.example/l").unwrap_err().to_string(),
+            "back-channel logout URI \"http://app.example/l\": it must use https, or http on a loopback address"
+        );
     }
 
     #[test]

@@ -94,6 +94,8 @@ pub struct ProviderMetadata {
     claims_parameter_supported: bool,
     request_parameter_supported: bool,
     request_uri_parameter_supported: bool,
+    backchannel_logout_supported: bool,
+    backchannel_logout_session_supported: bool,
 }
 
 /// The issuer with a path appended.
@@ -182,6 +184,9 @@ impl ProviderMetadata {
             claims_parameter_supported: false,
             request_parameter_supported: false,
             request_uri_parameter_supported: false,
+            // OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens carry `sid` whenever there is a session.
+            backchannel_logout_supported: true,
+            backchannel_logout_session_supported: true,
         }
     }
 }
@@ -200,6 +205,7 @@ mod tests {
         assert_eq!(m.device_authorization_endpoint, "http://127.0.0.1:8080/device_authorization");
         assert!(m.grant_types_supported.contains(&"urn:ietf:params:oauth:grant-type:device_code"));
         assert!(m.grant_types_supported.contains(&"urn:ietf:params:oauth:grant-type:token-exchange"));
+        assert!(m.backchannel_logout_supported && m.backchannel_logout_session_supported);
     }
 
     #[test]

@@ -185,7 +185,8 @@ impl Provider {
     }
 
     /// Ends `session` (as read from the store) and revokes its session-bound refresh tokens with their access
-    /// tokens, then records `kind` with `facts`. Ending an ended session again is fine.
+    /// tokens, sends its clients' logout tokens (`backchannel`), then records `kind` with `facts`. Ending an
+    /// ended session again is fine.
     pub(crate) async fn end_stored_session(
         &self,
         session: &Session,
@@ -194,11 +195,15 @@ impl Provider {
         meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<(), OAuthError> {
+        // Its clients are told once, when it ends: ending it again tells no one.
+        let mut notices = Vec::new();
         if !session.revoked {
+            notices = self.logout_notices(std::slice::from_ref(session)).await;
             self.sessions.revoke_session(&session.id_hash).await?;
         }
         let issued = self.refresh_tokens.revoke_session_refresh_tokens(&session.id_hash, now).await?;
         self.revoke_access_tokens(&issued, now).await;
+        self.send_logout_notices(notices, now).await;
         self.audit(kind, facts, meta, now).await;
         Ok(())
     }

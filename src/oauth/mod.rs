@@ -6,6 +6,7 @@ pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod authorize;
+pub mod backchannel;
 pub mod cache_keys;
 pub mod client_assertion;
 pub mod client_auth;

@@ -41,6 +41,8 @@ pub struct Provider {
     pub cache: Arc<dyn EphemeralStore>,
     /// Fetches the JWK Sets of `private_key_jwt` clients that publish them at a `jwks_uri`.
     pub jwks_fetcher: Arc<dyn crate::oauth::client_keys::JwksFetcher>,
+    /// Sends logout tokens to clients' `backchannel_logout_uri` when sessions end.
+    pub backchannel: crate::oauth::backchannel::Backchannel,
     /// Signing keys.
     pub keys: Arc<KeyRing>,
     /// Lifetimes.

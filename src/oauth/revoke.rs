@@ -133,10 +133,12 @@ impl Provider {
     /// their refresh tokens and the live access tokens issued with them, then deletes the row, which takes their
     /// sessions, consents and refresh tokens with it. Returns the sessions ended, or `StoreError::NotFound`.
     pub async fn delete_user(&self, user_id: &UserId, now: UnixTime) -> Result<u64, StoreError> {
+        let notices = self.user_logout_notices(user_id, now).await;
         let sessions = self.sessions.revoke_user_sessions(user_id).await?;
         let issued = self.refresh_tokens.revoke_user_refresh_tokens(user_id, now).await?;
         self.revoke_access_tokens(&issued, now).await;
         self.users.delete_user(user_id).await?;
+        self.send_logout_notices(notices, now).await;
         Ok(sessions)
     }
 
@@ -156,11 +158,13 @@ impl Provider {
         now: UnixTime,
     ) -> Result<u64, OAuthError> {
         self.users.set_user_revoked_before(user_id, now).await?;
+        let notices = self.user_logout_notices(user_id, now).await;
         let sessions = self.sessions.revoke_user_sessions(user_id).await?;
         // Access tokens issued up to now are ended by the cut-off; only those of a refresh racing this one are
         // revoked one by one (there could be tens of thousands of the others).
         let issued = self.refresh_tokens.revoke_user_refresh_tokens(user_id, now).await?;
         self.revoke_access_tokens(&issued, now).await;
+        self.send_logout_notices(notices, now).await;
         let facts = EventFacts {
             actor: Some(actor.to_owned()),
             user_id: Some(user_id.as_str().to_owned()),

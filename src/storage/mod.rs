@@ -194,6 +194,17 @@ pub struct SessionContext {
     pub consent: Option<crate::domain::Scope>,
 }
 
+/// A client to tell when a browser session ends ([`SessionStore::session_clients`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionClient {
+    /// The session.
+    pub session_id: String,
+    /// The client.
+    pub client_id: ClientId,
+    /// The `sid` of the tokens the client was issued: the session's own, or that of a session handed over to it.
+    pub sid: String,
+}
+
 /// Browser sessions (the cookie's hash is the key).
 #[async_trait]
 pub trait SessionStore: Send + Sync {
@@ -210,9 +221,16 @@ pub trait SessionStore: Send + Sync {
     async fn record_session_use(&self, id_hash: &str, now: UnixTime, stale_before: UnixTime) -> StoreResult<bool>;
     /// Marks a session revoked; `NotFound` when there is none.
     async fn revoke_session(&self, id_hash: &str) -> StoreResult<()>;
-    /// Moves the unrevoked refresh tokens bound to session `from` to session `to` and revokes `from`, in one
-    /// transaction: the same user signed in again in that browser.
+    /// Moves the unrevoked refresh tokens bound to session `from` to session `to`, records the clients of `from`
+    /// ([`SessionStore::record_session_client`]) for `to` too, with the sids they were issued, and revokes `from`,
+    /// in one transaction: the same user signed in again in that browser.
     async fn hand_over_session(&self, from: &str, to: &str) -> StoreResult<()>;
+    /// Records that `client_id` was issued tokens within session `session_id`, which they name as their `sid`, to
+    /// be told when it ends (back-channel logout). Recording it again is fine; `ReferenceGone` when the session or
+    /// client is gone.
+    async fn record_session_client(&self, session_id: &str, client_id: &ClientId) -> StoreResult<()>;
+    /// The clients recorded for each of `session_ids`, by session, client and sid.
+    async fn session_clients(&self, session_ids: &[String]) -> StoreResult<Vec<SessionClient>>;
     /// The sessions of a user that are neither revoked nor past their end at `now`, newest first (the account
     /// page).
     async fn sessions_of_user(&self, user_id: &UserId, now: UnixTime) -> StoreResult<Vec<crate::domain::Session>>;

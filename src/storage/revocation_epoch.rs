@@ -445,6 +445,14 @@ impl SessionStore for EpochSessions {
         self.after(r).await
     }
 
+    async fn record_session_client(&self, session_id: &str, client_id: &ClientId) -> StoreResult<()> {
+        self.inner.record_session_client(session_id, client_id).await
+    }
+
+    async fn session_clients(&self, session_ids: &[String]) -> StoreResult<Vec<crate::storage::SessionClient>> {
+        self.inner.session_clients(session_ids).await
+    }
+
     async fn sessions_of_user(&self, user_id: &UserId, now: UnixTime) -> StoreResult<Vec<Session>> {
         self.inner.sessions_of_user(user_id, now).await
     }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod account;
 mod admin;
+mod backchannel_logout;
 mod browser;
 mod cli;
 mod clients;

@@ -325,7 +325,7 @@ both_backends!(
         let es256 = request().set_id_token_signed_response_alg(Some(CoreJwsSigningAlgorithm::EcdsaP256Sha256));
         let why = refusal(es256.register_async(&endpoint, &http).await.unwrap_err());
         assert!(why.contains("id_token_signed_response_alg") && why.contains("RS256"), "{why}");
-        for member in [json!({ "userinfo_signed_response_alg": "RS256" }), json!({ "backchannel_logout_uri": HOME })] {
+        for member in [json!({ "userinfo_signed_response_alg": "RS256" }), json!({ "frontchannel_logout_uri": HOME })] {
             let mut body = json!({ "redirect_uris": [REDIRECT] });
             body.as_object_mut().unwrap().extend(member.as_object().unwrap().clone());
             assert_refused(register(&app, &body, None).await, "invalid_client_metadata", &member.to_string()).await;

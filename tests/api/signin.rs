@@ -1072,6 +1072,12 @@ impl SessionStore for RemovesTheUserFirst {
     async fn hand_over_session(&self, from: &str, to: &str) -> StoreResult<()> {
         self.sessions.hand_over_session(from, to).await
     }
+    async fn record_session_client(&self, session_id: &str, client_id: &tessera::domain::ClientId) -> StoreResult<()> {
+        self.sessions.record_session_client(session_id, client_id).await
+    }
+    async fn session_clients(&self, session_ids: &[String]) -> StoreResult<Vec<tessera::storage::SessionClient>> {
+        self.sessions.session_clients(session_ids).await
+    }
     async fn sessions_of_user(&self, user_id: &UserId, now: UnixTime) -> StoreResult<Vec<Session>> {
         self.sessions.sessions_of_user(user_id, now).await
     }

@@ -65,6 +65,8 @@ pub fn client_json(c: &Client) -> Value {
         "default_max_age": c.metadata.default_max_age,
         "require_pushed_authorization_requests": c.metadata.require_pushed_authorization_requests.unwrap_or(false),
         "dpop_bound_access_tokens": c.metadata.dpop_bound_access_tokens.unwrap_or(false),
+        "backchannel_logout_uri": c.metadata.backchannel_logout_uri,
+        "backchannel_logout_session_required": c.metadata.backchannel_logout_session_required.unwrap_or(false),
         "created_at": c.created_at,
         "updated_at": c.updated_at,
     })
@@ -253,6 +255,12 @@ pub struct ClientSpec {
     /// (false for a new client).
     #[serde(default)]
     pub dpop_bound_access_tokens: Option<bool>,
+    /// Where the client is sent logout tokens (OpenID Connect Back-Channel Logout 1.0); absent: none.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// `backchannel_logout_session_required`; absent: false.
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
     /// Read-only; accepted so that what `GET` returns can be sent back, and then it must name the client.
     #[serde(default)]
     pub client_id: Option<String>,
@@ -290,6 +298,8 @@ impl ClientSpec {
             jwks_uri: None,
             require_pushed_authorization_requests: None,
             dpop_bound_access_tokens: None,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
             client_id: None,
             _token_endpoint_auth_signing_alg: None,
             _default_max_age: None,
@@ -399,6 +409,9 @@ pub fn build_client(
     if let Some(bound) = spec.dpop_bound_access_tokens {
         metadata.dpop_bound_access_tokens = bound.then_some(true);
     }
+    // Replaced like the other links: what `GET` shows is what a `PUT` keeps.
+    metadata.backchannel_logout_uri = spec.backchannel_logout_uri.clone();
+    metadata.backchannel_logout_session_required = spec.backchannel_logout_session_required.then_some(true);
     if spec.access_token_ttl.is_some_and(|ttl| !(1..=max_access_token_ttl).contains(&ttl)) {
         return Err(ClientInputError::AccessTokenTtl { max: max_access_token_ttl });
     }

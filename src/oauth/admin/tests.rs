@@ -246,3 +246,28 @@ fn dpop_bound_access_tokens_is_set_kept_and_cleared() {
     assert_eq!(freed.metadata.dpop_bound_access_tokens, None);
     assert_eq!(client_json(&freed)["dpop_bound_access_tokens"], false);
 }
+
+#[test]
+fn a_backchannel_logout_uri_is_checked_shown_and_sent_back() {
+    let notified = spec(|s| {
+        s.backchannel_logout_uri = Some("http://127.0.0.1:9000/bc".into());
+        s.backchannel_logout_session_required = true;
+    });
+    let (c, _) = build(&notified).unwrap();
+    assert_eq!(
+        c.metadata.backchannel_logout_uri.as_deref(),
+        Some("http://127.0.0.1:9000/bc"),
+        "loopback is trusted here"
+    );
+    let shown = client_json(&c);
+    assert_eq!(shown["backchannel_logout_uri"], "http://127.0.0.1:9000/bc");
+    assert_eq!(shown["backchannel_logout_session_required"], true);
+    let back = ClientSpec::from_json(shown.to_string().as_bytes()).unwrap();
+    assert_eq!(build_client(&back, c.id.clone(), Some(&c), MAX_TTL, 100).unwrap().0, c);
+    let (cleared, _) = build_client(&spec(|_| {}), c.id.clone(), Some(&c), MAX_TTL, 100).unwrap();
+    assert_eq!(cleared.metadata.backchannel_logout_uri, None, "absent from a replacement: none");
+    for bad in ["http://app.example/bc", "https://app.example/bc#f", "not a url"] {
+        let refused = build(&spec(|s| s.backchannel_logout_uri = Some(bad.into())));
+        assert!(matches!(refused, Err(ClientInputError::Rule(ClientRuleError::BackchannelLogoutUri { .. }))), "{bad}");
+    }
+}

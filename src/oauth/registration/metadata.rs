@@ -41,7 +41,7 @@ const MAX_LINK_LEN: usize = 2000;
 /// what it does instead. Any value is refused: ignored like an unknown member, it would leave the client
 /// waiting for an encrypted ID token, a signed userinfo answer or a logout notice that never comes, or sending
 /// request objects nobody reads. `null`, `""` and an empty list ask for nothing.
-const UNSUPPORTED_MEMBERS: [(&str, &str); 12] = [
+const UNSUPPORTED_MEMBERS: [(&str, &str); 11] = [
     ("id_token_encrypted_response_alg", ID_TOKENS_ARE_SIGNED),
     ("id_token_encrypted_response_enc", ID_TOKENS_ARE_SIGNED),
     ("userinfo_signed_response_alg", USERINFO_IS_JSON),
@@ -52,14 +52,13 @@ const UNSUPPORTED_MEMBERS: [(&str, &str); 12] = [
     ("request_object_encryption_enc", NO_REQUEST_OBJECTS),
     ("request_uris", NO_REQUEST_OBJECTS),
     ("frontchannel_logout_uri", NO_LOGOUT_NOTICES),
-    ("backchannel_logout_uri", NO_LOGOUT_NOTICES),
     ("default_acr_values", "no authentication context class (acr) is offered"),
 ];
 const ID_TOKENS_ARE_SIGNED: &str = "ID tokens are signed with RS256 and never encrypted";
 const USERINFO_IS_JSON: &str = "the userinfo endpoint answers plain JSON, neither signed nor encrypted";
 const NO_REQUEST_OBJECTS: &str = "request objects (the request and request_uri parameters) are not supported";
-const NO_LOGOUT_NOTICES: &str = "clients are not notified of logouts (neither front- nor back-channel logout is \
-                                 supported); a client ends a session through end_session_endpoint";
+const NO_LOGOUT_NOTICES: &str = "front-channel logout is not supported: register a backchannel_logout_uri to be \
+                                 notified of logouts";
 
 /// An `invalid_client_metadata` error.
 pub fn metadata_error(description: impl Into<String>) -> OAuthError {
@@ -140,6 +139,8 @@ pub struct RequestedMetadata {
     require_auth_time: Option<bool>,
     require_pushed_authorization_requests: Option<bool>,
     dpop_bound_access_tokens: Option<bool>,
+    backchannel_logout_uri: Option<String>,
+    backchannel_logout_session_required: Option<bool>,
 }
 
 impl fmt::Debug for RequestedMetadata {
@@ -261,6 +262,8 @@ pub fn parse_request(body: &[u8]) -> Result<RequestedMetadata, OAuthError> {
         require_auth_time: bool_member(m, "require_auth_time")?,
         require_pushed_authorization_requests: bool_member(m, "require_pushed_authorization_requests")?,
         dpop_bound_access_tokens: bool_member(m, "dpop_bound_access_tokens")?,
+        backchannel_logout_uri: string_member(m, "backchannel_logout_uri")?,
+        backchannel_logout_session_required: bool_member(m, "backchannel_logout_session_required")?,
     })
 }
 
@@ -367,6 +370,17 @@ fn check_jwks_uri(value: Option<&String>) -> Result<Option<String>, OAuthError> 
         return Err(metadata_error("jwks_uri must name a public host"));
     }
     Ok(Some(raw))
+}
+
+/// A stranger's `backchannel_logout_uri`: the rules of every client ([`client_rules::parse_backchannel_logout_uri`])
+/// and, since the server posts there on its own, a public host, as for a `jwks_uri`.
+fn check_backchannel_logout_uri(value: Option<&String>) -> Result<Option<String>, OAuthError> {
+    let Some(raw) = value else { return Ok(None) };
+    let url = client_rules::parse_backchannel_logout_uri(raw).map_err(|e| metadata_error(e.to_string()))?;
+    if url.host().is_some_and(is_internal_host) {
+        return Err(metadata_error("backchannel_logout_uri must name a public host"));
+    }
+    Ok(Some(raw.clone()))
 }
 
 /// An inline JWK Set: the checks of the token endpoint (public RSA or EC keys, at least one usable), so a
@@ -489,6 +503,8 @@ pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
         require_auth_time: req.require_auth_time,
         require_pushed_authorization_requests: req.require_pushed_authorization_requests,
         dpop_bound_access_tokens: req.dpop_bound_access_tokens,
+        backchannel_logout_uri: check_backchannel_logout_uri(req.backchannel_logout_uri.as_ref())?,
+        backchannel_logout_session_required: req.backchannel_logout_session_required,
     };
 
     if let Some(name) = &req.client_name {

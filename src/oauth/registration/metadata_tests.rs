@@ -209,12 +209,9 @@ fn openid_connect_members_are_honoured_or_refused() {
         (web(json!({ "request_uris": [] })), Ok(())),
         (
             web(json!({ "frontchannel_logout_uri": "https://app.example/fc" })),
-            Err("frontchannel_logout_uri is not supported: clients are not notified of logouts"),
+            Err("frontchannel_logout_uri is not supported: front-channel logout is not supported"),
         ),
-        (
-            web(json!({ "backchannel_logout_uri": "https://app.example/bc" })),
-            Err("backchannel_logout_uri is not supported: clients are not notified of logouts"),
-        ),
+        (web(json!({ "backchannel_logout_uri": "https://app.example/bc" })), Ok(())),
         (
             web(json!({ "default_acr_values": ["urn:mace:incommon:iap:silver"] })),
             Err("default_acr_values is not supported"),
@@ -299,6 +296,16 @@ fn honoured_openid_connect_members_are_kept_and_shown() {
     assert_eq!(bound.metadata.dpop_bound_access_tokens, Some(true));
     assert_eq!(info(bound)["dpop_bound_access_tokens"], json!(true), "RFC 9449 §5.2, shown back");
 
+    let (notified, _) = build(web(json!({ "backchannel_logout_uri": "https://app.example/bc?t=1",
+                                          "backchannel_logout_session_required": true })))
+    .unwrap();
+    assert_eq!(notified.metadata.backchannel_logout_uri.as_deref(), Some("https://app.example/bc?t=1"));
+    let shown = info(notified);
+    assert_eq!(
+        (&shown["backchannel_logout_uri"], &shown["backchannel_logout_session_required"]),
+        (&json!("https://app.example/bc?t=1"), &json!(true))
+    );
+
     let (signer, _) = build(json!({ "grant_types": ["client_credentials"], "token_endpoint_auth_method":
         "private_key_jwt", "jwks_uri": "https://app.example/jwks", "token_endpoint_auth_signing_alg": "ES256" }))
     .unwrap();
@@ -347,6 +354,14 @@ fn refuses_bad_metadata() {
         web(json!({ "jwks_uri": "https://10.1.2.3/jwks" })),
         web(json!({ "jwks_uri": "https://[::1]/jwks" })),
         web(json!({ "jwks_uri": "https://localhost/jwks" })),
+        web(json!({ "backchannel_logout_uri": "http://app.example/bc" })),
+        web(json!({ "backchannel_logout_uri": "https://app.example/bc#f" })),
+        web(json!({ "backchannel_logout_uri": "http://127.0.0.1:8080/bc" })),
+        web(json!({ "backchannel_logout_uri": "https://10.1.2.3/bc" })),
+        web(json!({ "backchannel_logout_uri": "https://localhost/bc" })),
+        web(
+            json!({ "backchannel_logout_uri": "https://app.example/bc", "backchannel_logout_session_required": "yes" }),
+        ),
         web(json!({ "jwks": { "keys": [{ "kty": "RSA", "n": "AQAB", "e": "AQAB", "d": "secret" }] } })),
         web(json!({ "jwks": { "keys": [{ "kty": "oct", "k": "c2VjcmV0" }] } })),
         web(json!({ "jwks": { "keys": [] } })),

@@ -168,7 +168,8 @@ impl Provider {
             now,
         );
         // The signatures are made while the database answers; tokens of a grant found ended are dropped unseen.
-        let (standing, minted) = tokio::join!(storing, self.mint(&access, id, jti, now));
+        let (standing, minted, ()) =
+            tokio::join!(storing, self.mint(&access, id, jti, now), self.record_session_client(client, &grant.sid));
         let standing = standing.map_err(|e| match e {
             // Removed while a cached copy still authenticated it (`clients.cache_seconds`, or on another instance).
             StoreError::ReferenceGone(_) => OAuthError::invalid_grant("the client or user of the code is gone"),
@@ -199,6 +200,18 @@ impl Provider {
             refresh_token: refresh.map(|(token, _)| token.expose().to_owned()),
             issued_token_type: None,
         })
+    }
+
+    /// Records that `client` is issued tokens within session `sid`, when it is to be told of the session's end
+    /// (it has a `backchannel_logout_uri`); other clients cost nothing. A failure is logged: the tokens are
+    /// issued, and the client only misses a logout notice.
+    async fn record_session_client(&self, client: &Client, sid: &str) {
+        if client.metadata.backchannel_logout_uri.is_none() {
+            return;
+        }
+        if let Err(error) = self.sessions.record_session_client(sid, &client.id).await {
+            tracing::warn!(client_id = client.id.as_str(), %error, "the client of a session could not be recorded");
+        }
     }
 
     /// Writes `redemption` as the record of the code's redemption, if one is still kept. Only the audit trail

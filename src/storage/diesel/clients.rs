@@ -362,6 +362,8 @@ mod tests {
                 require_auth_time: Some(true),
                 require_pushed_authorization_requests: Some(true),
                 dpop_bound_access_tokens: Some(true),
+                backchannel_logout_uri: Some("https://app.example/bc".into()),
+                backchannel_logout_session_required: Some(true),
             },
             created_at: 1_700_000_000,
             updated_at: 1_700_000_001,

@@ -71,6 +71,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    session_clients (session_id, client_id, sid) {
+        session_id -> Text,
+        client_id -> Text,
+        sid -> Text,
+    }
+}
+
+diesel::table! {
     refresh_tokens (id) {
         id -> Text,
         token_hash -> Text,
@@ -155,6 +163,7 @@ diesel::joinable!(consents -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> clients (client_id));
+diesel::joinable!(session_clients -> sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -162,6 +171,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     consents,
     grant_cut_offs,
     sessions,
+    session_clients,
     refresh_tokens,
     revocations,
     signing_keys,

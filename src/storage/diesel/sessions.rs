@@ -5,12 +5,12 @@
 //! forward ([`SessionStore::record_session_use`]); the migration that added it set it to `created_at`.
 
 use super::consents::stored_scope;
-use super::schema::{consents, refresh_tokens, sessions, users};
+use super::schema::{consents, refresh_tokens, session_clients, sessions, users};
 use super::store::expired_rows_batch;
 use super::users::{user_from_row, UserRow};
 use super::{AnyConnection, DieselStore};
 use crate::domain::{ClientId, Device, Session, UnixTime, UserAgent, UserId};
-use crate::storage::{SessionContext, SessionStore, StoreError, StoreResult};
+use crate::storage::{SessionClient, SessionContext, SessionStore, StoreError, StoreResult};
 use async_trait::async_trait;
 use diesel::prelude::*;
 
@@ -173,9 +173,78 @@ impl SessionStore for DieselStore {
                     )
                     .set(refresh_tokens::session_id.eq(&to))
                     .execute(c)?;
+                    // Their apps are told when the new session ends, as the tokens that moved end with it, by the
+                    // sid they know.
+                    let pairs = |c: &mut AnyConnection, session: &str| -> QueryResult<Vec<(String, String)>> {
+                        session_clients::table
+                            .filter(session_clients::session_id.eq(session))
+                            .select((session_clients::client_id, session_clients::sid))
+                            .load(c)
+                    };
+                    let present = pairs(c, &to)?;
+                    // One row at a time: the two backends share no batch insert.
+                    for (client, sid) in pairs(c, &from)?.into_iter().filter(|pair| !present.contains(pair)) {
+                        let row = (
+                            session_clients::session_id.eq(&to),
+                            session_clients::client_id.eq(client),
+                            session_clients::sid.eq(sid),
+                        );
+                        diesel::insert_into(session_clients::table).values(row).execute(c)?;
+                    }
                     diesel::update(sessions::table.find(&from)).set(sessions::revoked.eq(true)).execute(c)?;
                     Ok(())
                 })
+            })
+            .await
+    }
+
+    async fn record_session_client(&self, session_id: &str, client_id: &ClientId) -> StoreResult<()> {
+        let (session_id, client_id) = (session_id.to_owned(), client_id.as_str().to_owned());
+        self.db()
+            .write(move |c| {
+                let recorded = session_clients::table
+                    .find((&session_id, &client_id, &session_id))
+                    .select(session_clients::client_id)
+                    .first::<String>(c)
+                    .optional()?;
+                if recorded.is_some() {
+                    return Ok(());
+                }
+                let row = (
+                    session_clients::session_id.eq(&session_id),
+                    session_clients::client_id.eq(&client_id),
+                    session_clients::sid.eq(&session_id),
+                );
+                match diesel::insert_into(session_clients::table).values(row).execute(c).map_err(StoreError::from) {
+                    // Another redemption in the same session recorded it first.
+                    Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+    }
+
+    async fn session_clients(&self, session_ids: &[String]) -> StoreResult<Vec<SessionClient>> {
+        let session_ids = session_ids.to_vec();
+        self.db()
+            .run(move |c| {
+                let rows: Vec<(String, String, String)> = session_clients::table
+                    .filter(session_clients::session_id.eq_any(&session_ids))
+                    .order((
+                        session_clients::session_id.asc(),
+                        session_clients::client_id.asc(),
+                        session_clients::sid.asc(),
+                    ))
+                    .select((session_clients::session_id, session_clients::client_id, session_clients::sid))
+                    .load(c)?;
+                rows.into_iter()
+                    .map(|(session_id, client, sid)| {
+                        let client_id = ClientId::parse(&client).map_err(|e| {
+                            StoreError::Backend(format!("session_clients row: invalid client_id {client:?}: {e}"))
+                        })?;
+                        Ok(SessionClient { session_id, client_id, sid })
+                    })
+                    .collect()
             })
             .await
     }
@@ -466,7 +535,48 @@ mod tests {
         assert!(t.store.session_for_client("s1", &app).await.unwrap().unwrap().session.revoked);
     }
 
+    async fn the_clients_of_a_session_are_recorded_once_and_follow_a_hand_over(backend: Backend) {
+        use crate::storage::ClientStore;
+        let t = TestDb::new(backend).await;
+        let (app, other) = (t.add_client("app").await, t.add_client("other").await);
+        let alice = t.add_user("alice").await;
+        for id in ["s1", "s2", "s3"] {
+            t.store.create_session(&session(id, &alice)).await.unwrap();
+        }
+        t.store.record_session_client("s1", &app).await.unwrap();
+        t.store.record_session_client("s1", &app).await.unwrap();
+        t.store.record_session_client("s1", &other).await.unwrap();
+        t.store.record_session_client("s2", &app).await.unwrap();
+        let gone = t.store.record_session_client("nowhere", &app).await.unwrap_err();
+        assert!(matches!(gone, StoreError::ReferenceGone(_)), "{gone:?}");
+        let of = |ids: &[&str]| {
+            let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+            let store = &t.store;
+            async move {
+                let found = store.session_clients(&ids).await.unwrap();
+                found.into_iter().map(|r| format!("{}:{}:{}", r.session_id, r.client_id, r.sid)).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(of(&["s1", "s2"]).await, ["s1:app:s1", "s1:other:s1", "s2:app:s2"]);
+        assert!(of(&["s3"]).await.is_empty());
+
+        // The new session takes the clients of the one handed over with the sid their tokens named.
+        t.store.hand_over_session("s1", "s2").await.unwrap();
+        assert_eq!(of(&["s2"]).await, ["s2:app:s1", "s2:app:s2", "s2:other:s1"]);
+        t.store.hand_over_session("s2", "s3").await.unwrap();
+        t.store.record_session_client("s3", &app).await.unwrap();
+        assert_eq!(of(&["s3"]).await, ["s3:app:s1", "s3:app:s2", "s3:app:s3", "s3:other:s1"]);
+
+        t.store.delete_client(&other).await.unwrap();
+        assert_eq!(
+            of(&["s1", "s3"]).await,
+            ["s1:app:s1", "s3:app:s1", "s3:app:s2", "s3:app:s3"],
+            "a deleted client is forgotten"
+        );
+    }
+
     both_backends!(
+        the_clients_of_a_session_are_recorded_once_and_follow_a_hand_over,
         context_brings_the_user_and_their_consent_for_one_client,
         create_get_and_revoke,
         amr_round_trips,
