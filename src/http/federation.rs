@@ -5,12 +5,13 @@ use super::interaction_pages::{check_form, cookies_blocked, expired, load};
 use super::login::{authorize_form, federated_signed_in};
 use super::meta::{device, request_meta};
 use super::render::{error_page, message_page};
-use super::{form, AppState};
+use super::{form, throttle, AppState};
 use crate::config::UpstreamProvider;
 use crate::domain::secret::SecretHash;
 use crate::oauth::audit::EventFacts;
 use crate::oauth::federation::{Federated, FederationRefusal, PendingFederation, UpstreamIdentity};
-use crate::oauth::interaction::Interaction;
+use crate::oauth::interaction::{Interaction, FULL_RETRY_AFTER};
+use crate::oauth::limits::Limited;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
@@ -51,6 +52,12 @@ pub async fn start(
     }
     // `load` found the interaction through this cookie.
     let Some(browser) = state.cookies.read_browser(&req) else { return cookies_blocked(&req) };
+    // Each button press keeps a pending sign-in, counted as `/authorize` counts them.
+    if let Err(limited) =
+        state.provider.limits.check_new_sign_in(throttle::ip(&req, &state), crate::domain::now()).await
+    {
+        return throttle::too_many_sign_ins(&req, &state, limited);
+    }
     let started = match state.upstreams.start(upstream).await {
         Ok(s) => s,
         Err(e) => {
@@ -65,8 +72,10 @@ pub async fn start(
         nonce: started.nonce,
         pkce_verifier: started.pkce_verifier,
     };
-    if let Err(e) = state.provider.store_federation(&started.state, &pending).await {
-        return error_page(&req, &e);
+    match state.provider.store_federation(&started.state, &pending).await {
+        Ok(true) => {}
+        Ok(false) => return throttle::sign_ins_full(&req, Limited { retry_after: FULL_RETRY_AFTER }),
+        Err(e) => return error_page(&req, &e),
     }
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, started.url.as_str()))

@@ -169,12 +169,12 @@ pub enum Federated {
 }
 
 impl Provider {
-    /// Keeps a federated sign-in until its callback, under the hash of its `state`.
-    pub async fn store_federation(&self, state: &str, pending: &PendingFederation) -> Result<(), OAuthError> {
+    /// Keeps a federated sign-in until its callback, under the hash of its `state`: within the budget of pending
+    /// sign-ins, like the interaction it belongs to (`false` when the cache holds all it may).
+    pub async fn store_federation(&self, state: &str, pending: &PendingFederation) -> Result<bool, OAuthError> {
         let bytes = serde_json::to_vec(pending).map_err(OAuthError::server)?;
         let key = cache_keys::federation(SecretHash::of(state).as_str());
-        self.cache.set(&key, &bytes, Duration::from_secs(FEDERATION_TTL)).await?;
-        Ok(())
+        Ok(self.cache.set_within_budget(&key, &bytes, Duration::from_secs(FEDERATION_TTL)).await?)
     }
 
     /// Takes the federated sign-in of `state` (once: a second callback with it finds nothing), if this browser

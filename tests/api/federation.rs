@@ -305,3 +305,45 @@ both_backends!(a_trusted_verified_address_links_the_local_account, async |app| {
     f.down_sql("UPDATE users SET email = 'changed@example.com'").await;
     assert_eq!(sign_in(&f, &browser()).await, local["id"].as_str().unwrap());
 });
+
+// The server starts while a provider is down (discovery waits for the first sign-in); its button then shows the
+// form again with a message. The button is a form of the pending sign-in: without its CSRF token it is refused.
+both_backends!(
+    an_unreachable_provider_is_an_error_on_the_login_page,
+    |raw| {
+        raw.federation.providers = vec![RawUpstreamProvider {
+            id: "gone".into(),
+            name: "Nowhere".into(),
+            // Nothing listens on the discard port.
+            issuer: "http://127.0.0.1:9".into(),
+            client_id: "c".into(),
+            client_secret: Some("s".into()),
+            client_secret_file: None,
+            scopes: None,
+            trust_email: false,
+        }];
+    },
+    async |app| {
+        let client = add_client(&app, &[]);
+        let b = browser();
+        let (challenge, _) = crate::signin::pkce_pair();
+        let url = crate::signin::auth_url(&app, client["client_id"].as_str().unwrap(), &challenge, "");
+        let login = location(&b.get(&url).send().await.unwrap());
+        let page = b.get(app.url(&login)).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("Sign in with <bdi>Nowhere</bdi>"), "{page}");
+        let interaction = hidden(&page, "interaction");
+        let post = |form: Vec<(&'static str, String)>, path: &str| {
+            b.post(app.url(path)).header("Origin", &app.address).form(&form).send()
+        };
+
+        let forged = post(vec![("interaction", interaction.clone()), ("csrf", "x".into())], "/login/federation/gone");
+        assert_eq!(forged.await.unwrap().status(), StatusCode::FORBIDDEN);
+        let form = vec![("interaction", interaction.clone()), ("csrf", hidden(&page, "csrf"))];
+        assert_eq!(post(form.clone(), "/login/federation/nope").await.unwrap().status(), StatusCode::NOT_FOUND);
+        let resp = post(form, "/login/federation/gone").await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+        let again = resp.text().await.unwrap();
+        assert!(again.contains("Signing in with Nowhere did not work this time."), "{again}");
+        assert_eq!(hidden(&again, "interaction"), interaction);
+    }
+);
