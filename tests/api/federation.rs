@@ -247,6 +247,22 @@ both_backends!(a_callback_is_taken_once_and_only_in_its_browser, async |app| {
     // A made-up state too.
     let made_up = back.replace("state=", "state=x");
     assert_eq!(b.get(&made_up).send().await.unwrap().status(), StatusCode::BAD_REQUEST);
+
+    // An answer naming another issuer (RFC 9207: a mix-up) is refused before the code is used.
+    let b = browser();
+    let req = authorize(&f, &b).await;
+    let to = click(&f, &b, &req.login_page).await;
+    let back = at_upstream(&f, &to, "allow").await;
+    let q = query_of(&back);
+    let mut mixed = url::Url::parse(&back).unwrap();
+    mixed
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(q.iter().filter(|(k, _)| *k != "iss"))
+        .append_pair("iss", "https://evil.example");
+    let resp = b.get(mixed.as_str()).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+    assert!(resp.text().await.unwrap().contains("Signing in with Upstream did not work this time."));
 });
 
 both_backends!(an_upstream_refusal_goes_back_to_the_login_page, async |app| {
