@@ -231,3 +231,40 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretString;
+
+    #[test]
+    fn the_redirect_uri_is_the_issuer_and_the_callback_path() {
+        let upstreams = Upstreams::new("https://id.example".into(), Duration::from_secs(1)).unwrap();
+        let provider = UpstreamProvider {
+            id: "corp".into(),
+            name: "Corp".into(),
+            issuer: "https://sso.corp.example".into(),
+            client_id: "c".into(),
+            client_secret: SecretString::from("SECRET"),
+            scopes: vec!["openid".into()],
+            trust_email: false,
+        };
+        assert_eq!(upstreams.redirect_uri(&provider), "https://id.example/login/federation/corp/callback");
+        assert!(!format!("{provider:?} {upstreams:?}").contains("SECRET"));
+    }
+
+    #[test]
+    fn a_started_request_shows_no_secret_in_debug() {
+        let started = Started {
+            url: url::Url::parse("https://sso.corp.example/authorize?state=STATE&nonce=NONCE").unwrap(),
+            state: "STATE".into(),
+            nonce: "NONCE".into(),
+            pkce_verifier: "VERIFIER".into(),
+        };
+        let shown = format!("{started:?}");
+        assert!(shown.contains("sso.corp.example"), "{shown}");
+        for secret in ["STATE", "NONCE", "VERIFIER"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+}

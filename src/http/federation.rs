@@ -211,3 +211,17 @@ async fn record_changes(
         state.provider.audit("federation_identity_linked", facts(), meta, now).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::shown_error;
+
+    #[test]
+    fn only_plain_error_codes_are_shown() {
+        assert_eq!(shown_error("access_denied"), Some("access_denied"));
+        assert_eq!(shown_error("temporarily_unavailable"), Some("temporarily_unavailable"));
+        for other in ["<b>x</b>", "Access Denied", "a-b", &"x".repeat(65)] {
+            assert_eq!(shown_error(other), None, "{other}");
+        }
+    }
+}
