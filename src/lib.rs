@@ -21,3 +21,4 @@ pub mod private_files;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod upstream;

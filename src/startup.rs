@@ -153,6 +153,7 @@ pub async fn build_provider(
         clients: Arc::new(exact_clients),
         auth_clients: Arc::new(cached_clients),
         users: Arc::new(EpochUsers::new(shared.clone(), Arc::clone(&revocation_epoch))),
+        identities: shared.clone(),
         sessions: Arc::new(EpochSessions::new(shared.clone(), Arc::clone(&revocation_epoch))),
         consents: Arc::new(EpochConsents::new(shared.clone(), Arc::clone(&revocation_epoch))),
         revocations: Arc::new(EpochRevocations::new(shared.clone(), Arc::clone(&revocation_epoch))),
@@ -283,6 +284,10 @@ impl Application {
         let discovery_json =
             serde_json::to_vec(&ProviderMetadata::new(&settings.issuer, settings.registration, settings.par.required))?;
         let discovery_etag = format!("\"{}\"", crate::domain::secret::SecretHash::of_bytes(&discovery_json));
+        let upstreams = Arc::new(
+            crate::upstream::Upstreams::new(provider.issuer.clone(), crate::outbound::FETCH_TIMEOUT)
+                .context("building the HTTP client for upstream providers")?,
+        );
 
         let listener =
             TcpListener::bind(settings.http.bind).with_context(|| format!("binding {}", settings.http.bind))?;
@@ -305,6 +310,7 @@ impl Application {
             cache,
             keys,
             provider,
+            upstreams,
             cookies,
             issuer_origin,
             discovery_json,

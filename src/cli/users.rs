@@ -5,7 +5,7 @@ use crate::domain::password::{hash_password, Password};
 use crate::domain::{NewUser, UserId, Username};
 use crate::oauth::admin::{self, user_json, AdminError};
 use crate::startup;
-use crate::storage::{StoreError, UserStore};
+use crate::storage::{IdentityStore, StoreError, UserStore};
 use anyhow::{anyhow, Context};
 use clap::Subcommand;
 use serde_json::json;
@@ -54,6 +54,11 @@ pub enum UsersCommand {
     },
     /// Delete a user, with their sessions, consents and tokens. Their audit events stay, under their id.
     Remove {
+        /// Login name.
+        username: String,
+    },
+    /// List the identities at upstream providers (`[federation]`) that sign a user in.
+    Identities {
         /// Login name.
         username: String,
     },
@@ -189,6 +194,36 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             startup::advance_revocation_epoch(settings).await;
             super::record(&store, "user_password_changed", Some(user.id.as_str()), None, json!({})).await;
             out.print(&user_json(&user), || format!("password changed for {}", user.username));
+        }
+        UsersCommand::Identities { username } => {
+            let username = parse_username(&username)?;
+            let (user, _) =
+                store.user_by_username(&username).await?.ok_or_else(|| anyhow!("no user named {username}"))?;
+            let links = store.identities_of(&user.id).await?;
+            let shown: Vec<_> = links
+                .iter()
+                .map(|l| {
+                    json!({
+                        "provider": l.provider_id, "subject": l.subject,
+                        "created_at": l.created_at, "last_used_at": l.last_used_at,
+                    })
+                })
+                .collect();
+            out.print(&json!({ "username": user.username.as_str(), "identities": shown }), || {
+                links
+                    .iter()
+                    .map(|l| {
+                        format!(
+                            "{:<16} {}  linked {}  last used {}",
+                            l.provider_id,
+                            l.subject,
+                            human_time(l.created_at),
+                            human_time(l.last_used_at)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
         }
     }
     Ok(())

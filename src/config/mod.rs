@@ -7,8 +7,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use url::Url;
 
+mod federation;
 mod ip_range;
 mod raw;
+pub use federation::{FederationSettings, RawFederation, RawUpstreamProvider, UpstreamProvider, DEFAULT_SCOPES};
 pub use ip_range::IpRange;
 pub use raw::{
     RawClients, RawDatabase, RawDevice, RawDpop, RawHttp, RawKeys, RawLimits, RawLog, RawPar, RawPasswords, RawRedis,
@@ -105,6 +107,7 @@ pub struct Settings {
     pub device: DeviceSettings,
     pub limits: LimitSettings,
     pub log: LogSettings,
+    pub federation: FederationSettings,
 }
 
 /// Validated `[device]` (RFC 8628).
@@ -578,6 +581,7 @@ impl RawSettings {
             device: self.device.validate()?,
             limits: self.limits.validate()?,
             log: LogSettings { json, level: log_level(&self.log.level)?, access: self.log.access },
+            federation: self.federation.validate()?,
         })
     }
 }

@@ -27,6 +27,7 @@ pub struct RawSettings {
     pub device: RawDevice,
     pub limits: RawLimits,
     pub log: RawLog,
+    pub federation: super::federation::RawFederation,
 }
 
 /// The device authorization grant (RFC 8628).
@@ -269,6 +270,7 @@ impl Default for RawSettings {
             device: RawDevice::default(),
             limits: RawLimits::default(),
             log: RawLog::default(),
+            federation: super::federation::RawFederation::default(),
         }
     }
 }

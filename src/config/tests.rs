@@ -328,3 +328,65 @@ fn a_management_address_that_is_the_public_one_is_refused_naming_both_keys() {
         assert_eq!(s.http.management_bind, Some(management.parse().unwrap()), "{bind} {management}");
     }
 }
+
+const UPSTREAM: &str = "[[federation.providers]]\nid = \"corp\"\nname = \"Corp\"\nissuer = \"https://sso.corp.example\"\nclient_id = \"tessera\"\n";
+
+#[test]
+fn federation_providers_are_read_with_their_defaults() {
+    use secrecy::ExposeSecret;
+    assert!(load("", &[]).unwrap().federation.providers.is_empty());
+    let s = load(&format!("{UPSTREAM}client_secret = \"s3cret\"\n"), &[]).unwrap();
+    let p = s.federation.provider("corp").unwrap();
+    assert_eq!(
+        (p.name.as_str(), p.issuer.as_str(), p.client_id.as_str()),
+        ("Corp", "https://sso.corp.example", "tessera")
+    );
+    assert_eq!(p.client_secret.expose_secret(), "s3cret");
+    assert_eq!(p.scopes, ["openid", "email", "profile"]);
+    assert!(!p.trust_email);
+    assert!(!format!("{s:?}").contains("s3cret"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secret");
+    std::fs::write(&file, "from-file\n").unwrap();
+    let toml = format!(
+        "{UPSTREAM}client_secret_file = {:?}\nscopes = \"openid email\"\ntrust_email = true\n",
+        file.display().to_string()
+    );
+    let s = load(&toml, &[]).unwrap();
+    let p = s.federation.provider("corp").unwrap();
+    assert_eq!(p.client_secret.expose_secret(), "from-file");
+    assert_eq!(p.scopes, ["openid", "email"]);
+    assert!(p.trust_email);
+    // In the environment, in figment's syntax.
+    let env = "[{id=\"corp\", name=\"Corp\", issuer=\"https://sso.corp.example\", client_id=\"c\", client_secret=\"e\", trust_email=true}]";
+    let s = load("", &[("FEDERATION__PROVIDERS", env)]).unwrap();
+    let p = s.federation.provider("corp").unwrap();
+    assert_eq!((p.client_secret.expose_secret(), p.trust_email), ("e", true));
+    // Plain http on a loopback address, for development.
+    let local = UPSTREAM.replace("https://sso.corp.example", "http://127.0.0.1:9000");
+    assert!(load(&format!("{local}client_secret = \"s\"\n"), &[]).is_ok());
+}
+
+#[test]
+fn federation_providers_are_checked() {
+    let with = |extra: &str| format!("{UPSTREAM}client_secret = \"s\"\n{extra}");
+    for (toml, key) in [
+        (UPSTREAM.to_owned(), "client_secret"),
+        (format!("{UPSTREAM}client_secret = \"s\"\nclient_secret_file = \"/x\"\n"), "client_secret"),
+        (format!("{UPSTREAM}client_secret_file = \"/nonexistent/secret\"\n"), "client_secret_file"),
+        (with("scopes = \"email profile\"\n"), "scopes"),
+        (with("").replace("\"corp\"", "\"Corp\""), "id"),
+        (with("").replace("\"corp\"", "\"a/b\""), "id"),
+        (with("").replace("https://sso.corp.example", "http://sso.corp.example"), "issuer"),
+        (with("").replace("https://sso.corp.example", "not a url"), "issuer"),
+        (with("").replace("https://sso.corp.example", "https://sso.corp.example/?x=1"), "issuer"),
+        (with("").replace("client_id = \"tessera\"", "client_id = \"\""), "client_id"),
+        (with("").replace("name = \"Corp\"", "name = \" \""), "name"),
+        (format!("{}{}", with(""), with("")), "is used by two providers"),
+        (with("colour = \"blue\"\n"), "colour"),
+    ] {
+        let e = load(&toml, &[]).unwrap_err().to_string();
+        assert!(e.contains(key), "{toml}: {e}");
+    }
+}

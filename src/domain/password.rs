@@ -85,6 +85,10 @@ fn hasher(cost: PasswordCost) -> Result<Argon2<'static>, PasswordError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// The stored "hash" of an account that has no password (one a federated sign-in created): not a PHC string, so
+/// no password matches it, until an operator sets one.
+pub const NO_PASSWORD: &str = "!";
+
 /// Hashes a password, in NFC, into a PHC string (the parameters travel inside it).
 pub fn hash_password(password: &Password, cost: PasswordCost) -> Result<String, PasswordError> {
     let mut salt = [0u8; 16];
@@ -186,7 +190,10 @@ impl PasswordChecker {
             Some(s) => (s, true),
             None => (self.dummy_hash.as_str(), false),
         };
-        let Ok(parsed) = PasswordHash::new(phc) else { return Verdict::Refused };
+        let Ok(parsed) = PasswordHash::new(phc) else {
+            // An account without a password ([`NO_PASSWORD`]) is refused at the cost of an unknown user's check.
+            return if real { self.verify(password, None) } else { Verdict::Refused };
+        };
         let (matched, as_typed) = match text::nfc(&password.0) {
             Cow::Borrowed(typed) => (self.matches(typed, &parsed), false),
             Cow::Owned(composed) => match self.matches(&composed, &parsed) {
@@ -325,6 +332,14 @@ mod tests {
         // Counted in NFC: seven letters, one of them typed as "e" and a combining accent.
         assert!(Password::parse_new("cre\u{300}me b").is_err());
         assert!(Password::parse_new("cre\u{300}me br").is_ok());
+    }
+
+    #[test]
+    fn an_account_without_a_password_refuses_every_password() {
+        let checker = PasswordChecker::new(CHEAP, 1).unwrap();
+        for typed in ["", "!", "correct horse"] {
+            assert_eq!(checker.verify(&Password::new(typed), Some(NO_PASSWORD)), Verdict::Refused);
+        }
     }
 
     const COMPOSED: &str = "cr\u{e8}me br\u{fb}l\u{e9}e";

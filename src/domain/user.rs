@@ -77,6 +77,22 @@ impl fmt::Debug for Username {
     }
 }
 
+/// A user's identity at an upstream OpenID provider ("Sign in with …"): the provider's `sub` for them, linked to
+/// one local user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederatedIdentity {
+    /// The provider's id in `[[federation.providers]]`.
+    pub provider_id: String,
+    /// The provider's `sub`.
+    pub subject: String,
+    /// The local user.
+    pub user_id: UserId,
+    /// When it was linked.
+    pub created_at: UnixTime,
+    /// When it last signed the user in.
+    pub last_used_at: UnixTime,
+}
+
 /// A stored user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {

@@ -8,9 +8,11 @@ use super::interaction_pages::{
 };
 use super::meta::{device, request_meta};
 use super::render::{error_page, page, see_other, wait_words};
-use super::views::LoginPage;
+use super::views::{LoginPage, ProviderButton};
 use super::{form, throttle, AppState};
 use crate::domain::password::Password;
+use crate::domain::secret::PlainSecret;
+use crate::domain::{Session, UnixTime, User};
 use crate::oauth::account::{account_login_csrf, account_login_csrf_matches};
 use crate::oauth::audit::EventFacts;
 use crate::oauth::device::UserCode;
@@ -89,20 +91,36 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Ok(v) => v,
         Err(resp) => return resp,
     };
-    let client = match state.provider.interaction_client(&interaction).await {
+    let username = interaction.request.login_hint.clone().unwrap_or_default();
+    authorize_form(&req, &state, &id, &interaction, username, StatusCode::OK, None).await
+}
+
+/// The sign-in form of the pending authorization `id`, with the upstream providers' buttons.
+pub(super) async fn authorize_form(
+    req: &HttpRequest,
+    state: &AppState,
+    id: &str,
+    interaction: &Interaction,
+    username: String,
+    status: StatusCode,
+    error: Option<String>,
+) -> HttpResponse {
+    let client = match state.provider.interaction_client(interaction).await {
         Ok(c) => c,
-        Err(e) => return step_response(&req, &state, Err(e)),
+        Err(e) => return step_response(req, state, Err(e)),
     };
+    let providers = state.settings.federation.providers.iter();
     let view = LoginPage {
         client_name: Some(client.name),
-        interaction: id,
+        interaction: id.to_owned(),
         return_to: None,
         csrf: interaction.csrf.clone(),
-        username: interaction.request.login_hint.clone().unwrap_or_default(),
+        username,
         user_code: None,
-        error: None,
+        error,
+        providers: providers.map(|p| ProviderButton { id: p.id.clone(), name: p.name.clone() }).collect(),
     };
-    page(StatusCode::OK, view.render())
+    page(status, view.render())
 }
 
 /// The sign-in form that leads to the account page, or back to the device verification page with `device`'s
@@ -124,6 +142,7 @@ fn account_form(
         username,
         user_code: device.map(|c| c.as_str().to_owned()),
         error,
+        providers: Vec::new(),
     };
     let mut resp = page(status, view.render());
     if new_browser {
@@ -195,14 +214,14 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         }
     };
     let device = device(&req, &state);
-    let signed_in = match state.provider.sign_in(&username, password, vec!["pwd".into()], device, now).await {
+    let outcome = match state.provider.sign_in(&username, password, vec!["pwd".into()], device, now).await {
         Ok(s) => s,
         Err(e) => {
             limits.sign_in_abandoned(attempt, now).await;
             return error_page(&req, &e);
         }
     };
-    let (user, cookie, session) = match signed_in {
+    let (user, cookie, session) = match outcome {
         SignIn::Started { user, cookie, session } => (user, cookie, session),
         SignIn::Refused { user, refusal } => {
             let user_id = user.map(|u| u.id.as_str().to_owned());
@@ -227,27 +246,46 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         }
     };
     limits.sign_in_succeeded(attempt, &username, now).await;
-    let handed_over = match state.cookies.read_session(&req) {
+    signed_in(&req, &state, target, &user, cookie, session, json!({}), now).await
+}
+
+/// The end of every sign-in that passed, password or federated: hands the browser's previous session over to
+/// `session` (which has a new cookie, against fixation), records `login_succeeded` with `details` added, continues
+/// to `target`, and sets the session cookie.
+#[allow(clippy::too_many_arguments)]
+async fn signed_in(
+    req: &HttpRequest,
+    state: &AppState,
+    target: Target,
+    user: &User,
+    cookie: PlainSecret,
+    session: Session,
+    mut details: serde_json::Value,
+    now: UnixTime,
+) -> HttpResponse {
+    let meta = request_meta(req, state);
+    let handed_over = match state.cookies.read_session(req) {
         Some(previous) => match state.provider.supersede_session(&previous, &session, &meta, now).await {
             Ok(sid) => sid,
-            Err(e) => return error_page(&req, &e),
+            Err(e) => return error_page(req, &e),
         },
         None => None,
     };
-    let mut details = json!({ "amr": session.amr, "sid": session.id_hash });
+    details["amr"] = json!(session.amr);
+    details["sid"] = json!(session.id_hash);
     if let Some(sid) = handed_over {
         details["continues_sid"] = json!(sid);
     }
     let facts = EventFacts {
         actor: Some(user.id.as_str().to_owned()),
         user_id: Some(user.id.as_str().to_owned()),
-        client_id,
+        client_id: target.client_id(),
         details,
     };
     state.provider.audit("login_succeeded", facts, &meta, now).await;
     let mut resp = match target {
         Target::Authorize(id, interaction) => {
-            step_response(&req, &state, state.provider.after_login(id, *interaction, &session, now).await)
+            step_response(req, state, state.provider.after_login(id, *interaction, &session, now).await)
         }
         Target::Account => see_other(paths::ACCOUNT),
         Target::Device(code) => see_other(&super::device::page_for(&code)),
@@ -256,6 +294,22 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         tracing::error!(error = %e, "cannot set the session cookie");
     }
     resp
+}
+
+/// [`signed_in`] for a federated sign-in, which always belongs to the pending authorization `id`.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn federated_signed_in(
+    req: &HttpRequest,
+    state: &AppState,
+    id: String,
+    interaction: Interaction,
+    user: &User,
+    cookie: PlainSecret,
+    session: Session,
+    details: serde_json::Value,
+    now: UnixTime,
+) -> HttpResponse {
+    signed_in(req, state, Target::Authorize(id, Box::new(interaction)), user, cookie, session, details, now).await
 }
 
 /// Why the form is shown again.
@@ -288,20 +342,7 @@ async fn form_again(
         Target::Account => account_form(req, state, None, username, status, Some(error)),
         Target::Device(code) => account_form(req, state, Some(code), username, status, Some(error)),
         Target::Authorize(id, interaction) => {
-            let client_name = match state.provider.interaction_client(interaction).await {
-                Ok(c) => c.name,
-                Err(e) => return step_response(req, state, Err(e)),
-            };
-            let view = LoginPage {
-                client_name: Some(client_name),
-                interaction: id.clone(),
-                return_to: None,
-                csrf: interaction.csrf.clone(),
-                username,
-                user_code: None,
-                error: Some(error),
-            };
-            page(status, view.render())
+            authorize_form(req, state, id, interaction, username, status, Some(error)).await
         }
     };
     if let Refused::Locked(lock) = why {

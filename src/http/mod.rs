@@ -11,6 +11,7 @@ pub mod consent;
 pub mod cookies;
 pub mod cors;
 pub mod device;
+pub mod federation;
 pub mod form;
 pub mod health;
 mod interaction_pages;
@@ -88,6 +89,16 @@ fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
         get(paths::AUTHORIZE, authorize::get).route(web::post().to(authorize::post)),
     ))
     .service(metrics::metered(metrics, paths::LOGIN, get(paths::LOGIN, login::get).route(web::post().to(login::post))))
+    .service(metrics::metered(
+        metrics,
+        paths::FEDERATION_START,
+        web::resource(paths::FEDERATION_START).route(web::post().to(federation::start)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::FEDERATION_CALLBACK,
+        get(paths::FEDERATION_CALLBACK, federation::callback),
+    ))
     .service(metrics::metered(
         metrics,
         paths::CONSENT,

@@ -19,6 +19,8 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     /// The protocol engine.
     pub provider: Arc<Provider>,
+    /// The upstream providers of `[federation]`, as a relying party.
+    pub upstreams: Arc<crate::upstream::Upstreams>,
     /// Cookie names and attributes.
     pub cookies: CookiePolicy,
     /// `scheme://host[:port]` of the issuer, for Origin checks.

@@ -20,6 +20,16 @@ pub struct LoginPage {
     pub user_code: Option<String>,
     /// A failure to show, if any.
     pub error: Option<String>,
+    /// The upstream providers to offer ("Sign in with …"), for the sign-in of an authorization only.
+    pub providers: Vec<ProviderButton>,
+}
+
+/// A "Sign in with …" button of the login page.
+pub struct ProviderButton {
+    /// The provider's id (in the form's action).
+    pub id: String,
+    /// Its name, as the button's label.
+    pub name: String,
 }
 
 /// One requested scope, in plain words.

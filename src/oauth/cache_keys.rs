@@ -82,3 +82,8 @@ pub fn limit(bucket: &str, subject: &str) -> String {
 pub fn lock_refusal(scope: &str, subject: &str, until: UnixTime) -> String {
     format!("lock-refusal:{scope}:{subject}:{until}")
 }
+
+/// A federated sign-in between the login page and the upstream provider's callback, by the hash of its `state`.
+pub fn federation(state_hash: &str) -> String {
+    format!("federation:{state_hash}")
+}

@@ -32,6 +32,10 @@ pub mod paths {
     pub const USERINFO: &str = "/userinfo";
     /// Login page.
     pub const LOGIN: &str = "/login";
+    /// A login page's "Sign in with …" button (`{id}`: an upstream provider of `[federation]`).
+    pub const FEDERATION_START: &str = "/login/federation/{id}";
+    /// Where an upstream provider sends the browser back.
+    pub const FEDERATION_CALLBACK: &str = "/login/federation/{id}/callback";
     /// Consent page.
     pub const CONSENT: &str = "/consent";
     /// The signed-in user's own sessions and connected apps.

@@ -19,7 +19,7 @@ use subtle::ConstantTimeEq;
 /// How long the user has to finish signing in and consenting.
 pub const INTERACTION_TTL: i64 = 30 * 60;
 /// When the cache holds all the pending sign-ins it may, how long to wait: others finish or expire meanwhile.
-const FULL_RETRY_AFTER: i64 = 60;
+pub const FULL_RETRY_AFTER: i64 = 60;
 
 /// A pending request. Its `Debug` leaves out the CSRF token and the browser binding.
 #[derive(Clone, Serialize, Deserialize)]

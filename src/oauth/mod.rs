@@ -17,6 +17,7 @@ pub mod discovery;
 pub mod dpop;
 pub mod end_session;
 pub mod error;
+pub mod federation;
 pub mod grace;
 pub mod housekeeping;
 pub mod interaction;

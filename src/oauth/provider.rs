@@ -23,6 +23,8 @@ pub struct Provider {
     pub auth_clients: Arc<dyn ClientStore>,
     /// Users.
     pub users: Arc<dyn UserStore>,
+    /// Identities at upstream OpenID providers, linked to users.
+    pub identities: Arc<dyn crate::storage::IdentityStore>,
     /// Browser sessions.
     pub sessions: Arc<dyn SessionStore>,
     /// Remembered consent.

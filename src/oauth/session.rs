@@ -189,6 +189,22 @@ impl Provider {
         }
     }
 
+    /// Starts the session of a federated sign-in ([`super::federation`]) for `user`, whose `amr` is
+    /// [`super::federation::FEDERATED_AMR`]; `None` when the user was removed meanwhile.
+    pub async fn start_federated_session(
+        &self,
+        user: &User,
+        device: Device,
+        now: UnixTime,
+    ) -> Result<Option<(PlainSecret, Session)>, OAuthError> {
+        let amr = vec![super::federation::FEDERATED_AMR.to_owned()];
+        match self.start_session(user, amr, device, now).await {
+            Ok(started) => Ok(Some(started)),
+            Err(StoreError::ReferenceGone(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Records a sign-in that `lock` refused unchecked, as `login_refused_locked`: once per lock, on its first
     /// refusal (any instance; [`super::limits::Limiter::first_refusal`]), so that guessing during a lock shows in
     /// the audit trail without each guess adding a row. The user is the one `username` names, if any, looked up

@@ -6,7 +6,7 @@ pub mod diesel;
 pub mod revocation_epoch;
 
 use crate::domain::secret::SecretHash;
-use crate::domain::{Client, ClientId, NewUser, UnixTime, User, UserId, Username};
+use crate::domain::{Client, ClientId, FederatedIdentity, NewUser, UnixTime, User, UserId, Username};
 use async_trait::async_trait;
 
 /// A storage failure, as the layers above need to tell them apart.
@@ -68,6 +68,29 @@ pub trait UserStore: Send + Sync {
     /// Deletes a user; their sessions, consents and refresh tokens go with them (foreign keys cascade).
     /// `NotFound` when there is none.
     async fn delete_user(&self, id: &UserId) -> StoreResult<()>;
+}
+
+/// Identities at upstream OpenID providers, linked to local users ("Sign in with …").
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// The user `subject` at `provider_id` is linked to, if any, and records its use at `now`.
+    async fn linked_user(&self, provider_id: &str, subject: &str, now: UnixTime) -> StoreResult<Option<User>>;
+    /// Up to `limit` users whose email address is `email` in any letter case.
+    async fn users_with_email(&self, email: &str, limit: i64) -> StoreResult<Vec<User>>;
+    /// Links an identity to an existing user; `Conflict("identity")` when it is linked already,
+    /// `ReferenceGone` when the user is gone.
+    async fn link_identity(&self, identity: &FederatedIdentity) -> StoreResult<()>;
+    /// Creates `user` (whose email address is marked verified when `email_verified`) and links `identity` to it,
+    /// in one transaction: `Conflict("username")` as [`UserStore::create_user`], `Conflict("identity")` when the
+    /// identity was linked meanwhile.
+    async fn create_federated_user(
+        &self,
+        user: NewUser,
+        email_verified: bool,
+        identity: &FederatedIdentity,
+    ) -> StoreResult<User>;
+    /// The identities linked to a user, by provider and subject.
+    async fn identities_of(&self, user_id: &UserId) -> StoreResult<Vec<FederatedIdentity>>;
 }
 
 /// A change to a user: each `Some` field is set (`Some(None)` clears an optional one), `None` leaves it alone.

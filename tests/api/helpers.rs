@@ -331,6 +331,17 @@ fn env_value(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
+        // A list of tables (`federation.providers`) in figment's own syntax: `[{id="corp", trust_email=true}]`.
+        Value::Array(items) if items.iter().any(Value::is_object) => {
+            format!("[{}]", items.iter().map(env_value).collect::<Vec<_>>().join(", "))
+        }
+        Value::Object(table) => {
+            let entries = table.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| match v {
+                Value::String(s) => format!("{k}={s:?}"),
+                other => format!("{k}={}", env_value(other)),
+            });
+            format!("{{{}}}", entries.collect::<Vec<_>>().join(", "))
+        }
         // A list is written as JSON, as in `deploy/compose.yaml` (`TESSERA__HTTP__TRUSTED_PROXIES: '["…"]'`).
         Value::Array(_) => v.to_string(),
         other => panic!("no environment form for the setting value {other}"),

@@ -14,6 +14,7 @@ mod cors;
 mod device;
 mod discovery;
 mod dpop;
+mod federation;
 mod health;
 mod hostile;
 mod jwks;

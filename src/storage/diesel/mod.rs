@@ -12,6 +12,7 @@ mod audit;
 mod changes;
 mod clients;
 mod consents;
+mod federation;
 mod keys;
 mod refresh_tokens;
 mod registration;

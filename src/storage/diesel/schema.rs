@@ -159,7 +159,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    federated_identities (provider_id, subject) {
+        provider_id -> Text,
+        subject -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        last_used_at -> BigInt,
+    }
+}
+
 diesel::joinable!(consents -> users (user_id));
+diesel::joinable!(federated_identities -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> clients (client_id));
@@ -178,4 +189,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     key_ring,
     audit_events,
     initial_access_tokens,
+    federated_identities,
 );

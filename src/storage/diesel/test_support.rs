@@ -25,6 +25,7 @@ pub(crate) const LATER_MIGRATIONS: &[&str] = &[
     "20261205800000",
     "20261206100000",
     "20261206310000",
+    "20261206500000",
 ];
 
 /// A database for one test; dropping it removes the SQLite directory or the Postgres database.

@@ -24,13 +24,13 @@ pub(super) struct UserRow {
     revoked_before: Option<i64>,
 }
 
-fn row_from_new_user(user: NewUser) -> UserRow {
+pub(super) fn row_from_new_user(user: NewUser, email_verified: bool) -> UserRow {
     UserRow {
         id: user.id.into(),
         username: user.username.as_str().to_owned(),
         password_hash: user.password_hash,
         email: user.email,
-        email_verified: false,
+        email_verified,
         name: user.name,
         disabled: false,
         created_at: user.created_at,
@@ -69,6 +69,25 @@ pub(super) fn user_from_row(row: UserRow) -> StoreResult<(User, String)> {
         revoked_before: row.revoked_before,
     };
     Ok((user, row.password_hash))
+}
+
+/// Inserts `row` with the username key `key` (its username folded); `Conflict("username")` when the name is taken
+/// in any letter case.
+pub(super) fn insert_user(c: &mut super::AnyConnection, row: UserRow, key: &str) -> StoreResult<User> {
+    if unkeyed_name_folds_to(c, key)? {
+        return Err(StoreError::Conflict("username".into()));
+    }
+    let values = (&row, users::username_key.eq(key));
+    diesel::insert_into(users::table).values(values).execute(c).map_err(|e| {
+        match StoreError::from(e) {
+            // Both backends name the column or constraint (`username` or `username_key`); tell the caller
+            // which one clashed.
+            StoreError::Conflict(what) if what.contains("username") => StoreError::Conflict("username".into()),
+            StoreError::Conflict(_) => StoreError::Conflict("user id".into()),
+            other => other,
+        }
+    })?;
+    user_from_row(row).map(|(user, _)| user)
 }
 
 /// A user by id.
@@ -235,27 +254,8 @@ fn cut_off(conn: &mut super::AnyConnection, id: &str, at: UnixTime) -> StoreResu
 impl UserStore for DieselStore {
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
         let key = user.username.folded();
-        let row = row_from_new_user(user);
-        self.db()
-            .write(move |c| {
-                if unkeyed_name_folds_to(c, &key)? {
-                    return Err(StoreError::Conflict("username".into()));
-                }
-                let values = (&row, users::username_key.eq(&key));
-                diesel::insert_into(users::table).values(values).execute(c).map_err(|e| {
-                    match StoreError::from(e) {
-                        // Both backends name the column or constraint (`username` or `username_key`); tell the caller
-                        // which one clashed.
-                        StoreError::Conflict(what) if what.contains("username") => {
-                            StoreError::Conflict("username".into())
-                        }
-                        StoreError::Conflict(_) => StoreError::Conflict("user id".into()),
-                        other => other,
-                    }
-                })?;
-                user_from_row(row).map(|(user, _)| user)
-            })
-            .await
+        let row = row_from_new_user(user, false);
+        self.db().write(move |c| insert_user(c, row, &key)).await
     }
 
     async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<User>> {

@@ -1,0 +1,2 @@
+DROP INDEX users_email_lower;
+DROP TABLE federated_identities;

@@ -1,0 +1,227 @@
+//! Upstream "sign in with" federation: `POST /login/federation/{id}`, a button of the login page, sends the
+//! browser to the upstream provider; `GET /login/federation/{id}/callback` is where it comes back. The decisions
+//! are `oauth::federation`'s, the requests to the provider `crate::upstream`'s.
+use super::interaction_pages::{check_form, cookies_blocked, expired, load};
+use super::login::{authorize_form, federated_signed_in};
+use super::meta::{device, request_meta};
+use super::render::{error_page, message_page};
+use super::{form, throttle, AppState};
+use crate::config::UpstreamProvider;
+use crate::domain::secret::SecretHash;
+use crate::oauth::audit::EventFacts;
+use crate::oauth::federation::{Federated, FederationRefusal, PendingFederation, UpstreamIdentity};
+use crate::oauth::interaction::{Interaction, FULL_RETRY_AFTER};
+use crate::oauth::limits::Limited;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+const EMAIL_IN_USE: &str = "An account with this email address exists already. Sign in with your password.";
+const REFUSED: &str = "This account cannot sign in.";
+
+fn unknown_provider(req: &HttpRequest) -> HttpResponse {
+    message_page(
+        req,
+        StatusCode::NOT_FOUND,
+        "This sign-in option does not exist",
+        "Go back to the application and start signing in again.",
+    )
+}
+
+/// `POST /login/federation/{id}`: the login page's "Sign in with …" button, a form of the pending authorization
+/// (its CSRF token, from our origin). Sends the browser to the provider with a new `state`, `nonce` and PKCE
+/// challenge, kept until the callback.
+#[tracing::instrument(name = "federated login", skip_all, fields(provider = %path.as_str()))]
+pub async fn start(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: form::Body,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let f = match form::read(&req, body) {
+        Ok(f) => f,
+        Err(e) => return error_page(&req, &e),
+    };
+    let Some(upstream) = state.settings.federation.provider(&path) else { return unknown_provider(&req) };
+    let (id, interaction) = match load(&req, &state, f.get("interaction")).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    if let Err(resp) = check_form(&req, &state, &interaction, &f) {
+        return resp;
+    }
+    // `load` found the interaction through this cookie.
+    let Some(browser) = state.cookies.read_browser(&req) else { return cookies_blocked(&req) };
+    // Each button press keeps a pending sign-in, counted as `/authorize` counts them.
+    if let Err(limited) =
+        state.provider.limits.check_new_sign_in(throttle::ip(&req, &state), crate::domain::now()).await
+    {
+        return throttle::too_many_sign_ins(&req, &state, limited);
+    }
+    let started = match state.upstreams.start(upstream).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(provider = %upstream.id, error = %e, "upstream provider unavailable");
+            return unavailable(&req, &state, upstream, &id, &interaction).await;
+        }
+    };
+    let pending = PendingFederation {
+        provider_id: upstream.id.clone(),
+        interaction: id,
+        browser: SecretHash::of(&browser).as_str().to_owned(),
+        nonce: started.nonce,
+        pkce_verifier: started.pkce_verifier,
+    };
+    match state.provider.store_federation(&started.state, &pending).await {
+        Ok(true) => {}
+        Ok(false) => return throttle::sign_ins_full(&req, Limited { retry_after: FULL_RETRY_AFTER }),
+        Err(e) => return error_page(&req, &e),
+    }
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, started.url.as_str()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// The login form again, saying that the provider could not be reached.
+async fn unavailable(
+    req: &HttpRequest,
+    state: &AppState,
+    upstream: &UpstreamProvider,
+    id: &str,
+    interaction: &Interaction,
+) -> HttpResponse {
+    let error =
+        format!("Signing in with {} did not work this time. Try again, or sign in with your password.", upstream.name);
+    authorize_form(req, state, id, interaction, String::new(), StatusCode::BAD_GATEWAY, Some(error)).await
+}
+
+/// An upstream `error` code to show: only the plain codes of RFC 6749 §4.1.2.1 and extensions of that form.
+fn shown_error(code: &str) -> Option<&str> {
+    (code.len() <= 64 && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')).then_some(code)
+}
+
+/// `GET /login/federation/{id}/callback`: the provider's answer. Takes the pending sign-in of its `state` (once,
+/// and only in the browser that started it), then either shows the provider's refusal on the login form or
+/// exchanges the code, maps the identity to a local user and finishes the sign-in as a password does.
+#[tracing::instrument(name = "federated login callback", skip_all, fields(provider = %path.as_str()))]
+pub async fn callback(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    let mut q = match form::query(&req) {
+        Ok(q) => q,
+        Err(e) => return error_page(&req, &e),
+    };
+    let Some(upstream) = state.settings.federation.provider(&path) else { return unknown_provider(&req) };
+    let Some(browser) = state.cookies.read_browser(&req) else { return cookies_blocked(&req) };
+    let pending = match state.provider.take_federation(q.get("state").unwrap_or_default(), &browser).await {
+        Ok(Some(p)) if p.provider_id == upstream.id => p,
+        Ok(_) => {
+            tracing::warn!(event = "federation_state_mismatch", provider = %upstream.id, "callback without its pending sign-in");
+            return expired(&req);
+        }
+        Err(e) => return error_page(&req, &e),
+    };
+    let (id, interaction) = match load(&req, &state, Some(&pending.interaction)).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let now = crate::domain::now();
+    let meta = request_meta(&req, &state);
+    let client_id = Some(interaction.request.client_id.as_str().to_owned());
+    let failed = |reason: &str, extra: serde_json::Value, user_id: Option<String>| {
+        let mut details = json!({ "reason": reason, "provider": upstream.id });
+        if let (Some(d), serde_json::Value::Object(extra)) = (details.as_object_mut(), extra) {
+            d.extend(extra);
+        }
+        EventFacts { actor: None, user_id, client_id: client_id.clone(), details }
+    };
+    // RFC 9207: a provider that names itself must name itself as configured (mix-up defence).
+    if q.get("iss").is_some_and(|iss| iss != upstream.issuer) {
+        state.provider.audit("login_failed", failed("upstream_issuer_mismatch", json!({}), None), &meta, now).await;
+        return unavailable(&req, &state, upstream, &id, &interaction).await;
+    }
+    if let Some(error) = q.get("error") {
+        let code = shown_error(error);
+        state
+            .provider
+            .audit("login_failed", failed("upstream_error", json!({ "error": code }), None), &meta, now)
+            .await;
+        let message = match code {
+            Some("access_denied") => format!("Signing in with {} was cancelled.", upstream.name),
+            Some(code) => format!("Signing in with {} did not work ({code}).", upstream.name),
+            None => format!("Signing in with {} did not work.", upstream.name),
+        };
+        return authorize_form(&req, &state, &id, &interaction, String::new(), StatusCode::OK, Some(message)).await;
+    }
+    let Some(code) = q.take("code") else { return expired(&req) };
+    let identity = match state.upstreams.finish(upstream, code, pending.pkce_verifier, pending.nonce).await {
+        Ok(identity) => identity,
+        Err(e) => {
+            tracing::warn!(provider = %upstream.id, error = %e, "federated sign-in failed at the provider");
+            state.provider.audit("login_failed", failed("upstream_failed", json!({}), None), &meta, now).await;
+            return unavailable(&req, &state, upstream, &id, &interaction).await;
+        }
+    };
+    let user = match state.provider.federated_user(&identity, upstream.trust_email, now).await {
+        Ok(Federated::User { user, created, linked }) => {
+            record_changes(&state, &identity, &user, created, linked, &meta, now).await;
+            user
+        }
+        Ok(Federated::Refused { user, refusal }) => {
+            let user_id = user.map(|u| u.id.as_str().to_owned());
+            state.provider.audit("login_failed", failed(refusal.as_str(), json!({}), user_id), &meta, now).await;
+            let message = match refusal {
+                FederationRefusal::EmailInUse => EMAIL_IN_USE,
+                FederationRefusal::Disabled => REFUSED,
+            };
+            let username = String::new();
+            return authorize_form(&req, &state, &id, &interaction, username, StatusCode::OK, Some(message.into()))
+                .await;
+        }
+        Err(e) => return error_page(&req, &e),
+    };
+    let (cookie, session) = match state.provider.start_federated_session(&user, device(&req, &state), now).await {
+        Ok(Some(started)) => started,
+        Ok(None) => return expired(&req),
+        Err(e) => return error_page(&req, &e),
+    };
+    let details = json!({ "provider": upstream.id, "upstream_amr": identity.amr });
+    federated_signed_in(&req, &state, id, interaction, &user, cookie, session, details, now).await
+}
+
+/// The audit events of a user created or an identity linked by a federated sign-in.
+async fn record_changes(
+    state: &AppState,
+    identity: &UpstreamIdentity,
+    user: &crate::domain::User,
+    created: bool,
+    linked: bool,
+    meta: &crate::oauth::audit::RequestMeta,
+    now: crate::domain::UnixTime,
+) {
+    let facts = || EventFacts {
+        actor: Some(user.id.as_str().to_owned()),
+        user_id: Some(user.id.as_str().to_owned()),
+        client_id: None,
+        details: json!({ "provider": identity.provider_id, "subject": identity.subject }),
+    };
+    if created {
+        state.provider.audit("federation_user_created", facts(), meta, now).await;
+    }
+    if linked {
+        state.provider.audit("federation_identity_linked", facts(), meta, now).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_error;
+
+    #[test]
+    fn only_plain_error_codes_are_shown() {
+        assert_eq!(shown_error("access_denied"), Some("access_denied"));
+        assert_eq!(shown_error("temporarily_unavailable"), Some("temporarily_unavailable"));
+        for other in ["<b>x</b>", "Access Denied", "a-b", &"x".repeat(65)] {
+            assert_eq!(shown_error(other), None, "{other}");
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Upstream "sign in with" federation: the decisions. A sign-in started from the login page is kept in the cache
+//! under the hash of its `state`, bound to the browser and to the pending authorization, and taken once by the
+//! callback; the identity the upstream provider vouched for (the ID token, checked by `crate::upstream`) is then
+//! mapped to a local user: the one it is linked to, or a new one, or, only when the provider is trusted with
+//! email addresses and says it verified this one, the account that has the address. Never silently another.
+use super::cache_keys;
+use super::error::OAuthError;
+use super::provider::Provider;
+use crate::domain::password::NO_PASSWORD;
+use crate::domain::secret::{random_token, SecretHash};
+use crate::domain::{FederatedIdentity, NewUser, UnixTime, User, UserId, Username};
+use crate::storage::StoreError;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+
+/// How long the user has to sign in at the upstream provider and come back.
+pub const FEDERATION_TTL: u64 = 10 * 60;
+/// The `amr` of a session a federated sign-in starts (the upstream's own `amr` goes to the audit event): what
+/// the user did was sign in elsewhere, which is all this server can vouch for.
+pub const FEDERATED_AMR: &str = "fed";
+/// What a pending federated sign-in's cache entry holds once the callback took it.
+const TAKEN: &[u8] = b"taken";
+
+/// A federated sign-in on its way to the upstream provider and back. Its `Debug` shows the provider only.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct PendingFederation {
+    /// The upstream provider's id.
+    pub provider_id: String,
+    /// The pending authorization the sign-in belongs to.
+    pub interaction: String,
+    /// Hash of the browser-binding cookie.
+    pub browser: String,
+    /// The `nonce` the ID token must carry.
+    pub nonce: String,
+    /// The PKCE verifier of the code.
+    pub pkce_verifier: String,
+}
+
+impl std::fmt::Debug for PendingFederation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingFederation").field("provider_id", &self.provider_id).finish_non_exhaustive()
+    }
+}
+
+/// Who the upstream provider says signed in: its checked ID token, completed from its userinfo endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamIdentity {
+    /// The provider's id in our settings.
+    pub provider_id: String,
+    /// Its `sub`.
+    pub subject: String,
+    /// `email`.
+    pub email: Option<String>,
+    /// `email_verified`: absent is false.
+    pub email_verified: bool,
+    /// `preferred_username`.
+    pub preferred_username: Option<String>,
+    /// `name`.
+    pub name: Option<String>,
+    /// Its `amr`, for the audit trail.
+    pub amr: Vec<String>,
+}
+
+/// Why a federated sign-in was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FederationRefusal {
+    /// The local account is disabled.
+    Disabled,
+    /// A local account has the address, and linking to it is not allowed (the provider is not trusted with
+    /// addresses, or did not say it verified this one), or more than one account has it.
+    EmailInUse,
+}
+
+impl FederationRefusal {
+    /// A name for the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disabled => "disabled",
+            Self::EmailInUse => "email_in_use",
+        }
+    }
+}
+
+/// What to do with an upstream identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mapping {
+    /// It is linked to this user.
+    SignIn(User),
+    /// Link it to this user (same verified address, provider trusted with addresses).
+    LinkTo(User),
+    /// Create a user for it.
+    Create,
+    /// Refused, with the user concerned if any.
+    Refuse(Option<User>, FederationRefusal),
+}
+
+/// Decides what an upstream identity signs in as: `linked`, the user it is linked to; `same_email`, (up to two)
+/// users with its email address.
+pub fn decide(linked: Option<User>, same_email: Vec<User>, trust_email: bool, email_verified: bool) -> Mapping {
+    if let Some(user) = linked {
+        return if user.disabled {
+            Mapping::Refuse(Some(user), FederationRefusal::Disabled)
+        } else {
+            Mapping::SignIn(user)
+        };
+    }
+    let mut same_email = same_email.into_iter();
+    match (same_email.next(), same_email.next()) {
+        (None, _) => Mapping::Create,
+        (Some(user), None) if trust_email && email_verified => {
+            if user.disabled {
+                Mapping::Refuse(Some(user), FederationRefusal::Disabled)
+            } else {
+                Mapping::LinkTo(user)
+            }
+        }
+        (Some(user), _) => Mapping::Refuse(Some(user), FederationRefusal::EmailInUse),
+    }
+}
+
+/// The most characters of a generated username's base, leaving room for a numeric suffix.
+const BASE_MAX: usize = Username::MAX_LEN - 8;
+
+/// The username a new user made for `identity` is tried under first: its `preferred_username`, else the local
+/// part of its address, else `{provider}-user`, each only when it is a valid new username.
+pub fn username_base(identity: &UpstreamIdentity) -> String {
+    let from_email = identity.email.as_deref().and_then(|e| e.split_once('@')).map(|(local, _)| local);
+    [identity.preferred_username.as_deref(), from_email]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .find(|s| s.chars().count() <= BASE_MAX && Username::parse_new(s).is_ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{}-user", identity.provider_id))
+}
+
+/// The `attempt`-th username tried for `base`: `base`, then `base-2`, `base-3`…
+pub fn username_candidate(base: &str, attempt: u32) -> String {
+    if attempt == 0 {
+        base.to_owned()
+    } else {
+        format!("{base}-{}", attempt + 1)
+    }
+}
+
+/// How many numbered usernames are tried before a random suffix.
+const NUMBERED_ATTEMPTS: u32 = 5;
+
+/// The outcome of mapping an upstream identity to a local user ([`Provider::federated_user`]).
+#[derive(Debug)]
+pub enum Federated {
+    /// Sign in as this user; `created` and `linked` say what was done for it (for the audit trail).
+    User {
+        /// The local user.
+        user: User,
+        /// Created just now.
+        created: bool,
+        /// The identity was linked just now.
+        linked: bool,
+    },
+    /// Refused.
+    Refused {
+        /// The user concerned, if any.
+        user: Option<User>,
+        /// Why.
+        refusal: FederationRefusal,
+    },
+}
+
+impl Provider {
+    /// Keeps a federated sign-in until its callback, under the hash of its `state`: within the budget of pending
+    /// sign-ins, like the interaction it belongs to (`false` when the cache holds all it may).
+    pub async fn store_federation(&self, state: &str, pending: &PendingFederation) -> Result<bool, OAuthError> {
+        let bytes = serde_json::to_vec(pending).map_err(OAuthError::server)?;
+        let key = cache_keys::federation(SecretHash::of(state).as_str());
+        Ok(self.cache.set_within_budget(&key, &bytes, Duration::from_secs(FEDERATION_TTL)).await?)
+    }
+
+    /// Takes the federated sign-in of `state` (once: a second callback with it finds nothing), if this browser
+    /// started it; `None` otherwise.
+    pub async fn take_federation(&self, state: &str, browser: &str) -> Result<Option<PendingFederation>, OAuthError> {
+        if state.len() > 128 {
+            return Ok(None);
+        }
+        let key = cache_keys::federation(SecretHash::of(state).as_str());
+        let Some(bytes) = self.cache.replace(&key, TAKEN, Duration::from_secs(FEDERATION_TTL)).await? else {
+            return Ok(None);
+        };
+        if bytes == TAKEN {
+            return Ok(None);
+        }
+        let pending: PendingFederation = serde_json::from_slice(&bytes).map_err(OAuthError::server)?;
+        let same_browser: bool = SecretHash::of(browser).as_str().as_bytes().ct_eq(pending.browser.as_bytes()).into();
+        Ok(same_browser.then_some(pending))
+    }
+
+    /// The local user `identity` signs in as ([`decide`]), linking or creating it as decided.
+    pub async fn federated_user(
+        &self,
+        identity: &UpstreamIdentity,
+        trust_email: bool,
+        now: UnixTime,
+    ) -> Result<Federated, OAuthError> {
+        let linked = self.identities.linked_user(&identity.provider_id, &identity.subject, now).await?;
+        let same_email = match (&linked, &identity.email) {
+            (None, Some(email)) => self.identities.users_with_email(email, 2).await?,
+            _ => Vec::new(),
+        };
+        let link = FederatedIdentity {
+            provider_id: identity.provider_id.clone(),
+            subject: identity.subject.clone(),
+            user_id: UserId::generate(),
+            created_at: now,
+            last_used_at: now,
+        };
+        match decide(linked, same_email, trust_email, identity.email_verified) {
+            Mapping::SignIn(user) => Ok(Federated::User { user, created: false, linked: false }),
+            Mapping::Refuse(user, refusal) => Ok(Federated::Refused { user, refusal }),
+            Mapping::LinkTo(user) => {
+                let link = FederatedIdentity { user_id: user.id.clone(), ..link };
+                match self.identities.link_identity(&link).await {
+                    Ok(()) => Ok(Federated::User { user, created: false, linked: true }),
+                    // Linked by a concurrent callback of the same identity: sign in as what it linked.
+                    Err(StoreError::Conflict(_)) => self.linked_again(identity, now).await,
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Mapping::Create => self.create_federated(identity, trust_email, link, now).await,
+        }
+    }
+
+    async fn linked_again(&self, identity: &UpstreamIdentity, now: UnixTime) -> Result<Federated, OAuthError> {
+        match self.identities.linked_user(&identity.provider_id, &identity.subject, now).await? {
+            Some(user) if !user.disabled => Ok(Federated::User { user, created: false, linked: false }),
+            Some(user) => Ok(Federated::Refused { user: Some(user), refusal: FederationRefusal::Disabled }),
+            None => Err(OAuthError::server("a federated identity was linked and is gone")),
+        }
+    }
+
+    /// Creates a user without a password for `identity` under the first free username ([`username_base`]).
+    async fn create_federated(
+        &self,
+        identity: &UpstreamIdentity,
+        trust_email: bool,
+        link: FederatedIdentity,
+        now: UnixTime,
+    ) -> Result<Federated, OAuthError> {
+        let base = username_base(identity);
+        for attempt in 0..=NUMBERED_ATTEMPTS {
+            let name = if attempt == NUMBERED_ATTEMPTS {
+                format!("{base}-{}", random_token(4).to_lowercase())
+            } else {
+                username_candidate(&base, attempt)
+            };
+            let username = Username::parse_new(&name).map_err(OAuthError::server)?;
+            let user = NewUser {
+                id: link.user_id.clone(),
+                username,
+                password_hash: NO_PASSWORD.to_owned(),
+                email: identity.email.clone(),
+                name: identity.name.clone(),
+                created_at: now,
+            };
+            // The address counts as verified here only when this provider is trusted to verify addresses.
+            let verified = trust_email && identity.email_verified && identity.email.is_some();
+            match self.identities.create_federated_user(user, verified, &link).await {
+                Ok(user) => return Ok(Federated::User { user, created: true, linked: true }),
+                Err(StoreError::Conflict(what)) if what == "username" => continue,
+                Err(StoreError::Conflict(_)) => return self.linked_again(identity, now).await,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(OAuthError::server("no free username for a new federated user"))
+    }
+}
+
+#[cfg(test)]
+mod tests;

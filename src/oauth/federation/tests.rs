@@ -1,0 +1,91 @@
+use super::*;
+
+fn user(name: &str, disabled: bool) -> User {
+    User {
+        id: UserId::generate(),
+        username: Username::parse(name).unwrap(),
+        email: Some(format!("{name}@example.com")),
+        email_verified: true,
+        name: None,
+        disabled,
+        created_at: 1_700_000_000,
+        updated_at: 1_700_000_000,
+        revoked_before: None,
+    }
+}
+
+#[test]
+fn a_linked_identity_signs_in_as_its_user_unless_disabled() {
+    let alice = user("alice", false);
+    // Whatever the address says: the link decides.
+    for (trust, verified) in [(false, false), (true, true)] {
+        let others = vec![user("bob", false)];
+        assert_eq!(decide(Some(alice.clone()), others, trust, verified), Mapping::SignIn(alice.clone()));
+    }
+    let off = user("carol", true);
+    assert_eq!(decide(Some(off.clone()), vec![], true, true), Mapping::Refuse(Some(off), FederationRefusal::Disabled));
+}
+
+#[test]
+fn an_unknown_identity_with_a_new_address_gets_a_new_user() {
+    for (trust, verified) in [(false, false), (false, true), (true, false), (true, true)] {
+        assert_eq!(decide(None, vec![], trust, verified), Mapping::Create);
+    }
+}
+
+#[test]
+fn an_address_in_use_links_only_when_trusted_and_verified() {
+    let alice = user("alice", false);
+    assert_eq!(decide(None, vec![alice.clone()], true, true), Mapping::LinkTo(alice.clone()));
+    for (trust, verified) in [(false, false), (false, true), (true, false)] {
+        assert_eq!(
+            decide(None, vec![alice.clone()], trust, verified),
+            Mapping::Refuse(Some(alice.clone()), FederationRefusal::EmailInUse),
+            "trust_email {trust}, email_verified {verified}"
+        );
+    }
+    // Two accounts with the address: neither is picked.
+    let twin = user("alice2", false);
+    assert_eq!(
+        decide(None, vec![alice.clone(), twin], true, true),
+        Mapping::Refuse(Some(alice), FederationRefusal::EmailInUse)
+    );
+    let off = user("dave", true);
+    assert_eq!(decide(None, vec![off.clone()], true, true), Mapping::Refuse(Some(off), FederationRefusal::Disabled));
+}
+
+#[test]
+fn usernames_come_from_the_claims_when_they_are_valid() {
+    let id = |preferred: Option<&str>, email: Option<&str>| UpstreamIdentity {
+        provider_id: "corp".into(),
+        subject: "s".into(),
+        preferred_username: preferred.map(str::to_owned),
+        email: email.map(str::to_owned),
+        ..UpstreamIdentity::default()
+    };
+    assert_eq!(username_base(&id(Some("alice"), Some("a@x.example"))), "alice");
+    assert_eq!(username_base(&id(None, Some("a.b@x.example"))), "a.b");
+    // Invisible characters, surrounding spaces trimmed, too long: the next source.
+    assert_eq!(username_base(&id(Some("al\u{200b}ice"), Some("bob@x.example"))), "bob");
+    assert_eq!(username_base(&id(Some(" carol "), None)), "carol");
+    assert_eq!(username_base(&id(Some(&"x".repeat(60)), None)), "corp-user");
+    assert_eq!(username_base(&id(None, None)), "corp-user");
+    assert_eq!(username_candidate("alice", 0), "alice");
+    assert_eq!(username_candidate("alice", 1), "alice-2");
+}
+
+#[test]
+fn a_pending_sign_in_shows_no_secret_in_debug() {
+    let p = PendingFederation {
+        provider_id: "corp".into(),
+        interaction: "INTERACTION".into(),
+        browser: "BROWSER".into(),
+        nonce: "NONCE".into(),
+        pkce_verifier: "VERIFIER".into(),
+    };
+    let shown = format!("{p:?}");
+    assert!(shown.contains("corp"), "{shown}");
+    for secret in ["INTERACTION", "BROWSER", "NONCE", "VERIFIER"] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+}

@@ -1,0 +1,206 @@
+//! The `federated_identities` table: [`IdentityStore`] for [`DieselStore`].
+use super::schema::{federated_identities, users};
+use super::users::{insert_user, load_user, row_from_new_user, user_from_row, UserRow};
+use super::DieselStore;
+use crate::domain::{FederatedIdentity, NewUser, UnixTime, User, UserId};
+use crate::storage::{IdentityStore, StoreError, StoreResult};
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = federated_identities)]
+struct IdentityRow {
+    provider_id: String,
+    subject: String,
+    user_id: String,
+    created_at: i64,
+    last_used_at: i64,
+}
+
+impl From<&FederatedIdentity> for IdentityRow {
+    fn from(i: &FederatedIdentity) -> Self {
+        Self {
+            provider_id: i.provider_id.clone(),
+            subject: i.subject.clone(),
+            user_id: i.user_id.as_str().to_owned(),
+            created_at: i.created_at,
+            last_used_at: i.last_used_at,
+        }
+    }
+}
+
+fn identity_from_row(row: IdentityRow) -> StoreResult<FederatedIdentity> {
+    let user_id = UserId::parse(row.user_id.as_str())
+        .map_err(|e| StoreError::Backend(format!("federated_identities row: invalid user id: {e}")))?;
+    Ok(FederatedIdentity {
+        provider_id: row.provider_id,
+        subject: row.subject,
+        user_id,
+        created_at: row.created_at,
+        last_used_at: row.last_used_at,
+    })
+}
+
+fn insert_identity(c: &mut super::AnyConnection, identity: &IdentityRow) -> StoreResult<()> {
+    diesel::insert_into(federated_identities::table).values(identity).execute(c).map_err(
+        |e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict("identity".into()),
+            other => other,
+        },
+    )?;
+    Ok(())
+}
+
+#[async_trait]
+impl IdentityStore for DieselStore {
+    async fn linked_user(&self, provider_id: &str, subject: &str, now: UnixTime) -> StoreResult<Option<User>> {
+        let (provider_id, subject) = (provider_id.to_owned(), subject.to_owned());
+        self.db()
+            .write(move |c| {
+                let key = (&provider_id, &subject);
+                let user_id: Option<String> =
+                    federated_identities::table.find(key).select(federated_identities::user_id).first(c).optional()?;
+                if user_id.is_some() {
+                    diesel::update(federated_identities::table.find(key))
+                        .set(federated_identities::last_used_at.eq(now))
+                        .execute(c)?;
+                }
+                match user_id {
+                    Some(id) => load_user(c, &id),
+                    None => Ok(None),
+                }
+            })
+            .await
+    }
+
+    async fn users_with_email(&self, email: &str, limit: i64) -> StoreResult<Vec<User>> {
+        let email = email.to_owned();
+        self.db()
+            .run(move |c| {
+                users::table
+                    .select(UserRow::as_select())
+                    .filter(diesel::dsl::sql::<Bool>("lower(users.email) = lower(").bind::<Text, _>(email).sql(")"))
+                    .order(users::username.asc())
+                    .limit(limit)
+                    .load(c)?
+                    .into_iter()
+                    .map(|row| user_from_row(row).map(|(user, _)| user))
+                    .collect()
+            })
+            .await
+    }
+
+    async fn link_identity(&self, identity: &FederatedIdentity) -> StoreResult<()> {
+        let row = IdentityRow::from(identity);
+        self.db().write(move |c| insert_identity(c, &row)).await
+    }
+
+    async fn create_federated_user(
+        &self,
+        user: NewUser,
+        email_verified: bool,
+        identity: &FederatedIdentity,
+    ) -> StoreResult<User> {
+        let key = user.username.folded();
+        let row = row_from_new_user(user, email_verified);
+        let link = IdentityRow::from(identity);
+        self.db()
+            .write(move |c| {
+                c.transaction(|c| {
+                    let user = insert_user(c, row, &key)?;
+                    insert_identity(c, &link)?;
+                    Ok(user)
+                })
+            })
+            .await
+    }
+
+    async fn identities_of(&self, user_id: &UserId) -> StoreResult<Vec<FederatedIdentity>> {
+        let user_id = user_id.as_str().to_owned();
+        self.db()
+            .run(move |c| {
+                federated_identities::table
+                    .filter(federated_identities::user_id.eq(user_id))
+                    .select(IdentityRow::as_select())
+                    .order((federated_identities::provider_id.asc(), federated_identities::subject.asc()))
+                    .load(c)?
+                    .into_iter()
+                    .map(identity_from_row)
+                    .collect()
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{both_backends, TestDb};
+    use super::super::Backend;
+    use super::*;
+    use crate::domain::Username;
+    use crate::storage::UserStore;
+
+    fn link(user_id: &UserId, subject: &str) -> FederatedIdentity {
+        FederatedIdentity {
+            provider_id: "corp".into(),
+            subject: subject.into(),
+            user_id: user_id.clone(),
+            created_at: 1_700_000_000,
+            last_used_at: 1_700_000_000,
+        }
+    }
+
+    fn new_user(name: &str, email: &str) -> NewUser {
+        NewUser {
+            id: UserId::generate(),
+            username: Username::parse(name).unwrap(),
+            password_hash: "!".into(),
+            email: Some(email.into()),
+            name: None,
+            created_at: 1_700_000_000,
+        }
+    }
+
+    async fn links_find_their_user_once_each(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let alice = t.add_user("alice").await;
+        t.store.link_identity(&link(&alice, "s1")).await.unwrap();
+        let found = t.store.linked_user("corp", "s1", 1_700_000_100).await.unwrap().unwrap();
+        assert_eq!(found.id, alice);
+        let links = t.store.identities_of(&alice).await.unwrap();
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].last_used_at, 1_700_000_100, "the use is recorded");
+        assert!(t.store.linked_user("other", "s1", 1).await.unwrap().is_none(), "subjects are per provider");
+        assert!(
+            matches!(t.store.link_identity(&link(&alice, "s1")).await, Err(StoreError::Conflict(w)) if w == "identity")
+        );
+        let gone = UserId::generate();
+        assert!(matches!(t.store.link_identity(&link(&gone, "s2")).await, Err(StoreError::ReferenceGone(_))));
+        // Deleting the user deletes their links.
+        t.store.delete_user(&alice).await.unwrap();
+        assert!(t.store.linked_user("corp", "s1", 1).await.unwrap().is_none());
+        assert!(t.store.identities_of(&alice).await.unwrap().is_empty());
+    }
+
+    async fn a_federated_user_is_created_with_its_link_or_not_at_all(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let user = new_user("Bob", "Bob@Example.com");
+        let created = t.store.create_federated_user(user.clone(), true, &link(&user.id, "b")).await.unwrap();
+        assert!(created.email_verified);
+        assert_eq!(t.store.linked_user("corp", "b", 1).await.unwrap().unwrap().id, user.id);
+        // Found by address in any letter case.
+        let same = t.store.users_with_email("bob@example.COM", 2).await.unwrap();
+        assert_eq!(same.iter().map(|u| &u.id).collect::<Vec<_>>(), [&user.id]);
+        // A name taken in another letter case, or a link taken: nothing is created.
+        let clash = new_user("BOB", "other@example.com");
+        let r = t.store.create_federated_user(clash.clone(), false, &link(&clash.id, "c")).await;
+        assert!(matches!(&r, Err(StoreError::Conflict(w)) if w == "username"), "{r:?}");
+        let twice = new_user("robert", "other@example.com");
+        let r = t.store.create_federated_user(twice.clone(), false, &link(&twice.id, "b")).await;
+        assert!(matches!(&r, Err(StoreError::Conflict(w)) if w == "identity"), "{r:?}");
+        assert!(t.store.user_by_id(&twice.id).await.unwrap().is_none(), "rolled back");
+    }
+
+    both_backends!(links_find_their_user_once_each, a_federated_user_is_created_with_its_link_or_not_at_all);
+}
