@@ -285,8 +285,12 @@ impl Application {
             serde_json::to_vec(&ProviderMetadata::new(&settings.issuer, settings.registration, settings.par.required))?;
         let discovery_etag = format!("\"{}\"", crate::domain::secret::SecretHash::of_bytes(&discovery_json));
         let upstreams = Arc::new(
-            crate::upstream::Upstreams::new(provider.issuer.clone(), crate::outbound::FETCH_TIMEOUT)
-                .context("building the HTTP client for upstream providers")?,
+            crate::upstream::Upstreams::new(
+                provider.issuer.clone(),
+                crate::outbound::FETCH_TIMEOUT,
+                provider.signing_pool.clone(),
+            )
+            .context("building the HTTP client for upstream providers")?,
         );
 
         let listener =

@@ -3,6 +3,7 @@
 //! authorization URL (PKCE S256, random `state` and `nonce`), the code exchange (`client_secret_basic`), the ID
 //! token's checks (signature by the provider's JWK Set, issuer, audience, expiry, nonce) and the userinfo request
 //! that completes its claims. Like `outbound`, every request has a deadline and follows no redirect.
+use crate::blocking::CpuPool;
 use crate::config::UpstreamProvider;
 use crate::oauth::federation::UpstreamIdentity;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
@@ -65,6 +66,8 @@ pub struct Upstreams {
     /// Our issuer, without trailing slash: the base of our redirect URIs.
     issuer: String,
     discovered: Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>,
+    /// Where ID token signatures are checked, off the reactor.
+    verifying_pool: CpuPool,
 }
 
 impl std::fmt::Debug for Upstreams {
@@ -87,8 +90,9 @@ macro_rules! profile_claims {
 }
 
 impl Upstreams {
-    /// For the server whose issuer is `issuer` (without trailing slash); requests give up after `timeout`.
-    pub fn new(issuer: String, timeout: Duration) -> Result<Self, reqwest::Error> {
+    /// For the server whose issuer is `issuer` (without trailing slash); requests give up after `timeout`, and ID
+    /// tokens are checked on `verifying_pool`.
+    pub fn new(issuer: String, timeout: Duration, verifying_pool: CpuPool) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -96,7 +100,7 @@ impl Upstreams {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { http, issuer, discovered: Mutex::new(HashMap::new()) })
+        Ok(Self { http, issuer, discovered: Mutex::new(HashMap::new()), verifying_pool })
     }
 
     /// Our redirect URI at `provider`.
@@ -183,12 +187,24 @@ impl Upstreams {
             .await
             .map_err(|e| UpstreamError::Exchange(error_chain(&e)))?;
         let id_token = tokens.id_token().ok_or_else(|| UpstreamError::IdToken("none in the token response".into()))?;
-        let claims = match id_token.claims(&client.id_token_verifier(), &Nonce::new(nonce)) {
-            Ok(c) => c.clone(),
+        // The signature is an RSA (or EC) verification: on the pool, like ours.
+        let (verifier_client, token) = (client.clone(), id_token.clone());
+        let checked = self
+            .verifying_pool
+            .run(move || {
+                token
+                    .claims(&verifier_client.id_token_verifier(), &Nonce::new(nonce))
+                    .cloned()
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| UpstreamError::IdToken(e.to_string()))?;
+        let claims = match checked {
+            Ok(c) => c,
             Err(e) => {
                 // Perhaps signed by a key the cached JWK Set lacks: the next attempt discovers again.
                 self.forget(provider);
-                return Err(UpstreamError::IdToken(e.to_string()));
+                return Err(UpstreamError::IdToken(e));
             }
         };
         let (mut email, mut verified, mut username, mut name) = profile_claims!(claims);
@@ -239,7 +255,8 @@ mod tests {
 
     #[test]
     fn the_redirect_uri_is_the_issuer_and_the_callback_path() {
-        let upstreams = Upstreams::new("https://id.example".into(), Duration::from_secs(1)).unwrap();
+        let pool = CpuPool::new("test-verify", 1).unwrap();
+        let upstreams = Upstreams::new("https://id.example".into(), Duration::from_secs(1), pool).unwrap();
         let provider = UpstreamProvider {
             id: "corp".into(),
             name: "Corp".into(),
