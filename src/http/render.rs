@@ -124,6 +124,18 @@ pub fn json_error(e: &OAuthError) -> HttpResponse {
 
 /// RFC 6750 §3 error for a protected resource (userinfo, admin API).
 pub fn bearer_error(e: &OAuthError) -> HttpResponse {
+    resource_error(e, "Bearer realm=\"tessera\"")
+}
+
+/// An error at a resource endpoint for a token presented with the `DPoP` scheme, or a bad proof (RFC 9449 §7.1):
+/// as [`bearer_error`], with a `DPoP` challenge that names the algorithms proofs may use.
+pub fn dpop_error(e: &OAuthError) -> HttpResponse {
+    resource_error(e, &format!("DPoP algs=\"{}\"", crate::oauth::dpop::SIGNING_ALGS.join(" ")))
+}
+
+/// The error answer of a protected resource, its `WWW-Authenticate` challenge being `scheme` (with its own
+/// parameters) followed by the error's.
+fn resource_error(e: &OAuthError, scheme: &str) -> HttpResponse {
     log_error(e);
     let status = match e.code {
         ErrorCode::InvalidToken | ErrorCode::InvalidDpopProof => StatusCode::UNAUTHORIZED,
@@ -133,7 +145,7 @@ pub fn bearer_error(e: &OAuthError) -> HttpResponse {
         _ => StatusCode::BAD_REQUEST,
     };
     let challenge = format!(
-        "Bearer realm=\"tessera\", error=\"{}\", error_description=\"{}\"",
+        "{scheme}, error=\"{}\", error_description=\"{}\"",
         e.code.as_str(),
         e.description.replace(['"', '\\'], "'")
     );
@@ -141,22 +153,6 @@ pub fn bearer_error(e: &OAuthError) -> HttpResponse {
         .insert_header((header::WWW_AUTHENTICATE, challenge))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({ "error": e.code.as_str(), "error_description": e.description }))
-}
-
-/// An error at a resource endpoint for a token presented with the `DPoP` scheme, or a bad proof (RFC 9449 §7.1):
-/// as [`bearer_error`], with a `DPoP` challenge that names the algorithms proofs may use.
-pub fn dpop_error(e: &OAuthError) -> HttpResponse {
-    let mut answer = bearer_error(e);
-    let challenge = format!(
-        "DPoP algs=\"{}\", error=\"{}\", error_description=\"{}\"",
-        crate::oauth::dpop::SIGNING_ALGS.join(" "),
-        e.code.as_str(),
-        e.description.replace(['"', '\\'], "'")
-    );
-    if let Ok(value) = header::HeaderValue::from_str(&challenge) {
-        answer.headers_mut().insert(header::WWW_AUTHENTICATE, value);
-    }
-    answer
 }
 
 /// RFC 6750 §3.1: a request without any credentials gets a bare challenge and no error code.
