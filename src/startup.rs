@@ -171,6 +171,7 @@ pub async fn build_provider(
                 crate::outbound::HttpLogoutSender::new(crate::outbound::FETCH_TIMEOUT)
                     .context("building the HTTP client for client backchannel_logout_uri")?,
             ),
+            tokio::runtime::Handle::try_current().context("back-channel logout runs on the tokio runtime")?,
             crate::oauth::backchannel::CONCURRENT_DELIVERIES,
             crate::oauth::backchannel::FIRST_RETRY,
         ),
@@ -205,6 +206,10 @@ pub async fn open_provider(settings: &Settings, store: &DieselStore) -> anyhow::
 
 /// How long a stopping listener lets in-flight requests finish.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+/// How long a stopping server waits for its back-channel logout notices after the requests drained: enough for
+/// the retries of a client that answers (1 s, then 2 s apart), and with the requests' drain under Kubernetes'
+/// default grace of 30 s.
+const LOGOUT_NOTICES_DRAIN: Duration = Duration::from_secs(15);
 
 /// What every listener's answers go through, shared by the public and management listeners: one state, so one
 /// metrics registry.
@@ -266,6 +271,8 @@ pub struct Application {
     maintenance: tokio::task::JoinHandle<()>,
     housekeeping: Option<tokio::task::JoinHandle<()>>,
     idle_memory: tokio::task::JoinHandle<()>,
+    /// Kept to send the logout notices still in flight when the server stops.
+    provider: Arc<Provider>,
 }
 
 impl Application {
@@ -281,6 +288,7 @@ impl Application {
         let housekeeping =
             settings.database.purge_interval.map(|every| tokio::spawn(Arc::clone(&provider).run_housekeeping(every)));
         let idle_memory = tokio::spawn(release_idle_memory(Arc::clone(&provider.password_checker)));
+        let notices = Arc::clone(&provider);
         let discovery_json =
             serde_json::to_vec(&ProviderMetadata::new(&settings.issuer, settings.registration, settings.par.required))?;
         let discovery_etag = format!("\"{}\"", crate::domain::secret::SecretHash::of_bytes(&discovery_json));
@@ -346,7 +354,7 @@ impl Application {
             }
             None => None,
         };
-        Ok(Self { port, server: server.run(), management, maintenance, housekeeping, idle_memory })
+        Ok(Self { port, server: server.run(), management, maintenance, housekeeping, idle_memory, provider: notices })
     }
 
     /// The port actually bound.
@@ -379,6 +387,11 @@ impl Application {
         self.idle_memory.abort();
         if let Some(h) = self.housekeeping {
             h.abort();
+        }
+        // A session ended just before the signal still reaches its clients: a rolling update would otherwise
+        // leave them signed in.
+        if !self.provider.backchannel.drain_within(LOGOUT_NOTICES_DRAIN).await {
+            tracing::warn!("stopped with back-channel logout notices undelivered");
         }
         result
     }

@@ -90,6 +90,9 @@ pub fn retry_delay(attempt: u32, error: &DeliveryError, first: Duration) -> Opti
 /// [`Backchannel::drain`] waits for.
 pub struct Backchannel {
     sender: Arc<dyn LogoutSender>,
+    /// Where deliveries run: the process's main runtime, which outlives the HTTP workers' own runtimes (a task
+    /// spawned on a worker's would be dropped with it at shutdown, its notices unsent).
+    runtime: tokio::runtime::Handle,
     permits: Arc<Semaphore>,
     /// Each spawned batch holds a read lock until it is done; `drain` takes the write lock.
     in_flight: Arc<RwLock<()>>,
@@ -103,19 +106,32 @@ impl std::fmt::Debug for Backchannel {
 }
 
 impl Backchannel {
-    /// Deliveries through `sender`, at most `concurrent` at once, retried after `first_retry`, then twice that.
-    pub fn new(sender: Arc<dyn LogoutSender>, concurrent: usize, first_retry: Duration) -> Self {
+    /// Deliveries through `sender` on `runtime`, at most `concurrent` at once, retried after `first_retry`, then
+    /// twice that.
+    pub fn new(
+        sender: Arc<dyn LogoutSender>,
+        runtime: tokio::runtime::Handle,
+        concurrent: usize,
+        first_retry: Duration,
+    ) -> Self {
         Self {
             sender,
+            runtime,
             permits: Arc::new(Semaphore::new(concurrent.max(1))),
             in_flight: Arc::new(RwLock::new(())),
             first_retry,
         }
     }
 
-    /// Waits until every logout token sent so far is delivered or given up: for commands that exit next.
+    /// Waits until every logout token sent so far is delivered or given up: for commands and a server that exit
+    /// next.
     pub async fn drain(&self) {
         drop(self.in_flight.write().await);
+    }
+
+    /// [`Backchannel::drain`] for at most `limit`; whether everything was delivered or given up by then.
+    pub async fn drain_within(&self, limit: Duration) -> bool {
+        tokio::time::timeout(limit, self.drain()).await.is_ok()
     }
 }
 
@@ -280,7 +296,7 @@ impl Provider {
         };
         // Taken before the task starts, so that a drain right after this call waits for it.
         let in_flight = Arc::clone(&b.in_flight).read_owned().await;
-        tokio::spawn(async move {
+        b.runtime.spawn(async move {
             let courier = &courier;
             futures_util::future::join_all(notices.into_iter().map(|n| courier.deliver(n, now))).await;
             drop(in_flight);

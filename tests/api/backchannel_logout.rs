@@ -330,3 +330,43 @@ both_backends!(
         );
     }
 );
+
+both_backends!(a_stopping_server_still_sends_the_logout_notices_in_flight, async |app| {
+    let alice = add_alice(&app);
+    let mut rx = Receiver::start().await;
+    // The first attempt fails: the notice is waiting for its retry when the server is told to stop.
+    rx.statuses.lock().unwrap().push_back(503);
+    let a = client(&app, &["--backchannel-logout-uri", &rx.url("/bc")]);
+    let (hint, claims) = signed_in(&app, &a).await;
+
+    // Another instance of the deployment, as a process of its own, takes the logout and is then stopped.
+    let mut env = settings_env(&app.raw);
+    env.retain(|(key, _)| key != "TESSERA__HTTP__BIND");
+    env.push(("TESSERA__HTTP__BIND".into(), "127.0.0.1:0".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let (mut child, serving) = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        serve_json(&path, &env)
+    })
+    .await
+    .unwrap();
+    let instance = format!("http://{}", s(&serving, "listening"));
+    // The browser's session cookie goes to every port of 127.0.0.1.
+    let r = app.api_client.get(format!("{instance}/logout?id_token_hint={hint}")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: sends a signal to the child this test started and still owns (not yet waited for).
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+
+    let attempts = [rx.next().await, rx.next().await];
+    for attempt in &attempts {
+        logout_token(&app, attempt, &a.0, s(&alice, "id"), s(&claims, "sid")).await;
+    }
+    let status = eventually("serve to exit after SIGTERM", Duration::from_secs(30), || {
+        let status = child.try_wait().unwrap();
+        async move { status }
+    })
+    .await;
+    assert!(status.success(), "{status}");
+});
