@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// The device verification page (RFC 8628), in its own file to keep this one short.
+mod accessibility;
 mod device;
 
 const USERNAME: &str = "alice";

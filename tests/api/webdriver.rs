@@ -259,6 +259,13 @@ impl Browser {
         self.call(Method::POST, "/execute/sync", Some(json!({ "script": script, "args": [] }))).await
     }
 
+    /// Renders pages as for a user who prefers `scheme` (`light` or `dark`), through the DevTools protocol.
+    pub async fn prefer_color_scheme(&self, scheme: &str) {
+        let features = json!([{ "name": "prefers-color-scheme", "value": scheme }]);
+        let command = json!({ "cmd": "Emulation.setEmulatedMedia", "params": { "features": features } });
+        self.call(Method::POST, "/goog/cdp/execute", Some(command)).await;
+    }
+
     /// Resizes the browser window.
     pub async fn set_window_size(&self, width: u32, height: u32) {
         self.call(Method::POST, "/window/rect", Some(json!({ "width": width, "height": height }))).await;

@@ -1,0 +1,140 @@
+//! Every page a user sees, checked for accessibility in the real browser by axe-core (the engine of the
+//! common accessibility audits), against WCAG 2.2 A and AA and axe's best practices. axe is installed by
+//! `tests/browser/install.sh`, which `scripts/test.sh` runs.
+use super::{expect_consent_page, on_server, setup, PASSWORD, USERNAME};
+use crate::helpers::{spawn_app_with, Backend};
+use crate::webdriver::Browser;
+use serde_json::Value;
+
+/// What axe checks: WCAG 2.0 to 2.2, levels A and AA, and its best practices.
+const TAGS: &str = "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']";
+
+/// axe-core's browser build, as `tests/browser/install.sh` leaves it.
+fn axe_source() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/node_modules/axe-core/axe.min.js");
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}; run tests/browser/install.sh (scripts/test.sh does)"))
+}
+
+/// Runs axe on the page the browser shows, in the dark and the light colour scheme (the pages follow the
+/// user's), and fails with every violation it finds, each with the elements concerned.
+async fn assert_accessible(browser: &Browser, axe: &str, page: &str) {
+    for scheme in ["dark", "light"] {
+        browser.prefer_color_scheme(scheme).await;
+        assert_no_violations(browser, axe, &format!("{page} in the {scheme} scheme")).await;
+    }
+}
+
+async fn assert_no_violations(browser: &Browser, axe: &str, page: &str) {
+    let script = format!(
+        "{axe}\n;return axe.run(document, {{ runOnly: {{ type: 'tag', values: {TAGS} }}, resultTypes: ['violations'] }})\
+         .then(r => r.violations.map(v => ({{ id: v.id, impact: v.impact, help: v.help, \
+         nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary) }})));"
+    );
+    let violations = browser.execute(&script).await;
+    let Value::Array(found) = &violations else { panic!("axe answered {violations} on {page}") };
+    assert!(
+        found.is_empty(),
+        "{page} ({}) has accessibility violations:\n{}",
+        browser.current_url().await,
+        serde_json::to_string_pretty(&violations).unwrap_or_default()
+    );
+}
+
+/// Waits for the page titled `title`: a form's answer may stay on the same URL.
+async fn wait_for_title(browser: &Browser, title: &str) {
+    let started = std::time::Instant::now();
+    while browser.title().await != title {
+        assert!(
+            started.elapsed() < crate::webdriver::WAIT_TIMEOUT,
+            "no page {title:?}: {}",
+            browser.source_excerpt().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+// The pages' markup is the same on both backends: one is enough.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_passes_the_accessibility_checks() {
+    // With an upstream provider, so that the sign-in pages show its button (it is not asked anything).
+    let app = spawn_app_with(Backend::Sqlite, |raw| {
+        raw.federation.providers = vec![tessera::config::RawUpstreamProvider {
+            id: "corp".into(),
+            name: "Corp".into(),
+            issuer: "https://id.corp.example".into(),
+            client_id: "tessera".into(),
+            client_secret: Some("not used".into()),
+            client_secret_file: None,
+            scopes: None,
+            trust_email: false,
+        }];
+    })
+    .await;
+    let flow = setup(&app);
+    let axe = axe_source();
+    let browser = Browser::start().await;
+
+    // An authorization request the server cannot redirect back: its error page.
+    browser.goto(&app.url("/authorize?response_type=code&client_id=nobody")).await;
+    assert_accessible(&browser, &axe, "the error page").await;
+
+    browser.goto(&flow.authorize_url).await;
+    browser.wait_for_url("the login page", |u| on_server(&app, u, "/login")).await;
+    browser.wait_for("form[action=\"/login/federation/corp\"] button").await;
+    assert_accessible(&browser, &axe, "the login page").await;
+    browser.find("input#username").await.send_keys(USERNAME).await;
+    browser.find("input#password").await.send_keys("not the password").await;
+    browser.find("button[type=submit]").await.click().await;
+    browser.wait_for("[role=alert]").await;
+    assert_accessible(&browser, &axe, "the login page after a wrong password").await;
+    browser.find("input#username").await.clear().await;
+    browser.find("input#username").await.send_keys(USERNAME).await;
+    browser.find("input#password").await.send_keys(PASSWORD).await;
+    browser.find("button[type=submit]").await.click().await;
+    expect_consent_page(&app, &browser).await;
+    assert_accessible(&browser, &axe, "the consent page").await;
+    browser.find("button[name=decision][value=allow]").await.click().await;
+    browser.wait_for_url("the redirect to the app", |u| !on_server(&app, u, "/consent")).await;
+
+    browser.goto(&app.url("/account")).await;
+    browser.wait_for("button[aria-label=\"Sign out of this session\"]").await;
+    assert_accessible(&browser, &axe, "the account page").await;
+
+    // The device flow's pages: the code, the approval, the end.
+    let grant = "urn:ietf:params:oauth:grant-type:device_code";
+    let tv = app.cli_json(&["clients", "add", "--name", "Living room TV", "--grant-type", grant, "--public"], None);
+    let auth: Value = app
+        .api_client
+        .post(app.url("/device_authorization"))
+        .form(&[("client_id", tv["client_id"].as_str().unwrap()), ("scope", "openid")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    browser.goto(&app.url("/device")).await;
+    assert_accessible(&browser, &axe, "the device code page").await;
+    browser.find("input#user_code").await.send_keys(auth["user_code"].as_str().unwrap()).await;
+    browser.find("button[type=submit]").await.click().await;
+    browser.wait_for("button[name=decision][value=allow]").await;
+    assert_accessible(&browser, &axe, "the device approval page").await;
+    browser.find("button[name=decision][value=allow]").await.click().await;
+    wait_for_title(&browser, "Device connected · Tessera").await;
+    assert_accessible(&browser, &axe, "the device done page").await;
+
+    // Signing out without an app's hint asks first, then says it is done.
+    browser.goto(&app.url("/logout")).await;
+    browser.wait_for("button[name=decision][value=logout]").await;
+    assert_accessible(&browser, &axe, "the sign-out question").await;
+    browser.find("button[name=decision][value=logout]").await.click().await;
+    wait_for_title(&browser, "Signed out · Tessera").await;
+    assert_accessible(&browser, &axe, "the signed-out page").await;
+
+    // Signed out, the account page's own sign-in.
+    browser.goto(&app.url("/account")).await;
+    browser.wait_for_url("the account sign-in", |u| on_server(&app, u, "/login")).await;
+    assert_accessible(&browser, &axe, "the account sign-in page").await;
+    browser.quit().await;
+}
