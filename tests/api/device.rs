@@ -11,10 +11,10 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+pub(crate) const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// A device client added with the CLI: public (`--public`) or confidential, with refresh tokens.
-fn add_device_client(app: &TestApp, public: bool) -> Value {
+pub(crate) fn add_device_client(app: &TestApp, public: bool) -> Value {
     let mut args = vec![
         "clients",
         "add",
@@ -53,7 +53,7 @@ async fn post_as(app: &TestApp, path: &str, client: &Value, form: &[(&str, &str)
 }
 
 /// A device authorization for `scope`.
-async fn authorize_device(app: &TestApp, client: &Value, scope: &str) -> (StatusCode, Value) {
+pub(crate) async fn authorize_device(app: &TestApp, client: &Value, scope: &str) -> (StatusCode, Value) {
     post_as(app, "/device_authorization", client, &[("scope", scope)]).await
 }
 
@@ -114,7 +114,7 @@ async fn answer(app: &TestApp, b: &reqwest::Client, html: &str, decision: &str) 
 }
 
 /// Approves `user_code` as alice in a new browser.
-async fn approve(app: &TestApp, user_code: &str) -> reqwest::Client {
+pub(crate) async fn approve(app: &TestApp, user_code: &str) -> reqwest::Client {
     let b = browser();
     let html = enter_and_sign_in(app, &b, user_code).await;
     let done = answer(app, &b, &html, "allow").await;

@@ -359,3 +359,32 @@ both_backends!(a_token_exchange_with_a_proof_binds_the_new_token_to_the_apis_key
     assert_eq!(claims["cnf"], json!({ "jkt": key.jkt() }));
     assert_eq!(claims["aud"], DOWNSTREAM);
 });
+
+both_backends!(a_device_polling_with_a_proof_gets_tokens_bound_to_its_key, async |app| {
+    use crate::device::{add_device_client, approve, authorize_device, DEVICE_GRANT};
+    add_alice(&app);
+    let tv = add_device_client(&app, true);
+    let id = tv["client_id"].as_str().unwrap();
+    let (status, auth) = authorize_device(&app, &tv, "openid offline_access").await;
+    assert_eq!(status, StatusCode::OK, "{auth}");
+    approve(&app, auth["user_code"].as_str().unwrap()).await;
+
+    let key = Key::es256();
+    let form =
+        [("grant_type", DEVICE_GRANT), ("device_code", auth["device_code"].as_str().unwrap()), ("client_id", id)];
+    let (status, body) = token(&app, (id, None), &form, &[&key.proof(&app, "POST", "/token", None)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["token_type"], "DPoP");
+    assert_eq!(claims_of(body["access_token"].as_str().unwrap())["cnf"], json!({ "jkt": key.jkt() }));
+
+    // The device is a public client: its refresh token is bound to the key as well.
+    let refresh = body["refresh_token"].as_str().unwrap_or_else(|| panic!("no refresh token: {body}"));
+    let form = [("grant_type", "refresh_token"), ("client_id", id), ("refresh_token", refresh)];
+    let (status, body) = token(&app, (id, None), &form, &[]).await;
+    assert_eq!((status, error(&body)), (StatusCode::BAD_REQUEST, "invalid_grant"), "{body}");
+    let (status, body) = token(&app, (id, None), &form, &[&Key::es256().proof(&app, "POST", "/token", None)]).await;
+    assert_eq!((status, error(&body)), (StatusCode::BAD_REQUEST, "invalid_grant"), "{body}");
+    let (status, body) = token(&app, (id, None), &form, &[&key.proof(&app, "POST", "/token", None)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(claims_of(body["access_token"].as_str().unwrap())["cnf"]["jkt"], key.jkt());
+});
