@@ -1,6 +1,6 @@
 //! Every page a user sees, checked for accessibility in the real browser by axe-core (the engine of the
 //! common accessibility audits), against WCAG 2.2 A and AA and axe's best practices. axe is installed by
-//! `tests/browser/install.sh`, which `scripts/test.sh` runs.
+//! `scripts/npm-ci.sh`, which `scripts/test.sh` runs.
 use super::{expect_consent_page, on_server, setup, PASSWORD, USERNAME};
 use crate::helpers::{spawn_app_with, Backend};
 use crate::webdriver::Browser;
@@ -9,11 +9,11 @@ use serde_json::Value;
 /// What axe checks: WCAG 2.0 to 2.2, levels A and AA, and its best practices.
 const TAGS: &str = "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']";
 
-/// axe-core's browser build, as `tests/browser/install.sh` leaves it.
+/// axe-core's browser build, as `scripts/npm-ci.sh` leaves it.
 fn axe_source() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/node_modules/axe-core/axe.min.js");
     std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{path}: {e}; run tests/browser/install.sh (scripts/test.sh does)"))
+        .unwrap_or_else(|e| panic!("{path}: {e}; run scripts/npm-ci.sh tests/browser (scripts/test.sh does)"))
 }
 
 /// Runs axe on the page the browser shows, in the dark and the light colour scheme (the pages follow the

@@ -1,0 +1,283 @@
+//! Interoperability with node's `openid-client` (panva's certified relying party, pinned in
+//! `tests/interop/node/package-lock.json`): each test provisions a client and alice with the CLI, runs
+//! `node tests/interop/node/rp.mjs <scenario>`, plays the user's browser for the authorization URL the script
+//! prints, hands it the URL the browser was sent back to, and checks the JSON it ends with against the server
+//! itself. The packages come from `scripts/npm-ci.sh` (which `scripts/test.sh` runs); without them
+//! these tests fail.
+use crate::helpers::TestApp;
+use crate::signin::{add_alice, add_client, browse, introspect_basic, query_of, token_basic, REDIRECT};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How long one line of the script may take: discovery and a few requests to a local server.
+const LINE_LIMIT: Duration = Duration::from_secs(30);
+
+fn node_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/node")
+}
+
+/// Refresh tokens are single-use at once: a replay is refused rather than answered again within a grace window.
+fn no_grace(raw: &mut tessera::config::RawSettings) {
+    raw.tokens.refresh_grace_seconds = 0;
+}
+
+/// A running `node rp.mjs`: its stdout as lines (read on a thread, so the server's runtime is never blocked), its
+/// stdin, and its stderr collected for failure messages.
+struct Rp {
+    scenario: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::UnboundedReceiver<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Rp {
+    /// Starts `scenario` with the issuer of `app` and `vars` in its environment.
+    fn start(app: &TestApp, scenario: &str, vars: &[(&str, &str)]) -> Rp {
+        let dir = node_dir();
+        assert!(
+            dir.join("node_modules/openid-client/package.json").is_file(),
+            "the node packages of the interop tests are not installed: run scripts/npm-ci.sh tests/interop/node \
+             (scripts/test.sh does)"
+        );
+        let mut cmd = Command::new("node");
+        cmd.arg("rp.mjs")
+            .arg(scenario)
+            .current_dir(&dir)
+            .env("TESSERA_ISSUER", &app.address)
+            .env("REDIRECT_URI", REDIRECT)
+            .envs(vars.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child =
+            cmd.spawn().unwrap_or_else(|e| panic!("starting node (run scripts/npm-ci.sh tests/interop/node): {e}"));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, lines) = mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        Rp { scenario: scenario.to_owned(), stdin: child.stdin.take(), child, lines, stderr: Some(stderr) }
+    }
+
+    /// The next line the script prints; fails with its stderr when it ends or stalls first.
+    async fn line(&mut self) -> String {
+        match tokio::time::timeout(LINE_LIMIT, self.lines.recv()).await {
+            Ok(Some(line)) => line,
+            Ok(None) => self.fail("ended without the expected line"),
+            Err(_) => self.fail(&format!("printed nothing for {LINE_LIMIT:?}")),
+        }
+    }
+
+    /// Plays the browser for the authorization URL the script prints (sign-in and consent as alice) and gives
+    /// the script the URL it was sent back to; returns that URL.
+    async fn authorize(&mut self, app: &TestApp) -> String {
+        let url = self.line().await;
+        assert!(
+            url.starts_with(&format!("{}/authorize?", app.address)),
+            "{}: not an authorization URL: {url}",
+            self.scenario
+        );
+        let back = browse(app, &url, Some("allow")).await;
+        assert!(back.starts_with(REDIRECT), "{back}");
+        let stdin = self.stdin.as_mut().expect("stdin is still open");
+        stdin.write_all(format!("{back}\n").as_bytes()).expect("writing to the script's stdin");
+        stdin.flush().expect("flushing the script's stdin");
+        back
+    }
+
+    /// The JSON line the script ends with, after checking it exited successfully.
+    async fn result(mut self) -> Value {
+        let line = self.line().await;
+        drop(self.stdin.take());
+        let status = tokio::task::block_in_place(|| self.child.wait()).expect("waiting for node");
+        if !status.success() {
+            self.fail(&format!("exited with {status}"));
+        }
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {line}", self.scenario))
+    }
+
+    fn fail(&mut self, what: &str) -> ! {
+        let _ = self.child.kill();
+        let _ = tokio::task::block_in_place(|| self.child.wait());
+        let stderr = self.stderr.take().and_then(|h| h.join().ok()).unwrap_or_default();
+        panic!("node rp.mjs {} {what}\nstderr:\n{stderr}", self.scenario)
+    }
+}
+
+/// A test that fails half-way leaves no script behind.
+impl Drop for Rp {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn id_of(v: &Value) -> &str {
+    v["client_id"].as_str().expect("a client_id")
+}
+
+/// The checks every access token passes: `jose` verified it against `jwks_uri` as an RS256 `at+jwt` for `client`.
+fn assert_verified_access_token(verified: &Value, client_id: &str) {
+    assert_eq!(verified["alg"], "RS256", "{verified}");
+    assert_eq!(verified["typ"], "at+jwt", "{verified}");
+    assert_eq!(verified["claims"]["client_id"], client_id, "{verified}");
+}
+
+/// `POST /token` with a refresh token, as a confidential client over HTTP Basic.
+async fn refresh_basic(app: &TestApp, client_id: &str, secret: &str, refresh_token: &str) -> (StatusCode, Value) {
+    token_basic(app, client_id, secret, &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)]).await
+}
+
+async fn confidential_flow(app: &TestApp, auth_method: &str) {
+    let alice = add_alice(app);
+    let client = add_client(app, &["--auth-method", auth_method]);
+    let (id, secret) = (id_of(&client), client["client_secret"].as_str().expect("a secret"));
+    let mut rp =
+        Rp::start(app, "confidential", &[("CLIENT_ID", id), ("CLIENT_SECRET", secret), ("AUTH_METHOD", auth_method)]);
+    let back = rp.authorize(app).await;
+    assert_eq!(query_of(&back).get("iss"), Some(&app.address), "RFC 9207 iss, which the library checks");
+    let out = rp.result().await;
+
+    let sub = alice["id"].as_str().unwrap();
+    assert_eq!(out["token_type"], "bearer", "{out}");
+    let claims = &out["id_token_claims"];
+    assert_eq!(claims["sub"], sub, "{claims}");
+    assert_eq!(claims["iss"], app.address, "{claims}");
+    assert_eq!(claims["aud"], id, "{claims}");
+    assert!(claims["nonce"].is_string() && claims["at_hash"].is_string(), "{claims}");
+    assert_eq!(out["userinfo"]["sub"], sub);
+    assert_eq!(out["userinfo"]["email"], "alice@example.com");
+    assert_eq!(out["userinfo"]["preferred_username"], "alice");
+    assert_verified_access_token(&out["access_token_verified"], id);
+    assert_eq!(out["access_token_verified"]["claims"]["sub"], sub);
+
+    // Revocation, as the library saw it and as the server answers the test itself.
+    assert_eq!(out["introspection"]["active"], true, "{out}");
+    assert_eq!(out["introspection"]["after_revocation"], false, "{out}");
+    let refused = &out["userinfo_after_revocation"];
+    assert_eq!(
+        (&refused["status"], &refused["error"]),
+        (&Value::from(401), &Value::from("invalid_token")),
+        "{refused}"
+    );
+    let first_access = out["access_token"].as_str().unwrap();
+    assert_eq!(introspect_basic(app, id, secret, first_access).await["active"], false);
+
+    // Rotation, then a replay of the rotated token refused and its whole family revoked.
+    let refresh = &out["refresh"];
+    let (first, second) = (refresh["first"].as_str().unwrap(), refresh["second"].as_str().unwrap());
+    assert_ne!(first, second, "the refresh token rotates");
+    assert_eq!(refresh["id_token_sub"], sub, "{refresh}");
+    assert_eq!(refresh["active"], true, "{refresh}");
+    for what in ["replay", "newest_after_replay"] {
+        assert_eq!(refresh[what]["refused"], true, "{what}: {refresh}");
+        assert_eq!(refresh[what]["error"], "invalid_grant", "{what}: {refresh}");
+    }
+    assert_eq!(refresh["active_after_replay"], false, "{refresh}");
+    let (status, body) = refresh_basic(app, id, secret, second).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{body}");
+    assert_eq!(introspect_basic(app, id, secret, refresh["access_token"].as_str().unwrap()).await["active"], false);
+}
+
+both_backends!(
+    a_confidential_client_over_basic_auth_signs_in_refreshes_and_revokes,
+    |raw| { no_grace(raw) },
+    async |app| {
+        confidential_flow(&app, "client_secret_basic").await;
+    }
+);
+
+both_backends!(
+    a_confidential_client_over_post_auth_signs_in_refreshes_and_revokes,
+    |raw| { no_grace(raw) },
+    async |app| {
+        confidential_flow(&app, "client_secret_post").await;
+    }
+);
+
+both_backends!(a_public_client_pushes_its_request_and_binds_its_tokens_with_dpop, async |app| {
+    let alice = add_alice(&app);
+    let client = add_client(&app, &["--public"]);
+    let id = id_of(&client);
+    let mut rp = Rp::start(&app, "public-dpop", &[("CLIENT_ID", id), ("AUTH_METHOD", "none")]);
+    let back = rp.authorize(&app).await;
+    assert!(query_of(&back).contains_key("code"), "{back}");
+    let out = rp.result().await;
+
+    assert!(out["request_uri"].as_str().is_some_and(|u| u.starts_with("urn:ietf:params:oauth:request_uri:")), "{out}");
+    assert_eq!(out["token_type"], "dpop", "{out}");
+    let sub = alice["id"].as_str().unwrap();
+    assert_eq!(out["id_token_claims"]["sub"], sub);
+    assert_eq!(out["userinfo"]["sub"], sub);
+    let thumbprint = &out["thumbprint"];
+    assert_verified_access_token(&out["access_token_verified"], id);
+    assert_eq!(out["access_token_verified"]["claims"]["cnf"]["jkt"], *thumbprint, "bound to the library's key");
+    let refresh = &out["refresh"];
+    assert_eq!(refresh["token_type"], "dpop", "{refresh}");
+    assert_eq!(refresh["rotated"], true, "{refresh}");
+    assert_eq!(refresh["access_token_verified"]["claims"]["cnf"]["jkt"], *thumbprint, "{refresh}");
+    assert_eq!(refresh["userinfo_sub"], sub);
+
+    // The bound token is no bearer token: without a proof the server refuses it.
+    let at = out["access_token"].as_str().unwrap();
+    let r = app.api_client.get(app.url("/userinfo")).bearer_auth(at).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+});
+
+both_backends!(a_service_client_gets_a_token_with_client_credentials, async |app| {
+    let client = add_client(&app, &["--grant-type", "client_credentials"]);
+    let (id, secret) = (id_of(&client), client["client_secret"].as_str().expect("a secret"));
+    let rp = Rp::start(
+        &app,
+        "client-credentials",
+        &[("CLIENT_ID", id), ("CLIENT_SECRET", secret), ("AUTH_METHOD", "client_secret_basic")],
+    );
+    let out = rp.result().await;
+    assert_eq!(out["token_type"], "bearer", "{out}");
+    assert_eq!(out["refresh_token"], Value::Null, "{out}");
+    assert_eq!(out["active"], true, "{out}");
+    assert_verified_access_token(&out["access_token_verified"], id);
+    assert_eq!(out["access_token_verified"]["claims"]["sub"], id, "a client's own token names the client");
+    let seen = introspect_basic(&app, id, secret, out["access_token"].as_str().unwrap()).await;
+    assert_eq!((seen["active"].as_bool(), seen["client_id"].as_str()), (Some(true), Some(id)), "{seen}");
+});
+
+both_backends!(a_relying_party_registers_itself_and_signs_in, async |app| {
+    let alice = add_alice(&app);
+    // Registration is open on SQLite by default and needs an initial access token on Postgres; the token works
+    // under both.
+    let issued = app.cli_json(&["registration", "token", "--expires-in", "1h"], None);
+    let token = issued["token"].as_str().expect("an initial access token");
+    let mut rp = Rp::start(&app, "register", &[("INITIAL_ACCESS_TOKEN", token)]);
+    rp.authorize(&app).await;
+    let out = rp.result().await;
+
+    let id = out["client_id"].as_str().expect("a registered client_id");
+    assert_eq!(out["token_endpoint_auth_method"], "client_secret_basic", "{out}");
+    let shown = app.cli_json(&["clients", "show", id], None);
+    assert_eq!(shown["client_id"], id, "the server knows the client the library registered: {shown}");
+    let sub = alice["id"].as_str().unwrap();
+    assert_eq!(out["id_token_claims"]["sub"], sub);
+    assert_eq!(out["id_token_claims"]["aud"], id);
+    assert_eq!(out["userinfo"]["sub"], sub);
+    assert_verified_access_token(&out["access_token_verified"], id);
+});
