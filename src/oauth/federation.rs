@@ -275,5 +275,8 @@ impl Provider {
     }
 }
 
+/// Seeing and removing links.
+mod links;
+
 #[cfg(test)]
 mod tests;
