@@ -20,7 +20,7 @@ pub struct LoginPage {
     pub user_code: Option<String>,
     /// A failure to show, if any.
     pub error: Option<String>,
-    /// The upstream providers to offer ("Sign in with …"), for the sign-in of an authorization only.
+    /// The upstream providers to offer ("Sign in with …").
     pub providers: Vec<ProviderButton>,
 }
 

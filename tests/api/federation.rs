@@ -383,3 +383,68 @@ both_backends!(
         assert_eq!(hidden(&again, "interaction"), interaction);
     }
 );
+
+/// Presses "Sign in with Upstream" on the sign-in `page` with its CSRF token and the `extra` fields (first with a
+/// forged token, refused), signs in at the upstream, and comes back: where the callback sends the browser.
+async fn sign_in_returning(
+    f: &Federation,
+    b: &reqwest::Client,
+    page: &str,
+    extra: &[(&'static str, String)],
+) -> String {
+    assert!(page.contains("Sign in with <bdi>Upstream</bdi>"), "{page}");
+    let mut form = vec![("csrf", hidden(page, "csrf"))];
+    form.extend(extra.iter().cloned());
+    let post = |form: Vec<(&'static str, String)>| {
+        b.post(f.down.url(&format!("/login/federation/{UP}"))).header("Origin", &f.down.address).form(&form).send()
+    };
+    let mut forged = form.clone();
+    forged[0].1 = "forged".into();
+    assert_eq!(post(forged).await.unwrap().status(), StatusCode::FORBIDDEN);
+    let resp = post(form).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let back = at_upstream(f, &location(&resp), "allow").await;
+    let resp = b.get(&back).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{}", resp.text().await.unwrap());
+    location(&resp)
+}
+
+// The sign-ins of the account page and of the device verification page offer the providers as well, and the
+// callback returns to where each began.
+both_backends!(account_and_device_sign_ins_offer_the_providers, async |app| {
+    let f = Federation::around(app, false).await;
+    let b = browser();
+    let login = location(&b.get(f.down.url("/account")).send().await.unwrap());
+    let page = b.get(f.down.url(&login)).send().await.unwrap().text().await.unwrap();
+    let extra = [("return", "account".to_owned())];
+    assert_eq!(sign_in_returning(&f, &b, &page, &extra).await, "/account");
+    let page = b.get(f.down.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Signed in as <strong><bdi>alice</bdi></strong>"), "{page}");
+    assert_eq!(identities(&f, "alice").len(), 1);
+
+    // A device's code, entered in another browser that signs in with the upstream, then approved.
+    let grant = "urn:ietf:params:oauth:grant-type:device_code";
+    let tv = f.down.cli_json(&["clients", "add", "--name", "Living room TV", "--grant-type", grant, "--public"], None);
+    let tv_id = tv["client_id"].as_str().unwrap();
+    let ask = f.down.api_client.post(f.down.url("/device_authorization"));
+    let auth: Value =
+        ask.form(&[("client_id", tv_id), ("scope", "openid")]).send().await.unwrap().json().await.unwrap();
+    let user_code = auth["user_code"].as_str().unwrap();
+    let b = browser();
+    // Where the verification page sends a browser that is not signed in.
+    let login = format!("/login?return=device&user_code={user_code}");
+    let page = b.get(f.down.url(&login)).send().await.unwrap().text().await.unwrap();
+    let extra = [("return", "device".to_owned()), ("user_code", hidden(&page, "user_code"))];
+    let to = sign_in_returning(&f, &b, &page, &extra).await;
+    assert!(to.starts_with("/device?user_code="), "{to}");
+    let page = b.get(f.down.url(&to)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<bdi>Living room TV</bdi>") && page.contains("<bdi>alice</bdi>"), "{page}");
+    let form =
+        [("user_code", hidden(&page, "user_code")), ("csrf", hidden(&page, "csrf")), ("decision", "allow".into())];
+    b.post(f.down.url("/device")).header("Origin", &f.down.address).form(&form).send().await.unwrap();
+    let poll = [("grant_type", grant), ("device_code", auth["device_code"].as_str().unwrap()), ("client_id", tv_id)];
+    let tokens: Value =
+        f.down.api_client.post(f.down.url("/token")).form(&poll).send().await.unwrap().json().await.unwrap();
+    assert!(tokens["id_token"].is_string(), "{tokens}");
+    assert_eq!(f.down.cli_json(&["users", "list"], None)["users"].as_array().unwrap().len(), 1, "the same alice");
+});
