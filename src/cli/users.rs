@@ -1,11 +1,11 @@
 //! `tessera users …`.
 use super::{human_time, read_stdin_line, Output};
 use crate::config::Settings;
-use crate::domain::password::{hash_password, Password};
+use crate::domain::password::{hash_password, Password, NO_PASSWORD};
 use crate::domain::{NewUser, UserId, Username};
 use crate::oauth::admin::{self, user_json, AdminError};
 use crate::startup;
-use crate::storage::{IdentityStore, StoreError, UserStore};
+use crate::storage::{IdentityStore, StoreError, Unlinked, UserStore};
 use anyhow::{anyhow, Context};
 use clap::Subcommand;
 use serde_json::json;
@@ -61,6 +61,14 @@ pub enum UsersCommand {
     Identities {
         /// Login name.
         username: String,
+    },
+    /// Remove a user's link at an upstream provider: that identity signs in as this user no more. It may leave
+    /// the user with no way to sign in (no password, no other link); the output says so.
+    Unlink {
+        /// Login name.
+        username: String,
+        /// The provider's id (`[[federation.providers]]` `id`).
+        provider: String,
     },
 }
 
@@ -200,15 +208,7 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             let (user, _) =
                 store.user_by_username(&username).await?.ok_or_else(|| anyhow!("no user named {username}"))?;
             let links = store.identities_of(&user.id).await?;
-            let shown: Vec<_> = links
-                .iter()
-                .map(|l| {
-                    json!({
-                        "provider": l.provider_id, "subject": l.subject,
-                        "created_at": l.created_at, "last_used_at": l.last_used_at,
-                    })
-                })
-                .collect();
+            let shown: Vec<_> = links.iter().map(admin::identity_json).collect();
             out.print(&json!({ "username": user.username.as_str(), "identities": shown }), || {
                 links
                     .iter()
@@ -223,6 +223,36 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
+            });
+        }
+        UsersCommand::Unlink { username, provider } => {
+            let username = parse_username(&username)?;
+            let (user, _) =
+                store.user_by_username(&username).await?.ok_or_else(|| anyhow!("no user named {username}"))?;
+            match store.unlink_identity(&user.id, &provider, false).await? {
+                Unlinked::Removed => {}
+                Unlinked::NotLinked | Unlinked::LastWayIn => {
+                    return Err(anyhow!("{username} has no identity at provider {provider}"))
+                }
+            }
+            let details = json!({ "provider": provider });
+            super::record(&store, "identity_unlinked", Some(user.id.as_str()), None, details).await;
+            // Read after the removal: whether the account is left with a way in.
+            let password = store.user_by_username(&username).await?.is_some_and(|(_, hash)| hash != NO_PASSWORD);
+            let links = store.identities_of(&user.id).await?.len();
+            let can_sign_in = password || links > 0;
+            let shown = json!({
+                "username": user.username.as_str(), "provider": provider, "unlinked": true, "can_sign_in": can_sign_in,
+            });
+            out.print(&shown, || {
+                let mut text = format!("{username}: the identity at {provider} is unlinked");
+                if !can_sign_in {
+                    text.push_str(&format!(
+                        "\nwarning: {username} has no password and no other link, so cannot sign in; \
+                         set a password with `tessera users passwd {username} --password-stdin`"
+                    ));
+                }
+                text
             });
         }
     }

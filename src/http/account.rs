@@ -1,15 +1,17 @@
-//! `GET /account` (the signed-in user's sessions and connected apps) and its two forms,
-//! `POST /account/sessions/revoke` and `POST /account/apps/revoke`; a GET of either sends the browser to the
-//! page. Without a session the browser is sent to sign in, and back here afterwards. The forms carry a CSRF
+//! `GET /account` (the signed-in user's sessions, connected apps and linked upstream sign-ins) and its forms,
+//! `POST /account/sessions/revoke`, `POST /account/apps/revoke` and `POST /account/identities/unlink`; a GET of
+//! any of them sends the browser to the page. Without a session the browser is sent to sign in, and back here afterwards. The forms carry a CSRF
 //! token bound to the session cookie and must come from our own page (`Origin`, `Sec-Fetch-Site`); after
 //! success the browser is sent back to the page (303), whose query says what was done (`done=session`,
-//! `done=app&client_id=…`) so the page can say so.
+//! `done=app&client_id=…`, `done=identity&provider=…`) so the page can say so. An unlink that would leave the
+//! user no way to sign in is refused with the page and a message.
 use super::interaction_pages::{forbidden, from_another_origin, from_our_origin};
 use super::login::RETURN_TO_ACCOUNT;
 use super::meta::request_meta;
 use super::render::{error_page, message_page, message_page_with, page, see_other};
 use super::views::{
-    describe_amr, describe_device, describe_scope, utc_time, AccountPage, AppLine, Link, ScopeLine, SessionLine,
+    describe_amr, describe_device, describe_scope, utc_time, AccountPage, AppLine, IdentityLine, Link, ScopeLine,
+    SessionLine,
 };
 use super::{form, AppState};
 use crate::domain::ClientId;
@@ -17,6 +19,7 @@ use crate::oauth::account::{account_csrf, account_csrf_matches, AccountOverview,
 use crate::oauth::discovery::paths;
 use crate::oauth::params::Params;
 use crate::oauth::session::SignedIn;
+use crate::storage::Unlinked;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -51,6 +54,8 @@ enum Done {
     Session,
     /// The user withdrew an app's access.
     App(ClientId),
+    /// The user removed their link to an upstream provider.
+    Identity(String),
 }
 
 impl Done {
@@ -60,6 +65,7 @@ impl Done {
         match self {
             Self::Session => query.append_pair("done", "session"),
             Self::App(client_id) => query.append_pair("done", "app").append_pair("client_id", client_id.as_str()),
+            Self::Identity(provider) => query.append_pair("done", "identity").append_pair("provider", provider),
         };
         format!("{}?{}", paths::ACCOUNT, query.finish())
     }
@@ -70,14 +76,27 @@ impl Done {
         match q.get("done")? {
             "session" => Some(Self::Session),
             "app" => ClientId::parse(q.get("client_id")?).ok().map(Self::App),
+            "identity" => q.get("provider").map(|p| Self::Identity(p.to_owned())),
             _ => None,
         }
     }
 }
 
 /// The sentence the page shows for `done`, if it is true of what the page lists.
-async fn notice(state: &AppState, overview: &AccountOverview, done: Done) -> Option<String> {
+async fn notice(
+    state: &AppState,
+    overview: &AccountOverview,
+    identities: &[IdentityLine],
+    done: Done,
+) -> Option<String> {
     match done {
+        // Only a provider of ours, and one the page no longer lists.
+        Done::Identity(provider) => match state.settings.federation.provider(&provider) {
+            Some(p) if !identities.iter().any(|i| i.provider == p.id) => {
+                Some(format!("You can no longer sign in with {}.", p.name))
+            }
+            _ => None,
+        },
         Done::Session => Some("Signed out of that session.".to_owned()),
         Done::App(client_id) => match state.provider.withdrawn_app_name(overview, &client_id).await {
             Ok(name) => name.map(|n| format!("Access removed for {n}.")),
@@ -97,15 +116,48 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Ok(v) => v,
         Err(resp) => return resp,
     };
-    let overview = match state.provider.account_overview(&signed_in, crate::domain::now()).await {
+    let done = Done::from_query(&req);
+    show(&req, &state, &cookie, &signed_in, StatusCode::OK, done, None).await
+}
+
+/// The account page with `status`, saying what `done` did or why nothing was (`error`).
+async fn show(
+    req: &HttpRequest,
+    state: &AppState,
+    cookie: &str,
+    signed_in: &SignedIn,
+    status: StatusCode,
+    done: Option<Done>,
+    error: Option<String>,
+) -> HttpResponse {
+    let overview = match state.provider.account_overview(signed_in, crate::domain::now()).await {
         Ok(o) => o,
-        Err(e) => return error_page(&req, &e),
+        Err(e) => return error_page(req, &e),
     };
-    let notice = match Done::from_query(&req) {
-        Some(done) => notice(&state, &overview, done).await,
+    let identities = match state.provider.linked_identities(&signed_in.user.id).await {
+        Ok(links) => links
+            .into_iter()
+            .map(|l| IdentityLine {
+                name: state
+                    .settings
+                    .federation
+                    .provider(&l.provider_id)
+                    .map_or(l.provider_id.clone(), |p| p.name.clone()),
+                provider: l.provider_id,
+                since: utc_time(l.created_at),
+                last_used: utc_time(l.last_used_at),
+            })
+            .collect::<Vec<_>>(),
+        Err(e) => return error_page(req, &e),
+    };
+    let notice = match done {
+        Some(done) => notice(state, &overview, &identities, done).await,
         None => None,
     };
-    page(StatusCode::OK, view(&signed_in, overview, account_csrf(&cookie), notice).render())
+    let mut view = view(signed_in, overview, account_csrf(cookie), notice);
+    view.identities = identities;
+    view.error = error;
+    page(status, view.render())
 }
 
 fn view(signed_in: &SignedIn, overview: AccountOverview, csrf: String, notice: Option<String>) -> AccountPage {
@@ -141,7 +193,8 @@ fn view(signed_in: &SignedIn, overview: AccountOverview, csrf: String, notice: O
             since: utc_time(a.grant.since),
         })
         .collect();
-    AccountPage { username: signed_in.user.username.as_str().to_owned(), notice, csrf, sessions, apps }
+    let username = signed_in.user.username.as_str().to_owned();
+    AccountPage { username, notice, csrf, sessions, apps, identities: Vec::new(), error: None }
 }
 
 /// A posted account form: parsed, from our own page, of a signed-in session, with that session's CSRF token.
@@ -234,6 +287,38 @@ pub async fn revoke_app(req: HttpRequest, body: form::Body, state: web::Data<App
     let meta = request_meta(&req, &state);
     match state.provider.revoke_account_app(&signed_in, &client_id, &meta, crate::domain::now()).await {
         Ok(()) => see_other(&Done::App(client_id).location()),
+        Err(e) => error_page(&req, &e),
+    }
+}
+
+/// What the page says when the link asked to go is the user's last way to sign in.
+const LAST_WAY_IN: &str = "This is the only way you can sign in: it was not removed. \
+                           Ask an administrator to set a password for you, or link another account first.";
+
+/// `POST /account/identities/unlink` (`provider`): removes the user's link to that provider while another way to
+/// sign in stays; otherwise the page again with why not.
+#[tracing::instrument(name = "account unlink identity", skip_all)]
+pub async fn unlink_identity(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    let (f, cookie, signed_in) = match checked(&req, &state, body).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let Some(provider) = f.get("provider").filter(|p| !p.is_empty() && p.len() <= 64) else {
+        return message_page(
+            &req,
+            StatusCode::BAD_REQUEST,
+            "No sign-in chosen",
+            "Go back to your account and try again.",
+        );
+    };
+    let (meta, now) = (request_meta(&req, &state), crate::domain::now());
+    let user_id = &signed_in.user.id;
+    match state.provider.unlink_identity(user_id, provider, user_id.as_str(), true, &meta, now).await {
+        // Not linked: removed meanwhile (another tab); the page, shown again, lists what is left.
+        Ok(Unlinked::Removed | Unlinked::NotLinked) => see_other(&Done::Identity(provider.to_owned()).location()),
+        Ok(Unlinked::LastWayIn) => {
+            show(&req, &state, &cookie, &signed_in, StatusCode::CONFLICT, None, Some(LAST_WAY_IN.into())).await
+        }
         Err(e) => error_page(&req, &e),
     }
 }

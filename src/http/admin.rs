@@ -33,6 +33,10 @@ pub const USERS: &str = "/admin/api/users";
 pub const USER: &str = "/admin/api/users/{user_id}";
 /// Sign a user out everywhere.
 pub const USER_REVOKE: &str = "/admin/api/users/{user_id}/revoke";
+/// The upstream identities linked to a user.
+pub const USER_IDENTITIES: &str = "/admin/api/users/{user_id}/identities";
+/// A user's link at one upstream provider: remove.
+pub const USER_IDENTITY: &str = "/admin/api/users/{user_id}/identities/{provider}";
 /// The audit trail (`?user=&client=&since=&limit=`).
 pub const AUDIT: &str = "/admin/api/audit";
 
@@ -51,6 +55,8 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("PATCH", USER),
     ("DELETE", USER),
     ("POST", USER_REVOKE),
+    ("GET", USER_IDENTITIES),
+    ("DELETE", USER_IDENTITY),
     ("GET", AUDIT),
 ];
 
@@ -73,6 +79,8 @@ fn route(route: Route, method: &str, path: &str) -> Option<Route> {
         ("PATCH", USER) => route.to(update_user),
         ("DELETE", USER) => route.to(delete_user),
         ("POST", USER_REVOKE) => route.to(revoke_user),
+        ("GET", USER_IDENTITIES) => route.to(user_identities),
+        ("DELETE", USER_IDENTITY) => route.to(unlink_identity),
         ("GET", AUDIT) => route.to(audit),
         _ => return None,
     })
@@ -320,6 +328,27 @@ pub async fn revoke_user(req: HttpRequest, path: web::Path<String>, state: web::
     let meta = request_meta(&req, &state);
     admin(&req, &state, StatusCode::OK, |p, caller, now| async move {
         p.admin_revoke_user(&caller, &path, &meta, now).await
+    })
+    .await
+}
+
+/// `GET /admin/api/users/{user_id}/identities`.
+#[tracing::instrument(name = "admin_user_identities", skip_all, fields(admin_client = Empty))]
+pub async fn user_identities(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    admin(&req, &state, StatusCode::OK, |p, _, _| async move { p.admin_user_identities(&path).await }).await
+}
+
+/// `DELETE /admin/api/users/{user_id}/identities/{provider}`.
+#[tracing::instrument(name = "admin_unlink_identity", skip_all, fields(admin_client = Empty))]
+pub async fn unlink_identity(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let meta = request_meta(&req, &state);
+    let (user_id, provider) = path.into_inner();
+    admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
+        p.admin_unlink_identity(&caller, &user_id, &provider, &meta, now).await.map(|()| Value::Null)
     })
     .await
 }

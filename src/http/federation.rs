@@ -1,16 +1,19 @@
 //! Upstream "sign in with" federation: `POST /login/federation/{id}`, a button of the login page, sends the
-//! browser to the upstream provider; `GET /login/federation/{id}/callback` is where it comes back. The decisions
-//! are `oauth::federation`'s, the requests to the provider `crate::upstream`'s.
-use super::interaction_pages::{check_form, cookies_blocked, expired, load};
-use super::login::{authorize_form, federated_signed_in};
+//! browser to the upstream provider; `GET /login/federation/{id}/callback` is where it comes back. The button is
+//! a form of the sign-in it belongs to (a pending authorization, or the sign-in that returns to the account page
+//! or to the device verification page), checked as `/login` checks its form, and the callback continues to the
+//! same place. The decisions are `oauth::federation`'s, the requests to the provider `crate::upstream`'s.
+use super::interaction_pages::{cookies_blocked, expired, load};
+use super::login::{form_of, signed_in, target, Target};
 use super::meta::{device, request_meta};
 use super::render::{error_page, message_page};
 use super::{form, throttle, AppState};
 use crate::config::UpstreamProvider;
 use crate::domain::secret::SecretHash;
 use crate::oauth::audit::EventFacts;
-use crate::oauth::federation::{Federated, FederationRefusal, PendingFederation, UpstreamIdentity};
-use crate::oauth::interaction::{Interaction, FULL_RETRY_AFTER};
+use crate::oauth::device::UserCode;
+use crate::oauth::federation::{Federated, FederationRefusal, FederationReturn, PendingFederation, UpstreamIdentity};
+use crate::oauth::interaction::FULL_RETRY_AFTER;
 use crate::oauth::limits::Limited;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -43,14 +46,11 @@ pub async fn start(
         Err(e) => return error_page(&req, &e),
     };
     let Some(upstream) = state.settings.federation.provider(&path) else { return unknown_provider(&req) };
-    let (id, interaction) = match load(&req, &state, f.get("interaction")).await {
-        Ok(v) => v,
+    let target = match target(&req, &state, &f).await {
+        Ok(t) => t,
         Err(resp) => return resp,
     };
-    if let Err(resp) = check_form(&req, &state, &interaction, &f) {
-        return resp;
-    }
-    // `load` found the interaction through this cookie.
+    // `target` found the interaction, or checked the CSRF token, through this cookie.
     let Some(browser) = state.cookies.read_browser(&req) else { return cookies_blocked(&req) };
     // Each button press keeps a pending sign-in, counted as `/authorize` counts them.
     if let Err(limited) =
@@ -62,12 +62,18 @@ pub async fn start(
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(provider = %upstream.id, error = %e, "upstream provider unavailable");
-            return unavailable(&req, &state, upstream, &id, &interaction).await;
+            return unavailable(&req, &state, upstream, &target).await;
         }
+    };
+    let (interaction, returns_to) = match &target {
+        Target::Authorize(id, _) => (id.clone(), None),
+        Target::Account => (String::new(), Some(FederationReturn::Account)),
+        Target::Device(code) => (String::new(), Some(FederationReturn::Device(code.as_str().to_owned()))),
     };
     let pending = PendingFederation {
         provider_id: upstream.id.clone(),
-        interaction: id,
+        interaction,
+        returns_to,
         browser: SecretHash::of(&browser).as_str().to_owned(),
         nonce: started.nonce,
         pkce_verifier: started.pkce_verifier,
@@ -88,12 +94,11 @@ async fn unavailable(
     req: &HttpRequest,
     state: &AppState,
     upstream: &UpstreamProvider,
-    id: &str,
-    interaction: &Interaction,
+    target: &Target,
 ) -> HttpResponse {
     let error =
         format!("Signing in with {} did not work this time. Try again, or sign in with your password.", upstream.name);
-    authorize_form(req, state, id, interaction, String::new(), StatusCode::BAD_GATEWAY, Some(error)).await
+    form_of(req, state, target, String::new(), StatusCode::BAD_GATEWAY, Some(error)).await
 }
 
 /// An upstream `error` code to show: only the plain codes of RFC 6749 §4.1.2.1 and extensions of that form.
@@ -120,13 +125,20 @@ pub async fn callback(req: HttpRequest, path: web::Path<String>, state: web::Dat
         }
         Err(e) => return error_page(&req, &e),
     };
-    let (id, interaction) = match load(&req, &state, Some(&pending.interaction)).await {
-        Ok(v) => v,
-        Err(resp) => return resp,
+    let target = match &pending.returns_to {
+        None => match load(&req, &state, Some(&pending.interaction)).await {
+            Ok((id, interaction)) => Target::Authorize(id, Box::new(interaction)),
+            Err(resp) => return resp,
+        },
+        Some(FederationReturn::Account) => Target::Account,
+        Some(FederationReturn::Device(code)) => match UserCode::parse(code) {
+            Ok(code) => Target::Device(code),
+            Err(_) => return expired(&req),
+        },
     };
     let now = crate::domain::now();
     let meta = request_meta(&req, &state);
-    let client_id = Some(interaction.request.client_id.as_str().to_owned());
+    let client_id = target.client_id();
     let failed = |reason: &str, extra: serde_json::Value, user_id: Option<String>| {
         let mut details = json!({ "reason": reason, "provider": upstream.id });
         if let (Some(d), serde_json::Value::Object(extra)) = (details.as_object_mut(), extra) {
@@ -137,7 +149,7 @@ pub async fn callback(req: HttpRequest, path: web::Path<String>, state: web::Dat
     // RFC 9207: a provider that names itself must name itself as configured (mix-up defence).
     if q.get("iss").is_some_and(|iss| iss != upstream.issuer) {
         state.provider.audit("login_failed", failed("upstream_issuer_mismatch", json!({}), None), &meta, now).await;
-        return unavailable(&req, &state, upstream, &id, &interaction).await;
+        return unavailable(&req, &state, upstream, &target).await;
     }
     if let Some(error) = q.get("error") {
         let code = shown_error(error);
@@ -150,7 +162,7 @@ pub async fn callback(req: HttpRequest, path: web::Path<String>, state: web::Dat
             Some(code) => format!("Signing in with {} did not work ({code}).", upstream.name),
             None => format!("Signing in with {} did not work.", upstream.name),
         };
-        return authorize_form(&req, &state, &id, &interaction, String::new(), StatusCode::OK, Some(message)).await;
+        return form_of(&req, &state, &target, String::new(), StatusCode::OK, Some(message)).await;
     }
     let Some(code) = q.take("code") else { return expired(&req) };
     let identity = match state.upstreams.finish(upstream, code, pending.pkce_verifier, pending.nonce).await {
@@ -158,7 +170,7 @@ pub async fn callback(req: HttpRequest, path: web::Path<String>, state: web::Dat
         Err(e) => {
             tracing::warn!(provider = %upstream.id, error = %e, "federated sign-in failed at the provider");
             state.provider.audit("login_failed", failed("upstream_failed", json!({}), None), &meta, now).await;
-            return unavailable(&req, &state, upstream, &id, &interaction).await;
+            return unavailable(&req, &state, upstream, &target).await;
         }
     };
     let user = match state.provider.federated_user(&identity, upstream.trust_email, now).await {
@@ -173,9 +185,7 @@ pub async fn callback(req: HttpRequest, path: web::Path<String>, state: web::Dat
                 FederationRefusal::EmailInUse => EMAIL_IN_USE,
                 FederationRefusal::Disabled => REFUSED,
             };
-            let username = String::new();
-            return authorize_form(&req, &state, &id, &interaction, username, StatusCode::OK, Some(message.into()))
-                .await;
+            return form_of(&req, &state, &target, String::new(), StatusCode::OK, Some(message.into())).await;
         }
         Err(e) => return error_page(&req, &e),
     };
@@ -185,7 +195,7 @@ pub async fn callback(req: HttpRequest, path: web::Path<String>, state: web::Dat
         Err(e) => return error_page(&req, &e),
     };
     let details = json!({ "provider": upstream.id, "upstream_amr": identity.amr });
-    federated_signed_in(&req, &state, id, interaction, &user, cookie, session, details, now).await
+    signed_in(&req, &state, target, &user, cookie, session, details, now).await
 }
 
 /// The audit events of a user created or an identity linked by a federated sign-in.

@@ -35,7 +35,7 @@ pub const RETURN_TO_ACCOUNT: &str = "account";
 pub const RETURN_TO_DEVICE: &str = "device";
 
 /// Where a sign-in continues.
-enum Target {
+pub(super) enum Target {
     /// The pending authorization `id`.
     Authorize(String, Box<Interaction>),
     /// The account page.
@@ -45,7 +45,7 @@ enum Target {
 }
 
 impl Target {
-    fn client_id(&self) -> Option<String> {
+    pub(super) fn client_id(&self) -> Option<String> {
         match self {
             Self::Authorize(_, i) => Some(i.request.client_id.as_str().to_owned()),
             Self::Account | Self::Device(_) => None,
@@ -109,7 +109,6 @@ pub(super) async fn authorize_form(
         Ok(c) => c,
         Err(e) => return step_response(req, state, Err(e)),
     };
-    let providers = state.settings.federation.providers.iter();
     let view = LoginPage {
         client_name: Some(client.name),
         interaction: id.to_owned(),
@@ -118,9 +117,33 @@ pub(super) async fn authorize_form(
         username,
         user_code: None,
         error,
-        providers: providers.map(|p| ProviderButton { id: p.id.clone(), name: p.name.clone() }).collect(),
+        providers: buttons(state),
     };
     page(status, view.render())
+}
+
+/// The upstream providers' "Sign in with …" buttons.
+fn buttons(state: &AppState) -> Vec<ProviderButton> {
+    let providers = state.settings.federation.providers.iter();
+    providers.map(|p| ProviderButton { id: p.id.clone(), name: p.name.clone() }).collect()
+}
+
+/// The sign-in form of `target` again, with `error`.
+pub(super) async fn form_of(
+    req: &HttpRequest,
+    state: &AppState,
+    target: &Target,
+    username: String,
+    status: StatusCode,
+    error: Option<String>,
+) -> HttpResponse {
+    match target {
+        Target::Account => account_form(req, state, None, username, status, error),
+        Target::Device(code) => account_form(req, state, Some(code), username, status, error),
+        Target::Authorize(id, interaction) => {
+            authorize_form(req, state, id, interaction, username, status, error).await
+        }
+    }
 }
 
 /// The sign-in form that leads to the account page, or back to the device verification page with `device`'s
@@ -142,7 +165,7 @@ fn account_form(
         username,
         user_code: device.map(|c| c.as_str().to_owned()),
         error,
-        providers: Vec::new(),
+        providers: buttons(state),
     };
     let mut resp = page(status, view.render());
     if new_browser {
@@ -153,7 +176,7 @@ fn account_form(
 
 /// Where a posted sign-in form continues, once it is known to come from our own page.
 #[allow(clippy::result_large_err)]
-async fn target(req: &HttpRequest, state: &AppState, f: &Params) -> Result<Target, HttpResponse> {
+pub(super) async fn target(req: &HttpRequest, state: &AppState, f: &Params) -> Result<Target, HttpResponse> {
     let fixed = match (f.get("interaction"), f.get("return")) {
         (None, Some(RETURN_TO_ACCOUNT)) => Some(Target::Account),
         (None, Some(RETURN_TO_DEVICE)) => Some(Target::Device(device_code_of(f).ok_or_else(|| invalid_link(req))?)),
@@ -253,7 +276,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
 /// `session` (which has a new cookie, against fixation), records `login_succeeded` with `details` added, continues
 /// to `target`, and sets the session cookie.
 #[allow(clippy::too_many_arguments)]
-async fn signed_in(
+pub(super) async fn signed_in(
     req: &HttpRequest,
     state: &AppState,
     target: Target,
@@ -296,22 +319,6 @@ async fn signed_in(
     resp
 }
 
-/// [`signed_in`] for a federated sign-in, which always belongs to the pending authorization `id`.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn federated_signed_in(
-    req: &HttpRequest,
-    state: &AppState,
-    id: String,
-    interaction: Interaction,
-    user: &User,
-    cookie: PlainSecret,
-    session: Session,
-    details: serde_json::Value,
-    now: UnixTime,
-) -> HttpResponse {
-    signed_in(req, state, Target::Authorize(id, Box::new(interaction)), user, cookie, session, details, now).await
-}
-
 /// Why the form is shown again.
 enum Refused {
     /// Wrong name or password: the form again with 200. Not 401, which must carry a `WWW-Authenticate`
@@ -338,13 +345,7 @@ async fn form_again(
             format!("Too many failed sign-in attempts. Wait {} and try again.", wait_words(lock.retry_after)),
         ),
     };
-    let mut resp = match target {
-        Target::Account => account_form(req, state, None, username, status, Some(error)),
-        Target::Device(code) => account_form(req, state, Some(code), username, status, Some(error)),
-        Target::Authorize(id, interaction) => {
-            authorize_form(req, state, id, interaction, username, status, Some(error)).await
-        }
-    };
+    let mut resp = form_of(req, state, target, username, status, Some(error)).await;
     if let Refused::Locked(lock) = why {
         resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(lock.retry_after));
     }

@@ -117,6 +117,11 @@ fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
     ))
     .service(metrics::metered(
         metrics,
+        paths::ACCOUNT_UNLINK_IDENTITY,
+        get(paths::ACCOUNT_UNLINK_IDENTITY, account::back_to_page).route(web::post().to(account::unlink_identity)),
+    ))
+    .service(metrics::metered(
+        metrics,
         paths::TOKEN,
         web::resource(paths::TOKEN)
             .route(web::post().to(token::post))

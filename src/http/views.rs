@@ -20,7 +20,7 @@ pub struct LoginPage {
     pub user_code: Option<String>,
     /// A failure to show, if any.
     pub error: Option<String>,
-    /// The upstream providers to offer ("Sign in with …"), for the sign-in of an authorization only.
+    /// The upstream providers to offer ("Sign in with …").
     pub providers: Vec<ProviderButton>,
 }
 
@@ -235,7 +235,19 @@ pub struct AppLine {
     pub since: String,
 }
 
-/// The account page: the user's sessions and connected apps, each with a revoke button.
+/// One upstream provider the user signs in with, on the account page.
+pub struct IdentityLine {
+    /// The provider's id (the unlink form's field).
+    pub provider: String,
+    /// Its name as configured (its id when no longer configured).
+    pub name: String,
+    /// Linked since, in words.
+    pub since: String,
+    /// Last signed in with, in words.
+    pub last_used: String,
+}
+
+/// The account page: the user's sessions, connected apps and linked sign-ins, each with a button to end it.
 #[derive(Template)]
 #[template(path = "account.html")]
 pub struct AccountPage {
@@ -249,6 +261,10 @@ pub struct AccountPage {
     pub sessions: Vec<SessionLine>,
     /// Connected apps.
     pub apps: Vec<AppLine>,
+    /// Upstream providers the user signs in with.
+    pub identities: Vec<IdentityLine>,
+    /// Why the form just posted changed nothing, in a sentence (an alert).
+    pub error: Option<String>,
 }
 
 /// A Unix time as `2026-12-05 07:33 UTC`.

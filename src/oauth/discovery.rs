@@ -44,6 +44,8 @@ pub mod paths {
     pub const ACCOUNT_REVOKE_SESSION: &str = "/account/sessions/revoke";
     /// Withdraws what the user gave an app (a form on the account page).
     pub const ACCOUNT_REVOKE_APP: &str = "/account/apps/revoke";
+    /// Removes the user's link to an upstream provider (a form on the account page).
+    pub const ACCOUNT_UNLINK_IDENTITY: &str = "/account/identities/unlink";
     /// Token revocation (RFC 7009).
     pub const REVOKE: &str = "/revoke";
     /// Token introspection (RFC 7662).

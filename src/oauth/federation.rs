@@ -1,5 +1,6 @@
 //! Upstream "sign in with" federation: the decisions. A sign-in started from the login page is kept in the cache
-//! under the hash of its `state`, bound to the browser and to the pending authorization, and taken once by the
+//! under the hash of its `state`, bound to the browser and to the sign-in it belongs to (a pending authorization,
+//! or the one that returns to the account page or the device verification page), and taken once by the
 //! callback; the identity the upstream provider vouched for (the ID token, checked by `crate::upstream`) is then
 //! mapped to a local user: the one it is linked to, or a new one, or, only when the provider is trusted with
 //! email addresses and says it verified this one, the account that has the address. Never silently another.
@@ -27,14 +28,26 @@ const TAKEN: &[u8] = b"taken";
 pub struct PendingFederation {
     /// The upstream provider's id.
     pub provider_id: String,
-    /// The pending authorization the sign-in belongs to.
+    /// The pending authorization the sign-in belongs to; empty for a sign-in that returns elsewhere.
     pub interaction: String,
+    /// Where a sign-in of no authorization returns (absent in entries stored before it existed).
+    #[serde(default)]
+    pub returns_to: Option<FederationReturn>,
     /// Hash of the browser-binding cookie.
     pub browser: String,
     /// The `nonce` the ID token must carry.
     pub nonce: String,
     /// The PKCE verifier of the code.
     pub pkce_verifier: String,
+}
+
+/// Where a federated sign-in that belongs to no authorization returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FederationReturn {
+    /// The account page.
+    Account,
+    /// The device verification page, with the user code entered there (its normal form).
+    Device(String),
 }
 
 impl std::fmt::Debug for PendingFederation {
@@ -274,6 +287,9 @@ impl Provider {
         Err(OAuthError::server("no free username for a new federated user"))
     }
 }
+
+/// Seeing and removing links.
+mod links;
 
 #[cfg(test)]
 mod tests;

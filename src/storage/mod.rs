@@ -91,6 +91,21 @@ pub trait IdentityStore: Send + Sync {
     ) -> StoreResult<User>;
     /// The identities linked to a user, by provider and subject.
     async fn identities_of(&self, user_id: &UserId) -> StoreResult<Vec<FederatedIdentity>>;
+    /// Removes the user's links at `provider_id`. With `keep_a_way_in`, only when the user can still sign in
+    /// afterwards (a password, or a link at another provider), checked in the same transaction as the removal so
+    /// that two removals at once cannot both pass.
+    async fn unlink_identity(&self, user_id: &UserId, provider_id: &str, keep_a_way_in: bool) -> StoreResult<Unlinked>;
+}
+
+/// What [`IdentityStore::unlink_identity`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlinked {
+    /// The links were removed.
+    Removed,
+    /// The user has no link at that provider.
+    NotLinked,
+    /// Nothing was removed: it is the user's last way to sign in.
+    LastWayIn,
 }
 
 /// A change to a user: each `Some` field is set (`Some(None)` clears an optional one), `None` leaves it alone.

@@ -18,6 +18,8 @@ use std::time::Duration;
 /// The device verification page (RFC 8628), in its own file to keep this one short.
 mod accessibility;
 mod device;
+/// A federated sign-in across two servers.
+mod federation;
 
 const USERNAME: &str = "alice";
 const PASSWORD: &str = "correct horse battery";

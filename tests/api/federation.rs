@@ -1,10 +1,11 @@
 //! Upstream "sign in with" federation: the upstream provider is a second Tessera (its own issuer and database)
 //! with alice and a confidential client whose redirect URI is the downstream's callback; the downstream offers
 //! it on its login page. Each server gets its own cookie-keeping client (`api_client`): both are on 127.0.0.1,
-//! where one cookie jar would mix their cookies.
+//! where one cookie jar would mix their cookies. The sign-in in a real browser is `browser/federation.rs`,
+//! with the upstream on `localhost`.
 use crate::helpers::{oidc_http_client, spawn_app_with, TestApp};
 use crate::signin::{add_alice, add_client, browse, hidden, location, query_of, REDIRECT};
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
     RedirectUrl, Scope,
@@ -16,18 +17,25 @@ use tessera::config::RawUpstreamProvider;
 /// The upstream provider's id at the downstream.
 const UP: &str = "up";
 
-struct Federation {
-    up: TestApp,
-    down: TestApp,
+pub struct Federation {
+    pub up: TestApp,
+    pub down: TestApp,
     /// alice at the upstream provider.
-    alice: Value,
+    pub alice: Value,
     /// The downstream's relying party.
-    client: Value,
+    pub client: Value,
+    /// Its redirect URI.
+    pub redirect: String,
 }
 
 impl Federation {
     /// The downstream of `up` (which has alice), trusting its email addresses or not.
-    async fn around(up: TestApp, trust_email: bool) -> Self {
+    pub async fn around(up: TestApp, trust_email: bool) -> Self {
+        Self::around_to(up, trust_email, REDIRECT).await
+    }
+
+    /// [`Federation::around`], the relying party's redirect URI being `redirect`.
+    pub async fn around_to(up: TestApp, trust_email: bool, redirect: &str) -> Self {
         let alice = add_alice(&up);
         // Loopback http redirect URIs match on any port: the downstream's is not known yet.
         let callback = format!("http://127.0.0.1/login/federation/{UP}/callback");
@@ -43,8 +51,8 @@ impl Federation {
             trust_email,
         };
         let down = spawn_app_with(up.backend, |raw| raw.federation.providers = vec![provider]).await;
-        let client = add_client(&down, &[]);
-        Self { up, down, alice, client }
+        let client = down.cli_json(&["clients", "add", "--name", "Test App", "--redirect-uri", redirect], None);
+        Self { up, down, alice, client, redirect: redirect.to_owned() }
     }
 
     /// Runs `sql` on the downstream's database.
@@ -54,17 +62,17 @@ impl Federation {
 }
 
 /// A browser for the downstream: cookies kept, redirects not followed.
-fn browser() -> reqwest::Client {
+pub fn browser() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap()
 }
 
 /// An authorization request of the downstream's relying party, on its way.
-struct Request {
+pub struct Request {
     verifier: PkceCodeVerifier,
     nonce: Nonce,
     state: CsrfToken,
     /// The pending sign-in's login page.
-    login_page: String,
+    pub login_page: String,
 }
 
 async fn relying_party(
@@ -86,11 +94,11 @@ async fn relying_party(
         ClientId::new(f.client["client_id"].as_str().unwrap().to_owned()),
         Some(ClientSecret::new(f.client["client_secret"].as_str().unwrap().to_owned())),
     )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap())
+    .set_redirect_uri(RedirectUrl::new(f.redirect.clone()).unwrap())
 }
 
-/// Sends `b` to the downstream's `/authorize` and on to its login page.
-async fn authorize(f: &Federation, b: &reqwest::Client) -> Request {
+/// A new authorization request of the downstream's relying party: its URL, PKCE verifier, nonce and state.
+pub async fn authorize_url(f: &Federation) -> (url::Url, PkceCodeVerifier, Nonce, CsrfToken) {
     let rp = relying_party(f).await;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, state, nonce) = rp
@@ -99,6 +107,27 @@ async fn authorize(f: &Federation, b: &reqwest::Client) -> Request {
         .add_scope(Scope::new("email".into()))
         .set_pkce_challenge(challenge)
         .url();
+    (url, verifier, nonce, state)
+}
+
+/// Redeems `code` as the downstream's relying party: the verified ID token's claims.
+pub async fn redeem(f: &Federation, code: &str, verifier: PkceCodeVerifier, nonce: &Nonce) -> CoreIdTokenClaims {
+    let rp = relying_party(f).await;
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(code.to_owned()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&oidc_http_client())
+        .await
+        .expect("token exchange");
+    let id_token = openidconnect::TokenResponse::id_token(&tokens).expect("an id_token");
+    let claims = id_token.claims(&rp.id_token_verifier(), nonce).expect("a valid ID token").clone();
+    claims
+}
+
+/// Sends `b` to the downstream's `/authorize` and on to its login page.
+pub async fn authorize(f: &Federation, b: &reqwest::Client) -> Request {
+    let (url, verifier, nonce, state) = authorize_url(f).await;
     let resp = b.get(url.as_str()).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let loc = location(&resp);
@@ -108,7 +137,7 @@ async fn authorize(f: &Federation, b: &reqwest::Client) -> Request {
 }
 
 /// Clicks "Sign in with Upstream" on the login page: the upstream's authorization URL.
-async fn click(f: &Federation, b: &reqwest::Client, page: &str) -> String {
+pub async fn click(f: &Federation, b: &reqwest::Client, page: &str) -> String {
     assert!(page.contains("Sign in with <bdi>Upstream</bdi>"), "{page}");
     let form = [("interaction", hidden(page, "interaction")), ("csrf", hidden(page, "csrf"))];
     let resp = b
@@ -128,7 +157,7 @@ async fn click(f: &Federation, b: &reqwest::Client, page: &str) -> String {
 }
 
 /// At the upstream: signs in as alice and answers its consent page: the URL it sends the browser back to.
-async fn at_upstream(f: &Federation, url: &str, decision: &str) -> String {
+pub async fn at_upstream(f: &Federation, url: &str, decision: &str) -> String {
     let back = browse(&f.up, url, Some(decision)).await;
     assert!(back.starts_with(&format!("{}/login/federation/{UP}/callback?", f.down.address)), "{back}");
     back
@@ -140,19 +169,10 @@ async fn finish(f: &Federation, b: &reqwest::Client, mut resp: reqwest::Response
     for _ in 0..3 {
         assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{}", resp.text().await.unwrap());
         let loc = location(&resp);
-        if loc.starts_with(REDIRECT) {
+        if loc.starts_with(&f.redirect) {
             let q = query_of(&loc);
             assert_eq!(q.get("state"), Some(req.state.secret()));
-            let rp = relying_party(f).await;
-            let tokens = rp
-                .exchange_code(AuthorizationCode::new(q["code"].clone()))
-                .unwrap()
-                .set_pkce_verifier(req.verifier)
-                .request_async(&oidc_http_client())
-                .await
-                .expect("token exchange");
-            let id_token = openidconnect::TokenResponse::id_token(&tokens).expect("an id_token");
-            let claims = id_token.claims(&rp.id_token_verifier(), &req.nonce).expect("a valid ID token");
+            let claims = redeem(f, &q["code"], req.verifier, &req.nonce).await;
             return claims.subject().as_str().to_owned();
         }
         assert!(loc.starts_with("/consent?"), "{loc}");
@@ -168,7 +188,7 @@ async fn finish(f: &Federation, b: &reqwest::Client, mut resp: reqwest::Response
 }
 
 /// A whole federated sign-in in browser `b`: the local `sub`.
-async fn sign_in(f: &Federation, b: &reqwest::Client) -> String {
+pub async fn sign_in(f: &Federation, b: &reqwest::Client) -> String {
     let req = authorize(f, b).await;
     let to = click(f, b, &req.login_page).await;
     let back = at_upstream(f, &to, "allow").await;
@@ -177,7 +197,7 @@ async fn sign_in(f: &Federation, b: &reqwest::Client) -> String {
 }
 
 /// `tessera users identities <username>` at the downstream.
-fn identities(f: &Federation, username: &str) -> Vec<Value> {
+pub fn identities(f: &Federation, username: &str) -> Vec<Value> {
     f.down.cli_json(&["users", "identities", username], None)["identities"].as_array().unwrap().clone()
 }
 
@@ -363,3 +383,68 @@ both_backends!(
         assert_eq!(hidden(&again, "interaction"), interaction);
     }
 );
+
+/// Presses "Sign in with Upstream" on the sign-in `page` with its CSRF token and the `extra` fields (first with a
+/// forged token, refused), signs in at the upstream, and comes back: where the callback sends the browser.
+async fn sign_in_returning(
+    f: &Federation,
+    b: &reqwest::Client,
+    page: &str,
+    extra: &[(&'static str, String)],
+) -> String {
+    assert!(page.contains("Sign in with <bdi>Upstream</bdi>"), "{page}");
+    let mut form = vec![("csrf", hidden(page, "csrf"))];
+    form.extend(extra.iter().cloned());
+    let post = |form: Vec<(&'static str, String)>| {
+        b.post(f.down.url(&format!("/login/federation/{UP}"))).header("Origin", &f.down.address).form(&form).send()
+    };
+    let mut forged = form.clone();
+    forged[0].1 = "forged".into();
+    assert_eq!(post(forged).await.unwrap().status(), StatusCode::FORBIDDEN);
+    let resp = post(form).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let back = at_upstream(f, &location(&resp), "allow").await;
+    let resp = b.get(&back).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{}", resp.text().await.unwrap());
+    location(&resp)
+}
+
+// The sign-ins of the account page and of the device verification page offer the providers as well, and the
+// callback returns to where each began.
+both_backends!(account_and_device_sign_ins_offer_the_providers, async |app| {
+    let f = Federation::around(app, false).await;
+    let b = browser();
+    let login = location(&b.get(f.down.url("/account")).send().await.unwrap());
+    let page = b.get(f.down.url(&login)).send().await.unwrap().text().await.unwrap();
+    let extra = [("return", "account".to_owned())];
+    assert_eq!(sign_in_returning(&f, &b, &page, &extra).await, "/account");
+    let page = b.get(f.down.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Signed in as <strong><bdi>alice</bdi></strong>"), "{page}");
+    assert_eq!(identities(&f, "alice").len(), 1);
+
+    // A device's code, entered in another browser that signs in with the upstream, then approved.
+    let grant = "urn:ietf:params:oauth:grant-type:device_code";
+    let tv = f.down.cli_json(&["clients", "add", "--name", "Living room TV", "--grant-type", grant, "--public"], None);
+    let tv_id = tv["client_id"].as_str().unwrap();
+    let ask = f.down.api_client.post(f.down.url("/device_authorization"));
+    let auth: Value =
+        ask.form(&[("client_id", tv_id), ("scope", "openid")]).send().await.unwrap().json().await.unwrap();
+    let user_code = auth["user_code"].as_str().unwrap();
+    let b = browser();
+    // Where the verification page sends a browser that is not signed in.
+    let login = format!("/login?return=device&user_code={user_code}");
+    let page = b.get(f.down.url(&login)).send().await.unwrap().text().await.unwrap();
+    let extra = [("return", "device".to_owned()), ("user_code", hidden(&page, "user_code"))];
+    let to = sign_in_returning(&f, &b, &page, &extra).await;
+    assert!(to.starts_with("/device?user_code="), "{to}");
+    let page = b.get(f.down.url(&to)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<bdi>Living room TV</bdi>") && page.contains("<bdi>alice</bdi>"), "{page}");
+    let form =
+        [("user_code", hidden(&page, "user_code")), ("csrf", hidden(&page, "csrf")), ("decision", "allow".into())];
+    b.post(f.down.url("/device")).header("Origin", &f.down.address).form(&form).send().await.unwrap();
+    let poll = [("grant_type", grant), ("device_code", auth["device_code"].as_str().unwrap()), ("client_id", tv_id)];
+    let tokens: Value =
+        f.down.api_client.post(f.down.url("/token")).form(&poll).send().await.unwrap().json().await.unwrap();
+    assert!(tokens["id_token"].is_string(), "{tokens}");
+    assert_eq!(f.down.cli_json(&["users", "list"], None)["users"].as_array().unwrap().len(), 1, "the same alice");
+});

@@ -77,7 +77,7 @@ pub enum Backend {
 
 /// A running server and what a test needs to talk to it.
 pub struct TestApp {
-    /// `http://127.0.0.1:<port>`, which is also the issuer.
+    /// `http://127.0.0.1:<port>` (or `localhost`, [`spawn_app_named`]), which is also the issuer.
     pub address: String,
     /// The bound port.
     pub port: u16,
@@ -128,6 +128,12 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 /// A server on `backend` whose settings `tweak` adjusts before validation. `http.bind` and `issuer` are set
 /// afterwards (to the free port picked), so a tweak cannot change them.
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut RawSettings)) -> TestApp {
+    spawn_app_named(backend, "127.0.0.1", tweak).await
+}
+
+/// [`spawn_app_with`] whose issuer (and `address`) names the loopback listener by `host` (`127.0.0.1` or
+/// `localhost`): a browser keeps apart the cookies of two servers only when their host names differ.
+pub async fn spawn_app_named(backend: Backend, host: &str, tweak: impl FnOnce(&mut RawSettings)) -> TestApp {
     LazyLock::force(&TRACING);
     let dir = tempfile::tempdir().expect("creating a temp dir");
     let mut raw = RawSettings::default();
@@ -148,7 +154,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut RawSetting
         }
     }
     tweak(&mut raw);
-    start(backend, raw, dir, true).await
+    start(backend, raw, dir, Some(host)).await
 }
 
 impl TestApp {
@@ -163,7 +169,7 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("creating a temp dir");
         let mut raw = self.raw.clone();
         tweak(&mut raw);
-        start(self.backend, raw, dir, false).await
+        start(self.backend, raw, dir, None).await
     }
 
     /// `address` + `path`.
@@ -230,15 +236,17 @@ impl TestApp {
     }
 }
 
-async fn start(backend: Backend, mut raw: RawSettings, dir: TempDir, owns_database: bool) -> TestApp {
+/// Starts a server; `host` names its issuer's host when it owns its database (a peer keeps the origin's issuer).
+async fn start(backend: Backend, mut raw: RawSettings, dir: TempDir, host: Option<&str>) -> TestApp {
+    let owns_database = host.is_some();
     // The issuer must name the bound port, so the port is picked before the server binds it. Another test can
     // take it in between; then the bind fails and a new port is tried.
     for _ in 0..5 {
         let port = free_port();
         raw.http.bind = format!("127.0.0.1:{port}");
         // Peers are instances of one deployment behind one public address: they share the origin's issuer.
-        if owns_database {
-            raw.issuer = format!("http://127.0.0.1:{port}");
+        if let Some(host) = host {
+            raw.issuer = format!("http://{host}:{port}");
         }
         let settings = raw.clone().validate().unwrap_or_else(|e| panic!("test settings are invalid: {e}"));
         let app = match Application::build(settings.clone()).await {
@@ -260,7 +268,7 @@ async fn start(backend: Backend, mut raw: RawSettings, dir: TempDir, owns_databa
             .build()
             .expect("building the HTTP client");
         return TestApp {
-            address: format!("http://127.0.0.1:{port}"),
+            address: format!("http://{}:{port}", host.unwrap_or("127.0.0.1")),
             port,
             management_address,
             backend,

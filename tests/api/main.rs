@@ -15,6 +15,7 @@ mod device;
 mod discovery;
 mod dpop;
 mod federation;
+mod federation_links;
 mod health;
 mod hostile;
 mod interop_node;

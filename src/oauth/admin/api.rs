@@ -413,6 +413,35 @@ impl Provider {
         }))
     }
 
+    /// `GET /admin/api/users/{id}/identities`: the upstream identities linked to the user.
+    pub async fn admin_user_identities(&self, id: &str) -> Result<Value, AdminError> {
+        let id = path_user_id(id)?;
+        self.users.user_by_id(&id).await?.ok_or_else(|| no_user(id.as_str()))?;
+        let links = self.linked_identities(&id).await?;
+        Ok(json!({ "items": links.iter().map(identity_json).collect::<Vec<_>>() }))
+    }
+
+    /// `DELETE /admin/api/users/{id}/identities/{provider}`: removes the user's links at that provider, even the
+    /// last way the user had to sign in (an operator's decision: set a password or link again).
+    pub async fn admin_unlink_identity(
+        &self,
+        caller: &AdminCaller,
+        id: &str,
+        provider: &str,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<(), AdminError> {
+        let id = path_user_id(id)?;
+        match self.unlink_identity(&id, provider, caller.client_id.as_str(), false, meta, now).await? {
+            Unlinked::Removed => Ok(()),
+            // Without `keep_a_way_in` the store never answers `LastWayIn`.
+            Unlinked::NotLinked | Unlinked::LastWayIn => {
+                let provider: String = provider.chars().take(64).collect();
+                Err(AdminError::NotFound(format!("user {} has no identity at provider {provider}", id.as_str())))
+            }
+        }
+    }
+
     /// `GET /admin/api/audit?user=&client=&since=&after=&limit=`: events, newest first, in pages.
     pub async fn admin_audit(&self, params: &Params) -> Result<Value, AdminError> {
         let limit = page_limit(params)?;

@@ -19,10 +19,10 @@ use crate::domain::scope::{ScopeError, ADMIN_SCOPE};
 use crate::domain::secret::PlainSecret;
 use crate::domain::text;
 use crate::domain::{
-    ApplicationType, Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, NewUser, RedirectUri, Scope,
-    UnixTime, User, UserId, Username,
+    ApplicationType, Client, ClientAuthMethod, ClientId, ClientMetadata, FederatedIdentity, GrantType, NewUser,
+    RedirectUri, Scope, UnixTime, User, UserId, Username,
 };
-use crate::storage::{AuditCursor, AuditEvent, AuditFilter, ClientStore, StoreError, UserStore, UserUpdate};
+use crate::storage::{AuditCursor, AuditEvent, AuditFilter, ClientStore, StoreError, Unlinked, UserStore, UserUpdate};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
@@ -83,6 +83,13 @@ pub fn user_json(u: &User) -> Value {
         "disabled": u.disabled,
         "created_at": u.created_at,
         "updated_at": u.updated_at,
+    })
+}
+
+/// The JSON form of a user's link to an upstream identity (the admin API and `tessera users identities`).
+pub fn identity_json(l: &FederatedIdentity) -> Value {
+    json!({
+        "provider": l.provider_id, "subject": l.subject, "created_at": l.created_at, "last_used_at": l.last_used_at,
     })
 }
 

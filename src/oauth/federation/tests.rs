@@ -79,6 +79,7 @@ fn a_pending_sign_in_shows_no_secret_in_debug() {
     let p = PendingFederation {
         provider_id: "corp".into(),
         interaction: "INTERACTION".into(),
+        returns_to: Some(FederationReturn::Device("WDJB-MJHT".into())),
         browser: "BROWSER".into(),
         nonce: "NONCE".into(),
         pkce_verifier: "VERIFIER".into(),
@@ -88,4 +89,16 @@ fn a_pending_sign_in_shows_no_secret_in_debug() {
     for secret in ["INTERACTION", "BROWSER", "NONCE", "VERIFIER"] {
         assert!(!shown.contains(secret), "{shown}");
     }
+}
+
+#[test]
+fn a_pending_sign_in_stored_before_return_targets_existed_still_reads() {
+    let stored = r#"{"provider_id":"corp","interaction":"I","browser":"B","nonce":"N","pkce_verifier":"V"}"#;
+    let p: PendingFederation = serde_json::from_str(stored).unwrap();
+    assert_eq!((p.interaction.as_str(), p.returns_to), ("I", None));
+    let round: PendingFederation = serde_json::from_str(
+        &serde_json::to_string(&PendingFederation { returns_to: Some(FederationReturn::Account), ..p }).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(round.returns_to, Some(FederationReturn::Account));
 }

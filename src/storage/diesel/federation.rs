@@ -2,8 +2,9 @@
 use super::schema::{federated_identities, users};
 use super::users::{insert_user, load_user, row_from_new_user, user_from_row, UserRow};
 use super::DieselStore;
+use crate::domain::password::NO_PASSWORD;
 use crate::domain::{FederatedIdentity, NewUser, UnixTime, User, UserId};
-use crate::storage::{IdentityStore, StoreError, StoreResult};
+use crate::storage::{IdentityStore, StoreError, StoreResult, Unlinked};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
@@ -131,6 +132,37 @@ impl IdentityStore for DieselStore {
             })
             .await
     }
+
+    async fn unlink_identity(&self, user_id: &UserId, provider_id: &str, keep_a_way_in: bool) -> StoreResult<Unlinked> {
+        let (user_id, provider_id) = (user_id.as_str().to_owned(), provider_id.to_owned());
+        self.db()
+            .write(move |c| {
+                c.transaction(|c| {
+                    // A no-op write takes the user's row lock on Postgres, so that removals of the same user's links
+                    // take turns (SQLite has one writer at a time anyway).
+                    diesel::update(users::table.find(&user_id)).set(users::id.eq(&user_id)).execute(c)?;
+                    let password: Option<String> =
+                        users::table.find(&user_id).select(users::password_hash).first(c).optional()?;
+                    let Some(password) = password else { return Ok(Unlinked::NotLinked) };
+                    let mine = federated_identities::table.filter(federated_identities::user_id.eq(&user_id));
+                    let here: i64 =
+                        mine.filter(federated_identities::provider_id.eq(&provider_id)).count().get_result(c)?;
+                    if here == 0 {
+                        return Ok(Unlinked::NotLinked);
+                    }
+                    if keep_a_way_in && password == NO_PASSWORD {
+                        let elsewhere: i64 =
+                            mine.filter(federated_identities::provider_id.ne(&provider_id)).count().get_result(c)?;
+                        if elsewhere == 0 {
+                            return Ok(Unlinked::LastWayIn);
+                        }
+                    }
+                    diesel::delete(mine.filter(federated_identities::provider_id.eq(&provider_id))).execute(c)?;
+                    Ok(Unlinked::Removed)
+                })
+            })
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -202,5 +234,35 @@ mod tests {
         assert!(t.store.user_by_id(&twice.id).await.unwrap().is_none(), "rolled back");
     }
 
-    both_backends!(links_find_their_user_once_each, a_federated_user_is_created_with_its_link_or_not_at_all);
+    async fn the_last_way_in_is_kept_unless_told_otherwise(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let user = new_user("carol", "carol@example.com");
+        t.store.create_federated_user(user.clone(), false, &link(&user.id, "c")).await.unwrap();
+        let unlink = |provider: &'static str, keep| t.store.unlink_identity(&user.id, provider, keep);
+        assert_eq!(unlink("corp", true).await.unwrap(), Unlinked::LastWayIn, "no password, one link");
+        assert_eq!(t.store.identities_of(&user.id).await.unwrap().len(), 1, "kept");
+        assert_eq!(unlink("other", true).await.unwrap(), Unlinked::NotLinked);
+        // With a link at another provider, one may go.
+        t.store
+            .link_identity(&FederatedIdentity { provider_id: "other".into(), ..link(&user.id, "c2") })
+            .await
+            .unwrap();
+        assert_eq!(unlink("corp", true).await.unwrap(), Unlinked::Removed);
+        assert_eq!(unlink("other", true).await.unwrap(), Unlinked::LastWayIn);
+        // An operator may strand the account.
+        assert_eq!(unlink("other", false).await.unwrap(), Unlinked::Removed);
+        assert!(t.store.identities_of(&user.id).await.unwrap().is_empty());
+        assert_eq!(t.store.unlink_identity(&UserId::generate(), "corp", false).await.unwrap(), Unlinked::NotLinked);
+        // With a password, the only link may go.
+        let alice = t.add_user("alice").await;
+        t.store.link_identity(&link(&alice, "a")).await.unwrap();
+        assert_eq!(t.store.unlink_identity(&alice, "corp", true).await.unwrap(), Unlinked::Removed);
+        assert!(t.store.linked_user("corp", "a", 1).await.unwrap().is_none());
+    }
+
+    both_backends!(
+        links_find_their_user_once_each,
+        a_federated_user_is_created_with_its_link_or_not_at_all,
+        the_last_way_in_is_kept_unless_told_otherwise
+    );
 }
