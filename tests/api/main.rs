@@ -17,6 +17,7 @@ mod dpop;
 mod federation;
 mod health;
 mod hostile;
+mod interop_python;
 mod jwks;
 mod keys;
 mod lifecycle;
