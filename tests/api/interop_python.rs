@@ -206,6 +206,28 @@ both_backends!(
     }
 );
 
+// A public client: Authlib authenticates it as `none` (client_id in the body) at the token and revocation
+// endpoints. Revoking its refresh token ends the family.
+both_backends!(authlib_public_client_refreshes_and_revokes_its_refresh_token, async |app| {
+    let alice = add_alice(&app);
+    let client = add_client(&app, &["--public"]);
+    let id = str_of(&client, "client_id");
+    let vars =
+        [("TESSERA_ISSUER", app.address.as_str()), ("TESSERA_CLIENT_ID", id), ("TESSERA_REDIRECT_URI", REDIRECT)];
+    let mut rp = PythonRp::start("public_client", &vars);
+    play_browser(&app, &mut rp).await;
+    let out = rp.result().await;
+    assert_eq!(out["auth_methods"], serde_json::json!(["none", "none"]));
+    assert_eq!(out["id_token"]["sub"], str_of(&alice, "id"));
+    let refresh = out["refresh_tokens"].as_array().unwrap();
+    assert_ne!(refresh[0], refresh[1], "a refresh rotates the refresh token");
+    assert_eq!(out["revocation_status"], 200);
+    assert_eq!(out["refresh_after_revocation"], "invalid_grant", "{out}");
+    // The server agrees, asked directly: the family's access token is refused too.
+    let r = app.api_client.get(app.url("/userinfo")).bearer_auth(str_of(&out, "access_token")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the revoked family's access token");
+});
+
 // Scenario 2: client_credentials with Authlib's PrivateKeyJWT (a kid-less RS256 assertion for the token
 // endpoint, one hour long) against a key registered through the CLI, and with client_secret_post.
 both_backends!(authlib_client_credentials_with_private_key_jwt_and_client_secret_post, async |app| {

@@ -204,6 +204,42 @@ def code_flow():
     }
 
 
+def public_client():
+    """A public client (no secret, token_endpoint_auth_method none): code + PKCE, the ID token, a refresh, then
+    the refresh token revoked by the client itself."""
+    issuer, client_id = env("TESSERA_ISSUER"), env("TESSERA_CLIENT_ID")
+    meta = discover(issuer)
+    jwks = key_set(meta)
+    session = OAuth2Session(
+        client_id,
+        scope="openid",
+        redirect_uri=env("TESSERA_REDIRECT_URI"),
+        code_challenge_method="S256",
+        default_timeout=TIMEOUT,
+    )
+    verifier, nonce = generate_token(64), generate_token(20)
+    url, state = session.create_authorization_url(
+        meta["authorization_endpoint"], code_verifier=verifier, nonce=nonce
+    )
+    token = session.fetch_token(
+        meta["token_endpoint"], authorization_response=read_callback(url), state=state, code_verifier=verifier
+    )
+    id_claims, _ = validate_id_token(meta, jwks, client_id, token, nonce)
+    rotated = session.refresh_token(meta["token_endpoint"])
+    revoked = session.revoke_token(
+        meta["revocation_endpoint"], token=rotated["refresh_token"], token_type_hint="refresh_token"
+    )
+    after = oauth_error(lambda: session.refresh_token(meta["token_endpoint"]))
+    return {
+        "auth_methods": [session.token_endpoint_auth_method, session.revocation_endpoint_auth_method],
+        "id_token": id_claims,
+        "refresh_tokens": [token["refresh_token"], rotated["refresh_token"]],
+        "access_token": rotated["access_token"],
+        "revocation_status": revoked.status_code,
+        "refresh_after_revocation": after,
+    }
+
+
 def client_credentials():
     """Scenario 2: client_credentials with private_key_jwt (Authlib's PrivateKeyJWT) and client_secret_post."""
     meta = discover(env("TESSERA_ISSUER"))
@@ -334,6 +370,7 @@ def prompt_none():
 
 SCENARIOS = {
     "code_flow": code_flow,
+    "public_client": public_client,
     "client_credentials": client_credentials,
     "errors": errors,
     "prompt_none": prompt_none,
