@@ -167,9 +167,10 @@ def code_flow():
     first_refresh = token["refresh_token"]
     rotated = session.refresh_token(meta["token_endpoint"])
     second_refresh = rotated["refresh_token"]
-    introspect = lambda t, hint: session.introspect_token(  # noqa: E731
-        meta["introspection_endpoint"], token=t, token_type_hint=hint
-    ).json()
+
+    def introspect(t, hint):
+        return session.introspect_token(meta["introspection_endpoint"], token=t, token_type_hint=hint).json()
+
     active_before = introspect(rotated["access_token"], "access_token")
     refresh_active_before = introspect(second_refresh, "refresh_token")
     revoked = session.revoke_token(
