@@ -7,6 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/services.sh
 scripts/npm-ci.sh tests/browser tests/interop/node
+tests/interop/python/install.sh
 export TESSERA_TEST_POSTGRES_URL="${TESSERA_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
 export TESSERA_TEST_REDIS_URL="${TESSERA_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 exec cargo test --all-targets "$@"

@@ -19,6 +19,7 @@ mod federation_links;
 mod health;
 mod hostile;
 mod interop_node;
+mod interop_python;
 mod jwks;
 mod keys;
 mod lifecycle;
