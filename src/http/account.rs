@@ -1,10 +1,10 @@
 //! `GET /account` (the signed-in user's sessions, connected apps and linked upstream sign-ins) and its forms,
 //! `POST /account/sessions/revoke`, `POST /account/apps/revoke` and `POST /account/identities/unlink`; a GET of
-//! any of them sends the browser to the page. Without a session the browser is sent to sign in, and back here afterwards. The forms carry a CSRF
-//! token bound to the session cookie and must come from our own page (`Origin`, `Sec-Fetch-Site`); after
-//! success the browser is sent back to the page (303), whose query says what was done (`done=session`,
-//! `done=app&client_id=…`, `done=identity&provider=…`) so the page can say so. An unlink that would leave the
-//! user no way to sign in is refused with the page and a message.
+//! any of them sends the browser to the page. Without a session the browser is sent to sign in, and back here
+//! afterwards. The forms carry a CSRF token bound to the session cookie and must come from our own page
+//! (`Origin`, `Sec-Fetch-Site`); after success the browser is sent back to the page (303), whose query says what
+//! was done (`done=session`, `done=app&client_id=…`, `done=identity&provider=…`) so the page can say so. An
+//! unlink that would leave the user no way to sign in is refused with the page and a message.
 use super::interaction_pages::{forbidden, from_another_origin, from_our_origin};
 use super::login::RETURN_TO_ACCOUNT;
 use super::meta::request_meta;
