@@ -5,17 +5,12 @@
 //! itself. The packages come from `scripts/npm-ci.sh` (which `scripts/test.sh` runs); without them
 //! these tests fail.
 use crate::helpers::TestApp;
-use crate::signin::{add_alice, add_client, browse, introspect_basic, query_of, token_basic, REDIRECT};
+use crate::interop::ScriptRp;
+use crate::signin::{add_alice, add_client, introspect_basic, query_of, token_basic, REDIRECT};
 use reqwest::StatusCode;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::time::Duration;
-use tokio::sync::mpsc;
-
-/// How long one line of the script may take: discovery and a few requests to a local server.
-const LINE_LIMIT: Duration = Duration::from_secs(30);
+use std::process::Command;
 
 fn node_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/node")
@@ -26,109 +21,22 @@ fn no_grace(raw: &mut tessera::config::RawSettings) {
     raw.tokens.refresh_grace_seconds = 0;
 }
 
-/// A running `node rp.mjs`: its stdout as lines (read on a thread, so the server's runtime is never blocked), its
-/// stdin, and its stderr collected for failure messages.
-struct Rp {
-    scenario: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::UnboundedReceiver<String>,
-    stderr: Option<std::thread::JoinHandle<String>>,
-}
-
-impl Rp {
-    /// Starts `scenario` with the issuer of `app` and `vars` in its environment.
-    fn start(app: &TestApp, scenario: &str, vars: &[(&str, &str)]) -> Rp {
-        let dir = node_dir();
-        assert!(
-            dir.join("node_modules/openid-client/package.json").is_file(),
-            "the node packages of the interop tests are not installed: run scripts/npm-ci.sh tests/interop/node \
-             (scripts/test.sh does)"
-        );
-        let mut cmd = Command::new("node");
-        cmd.arg("rp.mjs")
-            .arg(scenario)
-            .current_dir(&dir)
-            .env("TESSERA_ISSUER", &app.address)
-            .env("REDIRECT_URI", REDIRECT)
-            .envs(vars.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child =
-            cmd.spawn().unwrap_or_else(|e| panic!("starting node (run scripts/npm-ci.sh tests/interop/node): {e}"));
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, lines) = mpsc::unbounded_channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut stderr = child.stderr.take().expect("stderr is piped");
-        let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        });
-        Rp { scenario: scenario.to_owned(), stdin: child.stdin.take(), child, lines, stderr: Some(stderr) }
-    }
-
-    /// The next line the script prints; fails with its stderr when it ends or stalls first.
-    async fn line(&mut self) -> String {
-        match tokio::time::timeout(LINE_LIMIT, self.lines.recv()).await {
-            Ok(Some(line)) => line,
-            Ok(None) => self.fail("ended without the expected line"),
-            Err(_) => self.fail(&format!("printed nothing for {LINE_LIMIT:?}")),
-        }
-    }
-
-    /// Plays the browser for the authorization URL the script prints (sign-in and consent as alice) and gives
-    /// the script the URL it was sent back to; returns that URL.
-    async fn authorize(&mut self, app: &TestApp) -> String {
-        let url = self.line().await;
-        assert!(
-            url.starts_with(&format!("{}/authorize?", app.address)),
-            "{}: not an authorization URL: {url}",
-            self.scenario
-        );
-        let back = browse(app, &url, Some("allow")).await;
-        assert!(back.starts_with(REDIRECT), "{back}");
-        let stdin = self.stdin.as_mut().expect("stdin is still open");
-        stdin.write_all(format!("{back}\n").as_bytes()).expect("writing to the script's stdin");
-        stdin.flush().expect("flushing the script's stdin");
-        back
-    }
-
-    /// The JSON line the script ends with, after checking it exited successfully.
-    async fn result(mut self) -> Value {
-        let line = self.line().await;
-        drop(self.stdin.take());
-        let status = tokio::task::block_in_place(|| self.child.wait()).expect("waiting for node");
-        if !status.success() {
-            self.fail(&format!("exited with {status}"));
-        }
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {line}", self.scenario))
-    }
-
-    fn fail(&mut self, what: &str) -> ! {
-        let _ = self.child.kill();
-        let _ = tokio::task::block_in_place(|| self.child.wait());
-        let stderr = self.stderr.take().and_then(|h| h.join().ok()).unwrap_or_default();
-        panic!("node rp.mjs {} {what}\nstderr:\n{stderr}", self.scenario)
-    }
-}
-
-/// A test that fails half-way leaves no script behind.
-impl Drop for Rp {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// Starts `node rp.mjs <scenario>` with the issuer of `app` and `vars` in its environment.
+fn start(app: &TestApp, scenario: &str, vars: &[(&str, &str)]) -> ScriptRp {
+    let dir = node_dir();
+    let install = "run scripts/npm-ci.sh tests/interop/node (scripts/test.sh does)";
+    assert!(
+        dir.join("node_modules/openid-client/package.json").is_file(),
+        "the node packages of the interop tests are not installed: {install}"
+    );
+    let mut cmd = Command::new("node");
+    cmd.arg("rp.mjs")
+        .arg(scenario)
+        .current_dir(&dir)
+        .env("TESSERA_ISSUER", &app.address)
+        .env("REDIRECT_URI", REDIRECT)
+        .envs(vars.iter().copied());
+    ScriptRp::start(format!("node rp.mjs {scenario}"), cmd, install)
 }
 
 fn id_of(v: &Value) -> &str {
@@ -152,7 +60,7 @@ async fn confidential_flow(app: &TestApp, auth_method: &str) {
     let client = add_client(app, &["--auth-method", auth_method]);
     let (id, secret) = (id_of(&client), client["client_secret"].as_str().expect("a secret"));
     let mut rp =
-        Rp::start(app, "confidential", &[("CLIENT_ID", id), ("CLIENT_SECRET", secret), ("AUTH_METHOD", auth_method)]);
+        start(app, "confidential", &[("CLIENT_ID", id), ("CLIENT_SECRET", secret), ("AUTH_METHOD", auth_method)]);
     let back = rp.authorize(app).await;
     assert_eq!(query_of(&back).get("iss"), Some(&app.address), "RFC 9207 iss, which the library checks");
     let out = rp.result().await;
@@ -218,7 +126,7 @@ both_backends!(a_public_client_pushes_its_request_and_binds_its_tokens_with_dpop
     let alice = add_alice(&app);
     let client = add_client(&app, &["--public"]);
     let id = id_of(&client);
-    let mut rp = Rp::start(&app, "public-dpop", &[("CLIENT_ID", id), ("AUTH_METHOD", "none")]);
+    let mut rp = start(&app, "public-dpop", &[("CLIENT_ID", id), ("AUTH_METHOD", "none")]);
     let back = rp.authorize(&app).await;
     assert!(query_of(&back).contains_key("code"), "{back}");
     let out = rp.result().await;
@@ -246,7 +154,7 @@ both_backends!(a_public_client_pushes_its_request_and_binds_its_tokens_with_dpop
 both_backends!(a_service_client_gets_a_token_with_client_credentials, async |app| {
     let client = add_client(&app, &["--grant-type", "client_credentials"]);
     let (id, secret) = (id_of(&client), client["client_secret"].as_str().expect("a secret"));
-    let rp = Rp::start(
+    let rp = start(
         &app,
         "client-credentials",
         &[("CLIENT_ID", id), ("CLIENT_SECRET", secret), ("AUTH_METHOD", "client_secret_basic")],
@@ -267,7 +175,7 @@ both_backends!(a_relying_party_registers_itself_and_signs_in, async |app| {
     // under both.
     let issued = app.cli_json(&["registration", "token", "--expires-in", "1h"], None);
     let token = issued["token"].as_str().expect("an initial access token");
-    let mut rp = Rp::start(&app, "register", &[("INITIAL_ACCESS_TOKEN", token)]);
+    let mut rp = start(&app, "register", &[("INITIAL_ACCESS_TOKEN", token)]);
     rp.authorize(&app).await;
     let out = rp.result().await;
 

@@ -3,137 +3,38 @@
 //! plays the user's browser and checks what the script reports against the server itself. The script runs in the
 //! venv that `tests/interop/python/install.sh` makes (`scripts/test.sh` runs it); without it these tests fail.
 use crate::clients::{jwks_of, rsa_key};
-use crate::helpers::TestApp;
-use crate::signin::{
-    add_alice, add_client, browse, introspect_basic, query_of, token_basic, without_cookies, REDIRECT,
-};
+use crate::interop::ScriptRp;
+use crate::signin::{add_alice, add_client, introspect_basic, query_of, token_basic, without_cookies, REDIRECT};
 use reqwest::StatusCode;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::time::Duration;
-use tokio::sync::mpsc;
-
-/// How long one line of the script may take: Python starts in well under a second, and each flow is a few
-/// requests to a loopback server.
-const LINE_TIMEOUT: Duration = Duration::from_secs(30);
+use std::process::Command;
 
 fn python_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/python")
 }
 
-/// `rp.py <scenario>` running under the venv's Python, its stdout read line by line.
-struct PythonRp {
-    scenario: &'static str,
-    child: Child,
-    stdin: ChildStdin,
-    lines: mpsc::UnboundedReceiver<String>,
-    stderr: Option<std::thread::JoinHandle<String>>,
-}
-
-impl PythonRp {
-    /// Starts the script with a clean environment but `PATH`, `HOME` and `vars`.
-    fn start(scenario: &'static str, vars: &[(&str, &str)]) -> Self {
-        let dir = python_dir();
-        let python = dir.join(".venv/bin/python");
-        assert!(
-            python.exists(),
-            "{} is missing: run tests/interop/python/install.sh (scripts/test.sh does) to install Authlib",
-            python.display()
-        );
-        let mut cmd = Command::new(&python);
-        cmd.arg(dir.join("rp.py")).arg(scenario).current_dir(&dir).env_clear();
-        for var in ["PATH", "HOME"] {
-            if let Some(v) = std::env::var_os(var) {
-                cmd.env(var, v);
-            }
-        }
-        // The issuer is loopback http: Authlib's metadata validators want https unless told otherwise.
-        cmd.env("AUTHLIB_INSECURE_TRANSPORT", "1").env("PYTHONDONTWRITEBYTECODE", "1");
-        cmd.envs(vars.iter().copied());
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", python.display()));
-        let stdin = child.stdin.take().expect("stdin is piped");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut stderr = child.stderr.take().expect("stderr is piped");
-        let (tx, lines) = mpsc::unbounded_channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        });
-        PythonRp { scenario, child, stdin, lines, stderr: Some(stderr) }
-    }
-
-    /// The next line the script prints; fails the test, with the script's stderr, when none comes.
-    async fn line(&mut self) -> String {
-        match tokio::time::timeout(LINE_TIMEOUT, self.lines.recv()).await {
-            Ok(Some(line)) => line,
-            Ok(None) => self.fail("ended without the expected line"),
-            Err(_) => self.fail(&format!("printed nothing for {LINE_TIMEOUT:?}")),
+/// Starts `rp.py <scenario>` under the venv's Python with a clean environment but `PATH`, `HOME` and `vars`.
+fn start(scenario: &str, vars: &[(&str, &str)]) -> ScriptRp {
+    let dir = python_dir();
+    let python = dir.join(".venv/bin/python");
+    let install = "run tests/interop/python/install.sh (scripts/test.sh does) to install Authlib";
+    assert!(python.exists(), "{} is missing: {install}", python.display());
+    let mut cmd = Command::new(&python);
+    cmd.arg(dir.join("rp.py")).arg(scenario).current_dir(&dir).env_clear();
+    for var in ["PATH", "HOME"] {
+        if let Some(v) = std::env::var_os(var) {
+            cmd.env(var, v);
         }
     }
-
-    /// Writes one line to the script's stdin.
-    fn send(&mut self, line: &str) {
-        writeln!(self.stdin, "{line}").and_then(|()| self.stdin.flush()).expect("writing to rp.py");
-    }
-
-    /// The JSON object the script ends with, once it has exited successfully.
-    async fn result(mut self) -> Value {
-        let line = self.line().await;
-        let value =
-            serde_json::from_str(&line).unwrap_or_else(|e| self.fail(&format!("printed no JSON ({e}): {line}")));
-        for _ in 0..100 {
-            match self.child.try_wait().expect("polling rp.py") {
-                Some(status) if status.success() => return value,
-                Some(status) => self.fail(&format!("exited with {status}")),
-                None => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-        self.fail("did not exit after its result")
-    }
-
-    fn fail(&mut self, what: &str) -> ! {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let stderr = self.stderr.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-        panic!("rp.py {} {what}\nstderr:\n{stderr}", self.scenario)
-    }
-}
-
-impl Drop for PythonRp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    // The issuer is loopback http: Authlib's metadata validators want https unless told otherwise.
+    cmd.env("AUTHLIB_INSECURE_TRANSPORT", "1").env("PYTHONDONTWRITEBYTECODE", "1");
+    cmd.envs(vars.iter().copied());
+    ScriptRp::start(format!("rp.py {scenario}"), cmd, install)
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_else(|| panic!("no string {key} in {v}"))
-}
-
-/// The user's part of an authorization: the test follows the URL the script printed as the browser (sign-in,
-/// consent) and hands the script the URL it was sent back to.
-async fn play_browser(app: &TestApp, rp: &mut PythonRp) -> String {
-    let url = rp.line().await;
-    assert!(url.starts_with(&format!("{}/authorize?", app.address)), "not an authorization URL: {url}");
-    let back = browse(app, &url, Some("allow")).await;
-    rp.send(&back);
-    back
 }
 
 // Scenario 1: a confidential client (client_secret_basic) through code + PKCE + state + nonce, the ID token and
@@ -148,7 +49,7 @@ both_backends!(
         let alice = add_alice(&app);
         let client = add_client(&app, &[]);
         let (id, secret) = (str_of(&client, "client_id"), str_of(&client, "client_secret"));
-        let mut rp = PythonRp::start(
+        let mut rp = start(
             "code_flow",
             &[
                 ("TESSERA_ISSUER", &app.address),
@@ -157,7 +58,7 @@ both_backends!(
                 ("TESSERA_REDIRECT_URI", REDIRECT),
             ],
         );
-        let back = play_browser(&app, &mut rp).await;
+        let back = rp.authorize(&app).await;
         let out = rp.result().await;
 
         // What came back to the redirect URI, and what Authlib made of it.
@@ -214,8 +115,8 @@ both_backends!(authlib_public_client_refreshes_and_revokes_its_refresh_token, as
     let id = str_of(&client, "client_id");
     let vars =
         [("TESSERA_ISSUER", app.address.as_str()), ("TESSERA_CLIENT_ID", id), ("TESSERA_REDIRECT_URI", REDIRECT)];
-    let mut rp = PythonRp::start("public_client", &vars);
-    play_browser(&app, &mut rp).await;
+    let mut rp = start("public_client", &vars);
+    rp.authorize(&app).await;
     let out = rp.result().await;
     assert_eq!(out["auth_methods"], serde_json::json!(["none", "none"]));
     assert_eq!(out["id_token"]["sub"], str_of(&alice, "id"));
@@ -245,7 +146,7 @@ both_backends!(authlib_client_credentials_with_private_key_jwt_and_client_secret
     let post = service(&["--auth-method", "client_secret_post"]);
     let (jwt_id, post_id) = (str_of(&signed, "client_id"), str_of(&post, "client_id"));
     let post_secret = str_of(&post, "client_secret");
-    let rp = PythonRp::start(
+    let rp = start(
         "client_credentials",
         &[
             ("TESSERA_ISSUER", &app.address),
@@ -293,7 +194,7 @@ both_backends!(authlib_sees_rfc_shaped_errors, async |app| {
         ("TESSERA_CLIENT_SECRET", secret),
         ("TESSERA_REDIRECT_URI", REDIRECT),
     ];
-    let out = PythonRp::start("errors", &vars).result().await;
+    let out = start("errors", &vars).result().await;
     assert_eq!(out["wrong_secret"], serde_json::json!({ "error": "invalid_client", "status": 401 }), "{out}");
     assert_eq!(out["bad_code"], serde_json::json!({ "error": "invalid_grant", "status": 400 }), "{out}");
     // The same wrong secret, asked directly: a 401 with the Basic challenge (RFC 6749 §5.2).
@@ -311,7 +212,7 @@ both_backends!(authlib_sees_rfc_shaped_errors, async |app| {
     assert!(challenge.as_deref().is_some_and(|c| c.starts_with("Basic")), "{challenge:?}");
 
     // prompt=none from a browser with no session: login_required, back at the redirect URI.
-    let mut rp = PythonRp::start("prompt_none", &vars);
+    let mut rp = start("prompt_none", &vars);
     let url = rp.line().await;
     let r = without_cookies().get(&url).send().await.unwrap();
     assert!(r.status().is_redirection(), "{}", r.status());

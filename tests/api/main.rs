@@ -18,6 +18,7 @@ mod federation;
 mod federation_links;
 mod health;
 mod hostile;
+mod interop;
 mod interop_node;
 mod interop_python;
 mod jwks;
