@@ -2,7 +2,9 @@
 # Brings up what the tests need on this machine, and only what is missing:
 #   - PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth over TCP),
 #   - Redis on 127.0.0.1:6379,
-#   - build prerequisites (pkg-config, libssl-dev, libpq-dev, libsqlite3-dev) and Debian chromium.
+#   - build prerequisites (pkg-config, libssl-dev, libpq-dev, libsqlite3-dev), Debian chromium, and node, npm and
+#     Python's venv for the browser and interoperability tests' packages (scripts/npm-ci.sh,
+#     tests/interop/python/install.sh).
 # Idempotent and quick when everything is already there. Installs with apt-get (Debian); needs root (or sudo)
 # only when something must be installed or started.
 set -euo pipefail
@@ -62,13 +64,16 @@ wait_for() {
 pg_ready() { pg_isready -q -t 5 -h "$PG_HOST" -p "$PG_PORT"; }
 redis_ready() { [ "$(timeout 5 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
 
-# --- packages: build prerequisites, the browser for the page tests, servers that are neither running nor installed --
+# --- packages: build prerequisites, the browser and script runtimes of the tests, servers not there -------------
 missing=()
 for pkg in pkg-config libssl-dev libpq-dev libsqlite3-dev; do
   installed "$pkg" || missing+=("$pkg")
 done
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+{ command -v node && command -v npm; } >/dev/null 2>&1 || missing+=(nodejs npm)
+# `venv` alone is not enough: Debian's python3 lacks ensurepip, which venv needs for pip, until python3-venv.
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3 python3-venv)
 pg_fresh=0
 if ! pg_ready && ! { command -v pg_ctlcluster && compgen -G '/usr/lib/postgresql/*/bin/postgres'; } >/dev/null 2>&1; then
   missing+=(postgresql)
