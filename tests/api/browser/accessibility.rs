@@ -102,18 +102,8 @@ async fn every_page_passes_the_accessibility_checks() {
     assert_accessible(&browser, &axe, "the account page").await;
 
     // The device flow's pages: the code, the approval, the end.
-    let grant = "urn:ietf:params:oauth:grant-type:device_code";
-    let tv = app.cli_json(&["clients", "add", "--name", "Living room TV", "--grant-type", grant, "--public"], None);
-    let auth: Value = app
-        .api_client
-        .post(app.url("/device_authorization"))
-        .form(&[("client_id", tv["client_id"].as_str().unwrap()), ("scope", "openid")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tv = crate::device::add_device_client(&app, true);
+    let (_, auth) = crate::device::authorize_device(&app, &tv, "openid").await;
     browser.goto(&app.url("/device")).await;
     assert_accessible(&browser, &axe, "the device code page").await;
     browser.find("input#user_code").await.send_keys(auth["user_code"].as_str().unwrap()).await;
