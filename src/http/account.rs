@@ -46,20 +46,26 @@ async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<(String, Signe
 
 /// What a form just did, carried to the page in the query of the redirect after it (a cookie would outlive
 /// the page it is meant for, or show on another tab's).
-enum Done {
+pub(super) enum Done {
     /// Another session of the user ended (or had ended already).
     Session,
     /// The user withdrew an app's access.
     App(ClientId),
+    /// Two-step verification was turned on.
+    OtpOn,
+    /// Two-step verification was turned off.
+    OtpOff,
 }
 
 impl Done {
     /// The page's address saying this was done.
-    fn location(&self) -> String {
+    pub(super) fn location(&self) -> String {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         match self {
             Self::Session => query.append_pair("done", "session"),
             Self::App(client_id) => query.append_pair("done", "app").append_pair("client_id", client_id.as_str()),
+            Self::OtpOn => query.append_pair("done", "otp-on"),
+            Self::OtpOff => query.append_pair("done", "otp-off"),
         };
         format!("{}?{}", paths::ACCOUNT, query.finish())
     }
@@ -70,6 +76,8 @@ impl Done {
         match q.get("done")? {
             "session" => Some(Self::Session),
             "app" => ClientId::parse(q.get("client_id")?).ok().map(Self::App),
+            "otp-on" => Some(Self::OtpOn),
+            "otp-off" => Some(Self::OtpOff),
             _ => None,
         }
     }
@@ -79,6 +87,8 @@ impl Done {
 async fn notice(state: &AppState, overview: &AccountOverview, done: Done) -> Option<String> {
     match done {
         Done::Session => Some("Signed out of that session.".to_owned()),
+        Done::OtpOn => Some("Two-step verification is on.".to_owned()),
+        Done::OtpOff => Some("Two-step verification is off.".to_owned()),
         Done::App(client_id) => match state.provider.withdrawn_app_name(overview, &client_id).await {
             Ok(name) => name.map(|n| format!("Access removed for {n}.")),
             // The withdrawal is done: failing to name it must not hide the page.
@@ -101,14 +111,24 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Ok(o) => o,
         Err(e) => return error_page(&req, &e),
     };
+    let otp_enabled = match state.provider.otp_enabled(&signed_in.user.id).await {
+        Ok(on) => on,
+        Err(e) => return error_page(&req, &e),
+    };
     let notice = match Done::from_query(&req) {
         Some(done) => notice(&state, &overview, done).await,
         None => None,
     };
-    page(StatusCode::OK, view(&signed_in, overview, account_csrf(&cookie), notice).render())
+    page(StatusCode::OK, view(&signed_in, overview, account_csrf(&cookie), otp_enabled, notice).render())
 }
 
-fn view(signed_in: &SignedIn, overview: AccountOverview, csrf: String, notice: Option<String>) -> AccountPage {
+fn view(
+    signed_in: &SignedIn,
+    overview: AccountOverview,
+    csrf: String,
+    otp_enabled: bool,
+    notice: Option<String>,
+) -> AccountPage {
     let sessions = overview
         .sessions
         .into_iter()
@@ -141,12 +161,12 @@ fn view(signed_in: &SignedIn, overview: AccountOverview, csrf: String, notice: O
             since: utc_time(a.grant.since),
         })
         .collect();
-    AccountPage { username: signed_in.user.username.as_str().to_owned(), notice, csrf, sessions, apps }
+    AccountPage { username: signed_in.user.username.as_str().to_owned(), notice, csrf, otp_enabled, sessions, apps }
 }
 
 /// A posted account form: parsed, from our own page, of a signed-in session, with that session's CSRF token.
 #[allow(clippy::result_large_err)]
-async fn checked(
+pub(super) async fn checked(
     req: &HttpRequest,
     state: &AppState,
     body: form::Body,
