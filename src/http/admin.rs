@@ -33,6 +33,8 @@ pub const USERS: &str = "/admin/api/users";
 pub const USER: &str = "/admin/api/users/{user_id}";
 /// Sign a user out everywhere.
 pub const USER_REVOKE: &str = "/admin/api/users/{user_id}/revoke";
+/// A user's two-step verification: turned off (reset) by `DELETE`.
+pub const USER_OTP: &str = "/admin/api/users/{user_id}/otp";
 /// The audit trail (`?user=&client=&since=&limit=`).
 pub const AUDIT: &str = "/admin/api/audit";
 
@@ -51,6 +53,7 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("PATCH", USER),
     ("DELETE", USER),
     ("POST", USER_REVOKE),
+    ("DELETE", USER_OTP),
     ("GET", AUDIT),
 ];
 
@@ -73,6 +76,7 @@ fn route(route: Route, method: &str, path: &str) -> Option<Route> {
         ("PATCH", USER) => route.to(update_user),
         ("DELETE", USER) => route.to(delete_user),
         ("POST", USER_REVOKE) => route.to(revoke_user),
+        ("DELETE", USER_OTP) => route.to(reset_user_otp),
         ("GET", AUDIT) => route.to(audit),
         _ => return None,
     })
@@ -310,6 +314,16 @@ pub async fn delete_user(req: HttpRequest, path: web::Path<String>, state: web::
     let meta = request_meta(&req, &state);
     admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
         p.admin_delete_user(&caller, &path, &meta, now).await.map(|()| Value::Null)
+    })
+    .await
+}
+
+/// `DELETE /admin/api/users/{user_id}/otp`: 204.
+#[tracing::instrument(name = "admin_reset_user_otp", skip_all, fields(admin_client = Empty))]
+pub async fn reset_user_otp(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    let meta = request_meta(&req, &state);
+    admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
+        p.admin_reset_otp(&caller, &path, &meta, now).await.map(|()| Value::Null)
     })
     .await
 }

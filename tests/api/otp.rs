@@ -4,7 +4,9 @@
 use crate::account::other_browser;
 use crate::device::{add_device_client, authorize_device};
 use crate::helpers::*;
-use crate::signin::{add_alice, add_client, auth_url, hidden, location, pkce_pair, query_of, redeem_code, PASSWORD};
+use crate::signin::{
+    add_alice, add_client, auth_url, hidden, location, pkce_pair, query_of, redeem_code, token_basic, PASSWORD,
+};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use reqwest::StatusCode;
@@ -274,7 +276,7 @@ both_backends!(
     }
 );
 
-both_backends!(turning_it_off_needs_a_current_code_and_operators_can_reset_it, async |app| {
+both_backends!(turning_it_off_needs_a_current_code, async |app| {
     let alice = add_alice(&app);
     let alice_id = alice["id"].as_str().unwrap();
     let otp = enrol(&app).await;
@@ -295,4 +297,47 @@ both_backends!(turning_it_off_needs_a_current_code_and_operators_can_reset_it, a
     // Password alone signs in again.
     let b = other_browser();
     crate::account::sign_in_to_account(&app, &b).await;
+});
+
+/// `method path` on the admin API with a fresh `tessera:admin` token: the status and the JSON body, if any.
+async fn admin_call(app: &TestApp, method: reqwest::Method, path: &str) -> (StatusCode, Value) {
+    let c = app.cli_json(&["clients", "add", "--name", "Admin", "--admin"], None);
+    let (id, secret) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap());
+    let (_, token) =
+        token_basic(app, id, secret, &[("grant_type", "client_credentials"), ("scope", "tessera:admin")]).await;
+    let r = app.api_client.request(method, app.url(path)).bearer_auth(token["access_token"].as_str().unwrap());
+    let r = r.send().await.unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+}
+
+both_backends!(operators_turn_it_off_for_a_user_who_lost_their_phone, async |app| {
+    let alice = add_alice(&app);
+    let alice_id = alice["id"].as_str().unwrap();
+    assert_eq!(alice["otp_enabled"], false);
+    enrol(&app).await;
+    let listed = app.cli_json(&["users", "list"], None);
+    assert_eq!(listed["users"][0]["otp_enabled"], true, "{listed}");
+    let user_path = format!("/admin/api/users/{alice_id}");
+    let (status, user) = admin_call(&app, reqwest::Method::GET, &user_path).await;
+    assert_eq!((status, &user["otp_enabled"]), (StatusCode::OK, &Value::Bool(true)), "{user}");
+    let (_, users) = admin_call(&app, reqwest::Method::GET, "/admin/api/users").await;
+    assert_eq!(users["items"][0]["otp_enabled"], true, "{users}");
+
+    let unknown = format!("/admin/api/users/{}/otp", tessera::domain::UserId::generate());
+    assert_eq!(admin_call(&app, reqwest::Method::DELETE, &unknown).await.0, StatusCode::NOT_FOUND);
+    let (status, body) = admin_call(&app, reqwest::Method::DELETE, &format!("{user_path}/otp")).await;
+    assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
+    assert_eq!(admin_call(&app, reqwest::Method::GET, &user_path).await.1["otp_enabled"], false);
+    // The password alone signs in again.
+    crate::account::sign_in_to_account(&app, &other_browser()).await;
+
+    enrol(&app).await;
+    let reset = app.cli_json(&["users", "reset-otp", "alice"], None);
+    assert_eq!(reset["was_enabled"], true, "{reset}");
+    assert_eq!(app.cli_json(&["users", "reset-otp", "alice"], None)["was_enabled"], false);
+    crate::account::sign_in_to_account(&app, &other_browser()).await;
+    assert_eq!(audit_reasons(&app, alice_id, "otp_disabled"), ["cli_reset", "admin_reset"]);
+    assert_failure(&app.cli(&["users", "reset-otp", "nobody"], None), &["users", "reset-otp", "nobody"]);
 });
