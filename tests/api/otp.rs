@@ -18,7 +18,7 @@ async fn post(app: &TestApp, b: &reqwest::Client, path: &str, form: &[(&str, &st
 }
 
 /// Base32 (RFC 4648) without padding, spaces ignored.
-fn base32_decode(text: &str) -> Vec<u8> {
+pub(crate) fn base32_decode(text: &str) -> Vec<u8> {
     const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let (mut out, mut buffer, mut bits) = (Vec::new(), 0u32, 0u32);
     for c in text.chars().filter(|c| !c.is_whitespace()) {
