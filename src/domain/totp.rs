@@ -129,6 +129,48 @@ pub fn verify(secret: &TotpSecret, code: &TotpCode, now: i64, last_step: Option<
     matched
 }
 
+/// How many recovery codes a user gets when turning TOTP on.
+pub const RECOVERY_CODES: usize = 10;
+
+/// A one-time recovery code, usable in place of a TOTP code: 80 random bits as 16 lowercase base32 characters,
+/// shown as `xxxx-xxxx-xxxx-xxxx`. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RecoveryCode(String);
+
+impl std::fmt::Debug for RecoveryCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecoveryCode").finish_non_exhaustive()
+    }
+}
+
+impl RecoveryCode {
+    /// A new random code.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 10];
+        super::secret::fill_random(&mut bytes);
+        Self(base32(&bytes).to_ascii_lowercase())
+    }
+
+    /// A code as typed: hyphens, spaces and letter case aside; `None` unless it has the form of one.
+    pub fn parse(typed: &str) -> Option<Self> {
+        let plain: String =
+            typed.chars().filter(|c| !c.is_whitespace() && *c != '-').map(|c| c.to_ascii_lowercase()).collect();
+        let form = plain.len() == 16 && plain.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b));
+        form.then_some(Self(plain))
+    }
+
+    /// The normal form (what is hashed).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// As shown to the user: four groups of four.
+    pub fn grouped(&self) -> String {
+        let groups: Vec<&str> = self.0.as_bytes().chunks(4).filter_map(|c| std::str::from_utf8(c).ok()).collect();
+        groups.join("-")
+    }
+}
+
 /// Base32 (RFC 4648 §6) without padding.
 pub fn base32(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -227,6 +269,20 @@ mod tests {
         for bad in ["12345", "1234567", "12345a", "", "١٢٣٤٥٦"] {
             assert!(TotpCode::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn recovery_codes_are_read_back_as_shown_in_any_case() {
+        let code = RecoveryCode::generate();
+        let shown = code.grouped();
+        assert_eq!(shown.len(), 19);
+        assert_eq!(RecoveryCode::parse(&shown), Some(code.clone()));
+        assert_eq!(RecoveryCode::parse(&format!(" {} ", shown.to_uppercase())), Some(code.clone()));
+        assert_ne!(RecoveryCode::generate(), code);
+        for bad in ["123456", "abcd-efgh-ijkl-mno", "abcd-efgh-ijkl-mn01", ""] {
+            assert!(RecoveryCode::parse(bad).is_none(), "{bad}");
+        }
+        assert!(!format!("{code:?}").contains(code.as_str()));
     }
 
     #[test]

@@ -51,8 +51,6 @@ pub(super) enum Done {
     Session,
     /// The user withdrew an app's access.
     App(ClientId),
-    /// Two-step verification was turned on.
-    OtpOn,
     /// Two-step verification was turned off.
     OtpOff,
 }
@@ -64,7 +62,6 @@ impl Done {
         match self {
             Self::Session => query.append_pair("done", "session"),
             Self::App(client_id) => query.append_pair("done", "app").append_pair("client_id", client_id.as_str()),
-            Self::OtpOn => query.append_pair("done", "otp-on"),
             Self::OtpOff => query.append_pair("done", "otp-off"),
         };
         format!("{}?{}", paths::ACCOUNT, query.finish())
@@ -76,7 +73,6 @@ impl Done {
         match q.get("done")? {
             "session" => Some(Self::Session),
             "app" => ClientId::parse(q.get("client_id")?).ok().map(Self::App),
-            "otp-on" => Some(Self::OtpOn),
             "otp-off" => Some(Self::OtpOff),
             _ => None,
         }
@@ -87,7 +83,6 @@ impl Done {
 async fn notice(state: &AppState, overview: &AccountOverview, done: Done) -> Option<String> {
     match done {
         Done::Session => Some("Signed out of that session.".to_owned()),
-        Done::OtpOn => Some("Two-step verification is on.".to_owned()),
         Done::OtpOff => Some("Two-step verification is off.".to_owned()),
         Done::App(client_id) => match state.provider.withdrawn_app_name(overview, &client_id).await {
             Ok(name) => name.map(|n| format!("Access removed for {n}.")),

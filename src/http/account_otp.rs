@@ -1,12 +1,12 @@
 //! The account page's two-step verification forms: `POST /account/otp/setup` (a new secret, shown as a QR code
 //! and as text, kept server-side for the session until confirmed), `POST /account/otp/confirm` (a current code of
-//! it turns two-step verification on) and `POST /account/otp/disable` (a current code turns it off; wrong codes
+//! it turns two-step verification on, and the answer shows the recovery codes, this once) and `POST /account/otp/disable` (a current code turns it off; wrong codes
 //! count as failed sign-ins of the user, as at the sign-in's code step). A GET of any sends the browser to the
 //! account page. The forms are the account page's: CSRF token bound to the session cookie, our own origin.
 use super::account::{checked, Done};
 use super::meta::request_meta;
 use super::render::{error_page, message_page_with, page, see_other, wait_words};
-use super::views::{qr_svg, Link, OtpSetupPage};
+use super::views::{qr_svg, Link, OtpRecoveryPage, OtpSetupPage};
 use super::{form, throttle, AppState};
 use crate::oauth::account::account_csrf;
 use crate::oauth::discovery::paths;
@@ -52,8 +52,11 @@ pub async fn confirm(req: HttpRequest, body: form::Body, state: web::Data<AppSta
     let meta = request_meta(&req, &state);
     let typed = f.get("code").unwrap_or_default();
     match state.provider.confirm_otp_enrolment(&signed_in, typed, &meta, crate::domain::now()).await {
-        Ok(true) => see_other(&Done::OtpOn.location()),
-        Ok(false) => match state.provider.pending_otp_enrolment(&signed_in).await {
+        Ok(Some(codes)) => {
+            let view = OtpRecoveryPage { codes: codes.iter().map(|c| c.grouped()).collect() };
+            page(StatusCode::OK, view.render())
+        }
+        Ok(None) => match state.provider.pending_otp_enrolment(&signed_in).await {
             Ok(Some(enrolment)) => setup_page(
                 &req,
                 &cookie,
@@ -90,7 +93,7 @@ pub async fn disable(req: HttpRequest, body: form::Body, state: web::Data<AppSta
     };
     let meta = request_meta(&req, &state);
     match state.provider.disable_own_otp(&signed_in, f.get("code").unwrap_or_default(), &meta, now).await {
-        Ok(OtpCheck::Accepted) => {
+        Ok(OtpCheck::Accepted | OtpCheck::RecoveryCodeUsed) => {
             limits.sign_in_succeeded(attempt, &username, now).await;
             see_other(&Done::OtpOff.location())
         }

@@ -96,7 +96,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         }
     };
     let user_id = Some(step.user_id.as_str().to_owned());
-    if check != OtpCheck::Accepted {
+    if !check.is_accepted() {
         let details = json!({ "reason": check.as_str() });
         let facts = EventFacts { actor: None, user_id: user_id.clone(), client_id: client_id.clone(), details };
         state.provider.audit("login_failed", facts, &meta, now).await;
@@ -125,7 +125,9 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
                 }
             };
             limits.sign_in_succeeded(attempt, &username, now).await;
-            signed_in(&req, &state, target, &user, cookie, session, json!({}), now).await
+            let details =
+                if check == OtpCheck::RecoveryCodeUsed { json!({ "recovery_code": true }) } else { json!({}) };
+            signed_in(&req, &state, target, &user, cookie, session, details, now).await
         }
         Err(resp) => {
             limits.sign_in_abandoned(attempt, now).await;

@@ -281,6 +281,14 @@ pub struct OtpSetupPage {
     pub error: Option<String>,
 }
 
+/// The page that says two-step verification is on and shows the recovery codes, this once.
+#[derive(Template)]
+#[template(path = "otp_recovery.html")]
+pub struct OtpRecoveryPage {
+    /// The codes, as `xxxx-xxxx-xxxx-xxxx`.
+    pub codes: Vec<String>,
+}
+
 /// The QR code of `text` as inline SVG, labelled for screen readers. Its colours are presentation attributes
 /// (`fill`), which the pages' CSP allows (it governs `style` attributes and elements, of which there are none).
 /// Dark on light whatever the colour scheme, as scanners expect. `None` when `text` is too long for a QR code.

@@ -9,7 +9,7 @@ use super::error::OAuthError;
 use super::provider::Provider;
 use super::session::SignedIn;
 use crate::domain::secret::{random_token, SecretHash};
-use crate::domain::totp::{self, TotpCode, TotpSecret};
+use crate::domain::totp::{self, RecoveryCode, TotpCode, TotpSecret, RECOVERY_CODES};
 use crate::domain::{UnixTime, User, UserId};
 use crate::storage::StoredOtp;
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,8 @@ pub const PASSWORD_AND_OTP_AMR: [&str; 2] = ["pwd", "otp"];
 pub enum OtpCheck {
     /// Right, and now used.
     Accepted,
+    /// One of the user's recovery codes, now used up.
+    RecoveryCodeUsed,
     /// Not a code of the user's secret near now.
     Wrong,
     /// Right for a step already used (or older than one used): a replay.
@@ -42,11 +44,22 @@ impl OtpCheck {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Accepted => "accepted",
+            Self::RecoveryCodeUsed => "recovery_code",
             Self::Wrong => "wrong_otp",
             Self::Replayed => "replayed_otp",
             Self::NotEnabled => "otp_not_enabled",
         }
     }
+
+    /// Whether the code was right (a TOTP code or a recovery code).
+    pub fn is_accepted(self) -> bool {
+        matches!(self, Self::Accepted | Self::RecoveryCodeUsed)
+    }
+}
+
+/// What a recovery code is stored as: a hash of the user's id and the code, so equal codes of two users differ.
+fn recovery_hash(user_id: &UserId, code: &RecoveryCode) -> String {
+    SecretHash::of(&format!("{}:{}", user_id.as_str(), code.as_str())).as_str().to_owned()
 }
 
 /// A secret being set up: what the account page shows.
@@ -123,10 +136,14 @@ impl Provider {
     }
 
     /// Checks `typed` against the user's secret at `now`, and uses the code when it is right: its step and
-    /// earlier ones are refused from then on, on every instance.
+    /// earlier ones are refused from then on, on every instance. A recovery code is used up instead.
     pub async fn check_otp(&self, user_id: &UserId, typed: &str, now: UnixTime) -> Result<OtpCheck, OAuthError> {
         let Some(stored) = self.otps.otp(user_id).await? else { return Ok(OtpCheck::NotEnabled) };
-        let Some(code) = TotpCode::parse(typed) else { return Ok(OtpCheck::Wrong) };
+        let Some(code) = TotpCode::parse(typed) else {
+            let Some(recovery) = RecoveryCode::parse(typed) else { return Ok(OtpCheck::Wrong) };
+            let used = self.otps.use_recovery_code(user_id, &recovery_hash(user_id, &recovery)).await?;
+            return Ok(if used { OtpCheck::RecoveryCodeUsed } else { OtpCheck::Wrong });
+        };
         let secret = self.open_otp(user_id.as_str(), &stored.secret_sealed)?;
         match totp::verify(&secret, &code, now, Some(stored.last_step)) {
             Some(step) if self.otps.accept_otp_step(user_id, step).await? => Ok(OtpCheck::Accepted),
@@ -162,18 +179,19 @@ impl Provider {
         Ok(Enrolment { secret, uri })
     }
 
-    /// Turns TOTP on with the secret being set up, if `typed` is a current code of it: `false` when it is not
-    /// (or nothing is being set up). The confirming code's step counts as used. Audited as `otp_enabled`.
+    /// Turns TOTP on with the secret being set up, if `typed` is a current code of it, with new recovery codes,
+    /// returned to be shown this once (only their hashes are kept): `None` when the code is not right (or nothing
+    /// is being set up). The confirming code's step counts as used. Audited as `otp_enabled`.
     pub async fn confirm_otp_enrolment(
         &self,
         signed_in: &SignedIn,
         typed: &str,
         meta: &RequestMeta,
         now: UnixTime,
-    ) -> Result<bool, OAuthError> {
-        let Some(enrolment) = self.pending_otp_enrolment(signed_in).await? else { return Ok(false) };
+    ) -> Result<Option<Vec<RecoveryCode>>, OAuthError> {
+        let Some(enrolment) = self.pending_otp_enrolment(signed_in).await? else { return Ok(None) };
         let Some(step) = TotpCode::parse(typed).and_then(|c| totp::verify(&enrolment.secret, &c, now, None)) else {
-            return Ok(false);
+            return Ok(None);
         };
         let user = &signed_in.user;
         let stored = StoredOtp {
@@ -181,7 +199,9 @@ impl Provider {
             last_step: step,
             enabled_at: now,
         };
-        self.otps.enable_otp(&user.id, &stored).await?;
+        let recovery: Vec<RecoveryCode> = (0..RECOVERY_CODES).map(|_| RecoveryCode::generate()).collect();
+        let hashes: Vec<String> = recovery.iter().map(|c| recovery_hash(&user.id, c)).collect();
+        self.otps.enable_otp(&user.id, &stored, &hashes).await?;
         self.cache.delete(&cache_keys::otp_enrolment(&signed_in.session.id_hash)).await?;
         let facts = EventFacts {
             actor: Some(user.id.as_str().to_owned()),
@@ -190,10 +210,10 @@ impl Provider {
             details: json!({ "sid": signed_in.session.id_hash }),
         };
         self.audit("otp_enabled", facts, meta, now).await;
-        Ok(true)
+        Ok(Some(recovery))
     }
 
-    /// Turns the signed-in user's TOTP off, given a current code: what checking it found.
+    /// Turns the signed-in user's TOTP off, given a current code (or a recovery code): what checking it found.
     pub async fn disable_own_otp(
         &self,
         signed_in: &SignedIn,
@@ -203,7 +223,7 @@ impl Provider {
     ) -> Result<OtpCheck, OAuthError> {
         let user = &signed_in.user;
         let check = self.check_otp(&user.id, typed, now).await?;
-        if check == OtpCheck::Accepted {
+        if check.is_accepted() {
             self.turn_otp_off(user, Some(user.id.as_str().to_owned()), json!({}), meta, now).await?;
         }
         Ok(check)

@@ -119,12 +119,15 @@ impl std::fmt::Debug for StoredOtp {
 pub trait OtpStore: Send + Sync {
     /// The user's TOTP, if it is turned on.
     async fn otp(&self, user_id: &UserId) -> StoreResult<Option<StoredOtp>>;
-    /// Turns TOTP on for the user with `otp`, replacing any they had; `ReferenceGone` when the user is gone.
-    async fn enable_otp(&self, user_id: &UserId, otp: &StoredOtp) -> StoreResult<()>;
+    /// Turns TOTP on for the user with `otp` and the hashes of their new recovery codes, replacing any they had;
+    /// `ReferenceGone` when the user is gone.
+    async fn enable_otp(&self, user_id: &UserId, otp: &StoredOtp, recovery_hashes: &[String]) -> StoreResult<()>;
+    /// Uses the recovery code whose hash is `code_hash`, in one DELETE: whether it was there (each works once).
+    async fn use_recovery_code(&self, user_id: &UserId, code_hash: &str) -> StoreResult<bool>;
     /// Records `step` as accepted if it is after the last one accepted, in one conditional write: whether it was
     /// (of two requests with the same code, one wins).
     async fn accept_otp_step(&self, user_id: &UserId, step: i64) -> StoreResult<bool>;
-    /// Turns TOTP off for the user: whether it was on.
+    /// Turns TOTP off for the user, with their recovery codes: whether it was on.
     async fn disable_otp(&self, user_id: &UserId) -> StoreResult<bool>;
     /// Those of `user_ids` that have TOTP turned on.
     async fn users_with_otp(&self, user_ids: &[UserId]) -> StoreResult<Vec<UserId>>;

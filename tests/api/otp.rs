@@ -45,6 +45,8 @@ fn shown_secret(html: &str) -> TotpSecret {
 struct App {
     secret: TotpSecret,
     step: i64,
+    /// The recovery codes shown once it was on.
+    recovery: Vec<String>,
 }
 
 impl App {
@@ -85,7 +87,7 @@ async fn enrol(app: &TestApp) -> App {
     assert!(html.contains("<svg class=\"qr\" role=\"img\""), "{html}");
     assert!(!html.contains("style="), "no inline style for the CSP to refuse");
     assert!(html.contains("autocomplete=\"one-time-code\"") && html.contains("inputmode=\"numeric\""));
-    let otp = App { secret: shown_secret(&html), step: time_step(tessera::domain::now()) };
+    let mut otp = App { secret: shown_secret(&html), step: time_step(tessera::domain::now()), recovery: Vec::new() };
     assert!(!html.contains("name=\"secret\""), "the secret is kept server-side, not in the form");
 
     // A wrong code turns nothing on and shows the same secret again.
@@ -103,10 +105,17 @@ async fn enrol(app: &TestApp) -> App {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     let r = post(app, &b, "/account/otp/confirm", &[("csrf", &csrf), ("code", &otp.code(-1))]).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&r), "/account?done=otp-on");
-    let html = b.get(app.url("/account?done=otp-on")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("Two-step verification is on.") && html.contains("/account/otp/disable"), "{html}");
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Two-step verification is on"), "{html}");
+    otp.recovery = html
+        .split("<li><code translate=\"no\">")
+        .skip(1)
+        .map(|part| part[..part.find('<').unwrap()].to_owned())
+        .collect();
+    assert_eq!(otp.recovery.len(), 10, "{html}");
+    let html = b.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("/account/otp/disable") && !html.contains(&otp.recovery[0]), "shown once: {html}");
     otp
 }
 
@@ -340,4 +349,30 @@ both_backends!(operators_turn_it_off_for_a_user_who_lost_their_phone, async |app
     crate::account::sign_in_to_account(&app, &other_browser()).await;
     assert_eq!(audit_reasons(&app, alice_id, "otp_disabled"), ["cli_reset", "admin_reset"]);
     assert_failure(&app.cli(&["users", "reset-otp", "nobody"], None), &["users", "reset-otp", "nobody"]);
+});
+
+both_backends!(a_recovery_code_stands_in_for_a_code_once, async |app| {
+    let alice = add_alice(&app);
+    let otp = enrol(&app).await;
+    let sign_in = async |b: &reqwest::Client| {
+        let html = b.get(app.url("/login?return=account")).send().await.unwrap().text().await.unwrap();
+        let form =
+            [("return", "account"), ("csrf", &hidden(&html, "csrf")), ("username", "alice"), ("password", PASSWORD)];
+        code_form(&post(&app, b, "/login", &form).await.text().await.unwrap())
+    };
+    let b = other_browser();
+    let codes = sign_in(&b).await;
+    // Typed in capitals, as shown: it works.
+    let r = send_code(&app, &b, &codes, &otp.recovery[3].to_uppercase()).await;
+    assert_eq!(location(&r), "/account");
+    // Once.
+    let b = other_browser();
+    let codes = sign_in(&b).await;
+    let r = send_code(&app, &b, &codes, &otp.recovery[3]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("That code is not right"));
+    assert_eq!(location(&send_code(&app, &b, &codes, &otp.recovery[4]).await), "/account");
+    let events = app.cli_json(&["audit", "list", "--user", alice["id"].as_str().unwrap()], None);
+    let used = events["events"].as_array().unwrap().iter().filter(|e| e["details"]["recovery_code"] == true).count();
+    assert_eq!(used, 2, "{events}");
 });

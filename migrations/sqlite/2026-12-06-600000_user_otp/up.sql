@@ -7,3 +7,10 @@ CREATE TABLE user_otp (
     last_step     BIGINT NOT NULL,
     enabled_at    BIGINT NOT NULL
 );
+-- One-time recovery codes, shown once when TOTP is turned on and usable in place of a code, each once: only
+-- their hashes (SHA-256 of the user id and the code; the codes are 80 random bits). Deleting a row uses it.
+CREATE TABLE otp_recovery_codes (
+    user_id   TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    code_hash TEXT NOT NULL,
+    PRIMARY KEY (user_id, code_hash)
+);

@@ -178,8 +178,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    otp_recovery_codes (user_id, code_hash) {
+        user_id -> Text,
+        code_hash -> Text,
+    }
+}
+
 diesel::joinable!(consents -> users (user_id));
 diesel::joinable!(user_otp -> users (user_id));
+diesel::joinable!(otp_recovery_codes -> users (user_id));
 diesel::joinable!(federated_identities -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -201,4 +209,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     initial_access_tokens,
     federated_identities,
     user_otp,
+    otp_recovery_codes,
 );

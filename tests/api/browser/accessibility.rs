@@ -118,6 +118,9 @@ async fn every_page_passes_the_accessibility_checks() {
     assert_accessible(&browser, &axe, "the two-step set-up page after a wrong code").await;
     browser.find("input#code").await.send_keys(&right).await;
     browser.find("form[action=\"/account/otp/confirm\"] button").await.click().await;
+    wait_for_title(&browser, "Two-step verification is on · Tessera").await;
+    assert_accessible(&browser, &axe, "the recovery codes page").await;
+    browser.goto(&app.url("/account")).await;
     browser.wait_for("input#otp-off-code").await;
     assert_accessible(&browser, &axe, "the account page with two-step verification on").await;
 
