@@ -154,6 +154,7 @@ pub async fn build_provider(
         auth_clients: Arc::new(cached_clients),
         users: Arc::new(EpochUsers::new(shared.clone(), Arc::clone(&revocation_epoch))),
         identities: shared.clone(),
+        otps: shared.clone(),
         sessions: Arc::new(EpochSessions::new(shared.clone(), Arc::clone(&revocation_epoch))),
         consents: Arc::new(EpochConsents::new(shared.clone(), Arc::clone(&revocation_epoch))),
         revocations: Arc::new(EpochRevocations::new(shared.clone(), Arc::clone(&revocation_epoch))),

@@ -5,7 +5,7 @@ use crate::domain::password::{hash_password, Password, NO_PASSWORD};
 use crate::domain::{NewUser, UserId, Username};
 use crate::oauth::admin::{self, user_json, AdminError};
 use crate::startup;
-use crate::storage::{IdentityStore, StoreError, Unlinked, UserStore};
+use crate::storage::{IdentityStore, OtpStore, StoreError, Unlinked, UserStore};
 use anyhow::{anyhow, Context};
 use clap::Subcommand;
 use serde_json::json;
@@ -54,6 +54,12 @@ pub enum UsersCommand {
     },
     /// Delete a user, with their sessions, consents and tokens. Their audit events stay, under their id.
     Remove {
+        /// Login name.
+        username: String,
+    },
+    /// Turn a user's two-step verification off (a lost phone): they sign in with their password alone until they
+    /// set it up again on their account page.
+    ResetOtp {
         /// Login name.
         username: String,
     },
@@ -111,7 +117,7 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
                 other => anyhow!("{other}"),
             })?;
             super::record(&store, "user_created", Some(user.id.as_str()), None, json!({})).await;
-            out.print(&user_json(&user), || format!("created user {} (sub {})", user.username, user.id));
+            out.print(&user_json(&user, false), || format!("created user {} (sub {})", user.username, user.id));
         }
         UsersCommand::List => {
             let mut all = Vec::new();
@@ -125,15 +131,19 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
                     break;
                 }
             }
-            out.print(&json!({ "users": all.iter().map(user_json).collect::<Vec<_>>() }), || {
+            let ids: Vec<UserId> = all.iter().map(|u| u.id.clone()).collect();
+            let with_otp = store.users_with_otp(&ids).await?;
+            let shown: Vec<_> = all.iter().map(|u| user_json(u, with_otp.contains(&u.id))).collect();
+            out.print(&json!({ "users": shown }), || {
                 all.iter()
                     .map(|u| {
                         format!(
-                            "{:<24} {}  {}{}  created {}",
+                            "{:<24} {}  {}{}{}  created {}",
                             u.username.as_str(),
                             u.id,
                             u.email.as_deref().unwrap_or("-"),
                             if u.disabled { "  (disabled)" } else { "" },
+                            if with_otp.contains(&u.id) { "  (two-step)" } else { "" },
                             human_time(u.created_at)
                         )
                     })
@@ -155,7 +165,7 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             startup::advance_revocation_epoch(settings).await;
             // The process ends next: the apps' logout tokens go out first.
             provider.backchannel.drain().await;
-            let mut shown = user_json(&user);
+            let mut shown = user_json(&user, store.otp(&user.id).await?.is_some());
             shown["sessions_ended"] = json!(sessions);
             out.print(&shown, || format!("disabled {} ({sessions} active sessions ended)", user.username));
         }
@@ -163,7 +173,7 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             let username = parse_username(&username)?;
             let user = store.set_user_disabled(&username, false, now).await.map_err(not_found(&username))?;
             super::record(&store, "user_enabled", Some(user.id.as_str()), None, json!({})).await;
-            out.print(&user_json(&user), || format!("enabled {}", user.username));
+            out.print(&user_json(&user, store.otp(&user.id).await?.is_some()), || format!("enabled {}", user.username));
         }
         UsersCommand::Revoke { username } => {
             let username = parse_username(&username)?;
@@ -201,7 +211,28 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             let user = store.set_password_hash(&username, hash, now).await.map_err(not_found(&username))?;
             startup::advance_revocation_epoch(settings).await;
             super::record(&store, "user_password_changed", Some(user.id.as_str()), None, json!({})).await;
-            out.print(&user_json(&user), || format!("password changed for {}", user.username));
+            let shown = user_json(&user, store.otp(&user.id).await?.is_some());
+            out.print(&shown, || format!("password changed for {}", user.username));
+        }
+        UsersCommand::ResetOtp { username } => {
+            let username = parse_username(&username)?;
+            let (user, _) =
+                store.user_by_username(&username).await?.ok_or_else(|| anyhow!("no user named {username}"))?;
+            let was_enabled = store.disable_otp(&user.id).await?;
+            if was_enabled {
+                super::record(&store, "otp_disabled", Some(user.id.as_str()), None, json!({ "reason": "cli_reset" }))
+                    .await;
+            }
+            out.print(
+                &json!({ "user": user.username.as_str(), "otp_enabled": false, "was_enabled": was_enabled }),
+                || {
+                    if was_enabled {
+                        format!("two-step verification turned off for {}", user.username)
+                    } else {
+                        format!("{} had no two-step verification", user.username)
+                    }
+                },
+            );
         }
         UsersCommand::Identities { username } => {
             let username = parse_username(&username)?;

@@ -14,6 +14,7 @@ pub mod scope;
 pub mod secret;
 pub mod session;
 pub mod text;
+pub mod totp;
 pub mod user;
 
 pub use client::{ApplicationType, Client, ClientAuthMethod, ClientMetadata, GrantType};

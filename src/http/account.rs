@@ -49,23 +49,26 @@ async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<(String, Signe
 
 /// What a form just did, carried to the page in the query of the redirect after it (a cookie would outlive
 /// the page it is meant for, or show on another tab's).
-enum Done {
+pub(super) enum Done {
     /// Another session of the user ended (or had ended already).
     Session,
     /// The user withdrew an app's access.
     App(ClientId),
     /// The user removed their link to an upstream provider.
     Identity(String),
+    /// Two-step verification was turned off.
+    OtpOff,
 }
 
 impl Done {
     /// The page's address saying this was done.
-    fn location(&self) -> String {
+    pub(super) fn location(&self) -> String {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         match self {
             Self::Session => query.append_pair("done", "session"),
             Self::App(client_id) => query.append_pair("done", "app").append_pair("client_id", client_id.as_str()),
             Self::Identity(provider) => query.append_pair("done", "identity").append_pair("provider", provider),
+            Self::OtpOff => query.append_pair("done", "otp-off"),
         };
         format!("{}?{}", paths::ACCOUNT, query.finish())
     }
@@ -77,6 +80,7 @@ impl Done {
             "session" => Some(Self::Session),
             "app" => ClientId::parse(q.get("client_id")?).ok().map(Self::App),
             "identity" => q.get("provider").map(|p| Self::Identity(p.to_owned())),
+            "otp-off" => Some(Self::OtpOff),
             _ => None,
         }
     }
@@ -98,6 +102,7 @@ async fn notice(
             _ => None,
         },
         Done::Session => Some("Signed out of that session.".to_owned()),
+        Done::OtpOff => Some("Two-step verification is off.".to_owned()),
         Done::App(client_id) => match state.provider.withdrawn_app_name(overview, &client_id).await {
             Ok(name) => name.map(|n| format!("Access removed for {n}.")),
             // The withdrawal is done: failing to name it must not hide the page.
@@ -134,6 +139,10 @@ async fn show(
         Ok(o) => o,
         Err(e) => return error_page(req, &e),
     };
+    let otp_enabled = match state.provider.otp_enabled(&signed_in.user.id).await {
+        Ok(on) => on,
+        Err(e) => return error_page(req, &e),
+    };
     let identities = match state.provider.linked_identities(&signed_in.user.id).await {
         Ok(links) => links
             .into_iter()
@@ -154,13 +163,19 @@ async fn show(
         Some(done) => notice(state, &overview, &identities, done).await,
         None => None,
     };
-    let mut view = view(signed_in, overview, account_csrf(cookie), notice);
+    let mut view = view(signed_in, overview, account_csrf(cookie), otp_enabled, notice);
     view.identities = identities;
     view.error = error;
     page(status, view.render())
 }
 
-fn view(signed_in: &SignedIn, overview: AccountOverview, csrf: String, notice: Option<String>) -> AccountPage {
+fn view(
+    signed_in: &SignedIn,
+    overview: AccountOverview,
+    csrf: String,
+    otp_enabled: bool,
+    notice: Option<String>,
+) -> AccountPage {
     let sessions = overview
         .sessions
         .into_iter()
@@ -194,12 +209,12 @@ fn view(signed_in: &SignedIn, overview: AccountOverview, csrf: String, notice: O
         })
         .collect();
     let username = signed_in.user.username.as_str().to_owned();
-    AccountPage { username, notice, csrf, sessions, apps, identities: Vec::new(), error: None }
+    AccountPage { username, notice, csrf, otp_enabled, sessions, apps, identities: Vec::new(), error: None }
 }
 
 /// A posted account form: parsed, from our own page, of a signed-in session, with that session's CSRF token.
 #[allow(clippy::result_large_err)]
-async fn checked(
+pub(super) async fn checked(
     req: &HttpRequest,
     state: &AppState,
     body: form::Body,

@@ -37,6 +37,8 @@ pub const USER_REVOKE: &str = "/admin/api/users/{user_id}/revoke";
 pub const USER_IDENTITIES: &str = "/admin/api/users/{user_id}/identities";
 /// A user's link at one upstream provider: remove.
 pub const USER_IDENTITY: &str = "/admin/api/users/{user_id}/identities/{provider}";
+/// A user's two-step verification: turned off (reset) by `DELETE`.
+pub const USER_OTP: &str = "/admin/api/users/{user_id}/otp";
 /// The audit trail (`?user=&client=&since=&limit=`).
 pub const AUDIT: &str = "/admin/api/audit";
 
@@ -57,6 +59,7 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("POST", USER_REVOKE),
     ("GET", USER_IDENTITIES),
     ("DELETE", USER_IDENTITY),
+    ("DELETE", USER_OTP),
     ("GET", AUDIT),
 ];
 
@@ -81,6 +84,7 @@ fn route(route: Route, method: &str, path: &str) -> Option<Route> {
         ("POST", USER_REVOKE) => route.to(revoke_user),
         ("GET", USER_IDENTITIES) => route.to(user_identities),
         ("DELETE", USER_IDENTITY) => route.to(unlink_identity),
+        ("DELETE", USER_OTP) => route.to(reset_user_otp),
         ("GET", AUDIT) => route.to(audit),
         _ => return None,
     })
@@ -318,6 +322,16 @@ pub async fn delete_user(req: HttpRequest, path: web::Path<String>, state: web::
     let meta = request_meta(&req, &state);
     admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
         p.admin_delete_user(&caller, &path, &meta, now).await.map(|()| Value::Null)
+    })
+    .await
+}
+
+/// `DELETE /admin/api/users/{user_id}/otp`: 204.
+#[tracing::instrument(name = "admin_reset_user_otp", skip_all, fields(admin_client = Empty))]
+pub async fn reset_user_otp(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    let meta = request_meta(&req, &state);
+    admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
+        p.admin_reset_otp(&caller, &path, &meta, now).await.map(|()| Value::Null)
     })
     .await
 }

@@ -19,6 +19,7 @@ use crate::oauth::device::UserCode;
 use crate::oauth::discovery::paths;
 use crate::oauth::interaction::Interaction;
 use crate::oauth::limits::Lock;
+use crate::oauth::otp::Continuation;
 use crate::oauth::params::Params;
 use crate::oauth::session::SignIn;
 use actix_web::http::header::{self, HeaderValue};
@@ -49,6 +50,15 @@ impl Target {
         match self {
             Self::Authorize(_, i) => Some(i.request.client_id.as_str().to_owned()),
             Self::Account | Self::Device(_) => None,
+        }
+    }
+
+    /// The same target, as the second step of the sign-in keeps it.
+    fn continuation(&self) -> Continuation {
+        match self {
+            Self::Authorize(id, _) => Continuation::Authorize(id.clone()),
+            Self::Account => Continuation::Account,
+            Self::Device(code) => Continuation::Device(code.as_str().to_owned()),
         }
     }
 }
@@ -246,6 +256,21 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     };
     let (user, cookie, session) = match outcome {
         SignIn::Started { user, cookie, session } => (user, cookie, session),
+        SignIn::NeedsCode { user } => {
+            // A right password is no failure, and no success yet either: the code step counts its own attempts
+            // (wrong codes as failures), and only a right code starts the name's count over.
+            limits.sign_in_abandoned(attempt, now).await;
+            return super::login_code::ask_for_code(
+                &req,
+                &state,
+                &user,
+                &username,
+                target.continuation(),
+                target.client_id(),
+                now,
+            )
+            .await;
+        }
         SignIn::Refused { user, refusal } => {
             let user_id = user.map(|u| u.id.as_str().to_owned());
             let facts = EventFacts {
@@ -272,7 +297,8 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     signed_in(&req, &state, target, &user, cookie, session, json!({}), now).await
 }
 
-/// The end of every sign-in that passed, password or federated: hands the browser's previous session over to
+/// The end of every sign-in that passed, password (with its code, if the user has two-step verification) or
+/// federated: hands the browser's previous session over to
 /// `session` (which has a new cookie, against fixation), records `login_succeeded` with `details` added, continues
 /// to `target`, and sets the session cookie.
 #[allow(clippy::too_many_arguments)]

@@ -2,6 +2,7 @@
 //! actix-web, picks status codes and renders pages or JSON.
 pub mod access_log;
 pub mod account;
+pub mod account_otp;
 pub mod admin;
 pub mod assets;
 pub mod authorization;
@@ -16,6 +17,7 @@ pub mod form;
 pub mod health;
 mod interaction_pages;
 pub mod login;
+pub mod login_code;
 pub mod logout;
 pub mod meta;
 pub mod metadata;
@@ -91,6 +93,11 @@ fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
     .service(metrics::metered(metrics, paths::LOGIN, get(paths::LOGIN, login::get).route(web::post().to(login::post))))
     .service(metrics::metered(
         metrics,
+        paths::LOGIN_CODE,
+        web::resource(paths::LOGIN_CODE).route(web::post().to(login_code::post)),
+    ))
+    .service(metrics::metered(
+        metrics,
         paths::FEDERATION_START,
         web::resource(paths::FEDERATION_START).route(web::post().to(federation::start)),
     ))
@@ -109,6 +116,21 @@ fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
         metrics,
         paths::ACCOUNT_REVOKE_SESSION,
         get(paths::ACCOUNT_REVOKE_SESSION, account::back_to_page).route(web::post().to(account::revoke_session)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::ACCOUNT_OTP_SETUP,
+        get(paths::ACCOUNT_OTP_SETUP, account::back_to_page).route(web::post().to(account_otp::setup)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::ACCOUNT_OTP_CONFIRM,
+        get(paths::ACCOUNT_OTP_CONFIRM, account::back_to_page).route(web::post().to(account_otp::confirm)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::ACCOUNT_OTP_DISABLE,
+        get(paths::ACCOUNT_OTP_DISABLE, account::back_to_page).route(web::post().to(account_otp::disable)),
     ))
     .service(metrics::metered(
         metrics,

@@ -169,6 +169,7 @@ pub fn describe_scope(scope: &str) -> String {
 pub fn describe_amr(method: &str) -> &str {
     match method {
         "pwd" => "password",
+        "otp" => "one-time code",
         other => other,
     }
 }
@@ -235,6 +236,18 @@ pub struct AppLine {
     pub since: String,
 }
 
+/// The second step of a sign-in: the code from the user's authenticator app.
+#[derive(Template)]
+#[template(path = "login_code.html")]
+pub struct LoginCodePage {
+    /// The pending step's id (hidden field).
+    pub pending: String,
+    /// CSRF token (hidden field).
+    pub csrf: String,
+    /// A failure to show, if any.
+    pub error: Option<String>,
+}
+
 /// One upstream provider the user signs in with, on the account page.
 pub struct IdentityLine {
     /// The provider's id (the unlink form's field).
@@ -257,6 +270,8 @@ pub struct AccountPage {
     pub notice: Option<String>,
     /// CSRF token bound to the session cookie.
     pub csrf: String,
+    /// Whether two-step verification is on.
+    pub otp_enabled: bool,
     /// Live sessions, this one first.
     pub sessions: Vec<SessionLine>,
     /// Connected apps.
@@ -265,6 +280,44 @@ pub struct AccountPage {
     pub identities: Vec<IdentityLine>,
     /// Why the form just posted changed nothing, in a sentence (an alert).
     pub error: Option<String>,
+}
+
+/// The page that sets up two-step verification: the new secret as a QR code and as text, and the form that
+/// confirms a code from it.
+#[derive(Template)]
+#[template(path = "otp_setup.html")]
+pub struct OtpSetupPage {
+    /// CSRF token bound to the session cookie.
+    pub csrf: String,
+    /// The secret in base32, in groups of four.
+    pub secret: String,
+    /// The QR code of the `otpauth://` URI: SVG markup made here ([`qr_svg`]), shown unescaped.
+    pub qr_svg: String,
+    /// A failure to show, if any.
+    pub error: Option<String>,
+}
+
+/// The page that says two-step verification is on and shows the recovery codes, this once.
+#[derive(Template)]
+#[template(path = "otp_recovery.html")]
+pub struct OtpRecoveryPage {
+    /// The codes, as `xxxx-xxxx-xxxx-xxxx`.
+    pub codes: Vec<String>,
+}
+
+/// The QR code of `text` as inline SVG, labelled for screen readers. Its colours are presentation attributes
+/// (`fill`), which the pages' CSP allows (it governs `style` attributes and elements, of which there are none).
+/// Dark on light whatever the colour scheme, as scanners expect. `None` when `text` is too long for a QR code.
+pub fn qr_svg(text: &str) -> Option<String> {
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    let svg = code.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).quiet_zone(true).build();
+    // Inline in HTML: no XML declaration, and a role and name for assistive technology.
+    let start = svg.find("<svg")?;
+    Some(svg[start..].replacen(
+        "<svg ",
+        "<svg class=\"qr\" role=\"img\" aria-label=\"QR code to scan with your authenticator app\" ",
+        1,
+    ))
 }
 
 /// A Unix time as `2026-12-05 07:33 UTC`.

@@ -223,6 +223,11 @@ impl KeyRing {
         Ok(ring)
     }
 
+    /// The key-encryption key, which also seals users' TOTP secrets.
+    pub fn kek(&self) -> &Kek {
+        &self.kek
+    }
+
     /// The current snapshot; cheap (an `Arc` clone).
     pub fn snapshot(&self) -> Arc<RingSnapshot> {
         self.snapshot.read().unwrap_or_else(|e| e.into_inner()).clone()

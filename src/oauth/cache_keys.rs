@@ -31,6 +31,16 @@ pub fn device_redeemed(device_code_hash: &str) -> String {
     format!("device-redeemed:{device_code_hash}")
 }
 
+/// A TOTP secret being set up, sealed, by the hash of the session setting it up.
+pub fn otp_enrolment(session_hash: &str) -> String {
+    format!("otp-enrolment:{session_hash}")
+}
+
+/// A sign-in waiting for its TOTP code, by the hash of its id.
+pub fn second_step(id_hash: &str) -> String {
+    format!("second-step:{id_hash}")
+}
+
 /// A pending authorization request while the user signs in and consents.
 pub fn interaction(id: &str) -> String {
     format!("interaction:{id}")

@@ -32,6 +32,8 @@ pub mod paths {
     pub const USERINFO: &str = "/userinfo";
     /// Login page.
     pub const LOGIN: &str = "/login";
+    /// The second step of a sign-in: the code from the user's authenticator app.
+    pub const LOGIN_CODE: &str = "/login/code";
     /// A login page's "Sign in with …" button (`{id}`: an upstream provider of `[federation]`).
     pub const FEDERATION_START: &str = "/login/federation/{id}";
     /// Where an upstream provider sends the browser back.
@@ -46,6 +48,12 @@ pub mod paths {
     pub const ACCOUNT_REVOKE_APP: &str = "/account/apps/revoke";
     /// Removes the user's link to an upstream provider (a form on the account page).
     pub const ACCOUNT_UNLINK_IDENTITY: &str = "/account/identities/unlink";
+    /// Shows a new TOTP secret to set up (a form on the account page).
+    pub const ACCOUNT_OTP_SETUP: &str = "/account/otp/setup";
+    /// Turns two-step verification on with a code of the secret being set up.
+    pub const ACCOUNT_OTP_CONFIRM: &str = "/account/otp/confirm";
+    /// Turns two-step verification off, given a current code.
+    pub const ACCOUNT_OTP_DISABLE: &str = "/account/otp/disable";
     /// Token revocation (RFC 7009).
     pub const REVOKE: &str = "/revoke";
     /// Token introspection (RFC 7662).

@@ -23,6 +23,7 @@ pub mod housekeeping;
 pub mod interaction;
 pub mod introspect;
 pub mod limits;
+pub mod otp;
 pub mod par;
 pub mod params;
 pub mod pkce;

@@ -25,6 +25,8 @@ pub struct Provider {
     pub users: Arc<dyn UserStore>,
     /// Identities at upstream OpenID providers, linked to users.
     pub identities: Arc<dyn crate::storage::IdentityStore>,
+    /// Users' TOTP secrets (two-step sign-in).
+    pub otps: Arc<dyn crate::storage::OtpStore>,
     /// Browser sessions.
     pub sessions: Arc<dyn SessionStore>,
     /// Remembered consent.

@@ -90,6 +90,12 @@ pub enum SignIn {
         /// Why.
         refusal: Refusal,
     },
+    /// The password is right and the account active, but the user has two-step verification: no session
+    /// until a code is given ([`super::otp`]).
+    NeedsCode {
+        /// The account.
+        user: User,
+    },
 }
 
 /// A browser session that counts as signed in, with its user and their consent for one client.
@@ -167,7 +173,8 @@ impl Provider {
         }
     }
 
-    /// Checks a sign-in's password and, when it is accepted, starts a session for the user on `device`. A user
+    /// Checks a sign-in's password and, when it is accepted, starts a session for the user on `device`, unless
+    /// they have two-step verification, which a code must complete ([`Provider::start_otp_session`]). A user
     /// removed between the password check and the session's insert is refused as unknown, as if the removal had
     /// come first: the ordinary failed sign-in, not a server error.
     pub async fn sign_in(
@@ -182,6 +189,9 @@ impl Provider {
             PasswordCheck::Accepted(user) => user,
             PasswordCheck::Refused { user, refusal } => return Ok(SignIn::Refused { user, refusal }),
         };
+        if self.otp_enabled(&user.id).await? {
+            return Ok(SignIn::NeedsCode { user });
+        }
         match self.start_session(&user, amr, device, now).await {
             Ok((cookie, session)) => Ok(SignIn::Started { user, cookie, session }),
             Err(StoreError::ReferenceGone(_)) => Ok(SignIn::Refused { user: None, refusal: Refusal::UnknownUser }),
@@ -198,6 +208,22 @@ impl Provider {
         now: UnixTime,
     ) -> Result<Option<(PlainSecret, Session)>, OAuthError> {
         let amr = vec![super::federation::FEDERATED_AMR.to_owned()];
+        match self.start_session(user, amr, device, now).await {
+            Ok(started) => Ok(Some(started)),
+            Err(StoreError::ReferenceGone(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Starts the session of a sign-in whose password and TOTP code were both right ([`super::otp`]), whose
+    /// `amr` is `pwd` and `otp`; `None` when the user was removed meanwhile.
+    pub async fn start_otp_session(
+        &self,
+        user: &User,
+        device: Device,
+        now: UnixTime,
+    ) -> Result<Option<(PlainSecret, Session)>, OAuthError> {
+        let amr = super::otp::PASSWORD_AND_OTP_AMR.iter().map(|m| (*m).to_owned()).collect();
         match self.start_session(user, amr, device, now).await {
             Ok(started) => Ok(Some(started)),
             Err(StoreError::ReferenceGone(_)) => Ok(None),

@@ -108,6 +108,46 @@ pub enum Unlinked {
     LastWayIn,
 }
 
+/// A user's TOTP secret as stored: sealed with the key-encryption key, the last time step accepted, and when it
+/// was turned on. Its `Debug` leaves out the sealed secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredOtp {
+    /// The secret, sealed (AES-256-GCM, bound to the user id).
+    pub secret_sealed: Vec<u8>,
+    /// The last time step whose code was accepted: it and earlier ones are refused.
+    pub last_step: i64,
+    /// When it was turned on.
+    pub enabled_at: UnixTime,
+}
+
+impl std::fmt::Debug for StoredOtp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredOtp")
+            .field("last_step", &self.last_step)
+            .field("enabled_at", &self.enabled_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Users' TOTP secrets (two-step sign-in).
+#[async_trait]
+pub trait OtpStore: Send + Sync {
+    /// The user's TOTP, if it is turned on.
+    async fn otp(&self, user_id: &UserId) -> StoreResult<Option<StoredOtp>>;
+    /// Turns TOTP on for the user with `otp` and the hashes of their new recovery codes, replacing any they had;
+    /// `ReferenceGone` when the user is gone.
+    async fn enable_otp(&self, user_id: &UserId, otp: &StoredOtp, recovery_hashes: &[String]) -> StoreResult<()>;
+    /// Uses the recovery code whose hash is `code_hash`, in one DELETE: whether it was there (each works once).
+    async fn use_recovery_code(&self, user_id: &UserId, code_hash: &str) -> StoreResult<bool>;
+    /// Records `step` as accepted if it is after the last one accepted, in one conditional write: whether it was
+    /// (of two requests with the same code, one wins).
+    async fn accept_otp_step(&self, user_id: &UserId, step: i64) -> StoreResult<bool>;
+    /// Turns TOTP off for the user, with their recovery codes: whether it was on.
+    async fn disable_otp(&self, user_id: &UserId) -> StoreResult<bool>;
+    /// Those of `user_ids` that have TOTP turned on.
+    async fn users_with_otp(&self, user_ids: &[UserId]) -> StoreResult<Vec<UserId>>;
+}
+
 /// A change to a user: each `Some` field is set (`Some(None)` clears an optional one), `None` leaves it alone.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct UserUpdate {

@@ -27,6 +27,7 @@ mod lifecycle;
 mod management;
 mod methods;
 mod metrics;
+mod otp;
 mod par;
 mod registration;
 mod session_idle;

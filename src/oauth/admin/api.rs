@@ -266,14 +266,16 @@ impl Provider {
         let limit = page_limit(params)?;
         let after = params.get("after").map(parse_username).transpose()?;
         let users = self.users.list_users(after.as_ref(), limit + 1).await?;
-        Ok(page(users, limit, user_json, |u| u.username.as_str().to_owned()))
+        let ids: Vec<UserId> = users.iter().map(|u| u.id.clone()).collect();
+        let with_otp = self.otps.users_with_otp(&ids).await?;
+        Ok(page(users, limit, |u| user_json(u, with_otp.contains(&u.id)), |u| u.username.as_str().to_owned()))
     }
 
     /// `GET /admin/api/users/{id}`.
     pub async fn admin_user(&self, id: &str) -> Result<Value, AdminError> {
         let id = path_user_id(id)?;
         let user = self.users.user_by_id(&id).await?.ok_or_else(|| no_user(id.as_str()))?;
-        Ok(user_json(&user))
+        Ok(user_json(&user, self.otp_enabled(&user.id).await?))
     }
 
     async fn hash_new_password(&self, password: Password) -> Result<String, AdminError> {
@@ -317,7 +319,7 @@ impl Provider {
         let user = create_user(&*self.users, new).await?;
         let facts = caller.facts(Some(&user.id), None, json!({ "username": user.username.as_str() }));
         self.audit("admin_user_created", facts, meta, now).await;
-        Ok(user_json(&user))
+        Ok(user_json(&user, false))
     }
 
     /// `PATCH /admin/api/users/{id}`: `email`, `name` (`null` removes them), `disabled`, `password`.
@@ -375,7 +377,7 @@ impl Provider {
             // Signed out everywhere, as by `POST …/revoke`, so enabling the user later starts them afresh.
             self.revoke_user_by(caller.client_id.as_str(), &id, meta, now).await?;
         }
-        Ok(user_json(&user))
+        Ok(user_json(&user, self.otp_enabled(&user.id).await?))
     }
 
     /// `DELETE /admin/api/users/{id}`: [`Provider::delete_user`].
@@ -440,6 +442,22 @@ impl Provider {
                 Err(AdminError::NotFound(format!("user {} has no identity at provider {provider}", id.as_str())))
             }
         }
+    }
+
+    /// `DELETE /admin/api/users/{id}/otp`: turns the user's two-step verification off (a lost phone), audited as
+    /// `otp_disabled` when it was on; the user signs in with their password alone until they set it up again.
+    pub async fn admin_reset_otp(
+        &self,
+        caller: &AdminCaller,
+        id: &str,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<(), AdminError> {
+        let id = path_user_id(id)?;
+        let user = self.users.user_by_id(&id).await?.ok_or_else(|| no_user(id.as_str()))?;
+        let actor = Some(caller.client_id.as_str().to_owned());
+        self.turn_otp_off(&user, actor, json!({ "reason": "admin_reset" }), meta, now).await?;
+        Ok(())
     }
 
     /// `GET /admin/api/audit?user=&client=&since=&after=&limit=`: events, newest first, in pages.

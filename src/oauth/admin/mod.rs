@@ -72,8 +72,8 @@ pub fn client_json(c: &Client) -> Value {
     })
 }
 
-/// The JSON form of a user (never the password hash).
-pub fn user_json(u: &User) -> Value {
+/// The JSON form of a user (never the password hash), with whether they have two-step verification.
+pub fn user_json(u: &User, otp_enabled: bool) -> Value {
     json!({
         "id": u.id.as_str(),
         "username": u.username.as_str(),
@@ -81,6 +81,7 @@ pub fn user_json(u: &User) -> Value {
         "email_verified": u.email_verified,
         "name": u.name,
         "disabled": u.disabled,
+        "otp_enabled": otp_enabled,
         "created_at": u.created_at,
         "updated_at": u.updated_at,
     })

@@ -14,6 +14,7 @@ mod clients;
 mod consents;
 mod federation;
 mod keys;
+mod otp;
 mod refresh_tokens;
 mod registration;
 mod revocations;

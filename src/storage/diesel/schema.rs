@@ -169,7 +169,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    user_otp (user_id) {
+        user_id -> Text,
+        secret_sealed -> Binary,
+        last_step -> BigInt,
+        enabled_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    otp_recovery_codes (user_id, code_hash) {
+        user_id -> Text,
+        code_hash -> Text,
+    }
+}
+
 diesel::joinable!(consents -> users (user_id));
+diesel::joinable!(user_otp -> users (user_id));
+diesel::joinable!(otp_recovery_codes -> users (user_id));
 diesel::joinable!(federated_identities -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -190,4 +208,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     initial_access_tokens,
     federated_identities,
+    user_otp,
+    otp_recovery_codes,
 );

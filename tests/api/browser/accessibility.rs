@@ -5,6 +5,7 @@ use super::{expect_consent_page, on_server, setup, PASSWORD, USERNAME};
 use crate::helpers::{spawn_app_with, Backend};
 use crate::webdriver::Browser;
 use serde_json::Value;
+use tessera::domain::totp::{code_at_step, time_step, TotpSecret};
 
 /// What axe checks: WCAG 2.0 to 2.2, levels A and AA, and its best practices.
 const TAGS: &str = "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']";
@@ -101,6 +102,28 @@ async fn every_page_passes_the_accessibility_checks() {
     browser.wait_for("button[aria-label=\"Sign out of this session\"]").await;
     assert_accessible(&browser, &axe, "the account page").await;
 
+    // Two-step verification: the set-up page (with its QR code), a wrong code there, and the page turned on.
+    browser.find("form[action=\"/account/otp/setup\"] button").await.click().await;
+    wait_for_title(&browser, "Set up two-step verification · Tessera").await;
+    browser.wait_for("svg.qr").await;
+    assert_accessible(&browser, &axe, "the two-step set-up page").await;
+    let shown = browser.find("code.secret").await.text().await;
+    let secret = TotpSecret::from_bytes(&crate::otp::base32_decode(&shown)).expect("the page shows 20 bytes");
+    let step = time_step(tessera::domain::now());
+    let right = code_at_step(&secret, step).unwrap();
+    let wrong = if right == "000000" { "111111" } else { "000000" };
+    browser.find("input#code").await.send_keys(wrong).await;
+    browser.find("form[action=\"/account/otp/confirm\"] button").await.click().await;
+    browser.wait_for("[role=alert]").await;
+    assert_accessible(&browser, &axe, "the two-step set-up page after a wrong code").await;
+    browser.find("input#code").await.send_keys(&right).await;
+    browser.find("form[action=\"/account/otp/confirm\"] button").await.click().await;
+    wait_for_title(&browser, "Two-step verification is on · Tessera").await;
+    assert_accessible(&browser, &axe, "the recovery codes page").await;
+    browser.goto(&app.url("/account")).await;
+    browser.wait_for("input#otp-off-code").await;
+    assert_accessible(&browser, &axe, "the account page with two-step verification on").await;
+
     // The device flow's pages: the code, the approval, the end.
     let tv = crate::device::add_device_client(&app, true);
     let (_, auth) = crate::device::authorize_device(&app, &tv, "openid").await;
@@ -126,5 +149,16 @@ async fn every_page_passes_the_accessibility_checks() {
     browser.goto(&app.url("/account")).await;
     browser.wait_for_url("the account sign-in", |u| on_server(&app, u, "/login")).await;
     assert_accessible(&browser, &axe, "the account sign-in page").await;
+
+    // With two-step verification on, the password leads to the code page.
+    browser.find("input#username").await.send_keys(USERNAME).await;
+    browser.find("input#password").await.send_keys(PASSWORD).await;
+    browser.find("button[type=submit]").await.click().await;
+    wait_for_title(&browser, "Two-step verification · Tessera").await;
+    assert_accessible(&browser, &axe, "the sign-in code page").await;
+    browser.find("input#code").await.send_keys(wrong).await;
+    browser.find("button[type=submit]").await.click().await;
+    browser.wait_for("[role=alert]").await;
+    assert_accessible(&browser, &axe, "the sign-in code page after a wrong code").await;
     browser.quit().await;
 }

@@ -1,0 +1,2 @@
+DROP TABLE otp_recovery_codes;
+DROP TABLE user_otp;

@@ -1,0 +1,125 @@
+//! The account page's two-step verification forms: `POST /account/otp/setup` (a new secret, shown as a QR code
+//! and as text, kept server-side for the session until confirmed), `POST /account/otp/confirm` (a current code of
+//! it turns two-step verification on, and the answer shows the recovery codes, this once) and `POST /account/otp/disable` (a current code turns it off; wrong codes
+//! count as failed sign-ins of the user, as at the sign-in's code step). A GET of any sends the browser to the
+//! account page. The forms are the account page's: CSRF token bound to the session cookie, our own origin.
+use super::account::{checked, Done};
+use super::meta::request_meta;
+use super::render::{error_page, message_page_with, page, see_other, wait_words};
+use super::views::{qr_svg, Link, OtpRecoveryPage, OtpSetupPage};
+use super::{form, throttle, AppState};
+use crate::oauth::account::account_csrf;
+use crate::oauth::discovery::paths;
+use crate::oauth::otp::{Enrolment, OtpCheck};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+fn setup_page(req: &HttpRequest, cookie: &str, enrolment: &Enrolment, error: Option<String>) -> HttpResponse {
+    let Some(qr_svg) = qr_svg(&enrolment.uri) else {
+        return error_page(req, &crate::oauth::error::OAuthError::server("the otpauth URI does not fit a QR code"));
+    };
+    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let view = OtpSetupPage { csrf: account_csrf(cookie), secret: enrolment.secret.base32_grouped(), qr_svg, error };
+    page(status, view.render())
+}
+
+fn back_to_account(req: &HttpRequest, status: StatusCode, title: &str, text: &str) -> HttpResponse {
+    message_page_with(req, status, title, text, Some(Link { href: paths::ACCOUNT, text: "Go to your account page" }))
+}
+
+/// `POST /account/otp/setup`: a new secret to add to an authenticator app.
+#[tracing::instrument(name = "account otp setup", skip_all)]
+pub async fn setup(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    let (_f, cookie, signed_in) = match checked(&req, &state, body).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    match state.provider.begin_otp_enrolment(&signed_in).await {
+        Ok(enrolment) => setup_page(&req, &cookie, &enrolment, None),
+        Err(e) => error_page(&req, &e),
+    }
+}
+
+/// `POST /account/otp/confirm` (`code`): turns two-step verification on with the secret being set up.
+#[tracing::instrument(name = "account otp confirm", skip_all)]
+pub async fn confirm(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    let (f, cookie, signed_in) = match checked(&req, &state, body).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let meta = request_meta(&req, &state);
+    let typed = f.get("code").unwrap_or_default();
+    match state.provider.confirm_otp_enrolment(&signed_in, typed, &meta, crate::domain::now()).await {
+        Ok(Some(codes)) => {
+            let view = OtpRecoveryPage { codes: codes.iter().map(|c| c.grouped()).collect() };
+            page(StatusCode::OK, view.render())
+        }
+        Ok(None) => match state.provider.pending_otp_enrolment(&signed_in).await {
+            Ok(Some(enrolment)) => setup_page(
+                &req,
+                &cookie,
+                &enrolment,
+                Some("That code is not right. Check that your app shows the account just added, and enter its current code.".to_owned()),
+            ),
+            Ok(None) => back_to_account(
+                &req,
+                StatusCode::BAD_REQUEST,
+                "Set-up expired",
+                "Nothing was changed. Start the set-up again from your account page.",
+            ),
+            Err(e) => error_page(&req, &e),
+        },
+        Err(e) => error_page(&req, &e),
+    }
+}
+
+/// `POST /account/otp/disable` (`code`): turns two-step verification off, given a current code.
+#[tracing::instrument(name = "account otp disable", skip_all)]
+pub async fn disable(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    let (f, _cookie, signed_in) = match checked(&req, &state, body).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let now = crate::domain::now();
+    let ip = throttle::ip(&req, &state);
+    let username = signed_in.user.username.as_str().to_owned();
+    let limits = &state.provider.limits;
+    // Guessing codes here is guessing them at sign-in: the same counters and locks.
+    let attempt = match limits.begin_sign_in(ip, &username, now).await {
+        Ok(attempt) => attempt,
+        Err(lock) => return locked(&req, lock.retry_after),
+    };
+    let meta = request_meta(&req, &state);
+    match state.provider.disable_own_otp(&signed_in, f.get("code").unwrap_or_default(), &meta, now).await {
+        Ok(OtpCheck::Accepted | OtpCheck::RecoveryCodeUsed) => {
+            limits.sign_in_succeeded(attempt, &username, now).await;
+            see_other(&Done::OtpOff.location())
+        }
+        Ok(OtpCheck::NotEnabled) => {
+            limits.sign_in_abandoned(attempt, now).await;
+            see_other(&Done::OtpOff.location())
+        }
+        Ok(OtpCheck::Wrong | OtpCheck::Replayed) => match limits.sign_in_failed(attempt, now).await {
+            Some(lock) => locked(&req, lock.retry_after),
+            None => back_to_account(
+                &req,
+                StatusCode::BAD_REQUEST,
+                "That code is not right",
+                "Two-step verification is still on. Enter the code your app shows now.",
+            ),
+        },
+        Err(e) => {
+            limits.sign_in_abandoned(attempt, now).await;
+            error_page(&req, &e)
+        }
+    }
+}
+
+fn locked(req: &HttpRequest, retry_after: i64) -> HttpResponse {
+    let text = format!("Too many wrong codes. Wait {} and try again.", wait_words(retry_after));
+    let mut resp = back_to_account(req, StatusCode::TOO_MANY_REQUESTS, "Too many attempts", &text);
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    resp
+}

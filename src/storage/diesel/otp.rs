@@ -1,0 +1,155 @@
+//! The `user_otp` table: [`OtpStore`] for [`DieselStore`].
+use super::schema::{otp_recovery_codes, user_otp};
+use super::DieselStore;
+use crate::domain::UserId;
+use crate::storage::{OtpStore, StoreError, StoreResult, StoredOtp};
+use async_trait::async_trait;
+use diesel::prelude::*;
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = user_otp)]
+struct OtpRow {
+    user_id: String,
+    secret_sealed: Vec<u8>,
+    last_step: i64,
+    enabled_at: i64,
+}
+
+#[async_trait]
+impl OtpStore for DieselStore {
+    async fn otp(&self, user_id: &UserId) -> StoreResult<Option<StoredOtp>> {
+        let user_id = user_id.as_str().to_owned();
+        self.db()
+            .run(move |c| {
+                let row: Option<OtpRow> =
+                    user_otp::table.find(&user_id).select(OtpRow::as_select()).first(c).optional()?;
+                Ok(row.map(|r| StoredOtp {
+                    secret_sealed: r.secret_sealed,
+                    last_step: r.last_step,
+                    enabled_at: r.enabled_at,
+                }))
+            })
+            .await
+    }
+
+    async fn enable_otp(&self, user_id: &UserId, otp: &StoredOtp, recovery_hashes: &[String]) -> StoreResult<()> {
+        let row = OtpRow {
+            user_id: user_id.as_str().to_owned(),
+            secret_sealed: otp.secret_sealed.clone(),
+            last_step: otp.last_step,
+            enabled_at: otp.enabled_at,
+        };
+        let codes: Vec<_> = recovery_hashes
+            .iter()
+            .map(|h| (otp_recovery_codes::user_id.eq(row.user_id.clone()), otp_recovery_codes::code_hash.eq(h.clone())))
+            .collect();
+        self.db()
+            .write(move |c| {
+                c.transaction(|c| {
+                    diesel::delete(user_otp::table.find(&row.user_id)).execute(c)?;
+                    diesel::delete(otp_recovery_codes::table.filter(otp_recovery_codes::user_id.eq(&row.user_id)))
+                        .execute(c)?;
+                    diesel::insert_into(user_otp::table).values(&row).execute(c)?;
+                    for code in &codes {
+                        diesel::insert_into(otp_recovery_codes::table).values(code.clone()).execute(c)?;
+                    }
+                    Ok::<_, StoreError>(())
+                })
+            })
+            .await
+    }
+
+    async fn accept_otp_step(&self, user_id: &UserId, step: i64) -> StoreResult<bool> {
+        let user_id = user_id.as_str().to_owned();
+        self.db()
+            .write(move |c| {
+                let changed = diesel::update(
+                    user_otp::table.filter(user_otp::user_id.eq(&user_id)).filter(user_otp::last_step.lt(step)),
+                )
+                .set(user_otp::last_step.eq(step))
+                .execute(c)?;
+                Ok(changed == 1)
+            })
+            .await
+    }
+
+    async fn use_recovery_code(&self, user_id: &UserId, code_hash: &str) -> StoreResult<bool> {
+        let (user_id, code_hash) = (user_id.as_str().to_owned(), code_hash.to_owned());
+        self.db()
+            .write(move |c| Ok(diesel::delete(otp_recovery_codes::table.find((&user_id, &code_hash))).execute(c)? == 1))
+            .await
+    }
+
+    async fn disable_otp(&self, user_id: &UserId) -> StoreResult<bool> {
+        let user_id = user_id.as_str().to_owned();
+        self.db()
+            .write(move |c| {
+                c.transaction(|c| {
+                    diesel::delete(otp_recovery_codes::table.filter(otp_recovery_codes::user_id.eq(&user_id)))
+                        .execute(c)?;
+                    Ok::<_, StoreError>(diesel::delete(user_otp::table.find(&user_id)).execute(c)? == 1)
+                })
+            })
+            .await
+    }
+
+    async fn users_with_otp(&self, user_ids: &[UserId]) -> StoreResult<Vec<UserId>> {
+        let ids: Vec<String> = user_ids.iter().map(|u| u.as_str().to_owned()).collect();
+        self.db()
+            .run(move |c| {
+                let found: Vec<String> =
+                    user_otp::table.filter(user_otp::user_id.eq_any(&ids)).select(user_otp::user_id).load(c)?;
+                found
+                    .into_iter()
+                    .map(|id| UserId::parse(id.as_str()).map_err(|e| StoreError::Backend(format!("user_otp row: {e}"))))
+                    .collect()
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{both_backends, TestDb};
+    use super::super::Backend;
+    use super::*;
+    use crate::storage::UserStore;
+
+    fn otp(last_step: i64) -> StoredOtp {
+        StoredOtp { secret_sealed: vec![1, 2, 3], last_step, enabled_at: 1_700_000_000 }
+    }
+
+    async fn a_step_is_accepted_once_and_only_after_the_last(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let alice = t.add_user("alice").await;
+        let bob = t.add_user("bob").await;
+        assert!(t.store.otp(&alice).await.unwrap().is_none());
+        assert!(!t.store.accept_otp_step(&alice, 10).await.unwrap(), "not turned on");
+        t.store.enable_otp(&alice, &otp(5), &["h1".into(), "h2".into()]).await.unwrap();
+        assert_eq!(t.store.otp(&alice).await.unwrap(), Some(otp(5)));
+        assert!(t.store.accept_otp_step(&alice, 6).await.unwrap());
+        assert!(!t.store.accept_otp_step(&alice, 6).await.unwrap(), "the same step twice");
+        assert!(!t.store.accept_otp_step(&alice, 4).await.unwrap(), "an earlier step");
+        assert_eq!(t.store.otp(&alice).await.unwrap().unwrap().last_step, 6);
+        assert!(t.store.use_recovery_code(&alice, "h1").await.unwrap());
+        assert!(!t.store.use_recovery_code(&alice, "h1").await.unwrap(), "a recovery code works once");
+        assert!(!t.store.use_recovery_code(&bob, "h2").await.unwrap(), "another user's");
+        // Enabling again replaces the secret, its steps and its recovery codes.
+        t.store.enable_otp(&alice, &StoredOtp { secret_sealed: vec![9], ..otp(1) }, &["h3".into()]).await.unwrap();
+        assert!(!t.store.use_recovery_code(&alice, "h2").await.unwrap(), "the earlier codes are gone");
+        assert_eq!(t.store.otp(&alice).await.unwrap().unwrap().secret_sealed, vec![9]);
+        assert_eq!(t.store.users_with_otp(&[alice.clone(), bob.clone()]).await.unwrap(), vec![alice.clone()]);
+        assert!(t.store.disable_otp(&alice).await.unwrap());
+        assert!(!t.store.use_recovery_code(&alice, "h3").await.unwrap(), "gone with it");
+        assert!(!t.store.disable_otp(&alice).await.unwrap(), "off already");
+        assert!(t.store.otp(&alice).await.unwrap().is_none());
+        // A removed user's secret goes with them; an unknown user gets none.
+        t.store.enable_otp(&bob, &otp(1), &[]).await.unwrap();
+        t.store.delete_user(&bob).await.unwrap();
+        assert!(t.store.users_with_otp(&[bob]).await.unwrap().is_empty());
+        let gone = UserId::generate();
+        assert!(matches!(t.store.enable_otp(&gone, &otp(1), &[]).await, Err(StoreError::ReferenceGone(_))));
+    }
+
+    both_backends!(a_step_is_accepted_once_and_only_after_the_last);
+}
