@@ -260,7 +260,7 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             let username = parse_username(&username)?;
             let (user, _) =
                 store.user_by_username(&username).await?.ok_or_else(|| anyhow!("no user named {username}"))?;
-            match store.unlink_identity(&user.id, &provider, false).await? {
+            match store.unlink_identity(&user.id, &provider, None).await? {
                 Unlinked::Removed => {}
                 Unlinked::NotLinked | Unlinked::LastWayIn => {
                     return Err(anyhow!("{username} has no identity at provider {provider}"))
@@ -270,8 +270,10 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             super::record(&store, "identity_unlinked", Some(user.id.as_str()), None, details).await;
             // Read after the removal: whether the account is left with a way in.
             let password = store.user_by_username(&username).await?.is_some_and(|(_, hash)| hash != NO_PASSWORD);
-            let links = store.identities_of(&user.id).await?.len();
-            let can_sign_in = password || links > 0;
+            // A link at a provider this configuration does not have signs nobody in.
+            let links = store.identities_of(&user.id).await?;
+            let usable = links.iter().any(|l| settings.federation.provider(&l.provider_id).is_some());
+            let can_sign_in = password || usable;
             let shown = json!({
                 "username": user.username.as_str(), "provider": provider, "unlinked": true, "can_sign_in": can_sign_in,
             });
@@ -279,7 +281,7 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
                 let mut text = format!("{username}: the identity at {provider} is unlinked");
                 if !can_sign_in {
                     text.push_str(&format!(
-                        "\nwarning: {username} has no password and no other link, so cannot sign in; \
+                        "\nwarning: {username} has no password and no other usable link, so cannot sign in; \
                          set a password with `tessera users passwd {username} --password-stdin`"
                     ));
                 }

@@ -328,7 +328,9 @@ pub async fn unlink_identity(req: HttpRequest, body: form::Body, state: web::Dat
     };
     let (meta, now) = (request_meta(&req, &state), crate::domain::now());
     let user_id = &signed_in.user.id;
-    match state.provider.unlink_identity(user_id, provider, user_id.as_str(), true, &meta, now).await {
+    // A link at a provider no longer configured signs nobody in: it is no way in.
+    let configured: Vec<String> = state.settings.federation.providers.iter().map(|p| p.id.clone()).collect();
+    match state.provider.unlink_identity(user_id, provider, user_id.as_str(), Some(&configured), &meta, now).await {
         // Not linked: removed meanwhile (another tab); the page, shown again, lists what is left.
         Ok(Unlinked::Removed | Unlinked::NotLinked) => see_other(&Done::Identity(provider.to_owned()).location()),
         Ok(Unlinked::LastWayIn) => {

@@ -91,10 +91,15 @@ pub trait IdentityStore: Send + Sync {
     ) -> StoreResult<User>;
     /// The identities linked to a user, by provider and subject.
     async fn identities_of(&self, user_id: &UserId) -> StoreResult<Vec<FederatedIdentity>>;
-    /// Removes the user's links at `provider_id`. With `keep_a_way_in`, only when the user can still sign in
-    /// afterwards (a password, or a link at another provider), checked in the same transaction as the removal so
-    /// that two removals at once cannot both pass.
-    async fn unlink_identity(&self, user_id: &UserId, provider_id: &str, keep_a_way_in: bool) -> StoreResult<Unlinked>;
+    /// Removes the user's links at `provider_id`. With `keep_a_way_in` (the providers configured now), only when
+    /// the user can still sign in afterwards (a password, or a link at another of those providers), checked in the
+    /// same transaction as the removal so that two removals at once cannot both pass.
+    async fn unlink_identity(
+        &self,
+        user_id: &UserId,
+        provider_id: &str,
+        keep_a_way_in: Option<&[String]>,
+    ) -> StoreResult<Unlinked>;
 }
 
 /// What [`IdentityStore::unlink_identity`] did.

@@ -434,7 +434,7 @@ impl Provider {
         now: UnixTime,
     ) -> Result<(), AdminError> {
         let id = path_user_id(id)?;
-        match self.unlink_identity(&id, provider, caller.client_id.as_str(), false, meta, now).await? {
+        match self.unlink_identity(&id, provider, caller.client_id.as_str(), None, meta, now).await? {
             Unlinked::Removed => Ok(()),
             // Without `keep_a_way_in` the store never answers `LastWayIn`.
             Unlinked::NotLinked | Unlinked::LastWayIn => {

@@ -16,13 +16,14 @@ impl Provider {
     }
 
     /// Removes the user's links at `provider_id`, on behalf of `actor` (recorded as `identity_unlinked`). With
-    /// `keep_a_way_in` (the user's own request) only when they can still sign in afterwards.
+    /// `keep_a_way_in`, the providers configured now (the user's own request), only when they can still sign in
+    /// afterwards: with a password or through another of those providers.
     pub async fn unlink_identity(
         &self,
         user_id: &UserId,
         provider_id: &str,
         actor: &str,
-        keep_a_way_in: bool,
+        keep_a_way_in: Option<&[String]>,
         meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<Unlinked, OAuthError> {

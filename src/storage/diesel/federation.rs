@@ -133,8 +133,14 @@ impl IdentityStore for DieselStore {
             .await
     }
 
-    async fn unlink_identity(&self, user_id: &UserId, provider_id: &str, keep_a_way_in: bool) -> StoreResult<Unlinked> {
+    async fn unlink_identity(
+        &self,
+        user_id: &UserId,
+        provider_id: &str,
+        keep_a_way_in: Option<&[String]>,
+    ) -> StoreResult<Unlinked> {
         let (user_id, provider_id) = (user_id.as_str().to_owned(), provider_id.to_owned());
+        let ways_in = keep_a_way_in.map(<[String]>::to_vec);
         self.db()
             .write(move |c| {
                 c.transaction(|c| {
@@ -150,9 +156,12 @@ impl IdentityStore for DieselStore {
                     if here == 0 {
                         return Ok(Unlinked::NotLinked);
                     }
-                    if keep_a_way_in && password == NO_PASSWORD {
-                        let elsewhere: i64 =
-                            mine.filter(federated_identities::provider_id.ne(&provider_id)).count().get_result(c)?;
+                    if let Some(ways_in) = ways_in.filter(|_| password == NO_PASSWORD) {
+                        let elsewhere: i64 = mine
+                            .filter(federated_identities::provider_id.ne(&provider_id))
+                            .filter(federated_identities::provider_id.eq_any(ways_in))
+                            .count()
+                            .get_result(c)?;
                         if elsewhere == 0 {
                             return Ok(Unlinked::LastWayIn);
                         }
@@ -238,25 +247,31 @@ mod tests {
         let t = TestDb::new(backend).await;
         let user = new_user("carol", "carol@example.com");
         t.store.create_federated_user(user.clone(), false, &link(&user.id, "c")).await.unwrap();
+        let configured = ["corp".to_owned(), "other".to_owned()];
+        let keep = Some(&configured[..]);
         let unlink = |provider: &'static str, keep| t.store.unlink_identity(&user.id, provider, keep);
-        assert_eq!(unlink("corp", true).await.unwrap(), Unlinked::LastWayIn, "no password, one link");
+        assert_eq!(unlink("corp", keep).await.unwrap(), Unlinked::LastWayIn, "no password, one link");
         assert_eq!(t.store.identities_of(&user.id).await.unwrap().len(), 1, "kept");
-        assert_eq!(unlink("other", true).await.unwrap(), Unlinked::NotLinked);
-        // With a link at another provider, one may go.
+        assert_eq!(unlink("other", keep).await.unwrap(), Unlinked::NotLinked);
+        // A link at a provider no longer configured is no way in.
+        t.store.link_identity(&FederatedIdentity { provider_id: "gone".into(), ..link(&user.id, "c3") }).await.unwrap();
+        assert_eq!(unlink("corp", keep).await.unwrap(), Unlinked::LastWayIn, "only a link nobody can use is left");
+        // With a link at another configured provider, one may go.
         t.store
             .link_identity(&FederatedIdentity { provider_id: "other".into(), ..link(&user.id, "c2") })
             .await
             .unwrap();
-        assert_eq!(unlink("corp", true).await.unwrap(), Unlinked::Removed);
-        assert_eq!(unlink("other", true).await.unwrap(), Unlinked::LastWayIn);
+        assert_eq!(unlink("corp", keep).await.unwrap(), Unlinked::Removed);
+        assert_eq!(unlink("other", keep).await.unwrap(), Unlinked::LastWayIn);
         // An operator may strand the account.
-        assert_eq!(unlink("other", false).await.unwrap(), Unlinked::Removed);
+        assert_eq!(unlink("other", None).await.unwrap(), Unlinked::Removed);
+        assert_eq!(unlink("gone", None).await.unwrap(), Unlinked::Removed);
         assert!(t.store.identities_of(&user.id).await.unwrap().is_empty());
-        assert_eq!(t.store.unlink_identity(&UserId::generate(), "corp", false).await.unwrap(), Unlinked::NotLinked);
+        assert_eq!(t.store.unlink_identity(&UserId::generate(), "corp", None).await.unwrap(), Unlinked::NotLinked);
         // With a password, the only link may go.
         let alice = t.add_user("alice").await;
         t.store.link_identity(&link(&alice, "a")).await.unwrap();
-        assert_eq!(t.store.unlink_identity(&alice, "corp", true).await.unwrap(), Unlinked::Removed);
+        assert_eq!(t.store.unlink_identity(&alice, "corp", keep).await.unwrap(), Unlinked::Removed);
         assert!(t.store.linked_user("corp", "a", 1).await.unwrap().is_none());
     }
 
