@@ -157,11 +157,10 @@ async fn complete(
         Continuation::Account => Target::Account,
         Continuation::Device(code) => Target::Device(UserCode::parse(&code).map_err(|_| gone(req))?),
     };
-    // Disabled or removed since the password was checked: as if that had come first.
-    match state.provider.users.user_by_id(&step.user_id).await {
-        Ok(Some(user)) if !user.disabled => Ok((target, user, step.username)),
-        Ok(_) => Err(gone(req)),
-        Err(e) => Err(error_page(req, &e.into())),
+    match state.provider.second_step_user(&step.user_id).await {
+        Ok(Some(user)) => Ok((target, user, step.username)),
+        Ok(None) => Err(gone(req)),
+        Err(e) => Err(error_page(req, &e)),
     }
 }
 

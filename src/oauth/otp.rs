@@ -299,6 +299,12 @@ impl Provider {
         let previous = self.cache.replace(&second_step_key(id), TAKEN, ttl).await?;
         Ok(previous.is_some_and(|p| p != TAKEN))
     }
+
+    /// The user of a second step whose code was right (its `user_id`), as they are now: `None` when disabled or
+    /// removed since the password was checked (as if that had come first).
+    pub async fn second_step_user(&self, user_id: &UserId) -> Result<Option<User>, OAuthError> {
+        Ok(self.users.user_by_id(user_id).await?.filter(|user| !user.disabled))
+    }
 }
 
 fn second_step_key(id: &str) -> String {

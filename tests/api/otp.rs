@@ -376,3 +376,21 @@ both_backends!(a_recovery_code_stands_in_for_a_code_once, async |app| {
     let used = events["events"].as_array().unwrap().iter().filter(|e| e["details"]["recovery_code"] == true).count();
     assert_eq!(used, 2, "{events}");
 });
+
+both_backends!(a_user_disabled_after_the_password_is_not_signed_in_by_the_code, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &["--first-party"]);
+    let otp = enrol(&app).await;
+    let b = other_browser();
+    let (challenge, _) = pkce_pair();
+    let r = password_step(&app, &b, &auth_url(&app, client["client_id"].as_str().unwrap(), &challenge, "")).await;
+    let form = code_form(&r.text().await.unwrap());
+
+    // Between the two steps an operator disables her: the right code then ends nothing but the sign-in.
+    assert_success(&app.cli(&["users", "disable", "alice"], None), &["users", "disable", "alice"]);
+    let r = send_code(&app, &b, &form, &otp.code(0)).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("This sign-in has expired"));
+    let r = b.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(location(&r), "/login?return=account", "no session");
+});
