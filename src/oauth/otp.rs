@@ -62,13 +62,18 @@ fn recovery_hash(user_id: &UserId, code: &RecoveryCode) -> String {
     SecretHash::of(&format!("{}:{}", user_id.as_str(), code.as_str())).as_str().to_owned()
 }
 
-/// A secret being set up: what the account page shows.
-#[derive(Debug)]
+/// A secret being set up: what the account page shows. Its `Debug` shows neither (the URI carries the secret).
 pub struct Enrolment {
     /// The new secret.
     pub secret: TotpSecret,
     /// Its `otpauth://` URI, for the QR code.
     pub uri: String,
+}
+
+impl std::fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enrolment").finish_non_exhaustive()
+    }
 }
 
 /// Where a sign-in goes once its second step is done: the same fixed targets as the password step.
@@ -314,6 +319,16 @@ fn second_step_key(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_enrolment_shows_no_secret_in_debug() {
+        let secret = TotpSecret::generate();
+        let shown = secret.base32();
+        let uri = secret.otpauth_uri("id.example.com", "alice").unwrap();
+        assert!(uri.contains(&shown));
+        let debug = format!("{:?}", Enrolment { secret, uri });
+        assert!(!debug.contains(&shown), "{debug}");
+    }
 
     #[test]
     fn the_label_is_the_issuer_host() {
