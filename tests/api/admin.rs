@@ -38,10 +38,6 @@ struct Admin {
     token: String,
 }
 
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str().unwrap_or_else(|| panic!("no {k} in {v}"))
-}
-
 async fn client_credentials(app: &TestApp, id: &str, secret: &str, scope: &str) -> (StatusCode, Value) {
     token_basic(app, id, secret, &[("grant_type", "client_credentials"), ("scope", scope)]).await
 }

@@ -3,7 +3,6 @@
 //! they are sent.
 use crate::helpers::*;
 use crate::signin::{add_alice, add_client, auth_url, browse, hidden, pkce_pair, query_of, redeem_code, urlencode};
-use josekit::jws::{JwsHeader, RS256};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -104,15 +103,6 @@ async fn serve(
     let _ = tx.send(Received { method, path, content_type, body });
 }
 
-/// Verifies `jwt` with the served key its header names; its header and claims.
-async fn verified(app: &TestApp, jwt: &str) -> (JwsHeader, Value) {
-    let jwks = josekit::jwk::JwkSet::from_bytes(serde_json::to_vec(&app.jwks().await).unwrap()).unwrap();
-    let key = jwks.get(&token_kid(jwt)).into_iter().next().expect("the token's kid is served");
-    let verifier = RS256.verifier_from_jwk(key).unwrap();
-    let (payload, header) = josekit::jwt::decode_with_verifier(jwt, &verifier).expect("a valid signature");
-    (header, Value::Object(payload.claims_set().clone()))
-}
-
 /// The logout token a receiver was posted, checked as a relying party checks it (§2.6): form-encoded, signed
 /// with a served key, typed, for `client_id` about `sub`'s session `sid` (any when `None`), and no nonce. Its
 /// claims.
@@ -167,10 +157,6 @@ async fn signed_in_with(app: &TestApp, (id, secret): &(String, String), extra: &
     let id_token = tokens["id_token"].as_str().unwrap().to_owned();
     let (_, claims) = verified(app, &id_token).await;
     (id_token, claims)
-}
-
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str().unwrap_or_else(|| panic!("no {k} in {v}"))
 }
 
 both_backends!(every_client_of_a_session_is_told_when_it_ends_at_logout, async |app| {

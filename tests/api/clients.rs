@@ -48,15 +48,6 @@ fn error_of(result: &(StatusCode, Value)) -> (StatusCode, &str) {
     (result.0, result.1["error"].as_str().unwrap_or("<none>"))
 }
 
-/// Verifies an access token against the served JWKS; its header and claims.
-async fn verified(app: &TestApp, jwt: &str) -> (JwsHeader, Value) {
-    let jwks = josekit::jwk::JwkSet::from_bytes(serde_json::to_vec(&app.jwks().await).unwrap()).unwrap();
-    let key = jwks.get(&token_kid(jwt)).into_iter().next().expect("the token's kid is served");
-    let verifier = RS256.verifier_from_jwk(key).unwrap();
-    let (payload, header) = josekit::jwt::decode_with_verifier(jwt, &verifier).expect("a valid signature");
-    (header, Value::Object(payload.claims_set().clone()))
-}
-
 /// Checks a client credentials response and returns the access token's claims.
 async fn service_token(app: &TestApp, body: &Value, client_id: &str) -> Value {
     assert_eq!(body["token_type"], "Bearer", "{body}");

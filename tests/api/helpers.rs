@@ -511,6 +511,20 @@ pub fn token_kid(token: &str) -> String {
     header.claim("kid").and_then(Value::as_str).expect("the header has a kid").to_owned()
 }
 
+/// Verifies `jwt` (RS256) with the served key its header names: its header and claims.
+pub async fn verified(app: &TestApp, jwt: &str) -> (josekit::jws::JwsHeader, Value) {
+    let jwks = josekit::jwk::JwkSet::from_bytes(serde_json::to_vec(&app.jwks().await).unwrap()).unwrap();
+    let key = jwks.get(&token_kid(jwt)).into_iter().next().expect("the token's kid is served");
+    let verifier = josekit::jws::RS256.verifier_from_jwk(key).unwrap();
+    let (payload, header) = josekit::jwt::decode_with_verifier(jwt, &verifier).expect("a valid signature");
+    (header, Value::Object(payload.claims_set().clone()))
+}
+
+/// A string field of a JSON value.
+pub fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v[k].as_str().unwrap_or_else(|| panic!("no {k} in {v}"))
+}
+
 /// The HTTP client the `openidconnect` relying party uses (no redirects, as its docs require).
 pub fn oidc_http_client() -> openidconnect::reqwest::Client {
     openidconnect::reqwest::ClientBuilder::new()

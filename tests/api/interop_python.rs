@@ -3,10 +3,10 @@
 //! plays the user's browser and checks what the script reports against the server itself. The script runs in the
 //! venv that `tests/interop/python/install.sh` makes (`scripts/test.sh` runs it); without it these tests fail.
 use crate::clients::{jwks_of, rsa_key};
+use crate::helpers::s;
 use crate::interop::ScriptRp;
 use crate::signin::{add_alice, add_client, introspect_basic, query_of, token_basic, without_cookies, REDIRECT};
 use reqwest::StatusCode;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -33,10 +33,6 @@ fn start(scenario: &str, vars: &[(&str, &str)]) -> ScriptRp {
     ScriptRp::start(format!("rp.py {scenario}"), cmd, install)
 }
 
-fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key].as_str().unwrap_or_else(|| panic!("no string {key} in {v}"))
-}
-
 // Scenario 1: a confidential client (client_secret_basic) through code + PKCE + state + nonce, the ID token and
 // the RFC 9068 access token validated by Authlib, userinfo, refresh rotation, reuse detection, introspection and
 // revocation. No grace window, so the replay is one at once.
@@ -48,7 +44,7 @@ both_backends!(
     async |app| {
         let alice = add_alice(&app);
         let client = add_client(&app, &[]);
-        let (id, secret) = (str_of(&client, "client_id"), str_of(&client, "client_secret"));
+        let (id, secret) = (s(&client, "client_id"), s(&client, "client_secret"));
         let mut rp = start(
             "code_flow",
             &[
@@ -64,16 +60,16 @@ both_backends!(
         // What came back to the redirect URI, and what Authlib made of it.
         assert_eq!(out["callback"], back.as_str());
         let q = query_of(&back);
-        assert_eq!(q["state"], str_of(&out, "state"));
+        assert_eq!(q["state"], s(&out, "state"));
         assert_eq!(q["iss"], app.address, "RFC 9207 iss");
         assert_eq!(out["token_type"].as_str().map(str::to_lowercase).as_deref(), Some("bearer"), "{out}");
-        let sub = str_of(&alice, "id");
+        let sub = s(&alice, "id");
         let id_token = &out["id_token"];
         assert_eq!(id_token["sub"], sub, "{id_token}");
         assert_eq!(id_token["aud"], id);
         assert!(id_token["at_hash"].is_string() && id_token["nonce"].is_string(), "{id_token}");
         assert_eq!(out["id_token_header"]["alg"], "RS256");
-        let kid = str_of(&out["id_token_header"], "kid");
+        let kid = s(&out["id_token_header"], "kid");
         assert!(app.served_kids().await.iter().any(|k| k == kid), "{kid} is served");
         assert_eq!(out["access_token_header"]["typ"], "at+jwt");
         let at = &out["access_token_claims"];
@@ -96,7 +92,7 @@ both_backends!(
         assert_eq!(out["token_statuses"], serde_json::json!([200, 200, 400, 400]), "{out}");
 
         // The server agrees, asked directly.
-        let rotated = str_of(&out, "rotated_access_token");
+        let rotated = s(&out, "rotated_access_token");
         assert_eq!(introspect_basic(&app, id, secret, rotated).await["active"], false);
         let r = app.api_client.get(app.url("/userinfo")).bearer_auth(rotated).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the revoked access token is refused");
@@ -112,20 +108,20 @@ both_backends!(
 both_backends!(authlib_public_client_refreshes_and_revokes_its_refresh_token, async |app| {
     let alice = add_alice(&app);
     let client = add_client(&app, &["--public"]);
-    let id = str_of(&client, "client_id");
+    let id = s(&client, "client_id");
     let vars =
         [("TESSERA_ISSUER", app.address.as_str()), ("TESSERA_CLIENT_ID", id), ("TESSERA_REDIRECT_URI", REDIRECT)];
     let mut rp = start("public_client", &vars);
     rp.authorize(&app).await;
     let out = rp.result().await;
     assert_eq!(out["auth_methods"], serde_json::json!(["none", "none"]));
-    assert_eq!(out["id_token"]["sub"], str_of(&alice, "id"));
+    assert_eq!(out["id_token"]["sub"], s(&alice, "id"));
     let refresh = out["refresh_tokens"].as_array().unwrap();
     assert_ne!(refresh[0], refresh[1], "a refresh rotates the refresh token");
     assert_eq!(out["revocation_status"], 200);
     assert_eq!(out["refresh_after_revocation"], "invalid_grant", "{out}");
     // The server agrees, asked directly: the family's access token is refused too.
-    let r = app.api_client.get(app.url("/userinfo")).bearer_auth(str_of(&out, "access_token")).send().await.unwrap();
+    let r = app.api_client.get(app.url("/userinfo")).bearer_auth(s(&out, "access_token")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the revoked family's access token");
 });
 
@@ -144,8 +140,8 @@ both_backends!(authlib_client_credentials_with_private_key_jwt_and_client_secret
     };
     let signed = service(&["--auth-method", "private_key_jwt", "--jwks", jwks.to_str().unwrap()]);
     let post = service(&["--auth-method", "client_secret_post"]);
-    let (jwt_id, post_id) = (str_of(&signed, "client_id"), str_of(&post, "client_id"));
-    let post_secret = str_of(&post, "client_secret");
+    let (jwt_id, post_id) = (s(&signed, "client_id"), s(&post, "client_id"));
+    let post_secret = s(&post, "client_secret");
     let rp = start(
         "client_credentials",
         &[
@@ -175,7 +171,7 @@ both_backends!(authlib_client_credentials_with_private_key_jwt_and_client_secret
     assert_eq!(out["revocation_status"], 200);
 
     // The server agrees, asked directly: the tokens each client revoked are dead, the other one is live.
-    let revoked = [tokens[0].as_str().unwrap(), str_of(&out["client_secret_post"], "token")];
+    let revoked = [tokens[0].as_str().unwrap(), s(&out["client_secret_post"], "token")];
     for token in revoked {
         let dead = introspect_basic(&app, post_id, post_secret, token).await;
         assert_eq!(dead, serde_json::json!({ "active": false }));
@@ -187,7 +183,7 @@ both_backends!(authlib_client_credentials_with_private_key_jwt_and_client_secret
 // Scenario 3: error answers as Authlib surfaces them, and prompt=none without a session.
 both_backends!(authlib_sees_rfc_shaped_errors, async |app| {
     let client = add_client(&app, &[]);
-    let (id, secret) = (str_of(&client, "client_id"), str_of(&client, "client_secret"));
+    let (id, secret) = (s(&client, "client_id"), s(&client, "client_secret"));
     let vars = [
         ("TESSERA_ISSUER", app.address.as_str()),
         ("TESSERA_CLIENT_ID", id),

@@ -66,10 +66,6 @@ async fn userinfo_status(app: &TestApp, at: &str) -> StatusCode {
     app.api_client.get(app.url("/userinfo")).bearer_auth(at).send().await.unwrap().status()
 }
 
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str().unwrap_or_else(|| panic!("no {k} in {v}"))
-}
-
 // Without a grace window, so that the replay below is plain reuse.
 both_backends!(
     refresh_rotation_chain_and_reuse_detection,

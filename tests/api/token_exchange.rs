@@ -1,8 +1,7 @@
 //! Token exchange (RFC 8693): an API that received a user's access token exchanges it for one to call a
 //! downstream API on the user's behalf.
-use crate::helpers::{assert_failure, sleep_until_unix, token_kid, TestApp};
+use crate::helpers::{assert_failure, sleep_until_unix, TestApp};
 use crate::signin::{add_alice, add_client, auth_url, browse, pkce_pair, query_of, redeem_code, urlencode};
-use josekit::jws::RS256;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -70,12 +69,9 @@ fn error_of(r: &(StatusCode, Value)) -> (StatusCode, &str) {
 
 /// The claims of an access token, verified against the served JWKS.
 async fn verified(app: &TestApp, jwt: &str) -> Value {
-    let jwks = josekit::jwk::JwkSet::from_bytes(serde_json::to_vec(&app.jwks().await).unwrap()).unwrap();
-    let key = jwks.get(&token_kid(jwt)).into_iter().next().expect("the token's kid is served");
-    let verifier = RS256.verifier_from_jwk(key).unwrap();
-    let (payload, header) = josekit::jwt::decode_with_verifier(jwt, &verifier).expect("a valid signature");
+    let (header, claims) = crate::helpers::verified(app, jwt).await;
     assert_eq!(header.token_type(), Some("at+jwt"));
-    Value::Object(payload.claims_set().clone())
+    claims
 }
 
 async fn introspect(app: &TestApp, (id, secret): (&str, &str), token: &str) -> Value {

@@ -14,7 +14,7 @@ mod redirect_uri;
 mod slow_body;
 mod token_replay;
 
-use crate::helpers::TestApp;
+use crate::helpers::{s, TestApp};
 use crate::signin::{hidden, location, pkce_pair, query_of, urlencode, PASSWORD, REDIRECT};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -26,11 +26,6 @@ pub fn browser() -> reqwest::Client {
         .cookie_store(true)
         .build()
         .expect("building an HTTP client")
-}
-
-/// A string field of a JSON value.
-pub fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str().unwrap_or_else(|| panic!("no {k} in {v}"))
 }
 
 /// An authorization URL for `client_id` on the test redirect URI with S256 PKCE, `state=st`, then `extra`.
