@@ -3,16 +3,15 @@
 //! a form of the sign-in it belongs to (a pending authorization, or the sign-in that returns to the account page
 //! or to the device verification page), checked as `/login` checks its form, and the callback continues to the
 //! same place. The decisions are `oauth::federation`'s, the requests to the provider `crate::upstream`'s.
-use super::interaction_pages::{cookies_blocked, expired, load};
-use super::login::{form_of, signed_in, target, Target};
+use super::interaction_pages::{cookies_blocked, expired};
+use super::login::{form_of, resumed, signed_in, target, Target};
 use super::meta::{device, request_meta};
 use super::render::{error_page, message_page};
 use super::{form, throttle, AppState};
 use crate::config::UpstreamProvider;
 use crate::domain::secret::SecretHash;
 use crate::oauth::audit::EventFacts;
-use crate::oauth::device::UserCode;
-use crate::oauth::federation::{Federated, FederationRefusal, FederationReturn, PendingFederation, UpstreamIdentity};
+use crate::oauth::federation::{Continuation, Federated, FederationRefusal, PendingFederation, UpstreamIdentity};
 use crate::oauth::interaction::FULL_RETRY_AFTER;
 use crate::oauth::limits::Limited;
 use actix_web::http::{header, StatusCode};
@@ -65,10 +64,9 @@ pub async fn start(
             return unavailable(&req, &state, upstream, &target).await;
         }
     };
-    let (interaction, returns_to) = match &target {
-        Target::Authorize(id, _) => (id.clone(), None),
-        Target::Account => (String::new(), Some(FederationReturn::Account)),
-        Target::Device(code) => (String::new(), Some(FederationReturn::Device(code.as_str().to_owned()))),
+    let (interaction, returns_to) = match target.continuation() {
+        Continuation::Authorize(id) => (id, None),
+        elsewhere => (String::new(), Some(elsewhere)),
     };
     let pending = PendingFederation {
         provider_id: upstream.id.clone(),
@@ -125,16 +123,9 @@ pub async fn callback(req: HttpRequest, path: web::Path<String>, state: web::Dat
         }
         Err(e) => return error_page(&req, &e),
     };
-    let target = match &pending.returns_to {
-        None => match load(&req, &state, Some(&pending.interaction)).await {
-            Ok((id, interaction)) => Target::Authorize(id, Box::new(interaction)),
-            Err(resp) => return resp,
-        },
-        Some(FederationReturn::Account) => Target::Account,
-        Some(FederationReturn::Device(code)) => match UserCode::parse(code) {
-            Ok(code) => Target::Device(code),
-            Err(_) => return expired(&req),
-        },
+    let target = match resumed(&req, &state, pending.continuation()).await {
+        Ok(target) => target,
+        Err(resp) => return resp,
     };
     let now = crate::domain::now();
     let meta = request_meta(&req, &state);

@@ -17,9 +17,8 @@ use crate::oauth::account::{account_login_csrf, account_login_csrf_matches};
 use crate::oauth::audit::EventFacts;
 use crate::oauth::device::UserCode;
 use crate::oauth::discovery::paths;
-use crate::oauth::interaction::Interaction;
+use crate::oauth::interaction::{Continuation, Interaction};
 use crate::oauth::limits::Lock;
-use crate::oauth::otp::Continuation;
 use crate::oauth::params::Params;
 use crate::oauth::session::SignIn;
 use actix_web::http::header::{self, HeaderValue};
@@ -53,14 +52,31 @@ impl Target {
         }
     }
 
-    /// The same target, as the second step of the sign-in keeps it.
-    fn continuation(&self) -> Continuation {
+    /// The same target, as a sign-in waiting for a second step or an upstream provider keeps it.
+    pub(super) fn continuation(&self) -> Continuation {
         match self {
             Self::Authorize(id, _) => Continuation::Authorize(id.clone()),
             Self::Account => Continuation::Account,
             Self::Device(code) => Continuation::Device(code.as_str().to_owned()),
         }
     }
+}
+
+/// The target a kept `continuation` names, as it stands now (the pending authorization read again).
+#[allow(clippy::result_large_err)]
+pub(super) async fn resumed(
+    req: &HttpRequest,
+    state: &AppState,
+    continuation: Continuation,
+) -> Result<Target, HttpResponse> {
+    Ok(match continuation {
+        Continuation::Authorize(interaction) => {
+            let (id, interaction) = load(req, state, Some(&interaction)).await?;
+            Target::Authorize(id, Box::new(interaction))
+        }
+        Continuation::Account => Target::Account,
+        Continuation::Device(code) => Target::Device(UserCode::parse(&code).map_err(|_| expired(req))?),
+    })
 }
 
 /// The code of a `return=device` sign-in, from its query or form: `None` when absent or not a user code.

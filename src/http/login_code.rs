@@ -2,17 +2,17 @@
 //! from their authenticator app, and `POST /login/code`, which checks it and ends the sign-in as a password
 //! sign-in does ([`super::login::signed_in`]). The pending step is bound to the browser and expires
 //! (`oauth::otp::SECOND_STEP_TTL`); wrong codes count as failed sign-ins of the name typed at the password step.
-use super::interaction_pages::{cookies_blocked, forbidden, from_another_origin, load};
-use super::login::{signed_in, Target};
+use super::interaction_pages::{cookies_blocked, forbidden, from_another_origin};
+use super::login::{resumed, signed_in, Target};
 use super::meta::{device, request_meta};
 use super::render::{error_page, message_page_with, page, wait_words};
 use super::views::{Link, LoginCodePage};
 use super::{form, throttle, AppState};
 use crate::domain::{UnixTime, User};
 use crate::oauth::audit::EventFacts;
-use crate::oauth::device::UserCode;
 use crate::oauth::discovery::paths;
-use crate::oauth::otp::{Continuation, OtpCheck, SecondStep};
+use crate::oauth::interaction::Continuation;
+use crate::oauth::otp::{OtpCheck, SecondStep};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -149,14 +149,7 @@ async fn complete(
         Ok(false) => return Err(gone(req)),
         Err(e) => return Err(error_page(req, &e)),
     }
-    let target = match step.continuation {
-        Continuation::Authorize(interaction) => {
-            let (id, interaction) = load(req, state, Some(&interaction)).await?;
-            Target::Authorize(id, Box::new(interaction))
-        }
-        Continuation::Account => Target::Account,
-        Continuation::Device(code) => Target::Device(UserCode::parse(&code).map_err(|_| gone(req))?),
-    };
+    let target = resumed(req, state, step.continuation).await?;
     match state.provider.second_step_user(&step.user_id).await {
         Ok(Some(user)) => Ok((target, user, step.username)),
         Ok(None) => Err(gone(req)),

@@ -6,6 +6,7 @@
 //! email addresses and says it verified this one, the account that has the address. Never silently another.
 use super::cache_keys;
 use super::error::OAuthError;
+pub use super::interaction::Continuation;
 use super::provider::Provider;
 use crate::domain::password::NO_PASSWORD;
 use crate::domain::secret::{random_token, SecretHash};
@@ -30,9 +31,10 @@ pub struct PendingFederation {
     pub provider_id: String,
     /// The pending authorization the sign-in belongs to; empty for a sign-in that returns elsewhere.
     pub interaction: String,
-    /// Where a sign-in of no authorization returns (absent in entries stored before it existed).
+    /// Where a sign-in of no authorization returns: the account or the device page (absent in entries stored
+    /// before it existed).
     #[serde(default)]
-    pub returns_to: Option<FederationReturn>,
+    pub returns_to: Option<Continuation>,
     /// Hash of the browser-binding cookie.
     pub browser: String,
     /// The `nonce` the ID token must carry.
@@ -41,13 +43,11 @@ pub struct PendingFederation {
     pub pkce_verifier: String,
 }
 
-/// Where a federated sign-in that belongs to no authorization returns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum FederationReturn {
-    /// The account page.
-    Account,
-    /// The device verification page, with the user code entered there (its normal form).
-    Device(String),
+impl PendingFederation {
+    /// Where the sign-in continues: where `returns_to` says, else the pending authorization.
+    pub fn continuation(&self) -> Continuation {
+        self.returns_to.clone().unwrap_or_else(|| Continuation::Authorize(self.interaction.clone()))
+    }
 }
 
 impl std::fmt::Debug for PendingFederation {

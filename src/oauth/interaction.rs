@@ -21,6 +21,18 @@ pub const INTERACTION_TTL: i64 = 30 * 60;
 /// When the cache holds all the pending sign-ins it may, how long to wait: others finish or expire meanwhile.
 pub const FULL_RETRY_AFTER: i64 = 60;
 
+/// Where a sign-in continues once the user is authenticated, kept while a second step (a TOTP code) or an
+/// upstream provider (federation) is waited for: the same fixed targets as the sign-in form's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Continuation {
+    /// The pending authorization with this interaction id.
+    Authorize(String),
+    /// The account page.
+    Account,
+    /// The device verification page, with this user code (its normal form).
+    Device(String),
+}
+
 /// A pending request. Its `Debug` leaves out the CSRF token and the browser binding.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Interaction {

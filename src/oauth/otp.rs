@@ -6,6 +6,7 @@
 use super::audit::{EventFacts, RequestMeta};
 use super::cache_keys;
 use super::error::OAuthError;
+use super::interaction::Continuation;
 use super::provider::Provider;
 use super::session::SignedIn;
 use crate::domain::secret::{random_token, SecretHash};
@@ -74,17 +75,6 @@ impl std::fmt::Debug for Enrolment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Enrolment").finish_non_exhaustive()
     }
-}
-
-/// Where a sign-in goes once its second step is done: the same fixed targets as the password step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Continuation {
-    /// The pending authorization with this interaction id.
-    Authorize(String),
-    /// The account page.
-    Account,
-    /// The device verification page, with this user code.
-    Device(String),
 }
 
 /// A sign-in whose password was right, waiting for its code. Its `Debug` leaves out the CSRF token and the

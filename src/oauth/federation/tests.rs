@@ -79,7 +79,7 @@ fn a_pending_sign_in_shows_no_secret_in_debug() {
     let p = PendingFederation {
         provider_id: "corp".into(),
         interaction: "INTERACTION".into(),
-        returns_to: Some(FederationReturn::Device("WDJB-MJHT".into())),
+        returns_to: Some(Continuation::Device("WDJB-MJHT".into())),
         browser: "BROWSER".into(),
         nonce: "NONCE".into(),
         pkce_verifier: "VERIFIER".into(),
@@ -97,8 +97,8 @@ fn a_pending_sign_in_stored_before_return_targets_existed_still_reads() {
     let p: PendingFederation = serde_json::from_str(stored).unwrap();
     assert_eq!((p.interaction.as_str(), p.returns_to), ("I", None));
     let round: PendingFederation = serde_json::from_str(
-        &serde_json::to_string(&PendingFederation { returns_to: Some(FederationReturn::Account), ..p }).unwrap(),
+        &serde_json::to_string(&PendingFederation { returns_to: Some(Continuation::Account), ..p }).unwrap(),
     )
     .unwrap();
-    assert_eq!(round.returns_to, Some(FederationReturn::Account));
+    assert_eq!(round.returns_to, Some(Continuation::Account));
 }
