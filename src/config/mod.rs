@@ -236,6 +236,10 @@ pub struct ParSettings {
 pub struct DpopSettings {
     /// Seconds a proof's `iat` may lie in the past; its `jti` is kept that long (plus the leeway).
     pub proof_max_age: i64,
+    /// Proofs must carry a nonce we provided (`use_dpop_nonce`, RFC 9449 §8, §9).
+    pub require_nonce: bool,
+    /// Seconds of one nonce window: a nonce is accepted in the window it was made in and the next.
+    pub nonce_window: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -576,6 +580,13 @@ impl RawSettings {
                 proof_max_age: match self.dpop.proof_max_age_seconds {
                     t @ 1..=300 => t,
                     _ => return Err(invalid("dpop.proof_max_age_seconds", "must be from 1 to 300")),
+                },
+                require_nonce: self.dpop.require_nonce,
+                // Long enough that a client rarely meets a nonce going stale between two requests; short, since a
+                // proof made with a nonce may be sent while the nonce lasts (up to two windows).
+                nonce_window: match self.dpop.nonce_seconds {
+                    t @ 10..=3600 => t,
+                    _ => return Err(invalid("dpop.nonce_seconds", "must be from 10 to 3600")),
                 },
             },
             device: self.device.validate()?,

@@ -52,11 +52,15 @@ impl Default for RawDevice {
 pub struct RawDpop {
     /// How old a proof's `iat` may be.
     pub proof_max_age_seconds: i64,
+    /// Whether proofs at `/token`, `/par` and `/userinfo` must carry a nonce we provided (RFC 9449 §8, §9).
+    pub require_nonce: bool,
+    /// How long one nonce window lasts; a nonce is good in its window and the next.
+    pub nonce_seconds: i64,
 }
 
 impl Default for RawDpop {
     fn default() -> Self {
-        Self { proof_max_age_seconds: 60 }
+        Self { proof_max_age_seconds: 60, require_nonce: false, nonce_seconds: 300 }
     }
 }
 

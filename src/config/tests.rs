@@ -45,12 +45,21 @@ fn defaults_are_the_embedded_setup() {
     assert_eq!(s.sessions.idle_timeout, None);
     assert_eq!((s.par.request_ttl, s.par.required), (60, false));
     assert_eq!(s.dpop.proof_max_age, 60);
+    assert_eq!((s.dpop.require_nonce, s.dpop.nonce_window), (false, 300));
 }
 
 #[test]
 fn the_dpop_proof_age_may_be_set() {
     assert_eq!(load("[dpop]\nproof_max_age_seconds = 300", &[]).unwrap().dpop.proof_max_age, 300);
     assert_eq!(load("", &[("DPOP__PROOF_MAX_AGE_SECONDS", "5")]).unwrap().dpop.proof_max_age, 5);
+}
+
+#[test]
+fn dpop_nonces_may_be_required() {
+    let s = load("[dpop]\nrequire_nonce = true\nnonce_seconds = 60", &[]).unwrap();
+    assert_eq!((s.dpop.require_nonce, s.dpop.nonce_window), (true, 60));
+    let s = load("", &[("DPOP__REQUIRE_NONCE", "true"), ("DPOP__NONCE_SECONDS", "3600")]).unwrap();
+    assert_eq!((s.dpop.require_nonce, s.dpop.nonce_window), (true, 3600));
 }
 
 #[test]
@@ -181,6 +190,8 @@ fn invalid_values_name_their_key() {
         ("[par]\nrequest_ttl_seconds = 601", "par.request_ttl_seconds"),
         ("[dpop]\nproof_max_age_seconds = 0", "dpop.proof_max_age_seconds"),
         ("[dpop]\nproof_max_age_seconds = 301", "dpop.proof_max_age_seconds"),
+        ("[dpop]\nnonce_seconds = 9", "dpop.nonce_seconds"),
+        ("[dpop]\nnonce_seconds = 3601", "dpop.nonce_seconds"),
         ("[sessions]\nidle_timeout_seconds = -1", "sessions.idle_timeout_seconds"),
         ("[tokens]\nrefresh_grace_seconds = -1", "tokens.refresh_grace_seconds"),
         ("[log]\nformat = \"xml\"", "log.format"),

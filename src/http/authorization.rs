@@ -1,12 +1,17 @@
 //! The request's `Authorization` header, which every endpoint that takes credentials reads through
 //! [`header`].
+use crate::domain::UnixTime;
 use crate::oauth::dpop::DPOP_SCHEME;
+use crate::oauth::dpop_nonce::DpopNonce;
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::provider::Provider;
 use actix_web::http::header::{HeaderName, HeaderValue, AUTHORIZATION};
-use actix_web::HttpRequest;
+use actix_web::{HttpRequest, HttpResponse};
 
 /// The header of DPoP proofs (RFC 9449 §4.1).
 const DPOP: HeaderName = HeaderName::from_static("dpop");
+/// The header of the nonces we provide for DPoP proofs (RFC 9449 §8.1).
+const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 
 /// The one `Authorization` header, if any. Sent twice it is `invalid_request`: the header is not a list
 /// (RFC 9110 §5.3, §11.6.2), a request authenticates one way (RFC 6749 §2.3, RFC 6750 §3.1), and reading only
@@ -29,6 +34,29 @@ pub fn dpop_proof(req: &HttpRequest) -> Result<Option<&str>, OAuthError> {
         return Err(OAuthError::new(ErrorCode::InvalidDpopProof, "send one DPoP header"));
     }
     first.to_str().map(Some).map_err(|_| OAuthError::new(ErrorCode::InvalidDpopProof, "malformed DPoP header"))
+}
+
+/// The nonce for the `DPoP-Nonce` header of the answer to `req` at `now`: under `dpop.require_nonce`, for every
+/// request with a `DPoP` header (or, at a resource, `dpop_scheme`), so a client always holds a fresh nonce, also
+/// after a refusal (RFC 9449 §8, §8.2, §9).
+pub fn dpop_nonce(
+    req: &HttpRequest,
+    dpop_scheme: bool,
+    provider: &Provider,
+    now: UnixTime,
+) -> Result<Option<DpopNonce>, OAuthError> {
+    if !dpop_scheme && !req.headers().contains_key(DPOP) {
+        return Ok(None);
+    }
+    provider.fresh_dpop_nonce(now)
+}
+
+/// `response` with `DPoP-Nonce: nonce`, when there is one (one header at most: RFC 9449 §8).
+pub fn with_dpop_nonce(mut response: HttpResponse, nonce: Option<&DpopNonce>) -> HttpResponse {
+    if let Some(value) = nonce.and_then(|n| HeaderValue::from_str(n.as_str()).ok()) {
+        response.headers_mut().insert(DPOP_NONCE, value);
+    }
+    response
 }
 
 /// An access token as presented in `Authorization`, with its scheme.

@@ -19,8 +19,9 @@ use actix_web::{web, HttpResponse, Route};
 /// Request headers a browser app may send: a bearer or DPoP-bound token or client credentials, a DPoP proof
 /// (RFC 9449 §4.1), and a form body.
 const ALLOW_HEADERS: &str = "Authorization, Content-Type, DPoP";
-/// Response headers script may read beyond the safelisted ones: the challenge of a 401, the wait of a 429.
-const EXPOSE_HEADERS: &str = "WWW-Authenticate, Retry-After";
+/// Response headers script may read beyond the safelisted ones: the challenge of a 401, the wait of a 429, the
+/// nonce a DPoP proof is to carry (RFC 9449 §8, §9).
+const EXPOSE_HEADERS: &str = "WWW-Authenticate, Retry-After, DPoP-Nonce";
 /// How long a browser may reuse a preflight answer, in seconds (browsers cap it: Chromium at 2 hours).
 const MAX_AGE: &str = "86400";
 

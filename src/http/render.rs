@@ -138,7 +138,7 @@ pub fn dpop_error(e: &OAuthError) -> HttpResponse {
 fn resource_error(e: &OAuthError, scheme: &str) -> HttpResponse {
     log_error(e);
     let status = match e.code {
-        ErrorCode::InvalidToken | ErrorCode::InvalidDpopProof => StatusCode::UNAUTHORIZED,
+        ErrorCode::InvalidToken | ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce => StatusCode::UNAUTHORIZED,
         ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
         ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,

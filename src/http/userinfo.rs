@@ -1,6 +1,7 @@
 //! `GET` and `POST /userinfo` (OIDC Core §5.3) with RFC 6750 bearer errors, and DPoP-bound tokens presented with
-//! the `DPoP` scheme and a proof (RFC 9449 §7), whose errors are `DPoP` challenges.
-use super::authorization::PresentedToken;
+//! the `DPoP` scheme and a proof (RFC 9449 §7), whose errors are `DPoP` challenges (`use_dpop_nonce` among
+//! them, with the nonce in `DPoP-Nonce`, under `dpop.require_nonce`: RFC 9449 §9).
+use super::authorization::{with_dpop_nonce, PresentedToken};
 use super::render::{bearer_challenge, bearer_error, dpop_error};
 use super::{form, AppState};
 use crate::oauth::discovery::paths;
@@ -20,20 +21,27 @@ async fn respond(
         Ok(None) => return bearer_challenge(),
         Err(e) => return bearer_error(&e),
     };
+    let now = crate::domain::now();
+    // RFC 9449 §9: under `dpop.require_nonce`, every answer to a DPoP request carries a fresh nonce.
+    let nonce = match super::authorization::dpop_nonce(req, dpop, &state.provider, now) {
+        Ok(nonce) => nonce,
+        Err(e) => return dpop_error(&e),
+    };
     let proof = match super::authorization::dpop_proof(req) {
         Ok(proof) => proof,
-        Err(e) => return dpop_error(&e),
+        Err(e) => return with_dpop_nonce(dpop_error(&e), nonce.as_ref()),
     };
     let presented = if dpop {
         Presentation::Dpop { proof, method: req.method().as_str(), path: paths::USERINFO }
     } else {
         Presentation::Bearer
     };
-    match state.provider.userinfo(&token, presented, crate::domain::now()).await {
+    let response = match state.provider.userinfo(&token, presented, now).await {
         Ok(claims) => HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(claims),
         Err(e) if dpop || e.code == ErrorCode::InvalidDpopProof => dpop_error(&e),
         Err(e) => bearer_error(&e),
-    }
+    };
+    with_dpop_nonce(response, nonce.as_ref())
 }
 
 /// `GET /userinfo`: the token in the Authorization header.

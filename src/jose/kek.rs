@@ -4,6 +4,9 @@ use super::JoseError;
 use crate::config::KekSource;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use openssl::hash::MessageDigest;
+use openssl::pkey::PKey;
+use openssl::sign::Signer;
 use openssl::symm::{decrypt_aead, encrypt_aead, Cipher};
 use secrecy::ExposeSecret;
 use std::path::Path;
@@ -105,6 +108,12 @@ impl Kek {
         Ok(out)
     }
 
+    /// A key for another purpose, named by `label`: HMAC-SHA256 of the label under this key, so the KEK itself
+    /// only ever seals, and what is made with a derived key tells nothing of the KEK or of other derived keys.
+    pub fn derive(&self, label: &[u8]) -> Result<[u8; 32], JoseError> {
+        hmac_sha256(&self.0, label).map_err(|e| JoseError::Kek(format!("key derivation failed: {e}")))
+    }
+
     /// Decrypts what [`Kek::seal`] produced with the same `aad`.
     pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, String> {
         if sealed.len() < 1 + NONCE_LEN + TAG_LEN || sealed.first() != Some(&FORMAT_V1) {
@@ -115,6 +124,16 @@ impl Kek {
         decrypt_aead(Cipher::aes_256_gcm(), &self.0, Some(nonce), aad, ct, tag)
             .map_err(|_| "cannot decrypt: wrong key-encryption key or corrupted data".to_string())
     }
+}
+
+/// HMAC-SHA256 (RFC 2104) of `message` under `key`.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Result<[u8; 32], openssl::error::ErrorStack> {
+    let pkey = PKey::hmac(key)?;
+    let mut signer = Signer::new(MessageDigest::sha256(), &pkey)?;
+    signer.update(message)?;
+    let mut mac = [0u8; 32];
+    signer.sign(&mut mac)?;
+    Ok(mac)
 }
 
 #[cfg(test)]
@@ -130,6 +149,20 @@ mod tests {
         let other = Kek::from_base64(&STANDARD.encode([8u8; 32])).unwrap();
         assert!(other.open(&sealed, b"kid1").is_err());
         assert!(kek.open(&sealed[..10], b"kid1").is_err());
+    }
+
+    #[test]
+    fn derived_keys_depend_on_the_label_and_the_kek_and_are_not_the_kek() {
+        let kek = Kek::from_bytes([7u8; 32]);
+        let a = kek.derive(b"a").unwrap();
+        assert_eq!(a, kek.derive(b"a").unwrap());
+        assert_ne!(a, kek.derive(b"b").unwrap());
+        assert_ne!(a, Kek::from_bytes([8u8; 32]).derive(b"a").unwrap());
+        assert_ne!(a, [7u8; 32]);
+        // RFC 4231 test case 2.
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?").unwrap();
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! A proof is a JWS typed `dpop+jwt`, signed with the private key whose public half is its `jwk` header, for
 //! one request: `htm` and `htu` name it, `iat` says when it was made, `jti` makes it single use (the caller
 //! keeps it in the cache for as long as the proof would be accepted), and with an access token `ath` is its
-//! hash. Server nonces (`use_dpop_nonce`) are not asked for: the `iat` window and the `jti` bound replays.
+//! hash. Under `dpop.require_nonce` a proof must also carry a nonce we provided (`nonce`, [`super::dpop_nonce`]);
+//! otherwise a `nonce` claim is ignored, as RFC 9449 §4.3 (check 9) has it for a server that provided none.
 use super::cache_keys;
 use super::client_keys::check_public_key;
+use super::dpop_nonce::{use_nonce, DpopNonces};
 use super::error::{ErrorCode, OAuthError};
 use super::provider::Provider;
 pub use crate::domain::Jkt;
@@ -194,6 +196,8 @@ pub struct ProofRules<'a> {
     pub max_age: i64,
     /// How far ahead `iat` may be (clock skew), in seconds.
     pub leeway: i64,
+    /// The nonces a proof's `nonce` must be one of, when we ask for nonces.
+    pub nonces: Option<&'a DpopNonces>,
 }
 
 impl ProofRules<'_> {
@@ -203,7 +207,7 @@ impl ProofRules<'_> {
     }
 }
 
-/// Checks the claims of a proof (RFC 9449 §4.3, checks 7 to 12 but the `jti`'s single use, which the caller
+/// Checks the claims of a proof (RFC 9449 §4.3, checks 7 to 12, the nonce of check 9 when asked for, but the `jti`'s single use, which the caller
 /// keeps); returns the `jti`.
 pub fn check_claims(claims: &Map<String, Value>, rules: &ProofRules<'_>) -> Result<String, OAuthError> {
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
@@ -233,6 +237,16 @@ pub fn check_claims(claims: &Map<String, Value>, rules: &ProofRules<'_>) -> Resu
             return Err(invalid("the DPoP proof's ath is not the hash of the access token"));
         }
     }
+    // Last, so a proof wrong otherwise is refused as such rather than retried with a nonce to no avail.
+    if let Some(nonces) = rules.nonces {
+        match text("nonce") {
+            None => return Err(use_nonce("this server requires a nonce in DPoP proofs: use the one in DPoP-Nonce")),
+            Some(nonce) if !nonces.accepts(nonce, rules.now) => {
+                return Err(use_nonce("the DPoP proof's nonce is stale or not ours: use the one in DPoP-Nonce"))
+            }
+            Some(_) => {}
+        }
+    }
     Ok(jti)
 }
 
@@ -251,7 +265,9 @@ fn same_target(htu: &str, url: &str) -> bool {
 impl Provider {
     /// Checks the DPoP proof of a request to our endpoint `path` made with `method`, with `access_token` when
     /// one is presented; returns its key's thumbprint. The signature is checked on the signing pool, and the
-    /// `jti` is then used up for as long as the proof could be accepted.
+    /// `jti` is then used up for as long as the proof could be accepted. Every grant, `/par` and `/userinfo`
+    /// come here, so `dpop.require_nonce` holds for all of them; a proof refused with `use_dpop_nonce` is refused
+    /// before its signature is checked and leaves its `jti` unused.
     pub async fn check_dpop_proof(
         &self,
         proof: &str,
@@ -262,8 +278,16 @@ impl Provider {
     ) -> Result<Jkt, OAuthError> {
         let proof = DpopProof::parse(proof)?;
         let url = format!("{}{path}", self.issuer);
-        let rules =
-            ProofRules { method, url: &url, access_token, now, max_age: self.dpop.proof_max_age, leeway: self.leeway };
+        let nonces = self.dpop_nonces()?;
+        let rules = ProofRules {
+            method,
+            url: &url,
+            access_token,
+            now,
+            max_age: self.dpop.proof_max_age,
+            leeway: self.leeway,
+            nonces: nonces.as_ref(),
+        };
         let jti = check_claims(proof.claims(), &rules)?;
         let proof = Arc::new(proof);
         let verifying = Arc::clone(&proof);

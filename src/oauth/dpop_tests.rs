@@ -8,7 +8,7 @@ const URL: &str = "https://id.example/token";
 const TOKEN: &str = "an-access-token";
 
 fn rules() -> ProofRules<'static> {
-    ProofRules { method: "POST", url: URL, access_token: None, now: NOW, max_age: 60, leeway: 30 }
+    ProofRules { method: "POST", url: URL, access_token: None, now: NOW, max_age: 60, leeway: 30, nonces: None }
 }
 
 fn claims() -> Value {
@@ -202,4 +202,28 @@ fn ath_is_the_base64url_sha256_of_the_token() {
         access_token_hash("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"),
         "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
     );
+}
+
+#[test]
+fn a_nonce_is_checked_only_when_asked_for_and_after_the_other_claims() {
+    use crate::oauth::dpop_nonce::DpopNonces;
+    let nonces = DpopNonces::new(&crate::jose::Kek::from_bytes([3; 32]), 300, 30).unwrap();
+    let good = nonces.issue(NOW).unwrap();
+    // Not asked for: any nonce claim is ignored (RFC 9449 §4.3 check 9 is for a server that provided nonces).
+    assert_eq!(check(with("nonce", json!("made-up")), &rules()).unwrap(), "j1");
+    let asking = ProofRules { nonces: Some(&nonces), ..rules() };
+    let code = |v: Value| check(v, &asking).unwrap_err().code;
+    assert_eq!(code(claims()), ErrorCode::UseDpopNonce);
+    assert_eq!(code(with("nonce", json!("made-up"))), ErrorCode::UseDpopNonce);
+    assert_eq!(code(with("nonce", json!(12))), ErrorCode::UseDpopNonce);
+    let other = DpopNonces::new(&crate::jose::Kek::from_bytes([4; 32]), 300, 30).unwrap();
+    assert_eq!(code(with("nonce", json!(other.issue(NOW).unwrap().as_str()))), ErrorCode::UseDpopNonce);
+    let stale = nonces.issue(NOW - 600).unwrap();
+    assert_eq!(code(with("nonce", json!(stale.as_str()))), ErrorCode::UseDpopNonce);
+    assert_eq!(check(with("nonce", json!(good.as_str())), &asking).unwrap(), "j1");
+    // A proof wrong otherwise is refused for that, nonce or not.
+    let mut wrong = with("htm", json!("GET"));
+    assert_eq!(check(wrong.clone(), &asking).unwrap_err().code, ErrorCode::InvalidDpopProof);
+    wrong["nonce"] = json!(good.as_str());
+    assert_eq!(check(wrong, &asking).unwrap_err().code, ErrorCode::InvalidDpopProof);
 }

@@ -54,6 +54,8 @@ pub enum ErrorCode {
     ExpiredToken,
     /// RFC 9449 §5, §7.1: the DPoP proof is missing where required, malformed, or wrong for the request.
     InvalidDpopProof,
+    /// RFC 9449 §8, §9: the DPoP proof lacks a nonce we accept; retry with the one in `DPoP-Nonce`.
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -85,6 +87,7 @@ impl ErrorCode {
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
             Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod code;
 pub mod device;
 pub mod discovery;
 pub mod dpop;
+pub mod dpop_nonce;
 pub mod end_session;
 pub mod error;
 pub mod federation;

@@ -39,7 +39,8 @@ both_backends!(browser_apps_may_call_the_token_endpoints_from_any_origin, async 
         let methods = header(&r, "access-control-allow-methods").unwrap_or_default();
         assert!(methods.contains(&method.to_ascii_lowercase()), "OPTIONS {path}: {methods}");
         let headers = header(&r, "access-control-allow-headers").unwrap_or_default();
-        assert!(headers.contains("authorization") && headers.contains("content-type"), "OPTIONS {path}: {headers}");
+        let asked = ["authorization", "content-type", "dpop"];
+        assert!(asked.iter().all(|h| headers.contains(h)), "OPTIONS {path}: {headers}");
         assert!(header(&r, "access-control-max-age").is_some_and(|a| a.parse::<u32>().is_ok()), "OPTIONS {path}");
         assert!(header(&r, "access-control-allow-credentials").is_none(), "OPTIONS {path}");
     }
@@ -56,7 +57,9 @@ both_backends!(browser_apps_may_call_the_token_endpoints_from_any_origin, async 
         .unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(header(&r, "access-control-allow-origin").as_deref(), Some("*"));
-    assert!(header(&r, "access-control-expose-headers").is_some_and(|h| h.contains("www-authenticate")));
+    // DPoP-Nonce too: a browser app reads the nonce its next proof must carry (RFC 9449 §8).
+    let exposed = header(&r, "access-control-expose-headers").unwrap_or_default();
+    assert!(exposed.contains("www-authenticate") && exposed.contains("dpop-nonce"), "{exposed}");
     assert!(header(&r, "access-control-allow-credentials").is_none());
     for path in ["/.well-known/openid-configuration", "/jwks"] {
         let r = app.api_client.get(app.url(path)).header("origin", APP_ORIGIN).send().await.unwrap();

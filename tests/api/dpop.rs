@@ -12,13 +12,13 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 /// A client's DPoP key pair.
-struct Key {
+pub(crate) struct Key {
     signer: Box<dyn JwsSigner>,
     public: Value,
 }
 
 impl Key {
-    fn es256() -> Self {
+    pub(crate) fn es256() -> Self {
         let pair = josekit::jws::ES256.generate_key_pair().unwrap();
         let signer = josekit::jws::ES256.signer_from_jwk(&pair.to_jwk_private_key()).unwrap();
         Self { signer: Box::new(signer), public: Value::Object(pair.to_jwk_public_key().as_ref().clone()) }
@@ -31,7 +31,7 @@ impl Key {
     }
 
     /// The RFC 7638 thumbprint of the public key, worked out here rather than by the server's code.
-    fn jkt(&self) -> String {
+    pub(crate) fn jkt(&self) -> String {
         let k = &self.public;
         let canonical = match k["kty"].as_str().unwrap() {
             "EC" => json!({ "crv": k["crv"], "kty": "EC", "x": k["x"], "y": k["y"] }),
@@ -42,7 +42,19 @@ impl Key {
     }
 
     /// A fresh proof for `method` at our `path`, with the hash of `token` when one goes with it.
-    fn proof(&self, app: &TestApp, method: &str, path: &str, token: Option<&str>) -> String {
+    pub(crate) fn proof(&self, app: &TestApp, method: &str, path: &str, token: Option<&str>) -> String {
+        self.proof_with_nonce(app, method, path, token, None)
+    }
+
+    /// [`Key::proof`] with `nonce` as its `nonce` claim, when there is one.
+    pub(crate) fn proof_with_nonce(
+        &self,
+        app: &TestApp,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> String {
         let mut claims = json!({
             "jti": uuid::Uuid::new_v4().to_string(),
             "htm": method,
@@ -52,10 +64,13 @@ impl Key {
         if let Some(token) = token {
             claims["ath"] = json!(URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes())));
         }
+        if let Some(nonce) = nonce {
+            claims["nonce"] = json!(nonce);
+        }
         self.sign(claims)
     }
 
-    fn sign(&self, claims: Value) -> String {
+    pub(crate) fn sign(&self, claims: Value) -> String {
         let mut header = JwsHeader::new();
         header.set_token_type("dpop+jwt");
         header.set_claim("jwk", Some(self.public.clone())).unwrap();
@@ -65,7 +80,7 @@ impl Key {
 }
 
 /// The claims of a JWT, unverified.
-fn claims_of(jwt: &str) -> Value {
+pub(crate) fn claims_of(jwt: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
 }
 
@@ -100,18 +115,18 @@ async fn userinfo(app: &TestApp, scheme: &str, token: &str, proof: Option<&str>)
     (r.status(), challenge, r.json().await.unwrap())
 }
 
-fn error(body: &Value) -> &str {
+pub(crate) fn error(body: &Value) -> &str {
     body["error"].as_str().unwrap_or_else(|| panic!("no error in {body}"))
 }
 
 /// Signs alice in for `client_id` (public) with `extra` in the authorization request; the code and verifier.
-async fn code_for(app: &TestApp, client_id: &str, extra: &str) -> (String, String) {
+pub(crate) async fn code_for(app: &TestApp, client_id: &str, extra: &str) -> (String, String) {
     let (challenge, verifier) = pkce_pair();
     let back = browse(app, &auth_url(app, client_id, &challenge, extra), Some("allow")).await;
     (query_of(&back)["code"].clone(), verifier)
 }
 
-fn code_form<'a>(client_id: &'a str, code: &'a str, verifier: &'a str) -> [(&'a str, &'a str); 5] {
+pub(crate) fn code_form<'a>(client_id: &'a str, code: &'a str, verifier: &'a str) -> [(&'a str, &'a str); 5] {
     [
         ("grant_type", "authorization_code"),
         ("client_id", client_id),

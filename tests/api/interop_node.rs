@@ -122,12 +122,13 @@ both_backends!(
     }
 );
 
-both_backends!(a_public_client_pushes_its_request_and_binds_its_tokens_with_dpop, async |app| {
-    let alice = add_alice(&app);
-    let client = add_client(&app, &["--public"]);
+/// The `public-dpop` scenario (or `scenario`, which runs it) for a new public client; what the script printed.
+async fn public_dpop_flow(app: &TestApp, scenario: &str) -> Value {
+    let alice = add_alice(app);
+    let client = add_client(app, &["--public"]);
     let id = id_of(&client);
-    let mut rp = start(&app, "public-dpop", &[("CLIENT_ID", id), ("AUTH_METHOD", "none")]);
-    let back = rp.authorize(&app).await;
+    let mut rp = start(app, scenario, &[("CLIENT_ID", id), ("AUTH_METHOD", "none")]);
+    let back = rp.authorize(app).await;
     assert!(query_of(&back).contains_key("code"), "{back}");
     let out = rp.result().await;
 
@@ -149,7 +150,46 @@ both_backends!(a_public_client_pushes_its_request_and_binds_its_tokens_with_dpop
     let at = out["access_token"].as_str().unwrap();
     let r = app.api_client.get(app.url("/userinfo")).bearer_auth(at).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    out
+}
+
+both_backends!(a_public_client_pushes_its_request_and_binds_its_tokens_with_dpop, async |app| {
+    public_dpop_flow(&app, "public-dpop").await;
 });
+
+both_backends!(
+    a_public_client_retries_with_the_dpop_nonces_it_is_asked_for,
+    |raw| {
+        raw.dpop.require_nonce = true;
+    },
+    async |app| {
+        let out = public_dpop_flow(&app, "public-dpop-nonce").await;
+        let exchanges = out["exchanges"].as_array().unwrap_or_else(|| panic!("no exchanges: {out}"));
+        let seen = |path: &str| -> Vec<(bool, i64, String)> {
+            exchanges
+                .iter()
+                .filter(|e| e["path"] == path)
+                .map(|e| {
+                    assert_eq!(e["dpop_nonce"], true, "every answer brings a nonce: {e}");
+                    (
+                        e["proof_nonce"].as_bool().unwrap(),
+                        e["status"].as_i64().unwrap(),
+                        e["error"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        };
+        let refused = |status: i64| (false, status, "use_dpop_nonce".to_owned());
+        // The first proof had no nonce: refused, and the library's own retry carried the one it was sent.
+        assert_eq!(seen("/par"), [refused(400), (true, 201, String::new())], "{out}");
+        // It kept the newest nonce for the token endpoint (the code, then the refresh) ...
+        assert_eq!(seen("/token"), [(true, 200, String::new()), (true, 200, String::new())], "{out}");
+        // ... and a handle of its own at the resource retried after the DPoP challenge.
+        let userinfo = seen("/userinfo");
+        assert_eq!(userinfo[..2], [refused(401), (true, 200, String::new())], "{out}");
+        assert!(userinfo[2..].iter().all(|e| *e == (true, 200, String::new())), "{out}");
+    }
+);
 
 both_backends!(a_service_client_gets_a_token_with_client_credentials, async |app| {
     let client = add_client(&app, &["--grant-type", "client_credentials"]);

@@ -14,6 +14,7 @@ mod cors;
 mod device;
 mod discovery;
 mod dpop;
+mod dpop_nonce;
 mod federation;
 mod federation_links;
 mod health;

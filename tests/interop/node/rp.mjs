@@ -93,6 +93,36 @@ async function verifyAccessToken(config, token) {
   return { alg: protectedHeader.alg, typ: protectedHeader.typ, kid: protectedHeader.kid, claims: payload };
 }
 
+// The `public-dpop` flow: PAR, the code, userinfo and a refresh, all with proofs of one ES256 key.
+async function publicDpop(config) {
+  const keyPair = await client.randomDPoPKeyPair('ES256');
+  const dpop = client.getDPoPHandle(config, keyPair);
+  const thumbprint = await jose.calculateJwkThumbprint(await jose.exportJWK(keyPair.publicKey));
+  const { tokens, requestUri } = await codeFlow(config, { dpop, par: true });
+  const claims = tokens.claims();
+  // A handle of its own, as a resource client apart from the sign-in would hold: it starts without a nonce.
+  const resourceDpop = client.getDPoPHandle(config, keyPair);
+  const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub, { DPoP: resourceDpop });
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP: dpop });
+  const refreshedUserinfo = await client.fetchUserInfo(config, refreshed.access_token, claims.sub, { DPoP: dpop });
+  return {
+    request_uri: requestUri,
+    token_type: tokens.token_type,
+    thumbprint,
+    id_token_claims: claims,
+    userinfo,
+    access_token: tokens.access_token,
+    access_token_verified: await verifyAccessToken(config, tokens.access_token),
+    refresh: {
+      token_type: refreshed.token_type,
+      rotated: refreshed.refresh_token !== tokens.refresh_token,
+      access_token: refreshed.access_token,
+      access_token_verified: await verifyAccessToken(config, refreshed.access_token),
+      userinfo_sub: refreshedUserinfo.sub,
+    },
+  };
+}
+
 const introspect = async (config, token) => (await client.tokenIntrospection(config, token)).active;
 
 const scenarios = {
@@ -137,33 +167,35 @@ const scenarios = {
 
   // A public client that pushes its request (PAR) and binds its tokens to an ES256 DPoP key.
   async 'public-dpop'() {
-    const config = await configure();
-    const keyPair = await client.randomDPoPKeyPair('ES256');
-    const dpop = client.getDPoPHandle(config, keyPair);
-    const thumbprint = await jose.calculateJwkThumbprint(await jose.exportJWK(keyPair.publicKey));
-    const { tokens, requestUri } = await codeFlow(config, { dpop, par: true });
-    const claims = tokens.claims();
-    const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub, { DPoP: dpop });
-    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP: dpop });
-    const refreshedUserinfo = await client.fetchUserInfo(config, refreshed.access_token, claims.sub, { DPoP: dpop });
-    return {
-      request_uri: requestUri,
-      token_type: tokens.token_type,
-      thumbprint,
-      id_token_claims: claims,
-      userinfo,
-      access_token: tokens.access_token,
-      access_token_verified: await verifyAccessToken(config, tokens.access_token),
-      refresh: {
-        token_type: refreshed.token_type,
-        rotated: refreshed.refresh_token !== tokens.refresh_token,
-        access_token: refreshed.access_token,
-        access_token_verified: await verifyAccessToken(config, refreshed.access_token),
-        userinfo_sub: refreshedUserinfo.sub,
-      },
-    };
+    return publicDpop(await configure());
   },
 
+  // `public-dpop` against a server that asks for DPoP nonces (RFC 9449 §8, §9): the library retries a
+  // `use_dpop_nonce` refusal by itself with the nonce of the answer, and keeps the newest nonce for its next
+  // proofs. Every exchange with a DPoP proof is recorded, as seen on the wire.
+  async 'public-dpop-nonce'() {
+    const config = await configure();
+    const exchanges = [];
+    config[client.customFetch] = async (url, options) => {
+      const response = await fetch(url, options);
+      const proof = new Headers(options.headers).get('dpop');
+      if (proof) {
+        const claims = jose.decodeJwt(proof);
+        let error = null;
+        if (response.status === 400) error = (await response.clone().json()).error ?? null;
+        if (response.status === 401) error = /error="([^"]*)"/.exec(response.headers.get('www-authenticate') ?? '')?.[1] ?? null;
+        exchanges.push({
+          path: new URL(url).pathname,
+          proof_nonce: typeof claims.nonce === 'string',
+          status: response.status,
+          error,
+          dpop_nonce: response.headers.has('dpop-nonce'),
+        });
+      }
+      return response;
+    };
+    return { ...(await publicDpop(config)), exchanges };
+  },
   // The client credentials grant of a confidential service client.
   async 'client-credentials'() {
     const config = await configure();
