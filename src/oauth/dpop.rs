@@ -207,8 +207,8 @@ impl ProofRules<'_> {
     }
 }
 
-/// Checks the claims of a proof (RFC 9449 §4.3, checks 7 to 12, the nonce of check 9 when asked for, but the `jti`'s single use, which the caller
-/// keeps); returns the `jti`.
+/// Checks the claims of a proof (RFC 9449 §4.3, checks 7 to 12, with check 9's nonce when we ask for nonces), all
+/// but the `jti`'s single use, which the caller keeps; returns the `jti`.
 pub fn check_claims(claims: &Map<String, Value>, rules: &ProofRules<'_>) -> Result<String, OAuthError> {
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
     let jti = match text("jti") {
