@@ -69,10 +69,12 @@ pub enum ClientsCommand {
         /// it is stored as SHA-256, so a secret from elsewhere should be long and random).
         #[arg(long)]
         client_secret_stdin: bool,
-        /// For `--auth-method private_key_jwt`: a file with the client's public keys as a JWK Set (JSON).
+        /// For `--auth-method private_key_jwt` or signed request objects: a file with the client's public keys as
+        /// a JWK Set (JSON).
         #[arg(long, conflicts_with = "jwks_uri")]
         jwks: Option<std::path::PathBuf>,
-        /// For `--auth-method private_key_jwt`: where the client publishes its JWK Set (http or https).
+        /// For `--auth-method private_key_jwt` or signed request objects: where the client publishes its JWK Set
+        /// (http or https).
         #[arg(long)]
         jwks_uri: Option<String>,
         /// The client must push its authorization requests (`POST /par`, RFC 9126): `/authorize` refuses its
@@ -83,6 +85,13 @@ pub enum ClientsCommand {
         /// without a DPoP proof.
         #[arg(long)]
         dpop_bound_access_tokens: bool,
+        /// The client must send its authorization requests as signed request objects (`request`, RFC 9101), to
+        /// `/authorize` or `/par`; needs `--jwks` or `--jwks-uri`.
+        #[arg(long)]
+        require_signed_request_object: bool,
+        /// The one algorithm the client's request objects may be signed with.
+        #[arg(long, value_parser = ["RS256", "ES256"])]
+        request_object_signing_alg: Option<String>,
         /// Where the client is sent a logout token when a session it was issued tokens in ends (OpenID Connect
         /// Back-Channel Logout 1.0): https, or http on a loopback address.
         #[arg(long)]
@@ -140,8 +149,12 @@ fn rule_error(e: ClientRuleError) -> anyhow::Error {
         ClientRuleError::PublicTokenExchange => anyhow!("--public clients cannot use token exchange"),
         ClientRuleError::AdminScope => anyhow!("only --admin clients may have the {ADMIN_SCOPE} scope"),
         ClientRuleError::KeysRequired => anyhow!("private_key_jwt clients need --jwks <file> or --jwks-uri <url>"),
-        ClientRuleError::KeysWithoutPrivateKeyJwt => {
-            anyhow!("--jwks and --jwks-uri are for --auth-method private_key_jwt")
+        ClientRuleError::KeysWithoutPrivateKeyJwt => anyhow!(
+            "--jwks and --jwks-uri are for --auth-method private_key_jwt, --require-signed-request-object or \
+             --request-object-signing-alg"
+        ),
+        ClientRuleError::RequestObjectKeysRequired => {
+            anyhow!("--require-signed-request-object needs --jwks <file> or --jwks-uri <url>")
         }
         other => anyhow!("{other}"),
     }
@@ -169,6 +182,7 @@ fn input_error(e: ClientInputError, jwks: Option<&Path>) -> anyhow::Error {
         ClientInputError::SecretWithoutSecretMethod => {
             anyhow!("--client-secret-stdin is for clients that authenticate with a secret")
         }
+        ClientInputError::RequestObjectSigningAlg => anyhow!("--request-object-signing-alg must be RS256 or ES256"),
     }
 }
 
@@ -216,6 +230,8 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             jwks_uri,
             require_par,
             dpop_bound_access_tokens,
+            require_signed_request_object,
+            request_object_signing_alg,
             backchannel_logout_uri,
             backchannel_logout_session_required,
             client_id,
@@ -263,6 +279,8 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             spec.jwks_uri = jwks_uri;
             spec.require_pushed_authorization_requests = require_par.then_some(true);
             spec.dpop_bound_access_tokens = dpop_bound_access_tokens.then_some(true);
+            spec.require_signed_request_object = require_signed_request_object.then_some(true);
+            spec.request_object_signing_alg = request_object_signing_alg;
             spec.backchannel_logout_uri = backchannel_logout_uri;
             spec.backchannel_logout_session_required = backchannel_logout_session_required;
             let (client, secret) =

@@ -188,6 +188,14 @@ pub struct ClientMetadata {
     /// `request_uri`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_pushed_authorization_requests: Option<bool>,
+    /// `require_signed_request_object` (RFC 9101 §10.5): `/authorize` and `/par` take its authorization requests
+    /// only as signed request objects (`request`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_signed_request_object: Option<bool>,
+    /// `request_object_signing_alg` (OpenID Connect Dynamic Client Registration 1.0 §2): the one algorithm its
+    /// request objects may be signed with; any the server accepts when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_object_signing_alg: Option<String>,
     /// `dpop_bound_access_tokens` (RFC 9449 §5.2): the token endpoint issues it DPoP-bound access tokens only,
     /// refusing requests without a proof.
     #[serde(default, skip_serializing_if = "Option::is_none")]

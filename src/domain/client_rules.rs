@@ -57,10 +57,16 @@ pub enum ClientRuleError {
     /// `private_key_jwt` without keys.
     #[error("private_key_jwt clients need their public keys: jwks or jwks_uri")]
     KeysRequired,
-    /// Keys for a client that does not authenticate with `private_key_jwt`: they only ever verify client
-    /// assertions, so nothing would use them.
-    #[error("jwks and jwks_uri are only for private_key_jwt clients")]
+    /// Keys for a client that neither authenticates with `private_key_jwt` nor signs request objects: they only
+    /// ever verify client assertions and request objects, so nothing would use them.
+    #[error(
+        "jwks and jwks_uri are only for private_key_jwt clients and clients that sign request objects \
+         (require_signed_request_object or request_object_signing_alg)"
+    )]
     KeysWithoutPrivateKeyJwt,
+    /// A client that must sign its request objects has no keys to verify them with.
+    #[error("a client that requires signed request objects needs its public keys: jwks or jwks_uri")]
+    RequestObjectKeysRequired,
     /// Both `jwks` and `jwks_uri`.
     #[error("register jwks or jwks_uri, not both")]
     KeysTwice,
@@ -177,10 +183,16 @@ pub fn check_client(client: &Client) -> Result<(), ClientRuleError> {
     if keys == (true, true) {
         return Err(ClientRuleError::KeysTwice);
     }
-    match (client.auth_method == ClientAuthMethod::PrivateKeyJwt, keys == (false, false)) {
+    let no_keys = keys == (false, false);
+    let requires_objects = client.metadata.require_signed_request_object == Some(true);
+    let signs_objects = requires_objects || client.metadata.request_object_signing_alg.is_some();
+    match (client.auth_method == ClientAuthMethod::PrivateKeyJwt, no_keys) {
         (true, true) => return Err(ClientRuleError::KeysRequired),
-        (false, false) => return Err(ClientRuleError::KeysWithoutPrivateKeyJwt),
+        (false, false) if !signs_objects => return Err(ClientRuleError::KeysWithoutPrivateKeyJwt),
         _ => {}
+    }
+    if requires_objects && no_keys {
+        return Err(ClientRuleError::RequestObjectKeysRequired);
     }
     if uses_secret(client.auth_method) != client.secret_hash.is_some() {
         return Err(ClientRuleError::SecretMismatch);
@@ -437,6 +449,22 @@ mod tests {
             }),
             Err(E::KeysWithoutPrivateKeyJwt)
         );
+        assert_eq!(
+            check(|c| {
+                c.metadata.jwks_uri = Some("https://app.example/jwks".into());
+                c.metadata.require_signed_request_object = Some(true);
+            }),
+            Ok(()),
+            "a client that signs its request objects has keys for them"
+        );
+        assert_eq!(
+            check(|c| {
+                c.metadata.jwks_uri = Some("https://app.example/jwks".into());
+                c.metadata.request_object_signing_alg = Some("ES256".into());
+            }),
+            Ok(())
+        );
+        assert_eq!(check(|c| c.metadata.require_signed_request_object = Some(true)), Err(E::RequestObjectKeysRequired));
         assert_eq!(check(|c| c.secret_hash = None), Err(E::SecretMismatch));
         assert_eq!(check(|c| c.scope = Scope::parse("openid tessera:admin").unwrap()), Err(E::AdminScope));
     }

@@ -140,7 +140,8 @@ pub enum SignatureError {
     Invalid,
 }
 
-fn decode_json(part: &str) -> Option<Map<String, Value>> {
+/// A base64url-encoded JSON object (a JWS header or payload).
+pub(crate) fn decode_json(part: &str) -> Option<Map<String, Value>> {
     let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
@@ -202,18 +203,29 @@ impl ClientAssertion {
     /// [`check_claims`]. Costs up to [`super::client_keys::MAX_UNNAMED_CANDIDATES`] signature verifications: run
     /// it on a blocking pool.
     pub fn verify(&self, keys: &ClientJwks) -> Result<&Map<String, Value>, SignatureError> {
-        let mut tried = false;
-        for jwk in keys.candidates(self.kid.as_deref(), self.alg) {
-            // josekit requires a `kid` header when the verifier's key has one.
-            let Ok(verifier) = self.alg.verifier(jwk, self.kid.is_some()) else { continue };
-            tried = true;
-            // The signed bytes are the ones `parse` read the claims from (no `b64: false`: `crit` is refused).
-            if josekit::jws::deserialize_compact(&self.token, verifier.as_ref()).is_ok() {
-                return Ok(&self.claims);
-            }
-        }
-        Err(if tried { SignatureError::Invalid } else { SignatureError::NoMatchingKey })
+        verify_signature(&self.token, self.alg, self.kid.as_deref(), keys).map(|()| &self.claims)
     }
+}
+
+/// Verifies the signature of the compact JWS `token`, signed with `alg`, with one of `keys`: the one `kid`
+/// names, or the first few that fit `alg` ([`ClientJwks::candidates`]). The caller read the claims from the
+/// same bytes and refused `crit` (so no `b64: false`). Client assertions and request objects are checked alike.
+pub(crate) fn verify_signature(
+    token: &str,
+    alg: AssertionAlg,
+    kid: Option<&str>,
+    keys: &ClientJwks,
+) -> Result<(), SignatureError> {
+    let mut tried = false;
+    for jwk in keys.candidates(kid, alg) {
+        // josekit requires a `kid` header when the verifier's key has one.
+        let Ok(verifier) = alg.verifier(jwk, kid.is_some()) else { continue };
+        tried = true;
+        if josekit::jws::deserialize_compact(token, verifier.as_ref()).is_ok() {
+            return Ok(());
+        }
+    }
+    Err(if tried { SignatureError::Invalid } else { SignatureError::NoMatchingKey })
 }
 
 /// What a valid assertion must say, and when it is checked.

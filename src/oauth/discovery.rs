@@ -107,6 +107,8 @@ pub struct ProviderMetadata {
     authorization_response_iss_parameter_supported: bool,
     claims_parameter_supported: bool,
     request_parameter_supported: bool,
+    request_object_signing_alg_values_supported: Vec<&'static str>,
+    require_signed_request_object: bool,
     request_uri_parameter_supported: bool,
     backchannel_logout_supported: bool,
     backchannel_logout_session_supported: bool,
@@ -196,7 +198,12 @@ impl ProviderMetadata {
             prompt_values_supported: vec!["none", "login", "consent", "select_account"],
             authorization_response_iss_parameter_supported: true,
             claims_parameter_supported: false,
-            request_parameter_supported: false,
+            // RFC 9101: signed request objects by value (`request`), at /authorize and /par; by reference only
+            // the `request_uri` PAR gives out.
+            request_parameter_supported: true,
+            request_object_signing_alg_values_supported: SIGNING_ALGS.to_vec(),
+            // RFC 9101 §10.5: per client (`require_signed_request_object`), not for all.
+            require_signed_request_object: false,
             request_uri_parameter_supported: false,
             // OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens carry `sid` whenever there is a session.
             backchannel_logout_supported: true,
@@ -230,6 +237,16 @@ mod tests {
         assert_eq!(m["require_pushed_authorization_requests"], false);
         let m = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Open, true)).unwrap();
         assert_eq!(m["require_pushed_authorization_requests"], true);
+    }
+
+    #[test]
+    fn signed_request_objects_are_advertised_by_value_only() {
+        let iss = Url::parse("https://id.example").unwrap();
+        let m = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Open, false)).unwrap();
+        assert_eq!(m["request_parameter_supported"], true);
+        assert_eq!(m["request_object_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256"]));
+        assert_eq!(m["require_signed_request_object"], false);
+        assert_eq!(m["request_uri_parameter_supported"], false);
     }
 
     #[test]

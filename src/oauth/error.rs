@@ -34,8 +34,8 @@ pub enum ErrorCode {
     InvalidTarget,
     /// RFC 6750 §3.1 (401).
     InvalidToken,
-    /// OIDC Core §3.1.2.6.
-    RequestNotSupported,
+    /// RFC 9101 §6.3, OIDC Core §3.1.2.6: a request object that is malformed, unsigned, or does not verify.
+    InvalidRequestObject,
     /// RFC 9101 §7, OIDC Core §3.1.2.6: a `request_uri` that is unknown, expired or used.
     InvalidRequestUri,
     /// OIDC Core §3.1.2.6.
@@ -77,7 +77,7 @@ impl ErrorCode {
             Self::InteractionRequired => "interaction_required",
             Self::InvalidTarget => "invalid_target",
             Self::InvalidToken => "invalid_token",
-            Self::RequestNotSupported => "request_not_supported",
+            Self::InvalidRequestObject => "invalid_request_object",
             Self::InvalidRequestUri => "invalid_request_uri",
             Self::RegistrationNotSupported => "registration_not_supported",
             Self::InsufficientScope => "insufficient_scope",

@@ -7,6 +7,7 @@ use super::limits::Limited;
 use super::par;
 use super::params::Params;
 use super::provider::Provider;
+use super::request_object;
 use super::session::SignedIn;
 use crate::domain::secret::{random_token, SecretHash};
 use crate::domain::{Client, ClientState, GrantType, RedirectUri, Session, UnixTime};
@@ -132,11 +133,17 @@ impl Provider {
         ip: Option<IpAddr>,
         now: UnixTime,
     ) -> Result<Step, AuthorizeError> {
-        // A pushed request's parameters replace the query's (RFC 9126 §4, RFC 9101 §6.3).
+        // A pushed request's parameters replace the query's (RFC 9126 §4), and so do a request object's verified
+        // claims (RFC 9101 §6.3): nothing outside them counts but `client_id`.
         let pushed = params.get("request_uri").map(str::to_owned);
-        let params = match &pushed {
-            Some(request_uri) => self.pushed_params(&params, request_uri).await?,
-            None => params,
+        let object = params.get("request").map(str::to_owned);
+        let (params, signed) = match (&pushed, &object) {
+            (Some(_), Some(_)) => {
+                return Err(AuthorizeError::Page(OAuthError::invalid_request("send request or request_uri, not both")))
+            }
+            (Some(request_uri), None) => self.pushed_params(&params, request_uri).await?,
+            (None, Some(object)) => (self.authorization_request_object(&params, object, now).await?, true),
+            (None, None) => (params, false),
         };
         let hint = params.get("id_token_hint").map(str::to_owned);
         // The cached view, as for client authentication: this is the hot path of every sign-in.
@@ -144,6 +151,9 @@ impl Provider {
         if pushed.is_none() && par::push_required(&client.metadata, self.par.required) {
             let refusal = "this client must push its authorization requests (PAR, RFC 9126) and send the request_uri";
             return Err(request.error(OAuthError::invalid_request(refusal)));
+        }
+        if !signed && request_object::required(&client) {
+            return Err(request.error(request_object::unsigned_refusal()));
         }
         if let Some(hint) = hint {
             request.hinted_subject = self.hinted_subject(&hint, &client).map_err(|e| request.error(e))?;

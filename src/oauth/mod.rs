@@ -30,6 +30,7 @@ pub mod params;
 pub mod pkce;
 pub mod provider;
 pub mod registration;
+pub mod request_object;
 pub mod revoke;
 pub mod session;
 pub mod token;

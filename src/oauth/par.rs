@@ -6,12 +6,14 @@
 //! The parameters are kept in the cache, by the hash of the reference, until the first `/authorize` that
 //! presents it (RFC 9126 §4: one use) or `par.request_ttl_seconds`. They are checked when pushed, so that
 //! the client hears at once what is wrong, and again at `/authorize`, as any request is: the client or the
-//! policy may have changed in between.
+//! policy may have changed in between. A pushed request object (RFC 9126 §3) is verified when pushed, and its
+//! claims are what is kept, noted as signed for a client that must sign its requests.
 use super::authorize::{self, AuthorizeError};
 use super::cache_keys;
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::provider::Provider;
+use super::request_object;
 use crate::domain::secret::{random_token, SecretHash};
 use crate::domain::{Client, ClientMetadata, UnixTime};
 use serde::{Deserialize, Serialize};
@@ -44,6 +46,9 @@ impl std::fmt::Debug for PushedRequest {
 struct Stored {
     client_id: String,
     params: Vec<(String, String)>,
+    /// Whether the parameters are a verified request object's claims (RFC 9126 §3).
+    #[serde(default)]
+    signed: bool,
 }
 
 /// Whether a client registered with `metadata` may send authorization requests only by pushing them:
@@ -69,6 +74,13 @@ impl Provider {
         if params.get("request_uri").is_some() {
             return Err(OAuthError::invalid_request("request_uri must not be pushed"));
         }
+        // RFC 9126 §3: a pushed request object's verified claims are the request (RFC 9101 §6.3).
+        let object = params.get("request").map(str::to_owned);
+        let params = match &object {
+            Some(object) => self.request_object_params(client, object, now).await?,
+            None if request_object::required(client) => return Err(request_object::unsigned_refusal()),
+            None => params,
+        };
         let mut pairs: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
         if let Some(proof) = dpop {
             let jkt = self.check_dpop_proof(proof, "POST", super::discovery::paths::PAR, None, now).await?;
@@ -90,7 +102,7 @@ impl Provider {
             }
         }
         let reference = random_token(32);
-        let stored = Stored { client_id: client.id.as_str().to_owned(), params: pairs };
+        let stored = Stored { client_id: client.id.as_str().to_owned(), params: pairs, signed: object.is_some() };
         let bytes = serde_json::to_vec(&stored).map_err(OAuthError::server)?;
         let ttl = Duration::from_secs(self.par.request_ttl.unsigned_abs());
         let key = cache_keys::pushed_request(SecretHash::of(&reference).as_str());
@@ -101,9 +113,13 @@ impl Provider {
     }
 
     /// The parameters of an authorization request that names a `request_uri`: the pushed ones, taken (one use),
-    /// in place of the query's. Every failure is our error page: without the pushed request there is no
-    /// redirect URI to trust.
-    pub(super) async fn pushed_params(&self, params: &Params, request_uri: &str) -> Result<Params, AuthorizeError> {
+    /// in place of the query's, and whether they came in a request object. Every failure is our error page:
+    /// without the pushed request there is no redirect URI to trust.
+    pub(super) async fn pushed_params(
+        &self,
+        params: &Params,
+        request_uri: &str,
+    ) -> Result<(Params, bool), AuthorizeError> {
         let page = |description: &str| AuthorizeError::Page(OAuthError::new(ErrorCode::InvalidRequestUri, description));
         let client_id = params
             .get("client_id")
@@ -123,7 +139,7 @@ impl Provider {
         if stored.client_id != client_id {
             return Err(page("request_uri was pushed by another client"));
         }
-        Params::from_pairs(stored.params).map_err(AuthorizeError::Page)
+        Ok((Params::from_pairs(stored.params).map_err(AuthorizeError::Page)?, stored.signed))
     }
 }
 

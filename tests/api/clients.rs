@@ -489,14 +489,14 @@ both_backends!(clients_add_checks_key_options, async |app| {
 });
 
 /// A tiny JWKS server on 127.0.0.1: serves the current `body` to every request and counts them.
-struct JwksServer {
-    url: String,
+pub(crate) struct JwksServer {
+    pub(crate) url: String,
     body: Arc<Mutex<String>>,
     hits: Arc<AtomicUsize>,
 }
 
 impl JwksServer {
-    fn start(jwks: &Value) -> Self {
+    pub(crate) fn start(jwks: &Value) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
         let body = Arc::new(Mutex::new(jwks.to_string()));
@@ -526,11 +526,11 @@ impl JwksServer {
         Self { url, body, hits }
     }
 
-    fn serve(&self, jwks: &Value) {
+    pub(crate) fn serve(&self, jwks: &Value) {
         *self.body.lock().unwrap() = jwks.to_string();
     }
 
-    fn hits(&self) -> usize {
+    pub(crate) fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
 }

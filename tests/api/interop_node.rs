@@ -229,3 +229,52 @@ both_backends!(a_relying_party_registers_itself_and_signs_in, async |app| {
     assert_eq!(out["userinfo"]["sub"], sub);
     assert_verified_access_token(&out["access_token_verified"], id);
 });
+
+both_backends!(a_private_key_jwt_client_signs_its_requests_direct_and_pushed, async |app| {
+    let alice = add_alice(&app);
+    let dir = app.dir.path();
+    let key = crate::clients::ec_key(dir, "jar-1");
+    let jwks = dir.join("jar-jwks.json");
+    std::fs::write(&jwks, serde_json::to_vec(&crate::clients::jwks_of(&[&key])).unwrap()).unwrap();
+    let client = add_client(
+        &app,
+        &[
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks",
+            jwks.to_str().unwrap(),
+            "--require-signed-request-object",
+            "--request-object-signing-alg",
+            "ES256",
+        ],
+    );
+    let id = id_of(&client);
+    let pem = dir.join("jar-1.pem");
+    let vars = [
+        ("CLIENT_ID", id),
+        ("AUTH_METHOD", "private_key_jwt"),
+        ("CLIENT_KEY_PEM", pem.to_str().unwrap()),
+        ("CLIENT_KEY_KID", "jar-1"),
+    ];
+    let mut rp = start(&app, "jar", &vars);
+    for _ in ["direct", "pushed"] {
+        let back = rp.authorize(&app).await;
+        assert!(query_of(&back).contains_key("code"), "{back}");
+    }
+    let out = rp.result().await;
+
+    let sub = alice["id"].as_str().unwrap();
+    for name in ["direct", "pushed"] {
+        let flow = &out[name];
+        assert_eq!(flow["request_header"]["alg"], "ES256", "{name}: {flow}");
+        assert_eq!(flow["request_header"]["typ"], "oauth-authz-req+jwt", "{name}: {flow}");
+        let claims = &flow["request_claims"];
+        assert_eq!((&claims["iss"], &claims["aud"]), (&Value::from(id), &Value::from(app.address.as_str())), "{name}");
+        assert_eq!(flow["id_token_claims"]["sub"], sub, "{name}: {flow}");
+        assert_eq!(flow["id_token_claims"]["aud"], id, "{name}: {flow}");
+        assert_eq!(flow["userinfo"]["sub"], sub, "{name}: {flow}");
+    }
+    assert_eq!(out["direct"]["request_uri"], Value::Null, "the object in the URL: {out}");
+    let pushed = out["pushed"]["request_uri"].as_str().unwrap_or_default();
+    assert!(pushed.starts_with("urn:ietf:params:oauth:request_uri:"), "{out}");
+});

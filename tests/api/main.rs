@@ -31,6 +31,7 @@ mod metrics;
 mod otp;
 mod par;
 mod registration;
+mod request_object;
 mod session_idle;
 mod signin;
 mod token_exchange;

@@ -9,6 +9,7 @@
 //! client's own, from the client_credentials grant). Every change made through the API is recorded
 //! in the audit trail with that client as the actor.
 use super::audit::{EventFacts, RequestMeta};
+use super::client_assertion::SIGNING_ALGS;
 use super::client_keys::{parse_jwks_uri, ClientJwks};
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
@@ -64,6 +65,8 @@ pub fn client_json(c: &Client) -> Value {
         "token_endpoint_auth_signing_alg": c.metadata.token_endpoint_auth_signing_alg,
         "default_max_age": c.metadata.default_max_age,
         "require_pushed_authorization_requests": c.metadata.require_pushed_authorization_requests.unwrap_or(false),
+        "require_signed_request_object": c.metadata.require_signed_request_object.unwrap_or(false),
+        "request_object_signing_alg": c.metadata.request_object_signing_alg,
         "dpop_bound_access_tokens": c.metadata.dpop_bound_access_tokens.unwrap_or(false),
         "backchannel_logout_uri": c.metadata.backchannel_logout_uri,
         "backchannel_logout_session_required": c.metadata.backchannel_logout_session_required.unwrap_or(false),
@@ -147,6 +150,9 @@ pub enum ClientInputError {
     /// The JWK Set URL was refused.
     #[error("jwks_uri: {0}")]
     JwksUri(String),
+    /// A request object signing algorithm the server does not accept.
+    #[error("request_object_signing_alg must be RS256 or ES256")]
+    RequestObjectSigningAlg,
 }
 
 /// Why an administrative operation failed; the edges pick the status or exit message.
@@ -249,10 +255,10 @@ pub struct ClientSpec {
     /// Access token lifetime in seconds, at most the server's `tokens.max_access_token_ttl_seconds`.
     #[serde(default)]
     pub access_token_ttl: Option<i64>,
-    /// For `private_key_jwt`: the client's public keys.
+    /// For `private_key_jwt` and signed request objects: the client's public keys.
     #[serde(default)]
     pub jwks: Option<Value>,
-    /// For `private_key_jwt`: where the client publishes its keys.
+    /// For `private_key_jwt` and signed request objects: where the client publishes its keys.
     #[serde(default)]
     pub jwks_uri: Option<String>,
     /// Whether `/authorize` takes its requests only pushed (RFC 9126 §6); absent: as it was (false for a new
@@ -263,6 +269,13 @@ pub struct ClientSpec {
     /// (false for a new client).
     #[serde(default)]
     pub dpop_bound_access_tokens: Option<bool>,
+    /// Whether `/authorize` and `/par` take its requests only as signed request objects (RFC 9101 §10.5); absent:
+    /// as it was (false for a new client). The client then needs `jwks` or `jwks_uri`.
+    #[serde(default)]
+    pub require_signed_request_object: Option<bool>,
+    /// The one algorithm its request objects may be signed with (`RS256` or `ES256`); absent: any of them.
+    #[serde(default)]
+    pub request_object_signing_alg: Option<String>,
     /// Where the client is sent logout tokens (OpenID Connect Back-Channel Logout 1.0); absent: none.
     #[serde(default)]
     pub backchannel_logout_uri: Option<String>,
@@ -306,6 +319,8 @@ impl ClientSpec {
             jwks_uri: None,
             require_pushed_authorization_requests: None,
             dpop_bound_access_tokens: None,
+            require_signed_request_object: None,
+            request_object_signing_alg: None,
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
             client_id: None,
@@ -417,6 +432,15 @@ pub fn build_client(
     if let Some(bound) = spec.dpop_bound_access_tokens {
         metadata.dpop_bound_access_tokens = bound.then_some(true);
     }
+    if let Some(required) = spec.require_signed_request_object {
+        metadata.require_signed_request_object = required.then_some(true);
+    }
+    // Replaced: what `GET` shows is what a `PUT` keeps.
+    metadata.request_object_signing_alg = match spec.request_object_signing_alg.as_deref() {
+        None => None,
+        Some(alg) if SIGNING_ALGS.contains(&alg) => Some(alg.to_owned()),
+        Some(_) => return Err(ClientInputError::RequestObjectSigningAlg),
+    };
     // Replaced like the other links: what `GET` shows is what a `PUT` keeps.
     metadata.backchannel_logout_uri = spec.backchannel_logout_uri.clone();
     metadata.backchannel_logout_session_required = spec.backchannel_logout_session_required.then_some(true);

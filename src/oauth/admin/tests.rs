@@ -271,3 +271,36 @@ fn a_backchannel_logout_uri_is_checked_shown_and_sent_back() {
         assert!(matches!(refused, Err(ClientInputError::Rule(ClientRuleError::BackchannelLogoutUri { .. }))), "{bad}");
     }
 }
+
+#[test]
+fn a_client_that_requires_signed_request_objects_needs_keys_and_keeps_the_requirement() {
+    let jwks = json!({ "keys": [{ "kty": "EC", "crv": "P-256", "kid": "e1",
+        "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" }] });
+    let keyless = build(&spec(|s| s.require_signed_request_object = Some(true))).unwrap_err();
+    assert_eq!(keyless, ClientInputError::Rule(ClientRuleError::RequestObjectKeysRequired));
+    let requiring = spec(|s| {
+        s.require_signed_request_object = Some(true);
+        s.request_object_signing_alg = Some("ES256".into());
+        s.jwks = Some(jwks.clone());
+    });
+    let (held, _) = build(&requiring).unwrap();
+    assert_eq!(held.metadata.require_signed_request_object, Some(true));
+    let shown = client_json(&held);
+    assert_eq!(
+        (&shown["require_signed_request_object"], &shown["request_object_signing_alg"]),
+        (&json!(true), &json!("ES256"))
+    );
+    // What GET shows, PUT back, keeps it all.
+    let round_trip = ClientSpec::from_json(shown.to_string().as_bytes()).unwrap();
+    let (same, _) = build_client(&round_trip, held.id.clone(), Some(&held), MAX_TTL, 200).unwrap();
+    assert_eq!(same.metadata, held.metadata);
+    // Absent, the requirement stays, and so it needs the keys still.
+    let dropping_keys = spec(|_| {});
+    let refused = build_client(&dropping_keys, held.id.clone(), Some(&held), MAX_TTL, 200).unwrap_err();
+    assert_eq!(refused, ClientInputError::Rule(ClientRuleError::RequestObjectKeysRequired));
+    let freeing = spec(|s| s.require_signed_request_object = Some(false));
+    let (freed, _) = build_client(&freeing, held.id.clone(), Some(&held), MAX_TTL, 200).unwrap();
+    assert_eq!((freed.metadata.require_signed_request_object, freed.metadata.request_object_signing_alg), (None, None));
+    let bad_alg = build(&spec(|s| s.request_object_signing_alg = Some("none".into()))).unwrap_err();
+    assert_eq!(bad_alg, ClientInputError::RequestObjectSigningAlg);
+}

@@ -46,10 +46,11 @@ pub(super) fn redirect_uri(
     Ok((uri, mode, state))
 }
 
-/// Request objects and registration by parameter are not supported (OIDC Core §6, §7.2.1).
+/// Registration by parameter is not supported (OIDC Core §7.2.1). A request object is replaced by its verified
+/// claims before these checks ([`crate::oauth::request_object`]): one still here was never verified.
 pub(super) fn unsupported_features(params: &Params) -> Result<(), OAuthError> {
     if params.get("request").is_some() {
-        return Err(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported"));
+        return Err(OAuthError::new(ErrorCode::InvalidRequestObject, "the request object was not verified"));
     }
     if params.get("registration").is_some() {
         return Err(OAuthError::new(ErrorCode::RegistrationNotSupported, "registration parameter is not supported"));

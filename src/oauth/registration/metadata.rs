@@ -7,7 +7,7 @@
 //!
 //! Unknown members are ignored (RFC 7591 §2), but not the OpenID Connect ones whose loss the client would not
 //! notice: a value the server does not honour (another signing algorithm, encryption, pairwise subjects,
-//! request objects, front- or back-channel logout) is refused with `invalid_client_metadata` (OpenID Connect
+//! request objects by reference, front-channel logout) is refused with `invalid_client_metadata` (OpenID Connect
 //! Dynamic Client Registration 1.0 §3.2), and the effective `id_token_signed_response_alg` and `subject_type`
 //! are in every client information response.
 use super::super::client_assertion::SIGNING_ALGS;
@@ -41,22 +41,23 @@ const MAX_LINK_LEN: usize = 2000;
 /// what it does instead. Any value is refused: ignored like an unknown member, it would leave the client
 /// waiting for an encrypted ID token, a signed userinfo answer or a logout notice that never comes, or sending
 /// request objects nobody reads. `null`, `""` and an empty list ask for nothing.
-const UNSUPPORTED_MEMBERS: [(&str, &str); 11] = [
+const UNSUPPORTED_MEMBERS: [(&str, &str); 10] = [
     ("id_token_encrypted_response_alg", ID_TOKENS_ARE_SIGNED),
     ("id_token_encrypted_response_enc", ID_TOKENS_ARE_SIGNED),
     ("userinfo_signed_response_alg", USERINFO_IS_JSON),
     ("userinfo_encrypted_response_alg", USERINFO_IS_JSON),
     ("userinfo_encrypted_response_enc", USERINFO_IS_JSON),
-    ("request_object_signing_alg", NO_REQUEST_OBJECTS),
-    ("request_object_encryption_alg", NO_REQUEST_OBJECTS),
-    ("request_object_encryption_enc", NO_REQUEST_OBJECTS),
-    ("request_uris", NO_REQUEST_OBJECTS),
+    ("request_object_encryption_alg", SIGNED_REQUEST_OBJECTS),
+    ("request_object_encryption_enc", SIGNED_REQUEST_OBJECTS),
+    ("request_uris", NO_REQUEST_URIS),
     ("frontchannel_logout_uri", NO_LOGOUT_NOTICES),
     ("default_acr_values", "no authentication context class (acr) is offered"),
 ];
 const ID_TOKENS_ARE_SIGNED: &str = "ID tokens are signed with RS256 and never encrypted";
 const USERINFO_IS_JSON: &str = "the userinfo endpoint answers plain JSON, neither signed nor encrypted";
-const NO_REQUEST_OBJECTS: &str = "request objects (the request and request_uri parameters) are not supported";
+const SIGNED_REQUEST_OBJECTS: &str = "request objects are signed (request_object_signing_alg), never encrypted";
+const NO_REQUEST_URIS: &str =
+    "request objects are sent by value (request) or pushed (PAR), never fetched from a request_uri";
 const NO_LOGOUT_NOTICES: &str = "front-channel logout is not supported: register a backchannel_logout_uri to be \
                                  notified of logouts";
 
@@ -138,6 +139,8 @@ pub struct RequestedMetadata {
     default_max_age: Option<i64>,
     require_auth_time: Option<bool>,
     require_pushed_authorization_requests: Option<bool>,
+    require_signed_request_object: Option<bool>,
+    request_object_signing_alg: Option<String>,
     dpop_bound_access_tokens: Option<bool>,
     backchannel_logout_uri: Option<String>,
     backchannel_logout_session_required: Option<bool>,
@@ -261,6 +264,8 @@ pub fn parse_request(body: &[u8]) -> Result<RequestedMetadata, OAuthError> {
         default_max_age: non_negative_member(m, "default_max_age")?,
         require_auth_time: bool_member(m, "require_auth_time")?,
         require_pushed_authorization_requests: bool_member(m, "require_pushed_authorization_requests")?,
+        require_signed_request_object: bool_member(m, "require_signed_request_object")?,
+        request_object_signing_alg: choice_member(m, "request_object_signing_alg")?,
         dpop_bound_access_tokens: bool_member(m, "dpop_bound_access_tokens")?,
         backchannel_logout_uri: string_member(m, "backchannel_logout_uri")?,
         backchannel_logout_session_required: bool_member(m, "backchannel_logout_session_required")?,
@@ -490,6 +495,7 @@ pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
         ));
     }
     one_of("token_endpoint_auth_signing_alg", req.token_endpoint_auth_signing_alg.as_ref(), &SIGNING_ALGS)?;
+    one_of("request_object_signing_alg", req.request_object_signing_alg.as_ref(), &SIGNING_ALGS)?;
     let metadata = ClientMetadata {
         client_uri: https_link("client_uri", req.client_uri.as_ref())?,
         logo_uri: https_link("logo_uri", req.logo_uri.as_ref())?,
@@ -502,6 +508,9 @@ pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
         default_max_age: req.default_max_age,
         require_auth_time: req.require_auth_time,
         require_pushed_authorization_requests: req.require_pushed_authorization_requests,
+        // Stored only when set: `false` is what an absent member means.
+        require_signed_request_object: req.require_signed_request_object.filter(|r| *r),
+        request_object_signing_alg: req.request_object_signing_alg.clone(),
         dpop_bound_access_tokens: req.dpop_bound_access_tokens,
         backchannel_logout_uri: check_backchannel_logout_uri(req.backchannel_logout_uri.as_ref())?,
         backchannel_logout_session_required: req.backchannel_logout_session_required,

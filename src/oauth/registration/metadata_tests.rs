@@ -193,10 +193,20 @@ fn openid_connect_members_are_honoured_or_refused() {
             web(json!({ "userinfo_encrypted_response_enc": "A128GCM" })),
             Err("userinfo_encrypted_response_enc is not supported"),
         ),
+        (web(json!({ "request_object_signing_alg": "RS256" })), Ok(())),
         (
-            web(json!({ "request_object_signing_alg": "RS256" })),
-            Err("request_object_signing_alg is not supported: request objects"),
+            web(json!({ "request_object_signing_alg": "none" })),
+            Err("request_object_signing_alg \"none\" is not supported: use RS256 or ES256"),
         ),
+        (web(json!({ "request_object_signing_alg": "HS256" })), Err("use RS256 or ES256")),
+        (web(json!({ "require_signed_request_object": "yes" })), Err("require_signed_request_object must be true")),
+        (
+            web(json!({ "require_signed_request_object": true })),
+            Err("a client that requires signed request objects needs its public keys"),
+        ),
+        (web(json!({ "require_signed_request_object": true, "jwks_uri": "https://app.example/jwks" })), Ok(())),
+        (web(json!({ "require_signed_request_object": false })), Ok(())),
+        (web(json!({ "jwks_uri": "https://app.example/jwks" })), Err("jwks and jwks_uri are only for")),
         (
             web(json!({ "request_object_encryption_alg": "RSA-OAEP" })),
             Err("request_object_encryption_alg is not supported"),
@@ -292,6 +302,14 @@ fn honoured_openid_connect_members_are_kept_and_shown() {
     let (pushing, _) = build(web(json!({ "require_pushed_authorization_requests": true }))).unwrap();
     assert_eq!(pushing.metadata.require_pushed_authorization_requests, Some(true));
     assert_eq!(info(pushing)["require_pushed_authorization_requests"], json!(true), "RFC 9126 §6, shown back");
+    let (signing, _) =
+        build(web(json!({ "require_signed_request_object": true, "request_object_signing_alg": "ES256",
+                                         "jwks_uri": "https://app.example/jwks" })))
+        .unwrap();
+    assert_eq!(signing.metadata.require_signed_request_object, Some(true));
+    let shown = info(signing);
+    assert_eq!(shown["require_signed_request_object"], json!(true), "RFC 9101 §10.5, shown back");
+    assert_eq!(shown["request_object_signing_alg"], json!("ES256"));
     let (bound, _) = build(web(json!({ "dpop_bound_access_tokens": true }))).unwrap();
     assert_eq!(bound.metadata.dpop_bound_access_tokens, Some(true));
     assert_eq!(info(bound)["dpop_bound_access_tokens"], json!(true), "RFC 9449 §5.2, shown back");

@@ -361,6 +361,8 @@ mod tests {
                 default_max_age: Some(900),
                 require_auth_time: Some(true),
                 require_pushed_authorization_requests: Some(true),
+                require_signed_request_object: Some(true),
+                request_object_signing_alg: Some("RS256".into()),
                 dpop_bound_access_tokens: Some(true),
                 backchannel_logout_uri: Some("https://app.example/bc".into()),
                 backchannel_logout_session_required: Some(true),

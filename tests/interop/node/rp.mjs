@@ -2,12 +2,13 @@
 //
 // Input comes from the environment: TESSERA_ISSUER, CLIENT_ID, CLIENT_SECRET (confidential clients),
 // AUTH_METHOD (client_secret_basic | client_secret_post | none), REDIRECT_URI, INITIAL_ACCESS_TOKEN (optional,
-// for `register`). A scenario with a user prints the authorization URL on one line and reads the URL the browser
+// for `register`), CLIENT_KEY_PEM and CLIENT_KEY_KID (the ES256 private key of `jar`, a PKCS#8 PEM file). A scenario with a user prints the authorization URL on one line and reads the URL the browser
 // was sent back to from stdin; every scenario ends by printing one line of JSON with what it saw. Any error the
 // library raises where the scenario expects success ends the script with a non-zero status and the error on
 // stderr.
 import * as client from 'openid-client';
 import * as jose from 'jose';
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 
 const env = (name) => {
@@ -53,9 +54,10 @@ async function refusal(promise) {
   }
 }
 
-// The authorization code flow with PKCE S256, state and nonce, the browser's part done by the test. With `dpop`
-// the request is pushed (PAR) and the code redeemed with proofs of that key.
-async function codeFlow(config, { dpop, par } = {}) {
+// The authorization code flow with PKCE S256, state and nonce, the browser's part done by the test. With `par`
+// the request is pushed (PAR), with `dpop` the code redeemed with proofs of that key, and with `jar` the request
+// is a request object signed with that key (JAR, RFC 9101), sent in the URL or pushed.
+async function codeFlow(config, { dpop, par, jar } = {}) {
   const codeVerifier = client.randomPKCECodeVerifier();
   const params = {
     redirect_uri: redirectUri,
@@ -65,9 +67,13 @@ async function codeFlow(config, { dpop, par } = {}) {
     state: client.randomState(),
     nonce: client.randomNonce(),
   };
-  const url = par
-    ? await client.buildAuthorizationUrlWithPAR(config, params, { DPoP: dpop })
-    : client.buildAuthorizationUrl(config, params);
+  let url = jar ? await client.buildAuthorizationUrlWithJAR(config, params, jar) : null;
+  const request = url?.searchParams.get('request') ?? null;
+  if (par) {
+    url = await client.buildAuthorizationUrlWithPAR(config, url?.searchParams ?? params, { DPoP: dpop });
+  } else if (!url) {
+    url = client.buildAuthorizationUrl(config, params);
+  }
   process.stdout.write(`${url.href}\n`);
   const { value: callback, done } = await stdinLines.next();
   if (done) throw new Error('stdin closed before the callback URL came');
@@ -78,7 +84,7 @@ async function codeFlow(config, { dpop, par } = {}) {
     undefined,
     { DPoP: dpop },
   );
-  return { tokens, requestUri: url.searchParams.get('request_uri') };
+  return { tokens, requestUri: url.searchParams.get('request_uri'), request, state: params.state };
 }
 
 // Verifies an access token as a resource server would: an RFC 9068 JWT signed with a key of `jwks_uri`.
@@ -196,6 +202,30 @@ const scenarios = {
     };
     return { ...(await publicDpop(config)), exchanges };
   },
+
+  // A private_key_jwt client that signs its authorization requests with the same key (JAR, RFC 9101): one sent
+  // in the authorization URL, one pushed (PAR, RFC 9126 §3).
+  async jar() {
+    const key = {
+      key: await jose.importPKCS8(await readFile(env('CLIENT_KEY_PEM'), 'utf8'), 'ES256'),
+      kid: env('CLIENT_KEY_KID'),
+    };
+    const config = await client.discovery(issuer, env('CLIENT_ID'), undefined, client.PrivateKeyJwt(key), insecure);
+    const result = {};
+    for (const [name, par] of [['direct', false], ['pushed', true]]) {
+      const { tokens, requestUri, request } = await codeFlow(config, { jar: key, par });
+      const claims = tokens.claims();
+      result[name] = {
+        request_uri: requestUri,
+        request_header: jose.decodeProtectedHeader(request),
+        request_claims: jose.decodeJwt(request),
+        id_token_claims: claims,
+        userinfo: await client.fetchUserInfo(config, tokens.access_token, claims.sub),
+      };
+    }
+    return result;
+  },
+
   // The client credentials grant of a confidential service client.
   async 'client-credentials'() {
     const config = await configure();
