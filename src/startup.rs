@@ -182,6 +182,7 @@ pub async fn build_provider(
         password_checker,
         password_pool: CpuPool::new("tessera-argon2", settings.passwords.max_concurrent)
             .context("starting the password hashing threads")?,
+        password_min_length: settings.passwords.min_length,
         signing_pool: CpuPool::new("tessera-sign", crate::blocking::cores() * 2)
             .context("starting the signing threads")?,
         par: settings.par.clone(),

@@ -306,6 +306,8 @@ pub struct TokenSettings {
 pub struct PasswordSettings {
     pub cost: PasswordCost,
     pub max_concurrent: usize,
+    /// Fewest characters of a password set on the account page.
+    pub min_length: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -503,6 +505,9 @@ impl RawSettings {
         if self.passwords.max_concurrent == 0 {
             return Err(invalid("passwords.max_concurrent", "must be at least 1"));
         }
+        if self.passwords.min_length == 0 {
+            return Err(invalid("passwords.min_length", "must be at least 1"));
+        }
 
         if self.clients.secret_overlap_seconds < 0 {
             return Err(invalid("clients.secret_overlap_seconds", "must be 0 or more"));
@@ -538,7 +543,11 @@ impl RawSettings {
             },
             registration,
             tokens,
-            passwords: PasswordSettings { cost, max_concurrent: self.passwords.max_concurrent },
+            passwords: PasswordSettings {
+                cost,
+                max_concurrent: self.passwords.max_concurrent,
+                min_length: self.passwords.min_length,
+            },
             clients: ClientSettings {
                 secret_overlap,
                 cache: if self.clients.cache_seconds <= 60 {

@@ -181,6 +181,8 @@ pub struct RawPasswords {
     pub iterations: u32,
     pub parallelism: u32,
     pub max_concurrent: usize,
+    /// Fewest Unicode characters of a password a user sets on their account page (operators' are held to 8).
+    pub min_length: usize,
 }
 
 /// `[limits]`: abuse limits (DESIGN.md §3: counters in the cache, in-process when it fails). A limit of 0
@@ -342,6 +344,8 @@ impl Default for RawPasswords {
             iterations: cost.iterations,
             parallelism: cost.parallelism,
             max_concurrent: 2,
+            // NIST SP 800-63B's minimum for a password the user chooses.
+            min_length: 8,
         }
     }
 }

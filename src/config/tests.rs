@@ -49,6 +49,13 @@ fn defaults_are_the_embedded_setup() {
 }
 
 #[test]
+fn the_minimum_length_of_a_password_users_set_defaults_to_eight_and_may_be_set() {
+    assert_eq!(load("", &[]).unwrap().passwords.min_length, 8);
+    assert_eq!(load("[passwords]\nmin_length = 12", &[]).unwrap().passwords.min_length, 12);
+    assert_eq!(load("", &[("PASSWORDS__MIN_LENGTH", "1")]).unwrap().passwords.min_length, 1);
+}
+
+#[test]
 fn the_dpop_proof_age_may_be_set() {
     assert_eq!(load("[dpop]\nproof_max_age_seconds = 300", &[]).unwrap().dpop.proof_max_age, 300);
     assert_eq!(load("", &[("DPOP__PROOF_MAX_AGE_SECONDS", "5")]).unwrap().dpop.proof_max_age, 5);
@@ -195,6 +202,8 @@ fn invalid_values_name_their_key() {
         ("[sessions]\nidle_timeout_seconds = -1", "sessions.idle_timeout_seconds"),
         ("[tokens]\nrefresh_grace_seconds = -1", "tokens.refresh_grace_seconds"),
         ("[log]\nformat = \"xml\"", "log.format"),
+        ("[passwords]\nmin_length = 0", "passwords.min_length"),
+        ("[passwords]\nmin_length = -1", "min_length"),
         ("[log]\nlevel = \"inf\"", "log.level"),
         ("[log]\nlevel = \"info,tessera=dbug\"", "log.level"),
         ("[log]\nlevel = \"\"", "log.level"),

@@ -46,30 +46,64 @@ pub struct PasswordError(String);
 pub struct Password(String);
 
 impl Password {
-    /// Minimum length accepted for a new password.
+    /// Minimum length, in characters, of a password an operator sets (`tessera users`, the admin API).
     pub const MIN_LEN: usize = 8;
+    /// Maximum length, in bytes of its NFC form, of any new password: bounds the argon2 input.
+    pub const MAX_BYTES: usize = 1024;
 
     /// Wraps a password for checking against a stored hash.
     pub fn new(s: impl Into<String>) -> Self {
         Self(s.into())
     }
 
-    /// Parses a new password, in NFC ([`text::nfc`]; lengths are counted so), refusing ones too short to be
-    /// worth storing.
+    /// Parses a new password set by an operator, in NFC ([`text::nfc`]; lengths are counted so), refusing ones
+    /// shorter than [`Self::MIN_LEN`] characters or longer than [`Self::MAX_BYTES`] bytes.
     pub fn parse_new(s: impl Into<String>) -> Result<Self, String> {
-        let s = s.into();
+        Self::parse_new_at_least(s, Self::MIN_LEN).map_err(|e| e.to_string())
+    }
+
+    /// Parses a new password of at least `min_chars` Unicode characters and at most [`Self::MAX_BYTES`] bytes,
+    /// both counted in its NFC form, which is what it becomes.
+    pub fn parse_new_at_least(s: impl Into<String>, min_chars: usize) -> Result<Self, NewPasswordError> {
+        Self::new(s).as_new(min_chars)
+    }
+
+    /// This password as a new one ([`Self::parse_new_at_least`]).
+    pub fn as_new(self, min_chars: usize) -> Result<Self, NewPasswordError> {
+        let s = self.0;
         let s = match text::nfc(&s) {
             Cow::Borrowed(_) => s,
             Cow::Owned(composed) => composed,
         };
-        if s.chars().count() < Self::MIN_LEN {
-            return Err(format!("password must be at least {} characters", Self::MIN_LEN));
+        if s.chars().count() < min_chars {
+            return Err(NewPasswordError::TooShort(min_chars));
         }
-        if s.len() > 1024 {
-            return Err("password must be at most 1024 bytes".into());
+        if s.len() > Self::MAX_BYTES {
+            return Err(NewPasswordError::TooLong);
         }
         Ok(Self(s))
     }
+
+    /// Whether `other` is the same password: the same NFC form, compared in constant time.
+    pub fn same_as(&self, other: &Password) -> bool {
+        text::nfc(&self.0).as_bytes().ct_eq(text::nfc(&other.0).as_bytes()).into()
+    }
+
+    /// Whether nothing was typed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Why a new password is refused ([`Password::parse_new_at_least`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NewPasswordError {
+    /// Fewer characters than the minimum, which it carries.
+    #[error("password must be at least {0} characters")]
+    TooShort(usize),
+    /// More than [`Password::MAX_BYTES`] bytes.
+    #[error("password must be at most 1024 bytes")]
+    TooLong,
 }
 
 impl fmt::Debug for Password {
@@ -324,6 +358,27 @@ mod tests {
             checker.give_back(b);
         }
         assert_eq!(checker.spare.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_new_password_is_held_to_the_minimum_asked_in_characters_and_to_1024_bytes() {
+        assert_eq!(Password::parse_new_at_least("abc", 4).unwrap_err(), NewPasswordError::TooShort(4));
+        assert!(Password::parse_new_at_least("abcd", 4).is_ok());
+        // Characters, not bytes: four two-byte letters are four.
+        assert!(Password::parse_new_at_least("éééé", 4).is_ok());
+        assert!(Password::parse_new_at_least("e\u{301}e\u{301}e\u{301}", 4).is_err(), "three once composed");
+        assert!(Password::parse_new_at_least("é".repeat(512), 1).is_ok());
+        assert_eq!(Password::parse_new_at_least("é".repeat(513), 1).unwrap_err(), NewPasswordError::TooLong);
+        // What operators get stays as it was.
+        assert_eq!(Password::parse_new("1234567").unwrap_err(), "password must be at least 8 characters");
+        assert_eq!(Password::parse_new("x".repeat(1025)).unwrap_err(), "password must be at most 1024 bytes");
+    }
+
+    #[test]
+    fn the_same_password_in_either_form_is_the_same() {
+        let composed = Password::new("cr\u{e8}me br\u{fb}l\u{e9}e");
+        assert!(composed.same_as(&Password::new("cre\u{300}me bru\u{302}le\u{301}e")));
+        assert!(!composed.same_as(&Password::new("creme brulee")));
     }
 
     #[test]

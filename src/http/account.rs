@@ -1,17 +1,18 @@
 //! `GET /account` (the signed-in user's sessions, connected apps and linked upstream sign-ins) and its forms,
-//! `POST /account/sessions/revoke`, `POST /account/apps/revoke` and `POST /account/identities/unlink`; a GET of
+//! `POST /account/sessions/revoke`, `POST /account/apps/revoke` and `POST /account/identities/unlink` (the
+//! password form is `account_password.rs`, two-step verification's `account_otp.rs`); a GET of
 //! any of them sends the browser to the page. Without a session the browser is sent to sign in, and back here
 //! afterwards. The forms carry a CSRF token bound to the session cookie and must come from our own page
 //! (`Origin`, `Sec-Fetch-Site`); after success the browser is sent back to the page (303), whose query says what
-//! was done (`done=session`, `done=app&client_id=…`, `done=identity&provider=…`) so the page can say so. An
+//! was done (`done=session`, `done=app&client_id=…`, `done=identity&provider=…`, `done=password`) so the page can say so. An
 //! unlink that would leave the user no way to sign in is refused with the page and a message.
 use super::interaction_pages::{forbidden, from_another_origin, from_our_origin};
 use super::login::RETURN_TO_ACCOUNT;
 use super::meta::request_meta;
 use super::render::{error_page, message_page, message_page_with, page, see_other};
 use super::views::{
-    describe_amr, describe_device, describe_scope, utc_time, AccountPage, AppLine, IdentityLine, Link, ScopeLine,
-    SessionLine,
+    describe_amr, describe_device, describe_scope, utc_time, AccountPage, AppLine, IdentityLine, Link, PasswordForm,
+    ScopeLine, SessionLine,
 };
 use super::{form, AppState};
 use crate::domain::ClientId;
@@ -58,6 +59,8 @@ pub(super) enum Done {
     Identity(String),
     /// Two-step verification was turned off.
     OtpOff,
+    /// The user changed their password; `true` when their other sessions were signed out too.
+    Password(bool),
 }
 
 impl Done {
@@ -69,6 +72,8 @@ impl Done {
             Self::App(client_id) => query.append_pair("done", "app").append_pair("client_id", client_id.as_str()),
             Self::Identity(provider) => query.append_pair("done", "identity").append_pair("provider", provider),
             Self::OtpOff => query.append_pair("done", "otp-off"),
+            Self::Password(false) => query.append_pair("done", "password"),
+            Self::Password(true) => query.append_pair("done", "password-others"),
         };
         format!("{}?{}", paths::ACCOUNT, query.finish())
     }
@@ -81,6 +86,8 @@ impl Done {
             "app" => ClientId::parse(q.get("client_id")?).ok().map(Self::App),
             "identity" => q.get("provider").map(|p| Self::Identity(p.to_owned())),
             "otp-off" => Some(Self::OtpOff),
+            "password" => Some(Self::Password(false)),
+            "password-others" => Some(Self::Password(true)),
             _ => None,
         }
     }
@@ -103,6 +110,8 @@ async fn notice(
         },
         Done::Session => Some("Signed out of that session.".to_owned()),
         Done::OtpOff => Some("Two-step verification is off.".to_owned()),
+        Done::Password(false) => Some("Your password is changed.".to_owned()),
+        Done::Password(true) => Some("Your password is changed, and your other sessions are signed out.".to_owned()),
         Done::App(client_id) => match state.provider.withdrawn_app_name(overview, &client_id).await {
             Ok(name) => name.map(|n| format!("Access removed for {n}.")),
             // The withdrawal is done: failing to name it must not hide the page.
@@ -122,11 +131,13 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Err(resp) => return resp,
     };
     let done = Done::from_query(&req);
-    show(&req, &state, &cookie, &signed_in, StatusCode::OK, done, None).await
+    show(&req, &state, &cookie, &signed_in, StatusCode::OK, done, None, None).await
 }
 
-/// The account page with `status`, saying what `done` did or why nothing was (`error`).
-async fn show(
+/// The account page with `status`, saying what `done` did or why nothing was (`error`), with the password form as
+/// `password` leaves it (else as at first).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn show(
     req: &HttpRequest,
     state: &AppState,
     cookie: &str,
@@ -134,6 +145,7 @@ async fn show(
     status: StatusCode,
     done: Option<Done>,
     error: Option<String>,
+    password: Option<PasswordForm>,
 ) -> HttpResponse {
     let overview = match state.provider.account_overview(signed_in, crate::domain::now()).await {
         Ok(o) => o,
@@ -163,9 +175,12 @@ async fn show(
         Some(done) => notice(state, &overview, &identities, done).await,
         None => None,
     };
+    let has_password = overview.has_password;
     let mut view = view(signed_in, overview, account_csrf(cookie), otp_enabled, notice);
     view.identities = identities;
     view.error = error;
+    view.password =
+        has_password.then(|| password.unwrap_or_else(|| PasswordForm::new(state.settings.passwords.min_length)));
     page(status, view.render())
 }
 
@@ -209,7 +224,17 @@ fn view(
         })
         .collect();
     let username = signed_in.user.username.as_str().to_owned();
-    AccountPage { username, notice, csrf, otp_enabled, sessions, apps, identities: Vec::new(), error: None }
+    AccountPage {
+        username,
+        notice,
+        csrf,
+        otp_enabled,
+        sessions,
+        apps,
+        identities: Vec::new(),
+        error: None,
+        password: None,
+    }
 }
 
 /// A posted account form: parsed, from our own page, of a signed-in session, with that session's CSRF token.
@@ -251,7 +276,7 @@ fn out_of_date(req: &HttpRequest) -> HttpResponse {
     )
 }
 
-/// `GET /account/sessions/revoke` or `/account/apps/revoke`: a form's target bookmarked, or reloaded after its
+/// `GET` of an account form's target (`/account/sessions/revoke`, `/account/password`, …): bookmarked, or reloaded after its
 /// answer was lost. A GET changes nothing, so there is nothing to do but show the page.
 pub async fn back_to_page() -> HttpResponse {
     see_other(paths::ACCOUNT)
@@ -334,7 +359,7 @@ pub async fn unlink_identity(req: HttpRequest, body: form::Body, state: web::Dat
         // Not linked: removed meanwhile (another tab); the page, shown again, lists what is left.
         Ok(Unlinked::Removed | Unlinked::NotLinked) => see_other(&Done::Identity(provider.to_owned()).location()),
         Ok(Unlinked::LastWayIn) => {
-            show(&req, &state, &cookie, &signed_in, StatusCode::CONFLICT, None, Some(LAST_WAY_IN.into())).await
+            show(&req, &state, &cookie, &signed_in, StatusCode::CONFLICT, None, Some(LAST_WAY_IN.into()), None).await
         }
         Err(e) => error_page(&req, &e),
     }

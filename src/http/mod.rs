@@ -3,6 +3,7 @@
 pub mod access_log;
 pub mod account;
 pub mod account_otp;
+pub mod account_password;
 pub mod admin;
 pub mod assets;
 pub mod authorization;
@@ -116,6 +117,11 @@ fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
         metrics,
         paths::ACCOUNT_REVOKE_SESSION,
         get(paths::ACCOUNT_REVOKE_SESSION, account::back_to_page).route(web::post().to(account::revoke_session)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::ACCOUNT_PASSWORD,
+        get(paths::ACCOUNT_PASSWORD, account::back_to_page).route(web::post().to(account_password::change)),
     ))
     .service(metrics::metered(
         metrics,

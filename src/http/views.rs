@@ -280,6 +280,51 @@ pub struct AccountPage {
     pub identities: Vec<IdentityLine>,
     /// Why the form just posted changed nothing, in a sentence (an alert).
     pub error: Option<String>,
+    /// The password form, if the user has a password (`None`: they sign in through another provider only).
+    pub password: Option<PasswordForm>,
+}
+
+/// The account page's password form as shown: at first, or again after a refused change.
+pub struct PasswordForm {
+    /// Fewest characters of the new password (`passwords.min_length`).
+    pub min_length: usize,
+    /// Whether "Sign out everywhere else" is ticked: at first, and after a change that asked for it.
+    pub sign_out_others: bool,
+    /// Why the change was refused, in a sentence (an alert), with the field it is about.
+    pub error: Option<(String, PasswordField)>,
+}
+
+impl PasswordForm {
+    /// The form as first shown.
+    pub fn new(min_length: usize) -> Self {
+        Self { min_length, sign_out_others: true, error: None }
+    }
+
+    /// Whether `field` (`current`, `new` or `again`) is the one the error is about.
+    pub fn invalid(&self, field: &str) -> bool {
+        self.error.as_ref().is_some_and(|(_, f)| f.as_str() == field)
+    }
+}
+
+/// A field of the password form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordField {
+    /// The current password.
+    Current,
+    /// The new password.
+    New,
+    /// The new password typed again.
+    Again,
+}
+
+impl PasswordField {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Current => "current",
+            Self::New => "new",
+            Self::Again => "again",
+        }
+    }
 }
 
 /// The page that sets up two-step verification: the new secret as a QR code and as text, and the form that

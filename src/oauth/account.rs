@@ -5,6 +5,8 @@
 //! consent and revokes those tokens with their access tokens, and the codes it was issued but has not redeemed
 //! yet, so its next authorization asks again.
 //!
+//! Its password form is [`super::password_change`].
+//!
 //! The forms are protected by CSRF tokens bound to a cookie: the session cookie for the account page's own
 //! forms, the browser-binding cookie for the sign-in form that leads back to the account page.
 use super::audit::{EventFacts, RequestMeta};
@@ -114,6 +116,8 @@ pub struct AccountOverview {
     pub sessions: Vec<SessionEntry>,
     /// The connected apps, by name (ignoring case), then client id.
     pub apps: Vec<ConnectedApp>,
+    /// Whether the user has a password to change ([`super::password_change`]).
+    pub has_password: bool,
 }
 
 /// The outcome of revoking a session from the account page.
@@ -235,6 +239,7 @@ impl Provider {
         Ok(AccountOverview {
             sessions: session_entries(sessions, &signed_in.session.id_hash, now, self.session_idle_timeout),
             apps,
+            has_password: self.has_password(&signed_in.user).await?,
         })
     }
 
@@ -268,12 +273,28 @@ impl Provider {
         if session.user_id != signed_in.user.id || !session.is_active(now) {
             return Ok(SessionRevoked::Unknown);
         }
-        let current = matches(&session.id_hash, &signed_in.session.id_hash);
-        let actor = Some(signed_in.user.id.as_str().to_owned());
-        let details = json!({ "sid": session.id_hash, "current": current });
-        let facts = EventFacts { actor, user_id: Some(session.user_id.as_str().to_owned()), client_id: None, details };
-        self.end_stored_session(&session, facts, "account_session_revoked", meta, now).await?;
+        let current = self.end_own_session(signed_in, &session, json!({}), meta, now).await?;
         Ok(if current { SessionRevoked::Current } else { SessionRevoked::Other })
+    }
+
+    /// Ends `session`, one of the signed-in user's own, as logout does ([`Provider::end_stored_session`]), audited
+    /// as `account_session_revoked` with `details` (an object) and its `sid`; returns whether it was the current
+    /// session.
+    pub(super) async fn end_own_session(
+        &self,
+        signed_in: &SignedIn,
+        session: &Session,
+        mut details: serde_json::Value,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<bool, OAuthError> {
+        let current = matches(&session.id_hash, &signed_in.session.id_hash);
+        details["sid"] = json!(session.id_hash);
+        details["current"] = json!(current);
+        let actor = Some(signed_in.user.id.as_str().to_owned());
+        let facts = EventFacts { actor, user_id: Some(session.user_id.as_str().to_owned()), client_id: None, details };
+        self.end_stored_session(session, facts, "account_session_revoked", meta, now).await?;
+        Ok(current)
     }
 
     /// Withdraws what the signed-in user gave `client_id`: the consent, every refresh token family of theirs

@@ -48,6 +48,8 @@ pub mod paths {
     pub const ACCOUNT_REVOKE_APP: &str = "/account/apps/revoke";
     /// Removes the user's link to an upstream provider (a form on the account page).
     pub const ACCOUNT_UNLINK_IDENTITY: &str = "/account/identities/unlink";
+    /// Changes the user's own password (a form on the account page).
+    pub const ACCOUNT_PASSWORD: &str = "/account/password";
     /// Shows a new TOTP secret to set up (a form on the account page).
     pub const ACCOUNT_OTP_SETUP: &str = "/account/otp/setup";
     /// Turns two-step verification on with a code of the secret being set up.

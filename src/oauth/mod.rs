@@ -27,6 +27,7 @@ pub mod limits;
 pub mod otp;
 pub mod par;
 pub mod params;
+pub mod password_change;
 pub mod pkce;
 pub mod provider;
 pub mod registration;

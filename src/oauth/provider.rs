@@ -57,6 +57,8 @@ pub struct Provider {
     pub password_checker: Arc<PasswordChecker>,
     /// argon2 runs here.
     pub password_pool: CpuPool,
+    /// Fewest characters of a password a user sets on their account page (`passwords.min_length`).
+    pub password_min_length: usize,
     /// RSA signing runs here.
     pub signing_pool: CpuPool,
     /// Pushed authorization requests.

@@ -58,6 +58,10 @@ pub trait UserStore: Send + Sync {
     /// overwritten. Not a password change: `updated_at` and the revoked-before cut-off stay. Returns whether the
     /// hash was replaced (not when it changed meanwhile or the user is gone).
     async fn upgrade_password_hash(&self, id: &UserId, checked: &str, hash: String) -> StoreResult<bool>;
+    /// Replaces the user's password hash with `hash`, a new password's, only while the stored one is still
+    /// `checked` (the one the user's current password was just checked against), and sets `updated_at` to `now`.
+    /// Returns whether it was replaced (not when the password changed meanwhile or the user is gone).
+    async fn change_password_hash(&self, id: &UserId, checked: &str, hash: String, now: UnixTime) -> StoreResult<bool>;
     /// Makes every token issued to the user before `at` invalid ("sign out everywhere"), never moving an
     /// existing later cut-off back; `NotFound` when there is none.
     async fn set_user_revoked_before(&self, id: &UserId, at: UnixTime) -> StoreResult<()>;

@@ -301,6 +301,12 @@ impl UserStore for EpochUsers {
         self.inner.upgrade_password_hash(id, checked, hash).await
     }
 
+    async fn change_password_hash(&self, id: &UserId, checked: &str, hash: String, now: UnixTime) -> StoreResult<bool> {
+        // `updated_at` is a claim UserInfo returns, as for `set_password_hash`.
+        let r = self.inner.change_password_hash(id, checked, hash, now).await;
+        self.after(r).await
+    }
+
     async fn set_user_revoked_before(&self, id: &UserId, at: UnixTime) -> StoreResult<()> {
         let r = self.inner.set_user_revoked_before(id, at).await;
         self.after(r).await

@@ -20,6 +20,8 @@ mod accessibility;
 mod device;
 /// A federated sign-in across two servers.
 mod federation;
+/// The account page's password form.
+mod password;
 
 const USERNAME: &str = "alice";
 const PASSWORD: &str = "correct horse battery";

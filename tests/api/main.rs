@@ -4,6 +4,7 @@
 mod helpers;
 
 mod account;
+mod account_password;
 mod admin;
 mod backchannel_logout;
 mod browser;

@@ -330,6 +330,18 @@ impl UserStore for DieselStore {
             .await
     }
 
+    async fn change_password_hash(&self, id: &UserId, checked: &str, hash: String, now: UnixTime) -> StoreResult<bool> {
+        let (id, checked) = (id.as_str().to_owned(), checked.to_owned());
+        self.db()
+            .write(move |c| {
+                // As `upgrade_password_hash`: a change committed since the check makes it match no row.
+                let row = users::table.find(&id).filter(users::password_hash.eq(&checked));
+                let set = (users::password_hash.eq(&hash), users::updated_at.eq(now));
+                Ok(diesel::update(row).set(set).execute(c)? > 0)
+            })
+            .await
+    }
+
     async fn set_user_revoked_before(&self, id: &UserId, at: UnixTime) -> StoreResult<()> {
         let id = id.as_str().to_owned();
         self.db()

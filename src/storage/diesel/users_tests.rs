@@ -366,6 +366,33 @@ async fn upgrade_password_hash_replaces_only_the_hash_checked(backend: Backend) 
     assert!(!t.store.upgrade_password_hash(&UserId::generate(), "$argon2id$up", "x".into()).await.unwrap());
 }
 
+// A user's own change replaces the hash only while it is the one their current password was checked against, and
+// moves updated_at (a UserInfo claim); nothing else.
+async fn change_password_hash_replaces_only_the_hash_checked(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let nu = new_user("quinn");
+    t.store.create_user(nu.clone()).await.unwrap();
+    let other = new_user("rita");
+    t.store.create_user(other.clone()).await.unwrap();
+    let hash_of = |name: &Username| {
+        let name = name.clone();
+        let store = &t.store;
+        async move { store.user_by_username(&name).await.unwrap().unwrap().1 }
+    };
+
+    let at = nu.created_at + 100;
+    assert!(t.store.change_password_hash(&nu.id, &nu.password_hash, "$argon2id$mine".into(), at).await.unwrap());
+    assert_eq!(hash_of(&nu.username).await, "$argon2id$mine");
+    let after = t.store.user_by_id(&nu.id).await.unwrap().unwrap();
+    assert_eq!((after.updated_at, after.revoked_before), (at, None));
+    assert_eq!(hash_of(&other.username).await, other.password_hash, "other users are left alone");
+
+    // Changed meanwhile (an operator, another tab): the later change stays.
+    assert!(!t.store.change_password_hash(&nu.id, &nu.password_hash, "$argon2id$late".into(), at + 1).await.unwrap());
+    assert_eq!(hash_of(&nu.username).await, "$argon2id$mine");
+    assert!(!t.store.change_password_hash(&UserId::generate(), "$argon2id$mine", "x".into(), at).await.unwrap());
+}
+
 async fn revoked_before_round_trips(backend: Backend) {
     let t = TestDb::new(backend).await;
     let nu = new_user("erin");
@@ -535,6 +562,7 @@ both_backends!(
     disable_and_change_password,
     revoked_before_round_trips,
     upgrade_password_hash_replaces_only_the_hash_checked,
+    change_password_hash_replaces_only_the_hash_checked,
     update_changes_only_what_is_given,
     delete_cascades,
 );

@@ -102,6 +102,16 @@ async fn every_page_passes_the_accessibility_checks() {
     browser.wait_for("button[aria-label=\"Sign out of this session\"]").await;
     assert_accessible(&browser, &axe, "the account page").await;
 
+    // The password form refused: its alert, and the field it names marked invalid. A mismatch counts no failed
+    // sign-in, so the sign-ins below are not held back.
+    browser.find("input#current-password").await.send_keys(PASSWORD).await;
+    browser.find("input#new-password").await.send_keys("a new secret one").await;
+    browser.find("input#new-password-again").await.send_keys("a new secret two").await;
+    browser.find("form[action=\"/account/password\"] button").await.click().await;
+    browser.wait_for("#password-error[role=alert]").await;
+    browser.wait_for("input#new-password-again[aria-invalid=true]").await;
+    assert_accessible(&browser, &axe, "the account page after a refused password change").await;
+
     // Two-step verification: the set-up page (with its QR code), a wrong code there, and the page turned on.
     browser.find("form[action=\"/account/otp/setup\"] button").await.click().await;
     wait_for_title(&browser, "Set up two-step verification · Tessera").await;

@@ -1,0 +1,101 @@
+//! `POST /account/password` (`current_password`, `new_password`, `new_password_again`, `sign_out_others`): the
+//! account page's password form ([`crate::oauth::password_change`] decides). The form is the account page's: CSRF
+//! token bound to the session cookie, our own origin, a live session. A change sends the browser back to the page
+//! (303, `done=password` or `done=password-others`); a refusal shows the page again with why, next to the form
+//! (400; 429 with `Retry-After` while the name or the IP is locked; 409 when there is no password to change).
+use super::account::{checked, show, Done};
+use super::meta::request_meta;
+use super::render::{error_page, see_other, wait_words};
+use super::views::{PasswordField, PasswordForm};
+use super::{form, throttle, AppState};
+use crate::domain::password::Password;
+use crate::oauth::password_change::{PasswordChange, PasswordChanged, PasswordRule};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+/// Why a change was refused, in a sentence, with the field it is about.
+fn refusal(rule: PasswordRule) -> (String, PasswordField) {
+    match rule {
+        PasswordRule::CurrentMissing => ("Enter your current password.".into(), PasswordField::Current),
+        PasswordRule::Mismatch => {
+            ("The two new passwords are not the same. Type the new password twice.".into(), PasswordField::Again)
+        }
+        PasswordRule::TooShort(min) => {
+            (format!("The new password is too short: use at least {min} characters."), PasswordField::New)
+        }
+        PasswordRule::TooLong => (
+            format!(
+                "The new password is too long: at most {} bytes, which is as many plain Latin letters and fewer \
+                 characters of other scripts.",
+                Password::MAX_BYTES
+            ),
+            PasswordField::New,
+        ),
+        PasswordRule::SameAsCurrent => {
+            ("The new password is your current one. Choose another.".into(), PasswordField::New)
+        }
+    }
+}
+
+/// `POST /account/password`.
+#[tracing::instrument(name = "account password", skip_all)]
+pub async fn change(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    let (mut f, cookie, signed_in) = match checked(&req, &state, body).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let sign_out_others = f.get("sign_out_others").is_some();
+    let mut typed = |name| Password::new(f.take(name).unwrap_or_default());
+    let change = PasswordChange {
+        current: typed("current_password"),
+        new: typed("new_password"),
+        again: typed("new_password_again"),
+        sign_out_others,
+    };
+    let (ip, meta, now) = (throttle::ip(&req, &state), request_meta(&req, &state), crate::domain::now());
+    let outcome = match state.provider.change_own_password(&signed_in, change, ip, &meta, now).await {
+        Ok(outcome) => outcome,
+        Err(e) => return error_page(&req, &e),
+    };
+    let (status, message, field) = match outcome {
+        PasswordChanged::Changed => return see_other(&Done::Password(sign_out_others).location()),
+        PasswordChanged::NoPassword => {
+            let text = "Your account has no password to change: you sign in through another provider.";
+            return show(&req, &state, &cookie, &signed_in, StatusCode::CONFLICT, None, Some(text.into()), None).await;
+        }
+        PasswordChanged::Refused(rule) => {
+            let (message, field) = refusal(rule);
+            (StatusCode::BAD_REQUEST, message, field)
+        }
+        PasswordChanged::WrongCurrent => (
+            StatusCode::BAD_REQUEST,
+            "Your current password is not right. Your password was not changed.".into(),
+            PasswordField::Current,
+        ),
+        PasswordChanged::Locked(lock) => {
+            let message = format!("Too many failed attempts. Wait {} and try again.", wait_words(lock.retry_after));
+            let form = refused_form(&state, sign_out_others, message, PasswordField::Current);
+            let mut resp =
+                show(&req, &state, &cookie, &signed_in, StatusCode::TOO_MANY_REQUESTS, None, None, Some(form)).await;
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(lock.retry_after));
+            return resp;
+        }
+        PasswordChanged::ChangedMeanwhile => (
+            StatusCode::CONFLICT,
+            "Your password was changed elsewhere meanwhile, so not here. Enter the password you have now.".into(),
+            PasswordField::Current,
+        ),
+    };
+    let form = refused_form(&state, sign_out_others, message, field);
+    show(&req, &state, &cookie, &signed_in, status, None, None, Some(form)).await
+}
+
+/// The password form again, as the user left it, with why it changed nothing.
+fn refused_form(state: &AppState, sign_out_others: bool, message: String, field: PasswordField) -> PasswordForm {
+    PasswordForm {
+        sign_out_others,
+        error: Some((message, field)),
+        ..PasswordForm::new(state.settings.passwords.min_length)
+    }
+}

@@ -1,0 +1,268 @@
+//! A user's change of their own password, from the account page. The current password is checked as at sign-in
+//! (the same checker on the password pool) and counts as a sign-in of the user's name from the request's IP on
+//! the same counters and locks ([`super::limits`]): a session cannot be used to guess the password faster than the
+//! sign-in page allows, and a locked name is refused without a check. The new password is held to
+//! `passwords.min_length` characters here only: operators (`tessera users`, the admin API) keep their own rule.
+//! The user may sign out their other sessions, each as logout ends one; the current session stays.
+//!
+//! A user without a password (one a federated sign-in created) cannot set one this way: the session proves the
+//! upstream provider's sign-in, not a password, and a first password is an operator's decision.
+use super::account::matches;
+use super::audit::{EventFacts, RequestMeta};
+use super::error::OAuthError;
+use super::limits::{Lock, SignInAttempt};
+use super::provider::Provider;
+use super::session::SignedIn;
+use crate::domain::password::{NewPasswordError, Password, NO_PASSWORD};
+use crate::domain::{UnixTime, User};
+use serde_json::json;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// What the password form gave. Every password in it keeps out of `Debug`.
+#[derive(Debug)]
+pub struct PasswordChange {
+    /// The password the user has now.
+    pub current: Password,
+    /// The one they want.
+    pub new: Password,
+    /// The one they want, typed again.
+    pub again: Password,
+    /// Whether to end the user's other sessions.
+    pub sign_out_others: bool,
+}
+
+/// Why a change is refused before anything is checked: what the form itself says is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordRule {
+    /// No current password typed.
+    CurrentMissing,
+    /// The new password and its repetition differ.
+    Mismatch,
+    /// The new password has fewer characters than the minimum, which this carries.
+    TooShort(usize),
+    /// The new password is longer than [`Password::MAX_BYTES`] bytes.
+    TooLong,
+    /// The new password is the current one.
+    SameAsCurrent,
+}
+
+/// A change whose form is consistent ([`check_change`]).
+#[derive(Debug)]
+pub struct CheckedChange {
+    /// The password the user says they have now, to be checked.
+    pub current: Password,
+    /// The new password, in NFC.
+    pub new: Password,
+    /// Whether to end the user's other sessions.
+    pub sign_out_others: bool,
+}
+
+/// `change` if its form is consistent: a current password given, the new one typed twice alike (in either
+/// Unicode form), not the current one, of at least `min_length` characters and at most [`Password::MAX_BYTES`]
+/// bytes. Checks no hash: none of this says anything about the stored password.
+pub fn check_change(change: PasswordChange, min_length: usize) -> Result<CheckedChange, PasswordRule> {
+    let PasswordChange { current, new, again, sign_out_others } = change;
+    if current.is_empty() {
+        return Err(PasswordRule::CurrentMissing);
+    }
+    if !new.same_as(&again) {
+        return Err(PasswordRule::Mismatch);
+    }
+    if new.same_as(&current) {
+        return Err(PasswordRule::SameAsCurrent);
+    }
+    let new = new.as_new(min_length).map_err(|e| match e {
+        NewPasswordError::TooShort(min) => PasswordRule::TooShort(min),
+        NewPasswordError::TooLong => PasswordRule::TooLong,
+    })?;
+    Ok(CheckedChange { current, new, sign_out_others })
+}
+
+/// The outcome of [`Provider::change_own_password`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordChanged {
+    /// The new password is stored (and the other sessions ended, if asked).
+    Changed,
+    /// The form is inconsistent: nothing was checked or counted.
+    Refused(PasswordRule),
+    /// The user has no password to change.
+    NoPassword,
+    /// The current password is wrong (counted as a failed sign-in).
+    WrongCurrent,
+    /// Too many failed sign-ins of the name or from the IP: refused unchecked, or this failure started the lock.
+    Locked(Lock),
+    /// The password was changed by someone else between the check and the write: nothing was changed.
+    ChangedMeanwhile,
+}
+
+impl Provider {
+    /// Whether `user` has a password ([`NO_PASSWORD`] is none).
+    pub async fn has_password(&self, user: &User) -> Result<bool, OAuthError> {
+        Ok(self.stored_password_hash(user).await?.is_some())
+    }
+
+    /// The user's stored password hash, unless they have none.
+    async fn stored_password_hash(&self, user: &User) -> Result<Option<String>, OAuthError> {
+        let found = self.users.user_by_username(&user.username).await?;
+        Ok(found.filter(|(u, hash)| u.id == user.id && hash != NO_PASSWORD).map(|(_, hash)| hash))
+    }
+
+    /// Changes the signed-in user's password (see the module's documentation), from `ip`. Audited as
+    /// `password_changed`; a wrong current password as `password_change_failed`, and the lock it starts as
+    /// `login_lockout`.
+    pub async fn change_own_password(
+        &self,
+        signed_in: &SignedIn,
+        change: PasswordChange,
+        ip: Option<IpAddr>,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<PasswordChanged, OAuthError> {
+        let user = &signed_in.user;
+        let Some(stored) = self.stored_password_hash(user).await? else { return Ok(PasswordChanged::NoPassword) };
+        let CheckedChange { current, new, sign_out_others } = match check_change(change, self.password_min_length) {
+            Ok(checked) => checked,
+            Err(rule) => return Ok(PasswordChanged::Refused(rule)),
+        };
+        let username = user.username.as_str();
+        let attempt = match self.limits.begin_sign_in(ip, username, now).await {
+            Ok(attempt) => attempt,
+            Err(lock) => {
+                self.sign_in_refused_while_locked(lock, ip, username, None, meta, now).await;
+                return Ok(PasswordChanged::Locked(lock));
+            }
+        };
+        let checker = Arc::clone(&self.password_checker);
+        let checked = stored.clone();
+        // One trip to the pool: the new hash only once the current password is right.
+        let ran = self
+            .password_pool
+            .run(move || checker.verify(&current, Some(&checked)).is_accepted().then(|| checker.rehash(&new)))
+            .await;
+        let hash = match ran {
+            Ok(Some(Ok(hash))) => hash,
+            Ok(None) => return Ok(self.wrong_current_password(attempt, user, meta, now).await),
+            Ok(Some(Err(e))) => return Err(self.abandoned(attempt, OAuthError::server(e), now).await),
+            Err(e) => return Err(self.abandoned(attempt, OAuthError::server(e), now).await),
+        };
+        self.limits.sign_in_succeeded(attempt, username, now).await;
+        if !self.users.change_password_hash(&user.id, &stored, hash, now).await? {
+            return Ok(PasswordChanged::ChangedMeanwhile);
+        }
+        let facts = EventFacts {
+            actor: Some(user.id.as_str().to_owned()),
+            user_id: Some(user.id.as_str().to_owned()),
+            client_id: None,
+            details: json!({ "sign_out_others": sign_out_others }),
+        };
+        self.audit("password_changed", facts, meta, now).await;
+        if sign_out_others {
+            self.end_other_sessions(signed_in, meta, now).await?;
+        }
+        Ok(PasswordChanged::Changed)
+    }
+
+    async fn abandoned(&self, attempt: SignInAttempt, e: OAuthError, now: UnixTime) -> OAuthError {
+        self.limits.sign_in_abandoned(attempt, now).await;
+        e
+    }
+
+    /// Settles a wrong current password as a failed sign-in, and records it (and the lock it starts, if any).
+    async fn wrong_current_password(
+        &self,
+        attempt: SignInAttempt,
+        user: &User,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> PasswordChanged {
+        let facts = |details| EventFacts {
+            actor: Some(user.id.as_str().to_owned()),
+            user_id: Some(user.id.as_str().to_owned()),
+            client_id: None,
+            details,
+        };
+        self.audit("password_change_failed", facts(json!({ "reason": "wrong_password" })), meta, now).await;
+        let Some(lock) = self.limits.sign_in_failed(attempt, now).await else { return PasswordChanged::WrongCurrent };
+        let details = json!({ "scope": lock.scope.as_str(), "seconds": lock.retry_after, "during": "password_change" });
+        self.audit("login_lockout", facts(details), meta, now).await;
+        PasswordChanged::Locked(lock)
+    }
+
+    /// Ends every live session of the signed-in user but the current one, each as the account page ends one.
+    async fn end_other_sessions(
+        &self,
+        signed_in: &SignedIn,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<(), OAuthError> {
+        let sessions = self.sessions.sessions_of_user(&signed_in.user.id, now).await?;
+        for session in sessions {
+            if session.is_active(now) && !matches(&session.id_hash, &signed_in.session.id_hash) {
+                let details = json!({ "reason": "password_changed" });
+                self.end_own_session(signed_in, &session, details, meta, now).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(current: &str, new: &str, again: &str) -> PasswordChange {
+        PasswordChange {
+            current: Password::new(current),
+            new: Password::new(new),
+            again: Password::new(again),
+            sign_out_others: true,
+        }
+    }
+
+    fn rule(current: &str, new: &str, again: &str, min: usize) -> Result<(), PasswordRule> {
+        check_change(change(current, new, again), min).map(drop)
+    }
+
+    #[test]
+    fn a_consistent_form_gives_the_new_password_in_nfc() {
+        let checked =
+            check_change(change("old secret", "cre\u{300}me brule\u{301}e", "cr\u{e8}me brul\u{e9}e"), 8).unwrap();
+        assert!(checked.new.same_as(&Password::new("cr\u{e8}me brul\u{e9}e")));
+        assert!(checked.current.same_as(&Password::new("old secret")));
+        assert!(checked.sign_out_others);
+    }
+
+    #[test]
+    fn the_form_is_refused_for_what_it_says_in_this_order() {
+        assert_eq!(rule("", "new secret", "new secret", 8), Err(PasswordRule::CurrentMissing));
+        assert_eq!(rule("old secret", "new secret", "new secreT", 8), Err(PasswordRule::Mismatch));
+        assert_eq!(rule("old", "new", "newer", 8), Err(PasswordRule::Mismatch), "a mismatch before the length");
+        assert_eq!(rule("old secret", "old secret", "old secret", 8), Err(PasswordRule::SameAsCurrent));
+        // The same password in the other Unicode form is the same password.
+        assert_eq!(
+            rule(
+                "cr\u{e8}me br\u{fb}l\u{e9}e",
+                "cre\u{300}me bru\u{302}le\u{301}e",
+                "cre\u{300}me bru\u{302}le\u{301}e",
+                8
+            ),
+            Err(PasswordRule::SameAsCurrent)
+        );
+        assert_eq!(rule("old secret", "short", "short", 8), Err(PasswordRule::TooShort(8)));
+        assert_eq!(rule("old secret", "", "", 1), Err(PasswordRule::TooShort(1)));
+        let long = "x".repeat(Password::MAX_BYTES + 1);
+        assert_eq!(rule("old secret", &long, &long, 8), Err(PasswordRule::TooLong));
+    }
+
+    #[test]
+    fn the_minimum_is_the_configured_one_in_characters() {
+        assert_eq!(rule("old secret", "1234567890a", "1234567890a", 12), Err(PasswordRule::TooShort(12)));
+        assert_eq!(rule("old secret", "1234567890ab", "1234567890ab", 12), Ok(()));
+        // Four characters of two bytes each are four, not eight.
+        assert_eq!(rule("old secret", "éééé", "éééé", 5), Err(PasswordRule::TooShort(5)));
+        assert_eq!(rule("old secret", "abc", "abc", 3), Ok(()), "below the operators' 8 when so configured");
+        let longest = "é".repeat(Password::MAX_BYTES / 2);
+        assert_eq!(rule("old secret", &longest, &longest, 8), Ok(()));
+    }
+}
