@@ -164,6 +164,7 @@ async fn show(
         None => None,
     };
     let mut view = view(signed_in, overview, account_csrf(cookie), otp_enabled, notice);
+    view.otp_required = !state.provider.own_otp_may_be_turned_off();
     view.identities = identities;
     view.error = error;
     page(status, view.render())
@@ -209,7 +210,17 @@ fn view(
         })
         .collect();
     let username = signed_in.user.username.as_str().to_owned();
-    AccountPage { username, notice, csrf, otp_enabled, sessions, apps, identities: Vec::new(), error: None }
+    AccountPage {
+        username,
+        notice,
+        csrf,
+        otp_enabled,
+        otp_required: false,
+        sessions,
+        apps,
+        identities: Vec::new(),
+        error: None,
+    }
 }
 
 /// A posted account form: parsed, from our own page, of a signed-in session, with that session's CSRF token.

@@ -28,6 +28,7 @@ mod management;
 mod methods;
 mod metrics;
 mod otp;
+mod otp_required;
 mod par;
 mod registration;
 mod session_idle;
