@@ -190,6 +190,7 @@ pub async fn build_provider(
         session_ttl: settings.sessions.ttl,
         session_idle_timeout: settings.sessions.idle_timeout,
         device: settings.device,
+        otp: settings.otp,
         leeway: settings.tokens.leeway,
         key_refresh: i64::try_from(settings.keys.refresh.as_secs()).unwrap_or(i64::MAX),
         limits,

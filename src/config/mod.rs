@@ -13,8 +13,8 @@ mod raw;
 pub use federation::{FederationSettings, RawFederation, RawUpstreamProvider, UpstreamProvider, DEFAULT_SCOPES};
 pub use ip_range::IpRange;
 pub use raw::{
-    RawClients, RawDatabase, RawDevice, RawDpop, RawHttp, RawKeys, RawLimits, RawLog, RawPar, RawPasswords, RawRedis,
-    RawRegistration, RawSessions, RawSettings, RawTokens,
+    RawClients, RawDatabase, RawDevice, RawDpop, RawHttp, RawKeys, RawLimits, RawLog, RawOtp, RawPar, RawPasswords,
+    RawRedis, RawRegistration, RawSessions, RawSettings, RawTokens,
 };
 
 /// A configuration problem, with the key it concerns.
@@ -105,6 +105,7 @@ pub struct Settings {
     pub par: ParSettings,
     pub dpop: DpopSettings,
     pub device: DeviceSettings,
+    pub otp: OtpSettings,
     pub limits: LimitSettings,
     pub log: LogSettings,
     pub federation: FederationSettings,
@@ -117,6 +118,17 @@ pub struct DeviceSettings {
     pub code_ttl: i64,
     /// The least seconds between two polls (1 to 60), shorter than `code_ttl`.
     pub interval: i64,
+}
+
+/// Validated `[otp]`: two-step verification with TOTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OtpSettings {
+    /// Every password sign-in of a user without TOTP sets it up before it ends.
+    pub required: bool,
+    /// Seconds the second step of a password sign-in waits for its code (60 to 1800).
+    pub code_step: i64,
+    /// Seconds a secret shown for set-up waits for its first code (60 to 3600).
+    pub setup: i64,
 }
 
 /// At most `max` events per `window` seconds (a fixed window that starts at the first event).
@@ -163,6 +175,21 @@ impl RawDevice {
             ));
         }
         Ok(DeviceSettings { code_ttl: self.code_ttl_seconds, interval: self.interval_seconds })
+    }
+}
+
+impl RawOtp {
+    fn validate(&self) -> Result<OtpSettings, ConfigError> {
+        // A code lasts 30 s, give or take a step: less than a minute leaves no time to type one, and the pending
+        // step is a password already checked, so it should not wait long either.
+        if !(60..=1800).contains(&self.code_step_seconds) {
+            return Err(invalid("otp.code_step_seconds", "must be between 60 and 1800"));
+        }
+        // Setting up may mean installing an app first; an hour at most, as the secret waits unconfirmed.
+        if !(60..=3600).contains(&self.setup_seconds) {
+            return Err(invalid("otp.setup_seconds", "must be between 60 and 3600"));
+        }
+        Ok(OtpSettings { required: self.required, code_step: self.code_step_seconds, setup: self.setup_seconds })
     }
 }
 
@@ -599,6 +626,7 @@ impl RawSettings {
                 },
             },
             device: self.device.validate()?,
+            otp: self.otp.validate()?,
             limits: self.limits.validate()?,
             log: LogSettings { json, level: log_level(&self.log.level)?, access: self.log.access },
             federation: self.federation.validate()?,

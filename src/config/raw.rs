@@ -25,6 +25,7 @@ pub struct RawSettings {
     pub par: RawPar,
     pub dpop: RawDpop,
     pub device: RawDevice,
+    pub otp: RawOtp,
     pub limits: RawLimits,
     pub log: RawLog,
     pub federation: super::federation::RawFederation,
@@ -43,6 +44,24 @@ pub struct RawDevice {
 impl Default for RawDevice {
     fn default() -> Self {
         Self { code_ttl_seconds: 600, interval_seconds: 5 }
+    }
+}
+
+/// Two-step verification with TOTP.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawOtp {
+    /// Every password sign-in of a user without TOTP sets it up before it ends.
+    pub required: bool,
+    /// How long the second step of a password sign-in waits for its code.
+    pub code_step_seconds: i64,
+    /// How long a secret shown for set-up waits for its first code.
+    pub setup_seconds: i64,
+}
+
+impl Default for RawOtp {
+    fn default() -> Self {
+        Self { required: false, code_step_seconds: 5 * 60, setup_seconds: 15 * 60 }
     }
 }
 
@@ -274,6 +293,7 @@ impl Default for RawSettings {
             par: RawPar::default(),
             dpop: RawDpop::default(),
             device: RawDevice::default(),
+            otp: RawOtp::default(),
             limits: RawLimits::default(),
             log: RawLog::default(),
             federation: super::federation::RawFederation::default(),

@@ -114,6 +114,27 @@ fn device_settings_default_to_ten_minutes_and_five_seconds_and_are_checked() {
 }
 
 #[test]
+fn two_step_verification_is_optional_by_default_and_may_be_required() {
+    let s = load("", &[]).unwrap();
+    assert_eq!(s.otp, OtpSettings { required: false, code_step: 300, setup: 900 });
+    let s = load("[otp]\nrequired = true\ncode_step_seconds = 120\nsetup_seconds = 1800", &[]).unwrap();
+    assert_eq!(s.otp, OtpSettings { required: true, code_step: 120, setup: 1800 });
+    let s = load("", &[("OTP__REQUIRED", "true"), ("OTP__SETUP_SECONDS", "60")]).unwrap();
+    assert_eq!((s.otp.required, s.otp.code_step, s.otp.setup), (true, 300, 60));
+    for (toml, key) in [
+        ("[otp]\ncode_step_seconds = 59", "otp.code_step_seconds"),
+        ("[otp]\ncode_step_seconds = 1801", "otp.code_step_seconds"),
+        ("[otp]\nsetup_seconds = 0", "otp.setup_seconds"),
+        ("[otp]\nsetup_seconds = 3601", "otp.setup_seconds"),
+    ] {
+        let e = load(toml, &[]).unwrap_err().to_string();
+        assert!(e.contains(key), "{toml}: {e}");
+    }
+    let e = load("[otp]\nrequire = true", &[]).unwrap_err().to_string();
+    assert!(e.contains("require"), "a misspelt key is refused: {e}");
+}
+
+#[test]
 fn retired_keys_outlive_the_longest_client_access_token() {
     let s = load("[tokens]\naccess_token_ttl_seconds = 300\nid_token_ttl_seconds = 60", &[]).unwrap();
     assert_eq!(

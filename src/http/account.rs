@@ -177,6 +177,7 @@ pub(super) async fn show(
     };
     let has_password = overview.has_password;
     let mut view = view(signed_in, overview, account_csrf(cookie), otp_enabled, notice);
+    view.otp_required = !state.provider.own_otp_may_be_turned_off();
     view.identities = identities;
     view.error = error;
     view.password =
@@ -229,6 +230,7 @@ fn view(
         notice,
         csrf,
         otp_enabled,
+        otp_required: false,
         sessions,
         apps,
         identities: Vec::new(),

@@ -1,8 +1,10 @@
 //! The account page's two-step verification forms: `POST /account/otp/setup` (a new secret, shown as a QR code
 //! and as text, kept server-side for the session until confirmed), `POST /account/otp/confirm` (a current code of
-//! it turns two-step verification on, and the answer shows the recovery codes, this once) and `POST /account/otp/disable` (a current code turns it off; wrong codes
-//! count as failed sign-ins of the user, as at the sign-in's code step). A GET of any sends the browser to the
-//! account page. The forms are the account page's: CSRF token bound to the session cookie, our own origin.
+//! it turns two-step verification on, and the answer shows the recovery codes, this once) and
+//! `POST /account/otp/disable` (a current code turns it off; wrong codes count as failed sign-ins of the user, as
+//! at the sign-in's code step; refused while `otp.required`). A GET of any sends the browser to the account page.
+//! The forms are the account page's: CSRF token bound to the session cookie, our own origin. The set-up page is
+//! also the one a sign-in shows when it needs two-step verification set up first ([`super::login_enrol`]).
 use super::account::{checked, Done};
 use super::meta::request_meta;
 use super::render::{error_page, message_page_with, page, see_other, wait_words};
@@ -16,14 +18,39 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-fn setup_page(req: &HttpRequest, cookie: &str, enrolment: &Enrolment, error: Option<String>) -> HttpResponse {
+/// Where a set-up page's code goes: the account page's confirm form (CSRF token bound to the session), or a
+/// sign-in's set-up step (its id and its own CSRF token).
+pub(super) struct SetupForm {
+    pub(super) action: &'static str,
+    pub(super) pending: Option<String>,
+    pub(super) csrf: String,
+}
+
+/// The set-up page of `enrolment` (its QR code and its secret as text), with `error` if any; 400 with one unless
+/// `status` says otherwise.
+pub(super) fn setup_page(
+    req: &HttpRequest,
+    form: SetupForm,
+    enrolment: &Enrolment,
+    error: Option<String>,
+    status: Option<StatusCode>,
+) -> HttpResponse {
     let Some(qr_svg) = qr_svg(&enrolment.uri) else {
         return error_page(req, &crate::oauth::error::OAuthError::server("the otpauth URI does not fit a QR code"));
     };
-    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    let view = OtpSetupPage { csrf: account_csrf(cookie), secret: enrolment.secret.base32_grouped(), qr_svg, error };
+    let status = status.unwrap_or(if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK });
+    let SetupForm { action, pending, csrf } = form;
+    let view = OtpSetupPage { action, pending, csrf, secret: enrolment.secret.base32_grouped(), qr_svg, error };
     page(status, view.render())
 }
+
+fn account_form(cookie: &str) -> SetupForm {
+    SetupForm { action: paths::ACCOUNT_OTP_CONFIRM, pending: None, csrf: account_csrf(cookie) }
+}
+
+/// What a set-up page says after a wrong code.
+pub(super) const NOT_RIGHT: &str =
+    "That code is not right. Check that your app shows the account just added, and enter its current code.";
 
 fn back_to_account(req: &HttpRequest, status: StatusCode, title: &str, text: &str) -> HttpResponse {
     message_page_with(req, status, title, text, Some(Link { href: paths::ACCOUNT, text: "Go to your account page" }))
@@ -37,7 +64,7 @@ pub async fn setup(req: HttpRequest, body: form::Body, state: web::Data<AppState
         Err(resp) => return resp,
     };
     match state.provider.begin_otp_enrolment(&signed_in).await {
-        Ok(enrolment) => setup_page(&req, &cookie, &enrolment, None),
+        Ok(enrolment) => setup_page(&req, account_form(&cookie), &enrolment, None, None),
         Err(e) => error_page(&req, &e),
     }
 }
@@ -53,16 +80,13 @@ pub async fn confirm(req: HttpRequest, body: form::Body, state: web::Data<AppSta
     let typed = f.get("code").unwrap_or_default();
     match state.provider.confirm_otp_enrolment(&signed_in, typed, &meta, crate::domain::now()).await {
         Ok(Some(codes)) => {
-            let view = OtpRecoveryPage { codes: codes.iter().map(|c| c.grouped()).collect() };
+            let view = OtpRecoveryPage { codes: codes.iter().map(|c| c.grouped()).collect(), proceed: None };
             page(StatusCode::OK, view.render())
         }
         Ok(None) => match state.provider.pending_otp_enrolment(&signed_in).await {
-            Ok(Some(enrolment)) => setup_page(
-                &req,
-                &cookie,
-                &enrolment,
-                Some("That code is not right. Check that your app shows the account just added, and enter its current code.".to_owned()),
-            ),
+            Ok(Some(enrolment)) => {
+                setup_page(&req, account_form(&cookie), &enrolment, Some(NOT_RIGHT.to_owned()), None)
+            }
             Ok(None) => back_to_account(
                 &req,
                 StatusCode::BAD_REQUEST,
@@ -82,6 +106,15 @@ pub async fn disable(req: HttpRequest, body: form::Body, state: web::Data<AppSta
         Ok(v) => v,
         Err(resp) => return resp,
     };
+    if !state.provider.own_otp_may_be_turned_off() {
+        return back_to_account(
+            &req,
+            StatusCode::FORBIDDEN,
+            "Two-step verification is required",
+            "Signing in here with a password needs two-step verification, so it stays on. If you lost your phone, \
+             sign in with a recovery code, or ask your administrator to reset it.",
+        );
+    }
     let now = crate::domain::now();
     let ip = throttle::ip(&req, &state);
     let username = signed_in.user.username.as_str().to_owned();

@@ -276,16 +276,14 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             // A right password is no failure, and no success yet either: the code step counts its own attempts
             // (wrong codes as failures), and only a right code starts the name's count over.
             limits.sign_in_abandoned(attempt, now).await;
-            return super::login_code::ask_for_code(
-                &req,
-                &state,
-                &user,
-                &username,
-                target.continuation(),
-                target.client_id(),
-                now,
-            )
-            .await;
+            let target = (target.continuation(), target.client_id());
+            return super::login_code::ask_for_code(&req, &state, &user, &username, target, now).await;
+        }
+        SignIn::NeedsEnrolment { user } => {
+            // As for the code step: the set-up's code counts as the code step's does.
+            limits.sign_in_abandoned(attempt, now).await;
+            let target = (target.continuation(), target.client_id());
+            return super::login_enrol::ask_to_enrol(&req, &state, &user, &username, target, now).await;
         }
         SignIn::Refused { user, refusal } => {
             let user_id = user.map(|u| u.id.as_str().to_owned());
@@ -313,8 +311,8 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     signed_in(&req, &state, target, &user, cookie, session, json!({}), now).await
 }
 
-/// The end of every sign-in that passed, password (with its code, if the user has two-step verification) or
-/// federated: hands the browser's previous session over to
+/// The end of every sign-in that passed, password (with its code, if the user has two-step verification or just
+/// set it up) or federated: hands the browser's previous session over to
 /// `session` (which has a new cookie, against fixation), records `login_succeeded` with `details` added, continues
 /// to `target`, and sets the session cookie.
 #[allow(clippy::too_many_arguments)]

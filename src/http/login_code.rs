@@ -1,18 +1,22 @@
 //! The second step of a password sign-in for a user with two-step verification: the page asking for the code
 //! from their authenticator app, and `POST /login/code`, which checks it and ends the sign-in as a password
 //! sign-in does ([`super::login::signed_in`]). The pending step is bound to the browser and expires
-//! (`oauth::otp::SECOND_STEP_TTL`); wrong codes count as failed sign-ins of the name typed at the password step.
+//! (`otp.code_step_seconds`); wrong codes count as failed sign-ins of the name typed at the password step. The
+//! helpers here serve the set-up step too ([`super::login_enrol`]), whose codes count the same way.
 use super::interaction_pages::{cookies_blocked, forbidden, from_another_origin};
 use super::login::{resumed, signed_in, Target};
 use super::meta::{device, request_meta};
 use super::render::{error_page, message_page_with, page, wait_words};
 use super::views::{Link, LoginCodePage};
 use super::{form, throttle, AppState};
-use crate::domain::{UnixTime, User};
-use crate::oauth::audit::EventFacts;
+use crate::domain::secret::PlainSecret;
+use crate::domain::{Session, UnixTime, User};
+use crate::oauth::audit::{EventFacts, RequestMeta};
 use crate::oauth::discovery::paths;
 use crate::oauth::interaction::Continuation;
-use crate::oauth::otp::{OtpCheck, SecondStep};
+use crate::oauth::limits::SignInAttempt;
+use crate::oauth::otp::{OtpCheck, SecondStep, StepKind};
+use crate::oauth::params::Params;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -28,13 +32,12 @@ pub(super) async fn ask_for_code(
     state: &AppState,
     user: &User,
     username: &str,
-    continuation: Continuation,
-    client_id: Option<String>,
+    target: (Continuation, Option<String>),
     now: UnixTime,
 ) -> HttpResponse {
     // Every password sign-in form is answered with the browser-binding cookie already set.
     let Some(browser) = state.cookies.read_browser(req) else { return cookies_blocked(req) };
-    match state.provider.start_second_step(user, username, (continuation, client_id), &browser, now).await {
+    match state.provider.start_second_step(user, username, target, &browser, now).await {
         Ok((id, step)) => code_page(StatusCode::OK, id, &step, None),
         Err(e) => error_page(req, &e),
     }
@@ -44,8 +47,8 @@ fn code_page(status: StatusCode, pending: String, step: &SecondStep, error: Opti
     page(status, LoginCodePage { pending, csrf: step.csrf.clone(), error }.render())
 }
 
-/// The page for a code posted after its sign-in expired, was completed, or from another browser.
-fn gone(req: &HttpRequest) -> HttpResponse {
+/// The page for a second step posted after its sign-in expired, was completed, or from another browser.
+pub(super) fn gone(req: &HttpRequest) -> HttpResponse {
     message_page_with(
         req,
         StatusCode::BAD_REQUEST,
@@ -53,6 +56,72 @@ fn gone(req: &HttpRequest) -> HttpResponse {
         "Sign in again with your password, then enter a new code. Or go back to the application and start again.",
         Some(Link { href: paths::ACCOUNT, text: "Go to your account page" }),
     )
+}
+
+/// The pending step of `kind` that form `f` names (`pending`), checked: this browser's, live, and posted from our
+/// own page with its CSRF token.
+#[allow(clippy::result_large_err)]
+pub(super) async fn pending_step(
+    req: &HttpRequest,
+    state: &AppState,
+    f: &Params,
+    kind: StepKind,
+    now: UnixTime,
+) -> Result<(String, SecondStep), HttpResponse> {
+    let Some(browser) = state.cookies.read_browser(req) else { return Err(cookies_blocked(req)) };
+    let id = f.get("pending").unwrap_or_default().to_owned();
+    let step = match state.provider.load_second_step(&id, &browser, kind, now).await {
+        Ok(Some(step)) => step,
+        Ok(None) => return Err(gone(req)),
+        Err(e) => return Err(error_page(req, &e)),
+    };
+    let csrf_ok: bool = f.get("csrf").is_some_and(|t| t.as_bytes().ct_eq(step.csrf.as_bytes()).into());
+    if from_another_origin(req, state) || !csrf_ok {
+        tracing::warn!(event = "csrf_token_mismatch", "sign-in code posted from another origin or without its token");
+        return Err(forbidden(req));
+    }
+    Ok((id, step))
+}
+
+/// Starts counting a code posted to `step` against the sign-in limits of its name and the client's IP: the
+/// seconds to wait when either is locked (refused unchecked, as a password would be).
+pub(super) async fn begin_attempt(
+    req: &HttpRequest,
+    state: &AppState,
+    step: &SecondStep,
+    meta: &RequestMeta,
+    now: UnixTime,
+) -> Result<SignInAttempt, i64> {
+    let ip = throttle::ip(req, state);
+    match state.provider.limits.begin_sign_in(ip, &step.username, now).await {
+        Ok(attempt) => Ok(attempt),
+        Err(lock) => {
+            state.provider.metrics.sign_in(crate::metrics::SignIn::Locked);
+            let client_id = step.client_id.clone();
+            state.provider.sign_in_refused_while_locked(lock, ip, &step.username, client_id, meta, now).await;
+            Err(lock.retry_after)
+        }
+    }
+}
+
+/// A wrong code posted to `step` (`reason` for the audit trail): a failed sign-in of its name. The seconds to
+/// wait when it locked the name or the IP.
+pub(super) async fn code_refused(
+    state: &AppState,
+    step: &SecondStep,
+    attempt: SignInAttempt,
+    reason: &str,
+    meta: &RequestMeta,
+    now: UnixTime,
+) -> Option<i64> {
+    let (user_id, client_id) = (Some(step.user_id.as_str().to_owned()), step.client_id.clone());
+    let details = json!({ "reason": reason });
+    let facts = EventFacts { actor: None, user_id: user_id.clone(), client_id: client_id.clone(), details };
+    state.provider.audit("login_failed", facts, meta, now).await;
+    let lock = state.provider.limits.sign_in_failed(attempt, now).await?;
+    let details = json!({ "scope": lock.scope.as_str(), "seconds": lock.retry_after });
+    state.provider.audit("login_lockout", EventFacts { actor: None, user_id, client_id, details }, meta, now).await;
+    Some(lock.retry_after)
 }
 
 /// `POST /login/code` (`pending`, `csrf`, `code`).
@@ -63,29 +132,15 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Err(e) => return error_page(&req, &e),
     };
     let now = crate::domain::now();
-    let Some(browser) = state.cookies.read_browser(&req) else { return cookies_blocked(&req) };
-    let id = f.get("pending").unwrap_or_default().to_owned();
-    let step = match state.provider.load_second_step(&id, &browser, now).await {
-        Ok(Some(step)) => step,
-        Ok(None) => return gone(&req),
-        Err(e) => return error_page(&req, &e),
+    let (id, step) = match pending_step(&req, &state, &f, StepKind::Code, now).await {
+        Ok(pending) => pending,
+        Err(resp) => return resp,
     };
-    let csrf_ok: bool = f.get("csrf").is_some_and(|t| t.as_bytes().ct_eq(step.csrf.as_bytes()).into());
-    if from_another_origin(&req, &state) || !csrf_ok {
-        tracing::warn!(event = "csrf_token_mismatch", "sign-in code posted from another origin or without its token");
-        return forbidden(&req);
-    }
     let meta = request_meta(&req, &state);
-    let ip = throttle::ip(&req, &state);
     let limits = &state.provider.limits;
-    let client_id = step.client_id.clone();
-    let attempt = match limits.begin_sign_in(ip, &step.username, now).await {
+    let attempt = match begin_attempt(&req, &state, &step, &meta, now).await {
         Ok(attempt) => attempt,
-        Err(lock) => {
-            state.provider.metrics.sign_in(crate::metrics::SignIn::Locked);
-            state.provider.sign_in_refused_while_locked(lock, ip, &step.username, client_id, &meta, now).await;
-            return locked(id, &step, lock.retry_after);
-        }
+        Err(retry_after) => return locked(id, &step, retry_after),
     };
     let typed = f.get("code").unwrap_or_default();
     let check = match state.provider.check_otp(&step.user_id, typed, now).await {
@@ -95,39 +150,17 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             return error_page(&req, &e);
         }
     };
-    let user_id = Some(step.user_id.as_str().to_owned());
     if !check.is_accepted() {
-        let details = json!({ "reason": check.as_str() });
-        let facts = EventFacts { actor: None, user_id: user_id.clone(), client_id: client_id.clone(), details };
-        state.provider.audit("login_failed", facts, &meta, now).await;
-        let Some(lock) = limits.sign_in_failed(attempt, now).await else {
-            return code_page(StatusCode::OK, id, &step, Some(WRONG.to_owned()));
+        return match code_refused(&state, &step, attempt, check.as_str(), &meta, now).await {
+            None => code_page(StatusCode::OK, id, &step, Some(WRONG.to_owned())),
+            Some(retry_after) => locked(id, &step, retry_after),
         };
-        let details = json!({ "scope": lock.scope.as_str(), "seconds": lock.retry_after });
-        state
-            .provider
-            .audit("login_lockout", EventFacts { actor: None, user_id, client_id, details }, &meta, now)
-            .await;
-        return locked(id, &step, lock.retry_after);
     }
-    match complete(&req, &state, &id, step).await {
-        Ok((target, user, username)) => {
-            let started = state.provider.start_otp_session(&user, device(&req, &state), now).await;
-            let (cookie, session) = match started {
-                Ok(Some(started)) => started,
-                Ok(None) => {
-                    limits.sign_in_abandoned(attempt, now).await;
-                    return gone(&req);
-                }
-                Err(e) => {
-                    limits.sign_in_abandoned(attempt, now).await;
-                    return error_page(&req, &e);
-                }
-            };
-            limits.sign_in_succeeded(attempt, &username, now).await;
-            let details =
-                if check == OtpCheck::RecoveryCodeUsed { json!({ "recovery_code": true }) } else { json!({}) };
-            signed_in(&req, &state, target, &user, cookie, session, details, now).await
+    let details = if check == OtpCheck::RecoveryCodeUsed { json!({ "recovery_code": true }) } else { json!({}) };
+    match start_session(&req, &state, &id, step, now).await {
+        Ok(started) => {
+            limits.sign_in_succeeded(attempt, &started.username, now).await;
+            signed_in(&req, &state, started.target, &started.user, started.cookie, started.session, details, now).await
         }
         Err(resp) => {
             limits.sign_in_abandoned(attempt, now).await;
@@ -136,22 +169,39 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     }
 }
 
-/// Takes the pending step whose code was right, and finds where it continues and its user as they are now.
+/// A completed second step's session, with where it continues.
+pub(super) struct Started {
+    pub(super) target: Target,
+    pub(super) user: User,
+    /// The name typed at the password step.
+    pub(super) username: String,
+    pub(super) cookie: PlainSecret,
+    pub(super) session: Session,
+}
+
+/// Takes the pending step `id`, whose last factor was right, finds where it continues and its user as they are
+/// now, and starts their session (`amr` pwd+otp).
 #[allow(clippy::result_large_err)]
-async fn complete(
+pub(super) async fn start_session(
     req: &HttpRequest,
     state: &AppState,
     id: &str,
     step: SecondStep,
-) -> Result<(Target, User, String), HttpResponse> {
-    match state.provider.take_second_step(id).await {
+    now: UnixTime,
+) -> Result<Started, HttpResponse> {
+    match state.provider.take_second_step(id, step.kind()).await {
         Ok(true) => {}
         Ok(false) => return Err(gone(req)),
         Err(e) => return Err(error_page(req, &e)),
     }
     let target = resumed(req, state, step.continuation).await?;
-    match state.provider.second_step_user(&step.user_id).await {
-        Ok(Some(user)) => Ok((target, user, step.username)),
+    let user = match state.provider.second_step_user(&step.user_id).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return Err(gone(req)),
+        Err(e) => return Err(error_page(req, &e)),
+    };
+    match state.provider.start_otp_session(&user, device(req, state), now).await {
+        Ok(Some((cookie, session))) => Ok(Started { target, user, username: step.username, cookie, session }),
         Ok(None) => Err(gone(req)),
         Err(e) => Err(error_page(req, &e)),
     }
@@ -159,8 +209,12 @@ async fn complete(
 
 /// The code page again after a lock, 429 with `Retry-After`.
 fn locked(id: String, step: &SecondStep, retry_after: i64) -> HttpResponse {
-    let error = format!("Too many failed sign-in attempts. Wait {} and try again.", wait_words(retry_after));
-    let mut resp = code_page(StatusCode::TOO_MANY_REQUESTS, id, step, Some(error));
+    let mut resp = code_page(StatusCode::TOO_MANY_REQUESTS, id, step, Some(locked_words(retry_after)));
     resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
     resp
+}
+
+/// What a second step's page says while its name or IP is locked.
+pub(super) fn locked_words(retry_after: i64) -> String {
+    format!("Too many failed sign-in attempts. Wait {} and try again.", wait_words(retry_after))
 }

@@ -19,6 +19,7 @@ pub mod health;
 mod interaction_pages;
 pub mod login;
 pub mod login_code;
+pub mod login_enrol;
 pub mod logout;
 pub mod meta;
 pub mod metadata;
@@ -96,6 +97,16 @@ fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
         metrics,
         paths::LOGIN_CODE,
         web::resource(paths::LOGIN_CODE).route(web::post().to(login_code::post)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::LOGIN_ENROL,
+        web::resource(paths::LOGIN_ENROL).route(web::post().to(login_enrol::post)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::LOGIN_ENROL_CONTINUE,
+        web::resource(paths::LOGIN_ENROL_CONTINUE).route(web::post().to(login_enrol::proceed)),
     ))
     .service(metrics::metered(
         metrics,

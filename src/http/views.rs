@@ -272,6 +272,8 @@ pub struct AccountPage {
     pub csrf: String,
     /// Whether two-step verification is on.
     pub otp_enabled: bool,
+    /// Whether every password sign-in needs it (`otp.required`): then it cannot be turned off here.
+    pub otp_required: bool,
     /// Live sessions, this one first.
     pub sessions: Vec<SessionLine>,
     /// Connected apps.
@@ -328,11 +330,15 @@ impl PasswordField {
 }
 
 /// The page that sets up two-step verification: the new secret as a QR code and as text, and the form that
-/// confirms a code from it.
+/// confirms a code from it. From the account page, or at a sign-in that needs it set up first (`pending`).
 #[derive(Template)]
 #[template(path = "otp_setup.html")]
 pub struct OtpSetupPage {
-    /// CSRF token bound to the session cookie.
+    /// Where the code is posted: the account page's confirm form or the sign-in's.
+    pub action: &'static str,
+    /// The sign-in's pending step id (hidden field), for a set-up at a sign-in.
+    pub pending: Option<String>,
+    /// CSRF token: bound to the session cookie, or the sign-in step's own.
     pub csrf: String,
     /// The secret in base32, in groups of four.
     pub secret: String,
@@ -348,6 +354,8 @@ pub struct OtpSetupPage {
 pub struct OtpRecoveryPage {
     /// The codes, as `xxxx-xxxx-xxxx-xxxx`.
     pub codes: Vec<String>,
+    /// For a set-up at a sign-in: the step that continues it (id and CSRF token, hidden fields).
+    pub proceed: Option<(String, String)>,
 }
 
 /// The QR code of `text` as inline SVG, labelled for screen readers. Its colours are presentation attributes

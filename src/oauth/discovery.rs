@@ -34,6 +34,10 @@ pub mod paths {
     pub const LOGIN: &str = "/login";
     /// The second step of a sign-in: the code from the user's authenticator app.
     pub const LOGIN_CODE: &str = "/login/code";
+    /// The set-up of two-step verification at a sign-in that needs it (`otp.required`): a code of the new secret.
+    pub const LOGIN_ENROL: &str = "/login/enrol";
+    /// Continues that sign-in once the recovery codes were shown.
+    pub const LOGIN_ENROL_CONTINUE: &str = "/login/enrol/continue";
     /// A login page's "Sign in with …" button (`{id}`: an upstream provider of `[federation]`).
     pub const FEDERATION_START: &str = "/login/federation/{id}";
     /// Where an upstream provider sends the browser back.

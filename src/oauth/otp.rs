@@ -1,27 +1,23 @@
 //! Two-step sign-in with TOTP (RFC 6238, `domain::totp`): the secret sealed at rest with the key-encryption key
 //! (as signing keys are), a code taken once (the last accepted step is kept), enrolment from the account page
-//! (the new secret kept in the cache, sealed and bound to the session, until a code from it is confirmed), and the
-//! pending second step of a password sign-in (kept in the cache under the hash of a random id, bound to the
-//! browser, for [`SECOND_STEP_TTL`]).
+//! (the new secret kept in the cache, sealed and bound to the session, for `otp.setup_seconds`, until a code from
+//! it is confirmed), and the pending second step of a password sign-in ([`second_step`]: a code, or, under
+//! `otp.required`, the set-up of a user without TOTP).
 use super::audit::{EventFacts, RequestMeta};
 use super::cache_keys;
 use super::error::OAuthError;
-use super::interaction::Continuation;
 use super::provider::Provider;
 use super::session::SignedIn;
-use crate::domain::secret::{random_token, SecretHash};
+use crate::domain::secret::SecretHash;
 use crate::domain::totp::{self, RecoveryCode, TotpCode, TotpSecret, RECOVERY_CODES};
 use crate::domain::{UnixTime, User, UserId};
 use crate::storage::StoredOtp;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::time::Duration;
-use subtle::ConstantTimeEq;
 
-/// How long the second step of a sign-in may wait for its code.
-pub const SECOND_STEP_TTL: i64 = 5 * 60;
-/// How long a secret shown for enrolment waits for its first code.
-pub const ENROLMENT_TTL: i64 = 15 * 60;
+mod second_step;
+pub use second_step::{EnrolCheck, SecondStep, StepKind};
+
 /// The `amr` of a sign-in with a password and a code (RFC 8176).
 pub const PASSWORD_AND_OTP_AMR: [&str; 2] = ["pwd", "otp"];
 
@@ -77,39 +73,6 @@ impl std::fmt::Debug for Enrolment {
     }
 }
 
-/// A sign-in whose password was right, waiting for its code. Its `Debug` leaves out the CSRF token and the
-/// browser binding.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct SecondStep {
-    /// The user signing in.
-    pub user_id: UserId,
-    /// The name as typed at the password step: the sign-in limits count under it.
-    pub username: String,
-    /// Where the sign-in continues.
-    pub continuation: Continuation,
-    /// The client of the authorization it continues, for the audit trail.
-    pub client_id: Option<String>,
-    /// The CSRF token of the code form.
-    pub csrf: String,
-    /// Hash of the browser-binding cookie.
-    browser: String,
-    /// When the password was accepted.
-    pub created_at: UnixTime,
-}
-
-impl std::fmt::Debug for SecondStep {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecondStep")
-            .field("user_id", &self.user_id)
-            .field("continuation", &self.continuation)
-            .field("created_at", &self.created_at)
-            .finish_non_exhaustive()
-    }
-}
-
-/// What a second step's entry holds once a request has completed it.
-const TAKEN: &[u8] = b"taken";
-
 /// The label apps show the account under: the issuer's host, so two deployments are told apart.
 fn issuer_label(issuer: &str) -> String {
     url::Url::parse(issuer).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_else(|| issuer.to_owned())
@@ -150,13 +113,13 @@ impl Provider {
     }
 
     /// A new secret for the signed-in user to set up, kept (sealed, bound to the session) until a code from it
-    /// is confirmed or [`ENROLMENT_TTL`] passes; starting again replaces it.
+    /// is confirmed or `otp.setup_seconds` pass; starting again replaces it.
     pub async fn begin_otp_enrolment(&self, signed_in: &SignedIn) -> Result<Enrolment, OAuthError> {
         let secret = TotpSecret::generate();
         let sealed = self.seal_otp(&signed_in.session.id_hash, &secret)?;
-        let ttl = Duration::from_secs(ENROLMENT_TTL as u64);
+        let ttl = Duration::from_secs(self.otp.setup.unsigned_abs());
         self.cache.set(&cache_keys::otp_enrolment(&signed_in.session.id_hash), &sealed, ttl).await?;
-        self.enrolment(signed_in, secret)
+        self.enrolment(signed_in.user.username.as_str(), secret)
     }
 
     /// The secret being set up in this session, if any.
@@ -164,12 +127,13 @@ impl Provider {
         let key = cache_keys::otp_enrolment(&signed_in.session.id_hash);
         let Some(sealed) = self.cache.get(&key).await? else { return Ok(None) };
         let secret = self.open_otp(&signed_in.session.id_hash, &sealed)?;
-        self.enrolment(signed_in, secret).map(Some)
+        self.enrolment(signed_in.user.username.as_str(), secret).map(Some)
     }
 
-    fn enrolment(&self, signed_in: &SignedIn, secret: TotpSecret) -> Result<Enrolment, OAuthError> {
+    /// What a set-up page shows of `secret`, for the account `username`.
+    fn enrolment(&self, username: &str, secret: TotpSecret) -> Result<Enrolment, OAuthError> {
         let uri = secret
-            .otpauth_uri(&issuer_label(&self.issuer), signed_in.user.username.as_str())
+            .otpauth_uri(&issuer_label(&self.issuer), username)
             .ok_or_else(|| OAuthError::server("cannot build the otpauth URI"))?;
         Ok(Enrolment { secret, uri })
     }
@@ -185,27 +149,41 @@ impl Provider {
         now: UnixTime,
     ) -> Result<Option<Vec<RecoveryCode>>, OAuthError> {
         let Some(enrolment) = self.pending_otp_enrolment(signed_in).await? else { return Ok(None) };
-        let Some(step) = TotpCode::parse(typed).and_then(|c| totp::verify(&enrolment.secret, &c, now, None)) else {
-            return Ok(None);
-        };
-        let user = &signed_in.user;
-        let stored = StoredOtp {
-            secret_sealed: self.seal_otp(user.id.as_str(), &enrolment.secret)?,
-            last_step: step,
-            enabled_at: now,
-        };
-        let recovery: Vec<RecoveryCode> = (0..RECOVERY_CODES).map(|_| RecoveryCode::generate()).collect();
-        let hashes: Vec<String> = recovery.iter().map(|c| recovery_hash(&user.id, c)).collect();
-        self.otps.enable_otp(&user.id, &stored, &hashes).await?;
+        let Some(step) = confirming_step(&enrolment.secret, typed, now) else { return Ok(None) };
+        let details = json!({ "sid": signed_in.session.id_hash });
+        let recovery = self.turn_otp_on(&signed_in.user.id, &enrolment.secret, step, None, details, meta, now).await?;
         self.cache.delete(&cache_keys::otp_enrolment(&signed_in.session.id_hash)).await?;
-        let facts = EventFacts {
-            actor: Some(user.id.as_str().to_owned()),
-            user_id: Some(user.id.as_str().to_owned()),
-            client_id: None,
-            details: json!({ "sid": signed_in.session.id_hash }),
-        };
-        self.audit("otp_enabled", facts, meta, now).await;
         Ok(Some(recovery))
+    }
+
+    /// Turns the user's TOTP on with `secret`, whose code of `step` confirmed it (so that step counts as used),
+    /// with new recovery codes, returned to be shown this once (only their hashes are kept). Audited as
+    /// `otp_enabled` by the user, with `details` (and the client of the sign-in it happens in, if any).
+    #[allow(clippy::too_many_arguments)]
+    async fn turn_otp_on(
+        &self,
+        user_id: &UserId,
+        secret: &TotpSecret,
+        step: i64,
+        client_id: Option<String>,
+        details: serde_json::Value,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<Vec<RecoveryCode>, OAuthError> {
+        let stored =
+            StoredOtp { secret_sealed: self.seal_otp(user_id.as_str(), secret)?, last_step: step, enabled_at: now };
+        let recovery: Vec<RecoveryCode> = (0..RECOVERY_CODES).map(|_| RecoveryCode::generate()).collect();
+        let hashes: Vec<String> = recovery.iter().map(|c| recovery_hash(user_id, c)).collect();
+        self.otps.enable_otp(user_id, &stored, &hashes).await?;
+        let user = Some(user_id.as_str().to_owned());
+        let facts = EventFacts { actor: user.clone(), user_id: user, client_id, details };
+        self.audit("otp_enabled", facts, meta, now).await;
+        Ok(recovery)
+    }
+
+    /// Whether the user may turn their own TOTP off: not while every password sign-in needs it (`otp.required`).
+    pub fn own_otp_may_be_turned_off(&self) -> bool {
+        !self.otp.required
     }
 
     /// Turns the signed-in user's TOTP off, given a current code (or a recovery code): what checking it found.
@@ -241,69 +219,11 @@ impl Provider {
         }
         Ok(was_on)
     }
-
-    /// Keeps the second step of a sign-in whose password was right for `user` (typed as `username`), which
-    /// continues to a target (with its client, if any), bound to `browser` (the browser-binding cookie):
-    /// returns its id, for the code form.
-    pub async fn start_second_step(
-        &self,
-        user: &User,
-        username: &str,
-        (continuation, client_id): (Continuation, Option<String>),
-        browser: &str,
-        now: UnixTime,
-    ) -> Result<(String, SecondStep), OAuthError> {
-        let id = random_token(32);
-        let step = SecondStep {
-            user_id: user.id.clone(),
-            username: username.to_owned(),
-            continuation,
-            client_id,
-            csrf: random_token(32),
-            browser: SecretHash::of(browser).as_str().to_owned(),
-            created_at: now,
-        };
-        let bytes = serde_json::to_vec(&step).map_err(OAuthError::server)?;
-        let ttl = Duration::from_secs(SECOND_STEP_TTL as u64);
-        self.cache.set(&second_step_key(&id), &bytes, ttl).await?;
-        Ok((id, step))
-    }
-
-    /// The second step `id`, if it is pending for this browser and has not expired.
-    pub async fn load_second_step(
-        &self,
-        id: &str,
-        browser: &str,
-        now: UnixTime,
-    ) -> Result<Option<SecondStep>, OAuthError> {
-        if id.len() > 64 {
-            return Ok(None);
-        }
-        let Some(bytes) = self.cache.get(&second_step_key(id)).await? else { return Ok(None) };
-        if bytes == TAKEN {
-            return Ok(None);
-        }
-        let step: SecondStep = serde_json::from_slice(&bytes).map_err(OAuthError::server)?;
-        let same_browser: bool = SecretHash::of(browser).as_str().as_bytes().ct_eq(step.browser.as_bytes()).into();
-        Ok((same_browser && now < step.created_at + SECOND_STEP_TTL).then_some(step))
-    }
-
-    /// Takes the second step `id` for the request whose code was right: `false` when another took it first.
-    pub async fn take_second_step(&self, id: &str) -> Result<bool, OAuthError> {
-        let ttl = Duration::from_secs(SECOND_STEP_TTL as u64);
-        let previous = self.cache.replace(&second_step_key(id), TAKEN, ttl).await?;
-        Ok(previous.is_some_and(|p| p != TAKEN))
-    }
-
-    /// The user of a second step whose code was right (its `user_id`), as they are now: `None` when disabled or
-    /// removed since the password was checked (as if that had come first).
-    pub async fn second_step_user(&self, user_id: &UserId) -> Result<Option<User>, OAuthError> {
-        Ok(self.users.user_by_id(user_id).await?.filter(|user| !user.disabled))
-    }
 }
 
-fn second_step_key(id: &str) -> String {
-    cache_keys::second_step(SecretHash::of(id).as_str())
+/// The step of a current code of `secret` (within the drift window) that `typed` is, if it is one.
+fn confirming_step(secret: &TotpSecret, typed: &str, now: UnixTime) -> Option<i64> {
+    TotpCode::parse(typed).and_then(|code| totp::verify(secret, &code, now, None))
 }
 
 #[cfg(test)]

@@ -69,6 +69,8 @@ pub struct Provider {
     pub session_idle_timeout: Option<i64>,
     /// The device authorization grant's code lifetime and polling interval.
     pub device: crate::config::DeviceSettings,
+    /// Two-step verification: whether every password sign-in needs it, and how long its steps wait.
+    pub otp: crate::config::OtpSettings,
     /// DPoP proofs (RFC 9449).
     pub dpop: crate::config::DpopSettings,
     /// Clock skew tolerated on incoming JWTs, in seconds.

@@ -96,6 +96,12 @@ pub enum SignIn {
         /// The account.
         user: User,
     },
+    /// The password is right and the account active, but the user has no two-step verification while every
+    /// password sign-in needs it (`otp.required`): no session until they set it up ([`super::otp`]).
+    NeedsEnrolment {
+        /// The account.
+        user: User,
+    },
 }
 
 /// A browser session that counts as signed in, with its user and their consent for one client.
@@ -174,7 +180,8 @@ impl Provider {
     }
 
     /// Checks a sign-in's password and, when it is accepted, starts a session for the user on `device`, unless
-    /// they have two-step verification, which a code must complete ([`Provider::start_otp_session`]). A user
+    /// they have two-step verification, which a code must complete ([`Provider::start_otp_session`]), or must set
+    /// it up first (`otp.required`), which a code of the new secret completes the same way. A user
     /// removed between the password check and the session's insert is refused as unknown, as if the removal had
     /// come first: the ordinary failed sign-in, not a server error.
     pub async fn sign_in(
@@ -191,6 +198,9 @@ impl Provider {
         };
         if self.otp_enabled(&user.id).await? {
             return Ok(SignIn::NeedsCode { user });
+        }
+        if self.otp.required {
+            return Ok(SignIn::NeedsEnrolment { user });
         }
         match self.start_session(&user, amr, device, now).await {
             Ok((cookie, session)) => Ok(SignIn::Started { user, cookie, session }),

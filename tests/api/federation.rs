@@ -36,6 +36,16 @@ impl Federation {
 
     /// [`Federation::around`], the relying party's redirect URI being `redirect`.
     pub async fn around_to(up: TestApp, trust_email: bool, redirect: &str) -> Self {
+        Self::around_with(up, trust_email, redirect, |_| {}).await
+    }
+
+    /// [`Federation::around_to`], the downstream's settings changed by `tweak` too.
+    pub async fn around_with(
+        up: TestApp,
+        trust_email: bool,
+        redirect: &str,
+        tweak: impl FnOnce(&mut tessera::config::RawSettings),
+    ) -> Self {
         let alice = add_alice(&up);
         // Loopback http redirect URIs match on any port: the downstream's is not known yet.
         let callback = format!("http://127.0.0.1/login/federation/{UP}/callback");
@@ -50,7 +60,11 @@ impl Federation {
             scopes: None,
             trust_email,
         };
-        let down = spawn_app_with(up.backend, |raw| raw.federation.providers = vec![provider]).await;
+        let down = spawn_app_with(up.backend, |raw| {
+            raw.federation.providers = vec![provider];
+            tweak(raw);
+        })
+        .await;
         let client = down.cli_json(&["clients", "add", "--name", "Test App", "--redirect-uri", redirect], None);
         Self { up, down, alice, client, redirect: redirect.to_owned() }
     }

@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tessera::domain::totp::{code_at_step, time_step, TotpSecret};
 
-async fn post(app: &TestApp, b: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn post(app: &TestApp, b: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
     b.post(app.url(path)).header("Origin", &app.address).form(form).send().await.unwrap()
 }
 
@@ -33,7 +33,7 @@ pub(crate) fn base32_decode(text: &str) -> Vec<u8> {
 }
 
 /// The secret a set-up page shows as text.
-fn shown_secret(html: &str) -> TotpSecret {
+pub(crate) fn shown_secret(html: &str) -> TotpSecret {
     let start = html.find("<code class=\"secret\" translate=\"no\">").expect("the secret is shown") + 36;
     let text = &html[start..start + html[start..].find('<').unwrap()];
     TotpSecret::from_bytes(&base32_decode(text)).expect("20 bytes")
@@ -119,14 +119,14 @@ async fn enrol(app: &TestApp) -> App {
     otp
 }
 
-fn audit_reasons(app: &TestApp, user_id: &str, kind: &str) -> Vec<String> {
+pub(crate) fn audit_reasons(app: &TestApp, user_id: &str, kind: &str) -> Vec<String> {
     let events = app.cli_json(&["audit", "list", "--user", user_id], None);
     let events = events["events"].as_array().unwrap();
     events.iter().filter(|e| e["kind"] == kind).map(|e| e["details"]["reason"].as_str().unwrap_or("").into()).collect()
 }
 
 /// Follows `/authorize` in browser `b` to the login page and posts alice's password: the response.
-async fn password_step(app: &TestApp, b: &reqwest::Client, url: &str) -> reqwest::Response {
+pub(crate) async fn password_step(app: &TestApp, b: &reqwest::Client, url: &str) -> reqwest::Response {
     let r = b.get(url).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let html = b.get(app.url(&location(&r))).send().await.unwrap().text().await.unwrap();
@@ -141,17 +141,22 @@ async fn password_step(app: &TestApp, b: &reqwest::Client, url: &str) -> reqwest
 }
 
 /// The code page's form fields.
-fn code_form(html: &str) -> (String, String) {
+pub(crate) fn code_form(html: &str) -> (String, String) {
     assert!(html.contains("Enter the 6-digit code from your authenticator app"), "{html}");
     assert!(html.contains("autocomplete=\"one-time-code\"") && html.contains("inputmode=\"numeric\""));
     (hidden(html, "pending"), hidden(html, "csrf"))
 }
 
-async fn send_code(app: &TestApp, b: &reqwest::Client, form: &(String, String), code: &str) -> reqwest::Response {
+pub(crate) async fn send_code(
+    app: &TestApp,
+    b: &reqwest::Client,
+    form: &(String, String),
+    code: &str,
+) -> reqwest::Response {
     post(app, b, "/login/code", &[("pending", &form.0), ("csrf", &form.1), ("code", code)]).await
 }
 
-fn claims_of(jwt: &str) -> Value {
+pub(crate) fn claims_of(jwt: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
 }
 
@@ -309,7 +314,7 @@ both_backends!(turning_it_off_needs_a_current_code, async |app| {
 });
 
 /// `method path` on the admin API with a fresh `tessera:admin` token: the status and the JSON body, if any.
-async fn admin_call(app: &TestApp, method: reqwest::Method, path: &str) -> (StatusCode, Value) {
+pub(crate) async fn admin_call(app: &TestApp, method: reqwest::Method, path: &str) -> (StatusCode, Value) {
     let c = app.cli_json(&["clients", "add", "--name", "Admin", "--admin"], None);
     let (id, secret) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap());
     let (_, token) =

@@ -170,5 +170,31 @@ async fn every_page_passes_the_accessibility_checks() {
     browser.find("button[type=submit]").await.click().await;
     browser.wait_for("[role=alert]").await;
     assert_accessible(&browser, &axe, "the sign-in code page after a wrong code").await;
+
+    // Where every password sign-in needs two-step verification, a user without it sets it up first.
+    let app = spawn_app_with(Backend::Sqlite, |raw| raw.otp.required = true).await;
+    setup(&app);
+    browser.goto(&app.url("/login?return=account")).await;
+    browser.find("input#username").await.send_keys(USERNAME).await;
+    browser.find("input#password").await.send_keys(PASSWORD).await;
+    browser.find("button[type=submit]").await.click().await;
+    wait_for_title(&browser, "Set up two-step verification · Tessera").await;
+    browser.wait_for("svg.qr").await;
+    assert_accessible(&browser, &axe, "the sign-in's two-step set-up page").await;
+    let shown = browser.find("code.secret").await.text().await;
+    let secret = TotpSecret::from_bytes(&crate::otp::base32_decode(&shown)).expect("the page shows 20 bytes");
+    let right = code_at_step(&secret, time_step(tessera::domain::now())).unwrap();
+    let wrong = if right == "000000" { "111111" } else { "000000" };
+    browser.find("input#code").await.send_keys(wrong).await;
+    browser.find("form[action=\"/login/enrol\"] button").await.click().await;
+    browser.wait_for("[role=alert]").await;
+    assert_accessible(&browser, &axe, "the sign-in's two-step set-up page after a wrong code").await;
+    browser.find("input#code").await.send_keys(&right).await;
+    browser.find("form[action=\"/login/enrol\"] button").await.click().await;
+    wait_for_title(&browser, "Two-step verification is on · Tessera").await;
+    assert_accessible(&browser, &axe, "the sign-in's recovery codes page").await;
+    browser.find("form[action=\"/login/enrol/continue\"] button").await.click().await;
+    browser.wait_for("button[aria-label=\"Sign out of this session\"]").await;
+    assert_accessible(&browser, &axe, "the account page with two-step verification required").await;
     browser.quit().await;
 }
