@@ -100,6 +100,15 @@ pub enum ClientsCommand {
         /// always sends it when the session has one).
         #[arg(long, requires = "backchannel_logout_uri")]
         backchannel_logout_session_required: bool,
+        /// Where the signed-out page loads the client in a hidden frame when a session it was issued tokens in
+        /// ends in the browser (OpenID Connect Front-Channel Logout 1.0): https, or http on a loopback address,
+        /// on the scheme, host and port of one of its redirect URIs.
+        #[arg(long)]
+        frontchannel_logout_uri: Option<String>,
+        /// Registers `frontchannel_logout_session_required`: the client needs `iss` and `sid` on its front-channel
+        /// logout URI (Tessera always adds them).
+        #[arg(long, requires = "frontchannel_logout_uri")]
+        frontchannel_logout_session_required: bool,
     },
     /// List clients.
     List,
@@ -234,6 +243,8 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             request_object_signing_alg,
             backchannel_logout_uri,
             backchannel_logout_session_required,
+            frontchannel_logout_uri,
+            frontchannel_logout_session_required,
             client_id,
             client_secret_stdin,
         } => {
@@ -283,6 +294,8 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             spec.request_object_signing_alg = request_object_signing_alg;
             spec.backchannel_logout_uri = backchannel_logout_uri;
             spec.backchannel_logout_session_required = backchannel_logout_session_required;
+            spec.frontchannel_logout_uri = frontchannel_logout_uri;
+            spec.frontchannel_logout_session_required = frontchannel_logout_session_required;
             let (client, secret) =
                 admin::create_client_as(&store, &spec, id, imported, settings.tokens.max_access_token_ttl, now)
                     .await

@@ -207,6 +207,15 @@ pub struct ClientMetadata {
     /// `backchannel_logout_session_required`, as registered: every logout token carries `sid` either way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_session_required: Option<bool>,
+    /// Where the browser is sent, in a hidden frame of the signed-out page, when a session the client was
+    /// issued tokens in ends there (OpenID Connect Front-Channel Logout 1.0 §2); checked by
+    /// [`crate::domain::client_rules::parse_frontchannel_logout_uri`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontchannel_logout_uri: Option<String>,
+    /// `frontchannel_logout_session_required`, as registered: every frame's URL carries `iss` and `sid` either
+    /// way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontchannel_logout_session_required: Option<bool>,
 }
 
 /// A stored client.

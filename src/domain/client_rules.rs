@@ -76,6 +76,14 @@ pub enum ClientRuleError {
     /// The admin scope on a client not marked admin.
     #[error("only admin clients may have the {ADMIN_SCOPE} scope")]
     AdminScope,
+    /// The front-channel logout URI was refused.
+    #[error("front-channel logout URI {uri:?}: {reason}")]
+    FrontchannelLogoutUri {
+        /// The URI as given (shortened).
+        uri: String,
+        /// Why.
+        reason: String,
+    },
     /// The back-channel logout URI was refused.
     #[error("back-channel logout URI {uri:?}: {reason}")]
     BackchannelLogoutUri {
@@ -131,11 +139,22 @@ pub fn parse_redirect_uris(values: &[String]) -> Result<Vec<RedirectUri>, Client
 /// or credentials, https, or http on a loopback address while an app is developed, as for redirect URIs. Who
 /// may name a private address is the registration's rule (`oauth::registration`).
 pub fn parse_backchannel_logout_uri(raw: &str) -> Result<url::Url, ClientRuleError> {
-    let refused =
-        |reason: String| ClientRuleError::BackchannelLogoutUri { uri: raw.chars().take(100).collect(), reason };
-    let uri = RedirectUri::parse(raw).map_err(|e| refused(e.to_string().replacen("redirect URI ", "it ", 1)))?;
+    parse_logout_uri(raw)
+        .map_err(|reason| ClientRuleError::BackchannelLogoutUri { uri: raw.chars().take(100).collect(), reason })
+}
+
+/// Parses a front-channel logout URI (OpenID Connect Front-Channel Logout 1.0 §2) by the rules of a back-channel
+/// one. That it shares its scheme, host and port with a redirect URI of the client is [`check_client`]'s rule.
+pub fn parse_frontchannel_logout_uri(raw: &str) -> Result<url::Url, ClientRuleError> {
+    parse_logout_uri(raw)
+        .map_err(|reason| ClientRuleError::FrontchannelLogoutUri { uri: raw.chars().take(100).collect(), reason })
+}
+
+/// A logout URI, or why it is refused.
+fn parse_logout_uri(raw: &str) -> Result<url::Url, String> {
+    let uri = RedirectUri::parse(raw).map_err(|e| e.to_string().replacen("redirect URI ", "it ", 1))?;
     if !matches!(uri.url().scheme(), "https" | "http") || uri.url().host_str().is_none_or(str::is_empty) {
-        return Err(refused("it must be an http(s) URL with a host".into()));
+        return Err("it must be an http(s) URL with a host".into());
     }
     Ok(uri.url().clone())
 }
@@ -203,6 +222,17 @@ pub fn check_client(client: &Client) -> Result<(), ClientRuleError> {
     if let Some(uri) = &client.metadata.backchannel_logout_uri {
         parse_backchannel_logout_uri(uri)?;
     }
+    if let Some(uri) = &client.metadata.frontchannel_logout_uri {
+        let url = parse_frontchannel_logout_uri(uri)?;
+        // Front-Channel Logout §2: "the domain, port, and scheme of this URL MUST be the same as that of a
+        // registered Redirection URI value".
+        if !client.redirect_uris.iter().any(|r| r.url().origin() == url.origin()) {
+            return Err(ClientRuleError::FrontchannelLogoutUri {
+                uri: uri.chars().take(100).collect(),
+                reason: "its scheme, host and port must be those of a registered redirect URI".into(),
+            });
+        }
+    }
     Ok(())
 }
 
@@ -266,6 +296,36 @@ mod tests {
         assert_eq!(
             with("http://app.example/l").unwrap_err().to_string(),
             "back-channel logout URI \"http://app.example/l\": it must use https, or http on a loopback address"
+        );
+    }
+
+    #[test]
+    fn a_frontchannel_logout_uri_is_a_logout_uri_on_the_origin_of_a_redirect_uri() {
+        let with = |uri: &str| {
+            check(|c| {
+                c.redirect_uris.push(RedirectUri::parse("http://127.0.0.1:8080/cb").unwrap());
+                c.metadata.frontchannel_logout_uri = Some(uri.into());
+            })
+        };
+        for good in ["https://app.example/logout", "https://app.example:443/fc?tenant=a", "http://127.0.0.1:8080/fc"] {
+            assert_eq!(with(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "https://app.example/logout#x",
+            "/logout",
+            "http://app.example/logout",
+            "javascript:alert(1)",
+            "https://other.example/logout",
+            "https://app.example:8443/logout",
+            "http://127.0.0.1:9090/fc",
+            "https://127.0.0.1:8080/fc",
+        ] {
+            assert!(matches!(with(bad), Err(ClientRuleError::FrontchannelLogoutUri { .. })), "{bad}");
+        }
+        assert_eq!(
+            with("https://other.example/l").unwrap_err().to_string(),
+            "front-channel logout URI \"https://other.example/l\": its scheme, host and port must be those of a \
+             registered redirect URI"
         );
     }
 

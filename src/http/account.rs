@@ -302,8 +302,14 @@ pub async fn revoke_session(req: HttpRequest, body: form::Body, state: web::Data
     };
     let meta = request_meta(&req, &state);
     match state.provider.revoke_account_session(&signed_in, reference, &meta, crate::domain::now()).await {
-        Ok(SessionRevoked::Current) => {
-            let mut resp = see_other(paths::ACCOUNT);
+        Ok(SessionRevoked::Current(frames)) => {
+            // The account page asks to sign in again; with apps to sign out in the browser, the signed-out
+            // page frames them first.
+            let mut resp = if frames.is_empty() {
+                see_other(paths::ACCOUNT)
+            } else {
+                super::logout::signed_out_page(&frames, Some(paths::ACCOUNT.to_owned()))
+            };
             if let Err(e) = resp.add_cookie(&state.cookies.clear_session()) {
                 tracing::error!(error = %e, "cannot clear the session cookie");
             }

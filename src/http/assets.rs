@@ -5,6 +5,7 @@ use actix_web::{web, HttpResponse};
 const CSS: &str = include_str!("../../static/tessera.css");
 const FORM_POST_JS: &str = include_str!("../../static/form_post.js");
 const RELOAD_RESTORED_JS: &str = include_str!("../../static/reload_restored.js");
+const FRONTCHANNEL_LOGOUT_JS: &str = include_str!("../../static/frontchannel_logout.js");
 
 /// `GET /static/{name}`.
 pub async fn get(name: web::Path<String>) -> HttpResponse {
@@ -12,6 +13,7 @@ pub async fn get(name: web::Path<String>) -> HttpResponse {
         "tessera.css" => (CSS, "text/css; charset=utf-8"),
         "form_post.js" => (FORM_POST_JS, "text/javascript; charset=utf-8"),
         "reload_restored.js" => (RELOAD_RESTORED_JS, "text/javascript; charset=utf-8"),
+        "frontchannel_logout.js" => (FRONTCHANNEL_LOGOUT_JS, "text/javascript; charset=utf-8"),
         _ => return HttpResponse::NotFound().finish(),
     };
     HttpResponse::Ok()

@@ -3,11 +3,12 @@
 //! cookie). One who chooses to stay signed in is shown a page saying so, not sent back to the app. A form from
 //! our own page whose token belongs to an earlier session of the browser is asked again.
 use super::meta::request_meta;
-use super::render::{page, repeat_as_get, sign_out_error_page};
+use super::render::{framing_page, page, repeat_as_get, sign_out_error_page};
 use super::views::{LoggedOutPage, LogoutPage};
 use super::{form, AppState};
 use crate::oauth::discovery::paths;
 use crate::oauth::end_session::{logout_csrf, logout_csrf_matches, LogoutRequest};
+use crate::oauth::frontchannel::LogoutFrames;
 use crate::oauth::params::Params;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -64,7 +65,7 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
     };
     let Some(cookie) = cookie else {
         // Nothing to end: already signed out.
-        return finish(state, &request);
+        return finish(&request, &LogoutFrames::default());
     };
     if params.get("decision") == Some("stay") && params.get("csrf").is_some_and(|t| logout_csrf_matches(&cookie, t)) {
         return still_signed_in();
@@ -85,24 +86,39 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
         return page(StatusCode::OK, view.render());
     }
     let meta = request_meta(req, state);
-    if let Err(e) = state.provider.end_session(&cookie, request.client_id.as_ref(), &meta, crate::domain::now()).await {
-        return sign_out_error_page(req, &e);
-    }
-    let mut resp = finish(state, &request);
+    let frames =
+        match state.provider.end_session(&cookie, request.client_id.as_ref(), &meta, crate::domain::now()).await {
+            Ok(frames) => frames,
+            Err(e) => return sign_out_error_page(req, &e),
+        };
+    let mut resp = finish(&request, &frames);
     if let Err(e) = resp.add_cookie(&state.cookies.clear_session()) {
         tracing::error!(error = %e, "cannot clear the session cookie");
     }
     resp
 }
 
-fn finish(_state: &AppState, request: &LogoutRequest) -> HttpResponse {
+/// Where a logout ends: the app's `post_logout_redirect_uri`, or the signed-out page. With front-channel
+/// logout frames, always the page, which frames them and then leads on to the app (front-channel logout §4:
+/// the frames must load before the browser leaves).
+fn finish(request: &LogoutRequest, frames: &LogoutFrames) -> HttpResponse {
     match request.redirect_url() {
-        Some(url) => HttpResponse::SeeOther()
+        Some(url) if frames.is_empty() => HttpResponse::SeeOther()
             .insert_header((header::LOCATION, url.as_str()))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish(),
-        None => page(StatusCode::OK, LoggedOutPage { signed_out: true }.render()),
+        next => signed_out_page(frames, next.map(String::from)),
     }
+}
+
+/// The signed-out page with `frames`, leading on to `continue_to` when given.
+pub(super) fn signed_out_page(frames: &LogoutFrames, continue_to: Option<String>) -> HttpResponse {
+    let view = LoggedOutPage {
+        signed_out: true,
+        frames: frames.urls().iter().map(|u| u.as_str().to_owned()).collect(),
+        continue_to,
+    };
+    framing_page(StatusCode::OK, view.render(), frames)
 }
 
 /// The user declined to sign out. The browser is not sent to the app's `post_logout_redirect_uri`:
@@ -111,5 +127,5 @@ fn finish(_state: &AppState, request: &LogoutRequest) -> HttpResponse {
 /// means the app hears of none). Keycloak and Hydra do not redirect there either. The page says the user is
 /// still signed in and leads to the account page.
 fn still_signed_in() -> HttpResponse {
-    page(StatusCode::OK, LoggedOutPage { signed_out: false }.render())
+    page(StatusCode::OK, LoggedOutPage { signed_out: false, frames: Vec::new(), continue_to: None }.render())
 }

@@ -3,6 +3,7 @@
 use super::views::{ErrorPage, FormPostPage, Link};
 use crate::oauth::authorize::ResponseMode;
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::frontchannel::LogoutFrames;
 use crate::oauth::interaction::AuthorizationResponse;
 use crate::oauth::params::Params;
 use actix_web::http::{header, StatusCode};
@@ -28,6 +29,23 @@ pub fn page_headers(b: &mut HttpResponseBuilder) -> &mut HttpResponseBuilder {
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
+}
+
+/// Renders the signed-out page, which frames `frames` (front-channel logout): the page's CSP with `frame-src`
+/// for exactly their origins, on this answer only. With no frames, any page. A frame's origin never holds
+/// characters that would break the header: `Url` serializes it ASCII, without spaces or `;`.
+pub fn framing_page(status: StatusCode, body: Result<String, askama::Error>, frames: &LogoutFrames) -> HttpResponse {
+    let mut resp = page(status, body);
+    if !frames.is_empty() && resp.status() == status {
+        let csp = format!("{PAGE_CSP}; frame-src {}", frames.origins().join(" "));
+        match header::HeaderValue::from_str(&csp) {
+            Ok(value) => {
+                resp.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+            }
+            Err(e) => tracing::error!(error = %e, "the front-channel logout frames' CSP is not a header value"),
+        }
+    }
+    resp
 }
 
 /// Renders a page with `status`.

@@ -196,6 +196,10 @@ pub struct LogoutPage {
 pub struct LoggedOutPage {
     /// Whether the session was ended.
     pub signed_out: bool,
+    /// The front-channel logout frames' URLs (`oauth::frontchannel`).
+    pub frames: Vec<String>,
+    /// Where the page's link, and its script once the frames have loaded, lead on.
+    pub continue_to: Option<String>,
 }
 
 /// One live session on the account page.

@@ -10,7 +10,9 @@
 //! The forms are protected by CSRF tokens bound to a cookie: the session cookie for the account page's own
 //! forms, the browser-binding cookie for the sign-in form that leads back to the account page.
 use super::audit::{EventFacts, RequestMeta};
+use super::backchannel::LogoutNotice;
 use super::error::OAuthError;
+use super::frontchannel::LogoutFrames;
 use super::provider::Provider;
 use super::session::{is_idle, SignedIn};
 use crate::domain::secret::SecretHash;
@@ -121,10 +123,11 @@ pub struct AccountOverview {
 }
 
 /// The outcome of revoking a session from the account page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionRevoked {
-    /// It was the session of this request: the user is signed out.
-    Current,
+    /// It was the session of this request: the user is signed out, and the signed-out page has these frames
+    /// (front-channel logout).
+    Current(LogoutFrames),
     /// Another session of the user ended.
     Other,
     /// No live session of this user has that reference (already ended, or someone else's).
@@ -273,13 +276,13 @@ impl Provider {
         if session.user_id != signed_in.user.id || !session.is_active(now) {
             return Ok(SessionRevoked::Unknown);
         }
-        let current = self.end_own_session(signed_in, &session, json!({}), meta, now).await?;
-        Ok(if current { SessionRevoked::Current } else { SessionRevoked::Other })
+        let (current, told) = self.end_own_session(signed_in, &session, json!({}), meta, now).await?;
+        Ok(if current { SessionRevoked::Current(self.logout_frames(&told).await) } else { SessionRevoked::Other })
     }
 
     /// Ends `session`, one of the signed-in user's own, as logout does ([`Provider::end_stored_session`]), audited
     /// as `account_session_revoked` with `details` (an object) and its `sid`; returns whether it was the current
-    /// session.
+    /// session, and the clients told.
     pub(super) async fn end_own_session(
         &self,
         signed_in: &SignedIn,
@@ -287,14 +290,14 @@ impl Provider {
         mut details: serde_json::Value,
         meta: &RequestMeta,
         now: UnixTime,
-    ) -> Result<bool, OAuthError> {
+    ) -> Result<(bool, Vec<LogoutNotice>), OAuthError> {
         let current = matches(&session.id_hash, &signed_in.session.id_hash);
         details["sid"] = json!(session.id_hash);
         details["current"] = json!(current);
         let actor = Some(signed_in.user.id.as_str().to_owned());
         let facts = EventFacts { actor, user_id: Some(session.user_id.as_str().to_owned()), client_id: None, details };
-        self.end_stored_session(session, facts, "account_session_revoked", meta, now).await?;
-        Ok(current)
+        let told = self.end_stored_session(session, facts, "account_session_revoked", meta, now).await?;
+        Ok((current, told))
     }
 
     /// Withdraws what the signed-in user gave `client_id`: the consent, every refresh token family of theirs

@@ -118,6 +118,8 @@ pub struct ProviderMetadata {
     request_uri_parameter_supported: bool,
     backchannel_logout_supported: bool,
     backchannel_logout_session_supported: bool,
+    frontchannel_logout_supported: bool,
+    frontchannel_logout_session_supported: bool,
 }
 
 /// The issuer with a path appended.
@@ -214,6 +216,9 @@ impl ProviderMetadata {
             // OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens carry `sid` whenever there is a session.
             backchannel_logout_supported: true,
             backchannel_logout_session_supported: true,
+            // OpenID Connect Front-Channel Logout 1.0 §3: every frame's URL carries `iss` and `sid`.
+            frontchannel_logout_supported: true,
+            frontchannel_logout_session_supported: true,
         }
     }
 }
@@ -233,6 +238,7 @@ mod tests {
         assert!(m.grant_types_supported.contains(&"urn:ietf:params:oauth:grant-type:device_code"));
         assert!(m.grant_types_supported.contains(&"urn:ietf:params:oauth:grant-type:token-exchange"));
         assert!(m.backchannel_logout_supported && m.backchannel_logout_session_supported);
+        assert!(m.frontchannel_logout_supported && m.frontchannel_logout_session_supported);
     }
 
     #[test]

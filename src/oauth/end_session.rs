@@ -2,7 +2,9 @@
 //! the refresh tokens bound to it (tokens issued for `offline_access` are meant to outlive the session and
 //! survive; revoke them at `/revoke` or with `tessera users revoke`).
 use super::audit::{EventFacts, RequestMeta};
+use super::backchannel::LogoutNotice;
 use super::error::OAuthError;
+use super::frontchannel::LogoutFrames;
 use super::params::Params;
 use super::provider::Provider;
 use super::tokens::ID_TOKEN_TYP;
@@ -166,27 +168,30 @@ impl Provider {
     }
 
     /// Ends the session a cookie names and revokes its session-bound refresh tokens (and the access tokens
-    /// issued with them). Unknown or already ended sessions are fine.
+    /// issued with them); returns the frames of the signed-out page (front-channel logout). Unknown or already
+    /// ended sessions are fine, and have no frames.
     pub async fn end_session(
         &self,
         session_cookie: &str,
         client: Option<&ClientId>,
         meta: &RequestMeta,
         now: UnixTime,
-    ) -> Result<(), OAuthError> {
-        let Some(session) = self.stored_session(session_cookie).await? else { return Ok(()) };
+    ) -> Result<LogoutFrames, OAuthError> {
+        let Some(session) = self.stored_session(session_cookie).await? else { return Ok(LogoutFrames::default()) };
         let facts = EventFacts {
             actor: Some(session.user_id.as_str().to_owned()),
             user_id: Some(session.user_id.as_str().to_owned()),
             client_id: client.map(|c| c.as_str().to_owned()),
             details: json!({ "sid": session.id_hash }),
         };
-        self.end_stored_session(&session, facts, "logout", meta, now).await
+        let told = self.end_stored_session(&session, facts, "logout", meta, now).await?;
+        Ok(self.logout_frames(&told).await)
     }
 
     /// Ends `session` (as read from the store) and revokes its session-bound refresh tokens with their access
     /// tokens, sends its clients' logout tokens (`backchannel`), then records `kind` with `facts`. Ending an
-    /// ended session again is fine.
+    /// ended session again is fine. Returns the clients it told (none if it had ended already), for the pages
+    /// that tell them in the browser too (`frontchannel`).
     pub(crate) async fn end_stored_session(
         &self,
         session: &Session,
@@ -194,7 +199,7 @@ impl Provider {
         kind: &str,
         meta: &RequestMeta,
         now: UnixTime,
-    ) -> Result<(), OAuthError> {
+    ) -> Result<Vec<LogoutNotice>, OAuthError> {
         // Its clients are told once, when it ends: ending it again tells no one.
         let mut notices = Vec::new();
         if !session.revoked {
@@ -203,9 +208,9 @@ impl Provider {
         }
         let issued = self.refresh_tokens.revoke_session_refresh_tokens(&session.id_hash, now).await?;
         self.revoke_access_tokens(&issued, now).await;
-        self.send_logout_notices(notices, now).await;
+        self.send_logout_notices(notices.clone(), now).await;
         self.audit(kind, facts, meta, now).await;
-        Ok(())
+        Ok(notices)
     }
 }
 

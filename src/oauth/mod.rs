@@ -19,6 +19,7 @@ pub mod dpop_nonce;
 pub mod end_session;
 pub mod error;
 pub mod federation;
+pub mod frontchannel;
 pub mod grace;
 pub mod housekeeping;
 pub mod interaction;

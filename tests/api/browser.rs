@@ -20,6 +20,8 @@ mod accessibility;
 mod device;
 /// A federated sign-in across two servers.
 mod federation;
+/// Front-channel logout: the app, framed by the signed-out page, hears of the logout.
+mod frontchannel;
 /// The account page's password form.
 mod password;
 
@@ -45,29 +47,33 @@ fn setup(app: &TestApp) -> Flow {
 
 /// [`setup`] with a client named `client_name`.
 fn setup_named(app: &TestApp, client_name: &str) -> Flow {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    setup_at(app, client_name, &format!("http://127.0.0.1:{port}"), &[])
+}
+
+/// [`setup`] with a client named `client_name` whose redirect URIs are on `origin`, made with `extra` flags too.
+fn setup_at(app: &TestApp, client_name: &str, origin: &str, extra: &[&str]) -> Flow {
     let user = app.cli_json(
         &["users", "add", USERNAME, "--password-stdin", "--email", "alice@example.com", "--name", "Alice"],
         Some(PASSWORD),
     );
     assert_eq!(user["username"], USERNAME, "users add printed {user}");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let redirect_uri = format!("http://127.0.0.1:{port}/cb");
-    let post_logout_redirect_uri = format!("http://127.0.0.1:{port}/bye");
-    let client = app.cli_json(
-        &[
-            "clients",
-            "add",
-            "--name",
-            client_name,
-            "--redirect-uri",
-            &redirect_uri,
-            "--post-logout-redirect-uri",
-            &post_logout_redirect_uri,
-            "--public",
-            "--json",
-        ],
-        None,
-    );
+    let redirect_uri = format!("{origin}/cb");
+    let post_logout_redirect_uri = format!("{origin}/bye");
+    let mut args = vec![
+        "clients",
+        "add",
+        "--name",
+        client_name,
+        "--redirect-uri",
+        &redirect_uri,
+        "--post-logout-redirect-uri",
+        &post_logout_redirect_uri,
+        "--public",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let client = app.cli_json(&args, None);
     let client_id = client["client_id"].as_str().unwrap_or_else(|| panic!("clients add printed {client}")).to_owned();
     let mut bytes = [0u8; 32];
     openssl::rand::rand_bytes(&mut bytes).unwrap();
@@ -278,6 +284,8 @@ both_backends!(deny_in_a_real_browser_returns_access_denied, async |app| {
 /// answering every request with one page until dropped.
 struct AppSite {
     url: String,
+    /// The target (path and query) of every request it was sent, in order.
+    seen: Arc<std::sync::Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -289,8 +297,10 @@ impl AppSite {
         listener.set_nonblocking(true).unwrap();
         let url = format!("http://localhost:{}/", listener.local_addr().unwrap().port());
         let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let thread = {
             let stop = Arc::clone(&stop);
+            let seen = Arc::clone(&seen);
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     let Ok((mut conn, _)) = listener.accept() else {
@@ -307,6 +317,9 @@ impl AppSite {
                             Ok(n) => head.extend_from_slice(&buf[..n]),
                         }
                     }
+                    let head = String::from_utf8_lossy(&head);
+                    let target = head.lines().next().and_then(|l| l.split(' ').nth(1)).unwrap_or_default();
+                    seen.lock().unwrap().push(target.to_owned());
                     let response = format!(
                         "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{html}",
                         html.len()
@@ -315,7 +328,7 @@ impl AppSite {
                 }
             })
         };
-        AppSite { url, stop, thread: Some(thread) }
+        AppSite { url, seen, stop, thread: Some(thread) }
     }
 
     /// A page that posts `fields` to `action` as soon as it loads, as an app signing its user in or out

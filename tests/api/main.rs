@@ -18,6 +18,7 @@ mod dpop;
 mod dpop_nonce;
 mod federation;
 mod federation_links;
+mod frontchannel_logout;
 mod health;
 mod hostile;
 mod interop;

@@ -70,6 +70,8 @@ pub fn client_json(c: &Client) -> Value {
         "dpop_bound_access_tokens": c.metadata.dpop_bound_access_tokens.unwrap_or(false),
         "backchannel_logout_uri": c.metadata.backchannel_logout_uri,
         "backchannel_logout_session_required": c.metadata.backchannel_logout_session_required.unwrap_or(false),
+        "frontchannel_logout_uri": c.metadata.frontchannel_logout_uri,
+        "frontchannel_logout_session_required": c.metadata.frontchannel_logout_session_required.unwrap_or(false),
         "created_at": c.created_at,
         "updated_at": c.updated_at,
     })
@@ -282,6 +284,12 @@ pub struct ClientSpec {
     /// `backchannel_logout_session_required`; absent: false.
     #[serde(default)]
     pub backchannel_logout_session_required: bool,
+    /// Where the signed-out page frames the client (OpenID Connect Front-Channel Logout 1.0); absent: none.
+    #[serde(default)]
+    pub frontchannel_logout_uri: Option<String>,
+    /// `frontchannel_logout_session_required`; absent: false.
+    #[serde(default)]
+    pub frontchannel_logout_session_required: bool,
     /// Read-only; accepted so that what `GET` returns can be sent back, and then it must name the client.
     #[serde(default)]
     pub client_id: Option<String>,
@@ -323,6 +331,8 @@ impl ClientSpec {
             request_object_signing_alg: None,
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
+            frontchannel_logout_uri: None,
+            frontchannel_logout_session_required: false,
             client_id: None,
             _token_endpoint_auth_signing_alg: None,
             _default_max_age: None,
@@ -444,6 +454,8 @@ pub fn build_client(
     // Replaced like the other links: what `GET` shows is what a `PUT` keeps.
     metadata.backchannel_logout_uri = spec.backchannel_logout_uri.clone();
     metadata.backchannel_logout_session_required = spec.backchannel_logout_session_required.then_some(true);
+    metadata.frontchannel_logout_uri = spec.frontchannel_logout_uri.clone();
+    metadata.frontchannel_logout_session_required = spec.frontchannel_logout_session_required.then_some(true);
     if spec.access_token_ttl.is_some_and(|ttl| !(1..=max_access_token_ttl).contains(&ttl)) {
         return Err(ClientInputError::AccessTokenTtl { max: max_access_token_ttl });
     }

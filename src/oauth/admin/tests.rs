@@ -273,6 +273,28 @@ fn a_backchannel_logout_uri_is_checked_shown_and_sent_back() {
 }
 
 #[test]
+fn a_frontchannel_logout_uri_is_checked_shown_and_sent_back() {
+    let framed = spec(|s| {
+        s.frontchannel_logout_uri = Some("https://app.example/fc?t=1".into());
+        s.frontchannel_logout_session_required = true;
+    });
+    let (c, _) = build(&framed).unwrap();
+    assert_eq!(c.metadata.frontchannel_logout_uri.as_deref(), Some("https://app.example/fc?t=1"));
+    let shown = client_json(&c);
+    assert_eq!(shown["frontchannel_logout_uri"], "https://app.example/fc?t=1");
+    assert_eq!(shown["frontchannel_logout_session_required"], true);
+    let back = ClientSpec::from_json(shown.to_string().as_bytes()).unwrap();
+    assert_eq!(build_client(&back, c.id.clone(), Some(&c), MAX_TTL, 100).unwrap().0, c);
+    let (cleared, _) = build_client(&spec(|_| {}), c.id.clone(), Some(&c), MAX_TTL, 100).unwrap();
+    assert_eq!(cleared.metadata.frontchannel_logout_uri, None, "absent from a replacement: none");
+    assert_eq!(client_json(&cleared)["frontchannel_logout_session_required"], false);
+    for bad in ["http://app.example/fc", "https://app.example/fc#f", "/fc", "https://other.example/fc"] {
+        let refused = build(&spec(|s| s.frontchannel_logout_uri = Some(bad.into())));
+        assert!(matches!(refused, Err(ClientInputError::Rule(ClientRuleError::FrontchannelLogoutUri { .. }))), "{bad}");
+    }
+}
+
+#[test]
 fn a_client_that_requires_signed_request_objects_needs_keys_and_keeps_the_requirement() {
     let jwks = json!({ "keys": [{ "kty": "EC", "crv": "P-256", "kid": "e1",
         "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" }] });

@@ -41,7 +41,7 @@ const MAX_LINK_LEN: usize = 2000;
 /// what it does instead. Any value is refused: ignored like an unknown member, it would leave the client
 /// waiting for an encrypted ID token, a signed userinfo answer or a logout notice that never comes, or sending
 /// request objects nobody reads. `null`, `""` and an empty list ask for nothing.
-const UNSUPPORTED_MEMBERS: [(&str, &str); 10] = [
+const UNSUPPORTED_MEMBERS: [(&str, &str); 9] = [
     ("id_token_encrypted_response_alg", ID_TOKENS_ARE_SIGNED),
     ("id_token_encrypted_response_enc", ID_TOKENS_ARE_SIGNED),
     ("userinfo_signed_response_alg", USERINFO_IS_JSON),
@@ -50,7 +50,6 @@ const UNSUPPORTED_MEMBERS: [(&str, &str); 10] = [
     ("request_object_encryption_alg", SIGNED_REQUEST_OBJECTS),
     ("request_object_encryption_enc", SIGNED_REQUEST_OBJECTS),
     ("request_uris", NO_REQUEST_URIS),
-    ("frontchannel_logout_uri", NO_LOGOUT_NOTICES),
     ("default_acr_values", "no authentication context class (acr) is offered"),
 ];
 const ID_TOKENS_ARE_SIGNED: &str = "ID tokens are signed with RS256 and never encrypted";
@@ -58,8 +57,6 @@ const USERINFO_IS_JSON: &str = "the userinfo endpoint answers plain JSON, neithe
 const SIGNED_REQUEST_OBJECTS: &str = "request objects are signed (request_object_signing_alg), never encrypted";
 const NO_REQUEST_URIS: &str =
     "request objects are sent by value (request) or pushed (PAR), never fetched from a request_uri";
-const NO_LOGOUT_NOTICES: &str = "front-channel logout is not supported: register a backchannel_logout_uri to be \
-                                 notified of logouts";
 
 /// An `invalid_client_metadata` error.
 pub fn metadata_error(description: impl Into<String>) -> OAuthError {
@@ -144,6 +141,8 @@ pub struct RequestedMetadata {
     dpop_bound_access_tokens: Option<bool>,
     backchannel_logout_uri: Option<String>,
     backchannel_logout_session_required: Option<bool>,
+    frontchannel_logout_uri: Option<String>,
+    frontchannel_logout_session_required: Option<bool>,
 }
 
 impl fmt::Debug for RequestedMetadata {
@@ -269,6 +268,8 @@ pub fn parse_request(body: &[u8]) -> Result<RequestedMetadata, OAuthError> {
         dpop_bound_access_tokens: bool_member(m, "dpop_bound_access_tokens")?,
         backchannel_logout_uri: string_member(m, "backchannel_logout_uri")?,
         backchannel_logout_session_required: bool_member(m, "backchannel_logout_session_required")?,
+        frontchannel_logout_uri: choice_member(m, "frontchannel_logout_uri")?,
+        frontchannel_logout_session_required: bool_member(m, "frontchannel_logout_session_required")?,
     })
 }
 
@@ -514,6 +515,10 @@ pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
         dpop_bound_access_tokens: req.dpop_bound_access_tokens,
         backchannel_logout_uri: check_backchannel_logout_uri(req.backchannel_logout_uri.as_ref())?,
         backchannel_logout_session_required: req.backchannel_logout_session_required,
+        // The browser, not the server, requests it: any host the redirect URIs may name will do, which
+        // `client_rules::check_client` checks with the rest.
+        frontchannel_logout_uri: req.frontchannel_logout_uri.clone(),
+        frontchannel_logout_session_required: req.frontchannel_logout_session_required,
     };
 
     if let Some(name) = &req.client_name {

@@ -217,10 +217,13 @@ fn openid_connect_members_are_honoured_or_refused() {
         ),
         (web(json!({ "request_uris": ["https://app.example/r"] })), Err("request_uris is not supported")),
         (web(json!({ "request_uris": [] })), Ok(())),
+        (web(json!({ "frontchannel_logout_uri": "https://app.example/fc" })), Ok(())),
         (
-            web(json!({ "frontchannel_logout_uri": "https://app.example/fc" })),
-            Err("frontchannel_logout_uri is not supported: front-channel logout is not supported"),
+            web(json!({ "frontchannel_logout_uri": "https://elsewhere.example/fc" })),
+            Err("its scheme, host and port must be those of a registered redirect URI"),
         ),
+        (web(json!({ "frontchannel_logout_uri": "/fc" })), Err("front-channel logout URI \"/fc\"")),
+        (web(json!({ "frontchannel_logout_uri": "https://app.example/fc#x" })), Err("fragment")),
         (web(json!({ "backchannel_logout_uri": "https://app.example/bc" })), Ok(())),
         (
             web(json!({ "default_acr_values": ["urn:mace:incommon:iap:silver"] })),
@@ -324,6 +327,16 @@ fn honoured_openid_connect_members_are_kept_and_shown() {
         (&json!("https://app.example/bc?t=1"), &json!(true))
     );
 
+    let (framed, _) = build(web(json!({ "frontchannel_logout_uri": "https://app.example/fc?t=1",
+                                        "frontchannel_logout_session_required": true })))
+    .unwrap();
+    assert_eq!(framed.metadata.frontchannel_logout_uri.as_deref(), Some("https://app.example/fc?t=1"));
+    let shown = info(framed);
+    assert_eq!(
+        (&shown["frontchannel_logout_uri"], &shown["frontchannel_logout_session_required"]),
+        (&json!("https://app.example/fc?t=1"), &json!(true))
+    );
+
     let (signer, _) = build(json!({ "grant_types": ["client_credentials"], "token_endpoint_auth_method":
         "private_key_jwt", "jwks_uri": "https://app.example/jwks", "token_endpoint_auth_signing_alg": "ES256" }))
     .unwrap();
@@ -377,6 +390,15 @@ fn refuses_bad_metadata() {
         web(json!({ "backchannel_logout_uri": "http://127.0.0.1:8080/bc" })),
         web(json!({ "backchannel_logout_uri": "https://10.1.2.3/bc" })),
         web(json!({ "backchannel_logout_uri": "https://localhost/bc" })),
+        web(json!({ "frontchannel_logout_uri": "http://app.example/fc" })),
+        web(json!({ "frontchannel_logout_uri": "javascript:alert(1)" })),
+        web(json!({ "frontchannel_logout_uri": "https://app.example/fc#f" })),
+        web(json!({ "frontchannel_logout_uri": "fc" })),
+        web(json!({ "frontchannel_logout_uri": "https://app.example:8443/fc" })),
+        web(json!({ "frontchannel_logout_uri": 5 })),
+        web(
+            json!({ "frontchannel_logout_uri": "https://app.example/fc", "frontchannel_logout_session_required": "yes" }),
+        ),
         web(
             json!({ "backchannel_logout_uri": "https://app.example/bc", "backchannel_logout_session_required": "yes" }),
         ),

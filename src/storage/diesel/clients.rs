@@ -366,6 +366,8 @@ mod tests {
                 dpop_bound_access_tokens: Some(true),
                 backchannel_logout_uri: Some("https://app.example/bc".into()),
                 backchannel_logout_session_required: Some(true),
+                frontchannel_logout_uri: Some("https://app.example/fc".into()),
+                frontchannel_logout_session_required: Some(true),
             },
             created_at: 1_700_000_000,
             updated_at: 1_700_000_001,
