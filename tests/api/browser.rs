@@ -2,21 +2,19 @@
 //! security headers and markup as served. The user and client are made with the real CLI.
 use crate::helpers::*;
 use crate::webdriver::Browser;
+use app_site::AppSite;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use reqwest::header;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// The device verification page (RFC 8628), in its own file to keep this one short.
 mod accessibility;
+/// The app's own site, another site than the server's.
+mod app_site;
 mod device;
 /// A federated sign-in across two servers.
 mod federation;
@@ -279,81 +277,6 @@ both_backends!(deny_in_a_real_browser_returns_access_denied, async |app| {
     assert_eq!(params.get("iss"), Some(&app.address), "iss in {landed}");
     assert!(!params.contains_key("code"), "a code after Deny: {landed}");
 });
-
-/// The app's own site: `http://localhost:<port>/`, another site than the server's `127.0.0.1` for a browser,
-/// answering every request with one page until dropped.
-struct AppSite {
-    url: String,
-    /// The target (path and query) of every request it was sent, in order.
-    seen: Arc<std::sync::Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl AppSite {
-    /// Serves `html`.
-    fn serve(html: String) -> AppSite {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("binding the app's site");
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://localhost:{}/", listener.local_addr().unwrap().port());
-        let stop = Arc::new(AtomicBool::new(false));
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let thread = {
-            let stop = Arc::clone(&stop);
-            let seen = Arc::clone(&seen);
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    let Ok((mut conn, _)) = listener.accept() else {
-                        std::thread::sleep(Duration::from_millis(10));
-                        continue;
-                    };
-                    conn.set_nonblocking(false).unwrap();
-                    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match conn.read(&mut buf) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let head = String::from_utf8_lossy(&head);
-                    let target = head.lines().next().and_then(|l| l.split(' ').nth(1)).unwrap_or_default();
-                    seen.lock().unwrap().push(target.to_owned());
-                    let response = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{html}",
-                        html.len()
-                    );
-                    let _ = conn.write_all(response.as_bytes());
-                }
-            })
-        };
-        AppSite { url, seen, stop, thread: Some(thread) }
-    }
-
-    /// A page that posts `fields` to `action` as soon as it loads, as an app signing its user in or out
-    /// with a form post would.
-    fn auto_post(action: &str, fields: &[(&str, &str)]) -> AppSite {
-        let escape = |v: &str| v.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;");
-        let inputs: String = fields
-            .iter()
-            .map(|(k, v)| format!(r#"<input type="hidden" name="{}" value="{}">"#, escape(k), escape(v)))
-            .collect();
-        AppSite::serve(format!(
-            r#"<!doctype html><title>The app</title><form method="post" action="{}">{inputs}</form><script>document.forms[0].submit()</script>"#,
-            escape(action)
-        ))
-    }
-}
-
-impl Drop for AppSite {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
 
 /// Whether the browser's session is live: an authorization with `prompt=none` gets a code, not
 /// `login_required`.
