@@ -99,7 +99,7 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
 }
 
 /// Where a logout ends: the app's `post_logout_redirect_uri`, or the signed-out page. With front-channel
-/// logout frames, always the page, which frames them and then leads on to the app (front-channel logout §4:
+/// logout frames, always the page, which frames them and then leads on to the app (front-channel logout:
 /// the frames must load before the browser leaves).
 fn finish(request: &LogoutRequest, frames: &LogoutFrames) -> HttpResponse {
     match request.redirect_url() {

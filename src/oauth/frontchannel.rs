@@ -1,6 +1,6 @@
 //! OpenID Connect Front-Channel Logout 1.0: when a session ends in the browser (the logout confirmation, the
 //! account page's sign-out), the signed-out page loads each client that was issued tokens within it and
-//! registered a `frontchannel_logout_uri` in a hidden frame, with `iss` and `sid` added (§2, §4), so that the
+//! registered a `frontchannel_logout_uri` in a hidden frame, with `iss` and `sid` added (§2, §3), so that the
 //! app, in the browser, ends its own session. The clients are those back-channel logout tells
 //! ([`Provider::logout_notices`]); a client with both URIs hears of the logout both ways.
 use super::backchannel::LogoutNotice;
