@@ -356,6 +356,8 @@ pub struct OtpRecoveryPage {
     pub codes: Vec<String>,
     /// For a set-up at a sign-in: the step that continues it (id and CSRF token, hidden fields).
     pub proceed: Option<(String, String)>,
+    /// New codes in place of earlier ones (the account page's "New recovery codes"), not a set-up.
+    pub renewed: bool,
 }
 
 /// The QR code of `text` as inline SVG, labelled for screen readers. Its colours are presentation attributes

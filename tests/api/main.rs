@@ -30,6 +30,7 @@ mod management;
 mod methods;
 mod metrics;
 mod otp;
+mod otp_recovery;
 mod otp_required;
 mod par;
 mod registration;
