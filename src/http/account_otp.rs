@@ -14,6 +14,7 @@ use super::views::{qr_svg, Link, OtpRecoveryPage, OtpSetupPage};
 use super::{form, throttle, AppState};
 use crate::domain::UnixTime;
 use crate::oauth::account::account_csrf;
+use crate::oauth::audit::RequestMeta;
 use crate::oauth::discovery::paths;
 use crate::oauth::error::OAuthError;
 use crate::oauth::otp::{Enrolment, OtpCheck};
@@ -124,7 +125,7 @@ pub async fn disable(req: HttpRequest, body: form::Body, state: web::Data<AppSta
     let (now, meta) = (crate::domain::now(), request_meta(&req, &state));
     let typed = f.get("code").unwrap_or_default();
     let disable = async { state.provider.disable_own_otp(&signed_in, typed, &meta, now).await.map(|c| (c, ())) };
-    match code_attempt(&req, &state, &signed_in, "Two-step verification is still on.", now, disable).await {
+    match code_attempt(&req, &state, &signed_in, "Two-step verification is still on.", &meta, now, disable).await {
         Ok(_) => see_other(&Done::OtpOff.location()),
         Err(resp) => resp,
     }
@@ -141,7 +142,7 @@ pub async fn renew_recovery(req: HttpRequest, body: form::Body, state: web::Data
     let (now, meta) = (crate::domain::now(), request_meta(&req, &state));
     let typed = f.get("code").unwrap_or_default();
     let renew = state.provider.renew_own_recovery_codes(&signed_in, typed, &meta, now);
-    match code_attempt(&req, &state, &signed_in, "Your recovery codes are unchanged.", now, renew).await {
+    match code_attempt(&req, &state, &signed_in, "Your recovery codes are unchanged.", &meta, now, renew).await {
         Ok(Some(Some(codes))) => {
             let codes = codes.iter().map(|c| c.grouped()).collect();
             page(StatusCode::OK, OtpRecoveryPage { codes, proceed: None, renewed: true }.render())
@@ -161,6 +162,7 @@ async fn code_attempt<T>(
     state: &AppState,
     signed_in: &SignedIn,
     unchanged: &str,
+    meta: &RequestMeta,
     now: UnixTime,
     check: impl std::future::Future<Output = Result<(OtpCheck, T), OAuthError>>,
 ) -> Result<Option<T>, HttpResponse> {
@@ -169,7 +171,10 @@ async fn code_attempt<T>(
     let limits = &state.provider.limits;
     let attempt = match limits.begin_sign_in(ip, username, now).await {
         Ok(attempt) => attempt,
-        Err(lock) => return Err(locked(req, lock.retry_after)),
+        Err(lock) => {
+            state.provider.sign_in_refused_while_locked(lock, ip, username, None, meta, now).await;
+            return Err(locked(req, lock.retry_after));
+        }
     };
     match check.await {
         Ok((OtpCheck::Accepted | OtpCheck::RecoveryCodeUsed, done)) => {

@@ -7,14 +7,14 @@ use crate::signin::{add_alice, hidden, location, PASSWORD};
 use reqwest::StatusCode;
 
 /// Alice's password at the account page's sign-in in browser `b`: the code step's form.
-async fn code_step(app: &TestApp, b: &reqwest::Client) -> (String, String) {
+pub(crate) async fn code_step(app: &TestApp, b: &reqwest::Client) -> (String, String) {
     let html = b.get(app.url("/login?return=account")).send().await.unwrap().text().await.unwrap();
     let form = [("return", "account"), ("csrf", &hidden(&html, "csrf")), ("username", "alice"), ("password", PASSWORD)];
     code_form(&post(app, b, "/login", &form).await.text().await.unwrap())
 }
 
 /// Alice signed in to her account page in a new browser with recovery code `n`.
-async fn signed_in_with_recovery(app: &TestApp, otp: &App, n: usize) -> reqwest::Client {
+pub(crate) async fn signed_in_with_recovery(app: &TestApp, otp: &App, n: usize) -> reqwest::Client {
     let b = other_browser();
     let form = code_step(app, &b).await;
     assert_eq!(location(&send_code(app, &b, &form, &otp.recovery[n]).await), "/account");
