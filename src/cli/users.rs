@@ -63,6 +63,11 @@ pub enum UsersCommand {
         /// Login name.
         username: String,
     },
+    /// List a user's live browser sessions (end one with the admin API, or all with `revoke`).
+    Sessions {
+        /// Login name.
+        username: String,
+    },
     /// List the identities at upstream providers (`[federation]`) that sign a user in.
     Identities {
         /// Login name.
@@ -233,6 +238,37 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
                     }
                 },
             );
+        }
+        UsersCommand::Sessions { username } => {
+            let username = parse_username(&username)?;
+            let (user, _) =
+                store.user_by_username(&username).await?.ok_or_else(|| anyhow!("no user named {username}"))?;
+            let shown = admin::user_sessions_json(&store, &user.id, settings.sessions.idle_timeout, now).await?;
+            out.print(&json!({ "username": user.username.as_str(), "sessions": shown }), || {
+                if shown.is_empty() {
+                    return format!("{} has no live session", user.username);
+                }
+                shown
+                    .iter()
+                    .map(|s| {
+                        let time = |k: &str| human_time(s[k].as_i64().unwrap_or_default());
+                        let clients: Vec<&str> =
+                            s["clients"].as_array().into_iter().flatten().filter_map(|c| c.as_str()).collect();
+                        format!(
+                            "{}  {}  {}  started {}  last used {}  ends {}{}  clients: {}",
+                            s["id"].as_str().unwrap_or_default(),
+                            s["device"].as_str().unwrap_or_default(),
+                            s["ip"].as_str().unwrap_or("-"),
+                            time("created_at"),
+                            time("last_used_at"),
+                            time("expires_at"),
+                            if s["idle"] == true { "  (idle)" } else { "" },
+                            if clients.is_empty() { "-".to_owned() } else { clients.join(",") },
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
         }
         UsersCommand::Identities { username } => {
             let username = parse_username(&username)?;

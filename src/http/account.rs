@@ -11,8 +11,8 @@ use super::login::RETURN_TO_ACCOUNT;
 use super::meta::request_meta;
 use super::render::{error_page, message_page, message_page_with, page, see_other};
 use super::views::{
-    describe_amr, describe_device, describe_scope, utc_time, AccountPage, AppLine, IdentityLine, Link, PasswordForm,
-    ScopeLine, SessionLine,
+    describe_amr, describe_scope, utc_time, AccountPage, AppLine, IdentityLine, Link, PasswordForm, ScopeLine,
+    SessionLine,
 };
 use super::{form, AppState};
 use crate::domain::ClientId;
@@ -196,7 +196,7 @@ fn view(
         .sessions
         .into_iter()
         .map(|s| SessionLine {
-            device: describe_device(s.device.user_agent.as_ref().map(|ua| ua.as_str())),
+            device: s.device.describe(),
             ip: s.device.ip.map(|ip| ip.to_string()),
             started: utc_time(s.created_at),
             signed_in: utc_time(s.auth_time),

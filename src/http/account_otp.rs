@@ -1,8 +1,10 @@
 //! The account page's two-step verification forms: `POST /account/otp/setup` (a new secret, shown as a QR code
 //! and as text, kept server-side for the session until confirmed), `POST /account/otp/confirm` (a current code of
 //! it turns two-step verification on, and the answer shows the recovery codes, this once) and
-//! `POST /account/otp/disable` (a current code turns it off; wrong codes count as failed sign-ins of the user, as
-//! at the sign-in's code step; refused while `otp.required`). A GET of any sends the browser to the account page.
+//! `POST /account/otp/disable` (a current code turns it off; refused while `otp.required`) and
+//! `POST /account/otp/recovery` (a current code of the app replaces every recovery code with new ones, shown
+//! this once); wrong codes at these two count as failed sign-ins of the user, as at the sign-in's code step. A GET
+//! of any sends the browser to the account page.
 //! The forms are the account page's: CSRF token bound to the session cookie, our own origin. The set-up page is
 //! also the one a sign-in shows when it needs two-step verification set up first ([`super::login_enrol`]).
 use super::account::{checked, Done};
@@ -10,9 +12,13 @@ use super::meta::request_meta;
 use super::render::{error_page, message_page_with, page, see_other, wait_words};
 use super::views::{qr_svg, Link, OtpRecoveryPage, OtpSetupPage};
 use super::{form, throttle, AppState};
+use crate::domain::UnixTime;
 use crate::oauth::account::account_csrf;
+use crate::oauth::audit::RequestMeta;
 use crate::oauth::discovery::paths;
+use crate::oauth::error::OAuthError;
 use crate::oauth::otp::{Enrolment, OtpCheck};
+use crate::oauth::session::SignedIn;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -80,7 +86,8 @@ pub async fn confirm(req: HttpRequest, body: form::Body, state: web::Data<AppSta
     let typed = f.get("code").unwrap_or_default();
     match state.provider.confirm_otp_enrolment(&signed_in, typed, &meta, crate::domain::now()).await {
         Ok(Some(codes)) => {
-            let view = OtpRecoveryPage { codes: codes.iter().map(|c| c.grouped()).collect(), proceed: None };
+            let codes = codes.iter().map(|c| c.grouped()).collect();
+            let view = OtpRecoveryPage { codes, proceed: None, renewed: false };
             page(StatusCode::OK, view.render())
         }
         Ok(None) => match state.provider.pending_otp_enrolment(&signed_in).await {
@@ -115,37 +122,79 @@ pub async fn disable(req: HttpRequest, body: form::Body, state: web::Data<AppSta
              sign in with a recovery code, or ask your administrator to reset it.",
         );
     }
-    let now = crate::domain::now();
-    let ip = throttle::ip(&req, &state);
-    let username = signed_in.user.username.as_str().to_owned();
-    let limits = &state.provider.limits;
-    // Guessing codes here is guessing them at sign-in: the same counters and locks.
-    let attempt = match limits.begin_sign_in(ip, &username, now).await {
-        Ok(attempt) => attempt,
-        Err(lock) => return locked(&req, lock.retry_after),
+    let (now, meta) = (crate::domain::now(), request_meta(&req, &state));
+    let typed = f.get("code").unwrap_or_default();
+    let disable = async { state.provider.disable_own_otp(&signed_in, typed, &meta, now).await.map(|c| (c, ())) };
+    match code_attempt(&req, &state, &signed_in, "Two-step verification is still on.", &meta, now, disable).await {
+        Ok(_) => see_other(&Done::OtpOff.location()),
+        Err(resp) => resp,
+    }
+}
+
+/// `POST /account/otp/recovery` (`code`): new recovery codes in place of all the earlier ones, given a current
+/// code of the app, shown this once.
+#[tracing::instrument(name = "account otp recovery", skip_all)]
+pub async fn renew_recovery(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    let (f, _cookie, signed_in) = match checked(&req, &state, body).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
     };
-    let meta = request_meta(&req, &state);
-    match state.provider.disable_own_otp(&signed_in, f.get("code").unwrap_or_default(), &meta, now).await {
-        Ok(OtpCheck::Accepted | OtpCheck::RecoveryCodeUsed) => {
-            limits.sign_in_succeeded(attempt, &username, now).await;
-            see_other(&Done::OtpOff.location())
+    let (now, meta) = (crate::domain::now(), request_meta(&req, &state));
+    let typed = f.get("code").unwrap_or_default();
+    let renew = state.provider.renew_own_recovery_codes(&signed_in, typed, &meta, now);
+    match code_attempt(&req, &state, &signed_in, "Your recovery codes are unchanged.", &meta, now, renew).await {
+        Ok(Some(Some(codes))) => {
+            let codes = codes.iter().map(|c| c.grouped()).collect();
+            page(StatusCode::OK, OtpRecoveryPage { codes, proceed: None, renewed: true }.render())
         }
-        Ok(OtpCheck::NotEnabled) => {
+        // Two-step verification is off: the account page says so.
+        Ok(_) => see_other(paths::ACCOUNT),
+        Err(resp) => resp,
+    }
+}
+
+/// Runs `check` of a code the signed-in user typed as one sign-in attempt of theirs: guessing codes here is
+/// guessing them at sign-in, on the same counters and locks. `Some` with what `check` gave when the code was
+/// right, `None` when two-step verification is off; otherwise the page to answer (a wrong code says
+/// `unchanged`).
+async fn code_attempt<T>(
+    req: &HttpRequest,
+    state: &AppState,
+    signed_in: &SignedIn,
+    unchanged: &str,
+    meta: &RequestMeta,
+    now: UnixTime,
+    check: impl std::future::Future<Output = Result<(OtpCheck, T), OAuthError>>,
+) -> Result<Option<T>, HttpResponse> {
+    let ip = throttle::ip(req, state);
+    let username = signed_in.user.username.as_str();
+    let limits = &state.provider.limits;
+    let attempt = match limits.begin_sign_in(ip, username, now).await {
+        Ok(attempt) => attempt,
+        Err(lock) => {
+            state.provider.sign_in_refused_while_locked(lock, ip, username, None, meta, now).await;
+            return Err(locked(req, lock.retry_after));
+        }
+    };
+    match check.await {
+        Ok((OtpCheck::Accepted | OtpCheck::RecoveryCodeUsed, done)) => {
+            limits.sign_in_succeeded(attempt, username, now).await;
+            Ok(Some(done))
+        }
+        Ok((OtpCheck::NotEnabled, _)) => {
             limits.sign_in_abandoned(attempt, now).await;
-            see_other(&Done::OtpOff.location())
+            Ok(None)
         }
-        Ok(OtpCheck::Wrong | OtpCheck::Replayed) => match limits.sign_in_failed(attempt, now).await {
-            Some(lock) => locked(&req, lock.retry_after),
-            None => back_to_account(
-                &req,
-                StatusCode::BAD_REQUEST,
-                "That code is not right",
-                "Two-step verification is still on. Enter the code your app shows now.",
-            ),
+        Ok((OtpCheck::Wrong | OtpCheck::Replayed, _)) => match limits.sign_in_failed(attempt, now).await {
+            Some(lock) => Err(locked(req, lock.retry_after)),
+            None => {
+                let text = format!("{unchanged} Enter the code your app shows now.");
+                Err(back_to_account(req, StatusCode::BAD_REQUEST, "That code is not right", &text))
+            }
         },
         Err(e) => {
             limits.sign_in_abandoned(attempt, now).await;
-            error_page(&req, &e)
+            Err(error_page(req, &e))
         }
     }
 }

@@ -39,6 +39,10 @@ pub const USER_IDENTITIES: &str = "/admin/api/users/{user_id}/identities";
 pub const USER_IDENTITY: &str = "/admin/api/users/{user_id}/identities/{provider}";
 /// A user's two-step verification: turned off (reset) by `DELETE`.
 pub const USER_OTP: &str = "/admin/api/users/{user_id}/otp";
+/// A user's live browser sessions.
+pub const USER_SESSIONS: &str = "/admin/api/users/{user_id}/sessions";
+/// One of a user's sessions: ended by `DELETE`.
+pub const USER_SESSION: &str = "/admin/api/users/{user_id}/sessions/{session_id}";
 /// The audit trail (`?user=&client=&since=&limit=`).
 pub const AUDIT: &str = "/admin/api/audit";
 
@@ -60,6 +64,8 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("GET", USER_IDENTITIES),
     ("DELETE", USER_IDENTITY),
     ("DELETE", USER_OTP),
+    ("GET", USER_SESSIONS),
+    ("DELETE", USER_SESSION),
     ("GET", AUDIT),
 ];
 
@@ -85,6 +91,8 @@ fn route(route: Route, method: &str, path: &str) -> Option<Route> {
         ("GET", USER_IDENTITIES) => route.to(user_identities),
         ("DELETE", USER_IDENTITY) => route.to(unlink_identity),
         ("DELETE", USER_OTP) => route.to(reset_user_otp),
+        ("GET", USER_SESSIONS) => route.to(user_sessions),
+        ("DELETE", USER_SESSION) => route.to(end_user_session),
         ("GET", AUDIT) => route.to(audit),
         _ => return None,
     })
@@ -363,6 +371,27 @@ pub async fn unlink_identity(
     let (user_id, provider) = path.into_inner();
     admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
         p.admin_unlink_identity(&caller, &user_id, &provider, &meta, now).await.map(|()| Value::Null)
+    })
+    .await
+}
+
+/// `GET /admin/api/users/{user_id}/sessions`.
+#[tracing::instrument(name = "admin_user_sessions", skip_all, fields(admin_client = Empty))]
+pub async fn user_sessions(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    admin(&req, &state, StatusCode::OK, |p, _, now| async move { p.admin_user_sessions(&path, now).await }).await
+}
+
+/// `DELETE /admin/api/users/{user_id}/sessions/{session_id}`.
+#[tracing::instrument(name = "admin_end_user_session", skip_all, fields(admin_client = Empty))]
+pub async fn end_user_session(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let meta = request_meta(&req, &state);
+    let (user_id, session_id) = path.into_inner();
+    admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
+        p.admin_end_session(&caller, &user_id, &session_id, &meta, now).await.map(|()| Value::Null)
     })
     .await
 }

@@ -257,7 +257,6 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(attempt) => attempt,
         Err(lock) => {
             tracing::info!(event = "login_throttled", scope = lock.scope.as_str(), "sign-in refused while locked");
-            state.provider.metrics.sign_in(crate::metrics::SignIn::Locked);
             state.provider.sign_in_refused_while_locked(lock, ip, &username, client_id, &meta, now).await;
             return form_again(&req, &state, &target, username, Refused::Locked(lock)).await;
         }

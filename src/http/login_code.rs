@@ -96,7 +96,6 @@ pub(super) async fn begin_attempt(
     match state.provider.limits.begin_sign_in(ip, &step.username, now).await {
         Ok(attempt) => Ok(attempt),
         Err(lock) => {
-            state.provider.metrics.sign_in(crate::metrics::SignIn::Locked);
             let client_id = step.client_id.clone();
             state.provider.sign_in_refused_while_locked(lock, ip, &step.username, client_id, meta, now).await;
             Err(lock.retry_after)

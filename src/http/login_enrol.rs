@@ -97,7 +97,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(EnrolCheck::TurnedOn { codes, next, csrf }) => {
             limits.sign_in_succeeded(attempt, &step.username, now).await;
             let codes = codes.iter().map(|c| c.grouped()).collect();
-            page(StatusCode::OK, OtpRecoveryPage { codes, proceed: Some((next, csrf)) }.render())
+            page(StatusCode::OK, OtpRecoveryPage { codes, proceed: Some((next, csrf)), renewed: false }.render())
         }
         Ok(EnrolCheck::Wrong) => {
             match code_refused(&state, &step, attempt, OtpCheck::Wrong.as_str(), &meta, now).await {

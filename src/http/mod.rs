@@ -151,6 +151,11 @@ fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
     ))
     .service(metrics::metered(
         metrics,
+        paths::ACCOUNT_OTP_RECOVERY,
+        get(paths::ACCOUNT_OTP_RECOVERY, account::back_to_page).route(web::post().to(account_otp::renew_recovery)),
+    ))
+    .service(metrics::metered(
+        metrics,
         paths::ACCOUNT_REVOKE_APP,
         get(paths::ACCOUNT_REVOKE_APP, account::back_to_page).route(web::post().to(account::revoke_app)),
     ))

@@ -60,6 +60,8 @@ pub mod paths {
     pub const ACCOUNT_OTP_CONFIRM: &str = "/account/otp/confirm";
     /// Turns two-step verification off, given a current code.
     pub const ACCOUNT_OTP_DISABLE: &str = "/account/otp/disable";
+    /// The account page's form for new recovery codes.
+    pub const ACCOUNT_OTP_RECOVERY: &str = "/account/otp/recovery";
     /// Token revocation (RFC 7009).
     pub const REVOKE: &str = "/revoke";
     /// Token introspection (RFC 7662).

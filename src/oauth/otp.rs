@@ -181,6 +181,38 @@ impl Provider {
         Ok(recovery)
     }
 
+    /// Replaces the signed-in user's recovery codes with new ones, given a current code of their app (not a
+    /// recovery code: new codes are for someone who still has the app): what checking it found, with the new
+    /// codes when it was right, to be shown this once. Audited as `otp_recovery_codes_renewed`.
+    pub async fn renew_own_recovery_codes(
+        &self,
+        signed_in: &SignedIn,
+        typed: &str,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<(OtpCheck, Option<Vec<RecoveryCode>>), OAuthError> {
+        let user_id = &signed_in.user.id;
+        let check = match TotpCode::parse(typed) {
+            Some(_) => self.check_otp(user_id, typed, now).await?,
+            None if self.otp_enabled(user_id).await? => OtpCheck::Wrong,
+            None => OtpCheck::NotEnabled,
+        };
+        if check != OtpCheck::Accepted {
+            return Ok((check, None));
+        }
+        let recovery: Vec<RecoveryCode> = (0..RECOVERY_CODES).map(|_| RecoveryCode::generate()).collect();
+        let hashes: Vec<String> = recovery.iter().map(|c| recovery_hash(user_id, c)).collect();
+        if !self.otps.renew_recovery_codes(user_id, &hashes).await? {
+            // Turned off since the code was taken.
+            return Ok((OtpCheck::NotEnabled, None));
+        }
+        let user = Some(user_id.as_str().to_owned());
+        let details = json!({ "sid": signed_in.session.id_hash });
+        let facts = EventFacts { actor: user.clone(), user_id: user, client_id: None, details };
+        self.audit("otp_recovery_codes_renewed", facts, meta, now).await;
+        Ok((check, Some(recovery)))
+    }
+
     /// Whether the user may turn their own TOTP off: not while every password sign-in needs it (`otp.required`).
     pub fn own_otp_may_be_turned_off(&self) -> bool {
         !self.otp.required

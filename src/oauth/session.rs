@@ -241,8 +241,8 @@ impl Provider {
         }
     }
 
-    /// Records a sign-in that `lock` refused unchecked, as `login_refused_locked`: once per lock, on its first
-    /// refusal (any instance; [`super::limits::Limiter::first_refusal`]), so that guessing during a lock shows in
+    /// Records a sign-in that `lock` refused unchecked: every refusal in `tessera_sign_ins_total` (`locked`), and
+    /// as `login_refused_locked` once per lock, on its first refusal (any instance; [`super::limits::Limiter::first_refusal`]), so that guessing during a lock shows in
     /// the audit trail without each guess adding a row. The user is the one `username` names, if any, looked up
     /// for that one event only; a failing look-up leaves the event without a user rather than unrecorded.
     pub async fn sign_in_refused_while_locked(
@@ -254,6 +254,7 @@ impl Provider {
         meta: &RequestMeta,
         now: UnixTime,
     ) {
+        self.metrics.sign_in(crate::metrics::SignIn::Locked);
         if !self.limits.first_refusal(lock, ip, username, now).await {
             return;
         }

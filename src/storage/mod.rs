@@ -146,6 +146,9 @@ pub trait OtpStore: Send + Sync {
     /// Turns TOTP on for the user with `otp` and the hashes of their new recovery codes, replacing any they had;
     /// `ReferenceGone` when the user is gone.
     async fn enable_otp(&self, user_id: &UserId, otp: &StoredOtp, recovery_hashes: &[String]) -> StoreResult<()>;
+    /// Replaces all the user's recovery codes with `recovery_hashes` in one transaction, if TOTP is on: whether
+    /// it was (the earlier codes stop working either way).
+    async fn renew_recovery_codes(&self, user_id: &UserId, recovery_hashes: &[String]) -> StoreResult<bool>;
     /// Uses the recovery code whose hash is `code_hash`, in one DELETE: whether it was there (each works once).
     async fn use_recovery_code(&self, user_id: &UserId, code_hash: &str) -> StoreResult<bool>;
     /// Records `step` as accepted if it is after the last one accepted, in one conditional write: whether it was

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 /// One request a receiver took.
 #[derive(Debug)]
-struct Received {
+pub(crate) struct Received {
     method: String,
     path: String,
     content_type: String,
@@ -22,14 +22,14 @@ struct Received {
 
 /// A server on a loopback port that records every request and answers each with the next status queued (200
 /// when none is).
-struct Receiver {
+pub(crate) struct Receiver {
     base: String,
     requests: mpsc::UnboundedReceiver<Received>,
     statuses: Arc<Mutex<VecDeque<u16>>>,
 }
 
 impl Receiver {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, requests) = mpsc::unbounded_channel();
@@ -43,12 +43,12 @@ impl Receiver {
         Self { base, requests, statuses }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// The next request, waiting up to 20 s (retries wait 1 s, then 2 s).
-    async fn next(&mut self) -> Received {
+    pub(crate) async fn next(&mut self) -> Received {
         tokio::time::timeout(Duration::from_secs(20), self.requests.recv())
             .await
             .expect("no request reached the receiver")
@@ -56,7 +56,7 @@ impl Receiver {
     }
 
     /// Whether a request has arrived that was not taken yet.
-    fn has_more(&mut self) -> bool {
+    pub(crate) fn has_more(&mut self) -> bool {
         !self.requests.is_empty()
     }
 }
@@ -106,7 +106,7 @@ async fn serve(
 /// The logout token a receiver was posted, checked as a relying party checks it (§2.6): form-encoded, signed
 /// with a served key, typed, for `client_id` about `sub`'s session `sid` (any when `None`), and no nonce. Its
 /// claims.
-async fn logout_token(
+pub(crate) async fn logout_token(
     app: &TestApp,
     request: &Received,
     client_id: &str,
@@ -136,7 +136,7 @@ async fn logout_token(
 }
 
 /// A client made by the CLI with `extra` flags: its id and secret.
-fn client(app: &TestApp, extra: &[&str]) -> (String, String) {
+pub(crate) fn client(app: &TestApp, extra: &[&str]) -> (String, String) {
     let c = add_client(app, extra);
     (c["client_id"].as_str().unwrap().to_owned(), c["client_secret"].as_str().unwrap().to_owned())
 }

@@ -81,3 +81,68 @@ both_backends!(metrics_count_tokens_errors_and_sign_ins, async |app| {
         assert!(!after.contains(secret_or_name), "{secret_or_name} in /metrics:\n{after}");
     }
 });
+
+/// `tessera_sign_ins_total{result="locked"}` now.
+async fn locked_sign_ins(app: &TestApp) -> f64 {
+    sample(&scrape(app).await, r#"tessera_sign_ins_total{result="locked"}"#)
+}
+
+/// `r`, from `what`, was refused while locked and counted once since `seen`, which it moves on.
+async fn counted_once(app: &TestApp, what: &str, r: reqwest::Response, seen: &mut f64) {
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{what}");
+    let now = locked_sign_ins(app).await;
+    assert_eq!(now - *seen, 1.0, "{what}");
+    *seen = now;
+}
+
+both_backends!(
+    every_sign_in_refused_while_locked_counts_once,
+    |raw| {
+        raw.limits.login_user_failures = 3;
+    },
+    async |app| {
+        use crate::otp::{account_csrf, enrol, post, send_code};
+        use crate::otp_recovery::{code_step, signed_in_with_recovery};
+        let alice = add_alice(&app);
+        let otp = enrol(&app).await;
+        let b = signed_in_with_recovery(&app, &otp, 0).await;
+        let csrf = account_csrf(&app, &b).await;
+        // A code step begun before the lock, in another browser.
+        let other = crate::account::other_browser();
+        let pending = code_step(&app, &other).await;
+        for _ in 0..3 {
+            post(&app, &b, "/account/otp/disable", &[("csrf", &csrf), ("code", &otp.wrong())]).await;
+        }
+
+        let mut seen = locked_sign_ins(&app).await;
+        let login = crate::account::other_browser();
+        let html = login.get(app.url("/login?return=account")).send().await.unwrap().text().await.unwrap();
+        let form = [
+            ("return", "account"),
+            ("csrf", &crate::signin::hidden(&html, "csrf")),
+            ("username", "alice"),
+            ("password", crate::signin::PASSWORD),
+        ];
+        let password_form = [
+            ("csrf", csrf.as_str()),
+            ("current_password", crate::signin::PASSWORD),
+            ("new_password", "a new and longer secret"),
+            ("new_password_again", "a new and longer secret"),
+        ];
+        let code = otp.code(0);
+        let r = post(&app, &login, "/login", &form).await;
+        counted_once(&app, "the login page", r, &mut seen).await;
+        let r = send_code(&app, &other, &pending, &code).await;
+        counted_once(&app, "the code step", r, &mut seen).await;
+        let r = post(&app, &b, "/account/password", &password_form).await;
+        counted_once(&app, "the password change", r, &mut seen).await;
+        let r = post(&app, &b, "/account/otp/disable", &[("csrf", &csrf), ("code", &code)]).await;
+        counted_once(&app, "turning two-step verification off", r, &mut seen).await;
+        let r = post(&app, &b, "/account/otp/recovery", &[("csrf", &csrf), ("code", &code)]).await;
+        counted_once(&app, "new recovery codes", r, &mut seen).await;
+        // The audit trail records the lock's refusals once.
+        let events = app.cli_json(&["audit", "list", "--user", alice["id"].as_str().unwrap()], None);
+        let kinds = events["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "login_refused_locked");
+        assert_eq!(kinds.count(), 1, "{events}");
+    }
+);

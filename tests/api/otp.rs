@@ -42,35 +42,35 @@ pub(crate) fn shown_secret(html: &str) -> TotpSecret {
 /// Alice's authenticator app: her secret and the step the test started in. Enrolment confirms the code of the
 /// step before it, so the test has two codes left, that step's and the next one's, valid for 45 s at least
 /// ([`enrol`] starts in the first half of a step).
-struct App {
+pub(crate) struct App {
     secret: TotpSecret,
     step: i64,
     /// The recovery codes shown once it was on.
-    recovery: Vec<String>,
+    pub(crate) recovery: Vec<String>,
 }
 
 impl App {
     /// The code of the test's step plus `offset`.
-    fn code(&self, offset: i64) -> String {
+    pub(crate) fn code(&self, offset: i64) -> String {
         code_at_step(&self.secret, self.step + offset).unwrap()
     }
 
     /// A code of none of the steps near the test's.
-    fn wrong(&self) -> String {
+    pub(crate) fn wrong(&self) -> String {
         let near: Vec<String> = (-2..=2).map(|o| self.code(o)).collect();
         (0..).map(|n| format!("{n:06}")).find(|c| !near.contains(c)).unwrap()
     }
 }
 
 /// The account page's CSRF token in browser `b`, signed in.
-async fn account_csrf(app: &TestApp, b: &reqwest::Client) -> String {
+pub(crate) async fn account_csrf(app: &TestApp, b: &reqwest::Client) -> String {
     let html = b.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
     hidden(&html, "csrf")
 }
 
 /// Alice turns two-step verification on from the account page in a browser of her own, with the code of the
 /// step before the current one (an app whose clock is a little behind), which is used from then on.
-async fn enrol(app: &TestApp) -> App {
+pub(crate) async fn enrol(app: &TestApp) -> App {
     if tessera::domain::now() % 30 >= 15 {
         sleep_until_unix((time_step(tessera::domain::now()) + 1) * 30).await;
     }

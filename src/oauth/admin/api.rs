@@ -35,7 +35,7 @@ pub struct AdminCaller {
 }
 
 impl AdminCaller {
-    fn facts(&self, user_id: Option<&UserId>, client_id: Option<&ClientId>, details: Value) -> EventFacts {
+    pub(super) fn facts(&self, user_id: Option<&UserId>, client_id: Option<&ClientId>, details: Value) -> EventFacts {
         EventFacts {
             actor: Some(self.client_id.as_str().to_owned()),
             user_id: user_id.map(|u| u.as_str().to_owned()),
@@ -64,7 +64,7 @@ fn path_client_id(id: &str) -> Result<ClientId, AdminError> {
 }
 
 /// A user id from a path: one that cannot parse names no user.
-fn path_user_id(id: &str) -> Result<UserId, AdminError> {
+pub(super) fn path_user_id(id: &str) -> Result<UserId, AdminError> {
     UserId::parse(id).map_err(|_| no_user(id.chars().take(128).collect::<String>().as_str()))
 }
 

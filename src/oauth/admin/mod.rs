@@ -29,7 +29,9 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 
 mod api;
+mod sessions;
 pub use api::AdminCaller;
+pub use sessions::{session_json, user_sessions_json};
 
 /// Scopes a client may ask for when none are given.
 pub const DEFAULT_CLIENT_SCOPE: &str = "openid profile email offline_access";

@@ -59,6 +59,33 @@ impl OtpStore for DieselStore {
             .await
     }
 
+    async fn renew_recovery_codes(&self, user_id: &UserId, recovery_hashes: &[String]) -> StoreResult<bool> {
+        let user_id = user_id.as_str().to_owned();
+        let hashes = recovery_hashes.to_vec();
+        self.db()
+            .write(move |c| {
+                c.transaction(|c| {
+                    // A write to the user's TOTP row, not a read: it locks the row (Postgres), so a turn-off
+                    // meanwhile waits for this transaction and removes the new codes with the old.
+                    let on = diesel::update(user_otp::table.find(&user_id))
+                        .set(user_otp::last_step.eq(user_otp::last_step))
+                        .execute(c)?;
+                    if on == 0 {
+                        return Ok::<_, StoreError>(false);
+                    }
+                    diesel::delete(otp_recovery_codes::table.filter(otp_recovery_codes::user_id.eq(&user_id)))
+                        .execute(c)?;
+                    for h in &hashes {
+                        diesel::insert_into(otp_recovery_codes::table)
+                            .values((otp_recovery_codes::user_id.eq(&user_id), otp_recovery_codes::code_hash.eq(h)))
+                            .execute(c)?;
+                    }
+                    Ok(true)
+                })
+            })
+            .await
+    }
+
     async fn accept_otp_step(&self, user_id: &UserId, step: i64) -> StoreResult<bool> {
         let user_id = user_id.as_str().to_owned();
         self.db()
@@ -138,9 +165,15 @@ mod tests {
         t.store.enable_otp(&alice, &StoredOtp { secret_sealed: vec![9], ..otp(1) }, &["h3".into()]).await.unwrap();
         assert!(!t.store.use_recovery_code(&alice, "h2").await.unwrap(), "the earlier codes are gone");
         assert_eq!(t.store.otp(&alice).await.unwrap().unwrap().secret_sealed, vec![9]);
+        // New recovery codes replace the earlier ones, and only while TOTP is on.
+        assert!(t.store.renew_recovery_codes(&alice, &["h4".into(), "h5".into()]).await.unwrap());
+        assert!(!t.store.use_recovery_code(&alice, "h3").await.unwrap(), "replaced");
+        assert!(t.store.use_recovery_code(&alice, "h4").await.unwrap());
+        assert!(!t.store.renew_recovery_codes(&bob, &["h6".into()]).await.unwrap(), "bob has no TOTP");
+        assert!(!t.store.use_recovery_code(&bob, "h6").await.unwrap(), "none stored");
         assert_eq!(t.store.users_with_otp(&[alice.clone(), bob.clone()]).await.unwrap(), vec![alice.clone()]);
         assert!(t.store.disable_otp(&alice).await.unwrap());
-        assert!(!t.store.use_recovery_code(&alice, "h3").await.unwrap(), "gone with it");
+        assert!(!t.store.use_recovery_code(&alice, "h5").await.unwrap(), "gone with it");
         assert!(!t.store.disable_otp(&alice).await.unwrap(), "off already");
         assert!(t.store.otp(&alice).await.unwrap().is_none());
         // A removed user's secret goes with them; an unknown user gets none.

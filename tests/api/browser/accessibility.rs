@@ -137,6 +137,11 @@ async fn every_page_passes_the_accessibility_checks() {
     browser.goto(&app.url("/account")).await;
     browser.wait_for("input#otp-off-code").await;
     assert_accessible(&browser, &axe, "the account page with two-step verification on").await;
+    // New recovery codes, with the next step's code.
+    browser.find("input#otp-recovery-code").await.send_keys(&code_at_step(&secret, step + 1).unwrap()).await;
+    browser.find("form[action=\"/account/otp/recovery\"] button").await.click().await;
+    wait_for_title(&browser, "New recovery codes · Tessera").await;
+    assert_accessible(&browser, &axe, "the new recovery codes page").await;
 
     // The device flow's pages: the code, the approval, the end.
     let tv = crate::device::add_device_client(&app, true);
