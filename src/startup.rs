@@ -190,6 +190,7 @@ pub async fn build_provider(
         session_ttl: settings.sessions.ttl,
         session_idle_timeout: settings.sessions.idle_timeout,
         device: settings.device,
+        self_registration: settings.users.self_registration,
         otp: settings.otp,
         leeway: settings.tokens.leeway,
         key_refresh: i64::try_from(settings.keys.refresh.as_secs()).unwrap_or(i64::MAX),
@@ -292,8 +293,12 @@ impl Application {
             settings.database.purge_interval.map(|every| tokio::spawn(Arc::clone(&provider).run_housekeeping(every)));
         let idle_memory = tokio::spawn(release_idle_memory(Arc::clone(&provider.password_checker)));
         let notices = Arc::clone(&provider);
-        let discovery_json =
-            serde_json::to_vec(&ProviderMetadata::new(&settings.issuer, settings.registration, settings.par.required))?;
+        let discovery_json = serde_json::to_vec(&ProviderMetadata::new(
+            &settings.issuer,
+            settings.registration,
+            settings.par.required,
+            settings.users.self_registration,
+        ))?;
         let discovery_etag = format!("\"{}\"", crate::domain::secret::SecretHash::of_bytes(&discovery_json));
         let upstreams = Arc::new(
             crate::upstream::Upstreams::new(

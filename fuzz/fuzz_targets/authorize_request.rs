@@ -74,7 +74,8 @@ fn is_vschar(state: &str) -> bool {
 fuzz_target!(|data: &[u8]| {
     let pairs = url::form_urlencoded::parse(data).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     let Ok(params) = Params::from_authorization_pairs(pairs) else { return };
-    match RUNTIME.block_on(validate(params, &*STORE)) {
+    // With sign-up on, so that `prompt=create` is parsed too.
+    match RUNTIME.block_on(validate(params, &*STORE, true)) {
         Ok((req, client)) => {
             assert!(client.redirect_uris.iter().any(|r| r.accepts(&req.redirect_uri)));
             assert!(req.scope.is_subset_of(&client.scope));

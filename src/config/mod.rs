@@ -14,7 +14,7 @@ pub use federation::{FederationSettings, RawFederation, RawUpstreamProvider, Ups
 pub use ip_range::IpRange;
 pub use raw::{
     RawClients, RawDatabase, RawDevice, RawDpop, RawHttp, RawKeys, RawLimits, RawLog, RawOtp, RawPar, RawPasswords,
-    RawRedis, RawRegistration, RawSessions, RawSettings, RawTokens,
+    RawRedis, RawRegistration, RawSessions, RawSettings, RawTokens, RawUsers,
 };
 
 /// A configuration problem, with the key it concerns.
@@ -106,6 +106,7 @@ pub struct Settings {
     pub dpop: DpopSettings,
     pub device: DeviceSettings,
     pub otp: OtpSettings,
+    pub users: UserSettings,
     pub limits: LimitSettings,
     pub log: LogSettings,
     pub federation: FederationSettings,
@@ -129,6 +130,13 @@ pub struct OtpSettings {
     pub code_step: i64,
     /// Seconds a secret shown for set-up waits for its first code (60 to 3600).
     pub setup: i64,
+}
+
+/// Validated `[users]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserSettings {
+    /// People may create their own account from the login page (and `prompt=create`).
+    pub self_registration: bool,
 }
 
 /// At most `max` events per `window` seconds (a fixed window that starts at the first event).
@@ -157,6 +165,7 @@ pub struct LimitSettings {
     pub token_ip: Option<Rate>,
     pub register_ip: Option<Rate>,
     pub authorize_ip: Option<Rate>,
+    pub user_registration_ip: Option<Rate>,
     /// Bytes of pending sign-ins the in-process cache may hold (`MemoryCache::with_budget`).
     pub pending_sign_ins_memory: usize,
     pub fallback_entries: usize,
@@ -236,6 +245,11 @@ impl RawLimits {
             token_ip: Self::rate(self.token_ip_requests, self.token_ip_window_seconds, "token_ip")?,
             register_ip: Self::rate(self.register_ip_requests, self.register_ip_window_seconds, "register_ip")?,
             authorize_ip: Self::rate(self.authorize_ip_requests, self.authorize_ip_window_seconds, "authorize_ip")?,
+            user_registration_ip: Self::rate(
+                self.user_registration_ip_requests,
+                self.user_registration_ip_window_seconds,
+                "user_registration_ip",
+            )?,
             pending_sign_ins_memory,
             fallback_entries: self.fallback_entries,
         })
@@ -627,6 +641,7 @@ impl RawSettings {
             },
             device: self.device.validate()?,
             otp: self.otp.validate()?,
+            users: UserSettings { self_registration: self.users.self_registration },
             limits: self.limits.validate()?,
             log: LogSettings { json, level: log_level(&self.log.level)?, access: self.log.access },
             federation: self.federation.validate()?,

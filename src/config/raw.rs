@@ -26,6 +26,7 @@ pub struct RawSettings {
     pub dpop: RawDpop,
     pub device: RawDevice,
     pub otp: RawOtp,
+    pub users: RawUsers,
     pub limits: RawLimits,
     pub log: RawLog,
     pub federation: super::federation::RawFederation,
@@ -63,6 +64,15 @@ impl Default for RawOtp {
     fn default() -> Self {
         Self { required: false, code_step_seconds: 5 * 60, setup_seconds: 15 * 60 }
     }
+}
+
+/// `[users]`: accounts people create themselves.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawUsers {
+    /// The login page offers "Create an account", and `prompt=create` is honoured. Off: nothing verifies the
+    /// email address a stranger gives, so only an operator turns it on.
+    pub self_registration: bool,
 }
 
 /// DPoP proofs (RFC 9449).
@@ -230,6 +240,9 @@ pub struct RawLimits {
     /// New pending sign-ins (authorization requests kept while the user signs in or consents) per client IP.
     pub authorize_ip_requests: u64,
     pub authorize_ip_window_seconds: i64,
+    /// Sign-ups (`users.self_registration`) per client IP: each consistent form counts, taken names included.
+    pub user_registration_ip_requests: u64,
+    pub user_registration_ip_window_seconds: i64,
     /// What the in-process cache may hold in pending sign-ins, in KiB; past it new ones are refused.
     pub pending_sign_ins_memory_kib: u64,
     /// Counters kept in process while the cache fails.
@@ -260,6 +273,11 @@ impl Default for RawLimits {
             // about 2,100 pending sign-ins (seven windows in their 30 minutes), 44 MiB at their largest.
             authorize_ip_requests: 300,
             authorize_ip_window_seconds: 5 * 60,
+            // A person creates one account; ten an hour leaves room for typos and a shared address, and bounds
+            // how many names one address can test for being taken (a sign-up form's answer) and how many
+            // accounts it can make.
+            user_registration_ip_requests: 10,
+            user_registration_ip_window_seconds: 3600,
             // About 80,000 typical pending sign-ins (some 830 bytes each with their key and overhead), and more
             // than one address can fill at the limit above even with the largest ones (21.7 KB).
             pending_sign_ins_memory_kib: 64 * 1024,
@@ -294,6 +312,7 @@ impl Default for RawSettings {
             dpop: RawDpop::default(),
             device: RawDevice::default(),
             otp: RawOtp::default(),
+            users: RawUsers::default(),
             limits: RawLimits::default(),
             log: RawLog::default(),
             federation: super::federation::RawFederation::default(),

@@ -40,6 +40,7 @@ fn defaults_are_the_embedded_setup() {
     assert_eq!(s.limits.token_ip, Some(Rate { max: 1200, window: 60 }));
     assert_eq!(s.limits.register_ip, Some(Rate { max: 20, window: 3600 }));
     assert_eq!(s.limits.authorize_ip, Some(Rate { max: 300, window: 300 }));
+    assert_eq!(s.limits.user_registration_ip, Some(Rate { max: 10, window: 3600 }));
     assert_eq!(s.limits.pending_sign_ins_memory, 64 << 20);
     assert_eq!(s.clients.assertion_audience, AssertionAudience::IssuerOrTokenEndpoint);
     assert_eq!(s.sessions.idle_timeout, None);
@@ -132,6 +133,24 @@ fn two_step_verification_is_optional_by_default_and_may_be_required() {
     }
     let e = load("[otp]\nrequire = true", &[]).unwrap_err().to_string();
     assert!(e.contains("require"), "a misspelt key is refused: {e}");
+}
+
+#[test]
+fn self_registration_is_off_by_default_and_has_its_own_limit() {
+    let s = load("", &[]).unwrap();
+    assert_eq!(s.users, UserSettings { self_registration: false });
+    let s = load("[users]\nself_registration = true", &[]).unwrap();
+    assert!(s.users.self_registration);
+    let s = load("", &[("USERS__SELF_REGISTRATION", "true")]).unwrap();
+    assert!(s.users.self_registration);
+    let toml = "[limits]\nuser_registration_ip_requests = 3\nuser_registration_ip_window_seconds = 60";
+    assert_eq!(load(toml, &[]).unwrap().limits.user_registration_ip, Some(Rate { max: 3, window: 60 }));
+    let off = load("[limits]\nuser_registration_ip_requests = 0", &[]).unwrap();
+    assert_eq!(off.limits.user_registration_ip, None);
+    let e = load("[limits]\nuser_registration_ip_window_seconds = 0", &[]).unwrap_err().to_string();
+    assert!(e.contains("limits.user_registration_ip_window_seconds"), "{e}");
+    let e = load("[users]\nself_registrations = true", &[]).unwrap_err().to_string();
+    assert!(e.contains("self_registrations"), "a misspelt key is refused: {e}");
 }
 
 #[test]

@@ -49,6 +49,7 @@ pub fn step_response(req: &HttpRequest, state: &AppState, outcome: Result<Step, 
     match outcome {
         Ok(Step::Respond(r)) => authorization_response(r),
         Ok(Step::Login(id)) => see_other(&format!("{}?interaction={id}", paths::LOGIN)),
+        Ok(Step::SignUp(id)) => see_other(&format!("{}?interaction={id}", paths::LOGIN_SIGN_UP)),
         Ok(Step::Consent(id)) => see_other(&format!("{}?interaction={id}", paths::CONSENT)),
         Err(AuthorizeError::Page(e)) => error_page(req, &e),
         Err(AuthorizeError::TooManySignIns(limited)) => throttle::too_many_sign_ins(req, state, limited),

@@ -144,6 +144,7 @@ pub(super) async fn authorize_form(
         user_code: None,
         error,
         providers: buttons(state),
+        sign_up: state.settings.users.self_registration,
     };
     page(status, view.render())
 }
@@ -192,6 +193,7 @@ fn account_form(
         user_code: device.map(|c| c.as_str().to_owned()),
         error,
         providers: buttons(state),
+        sign_up: false,
     };
     let mut resp = page(status, view.render());
     if new_browser {

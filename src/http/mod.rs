@@ -29,6 +29,7 @@ pub mod register;
 pub mod render;
 pub mod request_span;
 pub mod revoke;
+pub mod signup;
 pub mod state;
 pub mod throttle;
 pub mod token;
@@ -93,6 +94,11 @@ fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
         get(paths::AUTHORIZE, authorize::get).route(web::post().to(authorize::post)),
     ))
     .service(metrics::metered(metrics, paths::LOGIN, get(paths::LOGIN, login::get).route(web::post().to(login::post))))
+    .service(metrics::metered(
+        metrics,
+        paths::LOGIN_SIGN_UP,
+        get(paths::LOGIN_SIGN_UP, signup::get).route(web::post().to(signup::post)),
+    ))
     .service(metrics::metered(
         metrics,
         paths::LOGIN_CODE,

@@ -1,5 +1,6 @@
 //! The pages (askama templates in `templates/`). Every value is escaped by askama; nothing here is
 //! trusted HTML, including client metadata, which third parties choose.
+use crate::oauth::signup::SignUpField;
 use askama::Template;
 
 /// The login page.
@@ -22,6 +23,47 @@ pub struct LoginPage {
     pub error: Option<String>,
     /// The upstream providers to offer ("Sign in with …").
     pub providers: Vec<ProviderButton>,
+    /// Whether to offer "Create an account" (`users.self_registration`, for a pending authorization only).
+    pub sign_up: bool,
+}
+
+/// The sign-up page of a pending authorization (`users.self_registration`).
+#[derive(Template)]
+#[template(path = "signup.html")]
+pub struct SignUpPage {
+    /// The app asking, by name.
+    pub client_name: String,
+    /// Interaction id (hidden field).
+    pub interaction: String,
+    /// CSRF token (hidden field): the interaction's, as the login form's.
+    pub csrf: String,
+    /// What was typed before a refusal (escaped by the template); never the passwords.
+    pub username: String,
+    /// The email address typed.
+    pub email: String,
+    /// The display name typed.
+    pub name: String,
+    /// Fewest characters of the password (`passwords.min_length`).
+    pub min_length: usize,
+    /// Why the form was refused, in a sentence (an alert), with the field it is about.
+    pub error: Option<(String, SignUpField)>,
+}
+
+impl SignUpPage {
+    /// Whether `field` (`username`, `email`, `name`, `password` or `again`) is the one the error is about.
+    pub fn invalid(&self, field: &str) -> bool {
+        self.error.as_ref().is_some_and(|(_, f)| sign_up_field(*f) == field)
+    }
+}
+
+fn sign_up_field(field: SignUpField) -> &'static str {
+    match field {
+        SignUpField::Username => "username",
+        SignUpField::Email => "email",
+        SignUpField::Name => "name",
+        SignUpField::Password => "password",
+        SignUpField::Again => "again",
+    }
 }
 
 /// A "Sign in with …" button of the login page.

@@ -34,6 +34,8 @@ pub mod paths {
     pub const LOGIN: &str = "/login";
     /// The second step of a sign-in: the code from the user's authenticator app.
     pub const LOGIN_CODE: &str = "/login/code";
+    /// The sign-up page of a pending authorization (`users.self_registration`).
+    pub const LOGIN_SIGN_UP: &str = "/login/register";
     /// The set-up of two-step verification at a sign-in that needs it (`otp.required`): a code of the new secret.
     pub const LOGIN_ENROL: &str = "/login/enrol";
     /// Continues that sign-in once the recovery codes were shown.
@@ -136,8 +138,14 @@ pub fn issuer_string(issuer: &Url) -> String {
 
 impl ProviderMetadata {
     /// The metadata for `issuer`; `registration_endpoint` only when `registration` is not off; `par_required`
-    /// when every client must push its authorization requests (`par.required`).
-    pub fn new(issuer: &Url, registration: crate::config::RegistrationMode, par_required: bool) -> Self {
+    /// when every client must push its authorization requests (`par.required`); `prompt=create` listed only when
+    /// `sign_up` (users may create their own account, `users.self_registration`).
+    pub fn new(issuer: &Url, registration: crate::config::RegistrationMode, par_required: bool, sign_up: bool) -> Self {
+        let mut prompt_values_supported = vec!["none", "login", "consent", "select_account"];
+        if sign_up {
+            // Initiating User Registration via OpenID Connect 1.0 §4.2.
+            prompt_values_supported.push("create");
+        }
         Self {
             issuer: issuer_string(issuer),
             authorization_endpoint: endpoint(issuer, paths::AUTHORIZE),
@@ -205,7 +213,7 @@ impl ProviderMetadata {
                 "email",
                 "email_verified",
             ],
-            prompt_values_supported: vec!["none", "login", "consent", "select_account"],
+            prompt_values_supported,
             authorization_response_iss_parameter_supported: true,
             claims_parameter_supported: false,
             // RFC 9101: signed request objects by value (`request`), at /authorize and /par; by reference only
@@ -233,7 +241,7 @@ mod tests {
     #[test]
     fn endpoints_hang_off_the_issuer_without_a_double_slash() {
         let root = Url::parse("http://127.0.0.1:8080").unwrap();
-        let m = ProviderMetadata::new(&root, RegistrationMode::Open, false);
+        let m = ProviderMetadata::new(&root, RegistrationMode::Open, false, false);
         assert_eq!(m.issuer, "http://127.0.0.1:8080");
         assert_eq!(m.jwks_uri, "http://127.0.0.1:8080/jwks");
         assert_eq!(m.device_authorization_endpoint, "http://127.0.0.1:8080/device_authorization");
@@ -246,17 +254,17 @@ mod tests {
     #[test]
     fn the_par_endpoint_is_advertised_and_whether_it_is_required() {
         let iss = Url::parse("https://id.example").unwrap();
-        let m = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Open, false)).unwrap();
+        let m = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Open, false, false)).unwrap();
         assert_eq!(m["pushed_authorization_request_endpoint"], "https://id.example/par");
         assert_eq!(m["require_pushed_authorization_requests"], false);
-        let m = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Open, true)).unwrap();
+        let m = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Open, true, false)).unwrap();
         assert_eq!(m["require_pushed_authorization_requests"], true);
     }
 
     #[test]
     fn signed_request_objects_are_advertised_by_value_only() {
         let iss = Url::parse("https://id.example").unwrap();
-        let m = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Open, false)).unwrap();
+        let m = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Open, false, false)).unwrap();
         assert_eq!(m["request_parameter_supported"], true);
         assert_eq!(m["request_object_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256"]));
         assert_eq!(m["require_signed_request_object"], false);
@@ -267,22 +275,31 @@ mod tests {
     fn registration_endpoint_only_when_registration_is_on() {
         let iss = Url::parse("https://id.example").unwrap();
         for mode in [RegistrationMode::Open, RegistrationMode::Token] {
-            let m = ProviderMetadata::new(&iss, mode, false);
+            let m = ProviderMetadata::new(&iss, mode, false, false);
             assert_eq!(m.registration_endpoint.as_deref(), Some("https://id.example/register"));
         }
-        let off = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Off, false)).unwrap();
+        let off = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Off, false, false)).unwrap();
         assert!(off.get("registration_endpoint").is_none(), "{off}");
     }
 
     #[test]
     fn every_endpoint_taking_private_key_jwt_lists_its_algorithms() {
         let iss = Url::parse("https://id.example").unwrap();
-        let m = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Open, false)).unwrap();
+        let m = serde_json::to_value(ProviderMetadata::new(&iss, RegistrationMode::Open, false, false)).unwrap();
         for endpoint in ["token", "revocation", "introspection"] {
             let methods = &m[format!("{endpoint}_endpoint_auth_methods_supported")];
             assert!(methods.as_array().unwrap().iter().any(|v| v == "private_key_jwt"), "{endpoint}");
             let algs = &m[format!("{endpoint}_endpoint_auth_signing_alg_values_supported")];
             assert_eq!(algs, &serde_json::json!(SIGNING_ALGS), "{endpoint}");
         }
+    }
+
+    #[test]
+    fn prompt_create_is_listed_only_with_sign_up() {
+        let iss = Url::parse("https://id.example").unwrap();
+        let off = ProviderMetadata::new(&iss, RegistrationMode::Open, false, false);
+        assert!(!off.prompt_values_supported.contains(&"create"));
+        let on = ProviderMetadata::new(&iss, RegistrationMode::Open, false, true);
+        assert_eq!(on.prompt_values_supported, ["none", "login", "consent", "select_account", "create"]);
     }
 }

@@ -86,6 +86,7 @@ impl std::fmt::Debug for Step {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Login(id) => write!(f, "Login({id})"),
+            Self::SignUp(id) => write!(f, "SignUp({id})"),
             Self::Consent(id) => write!(f, "Consent({id})"),
             Self::Respond(r) => write!(f, "Respond({})", r.redirect_uri),
         }
@@ -96,6 +97,8 @@ impl std::fmt::Debug for Step {
 pub enum Step {
     /// The login page for this interaction id.
     Login(String),
+    /// The sign-up page for this interaction id (`prompt=create`).
+    SignUp(String),
     /// The consent page for this interaction id.
     Consent(String),
     /// Back to the client.
@@ -147,7 +150,8 @@ impl Provider {
         };
         let hint = params.get("id_token_hint").map(str::to_owned);
         // The cached view, as for client authentication: this is the hot path of every sign-in.
-        let (mut request, client) = authorize::validate(params, self.auth_clients.as_ref()).await?;
+        let (mut request, client) =
+            authorize::validate(params, self.auth_clients.as_ref(), self.self_registration).await?;
         if pushed.is_none() && par::push_required(&client.metadata, self.par.required) {
             let refusal = "this client must push its authorization requests (PAR, RFC 9126) and send the request_uri";
             return Err(request.error(OAuthError::invalid_request(refusal)));
@@ -231,7 +235,11 @@ impl Provider {
                 if !stored.map_err(|e| req.error(e.into()))? {
                     return Err(AuthorizeError::SignInsFull(Limited { retry_after: FULL_RETRY_AFTER }));
                 }
-                Ok(if next == Next::Login { Step::Login(id) } else { Step::Consent(id) })
+                Ok(match next {
+                    Next::Login => Step::Login(id),
+                    Next::SignUp => Step::SignUp(id),
+                    _ => Step::Consent(id),
+                })
             }
         }
     }

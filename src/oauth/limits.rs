@@ -307,6 +307,14 @@ impl Limiter {
         }
     }
 
+    /// Counts a sign-up (a user creating their own account); refused once the IP went over its limit.
+    pub async fn check_user_registration(&self, ip: Option<IpAddr>, now: UnixTime) -> Result<(), Limited> {
+        match (self.rules.user_registration_ip, ip) {
+            (Some(rate), Some(ip)) => self.hit(&cache_keys::limit("signup-ip", &ip_subject(ip)), rate, now).await,
+            _ => Ok(()),
+        }
+    }
+
     /// Counts a new pending sign-in; refused once the IP went over its limit.
     pub async fn check_new_sign_in(&self, ip: Option<IpAddr>, now: UnixTime) -> Result<(), Limited> {
         match (self.rules.authorize_ip, ip) {

@@ -52,6 +52,7 @@ fn rules() -> LimitSettings {
         token_ip: Some(Rate { max: 6, window: 60 }),
         register_ip: Some(Rate { max: 2, window: 3600 }),
         authorize_ip: Some(Rate { max: 3, window: 300 }),
+        user_registration_ip: Some(Rate { max: 2, window: 600 }),
         pending_sign_ins_memory: 1 << 20,
         fallback_entries: 100,
     }
@@ -404,6 +405,23 @@ async fn registration_counts_per_ip_and_off_means_off() {
     let off = Limiter::new(Arc::new(MemoryCache::default()), LimitSettings { register_ip: None, ..rules() });
     for _ in 0..5 {
         assert!(off.check_registration(ip("192.0.2.1"), now).await.is_ok());
+    }
+}
+
+#[tokio::test]
+async fn sign_ups_count_per_ip_apart_from_client_registrations() {
+    let limiter = Limiter::new(Arc::new(MemoryCache::default()), rules());
+    let now = crate::domain::now();
+    assert!(limiter.check_user_registration(ip("192.0.2.1"), now).await.is_ok());
+    assert!(limiter.check_user_registration(ip("192.0.2.1"), now).await.is_ok());
+    let e = limiter.check_user_registration(ip("192.0.2.1"), now).await.unwrap_err();
+    assert!((599..=600).contains(&e.retry_after), "{e:?}");
+    assert!(limiter.check_user_registration(ip("192.0.2.2"), now).await.is_ok());
+    assert!(limiter.check_registration(ip("192.0.2.1"), now).await.is_ok(), "client registrations count apart");
+    assert!(limiter.check_user_registration(None, now).await.is_ok(), "no IP, no IP limit");
+    let off = Limiter::new(Arc::new(MemoryCache::default()), LimitSettings { user_registration_ip: None, ..rules() });
+    for _ in 0..5 {
+        assert!(off.check_user_registration(ip("192.0.2.1"), now).await.is_ok());
     }
 }
 

@@ -35,6 +35,7 @@ pub mod registration;
 pub mod request_object;
 pub mod revoke;
 pub mod session;
+pub mod signup;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;

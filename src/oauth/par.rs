@@ -93,7 +93,7 @@ impl Provider {
             }
         }
         // The cached view, as `/authorize` reads it and client authentication just did.
-        match authorize::validate(params, self.auth_clients.as_ref()).await {
+        match authorize::validate(params, self.auth_clients.as_ref(), self.self_registration).await {
             Ok(_) => {}
             Err(AuthorizeError::Redirect(r)) => return Err(r.error),
             Err(AuthorizeError::Page(e)) => return Err(e),

@@ -66,17 +66,24 @@ pub fn check_change(change: PasswordChange, min_length: usize) -> Result<Checked
     if current.is_empty() {
         return Err(PasswordRule::CurrentMissing);
     }
-    if !new.same_as(&again) {
-        return Err(PasswordRule::Mismatch);
-    }
-    if new.same_as(&current) {
+    if new.same_as(&again) && new.same_as(&current) {
         return Err(PasswordRule::SameAsCurrent);
     }
-    let new = new.as_new(min_length).map_err(|e| match e {
+    let new = check_new_password(new, &again, min_length)?;
+    Ok(CheckedChange { current, new, sign_out_others })
+}
+
+/// `new` if it is typed twice alike (`again`, in either Unicode form) and has at least `min_length` characters
+/// and at most [`Password::MAX_BYTES`] bytes, in its NFC form: the rules of every password a user chooses (this
+/// form's, and a sign-up's, [`super::signup`]).
+pub fn check_new_password(new: Password, again: &Password, min_length: usize) -> Result<Password, PasswordRule> {
+    if !new.same_as(again) {
+        return Err(PasswordRule::Mismatch);
+    }
+    new.as_new(min_length).map_err(|e| match e {
         NewPasswordError::TooShort(min) => PasswordRule::TooShort(min),
         NewPasswordError::TooLong => PasswordRule::TooLong,
-    })?;
-    Ok(CheckedChange { current, new, sign_out_others })
+    })
 }
 
 /// The outcome of [`Provider::change_own_password`].

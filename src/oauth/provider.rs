@@ -69,6 +69,9 @@ pub struct Provider {
     pub session_idle_timeout: Option<i64>,
     /// The device authorization grant's code lifetime and polling interval.
     pub device: crate::config::DeviceSettings,
+    /// Whether people may create their own account (`users.self_registration`): the sign-up page and
+    /// `prompt=create`.
+    pub self_registration: bool,
     /// Two-step verification: whether every password sign-in needs it, and how long its steps wait.
     pub otp: crate::config::OtpSettings,
     /// DPoP proofs (RFC 9449).

@@ -209,6 +209,26 @@ impl Provider {
         }
     }
 
+    /// Signs in `user`, whose account the user just created with a password ([`super::signup`]), as a password
+    /// sign-in of theirs would end: a new session with `amr` `pwd`, or, while every password sign-in needs
+    /// two-step verification (`otp.required`), none until they set it up ([`SignIn::NeedsEnrolment`]). A user
+    /// removed meanwhile is refused as unknown.
+    pub async fn start_signed_up_session(
+        &self,
+        user: User,
+        device: Device,
+        now: UnixTime,
+    ) -> Result<SignIn, OAuthError> {
+        if self.otp.required {
+            return Ok(SignIn::NeedsEnrolment { user });
+        }
+        match self.start_session(&user, vec!["pwd".into()], device, now).await {
+            Ok((cookie, session)) => Ok(SignIn::Started { user, cookie, session }),
+            Err(StoreError::ReferenceGone(_)) => Ok(SignIn::Refused { user: None, refusal: Refusal::UnknownUser }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Starts the session of a federated sign-in ([`super::federation`]) for `user`, whose `amr` is
     /// [`super::federation::FEDERATED_AMR`]; `None` when the user was removed meanwhile.
     pub async fn start_federated_session(

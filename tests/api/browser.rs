@@ -22,6 +22,8 @@ mod federation;
 mod frontchannel;
 /// The account page's password form.
 mod password;
+/// Self-registration's sign-up page.
+mod signup;
 
 const USERNAME: &str = "alice";
 const PASSWORD: &str = "correct horse battery";

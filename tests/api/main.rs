@@ -39,5 +39,6 @@ mod registration;
 mod request_object;
 mod session_idle;
 mod signin;
+mod signup;
 mod token_exchange;
 mod webdriver;

@@ -115,8 +115,10 @@ pub(super) fn pkce(params: &Params, client: &Client) -> Result<Option<CodeChalle
     }
 }
 
-/// `prompt` and `max_age`.
-pub(super) fn prompt(params: &Params) -> Result<(Prompt, Option<i64>), OAuthError> {
+/// `prompt` and `max_age`. `create` only when `sign_up` (users may create their own account): otherwise it is a
+/// value we do not support, which Initiating User Registration via OpenID Connect 1.0 §4.1 answers with
+/// `invalid_request` (it is left out of `prompt_values_supported` then).
+pub(super) fn prompt(params: &Params, sign_up: bool) -> Result<(Prompt, Option<i64>), OAuthError> {
     let mut prompt = Prompt::default();
     let mut others = false;
     for value in params.get("prompt").unwrap_or("").split(' ').filter(|v| !v.is_empty()) {
@@ -127,6 +129,8 @@ pub(super) fn prompt(params: &Params) -> Result<(Prompt, Option<i64>), OAuthErro
             "consent" => prompt.consent = true,
             // A session holds one account: choosing another is signing in again, so the login page is shown.
             "select_account" => prompt.login = true,
+            "create" if sign_up => prompt.create = true,
+            "create" => return Err(OAuthError::invalid_request("prompt=create is not supported: sign-up is off")),
             other => {
                 return Err(OAuthError::invalid_request(format!("unsupported prompt value {:?}", truncate(other))))
             }
@@ -174,8 +178,12 @@ mod tests {
     use super::*;
 
     fn prompt_of(value: &str) -> Result<Prompt, OAuthError> {
+        prompt_with(value, false)
+    }
+
+    fn prompt_with(value: &str, sign_up: bool) -> Result<Prompt, OAuthError> {
         let params = Params::from_pairs(vec![("prompt".into(), value.into())]).unwrap();
-        prompt(&params).map(|(p, _)| p)
+        prompt(&params, sign_up).map(|(p, _)| p)
     }
 
     #[test]
@@ -199,6 +207,20 @@ mod tests {
 
     #[test]
     fn unknown_prompt_values_are_refused() {
-        assert_eq!(prompt_of("create").unwrap_err().code, ErrorCode::InvalidRequest);
+        assert_eq!(prompt_of("register").unwrap_err().code, ErrorCode::InvalidRequest);
+        assert_eq!(prompt_with("register", true).unwrap_err().code, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn create_is_supported_only_with_sign_up_and_never_with_none() {
+        assert_eq!(prompt_with("create", true).unwrap(), Prompt { create: true, ..Prompt::default() });
+        assert_eq!(
+            prompt_with("create consent", true).unwrap(),
+            Prompt { create: true, consent: true, ..Prompt::default() }
+        );
+        assert_eq!(prompt_of("create").unwrap_err().code, ErrorCode::InvalidRequest, "sign-up is off");
+        for value in ["none create", "create none"] {
+            assert_eq!(prompt_with(value, true).unwrap_err().code, ErrorCode::InvalidRequest, "{value}");
+        }
     }
 }

@@ -19,6 +19,8 @@ pub struct Progress {
 pub enum Next {
     /// Show the login page.
     Login,
+    /// Show the sign-up page (`prompt=create`).
+    SignUp,
     /// Show the consent page.
     Consent,
     /// Issue a code for the session's user.
@@ -35,6 +37,10 @@ pub fn decide(
     now: UnixTime,
 ) -> Result<Next, AuthorizeError> {
     let session = session.filter(|s| s.is_active(now));
+    // The client asks for a new account: the sign-up page even over a session (its user may sign up another), once.
+    if req.prompt.create && !progress.logged_in {
+        return Ok(Next::SignUp);
+    }
     // The client's registered default_max_age stands in for a max_age the request does not send.
     let max_age = req.max_age.or(client.metadata.default_max_age);
     let needs_login = match session {
@@ -183,6 +189,18 @@ mod tests {
         let mut revoked = session(NOW - 100);
         revoked.revoked = true;
         assert_eq!(d(&req(Prompt::default(), None), Some(&revoked), Some(&granted), p0), Ok(Next::Login));
+    }
+
+    #[test]
+    fn prompt_create_shows_the_sign_up_page_once_even_over_a_session() {
+        let granted = Scope::parse("openid profile email").unwrap();
+        let create = Prompt { create: true, ..Prompt::default() };
+        let (s, c) = (session(NOW - 100), client(false));
+        let d = |s: Option<&Session>, p: Progress| decide(&req(create, None), &c, s, Some(&granted), p, NOW);
+        assert_eq!(d(None, Progress::default()), Ok(Next::SignUp));
+        assert_eq!(d(Some(&s), Progress::default()), Ok(Next::SignUp));
+        // Signed up (or in) during this request: on to consent or the code.
+        assert_eq!(d(Some(&s), Progress { logged_in: true, consented: false }), Ok(Next::Issue));
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub struct Prompt {
     pub login: bool,
     /// Ask for consent even if it was given before.
     pub consent: bool,
+    /// Show the sign-up page rather than the login page, even to a browser signed in already (`create`,
+    /// Initiating User Registration via OpenID Connect 1.0); only while `users.self_registration` is on.
+    #[serde(default)]
+    pub create: bool,
 }
 
 /// A verified authorization request. It is kept in the cache while the user signs in and consents, so it
@@ -124,9 +128,12 @@ impl AuthorizationRequest {
 }
 
 /// Runs the ordered checks: client → redirect_uri → a malformed request → response_type → scope → PKCE → prompt.
+/// `sign_up` is whether users may create their own account (`users.self_registration`), which `prompt=create`
+/// needs.
 pub async fn validate(
     params: Params,
     clients: &dyn ClientStore,
+    sign_up: bool,
 ) -> Result<(AuthorizationRequest, Client), AuthorizeError> {
     let client = checks::client(&params, clients).await?;
     let (redirect_uri, response_mode, state) = checks::redirect_uri(&params, &client)?;
@@ -146,7 +153,7 @@ pub async fn validate(
     let scope = checks::scope(&params, &client).map_err(fail)?;
     let resource = checks::resource(&params, &client).map_err(fail)?;
     let code_challenge = checks::pkce(&params, &client).map_err(fail)?;
-    let (prompt, max_age) = checks::prompt(&params).map_err(fail)?;
+    let (prompt, max_age) = checks::prompt(&params, sign_up).map_err(fail)?;
     let nonce = checks::bounded(&params, "nonce", 512).map_err(fail)?;
     let login_hint = checks::bounded(&params, "login_hint", 256).map_err(fail)?;
     let dpop_jkt = checks::dpop_jkt(&params).map_err(fail)?;

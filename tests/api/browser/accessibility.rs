@@ -63,7 +63,9 @@ async fn wait_for_title(browser: &Browser, title: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_passes_the_accessibility_checks() {
     // With an upstream provider, so that the sign-in pages show its button (it is not asked anything).
+    // And with self-registration, so that the login page links to the sign-up page.
     let app = spawn_app_with(Backend::Sqlite, |raw| {
+        raw.users.self_registration = true;
         raw.federation.providers = vec![tessera::config::RawUpstreamProvider {
             id: "corp".into(),
             name: "Corp".into(),
@@ -87,6 +89,7 @@ async fn every_page_passes_the_accessibility_checks() {
     browser.goto(&flow.authorize_url).await;
     browser.wait_for_url("the login page", |u| on_server(&app, u, "/login")).await;
     browser.wait_for("form[action=\"/login/federation/corp\"] button").await;
+    browser.wait_for("a#sign-up").await;
     assert_accessible(&browser, &axe, "the login page").await;
     browser.find("input#username").await.send_keys(USERNAME).await;
     browser.find("input#password").await.send_keys("not the password").await;
@@ -179,6 +182,18 @@ async fn every_page_passes_the_accessibility_checks() {
     browser.find("button[type=submit]").await.click().await;
     browser.wait_for("[role=alert]").await;
     assert_accessible(&browser, &axe, "the sign-in code page after a wrong code").await;
+
+    // The sign-up page (prompt=create), and a mismatch refused there.
+    browser.goto(&format!("{}&prompt=create", flow.authorize_url)).await;
+    browser.wait_for_url("the sign-up page", |u| on_server(&app, u, "/login/register")).await;
+    assert_accessible(&browser, &axe, "the sign-up page").await;
+    browser.find("input#username").await.send_keys("newcomer").await;
+    browser.find("input#password").await.send_keys("a new secret one").await;
+    browser.find("input#password-again").await.send_keys("a new secret two").await;
+    browser.find("button[type=submit]").await.click().await;
+    browser.wait_for("#signup-error[role=alert]").await;
+    browser.wait_for("input#password-again[aria-invalid=true]").await;
+    assert_accessible(&browser, &axe, "the sign-up page after a mismatch").await;
 
     // Where every password sign-in needs two-step verification, a user without it sets it up first.
     let app = spawn_app_with(Backend::Sqlite, |raw| raw.otp.required = true).await;

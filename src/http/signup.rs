@@ -1,0 +1,198 @@
+//! `GET` and `POST /login/register`: the sign-up page of a pending authorization, while users may create their
+//! own account (`users.self_registration`; otherwise 404). Bound as the login page is: the interaction of this
+//! browser, its CSRF token, our own origin ([`super::interaction_pages`]). [`crate::oauth::signup`] decides; a
+//! new account is signed in and the authorization continues as after a password sign-in ([`super::login`]), or
+//! through the set-up of two-step verification first (`otp.required`, [`super::login_enrol`]). A refusal shows
+//! the form again with why, next to the field (400; 409 for a taken name; 429 with `Retry-After` past the IP's
+//! sign-up limit), keeping what was typed but the passwords.
+use super::interaction_pages::{check_form, expired, load};
+use super::login::{signed_in, Target};
+use super::meta::{device, request_meta};
+use super::render::{error_page, message_page, page, wait_words};
+use super::views::SignUpPage;
+use super::{form, throttle, AppState};
+use crate::domain::password::Password;
+use crate::domain::UnixTime;
+use crate::oauth::admin::MAX_USER_NAME_LEN;
+use crate::oauth::interaction::{Continuation, Interaction};
+use crate::oauth::password_change::PasswordRule;
+use crate::oauth::session::SignIn;
+use crate::oauth::signup::{SignUp, SignUpContext, SignUpField, SignUpForm, SignUpRule};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde_json::json;
+
+/// What was typed, shown again after a refusal.
+#[derive(Default)]
+struct Typed {
+    username: String,
+    email: String,
+    name: String,
+}
+
+/// The answer while sign-up is off: there is no such page.
+fn off(req: &HttpRequest) -> HttpResponse {
+    message_page(
+        req,
+        StatusCode::NOT_FOUND,
+        "Accounts cannot be created here",
+        "This site does not let people create their own account. Go back to the application and sign in, or ask \
+         its administrator for an account.",
+    )
+}
+
+/// `GET /login/register?interaction=…`: the form.
+#[tracing::instrument(name = "sign-up page", skip_all)]
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if !state.settings.users.self_registration {
+        return off(&req);
+    }
+    let q = match form::query(&req) {
+        Ok(q) => q,
+        Err(e) => return error_page(&req, &e),
+    };
+    match load(&req, &state, q.get("interaction")).await {
+        Ok((id, interaction)) => {
+            form_page(&req, &state, &id, &interaction, Typed::default(), StatusCode::OK, None).await
+        }
+        Err(resp) => resp,
+    }
+}
+
+/// The sign-up form of the pending authorization `id`.
+async fn form_page(
+    req: &HttpRequest,
+    state: &AppState,
+    id: &str,
+    interaction: &Interaction,
+    typed: Typed,
+    status: StatusCode,
+    error: Option<(String, SignUpField)>,
+) -> HttpResponse {
+    let client = match state.provider.interaction_client(interaction).await {
+        Ok(c) => c,
+        Err(e) => return super::authorize::step_response(req, state, Err(e)),
+    };
+    let view = SignUpPage {
+        client_name: client.name,
+        interaction: id.to_owned(),
+        csrf: interaction.csrf.clone(),
+        username: typed.username,
+        email: typed.email,
+        name: typed.name,
+        min_length: state.settings.passwords.min_length,
+        error,
+    };
+    page(status, view.render())
+}
+
+/// Why a form was refused, in a sentence, with the field it is about.
+fn refusal(rule: SignUpRule) -> (String, SignUpField) {
+    let field = rule.field();
+    let message = match rule {
+        SignUpRule::Username(why) => format!("That username cannot be used: {why}."),
+        SignUpRule::Email => "That is not an email address. Check it, or leave the field empty.".into(),
+        SignUpRule::Name => format!(
+            "The display name can have at most {MAX_USER_NAME_LEN} bytes, without control or invisible formatting \
+             characters. Check it, or leave the field empty."
+        ),
+        SignUpRule::Password(PasswordRule::Mismatch) => {
+            "The two passwords are not the same. Type the password twice.".into()
+        }
+        SignUpRule::Password(PasswordRule::TooShort(min)) => {
+            format!("The password is too short: use at least {min} characters.")
+        }
+        SignUpRule::Password(_) => format!(
+            "The password is too long: at most {} bytes, which is as many plain Latin letters and fewer characters \
+             of other scripts.",
+            Password::MAX_BYTES
+        ),
+    };
+    (message, field)
+}
+
+/// `POST /login/register`: creates the account, signs its user in, and continues the authorization.
+#[tracing::instrument(name = "sign-up", skip_all)]
+pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    if !state.settings.users.self_registration {
+        return off(&req);
+    }
+    let mut f = match form::read(&req, body) {
+        Ok(f) => f,
+        Err(e) => return error_page(&req, &e),
+    };
+    let (id, interaction) = match load(&req, &state, f.get("interaction")).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    if let Err(resp) = check_form(&req, &state, &interaction, &f) {
+        return resp;
+    }
+    let mut text = |name| f.take(name).unwrap_or_default();
+    let typed = Typed { username: text("username"), email: text("email"), name: text("name") };
+    let form = SignUpForm {
+        username: typed.username.clone(),
+        email: typed.email.clone(),
+        name: typed.name.clone(),
+        password: Password::new(text("password")),
+        again: Password::new(text("password_again")),
+    };
+    let (meta, now) = (request_meta(&req, &state), crate::domain::now());
+    let client_id = Some(interaction.request.client_id.as_str().to_owned());
+    let cx = SignUpContext { ip: throttle::ip(&req, &state), device: device(&req, &state), client_id, meta: &meta };
+    let outcome = match state.provider.sign_up(form, cx, now).await {
+        Ok(outcome) => outcome,
+        Err(e) => return error_page(&req, &e),
+    };
+    let (status, message, field) = match outcome {
+        SignUp::Created(signed) => return signed_up(&req, &state, id, interaction, *signed, now).await,
+        SignUp::Refused(rule) => {
+            let (message, field) = refusal(rule);
+            (StatusCode::BAD_REQUEST, message, field)
+        }
+        SignUp::Taken => (
+            StatusCode::CONFLICT,
+            "That username is taken. Choose another, or sign in if it is yours.".into(),
+            SignUpField::Username,
+        ),
+        SignUp::Limited(limited) => {
+            let message = format!(
+                "Too many accounts were created from your network. Wait {} and try again.",
+                wait_words(limited.retry_after)
+            );
+            let error = Some((message, SignUpField::Username));
+            let mut resp =
+                form_page(&req, &state, &id, &interaction, typed, StatusCode::TOO_MANY_REQUESTS, error).await;
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after));
+            return resp;
+        }
+    };
+    form_page(&req, &state, &id, &interaction, typed, status, Some((message, field))).await
+}
+
+/// The new account's sign-in, continued as a password sign-in's: the authorization (a session started), or the
+/// set-up of two-step verification first (`otp.required`).
+async fn signed_up(
+    req: &HttpRequest,
+    state: &AppState,
+    id: String,
+    interaction: Interaction,
+    signed: SignIn,
+    now: UnixTime,
+) -> HttpResponse {
+    match signed {
+        SignIn::Started { user, cookie, session } => {
+            let target = Target::Authorize(id, Box::new(interaction));
+            signed_in(req, state, target, &user, cookie, session, json!({ "registered": true }), now).await
+        }
+        SignIn::NeedsEnrolment { user } => {
+            let target = (Continuation::Authorize(id), Some(interaction.request.client_id.as_str().to_owned()));
+            let username = user.username.as_str().to_owned();
+            super::login_enrol::ask_to_enrol(req, state, &user, &username, target, now).await
+        }
+        // Removed the moment it was made (an operator's hand): nothing to continue.
+        SignIn::Refused { .. } | SignIn::NeedsCode { .. } => expired(req),
+    }
+}
