@@ -430,7 +430,8 @@ pub(crate) mod conformance {
     }
 
     pub(crate) async fn incr_window<S: EphemeralStore + ?Sized>(s: &S) {
-        let window = Duration::from_millis(300);
+        // Seconds, not milliseconds: the hits before the first sleep must land in one window on a loaded machine.
+        let window = Duration::from_millis(2_000);
         let (n, left) = s.incr("hits", window).await.unwrap();
         assert_eq!(n, 1);
         assert!(left > Duration::ZERO && left <= window, "left: {left:?}");
@@ -441,22 +442,22 @@ pub(crate) mod conformance {
         }
         // Another key counts on its own.
         assert_eq!(s.incr("other", LONG).await.unwrap().0, 1);
-        // Later hits do not extend the window: it ends 300 ms after the first hit, not after the last.
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        // Later hits do not extend the window: it ends 2 s after the first hit, not after the last.
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
         let (n, left) = s.incr("hits", window).await.unwrap();
         assert_eq!(n, 6);
-        assert!(left <= Duration::from_millis(160), "left: {left:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(left <= Duration::from_millis(1_010), "left: {left:?}");
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
         let (n, left) = s.incr("hits", window).await.unwrap();
         assert_eq!(n, 1, "a new window starts after expiry");
-        assert!(left > Duration::from_millis(200) && left <= window, "left: {left:?}");
+        assert!(left > Duration::from_millis(1_500) && left <= window, "left: {left:?}");
         assert_eq!(s.incr("other", LONG).await.unwrap().0, 2);
         // A zero window is accepted (clamped to the shortest one).
         assert!(s.incr("zero", Duration::ZERO).await.is_ok());
     }
 
     pub(crate) async fn decr_keeps_the_window<S: EphemeralStore + ?Sized>(s: &S) {
-        let window = Duration::from_millis(300);
+        let window = Duration::from_millis(2_000);
         for _ in 0..3 {
             s.incr("hits", window).await.unwrap();
         }
@@ -470,7 +471,7 @@ pub(crate) mod conformance {
         s.decr("absent").await.unwrap();
         assert_eq!(s.get("absent").await.unwrap(), None);
         // The window still ends when it would have.
-        tokio::time::sleep(Duration::from_millis(350)).await;
+        tokio::time::sleep(Duration::from_millis(2_100)).await;
         assert_eq!(s.incr("hits", window).await.unwrap().0, 1, "a new window starts after expiry");
     }
 
