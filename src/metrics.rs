@@ -49,8 +49,8 @@ const GRANTS: [GrantType; 5] = [
     GrantType::TokenExchange,
 ];
 
-/// Error codes the token endpoint answers with (RFC 6749 §5.2, RFC 8707, RFC 8628 §3.5, RFC 9449 §5 and §8, and the 429
-/// of the abuse limits); any other is counted as `other`.
+/// Error codes the token endpoint answers with (RFC 6749 §5.2, RFC 8707, RFC 8628 §3.5, RFC 9449 §5 and §8, and
+/// the 429 of the abuse limits); any other is counted as `other`.
 const TOKEN_ERRORS: [&str; 17] = [
     "invalid_request",
     "invalid_client",

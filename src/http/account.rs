@@ -4,8 +4,8 @@
 //! any of them sends the browser to the page. Without a session the browser is sent to sign in, and back here
 //! afterwards. The forms carry a CSRF token bound to the session cookie and must come from our own page
 //! (`Origin`, `Sec-Fetch-Site`); after success the browser is sent back to the page (303), whose query says what
-//! was done (`done=session`, `done=app&client_id=…`, `done=identity&provider=…`, `done=password`) so the page can say so. An
-//! unlink that would leave the user no way to sign in is refused with the page and a message.
+//! was done (`done=session`, `done=app&client_id=…`, `done=identity&provider=…`, `done=password`) so the page
+//! can say so. An unlink that would leave the user no way to sign in is refused with the page and a message.
 use super::interaction_pages::{forbidden, from_another_origin, from_our_origin};
 use super::login::RETURN_TO_ACCOUNT;
 use super::meta::request_meta;
@@ -278,8 +278,8 @@ fn out_of_date(req: &HttpRequest) -> HttpResponse {
     )
 }
 
-/// `GET` of an account form's target (`/account/sessions/revoke`, `/account/password`, …): bookmarked, or reloaded after its
-/// answer was lost. A GET changes nothing, so there is nothing to do but show the page.
+/// `GET` of an account form's target (`/account/sessions/revoke`, `/account/password`, …): bookmarked, or
+/// reloaded after its answer was lost. A GET changes nothing, so there is nothing to do but show the page.
 pub async fn back_to_page() -> HttpResponse {
     see_other(paths::ACCOUNT)
 }

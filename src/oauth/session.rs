@@ -262,9 +262,10 @@ impl Provider {
     }
 
     /// Records a sign-in that `lock` refused unchecked: every refusal in `tessera_sign_ins_total` (`locked`), and
-    /// as `login_refused_locked` once per lock, on its first refusal (any instance; [`super::limits::Limiter::first_refusal`]), so that guessing during a lock shows in
-    /// the audit trail without each guess adding a row. The user is the one `username` names, if any, looked up
-    /// for that one event only; a failing look-up leaves the event without a user rather than unrecorded.
+    /// as `login_refused_locked` once per lock, on its first refusal (any instance;
+    /// [`super::limits::Limiter::first_refusal`]), so that guessing during a lock shows in the audit trail without
+    /// each guess adding a row. The user is the one `username` names, if any, looked up for that one event only; a
+    /// failing look-up leaves the event without a user rather than unrecorded.
     pub async fn sign_in_refused_while_locked(
         &self,
         lock: Lock,

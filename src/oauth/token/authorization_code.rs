@@ -203,8 +203,8 @@ impl Provider {
     }
 
     /// Records that `client` is issued tokens within session `sid`, when it is to be told of the session's end
-    /// (it has a `backchannel_logout_uri` or a `frontchannel_logout_uri`); other clients cost nothing. A failure is logged: the tokens are
-    /// issued, and the client only misses a logout notice.
+    /// (it has a `backchannel_logout_uri` or a `frontchannel_logout_uri`); other clients cost nothing. A failure
+    /// is logged: the tokens are issued, and the client only misses a logout notice.
     async fn record_session_client(&self, client: &Client, sid: &str) {
         let m = &client.metadata;
         if m.backchannel_logout_uri.is_none() && m.frontchannel_logout_uri.is_none() {
