@@ -3,8 +3,8 @@
 use crate::helpers::{assert_failure, oidc_http_client, TestApp};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -166,19 +166,29 @@ pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-async fn relying_party_flow(app: &TestApp, public: bool) {
-    let alice = add_alice(app);
-    let client = add_client(app, if public { &["--public"] } else { &[] });
-    let http = oidc_http_client();
-    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http)
-        .await
-        .expect("discovery");
-    let rp = CoreClient::from_provider_metadata(
+/// The relying party of `client` (its secret, if it has one), configured from our discovery document and
+/// redirecting to [`REDIRECT`].
+pub(crate) async fn discovered_rp(
+    app: &TestApp,
+    client: &Value,
+) -> CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet> {
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &oidc_http_client())
+            .await
+            .expect("discovery");
+    CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(client["client_id"].as_str().unwrap().to_owned()),
         client["client_secret"].as_str().map(|s| ClientSecret::new(s.to_owned())),
     )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap())
+}
+
+async fn relying_party_flow(app: &TestApp, public: bool) {
+    let alice = add_alice(app);
+    let client = add_client(app, if public { &["--public"] } else { &[] });
+    let http = oidc_http_client();
+    let rp = discovered_rp(app, &client).await;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, csrf, nonce) = rp
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)

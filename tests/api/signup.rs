@@ -5,12 +5,11 @@ use crate::account::other_browser;
 use crate::helpers::*;
 use crate::otp::{audit_reasons, post};
 use crate::signin::{
-    add_alice, add_client, auth_url, hidden, location, pkce_pair, query_of, signs_in, PASSWORD, REDIRECT,
+    add_alice, add_client, auth_url, discovered_rp, hidden, location, pkce_pair, query_of, signs_in, PASSWORD, REDIRECT,
 };
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::CoreAuthenticationFlow;
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge, Scope, TokenResponse,
 };
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -80,15 +79,7 @@ fn user_named(app: &TestApp, username: &str) -> Option<Value> {
 both_backends!(a_new_user_signs_up_and_the_relying_party_gets_their_id_token, |raw| { on(raw) }, async |app| {
     let client = add_client(&app, &[]);
     let http = oidc_http_client();
-    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http)
-        .await
-        .expect("discovery");
-    let rp = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(client["client_id"].as_str().unwrap().to_owned()),
-        client["client_secret"].as_str().map(|s| ClientSecret::new(s.to_owned())),
-    )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
+    let rp = discovered_rp(&app, &client).await;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, _csrf, nonce) = rp
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
