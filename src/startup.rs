@@ -167,6 +167,7 @@ pub async fn build_provider(
             crate::outbound::HttpJwksFetcher::new(crate::outbound::FETCH_TIMEOUT)
                 .context("building the HTTP client for client jwks_uri")?,
         ),
+        subjects: crate::oauth::subject::Subjects::new(keys.kek()).context("deriving the pairwise subject keys")?,
         backchannel: crate::oauth::backchannel::Backchannel::new(
             Arc::new(
                 crate::outbound::HttpLogoutSender::new(crate::outbound::FETCH_TIMEOUT)

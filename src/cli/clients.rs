@@ -109,6 +109,14 @@ pub enum ClientsCommand {
         /// logout URI (Tessera always adds them).
         #[arg(long, requires = "frontchannel_logout_uri")]
         frontchannel_logout_session_required: bool,
+        /// Which `sub` the client sees (OpenID Connect Core 1.0 §8): `public`, the user's id, or `pairwise`, one
+        /// of its sector alone.
+        #[arg(long, value_parser = ["public", "pairwise"])]
+        subject_type: Option<String>,
+        /// For `--subject-type pairwise`: a JSON array of the client's redirect URIs whose host is its sector
+        /// (https, or http on a loopback address), fetched now; without it, the redirect URIs must share one host.
+        #[arg(long)]
+        sector_identifier_uri: Option<String>,
     },
     /// List clients.
     List,
@@ -165,6 +173,11 @@ fn rule_error(e: ClientRuleError) -> anyhow::Error {
         ClientRuleError::RequestObjectKeysRequired => {
             anyhow!("--require-signed-request-object needs --jwks <file> or --jwks-uri <url>")
         }
+        ClientRuleError::SectorIdentifierUri { uri, reason } => anyhow!("--sector-identifier-uri {uri}: {reason}"),
+        ClientRuleError::PairwiseSector => anyhow!(
+            "a --subject-type pairwise client needs --sector-identifier-uri, or --redirect-uri values that all \
+             share one host"
+        ),
         other => anyhow!("{other}"),
     }
 }
@@ -192,6 +205,8 @@ fn input_error(e: ClientInputError, jwks: Option<&Path>) -> anyhow::Error {
             anyhow!("--client-secret-stdin is for clients that authenticate with a secret")
         }
         ClientInputError::RequestObjectSigningAlg => anyhow!("--request-object-signing-alg must be RS256 or ES256"),
+        ClientInputError::SubjectType(m) => anyhow!("--subject-type: {m}"),
+        ClientInputError::SectorIdentifier(m) => anyhow!("--sector-identifier-uri: {m}"),
     }
 }
 
@@ -245,6 +260,8 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             backchannel_logout_session_required,
             frontchannel_logout_uri,
             frontchannel_logout_session_required,
+            subject_type,
+            sector_identifier_uri,
             client_id,
             client_secret_stdin,
         } => {
@@ -296,10 +313,13 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             spec.backchannel_logout_session_required = backchannel_logout_session_required;
             spec.frontchannel_logout_uri = frontchannel_logout_uri;
             spec.frontchannel_logout_session_required = frontchannel_logout_session_required;
-            let (client, secret) =
-                admin::create_client_as(&store, &spec, id, imported, settings.tokens.max_access_token_ttl, now)
-                    .await
-                    .map_err(|e| admin_error(e, jwks.as_deref()))?;
+            spec.subject_type = subject_type;
+            spec.sector_identifier_uri = sector_identifier_uri;
+            let fetcher = crate::outbound::HttpJwksFetcher::new(crate::outbound::FETCH_TIMEOUT)?;
+            let max_ttl = settings.tokens.max_access_token_ttl;
+            let (client, secret) = admin::create_client_as(&store, &fetcher, &spec, id, imported, max_ttl, now)
+                .await
+                .map_err(|e| admin_error(e, jwks.as_deref()))?;
             super::record(
                 &store,
                 "client_created",

@@ -93,6 +93,38 @@ impl fmt::Display for ApplicationType {
     }
 }
 
+/// Which `sub` a client sees for a user (OpenID Connect Core 1.0 §8, Registration §2 `subject_type`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectType {
+    /// The user's own id, the same for every client.
+    #[default]
+    Public,
+    /// An id of the client's sector alone (Core §8.1): clients of other sectors cannot join what they know.
+    Pairwise,
+}
+
+impl SubjectType {
+    /// The registered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Pairwise => "pairwise",
+        }
+    }
+}
+
+impl FromStr for SubjectType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "public" => Ok(Self::Public),
+            "pairwise" => Ok(Self::Pairwise),
+            other => Err(format!("unsupported subject type {other:?}: public or pairwise")),
+        }
+    }
+}
+
 /// The wire name of the device authorization grant (RFC 8628 §3.4).
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// The wire name of the token exchange grant (RFC 8693 §2.1).
@@ -216,6 +248,13 @@ pub struct ClientMetadata {
     /// way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frontchannel_logout_session_required: Option<bool>,
+    /// `subject_type`; public when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_type: Option<SubjectType>,
+    /// `sector_identifier_uri` (Registration §5): a JSON array of the client's redirect URIs whose host is the
+    /// sector of a pairwise client; checked by [`crate::domain::client_rules::parse_sector_identifier_uri`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector_identifier_uri: Option<String>,
 }
 
 /// A stored client.
@@ -270,6 +309,23 @@ impl Client {
     /// Whether the client may use `grant`.
     pub fn allows_grant(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
+    }
+
+    /// The subject type in effect.
+    pub fn subject_type(&self) -> SubjectType {
+        self.metadata.subject_type.unwrap_or_default()
+    }
+
+    /// The sector identifier of a pairwise client (Core §8.1): the host of its `sector_identifier_uri`, else
+    /// the one host of its redirect URIs; `None` for a public client.
+    pub fn sector(&self) -> Option<String> {
+        if self.subject_type() != SubjectType::Pairwise {
+            return None;
+        }
+        match &self.metadata.sector_identifier_uri {
+            Some(raw) => url::Url::parse(raw).ok().and_then(|u| u.host_str().map(str::to_owned)),
+            None => self.redirect_uris.first().and_then(|r| r.url().host_str()).map(str::to_owned),
+        }
     }
 
     /// Whether `secret` is the current secret, or the previous one within its overlap at `now`.

@@ -6,7 +6,7 @@ use super::redirect_uri::RedirectUriError;
 use super::scope::ADMIN_SCOPE;
 use super::secret::PlainSecret;
 use super::text;
-use super::{Client, ClientAuthMethod, GrantType, RedirectUri};
+use super::{Client, ClientAuthMethod, GrantType, RedirectUri, SubjectType};
 
 /// Longest client name, in bytes.
 pub const MAX_CLIENT_NAME_LEN: usize = 200;
@@ -76,6 +76,17 @@ pub enum ClientRuleError {
     /// The admin scope on a client not marked admin.
     #[error("only admin clients may have the {ADMIN_SCOPE} scope")]
     AdminScope,
+    /// The sector identifier URI was refused.
+    #[error("sector_identifier_uri {uri:?}: {reason}")]
+    SectorIdentifierUri {
+        /// The URI as given (shortened).
+        uri: String,
+        /// Why.
+        reason: String,
+    },
+    /// A pairwise client whose sector cannot be told (OpenID Connect Core 1.0 §8.1).
+    #[error("a pairwise client needs a sector_identifier_uri, or redirect URIs that all share one host (its sector)")]
+    PairwiseSector,
     /// The front-channel logout URI was refused.
     #[error("front-channel logout URI {uri:?}: {reason}")]
     FrontchannelLogoutUri {
@@ -150,6 +161,28 @@ pub fn parse_frontchannel_logout_uri(raw: &str) -> Result<url::Url, ClientRuleEr
         .map_err(|reason| ClientRuleError::FrontchannelLogoutUri { uri: raw.chars().take(100).collect(), reason })
 }
 
+/// Parses a `sector_identifier_uri` (OpenID Connect Dynamic Client Registration 1.0 §2): https, or http on a
+/// loopback host as redirect URIs may be (RFC 8252 §7.3), with a host, without credentials or fragment.
+/// Self-registered clients get https on a public host only (`oauth::registration`).
+pub fn parse_sector_identifier_uri(raw: &str) -> Result<url::Url, ClientRuleError> {
+    let refuse = |reason: &str| ClientRuleError::SectorIdentifierUri {
+        uri: raw.chars().take(100).collect(),
+        reason: reason.into(),
+    };
+    let url = url::Url::parse(raw).map_err(|_| refuse("it must be an absolute https URL"))?;
+    let loopback = RedirectUri::parse(raw).is_ok_and(|u| u.has_loopback_host());
+    if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
+        return Err(refuse("it must be an https URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) || !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse("it needs a host and no credentials"));
+    }
+    if url.fragment().is_some() {
+        return Err(refuse("it must not contain a fragment"));
+    }
+    Ok(url)
+}
+
 /// A logout URI, or why it is refused.
 fn parse_logout_uri(raw: &str) -> Result<url::Url, String> {
     let uri = RedirectUri::parse(raw).map_err(|e| e.to_string().replacen("redirect URI ", "it ", 1))?;
@@ -221,6 +254,17 @@ pub fn check_client(client: &Client) -> Result<(), ClientRuleError> {
     }
     if let Some(uri) = &client.metadata.backchannel_logout_uri {
         parse_backchannel_logout_uri(uri)?;
+    }
+    if let Some(uri) = &client.metadata.sector_identifier_uri {
+        parse_sector_identifier_uri(uri)?;
+    }
+    // Core §8.1: without a sector identifier URI, the redirect URIs' one host is the sector.
+    if client.subject_type() == SubjectType::Pairwise && client.metadata.sector_identifier_uri.is_none() {
+        let mut hosts = client.redirect_uris.iter().map(|r| r.url().host_str());
+        let first = hosts.next().flatten();
+        if first.is_none_or(str::is_empty) || hosts.any(|h| h != first) {
+            return Err(ClientRuleError::PairwiseSector);
+        }
     }
     if let Some(uri) = &client.metadata.frontchannel_logout_uri {
         let url = parse_frontchannel_logout_uri(uri)?;
@@ -327,6 +371,57 @@ mod tests {
             "front-channel logout URI \"https://other.example/l\": its scheme, host and port must be those of a \
              registered redirect URI"
         );
+    }
+
+    #[test]
+    fn a_pairwise_client_has_one_sector() {
+        fn uris(list: &[&str]) -> Vec<RedirectUri> {
+            list.iter().map(|u| RedirectUri::parse(u).unwrap()).collect()
+        }
+        let sector = |f: fn(&mut Client)| {
+            let mut c = web_client();
+            c.metadata.subject_type = Some(SubjectType::Pairwise);
+            f(&mut c);
+            check_client(&c).map(|()| c.sector())
+        };
+        assert_eq!(web_client().sector(), None, "public");
+        assert_eq!(sector(|_| {}), Ok(Some("app.example".into())));
+        assert_eq!(
+            sector(|c| c.redirect_uris = uris(&["https://app.example/a", "https://app.example:8443/b"])),
+            Ok(Some("app.example".into())),
+            "the host, whatever the port"
+        );
+        assert_eq!(
+            sector(|c| c.redirect_uris = uris(&["https://app.example/cb", "https://other.example/cb"])),
+            Err(ClientRuleError::PairwiseSector)
+        );
+        assert_eq!(
+            sector(|c| {
+                c.redirect_uris = uris(&["https://app.example/cb", "https://other.example/cb"]);
+                c.metadata.sector_identifier_uri = Some("https://sector.example/uris.json".into());
+            }),
+            Ok(Some("sector.example".into()))
+        );
+        // A device-only client has no redirect URI to take its sector from.
+        assert_eq!(
+            sector(|c| {
+                c.redirect_uris = vec![];
+                c.grant_types = vec![GrantType::DeviceCode];
+            }),
+            Err(ClientRuleError::PairwiseSector)
+        );
+        for bad in
+            ["http://sector.example/s.json", "https://sector.example/s.json#f", "https://u:p@s.example/", "s.json"]
+        {
+            assert!(
+                matches!(
+                    check(|c| c.metadata.sector_identifier_uri = Some(bad.into())),
+                    Err(ClientRuleError::SectorIdentifierUri { .. })
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(check(|c| c.metadata.sector_identifier_uri = Some("http://127.0.0.1:8080/s.json".into())), Ok(()));
     }
 
     #[test]

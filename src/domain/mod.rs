@@ -17,7 +17,7 @@ pub mod text;
 pub mod totp;
 pub mod user;
 
-pub use client::{ApplicationType, Client, ClientAuthMethod, ClientMetadata, GrantType};
+pub use client::{ApplicationType, Client, ClientAuthMethod, ClientMetadata, GrantType, SubjectType};
 pub use client_state::ClientState;
 pub use ids::{ClientId, UserId};
 pub use jkt::Jkt;

@@ -11,7 +11,8 @@ use openssl::symm::{decrypt_aead, encrypt_aead, Cipher};
 use secrecy::ExposeSecret;
 use std::path::Path;
 
-const NONCE_LEN: usize = 12;
+/// Length of an AES-GCM nonce.
+pub const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 /// First byte of every sealed value, so the format can change later without guessing.
 const FORMAT_V1: u8 = 1;
@@ -97,6 +98,13 @@ impl Kek {
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, JoseError> {
         let mut nonce = [0u8; NONCE_LEN];
         crate::domain::secret::fill_random(&mut nonce);
+        self.seal_with_nonce(nonce, plaintext, aad)
+    }
+
+    /// [`Kek::seal`] with a nonce the caller chose: for a value that must come out the same for the same
+    /// inputs. The caller must never use one nonce for two plaintexts (a synthetic nonce, a MAC of everything
+    /// sealed, ensures it).
+    pub fn seal_with_nonce(&self, nonce: [u8; NONCE_LEN], plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, JoseError> {
         let mut tag = [0u8; TAG_LEN];
         let ct = encrypt_aead(Cipher::aes_256_gcm(), &self.0, Some(&nonce), aad, plaintext, &mut tag)
             .map_err(|e| JoseError::Kek(format!("encryption failed: {e}")))?;

@@ -10,10 +10,11 @@
 //! registered client.
 use super::client_keys::Reach;
 use super::provider::Provider;
+use super::subject::Subjects;
 use super::tokens::new_jti;
 use crate::blocking::CpuPool;
 use crate::domain::client_rules::parse_backchannel_logout_uri;
-use crate::domain::{ClientId, Session, UnixTime};
+use crate::domain::{ClientId, Session, UnixTime, UserId};
 use crate::jose::KeyRing;
 use crate::metrics::Metrics;
 use crate::storage::{ClientStore, RegistrationStore};
@@ -140,8 +141,8 @@ impl Backchannel {
 pub struct LogoutNotice {
     /// The client told.
     pub client_id: ClientId,
-    /// `sub`: the session's user.
-    pub subject: String,
+    /// The session's user; the token's `sub` is the subject the client sees ([`Subjects::for_client`]).
+    pub user_id: UserId,
     /// `sid`: the session, as its ID tokens named it.
     pub sid: String,
 }
@@ -157,15 +158,16 @@ struct Courier {
     sender: Arc<dyn LogoutSender>,
     permits: Arc<Semaphore>,
     first_retry: Duration,
+    subjects: Subjects,
 }
 
 impl Courier {
     /// Signs and sends one logout token, with retries; logs and counts the outcome.
     async fn deliver(&self, notice: LogoutNotice, now: UnixTime) {
         let client_id = notice.client_id.as_str().to_owned();
-        let Some((url, reach)) = self.destination(&notice.client_id).await else { return };
+        let Some((url, reach, subject)) = self.destination(&notice).await else { return };
         let Ok(_permit) = self.permits.acquire().await else { return };
-        let token = match self.sign(&notice, now).await {
+        let token = match self.sign(&notice, &subject, now).await {
             Ok(token) => token,
             Err(error) => {
                 tracing::warn!(client_id, %error, "a logout token could not be signed");
@@ -197,9 +199,10 @@ impl Courier {
         }
     }
 
-    /// Where the client takes logout tokens now, and how far the request may reach; `None` when it no longer
-    /// has a `backchannel_logout_uri` (or is gone).
-    async fn destination(&self, id: &ClientId) -> Option<(Url, Reach)> {
+    /// Where the client takes logout tokens now, how far the request may reach, and the `sub` it knows the
+    /// user by; `None` when it no longer has a `backchannel_logout_uri` (or is gone).
+    async fn destination(&self, notice: &LogoutNotice) -> Option<(Url, Reach, String)> {
+        let id = &notice.client_id;
         let client = match self.clients.client(id).await {
             Ok(found) => found?,
             Err(error) => {
@@ -222,13 +225,13 @@ impl Courier {
             Ok(None) => Reach::Anywhere,
             Ok(Some(_)) | Err(_) => Reach::PublicOnly,
         };
-        Some((url, reach))
+        Some((url, reach, self.subjects.for_client(&client, &notice.user_id)))
     }
 
     /// The logout token, signed on the signing pool with the key that signs ID tokens now.
-    async fn sign(&self, notice: &LogoutNotice, now: UnixTime) -> Result<String, String> {
+    async fn sign(&self, notice: &LogoutNotice, subject: &str, now: UnixTime) -> Result<String, String> {
         let key = self.keys.snapshot().signing_key(now).cloned().ok_or("no signing key is active")?;
-        let claims = logout_claims(&self.issuer, &notice.client_id, &notice.subject, &notice.sid, &new_jti(), now);
+        let claims = logout_claims(&self.issuer, &notice.client_id, subject, &notice.sid, &new_jti(), now);
         let payload = JwtPayload::from_map(claims).map_err(|e| e.to_string())?;
         self.signing_pool
             .run(move || key.sign_jwt(&payload, LOGOUT_TOKEN_TYP).map_err(|e| e.to_string()))
@@ -257,17 +260,13 @@ impl Provider {
             .into_iter()
             .filter_map(|r| {
                 let session = sessions.iter().find(|s| s.id_hash == r.session_id)?;
-                Some(LogoutNotice { client_id: r.client_id, subject: session.user_id.as_str().to_owned(), sid: r.sid })
+                Some(LogoutNotice { client_id: r.client_id, user_id: session.user_id.clone(), sid: r.sid })
             })
             .collect()
     }
 
     /// The logout tokens for the live sessions of `user_id` at `now`, read before they are ended.
-    pub(crate) async fn user_logout_notices(
-        &self,
-        user_id: &crate::domain::UserId,
-        now: UnixTime,
-    ) -> Vec<LogoutNotice> {
+    pub(crate) async fn user_logout_notices(&self, user_id: &UserId, now: UnixTime) -> Vec<LogoutNotice> {
         match self.sessions.sessions_of_user(user_id, now).await {
             Ok(sessions) => self.logout_notices(&sessions).await,
             Err(error) => {
@@ -293,6 +292,7 @@ impl Provider {
             sender: Arc::clone(&b.sender),
             permits: Arc::clone(&b.permits),
             first_retry: b.first_retry,
+            subjects: self.subjects.clone(),
         };
         // Taken before the task starts, so that a drain right after this call waits for it.
         let in_flight = Arc::clone(&b.in_flight).read_owned().await;

@@ -9,8 +9,9 @@ use url::Url;
 /// The algorithm ID tokens are signed with: the key ring's, the only `id_token_signed_response_alg` a client
 /// may register.
 pub const ID_TOKEN_SIGNING_ALG: &str = ALG_RS256;
-/// The subject identifier type (OIDC Core §8): public only, the user's stable id, the same for every client.
-pub const SUBJECT_TYPE: &str = "public";
+/// The subject identifier types (OIDC Core §8): public (the user's stable id, the same for every client) and
+/// pairwise (one per sector, [`crate::oauth::subject`]).
+pub const SUBJECT_TYPES: [&str; 2] = ["public", "pairwise"];
 
 /// Endpoint paths: the route table and the discovery document both read these.
 pub mod paths {
@@ -184,7 +185,7 @@ impl ProviderMetadata {
                 DEVICE_CODE_GRANT,
                 TOKEN_EXCHANGE_GRANT,
             ],
-            subject_types_supported: vec![SUBJECT_TYPE],
+            subject_types_supported: SUBJECT_TYPES.to_vec(),
             id_token_signing_alg_values_supported: vec![ID_TOKEN_SIGNING_ALG],
             token_endpoint_auth_methods_supported: vec![
                 "client_secret_basic",

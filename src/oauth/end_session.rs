@@ -7,6 +7,7 @@ use super::error::OAuthError;
 use super::frontchannel::LogoutFrames;
 use super::params::Params;
 use super::provider::Provider;
+use super::subject::Subjects;
 use super::tokens::ID_TOKEN_TYP;
 use crate::domain::{ClientId, RedirectUri, Session, UnixTime};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -37,13 +38,20 @@ pub struct IdTokenHint {
     pub subject: String,
     /// `sid`: the session, when the token names one.
     pub sid: Option<String>,
+    /// The sector of the pairwise client it was issued to: `sub` is then the user's subject there.
+    pub sector: Option<String>,
 }
 
 impl IdTokenHint {
     /// Whether the token was issued in `session`: its user and its session id (RP-Initiated Logout §2 asks
-    /// the user about a token that does not belong to the current session, such as an earlier one's).
-    pub fn belongs_to(&self, session: &Session) -> bool {
-        self.subject == session.user_id.as_str() && self.sid.as_deref() == Some(session.id_hash.as_str())
+    /// the user about a token that does not belong to the current session, such as an earlier one's). A
+    /// pairwise subject is compared with the one the session's user has in the client's sector.
+    pub fn belongs_to(&self, session: &Session, subjects: &Subjects) -> bool {
+        let user = match &self.sector {
+            Some(sector) => self.subject == subjects.pairwise(sector, &session.user_id),
+            None => self.subject == session.user_id.as_str(),
+        };
+        user && self.sid.as_deref() == Some(session.id_hash.as_str())
     }
 }
 
@@ -76,7 +84,7 @@ impl Provider {
     /// Validates a logout request. A `post_logout_redirect_uri` is accepted only when registered for the
     /// client named by the hint or `client_id`; otherwise this fails and the caller shows a page.
     pub async fn logout_request(&self, params: &Params) -> Result<LogoutRequest, OAuthError> {
-        let (hint_aud, hint) = match params.get("id_token_hint").and_then(|h| self.id_token_hint(h)) {
+        let (hint_aud, mut hint) = match params.get("id_token_hint").and_then(|h| self.id_token_hint(h)) {
             Some((aud, hint)) => (Some(aud), Some(hint)),
             None => (None, None),
         };
@@ -93,6 +101,10 @@ impl Provider {
             },
             None => None,
         };
+        // The client is the hint's when there is a hint.
+        if let (Some(hint), Some(client)) = (&mut hint, &client) {
+            hint.sector = client.sector();
+        }
         let post_logout_redirect_uri = match params.get("post_logout_redirect_uri") {
             None => None,
             Some(raw) => {
@@ -151,7 +163,7 @@ impl Provider {
             Value::Array(a) => a.first().and_then(Value::as_str)?.to_owned(),
             _ => return None,
         };
-        Some((aud, IdTokenHint { subject, sid }))
+        Some((aud, IdTokenHint { subject, sid, sector: None }))
     }
 
     /// Whether the logout may proceed without asking: the hint was issued in the session the cookie holds.
@@ -164,7 +176,7 @@ impl Provider {
         now: UnixTime,
     ) -> bool {
         let Some(hint) = &request.hint else { return false };
-        matches!(self.session_from_cookie(session_cookie, now).await, Ok(Some(s)) if hint.belongs_to(&s))
+        matches!(self.session_from_cookie(session_cookie, now).await, Ok(Some(s)) if hint.belongs_to(&s, &self.subjects))
     }
 
     /// Ends the session a cookie names and revokes its session-bound refresh tokens (and the access tokens
@@ -239,10 +251,23 @@ mod tests {
             revoked: false,
             device: Default::default(),
         };
-        let hint = |sub: &str, sid: Option<&str>| IdTokenHint { subject: sub.into(), sid: sid.map(str::to_owned) };
-        assert!(hint("alice", Some("current")).belongs_to(&session));
-        assert!(!hint("alice", Some("earlier")).belongs_to(&session), "an earlier session of the same user");
-        assert!(!hint("alice", None).belongs_to(&session), "a token that names no session");
-        assert!(!hint("mallory", Some("current")).belongs_to(&session), "another user");
+        let subjects = Subjects::new(&crate::jose::Kek::from_bytes([1; 32])).unwrap();
+        let hint = |sub: &str, sid: Option<&str>| IdTokenHint {
+            subject: sub.into(),
+            sid: sid.map(str::to_owned),
+            sector: None,
+        };
+        assert!(hint("alice", Some("current")).belongs_to(&session, &subjects));
+        assert!(!hint("alice", Some("earlier")).belongs_to(&session, &subjects), "an earlier session of the same user");
+        assert!(!hint("alice", None).belongs_to(&session, &subjects), "a token that names no session");
+        assert!(!hint("mallory", Some("current")).belongs_to(&session, &subjects), "another user");
+
+        // A pairwise client's hint names the user by the subject of its sector.
+        let pairwise = |sub: &str| IdTokenHint { sector: Some("app.example".into()), ..hint(sub, Some("current")) };
+        let alice = subjects.pairwise("app.example", &session.user_id);
+        assert!(pairwise(&alice).belongs_to(&session, &subjects));
+        assert!(!pairwise("alice").belongs_to(&session, &subjects), "the local id is not the pairwise subject");
+        let elsewhere = subjects.pairwise("other.example", &session.user_id);
+        assert!(!pairwise(&elsewhere).belongs_to(&session, &subjects), "another sector's subject");
     }
 }

@@ -58,6 +58,7 @@ impl IssuedRefresh {
         put_optional(&mut out, self.id_token_ttl.as_ref(), put_int)?;
         put_text(&mut out, &self.kid)?;
         put_optional(&mut out, self.grant.jkt.as_ref(), |out, j| put_text(out, j.as_str()))?;
+        put_optional(&mut out, self.grant.sector.as_ref(), |out, s| put_text(out, s))?;
         Ok(out)
     }
 
@@ -74,7 +75,18 @@ impl IssuedRefresh {
         let auth_time = r.optional(Reader::int)?;
         let sid = r.optional(Reader::text)?;
         let ttl = r.int()?;
-        let grant = AccessGrant { client_id, user_id, scope, audience, auth_time, sid, ttl, act: None, jkt: None };
+        let grant = AccessGrant {
+            client_id,
+            user_id,
+            scope,
+            audience,
+            auth_time,
+            sid,
+            ttl,
+            act: None,
+            jkt: None,
+            sector: None,
+        };
         let mut issued = Self {
             refresh_token,
             grant,
@@ -84,6 +96,7 @@ impl IssuedRefresh {
             kid: r.text()?,
         };
         issued.grant.jkt = r.optional(|r| Jkt::parse(&r.text()?).ok_or_else(|| "a malformed thumbprint".to_owned()))?;
+        issued.grant.sector = r.optional(Reader::text)?;
         if !r.0.is_empty() {
             return Err("the kept refresh record has bytes after its end".into());
         }
@@ -91,9 +104,10 @@ impl IssuedRefresh {
     }
 }
 
-/// The version of [`IssuedRefresh::encode`]'s layout, its first byte. 2: with the DPoP key's thumbprint; a
-/// record of format 1 (kept a few seconds by an earlier release) is refused as when the cache lost it.
-const RECORD_FORMAT: u8 = 2;
+/// The version of [`IssuedRefresh::encode`]'s layout, its first byte. 2: with the DPoP key's thumbprint; 3: with
+/// the sector of a pairwise client. A record of an earlier format (kept a few seconds by an earlier release) is
+/// refused as when the cache lost it.
+const RECORD_FORMAT: u8 = 3;
 /// Text kept as UTF-8: a 4-byte length, then the bytes.
 const TEXT_UTF8: u8 = 0;
 /// Text that is unpadded base64url (tokens, ids, key ids), kept as the bytes it encodes: a 1-byte length, then
@@ -254,6 +268,7 @@ mod tests {
                 ttl: 600,
                 act: None,
                 jkt: user.then(|| Jkt::parse("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs").expect("jkt")),
+                sector: user.then(|| "app.example".into()),
             },
             jti: "umLpZpAefV8DNEbYnqZAiQ".into(),
             issued_at: -5,

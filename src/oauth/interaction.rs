@@ -198,8 +198,18 @@ impl Provider {
         signed_in: Option<&SignedIn>,
         now: UnixTime,
     ) -> Result<Step, AuthorizeError> {
-        let req = &interaction.request;
         let session = signed_in.map(|s| &s.session);
+        // A pairwise client's id_token_hint names the user by the client's subject: when that is the session
+        // user's, the hint names them.
+        let mapped;
+        let req = match (&interaction.request.hinted_subject, session, client.sector()) {
+            (Some(hinted), Some(s), Some(sector)) if *hinted == self.subjects.pairwise(&sector, &s.user_id) => {
+                let hinted_subject = Some(s.user_id.as_str().to_owned());
+                mapped = AuthorizationRequest { hinted_subject, ..interaction.request.clone() };
+                &mapped
+            }
+            _ => &interaction.request,
+        };
         let consented = signed_in.and_then(|s| s.consent.as_ref());
         match authorize::decide(req, client, session, consented, interaction.progress, now)? {
             Next::Issue => {

@@ -5,6 +5,7 @@ use super::dpop::DPOP_SCHEME;
 use super::error::OAuthError;
 use super::params::Params;
 use super::provider::Provider;
+use super::subject::SEALED_USER_CLAIM;
 use crate::domain::secret::SecretHash;
 use crate::domain::{ClientId, UnixTime};
 use serde_json::{json, Value};
@@ -29,11 +30,15 @@ impl Provider {
         if token.matches('.').count() == 2 {
             return match self.live_access_token(token, now).await {
                 Ok((at, user)) => {
-                    let mut v = Value::Object(at.claims.clone());
+                    let mut claims = at.claims.clone();
+                    // A pairwise client's token: the sealed user is for this server, and the username would
+                    // tell the resource server who is behind the pairwise subject.
+                    let pairwise = claims.remove(SEALED_USER_CLAIM).is_some();
+                    let mut v = Value::Object(claims);
                     v["active"] = json!(true);
                     // RFC 9449 §6.2: a bound token's `cnf` is among its claims, and its type is DPoP.
                     v["token_type"] = json!(if at.bound_key().is_some() { DPOP_SCHEME } else { "Bearer" });
-                    if let Some(u) = user {
+                    if let Some(u) = user.filter(|_| !pairwise) {
                         v["username"] = json!(u.username.as_str());
                     }
                     Ok(v)
@@ -68,9 +73,10 @@ impl Provider {
             return Ok(Some(inactive()));
         }
         let mut live = !rt.revoked && rt.used_at.is_none() && now < rt.expires_at && now < rt.idle_expires_at;
+        let mut client = None;
         if live {
-            let client = self.clients.client(&rt.client_id).await?;
-            live = client.is_some_and(|c| c.revoked_before.is_none_or(|t| rt.created_at > t));
+            client = self.clients.client(&rt.client_id).await?;
+            live = client.as_ref().is_some_and(|c| c.revoked_before.is_none_or(|t| rt.created_at > t));
         }
         let mut username = None;
         if live && rt.user_id.is_some() {
@@ -80,7 +86,15 @@ impl Provider {
         if !live {
             return Ok(Some(inactive()));
         }
-        let sub = rt.user_id.as_ref().map_or(rt.client_id.as_str(), |u| u.as_str());
+        // The caller is the token's client: it knows the user by the subject it sees.
+        let sub = match (&rt.user_id, &client) {
+            (Some(u), Some(c)) => self.subjects.for_client(c, u),
+            (Some(u), None) => u.as_str().to_owned(),
+            (None, _) => rt.client_id.as_str().to_owned(),
+        };
+        if client.as_ref().is_some_and(|c| c.sector().is_some()) {
+            username = None;
+        }
         let mut v = json!({
             "active": true,
             "token_type": "refresh_token",

@@ -36,6 +36,7 @@ pub mod request_object;
 pub mod revoke;
 pub mod session;
 pub mod signup;
+pub mod subject;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;

@@ -49,6 +49,8 @@ pub struct Provider {
     pub backchannel: crate::oauth::backchannel::Backchannel,
     /// Signing keys.
     pub keys: Arc<KeyRing>,
+    /// The `sub` each client sees (pairwise subjects).
+    pub subjects: crate::oauth::subject::Subjects,
     /// Lifetimes.
     pub tokens: TokenSettings,
     /// argon2 cost for new hashes.

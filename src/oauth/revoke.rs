@@ -6,6 +6,7 @@ use super::cache_keys;
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::provider::Provider;
+use super::subject::SEALED_USER_CLAIM;
 use super::tokens::ACCESS_TOKEN_TYP;
 use crate::domain::secret::SecretHash;
 use crate::domain::{Client, ClientId, UnixTime, UserId};
@@ -121,7 +122,11 @@ impl Provider {
         }
         let facts = EventFacts {
             actor: Some(client.id.as_str().to_owned()),
-            user_id: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+            // The audit trail names users by their own id, not by a pairwise client's subject.
+            user_id: match claims.get(SEALED_USER_CLAIM).and_then(Value::as_str) {
+                Some(sealed) => self.subjects.open_user(sealed, &client.id).map(|u| u.as_str().to_owned()),
+                None => claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+            },
             client_id: Some(client.id.as_str().to_owned()),
             details: json!({ "token_type": "access_token", "jti": jti }),
         };

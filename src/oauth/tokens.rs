@@ -3,6 +3,7 @@ use super::authorize::scope_serde;
 use super::dpop::{Jkt, DPOP_SCHEME};
 use super::error::OAuthError;
 use super::provider::Provider;
+use super::subject::SEALED_USER_CLAIM;
 use crate::domain::secret::random_token;
 use crate::domain::{ClientId, Scope, UnixTime, UserId};
 use crate::jose::{JoseError, SigningKey};
@@ -44,6 +45,10 @@ pub struct AccessGrant {
     /// The thumbprint of the key the token is bound to (`cnf.jkt`, RFC 9449 §6.1); `None` for a bearer token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jkt: Option<Jkt>,
+    /// The sector of a pairwise client ([`crate::domain::Client::sector`]): its tokens name the user by the
+    /// pairwise subject of that sector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector: Option<String>,
 }
 
 impl AccessGrant {
@@ -141,13 +146,21 @@ impl Provider {
         now: UnixTime,
     ) -> Result<MintedTokens, OAuthError> {
         let exp = now + grant.ttl;
-        let subject = match &grant.user_id {
-            Some(u) => u.as_str().to_owned(),
-            None => grant.client_id.as_str().to_owned(),
+        // A pairwise client's tokens name the user by its pairwise subject; the access token also carries the
+        // user sealed, for this server alone, to find the user when the token comes back.
+        let (subject, sealed_user) = match (&grant.user_id, &grant.sector) {
+            (Some(u), Some(sector)) => {
+                (self.subjects.pairwise(sector, u), Some(self.subjects.seal_user(u, &grant.client_id, &jti)?))
+            }
+            (Some(u), None) => (u.as_str().to_owned(), None),
+            (None, _) => (grant.client_id.as_str().to_owned(), None),
         };
         let mut at = Map::new();
         at.insert("iss".into(), json!(self.issuer));
         at.insert("sub".into(), json!(subject));
+        if let Some(sealed) = sealed_user {
+            at.insert(SEALED_USER_CLAIM.into(), json!(sealed));
+        }
         at.insert("aud".into(), json!(grant.audience));
         at.insert("client_id".into(), json!(grant.client_id.as_str()));
         if !grant.scope.is_empty() {
@@ -171,10 +184,10 @@ impl Provider {
         let at = payload(at)?;
 
         let id_claims = match (id, &grant.user_id) {
-            (Some(extras), Some(user)) => {
+            (Some(extras), Some(_)) => {
                 let mut c = Map::new();
                 c.insert("iss".into(), json!(self.issuer));
-                c.insert("sub".into(), json!(user.as_str()));
+                c.insert("sub".into(), json!(subject));
                 c.insert("aud".into(), json!(grant.client_id.as_str()));
                 c.insert("azp".into(), json!(grant.client_id.as_str()));
                 c.insert("iat".into(), json!(now));

@@ -2,6 +2,7 @@
 use super::dpop::Presentation;
 use super::error::{ErrorCode, OAuthError};
 use super::provider::Provider;
+use super::subject::SEALED_USER_CLAIM;
 use super::tokens::ACCESS_TOKEN_TYP;
 use super::verified::LiveToken;
 use crate::domain::secret::SecretHash;
@@ -136,11 +137,14 @@ impl Provider {
             return Err(invalid("the access token was revoked"));
         }
         let client_id = ClientId::parse(at.client_id.clone()).map_err(|_| invalid("the access token has no client"))?;
-        // Client-credentials tokens name the client as their subject; every other token names a user.
-        let user_id = if at.sub == at.client_id {
-            None
-        } else {
-            Some(UserId::parse(at.sub.clone()).map_err(|_| invalid("the access token has no user"))?)
+        // Client-credentials tokens name the client as their subject; every other token names a user, a
+        // pairwise client's by a subject of its own, with the user sealed beside it.
+        let user_id = match at.claims.get(SEALED_USER_CLAIM).and_then(Value::as_str) {
+            Some(sealed) => Some(
+                self.subjects.open_user(sealed, &client_id).ok_or_else(|| invalid("the access token has no user"))?,
+            ),
+            None if at.sub == at.client_id => None,
+            None => Some(UserId::parse(at.sub.clone()).map_err(|_| invalid("the access token has no user"))?),
         };
         let session = at.bound_session().map(|sid| (sid, now));
         let standing = self.revocations.access_token_standing(&at.jti, &client_id, user_id.as_ref(), session).await?;
@@ -219,14 +223,15 @@ impl Provider {
             return Err(OAuthError::new(ErrorCode::InsufficientScope, "the access token lacks the openid scope"));
         }
         let user = user.ok_or_else(|| OAuthError::new(ErrorCode::InsufficientScope, "the access token has no user"))?;
-        Ok(user_claims(&user, &at.scope))
+        // The token's `sub` is the one its client sees (OIDC Core §5.3.2: the same as in the ID token).
+        Ok(user_claims(&at.sub, &user, &at.scope))
     }
 }
 
-/// Claims by scope (OIDC Core §5.4).
-pub fn user_claims(user: &User, scope: &Scope) -> Value {
+/// Claims by scope (OIDC Core §5.4), for a client that knows the user as `sub`.
+pub fn user_claims(sub: &str, user: &User, scope: &Scope) -> Value {
     let mut m = Map::new();
-    m.insert("sub".into(), json!(user.id.as_str()));
+    m.insert("sub".into(), json!(sub));
     if scope.contains("profile") {
         m.insert("preferred_username".into(), json!(user.username.as_str()));
         if let Some(n) = &user.name {

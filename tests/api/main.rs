@@ -34,6 +34,7 @@ mod metrics;
 mod otp;
 mod otp_recovery;
 mod otp_required;
+mod pairwise;
 mod par;
 mod registration;
 mod request_object;

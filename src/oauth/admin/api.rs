@@ -166,7 +166,9 @@ impl Provider {
         if spec.client_id.is_some() {
             return Err(AdminError::Invalid("client_id is chosen by the server".into()));
         }
-        let (client, secret) = create_client(&*self.clients, &spec, self.tokens.max_access_token_ttl, now).await?;
+        let (client, secret) =
+            create_client(&*self.clients, self.jwks_fetcher.as_ref(), &spec, self.tokens.max_access_token_ttl, now)
+                .await?;
         let facts = caller.facts(None, Some(&client.id), client_details(&client));
         self.audit("admin_client_created", facts, meta, now).await;
         let mut value = client_json(&client);
@@ -193,6 +195,7 @@ impl Provider {
             return Err(AdminError::Invalid("client_id does not match the client in the path".into()));
         }
         let (client, secret) = build_client(&spec, id.clone(), Some(&current), self.tokens.max_access_token_ttl, now)?;
+        check_client_sector(self.jwks_fetcher.as_ref(), &client).await?;
         self.clients
             .update_client(&client, current.secret_hash.as_ref())
             .await

@@ -10,10 +10,11 @@
 //! in the audit trail with that client as the actor.
 use super::audit::{EventFacts, RequestMeta};
 use super::client_assertion::SIGNING_ALGS;
-use super::client_keys::{parse_jwks_uri, ClientJwks};
+use super::client_keys::{parse_jwks_uri, ClientJwks, JwksFetcher, Reach};
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::provider::Provider;
+use super::registration::sector::check_sector_identifier;
 use crate::domain::client_rules::{self, ClientRuleError, MAX_CLIENT_URIS};
 use crate::domain::password::{hash_password, Password};
 use crate::domain::scope::{ScopeError, ADMIN_SCOPE};
@@ -21,7 +22,7 @@ use crate::domain::secret::PlainSecret;
 use crate::domain::text;
 use crate::domain::{
     ApplicationType, Client, ClientAuthMethod, ClientId, ClientMetadata, FederatedIdentity, GrantType, NewUser,
-    RedirectUri, Scope, UnixTime, User, UserId, Username,
+    RedirectUri, Scope, SubjectType, UnixTime, User, UserId, Username,
 };
 use crate::storage::{AuditCursor, AuditEvent, AuditFilter, ClientStore, StoreError, Unlinked, UserStore, UserUpdate};
 use serde::de::IgnoredAny;
@@ -74,6 +75,8 @@ pub fn client_json(c: &Client) -> Value {
         "backchannel_logout_session_required": c.metadata.backchannel_logout_session_required.unwrap_or(false),
         "frontchannel_logout_uri": c.metadata.frontchannel_logout_uri,
         "frontchannel_logout_session_required": c.metadata.frontchannel_logout_session_required.unwrap_or(false),
+        "subject_type": c.subject_type().as_str(),
+        "sector_identifier_uri": c.metadata.sector_identifier_uri,
         "created_at": c.created_at,
         "updated_at": c.updated_at,
     })
@@ -157,6 +160,12 @@ pub enum ClientInputError {
     /// A request object signing algorithm the server does not accept.
     #[error("request_object_signing_alg must be RS256 or ES256")]
     RequestObjectSigningAlg,
+    /// A subject type other than public and pairwise.
+    #[error("subject_type: {0}")]
+    SubjectType(String),
+    /// The sector identifier document could not be fetched or does not list the redirect URIs.
+    #[error("{0}")]
+    SectorIdentifier(String),
 }
 
 /// Why an administrative operation failed; the edges pick the status or exit message.
@@ -292,6 +301,13 @@ pub struct ClientSpec {
     /// `frontchannel_logout_session_required`; absent: false.
     #[serde(default)]
     pub frontchannel_logout_session_required: bool,
+    /// `public` or `pairwise` (OpenID Connect Core 1.0 §8); absent: public.
+    #[serde(default)]
+    pub subject_type: Option<String>,
+    /// Where a pairwise client's sector is listed (a JSON array of its redirect URIs), fetched when it is saved;
+    /// absent: the one host of its redirect URIs is its sector.
+    #[serde(default)]
+    pub sector_identifier_uri: Option<String>,
     /// Read-only; accepted so that what `GET` returns can be sent back, and then it must name the client.
     #[serde(default)]
     pub client_id: Option<String>,
@@ -335,6 +351,8 @@ impl ClientSpec {
             backchannel_logout_session_required: false,
             frontchannel_logout_uri: None,
             frontchannel_logout_session_required: false,
+            subject_type: None,
+            sector_identifier_uri: None,
             client_id: None,
             _token_endpoint_auth_signing_alg: None,
             _default_max_age: None,
@@ -458,6 +476,13 @@ pub fn build_client(
     metadata.backchannel_logout_session_required = spec.backchannel_logout_session_required.then_some(true);
     metadata.frontchannel_logout_uri = spec.frontchannel_logout_uri.clone();
     metadata.frontchannel_logout_session_required = spec.frontchannel_logout_session_required.then_some(true);
+    // Stored only when pairwise: public is what an absent member means.
+    metadata.subject_type = match spec.subject_type.as_deref() {
+        None => None,
+        Some(t) => Some(t.parse::<SubjectType>().map_err(ClientInputError::SubjectType)?)
+            .filter(|t| *t == SubjectType::Pairwise),
+    };
+    metadata.sector_identifier_uri = spec.sector_identifier_uri.clone();
     if spec.access_token_ttl.is_some_and(|ttl| !(1..=max_access_token_ttl).contains(&ttl)) {
         return Err(ClientInputError::AccessTokenTtl { max: max_access_token_ttl });
     }
@@ -499,14 +524,24 @@ pub fn build_client(
     Ok((client, issued))
 }
 
-/// Builds and stores a new client; returns it with its secret (when it has one) to show once.
+/// Builds and stores a new client; returns it with its secret (when it has one) to show once. `fetcher` reads
+/// a pairwise client's `sector_identifier_uri`.
 pub async fn create_client(
     clients: &dyn ClientStore,
+    fetcher: &dyn JwksFetcher,
     spec: &ClientSpec,
     max_access_token_ttl: i64,
     now: UnixTime,
 ) -> Result<(Client, Option<PlainSecret>), AdminError> {
-    create_client_as(clients, spec, ClientId::generate(), None, max_access_token_ttl, now).await
+    create_client_as(clients, fetcher, spec, ClientId::generate(), None, max_access_token_ttl, now).await
+}
+
+/// Checks the `sector_identifier_uri` of an operator's pairwise client ([`check_sector_identifier`]): the
+/// operator may point it anywhere.
+pub async fn check_client_sector(fetcher: &dyn JwksFetcher, client: &Client) -> Result<(), ClientInputError> {
+    check_sector_identifier(fetcher, client, Reach::Anywhere)
+        .await
+        .map_err(|e| ClientInputError::SectorIdentifier(e.description))
 }
 
 /// Like [`create_client`] with an id chosen by the operator and, optionally, a secret brought from elsewhere
@@ -514,6 +549,7 @@ pub async fn create_client(
 /// returned.
 pub async fn create_client_as(
     clients: &dyn ClientStore,
+    fetcher: &dyn JwksFetcher,
     spec: &ClientSpec,
     id: ClientId,
     imported_secret: Option<PlainSecret>,
@@ -521,6 +557,7 @@ pub async fn create_client_as(
     now: UnixTime,
 ) -> Result<(Client, Option<PlainSecret>), AdminError> {
     let (mut client, mut secret) = build_client(spec, id, None, max_access_token_ttl, now)?;
+    check_client_sector(fetcher, &client).await?;
     if let Some(imported) = imported_secret {
         if client.secret_hash.is_none() {
             return Err(ClientInputError::SecretWithoutSecretMethod.into());

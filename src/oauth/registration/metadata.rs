@@ -6,19 +6,21 @@
 //! (OpenID Connect Dynamic Client Registration 1.0 §2 `application_type`).
 //!
 //! Unknown members are ignored (RFC 7591 §2), but not the OpenID Connect ones whose loss the client would not
-//! notice: a value the server does not honour (another signing algorithm, encryption, pairwise subjects,
-//! request objects by reference, front-channel logout) is refused with `invalid_client_metadata` (OpenID Connect
+//! notice: a value the server does not honour (another signing algorithm, encryption, request objects by
+//! reference, front-channel logout) is refused with `invalid_client_metadata` (OpenID Connect
 //! Dynamic Client Registration 1.0 §3.2), and the effective `id_token_signed_response_alg` and `subject_type`
 //! are in every client information response.
 use super::super::client_assertion::SIGNING_ALGS;
 use super::super::client_keys::{is_internal_address, ClientJwks};
-use super::super::discovery::{ID_TOKEN_SIGNING_ALG, SUBJECT_TYPE};
+use super::super::discovery::{ID_TOKEN_SIGNING_ALG, SUBJECT_TYPES};
 use super::super::error::{ErrorCode, OAuthError};
 use crate::domain::client_rules::{self, ClientRuleError};
 use crate::domain::redirect_uri::RedirectUri;
 use crate::domain::scope::ADMIN_SCOPE;
 use crate::domain::secret::{PlainSecret, SecretHash};
-use crate::domain::{ApplicationType, Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, Scope, UnixTime};
+use crate::domain::{
+    ApplicationType, Client, ClientAuthMethod, ClientId, ClientMetadata, GrantType, Scope, SubjectType, UnixTime,
+};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -132,6 +134,7 @@ pub struct RequestedMetadata {
     contacts: Option<Vec<String>>,
     id_token_signed_response_alg: Option<String>,
     subject_type: Option<String>,
+    sector_identifier_uri: Option<String>,
     token_endpoint_auth_signing_alg: Option<String>,
     default_max_age: Option<i64>,
     require_auth_time: Option<bool>,
@@ -259,6 +262,7 @@ pub fn parse_request(body: &[u8]) -> Result<RequestedMetadata, OAuthError> {
         contacts: strings_member(m, "contacts")?,
         id_token_signed_response_alg: choice_member(m, "id_token_signed_response_alg")?,
         subject_type: choice_member(m, "subject_type")?,
+        sector_identifier_uri: choice_member(m, "sector_identifier_uri")?,
         token_endpoint_auth_signing_alg: choice_member(m, "token_endpoint_auth_signing_alg")?,
         default_max_age: non_negative_member(m, "default_max_age")?,
         require_auth_time: bool_member(m, "require_auth_time")?,
@@ -378,6 +382,18 @@ fn check_jwks_uri(value: Option<&String>) -> Result<Option<String>, OAuthError> 
     Ok(Some(raw))
 }
 
+/// A stranger's `sector_identifier_uri`: the rules of every client
+/// ([`client_rules::parse_sector_identifier_uri`]), and https on a public host, since the server fetches it
+/// ([`super::sector`]).
+fn check_sector_identifier_uri(value: Option<&String>) -> Result<Option<String>, OAuthError> {
+    let Some(raw) = https_link("sector_identifier_uri", value)? else { return Ok(None) };
+    let url = client_rules::parse_sector_identifier_uri(&raw).map_err(|e| metadata_error(e.to_string()))?;
+    if url.host().is_some_and(is_internal_host) {
+        return Err(metadata_error("sector_identifier_uri must name a public host"));
+    }
+    Ok(Some(raw))
+}
+
 /// A stranger's `backchannel_logout_uri`: the rules of every client ([`client_rules::parse_backchannel_logout_uri`])
 /// and, since the server posts there on its own, a public host, as for a `jwks_uri`.
 fn check_backchannel_logout_uri(value: Option<&String>) -> Result<Option<String>, OAuthError> {
@@ -489,7 +505,9 @@ pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
     }
     // OpenID Connect Dynamic Client Registration 1.0 §2: what the server does anyway may be asked for.
     one_of("id_token_signed_response_alg", req.id_token_signed_response_alg.as_ref(), &[ID_TOKEN_SIGNING_ALG])?;
-    one_of("subject_type", req.subject_type.as_ref(), &[SUBJECT_TYPE])?;
+    one_of("subject_type", req.subject_type.as_ref(), &SUBJECT_TYPES)?;
+    // Stored only when pairwise: public is what an absent member means.
+    let subject_type = req.subject_type.as_deref().and_then(|t| t.parse().ok()).filter(|t| *t == SubjectType::Pairwise);
     if req.token_endpoint_auth_signing_alg.is_some() && auth_method != ClientAuthMethod::PrivateKeyJwt {
         return Err(metadata_error(
             "token_endpoint_auth_signing_alg is for token_endpoint_auth_method private_key_jwt only",
@@ -519,6 +537,8 @@ pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
         // `client_rules::check_client` checks with the rest.
         frontchannel_logout_uri: req.frontchannel_logout_uri.clone(),
         frontchannel_logout_session_required: req.frontchannel_logout_session_required,
+        subject_type,
+        sector_identifier_uri: check_sector_identifier_uri(req.sector_identifier_uri.as_ref())?,
     };
 
     if let Some(name) = &req.client_name {
@@ -656,10 +676,10 @@ impl ClientInformation {
         m.insert("scope".into(), json!(c.scope.to_string()));
         // OpenID Connect Dynamic Client Registration 1.0 §3.2: the values in effect, asked for or not.
         m.insert("id_token_signed_response_alg".into(), json!(ID_TOKEN_SIGNING_ALG));
-        m.insert("subject_type".into(), json!(SUBJECT_TYPE));
         if let Ok(Value::Object(extra)) = serde_json::to_value(&c.metadata) {
             m.extend(extra);
         }
+        m.insert("subject_type".into(), json!(c.subject_type().as_str()));
         Value::Object(m)
     }
 }

@@ -168,10 +168,38 @@ fn openid_connect_members_are_honoured_or_refused() {
         (web(json!({ "id_token_signed_response_alg": "HS256" })), Err("use RS256")),
         (web(json!({ "id_token_signed_response_alg": 256 })), Err("id_token_signed_response_alg must be a string")),
         (web(json!({ "subject_type": "public" })), Ok(())),
-        (web(json!({ "subject_type": "pairwise" })), Err("subject_type \"pairwise\" is not supported: use public")),
+        (web(json!({ "subject_type": "pairwise" })), Ok(())),
+        (web(json!({ "subject_type": "" })), Ok(())),
         (
-            web(json!({ "subject_type": "pairwise", "sector_identifier_uri": "https://app.example/s.json" })),
-            Err("pairwise"),
+            web(json!({ "subject_type": "opaque" })),
+            Err("subject_type \"opaque\" is not supported: use public or pairwise"),
+        ),
+        (web(json!({ "subject_type": "pairwise", "sector_identifier_uri": "https://app.example/s.json" })), Ok(())),
+        (
+            web(json!({ "subject_type": "pairwise", "sector_identifier_uri": "http://app.example/s.json" })),
+            Err("sector_identifier_uri must be an absolute https URL"),
+        ),
+        (
+            web(json!({ "subject_type": "pairwise", "sector_identifier_uri": "https://10.0.0.7/s.json" })),
+            Err("sector_identifier_uri must name a public host"),
+        ),
+        (
+            web(json!({ "subject_type": "pairwise", "sector_identifier_uri": "https://app.example/s.json#x" })),
+            Err("must not contain a fragment"),
+        ),
+        // Core §8.1: without a sector identifier URI, the redirect URIs must name one host, the sector.
+        (
+            json!({ "subject_type": "pairwise", "redirect_uris": ["https://a.example/cb", "https://b.example/cb"] }),
+            Err("a pairwise client needs a sector_identifier_uri, or redirect URIs that all share one host"),
+        ),
+        (
+            json!({ "subject_type": "pairwise", "redirect_uris": ["https://a.example/cb", "https://a.example/2"] }),
+            Ok(()),
+        ),
+        (
+            json!({ "subject_type": "pairwise", "sector_identifier_uri": "https://s.example/s.json",
+                    "redirect_uris": ["https://a.example/cb", "https://b.example/cb"] }),
+            Ok(()),
         ),
         (
             web(json!({ "id_token_encrypted_response_alg": "RSA-OAEP" })),
@@ -261,7 +289,7 @@ fn openid_connect_members_are_honoured_or_refused() {
             Err("require_pushed_authorization_requests must be true or false"),
         ),
         (web(json!({ "dpop_bound_access_tokens": "yes" })), Err("dpop_bound_access_tokens must be true or false")),
-        // Without pairwise subjects, every client shares the user's one sub: nothing to group by sector.
+        // Kept for a public client, which it does not change: nothing is grouped by sector.
         (web(json!({ "sector_identifier_uri": "https://app.example/s.json" })), Ok(())),
         (web(json!({ "initiate_login_uri": "https://app.example/login" })), Ok(())),
         // Members of other specifications stay ignored (RFC 7591 §2).
@@ -301,6 +329,18 @@ fn honoured_openid_connect_members_are_kept_and_shown() {
     let shown = info(asked);
     assert_eq!((&shown["id_token_signed_response_alg"], &shown["subject_type"]), (&json!("RS256"), &json!("public")));
     assert_eq!((&shown["default_max_age"], &shown["require_auth_time"]), (&json!(900), &json!(true)));
+
+    let (pairwise, _) = build(web(json!({ "subject_type": "pairwise",
+                                           "sector_identifier_uri": "https://app.example/s.json" })))
+    .unwrap();
+    assert_eq!(pairwise.sector().as_deref(), Some("app.example"));
+    let shown = info(pairwise);
+    assert_eq!(
+        (&shown["subject_type"], &shown["sector_identifier_uri"]),
+        (&json!("pairwise"), &json!("https://app.example/s.json"))
+    );
+    let (public, _) = build(web(json!({ "subject_type": "public" }))).unwrap();
+    assert_eq!((public.metadata.subject_type, public.sector()), (None, None), "public is stored as absent");
 
     let (pushing, _) = build(web(json!({ "require_pushed_authorization_requests": true }))).unwrap();
     assert_eq!(pushing.metadata.require_pushed_authorization_requests, Some(true));

@@ -6,8 +6,10 @@
 //! as a hash only, which reads, replaces and deletes its registration at `/register/{client_id}`. Every
 //! failure to present the right token is the same `invalid_token`, whether the client exists or not.
 pub mod metadata;
+pub mod sector;
 
 use super::audit::{EventFacts, RequestMeta};
+use super::client_keys::Reach;
 use super::discovery::paths;
 use super::error::OAuthError;
 use super::provider::Provider;
@@ -131,6 +133,7 @@ impl Provider {
     ) -> Result<ClientInformation, OAuthError> {
         let requested = parse_request(body)?;
         let (client, secret) = build_client(&requested, ClientId::generate(), None, now)?;
+        self.check_sector_identifier(&client, Reach::PublicOnly).await?;
         let registration_token = PlainSecret::generate();
         self.registrations.create_registered_client(&client, &registration_token.hash()).await?;
         // Which initial access token let it in (its hash, as `tessera registration token` shows it), so that the
@@ -240,6 +243,7 @@ impl Provider {
             }
         }
         let (client, secret) = build_client(&requested, current.id.clone(), Some(current), now)?;
+        self.check_sector_identifier(&client, Reach::PublicOnly).await?;
         self.clients.update_client(&client, current.secret_hash.as_ref()).await.map_err(|e| match e {
             // Deleted since the token was checked.
             StoreError::NotFound => bad_registration_token(),

@@ -151,6 +151,7 @@ impl Provider {
             ttl,
             act: None,
             jkt: dpop.cloned(),
+            sector: client.sector(),
         };
         let id = grant.scope.contains(Scope::OPENID).then(|| IdTokenExtras {
             nonce: grant.nonce.clone(),

@@ -186,6 +186,7 @@ impl Provider {
             ttl,
             act: None,
             jkt: dpop.cloned(),
+            sector: client.sector(),
         };
         let id = request.scope.contains(Scope::OPENID).then(|| IdTokenExtras {
             nonce: None,

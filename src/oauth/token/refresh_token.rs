@@ -111,6 +111,7 @@ impl Provider {
             act: None,
             // A confidential client's refresh tokens are not bound, but each access token is to the key proved.
             jkt: dpop.cloned(),
+            sector: client.sector(),
         };
         let id_token_ttl = (scope.contains(Scope::OPENID) && rt.user_id.is_some()).then_some(self.tokens.id_token_ttl);
         let id = id_token_ttl.map(|ttl| IdTokenExtras { nonce: None, amr: Vec::new(), ttl });

@@ -75,11 +75,12 @@ impl Provider {
             ttl: self.access_ttl(client).min(subject.exp - now),
             act: Some(act),
             jkt: dpop.cloned(),
+            sector: client.sector(),
         };
         let minted = self.mint(&access, None, new_jti(), now).await?;
         let facts = EventFacts {
             actor: Some(actor_sub.to_owned()),
-            user_id: Some(subject.sub.clone()),
+            user_id: access.user_id.as_ref().map(|u| u.as_str().to_owned()),
             client_id: Some(client.id.as_str().to_owned()),
             details: json!({
                 "subject_client_id": subject.client_id,

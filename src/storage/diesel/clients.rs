@@ -368,6 +368,8 @@ mod tests {
                 backchannel_logout_session_required: Some(true),
                 frontchannel_logout_uri: Some("https://app.example/fc".into()),
                 frontchannel_logout_session_required: Some(true),
+                subject_type: Some(crate::domain::SubjectType::Pairwise),
+                sector_identifier_uri: Some("https://app.example/sector.json".into()),
             },
             created_at: 1_700_000_000,
             updated_at: 1_700_000_001,
