@@ -11,7 +11,7 @@ use super::provider::Provider;
 use super::token::TokenResponse;
 use super::tokens::{AccessGrant, IdTokenExtras};
 use crate::domain::secret::SecretHash;
-use crate::domain::{ClientId, Scope, UnixTime, UserId};
+use crate::domain::{ClaimNames, ClientId, Scope, UnixTime, UserId};
 use crate::jose::Kek;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -36,7 +36,12 @@ pub struct IssuedRefresh {
 
 impl IssuedRefresh {
     fn id_token(&self) -> Option<IdTokenExtras> {
-        self.id_token_ttl.map(|ttl| IdTokenExtras { nonce: None, amr: Vec::new(), ttl })
+        self.id_token_ttl.map(|ttl| IdTokenExtras {
+            nonce: None,
+            amr: Vec::new(),
+            ttl,
+            user_claims: Default::default(),
+        })
     }
 
     /// The kept form: the fields in a fixed order, without names, and base64url text as its bytes. A busy
@@ -58,6 +63,7 @@ impl IssuedRefresh {
         put_optional(&mut out, self.id_token_ttl.as_ref(), put_int)?;
         put_text(&mut out, &self.kid)?;
         put_optional(&mut out, self.grant.jkt.as_ref(), |out, j| put_text(out, j.as_str()))?;
+        put_text(&mut out, &self.grant.userinfo_claims.to_string())?;
         Ok(out)
     }
 
@@ -74,7 +80,18 @@ impl IssuedRefresh {
         let auth_time = r.optional(Reader::int)?;
         let sid = r.optional(Reader::text)?;
         let ttl = r.int()?;
-        let grant = AccessGrant { client_id, user_id, scope, audience, auth_time, sid, ttl, act: None, jkt: None };
+        let grant = AccessGrant {
+            client_id,
+            user_id,
+            scope,
+            audience,
+            auth_time,
+            sid,
+            ttl,
+            act: None,
+            jkt: None,
+            userinfo_claims: ClaimNames::default(),
+        };
         let mut issued = Self {
             refresh_token,
             grant,
@@ -84,6 +101,7 @@ impl IssuedRefresh {
             kid: r.text()?,
         };
         issued.grant.jkt = r.optional(|r| Jkt::parse(&r.text()?).ok_or_else(|| "a malformed thumbprint".to_owned()))?;
+        issued.grant.userinfo_claims = ClaimNames::parse(&r.text()?)?;
         if !r.0.is_empty() {
             return Err("the kept refresh record has bytes after its end".into());
         }
@@ -91,9 +109,10 @@ impl IssuedRefresh {
     }
 }
 
-/// The version of [`IssuedRefresh::encode`]'s layout, its first byte. 2: with the DPoP key's thumbprint; a
-/// record of format 1 (kept a few seconds by an earlier release) is refused as when the cache lost it.
-const RECORD_FORMAT: u8 = 2;
+/// The version of [`IssuedRefresh::encode`]'s layout, its first byte. 2: with the DPoP key's thumbprint; 3: with
+/// the claims UserInfo returns by name. A record of an earlier format (kept a few seconds by an earlier release)
+/// is refused as when the cache lost it.
+const RECORD_FORMAT: u8 = 3;
 /// Text kept as UTF-8: a 4-byte length, then the bytes.
 const TEXT_UTF8: u8 = 0;
 /// Text that is unpadded base64url (tokens, ids, key ids), kept as the bytes it encodes: a 1-byte length, then
@@ -254,6 +273,11 @@ mod tests {
                 ttl: 600,
                 act: None,
                 jkt: user.then(|| Jkt::parse("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs").expect("jkt")),
+                userinfo_claims: if user {
+                    ClaimNames::parse("email name").expect("claims")
+                } else {
+                    ClaimNames::default()
+                },
             },
             jti: "umLpZpAefV8DNEbYnqZAiQ".into(),
             issued_at: -5,
@@ -265,7 +289,7 @@ mod tests {
     fn fields(i: &IssuedRefresh) -> String {
         let g = &i.grant;
         format!(
-            "{} {} {:?} [{}] {} {:?} {:?} {} {} {} {:?} {} {:?}",
+            "{} {} {:?} [{}] {} {:?} {:?} {} {} {} {:?} {} {:?} [{}]",
             i.refresh_token,
             g.client_id,
             g.user_id,
@@ -278,7 +302,8 @@ mod tests {
             i.issued_at,
             i.id_token_ttl,
             i.kid,
-            g.jkt
+            g.jkt,
+            g.userinfo_claims
         )
     }
 

@@ -40,6 +40,7 @@ impl Provider {
             ttl,
             act: None,
             jkt: dpop.cloned(),
+            userinfo_claims: Default::default(),
         };
         let minted = self.mint(&access, None, new_jti(), now).await?;
         Ok(TokenResponse {

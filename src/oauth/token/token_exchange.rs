@@ -75,6 +75,7 @@ impl Provider {
             ttl: self.access_ttl(client).min(subject.exp - now),
             act: Some(act),
             jkt: dpop.cloned(),
+            userinfo_claims: Default::default(),
         };
         let minted = self.mint(&access, None, new_jti(), now).await?;
         let facts = EventFacts {
