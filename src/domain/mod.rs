@@ -2,6 +2,7 @@
 //! and then passed around as a type that cannot be invalid.
 #![warn(missing_docs)]
 
+pub mod claims;
 pub mod client;
 pub mod client_rules;
 pub mod client_state;
@@ -17,6 +18,7 @@ pub mod text;
 pub mod totp;
 pub mod user;
 
+pub use claims::{ClaimNames, Consent};
 pub use client::{ApplicationType, Client, ClientAuthMethod, ClientMetadata, GrantType, SubjectType};
 pub use client_state::ClientState;
 pub use ids::{ClientId, UserId};

@@ -11,8 +11,7 @@ use super::login::RETURN_TO_ACCOUNT;
 use super::meta::request_meta;
 use super::render::{error_page, message_page, message_page_with, page, see_other};
 use super::views::{
-    describe_amr, describe_scope, utc_time, AccountPage, AppLine, IdentityLine, Link, PasswordForm, ScopeLine,
-    SessionLine,
+    describe_amr, grant_lines, utc_time, AccountPage, AppLine, IdentityLine, Link, PasswordForm, SessionLine,
 };
 use super::{form, AppState};
 use crate::domain::ClientId;
@@ -214,12 +213,7 @@ fn view(
         .map(|a| AppLine {
             name: a.name,
             client_id: a.grant.client_id.as_str().to_owned(),
-            scopes: a
-                .grant
-                .scope
-                .iter()
-                .map(|s| ScopeLine { name: s.to_owned(), description: describe_scope(s) })
-                .collect(),
+            scopes: grant_lines(&a.grant.scope, &a.grant.claims),
             offline: a.grant.offline,
             since: utc_time(a.grant.since),
         })

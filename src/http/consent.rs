@@ -3,7 +3,7 @@ use super::authorize::step_response;
 use super::interaction_pages::{check_form, expired, load};
 use super::meta::request_meta;
 use super::render::{error_page, page};
-use super::views::{describe_scope, ConsentPage, ScopeLine};
+use super::views::{grant_lines, ConsentPage};
 use super::{form, AppState};
 use crate::domain::{RedirectUri, Scope};
 use crate::oauth::audit::EventFacts;
@@ -71,7 +71,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         logo_uri: https_only(&client.metadata.logo_uri),
         policy_uri: https_only(&client.metadata.policy_uri),
         tos_uri: https_only(&client.metadata.tos_uri),
-        scopes: scope.iter().map(|s| ScopeLine { name: s.to_owned(), description: describe_scope(s) }).collect(),
+        scopes: grant_lines(scope, &interaction.request.claims.names()),
         offline: scope.contains(Scope::OFFLINE_ACCESS),
         destination: destination(&interaction.request.redirect_uri),
         username: signed_in.user.username.as_str().to_owned(),

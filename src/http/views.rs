@@ -1,5 +1,7 @@
 //! The pages (askama templates in `templates/`). Every value is escaped by askama; nothing here is
 //! trusted HTML, including client metadata, which third parties choose.
+use crate::domain::claims::USER_CLAIMS;
+use crate::domain::{ClaimNames, Scope};
 use crate::oauth::signup::SignUpField;
 use askama::Template;
 
@@ -203,6 +205,27 @@ pub fn describe_scope(scope: &str) -> String {
         "email" => "See your email address".into(),
         "offline_access" => "Keep access while you are not using the app".into(),
         other => format!("Access “{other}”"),
+    }
+}
+
+/// What a grant lets an app do, in plain words: its scopes, then each claim asked for by name (`claims`) that
+/// none of them releases.
+pub fn grant_lines(scope: &Scope, claims: &ClaimNames) -> Vec<ScopeLine> {
+    let scopes = scope.iter().map(|s| ScopeLine { name: s.to_owned(), description: describe_scope(s) });
+    let released = |claim: &str| USER_CLAIMS.iter().any(|(name, by)| *name == claim && scope.contains(by));
+    let claims = claims.iter().filter(|c| !released(c));
+    scopes.chain(claims.map(|c| ScopeLine { name: c.to_owned(), description: describe_claim(c) })).collect()
+}
+
+/// Plain-words descriptions of the user claims an app may ask for by name (`claims`).
+fn describe_claim(claim: &str) -> String {
+    match claim {
+        "name" => "See your name".into(),
+        "preferred_username" => "See your username".into(),
+        "updated_at" => "See when your profile last changed".into(),
+        "email" => "See your email address".into(),
+        "email_verified" => "See whether your email address is verified".into(),
+        other => format!("See your “{other}”"),
     }
 }
 

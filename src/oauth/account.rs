@@ -16,7 +16,7 @@ use super::frontchannel::LogoutFrames;
 use super::provider::Provider;
 use super::session::{is_idle, SignedIn};
 use crate::domain::secret::SecretHash;
-use crate::domain::{ClientId, Device, Scope, Session, UnixTime};
+use crate::domain::{ClaimNames, ClientId, Consent, Device, Scope, Session, UnixTime};
 use crate::storage::{RefreshTokenRecord, SessionContext};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -92,6 +92,8 @@ pub struct AppGrant {
     pub client_id: ClientId,
     /// The scopes granted: the consent's and the live tokens' together.
     pub scope: Scope,
+    /// The claims granted by name (`claims`): the consent's and those the live tokens let UserInfo return.
+    pub claims: ClaimNames,
     /// Whether it may act while the user is away: `offline_access` granted or an offline token live.
     pub offline: bool,
     /// A consent is stored.
@@ -163,13 +165,14 @@ pub fn session_entries(
 
 /// The apps a user is connected to, by client id: every client with a stored consent and every client with
 /// live refresh tokens. `tokens` are the user's live tokens.
-pub fn app_grants(consents: Vec<(ClientId, Scope, UnixTime)>, tokens: &[RefreshTokenRecord]) -> Vec<AppGrant> {
+pub fn app_grants(consents: Vec<(ClientId, Consent, UnixTime)>, tokens: &[RefreshTokenRecord]) -> Vec<AppGrant> {
     let mut apps: BTreeMap<String, AppGrant> = BTreeMap::new();
-    for (client_id, scope, at) in consents {
+    for (client_id, Consent { scope, claims }, at) in consents {
         let grant = AppGrant {
             offline: scope.contains(Scope::OFFLINE_ACCESS),
             client_id: client_id.clone(),
             scope,
+            claims,
             consented: true,
             live_grants: 0,
             since: at,
@@ -181,6 +184,7 @@ pub fn app_grants(consents: Vec<(ClientId, Scope, UnixTime)>, tokens: &[RefreshT
         let entry = apps.entry(t.client_id.as_str().to_owned()).or_insert_with(|| AppGrant {
             client_id: t.client_id.clone(),
             scope: Scope::default(),
+            claims: ClaimNames::default(),
             offline: false,
             consented: false,
             live_grants: 0,
@@ -190,6 +194,7 @@ pub fn app_grants(consents: Vec<(ClientId, Scope, UnixTime)>, tokens: &[RefreshT
         if let Ok(union) = entry.scope.union(&t.scope) {
             entry.scope = union;
         }
+        entry.claims = entry.claims.union(&t.userinfo_claims);
         entry.offline |= t.offline || t.scope.contains(Scope::OFFLINE_ACCESS);
         entry.since = entry.since.min(t.created_at);
         families.entry(t.client_id.as_str().to_owned()).or_default().insert(t.family_id.as_str());
@@ -338,6 +343,10 @@ mod tests {
     use super::*;
     use crate::domain::UserId;
 
+    fn consent(scope: &str, claims: &str) -> Consent {
+        Consent { scope: Scope::parse(scope).unwrap(), claims: ClaimNames::parse(claims).unwrap() }
+    }
+
     fn session(id: &str, created_at: UnixTime, expires_at: UnixTime, revoked: bool) -> Session {
         Session {
             id_hash: id.into(),
@@ -380,6 +389,7 @@ mod tests {
             access_jti: None,
             access_expires_at: None,
             dpop_jkt: None,
+            userinfo_claims: Default::default(),
         }
     }
 
@@ -436,8 +446,8 @@ mod tests {
     #[test]
     fn apps_come_from_consents_and_live_tokens() {
         let consents = vec![
-            (ClientId::parse("consented").unwrap(), Scope::parse("openid profile").unwrap(), 50),
-            (ClientId::parse("both").unwrap(), Scope::parse("openid").unwrap(), 70),
+            (ClientId::parse("consented").unwrap(), consent("openid profile", "email"), 50),
+            (ClientId::parse("both").unwrap(), consent("openid", ""), 70),
         ];
         let tokens = vec![
             token("b1", "fb1", "both", "openid email offline_access", true, 60),
@@ -454,6 +464,7 @@ mod tests {
         assert_eq!((both.live_grants, both.since), (2, 60), "two families, the earliest time");
         let consented = &apps[1];
         assert!(consented.consented && !consented.offline);
+        assert_eq!(consented.claims.to_string(), "email", "the claims granted by name");
         assert_eq!((consented.live_grants, consented.since), (0, 50));
         let tokens_only = &apps[2];
         assert!(!tokens_only.consented && !tokens_only.offline);
@@ -463,7 +474,7 @@ mod tests {
 
     #[test]
     fn offline_access_in_a_consent_counts_as_offline() {
-        let consents = vec![(ClientId::parse("c").unwrap(), Scope::parse("openid offline_access").unwrap(), 1)];
+        let consents = vec![(ClientId::parse("c").unwrap(), consent("openid offline_access", ""), 1)];
         assert!(app_grants(consents, &[])[0].offline);
     }
 }

@@ -2,6 +2,7 @@
 //! everything the token request must match.
 use super::authorize::{scope_serde, AuthorizationRequest};
 use super::cache_keys;
+use super::claims::ClaimsRequest;
 use super::error::OAuthError;
 use super::pkce::CodeChallenge;
 use super::provider::Provider;
@@ -48,6 +49,9 @@ pub struct CodeGrant {
     /// The DPoP key the code is bound to (`dpop_jkt`, RFC 9449 §10): its redemption must prove it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<Jkt>,
+    /// Claims asked for by name (`claims`, OIDC Core §5.5).
+    #[serde(default, skip_serializing_if = "ClaimsRequest::is_empty")]
+    pub claims: ClaimsRequest,
 }
 
 /// What a code's first redemption issues, which replaces the grant in the cache the moment the redemption
@@ -113,6 +117,7 @@ impl Provider {
             issued_at_ms: crate::domain::now_millis(),
             expires_at: now + self.tokens.code_ttl,
             dpop_jkt: req.dpop_jkt.clone(),
+            claims: req.claims.clone(),
         };
         let bytes = serde_json::to_vec(&CodeEntry::Grant(Box::new(grant))).map_err(OAuthError::server)?;
         self.cache

@@ -216,7 +216,7 @@ impl ProviderMetadata {
             ],
             prompt_values_supported,
             authorization_response_iss_parameter_supported: true,
-            claims_parameter_supported: false,
+            claims_parameter_supported: true,
             // RFC 9101: signed request objects by value (`request`), at /authorize and /par; by reference only
             // the `request_uri` PAR gives out.
             request_parameter_supported: true,

@@ -11,7 +11,7 @@ use super::provider::Provider;
 use super::token::TokenResponse;
 use super::tokens::{AccessGrant, IdTokenExtras};
 use crate::domain::secret::SecretHash;
-use crate::domain::{ClientId, Scope, UnixTime, UserId};
+use crate::domain::{ClaimNames, ClientId, Scope, UnixTime, UserId};
 use crate::jose::Kek;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -36,7 +36,12 @@ pub struct IssuedRefresh {
 
 impl IssuedRefresh {
     fn id_token(&self) -> Option<IdTokenExtras> {
-        self.id_token_ttl.map(|ttl| IdTokenExtras { nonce: None, amr: Vec::new(), ttl })
+        self.id_token_ttl.map(|ttl| IdTokenExtras {
+            nonce: None,
+            amr: Vec::new(),
+            ttl,
+            user_claims: Default::default(),
+        })
     }
 
     /// The kept form: the fields in a fixed order, without names, and base64url text as its bytes. A busy
@@ -59,6 +64,7 @@ impl IssuedRefresh {
         put_text(&mut out, &self.kid)?;
         put_optional(&mut out, self.grant.jkt.as_ref(), |out, j| put_text(out, j.as_str()))?;
         put_optional(&mut out, self.grant.sector.as_ref(), |out, s| put_text(out, s))?;
+        put_text(&mut out, &self.grant.userinfo_claims.to_string())?;
         Ok(out)
     }
 
@@ -86,6 +92,7 @@ impl IssuedRefresh {
             act: None,
             jkt: None,
             sector: None,
+            userinfo_claims: ClaimNames::default(),
         };
         let mut issued = Self {
             refresh_token,
@@ -97,6 +104,7 @@ impl IssuedRefresh {
         };
         issued.grant.jkt = r.optional(|r| Jkt::parse(&r.text()?).ok_or_else(|| "a malformed thumbprint".to_owned()))?;
         issued.grant.sector = r.optional(Reader::text)?;
+        issued.grant.userinfo_claims = ClaimNames::parse(&r.text()?)?;
         if !r.0.is_empty() {
             return Err("the kept refresh record has bytes after its end".into());
         }
@@ -105,8 +113,8 @@ impl IssuedRefresh {
 }
 
 /// The version of [`IssuedRefresh::encode`]'s layout, its first byte. 2: with the DPoP key's thumbprint; 3: with
-/// the sector of a pairwise client. A record of an earlier format (kept a few seconds by an earlier release) is
-/// refused as when the cache lost it.
+/// the sector of a pairwise client and the claims UserInfo returns by name. A record of an earlier format (kept a
+/// few seconds by an earlier release) is refused as when the cache lost it.
 const RECORD_FORMAT: u8 = 3;
 /// Text kept as UTF-8: a 4-byte length, then the bytes.
 const TEXT_UTF8: u8 = 0;
@@ -269,6 +277,11 @@ mod tests {
                 act: None,
                 jkt: user.then(|| Jkt::parse("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs").expect("jkt")),
                 sector: user.then(|| "app.example".into()),
+                userinfo_claims: if user {
+                    ClaimNames::parse("email name").expect("claims")
+                } else {
+                    ClaimNames::default()
+                },
             },
             jti: "umLpZpAefV8DNEbYnqZAiQ".into(),
             issued_at: -5,
@@ -280,7 +293,7 @@ mod tests {
     fn fields(i: &IssuedRefresh) -> String {
         let g = &i.grant;
         format!(
-            "{} {} {:?} [{}] {} {:?} {:?} {} {} {} {:?} {} {:?}",
+            "{} {} {:?} [{}] {} {:?} {:?} {} {} {} {:?} {} {:?} [{}]",
             i.refresh_token,
             g.client_id,
             g.user_id,
@@ -293,7 +306,8 @@ mod tests {
             i.issued_at,
             i.id_token_ttl,
             i.kid,
-            g.jkt
+            g.jkt,
+            g.userinfo_claims
         )
     }
 

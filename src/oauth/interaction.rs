@@ -10,7 +10,7 @@ use super::provider::Provider;
 use super::request_object;
 use super::session::SignedIn;
 use crate::domain::secret::{random_token, SecretHash};
-use crate::domain::{Client, ClientState, GrantType, RedirectUri, Session, UnixTime};
+use crate::domain::{Client, ClientState, Consent, GrantType, RedirectUri, Session, UnixTime};
 use crate::storage::StoreError;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -160,7 +160,13 @@ impl Provider {
             return Err(request.error(request_object::unsigned_refusal()));
         }
         if let Some(hint) = hint {
-            request.hinted_subject = self.hinted_subject(&hint, &client).map_err(|e| request.error(e))?;
+            let hinted = self.hinted_subject(&hint, &client).map_err(|e| request.error(e))?;
+            // The `claims` parameter's `sub` value, if any, must name the same user (OIDC Core §5.5.1).
+            if hinted.is_some() && request.hinted_subject.is_some() && hinted != request.hinted_subject {
+                let conflict = "id_token_hint and the sub claim's value name different users";
+                return Err(request.error(OAuthError::new(ErrorCode::LoginRequired, conflict)));
+            }
+            request.hinted_subject = hinted.or(request.hinted_subject.take());
         }
         let signed_in = match session_cookie {
             Some(c) => self.session_for_client(c, &client.id, now).await.map_err(|e| request.error(e))?,
@@ -347,7 +353,8 @@ impl Provider {
         // grants nothing and is sent to sign in.
         let signed_in = self.reload_session(&req, session, &client, now).await?;
         if signed_in.is_some() {
-            let granting = self.consents.grant_consent(&session.user_id, &client.id, &req.scope, now).await;
+            let granted = Consent { scope: req.scope.clone(), claims: req.claims.names() };
+            let granting = self.consents.grant_consent(&session.user_id, &client.id, &granted, now).await;
             granting.map_err(|e| match e {
                 // Removed while the consent page was open (a cached copy still answered for it).
                 StoreError::ReferenceGone(_) => {
@@ -437,6 +444,7 @@ mod tests {
             resource: None,
             hinted_subject: None,
             dpop_jkt: None,
+            claims: Default::default(),
         };
         let interaction = Interaction {
             request,

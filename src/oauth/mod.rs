@@ -8,6 +8,7 @@ pub mod audit;
 pub mod authorize;
 pub mod backchannel;
 pub mod cache_keys;
+pub mod claims;
 pub mod client_assertion;
 pub mod client_auth;
 pub mod client_keys;

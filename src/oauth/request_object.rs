@@ -24,9 +24,9 @@ pub const REQUEST_OBJECT_TYP: &str = "oauth-authz-req+jwt";
 /// The claims that say how the object itself is valid: never authorization parameters.
 const JWT_CLAIMS: [&str; 6] = ["iss", "aud", "exp", "nbf", "iat", "jti"];
 /// The parameters this server reads from an authorization request: in an object, each must be a string
-/// (`max_age` may be a number, OIDC Core §6.1). Other members are ignored, whatever their type, as unknown
-/// parameters are (`claims`, say, which is not supported).
-const READ_PARAMETERS: [&str; 15] = [
+/// (`max_age` may be a number, OIDC Core §6.1; `claims` is a JSON object, §6.1 and §5.5). Other members are
+/// ignored, whatever their type, as unknown parameters are.
+const READ_PARAMETERS: [&str; 16] = [
     "client_id",
     "redirect_uri",
     "response_type",
@@ -42,6 +42,7 @@ const READ_PARAMETERS: [&str; 15] = [
     "resource",
     "id_token_hint",
     "dpop_jkt",
+    "claims",
 ];
 
 fn refused(description: impl Into<String>) -> OAuthError {
@@ -179,6 +180,9 @@ pub fn parameters(claims: &Map<String, Value>, rules: &ObjectRules<'_>) -> Resul
         let value = match value {
             Value::String(s) => s.clone(),
             Value::Null => continue,
+            // Passed on as the parameter's text, which the authorization endpoint parses as it parses any.
+            Value::Object(_) if name == "claims" => value.to_string(),
+            _ if name == "claims" => return Err(refused("the request object's claims must be a JSON object")),
             Value::Number(n) if name == "max_age" => match n.as_u64() {
                 Some(n) => n.to_string(),
                 None => return Err(refused("the request object's max_age must be a non-negative integer")),

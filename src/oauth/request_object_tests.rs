@@ -50,6 +50,8 @@ fn the_claims_are_the_parameters_with_the_client_id() {
     let mut got = params_of(json!({ "state": "s", "max_age": 600, "claims": { "userinfo": {} } })).unwrap();
     got.sort();
     let want: Vec<(String, String)> = [
+        // A JSON object (OIDC Core §6.1), passed on as the parameter's text.
+        ("claims", r#"{"userinfo":{}}"#),
         ("client_id", CLIENT),
         ("max_age", "600"),
         ("redirect_uri", "https://app.example/cb"),
@@ -59,7 +61,7 @@ fn the_claims_are_the_parameters_with_the_client_id() {
     .iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
     .collect();
-    assert_eq!(got, want, "JWT claims left out, max_age as a number, an unread object ignored");
+    assert_eq!(got, want, "JWT claims left out, max_age as a number, claims as its JSON text");
     assert!(params_of(json!({ "client_id": CLIENT })).is_ok());
     assert!(params_of(json!({ "aud": ["https://other.example", ISSUER] })).is_ok(), "an array holding the issuer");
 }
@@ -89,6 +91,8 @@ fn claims_that_do_not_hold_are_refused() {
     assert!(refusal(json!({ "scope": ["openid"] })).contains("scope must be a string"));
     assert!(refusal(json!({ "state": 7 })).contains("state must be a string"));
     assert!(refusal(json!({ "client_id": 1 })).contains("client_id must be a string"));
+    assert!(refusal(json!({ "claims": ["email"] })).contains("claims must be a JSON object"));
+    assert!(refusal(json!({ "claims": 7 })).contains("claims must be a JSON object"));
 }
 
 #[test]

@@ -6,7 +6,7 @@ use super::limits::Lock;
 use super::provider::Provider;
 use crate::domain::password::{Password, Verdict};
 use crate::domain::secret::{PlainSecret, SecretHash};
-use crate::domain::{ClientId, Device, Scope, Session, UnixTime, User, Username};
+use crate::domain::{ClientId, Consent, Device, Session, UnixTime, User, Username};
 use crate::storage::{SessionContext, StoreError};
 use serde_json::json;
 use std::net::IpAddr;
@@ -112,8 +112,8 @@ pub struct SignedIn {
     pub session: Session,
     /// Its user, who may still sign in.
     pub user: User,
-    /// The scopes the user granted the client, if any.
-    pub consent: Option<Scope>,
+    /// What the user granted the client, if anything.
+    pub consent: Option<Consent>,
 }
 
 impl SignedIn {

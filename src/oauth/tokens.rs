@@ -5,7 +5,7 @@ use super::error::OAuthError;
 use super::provider::Provider;
 use super::subject::SEALED_USER_CLAIM;
 use crate::domain::secret::random_token;
-use crate::domain::{ClientId, Scope, UnixTime, UserId};
+use crate::domain::{ClaimNames, ClientId, Scope, UnixTime, UserId};
 use crate::jose::{JoseError, SigningKey};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -49,7 +49,14 @@ pub struct AccessGrant {
     /// pairwise subject of that sector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sector: Option<String>,
+    /// Claims UserInfo returns for the token beyond those its scope releases (`claims`, OIDC Core §5.5).
+    #[serde(default, skip_serializing_if = "ClaimNames::is_empty")]
+    pub userinfo_claims: ClaimNames,
 }
+
+/// The access token claim that carries [`AccessGrant::userinfo_claims`], space-separated: the token is all
+/// UserInfo reads.
+pub const USERINFO_CLAIMS: &str = "userinfo_claims";
 
 impl AccessGrant {
     /// The `token_type` of the access token (RFC 9449 §5).
@@ -71,6 +78,8 @@ pub struct IdTokenExtras {
     pub amr: Vec<String>,
     /// Lifetime in seconds.
     pub ttl: i64,
+    /// User claims asked for by name (`claims`, OIDC Core §5.5), with their values.
+    pub user_claims: Map<String, Value>,
 }
 
 /// Signed tokens for one response.
@@ -181,6 +190,9 @@ impl Provider {
         if let Some(jkt) = &grant.jkt {
             at.insert("cnf".into(), json!({ "jkt": jkt.as_str() }));
         }
+        if !grant.userinfo_claims.is_empty() {
+            at.insert(USERINFO_CLAIMS.into(), json!(grant.userinfo_claims.to_string()));
+        }
         let at = payload(at)?;
 
         let id_claims = match (id, &grant.user_id) {
@@ -204,6 +216,7 @@ impl Provider {
                 if !extras.amr.is_empty() {
                     c.insert("amr".into(), json!(extras.amr));
                 }
+                c.extend(extras.user_claims);
                 Some(c)
             }
             _ => None,

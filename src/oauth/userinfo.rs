@@ -1,12 +1,13 @@
 //! The UserInfo endpoint (OIDC Core §5.3) and the validation of access tokens presented to us.
+use super::claims::add_user_claims;
 use super::dpop::Presentation;
 use super::error::{ErrorCode, OAuthError};
 use super::provider::Provider;
 use super::subject::SEALED_USER_CLAIM;
-use super::tokens::ACCESS_TOKEN_TYP;
+use super::tokens::{ACCESS_TOKEN_TYP, USERINFO_CLAIMS};
 use super::verified::LiveToken;
 use crate::domain::secret::SecretHash;
-use crate::domain::{ClientId, Scope, UnixTime, User, UserId};
+use crate::domain::{ClaimNames, ClientId, Scope, UnixTime, User, UserId};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -223,27 +224,18 @@ impl Provider {
             return Err(OAuthError::new(ErrorCode::InsufficientScope, "the access token lacks the openid scope"));
         }
         let user = user.ok_or_else(|| OAuthError::new(ErrorCode::InsufficientScope, "the access token has no user"))?;
+        let named = at.claims.get(USERINFO_CLAIMS).and_then(Value::as_str).unwrap_or_default();
+        let named = ClaimNames::parse(named).map_err(|_| invalid("bad userinfo_claims"))?;
         // The token's `sub` is the one its client sees (OIDC Core §5.3.2: the same as in the ID token).
-        Ok(user_claims(&at.sub, &user, &at.scope))
+        Ok(user_claims(&at.sub, &user, &at.scope, &named))
     }
 }
 
-/// Claims by scope (OIDC Core §5.4), for a client that knows the user as `sub`.
-pub fn user_claims(sub: &str, user: &User, scope: &Scope) -> Value {
+/// Claims by scope (OIDC Core §5.4), and those asked for by name with the `claims` parameter (§5.5), for a client
+/// that knows the user as `sub`.
+pub fn user_claims(sub: &str, user: &User, scope: &Scope, named: &ClaimNames) -> Value {
     let mut m = Map::new();
     m.insert("sub".into(), json!(sub));
-    if scope.contains("profile") {
-        m.insert("preferred_username".into(), json!(user.username.as_str()));
-        if let Some(n) = &user.name {
-            m.insert("name".into(), json!(n));
-        }
-        m.insert("updated_at".into(), json!(user.updated_at));
-    }
-    if scope.contains("email") {
-        if let Some(e) = &user.email {
-            m.insert("email".into(), json!(e));
-            m.insert("email_verified".into(), json!(user.email_verified));
-        }
-    }
+    add_user_claims(&mut m, user, |s| scope.contains(s), named);
     Value::Object(m)
 }

@@ -280,8 +280,8 @@ pub struct SessionContext {
     pub session: crate::domain::Session,
     /// Its user; `None` when the user is gone.
     pub user: Option<User>,
-    /// The scopes the user granted the client, if any.
-    pub consent: Option<crate::domain::Scope>,
+    /// What the user granted the client, if anything.
+    pub consent: Option<crate::domain::Consent>,
 }
 
 /// A client to tell when a browser session ends ([`SessionStore::session_clients`]).
@@ -330,20 +330,23 @@ pub trait SessionStore: Send + Sync {
     async fn purge_expired_sessions(&self, now: UnixTime) -> StoreResult<u64>;
 }
 
-/// Scopes a user granted a client (consent), remembered so the consent page is not shown again.
+/// Scopes and claims a user granted a client (consent), remembered so the consent page is not shown again.
 #[async_trait]
 pub trait ConsentStore: Send + Sync {
-    /// Adds `scope` to what `user_id` granted `client_id`, atomically: grants made at the same time (two tabs)
+    /// Adds `granted` to what `user_id` granted `client_id`, atomically: grants made at the same time (two tabs)
     /// all count. A grant that would take the stored scope past the scope limit replaces it instead.
     async fn grant_consent(
         &self,
         user_id: &UserId,
         client_id: &ClientId,
-        scope: &crate::domain::Scope,
+        granted: &crate::domain::Consent,
         now: UnixTime,
     ) -> StoreResult<()>;
-    /// Every client a user granted, with scopes and last change, for the account page.
-    async fn consents_of_user(&self, user_id: &UserId) -> StoreResult<Vec<(ClientId, crate::domain::Scope, UnixTime)>>;
+    /// Every client a user granted, with what was granted and the last change, for the account page.
+    async fn consents_of_user(
+        &self,
+        user_id: &UserId,
+    ) -> StoreResult<Vec<(ClientId, crate::domain::Consent, UnixTime)>>;
     /// Forgets a grant; `NotFound` when there is none.
     async fn delete_consent(&self, user_id: &UserId, client_id: &ClientId) -> StoreResult<()>;
     /// Withdraws everything `user_id` gave `client_id`: records `now` as the cut-off of the codes and access
@@ -462,6 +465,9 @@ pub struct RefreshTokenRecord {
     /// The thumbprint of the DPoP key the family is bound to (a public client's, RFC 9449 §5): every token of the
     /// family is refreshed only with a proof of that key.
     pub dpop_jkt: Option<crate::domain::Jkt>,
+    /// The user claims the `claims` request parameter asked UserInfo to return (OIDC Core §5.5): every access
+    /// token of the family lets UserInfo return them.
+    pub userinfo_claims: crate::domain::ClaimNames,
 }
 
 /// Access tokens (`jti`, `exp`) to revoke, as returned when refresh tokens are revoked.

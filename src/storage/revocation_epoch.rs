@@ -15,7 +15,7 @@ use super::{
     UserStore, UserUpdate, WithdrawnGrant,
 };
 use crate::domain::secret::{random_token, SecretHash};
-use crate::domain::{Client, ClientId, NewUser, Scope, Session, UnixTime, User, UserId, Username};
+use crate::domain::{Client, ClientId, Consent, NewUser, Session, UnixTime, User, UserId, Username};
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -493,13 +493,13 @@ impl ConsentStore for EpochConsents {
         &self,
         user_id: &UserId,
         client_id: &ClientId,
-        scope: &Scope,
+        granted: &Consent,
         now: UnixTime,
     ) -> StoreResult<()> {
-        self.inner.grant_consent(user_id, client_id, scope, now).await
+        self.inner.grant_consent(user_id, client_id, granted, now).await
     }
 
-    async fn consents_of_user(&self, user_id: &UserId) -> StoreResult<Vec<(ClientId, Scope, UnixTime)>> {
+    async fn consents_of_user(&self, user_id: &UserId) -> StoreResult<Vec<(ClientId, Consent, UnixTime)>> {
         self.inner.consents_of_user(user_id).await
     }
 
@@ -732,10 +732,10 @@ mod tests {
 
     #[async_trait]
     impl ConsentStore for NoConsents {
-        async fn grant_consent(&self, _: &UserId, _: &ClientId, _: &Scope, _: UnixTime) -> StoreResult<()> {
+        async fn grant_consent(&self, _: &UserId, _: &ClientId, _: &Consent, _: UnixTime) -> StoreResult<()> {
             Ok(())
         }
-        async fn consents_of_user(&self, _: &UserId) -> StoreResult<Vec<(ClientId, Scope, UnixTime)>> {
+        async fn consents_of_user(&self, _: &UserId) -> StoreResult<Vec<(ClientId, Consent, UnixTime)>> {
             Ok(vec![])
         }
         async fn delete_consent(&self, _: &UserId, _: &ClientId) -> StoreResult<()> {
@@ -760,7 +760,7 @@ mod tests {
         let (user, client) = (UserId::parse("u").unwrap(), ClientId::parse("c").unwrap());
         epoch.current().await;
         let before = epoch.current().await.expect("epoch");
-        consents.grant_consent(&user, &client, &Scope::default(), 1).await.unwrap();
+        consents.grant_consent(&user, &client, &Consent::default(), 1).await.unwrap();
         consents.consents_of_user(&user).await.unwrap();
         assert_eq!(epoch.current().await.as_ref(), Some(&before), "a grant ends no token");
         consents.withdraw_grant(&user, &client, 1, 2).await.unwrap();

@@ -15,6 +15,8 @@ use std::time::Duration;
 mod accessibility;
 /// The app's own site, another site than the server's.
 mod app_site;
+/// Claims asked for by name (`claims`) on the consent page.
+mod claims;
 mod device;
 /// A federated sign-in across two servers.
 mod federation;

@@ -9,6 +9,7 @@ mod admin;
 mod admin_sessions;
 mod backchannel_logout;
 mod browser;
+mod claims;
 mod cli;
 mod clients;
 mod config;

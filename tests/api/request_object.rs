@@ -334,3 +334,35 @@ both_backends!(
         }
     }
 );
+
+both_backends!(claims_in_a_request_object_are_a_json_object, async |app| {
+    add_alice(&app);
+    let key = rsa_key(app.dir.path(), "ro-claims");
+    let (id, secret) = add_signing_client(&app, &[&key], &["--request-object-signing-alg", "RS256"]);
+    let (challenge, verifier) = pkce_pair();
+    // OpenID Connect Core §6.1: `claims` is a JSON object inside the object, not the text of one.
+    let claims = json!({ "claims": { "id_token": { "email": null }, "userinfo": { "name": { "essential": true } } } });
+    let object = signed(&changed(object_claims(&app, &id, &challenge), claims), &key);
+    let back = browse(&app, &authorize_url(&app, &id, &object, ""), Some("allow")).await;
+    let (status, tokens) = redeem_code(&app, &id, &secret, &query_of(&back)["code"], &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let (_, id_token) = verified(&app, s(&tokens, "id_token")).await;
+    assert_eq!(id_token["email"], "alice@example.com", "{id_token}");
+    let r = app.api_client.get(app.url("/userinfo")).bearer_auth(s(&tokens, "access_token")).send().await.unwrap();
+    let info: Value = r.json().await.unwrap();
+    assert_eq!(info["name"], "Alice", "{info}");
+
+    // A malformed one inside a verified object goes back to the app as any malformed request does.
+    let bad = json!({ "claims": { "id_token": { "email": 7 } } });
+    let object = signed(&changed(object_claims(&app, &id, &challenge), bad), &key);
+    let (status, back) = authorize(&app, &id, &object).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{back}");
+    let q = query_of(&back);
+    assert_eq!(q.get("error").map(String::as_str), Some("invalid_request"), "{back}");
+    assert_eq!(q["error_description"], "claims.id_token.email must be null or a JSON object");
+    // Anything but an object (or its text) is refused with the object.
+    let object = signed(&changed(object_claims(&app, &id, &challenge), json!({ "claims": ["email"] })), &key);
+    let (status, page) = authorize(&app, &id, &object).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(page.contains("claims must be a JSON object"), "{page}");
+});

@@ -1,7 +1,7 @@
 //! What happens to a verified authorization request: sign in, consent, or a code now. Pure: the session,
 //! the remembered consent and `now` come in as values.
 use super::{AuthorizationRequest, AuthorizeError};
-use crate::domain::{Client, Scope, Session, UnixTime};
+use crate::domain::{Client, Consent, Session, UnixTime};
 use crate::oauth::error::{ErrorCode, OAuthError};
 
 /// What the user already did within this authorization request (so `prompt=login` and `prompt=consent`
@@ -27,12 +27,12 @@ pub enum Next {
     Issue,
 }
 
-/// Decides the next step. `consented` is the scope the user granted this client before, if any.
+/// Decides the next step. `consented` is what the user granted this client before, if anything.
 pub fn decide(
     req: &AuthorizationRequest,
     client: &Client,
     session: Option<&Session>,
-    consented: Option<&Scope>,
+    consented: Option<&Consent>,
     progress: Progress,
     now: UnixTime,
 ) -> Result<Next, AuthorizeError> {
@@ -65,10 +65,11 @@ pub fn decide(
     {
         return Err(req.error(OAuthError::new(
             ErrorCode::LoginRequired,
-            "the user signed in as someone else than id_token_hint names",
+            "the user signed in as someone else than the request names (id_token_hint or the sub claim's value)",
         )));
     }
-    let covered = consented.is_some_and(|c| req.scope.is_subset_of(c));
+    // Claims asked for by name (`claims`) are disclosed too: a remembered consent must cover them as well.
+    let covered = consented.is_some_and(|c| c.covers(&req.scope, &req.claims.names()));
     // A first-party client is not asked about, unless it asks itself (prompt=consent, OIDC Core §3.1.2.1).
     let needs_consent = !progress.consented && (req.prompt.consent || (!client.first_party && !covered));
     if needs_consent {
@@ -84,7 +85,8 @@ pub fn decide(
 mod tests {
     use super::*;
     use crate::domain::{
-        ApplicationType, ClientAuthMethod, ClientId, ClientMetadata, ClientState, GrantType, RedirectUri, UserId,
+        ApplicationType, ClaimNames, ClientAuthMethod, ClientId, ClientMetadata, ClientState, GrantType, RedirectUri,
+        Scope, UserId,
     };
     use crate::oauth::authorize::{Prompt, ResponseMode};
 
@@ -129,7 +131,12 @@ mod tests {
             resource: None,
             hinted_subject: None,
             dpop_jkt: None,
+            claims: Default::default(),
         }
+    }
+
+    fn consent_to(scope: &str) -> Consent {
+        Consent { scope: Scope::parse(scope).unwrap(), ..Consent::default() }
     }
 
     fn session(auth_time: UnixTime) -> Session {
@@ -155,15 +162,16 @@ mod tests {
 
     #[test]
     fn table() {
-        let granted = Scope::parse("openid profile email").unwrap();
+        let granted = consent_to("openid profile email");
         let none = Prompt { none: true, ..Prompt::default() };
         let login = Prompt { login: true, ..Prompt::default() };
         let consent = Prompt { consent: true, ..Prompt::default() };
         let s = session(NOW - 100);
         let c = client(false);
         let p0 = Progress::default();
-        let d =
-            |r: &AuthorizationRequest, s: Option<&Session>, g: Option<&Scope>, p: Progress| decide(r, &c, s, g, p, NOW);
+        let d = |r: &AuthorizationRequest, s: Option<&Session>, g: Option<&Consent>, p: Progress| {
+            decide(r, &c, s, g, p, NOW)
+        };
 
         assert_eq!(d(&req(Prompt::default(), None), None, None, p0), Ok(Next::Login));
         assert_eq!(code(d(&req(none, None), None, None, p0).unwrap_err()), ErrorCode::LoginRequired);
@@ -172,7 +180,7 @@ mod tests {
         assert_eq!(d(&req(Prompt::default(), None), Some(&s), Some(&granted), p0), Ok(Next::Issue));
         assert_eq!(d(&req(none, None), Some(&s), Some(&granted), p0), Ok(Next::Issue));
         // Narrower earlier consent does not cover a wider request.
-        let narrow = Scope::parse("openid").unwrap();
+        let narrow = consent_to("openid");
         assert_eq!(d(&req(Prompt::default(), None), Some(&s), Some(&narrow), p0), Ok(Next::Consent));
         // prompt=login forces a login once, then proceeds.
         assert_eq!(d(&req(login, None), Some(&s), Some(&granted), p0), Ok(Next::Login));
@@ -193,7 +201,7 @@ mod tests {
 
     #[test]
     fn prompt_create_shows_the_sign_up_page_once_even_over_a_session() {
-        let granted = Scope::parse("openid profile email").unwrap();
+        let granted = consent_to("openid profile email");
         let create = Prompt { create: true, ..Prompt::default() };
         let (s, c) = (session(NOW - 100), client(false));
         let d = |s: Option<&Session>, p: Progress| decide(&req(create, None), &c, s, Some(&granted), p, NOW);
@@ -205,7 +213,7 @@ mod tests {
 
     #[test]
     fn an_id_token_hint_for_someone_else_signs_in_again() {
-        let granted = Scope::parse("openid profile").unwrap();
+        let granted = consent_to("openid profile");
         let c = client(false);
         let s = session(NOW - 100);
         let hinted =
@@ -223,7 +231,7 @@ mod tests {
 
     #[test]
     fn max_age_zero_always_signs_in_again() {
-        let granted = Scope::parse("openid profile").unwrap();
+        let granted = consent_to("openid profile");
         let c = client(false);
         let s = session(NOW);
         let r = req(Prompt::default(), Some(0));
@@ -237,7 +245,7 @@ mod tests {
 
     #[test]
     fn a_registered_default_max_age_applies_when_the_request_sends_none() {
-        let granted = Scope::parse("openid profile").unwrap();
+        let granted = consent_to("openid profile");
         let mut c = client(false);
         c.metadata.default_max_age = Some(60);
         let d = |r: &AuthorizationRequest, auth_time| {
@@ -264,5 +272,20 @@ mod tests {
         assert_eq!(decide(&asked, &c, Some(&s), None, Progress::default(), NOW), Ok(Next::Consent));
         let consented = Progress { consented: true, ..Progress::default() };
         assert_eq!(decide(&asked, &c, Some(&s), None, consented, NOW), Ok(Next::Issue));
+    }
+
+    #[test]
+    fn a_remembered_consent_must_cover_the_claims_asked_for_by_name() {
+        let (s, c) = (session(NOW - 10), client(false));
+        let mut r = req(Prompt::default(), None);
+        r.claims = crate::oauth::claims::ClaimsRequest::parse(r#"{"id_token":{"email":null}}"#).unwrap();
+        let d = |g: &Consent| decide(&r, &c, Some(&s), Some(g), Progress::default(), NOW);
+        assert_eq!(d(&consent_to("openid profile")), Ok(Next::Consent), "email was never granted");
+        assert_eq!(d(&consent_to("openid profile email")), Ok(Next::Issue), "the email scope released it");
+        let by_name = Consent { claims: ClaimNames::parse("email").unwrap(), ..consent_to("openid profile") };
+        assert_eq!(d(&by_name), Ok(Next::Issue), "granted by name");
+        let none = AuthorizationRequest { prompt: Prompt { none: true, ..Prompt::default() }, ..r.clone() };
+        let e = decide(&none, &c, Some(&s), Some(&consent_to("openid profile")), Progress::default(), NOW).unwrap_err();
+        assert_eq!(code(e), ErrorCode::ConsentRequired);
     }
 }

@@ -11,6 +11,7 @@ pub mod decide;
 
 pub use decide::{decide, Next, Progress};
 
+use super::claims::ClaimsRequest;
 use super::error::OAuthError;
 use super::limits::Limited;
 use super::params::Params;
@@ -72,12 +73,16 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     /// Requested audience (RFC 8707).
     pub resource: Option<String>,
-    /// The user an `id_token_hint` names (OIDC Core §3.1.2.1): a session of anyone else does not answer.
+    /// The user an `id_token_hint` or the `claims` parameter's `sub` value names (OIDC Core §3.1.2.1,
+    /// §5.5.1): a session of anyone else does not answer.
     #[serde(default)]
     pub hinted_subject: Option<String>,
     /// The DPoP key the code is to be bound to (`dpop_jkt`, RFC 9449 §10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<Jkt>,
+    /// Claims asked for by name (`claims`, OIDC Core §5.5).
+    #[serde(default, skip_serializing_if = "ClaimsRequest::is_empty")]
+    pub claims: ClaimsRequest,
 }
 
 impl AuthorizationRequest {
@@ -127,7 +132,8 @@ impl AuthorizationRequest {
     }
 }
 
-/// Runs the ordered checks: client → redirect_uri → a malformed request → response_type → scope → PKCE → prompt.
+/// Runs the ordered checks: client → redirect_uri → a malformed request → response_type → scope → PKCE → prompt
+/// → the other parameters (`claims` last).
 /// `sign_up` is whether users may create their own account (`users.self_registration`), which `prompt=create`
 /// needs.
 pub async fn validate(
@@ -157,6 +163,8 @@ pub async fn validate(
     let nonce = checks::bounded(&params, "nonce", 512).map_err(fail)?;
     let login_hint = checks::bounded(&params, "login_hint", 256).map_err(fail)?;
     let dpop_jkt = checks::dpop_jkt(&params).map_err(fail)?;
+    let mut claims = params.get("claims").map(ClaimsRequest::parse).transpose().map_err(fail)?.unwrap_or_default();
+    let hinted_subject = claims.take_subject();
     Ok((
         AuthorizationRequest {
             client_id: client.id.clone(),
@@ -170,8 +178,9 @@ pub async fn validate(
             max_age,
             login_hint,
             resource,
-            hinted_subject: None,
+            hinted_subject,
             dpop_jkt,
+            claims,
         },
         client,
     ))

@@ -29,7 +29,7 @@ use super::params::Params;
 use super::provider::Provider;
 use super::session::SignedIn;
 use crate::domain::secret::PlainSecret;
-use crate::domain::{Client, ClientId, GrantType, Scope, UnixTime, UserId};
+use crate::domain::{Client, ClientId, Consent, GrantType, Scope, UnixTime, UserId};
 use crate::storage::StoreError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -254,7 +254,8 @@ impl Provider {
             return Ok(DeviceAnswer::TooLate);
         }
         if approve {
-            let granting = self.consents.grant_consent(&user.id, &pending.client.id, &pending.scope, now).await;
+            let granted = Consent { scope: pending.scope.clone(), ..Consent::default() };
+            let granting = self.consents.grant_consent(&user.id, &pending.client.id, &granted, now).await;
             match granting {
                 Ok(()) => {}
                 // Removed while the page was open: the device's poll finds the client gone.

@@ -7,6 +7,7 @@ use crate::domain::secret::SecretHash;
 use crate::domain::{Client, GrantType, Scope, UnixTime};
 use crate::oauth::audit::{EventFacts, RequestMeta};
 use crate::oauth::cache_keys;
+use crate::oauth::claims::add_user_claims;
 use crate::oauth::code::{code_family_id, CodeEntry, CodeGrant, CodeRedemption};
 use crate::oauth::dpop::Jkt;
 use crate::oauth::error::OAuthError;
@@ -14,7 +15,8 @@ use crate::oauth::params::Params;
 use crate::oauth::pkce::CodeVerifier;
 use crate::oauth::provider::Provider;
 use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
-use crate::storage::{CodeGrantStanding, StoreError};
+use crate::storage::{CodeGrantStanding, RefreshTokenRecord, StoreError};
+use serde_json::{Map, Value};
 use std::time::Duration;
 
 /// How long a replay waits for a racing first redemption to store the refresh token family it must revoke.
@@ -126,7 +128,7 @@ impl Provider {
                 Some(end) => end,
                 None => self.sessions.session(&grant.sid).await?.map(|s| s.expires_at).unwrap_or(now),
             };
-            Some(self.first_refresh_token(
+            let (token, first) = self.first_refresh_token(
                 &FamilySecret::of_code(code),
                 client,
                 Some(grant.user_id.clone()),
@@ -137,7 +139,9 @@ impl Provider {
                 (jti.as_str(), now + ttl),
                 Self::refresh_binding(client, dpop),
                 now,
-            ))
+            );
+            // Later access tokens of the grant let UserInfo return what the `claims` parameter asked of it too.
+            Some((token, RefreshTokenRecord { userinfo_claims: grant.claims.userinfo.clone(), ..first }))
         } else {
             None
         };
@@ -152,12 +156,17 @@ impl Provider {
             act: None,
             jkt: dpop.cloned(),
             sector: client.sector(),
+            userinfo_claims: grant.claims.userinfo.clone(),
         };
-        let id = grant.scope.contains(Scope::OPENID).then(|| IdTokenExtras {
-            nonce: grant.nonce.clone(),
-            amr: grant.amr.clone(),
-            ttl: self.tokens.id_token_ttl,
-        });
+        let id = match grant.scope.contains(Scope::OPENID) {
+            true => Some(IdTokenExtras {
+                nonce: grant.nonce.clone(),
+                amr: grant.amr.clone(),
+                ttl: self.tokens.id_token_ttl,
+                user_claims: self.id_token_claims(&grant).await?,
+            }),
+            false => None,
+        };
         // The user may have been disabled, or the session logged out of, since the code was issued. The refresh
         // token family is stored under an id derived from the code, where a replay looks for it.
         // So may the client's tokens have been revoked (`clients revoke-tokens`), codes included.
@@ -201,6 +210,20 @@ impl Provider {
             refresh_token: refresh.map(|(token, _)| token.expose().to_owned()),
             issued_token_type: None,
         })
+    }
+
+    /// The user claims the `claims` parameter asked for in the ID token, with the user's values: read only when it
+    /// asked for some, so a code redeemed without it costs no trip to the database.
+    async fn id_token_claims(&self, grant: &CodeGrant) -> Result<Map<String, Value>, OAuthError> {
+        let mut claims = Map::new();
+        if grant.claims.id_token.is_empty() {
+            return Ok(claims);
+        }
+        // A user gone or disabled is refused with the grant's standing, read next; until then, no claims.
+        if let Some(user) = self.users.user_by_id(&grant.user_id).await? {
+            add_user_claims(&mut claims, &user, |_| false, &grant.claims.id_token);
+        }
+        Ok(claims)
     }
 
     /// Records that `client` is issued tokens within session `sid`, when it is to be told of the session's end

@@ -41,6 +41,7 @@ impl Provider {
             act: None,
             jkt: dpop.cloned(),
             sector: None,
+            userinfo_claims: Default::default(),
         };
         let minted = self.mint(&access, None, new_jti(), now).await?;
         Ok(TokenResponse {

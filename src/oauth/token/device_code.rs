@@ -187,11 +187,13 @@ impl Provider {
             act: None,
             jkt: dpop.cloned(),
             sector: client.sector(),
+            userinfo_claims: Default::default(),
         };
         let id = request.scope.contains(Scope::OPENID).then(|| IdTokenExtras {
             nonce: None,
             amr: approval.amr.clone(),
             ttl: self.tokens.id_token_ttl,
+            user_claims: Default::default(),
         });
         let storing = self.refresh_tokens.redeem_code_grant(
             &approval.user_id,

@@ -112,9 +112,15 @@ impl Provider {
             // A confidential client's refresh tokens are not bound, but each access token is to the key proved.
             jkt: dpop.cloned(),
             sector: client.sector(),
+            userinfo_claims: rt.userinfo_claims.clone(),
         };
         let id_token_ttl = (scope.contains(Scope::OPENID) && rt.user_id.is_some()).then_some(self.tokens.id_token_ttl);
-        let id = id_token_ttl.map(|ttl| IdTokenExtras { nonce: None, amr: Vec::new(), ttl });
+        let id = id_token_ttl.map(|ttl| IdTokenExtras {
+            nonce: None,
+            amr: Vec::new(),
+            ttl,
+            user_claims: Default::default(),
+        });
         // The rotated row is kept for the retention only, then purged: a token presented after that is found
         // by the family it names (none, in the earlier form). Never before the access token issued with it
         // expires, which a revocation of the family must still find (`access_jti`).
@@ -290,6 +296,7 @@ impl Provider {
             access_jti: Some(access.0.to_owned()),
             access_expires_at: Some(access.1),
             dpop_jkt,
+            userinfo_claims: Default::default(),
         };
         (token, record)
     }

@@ -76,6 +76,7 @@ impl Provider {
             act: Some(act),
             jkt: dpop.cloned(),
             sector: client.sector(),
+            userinfo_claims: Default::default(),
         };
         let minted = self.mint(&access, None, new_jti(), now).await?;
         let facts = EventFacts {

@@ -1,13 +1,13 @@
-//! The `consents` table: rows <-> granted [`Scope`]s, and [`ConsentStore`] for [`DieselStore`].
+//! The `consents` table: rows <-> granted [`Consent`]s, and [`ConsentStore`] for [`DieselStore`].
 //!
-//! One row per (user, client), the scope space-separated. `created_at` is the first grant, `updated_at` the last
+//! One row per (user, client), the scope and the claims granted by name (`claims`) space-separated. `created_at` is the first grant, `updated_at` the last
 //! change. A grant adds to the stored scope, in an upsert written without `ON CONFLICT`: UPDATE, then INSERT when
 //! there was nothing to update.
 
 use super::refresh_tokens::revoke_user_client;
 use super::schema::consents;
 use super::{AnyConnection, DieselStore};
-use crate::domain::{ClientId, Scope, UnixTime, UserId};
+use crate::domain::{ClaimNames, ClientId, Consent, Scope, UnixTime, UserId};
 use crate::storage::{ConsentStore, StoreError, StoreResult, WithdrawnGrant};
 use async_trait::async_trait;
 use diesel::prelude::*;
@@ -21,37 +21,44 @@ struct ConsentRow {
     scope: String,
     created_at: i64,
     updated_at: i64,
+    claims: String,
 }
 
 /// The row of a first grant at `now`.
-fn row_from_grant(user_id: &UserId, client_id: &ClientId, scope: &Scope, now: UnixTime) -> ConsentRow {
+fn row_from_grant(user_id: &UserId, client_id: &ClientId, granted: &Consent, now: UnixTime) -> ConsentRow {
     ConsentRow {
         user_id: user_id.as_str().to_owned(),
         client_id: client_id.as_str().to_owned(),
-        scope: scope.to_string(),
+        scope: granted.scope.to_string(),
         created_at: now,
         updated_at: now,
+        claims: granted.claims.to_string(),
     }
 }
 
-/// The client, the granted scope and the last change.
-fn consent_from_row(row: ConsentRow) -> StoreResult<(ClientId, Scope, UnixTime)> {
+/// The client, what was granted and the last change.
+fn consent_from_row(row: ConsentRow) -> StoreResult<(ClientId, Consent, UnixTime)> {
     let (user, client) = (&row.user_id, &row.client_id);
     let client_id = ClientId::parse(client.as_str())
         .map_err(|e| StoreError::Backend(format!("consents row ({user:?}, {client:?}): invalid client_id: {e}")))?;
-    let scope = stored_scope(user, client, &row.scope)?;
-    Ok((client_id, scope, row.updated_at))
+    let consent = stored_consent(user, client, &row.scope, &row.claims)?;
+    Ok((client_id, consent, row.updated_at))
 }
 
-/// The `scope` column of the consent of `user_id` for `client_id`, parsed.
-pub(super) fn stored_scope(user_id: &str, client_id: &str, scope: &str) -> StoreResult<Scope> {
-    Scope::parse(scope)
-        .map_err(|e| StoreError::Backend(format!("consents row ({user_id:?}, {client_id:?}): scope: {e}")))
+/// The `scope` and `claims` columns of the consent of `user_id` for `client_id`, parsed.
+pub(super) fn stored_consent(user_id: &str, client_id: &str, scope: &str, claims: &str) -> StoreResult<Consent> {
+    let bad = |what: &str, e: &dyn std::fmt::Display| {
+        StoreError::Backend(format!("consents row ({user_id:?}, {client_id:?}): {what}: {e}"))
+    };
+    Ok(Consent {
+        scope: Scope::parse(scope).map_err(|e| bad("scope", &e))?,
+        claims: ClaimNames::parse(claims).map_err(|e| bad("claims", &e))?,
+    })
 }
 
-/// One attempt at adding `row`'s scope to the stored grant, in one transaction. `Conflict` when another
-/// transaction inserted the same (user, client) between the UPDATE and the INSERT.
-fn add_grant(conn: &mut AnyConnection, row: &ConsentRow, granted: &Scope) -> StoreResult<()> {
+/// One attempt at adding `row`'s scope and claims to the stored grant, in one transaction. `Conflict` when
+/// another transaction inserted the same (user, client) between the UPDATE and the INSERT.
+fn add_grant(conn: &mut AnyConnection, row: &ConsentRow, granted: &Consent) -> StoreResult<()> {
     conn.transaction(|c| {
         let key = (&row.user_id, &row.client_id);
         // Written before it is read: the UPDATE takes the row's lock (Postgres) or the write lock (SQLite), so a
@@ -62,20 +69,26 @@ fn add_grant(conn: &mut AnyConnection, row: &ConsentRow, granted: &Scope) -> Sto
             diesel::insert_into(consents::table).values(row).execute(c)?;
             return Ok(());
         }
-        let stored: String = consents::table.find(key).select(consents::scope).first(c)?;
-        let scope = match Scope::parse(&stored).and_then(|before| before.union(granted)) {
+        let (stored, stored_claims): (String, String) =
+            consents::table.find(key).select((consents::scope, consents::claims)).first(c)?;
+        let scope = match Scope::parse(&stored).and_then(|before| before.union(&granted.scope)) {
             Ok(union) => union,
             Err(e) => {
                 // Past the limit (or unreadable), the newest grant stands; the others are asked for again.
                 tracing::warn!(user_id = %row.user_id, client_id = %row.client_id, error = %e,
                     "a consent replaces the stored one instead of adding to it");
-                granted.clone()
+                granted.scope.clone()
             }
         };
-        // created_at is left alone: it stays the first grant's. A grant that adds nothing writes no scope.
-        let scope = scope.to_string();
+        // Names this release does not know (written by a later one) are dropped with the grant's names kept.
+        let claims = ClaimNames::parse(&stored_claims).unwrap_or_default().union(&granted.claims);
+        // created_at is left alone: it stays the first grant's. A grant that adds nothing writes nothing more.
+        let (scope, claims) = (scope.to_string(), claims.to_string());
         if scope != stored {
             diesel::update(consents::table.find(key)).set(consents::scope.eq(scope)).execute(c)?;
+        }
+        if claims != stored_claims {
+            diesel::update(consents::table.find(key)).set(consents::claims.eq(claims)).execute(c)?;
         }
         Ok(())
     })
@@ -116,11 +129,11 @@ impl ConsentStore for DieselStore {
         &self,
         user_id: &UserId,
         client_id: &ClientId,
-        scope: &Scope,
+        granted: &Consent,
         now: UnixTime,
     ) -> StoreResult<()> {
-        let row = row_from_grant(user_id, client_id, scope, now);
-        let granted = scope.clone();
+        let row = row_from_grant(user_id, client_id, granted, now);
+        let granted = granted.clone();
         self.db()
             .write(move |c| {
                 let added = match add_grant(c, &row, &granted) {
@@ -140,7 +153,7 @@ impl ConsentStore for DieselStore {
             .await
     }
 
-    async fn consents_of_user(&self, user_id: &UserId) -> StoreResult<Vec<(ClientId, Scope, UnixTime)>> {
+    async fn consents_of_user(&self, user_id: &UserId) -> StoreResult<Vec<(ClientId, Consent, UnixTime)>> {
         let user_id = user_id.as_str().to_owned();
         self.db()
             .run(move |c| {
@@ -206,6 +219,10 @@ mod tests {
         Scope::parse(s).unwrap()
     }
 
+    fn consent(s: &str) -> Consent {
+        Consent { scope: scope(s), claims: ClaimNames::default() }
+    }
+
     /// The scopes `user_id` granted `client_id`, if any; a corrupt row is an error.
     async fn granted(t: &TestDb, user_id: &UserId, client_id: &ClientId) -> StoreResult<Option<Scope>> {
         let key = (user_id.as_str().to_owned(), client_id.as_str().to_owned());
@@ -215,7 +232,7 @@ mod tests {
                 .select(ConsentRow::as_select())
                 .first(c)
                 .optional()?
-                .map(|row| consent_from_row(row).map(|(_, scope, _)| scope))
+                .map(|row| consent_from_row(row).map(|(_, consent, _)| consent.scope))
                 .transpose()
         })
         .await
@@ -240,21 +257,34 @@ mod tests {
         let app = t.add_client("app").await;
         assert!(granted(&t, &alice, &app).await.unwrap().is_none());
 
-        t.store.grant_consent(&alice, &app, &scope("openid profile"), 100).await.unwrap();
+        t.store.grant_consent(&alice, &app, &consent("openid profile"), 100).await.unwrap();
         assert_eq!(granted(&t, &alice, &app).await.unwrap(), Some(scope("profile openid")));
         assert_eq!(stored(&t, &alice, &app).await, ("openid profile".into(), 100, 100));
 
         // A second grant adds its scopes and keeps created_at.
-        t.store.grant_consent(&alice, &app, &scope("openid email"), 200).await.unwrap();
+        t.store.grant_consent(&alice, &app, &consent("openid email"), 200).await.unwrap();
         assert_eq!(granted(&t, &alice, &app).await.unwrap(), Some(scope("openid email profile")));
         assert_eq!(stored(&t, &alice, &app).await, ("email openid profile".into(), 100, 200));
 
         // An empty grant changes only the time; a first empty grant is remembered as such.
-        t.store.grant_consent(&alice, &app, &Scope::default(), 300).await.unwrap();
+        t.store.grant_consent(&alice, &app, &Consent::default(), 300).await.unwrap();
         assert_eq!(stored(&t, &alice, &app).await, ("email openid profile".into(), 100, 300));
         let other = t.add_client("other").await;
-        t.store.grant_consent(&alice, &other, &Scope::default(), 300).await.unwrap();
+        t.store.grant_consent(&alice, &other, &Consent::default(), 300).await.unwrap();
         assert_eq!(granted(&t, &alice, &other).await.unwrap(), Some(Scope::default()));
+    }
+
+    async fn claims_granted_by_name_add_up(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let alice = t.add_user("alice").await;
+        let app = t.add_client("app").await;
+        let names = |v: &str| ClaimNames::parse(v).unwrap();
+        let email = Consent { scope: scope("openid"), claims: names("email") };
+        t.store.grant_consent(&alice, &app, &email, 100).await.unwrap();
+        let name = Consent { scope: scope("openid profile"), claims: names("name") };
+        t.store.grant_consent(&alice, &app, &name, 200).await.unwrap();
+        let both = Consent { scope: scope("openid profile"), claims: names("email name") };
+        assert_eq!(t.store.consents_of_user(&alice).await.unwrap(), vec![(app, both, 200)]);
     }
 
     async fn a_grant_past_the_scope_limit_replaces_the_older_ones(backend: Backend) {
@@ -262,8 +292,8 @@ mod tests {
         let ivan = t.add_user("ivan").await;
         let app = t.add_client("app").await;
         let many: Vec<String> = (0..MAX_SCOPE_VALUES).map(|i| format!("s{i}")).collect();
-        t.store.grant_consent(&ivan, &app, &scope(&many.join(" ")), 1).await.unwrap();
-        t.store.grant_consent(&ivan, &app, &scope("openid"), 2).await.unwrap();
+        t.store.grant_consent(&ivan, &app, &consent(&many.join(" ")), 1).await.unwrap();
+        t.store.grant_consent(&ivan, &app, &consent("openid"), 2).await.unwrap();
         assert_eq!(stored(&t, &ivan, &app).await, ("openid".into(), 1, 2));
     }
 
@@ -276,15 +306,15 @@ mod tests {
             clients.push(t.add_client(id).await);
         }
         for (i, client) in clients.iter().enumerate() {
-            t.store.grant_consent(&bob, client, &scope(&format!("openid s{i}")), 10 + i as i64).await.unwrap();
+            t.store.grant_consent(&bob, client, &consent(&format!("openid s{i}")), 10 + i as i64).await.unwrap();
         }
-        t.store.grant_consent(&carol, &clients[0], &scope("openid"), 50).await.unwrap();
+        t.store.grant_consent(&carol, &clients[0], &consent("openid"), 50).await.unwrap();
 
         let listed = t.store.consents_of_user(&bob).await.unwrap();
         let expected = [("c0", "openid s1", 11), ("c1", "openid s2", 12), ("c2", "openid s0", 10)]
-            .map(|(id, s, at)| (ClientId::parse(id).unwrap(), scope(s), at));
+            .map(|(id, s, at)| (ClientId::parse(id).unwrap(), consent(s), at));
         assert_eq!(listed, expected);
-        assert_eq!(t.store.consents_of_user(&carol).await.unwrap(), vec![(clients[0].clone(), scope("openid"), 50)]);
+        assert_eq!(t.store.consents_of_user(&carol).await.unwrap(), vec![(clients[0].clone(), consent("openid"), 50)]);
         assert!(t.store.consents_of_user(&UserId::generate()).await.unwrap().is_empty());
     }
 
@@ -292,8 +322,8 @@ mod tests {
         let t = TestDb::new(backend).await;
         let dave = t.add_user("dave").await;
         let (a, b) = (t.add_client("a").await, t.add_client("b").await);
-        t.store.grant_consent(&dave, &a, &scope("openid"), 1).await.unwrap();
-        t.store.grant_consent(&dave, &b, &scope("openid"), 1).await.unwrap();
+        t.store.grant_consent(&dave, &a, &consent("openid"), 1).await.unwrap();
+        t.store.grant_consent(&dave, &b, &consent("openid"), 1).await.unwrap();
 
         t.store.delete_consent(&dave, &a).await.unwrap();
         assert!(granted(&t, &dave, &a).await.unwrap().is_none());
@@ -304,7 +334,7 @@ mod tests {
         assert!(matches!(err, StoreError::NotFound), "{err:?}");
 
         // Granting again after a delete starts a new first grant.
-        t.store.grant_consent(&dave, &a, &scope("profile"), 5).await.unwrap();
+        t.store.grant_consent(&dave, &a, &consent("profile"), 5).await.unwrap();
         assert_eq!(stored(&t, &dave, &a).await, ("profile".into(), 5, 5));
     }
 
@@ -314,8 +344,8 @@ mod tests {
         let t = TestDb::new(backend).await;
         let (alice, bob) = (t.add_user("alice").await, t.add_user("bob").await);
         let (a, b) = (t.add_client("a").await, t.add_client("b").await);
-        t.store.grant_consent(&alice, &a, &scope("openid"), 1).await.unwrap();
-        t.store.grant_consent(&alice, &b, &scope("openid"), 1).await.unwrap();
+        t.store.grant_consent(&alice, &a, &consent("openid"), 1).await.unwrap();
+        t.store.grant_consent(&alice, &b, &consent("openid"), 1).await.unwrap();
         let now = 1_700_000_100;
         let of = |id: &str, client: &ClientId, user: &UserId, offline: bool| RefreshTokenRecord {
             user_id: Some(user.clone()),
@@ -375,7 +405,7 @@ mod tests {
         let app = t.add_client("app").await;
         let ghost = ClientId::parse("ghost").unwrap();
         for (user, client) in [(&erin, &ghost), (&UserId::generate(), &app)] {
-            let err = t.store.grant_consent(user, client, &scope("openid"), 1).await.unwrap_err();
+            let err = t.store.grant_consent(user, client, &consent("openid"), 1).await.unwrap_err();
             assert!(matches!(err, StoreError::ReferenceGone(_)), "{err:?}");
         }
         assert!(t.store.consents_of_user(&erin).await.unwrap().is_empty());
@@ -391,7 +421,7 @@ mod tests {
             for i in 0..10i64 {
                 let (store, user, client) = (t.store.clone(), user.clone(), client.clone());
                 grants.spawn(
-                    async move { store.grant_consent(&user, &client, &scope(&format!("openid s{i}")), i).await },
+                    async move { store.grant_consent(&user, &client, &consent(&format!("openid s{i}")), i).await },
                 );
             }
             while let Some(granted) = grants.join_next().await {
@@ -444,7 +474,7 @@ mod tests {
         // Another writer inserts the same grant and holds its transaction open.
         let (inserted_tx, inserted_rx) = tokio::sync::oneshot::channel::<()>();
         let (commit_tx, commit_rx) = std::sync::mpsc::channel::<()>();
-        let first = row_from_grant(&user, &client, &scope("openid"), 1);
+        let first = row_from_grant(&user, &client, &consent("openid"), 1);
         let db = t.db.clone();
         let holder = tokio::spawn(async move {
             db.run(move |c| {
@@ -462,7 +492,7 @@ mod tests {
         // On Postgres the grant's UPDATE finds nothing and its INSERT waits on the uncommitted row, then fails
         // with a unique violation once the holder commits; the retry must turn it into an update.
         let (store, u, cl) = (t.store.clone(), user.clone(), client.clone());
-        let grant = tokio::spawn(async move { store.grant_consent(&u, &cl, &scope("openid email"), 2).await });
+        let grant = tokio::spawn(async move { store.grant_consent(&u, &cl, &consent("openid email"), 2).await });
         until_a_statement_waits(&t, backend).await;
         commit_tx.send(()).unwrap();
         holder.await.unwrap().unwrap();
@@ -474,7 +504,7 @@ mod tests {
         let t = TestDb::new(backend).await;
         let heidi = t.add_user("heidi").await;
         let app = t.add_client("app").await;
-        t.store.grant_consent(&heidi, &app, &scope("openid"), 1).await.unwrap();
+        t.store.grant_consent(&heidi, &app, &consent("openid"), 1).await.unwrap();
         t.db.run(|c| Ok(diesel::sql_query("UPDATE consents SET scope = 'caf\u{e9}'").execute(c)?)).await.unwrap();
         let err = granted(&t, &heidi, &app).await.unwrap_err();
         assert!(
@@ -483,12 +513,13 @@ mod tests {
         );
         assert!(t.store.consents_of_user(&heidi).await.is_err());
         // A grant over a corrupt row repairs it.
-        t.store.grant_consent(&heidi, &app, &scope("openid"), 2).await.unwrap();
+        t.store.grant_consent(&heidi, &app, &consent("openid"), 2).await.unwrap();
         assert_eq!(granted(&t, &heidi, &app).await.unwrap(), Some(scope("openid")));
     }
 
     both_backends!(
         grants_add_up,
+        claims_granted_by_name_add_up,
         a_grant_past_the_scope_limit_replaces_the_older_ones,
         consents_of_user_are_ordered_by_client,
         delete_forgets_one_grant,

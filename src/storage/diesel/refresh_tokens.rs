@@ -20,7 +20,7 @@ use super::sessions::session_is_live;
 use super::store::expired_rows_batch;
 use super::users::{load_user, user_from_row, UserRow};
 use super::{AnyConnection, DieselStore};
-use crate::domain::{ClientId, Jkt, Scope, UnixTime, User, UserId};
+use crate::domain::{ClaimNames, ClientId, Jkt, Scope, UnixTime, User, UserId};
 use crate::storage::{
     CodeGrantStanding, IssuedAccessTokens, RefreshTokenRecord, RefreshTokenStore, RevokedFamily, StoreError,
     StoreResult,
@@ -55,6 +55,7 @@ struct RefreshTokenRow {
     access_jti: Option<String>,
     access_expires_at: Option<i64>,
     dpop_jkt: Option<String>,
+    userinfo_claims: Option<String>,
 }
 
 fn row_from_record(token: &RefreshTokenRecord) -> RefreshTokenRow {
@@ -78,6 +79,7 @@ fn row_from_record(token: &RefreshTokenRecord) -> RefreshTokenRow {
         access_jti: token.access_jti.clone(),
         access_expires_at: token.access_expires_at,
         dpop_jkt: token.dpop_jkt.as_ref().map(|j| j.as_str().to_owned()),
+        userinfo_claims: (!token.userinfo_claims.is_empty()).then(|| token.userinfo_claims.to_string()),
     }
 }
 
@@ -92,6 +94,8 @@ fn record_from_row(row: RefreshTokenRow) -> StoreResult<RefreshTokenRecord> {
         Some(text) => Some(Jkt::parse(&text).ok_or_else(|| bad("dpop_jkt", &"not a JWK thumbprint"))?),
         None => None,
     };
+    let userinfo_claims = ClaimNames::parse(row.userinfo_claims.as_deref().unwrap_or_default())
+        .map_err(|e| bad("userinfo_claims", &e))?;
     Ok(RefreshTokenRecord {
         id,
         token_hash: row.token_hash,
@@ -112,6 +116,7 @@ fn record_from_row(row: RefreshTokenRow) -> StoreResult<RefreshTokenRecord> {
         access_jti: row.access_jti,
         access_expires_at: row.access_expires_at,
         dpop_jkt,
+        userinfo_claims,
     })
 }
 
@@ -191,7 +196,7 @@ fn push_insert_select<'b>(
     out.push_sql(
         "INSERT INTO refresh_tokens (id, token_hash, family_id, parent_id, client_id, user_id, session_id, scope, \
          resource, auth_time, offline, created_at, expires_at, idle_expires_at, used_at, revoked, access_jti, \
-         access_expires_at, dpop_jkt) SELECT ",
+         access_expires_at, dpop_jkt, userinfo_claims) SELECT ",
     );
     // The row's columns, in the order of the column list above.
     let mut first = true;
@@ -230,6 +235,7 @@ fn push_insert_select<'b>(
         Nullable<Text> => &row.access_jti,
         Nullable<BigInt> => &row.access_expires_at,
         Nullable<Text> => &row.dpop_jkt,
+        Nullable<Text> => &row.userinfo_claims,
     );
     Ok(())
 }

@@ -71,6 +71,7 @@ async fn round_trips_every_field(backend: Backend) {
         access_jti: Some("jti-full".into()),
         access_expires_at: Some(1_700_000_301),
         dpop_jkt: crate::domain::Jkt::parse("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"),
+        userinfo_claims: crate::domain::ClaimNames::parse("email name").unwrap(),
     };
     // Every optional field empty, the scope too.
     let bare = refresh_token("rt-bare", "fam-bare", &client);
@@ -112,6 +113,7 @@ async fn rotation_happens_once(backend: Backend) {
     let second = RefreshTokenRecord {
         parent_id: Some("rt1".into()),
         dpop_jkt: crate::domain::Jkt::parse("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"),
+        userinfo_claims: crate::domain::ClaimNames::parse("email").unwrap(),
         ..refresh_token("rt2", "f", &client)
     };
     assert!(t.store.rotate_refresh_token("rt1", &second, NOW, FAR).await.unwrap());

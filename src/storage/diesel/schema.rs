@@ -52,6 +52,7 @@ diesel::table! {
         scope -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        claims -> Text,
     }
 }
 
@@ -99,6 +100,7 @@ diesel::table! {
         access_jti -> Nullable<Text>,
         access_expires_at -> Nullable<BigInt>,
         dpop_jkt -> Nullable<Text>,
+        userinfo_claims -> Nullable<Text>,
     }
 }
 

@@ -4,7 +4,7 @@
 //! `ip` and `user_agent` are text, NULL for sessions stored before they were recorded. `last_used_at` moves only
 //! forward ([`SessionStore::record_session_use`]); the migration that added it set it to `created_at`.
 
-use super::consents::stored_scope;
+use super::consents::stored_consent;
 use super::schema::{consents, refresh_tokens, session_clients, sessions, users};
 use super::store::expired_rows_batch;
 use super::users::{user_from_row, UserRow};
@@ -110,21 +110,27 @@ impl SessionStore for DieselStore {
         self.db()
             .run(move |c| {
                 // One statement: the authorization endpoint reads this on every request.
-                let found: Option<(SessionRow, Option<UserRow>, Option<String>)> = sessions::table
+                type Found = (SessionRow, Option<UserRow>, Option<(String, String)>);
+                let found: Option<Found> = sessions::table
                     .left_join(users::table)
                     .left_join(
                         consents::table
                             .on(consents::user_id.eq(sessions::user_id).and(consents::client_id.eq(&client_id))),
                     )
                     .filter(sessions::id_hash.eq(&id_hash))
-                    .select((SessionRow::as_select(), Option::<UserRow>::as_select(), consents::scope.nullable()))
+                    .select((
+                        SessionRow::as_select(),
+                        Option::<UserRow>::as_select(),
+                        (consents::scope, consents::claims).nullable(),
+                    ))
                     .first(c)
                     .optional()?;
                 let Some((session, user, consent)) = found else { return Ok(None) };
                 let session = session_from_row(session)?;
                 let user = user.map(|row| user_from_row(row).map(|(user, _)| user)).transpose()?;
+                let user_id = session.user_id.as_str();
                 let consent =
-                    consent.map(|scope| stored_scope(session.user_id.as_str(), &client_id, &scope)).transpose()?;
+                    consent.map(|(scope, claims)| stored_consent(user_id, &client_id, &scope, &claims)).transpose()?;
                 Ok(Some(SessionContext { session, user, consent }))
             })
             .await
@@ -521,6 +527,7 @@ mod tests {
         let (app, other) = (t.add_client("app").await, t.add_client("other").await);
         let (alice, bob) = (t.add_user("alice").await, t.add_user("bob").await);
         let scope = crate::domain::Scope::parse("openid email").unwrap();
+        let scope = crate::domain::Consent { scope, claims: crate::domain::ClaimNames::parse("name").unwrap() };
         t.store.grant_consent(&alice, &app, &scope, 1).await.unwrap();
         t.store.grant_consent(&bob, &other, &scope, 1).await.unwrap();
         let s = session("s1", &alice);

@@ -27,6 +27,7 @@ pub(crate) const LATER_MIGRATIONS: &[&str] = &[
     "20261206310000",
     "20261206500000",
     "20261206600000",
+    "20261206700000",
 ];
 
 /// A database for one test; dropping it removes the SQLite directory or the Postgres database.
@@ -165,6 +166,7 @@ pub(crate) fn refresh_token(id: &str, family_id: &str, client_id: &ClientId) -> 
         access_jti: None,
         access_expires_at: None,
         dpop_jkt: None,
+        userinfo_claims: Default::default(),
     }
 }
 

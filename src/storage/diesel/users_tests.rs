@@ -492,7 +492,15 @@ async fn delete_cascades(backend: Backend) {
             device: Default::default(),
         };
         t.store.create_session(&session).await.unwrap();
-        t.store.grant_consent(&user.id, &client, &Scope::parse("openid").unwrap(), 1).await.unwrap();
+        t.store
+            .grant_consent(
+                &user.id,
+                &client,
+                &crate::domain::Consent { scope: Scope::parse("openid").unwrap(), ..Default::default() },
+                1,
+            )
+            .await
+            .unwrap();
         let rt = refresh_token(&format!("rt{n}"), &format!("f{n}"), &client);
         let rt = crate::storage::RefreshTokenRecord { user_id: Some(user.id.clone()), ..rt };
         t.store.insert_refresh_token(&rt).await.unwrap();

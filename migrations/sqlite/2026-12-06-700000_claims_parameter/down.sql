@@ -1,0 +1,2 @@
+ALTER TABLE refresh_tokens DROP COLUMN userinfo_claims;
+ALTER TABLE consents DROP COLUMN claims;
