@@ -57,7 +57,7 @@ impl RawMail {
         };
         // The parse error may quote the URL, password and all: say only that it is not one.
         let url = Url::parse(&raw_url).map_err(|_| invalid("mail.smtp_url", "is not a URL"))?;
-        if !url.host_str().is_some_and(|h| !h.is_empty()) {
+        if url.host_str().is_none_or(str::is_empty) {
             return Err(invalid("mail.smtp_url", "must name the SMTP server's host"));
         }
         let tls = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.into_owned());
