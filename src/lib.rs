@@ -13,6 +13,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod jose;
+pub mod mail;
 pub mod memory;
 pub mod metrics;
 pub mod oauth;

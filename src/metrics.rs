@@ -144,6 +144,29 @@ impl RouteStats {
     }
 }
 
+/// What became of a mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailOutcome {
+    /// The SMTP server took it.
+    Sent = 0,
+    /// Delivery failed (the cause is logged).
+    Failed = 1,
+    /// The send queue was full: not sent.
+    Dropped = 2,
+}
+
+impl MailOutcome {
+    const ALL: [Self; 3] = [Self::Sent, Self::Failed, Self::Dropped];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Dropped => "dropped",
+        }
+    }
+}
+
 /// Every counter of one server.
 #[derive(Debug)]
 pub struct Metrics {
@@ -160,6 +183,8 @@ pub struct Metrics {
     revoked_tokens_presented: AtomicU64,
     /// Logout tokens delivered, and those given up on.
     logout_notices: [AtomicU64; 2],
+    /// Mails delivered, failed, and dropped for a full queue.
+    mails: [AtomicU64; 3],
 }
 
 impl Metrics {
@@ -176,6 +201,7 @@ impl Metrics {
             code_replays: AtomicU64::new(0),
             revoked_tokens_presented: AtomicU64::new(0),
             logout_notices: Default::default(),
+            mails: Default::default(),
         }
     }
 
@@ -229,6 +255,13 @@ impl Metrics {
     /// A logout token was delivered to a client's `backchannel_logout_uri`, or given up on after its retries.
     pub fn logout_notice(&self, delivered: bool) {
         if let Some(c) = self.logout_notices.get(usize::from(!delivered)) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A mail was delivered to the SMTP server, failed, or was dropped unsent because the queue was full.
+    pub fn mail(&self, outcome: MailOutcome) {
+        if let Some(c) = self.mails.get(outcome as usize) {
             c.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -293,6 +326,14 @@ impl Metrics {
         );
         for (result, c) in ["delivered", "failed"].iter().zip(&self.logout_notices) {
             out.sample("tessera_backchannel_logout_notices_total", &[("result", result)], c.load(Ordering::Relaxed));
+        }
+        out.family(
+            "tessera_mails_total",
+            "counter",
+            "Mails handed to the SMTP server, by result (dropped: the send queue was full).",
+        );
+        for (result, c) in MailOutcome::ALL.iter().zip(&self.mails) {
+            out.sample("tessera_mails_total", &[("result", result.as_str())], c.load(Ordering::Relaxed));
         }
         let singles = [
             (

@@ -146,6 +146,15 @@ pub async fn build_provider(
         settings.clients.cache,
     );
     let limits = crate::oauth::limits::Limiter::new(Arc::clone(&cache), settings.limits.clone());
+    let metrics = Arc::new(crate::metrics::Metrics::new(std::time::SystemTime::now()));
+    let mailer = match &settings.mail {
+        Some(mail) => {
+            let runtime = tokio::runtime::Handle::try_current().context("mail is sent on the tokio runtime")?;
+            let mailer = crate::mail::SmtpMailer::start(mail, &runtime, Arc::clone(&metrics))?;
+            Some(Arc::new(mailer) as Arc<dyn crate::oauth::mail::Mailer>)
+        }
+        None => None,
+    };
     Ok(Provider {
         issuer: crate::oauth::discovery::issuer_string(&settings.issuer),
         assertion_token_endpoint: (settings.clients.assertion_audience == AssertionAudience::IssuerOrTokenEndpoint)
@@ -184,6 +193,8 @@ pub async fn build_provider(
         password_pool: CpuPool::new("tessera-argon2", settings.passwords.max_concurrent)
             .context("starting the password hashing threads")?,
         password_min_length: settings.passwords.min_length,
+        mailer,
+        password_reset_link: settings.passwords.reset_link,
         signing_pool: CpuPool::new("tessera-sign", crate::blocking::cores() * 2)
             .context("starting the signing threads")?,
         par: settings.par.clone(),
@@ -198,7 +209,7 @@ pub async fn build_provider(
         limits,
         revocation_epoch,
         verified_tokens: crate::oauth::verified::VerifiedTokens::default(),
-        metrics: Arc::new(crate::metrics::Metrics::new(std::time::SystemTime::now())),
+        metrics,
     })
 }
 

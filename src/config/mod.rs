@@ -9,9 +9,11 @@ use url::Url;
 
 mod federation;
 mod ip_range;
+mod mail;
 mod raw;
 pub use federation::{FederationSettings, RawFederation, RawUpstreamProvider, UpstreamProvider, DEFAULT_SCOPES};
 pub use ip_range::IpRange;
+pub use mail::{MailSettings, RawMail};
 pub use raw::{
     RawClients, RawDatabase, RawDevice, RawDpop, RawHttp, RawKeys, RawLimits, RawLog, RawOtp, RawPar, RawPasswords,
     RawRedis, RawRegistration, RawSessions, RawSettings, RawTokens, RawUsers,
@@ -110,6 +112,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub log: LogSettings,
     pub federation: FederationSettings,
+    /// Outgoing mail; `None`: off.
+    pub mail: Option<MailSettings>,
 }
 
 /// Validated `[device]` (RFC 8628).
@@ -166,6 +170,8 @@ pub struct LimitSettings {
     pub register_ip: Option<Rate>,
     pub authorize_ip: Option<Rate>,
     pub user_registration_ip: Option<Rate>,
+    pub password_reset_ip: Option<Rate>,
+    pub password_reset_user: Option<Rate>,
     /// Bytes of pending sign-ins the in-process cache may hold (`MemoryCache::with_budget`).
     pub pending_sign_ins_memory: usize,
     pub fallback_entries: usize,
@@ -249,6 +255,16 @@ impl RawLimits {
                 self.user_registration_ip_requests,
                 self.user_registration_ip_window_seconds,
                 "user_registration_ip",
+            )?,
+            password_reset_ip: Self::rate(
+                self.password_reset_ip_requests,
+                self.password_reset_ip_window_seconds,
+                "password_reset_ip",
+            )?,
+            password_reset_user: Self::rate(
+                self.password_reset_user_requests,
+                self.password_reset_user_window_seconds,
+                "password_reset_user",
             )?,
             pending_sign_ins_memory,
             fallback_entries: self.fallback_entries,
@@ -349,6 +365,8 @@ pub struct PasswordSettings {
     pub max_concurrent: usize,
     /// Fewest characters of a password set on the account page.
     pub min_length: usize,
+    /// Seconds a password reset link works.
+    pub reset_link: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -549,6 +567,10 @@ impl RawSettings {
         if self.passwords.min_length == 0 {
             return Err(invalid("passwords.min_length", "must be at least 1"));
         }
+        // At most a day: whoever reads the mail may use the link while it lasts.
+        if !(1..=86_400).contains(&self.passwords.reset_link_seconds) {
+            return Err(invalid("passwords.reset_link_seconds", "must be from 1 to 86400"));
+        }
 
         if self.clients.secret_overlap_seconds < 0 {
             return Err(invalid("clients.secret_overlap_seconds", "must be 0 or more"));
@@ -588,6 +610,7 @@ impl RawSettings {
                 cost,
                 max_concurrent: self.passwords.max_concurrent,
                 min_length: self.passwords.min_length,
+                reset_link: self.passwords.reset_link_seconds,
             },
             clients: ClientSettings {
                 secret_overlap,
@@ -645,6 +668,7 @@ impl RawSettings {
             limits: self.limits.validate()?,
             log: LogSettings { json, level: log_level(&self.log.level)?, access: self.log.access },
             federation: self.federation.validate()?,
+            mail: self.mail.validate()?,
         })
     }
 }

@@ -30,6 +30,7 @@ pub struct RawSettings {
     pub limits: RawLimits,
     pub log: RawLog,
     pub federation: super::federation::RawFederation,
+    pub mail: super::mail::RawMail,
 }
 
 /// The device authorization grant (RFC 8628).
@@ -212,6 +213,8 @@ pub struct RawPasswords {
     pub max_concurrent: usize,
     /// Fewest Unicode characters of a password a user sets on their account page (operators' are held to 8).
     pub min_length: usize,
+    /// How long a password reset link sent by mail works (`/login/forgot`).
+    pub reset_link_seconds: i64,
 }
 
 /// `[limits]`: abuse limits (DESIGN.md §3: counters in the cache, in-process when it fails). A limit of 0
@@ -243,6 +246,12 @@ pub struct RawLimits {
     /// Sign-ups (`users.self_registration`) per client IP: each consistent form counts, taken names included.
     pub user_registration_ip_requests: u64,
     pub user_registration_ip_window_seconds: i64,
+    /// Password reset requests (`/login/forgot`) per client IP: each consistent form counts.
+    pub password_reset_ip_requests: u64,
+    pub password_reset_ip_window_seconds: i64,
+    /// Password reset mails per account: past it, requests for that account send nothing (same answer).
+    pub password_reset_user_requests: u64,
+    pub password_reset_user_window_seconds: i64,
     /// What the in-process cache may hold in pending sign-ins, in KiB; past it new ones are refused.
     pub pending_sign_ins_memory_kib: u64,
     /// Counters kept in process while the cache fails.
@@ -278,6 +287,12 @@ impl Default for RawLimits {
             // accounts it can make.
             user_registration_ip_requests: 10,
             user_registration_ip_window_seconds: 3600,
+            // Each request may send a mail: a few an hour from one address, and fewer to one account, so the
+            // form cannot be used to flood someone's mailbox.
+            password_reset_ip_requests: 10,
+            password_reset_ip_window_seconds: 3600,
+            password_reset_user_requests: 3,
+            password_reset_user_window_seconds: 3600,
             // About 80,000 typical pending sign-ins (some 830 bytes each with their key and overhead), and more
             // than one address can fill at the limit above even with the largest ones (21.7 KB).
             pending_sign_ins_memory_kib: 64 * 1024,
@@ -316,6 +331,7 @@ impl Default for RawSettings {
             limits: RawLimits::default(),
             log: RawLog::default(),
             federation: super::federation::RawFederation::default(),
+            mail: super::mail::RawMail::default(),
         }
     }
 }
@@ -385,6 +401,8 @@ impl Default for RawPasswords {
             max_concurrent: 2,
             // NIST SP 800-63B's minimum for a password the user chooses.
             min_length: 8,
+            // Keycloak's default for such a link: long enough to reach the mailbox, short for a link in it.
+            reset_link_seconds: 30 * 60,
         }
     }
 }

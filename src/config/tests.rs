@@ -264,12 +264,18 @@ fn invalid_values_name_their_key() {
 }
 
 /// `deploy/tessera.example.toml` with each `# key = value` line uncommented but `kek`, which the file says to set
-/// instead of `kek_file`, never with it.
+/// instead of `kek_file`, never with it, and `smtp_password_file`, whose example file does not exist here.
 fn example_file_uncommented() -> String {
     include_str!("../../deploy/tessera.example.toml")
         .lines()
         .map(|line| match line.strip_prefix("# ") {
-            Some(setting) if setting.split_once(" = ").is_some_and(|(key, _)| is_key(key) && key != "kek") => setting,
+            Some(setting)
+                if setting
+                    .split_once(" = ")
+                    .is_some_and(|(key, _)| is_key(key) && !matches!(key, "kek" | "smtp_password_file")) =>
+            {
+                setting
+            }
             _ => line,
         })
         .collect::<Vec<_>>()
@@ -295,8 +301,13 @@ fn the_example_file_has_every_setting_at_its_default_and_loads() {
         for (path, default) in keys {
             let shown = path.split('.').try_fold(&example, |value, key| value.get(key));
             let Some(shown) = shown else {
-                // Left commented, as it excludes `keys.kek_file`.
-                assert!(path == "keys.kek" && text.contains("\n# kek = "), "{path} is missing from the example file");
+                // Left commented: `keys.kek` excludes `keys.kek_file`; the SMTP password file does not exist here.
+                let commented = match path.as_str() {
+                    "keys.kek" => "\n# kek = ",
+                    "mail.smtp_password_file" => "\n# smtp_password_file = ",
+                    _ => "\u{0}",
+                };
+                assert!(text.contains(commented), "{path} is missing from the example file");
                 continue;
             };
             // A setting without a default shows an example value; the others show their default.
@@ -449,4 +460,65 @@ fn federation_providers_are_checked() {
         let e = load(&toml, &[]).unwrap_err().to_string();
         assert!(e.contains(key), "{toml}: {e}");
     }
+}
+
+#[test]
+fn mail_is_off_by_default_and_on_with_a_url_and_a_sender() {
+    let s = load("", &[]).unwrap();
+    assert!(s.mail.is_none());
+    assert_eq!(s.passwords.reset_link, 1800);
+    assert_eq!(s.limits.password_reset_ip, Some(Rate { max: 10, window: 3600 }));
+    assert_eq!(s.limits.password_reset_user, Some(Rate { max: 3, window: 3600 }));
+    let s = load("[mail]\nsmtp_url = \"smtp://127.0.0.1:2525\"\nfrom = \"Tessera <id@example.com>\"\n", &[]).unwrap();
+    let mail = s.mail.unwrap();
+    assert_eq!((mail.from.as_str(), mail.timeout.as_secs()), ("Tessera <id@example.com>", 10));
+    // An empty URL (a variable blanking a file's value) is off.
+    assert!(load("[mail]\nsmtp_url = \"\"\n", &[]).unwrap().mail.is_none());
+    let s = load("", &[("MAIL__SMTP_URL", "smtps://u:p4ss@mail.example"), ("MAIL__FROM", "id@example.com")]).unwrap();
+    let shown = format!("{s:?}");
+    assert!(s.mail.is_some() && !shown.contains("p4ss"), "{shown}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("smtp-password");
+    std::fs::write(&file, "from-file\n").unwrap();
+    let toml = format!(
+        "[mail]\nsmtp_url = \"smtp://tessera@mail.example?tls=required\"\nsmtp_password_file = {:?}\nfrom = \"id@example.com\"\n",
+        file.display().to_string()
+    );
+    let mail = load(&toml, &[]).unwrap().mail.unwrap();
+    assert_eq!(mail.password.unwrap().expose_secret(), "from-file");
+}
+
+#[test]
+fn mail_settings_are_checked() {
+    let from = "from = \"id@example.com\"\n";
+    for (toml, key) in [
+        ("smtp_url = \"smtp://mail.example\"\n".to_owned(), "mail.from"),
+        ("smtp_url = \"smtp://mail.example\"\nfrom = \"not a mailbox\"\n".to_owned(), "mail.from"),
+        (format!("smtp_url = \"http://mail.example\"\n{from}"), "smtp://"),
+        (format!("smtp_url = \"not a url\"\n{from}"), "mail.smtp_url"),
+        (format!("smtp_url = \"smtp://mail.example?tls=maybe\"\n{from}"), "tls"),
+        (format!("smtp_url = \"smtps://mail.example?tls=required\"\n{from}"), "tls"),
+        // A password that would travel in clear text.
+        (format!("smtp_url = \"smtp://u:secret@mail.example\"\n{from}"), "unencrypted"),
+        (format!("smtp_url = \"smtp://u:secret@mail.example?tls=opportunistic\"\n{from}"), "unencrypted"),
+        (format!("smtp_url = \"smtps://u:secret@mail.example\"\nsmtp_password_file = \"/x\"\n{from}"), "set one"),
+        (format!("smtp_url = \"smtps://mail.example\"\nsmtp_password_file = \"/x\"\n{from}"), "user name"),
+        (format!("smtp_url = \"smtps://u@mail.example\"\nsmtp_password_file = \"/nonexistent\"\n{from}"), "read"),
+        ("smtp_password_file = \"/x\"\n".to_owned(), "without `mail.smtp_url`"),
+        (format!("smtp_url = \"smtps://mail.example\"\ntimeout_seconds = 0\n{from}"), "mail.timeout_seconds"),
+        (format!("smtp_url = \"smtps://mail.example\"\nport = 25\n{from}"), "port"),
+    ] {
+        let e = load(&format!("[mail]\n{toml}"), &[]).unwrap_err().to_string();
+        assert!(e.contains(key), "{toml}: {e}");
+        assert!(!e.contains("secret@"), "the URL's password is never quoted: {e}");
+    }
+    for seconds in ["0", "86401"] {
+        let e = load(&format!("[passwords]\nreset_link_seconds = {seconds}"), &[]).unwrap_err().to_string();
+        assert!(e.contains("passwords.reset_link_seconds"), "{e}");
+    }
+    let s = load("[limits]\npassword_reset_ip_requests = 0\npassword_reset_user_requests = 0", &[]).unwrap();
+    assert_eq!((s.limits.password_reset_ip, s.limits.password_reset_user), (None, None));
+    let e = load("[limits]\npassword_reset_user_window_seconds = 0", &[]).unwrap_err().to_string();
+    assert!(e.contains("limits.password_reset_user_window_seconds"), "{e}");
 }

@@ -25,6 +25,7 @@ pub mod meta;
 pub mod metadata;
 pub mod metrics;
 pub mod par;
+pub mod password_reset;
 pub mod register;
 pub mod render;
 pub mod request_span;
@@ -98,6 +99,16 @@ fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
         metrics,
         paths::LOGIN_SIGN_UP,
         get(paths::LOGIN_SIGN_UP, signup::get).route(web::post().to(signup::post)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::LOGIN_FORGOT,
+        get(paths::LOGIN_FORGOT, password_reset::forgot_get).route(web::post().to(password_reset::forgot_post)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::LOGIN_RESET,
+        get(paths::LOGIN_RESET, password_reset::reset_get).route(web::post().to(password_reset::reset_post)),
     ))
     .service(metrics::metered(
         metrics,

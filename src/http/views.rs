@@ -27,6 +27,49 @@ pub struct LoginPage {
     pub providers: Vec<ProviderButton>,
     /// Whether to offer "Create an account" (`users.self_registration`, for a pending authorization only).
     pub sign_up: bool,
+    /// Whether to offer "Forgot your password?" (mail on, for a pending authorization only).
+    pub forgot: bool,
+}
+
+/// "Forgot your password?" of a pending authorization: the form, or the answer once sent.
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct ForgotPage {
+    /// Interaction id (hidden field, and the way back to the sign-in).
+    pub interaction: String,
+    /// CSRF token (hidden field): the interaction's, as the login form's.
+    pub csrf: String,
+    /// What was typed before a refusal.
+    pub login: String,
+    /// Why the form was refused (an alert).
+    pub error: Option<String>,
+    /// The request was taken: the page says a mail went out if the account exists.
+    pub sent: bool,
+    /// Minutes a link works.
+    pub minutes: i64,
+}
+
+/// The page a password reset link opens: the new password twice, or the answer once set.
+#[derive(Template)]
+#[template(path = "reset.html")]
+pub struct ResetPage {
+    /// The link's token (hidden field); empty once done.
+    pub token: String,
+    /// Fewest characters of the password (`passwords.min_length`).
+    pub min_length: usize,
+    /// Why the form was refused (an alert), and whether it is about the repetition rather than the password.
+    pub error: Option<(String, bool)>,
+    /// The password is set.
+    pub done: bool,
+    /// Once done: the pending authorization to sign in to, if the request came from one.
+    pub interaction: Option<String>,
+}
+
+impl ResetPage {
+    /// Whether the error is about `field` (`password` or `again`).
+    pub fn invalid(&self, field: &str) -> bool {
+        self.error.as_ref().is_some_and(|(_, again)| *again == (field == "again"))
+    }
 }
 
 /// The sign-up page of a pending authorization (`users.self_registration`).

@@ -97,3 +97,8 @@ pub fn lock_refusal(scope: &str, subject: &str, until: UnixTime) -> String {
 pub fn federation(state_hash: &str) -> String {
     format!("federation:{state_hash}")
 }
+
+/// A password reset link sent by mail, by the hash of its token: whose password it resets, until used.
+pub fn password_reset(token_hash: &str) -> String {
+    format!("password-reset:{token_hash}")
+}

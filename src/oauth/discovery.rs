@@ -37,6 +37,10 @@ pub mod paths {
     pub const LOGIN_CODE: &str = "/login/code";
     /// The sign-up page of a pending authorization (`users.self_registration`).
     pub const LOGIN_SIGN_UP: &str = "/login/register";
+    /// The page that sends a password reset link by mail.
+    pub const LOGIN_FORGOT: &str = "/login/forgot";
+    /// The page a password reset link opens.
+    pub const LOGIN_RESET: &str = "/login/reset";
     /// The set-up of two-step verification at a sign-in that needs it (`otp.required`): a code of the new secret.
     pub const LOGIN_ENROL: &str = "/login/enrol";
     /// Continues that sign-in once the recovery codes were shown.

@@ -315,6 +315,33 @@ impl Limiter {
         }
     }
 
+    /// Counts a password reset request; refused once the IP went over its limit.
+    pub async fn check_password_reset_ip(&self, ip: Option<IpAddr>, now: UnixTime) -> Result<(), Limited> {
+        match (self.rules.password_reset_ip, ip) {
+            (Some(rate), Some(ip)) => self.hit(&cache_keys::limit("reset-ip", &ip_subject(ip)), rate, now).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a password reset mail to the account `username` (in any letter case and Unicode form); refused
+    /// once the account went over its limit.
+    pub async fn check_password_reset_account(&self, username: &str, now: UnixTime) -> Result<(), Limited> {
+        match self.rules.password_reset_user {
+            Some(rate) => self.hit(&cache_keys::limit("reset-user", &name_subject(username)), rate, now).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The password of `username` was reset through a link sent to its owner: the failures that locked the
+    /// name were guesses at a password that is no longer, so its lock, count and doubling start over. The IP
+    /// locks stay: they are about where guesses came from, not about this name.
+    pub async fn password_reset(&self, username: &str, now: UnixTime) {
+        let subject = name_subject(username);
+        for bucket in ["login-user", "login-user-locks", "login-user-lock"] {
+            self.forget(&cache_keys::limit(bucket, &subject), now).await;
+        }
+    }
+
     /// Counts a new pending sign-in; refused once the IP went over its limit.
     pub async fn check_new_sign_in(&self, ip: Option<IpAddr>, now: UnixTime) -> Result<(), Limited> {
         match (self.rules.authorize_ip, ip) {

@@ -53,6 +53,8 @@ fn rules() -> LimitSettings {
         register_ip: Some(Rate { max: 2, window: 3600 }),
         authorize_ip: Some(Rate { max: 3, window: 300 }),
         user_registration_ip: Some(Rate { max: 2, window: 600 }),
+        password_reset_ip: Some(Rate { max: 3, window: 3600 }),
+        password_reset_user: Some(Rate { max: 2, window: 3600 }),
         pending_sign_ins_memory: 1 << 20,
         fallback_entries: 100,
     }
@@ -423,6 +425,45 @@ async fn sign_ups_count_per_ip_apart_from_client_registrations() {
     for _ in 0..5 {
         assert!(off.check_user_registration(ip("192.0.2.1"), now).await.is_ok());
     }
+}
+
+#[tokio::test]
+async fn password_resets_count_per_ip_and_per_account_in_any_spelling() {
+    let limiter = Limiter::new(Arc::new(MemoryCache::default()), rules());
+    let now = crate::domain::now();
+    for _ in 0..3 {
+        assert!(limiter.check_password_reset_ip(ip("192.0.2.1"), now).await.is_ok());
+    }
+    let e = limiter.check_password_reset_ip(ip("192.0.2.1"), now).await.unwrap_err();
+    assert!((3599..=3600).contains(&e.retry_after), "{e:?}");
+    assert!(limiter.check_password_reset_ip(ip("192.0.2.2"), now).await.is_ok());
+    assert!(limiter.check_user_registration(ip("192.0.2.1"), now).await.is_ok(), "sign-ups count apart");
+    assert!(limiter.check_password_reset_account("alice", now).await.is_ok());
+    assert!(limiter.check_password_reset_account("ALICE", now).await.is_ok());
+    assert!(limiter.check_password_reset_account("Alice", now).await.is_err(), "one account in any letter case");
+    assert!(limiter.check_password_reset_account("bob", now).await.is_ok());
+    let off = Limiter::new(
+        Arc::new(MemoryCache::default()),
+        LimitSettings { password_reset_ip: None, password_reset_user: None, ..rules() },
+    );
+    for _ in 0..5 {
+        assert!(off.check_password_reset_ip(ip("192.0.2.1"), now).await.is_ok());
+        assert!(off.check_password_reset_account("alice", now).await.is_ok());
+    }
+}
+
+#[tokio::test]
+async fn a_password_reset_lifts_the_accounts_lock_but_not_the_ips() {
+    let limiter = Limiter::new(Arc::new(MemoryCache::default()), rules());
+    let now = crate::domain::now();
+    for _ in 0..3 {
+        let attempt = limiter.begin_sign_in(ip("192.0.2.1"), "alice", now).await.unwrap();
+        limiter.sign_in_failed(attempt, now).await;
+    }
+    assert!(limiter.begin_sign_in(ip("192.0.2.9"), "alice", now).await.is_err(), "locked");
+    limiter.password_reset("Alice", now).await;
+    let attempt = limiter.begin_sign_in(ip("192.0.2.9"), "alice", now).await.expect("the lock is lifted");
+    limiter.sign_in_abandoned(attempt, now).await;
 }
 
 #[tokio::test]

@@ -24,6 +24,8 @@ mod federation;
 mod frontchannel;
 /// The account page's password form.
 mod password;
+/// "Forgot your password?": the request page and the page the mailed link opens.
+mod password_reset;
 /// Self-registration's sign-up page.
 mod signup;
 

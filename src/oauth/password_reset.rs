@@ -1,0 +1,308 @@
+//! "Forgot your password?": a link by mail that lets the owner of an account's address set a new password.
+//!
+//! A request names an account by username or email address, and is answered the same whether a mail went out
+//! or not, and as fast (the accounts are looked up after the answer), so the form tells nobody which accounts
+//! exist. Every request counts on the client IP's limit, and
+//! each mail on the account's (`limits.password_reset_*`), so the form cannot flood a mailbox. Accounts without
+//! an address, disabled ones and those without a password (a federated sign-in made them: their password is
+//! the upstream provider's) get no mail.
+//!
+//! The link carries 256 random bits; the cache keeps only their hash, with the account and the SHA-256 of the
+//! password hash it was made for, for `passwords.reset_link_seconds`. A lost cache loses links in flight, and
+//! the user asks again: nothing that must survive lives there. Using the link takes its entry atomically (a
+//! second use finds it taken) and writes the new password only over the hash it was made for, so a link stops
+//! working once the password changed by any way. A reset signs the user out everywhere, as an operator's
+//! `tessera users revoke` does (back-channel notices included), and lifts the sign-in lock of the name: the
+//! guesses that locked it were at a password that is no more.
+use super::audit::{EventFacts, RequestMeta};
+use super::cache_keys;
+use super::error::OAuthError;
+use super::limits::Limited;
+use super::mail::Mail;
+use super::password_change::{check_new_password, PasswordRule};
+use super::provider::Provider;
+use crate::domain::password::{hash_password, Password, NO_PASSWORD};
+use crate::domain::secret::{PlainSecret, SecretHash};
+use crate::domain::{UnixTime, User, UserId, Username};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Instrument;
+
+/// What a used link's entry holds until it expires.
+const USED: &[u8] = b"used";
+/// The most accounts one email address may name: each gets its own mail.
+const MAX_ACCOUNTS_PER_ADDRESS: i64 = 5;
+/// The longest token a link may carry (ours are 43 characters); longer ones are not looked up.
+const MAX_TOKEN_LEN: usize = 64;
+
+/// The cache entry of a live link.
+#[derive(Serialize, Deserialize)]
+struct ResetRecord {
+    user: String,
+    /// SHA-256 of the password hash the link was made for.
+    password: String,
+    /// The pending authorization the request came from, to continue once the password is set.
+    interaction: Option<String>,
+}
+
+/// Who asks for a link, for the limits and the audit trail.
+#[derive(Debug)]
+pub struct ResetRequestContext<'a> {
+    /// The client IP.
+    pub ip: Option<IpAddr>,
+    /// The pending authorization the form belongs to.
+    pub interaction: Option<String>,
+    /// The request, for the audit trail.
+    pub meta: &'a RequestMeta,
+}
+
+/// The outcome of [`Provider::request_password_reset`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetRequested {
+    /// The request was taken: a mail went out if the account exists and may have one. The page says only that.
+    Taken,
+    /// Too many requests from this IP (`limits.password_reset_ip_requests`).
+    Limited(Limited),
+}
+
+/// The outcome of [`Provider::reset_password`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordReset {
+    /// The new password is stored and the user signed out everywhere.
+    Done {
+        /// The pending authorization the request came from, if any.
+        interaction: Option<String>,
+    },
+    /// The new password breaks a rule of the account page's: the link is still live.
+    Refused(PasswordRule),
+    /// The link is unknown, expired, used, or for a password changed since.
+    Invalid,
+}
+
+/// The token of a reset link, as the link carries it. `Debug` shows none of it.
+pub struct ResetToken(String);
+
+impl ResetToken {
+    /// The token a link carried, unless it cannot be one of ours.
+    pub fn parse(s: &str) -> Option<Self> {
+        (!s.is_empty() && s.len() <= MAX_TOKEN_LEN).then(|| Self(s.to_owned()))
+    }
+
+    /// The token itself, for the one place that puts it back into a form.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    fn key(&self) -> String {
+        cache_keys::password_reset(SecretHash::of(&self.0).as_str())
+    }
+}
+
+impl std::fmt::Debug for ResetToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResetToken").finish_non_exhaustive()
+    }
+}
+
+/// The mail with the link `link`, valid for `seconds`.
+fn reset_mail(user: &User, to: String, link: &str, seconds: i64) -> Mail {
+    let minutes = (seconds / 60).max(1);
+    Mail {
+        to,
+        subject: "Reset your password".into(),
+        body: format!(
+            "Hello {name},\n\nsomeone, probably you, asked to reset the password of your account {username}.\n\
+             To choose a new password, open this link within {minutes} minutes:\n\n{link}\n\n\
+             The link works once. Setting a new password signs you out everywhere.\n\
+             If you did not ask for this, ignore this mail: your password stays as it is.\n",
+            name = user.name.as_deref().unwrap_or(user.username.as_str()),
+            username = user.username.as_str(),
+        ),
+    }
+}
+
+impl Provider {
+    /// Whether mail can be sent, and so whether passwords can be reset by mail.
+    pub fn mail_on(&self) -> bool {
+        self.mailer.is_some()
+    }
+
+    /// The accounts `who` names: the one of that username, else those of that email address. With their
+    /// password hashes.
+    async fn accounts_named(&self, who: &str) -> Result<Vec<(User, String)>, OAuthError> {
+        if let Ok(username) = Username::parse(who) {
+            if let Some(found) = self.users.user_by_username(&username).await? {
+                return Ok(vec![found]);
+            }
+        }
+        if !who.contains('@') {
+            return Ok(Vec::new());
+        }
+        let mut accounts = Vec::new();
+        for user in self.identities.users_with_email(who, MAX_ACCOUNTS_PER_ADDRESS).await? {
+            if let Some(found) = self.users.user_by_username(&user.username).await? {
+                accounts.push(found);
+            }
+        }
+        Ok(accounts)
+    }
+
+    /// Takes a request for reset links for the accounts `who` names (see the module's documentation). Past the
+    /// IP's limit it is refused; otherwise the accounts are looked up and mailed in a task of their own, so that
+    /// neither the answer nor its timing depends on them. The caller checks that mail is on.
+    pub async fn request_password_reset(
+        self: &Arc<Self>,
+        who: &str,
+        cx: ResetRequestContext<'_>,
+        now: UnixTime,
+    ) -> Result<ResetRequested, OAuthError> {
+        if let Err(limited) = self.limits.check_password_reset_ip(cx.ip, now).await {
+            return Ok(ResetRequested::Limited(limited));
+        }
+        let (provider, who, interaction, meta) =
+            (Arc::clone(self), who.trim().to_owned(), cx.interaction, cx.meta.clone());
+        let send = async move {
+            if let Err(e) = provider.send_reset_links(&who, interaction, &meta, now).await {
+                tracing::error!(error = ?e, "a password reset request could not be served");
+            }
+        };
+        tokio::spawn(send.instrument(tracing::Span::current()));
+        Ok(ResetRequested::Taken)
+    }
+
+    /// Sends a reset link to each account `who` names that may have one, within its limit. Audited as
+    /// `password_reset_requested`, per mail.
+    async fn send_reset_links(
+        &self,
+        who: &str,
+        interaction: Option<String>,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<(), OAuthError> {
+        let Some(mailer) = &self.mailer else { return Ok(()) };
+        for (user, hash) in self.accounts_named(who).await? {
+            let Some(to) = user.email.clone().filter(|_| !user.disabled && hash != NO_PASSWORD) else { continue };
+            if self.limits.check_password_reset_account(user.username.as_str(), now).await.is_err() {
+                continue;
+            }
+            let token = PlainSecret::generate();
+            let record = ResetRecord {
+                user: user.id.as_str().to_owned(),
+                password: SecretHash::of(&hash).as_str().to_owned(),
+                interaction: interaction.clone(),
+            };
+            let bytes = serde_json::to_vec(&record).map_err(OAuthError::server)?;
+            let ttl = Duration::from_secs(self.password_reset_link.unsigned_abs());
+            self.cache.set(&cache_keys::password_reset(token.hash().as_str()), &bytes, ttl).await?;
+            let mut link = url::Url::parse(&self.issuer).map_err(OAuthError::server)?;
+            link.set_path(super::discovery::paths::LOGIN_RESET);
+            link.query_pairs_mut().append_pair("token", token.expose());
+            let facts = EventFacts {
+                actor: Some(user.id.as_str().to_owned()),
+                user_id: Some(user.id.as_str().to_owned()),
+                client_id: None,
+                details: json!({ "username": user.username.as_str() }),
+            };
+            self.audit("password_reset_requested", facts, meta, now).await;
+            mailer.send(reset_mail(&user, to, link.as_str(), self.password_reset_link));
+        }
+        Ok(())
+    }
+
+    /// Whether `token` is a live link's.
+    pub async fn reset_link_live(&self, token: &ResetToken) -> Result<bool, OAuthError> {
+        Ok(self.cache.get(&token.key()).await?.is_some_and(|v| v != USED))
+    }
+
+    /// Sets the password of the link's account to `new` (typed twice alike, held to the account page's rules),
+    /// using up the link; signs the user out everywhere. Audited as `password_reset`.
+    pub async fn reset_password(
+        &self,
+        token: &ResetToken,
+        new: Password,
+        again: &Password,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<PasswordReset, OAuthError> {
+        // A refusal for the password keeps the link; an invalid link is said so before the password is judged.
+        if !self.reset_link_live(token).await? {
+            return Ok(PasswordReset::Invalid);
+        }
+        let new = match check_new_password(new, again, self.password_min_length) {
+            Ok(new) => new,
+            Err(rule) => return Ok(PasswordReset::Refused(rule)),
+        };
+        let taken = self.cache.replace(&token.key(), USED, Duration::from_secs(60)).await?;
+        let Some(record) = taken.filter(|v| v != USED).and_then(|v| serde_json::from_slice::<ResetRecord>(&v).ok())
+        else {
+            return Ok(PasswordReset::Invalid);
+        };
+        let Ok(user_id) = UserId::parse(&record.user) else { return Ok(PasswordReset::Invalid) };
+        let Some(user) = self.users.user_by_id(&user_id).await?.filter(|u| !u.disabled) else {
+            return Ok(PasswordReset::Invalid);
+        };
+        let Some((_, stored)) = self.users.user_by_username(&user.username).await?.filter(|(u, _)| u.id == user.id)
+        else {
+            return Ok(PasswordReset::Invalid);
+        };
+        if !SecretHash::from_stored(record.password).matches(&stored) {
+            return Ok(PasswordReset::Invalid);
+        }
+        let cost = self.password_cost;
+        let hash = self
+            .password_pool
+            .run(move || hash_password(&new, cost))
+            .await
+            .map_err(OAuthError::server)?
+            .map_err(OAuthError::server)?;
+        if !self.users.change_password_hash(&user.id, &stored, hash, now).await? {
+            return Ok(PasswordReset::Invalid);
+        }
+        self.limits.password_reset(user.username.as_str(), now).await;
+        let facts = EventFacts {
+            actor: Some(user.id.as_str().to_owned()),
+            user_id: Some(user.id.as_str().to_owned()),
+            client_id: None,
+            details: json!({ "username": user.username.as_str() }),
+        };
+        self.audit("password_reset", facts, meta, now).await;
+        self.revoke_user_by(user.id.as_str(), &user.id, meta, now).await?;
+        Ok(PasswordReset::Done { interaction: record.interaction })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_bounded_and_never_shown() {
+        assert!(ResetToken::parse("").is_none());
+        assert!(ResetToken::parse(&"a".repeat(MAX_TOKEN_LEN + 1)).is_none());
+        let token = ResetToken::parse("secret-token").unwrap();
+        assert!(!format!("{token:?}").contains("secret"));
+    }
+
+    #[test]
+    fn the_mail_carries_the_link_and_its_lifetime_but_debug_shows_neither() {
+        let user = User {
+            id: UserId::generate(),
+            username: Username::parse("alice").unwrap(),
+            email: Some("alice@example.com".into()),
+            email_verified: false,
+            name: None,
+            disabled: false,
+            created_at: 0,
+            updated_at: 0,
+            revoked_before: None,
+        };
+        let mail = reset_mail(&user, "alice@example.com".into(), "https://id.example/login/reset?token=T0K3N", 1800);
+        assert!(mail.body.contains("https://id.example/login/reset?token=T0K3N"));
+        assert!(mail.body.contains("30 minutes") && mail.body.contains("alice"));
+        let shown = format!("{mail:?}");
+        assert!(!shown.contains("T0K3N") && !shown.contains("alice@"), "{shown}");
+    }
+}
