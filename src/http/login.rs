@@ -145,6 +145,7 @@ pub(super) async fn authorize_form(
         error,
         providers: buttons(state),
         sign_up: state.settings.users.self_registration,
+        passkeys: state.provider.passkey_rp().is_some(),
     };
     page(status, view.render())
 }
@@ -194,6 +195,7 @@ fn account_form(
         error,
         providers: buttons(state),
         sign_up: false,
+        passkeys: state.provider.passkey_rp().is_some(),
     };
     let mut resp = page(status, view.render());
     if new_browser {

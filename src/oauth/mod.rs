@@ -28,6 +28,7 @@ pub mod limits;
 pub mod otp;
 pub mod par;
 pub mod params;
+pub mod passkey;
 pub mod password_change;
 pub mod pkce;
 pub mod provider;

@@ -35,6 +35,7 @@ mod otp;
 mod otp_recovery;
 mod otp_required;
 mod par;
+mod passkeys;
 mod registration;
 mod request_object;
 mod session_idle;
