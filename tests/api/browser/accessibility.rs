@@ -12,7 +12,7 @@ use tessera::domain::totp::{code_at_step, time_step, TotpSecret};
 const TAGS: &str = "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']";
 
 /// axe-core's browser build, as `scripts/npm-ci.sh` leaves it.
-fn axe_source() -> String {
+pub(super) fn axe_source() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/node_modules/axe-core/axe.min.js");
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{path}: {e}; run scripts/npm-ci.sh tests/browser (scripts/test.sh does)"))
@@ -20,7 +20,7 @@ fn axe_source() -> String {
 
 /// Runs axe on the page the browser shows, in the dark and the light colour scheme (the pages follow the
 /// user's), and fails with every violation it finds, each with the elements concerned.
-async fn assert_accessible(browser: &Browser, axe: &str, page: &str) {
+pub(super) async fn assert_accessible(browser: &Browser, axe: &str, page: &str) {
     for scheme in ["dark", "light"] {
         browser.prefer_color_scheme(scheme).await;
         assert_no_violations(browser, axe, &format!("{page} in the {scheme} scheme")).await;
