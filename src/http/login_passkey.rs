@@ -111,9 +111,9 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         }
     };
     match outcome {
-        PasskeySignIn::Started { user, passkey, cookie, session } => {
+        PasskeySignIn::Started { user, passkey_id, cookie, session } => {
             limits.ip_sign_in_succeeded(attempt, now).await;
-            let details = json!({ "passkey": passkey.id });
+            let details = json!({ "passkey": passkey_id });
             signed_in(&req, &state, target, &user, cookie, session, details, now).await
         }
         PasskeySignIn::Refused { user, refusal } => {

@@ -5,7 +5,6 @@
 //! verification and signature counter are `webauthn-rs`'s to check: a counter that did not grow where the
 //! authenticator keeps one says the credential may have been cloned, and the sign-in is refused.
 use super::{ceremony_key, ceremony_ttl, credential_key, user_handle, CeremonyStarted, CEREMONY_TTL, TAKEN};
-use crate::domain::passkey::StoredPasskey;
 use crate::domain::secret::{random_token, PlainSecret, SecretHash};
 use crate::domain::{Device, Session, UnixTime, User};
 use crate::oauth::error::OAuthError;
@@ -89,13 +88,15 @@ impl PasskeyRefusal {
 
 /// The outcome of a passkey sign-in ([`Provider::passkey_sign_in`]).
 #[derive(Debug)]
+// Made once per sign-in and matched at once: boxing the session would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum PasskeySignIn {
     /// The assertion verified, the account is active, and a session started.
     Started {
         /// The account.
         user: User,
-        /// The passkey used.
-        passkey: StoredPasskey,
+        /// The id of the passkey used.
+        passkey_id: String,
         /// The session cookie's value.
         cookie: PlainSecret,
         /// The session stored.
@@ -166,7 +167,7 @@ impl Provider {
         let pending: PendingPasskeySignIn = serde_json::from_slice(&bytes).map_err(OAuthError::server)?;
         let same_browser: bool = SecretHash::of(browser).as_str().as_bytes().ct_eq(pending.browser.as_bytes()).into();
         let live = now < pending.created_at + CEREMONY_TTL;
-        if !(same_browser && live && pending.continuation == *continuation) || !self.take_ceremony(&key).await? {
+        if !(same_browser && live && pending.continuation == *continuation && self.take_ceremony(&key).await?) {
             return Ok(None);
         }
         Ok(Some(pending))
@@ -222,10 +223,7 @@ impl Provider {
         }
         let amr = super::PASSKEY_AMR.iter().map(|m| (*m).to_owned()).collect();
         match self.start_session(&user, amr, device, now).await {
-            Ok((cookie, session)) => {
-                let passkey = StoredPasskey { credential: updated, last_used_at: Some(now), ..stored };
-                Ok(PasskeySignIn::Started { user, passkey, cookie, session })
-            }
+            Ok((cookie, session)) => Ok(PasskeySignIn::Started { user, passkey_id: stored.id, cookie, session }),
             Err(StoreError::ReferenceGone(_)) => refused(None, PasskeyRefusal::UnknownUser),
             Err(e) => Err(e.into()),
         }
