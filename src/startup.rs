@@ -164,6 +164,8 @@ pub async fn build_provider(
         users: Arc::new(EpochUsers::new(shared.clone(), Arc::clone(&revocation_epoch))),
         identities: shared.clone(),
         otps: shared.clone(),
+        passkeys: shared.clone(),
+        passkey_rp: crate::oauth::passkey::PasskeyRp::for_issuer(&settings.issuer),
         sessions: Arc::new(EpochSessions::new(shared.clone(), Arc::clone(&revocation_epoch))),
         consents: Arc::new(EpochConsents::new(shared.clone(), Arc::clone(&revocation_epoch))),
         revocations: Arc::new(EpochRevocations::new(shared.clone(), Arc::clone(&revocation_epoch))),

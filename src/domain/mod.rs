@@ -8,6 +8,7 @@ pub mod client_rules;
 pub mod client_state;
 pub mod ids;
 pub mod jkt;
+pub mod passkey;
 pub mod password;
 pub mod redirect_uri;
 pub mod refresh_family;

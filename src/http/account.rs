@@ -1,6 +1,7 @@
 //! `GET /account` (the signed-in user's sessions, connected apps and linked upstream sign-ins) and its forms,
 //! `POST /account/sessions/revoke`, `POST /account/apps/revoke` and `POST /account/identities/unlink` (the
-//! password form is `account_password.rs`, two-step verification's `account_otp.rs`); a GET of
+//! password form is `account_password.rs`, two-step verification's `account_otp.rs`, passkeys'
+//! `account_passkeys.rs`); a GET of
 //! any of them sends the browser to the page. Without a session the browser is sent to sign in, and back here
 //! afterwards. The forms carry a CSRF token bound to the session cookie and must come from our own page
 //! (`Origin`, `Sec-Fetch-Site`); after success the browser is sent back to the page (303), whose query says what
@@ -60,6 +61,10 @@ pub(super) enum Done {
     OtpOff,
     /// The user changed their password; `true` when their other sessions were signed out too.
     Password(bool),
+    /// A passkey was added.
+    PasskeyAdded,
+    /// A passkey was removed (or had been already).
+    PasskeyRemoved,
 }
 
 impl Done {
@@ -73,6 +78,8 @@ impl Done {
             Self::OtpOff => query.append_pair("done", "otp-off"),
             Self::Password(false) => query.append_pair("done", "password"),
             Self::Password(true) => query.append_pair("done", "password-others"),
+            Self::PasskeyAdded => query.append_pair("done", "passkey-added"),
+            Self::PasskeyRemoved => query.append_pair("done", "passkey-removed"),
         };
         format!("{}?{}", paths::ACCOUNT, query.finish())
     }
@@ -87,6 +94,8 @@ impl Done {
             "otp-off" => Some(Self::OtpOff),
             "password" => Some(Self::Password(false)),
             "password-others" => Some(Self::Password(true)),
+            "passkey-added" => Some(Self::PasskeyAdded),
+            "passkey-removed" => Some(Self::PasskeyRemoved),
             _ => None,
         }
     }
@@ -111,6 +120,8 @@ async fn notice(
         Done::OtpOff => Some("Two-step verification is off.".to_owned()),
         Done::Password(false) => Some("Your password is changed.".to_owned()),
         Done::Password(true) => Some("Your password is changed, and your other sessions are signed out.".to_owned()),
+        Done::PasskeyAdded => Some("Passkey added. You can sign in with it now.".to_owned()),
+        Done::PasskeyRemoved => Some("Passkey removed.".to_owned()),
         Done::App(client_id) => match state.provider.withdrawn_app_name(overview, &client_id).await {
             Ok(name) => name.map(|n| format!("Access removed for {n}.")),
             // The withdrawal is done: failing to name it must not hide the page.
@@ -170,6 +181,10 @@ pub(super) async fn show(
             .collect::<Vec<_>>(),
         Err(e) => return error_page(req, &e),
     };
+    let passkeys = match super::account_passkeys::lines(state, &signed_in.user.id).await {
+        Ok(lines) => lines,
+        Err(e) => return error_page(req, &e),
+    };
     let notice = match done {
         Some(done) => notice(state, &overview, &identities, done).await,
         None => None,
@@ -178,6 +193,7 @@ pub(super) async fn show(
     let mut view = view(signed_in, overview, account_csrf(cookie), otp_enabled, notice);
     view.otp_required = !state.provider.own_otp_may_be_turned_off();
     view.identities = identities;
+    view.passkeys = passkeys;
     view.error = error;
     view.password =
         has_password.then(|| password.unwrap_or_else(|| PasswordForm::new(state.settings.passwords.min_length)));
@@ -230,6 +246,7 @@ fn view(
         identities: Vec::new(),
         error: None,
         password: None,
+        passkeys: None,
     }
 }
 

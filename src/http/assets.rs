@@ -6,6 +6,7 @@ const CSS: &str = include_str!("../../static/tessera.css");
 const FORM_POST_JS: &str = include_str!("../../static/form_post.js");
 const RELOAD_RESTORED_JS: &str = include_str!("../../static/reload_restored.js");
 const FRONTCHANNEL_LOGOUT_JS: &str = include_str!("../../static/frontchannel_logout.js");
+const PASSKEYS_JS: &str = include_str!("../../static/passkeys.js");
 
 /// `GET /static/{name}`.
 pub async fn get(name: web::Path<String>) -> HttpResponse {
@@ -14,6 +15,7 @@ pub async fn get(name: web::Path<String>) -> HttpResponse {
         "form_post.js" => (FORM_POST_JS, "text/javascript; charset=utf-8"),
         "reload_restored.js" => (RELOAD_RESTORED_JS, "text/javascript; charset=utf-8"),
         "frontchannel_logout.js" => (FRONTCHANNEL_LOGOUT_JS, "text/javascript; charset=utf-8"),
+        "passkeys.js" => (PASSKEYS_JS, "text/javascript; charset=utf-8"),
         _ => return HttpResponse::NotFound().finish(),
     };
     HttpResponse::Ok()

@@ -146,6 +146,7 @@ pub(super) async fn authorize_form(
         providers: buttons(state),
         sign_up: state.settings.users.self_registration,
         forgot: state.provider.mail_on(),
+        passkeys: state.provider.passkey_rp().is_some(),
     };
     page(status, view.render())
 }
@@ -196,6 +197,7 @@ fn account_form(
         providers: buttons(state),
         sign_up: false,
         forgot: false,
+        passkeys: state.provider.passkey_rp().is_some(),
     };
     let mut resp = page(status, view.render());
     if new_browser {

@@ -3,6 +3,7 @@
 pub mod access_log;
 pub mod account;
 pub mod account_otp;
+pub mod account_passkeys;
 pub mod account_password;
 pub mod admin;
 pub mod assets;
@@ -20,6 +21,7 @@ mod interaction_pages;
 pub mod login;
 pub mod login_code;
 pub mod login_enrol;
+pub mod login_passkey;
 pub mod logout;
 pub mod meta;
 pub mod metadata;
@@ -127,6 +129,16 @@ fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
     ))
     .service(metrics::metered(
         metrics,
+        paths::LOGIN_PASSKEY_OPTIONS,
+        web::resource(paths::LOGIN_PASSKEY_OPTIONS).route(web::post().to(login_passkey::options)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::LOGIN_PASSKEY,
+        web::resource(paths::LOGIN_PASSKEY).route(web::post().to(login_passkey::post)),
+    ))
+    .service(metrics::metered(
+        metrics,
         paths::FEDERATION_START,
         web::resource(paths::FEDERATION_START).route(web::post().to(federation::start)),
     ))
@@ -170,6 +182,21 @@ fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
         metrics,
         paths::ACCOUNT_OTP_RECOVERY,
         get(paths::ACCOUNT_OTP_RECOVERY, account::back_to_page).route(web::post().to(account_otp::renew_recovery)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::ACCOUNT_PASSKEY_OPTIONS,
+        get(paths::ACCOUNT_PASSKEY_OPTIONS, account::back_to_page).route(web::post().to(account_passkeys::options)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::ACCOUNT_PASSKEYS,
+        get(paths::ACCOUNT_PASSKEYS, account::back_to_page).route(web::post().to(account_passkeys::add)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::ACCOUNT_PASSKEY_REMOVE,
+        get(paths::ACCOUNT_PASSKEY_REMOVE, account::back_to_page).route(web::post().to(account_passkeys::remove)),
     ))
     .service(metrics::metered(
         metrics,

@@ -11,9 +11,10 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use askama::Template;
 use serde_json::json;
 
-/// CSP for our pages: nothing but our own static files; never framed (clickjacking).
-pub const PAGE_CSP: &str =
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https:; base-uri 'none'; frame-ancestors 'none'";
+/// CSP for our pages: nothing but our own static files, and requests to our own origin (the passkey script
+/// fetches a ceremony's options); never framed (clickjacking).
+pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https:; \
+                            connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// The request id tracing-actix-web gave this request.
 pub fn request_id(req: &HttpRequest) -> String {

@@ -29,6 +29,8 @@ pub struct LoginPage {
     pub sign_up: bool,
     /// Whether to offer "Forgot your password?" (mail on, for a pending authorization only).
     pub forgot: bool,
+    /// Whether to offer "Sign in with a passkey" (the issuer is named by a domain; shown by its script).
+    pub passkeys: bool,
 }
 
 /// "Forgot your password?" of a pending authorization: the form, or the answer once sent.
@@ -372,6 +374,18 @@ pub struct IdentityLine {
     pub last_used: String,
 }
 
+/// One of the user's passkeys, as the account page lists it.
+pub struct PasskeyLine {
+    /// Its id (the remove form's field).
+    pub id: String,
+    /// The name the user gave it.
+    pub name: String,
+    /// Added, in words.
+    pub created: String,
+    /// Last signed in with, in words; `None` when never.
+    pub last_used: Option<String>,
+}
+
 /// The account page: the user's sessions, connected apps and linked sign-ins, each with a button to end it.
 #[derive(Template)]
 #[template(path = "account.html")]
@@ -396,6 +410,8 @@ pub struct AccountPage {
     pub error: Option<String>,
     /// The password form, if the user has a password (`None`: they sign in through another provider only).
     pub password: Option<PasswordForm>,
+    /// The user's passkeys; `None` when passkeys are off (the issuer is not named by a domain).
+    pub passkeys: Option<Vec<PasskeyLine>>,
 }
 
 /// The account page's password form as shown: at first, or again after a refused change.

@@ -41,6 +41,12 @@ pub fn second_step(id_hash: &str) -> String {
     format!("second-step:{id_hash}")
 }
 
+/// A passkey ceremony waiting for the browser's answer (`kind`: `registration` or `sign-in`), by the hash of its
+/// id.
+pub fn passkey_ceremony(kind: &str, id_hash: &str) -> String {
+    format!("passkey-{kind}:{id_hash}")
+}
+
 /// A pending authorization request while the user signs in and consents.
 pub fn interaction(id: &str) -> String {
     format!("interaction:{id}")

@@ -45,6 +45,10 @@ pub mod paths {
     pub const LOGIN_ENROL: &str = "/login/enrol";
     /// Continues that sign-in once the recovery codes were shown.
     pub const LOGIN_ENROL_CONTINUE: &str = "/login/enrol/continue";
+    /// The options of a sign-in with a passkey (JSON, for the sign-in page's script).
+    pub const LOGIN_PASSKEY_OPTIONS: &str = "/login/passkey/options";
+    /// A sign-in with a passkey: the browser's answer to those options.
+    pub const LOGIN_PASSKEY: &str = "/login/passkey";
     /// A login page's "Sign in with …" button (`{id}`: an upstream provider of `[federation]`).
     pub const FEDERATION_START: &str = "/login/federation/{id}";
     /// Where an upstream provider sends the browser back.
@@ -69,6 +73,12 @@ pub mod paths {
     pub const ACCOUNT_OTP_DISABLE: &str = "/account/otp/disable";
     /// The account page's form for new recovery codes.
     pub const ACCOUNT_OTP_RECOVERY: &str = "/account/otp/recovery";
+    /// The options of a new passkey (JSON, for the account page's script).
+    pub const ACCOUNT_PASSKEY_OPTIONS: &str = "/account/passkeys/options";
+    /// Adds a passkey: the browser's answer to those options.
+    pub const ACCOUNT_PASSKEYS: &str = "/account/passkeys";
+    /// Removes one of the user's passkeys (a form on the account page).
+    pub const ACCOUNT_PASSKEY_REMOVE: &str = "/account/passkeys/remove";
     /// Token revocation (RFC 7009).
     pub const REVOKE: &str = "/revoke";
     /// Token introspection (RFC 7662).

@@ -365,18 +365,7 @@ impl Limiter {
         if let Some(lock) = self.login_lock(ip, username, now).await {
             return Err(lock);
         }
-        let mut attempt = SignInAttempt { ip: None, user: None };
-        if let (Some(rate), Some(ip)) = (self.rules.login_ip, ip) {
-            let subject = ip_subject(ip);
-            let key = cache_keys::limit("login-ip", &subject);
-            let (count, left) = self.incr(&key, rate.window, now).await;
-            if count > rate.max {
-                self.decr(&key, now).await;
-                // As for the username below: the attempts being checked settle within moments.
-                return Err(Lock { scope: LockScope::ClientIp, retry_after: 1 });
-            }
-            attempt.ip = Some(Counted { subject, count, ends: now + left });
-        }
+        let mut attempt = SignInAttempt { ip: self.count_ip_attempt(ip, now).await?, user: None };
         if let Some(rule) = self.rules.login_user {
             let subject = name_subject(username);
             let key = cache_keys::limit("login-user", &subject);
@@ -390,6 +379,33 @@ impl Limiter {
             attempt.user = Some(Counted { subject, count, ends: now + left });
         }
         Ok(attempt)
+    }
+
+    /// [`Self::begin_sign_in`] for a sign-in that names no user (a passkey's, whose authenticator finds the
+    /// account): only the IP's lock and count. A name locked by password guesses does not hold back its user's
+    /// passkey, which cannot be guessed. Settle it as the others, or with [`Self::ip_sign_in_succeeded`].
+    pub async fn begin_ip_sign_in(&self, ip: Option<IpAddr>, now: UnixTime) -> Result<SignInAttempt, Lock> {
+        if let (Some(_), Some(ip)) = (self.rules.login_ip, ip) {
+            let key = cache_keys::limit("login-ip-block", &ip_subject(ip));
+            if let Some(lock) = self.lock_in_force(&key, LockScope::ClientIp, now).await {
+                return Err(lock);
+            }
+        }
+        Ok(SignInAttempt { ip: self.count_ip_attempt(ip, now).await?, user: None })
+    }
+
+    /// Counts a sign-in attempt of `ip` as a failure until it is settled; refused (and not counted) past the limit.
+    async fn count_ip_attempt(&self, ip: Option<IpAddr>, now: UnixTime) -> Result<Option<Counted>, Lock> {
+        let (Some(rate), Some(ip)) = (self.rules.login_ip, ip) else { return Ok(None) };
+        let subject = ip_subject(ip);
+        let key = cache_keys::limit("login-ip", &subject);
+        let (count, left) = self.incr(&key, rate.window, now).await;
+        if count > rate.max {
+            self.decr(&key, now).await;
+            // As for the username in `begin_sign_in`: the attempts being checked settle within moments.
+            return Err(Lock { scope: LockScope::ClientIp, retry_after: 1 });
+        }
+        Ok(Some(Counted { subject, count, ends: now + left }))
     }
 
     /// Whether the IP or the username is locked now.
@@ -466,6 +482,14 @@ impl Limiter {
             let subject = name_subject(username);
             self.forget(&cache_keys::limit("login-user", &subject), now).await;
             self.forget(&cache_keys::limit("login-user-locks", &subject), now).await;
+        }
+    }
+
+    /// A sign-in begun with [`Self::begin_ip_sign_in`] succeeded: it does not count as the IP's failure. No name's
+    /// failures start over: a passkey says nothing about who guesses that user's password.
+    pub async fn ip_sign_in_succeeded(&self, attempt: SignInAttempt, now: UnixTime) {
+        if let Some(ip) = attempt.ip {
+            self.decr(&cache_keys::limit("login-ip", &ip.subject), now).await;
         }
     }
 

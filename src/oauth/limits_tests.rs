@@ -261,6 +261,30 @@ async fn ip_failures_block_until_the_window_ends_and_successes_do_not_count() {
     assert_eq!(limiter.login_lock(ip("203.0.113.6"), "anyone", now).await, None);
 }
 
+#[tokio::test]
+async fn a_sign_in_without_a_name_counts_on_the_ip_only() {
+    let limiter = Limiter::new(Arc::new(MemoryCache::default()), rules());
+    let addr = ip("203.0.113.7");
+    // A name locked by password guesses holds back no sign-in that names none.
+    for _ in 0..3 {
+        fail(&limiter, ip("198.51.100.1"), "alice", T0).await.unwrap();
+    }
+    assert_eq!(limiter.login_lock(addr, "alice", T0).await.map(|l| l.scope), Some(LockScope::Username));
+    let attempt = limiter.begin_ip_sign_in(addr, T0).await.expect("the IP is not locked");
+    limiter.ip_sign_in_succeeded(attempt, T0).await;
+    assert_eq!(limiter.login_lock(addr, "alice", T0 + 1).await.map(|l| l.scope), Some(LockScope::Username), "kept");
+    // Its failures count with the IP's password failures, and the IP's lock refuses it.
+    for i in 0..4 {
+        let attempt = limiter.begin_ip_sign_in(addr, T0).await.expect("not locked yet");
+        assert_eq!(limiter.sign_in_failed(attempt, T0).await, None, "failure {i}");
+    }
+    let lock = fail(&limiter, addr, "bob", T0).await.unwrap().expect("the fifth failure blocks the IP");
+    assert_eq!(lock.scope, LockScope::ClientIp);
+    let refused = limiter.begin_ip_sign_in(addr, T0 + 1).await.expect_err("locked");
+    assert_eq!(refused.scope, LockScope::ClientIp);
+    assert!(limiter.begin_ip_sign_in(ip("203.0.113.8"), T0 + 1).await.is_ok(), "another IP");
+}
+
 /// Parallel guesses: of twelve attempts begun before any is settled, only as many as the limit allows check
 /// their password. Before, each passed the lock check before any failure was counted.
 async fn parallel_guesses_check_no_more_passwords_than_the_limit(limiter: Limiter) {

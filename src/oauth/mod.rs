@@ -30,6 +30,7 @@ pub mod mail;
 pub mod otp;
 pub mod par;
 pub mod params;
+pub mod passkey;
 pub mod password_change;
 pub mod password_reset;
 pub mod pkce;

@@ -27,6 +27,10 @@ pub struct Provider {
     pub identities: Arc<dyn crate::storage::IdentityStore>,
     /// Users' TOTP secrets (two-step sign-in).
     pub otps: Arc<dyn crate::storage::OtpStore>,
+    /// Users' passkeys.
+    pub passkeys: Arc<dyn crate::storage::PasskeyStore>,
+    /// The WebAuthn relying party of the issuer; `None` (no passkeys) when the issuer is not named by a domain.
+    pub passkey_rp: Option<crate::oauth::passkey::PasskeyRp>,
     /// Browser sessions.
     pub sessions: Arc<dyn SessionStore>,
     /// Remembered consent.

@@ -298,7 +298,7 @@ impl Provider {
     /// Starts a session for `user`: a new random id (never reusing one the browser had, against session
     /// fixation), of which only the hash is stored. Returns the cookie value; `ReferenceGone` when the user
     /// no longer exists.
-    async fn start_session(
+    pub(super) async fn start_session(
         &self,
         user: &User,
         amr: Vec<String>,

@@ -5,6 +5,7 @@ pub mod client_cache;
 pub mod diesel;
 pub mod revocation_epoch;
 
+use crate::domain::passkey::StoredPasskey;
 use crate::domain::secret::SecretHash;
 use crate::domain::{Client, ClientId, FederatedIdentity, NewUser, UnixTime, User, UserId, Username};
 use async_trait::async_trait;
@@ -158,6 +159,23 @@ pub trait OtpStore: Send + Sync {
     async fn disable_otp(&self, user_id: &UserId) -> StoreResult<bool>;
     /// Those of `user_ids` that have TOTP turned on.
     async fn users_with_otp(&self, user_ids: &[UserId]) -> StoreResult<Vec<UserId>>;
+}
+
+/// Users' passkeys (WebAuthn credentials).
+#[async_trait]
+pub trait PasskeyStore: Send + Sync {
+    /// Stores a new passkey: `Conflict("credential")` when its credential id is stored already (for any user),
+    /// `ReferenceGone` when the user is gone.
+    async fn add_passkey(&self, passkey: &StoredPasskey) -> StoreResult<()>;
+    /// The user's passkeys, oldest first.
+    async fn passkeys_of(&self, user_id: &UserId) -> StoreResult<Vec<StoredPasskey>>;
+    /// The passkey whose credential id (base64url) is `credential_id`, if any.
+    async fn passkey_by_credential(&self, credential_id: &str) -> StoreResult<Option<StoredPasskey>>;
+    /// Records that the passkey `id` signed its user in at `now`, with its credential as the sign-in left it (a
+    /// new signature counter): whether it is still there.
+    async fn record_passkey_use(&self, id: &str, credential: &str, now: UnixTime) -> StoreResult<bool>;
+    /// Removes the user's passkey `id`: the one removed, `None` when the user has no such passkey.
+    async fn remove_passkey(&self, user_id: &UserId, id: &str) -> StoreResult<Option<StoredPasskey>>;
 }
 
 /// A change to a user: each `Some` field is set (`Some(None)` clears an optional one), `None` leaves it alone.

@@ -22,6 +22,8 @@ mod device;
 mod federation;
 /// Front-channel logout: the app, framed by the signed-out page, hears of the logout.
 mod frontchannel;
+/// Passkeys, with the browser's virtual authenticator.
+mod passkeys;
 /// The account page's password form.
 mod password;
 /// "Forgot your password?": the request page and the page the mailed link opens.

@@ -37,6 +37,7 @@ mod otp_recovery;
 mod otp_required;
 mod pairwise;
 mod par;
+mod passkeys;
 mod password_reset;
 mod registration;
 mod request_object;

@@ -266,6 +266,27 @@ impl Browser {
         self.call(Method::POST, "/goog/cdp/execute", Some(command)).await;
     }
 
+    /// Adds a virtual authenticator to the browser (W3C WebAuthn §11.3, its WebDriver extension): a platform
+    /// authenticator (CTAP2, `internal`) that keeps discoverable credentials and verifies its user, answering the
+    /// page's `navigator.credentials` calls with no dialog. Returns its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let options = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+        });
+        let v = self.call(Method::POST, "/webauthn/authenticator", Some(options)).await;
+        v.as_str().unwrap_or_else(|| panic!("POST /webauthn/authenticator answered {v}")).to_owned()
+    }
+
+    /// The credentials the virtual authenticator `id` holds (§11.7).
+    pub async fn virtual_credentials(&self, id: &str) -> Vec<Value> {
+        let v = self.call(Method::GET, &format!("/webauthn/authenticator/{id}/credentials"), None).await;
+        v.as_array().unwrap_or_else(|| panic!("GET …/credentials answered {v}")).clone()
+    }
+
     /// Resizes the browser window.
     pub async fn set_window_size(&self, width: u32, height: u32) {
         self.call(Method::POST, "/window/rect", Some(json!({ "width": width, "height": height }))).await;

@@ -15,6 +15,7 @@ mod consents;
 mod federation;
 mod keys;
 mod otp;
+mod passkeys;
 mod refresh_tokens;
 mod registration;
 mod revocations;

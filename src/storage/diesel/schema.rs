@@ -187,9 +187,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    passkeys (id) {
+        id -> Text,
+        user_id -> Text,
+        credential_id -> Text,
+        credential -> Text,
+        name -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(consents -> users (user_id));
 diesel::joinable!(user_otp -> users (user_id));
 diesel::joinable!(otp_recovery_codes -> users (user_id));
+diesel::joinable!(passkeys -> users (user_id));
 diesel::joinable!(federated_identities -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -212,4 +225,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     federated_identities,
     user_otp,
     otp_recovery_codes,
+    passkeys,
 );
