@@ -60,6 +60,8 @@ pub(super) enum Done {
     OtpOff,
     /// The user changed their password; `true` when their other sessions were signed out too.
     Password(bool),
+    /// A verification link was mailed to the user's address.
+    VerificationSent,
 }
 
 impl Done {
@@ -73,6 +75,7 @@ impl Done {
             Self::OtpOff => query.append_pair("done", "otp-off"),
             Self::Password(false) => query.append_pair("done", "password"),
             Self::Password(true) => query.append_pair("done", "password-others"),
+            Self::VerificationSent => query.append_pair("done", "verification-sent"),
         };
         format!("{}?{}", paths::ACCOUNT, query.finish())
     }
@@ -87,6 +90,7 @@ impl Done {
             "otp-off" => Some(Self::OtpOff),
             "password" => Some(Self::Password(false)),
             "password-others" => Some(Self::Password(true)),
+            "verification-sent" => Some(Self::VerificationSent),
             _ => None,
         }
     }
@@ -111,6 +115,7 @@ async fn notice(
         Done::OtpOff => Some("Two-step verification is off.".to_owned()),
         Done::Password(false) => Some("Your password is changed.".to_owned()),
         Done::Password(true) => Some("Your password is changed, and your other sessions are signed out.".to_owned()),
+        Done::VerificationSent => Some("We sent a verification link to your email address.".to_owned()),
         Done::App(client_id) => match state.provider.withdrawn_app_name(overview, &client_id).await {
             Ok(name) => name.map(|n| format!("Access removed for {n}.")),
             // The withdrawal is done: failing to name it must not hide the page.
@@ -177,6 +182,7 @@ pub(super) async fn show(
     let has_password = overview.has_password;
     let mut view = view(signed_in, overview, account_csrf(cookie), otp_enabled, notice);
     view.otp_required = !state.provider.own_otp_may_be_turned_off();
+    view.verify_email = state.provider.mail_on();
     view.identities = identities;
     view.error = error;
     view.password =
@@ -221,6 +227,9 @@ fn view(
     let username = signed_in.user.username.as_str().to_owned();
     AccountPage {
         username,
+        email: signed_in.user.email.clone(),
+        email_verified: signed_in.user.email_verified,
+        verify_email: false,
         notice,
         csrf,
         otp_enabled,

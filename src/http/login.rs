@@ -195,7 +195,7 @@ fn account_form(
         error,
         providers: buttons(state),
         sign_up: false,
-        forgot: false,
+        forgot: state.provider.mail_on(),
     };
     let mut resp = page(status, view.render());
     if new_browser {
