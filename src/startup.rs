@@ -197,6 +197,7 @@ pub async fn build_provider(
         password_min_length: settings.passwords.min_length,
         mailer,
         password_reset_link: settings.passwords.reset_link,
+        email_verification_link: settings.users.email_verification_link,
         signing_pool: CpuPool::new("tessera-sign", crate::blocking::cores() * 2)
             .context("starting the signing threads")?,
         par: settings.par.clone(),

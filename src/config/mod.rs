@@ -137,10 +137,12 @@ pub struct OtpSettings {
 }
 
 /// Validated `[users]`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserSettings {
     /// People may create their own account from the login page (and `prompt=create`).
     pub self_registration: bool,
+    /// Seconds an email verification link works.
+    pub email_verification_link: i64,
 }
 
 /// At most `max` events per `window` seconds (a fixed window that starts at the first event).
@@ -172,6 +174,7 @@ pub struct LimitSettings {
     pub user_registration_ip: Option<Rate>,
     pub password_reset_ip: Option<Rate>,
     pub password_reset_user: Option<Rate>,
+    pub email_verification_user: Option<Rate>,
     /// Bytes of pending sign-ins the in-process cache may hold (`MemoryCache::with_budget`).
     pub pending_sign_ins_memory: usize,
     pub fallback_entries: usize,
@@ -265,6 +268,11 @@ impl RawLimits {
                 self.password_reset_user_requests,
                 self.password_reset_user_window_seconds,
                 "password_reset_user",
+            )?,
+            email_verification_user: Self::rate(
+                self.email_verification_user_requests,
+                self.email_verification_user_window_seconds,
+                "email_verification_user",
             )?,
             pending_sign_ins_memory,
             fallback_entries: self.fallback_entries,
@@ -567,6 +575,10 @@ impl RawSettings {
         if self.passwords.min_length == 0 {
             return Err(invalid("passwords.min_length", "must be at least 1"));
         }
+        // At most a week: the link only confirms that the address reaches its owner.
+        if !(1..=604_800).contains(&self.users.email_verification_link_seconds) {
+            return Err(invalid("users.email_verification_link_seconds", "must be from 1 to 604800"));
+        }
         // At most a day: whoever reads the mail may use the link while it lasts.
         if !(1..=86_400).contains(&self.passwords.reset_link_seconds) {
             return Err(invalid("passwords.reset_link_seconds", "must be from 1 to 86400"));
@@ -664,7 +676,10 @@ impl RawSettings {
             },
             device: self.device.validate()?,
             otp: self.otp.validate()?,
-            users: UserSettings { self_registration: self.users.self_registration },
+            users: UserSettings {
+                self_registration: self.users.self_registration,
+                email_verification_link: self.users.email_verification_link_seconds,
+            },
             limits: self.limits.validate()?,
             log: LogSettings { json, level: log_level(&self.log.level)?, access: self.log.access },
             federation: self.federation.validate()?,

@@ -67,13 +67,22 @@ impl Default for RawOtp {
     }
 }
 
-/// `[users]`: accounts people create themselves.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// `[users]`: accounts people create themselves, and the verification of their email addresses.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawUsers {
-    /// The login page offers "Create an account", and `prompt=create` is honoured. Off: nothing verifies the
-    /// email address a stranger gives, so only an operator turns it on.
+    /// The login page offers "Create an account", and `prompt=create` is honoured. Off: anyone who reaches the
+    /// page can make an account, so only an operator turns it on.
     pub self_registration: bool,
+    /// How long an email verification link sent by mail works (`/login/verify-email`).
+    pub email_verification_link_seconds: i64,
+}
+
+impl Default for RawUsers {
+    fn default() -> Self {
+        // A day, as Keycloak's: the mail may wait in a mailbox, and the link only confirms the address.
+        Self { self_registration: false, email_verification_link_seconds: 86_400 }
+    }
 }
 
 /// DPoP proofs (RFC 9449).
@@ -252,6 +261,9 @@ pub struct RawLimits {
     /// Password reset mails per account: past it, requests for that account send nothing (same answer).
     pub password_reset_user_requests: u64,
     pub password_reset_user_window_seconds: i64,
+    /// Email verification mails per account (the account page's button): past it, the page asks to wait.
+    pub email_verification_user_requests: u64,
+    pub email_verification_user_window_seconds: i64,
     /// What the in-process cache may hold in pending sign-ins, in KiB; past it new ones are refused.
     pub pending_sign_ins_memory_kib: u64,
     /// Counters kept in process while the cache fails.
@@ -293,6 +305,9 @@ impl Default for RawLimits {
             password_reset_ip_window_seconds: 3600,
             password_reset_user_requests: 3,
             password_reset_user_window_seconds: 3600,
+            // As for reset mails: enough for a mail that went astray, too few to flood the address.
+            email_verification_user_requests: 3,
+            email_verification_user_window_seconds: 3600,
             // About 80,000 typical pending sign-ins (some 830 bytes each with their key and overhead), and more
             // than one address can fill at the limit above even with the largest ones (21.7 KB).
             pending_sign_ins_memory_kib: 64 * 1024,

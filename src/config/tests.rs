@@ -138,7 +138,7 @@ fn two_step_verification_is_optional_by_default_and_may_be_required() {
 #[test]
 fn self_registration_is_off_by_default_and_has_its_own_limit() {
     let s = load("", &[]).unwrap();
-    assert_eq!(s.users, UserSettings { self_registration: false });
+    assert_eq!(s.users, UserSettings { self_registration: false, email_verification_link: 86_400 });
     let s = load("[users]\nself_registration = true", &[]).unwrap();
     assert!(s.users.self_registration);
     let s = load("", &[("USERS__SELF_REGISTRATION", "true")]).unwrap();
@@ -521,4 +521,19 @@ fn mail_settings_are_checked() {
     assert_eq!((s.limits.password_reset_ip, s.limits.password_reset_user), (None, None));
     let e = load("[limits]\npassword_reset_user_window_seconds = 0", &[]).unwrap_err().to_string();
     assert!(e.contains("limits.password_reset_user_window_seconds"), "{e}");
+}
+
+#[test]
+fn email_verification_settings_are_checked() {
+    let s = load("", &[]).unwrap();
+    assert_eq!(s.limits.email_verification_user, Some(Rate { max: 3, window: 3600 }));
+    let s = load("[users]\nemail_verification_link_seconds = 600\n[limits]\nemail_verification_user_requests = 0", &[])
+        .unwrap();
+    assert_eq!((s.users.email_verification_link, s.limits.email_verification_user), (600, None));
+    for seconds in ["0", "604801"] {
+        let e = load(&format!("[users]\nemail_verification_link_seconds = {seconds}"), &[]).unwrap_err().to_string();
+        assert!(e.contains("users.email_verification_link_seconds"), "{e}");
+    }
+    let e = load("[limits]\nemail_verification_user_window_seconds = 0", &[]).unwrap_err().to_string();
+    assert!(e.contains("limits.email_verification_user_window_seconds"), "{e}");
 }

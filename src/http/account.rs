@@ -65,6 +65,8 @@ pub(super) enum Done {
     PasskeyAdded,
     /// A passkey was removed (or had been already).
     PasskeyRemoved,
+    /// A verification link was mailed to the user's address.
+    VerificationSent,
 }
 
 impl Done {
@@ -80,6 +82,7 @@ impl Done {
             Self::Password(true) => query.append_pair("done", "password-others"),
             Self::PasskeyAdded => query.append_pair("done", "passkey-added"),
             Self::PasskeyRemoved => query.append_pair("done", "passkey-removed"),
+            Self::VerificationSent => query.append_pair("done", "verification-sent"),
         };
         format!("{}?{}", paths::ACCOUNT, query.finish())
     }
@@ -96,6 +99,7 @@ impl Done {
             "password-others" => Some(Self::Password(true)),
             "passkey-added" => Some(Self::PasskeyAdded),
             "passkey-removed" => Some(Self::PasskeyRemoved),
+            "verification-sent" => Some(Self::VerificationSent),
             _ => None,
         }
     }
@@ -122,6 +126,7 @@ async fn notice(
         Done::Password(true) => Some("Your password is changed, and your other sessions are signed out.".to_owned()),
         Done::PasskeyAdded => Some("Passkey added. You can sign in with it now.".to_owned()),
         Done::PasskeyRemoved => Some("Passkey removed.".to_owned()),
+        Done::VerificationSent => Some("We sent a verification link to your email address.".to_owned()),
         Done::App(client_id) => match state.provider.withdrawn_app_name(overview, &client_id).await {
             Ok(name) => name.map(|n| format!("Access removed for {n}.")),
             // The withdrawal is done: failing to name it must not hide the page.
@@ -192,6 +197,7 @@ pub(super) async fn show(
     let has_password = overview.has_password;
     let mut view = view(signed_in, overview, account_csrf(cookie), otp_enabled, notice);
     view.otp_required = !state.provider.own_otp_may_be_turned_off();
+    view.verify_email = state.provider.mail_on();
     view.identities = identities;
     view.passkeys = passkeys;
     view.error = error;
@@ -237,6 +243,9 @@ fn view(
     let username = signed_in.user.username.as_str().to_owned();
     AccountPage {
         username,
+        email: signed_in.user.email.clone(),
+        email_verified: signed_in.user.email_verified,
+        verify_email: false,
         notice,
         csrf,
         otp_enabled,

@@ -196,7 +196,7 @@ fn account_form(
         error,
         providers: buttons(state),
         sign_up: false,
-        forgot: false,
+        forgot: state.provider.mail_on(),
         passkeys: state.provider.passkey_rp().is_some(),
     };
     let mut resp = page(status, view.render());

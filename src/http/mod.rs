@@ -14,6 +14,7 @@ pub mod consent;
 pub mod cookies;
 pub mod cors;
 pub mod device;
+pub mod email_verification;
 pub mod federation;
 pub mod form;
 pub mod health;
@@ -114,6 +115,11 @@ fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
     ))
     .service(metrics::metered(
         metrics,
+        paths::LOGIN_VERIFY_EMAIL,
+        get(paths::LOGIN_VERIFY_EMAIL, email_verification::verify),
+    ))
+    .service(metrics::metered(
+        metrics,
         paths::LOGIN_CODE,
         web::resource(paths::LOGIN_CODE).route(web::post().to(login_code::post)),
     ))
@@ -162,6 +168,11 @@ fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
         metrics,
         paths::ACCOUNT_PASSWORD,
         get(paths::ACCOUNT_PASSWORD, account::back_to_page).route(web::post().to(account_password::change)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::ACCOUNT_EMAIL_VERIFY,
+        get(paths::ACCOUNT_EMAIL_VERIFY, account::back_to_page).route(web::post().to(email_verification::send)),
     ))
     .service(metrics::metered(
         metrics,

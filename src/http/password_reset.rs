@@ -1,20 +1,25 @@
 //! `GET`, `POST /login/forgot` and `GET`, `POST /login/reset`: "Forgot your password?" while mail is on
 //! (`[mail]`; otherwise 404). [`crate::oauth::password_reset`] decides.
 //!
-//! The forgot page belongs to a pending authorization, as the login page it is linked from: the interaction of
-//! this browser, its CSRF token, our own origin ([`super::interaction_pages`]). Its answer is the same page
-//! whether a mail went out or not (429 with `Retry-After` past the IP's limit). The reset page is opened from
+//! The forgot page belongs to the sign-in it is linked from, and takes that sign-in's checks
+//! ([`super::login::target`]): a pending authorization's (the interaction of this browser, its CSRF token, our own
+//! origin), or the account or device page's (the CSRF token bound to the browser cookie, our own origin). Once the
+//! password is set, the page leads back there. Its answer is the same page whether a mail went out or not (429 with `Retry-After` past the IP's limit). The reset page is opened from
 //! the mail, perhaps in another browser: its form carries the link's token, which no other site knows, so the
 //! token is its CSRF token; the origin is checked as for every form. Its refusals show the form again (400),
 //! an unknown, used or expired link a page that says so (400).
-use super::interaction_pages::{check_form, forbidden, from_another_origin, load};
+use super::interaction_pages::{forbidden, from_another_origin, load};
+use super::login::{target, Target, RETURN_TO_ACCOUNT, RETURN_TO_DEVICE};
 use super::meta::request_meta;
 use super::render::{error_page, message_page, page, wait_words};
 use super::views::{ForgotPage, ResetPage};
 use super::{form, throttle, AppState};
 use crate::domain::password::Password;
+use crate::oauth::account::account_login_csrf;
+use crate::oauth::device::UserCode;
+use crate::oauth::discovery::paths;
 use crate::oauth::password_change::PasswordRule;
-use crate::oauth::password_reset::{PasswordReset, ResetRequestContext, ResetRequested, ResetToken};
+use crate::oauth::password_reset::{PasswordReset, ResetFrom, ResetRequestContext, ResetRequested, ResetToken};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -36,23 +41,69 @@ fn invalid_link(req: &HttpRequest) -> HttpResponse {
         req,
         StatusCode::BAD_REQUEST,
         "This password reset link does not work",
-        "It was used already, it expired, or your password was changed since it was sent. Go back to the \
-         application, choose \"Forgot your password?\" on the sign-in page, and use the link of the new mail.",
+        "It was used already, it expired, or your password was changed since it was sent. Choose \
+         \"Forgot your password?\" on the sign-in page again, and use the link of the new mail.",
     )
 }
 
-fn forgot_page(
-    state: &AppState,
-    id: String,
+/// The sign-in a forgot page belongs to, and its CSRF token.
+struct SignIn {
+    from: ResetFrom,
     csrf: String,
-    login: String,
-    error: Option<String>,
-    sent: bool,
-) -> ForgotPage {
-    ForgotPage { interaction: id, csrf, login, error, sent, minutes: state.settings.passwords.reset_link / 60 }
 }
 
-/// `GET /login/forgot?interaction=…`: the form.
+impl SignIn {
+    /// `browser`: the browser-binding cookie, to which the account and device sign-ins bind their token.
+    fn of(target: Target, browser: Option<&str>) -> Self {
+        let browser_csrf = || browser.map(account_login_csrf).unwrap_or_default();
+        match target {
+            Target::Authorize(id, interaction) => Self { from: ResetFrom::Authorization(id), csrf: interaction.csrf },
+            Target::Account => Self { from: ResetFrom::Account, csrf: browser_csrf() },
+            Target::Device(code) => Self { from: ResetFrom::Device(code.as_str().to_owned()), csrf: browser_csrf() },
+        }
+    }
+}
+
+fn forgot_page(state: &AppState, sign_in: SignIn, login: String, error: Option<String>, sent: bool) -> ForgotPage {
+    let (interaction, return_to, user_code) = match &sign_in.from {
+        ResetFrom::Authorization(id) => (Some(id.clone()), None, None),
+        ResetFrom::Account => (None, Some(RETURN_TO_ACCOUNT), None),
+        ResetFrom::Device(code) => (None, Some(RETURN_TO_DEVICE), Some(code.clone())),
+    };
+    ForgotPage {
+        back: sign_in_href(&sign_in.from),
+        interaction,
+        return_to,
+        user_code,
+        csrf: sign_in.csrf,
+        login,
+        error,
+        sent,
+        minutes: state.settings.passwords.reset_link / 60,
+    }
+}
+
+/// The sign-in page of `from`.
+fn sign_in_href(from: &ResetFrom) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    match from {
+        ResetFrom::Authorization(id) => query.append_pair("interaction", id),
+        ResetFrom::Account => query.append_pair("return", RETURN_TO_ACCOUNT),
+        ResetFrom::Device(code) => query.append_pair("return", RETURN_TO_DEVICE).append_pair("user_code", code),
+    };
+    format!("{}?{}", paths::LOGIN, query.finish())
+}
+
+/// Where the reset page leads once the password is set: the page the request came from, which asks to sign in.
+fn back_after_reset(from: Option<ResetFrom>) -> Option<String> {
+    match from? {
+        ResetFrom::Account => Some(paths::ACCOUNT.to_owned()),
+        ResetFrom::Device(code) => UserCode::parse(&code).ok().map(|c| super::device::page_for(&c)),
+        from @ ResetFrom::Authorization(_) => Some(sign_in_href(&from)),
+    }
+}
+
+/// `GET /login/forgot?interaction=…` (or `?return=account`, `?return=device&user_code=…`): the form.
 #[tracing::instrument(name = "forgot password page", skip_all)]
 pub async fn forgot_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if !state.provider.mail_on() {
@@ -62,12 +113,22 @@ pub async fn forgot_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
         Ok(q) => q,
         Err(e) => return error_page(&req, &e),
     };
-    match load(&req, &state, q.get("interaction")).await {
-        Ok((id, interaction)) => {
-            page(StatusCode::OK, forgot_page(&state, id, interaction.csrf, String::new(), None, false).render())
-        }
-        Err(resp) => resp,
+    let target = match (q.get("return"), q.get("user_code").and_then(|c| UserCode::parse(c).ok())) {
+        (Some(RETURN_TO_ACCOUNT), _) => Target::Account,
+        (Some(RETURN_TO_DEVICE), Some(code)) => Target::Device(code),
+        _ => match load(&req, &state, q.get("interaction")).await {
+            Ok((id, interaction)) => Target::Authorize(id, Box::new(interaction)),
+            Err(resp) => return resp,
+        },
+    };
+    // The account and device sign-ins' token is bound to the browser cookie their page set (set here if gone).
+    let (browser, new_browser) = state.cookies.read_or_new_browser(&req);
+    let sign_in = SignIn::of(target, Some(&browser));
+    let mut resp = page(StatusCode::OK, forgot_page(&state, sign_in, String::new(), None, false).render());
+    if new_browser {
+        state.cookies.set_browser(&mut resp, browser);
     }
+    resp
 }
 
 /// `POST /login/forgot` (`login`: a username or an email address): sends the link, and says it may have.
@@ -80,31 +141,28 @@ pub async fn forgot_post(req: HttpRequest, body: form::Body, state: web::Data<Ap
         Ok(f) => f,
         Err(e) => return error_page(&req, &e),
     };
-    let (id, interaction) = match load(&req, &state, f.get("interaction")).await {
-        Ok(v) => v,
+    let sign_in = match target(&req, &state, &f).await {
+        Ok(target) => SignIn::of(target, state.cookies.read_browser(&req).as_deref()),
         Err(resp) => return resp,
     };
-    if let Err(resp) = check_form(&req, &state, &interaction, &f) {
-        return resp;
-    }
     let login = f.take("login").unwrap_or_default();
     if login.trim().is_empty() {
         let error = Some("Enter your username or email address.".to_owned());
-        let view = forgot_page(&state, id, interaction.csrf, login, error, false);
+        let view = forgot_page(&state, sign_in, login, error, false);
         return page(StatusCode::BAD_REQUEST, view.render());
     }
     let (meta, now) = (request_meta(&req, &state), crate::domain::now());
-    let cx = ResetRequestContext { ip: throttle::ip(&req, &state), interaction: Some(id.clone()), meta: &meta };
+    let cx = ResetRequestContext { ip: throttle::ip(&req, &state), from: Some(sign_in.from.clone()), meta: &meta };
     match state.provider.request_password_reset(&login, cx, now).await {
         Ok(ResetRequested::Taken) => {
-            page(StatusCode::OK, forgot_page(&state, id, interaction.csrf, String::new(), None, true).render())
+            page(StatusCode::OK, forgot_page(&state, sign_in, String::new(), None, true).render())
         }
         Ok(ResetRequested::Limited(limited)) => {
             let error = Some(format!(
                 "Too many reset requests came from your network. Wait {} and try again.",
                 wait_words(limited.retry_after)
             ));
-            let view = forgot_page(&state, id, interaction.csrf, login, error, false);
+            let view = forgot_page(&state, sign_in, login, error, false);
             let mut resp = page(StatusCode::TOO_MANY_REQUESTS, view.render());
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after));
             resp
@@ -119,7 +177,7 @@ fn reset_form(state: &AppState, token: &ResetToken, error: Option<(String, bool)
         min_length: state.settings.passwords.min_length,
         error,
         done: false,
-        interaction: None,
+        back: None,
     }
 }
 
@@ -176,13 +234,13 @@ pub async fn reset_post(req: HttpRequest, body: form::Body, state: web::Data<App
     let again = Password::new(f.take("password_again").unwrap_or_default());
     let (meta, now) = (request_meta(&req, &state), crate::domain::now());
     match state.provider.reset_password(&token, new, &again, &meta, now).await {
-        Ok(PasswordReset::Done { interaction }) => {
+        Ok(PasswordReset::Done { from }) => {
             let view = ResetPage {
                 token: String::new(),
                 min_length: state.settings.passwords.min_length,
                 error: None,
                 done: true,
-                interaction,
+                back: back_after_reset(from),
             };
             page(StatusCode::OK, view.render())
         }

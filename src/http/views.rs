@@ -27,19 +27,38 @@ pub struct LoginPage {
     pub providers: Vec<ProviderButton>,
     /// Whether to offer "Create an account" (`users.self_registration`, for a pending authorization only).
     pub sign_up: bool,
-    /// Whether to offer "Forgot your password?" (mail on, for a pending authorization only).
+    /// Whether to offer "Forgot your password?" (mail on).
     pub forgot: bool,
     /// Whether to offer "Sign in with a passkey" (the issuer is named by a domain; shown by its script).
     pub passkeys: bool,
+}
+
+impl LoginPage {
+    /// The query of the "Forgot your password?" link: the sign-in it belongs to.
+    pub fn forgot_query(&self) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        match (self.return_to, &self.user_code) {
+            (Some(r), Some(code)) => query.append_pair("return", r).append_pair("user_code", code),
+            (Some(r), None) => query.append_pair("return", r),
+            (None, _) => query.append_pair("interaction", &self.interaction),
+        };
+        query.finish()
+    }
 }
 
 /// "Forgot your password?" of a pending authorization: the form, or the answer once sent.
 #[derive(Template)]
 #[template(path = "forgot.html")]
 pub struct ForgotPage {
-    /// Interaction id (hidden field, and the way back to the sign-in).
-    pub interaction: String,
-    /// CSRF token (hidden field): the interaction's, as the login form's.
+    /// Interaction id (hidden field) of an authorization's sign-in.
+    pub interaction: Option<String>,
+    /// The fixed page of the sign-in (hidden `return` field) otherwise: the account or the device page.
+    pub return_to: Option<&'static str>,
+    /// The device page's user code (hidden field).
+    pub user_code: Option<String>,
+    /// The way back to the sign-in.
+    pub back: String,
+    /// CSRF token (hidden field): the sign-in form's.
     pub csrf: String,
     /// What was typed before a refusal.
     pub login: String,
@@ -63,8 +82,8 @@ pub struct ResetPage {
     pub error: Option<(String, bool)>,
     /// The password is set.
     pub done: bool,
-    /// Once done: the pending authorization to sign in to, if the request came from one.
-    pub interaction: Option<String>,
+    /// Once done: the page the request came from (a sign-in, the account page, the device page), if known.
+    pub back: Option<String>,
 }
 
 impl ResetPage {
@@ -392,6 +411,12 @@ pub struct PasskeyLine {
 pub struct AccountPage {
     /// Who is signed in.
     pub username: String,
+    /// Their email address, if any.
+    pub email: Option<String>,
+    /// Whether it is verified.
+    pub email_verified: bool,
+    /// Whether to offer "Send a verification link" for an unverified address (mail on).
+    pub verify_email: bool,
     /// What the form just posted did, in a sentence (announced to screen readers).
     pub notice: Option<String>,
     /// CSRF token bound to the session cookie.

@@ -108,3 +108,8 @@ pub fn federation(state_hash: &str) -> String {
 pub fn password_reset(token_hash: &str) -> String {
     format!("password-reset:{token_hash}")
 }
+
+/// An email verification link sent by mail, by the hash of its token: whose address it verifies, until used.
+pub fn email_verification(token_hash: &str) -> String {
+    format!("email-verification:{token_hash}")
+}

@@ -41,6 +41,8 @@ pub mod paths {
     pub const LOGIN_FORGOT: &str = "/login/forgot";
     /// The page a password reset link opens.
     pub const LOGIN_RESET: &str = "/login/reset";
+    /// The page an email verification link opens.
+    pub const LOGIN_VERIFY_EMAIL: &str = "/login/verify-email";
     /// The set-up of two-step verification at a sign-in that needs it (`otp.required`): a code of the new secret.
     pub const LOGIN_ENROL: &str = "/login/enrol";
     /// Continues that sign-in once the recovery codes were shown.
@@ -65,6 +67,8 @@ pub mod paths {
     pub const ACCOUNT_UNLINK_IDENTITY: &str = "/account/identities/unlink";
     /// Changes the user's own password (a form on the account page).
     pub const ACCOUNT_PASSWORD: &str = "/account/password";
+    /// The account page's form that mails a verification link for the user's address.
+    pub const ACCOUNT_EMAIL_VERIFY: &str = "/account/email/verify";
     /// Shows a new TOTP secret to set up (a form on the account page).
     pub const ACCOUNT_OTP_SETUP: &str = "/account/otp/setup";
     /// Turns two-step verification on with a code of the secret being set up.

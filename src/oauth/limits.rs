@@ -332,6 +332,15 @@ impl Limiter {
         }
     }
 
+    /// Counts a verification mail to the account `username`, as [`Limiter::check_password_reset_account`];
+    /// refused once the account went over its limit (`limits.email_verification_user_*`).
+    pub async fn check_email_verification_account(&self, username: &str, now: UnixTime) -> Result<(), Limited> {
+        match self.rules.email_verification_user {
+            Some(rate) => self.hit(&cache_keys::limit("verify-email-user", &name_subject(username)), rate, now).await,
+            None => Ok(()),
+        }
+    }
+
     /// The password of `username` was reset through a link sent to its owner: the failures that locked the
     /// name were guesses at a password that is no longer, so its lock, count and doubling start over. The IP
     /// locks stay: they are about where guesses came from, not about this name.

@@ -55,6 +55,7 @@ fn rules() -> LimitSettings {
         user_registration_ip: Some(Rate { max: 2, window: 600 }),
         password_reset_ip: Some(Rate { max: 3, window: 3600 }),
         password_reset_user: Some(Rate { max: 2, window: 3600 }),
+        email_verification_user: Some(Rate { max: 2, window: 3600 }),
         pending_sign_ins_memory: 1 << 20,
         fallback_entries: 100,
     }
@@ -473,6 +474,23 @@ async fn password_resets_count_per_ip_and_per_account_in_any_spelling() {
     for _ in 0..5 {
         assert!(off.check_password_reset_ip(ip("192.0.2.1"), now).await.is_ok());
         assert!(off.check_password_reset_account("alice", now).await.is_ok());
+    }
+}
+
+#[tokio::test]
+async fn verification_mails_count_per_account_apart_from_reset_mails() {
+    let limiter = Limiter::new(Arc::new(MemoryCache::default()), rules());
+    let now = crate::domain::now();
+    assert!(limiter.check_email_verification_account("alice", now).await.is_ok());
+    assert!(limiter.check_email_verification_account("ALICE", now).await.is_ok());
+    let e = limiter.check_email_verification_account("Alice", now).await.unwrap_err();
+    assert!((3599..=3600).contains(&e.retry_after), "{e:?}");
+    assert!(limiter.check_password_reset_account("alice", now).await.is_ok(), "reset mails count apart");
+    assert!(limiter.check_email_verification_account("bob", now).await.is_ok());
+    let off =
+        Limiter::new(Arc::new(MemoryCache::default()), LimitSettings { email_verification_user: None, ..rules() });
+    for _ in 0..5 {
+        assert!(off.check_email_verification_account("alice", now).await.is_ok());
     }
 }
 

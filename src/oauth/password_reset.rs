@@ -7,11 +7,9 @@
 //! an address, disabled ones and those without a password (a federated sign-in made them: their password is
 //! the upstream provider's) get no mail.
 //!
-//! The link carries 256 random bits; the cache keeps only their hash, with the account and the SHA-256 of the
-//! password hash it was made for, for `passwords.reset_link_seconds`. A lost cache loses links in flight, and
-//! the user asks again: nothing that must survive lives there. Using the link takes its entry atomically (a
-//! second use finds it taken) and writes the new password only over the hash it was made for, so a link stops
-//! working once the password changed by any way. A reset signs the user out everywhere, as an operator's
+//! The link is a [`super::mail_link`]: the cache keeps the hash of its token, with the account and the SHA-256
+//! of the password hash it was made for, for `passwords.reset_link_seconds`. Using the link writes the new
+//! password only over the hash it was made for, so a link stops working once the password changed by any way. A reset signs the user out everywhere, as an operator's
 //! `tessera users revoke` does (back-channel notices included), and lifts the sign-in lock of the name: the
 //! guesses that locked it were at a password that is no more.
 use super::audit::{EventFacts, RequestMeta};
@@ -19,24 +17,20 @@ use super::cache_keys;
 use super::error::OAuthError;
 use super::limits::Limited;
 use super::mail::Mail;
+use super::mail_link::LinkToken;
 use super::password_change::{check_new_password, PasswordRule};
 use super::provider::Provider;
 use crate::domain::password::{hash_password, Password, NO_PASSWORD};
-use crate::domain::secret::{PlainSecret, SecretHash};
+use crate::domain::secret::SecretHash;
 use crate::domain::{UnixTime, User, UserId, Username};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tracing::Instrument;
 
-/// What a used link's entry holds until it expires.
-const USED: &[u8] = b"used";
 /// The most accounts one email address may name: each gets its own mail.
 const MAX_ACCOUNTS_PER_ADDRESS: i64 = 5;
-/// The longest token a link may carry (ours are 43 characters); longer ones are not looked up.
-const MAX_TOKEN_LEN: usize = 64;
 
 /// The cache entry of a live link.
 #[derive(Serialize, Deserialize)]
@@ -44,8 +38,20 @@ struct ResetRecord {
     user: String,
     /// SHA-256 of the password hash the link was made for.
     password: String,
-    /// The pending authorization the request came from, to continue once the password is set.
-    interaction: Option<String>,
+    /// The sign-in the request came from, to lead back to once the password is set.
+    #[serde(default)]
+    from: Option<ResetFrom>,
+}
+
+/// The sign-in a reset request came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResetFrom {
+    /// A pending authorization, by interaction id.
+    Authorization(String),
+    /// The account page's.
+    Account,
+    /// The device verification page's, with the user code it was opened for.
+    Device(String),
 }
 
 /// Who asks for a link, for the limits and the audit trail.
@@ -53,8 +59,8 @@ struct ResetRecord {
 pub struct ResetRequestContext<'a> {
     /// The client IP.
     pub ip: Option<IpAddr>,
-    /// The pending authorization the form belongs to.
-    pub interaction: Option<String>,
+    /// The sign-in the form belongs to.
+    pub from: Option<ResetFrom>,
     /// The request, for the audit trail.
     pub meta: &'a RequestMeta,
 }
@@ -73,8 +79,8 @@ pub enum ResetRequested {
 pub enum PasswordReset {
     /// The new password is stored and the user signed out everywhere.
     Done {
-        /// The pending authorization the request came from, if any.
-        interaction: Option<String>,
+        /// The sign-in the request came from, if known.
+        from: Option<ResetFrom>,
     },
     /// The new password breaks a rule of the account page's: the link is still live.
     Refused(PasswordRule),
@@ -82,30 +88,8 @@ pub enum PasswordReset {
     Invalid,
 }
 
-/// The token of a reset link, as the link carries it. `Debug` shows none of it.
-pub struct ResetToken(String);
-
-impl ResetToken {
-    /// The token a link carried, unless it cannot be one of ours.
-    pub fn parse(s: &str) -> Option<Self> {
-        (!s.is_empty() && s.len() <= MAX_TOKEN_LEN).then(|| Self(s.to_owned()))
-    }
-
-    /// The token itself, for the one place that puts it back into a form.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    fn key(&self) -> String {
-        cache_keys::password_reset(SecretHash::of(&self.0).as_str())
-    }
-}
-
-impl std::fmt::Debug for ResetToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResetToken").finish_non_exhaustive()
-    }
-}
+/// The token of a reset link.
+pub type ResetToken = LinkToken;
 
 /// The mail with the link `link`, valid for `seconds`.
 fn reset_mail(user: &User, to: String, link: &str, seconds: i64) -> Mail {
@@ -162,10 +146,9 @@ impl Provider {
         if let Err(limited) = self.limits.check_password_reset_ip(cx.ip, now).await {
             return Ok(ResetRequested::Limited(limited));
         }
-        let (provider, who, interaction, meta) =
-            (Arc::clone(self), who.trim().to_owned(), cx.interaction, cx.meta.clone());
+        let (provider, who, from, meta) = (Arc::clone(self), who.trim().to_owned(), cx.from, cx.meta.clone());
         let send = async move {
-            if let Err(e) = provider.send_reset_links(&who, interaction, &meta, now).await {
+            if let Err(e) = provider.send_reset_links(&who, from, &meta, now).await {
                 tracing::error!(error = ?e, "a password reset request could not be served");
             }
         };
@@ -178,7 +161,7 @@ impl Provider {
     async fn send_reset_links(
         &self,
         who: &str,
-        interaction: Option<String>,
+        from: Option<ResetFrom>,
         meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<(), OAuthError> {
@@ -188,18 +171,13 @@ impl Provider {
             if self.limits.check_password_reset_account(user.username.as_str(), now).await.is_err() {
                 continue;
             }
-            let token = PlainSecret::generate();
             let record = ResetRecord {
                 user: user.id.as_str().to_owned(),
                 password: SecretHash::of(&hash).as_str().to_owned(),
-                interaction: interaction.clone(),
+                from: from.clone(),
             };
-            let bytes = serde_json::to_vec(&record).map_err(OAuthError::server)?;
-            let ttl = Duration::from_secs(self.password_reset_link.unsigned_abs());
-            self.cache.set(&cache_keys::password_reset(token.hash().as_str()), &bytes, ttl).await?;
-            let mut link = url::Url::parse(&self.issuer).map_err(OAuthError::server)?;
-            link.set_path(super::discovery::paths::LOGIN_RESET);
-            link.query_pairs_mut().append_pair("token", token.expose());
+            let (path, key) = (super::discovery::paths::LOGIN_RESET, cache_keys::password_reset);
+            let link = self.new_mail_link(path, key, &record, self.password_reset_link).await?;
             let facts = EventFacts {
                 actor: Some(user.id.as_str().to_owned()),
                 user_id: Some(user.id.as_str().to_owned()),
@@ -207,14 +185,14 @@ impl Provider {
                 details: json!({ "username": user.username.as_str() }),
             };
             self.audit("password_reset_requested", facts, meta, now).await;
-            mailer.send(reset_mail(&user, to, link.as_str(), self.password_reset_link));
+            mailer.send(reset_mail(&user, to, &link, self.password_reset_link));
         }
         Ok(())
     }
 
     /// Whether `token` is a live link's.
     pub async fn reset_link_live(&self, token: &ResetToken) -> Result<bool, OAuthError> {
-        Ok(self.cache.get(&token.key()).await?.is_some_and(|v| v != USED))
+        self.mail_link_live(token, cache_keys::password_reset).await
     }
 
     /// Sets the password of the link's account to `new` (typed twice alike, held to the account page's rules),
@@ -235,9 +213,7 @@ impl Provider {
             Ok(new) => new,
             Err(rule) => return Ok(PasswordReset::Refused(rule)),
         };
-        let taken = self.cache.replace(&token.key(), USED, Duration::from_secs(60)).await?;
-        let Some(record) = taken.filter(|v| v != USED).and_then(|v| serde_json::from_slice::<ResetRecord>(&v).ok())
-        else {
+        let Some(record) = self.take_mail_link::<ResetRecord>(token, cache_keys::password_reset).await? else {
             return Ok(PasswordReset::Invalid);
         };
         let Ok(user_id) = UserId::parse(&record.user) else { return Ok(PasswordReset::Invalid) };
@@ -270,21 +246,13 @@ impl Provider {
         };
         self.audit("password_reset", facts, meta, now).await;
         self.revoke_user_by(user.id.as_str(), &user.id, meta, now).await?;
-        Ok(PasswordReset::Done { interaction: record.interaction })
+        Ok(PasswordReset::Done { from: record.from })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_are_bounded_and_never_shown() {
-        assert!(ResetToken::parse("").is_none());
-        assert!(ResetToken::parse(&"a".repeat(MAX_TOKEN_LEN + 1)).is_none());
-        let token = ResetToken::parse("secret-token").unwrap();
-        assert!(!format!("{token:?}").contains("secret"));
-    }
 
     #[test]
     fn the_mail_carries_the_link_and_its_lifetime_but_debug_shows_neither() {

@@ -65,10 +65,12 @@ pub struct Provider {
     pub password_pool: CpuPool,
     /// Fewest characters of a password a user sets on their account page (`passwords.min_length`).
     pub password_min_length: usize,
-    /// Sends mail (password reset links); `None` while `[mail]` is off.
+    /// Sends mail (password reset and email verification links); `None` while `[mail]` is off.
     pub mailer: Option<Arc<dyn crate::oauth::mail::Mailer>>,
     /// Seconds a password reset link works (`passwords.reset_link_seconds`).
     pub password_reset_link: i64,
+    /// Seconds an email verification link works (`users.email_verification_link_seconds`).
+    pub email_verification_link: i64,
     /// RSA signing runs here.
     pub signing_pool: CpuPool,
     /// Pushed authorization requests.

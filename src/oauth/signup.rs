@@ -5,6 +5,8 @@
 //! counts on the client IP's sign-up limit before the store is asked anything: a taken name is said to be taken,
 //! as every sign-up form must, and the limit bounds how many names one address can test. The new user is signed
 //! in as a password sign-in ends ([`Provider::start_signed_up_session`]): the HTTP layer continues it as one.
+//! While mail is on, a new account with an email address is mailed a link that verifies it
+//! ([`super::email_verification`]).
 use super::admin::{check_email, check_user_name, AdminError};
 use super::audit::{EventFacts, RequestMeta};
 use super::error::OAuthError;
@@ -167,6 +169,10 @@ impl Provider {
             details: json!({ "username": user.username.as_str() }),
         };
         self.audit("user_registered", facts, cx.meta, now).await;
+        // The account exists: a link that cannot go out now is one the account page sends later.
+        if let Err(e) = self.send_email_verification(&user, cx.meta, now).await {
+            tracing::warn!(error = ?e, "the verification link of a new account could not be sent");
+        }
         Ok(SignUp::Created(Box::new(self.start_signed_up_session(user, cx.device, now).await?)))
     }
 }

@@ -63,6 +63,10 @@ pub trait UserStore: Send + Sync {
     /// `checked` (the one the user's current password was just checked against), and sets `updated_at` to `now`.
     /// Returns whether it was replaced (not when the password changed meanwhile or the user is gone).
     async fn change_password_hash(&self, id: &UserId, checked: &str, hash: String, now: UnixTime) -> StoreResult<bool>;
+    /// Marks the user's email address verified, and sets `updated_at` to `now`, only while it is still `email`
+    /// (the address a verification link was sent to). Returns whether it was (not when the address changed
+    /// meanwhile or the user is gone).
+    async fn mark_email_verified(&self, id: &UserId, email: &str, now: UnixTime) -> StoreResult<bool>;
     /// Makes every token issued to the user before `at` invalid ("sign out everywhere"), never moving an
     /// existing later cut-off back; `NotFound` when there is none.
     async fn set_user_revoked_before(&self, id: &UserId, at: UnixTime) -> StoreResult<()>;

@@ -307,6 +307,12 @@ impl UserStore for EpochUsers {
         self.after(r).await
     }
 
+    async fn mark_email_verified(&self, id: &UserId, email: &str, now: UnixTime) -> StoreResult<bool> {
+        // `email_verified` and `updated_at` are claims UserInfo returns.
+        let r = self.inner.mark_email_verified(id, email, now).await;
+        self.after(r).await
+    }
+
     async fn set_user_revoked_before(&self, id: &UserId, at: UnixTime) -> StoreResult<()> {
         let r = self.inner.set_user_revoked_before(id, at).await;
         self.after(r).await

@@ -18,6 +18,8 @@ mod app_site;
 /// Claims asked for by name (`claims`) on the consent page.
 mod claims;
 mod device;
+/// Email verification: the account page's button and the page the mailed link opens.
+mod email_verification;
 /// A federated sign-in across two servers.
 mod federation;
 /// Front-channel logout: the app, framed by the signed-out page, hears of the logout.

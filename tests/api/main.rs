@@ -18,6 +18,7 @@ mod device;
 mod discovery;
 mod dpop;
 mod dpop_nonce;
+mod email_verification;
 mod federation;
 mod federation_links;
 mod frontchannel_logout;

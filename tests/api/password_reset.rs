@@ -9,9 +9,9 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::Duration;
 
-const NEW_PASSWORD: &str = "a brand new secret";
-const SENT: &str = "<h1>Check your mail</h1>";
-const DONE: &str = "<h1>Password changed</h1>";
+pub(crate) const NEW_PASSWORD: &str = "a brand new secret";
+pub(crate) const SENT: &str = "<h1>Check your mail</h1>";
+pub(crate) const DONE: &str = "<h1>Password changed</h1>";
 const DEAD_LINK: &str = "This password reset link does not work";
 
 /// Runs a test body once per backend with a server whose mail goes to a fresh [`SmtpSink`]:
@@ -50,6 +50,8 @@ macro_rules! with_mail {
     };
 }
 
+pub(crate) use with_mail;
+
 /// Starts an authorization in browser `b` and opens its login page: the interaction id and the page.
 async fn login_page(app: &TestApp, b: &reqwest::Client, client_id: &str) -> (String, String) {
     let (challenge, _) = pkce_pair();
@@ -87,11 +89,11 @@ async fn reset(app: &TestApp, b: &reqwest::Client, token: &str, password: &str, 
     (r.status(), r.text().await.unwrap())
 }
 
-fn token_of(link: &str) -> String {
+pub(crate) fn token_of(link: &str) -> String {
     link.split_once("token=").unwrap().1.to_owned()
 }
 
-fn events(app: &TestApp, user_id: &str, kind: &str) -> Vec<Value> {
+pub(crate) fn events(app: &TestApp, user_id: &str, kind: &str) -> Vec<Value> {
     let events = app.cli_json(&["audit", "list", "--user", user_id], None);
     events["events"].as_array().unwrap().iter().filter(|e| e["kind"] == kind).cloned().collect()
 }

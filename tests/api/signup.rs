@@ -16,12 +16,12 @@ use serde_json::Value;
 
 const NEW_PASSWORD: &str = "a long new password";
 
-fn on(raw: &mut tessera::config::RawSettings) {
+pub(crate) fn on(raw: &mut tessera::config::RawSettings) {
     raw.users.self_registration = true;
 }
 
 /// The sign-up form's hidden fields, from the page at `path` in browser `b`.
-async fn sign_up_page(app: &TestApp, b: &reqwest::Client, path: &str) -> (String, String, String) {
+pub(crate) async fn sign_up_page(app: &TestApp, b: &reqwest::Client, path: &str) -> (String, String, String) {
     let r = b.get(app.url(path)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let html = r.text().await.unwrap();
@@ -50,7 +50,7 @@ async fn through_the_login_page(app: &TestApp, b: &reqwest::Client, client_id: &
 }
 
 /// Posts the sign-up form with `fields` over the interaction's hidden ones.
-async fn submit(
+pub(crate) async fn submit(
     app: &TestApp,
     b: &reqwest::Client,
     page: &(String, String, String),
@@ -61,7 +61,7 @@ async fn submit(
     post(app, b, "/login/register", &form).await
 }
 
-fn fields<'a>(username: &'a str, password: &'a str, again: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn fields<'a>(username: &'a str, password: &'a str, again: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("username", username),
         ("email", "new@example.com"),
@@ -71,7 +71,7 @@ fn fields<'a>(username: &'a str, password: &'a str, again: &'a str) -> Vec<(&'a 
     ]
 }
 
-fn user_named(app: &TestApp, username: &str) -> Option<Value> {
+pub(crate) fn user_named(app: &TestApp, username: &str) -> Option<Value> {
     let users = app.cli_json(&["users", "list"], None);
     users["users"].as_array().unwrap().iter().find(|u| u["username"] == username).cloned()
 }

@@ -342,6 +342,18 @@ impl UserStore for DieselStore {
             .await
     }
 
+    async fn mark_email_verified(&self, id: &UserId, email: &str, now: UnixTime) -> StoreResult<bool> {
+        let (id, email) = (id.as_str().to_owned(), email.to_owned());
+        self.db()
+            .write(move |c| {
+                // An address changed since the link was made matches no row.
+                let row = users::table.find(&id).filter(users::email.eq(&email));
+                let set = (users::email_verified.eq(true), users::updated_at.eq(now));
+                Ok(diesel::update(row).set(set).execute(c)? > 0)
+            })
+            .await
+    }
+
     async fn set_user_revoked_before(&self, id: &UserId, at: UnixTime) -> StoreResult<()> {
         let id = id.as_str().to_owned();
         self.db()

@@ -556,7 +556,22 @@ async fn the_upgrade_gives_disabled_users_their_cut_off(backend: Backend) {
     assert_eq!(t.store.user_by_id(&enabled.id).await.unwrap().unwrap().revoked_before, None);
 }
 
+// A verification link's address is marked verified only while it is still the user's.
+async fn mark_email_verified_only_for_the_address_of_the_link(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let nu = new_user("vera");
+    t.store.create_user(nu.clone()).await.unwrap();
+    assert!(!t.store.mark_email_verified(&nu.id, "old@example.com", 1_700_000_100).await.unwrap());
+    let user = t.store.user_by_id(&nu.id).await.unwrap().unwrap();
+    assert_eq!((user.email_verified, user.updated_at), (false, nu.created_at));
+    assert!(t.store.mark_email_verified(&nu.id, "vera@example.com", 1_700_000_200).await.unwrap());
+    let user = t.store.user_by_id(&nu.id).await.unwrap().unwrap();
+    assert_eq!((user.email_verified, user.updated_at), (true, 1_700_000_200));
+    assert!(!t.store.mark_email_verified(&UserId::generate(), "vera@example.com", 1).await.unwrap());
+}
+
 both_backends!(
+    mark_email_verified_only_for_the_address_of_the_link,
     the_upgrade_gives_disabled_users_their_cut_off,
     the_upgrade_keys_usernames_that_no_other_folds_to,
     the_nfc_upgrade_keys_again_the_names_that_are_not_ascii,
