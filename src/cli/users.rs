@@ -2,7 +2,7 @@
 use super::{human_time, read_stdin_line, Output};
 use crate::config::Settings;
 use crate::domain::password::{hash_password, Password, NO_PASSWORD};
-use crate::domain::{NewUser, UserId, Username};
+use crate::domain::{ClientId, NewUser, UserId, Username};
 use crate::oauth::admin::{self, user_json, AdminError};
 use crate::startup;
 use crate::storage::{IdentityStore, OtpStore, StoreError, Unlinked, UserStore};
@@ -68,6 +68,19 @@ pub enum UsersCommand {
         /// Login name.
         username: String,
     },
+    /// List the apps a user approved (consents, and live refresh tokens), as their account page does; withdraw
+    /// one (`--revoke`) or all (`--revoke-all`) as its "Remove access" does: the consent forgotten, the app's
+    /// refresh and access tokens and unredeemed codes for the user revoked.
+    Consents {
+        /// Login name.
+        username: String,
+        /// Withdraw what the user gave this client (its client id).
+        #[arg(long, value_name = "CLIENT_ID", conflicts_with = "revoke_all")]
+        revoke: Option<String>,
+        /// Withdraw what the user gave every app.
+        #[arg(long)]
+        revoke_all: bool,
+    },
     /// List the identities at upstream providers (`[federation]`) that sign a user in.
     Identities {
         /// Login name.
@@ -100,6 +113,38 @@ fn not_found(username: &Username) -> impl FnOnce(StoreError) -> anyhow::Error + 
         StoreError::NotFound => anyhow!("no user named {username}"),
         other => other.into(),
     }
+}
+
+/// The lines of `users consents`: one per app.
+fn consents_text(username: &Username, shown: &[serde_json::Value]) -> String {
+    if shown.is_empty() {
+        return format!("{username} has approved no app");
+    }
+    let words = |v: &serde_json::Value| -> String {
+        let all: Vec<&str> = v.as_array().into_iter().flatten().filter_map(|w| w.as_str()).collect();
+        if all.is_empty() {
+            "-".to_owned()
+        } else {
+            all.join(" ")
+        }
+    };
+    shown
+        .iter()
+        .map(|c| {
+            format!(
+                "{}  {}  scopes: {}  claims: {}  granted {}{}{}{}",
+                c["client_id"].as_str().unwrap_or_default(),
+                c["client_name"].as_str().unwrap_or_default(),
+                words(&c["scopes"]),
+                words(&c["claims"]),
+                human_time(c["granted_at"].as_i64().unwrap_or_default()),
+                c["updated_at"].as_i64().map(|t| format!("  updated {}", human_time(t))).unwrap_or_default(),
+                if c["offline"] == true { "  (offline access)" } else { "" },
+                if c["live_refresh_tokens"] == true { "  (live refresh tokens)" } else { "" },
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) -> anyhow::Result<()> {
@@ -268,6 +313,48 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
+            });
+        }
+        UsersCommand::Consents { username, revoke, revoke_all } => {
+            let username = parse_username(&username)?;
+            let (user, _) =
+                store.user_by_username(&username).await?.ok_or_else(|| anyhow!("no user named {username}"))?;
+            let provider = startup::open_provider(settings, &store).await?;
+            if revoke.is_none() && !revoke_all {
+                let shown = provider.user_consents_json(&user.id, now).await.map_err(|e| anyhow!("{e:?}"))?;
+                out.print(&json!({ "username": user.username.as_str(), "consents": shown }), || {
+                    consents_text(&user.username, &shown)
+                });
+                return Ok(());
+            }
+            // The cut-off is taken now, not when the command started: it must cover what was issued meanwhile.
+            let (meta, revoked_at) = (super::cli_meta(), crate::domain::now());
+            let revoked = match revoke {
+                Some(client_id) => {
+                    let client_id = ClientId::parse(&client_id).map_err(|e| anyhow!("--revoke: {e}"))?;
+                    let found = provider
+                        .revoke_user_consent(super::CLI_ACTOR, &user.id, &client_id, &meta, revoked_at)
+                        .await
+                        .map_err(|e| anyhow!("{e:?}"))?;
+                    if !found {
+                        return Err(anyhow!("{username} has granted nothing to client {client_id}"));
+                    }
+                    vec![client_id]
+                }
+                None => provider
+                    .revoke_user_consents(super::CLI_ACTOR, &user.id, &meta, revoked_at)
+                    .await
+                    .map_err(|e| anyhow!("{e:?}"))?,
+            };
+            // After the last write: this advance is the one that keeps trying while Redis refuses it.
+            startup::advance_revocation_epoch(settings).await;
+            let ids: Vec<&str> = revoked.iter().map(ClientId::as_str).collect();
+            out.print(&json!({ "username": user.username.as_str(), "revoked": ids }), || {
+                if ids.is_empty() {
+                    format!("{} has approved no app", user.username)
+                } else {
+                    format!("withdrew what {} gave {}", user.username, ids.join(", "))
+                }
             });
         }
         UsersCommand::Identities { username } => {

@@ -43,6 +43,10 @@ pub const USER_OTP: &str = "/admin/api/users/{user_id}/otp";
 pub const USER_SESSIONS: &str = "/admin/api/users/{user_id}/sessions";
 /// One of a user's sessions: ended by `DELETE`.
 pub const USER_SESSION: &str = "/admin/api/users/{user_id}/sessions/{session_id}";
+/// The apps a user approved (consents, and live refresh tokens): listed, or all withdrawn by `DELETE`.
+pub const USER_CONSENTS: &str = "/admin/api/users/{user_id}/consents";
+/// What a user gave one client: withdrawn by `DELETE`.
+pub const USER_CONSENT: &str = "/admin/api/users/{user_id}/consents/{client_id}";
 /// The audit trail (`?user=&client=&since=&limit=`).
 pub const AUDIT: &str = "/admin/api/audit";
 
@@ -66,6 +70,9 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("DELETE", USER_OTP),
     ("GET", USER_SESSIONS),
     ("DELETE", USER_SESSION),
+    ("GET", USER_CONSENTS),
+    ("DELETE", USER_CONSENTS),
+    ("DELETE", USER_CONSENT),
     ("GET", AUDIT),
 ];
 
@@ -93,6 +100,9 @@ fn route(route: Route, method: &str, path: &str) -> Option<Route> {
         ("DELETE", USER_OTP) => route.to(reset_user_otp),
         ("GET", USER_SESSIONS) => route.to(user_sessions),
         ("DELETE", USER_SESSION) => route.to(end_user_session),
+        ("GET", USER_CONSENTS) => route.to(user_consents),
+        ("DELETE", USER_CONSENTS) => route.to(revoke_user_consents),
+        ("DELETE", USER_CONSENT) => route.to(revoke_user_consent),
         ("GET", AUDIT) => route.to(audit),
         _ => return None,
     })
@@ -392,6 +402,41 @@ pub async fn end_user_session(
     let (user_id, session_id) = path.into_inner();
     admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
         p.admin_end_session(&caller, &user_id, &session_id, &meta, now).await.map(|()| Value::Null)
+    })
+    .await
+}
+
+/// `GET /admin/api/users/{user_id}/consents`.
+#[tracing::instrument(name = "admin_user_consents", skip_all, fields(admin_client = Empty))]
+pub async fn user_consents(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    admin(&req, &state, StatusCode::OK, |p, _, now| async move { p.admin_user_consents(&path, now).await }).await
+}
+
+/// `DELETE /admin/api/users/{user_id}/consents`.
+#[tracing::instrument(name = "admin_revoke_user_consents", skip_all, fields(admin_client = Empty))]
+pub async fn revoke_user_consents(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let meta = request_meta(&req, &state);
+    admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
+        p.admin_revoke_consents(&caller, &path, &meta, now).await.map(|()| Value::Null)
+    })
+    .await
+}
+
+/// `DELETE /admin/api/users/{user_id}/consents/{client_id}`.
+#[tracing::instrument(name = "admin_revoke_user_consent", skip_all, fields(admin_client = Empty))]
+pub async fn revoke_user_consent(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let meta = request_meta(&req, &state);
+    let (user_id, client_id) = path.into_inner();
+    admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
+        p.admin_revoke_consent(&caller, &user_id, &client_id, &meta, now).await.map(|()| Value::Null)
     })
     .await
 }

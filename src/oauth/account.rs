@@ -1,9 +1,7 @@
 //! The account page (`/account`): the signed-in user's own sessions and connected apps, and what revoking
 //! one of them ends. A session is named by its `id_hash` (the SHA-256 of the cookie value, already the `sid` of
-//! its tokens): it cannot be presented as a cookie, and a user can only end sessions of their own. An app is
-//! connected when the user has a stored consent for it or live refresh tokens of it; revoking it forgets the
-//! consent and revokes those tokens with their access tokens, and the codes it was issued but has not redeemed
-//! yet, so its next authorization asks again.
+//! its tokens): it cannot be presented as a cookie, and a user can only end sessions of their own. Connected
+//! apps, and what removing one withdraws, are [`super::grants`]'s, which operators use too.
 //!
 //! Its password form is [`super::password_change`].
 //!
@@ -13,16 +11,16 @@ use super::audit::{EventFacts, RequestMeta};
 use super::backchannel::LogoutNotice;
 use super::error::OAuthError;
 use super::frontchannel::LogoutFrames;
+use super::grants::ConnectedApp;
 use super::provider::Provider;
 use super::session::{is_idle, SignedIn};
 use crate::domain::secret::SecretHash;
-use crate::domain::{ClaimNames, ClientId, Consent, Device, Scope, Session, UnixTime};
-use crate::storage::{RefreshTokenRecord, SessionContext};
+use crate::domain::{ClientId, Device, Session, UnixTime};
+use crate::storage::SessionContext;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 use subtle::ConstantTimeEq;
 
 /// Longest cookie or session reference looked up; anything longer names nothing of ours.
@@ -85,34 +83,6 @@ pub struct SessionEntry {
     pub idle: bool,
 }
 
-/// What the user gave one client: a consent, live refresh tokens, or both.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppGrant {
-    /// The client.
-    pub client_id: ClientId,
-    /// The scopes granted: the consent's and the live tokens' together.
-    pub scope: Scope,
-    /// The claims granted by name (`claims`): the consent's and those the live tokens let UserInfo return.
-    pub claims: ClaimNames,
-    /// Whether it may act while the user is away: `offline_access` granted or an offline token live.
-    pub offline: bool,
-    /// A consent is stored.
-    pub consented: bool,
-    /// How many refresh token families of it are live.
-    pub live_grants: usize,
-    /// The earliest of the consent's last change and the live tokens' creation.
-    pub since: UnixTime,
-}
-
-/// A connected app with its name, for the page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectedApp {
-    /// Its name as registered (a third party chooses it: escaped when shown).
-    pub name: String,
-    /// What it was given.
-    pub grant: AppGrant,
-}
-
 /// Everything the account page shows.
 #[derive(Debug, Clone)]
 pub struct AccountOverview {
@@ -163,50 +133,6 @@ pub fn session_entries(
     entries
 }
 
-/// The apps a user is connected to, by client id: every client with a stored consent and every client with
-/// live refresh tokens. `tokens` are the user's live tokens.
-pub fn app_grants(consents: Vec<(ClientId, Consent, UnixTime)>, tokens: &[RefreshTokenRecord]) -> Vec<AppGrant> {
-    let mut apps: BTreeMap<String, AppGrant> = BTreeMap::new();
-    for (client_id, Consent { scope, claims }, at) in consents {
-        let grant = AppGrant {
-            offline: scope.contains(Scope::OFFLINE_ACCESS),
-            client_id: client_id.clone(),
-            scope,
-            claims,
-            consented: true,
-            live_grants: 0,
-            since: at,
-        };
-        apps.insert(client_id.as_str().to_owned(), grant);
-    }
-    let mut families: BTreeMap<String, std::collections::BTreeSet<&str>> = BTreeMap::new();
-    for t in tokens {
-        let entry = apps.entry(t.client_id.as_str().to_owned()).or_insert_with(|| AppGrant {
-            client_id: t.client_id.clone(),
-            scope: Scope::default(),
-            claims: ClaimNames::default(),
-            offline: false,
-            consented: false,
-            live_grants: 0,
-            since: t.created_at,
-        });
-        // Past the scope limit the consent's scopes stand: the page shows what the user agreed to.
-        if let Ok(union) = entry.scope.union(&t.scope) {
-            entry.scope = union;
-        }
-        entry.claims = entry.claims.union(&t.userinfo_claims);
-        entry.offline |= t.offline || t.scope.contains(Scope::OFFLINE_ACCESS);
-        entry.since = entry.since.min(t.created_at);
-        families.entry(t.client_id.as_str().to_owned()).or_default().insert(t.family_id.as_str());
-    }
-    for (client, set) in families {
-        if let Some(app) = apps.get_mut(&client) {
-            app.live_grants = set.len();
-        }
-    }
-    apps.into_values().collect()
-}
-
 impl Provider {
     /// The session a cookie names, with its user, if it counts as signed in ([`SignedIn::from_context`]); its use
     /// is recorded.
@@ -234,19 +160,9 @@ impl Provider {
     pub async fn account_overview(&self, signed_in: &SignedIn, now: UnixTime) -> Result<AccountOverview, OAuthError> {
         let user_id = &signed_in.user.id;
         let sessions = self.sessions.sessions_of_user(user_id, now).await?;
-        let consents = self.consents.consents_of_user(user_id).await?;
-        let tokens = self.refresh_tokens.live_refresh_tokens_of_user(user_id, now).await?;
-        let mut apps = Vec::new();
-        for grant in app_grants(consents, &tokens) {
-            if let Some(client) = self.clients.client(&grant.client_id).await? {
-                apps.push(ConnectedApp { name: client.name, grant });
-            }
-        }
-        // People look an app up by its name; the client id only keeps apps of one name in a stable order.
-        apps.sort_by_cached_key(|a| (a.name.to_lowercase(), a.grant.client_id.clone()));
         Ok(AccountOverview {
             sessions: session_entries(sessions, &signed_in.session.id_hash, now, self.session_idle_timeout),
-            apps,
+            apps: self.connected_apps(user_id, now).await?,
             has_password: self.has_password(&signed_in.user).await?,
         })
     }
@@ -305,10 +221,7 @@ impl Provider {
         Ok((current, told))
     }
 
-    /// Withdraws what the signed-in user gave `client_id`: the consent, every refresh token family of theirs
-    /// for it with the access tokens issued alongside, every other access token issued to it for them until now
-    /// (a cut-off), and the codes issued to it until now. Nothing to withdraw is fine. Returns once the
-    /// cut-off's second is over.
+    /// Withdraws what the signed-in user gave `client_id` ([`Provider::withdraw_apps`], the user acting).
     pub async fn revoke_account_app(
         &self,
         signed_in: &SignedIn,
@@ -317,24 +230,7 @@ impl Provider {
         now: UnixTime,
     ) -> Result<(), OAuthError> {
         let user_id = &signed_in.user.id;
-        // The cut-off ends the codes and the access tokens no refresh token records, so it is kept as long as
-        // the longer-lived of them can live.
-        let kept = self.tokens.max_access_token_ttl.max(self.tokens.code_ttl);
-        let withdraw = |at: UnixTime| async move {
-            let withdrawn = self.consents.withdraw_grant(user_id, client_id, at, at + kept).await?;
-            self.revoke_access_tokens(&withdrawn.issued, at).await;
-            Ok::<_, OAuthError>(withdrawn)
-        };
-        let withdrawn = withdraw(now).await?;
-        let facts = EventFacts {
-            actor: Some(user_id.as_str().to_owned()),
-            user_id: Some(user_id.as_str().to_owned()),
-            client_id: Some(client_id.as_str().to_owned()),
-            details: json!({ "consent": withdrawn.consent, "access_tokens": withdrawn.issued.len() }),
-        };
-        self.audit("account_app_revoked", facts, meta, now).await;
-        // The cut-off ends its own second too: what the app is given after this returns must live.
-        super::revoke::hold_cut_off(now, |at| async move { withdraw(at).await.map(drop) }).await
+        self.withdraw_apps(user_id.as_str(), user_id, std::slice::from_ref(client_id), meta, now).await
     }
 }
 
@@ -342,10 +238,6 @@ impl Provider {
 mod tests {
     use super::*;
     use crate::domain::UserId;
-
-    fn consent(scope: &str, claims: &str) -> Consent {
-        Consent { scope: Scope::parse(scope).unwrap(), claims: ClaimNames::parse(claims).unwrap() }
-    }
 
     fn session(id: &str, created_at: UnixTime, expires_at: UnixTime, revoked: bool) -> Session {
         Session {
@@ -358,38 +250,6 @@ mod tests {
             expires_at,
             revoked,
             device: Default::default(),
-        }
-    }
-
-    fn token(
-        id: &str,
-        family: &str,
-        client: &str,
-        scope: &str,
-        offline: bool,
-        created_at: UnixTime,
-    ) -> RefreshTokenRecord {
-        RefreshTokenRecord {
-            id: id.into(),
-            token_hash: format!("hash-{id}"),
-            family_id: family.into(),
-            parent_id: None,
-            client_id: ClientId::parse(client).unwrap(),
-            user_id: Some(UserId::parse("alice").unwrap()),
-            session_id: None,
-            scope: Scope::parse(scope).unwrap(),
-            resource: None,
-            auth_time: None,
-            offline,
-            created_at,
-            expires_at: 10_000,
-            idle_expires_at: 10_000,
-            used_at: None,
-            revoked: false,
-            access_jti: None,
-            access_expires_at: None,
-            dpop_jkt: None,
-            userinfo_claims: Default::default(),
         }
     }
 
@@ -441,40 +301,5 @@ mod tests {
         };
         assert_eq!(idle(Some(600)), [false, true]);
         assert_eq!(idle(None), [false, false]);
-    }
-
-    #[test]
-    fn apps_come_from_consents_and_live_tokens() {
-        let consents = vec![
-            (ClientId::parse("consented").unwrap(), consent("openid profile", "email"), 50),
-            (ClientId::parse("both").unwrap(), consent("openid", ""), 70),
-        ];
-        let tokens = vec![
-            token("b1", "fb1", "both", "openid email offline_access", true, 60),
-            token("b2", "fb2", "both", "openid", false, 80),
-            token("b3", "fb2", "both", "openid", false, 90),
-            token("t1", "ft1", "tokens-only", "openid", false, 20),
-        ];
-        let apps = app_grants(consents, &tokens);
-        let ids: Vec<&str> = apps.iter().map(|a| a.client_id.as_str()).collect();
-        assert_eq!(ids, ["both", "consented", "tokens-only"]);
-        let both = &apps[0];
-        assert_eq!(both.scope, Scope::parse("openid email offline_access").unwrap());
-        assert!(both.offline && both.consented);
-        assert_eq!((both.live_grants, both.since), (2, 60), "two families, the earliest time");
-        let consented = &apps[1];
-        assert!(consented.consented && !consented.offline);
-        assert_eq!(consented.claims.to_string(), "email", "the claims granted by name");
-        assert_eq!((consented.live_grants, consented.since), (0, 50));
-        let tokens_only = &apps[2];
-        assert!(!tokens_only.consented && !tokens_only.offline);
-        assert_eq!((tokens_only.scope.to_string().as_str(), tokens_only.live_grants), ("openid", 1));
-        assert!(app_grants(vec![], &[]).is_empty());
-    }
-
-    #[test]
-    fn offline_access_in_a_consent_counts_as_offline() {
-        let consents = vec![(ClientId::parse("c").unwrap(), consent("openid offline_access", ""), 1)];
-        assert!(app_grants(consents, &[])[0].offline);
     }
 }

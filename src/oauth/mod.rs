@@ -23,6 +23,7 @@ pub mod error;
 pub mod federation;
 pub mod frontchannel;
 pub mod grace;
+pub mod grants;
 pub mod housekeeping;
 pub mod interaction;
 pub mod introspect;

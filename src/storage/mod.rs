@@ -364,11 +364,9 @@ pub trait ConsentStore: Send + Sync {
         granted: &crate::domain::Consent,
         now: UnixTime,
     ) -> StoreResult<()>;
-    /// Every client a user granted, with what was granted and the last change, for the account page.
-    async fn consents_of_user(
-        &self,
-        user_id: &UserId,
-    ) -> StoreResult<Vec<(ClientId, crate::domain::Consent, UnixTime)>>;
+    /// Every client a user granted, with what was granted and when, ordered by client id (the account page, the
+    /// admin API).
+    async fn consents_of_user(&self, user_id: &UserId) -> StoreResult<Vec<StoredConsent>>;
     /// Forgets a grant; `NotFound` when there is none.
     async fn delete_consent(&self, user_id: &UserId, client_id: &ClientId) -> StoreResult<()>;
     /// Withdraws everything `user_id` gave `client_id`: records `now` as the cut-off of the codes and access
@@ -384,6 +382,19 @@ pub trait ConsentStore: Send + Sync {
         now: UnixTime,
         keep_until: UnixTime,
     ) -> StoreResult<WithdrawnGrant>;
+}
+
+/// A user's consent for one client as stored ([`ConsentStore::consents_of_user`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredConsent {
+    /// The client.
+    pub client_id: ClientId,
+    /// The scopes and claims granted.
+    pub consent: crate::domain::Consent,
+    /// The first grant.
+    pub created_at: UnixTime,
+    /// The last change (a grant adding to it, or one adding nothing).
+    pub updated_at: UnixTime,
 }
 
 /// What [`ConsentStore::withdraw_grant`] found and ended.

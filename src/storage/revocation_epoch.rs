@@ -12,7 +12,7 @@
 use super::cache::{CacheError, EphemeralStore};
 use super::{
     AccessTokenStanding, ClientStore, ConsentStore, RevocationStore, SessionContext, SessionStore, StoreResult,
-    UserStore, UserUpdate, WithdrawnGrant,
+    StoredConsent, UserStore, UserUpdate, WithdrawnGrant,
 };
 use crate::domain::secret::{random_token, SecretHash};
 use crate::domain::{Client, ClientId, Consent, NewUser, Session, UnixTime, User, UserId, Username};
@@ -505,7 +505,7 @@ impl ConsentStore for EpochConsents {
         self.inner.grant_consent(user_id, client_id, granted, now).await
     }
 
-    async fn consents_of_user(&self, user_id: &UserId) -> StoreResult<Vec<(ClientId, Consent, UnixTime)>> {
+    async fn consents_of_user(&self, user_id: &UserId) -> StoreResult<Vec<StoredConsent>> {
         self.inner.consents_of_user(user_id).await
     }
 
@@ -741,7 +741,7 @@ mod tests {
         async fn grant_consent(&self, _: &UserId, _: &ClientId, _: &Consent, _: UnixTime) -> StoreResult<()> {
             Ok(())
         }
-        async fn consents_of_user(&self, _: &UserId) -> StoreResult<Vec<(ClientId, Consent, UnixTime)>> {
+        async fn consents_of_user(&self, _: &UserId) -> StoreResult<Vec<StoredConsent>> {
             Ok(vec![])
         }
         async fn delete_consent(&self, _: &UserId, _: &ClientId) -> StoreResult<()> {

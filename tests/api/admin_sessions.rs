@@ -15,7 +15,8 @@ async fn admin_token(app: &TestApp) -> String {
     s(&token, "access_token").to_owned()
 }
 
-async fn call(app: &TestApp, token: Option<&str>, method: Method, path: &str) -> (StatusCode, Value) {
+/// An admin API request with `token`, if any: the status and the JSON body (`null` when empty).
+pub(crate) async fn call(app: &TestApp, token: Option<&str>, method: Method, path: &str) -> (StatusCode, Value) {
     let mut r = app.api_client.request(method, app.url(path));
     if let Some(token) = token {
         r = r.bearer_auth(token);

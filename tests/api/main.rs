@@ -6,6 +6,7 @@ mod helpers;
 mod account;
 mod account_password;
 mod admin;
+mod admin_consents;
 mod admin_sessions;
 mod backchannel_logout;
 mod browser;

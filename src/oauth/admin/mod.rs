@@ -30,8 +30,10 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 
 mod api;
+mod consents;
 mod sessions;
 pub use api::AdminCaller;
+pub use consents::consent_json;
 pub use sessions::{session_json, user_sessions_json};
 
 /// Scopes a client may ask for when none are given.

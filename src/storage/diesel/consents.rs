@@ -8,7 +8,7 @@ use super::refresh_tokens::revoke_user_client;
 use super::schema::consents;
 use super::{AnyConnection, DieselStore};
 use crate::domain::{ClaimNames, ClientId, Consent, Scope, UnixTime, UserId};
-use crate::storage::{ConsentStore, StoreError, StoreResult, WithdrawnGrant};
+use crate::storage::{ConsentStore, StoreError, StoreResult, StoredConsent, WithdrawnGrant};
 use async_trait::async_trait;
 use diesel::prelude::*;
 
@@ -36,13 +36,13 @@ fn row_from_grant(user_id: &UserId, client_id: &ClientId, granted: &Consent, now
     }
 }
 
-/// The client, what was granted and the last change.
-fn consent_from_row(row: ConsentRow) -> StoreResult<(ClientId, Consent, UnixTime)> {
+/// The client, what was granted and when.
+fn consent_from_row(row: ConsentRow) -> StoreResult<StoredConsent> {
     let (user, client) = (&row.user_id, &row.client_id);
     let client_id = ClientId::parse(client.as_str())
         .map_err(|e| StoreError::Backend(format!("consents row ({user:?}, {client:?}): invalid client_id: {e}")))?;
     let consent = stored_consent(user, client, &row.scope, &row.claims)?;
-    Ok((client_id, consent, row.updated_at))
+    Ok(StoredConsent { client_id, consent, created_at: row.created_at, updated_at: row.updated_at })
 }
 
 /// The `scope` and `claims` columns of the consent of `user_id` for `client_id`, parsed.
@@ -153,7 +153,7 @@ impl ConsentStore for DieselStore {
             .await
     }
 
-    async fn consents_of_user(&self, user_id: &UserId) -> StoreResult<Vec<(ClientId, Consent, UnixTime)>> {
+    async fn consents_of_user(&self, user_id: &UserId) -> StoreResult<Vec<StoredConsent>> {
         let user_id = user_id.as_str().to_owned();
         self.db()
             .run(move |c| {
@@ -232,7 +232,7 @@ mod tests {
                 .select(ConsentRow::as_select())
                 .first(c)
                 .optional()?
-                .map(|row| consent_from_row(row).map(|(_, consent, _)| consent.scope))
+                .map(|row| consent_from_row(row).map(|c| c.consent.scope))
                 .transpose()
         })
         .await
@@ -284,7 +284,8 @@ mod tests {
         let name = Consent { scope: scope("openid profile"), claims: names("name") };
         t.store.grant_consent(&alice, &app, &name, 200).await.unwrap();
         let both = Consent { scope: scope("openid profile"), claims: names("email name") };
-        assert_eq!(t.store.consents_of_user(&alice).await.unwrap(), vec![(app, both, 200)]);
+        let stored = StoredConsent { client_id: app, consent: both, created_at: 100, updated_at: 200 };
+        assert_eq!(t.store.consents_of_user(&alice).await.unwrap(), vec![stored]);
     }
 
     async fn a_grant_past_the_scope_limit_replaces_the_older_ones(backend: Backend) {
@@ -310,11 +311,20 @@ mod tests {
         }
         t.store.grant_consent(&carol, &clients[0], &consent("openid"), 50).await.unwrap();
 
+        // A later grant moves only the last change.
+        t.store.grant_consent(&bob, &clients[1], &consent("openid"), 40).await.unwrap();
+
         let listed = t.store.consents_of_user(&bob).await.unwrap();
-        let expected = [("c0", "openid s1", 11), ("c1", "openid s2", 12), ("c2", "openid s0", 10)]
-            .map(|(id, s, at)| (ClientId::parse(id).unwrap(), consent(s), at));
+        let stored = |id: &str, s: &str, created_at, updated_at| StoredConsent {
+            client_id: ClientId::parse(id).unwrap(),
+            consent: consent(s),
+            created_at,
+            updated_at,
+        };
+        let expected =
+            [stored("c0", "openid s1", 11, 40), stored("c1", "openid s2", 12, 12), stored("c2", "openid s0", 10, 10)];
         assert_eq!(listed, expected);
-        assert_eq!(t.store.consents_of_user(&carol).await.unwrap(), vec![(clients[0].clone(), consent("openid"), 50)]);
+        assert_eq!(t.store.consents_of_user(&carol).await.unwrap(), vec![stored("c2", "openid", 50, 50)]);
         assert!(t.store.consents_of_user(&UserId::generate()).await.unwrap().is_empty());
     }
 
