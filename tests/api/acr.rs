@@ -166,7 +166,8 @@ both_backends!(without_a_second_factor_level_2_is_voluntary_unless_essential, as
 
     // Inside a signed request object: acr_values are voluntary, the claims member's acr essential.
     let key = rsa_key(app.dir.path(), "acr-ro");
-    let (signing, signing_secret) = add_signing_client(&app, &[&key], &["--first-party"]);
+    let (signing, signing_secret) =
+        add_signing_client(&app, &[&key], &["--first-party", "--request-object-signing-alg", "RS256"]);
     let (challenge, verifier) = pkce_pair();
     let object = signed(&changed(object_claims(&app, &signing, &challenge), json!({ "acr_values": "2" })), &key);
     let (status, back) = authorize(&app, &signing, &object).await;
