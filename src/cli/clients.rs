@@ -92,6 +92,10 @@ pub enum ClientsCommand {
         /// The one algorithm the client's request objects may be signed with.
         #[arg(long, value_parser = ["RS256", "ES256"])]
         request_object_signing_alg: Option<String>,
+        /// An authentication level the client's authorization requests ask for when they name none
+        /// (`default_acr_values`: 1 or 2), in order of preference; repeatable.
+        #[arg(long = "default-acr-value")]
+        default_acr_values: Vec<String>,
         /// Where the client is sent a logout token when a session it was issued tokens in ends (OpenID Connect
         /// Back-Channel Logout 1.0): https, or http on a loopback address.
         #[arg(long)]
@@ -205,6 +209,7 @@ fn input_error(e: ClientInputError, jwks: Option<&Path>) -> anyhow::Error {
             anyhow!("--client-secret-stdin is for clients that authenticate with a secret")
         }
         ClientInputError::RequestObjectSigningAlg => anyhow!("--request-object-signing-alg must be RS256 or ES256"),
+        ClientInputError::DefaultAcrValues => anyhow!("--default-acr-value must be 1 or 2, each given once"),
         ClientInputError::SubjectType(m) => anyhow!("--subject-type: {m}"),
         ClientInputError::SectorIdentifier(m) => anyhow!("--sector-identifier-uri: {m}"),
     }
@@ -256,6 +261,7 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             dpop_bound_access_tokens,
             require_signed_request_object,
             request_object_signing_alg,
+            default_acr_values,
             backchannel_logout_uri,
             backchannel_logout_session_required,
             frontchannel_logout_uri,
@@ -309,6 +315,7 @@ pub(super) async fn run(cmd: ClientsCommand, settings: &Settings, out: &Output) 
             spec.dpop_bound_access_tokens = dpop_bound_access_tokens.then_some(true);
             spec.require_signed_request_object = require_signed_request_object.then_some(true);
             spec.request_object_signing_alg = request_object_signing_alg;
+            spec.default_acr_values = default_acr_values;
             spec.backchannel_logout_uri = backchannel_logout_uri;
             spec.backchannel_logout_session_required = backchannel_logout_session_required;
             spec.frontchannel_logout_uri = frontchannel_logout_uri;

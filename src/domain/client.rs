@@ -213,6 +213,10 @@ pub struct ClientMetadata {
     /// `default_max_age`: the `max_age` of an authorization request that sends none (OIDC Core §3.1.2.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_max_age: Option<i64>,
+    /// `default_acr_values` (OpenID Connect Dynamic Client Registration 1.0 §2): the `acr_values` of an
+    /// authorization request that asks for none, in order of preference (`"1"` or `"2"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default_acr_values: Vec<String>,
     /// `require_auth_time`, as registered: every ID token carries `auth_time` either way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_auth_time: Option<bool>,

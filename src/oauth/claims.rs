@@ -3,10 +3,12 @@
 //!
 //! Parsed once, at the authorization endpoint (a query or form value, a pushed request's, or a request
 //! object's member, where it is a JSON object). Only claims this server releases are kept ([`USER_CLAIMS`]);
-//! other names, `acr` among them, are ignored (§5.5). `essential`, `value` and `values` are advisory for every
-//! claim but `sub` (§5.5.1): the real value is returned, or nothing when the user has none. A `value` for
+//! other names are ignored (§5.5). `essential`, `value` and `values` are advisory for every claim but `sub` and
+//! `acr` (§5.5.1): the real value is returned, or nothing when the user has none. `acr`'s `value` or `values`
+//! are the authentication levels the request accepts ([`super::acr`], §5.5.1.1), essential or not. A `value` for
 //! `sub` names the only user the request may be answered for: it is handled as the user an `id_token_hint`
 //! names, so another user's session signs in again and `prompt=none` fails with `login_required`.
+use super::acr::AcrRequest;
 use super::error::OAuthError;
 use crate::domain::claims::USER_CLAIMS;
 use crate::domain::{ClaimNames, User};
@@ -28,6 +30,9 @@ pub struct ClaimsRequest {
     /// The `value` asked for `sub`, if any; taken out at the authorization endpoint, never kept.
     #[serde(skip)]
     subject: Option<String>,
+    /// The levels asked for as `acr`, if any; taken out at the authorization endpoint, never kept here.
+    #[serde(skip)]
+    acr: Option<AcrRequest>,
 }
 
 fn invalid(description: impl Into<String>) -> OAuthError {
@@ -72,6 +77,12 @@ impl ClaimsRequest {
                     }
                     continue;
                 }
+                if name == "acr" {
+                    if let Some(acr) = acr_entry(target, entry)? {
+                        request.acr = Some(acr);
+                    }
+                    continue;
+                }
                 names.insert_known(name);
             }
         }
@@ -86,6 +97,11 @@ impl ClaimsRequest {
     /// Every claim it asks for, wherever it goes.
     pub fn names(&self) -> ClaimNames {
         self.id_token.union(&self.userinfo)
+    }
+
+    /// Takes the levels it asks for as `acr`.
+    pub fn take_acr(&mut self) -> Option<AcrRequest> {
+        self.acr.take()
     }
 
     /// Takes the `value` it asks for `sub`.
@@ -111,6 +127,22 @@ fn checked_entry<'a>(target: &str, name: &str, entry: &'a Value) -> Result<Optio
         }
         _ => Err(invalid(format!("claims.{target}.{shown} must be null or a JSON object"))),
     }
+}
+
+/// The levels an `acr` entry accepts (OIDC Core §5.5.1.1): its `value`, or its `values` in order; `None` when
+/// it names none (any level will do, as when it is not asked for).
+fn acr_entry(target: &str, entry: &Value) -> Result<Option<AcrRequest>, OAuthError> {
+    let Value::Object(request) = entry else { return Ok(None) };
+    let bad = || invalid(format!("claims.{target}.acr values must be strings"));
+    let values: Vec<&str> = match (request.get("value"), request.get("values")) {
+        (Some(value), _) => vec![value.as_str().ok_or_else(bad)?],
+        (None, Some(Value::Array(values))) => {
+            values.iter().map(|v| v.as_str().ok_or_else(bad)).collect::<Result<_, _>>()?
+        }
+        _ => return Ok(None),
+    };
+    let essential = request.get("essential").and_then(Value::as_bool).unwrap_or(false);
+    Ok(Some(AcrRequest { essential, ..AcrRequest::voluntary(values) }))
 }
 
 /// The value of the user claim `name` for `user`; `None` when the user has none (or it is not one of
@@ -163,6 +195,23 @@ mod tests {
         assert!(!r.is_empty());
         assert!(ClaimsRequest::parse(r#"{"id_token":{"acr":null}}"#).unwrap().is_empty());
         assert!(ClaimsRequest::parse("{}").unwrap().is_empty());
+    }
+
+    #[test]
+    fn acr_is_taken_out_as_the_levels_the_request_accepts() {
+        use crate::oauth::acr::Level;
+        let acr = |raw: &str| ClaimsRequest::parse(raw).unwrap().take_acr();
+        let essential = acr(r#"{"id_token":{"acr":{"essential":true,"values":["2","x","1"]}}}"#).unwrap();
+        assert_eq!((essential.values, essential.essential), (vec![Level::Two, Level::One], true));
+        let one = acr(r#"{"id_token":{"acr":{"value":"2"}}}"#).unwrap();
+        assert_eq!((one.values, one.essential), (vec![Level::Two], false));
+        assert_eq!(acr(r#"{"id_token":{"acr":null}}"#), None);
+        assert_eq!(acr(r#"{"id_token":{"acr":{"essential":true}}}"#), None, "any level will do");
+        let unknown = acr(r#"{"id_token":{"acr":{"essential":true,"values":["gold"]}}}"#).unwrap();
+        assert!(unknown.values.is_empty() && unknown.essential);
+        let e = ClaimsRequest::parse(r#"{"id_token":{"acr":{"values":[2]}}}"#).unwrap_err();
+        assert!(e.description.contains("acr values must be strings"), "{}", e.description);
+        assert!(ClaimsRequest::parse(r#"{"id_token":{"acr":{"value":"2"}}}"#).unwrap().is_empty(), "kept apart");
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub enum ErrorCode {
     ConsentRequired,
     /// OIDC Core §3.1.2.6.
     InteractionRequired,
+    /// OpenID Connect Core Unmet Authentication Requirements 1.0: no authentication level (`acr`) the request
+    /// requires can be reached.
+    UnmetAuthenticationRequirements,
     /// RFC 8707 §2.
     InvalidTarget,
     /// RFC 6750 §3.1 (401).
@@ -75,6 +78,7 @@ impl ErrorCode {
             Self::LoginRequired => "login_required",
             Self::ConsentRequired => "consent_required",
             Self::InteractionRequired => "interaction_required",
+            Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
             Self::InvalidTarget => "invalid_target",
             Self::InvalidToken => "invalid_token",
             Self::InvalidRequestObject => "invalid_request_object",

@@ -217,7 +217,14 @@ impl Provider {
             _ => &interaction.request,
         };
         let consented = signed_in.and_then(|s| s.consent.as_ref());
-        match authorize::decide(req, client, session, consented, interaction.progress, now)? {
+        // Looked up only for a session short of the levels the request accepts: no cost to any other request.
+        let second_factor = match session {
+            Some(s) if authorize::decide::may_step_up(req, session, interaction.progress) => {
+                self.has_second_factor(&s.user_id).await.map_err(|e| req.error(e))?
+            }
+            _ => false,
+        };
+        match authorize::decide(req, client, session, consented, interaction.progress, second_factor, now)? {
             Next::Issue => {
                 let signed_in = signed_in.ok_or_else(|| req.error(OAuthError::server("issue without a session")))?;
                 if let Pending::Stored(id) = &pending {
@@ -445,6 +452,7 @@ mod tests {
             hinted_subject: None,
             dpop_jkt: None,
             claims: Default::default(),
+            acr: Default::default(),
         };
         let interaction = Interaction {
             request,

@@ -93,6 +93,15 @@ impl Provider {
         Ok(self.otps.otp(user_id).await?.is_some())
     }
 
+    /// Whether the user has a second factor to step up a sign-in with ([`super::acr`]): a TOTP secret, or a
+    /// passkey while passkeys are on.
+    pub async fn has_second_factor(&self, user_id: &UserId) -> Result<bool, OAuthError> {
+        if self.otp_enabled(user_id).await? {
+            return Ok(true);
+        }
+        Ok(self.passkey_rp.is_some() && !self.passkeys.passkeys_of(user_id).await?.is_empty())
+    }
+
     /// Checks `typed` against the user's secret at `now`, and uses the code when it is right: its step and
     /// earlier ones are refused from then on, on every instance. A recovery code is used up instead.
     pub async fn check_otp(&self, user_id: &UserId, typed: &str, now: UnixTime) -> Result<OtpCheck, OAuthError> {

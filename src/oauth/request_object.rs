@@ -26,7 +26,7 @@ const JWT_CLAIMS: [&str; 6] = ["iss", "aud", "exp", "nbf", "iat", "jti"];
 /// The parameters this server reads from an authorization request: in an object, each must be a string
 /// (`max_age` may be a number, OIDC Core §6.1; `claims` is a JSON object, §6.1 and §5.5). Other members are
 /// ignored, whatever their type, as unknown parameters are.
-const READ_PARAMETERS: [&str; 16] = [
+const READ_PARAMETERS: [&str; 17] = [
     "client_id",
     "redirect_uri",
     "response_type",
@@ -43,6 +43,7 @@ const READ_PARAMETERS: [&str; 16] = [
     "id_token_hint",
     "dpop_jkt",
     "claims",
+    "acr_values",
 ];
 
 fn refused(description: impl Into<String>) -> OAuthError {

@@ -213,6 +213,10 @@ impl Provider {
                 if let Some(sid) = &grant.sid {
                     c.insert("sid".into(), json!(sid));
                 }
+                // The level the sign-in reached goes with its methods: a refreshed ID token names neither.
+                if let Some(level) = super::acr::Level::of_amr(&extras.amr) {
+                    c.insert("acr".into(), json!(level.as_str()));
+                }
                 if !extras.amr.is_empty() {
                     c.insert("amr".into(), json!(extras.amr));
                 }

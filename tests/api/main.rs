@@ -5,6 +5,7 @@ mod helpers;
 
 mod account;
 mod account_password;
+mod acr;
 mod admin;
 mod admin_consents;
 mod admin_sessions;

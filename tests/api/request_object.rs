@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 /// A confidential client (HTTP Basic) whose request objects `keys` verify; `extra` are more `clients add` flags.
-fn add_signing_client(app: &TestApp, keys: &[&ClientKey], extra: &[&str]) -> (String, String) {
+pub(crate) fn add_signing_client(app: &TestApp, keys: &[&ClientKey], extra: &[&str]) -> (String, String) {
     let path = app.dir.path().join(format!("jwks-{}.json", uuid::Uuid::new_v4()));
     std::fs::write(&path, serde_json::to_vec(&jwks_of(keys)).unwrap()).unwrap();
     let mut args = vec!["clients", "add", "--name", "Signing App", "--redirect-uri", REDIRECT, "--jwks"];
@@ -25,7 +25,7 @@ fn add_signing_client(app: &TestApp, keys: &[&ClientKey], extra: &[&str]) -> (St
 }
 
 /// Good claims of a request object from `client_id` for `app`, with PKCE `challenge`.
-fn object_claims(app: &TestApp, client_id: &str, challenge: &str) -> Value {
+pub(crate) fn object_claims(app: &TestApp, client_id: &str, challenge: &str) -> Value {
     let now = tessera::domain::now();
     json!({
         "iss": client_id, "aud": app.address, "iat": now, "nbf": now, "exp": now + 300,
@@ -36,7 +36,7 @@ fn object_claims(app: &TestApp, client_id: &str, challenge: &str) -> Value {
 }
 
 /// `claims` with `changes` applied: `null` removes a claim.
-fn changed(mut claims: Value, changes: Value) -> Value {
+pub(crate) fn changed(mut claims: Value, changes: Value) -> Value {
     for (k, v) in changes.as_object().unwrap() {
         if v.is_null() {
             claims.as_object_mut().unwrap().remove(k);
@@ -48,7 +48,7 @@ fn changed(mut claims: Value, changes: Value) -> Value {
 }
 
 /// `claims` signed by `key`, typed as a request object.
-fn signed(claims: &Value, key: &ClientKey) -> String {
+pub(crate) fn signed(claims: &Value, key: &ClientKey) -> String {
     let Value::Object(map) = claims.clone() else { panic!("claims are an object") };
     let mut header = JwsHeader::new();
     header.set_token_type("oauth-authz-req+jwt");
@@ -60,7 +60,7 @@ fn authorize_url(app: &TestApp, client_id: &str, object: &str, outside: &str) ->
 }
 
 /// `GET /authorize` with a request object: the status and the redirect's location or the page.
-async fn authorize(app: &TestApp, client_id: &str, object: &str) -> (StatusCode, String) {
+pub(crate) async fn authorize(app: &TestApp, client_id: &str, object: &str) -> (StatusCode, String) {
     let r = app.api_client.get(authorize_url(app, client_id, object, "")).send().await.unwrap();
     match r.status() {
         StatusCode::SEE_OTHER => (r.status(), location(&r)),

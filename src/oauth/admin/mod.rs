@@ -69,6 +69,7 @@ pub fn client_json(c: &Client) -> Value {
         "jwks": c.metadata.jwks,
         "token_endpoint_auth_signing_alg": c.metadata.token_endpoint_auth_signing_alg,
         "default_max_age": c.metadata.default_max_age,
+        "default_acr_values": c.metadata.default_acr_values,
         "require_pushed_authorization_requests": c.metadata.require_pushed_authorization_requests.unwrap_or(false),
         "require_signed_request_object": c.metadata.require_signed_request_object.unwrap_or(false),
         "request_object_signing_alg": c.metadata.request_object_signing_alg,
@@ -162,6 +163,9 @@ pub enum ClientInputError {
     /// A request object signing algorithm the server does not accept.
     #[error("request_object_signing_alg must be RS256 or ES256")]
     RequestObjectSigningAlg,
+    /// An authentication level the server does not offer, or one named twice.
+    #[error("default_acr_values must name levels offered here (1, 2), each once")]
+    DefaultAcrValues,
     /// A subject type other than public and pairwise.
     #[error("subject_type: {0}")]
     SubjectType(String),
@@ -291,6 +295,10 @@ pub struct ClientSpec {
     /// The one algorithm its request objects may be signed with (`RS256` or `ES256`); absent: any of them.
     #[serde(default)]
     pub request_object_signing_alg: Option<String>,
+    /// The authentication levels its requests that name none ask for (`"1"`, `"2"`), in order of preference;
+    /// absent: none.
+    #[serde(default)]
+    pub default_acr_values: Vec<String>,
     /// Where the client is sent logout tokens (OpenID Connect Back-Channel Logout 1.0); absent: none.
     #[serde(default)]
     pub backchannel_logout_uri: Option<String>,
@@ -349,6 +357,7 @@ impl ClientSpec {
             dpop_bound_access_tokens: None,
             require_signed_request_object: None,
             request_object_signing_alg: None,
+            default_acr_values: Vec::new(),
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
             frontchannel_logout_uri: None,
@@ -473,6 +482,10 @@ pub fn build_client(
         Some(alg) if SIGNING_ALGS.contains(&alg) => Some(alg.to_owned()),
         Some(_) => return Err(ClientInputError::RequestObjectSigningAlg),
     };
+    if !super::acr::valid_defaults(&spec.default_acr_values) {
+        return Err(ClientInputError::DefaultAcrValues);
+    }
+    metadata.default_acr_values = spec.default_acr_values.clone();
     // Replaced like the other links: what `GET` shows is what a `PUT` keeps.
     metadata.backchannel_logout_uri = spec.backchannel_logout_uri.clone();
     metadata.backchannel_logout_session_required = spec.backchannel_logout_session_required.then_some(true);

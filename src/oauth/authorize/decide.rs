@@ -2,6 +2,7 @@
 //! the remembered consent and `now` come in as values.
 use super::{AuthorizationRequest, AuthorizeError};
 use crate::domain::{Client, Consent, Session, UnixTime};
+use crate::oauth::acr::Level;
 use crate::oauth::error::{ErrorCode, OAuthError};
 
 /// What the user already did within this authorization request (so `prompt=login` and `prompt=consent`
@@ -27,13 +28,23 @@ pub enum Next {
     Issue,
 }
 
-/// Decides the next step. `consented` is what the user granted this client before, if anything.
+/// Whether a session that is signed in falls short of the authentication levels the request accepts
+/// ([`crate::oauth::acr`]) and could be stepped up by signing in again during this request: the caller then looks
+/// up whether its user has a second factor, for [`decide`], and only then.
+pub fn may_step_up(req: &AuthorizationRequest, session: Option<&Session>, progress: Progress) -> bool {
+    !progress.logged_in && session.is_some_and(|s| !req.acr.accepts(Level::of_amr(&s.amr)))
+}
+
+/// Decides the next step. `consented` is what the user granted this client before, if anything;
+/// `second_factor` whether the session's user has one (a TOTP secret or a passkey) to step up with, when
+/// [`may_step_up`] says it matters (`false` otherwise).
 pub fn decide(
     req: &AuthorizationRequest,
     client: &Client,
     session: Option<&Session>,
     consented: Option<&Consent>,
     progress: Progress,
+    second_factor: bool,
     now: UnixTime,
 ) -> Result<Next, AuthorizeError> {
     let session = session.filter(|s| s.is_active(now));
@@ -67,6 +78,27 @@ pub fn decide(
             ErrorCode::LoginRequired,
             "the user signed in as someone else than the request names (id_token_hint or the sub claim's value)",
         )));
+    }
+    // A session below the levels the request accepts (a level 2 session satisfies a request for "1"): a user with
+    // a second factor signs in again, which asks for it (the code step, or a passkey); one without, or one who
+    // signed in again at the same level, goes on at that level unless the level was essential (OIDC Core
+    // §5.5.1.1; acr_values are voluntary, §3.1.2.1).
+    if session.is_some_and(|s| !req.acr.accepts(Level::of_amr(&s.amr))) {
+        if progress.logged_in || !second_factor {
+            if req.acr.essential {
+                return Err(req.error(OAuthError::new(
+                    ErrorCode::UnmetAuthenticationRequirements,
+                    "the user cannot sign in at an authentication level (acr) the request requires",
+                )));
+            }
+        } else if req.prompt.none {
+            return Err(req.error(OAuthError::new(
+                ErrorCode::LoginRequired,
+                "the request asks for a stronger sign-in (acr) than the user's session",
+            )));
+        } else {
+            return Ok(Next::Login);
+        }
     }
     // Claims asked for by name (`claims`) are disclosed too: a remembered consent must cover them as well.
     let covered = consented.is_some_and(|c| c.covers(&req.scope, &req.claims.names()));
@@ -132,6 +164,7 @@ mod tests {
             hinted_subject: None,
             dpop_jkt: None,
             claims: Default::default(),
+            acr: Default::default(),
         }
     }
 
@@ -170,7 +203,7 @@ mod tests {
         let c = client(false);
         let p0 = Progress::default();
         let d = |r: &AuthorizationRequest, s: Option<&Session>, g: Option<&Consent>, p: Progress| {
-            decide(r, &c, s, g, p, NOW)
+            decide(r, &c, s, g, p, false, NOW)
         };
 
         assert_eq!(d(&req(Prompt::default(), None), None, None, p0), Ok(Next::Login));
@@ -204,7 +237,7 @@ mod tests {
         let granted = consent_to("openid profile email");
         let create = Prompt { create: true, ..Prompt::default() };
         let (s, c) = (session(NOW - 100), client(false));
-        let d = |s: Option<&Session>, p: Progress| decide(&req(create, None), &c, s, Some(&granted), p, NOW);
+        let d = |s: Option<&Session>, p: Progress| decide(&req(create, None), &c, s, Some(&granted), p, false, NOW);
         assert_eq!(d(None, Progress::default()), Ok(Next::SignUp));
         assert_eq!(d(Some(&s), Progress::default()), Ok(Next::SignUp));
         // Signed up (or in) during this request: on to consent or the code.
@@ -218,7 +251,7 @@ mod tests {
         let s = session(NOW - 100);
         let hinted =
             |sub: &str, prompt: Prompt| AuthorizationRequest { hinted_subject: Some(sub.into()), ..req(prompt, None) };
-        let d = |r: &AuthorizationRequest, p: Progress| decide(r, &c, Some(&s), Some(&granted), p, NOW);
+        let d = |r: &AuthorizationRequest, p: Progress| decide(r, &c, Some(&s), Some(&granted), p, false, NOW);
         assert_eq!(d(&hinted("u", Prompt::default()), Progress::default()), Ok(Next::Issue));
         assert_eq!(d(&hinted("someone-else", Prompt::default()), Progress::default()), Ok(Next::Login));
         let none = Prompt { none: true, ..Prompt::default() };
@@ -235,11 +268,11 @@ mod tests {
         let c = client(false);
         let s = session(NOW);
         let r = req(Prompt::default(), Some(0));
-        assert_eq!(decide(&r, &c, Some(&s), Some(&granted), Progress::default(), NOW), Ok(Next::Login));
+        assert_eq!(decide(&r, &c, Some(&s), Some(&granted), Progress::default(), false, NOW), Ok(Next::Login));
         let logged = Progress { logged_in: true, consented: false };
-        assert_eq!(decide(&r, &c, Some(&s), Some(&granted), logged, NOW), Ok(Next::Issue));
+        assert_eq!(decide(&r, &c, Some(&s), Some(&granted), logged, false, NOW), Ok(Next::Issue));
         let none = req(Prompt { none: true, ..Prompt::default() }, Some(0));
-        let e = decide(&none, &c, Some(&s), Some(&granted), Progress::default(), NOW).unwrap_err();
+        let e = decide(&none, &c, Some(&s), Some(&granted), Progress::default(), false, NOW).unwrap_err();
         assert_eq!(code(e), ErrorCode::LoginRequired);
     }
 
@@ -249,7 +282,7 @@ mod tests {
         let mut c = client(false);
         c.metadata.default_max_age = Some(60);
         let d = |r: &AuthorizationRequest, auth_time| {
-            decide(r, &c, Some(&session(auth_time)), Some(&granted), Progress::default(), NOW)
+            decide(r, &c, Some(&session(auth_time)), Some(&granted), Progress::default(), false, NOW)
         };
         assert_eq!(d(&req(Prompt::default(), None), NOW - 60), Ok(Next::Issue));
         assert_eq!(d(&req(Prompt::default(), None), NOW - 61), Ok(Next::Login));
@@ -265,13 +298,13 @@ mod tests {
         let s = session(NOW - 10);
         let c = client(true);
         assert_eq!(
-            decide(&req(Prompt::default(), None), &c, Some(&s), None, Progress::default(), NOW),
+            decide(&req(Prompt::default(), None), &c, Some(&s), None, Progress::default(), false, NOW),
             Ok(Next::Issue)
         );
         let asked = req(Prompt { consent: true, ..Prompt::default() }, None);
-        assert_eq!(decide(&asked, &c, Some(&s), None, Progress::default(), NOW), Ok(Next::Consent));
+        assert_eq!(decide(&asked, &c, Some(&s), None, Progress::default(), false, NOW), Ok(Next::Consent));
         let consented = Progress { consented: true, ..Progress::default() };
-        assert_eq!(decide(&asked, &c, Some(&s), None, consented, NOW), Ok(Next::Issue));
+        assert_eq!(decide(&asked, &c, Some(&s), None, consented, false, NOW), Ok(Next::Issue));
     }
 
     #[test]
@@ -279,13 +312,63 @@ mod tests {
         let (s, c) = (session(NOW - 10), client(false));
         let mut r = req(Prompt::default(), None);
         r.claims = crate::oauth::claims::ClaimsRequest::parse(r#"{"id_token":{"email":null}}"#).unwrap();
-        let d = |g: &Consent| decide(&r, &c, Some(&s), Some(g), Progress::default(), NOW);
+        let d = |g: &Consent| decide(&r, &c, Some(&s), Some(g), Progress::default(), false, NOW);
         assert_eq!(d(&consent_to("openid profile")), Ok(Next::Consent), "email was never granted");
         assert_eq!(d(&consent_to("openid profile email")), Ok(Next::Issue), "the email scope released it");
         let by_name = Consent { claims: ClaimNames::parse("email").unwrap(), ..consent_to("openid profile") };
         assert_eq!(d(&by_name), Ok(Next::Issue), "granted by name");
         let none = AuthorizationRequest { prompt: Prompt { none: true, ..Prompt::default() }, ..r.clone() };
-        let e = decide(&none, &c, Some(&s), Some(&consent_to("openid profile")), Progress::default(), NOW).unwrap_err();
+        let e = decide(&none, &c, Some(&s), Some(&consent_to("openid profile")), Progress::default(), false, NOW)
+            .unwrap_err();
         assert_eq!(code(e), ErrorCode::ConsentRequired);
+    }
+
+    #[test]
+    fn a_session_below_the_level_asked_for_steps_up_or_goes_on_as_asked() {
+        use crate::oauth::acr::AcrRequest;
+        let granted = consent_to("openid profile");
+        let c = client(false);
+        let pwd = session(NOW - 10);
+        let two = Session { amr: vec!["pwd".into(), "otp".into()], ..session(NOW - 10) };
+        let passkey = Session { amr: vec!["pop".into(), "mfa".into()], ..session(NOW - 10) };
+        let asking = |values: &[&str], essential: bool, prompt: Prompt| AuthorizationRequest {
+            acr: AcrRequest { essential, ..AcrRequest::voluntary(values.iter().copied()) },
+            ..req(prompt, None)
+        };
+        let logged = Progress { logged_in: true, consented: false };
+        let d = |r: &AuthorizationRequest, s: &Session, p: Progress, second: bool| {
+            decide(r, &c, Some(s), Some(&granted), p, second, NOW)
+        };
+        let voluntary = asking(&["2"], false, Prompt::default());
+        let essential = asking(&["2"], true, Prompt::default());
+        // Level 2 satisfies "2" and "1"; level 1 satisfies "1" only.
+        for s in [&two, &passkey] {
+            assert_eq!(d(&essential, s, Progress::default(), true), Ok(Next::Issue));
+            assert!(!may_step_up(&essential, Some(s), Progress::default()));
+        }
+        assert_eq!(d(&asking(&["1"], true, Prompt::default()), &two, Progress::default(), true), Ok(Next::Issue));
+        assert_eq!(d(&asking(&["1"], true, Prompt::default()), &pwd, Progress::default(), true), Ok(Next::Issue));
+        // A user with a second factor signs in again, over the session, once.
+        assert!(may_step_up(&voluntary, Some(&pwd), Progress::default()));
+        assert!(!may_step_up(&voluntary, Some(&pwd), logged));
+        assert_eq!(d(&voluntary, &pwd, Progress::default(), true), Ok(Next::Login));
+        assert_eq!(d(&essential, &pwd, Progress::default(), true), Ok(Next::Login));
+        assert_eq!(d(&asking(&["2", "1"], true, Prompt::default()), &pwd, Progress::default(), true), Ok(Next::Issue));
+        // Still short after signing in again: voluntary goes on at the level reached, essential is unmet.
+        assert_eq!(d(&voluntary, &pwd, logged, true), Ok(Next::Issue));
+        assert_eq!(code(d(&essential, &pwd, logged, true).unwrap_err()), ErrorCode::UnmetAuthenticationRequirements);
+        // Without a second factor there is nothing to step up with.
+        assert_eq!(d(&voluntary, &pwd, Progress::default(), false), Ok(Next::Issue));
+        let unmet = d(&essential, &pwd, Progress::default(), false).unwrap_err();
+        assert_eq!(code(unmet), ErrorCode::UnmetAuthenticationRequirements);
+        // prompt=none cannot show the sign-in a step-up needs.
+        let none = Prompt { none: true, ..Prompt::default() };
+        assert_eq!(
+            code(d(&asking(&["2"], false, none), &pwd, Progress::default(), true).unwrap_err()),
+            ErrorCode::LoginRequired
+        );
+        assert_eq!(d(&asking(&["2"], false, none), &pwd, Progress::default(), false), Ok(Next::Issue));
+        // No session: the sign-in page, as without acr.
+        assert_eq!(decide(&essential, &c, None, None, Progress::default(), false, NOW), Ok(Next::Login));
     }
 }

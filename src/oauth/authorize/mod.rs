@@ -11,6 +11,7 @@ pub mod decide;
 
 pub use decide::{decide, Next, Progress};
 
+use super::acr::{AcrRequest, MAX_ACR_VALUES_LEN};
 use super::claims::ClaimsRequest;
 use super::error::OAuthError;
 use super::limits::Limited;
@@ -83,6 +84,9 @@ pub struct AuthorizationRequest {
     /// Claims asked for by name (`claims`, OIDC Core §5.5).
     #[serde(default, skip_serializing_if = "ClaimsRequest::is_empty")]
     pub claims: ClaimsRequest,
+    /// The authentication levels it accepts (`claims`' `acr`, `acr_values` or the client's `default_acr_values`).
+    #[serde(default, skip_serializing_if = "AcrRequest::is_empty")]
+    pub acr: AcrRequest,
 }
 
 impl AuthorizationRequest {
@@ -165,6 +169,12 @@ pub async fn validate(
     let dpop_jkt = checks::dpop_jkt(&params).map_err(fail)?;
     let mut claims = params.get("claims").map(ClaimsRequest::parse).transpose().map_err(fail)?.unwrap_or_default();
     let hinted_subject = claims.take_subject();
+    let acr_values = checks::bounded(&params, "acr_values", MAX_ACR_VALUES_LEN).map_err(fail)?;
+    // An acr claim request says whether the levels are essential (OIDC Core §5.5.1.1); acr_values are voluntary.
+    let acr = claims.take_acr().unwrap_or_else(|| match &acr_values {
+        Some(values) => AcrRequest::voluntary(values.split(' ')),
+        None => AcrRequest::voluntary(client.metadata.default_acr_values.iter().map(String::as_str)),
+    });
     Ok((
         AuthorizationRequest {
             client_id: client.id.clone(),
@@ -181,6 +191,7 @@ pub async fn validate(
             hinted_subject,
             dpop_jkt,
             claims,
+            acr,
         },
         client,
     ))

@@ -10,6 +10,7 @@
 //! reference, front-channel logout) is refused with `invalid_client_metadata` (OpenID Connect
 //! Dynamic Client Registration 1.0 §3.2), and the effective `id_token_signed_response_alg` and `subject_type`
 //! are in every client information response.
+use super::super::acr::{valid_defaults, ACR_VALUES};
 use super::super::client_assertion::SIGNING_ALGS;
 use super::super::client_keys::{is_internal_address, ClientJwks};
 use super::super::discovery::{ID_TOKEN_SIGNING_ALG, SUBJECT_TYPES};
@@ -43,7 +44,7 @@ const MAX_LINK_LEN: usize = 2000;
 /// what it does instead. Any value is refused: ignored like an unknown member, it would leave the client
 /// waiting for an encrypted ID token, a signed userinfo answer or a logout notice that never comes, or sending
 /// request objects nobody reads. `null`, `""` and an empty list ask for nothing.
-const UNSUPPORTED_MEMBERS: [(&str, &str); 9] = [
+const UNSUPPORTED_MEMBERS: [(&str, &str); 8] = [
     ("id_token_encrypted_response_alg", ID_TOKENS_ARE_SIGNED),
     ("id_token_encrypted_response_enc", ID_TOKENS_ARE_SIGNED),
     ("userinfo_signed_response_alg", USERINFO_IS_JSON),
@@ -52,7 +53,6 @@ const UNSUPPORTED_MEMBERS: [(&str, &str); 9] = [
     ("request_object_encryption_alg", SIGNED_REQUEST_OBJECTS),
     ("request_object_encryption_enc", SIGNED_REQUEST_OBJECTS),
     ("request_uris", NO_REQUEST_URIS),
-    ("default_acr_values", "no authentication context class (acr) is offered"),
 ];
 const ID_TOKENS_ARE_SIGNED: &str = "ID tokens are signed with RS256 and never encrypted";
 const USERINFO_IS_JSON: &str = "the userinfo endpoint answers plain JSON, neither signed nor encrypted";
@@ -137,6 +137,7 @@ pub struct RequestedMetadata {
     sector_identifier_uri: Option<String>,
     token_endpoint_auth_signing_alg: Option<String>,
     default_max_age: Option<i64>,
+    default_acr_values: Option<Vec<String>>,
     require_auth_time: Option<bool>,
     require_pushed_authorization_requests: Option<bool>,
     require_signed_request_object: Option<bool>,
@@ -265,6 +266,7 @@ pub fn parse_request(body: &[u8]) -> Result<RequestedMetadata, OAuthError> {
         sector_identifier_uri: choice_member(m, "sector_identifier_uri")?,
         token_endpoint_auth_signing_alg: choice_member(m, "token_endpoint_auth_signing_alg")?,
         default_max_age: non_negative_member(m, "default_max_age")?,
+        default_acr_values: strings_member(m, "default_acr_values")?,
         require_auth_time: bool_member(m, "require_auth_time")?,
         require_pushed_authorization_requests: bool_member(m, "require_pushed_authorization_requests")?,
         require_signed_request_object: bool_member(m, "require_signed_request_object")?,
@@ -525,6 +527,7 @@ pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
         jwks_uri: check_jwks_uri(req.jwks_uri.as_ref())?,
         token_endpoint_auth_signing_alg: req.token_endpoint_auth_signing_alg.clone(),
         default_max_age: req.default_max_age,
+        default_acr_values: check_acr_values(req.default_acr_values.as_ref())?,
         require_auth_time: req.require_auth_time,
         require_pushed_authorization_requests: req.require_pushed_authorization_requests,
         // Stored only when set: `false` is what an absent member means.
@@ -615,6 +618,16 @@ impl ValidMetadata {
             id,
         }
     }
+}
+
+/// `default_acr_values`: levels this server issues ([`ACR_VALUES`]), each once, in order of preference.
+fn check_acr_values(values: Option<&Vec<String>>) -> Result<Vec<String>, OAuthError> {
+    let values = values.cloned().unwrap_or_default();
+    if !valid_defaults(&values) {
+        let offered = ACR_VALUES.join(", ");
+        return Err(metadata_error(format!("default_acr_values must name levels offered here, each once: {offered}")));
+    }
+    Ok(values)
 }
 
 /// The client information response (RFC 7591 §3.2.1, RFC 7592 §3): every registered metadata value, the

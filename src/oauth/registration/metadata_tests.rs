@@ -255,8 +255,11 @@ fn openid_connect_members_are_honoured_or_refused() {
         (web(json!({ "backchannel_logout_uri": "https://app.example/bc" })), Ok(())),
         (
             web(json!({ "default_acr_values": ["urn:mace:incommon:iap:silver"] })),
-            Err("default_acr_values is not supported"),
+            Err("default_acr_values must name levels offered here, each once: 1, 2"),
         ),
+        (web(json!({ "default_acr_values": ["2", "2"] })), Err("each once")),
+        (web(json!({ "default_acr_values": "2" })), Err("default_acr_values must be an array of strings")),
+        (web(json!({ "default_acr_values": ["2", "1"] })), Ok(())),
         (web(json!({ "default_acr_values": [], "backchannel_logout_uri": null })), Ok(())),
         // What clients that send every member of their type send for the ones not set.
         (

@@ -359,6 +359,7 @@ mod tests {
                 jwks_uri: Some("https://app.example/jwks.json".into()),
                 token_endpoint_auth_signing_alg: Some("ES256".into()),
                 default_max_age: Some(900),
+                default_acr_values: vec!["2".into(), "1".into()],
                 require_auth_time: Some(true),
                 require_pushed_authorization_requests: Some(true),
                 require_signed_request_object: Some(true),
