@@ -153,16 +153,19 @@ pub enum MailOutcome {
     Failed = 1,
     /// The send queue was full: not sent.
     Dropped = 2,
+    /// An attempt failed for a reason that may pass (no connection, a 4xx reply): the mail is tried again.
+    Retried = 3,
 }
 
 impl MailOutcome {
-    const ALL: [Self; 3] = [Self::Sent, Self::Failed, Self::Dropped];
+    const ALL: [Self; 4] = [Self::Sent, Self::Failed, Self::Dropped, Self::Retried];
 
     fn as_str(self) -> &'static str {
         match self {
             Self::Sent => "sent",
             Self::Failed => "failed",
             Self::Dropped => "dropped",
+            Self::Retried => "retried",
         }
     }
 }
@@ -183,8 +186,8 @@ pub struct Metrics {
     revoked_tokens_presented: AtomicU64,
     /// Logout tokens delivered, and those given up on.
     logout_notices: [AtomicU64; 2],
-    /// Mails delivered, failed, and dropped for a full queue.
-    mails: [AtomicU64; 3],
+    /// Mails delivered, failed, and dropped for a full queue; attempts retried.
+    mails: [AtomicU64; MailOutcome::ALL.len()],
 }
 
 impl Metrics {
@@ -259,7 +262,8 @@ impl Metrics {
         }
     }
 
-    /// A mail was delivered to the SMTP server, failed, or was dropped unsent because the queue was full.
+    /// A mail was delivered to the SMTP server, failed, or was dropped unsent because the queue was full; or one of
+    /// its attempts failed and it is tried again.
     pub fn mail(&self, outcome: MailOutcome) {
         if let Some(c) = self.mails.get(outcome as usize) {
             c.fetch_add(1, Ordering::Relaxed);
@@ -330,7 +334,7 @@ impl Metrics {
         out.family(
             "tessera_mails_total",
             "counter",
-            "Mails handed to the SMTP server, by result (dropped: the send queue was full).",
+            "Mails handed to the SMTP server, by result (dropped: the send queue was full; retried: a failed attempt).",
         );
         for (result, c) in MailOutcome::ALL.iter().zip(&self.mails) {
             out.sample("tessera_mails_total", &[("result", result.as_str())], c.load(Ordering::Relaxed));

@@ -290,8 +290,10 @@ pub struct Application {
     maintenance: tokio::task::JoinHandle<()>,
     housekeeping: Option<tokio::task::JoinHandle<()>>,
     idle_memory: tokio::task::JoinHandle<()>,
-    /// Kept to send the logout notices still in flight when the server stops.
+    /// Kept to send the logout notices and mails still in flight when the server stops.
     provider: Arc<Provider>,
+    /// How long a stopping server delivers the mails left (`mail.timeout_seconds`), while mail is on.
+    mail_drain: Option<Duration>,
 }
 
 impl Application {
@@ -308,6 +310,7 @@ impl Application {
             settings.database.purge_interval.map(|every| tokio::spawn(Arc::clone(&provider).run_housekeeping(every)));
         let idle_memory = tokio::spawn(release_idle_memory(Arc::clone(&provider.password_checker)));
         let notices = Arc::clone(&provider);
+        let mail_drain = settings.mail.as_ref().map(|m| m.timeout);
         let discovery_json = serde_json::to_vec(&ProviderMetadata::new(
             &settings.issuer,
             settings.registration,
@@ -377,7 +380,16 @@ impl Application {
             }
             None => None,
         };
-        Ok(Self { port, server: server.run(), management, maintenance, housekeeping, idle_memory, provider: notices })
+        Ok(Self {
+            port,
+            server: server.run(),
+            management,
+            maintenance,
+            housekeeping,
+            idle_memory,
+            provider: notices,
+            mail_drain,
+        })
     }
 
     /// The port actually bound.
@@ -412,10 +424,19 @@ impl Application {
             h.abort();
         }
         // A session ended just before the signal still reaches its clients: a rolling update would otherwise
-        // leave them signed in.
-        if !self.provider.backchannel.drain_within(LOGOUT_NOTICES_DRAIN).await {
-            tracing::warn!("stopped with back-channel logout notices undelivered");
-        }
+        // leave them signed in. A link asked for just before it still reaches its user. Both at once, so that
+        // the whole stop stays within the 30 s that Kubernetes grants by default.
+        let notices = async {
+            if !self.provider.backchannel.drain_within(LOGOUT_NOTICES_DRAIN).await {
+                tracing::warn!("stopped with back-channel logout notices undelivered");
+            }
+        };
+        let mails = async {
+            if let (Some(mailer), Some(limit)) = (&self.provider.mailer, self.mail_drain) {
+                mailer.drain_within(limit).await;
+            }
+        };
+        tokio::join!(notices, mails);
         result
     }
 }

@@ -1,4 +1,4 @@
-//! `[mail]`: outgoing mail over SMTP (password reset links). Off unless `smtp_url` is set.
+//! `[mail]`: outgoing mail over SMTP (password reset and email verification links). Off unless `smtp_url` is set.
 //!
 //! `smtp_url` follows the `lettre` transport URL: `smtp://host:port` speaks plain SMTP, `?tls=required` on it
 //! upgrades with STARTTLS and refuses a server that cannot, `?tls=opportunistic` upgrades when offered, and
@@ -19,11 +19,12 @@ pub struct RawMail {
     pub smtp_password_file: Option<PathBuf>,
     pub from: Option<String>,
     pub timeout_seconds: u64,
+    pub retry_seconds: u64,
 }
 
 impl Default for RawMail {
     fn default() -> Self {
-        Self { smtp_url: None, smtp_password_file: None, from: None, timeout_seconds: 10 }
+        Self { smtp_url: None, smtp_password_file: None, from: None, timeout_seconds: 10, retry_seconds: 10 }
     }
 }
 
@@ -42,8 +43,11 @@ pub struct MailSettings {
     pub password: Option<SecretString>,
     /// The `From` of every mail, as a mailbox (`Name <address>` or `address`).
     pub from: String,
-    /// The deadline of one delivery, connecting included.
+    /// The deadline of one delivery, connecting included; and of the deliveries left when the server stops.
     pub timeout: Duration,
+    /// The wait before the first retry of a delivery that failed for a reason that may pass; the second waits
+    /// twice as long.
+    pub first_retry: Duration,
 }
 
 impl RawMail {
@@ -108,11 +112,15 @@ impl RawMail {
         if !(1..=120).contains(&self.timeout_seconds) {
             return Err(invalid("mail.timeout_seconds", "must be from 1 to 120"));
         }
+        if !(1..=300).contains(&self.retry_seconds) {
+            return Err(invalid("mail.retry_seconds", "must be from 1 to 300"));
+        }
         Ok(Some(MailSettings {
             smtp_url: SecretString::from(raw_url),
             password,
             from,
             timeout: Duration::from_secs(self.timeout_seconds),
+            first_retry: Duration::from_secs(self.retry_seconds),
         }))
     }
 }

@@ -472,6 +472,7 @@ fn mail_is_off_by_default_and_on_with_a_url_and_a_sender() {
     let s = load("[mail]\nsmtp_url = \"smtp://127.0.0.1:2525\"\nfrom = \"Tessera <id@example.com>\"\n", &[]).unwrap();
     let mail = s.mail.unwrap();
     assert_eq!((mail.from.as_str(), mail.timeout.as_secs()), ("Tessera <id@example.com>", 10));
+    assert_eq!(mail.first_retry.as_secs(), 10);
     // An empty URL (a variable blanking a file's value) is off.
     assert!(load("[mail]\nsmtp_url = \"\"\n", &[]).unwrap().mail.is_none());
     let s = load("", &[("MAIL__SMTP_URL", "smtps://u:p4ss@mail.example"), ("MAIL__FROM", "id@example.com")]).unwrap();
@@ -507,6 +508,8 @@ fn mail_settings_are_checked() {
         (format!("smtp_url = \"smtps://u@mail.example\"\nsmtp_password_file = \"/nonexistent\"\n{from}"), "read"),
         ("smtp_password_file = \"/x\"\n".to_owned(), "without `mail.smtp_url`"),
         (format!("smtp_url = \"smtps://mail.example\"\ntimeout_seconds = 0\n{from}"), "mail.timeout_seconds"),
+        (format!("smtp_url = \"smtps://mail.example\"\nretry_seconds = 0\n{from}"), "mail.retry_seconds"),
+        (format!("smtp_url = \"smtps://mail.example\"\nretry_seconds = 301\n{from}"), "mail.retry_seconds"),
         (format!("smtp_url = \"smtps://mail.example\"\nport = 25\n{from}"), "port"),
     ] {
         let e = load(&format!("[mail]\n{toml}"), &[]).unwrap_err().to_string();

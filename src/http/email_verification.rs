@@ -1,11 +1,12 @@
 //! `POST /account/email/verify`, the account page's "Send a verification link" (CSRF token bound to the session
-//! cookie, our own origin, a live session: the account page's form rules), and `GET /login/verify-email?token=…`,
-//! the page the link opens, which says whether it worked. [`crate::oauth::email_verification`] decides. Both are
-//! there while mail is on (`[mail]`; otherwise 404).
+//! cookie, our own origin, a live session: the account page's form rules); `GET /login/verify-email?token=…`, the
+//! page the link opens, which asks to confirm with a button, and its `POST`, which verifies and says whether it
+//! worked. [`crate::oauth::email_verification`] decides. They are there while mail is on (`[mail]`; otherwise 404).
 use super::account::{checked, show, Done};
+use super::interaction_pages::{forbidden, from_another_origin};
 use super::meta::request_meta;
-use super::render::{error_page, message_page, message_page_with, see_other, wait_words};
-use super::views::Link;
+use super::render::{error_page, message_page, message_page_with, page, see_other, wait_words};
+use super::views::{Link, VerifyEmailPage};
 use super::{form, AppState};
 use crate::oauth::discovery::paths;
 use crate::oauth::email_verification::{EmailVerified, VerificationSent};
@@ -13,6 +14,7 @@ use crate::oauth::mail_link::LinkToken;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
 
 /// The answer while mail is off: there is no such page.
 fn off(req: &HttpRequest) -> HttpResponse {
@@ -54,9 +56,22 @@ pub async fn send(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     }
 }
 
-/// `GET /login/verify-email?token=…`: uses the link, and says whether the address is now verified.
-#[tracing::instrument(name = "verify email", skip_all)]
-pub async fn verify(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+/// The page for a link that leads nowhere: unknown, used, expired, or for an address changed since.
+fn invalid_link(req: &HttpRequest) -> HttpResponse {
+    message_page_with(
+        req,
+        StatusCode::BAD_REQUEST,
+        "This verification link does not work",
+        "It was used already, it expired, or your account's email address changed since it was sent. Your \
+         account page sends a new link for an address that is not verified.",
+        Some(Link { href: paths::ACCOUNT, text: "Go to your account page" }),
+    )
+}
+
+/// `GET /login/verify-email?token=…`: the page the link opens, with a button that verifies the address. Nothing
+/// is used up here: mail scanners open the links of the mails they pass.
+#[tracing::instrument(name = "verify email page", skip_all)]
+pub async fn verify_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if !state.provider.mail_on() {
         return off(&req);
     }
@@ -64,32 +79,41 @@ pub async fn verify(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
         Ok(q) => q,
         Err(e) => return error_page(&req, &e),
     };
-    let outcome = match q.get("token").and_then(LinkToken::parse) {
-        Some(token) => {
-            let (meta, now) = (request_meta(&req, &state), crate::domain::now());
-            match state.provider.verify_email(&token, &meta, now).await {
-                Ok(outcome) => outcome,
-                Err(e) => return error_page(&req, &e),
-            }
-        }
-        None => EmailVerified::Invalid,
+    let Some(token) = q.get("token").and_then(LinkToken::parse) else { return invalid_link(&req) };
+    match state.provider.verification_link_live(&token).await {
+        Ok(true) => page(StatusCode::OK, VerifyEmailPage { token: token.expose().to_owned() }.render()),
+        Ok(false) => invalid_link(&req),
+        Err(e) => error_page(&req, &e),
+    }
+}
+
+/// `POST /login/verify-email` (`token`): uses the link, and says whether the address is now verified. The page
+/// may be opened in any browser, without a session: as the reset form's, its token is the link's, which no other
+/// site knows, and the origin is checked as for every form.
+#[tracing::instrument(name = "verify email", skip_all)]
+pub async fn verify_post(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    if !state.provider.mail_on() {
+        return off(&req);
+    }
+    if from_another_origin(&req, &state) {
+        tracing::warn!(event = "csrf_origin_mismatch", "form posted from another origin");
+        return forbidden(&req);
+    }
+    let f = match form::read(&req, body) {
+        Ok(f) => f,
+        Err(e) => return error_page(&req, &e),
     };
-    let account = Some(Link { href: paths::ACCOUNT, text: "Go to your account page" });
-    match outcome {
-        EmailVerified::Done => message_page_with(
+    let Some(token) = f.get("token").and_then(LinkToken::parse) else { return invalid_link(&req) };
+    let (meta, now) = (request_meta(&req, &state), crate::domain::now());
+    match state.provider.verify_email(&token, &meta, now).await {
+        Ok(EmailVerified::Done) => message_page_with(
             &req,
             StatusCode::OK,
             "Your email address is verified",
             "Thank you: apps you sign in to can now rely on it.",
-            account,
+            Some(Link { href: paths::ACCOUNT, text: "Go to your account page" }),
         ),
-        EmailVerified::Invalid => message_page_with(
-            &req,
-            StatusCode::BAD_REQUEST,
-            "This verification link does not work",
-            "It was used already, it expired, or your account's email address changed since it was sent. Your \
-             account page sends a new link for an address that is not verified.",
-            account,
-        ),
+        Ok(EmailVerified::Invalid) => invalid_link(&req),
+        Err(e) => error_page(&req, &e),
     }
 }

@@ -116,7 +116,8 @@ fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
     .service(metrics::metered(
         metrics,
         paths::LOGIN_VERIFY_EMAIL,
-        get(paths::LOGIN_VERIFY_EMAIL, email_verification::verify),
+        get(paths::LOGIN_VERIFY_EMAIL, email_verification::verify_get)
+            .route(web::post().to(email_verification::verify_post)),
     ))
     .service(metrics::metered(
         metrics,

@@ -93,6 +93,14 @@ impl ResetPage {
     }
 }
 
+/// The page an email verification link opens: a button that verifies the address.
+#[derive(Template)]
+#[template(path = "verify_email.html")]
+pub struct VerifyEmailPage {
+    /// The link's token (hidden field).
+    pub token: String,
+}
+
 /// The sign-up page of a pending authorization (`users.self_registration`).
 #[derive(Template)]
 #[template(path = "signup.html")]

@@ -9,7 +9,7 @@ use super::audit::{EventFacts, RequestMeta};
 use super::cache_keys;
 use super::error::OAuthError;
 use super::limits::Limited;
-use super::mail::Mail;
+use super::mail::{html, Mail, VerificationHtml};
 use super::mail_link::LinkToken;
 use super::provider::Provider;
 use crate::domain::secret::SecretHash;
@@ -46,19 +46,20 @@ pub enum EmailVerified {
 }
 
 /// The mail with the link `link` for `to`, valid for `seconds`.
-fn verification_mail(user: &User, to: String, link: &str, seconds: i64) -> Mail {
+fn verification_mail(user: &User, to: String, link: &str, seconds: i64) -> Result<Mail, OAuthError> {
+    const SUBJECT: &str = "Verify your email address";
     let hours = seconds / 3600;
     let lasts = if hours >= 1 { format!("{hours} hours") } else { format!("{} minutes", (seconds / 60).max(1)) };
-    Mail {
+    let (name, username) = (user.name.as_deref().unwrap_or(user.username.as_str()), user.username.as_str());
+    Ok(Mail {
         to,
-        subject: "Verify your email address".into(),
+        subject: SUBJECT.into(),
         body: format!(
             "Hello {name},\n\nto confirm that this is the email address of your account {username}, open this \
              link within {lasts}:\n\n{link}\n\nThe link works once. If you did not ask for this, ignore this mail.\n",
-            name = user.name.as_deref().unwrap_or(user.username.as_str()),
-            username = user.username.as_str(),
         ),
-    }
+        html: html(&VerificationHtml { title: SUBJECT, name, username, link, lasts: &lasts })?,
+    })
 }
 
 impl Provider {
@@ -81,6 +82,7 @@ impl Provider {
             VerificationRecord { user: user.id.as_str().to_owned(), email: SecretHash::of(&to).as_str().to_owned() };
         let (path, key) = (super::discovery::paths::LOGIN_VERIFY_EMAIL, cache_keys::email_verification);
         let link = self.new_mail_link(path, key, &record, self.email_verification_link).await?;
+        let mail = verification_mail(user, to, &link, self.email_verification_link)?;
         let facts = EventFacts {
             actor: Some(user.id.as_str().to_owned()),
             user_id: Some(user.id.as_str().to_owned()),
@@ -88,8 +90,13 @@ impl Provider {
             details: json!({ "username": user.username.as_str() }),
         };
         self.audit("email_verification_sent", facts, meta, now).await;
-        mailer.send(verification_mail(user, to, &link, self.email_verification_link));
+        mailer.send(mail);
         Ok(VerificationSent::Sent)
+    }
+
+    /// Whether `token` is a live link's. Nothing is used up.
+    pub async fn verification_link_live(&self, token: &LinkToken) -> Result<bool, OAuthError> {
+        self.mail_link_live(token, cache_keys::email_verification).await
     }
 
     /// Uses up the link of `token` and marks its address verified if the account still has it. Audited as
@@ -142,9 +149,10 @@ mod tests {
             revoked_before: None,
         };
         let link = "https://id.example/login/verify-email?token=T0K3N";
-        let mail = verification_mail(&user, "alice@example.com".into(), link, 86_400);
+        let mail = verification_mail(&user, "alice@example.com".into(), link, 86_400).unwrap();
         assert!(mail.body.contains(link) && mail.body.contains("24 hours") && mail.body.contains("alice"));
-        assert!(verification_mail(&user, "a@example.com".into(), link, 600).body.contains("10 minutes"));
+        assert!(mail.html.contains(&format!("<a href=\"{link}\"")) && mail.html.contains("24 hours"), "{}", mail.html);
+        assert!(verification_mail(&user, "a@example.com".into(), link, 600).unwrap().body.contains("10 minutes"));
         let shown = format!("{mail:?}");
         assert!(!shown.contains("T0K3N") && !shown.contains("alice@"), "{shown}");
     }

@@ -16,7 +16,7 @@ use super::audit::{EventFacts, RequestMeta};
 use super::cache_keys;
 use super::error::OAuthError;
 use super::limits::Limited;
-use super::mail::Mail;
+use super::mail::{html, Mail, ResetHtml};
 use super::mail_link::LinkToken;
 use super::password_change::{check_new_password, PasswordRule};
 use super::provider::Provider;
@@ -92,20 +92,22 @@ pub enum PasswordReset {
 pub type ResetToken = LinkToken;
 
 /// The mail with the link `link`, valid for `seconds`.
-fn reset_mail(user: &User, to: String, link: &str, seconds: i64) -> Mail {
+fn reset_mail(user: &User, to: String, link: &str, seconds: i64) -> Result<Mail, OAuthError> {
+    const SUBJECT: &str = "Reset your password";
     let minutes = (seconds / 60).max(1);
-    Mail {
+    let (name, username) = (user.name.as_deref().unwrap_or(user.username.as_str()), user.username.as_str());
+    let lasts = format!("{minutes} minutes");
+    Ok(Mail {
         to,
-        subject: "Reset your password".into(),
+        subject: SUBJECT.into(),
         body: format!(
             "Hello {name},\n\nsomeone, probably you, asked to reset the password of your account {username}.\n\
-             To choose a new password, open this link within {minutes} minutes:\n\n{link}\n\n\
+             To choose a new password, open this link within {lasts}:\n\n{link}\n\n\
              The link works once. Setting a new password signs you out everywhere.\n\
              If you did not ask for this, ignore this mail: your password stays as it is.\n",
-            name = user.name.as_deref().unwrap_or(user.username.as_str()),
-            username = user.username.as_str(),
         ),
-    }
+        html: html(&ResetHtml { title: SUBJECT, name, username, link, lasts: &lasts })?,
+    })
 }
 
 impl Provider {
@@ -178,6 +180,7 @@ impl Provider {
             };
             let (path, key) = (super::discovery::paths::LOGIN_RESET, cache_keys::password_reset);
             let link = self.new_mail_link(path, key, &record, self.password_reset_link).await?;
+            let mail = reset_mail(&user, to, &link, self.password_reset_link)?;
             let facts = EventFacts {
                 actor: Some(user.id.as_str().to_owned()),
                 user_id: Some(user.id.as_str().to_owned()),
@@ -185,7 +188,7 @@ impl Provider {
                 details: json!({ "username": user.username.as_str() }),
             };
             self.audit("password_reset_requested", facts, meta, now).await;
-            mailer.send(reset_mail(&user, to, &link, self.password_reset_link));
+            mailer.send(mail);
         }
         Ok(())
     }
@@ -267,9 +270,15 @@ mod tests {
             updated_at: 0,
             revoked_before: None,
         };
-        let mail = reset_mail(&user, "alice@example.com".into(), "https://id.example/login/reset?token=T0K3N", 1800);
-        assert!(mail.body.contains("https://id.example/login/reset?token=T0K3N"));
+        let link = "https://id.example/login/reset?token=T0K3N";
+        let mail = reset_mail(&user, "alice@example.com".into(), link, 1800).unwrap();
+        assert!(mail.body.contains(link));
         assert!(mail.body.contains("30 minutes") && mail.body.contains("alice"));
+        assert!(
+            mail.html.contains(&format!("<a href=\"{link}\"")) && mail.html.contains("30 minutes"),
+            "{}",
+            mail.html
+        );
         let shown = format!("{mail:?}");
         assert!(!shown.contains("T0K3N") && !shown.contains("alice@"), "{shown}");
     }

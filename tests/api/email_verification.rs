@@ -16,6 +16,7 @@ use std::time::Duration;
 
 const VERIFIED: &str = "Your email address is verified";
 const DEAD_LINK: &str = "This verification link does not work";
+const CONFIRM: &str = "<h1>Verify your email address</h1>";
 
 /// The account page of browser `b`, signed in.
 async fn account_page(app: &TestApp, b: &reqwest::Client) -> String {
@@ -33,6 +34,17 @@ async fn ask_for_link(app: &TestApp, b: &reqwest::Client) -> reqwest::Response {
 /// Opens `link` in a browser of its own, as a mail client would: the status and the page.
 async fn open(link: &str) -> (StatusCode, String) {
     let r = other_browser().get(link).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+/// Opens `link` in a browser of its own and presses its button: the status and the page.
+async fn confirm(app: &TestApp, link: &str) -> (StatusCode, String) {
+    let b = other_browser();
+    let r = b.get(link).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(CONFIRM) && html.contains("action=\"/login/verify-email\""), "{html}");
+    let r = post(app, &b, "/login/verify-email", &[("token", &hidden(&html, "token"))]).await;
     (r.status(), r.text().await.unwrap())
 }
 
@@ -89,7 +101,7 @@ with_mail!(
         assert_eq!(mail.header("Subject").as_deref(), Some("Verify your email address"));
         let link = link_in(&mail);
         assert!(link.starts_with(&format!("{}/login/verify-email?token=", app.address)), "{link}");
-        let (status, html) = open(&link).await;
+        let (status, html) = confirm(&app, &link).await;
         assert!(status == StatusCode::OK && html.contains(VERIFIED), "{html}");
         let info = userinfo().await;
         assert_eq!((&info["email"], &info["email_verified"]), (&"new@example.com".into(), &true.into()), "{info}");
@@ -119,7 +131,7 @@ with_mail!(the_account_page_sends_a_link_for_an_unverified_address, async |app, 
     assert!(html.contains("We sent a verification link to your email address."), "{html}");
     let mail = sink.nth(1).await;
     assert_eq!(mail.to, ["alice@example.com"]);
-    let (status, html) = open(&link_in(&mail)).await;
+    let (status, html) = confirm(&app, &link_in(&mail)).await;
     assert!(status == StatusCode::OK && html.contains(VERIFIED), "{html}");
     assert!(verified(&app, "alice"));
     let html = account_page(&app, &b).await;
@@ -160,14 +172,14 @@ with_mail!(a_link_for_an_address_since_changed_does_not_verify, async |app, sink
     let r = r.json(&json!({ "email": "alice@example.org" })).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
 
-    let (status, html) = open(&link).await;
+    let (status, html) = confirm(&app, &link).await;
     assert!(status == StatusCode::BAD_REQUEST && html.contains(DEAD_LINK), "{html}");
     assert!(!verified(&app, "alice"));
     // A link for the new address does.
     assert_eq!(ask_for_link(&app, &b).await.status(), StatusCode::SEE_OTHER);
     let mail = sink.nth(2).await;
     assert_eq!(mail.to, ["alice@example.org"]);
-    assert_eq!(open(&link_in(&mail)).await.0, StatusCode::OK);
+    assert_eq!(confirm(&app, &link_in(&mail)).await.0, StatusCode::OK);
     assert!(verified(&app, "alice"));
 });
 
@@ -231,6 +243,70 @@ both_backends!(without_mail_nothing_is_sent_or_offered, |raw| { on(raw) }, async
     let r = post(&app, &b, "/account/email/verify", &[("csrf", &hidden(&html, "csrf"))]).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(b.get(app.url("/login/verify-email?token=x")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let r = post(&app, &b, "/login/verify-email", &[("token", "x")]).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+});
+
+with_mail!(opening_the_link_does_not_verify_pressing_its_button_does, async |app, sink| {
+    add_alice(&app);
+    let b = other_browser();
+    sign_in_to_account(&app, &b).await;
+    assert_eq!(ask_for_link(&app, &b).await.status(), StatusCode::SEE_OTHER);
+    let link = link_in(&sink.nth(1).await);
+    let token = token_of(&link);
+    // A mail scanner opens the link, perhaps more than once: the page asks, and nothing is used up.
+    for _ in 0..3 {
+        let (status, html) = open(&link).await;
+        assert!(status == StatusCode::OK && html.contains(CONFIRM) && html.contains("Verify my address"), "{html}");
+        assert_eq!(hidden(&html, "token"), token);
+    }
+    assert!(!verified(&app, "alice"));
+    let (status, html) = open(&app.url("/login/verify-email?token=made-up")).await;
+    assert!(status == StatusCode::BAD_REQUEST && html.contains(DEAD_LINK), "{html}");
+
+    // The form of another site is refused, and uses nothing up.
+    let c = other_browser();
+    let form = [("token", token.as_str())];
+    let r = c.post(app.url("/login/verify-email")).header("Origin", "https://evil.example").form(&form);
+    assert_eq!(r.send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    let r = c.post(app.url("/login/verify-email")).header("Sec-Fetch-Site", "cross-site").form(&form);
+    assert_eq!(r.send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    let r = post(&app, &c, "/login/verify-email", &[]).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "no token");
+    assert!(!verified(&app, "alice"));
+
+    let (status, html) = confirm(&app, &link).await;
+    assert!(status == StatusCode::OK && html.contains(VERIFIED), "{html}");
+    assert!(verified(&app, "alice"));
+    // Used: the page and its form say so.
+    let (status, html) = open(&link).await;
+    assert!(status == StatusCode::BAD_REQUEST && html.contains(DEAD_LINK), "{html}");
+    let r = post(&app, &c, "/login/verify-email", &form).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let id = user_named(&app, "alice").unwrap()["id"].as_str().unwrap().to_owned();
+    assert_eq!(events(&app, &id, "email_verified").len(), 1);
+});
+
+with_mail!(the_mail_has_an_html_part_with_the_same_link_and_escaped_values, async |app, sink| {
+    let name = "Al <b>\"&\"</b> <script>x</script>";
+    app.cli_json(
+        &["users", "add", "alice", "--password-stdin", "--email", "alice@example.com", "--name", name],
+        Some(crate::signin::PASSWORD),
+    );
+    let b = other_browser();
+    sign_in_to_account(&app, &b).await;
+    assert_eq!(ask_for_link(&app, &b).await.status(), StatusCode::SEE_OTHER);
+    let mail = sink.nth(1).await;
+    let content_type = mail.header("Content-Type").unwrap();
+    assert!(content_type.starts_with("multipart/alternative"), "{content_type}");
+    let (text, link) = (mail.body(), link_in(&mail));
+    assert!(text.contains(&format!("Hello {name},")), "the text part stays plain: {text}");
+    let html = mail.html().unwrap_or_else(|| panic!("no HTML part: {}", mail.data));
+    assert!(html.contains(&format!("<a href=\"{link}\"")) && html.contains(&format!(">{link}</span>")), "{html}");
+    assert!(html.contains("<html lang=\"en\">") && html.contains("<h1"), "{html}");
+    assert!(!html.contains("<b>") && !html.contains("<script"), "escaped: {html}");
+    assert!(html.contains("Al &#60;b&#62;&#34;&#38;&#34;&#60;/b&#62;"), "{html}");
+    assert!(!html.contains("<img") && !html.contains("src="), "nothing to load: {html}");
 });
 
 /// The forgot page at `query` in browser `b`, reached from the sign-in page at `login`: its CSRF token.

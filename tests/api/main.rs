@@ -32,6 +32,7 @@ mod interop_python;
 mod jwks;
 mod keys;
 mod lifecycle;
+mod mail_delivery;
 mod management;
 mod methods;
 mod metrics;

@@ -1,5 +1,6 @@
 //! Email verification in a real browser: the account page with an unverified address and its button, the page
-//! the mailed link opens, and the account sign-in's "Forgot your password?", each checked for accessibility.
+//! the mailed link opens and its button, and the account sign-in's "Forgot your password?", each checked for
+//! accessibility.
 use super::accessibility::{assert_accessible, axe_source, wait_for_title};
 use super::{on_server, wait_for_account, PASSWORD, USERNAME};
 use crate::helpers::{spawn_app_with, Backend};
@@ -38,6 +39,9 @@ async fn an_address_is_verified_from_the_account_page(backend: Backend) {
 
     let link = link_in(&sink.nth(1).await);
     browser.goto(&link).await;
+    wait_for_title(&browser, "Verify your email address · Tessera").await;
+    assert_accessible(&browser, &axe, "the page the link opens").await;
+    browser.find("button#verify-email").await.click().await;
     wait_for_title(&browser, "Your email address is verified · Tessera").await;
     assert_accessible(&browser, &axe, "the verification page").await;
     browser.goto(&link).await;
