@@ -46,7 +46,8 @@ impl Level {
     }
 
     /// The level a sign-in with these methods (`amr`, RFC 8176) reached: two with a code (`otp`) or a
-    /// multi-factor method (`mfa`, a user-verifying passkey's); `None` when no sign-in is known (a refresh).
+    /// multi-factor method (`mfa`, a user-verifying passkey's); `None` when no sign-in is known (the refresh of a
+    /// grant stored before its `amr` was kept).
     pub fn of_amr(amr: &[String]) -> Option<Self> {
         if amr.is_empty() {
             None

@@ -15,6 +15,7 @@ use crate::domain::{ClaimNames, ClientId, Scope, UnixTime, UserId};
 use crate::jose::Kek;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
@@ -28,22 +29,13 @@ pub struct IssuedRefresh {
     pub jti: String,
     /// `iat` of both tokens.
     pub issued_at: UnixTime,
-    /// The ID token's lifetime, when one was issued (a refresh's ID token has no nonce and no `amr`).
-    pub id_token_ttl: Option<i64>,
+    /// What the ID token carried beyond the grant, when one was issued. A refresh's has no nonce, which is not kept.
+    pub id_token: Option<IdTokenExtras>,
     /// The key that signed them.
     pub kid: String,
 }
 
 impl IssuedRefresh {
-    fn id_token(&self) -> Option<IdTokenExtras> {
-        self.id_token_ttl.map(|ttl| IdTokenExtras {
-            nonce: None,
-            amr: Vec::new(),
-            ttl,
-            user_claims: Default::default(),
-        })
-    }
-
     /// The kept form: the fields in a fixed order, without names, and base64url text as its bytes. A busy
     /// server keeps one record per rotation for the whole window (in the in-process cache or in Redis), and
     /// the field names and the base64 were two fifths of the JSON form.
@@ -60,17 +52,26 @@ impl IssuedRefresh {
         put_int(&mut out, &self.grant.ttl)?;
         put_text(&mut out, &self.jti)?;
         put_int(&mut out, &self.issued_at)?;
-        put_optional(&mut out, self.id_token_ttl.as_ref(), put_int)?;
+        put_optional(&mut out, self.id_token.as_ref().map(|id| &id.ttl), put_int)?;
         put_text(&mut out, &self.kid)?;
         put_optional(&mut out, self.grant.jkt.as_ref(), |out, j| put_text(out, j.as_str()))?;
         put_optional(&mut out, self.grant.sector.as_ref(), |out, s| put_text(out, s))?;
         put_text(&mut out, &self.grant.userinfo_claims.to_string())?;
+        // Format 4: the ID token's methods (space-separated) and its claims asked for by name, with their values,
+        // as JSON; empty texts for none (and without an ID token).
+        let (amr, claims) = match &self.id_token {
+            Some(id) => (id.amr.join(" "), named_claims_text(&id.user_claims)?),
+            None => (String::new(), String::new()),
+        };
+        put_text(&mut out, &amr)?;
+        put_text(&mut out, &claims)?;
         Ok(out)
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, String> {
         let mut r = Reader(bytes);
-        if r.byte()? != RECORD_FORMAT {
+        let format = r.byte()?;
+        if format != RECORD_FORMAT && format != PREVIOUS_FORMAT {
             return Err("the kept refresh record has an unknown format".into());
         }
         let refresh_token = r.text()?;
@@ -94,17 +95,27 @@ impl IssuedRefresh {
             sector: None,
             userinfo_claims: ClaimNames::default(),
         };
-        let mut issued = Self {
-            refresh_token,
-            grant,
-            jti: r.text()?,
-            issued_at: r.int()?,
-            id_token_ttl: r.optional(Reader::int)?,
-            kid: r.text()?,
-        };
+        let jti = r.text()?;
+        let issued_at = r.int()?;
+        let id_token = r.optional(Reader::int)?.map(|ttl| IdTokenExtras {
+            nonce: None,
+            amr: Vec::new(),
+            ttl,
+            user_claims: Map::new(),
+        });
+        let mut issued = Self { refresh_token, grant, jti, issued_at, id_token, kid: r.text()? };
         issued.grant.jkt = r.optional(|r| Jkt::parse(&r.text()?).ok_or_else(|| "a malformed thumbprint".to_owned()))?;
         issued.grant.sector = r.optional(Reader::text)?;
         issued.grant.userinfo_claims = ClaimNames::parse(&r.text()?)?;
+        if format == RECORD_FORMAT {
+            let (amr, claims) = (r.text()?, r.text()?);
+            if let Some(id) = &mut issued.id_token {
+                id.amr = amr.split_whitespace().map(str::to_owned).collect();
+                if !claims.is_empty() {
+                    id.user_claims = serde_json::from_str(&claims).map_err(|e| e.to_string())?;
+                }
+            }
+        }
         if !r.0.is_empty() {
             return Err("the kept refresh record has bytes after its end".into());
         }
@@ -113,9 +124,12 @@ impl IssuedRefresh {
 }
 
 /// The version of [`IssuedRefresh::encode`]'s layout, its first byte. 2: with the DPoP key's thumbprint; 3: with
-/// the sector of a pairwise client and the claims UserInfo returns by name. A record of an earlier format (kept a
-/// few seconds by an earlier release) is refused as when the cache lost it.
-const RECORD_FORMAT: u8 = 3;
+/// the sector of a pairwise client and the claims UserInfo returns by name; 4: with the ID token's `amr` and the
+/// claims asked for it by name. A record of format 3 (kept a few seconds by the previous release) still reads, its
+/// ID token without them, as that release signed it; one of an earlier format is refused as when the cache lost it.
+const RECORD_FORMAT: u8 = 4;
+/// Format 3: format 4 without its last two fields, read as an ID token without them.
+const PREVIOUS_FORMAT: u8 = 3;
 /// Text kept as UTF-8: a 4-byte length, then the bytes.
 const TEXT_UTF8: u8 = 0;
 /// Text that is unpadded base64url (tokens, ids, key ids), kept as the bytes it encodes: a 1-byte length, then
@@ -137,6 +151,14 @@ fn put_text(out: &mut Vec<u8>, text: &str) -> Result<(), String> {
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(text.as_bytes());
     Ok(())
+}
+
+/// An ID token's claims asked for by name, as JSON; empty for none.
+fn named_claims_text(claims: &Map<String, Value>) -> Result<String, String> {
+    if claims.is_empty() {
+        return Ok(String::new());
+    }
+    serde_json::to_string(claims).map_err(|e| e.to_string())
 }
 
 fn put_int(out: &mut Vec<u8>, value: &i64) -> Result<(), String> {
@@ -209,8 +231,8 @@ impl Reader<'_> {
 
 fn sealer(refresh_token: &str) -> Kek {
     let mut h = Sha256::new();
-    // v3: the compact record; a record of an earlier release does not open, and a retry that finds one is
-    // refused as when the cache lost it.
+    // v3: the compact record, whose formats tell themselves apart by their first byte; a record of an earlier
+    // release does not open, and a retry that finds one is refused as when the cache lost it.
     h.update(b"tessera refresh grace v3\0");
     h.update(refresh_token.as_bytes());
     Kek::from_bytes(h.finalize().into())
@@ -242,9 +264,9 @@ impl Provider {
             return Ok(None);
         };
         let plain = sealer(refresh_token).open(&sealed, hash.as_str().as_bytes()).map_err(OAuthError::server)?;
-        let issued = IssuedRefresh::decode(&plain).map_err(OAuthError::server)?;
+        let mut issued = IssuedRefresh::decode(&plain).map_err(OAuthError::server)?;
         let minted = self
-            .remint(&issued.kid, &issued.grant, issued.id_token(), issued.jti.clone(), issued.issued_at)
+            .remint(&issued.kid, &issued.grant, issued.id_token.take(), issued.jti.clone(), issued.issued_at)
             .await?
             .ok_or_else(|| OAuthError::server("the key that signed the kept response has left the ring"))?;
         Ok(Some(TokenResponse {
@@ -285,7 +307,15 @@ mod tests {
             },
             jti: "umLpZpAefV8DNEbYnqZAiQ".into(),
             issued_at: -5,
-            id_token_ttl: user.then_some(300),
+            id_token: user.then(|| IdTokenExtras {
+                nonce: None,
+                amr: vec!["pwd".into(), "otp".into()],
+                ttl: 300,
+                user_claims: serde_json::json!({ "email": "é@example.com", "email_verified": true, "updated_at": 7 })
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            }),
             kid: "su7n_YDum_HwsnZjHCYeylOB-9m-1yn4v3I82LFSTNQ".into(),
         }
     }
@@ -304,7 +334,7 @@ mod tests {
             g.ttl,
             i.jti,
             i.issued_at,
-            i.id_token_ttl,
+            i.id_token.as_ref().map(|id| (id.ttl, &id.amr, &id.user_claims)),
             i.kid,
             g.jkt,
             g.userinfo_claims
@@ -355,10 +385,31 @@ mod tests {
         let i = issued(true);
         let json = serde_json::json!({
             "refresh_token": i.refresh_token, "grant": i.grant, "jti": i.jti, "issued_at": i.issued_at,
-            "id_token_ttl": i.id_token_ttl, "kid": i.kid,
+            "id_token": i.id_token.as_ref().map(|id| serde_json::json!({
+                "ttl": id.ttl, "amr": id.amr, "user_claims": id.user_claims,
+            })),
+            "kid": i.kid,
         });
         let (compact, json) = (i.encode().expect("encode").len(), json.to_string().len());
         assert!(compact * 3 <= json * 2, "{compact} bytes against {json}");
+    }
+
+    #[test]
+    fn a_record_of_the_previous_format_reads_with_an_id_token_as_it_was_then() {
+        // Format 3 is format 4 without the two trailing texts, which are empty (two bytes each) without an amr.
+        let mut then = issued(true);
+        if let Some(id) = &mut then.id_token {
+            id.amr.clear();
+            id.user_claims.clear();
+        }
+        let mut bytes = then.encode().expect("encode");
+        assert_eq!(bytes.split_off(bytes.len() - 4), [TEXT_BASE64URL, 0, TEXT_BASE64URL, 0]);
+        bytes[0] = PREVIOUS_FORMAT;
+        assert_eq!(fields(&IssuedRefresh::decode(&bytes).expect("decode")), fields(&then));
+        // Read as format 3, a record of format 4 has bytes after its end.
+        let mut now = issued(true).encode().expect("encode");
+        now[0] = PREVIOUS_FORMAT;
+        assert!(IssuedRefresh::decode(&now).is_err());
     }
 
     #[test]

@@ -214,6 +214,8 @@ mod tests {
             access_expires_at: None,
             dpop_jkt: None,
             userinfo_claims: Default::default(),
+            amr: Vec::new(),
+            id_token_claims: Default::default(),
         }
     }
 

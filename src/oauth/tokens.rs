@@ -213,7 +213,8 @@ impl Provider {
                 if let Some(sid) = &grant.sid {
                     c.insert("sid".into(), json!(sid));
                 }
-                // The level the sign-in reached goes with its methods: a refreshed ID token names neither.
+                // The level the sign-in reached goes with its methods (a refresh's are its grant's sign-in's; a
+                // grant stored before they were kept names neither).
                 if let Some(level) = super::acr::Level::of_amr(&extras.amr) {
                     c.insert("acr".into(), json!(level.as_str()));
                 }

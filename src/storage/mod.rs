@@ -501,6 +501,13 @@ pub struct RefreshTokenRecord {
     /// The user claims the `claims` request parameter asked UserInfo to return (OIDC Core §5.5): every access
     /// token of the family lets UserInfo return them.
     pub userinfo_claims: crate::domain::ClaimNames,
+    /// How the user authenticated in the sign-in the grant comes from (`amr`, RFC 8176), which the ID tokens of
+    /// its refreshes repeat with the `acr` it implies (OIDC Core §12.2); empty when not known (a family stored
+    /// before it was kept).
+    pub amr: Vec<String>,
+    /// The user claims the `claims` request parameter asked for in the ID token (OIDC Core §5.5): the ID tokens
+    /// of the family's refreshes carry them too, with the user's values at the refresh.
+    pub id_token_claims: crate::domain::ClaimNames,
 }
 
 /// Access tokens (`jti`, `exp`) to revoke, as returned when refresh tokens are revoked.

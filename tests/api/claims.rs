@@ -1,5 +1,6 @@
-//! The `claims` request parameter (OpenID Connect Core §5.5): claims asked for one by one, for the ID token or
-//! UserInfo, at `/authorize`, through `/par`, with their consent; malformed ones refused.
+//! The `claims` request parameter (OpenID Connect Core §5.5): claims asked for one by one, for the ID token (a
+//! refresh's too) or UserInfo, at `/authorize`, through `/par`, with their consent; malformed ones refused; a `sub`
+//! value answered for that user only.
 use crate::helpers::*;
 use crate::signin::{
     add_alice, add_client, auth_url, browse, consent_page, discovered_rp, location, pkce_pair, query_of, redeem_code,
@@ -8,7 +9,7 @@ use crate::signin::{
 use openidconnect::core::{CoreAuthenticationFlow, CoreUserInfoClaims};
 use openidconnect::{AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge, TokenResponse};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// Email in the ID token, the name from UserInfo: neither is released by the `openid` scope alone.
 const EMAIL_AND_NAME: &str = r#"{"id_token":{"email":{"essential":true}},"userinfo":{"name":null,"acr":null}}"#;
@@ -213,4 +214,93 @@ both_backends!(a_sub_value_answers_only_for_that_user, async |app| {
     let url = format!("{}&prompt=none", openid_url(&app, id, &challenge, &sub(s(&alice, "id"))));
     let r = app.api_client.get(url).send().await.unwrap();
     assert!(query_of(&location(&r)).contains_key("code"), "alice herself");
+});
+
+/// A refresh of `refresh_token` by the client `id`, which succeeds.
+async fn refreshed(app: &TestApp, id: &str, secret: &str, refresh_token: &str) -> Value {
+    let (status, tokens) =
+        token_basic(app, id, secret, &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)]).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    tokens
+}
+
+both_backends!(a_refreshed_id_token_carries_the_claims_asked_for_it_by_name, async |app| {
+    let alice = add_alice(&app);
+    let client = add_client(&app, &[]);
+    let (id, secret) = (s(&client, "client_id"), s(&client, "client_secret"));
+    let admin = app.cli_json(&["clients", "add", "--name", "Admin", "--admin"], None);
+    let grant = [("grant_type", "client_credentials"), ("scope", "tessera:admin")];
+    let (_, admin) = token_basic(&app, s(&admin, "client_id"), s(&admin, "client_secret"), &grant).await;
+
+    let asked = r#"{"id_token":{"email":null,"name":{"essential":true}},"userinfo":{"email_verified":null}}"#;
+    let (challenge, verifier) = pkce_pair();
+    let back = browse(&app, &openid_url(&app, id, &challenge, asked), Some("allow")).await;
+    let (status, tokens) = redeem_code(&app, id, secret, &query_of(&back)["code"], &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let (_, signed_in) = verified(&app, s(&tokens, "id_token")).await;
+    let rt = s(&tokens, "refresh_token");
+    let first = refreshed(&app, id, secret, rt).await;
+    let (_, claims) = verified(&app, s(&first, "id_token")).await;
+    assert_eq!((&claims["email"], &claims["name"]), (&json!("alice@example.com"), &json!("Alice")), "{claims}");
+    assert!(claims.get("email_verified").is_none(), "asked for in userinfo only: {claims}");
+    assert!(claims.get("nonce").is_none() && signed_in.get("nonce").is_some(), "{claims}");
+    for same in ["sub", "aud", "azp", "auth_time", "acr", "amr", "sid"] {
+        assert_eq!(claims[same], signed_in[same], "{same}: {claims}");
+    }
+
+    // The values are the user's at each refresh; a retry within the grace window gets the same ID token again.
+    let r = app
+        .api_client
+        .patch(app.url(&format!("/admin/api/users/{}", s(&alice, "id"))))
+        .bearer_auth(s(&admin, "access_token"))
+        .json(&json!({ "name": "Alice Liddell" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let retried = refreshed(&app, id, secret, rt).await;
+    assert_eq!(retried["id_token"], first["id_token"]);
+    let next = refreshed(&app, id, secret, s(&first, "refresh_token")).await;
+    let (_, claims) = verified(&app, s(&next, "id_token")).await;
+    assert_eq!((&claims["email"], &claims["name"]), (&json!("alice@example.com"), &json!("Alice Liddell")));
+    assert_eq!((&claims["acr"], &claims["amr"]), (&json!("1"), &json!(["pwd"])), "kept by each rotation");
+
+    // A grant that asked for none: none.
+    let (challenge, verifier) = pkce_pair();
+    let back = browse(&app, &openid_url(&app, id, &challenge, r#"{"userinfo":{"name":null}}"#), None).await;
+    let (status, tokens) = redeem_code(&app, id, secret, &query_of(&back)["code"], &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let plain = refreshed(&app, id, secret, s(&tokens, "refresh_token")).await;
+    let (_, claims) = verified(&app, s(&plain, "id_token")).await;
+    assert!(claims.get("email").is_none() && claims.get("name").is_none(), "{claims}");
+    assert_eq!(claims["acr"], "1", "{claims}");
+});
+
+both_backends!(an_id_token_hint_and_a_sub_value_must_name_the_same_user, async |app| {
+    let alice = add_alice(&app);
+    let client = add_client(&app, &[]);
+    let (id, secret) = (s(&client, "client_id"), s(&client, "client_secret"));
+    let (challenge, verifier) = pkce_pair();
+    let back = browse(&app, &auth_url(&app, id, &challenge, ""), Some("allow")).await;
+    let (status, tokens) = redeem_code(&app, id, secret, &query_of(&back)["code"], &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let sub = |value: &str| format!(r#"{{"id_token":{{"sub":{{"value":"{value}"}}}}}}"#);
+    let hinted = |claims: &str, prompt: &str| {
+        let url = openid_url(&app, id, &challenge, claims);
+        format!("{url}{prompt}&id_token_hint={}", s(&tokens, "id_token"))
+    };
+
+    // Both name alice, who is signed in: answered at once.
+    let r = app.api_client.get(hinted(&sub(s(&alice, "id")), "&prompt=none")).send().await.unwrap();
+    assert!(query_of(&location(&r)).contains_key("code"), "{}", location(&r));
+    // They name two users: refused, sent back to the app, whoever is signed in and whatever the prompt.
+    for prompt in ["&prompt=none", "", "&prompt=login"] {
+        let r = app.api_client.get(hinted(&sub("someone-else"), prompt)).send().await.unwrap();
+        let back = location(&r);
+        assert!(back.starts_with(REDIRECT), "{prompt}: {back}");
+        let q = query_of(&back);
+        assert_eq!(q.get("error").map(String::as_str), Some("login_required"), "{prompt}: {back}");
+        assert_eq!(q["error_description"], "id_token_hint and the sub claim's value name different users");
+        assert_eq!(q.get("state").map(String::as_str), Some("st"));
+    }
 });

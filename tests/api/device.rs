@@ -58,7 +58,7 @@ pub(crate) async fn authorize_device(app: &TestApp, client: &Value, scope: &str)
 }
 
 /// One poll of the token endpoint with `device_code`.
-async fn poll(app: &TestApp, client: &Value, device_code: &str) -> (StatusCode, Value) {
+pub(crate) async fn poll(app: &TestApp, client: &Value, device_code: &str) -> (StatusCode, Value) {
     post_as(app, "/token", client, &[("grant_type", DEVICE_GRANT), ("device_code", device_code)]).await
 }
 

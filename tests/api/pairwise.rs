@@ -1,6 +1,7 @@
 //! Pairwise subject identifiers (OpenID Connect Core 1.0 §8.1): a pairwise client sees a `sub` of its sector
-//! in its ID tokens, UserInfo, access tokens, introspection, `id_token_hint`s and logout tokens; clients of one
-//! sector see the same one, others another; a sector identifier URI is fetched and must list the redirect URIs.
+//! in its ID tokens, UserInfo, access tokens, introspection, `id_token_hint`s and logout tokens, whichever grant
+//! issued them (code, refresh, device, token exchange); clients of one sector see the same one, others another; a
+//! sector identifier URI is fetched and must list the redirect URIs.
 use crate::backchannel_logout::{logout_token, Receiver};
 use crate::clients::JwksServer;
 use crate::helpers::*;
@@ -255,4 +256,102 @@ both_backends!(a_pairwise_clients_id_token_hint_and_logout_token_name_its_subjec
     // The logout token names the user as the client knows them.
     let told = rx.next().await;
     logout_token(&app, &told, id, &flow.sub, None::<&str>).await;
+});
+
+/// The subject alice has for pairwise clients of the sector 127.0.0.1, [`REDIRECT`]'s host: a code flow of such a
+/// client.
+async fn subject_at_redirect_host(app: &TestApp) -> String {
+    rp_flow(app, &add_pairwise(app, &[REDIRECT], &[]), REDIRECT).await.sub
+}
+
+both_backends!(a_pairwise_device_sees_its_subject_in_every_token, async |app| {
+    use crate::device::{approve, authorize_device, poll, DEVICE_GRANT};
+    let local = s(&add_alice(&app), "id").to_owned();
+    // Without redirect URIs, its sector is its sector identifier URI's host, 127.0.0.1.
+    let sector = JwksServer::start(&json!([]));
+    let args = [
+        "clients",
+        "add",
+        "--name",
+        "TV",
+        "--grant-type",
+        DEVICE_GRANT,
+        "--grant-type",
+        "refresh_token",
+        "--scope",
+        "openid profile",
+        "--subject-type",
+        "pairwise",
+        "--sector-identifier-uri",
+        &sector.url,
+    ];
+    let device = app.cli_json(&args, None);
+    let (id, secret) = (s(&device, "client_id"), s(&device, "client_secret"));
+    let sub = subject_at_redirect_host(&app).await;
+    assert_ne!(sub, local);
+
+    let (status, auth) = authorize_device(&app, &device, "openid profile").await;
+    assert_eq!(status, StatusCode::OK, "{auth}");
+    approve(&app, s(&auth, "user_code")).await;
+    let (status, tokens) = poll(&app, &device, s(&auth, "device_code")).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let (_, id_token) = verified(&app, s(&tokens, "id_token")).await;
+    let (_, at) = verified(&app, s(&tokens, "access_token")).await;
+    assert_eq!((id_token["sub"].as_str(), at["sub"].as_str()), (Some(sub.as_str()), Some(sub.as_str())));
+    assert!(!at.to_string().contains(&local), "the access token shows the user's id: {at}");
+    let v = introspect_basic(&app, id, secret, s(&tokens, "access_token")).await;
+    assert_eq!((v["active"].as_bool(), v["sub"].as_str()), (Some(true), Some(sub.as_str())), "{v}");
+    assert!(v.get("username").is_none(), "{v}");
+    let r = app.api_client.get(app.url("/userinfo")).bearer_auth(s(&tokens, "access_token")).send().await.unwrap();
+    let info: Value = r.json().await.unwrap();
+    assert_eq!(info["sub"].as_str(), Some(sub.as_str()), "{info}");
+
+    // Its refreshes too, which say how the user signed in to approve it, as the first ID token did.
+    let form = [("grant_type", "refresh_token"), ("refresh_token", s(&tokens, "refresh_token"))];
+    let (status, refreshed) = token_basic(&app, id, secret, &form).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let (_, again) = verified(&app, s(&refreshed, "id_token")).await;
+    assert_eq!(again["sub"].as_str(), Some(sub.as_str()));
+    for same in ["auth_time", "acr", "amr"] {
+        assert_eq!(again[same], id_token[same], "{same}: {again}");
+    }
+    assert_eq!((&again["acr"], &again["amr"]), (&json!("1"), &json!(["pwd"])));
+});
+
+both_backends!(a_pairwise_api_sees_its_subject_in_an_exchanged_token, async |app| {
+    use crate::token_exchange::{exchange, users_token_for_the_api, API, DOWNSTREAM, EXCHANGE};
+    // A public web app's token for the API, which names alice by her id.
+    let (_, _, local, subject) = users_token_for_the_api(&app).await;
+    let sector = JwksServer::start(&json!([]));
+    let args = [
+        "clients",
+        "add",
+        "--name",
+        "Orders API",
+        "--grant-type",
+        EXCHANGE,
+        "--resource",
+        API,
+        "--resource",
+        DOWNSTREAM,
+        "--scope",
+        "openid profile",
+        "--subject-type",
+        "pairwise",
+        "--sector-identifier-uri",
+        &sector.url,
+    ];
+    let api = app.cli_json(&args, None);
+    let (id, secret) = (s(&api, "client_id"), s(&api, "client_secret"));
+    let sub = subject_at_redirect_host(&app).await;
+
+    let (status, exchanged) = exchange(&app, (id, secret), &subject, &[("resource", DOWNSTREAM)]).await;
+    assert_eq!(status, StatusCode::OK, "{exchanged}");
+    let (_, at) = verified(&app, s(&exchanged, "access_token")).await;
+    assert_eq!(at["sub"].as_str(), Some(sub.as_str()), "{at}");
+    assert!(!at.to_string().contains(&local), "the token shows the user's id: {at}");
+    assert_eq!(at["act"], json!({ "sub": id }));
+    let v = introspect_basic(&app, id, secret, s(&exchanged, "access_token")).await;
+    assert_eq!((v["active"].as_bool(), v["sub"].as_str()), (Some(true), Some(sub.as_str())), "{v}");
+    assert!(v.get("username").is_none(), "{v}");
 });

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 pub(crate) const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub(crate) const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
-const API: &str = "https://api.example/";
+pub(crate) const API: &str = "https://api.example/";
 pub(crate) const DOWNSTREAM: &str = "https://downstream.example/v1";
 
 /// A confidential client from `tessera clients add --name <name> <extra>`: its id and secret.
@@ -49,7 +49,7 @@ async fn token_for_the_api(app: &TestApp, rp_id: &str, rp_secret: &str) -> Strin
 }
 
 /// POSTs a token exchange of `subject` as `(id, secret)` with `extra` parameters; checks `no-store`.
-async fn exchange(
+pub(crate) async fn exchange(
     app: &TestApp,
     (id, secret): (&str, &str),
     subject: &str,

@@ -135,13 +135,20 @@ impl Provider {
                 Some((grant.sid.as_str(), session_end)),
                 &grant.scope,
                 resource.clone(),
-                Some(grant.auth_time),
+                (grant.auth_time, &grant.amr),
                 (jti.as_str(), now + ttl),
                 Self::refresh_binding(client, dpop),
                 now,
             );
-            // Later access tokens of the grant let UserInfo return what the `claims` parameter asked of it too.
-            Some((token, RefreshTokenRecord { userinfo_claims: grant.claims.userinfo.clone(), ..first }))
+            // Later tokens of the grant carry what the `claims` parameter asked for too: refreshed ID tokens the
+            // claims it named for the ID token, access tokens those UserInfo is to return.
+            let claims = &grant.claims;
+            let first = RefreshTokenRecord {
+                userinfo_claims: claims.userinfo.clone(),
+                id_token_claims: claims.id_token.clone(),
+                ..first
+            };
+            Some((token, first))
         } else {
             None
         };

@@ -170,7 +170,7 @@ impl Provider {
                 None,
                 &request.scope,
                 resource.clone(),
-                Some(approval.auth_time),
+                (approval.auth_time, &approval.amr),
                 (jti.as_str(), now + ttl),
                 Self::refresh_binding(client, dpop),
                 now,

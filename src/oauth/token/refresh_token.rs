@@ -8,8 +8,9 @@
 use super::{scope_string, TokenResponse};
 use crate::domain::refresh_family::FamilySecret;
 use crate::domain::secret::{PlainSecret, SecretHash};
-use crate::domain::{Client, Scope, UnixTime, User};
+use crate::domain::{ClaimNames, Client, Scope, UnixTime, User};
 use crate::oauth::audit::{EventFacts, RequestMeta};
+use crate::oauth::claims::add_user_claims;
 use crate::oauth::dpop::Jkt;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::grace::IssuedRefresh;
@@ -17,7 +18,7 @@ use crate::oauth::params::Params;
 use crate::oauth::provider::Provider;
 use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
 use crate::storage::{RefreshTokenRecord, RevokedFamily, StoreError};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 use std::time::Duration;
 
 /// How long a request that lost a rotation race waits for the winner's response.
@@ -114,12 +115,14 @@ impl Provider {
             sector: client.sector(),
             userinfo_claims: rt.userinfo_claims.clone(),
         };
-        let id_token_ttl = (scope.contains(Scope::OPENID) && rt.user_id.is_some()).then_some(self.tokens.id_token_ttl);
-        let id = id_token_ttl.map(|ttl| IdTokenExtras {
+        // OIDC Core §12.2: the ID token says what the sign-in's said, but for the nonce (no request asked for this
+        // one): the same user, `auth_time`, `amr` and `acr`, and the claims asked for by name, with the user's
+        // values now (the user was read with the token: no query more).
+        let id = (scope.contains(Scope::OPENID) && rt.user_id.is_some()).then(|| IdTokenExtras {
             nonce: None,
-            amr: Vec::new(),
-            ttl,
-            user_claims: Default::default(),
+            amr: rt.amr.clone(),
+            ttl: self.tokens.id_token_ttl,
+            user_claims: named_claims(user.as_ref(), &rt.id_token_claims),
         });
         // The rotated row is kept for the retention only, then purged: a token presented after that is found
         // by the family it names (none, in the earlier form). Never before the access token issued with it
@@ -129,7 +132,7 @@ impl Provider {
         // that does not happen are dropped unseen.
         let (rotated, minted) = tokio::join!(
             self.refresh_tokens.rotate_refresh_token(&rt.id, &next, now, keep_until),
-            self.mint(&access, id, jti, now)
+            self.mint(&access, id.clone(), jti, now)
         );
         let rotated = rotated.map_err(|e| match e {
             // The client or user was removed while the token was being used (its rows go with them).
@@ -155,7 +158,7 @@ impl Provider {
             grant: access,
             jti: minted.jti,
             issued_at: now,
-            id_token_ttl,
+            id_token: id,
             kid: minted.kid,
         };
         if let Err(e) = self.remember_refresh(presented, &issued).await {
@@ -253,8 +256,8 @@ impl Provider {
     }
 
     /// The first refresh token of a new grant, of the family whose secret is `family`, bound to the session unless
-    /// `offline_access` was granted; `access_jti`/`access_exp` name the access token issued with it; `dpop_jkt` is
-    /// the key it is bound to, if any.
+    /// `offline_access` was granted; `auth_time` and `amr` say when and how the user signed in; `access_jti`/
+    /// `access_exp` name the access token issued with it; `dpop_jkt` is the key it is bound to, if any.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn first_refresh_token(
         &self,
@@ -264,7 +267,7 @@ impl Provider {
         session: Option<(&str, UnixTime)>,
         scope: &Scope,
         resource: Option<String>,
-        auth_time: Option<UnixTime>,
+        (auth_time, amr): (UnixTime, &[String]),
         access: (&str, UnixTime),
         dpop_jkt: Option<Jkt>,
         now: UnixTime,
@@ -286,7 +289,7 @@ impl Provider {
             session_id: session.map(|(sid, _)| sid.to_owned()),
             scope: scope.clone(),
             resource,
-            auth_time,
+            auth_time: Some(auth_time),
             offline,
             created_at: now,
             expires_at,
@@ -297,9 +300,20 @@ impl Provider {
             access_expires_at: Some(access.1),
             dpop_jkt,
             userinfo_claims: Default::default(),
+            amr: amr.to_vec(),
+            id_token_claims: Default::default(),
         };
         (token, record)
     }
+}
+
+/// The user claims `names` asks for, with `user`'s values; none without asking.
+fn named_claims(user: Option<&User>, names: &ClaimNames) -> Map<String, Value> {
+    let mut claims = Map::new();
+    if let (Some(user), false) = (user, names.is_empty()) {
+        add_user_claims(&mut claims, user, |_| false, names);
+    }
+    claims
 }
 
 /// Whether the grant `rt` belongs to still stands: its client's tokens were not revoked since it was issued, and

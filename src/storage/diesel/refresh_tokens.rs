@@ -1,10 +1,11 @@
 //! The `refresh_tokens` table: rows <-> [`RefreshTokenRecord`], and [`RefreshTokenStore`] for [`DieselStore`].
 //!
-//! Only the hash of a token is stored; the scope is space-separated. Rotation is a compare-and-set on `used_at`
-//! followed by the insert of the successor, in one transaction (one statement on Postgres), so a token rotates
-//! once however many requests present it at the same time. The same write ends the rotated token's row at the
-//! retention the caller asks for (`expires_at`, and `idle_expires_at` which never exceeds it), so the purge of
-//! expired rows deletes it then instead of at its family's expiry. The code grant's insert and its checks of the
+//! Only the hash of a token is stored; the scope, `amr` and claim names are space-separated (the last two NULL for
+//! none). Rotation is a compare-and-set on `used_at` followed by the insert of the successor, in one transaction
+//! (one statement on Postgres), so a token rotates once however many requests present it at the same time. The
+//! same write ends the rotated token's row at the retention the caller asks for (`expires_at`, and
+//! `idle_expires_at` which never exceeds it), so the purge of expired rows deletes it then instead of at its
+//! family's expiry. The code grant's insert and its checks of the
 //! user and the session are likewise one transaction, one statement on Postgres, where the user's withdrawal of the
 //! client is looked for in a second statement, after the insert committed. Revocations return the live access
 //! tokens issued with the refresh tokens they revoke (`access_jti`, `access_expires_at`), for the caller to deny.
@@ -56,6 +57,8 @@ struct RefreshTokenRow {
     access_expires_at: Option<i64>,
     dpop_jkt: Option<String>,
     userinfo_claims: Option<String>,
+    amr: Option<String>,
+    id_token_claims: Option<String>,
 }
 
 fn row_from_record(token: &RefreshTokenRecord) -> RefreshTokenRow {
@@ -80,6 +83,8 @@ fn row_from_record(token: &RefreshTokenRecord) -> RefreshTokenRow {
         access_expires_at: token.access_expires_at,
         dpop_jkt: token.dpop_jkt.as_ref().map(|j| j.as_str().to_owned()),
         userinfo_claims: (!token.userinfo_claims.is_empty()).then(|| token.userinfo_claims.to_string()),
+        amr: (!token.amr.is_empty()).then(|| token.amr.join(" ")),
+        id_token_claims: (!token.id_token_claims.is_empty()).then(|| token.id_token_claims.to_string()),
     }
 }
 
@@ -96,6 +101,9 @@ fn record_from_row(row: RefreshTokenRow) -> StoreResult<RefreshTokenRecord> {
     };
     let userinfo_claims = ClaimNames::parse(row.userinfo_claims.as_deref().unwrap_or_default())
         .map_err(|e| bad("userinfo_claims", &e))?;
+    let amr = row.amr.as_deref().unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+    let id_token_claims = ClaimNames::parse(row.id_token_claims.as_deref().unwrap_or_default())
+        .map_err(|e| bad("id_token_claims", &e))?;
     Ok(RefreshTokenRecord {
         id,
         token_hash: row.token_hash,
@@ -117,6 +125,8 @@ fn record_from_row(row: RefreshTokenRow) -> StoreResult<RefreshTokenRecord> {
         access_expires_at: row.access_expires_at,
         dpop_jkt,
         userinfo_claims,
+        amr,
+        id_token_claims,
     })
 }
 
@@ -196,7 +206,7 @@ fn push_insert_select<'b>(
     out.push_sql(
         "INSERT INTO refresh_tokens (id, token_hash, family_id, parent_id, client_id, user_id, session_id, scope, \
          resource, auth_time, offline, created_at, expires_at, idle_expires_at, used_at, revoked, access_jti, \
-         access_expires_at, dpop_jkt, userinfo_claims) SELECT ",
+         access_expires_at, dpop_jkt, userinfo_claims, amr, id_token_claims) SELECT ",
     );
     // The row's columns, in the order of the column list above.
     let mut first = true;
@@ -236,6 +246,8 @@ fn push_insert_select<'b>(
         Nullable<BigInt> => &row.access_expires_at,
         Nullable<Text> => &row.dpop_jkt,
         Nullable<Text> => &row.userinfo_claims,
+        Nullable<Text> => &row.amr,
+        Nullable<Text> => &row.id_token_claims,
     );
     Ok(())
 }

@@ -72,6 +72,8 @@ async fn round_trips_every_field(backend: Backend) {
         access_expires_at: Some(1_700_000_301),
         dpop_jkt: crate::domain::Jkt::parse("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"),
         userinfo_claims: crate::domain::ClaimNames::parse("email name").unwrap(),
+        amr: vec!["pwd".into(), "otp".into()],
+        id_token_claims: crate::domain::ClaimNames::parse("email_verified name").unwrap(),
     };
     // Every optional field empty, the scope too.
     let bare = refresh_token("rt-bare", "fam-bare", &client);
@@ -109,11 +111,14 @@ async fn rotation_happens_once(backend: Backend) {
     let first = refresh_token("rt1", "f", &client);
     t.store.insert_refresh_token(&first).await.unwrap();
 
-    // A bound family's successor keeps its key (Postgres writes it in a statement of its own).
+    // A bound family's successor keeps its key and what its ID tokens say (Postgres writes it in a statement of its
+    // own).
     let second = RefreshTokenRecord {
         parent_id: Some("rt1".into()),
         dpop_jkt: crate::domain::Jkt::parse("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"),
         userinfo_claims: crate::domain::ClaimNames::parse("email").unwrap(),
+        amr: vec!["pop".into(), "mfa".into()],
+        id_token_claims: crate::domain::ClaimNames::parse("email").unwrap(),
         ..refresh_token("rt2", "f", &client)
     };
     assert!(t.store.rotate_refresh_token("rt1", &second, NOW, FAR).await.unwrap());
@@ -173,6 +178,8 @@ async fn a_code_grant_stands_while_its_user_and_session_do(backend: Backend) {
     let of_alice = |id: &str, sid: &str| RefreshTokenRecord {
         user_id: Some(alice.clone()),
         session_id: Some(sid.into()),
+        amr: vec!["pwd".into(), "otp".into()],
+        id_token_claims: crate::domain::ClaimNames::parse("email").unwrap(),
         ..refresh_token(id, id, &client)
     };
 
@@ -203,7 +210,7 @@ async fn a_code_grant_stands_while_its_user_and_session_do(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(standing, UserCannotSignIn);
-    assert!(by_id(&t, "rt1").await.is_some());
+    assert_eq!(by_id(&t, "rt1").await, Some(of_alice("rt1", "live")), "stored whole");
     assert!(by_id(&t, "rt2").await.is_none(), "nothing is stored for a disabled user");
 }
 
@@ -560,6 +567,22 @@ async fn access_link_migration_reverts(backend: Backend) {
     assert_eq!(back, RefreshTokenRecord { access_jti: None, access_expires_at: None, ..token });
 }
 
+/// Rows stored before the grant's `amr` and ID-token claims were kept read as having none.
+async fn rows_stored_before_the_id_token_columns_read_without_them(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let client = t.add_client("app").await;
+    let token = RefreshTokenRecord {
+        amr: vec!["pwd".into()],
+        id_token_claims: ClaimNames::parse("email").unwrap(),
+        ..refresh_token("rt", "f", &client)
+    };
+    t.store.insert_refresh_token(&token).await.unwrap();
+    let reverted = t.revert_down_to("20261207200000").await;
+    assert_eq!(t.db.migrate().await.unwrap(), reverted);
+    let back = by_id(&t, "rt").await.unwrap();
+    assert_eq!(back, RefreshTokenRecord { amr: Vec::new(), id_token_claims: ClaimNames::default(), ..token });
+}
+
 both_backends!(
     round_trips_every_field,
     duplicates_and_unknown_clients_are_refused,
@@ -578,4 +601,5 @@ both_backends!(
     purge_removes_expired_families,
     corrupt_rows_are_errors_not_panics,
     access_link_migration_reverts,
+    rows_stored_before_the_id_token_columns_read_without_them,
 );

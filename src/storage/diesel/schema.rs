@@ -101,6 +101,8 @@ diesel::table! {
         access_expires_at -> Nullable<BigInt>,
         dpop_jkt -> Nullable<Text>,
         userinfo_claims -> Nullable<Text>,
+        amr -> Nullable<Text>,
+        id_token_claims -> Nullable<Text>,
     }
 }
 

@@ -29,6 +29,7 @@ pub(crate) const LATER_MIGRATIONS: &[&str] = &[
     "20261206600000",
     "20261206700000",
     "20261206800000",
+    "20261207200000",
 ];
 
 /// A database for one test; dropping it removes the SQLite directory or the Postgres database.
@@ -168,6 +169,8 @@ pub(crate) fn refresh_token(id: &str, family_id: &str, client_id: &ClientId) -> 
         access_expires_at: None,
         dpop_jkt: None,
         userinfo_claims: Default::default(),
+        amr: Vec::new(),
+        id_token_claims: Default::default(),
     }
 }
 

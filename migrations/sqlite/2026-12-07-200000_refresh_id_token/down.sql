@@ -1,0 +1,2 @@
+ALTER TABLE refresh_tokens DROP COLUMN id_token_claims;
+ALTER TABLE refresh_tokens DROP COLUMN amr;
