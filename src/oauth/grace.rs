@@ -11,7 +11,7 @@ use super::provider::Provider;
 use super::token::TokenResponse;
 use super::tokens::{AccessGrant, IdTokenExtras};
 use crate::domain::secret::SecretHash;
-use crate::domain::{ClaimNames, ClientId, Scope, UnixTime, UserId};
+use crate::domain::{ClaimNames, ClientId, GroupName, Scope, UnixTime, UserId};
 use crate::jose::Kek;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -36,12 +36,7 @@ pub struct IssuedRefresh {
 
 impl IssuedRefresh {
     fn id_token(&self) -> Option<IdTokenExtras> {
-        self.id_token_ttl.map(|ttl| IdTokenExtras {
-            nonce: None,
-            amr: Vec::new(),
-            ttl,
-            user_claims: Default::default(),
-        })
+        self.id_token_ttl.map(|ttl| refreshed_id_token(ttl, &self.grant))
     }
 
     /// The kept form: the fields in a fixed order, without names, and base64url text as its bytes. A busy
@@ -65,6 +60,10 @@ impl IssuedRefresh {
         put_optional(&mut out, self.grant.jkt.as_ref(), |out, j| put_text(out, j.as_str()))?;
         put_optional(&mut out, self.grant.sector.as_ref(), |out, s| put_text(out, s))?;
         put_text(&mut out, &self.grant.userinfo_claims.to_string())?;
+        put_optional(&mut out, self.grant.groups.as_ref(), |out, groups| {
+            let names: Vec<&str> = groups.iter().map(GroupName::as_str).collect();
+            put_text(out, &names.join(" "))
+        })?;
         Ok(out)
     }
 
@@ -93,6 +92,7 @@ impl IssuedRefresh {
             jkt: None,
             sector: None,
             userinfo_claims: ClaimNames::default(),
+            groups: None,
         };
         let mut issued = Self {
             refresh_token,
@@ -105,6 +105,10 @@ impl IssuedRefresh {
         issued.grant.jkt = r.optional(|r| Jkt::parse(&r.text()?).ok_or_else(|| "a malformed thumbprint".to_owned()))?;
         issued.grant.sector = r.optional(Reader::text)?;
         issued.grant.userinfo_claims = ClaimNames::parse(&r.text()?)?;
+        issued.grant.groups = r.optional(|r| {
+            let names = r.text()?;
+            names.split(' ').filter(|n| !n.is_empty()).map(GroupName::parse).collect::<Result<Vec<_>, _>>()
+        })?;
         if !r.0.is_empty() {
             return Err("the kept refresh record has bytes after its end".into());
         }
@@ -112,10 +116,19 @@ impl IssuedRefresh {
     }
 }
 
+/// What goes into the ID token of a refresh of `grant`, living `ttl` seconds: no nonce, no `amr`, and the user's
+/// groups when the access token carries them (a refresh keeps no claims asked for by name in the ID token, so the
+/// `groups` scope alone releases them to both).
+pub fn refreshed_id_token(ttl: i64, grant: &AccessGrant) -> IdTokenExtras {
+    let mut user_claims = serde_json::Map::new();
+    super::groups::insert_groups(&mut user_claims, grant.groups.as_ref());
+    IdTokenExtras { nonce: None, amr: Vec::new(), ttl, user_claims }
+}
+
 /// The version of [`IssuedRefresh::encode`]'s layout, its first byte. 2: with the DPoP key's thumbprint; 3: with
-/// the sector of a pairwise client and the claims UserInfo returns by name. A record of an earlier format (kept a
+/// the sector of a pairwise client and the claims UserInfo returns by name; 4: with the user's groups. A record of an earlier format (kept a
 /// few seconds by an earlier release) is refused as when the cache lost it.
-const RECORD_FORMAT: u8 = 3;
+const RECORD_FORMAT: u8 = 4;
 /// Text kept as UTF-8: a 4-byte length, then the bytes.
 const TEXT_UTF8: u8 = 0;
 /// Text that is unpadded base64url (tokens, ids, key ids), kept as the bytes it encodes: a 1-byte length, then
@@ -282,6 +295,9 @@ mod tests {
                 } else {
                     ClaimNames::default()
                 },
+                groups: user.then(|| {
+                    vec![GroupName::parse("Admins").expect("group"), GroupName::parse("eng:a").expect("group")]
+                }),
             },
             jti: "umLpZpAefV8DNEbYnqZAiQ".into(),
             issued_at: -5,
@@ -293,7 +309,7 @@ mod tests {
     fn fields(i: &IssuedRefresh) -> String {
         let g = &i.grant;
         format!(
-            "{} {} {:?} [{}] {} {:?} {:?} {} {} {} {:?} {} {:?} [{}]",
+            "{} {} {:?} [{}] {} {:?} {:?} {} {} {} {:?} {} {:?} [{}] {:?}",
             i.refresh_token,
             g.client_id,
             g.user_id,
@@ -307,7 +323,8 @@ mod tests {
             i.id_token_ttl,
             i.kid,
             g.jkt,
-            g.userinfo_claims
+            g.userinfo_claims,
+            g.groups
         )
     }
 
@@ -318,6 +335,11 @@ mod tests {
             let read = IssuedRefresh::decode(&written.encode().expect("encode")).expect("decode");
             assert_eq!(fields(&read), fields(&written));
         }
+        // A user in no group: the claim is there, empty.
+        let mut none = issued(true);
+        none.grant.groups = Some(Vec::new());
+        let read = IssuedRefresh::decode(&none.encode().expect("encode")).expect("decode");
+        assert_eq!(read.grant.groups, Some(Vec::new()));
     }
 
     #[test]

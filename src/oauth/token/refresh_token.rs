@@ -12,10 +12,10 @@ use crate::domain::{Client, Scope, UnixTime, User};
 use crate::oauth::audit::{EventFacts, RequestMeta};
 use crate::oauth::dpop::Jkt;
 use crate::oauth::error::{ErrorCode, OAuthError};
-use crate::oauth::grace::IssuedRefresh;
+use crate::oauth::grace::{refreshed_id_token, IssuedRefresh};
 use crate::oauth::params::Params;
 use crate::oauth::provider::Provider;
-use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
+use crate::oauth::tokens::{new_jti, AccessGrant};
 use crate::storage::{RefreshTokenRecord, RevokedFamily, StoreError};
 use serde_json::json;
 use std::time::Duration;
@@ -113,14 +113,14 @@ impl Provider {
             jkt: dpop.cloned(),
             sector: client.sector(),
             userinfo_claims: rt.userinfo_claims.clone(),
+            // Read again: a refresh carries the memberships of now.
+            groups: match &rt.user_id {
+                Some(user_id) => self.groups_claim(user_id, &scope, None).await?.access,
+                None => None,
+            },
         };
         let id_token_ttl = (scope.contains(Scope::OPENID) && rt.user_id.is_some()).then_some(self.tokens.id_token_ttl);
-        let id = id_token_ttl.map(|ttl| IdTokenExtras {
-            nonce: None,
-            amr: Vec::new(),
-            ttl,
-            user_claims: Default::default(),
-        });
+        let id = id_token_ttl.map(|ttl| refreshed_id_token(ttl, &access));
         // The rotated row is kept for the retention only, then purged: a token presented after that is found
         // by the family it names (none, in the earlier form). Never before the access token issued with it
         // expires, which a revocation of the family must still find (`access_jti`).

@@ -29,6 +29,7 @@ pub(crate) const LATER_MIGRATIONS: &[&str] = &[
     "20261206600000",
     "20261206700000",
     "20261206800000",
+    "20261207100000",
 ];
 
 /// A database for one test; dropping it removes the SQLite directory or the Postgres database.
