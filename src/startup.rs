@@ -165,6 +165,7 @@ pub async fn build_provider(
         identities: shared.clone(),
         otps: shared.clone(),
         passkeys: shared.clone(),
+        groups: shared.clone(),
         passkey_rp: crate::oauth::passkey::PasskeyRp::for_issuer(&settings.issuer),
         sessions: Arc::new(EpochSessions::new(shared.clone(), Arc::clone(&revocation_epoch))),
         consents: Arc::new(EpochConsents::new(shared.clone(), Arc::clone(&revocation_epoch))),

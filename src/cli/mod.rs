@@ -2,6 +2,7 @@
 //! names are a contract with operators' scripts: add, never rename. Every command takes `--json`.
 mod audit;
 mod clients;
+mod groups;
 mod keys;
 mod registration;
 mod users;
@@ -42,6 +43,9 @@ pub enum Command {
     /// Manage OAuth clients.
     #[command(subcommand)]
     Clients(clients::ClientsCommand),
+    /// Manage groups of users (the `groups` claim).
+    #[command(subcommand)]
+    Groups(groups::GroupsCommand),
     /// Manage the signing key ring.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -95,6 +99,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Users(cmd) => users::run(cmd, &settings, &out).await,
         Command::Clients(cmd) => clients::run(cmd, &settings, &out).await,
+        Command::Groups(cmd) => groups::run(cmd, &settings, &out).await,
         Command::Keys(cmd) => keys::run(cmd, &settings, &out).await,
         Command::Registration(cmd) => registration::run(cmd, &settings, &out).await,
         Command::Audit(cmd) => audit::run(cmd, &settings, &out).await,

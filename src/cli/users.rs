@@ -81,6 +81,18 @@ pub enum UsersCommand {
         #[arg(long)]
         revoke_all: bool,
     },
+    /// List a user's groups; put them in groups (`--add`) or take them out (`--remove`) first. Their next tokens
+    /// with the `groups` scope carry the change.
+    Groups {
+        /// Login name.
+        username: String,
+        /// Put the user in this group (repeatable).
+        #[arg(long, value_name = "GROUP")]
+        add: Vec<String>,
+        /// Take the user out of this group (repeatable).
+        #[arg(long, value_name = "GROUP")]
+        remove: Vec<String>,
+    },
     /// List the identities at upstream providers (`[federation]`) that sign a user in.
     Identities {
         /// Login name.
@@ -356,6 +368,10 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
                     format!("withdrew what {} gave {}", user.username, ids.join(", "))
                 }
             });
+        }
+        UsersCommand::Groups { username, add, remove } => {
+            let username = parse_username(&username)?;
+            super::groups::user_groups(&store, out, &username, &add, &remove).await?;
         }
         UsersCommand::Identities { username } => {
             let username = parse_username(&username)?;

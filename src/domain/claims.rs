@@ -6,13 +6,15 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 /// The user claims this server releases, each with the scope that releases it too (OIDC Core §5.4). `sub` is
-/// always released, so it is not asked for by name.
-pub const USER_CLAIMS: [(&str, &str); 5] = [
+/// always released, so it is not asked for by name. `groups` is the user's group names ([`super::group`]), which
+/// are not in the user's row.
+pub const USER_CLAIMS: [(&str, &str); 6] = [
     ("name", "profile"),
     ("preferred_username", "profile"),
     ("updated_at", "profile"),
     ("email", "email"),
     ("email_verified", "email"),
+    ("groups", "groups"),
 ];
 
 /// A set of [`USER_CLAIMS`] names. Names this server does not release never get in.
@@ -26,6 +28,11 @@ impl ClaimNames {
             Some((known, _)) => self.0.insert(known),
             None => false,
         }
+    }
+
+    /// Takes `name` out.
+    pub fn remove(&mut self, name: &str) {
+        self.0.remove(name);
     }
 
     /// The stored form back: names separated by spaces, each one of [`USER_CLAIMS`].
@@ -128,6 +135,9 @@ mod tests {
         let consent = Consent { scope: s("openid email"), claims: c("name") };
         assert!(consent.covers(&s("openid"), &c("")));
         assert!(consent.covers(&s("openid"), &c("name email email_verified")));
+        assert!(!consent.covers(&s("openid"), &c("groups")), "the groups scope was not granted");
+        let groups = Consent { scope: s("openid groups"), claims: c("") };
+        assert!(groups.covers(&s("openid"), &c("groups")), "released by the groups scope");
         assert!(!consent.covers(&s("openid"), &c("preferred_username")), "profile was not granted");
         assert!(!consent.covers(&s("openid profile"), &c("name")), "a wider scope");
         assert!(!Consent::default().covers(&s(""), &c("email")));

@@ -190,6 +190,10 @@ pub(super) async fn show(
         Ok(lines) => lines,
         Err(e) => return error_page(req, &e),
     };
+    let groups = match state.provider.own_groups(&signed_in.user.id).await {
+        Ok(names) => names.into_iter().map(|g| g.as_str().to_owned()).collect(),
+        Err(e) => return error_page(req, &e),
+    };
     let notice = match done {
         Some(done) => notice(state, &overview, &identities, done).await,
         None => None,
@@ -200,6 +204,7 @@ pub(super) async fn show(
     view.verify_email = state.provider.mail_on();
     view.identities = identities;
     view.passkeys = passkeys;
+    view.groups = groups;
     view.error = error;
     view.password =
         has_password.then(|| password.unwrap_or_else(|| PasswordForm::new(state.settings.passwords.min_length)));
@@ -256,6 +261,7 @@ fn view(
         error: None,
         password: None,
         passkeys: None,
+        groups: Vec::new(),
     }
 }
 

@@ -47,6 +47,14 @@ pub const USER_SESSION: &str = "/admin/api/users/{user_id}/sessions/{session_id}
 pub const USER_CONSENTS: &str = "/admin/api/users/{user_id}/consents";
 /// What a user gave one client: withdrawn by `DELETE`.
 pub const USER_CONSENT: &str = "/admin/api/users/{user_id}/consents/{client_id}";
+/// A user's groups: listed.
+pub const USER_GROUPS: &str = "/admin/api/users/{user_id}/groups";
+/// A user's membership of one group: made by `PUT`, ended by `DELETE` (both idempotent).
+pub const USER_GROUP: &str = "/admin/api/users/{user_id}/groups/{name}";
+/// Groups: list and create.
+pub const GROUPS: &str = "/admin/api/groups";
+/// One group: delete.
+pub const GROUP: &str = "/admin/api/groups/{name}";
 /// The audit trail (`?user=&client=&since=&limit=`).
 pub const AUDIT: &str = "/admin/api/audit";
 
@@ -73,6 +81,12 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("GET", USER_CONSENTS),
     ("DELETE", USER_CONSENTS),
     ("DELETE", USER_CONSENT),
+    ("GET", USER_GROUPS),
+    ("PUT", USER_GROUP),
+    ("DELETE", USER_GROUP),
+    ("GET", GROUPS),
+    ("POST", GROUPS),
+    ("DELETE", GROUP),
     ("GET", AUDIT),
 ];
 
@@ -103,6 +117,12 @@ fn route(route: Route, method: &str, path: &str) -> Option<Route> {
         ("GET", USER_CONSENTS) => route.to(user_consents),
         ("DELETE", USER_CONSENTS) => route.to(revoke_user_consents),
         ("DELETE", USER_CONSENT) => route.to(revoke_user_consent),
+        ("GET", USER_GROUPS) => route.to(user_groups),
+        ("PUT", USER_GROUP) => route.to(add_user_group),
+        ("DELETE", USER_GROUP) => route.to(remove_user_group),
+        ("GET", GROUPS) => route.to(list_groups),
+        ("POST", GROUPS) => route.to(create_group),
+        ("DELETE", GROUP) => route.to(delete_group),
         ("GET", AUDIT) => route.to(audit),
         _ => return None,
     })
@@ -437,6 +457,73 @@ pub async fn revoke_user_consent(
     let (user_id, client_id) = path.into_inner();
     admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
         p.admin_revoke_consent(&caller, &user_id, &client_id, &meta, now).await.map(|()| Value::Null)
+    })
+    .await
+}
+
+/// `GET /admin/api/users/{user_id}/groups`.
+#[tracing::instrument(name = "admin_user_groups", skip_all, fields(admin_client = Empty))]
+pub async fn user_groups(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    admin(&req, &state, StatusCode::OK, |p, _, _| async move { p.admin_user_groups(&path).await }).await
+}
+
+/// `PUT /admin/api/users/{user_id}/groups/{name}`: 204.
+#[tracing::instrument(name = "admin_add_user_group", skip_all, fields(admin_client = Empty))]
+pub async fn add_user_group(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    set_user_group(req, path, state, true).await
+}
+
+/// `DELETE /admin/api/users/{user_id}/groups/{name}`: 204.
+#[tracing::instrument(name = "admin_remove_user_group", skip_all, fields(admin_client = Empty))]
+pub async fn remove_user_group(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    set_user_group(req, path, state, false).await
+}
+
+async fn set_user_group(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+    member: bool,
+) -> HttpResponse {
+    let meta = request_meta(&req, &state);
+    let (user_id, name) = path.into_inner();
+    admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
+        p.admin_set_user_group(&caller, (&user_id, &name), member, &meta, now).await.map(|()| Value::Null)
+    })
+    .await
+}
+
+/// `GET /admin/api/groups`.
+#[tracing::instrument(name = "admin_list_groups", skip_all, fields(admin_client = Empty))]
+pub async fn list_groups(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    admin(&req, &state, StatusCode::OK, |p, _, _| async move { p.admin_list_groups().await }).await
+}
+
+/// `POST /admin/api/groups`: 201 with the group.
+#[tracing::instrument(name = "admin_create_group", skip_all, fields(admin_client = Empty))]
+pub async fn create_group(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    let (request, meta) = (&req, request_meta(&req, &state));
+    admin(&req, &state, StatusCode::CREATED, |p, caller, now| async move {
+        let body = json_body(request, payload).await?;
+        p.admin_create_group(&caller, &body, &meta, now).await
+    })
+    .await
+}
+
+/// `DELETE /admin/api/groups/{name}`: 204.
+#[tracing::instrument(name = "admin_delete_group", skip_all, fields(admin_client = Empty))]
+pub async fn delete_group(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    let meta = request_meta(&req, &state);
+    admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
+        p.admin_delete_group(&caller, &path, &meta, now).await.map(|()| Value::Null)
     })
     .await
 }

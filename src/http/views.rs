@@ -276,6 +276,7 @@ pub fn describe_scope(scope: &str) -> String {
         "profile" => "See your name and username".into(),
         "email" => "See your email address".into(),
         "offline_access" => "Keep access while you are not using the app".into(),
+        "groups" => "See your group memberships".into(),
         other => format!("Access “{other}”"),
     }
 }
@@ -297,6 +298,7 @@ fn describe_claim(claim: &str) -> String {
         "updated_at" => "See when your profile last changed".into(),
         "email" => "See your email address".into(),
         "email_verified" => "See whether your email address is verified".into(),
+        "groups" => "See your group memberships".into(),
         other => format!("See your “{other}”"),
     }
 }
@@ -445,6 +447,8 @@ pub struct AccountPage {
     pub password: Option<PasswordForm>,
     /// The user's passkeys; `None` when passkeys are off (the issuer is not named by a domain).
     pub passkeys: Option<Vec<PasskeyLine>>,
+    /// The names of the groups the user is in (read-only: operators set them).
+    pub groups: Vec<String>,
 }
 
 /// The account page's password form as shown: at first, or again after a refused change.

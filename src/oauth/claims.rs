@@ -99,6 +99,12 @@ impl ClaimsRequest {
         self.id_token.union(&self.userinfo)
     }
 
+    /// Asks for the claim `name` nowhere: it is not for this client.
+    pub fn withhold(&mut self, name: &str) {
+        self.id_token.remove(name);
+        self.userinfo.remove(name);
+    }
+
     /// Takes the levels it asks for as `acr`.
     pub fn take_acr(&mut self) -> Option<AcrRequest> {
         self.acr.take()
@@ -146,7 +152,7 @@ fn acr_entry(target: &str, entry: &Value) -> Result<Option<AcrRequest>, OAuthErr
 }
 
 /// The value of the user claim `name` for `user`; `None` when the user has none (or it is not one of
-/// [`USER_CLAIMS`]).
+/// [`USER_CLAIMS`], or it is `groups`, which [`super::groups`] reads apart).
 fn claim_value(user: &User, name: &str) -> Option<Value> {
     match name {
         "name" => user.name.as_ref().map(|n| json!(n)),
@@ -187,14 +193,18 @@ mod tests {
     #[test]
     fn claims_are_kept_by_where_they_go_and_unknown_ones_are_ignored() {
         let raw = r#"{"id_token":{"email":{"essential":true},"acr":{"values":["x"]},"nickname":null},
-            "userinfo":{"name":null,"email_verified":{"value":true}},"other":42}"#;
+            "userinfo":{"name":null,"email_verified":{"value":true},"groups":null},"other":42}"#;
         let r = ClaimsRequest::parse(raw).unwrap();
         assert_eq!(names(&r.id_token), ["email"]);
-        assert_eq!(names(&r.userinfo), ["email_verified", "name"]);
-        assert_eq!(names(&r.names()), ["email", "email_verified", "name"]);
+        assert_eq!(names(&r.userinfo), ["email_verified", "groups", "name"]);
+        assert_eq!(names(&r.names()), ["email", "email_verified", "groups", "name"]);
         assert!(!r.is_empty());
         assert!(ClaimsRequest::parse(r#"{"id_token":{"acr":null}}"#).unwrap().is_empty());
         assert!(ClaimsRequest::parse("{}").unwrap().is_empty());
+        let mut withheld = r.clone();
+        withheld.withhold("groups");
+        assert_eq!(names(&withheld.userinfo), ["email_verified", "name"]);
+        assert_eq!(withheld.id_token, r.id_token);
     }
 
     #[test]

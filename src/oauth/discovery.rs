@@ -194,7 +194,7 @@ impl ProviderMetadata {
                 "private_key_jwt",
             ],
             introspection_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS.to_vec(),
-            scopes_supported: vec!["openid", "profile", "email", "offline_access"],
+            scopes_supported: vec!["openid", "profile", "email", "offline_access", "groups"],
             response_types_supported: vec!["code"],
             response_modes_supported: vec!["query", "form_post"],
             grant_types_supported: vec![
@@ -233,6 +233,7 @@ impl ProviderMetadata {
                 "updated_at",
                 "email",
                 "email_verified",
+                "groups",
             ],
             acr_values_supported: crate::oauth::acr::ACR_VALUES.to_vec(),
             prompt_values_supported,

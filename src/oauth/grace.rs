@@ -11,7 +11,7 @@ use super::provider::Provider;
 use super::token::TokenResponse;
 use super::tokens::{AccessGrant, IdTokenExtras};
 use crate::domain::secret::SecretHash;
-use crate::domain::{ClaimNames, ClientId, Scope, UnixTime, UserId};
+use crate::domain::{ClaimNames, ClientId, GroupName, Scope, UnixTime, UserId};
 use crate::jose::Kek;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -58,13 +58,17 @@ impl IssuedRefresh {
         put_optional(&mut out, self.grant.sector.as_ref(), |out, s| put_text(out, s))?;
         put_text(&mut out, &self.grant.userinfo_claims.to_string())?;
         // Format 4: the ID token's methods (space-separated) and its claims asked for by name, with their values,
-        // as JSON; empty texts for none (and without an ID token).
+        // as JSON; empty texts for none (and without an ID token); then the access token's groups.
         let (amr, claims) = match &self.id_token {
             Some(id) => (id.amr.join(" "), named_claims_text(&id.user_claims)?),
             None => (String::new(), String::new()),
         };
         put_text(&mut out, &amr)?;
         put_text(&mut out, &claims)?;
+        put_optional(&mut out, self.grant.groups.as_ref(), |out, groups| {
+            let names: Vec<&str> = groups.iter().map(GroupName::as_str).collect();
+            put_text(out, &names.join(" "))
+        })?;
         Ok(out)
     }
 
@@ -94,6 +98,7 @@ impl IssuedRefresh {
             jkt: None,
             sector: None,
             userinfo_claims: ClaimNames::default(),
+            groups: None,
         };
         let jti = r.text()?;
         let issued_at = r.int()?;
@@ -115,6 +120,10 @@ impl IssuedRefresh {
                     id.user_claims = serde_json::from_str(&claims).map_err(|e| e.to_string())?;
                 }
             }
+            issued.grant.groups = r.optional(|r| {
+                let names = r.text()?;
+                names.split(' ').filter(|n| !n.is_empty()).map(GroupName::parse).collect::<Result<Vec<_>, _>>()
+            })?;
         }
         if !r.0.is_empty() {
             return Err("the kept refresh record has bytes after its end".into());
@@ -125,10 +134,11 @@ impl IssuedRefresh {
 
 /// The version of [`IssuedRefresh::encode`]'s layout, its first byte. 2: with the DPoP key's thumbprint; 3: with
 /// the sector of a pairwise client and the claims UserInfo returns by name; 4: with the ID token's `amr` and the
-/// claims asked for it by name. A record of format 3 (kept a few seconds by the previous release) still reads, its
-/// ID token without them, as that release signed it; one of an earlier format is refused as when the cache lost it.
+/// claims asked for it by name, and the access token's groups. A record of format 3 (kept a few seconds by the
+/// previous release) still reads, its ID token without them, as that release signed it; one of an earlier format
+/// is refused as when the cache lost it.
 const RECORD_FORMAT: u8 = 4;
-/// Format 3: format 4 without its last two fields, read as an ID token without them.
+/// Format 3: format 4 without its last three fields, read as tokens without them.
 const PREVIOUS_FORMAT: u8 = 3;
 /// Text kept as UTF-8: a 4-byte length, then the bytes.
 const TEXT_UTF8: u8 = 0;
@@ -304,6 +314,9 @@ mod tests {
                 } else {
                     ClaimNames::default()
                 },
+                groups: user.then(|| {
+                    vec![GroupName::parse("Admins").expect("group"), GroupName::parse("eng:a").expect("group")]
+                }),
             },
             jti: "umLpZpAefV8DNEbYnqZAiQ".into(),
             issued_at: -5,
@@ -323,7 +336,7 @@ mod tests {
     fn fields(i: &IssuedRefresh) -> String {
         let g = &i.grant;
         format!(
-            "{} {} {:?} [{}] {} {:?} {:?} {} {} {} {:?} {} {:?} [{}]",
+            "{} {} {:?} [{}] {} {:?} {:?} {} {} {} {:?} {} {:?} [{}] {:?}",
             i.refresh_token,
             g.client_id,
             g.user_id,
@@ -337,7 +350,8 @@ mod tests {
             i.id_token.as_ref().map(|id| (id.ttl, &id.amr, &id.user_claims)),
             i.kid,
             g.jkt,
-            g.userinfo_claims
+            g.userinfo_claims,
+            g.groups
         )
     }
 
@@ -348,6 +362,11 @@ mod tests {
             let read = IssuedRefresh::decode(&written.encode().expect("encode")).expect("decode");
             assert_eq!(fields(&read), fields(&written));
         }
+        // A user in no group: the claim is there, empty.
+        let mut none = issued(true);
+        none.grant.groups = Some(Vec::new());
+        let read = IssuedRefresh::decode(&none.encode().expect("encode")).expect("decode");
+        assert_eq!(read.grant.groups, Some(Vec::new()));
     }
 
     #[test]

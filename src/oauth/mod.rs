@@ -25,6 +25,7 @@ pub mod federation;
 pub mod frontchannel;
 pub mod grace;
 pub mod grants;
+pub mod groups;
 pub mod housekeeping;
 pub mod interaction;
 pub mod introspect;

@@ -29,6 +29,8 @@ pub struct Provider {
     pub otps: Arc<dyn crate::storage::OtpStore>,
     /// Users' passkeys.
     pub passkeys: Arc<dyn crate::storage::PasskeyStore>,
+    /// Groups of users, whose names the `groups` claim carries.
+    pub groups: Arc<dyn crate::storage::GroupStore>,
     /// The WebAuthn relying party of the issuer; `None` (no passkeys) when the issuer is not named by a domain.
     pub passkey_rp: Option<crate::oauth::passkey::PasskeyRp>,
     /// Browser sessions.

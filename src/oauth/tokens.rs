@@ -5,7 +5,7 @@ use super::error::OAuthError;
 use super::provider::Provider;
 use super::subject::SEALED_USER_CLAIM;
 use crate::domain::secret::random_token;
-use crate::domain::{ClaimNames, ClientId, Scope, UnixTime, UserId};
+use crate::domain::{ClaimNames, ClientId, GroupName, Scope, UnixTime, UserId};
 use crate::jose::{JoseError, SigningKey};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -52,6 +52,10 @@ pub struct AccessGrant {
     /// Claims UserInfo returns for the token beyond those its scope releases (`claims`, OIDC Core §5.5).
     #[serde(default, skip_serializing_if = "ClaimNames::is_empty")]
     pub userinfo_claims: ClaimNames,
+    /// The user's group names, for the `groups` claim; `None` when the grant does not release it
+    /// ([`super::groups`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<GroupName>>,
 }
 
 /// The access token claim that carries [`AccessGrant::userinfo_claims`], space-separated: the token is all
@@ -78,7 +82,7 @@ pub struct IdTokenExtras {
     pub amr: Vec<String>,
     /// Lifetime in seconds.
     pub ttl: i64,
-    /// User claims asked for by name (`claims`, OIDC Core §5.5), with their values.
+    /// User claims asked for by name (`claims`, OIDC Core §5.5), and `groups` when released, with their values.
     pub user_claims: Map<String, Value>,
 }
 
@@ -193,6 +197,7 @@ impl Provider {
         if !grant.userinfo_claims.is_empty() {
             at.insert(USERINFO_CLAIMS.into(), json!(grant.userinfo_claims.to_string()));
         }
+        super::groups::insert_groups(&mut at, grant.groups.as_ref());
         let at = payload(at)?;
 
         let id_claims = match (id, &grant.user_id) {

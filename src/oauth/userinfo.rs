@@ -7,7 +7,7 @@ use super::subject::SEALED_USER_CLAIM;
 use super::tokens::{ACCESS_TOKEN_TYP, USERINFO_CLAIMS};
 use super::verified::LiveToken;
 use crate::domain::secret::SecretHash;
-use crate::domain::{ClaimNames, ClientId, Scope, UnixTime, User, UserId};
+use crate::domain::{ClaimNames, ClientId, GroupName, Scope, UnixTime, User, UserId};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -226,16 +226,24 @@ impl Provider {
         let user = user.ok_or_else(|| OAuthError::new(ErrorCode::InsufficientScope, "the access token has no user"))?;
         let named = at.claims.get(USERINFO_CLAIMS).and_then(Value::as_str).unwrap_or_default();
         let named = ClaimNames::parse(named).map_err(|_| invalid("bad userinfo_claims"))?;
+        let groups = self.userinfo_groups(&user.id, &at.scope, &named).await?;
         // The token's `sub` is the one its client sees (OIDC Core §5.3.2: the same as in the ID token).
-        Ok(user_claims(&at.sub, &user, &at.scope, &named))
+        Ok(user_claims(&at.sub, &user, &at.scope, &named, groups.as_ref()))
     }
 }
 
 /// Claims by scope (OIDC Core §5.4), and those asked for by name with the `claims` parameter (§5.5), for a client
-/// that knows the user as `sub`.
-pub fn user_claims(sub: &str, user: &User, scope: &Scope, named: &ClaimNames) -> Value {
+/// that knows the user as `sub`; `groups` when they are released.
+pub fn user_claims(
+    sub: &str,
+    user: &User,
+    scope: &Scope,
+    named: &ClaimNames,
+    groups: Option<&Vec<GroupName>>,
+) -> Value {
     let mut m = Map::new();
     m.insert("sub".into(), json!(sub));
     add_user_claims(&mut m, user, |s| scope.contains(s), named);
+    super::groups::insert_groups(&mut m, groups);
     Value::Object(m)
 }

@@ -7,7 +7,7 @@ pub mod revocation_epoch;
 
 use crate::domain::passkey::StoredPasskey;
 use crate::domain::secret::SecretHash;
-use crate::domain::{Client, ClientId, FederatedIdentity, NewUser, UnixTime, User, UserId, Username};
+use crate::domain::{Client, ClientId, FederatedIdentity, Group, GroupName, NewUser, UnixTime, User, UserId, Username};
 use async_trait::async_trait;
 
 /// A storage failure, as the layers above need to tell them apart.
@@ -180,6 +180,24 @@ pub trait PasskeyStore: Send + Sync {
     async fn record_passkey_use(&self, id: &str, credential: &str, now: UnixTime) -> StoreResult<bool>;
     /// Removes the user's passkey `id`: the one removed, `None` when the user has no such passkey.
     async fn remove_passkey(&self, user_id: &UserId, id: &str) -> StoreResult<Option<StoredPasskey>>;
+}
+
+/// Groups of users, and who is in each.
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    /// Stores a new group: `Conflict("group")` when its name is taken.
+    async fn create_group(&self, group: &Group) -> StoreResult<()>;
+    /// Every group, sorted by name.
+    async fn list_groups(&self) -> StoreResult<Vec<Group>>;
+    /// Deletes the group named `name`, with its memberships; `NotFound` when there is none.
+    async fn delete_group(&self, name: &GroupName) -> StoreResult<()>;
+    /// The names of the groups the user is in, sorted (by byte, as the `groups` claim lists them).
+    async fn groups_of(&self, user_id: &UserId) -> StoreResult<Vec<GroupName>>;
+    /// Puts the user in the group: whether they were not in it yet. `NotFound` when there is no such group,
+    /// `ReferenceGone` when the user is gone.
+    async fn add_member(&self, user_id: &UserId, group: &GroupName) -> StoreResult<bool>;
+    /// Takes the user out of the group: whether they were in it. `NotFound` when there is no such group.
+    async fn remove_member(&self, user_id: &UserId, group: &GroupName) -> StoreResult<bool>;
 }
 
 /// A change to a user: each `Some` field is set (`Some(None)` clears an optional one), `None` leaves it alone.

@@ -24,6 +24,7 @@ mod email_verification;
 mod federation;
 mod federation_links;
 mod frontchannel_logout;
+mod groups;
 mod health;
 mod hostile;
 mod interop;

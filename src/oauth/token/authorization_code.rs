@@ -2,6 +2,7 @@
 //! this client and redirect URI, check PKCE, and issue tokens. A code is consumed by its first use, right or
 //! wrong; a second use revokes what the first one issued (RFC 6749 §4.1.2), even while the first is running.
 use super::{scope_string, TokenResponse};
+use crate::domain::group::GROUPS;
 use crate::domain::refresh_family::FamilySecret;
 use crate::domain::secret::SecretHash;
 use crate::domain::{Client, GrantType, Scope, UnixTime};
@@ -11,6 +12,7 @@ use crate::oauth::claims::add_user_claims;
 use crate::oauth::code::{code_family_id, CodeEntry, CodeGrant, CodeRedemption};
 use crate::oauth::dpop::Jkt;
 use crate::oauth::error::OAuthError;
+use crate::oauth::groups::insert_groups;
 use crate::oauth::params::Params;
 use crate::oauth::pkce::CodeVerifier;
 use crate::oauth::provider::Provider;
@@ -152,6 +154,17 @@ impl Provider {
         } else {
             None
         };
+        let openid = grant.scope.contains(Scope::OPENID);
+        let (user_claims, groups) = tokio::join!(
+            async {
+                match openid {
+                    true => self.id_token_claims(&grant).await,
+                    false => Ok(Map::new()),
+                }
+            },
+            self.groups_claim(&grant.user_id, &grant.scope, openid.then_some(&grant.claims.id_token)),
+        );
+        let groups = groups?;
         let access = AccessGrant {
             client_id: client.id.clone(),
             user_id: Some(grant.user_id.clone()),
@@ -164,14 +177,19 @@ impl Provider {
             jkt: dpop.cloned(),
             sector: client.sector(),
             userinfo_claims: grant.claims.userinfo.clone(),
+            groups: groups.access,
         };
-        let id = match grant.scope.contains(Scope::OPENID) {
-            true => Some(IdTokenExtras {
-                nonce: grant.nonce.clone(),
-                amr: grant.amr.clone(),
-                ttl: self.tokens.id_token_ttl,
-                user_claims: self.id_token_claims(&grant).await?,
-            }),
+        let id = match openid {
+            true => {
+                let mut user_claims = user_claims?;
+                insert_groups(&mut user_claims, groups.id_token.as_ref());
+                Some(IdTokenExtras {
+                    nonce: grant.nonce.clone(),
+                    amr: grant.amr.clone(),
+                    ttl: self.tokens.id_token_ttl,
+                    user_claims,
+                })
+            }
             false => None,
         };
         // The user may have been disabled, or the session logged out of, since the code was issued. The refresh
@@ -220,10 +238,11 @@ impl Provider {
     }
 
     /// The user claims the `claims` parameter asked for in the ID token, with the user's values: read only when it
-    /// asked for some, so a code redeemed without it costs no trip to the database.
+    /// asked for some in the user's row (`groups` is read apart), so a code redeemed without it costs no trip to the
+    /// database.
     async fn id_token_claims(&self, grant: &CodeGrant) -> Result<Map<String, Value>, OAuthError> {
         let mut claims = Map::new();
-        if grant.claims.id_token.is_empty() {
+        if grant.claims.id_token.iter().all(|name| name == GROUPS) {
             return Ok(claims);
         }
         // A user gone or disabled is refused with the grant's standing, read next; until then, no claims.

@@ -42,6 +42,7 @@ impl Provider {
             jkt: dpop.cloned(),
             sector: None,
             userinfo_claims: Default::default(),
+            groups: None,
         };
         let minted = self.mint(&access, None, new_jti(), now).await?;
         Ok(TokenResponse {

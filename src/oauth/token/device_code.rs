@@ -8,16 +8,18 @@
 use super::{resource, scope_string, TokenResponse};
 use crate::domain::refresh_family::FamilySecret;
 use crate::domain::secret::SecretHash;
-use crate::domain::{Client, GrantType, Scope, UnixTime, UserId};
+use crate::domain::{ClaimNames, Client, GrantType, Scope, UnixTime, UserId};
 use crate::oauth::cache_keys;
 use crate::oauth::device::{DeviceDecision, DeviceRequest};
 use crate::oauth::dpop::Jkt;
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::groups::insert_groups;
 use crate::oauth::params::Params;
 use crate::oauth::provider::Provider;
 use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
 use crate::storage::{CodeGrantStanding, StoreError};
 use serde::{Deserialize, Serialize};
+use serde_json::Map;
 use std::time::Duration;
 
 /// What RFC 8628 §3.5 adds to the interval of a device that polled too soon.
@@ -176,6 +178,9 @@ impl Provider {
                 now,
             )
         });
+        let openid = request.scope.contains(Scope::OPENID);
+        let no_names = ClaimNames::default();
+        let groups = self.groups_claim(&approval.user_id, &request.scope, openid.then_some(&no_names)).await?;
         let access = AccessGrant {
             client_id: client.id.clone(),
             user_id: Some(approval.user_id.clone()),
@@ -188,12 +193,12 @@ impl Provider {
             jkt: dpop.cloned(),
             sector: client.sector(),
             userinfo_claims: Default::default(),
+            groups: groups.access,
         };
-        let id = request.scope.contains(Scope::OPENID).then(|| IdTokenExtras {
-            nonce: None,
-            amr: approval.amr.clone(),
-            ttl: self.tokens.id_token_ttl,
-            user_claims: Default::default(),
+        let id = openid.then(|| {
+            let mut user_claims = Map::new();
+            insert_groups(&mut user_claims, groups.id_token.as_ref());
+            IdTokenExtras { nonce: None, amr: approval.amr.clone(), ttl: self.tokens.id_token_ttl, user_claims }
         });
         let storing = self.refresh_tokens.redeem_code_grant(
             &approval.user_id,

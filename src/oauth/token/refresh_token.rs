@@ -14,6 +14,7 @@ use crate::oauth::claims::add_user_claims;
 use crate::oauth::dpop::Jkt;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::grace::IssuedRefresh;
+use crate::oauth::groups::{insert_groups, GroupsClaim};
 use crate::oauth::params::Params;
 use crate::oauth::provider::Provider;
 use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
@@ -100,6 +101,12 @@ impl Provider {
             access_expires_at: Some(now + ttl),
             ..rt.clone()
         };
+        let openid = scope.contains(Scope::OPENID) && rt.user_id.is_some();
+        // Read again: a refresh carries the memberships of now.
+        let groups = match &rt.user_id {
+            Some(user_id) => self.groups_claim(user_id, &scope, openid.then_some(&rt.id_token_claims)).await?,
+            None => GroupsClaim::default(),
+        };
         let access = AccessGrant {
             client_id: client.id.clone(),
             user_id: rt.user_id.clone(),
@@ -114,15 +121,15 @@ impl Provider {
             jkt: dpop.cloned(),
             sector: client.sector(),
             userinfo_claims: rt.userinfo_claims.clone(),
+            groups: groups.access,
         };
         // OIDC Core §12.2: the ID token says what the sign-in's said, but for the nonce (no request asked for this
         // one): the same user, `auth_time`, `amr` and `acr`, and the claims asked for by name, with the user's
-        // values now (the user was read with the token: no query more).
-        let id = (scope.contains(Scope::OPENID) && rt.user_id.is_some()).then(|| IdTokenExtras {
-            nonce: None,
-            amr: rt.amr.clone(),
-            ttl: self.tokens.id_token_ttl,
-            user_claims: named_claims(user.as_ref(), &rt.id_token_claims),
+        // values now (the user was read with the token: no query more; the groups were read above).
+        let id = openid.then(|| {
+            let mut user_claims = named_claims(user.as_ref(), &rt.id_token_claims);
+            insert_groups(&mut user_claims, groups.id_token.as_ref());
+            IdTokenExtras { nonce: None, amr: rt.amr.clone(), ttl: self.tokens.id_token_ttl, user_claims }
         });
         // The rotated row is kept for the retention only, then purged: a token presented after that is found
         // by the family it names (none, in the earlier form). Never before the access token issued with it

@@ -64,6 +64,8 @@ impl Provider {
         let actor_sub = actor.as_ref().map_or(client.id.as_str(), |a| a.sub.as_str());
         let act = act_claim(actor_sub, subject.claims.get("act"));
         let claim_str = |k: &str| subject.claims.get(k).and_then(Value::as_str).map(str::to_owned);
+        // The memberships of now, not those the subject token carries.
+        let groups = self.groups_claim(&user.id, &scope, None).await?.access;
         let access = AccessGrant {
             client_id: client.id.clone(),
             user_id: Some(user.id),
@@ -77,6 +79,7 @@ impl Provider {
             jkt: dpop.cloned(),
             sector: client.sector(),
             userinfo_claims: Default::default(),
+            groups,
         };
         let minted = self.mint(&access, None, new_jti(), now).await?;
         let facts = EventFacts {

@@ -13,6 +13,7 @@ mod changes;
 mod clients;
 mod consents;
 mod federation;
+mod groups;
 mod keys;
 mod otp;
 mod passkeys;

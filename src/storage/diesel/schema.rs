@@ -201,10 +201,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    groups (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    group_members (user_id, group_id) {
+        group_id -> Text,
+        user_id -> Text,
+    }
+}
+
 diesel::joinable!(consents -> users (user_id));
 diesel::joinable!(user_otp -> users (user_id));
 diesel::joinable!(otp_recovery_codes -> users (user_id));
 diesel::joinable!(passkeys -> users (user_id));
+diesel::joinable!(group_members -> users (user_id));
+diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(federated_identities -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -228,4 +245,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_otp,
     otp_recovery_codes,
     passkeys,
+    groups,
+    group_members,
 );

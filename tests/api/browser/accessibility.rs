@@ -79,6 +79,9 @@ async fn every_page_passes_the_accessibility_checks() {
     })
     .await;
     let flow = setup(&app);
+    // In a group, so that the account page lists its groups.
+    app.cli_json(&["groups", "create", "eng"], None);
+    app.cli_json(&["users", "groups", USERNAME, "--add", "eng"], None);
     let axe = axe_source();
     let browser = Browser::start().await;
 
@@ -107,6 +110,7 @@ async fn every_page_passes_the_accessibility_checks() {
 
     browser.goto(&app.url("/account")).await;
     browser.wait_for("button[aria-label=\"Sign out of this session\"]").await;
+    browser.wait_for("#groups-heading").await;
     assert_accessible(&browser, &axe, "the account page").await;
 
     // The password form refused: its alert, and the field it names marked invalid. A mismatch counts no failed

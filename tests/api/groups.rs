@@ -1,0 +1,302 @@
+//! Groups of users and the `groups` claim: operators manage groups and memberships (admin API, `tessera groups`,
+//! `tessera users groups`), and a grant with the `groups` scope carries the user's group names in the ID token,
+//! UserInfo, the access token and introspection, read again at each refresh.
+use crate::admin_sessions::call;
+use crate::helpers::*;
+use crate::signin::{
+    add_alice, add_client, auth_url, browse, consent_page, discovered_rp, introspect_basic, pkce_pair, query_of,
+    redeem_code, token_basic, urlencode,
+};
+use openidconnect::core::CoreAuthenticationFlow;
+use openidconnect::{
+    AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge, Scope, TokenResponse,
+};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// A new admin client's id and a `tessera:admin` access token of it.
+async fn admin(app: &TestApp) -> (String, String) {
+    let c = app.cli_json(&["clients", "add", "--name", "Admin", "--admin"], None);
+    let form = [("grant_type", "client_credentials"), ("scope", "tessera:admin")];
+    let (_, token) = token_basic(app, s(&c, "client_id"), s(&c, "client_secret"), &form).await;
+    (s(&c, "client_id").to_owned(), s(&token, "access_token").to_owned())
+}
+
+/// `method path` with the admin `token` and a JSON `body`.
+async fn send(app: &TestApp, token: &str, method: Method, path: &str, body: &Value) -> (StatusCode, Value) {
+    let r = app.api_client.request(method, app.url(path)).bearer_auth(token).json(body).send().await.unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+}
+
+/// The audit events of `kind`, oldest first.
+fn events(app: &TestApp, kind: &str) -> Vec<Value> {
+    let listed = app.cli_json(&["audit", "list"], None);
+    let mut found: Vec<Value> =
+        listed["events"].as_array().unwrap().iter().filter(|e| e["kind"] == kind).cloned().collect();
+    found.reverse();
+    found
+}
+
+/// UserInfo's answer to `access_token`.
+async fn userinfo(app: &TestApp, access_token: &str) -> Value {
+    let r = app.api_client.get(app.url("/userinfo")).bearer_auth(access_token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+both_backends!(operators_manage_groups_and_memberships_through_the_admin_api, async |app| {
+    let alice = add_alice(&app);
+    let alice_id = s(&alice, "id");
+    let (admin_id, token) = admin(&app).await;
+    let mine = format!("/admin/api/users/{alice_id}/groups");
+
+    // Every route asks for the admin token first.
+    for (method, path) in [
+        (Method::GET, "/admin/api/groups".to_owned()),
+        (Method::POST, "/admin/api/groups".to_owned()),
+        (Method::DELETE, "/admin/api/groups/eng".to_owned()),
+        (Method::GET, mine.clone()),
+        (Method::PUT, format!("{mine}/eng")),
+        (Method::DELETE, format!("{mine}/eng")),
+    ] {
+        assert_eq!(call(&app, None, method.clone(), &path).await.0, StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert_eq!(call(&app, Some("not-a-token"), method, &path).await.0, StatusCode::UNAUTHORIZED);
+    }
+
+    // Created once each; a name taken or malformed is refused.
+    for name in ["eng", "Admins", "org:ops.on-call_1"] {
+        let (status, group) = send(&app, &token, Method::POST, "/admin/api/groups", &json!({ "name": name })).await;
+        assert_eq!((status, &group["name"]), (StatusCode::CREATED, &json!(name)), "{group}");
+        assert!(group["created_at"].as_i64().unwrap() > 0, "{group}");
+    }
+    let (status, body) = send(&app, &token, Method::POST, "/admin/api/groups", &json!({ "name": "eng" })).await;
+    assert_eq!((status, &body["error"]), (StatusCode::CONFLICT, &json!("conflict")), "{body}");
+    for bad in [json!({ "name": "two words" }), json!({ "name": "" }), json!({ "name": "eng", "x": 1 }), json!([])] {
+        let (status, body) = send(&app, &token, Method::POST, "/admin/api/groups", &bad).await;
+        assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_request")), "{bad}: {body}");
+    }
+    let (status, list) = call(&app, Some(&token), Method::GET, "/admin/api/groups").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let names: Vec<&str> = list["items"].as_array().unwrap().iter().map(|g| s(g, "name")).collect();
+    assert_eq!(names, ["Admins", "eng", "org:ops.on-call_1"]);
+
+    // Memberships: PUT and DELETE are idempotent; the list is sorted.
+    assert_eq!(call(&app, Some(&token), Method::GET, &mine).await, (StatusCode::OK, json!({ "items": [] })));
+    for group in ["eng", "eng", "Admins"] {
+        let (status, body) = call(&app, Some(&token), Method::PUT, &format!("{mine}/{group}")).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+    assert_eq!(call(&app, Some(&token), Method::GET, &mine).await.1, json!({ "items": ["Admins", "eng"] }));
+    for _ in 0..2 {
+        assert_eq!(call(&app, Some(&token), Method::DELETE, &format!("{mine}/eng")).await.0, StatusCode::NO_CONTENT);
+    }
+    assert_eq!(call(&app, Some(&token), Method::GET, &mine).await.1, json!({ "items": ["Admins"] }));
+
+    // Unknown users and groups are 404.
+    let nobody = "/admin/api/users/00000000-0000-0000-0000-000000000000/groups";
+    for (method, path) in [
+        (Method::GET, nobody.to_owned()),
+        (Method::PUT, format!("{nobody}/eng")),
+        (Method::DELETE, format!("{nobody}/eng")),
+        (Method::GET, "/admin/api/users/not%20an%20id/groups".to_owned()),
+        (Method::PUT, format!("{mine}/none")),
+        (Method::DELETE, format!("{mine}/none")),
+        (Method::PUT, format!("{mine}/not%20a%20name")),
+        (Method::DELETE, "/admin/api/groups/none".to_owned()),
+    ] {
+        let (status, body) = call(&app, Some(&token), method.clone(), &path).await;
+        assert_eq!((status, &body["error"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{method} {path}");
+    }
+
+    // A deleted group leaves its members.
+    let (status, body) = call(&app, Some(&token), Method::DELETE, "/admin/api/groups/Admins").await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(call(&app, Some(&token), Method::DELETE, "/admin/api/groups/Admins").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call(&app, Some(&token), Method::GET, &mine).await.1, json!({ "items": [] }));
+
+    // Each change is audited once, with the admin client acting.
+    let created = events(&app, "group_created");
+    assert_eq!(created.len(), 3, "{created:?}");
+    assert_eq!((&created[0]["actor"], &created[0]["details"]), (&json!(admin_id), &json!({ "group": "eng" })));
+    let added = events(&app, "group_member_added");
+    let added: Vec<(&Value, &Value)> = added.iter().map(|e| (&e["user_id"], &e["details"]["group"])).collect();
+    assert_eq!(added, [(&json!(alice_id), &json!("eng")), (&json!(alice_id), &json!("Admins"))]);
+    let removed = events(&app, "group_member_removed");
+    assert_eq!((removed.len(), &removed[0]["actor"]), (1, &json!(admin_id)), "{removed:?}");
+    let deleted = events(&app, "group_deleted");
+    assert_eq!((deleted.len(), &deleted[0]["details"]["group"]), (1, &json!("Admins")), "{deleted:?}");
+});
+
+both_backends!(operators_manage_groups_from_the_command_line, async |app| {
+    add_alice(&app);
+    for name in ["ops", "eng"] {
+        let group = app.cli_json(&["groups", "create", name], None);
+        assert_eq!(group["name"], name, "{group}");
+    }
+    for bad in [["groups", "create", "eng"], ["groups", "create", "a/b"], ["groups", "delete", "none"]] {
+        assert_failure(&app.cli(&bad, None), &bad);
+    }
+    let listed = app.cli_json(&["groups", "list"], None);
+    let names: Vec<&str> = listed["groups"].as_array().unwrap().iter().map(|g| s(g, "name")).collect();
+    assert_eq!(names, ["eng", "ops"], "{listed}");
+    let text = app.cli(&["groups", "list"], None);
+    assert_success(&text, &["groups", "list"]);
+    assert!(String::from_utf8_lossy(&text.stdout).starts_with("eng "), "{text:?}");
+
+    let args = ["users", "groups", "alice", "--add", "ops", "--add", "eng", "--add", "eng"];
+    let changed = app.cli_json(&args, None);
+    assert_eq!(changed["groups"], json!(["eng", "ops"]), "{changed}");
+    assert_eq!(changed["added"], json!(["ops", "eng"]), "each once: {changed}");
+    // An unknown group changes nothing, not even the names before it.
+    let unknown = ["users", "groups", "alice", "--remove", "ops", "--add", "none"];
+    assert!(assert_failure(&app.cli(&unknown, None), &unknown).contains("no group named none"));
+    let nobody = ["users", "groups", "nobody"];
+    assert_failure(&app.cli(&nobody, None), &nobody);
+    let out = app.cli(&["users", "groups", "alice", "--remove", "ops"], None);
+    assert_success(&out, &["users", "groups", "alice"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "alice: eng");
+
+    let deleted = app.cli_json(&["groups", "delete", "eng"], None);
+    assert_eq!(deleted, json!({ "group": "eng", "deleted": true }));
+    let out = app.cli(&["users", "groups", "alice"], None);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "alice is in no group");
+    let shown = app.cli_json(&["users", "groups", "alice"], None);
+    assert_eq!((&shown["groups"], &shown["added"]), (&json!([]), &json!([])), "{shown}");
+
+    // Audited with the command line acting.
+    let kinds = [("group_created", 2), ("group_member_added", 2), ("group_member_removed", 1), ("group_deleted", 1)];
+    for (kind, count) in kinds {
+        let found = events(&app, kind);
+        assert_eq!(found.len(), count, "{kind}: {found:?}");
+        assert!(found.iter().all(|e| e["actor"] == "cli"), "{found:?}");
+    }
+});
+
+/// The `groups` claim of a JWT, checked against our keys.
+async fn groups_in(app: &TestApp, jwt: &str) -> Value {
+    verified(app, jwt).await.1.get("groups").cloned().unwrap_or(Value::Null)
+}
+
+both_backends!(the_groups_scope_carries_the_users_groups_in_every_token, async |app| {
+    add_alice(&app);
+    for name in ["eng", "Admins"] {
+        app.cli_json(&["groups", "create", name], None);
+        app.cli_json(&["users", "groups", "alice", "--add", name], None);
+    }
+    let client = add_client(&app, &["--scope", "openid profile groups offline_access"]);
+    let (id, secret) = (s(&client, "client_id"), s(&client, "client_secret"));
+    let discovery: Value = app.get("/.well-known/openid-configuration").await.json().await.unwrap();
+    assert!(discovery["scopes_supported"].as_array().unwrap().contains(&json!("groups")), "{discovery}");
+    assert!(discovery["claims_supported"].as_array().unwrap().contains(&json!("groups")), "{discovery}");
+
+    // The consent page says what the scope gives away.
+    let (challenge, _) = pkce_pair();
+    let url = auth_url(&app, id, &challenge, "").replace("scope=openid%20profile%20email", "scope=openid%20groups");
+    let html = consent_page(&app, &url).await;
+    assert!(html.contains("<li>See your group memberships</li>"), "{html}");
+
+    // The relying party asks for the scope.
+    let http = oidc_http_client();
+    let rp = discovered_rp(&app, &client).await;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, nonce) = rp
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .add_scope(Scope::new("groups".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let back = browse(&app, url.as_str(), Some("allow")).await;
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(query_of(&back)["code"].clone()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .expect("token exchange");
+    let id_token = tokens.id_token().expect("an ID token");
+    id_token.claims(&rp.id_token_verifier(), &nonce).expect("a valid ID token");
+    let both = json!(["Admins", "eng"]);
+    assert_eq!(groups_in(&app, &id_token.to_string()).await, both, "ID token");
+    let access = tokens.access_token().secret().clone();
+    assert_eq!(groups_in(&app, &access).await, both, "access token");
+    assert_eq!(userinfo(&app, &access).await["groups"], both, "UserInfo");
+    assert_eq!(introspect_basic(&app, id, secret, &access).await["groups"], both, "introspection");
+
+    // The account page lists the user's groups, and what the app may see.
+    let page = app.api_client.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<h2 id=\"groups-heading\">Groups</h2>"), "{page}");
+    assert!(page.contains("<li>Admins</li><li>eng</li>"), "{page}");
+    assert!(page.contains("<li>See your group memberships</li>"), "{page}");
+
+    // A refresh carries the memberships of now.
+    app.cli_json(&["users", "groups", "alice", "--remove", "eng"], None);
+    let rt = tokens.refresh_token().expect("a refresh token").secret().clone();
+    let (status, refreshed) =
+        token_basic(&app, id, secret, &[("grant_type", "refresh_token"), ("refresh_token", &rt)]).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    assert_eq!(groups_in(&app, s(&refreshed, "access_token")).await, json!(["Admins"]));
+    assert_eq!(groups_in(&app, s(&refreshed, "id_token")).await, json!(["Admins"]));
+    assert_eq!(userinfo(&app, s(&refreshed, "access_token")).await["groups"], json!(["Admins"]));
+    // A user in no group gets an empty list.
+    app.cli_json(&["users", "groups", "alice", "--remove", "Admins"], None);
+    let rt = s(&refreshed, "refresh_token").to_owned();
+    let (status, again) =
+        token_basic(&app, id, secret, &[("grant_type", "refresh_token"), ("refresh_token", &rt)]).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(groups_in(&app, s(&again, "access_token")).await, json!([]));
+    assert_eq!(groups_in(&app, s(&again, "id_token")).await, json!([]));
+
+    // Without the scope, no token says anything of groups.
+    app.cli_json(&["users", "groups", "alice", "--add", "eng"], None);
+    let (challenge, verifier) = pkce_pair();
+    let back = browse(&app, &auth_url(&app, id, &challenge, "").replace("%20email", ""), Some("allow")).await;
+    let (status, plain) = redeem_code(&app, id, secret, &query_of(&back)["code"], &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{plain}");
+    let access = s(&plain, "access_token");
+    assert_eq!(groups_in(&app, s(&plain, "id_token")).await, Value::Null);
+    assert_eq!(groups_in(&app, access).await, Value::Null);
+    assert!(userinfo(&app, access).await.get("groups").is_none());
+    assert!(introspect_basic(&app, id, secret, access).await.get("groups").is_none());
+});
+
+both_backends!(pairwise_clients_and_the_claims_parameter_get_the_same_groups, async |app| {
+    add_alice(&app);
+    app.cli_json(&["groups", "create", "eng"], None);
+    app.cli_json(&["users", "groups", "alice", "--add", "eng"], None);
+    let pairwise = add_client(&app, &["--subject-type", "pairwise", "--scope", "openid groups"]);
+    let (id, secret) = (s(&pairwise, "client_id"), s(&pairwise, "client_secret"));
+    let scoped = |url: String| url.replace("scope=openid%20profile%20email", "scope=openid%20groups");
+    let (challenge, verifier) = pkce_pair();
+    let back = browse(&app, &scoped(auth_url(&app, id, &challenge, "")), Some("allow")).await;
+    let (status, tokens) = redeem_code(&app, id, secret, &query_of(&back)["code"], &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(groups_in(&app, s(&tokens, "access_token")).await, json!(["eng"]));
+    assert_eq!(groups_in(&app, s(&tokens, "id_token")).await, json!(["eng"]));
+    assert_eq!(userinfo(&app, s(&tokens, "access_token")).await["groups"], json!(["eng"]));
+
+    // Asked for by name without the scope: where it was asked for, and nowhere else.
+    let claims = urlencode(r#"{"id_token":{"groups":null}}"#);
+    let (challenge, verifier) = pkce_pair();
+    let url = auth_url(&app, id, &challenge, &format!("&claims={claims}")).replace("%20profile%20email", "");
+    let back = browse(&app, &url, Some("allow")).await;
+    let (status, named) = redeem_code(&app, id, secret, &query_of(&back)["code"], &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{named}");
+    assert_eq!(groups_in(&app, s(&named, "id_token")).await, json!(["eng"]));
+    assert_eq!(groups_in(&app, s(&named, "access_token")).await, Value::Null, "the scope was not granted");
+    assert!(userinfo(&app, s(&named, "access_token")).await.get("groups").is_none());
+
+    // A client not allowed the scope does not get the claim by name either, and is not asked for it.
+    let other = add_client(&app, &["--scope", "openid"]);
+    let (other_id, other_secret) = (s(&other, "client_id"), s(&other, "client_secret"));
+    let claims = urlencode(r#"{"id_token":{"groups":null},"userinfo":{"groups":null}}"#);
+    let (challenge, verifier) = pkce_pair();
+    let url = auth_url(&app, other_id, &challenge, &format!("&claims={claims}")).replace("%20profile%20email", "");
+    let html = consent_page(&app, &url).await;
+    assert!(!html.contains("group"), "{html}");
+    let back = browse(&app, &url, Some("allow")).await;
+    let (status, withheld) = redeem_code(&app, other_id, other_secret, &query_of(&back)["code"], &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{withheld}");
+    assert_eq!(groups_in(&app, s(&withheld, "id_token")).await, Value::Null);
+    assert!(userinfo(&app, s(&withheld, "access_token")).await.get("groups").is_none());
+});
