@@ -47,6 +47,10 @@ pub const USER_SESSION: &str = "/admin/api/users/{user_id}/sessions/{session_id}
 pub const USER_CONSENTS: &str = "/admin/api/users/{user_id}/consents";
 /// What a user gave one client: withdrawn by `DELETE`.
 pub const USER_CONSENT: &str = "/admin/api/users/{user_id}/consents/{client_id}";
+/// A user's passkeys.
+pub const USER_PASSKEYS: &str = "/admin/api/users/{user_id}/passkeys";
+/// One of a user's passkeys: removed by `DELETE`.
+pub const USER_PASSKEY: &str = "/admin/api/users/{user_id}/passkeys/{passkey_id}";
 /// The audit trail (`?user=&client=&since=&limit=`).
 pub const AUDIT: &str = "/admin/api/audit";
 
@@ -73,6 +77,8 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("GET", USER_CONSENTS),
     ("DELETE", USER_CONSENTS),
     ("DELETE", USER_CONSENT),
+    ("GET", USER_PASSKEYS),
+    ("DELETE", USER_PASSKEY),
     ("GET", AUDIT),
 ];
 
@@ -103,6 +109,8 @@ fn route(route: Route, method: &str, path: &str) -> Option<Route> {
         ("GET", USER_CONSENTS) => route.to(user_consents),
         ("DELETE", USER_CONSENTS) => route.to(revoke_user_consents),
         ("DELETE", USER_CONSENT) => route.to(revoke_user_consent),
+        ("GET", USER_PASSKEYS) => route.to(user_passkeys),
+        ("DELETE", USER_PASSKEY) => route.to(remove_user_passkey),
         ("GET", AUDIT) => route.to(audit),
         _ => return None,
     })
@@ -437,6 +445,27 @@ pub async fn revoke_user_consent(
     let (user_id, client_id) = path.into_inner();
     admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
         p.admin_revoke_consent(&caller, &user_id, &client_id, &meta, now).await.map(|()| Value::Null)
+    })
+    .await
+}
+
+/// `GET /admin/api/users/{user_id}/passkeys`.
+#[tracing::instrument(name = "admin_user_passkeys", skip_all, fields(admin_client = Empty))]
+pub async fn user_passkeys(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    admin(&req, &state, StatusCode::OK, |p, _, _| async move { p.admin_user_passkeys(&path).await }).await
+}
+
+/// `DELETE /admin/api/users/{user_id}/passkeys/{passkey_id}`.
+#[tracing::instrument(name = "admin_remove_user_passkey", skip_all, fields(admin_client = Empty))]
+pub async fn remove_user_passkey(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let meta = request_meta(&req, &state);
+    let (user_id, passkey_id) = path.into_inner();
+    admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
+        p.admin_remove_passkey(&caller, &user_id, &passkey_id, &meta, now).await.map(|()| Value::Null)
     })
     .await
 }

@@ -31,9 +31,11 @@ use serde_json::{json, Value};
 
 mod api;
 mod consents;
+mod passkeys;
 mod sessions;
 pub use api::AdminCaller;
 pub use consents::consent_json;
+pub use passkeys::{no_passkey, passkey_json};
 pub use sessions::{session_json, user_sessions_json};
 
 /// Scopes a client may ask for when none are given.
