@@ -39,7 +39,9 @@
     error.textContent = text;
   }
 
-  // POSTs the form's fields to `url`: the options, or why there are none (the server's sentence when it gave one).
+  // POSTs the form's fields to `url`: the options, or why there are none. The server answers every refusal in
+  // JSON (a form from a stale page, an expired sign-in, signed out meanwhile, too many sign-ins), and its sentence
+  // (`error_description`) is what the form's alert shows; without one (no network), the form's own.
   function options(form, url) {
     return fetch(url, {
       method: "POST",

@@ -2,10 +2,12 @@
 use super::{human_time, read_stdin_line, Output};
 use crate::config::Settings;
 use crate::domain::password::{hash_password, Password, NO_PASSWORD};
-use crate::domain::{ClientId, NewUser, UserId, Username};
+use crate::domain::{ClientId, NewUser, User, UserId, Username};
 use crate::oauth::admin::{self, user_json, AdminError};
+use crate::oauth::passkey::PasskeyRp;
 use crate::startup;
-use crate::storage::{IdentityStore, OtpStore, StoreError, Unlinked, UserStore};
+use crate::storage::diesel::DieselStore;
+use crate::storage::{IdentityStore, OtpStore, PasskeyRemoval, PasskeyStore, StoreError, Unlinked, UserStore};
 use anyhow::{anyhow, Context};
 use clap::Subcommand;
 use serde_json::json;
@@ -93,6 +95,16 @@ pub enum UsersCommand {
         #[arg(long, value_name = "GROUP")]
         remove: Vec<String>,
     },
+    /// List a user's passkeys, as their account page does (never the credential); remove one (`--remove`: a lost
+    /// device). Removing may leave the user with no way to sign in (no password, no link, no other passkey); the
+    /// output says so.
+    Passkeys {
+        /// Login name.
+        username: String,
+        /// Remove the passkey with this id (as listed).
+        #[arg(long, value_name = "PASSKEY_ID")]
+        remove: Option<String>,
+    },
     /// List the identities at upstream providers (`[federation]`) that sign a user in.
     Identities {
         /// Login name.
@@ -157,6 +169,45 @@ fn consents_text(username: &Username, shown: &[serde_json::Value]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The lines of `users passkeys`: one per passkey.
+fn passkeys_text(username: &Username, shown: &[serde_json::Value]) -> String {
+    if shown.is_empty() {
+        return format!("{username} has no passkey");
+    }
+    shown
+        .iter()
+        .map(|p| {
+            format!(
+                "{}  {}  added {}  last used {}",
+                p["id"].as_str().unwrap_or_default(),
+                p["name"].as_str().unwrap_or_default(),
+                human_time(p["created_at"].as_i64().unwrap_or_default()),
+                p["last_used_at"].as_i64().map_or_else(|| "never".to_owned(), human_time),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whether `user` can sign in as this configuration stands: with a password, a link at a configured provider, or a
+/// passkey while passkeys are on (not for an issuer named by an IP address).
+async fn can_sign_in(store: &DieselStore, settings: &Settings, user: &User) -> anyhow::Result<bool> {
+    let password = store.user_by_username(&user.username).await?.is_some_and(|(_, hash)| hash != NO_PASSWORD);
+    // A link at a provider this configuration does not have signs nobody in.
+    let links = store.identities_of(&user.id).await?;
+    let usable = links.iter().any(|l| settings.federation.provider(&l.provider_id).is_some());
+    let passkeys = PasskeyRp::for_issuer(&settings.issuer).is_some() && !store.passkeys_of(&user.id).await?.is_empty();
+    Ok(password || usable || passkeys)
+}
+
+/// The warning printed after an operator's removal left `username` no way in.
+fn stranded(username: &Username) -> String {
+    format!(
+        "\nwarning: {username} has no password, no usable link and no passkey, so cannot sign in; set a password \
+         with `tessera users passwd {username} --password-stdin`"
+    )
 }
 
 pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) -> anyhow::Result<()> {
@@ -408,21 +459,45 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             let details = json!({ "provider": provider });
             super::record(&store, "identity_unlinked", Some(user.id.as_str()), None, details).await;
             // Read after the removal: whether the account is left with a way in.
-            let password = store.user_by_username(&username).await?.is_some_and(|(_, hash)| hash != NO_PASSWORD);
-            // A link at a provider this configuration does not have signs nobody in.
-            let links = store.identities_of(&user.id).await?;
-            let usable = links.iter().any(|l| settings.federation.provider(&l.provider_id).is_some());
-            let can_sign_in = password || usable;
+            let can_sign_in = can_sign_in(&store, settings, &user).await?;
             let shown = json!({
                 "username": user.username.as_str(), "provider": provider, "unlinked": true, "can_sign_in": can_sign_in,
             });
             out.print(&shown, || {
                 let mut text = format!("{username}: the identity at {provider} is unlinked");
                 if !can_sign_in {
-                    text.push_str(&format!(
-                        "\nwarning: {username} has no password and no other usable link, so cannot sign in; \
-                         set a password with `tessera users passwd {username} --password-stdin`"
-                    ));
+                    text.push_str(&stranded(&username));
+                }
+                text
+            });
+        }
+        UsersCommand::Passkeys { username, remove } => {
+            let username = parse_username(&username)?;
+            let (user, _) =
+                store.user_by_username(&username).await?.ok_or_else(|| anyhow!("no user named {username}"))?;
+            let Some(id) = remove else {
+                let shown: Vec<_> = store.passkeys_of(&user.id).await?.iter().map(admin::passkey_json).collect();
+                out.print(&json!({ "username": user.username.as_str(), "passkeys": shown }), || {
+                    passkeys_text(&user.username, &shown)
+                });
+                return Ok(());
+            };
+            let provider = startup::open_provider(settings, &store).await?;
+            let removal = provider
+                .remove_passkey(super::CLI_ACTOR, &user.id, &id, None, &super::cli_meta(), now)
+                .await
+                .map_err(|e| anyhow!("{e:?}"))?;
+            let PasskeyRemoval::Removed(removed) = removal else {
+                return Err(anyhow!("{}", admin::no_passkey(&user.id, &id)));
+            };
+            let can_sign_in = can_sign_in(&store, settings, &user).await?;
+            let shown = json!({
+                "username": user.username.as_str(), "removed": admin::passkey_json(&removed), "can_sign_in": can_sign_in,
+            });
+            out.print(&shown, || {
+                let mut text = format!("{username}: the passkey {} ({}) is removed", removed.id, removed.name);
+                if !can_sign_in {
+                    text.push_str(&stranded(&username));
                 }
                 text
             });

@@ -7,26 +7,27 @@
 //! (`Origin`, `Sec-Fetch-Site`); after success the browser is sent back to the page (303), whose query says what
 //! was done (`done=session`, `done=app&client_id=…`, `done=identity&provider=…`, `done=password`) so the page
 //! can say so. An unlink that would leave the user no way to sign in is refused with the page and a message.
-use super::interaction_pages::{forbidden, from_another_origin, from_our_origin};
+use super::interaction_pages::{from_another_origin, from_our_origin, FormRefusal};
 use super::login::RETURN_TO_ACCOUNT;
 use super::meta::request_meta;
-use super::render::{error_page, message_page, message_page_with, page, see_other};
+use super::render::{error_page, message_page, page, see_other};
 use super::views::{
-    describe_amr, grant_lines, utc_time, AccountPage, AppLine, IdentityLine, Link, PasswordForm, SessionLine,
+    describe_amr, grant_lines, utc_time, AccountPage, AppLine, IdentityLine, PasswordForm, SessionLine,
 };
 use super::{form, AppState};
 use crate::domain::ClientId;
 use crate::oauth::account::{account_csrf, account_csrf_matches, AccountOverview, SessionRevoked};
 use crate::oauth::discovery::paths;
+use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::session::SignedIn;
-use crate::storage::Unlinked;
+use crate::storage::{Unlinked, WaysIn};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 /// The sign-in that returns to the account page.
-fn to_login() -> HttpResponse {
+pub(super) fn to_login() -> HttpResponse {
     let query = url::form_urlencoded::Serializer::new(String::new()).append_pair("return", RETURN_TO_ACCOUNT).finish();
     see_other(&format!("{}?{query}", paths::LOGIN))
 }
@@ -35,11 +36,14 @@ fn to_login() -> HttpResponse {
 /// store cannot tell.
 #[allow(clippy::result_large_err)]
 pub(super) async fn current(req: &HttpRequest, state: &AppState) -> Result<Option<(String, SignedIn)>, HttpResponse> {
+    session_of(req, state).await.map_err(|e| error_page(req, &e))
+}
+
+/// The session cookie and its signed-in session, if the request has one that counts.
+async fn session_of(req: &HttpRequest, state: &AppState) -> Result<Option<(String, SignedIn)>, OAuthError> {
     let Some(cookie) = state.cookies.read_session(req) else { return Ok(None) };
-    match state.provider.account_session(&cookie, crate::domain::now()).await {
-        Ok(signed_in) => Ok(signed_in.map(|s| (cookie, s))),
-        Err(e) => Err(error_page(req, &e)),
-    }
+    let signed_in = state.provider.account_session(&cookie, crate::domain::now()).await?;
+    Ok(signed_in.map(|s| (cookie, s)))
 }
 
 /// [`current`], or the response to send: sign in, or the error page.
@@ -272,36 +276,35 @@ pub(super) async fn checked(
     state: &AppState,
     body: form::Body,
 ) -> Result<(Params, String, SignedIn), HttpResponse> {
-    let f = form::read(req, body).map_err(|e| error_page(req, &e))?;
+    check_account_form(req, state, body).await.map_err(|r| r.page(req))
+}
+
+/// [`checked`], or why the form is refused.
+pub(super) async fn check_account_form(
+    req: &HttpRequest,
+    state: &AppState,
+    body: form::Body,
+) -> Result<(Params, String, SignedIn), FormRefusal> {
+    let f = form::read(req, body).map_err(FormRefusal::Failed)?;
     if from_another_origin(req, state) {
         tracing::warn!(event = "csrf_origin_mismatch", "account form posted from another origin");
-        return Err(forbidden(req));
+        return Err(FormRefusal::Forbidden);
     }
-    let (cookie, signed_in) = signed_in(req, state).await?;
+    let (cookie, signed_in) =
+        session_of(req, state).await.map_err(FormRefusal::Failed)?.ok_or(FormRefusal::SignedOut)?;
     match f.get("csrf") {
         Some(t) if account_csrf_matches(&cookie, t) => Ok((f, cookie, signed_in)),
         // Our own page's token for a session cookie since replaced (signed out and in again, in another tab):
         // the page is stale, not forged.
         Some(t) if !t.is_empty() && from_our_origin(req, state) => {
             tracing::info!(event = "csrf_token_stale", "account form posted from an out-of-date page");
-            Err(out_of_date(req))
+            Err(FormRefusal::OutOfDate)
         }
         _ => {
             tracing::warn!(event = "csrf_token_mismatch", "account form posted without a valid CSRF token");
-            Err(forbidden(req))
+            Err(FormRefusal::Forbidden)
         }
     }
-}
-
-/// The page for a form posted from an account page served to an earlier session of this browser.
-fn out_of_date(req: &HttpRequest) -> HttpResponse {
-    message_page_with(
-        req,
-        StatusCode::FORBIDDEN,
-        "Nothing was changed",
-        "This page was out of date. Reload your account page and try again.",
-        Some(Link { href: paths::ACCOUNT, text: "Go to your account page" }),
-    )
 }
 
 /// `GET` of an account form's target (`/account/sessions/revoke`, `/account/password`, …): bookmarked, or
@@ -365,9 +368,20 @@ pub async fn revoke_app(req: HttpRequest, body: form::Body, state: web::Data<App
     }
 }
 
+/// What still signs the user in besides a password, for the removals of the page's own forms: a link at a
+/// provider configured now (one elsewhere signs nobody in), or a passkey while passkeys are on.
+pub(super) fn ways_in(state: &AppState) -> WaysIn {
+    state.provider.ways_in(state.settings.federation.providers.iter().map(|p| p.id.clone()).collect())
+}
+
 /// What the page says when the link asked to go is the user's last way to sign in.
-const LAST_WAY_IN: &str = "This is the only way you can sign in: it was not removed. \
-                           Ask an administrator to set a password for you, or link another account first.";
+fn last_way_in(state: &AppState) -> String {
+    let first = if state.provider.passkey_rp().is_some() { "add a passkey or link" } else { "link" };
+    format!(
+        "This is the only way you can sign in: it was not removed. Ask an administrator to set a password for you, \
+         or {first} another account first."
+    )
+}
 
 /// `POST /account/identities/unlink` (`provider`): removes the user's link to that provider while another way to
 /// sign in stays; otherwise the page again with why not.
@@ -387,13 +401,12 @@ pub async fn unlink_identity(req: HttpRequest, body: form::Body, state: web::Dat
     };
     let (meta, now) = (request_meta(&req, &state), crate::domain::now());
     let user_id = &signed_in.user.id;
-    // A link at a provider no longer configured signs nobody in: it is no way in.
-    let configured: Vec<String> = state.settings.federation.providers.iter().map(|p| p.id.clone()).collect();
-    match state.provider.unlink_identity(user_id, provider, user_id.as_str(), Some(&configured), &meta, now).await {
+    let ways_in = ways_in(&state);
+    match state.provider.unlink_identity(user_id, provider, user_id.as_str(), Some(&ways_in), &meta, now).await {
         // Not linked: removed meanwhile (another tab); the page, shown again, lists what is left.
         Ok(Unlinked::Removed | Unlinked::NotLinked) => see_other(&Done::Identity(provider.to_owned()).location()),
         Ok(Unlinked::LastWayIn) => {
-            show(&req, &state, &cookie, &signed_in, StatusCode::CONFLICT, None, Some(LAST_WAY_IN.into()), None).await
+            show(&req, &state, &cookie, &signed_in, StatusCode::CONFLICT, None, Some(last_way_in(&state)), None).await
         }
         Err(e) => error_page(&req, &e),
     }

@@ -1,18 +1,20 @@
 //! The account page's passkeys: `POST /account/passkeys/options` (`csrf`, `name`: the options of a new passkey,
 //! JSON, for `static/passkeys.js`), `POST /account/passkeys` (`csrf`, `ceremony`, `credential`: the browser's
-//! answer, verified and stored) and `POST /account/passkeys/remove` (`csrf`, `passkey`). All three are the
-//! account page's forms: CSRF token bound to the session cookie, our own origin ([`checked`]); a GET of any sends
-//! the browser to the page. With passkeys off (an issuer named by an IP address) the page has no such section
-//! and these answer 404.
-use super::account::{checked, show, Done};
+//! answer, verified and stored) and `POST /account/passkeys/remove` (`csrf`, `passkey`: refused while it is the
+//! user's last way to sign in). All three are the account page's forms: CSRF token bound to the session cookie,
+//! our own origin ([`checked`]); the options endpoint, which the script fetches, answers a refused form in JSON
+//! rather than with a page. A GET of any sends the browser to the page. With passkeys off (an issuer named by
+//! an IP address) the page has no such section and the first two answer 404.
+use super::account::{check_account_form, checked, show, ways_in, Done};
 use super::meta::request_meta;
-use super::render::{error_page, see_other};
+use super::render::{error_page, json_error, see_other};
 use super::views::{utc_time, PasskeyLine};
 use super::{form, AppState};
 use crate::domain::passkey::PasskeyName;
 use crate::domain::UserId;
 use crate::oauth::error::OAuthError;
 use crate::oauth::passkey::PasskeyRegistered;
+use crate::storage::PasskeyRemoval;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
@@ -52,9 +54,9 @@ pub(super) fn passkeys_off() -> HttpResponse {
 /// with a sentence (`error_description`) for a name that cannot be one.
 #[tracing::instrument(name = "account passkey options", skip_all)]
 pub async fn options(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
-    let (f, _cookie, signed_in) = match checked(&req, &state, body).await {
+    let (f, _cookie, signed_in) = match check_account_form(&req, &state, body).await {
         Ok(v) => v,
-        Err(resp) => return resp,
+        Err(refusal) => return refusal.json(),
     };
     if state.provider.passkey_rp().is_none() {
         return passkeys_off();
@@ -71,7 +73,7 @@ pub async fn options(req: HttpRequest, body: form::Body, state: web::Data<AppSta
             StatusCode::OK,
             &json!({ "ceremony": started.ceremony, "publicKey": started.options["publicKey"] }),
         ),
-        Err(e) => error_page(&req, &e),
+        Err(e) => json_error(&e),
     }
 }
 
@@ -105,18 +107,27 @@ pub async fn add(req: HttpRequest, body: form::Body, state: web::Data<AppState>)
     show(&req, &state, &cookie, &signed_in, status, None, Some(error.to_owned()), None).await
 }
 
-/// `POST /account/passkeys/remove` (`passkey`): removes it, and back to the page (which lists what is left, also
-/// when it was removed meanwhile).
+/// What the page says when the passkey asked to go is the user's last way to sign in.
+const LAST_PASSKEY: &str = "This passkey is the only way you can sign in: it was not removed. Add another passkey \
+                            first, or ask an administrator to set a password for you.";
+
+/// `POST /account/passkeys/remove` (`passkey`): removes it while another way to sign in stays, and back to the
+/// page (which lists what is left, also when it was removed meanwhile); otherwise the page again with why not.
 #[tracing::instrument(name = "account passkey remove", skip_all)]
 pub async fn remove(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
-    let (f, _cookie, signed_in) = match checked(&req, &state, body).await {
+    let (f, cookie, signed_in) = match checked(&req, &state, body).await {
         Ok(v) => v,
         Err(resp) => return resp,
     };
     let id = f.get("passkey").unwrap_or_default();
-    let (meta, now) = (request_meta(&req, &state), crate::domain::now());
-    match state.provider.remove_own_passkey(&signed_in, id, &meta, now).await {
-        Ok(_) => see_other(&Done::PasskeyRemoved.location()),
+    let (meta, now, ways_in) = (request_meta(&req, &state), crate::domain::now(), ways_in(&state));
+    let user_id = &signed_in.user.id;
+    match state.provider.remove_passkey(user_id.as_str(), user_id, id, Some(&ways_in), &meta, now).await {
+        Ok(PasskeyRemoval::Removed(_) | PasskeyRemoval::NotFound) => see_other(&Done::PasskeyRemoved.location()),
+        Ok(PasskeyRemoval::LastWayIn) => {
+            let error = Some(LAST_PASSKEY.to_owned());
+            show(&req, &state, &cookie, &signed_in, StatusCode::CONFLICT, None, error, None).await
+        }
         Err(e) => error_page(&req, &e),
     }
 }

@@ -55,6 +55,10 @@ pub const USER_GROUP: &str = "/admin/api/users/{user_id}/groups/{name}";
 pub const GROUPS: &str = "/admin/api/groups";
 /// One group: delete.
 pub const GROUP: &str = "/admin/api/groups/{name}";
+/// A user's passkeys.
+pub const USER_PASSKEYS: &str = "/admin/api/users/{user_id}/passkeys";
+/// One of a user's passkeys: removed by `DELETE`.
+pub const USER_PASSKEY: &str = "/admin/api/users/{user_id}/passkeys/{passkey_id}";
 /// The audit trail (`?user=&client=&since=&limit=`).
 pub const AUDIT: &str = "/admin/api/audit";
 
@@ -87,6 +91,8 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("GET", GROUPS),
     ("POST", GROUPS),
     ("DELETE", GROUP),
+    ("GET", USER_PASSKEYS),
+    ("DELETE", USER_PASSKEY),
     ("GET", AUDIT),
 ];
 
@@ -123,6 +129,8 @@ fn route(route: Route, method: &str, path: &str) -> Option<Route> {
         ("GET", GROUPS) => route.to(list_groups),
         ("POST", GROUPS) => route.to(create_group),
         ("DELETE", GROUP) => route.to(delete_group),
+        ("GET", USER_PASSKEYS) => route.to(user_passkeys),
+        ("DELETE", USER_PASSKEY) => route.to(remove_user_passkey),
         ("GET", AUDIT) => route.to(audit),
         _ => return None,
     })
@@ -524,6 +532,27 @@ pub async fn delete_group(req: HttpRequest, path: web::Path<String>, state: web:
     let meta = request_meta(&req, &state);
     admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
         p.admin_delete_group(&caller, &path, &meta, now).await.map(|()| Value::Null)
+    })
+    .await
+}
+
+/// `GET /admin/api/users/{user_id}/passkeys`.
+#[tracing::instrument(name = "admin_user_passkeys", skip_all, fields(admin_client = Empty))]
+pub async fn user_passkeys(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    admin(&req, &state, StatusCode::OK, |p, _, _| async move { p.admin_user_passkeys(&path).await }).await
+}
+
+/// `DELETE /admin/api/users/{user_id}/passkeys/{passkey_id}`.
+#[tracing::instrument(name = "admin_remove_user_passkey", skip_all, fields(admin_client = Empty))]
+pub async fn remove_user_passkey(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let meta = request_meta(&req, &state);
+    let (user_id, passkey_id) = path.into_inner();
+    admin(&req, &state, StatusCode::NO_CONTENT, |p, caller, now| async move {
+        p.admin_remove_passkey(&caller, &user_id, &passkey_id, &meta, now).await.map(|()| Value::Null)
     })
     .await
 }

@@ -92,8 +92,8 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(v) => v,
         Err(resp) => return resp,
     };
-    if let Err(resp) = check_form(&req, &state, &interaction, &f) {
-        return resp;
+    if let Err(refusal) = check_form(&req, &state, &interaction, &f) {
+        return refusal.page(&req);
     }
     match state.provider.take_interaction(&id).await {
         Ok(true) => {}

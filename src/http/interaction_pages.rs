@@ -1,48 +1,108 @@
 //! What the login and consent pages share: finding the pending request and checking that a form really
 //! comes from our page (CSRF token bound to the interaction and the browser, and the Origin header).
-use super::render::{message_page, message_page_with};
+use super::render::{error_page, json_error, message_page_with};
 use super::views::Link;
 use super::AppState;
 use crate::oauth::discovery::paths;
+use crate::oauth::error::OAuthError;
 use crate::oauth::interaction::Interaction;
 use crate::oauth::params::Params;
 use crate::oauth::provider::Provider;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
+use serde_json::json;
+
+/// A page's title and sentence.
+type Words = (&'static str, &'static str);
+
+const EXPIRED: Words = ("This sign-in link has expired", "Go back to the application and start signing in again.");
+const INVALID_LINK: Words = (
+    "This sign-in link is not valid",
+    "The link does not lead anywhere on this site. Go back to the application and start signing in again, or go \
+     to your account page.",
+);
+const COOKIES_BLOCKED: Words = (
+    "Cookies are needed to sign in",
+    "Your browser did not send the cookie this site set. Make sure cookies are enabled for this site in your \
+     browser, then go back to the application and start signing in again.",
+);
+const FORBIDDEN: Words =
+    ("This form cannot be accepted", "The form did not come from this site. Go back to the application and try again.");
+const OUT_OF_DATE: Words =
+    ("Nothing was changed", "This page was out of date. Reload your account page and try again.");
+const SIGNED_OUT: Words = ("You are signed out", "Nothing was changed. Reload the page and sign in again.");
+
+/// Why a posted sign-in or account form was refused before anything was done. The forms answer with a page
+/// ([`FormRefusal::page`]); the passkey options endpoints, which `static/passkeys.js` fetches, with the same words
+/// as JSON ([`FormRefusal::json`]), which the script shows.
+#[derive(Debug)]
+pub enum FormRefusal {
+    /// The pending sign-in is gone (expired, finished, or another browser's).
+    Expired,
+    /// A `return` that names nothing we continue to.
+    InvalidLink,
+    /// The browser sent none of our cookies.
+    CookiesBlocked,
+    /// Not from our own page: another origin, or no valid CSRF token.
+    Forbidden,
+    /// An account form from a page served to an earlier session of this browser.
+    OutOfDate,
+    /// An account form without a session that signs the user in (signed out, ended, idle).
+    SignedOut,
+    /// The form could not be read, or the store could not tell.
+    Failed(OAuthError),
+}
+
+impl FormRefusal {
+    /// The answer to the form itself: a page (for an account form without a session, the sign-in that returns to
+    /// the account page).
+    pub fn page(self, req: &HttpRequest) -> HttpResponse {
+        let account = Some(Link { href: paths::ACCOUNT, text: "Go to your account page" });
+        let (status, (title, sentence), link) = match self {
+            Self::Failed(e) => return error_page(req, &e),
+            Self::SignedOut => return super::account::to_login(),
+            Self::Expired => (StatusCode::BAD_REQUEST, EXPIRED, None),
+            Self::InvalidLink => (StatusCode::BAD_REQUEST, INVALID_LINK, account),
+            Self::CookiesBlocked => (StatusCode::BAD_REQUEST, COOKIES_BLOCKED, None),
+            Self::Forbidden => (StatusCode::FORBIDDEN, FORBIDDEN, None),
+            Self::OutOfDate => (StatusCode::FORBIDDEN, OUT_OF_DATE, account),
+        };
+        message_page_with(req, status, title, sentence, link)
+    }
+
+    /// The answer to a script's request: `{"error", "error_description"}` (the page's words) with the page's
+    /// status; an account form without a session is 403 `login_required` (a redirect to the sign-in page would be
+    /// followed by `fetch`, which would then read a page).
+    pub fn json(self) -> HttpResponse {
+        let (status, error, (title, sentence)) = match self {
+            Self::Failed(e) => return json_error(&e),
+            Self::Expired => (StatusCode::BAD_REQUEST, "sign_in_expired", EXPIRED),
+            Self::InvalidLink => (StatusCode::BAD_REQUEST, "invalid_link", INVALID_LINK),
+            Self::CookiesBlocked => (StatusCode::BAD_REQUEST, "cookies_blocked", COOKIES_BLOCKED),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden", FORBIDDEN),
+            Self::OutOfDate => (StatusCode::FORBIDDEN, "page_out_of_date", OUT_OF_DATE),
+            Self::SignedOut => (StatusCode::FORBIDDEN, "login_required", SIGNED_OUT),
+        };
+        let body = json!({ "error": error, "error_description": format!("{title}. {sentence}") });
+        super::account_passkeys::json_answer(status, &body)
+    }
+}
 
 /// The page shown when the interaction is gone (expired, finished, or another browser's).
 pub fn expired(req: &HttpRequest) -> HttpResponse {
-    message_page(
-        req,
-        StatusCode::BAD_REQUEST,
-        "This sign-in link has expired",
-        "Go back to the application and start signing in again.",
-    )
+    FormRefusal::Expired.page(req)
 }
 
 /// The page shown for a sign-in link whose `return` names nothing we continue to (mistyped, cut short, or made
 /// up): no waiting or retrying makes it work, so it is not called expired.
 pub fn invalid_link(req: &HttpRequest) -> HttpResponse {
-    message_page_with(
-        req,
-        StatusCode::BAD_REQUEST,
-        "This sign-in link is not valid",
-        "The link does not lead anywhere on this site. Go back to the application and start signing in again, \
-         or go to your account page.",
-        Some(Link { href: paths::ACCOUNT, text: "Go to your account page" }),
-    )
+    FormRefusal::InvalidLink.page(req)
 }
 
 /// The page shown when the browser sent none of our cookies: it blocks them, so no sign-in can work until it
 /// allows them (saying "expired" would send the user round the same loop).
 pub fn cookies_blocked(req: &HttpRequest) -> HttpResponse {
-    message_page(
-        req,
-        StatusCode::BAD_REQUEST,
-        "Cookies are needed to sign in",
-        "Your browser did not send the cookie this site set. Make sure cookies are enabled for this site in your \
-         browser, then go back to the application and start signing in again.",
-    )
+    FormRefusal::CookiesBlocked.page(req)
 }
 
 /// Loads the interaction named by `id` for this browser, or the page to show instead.
@@ -53,25 +113,25 @@ pub async fn load(
     state: &AppState,
     id: Option<&str>,
 ) -> Result<(String, Interaction), HttpResponse> {
-    let Some(id) = id else { return Err(expired(req)) };
+    find(req, state, id).await.map_err(|r| r.page(req))
+}
+
+/// Finds the interaction named by `id` for this browser, or why not.
+pub async fn find(req: &HttpRequest, state: &AppState, id: Option<&str>) -> Result<(String, Interaction), FormRefusal> {
+    let Some(id) = id else { return Err(FormRefusal::Expired) };
     // `/authorize` set the browser-binding cookie before sending the browser here: none at all means the
     // browser refuses cookies, a different one that the link is another browser's or gone.
-    let Some(browser) = state.cookies.read_browser(req) else { return Err(cookies_blocked(req)) };
+    let Some(browser) = state.cookies.read_browser(req) else { return Err(FormRefusal::CookiesBlocked) };
     match state.provider.load_interaction(id, &browser).await {
         Ok(Some(i)) => Ok((id.to_owned(), i)),
-        Ok(None) => Err(expired(req)),
-        Err(e) => Err(super::render::error_page(req, &e)),
+        Ok(None) => Err(FormRefusal::Expired),
+        Err(e) => Err(FormRefusal::Failed(e)),
     }
 }
 
 /// The page for a form that did not come from our own page (another origin, or no valid CSRF token).
 pub fn forbidden(req: &HttpRequest) -> HttpResponse {
-    message_page(
-        req,
-        StatusCode::FORBIDDEN,
-        "This form cannot be accepted",
-        "The form did not come from this site. Go back to the application and try again.",
-    )
+    FormRefusal::Forbidden.page(req)
 }
 
 /// Where a request to one of our forms says it came from, by `Origin` and `Sec-Fetch-Site`.
@@ -111,23 +171,21 @@ pub fn from_our_origin(req: &HttpRequest, state: &AppState) -> bool {
 }
 
 /// Checks a POSTed form: not cross-origin (`Origin`, `Sec-Fetch-Site`) and the interaction's CSRF token.
-#[allow(clippy::result_large_err)]
 pub fn check_form(
     req: &HttpRequest,
     state: &AppState,
     interaction: &Interaction,
     form: &Params,
-) -> Result<(), HttpResponse> {
-    let forbidden = || forbidden(req);
+) -> Result<(), FormRefusal> {
     if from_another_origin(req, state) {
         tracing::warn!(event = "csrf_origin_mismatch", "form posted from another origin");
-        return Err(forbidden());
+        return Err(FormRefusal::Forbidden);
     }
     match form.get("csrf") {
         Some(t) if Provider::csrf_matches(interaction, t) => Ok(()),
         _ => {
             tracing::warn!(event = "csrf_token_mismatch", "form posted without a valid CSRF token");
-            Err(forbidden())
+            Err(FormRefusal::Forbidden)
         }
     }
 }

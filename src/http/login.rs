@@ -3,9 +3,7 @@
 //! entered there (`return=device&user_code=…`): fixed targets, never a URL taken from the request (the code is
 //! parsed as a user code, and its normal form goes into the link back).
 use super::authorize::step_response;
-use super::interaction_pages::{
-    check_form, cookies_blocked, expired, forbidden, from_another_origin, invalid_link, load,
-};
+use super::interaction_pages::{check_form, expired, find, from_another_origin, invalid_link, load, FormRefusal};
 use super::meta::{device, request_meta};
 use super::render::{error_page, page, see_other, wait_words};
 use super::views::{LoginPage, ProviderButton};
@@ -209,16 +207,21 @@ fn account_form(
 /// Where a posted sign-in form continues, once it is known to come from our own page.
 #[allow(clippy::result_large_err)]
 pub(super) async fn target(req: &HttpRequest, state: &AppState, f: &Params) -> Result<Target, HttpResponse> {
+    find_target(req, state, f).await.map_err(|r| r.page(req))
+}
+
+/// [`target`], or why the form is refused.
+pub(super) async fn find_target(req: &HttpRequest, state: &AppState, f: &Params) -> Result<Target, FormRefusal> {
     let fixed = match (f.get("interaction"), f.get("return")) {
         (None, Some(RETURN_TO_ACCOUNT)) => Some(Target::Account),
-        (None, Some(RETURN_TO_DEVICE)) => Some(Target::Device(device_code_of(f).ok_or_else(|| invalid_link(req))?)),
+        (None, Some(RETURN_TO_DEVICE)) => Some(Target::Device(device_code_of(f).ok_or(FormRefusal::InvalidLink)?)),
         _ => None,
     };
     if let Some(fixed) = fixed {
         let browser = state.cookies.read_browser(req);
         if browser.is_none() && !from_another_origin(req, state) {
             // The form came with the browser cookie: a post from our page without it means cookies are blocked.
-            return Err(cookies_blocked(req));
+            return Err(FormRefusal::CookiesBlocked);
         }
         let valid = matches!((browser, f.get("csrf")), (Some(b), Some(t)) if account_login_csrf_matches(&b, t));
         if from_another_origin(req, state) || !valid {
@@ -226,14 +229,14 @@ pub(super) async fn target(req: &HttpRequest, state: &AppState, f: &Params) -> R
                 event = "csrf_token_mismatch",
                 "account sign-in posted from another origin or without a valid CSRF token"
             );
-            return Err(forbidden(req));
+            return Err(FormRefusal::Forbidden);
         }
         return Ok(fixed);
     }
     if f.get("interaction").is_none() {
-        return Err(if f.get("return").is_some() { invalid_link(req) } else { expired(req) });
+        return Err(if f.get("return").is_some() { FormRefusal::InvalidLink } else { FormRefusal::Expired });
     }
-    let (id, interaction) = load(req, state, f.get("interaction")).await?;
+    let (id, interaction) = find(req, state, f.get("interaction")).await?;
     check_form(req, state, &interaction, f)?;
     Ok(Target::Authorize(id, Box::new(interaction)))
 }

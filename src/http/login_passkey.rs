@@ -4,13 +4,14 @@
 //! `ceremony` and `credential`, the browser's answer) checks the answer and ends the sign-in as the password
 //! step does ([`super::login::signed_in`]: a new session against fixation, `login_succeeded`). Both check the
 //! form as the password form is checked ([`super::login::target`]: CSRF token, origin, the pending
-//! authorization); the ceremony is bound to the browser and to the form's target. A refused answer is a failed
+//! authorization), the options endpoint answering a refusal in JSON for the script that fetches it (the page's
+//! words as `error_description`); the ceremony is bound to the browser and to the form's target. A refused answer is a failed
 //! sign-in of the client IP (the IP's sign-in limits: no name was typed), audited as `login_failed`.
 use super::account_passkeys::{json_answer, passkeys_off};
-use super::interaction_pages::cookies_blocked;
-use super::login::{form_of, signed_in, target, Target};
+use super::interaction_pages::{cookies_blocked, FormRefusal};
+use super::login::{find_target, form_of, signed_in, target, Target};
 use super::meta::{device, request_meta};
-use super::render::{error_page, wait_words};
+use super::render::{error_page, json_error, wait_words};
 use super::{form, throttle, AppState};
 use crate::domain::UnixTime;
 use crate::oauth::audit::{EventFacts, RequestMeta};
@@ -29,17 +30,17 @@ const EXPIRED: &str = "Signing in with the passkey took too long. Try again.";
 pub async fn options(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
     let f = match form::read(&req, body) {
         Ok(f) => f,
-        Err(e) => return error_page(&req, &e),
+        Err(e) => return json_error(&e),
     };
     if state.provider.passkey_rp().is_none() {
         return passkeys_off();
     }
-    let target = match target(&req, &state, &f).await {
+    let target = match find_target(&req, &state, &f).await {
         Ok(t) => t,
-        Err(resp) => return resp,
+        Err(refusal) => return refusal.json(),
     };
     // Every sign-in form is answered with the browser-binding cookie already set.
-    let Some(browser) = state.cookies.read_browser(&req) else { return cookies_blocked(&req) };
+    let Some(browser) = state.cookies.read_browser(&req) else { return FormRefusal::CookiesBlocked.json() };
     let now = crate::domain::now();
     let ip = throttle::ip(&req, &state);
     let kept = (target.continuation(), target.client_id());
@@ -50,7 +51,7 @@ pub async fn options(req: HttpRequest, body: form::Body, state: web::Data<AppSta
         ),
         Ok(PasskeySignInStart::Limited(limited)) => busy(limited.retry_after),
         Ok(PasskeySignInStart::Full) => busy(crate::oauth::interaction::FULL_RETRY_AFTER),
-        Err(e) => error_page(&req, &e),
+        Err(e) => json_error(&e),
     }
 }
 

@@ -127,8 +127,8 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(v) => v,
         Err(resp) => return resp,
     };
-    if let Err(resp) = check_form(&req, &state, &interaction, &f) {
-        return resp;
+    if let Err(refusal) = check_form(&req, &state, &interaction, &f) {
+        return refusal.page(&req);
     }
     let mut text = |name| f.take(name).unwrap_or_default();
     let typed = Typed { username: text("username"), email: text("email"), name: text("name") };

@@ -10,7 +10,7 @@
 //! comes back. Between them the verifier's state waits in the cache under the hash of a random id, bound to what
 //! started it (the session for an addition, the browser and the sign-in's target for a sign-in), for
 //! [`CEREMONY_TTL`], and the answer takes it once. The state is serialised into the cache only: it never leaves
-//! the server.
+//! the server. Answers are verified on the signing pool (`PasskeyRp::on_pool`), never on the reactor.
 //!
 //! A passkey's user handle is the user id when it is a UUID (the ids this server makes), else 16 bytes of a hash
 //! of it ([`user_handle`]); a sign-in checks that the handle the authenticator returns is that of the passkey's
@@ -19,15 +19,17 @@ use super::audit::{EventFacts, RequestMeta};
 use super::error::OAuthError;
 use super::provider::Provider;
 use super::session::SignedIn;
+use crate::blocking::CpuPool;
 use crate::domain::passkey::{PasskeyName, StoredPasskey};
 use crate::domain::secret::{random_token, SecretHash};
 use crate::domain::{UnixTime, User, UserId};
-use crate::storage::StoreError;
+use crate::storage::{PasskeyRemoval, StoreError, WaysIn};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 use url::Url;
@@ -58,7 +60,8 @@ const MAX_CEREMONY_ID: usize = 64;
 
 /// The WebAuthn relying party of this server.
 pub struct PasskeyRp {
-    webauthn: Webauthn,
+    /// Shared with the signing pool's threads, where answers are verified (`PasskeyRp::on_pool`).
+    webauthn: Arc<Webauthn>,
     rp_id: String,
 }
 
@@ -76,7 +79,7 @@ impl PasskeyRp {
         let rp_id = issuer.domain()?.to_owned();
         let origin = Url::parse(&issuer.origin().ascii_serialization()).ok()?;
         let webauthn = WebauthnBuilder::new(&rp_id, &origin).ok()?.rp_name(&rp_id).build().ok()?;
-        Some(Self { webauthn, rp_id })
+        Some(Self { webauthn: Arc::new(webauthn), rp_id })
     }
 
     /// The RP ID.
@@ -101,6 +104,18 @@ impl PasskeyRp {
         selection.resident_key = Some(ResidentKeyRequirement::Required);
         selection.require_resident_key = true;
         Ok((options, state))
+    }
+
+    /// Runs `check` with the verifier on `pool`, the signing pool: verifying an answer checks signatures and
+    /// reads public keys with OpenSSL, blocking work that never runs on the reactor. A saturated pool queues it
+    /// as it queues token signing.
+    async fn on_pool<T, F>(&self, pool: &CpuPool, check: F) -> Result<T, OAuthError>
+    where
+        F: FnOnce(&Webauthn) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let webauthn = Arc::clone(&self.webauthn);
+        pool.run(move || check(&webauthn)).await.map_err(OAuthError::server)
     }
 
     /// The options and verifier's state of a sign-in with any passkey of this RP.
@@ -236,7 +251,9 @@ impl Provider {
         let Ok(answer) = serde_json::from_str::<RegisterPublicKeyCredential>(credential) else {
             return Ok(PasskeyRegistered::Refused);
         };
-        let passkey = match rp.webauthn.finish_passkey_registration(&answer, &pending.state) {
+        let state = pending.state;
+        let verified = rp.on_pool(&self.signing_pool, move |w| w.finish_passkey_registration(&answer, &state)).await?;
+        let passkey = match verified {
             Ok(passkey) => passkey,
             Err(error) => {
                 tracing::info!(%error, "a passkey's registration did not verify");
@@ -288,29 +305,39 @@ impl Provider {
         Ok(previous.is_some_and(|p| p != TAKEN))
     }
 
-    /// Removes the signed-in user's passkey `id`, audited as `passkey_removed`: whether it was theirs and there.
-    pub async fn remove_own_passkey(
+    /// Removes the passkey `id` of `user_id` on behalf of `actor`, audited as `passkey_removed`. With
+    /// `keep_a_way_in` (the user's own request), only when the user can still sign in afterwards: with a password,
+    /// another passkey, or a link at a configured provider ([`WaysIn`]). `NotFound` when the user has no such
+    /// passkey (another user's included).
+    pub async fn remove_passkey(
         &self,
-        signed_in: &SignedIn,
+        actor: &str,
+        user_id: &UserId,
         id: &str,
+        keep_a_way_in: Option<&WaysIn>,
         meta: &RequestMeta,
         now: UnixTime,
-    ) -> Result<bool, OAuthError> {
+    ) -> Result<PasskeyRemoval, OAuthError> {
         if id.is_empty() || id.len() > MAX_CEREMONY_ID {
-            return Ok(false);
+            return Ok(PasskeyRemoval::NotFound);
         }
-        let user_id = &signed_in.user.id;
-        let Some(removed) = self.passkeys.remove_passkey(user_id, id).await? else { return Ok(false) };
-        let user = Some(user_id.as_str().to_owned());
-        let details = json!({ "passkey": removed.id, "name": removed.name });
-        self.audit(
-            "passkey_removed",
-            EventFacts { actor: user.clone(), user_id: user, client_id: None, details },
-            meta,
-            now,
-        )
-        .await;
-        Ok(true)
+        let removal = self.passkeys.remove_passkey(user_id, id, keep_a_way_in).await?;
+        if let PasskeyRemoval::Removed(removed) = &removal {
+            let facts = EventFacts {
+                actor: Some(actor.to_owned()),
+                user_id: Some(user_id.as_str().to_owned()),
+                client_id: None,
+                details: json!({ "passkey": removed.id, "name": removed.name }),
+            };
+            self.audit("passkey_removed", facts, meta, now).await;
+        }
+        Ok(removal)
+    }
+
+    /// What signs a user in on this server besides a password, for the account page's removals: a link at one of
+    /// `providers` (those configured now), and a passkey while passkeys are on.
+    pub fn ways_in(&self, providers: Vec<String>) -> WaysIn {
+        WaysIn { providers, passkeys: self.passkey_rp.is_some() }
     }
 }
 

@@ -100,15 +100,25 @@ pub trait IdentityStore: Send + Sync {
     ) -> StoreResult<User>;
     /// The identities linked to a user, by provider and subject.
     async fn identities_of(&self, user_id: &UserId) -> StoreResult<Vec<FederatedIdentity>>;
-    /// Removes the user's links at `provider_id`. With `keep_a_way_in` (the providers configured now), only when
-    /// the user can still sign in afterwards (a password, or a link at another of those providers), checked in the
-    /// same transaction as the removal so that two removals at once cannot both pass.
+    /// Removes the user's links at `provider_id`. With `keep_a_way_in`, only when the user can still sign in
+    /// afterwards (a password, or another of the [`WaysIn`]), checked in the same transaction as the removal, with
+    /// the user's row locked, so that two removals at once (of links or passkeys) cannot both pass.
     async fn unlink_identity(
         &self,
         user_id: &UserId,
         provider_id: &str,
-        keep_a_way_in: Option<&[String]>,
+        keep_a_way_in: Option<&WaysIn>,
     ) -> StoreResult<Unlinked>;
+}
+
+/// What signs a user in besides a password, for the removals that must leave the user a way in
+/// ([`IdentityStore::unlink_identity`], [`PasskeyStore::remove_passkey`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WaysIn {
+    /// The upstream providers configured now: a link elsewhere signs nobody in.
+    pub providers: Vec<String>,
+    /// Whether passkeys sign in (not when the issuer is named by an IP address).
+    pub passkeys: bool,
 }
 
 /// What [`IdentityStore::unlink_identity`] did.
@@ -178,8 +188,25 @@ pub trait PasskeyStore: Send + Sync {
     /// Records that the passkey `id` signed its user in at `now`, with its credential as the sign-in left it (a
     /// new signature counter): whether it is still there.
     async fn record_passkey_use(&self, id: &str, credential: &str, now: UnixTime) -> StoreResult<bool>;
-    /// Removes the user's passkey `id`: the one removed, `None` when the user has no such passkey.
-    async fn remove_passkey(&self, user_id: &UserId, id: &str) -> StoreResult<Option<StoredPasskey>>;
+    /// Removes the user's passkey `id`. With `keep_a_way_in`, only when the user can still sign in afterwards (a
+    /// password, or another of the [`WaysIn`]), checked as [`IdentityStore::unlink_identity`] checks it.
+    async fn remove_passkey(
+        &self,
+        user_id: &UserId,
+        id: &str,
+        keep_a_way_in: Option<&WaysIn>,
+    ) -> StoreResult<PasskeyRemoval>;
+}
+
+/// What [`PasskeyStore::remove_passkey`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasskeyRemoval {
+    /// This passkey was removed.
+    Removed(StoredPasskey),
+    /// The user has no such passkey.
+    NotFound,
+    /// Nothing was removed: it is the user's last way to sign in.
+    LastWayIn,
 }
 
 /// Groups of users, and who is in each.

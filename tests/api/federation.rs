@@ -3,7 +3,7 @@
 //! it on its login page. Each server gets its own cookie-keeping client (`api_client`): both are on 127.0.0.1,
 //! where one cookie jar would mix their cookies. The sign-in in a real browser is `browser/federation.rs`,
 //! with the upstream on `localhost`.
-use crate::helpers::{oidc_http_client, spawn_app_with, TestApp};
+use crate::helpers::{oidc_http_client, spawn_app_named, TestApp};
 use crate::signin::{add_alice, add_client, browse, hidden, location, query_of, REDIRECT};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata};
 use openidconnect::{
@@ -46,9 +46,20 @@ impl Federation {
         redirect: &str,
         tweak: impl FnOnce(&mut tessera::config::RawSettings),
     ) -> Self {
+        Self::around_named(up, trust_email, redirect, "127.0.0.1", tweak).await
+    }
+
+    /// [`Federation::around_with`], the downstream named by `host` (`localhost` has passkeys).
+    pub async fn around_named(
+        up: TestApp,
+        trust_email: bool,
+        redirect: &str,
+        host: &str,
+        tweak: impl FnOnce(&mut tessera::config::RawSettings),
+    ) -> Self {
         let alice = add_alice(&up);
         // Loopback http redirect URIs match on any port: the downstream's is not known yet.
-        let callback = format!("http://127.0.0.1/login/federation/{UP}/callback");
+        let callback = format!("http://{host}/login/federation/{UP}/callback");
         let rp = up.cli_json(&["clients", "add", "--name", "Downstream", "--redirect-uri", &callback], None);
         let provider = RawUpstreamProvider {
             id: UP.into(),
@@ -60,7 +71,7 @@ impl Federation {
             scopes: None,
             trust_email,
         };
-        let down = spawn_app_with(up.backend, |raw| {
+        let down = spawn_app_named(up.backend, host, |raw| {
             raw.federation.providers = vec![provider];
             tweak(raw);
         })

@@ -139,7 +139,10 @@ both_backends!(an_operator_lists_and_removes_links_even_the_last_way_in, async |
     assert_success(&out, &["users", "unlink", "alice", "up"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("alice: the identity at up is unlinked"), "{text}");
-    assert!(text.contains("warning: alice has no password and no other usable link, so cannot sign in"), "{text}");
+    assert!(
+        text.contains("warning: alice has no password, no usable link and no passkey, so cannot sign in"),
+        "{text}"
+    );
     assert!(identities(&f, "alice").is_empty());
     let unlinked = events(&f, "identity_unlinked");
     let actors: Vec<&str> = unlinked.iter().map(|e| e["actor"].as_str().unwrap()).collect();

@@ -1,8 +1,9 @@
 //! Passkeys over HTTP, with a software authenticator ([`authenticator`]) playing the browser's part: added on the
 //! account page, used to sign in to an app (the `openidconnect` relying party checks `amr`), not asked for a TOTP
 //! code under `otp.required`, refused once removed, for a disabled user, for a cloned authenticator, from another
-//! browser and twice; failures count on the IP's sign-in limit. The servers are named `localhost`: WebAuthn
-//! takes no IP address, and a server named by one offers no passkeys.
+//! browser and twice; failures count on the IP's sign-in limit; stepping a password session up ([`step_up`]);
+//! operators' listing and removal ([`admin`]); refusals and the last way in ([`refusals`]). The servers are named
+//! `localhost`: WebAuthn takes no IP address, and a server named by one offers no passkeys.
 use crate::account::{other_browser, sign_in_to_account};
 use crate::helpers::*;
 use crate::otp::account_csrf;
@@ -43,6 +44,11 @@ macro_rules! on_localhost {
         on_localhost!($name, |_raw| {}, async |$app| $body);
     };
 }
+
+// After the macro, which they use.
+mod admin;
+mod refusals;
+mod step_up;
 
 /// The issuer's origin: a page's, and a WebAuthn client's. A peer's differs from its address.
 fn origin(app: &TestApp) -> String {

@@ -32,12 +32,14 @@ use serde_json::{json, Value};
 mod api;
 mod consents;
 mod groups;
+mod passkeys;
 mod sessions;
 pub use api::AdminCaller;
 pub use consents::consent_json;
 pub use groups::{
     create_group, delete_group, group_json, membership_event, no_group, parse_group_name, set_membership,
 };
+pub use passkeys::{no_passkey, passkey_json};
 pub use sessions::{session_json, user_sessions_json};
 
 /// Scopes a client may ask for when none are given.

@@ -1,12 +1,12 @@
 //! The links between local users and upstream identities as people see and remove them: the user on the account
-//! page (only while another way to sign in stays: a password or another provider's link), an operator through
-//! the admin API or the CLI (who may leave an account with no way in). A removed link signs in no more: the next
+//! page (only while another way to sign in stays: a password, another provider's link or a passkey), an operator
+//! through the admin API or the CLI (who may leave an account with no way in). A removed link signs in no more: the next
 //! sign-in with that upstream identity is decided afresh by [`super::decide`].
 use super::super::audit::{EventFacts, RequestMeta};
 use super::super::error::OAuthError;
 use super::super::provider::Provider;
 use crate::domain::{FederatedIdentity, UnixTime, UserId};
-use crate::storage::Unlinked;
+use crate::storage::{Unlinked, WaysIn};
 use serde_json::json;
 
 impl Provider {
@@ -16,14 +16,14 @@ impl Provider {
     }
 
     /// Removes the user's links at `provider_id`, on behalf of `actor` (recorded as `identity_unlinked`). With
-    /// `keep_a_way_in`, the providers configured now (the user's own request), only when they can still sign in
-    /// afterwards: with a password or through another of those providers.
+    /// `keep_a_way_in` (the user's own request, [`Provider::ways_in`]), only when they can still sign in
+    /// afterwards: with a password, through another configured provider, or with a passkey while passkeys are on.
     pub async fn unlink_identity(
         &self,
         user_id: &UserId,
         provider_id: &str,
         actor: &str,
-        keep_a_way_in: Option<&[String]>,
+        keep_a_way_in: Option<&WaysIn>,
         meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<Unlinked, OAuthError> {

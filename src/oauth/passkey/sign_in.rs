@@ -198,8 +198,11 @@ impl Provider {
             return refused(user, PasskeyRefusal::WrongUser);
         }
         let mut passkey: Passkey = serde_json::from_str(&stored.credential).map_err(OAuthError::server)?;
-        let key = DiscoverableKey::from(&passkey);
-        let result = match rp.webauthn.finish_discoverable_authentication(&answer, pending.state, &[key]) {
+        let (key, state) = (DiscoverableKey::from(&passkey), pending.state);
+        let verified = rp
+            .on_pool(&self.signing_pool, move |w| w.finish_discoverable_authentication(&answer, state, &[key]))
+            .await?;
+        let result = match verified {
             Ok(result) => result,
             Err(WebauthnError::CredentialPossibleCompromise) => {
                 tracing::warn!(passkey = %stored.id, "a passkey's signature counter went back: it may have been cloned");

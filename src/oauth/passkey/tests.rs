@@ -93,3 +93,42 @@ fn a_passkey_sign_in_is_possession_and_more_per_rfc_8176() {
     assert_eq!(PasskeyRefusal::PossibleClone.as_str(), "passkey_possible_clone");
     assert_eq!(PasskeyRefusal::Disabled.as_str(), "disabled", "as a password sign-in's");
 }
+
+#[tokio::test]
+async fn answers_are_verified_on_the_pool_and_wait_for_it() {
+    let rp = rp("https://id.example.com").unwrap();
+    let uuid = "6c9d4a2e-8e0b-4f4e-9a57-1f0e7b2c9d10";
+    let (_options, state) = rp.registration_options(&alice(uuid), Vec::new()).unwrap();
+    let answer: RegisterPublicKeyCredential = serde_json::from_value(json!({
+        "id": "AQID",
+        "rawId": "AQID",
+        "type": "public-key",
+        "response": { "attestationObject": "AQID", "clientDataJSON": "AQID" },
+        "extensions": {},
+    }))
+    .unwrap();
+    // The pool's one thread is held: the check waits for it rather than running on the caller's thread.
+    let pool = CpuPool::new("test-sign", 1).unwrap();
+    let (started_tx, started) = tokio::sync::oneshot::channel();
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let holder = pool.clone();
+    let hold = tokio::spawn(async move {
+        holder
+            .run(move || {
+                let _ = started_tx.send(());
+                let _ = held.recv();
+            })
+            .await
+    });
+    started.await.unwrap();
+    let caller = std::thread::current().id();
+    let check =
+        rp.on_pool(&pool, move |w| (std::thread::current().id(), w.finish_passkey_registration(&answer, &state)));
+    tokio::pin!(check);
+    assert!(tokio::time::timeout(Duration::from_millis(200), &mut check).await.is_err(), "it waits for the pool");
+    release.send(()).unwrap();
+    hold.await.unwrap().unwrap();
+    let (ran_on, verified) = check.await.unwrap();
+    assert_ne!(ran_on, caller);
+    assert!(verified.is_err(), "a made-up answer does not verify");
+}

@@ -1,10 +1,10 @@
 //! The `federated_identities` table: [`IdentityStore`] for [`DieselStore`].
-use super::schema::{federated_identities, users};
+use super::schema::{federated_identities, passkeys, users};
 use super::users::{insert_user, load_user, row_from_new_user, user_from_row, UserRow};
 use super::DieselStore;
 use crate::domain::password::NO_PASSWORD;
 use crate::domain::{FederatedIdentity, NewUser, UnixTime, User, UserId};
-use crate::storage::{IdentityStore, StoreError, StoreResult, Unlinked};
+use crate::storage::{IdentityStore, StoreError, StoreResult, Unlinked, WaysIn};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
@@ -137,19 +137,14 @@ impl IdentityStore for DieselStore {
         &self,
         user_id: &UserId,
         provider_id: &str,
-        keep_a_way_in: Option<&[String]>,
+        keep_a_way_in: Option<&WaysIn>,
     ) -> StoreResult<Unlinked> {
         let (user_id, provider_id) = (user_id.as_str().to_owned(), provider_id.to_owned());
-        let ways_in = keep_a_way_in.map(<[String]>::to_vec);
+        let ways_in = keep_a_way_in.cloned();
         self.db()
             .write(move |c| {
                 c.transaction(|c| {
-                    // A no-op write takes the user's row lock on Postgres, so that removals of the same user's links
-                    // take turns (SQLite has one writer at a time anyway).
-                    diesel::update(users::table.find(&user_id)).set(users::id.eq(&user_id)).execute(c)?;
-                    let password: Option<String> =
-                        users::table.find(&user_id).select(users::password_hash).first(c).optional()?;
-                    let Some(password) = password else { return Ok(Unlinked::NotLinked) };
+                    let Some(password) = lock_user(c, &user_id)? else { return Ok(Unlinked::NotLinked) };
                     let mine = federated_identities::table.filter(federated_identities::user_id.eq(&user_id));
                     let here: i64 =
                         mine.filter(federated_identities::provider_id.eq(&provider_id)).count().get_result(c)?;
@@ -157,12 +152,7 @@ impl IdentityStore for DieselStore {
                         return Ok(Unlinked::NotLinked);
                     }
                     if let Some(ways_in) = ways_in.filter(|_| password == NO_PASSWORD) {
-                        let elsewhere: i64 = mine
-                            .filter(federated_identities::provider_id.ne(&provider_id))
-                            .filter(federated_identities::provider_id.eq_any(ways_in))
-                            .count()
-                            .get_result(c)?;
-                        if elsewhere == 0 {
+                        if !has_another_way_in(c, &user_id, &ways_in, Leaving::Provider(&provider_id))? {
                             return Ok(Unlinked::LastWayIn);
                         }
                     }
@@ -174,13 +164,58 @@ impl IdentityStore for DieselStore {
     }
 }
 
+/// In a transaction: the password hash of `user_id`, `None` when the user is gone, with the user's row locked by a
+/// no-op write, so that removals of the same user's ways in take turns on Postgres (SQLite has one writer at a
+/// time anyway).
+pub(super) fn lock_user(c: &mut super::AnyConnection, user_id: &str) -> StoreResult<Option<String>> {
+    diesel::update(users::table.find(user_id)).set(users::id.eq(user_id)).execute(c)?;
+    Ok(users::table.find(user_id).select(users::password_hash).first(c).optional()?)
+}
+
+/// The way in a removal takes away.
+pub(super) enum Leaving<'a> {
+    /// The links at this provider.
+    Provider(&'a str),
+    /// The passkey with this id.
+    Passkey(&'a str),
+}
+
+/// Whether `user_id` keeps one of the `ways_in` other than `leaving`: a link at another configured provider, or,
+/// while passkeys sign in, another passkey. The password is the caller's to check.
+pub(super) fn has_another_way_in(
+    c: &mut super::AnyConnection,
+    user_id: &str,
+    ways_in: &WaysIn,
+    leaving: Leaving<'_>,
+) -> StoreResult<bool> {
+    let mut links = federated_identities::table
+        .filter(federated_identities::user_id.eq(user_id))
+        .filter(federated_identities::provider_id.eq_any(&ways_in.providers))
+        .into_boxed();
+    if let Leaving::Provider(provider) = leaving {
+        links = links.filter(federated_identities::provider_id.ne(provider));
+    }
+    if links.count().get_result::<i64>(c)? > 0 {
+        return Ok(true);
+    }
+    if !ways_in.passkeys {
+        return Ok(false);
+    }
+    let mut keys = passkeys::table.filter(passkeys::user_id.eq(user_id)).into_boxed();
+    if let Leaving::Passkey(id) = leaving {
+        keys = keys.filter(passkeys::id.ne(id));
+    }
+    Ok(keys.count().get_result::<i64>(c)? > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{both_backends, TestDb};
     use super::super::Backend;
     use super::*;
+    use crate::domain::passkey::StoredPasskey;
     use crate::domain::Username;
-    use crate::storage::UserStore;
+    use crate::storage::{PasskeyStore, UserStore};
 
     fn link(user_id: &UserId, subject: &str) -> FederatedIdentity {
         FederatedIdentity {
@@ -247,8 +282,8 @@ mod tests {
         let t = TestDb::new(backend).await;
         let user = new_user("carol", "carol@example.com");
         t.store.create_federated_user(user.clone(), false, &link(&user.id, "c")).await.unwrap();
-        let configured = ["corp".to_owned(), "other".to_owned()];
-        let keep = Some(&configured[..]);
+        let ways = WaysIn { providers: vec!["corp".to_owned(), "other".to_owned()], passkeys: true };
+        let keep = Some(&ways);
         let unlink = |provider: &'static str, keep| t.store.unlink_identity(&user.id, provider, keep);
         assert_eq!(unlink("corp", keep).await.unwrap(), Unlinked::LastWayIn, "no password, one link");
         assert_eq!(t.store.identities_of(&user.id).await.unwrap().len(), 1, "kept");
@@ -275,9 +310,31 @@ mod tests {
         assert!(t.store.linked_user("corp", "a", 1).await.unwrap().is_none());
     }
 
+    async fn a_passkey_is_a_way_in_while_passkeys_sign_in(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let user = new_user("dave", "dave@example.com");
+        t.store.create_federated_user(user.clone(), false, &link(&user.id, "d")).await.unwrap();
+        let on = WaysIn { providers: vec!["corp".to_owned()], passkeys: true };
+        let off = WaysIn { passkeys: false, ..on.clone() };
+        let key = StoredPasskey {
+            id: "k1".into(),
+            user_id: user.id.clone(),
+            credential_id: "cred-k1".into(),
+            credential: "{}".into(),
+            name: "Laptop".into(),
+            created_at: 1,
+            last_used_at: None,
+        };
+        t.store.add_passkey(&key).await.unwrap();
+        let unlink = |keep| t.store.unlink_identity(&user.id, "corp", keep);
+        assert_eq!(unlink(Some(&off)).await.unwrap(), Unlinked::LastWayIn, "a passkey that cannot sign in");
+        assert_eq!(unlink(Some(&on)).await.unwrap(), Unlinked::Removed, "the passkey signs in");
+    }
+
     both_backends!(
         links_find_their_user_once_each,
         a_federated_user_is_created_with_its_link_or_not_at_all,
-        the_last_way_in_is_kept_unless_told_otherwise
+        the_last_way_in_is_kept_unless_told_otherwise,
+        a_passkey_is_a_way_in_while_passkeys_sign_in
     );
 }

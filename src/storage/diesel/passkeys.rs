@@ -1,9 +1,11 @@
 //! The `passkeys` table: [`PasskeyStore`] for [`DieselStore`].
+use super::federation::{has_another_way_in, lock_user, Leaving};
 use super::schema::passkeys;
 use super::DieselStore;
 use crate::domain::passkey::StoredPasskey;
+use crate::domain::password::NO_PASSWORD;
 use crate::domain::{UnixTime, UserId};
-use crate::storage::{PasskeyStore, StoreError, StoreResult};
+use crate::storage::{PasskeyRemoval, PasskeyStore, StoreError, StoreResult, WaysIn};
 use async_trait::async_trait;
 use diesel::prelude::*;
 
@@ -105,17 +107,33 @@ impl PasskeyStore for DieselStore {
             .await
     }
 
-    async fn remove_passkey(&self, user_id: &UserId, id: &str) -> StoreResult<Option<StoredPasskey>> {
+    async fn remove_passkey(
+        &self,
+        user_id: &UserId,
+        id: &str,
+        keep_a_way_in: Option<&WaysIn>,
+    ) -> StoreResult<PasskeyRemoval> {
         let (user_id, id) = (user_id.as_str().to_owned(), id.to_owned());
+        let ways_in = keep_a_way_in.cloned();
         self.db()
             .write(move |c| {
                 c.transaction(|c| {
+                    if let Some(ways_in) = &ways_in {
+                        let Some(password) = lock_user(c, &user_id)? else { return Ok(PasskeyRemoval::NotFound) };
+                        // A passkey is a way in only while passkeys sign in: else removing it takes none away.
+                        let checked = password == NO_PASSWORD && ways_in.passkeys;
+                        if checked && !has_another_way_in(c, &user_id, ways_in, Leaving::Passkey(&id))? {
+                            let mine = passkeys::table.filter(passkeys::user_id.eq(&user_id));
+                            let here: i64 = mine.filter(passkeys::id.eq(&id)).count().get_result(c)?;
+                            return Ok(if here == 0 { PasskeyRemoval::NotFound } else { PasskeyRemoval::LastWayIn });
+                        }
+                    }
                     let mine = passkeys::table.filter(passkeys::id.eq(&id)).filter(passkeys::user_id.eq(&user_id));
                     let Some(row) = mine.select(PasskeyRow::as_select()).first(c).optional()? else {
-                        return Ok(None);
+                        return Ok(PasskeyRemoval::NotFound);
                     };
                     diesel::delete(mine).execute(c)?;
-                    passkey_from_row(row).map(Some)
+                    passkey_from_row(row).map(PasskeyRemoval::Removed)
                 })
             })
             .await
@@ -127,7 +145,8 @@ mod tests {
     use super::super::test_support::{both_backends, TestDb};
     use super::super::Backend;
     use super::*;
-    use crate::storage::UserStore;
+    use crate::domain::{FederatedIdentity, NewUser, Username};
+    use crate::storage::{IdentityStore, Unlinked, UserStore};
 
     fn passkey(id: &str, user_id: &UserId, credential_id: &str, created_at: UnixTime) -> StoredPasskey {
         StoredPasskey {
@@ -166,9 +185,10 @@ mod tests {
         assert!(!t.store.record_passkey_use("none", "{}", 99).await.unwrap());
 
         // Only its own user removes a passkey.
-        assert_eq!(t.store.remove_passkey(&bob, "a1").await.unwrap(), None);
-        assert_eq!(t.store.remove_passkey(&alice, "a1").await.unwrap(), Some(a1));
-        assert_eq!(t.store.remove_passkey(&alice, "a1").await.unwrap(), None, "removed already");
+        assert_eq!(t.store.remove_passkey(&bob, "a1", None).await.unwrap(), PasskeyRemoval::NotFound);
+        assert_eq!(t.store.remove_passkey(&alice, "a1", None).await.unwrap(), PasskeyRemoval::Removed(a1));
+        let again = t.store.remove_passkey(&alice, "a1", None).await.unwrap();
+        assert_eq!(again, PasskeyRemoval::NotFound, "removed already");
         assert_eq!(t.store.passkey_by_credential("cred-a1").await.unwrap(), None);
 
         // A removed user's passkeys go with them.
@@ -176,5 +196,51 @@ mod tests {
         assert_eq!(t.store.passkey_by_credential("cred-b1").await.unwrap(), None);
     }
 
-    both_backends!(passkeys_are_found_by_credential_and_removed_by_their_user);
+    async fn the_last_passkey_of_an_account_without_a_password_stays(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let carol = UserId::generate();
+        let new = NewUser {
+            id: carol.clone(),
+            username: Username::parse("carol").unwrap(),
+            password_hash: NO_PASSWORD.into(),
+            email: None,
+            name: None,
+            created_at: 1,
+        };
+        t.store.create_user(new).await.unwrap();
+        let (c1, c2) = (passkey("c1", &carol, "cred-c1", 10), passkey("c2", &carol, "cred-c2", 20));
+        t.store.add_passkey(&c1).await.unwrap();
+        t.store.add_passkey(&c2).await.unwrap();
+        let ways = WaysIn { providers: vec!["corp".into()], passkeys: true };
+        let remove = |id: &'static str, keep| t.store.remove_passkey(&carol, id, keep);
+        assert_eq!(remove("c1", Some(&ways)).await.unwrap(), PasskeyRemoval::Removed(c1), "another one stays");
+        assert_eq!(remove("c2", Some(&ways)).await.unwrap(), PasskeyRemoval::LastWayIn, "no password, no link");
+        assert_eq!(remove("c9", Some(&ways)).await.unwrap(), PasskeyRemoval::NotFound);
+        // A link at a provider no longer configured signs nobody in; one at a configured provider does.
+        let link = |provider: &str| FederatedIdentity {
+            provider_id: provider.into(),
+            subject: "c".into(),
+            user_id: carol.clone(),
+            created_at: 1,
+            last_used_at: 1,
+        };
+        t.store.link_identity(&link("gone")).await.unwrap();
+        assert_eq!(remove("c2", Some(&ways)).await.unwrap(), PasskeyRemoval::LastWayIn);
+        // While passkeys sign nobody in (an issuer named by an address), removing one takes no way in away.
+        let off = WaysIn { passkeys: false, ..ways.clone() };
+        t.store.add_passkey(&passkey("c3", &carol, "cred-c3", 30)).await.unwrap();
+        assert!(matches!(remove("c3", Some(&off)).await.unwrap(), PasskeyRemoval::Removed(_)));
+        t.store.link_identity(&link("corp")).await.unwrap();
+        assert_eq!(remove("c2", Some(&ways)).await.unwrap(), PasskeyRemoval::Removed(c2));
+        // The link is now the last way in: a passkey counts as one, so it could go only while one was there.
+        t.store.add_passkey(&passkey("c4", &carol, "cred-c4", 40)).await.unwrap();
+        assert_eq!(t.store.unlink_identity(&carol, "corp", Some(&ways)).await.unwrap(), Unlinked::Removed);
+        assert_eq!(remove("c4", Some(&ways)).await.unwrap(), PasskeyRemoval::LastWayIn);
+        assert!(matches!(remove("c4", None).await.unwrap(), PasskeyRemoval::Removed(_)), "an operator may");
+    }
+
+    both_backends!(
+        passkeys_are_found_by_credential_and_removed_by_their_user,
+        the_last_passkey_of_an_account_without_a_password_stays
+    );
 }

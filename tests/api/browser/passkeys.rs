@@ -1,7 +1,7 @@
 //! Passkeys in a real browser, with Chromium's virtual authenticator (the WebAuthn WebDriver extension) in place of
 //! a device: added on the account page, then used to sign in to an app's authorization after signing out (its ID
-//! token says `amr` pop+mfa), then removed, after which the same authenticator's sign-in is refused. The pages
-//! with the passkey forms are checked by axe. The server is named `localhost`: WebAuthn takes no IP address, and
+//! token says `amr` pop+mfa), then removed, after which the same authenticator's sign-in is refused; signed out
+//! elsewhere, adding one shows the server's reason. The pages with the passkey forms are checked by axe. The server is named `localhost`: WebAuthn takes no IP address, and
 //! Chromium counts `http://localhost` as a secure context.
 use super::accessibility::{assert_accessible, axe_source};
 use super::{at_redirect_uri, expect_consent_page, on_server, query, redeem, setup, wait_for_account};
@@ -71,6 +71,20 @@ async fn passkeys_in_a_real_browser(backend: Backend) {
     let alert = browser.wait_for("[role=alert]").await.text().await;
     assert!(alert.contains("That passkey did not sign you in."), "{alert}");
     assert_accessible(&browser, &axe, "the login page after a refused passkey").await;
+
+    // Signed out elsewhere while her account page is open, adding a passkey says why it cannot: the options
+    // endpoint answers in JSON, whose sentence the script shows, rather than a redirect it would follow.
+    browser.find("input#username").await.send_keys(USERNAME).await;
+    browser.find("input#password").await.send_keys(PASSWORD).await;
+    browser.find("form[action=\"/login\"] button[type=submit]").await.click().await;
+    wait_for_account(&app, &browser, "the account page again", |s| s.contains("id=\"passkey-add\"")).await;
+    let out = app.cli(&["users", "revoke", USERNAME], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    browser.find("input#passkey-name").await.send_keys("Phone").await;
+    browser.find("form#passkey-add button[type=submit]").await.click().await;
+    let alert = browser.wait_for("form#passkey-add .passkey-error[role=alert]").await.text().await;
+    assert!(alert.contains("You are signed out. Nothing was changed."), "{alert}");
+    assert_accessible(&browser, &axe, "the account page with the passkey form's error").await;
     browser.quit().await;
 }
 
