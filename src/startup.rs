@@ -179,6 +179,7 @@ pub async fn build_provider(
             crate::outbound::HttpJwksFetcher::new(crate::outbound::FETCH_TIMEOUT)
                 .context("building the HTTP client for client jwks_uri")?,
         ),
+        client_key_sets: crate::oauth::key_sets::ParsedKeySets::default(),
         subjects: crate::oauth::subject::Subjects::new(keys.kek()).context("deriving the pairwise subject keys")?,
         backchannel: crate::oauth::backchannel::Backchannel::new(
             Arc::new(

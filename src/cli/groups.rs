@@ -3,7 +3,7 @@
 use super::{human_time, Output};
 use crate::config::Settings;
 use crate::domain::{GroupName, Username};
-use crate::oauth::admin::{self, group_json, AdminError};
+use crate::oauth::admin::{self, group_json, group_listing_json, member_json, AdminError};
 use crate::startup;
 use crate::storage::diesel::DieselStore;
 use crate::storage::{GroupStore, UserStore};
@@ -19,14 +19,22 @@ pub enum GroupsCommand {
         /// The group's name.
         name: String,
     },
-    /// List the groups.
+    /// List the groups, with how many users are in each.
     List,
+    /// List a group's members (id and username), by username.
+    Members {
+        /// The group's name.
+        name: String,
+    },
     /// Delete a group: its members leave it. Tokens already issued keep naming it until they expire.
     Delete {
         /// The group's name.
         name: String,
     },
 }
+
+/// Members read at a time.
+const PAGE: i64 = 500;
 
 fn group_name(s: &str) -> anyhow::Result<GroupName> {
     admin::parse_group_name(s).map_err(|e| anyhow!("{e}"))
@@ -47,16 +55,40 @@ pub(super) async fn run(cmd: GroupsCommand, settings: &Settings, out: &Output) -
         }
         GroupsCommand::List => {
             let groups = store.list_groups().await?;
-            let shown: Vec<_> = groups.iter().map(group_json).collect();
+            let shown: Vec<_> = groups.iter().map(group_listing_json).collect();
             out.print(&json!({ "groups": shown }), || {
                 if groups.is_empty() {
                     return "no groups".to_owned();
                 }
                 groups
                     .iter()
-                    .map(|g| format!("{:<32} created {}", g.name.as_str(), human_time(g.created_at)))
+                    .map(|(g, n)| {
+                        let members = if *n == 1 { "1 member".to_owned() } else { format!("{n} members") };
+                        format!("{:<32} {members:<14} created {}", g.name.as_str(), human_time(g.created_at))
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
+            });
+        }
+        GroupsCommand::Members { name } => {
+            let name = group_name(&name)?;
+            let mut all = Vec::new();
+            let mut after: Option<Username> = None;
+            loop {
+                let page = admin::group_members(&store, &name, after.as_ref(), PAGE).await.map_err(admin_error)?;
+                let done = i64::try_from(page.len()).map_or(true, |n| n < PAGE);
+                after = page.last().map(|m| m.username.clone());
+                all.extend(page);
+                if done {
+                    break;
+                }
+            }
+            let shown: Vec<_> = all.iter().map(member_json).collect();
+            out.print(&json!({ "group": name.as_str(), "members": shown }), || {
+                if all.is_empty() {
+                    return format!("{name} has no members");
+                }
+                all.iter().map(|m| format!("{:<24} {}", m.username.as_str(), m.id)).collect::<Vec<_>>().join("\n")
             });
         }
         GroupsCommand::Delete { name } => {
@@ -82,7 +114,7 @@ pub(super) async fn user_groups(
     let add = add.iter().map(|n| group_name(n)).collect::<anyhow::Result<Vec<_>>>()?;
     let remove = remove.iter().map(|n| group_name(n)).collect::<anyhow::Result<Vec<_>>>()?;
     if !add.is_empty() || !remove.is_empty() {
-        let known: Vec<GroupName> = store.list_groups().await?.into_iter().map(|g| g.name).collect();
+        let known: Vec<GroupName> = store.list_groups().await?.into_iter().map(|(g, _)| g.name).collect();
         if let Some(unknown) = add.iter().chain(&remove).find(|n| !known.contains(n)) {
             return Err(admin_error(admin::no_group(unknown.as_str())));
         }

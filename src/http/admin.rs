@@ -55,6 +55,8 @@ pub const USER_GROUP: &str = "/admin/api/users/{user_id}/groups/{name}";
 pub const GROUPS: &str = "/admin/api/groups";
 /// One group: delete.
 pub const GROUP: &str = "/admin/api/groups/{name}";
+/// A group's members (`?after=&limit=`): listed by username.
+pub const GROUP_MEMBERS: &str = "/admin/api/groups/{name}/members";
 /// A user's passkeys.
 pub const USER_PASSKEYS: &str = "/admin/api/users/{user_id}/passkeys";
 /// One of a user's passkeys: removed by `DELETE`.
@@ -91,6 +93,7 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("GET", GROUPS),
     ("POST", GROUPS),
     ("DELETE", GROUP),
+    ("GET", GROUP_MEMBERS),
     ("GET", USER_PASSKEYS),
     ("DELETE", USER_PASSKEY),
     ("GET", AUDIT),
@@ -129,6 +132,7 @@ fn route(route: Route, method: &str, path: &str) -> Option<Route> {
         ("GET", GROUPS) => route.to(list_groups),
         ("POST", GROUPS) => route.to(create_group),
         ("DELETE", GROUP) => route.to(delete_group),
+        ("GET", GROUP_MEMBERS) => route.to(group_members),
         ("GET", USER_PASSKEYS) => route.to(user_passkeys),
         ("DELETE", USER_PASSKEY) => route.to(remove_user_passkey),
         ("GET", AUDIT) => route.to(audit),
@@ -534,6 +538,13 @@ pub async fn delete_group(req: HttpRequest, path: web::Path<String>, state: web:
         p.admin_delete_group(&caller, &path, &meta, now).await.map(|()| Value::Null)
     })
     .await
+}
+
+/// `GET /admin/api/groups/{name}/members`.
+#[tracing::instrument(name = "admin_group_members", skip_all, fields(admin_client = Empty))]
+pub async fn group_members(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    let params = form::query(&req);
+    admin(&req, &state, StatusCode::OK, |p, _, _| async move { p.admin_group_members(&path, &params?).await }).await
 }
 
 /// `GET /admin/api/users/{user_id}/passkeys`.

@@ -11,7 +11,7 @@ use super::audit::{EventFacts, RequestMeta};
 use super::backchannel::LogoutNotice;
 use super::error::OAuthError;
 use super::frontchannel::LogoutFrames;
-use super::grants::ConnectedApp;
+use super::grants::{ConnectedApp, Withdrawer};
 use super::provider::Provider;
 use super::session::{is_idle, SignedIn};
 use crate::domain::secret::SecretHash;
@@ -230,7 +230,7 @@ impl Provider {
         now: UnixTime,
     ) -> Result<(), OAuthError> {
         let user_id = &signed_in.user.id;
-        self.withdraw_apps(user_id.as_str(), user_id, std::slice::from_ref(client_id), meta, now).await
+        self.withdraw_apps(Withdrawer::User, user_id, std::slice::from_ref(client_id), meta, now).await
     }
 }
 

@@ -189,7 +189,7 @@ impl Provider {
     async fn verify_assertion(
         &self,
         assertion: &Arc<ClientAssertion>,
-        keys: ClientJwks,
+        keys: Arc<ClientJwks>,
     ) -> Result<Result<Map<String, Value>, SignatureError>, OAuthError> {
         let assertion = Arc::clone(assertion);
         self.signing_pool.run(move || assertion.verify(&keys).cloned()).await.map_err(OAuthError::server)

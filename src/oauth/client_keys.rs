@@ -2,10 +2,12 @@
 //! (`jwks`) or published at the client's `jwks_uri`. Remote sets are fetched through [`JwksFetcher`] (the
 //! HTTP implementation is [`crate::outbound::HttpJwksFetcher`]) and kept in the cache for a few minutes,
 //! keyed by client id; an unknown `kid` triggers one early refetch, throttled per client so that forged
-//! assertions cannot make us hammer the client's server.
+//! assertions cannot make us hammer the client's server. Either set is parsed once per instance and change
+//! ([`super::key_sets`]).
 use super::cache_keys;
 use super::client_assertion::AssertionAlg;
 use super::error::OAuthError;
+use super::key_sets::KeySource;
 use super::provider::Provider;
 use crate::domain::{Client, ClientId};
 use async_trait::async_trait;
@@ -16,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
@@ -292,7 +295,7 @@ struct CachedJwks {
 /// A client's keys and whether asking again might give different ones.
 pub(crate) struct LoadedKeys {
     /// The keys.
-    pub keys: ClientJwks,
+    pub keys: Arc<ClientJwks>,
     /// True for keys from the cache of a `jwks_uri`: a refetch may find a key they lack.
     pub may_refresh: bool,
 }
@@ -308,7 +311,10 @@ impl Provider {
     /// unless `refetch`).
     pub(crate) async fn client_keys(&self, client: &Client, refetch: bool) -> Result<LoadedKeys, OAuthError> {
         if let Some(inline) = &client.metadata.jwks {
-            let keys = ClientJwks::parse_stored(inline, &client.id).map_err(no_keys)?;
+            let text = inline.to_string();
+            let parse = || ClientJwks::parse_stored(inline, &client.id);
+            let keys =
+                self.client_key_sets.get_or_parse(&client.id, KeySource::Inline, &text, parse).map_err(no_keys)?;
             return Ok(LoadedKeys { keys, may_refresh: false });
         }
         let Some(raw) = &client.metadata.jwks_uri else {
@@ -320,7 +326,7 @@ impl Provider {
             match self.cache.get(&key).await {
                 Ok(Some(bytes)) => {
                     let cached = serde_json::from_slice::<CachedJwks>(&bytes).ok().filter(|c| c.uri == url.as_str());
-                    if let Some(keys) = cached.and_then(|c| ClientJwks::from_slice(c.jwks.as_bytes()).ok()) {
+                    if let Some(keys) = cached.and_then(|c| self.fetched_keys(client, &c.jwks).ok()) {
                         return Ok(LoadedKeys { keys, may_refresh: true });
                     }
                 }
@@ -340,11 +346,12 @@ impl Provider {
             err.detail = Some(e.0);
             err
         })?;
-        let keys = ClientJwks::from_slice(&body).map_err(|e| {
+        let text = String::from_utf8(body).map_err(|_| JwksError("the JWK Set is not UTF-8 text".into()));
+        let (keys, text) = text.and_then(|t| Ok((self.fetched_keys(client, &t)?, t))).map_err(|e| {
             tracing::warn!(client_id = %client.id, error = %e, "the client's jwks_uri serves no valid JWK Set");
             no_keys(e)
         })?;
-        let cached = CachedJwks { uri: url.to_string(), jwks: String::from_utf8_lossy(&body).into_owned() };
+        let cached = CachedJwks { uri: url.to_string(), jwks: text };
         match serde_json::to_vec(&cached) {
             Ok(bytes) => {
                 if let Err(e) = self.cache.set(&key, &bytes, JWKS_CACHE_TTL).await {
@@ -354,6 +361,12 @@ impl Provider {
             Err(e) => tracing::warn!(error = %e, "could not serialize a client JWKS"),
         }
         Ok(LoadedKeys { keys, may_refresh: false })
+    }
+
+    /// The keys of a JWK Set document `client`'s `jwks_uri` served.
+    fn fetched_keys(&self, client: &Client, text: &str) -> Result<Arc<ClientJwks>, JwksError> {
+        let parse = || ClientJwks::from_slice(text.as_bytes());
+        self.client_key_sets.get_or_parse(&client.id, KeySource::Fetched, text, parse)
     }
 
     /// Whether an early refetch of `client`'s JWK Set is allowed now (at most one per

@@ -7,7 +7,8 @@
 //!
 //! The account page lists and withdraws the signed-in user's own ([`super::account`]); operators a user's through
 //! the admin API and `tessera users consents` ([`super::admin`]). Both go through [`Provider::connected_apps`]
-//! and [`Provider::withdraw_apps`], audited alike as `account_app_revoked` with who acted.
+//! and [`Provider::withdraw_apps`], audited alike as `account_app_revoked` with who acted: the event's name is
+//! older than the operators' withdrawal, and scripts read it, so `details.by` tells the user from an operator.
 use super::audit::{EventFacts, RequestMeta};
 use super::error::OAuthError;
 use super::provider::Provider;
@@ -15,6 +16,15 @@ use crate::domain::{ClaimNames, ClientId, Scope, UnixTime, UserId};
 use crate::storage::{RefreshTokenRecord, StoredConsent, WithdrawnGrant};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Who withdraws what a user gave their apps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdrawer<'a> {
+    /// The user, from their account page.
+    User,
+    /// An operator: the admin client's id, or `cli`.
+    Operator(&'a str),
+}
 
 /// When a stored consent was given and last changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,26 +131,34 @@ impl Provider {
         Ok(apps)
     }
 
-    /// Withdraws, on behalf of `actor` (the user, an admin client or `cli`), what `user_id` gave each of
+    /// Withdraws, on behalf of `by` (the user, an admin client or `cli`), what `user_id` gave each of
     /// `client_ids`: the consent, every refresh token family of theirs for it with the access tokens issued
     /// alongside, every other access token issued to it for them until now (a cut-off), and the codes issued to
-    /// it until now. Each is audited as `account_app_revoked`. Nothing to withdraw is fine. Returns once the
-    /// cut-off's second is over.
+    /// it until now. Each is audited as `account_app_revoked`, the actor the user or the operator, and
+    /// `details.by` `user` or `admin`. Nothing to withdraw is fine. Returns once the cut-off's second is over.
     pub async fn withdraw_apps(
         &self,
-        actor: &str,
+        by: Withdrawer<'_>,
         user_id: &UserId,
         client_ids: &[ClientId],
         meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<(), OAuthError> {
+        let (actor, by_name) = match by {
+            Withdrawer::User => (user_id.as_str(), "user"),
+            Withdrawer::Operator(actor) => (actor, "admin"),
+        };
         for client_id in client_ids {
             let withdrawn = self.withdraw_app_at(user_id, client_id, now).await?;
             let facts = EventFacts {
                 actor: Some(actor.to_owned()),
                 user_id: Some(user_id.as_str().to_owned()),
                 client_id: Some(client_id.as_str().to_owned()),
-                details: json!({ "consent": withdrawn.consent, "access_tokens": withdrawn.issued.len() }),
+                details: json!({
+                    "consent": withdrawn.consent,
+                    "access_tokens": withdrawn.issued.len(),
+                    "by": by_name,
+                }),
             };
             self.audit("account_app_revoked", facts, meta, now).await;
         }

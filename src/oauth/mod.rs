@@ -29,6 +29,7 @@ pub mod groups;
 pub mod housekeeping;
 pub mod interaction;
 pub mod introspect;
+pub mod key_sets;
 pub mod limits;
 pub mod mail;
 pub mod mail_link;

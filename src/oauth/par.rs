@@ -7,7 +7,8 @@
 //! presents it (RFC 9126 §4: one use) or `par.request_ttl_seconds`. They are checked when pushed, so that
 //! the client hears at once what is wrong, and again at `/authorize`, as any request is: the client or the
 //! policy may have changed in between. A pushed request object (RFC 9126 §3) is verified when pushed, and its
-//! claims are what is kept, noted as signed for a client that must sign its requests.
+//! claims are what is kept, noted as signed for a client that must sign its requests, no longer than the object
+//! is valid: `/authorize` would refuse it after its `exp`, which is checked only at the push.
 use super::authorize::{self, AuthorizeError};
 use super::cache_keys;
 use super::error::{ErrorCode, OAuthError};
@@ -57,9 +58,19 @@ pub fn push_required(metadata: &ClientMetadata, required_for_all: bool) -> bool 
     required_for_all || metadata.require_pushed_authorization_requests == Some(true)
 }
 
+/// Seconds a pushed request is kept: `par.request_ttl_seconds` (`ttl`), but no longer than its request object
+/// (whose `exp` is `object_exp`) is valid at `now`, as `/authorize` would judge it (with the `leeway`). At least
+/// a second: an object is pushed only while valid.
+pub fn pushed_lifetime(ttl: i64, object_exp: Option<UnixTime>, leeway: i64, now: UnixTime) -> i64 {
+    match object_exp {
+        Some(exp) => ttl.min(exp.saturating_add(leeway).saturating_sub(now)).max(1),
+        None => ttl,
+    }
+}
+
 impl Provider {
     /// `POST /par` for `client`, already authenticated (its credentials are no longer in `params`): checks the
-    /// request as `/authorize` would and keeps it for `par.request_ttl_seconds`. A `DPoP` proof (`dpop`) binds
+    /// request as `/authorize` would and keeps it for [`pushed_lifetime`]. A `DPoP` proof (`dpop`) binds
     /// the code to its key, as `dpop_jkt` does (RFC 9449 §10.1), which must then name that key if sent.
     pub async fn push_authorization_request(
         &self,
@@ -76,10 +87,13 @@ impl Provider {
         }
         // RFC 9126 §3: a pushed request object's verified claims are the request (RFC 9101 §6.3).
         let object = params.get("request").map(str::to_owned);
-        let params = match &object {
-            Some(object) => self.request_object_params(client, object, now).await?,
+        let (params, object_exp) = match &object {
+            Some(object) => {
+                let (params, exp) = self.request_object_params(client, object, now).await?;
+                (params, Some(exp))
+            }
             None if request_object::required(client) => return Err(request_object::unsigned_refusal()),
-            None => params,
+            None => (params, None),
         };
         let mut pairs: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
         if let Some(proof) = dpop {
@@ -104,12 +118,12 @@ impl Provider {
         let reference = random_token(32);
         let stored = Stored { client_id: client.id.as_str().to_owned(), params: pairs, signed: object.is_some() };
         let bytes = serde_json::to_vec(&stored).map_err(OAuthError::server)?;
-        let ttl = Duration::from_secs(self.par.request_ttl.unsigned_abs());
+        let lifetime = pushed_lifetime(self.par.request_ttl, object_exp, self.leeway, now);
         let key = cache_keys::pushed_request(SecretHash::of(&reference).as_str());
-        if !self.cache.set_within_budget(&key, &bytes, ttl).await? {
+        if !self.cache.set_within_budget(&key, &bytes, Duration::from_secs(lifetime.unsigned_abs())).await? {
             return Err(OAuthError::unavailable("the cache holds all the pending requests it may"));
         }
-        Ok(PushedRequest { request_uri: format!("{REQUEST_URI_PREFIX}{reference}"), expires_in: self.par.request_ttl })
+        Ok(PushedRequest { request_uri: format!("{REQUEST_URI_PREFIX}{reference}"), expires_in: lifetime })
     }
 
     /// The parameters of an authorization request that names a `request_uri`: the pushed ones, taken (one use),
@@ -146,6 +160,17 @@ impl Provider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pushed_request_object_is_kept_no_longer_than_it_is_valid() {
+        let now = 1_700_000_000;
+        assert_eq!(pushed_lifetime(60, None, 30, now), 60, "a plain request");
+        assert_eq!(pushed_lifetime(60, Some(now + 300), 30, now), 60, "an object valid longer");
+        assert_eq!(pushed_lifetime(60, Some(now + 10), 30, now), 40, "until exp, with the leeway");
+        assert_eq!(pushed_lifetime(60, Some(now + 10), 0, now), 10);
+        assert_eq!(pushed_lifetime(60, Some(now - 29), 30, now), 1);
+        assert_eq!(pushed_lifetime(60, Some(now - 30), 30, now), 1, "never less than a second");
+    }
 
     #[test]
     fn a_push_is_required_by_the_setting_or_the_registration() {

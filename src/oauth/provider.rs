@@ -51,6 +51,8 @@ pub struct Provider {
     pub cache: Arc<dyn EphemeralStore>,
     /// Fetches the JWK Sets of `private_key_jwt` clients that publish them at a `jwks_uri`.
     pub jwks_fetcher: Arc<dyn crate::oauth::client_keys::JwksFetcher>,
+    /// Clients' JWK Sets as parsed, by the digest of their text.
+    pub client_key_sets: crate::oauth::key_sets::ParsedKeySets,
     /// Sends logout tokens to clients' `backchannel_logout_uri` when sessions end.
     pub backchannel: crate::oauth::backchannel::Backchannel,
     /// Signing keys.

@@ -251,18 +251,18 @@ impl Provider {
         let unknown = || page(OAuthError::invalid_client("unknown client_id"));
         let id = ClientId::parse(raw).map_err(|_| unknown())?;
         let client = self.auth_clients.client(&id).await.map_err(|e| page(e.into()))?.ok_or_else(unknown)?;
-        self.request_object_params(&client, object, now).await.map_err(page)
+        self.request_object_params(&client, object, now).await.map(|(params, _)| params).map_err(page)
     }
 
-    /// The parameters of `client`'s authorization request sent as the request object `token`: verified with
-    /// the client's keys (fetched again once if a `jwks_uri`'s cached set lacks the key), its claims checked at
-    /// `now`. Every refusal is `invalid_request_object`.
+    /// The parameters of `client`'s authorization request sent as the request object `token`, and the object's
+    /// `exp`: verified with the client's keys (fetched again once if a `jwks_uri`'s cached set lacks the key),
+    /// its claims checked at `now`. Every refusal is `invalid_request_object`.
     pub(crate) async fn request_object_params(
         &self,
         client: &Client,
         token: &str,
         now: UnixTime,
-    ) -> Result<Params, OAuthError> {
+    ) -> Result<(Params, UnixTime), OAuthError> {
         let object = RequestObject::parse(token)?;
         // OpenID Connect Dynamic Client Registration 1.0 §2: a registered algorithm is the only one accepted.
         if let Some(registered) = client.metadata.request_object_signing_alg.as_deref() {
@@ -289,14 +289,16 @@ impl Provider {
         };
         let rules = ObjectRules { client_id: client.id.as_str(), issuer: &self.issuer, now, leeway: self.leeway };
         let pairs = parameters(&claims, &rules)?;
-        Params::from_authorization_pairs(pairs).map_err(|e| refused(e.description))
+        // `parameters` refused an object without a numeric `exp`.
+        let exp = claims.get("exp").and_then(Value::as_i64).ok_or_else(|| refused("the request object has no exp"))?;
+        Ok((Params::from_authorization_pairs(pairs).map_err(|e| refused(e.description))?, exp))
     }
 
     /// Checks the signature of `object` with `keys` on the signing pool, never the reactor.
     async fn verify_request_object(
         &self,
         object: &Arc<RequestObject>,
-        keys: ClientJwks,
+        keys: Arc<ClientJwks>,
     ) -> Result<Result<Map<String, Value>, SignatureError>, OAuthError> {
         let object = Arc::clone(object);
         self.signing_pool.run(move || object.verify(&keys).cloned()).await.map_err(OAuthError::server)

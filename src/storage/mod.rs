@@ -209,13 +209,30 @@ pub enum PasskeyRemoval {
     LastWayIn,
 }
 
+/// A member of a group, as its listing names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMember {
+    /// The user's stable id.
+    pub id: UserId,
+    /// Their username.
+    pub username: Username,
+}
+
 /// Groups of users, and who is in each.
 #[async_trait]
 pub trait GroupStore: Send + Sync {
     /// Stores a new group: `Conflict("group")` when its name is taken.
     async fn create_group(&self, group: &Group) -> StoreResult<()>;
-    /// Every group, sorted by name.
-    async fn list_groups(&self) -> StoreResult<Vec<Group>>;
+    /// Every group, sorted by name, with how many users are in it (one query for all).
+    async fn list_groups(&self) -> StoreResult<Vec<(Group, u64)>>;
+    /// The members of the group named `name`, by username, after `after` (keyset paging), at most `limit`;
+    /// `NotFound` when there is no such group.
+    async fn group_members(
+        &self,
+        name: &GroupName,
+        after: Option<&Username>,
+        limit: i64,
+    ) -> StoreResult<Vec<GroupMember>>;
     /// Deletes the group named `name`, with its memberships; `NotFound` when there is none.
     async fn delete_group(&self, name: &GroupName) -> StoreResult<()>;
     /// The names of the groups the user is in, sorted (by byte, as the `groups` claim lists them).

@@ -6,7 +6,7 @@ use crate::signin::{
     urlencode, PASSWORD, REDIRECT,
 };
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// A client that keeps its own cookies (another browser) and follows no redirects.
 pub(crate) fn other_browser() -> reqwest::Client {
@@ -137,7 +137,7 @@ both_backends!(signed_out_account_goes_to_sign_in_and_back, async |app| {
 });
 
 both_backends!(revoking_an_app_ends_its_tokens_and_asks_consent_again, async |app| {
-    add_alice(&app);
+    let alice = add_alice(&app);
     let (id, secret, tokens) = connected_app(&app, "openid profile offline_access").await;
     let c = &app.api_client;
     let html = account_page(&app, c).await;
@@ -152,6 +152,11 @@ both_backends!(revoking_an_app_ends_its_tokens_and_asks_consent_again, async |ap
     assert_eq!(location(&r), format!("/account?done=app&client_id={id}"));
     let html = account_page(&app, c).await;
     assert!(!html.contains("Test App") && html.contains("No app has access"), "{html}");
+    // Audited with the user acting, said in words beside the operators' withdrawals.
+    let events = app.cli_json(&["audit", "list", "--client", &id], None);
+    let event = events["events"].as_array().unwrap().iter().find(|e| e["kind"] == "account_app_revoked").unwrap();
+    assert_eq!((&event["actor"], &event["user_id"]), (&event["user_id"], &alice["id"]), "{event}");
+    assert_eq!((&event["details"]["by"], &event["details"]["consent"]), (&json!("user"), &json!(true)), "{event}");
 
     let rt = tokens["refresh_token"].as_str().unwrap();
     let (status, body) =

@@ -119,7 +119,7 @@ both_backends!(operators_list_a_users_consents_and_revoke_one, async |app| {
     let events = app_revocations(&app, alice_id);
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!((&events[0]["actor"], &events[0]["client_id"]), (&json!(admin_id), &json!(id)));
-    assert_eq!(events[0]["details"]["consent"], true);
+    assert_eq!((&events[0]["details"]["consent"], &events[0]["details"]["by"]), (&json!(true), &json!("admin")));
 });
 
 both_backends!(operators_revoke_every_app_of_a_user, async |app| {
@@ -157,6 +157,7 @@ both_backends!(operators_revoke_every_app_of_a_user, async |app| {
     assert_failure(&app.cli(&both, None), &both);
     let events = app_revocations(&app, alice_id);
     assert_eq!((events.len(), &events[0]["actor"], &events[0]["client_id"]), (1, &json!("cli"), &json!(a)));
+    assert_eq!(events[0]["details"]["by"], "admin", "{events:?}");
 
     // The rest through the admin API.
     let (status, body) = call(&app, Some(&token), Method::DELETE, &path).await;

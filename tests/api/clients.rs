@@ -401,6 +401,42 @@ both_backends!(private_key_jwt_with_inline_keys, async |app| {
     assert_eq!(r.0, StatusCode::BAD_REQUEST, "oversize assertion: {}", r.1);
 });
 
+// Each instance keeps a client's keys parsed, by the digest of the set's text: a set an operator replaces is the
+// one that verifies from the next assertion on, never the one kept.
+both_backends!(private_key_jwt_keys_replaced_by_an_operator_verify_at_once, async |app| {
+    let dir = app.dir.path();
+    let (first, second) = (rsa_key(dir, "set-1"), ec_key(dir, "set-2"));
+    let file = jwks_file(dir, "first.json", &jwks_of(&[&first]));
+    let client =
+        add_service(&app, &["--grant-type", "client_credentials", "--auth-method", "private_key_jwt", "--jwks", &file]);
+    let id = id_of(&client);
+    let aud = app.url("/token");
+    let signed_by = |key: &ClientKey| sign(&assertion_claims(&id, &aud, 60), key.signer.as_ref());
+    for _ in 0..2 {
+        let r = with_assertion(&app, &signed_by(&first), &[]).await;
+        assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    }
+
+    let admin = add_service(&app, &["--grant-type", "client_credentials", "--admin"]);
+    let grant = [("grant_type", "client_credentials"), ("scope", "tessera:admin")];
+    let (_, t) = token(&app, &grant, Some((&id_of(&admin), admin["client_secret"].as_str().unwrap()))).await;
+    let body = json!({ "client_name": "Service", "grant_types": ["client_credentials"],
+                       "token_endpoint_auth_method": "private_key_jwt", "jwks": jwks_of(&[&second]) });
+    let r = app
+        .api_client
+        .put(app.url(&format!("/admin/api/clients/{id}")))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let r = with_assertion(&app, &signed_by(&first), &[]).await;
+    assert_eq!(error_of(&r), (StatusCode::UNAUTHORIZED, "invalid_client"), "the replaced key: {}", r.1);
+    let r = with_assertion(&app, &signed_by(&second), &[]).await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+});
+
 // draft-ietf-oauth-rfc7523bis: an assertion typed client-authentication+jwt names our issuer alone, so one made
 // for another server that advertised our token endpoint URL as its own can never pass here. Untyped ones may
 // still name the token endpoint URL (OIDC Core §9), but never more than one audience.

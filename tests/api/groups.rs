@@ -57,6 +57,7 @@ both_backends!(operators_manage_groups_and_memberships_through_the_admin_api, as
         (Method::GET, "/admin/api/groups".to_owned()),
         (Method::POST, "/admin/api/groups".to_owned()),
         (Method::DELETE, "/admin/api/groups/eng".to_owned()),
+        (Method::GET, "/admin/api/groups/eng/members".to_owned()),
         (Method::GET, mine.clone()),
         (Method::PUT, format!("{mine}/eng")),
         (Method::DELETE, format!("{mine}/eng")),
@@ -81,6 +82,7 @@ both_backends!(operators_manage_groups_and_memberships_through_the_admin_api, as
     assert_eq!(status, StatusCode::OK, "{list}");
     let names: Vec<&str> = list["items"].as_array().unwrap().iter().map(|g| s(g, "name")).collect();
     assert_eq!(names, ["Admins", "eng", "org:ops.on-call_1"]);
+    assert_eq!(list["items"][0]["members"], 0, "{list}");
 
     // Memberships: PUT and DELETE are idempotent; the list is sorted.
     assert_eq!(call(&app, Some(&token), Method::GET, &mine).await, (StatusCode::OK, json!({ "items": [] })));
@@ -89,6 +91,42 @@ both_backends!(operators_manage_groups_and_memberships_through_the_admin_api, as
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     }
     assert_eq!(call(&app, Some(&token), Method::GET, &mine).await.1, json!({ "items": ["Admins", "eng"] }));
+    let counts = |list: Value| -> Vec<(String, i64)> {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| (s(g, "name").to_owned(), g["members"].as_i64().unwrap()))
+            .collect()
+    };
+    let listed = call(&app, Some(&token), Method::GET, "/admin/api/groups").await.1;
+    assert_eq!(counts(listed), [("Admins".into(), 1), ("eng".into(), 1), ("org:ops.on-call_1".into(), 0)]);
+
+    // A group's members, by username, in pages.
+    let (status, members) = call(&app, Some(&token), Method::GET, "/admin/api/groups/eng/members").await;
+    assert_eq!(status, StatusCode::OK, "{members}");
+    assert_eq!(members, json!({ "items": [{ "id": alice_id, "username": "alice" }], "next": null }));
+    let mut ids = vec![alice_id.to_owned()];
+    for name in ["carol", "bob"] {
+        let user = app.cli_json(&["users", "add", name, "--password-stdin"], Some("correct horse battery"));
+        call(&app, Some(&token), Method::PUT, &format!("/admin/api/users/{}/groups/eng", s(&user, "id"))).await;
+        ids.push(s(&user, "id").to_owned());
+    }
+    let first = call(&app, Some(&token), Method::GET, "/admin/api/groups/eng/members?limit=2").await.1;
+    let want = json!([{ "id": ids[0], "username": "alice" }, { "id": ids[2], "username": "bob" }]);
+    assert_eq!((&first["items"], &first["next"]), (&want, &json!("bob")), "{first}");
+    let rest = call(&app, Some(&token), Method::GET, "/admin/api/groups/eng/members?limit=2&after=bob").await.1;
+    let want = json!({ "items": [{ "id": ids[1], "username": "carol" }], "next": null });
+    assert_eq!(rest, want);
+    let listed = call(&app, Some(&token), Method::GET, "/admin/api/groups").await.1;
+    assert_eq!(counts(listed)[1], ("eng".into(), 3));
+    let empty = call(&app, Some(&token), Method::GET, "/admin/api/groups/org:ops.on-call_1/members").await;
+    assert_eq!(empty, (StatusCode::OK, json!({ "items": [], "next": null })));
+    let (status, body) = call(&app, Some(&token), Method::GET, "/admin/api/groups/eng/members?limit=0").await;
+    assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_request")), "{body}");
+    for id in &ids[1..] {
+        call(&app, Some(&token), Method::DELETE, &format!("/admin/api/users/{id}/groups/eng")).await;
+    }
     for _ in 0..2 {
         assert_eq!(call(&app, Some(&token), Method::DELETE, &format!("{mine}/eng")).await.0, StatusCode::NO_CONTENT);
     }
@@ -105,6 +143,8 @@ both_backends!(operators_manage_groups_and_memberships_through_the_admin_api, as
         (Method::DELETE, format!("{mine}/none")),
         (Method::PUT, format!("{mine}/not%20a%20name")),
         (Method::DELETE, "/admin/api/groups/none".to_owned()),
+        (Method::GET, "/admin/api/groups/none/members".to_owned()),
+        (Method::GET, "/admin/api/groups/not%20a%20name/members".to_owned()),
     ] {
         let (status, body) = call(&app, Some(&token), method.clone(), &path).await;
         assert_eq!((status, &body["error"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{method} {path}");
@@ -120,17 +160,21 @@ both_backends!(operators_manage_groups_and_memberships_through_the_admin_api, as
     let created = events(&app, "group_created");
     assert_eq!(created.len(), 3, "{created:?}");
     assert_eq!((&created[0]["actor"], &created[0]["details"]), (&json!(admin_id), &json!({ "group": "eng" })));
-    let added = events(&app, "group_member_added");
+    let alices = |kind: &str| -> Vec<Value> {
+        events(&app, kind).into_iter().filter(|e| e["user_id"] == json!(alice_id)).collect()
+    };
+    let added = alices("group_member_added");
     let added: Vec<(&Value, &Value)> = added.iter().map(|e| (&e["user_id"], &e["details"]["group"])).collect();
     assert_eq!(added, [(&json!(alice_id), &json!("eng")), (&json!(alice_id), &json!("Admins"))]);
-    let removed = events(&app, "group_member_removed");
+    let removed = alices("group_member_removed");
     assert_eq!((removed.len(), &removed[0]["actor"]), (1, &json!(admin_id)), "{removed:?}");
     let deleted = events(&app, "group_deleted");
     assert_eq!((deleted.len(), &deleted[0]["details"]["group"]), (1, &json!("Admins")), "{deleted:?}");
 });
 
 both_backends!(operators_manage_groups_from_the_command_line, async |app| {
-    add_alice(&app);
+    let alice = add_alice(&app);
+    let alice_id = s(&alice, "id");
     for name in ["ops", "eng"] {
         let group = app.cli_json(&["groups", "create", name], None);
         assert_eq!(group["name"], name, "{group}");
@@ -158,6 +202,30 @@ both_backends!(operators_manage_groups_from_the_command_line, async |app| {
     assert_success(&out, &["users", "groups", "alice"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "alice: eng");
 
+    // A group's members, and the member counts of the listing.
+    let bob = app.cli_json(&["users", "add", "bob", "--password-stdin"], Some("correct horse battery"));
+    app.cli_json(&["users", "groups", "bob", "--add", "eng"], None);
+    let members = app.cli_json(&["groups", "members", "eng"], None);
+    let want = json!([{ "id": alice_id, "username": "alice" }, { "id": s(&bob, "id"), "username": "bob" }]);
+    assert_eq!((&members["group"], &members["members"]), (&json!("eng"), &want), "{members}");
+    let out = app.cli(&["groups", "members", "eng"], None);
+    assert_success(&out, &["groups", "members", "eng"]);
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("alice ") && lines[0].ends_with(alice_id), "{lines:?}");
+    assert_eq!(app.cli_json(&["groups", "members", "ops"], None)["members"], json!([]));
+    let out = app.cli(&["groups", "members", "ops"], None);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ops has no members");
+    let unknown = ["groups", "members", "none"];
+    assert!(assert_failure(&app.cli(&unknown, None), &unknown).contains("no group named none"));
+    let listed = app.cli_json(&["groups", "list"], None);
+    let counts: Vec<(&str, &Value)> =
+        listed["groups"].as_array().unwrap().iter().map(|g| (s(g, "name"), &g["members"])).collect();
+    assert_eq!(counts, [("eng", &json!(2)), ("ops", &json!(0))], "{listed}");
+    let text = String::from_utf8_lossy(&app.cli(&["groups", "list"], None).stdout).into_owned();
+    assert!(text.contains(" 2 members ") && text.contains(" 0 members "), "{text}");
+    app.cli_json(&["users", "groups", "bob", "--remove", "eng"], None);
+
     let deleted = app.cli_json(&["groups", "delete", "eng"], None);
     assert_eq!(deleted, json!({ "group": "eng", "deleted": true }));
     let out = app.cli(&["users", "groups", "alice"], None);
@@ -166,7 +234,7 @@ both_backends!(operators_manage_groups_from_the_command_line, async |app| {
     assert_eq!((&shown["groups"], &shown["added"]), (&json!([]), &json!([])), "{shown}");
 
     // Audited with the command line acting.
-    let kinds = [("group_created", 2), ("group_member_added", 2), ("group_member_removed", 1), ("group_deleted", 1)];
+    let kinds = [("group_created", 2), ("group_member_added", 3), ("group_member_removed", 2), ("group_deleted", 1)];
     for (kind, count) in kinds {
         let found = events(&app, kind);
         assert_eq!(found.len(), count, "{kind}: {found:?}");

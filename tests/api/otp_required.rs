@@ -279,3 +279,40 @@ both_backends!(a_federated_sign_in_is_not_asked, async |app| {
     let users = f.down.cli_json(&["users", "list"], None);
     assert_eq!(users["users"][0]["otp_enabled"], false, "{users}");
 });
+
+// Switched on later, as Keycloak's "Configure OTP" required action applies at the next login: sessions begun
+// before go on, and the user's next password sign-in (an app's `prompt=login` or `max_age`) sets it up first.
+both_backends!(users_signed_in_before_the_policy_set_it_up_at_their_next_sign_in, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &["--first-party"]);
+    let id = client["client_id"].as_str().unwrap();
+    let b = other_browser();
+    let (challenge, _) = pkce_pair();
+    let r = password_step(&app, &b, &auth_url(&app, id, &challenge, "")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "signed in with the password alone");
+    assert_eq!(b.get(app.url("/account")).send().await.unwrap().status(), StatusCode::OK);
+
+    // The operator restarts with the policy: an instance of the same deployment with it stands for the restart.
+    let restarted = app.spawn_peer_with(require).await;
+    let at = |url: String| url.replacen(&app.address, &restarted.address, 1);
+    let r = b.get(at(auth_url(&app, id, &challenge, ""))).send().await.unwrap();
+    assert!(query_of(&location(&r)).contains_key("code"), "the session goes on: {}", location(&r));
+
+    for asks in ["&prompt=login", "&max_age=0"] {
+        let r = b.get(at(auth_url(&app, id, &challenge, asks))).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{asks}");
+        let login = location(&r);
+        assert!(login.starts_with("/login?"), "{asks}: {login}");
+        let html = b.get(restarted.url(&login)).send().await.unwrap().text().await.unwrap();
+        let form = [
+            ("interaction", hidden(&html, "interaction")),
+            ("csrf", hidden(&html, "csrf")),
+            ("username", "alice".to_owned()),
+            ("password", PASSWORD.to_owned()),
+        ];
+        // Forms are checked against the issuer's origin, which the instances share.
+        let r = b.post(restarted.url("/login")).header("Origin", &app.address).form(&form).send().await.unwrap();
+        SetUp::read(r).await;
+    }
+    assert!(!otp_enabled(&app, "alice"), "nothing is on until the user confirms a code");
+});

@@ -235,6 +235,81 @@ both_backends!(
     }
 );
 
+// One rule on every path (README, "Pairwise subjects"): an operator's client (the CLI, the admin API's create and
+// update) may have its sector identifier URI over http on a loopback address; a self-registered one (`POST` and
+// `PUT /register`) over https on a public host only; http elsewhere, never.
+both_backends!(
+    http_sector_identifier_uris_are_for_operators_and_loopback_only,
+    |raw| {
+        raw.registration.mode = Some("open".into());
+    },
+    async |app| {
+        let server = JwksServer::start(&json!([REDIRECT]));
+        assert!(server.url.starts_with("http://127.0.0.1:"), "{}", server.url);
+        let remote = "http://sector.example/uris.json";
+        let listed = add_pairwise(&app, &[REDIRECT], &["--sector-identifier-uri", &server.url]);
+        assert_eq!(listed["sector_identifier_uri"], json!(server.url));
+        let args = ["clients", "add", "--name", "P", "--subject-type", "pairwise", "--redirect-uri", REDIRECT];
+        let remote_args = [&args[..], &["--sector-identifier-uri", remote]].concat();
+        assert!(assert_failure(&app.cli(&remote_args, None), &remote_args).contains("https"));
+
+        let admin = app.cli_json(&["clients", "add", "--name", "Admin", "--admin"], None);
+        let grant = [("grant_type", "client_credentials"), ("scope", "tessera:admin")];
+        let (_, t) = token_basic(&app, s(&admin, "client_id"), s(&admin, "client_secret"), &grant).await;
+        let send = |method: reqwest::Method, path: String, uri: &str| {
+            let body = json!({ "client_name": "P", "redirect_uris": [REDIRECT], "subject_type": "pairwise",
+                               "sector_identifier_uri": uri });
+            let r = app.api_client.request(method, app.url(&path)).bearer_auth(s(&t, "access_token")).json(&body);
+            async move {
+                let r = r.send().await.unwrap();
+                (r.status(), r.json::<Value>().await.unwrap())
+            }
+        };
+        let (status, created) = send(reqwest::Method::POST, "/admin/api/clients".into(), &server.url).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let (status, refused) = send(reqwest::Method::POST, "/admin/api/clients".into(), remote).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        assert!(refused.to_string().contains("https"), "{refused}");
+        let one = format!("/admin/api/clients/{}", s(&listed, "client_id"));
+        let (status, refused) = send(reqwest::Method::PUT, one.clone(), remote).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        let (status, updated) = send(reqwest::Method::PUT, one, &server.url).await;
+        assert_eq!((status, &updated["sector_identifier_uri"]), (StatusCode::OK, &json!(server.url)), "{updated}");
+        let hits = server.hits();
+
+        // Dynamic registration, and its management: https only, whatever the host.
+        let body = |uri: Option<&str>| {
+            let mut body = json!({ "redirect_uris": [REDIRECT], "subject_type": "pairwise" });
+            if let Some(uri) = uri {
+                body["sector_identifier_uri"] = json!(uri);
+            }
+            body
+        };
+        let r = app.api_client.post(app.url("/register")).json(&body(Some(&server.url))).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let refused: Value = r.json().await.unwrap();
+        assert_eq!(refused["error"], "invalid_client_metadata", "{refused}");
+        assert!(s(&refused, "error_description").contains("https"), "{refused}");
+        let r = app.api_client.post(app.url("/register")).json(&body(None)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let info: Value = r.json().await.unwrap();
+        let mut update = body(Some(&server.url));
+        update["client_id"] = info["client_id"].clone();
+        let r = app
+            .api_client
+            .put(s(&info, "registration_client_uri"))
+            .bearer_auth(s(&info, "registration_access_token"))
+            .json(&update)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let refused: Value = r.json().await.unwrap();
+        assert!(s(&refused, "error_description").contains("https"), "{refused}");
+        assert_eq!(server.hits(), hits, "a refused URI is not fetched");
+    }
+);
+
 both_backends!(a_pairwise_clients_id_token_hint_and_logout_token_name_its_subject, async |app| {
     let local = s(&add_alice(&app), "id").to_owned();
     let mut rx = Receiver::start().await;

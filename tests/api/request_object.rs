@@ -163,6 +163,46 @@ both_backends!(a_pushed_request_object_is_verified_at_par, async |app| {
     assert!(r.text().await.unwrap().contains("not both"));
 });
 
+// The object's `exp` is checked at the push only: the pushed request lives no longer than the object is valid.
+both_backends!(
+    a_pushed_request_object_is_kept_no_longer_than_its_exp,
+    |raw| {
+        raw.tokens.leeway_seconds = 0;
+    },
+    async |app| {
+        add_alice(&app);
+        let key = ec_key(app.dir.path(), "ro-exp");
+        let (id, secret) = add_signing_client(&app, &[&key], &["--request-object-signing-alg", "ES256"]);
+        let (challenge, _) = pkce_pair();
+        let now = tessera::domain::now();
+        let brief = signed(&changed(object_claims(&app, &id, &challenge), json!({ "exp": now + 3 })), &key);
+        let lasting = signed(&object_claims(&app, &id, &challenge), &key);
+        let mut pushed = Vec::new();
+        for object in [&brief, &lasting] {
+            let (status, body) = push(&app, &id, &secret, &[("client_id", id.as_str()), ("request", object)]).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            pushed.push(body);
+        }
+        let brief_ttl = pushed[0]["expires_in"].as_i64().unwrap();
+        assert!((1..=3).contains(&brief_ttl), "until the object's exp: {}", pushed[0]);
+        assert_eq!(pushed[1]["expires_in"], 60, "par.request_ttl_seconds: {}", pushed[1]);
+
+        sleep_until_unix(now + 4).await;
+        let authorize = |body: &Value| {
+            let url =
+                format!("{}/authorize?client_id={id}&request_uri={}", app.address, urlencode(s(body, "request_uri")));
+            app.api_client.get(url).send()
+        };
+        let r = authorize(&pushed[0]).await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("invalid_request_uri") && page.contains("unknown or expired"), "{page}");
+        let r = authorize(&pushed[1]).await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert!(location(&r).starts_with("/login?"), "the sign-in: {}", location(&r));
+    }
+);
+
 both_backends!(request_objects_are_verified_with_the_keys_at_the_jwks_uri, async |app| {
     add_alice(&app);
     let (first, second) = (rsa_key(app.dir.path(), "uri-1"), ec_key(app.dir.path(), "uri-2"));

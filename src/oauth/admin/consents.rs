@@ -5,7 +5,7 @@
 //! ([`Provider::withdraw_apps`], the admin client or `cli` acting).
 use super::api::path_user_id;
 use super::*;
-use crate::oauth::grants::ConnectedApp;
+use crate::oauth::grants::{ConnectedApp, Withdrawer};
 
 /// The JSON form of a connected app of a user.
 pub fn consent_json(app: &ConnectedApp) -> Value {
@@ -49,7 +49,7 @@ impl Provider {
         if !apps.iter().any(|a| a.grant.client_id == *client_id) {
             return Ok(false);
         }
-        self.withdraw_apps(actor, user_id, std::slice::from_ref(client_id), meta, now).await?;
+        self.withdraw_apps(Withdrawer::Operator(actor), user_id, std::slice::from_ref(client_id), meta, now).await?;
         Ok(true)
     }
 
@@ -64,7 +64,7 @@ impl Provider {
     ) -> Result<Vec<ClientId>, OAuthError> {
         let apps = self.connected_apps(user_id, now).await?;
         let client_ids: Vec<ClientId> = apps.into_iter().map(|a| a.grant.client_id).collect();
-        self.withdraw_apps(actor, user_id, &client_ids, meta, now).await?;
+        self.withdraw_apps(Withdrawer::Operator(actor), user_id, &client_ids, meta, now).await?;
         Ok(client_ids)
     }
 

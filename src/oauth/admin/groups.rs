@@ -1,17 +1,44 @@
-//! Groups as operators manage them, as Keycloak's groups: `GET`/`POST /admin/api/groups`, `DELETE
-//! /admin/api/groups/{name}`, a user's groups (`GET /admin/api/users/{id}/groups`, `PUT` and `DELETE
+//! Groups as operators manage them, as Keycloak's groups: `GET`/`POST /admin/api/groups` (listed with their member
+//! counts), `DELETE /admin/api/groups/{name}`, a group's members (`GET /admin/api/groups/{name}/members`, paged by
+//! username as the users are), a user's groups (`GET /admin/api/users/{id}/groups`, `PUT` and `DELETE
 //! …/groups/{name}`, both idempotent), and `tessera groups …` and `tessera users groups`, which share the
 //! operations here. Each change is audited (`group_created`, `group_deleted`, `group_member_added`,
 //! `group_member_removed`) with whoever acted; a `PUT` or `DELETE` that changes nothing records nothing. Tokens
 //! already issued keep the groups they carry until they expire; the next one issued (a refresh) has the new ones.
-use super::api::path_user_id;
+use super::api::{page, page_limit, path_user_id};
 use super::*;
 use crate::domain::{Group, GroupName};
-use crate::storage::GroupStore;
+use crate::storage::{GroupMember, GroupStore};
 
 /// The JSON form of a group.
 pub fn group_json(g: &Group) -> Value {
     json!({ "name": g.name.as_str(), "created_at": g.created_at })
+}
+
+/// The JSON form of a group in a listing: with how many users are in it.
+pub fn group_listing_json((g, members): &(Group, u64)) -> Value {
+    let mut value = group_json(g);
+    value["members"] = json!(members);
+    value
+}
+
+/// The JSON form of a member of a group.
+pub fn member_json(m: &GroupMember) -> Value {
+    json!({ "id": m.id.as_str(), "username": m.username.as_str() })
+}
+
+/// The members of the group named `name`, by username, after `after`, at most `limit`; `NotFound` when there is
+/// no such group.
+pub async fn group_members(
+    groups: &dyn GroupStore,
+    name: &GroupName,
+    after: Option<&Username>,
+    limit: i64,
+) -> Result<Vec<GroupMember>, AdminError> {
+    groups.group_members(name, after, limit).await.map_err(|e| match e {
+        StoreError::NotFound => no_group(name.as_str()),
+        other => other.into(),
+    })
 }
 
 /// Parses the name of a group being created, or named on the command line.
@@ -81,10 +108,19 @@ struct GroupRequest {
 }
 
 impl Provider {
-    /// `GET /admin/api/groups`: every group, by name.
+    /// `GET /admin/api/groups`: every group, by name, with its member count.
     pub async fn admin_list_groups(&self) -> Result<Value, AdminError> {
         let groups = self.groups.list_groups().await?;
-        Ok(json!({ "items": groups.iter().map(group_json).collect::<Vec<_>>() }))
+        Ok(json!({ "items": groups.iter().map(group_listing_json).collect::<Vec<_>>() }))
+    }
+
+    /// `GET /admin/api/groups/{name}/members?after=&limit=`: the group's members (id and username), by username.
+    pub async fn admin_group_members(&self, name: &str, params: &Params) -> Result<Value, AdminError> {
+        let name = path_group_name(name)?;
+        let limit = page_limit(params)?;
+        let after = params.get("after").map(parse_username).transpose()?;
+        let members = group_members(&*self.groups, &name, after.as_ref(), limit + 1).await?;
+        Ok(page(members, limit, member_json, |m| m.username.as_str().to_owned()))
     }
 
     /// `POST /admin/api/groups` (`{"name": …}`): the new group; `Conflict` when the name is taken.

@@ -37,7 +37,8 @@ mod sessions;
 pub use api::AdminCaller;
 pub use consents::consent_json;
 pub use groups::{
-    create_group, delete_group, group_json, membership_event, no_group, parse_group_name, set_membership,
+    create_group, delete_group, group_json, group_listing_json, group_members, member_json, membership_event, no_group,
+    parse_group_name, set_membership,
 };
 pub use passkeys::{no_passkey, passkey_json};
 pub use sessions::{session_json, user_sessions_json};

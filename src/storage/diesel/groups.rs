@@ -1,8 +1,8 @@
 //! The `groups` and `group_members` tables: [`GroupStore`] for [`DieselStore`].
-use super::schema::{group_members, groups};
+use super::schema::{group_members, groups, users};
 use super::DieselStore;
-use crate::domain::{Group, GroupName, UserId};
-use crate::storage::{GroupStore, StoreError, StoreResult};
+use crate::domain::{Group, GroupName, UserId, Username};
+use crate::storage::{GroupMember, GroupStore, StoreError, StoreResult};
 use async_trait::async_trait;
 use diesel::prelude::*;
 
@@ -43,17 +43,62 @@ impl GroupStore for DieselStore {
             .await
     }
 
-    async fn list_groups(&self) -> StoreResult<Vec<Group>> {
+    async fn list_groups(&self) -> StoreResult<Vec<(Group, u64)>> {
         let mut all = self
             .db()
             .run(|c| {
-                let rows: Vec<GroupRow> = groups::table.select(GroupRow::as_select()).load(c)?;
-                rows.into_iter().map(group_from_row).collect::<StoreResult<Vec<_>>>()
+                let rows: Vec<(GroupRow, i64)> = groups::table
+                    .left_join(group_members::table)
+                    .group_by((groups::id, groups::name, groups::created_at))
+                    .select((GroupRow::as_select(), diesel::dsl::count(group_members::user_id.nullable())))
+                    .load(c)?;
+                rows.into_iter()
+                    .map(|(row, n)| Ok((group_from_row(row)?, u64::try_from(n).unwrap_or_default())))
+                    .collect::<StoreResult<Vec<_>>>()
             })
             .await?;
         // By byte, not by the database's collation, which differs between backends and locales.
-        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         Ok(all)
+    }
+
+    async fn group_members(
+        &self,
+        name: &GroupName,
+        after: Option<&Username>,
+        limit: i64,
+    ) -> StoreResult<Vec<GroupMember>> {
+        let name = name.as_str().to_owned();
+        let after = after.map(|u| u.as_str().to_owned());
+        self.db()
+            .run(move |c| {
+                let group_id = group_id(c, &name)?;
+                if limit <= 0 {
+                    return Ok(Vec::new());
+                }
+                // In the order, and with the cursor, of the users' own listing.
+                let mut query = group_members::table
+                    .inner_join(users::table)
+                    .filter(group_members::group_id.eq(&group_id))
+                    .select((users::id, users::username))
+                    .order(users::username.asc())
+                    .limit(limit)
+                    .into_boxed();
+                if let Some(after) = after {
+                    query = query.filter(users::username.gt(after));
+                }
+                let rows: Vec<(String, String)> = query.load(c)?;
+                rows.into_iter()
+                    .map(|(id, username)| {
+                        let bad = |e: String| StoreError::Backend(format!("users row {id:?}: {e}"));
+                        Ok(GroupMember {
+                            id: UserId::parse(&id).map_err(|e| bad(format!("invalid id: {e}")))?,
+                            username: Username::parse(&username).map_err(|e| bad(format!("invalid username: {e}")))?,
+                        })
+                    })
+                    .collect()
+            })
+            .await
     }
 
     async fn delete_group(&self, name: &GroupName) -> StoreResult<()> {
@@ -142,9 +187,10 @@ mod tests {
         }
         let again = t.store.create_group(&group("5", "eng")).await;
         assert!(matches!(again, Err(StoreError::Conflict(ref what)) if what == "group"), "{again:?}");
-        let names: Vec<String> = t.store.list_groups().await.unwrap().into_iter().map(|g| g.name.to_string()).collect();
+        let listed = t.store.list_groups().await.unwrap();
+        let names: Vec<String> = listed.iter().map(|(g, _)| g.name.to_string()).collect();
         assert_eq!(names, ["Admins", "admins", "b:x", "eng"], "letter case matters, and upper case sorts first");
-        assert_eq!(t.store.list_groups().await.unwrap()[0], group("2", "Admins"));
+        assert_eq!(listed[0], (group("2", "Admins"), 0));
 
         t.store.delete_group(&name("b:x")).await.unwrap();
         assert!(matches!(t.store.delete_group(&name("b:x")).await, Err(StoreError::NotFound)));
@@ -185,8 +231,42 @@ mod tests {
         assert!(t.store.add_member(&bob, &name("Admins")).await.unwrap(), "the group outlives its members");
     }
 
+    async fn groups_are_listed_with_their_member_count_and_members_by_username(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let users = [t.add_user("carol").await, t.add_user("alice").await, t.add_user("bob").await];
+        t.add_user("dave").await;
+        for (id, n) in [("1", "eng"), ("2", "ops"), ("3", "empty")] {
+            t.store.create_group(&group(id, n)).await.unwrap();
+        }
+        for user in &users {
+            t.store.add_member(user, &name("eng")).await.unwrap();
+        }
+        t.store.add_member(&users[2], &name("ops")).await.unwrap();
+        let counts: Vec<(String, u64)> =
+            t.store.list_groups().await.unwrap().into_iter().map(|(g, n)| (g.name.to_string(), n)).collect();
+        assert_eq!(counts, [("empty".into(), 0), ("eng".into(), 3), ("ops".into(), 1)]);
+
+        let page = |after: Option<&str>, limit: i64| {
+            let after = after.map(|a| Username::parse(a).unwrap());
+            let store = &t.store;
+            async move {
+                let members = store.group_members(&name("eng"), after.as_ref(), limit).await.unwrap();
+                members.into_iter().map(|m| m.username.to_string()).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(page(None, 10).await, ["alice", "bob", "carol"]);
+        assert_eq!(page(None, 2).await, ["alice", "bob"]);
+        assert_eq!(page(Some("bob"), 2).await, ["carol"]);
+        let first = t.store.group_members(&name("eng"), None, 1).await.unwrap();
+        assert_eq!(first, [GroupMember { id: users[1].clone(), username: Username::parse("alice").unwrap() }]);
+        assert_eq!(t.store.group_members(&name("empty"), None, 10).await.unwrap(), []);
+        let none = t.store.group_members(&name("none"), None, 10).await;
+        assert!(matches!(none, Err(StoreError::NotFound)), "{none:?}");
+    }
+
     both_backends!(
         groups_are_unique_by_name_and_listed_by_byte,
-        memberships_are_idempotent_and_go_with_their_user_or_group
+        memberships_are_idempotent_and_go_with_their_user_or_group,
+        groups_are_listed_with_their_member_count_and_members_by_username
     );
 }
