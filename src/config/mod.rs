@@ -141,6 +141,8 @@ pub struct OtpSettings {
 pub struct UserSettings {
     /// People may create their own account from the login page (and `prompt=create`).
     pub self_registration: bool,
+    /// People may delete their own account from the account page.
+    pub self_deletion: bool,
     /// Seconds an email verification link works.
     pub email_verification_link: i64,
 }
@@ -678,6 +680,7 @@ impl RawSettings {
             otp: self.otp.validate()?,
             users: UserSettings {
                 self_registration: self.users.self_registration,
+                self_deletion: self.users.self_deletion,
                 email_verification_link: self.users.email_verification_link_seconds,
             },
             limits: self.limits.validate()?,

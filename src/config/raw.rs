@@ -67,13 +67,16 @@ impl Default for RawOtp {
     }
 }
 
-/// `[users]`: accounts people create themselves, and the verification of their email addresses.
+/// `[users]`: accounts people create and delete themselves, and the verification of their email addresses.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawUsers {
     /// The login page offers "Create an account", and `prompt=create` is honoured. Off: anyone who reaches the
     /// page can make an account, so only an operator turns it on.
     pub self_registration: bool,
+    /// The account page offers "Delete account". Off, as Keycloak ships its "Delete Account": an operator
+    /// decides whether accounts may go without one.
+    pub self_deletion: bool,
     /// How long an email verification link sent by mail works (`/login/verify-email`).
     pub email_verification_link_seconds: i64,
 }
@@ -81,7 +84,7 @@ pub struct RawUsers {
 impl Default for RawUsers {
     fn default() -> Self {
         // A day, as Keycloak's: the mail may wait in a mailbox, and the link only confirms the address.
-        Self { self_registration: false, email_verification_link_seconds: 86_400 }
+        Self { self_registration: false, self_deletion: false, email_verification_link_seconds: 86_400 }
     }
 }
 

@@ -138,7 +138,10 @@ fn two_step_verification_is_optional_by_default_and_may_be_required() {
 #[test]
 fn self_registration_is_off_by_default_and_has_its_own_limit() {
     let s = load("", &[]).unwrap();
-    assert_eq!(s.users, UserSettings { self_registration: false, email_verification_link: 86_400 });
+    assert_eq!(
+        s.users,
+        UserSettings { self_registration: false, self_deletion: false, email_verification_link: 86_400 }
+    );
     let s = load("[users]\nself_registration = true", &[]).unwrap();
     assert!(s.users.self_registration);
     let s = load("", &[("USERS__SELF_REGISTRATION", "true")]).unwrap();
@@ -151,6 +154,15 @@ fn self_registration_is_off_by_default_and_has_its_own_limit() {
     assert!(e.contains("limits.user_registration_ip_window_seconds"), "{e}");
     let e = load("[users]\nself_registrations = true", &[]).unwrap_err().to_string();
     assert!(e.contains("self_registrations"), "a misspelt key is refused: {e}");
+}
+
+#[test]
+fn self_deletion_is_off_by_default() {
+    assert!(!load("", &[]).unwrap().users.self_deletion);
+    assert!(load("[users]\nself_deletion = true", &[]).unwrap().users.self_deletion);
+    assert!(load("", &[("USERS__SELF_DELETION", "true")]).unwrap().users.self_deletion);
+    let e = load("[users]\nself_delete = true", &[]).unwrap_err().to_string();
+    assert!(e.contains("self_delete"), "a misspelt key is refused: {e}");
 }
 
 #[test]

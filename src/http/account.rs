@@ -1,7 +1,7 @@
 //! `GET /account` (the signed-in user's sessions, connected apps and linked upstream sign-ins) and its forms,
 //! `POST /account/sessions/revoke`, `POST /account/apps/revoke` and `POST /account/identities/unlink` (the
 //! password form is `account_password.rs`, two-step verification's `account_otp.rs`, passkeys'
-//! `account_passkeys.rs`); a GET of
+//! `account_passkeys.rs`, "Delete account" `account_deletion.rs`); a GET of
 //! any of them sends the browser to the page. Without a session the browser is sent to sign in, and back here
 //! afterwards. The forms carry a CSRF token bound to the session cookie and must come from our own page
 //! (`Origin`, `Sec-Fetch-Site`); after success the browser is sent back to the page (303), whose query says what
@@ -12,11 +12,13 @@ use super::login::RETURN_TO_ACCOUNT;
 use super::meta::request_meta;
 use super::render::{error_page, message_page, page, see_other};
 use super::views::{
-    describe_amr, grant_lines, utc_time, AccountPage, AppLine, IdentityLine, PasswordForm, SessionLine,
+    describe_amr, grant_lines, utc_time, AccountPage, AppLine, DeletionField, DeletionForm, IdentityLine, PasswordForm,
+    SessionLine,
 };
 use super::{form, AppState};
 use crate::domain::ClientId;
 use crate::oauth::account::{account_csrf, account_csrf_matches, AccountOverview, SessionRevoked};
+use crate::oauth::account_deletion::signed_in_recently;
 use crate::oauth::discovery::paths;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
@@ -153,8 +155,16 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     show(&req, &state, &cookie, &signed_in, StatusCode::OK, done, None, None).await
 }
 
-/// The account page with `status`, saying what `done` did or why nothing was (`error`), with the password form as
-/// `password` leaves it (else as at first).
+/// A form of the page shown again as the user left it, with why it did nothing.
+pub(super) enum FormAgain {
+    /// The password form.
+    Password(PasswordForm),
+    /// The "Delete account" section's, with why and the field it is about.
+    Deletion(String, DeletionField),
+}
+
+/// The account page with `status`, saying what `done` did or why nothing was (`error`), with the form `again`
+/// names as it was left (the others as at first).
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn show(
     req: &HttpRequest,
@@ -164,7 +174,7 @@ pub(super) async fn show(
     status: StatusCode,
     done: Option<Done>,
     error: Option<String>,
-    password: Option<PasswordForm>,
+    again: Option<FormAgain>,
 ) -> HttpResponse {
     let overview = match state.provider.account_overview(signed_in, crate::domain::now()).await {
         Ok(o) => o,
@@ -203,6 +213,11 @@ pub(super) async fn show(
         None => None,
     };
     let has_password = overview.has_password;
+    let (password, deletion_error) = match again {
+        Some(FormAgain::Password(form)) => (Some(form), None),
+        Some(FormAgain::Deletion(message, field)) => (None, Some((message, field))),
+        None => (None, None),
+    };
     let mut view = view(signed_in, overview, account_csrf(cookie), otp_enabled, notice);
     view.otp_required = !state.provider.own_otp_may_be_turned_off();
     view.verify_email = state.provider.mail_on();
@@ -212,6 +227,11 @@ pub(super) async fn show(
     view.error = error;
     view.password =
         has_password.then(|| password.unwrap_or_else(|| PasswordForm::new(state.settings.passwords.min_length)));
+    view.deletion = state.settings.users.self_deletion.then(|| DeletionForm {
+        password: has_password,
+        sign_in_again: !has_password && !signed_in_recently(signed_in.session.auth_time, crate::domain::now()),
+        error: deletion_error,
+    });
     page(status, view.render())
 }
 
@@ -266,6 +286,7 @@ fn view(
         password: None,
         passkeys: None,
         groups: Vec::new(),
+        deletion: None,
     }
 }
 

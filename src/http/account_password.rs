@@ -3,7 +3,7 @@
 //! token bound to the session cookie, our own origin, a live session. A change sends the browser back to the page
 //! (303, `done=password` or `done=password-others`); a refusal shows the page again with why, next to the form
 //! (400; 429 with `Retry-After` while the name or the IP is locked; 409 when there is no password to change).
-use super::account::{checked, show, Done};
+use super::account::{checked, show, Done, FormAgain};
 use super::meta::request_meta;
 use super::render::{error_page, see_other, wait_words};
 use super::views::{PasswordField, PasswordForm};
@@ -76,8 +76,17 @@ pub async fn change(req: HttpRequest, body: form::Body, state: web::Data<AppStat
         PasswordChanged::Locked(lock) => {
             let message = format!("Too many failed attempts. Wait {} and try again.", wait_words(lock.retry_after));
             let form = refused_form(&state, sign_out_others, message, PasswordField::Current);
-            let mut resp =
-                show(&req, &state, &cookie, &signed_in, StatusCode::TOO_MANY_REQUESTS, None, None, Some(form)).await;
+            let mut resp = show(
+                &req,
+                &state,
+                &cookie,
+                &signed_in,
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                None,
+                Some(FormAgain::Password(form)),
+            )
+            .await;
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(lock.retry_after));
             return resp;
         }
@@ -88,7 +97,7 @@ pub async fn change(req: HttpRequest, body: form::Body, state: web::Data<AppStat
         ),
     };
     let form = refused_form(&state, sign_out_others, message, field);
-    show(&req, &state, &cookie, &signed_in, status, None, None, Some(form)).await
+    show(&req, &state, &cookie, &signed_in, status, None, None, Some(FormAgain::Password(form))).await
 }
 
 /// The password form again, as the user left it, with why it changed nothing.

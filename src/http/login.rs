@@ -83,7 +83,7 @@ fn device_code_of(params: &Params) -> Option<UserCode> {
 }
 
 /// `GET /login?interaction=…` or `GET /login?return=account`: the form (for the account page, only when the
-/// browser is not signed in already).
+/// browser is not signed in already, or asked to sign in again with `prompt=login`).
 #[tracing::instrument(name = "login page", skip_all)]
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let q = match form::query(&req) {
@@ -93,11 +93,16 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if q.get("interaction").is_none() {
         match q.get("return") {
             Some(RETURN_TO_ACCOUNT) => {
+                // `prompt=login`: the account page asks a signed-in user to sign in again (to delete an account
+                // without a password, whose sign-in is too old); the new session takes over the browser's.
+                if q.get("prompt") == Some("login") {
+                    return account_form(&req, &state, None, String::new(), StatusCode::OK, None);
+                }
                 return match super::account::current(&req, &state).await {
                     Ok(Some(_)) => see_other(paths::ACCOUNT),
                     Ok(None) => account_form(&req, &state, None, String::new(), StatusCode::OK, None),
                     Err(resp) => resp,
-                }
+                };
             }
             Some(RETURN_TO_DEVICE) => {
                 let Some(code) = device_code_of(&q) else { return invalid_link(&req) };
@@ -193,7 +198,8 @@ fn account_form(
         user_code: device.map(|c| c.as_str().to_owned()),
         error,
         providers: buttons(state),
-        sign_up: false,
+        // The device page's sign-in leads back to a code to approve: not the place to make an account.
+        sign_up: state.settings.users.self_registration && device.is_none(),
         forgot: state.provider.mail_on(),
         passkeys: state.provider.passkey_rp().is_some(),
     };

@@ -2,6 +2,7 @@
 //! actix-web, picks status codes and renders pages or JSON.
 pub mod access_log;
 pub mod account;
+pub mod account_deletion;
 pub mod account_otp;
 pub mod account_passkeys;
 pub mod account_password;
@@ -169,6 +170,11 @@ fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
         metrics,
         paths::ACCOUNT_PASSWORD,
         get(paths::ACCOUNT_PASSWORD, account::back_to_page).route(web::post().to(account_password::change)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::ACCOUNT_DELETE,
+        get(paths::ACCOUNT_DELETE, account::back_to_page).route(web::post().to(account_deletion::delete)),
     ))
     .service(metrics::metered(
         metrics,

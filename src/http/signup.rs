@@ -1,20 +1,23 @@
-//! `GET` and `POST /login/register`: the sign-up page of a pending authorization, while users may create their
-//! own account (`users.self_registration`; otherwise 404). Bound as the login page is: the interaction of this
-//! browser, its CSRF token, our own origin ([`super::interaction_pages`]). [`crate::oauth::signup`] decides; a
-//! new account is signed in and the authorization continues as after a password sign-in ([`super::login`]), or
-//! through the set-up of two-step verification first (`otp.required`, [`super::login_enrol`]). A refusal shows
+//! `GET` and `POST /login/register`: the sign-up page of a pending authorization (`interaction=…`) or of the account
+//! page's sign-in (`return=account`), while users may create their own account (`users.self_registration`;
+//! otherwise 404). Bound as the sign-in form it comes from is ([`super::login::target`]): the interaction of this
+//! browser and its CSRF token, or the account sign-in's token bound to the browser-binding cookie; our own origin.
+//! [`crate::oauth::signup`] decides; a new account is signed in and continues as after a password sign-in
+//! ([`super::login`]: the authorization, or the account page), or through the set-up of two-step verification
+//! first (`otp.required`, [`super::login_enrol`]). A refusal shows
 //! the form again with why, next to the field (400; 409 for a taken name; 429 with `Retry-After` past the IP's
 //! sign-up limit), keeping what was typed but the passwords.
-use super::interaction_pages::{check_form, expired, load};
-use super::login::{signed_in, Target};
+use super::interaction_pages::{expired, invalid_link, load};
+use super::login::{signed_in, target, Target, RETURN_TO_ACCOUNT};
 use super::meta::{device, request_meta};
-use super::render::{error_page, message_page, page, wait_words};
+use super::render::{error_page, message_page, page, see_other, wait_words};
 use super::views::SignUpPage;
 use super::{form, throttle, AppState};
 use crate::domain::password::Password;
 use crate::domain::UnixTime;
+use crate::oauth::account::account_login_csrf;
 use crate::oauth::admin::MAX_USER_NAME_LEN;
-use crate::oauth::interaction::{Continuation, Interaction};
+use crate::oauth::discovery::paths;
 use crate::oauth::password_change::PasswordRule;
 use crate::oauth::session::SignIn;
 use crate::oauth::signup::{SignUp, SignUpContext, SignUpField, SignUpForm, SignUpRule};
@@ -43,7 +46,8 @@ fn off(req: &HttpRequest) -> HttpResponse {
     )
 }
 
-/// `GET /login/register?interaction=…`: the form.
+/// `GET /login/register?interaction=…` or `GET /login/register?return=account`: the form (for the account page,
+/// only when the browser is not signed in already).
 #[tracing::instrument(name = "sign-up page", skip_all)]
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if !state.settings.users.self_registration {
@@ -53,39 +57,69 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Ok(q) => q,
         Err(e) => return error_page(&req, &e),
     };
+    if q.get("interaction").is_none() {
+        match q.get("return") {
+            Some(RETURN_TO_ACCOUNT) => {
+                return match super::account::current(&req, &state).await {
+                    Ok(Some(_)) => see_other(paths::ACCOUNT),
+                    Ok(None) => form_page(&req, &state, &Target::Account, Typed::default(), StatusCode::OK, None).await,
+                    Err(resp) => resp,
+                }
+            }
+            // The device page's sign-in offers no sign-up.
+            Some(_) => return invalid_link(&req),
+            None => {}
+        }
+    }
     match load(&req, &state, q.get("interaction")).await {
         Ok((id, interaction)) => {
-            form_page(&req, &state, &id, &interaction, Typed::default(), StatusCode::OK, None).await
+            let target = Target::Authorize(id, Box::new(interaction));
+            form_page(&req, &state, &target, Typed::default(), StatusCode::OK, None).await
         }
         Err(resp) => resp,
     }
 }
 
-/// The sign-up form of the pending authorization `id`.
+/// The sign-up form of `target`: a pending authorization's, or the account page's (its CSRF token bound to the
+/// browser-binding cookie, set here when the browser has none, as the account page's sign-in form's).
 async fn form_page(
     req: &HttpRequest,
     state: &AppState,
-    id: &str,
-    interaction: &Interaction,
+    target: &Target,
     typed: Typed,
     status: StatusCode,
     error: Option<(String, SignUpField)>,
 ) -> HttpResponse {
-    let client = match state.provider.interaction_client(interaction).await {
-        Ok(c) => c,
-        Err(e) => return super::authorize::step_response(req, state, Err(e)),
+    let mut new_browser = None;
+    let (client_name, interaction, return_to, csrf) = match target {
+        Target::Authorize(id, interaction) => match state.provider.interaction_client(interaction).await {
+            Ok(c) => (Some(c.name), id.clone(), None, interaction.csrf.clone()),
+            Err(e) => return super::authorize::step_response(req, state, Err(e)),
+        },
+        Target::Device(_) => return invalid_link(req),
+        Target::Account => {
+            let (browser, new) = state.cookies.read_or_new_browser(req);
+            let csrf = account_login_csrf(&browser);
+            new_browser = new.then_some(browser);
+            (None, String::new(), Some(RETURN_TO_ACCOUNT), csrf)
+        }
     };
     let view = SignUpPage {
-        client_name: client.name,
-        interaction: id.to_owned(),
-        csrf: interaction.csrf.clone(),
+        client_name,
+        interaction,
+        return_to,
+        csrf,
         username: typed.username,
         email: typed.email,
         name: typed.name,
         min_length: state.settings.passwords.min_length,
         error,
     };
-    page(status, view.render())
+    let mut resp = page(status, view.render());
+    if let Some(browser) = new_browser {
+        state.cookies.set_browser(&mut resp, browser);
+    }
+    resp
 }
 
 /// Why a form was refused, in a sentence, with the field it is about.
@@ -113,7 +147,8 @@ fn refusal(rule: SignUpRule) -> (String, SignUpField) {
     (message, field)
 }
 
-/// `POST /login/register`: creates the account, signs its user in, and continues the authorization.
+/// `POST /login/register`: creates the account, signs its user in, and continues the authorization or goes to the
+/// account page.
 #[tracing::instrument(name = "sign-up", skip_all)]
 pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
     if !state.settings.users.self_registration {
@@ -123,13 +158,12 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(f) => f,
         Err(e) => return error_page(&req, &e),
     };
-    let (id, interaction) = match load(&req, &state, f.get("interaction")).await {
-        Ok(v) => v,
+    // Checked as the sign-in form of the same target is: the interaction's token, or the account sign-in's.
+    let target = match target(&req, &state, &f).await {
+        Ok(Target::Device(_)) => return invalid_link(&req),
+        Ok(target) => target,
         Err(resp) => return resp,
     };
-    if let Err(refusal) = check_form(&req, &state, &interaction, &f) {
-        return refusal.page(&req);
-    }
     let mut text = |name| f.take(name).unwrap_or_default();
     let typed = Typed { username: text("username"), email: text("email"), name: text("name") };
     let form = SignUpForm {
@@ -140,14 +174,18 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         again: Password::new(text("password_again")),
     };
     let (meta, now) = (request_meta(&req, &state), crate::domain::now());
-    let client_id = Some(interaction.request.client_id.as_str().to_owned());
-    let cx = SignUpContext { ip: throttle::ip(&req, &state), device: device(&req, &state), client_id, meta: &meta };
+    let cx = SignUpContext {
+        ip: throttle::ip(&req, &state),
+        device: device(&req, &state),
+        client_id: target.client_id(),
+        meta: &meta,
+    };
     let outcome = match state.provider.sign_up(form, cx, now).await {
         Ok(outcome) => outcome,
         Err(e) => return error_page(&req, &e),
     };
     let (status, message, field) = match outcome {
-        SignUp::Created(signed) => return signed_up(&req, &state, id, interaction, *signed, now).await,
+        SignUp::Created(signed) => return signed_up(&req, &state, target, *signed, now).await,
         SignUp::Refused(rule) => {
             let (message, field) = refusal(rule);
             (StatusCode::BAD_REQUEST, message, field)
@@ -163,33 +201,24 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
                 wait_words(limited.retry_after)
             );
             let error = Some((message, SignUpField::Username));
-            let mut resp =
-                form_page(&req, &state, &id, &interaction, typed, StatusCode::TOO_MANY_REQUESTS, error).await;
+            let mut resp = form_page(&req, &state, &target, typed, StatusCode::TOO_MANY_REQUESTS, error).await;
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after));
             return resp;
         }
     };
-    form_page(&req, &state, &id, &interaction, typed, status, Some((message, field))).await
+    form_page(&req, &state, &target, typed, status, Some((message, field))).await
 }
 
-/// The new account's sign-in, continued as a password sign-in's: the authorization (a session started), or the
+/// The new account's sign-in, continued as a password sign-in's: to `target` (a session started), or through the
 /// set-up of two-step verification first (`otp.required`).
-async fn signed_up(
-    req: &HttpRequest,
-    state: &AppState,
-    id: String,
-    interaction: Interaction,
-    signed: SignIn,
-    now: UnixTime,
-) -> HttpResponse {
+async fn signed_up(req: &HttpRequest, state: &AppState, target: Target, signed: SignIn, now: UnixTime) -> HttpResponse {
     match signed {
         SignIn::Started { user, cookie, session } => {
-            let target = Target::Authorize(id, Box::new(interaction));
             signed_in(req, state, target, &user, cookie, session, json!({ "registered": true }), now).await
         }
         SignIn::NeedsEnrolment { user } => {
-            let target = (Continuation::Authorize(id), Some(interaction.request.client_id.as_str().to_owned()));
             let username = user.username.as_str().to_owned();
+            let target = (target.continuation(), target.client_id());
             super::login_enrol::ask_to_enrol(req, state, &user, &username, target, now).await
         }
         // Removed the moment it was made (an operator's hand): nothing to continue.

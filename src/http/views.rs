@@ -25,7 +25,7 @@ pub struct LoginPage {
     pub error: Option<String>,
     /// The upstream providers to offer ("Sign in with …").
     pub providers: Vec<ProviderButton>,
-    /// Whether to offer "Create an account" (`users.self_registration`, for a pending authorization only).
+    /// Whether to offer "Create an account" (`users.self_registration`; not on the device page's sign-in).
     pub sign_up: bool,
     /// Whether to offer "Forgot your password?" (mail on).
     pub forgot: bool,
@@ -41,6 +41,17 @@ impl LoginPage {
             (Some(r), Some(code)) => query.append_pair("return", r).append_pair("user_code", code),
             (Some(r), None) => query.append_pair("return", r),
             (None, _) => query.append_pair("interaction", &self.interaction),
+        };
+        query.finish()
+    }
+
+    /// The query of the "Create an account" link: the sign-in it belongs to (an authorization's, or the account
+    /// page's).
+    pub fn sign_up_query(&self) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        match self.return_to {
+            Some(r) => query.append_pair("return", r),
+            None => query.append_pair("interaction", &self.interaction),
         };
         query.finish()
     }
@@ -101,15 +112,17 @@ pub struct VerifyEmailPage {
     pub token: String,
 }
 
-/// The sign-up page of a pending authorization (`users.self_registration`).
+/// The sign-up page of a pending authorization or of the account page's sign-in (`users.self_registration`).
 #[derive(Template)]
 #[template(path = "signup.html")]
 pub struct SignUpPage {
-    /// The app asking, by name.
-    pub client_name: String,
-    /// Interaction id (hidden field).
+    /// The app asking, by name; `None` for the account page's.
+    pub client_name: Option<String>,
+    /// Interaction id (hidden field), empty for the account page's.
     pub interaction: String,
-    /// CSRF token (hidden field): the interaction's, as the login form's.
+    /// The fixed page to continue to (hidden `return` field), when not an authorization.
+    pub return_to: Option<&'static str>,
+    /// CSRF token (hidden field): the sign-in form's it comes from.
     pub csrf: String,
     /// What was typed before a refusal (escaped by the template); never the passwords.
     pub username: String,
@@ -124,6 +137,16 @@ pub struct SignUpPage {
 }
 
 impl SignUpPage {
+    /// The query of the "Sign in" link: the sign-in this sign-up belongs to.
+    pub fn sign_in_query(&self) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        match self.return_to {
+            Some(r) => query.append_pair("return", r),
+            None => query.append_pair("interaction", &self.interaction),
+        };
+        query.finish()
+    }
+
     /// Whether `field` (`username`, `email`, `name`, `password` or `again`) is the one the error is about.
     pub fn invalid(&self, field: &str) -> bool {
         self.error.as_ref().is_some_and(|(_, f)| sign_up_field(*f) == field)
@@ -449,6 +472,51 @@ pub struct AccountPage {
     pub passkeys: Option<Vec<PasskeyLine>>,
     /// The names of the groups the user is in (read-only: operators set them).
     pub groups: Vec<String>,
+    /// The "Delete account" section, while users may delete their own (`users.self_deletion`).
+    pub deletion: Option<DeletionForm>,
+}
+
+/// The account page's "Delete account" section as shown: at first, or again after a refused deletion.
+pub struct DeletionForm {
+    /// The user has a password: the form asks for it.
+    pub password: bool,
+    /// The user has none and signed in too long ago: the section offers to sign in again instead of the form.
+    pub sign_in_again: bool,
+    /// Why the deletion was refused, in a sentence (an alert), with the field it is about.
+    pub error: Option<(String, DeletionField)>,
+}
+
+impl DeletionForm {
+    /// Whether `field` (`password` or `confirm`) is the one the error is about.
+    pub fn invalid(&self, field: &str) -> bool {
+        self.error.as_ref().is_some_and(|(_, f)| f.as_str() == field)
+    }
+}
+
+/// A field of the deletion form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeletionField {
+    /// The password.
+    Password,
+    /// "I understand".
+    Confirm,
+}
+
+impl DeletionField {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Confirm => "confirm",
+        }
+    }
+}
+
+/// The page after the user deleted their own account, framing the front-channel logout of this browser's apps.
+#[derive(Template)]
+#[template(path = "account_deleted.html")]
+pub struct AccountDeletedPage {
+    /// The front-channel logout frames' URLs (`oauth::frontchannel`).
+    pub frames: Vec<String>,
 }
 
 /// The account page's password form as shown: at first, or again after a refused change.

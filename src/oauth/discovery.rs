@@ -67,6 +67,8 @@ pub mod paths {
     pub const ACCOUNT_UNLINK_IDENTITY: &str = "/account/identities/unlink";
     /// Changes the user's own password (a form on the account page).
     pub const ACCOUNT_PASSWORD: &str = "/account/password";
+    /// The account page's "Delete account" form (`users.self_deletion`).
+    pub const ACCOUNT_DELETE: &str = "/account/delete";
     /// The account page's form that mails a verification link for the user's address.
     pub const ACCOUNT_EMAIL_VERIFY: &str = "/account/email/verify";
     /// Shows a new TOTP secret to set up (a form on the account page).

@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod account;
+pub mod account_deletion;
 pub mod acr;
 pub mod admin;
 pub mod audit;

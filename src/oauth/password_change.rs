@@ -13,9 +13,10 @@ use super::error::OAuthError;
 use super::limits::{Lock, SignInAttempt};
 use super::provider::Provider;
 use super::session::SignedIn;
-use crate::domain::password::{NewPasswordError, Password, NO_PASSWORD};
+use crate::domain::password::{NewPasswordError, Password, PasswordChecker, NO_PASSWORD};
 use crate::domain::{UnixTime, User};
 use serde_json::json;
+use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -86,6 +87,30 @@ pub fn check_new_password(new: Password, again: &Password, min_length: usize) ->
     })
 }
 
+/// Why a password typed on the account page is checked ([`Provider::check_own_password`]): where from, and
+/// what the audit trail calls a wrong one and the lock it starts.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct OwnCheck<'a> {
+    /// The client IP, counted as a sign-in's.
+    pub ip: Option<IpAddr>,
+    /// The event a wrong password records.
+    pub failed_event: &'static str,
+    /// The `during` of the `login_lockout` it starts.
+    pub during: &'static str,
+    /// The request, for the audit trail.
+    pub meta: &'a RequestMeta,
+}
+
+/// How a password typed on the account page fared ([`Provider::check_own_password`]).
+pub(super) enum OwnPassword<T> {
+    /// Right: what was made of it on the pool.
+    Right(T),
+    /// Wrong, counted as a failed sign-in.
+    Wrong,
+    /// Too many failed sign-ins of the name or from the IP: refused unchecked, or this failure started the lock.
+    Locked(Lock),
+}
+
 /// The outcome of [`Provider::change_own_password`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PasswordChanged {
@@ -110,7 +135,7 @@ impl Provider {
     }
 
     /// The user's stored password hash, unless they have none.
-    async fn stored_password_hash(&self, user: &User) -> Result<Option<String>, OAuthError> {
+    pub(super) async fn stored_password_hash(&self, user: &User) -> Result<Option<String>, OAuthError> {
         let found = self.users.user_by_username(&user.username).await?;
         Ok(found.filter(|(u, hash)| u.id == user.id && hash != NO_PASSWORD).map(|(_, hash)| hash))
     }
@@ -132,28 +157,13 @@ impl Provider {
             Ok(checked) => checked,
             Err(rule) => return Ok(PasswordChanged::Refused(rule)),
         };
-        let username = user.username.as_str();
-        let attempt = match self.limits.begin_sign_in(ip, username, now).await {
-            Ok(attempt) => attempt,
-            Err(lock) => {
-                self.sign_in_refused_while_locked(lock, ip, username, None, meta, now).await;
-                return Ok(PasswordChanged::Locked(lock));
-            }
-        };
-        let checker = Arc::clone(&self.password_checker);
-        let checked = stored.clone();
-        // One trip to the pool: the new hash only once the current password is right.
-        let ran = self
-            .password_pool
-            .run(move || checker.verify(&current, Some(&checked)).is_accepted().then(|| checker.rehash(&new)))
-            .await;
-        let hash = match ran {
-            Ok(Some(Ok(hash))) => hash,
-            Ok(None) => return Ok(self.wrong_current_password(attempt, user, meta, now).await),
-            Ok(Some(Err(e))) => return Err(self.abandoned(attempt, OAuthError::server(e), now).await),
-            Err(e) => return Err(self.abandoned(attempt, OAuthError::server(e), now).await),
-        };
-        self.limits.sign_in_succeeded(attempt, username, now).await;
+        let check = OwnCheck { ip, failed_event: "password_change_failed", during: "password_change", meta };
+        let hash =
+            match self.check_own_password(user, stored.clone(), current, move |c| c.rehash(&new), check, now).await? {
+                OwnPassword::Right(hash) => hash,
+                OwnPassword::Wrong => return Ok(PasswordChanged::WrongCurrent),
+                OwnPassword::Locked(lock) => return Ok(PasswordChanged::Locked(lock)),
+            };
         if !self.users.change_password_hash(&user.id, &stored, hash, now).await? {
             return Ok(PasswordChanged::ChangedMeanwhile);
         }
@@ -170,30 +180,71 @@ impl Provider {
         Ok(PasswordChanged::Changed)
     }
 
+    /// Checks `typed` against the user's `stored` hash as at sign-in: on the password pool, as a sign-in of the
+    /// user's name from `check.ip` on the same counters and locks, refused unchecked while either is locked. A
+    /// right password then runs `then` on the pool in the same trip (a new hash, say); a wrong one is audited as
+    /// `check.failed_event` (`reason` `wrong_password`), and the lock it starts as `login_lockout`.
+    pub(super) async fn check_own_password<T, E>(
+        &self,
+        user: &User,
+        stored: String,
+        typed: Password,
+        then: impl FnOnce(&PasswordChecker) -> Result<T, E> + Send + 'static,
+        check: OwnCheck<'_>,
+        now: UnixTime,
+    ) -> Result<OwnPassword<T>, OAuthError>
+    where
+        T: Send + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        let (username, ip, meta) = (user.username.as_str(), check.ip, check.meta);
+        let attempt = match self.limits.begin_sign_in(ip, username, now).await {
+            Ok(attempt) => attempt,
+            Err(lock) => {
+                self.sign_in_refused_while_locked(lock, ip, username, None, meta, now).await;
+                return Ok(OwnPassword::Locked(lock));
+            }
+        };
+        let checker = Arc::clone(&self.password_checker);
+        let ran = self
+            .password_pool
+            .run(move || checker.verify(&typed, Some(&stored)).is_accepted().then(|| then(&checker)))
+            .await;
+        let made = match ran {
+            Ok(Some(Ok(made))) => made,
+            Ok(None) => return Ok(self.wrong_own_password(attempt, user, &check, now).await),
+            Ok(Some(Err(e))) => return Err(self.abandoned(attempt, OAuthError::server(e), now).await),
+            Err(e) => return Err(self.abandoned(attempt, OAuthError::server(e), now).await),
+        };
+        self.limits.sign_in_succeeded(attempt, username, now).await;
+        Ok(OwnPassword::Right(made))
+    }
+
     async fn abandoned(&self, attempt: SignInAttempt, e: OAuthError, now: UnixTime) -> OAuthError {
         self.limits.sign_in_abandoned(attempt, now).await;
         e
     }
 
-    /// Settles a wrong current password as a failed sign-in, and records it (and the lock it starts, if any).
-    async fn wrong_current_password(
+    /// Settles a wrong password as a failed sign-in, and records it (and the lock it starts, if any).
+    async fn wrong_own_password<T>(
         &self,
         attempt: SignInAttempt,
         user: &User,
-        meta: &RequestMeta,
+        check: &OwnCheck<'_>,
         now: UnixTime,
-    ) -> PasswordChanged {
+    ) -> OwnPassword<T> {
         let facts = |details| EventFacts {
             actor: Some(user.id.as_str().to_owned()),
             user_id: Some(user.id.as_str().to_owned()),
             client_id: None,
             details,
         };
-        self.audit("password_change_failed", facts(json!({ "reason": "wrong_password" })), meta, now).await;
-        let Some(lock) = self.limits.sign_in_failed(attempt, now).await else { return PasswordChanged::WrongCurrent };
-        let details = json!({ "scope": lock.scope.as_str(), "seconds": lock.retry_after, "during": "password_change" });
+        let meta = check.meta;
+        self.audit(check.failed_event, facts(json!({ "reason": "wrong_password" })), meta, now).await;
+        let Some(lock) = self.limits.sign_in_failed(attempt, now).await else { return OwnPassword::Wrong };
+        let details = json!({ "scope": lock.scope.as_str(), "seconds": lock.retry_after, "during": check.during });
         self.audit("login_lockout", facts(details), meta, now).await;
-        PasswordChanged::Locked(lock)
+        OwnPassword::Locked(lock)
     }
 
     /// Ends every live session of the signed-in user but the current one, each as the account page ends one.

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 /// The device verification page (RFC 8628), in its own file to keep this one short.
 mod accessibility;
+/// The account page's "Delete account" section.
+mod account_deletion;
 /// The app's own site, another site than the server's.
 mod app_site;
 /// Claims asked for by name (`claims`) on the consent page.

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod account;
+mod account_deletion;
 mod account_password;
 mod acr;
 mod admin;

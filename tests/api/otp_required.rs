@@ -316,3 +316,26 @@ both_backends!(users_signed_in_before_the_policy_set_it_up_at_their_next_sign_in
     }
     assert!(!otp_enabled(&app, "alice"), "nothing is on until the user confirms a code");
 });
+
+both_backends!(
+    a_sign_up_from_the_account_pages_sign_in_sets_it_up_then_lands_there,
+    |raw| {
+        require(raw);
+        crate::signup::on(raw);
+    },
+    async |app| {
+        let step = early_in_a_step().await;
+        let b = other_browser();
+        let html = b.get(app.url("/login/register?return=account")).send().await.unwrap().text().await.unwrap();
+        let csrf = hidden(&html, "csrf");
+        let mut form = vec![("return", "account"), ("csrf", csrf.as_str())];
+        form.extend(crate::signup::fields("newcomer", "a long new password", "a long new password"));
+        let setup = SetUp::read(post(&app, &b, "/login/register", &form).await).await;
+        assert!(!otp_enabled(&app, "newcomer"));
+        let (_, proceed) = recovery_page(setup.send(&app, &b, &setup.code(step)).await).await;
+        assert_eq!(location(&continue_with(&app, &b, &proceed).await), "/account");
+        let html = b.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("Signed in as <strong><bdi>newcomer</bdi></strong>"), "{html}");
+        assert!(otp_enabled(&app, "newcomer"));
+    }
+);

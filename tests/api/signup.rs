@@ -318,3 +318,86 @@ both_backends!(
         assert!(user_named(&app, "newcomer").is_some(), "the account exists; its sign-in waits for the set-up");
     }
 );
+
+/// The sign-up page of the account page's sign-in in browser `b`, reached by that sign-in's link: its `csrf`.
+async fn from_the_account_sign_in(app: &TestApp, b: &reqwest::Client) -> String {
+    let r = b.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(location(&r), "/login?return=account");
+    let html = b.get(app.url("/login?return=account")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("href=\"/login/register?return=account\"") && html.contains(">Create an account</a>"));
+    let r = b.get(app.url("/login/register?return=account")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<h1>Create an account</h1>") && html.contains("action=\"/login/register\""), "{html}");
+    assert!(html.contains("name=\"return\" value=\"account\"") && !html.contains("name=\"interaction\""), "{html}");
+    assert!(html.contains("href=\"/login?return=account\""), "the way back to the sign-in: {html}");
+    hidden(&html, "csrf")
+}
+
+/// Posts the account sign-up form with `csrf` and `fields` from browser `b`.
+async fn submit_account(app: &TestApp, b: &reqwest::Client, csrf: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let mut form = vec![("return", "account"), ("csrf", csrf)];
+    form.extend_from_slice(fields);
+    post(app, b, "/login/register", &form).await
+}
+
+both_backends!(a_sign_up_from_the_account_pages_sign_in_lands_there_signed_in, |raw| { on(raw) }, async |app| {
+    add_alice(&app);
+    let b = other_browser();
+    let csrf = from_the_account_sign_in(&app, &b).await;
+    // Meanwhile another user signs in in this browser: the sign-up ends that session (against fixation).
+    crate::account::sign_in_to_account(&app, &b).await;
+    let r = b.get(app.url("/login/register?return=account")).send().await.unwrap();
+    assert_eq!(location(&r), "/account", "signed in already: the page");
+    assert_eq!(app.cli_json(&["users", "sessions", "alice"], None)["sessions"].as_array().unwrap().len(), 1);
+
+    // Refused from another browser (its token is bound to this one's cookie) and from another site.
+    let r = submit_account(&app, &other_browser(), &csrf, &fields("newcomer", NEW_PASSWORD, NEW_PASSWORD)).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "no browser cookie: cookies blocked");
+    let form = [("return", "account"), ("csrf", csrf.as_str()), ("username", "newcomer")];
+    let r = b.post(app.url("/login/register")).header("Origin", "https://evil.example").form(&form).send().await;
+    assert_eq!(r.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        submit_account(&app, &b, "forged", &fields("newcomer", NEW_PASSWORD, NEW_PASSWORD)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    // A refusal shows this form again, the account page's.
+    let r = submit_account(&app, &b, &csrf, &fields("alice", NEW_PASSWORD, NEW_PASSWORD)).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("name=\"return\" value=\"account\""));
+    assert!(user_named(&app, "newcomer").is_none());
+
+    let r = submit_account(&app, &b, &csrf, &fields("newcomer", NEW_PASSWORD, NEW_PASSWORD)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    assert_eq!(location(&r), "/account");
+    let cookies: Vec<String> = r.headers().get_all("set-cookie").iter().map(|c| c.to_str().unwrap().into()).collect();
+    assert!(cookies.iter().any(|c| c.starts_with("tessera=") && !c.starts_with("tessera=;")), "{cookies:?}");
+    let html = b.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Signed in as <strong><bdi>newcomer</bdi></strong>"), "{html}");
+    assert_eq!(html.matches("name=\"session\"").count(), 1, "a session of its own: {html}");
+    assert!(app.cli_json(&["users", "sessions", "alice"], None)["sessions"].as_array().unwrap().is_empty());
+    let id = user_named(&app, "newcomer").expect("created")["id"].as_str().unwrap().to_owned();
+    assert_eq!(audit_reasons(&app, &id, "user_registered").len(), 1);
+    let events = app.cli_json(&["audit", "list", "--user", &id], None);
+    let signed_in: Vec<&Value> =
+        events["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "login_succeeded").collect();
+    assert_eq!((signed_in.len(), &signed_in[0]["details"]["registered"]), (1, &Value::Bool(true)));
+    assert!(signed_in[0]["client_id"].is_null(), "no app: {}", signed_in[0]);
+
+    // The device page's sign-in offers no sign-up.
+    let html = other_browser().get(app.url("/login?return=device&user_code=BCDF-GHJK")).send().await.unwrap();
+    let html = html.text().await.unwrap();
+    assert!(html.contains("to connect your device") && !html.contains("/login/register"), "{html}");
+    let r = b.get(app.url("/login/register?return=device&user_code=BCDF-GHJK")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+});
+
+both_backends!(with_sign_up_off_the_account_sign_in_offers_none, async |app| {
+    let b = other_browser();
+    let html = b.get(app.url("/login?return=account")).send().await.unwrap().text().await.unwrap();
+    assert!(!html.contains("/login/register") && !html.contains("Create an account"), "{html}");
+    let r = b.get(app.url("/login/register?return=account")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let form = [("return", "account"), ("csrf", &hidden(&html, "csrf")), ("username", "newcomer")];
+    assert_eq!(post(&app, &b, "/login/register", &form).await.status(), StatusCode::NOT_FOUND);
+});

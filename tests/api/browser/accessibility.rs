@@ -174,6 +174,7 @@ async fn every_page_passes_the_accessibility_checks() {
     // Signed out, the account page's own sign-in.
     browser.goto(&app.url("/account")).await;
     browser.wait_for_url("the account sign-in", |u| on_server(&app, u, "/login")).await;
+    browser.wait_for("a#sign-up").await;
     assert_accessible(&browser, &axe, "the account sign-in page").await;
 
     // With two-step verification on, the password leads to the code page.
@@ -198,6 +199,10 @@ async fn every_page_passes_the_accessibility_checks() {
     browser.wait_for("#signup-error[role=alert]").await;
     browser.wait_for("input#password-again[aria-invalid=true]").await;
     assert_accessible(&browser, &axe, "the sign-up page after a mismatch").await;
+    // The account page's sign-up page.
+    browser.goto(&app.url("/login/register?return=account")).await;
+    browser.wait_for("input[name=return][value=account]").await;
+    assert_accessible(&browser, &axe, "the account page's sign-up page").await;
 
     // Where every password sign-in needs two-step verification, a user without it sets it up first.
     let app = spawn_app_with(Backend::Sqlite, |raw| raw.otp.required = true).await;

@@ -1,0 +1,125 @@
+//! A user deleting their own account from the account page, as Keycloak's "Delete Account" (while
+//! `users.self_deletion` is on; the HTTP layer answers 404 otherwise). The deletion is the operators' one
+//! ([`Provider::delete_user`], the admin API's `DELETE` and `tessera users remove`): every session ended with its
+//! apps sent back-channel logout tokens, refresh tokens and the access tokens issued with them revoked, and the
+//! row deleted with everything that hangs on it (consents, provider links, passkeys, two-step verification, group
+//! memberships). Its audit event names the user as actor.
+//!
+//! A live session alone does not delete: a browser left signed in must not be enough. The user confirms
+//! explicitly, and proves again who they are: a user with a password types it, checked as at sign-in and counted
+//! towards the same locks ([`Provider::check_own_password`], as the password change does); a user without one
+//! (a federated sign-in made the account, or passkeys only) must have signed in within
+//! [`RECENT_SIGN_IN_SECONDS`], or sign in again first.
+use super::audit::{EventFacts, RequestMeta};
+use super::error::OAuthError;
+use super::frontchannel::LogoutFrames;
+use super::limits::Lock;
+use super::password_change::{OwnCheck, OwnPassword};
+use super::provider::Provider;
+use super::session::SignedIn;
+use crate::domain::password::Password;
+use crate::domain::UnixTime;
+use crate::storage::StoreError;
+use serde_json::json;
+use std::convert::Infallible;
+use std::net::IpAddr;
+
+/// How recent the sign-in of a session must be for a user without a password to delete their account without
+/// signing in again: long enough to go from the sign-in to the form, short enough that a browser left signed in
+/// is not enough.
+pub const RECENT_SIGN_IN_SECONDS: UnixTime = 5 * 60;
+
+/// Whether a session whose user authenticated at `auth_time` did so recently enough at `now`.
+pub fn signed_in_recently(auth_time: UnixTime, now: UnixTime) -> bool {
+    now.saturating_sub(auth_time) <= RECENT_SIGN_IN_SECONDS
+}
+
+/// What the deletion form gave. The password keeps out of `Debug`.
+#[derive(Debug)]
+pub struct DeletionRequest {
+    /// The user's password (empty when none was typed).
+    pub password: Password,
+    /// Whether "I understand" was ticked.
+    pub confirmed: bool,
+}
+
+/// The outcome of [`Provider::delete_own_account`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountDeletion {
+    /// The account is gone (or went meanwhile); the signed-out page has these frames (front-channel logout of
+    /// the current session's apps).
+    Deleted(LogoutFrames),
+    /// "I understand" was not ticked: nothing was checked or counted.
+    NotConfirmed,
+    /// The user has a password and typed none: nothing was checked or counted.
+    PasswordMissing,
+    /// The password is wrong (counted as a failed sign-in).
+    WrongPassword,
+    /// Too many failed sign-ins of the name or from the IP: refused unchecked, or this failure started the lock.
+    Locked(Lock),
+    /// The user has no password and signed in too long ago: they are to sign in again first.
+    SignInAgain,
+}
+
+impl Provider {
+    /// Deletes the signed-in user's account (see the module's documentation), from `ip`. Audited as
+    /// `account_deleted`; a wrong password as `account_deletion_failed`, and the lock it starts as `login_lockout`.
+    pub async fn delete_own_account(
+        &self,
+        signed_in: &SignedIn,
+        request: DeletionRequest,
+        ip: Option<IpAddr>,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<AccountDeletion, OAuthError> {
+        let user = &signed_in.user;
+        if !request.confirmed {
+            return Ok(AccountDeletion::NotConfirmed);
+        }
+        match self.stored_password_hash(user).await? {
+            Some(_) if request.password.is_empty() => return Ok(AccountDeletion::PasswordMissing),
+            Some(stored) => {
+                let check = OwnCheck { ip, failed_event: "account_deletion_failed", during: "account_deletion", meta };
+                let checked =
+                    self.check_own_password(user, stored, request.password, |_| Ok::<_, Infallible>(()), check, now);
+                match checked.await? {
+                    OwnPassword::Right(()) => {}
+                    OwnPassword::Wrong => return Ok(AccountDeletion::WrongPassword),
+                    OwnPassword::Locked(lock) => return Ok(AccountDeletion::Locked(lock)),
+                }
+            }
+            None if !signed_in_recently(signed_in.session.auth_time, now) => return Ok(AccountDeletion::SignInAgain),
+            None => {}
+        }
+        // Read before the deletion ends the session: the apps this browser signed in to, to frame.
+        let told = self.logout_notices(std::slice::from_ref(&signed_in.session)).await;
+        let sessions = match self.delete_user(&user.id, now).await {
+            Ok(sessions) => sessions,
+            // Deleted meanwhile (an operator, another tab): gone either way, and recorded by whoever did it.
+            Err(StoreError::NotFound) => return Ok(AccountDeletion::Deleted(LogoutFrames::default())),
+            Err(e) => return Err(e.into()),
+        };
+        let facts = EventFacts {
+            actor: Some(user.id.as_str().to_owned()),
+            user_id: Some(user.id.as_str().to_owned()),
+            client_id: None,
+            details: json!({ "username": user.username.as_str(), "sessions": sessions }),
+        };
+        self.audit("account_deleted", facts, meta, now).await;
+        Ok(AccountDeletion::Deleted(self.logout_frames(&told).await))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sign_in_is_recent_for_five_minutes() {
+        assert!(signed_in_recently(1_000, 1_000));
+        assert!(signed_in_recently(1_000, 1_300));
+        assert!(!signed_in_recently(1_000, 1_301));
+        // A clock that went back a little makes it no less recent.
+        assert!(signed_in_recently(1_000, 990));
+    }
+}
