@@ -479,6 +479,7 @@ both_backends!(user_names_hold_no_invisible_character, async |app| {
         password_hash: hash,
         email: None,
         name: Some("Ali\u{200b}ce".into()),
+        password_change_required: false,
         created_at: alice.created_at,
     };
     store.create_user(old).await.unwrap();
