@@ -437,7 +437,8 @@ both_backends!(users_round_trip, async |app| {
     for disabled in [true, false] {
         assert!(
             updates.iter().any(|e| e["details"] == json!({ "changed": ["disabled"], "disabled": disabled })
-                || e["details"] == json!({ "changed": ["disabled", "password"], "disabled": disabled })),
+                || e["details"]
+                    == json!({ "changed": ["disabled", "password"], "disabled": disabled, "temporary": false })),
             "{disabled}: {updates:?}"
         );
     }
