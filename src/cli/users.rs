@@ -28,9 +28,18 @@ pub enum UsersCommand {
         /// Display name.
         #[arg(long)]
         name: Option<String>,
+        /// The password is temporary: at their next sign-in the user must choose a new one before anything else.
+        #[arg(long)]
+        temporary: bool,
     },
     /// List users.
     List,
+    /// Show one user: their account, whether they have two-step verification and whether their password is
+    /// temporary.
+    Show {
+        /// Login name.
+        username: String,
+    },
     /// Disable a user: signs them out everywhere, and no sign-in until enabled.
     Disable {
         /// Login name.
@@ -41,13 +50,17 @@ pub enum UsersCommand {
         /// Login name.
         username: String,
     },
-    /// Set a new password, read from standard input.
+    /// Set a new password, read from standard input. Ends no session: `revoke` signs the user out everywhere.
     Passwd {
         /// Login name.
         username: String,
         /// Read the password from standard input.
         #[arg(long, required = true)]
         password_stdin: bool,
+        /// The password is temporary: at their next sign-in the user must choose a new one before anything else.
+        /// Without it, the password is not, whatever the previous one was.
+        #[arg(long)]
+        temporary: bool,
     },
     /// Sign a user out everywhere: end all sessions, revoke all refresh tokens, invalidate access tokens.
     Revoke {
@@ -126,6 +139,15 @@ async fn hash(settings: &Settings, password: Password) -> anyhow::Result<String>
         .await
         .context("password hashing task")?
         .map_err(|e| anyhow!(e))
+}
+
+/// What the text output adds for a temporary password.
+fn temporary_words(temporary: bool) -> &'static str {
+    if temporary {
+        "; the password is temporary: a new one is chosen at the next sign-in"
+    } else {
+        ""
+    }
 }
 
 fn parse_username(s: &str) -> anyhow::Result<Username> {
@@ -214,7 +236,7 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
     let store = startup::open_store(settings).await?;
     let now = crate::domain::now();
     match cmd {
-        UsersCommand::Add { username, password_stdin: _, email, name } => {
+        UsersCommand::Add { username, password_stdin: _, email, name, temporary } => {
             let username = admin::parse_new_username(&username).map_err(|e| anyhow!("{e}"))?;
             if let Some(e) = &email {
                 admin::check_email(e).map_err(|e| anyhow!("{e}"))?;
@@ -224,13 +246,24 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             }
             let password = admin::parse_password(read_stdin_line("password")?).map_err(|e| anyhow!("{e}"))?;
             let password_hash = hash(settings, password).await?;
-            let new = NewUser { id: UserId::generate(), username, password_hash, email, name, created_at: now };
+            let new = NewUser {
+                id: UserId::generate(),
+                username,
+                password_hash,
+                email,
+                name,
+                password_change_required: temporary,
+                created_at: now,
+            };
             let user = admin::create_user(&store, new).await.map_err(|e| match e {
                 AdminError::Store(e) => e.into(),
                 other => anyhow!("{other}"),
             })?;
-            super::record(&store, "user_created", Some(user.id.as_str()), None, json!({})).await;
-            out.print(&user_json(&user, false), || format!("created user {} (sub {})", user.username, user.id));
+            let details = json!({ "temporary": temporary });
+            super::record(&store, "user_created", Some(user.id.as_str()), None, details).await;
+            out.print(&user_json(&user, false), || {
+                format!("created user {} (sub {}){}", user.username, user.id, temporary_words(temporary))
+            });
         }
         UsersCommand::List => {
             let mut all = Vec::new();
@@ -251,17 +284,40 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
                 all.iter()
                     .map(|u| {
                         format!(
-                            "{:<24} {}  {}{}{}  created {}",
+                            "{:<24} {}  {}{}{}{}  created {}",
                             u.username.as_str(),
                             u.id,
                             u.email.as_deref().unwrap_or("-"),
                             if u.disabled { "  (disabled)" } else { "" },
                             if with_otp.contains(&u.id) { "  (two-step)" } else { "" },
+                            if u.password_change_required { "  (temporary password)" } else { "" },
                             human_time(u.created_at)
                         )
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
+            });
+        }
+        UsersCommand::Show { username } => {
+            let username = parse_username(&username)?;
+            let (user, _) =
+                store.user_by_username(&username).await?.ok_or_else(|| anyhow!("no user named {username}"))?;
+            let otp = store.otp(&user.id).await?.is_some();
+            out.print(&user_json(&user, otp), || {
+                let yes_no = |b: bool| if b { "yes" } else { "no" };
+                [
+                    format!("username            {}", user.username),
+                    format!("id (sub)            {}", user.id),
+                    format!("email               {}", user.email.as_deref().unwrap_or("-")),
+                    format!("email verified      {}", yes_no(user.email_verified)),
+                    format!("name                {}", user.name.as_deref().unwrap_or("-")),
+                    format!("disabled            {}", yes_no(user.disabled)),
+                    format!("two-step            {}", yes_no(otp)),
+                    format!("temporary password  {}", yes_no(user.password_change_required)),
+                    format!("created             {}", human_time(user.created_at)),
+                    format!("updated             {}", human_time(user.updated_at)),
+                ]
+                .join("\n")
             });
         }
         UsersCommand::Disable { username } => {
@@ -317,15 +373,16 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
             });
             out.print(&shown, || format!("removed {} ({sessions} active sessions ended)", user.username));
         }
-        UsersCommand::Passwd { username, password_stdin: _ } => {
+        UsersCommand::Passwd { username, password_stdin: _, temporary } => {
             let username = parse_username(&username)?;
             let password = admin::parse_password(read_stdin_line("password")?).map_err(|e| anyhow!("{e}"))?;
             let hash = hash(settings, password).await?;
-            let user = store.set_password_hash(&username, hash, now).await.map_err(not_found(&username))?;
+            let user = store.set_password_hash(&username, hash, temporary, now).await.map_err(not_found(&username))?;
             startup::advance_revocation_epoch(settings).await;
-            super::record(&store, "user_password_changed", Some(user.id.as_str()), None, json!({})).await;
+            let details = json!({ "temporary": temporary });
+            super::record(&store, "user_password_changed", Some(user.id.as_str()), None, details).await;
             let shown = user_json(&user, store.otp(&user.id).await?.is_some());
-            out.print(&shown, || format!("password changed for {}", user.username));
+            out.print(&shown, || format!("password changed for {}{}", user.username, temporary_words(temporary)));
         }
         UsersCommand::ResetOtp { username } => {
             let username = parse_username(&username)?;

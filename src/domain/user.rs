@@ -114,6 +114,8 @@ pub struct User {
     pub updated_at: UnixTime,
     /// Tokens issued to this user before this moment are invalid ("sign out everywhere").
     pub revoked_before: Option<UnixTime>,
+    /// The password is temporary (an operator's): the next sign-in ends only once the user chose a new one.
+    pub password_change_required: bool,
 }
 
 /// What it takes to create a user; the password is already hashed.
@@ -129,6 +131,8 @@ pub struct NewUser {
     pub email: Option<String>,
     /// Display name.
     pub name: Option<String>,
+    /// Whether the password is temporary ([`User::password_change_required`]).
+    pub password_change_required: bool,
     /// Creation time.
     pub created_at: UnixTime,
 }

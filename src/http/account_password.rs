@@ -15,7 +15,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 /// Why a change was refused, in a sentence, with the field it is about.
-fn refusal(rule: PasswordRule) -> (String, PasswordField) {
+pub(super) fn refusal(rule: PasswordRule) -> (String, PasswordField) {
     match rule {
         PasswordRule::CurrentMissing => ("Enter your current password.".into(), PasswordField::Current),
         PasswordRule::Mismatch => {

@@ -5,6 +5,7 @@
 //! same place. The decisions are `oauth::federation`'s, the requests to the provider `crate::upstream`'s.
 use super::interaction_pages::{cookies_blocked, expired};
 use super::login::{form_of, resumed, signed_in, target, Target};
+use super::login_new_password::ask_for_new_password;
 use super::meta::{device, request_meta};
 use super::render::{error_page, message_page};
 use super::{form, throttle, AppState};
@@ -14,6 +15,7 @@ use crate::oauth::audit::EventFacts;
 use crate::oauth::federation::{Continuation, Federated, FederationRefusal, PendingFederation, UpstreamIdentity};
 use crate::oauth::interaction::FULL_RETRY_AFTER;
 use crate::oauth::limits::Limited;
+use crate::oauth::session::Finished;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
@@ -180,13 +182,19 @@ pub async fn callback(req: HttpRequest, path: web::Path<String>, state: web::Dat
         }
         Err(e) => return error_page(&req, &e),
     };
-    let (cookie, session) = match state.provider.start_federated_session(&user, device(&req, &state), now).await {
-        Ok(Some(started)) => started,
-        Ok(None) => return expired(&req),
-        Err(e) => return error_page(&req, &e),
-    };
     let details = json!({ "provider": upstream.id, "upstream_amr": identity.amr });
-    signed_in(&req, &state, target, &user, cookie, session, details, now).await
+    match state.provider.start_federated_session(&user, device(&req, &state), now).await {
+        Ok(Some(Finished::Started { cookie, session })) => {
+            signed_in(&req, &state, target, &user, cookie, session, details, now).await
+        }
+        Ok(Some(Finished::NewPasswordFirst { amr })) => {
+            let kept = (target.continuation(), target.client_id());
+            let username = user.username.as_str().to_owned();
+            ask_for_new_password(&req, &state, &user, &username, kept, (amr, details), now).await
+        }
+        Ok(None) => expired(&req),
+        Err(e) => error_page(&req, &e),
+    }
 }
 
 /// The audit events of a user created or an identity linked by a federated sign-in.

@@ -299,6 +299,16 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             let target = (target.continuation(), target.client_id());
             return super::login_enrol::ask_to_enrol(&req, &state, &user, &username, target, now).await;
         }
+        SignIn::NeedsNewPassword { user, amr } => {
+            // The password was right: the sign-in is no failure, and the new password is no guess of anything.
+            limits.sign_in_succeeded(attempt, &username, now).await;
+            let target = (target.continuation(), target.client_id());
+            let session = (amr, json!({}));
+            return super::login_new_password::ask_for_new_password(
+                &req, &state, &user, &username, target, session, now,
+            )
+            .await;
+        }
         SignIn::Refused { user, refusal } => {
             let user_id = user.map(|u| u.id.as_str().to_owned());
             let facts = EventFacts {
@@ -326,7 +336,8 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
 }
 
 /// The end of every sign-in that passed, password (with its code, if the user has two-step verification or just
-/// set it up) or federated: hands the browser's previous session over to
+/// set it up), passkey or federated, and of a temporary password's replacement: hands the browser's previous
+/// session over to
 /// `session` (which has a new cookie, against fixation), records `login_succeeded` with `details` added, continues
 /// to `target`, and sets the session cookie.
 #[allow(clippy::too_many_arguments)]

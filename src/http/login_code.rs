@@ -4,19 +4,20 @@
 //! (`otp.code_step_seconds`); wrong codes count as failed sign-ins of the name typed at the password step. The
 //! helpers here serve the set-up step too ([`super::login_enrol`]), whose codes count the same way.
 use super::interaction_pages::{cookies_blocked, forbidden, from_another_origin};
-use super::login::{resumed, signed_in, Target};
+use super::login::{resumed, signed_in};
+use super::login_new_password::ask_for_new_password;
 use super::meta::{device, request_meta};
 use super::render::{error_page, message_page_with, page, wait_words};
 use super::views::{Link, LoginCodePage};
 use super::{form, throttle, AppState};
-use crate::domain::secret::PlainSecret;
-use crate::domain::{Session, UnixTime, User};
+use crate::domain::{UnixTime, User};
 use crate::oauth::audit::{EventFacts, RequestMeta};
 use crate::oauth::discovery::paths;
 use crate::oauth::interaction::Continuation;
 use crate::oauth::limits::SignInAttempt;
 use crate::oauth::otp::{OtpCheck, SecondStep, StepKind};
 use crate::oauth::params::Params;
+use crate::oauth::session::Finished;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -156,10 +157,11 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         };
     }
     let details = if check == OtpCheck::RecoveryCodeUsed { json!({ "recovery_code": true }) } else { json!({}) };
-    match start_session(&req, &state, &id, step, now).await {
-        Ok(started) => {
-            limits.sign_in_succeeded(attempt, &started.username, now).await;
-            signed_in(&req, &state, started.target, &started.user, started.cookie, started.session, details, now).await
+    let username = step.username.clone();
+    match end_sign_in(&req, &state, &id, step, details, now).await {
+        Ok(resp) => {
+            limits.sign_in_succeeded(attempt, &username, now).await;
+            resp
         }
         Err(resp) => {
             limits.sign_in_abandoned(attempt, now).await;
@@ -168,26 +170,18 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     }
 }
 
-/// A completed second step's session, with where it continues.
-pub(super) struct Started {
-    pub(super) target: Target,
-    pub(super) user: User,
-    /// The name typed at the password step.
-    pub(super) username: String,
-    pub(super) cookie: PlainSecret,
-    pub(super) session: Session,
-}
-
 /// Takes the pending step `id`, whose last factor was right, finds where it continues and its user as they are
-/// now, and starts their session (`amr` pwd+otp).
+/// now, and ends the sign-in (`amr` pwd+otp, `details` for `login_succeeded`): their session, or first the new
+/// password page when their password is temporary. `Err` when the step or the user is gone.
 #[allow(clippy::result_large_err)]
-pub(super) async fn start_session(
+pub(super) async fn end_sign_in(
     req: &HttpRequest,
     state: &AppState,
     id: &str,
     step: SecondStep,
+    details: serde_json::Value,
     now: UnixTime,
-) -> Result<Started, HttpResponse> {
+) -> Result<HttpResponse, HttpResponse> {
     match state.provider.take_second_step(id, step.kind()).await {
         Ok(true) => {}
         Ok(false) => return Err(gone(req)),
@@ -200,7 +194,13 @@ pub(super) async fn start_session(
         Err(e) => return Err(error_page(req, &e)),
     };
     match state.provider.start_otp_session(&user, device(req, state), now).await {
-        Ok(Some((cookie, session))) => Ok(Started { target, user, username: step.username, cookie, session }),
+        Ok(Some(Finished::Started { cookie, session })) => {
+            Ok(signed_in(req, state, target, &user, cookie, session, details, now).await)
+        }
+        Ok(Some(Finished::NewPasswordFirst { amr })) => {
+            let kept = (target.continuation(), target.client_id());
+            Ok(ask_for_new_password(req, state, &user, &step.username, kept, (amr, details), now).await)
+        }
         Ok(None) => Err(gone(req)),
         Err(e) => Err(error_page(req, &e)),
     }

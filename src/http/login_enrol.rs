@@ -6,8 +6,7 @@
 //! browser, has its own CSRF token, expires, and is taken once.
 use super::account_otp::{setup_page, SetupForm, NOT_RIGHT};
 use super::interaction_pages::cookies_blocked;
-use super::login::signed_in;
-use super::login_code::{begin_attempt, code_refused, gone, locked_words, pending_step, start_session};
+use super::login_code::{begin_attempt, code_refused, end_sign_in, gone, locked_words, pending_step};
 use super::meta::request_meta;
 use super::render::{error_page, page};
 use super::views::OtpRecoveryPage;
@@ -129,10 +128,7 @@ pub async fn proceed(req: HttpRequest, body: form::Body, state: web::Data<AppSta
         Ok(pending) => pending,
         Err(resp) => return resp,
     };
-    match start_session(&req, &state, &id, step, now).await {
-        Ok(s) => {
-            signed_in(&req, &state, s.target, &s.user, s.cookie, s.session, json!({ "otp_enrolled": true }), now).await
-        }
-        Err(resp) => resp,
+    match end_sign_in(&req, &state, &id, step, json!({ "otp_enrolled": true }), now).await {
+        Ok(resp) | Err(resp) => resp,
     }
 }

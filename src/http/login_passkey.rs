@@ -10,6 +10,7 @@
 use super::account_passkeys::{json_answer, passkeys_off};
 use super::interaction_pages::{cookies_blocked, FormRefusal};
 use super::login::{find_target, form_of, signed_in, target, Target};
+use super::login_new_password::ask_for_new_password;
 use super::meta::{device, request_meta};
 use super::render::{error_page, json_error, wait_words};
 use super::{form, throttle, AppState};
@@ -116,6 +117,13 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             limits.ip_sign_in_succeeded(attempt, now).await;
             let details = json!({ "passkey": passkey_id });
             signed_in(&req, &state, target, &user, cookie, session, details, now).await
+        }
+        PasskeySignIn::NeedsNewPassword { user, passkey_id, amr } => {
+            limits.ip_sign_in_succeeded(attempt, now).await;
+            let kept = (target.continuation(), target.client_id());
+            let session = (amr, json!({ "passkey": passkey_id }));
+            let username = user.username.as_str().to_owned();
+            ask_for_new_password(&req, &state, &user, &username, kept, session, now).await
         }
         PasskeySignIn::Refused { user, refusal } => {
             let user_id = user.map(|u| u.id.as_str().to_owned());

@@ -23,6 +23,7 @@ mod interaction_pages;
 pub mod login;
 pub mod login_code;
 pub mod login_enrol;
+pub mod login_new_password;
 pub mod login_passkey;
 pub mod logout;
 pub mod meta;
@@ -134,6 +135,11 @@ fn public_routes(cfg: &mut web::ServiceConfig, metrics: &Metrics) {
         metrics,
         paths::LOGIN_ENROL_CONTINUE,
         web::resource(paths::LOGIN_ENROL_CONTINUE).route(web::post().to(login_enrol::proceed)),
+    ))
+    .service(metrics::metered(
+        metrics,
+        paths::LOGIN_NEW_PASSWORD,
+        web::resource(paths::LOGIN_NEW_PASSWORD).route(web::post().to(login_new_password::post)),
     ))
     .service(metrics::metered(
         metrics,

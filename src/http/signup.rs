@@ -222,6 +222,6 @@ async fn signed_up(req: &HttpRequest, state: &AppState, target: Target, signed: 
             super::login_enrol::ask_to_enrol(req, state, &user, &username, target, now).await
         }
         // Removed the moment it was made (an operator's hand): nothing to continue.
-        SignIn::Refused { .. } | SignIn::NeedsCode { .. } => expired(req),
+        SignIn::Refused { .. } | SignIn::NeedsCode { .. } | SignIn::NeedsNewPassword { .. } => expired(req),
     }
 }

@@ -414,6 +414,27 @@ pub struct LoginCodePage {
     pub error: Option<String>,
 }
 
+/// The page of a sign-in whose password is temporary: the user chooses a new one before they are signed in.
+#[derive(Template)]
+#[template(path = "login_new_password.html")]
+pub struct NewPasswordPage {
+    /// The pending step's id (hidden field).
+    pub pending: String,
+    /// CSRF token (hidden field).
+    pub csrf: String,
+    /// Fewest characters of the new password (`passwords.min_length`).
+    pub min_length: usize,
+    /// Why the form was refused (an alert), with the field it is about.
+    pub error: Option<(String, PasswordField)>,
+}
+
+impl NewPasswordPage {
+    /// Whether `field` (`new` or `again`) is the one the error is about.
+    pub fn invalid(&self, field: &str) -> bool {
+        self.error.as_ref().is_some_and(|(_, f)| f.as_str() == field)
+    }
+}
+
 /// One upstream provider the user signs in with, on the account page.
 pub struct IdentityLine {
     /// The provider's id (the unlink form's field).

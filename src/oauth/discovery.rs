@@ -51,6 +51,8 @@ pub mod paths {
     pub const LOGIN_PASSKEY_OPTIONS: &str = "/login/passkey/options";
     /// A sign-in with a passkey: the browser's answer to those options.
     pub const LOGIN_PASSKEY: &str = "/login/passkey";
+    /// The "Choose a new password" form of a sign-in whose password is temporary.
+    pub const LOGIN_NEW_PASSWORD: &str = "/login/new-password";
     /// A login page's "Sign in with …" button (`{id}`: an upstream provider of `[federation]`).
     pub const FEDERATION_START: &str = "/login/federation/{id}";
     /// Where an upstream provider sends the browser back.

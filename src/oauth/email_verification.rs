@@ -147,6 +147,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             revoked_before: None,
+            password_change_required: false,
         };
         let link = "https://id.example/login/verify-email?token=T0K3N";
         let mail = verification_mail(&user, "alice@example.com".into(), link, 86_400).unwrap();

@@ -273,6 +273,7 @@ impl Provider {
                 password_hash: NO_PASSWORD.to_owned(),
                 email: identity.email.clone(),
                 name: identity.name.clone(),
+                password_change_required: false,
                 created_at: now,
             };
             // The address counts as verified here only when this provider is trusted to verify addresses.

@@ -48,6 +48,7 @@ pub mod revoke;
 pub mod session;
 pub mod signup;
 pub mod subject;
+pub mod temporary_password;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;

@@ -269,6 +269,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             revoked_before: None,
+            password_change_required: false,
         };
         let link = "https://id.example/login/reset?token=T0K3N";
         let mail = reset_mail(&user, "alice@example.com".into(), link, 1800).unwrap();

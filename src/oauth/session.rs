@@ -102,6 +102,32 @@ pub enum SignIn {
         /// The account.
         user: User,
     },
+    /// The password is right and the account active, but the password is temporary: no session until the user
+    /// chose a new one ([`super::temporary_password`]).
+    NeedsNewPassword {
+        /// The account.
+        user: User,
+        /// The `amr` of the session that the new password starts.
+        amr: Vec<String>,
+    },
+}
+
+/// The end of a sign-in whose every factor was right ([`Provider::finish_sign_in`]).
+#[derive(Debug)]
+pub enum Finished {
+    /// A session was started.
+    Started {
+        /// The session cookie's value.
+        cookie: PlainSecret,
+        /// The session stored.
+        session: Session,
+    },
+    /// None yet: the user's password is temporary, and they choose a new one first, which starts the session with
+    /// this `amr` ([`super::temporary_password`]).
+    NewPasswordFirst {
+        /// How the user signed in.
+        amr: Vec<String>,
+    },
 }
 
 /// A browser session that counts as signed in, with its user and their consent for one client.
@@ -181,7 +207,8 @@ impl Provider {
 
     /// Checks a sign-in's password and, when it is accepted, starts a session for the user on `device`, unless
     /// they have two-step verification, which a code must complete ([`Provider::start_otp_session`]), or must set
-    /// it up first (`otp.required`), which a code of the new secret completes the same way. A user
+    /// it up first (`otp.required`), which a code of the new secret completes the same way, or their password is
+    /// temporary ([`Provider::finish_sign_in`]). A user
     /// removed between the password check and the session's insert is refused as unknown, as if the removal had
     /// come first: the ordinary failed sign-in, not a server error.
     pub async fn sign_in(
@@ -202,9 +229,30 @@ impl Provider {
         if self.otp.required {
             return Ok(SignIn::NeedsEnrolment { user });
         }
-        match self.start_session(&user, amr, device, now).await {
-            Ok((cookie, session)) => Ok(SignIn::Started { user, cookie, session }),
-            Err(StoreError::ReferenceGone(_)) => Ok(SignIn::Refused { user: None, refusal: Refusal::UnknownUser }),
+        Ok(match self.finish_sign_in(&user, amr, device, now).await? {
+            Some(Finished::Started { cookie, session }) => SignIn::Started { user, cookie, session },
+            Some(Finished::NewPasswordFirst { amr }) => SignIn::NeedsNewPassword { user, amr },
+            None => SignIn::Refused { user: None, refusal: Refusal::UnknownUser },
+        })
+    }
+
+    /// Ends a sign-in of `user` (as read after its last factor) whose every factor was right (`amr`): starts their
+    /// session, unless their password is temporary, which they replace first, whatever way they signed in
+    /// (as Keycloak runs its required actions after any authentication). `None` when the user was removed
+    /// meanwhile.
+    pub(super) async fn finish_sign_in(
+        &self,
+        user: &User,
+        amr: Vec<String>,
+        device: Device,
+        now: UnixTime,
+    ) -> Result<Option<Finished>, OAuthError> {
+        if user.password_change_required {
+            return Ok(Some(Finished::NewPasswordFirst { amr }));
+        }
+        match self.start_session(user, amr, device, now).await {
+            Ok((cookie, session)) => Ok(Some(Finished::Started { cookie, session })),
+            Err(StoreError::ReferenceGone(_)) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -229,36 +277,28 @@ impl Provider {
         }
     }
 
-    /// Starts the session of a federated sign-in ([`super::federation`]) for `user`, whose `amr` is
-    /// [`super::federation::FEDERATED_AMR`]; `None` when the user was removed meanwhile.
+    /// Ends a federated sign-in ([`super::federation`]) of `user`, whose `amr` is
+    /// [`super::federation::FEDERATED_AMR`] ([`Provider::finish_sign_in`]); `None` when the user was removed
+    /// meanwhile.
     pub async fn start_federated_session(
         &self,
         user: &User,
         device: Device,
         now: UnixTime,
-    ) -> Result<Option<(PlainSecret, Session)>, OAuthError> {
-        let amr = vec![super::federation::FEDERATED_AMR.to_owned()];
-        match self.start_session(user, amr, device, now).await {
-            Ok(started) => Ok(Some(started)),
-            Err(StoreError::ReferenceGone(_)) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+    ) -> Result<Option<Finished>, OAuthError> {
+        self.finish_sign_in(user, vec![super::federation::FEDERATED_AMR.to_owned()], device, now).await
     }
 
-    /// Starts the session of a sign-in whose password and TOTP code were both right ([`super::otp`]), whose
-    /// `amr` is `pwd` and `otp`; `None` when the user was removed meanwhile.
+    /// Ends a sign-in whose password and TOTP code were both right ([`super::otp`]), whose `amr` is `pwd` and
+    /// `otp` ([`Provider::finish_sign_in`]); `None` when the user was removed meanwhile.
     pub async fn start_otp_session(
         &self,
         user: &User,
         device: Device,
         now: UnixTime,
-    ) -> Result<Option<(PlainSecret, Session)>, OAuthError> {
+    ) -> Result<Option<Finished>, OAuthError> {
         let amr = super::otp::PASSWORD_AND_OTP_AMR.iter().map(|m| (*m).to_owned()).collect();
-        match self.start_session(user, amr, device, now).await {
-            Ok(started) => Ok(Some(started)),
-            Err(StoreError::ReferenceGone(_)) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        self.finish_sign_in(user, amr, device, now).await
     }
 
     /// Records a sign-in that `lock` refused unchecked: every refusal in `tessera_sign_ins_total` (`locked`), and
@@ -440,6 +480,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             revoked_before,
+            password_change_required: false,
         }
     }
 

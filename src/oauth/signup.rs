@@ -156,7 +156,15 @@ impl Provider {
             .await
             .map_err(OAuthError::server)?
             .map_err(OAuthError::server)?;
-        let new = NewUser { id: UserId::generate(), username, password_hash, email, name, created_at: now };
+        let new = NewUser {
+            id: UserId::generate(),
+            username,
+            password_hash,
+            email,
+            name,
+            password_change_required: false,
+            created_at: now,
+        };
         let user = match self.users.create_user(new).await {
             Ok(user) => user,
             Err(StoreError::Conflict(what)) if what == "username" => return Ok(SignUp::Taken),

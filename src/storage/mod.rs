@@ -52,8 +52,15 @@ pub trait UserStore: Send + Sync {
     /// cut-off to `now` in the same transaction, as [`UserStore::set_user_revoked_before`] would, so enabling
     /// them later does not bring back what they held before.
     async fn set_user_disabled(&self, username: &Username, disabled: bool, now: UnixTime) -> StoreResult<User>;
-    /// Replaces the password hash of the user [`UserStore::user_by_username`] finds; `NotFound` when there is none.
-    async fn set_password_hash(&self, username: &Username, hash: String, now: UnixTime) -> StoreResult<User>;
+    /// Replaces the password hash of the user [`UserStore::user_by_username`] finds, an operator's password, which
+    /// is `temporary` or not ([`User::password_change_required`]); `NotFound` when there is none.
+    async fn set_password_hash(
+        &self,
+        username: &Username,
+        hash: String,
+        temporary: bool,
+        now: UnixTime,
+    ) -> StoreResult<User>;
     /// Replaces the user's password hash with `hash`, a new hash of the same password, only while the stored one
     /// is still `checked` (the one a sign-in just accepted), so that a password changed meanwhile is never
     /// overwritten. Not a password change: `updated_at` and the revoked-before cut-off stay. Returns whether the
@@ -61,6 +68,7 @@ pub trait UserStore: Send + Sync {
     async fn upgrade_password_hash(&self, id: &UserId, checked: &str, hash: String) -> StoreResult<bool>;
     /// Replaces the user's password hash with `hash`, a new password's, only while the stored one is still
     /// `checked` (the one the user's current password was just checked against), and sets `updated_at` to `now`.
+    /// The user chose it: a temporary password's flag ([`User::password_change_required`]) is cleared with it.
     /// Returns whether it was replaced (not when the password changed meanwhile or the user is gone).
     async fn change_password_hash(&self, id: &UserId, checked: &str, hash: String, now: UnixTime) -> StoreResult<bool>;
     /// Marks the user's email address verified, and sets `updated_at` to `now`, only while it is still `email`
@@ -255,6 +263,8 @@ pub struct UserUpdate {
     pub disabled: Option<bool>,
     /// New argon2 PHC hash.
     pub password_hash: Option<String>,
+    /// Whether the password is temporary ([`User::password_change_required`]); set with a new hash.
+    pub password_change_required: Option<bool>,
 }
 
 impl UserUpdate {
@@ -272,6 +282,7 @@ impl std::fmt::Debug for UserUpdate {
             .field("name", &self.name)
             .field("disabled", &self.disabled)
             .field("password_hash", &self.password_hash.as_ref().map(|_| "…"))
+            .field("password_change_required", &self.password_change_required)
             .finish()
     }
 }

@@ -290,9 +290,15 @@ impl UserStore for EpochUsers {
         self.after(r).await
     }
 
-    async fn set_password_hash(&self, username: &Username, hash: String, now: UnixTime) -> StoreResult<User> {
+    async fn set_password_hash(
+        &self,
+        username: &Username,
+        hash: String,
+        temporary: bool,
+        now: UnixTime,
+    ) -> StoreResult<User> {
         // `updated_at` is a claim UserInfo returns.
-        let r = self.inner.set_password_hash(username, hash, now).await;
+        let r = self.inner.set_password_hash(username, hash, temporary, now).await;
         self.after(r).await
     }
 

@@ -437,7 +437,8 @@ both_backends!(users_round_trip, async |app| {
     for disabled in [true, false] {
         assert!(
             updates.iter().any(|e| e["details"] == json!({ "changed": ["disabled"], "disabled": disabled })
-                || e["details"] == json!({ "changed": ["disabled", "password"], "disabled": disabled })),
+                || e["details"]
+                    == json!({ "changed": ["disabled", "password"], "disabled": disabled, "temporary": false })),
             "{disabled}: {updates:?}"
         );
     }
@@ -479,6 +480,7 @@ both_backends!(user_names_hold_no_invisible_character, async |app| {
         password_hash: hash,
         email: None,
         name: Some("Ali\u{200b}ce".into()),
+        password_change_required: false,
         created_at: alice.created_at,
     };
     store.create_user(old).await.unwrap();

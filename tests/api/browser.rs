@@ -34,6 +34,8 @@ mod password;
 mod password_reset;
 /// Self-registration's sign-up page.
 mod signup;
+/// "Choose a new password" after a sign-in with a temporary password.
+mod temporary_password;
 
 const USERNAME: &str = "alice";
 const PASSWORD: &str = "correct horse battery";
@@ -715,6 +717,7 @@ both_backends!(usernames_are_isolated_from_the_page_text, async |app| {
         password_hash: hash,
         email: None,
         name: None,
+        password_change_required: false,
         created_at: alice.created_at,
     };
     store.create_user(eve).await.unwrap();

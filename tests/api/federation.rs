@@ -473,3 +473,31 @@ both_backends!(account_and_device_sign_ins_offer_the_providers, async |app| {
     assert!(tokens["id_token"].is_string(), "{tokens}");
     assert_eq!(f.down.cli_json(&["users", "list"], None)["users"].as_array().unwrap().len(), 1, "the same alice");
 });
+
+// A federated sign-in of a user whose password is temporary asks for a new one too, once the upstream answered
+// (Keycloak runs its required actions after any authentication); the session then says `fed`.
+both_backends!(a_federated_sign_in_replaces_a_temporary_password_first, async |app| {
+    use crate::temporary_password::{new_password_form, send_new, CHOSEN};
+    let f = Federation::around(app, true).await;
+    let local = add_alice(&f.down);
+    let up_store = f.up.open_key_ring().await.0;
+    crate::account::execute(&up_store, "UPDATE users SET email_verified = TRUE".into()).await;
+    assert_eq!(sign_in(&f, &browser()).await, local["id"].as_str().unwrap(), "linked");
+    f.down.cli_json(&["users", "passwd", "alice", "--password-stdin", "--temporary"], Some(crate::signin::PASSWORD));
+
+    let b = browser();
+    let req = authorize(&f, &b).await;
+    let to = click(&f, &b, &req.login_page).await;
+    let back = at_upstream(&f, &to, "allow").await;
+    let r = b.get(&back).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let fields = new_password_form(&r.text().await.unwrap());
+    let r = send_new(&f.down, &b, &fields, CHOSEN, CHOSEN).await;
+    assert_eq!(finish(&f, &b, r, req).await, local["id"].as_str().unwrap());
+    let events = f.down.cli_json(&["audit", "list", "--user", local["id"].as_str().unwrap()], None);
+    let signed_in = events["events"].as_array().unwrap().iter().find(|e| e["kind"] == "login_succeeded").unwrap();
+    assert_eq!(signed_in["details"]["amr"], serde_json::json!(["fed"]), "{signed_in}");
+    assert_eq!(signed_in["details"]["provider"], UP, "{signed_in}");
+    assert_eq!(signed_in["details"]["password_changed"], true, "{signed_in}");
+    assert_eq!(f.down.cli_json(&["users", "show", "alice"], None)["password_change_required"], false);
+});

@@ -51,5 +51,6 @@ mod session_idle;
 mod signin;
 mod signup;
 mod smtp_sink;
+mod temporary_password;
 mod token_exchange;
 mod webdriver;

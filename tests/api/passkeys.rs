@@ -351,3 +351,23 @@ both_backends!(a_server_named_by_an_ip_address_offers_no_passkeys, async |app| {
     let html = b.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
     assert!(!html.contains("Passkeys"), "{html}");
 });
+
+// A passkey signs in a user whose password is temporary only as far as the new password page (Keycloak runs its
+// required actions after any authentication); the session then starts with the passkey's `amr`.
+on_localhost!(a_passkey_sign_in_replaces_a_temporary_password_first, async |app| {
+    let (mut key, _) = alice_with_a_passkey(&app).await;
+    app.cli_json(&["users", "passwd", "alice", "--password-stdin", "--temporary"], Some(crate::signin::PASSWORD));
+    let b = other_browser();
+    let html = account_login_page(&app, &b).await;
+    let r = sign_in_with(&app, &b, &html, &mut key).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (pending, csrf) = crate::temporary_password::new_password_form(&r.text().await.unwrap());
+    assert_eq!(location(&b.get(app.url("/account")).send().await.unwrap()), "/login?return=account");
+    let chosen = crate::temporary_password::CHOSEN;
+    let form = [("pending", pending.as_str()), ("csrf", &csrf), ("password", chosen), ("password_again", chosen)];
+    assert_eq!(location(&post(&app, &b, "/login/new-password", &form).await), "/account");
+    let signed_in = &events(&app, "login_succeeded")[0];
+    assert_eq!(signed_in["details"]["amr"], serde_json::json!(["pop", "mfa"]), "{signed_in}");
+    assert!(signed_in["details"]["passkey"].is_string(), "{signed_in}");
+    assert_eq!(signed_in["details"]["password_changed"], true, "{signed_in}");
+});

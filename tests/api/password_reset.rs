@@ -174,6 +174,22 @@ with_mail!(a_forgotten_password_is_reset_through_the_mailed_link, async |app, si
     assert!(metrics.contains("tessera_mails_total{result=\"sent\"} 1"), "{metrics}");
 });
 
+// A reset sets a password the user chose: a temporary one is temporary no more, and the next sign-in asks nothing.
+with_mail!(a_reset_replaces_a_temporary_password, async |app, sink| {
+    let args = ["users", "add", "alice", "--password-stdin", "--email", "alice@example.com", "--temporary"];
+    app.cli_json(&args, Some(PASSWORD));
+    let client = add_client(&app, &["--public"]);
+    let client_id = client["client_id"].as_str().unwrap();
+    let b = other_browser();
+    let (id, _) = login_page(&app, &b, client_id).await;
+    let csrf = forgot_page(&app, &b, &id).await;
+    assert_eq!(ask(&app, &b, &id, &csrf, "alice").await.0, StatusCode::OK);
+    let token = token_of(&link_in(&sink.nth(1).await));
+    assert_eq!(reset(&app, &b, &token, NEW_PASSWORD, NEW_PASSWORD).await.0, StatusCode::OK);
+    assert_eq!(app.cli_json(&["users", "show", "alice"], None)["password_change_required"], false);
+    assert!(signs_in(&app, client_id, "alice", NEW_PASSWORD).await, "no new password page");
+});
+
 with_mail!(a_link_stops_working_once_the_password_changed_another_way, async |app, sink| {
     add_alice(&app);
     let client = add_client(&app, &["--public"]);

@@ -343,7 +343,7 @@ both_backends!(a_password_hashed_as_typed_before_nfc_signs_in_and_is_hashed_agai
     let as_typed = argon2.hash_password(DECOMPOSED_PASSWORD.as_bytes(), &salt).unwrap().to_string();
     let store = tessera::startup::open_store(&app.settings).await.unwrap();
     let alice = Username::parse("alice").unwrap();
-    store.set_password_hash(&alice, as_typed.clone(), tessera::domain::now()).await.unwrap();
+    store.set_password_hash(&alice, as_typed.clone(), false, tessera::domain::now()).await.unwrap();
     let client = add_client(&app, &["--public"]);
     let id = client["client_id"].as_str().unwrap();
     assert!(!signs_in(&app, id, "alice", COMPOSED_PASSWORD).await);
@@ -368,7 +368,7 @@ both_backends!(a_sign_in_hashes_a_password_of_another_cost_again_at_the_configur
     let cost = app.settings.passwords.cost;
     let earlier = PasswordCost { memory_kib: cost.memory_kib * 2, iterations: cost.iterations + 1, ..cost };
     let old = hash_password(&Password::new(PASSWORD), earlier).unwrap();
-    store.set_password_hash(&alice, old.clone(), tessera::domain::now()).await.unwrap();
+    store.set_password_hash(&alice, old.clone(), false, tessera::domain::now()).await.unwrap();
     let (before, _) = store.user_by_username(&alice).await.unwrap().unwrap();
     let events_before = app.cli_json(&["audit", "list", "--user", "alice"], None)["events"].as_array().unwrap().len();
     let client = add_client(&app, &["--public"]);

@@ -317,15 +317,18 @@ impl Provider {
             password_hash,
             email: req.email,
             name: req.name,
+            password_change_required: req.temporary,
             created_at: now,
         };
         let user = create_user(&*self.users, new).await?;
-        let facts = caller.facts(Some(&user.id), None, json!({ "username": user.username.as_str() }));
+        let details = json!({ "username": user.username.as_str(), "temporary": req.temporary });
+        let facts = caller.facts(Some(&user.id), None, details);
         self.audit("admin_user_created", facts, meta, now).await;
         Ok(user_json(&user, false))
     }
 
-    /// `PATCH /admin/api/users/{id}`: `email`, `name` (`null` removes them), `disabled`, `password`.
+    /// `PATCH /admin/api/users/{id}`: `email`, `name` (`null` removes them), `disabled`, `password` (with
+    /// `temporary`: a password set without it is not).
     pub async fn admin_update_user(
         &self,
         caller: &AdminCaller,
@@ -347,6 +350,9 @@ impl Provider {
             check_user_name(n)?;
         }
         let password = patch.password.map(parse_password).transpose()?;
+        if password.is_none() && patch.temporary.is_some() {
+            return Err(AdminError::Invalid("temporary is said of a password: give it with password".into()));
+        }
         let mut changed: Vec<&str> = Vec::new();
         for (field, given) in [
             ("email", patch.email.is_some()),
@@ -362,7 +368,15 @@ impl Provider {
             Some(p) => Some(self.hash_new_password(p).await?),
             None => None,
         };
-        let update = UserUpdate { email: patch.email, name: patch.name, disabled: patch.disabled, password_hash };
+        // An operator's password is temporary only when they say so: one set without it clears the flag.
+        let temporary = password_hash.is_some().then(|| patch.temporary.unwrap_or(false));
+        let update = UserUpdate {
+            email: patch.email,
+            name: patch.name,
+            disabled: patch.disabled,
+            password_hash,
+            password_change_required: temporary,
+        };
         let user = self.users.update_user(&id, update, now).await.map_err(|e| match e {
             StoreError::NotFound => no_user(id.as_str()),
             other => other.into(),
@@ -372,6 +386,9 @@ impl Provider {
             // Which way: a disable and an enable are otherwise the same record.
             if let Some(disabled) = patch.disabled {
                 details["disabled"] = json!(disabled);
+            }
+            if let Some(temporary) = temporary {
+                details["temporary"] = json!(temporary);
             }
             let facts = caller.facts(Some(&user.id), None, details);
             self.audit("admin_user_updated", facts, meta, now).await;

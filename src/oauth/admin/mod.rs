@@ -92,7 +92,8 @@ pub fn client_json(c: &Client) -> Value {
     })
 }
 
-/// The JSON form of a user (never the password hash), with whether they have two-step verification.
+/// The JSON form of a user (never the password hash), with whether they have two-step verification and whether
+/// their password is temporary.
 pub fn user_json(u: &User, otp_enabled: bool) -> Value {
     json!({
         "id": u.id.as_str(),
@@ -102,6 +103,7 @@ pub fn user_json(u: &User, otp_enabled: bool) -> Value {
         "name": u.name,
         "disabled": u.disabled,
         "otp_enabled": otp_enabled,
+        "password_change_required": u.password_change_required,
         "created_at": u.created_at,
         "updated_at": u.updated_at,
     })
@@ -683,6 +685,9 @@ struct UserRequest {
     email: Option<String>,
     #[serde(default)]
     name: Option<String>,
+    /// The password is temporary: the user chooses their own at their next sign-in.
+    #[serde(default)]
+    temporary: bool,
 }
 
 /// `PATCH /admin/api/users/{id}`: absent fields stay, `null` clears `email` or `name`.
@@ -697,6 +702,9 @@ struct UserPatch {
     disabled: Option<bool>,
     #[serde(default)]
     password: Option<String>,
+    /// With `password`: whether it is temporary (absent: not).
+    #[serde(default)]
+    temporary: Option<bool>,
 }
 
 /// A field that is present, possibly `null`: `Some(None)` for `null`, so that it differs from absent.

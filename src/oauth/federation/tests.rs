@@ -11,6 +11,7 @@ fn user(name: &str, disabled: bool) -> User {
         created_at: 1_700_000_000,
         updated_at: 1_700_000_000,
         revoked_before: None,
+        password_change_required: false,
     }
 }
 

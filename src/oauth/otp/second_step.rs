@@ -3,6 +3,8 @@
 //! (`otp.code_step_seconds`), or, under `otp.required`, the set-up of a user without it (`otp.setup_seconds`),
 //! whose new secret is sealed in the step, bound to its id. A right code of that secret turns TOTP on and takes
 //! the step; a new step then waits (`otp.code_step_seconds`) for the browser to continue past the recovery codes.
+//! A sign-in of any kind whose every factor was right, of a user whose password is temporary, waits as a step of
+//! its own for a new password ([`crate::oauth::temporary_password`]).
 use super::{confirming_step, Enrolment, Provider};
 use crate::domain::secret::{random_token, SecretHash};
 use crate::domain::totp::{RecoveryCode, TotpSecret};
@@ -27,6 +29,8 @@ pub enum StepKind {
     Enrol,
     /// Nothing more: TOTP was just set up, and the browser continues the sign-in once the recovery codes are shown.
     Enrolled,
+    /// A new password: the user's is temporary (`POST /login/new-password`).
+    NewPassword,
 }
 
 /// [`StepKind`] as kept, with what it needs.
@@ -42,6 +46,14 @@ enum Stage {
         account: String,
     },
     Enrolled,
+    NewPassword {
+        /// The `amr` of the session the step ends with: how the user signed in.
+        amr: Vec<String>,
+        /// What the sign-in's `login_succeeded` event adds (a passkey's id, a recovery code used, …).
+        details: serde_json::Value,
+        /// Hash of the password hash the step was made for: a password set meanwhile ends it.
+        for_password: String,
+    },
 }
 
 /// The outcome of a code posted to set up TOTP at a sign-in ([`Provider::confirm_step_enrolment`]).
@@ -132,6 +144,40 @@ impl SecondStep {
             Stage::Code => StepKind::Code,
             Stage::Enrol { .. } => StepKind::Enrol,
             Stage::Enrolled => StepKind::Enrolled,
+            Stage::NewPassword { .. } => StepKind::NewPassword,
+        }
+    }
+
+    /// A step waiting for a new password of `user`, whose stored password hash is `stored`, ending with a session
+    /// of `amr` and a `login_succeeded` event with `details`.
+    pub(crate) fn new_password(
+        user: &User,
+        username: &str,
+        target: (Continuation, Option<String>),
+        browser: &str,
+        (amr, details, stored): (Vec<String>, serde_json::Value, &str),
+        now: UnixTime,
+    ) -> Self {
+        let stage = Stage::NewPassword { amr, details, for_password: SecretHash::of(stored).as_str().to_owned() };
+        Self::new(user, username, target, browser, now, stage)
+    }
+
+    /// What a new-password step ends with: the session's `amr` and the sign-in's audit details; `None` for other
+    /// steps.
+    pub(crate) fn session_to_start(&self) -> Option<(Vec<String>, serde_json::Value)> {
+        match &self.stage {
+            Stage::NewPassword { amr, details, .. } => Some((amr.clone(), details.clone())),
+            _ => None,
+        }
+    }
+
+    /// Whether a new-password step was made for the password whose stored hash is `stored`.
+    pub(crate) fn made_for_password(&self, stored: &str) -> bool {
+        match &self.stage {
+            Stage::NewPassword { for_password, .. } => {
+                SecretHash::of(stored).as_str().as_bytes().ct_eq(for_password.as_bytes()).into()
+            }
+            _ => false,
         }
     }
 }
@@ -150,11 +196,12 @@ impl Provider {
         match kind {
             StepKind::Code | StepKind::Enrolled => self.otp.code_step,
             StepKind::Enrol => self.otp.setup,
+            StepKind::NewPassword => crate::oauth::temporary_password::NEW_PASSWORD_STEP_SECONDS,
         }
     }
 
     /// Keeps a second step and returns its new id.
-    async fn keep_step(&self, step: &SecondStep) -> Result<String, OAuthError> {
+    pub(crate) async fn keep_step(&self, step: &SecondStep) -> Result<String, OAuthError> {
         let id = random_token(32);
         self.store_step(&id, step).await?;
         Ok(id)

@@ -1,6 +1,7 @@
 //! Signing in with a passkey: the options of a ceremony for any discoverable credential of this RP (no name
 //! typed), kept bound to the browser and the sign-in's target, and the check of the browser's answer, which
-//! starts a session as the password step does (`amr` [`super::PASSKEY_AMR`]). The passkey is found by its
+//! starts a session as the password step does (`amr` [`super::PASSKEY_AMR`]), or, as it does, first asks for a
+//! new password when the user's is temporary. The passkey is found by its
 //! credential id; the user handle the authenticator returns must be its user's; the signature, user
 //! verification and signature counter are `webauthn-rs`'s to check: a counter that did not grow where the
 //! authenticator keeps one says the credential may have been cloned, and the sign-in is refused.
@@ -11,7 +12,7 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::interaction::Continuation;
 use crate::oauth::limits::Limited;
 use crate::oauth::provider::Provider;
-use crate::storage::StoreError;
+use crate::oauth::session::Finished;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use subtle::ConstantTimeEq;
@@ -101,6 +102,16 @@ pub enum PasskeySignIn {
         cookie: PlainSecret,
         /// The session stored.
         session: Session,
+    },
+    /// The assertion verified and the account is active, but its password is temporary: no session until the
+    /// user chose a new one ([`crate::oauth::temporary_password`]).
+    NeedsNewPassword {
+        /// The account.
+        user: User,
+        /// The id of the passkey used.
+        passkey_id: String,
+        /// The `amr` of the session that the new password starts.
+        amr: Vec<String>,
     },
     /// Refused; `user` is the account the passkey belongs to, if one was found.
     Refused {
@@ -225,10 +236,13 @@ impl Provider {
             return refused(Some(user), PasskeyRefusal::UnknownPasskey);
         }
         let amr = super::PASSKEY_AMR.iter().map(|m| (*m).to_owned()).collect();
-        match self.start_session(&user, amr, device, now).await {
-            Ok((cookie, session)) => Ok(PasskeySignIn::Started { user, passkey_id: stored.id, cookie, session }),
-            Err(StoreError::ReferenceGone(_)) => refused(None, PasskeyRefusal::UnknownUser),
-            Err(e) => Err(e.into()),
+        let passkey_id = stored.id;
+        match self.finish_sign_in(&user, amr, device, now).await? {
+            Some(Finished::Started { cookie, session }) => {
+                Ok(PasskeySignIn::Started { user, passkey_id, cookie, session })
+            }
+            Some(Finished::NewPasswordFirst { amr }) => Ok(PasskeySignIn::NeedsNewPassword { user, passkey_id, amr }),
+            None => refused(None, PasskeyRefusal::UnknownUser),
         }
     }
 }

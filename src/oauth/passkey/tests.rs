@@ -18,6 +18,7 @@ fn alice(id: &str) -> User {
         created_at: 0,
         updated_at: 0,
         revoked_before: None,
+        password_change_required: false,
     }
 }
 

@@ -234,6 +234,7 @@ mod tests {
             password_hash: "!".into(),
             email: Some(email.into()),
             name: None,
+            password_change_required: false,
             created_at: 1_700_000_000,
         }
     }

@@ -205,6 +205,7 @@ mod tests {
             password_hash: NO_PASSWORD.into(),
             email: None,
             name: None,
+            password_change_required: false,
             created_at: 1,
         };
         t.store.create_user(new).await.unwrap();

@@ -16,6 +16,7 @@ diesel::table! {
         updated_at -> BigInt,
         revoked_before -> Nullable<BigInt>,
         username_key -> Nullable<Text>,
+        password_change_required -> Bool,
     }
 }
 

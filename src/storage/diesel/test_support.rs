@@ -31,6 +31,7 @@ pub(crate) const LATER_MIGRATIONS: &[&str] = &[
     "20261206800000",
     "20261207100000",
     "20261207200000",
+    "20261208100000",
 ];
 
 /// A database for one test; dropping it removes the SQLite directory or the Postgres database.
@@ -85,6 +86,7 @@ impl TestDb {
             password_hash: format!("$argon2id$fake${username}"),
             email: None,
             name: None,
+            password_change_required: false,
             created_at: 1_700_000_000,
         };
         self.store.create_user(user).await.unwrap().id

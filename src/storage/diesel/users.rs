@@ -22,6 +22,7 @@ pub(super) struct UserRow {
     created_at: i64,
     updated_at: i64,
     revoked_before: Option<i64>,
+    password_change_required: bool,
 }
 
 pub(super) fn row_from_new_user(user: NewUser, email_verified: bool) -> UserRow {
@@ -36,6 +37,7 @@ pub(super) fn row_from_new_user(user: NewUser, email_verified: bool) -> UserRow 
         created_at: user.created_at,
         updated_at: user.created_at,
         revoked_before: None,
+        password_change_required: user.password_change_required,
     }
 }
 
@@ -48,6 +50,7 @@ struct UserChanges {
     name: Option<Option<String>>,
     disabled: Option<bool>,
     password_hash: Option<String>,
+    password_change_required: Option<bool>,
     updated_at: i64,
 }
 
@@ -67,6 +70,7 @@ pub(super) fn user_from_row(row: UserRow) -> StoreResult<(User, String)> {
         created_at: row.created_at,
         updated_at: row.updated_at,
         revoked_before: row.revoked_before,
+        password_change_required: row.password_change_required,
     };
     Ok((user, row.password_hash))
 }
@@ -304,15 +308,24 @@ impl UserStore for DieselStore {
             .await
     }
 
-    async fn set_password_hash(&self, username: &Username, hash: String, now: UnixTime) -> StoreResult<User> {
+    async fn set_password_hash(
+        &self,
+        username: &Username,
+        hash: String,
+        temporary: bool,
+        now: UnixTime,
+    ) -> StoreResult<User> {
         let username = username.clone();
         self.db()
             .write(move |c| {
                 let id = id_by_username(c, &username)?;
                 c.transaction(|c| {
-                    let changed = diesel::update(users::table.find(&id))
-                        .set((users::password_hash.eq(&hash), users::updated_at.eq(now)))
-                        .execute(c)?;
+                    let set = (
+                        users::password_hash.eq(&hash),
+                        users::password_change_required.eq(temporary),
+                        users::updated_at.eq(now),
+                    );
+                    let changed = diesel::update(users::table.find(&id)).set(set).execute(c)?;
                     read_after_update(c, changed, &id)
                 })
             })
@@ -336,7 +349,12 @@ impl UserStore for DieselStore {
             .write(move |c| {
                 // As `upgrade_password_hash`: a change committed since the check makes it match no row.
                 let row = users::table.find(&id).filter(users::password_hash.eq(&checked));
-                let set = (users::password_hash.eq(&hash), users::updated_at.eq(now));
+                // The user chose this password: it is temporary no more.
+                let set = (
+                    users::password_hash.eq(&hash),
+                    users::password_change_required.eq(false),
+                    users::updated_at.eq(now),
+                );
                 Ok(diesel::update(row).set(set).execute(c)? > 0)
             })
             .await
@@ -389,6 +407,7 @@ impl UserStore for DieselStore {
                         name: update.name,
                         disabled: update.disabled,
                         password_hash: update.password_hash,
+                        password_change_required: update.password_change_required,
                         updated_at: now,
                     };
                     let disabling = changes.disabled == Some(true);

@@ -12,6 +12,7 @@ fn new_user(name: &str) -> NewUser {
         password_hash: format!("$argon2id$fake${name}"),
         email: Some(format!("{name}@example.com")),
         name: Some(format!("Name of {name}")),
+        password_change_required: false,
         created_at: 1_700_000_000,
     }
 }
@@ -49,7 +50,7 @@ async fn missing_users(backend: Backend) {
     assert!(t.store.user_by_username(&nobody).await.unwrap().is_none());
     let err = t.store.set_user_disabled(&nobody, true, 1).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
-    let err = t.store.set_password_hash(&nobody, "h".into(), 1).await.unwrap_err();
+    let err = t.store.set_password_hash(&nobody, "h".into(), false, 1).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
 }
 
@@ -82,7 +83,7 @@ async fn usernames_match_in_any_letter_case(backend: Backend) {
     assert!(t.store.user_by_username(&Username::parse("alicia").unwrap()).await.unwrap().is_none());
     let typed = Username::parse("ALICE").unwrap();
     assert!(t.store.set_user_disabled(&typed, true, 1_700_000_100).await.unwrap().disabled);
-    let changed = t.store.set_password_hash(&typed, "$argon2id$new".into(), 1_700_000_200).await.unwrap();
+    let changed = t.store.set_password_hash(&typed, "$argon2id$new".into(), false, 1_700_000_200).await.unwrap();
     assert_eq!((changed.id, changed.username.as_str()), (alice.id.clone(), "Alice"));
 
     // Another account that folds alike is refused, by the unique key whatever the case.
@@ -328,7 +329,7 @@ async fn disable_and_change_password(backend: Backend) {
     assert_eq!(late.revoked_before, Some(1_700_000_250), "an earlier clock moves nothing back");
     t.store.set_user_disabled(&nu.username, false, 1_700_000_270).await.unwrap();
 
-    let changed = t.store.set_password_hash(&nu.username, "$argon2id$new".into(), 1_700_000_300).await.unwrap();
+    let changed = t.store.set_password_hash(&nu.username, "$argon2id$new".into(), false, 1_700_000_300).await.unwrap();
     assert_eq!(changed.updated_at, 1_700_000_300);
     let (_, hash) = t.store.user_by_username(&nu.username).await.unwrap().unwrap();
     assert_eq!(hash, "$argon2id$new");
@@ -359,7 +360,7 @@ async fn upgrade_password_hash_replaces_only_the_hash_checked(backend: Backend) 
     assert_eq!(hash_of(&other.username).await, other.password_hash, "other users are left alone");
 
     // The password was changed since the hash was checked: the change stays.
-    t.store.set_password_hash(&nu.username, "$argon2id$changed".into(), 1_700_000_100).await.unwrap();
+    t.store.set_password_hash(&nu.username, "$argon2id$changed".into(), false, 1_700_000_100).await.unwrap();
     assert!(!t.store.upgrade_password_hash(&nu.id, "$argon2id$up", "$argon2id$late".into()).await.unwrap());
     assert_eq!(hash_of(&nu.username).await, "$argon2id$changed");
     // A user gone is no error.
@@ -448,12 +449,14 @@ async fn update_changes_only_what_is_given(backend: Backend) {
         name: Some(None),
         disabled: Some(true),
         password_hash: Some("$argon2id$changed".into()),
+        password_change_required: Some(true),
     };
     let changed = t.store.update_user(&nu.id, update, 1_700_000_200).await.unwrap();
     assert_eq!(changed.email.as_deref(), Some("g@example.org"));
     assert!(!changed.email_verified, "a new address is not verified");
     assert_eq!(changed.name, None);
     assert!(changed.disabled);
+    assert!(changed.password_change_required);
     assert_eq!((changed.created_at, changed.updated_at), (nu.created_at, 1_700_000_200));
     let (by_name, hash) = t.store.user_by_username(&nu.username).await.unwrap().unwrap();
     assert_eq!((by_name, hash.as_str()), (changed.clone(), "$argon2id$changed"));
@@ -462,7 +465,9 @@ async fn update_changes_only_what_is_given(backend: Backend) {
     let update = UserUpdate { name: Some(Some("Gina".into())), ..UserUpdate::default() };
     let named = t.store.update_user(&nu.id, update, 1_700_000_300).await.unwrap();
     assert_eq!(named.name.as_deref(), Some("Gina"));
-    assert_eq!((named.email, named.disabled), (changed.email, true));
+    assert_eq!((named.email, named.disabled, named.password_change_required), (changed.email, true, true));
+    let update = UserUpdate { password_change_required: Some(false), ..UserUpdate::default() };
+    assert!(!t.store.update_user(&nu.id, update, 1_700_000_400).await.unwrap().password_change_required);
 
     let err = t.store.update_user(&UserId::generate(), UserUpdate::default(), 1).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
@@ -556,6 +561,54 @@ async fn the_upgrade_gives_disabled_users_their_cut_off(backend: Backend) {
     assert_eq!(t.store.user_by_id(&enabled.id).await.unwrap().unwrap().revoked_before, None);
 }
 
+// A temporary password (an operator's, `--temporary`) is flagged from the user's creation or from when an operator
+// sets it, until a password the user chooses (the forced change, a reset, the account page) or an operator's
+// ordinary one replaces it; a sign-in's rehash of it keeps it temporary.
+async fn a_temporary_password_is_flagged_until_one_replaces_it(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let flagged = |user: &crate::domain::User| user.password_change_required;
+    let nu = NewUser { password_change_required: true, ..new_user("tess") };
+    assert!(flagged(&t.store.create_user(nu.clone()).await.unwrap()));
+    assert!(flagged(&t.store.user_by_id(&nu.id).await.unwrap().unwrap()));
+    assert!(flagged(&t.store.user_by_username(&nu.username).await.unwrap().unwrap().0));
+    assert!(flagged(&t.store.list_users(None, 10).await.unwrap()[0]));
+    let other = new_user("uma");
+    assert!(!flagged(&t.store.create_user(other.clone()).await.unwrap()), "not unless asked");
+
+    assert!(t.store.upgrade_password_hash(&nu.id, &nu.password_hash, "$argon2id$rehashed".into()).await.unwrap());
+    assert!(flagged(&t.store.user_by_id(&nu.id).await.unwrap().unwrap()), "the same password, still temporary");
+    // A change that lost its race changes nothing.
+    assert!(!t
+        .store
+        .change_password_hash(&nu.id, "$argon2id$stale", "$argon2id$x".into(), 1_700_000_050)
+        .await
+        .unwrap());
+    assert!(flagged(&t.store.user_by_id(&nu.id).await.unwrap().unwrap()));
+    assert!(t
+        .store
+        .change_password_hash(&nu.id, "$argon2id$rehashed", "$argon2id$chosen".into(), 1_700_000_100)
+        .await
+        .unwrap());
+    assert!(!flagged(&t.store.user_by_id(&nu.id).await.unwrap().unwrap()), "the user chose it");
+
+    let set = |temporary| t.store.set_password_hash(&nu.username, "$argon2id$op".into(), temporary, 1_700_000_200);
+    assert!(flagged(&set(true).await.unwrap()));
+    assert!(flagged(&t.store.user_by_id(&nu.id).await.unwrap().unwrap()));
+    assert!(!flagged(&set(false).await.unwrap()), "an operator's ordinary password clears it");
+    assert!(!flagged(&t.store.user_by_id(&nu.id).await.unwrap().unwrap()));
+    assert!(!flagged(&t.store.user_by_id(&other.id).await.unwrap().unwrap()), "other users are left alone");
+}
+
+// Users stored before the flag have an ordinary password (the column's default); its migration reverts cleanly.
+async fn users_stored_before_the_flag_have_ordinary_passwords(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let nu = NewUser { password_change_required: true, ..new_user("vic") };
+    t.store.create_user(nu.clone()).await.unwrap();
+    let reverted = t.revert_down_to("20261208100000").await;
+    assert_eq!(t.db.migrate().await.unwrap(), reverted);
+    assert!(!t.store.user_by_id(&nu.id).await.unwrap().unwrap().password_change_required);
+}
+
 // A verification link's address is marked verified only while it is still the user's.
 async fn mark_email_verified_only_for_the_address_of_the_link(backend: Backend) {
     let t = TestDb::new(backend).await;
@@ -571,6 +624,8 @@ async fn mark_email_verified_only_for_the_address_of_the_link(backend: Backend) 
 }
 
 both_backends!(
+    a_temporary_password_is_flagged_until_one_replaces_it,
+    users_stored_before_the_flag_have_ordinary_passwords,
     mark_email_verified_only_for_the_address_of_the_link,
     the_upgrade_gives_disabled_users_their_cut_off,
     the_upgrade_keys_usernames_that_no_other_folds_to,

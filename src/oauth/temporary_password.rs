@@ -1,0 +1,131 @@
+//! Temporary passwords, as Keycloak's "Temporary" switch and its "Update Password" required action: an operator
+//! sets a password as temporary (`tessera users add|passwd --temporary`, the admin API's `"temporary": true`;
+//! [`crate::domain::User::password_change_required`]), and the user's next sign-in, whatever way they sign in and
+//! once every factor is right, starts no session ([`Provider::finish_sign_in`]): it waits as a
+//! [`SecondStep`] of its own, bound to the browser with its own CSRF token, made for the password stored then,
+//! until the user chooses a new one ([`Provider::change_required_password`]). The new password follows the account
+//! page's rules ([`check_new_password`], and not the current one); its hash replaces the one the step was made
+//! for (`UserStore::change_password_hash`, which clears the flag), and only then does the session start, with
+//! the sign-in's `amr`. Sessions and tokens the user held before stay, as they do when the password is set.
+use super::audit::{EventFacts, RequestMeta};
+use super::error::OAuthError;
+use super::interaction::Continuation;
+use super::otp::{SecondStep, StepKind};
+use super::password_change::{check_new_password, PasswordRule};
+use super::provider::Provider;
+use crate::domain::password::Password;
+use crate::domain::secret::PlainSecret;
+use crate::domain::{Device, Session, UnixTime, User};
+use crate::storage::StoreError;
+use serde_json::json;
+use std::sync::Arc;
+
+/// How long the "Choose a new password" page waits (a password manager may need a moment).
+pub const NEW_PASSWORD_STEP_SECONDS: i64 = 900;
+
+/// The outcome of a new password posted to its step ([`Provider::change_required_password`]).
+#[derive(Debug)]
+// Made once per change and matched at once: boxing the session would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum RequiredChange {
+    /// The password is changed and the session started: the sign-in ends as any does.
+    Changed {
+        /// The user, as they are now.
+        user: User,
+        /// The session cookie's value.
+        cookie: PlainSecret,
+        /// The session stored.
+        session: Session,
+        /// What the sign-in's `login_succeeded` event adds.
+        details: serde_json::Value,
+    },
+    /// The form is refused for what it says: the page again, the step kept.
+    Refused(PasswordRule),
+    /// The step was taken meanwhile, its user disabled or removed, or their password set since it began.
+    Gone,
+}
+
+impl Provider {
+    /// The password hash stored for `user` now (empty when they are gone: no stored hash is).
+    async fn password_hash_of(&self, user: &User) -> Result<String, OAuthError> {
+        let found = self.users.user_by_username(&user.username).await?;
+        Ok(found.filter(|(u, _)| u.id == user.id).map(|(_, hash)| hash).unwrap_or_default())
+    }
+
+    /// Keeps the step of a sign-in of `user` (typed as `username`; their own name when none was typed) whose every
+    /// factor was right, whose password is temporary: it continues to `target`, bound to `browser`, and ends with a
+    /// session of `amr`, its `login_succeeded` with `details`. Returns its id, for the page's form.
+    pub async fn start_new_password_step(
+        &self,
+        user: &User,
+        username: &str,
+        target: (Continuation, Option<String>),
+        browser: &str,
+        (amr, details): (Vec<String>, serde_json::Value),
+        now: UnixTime,
+    ) -> Result<(String, SecondStep), OAuthError> {
+        let stored = self.password_hash_of(user).await?;
+        let step = SecondStep::new_password(user, username, target, browser, (amr, details, &stored), now);
+        Ok((self.keep_step(&step).await?, step))
+    }
+
+    /// Sets `new` (typed again as `again`) as the password of the user of the new-password step `id` and starts
+    /// their session on `device`: the step is taken, the hash replaced only while it is the one the step was made
+    /// for, audited as `password_changed` (`reason` `required`).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn change_required_password(
+        &self,
+        id: &str,
+        step: &SecondStep,
+        new: Password,
+        again: &Password,
+        device: Device,
+        meta: &RequestMeta,
+        now: UnixTime,
+    ) -> Result<RequiredChange, OAuthError> {
+        let new = match check_new_password(new, again, self.password_min_length) {
+            Ok(new) => new,
+            Err(rule) => return Ok(RequiredChange::Refused(rule)),
+        };
+        let Some((amr, mut details)) = step.session_to_start() else {
+            return Err(OAuthError::server("a second step without a session to start"));
+        };
+        let Some(user) = self.second_step_user(&step.user_id).await? else { return Ok(RequiredChange::Gone) };
+        let stored = self.password_hash_of(&user).await?;
+        if !step.made_for_password(&stored) {
+            return Ok(RequiredChange::Gone);
+        }
+        let checker = Arc::clone(&self.password_checker);
+        let checked = stored.clone();
+        // One trip to the pool: the new hash only once the new password is known not to be the current one.
+        let ran = self
+            .password_pool
+            .run(move || (!checker.verify(&new, Some(&checked)).is_accepted()).then(|| checker.rehash(&new)))
+            .await
+            .map_err(OAuthError::server)?;
+        let hash = match ran {
+            Some(hash) => hash.map_err(OAuthError::server)?,
+            None => return Ok(RequiredChange::Refused(PasswordRule::SameAsCurrent)),
+        };
+        if !self.take_second_step(id, StepKind::NewPassword).await?
+            || !self.users.change_password_hash(&user.id, &stored, hash, now).await?
+        {
+            return Ok(RequiredChange::Gone);
+        }
+        let facts = EventFacts {
+            actor: Some(user.id.as_str().to_owned()),
+            user_id: Some(user.id.as_str().to_owned()),
+            client_id: step.client_id.clone(),
+            details: json!({ "reason": "required" }),
+        };
+        self.audit("password_changed", facts, meta, now).await;
+        let user = User { password_change_required: false, ..user };
+        let (cookie, session) = match self.start_session(&user, amr, device, now).await {
+            Ok(started) => started,
+            Err(StoreError::ReferenceGone(_)) => return Ok(RequiredChange::Gone),
+            Err(e) => return Err(e.into()),
+        };
+        details["password_changed"] = json!(true);
+        Ok(RequiredChange::Changed { user, cookie, session, details })
+    }
+}
