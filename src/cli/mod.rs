@@ -190,4 +190,14 @@ mod tests {
         assert_eq!(super::human_time(1_795_000_000), "2026-11-18T11:06:40Z");
         assert_eq!(super::human_time(951_782_400), "2000-02-29T00:00:00Z");
     }
+
+    #[test]
+    fn a_passkey_id_may_begin_with_a_hyphen() {
+        use clap::Parser;
+        let cli = super::Cli::try_parse_from(["tessera", "users", "passkeys", "alice", "--remove", "-Vx_2"]).unwrap();
+        let super::Command::Users(super::users::UsersCommand::Passkeys { remove, .. }) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(remove.as_deref(), Some("-Vx_2"));
+    }
 }

@@ -114,8 +114,8 @@ pub enum UsersCommand {
     Passkeys {
         /// Login name.
         username: String,
-        /// Remove the passkey with this id (as listed).
-        #[arg(long, value_name = "PASSKEY_ID")]
+        /// Remove the passkey with this id (as listed). Ids are base64url and may begin with `-`.
+        #[arg(long, value_name = "PASSKEY_ID", allow_hyphen_values = true)]
         remove: Option<String>,
     },
     /// List the identities at upstream providers (`[federation]`) that sign a user in.
