@@ -6,13 +6,15 @@
 //! the form again with why, next to the field (400; 409 for a taken name; 429 with `Retry-After` past the IP's
 //! sign-up limit), keeping what was typed but the passwords.
 use super::interaction_pages::{check_form, expired, load};
+use super::lang::Lang;
 use super::login::{signed_in, Target};
 use super::meta::{device, request_meta};
 use super::render::{error_page, message_page, page, wait_words};
 use super::views::SignUpPage;
 use super::{form, throttle, AppState};
 use crate::domain::password::Password;
-use crate::domain::UnixTime;
+use crate::domain::{UnixTime, Username, UsernameFlaw};
+use crate::i18n::Texts;
 use crate::oauth::admin::MAX_USER_NAME_LEN;
 use crate::oauth::interaction::{Continuation, Interaction};
 use crate::oauth::password_change::PasswordRule;
@@ -34,13 +36,8 @@ struct Typed {
 
 /// The answer while sign-up is off: there is no such page.
 fn off(req: &HttpRequest) -> HttpResponse {
-    message_page(
-        req,
-        StatusCode::NOT_FOUND,
-        "Accounts cannot be created here",
-        "This site does not let people create their own account. Go back to the application and sign in, or ask \
-         its administrator for an account.",
-    )
+    let s = &Lang::of(req).t().signup;
+    message_page(req, StatusCode::NOT_FOUND, s.off, s.off_text)
 }
 
 /// `GET /login/register?interaction=…`: the form.
@@ -75,7 +72,9 @@ async fn form_page(
         Ok(c) => c,
         Err(e) => return super::authorize::step_response(req, state, Err(e)),
     };
+    let lang = Lang::of(req);
     let view = SignUpPage {
+        t: lang.t(),
         client_name: client.name,
         interaction: id.to_owned(),
         csrf: interaction.csrf.clone(),
@@ -85,30 +84,22 @@ async fn form_page(
         min_length: state.settings.passwords.min_length,
         error,
     };
-    page(status, view.render())
+    page(lang, status, view.render())
 }
 
-/// Why a form was refused, in a sentence, with the field it is about.
-fn refusal(rule: SignUpRule) -> (String, SignUpField) {
+/// Why a form was refused, in a sentence of `t`, with the field it is about.
+fn refusal(t: &Texts, rule: SignUpRule) -> (String, SignUpField) {
     let field = rule.field();
+    let s = &t.signup;
     let message = match rule {
-        SignUpRule::Username(why) => format!("That username cannot be used: {why}."),
-        SignUpRule::Email => "That is not an email address. Check it, or leave the field empty.".into(),
-        SignUpRule::Name => format!(
-            "The display name can have at most {MAX_USER_NAME_LEN} bytes, without control or invisible formatting \
-             characters. Check it, or leave the field empty."
-        ),
-        SignUpRule::Password(PasswordRule::Mismatch) => {
-            "The two passwords are not the same. Type the password twice.".into()
-        }
-        SignUpRule::Password(PasswordRule::TooShort(min)) => {
-            format!("The password is too short: use at least {min} characters.")
-        }
-        SignUpRule::Password(_) => format!(
-            "The password is too long: at most {} bytes, which is as many plain Latin letters and fewer characters \
-             of other scripts.",
-            Password::MAX_BYTES
-        ),
+        SignUpRule::Username(UsernameFlaw::Length) => s.username_length.with(Username::MAX_LEN),
+        SignUpRule::Username(UsernameFlaw::Control) => s.username_control.into(),
+        SignUpRule::Username(UsernameFlaw::Invisible) => s.username_invisible.into(),
+        SignUpRule::Email => s.email_refused.into(),
+        SignUpRule::Name => s.name_refused.with(MAX_USER_NAME_LEN),
+        SignUpRule::Password(PasswordRule::Mismatch) => s.mismatch.into(),
+        SignUpRule::Password(PasswordRule::TooShort(min)) => t.passwords.too_short.with(min),
+        SignUpRule::Password(_) => t.passwords.too_long.with(Password::MAX_BYTES),
     };
     (message, field)
 }
@@ -141,27 +132,22 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     };
     let (meta, now) = (request_meta(&req, &state), crate::domain::now());
     let client_id = Some(interaction.request.client_id.as_str().to_owned());
-    let cx = SignUpContext { ip: throttle::ip(&req, &state), device: device(&req, &state), client_id, meta: &meta };
+    let (ip, device, locale) = (throttle::ip(&req, &state), device(&req, &state), Lang::of(&req).locale);
+    let cx = SignUpContext { ip, device, client_id, meta: &meta, locale };
     let outcome = match state.provider.sign_up(form, cx, now).await {
         Ok(outcome) => outcome,
         Err(e) => return error_page(&req, &e),
     };
+    let t = Lang::of(&req).t();
     let (status, message, field) = match outcome {
         SignUp::Created(signed) => return signed_up(&req, &state, id, interaction, *signed, now).await,
         SignUp::Refused(rule) => {
-            let (message, field) = refusal(rule);
+            let (message, field) = refusal(t, rule);
             (StatusCode::BAD_REQUEST, message, field)
         }
-        SignUp::Taken => (
-            StatusCode::CONFLICT,
-            "That username is taken. Choose another, or sign in if it is yours.".into(),
-            SignUpField::Username,
-        ),
+        SignUp::Taken => (StatusCode::CONFLICT, t.signup.taken.into(), SignUpField::Username),
         SignUp::Limited(limited) => {
-            let message = format!(
-                "Too many accounts were created from your network. Wait {} and try again.",
-                wait_words(limited.retry_after)
-            );
+            let message = t.signup.limited.with(wait_words(t, limited.retry_after));
             let error = Some((message, SignUpField::Username));
             let mut resp =
                 form_page(&req, &state, &id, &interaction, typed, StatusCode::TOO_MANY_REQUESTS, error).await;
@@ -188,7 +174,8 @@ async fn signed_up(
             signed_in(req, state, target, &user, cookie, session, json!({ "registered": true }), now).await
         }
         SignIn::NeedsEnrolment { user } => {
-            let target = (Continuation::Authorize(id), Some(interaction.request.client_id.as_str().to_owned()));
+            let client_id = Some(interaction.request.client_id.as_str().to_owned());
+            let target = (Continuation::Authorize(id), client_id, interaction.request.ui_locale);
             let username = user.username.as_str().to_owned();
             super::login_enrol::ask_to_enrol(req, state, &user, &username, target, now).await
         }
