@@ -60,7 +60,9 @@
     });
   }
 
-  function ceremony(form, url, run, failed) {
+  // `failed` is the form's `data-failed`: the page's own words, in its language.
+  function ceremony(form, url, run) {
+    var failed = form.getAttribute("data-failed");
     var button = form.querySelector("button[type=submit]");
     form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -106,8 +108,7 @@
             },
           };
         });
-      },
-      "Signing in with a passkey did not work. Try again, or sign in with your password."
+      }
     );
   }
 
@@ -141,8 +142,7 @@
             extensions: extensions.credProps ? { credProps: extensions.credProps } : {},
           };
         });
-      },
-      "The passkey was not added. Try again."
+      }
     );
   }
 })();

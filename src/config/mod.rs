@@ -11,6 +11,7 @@ mod federation;
 mod ip_range;
 mod mail;
 mod raw;
+mod ui;
 pub use federation::{FederationSettings, RawFederation, RawUpstreamProvider, UpstreamProvider, DEFAULT_SCOPES};
 pub use ip_range::IpRange;
 pub use mail::{MailSettings, RawMail};
@@ -18,6 +19,7 @@ pub use raw::{
     RawClients, RawDatabase, RawDevice, RawDpop, RawHttp, RawKeys, RawLimits, RawLog, RawOtp, RawPar, RawPasswords,
     RawRedis, RawRegistration, RawSessions, RawSettings, RawTokens, RawUsers,
 };
+pub use ui::{RawUi, UiSettings};
 
 /// A configuration problem, with the key it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +116,8 @@ pub struct Settings {
     pub federation: FederationSettings,
     /// Outgoing mail; `None`: off.
     pub mail: Option<MailSettings>,
+    /// The pages.
+    pub ui: UiSettings,
 }
 
 /// Validated `[device]` (RFC 8628).
@@ -687,6 +691,7 @@ impl RawSettings {
             log: LogSettings { json, level: log_level(&self.log.level)?, access: self.log.access },
             federation: self.federation.validate()?,
             mail: self.mail.validate()?,
+            ui: self.ui.validate()?,
         })
     }
 }

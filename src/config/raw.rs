@@ -31,6 +31,7 @@ pub struct RawSettings {
     pub log: RawLog,
     pub federation: super::federation::RawFederation,
     pub mail: super::mail::RawMail,
+    pub ui: super::ui::RawUi,
 }
 
 /// The device authorization grant (RFC 8628).
@@ -350,6 +351,7 @@ impl Default for RawSettings {
             log: RawLog::default(),
             federation: super::federation::RawFederation::default(),
             mail: super::mail::RawMail::default(),
+            ui: super::ui::RawUi::default(),
         }
     }
 }

@@ -552,3 +552,15 @@ fn email_verification_settings_are_checked() {
     let e = load("[limits]\nemail_verification_user_window_seconds = 0", &[]).unwrap_err().to_string();
     assert!(e.contains("limits.email_verification_user_window_seconds"), "{e}");
 }
+
+#[test]
+fn the_pages_default_language_is_english_and_may_be_set_to_one_of_ours() {
+    use crate::i18n::Locale;
+    assert_eq!(load("", &[]).unwrap().ui.default_locale, Locale::En);
+    assert_eq!(load("[ui]\ndefault_locale = \"de\"", &[]).unwrap().ui.default_locale, Locale::De);
+    assert_eq!(load("", &[("UI__DEFAULT_LOCALE", "fr")]).unwrap().ui.default_locale, Locale::Fr);
+    for refused in ["es", "de-CH", "", "german"] {
+        let e = load(&format!("[ui]\ndefault_locale = {refused:?}"), &[]).unwrap_err().to_string();
+        assert!(e.contains("ui.default_locale") && e.contains("en, de, fr"), "{refused}: {e}");
+    }
+}

@@ -29,7 +29,7 @@ pub use jkt::Jkt;
 pub use redirect_uri::RedirectUri;
 pub use scope::Scope;
 pub use session::{Device, Session, UserAgent};
-pub use user::{FederatedIdentity, NewUser, User, Username};
+pub use user::{FederatedIdentity, NewUser, User, Username, UsernameFlaw};
 
 /// Seconds since the Unix epoch. Every stored time uses this, so both database backends agree.
 pub type UnixTime = i64;

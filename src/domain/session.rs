@@ -82,14 +82,26 @@ impl Device {
     /// The browser and system in a few words ("Firefox on Linux"), from the `User-Agent`; "Unknown device" for a
     /// session stored before user agents were kept. The account page and the admin API show this.
     pub fn describe(&self) -> String {
-        describe_device(self.user_agent.as_ref().map(UserAgent::as_str))
+        match self.browser_and_system() {
+            None => "Unknown device".into(),
+            Some((Some(browser), Some(system))) => format!("{browser} on {system}"),
+            Some((Some(browser), None)) => browser.into(),
+            Some((None, Some(system))) => format!("Unknown browser on {system}"),
+            Some((None, None)) => "Unknown browser".into(),
+        }
+    }
+
+    /// The browser's and the system's names as [`Device::describe`] tells them, for pages that put them in words
+    /// of their own language; `None` for a session stored before user agents were kept.
+    pub fn browser_and_system(&self) -> Option<(Option<&'static str>, Option<&'static str>)> {
+        self.user_agent.as_ref().map(|ua| browser_and_system(ua.as_str()))
     }
 }
 
-/// A browser and system in a few words, from a `User-Agent` ([`Device::describe`]). The tests are ordered: Edge's
-/// and Opera's user agents also name Chrome, Chrome's names Safari, and Android's and iOS's name Linux and Mac OS X.
-fn describe_device(user_agent: Option<&str>) -> String {
-    let Some(ua) = user_agent else { return "Unknown device".into() };
+/// The browser and system a `User-Agent` names, if it names them ([`Device::describe`]). The tests are ordered:
+/// Edge's and Opera's user agents also name Chrome, Chrome's names Safari, and Android's and iOS's name Linux and
+/// Mac OS X.
+fn browser_and_system(ua: &str) -> (Option<&'static str>, Option<&'static str>) {
     let has = |needle: &str| ua.contains(needle);
     let browser = if has("Edg/") || has("EdgA/") || has("EdgiOS/") || has("Edge/") {
         Some("Edge")
@@ -127,12 +139,7 @@ fn describe_device(user_agent: Option<&str>) -> String {
     } else {
         None
     };
-    match (browser, system) {
-        (Some(browser), Some(system)) => format!("{browser} on {system}"),
-        (Some(browser), None) => browser.into(),
-        (None, Some(system)) => format!("Unknown browser on {system}"),
-        (None, None) => "Unknown browser".into(),
-    }
+    (browser, system)
 }
 
 #[cfg(test)]
@@ -230,8 +237,9 @@ mod tests {
             ("Mozilla/5.0 (X11; Linux x86_64) SomethingNew/1.0", "Unknown browser on Linux"),
             ("MyApp/2.0", "Unknown browser"),
         ] {
-            assert_eq!(describe_device(Some(ua)), words, "{ua}");
+            let device = Device { ip: None, user_agent: UserAgent::from_header(ua.as_bytes()) };
+            assert_eq!(device.describe(), words, "{ua}");
         }
-        assert_eq!(describe_device(None), "Unknown device");
+        assert_eq!(Device::default().describe(), "Unknown device");
     }
 }

@@ -16,11 +16,16 @@ impl Username {
 
     /// Parses a username: 1 to 64 printable characters without spaces at either end or control characters.
     pub fn parse(s: &str) -> Result<Self, String> {
+        Self::checked(s).map_err(|flaw| flaw.to_string())
+    }
+
+    /// [`Username::parse`], saying why not as a [`UsernameFlaw`].
+    fn checked(s: &str) -> Result<Self, UsernameFlaw> {
         if s.is_empty() || s.chars().count() > Self::MAX_LEN {
-            return Err(format!("username must be 1 to {} characters", Self::MAX_LEN));
+            return Err(UsernameFlaw::Length);
         }
         if s.trim() != s || s.chars().any(char::is_control) {
-            return Err("username must not contain control characters or surrounding spaces".into());
+            return Err(UsernameFlaw::Control);
         }
         Ok(Self(s.to_owned()))
     }
@@ -32,12 +37,15 @@ impl Username {
     /// typed at sign-in go through [`Username::parse`] alone, so that an account made before this rule still loads
     /// and signs in by the name it was given.
     pub fn parse_new(s: &str) -> Result<Self, String> {
+        Self::check_new(s).map_err(|flaw| flaw.to_string())
+    }
+
+    /// [`Username::parse_new`], saying why not as a [`UsernameFlaw`] (for pages, which say it in their own words).
+    pub fn check_new(s: &str) -> Result<Self, UsernameFlaw> {
         let s = text::nfc(s);
-        let username = Self::parse(&s)?;
+        let username = Self::checked(&s)?;
         if s.chars().any(text::is_invisible) {
-            return Err("username must not contain invisible formatting characters (bidi controls, zero-width \
-                        characters)"
-                .into());
+            return Err(UsernameFlaw::Invisible);
         }
         Ok(username)
     }
@@ -52,6 +60,21 @@ impl Username {
     pub fn folded(&self) -> String {
         fold(&self.0)
     }
+}
+
+/// Why text is not a username ([`Username::parse`], [`Username::check_new`]); its `Display` is the reason operators
+/// read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UsernameFlaw {
+    /// Empty, or longer than [`Username::MAX_LEN`] characters.
+    #[error("username must be 1 to {} characters", Username::MAX_LEN)]
+    Length,
+    /// A control character, or spaces at either end.
+    #[error("username must not contain control characters or surrounding spaces")]
+    Control,
+    /// An invisible formatting character (a new username only).
+    #[error("username must not contain invisible formatting characters (bidi controls, zero-width characters)")]
+    Invisible,
 }
 
 /// Folds Unicode form and letter case: NFC ([`text::nfc`]), so that "é" typed as one character or as "e" and a

@@ -8,15 +8,17 @@
 //! was done (`done=session`, `done=app&client_id=…`, `done=identity&provider=…`, `done=password`) so the page
 //! can say so. An unlink that would leave the user no way to sign in is refused with the page and a message.
 use super::interaction_pages::{from_another_origin, from_our_origin, FormRefusal};
+use super::lang::Lang;
 use super::login::RETURN_TO_ACCOUNT;
 use super::meta::request_meta;
 use super::render::{error_page, message_page, page, see_other};
 use super::views::{
-    describe_amr, grant_lines, utc_time, AccountPage, AppLine, DeletionField, DeletionForm, IdentityLine, PasswordForm,
-    SessionLine,
+    describe_amr, describe_device, grant_lines, utc_time, AccountPage, AppLine, DeletionField, DeletionForm,
+    IdentityLine, PasswordForm, SessionLine,
 };
 use super::{form, AppState};
 use crate::domain::ClientId;
+use crate::i18n::Texts;
 use crate::oauth::account::{account_csrf, account_csrf_matches, AccountOverview, SessionRevoked};
 use crate::oauth::account_deletion::signed_in_recently;
 use crate::oauth::discovery::paths;
@@ -111,30 +113,30 @@ impl Done {
     }
 }
 
-/// The sentence the page shows for `done`, if it is true of what the page lists.
+/// The sentence of `t` the page shows for `done`, if it is true of what the page lists.
 async fn notice(
+    t: &Texts,
     state: &AppState,
     overview: &AccountOverview,
     identities: &[IdentityLine],
     done: Done,
 ) -> Option<String> {
+    let a = &t.account;
     match done {
         // Only a provider of ours, and one the page no longer lists.
         Done::Identity(provider) => match state.settings.federation.provider(&provider) {
-            Some(p) if !identities.iter().any(|i| i.provider == p.id) => {
-                Some(format!("You can no longer sign in with {}.", p.name))
-            }
+            Some(p) if !identities.iter().any(|i| i.provider == p.id) => Some(a.no_longer_with.with(&p.name)),
             _ => None,
         },
-        Done::Session => Some("Signed out of that session.".to_owned()),
-        Done::OtpOff => Some("Two-step verification is off.".to_owned()),
-        Done::Password(false) => Some("Your password is changed.".to_owned()),
-        Done::Password(true) => Some("Your password is changed, and your other sessions are signed out.".to_owned()),
-        Done::PasskeyAdded => Some("Passkey added. You can sign in with it now.".to_owned()),
-        Done::PasskeyRemoved => Some("Passkey removed.".to_owned()),
-        Done::VerificationSent => Some("We sent a verification link to your email address.".to_owned()),
+        Done::Session => Some(a.session_ended.to_owned()),
+        Done::OtpOff => Some(a.otp_turned_off.to_owned()),
+        Done::Password(false) => Some(a.password_changed.to_owned()),
+        Done::Password(true) => Some(a.password_changed_others.to_owned()),
+        Done::PasskeyAdded => Some(a.passkey_added.to_owned()),
+        Done::PasskeyRemoved => Some(a.passkey_removed.to_owned()),
+        Done::VerificationSent => Some(a.verification_sent.to_owned()),
         Done::App(client_id) => match state.provider.withdrawn_app_name(overview, &client_id).await {
-            Ok(name) => name.map(|n| format!("Access removed for {n}.")),
+            Ok(name) => name.map(|n| a.access_removed.with(n)),
             // The withdrawal is done: failing to name it must not hide the page.
             Err(e) => {
                 tracing::warn!(error = %e, "cannot name the withdrawn app");
@@ -208,8 +210,9 @@ pub(super) async fn show(
         Ok(names) => names.into_iter().map(|g| g.as_str().to_owned()).collect(),
         Err(e) => return error_page(req, &e),
     };
+    let lang = Lang::of(req);
     let notice = match done {
-        Some(done) => notice(state, &overview, &identities, done).await,
+        Some(done) => notice(lang.t(), state, &overview, &identities, done).await,
         None => None,
     };
     let has_password = overview.has_password;
@@ -218,7 +221,7 @@ pub(super) async fn show(
         Some(FormAgain::Deletion(message, field)) => (None, Some((message, field))),
         None => (None, None),
     };
-    let mut view = view(signed_in, overview, account_csrf(cookie), otp_enabled, notice);
+    let mut view = view(lang.t(), signed_in, overview, account_csrf(cookie), otp_enabled, notice);
     view.otp_required = !state.provider.own_otp_may_be_turned_off();
     view.verify_email = state.provider.mail_on();
     view.identities = identities;
@@ -232,10 +235,11 @@ pub(super) async fn show(
         sign_in_again: !has_password && !signed_in_recently(signed_in.session.auth_time, crate::domain::now()),
         error: deletion_error,
     });
-    page(status, view.render())
+    page(lang, status, view.render())
 }
 
 fn view(
+    t: &'static Texts,
     signed_in: &SignedIn,
     overview: AccountOverview,
     csrf: String,
@@ -246,13 +250,13 @@ fn view(
         .sessions
         .into_iter()
         .map(|s| SessionLine {
-            device: s.device.describe(),
+            device: describe_device(t, &s.device),
             ip: s.device.ip.map(|ip| ip.to_string()),
             started: utc_time(s.created_at),
             signed_in: utc_time(s.auth_time),
             last_used: utc_time(s.last_used_at),
             expires: utc_time(s.expires_at),
-            methods: s.amr.iter().map(|m| describe_amr(m)).collect::<Vec<_>>().join(", "),
+            methods: s.amr.iter().map(|m| describe_amr(t, m)).collect::<Vec<_>>().join(", "),
             current: s.current,
             idle: s.idle,
             reference: s.reference,
@@ -264,13 +268,14 @@ fn view(
         .map(|a| AppLine {
             name: a.name,
             client_id: a.grant.client_id.as_str().to_owned(),
-            scopes: grant_lines(&a.grant.scope, &a.grant.claims),
+            scopes: grant_lines(t, &a.grant.scope, &a.grant.claims),
             offline: a.grant.offline,
             since: utc_time(a.grant.since),
         })
         .collect();
     let username = signed_in.user.username.as_str().to_owned();
     AccountPage {
+        t,
         username,
         email: signed_in.user.email.clone(),
         email_verified: signed_in.user.email_verified,
@@ -343,12 +348,8 @@ pub async fn revoke_session(req: HttpRequest, body: form::Body, state: web::Data
         Err(resp) => return resp,
     };
     let Some(reference) = f.get("session") else {
-        return message_page(
-            &req,
-            StatusCode::BAD_REQUEST,
-            "No session chosen",
-            "Go back to your account and try again.",
-        );
+        let a = &Lang::of(&req).t().account;
+        return message_page(&req, StatusCode::BAD_REQUEST, a.no_session_chosen, a.try_again);
     };
     let meta = request_meta(&req, &state);
     match state.provider.revoke_account_session(&signed_in, reference, &meta, crate::domain::now()).await {
@@ -358,7 +359,7 @@ pub async fn revoke_session(req: HttpRequest, body: form::Body, state: web::Data
             let mut resp = if frames.is_empty() {
                 see_other(paths::ACCOUNT)
             } else {
-                super::logout::signed_out_page(&frames, Some(paths::ACCOUNT.to_owned()))
+                super::logout::signed_out_page(&req, &frames, Some(paths::ACCOUNT.to_owned()))
             };
             if let Err(e) = resp.add_cookie(&state.cookies.clear_session()) {
                 tracing::error!(error = %e, "cannot clear the session cookie");
@@ -380,7 +381,8 @@ pub async fn revoke_app(req: HttpRequest, body: form::Body, state: web::Data<App
         Err(resp) => return resp,
     };
     let Some(client_id) = f.get("client_id").and_then(|c| ClientId::parse(c).ok()) else {
-        return message_page(&req, StatusCode::BAD_REQUEST, "No app chosen", "Go back to your account and try again.");
+        let a = &Lang::of(&req).t().account;
+        return message_page(&req, StatusCode::BAD_REQUEST, a.no_app_chosen, a.try_again);
     };
     let meta = request_meta(&req, &state);
     match state.provider.revoke_account_app(&signed_in, &client_id, &meta, crate::domain::now()).await {
@@ -396,12 +398,10 @@ pub(super) fn ways_in(state: &AppState) -> WaysIn {
 }
 
 /// What the page says when the link asked to go is the user's last way to sign in.
-fn last_way_in(state: &AppState) -> String {
-    let first = if state.provider.passkey_rp().is_some() { "add a passkey or link" } else { "link" };
-    format!(
-        "This is the only way you can sign in: it was not removed. Ask an administrator to set a password for you, \
-         or {first} another account first."
-    )
+fn last_way_in(req: &HttpRequest, state: &AppState) -> String {
+    let a = &Lang::of(req).t().account;
+    let words = if state.provider.passkey_rp().is_some() { a.last_way_in_passkeys } else { a.last_way_in };
+    words.to_owned()
 }
 
 /// `POST /account/identities/unlink` (`provider`): removes the user's link to that provider while another way to
@@ -413,12 +413,8 @@ pub async fn unlink_identity(req: HttpRequest, body: form::Body, state: web::Dat
         Err(resp) => return resp,
     };
     let Some(provider) = f.get("provider").filter(|p| !p.is_empty() && p.len() <= 64) else {
-        return message_page(
-            &req,
-            StatusCode::BAD_REQUEST,
-            "No sign-in chosen",
-            "Go back to your account and try again.",
-        );
+        let a = &Lang::of(&req).t().account;
+        return message_page(&req, StatusCode::BAD_REQUEST, a.no_sign_in_chosen, a.try_again);
     };
     let (meta, now) = (request_meta(&req, &state), crate::domain::now());
     let user_id = &signed_in.user.id;
@@ -427,7 +423,8 @@ pub async fn unlink_identity(req: HttpRequest, body: form::Body, state: web::Dat
         // Not linked: removed meanwhile (another tab); the page, shown again, lists what is left.
         Ok(Unlinked::Removed | Unlinked::NotLinked) => see_other(&Done::Identity(provider.to_owned()).location()),
         Ok(Unlinked::LastWayIn) => {
-            show(&req, &state, &cookie, &signed_in, StatusCode::CONFLICT, None, Some(last_way_in(&state)), None).await
+            show(&req, &state, &cookie, &signed_in, StatusCode::CONFLICT, None, Some(last_way_in(&req, &state)), None)
+                .await
         }
         Err(e) => error_page(&req, &e),
     }

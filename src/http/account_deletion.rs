@@ -6,6 +6,7 @@
 //! in the section (400; 429 with `Retry-After` while the name or the IP is locked; 403 when a user without a
 //! password is to sign in again first).
 use super::account::{checked, show, FormAgain};
+use super::lang::Lang;
 use super::meta::request_meta;
 use super::render::{error_page, framing_page, message_page, wait_words};
 use super::views::{AccountDeletedPage, DeletionField};
@@ -21,13 +22,9 @@ use askama::Template;
 /// `POST /account/delete`.
 #[tracing::instrument(name = "account delete", skip_all)]
 pub async fn delete(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
+    let t = Lang::of(&req).t();
     if !state.settings.users.self_deletion {
-        return message_page(
-            &req,
-            StatusCode::NOT_FOUND,
-            "Accounts cannot be deleted here",
-            "This site does not let people delete their own account. Ask its administrator.",
-        );
+        return message_page(&req, StatusCode::NOT_FOUND, t.deletion.off, t.deletion.off_text);
     }
     let (mut f, cookie, signed_in) = match checked(&req, &state, body).await {
         Ok(v) => v,
@@ -42,45 +39,31 @@ pub async fn delete(req: HttpRequest, body: form::Body, state: web::Data<AppStat
         Ok(outcome) => outcome,
         Err(e) => return error_page(&req, &e),
     };
+    let d = &t.deletion;
     let (status, message, field) = match outcome {
-        AccountDeletion::Deleted(frames) => return deleted(&state, &frames),
-        AccountDeletion::NotConfirmed => (
-            StatusCode::BAD_REQUEST,
-            "Tick the box to confirm that you understand. Nothing was deleted.".to_owned(),
-            DeletionField::Confirm,
-        ),
-        AccountDeletion::PasswordMissing => (
-            StatusCode::BAD_REQUEST,
-            "Enter your password to delete your account. Nothing was deleted.".to_owned(),
-            DeletionField::Password,
-        ),
-        AccountDeletion::WrongPassword => (
-            StatusCode::BAD_REQUEST,
-            "Your password is not right. Nothing was deleted.".to_owned(),
-            DeletionField::Password,
-        ),
+        AccountDeletion::Deleted(frames) => return deleted(&req, &state, &frames),
+        AccountDeletion::NotConfirmed => (StatusCode::BAD_REQUEST, d.not_confirmed, DeletionField::Confirm),
+        AccountDeletion::PasswordMissing => (StatusCode::BAD_REQUEST, d.password_missing, DeletionField::Password),
+        AccountDeletion::WrongPassword => (StatusCode::BAD_REQUEST, d.wrong_password, DeletionField::Password),
         AccountDeletion::Locked(lock) => {
-            let message = format!("Too many failed attempts. Wait {} and try again.", wait_words(lock.retry_after));
+            let message = t.passwords.too_many_failures.with(wait_words(t, lock.retry_after));
             let again = Some(FormAgain::Deletion(message, DeletionField::Password));
             let mut resp =
                 show(&req, &state, &cookie, &signed_in, StatusCode::TOO_MANY_REQUESTS, None, None, again).await;
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(lock.retry_after));
             return resp;
         }
-        AccountDeletion::SignInAgain => (
-            StatusCode::FORBIDDEN,
-            "Your last sign-in was too long ago: sign in again, then delete your account. Nothing was deleted."
-                .to_owned(),
-            DeletionField::Confirm,
-        ),
+        AccountDeletion::SignInAgain => (StatusCode::FORBIDDEN, d.too_old, DeletionField::Confirm),
     };
-    show(&req, &state, &cookie, &signed_in, status, None, None, Some(FormAgain::Deletion(message, field))).await
+    show(&req, &state, &cookie, &signed_in, status, None, None, Some(FormAgain::Deletion(message.into(), field))).await
 }
 
 /// The page after a deletion, without a session cookie.
-fn deleted(state: &AppState, frames: &LogoutFrames) -> HttpResponse {
-    let view = AccountDeletedPage { frames: frames.urls().iter().map(|u| u.as_str().to_owned()).collect() };
-    let mut resp = framing_page(StatusCode::OK, view.render(), frames);
+fn deleted(req: &HttpRequest, state: &AppState, frames: &LogoutFrames) -> HttpResponse {
+    let lang = Lang::of(req);
+    let frame_urls = frames.urls().iter().map(|u| u.as_str().to_owned()).collect();
+    let mut resp =
+        framing_page(lang, StatusCode::OK, AccountDeletedPage { t: lang.t(), frames: frame_urls }.render(), frames);
     if let Err(e) = resp.add_cookie(&state.cookies.clear_session()) {
         tracing::error!(error = %e, "cannot clear the session cookie");
     }

@@ -8,6 +8,7 @@
 //! The forms are the account page's: CSRF token bound to the session cookie, our own origin. The set-up page is
 //! also the one a sign-in shows when it needs two-step verification set up first ([`super::login_enrol`]).
 use super::account::{checked, Done};
+use super::lang::Lang;
 use super::meta::request_meta;
 use super::render::{error_page, message_page_with, page, see_other, wait_words};
 use super::views::{qr_svg, Link, OtpRecoveryPage, OtpSetupPage};
@@ -41,13 +42,16 @@ pub(super) fn setup_page(
     error: Option<String>,
     status: Option<StatusCode>,
 ) -> HttpResponse {
-    let Some(qr_svg) = qr_svg(&enrolment.uri) else {
+    let lang = Lang::of(req);
+    let t = lang.t();
+    let Some(qr_svg) = qr_svg(&enrolment.uri, t.otp.qr_label) else {
         return error_page(req, &crate::oauth::error::OAuthError::server("the otpauth URI does not fit a QR code"));
     };
     let status = status.unwrap_or(if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK });
     let SetupForm { action, pending, csrf } = form;
-    let view = OtpSetupPage { action, pending, csrf, secret: enrolment.secret.base32_grouped(), qr_svg, error };
-    page(status, view.render())
+    let secret = enrolment.secret.base32_grouped();
+    let view = OtpSetupPage { t, action, pending, csrf, secret, qr_svg, error };
+    page(lang, status, view.render())
 }
 
 fn account_form(cookie: &str) -> SetupForm {
@@ -55,11 +59,13 @@ fn account_form(cookie: &str) -> SetupForm {
 }
 
 /// What a set-up page says after a wrong code.
-pub(super) const NOT_RIGHT: &str =
-    "That code is not right. Check that your app shows the account just added, and enter its current code.";
+pub(super) fn not_right(req: &HttpRequest) -> String {
+    Lang::of(req).t().otp.not_right.to_owned()
+}
 
 fn back_to_account(req: &HttpRequest, status: StatusCode, title: &str, text: &str) -> HttpResponse {
-    message_page_with(req, status, title, text, Some(Link { href: paths::ACCOUNT, text: "Go to your account page" }))
+    let account = Some(Link { href: paths::ACCOUNT, text: Lang::of(req).t().common.go_to_account });
+    message_page_with(req, status, title, text, account)
 }
 
 /// `POST /account/otp/setup`: a new secret to add to an authenticator app.
@@ -87,19 +93,16 @@ pub async fn confirm(req: HttpRequest, body: form::Body, state: web::Data<AppSta
     match state.provider.confirm_otp_enrolment(&signed_in, typed, &meta, crate::domain::now()).await {
         Ok(Some(codes)) => {
             let codes = codes.iter().map(|c| c.grouped()).collect();
-            let view = OtpRecoveryPage { codes, proceed: None, renewed: false };
-            page(StatusCode::OK, view.render())
+            let lang = Lang::of(&req);
+            let view = OtpRecoveryPage { t: lang.t(), codes, proceed: None, renewed: false };
+            page(lang, StatusCode::OK, view.render())
         }
         Ok(None) => match state.provider.pending_otp_enrolment(&signed_in).await {
-            Ok(Some(enrolment)) => {
-                setup_page(&req, account_form(&cookie), &enrolment, Some(NOT_RIGHT.to_owned()), None)
+            Ok(Some(enrolment)) => setup_page(&req, account_form(&cookie), &enrolment, Some(not_right(&req)), None),
+            Ok(None) => {
+                let o = &Lang::of(&req).t().otp;
+                back_to_account(&req, StatusCode::BAD_REQUEST, o.setup_expired, o.setup_expired_text)
             }
-            Ok(None) => back_to_account(
-                &req,
-                StatusCode::BAD_REQUEST,
-                "Set-up expired",
-                "Nothing was changed. Start the set-up again from your account page.",
-            ),
             Err(e) => error_page(&req, &e),
         },
         Err(e) => error_page(&req, &e),
@@ -113,19 +116,14 @@ pub async fn disable(req: HttpRequest, body: form::Body, state: web::Data<AppSta
         Ok(v) => v,
         Err(resp) => return resp,
     };
+    let o = &Lang::of(&req).t().otp;
     if !state.provider.own_otp_may_be_turned_off() {
-        return back_to_account(
-            &req,
-            StatusCode::FORBIDDEN,
-            "Two-step verification is required",
-            "Signing in here with a password needs two-step verification, so it stays on. If you lost your phone, \
-             sign in with a recovery code, or ask your administrator to reset it.",
-        );
+        return back_to_account(&req, StatusCode::FORBIDDEN, o.required, o.required_text);
     }
     let (now, meta) = (crate::domain::now(), request_meta(&req, &state));
     let typed = f.get("code").unwrap_or_default();
     let disable = async { state.provider.disable_own_otp(&signed_in, typed, &meta, now).await.map(|c| (c, ())) };
-    match code_attempt(&req, &state, &signed_in, "Two-step verification is still on.", &meta, now, disable).await {
+    match code_attempt(&req, &state, &signed_in, o.still_on, &meta, now, disable).await {
         Ok(_) => see_other(&Done::OtpOff.location()),
         Err(resp) => resp,
     }
@@ -142,10 +140,11 @@ pub async fn renew_recovery(req: HttpRequest, body: form::Body, state: web::Data
     let (now, meta) = (crate::domain::now(), request_meta(&req, &state));
     let typed = f.get("code").unwrap_or_default();
     let renew = state.provider.renew_own_recovery_codes(&signed_in, typed, &meta, now);
-    match code_attempt(&req, &state, &signed_in, "Your recovery codes are unchanged.", &meta, now, renew).await {
+    let lang = Lang::of(&req);
+    match code_attempt(&req, &state, &signed_in, lang.t().otp.codes_unchanged, &meta, now, renew).await {
         Ok(Some(Some(codes))) => {
             let codes = codes.iter().map(|c| c.grouped()).collect();
-            page(StatusCode::OK, OtpRecoveryPage { codes, proceed: None, renewed: true }.render())
+            page(lang, StatusCode::OK, OtpRecoveryPage { t: lang.t(), codes, proceed: None, renewed: true }.render())
         }
         // Two-step verification is off: the account page says so.
         Ok(_) => see_other(paths::ACCOUNT),
@@ -188,8 +187,9 @@ async fn code_attempt<T>(
         Ok((OtpCheck::Wrong | OtpCheck::Replayed, _)) => match limits.sign_in_failed(attempt, now).await {
             Some(lock) => Err(locked(req, lock.retry_after)),
             None => {
-                let text = format!("{unchanged} Enter the code your app shows now.");
-                Err(back_to_account(req, StatusCode::BAD_REQUEST, "That code is not right", &text))
+                let o = &Lang::of(req).t().otp;
+                let text = format!("{unchanged} {}", o.enter_current);
+                Err(back_to_account(req, StatusCode::BAD_REQUEST, o.wrong, &text))
             }
         },
         Err(e) => {
@@ -200,8 +200,9 @@ async fn code_attempt<T>(
 }
 
 fn locked(req: &HttpRequest, retry_after: i64) -> HttpResponse {
-    let text = format!("Too many wrong codes. Wait {} and try again.", wait_words(retry_after));
-    let mut resp = back_to_account(req, StatusCode::TOO_MANY_REQUESTS, "Too many attempts", &text);
+    let t = Lang::of(req).t();
+    let text = t.otp.too_many_text.with(wait_words(t, retry_after));
+    let mut resp = back_to_account(req, StatusCode::TOO_MANY_REQUESTS, t.otp.too_many, &text);
     resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
     resp
 }

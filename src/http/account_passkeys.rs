@@ -6,11 +6,12 @@
 //! rather than with a page. A GET of any sends the browser to the page. With passkeys off (an issuer named by
 //! an IP address) the page has no such section and the first two answer 404.
 use super::account::{check_account_form, checked, show, ways_in, Done};
+use super::lang::Lang;
 use super::meta::request_meta;
 use super::render::{error_page, json_error, see_other};
 use super::views::{utc_time, PasskeyLine};
 use super::{form, AppState};
-use crate::domain::passkey::PasskeyName;
+use crate::domain::passkey::{PasskeyName, PasskeyNameError};
 use crate::domain::UserId;
 use crate::oauth::error::OAuthError;
 use crate::oauth::passkey::PasskeyRegistered;
@@ -43,11 +44,9 @@ pub(super) fn json_answer(status: StatusCode, body: &serde_json::Value) -> HttpR
 }
 
 /// The answer of a passkey endpoint while passkeys are off.
-pub(super) fn passkeys_off() -> HttpResponse {
-    json_answer(
-        StatusCode::NOT_FOUND,
-        &json!({ "error": "not_found", "error_description": "Passkeys are not available on this server." }),
-    )
+pub(super) fn passkeys_off(req: &HttpRequest) -> HttpResponse {
+    let sentence = Lang::of(req).t().account.passkeys_off;
+    json_answer(StatusCode::NOT_FOUND, &json!({ "error": "not_found", "error_description": sentence }))
 }
 
 /// `POST /account/passkeys/options`: `{"ceremony": …, "publicKey": …}` for `navigator.credentials.create`; 400
@@ -56,15 +55,21 @@ pub(super) fn passkeys_off() -> HttpResponse {
 pub async fn options(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
     let (f, _cookie, signed_in) = match check_account_form(&req, &state, body).await {
         Ok(v) => v,
-        Err(refusal) => return refusal.json(),
+        Err(refusal) => return refusal.json(&req),
     };
     if state.provider.passkey_rp().is_none() {
-        return passkeys_off();
+        return passkeys_off(&req);
     }
     let name = match PasskeyName::parse(f.get("name").unwrap_or_default()) {
         Ok(name) => name,
         Err(e) => {
-            let body = json!({ "error": "invalid_name", "error_description": e.to_string() });
+            let a = &Lang::of(&req).t().account;
+            let sentence = match e {
+                PasskeyNameError::Empty => a.passkey_name_empty,
+                PasskeyNameError::TooLong => a.passkey_name_too_long,
+                PasskeyNameError::HiddenCharacter => a.passkey_name_hidden,
+            };
+            let body = json!({ "error": "invalid_name", "error_description": sentence });
             return json_answer(StatusCode::BAD_REQUEST, &body);
         }
     };
@@ -86,30 +91,21 @@ pub async fn add(req: HttpRequest, body: form::Body, state: web::Data<AppState>)
         Err(resp) => return resp,
     };
     if state.provider.passkey_rp().is_none() {
-        return passkeys_off();
+        return passkeys_off(&req);
     }
     let (ceremony, credential) = (f.get("ceremony").unwrap_or_default(), f.get("credential").unwrap_or_default());
     let (meta, now) = (request_meta(&req, &state), crate::domain::now());
+    let a = &Lang::of(&req).t().account;
     let (status, error) =
         match state.provider.finish_passkey_registration(&signed_in, ceremony, credential, &meta, now).await {
             Ok(PasskeyRegistered::Added(_)) => return see_other(&Done::PasskeyAdded.location()),
-            Ok(PasskeyRegistered::Gone) => {
-                (StatusCode::BAD_REQUEST, "Adding the passkey took too long, or was done already. Nothing was added.")
-            }
-            Ok(PasskeyRegistered::Refused) => {
-                (StatusCode::BAD_REQUEST, "Your device's answer could not be checked. Nothing was added: try again.")
-            }
-            Ok(PasskeyRegistered::Duplicate) => {
-                (StatusCode::CONFLICT, "That passkey is added already. Nothing was added.")
-            }
+            Ok(PasskeyRegistered::Gone) => (StatusCode::BAD_REQUEST, a.passkey_gone),
+            Ok(PasskeyRegistered::Refused) => (StatusCode::BAD_REQUEST, a.passkey_refused),
+            Ok(PasskeyRegistered::Duplicate) => (StatusCode::CONFLICT, a.passkey_duplicate),
             Err(e) => return error_page(&req, &e),
         };
     show(&req, &state, &cookie, &signed_in, status, None, Some(error.to_owned()), None).await
 }
-
-/// What the page says when the passkey asked to go is the user's last way to sign in.
-const LAST_PASSKEY: &str = "This passkey is the only way you can sign in: it was not removed. Add another passkey \
-                            first, or ask an administrator to set a password for you.";
 
 /// `POST /account/passkeys/remove` (`passkey`): removes it while another way to sign in stays, and back to the
 /// page (which lists what is left, also when it was removed meanwhile); otherwise the page again with why not.
@@ -125,7 +121,8 @@ pub async fn remove(req: HttpRequest, body: form::Body, state: web::Data<AppStat
     match state.provider.remove_passkey(user_id.as_str(), user_id, id, Some(&ways_in), &meta, now).await {
         Ok(PasskeyRemoval::Removed(_) | PasskeyRemoval::NotFound) => see_other(&Done::PasskeyRemoved.location()),
         Ok(PasskeyRemoval::LastWayIn) => {
-            let error = Some(LAST_PASSKEY.to_owned());
+            // The user's last way to sign in.
+            let error = Some(Lang::of(&req).t().account.last_passkey.to_owned());
             show(&req, &state, &cookie, &signed_in, StatusCode::CONFLICT, None, error, None).await
         }
         Err(e) => error_page(&req, &e),

@@ -4,37 +4,27 @@
 //! (303, `done=password` or `done=password-others`); a refusal shows the page again with why, next to the form
 //! (400; 429 with `Retry-After` while the name or the IP is locked; 409 when there is no password to change).
 use super::account::{checked, show, Done, FormAgain};
+use super::lang::Lang;
 use super::meta::request_meta;
 use super::render::{error_page, see_other, wait_words};
 use super::views::{PasswordField, PasswordForm};
 use super::{form, throttle, AppState};
 use crate::domain::password::Password;
+use crate::i18n::Texts;
 use crate::oauth::password_change::{PasswordChange, PasswordChanged, PasswordRule};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-/// Why a change was refused, in a sentence, with the field it is about.
-pub(super) fn refusal(rule: PasswordRule) -> (String, PasswordField) {
+/// Why a change was refused, in a sentence of `t`, with the field it is about.
+pub(super) fn refusal(t: &Texts, rule: PasswordRule) -> (String, PasswordField) {
+    let p = &t.passwords;
     match rule {
-        PasswordRule::CurrentMissing => ("Enter your current password.".into(), PasswordField::Current),
-        PasswordRule::Mismatch => {
-            ("The two new passwords are not the same. Type the new password twice.".into(), PasswordField::Again)
-        }
-        PasswordRule::TooShort(min) => {
-            (format!("The new password is too short: use at least {min} characters."), PasswordField::New)
-        }
-        PasswordRule::TooLong => (
-            format!(
-                "The new password is too long: at most {} bytes, which is as many plain Latin letters and fewer \
-                 characters of other scripts.",
-                Password::MAX_BYTES
-            ),
-            PasswordField::New,
-        ),
-        PasswordRule::SameAsCurrent => {
-            ("The new password is your current one. Choose another.".into(), PasswordField::New)
-        }
+        PasswordRule::CurrentMissing => (p.current_missing.into(), PasswordField::Current),
+        PasswordRule::Mismatch => (p.changed_mismatch.into(), PasswordField::Again),
+        PasswordRule::TooShort(min) => (p.new_too_short.with(min), PasswordField::New),
+        PasswordRule::TooLong => (p.new_too_long.with(Password::MAX_BYTES), PasswordField::New),
+        PasswordRule::SameAsCurrent => (p.same_as_current.into(), PasswordField::New),
     }
 }
 
@@ -58,23 +48,21 @@ pub async fn change(req: HttpRequest, body: form::Body, state: web::Data<AppStat
         Ok(outcome) => outcome,
         Err(e) => return error_page(&req, &e),
     };
+    let t = Lang::of(&req).t();
+    let p = &t.passwords;
     let (status, message, field) = match outcome {
         PasswordChanged::Changed => return see_other(&Done::Password(sign_out_others).location()),
         PasswordChanged::NoPassword => {
-            let text = "Your account has no password to change: you sign in through another provider.";
-            return show(&req, &state, &cookie, &signed_in, StatusCode::CONFLICT, None, Some(text.into()), None).await;
+            let text = Some(p.no_password.into());
+            return show(&req, &state, &cookie, &signed_in, StatusCode::CONFLICT, None, text, None).await;
         }
         PasswordChanged::Refused(rule) => {
-            let (message, field) = refusal(rule);
+            let (message, field) = refusal(t, rule);
             (StatusCode::BAD_REQUEST, message, field)
         }
-        PasswordChanged::WrongCurrent => (
-            StatusCode::BAD_REQUEST,
-            "Your current password is not right. Your password was not changed.".into(),
-            PasswordField::Current,
-        ),
+        PasswordChanged::WrongCurrent => (StatusCode::BAD_REQUEST, p.wrong_current.into(), PasswordField::Current),
         PasswordChanged::Locked(lock) => {
-            let message = format!("Too many failed attempts. Wait {} and try again.", wait_words(lock.retry_after));
+            let message = p.too_many_failures.with(wait_words(t, lock.retry_after));
             let form = refused_form(&state, sign_out_others, message, PasswordField::Current);
             let mut resp = show(
                 &req,
@@ -90,11 +78,7 @@ pub async fn change(req: HttpRequest, body: form::Body, state: web::Data<AppStat
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(lock.retry_after));
             return resp;
         }
-        PasswordChanged::ChangedMeanwhile => (
-            StatusCode::CONFLICT,
-            "Your password was changed elsewhere meanwhile, so not here. Enter the password you have now.".into(),
-            PasswordField::Current,
-        ),
+        PasswordChanged::ChangedMeanwhile => (StatusCode::CONFLICT, p.changed_meanwhile.into(), PasswordField::Current),
     };
     let form = refused_form(&state, sign_out_others, message, field);
     show(&req, &state, &cookie, &signed_in, status, None, None, Some(FormAgain::Password(form))).await

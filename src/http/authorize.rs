@@ -1,6 +1,8 @@
 //! `GET` and `POST /authorize`.
+use super::lang::Lang;
 use super::render::{authorization_response, error_page, repeat_as_get, see_other};
 use super::{form, throttle, AppState};
+use crate::i18n::Locale;
 use crate::oauth::authorize::AuthorizeError;
 use crate::oauth::discovery::paths;
 use crate::oauth::interaction::Step;
@@ -36,7 +38,12 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
     let (browser, new_browser) = cookies.read_or_new_browser(req);
     let session = cookies.read_session(req);
     let ip = throttle::ip(req, state);
+    // Kept for a page that refuses the request here; a sign-in that goes on keeps its own language.
+    let ui_locales = params.get("ui_locales").map(str::to_owned);
     let outcome = state.provider.authorize(params, session.as_deref(), &browser, ip, crate::domain::now()).await;
+    if matches!(&outcome, Err(e) if !matches!(e, AuthorizeError::Redirect(_))) {
+        Lang::of_sign_in(req, ui_locales.as_deref().and_then(Locale::of_ui_locales));
+    }
     let mut resp = step_response(req, state, outcome);
     if new_browser {
         cookies.set_browser(&mut resp, browser);
@@ -47,7 +54,7 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
 /// Turns the next step of an authorization into a response.
 pub fn step_response(req: &HttpRequest, state: &AppState, outcome: Result<Step, AuthorizeError>) -> HttpResponse {
     match outcome {
-        Ok(Step::Respond(r)) => authorization_response(r),
+        Ok(Step::Respond(r)) => authorization_response(req, r),
         Ok(Step::Login(id)) => see_other(&format!("{}?interaction={id}", paths::LOGIN)),
         Ok(Step::SignUp(id)) => see_other(&format!("{}?interaction={id}", paths::LOGIN_SIGN_UP)),
         Ok(Step::Consent(id)) => see_other(&format!("{}?interaction={id}", paths::CONSENT)),
@@ -56,7 +63,7 @@ pub fn step_response(req: &HttpRequest, state: &AppState, outcome: Result<Step, 
         Err(AuthorizeError::SignInsFull(limited)) => throttle::sign_ins_full(req, limited),
         Err(AuthorizeError::Redirect(r)) => {
             tracing::info!(error = %r.error, "authorization refused");
-            authorization_response(state.provider.error_response(&r))
+            authorization_response(req, state.provider.error_response(&r))
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `GET` and `POST /consent`.
 use super::authorize::step_response;
 use super::interaction_pages::{check_form, expired, load};
+use super::lang::Lang;
 use super::meta::request_meta;
 use super::render::{error_page, page};
 use super::views::{grant_lines, ConsentPage};
@@ -65,20 +66,23 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Err(e) => return step_response(&req, &state, Err(e)),
     };
     let scope = &interaction.request.scope;
+    let lang = Lang::of(&req);
+    let t = lang.t();
     let view = ConsentPage {
+        t,
         client_name: client.name.clone(),
         client_uri: https_only(&client.metadata.client_uri),
         logo_uri: https_only(&client.metadata.logo_uri),
         policy_uri: https_only(&client.metadata.policy_uri),
         tos_uri: https_only(&client.metadata.tos_uri),
-        scopes: grant_lines(scope, &interaction.request.claims.names()),
+        scopes: grant_lines(t, scope, &interaction.request.claims.names()),
         offline: scope.contains(Scope::OFFLINE_ACCESS),
         destination: destination(&interaction.request.redirect_uri),
         username: signed_in.user.username.as_str().to_owned(),
         interaction: id,
         csrf: interaction.csrf.clone(),
     };
-    page(StatusCode::OK, view.render())
+    page(lang, StatusCode::OK, view.render())
 }
 
 /// `POST /consent`: Allow or Deny.

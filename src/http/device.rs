@@ -9,6 +9,7 @@
 //! the code entry, the session cookie for the answer) and must come from our own page.
 use super::consent::https_only;
 use super::interaction_pages::{cookies_blocked, forbidden, from_another_origin};
+use super::lang::Lang;
 use super::login::RETURN_TO_DEVICE;
 use super::meta::request_meta;
 use super::render::{error_page, json_error, message_page, page, see_other, wait_words};
@@ -18,7 +19,7 @@ use super::{form, AppState};
 use crate::domain::Scope;
 use crate::oauth::device::{
     device_approval_csrf, device_approval_csrf_matches, device_entry_csrf, device_entry_csrf_matches, DeviceAnswer,
-    DeviceLookup, PendingDevice, UserCode,
+    DeviceLookup, PendingDevice, UserCode, UserCodeError,
 };
 use crate::oauth::discovery::paths;
 use crate::oauth::limits::{ClientEndpoint, Limited};
@@ -30,8 +31,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 /// What the page says when a code finds nothing.
-const NOT_FOUND: &str = "That code is not valid: it may have expired or been used already. Check the code on your \
-                         device, or start again there to get a new one.";
+fn not_found(req: &HttpRequest) -> Option<String> {
+    Some(Lang::of(req).t().device.not_found.to_owned())
+}
 
 /// `POST /device_authorization`: JSON, never cached; counted as token requests are, on counters of its own.
 #[tracing::instrument(name = "device authorization", skip_all)]
@@ -117,7 +119,14 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     let typed = f.get("user_code").unwrap_or_default();
     let code = match UserCode::parse(typed) {
         Ok(code) => code,
-        Err(e) => return entry_form(&req, &state, typed.to_owned(), StatusCode::OK, Some(e.to_string())),
+        Err(e) => {
+            let d = &Lang::of(&req).t().device;
+            let why = match e {
+                UserCodeError::Empty => d.code_empty,
+                UserCodeError::Malformed => d.code_malformed,
+            };
+            return entry_form(&req, &state, typed.to_owned(), StatusCode::OK, Some(why.to_owned()));
+        }
     };
     match super::account::current(&req, &state).await {
         Ok(Some((cookie, signed_in))) => look_up(&req, &state, code, &cookie, &signed_in).await,
@@ -139,7 +148,7 @@ async fn look_up(
     signed_in: &SignedIn,
 ) -> HttpResponse {
     match find(req, state, &code, &code.display()).await {
-        Ok(pending) => confirm_page(&pending, cookie, signed_in),
+        Ok(pending) => confirm_page(req, &pending, cookie, signed_in),
         Err(resp) => resp,
     }
 }
@@ -165,7 +174,7 @@ async fn find(
             tracing::info!(event = "user_code_not_found", "a device code entry found nothing");
             match limits.user_code_failed(ip, now).await {
                 Some(limited) => Err(too_many_codes(req, state, typed, limited)),
-                None => Err(entry_form(req, state, typed.to_owned(), StatusCode::OK, Some(NOT_FOUND.to_owned()))),
+                None => Err(entry_form(req, state, typed.to_owned(), StatusCode::OK, not_found(req))),
             }
         }
         Err(e) => Err(error_page(req, &e)),
@@ -179,10 +188,8 @@ fn too_many_codes(req: &HttpRequest, state: &AppState, typed: &str, limited: Lim
         retry_after = limited.retry_after,
         "code entry refused"
     );
-    let message = format!(
-        "Too many codes were entered from your network. Wait {} and try again.",
-        wait_words(limited.retry_after)
-    );
+    let t = Lang::of(req).t();
+    let message = t.device.too_many_codes.with(wait_words(t, limited.retry_after));
     let mut resp = entry_form(req, state, typed.to_owned(), StatusCode::TOO_MANY_REQUESTS, Some(message));
     resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after));
     resp
@@ -200,16 +207,21 @@ fn entry_form(
     let (browser, new_browser) = state.cookies.read_or_new_browser(req);
     // What was typed goes back into the field (escaped by the template), cut to what the field takes.
     let user_code = typed.chars().take(32).collect();
-    let mut resp = page(status, DevicePage { user_code, csrf: device_entry_csrf(&browser), error }.render());
+    let lang = Lang::of(req);
+    let view = DevicePage { t: lang.t(), user_code, csrf: device_entry_csrf(&browser), error };
+    let mut resp = page(lang, status, view.render());
     if new_browser {
         state.cookies.set_browser(&mut resp, browser);
     }
     resp
 }
 
-fn confirm_page(pending: &PendingDevice, cookie: &str, signed_in: &SignedIn) -> HttpResponse {
+fn confirm_page(req: &HttpRequest, pending: &PendingDevice, cookie: &str, signed_in: &SignedIn) -> HttpResponse {
     let client = &pending.client;
+    let lang = Lang::of(req);
+    let t = lang.t();
     let view = DeviceConfirmPage {
+        t,
         client_name: client.name.clone(),
         client_uri: https_only(&client.metadata.client_uri),
         logo_uri: https_only(&client.metadata.logo_uri),
@@ -218,7 +230,7 @@ fn confirm_page(pending: &PendingDevice, cookie: &str, signed_in: &SignedIn) -> 
         scopes: pending
             .scope
             .iter()
-            .map(|s| ScopeLine { name: s.to_owned(), description: describe_scope(s) })
+            .map(|s| ScopeLine { name: s.to_owned(), description: describe_scope(t, s) })
             .collect(),
         offline: pending.scope.contains(Scope::OFFLINE_ACCESS),
         username: signed_in.user.username.as_str().to_owned(),
@@ -226,7 +238,7 @@ fn confirm_page(pending: &PendingDevice, cookie: &str, signed_in: &SignedIn) -> 
         user_code_shown: pending.user_code.display(),
         csrf: device_approval_csrf(cookie),
     };
-    page(StatusCode::OK, view.render())
+    page(lang, StatusCode::OK, view.render())
 }
 
 /// The approval page's answer: recorded, then the page that says what happens next.
@@ -234,12 +246,8 @@ async fn answer(req: &HttpRequest, state: &AppState, f: &Params) -> HttpResponse
     let (cookie, signed_in) = match super::account::current(req, state).await {
         Ok(Some(s)) => s,
         Ok(None) => {
-            return message_page(
-                req,
-                StatusCode::BAD_REQUEST,
-                "You are signed out",
-                "You were signed out before you answered. Enter the code shown on your device again.",
-            )
+            let d = &Lang::of(req).t().device;
+            return message_page(req, StatusCode::BAD_REQUEST, d.signed_out, d.signed_out_text);
         }
         Err(resp) => return resp,
     };
@@ -248,24 +256,24 @@ async fn answer(req: &HttpRequest, state: &AppState, f: &Params) -> HttpResponse
         return forbidden(req);
     }
     let Some(code) = f.get("user_code").and_then(|c| UserCode::parse(c).ok()) else {
-        return entry_form(req, state, String::new(), StatusCode::BAD_REQUEST, Some(NOT_FOUND.to_owned()));
+        return entry_form(req, state, String::new(), StatusCode::BAD_REQUEST, not_found(req));
     };
     let now = crate::domain::now();
     // Found again: it may have expired, or been answered in another tab, while the page was open.
     let pending = match state.provider.find_device(&code, now).await {
         Ok(DeviceLookup::Pending(pending)) => pending,
-        Ok(DeviceLookup::NotFound) => {
-            return entry_form(req, state, String::new(), StatusCode::OK, Some(NOT_FOUND.to_owned()))
-        }
+        Ok(DeviceLookup::NotFound) => return entry_form(req, state, String::new(), StatusCode::OK, not_found(req)),
         Err(e) => return error_page(req, &e),
     };
     let approve = f.get("decision") == Some("allow");
     let meta = request_meta(req, state);
     match state.provider.answer_device(&pending, &signed_in, approve, &meta, now).await {
-        Ok(DeviceAnswer::TooLate) => entry_form(req, state, String::new(), StatusCode::OK, Some(NOT_FOUND.to_owned())),
+        Ok(DeviceAnswer::TooLate) => entry_form(req, state, String::new(), StatusCode::OK, not_found(req)),
         Ok(answer) => {
-            let view = DeviceDonePage { approved: answer == DeviceAnswer::Approved, client_name: pending.client.name };
-            page(StatusCode::OK, view.render())
+            let lang = Lang::of(req);
+            let approved = answer == DeviceAnswer::Approved;
+            let view = DeviceDonePage { t: lang.t(), approved, client_name: pending.client.name };
+            page(lang, StatusCode::OK, view.render())
         }
         Err(e) => error_page(req, &e),
     }

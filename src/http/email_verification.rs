@@ -4,6 +4,7 @@
 //! worked. [`crate::oauth::email_verification`] decides. They are there while mail is on (`[mail]`; otherwise 404).
 use super::account::{checked, show, Done};
 use super::interaction_pages::{forbidden, from_another_origin};
+use super::lang::Lang;
 use super::meta::request_meta;
 use super::render::{error_page, message_page, message_page_with, page, see_other, wait_words};
 use super::views::{Link, VerifyEmailPage};
@@ -18,12 +19,8 @@ use askama::Template;
 
 /// The answer while mail is off: there is no such page.
 fn off(req: &HttpRequest) -> HttpResponse {
-    message_page(
-        req,
-        StatusCode::NOT_FOUND,
-        "Email addresses cannot be verified here",
-        "This site sends no mail, so it cannot send a link to verify your email address.",
-    )
+    let v = &Lang::of(req).t().verify;
+    message_page(req, StatusCode::NOT_FOUND, v.off, v.off_text)
 }
 
 /// `POST /account/email/verify`: mails the link, and shows the page saying so (303); 429 with `Retry-After`
@@ -37,16 +34,14 @@ pub async fn send(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(v) => v,
         Err(resp) => return resp,
     };
-    let (meta, now) = (request_meta(&req, &state), crate::domain::now());
-    match state.provider.send_email_verification(&signed_in.user, &meta, now).await {
+    let (meta, now, lang) = (request_meta(&req, &state), crate::domain::now(), Lang::of(&req));
+    match state.provider.send_email_verification(&signed_in.user, &meta, lang.locale, now).await {
         // Nothing to send is an address verified or removed meanwhile: the page shows it as it is now.
         Ok(VerificationSent::Sent) => see_other(&Done::VerificationSent.location()),
         Ok(VerificationSent::Nothing) => see_other(paths::ACCOUNT),
         Ok(VerificationSent::Limited(limited)) => {
-            let text = format!(
-                "Too many verification links were sent to your address. Wait {} and try again.",
-                wait_words(limited.retry_after)
-            );
+            let t = lang.t();
+            let text = t.verify.limited.with(wait_words(t, limited.retry_after));
             let status = StatusCode::TOO_MANY_REQUESTS;
             let mut resp = show(&req, &state, &cookie, &signed_in, status, None, Some(text), None).await;
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after));
@@ -58,14 +53,9 @@ pub async fn send(req: HttpRequest, body: form::Body, state: web::Data<AppState>
 
 /// The page for a link that leads nowhere: unknown, used, expired, or for an address changed since.
 fn invalid_link(req: &HttpRequest) -> HttpResponse {
-    message_page_with(
-        req,
-        StatusCode::BAD_REQUEST,
-        "This verification link does not work",
-        "It was used already, it expired, or your account's email address changed since it was sent. Your \
-         account page sends a new link for an address that is not verified.",
-        Some(Link { href: paths::ACCOUNT, text: "Go to your account page" }),
-    )
+    let t = Lang::of(req).t();
+    let account = Some(Link { href: paths::ACCOUNT, text: t.common.go_to_account });
+    message_page_with(req, StatusCode::BAD_REQUEST, t.verify.invalid, t.verify.invalid_text, account)
 }
 
 /// `GET /login/verify-email?token=…`: the page the link opens, with a button that verifies the address. Nothing
@@ -81,7 +71,10 @@ pub async fn verify_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
     };
     let Some(token) = q.get("token").and_then(LinkToken::parse) else { return invalid_link(&req) };
     match state.provider.verification_link_live(&token).await {
-        Ok(true) => page(StatusCode::OK, VerifyEmailPage { token: token.expose().to_owned() }.render()),
+        Ok(true) => {
+            let lang = Lang::of(&req);
+            page(lang, StatusCode::OK, VerifyEmailPage { t: lang.t(), token: token.expose().to_owned() }.render())
+        }
         Ok(false) => invalid_link(&req),
         Err(e) => error_page(&req, &e),
     }
@@ -106,13 +99,11 @@ pub async fn verify_post(req: HttpRequest, body: form::Body, state: web::Data<Ap
     let Some(token) = f.get("token").and_then(LinkToken::parse) else { return invalid_link(&req) };
     let (meta, now) = (request_meta(&req, &state), crate::domain::now());
     match state.provider.verify_email(&token, &meta, now).await {
-        Ok(EmailVerified::Done) => message_page_with(
-            &req,
-            StatusCode::OK,
-            "Your email address is verified",
-            "Thank you: apps you sign in to can now rely on it.",
-            Some(Link { href: paths::ACCOUNT, text: "Go to your account page" }),
-        ),
+        Ok(EmailVerified::Done) => {
+            let t = Lang::of(&req).t();
+            let account = Some(Link { href: paths::ACCOUNT, text: t.common.go_to_account });
+            message_page_with(&req, StatusCode::OK, t.verify.done, t.verify.done_text, account)
+        }
         Ok(EmailVerified::Invalid) => invalid_link(&req),
         Err(e) => error_page(&req, &e),
     }

@@ -4,6 +4,7 @@
 //! or to the device verification page), checked as `/login` checks its form, and the callback continues to the
 //! same place. The decisions are `oauth::federation`'s, the requests to the provider `crate::upstream`'s.
 use super::interaction_pages::{cookies_blocked, expired};
+use super::lang::Lang;
 use super::login::{form_of, resumed, signed_in, target, Target};
 use super::login_new_password::ask_for_new_password;
 use super::meta::{device, request_meta};
@@ -20,16 +21,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-const EMAIL_IN_USE: &str = "An account with this email address exists already. Sign in with your password.";
-const REFUSED: &str = "This account cannot sign in.";
-
 fn unknown_provider(req: &HttpRequest) -> HttpResponse {
-    message_page(
-        req,
-        StatusCode::NOT_FOUND,
-        "This sign-in option does not exist",
-        "Go back to the application and start signing in again.",
-    )
+    let l = &Lang::of(req).t().login;
+    message_page(req, StatusCode::NOT_FOUND, l.unknown_provider, l.unknown_provider_text)
 }
 
 /// `POST /login/federation/{id}`: the login page's "Sign in with …" button, a form of the pending authorization
@@ -96,8 +90,7 @@ async fn unavailable(
     upstream: &UpstreamProvider,
     target: &Target,
 ) -> HttpResponse {
-    let error =
-        format!("Signing in with {} did not work this time. Try again, or sign in with your password.", upstream.name);
+    let error = Lang::of(req).t().login.upstream_unavailable.with(&upstream.name);
     form_of(req, state, target, String::new(), StatusCode::BAD_GATEWAY, Some(error)).await
 }
 
@@ -150,10 +143,11 @@ pub async fn callback(req: HttpRequest, path: web::Path<String>, state: web::Dat
             .provider
             .audit("login_failed", failed("upstream_error", json!({ "error": code }), None), &meta, now)
             .await;
+        let l = &Lang::of(&req).t().login;
         let message = match code {
-            Some("access_denied") => format!("Signing in with {} was cancelled.", upstream.name),
-            Some(code) => format!("Signing in with {} did not work ({code}).", upstream.name),
-            None => format!("Signing in with {} did not work.", upstream.name),
+            Some("access_denied") => l.upstream_cancelled.with(&upstream.name),
+            Some(code) => l.upstream_failed_code.with(&upstream.name, code),
+            None => l.upstream_failed.with(&upstream.name),
         };
         return form_of(&req, &state, &target, String::new(), StatusCode::OK, Some(message)).await;
     }
@@ -174,9 +168,10 @@ pub async fn callback(req: HttpRequest, path: web::Path<String>, state: web::Dat
         Ok(Federated::Refused { user, refusal }) => {
             let user_id = user.map(|u| u.id.as_str().to_owned());
             state.provider.audit("login_failed", failed(refusal.as_str(), json!({}), user_id), &meta, now).await;
+            let l = &Lang::of(&req).t().login;
             let message = match refusal {
-                FederationRefusal::EmailInUse => EMAIL_IN_USE,
-                FederationRefusal::Disabled => REFUSED,
+                FederationRefusal::EmailInUse => l.email_in_use,
+                FederationRefusal::Disabled => l.account_refused,
             };
             return form_of(&req, &state, &target, String::new(), StatusCode::OK, Some(message.into())).await;
         }
@@ -188,7 +183,7 @@ pub async fn callback(req: HttpRequest, path: web::Path<String>, state: web::Dat
             signed_in(&req, &state, target, &user, cookie, session, details, now).await
         }
         Ok(Some(Finished::NewPasswordFirst { amr })) => {
-            let kept = (target.continuation(), target.client_id());
+            let kept = target.kept();
             let username = user.username.as_str().to_owned();
             ask_for_new_password(&req, &state, &user, &username, kept, (amr, details), now).await
         }

@@ -1,8 +1,10 @@
 //! What the login and consent pages share: finding the pending request and checking that a form really
 //! comes from our page (CSRF token bound to the interaction and the browser, and the Origin header).
+use super::lang::Lang;
 use super::render::{error_page, json_error, message_page_with};
 use super::views::Link;
 use super::AppState;
+use crate::i18n::Texts;
 use crate::oauth::discovery::paths;
 use crate::oauth::error::OAuthError;
 use crate::oauth::interaction::Interaction;
@@ -11,26 +13,6 @@ use crate::oauth::provider::Provider;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
-
-/// A page's title and sentence.
-type Words = (&'static str, &'static str);
-
-const EXPIRED: Words = ("This sign-in link has expired", "Go back to the application and start signing in again.");
-const INVALID_LINK: Words = (
-    "This sign-in link is not valid",
-    "The link does not lead anywhere on this site. Go back to the application and start signing in again, or go \
-     to your account page.",
-);
-const COOKIES_BLOCKED: Words = (
-    "Cookies are needed to sign in",
-    "Your browser did not send the cookie this site set. Make sure cookies are enabled for this site in your \
-     browser, then go back to the application and start signing in again.",
-);
-const FORBIDDEN: Words =
-    ("This form cannot be accepted", "The form did not come from this site. Go back to the application and try again.");
-const OUT_OF_DATE: Words =
-    ("Nothing was changed", "This page was out of date. Reload your account page and try again.");
-const SIGNED_OUT: Words = ("You are signed out", "Nothing was changed. Reload the page and sign in again.");
 
 /// Why a posted sign-in or account form was refused before anything was done. The forms answer with a page
 /// ([`FormRefusal::page`]); the passkey options endpoints, which `static/passkeys.js` fetches, with the same words
@@ -54,35 +36,51 @@ pub enum FormRefusal {
 }
 
 impl FormRefusal {
+    /// The page's title and sentence, in the words of `t`. A failure is answered with the error page instead (its
+    /// words are its OAuth error's), so it has none of its own here.
+    fn words(&self, t: &'static Texts) -> (&'static str, &'static str) {
+        let e = &t.error;
+        match self {
+            Self::Expired | Self::Failed(_) => (e.expired, e.expired_text),
+            Self::InvalidLink => (e.invalid_link, e.invalid_link_text),
+            Self::CookiesBlocked => (e.cookies_blocked, e.cookies_blocked_text),
+            Self::Forbidden => (e.forbidden, e.forbidden_text),
+            Self::OutOfDate => (e.out_of_date, e.out_of_date_text),
+            Self::SignedOut => (e.signed_out, e.signed_out_text),
+        }
+    }
+
     /// The answer to the form itself: a page (for an account form without a session, the sign-in that returns to
     /// the account page).
     pub fn page(self, req: &HttpRequest) -> HttpResponse {
-        let account = Some(Link { href: paths::ACCOUNT, text: "Go to your account page" });
-        let (status, (title, sentence), link) = match self {
+        let t = Lang::of(req).t();
+        let account = Some(Link { href: paths::ACCOUNT, text: t.common.go_to_account });
+        let (status, link) = match self {
             Self::Failed(e) => return error_page(req, &e),
             Self::SignedOut => return super::account::to_login(),
-            Self::Expired => (StatusCode::BAD_REQUEST, EXPIRED, None),
-            Self::InvalidLink => (StatusCode::BAD_REQUEST, INVALID_LINK, account),
-            Self::CookiesBlocked => (StatusCode::BAD_REQUEST, COOKIES_BLOCKED, None),
-            Self::Forbidden => (StatusCode::FORBIDDEN, FORBIDDEN, None),
-            Self::OutOfDate => (StatusCode::FORBIDDEN, OUT_OF_DATE, account),
+            Self::Expired | Self::CookiesBlocked => (StatusCode::BAD_REQUEST, None),
+            Self::InvalidLink => (StatusCode::BAD_REQUEST, account),
+            Self::Forbidden => (StatusCode::FORBIDDEN, None),
+            Self::OutOfDate => (StatusCode::FORBIDDEN, account),
         };
+        let (title, sentence) = self.words(t);
         message_page_with(req, status, title, sentence, link)
     }
 
-    /// The answer to a script's request: `{"error", "error_description"}` (the page's words) with the page's
-    /// status; an account form without a session is 403 `login_required` (a redirect to the sign-in page would be
-    /// followed by `fetch`, which would then read a page).
-    pub fn json(self) -> HttpResponse {
-        let (status, error, (title, sentence)) = match self {
-            Self::Failed(e) => return json_error(&e),
-            Self::Expired => (StatusCode::BAD_REQUEST, "sign_in_expired", EXPIRED),
-            Self::InvalidLink => (StatusCode::BAD_REQUEST, "invalid_link", INVALID_LINK),
-            Self::CookiesBlocked => (StatusCode::BAD_REQUEST, "cookies_blocked", COOKIES_BLOCKED),
-            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden", FORBIDDEN),
-            Self::OutOfDate => (StatusCode::FORBIDDEN, "page_out_of_date", OUT_OF_DATE),
-            Self::SignedOut => (StatusCode::FORBIDDEN, "login_required", SIGNED_OUT),
+    /// The answer to a script's request: `{"error", "error_description"}` (the page's words, which the script
+    /// shows) with the page's status; an account form without a session is 403 `login_required` (a redirect to the
+    /// sign-in page would be followed by `fetch`, which would then read a page).
+    pub fn json(self, req: &HttpRequest) -> HttpResponse {
+        let (status, error) = match &self {
+            Self::Failed(e) => return json_error(e),
+            Self::Expired => (StatusCode::BAD_REQUEST, "sign_in_expired"),
+            Self::InvalidLink => (StatusCode::BAD_REQUEST, "invalid_link"),
+            Self::CookiesBlocked => (StatusCode::BAD_REQUEST, "cookies_blocked"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::OutOfDate => (StatusCode::FORBIDDEN, "page_out_of_date"),
+            Self::SignedOut => (StatusCode::FORBIDDEN, "login_required"),
         };
+        let (title, sentence) = self.words(Lang::of(req).t());
         let body = json!({ "error": error, "error_description": format!("{title}. {sentence}") });
         super::account_passkeys::json_answer(status, &body)
     }
@@ -123,7 +121,11 @@ pub async fn find(req: &HttpRequest, state: &AppState, id: Option<&str>) -> Resu
     // browser refuses cookies, a different one that the link is another browser's or gone.
     let Some(browser) = state.cookies.read_browser(req) else { return Err(FormRefusal::CookiesBlocked) };
     match state.provider.load_interaction(id, &browser).await {
-        Ok(Some(i)) => Ok((id.to_owned(), i)),
+        Ok(Some(i)) => {
+            // Every page of this sign-in, refusals included, speaks the language its request asked for.
+            Lang::of_sign_in(req, i.request.ui_locale);
+            Ok((id.to_owned(), i))
+        }
         Ok(None) => Err(FormRefusal::Expired),
         Err(e) => Err(FormRefusal::Failed(e)),
     }

@@ -4,6 +4,7 @@
 //! parsed as a user code, and its normal form goes into the link back).
 use super::authorize::step_response;
 use super::interaction_pages::{check_form, expired, find, from_another_origin, invalid_link, load, FormRefusal};
+use super::lang::Lang;
 use super::meta::{device, request_meta};
 use super::render::{error_page, page, see_other, wait_words};
 use super::views::{LoginPage, ProviderButton};
@@ -11,12 +12,14 @@ use super::{form, throttle, AppState};
 use crate::domain::password::Password;
 use crate::domain::secret::PlainSecret;
 use crate::domain::{Session, UnixTime, User};
+use crate::i18n::Locale;
 use crate::oauth::account::{account_login_csrf, account_login_csrf_matches};
 use crate::oauth::audit::EventFacts;
 use crate::oauth::device::UserCode;
 use crate::oauth::discovery::paths;
 use crate::oauth::interaction::{Continuation, Interaction};
 use crate::oauth::limits::Lock;
+use crate::oauth::otp::SignInTarget;
 use crate::oauth::params::Params;
 use crate::oauth::session::SignIn;
 use actix_web::http::header::{self, HeaderValue};
@@ -24,8 +27,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde_json::json;
-
-const FAILED: &str = "That username and password do not match. Try again.";
 
 /// The `return` value of a sign-in that leads to the account page.
 pub const RETURN_TO_ACCOUNT: &str = "account";
@@ -48,6 +49,19 @@ impl Target {
             Self::Authorize(_, i) => Some(i.request.client_id.as_str().to_owned()),
             Self::Account | Self::Device(_) => None,
         }
+    }
+
+    /// The language the pending authorization asked its pages in (`ui_locales`), if any.
+    pub(super) fn ui_locale(&self) -> Option<Locale> {
+        match self {
+            Self::Authorize(_, i) => i.request.ui_locale,
+            Self::Account | Self::Device(_) => None,
+        }
+    }
+
+    /// What a sign-in waiting for a further step keeps of it: where it continues, its client, and its language.
+    pub(super) fn kept(&self) -> SignInTarget {
+        (self.continuation(), self.client_id(), self.ui_locale())
     }
 
     /// The same target, as a sign-in waiting for a second step or an upstream provider keeps it.
@@ -138,7 +152,9 @@ pub(super) async fn authorize_form(
         Ok(c) => c,
         Err(e) => return step_response(req, state, Err(e)),
     };
+    let lang = Lang::of_sign_in(req, interaction.request.ui_locale);
     let view = LoginPage {
+        t: lang.t(),
         client_name: Some(client.name),
         interaction: id.to_owned(),
         return_to: None,
@@ -151,7 +167,7 @@ pub(super) async fn authorize_form(
         forgot: state.provider.mail_on(),
         passkeys: state.provider.passkey_rp().is_some(),
     };
-    page(status, view.render())
+    page(lang, status, view.render())
 }
 
 /// The upstream providers' "Sign in with …" buttons.
@@ -189,7 +205,9 @@ fn account_form(
     error: Option<String>,
 ) -> HttpResponse {
     let (browser, new_browser) = state.cookies.read_or_new_browser(req);
+    let lang = Lang::of(req);
     let view = LoginPage {
+        t: lang.t(),
         client_name: None,
         interaction: String::new(),
         return_to: Some(if device.is_some() { RETURN_TO_DEVICE } else { RETURN_TO_ACCOUNT }),
@@ -203,7 +221,7 @@ fn account_form(
         forgot: state.provider.mail_on(),
         passkeys: state.provider.passkey_rp().is_some(),
     };
-    let mut resp = page(status, view.render());
+    let mut resp = page(lang, status, view.render());
     if new_browser {
         state.cookies.set_browser(&mut resp, browser);
     }
@@ -290,22 +308,25 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             // A right password is no failure, and no success yet either: the code step counts its own attempts
             // (wrong codes as failures), and only a right code starts the name's count over.
             limits.sign_in_abandoned(attempt, now).await;
-            let target = (target.continuation(), target.client_id());
-            return super::login_code::ask_for_code(&req, &state, &user, &username, target, now).await;
+            return super::login_code::ask_for_code(&req, &state, &user, &username, target.kept(), now).await;
         }
         SignIn::NeedsEnrolment { user } => {
             // As for the code step: the set-up's code counts as the code step's does.
             limits.sign_in_abandoned(attempt, now).await;
-            let target = (target.continuation(), target.client_id());
-            return super::login_enrol::ask_to_enrol(&req, &state, &user, &username, target, now).await;
+            return super::login_enrol::ask_to_enrol(&req, &state, &user, &username, target.kept(), now).await;
         }
         SignIn::NeedsNewPassword { user, amr } => {
             // The password was right: the sign-in is no failure, and the new password is no guess of anything.
             limits.sign_in_succeeded(attempt, &username, now).await;
-            let target = (target.continuation(), target.client_id());
             let session = (amr, json!({}));
             return super::login_new_password::ask_for_new_password(
-                &req, &state, &user, &username, target, session, now,
+                &req,
+                &state,
+                &user,
+                &username,
+                target.kept(),
+                session,
+                now,
             )
             .await;
         }
@@ -403,12 +424,12 @@ async fn form_again(
     username: String,
     why: Refused,
 ) -> HttpResponse {
+    let t = Lang::of(req).t();
     let (status, error) = match &why {
-        Refused::Failed => (StatusCode::OK, FAILED.to_owned()),
-        Refused::Locked(lock) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("Too many failed sign-in attempts. Wait {} and try again.", wait_words(lock.retry_after)),
-        ),
+        Refused::Failed => (StatusCode::OK, t.login.failed.to_owned()),
+        Refused::Locked(lock) => {
+            (StatusCode::TOO_MANY_REQUESTS, t.common.too_many_sign_in_failures.with(wait_words(t, lock.retry_after)))
+        }
     };
     let mut resp = form_of(req, state, target, username, status, Some(error)).await;
     if let Refused::Locked(lock) = why {

@@ -4,6 +4,7 @@
 //! (`otp.code_step_seconds`); wrong codes count as failed sign-ins of the name typed at the password step. The
 //! helpers here serve the set-up step too ([`super::login_enrol`]), whose codes count the same way.
 use super::interaction_pages::{cookies_blocked, forbidden, from_another_origin};
+use super::lang::Lang;
 use super::login::{resumed, signed_in};
 use super::login_new_password::ask_for_new_password;
 use super::meta::{device, request_meta};
@@ -13,9 +14,8 @@ use super::{form, throttle, AppState};
 use crate::domain::{UnixTime, User};
 use crate::oauth::audit::{EventFacts, RequestMeta};
 use crate::oauth::discovery::paths;
-use crate::oauth::interaction::Continuation;
 use crate::oauth::limits::SignInAttempt;
-use crate::oauth::otp::{OtpCheck, SecondStep, StepKind};
+use crate::oauth::otp::{OtpCheck, SecondStep, SignInTarget, StepKind};
 use crate::oauth::params::Params;
 use crate::oauth::session::Finished;
 use actix_web::http::header::{self, HeaderValue};
@@ -25,38 +25,39 @@ use askama::Template;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-const WRONG: &str = "That code is not right. Enter the code your app shows now.";
-
 /// The code page for `user`, whose password was just accepted: keeps the pending step and asks for the code.
 pub(super) async fn ask_for_code(
     req: &HttpRequest,
     state: &AppState,
     user: &User,
     username: &str,
-    target: (Continuation, Option<String>),
+    target: SignInTarget,
     now: UnixTime,
 ) -> HttpResponse {
     // Every password sign-in form is answered with the browser-binding cookie already set.
     let Some(browser) = state.cookies.read_browser(req) else { return cookies_blocked(req) };
     match state.provider.start_second_step(user, username, target, &browser, now).await {
-        Ok((id, step)) => code_page(StatusCode::OK, id, &step, None),
+        Ok((id, step)) => code_page(req, StatusCode::OK, id, &step, None),
         Err(e) => error_page(req, &e),
     }
 }
 
-fn code_page(status: StatusCode, pending: String, step: &SecondStep, error: Option<String>) -> HttpResponse {
-    page(status, LoginCodePage { pending, csrf: step.csrf.clone(), error }.render())
+fn code_page(
+    req: &HttpRequest,
+    status: StatusCode,
+    pending: String,
+    step: &SecondStep,
+    error: Option<String>,
+) -> HttpResponse {
+    let lang = Lang::of(req);
+    page(lang, status, LoginCodePage { t: lang.t(), pending, csrf: step.csrf.clone(), error }.render())
 }
 
 /// The page for a second step posted after its sign-in expired, was completed, or from another browser.
 pub(super) fn gone(req: &HttpRequest) -> HttpResponse {
-    message_page_with(
-        req,
-        StatusCode::BAD_REQUEST,
-        "This sign-in has expired",
-        "Sign in again with your password, then enter a new code. Or go back to the application and start again.",
-        Some(Link { href: paths::ACCOUNT, text: "Go to your account page" }),
-    )
+    let t = Lang::of(req).t();
+    let account = Some(Link { href: paths::ACCOUNT, text: t.common.go_to_account });
+    message_page_with(req, StatusCode::BAD_REQUEST, t.code.gone, t.code.gone_text, account)
 }
 
 /// The pending step of `kind` that form `f` names (`pending`), checked: this browser's, live, and posted from our
@@ -72,7 +73,10 @@ pub(super) async fn pending_step(
     let Some(browser) = state.cookies.read_browser(req) else { return Err(cookies_blocked(req)) };
     let id = f.get("pending").unwrap_or_default().to_owned();
     let step = match state.provider.load_second_step(&id, &browser, kind, now).await {
-        Ok(Some(step)) => step,
+        Ok(Some(step)) => {
+            Lang::of_sign_in(req, step.locale);
+            step
+        }
         Ok(None) => return Err(gone(req)),
         Err(e) => return Err(error_page(req, &e)),
     };
@@ -140,7 +144,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     let limits = &state.provider.limits;
     let attempt = match begin_attempt(&req, &state, &step, &meta, now).await {
         Ok(attempt) => attempt,
-        Err(retry_after) => return locked(id, &step, retry_after),
+        Err(retry_after) => return locked(&req, id, &step, retry_after),
     };
     let typed = f.get("code").unwrap_or_default();
     let check = match state.provider.check_otp(&step.user_id, typed, now).await {
@@ -152,8 +156,8 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     };
     if !check.is_accepted() {
         return match code_refused(&state, &step, attempt, check.as_str(), &meta, now).await {
-            None => code_page(StatusCode::OK, id, &step, Some(WRONG.to_owned())),
-            Some(retry_after) => locked(id, &step, retry_after),
+            None => code_page(&req, StatusCode::OK, id, &step, Some(Lang::of(&req).t().code.wrong.to_owned())),
+            Some(retry_after) => locked(&req, id, &step, retry_after),
         };
     }
     let details = if check == OtpCheck::RecoveryCodeUsed { json!({ "recovery_code": true }) } else { json!({}) };
@@ -198,7 +202,7 @@ pub(super) async fn end_sign_in(
             Ok(signed_in(req, state, target, &user, cookie, session, details, now).await)
         }
         Ok(Some(Finished::NewPasswordFirst { amr })) => {
-            let kept = (target.continuation(), target.client_id());
+            let kept = target.kept();
             Ok(ask_for_new_password(req, state, &user, &step.username, kept, (amr, details), now).await)
         }
         Ok(None) => Err(gone(req)),
@@ -207,13 +211,14 @@ pub(super) async fn end_sign_in(
 }
 
 /// The code page again after a lock, 429 with `Retry-After`.
-fn locked(id: String, step: &SecondStep, retry_after: i64) -> HttpResponse {
-    let mut resp = code_page(StatusCode::TOO_MANY_REQUESTS, id, step, Some(locked_words(retry_after)));
+fn locked(req: &HttpRequest, id: String, step: &SecondStep, retry_after: i64) -> HttpResponse {
+    let mut resp = code_page(req, StatusCode::TOO_MANY_REQUESTS, id, step, Some(locked_words(req, retry_after)));
     resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
     resp
 }
 
 /// What a second step's page says while its name or IP is locked.
-pub(super) fn locked_words(retry_after: i64) -> String {
-    format!("Too many failed sign-in attempts. Wait {} and try again.", wait_words(retry_after))
+pub(super) fn locked_words(req: &HttpRequest, retry_after: i64) -> String {
+    let t = Lang::of(req).t();
+    t.common.too_many_sign_in_failures.with(wait_words(t, retry_after))
 }

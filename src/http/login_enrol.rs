@@ -4,8 +4,9 @@
 //! and `POST /login/enrol/continue`, the button under them, which ends the sign-in as the code step does
 //! ([`super::login_code`]: `amr` pwd+otp). Wrong codes count as the code step's do; each step is bound to the
 //! browser, has its own CSRF token, expires, and is taken once.
-use super::account_otp::{setup_page, SetupForm, NOT_RIGHT};
+use super::account_otp::{not_right, setup_page, SetupForm};
 use super::interaction_pages::cookies_blocked;
+use super::lang::Lang;
 use super::login_code::{begin_attempt, code_refused, end_sign_in, gone, locked_words, pending_step};
 use super::meta::request_meta;
 use super::render::{error_page, page};
@@ -13,8 +14,7 @@ use super::views::OtpRecoveryPage;
 use super::{form, AppState};
 use crate::domain::{UnixTime, User};
 use crate::oauth::discovery::paths;
-use crate::oauth::interaction::Continuation;
-use crate::oauth::otp::{EnrolCheck, Enrolment, OtpCheck, SecondStep, StepKind};
+use crate::oauth::otp::{EnrolCheck, Enrolment, OtpCheck, SecondStep, SignInTarget, StepKind};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -27,7 +27,7 @@ pub(super) async fn ask_to_enrol(
     state: &AppState,
     user: &User,
     username: &str,
-    target: (Continuation, Option<String>),
+    target: SignInTarget,
     now: UnixTime,
 ) -> HttpResponse {
     // Every password sign-in form is answered with the browser-binding cookie already set.
@@ -67,7 +67,7 @@ async fn again(
 
 /// The set-up page again after a lock, 429 with `Retry-After`.
 async fn locked(req: &HttpRequest, state: &AppState, id: String, step: &SecondStep, retry_after: i64) -> HttpResponse {
-    let mut resp = again(req, state, id, step, locked_words(retry_after), StatusCode::TOO_MANY_REQUESTS).await;
+    let mut resp = again(req, state, id, step, locked_words(req, retry_after), StatusCode::TOO_MANY_REQUESTS).await;
     resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
     resp
 }
@@ -96,11 +96,13 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(EnrolCheck::TurnedOn { codes, next, csrf }) => {
             limits.sign_in_succeeded(attempt, &step.username, now).await;
             let codes = codes.iter().map(|c| c.grouped()).collect();
-            page(StatusCode::OK, OtpRecoveryPage { codes, proceed: Some((next, csrf)), renewed: false }.render())
+            let lang = Lang::of(&req);
+            let view = OtpRecoveryPage { t: lang.t(), codes, proceed: Some((next, csrf)), renewed: false };
+            page(lang, StatusCode::OK, view.render())
         }
         Ok(EnrolCheck::Wrong) => {
             match code_refused(&state, &step, attempt, OtpCheck::Wrong.as_str(), &meta, now).await {
-                None => again(&req, &state, id, &step, NOT_RIGHT.to_owned(), StatusCode::OK).await,
+                None => again(&req, &state, id, &step, not_right(&req), StatusCode::OK).await,
                 Some(retry_after) => locked(&req, &state, id, &step, retry_after).await,
             }
         }

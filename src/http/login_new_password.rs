@@ -7,6 +7,7 @@
 //! decides); leaving the page signs nobody in.
 use super::account_password::refusal;
 use super::interaction_pages::cookies_blocked;
+use super::lang::Lang;
 use super::login::{resumed, signed_in};
 use super::login_code::pending_step;
 use super::meta::{device, request_meta};
@@ -16,8 +17,7 @@ use super::{form, AppState};
 use crate::domain::password::Password;
 use crate::domain::{UnixTime, User};
 use crate::oauth::discovery::paths;
-use crate::oauth::interaction::Continuation;
-use crate::oauth::otp::{SecondStep, StepKind};
+use crate::oauth::otp::{SecondStep, SignInTarget, StepKind};
 use crate::oauth::temporary_password::RequiredChange;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -30,39 +30,36 @@ pub(super) async fn ask_for_new_password(
     state: &AppState,
     user: &User,
     username: &str,
-    target: (Continuation, Option<String>),
+    target: SignInTarget,
     session: (Vec<String>, serde_json::Value),
     now: UnixTime,
 ) -> HttpResponse {
     // Every sign-in form, and an upstream provider's callback, is answered with the browser-binding cookie set.
     let Some(browser) = state.cookies.read_browser(req) else { return cookies_blocked(req) };
     match state.provider.start_new_password_step(user, username, target, &browser, session, now).await {
-        Ok((id, step)) => new_password_page(state, StatusCode::OK, id, &step, None),
+        Ok((id, step)) => new_password_page(req, state, StatusCode::OK, id, &step, None),
         Err(e) => error_page(req, &e),
     }
 }
 
 fn new_password_page(
+    req: &HttpRequest,
     state: &AppState,
     status: StatusCode,
     pending: String,
     step: &SecondStep,
     error: Option<(String, PasswordField)>,
 ) -> HttpResponse {
-    let min_length = state.settings.passwords.min_length;
-    page(status, NewPasswordPage { pending, csrf: step.csrf.clone(), min_length, error }.render())
+    let (lang, min_length) = (Lang::of(req), state.settings.passwords.min_length);
+    let view = NewPasswordPage { t: lang.t(), pending, csrf: step.csrf.clone(), min_length, error };
+    page(lang, status, view.render())
 }
 
 /// The page for a new password posted after its sign-in expired, was completed, or its password was set meanwhile.
 fn gone(req: &HttpRequest) -> HttpResponse {
-    message_page_with(
-        req,
-        StatusCode::BAD_REQUEST,
-        "This sign-in has expired",
-        "You are not signed in. Sign in again, then choose your new password. Or go back to the application and \
-         start again.",
-        Some(Link { href: paths::ACCOUNT, text: "Go to your account page" }),
-    )
+    let t = Lang::of(req).t();
+    let account = Some(Link { href: paths::ACCOUNT, text: t.common.go_to_account });
+    message_page_with(req, StatusCode::BAD_REQUEST, t.code.gone, t.new_password.gone_text, account)
 }
 
 /// `POST /login/new-password`.
@@ -90,7 +87,8 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             signed_in(&req, &state, target, &user, cookie, session, details, now).await
         }
         Ok(RequiredChange::Refused(rule)) => {
-            new_password_page(&state, StatusCode::BAD_REQUEST, id, &step, Some(refusal(rule)))
+            let error = Some(refusal(Lang::of(&req).t(), rule));
+            new_password_page(&req, &state, StatusCode::BAD_REQUEST, id, &step, error)
         }
         Ok(RequiredChange::Gone) => gone(&req),
         Err(e) => error_page(&req, &e),

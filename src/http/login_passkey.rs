@@ -9,6 +9,7 @@
 //! sign-in of the client IP (the IP's sign-in limits: no name was typed), audited as `login_failed`.
 use super::account_passkeys::{json_answer, passkeys_off};
 use super::interaction_pages::{cookies_blocked, FormRefusal};
+use super::lang::Lang;
 use super::login::{find_target, form_of, signed_in, target, Target};
 use super::login_new_password::ask_for_new_password;
 use super::meta::{device, request_meta};
@@ -23,9 +24,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-const REFUSED: &str = "That passkey did not sign you in. Try again, or sign in with your password.";
-const EXPIRED: &str = "Signing in with the passkey took too long. Try again.";
-
 /// `POST /login/passkey/options`: `{"ceremony": …, "publicKey": …}` for `navigator.credentials.get`.
 #[tracing::instrument(name = "login passkey options", skip_all)]
 pub async fn options(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
@@ -34,14 +32,14 @@ pub async fn options(req: HttpRequest, body: form::Body, state: web::Data<AppSta
         Err(e) => return json_error(&e),
     };
     if state.provider.passkey_rp().is_none() {
-        return passkeys_off();
+        return passkeys_off(&req);
     }
     let target = match find_target(&req, &state, &f).await {
         Ok(t) => t,
-        Err(refusal) => return refusal.json(),
+        Err(refusal) => return refusal.json(&req),
     };
     // Every sign-in form is answered with the browser-binding cookie already set.
-    let Some(browser) = state.cookies.read_browser(&req) else { return FormRefusal::CookiesBlocked.json() };
+    let Some(browser) = state.cookies.read_browser(&req) else { return FormRefusal::CookiesBlocked.json(&req) };
     let now = crate::domain::now();
     let ip = throttle::ip(&req, &state);
     let kept = (target.continuation(), target.client_id());
@@ -50,15 +48,16 @@ pub async fn options(req: HttpRequest, body: form::Body, state: web::Data<AppSta
             StatusCode::OK,
             &json!({ "ceremony": started.ceremony, "publicKey": started.options["publicKey"] }),
         ),
-        Ok(PasskeySignInStart::Limited(limited)) => busy(limited.retry_after),
-        Ok(PasskeySignInStart::Full) => busy(crate::oauth::interaction::FULL_RETRY_AFTER),
+        Ok(PasskeySignInStart::Limited(limited)) => busy(&req, limited.retry_after),
+        Ok(PasskeySignInStart::Full) => busy(&req, crate::oauth::interaction::FULL_RETRY_AFTER),
         Err(e) => json_error(&e),
     }
 }
 
 /// 429 with `Retry-After` and a sentence for the page's script to show.
-fn busy(retry_after: i64) -> HttpResponse {
-    let sentence = format!("Too many sign-ins from your network. Wait {} and try again.", wait_words(retry_after));
+fn busy(req: &HttpRequest, retry_after: i64) -> HttpResponse {
+    let t = Lang::of(req).t();
+    let sentence = t.login.passkey_busy.with(wait_words(t, retry_after));
     let mut resp = json_answer(
         StatusCode::TOO_MANY_REQUESTS,
         &json!({ "error": "too_many_requests", "error_description": sentence }),
@@ -76,7 +75,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Err(e) => return error_page(&req, &e),
     };
     if state.provider.passkey_rp().is_none() {
-        return passkeys_off();
+        return passkeys_off(&req);
     }
     let target = match target(&req, &state, &f).await {
         Ok(t) => t,
@@ -97,7 +96,8 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(Some(pending)) => pending,
         Ok(None) => {
             limits.sign_in_abandoned(attempt, now).await;
-            return form_of(&req, &state, &target, String::new(), StatusCode::BAD_REQUEST, Some(EXPIRED.into())).await;
+            let expired = Some(Lang::of(&req).t().login.passkey_expired.into());
+            return form_of(&req, &state, &target, String::new(), StatusCode::BAD_REQUEST, expired).await;
         }
         Err(e) => {
             limits.sign_in_abandoned(attempt, now).await;
@@ -120,7 +120,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         }
         PasskeySignIn::NeedsNewPassword { user, passkey_id, amr } => {
             limits.ip_sign_in_succeeded(attempt, now).await;
-            let kept = (target.continuation(), target.client_id());
+            let kept = target.kept();
             let session = (amr, json!({ "passkey": passkey_id }));
             let username = user.username.as_str().to_owned();
             ask_for_new_password(&req, &state, &user, &username, kept, session, now).await
@@ -132,7 +132,10 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             let facts = EventFacts { actor: None, user_id: user_id.clone(), client_id: client_id.clone(), details };
             state.provider.audit("login_failed", facts, &meta, now).await;
             match limits.sign_in_failed(attempt, now).await {
-                None => form_of(&req, &state, &target, String::new(), StatusCode::OK, Some(REFUSED.into())).await,
+                None => {
+                    let refused = Some(Lang::of(&req).t().login.passkey_refused.into());
+                    form_of(&req, &state, &target, String::new(), StatusCode::OK, refused).await
+                }
                 Some(lock) => {
                     lockout(&state, user_id, client_id, lock, &meta, now).await;
                     locked(&req, &state, &target, lock).await
@@ -156,7 +159,8 @@ async fn lockout(
 
 /// The sign-in form again while the IP is locked: 429 with `Retry-After`.
 async fn locked(req: &HttpRequest, state: &AppState, target: &Target, lock: Lock) -> HttpResponse {
-    let error = format!("Too many failed sign-in attempts. Wait {} and try again.", wait_words(lock.retry_after));
+    let t = Lang::of(req).t();
+    let error = t.common.too_many_sign_in_failures.with(wait_words(t, lock.retry_after));
     let mut resp = form_of(req, state, target, String::new(), StatusCode::TOO_MANY_REQUESTS, Some(error)).await;
     resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(lock.retry_after));
     resp

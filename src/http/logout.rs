@@ -2,6 +2,7 @@
 //! session the session ends at once; otherwise the user confirms on a page (CSRF token bound to the session
 //! cookie). One who chooses to stay signed in is shown a page saying so, not sent back to the app. A form from
 //! our own page whose token belongs to an earlier session of the browser is asked again.
+use super::lang::Lang;
 use super::meta::request_meta;
 use super::render::{framing_page, page, repeat_as_get, sign_out_error_page};
 use super::views::{LoggedOutPage, LogoutPage};
@@ -52,11 +53,12 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
             // page is stale, not forged, so the question is asked again for the session there is now.
             let stale = !matches && !t.is_empty() && super::interaction_pages::from_our_origin(req, state);
             if super::interaction_pages::from_another_origin(req, state) || !(matches || stale) {
+                let t = Lang::of(req).t();
                 return super::render::message_page(
                     req,
                     StatusCode::FORBIDDEN,
-                    "This form cannot be accepted",
-                    "The sign-out form did not come from this site.",
+                    t.error.forbidden,
+                    t.logout.form_refused,
                 );
             }
             matches && params.get("decision") == Some("logout")
@@ -65,14 +67,16 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
     };
     let Some(cookie) = cookie else {
         // Nothing to end: already signed out.
-        return finish(&request, &LogoutFrames::default());
+        return finish(req, &request, &LogoutFrames::default());
     };
     if params.get("decision") == Some("stay") && params.get("csrf").is_some_and(|t| logout_csrf_matches(&cookie, t)) {
-        return still_signed_in();
+        return still_signed_in(req);
     }
     let hinted = state.provider.logout_needs_no_confirmation(&request, &cookie, crate::domain::now()).await;
     if !(hinted || confirmed) {
+        let lang = Lang::of(req);
         let view = LogoutPage {
+            t: lang.t(),
             client_name: request.client_name.clone(),
             csrf: logout_csrf(&cookie),
             client_id: request.client_id.as_ref().map(|c| c.as_str().to_owned()).unwrap_or_default(),
@@ -83,7 +87,7 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
                 .unwrap_or_default(),
             state: request.state.clone().unwrap_or_default(),
         };
-        return page(StatusCode::OK, view.render());
+        return page(lang, StatusCode::OK, view.render());
     }
     let meta = request_meta(req, state);
     let frames =
@@ -91,7 +95,7 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
             Ok(frames) => frames,
             Err(e) => return sign_out_error_page(req, &e),
         };
-    let mut resp = finish(&request, &frames);
+    let mut resp = finish(req, &request, &frames);
     if let Err(e) = resp.add_cookie(&state.cookies.clear_session()) {
         tracing::error!(error = %e, "cannot clear the session cookie");
     }
@@ -101,24 +105,26 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
 /// Where a logout ends: the app's `post_logout_redirect_uri`, or the signed-out page. With front-channel
 /// logout frames, always the page, which frames them and then leads on to the app (front-channel logout:
 /// the frames must load before the browser leaves).
-fn finish(request: &LogoutRequest, frames: &LogoutFrames) -> HttpResponse {
+fn finish(req: &HttpRequest, request: &LogoutRequest, frames: &LogoutFrames) -> HttpResponse {
     match request.redirect_url() {
         Some(url) if frames.is_empty() => HttpResponse::SeeOther()
             .insert_header((header::LOCATION, url.as_str()))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish(),
-        next => signed_out_page(frames, next.map(String::from)),
+        next => signed_out_page(req, frames, next.map(String::from)),
     }
 }
 
 /// The signed-out page with `frames`, leading on to `continue_to` when given.
-pub(super) fn signed_out_page(frames: &LogoutFrames, continue_to: Option<String>) -> HttpResponse {
+pub(super) fn signed_out_page(req: &HttpRequest, frames: &LogoutFrames, continue_to: Option<String>) -> HttpResponse {
+    let lang = Lang::of(req);
     let view = LoggedOutPage {
+        t: lang.t(),
         signed_out: true,
         frames: frames.urls().iter().map(|u| u.as_str().to_owned()).collect(),
         continue_to,
     };
-    framing_page(StatusCode::OK, view.render(), frames)
+    framing_page(lang, StatusCode::OK, view.render(), frames)
 }
 
 /// The user declined to sign out. The browser is not sent to the app's `post_logout_redirect_uri`:
@@ -126,6 +132,8 @@ pub(super) fn signed_out_page(frames: &LogoutFrames, continue_to: Option<String>
 /// and an app that receives it takes the user for signed out (§2: a user who does not approve the logout
 /// means the app hears of none). Keycloak and Hydra do not redirect there either. The page says the user is
 /// still signed in and leads to the account page.
-fn still_signed_in() -> HttpResponse {
-    page(StatusCode::OK, LoggedOutPage { signed_out: false, frames: Vec::new(), continue_to: None }.render())
+fn still_signed_in(req: &HttpRequest) -> HttpResponse {
+    let lang = Lang::of(req);
+    let view = LoggedOutPage { t: lang.t(), signed_out: false, frames: Vec::new(), continue_to: None };
+    page(lang, StatusCode::OK, view.render())
 }

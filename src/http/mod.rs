@@ -20,6 +20,7 @@ pub mod federation;
 pub mod form;
 pub mod health;
 mod interaction_pages;
+pub mod lang;
 pub mod login;
 pub mod login_code;
 pub mod login_enrol;

@@ -9,12 +9,14 @@
 //! token is its CSRF token; the origin is checked as for every form. Its refusals show the form again (400),
 //! an unknown, used or expired link a page that says so (400).
 use super::interaction_pages::{forbidden, from_another_origin, load};
+use super::lang::Lang;
 use super::login::{target, Target, RETURN_TO_ACCOUNT, RETURN_TO_DEVICE};
 use super::meta::request_meta;
 use super::render::{error_page, message_page, page, wait_words};
 use super::views::{ForgotPage, ResetPage};
 use super::{form, throttle, AppState};
 use crate::domain::password::Password;
+use crate::i18n::Texts;
 use crate::oauth::account::account_login_csrf;
 use crate::oauth::device::UserCode;
 use crate::oauth::discovery::paths;
@@ -27,23 +29,14 @@ use askama::Template;
 
 /// The answer while mail is off: there is no such page.
 fn off(req: &HttpRequest) -> HttpResponse {
-    message_page(
-        req,
-        StatusCode::NOT_FOUND,
-        "Passwords cannot be reset here",
-        "This site sends no mail, so it cannot send a link to reset your password. Ask its administrator.",
-    )
+    let r = &Lang::of(req).t().reset;
+    message_page(req, StatusCode::NOT_FOUND, r.off, r.off_text)
 }
 
 /// The page for a link that leads nowhere: unknown, used, expired, or for a password changed since.
 fn invalid_link(req: &HttpRequest) -> HttpResponse {
-    message_page(
-        req,
-        StatusCode::BAD_REQUEST,
-        "This password reset link does not work",
-        "It was used already, it expired, or your password was changed since it was sent. Choose \
-         \"Forgot your password?\" on the sign-in page again, and use the link of the new mail.",
-    )
+    let r = &Lang::of(req).t().reset;
+    message_page(req, StatusCode::BAD_REQUEST, r.invalid, r.invalid_text)
 }
 
 /// The sign-in a forgot page belongs to, and its CSRF token.
@@ -64,13 +57,21 @@ impl SignIn {
     }
 }
 
-fn forgot_page(state: &AppState, sign_in: SignIn, login: String, error: Option<String>, sent: bool) -> ForgotPage {
+fn forgot_page(
+    t: &'static Texts,
+    state: &AppState,
+    sign_in: SignIn,
+    login: String,
+    error: Option<String>,
+    sent: bool,
+) -> ForgotPage {
     let (interaction, return_to, user_code) = match &sign_in.from {
         ResetFrom::Authorization(id) => (Some(id.clone()), None, None),
         ResetFrom::Account => (None, Some(RETURN_TO_ACCOUNT), None),
         ResetFrom::Device(code) => (None, Some(RETURN_TO_DEVICE), Some(code.clone())),
     };
     ForgotPage {
+        t,
         back: sign_in_href(&sign_in.from),
         interaction,
         return_to,
@@ -124,7 +125,9 @@ pub async fn forgot_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
     // The account and device sign-ins' token is bound to the browser cookie their page set (set here if gone).
     let (browser, new_browser) = state.cookies.read_or_new_browser(&req);
     let sign_in = SignIn::of(target, Some(&browser));
-    let mut resp = page(StatusCode::OK, forgot_page(&state, sign_in, String::new(), None, false).render());
+    let lang = Lang::of(&req);
+    let view = forgot_page(lang.t(), &state, sign_in, String::new(), None, false);
+    let mut resp = page(lang, StatusCode::OK, view.render());
     if new_browser {
         state.cookies.set_browser(&mut resp, browser);
     }
@@ -146,24 +149,24 @@ pub async fn forgot_post(req: HttpRequest, body: form::Body, state: web::Data<Ap
         Err(resp) => return resp,
     };
     let login = f.take("login").unwrap_or_default();
+    let lang = Lang::of(&req);
+    let t = lang.t();
     if login.trim().is_empty() {
-        let error = Some("Enter your username or email address.".to_owned());
-        let view = forgot_page(&state, sign_in, login, error, false);
-        return page(StatusCode::BAD_REQUEST, view.render());
+        let error = Some(t.reset.enter_login.to_owned());
+        let view = forgot_page(t, &state, sign_in, login, error, false);
+        return page(lang, StatusCode::BAD_REQUEST, view.render());
     }
     let (meta, now) = (request_meta(&req, &state), crate::domain::now());
-    let cx = ResetRequestContext { ip: throttle::ip(&req, &state), from: Some(sign_in.from.clone()), meta: &meta };
+    let from = Some(sign_in.from.clone());
+    let cx = ResetRequestContext { ip: throttle::ip(&req, &state), from, meta: &meta, locale: lang.locale };
     match state.provider.request_password_reset(&login, cx, now).await {
         Ok(ResetRequested::Taken) => {
-            page(StatusCode::OK, forgot_page(&state, sign_in, String::new(), None, true).render())
+            page(lang, StatusCode::OK, forgot_page(t, &state, sign_in, String::new(), None, true).render())
         }
         Ok(ResetRequested::Limited(limited)) => {
-            let error = Some(format!(
-                "Too many reset requests came from your network. Wait {} and try again.",
-                wait_words(limited.retry_after)
-            ));
-            let view = forgot_page(&state, sign_in, login, error, false);
-            let mut resp = page(StatusCode::TOO_MANY_REQUESTS, view.render());
+            let error = Some(t.reset.limited.with(wait_words(t, limited.retry_after)));
+            let view = forgot_page(t, &state, sign_in, login, error, false);
+            let mut resp = page(lang, StatusCode::TOO_MANY_REQUESTS, view.render());
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after));
             resp
         }
@@ -171,8 +174,9 @@ pub async fn forgot_post(req: HttpRequest, body: form::Body, state: web::Data<Ap
     }
 }
 
-fn reset_form(state: &AppState, token: &ResetToken, error: Option<(String, bool)>) -> ResetPage {
+fn reset_form(t: &'static Texts, state: &AppState, token: &ResetToken, error: Option<(String, bool)>) -> ResetPage {
     ResetPage {
+        t,
         token: token.expose().to_owned(),
         min_length: state.settings.passwords.min_length,
         error,
@@ -193,25 +197,22 @@ pub async fn reset_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
     };
     let Some(token) = q.get("token").and_then(ResetToken::parse) else { return invalid_link(&req) };
     match state.provider.reset_link_live(&token).await {
-        Ok(true) => page(StatusCode::OK, reset_form(&state, &token, None).render()),
+        Ok(true) => {
+            let lang = Lang::of(&req);
+            page(lang, StatusCode::OK, reset_form(lang.t(), &state, &token, None).render())
+        }
         Ok(false) => invalid_link(&req),
         Err(e) => error_page(&req, &e),
     }
 }
 
-/// Why a new password was refused, in a sentence, and whether it is about the repetition.
-fn refusal(rule: PasswordRule) -> (String, bool) {
+/// Why a new password was refused, in a sentence of `t`, and whether it is about the repetition.
+fn refusal(t: &Texts, rule: PasswordRule) -> (String, bool) {
+    let p = &t.passwords;
     match rule {
-        PasswordRule::Mismatch => ("The two passwords are not the same. Type the new password twice.".into(), true),
-        PasswordRule::TooShort(min) => (format!("The password is too short: use at least {min} characters."), false),
-        _ => (
-            format!(
-                "The password is too long: at most {} bytes, which is as many plain Latin letters and fewer \
-                 characters of other scripts.",
-                Password::MAX_BYTES
-            ),
-            false,
-        ),
+        PasswordRule::Mismatch => (p.new_mismatch.into(), true),
+        PasswordRule::TooShort(min) => (p.too_short.with(min), false),
+        _ => (p.too_long.with(Password::MAX_BYTES), false),
     }
 }
 
@@ -233,19 +234,22 @@ pub async fn reset_post(req: HttpRequest, body: form::Body, state: web::Data<App
     let new = Password::new(f.take("password").unwrap_or_default());
     let again = Password::new(f.take("password_again").unwrap_or_default());
     let (meta, now) = (request_meta(&req, &state), crate::domain::now());
+    let lang = Lang::of(&req);
     match state.provider.reset_password(&token, new, &again, &meta, now).await {
         Ok(PasswordReset::Done { from }) => {
             let view = ResetPage {
+                t: lang.t(),
                 token: String::new(),
                 min_length: state.settings.passwords.min_length,
                 error: None,
                 done: true,
                 back: back_after_reset(from),
             };
-            page(StatusCode::OK, view.render())
+            page(lang, StatusCode::OK, view.render())
         }
         Ok(PasswordReset::Refused(rule)) => {
-            page(StatusCode::BAD_REQUEST, reset_form(&state, &token, Some(refusal(rule))).render())
+            let view = reset_form(lang.t(), &state, &token, Some(refusal(lang.t(), rule)));
+            page(lang, StatusCode::BAD_REQUEST, view.render())
         }
         Ok(PasswordReset::Invalid) => invalid_link(&req),
         Err(e) => error_page(&req, &e),

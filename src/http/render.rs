@@ -1,6 +1,8 @@
 //! Rendering protocol outcomes: JSON errors for back-channel endpoints (RFC 6749 §5.2, RFC 6750 §3),
 //! HTML pages with strict security headers, and authorization responses by redirect or form post.
+use super::lang::Lang;
 use super::views::{ErrorPage, FormPostPage, Link};
+use crate::i18n::Texts;
 use crate::oauth::authorize::ResponseMode;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::frontchannel::LogoutFrames;
@@ -35,8 +37,13 @@ pub fn page_headers(b: &mut HttpResponseBuilder) -> &mut HttpResponseBuilder {
 /// Renders the signed-out page, which frames `frames` (front-channel logout): the page's CSP with `frame-src`
 /// for exactly their origins, on this answer only. With no frames, any page. A frame's origin never holds
 /// characters that would break the header: `Url` serializes it ASCII, without spaces or `;`.
-pub fn framing_page(status: StatusCode, body: Result<String, askama::Error>, frames: &LogoutFrames) -> HttpResponse {
-    let mut resp = page(status, body);
+pub fn framing_page(
+    lang: Lang,
+    status: StatusCode,
+    body: Result<String, askama::Error>,
+    frames: &LogoutFrames,
+) -> HttpResponse {
+    let mut resp = page(lang, status, body);
     if !frames.is_empty() && resp.status() == status {
         let csp = format!("{PAGE_CSP}; frame-src {}", frames.origins().join(" "));
         match header::HeaderValue::from_str(&csp) {
@@ -49,10 +56,14 @@ pub fn framing_page(status: StatusCode, body: Result<String, askama::Error>, fra
     resp
 }
 
-/// Renders a page with `status`.
-pub fn page(status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse {
+/// Renders a page in `lang` with `status`.
+pub fn page(lang: Lang, status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse {
     match body {
-        Ok(html) => page_headers(&mut HttpResponse::build(status)).body(html),
+        Ok(html) => {
+            let mut b = HttpResponse::build(status);
+            lang.add_headers(page_headers(&mut b));
+            b.body(html)
+        }
         Err(e) => {
             tracing::error!(error = %e, "template rendering failed");
             HttpResponse::InternalServerError().finish()
@@ -62,39 +73,46 @@ pub fn page(status: StatusCode, body: Result<String, askama::Error>) -> HttpResp
 
 /// The HTML error page for an authorization error we must not redirect.
 pub fn error_page(req: &HttpRequest, e: &OAuthError) -> HttpResponse {
-    refusal_page(req, e, "This sign-in request cannot be completed")
+    let lang = Lang::of(req);
+    refusal_page(req, lang, e, lang.t().error.sign_in_refused)
 }
 
 /// The HTML error page for a logout request (`/logout`) that cannot be carried out.
 pub fn sign_out_error_page(req: &HttpRequest, e: &OAuthError) -> HttpResponse {
-    refusal_page(req, e, "This sign-out request cannot be completed")
+    let lang = Lang::of(req);
+    refusal_page(req, lang, e, lang.t().error.sign_out_refused)
 }
 
-/// An error page titled `refused` when the request was refused, or after the failure otherwise.
-fn refusal_page(req: &HttpRequest, e: &OAuthError, refused: &str) -> HttpResponse {
+/// An error page titled `refused` when the request was refused, or after the failure otherwise. The OAuth
+/// description is for the application's developer, in English as everywhere: the page says it as such, after a
+/// sentence for the user in their language.
+fn refusal_page(req: &HttpRequest, lang: Lang, e: &OAuthError, refused: &str) -> HttpResponse {
     log_error(e);
-    let (status, title) = match e.code {
-        ErrorCode::ServerError => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
-        ErrorCode::TemporarilyUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable"),
-        _ => (StatusCode::BAD_REQUEST, refused),
+    let t = lang.t();
+    let (status, title, message) = match e.code {
+        ErrorCode::ServerError => (StatusCode::INTERNAL_SERVER_ERROR, t.error.server, t.error.try_later),
+        ErrorCode::TemporarilyUnavailable => (StatusCode::SERVICE_UNAVAILABLE, t.error.unavailable, t.error.try_later),
+        _ => (StatusCode::BAD_REQUEST, refused, t.error.refused_text),
     };
     let body = ErrorPage {
+        t,
         title: title.into(),
-        message: e.description.clone(),
+        message: message.into(),
+        detail: Some(e.description.clone()),
         code: Some(e.code.as_str().into()),
         link: None,
         request_id: request_id(req),
     }
     .render();
-    page(status, body)
+    page(lang, status, body)
 }
 
-/// "30 seconds", "2 minutes": how long to wait, in words.
-pub fn wait_words(secs: i64) -> String {
+/// "30 seconds", "2 minutes": how long to wait, in words of `t`.
+pub fn wait_words(t: &Texts, secs: i64) -> String {
     match secs {
-        ..=1 => "1 second".to_owned(),
-        2..=90 => format!("{secs} seconds"),
-        _ => format!("{} minutes", (secs + 59) / 60),
+        ..=1 => t.common.one_second.to_owned(),
+        2..=90 => t.common.seconds.with(secs),
+        _ => t.common.minutes.with((secs + 59) / 60),
     }
 }
 
@@ -111,10 +129,18 @@ pub fn message_page_with(
     message: &str,
     link: Option<Link>,
 ) -> HttpResponse {
-    let body =
-        ErrorPage { title: title.into(), message: message.into(), code: None, link, request_id: request_id(req) }
-            .render();
-    page(status, body)
+    let lang = Lang::of(req);
+    let body = ErrorPage {
+        t: lang.t(),
+        title: title.into(),
+        message: message.into(),
+        detail: None,
+        code: None,
+        link,
+        request_id: request_id(req),
+    }
+    .render();
+    page(lang, status, body)
 }
 
 fn log_error(e: &OAuthError) {
@@ -199,8 +225,9 @@ pub fn repeat_as_get(path: &str, params: &Params) -> HttpResponse {
     see_other(&format!("{path}?{query}"))
 }
 
-/// Delivers an authorization response: a 303 redirect with the parameters in the query, or a form post.
-pub fn authorization_response(r: AuthorizationResponse) -> HttpResponse {
+/// Delivers an authorization response: a 303 redirect with the parameters in the query, or a form post (in the
+/// sign-in's language).
+pub fn authorization_response(req: &HttpRequest, r: AuthorizationResponse) -> HttpResponse {
     match r.mode {
         ResponseMode::Query => {
             let mut url = r.redirect_uri.url().clone();
@@ -212,7 +239,9 @@ pub fn authorization_response(r: AuthorizationResponse) -> HttpResponse {
                 .finish()
         }
         ResponseMode::FormPost => {
-            page(StatusCode::OK, FormPostPage { action: r.redirect_uri.as_str().to_owned(), fields: r.params }.render())
+            let lang = Lang::of_sign_in(req, r.ui_locale);
+            let view = FormPostPage { t: lang.t(), action: r.redirect_uri.as_str().to_owned(), fields: r.params };
+            page(lang, StatusCode::OK, view.render())
         }
     }
 }

@@ -8,13 +8,15 @@
 //! the form again with why, next to the field (400; 409 for a taken name; 429 with `Retry-After` past the IP's
 //! sign-up limit), keeping what was typed but the passwords.
 use super::interaction_pages::{expired, invalid_link, load};
+use super::lang::Lang;
 use super::login::{signed_in, target, Target, RETURN_TO_ACCOUNT};
 use super::meta::{device, request_meta};
 use super::render::{error_page, message_page, page, see_other, wait_words};
 use super::views::SignUpPage;
 use super::{form, throttle, AppState};
 use crate::domain::password::Password;
-use crate::domain::UnixTime;
+use crate::domain::{UnixTime, Username, UsernameFlaw};
+use crate::i18n::Texts;
 use crate::oauth::account::account_login_csrf;
 use crate::oauth::admin::MAX_USER_NAME_LEN;
 use crate::oauth::discovery::paths;
@@ -37,13 +39,8 @@ struct Typed {
 
 /// The answer while sign-up is off: there is no such page.
 fn off(req: &HttpRequest) -> HttpResponse {
-    message_page(
-        req,
-        StatusCode::NOT_FOUND,
-        "Accounts cannot be created here",
-        "This site does not let people create their own account. Go back to the application and sign in, or ask \
-         its administrator for an account.",
-    )
+    let s = &Lang::of(req).t().signup;
+    message_page(req, StatusCode::NOT_FOUND, s.off, s.off_text)
 }
 
 /// `GET /login/register?interaction=…` or `GET /login/register?return=account`: the form (for the account page,
@@ -104,7 +101,9 @@ async fn form_page(
             (None, String::new(), Some(RETURN_TO_ACCOUNT), csrf)
         }
     };
+    let lang = Lang::of(req);
     let view = SignUpPage {
+        t: lang.t(),
         client_name,
         interaction,
         return_to,
@@ -115,34 +114,26 @@ async fn form_page(
         min_length: state.settings.passwords.min_length,
         error,
     };
-    let mut resp = page(status, view.render());
+    let mut resp = page(lang, status, view.render());
     if let Some(browser) = new_browser {
         state.cookies.set_browser(&mut resp, browser);
     }
     resp
 }
 
-/// Why a form was refused, in a sentence, with the field it is about.
-fn refusal(rule: SignUpRule) -> (String, SignUpField) {
+/// Why a form was refused, in a sentence of `t`, with the field it is about.
+fn refusal(t: &Texts, rule: SignUpRule) -> (String, SignUpField) {
     let field = rule.field();
+    let s = &t.signup;
     let message = match rule {
-        SignUpRule::Username(why) => format!("That username cannot be used: {why}."),
-        SignUpRule::Email => "That is not an email address. Check it, or leave the field empty.".into(),
-        SignUpRule::Name => format!(
-            "The display name can have at most {MAX_USER_NAME_LEN} bytes, without control or invisible formatting \
-             characters. Check it, or leave the field empty."
-        ),
-        SignUpRule::Password(PasswordRule::Mismatch) => {
-            "The two passwords are not the same. Type the password twice.".into()
-        }
-        SignUpRule::Password(PasswordRule::TooShort(min)) => {
-            format!("The password is too short: use at least {min} characters.")
-        }
-        SignUpRule::Password(_) => format!(
-            "The password is too long: at most {} bytes, which is as many plain Latin letters and fewer characters \
-             of other scripts.",
-            Password::MAX_BYTES
-        ),
+        SignUpRule::Username(UsernameFlaw::Length) => s.username_length.with(Username::MAX_LEN),
+        SignUpRule::Username(UsernameFlaw::Control) => s.username_control.into(),
+        SignUpRule::Username(UsernameFlaw::Invisible) => s.username_invisible.into(),
+        SignUpRule::Email => s.email_refused.into(),
+        SignUpRule::Name => s.name_refused.with(MAX_USER_NAME_LEN),
+        SignUpRule::Password(PasswordRule::Mismatch) => s.mismatch.into(),
+        SignUpRule::Password(PasswordRule::TooShort(min)) => t.passwords.too_short.with(min),
+        SignUpRule::Password(_) => t.passwords.too_long.with(Password::MAX_BYTES),
     };
     (message, field)
 }
@@ -179,27 +170,22 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         device: device(&req, &state),
         client_id: target.client_id(),
         meta: &meta,
+        locale: Lang::of(&req).locale,
     };
     let outcome = match state.provider.sign_up(form, cx, now).await {
         Ok(outcome) => outcome,
         Err(e) => return error_page(&req, &e),
     };
+    let t = Lang::of(&req).t();
     let (status, message, field) = match outcome {
         SignUp::Created(signed) => return signed_up(&req, &state, target, *signed, now).await,
         SignUp::Refused(rule) => {
-            let (message, field) = refusal(rule);
+            let (message, field) = refusal(t, rule);
             (StatusCode::BAD_REQUEST, message, field)
         }
-        SignUp::Taken => (
-            StatusCode::CONFLICT,
-            "That username is taken. Choose another, or sign in if it is yours.".into(),
-            SignUpField::Username,
-        ),
+        SignUp::Taken => (StatusCode::CONFLICT, t.signup.taken.into(), SignUpField::Username),
         SignUp::Limited(limited) => {
-            let message = format!(
-                "Too many accounts were created from your network. Wait {} and try again.",
-                wait_words(limited.retry_after)
-            );
+            let message = t.signup.limited.with(wait_words(t, limited.retry_after));
             let error = Some((message, SignUpField::Username));
             let mut resp = form_page(&req, &state, &target, typed, StatusCode::TOO_MANY_REQUESTS, error).await;
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after));
@@ -218,8 +204,7 @@ async fn signed_up(req: &HttpRequest, state: &AppState, target: Target, signed: 
         }
         SignIn::NeedsEnrolment { user } => {
             let username = user.username.as_str().to_owned();
-            let target = (target.continuation(), target.client_id());
-            super::login_enrol::ask_to_enrol(req, state, &user, &username, target, now).await
+            super::login_enrol::ask_to_enrol(req, state, &user, &username, target.kept(), now).await
         }
         // Removed the moment it was made (an operator's hand): nothing to continue.
         SignIn::Refused { .. } | SignIn::NeedsCode { .. } | SignIn::NeedsNewPassword { .. } => expired(req),

@@ -2,6 +2,7 @@
 //! before any other work, and the 429 answer (`Retry-After` in seconds). The decisions are in
 //! [`crate::oauth::limits`]; the sign-in form renders its own 429 page (`login.rs`), and `/authorize` the pages
 //! here (a browser is waiting, not an app).
+use super::lang::Lang;
 use super::meta::client_ip;
 use super::render::{message_page, wait_words};
 use super::AppState;
@@ -45,19 +46,18 @@ fn log_refusal(endpoint: &'static str, ip: Option<IpAddr>, limited: Limited) {
 /// `/authorize` past `limits.authorize_ip_requests`: a 429 page with `Retry-After`.
 pub fn too_many_sign_ins(req: &HttpRequest, state: &AppState, limited: Limited) -> HttpResponse {
     log_refusal("authorize", ip(req, state), limited);
-    let message = format!(
-        "Too many sign-ins were started from your network. Wait {} and try again.",
-        wait_words(limited.retry_after)
-    );
-    let page = message_page(req, StatusCode::TOO_MANY_REQUESTS, "Too many sign-in requests", &message);
+    let t = Lang::of(req).t();
+    let message = t.error.too_many_sign_ins_text.with(wait_words(t, limited.retry_after));
+    let page = message_page(req, StatusCode::TOO_MANY_REQUESTS, t.error.too_many_sign_ins, &message);
     with_retry_after(page, limited)
 }
 
 /// `/authorize` while the in-process cache holds all the pending sign-ins it may: a 503 page with `Retry-After`
 /// (the cache logs it, once a minute at most).
 pub fn sign_ins_full(req: &HttpRequest, limited: Limited) -> HttpResponse {
-    let message = format!("Too many sign-ins are in progress. Wait {} and try again.", wait_words(limited.retry_after));
-    let page = message_page(req, StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable", &message);
+    let t = Lang::of(req).t();
+    let message = t.error.sign_ins_full_text.with(wait_words(t, limited.retry_after));
+    let page = message_page(req, StatusCode::SERVICE_UNAVAILABLE, t.error.unavailable, &message);
     with_retry_after(page, limited)
 }
 

@@ -2,6 +2,7 @@
 //! trusted HTML, including client metadata, which third parties choose.
 use crate::domain::claims::USER_CLAIMS;
 use crate::domain::{ClaimNames, Scope};
+use crate::i18n::Texts;
 use crate::oauth::signup::SignUpField;
 use askama::Template;
 
@@ -9,6 +10,8 @@ use askama::Template;
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// The app asking, by name; `None` for the sign-in to the account page.
     pub client_name: Option<String>,
     /// Interaction id (hidden field), empty for the sign-in to the account page.
@@ -61,6 +64,8 @@ impl LoginPage {
 #[derive(Template)]
 #[template(path = "forgot.html")]
 pub struct ForgotPage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// Interaction id (hidden field) of an authorization's sign-in.
     pub interaction: Option<String>,
     /// The fixed page of the sign-in (hidden `return` field) otherwise: the account or the device page.
@@ -85,6 +90,8 @@ pub struct ForgotPage {
 #[derive(Template)]
 #[template(path = "reset.html")]
 pub struct ResetPage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// The link's token (hidden field); empty once done.
     pub token: String,
     /// Fewest characters of the password (`passwords.min_length`).
@@ -108,6 +115,8 @@ impl ResetPage {
 #[derive(Template)]
 #[template(path = "verify_email.html")]
 pub struct VerifyEmailPage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// The link's token (hidden field).
     pub token: String,
 }
@@ -116,6 +125,8 @@ pub struct VerifyEmailPage {
 #[derive(Template)]
 #[template(path = "signup.html")]
 pub struct SignUpPage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// The app asking, by name; `None` for the account page's.
     pub client_name: Option<String>,
     /// Interaction id (hidden field), empty for the account page's.
@@ -183,6 +194,8 @@ pub struct ScopeLine {
 #[derive(Template)]
 #[template(path = "consent.html")]
 pub struct ConsentPage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// The app asking, by name.
     pub client_name: String,
     /// Its website, when registered.
@@ -211,6 +224,8 @@ pub struct ConsentPage {
 #[derive(Template)]
 #[template(path = "device.html")]
 pub struct DevicePage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// The code as shown (`XXXX-XXXX`) when the link carried one, else empty.
     pub user_code: String,
     /// CSRF token (hidden field), bound to the browser cookie.
@@ -223,6 +238,8 @@ pub struct DevicePage {
 #[derive(Template)]
 #[template(path = "device_confirm.html")]
 pub struct DeviceConfirmPage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// The app asking, by name.
     pub client_name: String,
     /// Its website, when registered (https only).
@@ -251,6 +268,8 @@ pub struct DeviceConfirmPage {
 #[derive(Template)]
 #[template(path = "device_done.html")]
 pub struct DeviceDonePage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// Whether the device was approved.
     pub approved: bool,
     /// The app, by name.
@@ -261,10 +280,14 @@ pub struct DeviceDonePage {
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// Headline.
     pub title: String,
     /// What happened and what to do.
     pub message: String,
+    /// The OAuth error's description, for the application's developer (in English, as in every OAuth answer).
+    pub detail: Option<String>,
     /// The OAuth error code, when there is one.
     pub code: Option<String>,
     /// Where to go from here, when we know.
@@ -286,53 +309,70 @@ pub struct Link {
 #[derive(Template)]
 #[template(path = "form_post.html")]
 pub struct FormPostPage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// The client's redirect URI.
     pub action: String,
     /// Response parameters.
     pub fields: Vec<(String, String)>,
 }
 
-/// Plain-words descriptions of the scopes we know.
-pub fn describe_scope(scope: &str) -> String {
+/// Plain-words descriptions of the scopes we know, in the words of `t`.
+pub fn describe_scope(t: &Texts, scope: &str) -> String {
+    let c = &t.consent;
     match scope {
-        "openid" => "Confirm who you are (your account identifier)".into(),
-        "profile" => "See your name and username".into(),
-        "email" => "See your email address".into(),
-        "offline_access" => "Keep access while you are not using the app".into(),
-        "groups" => "See your group memberships".into(),
-        other => format!("Access “{other}”"),
+        "openid" => c.scope_openid.into(),
+        "profile" => c.scope_profile.into(),
+        "email" => c.scope_email.into(),
+        "offline_access" => c.scope_offline_access.into(),
+        "groups" => c.scope_groups.into(),
+        other => c.scope_other.with(other),
     }
 }
 
 /// What a grant lets an app do, in plain words: its scopes, then each claim asked for by name (`claims`) that
 /// none of them releases.
-pub fn grant_lines(scope: &Scope, claims: &ClaimNames) -> Vec<ScopeLine> {
-    let scopes = scope.iter().map(|s| ScopeLine { name: s.to_owned(), description: describe_scope(s) });
+pub fn grant_lines(t: &Texts, scope: &Scope, claims: &ClaimNames) -> Vec<ScopeLine> {
+    let scopes = scope.iter().map(|s| ScopeLine { name: s.to_owned(), description: describe_scope(t, s) });
     let released = |claim: &str| USER_CLAIMS.iter().any(|(name, by)| *name == claim && scope.contains(by));
     let claims = claims.iter().filter(|c| !released(c));
-    scopes.chain(claims.map(|c| ScopeLine { name: c.to_owned(), description: describe_claim(c) })).collect()
+    scopes.chain(claims.map(|c| ScopeLine { name: c.to_owned(), description: describe_claim(t, c) })).collect()
 }
 
 /// Plain-words descriptions of the user claims an app may ask for by name (`claims`).
-fn describe_claim(claim: &str) -> String {
+fn describe_claim(t: &Texts, claim: &str) -> String {
+    let c = &t.consent;
     match claim {
-        "name" => "See your name".into(),
-        "preferred_username" => "See your username".into(),
-        "updated_at" => "See when your profile last changed".into(),
-        "email" => "See your email address".into(),
-        "email_verified" => "See whether your email address is verified".into(),
-        "groups" => "See your group memberships".into(),
-        other => format!("See your “{other}”"),
+        "name" => c.claim_name.into(),
+        "preferred_username" => c.claim_preferred_username.into(),
+        "updated_at" => c.claim_updated_at.into(),
+        "email" => c.scope_email.into(),
+        "email_verified" => c.claim_email_verified.into(),
+        "groups" => c.scope_groups.into(),
+        other => c.claim_other.with(other),
     }
 }
 
-/// A sign-in method (an `amr` value, RFC 8176) in words: every value this server issues has some; another
-/// is shown as it is.
-pub fn describe_amr(method: &str) -> &str {
+/// A sign-in method (an `amr` value, RFC 8176) in words: the password and the code have some; another is shown
+/// as it is.
+pub fn describe_amr<'a>(t: &'a Texts, method: &'a str) -> &'a str {
     match method {
-        "pwd" => "password",
-        "otp" => "one-time code",
+        "pwd" => t.account.amr_pwd,
+        "otp" => t.account.amr_otp,
         other => other,
+    }
+}
+
+/// The browser and system a session was started on, in words ("Firefox on Linux"): the browser's and system's
+/// names as they are, around the words of `t`.
+pub fn describe_device(t: &Texts, device: &crate::domain::Device) -> String {
+    let a = &t.account;
+    match device.browser_and_system() {
+        None => a.unknown_device.to_owned(),
+        Some((Some(browser), Some(system))) => a.device_on.with(browser, system),
+        Some((Some(browser), None)) => browser.to_owned(),
+        Some((None, Some(system))) => a.unknown_browser_on.with(system),
+        Some((None, None)) => a.unknown_browser.to_owned(),
     }
 }
 
@@ -340,6 +380,8 @@ pub fn describe_amr(method: &str) -> &str {
 #[derive(Template)]
 #[template(path = "logout.html")]
 pub struct LogoutPage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// The app that asked, when known.
     pub client_name: Option<String>,
     /// CSRF token bound to the session cookie.
@@ -356,6 +398,8 @@ pub struct LogoutPage {
 #[derive(Template)]
 #[template(path = "logged_out.html")]
 pub struct LoggedOutPage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// Whether the session was ended.
     pub signed_out: bool,
     /// The front-channel logout frames' URLs (`oauth::frontchannel`).
@@ -406,6 +450,8 @@ pub struct AppLine {
 #[derive(Template)]
 #[template(path = "login_code.html")]
 pub struct LoginCodePage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// The pending step's id (hidden field).
     pub pending: String,
     /// CSRF token (hidden field).
@@ -418,6 +464,8 @@ pub struct LoginCodePage {
 #[derive(Template)]
 #[template(path = "login_new_password.html")]
 pub struct NewPasswordPage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// The pending step's id (hidden field).
     pub pending: String,
     /// CSRF token (hidden field).
@@ -463,6 +511,8 @@ pub struct PasskeyLine {
 #[derive(Template)]
 #[template(path = "account.html")]
 pub struct AccountPage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// Who is signed in.
     pub username: String,
     /// Their email address, if any.
@@ -536,6 +586,8 @@ impl DeletionField {
 #[derive(Template)]
 #[template(path = "account_deleted.html")]
 pub struct AccountDeletedPage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// The front-channel logout frames' URLs (`oauth::frontchannel`).
     pub frames: Vec<String>,
 }
@@ -588,6 +640,8 @@ impl PasswordField {
 #[derive(Template)]
 #[template(path = "otp_setup.html")]
 pub struct OtpSetupPage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// Where the code is posted: the account page's confirm form or the sign-in's.
     pub action: &'static str,
     /// The sign-in's pending step id (hidden field), for a set-up at a sign-in.
@@ -606,6 +660,8 @@ pub struct OtpSetupPage {
 #[derive(Template)]
 #[template(path = "otp_recovery.html")]
 pub struct OtpRecoveryPage {
+    /// Every sentence, in the page's language.
+    pub t: &'static Texts,
     /// The codes, as `xxxx-xxxx-xxxx-xxxx`.
     pub codes: Vec<String>,
     /// For a set-up at a sign-in: the step that continues it (id and CSRF token, hidden fields).
@@ -617,16 +673,14 @@ pub struct OtpRecoveryPage {
 /// The QR code of `text` as inline SVG, labelled for screen readers. Its colours are presentation attributes
 /// (`fill`), which the pages' CSP allows (it governs `style` attributes and elements, of which there are none).
 /// Dark on light whatever the colour scheme, as scanners expect. `None` when `text` is too long for a QR code.
-pub fn qr_svg(text: &str) -> Option<String> {
+/// `label` is its name for screen readers.
+pub fn qr_svg(text: &str, label: &str) -> Option<String> {
     let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
     let svg = code.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).quiet_zone(true).build();
     // Inline in HTML: no XML declaration, and a role and name for assistive technology.
     let start = svg.find("<svg")?;
-    Some(svg[start..].replacen(
-        "<svg ",
-        "<svg class=\"qr\" role=\"img\" aria-label=\"QR code to scan with your authenticator app\" ",
-        1,
-    ))
+    let label = askama::filters::escape(label, askama::filters::Html).ok()?.to_string();
+    Some(svg[start..].replacen("<svg ", &format!("<svg class=\"qr\" role=\"img\" aria-label=\"{label}\" "), 1))
 }
 
 /// A Unix time as `2026-12-05 07:33 UTC`.
@@ -637,12 +691,27 @@ pub fn utc_time(t: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{describe_amr, utc_time};
+    use super::{describe_amr, describe_scope, qr_svg, utc_time};
+    use crate::i18n::Locale;
 
     #[test]
     fn sign_in_methods_are_words_and_unknown_ones_stay_as_they_are() {
-        assert_eq!(describe_amr("pwd"), "password");
-        assert_eq!(describe_amr("hwk"), "hwk");
+        let (en, de) = (Locale::En.texts(), Locale::De.texts());
+        assert_eq!(describe_amr(en, "pwd"), "password");
+        assert_eq!(describe_amr(de, "otp"), "Einmalcode");
+        assert_eq!(describe_amr(de, "hwk"), "hwk");
+    }
+
+    #[test]
+    fn scopes_are_described_in_the_pages_language() {
+        assert_eq!(describe_scope(Locale::Fr.texts(), "email"), "Voir votre adresse e-mail");
+        assert_eq!(describe_scope(Locale::De.texts(), "calendar"), "Auf „calendar“ zugreifen");
+    }
+
+    #[test]
+    fn the_qr_codes_name_is_escaped() {
+        let svg = qr_svg("otpauth://totp/x", "QR \"<code>\"").unwrap();
+        assert!(svg.contains("aria-label=\"QR &#34;&#60;code&#62;&#34;\" "), "{svg}");
     }
 
     #[test]

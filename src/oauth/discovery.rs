@@ -2,6 +2,7 @@
 //! the route table so the two cannot drift apart.
 use super::client_assertion::SIGNING_ALGS;
 use crate::domain::client::{DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT};
+use crate::i18n::Locale;
 use crate::jose::key::ALG_RS256;
 use serde::Serialize;
 use url::Url;
@@ -138,6 +139,8 @@ pub struct ProviderMetadata {
     claims_supported: Vec<&'static str>,
     acr_values_supported: Vec<&'static str>,
     prompt_values_supported: Vec<&'static str>,
+    /// The languages of the pages `ui_locales` may ask for (OIDC Discovery §3).
+    ui_locales_supported: Vec<&'static str>,
     authorization_response_iss_parameter_supported: bool,
     claims_parameter_supported: bool,
     request_parameter_supported: bool,
@@ -241,6 +244,7 @@ impl ProviderMetadata {
             ],
             acr_values_supported: crate::oauth::acr::ACR_VALUES.to_vec(),
             prompt_values_supported,
+            ui_locales_supported: Locale::ALL.iter().map(|l| l.tag()).collect(),
             authorization_response_iss_parameter_supported: true,
             claims_parameter_supported: true,
             // RFC 9101: signed request objects by value (`request`), at /authorize and /par; by reference only

@@ -14,6 +14,7 @@ use super::mail_link::LinkToken;
 use super::provider::Provider;
 use crate::domain::secret::SecretHash;
 use crate::domain::{UnixTime, User, UserId};
+use crate::i18n::Locale;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -45,30 +46,38 @@ pub enum EmailVerified {
     Invalid,
 }
 
-/// The mail with the link `link` for `to`, valid for `seconds`.
-fn verification_mail(user: &User, to: String, link: &str, seconds: i64) -> Result<Mail, OAuthError> {
-    const SUBJECT: &str = "Verify your email address";
+/// The mail with the link `link` for `to`, valid for `seconds`, in `locale`.
+fn verification_mail(user: &User, to: String, link: &str, seconds: i64, locale: Locale) -> Result<Mail, OAuthError> {
+    let t = &locale.texts().mail;
     let hours = seconds / 3600;
-    let lasts = if hours >= 1 { format!("{hours} hours") } else { format!("{} minutes", (seconds / 60).max(1)) };
+    let lasts = if hours >= 1 { t.hours.with(hours) } else { t.minutes.with((seconds / 60).max(1)) };
     let (name, username) = (user.name.as_deref().unwrap_or(user.username.as_str()), user.username.as_str());
+    let body = [
+        t.hello.with(name),
+        String::new(),
+        t.verify_open.with(username, &lasts),
+        String::new(),
+        link.to_owned(),
+        String::new(),
+        t.verify_once.to_owned(),
+    ];
+    let title = t.verify_subject;
     Ok(Mail {
         to,
-        subject: SUBJECT.into(),
-        body: format!(
-            "Hello {name},\n\nto confirm that this is the email address of your account {username}, open this \
-             link within {lasts}:\n\n{link}\n\nThe link works once. If you did not ask for this, ignore this mail.\n",
-        ),
-        html: html(&VerificationHtml { title: SUBJECT, name, username, link, lasts: &lasts })?,
+        subject: title.into(),
+        body: body.join("\n") + "\n",
+        html: html(&VerificationHtml { lang: locale.tag(), t, title, name, username, link, lasts: &lasts })?,
     })
 }
 
 impl Provider {
-    /// Mails `user` a link that verifies their address, within the account's limit. Audited as
-    /// `email_verification_sent`.
+    /// Mails `user` a link that verifies their address, within the account's limit, in `locale` (the language of
+    /// the page that asked). Audited as `email_verification_sent`.
     pub async fn send_email_verification(
         &self,
         user: &User,
         meta: &RequestMeta,
+        locale: Locale,
         now: UnixTime,
     ) -> Result<VerificationSent, OAuthError> {
         let (Some(mailer), Some(to)) = (&self.mailer, user.email.clone()) else { return Ok(VerificationSent::Nothing) };
@@ -82,7 +91,7 @@ impl Provider {
             VerificationRecord { user: user.id.as_str().to_owned(), email: SecretHash::of(&to).as_str().to_owned() };
         let (path, key) = (super::discovery::paths::LOGIN_VERIFY_EMAIL, cache_keys::email_verification);
         let link = self.new_mail_link(path, key, &record, self.email_verification_link).await?;
-        let mail = verification_mail(user, to, &link, self.email_verification_link)?;
+        let mail = verification_mail(user, to, &link, self.email_verification_link, locale)?;
         let facts = EventFacts {
             actor: Some(user.id.as_str().to_owned()),
             user_id: Some(user.id.as_str().to_owned()),
@@ -150,11 +159,25 @@ mod tests {
             password_change_required: false,
         };
         let link = "https://id.example/login/verify-email?token=T0K3N";
-        let mail = verification_mail(&user, "alice@example.com".into(), link, 86_400).unwrap();
+        let mail = verification_mail(&user, "alice@example.com".into(), link, 86_400, Locale::En).unwrap();
         assert!(mail.body.contains(link) && mail.body.contains("24 hours") && mail.body.contains("alice"));
         assert!(mail.html.contains(&format!("<a href=\"{link}\"")) && mail.html.contains("24 hours"), "{}", mail.html);
-        assert!(verification_mail(&user, "a@example.com".into(), link, 600).unwrap().body.contains("10 minutes"));
+        assert!(verification_mail(&user, "a@example.com".into(), link, 600, Locale::En)
+            .unwrap()
+            .body
+            .contains("10 minutes"));
         let shown = format!("{mail:?}");
         assert!(!shown.contains("T0K3N") && !shown.contains("alice@"), "{shown}");
+        assert_eq!(
+            mail.body,
+            format!(
+                "Hello alice,\n\nto confirm that this is the email address of your account alice, open this link \
+                 within 24 hours:\n\n{link}\n\nThe link works once. If you did not ask for this, ignore this mail.\n"
+            )
+        );
+        let fr = verification_mail(&user, "a@example.com".into(), link, 600, Locale::Fr).unwrap();
+        assert_eq!(fr.subject, "Vérifier votre adresse e-mail");
+        assert!(fr.body.contains("compte alice, ouvrez ce lien dans les 10 minutes :"), "{}", fr.body);
+        assert!(fr.html.contains("<html lang=\"fr\">") && fr.html.contains("<strong>alice</strong>"), "{}", fr.html);
     }
 }

@@ -11,6 +11,7 @@ use super::request_object;
 use super::session::SignedIn;
 use crate::domain::secret::{random_token, SecretHash};
 use crate::domain::{Client, ClientState, Consent, GrantType, RedirectUri, Session, UnixTime};
+use crate::i18n::Locale;
 use crate::storage::StoreError;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -69,6 +70,8 @@ pub struct AuthorizationResponse {
     pub mode: ResponseMode,
     /// The parameters (`code` or `error`…, `state`, `iss`).
     pub params: Vec<(String, String)>,
+    /// The language the request asked its pages in (`ui_locales`), for a form post's page.
+    pub ui_locale: Option<Locale>,
 }
 
 impl std::fmt::Debug for AuthorizationResponse {
@@ -242,6 +245,7 @@ impl Provider {
                     redirect_uri: req.redirect_uri.clone(),
                     mode: req.response_mode,
                     params,
+                    ui_locale: req.ui_locale,
                 }))
             }
             next => {
@@ -282,7 +286,7 @@ impl Provider {
             ("error_description".to_owned(), e.error.description.clone()),
         ];
         self.finish_params(&mut params, e.state.as_ref());
-        AuthorizationResponse { redirect_uri: e.redirect_uri.clone(), mode: e.response_mode, params }
+        AuthorizationResponse { redirect_uri: e.redirect_uri.clone(), mode: e.response_mode, params, ui_locale: None }
     }
 
     /// Loads an interaction started by this browser; `None` when unknown, expired, or started elsewhere, and
@@ -431,6 +435,7 @@ mod tests {
             redirect_uri: RedirectUri::parse("https://app.example/cb").unwrap(),
             mode: ResponseMode::Query,
             params: vec![("code".into(), "SECRET-CODE".into()), ("state".into(), "s".into())],
+            ui_locale: None,
         };
         let shown = format!("{r:?} {:?}", Step::Respond(r.clone()));
         assert!(shown.contains("code") && !shown.contains("SECRET-CODE"), "{shown}");
@@ -453,6 +458,7 @@ mod tests {
             dpop_jkt: None,
             claims: Default::default(),
             acr: Default::default(),
+            ui_locale: None,
         };
         let interaction = Interaction {
             request,

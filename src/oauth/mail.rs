@@ -3,6 +3,7 @@
 //! with the link as a link, from askama templates in `templates/mail/` that escape every value, load nothing
 //! remote and run no script.
 use super::error::OAuthError;
+use crate::i18n::Mail as MailTexts;
 use askama::Template;
 use async_trait::async_trait;
 use std::fmt;
@@ -42,6 +43,10 @@ pub trait Mailer: Send + Sync {
 #[derive(Template)]
 #[template(path = "mail/reset.html")]
 pub(super) struct ResetHtml<'a> {
+    /// The mail's language (`<html lang>`).
+    pub lang: &'static str,
+    /// Its words.
+    pub t: &'static MailTexts,
     /// The subject, as the heading.
     pub title: &'a str,
     /// Whom the mail greets: the display name, else the username.
@@ -58,6 +63,10 @@ pub(super) struct ResetHtml<'a> {
 #[derive(Template)]
 #[template(path = "mail/verify_email.html")]
 pub(super) struct VerificationHtml<'a> {
+    /// The mail's language (`<html lang>`).
+    pub lang: &'static str,
+    /// Its words.
+    pub t: &'static MailTexts,
     /// The subject, as the heading.
     pub title: &'a str,
     /// Whom the mail greets: the display name, else the username.

@@ -16,7 +16,7 @@ use serde_json::json;
 use std::time::Duration;
 
 mod second_step;
-pub use second_step::{EnrolCheck, SecondStep, StepKind};
+pub use second_step::{EnrolCheck, SecondStep, SignInTarget, StepKind};
 
 /// The `amr` of a sign-in with a password and a code (RFC 8176).
 pub const PASSWORD_AND_OTP_AMR: [&str; 2] = ["pwd", "otp"];

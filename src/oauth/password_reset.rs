@@ -23,6 +23,7 @@ use super::provider::Provider;
 use crate::domain::password::{hash_password, Password, NO_PASSWORD};
 use crate::domain::secret::SecretHash;
 use crate::domain::{UnixTime, User, UserId, Username};
+use crate::i18n::Locale;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::net::IpAddr;
@@ -63,6 +64,8 @@ pub struct ResetRequestContext<'a> {
     pub from: Option<ResetFrom>,
     /// The request, for the audit trail.
     pub meta: &'a RequestMeta,
+    /// The language of the page that asked, which the mail is written in.
+    pub locale: Locale,
 }
 
 /// The outcome of [`Provider::request_password_reset`].
@@ -91,22 +94,28 @@ pub enum PasswordReset {
 /// The token of a reset link.
 pub type ResetToken = LinkToken;
 
-/// The mail with the link `link`, valid for `seconds`.
-fn reset_mail(user: &User, to: String, link: &str, seconds: i64) -> Result<Mail, OAuthError> {
-    const SUBJECT: &str = "Reset your password";
+/// The mail with the link `link`, valid for `seconds`, in `locale`.
+fn reset_mail(user: &User, to: String, link: &str, seconds: i64, locale: Locale) -> Result<Mail, OAuthError> {
+    let t = &locale.texts().mail;
     let minutes = (seconds / 60).max(1);
     let (name, username) = (user.name.as_deref().unwrap_or(user.username.as_str()), user.username.as_str());
-    let lasts = format!("{minutes} minutes");
+    let lasts = t.minutes.with(minutes);
+    let body = [
+        t.hello.with(name),
+        String::new(),
+        t.reset_asked.with(username),
+        t.reset_open.with(&lasts),
+        String::new(),
+        link.to_owned(),
+        String::new(),
+        t.reset_once.to_owned(),
+        t.reset_ignore.to_owned(),
+    ];
     Ok(Mail {
         to,
-        subject: SUBJECT.into(),
-        body: format!(
-            "Hello {name},\n\nsomeone, probably you, asked to reset the password of your account {username}.\n\
-             To choose a new password, open this link within {lasts}:\n\n{link}\n\n\
-             The link works once. Setting a new password signs you out everywhere.\n\
-             If you did not ask for this, ignore this mail: your password stays as it is.\n",
-        ),
-        html: html(&ResetHtml { title: SUBJECT, name, username, link, lasts: &lasts })?,
+        subject: t.reset_subject.into(),
+        body: body.join("\n") + "\n",
+        html: html(&ResetHtml { lang: locale.tag(), t, title: t.reset_subject, name, username, link, lasts: &lasts })?,
     })
 }
 
@@ -149,8 +158,9 @@ impl Provider {
             return Ok(ResetRequested::Limited(limited));
         }
         let (provider, who, from, meta) = (Arc::clone(self), who.trim().to_owned(), cx.from, cx.meta.clone());
+        let locale = cx.locale;
         let send = async move {
-            if let Err(e) = provider.send_reset_links(&who, from, &meta, now).await {
+            if let Err(e) = provider.send_reset_links(&who, from, &meta, locale, now).await {
                 tracing::error!(error = ?e, "a password reset request could not be served");
             }
         };
@@ -158,13 +168,14 @@ impl Provider {
         Ok(ResetRequested::Taken)
     }
 
-    /// Sends a reset link to each account `who` names that may have one, within its limit. Audited as
+    /// Sends a reset link to each account `who` names that may have one, within its limit, in `locale`. Audited as
     /// `password_reset_requested`, per mail.
     async fn send_reset_links(
         &self,
         who: &str,
         from: Option<ResetFrom>,
         meta: &RequestMeta,
+        locale: Locale,
         now: UnixTime,
     ) -> Result<(), OAuthError> {
         let Some(mailer) = &self.mailer else { return Ok(()) };
@@ -180,7 +191,7 @@ impl Provider {
             };
             let (path, key) = (super::discovery::paths::LOGIN_RESET, cache_keys::password_reset);
             let link = self.new_mail_link(path, key, &record, self.password_reset_link).await?;
-            let mail = reset_mail(&user, to, &link, self.password_reset_link)?;
+            let mail = reset_mail(&user, to, &link, self.password_reset_link, locale)?;
             let facts = EventFacts {
                 actor: Some(user.id.as_str().to_owned()),
                 user_id: Some(user.id.as_str().to_owned()),
@@ -272,7 +283,7 @@ mod tests {
             password_change_required: false,
         };
         let link = "https://id.example/login/reset?token=T0K3N";
-        let mail = reset_mail(&user, "alice@example.com".into(), link, 1800).unwrap();
+        let mail = reset_mail(&user, "alice@example.com".into(), link, 1800, Locale::En).unwrap();
         assert!(mail.body.contains(link));
         assert!(mail.body.contains("30 minutes") && mail.body.contains("alice"));
         assert!(
@@ -282,5 +293,49 @@ mod tests {
         );
         let shown = format!("{mail:?}");
         assert!(!shown.contains("T0K3N") && !shown.contains("alice@"), "{shown}");
+        // English says what it said before the mails had languages.
+        assert_eq!(
+            mail.body,
+            format!(
+                "Hello alice,\n\nsomeone, probably you, asked to reset the password of your account alice.\n\
+                 To choose a new password, open this link within 30 minutes:\n\n{link}\n\n\
+                 The link works once. Setting a new password signs you out everywhere.\n\
+                 If you did not ask for this, ignore this mail: your password stays as it is.\n"
+            )
+        );
+        assert!(mail.html.contains("<html lang=\"en\">"), "{}", mail.html);
+    }
+
+    #[test]
+    fn the_mail_is_written_in_the_language_asked_for_with_its_values_escaped() {
+        let user = User {
+            id: UserId::generate(),
+            username: Username::parse("<b>alice</b>").unwrap(),
+            email: Some("alice@example.com".into()),
+            email_verified: false,
+            name: Some("Ärger & Co".into()),
+            disabled: false,
+            created_at: 0,
+            updated_at: 0,
+            revoked_before: None,
+            password_change_required: false,
+        };
+        let link = "https://id.example/login/reset?token=T0K3N&x=1";
+        let mail = reset_mail(&user, "alice@example.com".into(), link, 1800, Locale::De).unwrap();
+        assert_eq!(mail.subject, "Passwort zurücksetzen");
+        assert!(mail.body.starts_with("Hallo Ärger & Co,\n\njemand, vermutlich Sie,"), "{}", mail.body);
+        assert!(mail.body.contains("innerhalb von 30 Minuten:\n\nhttps://id.example/"), "{}", mail.body);
+        assert!(
+            mail.html.contains("<html lang=\"de\">") && mail.html.contains("Hallo Ärger &#38; Co,"),
+            "{}",
+            mail.html
+        );
+        assert!(mail.html.contains("<strong>&#60;b&#62;alice&#60;/b&#62;</strong>"), "{}", mail.html);
+        assert!(!mail.html.contains("<b>alice"), "{}", mail.html);
+        let fr = reset_mail(&user, "alice@example.com".into(), link, 1800, Locale::Fr).unwrap();
+        assert!(
+            fr.subject == "Réinitialiser votre mot de passe" && fr.body.contains("dans les 30 minutes :"),
+            "{fr:?}"
+        );
     }
 }

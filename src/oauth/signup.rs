@@ -15,7 +15,8 @@ use super::password_change::{check_new_password, PasswordRule};
 use super::provider::Provider;
 use super::session::SignIn;
 use crate::domain::password::{hash_password, Password};
-use crate::domain::{Device, NewUser, UnixTime, UserId, Username};
+use crate::domain::{Device, NewUser, UnixTime, UserId, Username, UsernameFlaw};
+use crate::i18n::Locale;
 use crate::storage::StoreError;
 use serde_json::json;
 use std::net::IpAddr;
@@ -54,7 +55,7 @@ pub enum SignUpField {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignUpRule {
     /// The username is refused ([`Username::parse_new`], as `tessera users add` parses it), with why.
-    Username(String),
+    Username(UsernameFlaw),
     /// The email address is refused ([`check_email`], the admin API's check).
     Email,
     /// The display name is refused ([`check_user_name`], the admin API's check).
@@ -95,7 +96,7 @@ pub struct CheckedSignUp {
 pub fn check_sign_up(form: SignUpForm, min_length: usize) -> Result<CheckedSignUp, SignUpRule> {
     let SignUpForm { username, email, name, password, again } = form;
     // `admin::parse_new_username` is this parser with the operators' prefix on its message.
-    let username = Username::parse_new(username.trim()).map_err(SignUpRule::Username)?;
+    let username = Username::check_new(username.trim()).map_err(SignUpRule::Username)?;
     let email = Some(email.trim().to_owned()).filter(|e| !e.is_empty());
     if let Some(e) = &email {
         check_email(e).map_err(|_: AdminError| SignUpRule::Email)?;
@@ -132,6 +133,8 @@ pub struct SignUpContext<'a> {
     pub client_id: Option<String>,
     /// The request, for the audit trail.
     pub meta: &'a RequestMeta,
+    /// The language of the sign-up page, which the verification mail is written in.
+    pub locale: Locale,
 }
 
 impl Provider {
@@ -178,7 +181,7 @@ impl Provider {
         };
         self.audit("user_registered", facts, cx.meta, now).await;
         // The account exists: a link that cannot go out now is one the account page sends later.
-        if let Err(e) = self.send_email_verification(&user, cx.meta, now).await {
+        if let Err(e) = self.send_email_verification(&user, cx.meta, cx.locale, now).await {
             tracing::warn!(error = ?e, "the verification link of a new account could not be sent");
         }
         Ok(SignUp::Created(Box::new(self.start_signed_up_session(user, cx.device, now).await?)))

@@ -9,8 +9,7 @@
 //! the sign-in's `amr`. Sessions and tokens the user held before stay, as they do when the password is set.
 use super::audit::{EventFacts, RequestMeta};
 use super::error::OAuthError;
-use super::interaction::Continuation;
-use super::otp::{SecondStep, StepKind};
+use super::otp::{SecondStep, SignInTarget, StepKind};
 use super::password_change::{check_new_password, PasswordRule};
 use super::provider::Provider;
 use crate::domain::password::Password;
@@ -53,13 +52,14 @@ impl Provider {
     }
 
     /// Keeps the step of a sign-in of `user` (typed as `username`; their own name when none was typed) whose every
-    /// factor was right, whose password is temporary: it continues to `target`, bound to `browser`, and ends with a
-    /// session of `amr`, its `login_succeeded` with `details`. Returns its id, for the page's form.
+    /// factor was right, whose password is temporary: it continues to `target` (its page in the sign-in's language),
+    /// bound to `browser`, and ends with a session of `amr`, its `login_succeeded` with `details`. Returns its id,
+    /// for the page's form.
     pub async fn start_new_password_step(
         &self,
         user: &User,
         username: &str,
-        target: (Continuation, Option<String>),
+        target: SignInTarget,
         browser: &str,
         (amr, details): (Vec<String>, serde_json::Value),
         now: UnixTime,

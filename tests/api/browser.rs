@@ -26,6 +26,8 @@ mod email_verification;
 mod federation;
 /// Front-channel logout: the app, framed by the signed-out page, hears of the logout.
 mod frontchannel;
+/// The pages in the language a sign-in asked for.
+mod languages;
 /// Passkeys, with the browser's virtual authenticator.
 mod passkeys;
 /// The account page's password form.

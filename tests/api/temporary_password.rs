@@ -20,7 +20,7 @@ pub(crate) const CHOSEN: &str = "my very own secret";
 const PAGE: &str = "<h1>Choose a new password</h1>";
 
 /// alice, whose password ([`PASSWORD`]) is temporary.
-fn add_temporary_alice(app: &TestApp) -> Value {
+pub(crate) fn add_temporary_alice(app: &TestApp) -> Value {
     let args = ["users", "add", "alice", "--password-stdin", "--email", "alice@example.com", "--temporary"];
     app.cli_json(&args, Some(PASSWORD))
 }

@@ -165,6 +165,7 @@ mod tests {
             dpop_jkt: None,
             claims: Default::default(),
             acr: Default::default(),
+            ui_locale: None,
         }
     }
 

@@ -19,6 +19,7 @@ use super::params::Params;
 use super::pkce::CodeChallenge;
 use crate::domain::group::GROUPS;
 use crate::domain::{Client, ClientId, ClientState, Jkt, RedirectUri, Scope};
+use crate::i18n::Locale;
 use crate::storage::ClientStore;
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +89,10 @@ pub struct AuthorizationRequest {
     /// The authentication levels it accepts (`claims`' `acr`, `acr_values` or the client's `default_acr_values`).
     #[serde(default, skip_serializing_if = "AcrRequest::is_empty")]
     pub acr: AcrRequest,
+    /// The language its pages are to be in: the first of `ui_locales` (OIDC Core §3.1.2.1) that they are written
+    /// in. Only kept: the pages read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui_locale: Option<Locale>,
 }
 
 impl AuthorizationRequest {
@@ -180,6 +185,8 @@ pub async fn validate(
         Some(values) => AcrRequest::voluntary(values.split(' ')),
         None => AcrRequest::voluntary(client.metadata.default_acr_values.iter().map(String::as_str)),
     });
+    // A hint, never refused: tags that name none of the pages' languages leave the choice to the browser.
+    let ui_locale = params.get("ui_locales").and_then(Locale::of_ui_locales);
     Ok((
         AuthorizationRequest {
             client_id: client.id.clone(),
@@ -197,6 +204,7 @@ pub async fn validate(
             dpop_jkt,
             claims,
             acr,
+            ui_locale,
         },
         client,
     ))

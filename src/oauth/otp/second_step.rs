@@ -9,6 +9,7 @@ use super::{confirming_step, Enrolment, Provider};
 use crate::domain::secret::{random_token, SecretHash};
 use crate::domain::totp::{RecoveryCode, TotpSecret};
 use crate::domain::{UnixTime, User, UserId};
+use crate::i18n::Locale;
 use crate::oauth::audit::RequestMeta;
 use crate::oauth::cache_keys;
 use crate::oauth::error::OAuthError;
@@ -104,6 +105,9 @@ pub struct SecondStep {
     pub created_at: UnixTime,
     #[serde(default)]
     stage: Stage,
+    /// The language the sign-in's authorization request asked its pages in (`ui_locales`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<Locale>,
 }
 
 impl std::fmt::Debug for SecondStep {
@@ -117,11 +121,14 @@ impl std::fmt::Debug for SecondStep {
     }
 }
 
+/// Where a sign-in continues, its client if any, and the language its pages are in if the sign-in chose one.
+pub type SignInTarget = (Continuation, Option<String>, Option<Locale>);
+
 impl SecondStep {
     fn new(
         user: &User,
         username: &str,
-        (continuation, client_id): (Continuation, Option<String>),
+        (continuation, client_id, locale): SignInTarget,
         browser: &str,
         now: UnixTime,
         stage: Stage,
@@ -135,6 +142,7 @@ impl SecondStep {
             browser: SecretHash::of(browser).as_str().to_owned(),
             created_at: now,
             stage,
+            locale,
         }
     }
 
@@ -153,7 +161,7 @@ impl SecondStep {
     pub(crate) fn new_password(
         user: &User,
         username: &str,
-        target: (Continuation, Option<String>),
+        target: SignInTarget,
         browser: &str,
         (amr, details, stored): (Vec<String>, serde_json::Value, &str),
         now: UnixTime,
@@ -220,7 +228,7 @@ impl Provider {
         &self,
         user: &User,
         username: &str,
-        target: (Continuation, Option<String>),
+        target: SignInTarget,
         browser: &str,
         now: UnixTime,
     ) -> Result<(String, SecondStep), OAuthError> {
@@ -234,7 +242,7 @@ impl Provider {
         &self,
         user: &User,
         username: &str,
-        target: (Continuation, Option<String>),
+        target: SignInTarget,
         browser: &str,
         now: UnixTime,
     ) -> Result<(String, SecondStep, Enrolment), OAuthError> {
@@ -351,6 +359,7 @@ mod tests {
             browser: "the-browser-hash".into(),
             created_at: 1,
             stage: Stage::Enrol { sealed: "the-sealed-secret".into(), account: "alice".into() },
+            locale: None,
         };
         let debug = format!("{step:?}");
         assert!(debug.contains("Enrol"), "{debug}");
