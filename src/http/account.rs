@@ -8,10 +8,10 @@
 //! was done (`done=session`, `done=app&client_id=…`, `done=identity&provider=…`, `done=password`) so the page
 //! can say so. An unlink that would leave the user no way to sign in is refused with the page and a message.
 use super::interaction_pages::{from_another_origin, from_our_origin, FormRefusal};
-use super::lang::Lang;
+use super::lang::{back_to, Lang};
 use super::login::RETURN_TO_ACCOUNT;
 use super::meta::request_meta;
-use super::render::{error_page, message_page, page, see_other};
+use super::render::{error_page, message_page, page, see_other, wait_words};
 use super::views::{
     describe_amr, describe_device, grant_lines, utc_time, AccountPage, AppLine, DeletionField, DeletionForm,
     IdentityLine, PasswordForm, SessionLine,
@@ -233,9 +233,12 @@ pub(super) async fn show(
     view.deletion = state.settings.users.self_deletion.then(|| DeletionForm {
         password: has_password,
         sign_in_again: !has_password && !signed_in_recently(signed_in.session.auth_time, crate::domain::now()),
+        recently: wait_words(lang.t(), crate::oauth::account_deletion::RECENT_SIGN_IN_SECONDS),
         error: deletion_error,
     });
-    page(lang, status, view.render())
+    // A form's answer is this page again, found at its own address.
+    back_to(req, paths::ACCOUNT.to_owned());
+    page(req, lang, status, view.render())
 }
 
 fn view(

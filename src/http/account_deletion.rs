@@ -62,8 +62,13 @@ pub async fn delete(req: HttpRequest, body: form::Body, state: web::Data<AppStat
 fn deleted(req: &HttpRequest, state: &AppState, frames: &LogoutFrames) -> HttpResponse {
     let lang = Lang::of(req);
     let frame_urls = frames.urls().iter().map(|u| u.as_str().to_owned()).collect();
-    let mut resp =
-        framing_page(lang, StatusCode::OK, AccountDeletedPage { t: lang.t(), frames: frame_urls }.render(), frames);
+    let mut resp = framing_page(
+        req,
+        lang,
+        StatusCode::OK,
+        AccountDeletedPage { t: lang.t(), frames: frame_urls }.render(),
+        frames,
+    );
     if let Err(e) = resp.add_cookie(&state.cookies.clear_session()) {
         tracing::error!(error = %e, "cannot clear the session cookie");
     }

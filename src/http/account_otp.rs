@@ -51,7 +51,7 @@ pub(super) fn setup_page(
     let SetupForm { action, pending, csrf } = form;
     let secret = enrolment.secret.base32_grouped();
     let view = OtpSetupPage { t, action, pending, csrf, secret, qr_svg, error };
-    page(lang, status, view.render())
+    page(req, lang, status, view.render())
 }
 
 fn account_form(cookie: &str) -> SetupForm {
@@ -95,7 +95,7 @@ pub async fn confirm(req: HttpRequest, body: form::Body, state: web::Data<AppSta
             let codes = codes.iter().map(|c| c.grouped()).collect();
             let lang = Lang::of(&req);
             let view = OtpRecoveryPage { t: lang.t(), codes, proceed: None, renewed: false };
-            page(lang, StatusCode::OK, view.render())
+            page(&req, lang, StatusCode::OK, view.render())
         }
         Ok(None) => match state.provider.pending_otp_enrolment(&signed_in).await {
             Ok(Some(enrolment)) => setup_page(&req, account_form(&cookie), &enrolment, Some(not_right(&req)), None),
@@ -144,7 +144,12 @@ pub async fn renew_recovery(req: HttpRequest, body: form::Body, state: web::Data
     match code_attempt(&req, &state, &signed_in, lang.t().otp.codes_unchanged, &meta, now, renew).await {
         Ok(Some(Some(codes))) => {
             let codes = codes.iter().map(|c| c.grouped()).collect();
-            page(lang, StatusCode::OK, OtpRecoveryPage { t: lang.t(), codes, proceed: None, renewed: true }.render())
+            page(
+                &req,
+                lang,
+                StatusCode::OK,
+                OtpRecoveryPage { t: lang.t(), codes, proceed: None, renewed: true }.render(),
+            )
         }
         // Two-step verification is off: the account page says so.
         Ok(_) => see_other(paths::ACCOUNT),

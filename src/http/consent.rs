@@ -82,7 +82,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         interaction: id,
         csrf: interaction.csrf.clone(),
     };
-    page(lang, StatusCode::OK, view.render())
+    page(&req, lang, StatusCode::OK, view.render())
 }
 
 /// `POST /consent`: Allow or Deny.

@@ -84,7 +84,7 @@ impl CookiePolicy {
 }
 
 /// The value of the cookie `name` in the request's `Cookie` headers.
-fn sent(req: &HttpRequest, name: &str) -> Option<String> {
+pub(super) fn sent(req: &HttpRequest, name: &str) -> Option<String> {
     find(req.headers().get_all(header::COOKIE).map(|v| v.as_bytes()), name).map(str::to_owned)
 }
 

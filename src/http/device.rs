@@ -9,7 +9,7 @@
 //! the code entry, the session cookie for the answer) and must come from our own page.
 use super::consent::https_only;
 use super::interaction_pages::{cookies_blocked, forbidden, from_another_origin};
-use super::lang::Lang;
+use super::lang::{back_to, Lang};
 use super::login::RETURN_TO_DEVICE;
 use super::meta::request_meta;
 use super::render::{error_page, json_error, message_page, page, see_other, wait_words};
@@ -17,6 +17,7 @@ use super::throttle;
 use super::views::{describe_scope, DeviceConfirmPage, DeviceDonePage, DevicePage, ScopeLine};
 use super::{form, AppState};
 use crate::domain::Scope;
+use crate::i18n::Locale;
 use crate::oauth::device::{
     device_approval_csrf, device_approval_csrf_matches, device_entry_csrf, device_entry_csrf_matches, DeviceAnswer,
     DeviceLookup, PendingDevice, UserCode, UserCodeError,
@@ -66,12 +67,14 @@ pub fn page_for(code: &UserCode) -> String {
     format!("{}?{query}", paths::DEVICE)
 }
 
-/// The sign-in that comes back to the page with `code`.
-fn to_login(code: &UserCode) -> HttpResponse {
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("return", RETURN_TO_DEVICE)
-        .append_pair("user_code", code.as_str())
-        .finish();
+/// The sign-in that comes back to the page with `code`, in the device's language (`locale`) if it asked for one.
+fn to_login(code: &UserCode, locale: Option<Locale>) -> HttpResponse {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("return", RETURN_TO_DEVICE).append_pair("user_code", code.as_str());
+    if let Some(locale) = locale {
+        query.append_pair("ui_locales", locale.tag());
+    }
+    let query = query.finish();
     see_other(&format!("{}?{query}", paths::LOGIN))
 }
 
@@ -132,7 +135,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(Some((cookie, signed_in))) => look_up(&req, &state, code, &cookie, &signed_in).await,
         // Looked up (and counted) before the sign-in too, so that guesses cost the same signed in or not.
         Ok(None) => match find(&req, &state, &code, typed).await {
-            Ok(_) => to_login(&code),
+            Ok(pending) => to_login(&code, pending.locale()),
             Err(resp) => resp,
         },
         Err(resp) => resp,
@@ -169,7 +172,11 @@ async fn find(
         return Err(too_many_codes(req, state, typed, limited));
     }
     match state.provider.find_device(code, now).await {
-        Ok(DeviceLookup::Pending(pending)) => Ok(*pending),
+        Ok(DeviceLookup::Pending(pending)) => {
+            // Once the code is known, the pages of its request speak the device's language, as a sign-in's do.
+            Lang::of_sign_in(req, pending.locale());
+            Ok(*pending)
+        }
         Ok(DeviceLookup::NotFound) => {
             tracing::info!(event = "user_code_not_found", "a device code entry found nothing");
             match limits.user_code_failed(ip, now).await {
@@ -208,8 +215,9 @@ fn entry_form(
     // What was typed goes back into the field (escaped by the template), cut to what the field takes.
     let user_code = typed.chars().take(32).collect();
     let lang = Lang::of(req);
+    back_to(req, paths::DEVICE.to_owned());
     let view = DevicePage { t: lang.t(), user_code, csrf: device_entry_csrf(&browser), error };
-    let mut resp = page(lang, status, view.render());
+    let mut resp = page(req, lang, status, view.render());
     if new_browser {
         state.cookies.set_browser(&mut resp, browser);
     }
@@ -219,6 +227,7 @@ fn entry_form(
 fn confirm_page(req: &HttpRequest, pending: &PendingDevice, cookie: &str, signed_in: &SignedIn) -> HttpResponse {
     let client = &pending.client;
     let lang = Lang::of(req);
+    back_to(req, page_for(&pending.user_code));
     let t = lang.t();
     let view = DeviceConfirmPage {
         t,
@@ -238,7 +247,7 @@ fn confirm_page(req: &HttpRequest, pending: &PendingDevice, cookie: &str, signed
         user_code_shown: pending.user_code.display(),
         csrf: device_approval_csrf(cookie),
     };
-    page(lang, StatusCode::OK, view.render())
+    page(req, lang, StatusCode::OK, view.render())
 }
 
 /// The approval page's answer: recorded, then the page that says what happens next.
@@ -261,7 +270,10 @@ async fn answer(req: &HttpRequest, state: &AppState, f: &Params) -> HttpResponse
     let now = crate::domain::now();
     // Found again: it may have expired, or been answered in another tab, while the page was open.
     let pending = match state.provider.find_device(&code, now).await {
-        Ok(DeviceLookup::Pending(pending)) => pending,
+        Ok(DeviceLookup::Pending(pending)) => {
+            Lang::of_sign_in(req, pending.locale());
+            pending
+        }
         Ok(DeviceLookup::NotFound) => return entry_form(req, state, String::new(), StatusCode::OK, not_found(req)),
         Err(e) => return error_page(req, &e),
     };
@@ -273,7 +285,7 @@ async fn answer(req: &HttpRequest, state: &AppState, f: &Params) -> HttpResponse
             let lang = Lang::of(req);
             let approved = answer == DeviceAnswer::Approved;
             let view = DeviceDonePage { t: lang.t(), approved, client_name: pending.client.name };
-            page(lang, StatusCode::OK, view.render())
+            page(req, lang, StatusCode::OK, view.render())
         }
         Err(e) => error_page(req, &e),
     }

@@ -73,7 +73,7 @@ pub async fn verify_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
     match state.provider.verification_link_live(&token).await {
         Ok(true) => {
             let lang = Lang::of(&req);
-            page(lang, StatusCode::OK, VerifyEmailPage { t: lang.t(), token: token.expose().to_owned() }.render())
+            page(&req, lang, StatusCode::OK, VerifyEmailPage { t: lang.t(), token: token.expose().to_owned() }.render())
         }
         Ok(false) => invalid_link(&req),
         Err(e) => error_page(&req, &e),

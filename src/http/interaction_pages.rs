@@ -121,7 +121,15 @@ pub async fn find(req: &HttpRequest, state: &AppState, id: Option<&str>) -> Resu
     // browser refuses cookies, a different one that the link is another browser's or gone.
     let Some(browser) = state.cookies.read_browser(req) else { return Err(FormRefusal::CookiesBlocked) };
     match state.provider.load_interaction(id, &browser).await {
-        Ok(Some(i)) => {
+        Ok(Some(mut i)) => {
+            // The user's choice from the switcher is the sign-in's from now on; a failure to keep it costs the
+            // later pages their language only.
+            if let Some(chosen) = Lang::choice(req).filter(|c| i.request.ui_locale != Some(*c)) {
+                i.request.ui_locale = Some(chosen);
+                if let Err(e) = state.provider.keep_interaction_locale(id, &i).await {
+                    tracing::warn!(error = %e, "could not keep the language chosen for a sign-in");
+                }
+            }
             // Every page of this sign-in, refusals included, speaks the language its request asked for.
             Lang::of_sign_in(req, i.request.ui_locale);
             Ok((id.to_owned(), i))

@@ -4,7 +4,7 @@
 //! parsed as a user code, and its normal form goes into the link back).
 use super::authorize::step_response;
 use super::interaction_pages::{check_form, expired, find, from_another_origin, invalid_link, load, FormRefusal};
-use super::lang::Lang;
+use super::lang::{back_to, Lang};
 use super::meta::{device, request_meta};
 use super::render::{error_page, page, see_other, wait_words};
 use super::views::{LoginPage, ProviderButton};
@@ -153,6 +153,7 @@ pub(super) async fn authorize_form(
         Err(e) => return step_response(req, state, Err(e)),
     };
     let lang = Lang::of_sign_in(req, interaction.request.ui_locale);
+    back_to(req, login_link(&[("interaction", id)]));
     let view = LoginPage {
         t: lang.t(),
         client_name: Some(client.name),
@@ -167,7 +168,13 @@ pub(super) async fn authorize_form(
         forgot: state.provider.mail_on(),
         passkeys: state.provider.passkey_rp().is_some(),
     };
-    page(lang, status, view.render())
+    page(req, lang, status, view.render())
+}
+
+/// The sign-in page's link with `query`: where a form's answer is found again ([`back_to`]).
+fn login_link(query: &[(&str, &str)]) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish();
+    format!("{}?{query}", paths::LOGIN)
 }
 
 /// The upstream providers' "Sign in with …" buttons.
@@ -206,6 +213,13 @@ fn account_form(
 ) -> HttpResponse {
     let (browser, new_browser) = state.cookies.read_or_new_browser(req);
     let lang = Lang::of(req);
+    back_to(
+        req,
+        match device {
+            Some(code) => login_link(&[("return", RETURN_TO_DEVICE), ("user_code", code.as_str())]),
+            None => login_link(&[("return", RETURN_TO_ACCOUNT)]),
+        },
+    );
     let view = LoginPage {
         t: lang.t(),
         client_name: None,
@@ -221,7 +235,7 @@ fn account_form(
         forgot: state.provider.mail_on(),
         passkeys: state.provider.passkey_rp().is_some(),
     };
-    let mut resp = page(lang, status, view.render());
+    let mut resp = page(req, lang, status, view.render());
     if new_browser {
         state.cookies.set_browser(&mut resp, browser);
     }

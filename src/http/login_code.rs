@@ -4,7 +4,7 @@
 //! (`otp.code_step_seconds`); wrong codes count as failed sign-ins of the name typed at the password step. The
 //! helpers here serve the set-up step too ([`super::login_enrol`]), whose codes count the same way.
 use super::interaction_pages::{cookies_blocked, forbidden, from_another_origin};
-use super::lang::Lang;
+use super::lang::{Lang, CHOICE};
 use super::login::{resumed, signed_in};
 use super::login_new_password::ask_for_new_password;
 use super::meta::{device, request_meta};
@@ -12,8 +12,10 @@ use super::render::{error_page, message_page_with, page, wait_words};
 use super::views::{Link, LoginCodePage};
 use super::{form, throttle, AppState};
 use crate::domain::{UnixTime, User};
+use crate::i18n::Locale;
 use crate::oauth::audit::{EventFacts, RequestMeta};
 use crate::oauth::discovery::paths;
+use crate::oauth::interaction::Continuation;
 use crate::oauth::limits::SignInAttempt;
 use crate::oauth::otp::{OtpCheck, SecondStep, SignInTarget, StepKind};
 use crate::oauth::params::Params;
@@ -50,7 +52,7 @@ fn code_page(
     error: Option<String>,
 ) -> HttpResponse {
     let lang = Lang::of(req);
-    page(lang, status, LoginCodePage { t: lang.t(), pending, csrf: step.csrf.clone(), error }.render())
+    page(req, lang, status, LoginCodePage { t: lang.t(), pending, csrf: step.csrf.clone(), error }.render())
 }
 
 /// The page for a second step posted after its sign-in expired, was completed, or from another browser.
@@ -85,7 +87,38 @@ pub(super) async fn pending_step(
         tracing::warn!(event = "csrf_token_mismatch", "sign-in code posted from another origin or without its token");
         return Err(forbidden(req));
     }
+    let mut step = step;
+    if let Some(chosen) = switching(f) {
+        keep_language(req, state, &id, &mut step, chosen, now).await;
+    }
     Ok((id, step))
+}
+
+/// The language a step's switcher posted (`lang`), if the form is the switcher's: the page is to be shown again
+/// in it, and nothing else done.
+pub(super) fn switching(f: &Params) -> Option<Locale> {
+    f.get(CHOICE).and_then(Locale::of_tag)
+}
+
+/// Keeps `chosen` as the language of `step` and of the sign-in it continues, for this request and the pages
+/// after it. A failure to keep it costs the later pages their language only.
+async fn keep_language(
+    req: &HttpRequest,
+    state: &AppState,
+    id: &str,
+    step: &mut SecondStep,
+    chosen: Locale,
+    now: UnixTime,
+) {
+    Lang::choose(req, chosen);
+    step.locale = Some(chosen);
+    if let Err(e) = state.provider.keep_step_locale(id, step, now).await {
+        tracing::warn!(error = %e, "could not keep the language chosen for a sign-in step");
+    }
+    // Loading the pending authorization keeps the choice with it too (`find`).
+    if let Continuation::Authorize(interaction) = &step.continuation {
+        let _kept = super::interaction_pages::find(req, state, Some(interaction)).await;
+    }
 }
 
 /// Starts counting a code posted to `step` against the sign-in limits of its name and the client's IP: the
@@ -140,6 +173,9 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(pending) => pending,
         Err(resp) => return resp,
     };
+    if switching(&f).is_some() {
+        return code_page(&req, StatusCode::OK, id, &step, None);
+    }
     let meta = request_meta(&req, &state);
     let limits = &state.provider.limits;
     let attempt = match begin_attempt(&req, &state, &step, &meta, now).await {

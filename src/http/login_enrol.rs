@@ -7,7 +7,7 @@
 use super::account_otp::{not_right, setup_page, SetupForm};
 use super::interaction_pages::cookies_blocked;
 use super::lang::Lang;
-use super::login_code::{begin_attempt, code_refused, end_sign_in, gone, locked_words, pending_step};
+use super::login_code::{begin_attempt, code_refused, end_sign_in, gone, locked_words, pending_step, switching};
 use super::meta::request_meta;
 use super::render::{error_page, page};
 use super::views::OtpRecoveryPage;
@@ -85,6 +85,12 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(pending) => pending,
         Err(resp) => return resp,
     };
+    if switching(&f).is_some() {
+        return match state.provider.step_enrolment(&id, &step).await {
+            Ok(enrolment) => enrol_page(&req, id, &step, &enrolment, None, StatusCode::OK),
+            Err(e) => error_page(&req, &e),
+        };
+    }
     let meta = request_meta(&req, &state);
     let limits = &state.provider.limits;
     let attempt = match begin_attempt(&req, &state, &step, &meta, now).await {
@@ -98,7 +104,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             let codes = codes.iter().map(|c| c.grouped()).collect();
             let lang = Lang::of(&req);
             let view = OtpRecoveryPage { t: lang.t(), codes, proceed: Some((next, csrf)), renewed: false };
-            page(lang, StatusCode::OK, view.render())
+            page(&req, lang, StatusCode::OK, view.render())
         }
         Ok(EnrolCheck::Wrong) => {
             match code_refused(&state, &step, attempt, OtpCheck::Wrong.as_str(), &meta, now).await {

@@ -9,7 +9,7 @@ use super::account_password::refusal;
 use super::interaction_pages::cookies_blocked;
 use super::lang::Lang;
 use super::login::{resumed, signed_in};
-use super::login_code::pending_step;
+use super::login_code::{pending_step, switching};
 use super::meta::{device, request_meta};
 use super::render::{error_page, message_page_with, page};
 use super::views::{Link, NewPasswordPage, PasswordField};
@@ -52,7 +52,7 @@ fn new_password_page(
 ) -> HttpResponse {
     let (lang, min_length) = (Lang::of(req), state.settings.passwords.min_length);
     let view = NewPasswordPage { t: lang.t(), pending, csrf: step.csrf.clone(), min_length, error };
-    page(lang, status, view.render())
+    page(req, lang, status, view.render())
 }
 
 /// The page for a new password posted after its sign-in expired, was completed, or its password was set meanwhile.
@@ -74,6 +74,9 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(pending) => pending,
         Err(resp) => return resp,
     };
+    if switching(&f).is_some() {
+        return new_password_page(&req, &state, StatusCode::OK, id, &step, None);
+    }
     // The pending authorization is read before anything changes: an expired one is the usual page, nothing set.
     let target = match resumed(&req, &state, step.continuation.clone()).await {
         Ok(target) => target,

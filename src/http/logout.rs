@@ -87,7 +87,7 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
                 .unwrap_or_default(),
             state: request.state.clone().unwrap_or_default(),
         };
-        return page(lang, StatusCode::OK, view.render());
+        return page(req, lang, StatusCode::OK, view.render());
     }
     let meta = request_meta(req, state);
     let frames =
@@ -124,7 +124,7 @@ pub(super) fn signed_out_page(req: &HttpRequest, frames: &LogoutFrames, continue
         frames: frames.urls().iter().map(|u| u.as_str().to_owned()).collect(),
         continue_to,
     };
-    framing_page(lang, StatusCode::OK, view.render(), frames)
+    framing_page(req, lang, StatusCode::OK, view.render(), frames)
 }
 
 /// The user declined to sign out. The browser is not sent to the app's `post_logout_redirect_uri`:
@@ -135,5 +135,5 @@ pub(super) fn signed_out_page(req: &HttpRequest, frames: &LogoutFrames, continue
 fn still_signed_in(req: &HttpRequest) -> HttpResponse {
     let lang = Lang::of(req);
     let view = LoggedOutPage { t: lang.t(), signed_out: false, frames: Vec::new(), continue_to: None };
-    page(lang, StatusCode::OK, view.render())
+    page(req, lang, StatusCode::OK, view.render())
 }

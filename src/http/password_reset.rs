@@ -9,7 +9,7 @@
 //! token is its CSRF token; the origin is checked as for every form. Its refusals show the form again (400),
 //! an unknown, used or expired link a page that says so (400).
 use super::interaction_pages::{forbidden, from_another_origin, load};
-use super::lang::Lang;
+use super::lang::{back_to, Lang};
 use super::login::{target, Target, RETURN_TO_ACCOUNT, RETURN_TO_DEVICE};
 use super::meta::request_meta;
 use super::render::{error_page, message_page, page, wait_words};
@@ -127,7 +127,7 @@ pub async fn forgot_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
     let sign_in = SignIn::of(target, Some(&browser));
     let lang = Lang::of(&req);
     let view = forgot_page(lang.t(), &state, sign_in, String::new(), None, false);
-    let mut resp = page(lang, StatusCode::OK, view.render());
+    let mut resp = page(&req, lang, StatusCode::OK, view.render());
     if new_browser {
         state.cookies.set_browser(&mut resp, browser);
     }
@@ -154,19 +154,19 @@ pub async fn forgot_post(req: HttpRequest, body: form::Body, state: web::Data<Ap
     if login.trim().is_empty() {
         let error = Some(t.reset.enter_login.to_owned());
         let view = forgot_page(t, &state, sign_in, login, error, false);
-        return page(lang, StatusCode::BAD_REQUEST, view.render());
+        return page(&req, lang, StatusCode::BAD_REQUEST, view.render());
     }
     let (meta, now) = (request_meta(&req, &state), crate::domain::now());
     let from = Some(sign_in.from.clone());
     let cx = ResetRequestContext { ip: throttle::ip(&req, &state), from, meta: &meta, locale: lang.locale };
     match state.provider.request_password_reset(&login, cx, now).await {
         Ok(ResetRequested::Taken) => {
-            page(lang, StatusCode::OK, forgot_page(t, &state, sign_in, String::new(), None, true).render())
+            page(&req, lang, StatusCode::OK, forgot_page(t, &state, sign_in, String::new(), None, true).render())
         }
         Ok(ResetRequested::Limited(limited)) => {
             let error = Some(t.reset.limited.with(wait_words(t, limited.retry_after)));
             let view = forgot_page(t, &state, sign_in, login, error, false);
-            let mut resp = page(lang, StatusCode::TOO_MANY_REQUESTS, view.render());
+            let mut resp = page(&req, lang, StatusCode::TOO_MANY_REQUESTS, view.render());
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after));
             resp
         }
@@ -199,7 +199,7 @@ pub async fn reset_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
     match state.provider.reset_link_live(&token).await {
         Ok(true) => {
             let lang = Lang::of(&req);
-            page(lang, StatusCode::OK, reset_form(lang.t(), &state, &token, None).render())
+            page(&req, lang, StatusCode::OK, reset_form(lang.t(), &state, &token, None).render())
         }
         Ok(false) => invalid_link(&req),
         Err(e) => error_page(&req, &e),
@@ -245,11 +245,15 @@ pub async fn reset_post(req: HttpRequest, body: form::Body, state: web::Data<App
                 done: true,
                 back: back_after_reset(from),
             };
-            page(lang, StatusCode::OK, view.render())
+            page(&req, lang, StatusCode::OK, view.render())
         }
         Ok(PasswordReset::Refused(rule)) => {
+            // The link's own page: the token is the one its address carried already.
+            let again =
+                url::form_urlencoded::Serializer::new(String::new()).append_pair("token", token.expose()).finish();
+            back_to(&req, format!("{}?{again}", paths::LOGIN_RESET));
             let view = reset_form(lang.t(), &state, &token, Some(refusal(lang.t(), rule)));
-            page(lang, StatusCode::BAD_REQUEST, view.render())
+            page(&req, lang, StatusCode::BAD_REQUEST, view.render())
         }
         Ok(PasswordReset::Invalid) => invalid_link(&req),
         Err(e) => error_page(&req, &e),

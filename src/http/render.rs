@@ -38,12 +38,13 @@ pub fn page_headers(b: &mut HttpResponseBuilder) -> &mut HttpResponseBuilder {
 /// for exactly their origins, on this answer only. With no frames, any page. A frame's origin never holds
 /// characters that would break the header: `Url` serializes it ASCII, without spaces or `;`.
 pub fn framing_page(
+    req: &HttpRequest,
     lang: Lang,
     status: StatusCode,
     body: Result<String, askama::Error>,
     frames: &LogoutFrames,
 ) -> HttpResponse {
-    let mut resp = page(lang, status, body);
+    let mut resp = page(req, lang, status, body);
     if !frames.is_empty() && resp.status() == status {
         let csp = format!("{PAGE_CSP}; frame-src {}", frames.origins().join(" "));
         match header::HeaderValue::from_str(&csp) {
@@ -56,9 +57,9 @@ pub fn framing_page(
     resp
 }
 
-/// Renders a page in `lang` with `status`.
-pub fn page(lang: Lang, status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse {
-    match body {
+/// Renders a page in `lang` with `status`, with the language switcher for `req` ([`super::lang::switcher`]).
+pub fn page(req: &HttpRequest, lang: Lang, status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse {
+    match body.and_then(|html| super::lang::switcher(req, lang, html)) {
         Ok(html) => {
             let mut b = HttpResponse::build(status);
             lang.add_headers(page_headers(&mut b));
@@ -104,7 +105,7 @@ fn refusal_page(req: &HttpRequest, lang: Lang, e: &OAuthError, refused: &str) ->
         request_id: request_id(req),
     }
     .render();
-    page(lang, status, body)
+    page(req, lang, status, body)
 }
 
 /// "30 seconds", "2 minutes": how long to wait, in words of `t`.
@@ -140,7 +141,7 @@ pub fn message_page_with(
         request_id: request_id(req),
     }
     .render();
-    page(lang, status, body)
+    page(req, lang, status, body)
 }
 
 fn log_error(e: &OAuthError) {
@@ -241,7 +242,7 @@ pub fn authorization_response(req: &HttpRequest, r: AuthorizationResponse) -> Ht
         ResponseMode::FormPost => {
             let lang = Lang::of_sign_in(req, r.ui_locale);
             let view = FormPostPage { t: lang.t(), action: r.redirect_uri.as_str().to_owned(), fields: r.params };
-            page(lang, StatusCode::OK, view.render())
+            page(req, lang, StatusCode::OK, view.render())
         }
     }
 }

@@ -8,7 +8,7 @@
 //! the form again with why, next to the field (400; 409 for a taken name; 429 with `Retry-After` past the IP's
 //! sign-up limit), keeping what was typed but the passwords.
 use super::interaction_pages::{expired, invalid_link, load};
-use super::lang::Lang;
+use super::lang::{back_to, Lang};
 use super::login::{signed_in, target, Target, RETURN_TO_ACCOUNT};
 use super::meta::{device, request_meta};
 use super::render::{error_page, message_page, page, see_other, wait_words};
@@ -102,6 +102,12 @@ async fn form_page(
         }
     };
     let lang = Lang::of(req);
+    let again = match return_to {
+        Some(r) => [("return", r)],
+        None => [("interaction", interaction.as_str())],
+    };
+    let again = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(again).finish();
+    back_to(req, format!("{}?{again}", paths::LOGIN_SIGN_UP));
     let view = SignUpPage {
         t: lang.t(),
         client_name,
@@ -114,7 +120,7 @@ async fn form_page(
         min_length: state.settings.passwords.min_length,
         error,
     };
-    let mut resp = page(lang, status, view.render());
+    let mut resp = page(req, lang, status, view.render());
     if let Some(browser) = new_browser {
         state.cookies.set_browser(&mut resp, browser);
     }

@@ -553,6 +553,10 @@ pub struct DeletionForm {
     pub password: bool,
     /// The user has none and signed in too long ago: the section offers to sign in again instead of the form.
     pub sign_in_again: bool,
+    /// How recent a sign-in must be to delete without a password ([`RECENT_SIGN_IN_SECONDS`]), in words.
+    ///
+    /// [`RECENT_SIGN_IN_SECONDS`]: crate::oauth::account_deletion::RECENT_SIGN_IN_SECONDS
+    pub recently: String,
     /// Why the deletion was refused, in a sentence (an alert), with the field it is about.
     pub error: Option<(String, DeletionField)>,
 }

@@ -30,6 +30,8 @@ pub const DE: Texts = Texts {
         ),
         form_post_title: "Weiter…",
         form_post_lead: "Zurück zur Anwendung…",
+        languages: "Sprache",
+        change_language: "Sprache wechseln",
     },
     login: Login {
         title: "Anmelden",
@@ -448,8 +450,10 @@ pub const DE: Texts = Texts {
                verliert ihren Zugriff (sie wird benachrichtigt). Ihre Anmeldemethoden, Passkeys, die Bestätigung in \
                zwei Schritten und Ihre Gruppenmitgliedschaften werden mit gelöscht. Das lässt sich nicht rückgängig \
                machen.",
-        sign_in_first: "Um Ihr Konto zu löschen, melden Sie sich zuerst erneut an: Ihre letzte Anmeldung liegt mehr \
-                        als 5 Minuten zurück.",
+        sign_in_first: Around(
+            "Um Ihr Konto zu löschen, melden Sie sich zuerst erneut an: Ihre letzte Anmeldung liegt mehr als ",
+            " zurück.",
+        ),
         sign_in_again: "Erneut anmelden",
         password: "Ihr Passwort, zur Bestätigung, dass Sie es sind",
         no_password: "Sie haben sich gerade erst angemeldet, deshalb wird kein Passwort abgefragt.",

@@ -27,6 +27,8 @@ pub const EN: Texts = Texts {
         too_many_sign_in_failures: Around("Too many failed sign-in attempts. Wait ", " and try again."),
         form_post_title: "Continuing…",
         form_post_lead: "Returning to the application…",
+        languages: "Language",
+        change_language: "Change language",
     },
     login: Login {
         title: "Sign in",
@@ -400,7 +402,7 @@ pub const EN: Texts = Texts {
         note: "Deleting your account signs you out everywhere and ends the access of every app you use with it (they \
                are told). Your sign-in methods, passkeys, two-step verification and group memberships go with it. It \
                cannot be undone.",
-        sign_in_first: "To delete your account, first sign in again: your last sign-in was more than 5 minutes ago.",
+        sign_in_first: Around("To delete your account, first sign in again: your last sign-in was more than ", " ago."),
         sign_in_again: "Sign in again",
         password: "Your password, to confirm it is you",
         no_password: "You signed in moments ago, so no password is asked.",

@@ -27,6 +27,8 @@ pub const FR: Texts = Texts {
         too_many_sign_in_failures: Around("Trop de tentatives de connexion échouées. Patientez ", " puis réessayez."),
         form_post_title: "Suite…",
         form_post_lead: "Retour à l'application…",
+        languages: "Langue",
+        change_language: "Changer de langue",
     },
     login: Login {
         title: "Connexion",
@@ -432,8 +434,10 @@ pub const FR: Texts = Texts {
         note: "Supprimer votre compte vous déconnecte partout et met fin à l'accès de chaque application que vous \
                utilisez avec lui (elles en sont informées). Vos moyens de connexion, vos clés d'accès, la validation \
                en deux étapes et vos appartenances à des groupes disparaissent avec lui. C'est irréversible.",
-        sign_in_first: "Pour supprimer votre compte, reconnectez-vous d'abord : votre dernière connexion date de plus \
-                        de 5 minutes.",
+        sign_in_first: Around(
+            "Pour supprimer votre compte, reconnectez-vous d'abord : votre dernière connexion date de plus de ",
+            ".",
+        ),
         sign_in_again: "Se reconnecter",
         password: "Votre mot de passe, pour confirmer que c'est bien vous",
         no_password: "Vous venez de vous connecter : aucun mot de passe n'est demandé.",

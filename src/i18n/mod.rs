@@ -26,6 +26,10 @@ pub enum Locale {
     Fr,
 }
 
+/// The query parameter of a page that says the user's choice of language: the language switcher's links, and the
+/// links mailed in a language (Keycloak's `kc_locale`).
+pub const CHOICE_PARAM: &str = "lang";
+
 /// The most language tags of a header or parameter looked at: a browser sends a handful.
 const MAX_TAGS: usize = 32;
 /// The longest language tag or range taken (RFC 5646 §4.4.1 advises 35 characters).
@@ -41,6 +45,15 @@ impl Locale {
             Self::En => "en",
             Self::De => "de",
             Self::Fr => "fr",
+        }
+    }
+
+    /// Its name in itself (the language switcher): English, Deutsch, Français.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::En => "English",
+            Self::De => "Deutsch",
+            Self::Fr => "Français",
         }
     }
 
@@ -136,6 +149,22 @@ impl std::str::FromStr for Locale {
 #[cfg(test)]
 mod tests {
     use super::Locale::{self, De, En, Fr};
+
+    #[test]
+    fn no_sentence_names_a_duration_of_its_own() {
+        // A duration comes from the constant that enforces it, put into `Common::minutes` and the like, so the text
+        // cannot drift from the behaviour. "1 second" is the singular of those words, not a duration of a rule.
+        for locale in Locale::ALL {
+            let all = format!("{:?}", locale.texts());
+            for unit in ["second", "minute", "hour", "day", "Sekunde", "Minute", "Stunde", "Tag", "heure", "jour"] {
+                for (at, _) in all.match_indices(unit) {
+                    let before = all[..at].trim_end();
+                    let named = before.ends_with(|c: char| c.is_ascii_digit()) && !before.ends_with("\"1");
+                    assert!(!named, "{}: {}", locale.tag(), &all[at.saturating_sub(60)..at + unit.len()]);
+                }
+            }
+        }
+    }
 
     #[test]
     fn a_tag_is_matched_by_its_primary_subtag_in_any_case() {

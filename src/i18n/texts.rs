@@ -89,6 +89,8 @@ pub struct Common {
     pub too_many_sign_in_failures: Around,
     pub form_post_title: &'static str,
     pub form_post_lead: &'static str,
+    pub languages: &'static str,
+    pub change_language: &'static str,
 }
 
 /// The sign-in page (`login.html`, `login_passkey.html`) and why a sign-in was refused, the upstream providers'
@@ -457,7 +459,7 @@ pub struct Account {
 pub struct Deletion {
     pub heading: &'static str,
     pub note: &'static str,
-    pub sign_in_first: &'static str,
+    pub sign_in_first: Around,
     pub sign_in_again: &'static str,
     pub password: &'static str,
     pub no_password: &'static str,

@@ -90,7 +90,7 @@ impl Provider {
         let record =
             VerificationRecord { user: user.id.as_str().to_owned(), email: SecretHash::of(&to).as_str().to_owned() };
         let (path, key) = (super::discovery::paths::LOGIN_VERIFY_EMAIL, cache_keys::email_verification);
-        let link = self.new_mail_link(path, key, &record, self.email_verification_link).await?;
+        let link = self.new_mail_link(path, key, &record, self.email_verification_link, locale).await?;
         let mail = verification_mail(user, to, &link, self.email_verification_link, locale)?;
         let facts = EventFacts {
             actor: Some(user.id.as_str().to_owned()),

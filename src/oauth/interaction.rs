@@ -305,6 +305,19 @@ impl Provider {
         Ok(same_browser.then_some(interaction))
     }
 
+    /// Stores `interaction` again under `id` with its new language (`request.ui_locale`, which the user chose on a
+    /// page), as every step of it stores it (for [`INTERACTION_TTL`] more), unless another request took it
+    /// meanwhile: a completed sign-in stays completed.
+    pub async fn keep_interaction_locale(&self, id: &str, interaction: &Interaction) -> Result<(), OAuthError> {
+        let bytes = serde_json::to_vec(interaction).map_err(OAuthError::server)?;
+        let key = cache_keys::interaction(id);
+        let ttl = Duration::from_secs(INTERACTION_TTL as u64);
+        if self.cache.replace(&key, &bytes, ttl).await?.as_deref() == Some(TAKEN) {
+            self.cache.set(&key, TAKEN, ttl).await?;
+        }
+        Ok(())
+    }
+
     /// Takes the interaction `id` for this request: `false` when another request took it first (a form sent
     /// twice at once), so that one authorization request ends in one code or one refusal, never several.
     pub async fn take_interaction(&self, id: &str) -> Result<bool, OAuthError> {

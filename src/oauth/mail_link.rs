@@ -4,6 +4,7 @@
 use super::error::OAuthError;
 use super::provider::Provider;
 use crate::domain::secret::{PlainSecret, SecretHash};
+use crate::i18n::{Locale, CHOICE_PARAM};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::time::Duration;
@@ -41,20 +42,21 @@ impl std::fmt::Debug for LinkToken {
 
 impl Provider {
     /// Stores `record` for a new link to `path` for `seconds`, under the key `key` makes of the token's hash;
-    /// returns the link.
+    /// returns the link, which opens its page in `locale`, the mail's language ([`CHOICE_PARAM`]: not secret).
     pub(super) async fn new_mail_link<R: Serialize>(
         &self,
         path: &str,
         key: fn(&str) -> String,
         record: &R,
         seconds: i64,
+        locale: Locale,
     ) -> Result<String, OAuthError> {
         let token = PlainSecret::generate();
         let bytes = serde_json::to_vec(record).map_err(OAuthError::server)?;
         self.cache.set(&key(token.hash().as_str()), &bytes, Duration::from_secs(seconds.unsigned_abs())).await?;
         let mut link = url::Url::parse(&self.issuer).map_err(OAuthError::server)?;
         link.set_path(path);
-        link.query_pairs_mut().append_pair("token", token.expose());
+        link.query_pairs_mut().append_pair("token", token.expose()).append_pair(CHOICE_PARAM, locale.tag());
         Ok(link.into())
     }
 

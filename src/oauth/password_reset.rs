@@ -190,7 +190,7 @@ impl Provider {
                 from: from.clone(),
             };
             let (path, key) = (super::discovery::paths::LOGIN_RESET, cache_keys::password_reset);
-            let link = self.new_mail_link(path, key, &record, self.password_reset_link).await?;
+            let link = self.new_mail_link(path, key, &record, self.password_reset_link, locale).await?;
             let mail = reset_mail(&user, to, &link, self.password_reset_link, locale)?;
             let facts = EventFacts {
                 actor: Some(user.id.as_str().to_owned()),

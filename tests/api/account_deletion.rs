@@ -247,6 +247,8 @@ both_backends!(a_user_without_a_password_deletes_after_a_recent_sign_in_only, as
     execute(&store, "UPDATE sessions SET auth_time = auth_time - 360".into()).await;
     let html = account_page(down, &b).await;
     assert!(html.contains("href=\"/login?return=account&amp;prompt=login\""), "{html}");
+    // The rule's duration, as the constant that enforces it says it.
+    assert!(html.contains("your last sign-in was more than 5 minutes ago.</p>"), "{html}");
     assert!(!html.contains("action=\"/account/delete\""), "{html}");
     let r = delete(down, &b, &hidden(&html, "csrf"), None, true).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);

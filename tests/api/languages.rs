@@ -15,7 +15,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 /// A browser whose every request says `accept_language`, when given.
-fn browser(accept_language: Option<&str>) -> reqwest::Client {
+pub(crate) fn browser(accept_language: Option<&str>) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     if let Some(value) = accept_language {
         headers.insert(reqwest::header::ACCEPT_LANGUAGE, value.parse().unwrap());
@@ -25,14 +25,14 @@ fn browser(accept_language: Option<&str>) -> reqwest::Client {
 }
 
 /// A page as served: its status, `Content-Language`, `Vary` and markup.
-struct Page {
-    status: StatusCode,
-    language: String,
-    vary: Option<String>,
-    html: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) language: String,
+    pub(crate) vary: Option<String>,
+    pub(crate) html: String,
 }
 
-async fn page(r: reqwest::Response) -> Page {
+pub(crate) async fn page(r: reqwest::Response) -> Page {
     let header = |name| r.headers().get(name).map(|v: &reqwest::header::HeaderValue| v.to_str().unwrap().to_owned());
     let language = header("content-language").unwrap_or_else(|| panic!("no Content-Language on {}", r.url()));
     let (status, vary) = (r.status(), header("vary"));
@@ -42,7 +42,7 @@ async fn page(r: reqwest::Response) -> Page {
 impl Page {
     /// Asserts the page is in `lang`, said by `<html lang>` and `Content-Language`, and whether the browser's header
     /// chose it (`Vary`).
-    fn is_in(&self, lang: &str, by_browser: bool) -> &Self {
+    pub(crate) fn is_in(&self, lang: &str, by_browser: bool) -> &Self {
         assert!(self.html.contains(&format!("<html lang=\"{lang}\">")), "not in {lang}:\n{}", self.html);
         assert_eq!(self.language, lang, "{}", self.html);
         let varies = self.vary.as_deref().is_some_and(|v| v.to_ascii_lowercase().contains("accept-language"));
@@ -50,14 +50,14 @@ impl Page {
         self
     }
 
-    fn says(&self, words: &str) -> &Self {
+    pub(crate) fn says(&self, words: &str) -> &Self {
         assert!(self.html.contains(words), "no {words:?} in:\n{}", self.html);
         self
     }
 }
 
 /// Opens an authorization of `client_id` with `extra` parameters in browser `b`, and the page it sends to.
-async fn start(app: &TestApp, b: &reqwest::Client, client_id: &str, extra: &str) -> Page {
+pub(crate) async fn start(app: &TestApp, b: &reqwest::Client, client_id: &str, extra: &str) -> Page {
     let (challenge, _) = pkce_pair();
     let r = b.get(auth_url(app, client_id, &challenge, extra)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
@@ -67,7 +67,7 @@ async fn start(app: &TestApp, b: &reqwest::Client, client_id: &str, extra: &str)
 }
 
 /// Posts the login form of `login` (a login page) with `password`.
-async fn sign_in(app: &TestApp, b: &reqwest::Client, login: &Page, password: &str) -> reqwest::Response {
+pub(crate) async fn sign_in(app: &TestApp, b: &reqwest::Client, login: &Page, password: &str) -> reqwest::Response {
     let (interaction, csrf) = (hidden(&login.html, "interaction"), hidden(&login.html, "csrf"));
     let form = [("interaction", interaction.as_str()), ("csrf", &csrf), ("username", "alice"), ("password", password)];
     post(app, b, "/login", &form).await

@@ -33,6 +33,7 @@ mod interop_node;
 mod interop_python;
 mod jwks;
 mod keys;
+mod language_switcher;
 mod languages;
 mod lifecycle;
 mod mail_delivery;

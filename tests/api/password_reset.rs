@@ -90,7 +90,8 @@ async fn reset(app: &TestApp, b: &reqwest::Client, token: &str, password: &str, 
 }
 
 pub(crate) fn token_of(link: &str) -> String {
-    link.split_once("token=").unwrap().1.to_owned()
+    let query = link.split_once('?').unwrap().1;
+    url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "token").unwrap().1.into_owned()
 }
 
 pub(crate) fn events(app: &TestApp, user_id: &str, kind: &str) -> Vec<Value> {

@@ -30,6 +30,7 @@ use super::provider::Provider;
 use super::session::SignedIn;
 use crate::domain::secret::PlainSecret;
 use crate::domain::{Client, ClientId, Consent, GrantType, Scope, UnixTime, UserId};
+use crate::i18n::Locale;
 use crate::storage::StoreError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -50,6 +51,10 @@ pub struct DeviceRequest {
     pub resource: Option<String>,
     /// When the device code and the user code stop working.
     pub expires_at: UnixTime,
+    /// The language the device asked the verification pages in (`ui_locales`, as the authorization endpoint
+    /// takes it), if it named one of ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<Locale>,
 }
 
 /// The user's answer to a device authorization, written once.
@@ -107,6 +112,13 @@ pub struct PendingDevice {
     request: DeviceRequest,
 }
 
+impl PendingDevice {
+    /// The language the device asked the verification pages in, if any.
+    pub fn locale(&self) -> Option<Locale> {
+        self.request.locale
+    }
+}
+
 /// What a user code finds.
 #[derive(Debug, Clone)]
 pub enum DeviceLookup {
@@ -158,7 +170,8 @@ impl Provider {
         let device_code = PlainSecret::generate();
         let device_code_hash = device_code.hash();
         let mut user_code = UserCode::generate();
-        let request = DeviceRequest { client_id: client.id.clone(), scope, resource, expires_at: now + ttl };
+        let locale = params.get("ui_locales").and_then(Locale::of_ui_locales);
+        let request = DeviceRequest { client_id: client.id.clone(), scope, resource, expires_at: now + ttl, locale };
         let keep = kept(now + ttl, ttl, now);
         // The index first: a user code already in use is drawn again.
         let mut draws = 1;
@@ -180,6 +193,10 @@ impl Provider {
         let verification_uri = self.verification_uri();
         let mut complete = url::Url::parse(&verification_uri).map_err(OAuthError::server)?;
         complete.query_pairs_mut().append_pair("user_code", user_code.as_str());
+        // The page the link opens speaks the device's language before any code is looked up.
+        if let Some(locale) = locale {
+            complete.query_pairs_mut().append_pair("ui_locales", locale.tag());
+        }
         Ok(DeviceAuthorizationResponse {
             device_code: device_code.expose().to_owned(),
             user_code: user_code.display(),

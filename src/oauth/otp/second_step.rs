@@ -221,6 +221,19 @@ impl Provider {
         Ok(self.cache.set(&second_step_key(id), &bytes, ttl).await?)
     }
 
+    /// Stores `step` again under `id` with its new language (`locale`, which the user chose on its page), for the
+    /// rest of its time from `now`, unless another request took it meanwhile: a completed step stays completed.
+    pub async fn keep_step_locale(&self, id: &str, step: &SecondStep, now: UnixTime) -> Result<(), OAuthError> {
+        let bytes = serde_json::to_vec(step).map_err(OAuthError::server)?;
+        let ttl = self.step_ttl(step.kind());
+        let left = Duration::from_secs((step.created_at + ttl - now).clamp(1, ttl.max(1)).unsigned_abs());
+        let key = second_step_key(id);
+        if self.cache.replace(&key, &bytes, left).await?.as_deref() == Some(TAKEN) {
+            self.cache.set(&key, TAKEN, left).await?;
+        }
+        Ok(())
+    }
+
     /// Keeps the second step of a sign-in whose password was right for `user` (typed as `username`), which
     /// continues to a target (with its client, if any), bound to `browser` (the browser-binding cookie):
     /// returns its id, for the code form.

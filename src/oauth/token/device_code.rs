@@ -259,6 +259,7 @@ mod tests {
             scope: Scope::parse("openid").unwrap(),
             resource: None,
             expires_at: NOW + 600,
+            locale: None,
         }
     }
 
