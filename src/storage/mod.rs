@@ -82,7 +82,14 @@ pub trait UserStore: Send + Sync {
     /// when `update` changes anything, and a changed email address is no longer verified. Disabling moves the
     /// revoked-before cut-off to `now`, as [`UserStore::set_user_disabled`] does. `NotFound` when there is none.
     async fn update_user(&self, id: &UserId, update: UserUpdate, now: UnixTime) -> StoreResult<User>;
-    /// Deletes a user; their sessions, consents and refresh tokens go with them (foreign keys cascade).
+    /// The argon2 hashes of the user's last `limit` passwords, newest first: every write of a password hash
+    /// above ([`UserStore::create_user`], [`UserStore::set_password_hash`], [`UserStore::change_password_hash`],
+    /// [`UserStore::update_user`]) records the new one, keeping the newest `passwords.history`, and a rehash
+    /// ([`UserStore::upgrade_password_hash`]) replaces its entry rather than adding one. A password set before
+    /// the history was kept is not in it.
+    async fn password_history(&self, id: &UserId, limit: usize) -> StoreResult<Vec<String>>;
+    /// Deletes a user; their sessions, consents, refresh tokens and password history go with them (foreign keys
+    /// cascade).
     /// `NotFound` when there is none.
     async fn delete_user(&self, id: &UserId) -> StoreResult<()>;
 }

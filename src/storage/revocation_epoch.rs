@@ -285,6 +285,10 @@ impl UserStore for EpochUsers {
         self.inner.list_users(after, limit).await
     }
 
+    async fn password_history(&self, id: &UserId, limit: usize) -> StoreResult<Vec<String>> {
+        self.inner.password_history(id, limit).await
+    }
+
     async fn set_user_disabled(&self, username: &Username, disabled: bool, now: UnixTime) -> StoreResult<User> {
         let r = self.inner.set_user_disabled(username, disabled, now).await;
         self.after(r).await

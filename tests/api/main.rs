@@ -45,6 +45,7 @@ mod otp_required;
 mod pairwise;
 mod par;
 mod passkeys;
+mod password_policy;
 mod password_reset;
 mod registration;
 mod request_object;

@@ -1,5 +1,6 @@
 //! The `users` table: rows <-> [`User`], and [`UserStore`] for [`DieselStore`].
 
+use super::password_history;
 use super::schema::users;
 use super::DieselStore;
 use crate::domain::{NewUser, UnixTime, User, UserId, Username};
@@ -258,8 +259,17 @@ fn cut_off(conn: &mut super::AnyConnection, id: &str, at: UnixTime) -> StoreResu
 impl UserStore for DieselStore {
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
         let key = user.username.folded();
-        let row = row_from_new_user(user, false);
-        self.db().write(move |c| insert_user(c, row, &key)).await
+        let (row, keep) = (row_from_new_user(user, false), self.kept_passwords());
+        self.db()
+            .write(move |c| {
+                c.transaction(|c| {
+                    let (id, hash) = (row.id.clone(), row.password_hash.clone());
+                    let user = insert_user(c, row, &key)?;
+                    password_history::record(c, &id, &hash, keep, user.created_at)?;
+                    Ok(user)
+                })
+            })
+            .await
     }
 
     async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<User>> {
@@ -315,7 +325,7 @@ impl UserStore for DieselStore {
         temporary: bool,
         now: UnixTime,
     ) -> StoreResult<User> {
-        let username = username.clone();
+        let (username, keep) = (username.clone(), self.kept_passwords());
         self.db()
             .write(move |c| {
                 let id = id_by_username(c, &username)?;
@@ -326,6 +336,9 @@ impl UserStore for DieselStore {
                         users::updated_at.eq(now),
                     );
                     let changed = diesel::update(users::table.find(&id)).set(set).execute(c)?;
+                    if changed > 0 {
+                        password_history::record(c, &id, &hash, keep, now)?;
+                    }
                     read_after_update(c, changed, &id)
                 })
             })
@@ -336,26 +349,38 @@ impl UserStore for DieselStore {
         let (id, checked) = (id.as_str().to_owned(), checked.to_owned());
         self.db()
             .write(move |c| {
-                // One statement compares and sets: a change committed since the check makes it match no row.
-                let row = users::table.find(&id).filter(users::password_hash.eq(&checked));
-                Ok(diesel::update(row).set(users::password_hash.eq(&hash)).execute(c)? > 0)
+                c.transaction(|c| {
+                    // One statement compares and sets: a change committed since the check makes it match no row.
+                    let row = users::table.find(&id).filter(users::password_hash.eq(&checked));
+                    let upgraded = diesel::update(row).set(users::password_hash.eq(&hash)).execute(c)? > 0;
+                    if upgraded {
+                        password_history::rehashed(c, &id, &checked, &hash)?;
+                    }
+                    Ok(upgraded)
+                })
             })
             .await
     }
 
     async fn change_password_hash(&self, id: &UserId, checked: &str, hash: String, now: UnixTime) -> StoreResult<bool> {
-        let (id, checked) = (id.as_str().to_owned(), checked.to_owned());
+        let (id, checked, keep) = (id.as_str().to_owned(), checked.to_owned(), self.kept_passwords());
         self.db()
             .write(move |c| {
-                // As `upgrade_password_hash`: a change committed since the check makes it match no row.
-                let row = users::table.find(&id).filter(users::password_hash.eq(&checked));
-                // The user chose this password: it is temporary no more.
-                let set = (
-                    users::password_hash.eq(&hash),
-                    users::password_change_required.eq(false),
-                    users::updated_at.eq(now),
-                );
-                Ok(diesel::update(row).set(set).execute(c)? > 0)
+                c.transaction(|c| {
+                    // As `upgrade_password_hash`: a change committed since the check makes it match no row.
+                    let row = users::table.find(&id).filter(users::password_hash.eq(&checked));
+                    // The user chose this password: it is temporary no more.
+                    let set = (
+                        users::password_hash.eq(&hash),
+                        users::password_change_required.eq(false),
+                        users::updated_at.eq(now),
+                    );
+                    let changed = diesel::update(row).set(set).execute(c)? > 0;
+                    if changed {
+                        password_history::record(c, &id, &hash, keep, now)?;
+                    }
+                    Ok(changed)
+                })
             })
             .await
     }
@@ -387,7 +412,7 @@ impl UserStore for DieselStore {
     }
 
     async fn update_user(&self, id: &UserId, update: UserUpdate, now: UnixTime) -> StoreResult<User> {
-        let id = id.as_str().to_owned();
+        let (id, keep) = (id.as_str().to_owned(), self.kept_passwords());
         self.db()
             .write(move |c| {
                 c.transaction(|c| {
@@ -412,6 +437,9 @@ impl UserStore for DieselStore {
                     };
                     let disabling = changes.disabled == Some(true);
                     diesel::update(users::table.find(&id)).set(&changes).execute(c)?;
+                    if let Some(hash) = &changes.password_hash {
+                        password_history::record(c, &id, hash, keep, now)?;
+                    }
                     if disabling {
                         cut_off(c, &id, now)?;
                     }
@@ -425,6 +453,11 @@ impl UserStore for DieselStore {
                 })
             })
             .await
+    }
+
+    async fn password_history(&self, id: &UserId, limit: usize) -> StoreResult<Vec<String>> {
+        let id = id.as_str().to_owned();
+        self.db().run(move |c| password_history::newest(c, &id, limit)).await
     }
 
     async fn delete_user(&self, id: &UserId) -> StoreResult<()> {
