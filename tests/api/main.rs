@@ -9,6 +9,7 @@ mod account_password;
 mod acr;
 mod admin;
 mod admin_consents;
+mod admin_search;
 mod admin_sessions;
 mod backchannel_logout;
 mod browser;
