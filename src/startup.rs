@@ -42,7 +42,7 @@ pub async fn migrate_store(settings: &Settings) -> anyhow::Result<(DieselStore, 
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "database migrated");
     }
-    Ok((DieselStore::new(db), applied))
+    Ok((DieselStore::new(db).with_password_history(settings.passwords.policy.history), applied))
 }
 
 /// The cache named by the settings: Redis when `redis.url` is set, the in-process cache otherwise.
@@ -196,7 +196,7 @@ pub async fn build_provider(
         password_checker,
         password_pool: CpuPool::new("tessera-argon2", settings.passwords.max_concurrent)
             .context("starting the password hashing threads")?,
-        password_min_length: settings.passwords.min_length,
+        password_policy: settings.passwords.policy.clone(),
         mailer,
         password_reset_link: settings.passwords.reset_link,
         email_verification_link: settings.users.email_verification_link,

@@ -22,6 +22,9 @@ pub enum AuditCommand {
         /// Only events since this time: a Unix time, or an age like 30m, 12h, 7d.
         #[arg(long)]
         since: Option<String>,
+        /// Only events of this type (`kind`), such as login_failed; repeatable, or comma-separated.
+        #[arg(long = "type", value_name = "TYPE", value_delimiter = ',')]
+        types: Vec<String>,
         /// At most this many events (up to 1000); the JSON output's `next` continues the list.
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..=MAX_LIMIT))]
         limit: i64,
@@ -55,7 +58,8 @@ fn parse_since(s: &str, now: i64) -> anyhow::Result<i64> {
 
 pub(super) async fn run(cmd: AuditCommand, settings: &Settings, out: &Output) -> anyhow::Result<()> {
     let store = startup::open_store(settings).await?;
-    let AuditCommand::List { user, client, since, limit, after } = cmd;
+    let AuditCommand::List { user, client, since, types, limit, after } = cmd;
+    let kinds = crate::oauth::admin::event_types(types.iter().map(String::as_str)).map_err(|e| anyhow!("{e}"))?;
     let after = after
         .map(|a| AuditCursor::parse(&a).ok_or_else(|| anyhow!("--after takes the `next` of an earlier listing")))
         .transpose()?;
@@ -77,7 +81,8 @@ pub(super) async fn run(cmd: AuditCommand, settings: &Settings, out: &Output) ->
     };
     let since = since.map(|s| parse_since(&s, crate::domain::now())).transpose()?;
     // One more than shown tells whether the list goes on.
-    let mut events = store.list_events(&AuditFilter { user_id, client_id, since, after, limit: limit + 1 }).await?;
+    let mut events =
+        store.list_events(&AuditFilter { user_id, client_id, since, kinds, after, limit: limit + 1 }).await?;
     let more = events.len() as i64 > limit;
     events.truncate(limit as usize);
     let next = events.last().filter(|_| more).map(|e| AuditCursor::of(e).to_string());

@@ -32,8 +32,16 @@ pub enum UsersCommand {
         #[arg(long)]
         temporary: bool,
     },
-    /// List users.
-    List,
+    /// List users, ordered by username; `--search` and `--email` narrow the list (both: users that match both).
+    List {
+        /// Only users whose username or email address begins with this text, in any letter case (a username
+        /// also in either Unicode form, as it signs in).
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+        /// Only users with this email address, in any letter case.
+        #[arg(long, value_name = "ADDR")]
+        email: Option<String>,
+    },
     /// Show one user: their account, whether they have two-step verification and whether their password is
     /// temporary.
     Show {
@@ -265,11 +273,12 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
                 format!("created user {} (sub {}){}", user.username, user.id, temporary_words(temporary))
             });
         }
-        UsersCommand::List => {
+        UsersCommand::List { search, email } => {
+            let filter = admin::user_filter(None, email.as_deref(), search.as_deref()).map_err(|e| anyhow!("{e}"))?;
             let mut all = Vec::new();
             let mut after: Option<Username> = None;
             loop {
-                let page = store.list_users(after.as_ref(), 500).await?;
+                let page = store.list_users(&filter, after.as_ref(), 500).await?;
                 let done = page.len() < 500;
                 after = page.last().map(|u| u.username.clone());
                 all.extend(page);

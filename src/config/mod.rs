@@ -2,6 +2,7 @@
 //! (DESIGN.md §8). [`RawSettings`] mirrors the file format and refuses unknown keys; [`Settings`] is the
 //! validated form the rest of the program uses. Setting names are a contract with operators (DESIGN.md §12).
 use crate::domain::password::PasswordCost;
+use crate::domain::password_policy::{Blocklist, PasswordPolicy};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -25,6 +26,10 @@ pub use ui::{RawUi, UiSettings};
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
+
+/// The most passwords `passwords.history` may name: checking a new password costs up to that many argon2
+/// verifications on the password pool.
+const MAX_PASSWORD_HISTORY: usize = 24;
 
 fn invalid(key: &str, why: impl std::fmt::Display) -> ConfigError {
     ConfigError(format!("`{key}` {why}"))
@@ -381,6 +386,8 @@ pub struct PasswordSettings {
     pub min_length: usize,
     /// Seconds a password reset link works.
     pub reset_link: i64,
+    /// The rules of a password a user chooses (`min_length` among them).
+    pub policy: PasswordPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -589,6 +596,16 @@ impl RawSettings {
         if !(1..=86_400).contains(&self.passwords.reset_link_seconds) {
             return Err(invalid("passwords.reset_link_seconds", "must be from 1 to 86400"));
         }
+        // Each check of a new password verifies up to this many argon2 hashes: bound the work a form can ask for.
+        if self.passwords.history > MAX_PASSWORD_HISTORY {
+            return Err(invalid("passwords.history", format!("must be from 0 (off) to {MAX_PASSWORD_HISTORY}")));
+        }
+        let blocklist = match &self.passwords.blocklist_file {
+            Some(path) => Blocklist::parse(&std::fs::read_to_string(path).map_err(|e| {
+                invalid("passwords.blocklist_file", format!("cannot be read ({}): {e}", path.display()))
+            })?),
+            None => Blocklist::default(),
+        };
 
         if self.clients.secret_overlap_seconds < 0 {
             return Err(invalid("clients.secret_overlap_seconds", "must be 0 or more"));
@@ -629,6 +646,13 @@ impl RawSettings {
                 max_concurrent: self.passwords.max_concurrent,
                 min_length: self.passwords.min_length,
                 reset_link: self.passwords.reset_link_seconds,
+                policy: PasswordPolicy {
+                    min_length: self.passwords.min_length,
+                    history: self.passwords.history,
+                    not_username: self.passwords.not_username,
+                    not_email: self.passwords.not_email,
+                    blocklist: std::sync::Arc::new(blocklist),
+                },
             },
             clients: ClientSettings {
                 secret_overlap,

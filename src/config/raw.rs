@@ -228,6 +228,14 @@ pub struct RawPasswords {
     pub min_length: usize,
     /// How long a password reset link sent by mail works (`/login/forgot`).
     pub reset_link_seconds: i64,
+    /// How many of a user's last passwords, the current one included, a password they choose may not be (0: off).
+    pub history: usize,
+    /// Whether a password a user chooses may not be their username.
+    pub not_username: bool,
+    /// Whether a password a user chooses may not be their email address.
+    pub not_email: bool,
+    /// A file of passwords nobody may choose, one per line.
+    pub blocklist_file: Option<PathBuf>,
 }
 
 /// `[limits]`: abuse limits (DESIGN.md §3: counters in the cache, in-process when it fails). A limit of 0
@@ -423,6 +431,11 @@ impl Default for RawPasswords {
             min_length: 8,
             // Keycloak's default for such a link: long enough to reach the mailbox, short for a link in it.
             reset_link_seconds: 30 * 60,
+            history: 0,
+            // The first guesses at any account: refused to users who choose a password (operators' stay free).
+            not_username: true,
+            not_email: true,
+            blocklist_file: None,
         }
     }
 }

@@ -57,6 +57,30 @@ fn the_minimum_length_of_a_password_users_set_defaults_to_eight_and_may_be_set()
 }
 
 #[test]
+fn the_password_policy_is_read_with_its_blocklist_file() {
+    let policy = load("", &[]).unwrap().passwords.policy;
+    assert_eq!((policy.min_length, policy.history, policy.not_username, policy.not_email), (8, 0, true, true));
+    assert!(policy.blocklist.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("blocked.txt");
+    std::fs::write(&file, "Password1\nletmein\n").unwrap();
+    let toml = format!(
+        "[passwords]\nmin_length = 10\nhistory = 5\nnot_username = false\nnot_email = false\nblocklist_file = {file:?}"
+    );
+    let policy = load(&toml, &[]).unwrap().passwords.policy;
+    assert_eq!((policy.min_length, policy.history, policy.not_username, policy.not_email), (10, 5, false, false));
+    assert_eq!(policy.blocklist.len(), 2);
+    let policy = load("", &[("PASSWORDS__HISTORY", "3"), ("PASSWORDS__NOT_EMAIL", "false")]).unwrap().passwords.policy;
+    assert_eq!((policy.history, policy.not_email), (3, false));
+    // A list that cannot be read stops the start, saying which.
+    let missing = dir.path().join("missing.txt");
+    let e = load(&format!("[passwords]\nblocklist_file = {missing:?}"), &[]).unwrap_err().to_string();
+    assert!(e.contains("passwords.blocklist_file") && e.contains("missing.txt"), "{e}");
+    let e = load("[passwords]\nhistory = 25", &[]).unwrap_err().to_string();
+    assert!(e.contains("passwords.history"), "{e}");
+}
+
+#[test]
 fn the_dpop_proof_age_may_be_set() {
     assert_eq!(load("[dpop]\nproof_max_age_seconds = 300", &[]).unwrap().dpop.proof_max_age, 300);
     assert_eq!(load("", &[("DPOP__PROOF_MAX_AGE_SECONDS", "5")]).unwrap().dpop.proof_max_age, 5);
@@ -276,15 +300,16 @@ fn invalid_values_name_their_key() {
 }
 
 /// `deploy/tessera.example.toml` with each `# key = value` line uncommented but `kek`, which the file says to set
-/// instead of `kek_file`, never with it, and `smtp_password_file`, whose example file does not exist here.
+/// instead of `kek_file`, never with it, and `smtp_password_file` and `blocklist_file`, whose example files do not
+/// exist here.
 fn example_file_uncommented() -> String {
     include_str!("../../deploy/tessera.example.toml")
         .lines()
         .map(|line| match line.strip_prefix("# ") {
             Some(setting)
-                if setting
-                    .split_once(" = ")
-                    .is_some_and(|(key, _)| is_key(key) && !matches!(key, "kek" | "smtp_password_file")) =>
+                if setting.split_once(" = ").is_some_and(|(key, _)| {
+                    is_key(key) && !matches!(key, "kek" | "smtp_password_file" | "blocklist_file")
+                }) =>
             {
                 setting
             }
@@ -317,6 +342,7 @@ fn the_example_file_has_every_setting_at_its_default_and_loads() {
                 let commented = match path.as_str() {
                     "keys.kek" => "\n# kek = ",
                     "mail.smtp_password_file" => "\n# smtp_password_file = ",
+                    "passwords.blocklist_file" => "\n# blocklist_file = ",
                     _ => "\u{0}",
                 };
                 assert!(text.contains(commented), "{path} is missing from the example file");

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod jkt;
 pub mod passkey;
 pub mod password;
+pub mod password_policy;
 pub mod redirect_uri;
 pub mod refresh_family;
 pub mod scope;

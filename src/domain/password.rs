@@ -93,6 +93,11 @@ impl Password {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The password as typed, for the comparisons of [`super::password_policy`]; never shown.
+    pub(super) fn typed(&self) -> &str {
+        &self.0
+    }
 }
 
 /// Why a new password is refused ([`Password::parse_new_at_least`]).

@@ -18,13 +18,28 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 /// Why a change was refused, in a sentence of `t`, with the field it is about.
 pub(super) fn refusal(t: &Texts, rule: PasswordRule) -> (String, PasswordField) {
+    let field = match rule {
+        PasswordRule::CurrentMissing => PasswordField::Current,
+        PasswordRule::Mismatch => PasswordField::Again,
+        _ => PasswordField::New,
+    };
+    (words(t, rule), field)
+}
+
+/// Why a new password was refused, in the account page's sentence of `t`: the reset and sign-up pages say the
+/// same of what the password is, and their own words of the form.
+pub(super) fn words(t: &Texts, rule: PasswordRule) -> String {
     let p = &t.passwords;
     match rule {
-        PasswordRule::CurrentMissing => (p.current_missing.into(), PasswordField::Current),
-        PasswordRule::Mismatch => (p.changed_mismatch.into(), PasswordField::Again),
-        PasswordRule::TooShort(min) => (p.new_too_short.with(min), PasswordField::New),
-        PasswordRule::TooLong => (p.new_too_long.with(Password::MAX_BYTES), PasswordField::New),
-        PasswordRule::SameAsCurrent => (p.same_as_current.into(), PasswordField::New),
+        PasswordRule::CurrentMissing => p.current_missing.into(),
+        PasswordRule::Mismatch => p.changed_mismatch.into(),
+        PasswordRule::TooShort(min) => p.new_too_short.with(min),
+        PasswordRule::TooLong => p.new_too_long.with(Password::MAX_BYTES),
+        PasswordRule::SameAsCurrent => p.same_as_current.into(),
+        PasswordRule::SameAsUsername => p.same_as_username.into(),
+        PasswordRule::SameAsEmail => p.same_as_email.into(),
+        PasswordRule::Blocklisted => p.blocklisted.into(),
+        PasswordRule::Reused(history) => p.reused.with(history),
     }
 }
 

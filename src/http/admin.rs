@@ -27,7 +27,7 @@ pub const CLIENT: &str = "/admin/api/clients/{client_id}";
 pub const CLIENT_ROTATE_SECRET: &str = "/admin/api/clients/{client_id}/rotate-secret";
 /// Revoke every token issued to a client so far.
 pub const CLIENT_REVOKE_TOKENS: &str = "/admin/api/clients/{client_id}/revoke-tokens";
-/// Users: list (`?after=&limit=`) and create.
+/// Users: list (`?username=&email=&search=&after=&limit=`) and create.
 pub const USERS: &str = "/admin/api/users";
 /// One user by stable id: read, change, delete.
 pub const USER: &str = "/admin/api/users/{user_id}";
@@ -61,7 +61,7 @@ pub const GROUP_MEMBERS: &str = "/admin/api/groups/{name}/members";
 pub const USER_PASSKEYS: &str = "/admin/api/users/{user_id}/passkeys";
 /// One of a user's passkeys: removed by `DELETE`.
 pub const USER_PASSKEY: &str = "/admin/api/users/{user_id}/passkeys/{passkey_id}";
-/// The audit trail (`?user=&client=&since=&limit=`).
+/// The audit trail (`?user=&client=&since=&type=&after=&limit=`).
 pub const AUDIT: &str = "/admin/api/audit";
 
 /// Every (method, path) the admin API answers; the route table is built from this list.

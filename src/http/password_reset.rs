@@ -8,6 +8,7 @@
 //! the mail, perhaps in another browser: its form carries the link's token, which no other site knows, so the
 //! token is its CSRF token; the origin is checked as for every form. Its refusals show the form again (400),
 //! an unknown, used or expired link a page that says so (400).
+use super::account_password::words;
 use super::interaction_pages::{forbidden, from_another_origin, load};
 use super::lang::{back_to, Lang};
 use super::login::{target, Target, RETURN_TO_ACCOUNT, RETURN_TO_DEVICE};
@@ -212,7 +213,8 @@ fn refusal(t: &Texts, rule: PasswordRule) -> (String, bool) {
     match rule {
         PasswordRule::Mismatch => (p.new_mismatch.into(), true),
         PasswordRule::TooShort(min) => (p.too_short.with(min), false),
-        _ => (p.too_long.with(Password::MAX_BYTES), false),
+        PasswordRule::TooLong => (p.too_long.with(Password::MAX_BYTES), false),
+        rule => (words(t, rule), false),
     }
 }
 

@@ -7,6 +7,7 @@
 //! first (`otp.required`, [`super::login_enrol`]). A refusal shows
 //! the form again with why, next to the field (400; 409 for a taken name; 429 with `Retry-After` past the IP's
 //! sign-up limit), keeping what was typed but the passwords.
+use super::account_password::words;
 use super::interaction_pages::{expired, invalid_link, load};
 use super::lang::{back_to, Lang};
 use super::login::{signed_in, target, Target, RETURN_TO_ACCOUNT};
@@ -139,7 +140,8 @@ fn refusal(t: &Texts, rule: SignUpRule) -> (String, SignUpField) {
         SignUpRule::Name => s.name_refused.with(MAX_USER_NAME_LEN),
         SignUpRule::Password(PasswordRule::Mismatch) => s.mismatch.into(),
         SignUpRule::Password(PasswordRule::TooShort(min)) => t.passwords.too_short.with(min),
-        SignUpRule::Password(_) => t.passwords.too_long.with(Password::MAX_BYTES),
+        SignUpRule::Password(PasswordRule::TooLong) => t.passwords.too_long.with(Password::MAX_BYTES),
+        SignUpRule::Password(rule) => words(t, rule),
     };
     (message, field)
 }

@@ -124,6 +124,10 @@ pub const DE: Texts = Texts {
                            gleich ein.",
         current_missing: "Geben Sie Ihr aktuelles Passwort ein.",
         same_as_current: "Das neue Passwort ist Ihr aktuelles. Wählen Sie ein anderes.",
+        same_as_username: "Das Passwort darf nicht Ihr Benutzername sein. Wählen Sie ein anderes.",
+        same_as_email: "Das Passwort darf nicht Ihre E-Mail-Adresse sein. Wählen Sie ein anderes.",
+        blocklisted: "Dieses Passwort ist zu verbreitet oder zu leicht zu erraten. Wählen Sie ein anderes.",
+        reused: Around("Das Passwort ist eines Ihrer letzten ", " Passwörter. Wählen Sie ein anderes."),
         no_password: "Ihr Konto hat kein Passwort, das sich ändern ließe: Sie melden sich über einen anderen Anbieter \
                       an.",
         wrong_current: "Ihr aktuelles Passwort stimmt nicht. Ihr Passwort wurde nicht geändert.",

@@ -65,6 +65,16 @@ impl Provider {
         Ok(self.cache.get(&key(token.hash().as_str())).await?.is_some_and(|v| v != USED))
     }
 
+    /// The record of the link of `token`, while it is live, leaving it so.
+    pub(super) async fn peek_mail_link<R: DeserializeOwned>(
+        &self,
+        token: &LinkToken,
+        key: fn(&str) -> String,
+    ) -> Result<Option<R>, OAuthError> {
+        let found = self.cache.get(&key(token.hash().as_str())).await?;
+        Ok(found.filter(|v| v != USED).and_then(|v| serde_json::from_slice(&v).ok()))
+    }
+
     /// Uses up the link of `token`: its record, unless it was unknown, expired or used.
     pub(super) async fn take_mail_link<R: DeserializeOwned>(
         &self,

@@ -39,6 +39,7 @@ pub mod par;
 pub mod params;
 pub mod passkey;
 pub mod password_change;
+mod password_history;
 pub mod password_reset;
 pub mod pkce;
 pub mod provider;

@@ -16,6 +16,8 @@ pub struct Params {
     values: HashMap<String, String>,
     several_resources: bool,
     several_audiences: bool,
+    /// The names given with an empty value (at most [`MAX_PARAMS`]), for the readers that refuse one.
+    empty: Vec<String>,
     /// Why the request is malformed, when that was left for the authorization endpoint to answer.
     flaw: Option<String>,
 }
@@ -59,6 +61,7 @@ impl Params {
                 continue;
             }
             if v.is_empty() {
+                params.empty.push(k);
                 continue;
             }
             match params.values.entry(k) {
@@ -99,6 +102,11 @@ impl Params {
     /// A parameter's value.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
+    }
+
+    /// Whether `name` was given with an empty value, which [`Params::get`] takes as absent.
+    pub fn given_empty(&self, name: &str) -> bool {
+        self.empty.iter().any(|n| n == name)
     }
 
     /// A parameter that must be present.
@@ -143,6 +151,14 @@ mod tests {
 
     fn p(pairs: &[(&str, &str)]) -> Result<Params, OAuthError> {
         Params::from_pairs(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect())
+    }
+
+    #[test]
+    fn empty_values_are_absent_and_noted() {
+        let params = p(&[("search", ""), ("limit", "5")]).unwrap();
+        assert_eq!(params.get("search"), None);
+        assert!(params.given_empty("search"));
+        assert!(!params.given_empty("limit") && !params.given_empty("email"));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! A user's change of their own password, from the account page. The current password is checked as at sign-in
 //! (the same checker on the password pool) and counts as a sign-in of the user's name from the request's IP on
 //! the same counters and locks ([`super::limits`]): a session cannot be used to guess the password faster than the
-//! sign-in page allows, and a locked name is refused without a check. The new password is held to
-//! `passwords.min_length` characters here only: operators (`tessera users`, the admin API) keep their own rule.
+//! sign-in page allows, and a locked name is refused without a check. The new password is held to the
+//! [`PasswordPolicy`] of every password a user chooses (its history checked on the pool once the current password
+//! proved right): operators (`tessera users`, the admin API) keep their own rule.
 //! The user may sign out their other sessions, each as logout ends one; the current session stays.
 //!
 //! A user without a password (one a federated sign-in created) cannot set one this way: the session proves the
@@ -13,7 +14,9 @@ use super::error::OAuthError;
 use super::limits::{Lock, SignInAttempt};
 use super::provider::Provider;
 use super::session::SignedIn;
-use crate::domain::password::{NewPasswordError, Password, PasswordChecker, NO_PASSWORD};
+use crate::domain::password::{Password, PasswordChecker, NO_PASSWORD};
+pub use crate::domain::password_policy::PasswordRule;
+use crate::domain::password_policy::{Owner, PasswordPolicy};
 use crate::domain::{UnixTime, User};
 use serde_json::json;
 use std::fmt;
@@ -33,21 +36,6 @@ pub struct PasswordChange {
     pub sign_out_others: bool,
 }
 
-/// Why a change is refused before anything is checked: what the form itself says is wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PasswordRule {
-    /// No current password typed.
-    CurrentMissing,
-    /// The new password and its repetition differ.
-    Mismatch,
-    /// The new password has fewer characters than the minimum, which this carries.
-    TooShort(usize),
-    /// The new password is longer than [`Password::MAX_BYTES`] bytes.
-    TooLong,
-    /// The new password is the current one.
-    SameAsCurrent,
-}
-
 /// A change whose form is consistent ([`check_change`]).
 #[derive(Debug)]
 pub struct CheckedChange {
@@ -59,10 +47,14 @@ pub struct CheckedChange {
     pub sign_out_others: bool,
 }
 
-/// `change` if its form is consistent: a current password given, the new one typed twice alike (in either
-/// Unicode form), not the current one, of at least `min_length` characters and at most [`Password::MAX_BYTES`]
-/// bytes. Checks no hash: none of this says anything about the stored password.
-pub fn check_change(change: PasswordChange, min_length: usize) -> Result<CheckedChange, PasswordRule> {
+/// `change` if its form is consistent: a current password given, the new one not the current one and held to
+/// `policy` for `owner` ([`PasswordPolicy::check_new`]: typed twice alike in either Unicode form, its length, the
+/// user's names, the blocklist). Checks no hash: none of this says anything about the stored password.
+pub fn check_change(
+    change: PasswordChange,
+    policy: &PasswordPolicy,
+    owner: Owner<'_>,
+) -> Result<CheckedChange, PasswordRule> {
     let PasswordChange { current, new, again, sign_out_others } = change;
     if current.is_empty() {
         return Err(PasswordRule::CurrentMissing);
@@ -70,21 +62,13 @@ pub fn check_change(change: PasswordChange, min_length: usize) -> Result<Checked
     if new.same_as(&again) && new.same_as(&current) {
         return Err(PasswordRule::SameAsCurrent);
     }
-    let new = check_new_password(new, &again, min_length)?;
+    let new = policy.check_new(new, &again, owner)?;
     Ok(CheckedChange { current, new, sign_out_others })
 }
 
-/// `new` if it is typed twice alike (`again`, in either Unicode form) and has at least `min_length` characters
-/// and at most [`Password::MAX_BYTES`] bytes, in its NFC form: the rules of every password a user chooses (this
-/// form's, and a sign-up's, [`super::signup`]).
-pub fn check_new_password(new: Password, again: &Password, min_length: usize) -> Result<Password, PasswordRule> {
-    if !new.same_as(again) {
-        return Err(PasswordRule::Mismatch);
-    }
-    new.as_new(min_length).map_err(|e| match e {
-        NewPasswordError::TooShort(min) => PasswordRule::TooShort(min),
-        NewPasswordError::TooLong => PasswordRule::TooLong,
-    })
+/// Whose password `user`'s is, for the policy.
+pub(super) fn owner(user: &User) -> Owner<'_> {
+    Owner { username: user.username.as_str(), email: user.email.as_deref() }
 }
 
 /// Why a password typed on the account page is checked ([`Provider::check_own_password`]): where from, and
@@ -116,7 +100,8 @@ pub(super) enum OwnPassword<T> {
 pub enum PasswordChanged {
     /// The new password is stored (and the other sessions ended, if asked).
     Changed,
-    /// The form is inconsistent: nothing was checked or counted.
+    /// The form is inconsistent, or the new password breaks the policy: nothing was changed or counted as a
+    /// failure (a history refusal comes once the current password proved right).
     Refused(PasswordRule),
     /// The user has no password to change.
     NoPassword,
@@ -153,17 +138,24 @@ impl Provider {
     ) -> Result<PasswordChanged, OAuthError> {
         let user = &signed_in.user;
         let Some(stored) = self.stored_password_hash(user).await? else { return Ok(PasswordChanged::NoPassword) };
-        let CheckedChange { current, new, sign_out_others } = match check_change(change, self.password_min_length) {
+        let checked = check_change(change, &self.password_policy, owner(user));
+        let CheckedChange { current, new, sign_out_others } = match checked {
             Ok(checked) => checked,
             Err(rule) => return Ok(PasswordChanged::Refused(rule)),
         };
+        // The new password is known not to be the current one: only the earlier ones are verified.
+        let earlier = self.earlier_passwords(&user.id, &stored, false).await?;
+        let then = move |c: &PasswordChecker| match earlier.refusal(c, &new) {
+            Some(rule) => Ok(Err(rule)),
+            None => c.rehash(&new).map(Ok),
+        };
         let check = OwnCheck { ip, failed_event: "password_change_failed", during: "password_change", meta };
-        let hash =
-            match self.check_own_password(user, stored.clone(), current, move |c| c.rehash(&new), check, now).await? {
-                OwnPassword::Right(hash) => hash,
-                OwnPassword::Wrong => return Ok(PasswordChanged::WrongCurrent),
-                OwnPassword::Locked(lock) => return Ok(PasswordChanged::Locked(lock)),
-            };
+        let hash = match self.check_own_password(user, stored.clone(), current, then, check, now).await? {
+            OwnPassword::Right(Ok(hash)) => hash,
+            OwnPassword::Right(Err(rule)) => return Ok(PasswordChanged::Refused(rule)),
+            OwnPassword::Wrong => return Ok(PasswordChanged::WrongCurrent),
+            OwnPassword::Locked(lock) => return Ok(PasswordChanged::Locked(lock)),
+        };
         if !self.users.change_password_hash(&user.id, &stored, hash, now).await? {
             return Ok(PasswordChanged::ChangedMeanwhile);
         }
@@ -278,14 +270,20 @@ mod tests {
         }
     }
 
+    fn policy(min_length: usize) -> PasswordPolicy {
+        PasswordPolicy { min_length, history: 0, not_username: true, not_email: true, blocklist: Default::default() }
+    }
+
+    const OWNER: Owner<'static> = Owner { username: "alice", email: Some("alice@example.com") };
+
     fn rule(current: &str, new: &str, again: &str, min: usize) -> Result<(), PasswordRule> {
-        check_change(change(current, new, again), min).map(drop)
+        check_change(change(current, new, again), &policy(min), OWNER).map(drop)
     }
 
     #[test]
     fn a_consistent_form_gives_the_new_password_in_nfc() {
-        let checked =
-            check_change(change("old secret", "cre\u{300}me brule\u{301}e", "cr\u{e8}me brul\u{e9}e"), 8).unwrap();
+        let typed = change("old secret", "cre\u{300}me brule\u{301}e", "cr\u{e8}me brul\u{e9}e");
+        let checked = check_change(typed, &policy(8), OWNER).unwrap();
         assert!(checked.new.same_as(&Password::new("cr\u{e8}me brul\u{e9}e")));
         assert!(checked.current.same_as(&Password::new("old secret")));
         assert!(checked.sign_out_others);
@@ -311,6 +309,8 @@ mod tests {
         assert_eq!(rule("old secret", "", "", 1), Err(PasswordRule::TooShort(1)));
         let long = "x".repeat(Password::MAX_BYTES + 1);
         assert_eq!(rule("old secret", &long, &long, 8), Err(PasswordRule::TooLong));
+        // The policy's rules on what the password is come last.
+        assert_eq!(rule("old secret", "Alice@Example.COM", "Alice@Example.COM", 8), Err(PasswordRule::SameAsEmail));
     }
 
     #[test]

@@ -18,9 +18,9 @@ use super::error::OAuthError;
 use super::limits::Limited;
 use super::mail::{html, Mail, ResetHtml};
 use super::mail_link::LinkToken;
-use super::password_change::{check_new_password, PasswordRule};
+use super::password_change::{owner, PasswordRule};
 use super::provider::Provider;
-use crate::domain::password::{hash_password, Password, NO_PASSWORD};
+use crate::domain::password::{Password, NO_PASSWORD};
 use crate::domain::secret::SecretHash;
 use crate::domain::{UnixTime, User, UserId, Username};
 use crate::i18n::Locale;
@@ -204,6 +204,15 @@ impl Provider {
         Ok(())
     }
 
+    /// The enabled account of a live link's `record`, with its password hash, while that is still the one the link
+    /// was made for.
+    async fn reset_account(&self, record: &ResetRecord) -> Result<Option<(User, String)>, OAuthError> {
+        let Ok(user_id) = UserId::parse(&record.user) else { return Ok(None) };
+        let Some(user) = self.users.user_by_id(&user_id).await?.filter(|u| !u.disabled) else { return Ok(None) };
+        let found = self.users.user_by_username(&user.username).await?.filter(|(u, _)| u.id == user.id);
+        Ok(found.filter(|(_, stored)| SecretHash::from_stored(record.password.clone()).matches(stored)))
+    }
+
     /// Whether `token` is a live link's.
     pub async fn reset_link_live(&self, token: &ResetToken) -> Result<bool, OAuthError> {
         self.mail_link_live(token, cache_keys::password_reset).await
@@ -219,36 +228,38 @@ impl Provider {
         meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<PasswordReset, OAuthError> {
-        // A refusal for the password keeps the link; an invalid link is said so before the password is judged.
-        if !self.reset_link_live(token).await? {
+        // A refusal for the password keeps the link (the rules need its account, so it is read, not taken, until
+        // the password passed); an invalid link is said so before the password is judged.
+        let key = cache_keys::password_reset;
+        let Some(record) = self.peek_mail_link::<ResetRecord>(token, key).await? else {
             return Ok(PasswordReset::Invalid);
-        }
-        let new = match check_new_password(new, again, self.password_min_length) {
+        };
+        let Some((user, stored)) = self.reset_account(&record).await? else { return Ok(PasswordReset::Invalid) };
+        let new = match self.password_policy.check_new(new, again, owner(&user)) {
             Ok(new) => new,
             Err(rule) => return Ok(PasswordReset::Refused(rule)),
         };
-        let Some(record) = self.take_mail_link::<ResetRecord>(token, cache_keys::password_reset).await? else {
-            return Ok(PasswordReset::Invalid);
-        };
-        let Ok(user_id) = UserId::parse(&record.user) else { return Ok(PasswordReset::Invalid) };
-        let Some(user) = self.users.user_by_id(&user_id).await?.filter(|u| !u.disabled) else {
-            return Ok(PasswordReset::Invalid);
-        };
-        let Some((_, stored)) = self.users.user_by_username(&user.username).await?.filter(|(u, _)| u.id == user.id)
-        else {
-            return Ok(PasswordReset::Invalid);
-        };
-        if !SecretHash::from_stored(record.password).matches(&stored) {
-            return Ok(PasswordReset::Invalid);
-        }
-        let cost = self.password_cost;
-        let hash = self
+        // The user does not know the current password: with a history kept, it is one of those refused.
+        let earlier = self.earlier_passwords(&user.id, &stored, true).await?;
+        let checker = Arc::clone(&self.password_checker);
+        let ran = self
             .password_pool
-            .run(move || hash_password(&new, cost))
+            .run(move || match earlier.refusal(&checker, &new) {
+                Some(rule) => Ok(Err(rule)),
+                None => checker.rehash(&new).map(Ok),
+            })
             .await
             .map_err(OAuthError::server)?
             .map_err(OAuthError::server)?;
-        if !self.users.change_password_hash(&user.id, &stored, hash, now).await? {
+        let hash = match ran {
+            Ok(hash) => hash,
+            Err(rule) => return Ok(PasswordReset::Refused(rule)),
+        };
+        // Taken only now, and written only over the hash the link was made for: a second use, or a change
+        // meanwhile, finds nothing to do.
+        if self.take_mail_link::<ResetRecord>(token, key).await?.is_none()
+            || !self.users.change_password_hash(&user.id, &stored, hash, now).await?
+        {
             return Ok(PasswordReset::Invalid);
         }
         self.limits.password_reset(user.username.as_str(), now).await;

@@ -67,8 +67,9 @@ pub struct Provider {
     pub password_checker: Arc<PasswordChecker>,
     /// argon2 runs here.
     pub password_pool: CpuPool,
-    /// Fewest characters of a password a user sets on their account page (`passwords.min_length`).
-    pub password_min_length: usize,
+    /// The rules of a password a user chooses (`passwords.min_length`, `history`, `not_username`, `not_email`,
+    /// `blocklist_file`).
+    pub password_policy: crate::domain::password_policy::PasswordPolicy,
     /// Sends mail (password reset and email verification links); `None` while `[mail]` is off.
     pub mailer: Option<Arc<dyn crate::oauth::mail::Mailer>>,
     /// Seconds a password reset link works (`passwords.reset_link_seconds`).

@@ -1,7 +1,8 @@
 //! Users creating their own account (`users.self_registration`), from the sign-up page of a pending
 //! authorization. The form is held to the operators' rules for the name, the email address and the display name
 //! ([`super::admin`]: `tessera users add` and the admin API parse them the same way) and to the account page's
-//! rules for a password the user chooses ([`super::password_change::check_new_password`]). Every consistent form
+//! rules for a password the user chooses ([`PasswordPolicy::check_new`], which the new username and email address
+//! are the owner's for). Every consistent form
 //! counts on the client IP's sign-up limit before the store is asked anything: a taken name is said to be taken,
 //! as every sign-up form must, and the limit bounds how many names one address can test. The new user is signed
 //! in as a password sign-in ends ([`Provider::start_signed_up_session`]): the HTTP layer continues it as one.
@@ -11,10 +12,11 @@ use super::admin::{check_email, check_user_name, AdminError};
 use super::audit::{EventFacts, RequestMeta};
 use super::error::OAuthError;
 use super::limits::Limited;
-use super::password_change::{check_new_password, PasswordRule};
+use super::password_change::PasswordRule;
 use super::provider::Provider;
 use super::session::SignIn;
 use crate::domain::password::{hash_password, Password};
+use crate::domain::password_policy::{Owner, PasswordPolicy};
 use crate::domain::{Device, NewUser, UnixTime, UserId, Username, UsernameFlaw};
 use crate::i18n::Locale;
 use crate::storage::StoreError;
@@ -60,7 +62,8 @@ pub enum SignUpRule {
     Email,
     /// The display name is refused ([`check_user_name`], the admin API's check).
     Name,
-    /// The password breaks a rule of the account page's ([`PasswordRule`]: mismatch, too short, too long).
+    /// The password breaks a rule of the account page's ([`PasswordRule`]: mismatch, length, the new names,
+    /// the blocklist).
     Password(PasswordRule),
 }
 
@@ -91,9 +94,9 @@ pub struct CheckedSignUp {
 }
 
 /// `form` if it is consistent: a new username as `tessera users add` takes it, an optional email address and
-/// display name checked as the admin API checks them (blank is none), and a password typed twice alike of at
-/// least `min_length` characters and at most [`Password::MAX_BYTES`] bytes.
-pub fn check_sign_up(form: SignUpForm, min_length: usize) -> Result<CheckedSignUp, SignUpRule> {
+/// display name checked as the admin API checks them (blank is none), and a password held to `policy` (typed
+/// twice alike, its length, not the new username nor address, not on the blocklist; a new account has no history).
+pub fn check_sign_up(form: SignUpForm, policy: &PasswordPolicy) -> Result<CheckedSignUp, SignUpRule> {
     let SignUpForm { username, email, name, password, again } = form;
     // `admin::parse_new_username` is this parser with the operators' prefix on its message.
     let username = Username::check_new(username.trim()).map_err(SignUpRule::Username)?;
@@ -105,7 +108,8 @@ pub fn check_sign_up(form: SignUpForm, min_length: usize) -> Result<CheckedSignU
     if let Some(n) = &name {
         check_user_name(n).map_err(|_: AdminError| SignUpRule::Name)?;
     }
-    let password = check_new_password(password, &again, min_length).map_err(SignUpRule::Password)?;
+    let owner = Owner { username: username.as_str(), email: email.as_deref() };
+    let password = policy.check_new(password, &again, owner).map_err(SignUpRule::Password)?;
     Ok(CheckedSignUp { username, email, name, password })
 }
 
@@ -141,7 +145,7 @@ impl Provider {
     /// Creates the account `form` describes and signs its user in (see the module's documentation). Audited as
     /// `user_registered` (never with the password). The caller checks that sign-up is on.
     pub async fn sign_up(&self, form: SignUpForm, cx: SignUpContext<'_>, now: UnixTime) -> Result<SignUp, OAuthError> {
-        let CheckedSignUp { username, email, name, password } = match check_sign_up(form, self.password_min_length) {
+        let CheckedSignUp { username, email, name, password } = match check_sign_up(form, &self.password_policy) {
             Ok(checked) => checked,
             Err(rule) => return Ok(SignUp::Refused(rule)),
         };
@@ -202,42 +206,59 @@ mod tests {
         }
     }
 
+    fn min(min_length: usize) -> PasswordPolicy {
+        PasswordPolicy { min_length, history: 0, not_username: true, not_email: true, blocklist: Default::default() }
+    }
+
     fn field(r: Result<CheckedSignUp, SignUpRule>) -> SignUpField {
         r.unwrap_err().field()
     }
 
     #[test]
     fn a_consistent_form_is_taken_with_blank_fields_as_none() {
-        let c = check_sign_up(form(" alice ", "", "  ", "correct horse", "correct horse"), 8).unwrap();
+        let c = check_sign_up(form(" alice ", "", "  ", "correct horse", "correct horse"), &min(8)).unwrap();
         assert_eq!((c.username.as_str(), c.email, c.name), ("alice", None, None));
-        let c = check_sign_up(form("bob", "bob@example.com", "Bob", "correct horse", "correct horse"), 8).unwrap();
+        let c =
+            check_sign_up(form("bob", "bob@example.com", "Bob", "correct horse", "correct horse"), &min(8)).unwrap();
         assert_eq!((c.email.as_deref(), c.name.as_deref()), (Some("bob@example.com"), Some("Bob")));
     }
 
     #[test]
     fn the_operators_rules_hold_for_the_name_and_the_account_pages_for_the_password() {
         let ok = "correct horse";
-        assert_eq!(field(check_sign_up(form("", "", "", ok, ok), 8)), SignUpField::Username);
-        assert_eq!(field(check_sign_up(form("zero\u{200b}width", "", "", ok, ok), 8)), SignUpField::Username);
-        assert_eq!(field(check_sign_up(form("carol", "not-an-address", "", ok, ok), 8)), SignUpField::Email);
-        assert_eq!(field(check_sign_up(form("carol", "", "a\u{202e}b", ok, ok), 8)), SignUpField::Name);
+        assert_eq!(field(check_sign_up(form("", "", "", ok, ok), &min(8))), SignUpField::Username);
+        assert_eq!(field(check_sign_up(form("zero\u{200b}width", "", "", ok, ok), &min(8))), SignUpField::Username);
+        assert_eq!(field(check_sign_up(form("carol", "not-an-address", "", ok, ok), &min(8))), SignUpField::Email);
+        assert_eq!(field(check_sign_up(form("carol", "", "a\u{202e}b", ok, ok), &min(8))), SignUpField::Name);
         let rule = |r: Result<CheckedSignUp, SignUpRule>| r.unwrap_err();
         assert_eq!(
-            rule(check_sign_up(form("carol", "", "", ok, "correct horsE"), 8)),
+            rule(check_sign_up(form("carol", "", "", ok, "correct horsE"), &min(8))),
             SignUpRule::Password(PasswordRule::Mismatch)
         );
         assert_eq!(
-            rule(check_sign_up(form("carol", "", "", "short", "short"), 8)),
+            rule(check_sign_up(form("carol", "", "", "short", "short"), &min(8))),
             SignUpRule::Password(PasswordRule::TooShort(8))
         );
         assert_eq!(
-            rule(check_sign_up(form("carol", "", "", "short", "short"), 12)),
+            rule(check_sign_up(form("carol", "", "", "short", "short"), &min(12))),
             SignUpRule::Password(PasswordRule::TooShort(12)),
             "passwords.min_length, not the operators' 8"
         );
+        assert_eq!(
+            rule(check_sign_up(form("Carol.K", "", "", "carol.k", "carol.k"), &min(6))),
+            SignUpRule::Password(PasswordRule::SameAsUsername),
+            "the name being signed up for"
+        );
+        assert_eq!(
+            rule(check_sign_up(
+                form("carol", "Carol@Example.com", "", "carol@example.com", "carol@example.com"),
+                &min(8)
+            )),
+            SignUpRule::Password(PasswordRule::SameAsEmail)
+        );
         let long = "a".repeat(Password::MAX_BYTES + 1);
         assert_eq!(
-            rule(check_sign_up(form("carol", "", "", &long, &long), 8)),
+            rule(check_sign_up(form("carol", "", "", &long, &long), &min(8))),
             SignUpRule::Password(PasswordRule::TooLong)
         );
     }

@@ -4,13 +4,14 @@
 //! once every factor is right, starts no session ([`Provider::finish_sign_in`]): it waits as a
 //! [`SecondStep`] of its own, bound to the browser with its own CSRF token, made for the password stored then,
 //! until the user chooses a new one ([`Provider::change_required_password`]). The new password follows the account
-//! page's rules ([`check_new_password`], and not the current one); its hash replaces the one the step was made
+//! page's rules (the [`PasswordPolicy`](crate::domain::password_policy::PasswordPolicy), its history included,
+//! and not the current one); its hash replaces the one the step was made
 //! for (`UserStore::change_password_hash`, which clears the flag), and only then does the session start, with
 //! the sign-in's `amr`. Sessions and tokens the user held before stay, as they do when the password is set.
 use super::audit::{EventFacts, RequestMeta};
 use super::error::OAuthError;
 use super::otp::{SecondStep, SignInTarget, StepKind};
-use super::password_change::{check_new_password, PasswordRule};
+use super::password_change::{owner, PasswordRule};
 use super::provider::Provider;
 use crate::domain::password::Password;
 use crate::domain::secret::PlainSecret;
@@ -83,29 +84,40 @@ impl Provider {
         meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<RequiredChange, OAuthError> {
-        let new = match check_new_password(new, again, self.password_min_length) {
-            Ok(new) => new,
-            Err(rule) => return Ok(RequiredChange::Refused(rule)),
-        };
         let Some((amr, mut details)) = step.session_to_start() else {
             return Err(OAuthError::server("a second step without a session to start"));
         };
         let Some(user) = self.second_step_user(&step.user_id).await? else { return Ok(RequiredChange::Gone) };
+        let new = match self.password_policy.check_new(new, again, owner(&user)) {
+            Ok(new) => new,
+            Err(rule) => return Ok(RequiredChange::Refused(rule)),
+        };
         let stored = self.password_hash_of(&user).await?;
         if !step.made_for_password(&stored) {
             return Ok(RequiredChange::Gone);
         }
         let checker = Arc::clone(&self.password_checker);
+        let earlier = self.earlier_passwords(&user.id, &stored, false).await?;
         let checked = stored.clone();
-        // One trip to the pool: the new hash only once the new password is known not to be the current one.
+        // One trip to the pool: the new hash only once the new password is known to be neither the current one
+        // nor an earlier one.
         let ran = self
             .password_pool
-            .run(move || (!checker.verify(&new, Some(&checked)).is_accepted()).then(|| checker.rehash(&new)))
+            .run(move || {
+                if checker.verify(&new, Some(&checked)).is_accepted() {
+                    return Ok(Err(PasswordRule::SameAsCurrent));
+                }
+                match earlier.refusal(&checker, &new) {
+                    Some(rule) => Ok(Err(rule)),
+                    None => checker.rehash(&new).map(Ok),
+                }
+            })
             .await
+            .map_err(OAuthError::server)?
             .map_err(OAuthError::server)?;
         let hash = match ran {
-            Some(hash) => hash.map_err(OAuthError::server)?,
-            None => return Ok(RequiredChange::Refused(PasswordRule::SameAsCurrent)),
+            Ok(hash) => hash,
+            Err(rule) => return Ok(RequiredChange::Refused(rule)),
         };
         if !self.take_second_step(id, StepKind::NewPassword).await?
             || !self.users.change_password_hash(&user.id, &stored, hash, now).await?

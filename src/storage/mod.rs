@@ -46,8 +46,8 @@ pub trait UserStore: Send + Sync {
     /// alike. Users stored before usernames were folded whose usernames differ only in letter case are found by
     /// their exact name only.
     async fn user_by_username(&self, username: &Username) -> StoreResult<Option<(User, String)>>;
-    /// Users ordered by username, after `after` (keyset paging).
-    async fn list_users(&self, after: Option<&Username>, limit: i64) -> StoreResult<Vec<User>>;
+    /// The users `filter` finds, ordered by username, after `after` (keyset paging).
+    async fn list_users(&self, filter: &UserFilter, after: Option<&Username>, limit: i64) -> StoreResult<Vec<User>>;
     /// Enables or disables the user [`UserStore::user_by_username`] finds; `NotFound` when there is none. Disabling also moves the user's revoked-before
     /// cut-off to `now` in the same transaction, as [`UserStore::set_user_revoked_before`] would, so enabling
     /// them later does not bring back what they held before.
@@ -82,9 +82,31 @@ pub trait UserStore: Send + Sync {
     /// when `update` changes anything, and a changed email address is no longer verified. Disabling moves the
     /// revoked-before cut-off to `now`, as [`UserStore::set_user_disabled`] does. `NotFound` when there is none.
     async fn update_user(&self, id: &UserId, update: UserUpdate, now: UnixTime) -> StoreResult<User>;
-    /// Deletes a user; their sessions, consents and refresh tokens go with them (foreign keys cascade).
+    /// The argon2 hashes of the user's last `limit` passwords, newest first: every write of a password hash
+    /// above ([`UserStore::create_user`], [`UserStore::set_password_hash`], [`UserStore::change_password_hash`],
+    /// [`UserStore::update_user`]) records the new one, keeping the newest `passwords.history`, and a rehash
+    /// ([`UserStore::upgrade_password_hash`]) replaces its entry rather than adding one. A password set before
+    /// the history was kept is not in it.
+    async fn password_history(&self, id: &UserId, limit: usize) -> StoreResult<Vec<String>>;
+    /// Deletes a user; their sessions, consents, refresh tokens and password history go with them (foreign keys
+    /// cascade).
     /// `NotFound` when there is none.
     async fn delete_user(&self, id: &UserId) -> StoreResult<()>;
+}
+
+/// Which users [`UserStore::list_users`] lists: every one when nothing is given; each filter given narrows the
+/// others.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Only the user [`UserStore::user_by_username`] finds by this name.
+    pub username: Option<Username>,
+    /// Only users with this email address, in any letter case.
+    pub email: Option<String>,
+    /// Only users whose username begins with this text, both folded as usernames are matched
+    /// ([`Username::folded`]), or whose email address begins with it in any letter case (as `email`). A user without
+    /// a username key (two old accounts that fold alike) is matched by their exact username. A prefix rather than a
+    /// substring: it is a range of an index.
+    pub prefix: Option<String>,
 }
 
 /// Identities at upstream OpenID providers, linked to local users ("Sign in with …").
@@ -720,6 +742,8 @@ pub struct AuditFilter {
     pub client_id: Option<String>,
     /// Only at or after this time.
     pub since: Option<UnixTime>,
+    /// Only events of these kinds (`login_failed`, …); every kind when empty.
+    pub kinds: Vec<String>,
     /// Only events listed after this one (older, or as old with a smaller id): the next page.
     pub after: Option<AuditCursor>,
     /// At most this many, newest first.

@@ -12,7 +12,7 @@
 use super::cache::{CacheError, EphemeralStore};
 use super::{
     AccessTokenStanding, ClientStore, ConsentStore, RevocationStore, SessionContext, SessionStore, StoreResult,
-    StoredConsent, UserStore, UserUpdate, WithdrawnGrant,
+    StoredConsent, UserFilter, UserStore, UserUpdate, WithdrawnGrant,
 };
 use crate::domain::secret::{random_token, SecretHash};
 use crate::domain::{Client, ClientId, Consent, NewUser, Session, UnixTime, User, UserId, Username};
@@ -281,8 +281,12 @@ impl UserStore for EpochUsers {
         self.inner.user_by_username(username).await
     }
 
-    async fn list_users(&self, after: Option<&Username>, limit: i64) -> StoreResult<Vec<User>> {
-        self.inner.list_users(after, limit).await
+    async fn list_users(&self, filter: &UserFilter, after: Option<&Username>, limit: i64) -> StoreResult<Vec<User>> {
+        self.inner.list_users(filter, after, limit).await
+    }
+
+    async fn password_history(&self, id: &UserId, limit: usize) -> StoreResult<Vec<String>> {
+        self.inner.password_history(id, limit).await
     }
 
     async fn set_user_disabled(&self, username: &Username, disabled: bool, now: UnixTime) -> StoreResult<User> {

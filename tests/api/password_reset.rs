@@ -53,7 +53,7 @@ macro_rules! with_mail {
 pub(crate) use with_mail;
 
 /// Starts an authorization in browser `b` and opens its login page: the interaction id and the page.
-async fn login_page(app: &TestApp, b: &reqwest::Client, client_id: &str) -> (String, String) {
+pub(crate) async fn login_page(app: &TestApp, b: &reqwest::Client, client_id: &str) -> (String, String) {
     let (challenge, _) = pkce_pair();
     let login = location(&b.get(auth_url(app, client_id, &challenge, "")).send().await.unwrap());
     assert!(login.starts_with("/login?interaction="), "{login}");
@@ -62,7 +62,7 @@ async fn login_page(app: &TestApp, b: &reqwest::Client, client_id: &str) -> (Str
 }
 
 /// The forgot page of the interaction `id` in browser `b`: its CSRF token.
-async fn forgot_page(app: &TestApp, b: &reqwest::Client, id: &str) -> String {
+pub(crate) async fn forgot_page(app: &TestApp, b: &reqwest::Client, id: &str) -> String {
     let r = b.get(app.url(&format!("/login/forgot?interaction={id}"))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let html = r.text().await.unwrap();
@@ -71,7 +71,7 @@ async fn forgot_page(app: &TestApp, b: &reqwest::Client, id: &str) -> String {
 }
 
 /// Asks for a link for `login` from browser `b`'s interaction `id`: the response's status and page.
-async fn ask(app: &TestApp, b: &reqwest::Client, id: &str, csrf: &str, login: &str) -> (StatusCode, String) {
+pub(crate) async fn ask(app: &TestApp, b: &reqwest::Client, id: &str, csrf: &str, login: &str) -> (StatusCode, String) {
     let r = post(app, b, "/login/forgot", &[("interaction", id), ("csrf", csrf), ("login", login)]).await;
     (r.status(), r.text().await.unwrap())
 }
@@ -84,7 +84,13 @@ pub(crate) fn link_in(mail: &Captured) -> String {
 }
 
 /// Posts the reset form of `token` from browser `b`.
-async fn reset(app: &TestApp, b: &reqwest::Client, token: &str, password: &str, again: &str) -> (StatusCode, String) {
+pub(crate) async fn reset(
+    app: &TestApp,
+    b: &reqwest::Client,
+    token: &str,
+    password: &str,
+    again: &str,
+) -> (StatusCode, String) {
     let r = post(app, b, "/login/reset", &[("token", token), ("password", password), ("password_again", again)]).await;
     (r.status(), r.text().await.unwrap())
 }

@@ -1,4 +1,5 @@
 //! The admin API's operations: paging, the caller check, and one `Provider` method per endpoint.
+use super::search::filter_param;
 use super::*;
 
 // --- Paging and filters ---
@@ -264,11 +265,17 @@ impl Provider {
         Ok(json!({ "client_id": id.as_str(), "revoked": true }))
     }
 
-    /// `GET /admin/api/users?after=&limit=`: users ordered by username.
+    /// `GET /admin/api/users?username=&email=&search=&after=&limit=`: users ordered by username, those the filters
+    /// given find ([`user_filter`]).
     pub async fn admin_list_users(&self, params: &Params) -> Result<Value, AdminError> {
         let limit = page_limit(params)?;
+        let filter = user_filter(
+            filter_param(params, "username"),
+            filter_param(params, "email"),
+            filter_param(params, "search"),
+        )?;
         let after = params.get("after").map(parse_username).transpose()?;
-        let users = self.users.list_users(after.as_ref(), limit + 1).await?;
+        let users = self.users.list_users(&filter, after.as_ref(), limit + 1).await?;
         let ids: Vec<UserId> = users.iter().map(|u| u.id.clone()).collect();
         let with_otp = self.otps.users_with_otp(&ids).await?;
         Ok(page(users, limit, |u| user_json(u, with_otp.contains(&u.id)), |u| u.username.as_str().to_owned()))
@@ -480,7 +487,8 @@ impl Provider {
         Ok(())
     }
 
-    /// `GET /admin/api/audit?user=&client=&since=&after=&limit=`: events, newest first, in pages.
+    /// `GET /admin/api/audit?user=&client=&since=&type=&after=&limit=`: events, newest first, in pages; `type` names
+    /// one or more kinds, comma-separated ([`event_types`]).
     pub async fn admin_audit(&self, params: &Params) -> Result<Value, AdminError> {
         let limit = page_limit(params)?;
         let user_id = params
@@ -502,7 +510,8 @@ impl Provider {
             .get("after")
             .map(|a| AuditCursor::parse(a).ok_or_else(|| AdminError::Invalid("after: not a cursor from `next`".into())))
             .transpose()?;
-        let filter = AuditFilter { user_id, client_id, since, after, limit: limit + 1 };
+        let kinds = event_types(filter_param(params, "type"))?;
+        let filter = AuditFilter { user_id, client_id, since, kinds, after, limit: limit + 1 };
         let events = self.audit.list_events(&filter).await?;
         Ok(page(events, limit, audit_event_json, |e| AuditCursor::of(e).to_string()))
     }

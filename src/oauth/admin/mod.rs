@@ -33,6 +33,7 @@ mod api;
 mod consents;
 mod groups;
 mod passkeys;
+mod search;
 mod sessions;
 pub use api::AdminCaller;
 pub use consents::consent_json;
@@ -41,6 +42,7 @@ pub use groups::{
     parse_group_name, set_membership,
 };
 pub use passkeys::{no_passkey, passkey_json};
+pub use search::{event_types, user_filter, MAX_EVENT_TYPES, MAX_SEARCH_LEN};
 pub use sessions::{session_json, user_sessions_json};
 
 /// Scopes a client may ask for when none are given.

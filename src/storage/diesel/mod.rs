@@ -17,6 +17,7 @@ mod groups;
 mod keys;
 mod otp;
 mod passkeys;
+mod password_history;
 mod refresh_tokens;
 mod registration;
 mod revocations;

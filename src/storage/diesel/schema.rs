@@ -220,7 +220,17 @@ diesel::table! {
 diesel::joinable!(consents -> users (user_id));
 diesel::joinable!(user_otp -> users (user_id));
 diesel::joinable!(otp_recovery_codes -> users (user_id));
+diesel::table! {
+    password_history (user_id, seq) {
+        user_id -> Text,
+        seq -> BigInt,
+        password_hash -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(passkeys -> users (user_id));
+diesel::joinable!(password_history -> users (user_id));
 diesel::joinable!(group_members -> users (user_id));
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(federated_identities -> users (user_id));
@@ -246,6 +256,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_otp,
     otp_recovery_codes,
     passkeys,
+    password_history,
     groups,
     group_members,
 );

@@ -10,12 +10,25 @@ use diesel::RunQueryDsl;
 #[derive(Debug, Clone)]
 pub struct DieselStore {
     db: Db,
+    /// How many of each user's passwords `password_history` keeps (`passwords.history`).
+    password_history: usize,
 }
 
 impl DieselStore {
     /// A store over `db`. Migrations are the caller's business ([`Db::migrate`]).
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self { db, password_history: 0 }
+    }
+
+    /// This store keeping the hashes of each user's last `keep` passwords (`passwords.history`), written by every
+    /// write of a password hash.
+    pub fn with_password_history(self, keep: usize) -> Self {
+        Self { password_history: keep, ..self }
+    }
+
+    /// How many of each user's passwords are kept.
+    pub(super) fn kept_passwords(&self) -> usize {
+        self.password_history
     }
 
     /// The pool underneath.

@@ -32,6 +32,8 @@ pub(crate) const LATER_MIGRATIONS: &[&str] = &[
     "20261207100000",
     "20261207200000",
     "20261208100000",
+    "20261209100000",
+    "20261209400000",
 ];
 
 /// A database for one test; dropping it removes the SQLite directory or the Postgres database.

@@ -1,11 +1,16 @@
 //! The `users` table: rows <-> [`User`], and [`UserStore`] for [`DieselStore`].
 
+use super::password_history;
 use super::schema::users;
 use super::DieselStore;
+use crate::domain::user::fold;
 use crate::domain::{NewUser, UnixTime, User, UserId, Username};
-use crate::storage::{StoreError, StoreResult, UserStore, UserUpdate};
+use crate::storage::{StoreError, StoreResult, UserFilter, UserStore, UserUpdate};
 use async_trait::async_trait;
+use diesel::dsl::sql;
+use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
 use std::collections::{BTreeMap, HashSet};
 
 /// A `users` row as stored.
@@ -247,6 +252,44 @@ fn key_users(conn: &mut super::AnyConnection, users: &[ToKey]) -> StoreResult<Ve
     Ok(users.iter().filter(|(_, id, _)| unkeyed.contains(id)).map(|(_, _, name)| name.clone()).collect())
 }
 
+/// Above every text that begins with a prefix and below the prefix followed by this, in byte order: a noncharacter,
+/// so only text that goes on with it is missed.
+const PREFIX_END: &str = "\u{10FFFF}";
+
+/// [`UserFilter::prefix`] as SQL: three ranges, each of an index, compared in byte order (UTF-8 bytes sort as code
+/// points), so that no `LIKE` pattern, wildcard or escape is involved and what is typed is only ever text. Postgres
+/// compares in the database's collation unless told `COLLATE "C"`, in which its indexes `users_username_key_c_idx`
+/// and `users_email_lower_c_idx` are made (the others sort as the collation says, where a prefix need not be one
+/// range); SQLite compares bytes (`BINARY`) already, in its indexes too.
+fn begins_with(
+    conn: &super::AnyConnection,
+    prefix: &str,
+) -> Box<dyn BoxableExpression<users::table, Backend, SqlType = Bool>> {
+    let bytes = if matches!(conn, super::AnyConnection::Postgresql(_)) { " COLLATE \"C\"" } else { "" };
+    let key = fold(prefix);
+    let key_end = format!("{key}{PREFIX_END}");
+    let name_end = format!("{prefix}{PREFIX_END}");
+    let range = sql::<Bool>(&format!("((users.username_key{bytes} >= "))
+        .bind::<Text, _>(key)
+        .sql(&format!(" AND users.username_key{bytes} < "))
+        .bind::<Text, _>(key_end)
+        .sql(&format!(") OR (users.username_key IS NULL AND users.username{bytes} >= "))
+        .bind::<Text, _>(prefix.to_owned())
+        .sql(&format!(" AND users.username{bytes} < "))
+        .bind::<Text, _>(name_end)
+        .sql(&format!(") OR (lower(users.email){bytes} >= lower("))
+        .bind::<Text, _>(prefix.to_owned())
+        .sql(&format!(") AND lower(users.email){bytes} < lower("))
+        .bind::<Text, _>(prefix.to_owned())
+        .sql(") || ")
+        .bind::<Text, _>(PREFIX_END)
+        .sql("))");
+    Box::new(range)
+}
+
+/// The backend of [`super::AnyConnection`].
+type Backend = <super::AnyConnection as Connection>::Backend;
+
 /// Moves user `id`'s revoked-before cut-off to `at`, unless it is already later: an earlier `at` (a slower
 /// instance, a clock behind) must not bring back what a later one ended. Returns the rows moved.
 fn cut_off(conn: &mut super::AnyConnection, id: &str, at: UnixTime) -> StoreResult<usize> {
@@ -258,8 +301,17 @@ fn cut_off(conn: &mut super::AnyConnection, id: &str, at: UnixTime) -> StoreResu
 impl UserStore for DieselStore {
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
         let key = user.username.folded();
-        let row = row_from_new_user(user, false);
-        self.db().write(move |c| insert_user(c, row, &key)).await
+        let (row, keep) = (row_from_new_user(user, false), self.kept_passwords());
+        self.db()
+            .write(move |c| {
+                c.transaction(|c| {
+                    let (id, hash) = (row.id.clone(), row.password_hash.clone());
+                    let user = insert_user(c, row, &key)?;
+                    password_history::record(c, &id, &hash, keep, user.created_at)?;
+                    Ok(user)
+                })
+            })
+            .await
     }
 
     async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<User>> {
@@ -272,15 +324,30 @@ impl UserStore for DieselStore {
         self.db().run(move |c| find_by_username(c, &username)).await
     }
 
-    async fn list_users(&self, after: Option<&Username>, limit: i64) -> StoreResult<Vec<User>> {
+    async fn list_users(&self, filter: &UserFilter, after: Option<&Username>, limit: i64) -> StoreResult<Vec<User>> {
         if limit <= 0 {
             return Ok(Vec::new());
         }
+        let filter = filter.clone();
         let after = after.map(|u| u.as_str().to_owned());
         self.db()
             .run(move |c| {
                 let mut query =
                     users::table.select(UserRow::as_select()).order(users::username.asc()).limit(limit).into_boxed();
+                if let Some(name) = &filter.username {
+                    // The one user a sign-in by that name finds (exact name first), as one more indexed read.
+                    let Some((user, _)) = find_by_username(c, name)? else {
+                        return Ok(Vec::new());
+                    };
+                    query = query.filter(users::id.eq(String::from(user.id)));
+                }
+                if let Some(email) = filter.email {
+                    // The expression of the index `users_email_lower`.
+                    query = query.filter(sql::<Bool>("lower(users.email) = lower(").bind::<Text, _>(email).sql(")"));
+                }
+                if let Some(prefix) = filter.prefix {
+                    query = query.filter(begins_with(c, &prefix));
+                }
                 if let Some(after) = after {
                     query = query.filter(users::username.gt(after));
                 }
@@ -315,7 +382,7 @@ impl UserStore for DieselStore {
         temporary: bool,
         now: UnixTime,
     ) -> StoreResult<User> {
-        let username = username.clone();
+        let (username, keep) = (username.clone(), self.kept_passwords());
         self.db()
             .write(move |c| {
                 let id = id_by_username(c, &username)?;
@@ -326,6 +393,9 @@ impl UserStore for DieselStore {
                         users::updated_at.eq(now),
                     );
                     let changed = diesel::update(users::table.find(&id)).set(set).execute(c)?;
+                    if changed > 0 {
+                        password_history::record(c, &id, &hash, keep, now)?;
+                    }
                     read_after_update(c, changed, &id)
                 })
             })
@@ -336,26 +406,38 @@ impl UserStore for DieselStore {
         let (id, checked) = (id.as_str().to_owned(), checked.to_owned());
         self.db()
             .write(move |c| {
-                // One statement compares and sets: a change committed since the check makes it match no row.
-                let row = users::table.find(&id).filter(users::password_hash.eq(&checked));
-                Ok(diesel::update(row).set(users::password_hash.eq(&hash)).execute(c)? > 0)
+                c.transaction(|c| {
+                    // One statement compares and sets: a change committed since the check makes it match no row.
+                    let row = users::table.find(&id).filter(users::password_hash.eq(&checked));
+                    let upgraded = diesel::update(row).set(users::password_hash.eq(&hash)).execute(c)? > 0;
+                    if upgraded {
+                        password_history::rehashed(c, &id, &checked, &hash)?;
+                    }
+                    Ok(upgraded)
+                })
             })
             .await
     }
 
     async fn change_password_hash(&self, id: &UserId, checked: &str, hash: String, now: UnixTime) -> StoreResult<bool> {
-        let (id, checked) = (id.as_str().to_owned(), checked.to_owned());
+        let (id, checked, keep) = (id.as_str().to_owned(), checked.to_owned(), self.kept_passwords());
         self.db()
             .write(move |c| {
-                // As `upgrade_password_hash`: a change committed since the check makes it match no row.
-                let row = users::table.find(&id).filter(users::password_hash.eq(&checked));
-                // The user chose this password: it is temporary no more.
-                let set = (
-                    users::password_hash.eq(&hash),
-                    users::password_change_required.eq(false),
-                    users::updated_at.eq(now),
-                );
-                Ok(diesel::update(row).set(set).execute(c)? > 0)
+                c.transaction(|c| {
+                    // As `upgrade_password_hash`: a change committed since the check makes it match no row.
+                    let row = users::table.find(&id).filter(users::password_hash.eq(&checked));
+                    // The user chose this password: it is temporary no more.
+                    let set = (
+                        users::password_hash.eq(&hash),
+                        users::password_change_required.eq(false),
+                        users::updated_at.eq(now),
+                    );
+                    let changed = diesel::update(row).set(set).execute(c)? > 0;
+                    if changed {
+                        password_history::record(c, &id, &hash, keep, now)?;
+                    }
+                    Ok(changed)
+                })
             })
             .await
     }
@@ -387,7 +469,7 @@ impl UserStore for DieselStore {
     }
 
     async fn update_user(&self, id: &UserId, update: UserUpdate, now: UnixTime) -> StoreResult<User> {
-        let id = id.as_str().to_owned();
+        let (id, keep) = (id.as_str().to_owned(), self.kept_passwords());
         self.db()
             .write(move |c| {
                 c.transaction(|c| {
@@ -412,6 +494,9 @@ impl UserStore for DieselStore {
                     };
                     let disabling = changes.disabled == Some(true);
                     diesel::update(users::table.find(&id)).set(&changes).execute(c)?;
+                    if let Some(hash) = &changes.password_hash {
+                        password_history::record(c, &id, hash, keep, now)?;
+                    }
                     if disabling {
                         cut_off(c, &id, now)?;
                     }
@@ -425,6 +510,11 @@ impl UserStore for DieselStore {
                 })
             })
             .await
+    }
+
+    async fn password_history(&self, id: &UserId, limit: usize) -> StoreResult<Vec<String>> {
+        let id = id.as_str().to_owned();
+        self.db().run(move |c| password_history::newest(c, &id, limit)).await
     }
 
     async fn delete_user(&self, id: &UserId) -> StoreResult<()> {

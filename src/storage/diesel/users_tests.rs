@@ -2,7 +2,7 @@
 use super::super::test_support::{both_backends, TestDb};
 use super::super::Backend;
 use crate::domain::{NewUser, UserId, Username};
-use crate::storage::{StoreError, UserStore, UserUpdate};
+use crate::storage::{StoreError, UserFilter, UserStore, UserUpdate};
 use diesel::prelude::*;
 
 fn new_user(name: &str) -> NewUser {
@@ -94,7 +94,7 @@ async fn usernames_match_in_any_letter_case(backend: Backend) {
     // Two creations at once: one account.
     let (bob, shouty) = tokio::join!(t.store.create_user(new_user("Bob")), t.store.create_user(new_user("bob")));
     assert!(bob.is_ok() != shouty.is_ok(), "{bob:?} {shouty:?}");
-    assert_eq!(t.store.list_users(None, 10).await.unwrap().len(), 2);
+    assert_eq!(t.store.list_users(&UserFilter::default(), None, 10).await.unwrap().len(), 2);
 }
 
 /// Inserts a user as a release before keys did: no `username_key`.
@@ -295,15 +295,76 @@ async fn list_pages_by_username(backend: Backend) {
         t.store.create_user(new_user(&format!("user{i}"))).await.unwrap();
     }
     let names = |users: &[crate::domain::User]| users.iter().map(|u| u.username.to_string()).collect::<Vec<_>>();
-    let page1 = t.store.list_users(None, 2).await.unwrap();
+    let page1 = t.store.list_users(&UserFilter::default(), None, 2).await.unwrap();
     assert_eq!(names(&page1), ["user0", "user1"]);
-    let page2 = t.store.list_users(Some(&page1[1].username), 2).await.unwrap();
+    let page2 = t.store.list_users(&UserFilter::default(), Some(&page1[1].username), 2).await.unwrap();
     assert_eq!(names(&page2), ["user2", "user3"]);
-    let page3 = t.store.list_users(Some(&page2[1].username), 2).await.unwrap();
+    let page3 = t.store.list_users(&UserFilter::default(), Some(&page2[1].username), 2).await.unwrap();
     assert_eq!(names(&page3), ["user4"]);
-    assert!(t.store.list_users(Some(&page3[0].username), 2).await.unwrap().is_empty());
-    assert_eq!(t.store.list_users(None, 100).await.unwrap().len(), 5);
-    assert!(t.store.list_users(None, 0).await.unwrap().is_empty());
+    assert!(t.store.list_users(&UserFilter::default(), Some(&page3[0].username), 2).await.unwrap().is_empty());
+    assert_eq!(t.store.list_users(&UserFilter::default(), None, 100).await.unwrap().len(), 5);
+    assert!(t.store.list_users(&UserFilter::default(), None, 0).await.unwrap().is_empty());
+}
+
+/// The usernames `filter` lists, sorted here: their order is the database collation's.
+async fn listed(t: &TestDb, filter: UserFilter) -> Vec<String> {
+    let users = t.store.list_users(&filter, None, 100).await.unwrap();
+    let mut names: Vec<String> = users.iter().map(|u| u.username.to_string()).collect();
+    names.sort();
+    names
+}
+
+async fn filters_find_by_name_address_and_prefix(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let with_email = |name: &str, email: Option<&str>| NewUser { email: email.map(str::to_owned), ..new_user(name) };
+    for (name, email) in [
+        ("Alice", Some("Alice.Smith@Example.com")),
+        ("alfred", Some("fred@example.com")),
+        ("Ren\u{e9}e", None),
+        ("bob", Some("al%b@example.com")),
+        ("al%_x", Some("x@example.com")),
+        ("alZ", None),
+    ] {
+        t.store.create_user(with_email(name, email)).await.unwrap();
+    }
+    insert_unkeyed(&t, "Alma").await;
+    let prefix = |p: &str| UserFilter { prefix: Some(p.into()), ..UserFilter::default() };
+    // A username folded as at sign-in, an address in any letter case; a user without a key by their exact name.
+    assert_eq!(listed(&t, prefix("AL")).await, ["Alice", "al%_x", "alZ", "alfred", "bob"]);
+    assert_eq!(listed(&t, prefix("Al")).await, ["Alice", "Alma", "al%_x", "alZ", "alfred", "bob"]);
+    assert_eq!(listed(&t, prefix("alice.s")).await, ["Alice"]);
+    assert_eq!(listed(&t, prefix("RENE\u{301}")).await, ["Ren\u{e9}e"]);
+    // What LIKE would take for wildcards is only text.
+    assert_eq!(listed(&t, prefix("al%")).await, ["al%_x", "bob"]);
+    assert_eq!(listed(&t, prefix("al_")).await, Vec::<String>::new());
+    assert_eq!(listed(&t, prefix("al%_")).await, ["al%_x"]);
+    assert!(listed(&t, prefix("lice")).await.is_empty(), "a prefix, not a substring");
+    // Exact: the address in any letter case, the user a sign-in by that name finds.
+    let email = |e: &str| UserFilter { email: Some(e.into()), ..UserFilter::default() };
+    assert_eq!(listed(&t, email("alice.smith@example.COM")).await, ["Alice"]);
+    assert!(listed(&t, email("alice.smith@example")).await.is_empty());
+    let username = |u: &str| UserFilter { username: Some(Username::parse(u).unwrap()), ..UserFilter::default() };
+    assert_eq!(listed(&t, username("ALICE")).await, ["Alice"]);
+    assert_eq!(listed(&t, username("rene\u{301}e")).await, ["Ren\u{e9}e"]);
+    assert!(listed(&t, username("Ali")).await.is_empty());
+    // Filters narrow each other, and pages follow each other within them.
+    let both = UserFilter { email: Some("FRED@example.com".into()), ..prefix("al") };
+    assert_eq!(listed(&t, both).await, ["alfred"]);
+    let none = UserFilter { username: Some(Username::parse("bob").unwrap()), ..prefix("alf") };
+    assert!(listed(&t, none).await.is_empty());
+    let all = t.store.list_users(&prefix("al"), None, 100).await.unwrap();
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = t.store.list_users(&prefix("al"), after.as_ref(), 2).await.unwrap();
+        after = page.last().map(|u| u.username.clone());
+        paged.extend(page);
+        if after.is_none() {
+            break;
+        }
+    }
+    assert_eq!(paged, all);
+    assert_eq!(all.len(), 5);
 }
 
 async fn disable_and_change_password(backend: Backend) {
@@ -571,7 +632,7 @@ async fn a_temporary_password_is_flagged_until_one_replaces_it(backend: Backend)
     assert!(flagged(&t.store.create_user(nu.clone()).await.unwrap()));
     assert!(flagged(&t.store.user_by_id(&nu.id).await.unwrap().unwrap()));
     assert!(flagged(&t.store.user_by_username(&nu.username).await.unwrap().unwrap().0));
-    assert!(flagged(&t.store.list_users(None, 10).await.unwrap()[0]));
+    assert!(flagged(&t.store.list_users(&UserFilter::default(), None, 10).await.unwrap()[0]));
     let other = new_user("uma");
     assert!(!flagged(&t.store.create_user(other.clone()).await.unwrap()), "not unless asked");
 
@@ -637,6 +698,7 @@ both_backends!(
     missing_users,
     duplicates_conflict,
     list_pages_by_username,
+    filters_find_by_name_address_and_prefix,
     disable_and_change_password,
     revoked_before_round_trips,
     upgrade_password_hash_replaces_only_the_hash_checked,
