@@ -75,7 +75,8 @@ pub enum UsersCommand {
         /// Login name.
         username: String,
     },
-    /// Delete a user, with their sessions, consents and tokens. Their audit events stay, under their id.
+    /// Delete a user, with their sessions, consents and tokens. Their audit events stay, under their id. No mail
+    /// is sent to them.
     Remove {
         /// Login name.
         username: String,

@@ -2,9 +2,9 @@
 //! delete their own account (`users.self_deletion`; otherwise 404, and the page has no such section).
 //! [`crate::oauth::account_deletion`] decides. The form is the account page's: CSRF token bound to the session
 //! cookie, our own origin, a live session. A deletion clears the session cookie and answers a page saying so
-//! (framing the front-channel logout of this browser's apps); a refusal shows the account page again with why,
-//! in the section (400; 429 with `Retry-After` while the name or the IP is locked; 403 when a user without a
-//! password is to sign in again first).
+//! (framing the front-channel logout of this browser's apps), and the user is mailed a notice in the page's
+//! language; a refusal shows the account page again with why, in the section (400; 429 with `Retry-After` while
+//! the name or the IP is locked; 403 when a user without a password is to sign in again first).
 use super::account::{checked, show, FormAgain};
 use super::lang::Lang;
 use super::meta::request_meta;
@@ -35,7 +35,8 @@ pub async fn delete(req: HttpRequest, body: form::Body, state: web::Data<AppStat
         confirmed: f.get("confirm").is_some(),
     };
     let (ip, meta, now) = (throttle::ip(&req, &state), request_meta(&req, &state), crate::domain::now());
-    let outcome = match state.provider.delete_own_account(&signed_in, request, ip, &meta, now).await {
+    let locale = Lang::of(&req).locale;
+    let outcome = match state.provider.delete_own_account(&signed_in, request, ip, &meta, locale, now).await {
         Ok(outcome) => outcome,
         Err(e) => return error_page(&req, &e),
     };

@@ -1,6 +1,7 @@
 //! "Choose a new password": the page a sign-in of a user whose password is temporary shows once its every factor
 //! was right (a password, with its code when the user has two-step verification, a passkey or another provider),
-//! and `POST /login/new-password` (`pending`, `csrf`, `password`, `password_again`), which sets the new one and
+//! and `POST /login/new-password` (`pending`, `csrf`, `password`, `password_again`, `sign_out_others`: "Sign out
+//! of other devices", ticked when the page is first shown), which sets the new one and
 //! only then ends the sign-in as any does ([`super::login::signed_in`]: a new session against fixation,
 //! `login_succeeded`, the pending authorization, the account page or the device page). The pending step is bound
 //! to the browser, has its own CSRF token, expires, and is taken once ([`crate::oauth::temporary_password`]
@@ -37,7 +38,7 @@ pub(super) async fn ask_for_new_password(
     // Every sign-in form, and an upstream provider's callback, is answered with the browser-binding cookie set.
     let Some(browser) = state.cookies.read_browser(req) else { return cookies_blocked(req) };
     match state.provider.start_new_password_step(user, username, target, &browser, session, now).await {
-        Ok((id, step)) => new_password_page(req, state, StatusCode::OK, id, &step, None),
+        Ok((id, step)) => new_password_page(req, state, StatusCode::OK, (id, &step), true, None),
         Err(e) => error_page(req, &e),
     }
 }
@@ -46,12 +47,12 @@ fn new_password_page(
     req: &HttpRequest,
     state: &AppState,
     status: StatusCode,
-    pending: String,
-    step: &SecondStep,
+    (pending, step): (String, &SecondStep),
+    sign_out_others: bool,
     error: Option<(String, PasswordField)>,
 ) -> HttpResponse {
     let (lang, min_length) = (Lang::of(req), state.settings.passwords.min_length);
-    let view = NewPasswordPage { t: lang.t(), pending, csrf: step.csrf.clone(), min_length, error };
+    let view = NewPasswordPage { t: lang.t(), pending, csrf: step.csrf.clone(), min_length, sign_out_others, error };
     page(req, lang, status, view.render())
 }
 
@@ -75,7 +76,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Err(resp) => return resp,
     };
     if switching(&f).is_some() {
-        return new_password_page(&req, &state, StatusCode::OK, id, &step, None);
+        return new_password_page(&req, &state, StatusCode::OK, (id, &step), true, None);
     }
     // The pending authorization is read before anything changes: an expired one is the usual page, nothing set.
     let target = match resumed(&req, &state, step.continuation.clone()).await {
@@ -84,14 +85,16 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     };
     let new = Password::new(f.take("password").unwrap_or_default());
     let again = Password::new(f.take("password_again").unwrap_or_default());
+    let sign_out_others = f.get("sign_out_others").is_some();
     let (meta, device) = (request_meta(&req, &state), device(&req, &state));
-    match state.provider.change_required_password(&id, &step, new, &again, device, &meta, now).await {
+    let changed = state.provider.change_required_password(&id, &step, new, &again, sign_out_others, device, &meta, now);
+    match changed.await {
         Ok(RequiredChange::Changed { user, cookie, session, details }) => {
             signed_in(&req, &state, target, &user, cookie, session, details, now).await
         }
         Ok(RequiredChange::Refused(rule)) => {
             let error = Some(refusal(Lang::of(&req).t(), rule));
-            new_password_page(&req, &state, StatusCode::BAD_REQUEST, id, &step, error)
+            new_password_page(&req, &state, StatusCode::BAD_REQUEST, (id, &step), sign_out_others, error)
         }
         Ok(RequiredChange::Gone) => gone(&req),
         Err(e) => error_page(&req, &e),

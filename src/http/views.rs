@@ -472,6 +472,8 @@ pub struct NewPasswordPage {
     pub csrf: String,
     /// Fewest characters of the new password (`passwords.min_length`).
     pub min_length: usize,
+    /// Whether "Sign out of other devices" is ticked (at first, and as posted when shown again).
+    pub sign_out_others: bool,
     /// Why the form was refused (an alert), with the field it is about.
     pub error: Option<(String, PasswordField)>,
 }

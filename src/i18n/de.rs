@@ -142,6 +142,9 @@ pub const DE: Texts = Texts {
         submit: "Passwort festlegen und weiter",
         gone_text: "Sie sind nicht angemeldet. Melden Sie sich erneut an und wählen Sie dann Ihr neues Passwort. Oder \
                     kehren Sie zur Anwendung zurück und beginnen Sie von vorn.",
+        sign_out_others: "Von anderen Geräten abmelden",
+        sign_out_others_note: "Beendet die anderen Sitzungen Ihres Kontos, als meldeten Sie sich in jeder ab; \
+                               diese Anmeldung bleibt. Apps mit Offline-Zugriff behalten ihn.",
     },
     consent: Consent {
         title: "Zugriff erlauben?",
@@ -500,5 +503,12 @@ pub const DE: Texts = Texts {
         ),
         verify_button: "Meine E-Mail-Adresse bestätigen",
         verify_once: "Der Link funktioniert einmal. Wenn Sie das nicht angefordert haben, ignorieren Sie diese E-Mail.",
+        deleted_subject: "Ihr Konto wurde gelöscht",
+        deleted_text: Around(
+            "Ihr Konto ",
+            " wurde auf Ihren Wunsch gelöscht. Sie sind überall abgemeldet, und die Apps, die Sie damit verwendet \
+             haben, haben keinen Zugriff mehr.",
+        ),
+        deleted_not_you: "Wenn Sie es nicht gelöscht haben, wenden Sie sich an die Administration dieser Website.",
     },
 };

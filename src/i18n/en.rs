@@ -128,6 +128,9 @@ pub const EN: Texts = Texts {
         gone_text:
             "You are not signed in. Sign in again, then choose your new password. Or go back to the application \
                     and start again.",
+        sign_out_others: "Sign out of other devices",
+        sign_out_others_note: "Ends your account's other sessions, as signing out of each would; this sign-in \
+                               stays. Apps with offline access keep it.",
     },
     consent: Consent {
         title: "Allow access?",
@@ -441,5 +444,12 @@ pub const EN: Texts = Texts {
         ),
         verify_button: "Verify my email address",
         verify_once: "The link works once. If you did not ask for this, ignore this mail.",
+        deleted_subject: "Your account was deleted",
+        deleted_text: Around(
+            "your account ",
+            " was deleted, as you asked. You are signed out everywhere, and the apps you used with it no longer \
+             have access.",
+        ),
+        deleted_not_you: "If you did not delete it, tell the administrator of this site.",
     },
 };

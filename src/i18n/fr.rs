@@ -134,6 +134,9 @@ pub const FR: Texts = Texts {
         submit: "Enregistrer le mot de passe et continuer",
         gone_text: "Vous n'êtes pas connecté. Connectez-vous à nouveau, puis choisissez votre nouveau mot de passe. Ou \
                     retournez à l'application et recommencez.",
+        sign_out_others: "Se déconnecter des autres appareils",
+        sign_out_others_note: "Met fin aux autres sessions de votre compte, comme si vous vous déconnectiez de \
+                               chacune ; cette connexion reste. Les applications avec un accès hors ligne le gardent.",
     },
     consent: Consent {
         title: "Autoriser l'accès ?",
@@ -481,5 +484,12 @@ pub const FR: Texts = Texts {
         ),
         verify_button: "Vérifier mon adresse e-mail",
         verify_once: "Le lien fonctionne une seule fois. Si vous n'avez rien demandé, ignorez cet e-mail.",
+        deleted_subject: "Votre compte a été supprimé",
+        deleted_text: Around(
+            "votre compte ",
+            " a été supprimé, comme vous l'avez demandé. Vous êtes déconnecté partout, et les applications que \
+             vous utilisiez avec lui n'y ont plus accès.",
+        ),
+        deleted_not_you: "Si vous ne l'avez pas supprimé, prévenez l'administrateur de ce site.",
     },
 };

@@ -187,6 +187,8 @@ pub struct NewPassword {
     pub hint: Around,
     pub submit: &'static str,
     pub gone_text: &'static str,
+    pub sign_out_others: &'static str,
+    pub sign_out_others_note: &'static str,
 }
 
 /// The consent page (`consent.html`), and what a grant lets an app do (`grant_details.html`, the account page),
@@ -497,4 +499,7 @@ pub struct Mail {
     pub verify_open: Around2,
     pub verify_button: &'static str,
     pub verify_once: &'static str,
+    pub deleted_subject: &'static str,
+    pub deleted_text: Around,
+    pub deleted_not_you: &'static str,
 }

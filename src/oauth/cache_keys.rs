@@ -21,9 +21,15 @@ pub fn device_decision(device_code_hash: &str) -> String {
     format!("device-decision:{device_code_hash}")
 }
 
-/// When a device last polled for its tokens, and the interval it must keep.
-pub fn device_poll(device_code_hash: &str) -> String {
-    format!("device-poll:{device_code_hash}")
+/// Present while a device that polled for its tokens must wait before its next poll, written by the poll that
+/// waits (`set_if_absent`) for the code's interval.
+pub fn device_poll_gate(device_code_hash: &str) -> String {
+    format!("device-poll-gate:{device_code_hash}")
+}
+
+/// How many times the device of a code was told to slow down (a counter: its interval grows with it).
+pub fn device_slowdowns(device_code_hash: &str) -> String {
+    format!("device-slowdowns:{device_code_hash}")
 }
 
 /// The mark that an approved device code has been exchanged for tokens, written once.

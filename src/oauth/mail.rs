@@ -1,7 +1,7 @@
-//! Mail to users (password reset and email verification links), handed to a [`Mailer`] that delivers it off the
-//! request path. Each mail is plain text and HTML (`multipart/alternative`): the HTML part says the same words
-//! with the link as a link, from askama templates in `templates/mail/` that escape every value, load nothing
-//! remote and run no script.
+//! Mail to users (password reset and email verification links, and the notice that an account was deleted), handed
+//! to a [`Mailer`] that delivers it off the request path. Each mail is plain text and HTML (`multipart/alternative`):
+//! the HTML part says the same words, with the link (if any) as a link, from askama templates in `templates/mail/`
+//! that escape every value, load nothing remote and run no script.
 use super::error::OAuthError;
 use crate::i18n::Mail as MailTexts;
 use askama::Template;
@@ -77,6 +77,22 @@ pub(super) struct VerificationHtml<'a> {
     pub link: &'a str,
     /// How long the link works, in words.
     pub lasts: &'a str,
+}
+
+/// The HTML part of the notice that a user deleted their account: no link, nothing secret.
+#[derive(Template)]
+#[template(path = "mail/account_deleted.html")]
+pub(super) struct DeletedHtml<'a> {
+    /// The mail's language (`<html lang>`).
+    pub lang: &'static str,
+    /// Its words.
+    pub t: &'static MailTexts,
+    /// The subject, as the heading.
+    pub title: &'a str,
+    /// Whom the mail greets: the display name, else the username.
+    pub name: &'a str,
+    /// The account's username.
+    pub username: &'a str,
 }
 
 /// Renders the HTML part of a mail.

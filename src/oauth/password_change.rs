@@ -167,7 +167,8 @@ impl Provider {
         };
         self.audit("password_changed", facts, meta, now).await;
         if sign_out_others {
-            self.end_other_sessions(signed_in, meta, now).await?;
+            let current = Some(signed_in.session.id_hash.as_str());
+            self.end_sessions_for_new_password(user, current, meta, now).await?;
         }
         Ok(PasswordChanged::Changed)
     }
@@ -239,19 +240,29 @@ impl Provider {
         OwnPassword::Locked(lock)
     }
 
-    /// Ends every live session of the signed-in user but the current one, each as the account page ends one.
-    async fn end_other_sessions(
+    /// Ends every live session of `user` but the one whose id hash is `keep` (all of them when none), each as the
+    /// account page ends one: its session-bound tokens revoked, its apps sent back-channel logout tokens, audited as
+    /// `account_session_revoked` (`reason` `password_changed`) with the user as actor.
+    pub(super) async fn end_sessions_for_new_password(
         &self,
-        signed_in: &SignedIn,
+        user: &User,
+        keep: Option<&str>,
         meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<(), OAuthError> {
-        let sessions = self.sessions.sessions_of_user(&signed_in.user.id, now).await?;
+        let sessions = self.sessions.sessions_of_user(&user.id, now).await?;
         for session in sessions {
-            if session.is_active(now) && !matches(&session.id_hash, &signed_in.session.id_hash) {
-                let details = json!({ "reason": "password_changed" });
-                self.end_own_session(signed_in, &session, details, meta, now).await?;
+            if !session.is_active(now) || keep.is_some_and(|kept| matches(&session.id_hash, kept)) {
+                continue;
             }
+            let details = json!({ "reason": "password_changed", "sid": session.id_hash, "current": false });
+            let facts = EventFacts {
+                actor: Some(user.id.as_str().to_owned()),
+                user_id: Some(session.user_id.as_str().to_owned()),
+                client_id: None,
+                details,
+            };
+            self.end_stored_session(&session, facts, "account_session_revoked", meta, now).await?;
         }
         Ok(())
     }

@@ -7,7 +7,9 @@
 //! page's rules (the [`PasswordPolicy`](crate::domain::password_policy::PasswordPolicy), its history included,
 //! and not the current one); its hash replaces the one the step was made
 //! for (`UserStore::change_password_hash`, which clears the flag), and only then does the session start, with
-//! the sign-in's `amr`. Sessions and tokens the user held before stay, as they do when the password is set.
+//! the sign-in's `amr`. Sessions and tokens the user held before stay, as they do when the password is set, unless
+//! the user ticks "Sign out of other devices" (as Keycloak's action has): then each ends as a password change on
+//! the account page ends the others ([`Provider::end_sessions_for_new_password`]), before the new one starts.
 use super::audit::{EventFacts, RequestMeta};
 use super::error::OAuthError;
 use super::otp::{SecondStep, SignInTarget, StepKind};
@@ -72,7 +74,8 @@ impl Provider {
 
     /// Sets `new` (typed again as `again`) as the password of the user of the new-password step `id` and starts
     /// their session on `device`: the step is taken, the hash replaced only while it is the one the step was made
-    /// for, audited as `password_changed` (`reason` `required`).
+    /// for, audited as `password_changed` (`reason` `required`, `sign_out_others`). With `sign_out_others`, every
+    /// session the user had ends first; the one this starts is not among them.
     #[allow(clippy::too_many_arguments)]
     pub async fn change_required_password(
         &self,
@@ -80,6 +83,7 @@ impl Provider {
         step: &SecondStep,
         new: Password,
         again: &Password,
+        sign_out_others: bool,
         device: Device,
         meta: &RequestMeta,
         now: UnixTime,
@@ -128,9 +132,12 @@ impl Provider {
             actor: Some(user.id.as_str().to_owned()),
             user_id: Some(user.id.as_str().to_owned()),
             client_id: step.client_id.clone(),
-            details: json!({ "reason": "required" }),
+            details: json!({ "reason": "required", "sign_out_others": sign_out_others }),
         };
         self.audit("password_changed", facts, meta, now).await;
+        if sign_out_others {
+            self.end_sessions_for_new_password(&user, None, meta, now).await?;
+        }
         let user = User { password_change_required: false, ..user };
         let (cookie, session) = match self.start_session(&user, amr, device, now).await {
             Ok(started) => started,

@@ -1,10 +1,14 @@
 //! `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4–3.5): a device polls with its
 //! device code until the user has answered on the verification page (`oauth::device`). While no answer is in, it
 //! is told `authorization_pending`, or `slow_down` when it polls sooner than its interval (which then grows by
-//! 5 seconds for that code); after a denial `access_denied`; past the code's lifetime `expired_token`. Once
-//! approved, exactly one poll gets tokens: the first writes the code's redemption mark (`set_if_absent`), and
-//! the others find it and are refused with `invalid_grant`. The tokens are those of the code grant, bound to no
-//! browser session (see `oauth::device`).
+//! 5 seconds for that code). Pacing is decided by one atomic cache write, so that of two polls at once exactly one
+//! waits and the other slows down, on any instance: a waiting poll is one that sets the code's poll gate
+//! (`set_if_absent`, living for the interval); a poll that finds the gate slows down, adds one to the code's count
+//! of slow-downs (`incr`, the interval being the configured one plus 5 seconds per slow-down), and sets the gate
+//! again for the grown interval from now. After a denial, `access_denied`; past the code's lifetime,
+//! `expired_token`. Once approved, exactly one poll gets tokens: the first writes the code's redemption mark
+//! (`set_if_absent`), and the others find it and are refused with `invalid_grant`. The tokens are those of the
+//! code grant, bound to no browser session (see `oauth::device`).
 use super::{resource, scope_string, TokenResponse};
 use crate::domain::refresh_family::FamilySecret;
 use crate::domain::secret::SecretHash;
@@ -18,33 +22,21 @@ use crate::oauth::params::Params;
 use crate::oauth::provider::Provider;
 use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
 use crate::storage::{CodeGrantStanding, StoreError};
-use serde::{Deserialize, Serialize};
 use serde_json::Map;
 use std::time::Duration;
 
 /// What RFC 8628 §3.5 adds to the interval of a device that polled too soon.
 pub const SLOW_DOWN_STEP: i64 = 5;
 
-/// When a device last polled, and the interval it must keep from then.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pacing {
-    /// The last poll, in Unix seconds.
-    pub last_poll: UnixTime,
-    /// The least seconds from it to the next.
-    pub interval: i64,
-}
-
-/// What one poll comes to, before any token is issued.
+/// What one poll comes to, before any token is issued or the pacing is looked at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Poll {
     /// The code was issued to another client.
     WrongClient,
     /// Past its lifetime.
     Expired,
-    /// No answer yet: `authorization_pending`, the pacing to keep from now.
-    Pending(Pacing),
-    /// No answer yet, and polled too soon: `slow_down`, with the interval grown.
-    SlowDown(Pacing),
+    /// No answer yet: `authorization_pending`, or `slow_down` when polled too soon.
+    Waiting,
     /// Denied by the user.
     Denied,
     /// Approved: the first such poll is answered with tokens.
@@ -60,15 +52,12 @@ pub enum Poll {
     },
 }
 
-/// Decides a poll by `client_id` at `now` of `request`, given the user's answer so far and the pacing the last
-/// poll left (`interval` is the configured one, for a first poll). Slowing down is a kind of waiting (RFC 8628
-/// §3.5), so an answered request is answered whenever it is polled.
+/// Decides a poll by `client_id` at `now` of `request`, given the user's answer so far. Slowing down is a kind of
+/// waiting (RFC 8628 §3.5), so an answered request is answered whenever it is polled.
 pub fn poll(
     request: &DeviceRequest,
     client_id: &crate::domain::ClientId,
     decision: Option<DeviceDecision>,
-    pacing: Option<Pacing>,
-    interval: i64,
     now: UnixTime,
 ) -> Poll {
     if request.client_id != *client_id {
@@ -82,14 +71,14 @@ pub fn poll(
         Some(DeviceDecision::Approved { user_id, auth_time, amr, approved_at_ms }) => {
             Poll::Approved { user_id, auth_time, amr, approved_at_ms }
         }
-        None => match pacing {
-            Some(last) if now - last.last_poll < last.interval => {
-                Poll::SlowDown(Pacing { last_poll: now, interval: last.interval + SLOW_DOWN_STEP })
-            }
-            Some(last) => Poll::Pending(Pacing { last_poll: now, interval: last.interval }),
-            None => Poll::Pending(Pacing { last_poll: now, interval }),
-        },
+        None => Poll::Waiting,
     }
+}
+
+/// The interval of a code whose device was told to slow down `slowdowns` times, `interval` being the configured one.
+pub fn paced_interval(interval: i64, slowdowns: u64) -> i64 {
+    let grown = i64::try_from(slowdowns).unwrap_or(i64::MAX).saturating_mul(SLOW_DOWN_STEP);
+    interval.saturating_add(grown)
 }
 
 impl Provider {
@@ -113,25 +102,12 @@ impl Provider {
             Some(bytes) => Some(serde_json::from_slice::<DeviceDecision>(&bytes).map_err(OAuthError::server)?),
             None => None,
         };
-        let pacing = match self.cache.get(&cache_keys::device_poll(hash)).await? {
-            // A pacing record that does not read is a first poll: pacing only advises the device.
-            Some(bytes) => serde_json::from_slice::<Pacing>(&bytes).ok(),
-            None => None,
-        };
         let keep = Duration::from_secs(u64::try_from(request.expires_at - now).unwrap_or(1).max(1));
-        match poll(&request, &client.id, decision, pacing, self.device.interval, now) {
+        match poll(&request, &client.id, decision, now) {
             Poll::WrongClient => Err(OAuthError::invalid_grant("the device code was issued to another client")),
             Poll::Expired => Err(OAuthError::new(ErrorCode::ExpiredToken, "the device code has expired")),
             Poll::Denied => Err(OAuthError::new(ErrorCode::AccessDenied, "the user denied the request")),
-            Poll::Pending(next) => {
-                self.note_poll(hash, next, keep).await?;
-                Err(OAuthError::new(ErrorCode::AuthorizationPending, "the user has not answered yet"))
-            }
-            Poll::SlowDown(next) => {
-                self.note_poll(hash, next, keep).await?;
-                let description = format!("polled too soon: wait {} seconds between polls", next.interval);
-                Err(OAuthError::new(ErrorCode::SlowDown, description))
-            }
+            Poll::Waiting => Err(self.pace(hash, keep).await?),
             Poll::Approved { user_id, auth_time, amr, approved_at_ms } => {
                 let redeemed = cache_keys::device_redeemed(hash);
                 if !self.cache.set_if_absent(&redeemed, b"1", keep).await? {
@@ -143,9 +119,23 @@ impl Provider {
         }
     }
 
-    async fn note_poll(&self, hash: &str, pacing: Pacing, keep: Duration) -> Result<(), OAuthError> {
-        let bytes = serde_json::to_vec(&pacing).map_err(OAuthError::server)?;
-        Ok(self.cache.set(&cache_keys::device_poll(hash), &bytes, keep).await?)
+    /// The answer to a poll of the code of `hash` (live for `keep`) that finds no answer yet: `authorization_pending`
+    /// when it sets the code's poll gate, else `slow_down`, the interval grown.
+    async fn pace(&self, hash: &str, keep: Duration) -> Result<OAuthError, OAuthError> {
+        let (gate, slowdowns) = (cache_keys::device_poll_gate(hash), cache_keys::device_slowdowns(hash));
+        // A count that does not read is none: pacing only advises the device.
+        let counted = self.cache.get(&slowdowns).await?;
+        let counted = counted.and_then(|v| std::str::from_utf8(&v).ok()?.parse::<u64>().ok()).unwrap_or(0);
+        let interval = paced_interval(self.device.interval, counted);
+        if self.cache.set_if_absent(&gate, b"1", seconds(interval)).await? {
+            return Ok(OAuthError::new(ErrorCode::AuthorizationPending, "the user has not answered yet"));
+        }
+        let (counted, _) = self.cache.incr(&slowdowns, keep).await?;
+        let interval = paced_interval(self.device.interval, counted);
+        // The grown interval counts from this poll, as RFC 8628 §3.5 has the device wait it before the next.
+        self.cache.set(&gate, b"1", seconds(interval)).await?;
+        let description = format!("polled too soon: wait {interval} seconds between polls");
+        Ok(OAuthError::new(ErrorCode::SlowDown, description))
     }
 
     /// The tokens of an approved device code, as the code grant issues them but bound to no session: checked
@@ -237,6 +227,11 @@ impl Provider {
     }
 }
 
+/// `n` seconds as a cache lifetime (at least one).
+fn seconds(n: i64) -> Duration {
+    Duration::from_secs(u64::try_from(n).unwrap_or(1).max(1))
+}
+
 /// The user's approval, as the tokens need it.
 struct Approval {
     user_id: UserId,
@@ -277,40 +272,19 @@ mod tests {
     }
 
     #[test]
-    fn a_first_poll_waits_at_the_configured_interval() {
-        assert_eq!(poll(&request(), &tv(), None, None, 5, NOW), Poll::Pending(Pacing { last_poll: NOW, interval: 5 }));
-    }
-
-    #[test]
-    fn a_poll_sooner_than_the_interval_slows_the_device_down_by_five_seconds_each_time() {
-        let last = Pacing { last_poll: NOW, interval: 5 };
-        assert_eq!(
-            poll(&request(), &tv(), None, Some(last), 5, NOW + 4),
-            Poll::SlowDown(Pacing { last_poll: NOW + 4, interval: 10 })
-        );
-        let slowed = Pacing { last_poll: NOW + 4, interval: 10 };
-        assert_eq!(
-            poll(&request(), &tv(), None, Some(slowed), 5, NOW + 13),
-            Poll::SlowDown(Pacing { last_poll: NOW + 13, interval: 15 })
-        );
-        // Kept apart by the grown interval, it waits with that interval.
-        let slowed = Pacing { last_poll: NOW + 13, interval: 15 };
-        assert_eq!(
-            poll(&request(), &tv(), None, Some(slowed), 5, NOW + 28),
-            Poll::Pending(Pacing { last_poll: NOW + 28, interval: 15 })
-        );
-        assert_eq!(
-            poll(&request(), &tv(), None, Some(last), 5, NOW + 5),
-            Poll::Pending(Pacing { last_poll: NOW + 5, interval: 5 })
-        );
+    fn an_unanswered_code_waits_and_each_slow_down_adds_five_seconds() {
+        assert_eq!(poll(&request(), &tv(), None, NOW), Poll::Waiting);
+        assert_eq!(poll(&request(), &tv(), None, NOW + 599), Poll::Waiting);
+        assert_eq!([0, 1, 2, 3].map(|n| paced_interval(5, n)), [5, 10, 15, 20]);
+        assert_eq!(paced_interval(1, 2), 11);
+        assert_eq!(paced_interval(5, u64::MAX), i64::MAX, "no overflow");
     }
 
     #[test]
     fn an_answer_is_given_whenever_it_is_polled() {
-        let soon = Some(Pacing { last_poll: NOW, interval: 5 });
-        assert_eq!(poll(&request(), &tv(), Some(DeviceDecision::Denied), soon, 5, NOW + 1), Poll::Denied);
+        assert_eq!(poll(&request(), &tv(), Some(DeviceDecision::Denied), NOW + 1), Poll::Denied);
         let Poll::Approved { user_id, auth_time, approved_at_ms, .. } =
-            poll(&request(), &tv(), Some(approved()), soon, 5, NOW + 1)
+            poll(&request(), &tv(), Some(approved()), NOW + 1)
         else {
             panic!("not approved")
         };
@@ -320,16 +294,14 @@ mod tests {
     #[test]
     fn an_expired_code_is_expired_whatever_the_answer_and_another_clients_is_refused_first() {
         for decision in [None, Some(DeviceDecision::Denied), Some(approved())] {
-            assert_eq!(poll(&request(), &tv(), decision.clone(), None, 5, NOW + 600), Poll::Expired);
+            assert_eq!(poll(&request(), &tv(), decision.clone(), NOW + 600), Poll::Expired);
             let other = ClientId::parse("other").unwrap();
-            assert_eq!(poll(&request(), &other, decision, None, 5, NOW + 600), Poll::WrongClient);
+            assert_eq!(poll(&request(), &other, decision, NOW + 600), Poll::WrongClient);
         }
     }
 
     #[test]
-    fn pacing_and_decisions_read_back_as_written() {
-        let pacing = Pacing { last_poll: NOW, interval: 10 };
-        assert_eq!(serde_json::from_slice::<Pacing>(&serde_json::to_vec(&pacing).unwrap()).unwrap(), pacing);
+    fn decisions_read_back_as_written() {
         for decision in [approved(), DeviceDecision::Denied] {
             let bytes = serde_json::to_vec(&decision).unwrap();
             assert_eq!(serde_json::from_slice::<DeviceDecision>(&bytes).unwrap(), decision);

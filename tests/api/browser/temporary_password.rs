@@ -1,6 +1,7 @@
 //! "Choose a new password" in a real browser: a sign-in with a temporary password stops at the page (checked by
-//! axe, at first and after a refusal, with the refused field marked), which sends nothing under the minimum, and
-//! whose new password leads on to the consent page and the app's code.
+//! axe, at first and after a refusal, with the refused field marked; "Sign out of other devices" ticked at first,
+//! and its label toggling it), which sends nothing under the minimum, and whose new password leads on to the
+//! consent page and the app's code.
 use super::accessibility::{assert_accessible, axe_source, wait_for_title};
 use super::{at_redirect_uri, expect_consent_page, on_server, query, redeem, setup, signed_in, PASSWORD, USERNAME};
 use crate::helpers::{spawn_app, Backend};
@@ -24,6 +25,9 @@ async fn a_temporary_password_is_replaced_in_a_real_browser() {
     browser.find("button[type=submit]").await.click().await;
     wait_for_title(&browser, TITLE).await;
     assert_accessible(&browser, &axe, "the new password page").await;
+    browser.wait_for("input#sign-out-others[type=checkbox]:checked").await;
+    browser.find("label[for=sign-out-others]").await.click().await;
+    browser.wait_for("input#sign-out-others:not(:checked)").await;
     // Leaving the page signs nobody in: the next sign-in stops at it again.
     assert!(!signed_in(&browser, &flow).await, "the page signs nobody in");
     browser.goto(&flow.authorize_url).await;
