@@ -35,7 +35,7 @@ both_backends!(
             assert_eq!(errors(&[first, second]), ["authorization_pending", "slow_down"], "round {round}");
             // The slow-down grew this code's interval to 10 s: sooner again, it grows to 15 s.
             let again = poll(&app, &client, code).await;
-            assert_eq!(errors(&[again.clone()]), ["slow_down"]);
+            assert_eq!(errors(std::slice::from_ref(&again)), ["slow_down"]);
             assert!(again.1["error_description"].as_str().unwrap().contains("15 seconds"), "{}", again.1);
         }
         // A burst: still one waits.
