@@ -16,7 +16,7 @@ use super::AppState;
 use crate::i18n::{Locale, Texts};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::Method;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponseBuilder};
 use askama::Template;
 
@@ -199,8 +199,11 @@ struct Switcher<'a> {
 }
 
 /// The page's own link with `lang=` each language, or `None` when it has none: a `POST` without [`back_to`].
-fn links(req: &HttpRequest, current: Locale) -> Option<Vec<Choice>> {
+fn links(req: &HttpRequest, current: Locale, refused: bool) -> Option<Vec<Choice>> {
     let target = match *req.method() {
+        // A refused request's query is whatever was sent (a manipulated `redirect_uri`, say): the page never
+        // shows it again, not even inside its own links.
+        Method::GET | Method::HEAD if refused => req.path().to_owned(),
         Method::GET | Method::HEAD => format!("{}?{}", req.path(), req.query_string()),
         _ => req.extensions().get::<BackTo>()?.0.clone(),
     };
@@ -223,11 +226,12 @@ fn links(req: &HttpRequest, current: Locale) -> Option<Vec<Choice>> {
 
 /// `html` with the switcher in its slot (`base.html`'s), for `lang`: links when the page has one
 /// ([`back_to`]), else nothing.
-pub fn switcher(req: &HttpRequest, lang: Lang, html: String) -> Result<String, askama::Error> {
+pub fn switcher(req: &HttpRequest, lang: Lang, status: StatusCode, html: String) -> Result<String, askama::Error> {
     if !html.contains(SWITCHER_SLOT) {
         return Ok(html);
     }
-    let nav = match links(req, lang.locale) {
+    let refused = status.is_client_error() || status.is_server_error();
+    let nav = match links(req, lang.locale, refused) {
         Some(choices) => Switcher { t: lang.t(), choices: &choices }.render()?,
         None => String::new(),
     };
@@ -238,7 +242,7 @@ pub fn switcher(req: &HttpRequest, lang: Lang, html: String) -> Result<String, a
 mod tests {
     use super::{links, switcher, Lang};
     use crate::i18n::Locale;
-    use actix_web::http::{header, Method};
+    use actix_web::http::{header, Method, StatusCode};
     use actix_web::test::TestRequest;
     use actix_web::HttpResponse;
 
@@ -296,7 +300,7 @@ mod tests {
     #[test]
     fn the_switcher_links_to_the_page_itself_in_each_language() {
         let req = TestRequest::get().uri("/login?interaction=a%26b&lang=fr&x=%3Cy%3E").to_http_request();
-        let hrefs: Vec<String> = links(&req, Locale::Fr).unwrap().into_iter().map(|c| c.href).collect();
+        let hrefs: Vec<String> = links(&req, Locale::Fr, false).unwrap().into_iter().map(|c| c.href).collect();
         assert_eq!(
             hrefs,
             [
@@ -305,13 +309,17 @@ mod tests {
                 "/login?interaction=a%26b&x=%3Cy%3E&lang=fr"
             ]
         );
+        // A refused request's page links to its path alone: the query it was sent is not shown again.
+        let req = TestRequest::get().uri("/authorize?redirect_uri=https%3A%2F%2Fevil.example%2F").to_http_request();
+        let hrefs: Vec<String> = links(&req, Locale::En, true).unwrap().into_iter().map(|c| c.href).collect();
+        assert_eq!(hrefs, ["/authorize?lang=en", "/authorize?lang=de", "/authorize?lang=fr"]);
         // A form's answer has links only where its handler named its page.
         let req = TestRequest::default().method(Method::POST).uri("/login").to_http_request();
-        assert!(links(&req, Locale::En).is_none());
+        assert!(links(&req, Locale::En, false).is_none());
         let html = "<main></main><!--languages-->".to_owned();
-        assert_eq!(switcher(&req, Lang::of(&req), html).unwrap(), "<main></main>");
+        assert_eq!(switcher(&req, Lang::of(&req), StatusCode::OK, html).unwrap(), "<main></main>");
         super::back_to(&req, "/account".into());
-        let html = switcher(&req, Lang::of(&req), "<!--languages-->".into()).unwrap();
+        let html = switcher(&req, Lang::of(&req), StatusCode::OK, "<!--languages-->".into()).unwrap();
         assert!(html.contains("<nav class=\"languages\" aria-label=\"Language\">"), "{html}");
         assert!(html.contains("<a href=\"/account?lang=de\" hreflang=\"de\" lang=\"de\">Deutsch</a>"), "{html}");
     }

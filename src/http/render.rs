@@ -59,7 +59,7 @@ pub fn framing_page(
 
 /// Renders a page in `lang` with `status`, with the language switcher for `req` ([`super::lang::switcher`]).
 pub fn page(req: &HttpRequest, lang: Lang, status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse {
-    match body.and_then(|html| super::lang::switcher(req, lang, html)) {
+    match body.and_then(|html| super::lang::switcher(req, lang, status, html)) {
         Ok(html) => {
             let mut b = HttpResponse::build(status);
             lang.add_headers(page_headers(&mut b));
