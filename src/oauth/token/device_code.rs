@@ -102,7 +102,7 @@ impl Provider {
             Some(bytes) => Some(serde_json::from_slice::<DeviceDecision>(&bytes).map_err(OAuthError::server)?),
             None => None,
         };
-        let keep = Duration::from_secs(u64::try_from(request.expires_at - now).unwrap_or(1).max(1));
+        let keep = seconds(request.expires_at - now);
         match poll(&request, &client.id, decision, now) {
             Poll::WrongClient => Err(OAuthError::invalid_grant("the device code was issued to another client")),
             Poll::Expired => Err(OAuthError::new(ErrorCode::ExpiredToken, "the device code has expired")),
