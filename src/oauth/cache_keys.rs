@@ -68,11 +68,6 @@ pub fn denied_jti(jti: &str) -> String {
     format!("deny:{jti}")
 }
 
-/// The response of a refresh, kept (encrypted) for retries within the grace window.
-pub fn refresh_grace(token_hash: &str) -> String {
-    format!("refresh-grace:{token_hash}")
-}
-
 /// A `private_key_jwt` assertion already used, by client and `jti` (RFC 7523 §3 single use).
 pub fn assertion_jti(client_id: &str, jti: &str) -> String {
     format!("assertion-jti:{client_id}:{jti}")

@@ -2,9 +2,9 @@
 //! races, lost responses) within the window gets the very same response again, not new tokens. What is kept
 //! is not the response but what it was signed from (a tenth of its size): RS256 signatures are
 //! deterministic, so signing the same claims with the same key gives the same tokens. It is kept in the
-//! cache encrypted under a key derived from the refresh token that was presented, so only a holder of that
-//! token can read it.
-use super::cache_keys;
+//! rotated token's own row, written by the rotation's own statement (so a retry, or a request that lost the
+//! rotation race, finds it as soon as it finds the token used, on any instance), sealed under a key derived
+//! from the server's key and the token that was presented: only the server, given that token again, opens it.
 use super::dpop::Jkt;
 use super::error::OAuthError;
 use super::provider::Provider;
@@ -12,12 +12,11 @@ use super::token::TokenResponse;
 use super::tokens::{AccessGrant, IdTokenExtras};
 use crate::domain::secret::SecretHash;
 use crate::domain::{ClaimNames, ClientId, GroupName, Scope, UnixTime, UserId};
+use crate::jose::kek::hmac_sha256;
 use crate::jose::Kek;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
-use std::time::Duration;
 
 /// What a rotation issued: its new refresh token and the inputs of its signed tokens.
 pub struct IssuedRefresh {
@@ -36,9 +35,9 @@ pub struct IssuedRefresh {
 }
 
 impl IssuedRefresh {
-    /// The kept form: the fields in a fixed order, without names, and base64url text as its bytes. A busy
-    /// server keeps one record per rotation for the whole window (in the in-process cache or in Redis), and
-    /// the field names and the base64 were two fifths of the JSON form.
+    /// The kept form: the fields in a fixed order, without names, and base64url text as its bytes. Every
+    /// rotated token keeps one until its row is purged, and the field names and the base64 were two fifths of
+    /// the JSON form.
     fn encode(&self) -> Result<Vec<u8>, String> {
         let mut out = Vec::with_capacity(256);
         out.push(RECORD_FORMAT);
@@ -75,7 +74,7 @@ impl IssuedRefresh {
     fn decode(bytes: &[u8]) -> Result<Self, String> {
         let mut r = Reader(bytes);
         let format = r.byte()?;
-        if format != RECORD_FORMAT && format != PREVIOUS_FORMAT {
+        if format != RECORD_FORMAT {
             return Err("the kept refresh record has an unknown format".into());
         }
         let refresh_token = r.text()?;
@@ -112,19 +111,17 @@ impl IssuedRefresh {
         issued.grant.jkt = r.optional(|r| Jkt::parse(&r.text()?).ok_or_else(|| "a malformed thumbprint".to_owned()))?;
         issued.grant.sector = r.optional(Reader::text)?;
         issued.grant.userinfo_claims = ClaimNames::parse(&r.text()?)?;
-        if format == RECORD_FORMAT {
-            let (amr, claims) = (r.text()?, r.text()?);
-            if let Some(id) = &mut issued.id_token {
-                id.amr = amr.split_whitespace().map(str::to_owned).collect();
-                if !claims.is_empty() {
-                    id.user_claims = serde_json::from_str(&claims).map_err(|e| e.to_string())?;
-                }
+        let (amr, claims) = (r.text()?, r.text()?);
+        if let Some(id) = &mut issued.id_token {
+            id.amr = amr.split_whitespace().map(str::to_owned).collect();
+            if !claims.is_empty() {
+                id.user_claims = serde_json::from_str(&claims).map_err(|e| e.to_string())?;
             }
-            issued.grant.groups = r.optional(|r| {
-                let names = r.text()?;
-                names.split(' ').filter(|n| !n.is_empty()).map(GroupName::parse).collect::<Result<Vec<_>, _>>()
-            })?;
         }
+        issued.grant.groups = r.optional(|r| {
+            let names = r.text()?;
+            names.split(' ').filter(|n| !n.is_empty()).map(GroupName::parse).collect::<Result<Vec<_>, _>>()
+        })?;
         if !r.0.is_empty() {
             return Err("the kept refresh record has bytes after its end".into());
         }
@@ -132,14 +129,11 @@ impl IssuedRefresh {
     }
 }
 
-/// The version of [`IssuedRefresh::encode`]'s layout, its first byte. 2: with the DPoP key's thumbprint; 3: with
-/// the sector of a pairwise client and the claims UserInfo returns by name; 4: with the ID token's `amr` and the
-/// claims asked for it by name, and the access token's groups. A record of format 3 (kept a few seconds by the
-/// previous release) still reads, its ID token without them, as that release signed it; one of an earlier format
-/// is refused as when the cache lost it.
+/// The version of [`IssuedRefresh::encode`]'s layout, its first byte, so that a later layout can tell itself
+/// apart. Format 4 (with the DPoP key's thumbprint, a pairwise client's sector, the claims asked for by name, the
+/// ID token's `amr` and the access token's groups) is the first kept in the token's row; a record of another
+/// format is refused as a retry that finds none is.
 const RECORD_FORMAT: u8 = 4;
-/// Format 3: format 4 without its last three fields, read as tokens without them.
-const PREVIOUS_FORMAT: u8 = 3;
 /// Text kept as UTF-8: a 4-byte length, then the bytes.
 const TEXT_UTF8: u8 = 0;
 /// Text that is unpadded base64url (tokens, ids, key ids), kept as the bytes it encodes: a 1-byte length, then
@@ -239,47 +233,45 @@ impl Reader<'_> {
     }
 }
 
-fn sealer(refresh_token: &str) -> Kek {
-    let mut h = Sha256::new();
-    // v3: the compact record, whose formats tell themselves apart by their first byte; a record of an earlier
-    // release does not open, and a retry that finds one is refused as when the cache lost it.
-    h.update(b"tessera refresh grace v3\0");
-    h.update(refresh_token.as_bytes());
-    Kek::from_bytes(h.finalize().into())
-}
+/// Names the key, derived from the server's key, under which each token's record is sealed.
+const SEALER_LABEL: &[u8] = b"tessera refresh grace record v4";
 
 impl Provider {
-    /// Keeps what the rotation of `refresh_token` issued, for retries during the grace window.
-    pub async fn remember_refresh(&self, refresh_token: &str, issued: &IssuedRefresh) -> Result<(), OAuthError> {
-        if self.tokens.refresh_grace <= 0 {
-            return Ok(());
-        }
-        let hash = SecretHash::of(refresh_token);
-        let plain = issued.encode().map_err(OAuthError::server)?;
-        let sealed = sealer(refresh_token).seal(&plain, hash.as_str().as_bytes())?;
-        let ttl = Duration::from_secs(self.tokens.refresh_grace as u64);
-        self.cache.set(&cache_keys::refresh_grace(hash.as_str()), &sealed, ttl).await?;
-        Ok(())
+    /// The key that seals the record of `refresh_token`'s rotation: an HMAC of the token under a key derived from
+    /// the server's, so that neither a copy of the database nor an old token alone opens it.
+    fn grace_sealer(&self, refresh_token: &str) -> Result<Kek, OAuthError> {
+        let server = self.keys.kek().derive(SEALER_LABEL)?;
+        let key = hmac_sha256(&server, refresh_token.as_bytes()).map_err(OAuthError::server)?;
+        Ok(Kek::from_bytes(key))
     }
 
-    /// The response the rotation of `refresh_token` gave, if still in the window, with `expires_in` counted
+    /// What the rotation of `refresh_token` issued, sealed for the rotated row; `None` with the grace window off.
+    pub fn seal_refresh(&self, refresh_token: &str, issued: &IssuedRefresh) -> Result<Option<Vec<u8>>, OAuthError> {
+        if self.tokens.refresh_grace <= 0 {
+            return Ok(None);
+        }
+        let plain = issued.encode().map_err(OAuthError::server)?;
+        let aad = SecretHash::of(refresh_token);
+        Ok(Some(self.grace_sealer(refresh_token)?.seal(&plain, aad.as_str().as_bytes())?))
+    }
+
+    /// The response the rotation of `refresh_token` gave, from the record it `sealed`, with `expires_in` counted
     /// from `now` (the tokens are the same, so they expire when they did).
     pub async fn remembered_refresh_response(
         &self,
         refresh_token: &str,
+        sealed: &[u8],
         now: UnixTime,
-    ) -> Result<Option<TokenResponse>, OAuthError> {
-        let hash = SecretHash::of(refresh_token);
-        let Some(sealed) = self.cache.get(&cache_keys::refresh_grace(hash.as_str())).await? else {
-            return Ok(None);
-        };
-        let plain = sealer(refresh_token).open(&sealed, hash.as_str().as_bytes()).map_err(OAuthError::server)?;
+    ) -> Result<TokenResponse, OAuthError> {
+        let aad = SecretHash::of(refresh_token);
+        let plain =
+            self.grace_sealer(refresh_token)?.open(sealed, aad.as_str().as_bytes()).map_err(OAuthError::server)?;
         let mut issued = IssuedRefresh::decode(&plain).map_err(OAuthError::server)?;
         let minted = self
             .remint(&issued.kid, &issued.grant, issued.id_token.take(), issued.jti.clone(), issued.issued_at)
             .await?
             .ok_or_else(|| OAuthError::server("the key that signed the kept response has left the ring"))?;
-        Ok(Some(TokenResponse {
+        Ok(TokenResponse {
             access_token: minted.access_token,
             token_type: issued.grant.token_type().into(),
             expires_in: (issued.issued_at + issued.grant.ttl - now).max(0),
@@ -287,7 +279,7 @@ impl Provider {
             id_token: minted.id_token,
             refresh_token: Some(issued.refresh_token),
             issued_token_type: None,
-        }))
+        })
     }
 }
 
@@ -411,26 +403,6 @@ mod tests {
         });
         let (compact, json) = (i.encode().expect("encode").len(), json.to_string().len());
         assert!(compact * 3 <= json * 2, "{compact} bytes against {json}");
-    }
-
-    #[test]
-    fn a_record_of_the_previous_format_reads_with_an_id_token_as_it_was_then() {
-        // Format 3 is format 4 without the two trailing texts, which are empty (two bytes each) without an amr, and
-        // the groups (one byte without them).
-        let mut then = issued(true);
-        if let Some(id) = &mut then.id_token {
-            id.amr.clear();
-            id.user_claims.clear();
-        }
-        then.grant.groups = None;
-        let mut bytes = then.encode().expect("encode");
-        assert_eq!(bytes.split_off(bytes.len() - 5), [TEXT_BASE64URL, 0, TEXT_BASE64URL, 0, 0]);
-        bytes[0] = PREVIOUS_FORMAT;
-        assert_eq!(fields(&IssuedRefresh::decode(&bytes).expect("decode")), fields(&then));
-        // Read as format 3, a record of format 4 has bytes after its end.
-        let mut now = issued(true).encode().expect("encode");
-        now[0] = PREVIOUS_FORMAT;
-        assert!(IssuedRefresh::decode(&now).is_err());
     }
 
     #[test]

@@ -234,6 +234,7 @@ mod tests {
             userinfo_claims: Default::default(),
             amr: Vec::new(),
             id_token_claims: Default::default(),
+            grace_record: None,
         }
     }
 

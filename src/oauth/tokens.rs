@@ -97,8 +97,6 @@ pub struct MintedTokens {
     pub expires_at: UnixTime,
     /// The ID token, for OpenID requests.
     pub id_token: Option<String>,
-    /// The key that signed them.
-    pub kid: String,
 }
 
 impl std::fmt::Debug for MintedTokens {
@@ -132,8 +130,13 @@ impl Provider {
         jti: String,
         now: UnixTime,
     ) -> Result<MintedTokens, OAuthError> {
-        let key = self.keys.snapshot().signing_key(now).cloned().ok_or(JoseError::NoSigningKey)?;
-        self.mint_with(key, grant, id, jti, now).await
+        self.mint_with(self.signing_key(now)?, grant, id, jti, now).await
+    }
+
+    /// The key that signs at `now`: for a caller that must name it before signing (a refresh keeps it in the
+    /// record its rotation writes while the tokens are being signed).
+    pub fn signing_key(&self, now: UnixTime) -> Result<Arc<SigningKey>, OAuthError> {
+        Ok(self.keys.snapshot().signing_key(now).cloned().ok_or(JoseError::NoSigningKey)?)
     }
 
     /// The tokens an earlier `mint` with the same inputs made, byte for byte, signed again by the key `kid`
@@ -150,7 +153,8 @@ impl Provider {
         self.mint_with(key, grant, id, jti, issued_at).await.map(Some)
     }
 
-    async fn mint_with(
+    /// [`Provider::mint`] with `key`.
+    pub async fn mint_with(
         &self,
         key: Arc<SigningKey>,
         grant: &AccessGrant,
@@ -232,7 +236,6 @@ impl Provider {
             _ => None,
         };
 
-        let kid = key.kid.clone();
         let (access_token, id_token) = self
             .signing_pool
             .run(move || -> Result<(String, Option<String>), OAuthError> {
@@ -248,7 +251,7 @@ impl Provider {
             })
             .await
             .map_err(OAuthError::server)??;
-        Ok(MintedTokens { access_token, jti, expires_at: exp, id_token, kid })
+        Ok(MintedTokens { access_token, jti, expires_at: exp, id_token })
     }
 }
 

@@ -606,6 +606,9 @@ pub struct RefreshTokenRecord {
     /// The user claims the `claims` request parameter asked for in the ID token (OIDC Core §5.5): the ID tokens
     /// of the family's refreshes carry them too, with the user's values at the refresh.
     pub id_token_claims: crate::domain::ClaimNames,
+    /// What this token's rotation issued, sealed by the protocol for retries within the refresh grace window
+    /// (written by [`RefreshTokenStore::rotate_refresh_token`]); `None` while unused.
+    pub grace_record: Option<Vec<u8>>,
 }
 
 /// Access tokens (`jti`, `exp`) to revoke, as returned when refresh tokens are revoked.
@@ -660,14 +663,15 @@ pub trait RefreshTokenStore: Send + Sync {
         &self,
         token_hash: &str,
     ) -> StoreResult<Option<(RefreshTokenRecord, Option<User>)>>;
-    /// In one transaction: marks `old_id` used at `now` only if it is neither used nor revoked, ends it at
-    /// `keep_until` at the latest (its `expires_at` and `idle_expires_at`, so that the purge deletes it then), and
-    /// then inserts `new`. `Ok(false)` when another request used or revoked it first (nothing is written), so
-    /// concurrent uses of one token cannot both rotate it.
+    /// In one transaction: marks `old_id` used at `now` only if it is neither used nor revoked, keeps
+    /// `grace_record` in it, ends it at `keep_until` at the latest (its `expires_at` and `idle_expires_at`, so that
+    /// the purge deletes it then), and then inserts `new`. `Ok(false)` when another request used or revoked it
+    /// first (nothing is written), so concurrent uses of one token cannot both rotate it.
     async fn rotate_refresh_token(
         &self,
         old_id: &str,
         new: &RefreshTokenRecord,
+        grace_record: Option<&[u8]>,
         now: UnixTime,
         keep_until: UnixTime,
     ) -> StoreResult<bool>;

@@ -172,6 +172,14 @@ impl TestApp {
         start(self.backend, raw, dir, None).await
     }
 
+    /// Empties what this deployment keeps in Redis, as a Redis that lost its data would be (nothing on the
+    /// embedded default, whose cache is in each instance's process).
+    pub fn forget_cache(&self) {
+        if let Some(redis) = &self.settings.redis {
+            delete_redis_prefix(redis.url(), &self.settings.redis_prefix).expect("emptying the Redis prefix");
+        }
+    }
+
     /// `address` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)

@@ -1,4 +1,4 @@
-//! Token lifecycle: refresh rotation with reuse detection and the grace window, revocation,
+//! Token lifecycle: refresh rotation with reuse detection (the grace window: `refresh_grace.rs`), revocation,
 //! introspection, logout, and "sign out everywhere", on one instance, across instances, and with Redis gone.
 use crate::health::TcpRelay;
 use crate::helpers::*;
@@ -10,13 +10,13 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 /// A confidential client (refresh grant allowed by default) and alice's tokens from a code flow.
-struct Grant {
-    client_id: String,
-    secret: String,
-    tokens: Value,
+pub(crate) struct Grant {
+    pub(crate) client_id: String,
+    pub(crate) secret: String,
+    pub(crate) tokens: Value,
 }
 
-async fn sign_in(app: &TestApp, scope: &str, extra_client_args: &[&str]) -> Grant {
+pub(crate) async fn sign_in(app: &TestApp, scope: &str, extra_client_args: &[&str]) -> Grant {
     add_alice(app);
     let mut args = vec!["--post-logout-redirect-uri", "http://127.0.0.1:9/bye"];
     args.extend_from_slice(extra_client_args);
@@ -27,7 +27,7 @@ async fn sign_in(app: &TestApp, scope: &str, extra_client_args: &[&str]) -> Gran
     Grant { client_id, secret, tokens }
 }
 
-async fn code_flow(app: &TestApp, client_id: &str, secret: &str, scope: &str) -> Value {
+pub(crate) async fn code_flow(app: &TestApp, client_id: &str, secret: &str, scope: &str) -> Value {
     let (code, verifier) = authorization_code(app, client_id, scope).await;
     let (status, body) = redeem_code(app, client_id, secret, &code, &verifier).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -48,11 +48,11 @@ async fn authorization_code(app: &TestApp, client_id: &str, scope: &str) -> (Str
     (code, verifier)
 }
 
-async fn refresh(app: &TestApp, g: &Grant, rt: &str) -> (StatusCode, Value) {
+pub(crate) async fn refresh(app: &TestApp, g: &Grant, rt: &str) -> (StatusCode, Value) {
     token_basic(app, &g.client_id, &g.secret, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await
 }
 
-async fn introspect(app: &TestApp, g: &Grant, tok: &str) -> Value {
+pub(crate) async fn introspect(app: &TestApp, g: &Grant, tok: &str) -> Value {
     introspect_basic(app, &g.client_id, &g.secret, tok).await
 }
 
@@ -109,125 +109,6 @@ both_backends!(
         assert!(kinds.contains(&"refresh_token_reuse"), "{kinds:?}");
     }
 );
-
-both_backends!(
-    grace_window_retry_gets_the_identical_response,
-    |raw| {
-        raw.tokens.refresh_grace_seconds = 2;
-    },
-    async |app| {
-        let g = sign_in(&app, "openid offline_access", &[]).await;
-        let rt = s(&g.tokens, "refresh_token").to_owned();
-        let (st, a) = refresh(&app, &g, &rt).await;
-        assert_eq!(st, StatusCode::OK);
-        // A second later, still in the window.
-        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        let (st, mut b) = refresh(&app, &g, &rt).await;
-        assert_eq!(st, StatusCode::OK, "{b}");
-        let (first_life, retry_life) = (a["expires_in"].as_i64().unwrap(), b["expires_in"].as_i64().unwrap());
-        assert!(retry_life < first_life, "the same access token has less left to live: {retry_life} {first_life}");
-        b["expires_in"] = a["expires_in"].clone();
-        assert_eq!(a, b, "a retry within the window gets the very same tokens");
-        assert_eq!(introspect(&app, &g, s(&a, "refresh_token")).await["active"], true);
-        // After the window the same replay is reuse: the family is revoked.
-        tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
-        let (st, e) = refresh(&app, &g, &rt).await;
-        assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"));
-        assert_eq!(introspect(&app, &g, s(&a, "refresh_token")).await["active"], false);
-    }
-);
-
-// A retry inside the grace window got the kept response, tokens already dead, after the user was disabled or
-// signed out everywhere, or the client's tokens revoked, since the first use.
-both_backends!(a_grace_retry_is_refused_once_the_grant_no_longer_stands, async |app| {
-    let g = sign_in(&app, "openid offline_access", &[]).await;
-    let changes: [(&[&str], &[&str]); 3] = [
-        (&["users", "disable", "alice"], &["users", "enable", "alice"]),
-        (&["users", "revoke", "alice"], &[]),
-        (&["clients", "revoke-tokens", &g.client_id], &[]),
-    ];
-    for (change, undo) in changes {
-        let fresh = code_flow(&app, &g.client_id, &g.secret, "openid offline_access").await;
-        let rt = s(&fresh, "refresh_token");
-        let (st, first) = refresh(&app, &g, rt).await;
-        assert_eq!(st, StatusCode::OK, "{first}");
-        app.cli_json(change, None);
-        let (st, e) = refresh(&app, &g, rt).await;
-        assert_eq!((st, s(&e, "error")), (StatusCode::BAD_REQUEST, "invalid_grant"), "{change:?}: {e}");
-        if !undo.is_empty() {
-            app.cli_json(undo, None);
-        }
-    }
-});
-
-both_backends!(
-    a_grace_retry_after_a_key_rotation_is_still_the_identical_response,
-    |raw| {
-        raw.keys.refresh_seconds = 1;
-    },
-    async |app| {
-        let g = sign_in(&app, "openid email offline_access", &[]).await;
-        let rt = s(&g.tokens, "refresh_token").to_owned();
-        let narrowed = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str()), ("scope", "openid email")];
-        let (st, a) = token_basic(&app, &g.client_id, &g.secret, &narrowed).await;
-        assert_eq!(st, StatusCode::OK, "{a}");
-        assert_eq!(s(&a, "scope"), "email openid");
-
-        // A new key signs from now on; the retry is still answered with what the old key signed.
-        assert_eq!(app.cli_json(&["keys", "rotate", "--now"], None)["created"], true);
-        let jwks =
-            || async { app.api_client.get(app.url("/jwks")).send().await.unwrap().json::<Value>().await.unwrap() };
-        while jwks().await["keys"].as_array().unwrap().len() < 2 {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        let (st, b) = refresh(&app, &g, &rt).await;
-        assert_eq!(st, StatusCode::OK, "{b}");
-        // The same tokens; only expires_in counts down.
-        let mut same = b.clone();
-        same["expires_in"] = a["expires_in"].clone();
-        assert_eq!(a, same, "a retry within the window gets the very same tokens");
-        let (st, c) = refresh(&app, &g, s(&b, "refresh_token")).await;
-        assert_eq!(st, StatusCode::OK, "{c}");
-        let kid = |jwt: &str| josekit::jwt::decode_header(jwt).unwrap().claim("kid").unwrap().clone();
-        assert_ne!(kid(s(&c, "access_token")), kid(s(&b, "access_token")), "the new key signs new tokens");
-    }
-);
-
-both_backends!(twenty_concurrent_refreshes_rotate_once, async |app| {
-    let g = sign_in(&app, "openid offline_access", &[]).await;
-    let rt = s(&g.tokens, "refresh_token").to_owned();
-    let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let (c, url, id, secret, rt) =
-            (app.api_client.clone(), app.url("/token"), g.client_id.clone(), g.secret.clone(), rt.clone());
-        tasks.push(tokio::spawn(async move {
-            let r = c
-                .post(url)
-                .basic_auth(id, Some(secret))
-                .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
-                .send()
-                .await
-                .unwrap();
-            (r.status(), r.json::<Value>().await.unwrap())
-        }));
-    }
-    let mut issued = std::collections::HashSet::new();
-    let mut ok = 0;
-    for t in tasks {
-        let (st, body) = t.await.unwrap();
-        if st == StatusCode::OK {
-            ok += 1;
-            issued.insert(s(&body, "refresh_token").to_owned());
-        } else {
-            assert_eq!(s(&body, "error"), "invalid_grant", "{body}");
-        }
-    }
-    assert!(ok >= 1);
-    assert_eq!(issued.len(), 1, "every success is the same rotation: {issued:?}");
-    let new = issued.into_iter().next().unwrap();
-    assert_eq!(introspect(&app, &g, &new).await["active"], true);
-    assert_eq!(introspect(&app, &g, &rt).await["active"], false);
-});
 
 both_backends!(scope_can_narrow_not_widen, async |app| {
     let g = sign_in(&app, "openid profile offline_access", &[]).await;

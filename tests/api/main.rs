@@ -51,6 +51,7 @@ mod par;
 mod passkeys;
 mod password_policy;
 mod password_reset;
+mod refresh_grace;
 mod registration;
 mod request_object;
 mod session_idle;

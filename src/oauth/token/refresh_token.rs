@@ -20,10 +20,6 @@ use crate::oauth::provider::Provider;
 use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
 use crate::storage::{RefreshTokenRecord, RevokedFamily, StoreError};
 use serde_json::{json, Map, Value};
-use std::time::Duration;
-
-/// How long a request that lost a rotation race waits for the winner's response.
-const RACE_WAIT: Duration = Duration::from_secs(3);
 
 impl Provider {
     pub(super) async fn refresh_token_grant(
@@ -135,11 +131,22 @@ impl Provider {
         // by the family it names (none, in the earlier form). Never before the access token issued with it
         // expires, which a revocation of the family must still find (`access_jti`).
         let keep_until = (now + self.tokens.rotated_refresh_retention).max(rt.access_expires_at.unwrap_or(now));
-        // The signatures are made while the rotation commits: both take about as long. Tokens of a rotation
-        // that does not happen are dropped unseen.
+        // The rotation keeps what the tokens are signed from in the rotated row, for retries: the key that signs
+        // is chosen first, so that the signatures are made while the rotation commits (both take about as long).
+        // Tokens of a rotation that does not happen are dropped unseen.
+        let key = self.signing_key(now)?;
+        let issued = IssuedRefresh {
+            refresh_token: token.expose().to_owned(),
+            grant: access,
+            jti,
+            issued_at: now,
+            id_token: id,
+            kid: key.kid.clone(),
+        };
+        let grace_record = self.seal_refresh(presented, &issued)?;
         let (rotated, minted) = tokio::join!(
-            self.refresh_tokens.rotate_refresh_token(&rt.id, &next, now, keep_until),
-            self.mint(&access, id.clone(), jti, now)
+            self.refresh_tokens.rotate_refresh_token(&rt.id, &next, grace_record.as_deref(), now, keep_until),
+            self.mint_with(key, &issued.grant, issued.id_token.clone(), issued.jti.clone(), now)
         );
         let rotated = rotated.map_err(|e| match e {
             // The client or user was removed while the token was being used (its rows go with them).
@@ -160,18 +167,6 @@ impl Provider {
         }
 
         let minted = minted?;
-        let issued = IssuedRefresh {
-            refresh_token: token.expose().to_owned(),
-            grant: access,
-            jti: minted.jti,
-            issued_at: now,
-            id_token: id,
-            kid: minted.kid,
-        };
-        if let Err(e) = self.remember_refresh(presented, &issued).await {
-            // Retries within the window will be refused instead of answered; nothing is lost.
-            tracing::warn!(error = ?e, "refresh response not kept for the grace window");
-        }
         Ok(TokenResponse {
             access_token: minted.access_token,
             token_type: issued.grant.token_type().into(),
@@ -202,19 +197,14 @@ impl Provider {
             // The kept response's tokens died with the grant (the user disabled or signed out everywhere, the
             // client's tokens revoked since the first use): a retry must not be told it succeeded.
             grant_stands(rt, client, user)?;
-            // The request that rotated it may still be signing: wait a little for its response.
-            let started = tokio::time::Instant::now();
-            loop {
-                match self.remembered_refresh_response(presented, now).await {
-                    Ok(Some(r)) => return Ok(r),
-                    Ok(None) if started.elapsed() < RACE_WAIT => tokio::time::sleep(Duration::from_millis(25)).await,
-                    // Inside the window but nothing kept (the cache lost it or is down): refuse without
-                    // punishing what is most likely a legitimate retry.
-                    Ok(None) | Err(_) => {
-                        return Err(OAuthError::invalid_grant("the refresh token was already used; use the newest one"))
-                    }
-                }
-            }
+            // Inside the window but nothing to answer with (rotated by an earlier release, or its key has left
+            // the ring): refused without punishing what is most likely a legitimate retry.
+            let already_used = || OAuthError::invalid_grant("the refresh token was already used; use the newest one");
+            let Some(sealed) = &rt.grace_record else { return Err(already_used()) };
+            return self.remembered_refresh_response(presented, sealed, now).await.map_err(|e| {
+                tracing::warn!(error = ?e, "a refresh retried within the grace window not answered again");
+                already_used()
+            });
         }
         let issued = self.refresh_tokens.revoke_family(&rt.family_id, now).await?;
         self.revoke_access_tokens(&issued, now).await;
@@ -309,6 +299,7 @@ impl Provider {
             userinfo_claims: Default::default(),
             amr: amr.to_vec(),
             id_token_claims: Default::default(),
+            grace_record: None,
         };
         (token, record)
     }

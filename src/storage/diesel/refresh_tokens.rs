@@ -59,6 +59,7 @@ struct RefreshTokenRow {
     userinfo_claims: Option<String>,
     amr: Option<String>,
     id_token_claims: Option<String>,
+    grace_record: Option<Vec<u8>>,
 }
 
 fn row_from_record(token: &RefreshTokenRecord) -> RefreshTokenRow {
@@ -85,6 +86,7 @@ fn row_from_record(token: &RefreshTokenRecord) -> RefreshTokenRow {
         userinfo_claims: (!token.userinfo_claims.is_empty()).then(|| token.userinfo_claims.to_string()),
         amr: (!token.amr.is_empty()).then(|| token.amr.join(" ")),
         id_token_claims: (!token.id_token_claims.is_empty()).then(|| token.id_token_claims.to_string()),
+        grace_record: token.grace_record.clone(),
     }
 }
 
@@ -127,6 +129,7 @@ fn record_from_row(row: RefreshTokenRow) -> StoreResult<RefreshTokenRecord> {
         userinfo_claims,
         amr,
         id_token_claims,
+        grace_record: row.grace_record,
     })
 }
 
@@ -154,6 +157,7 @@ fn insert_error(e: diesel::result::Error) -> StoreError {
 struct RotatePg<'a> {
     old_id: &'a str,
     new: &'a RefreshTokenRow,
+    grace_record: Option<&'a [u8]>,
     now: UnixTime,
     keep_until: UnixTime,
 }
@@ -165,9 +169,11 @@ impl QueryId for RotatePg<'_> {
 
 impl QueryFragment<Pg> for RotatePg<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        use diesel::sql_types::{BigInt, Text};
+        use diesel::sql_types::{BigInt, Binary, Text};
         out.push_sql("WITH used AS (UPDATE refresh_tokens SET used_at = ");
         out.push_bind_param::<BigInt, _>(&self.now)?;
+        out.push_sql(", grace_record = ");
+        out.push_bind_param::<Nullable<Binary>, _>(&self.grace_record)?;
         out.push_sql(", expires_at = LEAST(expires_at, ");
         out.push_bind_param::<BigInt, _>(&self.keep_until)?;
         out.push_sql("), idle_expires_at = LEAST(idle_expires_at, ");
@@ -258,9 +264,10 @@ fn rotate_pg(
     conn: &mut PgConnection,
     old_id: &str,
     new: &RefreshTokenRow,
+    grace_record: Option<&[u8]>,
     (now, keep_until): (UnixTime, UnixTime),
 ) -> StoreResult<bool> {
-    let inserted = RotatePg { old_id, new, now, keep_until }.execute(conn).map_err(insert_error)?;
+    let inserted = RotatePg { old_id, new, grace_record, now, keep_until }.execute(conn).map_err(insert_error)?;
     Ok(inserted == 1)
 }
 
@@ -339,10 +346,11 @@ fn rotate(
     conn: &mut AnyConnection,
     old_id: &str,
     new: &RefreshTokenRow,
+    grace_record: Option<&[u8]>,
     (now, keep_until): (UnixTime, UnixTime),
 ) -> StoreResult<bool> {
     if let AnyConnection::Postgresql(pg) = conn {
-        return rotate_pg(pg, old_id, new, (now, keep_until));
+        return rotate_pg(pg, old_id, new, grace_record, (now, keep_until));
     }
     let outcome = conn.transaction(|c| {
         // The compare-and-set comes first: a loser writes nothing and, on Postgres, waits on the row lock for the
@@ -355,6 +363,7 @@ fn rotate(
         )
         .set((
             refresh_tokens::used_at.eq(now),
+            refresh_tokens::grace_record.eq(grace_record),
             // LEAST(column, keep_until), as on Postgres.
             refresh_tokens::expires_at.eq(case_when::<_, _, BigInt>(
                 refresh_tokens::expires_at.gt(keep_until),
@@ -709,12 +718,14 @@ impl RefreshTokenStore for DieselStore {
         &self,
         old_id: &str,
         new: &RefreshTokenRecord,
+        grace_record: Option<&[u8]>,
         now: UnixTime,
         keep_until: UnixTime,
     ) -> StoreResult<bool> {
         let old_id = old_id.to_owned();
         let row = row_from_record(new);
-        self.db().write(move |c| rotate(c, &old_id, &row, (now, keep_until))).await
+        let grace_record = grace_record.map(<[u8]>::to_vec);
+        self.db().write(move |c| rotate(c, &old_id, &row, grace_record.as_deref(), (now, keep_until))).await
     }
 
     async fn live_refresh_tokens_of_user(

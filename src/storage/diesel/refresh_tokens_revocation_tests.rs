@@ -137,7 +137,7 @@ async fn a_hand_over_moves_the_session_tokens(backend: Backend) {
         parent_id: Some("rt".into()),
         ..record.clone()
     };
-    assert!(t.store.rotate_refresh_token("rt", &successor, NOW, FAR).await.unwrap());
+    assert!(t.store.rotate_refresh_token("rt", &successor, None, NOW, FAR).await.unwrap());
     assert_eq!(by_id(&t, "rt2").await.unwrap().session_id.as_deref(), Some("next"));
     let ended = t.store.revoke_session_refresh_tokens("next", NOW).await.unwrap();
     assert!(ended.is_empty(), "no access tokens recorded, {ended:?}");
@@ -227,9 +227,9 @@ async fn concurrent_rotations_and_revocations_lose_no_access_token(backend: Back
     for f in 0..FAMILIES {
         let (store, next) =
             (t.store.clone(), with_access(refresh_token(&format!("f{f}-1"), &format!("f{f}"), &client), NOW + 120));
-        tasks.spawn(
-            async move { (f, None, Some(store.rotate_refresh_token(&format!("f{f}-0"), &next, NOW, FAR).await)) },
-        );
+        tasks.spawn(async move {
+            (f, None, Some(store.rotate_refresh_token(&format!("f{f}-0"), &next, None, NOW, FAR).await))
+        });
         let store = t.store.clone();
         tasks.spawn(async move {
             let family_id = format!("f{f}");
@@ -285,7 +285,7 @@ async fn a_revocation_stops_a_family_rotating_in_a_loop(backend: Backend) {
                 for next in tokens {
                     let parent =
                         next.id.rsplit_once('-').map(|(f, i)| format!("{f}-{}", i.parse::<usize>().unwrap() - 1));
-                    if !store.rotate_refresh_token(&parent.unwrap(), &next, NOW, FAR).await.unwrap() {
+                    if !store.rotate_refresh_token(&parent.unwrap(), &next, None, NOW, FAR).await.unwrap() {
                         return false;
                     }
                     rotations.fetch_add(1, SeqCst);

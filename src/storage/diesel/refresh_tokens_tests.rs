@@ -74,6 +74,7 @@ async fn round_trips_every_field(backend: Backend) {
         userinfo_claims: crate::domain::ClaimNames::parse("email name").unwrap(),
         amr: vec!["pwd".into(), "otp".into()],
         id_token_claims: crate::domain::ClaimNames::parse("email_verified name").unwrap(),
+        grace_record: Some(vec![1, 0, 255, 7]),
     };
     // Every optional field empty, the scope too.
     let bare = refresh_token("rt-bare", "fam-bare", &client);
@@ -121,19 +122,23 @@ async fn rotation_happens_once(backend: Backend) {
         id_token_claims: crate::domain::ClaimNames::parse("email").unwrap(),
         ..refresh_token("rt2", "f", &client)
     };
-    assert!(t.store.rotate_refresh_token("rt1", &second, NOW, FAR).await.unwrap());
-    assert_eq!(by_id(&t, "rt1").await, Some(RefreshTokenRecord { used_at: Some(NOW), ..first.clone() }));
+    // The rotated row keeps the grace record it is given; the successor has none.
+    let kept = Some(vec![4, 0, 9, 255]);
+    assert!(t.store.rotate_refresh_token("rt1", &second, kept.as_deref(), NOW, FAR).await.unwrap());
+    let rotated = RefreshTokenRecord { used_at: Some(NOW), grace_record: kept.clone(), ..first.clone() };
+    assert_eq!(by_id(&t, "rt1").await, Some(rotated));
     assert_eq!(by_id(&t, "rt2").await, Some(second.clone()));
 
-    // The same token again: a replay. Nothing is written, not even a later used_at.
+    // The same token again: a replay. Nothing is written, not even a later used_at or another record.
     let third = refresh_token("rt3", "f", &client);
-    assert!(!t.store.rotate_refresh_token("rt1", &third, NOW + 5, FAR).await.unwrap());
-    assert_eq!(by_id(&t, "rt1").await.unwrap().used_at, Some(NOW));
+    assert!(!t.store.rotate_refresh_token("rt1", &third, Some(&[1]), NOW + 5, FAR).await.unwrap());
+    let replayed = by_id(&t, "rt1").await.unwrap();
+    assert_eq!((replayed.used_at, replayed.grace_record), (Some(NOW), kept));
     assert!(by_id(&t, "rt3").await.is_none());
 
     // The successor rotates in turn; unknown tokens never do.
-    assert!(t.store.rotate_refresh_token("rt2", &third, NOW + 10, FAR).await.unwrap());
-    assert!(!t.store.rotate_refresh_token("nope", &refresh_token("rt4", "f", &client), NOW, FAR).await.unwrap());
+    assert!(t.store.rotate_refresh_token("rt2", &third, None, NOW + 10, FAR).await.unwrap());
+    assert!(!t.store.rotate_refresh_token("nope", &refresh_token("rt4", "f", &client), None, NOW, FAR).await.unwrap());
     assert_eq!(family(&t, "f").await.len(), 3);
 }
 
@@ -399,10 +404,10 @@ async fn failed_rotation_rolls_back(backend: Backend) {
     t.store.insert_refresh_token(&refresh_token("rt2", "f", &client)).await.unwrap();
     // The successor clashes with rt2's hash after rt1 was marked used; the mark must roll back with it.
     let clash = RefreshTokenRecord { token_hash: "hash-rt2".into(), ..refresh_token("rt3", "f", &client) };
-    let err = t.store.rotate_refresh_token("rt1", &clash, NOW, FAR).await.unwrap_err();
+    let err = t.store.rotate_refresh_token("rt1", &clash, None, NOW, FAR).await.unwrap_err();
     assert!(matches!(&err, StoreError::Conflict(what) if what == "refresh token hash"), "{err:?}");
     assert_eq!(by_id(&t, "rt1").await.unwrap().used_at, None);
-    assert!(t.store.rotate_refresh_token("rt1", &refresh_token("rt3", "f", &client), NOW, FAR).await.unwrap());
+    assert!(t.store.rotate_refresh_token("rt1", &refresh_token("rt3", "f", &client), None, NOW, FAR).await.unwrap());
 }
 
 async fn concurrent_rotations_have_one_winner(backend: Backend) {
@@ -415,7 +420,10 @@ async fn concurrent_rotations_have_one_winner(backend: Backend) {
         let store = t.store.clone();
         let new = refresh_token(&format!("rt-new-{i:02}"), "f", &client);
         let keep_until = NOW + 1_000 + i;
-        rotations.spawn(async move { (i, store.rotate_refresh_token("rt0", &new, NOW + i, keep_until).await) });
+        let record = [u8::try_from(i).unwrap()];
+        rotations.spawn(async move {
+            (i, store.rotate_refresh_token("rt0", &new, Some(&record), NOW + i, keep_until).await)
+        });
     }
     let mut winners = Vec::new();
     while let Some(joined) = rotations.join_next().await {
@@ -434,6 +442,8 @@ async fn concurrent_rotations_have_one_winner(backend: Backend) {
     assert_eq!(rows[1].used_at, Some(NOW + winner));
     // Only the winner's retention was written.
     assert_eq!((rows[1].expires_at, rows[1].idle_expires_at), (NOW + 1_000 + winner, NOW + 1_000 + winner));
+    // And only the winner's grace record: a loser's retry reads the response the winner gave.
+    assert_eq!(rows[1].grace_record, Some(vec![u8::try_from(winner).unwrap()]));
 }
 
 async fn revoked_tokens_cannot_rotate(backend: Backend) {
@@ -443,14 +453,14 @@ async fn revoked_tokens_cannot_rotate(backend: Backend) {
         .insert_refresh_token(&RefreshTokenRecord { revoked: true, ..refresh_token("r1", "f1", &client) })
         .await
         .unwrap();
-    assert!(!t.store.rotate_refresh_token("r1", &refresh_token("r2", "f1", &client), NOW, FAR).await.unwrap());
+    assert!(!t.store.rotate_refresh_token("r1", &refresh_token("r2", "f1", &client), None, NOW, FAR).await.unwrap());
     assert_eq!(by_id(&t, "r1").await.unwrap().used_at, None);
     assert!(by_id(&t, "r2").await.is_none());
 
     // Revoked through its family.
     t.store.insert_refresh_token(&refresh_token("s1", "f2", &client)).await.unwrap();
     t.store.revoke_family("f2", NOW).await.unwrap();
-    assert!(!t.store.rotate_refresh_token("s1", &refresh_token("s2", "f2", &client), NOW, FAR).await.unwrap());
+    assert!(!t.store.rotate_refresh_token("s1", &refresh_token("s2", "f2", &client), None, NOW, FAR).await.unwrap());
     assert_eq!(family(&t, "f2").await.len(), 1);
 }
 
@@ -463,7 +473,7 @@ async fn a_rotated_token_is_kept_for_the_retention_only(backend: Backend) {
         t.store.insert_refresh_token(token).await.unwrap();
     }
     let second = refresh_token("rt2", "f", &client);
-    assert!(t.store.rotate_refresh_token("rt1", &second, NOW, NOW + 100).await.unwrap());
+    assert!(t.store.rotate_refresh_token("rt1", &second, None, NOW, NOW + 100).await.unwrap());
     let rotated = RefreshTokenRecord { used_at: Some(NOW), expires_at: NOW + 100, idle_expires_at: NOW + 100, ..first };
     assert_eq!(by_id(&t, "rt1").await, Some(rotated.clone()));
     assert_eq!(by_id(&t, "rt2").await, Some(second.clone()), "the successor keeps the family's expiry");
@@ -472,17 +482,21 @@ async fn a_rotated_token_is_kept_for_the_retention_only(backend: Backend) {
     // A later use loses and writes nothing, a shorter retention neither.
     assert!(!t
         .store
-        .rotate_refresh_token("rt1", &refresh_token("rt3", "f", &client), NOW + 5, NOW + 50)
+        .rotate_refresh_token("rt1", &refresh_token("rt3", "f", &client), None, NOW + 5, NOW + 50)
         .await
         .unwrap());
     assert_eq!(by_id(&t, "rt1").await, Some(rotated));
 
     // A retention past the idle end leaves that alone, and one past the family's expiry leaves both.
     let keep_until = second.idle_expires_at + 1;
-    assert!(t.store.rotate_refresh_token("rt2", &refresh_token("rt3", "f", &client), NOW, keep_until).await.unwrap());
+    assert!(t
+        .store
+        .rotate_refresh_token("rt2", &refresh_token("rt3", "f", &client), None, NOW, keep_until)
+        .await
+        .unwrap());
     let rt2 = by_id(&t, "rt2").await.unwrap();
     assert_eq!((rt2.expires_at, rt2.idle_expires_at), (keep_until, second.idle_expires_at));
-    assert!(t.store.rotate_refresh_token("rt3", &refresh_token("rt4", "f", &client), NOW, FAR).await.unwrap());
+    assert!(t.store.rotate_refresh_token("rt3", &refresh_token("rt4", "f", &client), None, NOW, FAR).await.unwrap());
     let rt3 = by_id(&t, "rt3").await.unwrap();
     assert_eq!((rt3.expires_at, rt3.idle_expires_at), (second.expires_at, second.idle_expires_at));
 

@@ -104,6 +104,7 @@ diesel::table! {
         userinfo_claims -> Nullable<Text>,
         amr -> Nullable<Text>,
         id_token_claims -> Nullable<Text>,
+        grace_record -> Nullable<Binary>,
     }
 }
 

@@ -34,6 +34,7 @@ pub(crate) const LATER_MIGRATIONS: &[&str] = &[
     "20261208100000",
     "20261209100000",
     "20261209400000",
+    "20261210100000",
 ];
 
 /// A database for one test; dropping it removes the SQLite directory or the Postgres database.
@@ -176,6 +177,7 @@ pub(crate) fn refresh_token(id: &str, family_id: &str, client_id: &ClientId) -> 
         userinfo_claims: Default::default(),
         amr: Vec::new(),
         id_token_claims: Default::default(),
+        grace_record: None,
     }
 }
 
