@@ -1,12 +1,15 @@
 //! Requests to the upstream OpenID providers of `[federation]`, as a relying party through the `openidconnect`
 //! crate: discovery (cached, fetched on first use so that the server starts while a provider is down), the
-//! authorization URL (PKCE S256, random `state` and `nonce`), the code exchange (`client_secret_basic`), the ID
+//! authorization URL (PKCE S256, random `state` and `nonce`; `prompt=login` and `max_age` when a fresh sign-in is
+//! asked, [`Freshness`]), the code exchange (`client_secret_basic`), the ID
 //! token's checks (signature by the provider's JWK Set, issuer, audience, expiry, nonce) and the userinfo request
 //! that completes its claims. Like `outbound`, every request has a deadline and follows no redirect.
 use crate::blocking::CpuPool;
 use crate::config::UpstreamProvider;
-use crate::oauth::federation::UpstreamIdentity;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
+use crate::oauth::federation::{Freshness, UpstreamIdentity};
+use openidconnect::core::{
+    CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
+};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
     PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
@@ -151,14 +154,21 @@ impl Upstreams {
         .set_redirect_uri(redirect))
     }
 
-    /// The authorization request of a new sign-in at `provider`.
-    pub async fn start(&self, provider: &UpstreamProvider) -> Result<Started, UpstreamError> {
+    /// The authorization request of a new sign-in at `provider`, asking for the `fresh` sign-in.
+    pub async fn start(&self, provider: &UpstreamProvider, fresh: Freshness) -> Result<Started, UpstreamError> {
         let client = self.client(provider, self.metadata(provider).await?)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request =
             client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
         for scope in provider.scopes.iter().filter(|s| *s != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
+        }
+        if fresh.prompt_login {
+            request = request.add_prompt(CoreAuthPrompt::Login);
+        }
+        if let Some(max_age) = fresh.max_age {
+            // Never negative: `/authorize` parsed it as a non-negative integer.
+            request = request.set_max_age(Duration::from_secs(u64::try_from(max_age).unwrap_or_default()));
         }
         let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
         Ok(Started {
@@ -232,6 +242,7 @@ impl Upstreams {
                 .auth_method_refs()
                 .map(|a| a.iter().map(|r| r.as_str().to_owned()).collect())
                 .unwrap_or_default(),
+            auth_time: claims.auth_time().map(|t| t.timestamp()),
         })
     }
 }

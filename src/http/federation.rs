@@ -3,6 +3,7 @@
 //! a form of the sign-in it belongs to (a pending authorization, or the sign-in that returns to the account page
 //! or to the device verification page), checked as `/login` checks its form, and the callback continues to the
 //! same place. The decisions are `oauth::federation`'s, the requests to the provider `crate::upstream`'s.
+use super::authorize::step_response;
 use super::interaction_pages::{cookies_blocked, expired};
 use super::lang::Lang;
 use super::login::{form_of, resumed, signed_in, target, Target};
@@ -13,7 +14,9 @@ use super::{form, throttle, AppState};
 use crate::config::UpstreamProvider;
 use crate::domain::secret::SecretHash;
 use crate::oauth::audit::EventFacts;
-use crate::oauth::federation::{Continuation, Federated, FederationRefusal, PendingFederation, UpstreamIdentity};
+use crate::oauth::federation::{
+    Continuation, Federated, FederationRefusal, Freshness, PendingFederation, UpstreamIdentity,
+};
 use crate::oauth::interaction::FULL_RETRY_AFTER;
 use crate::oauth::limits::Limited;
 use crate::oauth::session::Finished;
@@ -28,7 +31,7 @@ fn unknown_provider(req: &HttpRequest) -> HttpResponse {
 
 /// `POST /login/federation/{id}`: the login page's "Sign in with …" button, a form of the pending authorization
 /// (its CSRF token, from our origin). Sends the browser to the provider with a new `state`, `nonce` and PKCE
-/// challenge, kept until the callback.
+/// challenge, and the fresh sign-in the target asks for (`prompt=login`, `max_age`), kept until the callback.
 #[tracing::instrument(name = "federated login", skip_all, fields(provider = %path.as_str()))]
 pub async fn start(
     req: HttpRequest,
@@ -53,7 +56,17 @@ pub async fn start(
     {
         return throttle::too_many_sign_ins(&req, &state, limited);
     }
-    let started = match state.upstreams.start(upstream).await {
+    // A fresh sign-in asked here is asked of the upstream too, or its own session would answer it.
+    let fresh = match &target {
+        Target::Authorize(_, interaction) => match state.provider.freshness_of(interaction).await {
+            Ok(fresh) => fresh,
+            Err(e) => return step_response(&req, &state, Err(e)),
+        },
+        Target::Account { again: true } => Freshness::again(),
+        Target::Account { again: false } | Target::Device(_) => Freshness::default(),
+    };
+    let started_at = crate::domain::now();
+    let started = match state.upstreams.start(upstream, fresh).await {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(provider = %upstream.id, error = %e, "upstream provider unavailable");
@@ -71,6 +84,8 @@ pub async fn start(
         browser: SecretHash::of(&browser).as_str().to_owned(),
         nonce: started.nonce,
         pkce_verifier: started.pkce_verifier,
+        fresh,
+        started_at,
     };
     match state.provider.store_federation(&started.state, &pending).await {
         Ok(true) => {}
@@ -101,7 +116,8 @@ fn shown_error(code: &str) -> Option<&str> {
 
 /// `GET /login/federation/{id}/callback`: the provider's answer. Takes the pending sign-in of its `state` (once,
 /// and only in the browser that started it), then either shows the provider's refusal on the login form or
-/// exchanges the code, maps the identity to a local user and finishes the sign-in as a password does.
+/// exchanges the code, checks that the provider signed the user in afresh if that was asked, maps the identity to
+/// a local user and finishes the sign-in as a password does.
 #[tracing::instrument(name = "federated login callback", skip_all, fields(provider = %path.as_str()))]
 pub async fn callback(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
     let mut q = match form::query(&req) {
@@ -118,10 +134,14 @@ pub async fn callback(req: HttpRequest, path: web::Path<String>, state: web::Dat
         }
         Err(e) => return error_page(&req, &e),
     };
-    let target = match resumed(&req, &state, pending.continuation()).await {
+    let mut target = match resumed(&req, &state, pending.continuation()).await {
         Ok(target) => target,
         Err(resp) => return resp,
     };
+    // The form shown again, if it is, still signs in again.
+    if let Target::Account { again } = &mut target {
+        *again = pending.fresh.prompt_login;
+    }
     let now = crate::domain::now();
     let meta = request_meta(&req, &state);
     let client_id = target.client_id();
@@ -152,6 +172,7 @@ pub async fn callback(req: HttpRequest, path: web::Path<String>, state: web::Dat
         return form_of(&req, &state, &target, String::new(), StatusCode::OK, Some(message)).await;
     }
     let Some(code) = q.take("code") else { return expired(&req) };
+    let (fresh, started_at) = (pending.fresh, pending.started_at);
     let identity = match state.upstreams.finish(upstream, code, pending.pkce_verifier, pending.nonce).await {
         Ok(identity) => identity,
         Err(e) => {
@@ -160,6 +181,12 @@ pub async fn callback(req: HttpRequest, path: web::Path<String>, state: web::Dat
             return unavailable(&req, &state, upstream, &target).await;
         }
     };
+    if let Err(stale) = state.provider.upstream_fresh_enough(fresh, started_at, &identity, now) {
+        tracing::warn!(provider = %upstream.id, reason = stale.as_str(), "the provider did not sign the user in again");
+        state.provider.audit("login_failed", failed(stale.as_str(), json!({}), None), &meta, now).await;
+        let message = Lang::of(&req).t().login.upstream_not_again.with(&upstream.name);
+        return form_of(&req, &state, &target, String::new(), StatusCode::OK, Some(message)).await;
+    }
     let user = match state.provider.federated_user(&identity, upstream.trust_email, now).await {
         Ok(Federated::User { user, created, linked }) => {
             record_changes(&state, &identity, &user, created, linked, &meta, now).await;

@@ -37,8 +37,9 @@ pub const RETURN_TO_DEVICE: &str = "device";
 pub(super) enum Target {
     /// The pending authorization `id`.
     Authorize(String, Box<Interaction>),
-    /// The account page.
-    Account,
+    /// The account page; `again` when the user signs in again though signed in (`prompt=login`: the account
+    /// page wants a recent sign-in), which an upstream provider must not answer from its own session.
+    Account { again: bool },
     /// The device verification page, with the code entered there.
     Device(UserCode),
 }
@@ -47,7 +48,7 @@ impl Target {
     pub(super) fn client_id(&self) -> Option<String> {
         match self {
             Self::Authorize(_, i) => Some(i.request.client_id.as_str().to_owned()),
-            Self::Account | Self::Device(_) => None,
+            Self::Account { .. } | Self::Device(_) => None,
         }
     }
 
@@ -55,7 +56,7 @@ impl Target {
     pub(super) fn ui_locale(&self) -> Option<Locale> {
         match self {
             Self::Authorize(_, i) => i.request.ui_locale,
-            Self::Account | Self::Device(_) => None,
+            Self::Account { .. } | Self::Device(_) => None,
         }
     }
 
@@ -68,7 +69,7 @@ impl Target {
     pub(super) fn continuation(&self) -> Continuation {
         match self {
             Self::Authorize(id, _) => Continuation::Authorize(id.clone()),
-            Self::Account => Continuation::Account,
+            Self::Account { .. } => Continuation::Account,
             Self::Device(code) => Continuation::Device(code.as_str().to_owned()),
         }
     }
@@ -86,7 +87,7 @@ pub(super) async fn resumed(
             let (id, interaction) = load(req, state, Some(&interaction)).await?;
             Target::Authorize(id, Box::new(interaction))
         }
-        Continuation::Account => Target::Account,
+        Continuation::Account => Target::Account { again: false },
         Continuation::Device(code) => Target::Device(UserCode::parse(&code).map_err(|_| expired(req))?),
     })
 }
@@ -109,12 +110,13 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             Some(RETURN_TO_ACCOUNT) => {
                 // `prompt=login`: the account page asks a signed-in user to sign in again (to delete an account
                 // without a password, whose sign-in is too old); the new session takes over the browser's.
+                // Its form carries the demand on (`prompt=login`), for an upstream provider's button.
                 if q.get("prompt") == Some("login") {
-                    return account_form(&req, &state, None, String::new(), StatusCode::OK, None);
+                    return account_form(&req, &state, AccountForm::Again, String::new(), StatusCode::OK, None);
                 }
                 return match super::account::current(&req, &state).await {
                     Ok(Some(_)) => see_other(paths::ACCOUNT),
-                    Ok(None) => account_form(&req, &state, None, String::new(), StatusCode::OK, None),
+                    Ok(None) => account_form(&req, &state, AccountForm::Account, String::new(), StatusCode::OK, None),
                     Err(resp) => resp,
                 };
             }
@@ -122,7 +124,9 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
                 let Some(code) = device_code_of(&q) else { return invalid_link(&req) };
                 return match super::account::current(&req, &state).await {
                     Ok(Some(_)) => see_other(&super::device::page_for(&code)),
-                    Ok(None) => account_form(&req, &state, Some(&code), String::new(), StatusCode::OK, None),
+                    Ok(None) => {
+                        account_form(&req, &state, AccountForm::Device(&code), String::new(), StatusCode::OK, None)
+                    }
                     Err(resp) => resp,
                 };
             }
@@ -162,6 +166,7 @@ pub(super) async fn authorize_form(
         csrf: interaction.csrf.clone(),
         username,
         user_code: None,
+        again: false,
         error,
         providers: buttons(state),
         sign_up: state.settings.users.self_registration,
@@ -193,31 +198,48 @@ pub(super) async fn form_of(
     error: Option<String>,
 ) -> HttpResponse {
     match target {
-        Target::Account => account_form(req, state, None, username, status, error),
-        Target::Device(code) => account_form(req, state, Some(code), username, status, error),
+        Target::Account { again: false } => account_form(req, state, AccountForm::Account, username, status, error),
+        Target::Account { again: true } => account_form(req, state, AccountForm::Again, username, status, error),
+        Target::Device(code) => account_form(req, state, AccountForm::Device(code), username, status, error),
         Target::Authorize(id, interaction) => {
             authorize_form(req, state, id, interaction, username, status, error).await
         }
     }
 }
 
-/// The sign-in form that leads to the account page, or back to the device verification page with `device`'s
-/// code. Its CSRF token is bound to the browser-binding cookie, set here when the browser has none.
+/// Which sign-in form of no authorization.
+#[derive(Clone, Copy)]
+enum AccountForm<'a> {
+    /// The one that leads to the account page.
+    Account,
+    /// The same, signing in again (`prompt=login`).
+    Again,
+    /// The one that leads back to the device verification page with this code.
+    Device(&'a UserCode),
+}
+
+/// The sign-in form that leads to the account page, or back to the device verification page with the code.
+/// Its CSRF token is bound to the browser-binding cookie, set here when the browser has none.
 fn account_form(
     req: &HttpRequest,
     state: &AppState,
-    device: Option<&UserCode>,
+    form: AccountForm<'_>,
     username: String,
     status: StatusCode,
     error: Option<String>,
 ) -> HttpResponse {
     let (browser, new_browser) = state.cookies.read_or_new_browser(req);
     let lang = Lang::of(req);
+    let device = match form {
+        AccountForm::Device(code) => Some(code),
+        AccountForm::Account | AccountForm::Again => None,
+    };
     back_to(
         req,
-        match device {
-            Some(code) => login_link(&[("return", RETURN_TO_DEVICE), ("user_code", code.as_str())]),
-            None => login_link(&[("return", RETURN_TO_ACCOUNT)]),
+        match form {
+            AccountForm::Device(code) => login_link(&[("return", RETURN_TO_DEVICE), ("user_code", code.as_str())]),
+            AccountForm::Account => login_link(&[("return", RETURN_TO_ACCOUNT)]),
+            AccountForm::Again => login_link(&[("return", RETURN_TO_ACCOUNT), ("prompt", "login")]),
         },
     );
     let view = LoginPage {
@@ -228,6 +250,7 @@ fn account_form(
         csrf: account_login_csrf(&browser),
         username,
         user_code: device.map(|c| c.as_str().to_owned()),
+        again: matches!(form, AccountForm::Again),
         error,
         providers: buttons(state),
         // The device page's sign-in leads back to a code to approve: not the place to make an account.
@@ -251,7 +274,9 @@ pub(super) async fn target(req: &HttpRequest, state: &AppState, f: &Params) -> R
 /// [`target`], or why the form is refused.
 pub(super) async fn find_target(req: &HttpRequest, state: &AppState, f: &Params) -> Result<Target, FormRefusal> {
     let fixed = match (f.get("interaction"), f.get("return")) {
-        (None, Some(RETURN_TO_ACCOUNT)) => Some(Target::Account),
+        // `prompt` is no part of the CSRF token: dropping it from a form takes posting that form, which the token
+        // allows only from our own page.
+        (None, Some(RETURN_TO_ACCOUNT)) => Some(Target::Account { again: f.get("prompt") == Some("login") }),
         (None, Some(RETURN_TO_DEVICE)) => Some(Target::Device(device_code_of(f).ok_or(FormRefusal::InvalidLink)?)),
         _ => None,
     };
@@ -410,7 +435,7 @@ pub(super) async fn signed_in(
         Target::Authorize(id, interaction) => {
             step_response(req, state, state.provider.after_login(id, *interaction, &session, now).await)
         }
-        Target::Account => see_other(paths::ACCOUNT),
+        Target::Account { .. } => see_other(paths::ACCOUNT),
         Target::Device(code) => see_other(&super::device::page_for(&code)),
     };
     if let Err(e) = resp.add_cookie(&state.cookies.session(cookie.expose().to_owned())) {

@@ -52,7 +52,7 @@ impl SignIn {
         let browser_csrf = || browser.map(account_login_csrf).unwrap_or_default();
         match target {
             Target::Authorize(id, interaction) => Self { from: ResetFrom::Authorization(id), csrf: interaction.csrf },
-            Target::Account => Self { from: ResetFrom::Account, csrf: browser_csrf() },
+            Target::Account { .. } => Self { from: ResetFrom::Account, csrf: browser_csrf() },
             Target::Device(code) => Self { from: ResetFrom::Device(code.as_str().to_owned()), csrf: browser_csrf() },
         }
     }
@@ -116,7 +116,7 @@ pub async fn forgot_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
         Err(e) => return error_page(&req, &e),
     };
     let target = match (q.get("return"), q.get("user_code").and_then(|c| UserCode::parse(c).ok())) {
-        (Some(RETURN_TO_ACCOUNT), _) => Target::Account,
+        (Some(RETURN_TO_ACCOUNT), _) => Target::Account { again: false },
         (Some(RETURN_TO_DEVICE), Some(code)) => Target::Device(code),
         _ => match load(&req, &state, q.get("interaction")).await {
             Ok((id, interaction)) => Target::Authorize(id, Box::new(interaction)),

@@ -60,7 +60,17 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             Some(RETURN_TO_ACCOUNT) => {
                 return match super::account::current(&req, &state).await {
                     Ok(Some(_)) => see_other(paths::ACCOUNT),
-                    Ok(None) => form_page(&req, &state, &Target::Account, Typed::default(), StatusCode::OK, None).await,
+                    Ok(None) => {
+                        form_page(
+                            &req,
+                            &state,
+                            &Target::Account { again: false },
+                            Typed::default(),
+                            StatusCode::OK,
+                            None,
+                        )
+                        .await
+                    }
                     Err(resp) => resp,
                 }
             }
@@ -95,7 +105,7 @@ async fn form_page(
             Err(e) => return super::authorize::step_response(req, state, Err(e)),
         },
         Target::Device(_) => return invalid_link(req),
-        Target::Account => {
+        Target::Account { .. } => {
             let (browser, new) = state.cookies.read_or_new_browser(req);
             let csrf = account_login_csrf(&browser);
             new_browser = new.then_some(browser);

@@ -24,6 +24,8 @@ pub struct LoginPage {
     pub username: String,
     /// For the sign-in of the device verification page: the code entered (hidden field), to go back to it.
     pub user_code: Option<String>,
+    /// A sign-in again to the account page: `prompt=login` (hidden field), passed on to an upstream provider.
+    pub again: bool,
     /// A failure to show, if any.
     pub error: Option<String>,
     /// The upstream providers to offer ("Sign in with …").

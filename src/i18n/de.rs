@@ -64,6 +64,11 @@ pub const DE: Texts = Texts {
         account_refused: "Mit diesem Konto ist keine Anmeldung möglich.",
         unknown_provider: "Diese Anmeldemöglichkeit gibt es nicht",
         unknown_provider_text: "Kehren Sie zur Anwendung zurück und beginnen Sie die Anmeldung erneut.",
+        upstream_not_again: Around(
+            "",
+            " hat Sie nicht erneut angemeldet, was diese Anmeldung verlangt. Versuchen Sie es noch einmal, oder melden Sie \
+             sich mit Ihrem Passwort an.",
+        ),
     },
     code: LoginCode {
         title: "Bestätigung in zwei Schritten",

@@ -56,6 +56,10 @@ pub const EN: Texts = Texts {
         account_refused: "This account cannot sign in.",
         unknown_provider: "This sign-in option does not exist",
         unknown_provider_text: "Go back to the application and start signing in again.",
+        upstream_not_again: Around(
+            "",
+            " did not sign you in again, which this sign-in needs. Try again, or sign in with your password.",
+        ),
     },
     code: LoginCode {
         title: "Two-step verification",

@@ -58,6 +58,7 @@ pub const FR: Texts = Texts {
         account_refused: "Ce compte ne peut pas se connecter.",
         unknown_provider: "Cette option de connexion n'existe pas",
         unknown_provider_text: "Retournez à l'application et recommencez la connexion.",
+        upstream_not_again: Around("", " ne vous a pas reconnecté, ce qu'exige cette connexion. Réessayez, ou connectez-vous avec votre mot de passe."),
     },
     code: LoginCode {
         title: "Validation en deux étapes",

@@ -119,6 +119,7 @@ pub struct Login {
     pub account_refused: &'static str,
     pub unknown_provider: &'static str,
     pub unknown_provider_text: &'static str,
+    pub upstream_not_again: Around,
 }
 
 /// The second step of a sign-in (`login_code.html`).

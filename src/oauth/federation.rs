@@ -4,9 +4,11 @@
 //! callback; the identity the upstream provider vouched for (the ID token, checked by `crate::upstream`) is then
 //! mapped to a local user: the one it is linked to, or a new one, or, only when the provider is trusted with
 //! email addresses and says it verified this one, the account that has the address. Never silently another.
+use super::authorize::AuthorizeError;
 use super::cache_keys;
 use super::error::OAuthError;
 pub use super::interaction::Continuation;
+use super::interaction::Interaction;
 use super::provider::Provider;
 use crate::domain::password::NO_PASSWORD;
 use crate::domain::secret::{random_token, SecretHash};
@@ -41,6 +43,13 @@ pub struct PendingFederation {
     pub nonce: String,
     /// The PKCE verifier of the code.
     pub pkce_verifier: String,
+    /// The fresh sign-in asked of the upstream, which its ID token's `auth_time` must show (nothing asked in
+    /// entries stored before it existed).
+    #[serde(default)]
+    pub fresh: Freshness,
+    /// When the upstream request started.
+    #[serde(default)]
+    pub started_at: UnixTime,
 }
 
 impl PendingFederation {
@@ -73,6 +82,8 @@ pub struct UpstreamIdentity {
     pub name: Option<String>,
     /// Its `amr`, for the audit trail.
     pub amr: Vec<String>,
+    /// Its `auth_time`: when the user last signed in at the provider.
+    pub auth_time: Option<UnixTime>,
 }
 
 /// Why a federated sign-in was refused.
@@ -182,6 +193,24 @@ pub enum Federated {
 }
 
 impl Provider {
+    /// What the sign-in of `interaction` asks of an upstream provider ([`Freshness::of_authorization`]).
+    pub async fn freshness_of(&self, interaction: &Interaction) -> Result<Freshness, AuthorizeError> {
+        let client = self.interaction_client(interaction).await?;
+        Ok(Freshness::of_authorization(&interaction.request, client.metadata.default_max_age))
+    }
+
+    /// Whether the upstream signed the user in afresh as asked by a request started at `started_at`
+    /// ([`Freshness::check`], with the clock skew tolerated on incoming JWTs), now.
+    pub fn upstream_fresh_enough(
+        &self,
+        fresh: Freshness,
+        started_at: UnixTime,
+        identity: &UpstreamIdentity,
+        now: UnixTime,
+    ) -> Result<(), NotSignedInAgain> {
+        fresh.check(identity.auth_time, started_at, now, self.leeway)
+    }
+
     /// Keeps a federated sign-in until its callback, under the hash of its `state`: within the budget of pending
     /// sign-ins, like the interaction it belongs to (`false` when the cache holds all it may).
     pub async fn store_federation(&self, state: &str, pending: &PendingFederation) -> Result<bool, OAuthError> {
@@ -291,6 +320,10 @@ impl Provider {
 
 /// Seeing and removing links.
 mod links;
+
+/// Asking the upstream for a fresh sign-in, and checking that it was one.
+mod fresh;
+pub use fresh::{Freshness, NotSignedInAgain};
 
 #[cfg(test)]
 mod tests;

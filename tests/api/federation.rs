@@ -15,7 +15,7 @@ use serde_json::Value;
 use tessera::config::RawUpstreamProvider;
 
 /// The upstream provider's id at the downstream.
-const UP: &str = "up";
+pub const UP: &str = "up";
 
 pub struct Federation {
     pub up: TestApp,
@@ -93,9 +93,9 @@ pub fn browser() -> reqwest::Client {
 
 /// An authorization request of the downstream's relying party, on its way.
 pub struct Request {
-    verifier: PkceCodeVerifier,
-    nonce: Nonce,
-    state: CsrfToken,
+    pub verifier: PkceCodeVerifier,
+    pub nonce: Nonce,
+    pub state: CsrfToken,
     /// The pending sign-in's login page.
     pub login_page: String,
 }
@@ -152,7 +152,13 @@ pub async fn redeem(f: &Federation, code: &str, verifier: PkceCodeVerifier, nonc
 
 /// Sends `b` to the downstream's `/authorize` and on to its login page.
 pub async fn authorize(f: &Federation, b: &reqwest::Client) -> Request {
-    let (url, verifier, nonce, state) = authorize_url(f).await;
+    authorize_with(f, b, &[]).await
+}
+
+/// [`authorize`], the request carrying the `extra` parameters too.
+pub async fn authorize_with(f: &Federation, b: &reqwest::Client, extra: &[(&str, &str)]) -> Request {
+    let (mut url, verifier, nonce, state) = authorize_url(f).await;
+    url.query_pairs_mut().extend_pairs(extra);
     let resp = b.get(url.as_str()).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let loc = location(&resp);
@@ -190,7 +196,7 @@ pub async fn at_upstream(f: &Federation, url: &str, decision: &str) -> String {
 
 /// From the callback's answer to the relying party's redirect (consenting at the downstream as needed), then the
 /// code exchange: the verified ID token's `sub`.
-async fn finish(f: &Federation, b: &reqwest::Client, mut resp: reqwest::Response, req: Request) -> String {
+pub async fn finish(f: &Federation, b: &reqwest::Client, mut resp: reqwest::Response, req: Request) -> String {
     for _ in 0..3 {
         assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{}", resp.text().await.unwrap());
         let loc = location(&resp);

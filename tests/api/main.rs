@@ -26,6 +26,7 @@ mod dpop;
 mod dpop_nonce;
 mod email_verification;
 mod federation;
+mod federation_fresh;
 mod federation_links;
 mod frontchannel_logout;
 mod groups;

@@ -84,6 +84,8 @@ fn a_pending_sign_in_shows_no_secret_in_debug() {
         browser: "BROWSER".into(),
         nonce: "NONCE".into(),
         pkce_verifier: "VERIFIER".into(),
+        fresh: Freshness::again(),
+        started_at: 1_700_000_000,
     };
     let shown = format!("{p:?}");
     assert!(shown.contains("corp"), "{shown}");
@@ -97,9 +99,9 @@ fn a_pending_sign_in_stored_before_return_targets_existed_still_reads() {
     let stored = r#"{"provider_id":"corp","interaction":"I","browser":"B","nonce":"N","pkce_verifier":"V"}"#;
     let p: PendingFederation = serde_json::from_str(stored).unwrap();
     assert_eq!((p.interaction.as_str(), p.returns_to), ("I", None));
-    let round: PendingFederation = serde_json::from_str(
-        &serde_json::to_string(&PendingFederation { returns_to: Some(Continuation::Account), ..p }).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(round.returns_to, Some(Continuation::Account));
+    // Nor a fresh sign-in asked: no auth_time demand.
+    assert_eq!((p.fresh, p.started_at), (Freshness::default(), 0));
+    let again = PendingFederation { returns_to: Some(Continuation::Account), fresh: Freshness::again(), ..p };
+    let round: PendingFederation = serde_json::from_str(&serde_json::to_string(&again).unwrap()).unwrap();
+    assert_eq!((round.returns_to, round.fresh), (Some(Continuation::Account), Freshness::again()));
 }
