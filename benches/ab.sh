@@ -11,7 +11,8 @@
 # RS256 JWT); then benches/flows.rs's FLOW_SCENARIOS (flow_session; a comma-separated list, e.g.
 # flow_session,refresh) at 1 and 16 browsers, FLOW_DURATION (8) s each. The flows driver must be built first
 # (`cargo build --release --bench flows`).
-# Prints one line per round and binary, and `openssl speed -multi 2 rsa2048` before and after. Loopback only;
+# Prints one line per round and binary (with the server's peak RSS, VmHWM, over the round), and `openssl speed
+# -multi 2 rsa2048` before and after. Loopback only;
 # every loop is bounded. Nothing here asserts on speed: figures are for docs/benchmarks.md.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -92,8 +93,10 @@ measure() {
     | python3 -c 'import json, sys
 rows = [json.loads(l) for l in sys.stdin if l.startswith("{")]
 print(", ".join("%s at %s: %.0f/s (failed %s)" % (r["scenario"], r["conns"], r["rps"], r["status_ge_400"]) for r in rows))')"
+  local peak
+  peak="$(awk '/^VmHWM/ {printf "%.1f MiB", $2 / 1024}' "/proc/$server/status")"
   kill "$server"; wait "$server" 2>/dev/null || true; server=""
-  echo "$1: $cc; $fl; load $(cut -d' ' -f1 /proc/loadavg)"
+  echo "$1: $cc; $fl; peak RSS $peak; load $(cut -d' ' -f1 /proc/loadavg)"
 }
 
 setup old "$old"

@@ -33,11 +33,6 @@ impl Freshness {
         Self { prompt_login: true, max_age: None }
     }
 
-    /// Whether anything is asked.
-    pub fn is_demanded(&self) -> bool {
-        self.prompt_login || self.max_age.is_some()
-    }
-
     /// Checks the upstream ID token's `auth_time` against what was asked, for an upstream request started at
     /// `started_at`, now, with `leeway` seconds of clock skew. With `max_age`, `auth_time` is required (OIDC Core
     /// §2) and no older than `max_age`; with `prompt=login`, an `auth_time` given must not be before the request.
@@ -97,7 +92,6 @@ mod tests {
     #[test]
     fn nothing_asked_checks_nothing() {
         let none = Freshness::default();
-        assert!(!none.is_demanded());
         for auth_time in [None, Some(0), Some(START - 86_400)] {
             assert_eq!(check(none, auth_time, START), Ok(()));
         }
@@ -106,7 +100,6 @@ mod tests {
     #[test]
     fn prompt_login_refuses_a_sign_in_older_than_the_request() {
         let again = Freshness::again();
-        assert!(again.is_demanded());
         assert_eq!(check(again, Some(START - 3600), START + 1), Err(NotSignedInAgain::BeforeTheRequest));
         assert_eq!(check(again, Some(START - LEEWAY - 1), START + 1), Err(NotSignedInAgain::BeforeTheRequest));
         // Within the leeway (the upstream's clock a little behind), or after the request: fresh.
