@@ -4,7 +4,7 @@
 //! parsed as a user code, and its normal form goes into the link back).
 use super::authorize::step_response;
 use super::interaction_pages::{check_form, expired, find, from_another_origin, invalid_link, load, FormRefusal};
-use super::lang::{back_to, Lang};
+use super::lang::{back_to, keeping_choice, Lang};
 use super::meta::{device, request_meta};
 use super::render::{error_page, page, see_other, wait_words};
 use super::views::{LoginPage, ProviderButton};
@@ -113,7 +113,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
                     return account_form(&req, &state, None, String::new(), StatusCode::OK, None);
                 }
                 return match super::account::current(&req, &state).await {
-                    Ok(Some(_)) => see_other(paths::ACCOUNT),
+                    Ok(Some(_)) => see_other(&keeping_choice(&req, paths::ACCOUNT)),
                     Ok(None) => account_form(&req, &state, None, String::new(), StatusCode::OK, None),
                     Err(resp) => resp,
                 };
@@ -121,7 +121,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             Some(RETURN_TO_DEVICE) => {
                 let Some(code) = device_code_of(&q) else { return invalid_link(&req) };
                 return match super::account::current(&req, &state).await {
-                    Ok(Some(_)) => see_other(&super::device::page_for(&code)),
+                    Ok(Some(_)) => see_other(&keeping_choice(&req, &super::device::page_for(&code))),
                     Ok(None) => account_form(&req, &state, Some(&code), String::new(), StatusCode::OK, None),
                     Err(resp) => resp,
                 };
@@ -162,6 +162,7 @@ pub(super) async fn authorize_form(
         csrf: interaction.csrf.clone(),
         username,
         user_code: None,
+        ui_locales: None,
         error,
         providers: buttons(state),
         sign_up: state.settings.users.self_registration,
@@ -228,6 +229,7 @@ fn account_form(
         csrf: account_login_csrf(&browser),
         username,
         user_code: device.map(|c| c.as_str().to_owned()),
+        ui_locales: device.and(lang.carried()),
         error,
         providers: buttons(state),
         // The device page's sign-in leads back to a code to approve: not the place to make an account.
@@ -256,6 +258,8 @@ pub(super) async fn find_target(req: &HttpRequest, state: &AppState, f: &Params)
         _ => None,
     };
     if let Some(fixed) = fixed {
+        // The device flow's language, carried by its pages' forms (the device's, or the user's choice).
+        Lang::of_flow_form(req, f);
         let browser = state.cookies.read_browser(req);
         if browser.is_none() && !from_another_origin(req, state) {
             // The form came with the browser cookie: a post from our page without it means cookies are blocked.
@@ -291,6 +295,12 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(t) => t,
         Err(resp) => return resp,
     };
+    // The further steps of a device sign-in keep the language its form carried, as an authorization's keep its own.
+    let carried = f.get(super::lang::FLOW_FIELD).and_then(Locale::of_ui_locales);
+    let kept = || {
+        let (to, client, locale) = target.kept();
+        (to, client, locale.or(carried))
+    };
     let username = f.take("username").unwrap_or_default();
     let password = Password::new(f.take("password").unwrap_or_default());
     let now = crate::domain::now();
@@ -322,12 +332,12 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             // A right password is no failure, and no success yet either: the code step counts its own attempts
             // (wrong codes as failures), and only a right code starts the name's count over.
             limits.sign_in_abandoned(attempt, now).await;
-            return super::login_code::ask_for_code(&req, &state, &user, &username, target.kept(), now).await;
+            return super::login_code::ask_for_code(&req, &state, &user, &username, kept(), now).await;
         }
         SignIn::NeedsEnrolment { user } => {
             // As for the code step: the set-up's code counts as the code step's does.
             limits.sign_in_abandoned(attempt, now).await;
-            return super::login_enrol::ask_to_enrol(&req, &state, &user, &username, target.kept(), now).await;
+            return super::login_enrol::ask_to_enrol(&req, &state, &user, &username, kept(), now).await;
         }
         SignIn::NeedsNewPassword { user, amr } => {
             // The password was right: the sign-in is no failure, and the new password is no guess of anything.
@@ -338,7 +348,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
                 &state,
                 &user,
                 &username,
-                target.kept(),
+                kept(),
                 session,
                 now,
             )
@@ -411,7 +421,8 @@ pub(super) async fn signed_in(
             step_response(req, state, state.provider.after_login(id, *interaction, &session, now).await)
         }
         Target::Account => see_other(paths::ACCOUNT),
-        Target::Device(code) => see_other(&super::device::page_for(&code)),
+        // In the device flow's language, which its page carried here (the device's, or the user's choice).
+        Target::Device(code) => see_other(&super::device::page_in(&code, Lang::of(req).carried())),
     };
     if let Err(e) = resp.add_cookie(&state.cookies.session(cookie.expose().to_owned())) {
         tracing::error!(error = %e, "cannot set the session cookie");
