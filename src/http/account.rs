@@ -30,10 +30,11 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-/// The sign-in that returns to the account page.
-pub(super) fn to_login() -> HttpResponse {
+/// The sign-in that returns to the account page, in the language the user chose in this request if any (the
+/// switcher of a page that leads here: the choice would be lost on the way otherwise).
+pub(super) fn to_login(req: &HttpRequest) -> HttpResponse {
     let query = url::form_urlencoded::Serializer::new(String::new()).append_pair("return", RETURN_TO_ACCOUNT).finish();
-    see_other(&format!("{}?{query}", paths::LOGIN))
+    see_other(&super::lang::keeping_choice(req, &format!("{}?{query}", paths::LOGIN)))
 }
 
 /// The session cookie and its signed-in session, if the request has one that counts; the error page when the
@@ -53,7 +54,7 @@ async fn session_of(req: &HttpRequest, state: &AppState) -> Result<Option<(Strin
 /// [`current`], or the response to send: sign in, or the error page.
 #[allow(clippy::result_large_err)]
 async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<(String, SignedIn), HttpResponse> {
-    current(req, state).await?.ok_or_else(to_login)
+    current(req, state).await?.ok_or_else(|| to_login(req))
 }
 
 /// What a form just did, carried to the page in the query of the redirect after it (a cookie would outlive

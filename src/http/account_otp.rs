@@ -64,6 +64,8 @@ pub(super) fn not_right(req: &HttpRequest) -> String {
 }
 
 fn back_to_account(req: &HttpRequest, status: StatusCode, title: &str, text: &str) -> HttpResponse {
+    // The answer of an account form: its switcher leads to the account page it links to.
+    super::lang::back_to(req, paths::ACCOUNT.to_owned());
     let account = Some(Link { href: paths::ACCOUNT, text: Lang::of(req).t().common.go_to_account });
     message_page_with(req, status, title, text, account)
 }

@@ -63,8 +63,17 @@ pub async fn authorization(req: HttpRequest, body: form::Body, state: web::Data<
 
 /// The verification page with `code` in its link: where the sign-in comes back to.
 pub fn page_for(code: &UserCode) -> String {
-    let query = url::form_urlencoded::Serializer::new(String::new()).append_pair("user_code", code.as_str()).finish();
-    format!("{}?{query}", paths::DEVICE)
+    page_in(code, None)
+}
+
+/// [`page_for`], in the flow's language `ui_locales` if it has one ([`super::lang::FLOW_FIELD`]).
+pub fn page_in(code: &UserCode, ui_locales: Option<&str>) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("user_code", code.as_str());
+    if let Some(l) = ui_locales {
+        query.append_pair(super::lang::FLOW_FIELD, l);
+    }
+    format!("{}?{}", paths::DEVICE, query.finish())
 }
 
 /// The sign-in that comes back to the page with `code`, in the device's language (`locale`) if it asked for one.
@@ -92,7 +101,11 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Err(resp) => return resp,
     };
     match (code, signed_in) {
-        (Some(code), Some((cookie, signed_in))) => look_up(&req, &state, code, &cookie, &signed_in).await,
+        (Some(code), Some((cookie, signed_in))) => {
+            // The link's language (the flow's, as the sign-in brought it back) before the device's.
+            let carried = q.get(super::lang::FLOW_FIELD).and_then(Locale::of_ui_locales);
+            look_up(&req, &state, code, carried, &cookie, &signed_in).await
+        }
         (code, _) => entry_form(&req, &state, code.map(|c| c.display()).unwrap_or_default(), StatusCode::OK, None),
     }
 }
@@ -104,12 +117,14 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(f) => f,
         Err(e) => return error_page(&req, &e),
     };
+    // The flow's language, as the page that posted the form spoke it: every answer below speaks it too.
+    let carried = Lang::of_flow_form(&req, &f);
     if from_another_origin(&req, &state) {
         tracing::warn!(event = "csrf_token_mismatch", "device form posted from another origin");
         return forbidden(&req);
     }
     if f.get("decision").is_some() {
-        return answer(&req, &state, &f).await;
+        return answer(&req, &state, &f, carried).await;
     }
     let Some(browser) = state.cookies.read_browser(&req) else {
         // The form came with the browser cookie: a post from our page without it means cookies are blocked.
@@ -132,38 +147,42 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         }
     };
     match super::account::current(&req, &state).await {
-        Ok(Some((cookie, signed_in))) => look_up(&req, &state, code, &cookie, &signed_in).await,
+        Ok(Some((cookie, signed_in))) => look_up(&req, &state, code, carried, &cookie, &signed_in).await,
         // Looked up (and counted) before the sign-in too, so that guesses cost the same signed in or not.
-        Ok(None) => match find(&req, &state, &code, typed).await {
-            Ok(pending) => to_login(&code, pending.locale()),
+        Ok(None) => match find(&req, &state, &code, typed, carried).await {
+            Ok(pending) => to_login(&code, carried.or(pending.locale())),
             Err(resp) => resp,
         },
         Err(resp) => resp,
     }
 }
 
-/// The approval page for `code`, or the entry form again saying why not.
+/// The approval page for `code`, or the entry form again saying why not; in the language the posted form
+/// `carried`, if any.
 async fn look_up(
     req: &HttpRequest,
     state: &AppState,
     code: UserCode,
+    carried: Option<Locale>,
     cookie: &str,
     signed_in: &SignedIn,
 ) -> HttpResponse {
-    match find(req, state, &code, &code.display()).await {
+    match find(req, state, &code, &code.display(), carried).await {
         Ok(pending) => confirm_page(req, &pending, cookie, signed_in),
         Err(resp) => resp,
     }
 }
 
 /// The request `code` stands for; otherwise the answer to send: the entry form with `typed` and what went wrong
-/// (429 once the IP is locked out of code entry), or the error page.
+/// (429 once the IP is locked out of code entry), or the error page. The language the posted form `carried` (the
+/// user's choice or the device's, from the page) comes before the device's own.
 #[allow(clippy::result_large_err)]
 async fn find(
     req: &HttpRequest,
     state: &AppState,
     code: &UserCode,
     typed: &str,
+    carried: Option<Locale>,
 ) -> Result<PendingDevice, HttpResponse> {
     let ip = throttle::ip(req, state);
     let now = crate::domain::now();
@@ -174,7 +193,7 @@ async fn find(
     match state.provider.find_device(code, now).await {
         Ok(DeviceLookup::Pending(pending)) => {
             // Once the code is known, the pages of its request speak the device's language, as a sign-in's do.
-            Lang::of_sign_in(req, pending.locale());
+            Lang::of_sign_in(req, carried.or(pending.locale()));
             Ok(*pending)
         }
         Ok(DeviceLookup::NotFound) => {
@@ -216,7 +235,8 @@ fn entry_form(
     let user_code = typed.chars().take(32).collect();
     let lang = Lang::of(req);
     back_to(req, paths::DEVICE.to_owned());
-    let view = DevicePage { t: lang.t(), user_code, csrf: device_entry_csrf(&browser), error };
+    let view =
+        DevicePage { t: lang.t(), ui_locales: lang.carried(), user_code, csrf: device_entry_csrf(&browser), error };
     let mut resp = page(req, lang, status, view.render());
     if new_browser {
         state.cookies.set_browser(&mut resp, browser);
@@ -231,6 +251,7 @@ fn confirm_page(req: &HttpRequest, pending: &PendingDevice, cookie: &str, signed
     let t = lang.t();
     let view = DeviceConfirmPage {
         t,
+        ui_locales: lang.carried(),
         client_name: client.name.clone(),
         client_uri: https_only(&client.metadata.client_uri),
         logo_uri: https_only(&client.metadata.logo_uri),
@@ -250,8 +271,9 @@ fn confirm_page(req: &HttpRequest, pending: &PendingDevice, cookie: &str, signed
     page(req, lang, StatusCode::OK, view.render())
 }
 
-/// The approval page's answer: recorded, then the page that says what happens next.
-async fn answer(req: &HttpRequest, state: &AppState, f: &Params) -> HttpResponse {
+/// The approval page's answer: recorded, then the page that says what happens next; in the language the form
+/// `carried`, else the device's.
+async fn answer(req: &HttpRequest, state: &AppState, f: &Params, carried: Option<Locale>) -> HttpResponse {
     let (cookie, signed_in) = match super::account::current(req, state).await {
         Ok(Some(s)) => s,
         Ok(None) => {
@@ -271,7 +293,7 @@ async fn answer(req: &HttpRequest, state: &AppState, f: &Params) -> HttpResponse
     // Found again: it may have expired, or been answered in another tab, while the page was open.
     let pending = match state.provider.find_device(&code, now).await {
         Ok(DeviceLookup::Pending(pending)) => {
-            Lang::of_sign_in(req, pending.locale());
+            Lang::of_sign_in(req, carried.or(pending.locale()));
             pending
         }
         Ok(DeviceLookup::NotFound) => return entry_form(req, state, String::new(), StatusCode::OK, not_found(req)),
@@ -283,6 +305,9 @@ async fn answer(req: &HttpRequest, state: &AppState, f: &Params) -> HttpResponse
         Ok(DeviceAnswer::TooLate) => entry_form(req, state, String::new(), StatusCode::OK, not_found(req)),
         Ok(answer) => {
             let lang = Lang::of(req);
+            // A one-time result: its switcher leads to the verification page itself (the entry form), which
+            // the user may need for another device; the answered code finds nothing any more.
+            back_to(req, paths::DEVICE.to_owned());
             let approved = answer == DeviceAnswer::Approved;
             let view = DeviceDonePage { t: lang.t(), approved, client_name: pending.client.name };
             page(req, lang, StatusCode::OK, view.render())

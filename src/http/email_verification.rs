@@ -4,7 +4,7 @@
 //! worked. [`crate::oauth::email_verification`] decides. They are there while mail is on (`[mail]`; otherwise 404).
 use super::account::{checked, show, Done};
 use super::interaction_pages::{forbidden, from_another_origin};
-use super::lang::Lang;
+use super::lang::{back_to, Lang};
 use super::meta::request_meta;
 use super::render::{error_page, message_page, message_page_with, page, see_other, wait_words};
 use super::views::{Link, VerifyEmailPage};
@@ -98,6 +98,9 @@ pub async fn verify_post(req: HttpRequest, body: form::Body, state: web::Data<Ap
     };
     let Some(token) = f.get("token").and_then(LinkToken::parse) else { return invalid_link(&req) };
     let (meta, now) = (request_meta(&req, &state), crate::domain::now());
+    // The answer's own page, the link's, is used up (and its address carries the token): the switcher leads on
+    // to the account page this one leads to, which shows the address as it now is.
+    back_to(&req, paths::ACCOUNT.to_owned());
     match state.provider.verify_email(&token, &meta, now).await {
         Ok(EmailVerified::Done) => {
             let t = Lang::of(&req).t();

@@ -57,7 +57,7 @@ impl FormRefusal {
         let account = Some(Link { href: paths::ACCOUNT, text: t.common.go_to_account });
         let (status, link) = match self {
             Self::Failed(e) => return error_page(req, &e),
-            Self::SignedOut => return super::account::to_login(),
+            Self::SignedOut => return super::account::to_login(req),
             Self::Expired | Self::CookiesBlocked => (StatusCode::BAD_REQUEST, None),
             Self::InvalidLink => (StatusCode::BAD_REQUEST, account),
             Self::Forbidden => (StatusCode::FORBIDDEN, None),

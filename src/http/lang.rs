@@ -24,6 +24,10 @@ use askama::Template;
 pub use crate::i18n::CHOICE_PARAM as CHOICE;
 /// The cookie that remembers the user's choice outside a sign-in (Keycloak's `KEYCLOAK_LOCALE`).
 pub const COOKIE: &str = "tessera_locale";
+/// The hidden field in which the device pages' forms (and their sign-in's) carry the flow's language to the page
+/// answering them, as `verification_uri_complete`'s `ui_locales` carries the device's to a `GET`: nothing on the
+/// server keeps it ([`Lang::carried`], [`Lang::of_flow_form`]).
+pub const FLOW_FIELD: &str = "ui_locales";
 /// Where in `base.html` the switcher goes: [`switcher`] puts it there when the page is rendered.
 const SWITCHER_SLOT: &str = "<!--languages-->";
 
@@ -99,6 +103,19 @@ impl Lang {
             }
             None => Lang::of(req),
         }
+    }
+
+    /// The language a page's form carries on ([`FLOW_FIELD`]): this one unless the cookie or the browser said it
+    /// (then the answer asks them again).
+    pub fn carried(self) -> Option<&'static str> {
+        (self.varies == Varies::Not).then(|| self.locale.tag())
+    }
+
+    /// The language a posted form carried ([`FLOW_FIELD`]), kept for the rest of this request as a sign-in's is.
+    pub fn of_flow_form(req: &HttpRequest, form: &crate::oauth::params::Params) -> Option<Locale> {
+        let carried = form.get(FLOW_FIELD).and_then(Locale::of_ui_locales)?;
+        Lang::of_sign_in(req, Some(carried));
+        Some(carried)
     }
 
     /// Every sentence in this language.
@@ -180,6 +197,18 @@ struct BackTo(String);
 /// there. Without it, a page answering a form has no switcher (one of its own, if its template has one).
 pub fn back_to(req: &HttpRequest, path_and_query: String) {
     req.extensions_mut().insert(BackTo(path_and_query));
+}
+
+/// `location` (one of our pages, with a query), and the language the user chose in this request if any: for a
+/// page that only sends the browser on (`303`), so that the choice its switcher made is not lost on the way.
+pub fn keeping_choice(req: &HttpRequest, location: &str) -> String {
+    match Lang::choice(req) {
+        Some(chosen) => {
+            let sep = if location.contains('?') { '&' } else { '?' };
+            format!("{location}{sep}{CHOICE}={}", chosen.tag())
+        }
+        None => location.to_owned(),
+    }
 }
 
 /// A link of the switcher.

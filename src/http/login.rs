@@ -4,7 +4,7 @@
 //! parsed as a user code, and its normal form goes into the link back).
 use super::authorize::step_response;
 use super::interaction_pages::{check_form, expired, find, from_another_origin, invalid_link, load, FormRefusal};
-use super::lang::{back_to, Lang};
+use super::lang::{back_to, keeping_choice, Lang};
 use super::meta::{device, request_meta};
 use super::render::{error_page, page, see_other, wait_words};
 use super::views::{LoginPage, ProviderButton};
@@ -115,7 +115,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
                     return account_form(&req, &state, AccountForm::Again, String::new(), StatusCode::OK, None);
                 }
                 return match super::account::current(&req, &state).await {
-                    Ok(Some(_)) => see_other(paths::ACCOUNT),
+                    Ok(Some(_)) => see_other(&keeping_choice(&req, paths::ACCOUNT)),
                     Ok(None) => account_form(&req, &state, AccountForm::Account, String::new(), StatusCode::OK, None),
                     Err(resp) => resp,
                 };
@@ -123,7 +123,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             Some(RETURN_TO_DEVICE) => {
                 let Some(code) = device_code_of(&q) else { return invalid_link(&req) };
                 return match super::account::current(&req, &state).await {
-                    Ok(Some(_)) => see_other(&super::device::page_for(&code)),
+                    Ok(Some(_)) => see_other(&keeping_choice(&req, &super::device::page_for(&code))),
                     Ok(None) => {
                         account_form(&req, &state, AccountForm::Device(&code), String::new(), StatusCode::OK, None)
                     }
@@ -167,6 +167,7 @@ pub(super) async fn authorize_form(
         username,
         user_code: None,
         again: false,
+        ui_locales: None,
         error,
         providers: buttons(state),
         sign_up: state.settings.users.self_registration,
@@ -251,6 +252,7 @@ fn account_form(
         username,
         user_code: device.map(|c| c.as_str().to_owned()),
         again: matches!(form, AccountForm::Again),
+        ui_locales: device.and(lang.carried()),
         error,
         providers: buttons(state),
         // The device page's sign-in leads back to a code to approve: not the place to make an account.
@@ -281,6 +283,8 @@ pub(super) async fn find_target(req: &HttpRequest, state: &AppState, f: &Params)
         _ => None,
     };
     if let Some(fixed) = fixed {
+        // The device flow's language, carried by its pages' forms (the device's, or the user's choice).
+        Lang::of_flow_form(req, f);
         let browser = state.cookies.read_browser(req);
         if browser.is_none() && !from_another_origin(req, state) {
             // The form came with the browser cookie: a post from our page without it means cookies are blocked.
@@ -316,6 +320,12 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Ok(t) => t,
         Err(resp) => return resp,
     };
+    // The further steps of a device sign-in keep the language its form carried, as an authorization's keep its own.
+    let carried = f.get(super::lang::FLOW_FIELD).and_then(Locale::of_ui_locales);
+    let kept = || {
+        let (to, client, locale) = target.kept();
+        (to, client, locale.or(carried))
+    };
     let username = f.take("username").unwrap_or_default();
     let password = Password::new(f.take("password").unwrap_or_default());
     let now = crate::domain::now();
@@ -347,12 +357,12 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
             // A right password is no failure, and no success yet either: the code step counts its own attempts
             // (wrong codes as failures), and only a right code starts the name's count over.
             limits.sign_in_abandoned(attempt, now).await;
-            return super::login_code::ask_for_code(&req, &state, &user, &username, target.kept(), now).await;
+            return super::login_code::ask_for_code(&req, &state, &user, &username, kept(), now).await;
         }
         SignIn::NeedsEnrolment { user } => {
             // As for the code step: the set-up's code counts as the code step's does.
             limits.sign_in_abandoned(attempt, now).await;
-            return super::login_enrol::ask_to_enrol(&req, &state, &user, &username, target.kept(), now).await;
+            return super::login_enrol::ask_to_enrol(&req, &state, &user, &username, kept(), now).await;
         }
         SignIn::NeedsNewPassword { user, amr } => {
             // The password was right: the sign-in is no failure, and the new password is no guess of anything.
@@ -363,7 +373,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
                 &state,
                 &user,
                 &username,
-                target.kept(),
+                kept(),
                 session,
                 now,
             )
@@ -436,7 +446,8 @@ pub(super) async fn signed_in(
             step_response(req, state, state.provider.after_login(id, *interaction, &session, now).await)
         }
         Target::Account { .. } => see_other(paths::ACCOUNT),
-        Target::Device(code) => see_other(&super::device::page_for(&code)),
+        // In the device flow's language, which its page carried here (the device's, or the user's choice).
+        Target::Device(code) => see_other(&super::device::page_in(&code, Lang::of(req).carried())),
     };
     if let Err(e) = resp.add_cookie(&state.cookies.session(cookie.expose().to_owned())) {
         tracing::error!(error = %e, "cannot set the session cookie");

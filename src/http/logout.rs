@@ -134,6 +134,9 @@ pub(super) fn signed_out_page(req: &HttpRequest, frames: &LogoutFrames, continue
 /// still signed in and leads to the account page.
 fn still_signed_in(req: &HttpRequest) -> HttpResponse {
     let lang = Lang::of(req);
+    // The answer of a form: its switcher leads to the account page it links to. (The signed-out page has none:
+    // it may be framing the apps' logouts, or lead on to the app, which a switch would lose.)
+    super::lang::back_to(req, paths::ACCOUNT.to_owned());
     let view = LoggedOutPage { t: lang.t(), signed_out: false, frames: Vec::new(), continue_to: None };
     page(req, lang, StatusCode::OK, view.render())
 }

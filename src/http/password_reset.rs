@@ -59,7 +59,7 @@ impl SignIn {
 }
 
 fn forgot_page(
-    t: &'static Texts,
+    lang: Lang,
     state: &AppState,
     sign_in: SignIn,
     login: String,
@@ -71,9 +71,12 @@ fn forgot_page(
         ResetFrom::Account => (None, Some(RETURN_TO_ACCOUNT), None),
         ResetFrom::Device(code) => (None, Some(RETURN_TO_DEVICE), Some(code.clone())),
     };
+    // The device flow's language goes on with it, as its sign-in page carried it here.
+    let ui_locales = user_code.as_ref().and(lang.carried());
     ForgotPage {
-        t,
-        back: sign_in_href(&sign_in.from),
+        t: lang.t(),
+        ui_locales,
+        back: sign_in_href(&sign_in.from, ui_locales),
         interaction,
         return_to,
         user_code,
@@ -86,14 +89,22 @@ fn forgot_page(
 }
 
 /// The sign-in page of `from`.
-fn sign_in_href(from: &ResetFrom) -> String {
+fn sign_in_href(from: &ResetFrom, ui_locales: Option<&str>) -> String {
+    href(paths::LOGIN, from, ui_locales)
+}
+
+/// The page at `path` (the sign-in's, or the forgot page's) of `from`, with the device flow's language if any.
+fn href(path: &str, from: &ResetFrom, ui_locales: Option<&str>) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     match from {
         ResetFrom::Authorization(id) => query.append_pair("interaction", id),
         ResetFrom::Account => query.append_pair("return", RETURN_TO_ACCOUNT),
         ResetFrom::Device(code) => query.append_pair("return", RETURN_TO_DEVICE).append_pair("user_code", code),
     };
-    format!("{}?{}", paths::LOGIN, query.finish())
+    if let Some(l) = ui_locales {
+        query.append_pair(super::lang::FLOW_FIELD, l);
+    }
+    format!("{path}?{}", query.finish())
 }
 
 /// Where the reset page leads once the password is set: the page the request came from, which asks to sign in.
@@ -101,7 +112,7 @@ fn back_after_reset(from: Option<ResetFrom>) -> Option<String> {
     match from? {
         ResetFrom::Account => Some(paths::ACCOUNT.to_owned()),
         ResetFrom::Device(code) => UserCode::parse(&code).ok().map(|c| super::device::page_for(&c)),
-        from @ ResetFrom::Authorization(_) => Some(sign_in_href(&from)),
+        from @ ResetFrom::Authorization(_) => Some(sign_in_href(&from, None)),
     }
 }
 
@@ -127,7 +138,7 @@ pub async fn forgot_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
     let (browser, new_browser) = state.cookies.read_or_new_browser(&req);
     let sign_in = SignIn::of(target, Some(&browser));
     let lang = Lang::of(&req);
-    let view = forgot_page(lang.t(), &state, sign_in, String::new(), None, false);
+    let view = forgot_page(lang, &state, sign_in, String::new(), None, false);
     let mut resp = page(&req, lang, StatusCode::OK, view.render());
     if new_browser {
         state.cookies.set_browser(&mut resp, browser);
@@ -150,11 +161,14 @@ pub async fn forgot_post(req: HttpRequest, body: form::Body, state: web::Data<Ap
         Err(resp) => return resp,
     };
     let login = f.take("login").unwrap_or_default();
+    // The switcher of a refusal leads to this form's own page (the typed name or address is not repeated); that
+    // of the notice to the sign-in it leads back to: showing the notice again would ask for another link.
+    back_to(&req, href(paths::LOGIN_FORGOT, &sign_in.from, None));
     let lang = Lang::of(&req);
     let t = lang.t();
     if login.trim().is_empty() {
         let error = Some(t.reset.enter_login.to_owned());
-        let view = forgot_page(t, &state, sign_in, login, error, false);
+        let view = forgot_page(lang, &state, sign_in, login, error, false);
         return page(&req, lang, StatusCode::BAD_REQUEST, view.render());
     }
     let (meta, now) = (request_meta(&req, &state), crate::domain::now());
@@ -162,11 +176,12 @@ pub async fn forgot_post(req: HttpRequest, body: form::Body, state: web::Data<Ap
     let cx = ResetRequestContext { ip: throttle::ip(&req, &state), from, meta: &meta, locale: lang.locale };
     match state.provider.request_password_reset(&login, cx, now).await {
         Ok(ResetRequested::Taken) => {
-            page(&req, lang, StatusCode::OK, forgot_page(t, &state, sign_in, String::new(), None, true).render())
+            back_to(&req, sign_in_href(&sign_in.from, None));
+            page(&req, lang, StatusCode::OK, forgot_page(lang, &state, sign_in, String::new(), None, true).render())
         }
         Ok(ResetRequested::Limited(limited)) => {
             let error = Some(t.reset.limited.with(wait_words(t, limited.retry_after)));
-            let view = forgot_page(t, &state, sign_in, login, error, false);
+            let view = forgot_page(lang, &state, sign_in, login, error, false);
             let mut resp = page(&req, lang, StatusCode::TOO_MANY_REQUESTS, view.render());
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after));
             resp
@@ -239,13 +254,19 @@ pub async fn reset_post(req: HttpRequest, body: form::Body, state: web::Data<App
     let lang = Lang::of(&req);
     match state.provider.reset_password(&token, new, &again, &meta, now).await {
         Ok(PasswordReset::Done { from }) => {
+            let back = back_after_reset(from);
+            // The link's own page is used up (and its address carries the token): the switcher leads on to the
+            // page this one leads to, where there is one.
+            if let Some(back) = &back {
+                back_to(&req, back.clone());
+            }
             let view = ResetPage {
                 t: lang.t(),
                 token: String::new(),
                 min_length: state.settings.passwords.min_length,
                 error: None,
                 done: true,
-                back: back_after_reset(from),
+                back,
             };
             page(&req, lang, StatusCode::OK, view.render())
         }

@@ -26,6 +26,9 @@ pub struct LoginPage {
     pub user_code: Option<String>,
     /// A sign-in again to the account page: `prompt=login` (hidden field), passed on to an upstream provider.
     pub again: bool,
+    /// For the device verification page's sign-in: the flow's language, carried to the form's answer and the forgot
+    /// page (hidden field, [`super::lang::FLOW_FIELD`]).
+    pub ui_locales: Option<&'static str>,
     /// A failure to show, if any.
     pub error: Option<String>,
     /// The upstream providers to offer ("Sign in with …").
@@ -47,6 +50,9 @@ impl LoginPage {
             (Some(r), None) => query.append_pair("return", r),
             (None, _) => query.append_pair("interaction", &self.interaction),
         };
+        if let Some(l) = self.ui_locales {
+            query.append_pair(super::lang::FLOW_FIELD, l);
+        }
         query.finish()
     }
 
@@ -74,6 +80,8 @@ pub struct ForgotPage {
     pub return_to: Option<&'static str>,
     /// The device page's user code (hidden field).
     pub user_code: Option<String>,
+    /// The device flow's language, carried to the form's answer (hidden field, [`super::lang::FLOW_FIELD`]).
+    pub ui_locales: Option<&'static str>,
     /// The way back to the sign-in.
     pub back: String,
     /// CSRF token (hidden field): the sign-in form's.
@@ -228,6 +236,8 @@ pub struct ConsentPage {
 pub struct DevicePage {
     /// Every sentence, in the page's language.
     pub t: &'static Texts,
+    /// The flow's language, carried to the form's answer (hidden field, [`super::lang::FLOW_FIELD`]).
+    pub ui_locales: Option<&'static str>,
     /// The code as shown (`XXXX-XXXX`) when the link carried one, else empty.
     pub user_code: String,
     /// CSRF token (hidden field), bound to the browser cookie.
@@ -260,6 +270,8 @@ pub struct DeviceConfirmPage {
     pub username: String,
     /// The code, in its normal form (hidden field).
     pub user_code: String,
+    /// The flow's language, carried to the form's answer (hidden field, [`super::lang::FLOW_FIELD`]).
+    pub ui_locales: Option<&'static str>,
     /// The code as the device shows it.
     pub user_code_shown: String,
     /// CSRF token (hidden field), bound to the session cookie.

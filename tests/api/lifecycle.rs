@@ -302,6 +302,8 @@ both_backends!(logout_without_hint_asks_first, async |app| {
     let html = r.text().await.unwrap();
     assert!(html.contains("<h1>You are still signed in</h1>") && html.contains("<a href=\"/account\">"), "{html}");
     assert!(!html.contains("127.0.0.1:9"), "{html}");
+    // Its language switcher leads to that account page, not to the logout request.
+    assert!(html.contains("<a href=\"/account?lang=de\" hreflang=\"de\""), "{html}");
     assert!(signed_in(&app, &g.client_id).await, "staying signed in ended the session");
     let r = app.api_client.get(app.url("/logout")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);

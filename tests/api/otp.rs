@@ -303,6 +303,9 @@ both_backends!(turning_it_off_needs_a_current_code, async |app| {
     let csrf = account_csrf(&app, &b).await;
     let r = post(&app, &b, "/account/otp/disable", &[("csrf", &csrf), ("code", &otp.wrong())]).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Its language switcher leads to the account page it links to.
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<a href=\"/account?lang=fr\" hreflang=\"fr\""), "{html}");
     let r = post(&app, &b, "/account/otp/disable", &[("csrf", &csrf), ("code", &otp.code(0))]).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a used code does not turn it off");
     let r = post(&app, &b, "/account/otp/disable", &[("csrf", &csrf), ("code", &otp.code(1))]).await;
