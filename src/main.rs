@@ -3,7 +3,6 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     tessera::memory::return_large_blocks_to_the_system();
-    tessera::memory::one_arena_per_core();
     run()
 }
 

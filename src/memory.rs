@@ -12,21 +12,6 @@ pub fn return_large_blocks_to_the_system() {
     }
 }
 
-/// At most one malloc arena per core. glibc makes up to eight per core, one for each thread that finds the
-/// others locked, and each keeps its own free and half-used pages: with twenty threads (workers, pools, database
-/// connections) that fragmentation was about a tenth of the embedded default's peak RSS (measured in
-/// docs/benchmarks.md). No more threads run at once than there are cores, so they rarely wait for one another.
-pub fn one_arena_per_core() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        let arenas = libc::c_int::try_from(crate::blocking::cores()).unwrap_or(libc::c_int::MAX);
-        // SAFETY: mallopt only tunes the allocator; it is called before the runtime starts any other thread.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, arenas);
-        }
-    }
-}
-
 /// Hands the allocator's free pages back to the system. glibc returns only the free space at the top of each
 /// arena by itself; pages freed in the middle (expired cache entries among live ones) stay resident until
 /// this asks for them. Called every few seconds off the reactor: it walks the free lists of every arena.
