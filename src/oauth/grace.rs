@@ -10,7 +10,6 @@ use super::error::OAuthError;
 use super::provider::Provider;
 use super::token::TokenResponse;
 use super::tokens::{AccessGrant, IdTokenExtras};
-use crate::domain::secret::SecretHash;
 use crate::domain::{ClaimNames, ClientId, GroupName, Scope, UnixTime, UserId};
 use crate::jose::kek::hmac_sha256;
 use crate::jose::Kek;
@@ -245,27 +244,32 @@ impl Provider {
         Ok(Kek::from_bytes(key))
     }
 
-    /// What the rotation of `refresh_token` issued, sealed for the rotated row; `None` with the grace window off.
-    pub fn seal_refresh(&self, refresh_token: &str, issued: &IssuedRefresh) -> Result<Option<Vec<u8>>, OAuthError> {
+    /// What the rotation of `refresh_token` (stored as `token_hash`, which binds the record to its row) issued,
+    /// sealed for the rotated row; `None` with the grace window off.
+    pub fn seal_refresh(
+        &self,
+        refresh_token: &str,
+        token_hash: &str,
+        issued: &IssuedRefresh,
+    ) -> Result<Option<Vec<u8>>, OAuthError> {
         if self.tokens.refresh_grace <= 0 {
             return Ok(None);
         }
         let plain = issued.encode().map_err(OAuthError::server)?;
-        let aad = SecretHash::of(refresh_token);
-        Ok(Some(self.grace_sealer(refresh_token)?.seal(&plain, aad.as_str().as_bytes())?))
+        Ok(Some(self.grace_sealer(refresh_token)?.seal(&plain, token_hash.as_bytes())?))
     }
 
-    /// The response the rotation of `refresh_token` gave, from the record it `sealed`, with `expires_in` counted
-    /// from `now` (the tokens are the same, so they expire when they did).
+    /// The response the rotation of `refresh_token` (stored as `token_hash`) gave, from the record it `sealed`,
+    /// with `expires_in` counted from `now` (the tokens are the same, so they expire when they did).
     pub async fn remembered_refresh_response(
         &self,
         refresh_token: &str,
+        token_hash: &str,
         sealed: &[u8],
         now: UnixTime,
     ) -> Result<TokenResponse, OAuthError> {
-        let aad = SecretHash::of(refresh_token);
         let plain =
-            self.grace_sealer(refresh_token)?.open(sealed, aad.as_str().as_bytes()).map_err(OAuthError::server)?;
+            self.grace_sealer(refresh_token)?.open(sealed, token_hash.as_bytes()).map_err(OAuthError::server)?;
         let mut issued = IssuedRefresh::decode(&plain).map_err(OAuthError::server)?;
         let minted = self
             .remint(&issued.kid, &issued.grant, issued.id_token.take(), issued.jti.clone(), issued.issued_at)

@@ -117,10 +117,9 @@ pub fn decide(
 mod tests {
     use super::*;
     use crate::domain::{
-        ApplicationType, ClaimNames, ClientAuthMethod, ClientId, ClientMetadata, ClientState, GrantType, RedirectUri,
-        Scope, UserId,
+        ApplicationType, ClaimNames, ClientAuthMethod, ClientId, ClientMetadata, GrantType, RedirectUri, Scope, UserId,
     };
-    use crate::oauth::authorize::{Prompt, ResponseMode};
+    use crate::oauth::authorize::{test_request as req, Prompt};
 
     const NOW: UnixTime = 1_000_000;
 
@@ -145,27 +144,6 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             revoked_before: None,
-        }
-    }
-
-    fn req(prompt: Prompt, max_age: Option<i64>) -> AuthorizationRequest {
-        AuthorizationRequest {
-            client_id: ClientId::parse("c").unwrap(),
-            redirect_uri: RedirectUri::parse("https://app.example/cb").unwrap(),
-            state: Some(ClientState::parse("s").unwrap()),
-            response_mode: ResponseMode::Query,
-            scope: Scope::parse("openid profile").unwrap(),
-            nonce: None,
-            code_challenge: None,
-            prompt,
-            max_age,
-            login_hint: None,
-            resource: None,
-            hinted_subject: None,
-            dpop_jkt: None,
-            claims: Default::default(),
-            acr: Default::default(),
-            ui_locale: None,
         }
     }
 

@@ -237,3 +237,26 @@ pub(crate) mod scope_serde {
         Scope::parse(&s).map_err(serde::de::Error::custom)
     }
 }
+
+/// Client `c`'s request for `openid profile` to `https://app.example/cb`, with `prompt` and `max_age`: for tests.
+#[cfg(test)]
+pub(crate) fn test_request(prompt: Prompt, max_age: Option<i64>) -> AuthorizationRequest {
+    AuthorizationRequest {
+        client_id: ClientId::parse("c").unwrap(),
+        redirect_uri: RedirectUri::parse("https://app.example/cb").unwrap(),
+        state: Some(ClientState::parse("s").unwrap()),
+        response_mode: ResponseMode::Query,
+        scope: Scope::parse("openid profile").unwrap(),
+        nonce: None,
+        code_challenge: None,
+        prompt,
+        max_age,
+        login_hint: None,
+        resource: None,
+        hinted_subject: None,
+        dpop_jkt: None,
+        claims: Default::default(),
+        acr: Default::default(),
+        ui_locale: None,
+    }
+}

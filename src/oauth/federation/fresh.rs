@@ -130,26 +130,8 @@ mod tests {
 
     #[test]
     fn an_authorization_asks_what_its_request_asks() {
-        use crate::domain::{ClientId, RedirectUri, Scope};
-        use crate::oauth::authorize::{Prompt, ResponseMode};
-        let mut request = AuthorizationRequest {
-            client_id: ClientId::parse("c").unwrap(),
-            redirect_uri: RedirectUri::parse("https://app.example/cb").unwrap(),
-            state: None,
-            response_mode: ResponseMode::Query,
-            scope: Scope::parse("openid").unwrap(),
-            nonce: None,
-            code_challenge: None,
-            prompt: Prompt::default(),
-            max_age: None,
-            login_hint: None,
-            resource: None,
-            hinted_subject: None,
-            dpop_jkt: None,
-            claims: Default::default(),
-            acr: Default::default(),
-            ui_locale: None,
-        };
+        use crate::oauth::authorize::{test_request, Prompt};
+        let mut request = test_request(Prompt::default(), None);
         assert_eq!(Freshness::of_authorization(&request, None), Freshness::default());
         assert_eq!(Freshness::of_authorization(&request, Some(600)).max_age, Some(600), "the client's default");
         request.max_age = Some(60);

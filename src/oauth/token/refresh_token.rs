@@ -143,7 +143,7 @@ impl Provider {
             id_token: id,
             kid: key.kid.clone(),
         };
-        let grace_record = self.seal_refresh(presented, &issued)?;
+        let grace_record = self.seal_refresh(presented, hash.as_str(), &issued)?;
         let (rotated, minted) = tokio::join!(
             self.refresh_tokens.rotate_refresh_token(&rt.id, &next, grace_record.as_deref(), now, keep_until),
             self.mint_with(key, &issued.grant, issued.id_token.clone(), issued.jti.clone(), now)
@@ -201,7 +201,7 @@ impl Provider {
             // the ring): refused without punishing what is most likely a legitimate retry.
             let already_used = || OAuthError::invalid_grant("the refresh token was already used; use the newest one");
             let Some(sealed) = &rt.grace_record else { return Err(already_used()) };
-            return self.remembered_refresh_response(presented, sealed, now).await.map_err(|e| {
+            return self.remembered_refresh_response(presented, &rt.token_hash, sealed, now).await.map_err(|e| {
                 tracing::warn!(error = ?e, "a refresh retried within the grace window not answered again");
                 already_used()
             });
