@@ -205,7 +205,7 @@ pub async fn callback(req: HttpRequest, path: web::Path<String>, state: web::Dat
         Err(e) => return error_page(&req, &e),
     };
     let details = json!({ "provider": upstream.id, "upstream_amr": identity.amr });
-    match state.provider.start_federated_session(&user, device(&req, &state), now).await {
+    match state.provider.start_federated_session(&user, device(&req, &state), identity.auth_time, now).await {
         Ok(Some(Finished::Started { cookie, session })) => {
             signed_in(&req, &state, target, &user, cookie, session, details, now).await
         }

@@ -229,15 +229,15 @@ impl Provider {
         if self.otp.required {
             return Ok(SignIn::NeedsEnrolment { user });
         }
-        Ok(match self.finish_sign_in(&user, amr, device, now).await? {
+        Ok(match self.finish_sign_in(&user, amr, device, now, now).await? {
             Some(Finished::Started { cookie, session }) => SignIn::Started { user, cookie, session },
             Some(Finished::NewPasswordFirst { amr }) => SignIn::NeedsNewPassword { user, amr },
             None => SignIn::Refused { user: None, refusal: Refusal::UnknownUser },
         })
     }
 
-    /// Ends a sign-in of `user` (as read after its last factor) whose every factor was right (`amr`): starts their
-    /// session, unless their password is temporary, which they replace first, whatever way they signed in
+    /// Ends a sign-in of `user` (as read after its last factor) whose every factor was right (`amr`, the last at
+    /// `auth_time`): starts their session, unless their password is temporary, which they replace first, whatever way they signed in
     /// (as Keycloak runs its required actions after any authentication). `None` when the user was removed
     /// meanwhile.
     pub(super) async fn finish_sign_in(
@@ -245,12 +245,13 @@ impl Provider {
         user: &User,
         amr: Vec<String>,
         device: Device,
+        auth_time: UnixTime,
         now: UnixTime,
     ) -> Result<Option<Finished>, OAuthError> {
         if user.password_change_required {
             return Ok(Some(Finished::NewPasswordFirst { amr }));
         }
-        match self.start_session(user, amr, device, now).await {
+        match self.start_session(user, amr, device, auth_time, now).await {
             Ok((cookie, session)) => Ok(Some(Finished::Started { cookie, session })),
             Err(StoreError::ReferenceGone(_)) => Ok(None),
             Err(e) => Err(e.into()),
@@ -270,7 +271,7 @@ impl Provider {
         if self.otp.required {
             return Ok(SignIn::NeedsEnrolment { user });
         }
-        match self.start_session(&user, vec!["pwd".into()], device, now).await {
+        match self.start_session(&user, vec!["pwd".into()], device, now, now).await {
             Ok((cookie, session)) => Ok(SignIn::Started { user, cookie, session }),
             Err(StoreError::ReferenceGone(_)) => Ok(SignIn::Refused { user: None, refusal: Refusal::UnknownUser }),
             Err(e) => Err(e.into()),
@@ -279,14 +280,19 @@ impl Provider {
 
     /// Ends a federated sign-in ([`super::federation`]) of `user`, whose `amr` is
     /// [`super::federation::FEDERATED_AMR`] ([`Provider::finish_sign_in`]); `None` when the user was removed
-    /// meanwhile.
+    /// meanwhile. The session's `auth_time` is the upstream's (`upstream_auth_time`, never later than `now`): a
+    /// sign-in the upstream's own session answered silently is no fresh authentication here either, for a
+    /// client's `max_age` or the account page's recent sign-in. An upstream that does not say is taken to have
+    /// authenticated the user now.
     pub async fn start_federated_session(
         &self,
         user: &User,
         device: Device,
+        upstream_auth_time: Option<UnixTime>,
         now: UnixTime,
     ) -> Result<Option<Finished>, OAuthError> {
-        self.finish_sign_in(user, vec![super::federation::FEDERATED_AMR.to_owned()], device, now).await
+        let amr = vec![super::federation::FEDERATED_AMR.to_owned()];
+        self.finish_sign_in(user, amr, device, upstream_auth_time.map_or(now, |at| at.min(now)), now).await
     }
 
     /// Ends a sign-in whose password and TOTP code were both right ([`super::otp`]), whose `amr` is `pwd` and
@@ -298,7 +304,7 @@ impl Provider {
         now: UnixTime,
     ) -> Result<Option<Finished>, OAuthError> {
         let amr = super::otp::PASSWORD_AND_OTP_AMR.iter().map(|m| (*m).to_owned()).collect();
-        self.finish_sign_in(user, amr, device, now).await
+        self.finish_sign_in(user, amr, device, now, now).await
     }
 
     /// Records a sign-in that `lock` refused unchecked: every refusal in `tessera_sign_ins_total` (`locked`), and
@@ -335,21 +341,22 @@ impl Provider {
         self.audit("login_refused_locked", facts, meta, now).await;
     }
 
-    /// Starts a session for `user`: a new random id (never reusing one the browser had, against session
-    /// fixation), of which only the hash is stored. Returns the cookie value; `ReferenceGone` when the user
-    /// no longer exists.
+    /// Starts a session for `user`, who authenticated at `auth_time`: a new random id (never reusing one the
+    /// browser had, against session fixation), of which only the hash is stored. Returns the cookie value;
+    /// `ReferenceGone` when the user no longer exists.
     pub(super) async fn start_session(
         &self,
         user: &User,
         amr: Vec<String>,
         device: Device,
+        auth_time: UnixTime,
         now: UnixTime,
     ) -> Result<(PlainSecret, Session), StoreError> {
         let cookie = PlainSecret::generate();
         let session = Session {
             id_hash: cookie.hash().as_str().to_owned(),
             user_id: user.id.clone(),
-            auth_time: now,
+            auth_time,
             amr,
             created_at: now,
             last_used_at: now,

@@ -139,7 +139,7 @@ impl Provider {
             self.end_sessions_for_new_password(&user, None, meta, now).await?;
         }
         let user = User { password_change_required: false, ..user };
-        let (cookie, session) = match self.start_session(&user, amr, device, now).await {
+        let (cookie, session) = match self.start_session(&user, amr, device, now, now).await {
             Ok(started) => started,
             Err(StoreError::ReferenceGone(_)) => return Ok(RequiredChange::Gone),
             Err(e) => return Err(e.into()),

@@ -270,3 +270,24 @@ both_backends!(a_user_without_a_password_deletes_after_a_recent_sign_in_only, as
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
     assert!(!user_exists(down, "alice"));
 });
+
+// A sign-in the upstream's own session answered is as old as the upstream's: signing in again here through its
+// button, without being asked to sign in there, is no recent sign-in (the session's auth_time is the upstream's).
+both_backends!(a_silent_upstream_sign_in_is_as_old_as_the_upstreams, async |app| {
+    let f = crate::federation::Federation::around_with(app, false, REDIRECT, on).await;
+    crate::federation::sign_in(&f, &crate::federation::browser()).await;
+    // Alice's session at the upstream, as if she had signed in there six minutes ago.
+    let up = tessera::startup::open_store(&f.up.settings).await.unwrap();
+    execute(&up, "UPDATE sessions SET auth_time = auth_time - 360".into()).await;
+
+    let b = crate::federation::browser();
+    crate::federation::sign_in(&f, &b).await;
+    let html = account_page(&f.down, &b).await;
+    assert!(html.contains("href=\"/login?return=account&amp;prompt=login\""), "{html}");
+    assert!(!html.contains("action=\"/account/delete\""), "{html}");
+    // Its auth_time, shown in the session list, is the upstream's.
+    let shown = f.down.cli_json(&["users", "sessions", "alice"], None);
+    let sessions = shown["sessions"].as_array().unwrap();
+    let age = sessions.iter().map(|s| s["created_at"].as_i64().unwrap() - s["auth_time"].as_i64().unwrap()).max();
+    assert!(age.is_some_and(|age| (355..=370).contains(&age)), "{shown}");
+});

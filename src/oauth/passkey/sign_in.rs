@@ -237,7 +237,7 @@ impl Provider {
         }
         let amr = super::PASSKEY_AMR.iter().map(|m| (*m).to_owned()).collect();
         let passkey_id = stored.id;
-        match self.finish_sign_in(&user, amr, device, now).await? {
+        match self.finish_sign_in(&user, amr, device, now, now).await? {
             Some(Finished::Started { cookie, session }) => {
                 Ok(PasskeySignIn::Started { user, passkey_id, cookie, session })
             }
