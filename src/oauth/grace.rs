@@ -260,17 +260,24 @@ impl Provider {
     }
 
     /// The response the rotation of `refresh_token` (stored as `token_hash`) gave, from the record it `sealed`,
-    /// with `expires_in` counted from `now` (the tokens are the same, so they expire when they did).
+    /// with `expires_in` counted from `now` (the tokens are the same, so they expire when they did), to a retry
+    /// proving the DPoP key `dpop` (if any).
     pub async fn remembered_refresh_response(
         &self,
         refresh_token: &str,
         token_hash: &str,
         sealed: &[u8],
+        dpop: Option<&Jkt>,
         now: UnixTime,
     ) -> Result<TokenResponse, OAuthError> {
         let plain =
             self.grace_sealer(refresh_token)?.open(sealed, token_hash.as_bytes()).map_err(OAuthError::server)?;
         let mut issued = IssuedRefresh::decode(&plain).map_err(OAuthError::server)?;
+        // A retry is the same request again. One that proves another key (or none, or one where there was none)
+        // is not: its answer would hand the tokens bound to the first key, and the new refresh token, to it.
+        if issued.grant.jkt.as_ref() != dpop {
+            return Err(OAuthError::invalid_grant("the retry does not prove the DPoP key of the request it repeats"));
+        }
         let minted = self
             .remint(&issued.kid, &issued.grant, issued.id_token.take(), issued.jti.clone(), issued.issued_at)
             .await?

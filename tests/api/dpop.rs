@@ -354,6 +354,38 @@ both_backends!(a_confidential_clients_refresh_tokens_are_not_bound_but_its_acces
     assert_eq!(status, StatusCode::OK, "{body}");
 });
 
+// A retry within the refresh grace window is the same request again: proving the same key it gets the same
+// answer; proving another key, or none, it is refused without revoking anything, since its answer would hand the
+// first key's tokens and the new refresh token to whoever holds the second.
+both_backends!(a_grace_retry_proving_another_key_is_refused, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &[]);
+    let (id, secret) = (client["client_id"].as_str().unwrap(), client["client_secret"].as_str().unwrap());
+    let (first, second) = (Key::es256(), Key::rs256());
+    let (code, verifier) = code_for(&app, id, "").await;
+    let (status, body) = token(&app, (id, Some(secret)), &code_form(id, &code, &verifier), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rt = body["refresh_token"].as_str().unwrap().to_owned();
+    let form = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str())];
+    let proof = || first.proof(&app, "POST", "/token", None);
+    let (status, answer) = token(&app, (id, Some(secret)), &form, &[&proof()]).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let other_key = second.proof(&app, "POST", "/token", None);
+    for proofs in [vec![other_key.as_str()], vec![]] {
+        let (status, body) = token(&app, (id, Some(secret)), &form, &proofs).await;
+        assert_eq!((status, error(&body)), (StatusCode::BAD_REQUEST, "invalid_grant"), "{body}");
+        assert!(body["error_description"].as_str().unwrap().contains("use the newest one"), "{body}");
+    }
+    let (status, again) = token(&app, (id, Some(secret)), &form, &[&proof()]).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["access_token"], answer["access_token"], "the same answer");
+    assert_eq!(again["refresh_token"], answer["refresh_token"]);
+    // Nothing was revoked: the newest refresh token still rotates.
+    let newest = [("grant_type", "refresh_token"), ("refresh_token", answer["refresh_token"].as_str().unwrap())];
+    let (status, body) = token(&app, (id, Some(secret)), &newest, &[&proof()]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+});
+
 both_backends!(a_token_exchange_with_a_proof_binds_the_new_token_to_the_apis_key, async |app| {
     use crate::token_exchange::{add_api, users_token_for_the_api, ACCESS_TOKEN, DOWNSTREAM, EXCHANGE};
     let (_, _, _, subject) = users_token_for_the_api(&app).await;

@@ -55,7 +55,7 @@ impl Provider {
             return Err(OAuthError::invalid_grant("the refresh token was revoked"));
         }
         if let Some(used_at) = rt.used_at {
-            return self.refresh_replay(&rt, user.as_ref(), presented, client, used_at, meta, now).await;
+            return self.refresh_replay(&rt, user.as_ref(), (presented, dpop), client, used_at, meta, now).await;
         }
         if rt.client_id != client.id {
             return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
@@ -160,7 +160,7 @@ impl Provider {
             return match self.refresh_tokens.refresh_token_by_hash(hash.as_str()).await? {
                 Some(r) if !r.revoked => {
                     let used_at = r.used_at.unwrap_or(now);
-                    self.refresh_replay(&r, user.as_ref(), presented, client, used_at, meta, now).await
+                    self.refresh_replay(&r, user.as_ref(), (presented, dpop), client, used_at, meta, now).await
                 }
                 _ => Err(OAuthError::invalid_grant("the refresh token was revoked")),
             };
@@ -178,15 +178,16 @@ impl Provider {
         })
     }
 
-    /// A used token presented again: the same client within the grace window gets the response it got
-    /// before, while the grant still stands; anything else is reuse, which revokes the family. `user` is the
-    /// token's user as read with it.
+    /// A used token presented again: the same client within the grace window, proving the same DPoP key (if
+    /// any), gets the response it got before, while the grant still stands; anything else from that client
+    /// within the window is refused, and the rest is reuse, which revokes the family. `user` is the token's user
+    /// as read with it; `presented` the token and the key the request proves.
     #[allow(clippy::too_many_arguments)]
     async fn refresh_replay(
         &self,
         rt: &RefreshTokenRecord,
         user: Option<&User>,
-        presented: &str,
+        (presented, dpop): (&str, Option<&Jkt>),
         client: &Client,
         used_at: UnixTime,
         meta: &RequestMeta,
@@ -201,7 +202,7 @@ impl Provider {
             // the ring): refused without punishing what is most likely a legitimate retry.
             let already_used = || OAuthError::invalid_grant("the refresh token was already used; use the newest one");
             let Some(sealed) = &rt.grace_record else { return Err(already_used()) };
-            return self.remembered_refresh_response(presented, &rt.token_hash, sealed, now).await.map_err(|e| {
+            return self.remembered_refresh_response(presented, &rt.token_hash, sealed, dpop, now).await.map_err(|e| {
                 tracing::warn!(error = ?e, "a refresh retried within the grace window not answered again");
                 already_used()
             });
