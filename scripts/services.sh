@@ -2,7 +2,7 @@
 # Brings up what the tests need on this machine, and only what is missing:
 #   - PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth over TCP),
 #   - Redis on 127.0.0.1:6379,
-#   - build prerequisites (pkg-config, libssl-dev, libpq-dev, libsqlite3-dev), Debian chromium, and node, npm and
+#   - build prerequisites (pkg-config, libssl-dev, libsqlite3-dev; libpq is built from source), Debian chromium, and node, npm and
 #     Python's venv for the browser and interoperability tests' packages (scripts/npm-ci.sh,
 #     tests/interop/python/install.sh).
 # Idempotent and quick when everything is already there. Installs with apt-get (Debian); needs root (or sudo)
@@ -66,7 +66,7 @@ redis_ready() { [ "$(timeout 5 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping 
 
 # --- packages: build prerequisites, the browser and script runtimes of the tests, servers not there -------------
 missing=()
-for pkg in pkg-config libssl-dev libpq-dev libsqlite3-dev; do
+for pkg in pkg-config libssl-dev libsqlite3-dev; do
   installed "$pkg" || missing+=("$pkg")
 done
 [ -x /usr/bin/chromium ] || missing+=(chromium)
