@@ -237,9 +237,9 @@ impl Provider {
     }
 
     /// Ends a sign-in of `user` (as read after its last factor) whose every factor was right (`amr`, the last at
-    /// `auth_time`): starts their session, unless their password is temporary, which they replace first, whatever way they signed in
-    /// (as Keycloak runs its required actions after any authentication). `None` when the user was removed
-    /// meanwhile.
+    /// `auth_time`): starts their session, unless their password is temporary, which they replace first,
+    /// whatever way they signed in (as Keycloak runs its required actions after any authentication). `None` when
+    /// the user was removed meanwhile.
     pub(super) async fn finish_sign_in(
         &self,
         user: &User,
