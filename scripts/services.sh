@@ -2,8 +2,8 @@
 # Brings up what the tests need on this machine, and only what is missing:
 #   - PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth over TCP),
 #   - Redis on 127.0.0.1:6379,
-#   - build prerequisites (pkg-config, libssl-dev, libsqlite3-dev; libpq is built from source), Debian chromium, and node, npm and
-#     Python's venv for the browser and interoperability tests' packages (scripts/npm-ci.sh,
+#   - build prerequisites (pkg-config, libssl-dev, libsqlite3-dev; libpq is built from source), Debian chromium,
+#     and node, npm and Python's venv for the browser and interoperability tests' packages (scripts/npm-ci.sh,
 #     tests/interop/python/install.sh).
 # Idempotent and quick when everything is already there. Installs with apt-get (Debian); needs root (or sudo)
 # only when something must be installed or started.
