@@ -455,23 +455,17 @@ mod tests {
     }
 
     fn pending(state: &str, nonce: &str, login_hint: Option<&str>) -> Vec<u8> {
+        // The shared fixture, with the sizes of a real request: a generated client id, a longer redirect URI and
+        // scope, and a nonce, PKCE challenge and login hint.
         let request = AuthorizationRequest {
             client_id: crate::domain::ClientId::generate(),
             redirect_uri: RedirectUri::parse("https://app.example.com/callback").unwrap(),
             state: Some(ClientState::parse(state).unwrap()),
-            response_mode: ResponseMode::Query,
             scope: crate::domain::Scope::parse("openid profile email offline_access").unwrap(),
             nonce: Some(nonce.to_owned()),
             code_challenge: Some(CodeChallenge::parse(&random_token(32), Some("S256")).unwrap()),
-            prompt: authorize::Prompt::default(),
-            max_age: None,
             login_hint: login_hint.map(str::to_owned),
-            resource: None,
-            hinted_subject: None,
-            dpop_jkt: None,
-            claims: Default::default(),
-            acr: Default::default(),
-            ui_locale: None,
+            ..authorize::test_request(authorize::Prompt::default(), None)
         };
         let interaction = Interaction {
             request,
