@@ -7,13 +7,11 @@ use super::render::{error_page, page};
 use super::views::{grant_lines, ConsentPage};
 use super::{form, AppState};
 use crate::domain::{RedirectUri, Scope};
-use crate::oauth::audit::EventFacts;
 use crate::oauth::interaction::{completed_already, Interaction};
 use crate::oauth::session::SignedIn;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use serde_json::json;
 
 /// Only https links from client metadata are shown; anything else could be `javascript:`.
 pub(super) fn https_only(u: &Option<String>) -> Option<String> {
@@ -105,16 +103,8 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
         Err(e) => return error_page(&req, &e),
     }
     let approved = f.get("decision") == Some("allow");
-    let now = crate::domain::now();
-    let facts = EventFacts {
-        actor: Some(session.user_id.as_str().to_owned()),
-        user_id: Some(session.user_id.as_str().to_owned()),
-        client_id: Some(interaction.request.client_id.as_str().to_owned()),
-        details: json!({ "scope": interaction.request.scope.to_string() }),
-    };
-    let kind = if approved { "consent_granted" } else { "consent_denied" };
-    state.provider.audit(kind, facts, &request_meta(&req, &state), now).await;
-    let outcome = state.provider.after_consent(id, interaction, &session, approved, now).await;
+    let meta = request_meta(&req, &state);
+    let outcome = state.provider.after_consent(id, interaction, &session, approved, &meta, crate::domain::now()).await;
     step_response(&req, &state, outcome)
 }
 

@@ -1,5 +1,6 @@
 //! A pending authorization request while the user signs in and consents: kept in the cache under a random
 //! id, bound to the browser that started it (a cookie) and to a CSRF token for its forms.
+use super::audit::{EventFacts, RequestMeta};
 use super::authorize::{self, AuthorizationRequest, AuthorizeError, ErrorRedirect, Next, Progress, ResponseMode};
 use super::cache_keys;
 use super::error::{ErrorCode, OAuthError};
@@ -202,12 +203,13 @@ impl Provider {
     async fn advance(
         &self,
         pending: Pending,
-        interaction: Interaction,
+        mut interaction: Interaction,
         client: &Client,
         signed_in: Option<&SignedIn>,
         now: UnixTime,
     ) -> Result<Step, AuthorizeError> {
         let session = signed_in.map(|s| &s.session);
+        interaction.progress = interaction.progress.for_session(session);
         // A pairwise client's id_token_hint names the user by the client's subject: when that is the session
         // user's, the hint names them.
         let mapped;
@@ -222,12 +224,12 @@ impl Provider {
         let consented = signed_in.and_then(|s| s.consent.as_ref());
         // Looked up only for a session short of the levels the request accepts: no cost to any other request.
         let second_factor = match session {
-            Some(s) if authorize::decide::may_step_up(req, session, interaction.progress) => {
+            Some(s) if authorize::decide::may_step_up(req, session, &interaction.progress) => {
                 self.has_second_factor(&s.user_id).await.map_err(|e| req.error(e))?
             }
             _ => false,
         };
-        match authorize::decide(req, client, session, consented, interaction.progress, second_factor, now)? {
+        match authorize::decide(req, client, session, consented, &interaction.progress, second_factor, now)? {
             Next::Issue => {
                 let signed_in = signed_in.ok_or_else(|| req.error(OAuthError::server("issue without a session")))?;
                 if let Pending::Stored(id) = &pending {
@@ -352,6 +354,8 @@ impl Provider {
         session: &Session,
         now: UnixTime,
     ) -> Result<Step, AuthorizeError> {
+        // Whatever someone else did on these pages (consented, say) is not this user's doing.
+        interaction.progress = interaction.progress.for_session(Some(session));
         interaction.progress.logged_in = true;
         let client = self.interaction_client(&interaction).await?;
         let signed_in = self.reload_session(&interaction.request, session, &client, now).await?;
@@ -359,24 +363,35 @@ impl Provider {
     }
 
     /// The consent page's answer, for an interaction the caller has taken ([`Provider::take_interaction`]).
-    /// Approval is remembered (added to what the user granted before).
+    /// Approval is remembered (added to what the user granted before); the answer that counts is audited.
     pub async fn after_consent(
         &self,
         id: String,
         mut interaction: Interaction,
         session: &Session,
         approved: bool,
+        meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<Step, AuthorizeError> {
         let req = interaction.request.clone();
+        let facts = || EventFacts {
+            actor: Some(session.user_id.as_str().to_owned()),
+            user_id: Some(session.user_id.as_str().to_owned()),
+            client_id: Some(req.client_id.as_str().to_owned()),
+            details: serde_json::json!({ "scope": req.scope.to_string() }),
+        };
+        // A refusal goes back to the client only by a redirect URI that is still registered, as a code does.
+        let client = self.interaction_client(&interaction).await?;
         if !approved {
+            self.audit("consent_denied", facts(), meta, now).await;
             return Err(req.error(OAuthError::new(ErrorCode::AccessDenied, "the user denied the request")));
         }
-        let client = self.interaction_client(&interaction).await?;
         // Read before the grant is stored: a session that no longer counts (its user disabled meanwhile)
-        // grants nothing and is sent to sign in.
+        // grants nothing and is sent to sign in. Nor does the answer of a page shown for another user (the
+        // browser signed in as someone else meanwhile): this user gets a page of their own.
         let signed_in = self.reload_session(&req, session, &client, now).await?;
-        if signed_in.is_some() {
+        let shown_to_this_user = interaction.progress.user.as_ref() == Some(&session.user_id);
+        if signed_in.is_some() && shown_to_this_user {
             let granted = Consent { scope: req.scope.clone(), claims: req.claims.names() };
             let granting = self.consents.grant_consent(&session.user_id, &client.id, &granted, now).await;
             granting.map_err(|e| match e {
@@ -386,6 +401,7 @@ impl Provider {
                 }
                 other => req.error(other.into()),
             })?;
+            self.audit("consent_granted", facts(), meta, now).await;
             interaction.progress.consented = true;
         }
         self.advance(Pending::Taken(id), interaction, &client, signed_in.as_ref(), now).await

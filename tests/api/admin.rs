@@ -3,8 +3,8 @@
 //! the server answers.
 use crate::helpers::*;
 use crate::signin::{
-    add_alice, add_client, auth_url, browse, browse_as, hidden, location, pkce_pair, query_of, signs_in, token_basic,
-    COMPOSED_PASSWORD, DECOMPOSED_PASSWORD, PASSWORD, REDIRECT,
+    add_alice, add_client, auth_url, browse, browse_as, consent_page, hidden, location, pkce_pair, query_of, signs_in,
+    token_basic, COMPOSED_PASSWORD, DECOMPOSED_PASSWORD, PASSWORD, REDIRECT,
 };
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
@@ -737,6 +737,38 @@ both_backends!(a_pending_sign_in_ends_by_the_client_as_it_is_now, async |app| {
     // As registered, the same request ends in a code.
     let r = sign_in_after(registered.clone()).await;
     assert!(query_of(&location(&r)).contains_key("code"), "{}", location(&r));
+});
+
+// Regression: "Deny" on a consent page left open sent the browser to a redirect URI removed from the registration
+// meanwhile, or to a deleted client's, where "Allow" showed our error page.
+both_backends!(a_refusal_goes_back_by_the_registration_as_it_is_now, async |app| {
+    let a = admin(&app).await;
+    add_alice(&app);
+    let deny_on_a_page_left_open = async |delete_the_client: bool| {
+        let client = add_client(&app, &[]);
+        let path = format!("/admin/api/clients/{}", s(&client, "client_id"));
+        let (challenge, _) = pkce_pair();
+        let html = consent_page(&app, &auth_url(&app, s(&client, "client_id"), &challenge, "")).await;
+        let r = if delete_the_client {
+            a.delete(&app, &path).await
+        } else {
+            let mut moved = a.get(&app, &path).await.body;
+            moved["redirect_uris"] = json!(["https://app.example/elsewhere"]);
+            a.send(&app, Method::PUT, &path, &moved).await
+        };
+        assert!(r.status.is_success(), "{}", r.body);
+        let form = [
+            ("interaction", hidden(&html, "interaction")),
+            ("csrf", hidden(&html, "csrf")),
+            ("decision", "deny".to_owned()),
+        ];
+        let r = app.api_client.post(app.url("/consent")).header("Origin", &app.address).form(&form).send().await;
+        let r = r.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{:?}", r.headers().get("location"));
+        r.text().await.unwrap()
+    };
+    assert!(deny_on_a_page_left_open(false).await.contains("no longer registered"));
+    assert!(deny_on_a_page_left_open(true).await.contains("no longer exists"));
 });
 
 both_backends!(users_never_get_the_admin_scope, async |app| {

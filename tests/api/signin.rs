@@ -933,6 +933,60 @@ both_backends!(consents_approved_in_two_tabs_add_up, async |app| {
     assert!(query_of(&both).contains_key("code"), "no consent page once both were approved: {both}");
 });
 
+// Regression: what one user did on a request's pages counted for whoever signed in next. Alice approved, her
+// sign-in turned out too old for the request's max_age, and bob, signing in on the page that followed, got a code
+// without being asked.
+both_backends!(a_consent_given_by_one_user_is_not_anothers, async |app| {
+    add_alice(&app);
+    app.cli_json(&["users", "add", "bob", "--password-stdin"], Some(PASSWORD));
+    let client = add_client(&app, &["--public"]);
+    let id = client["client_id"].as_str().unwrap().to_owned();
+    let (challenge, _) = pkce_pair();
+    let refused = browse(&app, &auth_url(&app, &id, &challenge, ""), Some("deny")).await;
+    assert_eq!(query_of(&refused).get("error").map(String::as_str), Some("access_denied"), "{refused}");
+
+    let c = &app.api_client;
+    let page_after = async |r: reqwest::Response, expected: &str| {
+        let page = location(&r);
+        assert!(page.starts_with(expected), "{page}");
+        c.get(app.url(&page)).send().await.unwrap().text().await.unwrap()
+    };
+    let post = async |path: &str, html: &str, fields: &[(&str, &str)]| {
+        let mut form = vec![("interaction", hidden(html, "interaction")), ("csrf", hidden(html, "csrf"))];
+        form.extend(fields.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        c.post(app.url(path)).header("Origin", &app.address).form(&form).send().await.unwrap()
+    };
+    let r = c.get(auth_url(&app, &id, &challenge, "&max_age=2")).send().await.unwrap();
+    let consent = page_after(r, "/consent").await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let r = post("/consent", &consent, &[("decision", "allow")]).await;
+    let login = page_after(r, "/login").await;
+    let r = post("/login", &login, &[("username", "bob"), ("password", PASSWORD)]).await;
+    let bobs = page_after(r, "/consent").await;
+    let r = post("/consent", &bobs, &[("decision", "allow")]).await;
+    assert!(query_of(&location(&r)).contains_key("code"), "{}", location(&r));
+
+    // A consent page shown to bob, answered after he signed out and alice signed in in another tab: she is asked
+    // herself, on a page of her own.
+    let other = add_client(&app, &["--public"]);
+    let r = c.get(auth_url(&app, other["client_id"].as_str().unwrap(), &challenge, "")).send().await.unwrap();
+    let shown_to_bob = page_after(r, "/consent").await;
+    let html = c.get(app.url("/logout")).send().await.unwrap().text().await.unwrap();
+    let r = c.post(app.url("/logout")).header("Origin", &app.address);
+    r.form(&[("csrf", hidden(&html, "csrf")), ("decision", "logout".into())]).send().await.unwrap();
+    let html = c.get(app.url("/login?return=account")).send().await.unwrap().text().await.unwrap();
+    let form = [("return", "account"), ("csrf", &hidden(&html, "csrf")), ("username", "alice"), ("password", PASSWORD)];
+    let r = c.post(app.url("/login")).header("Origin", &app.address).form(&form).send().await.unwrap();
+    assert_eq!(location(&r), "/account");
+    let r = post("/consent", &shown_to_bob, &[("decision", "allow")]).await;
+    let alices = page_after(r, "/consent").await;
+    let r = post("/consent", &alices, &[("decision", "allow")]).await;
+    assert!(query_of(&location(&r)).contains_key("code"), "{}", location(&r));
+    // Alice's for the first client, bob's, and alice's for the other: bob's answer on her behalf granted nothing.
+    let events = app.cli_json(&["audit", "list", "--type", "consent_granted"], None);
+    assert_eq!(events["events"].as_array().unwrap().len(), 3, "{events}");
+});
+
 /// The start tag of the element with `id` in a page.
 fn tag_with_id<'a>(html: &'a str, id: &str) -> &'a str {
     let at = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no element {id} in:\n{html}"));

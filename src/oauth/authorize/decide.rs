@@ -1,18 +1,33 @@
 //! What happens to a verified authorization request: sign in, consent, or a code now. Pure: the session,
 //! the remembered consent and `now` come in as values.
 use super::{AuthorizationRequest, AuthorizeError};
-use crate::domain::{Client, Consent, Session, UnixTime};
+use crate::domain::{Client, Consent, Session, UnixTime, UserId};
 use crate::oauth::acr::Level;
 use crate::oauth::error::{ErrorCode, OAuthError};
 
 /// What the user already did within this authorization request (so `prompt=login` and `prompt=consent`
 /// are satisfied once, not forever).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Progress {
     /// Signed in during this request.
     pub logged_in: bool,
     /// Approved the consent page during this request.
     pub consented: bool,
+    /// Whose steps these are: the user the request's last page was shown for.
+    #[serde(default)]
+    pub user: Option<UserId>,
+}
+
+impl Progress {
+    /// The progress that counts for `session`'s user. Steps another user took (the browser signed in as someone
+    /// else while the pages were open) do not count for them: their own consent is asked, and their own sign-in.
+    pub fn for_session(&self, session: Option<&Session>) -> Progress {
+        let user = session.map(|s| &s.user_id);
+        if self.user.as_ref() == user {
+            return self.clone();
+        }
+        Progress { user: user.cloned(), ..Progress::default() }
+    }
 }
 
 /// The next step.
@@ -31,7 +46,7 @@ pub enum Next {
 /// Whether a session that is signed in falls short of the authentication levels the request accepts
 /// ([`crate::oauth::acr`]) and could be stepped up by signing in again during this request: the caller then looks
 /// up whether its user has a second factor, for [`decide`], and only then.
-pub fn may_step_up(req: &AuthorizationRequest, session: Option<&Session>, progress: Progress) -> bool {
+pub fn may_step_up(req: &AuthorizationRequest, session: Option<&Session>, progress: &Progress) -> bool {
     !progress.logged_in && session.is_some_and(|s| !req.acr.accepts(Level::of_amr(&s.amr)))
 }
 
@@ -43,7 +58,7 @@ pub fn decide(
     client: &Client,
     session: Option<&Session>,
     consented: Option<&Consent>,
-    progress: Progress,
+    progress: &Progress,
     second_factor: bool,
     now: UnixTime,
 ) -> Result<Next, AuthorizeError> {
@@ -181,34 +196,49 @@ mod tests {
         let s = session(NOW - 100);
         let c = client(false);
         let p0 = Progress::default();
-        let d = |r: &AuthorizationRequest, s: Option<&Session>, g: Option<&Consent>, p: Progress| {
+        let d = |r: &AuthorizationRequest, s: Option<&Session>, g: Option<&Consent>, p: &Progress| {
             decide(r, &c, s, g, p, false, NOW)
         };
 
-        assert_eq!(d(&req(Prompt::default(), None), None, None, p0), Ok(Next::Login));
-        assert_eq!(code(d(&req(none, None), None, None, p0).unwrap_err()), ErrorCode::LoginRequired);
-        assert_eq!(d(&req(Prompt::default(), None), Some(&s), None, p0), Ok(Next::Consent));
-        assert_eq!(code(d(&req(none, None), Some(&s), None, p0).unwrap_err()), ErrorCode::ConsentRequired);
-        assert_eq!(d(&req(Prompt::default(), None), Some(&s), Some(&granted), p0), Ok(Next::Issue));
-        assert_eq!(d(&req(none, None), Some(&s), Some(&granted), p0), Ok(Next::Issue));
+        assert_eq!(d(&req(Prompt::default(), None), None, None, &p0), Ok(Next::Login));
+        assert_eq!(code(d(&req(none, None), None, None, &p0).unwrap_err()), ErrorCode::LoginRequired);
+        assert_eq!(d(&req(Prompt::default(), None), Some(&s), None, &p0), Ok(Next::Consent));
+        assert_eq!(code(d(&req(none, None), Some(&s), None, &p0).unwrap_err()), ErrorCode::ConsentRequired);
+        assert_eq!(d(&req(Prompt::default(), None), Some(&s), Some(&granted), &p0), Ok(Next::Issue));
+        assert_eq!(d(&req(none, None), Some(&s), Some(&granted), &p0), Ok(Next::Issue));
         // Narrower earlier consent does not cover a wider request.
         let narrow = consent_to("openid");
-        assert_eq!(d(&req(Prompt::default(), None), Some(&s), Some(&narrow), p0), Ok(Next::Consent));
+        assert_eq!(d(&req(Prompt::default(), None), Some(&s), Some(&narrow), &p0), Ok(Next::Consent));
         // prompt=login forces a login once, then proceeds.
-        assert_eq!(d(&req(login, None), Some(&s), Some(&granted), p0), Ok(Next::Login));
-        let logged = Progress { logged_in: true, consented: false };
-        assert_eq!(d(&req(login, None), Some(&s), Some(&granted), logged), Ok(Next::Issue));
+        assert_eq!(d(&req(login, None), Some(&s), Some(&granted), &p0), Ok(Next::Login));
+        let logged = Progress { logged_in: true, ..Progress::default() };
+        assert_eq!(d(&req(login, None), Some(&s), Some(&granted), &logged), Ok(Next::Issue));
         // prompt=consent asks once.
-        assert_eq!(d(&req(consent, None), Some(&s), Some(&granted), p0), Ok(Next::Consent));
-        let agreed = Progress { logged_in: false, consented: true };
-        assert_eq!(d(&req(consent, None), Some(&s), Some(&granted), agreed), Ok(Next::Issue));
+        assert_eq!(d(&req(consent, None), Some(&s), Some(&granted), &p0), Ok(Next::Consent));
+        let agreed = Progress { consented: true, ..Progress::default() };
+        assert_eq!(d(&req(consent, None), Some(&s), Some(&granted), &agreed), Ok(Next::Issue));
         // max_age older than the authentication: log in again.
-        assert_eq!(d(&req(Prompt::default(), Some(50)), Some(&s), Some(&granted), p0), Ok(Next::Login));
-        assert_eq!(d(&req(Prompt::default(), Some(500)), Some(&s), Some(&granted), p0), Ok(Next::Issue));
+        assert_eq!(d(&req(Prompt::default(), Some(50)), Some(&s), Some(&granted), &p0), Ok(Next::Login));
+        assert_eq!(d(&req(Prompt::default(), Some(500)), Some(&s), Some(&granted), &p0), Ok(Next::Issue));
         // Revoked or expired sessions count as none.
         let mut revoked = session(NOW - 100);
         revoked.revoked = true;
-        assert_eq!(d(&req(Prompt::default(), None), Some(&revoked), Some(&granted), p0), Ok(Next::Login));
+        assert_eq!(d(&req(Prompt::default(), None), Some(&revoked), Some(&granted), &p0), Ok(Next::Login));
+    }
+
+    #[test]
+    fn steps_taken_by_another_user_do_not_count() {
+        let alice = session(NOW - 10);
+        let bob = Session { user_id: UserId::parse("bob").unwrap(), ..session(NOW - 10) };
+        let alices = Progress { logged_in: true, consented: true, user: Some(alice.user_id.clone()) };
+        assert_eq!(alices.for_session(Some(&alice)), alices);
+        let for_bob = alices.for_session(Some(&bob));
+        assert_eq!(for_bob, Progress { user: Some(bob.user_id.clone()), ..Progress::default() });
+        assert_eq!(alices.for_session(None), Progress::default());
+        // Alice consented with prompt=consent, then signed out and bob signed in: bob is asked himself.
+        let (c, asked) = (client(false), req(Prompt { consent: true, ..Prompt::default() }, None));
+        assert_eq!(decide(&asked, &c, Some(&bob), None, &for_bob, false, NOW), Ok(Next::Consent));
+        assert_eq!(decide(&asked, &c, Some(&alice), None, &alices, false, NOW), Ok(Next::Issue));
     }
 
     #[test]
@@ -216,11 +246,11 @@ mod tests {
         let granted = consent_to("openid profile email");
         let create = Prompt { create: true, ..Prompt::default() };
         let (s, c) = (session(NOW - 100), client(false));
-        let d = |s: Option<&Session>, p: Progress| decide(&req(create, None), &c, s, Some(&granted), p, false, NOW);
-        assert_eq!(d(None, Progress::default()), Ok(Next::SignUp));
-        assert_eq!(d(Some(&s), Progress::default()), Ok(Next::SignUp));
+        let d = |s: Option<&Session>, p: &Progress| decide(&req(create, None), &c, s, Some(&granted), p, false, NOW);
+        assert_eq!(d(None, &Progress::default()), Ok(Next::SignUp));
+        assert_eq!(d(Some(&s), &Progress::default()), Ok(Next::SignUp));
         // Signed up (or in) during this request: on to consent or the code.
-        assert_eq!(d(Some(&s), Progress { logged_in: true, consented: false }), Ok(Next::Issue));
+        assert_eq!(d(Some(&s), &Progress { logged_in: true, ..Progress::default() }), Ok(Next::Issue));
     }
 
     #[test]
@@ -230,15 +260,15 @@ mod tests {
         let s = session(NOW - 100);
         let hinted =
             |sub: &str, prompt: Prompt| AuthorizationRequest { hinted_subject: Some(sub.into()), ..req(prompt, None) };
-        let d = |r: &AuthorizationRequest, p: Progress| decide(r, &c, Some(&s), Some(&granted), p, false, NOW);
-        assert_eq!(d(&hinted("u", Prompt::default()), Progress::default()), Ok(Next::Issue));
-        assert_eq!(d(&hinted("someone-else", Prompt::default()), Progress::default()), Ok(Next::Login));
+        let d = |r: &AuthorizationRequest, p: &Progress| decide(r, &c, Some(&s), Some(&granted), p, false, NOW);
+        assert_eq!(d(&hinted("u", Prompt::default()), &Progress::default()), Ok(Next::Issue));
+        assert_eq!(d(&hinted("someone-else", Prompt::default()), &Progress::default()), Ok(Next::Login));
         let none = Prompt { none: true, ..Prompt::default() };
-        assert_eq!(code(d(&hinted("someone-else", none), Progress::default()).unwrap_err()), ErrorCode::LoginRequired);
+        assert_eq!(code(d(&hinted("someone-else", none), &Progress::default()).unwrap_err()), ErrorCode::LoginRequired);
         // Signing in during the request as someone else still is not the user the client asked for.
-        let logged = Progress { logged_in: true, consented: false };
-        assert_eq!(code(d(&hinted("someone-else", Prompt::default()), logged).unwrap_err()), ErrorCode::LoginRequired);
-        assert_eq!(d(&hinted("u", Prompt::default()), logged), Ok(Next::Issue));
+        let logged = Progress { logged_in: true, ..Progress::default() };
+        assert_eq!(code(d(&hinted("someone-else", Prompt::default()), &logged).unwrap_err()), ErrorCode::LoginRequired);
+        assert_eq!(d(&hinted("u", Prompt::default()), &logged), Ok(Next::Issue));
     }
 
     #[test]
@@ -247,11 +277,11 @@ mod tests {
         let c = client(false);
         let s = session(NOW);
         let r = req(Prompt::default(), Some(0));
-        assert_eq!(decide(&r, &c, Some(&s), Some(&granted), Progress::default(), false, NOW), Ok(Next::Login));
-        let logged = Progress { logged_in: true, consented: false };
-        assert_eq!(decide(&r, &c, Some(&s), Some(&granted), logged, false, NOW), Ok(Next::Issue));
+        assert_eq!(decide(&r, &c, Some(&s), Some(&granted), &Progress::default(), false, NOW), Ok(Next::Login));
+        let logged = Progress { logged_in: true, ..Progress::default() };
+        assert_eq!(decide(&r, &c, Some(&s), Some(&granted), &logged, false, NOW), Ok(Next::Issue));
         let none = req(Prompt { none: true, ..Prompt::default() }, Some(0));
-        let e = decide(&none, &c, Some(&s), Some(&granted), Progress::default(), false, NOW).unwrap_err();
+        let e = decide(&none, &c, Some(&s), Some(&granted), &Progress::default(), false, NOW).unwrap_err();
         assert_eq!(code(e), ErrorCode::LoginRequired);
     }
 
@@ -261,7 +291,7 @@ mod tests {
         let mut c = client(false);
         c.metadata.default_max_age = Some(60);
         let d = |r: &AuthorizationRequest, auth_time| {
-            decide(r, &c, Some(&session(auth_time)), Some(&granted), Progress::default(), false, NOW)
+            decide(r, &c, Some(&session(auth_time)), Some(&granted), &Progress::default(), false, NOW)
         };
         assert_eq!(d(&req(Prompt::default(), None), NOW - 60), Ok(Next::Issue));
         assert_eq!(d(&req(Prompt::default(), None), NOW - 61), Ok(Next::Login));
@@ -277,13 +307,13 @@ mod tests {
         let s = session(NOW - 10);
         let c = client(true);
         assert_eq!(
-            decide(&req(Prompt::default(), None), &c, Some(&s), None, Progress::default(), false, NOW),
+            decide(&req(Prompt::default(), None), &c, Some(&s), None, &Progress::default(), false, NOW),
             Ok(Next::Issue)
         );
         let asked = req(Prompt { consent: true, ..Prompt::default() }, None);
-        assert_eq!(decide(&asked, &c, Some(&s), None, Progress::default(), false, NOW), Ok(Next::Consent));
+        assert_eq!(decide(&asked, &c, Some(&s), None, &Progress::default(), false, NOW), Ok(Next::Consent));
         let consented = Progress { consented: true, ..Progress::default() };
-        assert_eq!(decide(&asked, &c, Some(&s), None, consented, false, NOW), Ok(Next::Issue));
+        assert_eq!(decide(&asked, &c, Some(&s), None, &consented, false, NOW), Ok(Next::Issue));
     }
 
     #[test]
@@ -291,13 +321,13 @@ mod tests {
         let (s, c) = (session(NOW - 10), client(false));
         let mut r = req(Prompt::default(), None);
         r.claims = crate::oauth::claims::ClaimsRequest::parse(r#"{"id_token":{"email":null}}"#).unwrap();
-        let d = |g: &Consent| decide(&r, &c, Some(&s), Some(g), Progress::default(), false, NOW);
+        let d = |g: &Consent| decide(&r, &c, Some(&s), Some(g), &Progress::default(), false, NOW);
         assert_eq!(d(&consent_to("openid profile")), Ok(Next::Consent), "email was never granted");
         assert_eq!(d(&consent_to("openid profile email")), Ok(Next::Issue), "the email scope released it");
         let by_name = Consent { claims: ClaimNames::parse("email").unwrap(), ..consent_to("openid profile") };
         assert_eq!(d(&by_name), Ok(Next::Issue), "granted by name");
         let none = AuthorizationRequest { prompt: Prompt { none: true, ..Prompt::default() }, ..r.clone() };
-        let e = decide(&none, &c, Some(&s), Some(&consent_to("openid profile")), Progress::default(), false, NOW)
+        let e = decide(&none, &c, Some(&s), Some(&consent_to("openid profile")), &Progress::default(), false, NOW)
             .unwrap_err();
         assert_eq!(code(e), ErrorCode::ConsentRequired);
     }
@@ -314,40 +344,40 @@ mod tests {
             acr: AcrRequest { essential, ..AcrRequest::voluntary(values.iter().copied()) },
             ..req(prompt, None)
         };
-        let logged = Progress { logged_in: true, consented: false };
-        let d = |r: &AuthorizationRequest, s: &Session, p: Progress, second: bool| {
+        let logged = Progress { logged_in: true, ..Progress::default() };
+        let d = |r: &AuthorizationRequest, s: &Session, p: &Progress, second: bool| {
             decide(r, &c, Some(s), Some(&granted), p, second, NOW)
         };
         let voluntary = asking(&["2"], false, Prompt::default());
         let essential = asking(&["2"], true, Prompt::default());
         // Level 2 satisfies "2" and "1"; level 1 satisfies "1" only.
         for s in [&two, &passkey] {
-            assert_eq!(d(&essential, s, Progress::default(), true), Ok(Next::Issue));
-            assert!(!may_step_up(&essential, Some(s), Progress::default()));
+            assert_eq!(d(&essential, s, &Progress::default(), true), Ok(Next::Issue));
+            assert!(!may_step_up(&essential, Some(s), &Progress::default()));
         }
-        assert_eq!(d(&asking(&["1"], true, Prompt::default()), &two, Progress::default(), true), Ok(Next::Issue));
-        assert_eq!(d(&asking(&["1"], true, Prompt::default()), &pwd, Progress::default(), true), Ok(Next::Issue));
+        assert_eq!(d(&asking(&["1"], true, Prompt::default()), &two, &Progress::default(), true), Ok(Next::Issue));
+        assert_eq!(d(&asking(&["1"], true, Prompt::default()), &pwd, &Progress::default(), true), Ok(Next::Issue));
         // A user with a second factor signs in again, over the session, once.
-        assert!(may_step_up(&voluntary, Some(&pwd), Progress::default()));
-        assert!(!may_step_up(&voluntary, Some(&pwd), logged));
-        assert_eq!(d(&voluntary, &pwd, Progress::default(), true), Ok(Next::Login));
-        assert_eq!(d(&essential, &pwd, Progress::default(), true), Ok(Next::Login));
-        assert_eq!(d(&asking(&["2", "1"], true, Prompt::default()), &pwd, Progress::default(), true), Ok(Next::Issue));
+        assert!(may_step_up(&voluntary, Some(&pwd), &Progress::default()));
+        assert!(!may_step_up(&voluntary, Some(&pwd), &logged));
+        assert_eq!(d(&voluntary, &pwd, &Progress::default(), true), Ok(Next::Login));
+        assert_eq!(d(&essential, &pwd, &Progress::default(), true), Ok(Next::Login));
+        assert_eq!(d(&asking(&["2", "1"], true, Prompt::default()), &pwd, &Progress::default(), true), Ok(Next::Issue));
         // Still short after signing in again: voluntary goes on at the level reached, essential is unmet.
-        assert_eq!(d(&voluntary, &pwd, logged, true), Ok(Next::Issue));
-        assert_eq!(code(d(&essential, &pwd, logged, true).unwrap_err()), ErrorCode::UnmetAuthenticationRequirements);
+        assert_eq!(d(&voluntary, &pwd, &logged, true), Ok(Next::Issue));
+        assert_eq!(code(d(&essential, &pwd, &logged, true).unwrap_err()), ErrorCode::UnmetAuthenticationRequirements);
         // Without a second factor there is nothing to step up with.
-        assert_eq!(d(&voluntary, &pwd, Progress::default(), false), Ok(Next::Issue));
-        let unmet = d(&essential, &pwd, Progress::default(), false).unwrap_err();
+        assert_eq!(d(&voluntary, &pwd, &Progress::default(), false), Ok(Next::Issue));
+        let unmet = d(&essential, &pwd, &Progress::default(), false).unwrap_err();
         assert_eq!(code(unmet), ErrorCode::UnmetAuthenticationRequirements);
         // prompt=none cannot show the sign-in a step-up needs.
         let none = Prompt { none: true, ..Prompt::default() };
         assert_eq!(
-            code(d(&asking(&["2"], false, none), &pwd, Progress::default(), true).unwrap_err()),
+            code(d(&asking(&["2"], false, none), &pwd, &Progress::default(), true).unwrap_err()),
             ErrorCode::LoginRequired
         );
-        assert_eq!(d(&asking(&["2"], false, none), &pwd, Progress::default(), false), Ok(Next::Issue));
+        assert_eq!(d(&asking(&["2"], false, none), &pwd, &Progress::default(), false), Ok(Next::Issue));
         // No session: the sign-in page, as without acr.
-        assert_eq!(decide(&essential, &c, None, None, Progress::default(), false, NOW), Ok(Next::Login));
+        assert_eq!(decide(&essential, &c, None, None, &Progress::default(), false, NOW), Ok(Next::Login));
     }
 }
