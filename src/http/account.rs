@@ -20,7 +20,6 @@ use super::{form, AppState};
 use crate::domain::ClientId;
 use crate::i18n::Texts;
 use crate::oauth::account::{account_csrf, account_csrf_matches, AccountOverview, SessionRevoked};
-use crate::oauth::account_deletion::signed_in_recently;
 use crate::oauth::discovery::paths;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
@@ -158,6 +157,9 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     show(&req, &state, &cookie, &signed_in, StatusCode::OK, done, None, None).await
 }
 
+/// The account page's sign-in, asked again of a signed-in browser (`prompt=login`): back to the page after it.
+pub(super) const SIGN_IN_AGAIN: &str = "/login?return=account&prompt=login";
+
 /// A form of the page shown again as the user left it, with why it did nothing.
 pub(super) enum FormAgain {
     /// The password form.
@@ -231,10 +233,11 @@ pub(super) async fn show(
     view.error = error;
     view.password =
         has_password.then(|| password.unwrap_or_else(|| PasswordForm::new(state.settings.passwords.min_length)));
-    view.deletion = state.settings.users.self_deletion.then(|| DeletionForm {
+    view.recent_sign_in = signed_in.recently(crate::domain::now());
+    view.recently = wait_words(lang.t(), crate::oauth::session::RECENT_SIGN_IN_SECONDS);
+    view.deletion = state.settings.users.self_deletion.then_some(DeletionForm {
         password: has_password,
-        sign_in_again: !has_password && !signed_in_recently(signed_in.session.auth_time, crate::domain::now()),
-        recently: wait_words(lang.t(), crate::oauth::account_deletion::RECENT_SIGN_IN_SECONDS),
+        sign_in_again: !has_password && !view.recent_sign_in,
         error: deletion_error,
     });
     // A form's answer is this page again, found at its own address.
@@ -296,6 +299,8 @@ fn view(
         passkeys: None,
         groups: Vec::new(),
         deletion: None,
+        recent_sign_in: false,
+        recently: String::new(),
     }
 }
 

@@ -7,7 +7,7 @@
 //! of any sends the browser to the account page.
 //! The forms are the account page's: CSRF token bound to the session cookie, our own origin. The set-up page is
 //! also the one a sign-in shows when it needs two-step verification set up first ([`super::login_enrol`]).
-use super::account::{checked, Done};
+use super::account::{checked, Done, SIGN_IN_AGAIN};
 use super::lang::Lang;
 use super::meta::request_meta;
 use super::render::{error_page, message_page_with, page, see_other, wait_words};
@@ -18,8 +18,8 @@ use crate::oauth::account::account_csrf;
 use crate::oauth::audit::RequestMeta;
 use crate::oauth::discovery::paths;
 use crate::oauth::error::OAuthError;
-use crate::oauth::otp::{Enrolment, OtpCheck};
-use crate::oauth::session::SignedIn;
+use crate::oauth::otp::{Enrolment, EnrolmentEnd, EnrolmentStart, OtpCheck};
+use crate::oauth::session::{SignedIn, RECENT_SIGN_IN_SECONDS};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -70,6 +70,16 @@ fn back_to_account(req: &HttpRequest, status: StatusCode, title: &str, text: &st
     message_page_with(req, status, title, text, account)
 }
 
+/// The answer of a set-up the session's sign-in is too old for: the account sign-in, asked again, comes back to
+/// the page.
+fn sign_in_first(req: &HttpRequest) -> HttpResponse {
+    super::lang::back_to(req, paths::ACCOUNT.to_owned());
+    let t = Lang::of(req).t();
+    let text = t.account.otp_sign_in_first.with(wait_words(t, RECENT_SIGN_IN_SECONDS));
+    let again = Some(Link { href: SIGN_IN_AGAIN, text: t.common.sign_in_again });
+    message_page_with(req, StatusCode::FORBIDDEN, t.account.sign_in_first, &text, again)
+}
+
 /// `POST /account/otp/setup`: a new secret to add to an authenticator app.
 #[tracing::instrument(name = "account otp setup", skip_all)]
 pub async fn setup(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
@@ -77,8 +87,13 @@ pub async fn setup(req: HttpRequest, body: form::Body, state: web::Data<AppState
         Ok(v) => v,
         Err(resp) => return resp,
     };
-    match state.provider.begin_otp_enrolment(&signed_in).await {
-        Ok(enrolment) => setup_page(&req, account_form(&cookie), &enrolment, None, None),
+    match state.provider.begin_otp_enrolment(&signed_in, crate::domain::now()).await {
+        Ok(EnrolmentStart::Begun(enrolment)) => setup_page(&req, account_form(&cookie), &enrolment, None, None),
+        Ok(EnrolmentStart::AlreadyOn) => {
+            let o = &Lang::of(&req).t().otp;
+            back_to_account(&req, StatusCode::CONFLICT, o.already_on, o.already_on_text)
+        }
+        Ok(EnrolmentStart::SignInAgain) => sign_in_first(&req),
         Err(e) => error_page(&req, &e),
     }
 }
@@ -93,13 +108,17 @@ pub async fn confirm(req: HttpRequest, body: form::Body, state: web::Data<AppSta
     let meta = request_meta(&req, &state);
     let typed = f.get("code").unwrap_or_default();
     match state.provider.confirm_otp_enrolment(&signed_in, typed, &meta, crate::domain::now()).await {
-        Ok(Some(codes)) => {
+        Ok(EnrolmentEnd::On(codes)) => {
             let codes = codes.iter().map(|c| c.grouped()).collect();
             let lang = Lang::of(&req);
             let view = OtpRecoveryPage { t: lang.t(), codes, proceed: None, renewed: false };
             page(&req, lang, StatusCode::OK, view.render())
         }
-        Ok(None) => match state.provider.pending_otp_enrolment(&signed_in).await {
+        Ok(EnrolmentEnd::AlreadyOn) => {
+            let o = &Lang::of(&req).t().otp;
+            back_to_account(&req, StatusCode::CONFLICT, o.already_on, o.already_on_text)
+        }
+        Ok(EnrolmentEnd::NotRight) => match state.provider.pending_otp_enrolment(&signed_in).await {
             Ok(Some(enrolment)) => setup_page(&req, account_form(&cookie), &enrolment, Some(not_right(&req)), None),
             Ok(None) => {
                 let o = &Lang::of(&req).t().otp;

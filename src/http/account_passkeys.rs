@@ -8,13 +8,14 @@
 use super::account::{check_account_form, checked, show, ways_in, Done};
 use super::lang::Lang;
 use super::meta::request_meta;
-use super::render::{error_page, json_error, see_other};
+use super::render::{error_page, json_error, see_other, wait_words};
 use super::views::{utc_time, PasskeyLine};
 use super::{form, AppState};
 use crate::domain::passkey::{PasskeyName, PasskeyNameError};
 use crate::domain::UserId;
 use crate::oauth::error::OAuthError;
-use crate::oauth::passkey::PasskeyRegistered;
+use crate::oauth::passkey::{PasskeyRegistered, RegistrationStart};
+use crate::oauth::session::RECENT_SIGN_IN_SECONDS;
 use crate::storage::PasskeyRemoval;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -74,10 +75,15 @@ pub async fn options(req: HttpRequest, body: form::Body, state: web::Data<AppSta
         }
     };
     match state.provider.begin_passkey_registration(&signed_in, &name, crate::domain::now()).await {
-        Ok(started) => json_answer(
+        Ok(RegistrationStart::Begun(started)) => json_answer(
             StatusCode::OK,
             &json!({ "ceremony": started.ceremony, "publicKey": started.options["publicKey"] }),
         ),
+        Ok(RegistrationStart::SignInAgain) => {
+            let t = Lang::of(&req).t();
+            let sentence = t.account.passkey_sign_in_first.with(wait_words(t, RECENT_SIGN_IN_SECONDS));
+            json_answer(StatusCode::FORBIDDEN, &json!({ "error": "sign_in_again", "error_description": sentence }))
+        }
         Err(e) => json_error(&e),
     }
 }

@@ -561,6 +561,13 @@ pub struct AccountPage {
     pub groups: Vec<String>,
     /// The "Delete account" section, while users may delete their own (`users.self_deletion`).
     pub deletion: Option<DeletionForm>,
+    /// Whether the session's sign-in is recent enough to set up two-step verification or add a passkey (the page
+    /// offers to sign in again instead).
+    pub recent_sign_in: bool,
+    /// How recent that is ([`RECENT_SIGN_IN_SECONDS`]), in words.
+    ///
+    /// [`RECENT_SIGN_IN_SECONDS`]: crate::oauth::session::RECENT_SIGN_IN_SECONDS
+    pub recently: String,
 }
 
 /// The account page's "Delete account" section as shown: at first, or again after a refused deletion.
@@ -569,10 +576,6 @@ pub struct DeletionForm {
     pub password: bool,
     /// The user has none and signed in too long ago: the section offers to sign in again instead of the form.
     pub sign_in_again: bool,
-    /// How recent a sign-in must be to delete without a password ([`RECENT_SIGN_IN_SECONDS`]), in words.
-    ///
-    /// [`RECENT_SIGN_IN_SECONDS`]: crate::oauth::account_deletion::RECENT_SIGN_IN_SECONDS
-    pub recently: String,
     /// Why the deletion was refused, in a sentence (an alert), with the field it is about.
     pub error: Option<(String, DeletionField)>,
 }

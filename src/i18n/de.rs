@@ -32,6 +32,7 @@ pub const DE: Texts = Texts {
         form_post_lead: "Zurück zur Anwendung…",
         languages: "Sprache",
         change_language: "Sprache wechseln",
+        sign_in_again: "Erneut anmelden",
     },
     login: Login {
         title: "Anmelden",
@@ -345,6 +346,9 @@ pub const DE: Texts = Texts {
         enter_current: "Geben Sie den Code ein, den Ihre App jetzt anzeigt.",
         too_many: "Zu viele Versuche",
         too_many_text: Around("Zu viele falsche Codes. Warten Sie ", " und versuchen Sie es dann erneut."),
+        already_on: "Die Bestätigung in zwei Schritten ist bereits aktiviert",
+        already_on_text: "Nichts wurde geändert. Um eine andere Authenticator-App zu verwenden, deaktivieren Sie die \
+                          Bestätigung in zwei Schritten zuerst mit einem Code der App, die Sie haben.",
     },
     account: Account {
         title: "Ihr Konto",
@@ -455,6 +459,16 @@ pub const DE: Texts = Texts {
         unknown_device: "Unbekanntes Gerät",
         amr_pwd: "Passwort",
         amr_otp: "Einmalcode",
+        sign_in_first: "Melden Sie sich zuerst erneut an",
+        otp_sign_in_first: Around(
+            "Um die Bestätigung in zwei Schritten einzurichten, melden Sie sich zuerst erneut an: Ihre letzte \
+             Anmeldung liegt mehr als ",
+            " zurück.",
+        ),
+        passkey_sign_in_first: Around(
+            "Um einen Passkey hinzuzufügen, melden Sie sich zuerst erneut an: Ihre letzte Anmeldung liegt mehr als ",
+            " zurück.",
+        ),
     },
     deletion: Deletion {
         heading: "Konto löschen",
@@ -466,7 +480,6 @@ pub const DE: Texts = Texts {
             "Um Ihr Konto zu löschen, melden Sie sich zuerst erneut an: Ihre letzte Anmeldung liegt mehr als ",
             " zurück.",
         ),
-        sign_in_again: "Erneut anmelden",
         password: "Ihr Passwort, zur Bestätigung, dass Sie es sind",
         no_password: "Sie haben sich gerade erst angemeldet, deshalb wird kein Passwort abgefragt.",
         confirm: "Mir ist bewusst, dass mein Konto endgültig gelöscht wird",

@@ -29,6 +29,7 @@ pub const EN: Texts = Texts {
         form_post_lead: "Returning to the application…",
         languages: "Language",
         change_language: "Change language",
+        sign_in_again: "Sign in again",
     },
     login: Login {
         title: "Sign in",
@@ -299,6 +300,9 @@ pub const EN: Texts = Texts {
         enter_current: "Enter the code your app shows now.",
         too_many: "Too many attempts",
         too_many_text: Around("Too many wrong codes. Wait ", " and try again."),
+        already_on: "Two-step verification is on already",
+        already_on_text: "Nothing was changed. To use another authenticator app, first turn two-step verification off \
+                          with a code of the app you have.",
     },
     account: Account {
         title: "Your account",
@@ -407,6 +411,15 @@ pub const EN: Texts = Texts {
         unknown_device: "Unknown device",
         amr_pwd: "password",
         amr_otp: "one-time code",
+        sign_in_first: "Sign in again first",
+        otp_sign_in_first: Around(
+            "To set up two-step verification, first sign in again: your last sign-in was more than ",
+            " ago.",
+        ),
+        passkey_sign_in_first: Around(
+            "To add a passkey, first sign in again: your last sign-in was more than ",
+            " ago.",
+        ),
     },
     deletion: Deletion {
         heading: "Delete account",
@@ -414,7 +427,6 @@ pub const EN: Texts = Texts {
                are told). Your sign-in methods, passkeys, two-step verification and group memberships go with it. It \
                cannot be undone.",
         sign_in_first: Around("To delete your account, first sign in again: your last sign-in was more than ", " ago."),
-        sign_in_again: "Sign in again",
         password: "Your password, to confirm it is you",
         no_password: "You signed in moments ago, so no password is asked.",
         confirm: "I understand that my account is deleted for good",

@@ -29,6 +29,7 @@ pub const FR: Texts = Texts {
         form_post_lead: "Retour à l'application…",
         languages: "Langue",
         change_language: "Changer de langue",
+        sign_in_again: "Se reconnecter",
     },
     login: Login {
         title: "Connexion",
@@ -325,6 +326,9 @@ pub const FR: Texts = Texts {
         enter_current: "Saisissez le code que votre application affiche maintenant.",
         too_many: "Trop de tentatives",
         too_many_text: Around("Trop de codes erronés. Patientez ", " puis réessayez."),
+        already_on: "La validation en deux étapes est déjà activée",
+        already_on_text: "Rien n'a été modifié. Pour utiliser une autre application d'authentification, désactivez \
+                          d'abord la validation en deux étapes avec un code de l'application que vous avez.",
     },
     account: Account {
         title: "Votre compte",
@@ -436,6 +440,16 @@ pub const FR: Texts = Texts {
         unknown_device: "Appareil inconnu",
         amr_pwd: "mot de passe",
         amr_otp: "code à usage unique",
+        sign_in_first: "Reconnectez-vous d'abord",
+        otp_sign_in_first: Around(
+            "Pour configurer la validation en deux étapes, reconnectez-vous d'abord : votre dernière connexion date de \
+             plus de ",
+            ".",
+        ),
+        passkey_sign_in_first: Around(
+            "Pour ajouter une clé d'accès, reconnectez-vous d'abord : votre dernière connexion date de plus de ",
+            ".",
+        ),
     },
     deletion: Deletion {
         heading: "Supprimer le compte",
@@ -446,7 +460,6 @@ pub const FR: Texts = Texts {
             "Pour supprimer votre compte, reconnectez-vous d'abord : votre dernière connexion date de plus de ",
             ".",
         ),
-        sign_in_again: "Se reconnecter",
         password: "Votre mot de passe, pour confirmer que c'est bien vous",
         no_password: "Vous venez de vous connecter : aucun mot de passe n'est demandé.",
         confirm: "Je comprends que mon compte sera supprimé définitivement",

@@ -91,6 +91,7 @@ pub struct Common {
     pub form_post_lead: &'static str,
     pub languages: &'static str,
     pub change_language: &'static str,
+    pub sign_in_again: &'static str,
 }
 
 /// The sign-in page (`login.html`, `login_passkey.html`) and why a sign-in was refused, the upstream providers'
@@ -362,6 +363,8 @@ pub struct Otp {
     pub enter_current: &'static str,
     pub too_many: &'static str,
     pub too_many_text: Around,
+    pub already_on: &'static str,
+    pub already_on_text: &'static str,
 }
 
 /// The account page (`account.html`, `account_passkeys.html`) and what its forms answer.
@@ -458,6 +461,9 @@ pub struct Account {
     pub unknown_device: &'static str,
     pub amr_pwd: &'static str,
     pub amr_otp: &'static str,
+    pub sign_in_first: &'static str,
+    pub otp_sign_in_first: Around,
+    pub passkey_sign_in_first: Around,
 }
 
 /// The account page's "Delete account" section (`account_delete.html`), what its form answers, and the page
@@ -467,7 +473,6 @@ pub struct Deletion {
     pub heading: &'static str,
     pub note: &'static str,
     pub sign_in_first: Around,
-    pub sign_in_again: &'static str,
     pub password: &'static str,
     pub no_password: &'static str,
     pub confirm: &'static str,

@@ -11,6 +11,8 @@
 //! (a federated sign-in made the account, or passkeys only) must have signed in within
 //! [`RECENT_SIGN_IN_SECONDS`], or sign in again first.
 //!
+//! [`RECENT_SIGN_IN_SECONDS`]: super::session::RECENT_SIGN_IN_SECONDS
+//!
 //! Once the account is gone, a user who had an email address is told so by mail while mail is on, in the language
 //! of the page they deleted it from: a notice with no link and nothing secret, so that a deletion by someone who
 //! took over the session does not go unseen. The mail is queued after the deletion and cannot undo or fail it.
@@ -30,16 +32,6 @@ use crate::storage::StoreError;
 use serde_json::json;
 use std::convert::Infallible;
 use std::net::IpAddr;
-
-/// How recent the sign-in of a session must be for a user without a password to delete their account without
-/// signing in again: long enough to go from the sign-in to the form, short enough that a browser left signed in
-/// is not enough.
-pub const RECENT_SIGN_IN_SECONDS: UnixTime = 5 * 60;
-
-/// Whether a session whose user authenticated at `auth_time` did so recently enough at `now`.
-pub fn signed_in_recently(auth_time: UnixTime, now: UnixTime) -> bool {
-    now.saturating_sub(auth_time) <= RECENT_SIGN_IN_SECONDS
-}
 
 /// The notice to `to` that `user`'s account was deleted, in `locale`.
 fn deleted_mail(user: &User, to: String, locale: Locale) -> Result<Mail, OAuthError> {
@@ -113,7 +105,7 @@ impl Provider {
                     OwnPassword::Locked(lock) => return Ok(AccountDeletion::Locked(lock)),
                 }
             }
-            None if !signed_in_recently(signed_in.session.auth_time, now) => return Ok(AccountDeletion::SignInAgain),
+            None if !signed_in.recently(now) => return Ok(AccountDeletion::SignInAgain),
             None => {}
         }
         // Read before the deletion ends the session: the apps this browser signed in to, to frame.
@@ -150,15 +142,6 @@ impl Provider {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_sign_in_is_recent_for_five_minutes() {
-        assert!(signed_in_recently(1_000, 1_000));
-        assert!(signed_in_recently(1_000, 1_300));
-        assert!(!signed_in_recently(1_000, 1_301));
-        // A clock that went back a little makes it no less recent.
-        assert!(signed_in_recently(1_000, 990));
-    }
 
     #[test]
     fn the_notice_names_the_account_in_the_users_language_and_carries_no_link() {

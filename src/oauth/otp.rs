@@ -73,6 +73,29 @@ impl std::fmt::Debug for Enrolment {
     }
 }
 
+/// Whether the account page's set-up could begin.
+#[derive(Debug)]
+pub enum EnrolmentStart {
+    /// Begun: the secret to show.
+    Begun(Enrolment),
+    /// Two-step verification is on already: another app's secret takes turning it off first, with a code of it.
+    AlreadyOn,
+    /// The session's sign-in is not recent ([`super::session::RECENT_SIGN_IN_SECONDS`]): a browser left signed in
+    /// does not set up a factor that would lock its user out.
+    SignInAgain,
+}
+
+/// What confirming the account page's set-up did.
+#[derive(Debug)]
+pub enum EnrolmentEnd {
+    /// Turned on: the recovery codes, to show this once.
+    On(Vec<RecoveryCode>),
+    /// The code is not right, or nothing is being set up.
+    NotRight,
+    /// Turned on meanwhile (in another browser): that secret stays.
+    AlreadyOn,
+}
+
 /// The label apps show the account under: the issuer's host, so two deployments are told apart.
 fn issuer_label(issuer: &str) -> String {
     url::Url::parse(issuer).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_else(|| issuer.to_owned())
@@ -122,13 +145,20 @@ impl Provider {
     }
 
     /// A new secret for the signed-in user to set up, kept (sealed, bound to the session) until a code from it
-    /// is confirmed or `otp.setup_seconds` pass; starting again replaces it.
-    pub async fn begin_otp_enrolment(&self, signed_in: &SignedIn) -> Result<Enrolment, OAuthError> {
+    /// is confirmed or `otp.setup_seconds` pass; starting again replaces it. Only for a user without two-step
+    /// verification, in a session signed in recently.
+    pub async fn begin_otp_enrolment(&self, signed_in: &SignedIn, now: UnixTime) -> Result<EnrolmentStart, OAuthError> {
+        if self.otp_enabled(&signed_in.user.id).await? {
+            return Ok(EnrolmentStart::AlreadyOn);
+        }
+        if !signed_in.recently(now) {
+            return Ok(EnrolmentStart::SignInAgain);
+        }
         let secret = TotpSecret::generate();
         let sealed = self.seal_otp(&signed_in.session.id_hash, &secret)?;
         let ttl = Duration::from_secs(self.otp.setup.unsigned_abs());
         self.cache.set(&cache_keys::otp_enrolment(&signed_in.session.id_hash), &sealed, ttl).await?;
-        self.enrolment(signed_in.user.username.as_str(), secret)
+        self.enrolment(signed_in.user.username.as_str(), secret).map(EnrolmentStart::Begun)
     }
 
     /// The secret being set up in this session, if any.
@@ -148,21 +178,27 @@ impl Provider {
     }
 
     /// Turns TOTP on with the secret being set up, if `typed` is a current code of it, with new recovery codes,
-    /// returned to be shown this once (only their hashes are kept): `None` when the code is not right (or nothing
-    /// is being set up). The confirming code's step counts as used. Audited as `otp_enabled`.
+    /// returned to be shown this once (only their hashes are kept). The confirming code's step counts as used.
+    /// Audited as `otp_enabled`. A secret turned on meanwhile (in another browser) is not replaced: the app that
+    /// has it would stop working.
     pub async fn confirm_otp_enrolment(
         &self,
         signed_in: &SignedIn,
         typed: &str,
         meta: &RequestMeta,
         now: UnixTime,
-    ) -> Result<Option<Vec<RecoveryCode>>, OAuthError> {
-        let Some(enrolment) = self.pending_otp_enrolment(signed_in).await? else { return Ok(None) };
-        let Some(step) = confirming_step(&enrolment.secret, typed, now) else { return Ok(None) };
+    ) -> Result<EnrolmentEnd, OAuthError> {
+        let Some(enrolment) = self.pending_otp_enrolment(signed_in).await? else { return Ok(EnrolmentEnd::NotRight) };
+        let Some(step) = confirming_step(&enrolment.secret, typed, now) else { return Ok(EnrolmentEnd::NotRight) };
+        let pending = cache_keys::otp_enrolment(&signed_in.session.id_hash);
+        if self.otp_enabled(&signed_in.user.id).await? {
+            self.cache.delete(&pending).await?;
+            return Ok(EnrolmentEnd::AlreadyOn);
+        }
         let details = json!({ "sid": signed_in.session.id_hash });
         let recovery = self.turn_otp_on(&signed_in.user.id, &enrolment.secret, step, None, details, meta, now).await?;
-        self.cache.delete(&cache_keys::otp_enrolment(&signed_in.session.id_hash)).await?;
-        Ok(Some(recovery))
+        self.cache.delete(&pending).await?;
+        Ok(EnrolmentEnd::On(recovery))
     }
 
     /// Turns the user's TOTP on with `secret`, whose code of `step` confirmed it (so that step counts as used),

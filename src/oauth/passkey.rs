@@ -153,6 +153,16 @@ pub struct CeremonyStarted {
     pub options: serde_json::Value,
 }
 
+/// Whether the account page's addition of a passkey could begin.
+#[derive(Debug)]
+pub enum RegistrationStart {
+    /// Begun: the browser makes the passkey.
+    Begun(CeremonyStarted),
+    /// The session's sign-in is not recent ([`super::session::RECENT_SIGN_IN_SECONDS`]): a browser left signed in
+    /// does not add a way in that outlives a new password and counts as two-step.
+    SignInAgain,
+}
+
 /// An addition of a passkey waiting for the browser's answer.
 #[derive(Serialize, Deserialize)]
 struct PendingRegistration {
@@ -200,15 +210,18 @@ impl Provider {
         Ok(self.passkeys.passkeys_of(user_id).await?)
     }
 
-    /// Starts adding a passkey named `name` for the signed-in user: options that ask for a discoverable
-    /// credential with user verification, excluding the user's passkeys already stored.
+    /// Starts adding a passkey named `name` for the signed-in user, in a session signed in recently: options that
+    /// ask for a discoverable credential with user verification, excluding the user's passkeys already stored.
     pub async fn begin_passkey_registration(
         &self,
         signed_in: &SignedIn,
         name: &PasskeyName,
         now: UnixTime,
-    ) -> Result<CeremonyStarted, OAuthError> {
+    ) -> Result<RegistrationStart, OAuthError> {
         let rp = self.rp()?;
+        if !signed_in.recently(now) {
+            return Ok(RegistrationStart::SignInAgain);
+        }
         let user = &signed_in.user;
         let existing = self.own_passkeys(&user.id).await?;
         let exclude = existing
@@ -227,7 +240,8 @@ impl Provider {
         let ceremony = random_token(32);
         let bytes = serde_json::to_vec(&pending).map_err(OAuthError::server)?;
         self.cache.set(&ceremony_key("registration", &ceremony), &bytes, ceremony_ttl()).await?;
-        Ok(CeremonyStarted { ceremony, options: serde_json::to_value(&options).map_err(OAuthError::server)? })
+        let options = serde_json::to_value(&options).map_err(OAuthError::server)?;
+        Ok(RegistrationStart::Begun(CeremonyStarted { ceremony, options }))
     }
 
     /// Finishes the addition `ceremony` of the signed-in session with the browser's answer (`credential`, the

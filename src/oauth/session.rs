@@ -130,6 +130,12 @@ pub enum Finished {
     },
 }
 
+/// How recent a session's sign-in must be for what a browser left signed in must not do alone (deleting the account
+/// without a password, setting up two-step verification, adding a passkey), as Keycloak's "Maximum Age of
+/// Authentication": long enough to go from the sign-in to the form, short enough that a browser left signed in is
+/// not enough.
+pub const RECENT_SIGN_IN_SECONDS: UnixTime = 5 * 60;
+
 /// A browser session that counts as signed in, with its user and their consent for one client.
 /// [`SignedIn::from_context`] makes one from what the store read.
 #[derive(Debug, Clone)]
@@ -150,6 +156,11 @@ impl SignedIn {
         let SessionContext { session, user, consent } = ctx;
         let user = user.filter(|u| !u.disabled && u.revoked_before.is_none_or(|t| session.created_at > t))?;
         (session.is_active(now) && !is_idle(&session, idle_timeout, now)).then_some(Self { session, user, consent })
+    }
+
+    /// Whether the user authenticated within [`RECENT_SIGN_IN_SECONDS`] of `now`.
+    pub fn recently(&self, now: UnixTime) -> bool {
+        now.saturating_sub(self.session.auth_time) <= RECENT_SIGN_IN_SECONDS
     }
 }
 
@@ -512,6 +523,16 @@ mod tests {
         session.last_used_at = 0;
         assert!(!is_idle(&session, Some(600), 100 + 600 + 59), "without a recorded use, from its start");
         assert!(is_idle(&session, Some(600), 100 + 600 + 60));
+    }
+
+    #[test]
+    fn a_sign_in_is_recent_for_five_minutes() {
+        let signed_in = SignedIn::from_context(context(Some(user(false, None))), 100, None).unwrap();
+        assert!(signed_in.recently(100));
+        assert!(signed_in.recently(400));
+        assert!(!signed_in.recently(401));
+        // A clock that went back a little makes it no less recent.
+        assert!(signed_in.recently(90));
     }
 
     #[test]

@@ -290,6 +290,37 @@ both_backends!(
     }
 );
 
+// Regression: a browser's session alone could set up an authenticator app over the one already set up (and get
+// new recovery codes) with no code of it, locking its user's app out.
+both_backends!(a_session_alone_does_not_replace_the_app_set_up, async |app| {
+    let alice = add_alice(&app);
+    let b = other_browser();
+    crate::account::sign_in_to_account(&app, &b).await;
+    let csrf = account_csrf(&app, &b).await;
+    let r = post(&app, &b, "/account/otp/setup", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let begun = shown_secret(&r.text().await.unwrap());
+    // Meanwhile alice turns it on in another browser.
+    let otp = enrol(&app).await;
+    let code = code_at_step(&begun, time_step(tessera::domain::now())).unwrap();
+    let r = post(&app, &b, "/account/otp/confirm", &[("csrf", &csrf), ("code", &code)]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("Two-step verification is on already"));
+    let r = post(&app, &b, "/account/otp/setup", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let enabled = audit_reasons(&app, alice["id"].as_str().unwrap(), "otp_enabled");
+    assert_eq!(enabled.len(), 1, "{enabled:?}");
+
+    // Her app's codes still sign her in.
+    let client = add_client(&app, &["--first-party"]);
+    let (challenge, _) = pkce_pair();
+    let url = auth_url(&app, client["client_id"].as_str().unwrap(), &challenge, "");
+    let signing_in = other_browser();
+    let form = code_form(&password_step(&app, &signing_in, &url).await.text().await.unwrap());
+    let r = send_code(&app, &signing_in, &form, &otp.code(0)).await;
+    assert!(query_of(&location(&r)).contains_key("code"), "{}", location(&r));
+});
+
 both_backends!(turning_it_off_needs_a_current_code, async |app| {
     let alice = add_alice(&app);
     let alice_id = alice["id"].as_str().unwrap();

@@ -118,3 +118,46 @@ both_backends!(a_passkey_is_a_way_in_and_the_last_one_stays, async |app| {
     assert_eq!(removed.len(), 2, "{removed:?}");
     assert_eq!(s(&removed[0], "actor"), s(&removed[0], "user_id"), "the user's own removal");
 });
+
+// Regression: a browser left signed in could add a passkey (a way in that outlives a new password and counts as
+// two-step) or set up two-step verification (which locks its user out) hours after its sign-in; both now ask for a
+// sign-in less than 5 minutes old, as deleting an account without a password does.
+on_localhost!(a_passkey_or_an_authenticator_app_needs_a_recent_sign_in, async |app| {
+    add_alice(&app);
+    let b = other_browser();
+    sign_in_to_account(&app, &b).await;
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    crate::account::execute(&store, "UPDATE sessions SET auth_time = auth_time - 360".into()).await;
+
+    let html = b.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(!html.contains("action=\"/account/otp/setup\"") && !html.contains("id=\"passkey-add\""), "{html}");
+    for section in ["otp", "passkey"] {
+        let link = format!("id=\"{section}-sign-in-again\" href=\"/login?return=account&amp;prompt=login\"");
+        assert!(html.contains(&link), "{html}");
+    }
+    assert!(html.contains("To add a passkey, first sign in again: your last sign-in was more than 5 minutes ago."));
+    let csrf = hidden(&html, "csrf");
+    let r = post(&app, &b, "/account/passkeys/options", &[("csrf", &csrf), ("name", "Laptop")]).await;
+    let (status, error, text) = json_error(r).await;
+    assert_eq!((status, error.as_str()), (StatusCode::FORBIDDEN, "sign_in_again"));
+    assert!(text.starts_with("To add a passkey, first sign in again"), "{text}");
+    let r = post(&app, &b, "/account/otp/setup", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("To set up two-step verification, first sign in again"), "{html}");
+    assert!(html.contains("href=\"/login?return=account&#38;prompt=login\">Sign in again</a>"), "{html}");
+
+    // Signed in again (the sign-in is shown though signed in), both work.
+    let login = b.get(app.url("/login?return=account&prompt=login")).send().await.unwrap().text().await.unwrap();
+    let form = [
+        ("return", "account"),
+        ("csrf", &hidden(&login, "csrf")),
+        ("username", "alice"),
+        ("password", crate::signin::PASSWORD),
+    ];
+    let r = post(&app, &b, "/login", &form).await;
+    assert_eq!(location(&r), "/account");
+    add_passkey(&app, &b, "Laptop").await;
+    let r = post(&app, &b, "/account/otp/setup", &[("csrf", &account_csrf(&app, &b).await)]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+});
