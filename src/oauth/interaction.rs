@@ -210,12 +210,14 @@ impl Provider {
     ) -> Result<Step, AuthorizeError> {
         let session = signed_in.map(|s| &s.session);
         interaction.progress = interaction.progress.for_session(session);
-        // A pairwise client's id_token_hint names the user by the client's subject: when that is the session
-        // user's, the hint names them.
+        // A pairwise client's id_token_hint (or `sub` value) names the user by the client's subject: when that is
+        // the session user's, the hint names them. Any other value names nobody (the empty id), even a user's own id:
+        // a client that may not know ids must not test guesses against the session (`prompt=none`).
         let mapped;
         let req = match (&interaction.request.hinted_subject, session, client.sector()) {
-            (Some(hinted), Some(s), Some(sector)) if *hinted == self.subjects.pairwise(&sector, &s.user_id) => {
-                let hinted_subject = Some(s.user_id.as_str().to_owned());
+            (Some(hinted), Some(s), Some(sector)) => {
+                let named = *hinted == self.subjects.pairwise(&sector, &s.user_id);
+                let hinted_subject = Some(if named { s.user_id.as_str().to_owned() } else { String::new() });
                 mapped = AuthorizationRequest { hinted_subject, ..interaction.request.clone() };
                 &mapped
             }

@@ -6,7 +6,7 @@ use crate::backchannel_logout::{logout_token, Receiver};
 use crate::clients::JwksServer;
 use crate::helpers::*;
 use crate::signin::{
-    add_alice, add_client, auth_url, browse, introspect_basic, pkce_pair, query_of, token_basic, REDIRECT,
+    add_alice, add_client, auth_url, browse, introspect_basic, pkce_pair, query_of, token_basic, urlencode, REDIRECT,
 };
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
 use openidconnect::{
@@ -323,6 +323,10 @@ both_backends!(a_pairwise_clients_id_token_hint_and_logout_token_name_its_subjec
     let hinted = format!("&prompt=none&id_token_hint={}", flow.id_token);
     let back = browse(&app, &auth_url(&app, id, &challenge, &hinted), None).await;
     assert!(query_of(&back).contains_key("code"), "{back}");
+    // Any other value names nobody, the user's own id included: a pairwise client cannot test guessed ids.
+    let guess = urlencode(&json!({ "id_token": { "sub": { "value": local } } }).to_string());
+    let back = browse(&app, &auth_url(&app, id, &challenge, &format!("&prompt=none&claims={guess}")), None).await;
+    assert_eq!(query_of(&back).get("error").map(String::as_str), Some("login_required"), "{back}");
 
     // At /logout the hint is the current session's: signed out without being asked.
     let r = app.api_client.get(app.url(&format!("/logout?id_token_hint={}", flow.id_token))).send().await.unwrap();
@@ -332,6 +336,61 @@ both_backends!(a_pairwise_clients_id_token_hint_and_logout_token_name_its_subjec
     let told = rx.next().await;
     logout_token(&app, &told, id, &flow.sub, None::<&str>).await;
 });
+
+// Regression: a self-registered pairwise client could move to another app's sector (or to public subjects) by
+// updating its registration, and its next refresh named its users by that app's subjects (or their ids). Nor does
+// anything prove the sector of one that signs in by the device flow, which ends at no redirect URI.
+both_backends!(
+    a_self_registered_pairwise_client_keeps_its_sector,
+    |raw| {
+        raw.registration.mode = Some("open".into());
+    },
+    async |app| {
+        add_alice(&app);
+        let body = |redirect: &str, extra: Value| {
+            let mut body = json!({ "redirect_uris": [redirect], "subject_type": "pairwise",
+                                   "grant_types": ["authorization_code", "refresh_token"] });
+            body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            body
+        };
+        let r = app.api_client.post(app.url("/register")).json(&body(OTHER_REDIRECT, json!({}))).send().await;
+        let info: Value = r.unwrap().json().await.unwrap();
+        let flow = rp_flow(&app, &info, OTHER_REDIRECT).await;
+        let update = |body: Value| {
+            let mut body = body;
+            body["client_id"] = info["client_id"].clone();
+            let r = app.api_client.put(s(&info, "registration_client_uri"));
+            let r = r.bearer_auth(s(&info, "registration_access_token")).json(&body).send();
+            async move {
+                let r = r.await.unwrap();
+                (r.status(), r.json::<Value>().await.unwrap())
+            }
+        };
+        for moved in [
+            body(REDIRECT, json!({})),
+            body(OTHER_REDIRECT, json!({ "subject_type": "public" })),
+            json!({ "redirect_uris": [OTHER_REDIRECT], "grant_types": ["authorization_code", "refresh_token"] }),
+        ] {
+            let (status, refused) = update(moved.clone()).await;
+            assert_eq!((status, s(&refused, "error")), (StatusCode::BAD_REQUEST, "invalid_client_metadata"), "{moved}");
+            assert!(s(&refused, "error_description").contains("cannot change"), "{refused}");
+        }
+        let (status, kept) = update(body("http://localhost:9/elsewhere", json!({}))).await;
+        assert_eq!(status, StatusCode::OK, "the same host is the same sector: {kept}");
+
+        let refresh = [("grant_type", "refresh_token"), ("refresh_token", flow.refresh_token.as_str())];
+        let (status, refreshed) = token_basic(&app, s(&info, "client_id"), s(&info, "client_secret"), &refresh).await;
+        assert_eq!(status, StatusCode::OK, "{refreshed}");
+        let (_, claims) = verified(&app, s(&refreshed, "id_token")).await;
+        assert_eq!(claims["sub"].as_str(), Some(flow.sub.as_str()));
+
+        let device = body(REDIRECT, json!({ "grant_types": ["urn:ietf:params:oauth:grant-type:device_code"] }));
+        let r = app.api_client.post(app.url("/register")).json(&device).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let refused: Value = r.json().await.unwrap();
+        assert!(s(&refused, "error_description").contains("cannot use the device grant"), "{refused}");
+    }
+);
 
 /// The subject alice has for pairwise clients of the sector 127.0.0.1, [`REDIRECT`]'s host: a code flow of such a
 /// client.

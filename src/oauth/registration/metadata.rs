@@ -60,6 +60,20 @@ const SIGNED_REQUEST_OBJECTS: &str = "request objects are signed (request_object
 const NO_REQUEST_URIS: &str =
     "request objects are sent by value (request) or pushed (PAR), never fetched from a request_uri";
 
+/// Refuses an update that would move `current`'s users to other subjects: a pairwise client's sector (its
+/// `sector_identifier_uri`'s host, else its redirect URIs') and its subject type stay as registered, so that a
+/// refreshed ID token names the user as the first did (Core §12.2) and a client cannot take another app's
+/// pairwise subjects of its users (Core §8.1).
+pub fn sector_kept(current: &Client, updated: &Client) -> Result<(), OAuthError> {
+    if current.sector() == updated.sector() {
+        return Ok(());
+    }
+    Err(metadata_error(
+        "subject_type and the sector (the host of sector_identifier_uri, else of the redirect URIs) cannot change: \
+         register a new client",
+    ))
+}
+
 /// An `invalid_client_metadata` error.
 pub fn metadata_error(description: impl Into<String>) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidClientMetadata, description)
@@ -510,6 +524,14 @@ pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
     one_of("subject_type", req.subject_type.as_ref(), &SUBJECT_TYPES)?;
     // Stored only when pairwise: public is what an absent member means.
     let subject_type = req.subject_type.as_deref().and_then(|t| t.parse().ok()).filter(|t| *t == SubjectType::Pairwise);
+    // A device sign-in ends at no redirect URI, so nothing proves that a stranger's client is of the sector its
+    // registration names: it would be given another app's pairwise subjects of its users (Core §8.1).
+    if subject_type.is_some() && grant_types.contains(&GrantType::DeviceCode) {
+        return Err(metadata_error(
+            "a self-registered pairwise client cannot use the device grant: nothing proves its sector without a \
+             redirect",
+        ));
+    }
     if req.token_endpoint_auth_signing_alg.is_some() && auth_method != ClientAuthMethod::PrivateKeyJwt {
         return Err(metadata_error(
             "token_endpoint_auth_signing_alg is for token_endpoint_auth_method private_key_jwt only",

@@ -202,6 +202,10 @@ fn openid_connect_members_are_honoured_or_refused() {
             Ok(()),
         ),
         (
+            web(json!({ "subject_type": "pairwise", "grant_types": ["urn:ietf:params:oauth:grant-type:device_code"] })),
+            Err("a self-registered pairwise client cannot use the device grant"),
+        ),
+        (
             web(json!({ "id_token_encrypted_response_alg": "RSA-OAEP" })),
             Err("id_token_encrypted_response_alg is not supported: ID tokens are signed with RS256"),
         ),
@@ -516,6 +520,31 @@ fn new_clients_are_plain_and_updates_keep_operator_choices() {
     assert_eq!(updated.access_token_ttl, Some(60));
     assert_eq!(updated.resources, previous.resources);
     assert_eq!((updated.name.as_str(), updated.created_at, updated.updated_at), ("New", 7, 9));
+}
+
+#[test]
+fn an_update_keeps_the_sector_and_the_subject_type() {
+    let client = |body: Value| build(body).unwrap().0;
+    let pairwise = client(web(json!({ "subject_type": "pairwise" })));
+    for same in [
+        web(json!({ "subject_type": "pairwise", "redirect_uris": ["https://app.example/other"] })),
+        web(json!({ "subject_type": "pairwise", "sector_identifier_uri": "https://app.example/s.json" })),
+    ] {
+        assert!(sector_kept(&pairwise, &client(same.clone())).is_ok(), "{same}");
+    }
+    for moved in [
+        web(json!({ "subject_type": "pairwise", "redirect_uris": ["https://victim.example/cb"] })),
+        web(json!({ "subject_type": "pairwise", "sector_identifier_uri": "https://victim.example/s.json" })),
+        web(json!({ "subject_type": "public" })),
+        web(json!({})),
+    ] {
+        let e = sector_kept(&pairwise, &client(moved.clone())).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidClientMetadata, "{moved}");
+    }
+    // A public client has no sector for its redirect URIs to move.
+    let public = client(web(json!({})));
+    assert!(sector_kept(&public, &client(json!({ "redirect_uris": ["https://elsewhere.example/cb"] }))).is_ok());
+    assert!(sector_kept(&public, &pairwise).is_err());
 }
 
 #[test]

@@ -243,6 +243,7 @@ impl Provider {
             }
         }
         let (client, secret) = build_client(&requested, current.id.clone(), Some(current), now)?;
+        metadata::sector_kept(current, &client)?;
         self.check_sector_identifier(&client, Reach::PublicOnly).await?;
         self.clients.update_client(&client, current.secret_hash.as_ref()).await.map_err(|e| match e {
             // Deleted since the token was checked.
