@@ -165,7 +165,7 @@ pub fn json_error(e: &OAuthError) -> HttpResponse {
     if e.code == ErrorCode::InvalidClient {
         b.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"tessera\""));
     }
-    b.json(json!({ "error": e.code.as_str(), "error_description": e.description }))
+    b.json(json!({ "error": e.code.as_str(), "error_description": e.client_description() }))
 }
 
 /// RFC 6750 §3 error for a protected resource (userinfo, admin API).
@@ -190,15 +190,12 @@ fn resource_error(e: &OAuthError, scheme: &str) -> HttpResponse {
         ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
     };
-    let challenge = format!(
-        "{scheme}, error=\"{}\", error_description=\"{}\"",
-        e.code.as_str(),
-        e.description.replace(['"', '\\'], "'")
-    );
+    let description = e.client_description();
+    let challenge = format!("{scheme}, error=\"{}\", error_description=\"{description}\"", e.code.as_str());
     HttpResponse::build(status)
         .insert_header((header::WWW_AUTHENTICATE, challenge))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "error": e.code.as_str(), "error_description": e.description }))
+        .json(json!({ "error": e.code.as_str(), "error_description": description }))
 }
 
 /// RFC 6750 §3.1: a request without any credentials gets a bare challenge and no error code.

@@ -142,6 +142,21 @@ impl OAuthError {
         }
     }
 
+    /// The description as sent to a client (`error_description`): RFC 6749 §4.1.2.1 and §5.2 allow printable ASCII
+    /// without `"` and `\` only. Those two become `'` and `/`, anything else outside the set `?`; the text is
+    /// ours, but quotes a request's values.
+    pub fn client_description(&self) -> String {
+        self.description
+            .chars()
+            .map(|c| match c {
+                '"' => '\'',
+                '\\' => '/',
+                ' '..='~' => c,
+                _ => '?',
+            })
+            .collect()
+    }
+
     /// `temporarily_unavailable` with an internal cause kept for the logs.
     pub fn unavailable(detail: impl fmt::Display) -> Self {
         Self {
@@ -188,5 +203,23 @@ impl From<crate::storage::cache::CacheError> for OAuthError {
 impl From<crate::jose::JoseError> for OAuthError {
     fn from(e: crate::jose::JoseError) -> Self {
         Self::server(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_description_sent_to_a_client_is_in_the_set_rfc_6749_allows() {
+        let e = OAuthError::invalid_request("parameter \"code\" must not be provided twice: \\ é\u{7f}\n…");
+        let sent = e.client_description();
+        assert_eq!(sent, "parameter 'code' must not be provided twice: / ????");
+        // %x20-21 / %x23-5B / %x5D-7E
+        assert!(sent.bytes().all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)), "{sent}");
+        assert_eq!(
+            OAuthError::invalid_grant("plain text (as most are)").client_description(),
+            "plain text (as most are)"
+        );
     }
 }

@@ -287,7 +287,7 @@ impl Provider {
     pub fn error_response(&self, e: &ErrorRedirect) -> AuthorizationResponse {
         let mut params = vec![
             ("error".to_owned(), e.error.code.as_str().to_owned()),
-            ("error_description".to_owned(), e.error.description.clone()),
+            ("error_description".to_owned(), e.error.client_description()),
         ];
         self.finish_params(&mut params, e.state.as_ref());
         AuthorizationResponse { redirect_uri: e.redirect_uri.clone(), mode: e.response_mode, params, ui_locale: None }

@@ -11,7 +11,15 @@ async fn assert_refused_json(r: reqwest::Response, case: &str) {
     assert_eq!(cache_control.as_deref(), Some("no-store"), "{case}");
     let body: Value = r.json().await.unwrap_or_else(|e| panic!("{case}: not JSON: {e}"));
     assert_eq!(body["error"], "invalid_request", "{case}: {body}");
-    assert!(body["error_description"].is_string(), "{case}: {body}");
+    assert_error_description_text(body["error_description"].as_str().unwrap_or_default(), case);
+}
+
+/// RFC 6749 §4.1.2.1 and §5.2: an `error_description` is printable ASCII without `"` and `\` (the refusals quote
+/// the request's parameter names and values).
+fn assert_error_description_text(description: &str, case: &str) {
+    assert!(!description.is_empty(), "{case}: no error_description");
+    let allowed = |b: u8| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E);
+    assert!(description.bytes().all(allowed), "{case}: {description:?}");
 }
 
 /// A redirect to the client with `invalid_request` (RFC 6749 §4.1.2.1), its state and issuer, and no code;
@@ -24,6 +32,7 @@ async fn refused_to_the_client(r: reqwest::Response, case: &str) -> std::collect
     assert_eq!(q.get("error").map(String::as_str), Some("invalid_request"), "{case}: {q:?}");
     assert_eq!(q.get("state").map(String::as_str), Some("st"), "{case}: {q:?}");
     assert!(q.contains_key("iss") && !q.contains_key("code"), "{case}: {q:?}");
+    assert_error_description_text(q.get("error_description").map(String::as_str).unwrap_or_default(), case);
     q
 }
 
@@ -174,6 +183,9 @@ both_backends!(duplicate_parameters_are_invalid_request, async |app| {
         let r = post(format!("{query}&{twice}")).await.unwrap();
         refused_to_the_client(r, &format!("POST /authorize with {name} twice")).await;
     }
+    // A value quoted back keeps to the description's character set too (é is not ASCII).
+    let r = app.api_client.get(format!("{url}&prompt=%C3%A9")).send().await.unwrap();
+    refused_to_the_client(r, "GET /authorize with prompt=é").await;
     let (code, _) = code_for(&app, &id).await;
     let base = format!(
         "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={verifier}&client_id={id}",
