@@ -354,17 +354,20 @@ both_backends!(pairwise_clients_and_the_claims_parameter_get_the_same_groups, as
     assert_eq!(groups_in(&app, s(&named, "access_token")).await, Value::Null, "the scope was not granted");
     assert!(userinfo(&app, s(&named, "access_token")).await.get("groups").is_none());
 
-    // A client not allowed the scope does not get the claim by name either, and is not asked for it.
+    // A client not allowed the scope does not get the claim by name either, and is not asked for it; nor does one
+    // registered without `email` or `profile` get theirs (regression: only `groups` was withheld).
     let other = add_client(&app, &["--scope", "openid"]);
     let (other_id, other_secret) = (s(&other, "client_id"), s(&other, "client_secret"));
-    let claims = urlencode(r#"{"id_token":{"groups":null},"userinfo":{"groups":null}}"#);
+    let claims = urlencode(r#"{"id_token":{"groups":null,"email":null},"userinfo":{"groups":null,"name":null}}"#);
     let (challenge, verifier) = pkce_pair();
     let url = auth_url(&app, other_id, &challenge, &format!("&claims={claims}")).replace("%20profile%20email", "");
     let html = consent_page(&app, &url).await;
-    assert!(!html.contains("group"), "{html}");
+    assert!(!html.contains("group") && !html.contains("email") && !html.contains("name</"), "{html}");
     let back = browse(&app, &url, Some("allow")).await;
     let (status, withheld) = redeem_code(&app, other_id, other_secret, &query_of(&back)["code"], &verifier).await;
     assert_eq!(status, StatusCode::OK, "{withheld}");
-    assert_eq!(groups_in(&app, s(&withheld, "id_token")).await, Value::Null);
-    assert!(userinfo(&app, s(&withheld, "access_token")).await.get("groups").is_none());
+    let (_, id_claims) = verified(&app, s(&withheld, "id_token")).await;
+    assert!(id_claims.get("groups").is_none() && id_claims.get("email").is_none(), "{id_claims}");
+    let info = userinfo(&app, s(&withheld, "access_token")).await;
+    assert!(info.get("groups").is_none() && info.get("name").is_none(), "{info}");
 });

@@ -17,7 +17,7 @@ use super::error::OAuthError;
 use super::limits::Limited;
 use super::params::Params;
 use super::pkce::CodeChallenge;
-use crate::domain::group::GROUPS;
+use crate::domain::claims::USER_CLAIMS;
 use crate::domain::{Client, ClientId, ClientState, Jkt, RedirectUri, Scope};
 use crate::i18n::Locale;
 use crate::storage::ClientStore;
@@ -175,9 +175,12 @@ pub async fn validate(
     let dpop_jkt = checks::dpop_jkt(&params).map_err(fail)?;
     let mut claims = params.get("claims").map(ClaimsRequest::parse).transpose().map_err(fail)?.unwrap_or_default();
     let hinted_subject = claims.take_subject();
-    // The `groups` claim is for the clients allowed the `groups` scope: others are not given it by name either.
-    if !client.scope.contains(GROUPS) {
-        claims.withhold(GROUPS);
+    // A claim is for the clients allowed the scope that releases it (the operator left `email` out of a client's
+    // scope to keep addresses from it): others are not given it by name either.
+    for (claim, scope) in USER_CLAIMS {
+        if !client.scope.contains(scope) {
+            claims.withhold(claim);
+        }
     }
     let acr_values = checks::bounded(&params, "acr_values", MAX_ACR_VALUES_LEN).map_err(fail)?;
     // An acr claim request says whether the levels are essential (OIDC Core §5.5.1.1); acr_values are voluntary.
