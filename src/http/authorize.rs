@@ -21,11 +21,16 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 /// `POST /authorize` (a form body instead of the query). A post from the app's site carries none of our
 /// cookies: answered here it would find no session (`prompt=none` would get `login_required`) and replace
 /// the browser binding, so without the session cookie it is asked again as a GET, which carries them. A
-/// malformed one is answered at once: the GET would carry only the first of a repeated parameter.
+/// malformed one, or one naming several resources, is answered at once: the GET would carry only the first of a
+/// repeated parameter.
 #[tracing::instrument(name = "authorize", skip_all)]
 pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>) -> HttpResponse {
     match form::authorization(&req, Some(body)) {
-        Ok(params) if !params.is_flawed() && state.cookies.read_session(&req).is_none() => {
+        Ok(params)
+            if !params.is_flawed()
+                && !params.names_several_resources()
+                && state.cookies.read_session(&req).is_none() =>
+        {
             repeat_as_get(paths::AUTHORIZE, &params)
         }
         Ok(params) => handle(&req, &state, params).await,

@@ -478,6 +478,12 @@ both_backends!(refusals, async |app| {
         assert_eq!(q.get("state").map(String::as_str), Some("st"));
         assert_eq!(q.get("iss"), Some(&app.address));
     }
+    // Regression: POSTed from the app's site (no cookie), the request was asked again as a GET that carried the
+    // first resource alone, and went on for it.
+    let two = redirected("&resource=https://a.example/&resource=https://b.example/", Some(&challenge));
+    let r = without_cookies().post(app.url("/authorize")).header("content-type", "application/x-www-form-urlencoded");
+    let r = r.body(two.split_once('?').unwrap().1.to_owned()).send().await.unwrap();
+    assert_eq!(query_of(&location(&r)).get("error").map(String::as_str), Some("invalid_target"), "{}", location(&r));
 
     // Deny on the consent page.
     let back = browse(&app, &auth_url(&app, &pid, &challenge, ""), Some("deny")).await;
