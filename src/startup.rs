@@ -92,12 +92,19 @@ async fn shared_epoch(settings: &Settings, cache: &Arc<dyn EphemeralStore>) -> a
     Ok(Arc::new(CacheEpoch::new(Arc::clone(cache))))
 }
 
-/// The rotation schedule from the settings.
+/// The rotation schedule from the settings. A retired key stays until everything it signed has expired: the
+/// verifiers accept what it signed up to a ring refresh and the leeway after its retirement (an instance that has
+/// not seen the rotation yet, or whose clock is behind), and caches keep a JWKS for `keys.jwks_max_age_seconds`.
 pub fn rotation_policy(settings: &Settings) -> RotationPolicy {
+    let refresh = i64::try_from(settings.keys.refresh.as_secs()).unwrap_or(i64::MAX);
+    let late_signing = refresh.saturating_add(settings.tokens.leeway);
     RotationPolicy {
         rotation_interval: settings.keys.rotation_interval,
         publish_ahead: settings.keys.publish_ahead,
-        retain_retired: settings.longest_signed_lifetime() + settings.keys.jwks_max_age,
+        retain_retired: settings
+            .longest_signed_lifetime()
+            .saturating_add(late_signing)
+            .saturating_add(settings.keys.jwks_max_age),
     }
 }
 

@@ -204,7 +204,7 @@ async fn token_lifetime(app: &TestApp, client: &Value) -> i64 {
 // own access token lifetime must not exceed: the CLI refuses one above the ceiling, and one stored above it
 // (before the ceiling existed, or before it was lowered) is cut to it.
 both_backends!(client_access_token_lifetimes_end_before_their_key_leaves, async |app| {
-    let retention = tessera::startup::rotation_policy(&app.settings).retain_retired - app.settings.keys.jwks_max_age;
+    let retention = app.settings.longest_signed_lifetime();
     let service = ["--grant-type", "client_credentials", "--scope", "read", "--access-token-ttl"];
     let too_long = (retention + 1).to_string();
     let out = app.cli(&[&["clients", "add", "--name", "Long"][..], &service, &[&too_long]].concat(), None);
@@ -231,7 +231,8 @@ both_backends!(
     },
     async |app| {
         let policy = tessera::startup::rotation_policy(&app.settings);
-        assert_eq!(policy.retain_retired, 7200 + app.settings.keys.jwks_max_age);
+        let late_signing = app.settings.keys.refresh.as_secs() as i64 + app.settings.tokens.leeway;
+        assert_eq!(policy.retain_retired, 7200 + late_signing + app.settings.keys.jwks_max_age);
         let service = ["--grant-type", "client_credentials", "--scope", "read", "--access-token-ttl"];
         let long = add_service(&app, &[&service[..], &["7200"]].concat());
         assert_eq!(token_lifetime(&app, &long).await, 7200);

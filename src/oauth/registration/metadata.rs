@@ -286,7 +286,7 @@ pub fn parse_request(body: &[u8]) -> Result<RequestedMetadata, OAuthError> {
         require_signed_request_object: bool_member(m, "require_signed_request_object")?,
         request_object_signing_alg: choice_member(m, "request_object_signing_alg")?,
         dpop_bound_access_tokens: bool_member(m, "dpop_bound_access_tokens")?,
-        backchannel_logout_uri: string_member(m, "backchannel_logout_uri")?,
+        backchannel_logout_uri: choice_member(m, "backchannel_logout_uri")?,
         backchannel_logout_session_required: bool_member(m, "backchannel_logout_session_required")?,
         frontchannel_logout_uri: choice_member(m, "frontchannel_logout_uri")?,
         frontchannel_logout_session_required: bool_member(m, "frontchannel_logout_session_required")?,

@@ -268,7 +268,7 @@ fn openid_connect_members_are_honoured_or_refused() {
         // What clients that send every member of their type send for the ones not set.
         (
             web(json!({ "application_type": "", "frontchannel_logout_uri": "", "initiate_login_uri": "",
-                        "subject_type": "", "id_token_signed_response_alg": "" })),
+                        "subject_type": "", "id_token_signed_response_alg": "", "backchannel_logout_uri": "" })),
             Ok(()),
         ),
         (signing(json!({ "token_endpoint_auth_signing_alg": "RS256" })), Ok(())),
