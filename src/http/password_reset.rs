@@ -108,10 +108,12 @@ fn href(path: &str, from: &ResetFrom, ui_locales: Option<&str>) -> String {
 }
 
 /// Where the reset page leads once the password is set: the page the request came from, which asks to sign in.
+/// Not a device's approval page: whoever asked for the link chose its code, and the one who opens the mail is led
+/// to the page where the code on their own device is typed (RFC 8628 §5.4, remote phishing).
 fn back_after_reset(from: Option<ResetFrom>) -> Option<String> {
     match from? {
         ResetFrom::Account => Some(paths::ACCOUNT.to_owned()),
-        ResetFrom::Device(code) => UserCode::parse(&code).ok().map(|c| super::device::page_for(&c)),
+        ResetFrom::Device(_) => Some(paths::DEVICE.to_owned()),
         from @ ResetFrom::Authorization(_) => Some(sign_in_href(&from, None)),
     }
 }

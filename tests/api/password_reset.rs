@@ -183,6 +183,23 @@ with_mail!(a_forgotten_password_is_reset_through_the_mailed_link, async |app, si
 });
 
 // A reset sets a password the user chose: a temporary one is temporary no more, and the next sign-in asks nothing.
+// Regression: the page after a reset led to the device approval page of the code the reset's requester named,
+// whoever that was: someone could ask for a reset of alice's account naming their own device's code, and lead her
+// from her own mail to approving it (RFC 8628 §5.4). It leads to the device page, where her own code is typed.
+with_mail!(a_reset_asked_for_by_a_device_sign_in_leads_to_the_code_entry, async |app, sink| {
+    add_alice(&app);
+    let b = other_browser();
+    let page = b.get(app.url("/login/forgot?return=device&user_code=BCDF-GHJK")).send().await.unwrap();
+    let csrf = hidden(&page.text().await.unwrap(), "csrf");
+    let form = [("return", "device"), ("user_code", "BCDF-GHJK"), ("csrf", &csrf), ("login", "alice")];
+    let r = post(&app, &b, "/login/forgot", &form).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let token = token_of(&link_in(&sink.nth(1).await));
+    let (status, page) = reset(&app, &other_browser(), &token, NEW_PASSWORD, NEW_PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(DONE) && page.contains("href=\"/device\"") && !page.contains("BCDF"), "{page}");
+});
+
 with_mail!(a_reset_replaces_a_temporary_password, async |app, sink| {
     let args = ["users", "add", "alice", "--password-stdin", "--email", "alice@example.com", "--temporary"];
     app.cli_json(&args, Some(PASSWORD));
