@@ -198,7 +198,7 @@ both_backends!(native_apps_register_as_native, |raw| { open(raw) }, async |app| 
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let refusal: Value = r.json().await.unwrap();
     assert_eq!(refusal["error"], "invalid_client_metadata", "{refusal}");
-    assert!(refusal["error_description"].as_str().unwrap().contains(r#"application_type "native""#), "{refusal}");
+    assert!(refusal["error_description"].as_str().unwrap().contains("application_type 'native'"), "{refusal}");
     for (change, what) in [
         (json!({ "application_type": "web" }), "web"),
         (json!({ "application_type": "desktop" }), "unknown type"),
