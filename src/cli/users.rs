@@ -25,6 +25,10 @@ pub enum UsersCommand {
         /// Email address.
         #[arg(long)]
         email: Option<String>,
+        /// The email address is the user's, checked by the operator: a sign-in through a provider trusted with
+        /// addresses (`[federation]`) may be linked to this account by it.
+        #[arg(long, requires = "email")]
+        email_verified: bool,
         /// Display name.
         #[arg(long)]
         name: Option<String>,
@@ -245,7 +249,7 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
     let store = startup::open_store(settings).await?;
     let now = crate::domain::now();
     match cmd {
-        UsersCommand::Add { username, password_stdin: _, email, name, temporary } => {
+        UsersCommand::Add { username, password_stdin: _, email, email_verified, name, temporary } => {
             let username = admin::parse_new_username(&username).map_err(|e| anyhow!("{e}"))?;
             if let Some(e) = &email {
                 admin::check_email(e).map_err(|e| anyhow!("{e}"))?;
@@ -264,11 +268,14 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
                 password_change_required: temporary,
                 created_at: now,
             };
-            let user = admin::create_user(&store, new).await.map_err(|e| match e {
+            let mut user = admin::create_user(&store, new).await.map_err(|e| match e {
                 AdminError::Store(e) => e.into(),
                 other => anyhow!("{other}"),
             })?;
-            let details = json!({ "temporary": temporary });
+            if let (true, Some(address)) = (email_verified, user.email.clone()) {
+                user.email_verified = store.mark_email_verified(&user.id, &address, now).await?;
+            }
+            let details = json!({ "temporary": temporary, "email_verified": user.email_verified });
             super::record(&store, "user_created", Some(user.id.as_str()), None, details).await;
             out.print(&user_json(&user, false), || {
                 format!("created user {} (sub {}){}", user.username, user.id, temporary_words(temporary))

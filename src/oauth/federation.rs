@@ -92,7 +92,8 @@ pub enum FederationRefusal {
     /// The local account is disabled.
     Disabled,
     /// A local account has the address, and linking to it is not allowed (the provider is not trusted with
-    /// addresses, or did not say it verified this one), or more than one account has it.
+    /// addresses, or did not say it verified this one, or nobody verified the local account's), or more than one
+    /// account has it.
     EmailInUse,
 }
 
@@ -111,7 +112,7 @@ impl FederationRefusal {
 pub enum Mapping {
     /// It is linked to this user.
     SignIn(User),
-    /// Link it to this user (same verified address, provider trusted with addresses).
+    /// Link it to this user (the same address, verified on both sides, the provider trusted with addresses).
     LinkTo(User),
     /// Create a user for it.
     Create,
@@ -132,7 +133,9 @@ pub fn decide(linked: Option<User>, same_email: Vec<User>, trust_email: bool, em
     let mut same_email = same_email.into_iter();
     match (same_email.next(), same_email.next()) {
         (None, _) => Mapping::Create,
-        (Some(user), None) if trust_email && email_verified => {
+        // Both sides must have proved the address: a local account whose address nobody verified may have been made
+        // by someone else in its owner's name, waiting for the owner's sign-in to be linked to it (pre-hijacking).
+        (Some(user), None) if trust_email && email_verified && user.email_verified => {
             if user.disabled {
                 Mapping::Refuse(Some(user), FederationRefusal::Disabled)
             } else {

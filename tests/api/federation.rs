@@ -361,9 +361,18 @@ both_backends!(a_trusted_verified_address_links_the_local_account, async |app| {
     let page = b.get(&back).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("An account with this email address exists already."), "{page}");
 
-    // Verified at the upstream: linked to the local alice.
+    // Verified at the upstream but not here: refused (regression: linked, so that whoever made an account in the
+    // owner's name held the owner's sign-ins).
     let up_store = f.up.open_key_ring().await.0;
     crate::account::execute(&up_store, "UPDATE users SET email_verified = TRUE".into()).await;
+    let req = authorize(&f, &b).await;
+    let to = click(&f, &b, &req.login_page).await;
+    let back = at_upstream(&f, &to, "allow").await;
+    let page = b.get(&back).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("An account with this email address exists already."), "{page}");
+
+    // Verified on both sides: linked to the local alice.
+    f.down_sql("UPDATE users SET email_verified = TRUE").await;
     assert_eq!(sign_in(&f, &b).await, local["id"].as_str().unwrap());
     let links = identities(&f, "alice");
     assert_eq!(links.len(), 1);
@@ -485,7 +494,10 @@ both_backends!(account_and_device_sign_ins_offer_the_providers, async |app| {
 both_backends!(a_federated_sign_in_replaces_a_temporary_password_first, async |app| {
     use crate::temporary_password::{new_password_form, send_new, CHOSEN};
     let f = Federation::around(app, true).await;
-    let local = add_alice(&f.down);
+    // The operator vouches for the address: a verified sign-in at the trusted provider is linked by it.
+    let add = ["users", "add", "alice", "--password-stdin", "--email", "alice@example.com", "--email-verified"];
+    let local = f.down.cli_json(&add, Some(crate::signin::PASSWORD));
+    assert_eq!(local["email_verified"], true, "{local}");
     let up_store = f.up.open_key_ring().await.0;
     crate::account::execute(&up_store, "UPDATE users SET email_verified = TRUE".into()).await;
     assert_eq!(sign_in(&f, &browser()).await, local["id"].as_str().unwrap(), "linked");

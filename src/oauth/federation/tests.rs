@@ -45,6 +45,12 @@ fn an_address_in_use_links_only_when_trusted_and_verified() {
             "trust_email {trust}, email_verified {verified}"
         );
     }
+    // An address nobody verified here is not linked to, whatever the provider says of its own.
+    let unverified = User { email_verified: false, ..alice.clone() };
+    assert_eq!(
+        decide(None, vec![unverified.clone()], true, true),
+        Mapping::Refuse(Some(unverified), FederationRefusal::EmailInUse)
+    );
     // Two accounts with the address: neither is picked.
     let twin = user("alice2", false);
     assert_eq!(
