@@ -289,16 +289,13 @@ async fn answer(req: &HttpRequest, state: &AppState, f: &Params, carried: Option
     let Some(code) = f.get("user_code").and_then(|c| UserCode::parse(c).ok()) else {
         return entry_form(req, state, String::new(), StatusCode::BAD_REQUEST, not_found(req));
     };
-    let now = crate::domain::now();
-    // Found again: it may have expired, or been answered in another tab, while the page was open.
-    let pending = match state.provider.find_device(&code, now).await {
-        Ok(DeviceLookup::Pending(pending)) => {
-            Lang::of_sign_in(req, carried.or(pending.locale()));
-            pending
-        }
-        Ok(DeviceLookup::NotFound) => return entry_form(req, state, String::new(), StatusCode::OK, not_found(req)),
-        Err(e) => return error_page(req, &e),
+    // Found again: it may have expired, or been answered in another tab, while the page was open. Through the code
+    // entry's limit, as any code typed: an answer posted with a guessed code is a guess too.
+    let pending = match find(req, state, &code, &code.display(), carried).await {
+        Ok(pending) => pending,
+        Err(resp) => return resp,
     };
+    let now = crate::domain::now();
     let approve = f.get("decision") == Some("allow");
     let meta = request_meta(req, state);
     match state.provider.answer_device(&pending, &signed_in, approve, &meta, now).await {

@@ -359,6 +359,36 @@ both_backends!(
     }
 );
 
+// Regression: the approval form's answer looked its code up outside the code entry's limit, so a signed-in browser
+// could guess codes there without end (answering "deny" to other people's devices), even once locked out.
+both_backends!(
+    an_answer_with_a_guessed_code_counts_as_a_guess,
+    |raw| {
+        raw.limits.login_ip_failures = 3;
+    },
+    async |app| {
+        add_alice(&app);
+        let client = add_device_client(&app, true);
+        let (_, mine) = authorize_device(&app, &client, "openid").await;
+        let b = browser();
+        let html = enter_and_sign_in(&app, &b, mine["user_code"].as_str().unwrap()).await;
+        let csrf = hidden(&html, "csrf");
+        let guess = |code: String| {
+            let form = [("csrf", csrf.clone()), ("user_code", code), ("decision", "deny".to_owned())];
+            let r = b.post(app.url("/device")).header("Origin", &app.address).form(&form).send();
+            async move { r.await.unwrap().status() }
+        };
+        let statuses = [guess("BCDF-GHJK".into()).await, guess("BCDF-GHJL".into()).await];
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::OK]);
+        assert_eq!(guess("BCDF-GHJM".into()).await, StatusCode::TOO_MANY_REQUESTS);
+        // Locked out: another's real code is not looked up, and their device still waits.
+        let (_, theirs) = authorize_device(&app, &client, "openid").await;
+        assert_eq!(guess(s(&theirs, "user_code").to_owned()).await, StatusCode::TOO_MANY_REQUESTS);
+        let (_, pending) = poll(&app, &client, s(&theirs, "device_code")).await;
+        assert_eq!(pending["error"], "authorization_pending", "{pending}");
+    }
+);
+
 both_backends!(the_forms_need_their_csrf_tokens_and_our_origin, async |app| {
     add_alice(&app);
     let client = add_device_client(&app, true);
