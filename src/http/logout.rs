@@ -40,6 +40,9 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
 }
 
 async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResponse {
+    // The language the request asked for (RP-Initiated Logout's `ui_locales`), in a POST's body too: the form of the
+    // confirmation page carries it on, so the page that answers speaks it.
+    Lang::of_flow_form(req, &params);
     let request = match state.provider.logout_request(&params).await {
         Ok(r) => r,
         Err(e) => return sign_out_error_page(req, &e),
@@ -86,6 +89,7 @@ async fn handle(req: &HttpRequest, state: &AppState, params: Params) -> HttpResp
                 .map(|u| u.as_str().to_owned())
                 .unwrap_or_default(),
             state: request.state.clone().unwrap_or_default(),
+            ui_locales: lang.carried(),
         };
         return page(req, lang, StatusCode::OK, view.render());
     }

@@ -406,6 +406,8 @@ pub struct LogoutPage {
     pub post_logout_redirect_uri: String,
     /// Echoed back.
     pub state: String,
+    /// The language the request asked for (`ui_locales`), carried to the page that answers the form.
+    pub ui_locales: Option<&'static str>,
 }
 
 /// After logout, or after choosing to stay signed in (with no redirect to the app).

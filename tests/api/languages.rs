@@ -113,6 +113,22 @@ both_backends!(a_sign_in_that_asks_for_german_is_german_on_every_page, async |ap
     page(b.get(app.url("/device")).send().await.unwrap()).await.is_in("fr", true).says("Connecter un appareil");
 });
 
+// Regression: RP-Initiated Logout's ui_locales held for the confirmation page only; its form did not carry it on,
+// and the "signed out" page answered in the browser's language.
+both_backends!(a_logout_that_asks_for_german_is_german_to_the_end, async |app| {
+    add_alice(&app);
+    let b = browser(Some("en"));
+    sign_in_to_account(&app, &b).await;
+    let asked = page(b.get(app.url("/logout?ui_locales=de")).send().await.unwrap()).await;
+    asked.is_in("de", false);
+    let form = [("csrf", hidden(&asked.html, "csrf")), ("ui_locales", hidden(&asked.html, "ui_locales"))];
+    let form = [form[0].clone(), form[1].clone(), ("decision", "logout".to_owned())];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let done = page(post(&app, &b, "/logout", &form).await).await;
+    assert_eq!(done.status, StatusCode::OK);
+    done.is_in("de", false);
+});
+
 both_backends!(the_browsers_language_decides_when_the_request_does_not, async |app| {
     let client = add_client(&app, &[]);
     let client_id = s(&client, "client_id");
