@@ -389,6 +389,23 @@ both_backends!(
     }
 );
 
+// Regression: an approval whose consent could not be stored showed the error page, yet the device got tokens.
+both_backends!(an_approval_that_fails_connects_no_device, async |app| {
+    add_alice(&app);
+    let client = add_device_client(&app, true);
+    let (_, auth) = authorize_device(&app, &client, "openid").await;
+    let b = browser();
+    let html = enter_and_sign_in(&app, &b, s(&auth, "user_code")).await;
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    crate::account::execute(&store, "DROP TABLE consents".into()).await;
+    let form = [("user_code", hidden(&html, "user_code")), ("csrf", hidden(&html, "csrf"))];
+    let form = [("user_code", form[0].1.as_str()), ("csrf", form[1].1.as_str()), ("decision", "allow")];
+    let r = post_page(&app, &b, "/device", &form).await;
+    assert!(r.status().is_server_error(), "{}", r.status());
+    let (status, polled) = poll(&app, &client, s(&auth, "device_code")).await;
+    assert_eq!((status, polled["error"].as_str()), (StatusCode::BAD_REQUEST, Some("access_denied")), "{polled}");
+});
+
 both_backends!(the_forms_need_their_csrf_tokens_and_our_origin, async |app| {
     add_alice(&app);
     let client = add_device_client(&app, true);

@@ -277,7 +277,12 @@ impl Provider {
                 Ok(()) => {}
                 // Removed while the page was open: the device's poll finds the client gone.
                 Err(StoreError::ReferenceGone(_)) => return Ok(DeviceAnswer::TooLate),
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    // The user is told the approval failed: the device is not connected all the same.
+                    let denied = serde_json::to_vec(&DeviceDecision::Denied).map_err(OAuthError::server)?;
+                    self.cache.set(&key, &denied, keep).await?;
+                    return Err(e.into());
+                }
             }
         }
         let facts = EventFacts {
