@@ -8,20 +8,49 @@ use crate::blocking::CpuPool;
 use crate::config::UpstreamProvider;
 use crate::oauth::federation::{Freshness, UpstreamIdentity};
 use openidconnect::core::{
-    CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
+    CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType, CoreUserInfoClaims,
 };
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AdditionalProviderMetadata, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata, RedirectUrl, Scope, TokenResponse,
 };
 use parking_lot::Mutex;
 use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// How long a provider's discovery document (and the JWK Set fetched with it) is reused. An ID token that does
 /// not verify drops it at once, so a provider's new signing key is picked up at the next sign-in.
 const DISCOVERY_MAX_AGE: Duration = Duration::from_secs(300);
+
+/// What discovery says beyond OpenID Connect Discovery 1.0: whether the provider names itself in its
+/// authorization responses (RFC 9207 §3).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+struct IssuerInResponses {
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
+}
+
+impl AdditionalProviderMetadata for IssuerInResponses {}
+
+/// A provider's discovery document.
+type Metadata = ProviderMetadata<
+    IssuerInResponses,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
 
 /// The path of a provider's callback (its redirect URI is the issuer and this path).
 pub fn callback_path(provider_id: &str) -> String {
@@ -55,6 +84,8 @@ pub struct Started {
     pub nonce: String,
     /// The PKCE verifier of the challenge sent.
     pub pkce_verifier: String,
+    /// Whether the provider says it names itself (`iss`) in its authorization responses.
+    pub names_itself: bool,
 }
 
 impl std::fmt::Debug for Started {
@@ -68,7 +99,7 @@ pub struct Upstreams {
     http: reqwest::Client,
     /// Our issuer, without trailing slash: the base of our redirect URIs.
     issuer: String,
-    discovered: Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>,
+    discovered: Mutex<HashMap<String, (Instant, Metadata)>>,
     /// Where ID token signatures are checked, off the reactor.
     verifying_pool: CpuPool,
 }
@@ -111,14 +142,14 @@ impl Upstreams {
         format!("{}{}", self.issuer, callback_path(&provider.id))
     }
 
-    async fn metadata(&self, provider: &UpstreamProvider) -> Result<CoreProviderMetadata, UpstreamError> {
+    async fn metadata(&self, provider: &UpstreamProvider) -> Result<Metadata, UpstreamError> {
         if let Some((at, m)) = self.discovered.lock().get(&provider.id) {
             if at.elapsed() < DISCOVERY_MAX_AGE {
                 return Ok(m.clone());
             }
         }
         let issuer = IssuerUrl::new(provider.issuer.clone()).map_err(|e| UpstreamError::Discovery(e.to_string()))?;
-        let m = CoreProviderMetadata::discover_async(issuer, &self.http)
+        let m = Metadata::discover_async(issuer, &self.http)
             .await
             .map_err(|e| UpstreamError::Discovery(error_chain(&e)))?;
         self.discovered.lock().insert(provider.id.clone(), (Instant::now(), m.clone()));
@@ -132,7 +163,7 @@ impl Upstreams {
     fn client(
         &self,
         provider: &UpstreamProvider,
-        metadata: CoreProviderMetadata,
+        metadata: Metadata,
     ) -> Result<
         CoreClient<
             openidconnect::EndpointSet,
@@ -156,7 +187,9 @@ impl Upstreams {
 
     /// The authorization request of a new sign-in at `provider`, asking for the `fresh` sign-in.
     pub async fn start(&self, provider: &UpstreamProvider, fresh: Freshness) -> Result<Started, UpstreamError> {
-        let client = self.client(provider, self.metadata(provider).await?)?;
+        let metadata = self.metadata(provider).await?;
+        let names_itself = metadata.additional_metadata().authorization_response_iss_parameter_supported;
+        let client = self.client(provider, metadata)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request =
             client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
@@ -176,6 +209,7 @@ impl Upstreams {
             state: state.secret().to_owned(),
             nonce: nonce.secret().to_owned(),
             pkce_verifier: verifier.secret().to_owned(),
+            names_itself,
         })
     }
 
@@ -288,6 +322,7 @@ mod tests {
             state: "STATE".into(),
             nonce: "NONCE".into(),
             pkce_verifier: "VERIFIER".into(),
+            names_itself: true,
         };
         let shown = format!("{started:?}");
         assert!(shown.contains("sso.corp.example"), "{shown}");

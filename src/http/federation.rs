@@ -86,6 +86,7 @@ pub async fn start(
         pkce_verifier: started.pkce_verifier,
         fresh,
         started_at,
+        names_itself: started.names_itself,
     };
     match state.provider.store_federation(&started.state, &pending).await {
         Ok(true) => {}
@@ -152,8 +153,7 @@ pub async fn callback(req: HttpRequest, path: web::Path<String>, state: web::Dat
         }
         EventFacts { actor: None, user_id, client_id: client_id.clone(), details }
     };
-    // RFC 9207: a provider that names itself must name itself as configured (mix-up defence).
-    if q.get("iss").is_some_and(|iss| iss != upstream.issuer) {
+    if !pending.issuer_answers(&upstream.issuer, q.get("iss")) {
         state.provider.audit("login_failed", failed("upstream_issuer_mismatch", json!({}), None), &meta, now).await;
         return unavailable(&req, &state, upstream, &target).await;
     }

@@ -50,12 +50,26 @@ pub struct PendingFederation {
     /// When the upstream request started.
     #[serde(default)]
     pub started_at: UnixTime,
+    /// Whether the provider says it names itself in its authorization responses (RFC 9207 §3:
+    /// `authorization_response_iss_parameter_supported`), so that a response without `iss` is refused.
+    #[serde(default)]
+    pub names_itself: bool,
 }
 
 impl PendingFederation {
     /// Where the sign-in continues: where `returns_to` says, else the pending authorization.
     pub fn continuation(&self) -> Continuation {
         self.returns_to.clone().unwrap_or_else(|| Continuation::Authorize(self.interaction.clone()))
+    }
+
+    /// Whether the callback's `iss` may come from the provider, whose issuer is `configured` (RFC 9207 §2.4, the
+    /// mix-up defence): one that names itself must name itself as configured, and one that says it always does
+    /// must not leave it out.
+    pub fn issuer_answers(&self, configured: &str, iss: Option<&str>) -> bool {
+        match iss {
+            Some(iss) => iss == configured,
+            None => !self.names_itself,
+        }
     }
 }
 

@@ -314,6 +314,16 @@ both_backends!(a_callback_is_taken_once_and_only_in_its_browser, async |app| {
     let resp = b.get(mixed.as_str()).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
     assert!(resp.text().await.unwrap().contains("Signing in with Upstream did not work this time."));
+
+    // Regression: one naming no issuer was taken, though the provider says it always names itself (RFC 9207 §2.4).
+    let b = browser();
+    let req = authorize(&f, &b).await;
+    let to = click(&f, &b, &req.login_page).await;
+    let back = at_upstream(&f, &to, "allow").await;
+    let mut silent = url::Url::parse(&back).unwrap();
+    silent.query_pairs_mut().clear().extend_pairs(query_of(&back).iter().filter(|(k, _)| *k != "iss"));
+    let resp = b.get(silent.as_str()).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
 });
 
 both_backends!(an_upstream_refusal_goes_back_to_the_login_page, async |app| {

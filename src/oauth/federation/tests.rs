@@ -92,12 +92,27 @@ fn a_pending_sign_in_shows_no_secret_in_debug() {
         pkce_verifier: "VERIFIER".into(),
         fresh: Freshness::again(),
         started_at: 1_700_000_000,
+        names_itself: true,
     };
     let shown = format!("{p:?}");
     assert!(shown.contains("corp"), "{shown}");
     for secret in ["INTERACTION", "BROWSER", "NONCE", "VERIFIER"] {
         assert!(!shown.contains(secret), "{shown}");
     }
+}
+
+#[test]
+fn a_provider_that_names_itself_must_name_itself_as_configured() {
+    let stored = r#"{"provider_id":"corp","interaction":"I","browser":"B","nonce":"N","pkce_verifier":"V"}"#;
+    let quiet: PendingFederation = serde_json::from_str(stored).unwrap();
+    assert!(!quiet.names_itself, "entries stored before it was kept");
+    let issuer = "https://corp.example";
+    assert!(quiet.issuer_answers(issuer, Some(issuer)) && quiet.issuer_answers(issuer, None));
+    assert!(!quiet.issuer_answers(issuer, Some("https://evil.example")));
+    // RFC 9207 §2.4: a response without iss from a provider that says it sends one is refused.
+    let naming = PendingFederation { names_itself: true, ..quiet };
+    assert!(naming.issuer_answers(issuer, Some(issuer)));
+    assert!(!naming.issuer_answers(issuer, None) && !naming.issuer_answers(issuer, Some("https://evil.example")));
 }
 
 #[test]
