@@ -70,6 +70,12 @@ fn back_to_account(req: &HttpRequest, status: StatusCode, title: &str, text: &st
     message_page_with(req, status, title, text, account)
 }
 
+/// The answer of a set-up while two-step verification is on: another app takes turning it off first.
+fn already_on(req: &HttpRequest) -> HttpResponse {
+    let o = &Lang::of(req).t().otp;
+    back_to_account(req, StatusCode::CONFLICT, o.already_on, o.already_on_text)
+}
+
 /// The answer of a set-up the session's sign-in is too old for: the account sign-in, asked again, comes back to
 /// the page.
 fn sign_in_first(req: &HttpRequest) -> HttpResponse {
@@ -89,10 +95,7 @@ pub async fn setup(req: HttpRequest, body: form::Body, state: web::Data<AppState
     };
     match state.provider.begin_otp_enrolment(&signed_in, crate::domain::now()).await {
         Ok(EnrolmentStart::Begun(enrolment)) => setup_page(&req, account_form(&cookie), &enrolment, None, None),
-        Ok(EnrolmentStart::AlreadyOn) => {
-            let o = &Lang::of(&req).t().otp;
-            back_to_account(&req, StatusCode::CONFLICT, o.already_on, o.already_on_text)
-        }
+        Ok(EnrolmentStart::AlreadyOn) => already_on(&req),
         Ok(EnrolmentStart::SignInAgain) => sign_in_first(&req),
         Err(e) => error_page(&req, &e),
     }
@@ -114,10 +117,7 @@ pub async fn confirm(req: HttpRequest, body: form::Body, state: web::Data<AppSta
             let view = OtpRecoveryPage { t: lang.t(), codes, proceed: None, renewed: false };
             page(&req, lang, StatusCode::OK, view.render())
         }
-        Ok(EnrolmentEnd::AlreadyOn) => {
-            let o = &Lang::of(&req).t().otp;
-            back_to_account(&req, StatusCode::CONFLICT, o.already_on, o.already_on_text)
-        }
+        Ok(EnrolmentEnd::AlreadyOn) => already_on(&req),
         Ok(EnrolmentEnd::NotRight) => match state.provider.pending_otp_enrolment(&signed_in).await {
             Ok(Some(enrolment)) => setup_page(&req, account_form(&cookie), &enrolment, Some(not_right(&req)), None),
             Ok(None) => {
