@@ -264,17 +264,15 @@ pub(super) async fn run(cmd: UsersCommand, settings: &Settings, out: &Output) ->
                 username,
                 password_hash,
                 email,
+                email_verified,
                 name,
                 password_change_required: temporary,
                 created_at: now,
             };
-            let mut user = admin::create_user(&store, new).await.map_err(|e| match e {
+            let user = admin::create_user(&store, new).await.map_err(|e| match e {
                 AdminError::Store(e) => e.into(),
                 other => anyhow!("{other}"),
             })?;
-            if let (true, Some(address)) = (email_verified, user.email.clone()) {
-                user.email_verified = store.mark_email_verified(&user.id, &address, now).await?;
-            }
             let details = json!({ "temporary": temporary, "email_verified": user.email_verified });
             super::record(&store, "user_created", Some(user.id.as_str()), None, details).await;
             out.print(&user_json(&user, false), || {

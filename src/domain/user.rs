@@ -152,6 +152,8 @@ pub struct NewUser {
     pub password_hash: String,
     /// Email address.
     pub email: Option<String>,
+    /// Whether the address is known to be the user's (stored only with an address).
+    pub email_verified: bool,
     /// Display name.
     pub name: Option<String>,
     /// Whether the password is temporary ([`User::password_change_required`]).

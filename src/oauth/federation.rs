@@ -318,13 +318,13 @@ impl Provider {
                 username,
                 password_hash: NO_PASSWORD.to_owned(),
                 email: identity.email.clone(),
+                // The address counts as verified here only when this provider is trusted to verify addresses.
+                email_verified: trust_email && identity.email_verified,
                 name: identity.name.clone(),
                 password_change_required: false,
                 created_at: now,
             };
-            // The address counts as verified here only when this provider is trusted to verify addresses.
-            let verified = trust_email && identity.email_verified && identity.email.is_some();
-            match self.identities.create_federated_user(user, verified, &link).await {
+            match self.identities.create_federated_user(user, &link).await {
                 Ok(user) => return Ok(Federated::User { user, created: true, linked: true }),
                 Err(StoreError::Conflict(what)) if what == "username" => continue,
                 Err(StoreError::Conflict(_)) => return self.linked_again(identity, now).await,

@@ -168,6 +168,7 @@ impl Provider {
             username,
             password_hash,
             email,
+            email_verified: false,
             name,
             password_change_required: false,
             created_at: now,

@@ -122,15 +122,9 @@ pub trait IdentityStore: Send + Sync {
     /// Links an identity to an existing user; `Conflict("identity")` when it is linked already,
     /// `ReferenceGone` when the user is gone.
     async fn link_identity(&self, identity: &FederatedIdentity) -> StoreResult<()>;
-    /// Creates `user` (whose email address is marked verified when `email_verified`) and links `identity` to it,
-    /// in one transaction: `Conflict("username")` as [`UserStore::create_user`], `Conflict("identity")` when the
+    /// Creates `user` and links `identity` to it, in one transaction: `Conflict("username")` as [`UserStore::create_user`], `Conflict("identity")` when the
     /// identity was linked meanwhile.
-    async fn create_federated_user(
-        &self,
-        user: NewUser,
-        email_verified: bool,
-        identity: &FederatedIdentity,
-    ) -> StoreResult<User>;
+    async fn create_federated_user(&self, user: NewUser, identity: &FederatedIdentity) -> StoreResult<User>;
     /// The identities linked to a user, by provider and subject.
     async fn identities_of(&self, user_id: &UserId) -> StoreResult<Vec<FederatedIdentity>>;
     /// Removes the user's links at `provider_id`. With `keep_a_way_in`, only when the user can still sign in
@@ -282,6 +276,9 @@ pub trait GroupStore: Send + Sync {
 pub struct UserUpdate {
     /// New email address, or `Some(None)` to remove it.
     pub email: Option<Option<String>>,
+    /// Whether the address (the new one, if given) is the user's; absent, a changed address is unverified.
+    /// Never true without an address.
+    pub email_verified: Option<bool>,
     /// New display name, or `Some(None)` to remove it.
     pub name: Option<Option<String>>,
     /// Disable or enable.
@@ -304,6 +301,7 @@ impl std::fmt::Debug for UserUpdate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserUpdate")
             .field("email", &self.email)
+            .field("email_verified", &self.email_verified)
             .field("name", &self.name)
             .field("disabled", &self.disabled)
             .field("password_hash", &self.password_hash.as_ref().map(|_| "…"))

@@ -444,6 +444,58 @@ both_backends!(users_round_trip, async |app| {
     }
 });
 
+// An operator vouches for an address at creation or later, as `tessera users add --email-verified` does; a changed
+// address is unverified unless they say otherwise, and no user is verified without one.
+both_backends!(an_operator_says_whose_address_it_is, async |app| {
+    let a = admin(&app).await;
+    let body =
+        json!({ "username": "alice", "password": PASSWORD, "email": "alice@example.com", "email_verified": true });
+    let r = a.send(&app, Method::POST, "/admin/api/users", &body).await;
+    assert_eq!((r.status, r.body["email_verified"].as_bool()), (StatusCode::CREATED, Some(true)), "{}", r.body);
+    let id = s(&r.body, "id").to_owned();
+    let path = format!("/admin/api/users/{id}");
+    let client = add_client(&app, &[]);
+    let tokens = user_tokens(&app, &client).await;
+    let info = app.api_client.get(app.url("/userinfo")).bearer_auth(s(&tokens, "access_token")).send().await.unwrap();
+    let info: Value = info.json().await.unwrap();
+    assert_eq!((info["email"].as_str(), info["email_verified"].as_bool()), (Some("alice@example.com"), Some(true)));
+
+    let bare = json!({ "username": "bob", "password": PASSWORD, "email_verified": true });
+    let r = a.send(&app, Method::POST, "/admin/api/users", &bare).await;
+    assert_eq!((r.status, r.error()), (StatusCode::BAD_REQUEST, "invalid_request"), "{}", r.body);
+    assert!(s(&r.body, "error_description").contains("email_verified"), "{}", r.body);
+
+    let verified = |r: &Reply| (r.status, r.body["email"].clone(), r.body["email_verified"].clone());
+    let r = a.send(&app, Method::PATCH, &path, &json!({ "email": "a@example.org" })).await;
+    assert_eq!(verified(&r), (StatusCode::OK, json!("a@example.org"), json!(false)), "a new address is unverified");
+    let r = a.send(&app, Method::PATCH, &path, &json!({ "email_verified": true })).await;
+    assert_eq!(verified(&r), (StatusCode::OK, json!("a@example.org"), json!(true)));
+    let r = a.send(&app, Method::PATCH, &path, &json!({ "email": "b@example.org", "email_verified": true })).await;
+    assert_eq!(verified(&r), (StatusCode::OK, json!("b@example.org"), json!(true)));
+    let r = a.send(&app, Method::PATCH, &path, &json!({ "email_verified": false })).await;
+    assert_eq!(verified(&r), (StatusCode::OK, json!("b@example.org"), json!(false)));
+    for bad in [json!({ "email": null, "email_verified": true }), json!({ "email_verified": "yes" })] {
+        let r = a.send(&app, Method::PATCH, &path, &bad).await;
+        assert_eq!((r.status, r.error()), (StatusCode::BAD_REQUEST, "invalid_request"), "{bad}: {}", r.body);
+    }
+    let r = a.send(&app, Method::PATCH, &path, &json!({ "email": null })).await;
+    assert_eq!(verified(&r), (StatusCode::OK, Value::Null, json!(false)));
+    let r = a.send(&app, Method::PATCH, &path, &json!({ "email_verified": true })).await;
+    assert_eq!((r.status, r.error()), (StatusCode::BAD_REQUEST, "invalid_request"), "{}", r.body);
+
+    let r = a.get(&app, &format!("/admin/api/audit?user={id}")).await;
+    let details: Vec<&Value> = r.body["items"].as_array().unwrap().iter().map(|e| &e["details"]).collect();
+    assert!(
+        details.iter().any(|d| d["email_verified"] == json!(true) && d["username"] == json!("alice")),
+        "{details:?}"
+    );
+    assert!(
+        details.contains(&&json!({ "changed": ["email", "email_verified"], "email_verified": true })),
+        "{details:?}"
+    );
+    assert!(details.contains(&&json!({ "changed": ["email_verified"], "email_verified": false })), "{details:?}");
+});
+
 // Regression: usernames and display names refused control characters only, so an account could be created or
 // renamed with a bidi control or an invisible character and show on the pages as another. An account stored
 // before the rule still signs in.
@@ -479,6 +531,7 @@ both_backends!(user_names_hold_no_invisible_character, async |app| {
         username: Username::parse("ali\u{200b}ce").unwrap(),
         password_hash: hash,
         email: None,
+        email_verified: false,
         name: Some("Ali\u{200b}ce".into()),
         password_change_required: false,
         created_at: alice.created_at,

@@ -718,6 +718,7 @@ both_backends!(usernames_are_isolated_from_the_page_text, async |app| {
         username: tessera::domain::Username::parse(name).unwrap(),
         password_hash: hash,
         email: None,
+        email_verified: false,
         name: None,
         password_change_required: false,
         created_at: alice.created_at,

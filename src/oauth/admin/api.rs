@@ -309,6 +309,9 @@ impl Provider {
         if let Some(e) = &req.email {
             check_email(e)?;
         }
+        if req.email_verified && req.email.is_none() {
+            return Err(verified_without_address());
+        }
         if let Some(n) = &req.name {
             check_user_name(n)?;
         }
@@ -323,19 +326,24 @@ impl Provider {
             username,
             password_hash,
             email: req.email,
+            email_verified: req.email_verified,
             name: req.name,
             password_change_required: req.temporary,
             created_at: now,
         };
         let user = create_user(&*self.users, new).await?;
-        let details = json!({ "username": user.username.as_str(), "temporary": req.temporary });
+        let details = json!({
+            "username": user.username.as_str(),
+            "temporary": req.temporary,
+            "email_verified": user.email_verified,
+        });
         let facts = caller.facts(Some(&user.id), None, details);
         self.audit("admin_user_created", facts, meta, now).await;
         Ok(user_json(&user, false))
     }
 
-    /// `PATCH /admin/api/users/{id}`: `email`, `name` (`null` removes them), `disabled`, `password` (with
-    /// `temporary`: a password set without it is not).
+    /// `PATCH /admin/api/users/{id}`: `email`, `name` (`null` removes them), `email_verified` (absent, a changed
+    /// address is unverified), `disabled`, `password` (with `temporary`: a password set without it is not).
     pub async fn admin_update_user(
         &self,
         caller: &AdminCaller,
@@ -345,13 +353,17 @@ impl Provider {
         now: UnixTime,
     ) -> Result<Value, AdminError> {
         let id = path_user_id(id)?;
-        if self.users.user_by_id(&id).await?.is_none() {
+        let Some(current) = self.users.user_by_id(&id).await? else {
             return Err(no_user(id.as_str()));
-        }
+        };
         let patch: UserPatch =
             serde_json::from_slice(body).map_err(|e| body_error("the body is not a user change", &e))?;
         if let Some(Some(e)) = &patch.email {
             check_email(e)?;
+        }
+        let email_after = patch.email.as_ref().unwrap_or(&current.email);
+        if patch.email_verified == Some(true) && email_after.is_none() {
+            return Err(verified_without_address());
         }
         if let Some(Some(n)) = &patch.name {
             check_user_name(n)?;
@@ -363,6 +375,7 @@ impl Provider {
         let mut changed: Vec<&str> = Vec::new();
         for (field, given) in [
             ("email", patch.email.is_some()),
+            ("email_verified", patch.email_verified.is_some()),
             ("name", patch.name.is_some()),
             ("disabled", patch.disabled.is_some()),
             ("password", password.is_some()),
@@ -379,6 +392,7 @@ impl Provider {
         let temporary = password_hash.is_some().then(|| patch.temporary.unwrap_or(false));
         let update = UserUpdate {
             email: patch.email,
+            email_verified: patch.email_verified,
             name: patch.name,
             disabled: patch.disabled,
             password_hash,
@@ -396,6 +410,9 @@ impl Provider {
             }
             if let Some(temporary) = temporary {
                 details["temporary"] = json!(temporary);
+            }
+            if patch.email_verified.is_some() {
+                details["email_verified"] = json!(user.email_verified);
             }
             let facts = caller.facts(Some(&user.id), None, details);
             self.audit("admin_user_updated", facts, meta, now).await;

@@ -677,6 +677,11 @@ fn username_taken(username: &Username) -> AdminError {
     ))
 }
 
+/// The refusal of `email_verified: true` for a user who would have no address.
+fn verified_without_address() -> AdminError {
+    AdminError::Invalid("email_verified is said of an email address: the user has none".into())
+}
+
 /// `POST /admin/api/users`. The password stays out of `Debug` (there is none).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -685,6 +690,9 @@ struct UserRequest {
     password: String,
     #[serde(default)]
     email: Option<String>,
+    /// The operator vouches that the address is the user's (as `tessera users add --email-verified`).
+    #[serde(default)]
+    email_verified: bool,
     #[serde(default)]
     name: Option<String>,
     /// The password is temporary: the user chooses their own at their next sign-in.
@@ -698,6 +706,9 @@ struct UserRequest {
 struct UserPatch {
     #[serde(default, deserialize_with = "present")]
     email: Option<Option<String>>,
+    /// Absent, a changed address is unverified.
+    #[serde(default)]
+    email_verified: Option<bool>,
     #[serde(default, deserialize_with = "present")]
     name: Option<Option<String>>,
     #[serde(default)]

@@ -97,14 +97,9 @@ impl IdentityStore for DieselStore {
         self.db().write(move |c| insert_identity(c, &row)).await
     }
 
-    async fn create_federated_user(
-        &self,
-        user: NewUser,
-        email_verified: bool,
-        identity: &FederatedIdentity,
-    ) -> StoreResult<User> {
+    async fn create_federated_user(&self, user: NewUser, identity: &FederatedIdentity) -> StoreResult<User> {
         let key = user.username.folded();
-        let row = row_from_new_user(user, email_verified);
+        let row = row_from_new_user(user);
         let link = IdentityRow::from(identity);
         self.db()
             .write(move |c| {
@@ -233,6 +228,7 @@ mod tests {
             username: Username::parse(name).unwrap(),
             password_hash: "!".into(),
             email: Some(email.into()),
+            email_verified: false,
             name: None,
             password_change_required: false,
             created_at: 1_700_000_000,
@@ -262,8 +258,8 @@ mod tests {
 
     async fn a_federated_user_is_created_with_its_link_or_not_at_all(backend: Backend) {
         let t = TestDb::new(backend).await;
-        let user = new_user("Bob", "Bob@Example.com");
-        let created = t.store.create_federated_user(user.clone(), true, &link(&user.id, "b")).await.unwrap();
+        let user = NewUser { email_verified: true, ..new_user("Bob", "Bob@Example.com") };
+        let created = t.store.create_federated_user(user.clone(), &link(&user.id, "b")).await.unwrap();
         assert!(created.email_verified);
         assert_eq!(t.store.linked_user("corp", "b", 1).await.unwrap().unwrap().id, user.id);
         // Found by address in any letter case.
@@ -271,10 +267,10 @@ mod tests {
         assert_eq!(same.iter().map(|u| &u.id).collect::<Vec<_>>(), [&user.id]);
         // A name taken in another letter case, or a link taken: nothing is created.
         let clash = new_user("BOB", "other@example.com");
-        let r = t.store.create_federated_user(clash.clone(), false, &link(&clash.id, "c")).await;
+        let r = t.store.create_federated_user(clash.clone(), &link(&clash.id, "c")).await;
         assert!(matches!(&r, Err(StoreError::Conflict(w)) if w == "username"), "{r:?}");
         let twice = new_user("robert", "other@example.com");
-        let r = t.store.create_federated_user(twice.clone(), false, &link(&twice.id, "b")).await;
+        let r = t.store.create_federated_user(twice.clone(), &link(&twice.id, "b")).await;
         assert!(matches!(&r, Err(StoreError::Conflict(w)) if w == "identity"), "{r:?}");
         assert!(t.store.user_by_id(&twice.id).await.unwrap().is_none(), "rolled back");
     }
@@ -282,7 +278,7 @@ mod tests {
     async fn the_last_way_in_is_kept_unless_told_otherwise(backend: Backend) {
         let t = TestDb::new(backend).await;
         let user = new_user("carol", "carol@example.com");
-        t.store.create_federated_user(user.clone(), false, &link(&user.id, "c")).await.unwrap();
+        t.store.create_federated_user(user.clone(), &link(&user.id, "c")).await.unwrap();
         let ways = WaysIn { providers: vec!["corp".to_owned(), "other".to_owned()], passkeys: true };
         let keep = Some(&ways);
         let unlink = |provider: &'static str, keep| t.store.unlink_identity(&user.id, provider, keep);
@@ -314,7 +310,7 @@ mod tests {
     async fn a_passkey_is_a_way_in_while_passkeys_sign_in(backend: Backend) {
         let t = TestDb::new(backend).await;
         let user = new_user("dave", "dave@example.com");
-        t.store.create_federated_user(user.clone(), false, &link(&user.id, "d")).await.unwrap();
+        t.store.create_federated_user(user.clone(), &link(&user.id, "d")).await.unwrap();
         let on = WaysIn { providers: vec!["corp".to_owned()], passkeys: true };
         let off = WaysIn { passkeys: false, ..on.clone() };
         let key = StoredPasskey {

@@ -204,6 +204,7 @@ mod tests {
             username: Username::parse("carol").unwrap(),
             password_hash: NO_PASSWORD.into(),
             email: None,
+            email_verified: false,
             name: None,
             password_change_required: false,
             created_at: 1,

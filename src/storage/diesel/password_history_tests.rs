@@ -11,6 +11,7 @@ fn new_user(name: &str, hash: &str) -> NewUser {
         username: Username::parse(name).unwrap(),
         password_hash: hash.into(),
         email: None,
+        email_verified: false,
         name: None,
         password_change_required: false,
         created_at: 1_700_000_000,

@@ -88,6 +88,7 @@ impl TestDb {
             username: Username::parse(username).unwrap(),
             password_hash: format!("$argon2id$fake${username}"),
             email: None,
+            email_verified: false,
             name: None,
             password_change_required: false,
             created_at: 1_700_000_000,

@@ -30,13 +30,13 @@ pub(super) struct UserRow {
     password_change_required: bool,
 }
 
-pub(super) fn row_from_new_user(user: NewUser, email_verified: bool) -> UserRow {
+pub(super) fn row_from_new_user(user: NewUser) -> UserRow {
     UserRow {
         id: user.id.into(),
         username: user.username.as_str().to_owned(),
         password_hash: user.password_hash,
+        email_verified: user.email_verified && user.email.is_some(),
         email: user.email,
-        email_verified,
         name: user.name,
         disabled: false,
         created_at: user.created_at,
@@ -301,7 +301,7 @@ fn cut_off(conn: &mut super::AnyConnection, id: &str, at: UnixTime) -> StoreResu
 impl UserStore for DieselStore {
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
         let key = user.username.folded();
-        let (row, keep) = (row_from_new_user(user, false), self.kept_passwords());
+        let (row, keep) = (row_from_new_user(user), self.kept_passwords());
         self.db()
             .write(move |c| {
                 c.transaction(|c| {
@@ -483,9 +483,14 @@ impl UserStore for DieselStore {
                         return user_from_row(current).map(|(user, _)| user);
                     }
                     let email_changed = update.email.as_ref().is_some_and(|e| *e != current.email);
+                    let has_email = update.email.as_ref().unwrap_or(&current.email).is_some();
+                    let email_verified = match update.email_verified {
+                        Some(verified) => Some(verified && has_email),
+                        None => email_changed.then_some(false),
+                    };
                     let changes = UserChanges {
                         email: update.email,
-                        email_verified: email_changed.then_some(false),
+                        email_verified,
                         name: update.name,
                         disabled: update.disabled,
                         password_hash: update.password_hash,

@@ -11,6 +11,7 @@ fn new_user(name: &str) -> NewUser {
         username: Username::parse(name).unwrap(),
         password_hash: format!("$argon2id$fake${name}"),
         email: Some(format!("{name}@example.com")),
+        email_verified: false,
         name: Some(format!("Name of {name}")),
         password_change_required: false,
         created_at: 1_700_000_000,
@@ -486,16 +487,9 @@ async fn revoked_before_round_trips(backend: Backend) {
 async fn update_changes_only_what_is_given(backend: Backend) {
     use crate::storage::UserUpdate;
     let t = TestDb::new(backend).await;
-    let nu = new_user("gina");
-    t.store.create_user(nu.clone()).await.unwrap();
-    // Mark the address verified, to see that changing it clears the mark.
-    let id = nu.id.as_str().to_owned();
-    t.db.run(move |c| {
-        diesel::update(super::users::table.find(id)).set(super::users::email_verified.eq(true)).execute(c)?;
-        Ok(())
-    })
-    .await
-    .unwrap();
+    // Verified, to see that changing the address clears the mark.
+    let nu = NewUser { email_verified: true, ..new_user("gina") };
+    assert!(t.store.create_user(nu.clone()).await.unwrap().email_verified);
 
     // Nothing to change: nothing moves, not even updated_at.
     let same = t.store.update_user(&nu.id, UserUpdate::default(), 1_700_000_100).await.unwrap();
@@ -507,6 +501,7 @@ async fn update_changes_only_what_is_given(backend: Backend) {
 
     let update = UserUpdate {
         email: Some(Some("g@example.org".into())),
+        email_verified: None,
         name: Some(None),
         disabled: Some(true),
         password_hash: Some("$argon2id$changed".into()),
@@ -529,6 +524,24 @@ async fn update_changes_only_what_is_given(backend: Backend) {
     assert_eq!((named.email, named.disabled, named.password_change_required), (changed.email, true, true));
     let update = UserUpdate { password_change_required: Some(false), ..UserUpdate::default() };
     assert!(!t.store.update_user(&nu.id, update, 1_700_000_400).await.unwrap().password_change_required);
+
+    // An operator may say the address is the user's, with it or later, and take it back.
+    let verify = |email: Option<Option<&str>>, verified| UserUpdate {
+        email: email.map(|e| e.map(str::to_owned)),
+        email_verified: Some(verified),
+        ..UserUpdate::default()
+    };
+    let user = t.store.update_user(&nu.id, verify(None, true), 1_700_000_500).await.unwrap();
+    assert_eq!((user.email.as_deref(), user.email_verified), (Some("g@example.org"), true));
+    let user = t.store.update_user(&nu.id, verify(Some(Some("h@example.org")), true), 1_700_000_600).await.unwrap();
+    assert_eq!((user.email.as_deref(), user.email_verified), (Some("h@example.org"), true));
+    assert!(!t.store.update_user(&nu.id, verify(None, false), 1_700_000_700).await.unwrap().email_verified);
+    // Never verified without an address.
+    let user = t.store.update_user(&nu.id, verify(Some(None), true), 1_700_000_800).await.unwrap();
+    assert_eq!((user.email, user.email_verified), (None, false));
+    assert!(!t.store.update_user(&nu.id, verify(None, true), 1_700_000_900).await.unwrap().email_verified);
+    let bare = NewUser { email: None, email_verified: true, ..new_user("hal") };
+    assert!(!t.store.create_user(bare).await.unwrap().email_verified);
 
     let err = t.store.update_user(&UserId::generate(), UserUpdate::default(), 1).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
