@@ -5,7 +5,7 @@
 //! helpers here serve the set-up step too ([`super::login_enrol`]), whose codes count the same way.
 use super::interaction_pages::{cookies_blocked, forbidden, from_another_origin};
 use super::lang::{Lang, CHOICE};
-use super::login::{resumed, signed_in};
+use super::login::{resumed, signed_in, Target};
 use super::login_new_password::ask_for_new_password;
 use super::meta::{device, request_meta};
 use super::render::{error_page, message_page_with, page, wait_words};
@@ -176,6 +176,11 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     if switching(&f).is_some() {
         return code_page(&req, StatusCode::OK, id, &step, None);
     }
+    // Before the code is checked: a code, a recovery code above all, is used up only by a sign-in that can end.
+    let ready = match ready_to_end(&req, &state, &step).await {
+        Ok(ready) => ready,
+        Err(resp) => return resp,
+    };
     let meta = request_meta(&req, &state);
     let limits = &state.provider.limits;
     let attempt = match begin_attempt(&req, &state, &step, &meta, now).await {
@@ -198,7 +203,7 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     }
     let details = if check == OtpCheck::RecoveryCodeUsed { json!({ "recovery_code": true }) } else { json!({}) };
     let username = step.username.clone();
-    match end_sign_in(&req, &state, &id, step, details, now).await {
+    match end_sign_in(&req, &state, &id, step, ready, details, now).await {
         Ok(resp) => {
             limits.sign_in_succeeded(attempt, &username, now).await;
             resp
@@ -210,15 +215,33 @@ pub async fn post(req: HttpRequest, body: form::Body, state: web::Data<AppState>
     }
 }
 
-/// Takes the pending step `id`, whose last factor was right, finds where it continues and its user as they are
-/// now, and ends the sign-in (`amr` pwd+otp, `details` for `login_succeeded`): their session, or first the new
-/// password page when their password is temporary. `Err` when the step or the user is gone.
+/// The user of a pending step as they are now, and where it continues: `Err` (the page to show) when the user
+/// is gone or signed out since the password ([`crate::oauth::Provider::second_step_user`]), or the authorization
+/// it continues expired or was completed.
+#[allow(clippy::result_large_err)]
+pub(super) async fn ready_to_end(
+    req: &HttpRequest,
+    state: &AppState,
+    step: &SecondStep,
+) -> Result<(User, Target), HttpResponse> {
+    let user = match state.provider.second_step_user(step).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return Err(gone(req)),
+        Err(e) => return Err(error_page(req, &e)),
+    };
+    Ok((user, resumed(req, state, step.continuation.clone()).await?))
+}
+
+/// Takes the pending step `id`, whose last factor was right, and ends the sign-in of its user, who continues to
+/// a target (both [`ready_to_end`]) (`amr` pwd+otp, `details` for `login_succeeded`): their session, or first
+/// the new password page when their password is temporary. `Err` when the step was taken meanwhile.
 #[allow(clippy::result_large_err)]
 pub(super) async fn end_sign_in(
     req: &HttpRequest,
     state: &AppState,
     id: &str,
     step: SecondStep,
+    (user, target): (User, Target),
     details: serde_json::Value,
     now: UnixTime,
 ) -> Result<HttpResponse, HttpResponse> {
@@ -227,12 +250,6 @@ pub(super) async fn end_sign_in(
         Ok(false) => return Err(gone(req)),
         Err(e) => return Err(error_page(req, &e)),
     }
-    let target = resumed(req, state, step.continuation).await?;
-    let user = match state.provider.second_step_user(&step.user_id).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return Err(gone(req)),
-        Err(e) => return Err(error_page(req, &e)),
-    };
     match state.provider.start_otp_session(&user, device(req, state), now).await {
         Ok(Some(Finished::Started { cookie, session })) => {
             Ok(signed_in(req, state, target, &user, cookie, session, details, now).await)

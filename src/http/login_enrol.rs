@@ -7,7 +7,9 @@
 use super::account_otp::{not_right, setup_page, SetupForm};
 use super::interaction_pages::cookies_blocked;
 use super::lang::Lang;
-use super::login_code::{begin_attempt, code_refused, end_sign_in, gone, locked_words, pending_step, switching};
+use super::login_code::{
+    begin_attempt, code_refused, end_sign_in, gone, locked_words, pending_step, ready_to_end, switching,
+};
 use super::meta::request_meta;
 use super::render::{error_page, page};
 use super::views::OtpRecoveryPage;
@@ -136,7 +138,11 @@ pub async fn proceed(req: HttpRequest, body: form::Body, state: web::Data<AppSta
         Ok(pending) => pending,
         Err(resp) => return resp,
     };
-    match end_sign_in(&req, &state, &id, step, json!({ "otp_enrolled": true }), now).await {
+    let ready = match ready_to_end(&req, &state, &step).await {
+        Ok(ready) => ready,
+        Err(resp) => return resp,
+    };
+    match end_sign_in(&req, &state, &id, step, ready, json!({ "otp_enrolled": true }), now).await {
         Ok(resp) | Err(resp) => resp,
     }
 }

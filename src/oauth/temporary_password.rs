@@ -49,7 +49,7 @@ pub enum RequiredChange {
 
 impl Provider {
     /// The password hash stored for `user` now (empty when they are gone: no stored hash is).
-    async fn password_hash_of(&self, user: &User) -> Result<String, OAuthError> {
+    pub(super) async fn password_hash_of(&self, user: &User) -> Result<String, OAuthError> {
         let found = self.users.user_by_username(&user.username).await?;
         Ok(found.filter(|(u, _)| u.id == user.id).map(|(_, hash)| hash).unwrap_or_default())
     }
@@ -91,12 +91,13 @@ impl Provider {
         let Some((amr, mut details)) = step.session_to_start() else {
             return Err(OAuthError::server("a second step without a session to start"));
         };
-        let Some(user) = self.second_step_user(&step.user_id).await? else { return Ok(RequiredChange::Gone) };
+        let Some(user) = self.second_step_user(step).await? else { return Ok(RequiredChange::Gone) };
         let new = match self.password_policy.check_new(new, again, owner(&user)) {
             Ok(new) => new,
             Err(rule) => return Ok(RequiredChange::Refused(rule)),
         };
         let stored = self.password_hash_of(&user).await?;
+        // Read again for the write below, which replaces only this hash: it must still be the step's.
         if !step.made_for_password(&stored) {
             return Ok(RequiredChange::Gone);
         }

@@ -433,3 +433,58 @@ both_backends!(a_user_disabled_after_the_password_is_not_signed_in_by_the_code, 
     let r = b.get(app.url("/account")).send().await.unwrap();
     assert_eq!(location(&r), "/login?return=account", "no session");
 });
+
+// Regression: the code step of a sign-in outlived a sign-out everywhere and a new password set after its password
+// was accepted, so whoever had the old password and a code was still signed in.
+both_backends!(a_code_step_ends_with_a_sign_out_everywhere_or_a_new_password, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &["--first-party"]);
+    let (challenge, _) = pkce_pair();
+    let url = auth_url(&app, client["client_id"].as_str().unwrap(), &challenge, "");
+    let otp = enrol(&app).await;
+    // The new password first: it signs nobody out, so the second sign-in is not ended by the first's change.
+    // One code for both: a step that cannot end uses none.
+    for change in [&["users", "passwd", "alice", "--password-stdin"][..], &["users", "revoke", "alice"]] {
+        let b = other_browser();
+        let r = password_step(&app, &b, &url).await;
+        let form = code_form(&r.text().await.unwrap());
+        assert_success(&app.cli(change, Some(PASSWORD)), change);
+        let r = send_code(&app, &b, &form, &otp.code(0)).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{change:?}");
+        assert!(r.text().await.unwrap().contains("This sign-in has expired"));
+        let r = b.get(app.url("/account")).send().await.unwrap();
+        assert_eq!(location(&r), "/login?return=account", "no session after {change:?}");
+    }
+});
+
+// Regression: a code was checked, and a recovery code used up, before the step knew that its sign-in could end:
+// an authorization completed meanwhile in another tab cost one of the ten recovery codes.
+both_backends!(a_recovery_code_is_not_spent_on_a_sign_in_that_cannot_end, async |app| {
+    add_alice(&app);
+    let client = add_client(&app, &["--first-party"]);
+    let (challenge, _) = pkce_pair();
+    let otp = enrol(&app).await;
+    let b = other_browser();
+    let r = b.get(auth_url(&app, client["client_id"].as_str().unwrap(), &challenge, "")).send().await.unwrap();
+    let html = b.get(app.url(&location(&r))).send().await.unwrap().text().await.unwrap();
+    let password = [
+        ("interaction", hidden(&html, "interaction")),
+        ("csrf", hidden(&html, "csrf")),
+        ("username", "alice".to_owned()),
+        ("password", PASSWORD.to_owned()),
+    ];
+    let password: Vec<(&str, &str)> = password.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // Two tabs of one authorization: one completes it, then the other's recovery code is refused unused.
+    let first = code_form(&post(&app, &b, "/login", &password).await.text().await.unwrap());
+    let second = code_form(&post(&app, &b, "/login", &password).await.text().await.unwrap());
+    let r = send_code(&app, &b, &first, &otp.code(0)).await;
+    assert!(location(&r).starts_with(crate::signin::REDIRECT), "completed: {}", location(&r));
+    let r = send_code(&app, &b, &second, &otp.recovery[0]).await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+
+    let c = other_browser();
+    let html = c.get(app.url("/login?return=account")).send().await.unwrap().text().await.unwrap();
+    let form = [("return", "account"), ("csrf", &hidden(&html, "csrf")), ("username", "alice"), ("password", PASSWORD)];
+    let codes = code_form(&post(&app, &c, "/login", &form).await.text().await.unwrap());
+    assert_eq!(location(&send_code(&app, &c, &codes, &otp.recovery[0]).await), "/account", "still unused");
+});

@@ -339,3 +339,29 @@ both_backends!(
         assert!(otp_enabled(&app, "newcomer"));
     }
 );
+
+// Regression: a sign-in past its password step outlived a sign-out everywhere (a reset, `users revoke`) and a
+// new password: whoever had the old password then turned two-step verification on with the secret its page
+// showed them, locking the owner out, and was signed in.
+both_backends!(a_set_up_ends_with_a_sign_out_everywhere_or_a_new_password, |raw| { require(raw) }, async |app| {
+    add_alice(&app);
+    let step = early_in_a_step().await;
+    let b = other_browser();
+    let setup = SetUp::read(account_password(&app, &b, "alice").await).await;
+    assert_success(&app.cli(&["users", "revoke", "alice"], None), &["users", "revoke", "alice"]);
+    let r = setup.send(&app, &b, &setup.code(step)).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("This sign-in has expired"));
+    assert!(!otp_enabled(&app, "alice"));
+
+    // Begun after the sign-out (a second later: the cut-off is by the second), a set-up ends with a new password.
+    sleep_until_unix(tessera::domain::now() + 1).await;
+    let c = other_browser();
+    let setup = SetUp::read(account_password(&app, &c, "alice").await).await;
+    app.cli_json(&["users", "passwd", "alice", "--password-stdin"], Some("a passphrase of her own"));
+    let r = setup.send(&app, &c, &setup.code(step)).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(!otp_enabled(&app, "alice"));
+    let r = c.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(location(&r), "/login?return=account", "no session");
+});

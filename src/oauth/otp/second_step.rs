@@ -52,8 +52,6 @@ enum Stage {
         amr: Vec<String>,
         /// What the sign-in's `login_succeeded` event adds (a passkey's id, a recovery code used, …).
         details: serde_json::Value,
-        /// Hash of the password hash the step was made for: a password set meanwhile ends it.
-        for_password: String,
     },
 }
 
@@ -103,6 +101,14 @@ pub struct SecondStep {
     browser: String,
     /// When the step began: the password accepted, or, for [`StepKind::Enrolled`], TOTP turned on.
     pub created_at: UnixTime,
+    /// When the password was accepted: a sign-out everywhere since (a reset, `users revoke`) ends the step, as it
+    /// ends the sessions begun before it. Steps kept before it was recorded have 0, and end at any such sign-out.
+    #[serde(default)]
+    signed_in_at: UnixTime,
+    /// Hash of the password hash the step was made for: a password set meanwhile ends it. Steps kept before it
+    /// was recorded have none, and end.
+    #[serde(default)]
+    for_password: String,
     #[serde(default)]
     stage: Stage,
     /// The language the sign-in's authorization request asked its pages in (`ui_locales`), if any.
@@ -125,8 +131,9 @@ impl std::fmt::Debug for SecondStep {
 pub type SignInTarget = (Continuation, Option<String>, Option<Locale>);
 
 impl SecondStep {
+    /// A step of `user`, whose stored password hash is `stored`.
     fn new(
-        user: &User,
+        (user, stored): (&User, &str),
         username: &str,
         (continuation, client_id, locale): SignInTarget,
         browser: &str,
@@ -141,6 +148,8 @@ impl SecondStep {
             csrf: random_token(32),
             browser: SecretHash::of(browser).as_str().to_owned(),
             created_at: now,
+            signed_in_at: now,
+            for_password: SecretHash::of(stored).as_str().to_owned(),
             stage,
             locale,
         }
@@ -166,8 +175,8 @@ impl SecondStep {
         (amr, details, stored): (Vec<String>, serde_json::Value, &str),
         now: UnixTime,
     ) -> Self {
-        let stage = Stage::NewPassword { amr, details, for_password: SecretHash::of(stored).as_str().to_owned() };
-        Self::new(user, username, target, browser, now, stage)
+        let stage = Stage::NewPassword { amr, details };
+        Self::new((user, stored), username, target, browser, now, stage)
     }
 
     /// What a new-password step ends with: the session's `amr` and the sign-in's audit details; `None` for other
@@ -179,14 +188,9 @@ impl SecondStep {
         }
     }
 
-    /// Whether a new-password step was made for the password whose stored hash is `stored`.
+    /// Whether the step was made for the password whose stored hash is `stored`.
     pub(crate) fn made_for_password(&self, stored: &str) -> bool {
-        match &self.stage {
-            Stage::NewPassword { for_password, .. } => {
-                SecretHash::of(stored).as_str().as_bytes().ct_eq(for_password.as_bytes()).into()
-            }
-            _ => false,
-        }
+        SecretHash::of(stored).as_str().as_bytes().ct_eq(self.for_password.as_bytes()).into()
     }
 }
 
@@ -245,7 +249,8 @@ impl Provider {
         browser: &str,
         now: UnixTime,
     ) -> Result<(String, SecondStep), OAuthError> {
-        let step = SecondStep::new(user, username, target, browser, now, Stage::Code);
+        let stored = self.password_hash_of(user).await?;
+        let step = SecondStep::new((user, &stored), username, target, browser, now, Stage::Code);
         Ok((self.keep_step(&step).await?, step))
     }
 
@@ -263,7 +268,8 @@ impl Provider {
         let secret = TotpSecret::generate();
         let sealed = STANDARD.encode(self.seal_otp(SecretHash::of(&id).as_str(), &secret)?);
         let stage = Stage::Enrol { sealed, account: user.username.as_str().to_owned() };
-        let step = SecondStep::new(user, username, target, browser, now, stage);
+        let stored = self.password_hash_of(user).await?;
+        let step = SecondStep::new((user, &stored), username, target, browser, now, stage);
         self.store_step(&id, &step).await?;
         let enrolment = self.enrolment(user.username.as_str(), secret)?;
         Ok((id, step, enrolment))
@@ -312,7 +318,7 @@ impl Provider {
     ) -> Result<EnrolCheck, OAuthError> {
         let enrolment = self.step_enrolment(id, step).await?;
         let Some(confirmed) = confirming_step(&enrolment.secret, typed, now) else { return Ok(EnrolCheck::Wrong) };
-        if !self.take_second_step(id, step.kind()).await? || self.second_step_user(&step.user_id).await?.is_none() {
+        if !self.take_second_step(id, step.kind()).await? || self.second_step_user(step).await?.is_none() {
             return Ok(EnrolCheck::Gone);
         }
         // Set up in another browser meanwhile: replacing that secret would lock out the app that has it.
@@ -335,10 +341,16 @@ impl Provider {
         Ok(previous.is_some_and(|p| p != TAKEN))
     }
 
-    /// The user of a second step that was completed (its `user_id`), as they are now: `None` when disabled or
-    /// removed since the password was checked (as if that had come first).
-    pub async fn second_step_user(&self, user_id: &UserId) -> Result<Option<User>, OAuthError> {
-        Ok(self.users.user_by_id(user_id).await?.filter(|user| !user.disabled))
+    /// The user of a second step that was completed, as they are now: `None` when, since the password was
+    /// checked, they were disabled or removed, signed out everywhere, or given another password (as if that had
+    /// come first).
+    pub async fn second_step_user(&self, step: &SecondStep) -> Result<Option<User>, OAuthError> {
+        let Some(user) = self.users.user_by_id(&step.user_id).await? else { return Ok(None) };
+        let cut_off = user.revoked_before.is_some_and(|t| step.signed_in_at <= t);
+        if user.disabled || cut_off || !step.made_for_password(&self.password_hash_of(&user).await?) {
+            return Ok(None);
+        }
+        Ok(Some(user))
     }
 }
 
@@ -371,12 +383,14 @@ mod tests {
             csrf: "the-csrf-token".into(),
             browser: "the-browser-hash".into(),
             created_at: 1,
+            signed_in_at: 1,
+            for_password: "the-password-hash-hash".into(),
             stage: Stage::Enrol { sealed: "the-sealed-secret".into(), account: "alice".into() },
             locale: None,
         };
         let debug = format!("{step:?}");
         assert!(debug.contains("Enrol"), "{debug}");
-        for hidden in ["the-csrf-token", "the-browser-hash", "the-sealed-secret"] {
+        for hidden in ["the-csrf-token", "the-browser-hash", "the-sealed-secret", "the-password-hash-hash"] {
             assert!(!debug.contains(hidden), "{debug}");
         }
     }
