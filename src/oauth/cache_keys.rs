@@ -88,6 +88,11 @@ pub fn client_jwks_refetch(client_id: &str) -> String {
     format!("client-jwks-refetch:{client_id}")
 }
 
+/// Marker of a fetch of a client's JWK Set under way, so that the requests that find no set wait for it.
+pub fn client_jwks_fetching(client_id: &str) -> String {
+    format!("client-jwks-fetching:{client_id}")
+}
+
 /// An abuse-limit counter or lock (`oauth::limits`): `bucket` names the limit, `subject` whom it counts (an IP,
 /// or the hash of a name).
 pub fn limit(bucket: &str, subject: &str) -> String {

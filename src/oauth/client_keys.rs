@@ -34,6 +34,13 @@ pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 pub const JWKS_CACHE_TTL: Duration = Duration::from_secs(300);
 /// Shortest time between two early refetches (on an unknown `kid`) of one client's JWK Set.
 pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
+/// How long a `jwks_uri` that could not be fetched, or served no usable set, is not tried again: otherwise each
+/// request naming the client (an anonymous `/authorize` with a request object among them) would send a fetch.
+pub const JWKS_FAILURE_TTL: Duration = Duration::from_secs(10);
+/// How long the requests that find no set wait for the one fetch under way: longer than a fetch may take.
+const JWKS_FETCH_WAIT: Duration = Duration::from_secs(6);
+/// How often a waiting request looks for the set.
+const JWKS_FETCH_POLL: Duration = Duration::from_millis(50);
 /// Smallest RSA modulus accepted, in bytes (2048 bits, counted in whole bytes as josekit counts them).
 const MIN_RSA_MODULUS_BYTES: usize = 256;
 /// Largest RSA modulus accepted, in bytes (4096 bits): a verification costs the square of the size, and no
@@ -290,6 +297,9 @@ pub fn parse_jwks_uri(raw: &str) -> Result<Url, JwksError> {
 struct CachedJwks {
     uri: String,
     jwks: String,
+    /// Why the last fetch found no usable set (`jwks` is then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failure: Option<String>,
 }
 
 /// A client's keys and whether asking again might give different ones.
@@ -322,17 +332,22 @@ impl Provider {
         };
         let url = parse_jwks_uri(raw).map_err(no_keys)?;
         let key = cache_keys::client_jwks(client.id.as_str());
+        let fetching = cache_keys::client_jwks_fetching(client.id.as_str());
         if !refetch {
-            match self.cache.get(&key).await {
-                Ok(Some(bytes)) => {
-                    let cached = serde_json::from_slice::<CachedJwks>(&bytes).ok().filter(|c| c.uri == url.as_str());
-                    if let Some(keys) = cached.and_then(|c| self.fetched_keys(client, &c.jwks).ok()) {
-                        return Ok(LoadedKeys { keys, may_refresh: true });
+            if let Some(found) = self.cached_client_keys(client, &key, &url).await {
+                return found;
+            }
+            // One fetch at a time for a client, across instances: the others wait for what it finds.
+            let first = self.cache.set_if_absent(&fetching, b"1", JWKS_FETCH_WAIT).await.unwrap_or(true);
+            if !first {
+                let waited = tokio::time::Instant::now();
+                while waited.elapsed() < JWKS_FETCH_WAIT {
+                    tokio::time::sleep(JWKS_FETCH_POLL).await;
+                    if let Some(found) = self.cached_client_keys(client, &key, &url).await {
+                        return found;
                     }
                 }
-                Ok(None) => {}
-                // The cache only saves fetches: without it, fetch.
-                Err(e) => tracing::warn!(error = %e, "client JWKS cache unavailable"),
+                return Err(no_keys("the client's jwks_uri is being fetched"));
             }
         }
         // A dynamically registered client still has its registration access token.
@@ -340,27 +355,74 @@ impl Provider {
             Some(_) => Reach::PublicOnly,
             None => Reach::Anywhere,
         };
-        let body = self.jwks_fetcher.fetch(&url, MAX_JWKS_BYTES, reach).await.map_err(|e| {
-            tracing::warn!(client_id = %client.id, error = %e, "fetching the client's jwks_uri failed");
-            let mut err = OAuthError::invalid_client("the client's jwks_uri could not be fetched");
-            err.detail = Some(e.0);
-            err
-        })?;
-        let text = String::from_utf8(body).map_err(|_| JwksError("the JWK Set is not UTF-8 text".into()));
-        let (keys, text) = text.and_then(|t| Ok((self.fetched_keys(client, &t)?, t))).map_err(|e| {
-            tracing::warn!(client_id = %client.id, error = %e, "the client's jwks_uri serves no valid JWK Set");
-            no_keys(e)
-        })?;
-        let cached = CachedJwks { uri: url.to_string(), jwks: text };
-        match serde_json::to_vec(&cached) {
-            Ok(bytes) => {
-                if let Err(e) = self.cache.set(&key, &bytes, JWKS_CACHE_TTL).await {
-                    tracing::warn!(error = %e, "could not cache a client JWKS");
-                }
+        let fetched = match self.jwks_fetcher.fetch(&url, MAX_JWKS_BYTES, reach).await {
+            Ok(body) => {
+                let text = String::from_utf8(body).map_err(|_| JwksError("the JWK Set is not UTF-8 text".into()));
+                text.and_then(|t| Ok((self.fetched_keys(client, &t)?, t))).map_err(|e| {
+                    tracing::warn!(client_id = %client.id, error = %e, "the client's jwks_uri serves no valid JWK Set");
+                    no_keys(e)
+                })
             }
-            Err(e) => tracing::warn!(error = %e, "could not serialize a client JWKS"),
+            Err(e) => {
+                tracing::warn!(client_id = %client.id, error = %e, "fetching the client's jwks_uri failed");
+                let mut err = OAuthError::invalid_client("the client's jwks_uri could not be fetched");
+                err.detail = Some(e.0);
+                Err(err)
+            }
+        };
+        let cached = match &fetched {
+            Ok((_, text)) => {
+                Some((CachedJwks { uri: url.to_string(), jwks: text.clone(), failure: None }, JWKS_CACHE_TTL))
+            }
+            // A failed refetch leaves the set the client had: its other keys still sign.
+            Err(_) if refetch => None,
+            Err(e) => {
+                let failure = Some(e.detail.clone().unwrap_or_else(|| e.description.to_string()));
+                Some((CachedJwks { uri: url.to_string(), jwks: String::new(), failure }, JWKS_FAILURE_TTL))
+            }
+        };
+        if let Some((cached, ttl)) = cached {
+            match serde_json::to_vec(&cached) {
+                Ok(bytes) => {
+                    if let Err(e) = self.cache.set(&key, &bytes, ttl).await {
+                        tracing::warn!(error = %e, "could not cache a client JWKS");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not serialize a client JWKS"),
+            }
         }
-        Ok(LoadedKeys { keys, may_refresh: false })
+        if !refetch {
+            if let Err(e) = self.cache.delete(&fetching).await {
+                tracing::warn!(error = %e, "could not end a client JWKS fetch");
+            }
+        }
+        fetched.map(|(keys, _)| LoadedKeys { keys, may_refresh: false })
+    }
+
+    /// What the cache holds for `client`'s set at `url`: its keys, or why the last fetch found none; `None` when
+    /// nothing (or a set of another URL) is cached.
+    async fn cached_client_keys(
+        &self,
+        client: &Client,
+        key: &str,
+        url: &Url,
+    ) -> Option<Result<LoadedKeys, OAuthError>> {
+        let bytes = match self.cache.get(key).await {
+            Ok(bytes) => bytes?,
+            // The cache only saves fetches: without it, fetch.
+            Err(e) => {
+                tracing::warn!(error = %e, "client JWKS cache unavailable");
+                return None;
+            }
+        };
+        let cached = serde_json::from_slice::<CachedJwks>(&bytes).ok().filter(|c| c.uri == url.as_str())?;
+        if let Some(failure) = cached.failure {
+            let mut err = OAuthError::invalid_client("the client's jwks_uri could not be used moments ago");
+            err.detail = Some(failure);
+            return Some(Err(err));
+        }
+        let keys = self.fetched_keys(client, &cached.jwks).ok()?;
+        Some(Ok(LoadedKeys { keys, may_refresh: true }))
     }
 
     /// The keys of a JWK Set document `client`'s `jwks_uri` served.

@@ -583,9 +583,14 @@ both_backends!(private_key_jwt_with_jwks_uri, async |app| {
     let id = id_of(&client);
     let aud = app.url("/token");
 
-    let r = with_assertion(&app, &sign(&assertion_claims(&id, &aud, 60), first.signer.as_ref()), &[]).await;
-    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
-    service_token(&app, &r.1, &id).await;
+    // Requests at once for a set not fetched yet: one fetches, the others wait for it.
+    let assertions: Vec<String> =
+        (0..4).map(|_| sign(&assertion_claims(&id, &aud, 60), first.signer.as_ref())).collect();
+    let answers = futures_util::future::join_all(assertions.iter().map(|a| with_assertion(&app, a, &[]))).await;
+    for r in &answers {
+        assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    }
+    service_token(&app, &answers[0].1, &id).await;
     assert_eq!(server.hits(), 1);
     // The fetched set is cached.
     let r = with_assertion(&app, &sign(&assertion_claims(&id, &aud, 60), first.signer.as_ref()), &[]).await;
@@ -647,6 +652,12 @@ both_backends!(private_key_jwt_keys_that_break_the_rules_sign_nothing, async |ap
     let r = with_assertion(&app, &sign(&assertion_claims(&id, &aud, 60), good.signer.as_ref()), &[]).await;
     assert_eq!(error_of(&r), (StatusCode::UNAUTHORIZED, "invalid_client"), "a fetched set with a weak key: {}", r.1);
     assert_eq!(server.hits(), 1);
+    // Regression: a set that could not be used was fetched again by every request naming the client.
+    for _ in 0..3 {
+        let r = with_assertion(&app, &sign(&assertion_claims(&id, &aud, 60), good.signer.as_ref()), &[]).await;
+        assert_eq!(error_of(&r), (StatusCode::UNAUTHORIZED, "invalid_client"), "{}", r.1);
+    }
+    assert_eq!(server.hits(), 1, "not fetched again at once");
 
     // Stored before the rules: the store takes what the checks now refuse.
     let file = jwks_file(dir, "good.json", &jwks_of(&[&good]));
