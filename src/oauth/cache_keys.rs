@@ -78,6 +78,11 @@ pub fn dpop_jti(jkt: &str, jti: &str) -> String {
     format!("dpop-jti:{jkt}:{jti}")
 }
 
+/// Marker of an access token whose refusal at the admin API was audited already.
+pub fn admin_refused(jti: &str) -> String {
+    format!("admin-refused:{jti}")
+}
+
 /// A client's JWK Set as fetched from its `jwks_uri`.
 pub fn client_jwks(client_id: &str) -> String {
     format!("client-jwks:{client_id}")

@@ -669,10 +669,15 @@ both_backends!(refusals, async |app| {
     assert_eq!(status, StatusCode::OK, "{body}");
     let r = call(&app, Method::POST, "/admin/api/users", Some(s(&body, "access_token")), Some(&json!({}))).await;
     assert_eq!((r.status, r.error()), (StatusCode::FORBIDDEN, "insufficient_scope"), "checked before the body");
+    // Regression: each refusal added a row, so any token's holder could fill the audit trail.
+    for _ in 0..3 {
+        let r = call(&app, Method::GET, "/admin/api/users", Some(s(&body, "access_token")), None).await;
+        assert_eq!((r.status, r.error()), (StatusCode::FORBIDDEN, "insufficient_scope"));
+    }
     let (status, body) =
         client_credentials(&app, s(&svc, "client_id"), s(&svc, "client_secret"), "tessera:admin").await;
     assert_eq!((status, s(&body, "error")), (StatusCode::BAD_REQUEST, "invalid_scope"));
-    // Each refusal of a live token is in the audit trail, naming the client that tried (and the user).
+    // A refusal of a live token is in the audit trail once per token, naming the client that tried (and the user).
     let r = a.get(&app, &format!("/admin/api/audit?client={}", s(&svc, "client_id"))).await;
     let refused: Vec<&Value> =
         r.body["items"].as_array().unwrap().iter().filter(|e| e["kind"] == "admin_refused").collect();

@@ -1,6 +1,8 @@
 //! The admin API's operations: paging, the caller check, and one `Provider` method per endpoint.
 use super::search::filter_param;
 use super::*;
+use crate::oauth::cache_keys;
+use std::time::Duration;
 
 // --- Paging and filters ---
 
@@ -73,8 +75,9 @@ impl Provider {
     /// Checks the bearer token of an admin API request: a live access token ([`Provider::live_access_token`])
     /// with [`ADMIN_SCOPE`], issued to a client that is still an admin client, for itself (`insufficient_scope`
     /// otherwise), and for this server rather than another resource (`invalid_token` otherwise). Such a refusal
-    /// of a live token is recorded (`admin_refused`, naming its client and user): someone holding a real token
-    /// tried. Tokens that are not live get the RFC 6750 answer only.
+    /// of a live token is recorded (`admin_refused`, naming its client and user), once per token: someone holding
+    /// a real token tried, and trying again with it adds no row. Tokens that are not live get the RFC 6750 answer
+    /// only.
     pub async fn admin_caller(
         &self,
         token: &str,
@@ -97,6 +100,13 @@ impl Provider {
                 Err(reason) => (reason, insufficient_scope(reason)),
             }
         };
+        // Any holder of a token can repeat the request without end: one row per token keeps the trail readable
+        // and its table bounded. Without the cache, each refusal is recorded.
+        let marker = cache_keys::admin_refused(&at.jti);
+        let ttl = Duration::from_secs((at.exp + self.leeway - now).max(1).unsigned_abs());
+        if !self.cache.set_if_absent(&marker, b"1", ttl).await.unwrap_or(true) {
+            return Err(refusal);
+        }
         let facts = EventFacts {
             actor: Some(at.client_id.clone()),
             user_id: user.map(|u| u.id.as_str().to_owned()),
