@@ -180,9 +180,9 @@ impl Provider {
         client_id: &ClientId,
         at: UnixTime,
     ) -> Result<WithdrawnGrant, OAuthError> {
-        // The cut-off ends the codes and the access tokens no refresh token records, so it is kept as long as
-        // the longer-lived of them can live.
-        let kept = self.tokens.max_access_token_ttl.max(self.tokens.code_ttl);
+        // The cut-off ends the codes, the devices approved and not yet redeemed, and the access tokens no refresh
+        // token records, so it is kept as long as the longest-lived of them can live.
+        let kept = self.tokens.max_access_token_ttl.max(self.tokens.code_ttl).max(self.device.code_ttl);
         let withdrawn = self.consents.withdraw_grant(user_id, client_id, at, at + kept).await?;
         self.revoke_access_tokens(&withdrawn.issued, at).await;
         Ok(withdrawn)

@@ -555,3 +555,29 @@ both_backends!(
         assert_eq!(error_of(&reply), (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"), "{}", reply.1);
     }
 );
+
+// Regression: the cut-off of a withdrawal was kept as long as codes and access tokens live, and a device code may
+// live longer: once the purge had deleted it, a device approved before the withdrawal still got its tokens.
+both_backends!(
+    a_withdrawal_outlives_the_devices_approved_before_it,
+    |raw| {
+        raw.device.code_ttl_seconds = 1800;
+    },
+    async |app| {
+        add_alice(&app);
+        let client = add_device_client(&app, false);
+        let (_, auth) = authorize_device(&app, &client, "openid offline_access").await;
+        let b = approve(&app, auth["user_code"].as_str().unwrap()).await;
+        let html = b.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+        let form = [("csrf", hidden(&html, "csrf")), ("client_id", id_of(&client))];
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(post_page(&app, &b, "/account/apps/revoke", &form).await.status(), StatusCode::SEE_OTHER);
+        // The purge of the hour after the access tokens' end, within the device code's life.
+        let store = tessera::startup::open_store(&app.settings).await.unwrap();
+        tessera::storage::RevocationStore::purge_expired_revocations(&store, tessera::domain::now() + 1200)
+            .await
+            .unwrap();
+        let (status, body) = poll(&app, &client, auth["device_code"].as_str().unwrap()).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{body}");
+    }
+);
