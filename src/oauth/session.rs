@@ -380,9 +380,8 @@ impl Provider {
     }
 
     /// Settles the session the browser had before `new` replaced it (the cookie is replaced at every sign-in,
-    /// against fixation). The same user's session hands over to `new`: its session-bound refresh tokens move
-    /// there, so a later logout ends them too, and the tokens of the user's other apps live on, as when the
-    /// session had stayed. Another user's session ends as at logout: one browser, one signed-in user. Returns
+    /// against fixation). The same user's session hands over to `new`: the tokens bound to it live as long as
+    /// `new` does and end with it, keeping the `sid` their apps know, as when the session had stayed. Another user's session ends as at logout: one browser, one signed-in user. Returns
     /// the session handed over, for the audit trail.
     pub async fn supersede_session(
         &self,

@@ -429,15 +429,18 @@ pub trait SessionStore: Send + Sync {
     async fn record_session_use(&self, id_hash: &str, now: UnixTime, stale_before: UnixTime) -> StoreResult<bool>;
     /// Marks a session revoked; `NotFound` when there is none.
     async fn revoke_session(&self, id_hash: &str) -> StoreResult<()>;
-    /// Moves the unrevoked refresh tokens bound to session `from` to session `to`, records the clients of `from`
-    /// ([`SessionStore::record_session_client`]) for `to` too, with the sids they were issued, and revokes `from`,
-    /// in one transaction: the same user signed in again in that browser.
+    /// Hands session `from` over to session `to`, in one transaction: the same user signed in again in that
+    /// browser. `from` is revoked (its cookie signs nobody in), and it and the sessions handed over to it before
+    /// follow `to`: the tokens bound to them live as long as `to` does (`session_live`, code redemptions), end
+    /// with it ([`RefreshTokenStore::revoke_session_refresh_tokens`]), and keep their `sid`, whose clients are
+    /// told when `to` ends ([`SessionStore::session_clients`]).
     async fn hand_over_session(&self, from: &str, to: &str) -> StoreResult<()>;
     /// Records that `client_id` was issued tokens within session `session_id`, which they name as their `sid`, to
     /// be told when it ends (back-channel logout). Recording it again is fine; `ReferenceGone` when the session or
     /// client is gone.
     async fn record_session_client(&self, session_id: &str, client_id: &ClientId) -> StoreResult<()>;
-    /// The clients recorded for each of `session_ids`, by session, client and sid.
+    /// The clients recorded for each of `session_ids` and for the sessions handed over to them (listed under the
+    /// session they were handed over to), by session, client and sid.
     async fn session_clients(&self, session_ids: &[String]) -> StoreResult<Vec<SessionClient>>;
     /// The sessions of a user that are neither revoked nor past their end at `now`, newest first (the account
     /// page).
@@ -511,7 +514,8 @@ pub struct AccessTokenStanding {
     pub client: Option<Client>,
     /// Its user, when it names one; `None` when there is none or the user is gone.
     pub user: Option<User>,
-    /// Whether the session it is bound to, when asked about one, is neither revoked nor past its end.
+    /// Whether the session it is bound to, when asked about one, is neither revoked nor past its end (for a
+    /// session handed over, the one it was handed over to).
     pub session_live: bool,
     /// When its user last withdrew its client's access ([`ConsentStore::withdraw_grant`]): tokens issued in or
     /// before that second are ended.
@@ -686,7 +690,7 @@ pub trait RefreshTokenStore: Send + Sync {
     /// revoked nor past its absolute or idle end); `None`, and nothing written, if none can, or if another
     /// request revoked the family between the look and the revocation.
     async fn revoke_live_family(&self, family_id: &str, now: UnixTime) -> StoreResult<Option<RevokedFamily>>;
-    /// Revokes the tokens bound to a session except `offline` ones (logout).
+    /// Revokes the tokens bound to a session, or to a session handed over to it, except `offline` ones (logout).
     async fn revoke_session_refresh_tokens(&self, session_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens>;
     /// Revokes every token of a user (sign out everywhere); returns only the access tokens issued with them
     /// after `now`: the caller ends the earlier ones as a whole (the user's `revoked_before` set to `now`

@@ -428,10 +428,18 @@ both_backends!(logout_ends_the_session_s_access_tokens, async |app| {
 both_backends!(signing_in_again_hands_the_session_over, async |app| {
     let g = sign_in(&app, "openid profile", &[]).await;
     let first_rt = s(&g.tokens, "refresh_token").to_owned();
+    let first_sid = crate::otp::claims_of(s(&g.tokens, "id_token"))["sid"].clone();
     let again = sign_in_again(&app, &g, "alice").await;
-    // The earlier sign-in's tokens live on, in the new session.
+    // The earlier sign-in's tokens live on, ending with the new session. Regression: only its refresh tokens
+    // did; its access tokens were refused (their session ended), and a refresh named the new session's sid,
+    // which the app was never told and its logout messages never name.
+    let first_at = s(&g.tokens, "access_token");
+    assert_eq!(userinfo_status(&app, first_at).await, StatusCode::OK);
+    assert_eq!(introspect(&app, &g, first_at).await["active"], true);
     let (st, body) = refresh(&app, &g, &first_rt).await;
     assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(crate::otp::claims_of(s(&body, "id_token"))["sid"], first_sid, "the sid the app knows");
+    assert_eq!(userinfo_status(&app, s(&body, "access_token")).await, StatusCode::OK);
     let moved_rt = s(&body, "refresh_token").to_owned();
     let events = app.cli_json(&["audit", "list"], None);
     let logins: Vec<&Value> =
@@ -445,6 +453,7 @@ both_backends!(signing_in_again_hands_the_session_over, async |app| {
     for rt in [moved_rt.as_str(), s(&again, "refresh_token")] {
         assert_eq!(introspect(&app, &g, rt).await["active"], false);
     }
+    assert_eq!(userinfo_status(&app, first_at).await, StatusCode::UNAUTHORIZED);
 });
 
 // Regression: another user signing in in the same browser left the first user's session, and its tokens, alive.

@@ -303,8 +303,9 @@ type Condition =
 #[derive(Clone)]
 enum Revoke {
     Family(String),
-    /// Offline tokens outlive their session and are left out.
-    Session(String),
+    /// The tokens of sessions (one, and those handed over to it). Offline tokens outlive their session and are
+    /// left out.
+    Sessions(Vec<String>),
     User(String),
     Client(String),
     /// A user's tokens of one client (the user withdrew the client's access), offline ones included.
@@ -321,7 +322,7 @@ impl Revoke {
         let live = t::revoked.eq(false);
         match self {
             Self::Family(key) => Box::new(t::family_id.eq(key.clone()).and(live).nullable()),
-            Self::Session(key) => Box::new(t::session_id.eq(key.clone()).and(t::offline.eq(false)).and(live)),
+            Self::Sessions(keys) => Box::new(t::session_id.eq_any(keys.clone()).and(t::offline.eq(false)).and(live)),
             Self::User(key) => Box::new(t::user_id.eq(key.clone()).and(live)),
             Self::Client(key) => Box::new(t::client_id.eq(key.clone()).and(live).nullable()),
             Self::UserClient { user_id, client_id } => {
@@ -593,8 +594,14 @@ impl RefreshTokenStore for DieselStore {
     }
 
     async fn revoke_session_refresh_tokens(&self, session_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens> {
-        let what = Revoke::Session(session_id.to_owned());
-        self.db().write(move |c| revoke(c, &what, UnixTime::MIN, now)).await
+        let session_id = session_id.to_owned();
+        self.db()
+            .write(move |c| {
+                let mut sessions = super::sessions::handed_over_to(c, &session_id)?;
+                sessions.push(session_id);
+                revoke(c, &Revoke::Sessions(sessions), UnixTime::MIN, now)
+            })
+            .await
     }
 
     async fn revoke_user_refresh_tokens(&self, user_id: &UserId, now: UnixTime) -> StoreResult<IssuedAccessTokens> {

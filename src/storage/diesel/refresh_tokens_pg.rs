@@ -167,9 +167,15 @@ impl QueryFragment<Pg> for RedeemCodeGrantPg<'_> {
         out.push_bind_param::<BigInt, _>(&self.code_issued_at)?;
         out.push_sql(")) AS user_can_sign_in, (CAST(");
         out.push_bind_param::<Nullable<Text>, _>(&self.session_id)?;
-        out.push_sql(" AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE id_hash = ");
+        // A session handed over is as live as the one it went to: that one is read, and locked.
+        out.push_sql(
+            " AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE id_hash = COALESCE((SELECT handed_over_to \
+             FROM sessions WHERE id_hash = ",
+        );
         out.push_bind_param::<Nullable<Text>, _>(&self.session_id)?;
-        out.push_sql(" AND NOT revoked AND expires_at > ");
+        out.push_sql("), ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.session_id)?;
+        out.push_sql(") AND NOT revoked AND expires_at > ");
         out.push_bind_param::<BigInt, _>(&self.now)?;
         out.push_sql(" FOR SHARE)) AS session_live, EXISTS (SELECT 1 FROM clients WHERE id = ");
         out.push_bind_param::<Text, _>(self.client_id)?;

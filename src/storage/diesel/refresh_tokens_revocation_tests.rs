@@ -108,13 +108,14 @@ async fn session_revocation_spares_offline_tokens(backend: Backend) {
     assert!(t.store.revoke_session_refresh_tokens("s1", NOW).await.unwrap().is_empty());
 }
 
-/// A hand-over moves a session's unrevoked tokens to the new session, revokes the old one, and a rotation that
-/// read its token before the hand-over still binds the successor to the new session.
-async fn a_hand_over_moves_the_session_tokens(backend: Backend) {
+/// A hand-over leaves a session's tokens bound to it (their access tokens name it as their `sid`) and revokes it;
+/// a logout of the new session ends them, with those bound to it after the hand-over (a successor of a rotation,
+/// a code redeemed), and the tokens of a session are live while the session they went to is.
+async fn a_hand_over_keeps_the_session_tokens_until_the_new_session_ends(backend: Backend) {
     use crate::storage::SessionStore;
     let (t, _alice, record) = alice_in_session(backend).await;
     let current = t.store.session("sid").await.unwrap().unwrap();
-    t.store.create_session(&crate::domain::Session { id_hash: "next".into(), ..current }).await.unwrap();
+    t.store.create_session(&crate::domain::Session { id_hash: "next".into(), ..current.clone() }).await.unwrap();
     let revoked = RefreshTokenRecord {
         revoked: true,
         session_id: Some("sid".into()),
@@ -125,12 +126,12 @@ async fn a_hand_over_moves_the_session_tokens(backend: Backend) {
     }
 
     t.store.hand_over_session("sid", "next").await.unwrap();
-    assert!(t.store.session("sid").await.unwrap().unwrap().revoked);
+    assert!(t.store.session("sid").await.unwrap().unwrap().revoked, "its cookie signs nobody in");
     assert!(!t.store.session("next").await.unwrap().unwrap().revoked);
-    assert_eq!(by_id(&t, "rt").await.unwrap().session_id.as_deref(), Some("next"));
-    assert_eq!(by_id(&t, "gone").await.unwrap().session_id.as_deref(), Some("sid"), "revoked tokens stay");
+    assert_eq!(by_id(&t, "rt").await.unwrap().session_id.as_deref(), Some("sid"));
+    let live = |id: &'static str| t.db.run(move |c| crate::storage::diesel::sessions::session_is_live(c, id, NOW));
+    assert!(live("sid").await.unwrap(), "as live as the new session");
 
-    // The successor as the refresh grant built it from the token it read before the hand-over.
     let successor = RefreshTokenRecord {
         id: "rt2".into(),
         token_hash: "hash-rt2".into(),
@@ -138,9 +139,14 @@ async fn a_hand_over_moves_the_session_tokens(backend: Backend) {
         ..record.clone()
     };
     assert!(t.store.rotate_refresh_token("rt", &successor, None, NOW, FAR).await.unwrap());
-    assert_eq!(by_id(&t, "rt2").await.unwrap().session_id.as_deref(), Some("next"));
+    assert_eq!(by_id(&t, "rt2").await.unwrap().session_id.as_deref(), Some("sid"));
+    let late = RefreshTokenRecord { session_id: Some("sid".into()), ..refresh_token("late", "l", &record.client_id) };
+    t.store.insert_refresh_token(&late).await.unwrap();
     let ended = t.store.revoke_session_refresh_tokens("next", NOW).await.unwrap();
     assert!(ended.is_empty(), "no access tokens recorded, {ended:?}");
+    assert!(by_id(&t, "late").await.unwrap().revoked, "a logout of the new session ends what was bound later");
+    t.store.revoke_session("next").await.unwrap();
+    assert!(!live("sid").await.unwrap(), "ended with the new session");
     assert!(by_id(&t, "rt2").await.unwrap().revoked, "a logout of the new session ends the successor");
 }
 
@@ -314,7 +320,7 @@ both_backends!(
     revoke_family_returns_live_access_tokens,
     a_family_is_revoked_as_live_only_while_a_token_of_it_can_be_used,
     session_revocation_spares_offline_tokens,
-    a_hand_over_moves_the_session_tokens,
+    a_hand_over_keeps_the_session_tokens_until_the_new_session_ends,
     user_and_client_revocations_stay_in_scope,
     live_tokens_of_a_user_are_the_usable_ones,
     concurrent_rotations_and_revocations_lose_no_access_token,

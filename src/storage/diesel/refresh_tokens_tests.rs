@@ -176,10 +176,24 @@ async fn a_code_grant_stands_while_its_user_and_session_do(backend: Backend) {
         revoked: false,
         device: Default::default(),
     };
-    for (id, end) in [("live", NOW + 3600), ("ended", NOW), ("logged-out", NOW + 3600), ("other", NOW + 3600)] {
+    let sessions = [
+        ("live", NOW + 3600),
+        ("ended", NOW),
+        ("logged-out", NOW + 3600),
+        ("other", NOW + 3600),
+        ("handed", NOW + 3600),
+        ("handed-then-ended", NOW + 3600),
+        ("ends", NOW + 3600),
+    ];
+    for (id, end) in sessions {
         t.store.create_session(&session(id, end)).await.unwrap();
     }
     t.store.revoke_session("logged-out").await.unwrap();
+    // A session handed over is as live as the one it went to.
+    t.store.hand_over_session("handed", "live").await.unwrap();
+    t.store.hand_over_session("handed-then-ended", "ends").await.unwrap();
+    t.store.revoke_session("ends").await.unwrap();
+
     let of_alice = |id: &str, sid: &str| RefreshTokenRecord {
         user_id: Some(alice.clone()),
         session_id: Some(sid.into()),
@@ -196,7 +210,10 @@ async fn a_code_grant_stands_while_its_user_and_session_do(backend: Backend) {
         Live
     );
     assert_eq!(t.store.redeem_code_grant(&alice, Some("live"), (&client, NOW), None, NOW).await.unwrap(), Live);
-    for sid in ["ended", "logged-out", "unknown"] {
+    let handed = of_alice("rt-handed", "handed");
+    let standing = t.store.redeem_code_grant(&alice, Some("handed"), (&client, NOW), Some(&handed), NOW).await;
+    assert_eq!(standing.unwrap(), Live, "handed over to a live session");
+    for sid in ["ended", "logged-out", "unknown", "handed-then-ended"] {
         let standing =
             t.store.redeem_code_grant(&alice, Some(sid), (&client, NOW), Some(&of_alice(sid, sid)), NOW).await.unwrap();
         assert_eq!(standing, SessionEnded, "{sid}");

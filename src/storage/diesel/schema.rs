@@ -69,6 +69,7 @@ diesel::table! {
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
         last_used_at -> BigInt,
+        handed_over_to -> Nullable<Text>,
     }
 }
 

@@ -5,7 +5,7 @@
 //! forward ([`SessionStore::record_session_use`]); the migration that added it set it to `created_at`.
 
 use super::consents::stored_consent;
-use super::schema::{consents, refresh_tokens, session_clients, sessions, users};
+use super::schema::{consents, session_clients, sessions, users};
 use super::store::expired_rows_batch;
 use super::users::{user_from_row, UserRow};
 use super::{AnyConnection, DieselStore};
@@ -76,11 +76,27 @@ fn load_session(conn: &mut AnyConnection, id_hash: &str) -> StoreResult<Option<S
         .transpose()
 }
 
-/// Whether session `id_hash` is neither revoked nor past its end at `now`.
+/// Whether session `id_hash` is neither revoked nor past its end at `now`; a session handed over (its user signed
+/// in again in that browser) is as live as the session it was handed over to.
 pub(super) fn session_is_live(conn: &mut AnyConnection, id_hash: &str, now: UnixTime) -> StoreResult<bool> {
-    let found: Option<(bool, i64)> =
-        sessions::table.find(id_hash).select((sessions::revoked, sessions::expires_at)).first(conn).optional()?;
-    Ok(found.is_some_and(|(revoked, expires_at)| !revoked && now < expires_at))
+    let live = |found: Option<(bool, i64)>| found.is_some_and(|(revoked, expires_at)| !revoked && now < expires_at);
+    let found: Option<(bool, i64, Option<String>)> = sessions::table
+        .find(id_hash)
+        .select((sessions::revoked, sessions::expires_at, sessions::handed_over_to))
+        .first(conn)
+        .optional()?;
+    match found {
+        Some((_, _, Some(successor))) => Ok(live(
+            sessions::table.find(successor).select((sessions::revoked, sessions::expires_at)).first(conn).optional()?,
+        )),
+        Some((revoked, expires_at, None)) => Ok(live(Some((revoked, expires_at)))),
+        None => Ok(false),
+    }
+}
+
+/// The sessions handed over to `successor` (by any number of hand-overs: each points to the last).
+pub(super) fn handed_over_to(conn: &mut AnyConnection, successor: &str) -> StoreResult<Vec<String>> {
+    Ok(sessions::table.filter(sessions::handed_over_to.eq(successor)).select(sessions::id_hash).load(conn)?)
 }
 
 #[async_trait]
@@ -170,34 +186,17 @@ impl SessionStore for DieselStore {
         self.db()
             .write(move |c| {
                 c.transaction(|c| {
-                    // A rotation that read a token before this commits still binds the successor to the session
-                    // its parent has once it holds the parent's lock: this one (see `refresh_tokens`).
-                    diesel::update(
-                        refresh_tokens::table
-                            .filter(refresh_tokens::session_id.eq(&from))
-                            .filter(refresh_tokens::revoked.eq(false)),
-                    )
-                    .set(refresh_tokens::session_id.eq(&to))
-                    .execute(c)?;
-                    // Their apps are told when the new session ends, as the tokens that moved end with it, by the
-                    // sid they know.
-                    let pairs = |c: &mut AnyConnection, session: &str| -> QueryResult<Vec<(String, String)>> {
-                        session_clients::table
-                            .filter(session_clients::session_id.eq(session))
-                            .select((session_clients::client_id, session_clients::sid))
-                            .load(c)
-                    };
-                    let present = pairs(c, &to)?;
-                    // One row at a time: the two backends share no batch insert.
-                    for (client, sid) in pairs(c, &from)?.into_iter().filter(|pair| !present.contains(pair)) {
-                        let row = (
-                            session_clients::session_id.eq(&to),
-                            session_clients::client_id.eq(client),
-                            session_clients::sid.eq(sid),
-                        );
-                        diesel::insert_into(session_clients::table).values(row).execute(c)?;
-                    }
-                    diesel::update(sessions::table.find(&from)).set(sessions::revoked.eq(true)).execute(c)?;
+                    let ends: i64 = sessions::table.find(&to).select(sessions::expires_at).first(c)?;
+                    // The sessions handed over to `from` earlier follow it, so that each is one step from the
+                    // live one; each is kept as long as that one can live (a purge would end their tokens).
+                    let handed = sessions::id_hash.eq(&from).or(sessions::handed_over_to.eq(&from));
+                    diesel::update(sessions::table.filter(handed))
+                        .set((
+                            sessions::revoked.eq(true),
+                            sessions::handed_over_to.eq(&to),
+                            sessions::expires_at.eq(ends),
+                        ))
+                        .execute(c)?;
                     Ok(())
                 })
             })
@@ -234,23 +233,34 @@ impl SessionStore for DieselStore {
         let session_ids = session_ids.to_vec();
         self.db()
             .run(move |c| {
+                // The clients of the sessions handed over to these count as theirs, with the sids they were told.
+                let handed: Vec<(String, Option<String>)> = sessions::table
+                    .filter(sessions::handed_over_to.eq_any(&session_ids))
+                    .select((sessions::id_hash, sessions::handed_over_to))
+                    .load(c)?;
+                let successor =
+                    |session: &str| handed.iter().find(|(id, _)| id == session).and_then(|(_, to)| to.clone());
+                let all: Vec<&String> = session_ids.iter().chain(handed.iter().map(|(id, _)| id)).collect();
                 let rows: Vec<(String, String, String)> = session_clients::table
-                    .filter(session_clients::session_id.eq_any(&session_ids))
-                    .order((
-                        session_clients::session_id.asc(),
-                        session_clients::client_id.asc(),
-                        session_clients::sid.asc(),
-                    ))
+                    .filter(session_clients::session_id.eq_any(all))
                     .select((session_clients::session_id, session_clients::client_id, session_clients::sid))
                     .load(c)?;
-                rows.into_iter()
+                let mut found = rows
+                    .into_iter()
                     .map(|(session_id, client, sid)| {
                         let client_id = ClientId::parse(&client).map_err(|e| {
                             StoreError::Backend(format!("session_clients row: invalid client_id {client:?}: {e}"))
                         })?;
+                        let session_id = successor(&session_id).unwrap_or(session_id);
                         Ok(SessionClient { session_id, client_id, sid })
                     })
-                    .collect()
+                    .collect::<StoreResult<Vec<_>>>()?;
+                found.sort_by(|a, b| {
+                    (&a.session_id, a.client_id.as_str(), &a.sid).cmp(&(&b.session_id, b.client_id.as_str(), &b.sid))
+                });
+                // Sessions handed over before these rows followed them had theirs copied to the new session.
+                found.dedup();
+                Ok(found)
             })
             .await
     }
@@ -567,17 +577,21 @@ mod tests {
         assert_eq!(of(&["s1", "s2"]).await, ["s1:app:s1", "s1:other:s1", "s2:app:s2"]);
         assert!(of(&["s3"]).await.is_empty());
 
-        // The new session takes the clients of the one handed over with the sid their tokens named.
+        // The clients of a session handed over count as the new session's, with the sid their tokens named.
         t.store.hand_over_session("s1", "s2").await.unwrap();
         assert_eq!(of(&["s2"]).await, ["s2:app:s1", "s2:app:s2", "s2:other:s1"]);
         t.store.hand_over_session("s2", "s3").await.unwrap();
         t.store.record_session_client("s3", &app).await.unwrap();
         assert_eq!(of(&["s3"]).await, ["s3:app:s1", "s3:app:s2", "s3:app:s3", "s3:other:s1"]);
+        // So does one recorded in it afterwards (a code issued in it, redeemed after the hand-over).
+        let late = t.add_client("late").await;
+        t.store.record_session_client("s1", &late).await.unwrap();
+        assert_eq!(of(&["s3"]).await, ["s3:app:s1", "s3:app:s2", "s3:app:s3", "s3:late:s1", "s3:other:s1"]);
 
         t.store.delete_client(&other).await.unwrap();
         assert_eq!(
-            of(&["s1", "s3"]).await,
-            ["s1:app:s1", "s3:app:s1", "s3:app:s2", "s3:app:s3"],
+            of(&["s3"]).await,
+            ["s3:app:s1", "s3:app:s2", "s3:app:s3", "s3:late:s1"],
             "a deleted client is forgotten"
         );
     }
