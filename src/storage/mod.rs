@@ -8,7 +8,9 @@ pub mod revocation_epoch;
 
 use crate::domain::passkey::StoredPasskey;
 use crate::domain::secret::SecretHash;
-use crate::domain::{Client, ClientId, FederatedIdentity, Group, GroupName, NewUser, UnixTime, User, UserId, Username};
+use crate::domain::{
+    Client, ClientId, FederatedIdentity, Group, GroupName, Jkt, NewUser, UnixTime, User, UserId, Username,
+};
 use async_trait::async_trait;
 
 pub use audit::{AuditCursor, AuditEvent, AuditFilter, AuditStore};
@@ -687,9 +689,15 @@ pub trait RefreshTokenStore: Send + Sync {
     /// Revokes every token of a family; returns the access tokens issued with them that expire after `now`.
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens>;
     /// [`RefreshTokenStore::revoke_family`] if one of its tokens can still be used at `now` (neither used,
-    /// revoked nor past its absolute or idle end); `None`, and nothing written, if none can, or if another
-    /// request revoked the family between the look and the revocation.
-    async fn revoke_live_family(&self, family_id: &str, now: UnixTime) -> StoreResult<Option<RevokedFamily>>;
+    /// revoked nor past its absolute or idle end) by the request: unbound, or bound to the DPoP key it proved
+    /// (`proof`, RFC 9449 §5). `None`, and nothing written, if none can, or if another request revoked the family
+    /// between the look and the revocation.
+    async fn revoke_live_family(
+        &self,
+        family_id: &str,
+        proof: Option<&Jkt>,
+        now: UnixTime,
+    ) -> StoreResult<Option<RevokedFamily>>;
     /// Revokes the tokens bound to a session, or to a session handed over to it, except `offline` ones (logout).
     async fn revoke_session_refresh_tokens(&self, session_id: &str, now: UnixTime) -> StoreResult<IssuedAccessTokens>;
     /// Revokes every token of a user (sign out everywhere); returns only the access tokens issued with them

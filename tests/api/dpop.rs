@@ -435,3 +435,72 @@ both_backends!(a_device_polling_with_a_proof_gets_tokens_bound_to_its_key, async
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(claims_of(body["access_token"].as_str().unwrap())["cnf"]["jkt"], key.jkt());
 });
+
+// Regression (RFC 9449 §5): a public client's grant begun without a proof stayed unbound when the client later
+// refreshed with one, so whoever stole a later refresh token could use it with no key.
+both_backends!(a_public_clients_first_refresh_with_a_proof_binds_the_rest_of_the_grant, async |app| {
+    add_alice(&app);
+    let public = add_client(&app, &["--public"]);
+    let id = public["client_id"].as_str().unwrap();
+    let (key, other) = (Key::es256(), Key::rs256());
+    let (code, verifier) = code_for(&app, id, "").await;
+    let (status, body) = token(&app, (id, None), &code_form(id, &code, &verifier), &[]).await;
+    assert_eq!((status, &body["token_type"]), (StatusCode::OK, &json!("Bearer")), "{body}");
+    let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+
+    let form = [("grant_type", "refresh_token"), ("client_id", id), ("refresh_token", &refresh)];
+    let (status, body) = token(&app, (id, None), &form, &[&key.proof(&app, "POST", "/token", None)]).await;
+    assert_eq!((status, &body["token_type"]), (StatusCode::OK, &json!("DPoP")), "{body}");
+    let bound = body["refresh_token"].as_str().unwrap().to_owned();
+    let form = [("grant_type", "refresh_token"), ("client_id", id), ("refresh_token", &bound)];
+    for proofs in [vec![], vec![other.proof(&app, "POST", "/token", None)]] {
+        let proofs: Vec<&str> = proofs.iter().map(String::as_str).collect();
+        let (status, body) = token(&app, (id, None), &form, &proofs).await;
+        assert_eq!((status, error(&body)), (StatusCode::BAD_REQUEST, "invalid_grant"), "{body}");
+    }
+    let (status, body) = token(&app, (id, None), &form, &[&key.proof(&app, "POST", "/token", None)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+});
+
+// Regression: a purged refresh token of a bound family, presented without the key, revoked the live family as
+// reuse, though the same token before the purge was refused unheard: whoever held an old token, but not the
+// key, could sign the user out of the app.
+both_backends!(
+    an_old_bound_refresh_token_ends_its_grant_only_with_the_key,
+    |raw| {
+        raw.tokens.refresh_grace_seconds = 0;
+        raw.tokens.rotated_refresh_retention_seconds = 2;
+    },
+    async |app| {
+        use tessera::storage::RefreshTokenStore;
+        add_alice(&app);
+        let public = add_client(&app, &["--public"]);
+        let id = public["client_id"].as_str().unwrap();
+        let key = Key::es256();
+        let (code, verifier) = code_for(&app, id, "").await;
+        let (status, body) =
+            token(&app, (id, None), &code_form(id, &code, &verifier), &[&key.proof(&app, "POST", "/token", None)])
+                .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let old = body["refresh_token"].as_str().unwrap().to_owned();
+        let refresh = |rt: String| {
+            [("grant_type", "refresh_token".to_owned()), ("client_id", id.to_owned()), ("refresh_token", rt)]
+        };
+        let form = refresh(old.clone());
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, body) = token(&app, (id, None), &form, &[&key.proof(&app, "POST", "/token", None)]).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let live = body["refresh_token"].as_str().unwrap().to_owned();
+        let store = tessera::startup::open_store(&app.settings).await.unwrap();
+        store.purge_expired_refresh_tokens(tessera::domain::now() + 3600).await.unwrap();
+
+        let (status, body) = token(&app, (id, None), &form, &[]).await;
+        assert_eq!((status, error(&body)), (StatusCode::BAD_REQUEST, "invalid_grant"), "{body}");
+        let live_form = refresh(live);
+        let live_form: Vec<(&str, &str)> = live_form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, body) = token(&app, (id, None), &live_form, &[&key.proof(&app, "POST", "/token", None)]).await;
+        assert_eq!(status, StatusCode::OK, "the grant lives on: {body}");
+        let events = app.cli_json(&["audit", "list"], None);
+        assert!(!events.to_string().contains("refresh_token_reuse"), "{events}");
+    }
+);

@@ -38,7 +38,7 @@ impl Provider {
         let hash = SecretHash::of(presented);
         let Some((rt, user)) = self.refresh_tokens.refresh_token_and_user_by_hash(hash.as_str()).await? else {
             return match FamilySecret::parse(presented) {
-                Some(secret) => self.purged_refresh_presented(&secret, client, meta, now).await,
+                Some(secret) => self.purged_refresh_presented(&secret, client, dpop, meta, now).await,
                 None => Err(unknown()),
             };
         };
@@ -95,6 +95,9 @@ impl Provider {
             revoked: false,
             access_jti: Some(jti.clone()),
             access_expires_at: Some(now + ttl),
+            // RFC 9449 §5: a public client's refresh token is bound to the key of a valid proof it presents, so a
+            // grant begun without one is bound from its first refresh with one.
+            dpop_jkt: rt.dpop_jkt.clone().or_else(|| Self::refresh_binding(client, dpop)),
             ..rt.clone()
         };
         let openid = scope.contains(Scope::OPENID) && rt.user_id.is_some();
@@ -219,17 +222,19 @@ impl Provider {
 
     /// A token of the form that names its family, not stored: rotated and then purged, if its family is live.
     /// That is reuse, answered as [`Self::refresh_replay`] answers it (no grace window outlasts the row). Of a
-    /// family that has ended, it is just unknown, and revokes and records nothing.
+    /// family that has ended, or whose tokens are bound to a DPoP key the request does not prove, it is just
+    /// unknown, and revokes and records nothing.
     async fn purged_refresh_presented(
         &self,
         secret: &FamilySecret,
         client: &Client,
+        dpop: Option<&Jkt>,
         meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<TokenResponse, OAuthError> {
         let family_id = secret.family_id();
         let Some(RevokedFamily { client_id, user_id, issued }) =
-            self.refresh_tokens.revoke_live_family(&family_id, now).await?
+            self.refresh_tokens.revoke_live_family(&family_id, dpop, now).await?
         else {
             return Err(OAuthError::invalid_grant("invalid refresh token"));
         };

@@ -381,25 +381,26 @@ fn revoke_counting(
     Err(StoreError::Backend(format!("refresh tokens still being rotated after {MAX_PASSES} revocation passes")))
 }
 
-/// The client and user of a token of the family that can still be used at `now`, if there is one.
+/// The client and user of a token of the family that can still be used at `now`, if there is one, and the DPoP key
+/// it is bound to.
 fn live_family_owner(
     conn: &mut AnyConnection,
     family: &Revoke,
     now: UnixTime,
-) -> StoreResult<Option<(ClientId, Option<UserId>)>> {
+) -> StoreResult<Option<(ClientId, Option<UserId>, Option<String>)>> {
     use refresh_tokens as t;
-    let live: Option<(String, Option<String>)> = t::table
+    let live: Option<(String, Option<String>, Option<String>)> = t::table
         .filter(family.unrevoked())
         .filter(t::used_at.is_null().and(t::expires_at.gt(now)).and(t::idle_expires_at.gt(now)))
-        .select((t::client_id, t::user_id))
+        .select((t::client_id, t::user_id, t::dpop_jkt))
         .first(conn)
         .optional()?;
-    let Some((client_id, user_id)) = live else { return Ok(None) };
+    let Some((client_id, user_id, bound)) = live else { return Ok(None) };
     let bad =
         |what: &str, e: &dyn std::fmt::Display| StoreError::Backend(format!("refresh_tokens: invalid {what}: {e}"));
     let client_id = ClientId::parse(client_id.as_str()).map_err(|e| bad("client_id", &e))?;
     let user_id = user_id.map(UserId::parse).transpose().map_err(|e| bad("user_id", &e))?;
-    Ok(Some((client_id, user_id)))
+    Ok(Some((client_id, user_id, bound)))
 }
 
 /// One pass of [`revoke`], in one transaction: how many tokens it revoked, and their live access tokens.
@@ -578,14 +579,24 @@ impl RefreshTokenStore for DieselStore {
         self.db().write(move |c| revoke(c, &what, UnixTime::MIN, now)).await
     }
 
-    async fn revoke_live_family(&self, family_id: &str, now: UnixTime) -> StoreResult<Option<RevokedFamily>> {
+    async fn revoke_live_family(
+        &self,
+        family_id: &str,
+        proof: Option<&Jkt>,
+        now: UnixTime,
+    ) -> StoreResult<Option<RevokedFamily>> {
         let family = Revoke::Family(family_id.to_owned());
         // Most tokens presented unknown name no live family (it ended, or they are made up): a read answers
         // them without waiting for the writers.
         let looked = family.clone();
-        let Some((client_id, user_id)) = self.db().run(move |c| live_family_owner(c, &looked, now)).await? else {
+        let Some((client_id, user_id, bound)) = self.db().run(move |c| live_family_owner(c, &looked, now)).await?
+        else {
             return Ok(None);
         };
+        // Without the key a bound family's tokens are no use, and whoever holds an old one cannot end it either.
+        if bound.is_some_and(|bound| proof.is_none_or(|proof| proof.as_str() != bound)) {
+            return Ok(None);
+        }
         // Then revoked as `revoke_family` revokes, pass by pass, each pass committed: that is what stops a family
         // rotating meanwhile (see `revoke`). A family another request revoked since the look (a logout, the same
         // reuse found by another request) revokes nothing here, and is not reported.

@@ -71,14 +71,24 @@ async fn a_family_is_revoked_as_live_only_while_a_token_of_it_can_be_used(backen
     }
     for ended in ["idle", "ended", "revoked", "used", "unknown"] {
         let before = family(&t, ended).await;
-        assert_eq!(t.store.revoke_live_family(ended, NOW).await.unwrap(), None, "{ended}");
+        assert_eq!(t.store.revoke_live_family(ended, None, NOW).await.unwrap(), None, "{ended}");
         assert_eq!(family(&t, ended).await, before, "{ended}: nothing is written");
     }
-    let revoked = t.store.revoke_live_family("live", NOW).await.unwrap().expect("live");
+    // A family bound to a DPoP key is ended only by a request that proves it.
+    let key = crate::domain::Jkt::parse(&"k".repeat(43)).unwrap();
+    let other = crate::domain::Jkt::parse(&"o".repeat(43)).unwrap();
+    let bound = RefreshTokenRecord { dpop_jkt: Some(key.clone()), ..refresh_token("f", "bound", &client) };
+    t.store.insert_refresh_token(&bound).await.unwrap();
+    for proof in [None, Some(&other)] {
+        assert_eq!(t.store.revoke_live_family("bound", proof, NOW).await.unwrap(), None, "{proof:?}");
+    }
+    assert!(!by_id(&t, "f").await.unwrap().revoked);
+    assert!(t.store.revoke_live_family("bound", Some(&key), NOW).await.unwrap().is_some());
+    let revoked = t.store.revoke_live_family("live", None, NOW).await.unwrap().expect("live");
     assert_eq!((&revoked.client_id, revoked.user_id.as_ref()), (&client, Some(&alice)));
     assert_eq!(sorted(revoked.issued), issued(&[("at-a1", NOW + 100), ("at-a2", NOW + 200)]));
     assert!(family(&t, "live").await.iter().all(|r| r.revoked));
-    assert_eq!(t.store.revoke_live_family("live", NOW).await.unwrap(), None, "revoked now");
+    assert_eq!(t.store.revoke_live_family("live", None, NOW).await.unwrap(), None, "revoked now");
 }
 
 async fn session_revocation_spares_offline_tokens(backend: Backend) {
@@ -242,7 +252,7 @@ async fn concurrent_rotations_and_revocations_lose_no_access_token(backend: Back
             // A family being rotated is live all along: revoking it as such finds it so.
             let revoked = match f % 2 {
                 0 => store.revoke_family(&family_id, NOW).await,
-                _ => store.revoke_live_family(&family_id, NOW).await.map(|r| r.expect("found live").issued),
+                _ => store.revoke_live_family(&family_id, None, NOW).await.map(|r| r.expect("found live").issued),
             };
             (f, Some(revoked), None)
         });
@@ -304,7 +314,7 @@ async fn a_revocation_stops_a_family_rotating_in_a_loop(backend: Backend) {
         }
         let revoked = match trial % 2 {
             0 => t.store.revoke_family(&family_id, NOW).await.unwrap(),
-            _ => t.store.revoke_live_family(&family_id, NOW).await.unwrap().expect("found live").issued,
+            _ => t.store.revoke_live_family(&family_id, None, NOW).await.unwrap().expect("found live").issued,
         };
         let returned: BTreeSet<String> = revoked.into_iter().map(|(jti, _)| jti).collect();
         assert!(!chain.await.unwrap(), "trial {trial}: the family rotated {LOOP_LIMIT} times, past its revocation");
