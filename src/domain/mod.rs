@@ -41,6 +41,12 @@ pub fn now() -> UnixTime {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
+/// A JWT NumericDate claim's value (RFC 7519 §2): seconds, which may have a fraction (dropped); `None` for
+/// anything but a finite number.
+pub fn numeric_date(value: &serde_json::Value) -> Option<UnixTime> {
+    value.as_i64().or_else(|| value.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+}
+
 /// The current time in milliseconds since the Unix epoch, for ordering events closer together than a second.
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)

@@ -263,9 +263,7 @@ pub fn check_claims(
     let number = |name: &str| -> Result<Option<i64>, OAuthError> {
         match claims.get(name) {
             None => Ok(None),
-            Some(v) => v
-                .as_i64()
-                .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+            Some(v) => crate::domain::numeric_date(v)
                 .map(Some)
                 .ok_or_else(|| invalid(&format!("client_assertion {name} must be a number"))),
         }

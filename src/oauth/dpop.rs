@@ -222,10 +222,8 @@ pub fn check_claims(claims: &Map<String, Value>, rules: &ProofRules<'_>) -> Resu
     if !text("htu").is_some_and(|htu| same_target(htu, rules.url)) {
         return Err(invalid("the DPoP proof's htu is not this endpoint's URL"));
     }
-    let iat = claims
-        .get("iat")
-        .and_then(|v| v.as_i64().or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)))
-        .ok_or_else(|| invalid("the DPoP proof has no iat"))?;
+    let iat =
+        claims.get("iat").and_then(crate::domain::numeric_date).ok_or_else(|| invalid("the DPoP proof has no iat"))?;
     if iat > rules.now.saturating_add(rules.leeway) {
         return Err(invalid("the DPoP proof was issued in the future"));
     }

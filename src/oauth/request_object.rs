@@ -136,9 +136,9 @@ pub fn parameters(claims: &Map<String, Value>, rules: &ObjectRules<'_>) -> Resul
     let number = |name: &str| -> Result<Option<i64>, OAuthError> {
         match claims.get(name) {
             None => Ok(None),
-            Some(v) => {
-                v.as_i64().map(Some).ok_or_else(|| refused(format!("the request object's {name} must be a number")))
-            }
+            Some(v) => crate::domain::numeric_date(v)
+                .map(Some)
+                .ok_or_else(|| refused(format!("the request object's {name} must be a number"))),
         }
     };
     if claims.get("iss").and_then(Value::as_str) != Some(rules.client_id) {
@@ -290,7 +290,10 @@ impl Provider {
         let rules = ObjectRules { client_id: client.id.as_str(), issuer: &self.issuer, now, leeway: self.leeway };
         let pairs = parameters(&claims, &rules)?;
         // `parameters` refused an object without a numeric `exp`.
-        let exp = claims.get("exp").and_then(Value::as_i64).ok_or_else(|| refused("the request object has no exp"))?;
+        let exp = claims
+            .get("exp")
+            .and_then(crate::domain::numeric_date)
+            .ok_or_else(|| refused("the request object has no exp"))?;
         Ok((Params::from_authorization_pairs(pairs).map_err(|e| refused(e.description))?, exp))
     }
 

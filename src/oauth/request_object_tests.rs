@@ -77,6 +77,9 @@ fn claims_that_do_not_hold_are_refused() {
     assert!(refusal(json!({ "exp": NOW - 31 })).contains("expired"));
     assert!(params_of(json!({ "exp": NOW + 29, "nbf": NOW - 60 })).is_ok(), "within the leeway");
     assert!(refusal(json!({ "exp": "soon" })).contains("exp must be a number"));
+    // RFC 7519 §2: a NumericDate may have a fraction, as client assertions and DPoP proofs may.
+    let fractions = json!({ "exp": NOW as f64 + 300.5, "nbf": NOW as f64 - 0.25, "iat": NOW as f64 - 0.25 });
+    assert!(params_of(fractions).is_ok(), "a fraction of a second");
     assert!(refusal(json!({ "nbf": NOW + 60, "exp": NOW + 120 })).contains("not valid yet"));
     assert!(refusal(json!({ "iat": NOW + 60, "nbf": "<absent>" })).contains("future"));
     assert!(refusal(json!({ "nbf": NOW - 10, "exp": NOW + 3591 })).contains("at most 3600 seconds"));
