@@ -36,6 +36,11 @@ pub const LOGOUT_TOKEN_TTL: UnixTime = 120;
 pub const ATTEMPTS: u32 = 3;
 /// How many deliveries run at once, across every logout of this process.
 pub const CONCURRENT_DELIVERIES: usize = 16;
+/// How many deliveries to one client run at once: a client whose server hangs holds at most these of the
+/// [`CONCURRENT_DELIVERIES`], and the other clients' notices go on.
+pub const CONCURRENT_PER_CLIENT: usize = 4;
+/// Clients share this many queues, by a hash of their id: a bounded table, whatever the number of clients.
+const CLIENT_QUEUES: usize = 64;
 /// The wait before the first retry; each later one waits twice as long.
 pub const FIRST_RETRY: Duration = Duration::from_secs(1);
 
@@ -95,9 +100,21 @@ pub struct Backchannel {
     /// spawned on a worker's would be dropped with it at shutdown, its notices unsent).
     runtime: tokio::runtime::Handle,
     permits: Arc<Semaphore>,
+    /// Per client (by [`client_queue`]), [`CONCURRENT_PER_CLIENT`] each.
+    client_queues: Arc<Vec<Semaphore>>,
     /// Each spawned batch holds a read lock until it is done; `drain` takes the write lock.
     in_flight: Arc<RwLock<()>>,
     first_retry: Duration,
+    /// The time a logout token is signed at, which is when it is sent.
+    clock: fn() -> UnixTime,
+}
+
+/// The queue of `client_id` among [`CLIENT_QUEUES`].
+fn client_queue(client_id: &ClientId) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    client_id.as_str().hash(&mut hasher);
+    (hasher.finish() % CLIENT_QUEUES as u64) as usize
 }
 
 impl std::fmt::Debug for Backchannel {
@@ -107,20 +124,23 @@ impl std::fmt::Debug for Backchannel {
 }
 
 impl Backchannel {
-    /// Deliveries through `sender` on `runtime`, at most `concurrent` at once, retried after `first_retry`, then
-    /// twice that.
+    /// Deliveries through `sender` on `runtime`, at most `concurrent` at once ([`CONCURRENT_PER_CLIENT`] to one
+    /// client), retried after `first_retry`, then twice that, each token signed at `clock`'s time of its sending.
     pub fn new(
         sender: Arc<dyn LogoutSender>,
         runtime: tokio::runtime::Handle,
         concurrent: usize,
         first_retry: Duration,
+        clock: fn() -> UnixTime,
     ) -> Self {
         Self {
             sender,
             runtime,
             permits: Arc::new(Semaphore::new(concurrent.max(1))),
+            client_queues: Arc::new((0..CLIENT_QUEUES).map(|_| Semaphore::new(CONCURRENT_PER_CLIENT)).collect()),
             in_flight: Arc::new(RwLock::new(())),
             first_retry,
+            clock,
         }
     }
 
@@ -157,27 +177,35 @@ struct Courier {
     metrics: Arc<Metrics>,
     sender: Arc<dyn LogoutSender>,
     permits: Arc<Semaphore>,
+    client_queues: Arc<Vec<Semaphore>>,
     first_retry: Duration,
+    clock: fn() -> UnixTime,
     subjects: Subjects,
 }
 
 impl Courier {
-    /// Signs and sends one logout token, with retries; logs and counts the outcome.
-    async fn deliver(&self, notice: LogoutNotice, now: UnixTime) {
+    /// Signs and sends one logout token, with retries; logs and counts the outcome. Each attempt waits for its
+    /// turn (the client's queue, then the process's), and its token is signed then: one that waited behind a
+    /// slow client still arrives within its lifetime (§2.4). No turn is held while waiting to retry.
+    async fn deliver(&self, notice: LogoutNotice) {
         let client_id = notice.client_id.as_str().to_owned();
         let Some((url, reach, subject)) = self.destination(&notice).await else { return };
-        let Ok(_permit) = self.permits.acquire().await else { return };
-        let token = match self.sign(&notice, &subject, now).await {
-            Ok(token) => token,
-            Err(error) => {
-                tracing::warn!(client_id, %error, "a logout token could not be signed");
-                self.metrics.logout_notice(false);
-                return;
-            }
-        };
+        let Some(queue) = self.client_queues.get(client_queue(&notice.client_id)) else { return };
         let mut attempt = 1;
         loop {
-            match self.sender.send(&url, &token, reach).await {
+            let sent = {
+                let (Ok(_queue), Ok(_permit)) = (queue.acquire().await, self.permits.acquire().await) else { return };
+                let token = match self.sign(&notice, &subject, (self.clock)()).await {
+                    Ok(token) => token,
+                    Err(error) => {
+                        tracing::warn!(client_id, %error, "a logout token could not be signed");
+                        self.metrics.logout_notice(false);
+                        return;
+                    }
+                };
+                self.sender.send(&url, &token, reach).await
+            };
+            match sent {
                 Ok(()) => {
                     tracing::info!(client_id, attempt, "back-channel logout delivered");
                     self.metrics.logout_notice(true);
@@ -276,8 +304,8 @@ impl Provider {
         }
     }
 
-    /// Sends `notices` in the background, issued at `now`; returns at once.
-    pub(crate) async fn send_logout_notices(&self, notices: Vec<LogoutNotice>, now: UnixTime) {
+    /// Sends `notices` in the background; returns at once.
+    pub(crate) async fn send_logout_notices(&self, notices: Vec<LogoutNotice>) {
         if notices.is_empty() {
             return;
         }
@@ -291,14 +319,16 @@ impl Provider {
             metrics: Arc::clone(&self.metrics),
             sender: Arc::clone(&b.sender),
             permits: Arc::clone(&b.permits),
+            client_queues: Arc::clone(&b.client_queues),
             first_retry: b.first_retry,
+            clock: b.clock,
             subjects: self.subjects.clone(),
         };
         // Taken before the task starts, so that a drain right after this call waits for it.
         let in_flight = Arc::clone(&b.in_flight).read_owned().await;
         b.runtime.spawn(async move {
             let courier = &courier;
-            futures_util::future::join_all(notices.into_iter().map(|n| courier.deliver(n, now))).await;
+            futures_util::future::join_all(notices.into_iter().map(|n| courier.deliver(n))).await;
             drop(in_flight);
         });
     }

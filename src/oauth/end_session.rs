@@ -220,7 +220,7 @@ impl Provider {
         }
         let issued = self.refresh_tokens.revoke_session_refresh_tokens(&session.id_hash, now).await?;
         self.revoke_access_tokens(&issued, now).await;
-        self.send_logout_notices(notices.clone(), now).await;
+        self.send_logout_notices(notices.clone()).await;
         self.audit(kind, facts, meta, now).await;
         Ok(notices)
     }

@@ -143,7 +143,7 @@ impl Provider {
         let issued = self.refresh_tokens.revoke_user_refresh_tokens(user_id, now).await?;
         self.revoke_access_tokens(&issued, now).await;
         self.users.delete_user(user_id).await?;
-        self.send_logout_notices(notices, now).await;
+        self.send_logout_notices(notices).await;
         Ok(sessions)
     }
 
@@ -169,7 +169,7 @@ impl Provider {
         // revoked one by one (there could be tens of thousands of the others).
         let issued = self.refresh_tokens.revoke_user_refresh_tokens(user_id, now).await?;
         self.revoke_access_tokens(&issued, now).await;
-        self.send_logout_notices(notices, now).await;
+        self.send_logout_notices(notices).await;
         let facts = EventFacts {
             actor: Some(actor.to_owned()),
             user_id: Some(user_id.as_str().to_owned()),
