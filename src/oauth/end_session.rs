@@ -6,6 +6,7 @@ use super::backchannel::LogoutNotice;
 use super::error::OAuthError;
 use super::frontchannel::LogoutFrames;
 use super::params::Params;
+use super::params::MAX_TOKEN_LEN;
 use super::provider::Provider;
 use super::subject::Subjects;
 use super::tokens::ID_TOKEN_TYP;
@@ -145,7 +146,7 @@ impl Provider {
     /// The client (`aud`), user and session of an ID token we issued. Expired hints are fine: logout comes
     /// after sessions end.
     pub(super) fn id_token_hint(&self, hint: &str) -> Option<(String, IdTokenHint)> {
-        if hint.len() > 8192 {
+        if hint.len() > MAX_TOKEN_LEN {
             return None;
         }
         let (payload, header) = self.keys.snapshot().verify(hint).ok()?;

@@ -3,6 +3,7 @@
 //! (and so to introspection), the ID token and UserInfo; the `claims` parameter may also ask for it by name in the
 //! ID token or UserInfo. Memberships are read when a token is issued (so a refresh sees changes) and at
 //! `/userinfo`, and only for a grant that releases the claim: others cost no read.
+use super::discovery::paths;
 use super::error::OAuthError;
 use super::provider::Provider;
 use crate::domain::group::GROUPS;
@@ -18,10 +19,28 @@ pub struct GroupsClaim {
     pub id_token: Option<Vec<GroupName>>,
 }
 
-/// Adds `groups` to `claims` when there are `groups` to add.
+/// Most group names a token carries. A user in more is pointed to UserInfo for them instead (a distributed claim,
+/// OIDC Core §5.6.2), as Azure AD does past 200: with names of up to 64 characters, a token stays well within
+/// what its consumers take ([`super::params::MAX_TOKEN_LEN`]), whatever the memberships.
+pub const MAX_TOKEN_GROUPS: usize = 100;
+
+/// Adds `groups` to `claims` when there are `groups` to add (UserInfo: all of them).
 pub fn insert_groups(claims: &mut Map<String, Value>, groups: Option<&Vec<GroupName>>) {
     if let Some(groups) = groups {
         claims.insert(GROUPS.into(), json!(groups));
+    }
+}
+
+/// Adds `groups` to the claims of a token `issuer` issues: the names, or past [`MAX_TOKEN_GROUPS`], where to find
+/// them (`_claim_names` and `_claim_sources` naming `issuer`'s UserInfo, which the token's access token reads).
+pub fn insert_token_groups(claims: &mut Map<String, Value>, groups: Option<&Vec<GroupName>>, issuer: &str) {
+    match groups {
+        Some(names) if names.len() > MAX_TOKEN_GROUPS => {
+            claims.insert("_claim_names".into(), json!({ GROUPS: GROUPS }));
+            let endpoint = format!("{issuer}{}", paths::USERINFO);
+            claims.insert("_claim_sources".into(), json!({ GROUPS: { "endpoint": endpoint } }));
+        }
+        _ => insert_groups(claims, groups),
     }
 }
 

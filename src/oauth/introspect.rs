@@ -4,6 +4,7 @@
 use super::dpop::DPOP_SCHEME;
 use super::error::OAuthError;
 use super::params::Params;
+use super::params::MAX_TOKEN_LEN;
 use super::provider::Provider;
 use super::subject::SEALED_USER_CLAIM;
 use crate::domain::secret::SecretHash;
@@ -18,7 +19,7 @@ impl Provider {
     /// The introspection answer for `token`, asked by `caller` (`token_type_hint` only orders the lookups).
     pub async fn introspect(&self, caller: &ClientId, params: &Params, now: UnixTime) -> Result<Value, OAuthError> {
         let token = params.require("token")?;
-        if token.len() > 8192 {
+        if token.len() > MAX_TOKEN_LEN {
             return Ok(inactive());
         }
         let refresh_first = params.get("token_type_hint") == Some("refresh_token");

@@ -6,8 +6,14 @@ use std::collections::HashMap;
 
 /// Most parameters one request may carry.
 pub const MAX_PARAMS: usize = 64;
-/// Longest value of one parameter, in bytes (redirect URIs and JWTs fit).
+/// Longest value of one parameter, in bytes (redirect URIs and JWTs fit), but for [`TOKEN_PARAMS`].
 pub const MAX_PARAM_LEN: usize = 8192;
+/// Longest token this server issues and takes back, in bytes: every consumer of its tokens (UserInfo,
+/// introspection, revocation, token exchange, `id_token_hint`) takes this much, and what a token carries is
+/// bounded below it ([`super::groups::MAX_TOKEN_GROUPS`]). Within the size of a request head.
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+/// The parameters that carry one of our tokens, up to [`MAX_TOKEN_LEN`].
+const TOKEN_PARAMS: [&str; 4] = ["token", "subject_token", "actor_token", "id_token_hint"];
 
 /// Parsed parameters, each name once; empty values count as absent (RFC 6749 §3.1). `resource` (RFC 8707 §2)
 /// and `audience` (RFC 8693 §2.1) are the names that may repeat: the first is kept, and the repetition noted.
@@ -56,7 +62,8 @@ impl Params {
         }
         let mut params = Self { values: HashMap::with_capacity(pairs.len()), ..Self::default() };
         for (k, v) in pairs {
-            if v.len() > MAX_PARAM_LEN || k.len() > 128 {
+            let limit = if TOKEN_PARAMS.contains(&k.as_str()) { MAX_TOKEN_LEN } else { MAX_PARAM_LEN };
+            if v.len() > limit || k.len() > 128 {
                 note(&mut params.flaw, &k, format!("parameter {} is too long", truncate(&k)), &strict)?;
                 continue;
             }
@@ -205,6 +212,11 @@ mod tests {
         assert_eq!(params.get("a"), None);
         assert_eq!(params.get("b"), Some("1"));
         assert!(p(&[("a", &"x".repeat(MAX_PARAM_LEN + 1))]).is_err());
+        // Our own tokens may be longer: every parameter that carries one takes them.
+        for name in TOKEN_PARAMS {
+            assert!(p(&[(name, &"x".repeat(MAX_TOKEN_LEN))]).is_ok(), "{name}");
+            assert!(p(&[(name, &"x".repeat(MAX_TOKEN_LEN + 1))]).is_err(), "{name}");
+        }
         let many: Vec<(String, String)> = (0..=MAX_PARAMS).map(|i| (format!("k{i}"), "v".into())).collect();
         assert!(Params::from_pairs(many).is_err());
     }

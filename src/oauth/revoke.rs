@@ -5,6 +5,7 @@ use super::audit::{EventFacts, RequestMeta};
 use super::cache_keys;
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
+use super::params::MAX_TOKEN_LEN;
 use super::provider::Provider;
 use super::subject::SEALED_USER_CLAIM;
 use super::tokens::ACCESS_TOKEN_TYP;
@@ -53,7 +54,7 @@ impl Provider {
         now: UnixTime,
     ) -> Result<(), OAuthError> {
         let token = params.require("token")?;
-        if token.len() > 8192 {
+        if token.len() > MAX_TOKEN_LEN {
             return Ok(());
         }
         let access_first = params.get("token_type_hint") == Some("access_token");

@@ -201,7 +201,7 @@ impl Provider {
         if !grant.userinfo_claims.is_empty() {
             at.insert(USERINFO_CLAIMS.into(), json!(grant.userinfo_claims.to_string()));
         }
-        super::groups::insert_groups(&mut at, grant.groups.as_ref());
+        super::groups::insert_token_groups(&mut at, grant.groups.as_ref(), &self.issuer);
         let at = payload(at)?;
 
         let id_claims = match (id, &grant.user_id) {

@@ -2,6 +2,7 @@
 use super::claims::add_user_claims;
 use super::dpop::Presentation;
 use super::error::{ErrorCode, OAuthError};
+use super::params::MAX_TOKEN_LEN;
 use super::provider::Provider;
 use super::subject::SEALED_USER_CLAIM;
 use super::tokens::{ACCESS_TOKEN_TYP, USERINFO_CLAIMS};
@@ -52,7 +53,7 @@ impl Provider {
     /// token is not an access token), our `iss`, `exp`, and `iat` with the leeway. Whether it was revoked is
     /// [`Provider::live_access_token`]'s question.
     fn access_token_claims(&self, token: &str, now: UnixTime) -> Result<AccessTokenClaims, OAuthError> {
-        if token.len() > 8192 {
+        if token.len() > MAX_TOKEN_LEN {
             return Err(invalid("the access token is too large"));
         }
         let snapshot = self.keys.snapshot();

@@ -371,3 +371,51 @@ both_backends!(pairwise_clients_and_the_claims_parameter_get_the_same_groups, as
     let info = userinfo(&app, s(&withheld, "access_token")).await;
     assert!(info.get("groups").is_none() && info.get("name").is_none(), "{info}");
 });
+
+// Regression: a token carried every group of its user, while the server's own endpoints refused a token over
+// 8192 bytes: a user in a hundred groups of long names got tokens that UserInfo, introspection and revocation
+// refused. A token carries up to 100 names, each endpoint takes it, and past 100 it points to UserInfo, which
+// lists them all (a distributed claim, OIDC Core §5.6.2).
+both_backends!(a_token_carries_at_most_a_hundred_groups_and_past_them_points_to_userinfo, async |app| {
+    use tessera::storage::GroupStore;
+    let alice = add_alice(&app);
+    let alice_id = tessera::domain::UserId::parse(s(&alice, "id")).unwrap();
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    let client = add_client(&app, &["--scope", "openid groups"]);
+    let (id, secret) = (s(&client, "client_id"), s(&client, "client_secret"));
+    let mut names = Vec::new();
+    for (n, count) in [(0, 100), (100, 101)] {
+        for i in n..count {
+            let name = tessera::domain::GroupName::parse(&format!("{i:03}-{}", "g".repeat(60))).unwrap();
+            let group =
+                tessera::domain::Group { id: uuid::Uuid::new_v4().to_string(), name: name.clone(), created_at: 1 };
+            store.create_group(&group).await.unwrap();
+            store.add_member(&alice_id, &name).await.unwrap();
+            names.push(name.as_str().to_owned());
+        }
+        let (challenge, verifier) = pkce_pair();
+        let url = auth_url(&app, id, &challenge, "").replace("scope=openid%20profile%20email", "scope=openid%20groups");
+        let back = browse(&app, &url, Some("allow")).await;
+        let (status, tokens) = redeem_code(&app, id, secret, &query_of(&back)["code"], &verifier).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        let (access, id_token) = (s(&tokens, "access_token"), s(&tokens, "id_token"));
+        assert!(access.len() <= 16 * 1024 && id_token.len() <= 16 * 1024, "{} {}", access.len(), id_token.len());
+        assert_eq!(userinfo(&app, access).await["groups"], json!(names), "UserInfo lists them all");
+        let introspected = introspect_basic(&app, id, secret, access).await;
+        assert_eq!(introspected["active"], true, "{introspected}");
+        for token in [access, id_token] {
+            let claims = crate::otp::claims_of(token);
+            if names.len() <= 100 {
+                assert_eq!(claims["groups"], json!(names), "in the token");
+                assert!(access.len() > 8192, "the old limit is passed: {}", access.len());
+            } else {
+                assert!(claims.get("groups").is_none(), "{claims}");
+                assert_eq!(claims["_claim_names"], json!({ "groups": "groups" }));
+                assert_eq!(claims["_claim_sources"]["groups"]["endpoint"], app.url("/userinfo"));
+            }
+        }
+        let r = app.api_client.post(app.url("/revoke")).basic_auth(id, Some(secret)).form(&[("token", access)]);
+        assert_eq!(r.send().await.unwrap().status(), StatusCode::OK);
+        assert_eq!(introspect_basic(&app, id, secret, access).await["active"], false, "revoked");
+    }
+});

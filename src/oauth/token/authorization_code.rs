@@ -12,7 +12,7 @@ use crate::oauth::claims::add_user_claims;
 use crate::oauth::code::{code_family_id, CodeEntry, CodeGrant, CodeRedemption};
 use crate::oauth::dpop::Jkt;
 use crate::oauth::error::OAuthError;
-use crate::oauth::groups::insert_groups;
+use crate::oauth::groups::insert_token_groups;
 use crate::oauth::params::Params;
 use crate::oauth::pkce::CodeVerifier;
 use crate::oauth::provider::Provider;
@@ -182,7 +182,7 @@ impl Provider {
         let id = match openid {
             true => {
                 let mut user_claims = user_claims?;
-                insert_groups(&mut user_claims, groups.id_token.as_ref());
+                insert_token_groups(&mut user_claims, groups.id_token.as_ref(), &self.issuer);
                 Some(IdTokenExtras {
                     nonce: grant.nonce.clone(),
                     amr: grant.amr.clone(),

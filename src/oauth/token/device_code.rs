@@ -17,7 +17,7 @@ use crate::oauth::cache_keys;
 use crate::oauth::device::{DeviceDecision, DeviceRequest};
 use crate::oauth::dpop::Jkt;
 use crate::oauth::error::{ErrorCode, OAuthError};
-use crate::oauth::groups::insert_groups;
+use crate::oauth::groups::insert_token_groups;
 use crate::oauth::params::Params;
 use crate::oauth::provider::Provider;
 use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
@@ -187,7 +187,7 @@ impl Provider {
         };
         let id = openid.then(|| {
             let mut user_claims = Map::new();
-            insert_groups(&mut user_claims, groups.id_token.as_ref());
+            insert_token_groups(&mut user_claims, groups.id_token.as_ref(), &self.issuer);
             IdTokenExtras { nonce: None, amr: approval.amr.clone(), ttl: self.tokens.id_token_ttl, user_claims }
         });
         let storing = self.refresh_tokens.redeem_code_grant(

@@ -14,7 +14,7 @@ use crate::oauth::claims::add_user_claims;
 use crate::oauth::dpop::Jkt;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::grace::IssuedRefresh;
-use crate::oauth::groups::{insert_groups, GroupsClaim};
+use crate::oauth::groups::{insert_token_groups, GroupsClaim};
 use crate::oauth::params::Params;
 use crate::oauth::provider::Provider;
 use crate::oauth::tokens::{new_jti, AccessGrant, IdTokenExtras};
@@ -127,7 +127,7 @@ impl Provider {
         // values now (the user was read with the token: no query more; the groups were read above).
         let id = openid.then(|| {
             let mut user_claims = named_claims(user.as_ref(), &rt.id_token_claims);
-            insert_groups(&mut user_claims, groups.id_token.as_ref());
+            insert_token_groups(&mut user_claims, groups.id_token.as_ref(), &self.issuer);
             IdTokenExtras { nonce: None, amr: rt.amr.clone(), ttl: self.tokens.id_token_ttl, user_claims }
         });
         // The rotated row is kept for the retention only, then purged: a token presented after that is found
