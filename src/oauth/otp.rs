@@ -190,20 +190,16 @@ impl Provider {
     ) -> Result<EnrolmentEnd, OAuthError> {
         let Some(enrolment) = self.pending_otp_enrolment(signed_in).await? else { return Ok(EnrolmentEnd::NotRight) };
         let Some(step) = confirming_step(&enrolment.secret, typed, now) else { return Ok(EnrolmentEnd::NotRight) };
-        let pending = cache_keys::otp_enrolment(&signed_in.session.id_hash);
-        if self.otp_enabled(&signed_in.user.id).await? {
-            self.cache.delete(&pending).await?;
-            return Ok(EnrolmentEnd::AlreadyOn);
-        }
         let details = json!({ "sid": signed_in.session.id_hash });
         let recovery = self.turn_otp_on(&signed_in.user.id, &enrolment.secret, step, None, details, meta, now).await?;
-        self.cache.delete(&pending).await?;
-        Ok(EnrolmentEnd::On(recovery))
+        self.cache.delete(&cache_keys::otp_enrolment(&signed_in.session.id_hash)).await?;
+        Ok(recovery.map_or(EnrolmentEnd::AlreadyOn, EnrolmentEnd::On))
     }
 
     /// Turns the user's TOTP on with `secret`, whose code of `step` confirmed it (so that step counts as used),
     /// with new recovery codes, returned to be shown this once (only their hashes are kept). Audited as
-    /// `otp_enabled` by the user, with `details` (and the client of the sign-in it happens in, if any).
+    /// `otp_enabled` by the user, with `details` (and the client of the sign-in it happens in, if any). `None`,
+    /// and nothing changed, when TOTP is on already: set up elsewhere meanwhile, its secret is not replaced.
     #[allow(clippy::too_many_arguments)]
     async fn turn_otp_on(
         &self,
@@ -214,16 +210,18 @@ impl Provider {
         details: serde_json::Value,
         meta: &RequestMeta,
         now: UnixTime,
-    ) -> Result<Vec<RecoveryCode>, OAuthError> {
+    ) -> Result<Option<Vec<RecoveryCode>>, OAuthError> {
         let stored =
             StoredOtp { secret_sealed: self.seal_otp(user_id.as_str(), secret)?, last_step: step, enabled_at: now };
         let recovery: Vec<RecoveryCode> = (0..RECOVERY_CODES).map(|_| RecoveryCode::generate()).collect();
         let hashes: Vec<String> = recovery.iter().map(|c| recovery_hash(user_id, c)).collect();
-        self.otps.enable_otp(user_id, &stored, &hashes).await?;
+        if !self.otps.enable_otp(user_id, &stored, &hashes).await? {
+            return Ok(None);
+        }
         let user = Some(user_id.as_str().to_owned());
         let facts = EventFacts { actor: user.clone(), user_id: user, client_id, details };
         self.audit("otp_enabled", facts, meta, now).await;
-        Ok(recovery)
+        Ok(Some(recovery))
     }
 
     /// Replaces the signed-in user's recovery codes with new ones, given a current code of their app (not a

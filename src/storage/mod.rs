@@ -187,9 +187,10 @@ impl std::fmt::Debug for StoredOtp {
 pub trait OtpStore: Send + Sync {
     /// The user's TOTP, if it is turned on.
     async fn otp(&self, user_id: &UserId) -> StoreResult<Option<StoredOtp>>;
-    /// Turns TOTP on for the user with `otp` and the hashes of their new recovery codes, replacing any they had;
+    /// Turns TOTP on for the user with `otp` and the hashes of their new recovery codes: `false`, and nothing
+    /// written, when it is on already (a secret turned on by a set-up at the same time is never replaced);
     /// `ReferenceGone` when the user is gone.
-    async fn enable_otp(&self, user_id: &UserId, otp: &StoredOtp, recovery_hashes: &[String]) -> StoreResult<()>;
+    async fn enable_otp(&self, user_id: &UserId, otp: &StoredOtp, recovery_hashes: &[String]) -> StoreResult<bool>;
     /// Replaces all the user's recovery codes with `recovery_hashes` in one transaction, if TOTP is on: whether
     /// it was (the earlier codes stop working either way).
     async fn renew_recovery_codes(&self, user_id: &UserId, recovery_hashes: &[String]) -> StoreResult<bool>;

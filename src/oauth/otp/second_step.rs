@@ -321,14 +321,11 @@ impl Provider {
         if !self.take_second_step(id, step.kind()).await? || self.second_step_user(step).await?.is_none() {
             return Ok(EnrolCheck::Gone);
         }
-        // Set up in another browser meanwhile: replacing that secret would lock out the app that has it.
-        if self.otp_enabled(&step.user_id).await? {
-            return Ok(EnrolCheck::Gone);
-        }
         let details = json!({ "at_sign_in": true });
-        let recovery = self
-            .turn_otp_on(&step.user_id, &enrolment.secret, confirmed, step.client_id.clone(), details, meta, now)
-            .await?;
+        let turned_on =
+            self.turn_otp_on(&step.user_id, &enrolment.secret, confirmed, step.client_id.clone(), details, meta, now);
+        // Set up in another browser meanwhile: replacing that secret would lock out the app that has it.
+        let Some(recovery) = turned_on.await? else { return Ok(EnrolCheck::Gone) };
         let next = SecondStep { csrf: random_token(32), created_at: now, stage: Stage::Enrolled, ..step.clone() };
         Ok(EnrolCheck::TurnedOn { codes: recovery, next: self.keep_step(&next).await?, csrf: next.csrf })
     }

@@ -32,7 +32,7 @@ impl OtpStore for DieselStore {
             .await
     }
 
-    async fn enable_otp(&self, user_id: &UserId, otp: &StoredOtp, recovery_hashes: &[String]) -> StoreResult<()> {
+    async fn enable_otp(&self, user_id: &UserId, otp: &StoredOtp, recovery_hashes: &[String]) -> StoreResult<bool> {
         let row = OtpRow {
             user_id: user_id.as_str().to_owned(),
             secret_sealed: otp.secret_sealed.clone(),
@@ -43,20 +43,30 @@ impl OtpStore for DieselStore {
             .iter()
             .map(|h| (otp_recovery_codes::user_id.eq(row.user_id.clone()), otp_recovery_codes::code_hash.eq(h.clone())))
             .collect();
-        self.db()
+        let written = self
+            .db()
             .write(move |c| {
                 c.transaction(|c| {
-                    diesel::delete(user_otp::table.find(&row.user_id)).execute(c)?;
+                    let on: i64 = user_otp::table.filter(user_otp::user_id.eq(&row.user_id)).count().get_result(c)?;
+                    if on > 0 {
+                        return Ok::<_, StoreError>(false);
+                    }
+                    // On Postgres a set-up committing meanwhile makes this insert fail (the user's key is taken):
+                    // that is "on already" too, below.
+                    diesel::insert_into(user_otp::table).values(&row).execute(c)?;
                     diesel::delete(otp_recovery_codes::table.filter(otp_recovery_codes::user_id.eq(&row.user_id)))
                         .execute(c)?;
-                    diesel::insert_into(user_otp::table).values(&row).execute(c)?;
                     for code in &codes {
                         diesel::insert_into(otp_recovery_codes::table).values(code.clone()).execute(c)?;
                     }
-                    Ok::<_, StoreError>(())
+                    Ok(true)
                 })
             })
-            .await
+            .await;
+        match written {
+            Err(StoreError::Conflict(_)) => Ok(false),
+            other => other,
+        }
     }
 
     async fn renew_recovery_codes(&self, user_id: &UserId, recovery_hashes: &[String]) -> StoreResult<bool> {
@@ -152,7 +162,7 @@ mod tests {
         let bob = t.add_user("bob").await;
         assert!(t.store.otp(&alice).await.unwrap().is_none());
         assert!(!t.store.accept_otp_step(&alice, 10).await.unwrap(), "not turned on");
-        t.store.enable_otp(&alice, &otp(5), &["h1".into(), "h2".into()]).await.unwrap();
+        assert!(t.store.enable_otp(&alice, &otp(5), &["h1".into(), "h2".into()]).await.unwrap());
         assert_eq!(t.store.otp(&alice).await.unwrap(), Some(otp(5)));
         assert!(t.store.accept_otp_step(&alice, 6).await.unwrap());
         assert!(!t.store.accept_otp_step(&alice, 6).await.unwrap(), "the same step twice");
@@ -161,10 +171,14 @@ mod tests {
         assert!(t.store.use_recovery_code(&alice, "h1").await.unwrap());
         assert!(!t.store.use_recovery_code(&alice, "h1").await.unwrap(), "a recovery code works once");
         assert!(!t.store.use_recovery_code(&bob, "h2").await.unwrap(), "another user's");
-        // Enabling again replaces the secret, its steps and its recovery codes.
-        t.store.enable_otp(&alice, &StoredOtp { secret_sealed: vec![9], ..otp(1) }, &["h3".into()]).await.unwrap();
-        assert!(!t.store.use_recovery_code(&alice, "h2").await.unwrap(), "the earlier codes are gone");
-        assert_eq!(t.store.otp(&alice).await.unwrap().unwrap().secret_sealed, vec![9]);
+        // Regression: enabling again replaced the secret, so a set-up confirmed at the same time as another
+        // replaced the secret just turned on. It changes nothing now.
+        let again = StoredOtp { secret_sealed: vec![9], ..otp(1) };
+        assert!(!t.store.enable_otp(&alice, &again, &["h3".into()]).await.unwrap(), "on already");
+        assert!(t.store.use_recovery_code(&alice, "h2").await.unwrap(), "the codes stay");
+        assert!(!t.store.use_recovery_code(&alice, "h3").await.unwrap(), "none added");
+        assert_eq!(t.store.otp(&alice).await.unwrap().unwrap().secret_sealed, otp(5).secret_sealed);
+        assert!(t.store.renew_recovery_codes(&alice, &["h3".into()]).await.unwrap());
         // New recovery codes replace the earlier ones, and only while TOTP is on.
         assert!(t.store.renew_recovery_codes(&alice, &["h4".into(), "h5".into()]).await.unwrap());
         assert!(!t.store.use_recovery_code(&alice, "h3").await.unwrap(), "replaced");
@@ -184,5 +198,21 @@ mod tests {
         assert!(matches!(t.store.enable_otp(&gone, &otp(1), &[]).await, Err(StoreError::ReferenceGone(_))));
     }
 
-    both_backends!(a_step_is_accepted_once_and_only_after_the_last);
+    /// Two set-ups confirmed at once: one turns TOTP on, and the other changes nothing (on Postgres it may lose
+    /// on the user's key rather than see the row).
+    async fn of_two_set_ups_at_once_one_turns_it_on(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let alice = t.add_user("alice").await;
+        let (a, b) = (StoredOtp { secret_sealed: vec![1], ..otp(1) }, StoredOtp { secret_sealed: vec![2], ..otp(1) });
+        let (codes_a, codes_b) = (["ha".to_owned()], ["hb".to_owned()]);
+        let (first, second) =
+            tokio::join!(t.store.enable_otp(&alice, &a, &codes_a), t.store.enable_otp(&alice, &b, &codes_b));
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert!(first != second, "exactly one: {first} {second}");
+        let (winner, code) = if first { (a, "ha") } else { (b, "hb") };
+        assert_eq!(t.store.otp(&alice).await.unwrap().unwrap().secret_sealed, winner.secret_sealed);
+        assert!(t.store.use_recovery_code(&alice, code).await.unwrap());
+    }
+
+    both_backends!(a_step_is_accepted_once_and_only_after_the_last, of_two_set_ups_at_once_one_turns_it_on);
 }
