@@ -1261,3 +1261,28 @@ both_backends!(logout_returns_a_long_state_as_given, async |app| {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), format!("http://127.0.0.1:9/bye?state={state}"));
 });
+
+// Regression: an operator narrowing a client's scopes reached none of its refresh tokens, which went on issuing
+// access tokens with what had been taken away until they expired. A refresh now gives the grant's scopes that
+// the client still has, as Keycloak evaluates client scopes anew at each refresh.
+both_backends!(a_refresh_gives_only_the_scopes_the_client_still_has, async |app| {
+    let g = sign_in(&app, "openid profile email offline_access", &[]).await;
+    let admin = app.cli_json(&["clients", "add", "--name", "Admin", "--admin"], None);
+    let form = [("grant_type", "client_credentials"), ("scope", "tessera:admin")];
+    let (_, token) = crate::signin::token_basic(&app, s(&admin, "client_id"), s(&admin, "client_secret"), &form).await;
+    let path = app.url(&format!("/admin/api/clients/{}", g.client_id));
+    let bearer = s(&token, "access_token").to_owned();
+    let mut edited: Value = app.api_client.get(&path).bearer_auth(&bearer).send().await.unwrap().json().await.unwrap();
+    edited["scope"] = json!("openid offline_access");
+    let r = app.api_client.put(&path).bearer_auth(&bearer).json(&edited).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+
+    let (st, body) = refresh(&app, &g, s(&g.tokens, "refresh_token")).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["scope"], "offline_access openid", "{body}");
+    let claims = crate::otp::claims_of(s(&body, "access_token"));
+    assert_eq!(claims["scope"], "offline_access openid", "{claims}");
+    let info = app.api_client.get(app.url("/userinfo")).bearer_auth(s(&body, "access_token")).send().await.unwrap();
+    let info: Value = info.json().await.unwrap();
+    assert!(info.get("email").is_none() && info.get("name").is_none(), "{info}");
+});

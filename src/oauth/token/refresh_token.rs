@@ -74,6 +74,9 @@ impl Provider {
                 asked
             }
         };
+        // What an operator took from the client since the grant is not given again, as Keycloak's client scopes
+        // are evaluated anew at each refresh.
+        let scope = scope.intersection(&client.scope);
 
         // RFC 8707 §2.2: a refresh may repeat the grant's resource, not switch to another.
         let resource = super::resource::for_grant(params, client, rt.resource.as_deref())?;

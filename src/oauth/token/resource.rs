@@ -26,9 +26,13 @@ pub(crate) fn requested(params: &Params, client: &Client) -> Result<Option<Strin
 }
 
 /// The resource for a token that redeems a grant made for `granted`: the token request may repeat it, or
-/// name one the client may use when the grant named none; it cannot switch to another.
+/// name one the client may use when the grant named none; it cannot switch to another, nor keep one an operator
+/// has taken from the client since.
 pub(super) fn for_grant(params: &Params, client: &Client, granted: Option<&str>) -> Result<Option<String>, OAuthError> {
     match (requested(params, client)?, granted) {
+        (None, Some(granted)) if !client.resources.iter().any(|r| r == granted) => {
+            Err(target("the client may no longer use the grant's resource"))
+        }
         (None, granted) => Ok(granted.map(str::to_owned)),
         (Some(asked), Some(granted)) if asked != granted => {
             Err(target("resource differs from the one in the authorization request"))
@@ -93,5 +97,10 @@ mod tests {
         assert_eq!(for_grant(&params(api), &c, None).unwrap().as_deref(), api, "allowed when the grant had none");
         let other = Some("https://other.example/v1");
         assert_eq!(for_grant(&params(other), &c, api).unwrap_err().code, ErrorCode::InvalidTarget);
+        // Regression: a resource an operator took from the client since the grant went on being issued.
+        let narrowed = Client { resources: vec!["https://other.example/v1".into()], ..c };
+        for asked in [None, api] {
+            assert_eq!(for_grant(&params(asked), &narrowed, api).unwrap_err().code, ErrorCode::InvalidTarget);
+        }
     }
 }
