@@ -313,14 +313,17 @@ impl Provider {
                 username_candidate(&base, attempt)
             };
             let username = Username::parse_new(&name).map_err(OAuthError::server)?;
+            // A provider may send anything: its name and address are kept only when they pass the rules an
+            // operator's would (no control or invisible character; an address's shape).
+            let email = identity.email.clone().filter(|e| super::admin::check_email(e).is_ok());
             let user = NewUser {
                 id: link.user_id.clone(),
                 username,
                 password_hash: NO_PASSWORD.to_owned(),
-                email: identity.email.clone(),
                 // The address counts as verified here only when this provider is trusted to verify addresses.
-                email_verified: trust_email && identity.email_verified,
-                name: identity.name.clone(),
+                email_verified: trust_email && identity.email_verified && email.is_some(),
+                email,
+                name: identity.name.clone().filter(|n| super::admin::check_user_name(n).is_ok()),
                 password_change_required: false,
                 created_at: now,
             };

@@ -529,3 +529,16 @@ both_backends!(a_federated_sign_in_replaces_a_temporary_password_first, async |a
     assert_eq!(signed_in["details"]["password_changed"], true, "{signed_in}");
     assert_eq!(f.down.cli_json(&["users", "show", "alice"], None)["password_change_required"], false);
 });
+
+// Regression: a federated user took the upstream's name and address as they came, where an operator's, a
+// sign-up's or the admin API's refuse control and invisible characters: a provider could give a local account a
+// name that shows as another (a bidi override) or that writes escape sequences to an operator's terminal.
+both_backends!(an_upstream_name_or_address_that_breaks_the_rules_is_left_out, async |app| {
+    let f = Federation::around(app, false).await;
+    let sql = "UPDATE users SET name = 'Alice \u{202e}nimda', email = 'alice\u{7}@example.com'".to_owned();
+    crate::account::execute(&f.up.open_key_ring().await.0, sql).await;
+    sign_in(&f, &browser()).await;
+    let local = &f.down.cli_json(&["users", "list"], None)["users"][0];
+    assert_eq!((&local["name"], &local["email"]), (&Value::Null, &Value::Null), "{local}");
+    assert_eq!(local["email_verified"], false);
+});
