@@ -90,7 +90,8 @@ async fn bounded<T>(
 
 /// Runs `attempt` once more when the first found the connection broken (Redis restarted, a failover, an idle
 /// connection cut): the manager reconnects on that error, and without a second try the first request after
-/// every outage failed on each worker thread.
+/// every outage failed on each worker thread. Only for commands that may run twice: the first may have run before
+/// its answer was lost.
 async fn once_more_on_a_new_connection<T, F, Fut>(mut attempt: F) -> RedisResult<T>
 where
     F: FnMut() -> Fut,
@@ -105,6 +106,13 @@ where
 /// A script run on a clone of `conn` (the manager's clones share one connection).
 async fn invoke<T: FromRedisValue>(invocation: &ScriptInvocation<'_>, conn: &ConnectionManager) -> RedisResult<T> {
     invocation.invoke_async(&mut conn.clone()).await
+}
+
+/// Whether a command may be sent again when its connection broke: run twice, some say the wrong thing.
+#[derive(Clone, Copy)]
+enum Twice {
+    Harmless,
+    Wrong,
 }
 
 impl RedisCache {
@@ -162,14 +170,18 @@ impl RedisCache {
         format!("{}{key}", self.prefix)
     }
 
-    async fn query<T: FromRedisValue>(&self, op: &'static str, key: &str, cmd: Cmd) -> CacheResult<T> {
+    /// Sends `cmd`, once more on a broken connection when it may run twice ([`once_more_on_a_new_connection`]).
+    async fn query<T: FromRedisValue>(&self, op: &'static str, key: &str, cmd: Cmd, twice: Twice) -> CacheResult<T> {
         let conn = self.conn().await?;
         let attempt = || {
             let mut conn = conn.clone();
             let cmd = &cmd;
             async move { cmd.query_async::<T>(&mut conn).await }
         };
-        bounded(self.timeout, op, Some(key), once_more_on_a_new_connection(attempt)).await
+        match twice {
+            Twice::Harmless => bounded(self.timeout, op, Some(key), once_more_on_a_new_connection(attempt)).await,
+            Twice::Wrong => bounded(self.timeout, op, Some(key), attempt()).await,
+        }
     }
 }
 
@@ -179,7 +191,7 @@ impl EphemeralStore for RedisCache {
         let key = self.key(key);
         let mut cmd = redis::cmd("SET");
         cmd.arg(&key).arg(value).arg("PX").arg(ttl_ms(ttl));
-        self.query::<()>("SET", &key, cmd).await
+        self.query::<()>("SET", &key, cmd, Twice::Harmless).await
     }
 
     async fn set_within_budget(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<bool> {
@@ -190,8 +202,9 @@ impl EphemeralStore for RedisCache {
         let key = self.key(key);
         let mut cmd = redis::cmd("SET");
         cmd.arg(&key).arg(value).arg("NX").arg("PX").arg(ttl_ms(ttl));
-        // OK when stored, nil when the key was already there.
-        let reply = self.query::<Value>("SET NX", &key, cmd).await?;
+        // OK when stored, nil when the key was already there: sent again after storing, it would say "there
+        // already", a first use taken for a replay.
+        let reply = self.query::<Value>("SET NX", &key, cmd, Twice::Wrong).await?;
         Ok(!matches!(reply, Value::Nil))
     }
 
@@ -199,21 +212,22 @@ impl EphemeralStore for RedisCache {
         let key = self.key(key);
         let mut cmd = redis::cmd("GET");
         cmd.arg(&key);
-        self.query("GET", &key, cmd).await
+        self.query("GET", &key, cmd, Twice::Harmless).await
     }
 
     async fn replace(&self, key: &str, value: &[u8], ttl: Duration) -> CacheResult<Option<Vec<u8>>> {
         let key = self.key(key);
         let mut cmd = redis::cmd("SET");
         cmd.arg(&key).arg(value).arg("XX").arg("PX").arg(ttl_ms(ttl)).arg("GET");
-        self.query("SET XX GET", &key, cmd).await
+        // Sent again after replacing, it would return its own value as the one replaced.
+        self.query("SET XX GET", &key, cmd, Twice::Wrong).await
     }
 
     async fn delete(&self, key: &str) -> CacheResult<()> {
         let key = self.key(key);
         let mut cmd = redis::cmd("DEL");
         cmd.arg(&key);
-        self.query::<()>("DEL", &key, cmd).await
+        self.query::<()>("DEL", &key, cmd, Twice::Harmless).await
     }
 
     async fn incr(&self, key: &str, window: Duration) -> CacheResult<(u64, Duration)> {
@@ -221,6 +235,7 @@ impl EphemeralStore for RedisCache {
         let conn = self.conn().await?;
         let mut invocation = self.incr_script.key(&key);
         invocation.arg(ttl_ms(window));
+        // Sent twice, a count is one too many: a limit that errs toward caution.
         let (count, left_ms): (u64, i64) =
             bounded(self.timeout, "INCR", Some(&key), once_more_on_a_new_connection(|| invoke(&invocation, &conn)))
                 .await?;
@@ -293,6 +308,13 @@ mod tests {
         let id: i64 = redis::cmd("CLIENT").arg("ID").query_async(&mut conn).await.unwrap();
         redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id).query_async::<i64>(&mut other).await.unwrap();
         assert_eq!(cache.incr("n", Duration::from_secs(60)).await.unwrap().0, 1);
+        // Not a SET NX: had the first run before its answer was lost, a second would take a first use (a code's
+        // redemption, a proof's jti) for a replay. It fails, and the next is answered.
+        let mut conn = cache.conn().await.unwrap();
+        let id: i64 = redis::cmd("CLIENT").arg("ID").query_async(&mut conn).await.unwrap();
+        redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id).query_async::<i64>(&mut other).await.unwrap();
+        assert!(cache.set_if_absent("once", b"1", Duration::from_secs(60)).await.is_err());
+        assert!(cache.set_if_absent("once", b"1", Duration::from_secs(60)).await.unwrap(), "it had not run");
     }
 
     #[tokio::test]
