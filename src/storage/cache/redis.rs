@@ -308,8 +308,8 @@ mod tests {
         let id: i64 = redis::cmd("CLIENT").arg("ID").query_async(&mut conn).await.unwrap();
         redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id).query_async::<i64>(&mut other).await.unwrap();
         assert_eq!(cache.incr("n", Duration::from_secs(60)).await.unwrap().0, 1);
-        // Not a SET NX: had the first run before its answer was lost, a second would take a first use (a code's
-        // redemption, a proof's jti) for a replay. It fails, and the next is answered.
+        // Not a SET NX: had the first run before its answer was lost, a second would take a first use (a proof's
+        // jti) for a replay. It fails, and the next is answered.
         let mut conn = cache.conn().await.unwrap();
         let id: i64 = redis::cmd("CLIENT").arg("ID").query_async(&mut conn).await.unwrap();
         redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id).query_async::<i64>(&mut other).await.unwrap();
