@@ -215,9 +215,10 @@ pub trait PasskeyStore: Send + Sync {
     async fn passkeys_of(&self, user_id: &UserId) -> StoreResult<Vec<StoredPasskey>>;
     /// The passkey whose credential id (base64url) is `credential_id`, if any.
     async fn passkey_by_credential(&self, credential_id: &str) -> StoreResult<Option<StoredPasskey>>;
-    /// Records that the passkey `id` signed its user in at `now`, with its credential as the sign-in left it (a
-    /// new signature counter): whether it is still there.
-    async fn record_passkey_use(&self, id: &str, credential: &str, now: UnixTime) -> StoreResult<bool>;
+    /// Records that the passkey `id`, whose credential the sign-in read as `read`, signed its user in at `now`,
+    /// with its credential as the sign-in left it (a new signature counter): whether it was still there as read
+    /// (not removed, nor used by another sign-in meanwhile, whose counter this one was not checked against).
+    async fn record_passkey_use(&self, id: &str, read: &str, credential: &str, now: UnixTime) -> StoreResult<bool>;
     /// Removes the user's passkey `id`. With `keep_a_way_in`, only when the user can still sign in afterwards (a
     /// password, or another of the [`WaysIn`]), checked as [`IdentityStore::unlink_identity`] checks it.
     async fn remove_passkey(

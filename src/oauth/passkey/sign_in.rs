@@ -231,9 +231,15 @@ impl Provider {
         };
         passkey.update_credential(&result);
         let updated = serde_json::to_string(&passkey).map_err(OAuthError::server)?;
-        if !self.passkeys.record_passkey_use(&stored.id, &updated, now).await? {
+        if !self.passkeys.record_passkey_use(&stored.id, &stored.credential, &updated, now).await? {
             // Removed since it was read: as if the removal had come first.
-            return refused(Some(user), PasskeyRefusal::UnknownPasskey);
+            if self.passkeys.passkey_by_credential(&stored.credential_id).await?.is_none() {
+                return refused(Some(user), PasskeyRefusal::UnknownPasskey);
+            }
+            // Used by another sign-in meanwhile, whose counter this one was not checked against: the two at once
+            // could be the passkey and a clone. This one is refused; another try is checked against both.
+            tracing::warn!(passkey = %stored.id, "a passkey signed in twice at once: one sign-in is refused");
+            return refused(Some(user), PasskeyRefusal::Invalid);
         }
         let amr = super::PASSKEY_AMR.iter().map(|m| (*m).to_owned()).collect();
         let passkey_id = stored.id;

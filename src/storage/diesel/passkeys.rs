@@ -95,11 +95,11 @@ impl PasskeyStore for DieselStore {
             .await
     }
 
-    async fn record_passkey_use(&self, id: &str, credential: &str, now: UnixTime) -> StoreResult<bool> {
-        let (id, credential) = (id.to_owned(), credential.to_owned());
+    async fn record_passkey_use(&self, id: &str, read: &str, credential: &str, now: UnixTime) -> StoreResult<bool> {
+        let (id, read, credential) = (id.to_owned(), read.to_owned(), credential.to_owned());
         self.db()
             .write(move |c| {
-                let changed = diesel::update(passkeys::table.find(&id))
+                let changed = diesel::update(passkeys::table.find(&id).filter(passkeys::credential.eq(&read)))
                     .set((passkeys::credential.eq(&credential), passkeys::last_used_at.eq(Some(now))))
                     .execute(c)?;
                 Ok(changed == 1)
@@ -179,10 +179,14 @@ mod tests {
         assert_eq!(t.store.passkey_by_credential("cred-a2").await.unwrap(), Some(a2.clone()));
         assert_eq!(t.store.passkey_by_credential("cred-none").await.unwrap(), None);
 
-        assert!(t.store.record_passkey_use("a2", "{\"counter\":2}", 99).await.unwrap());
+        assert!(t.store.record_passkey_use("a2", &a2.credential, "{\"counter\":2}", 99).await.unwrap());
         let used = t.store.passkey_by_credential("cred-a2").await.unwrap().unwrap();
         assert_eq!((used.credential.as_str(), used.last_used_at), ("{\"counter\":2}", Some(99)));
-        assert!(!t.store.record_passkey_use("none", "{}", 99).await.unwrap());
+        // Another sign-in that read it before that one wrote records nothing: its counter was not checked
+        // against the one stored now.
+        assert!(!t.store.record_passkey_use("a2", &a2.credential, "{\"counter\":3}", 100).await.unwrap());
+        assert_eq!(t.store.passkey_by_credential("cred-a2").await.unwrap().unwrap(), used);
+        assert!(!t.store.record_passkey_use("none", "{}", "{}", 99).await.unwrap());
 
         // Only its own user removes a passkey.
         assert_eq!(t.store.remove_passkey(&bob, "a1", None).await.unwrap(), PasskeyRemoval::NotFound);
