@@ -381,13 +381,15 @@ fn revoke_counting(
     Err(StoreError::Backend(format!("refresh tokens still being rotated after {MAX_PASSES} revocation passes")))
 }
 
-/// The client and user of a token of the family that can still be used at `now`, if there is one, and the DPoP key
-/// it is bound to.
-fn live_family_owner(
-    conn: &mut AnyConnection,
-    family: &Revoke,
-    now: UnixTime,
-) -> StoreResult<Option<(ClientId, Option<UserId>, Option<String>)>> {
+/// Whose a family's token that can still be used is, and the DPoP key (thumbprint) it is bound to, if any.
+struct LiveOwner {
+    client_id: ClientId,
+    user_id: Option<UserId>,
+    bound: Option<String>,
+}
+
+/// The owner of a token of the family that can still be used at `now`, if there is one.
+fn live_family_owner(conn: &mut AnyConnection, family: &Revoke, now: UnixTime) -> StoreResult<Option<LiveOwner>> {
     use refresh_tokens as t;
     let live: Option<(String, Option<String>, Option<String>)> = t::table
         .filter(family.unrevoked())
@@ -400,7 +402,7 @@ fn live_family_owner(
         |what: &str, e: &dyn std::fmt::Display| StoreError::Backend(format!("refresh_tokens: invalid {what}: {e}"));
     let client_id = ClientId::parse(client_id.as_str()).map_err(|e| bad("client_id", &e))?;
     let user_id = user_id.map(UserId::parse).transpose().map_err(|e| bad("user_id", &e))?;
-    Ok(Some((client_id, user_id, bound)))
+    Ok(Some(LiveOwner { client_id, user_id, bound }))
 }
 
 /// One pass of [`revoke`], in one transaction: how many tokens it revoked, and their live access tokens.
@@ -589,7 +591,8 @@ impl RefreshTokenStore for DieselStore {
         // Most tokens presented unknown name no live family (it ended, or they are made up): a read answers
         // them without waiting for the writers.
         let looked = family.clone();
-        let Some((client_id, user_id, bound)) = self.db().run(move |c| live_family_owner(c, &looked, now)).await?
+        let Some(LiveOwner { client_id, user_id, bound }) =
+            self.db().run(move |c| live_family_owner(c, &looked, now)).await?
         else {
             return Ok(None);
         };
