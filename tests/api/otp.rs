@@ -127,17 +127,22 @@ pub(crate) fn audit_reasons(app: &TestApp, user_id: &str, kind: &str) -> Vec<Str
 
 /// Follows `/authorize` in browser `b` to the login page and posts alice's password: the response.
 pub(crate) async fn password_step(app: &TestApp, b: &reqwest::Client, url: &str) -> reqwest::Response {
+    let form = password_form(app, b, url).await;
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    post(app, b, "/login", &form).await
+}
+
+/// Alice's password form for the authorization request `url`, opened in browser `b`.
+async fn password_form(app: &TestApp, b: &reqwest::Client, url: &str) -> [(&'static str, String); 4] {
     let r = b.get(url).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let html = b.get(app.url(&location(&r))).send().await.unwrap().text().await.unwrap();
-    let form = [
+    [
         ("interaction", hidden(&html, "interaction")),
         ("csrf", hidden(&html, "csrf")),
         ("username", "alice".to_owned()),
         ("password", PASSWORD.to_owned()),
-    ];
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    post(app, b, "/login", &form).await
+    ]
 }
 
 /// The code page's form fields.
@@ -465,14 +470,8 @@ both_backends!(a_recovery_code_is_not_spent_on_a_sign_in_that_cannot_end, async 
     let (challenge, _) = pkce_pair();
     let otp = enrol(&app).await;
     let b = other_browser();
-    let r = b.get(auth_url(&app, client["client_id"].as_str().unwrap(), &challenge, "")).send().await.unwrap();
-    let html = b.get(app.url(&location(&r))).send().await.unwrap().text().await.unwrap();
-    let password = [
-        ("interaction", hidden(&html, "interaction")),
-        ("csrf", hidden(&html, "csrf")),
-        ("username", "alice".to_owned()),
-        ("password", PASSWORD.to_owned()),
-    ];
+    let password =
+        password_form(&app, &b, &auth_url(&app, client["client_id"].as_str().unwrap(), &challenge, "")).await;
     let password: Vec<(&str, &str)> = password.iter().map(|(k, v)| (*k, v.as_str())).collect();
     // Two tabs of one authorization: one completes it, then the other's recovery code is refused unused.
     let first = code_form(&post(&app, &b, "/login", &password).await.text().await.unwrap());
