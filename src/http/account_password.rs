@@ -3,6 +3,7 @@
 //! token bound to the session cookie, our own origin, a live session. A change sends the browser back to the page
 //! (303, `done=password` or `done=password-others`); a refusal shows the page again with why, next to the form
 //! (400; 429 with `Retry-After` while the name or the IP is locked; 409 when there is no password to change).
+//! A change renews the session cookie ([`crate::oauth::password_change`]).
 use super::account::{checked, show, Done, FormAgain};
 use super::lang::Lang;
 use super::meta::request_meta;
@@ -66,7 +67,13 @@ pub async fn change(req: HttpRequest, body: form::Body, state: web::Data<AppStat
     let t = Lang::of(&req).t();
     let p = &t.passwords;
     let (status, message, field) = match outcome {
-        PasswordChanged::Changed => return see_other(&Done::Password(sign_out_others).location()),
+        PasswordChanged::Changed(renewed) => {
+            let mut resp = see_other(&Done::Password(sign_out_others).location());
+            if let Err(e) = resp.add_cookie(&state.cookies.session(renewed.expose().to_owned())) {
+                tracing::error!(error = %e, "cannot set the session cookie");
+            }
+            return resp;
+        }
         PasswordChanged::NoPassword => {
             let text = Some(p.no_password.into());
             return show(&req, &state, &cookie, &signed_in, StatusCode::CONFLICT, None, text, None).await;

@@ -17,6 +17,7 @@ use super::session::SignedIn;
 use crate::domain::password::{Password, PasswordChecker, NO_PASSWORD};
 pub use crate::domain::password_policy::PasswordRule;
 use crate::domain::password_policy::{Owner, PasswordPolicy};
+use crate::domain::secret::PlainSecret;
 use crate::domain::{UnixTime, User};
 use serde_json::json;
 use std::fmt;
@@ -96,10 +97,11 @@ pub(super) enum OwnPassword<T> {
 }
 
 /// The outcome of [`Provider::change_own_password`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum PasswordChanged {
-    /// The new password is stored (and the other sessions ended, if asked).
-    Changed,
+    /// The new password is stored (and the other sessions ended, if asked); the browser's session goes on under
+    /// this new cookie.
+    Changed(PlainSecret),
     /// The form is inconsistent, or the new password breaks the policy: nothing was changed or counted as a
     /// failure (a history refusal comes once the current password proved right).
     Refused(PasswordRule),
@@ -166,11 +168,13 @@ impl Provider {
             details: json!({ "sign_out_others": sign_out_others }),
         };
         self.audit("password_changed", facts, meta, now).await;
+        let cookie = self.renew_session(&signed_in.session, now).await?;
         if sign_out_others {
-            let current = Some(signed_in.session.id_hash.as_str());
-            self.end_sessions_for_new_password(user, current, meta, now).await?;
+            // The old id is handed over (no longer active): only the renewed one is kept.
+            let kept = cookie.hash();
+            self.end_sessions_for_new_password(user, Some(kept.as_str()), meta, now).await?;
         }
-        Ok(PasswordChanged::Changed)
+        Ok(PasswordChanged::Changed(cookie))
     }
 
     /// Checks `typed` against the user's `stored` hash as at sign-in: on the password pool, as a sign-in of the

@@ -379,6 +379,22 @@ impl Provider {
         Ok((cookie, session))
     }
 
+    /// Moves `session` to a new random id, as a sign-in would, and returns the new cookie: a copy of the old one
+    /// taken before a password change then signs nothing in. The session keeps its sign-in (time, methods, device,
+    /// end); the old id hands over to the new one, so its tokens live on under the `sid` their apps know.
+    pub(super) async fn renew_session(&self, session: &Session, now: UnixTime) -> Result<PlainSecret, StoreError> {
+        let cookie = PlainSecret::generate();
+        let renewed = Session {
+            id_hash: cookie.hash().as_str().to_owned(),
+            last_used_at: now,
+            revoked: false,
+            ..session.clone()
+        };
+        self.sessions.create_session(&renewed).await?;
+        self.sessions.hand_over_session(&session.id_hash, &renewed.id_hash).await?;
+        Ok(cookie)
+    }
+
     /// Settles the session the browser had before `new` replaced it (the cookie is replaced at every sign-in,
     /// against fixation). The same user's session hands over to `new`: the tokens bound to it live as long as
     /// `new` does and end with it, keeping the `sid` their apps know, as when the session had stayed. Another user's session ends as at logout: one browser, one signed-in user. Returns

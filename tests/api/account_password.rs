@@ -2,6 +2,7 @@
 //! towards the same locks), the new one held to `passwords.min_length`, and, when asked, the user's other sessions
 //! ended as logout ends them.
 use crate::account::{connected_app, other_browser, sign_in_to_account};
+use crate::dpop::claims_of;
 use crate::helpers::*;
 use crate::signin::{add_alice, hidden, introspect_basic, location, token_basic, without_cookies, PASSWORD};
 use reqwest::StatusCode;
@@ -264,6 +265,32 @@ both_backends!(signing_out_everywhere_else_ends_the_other_sessions_and_their_tok
         (ended[0]["details"]["reason"].as_str(), ended[0]["details"]["current"].as_bool()),
         (Some("password_changed"), Some(false))
     );
+});
+
+both_backends!(a_change_renews_the_session_and_a_copy_of_the_old_cookie_signs_in_nothing, async |app| {
+    add_alice(&app);
+    let (id, secret, tokens) = connected_app(&app, "openid").await;
+    let a = &app.api_client;
+    let thief = app.cookie_thief();
+    assert_eq!(thief.get(app.url("/account")).send().await.unwrap().status(), StatusCode::OK, "the copy works");
+    let r =
+        change(&app, a, &hidden(&account_page(&app, a).await, "csrf"), (PASSWORD, NEW_PASSWORD, NEW_PASSWORD), true)
+            .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(r.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("tessera=")));
+    let r = thief.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(location(&r), "/login?return=account", "the copy of the old cookie is signed out");
+    // The browser that changed it stays signed in, and its app's tokens live on under the sid the app knows.
+    let html = account_page(&app, a).await;
+    assert_eq!(html.matches("name=\"session\"").count(), 1, "{html}");
+    let access_token = tokens["access_token"].as_str().unwrap();
+    assert_eq!(introspect_basic(&app, &id, &secret, access_token).await["active"], true);
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let (status, refreshed) =
+        token_basic(&app, &id, &secret, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let sid = |t: &Value| claims_of(t["id_token"].as_str().unwrap())["sid"].clone();
+    assert_eq!(sid(&refreshed), sid(&tokens));
 });
 
 both_backends!(without_the_box_the_other_sessions_stay, async |app| {

@@ -89,8 +89,10 @@ pub struct TestApp {
     pub settings: Settings,
     /// The same settings as given, for the CLI and for peers.
     pub raw: RawSettings,
-    /// No redirects followed, cookies kept.
+    /// No redirects followed, cookies kept (in `cookies`).
     pub api_client: reqwest::Client,
+    /// The cookies `api_client` holds.
+    pub cookies: std::sync::Arc<reqwest::cookie::Jar>,
     /// Holds `keys.dir` and the SQLite file; removed on drop.
     pub dir: TempDir,
     /// Whether dropping this app drops the Postgres database (peers share their origin's).
@@ -178,6 +180,21 @@ impl TestApp {
         if let Some(redis) = &self.settings.redis {
             delete_redis_prefix(redis.url(), &self.settings.redis_prefix).expect("emptying the Redis prefix");
         }
+    }
+
+    /// A browser holding a copy of the cookies `api_client` has for this app now, as one who stole them would.
+    pub fn cookie_thief(&self) -> reqwest::Client {
+        use reqwest::cookie::CookieStore;
+        let url = reqwest::Url::parse(&self.address).expect("the app's address is a URL");
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(cookies) = self.cookies.cookies(&url) {
+            headers.insert(reqwest::header::COOKIE, cookies);
+        }
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .expect("building the HTTP client")
     }
 
     /// `address` + `path`.
@@ -270,9 +287,10 @@ async fn start(backend: Backend, mut raw: RawSettings, dir: TempDir, host: Optio
         assert_eq!(app.port(), port);
         let management_address = app.management_addr().map(|addr| format!("http://{addr}"));
         tokio::spawn(app.run_until_stopped());
+        let cookies = std::sync::Arc::new(reqwest::cookie::Jar::default());
         let api_client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
+            .cookie_provider(std::sync::Arc::clone(&cookies))
             .build()
             .expect("building the HTTP client");
         return TestApp {
@@ -283,6 +301,7 @@ async fn start(backend: Backend, mut raw: RawSettings, dir: TempDir, host: Optio
             settings,
             raw,
             api_client,
+            cookies,
             dir,
             owns_database,
         };
