@@ -323,6 +323,8 @@ impl Db {
     /// such as the CLI, still meets `busy_timeout`). The turn is waited for on the blocking thread, holding
     /// the connection, as the busy handler did: handing it over through the reactor costs a thread hop per
     /// write, and measured slower. Postgres writes in parallel: no turns there.
+    ///
+    /// On SQLite the work runs in one `BEGIN IMMEDIATE` transaction ([`immediately`]).
     pub async fn write<F, T>(&self, f: F) -> StoreResult<T>
     where
         F: FnOnce(&mut AnyConnection) -> StoreResult<T> + Send + 'static,
@@ -337,7 +339,7 @@ impl Db {
                 })?),
                 None => None,
             };
-            f(c)
+            immediately(c, f)
         })
         .await
     }
@@ -371,6 +373,22 @@ impl Db {
 }
 
 /// Applies the pending migrations of the connection's backend.
+/// Runs `f` on SQLite inside `BEGIN IMMEDIATE`, which takes the write lock first (waiting in `busy_timeout` while
+/// another process, such as the CLI, holds it). A deferred transaction that reads before it writes fails at once
+/// with "database is locked" when another process committed after its read: SQLite cannot move its snapshot on.
+/// The transaction commits whatever `f` returns, as each statement would have committed on its own; `f`'s own
+/// transactions become savepoints and roll back on their own errors. Postgres runs `f` as it is.
+fn immediately<T>(c: &mut AnyConnection, f: impl FnOnce(&mut AnyConnection) -> StoreResult<T>) -> StoreResult<T> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let AnyConnection::Sqlite(lite) = c else { return f(c) };
+    AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?;
+    let done = f(c);
+    let committed = <AnyConnection as diesel::Connection>::TransactionManager::commit_transaction(c);
+    let done = done?;
+    committed?;
+    Ok(done)
+}
+
 fn apply_all(conn: &mut AnyConnection) -> StoreResult<Vec<String>> {
     match conn {
         AnyConnection::Postgresql(pg) => apply(pg, POSTGRES_MIGRATIONS),
@@ -658,6 +676,38 @@ mod tests {
         sqlite_writers_take_turns,
         waiting_for_the_write_turn_times_out,
     );
+
+    // A transaction that read before it wrote failed at once with "database is locked" when another process (the
+    // CLI) committed after the read: an admin API call made while an operator ran a command, say.
+    #[tokio::test]
+    async fn a_sqlite_write_that_reads_first_waits_for_another_process_to_commit() {
+        use diesel::prelude::*;
+        let t = TestDb::new(Backend::Sqlite).await;
+        let path = t.url.strip_prefix("sqlite://").unwrap().to_owned();
+        let mut other = SqliteConnection::establish(&path).unwrap();
+        other
+            .batch_execute(
+                "PRAGMA busy_timeout = 5000; BEGIN IMMEDIATE; \
+                 INSERT INTO revocations (jti, expires_at) VALUES ('theirs', 1);",
+            )
+            .unwrap();
+        let db = t.db.clone();
+        let ours = tokio::spawn(async move {
+            db.write(|c| {
+                c.transaction(|c| {
+                    let seen: i64 = schema::revocations::table.count().get_result(c)?;
+                    diesel::sql_query("INSERT INTO revocations (jti, expires_at) VALUES ('ours', 1)").execute(c)?;
+                    Ok(seen)
+                })
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        other.batch_execute("COMMIT").unwrap();
+        assert_eq!(ours.await.unwrap().unwrap(), 1, "the write began after the other process's");
+        let rows: i64 = t.db.run(|c| Ok(schema::revocations::table.count().get_result(c)?)).await.unwrap();
+        assert_eq!(rows, 2);
+    }
 
     /// Runs `query` on `n` connections of `db` at once (each holds its connection a moment, so that the pool hands
     /// out `n` different ones).

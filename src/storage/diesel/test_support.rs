@@ -41,6 +41,8 @@ pub(crate) const LATER_MIGRATIONS: &[&str] = &[
 /// A database for one test; dropping it removes the SQLite directory or the Postgres database.
 pub(crate) struct TestDb {
     pub db: Db,
+    /// The database's URL, for a connection of another process.
+    pub url: String,
     pub store: DieselStore,
     _dir: Option<TempDir>,
     pg_url: Option<String>,
@@ -79,7 +81,7 @@ impl TestDb {
         };
         let db = Db::connect(&url, max, timeout).await.unwrap();
         assert_eq!(db.backend(), backend);
-        Self { store: DieselStore::new(db.clone()), db, _dir: dir, pg_url }
+        Self { store: DieselStore::new(db.clone()), db, url, _dir: dir, pg_url }
     }
 
     /// Creates a user named `username` and returns its id, for rows that reference `users`.
