@@ -9,7 +9,8 @@ use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -18,9 +19,11 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 use tessera::config::{LogSettings, RawSettings, Settings};
-use tessera::jose::KeyRing;
+use tessera::jose::key::NewKey;
+use tessera::jose::{Kek, KeyRing};
 use tessera::startup::{self, Application};
-use tessera::storage::diesel::{testing, DieselStore};
+use tessera::storage::diesel::{testing, Db, DieselStore};
+use tessera::storage::KeyStore;
 
 /// Runs a test body once per backend: `both_backends!(name, async |app| { .. })` makes a module `name` with
 /// the tests `name::sqlite` and `name::postgres`, each given its own `app` from [`spawn_app`]. A second form
@@ -261,9 +264,48 @@ impl TestApp {
     }
 }
 
+/// How many first signing keys the test process makes; later apps reuse them in turn.
+const FIRST_KEYS: usize = 16;
+static FIRST_KEY_POOL: Mutex<Vec<Arc<NewKey>>> = Mutex::new(Vec::new());
+static FIRST_KEYS_HANDED: AtomicUsize = AtomicUsize::new(0);
+
+/// A first signing key for a new app: one of [`FIRST_KEYS`] made by this process. Generating an RSA key at each
+/// app's start took half the suite's CPU time (0.2 s each, on a 2-core machine), and a key made for one test's
+/// database serves another's as well. Rotations, imports and CLI commands still make their keys as they would.
+fn first_key() -> Arc<NewKey> {
+    let n = FIRST_KEYS_HANDED.fetch_add(1, Ordering::Relaxed);
+    if n >= FIRST_KEYS {
+        let pool = FIRST_KEY_POOL.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(key) = pool.get(n % pool.len().max(1)) {
+            return Arc::clone(key);
+        }
+    }
+    let key = Arc::new(NewKey::generate(2048).expect("generating an RSA key"));
+    FIRST_KEY_POOL.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::clone(&key));
+    key
+}
+
+/// Migrates the new database of `settings` and puts a [`first_key`] in its empty key ring, active now, as the
+/// server's start would have generated one.
+async fn seed_first_key(settings: &Settings) {
+    let db = Db::connect(settings.database.url(), 1, Duration::from_secs(10)).await.expect("opening the test database");
+    db.migrate().await.expect("migrating the test database");
+    let store = DieselStore::new(db);
+    let kek = Kek::load(&settings.keys.kek).expect("loading the test KEK");
+    let key = tokio::task::spawn_blocking(first_key).await.expect("making a first key");
+    let now = tessera::domain::now();
+    let sealed = key.seal(&kek, now, now).expect("sealing the first key");
+    let (version, keys) = store.load_ring().await.expect("reading the key ring");
+    assert!(keys.is_empty(), "a new database has an empty key ring");
+    assert!(store.update_ring(version, vec![sealed], Vec::new()).await.expect("storing the first key"));
+}
+
 /// Starts a server; `host` names its issuer's host when it owns its database (a peer keeps the origin's issuer).
 async fn start(backend: Backend, mut raw: RawSettings, dir: TempDir, host: Option<&str>) -> TestApp {
     let owns_database = host.is_some();
+    if owns_database {
+        seed_first_key(&raw.clone().validate().unwrap_or_else(|e| panic!("test settings are invalid: {e}"))).await;
+    }
     // The issuer must name the bound port, so the port is picked before the server binds it. Another test can
     // take it in between; then the bind fails and a new port is tried.
     for _ in 0..5 {
