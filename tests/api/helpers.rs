@@ -152,7 +152,7 @@ pub async fn spawn_app_named(backend: Backend, host: &str, tweak: impl FnOnce(&m
             raw.database.url = testing::sqlite_url(&dir.path().join("tessera.db"));
         }
         Backend::Postgres => {
-            raw.database.url = testing::fresh_postgres_url().await;
+            raw.database.url = testing::migrated_postgres_url().await;
             raw.redis.url = Some(redis_url());
             raw.redis.prefix = format!("t:{}:", uuid::Uuid::new_v4().simple());
             raw.keys.kek = Some(random_kek());

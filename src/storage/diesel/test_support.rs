@@ -56,17 +56,18 @@ impl TestDb {
 
     /// A migrated database with the given pool size and acquire timeout.
     pub async fn with_pool(backend: Backend, max: u32, timeout: Duration) -> Self {
-        let t = Self::open(backend, max, timeout).await;
+        let t = Self::open(backend, max, timeout, true).await;
         t.db.migrate().await.unwrap();
         t
     }
 
     /// An empty database, migrations not applied.
     pub async fn unmigrated(backend: Backend) -> Self {
-        Self::open(backend, 4, Duration::from_secs(10)).await
+        Self::open(backend, 4, Duration::from_secs(10), false).await
     }
 
-    async fn open(backend: Backend, max: u32, timeout: Duration) -> Self {
+    /// Postgres's database comes `migrated` (a copy of the template) or empty.
+    async fn open(backend: Backend, max: u32, timeout: Duration, migrated: bool) -> Self {
         let (url, dir, pg_url) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
@@ -75,7 +76,8 @@ impl TestDb {
                 (url, Some(dir), None)
             }
             Backend::Postgres => {
-                let url = testing::fresh_postgres_url().await;
+                let url =
+                    if migrated { testing::migrated_postgres_url().await } else { testing::fresh_postgres_url().await };
                 (url.clone(), None, Some(url))
             }
         };
