@@ -95,7 +95,7 @@ pub struct TestApp {
     /// No redirects followed, cookies kept (in `cookies`).
     pub api_client: reqwest::Client,
     /// The cookies `api_client` holds.
-    pub cookies: std::sync::Arc<reqwest::cookie::Jar>,
+    pub cookies: Arc<reqwest::cookie::Jar>,
     /// Holds `keys.dir` and the SQLite file; removed on drop.
     pub dir: TempDir,
     /// Whether dropping this app drops the Postgres database (peers share their origin's).
@@ -270,8 +270,8 @@ static FIRST_KEY_POOL: Mutex<Vec<Arc<NewKey>>> = Mutex::new(Vec::new());
 static FIRST_KEYS_HANDED: AtomicUsize = AtomicUsize::new(0);
 
 /// A first signing key for a new app: one of [`FIRST_KEYS`] made by this process. Generating an RSA key at each
-/// app's start took half the suite's CPU time (0.2 s each, on a 2-core machine), and a key made for one test's
-/// database serves another's as well. Rotations, imports and CLI commands still make their keys as they would.
+/// app's start took most of the test process's CPU time (0.2 s each here), and a key made for one test's database
+/// serves another's as well. Rotations, imports and CLI commands still make their keys as they would.
 fn first_key() -> Arc<NewKey> {
     let n = FIRST_KEYS_HANDED.fetch_add(1, Ordering::Relaxed);
     if n >= FIRST_KEYS {
@@ -329,10 +329,10 @@ async fn start(backend: Backend, mut raw: RawSettings, dir: TempDir, host: Optio
         assert_eq!(app.port(), port);
         let management_address = app.management_addr().map(|addr| format!("http://{addr}"));
         tokio::spawn(app.run_until_stopped());
-        let cookies = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let cookies = Arc::new(reqwest::cookie::Jar::default());
         let api_client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .cookie_provider(std::sync::Arc::clone(&cookies))
+            .cookie_provider(Arc::clone(&cookies))
             .build()
             .expect("building the HTTP client");
         return TestApp {
