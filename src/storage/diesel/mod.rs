@@ -372,7 +372,6 @@ impl Db {
     }
 }
 
-/// Applies the pending migrations of the connection's backend.
 /// Runs `f` on SQLite inside `BEGIN IMMEDIATE`, which takes the write lock first (waiting in `busy_timeout` while
 /// another process, such as the CLI, holds it). A deferred transaction that reads before it writes fails at once
 /// with "database is locked" when another process committed after its read: SQLite cannot move its snapshot on.
@@ -389,6 +388,7 @@ fn immediately<T>(c: &mut AnyConnection, f: impl FnOnce(&mut AnyConnection) -> S
     Ok(done)
 }
 
+/// Applies the pending migrations of the connection's backend.
 fn apply_all(conn: &mut AnyConnection) -> StoreResult<Vec<String>> {
     match conn {
         AnyConnection::Postgresql(pg) => apply(pg, POSTGRES_MIGRATIONS),
