@@ -6,6 +6,7 @@
 //! A change renews the session cookie ([`crate::oauth::password_change`]).
 use super::account::{checked, show, Done, FormAgain};
 use super::lang::Lang;
+use super::login::set_session_cookie;
 use super::meta::request_meta;
 use super::render::{error_page, see_other, wait_words};
 use super::views::{PasswordField, PasswordForm};
@@ -69,9 +70,7 @@ pub async fn change(req: HttpRequest, body: form::Body, state: web::Data<AppStat
     let (status, message, field) = match outcome {
         PasswordChanged::Changed(renewed) => {
             let mut resp = see_other(&Done::Password(sign_out_others).location());
-            if let Err(e) = resp.add_cookie(&state.cookies.session(renewed.expose().to_owned())) {
-                tracing::error!(error = %e, "cannot set the session cookie");
-            }
+            set_session_cookie(&mut resp, &state, &renewed);
             return resp;
         }
         PasswordChanged::NoPassword => {

@@ -449,10 +449,15 @@ pub(super) async fn signed_in(
         // In the device flow's language, which its page carried here (the device's, or the user's choice).
         Target::Device(code) => see_other(&super::device::page_in(&code, Lang::of(req).carried())),
     };
+    set_session_cookie(&mut resp, state, &cookie);
+    resp
+}
+
+/// Sets the session cookie to `cookie` on `resp` (a sign-in's, or a session's renewed id).
+pub(super) fn set_session_cookie(resp: &mut HttpResponse, state: &AppState, cookie: &PlainSecret) {
     if let Err(e) = resp.add_cookie(&state.cookies.session(cookie.expose().to_owned())) {
         tracing::error!(error = %e, "cannot set the session cookie");
     }
-    resp
 }
 
 /// Why the form is shown again.

@@ -45,7 +45,6 @@ pub(crate) struct TestDb {
     pub url: String,
     pub store: DieselStore,
     _dir: Option<TempDir>,
-    pg_url: Option<String>,
 }
 
 impl TestDb {
@@ -68,22 +67,22 @@ impl TestDb {
 
     /// Postgres's database comes `migrated` (a copy of the template) or empty.
     async fn open(backend: Backend, max: u32, timeout: Duration, migrated: bool) -> Self {
-        let (url, dir, pg_url) = match backend {
+        let (url, dir) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 // A subdirectory that does not exist yet, to check that connect creates it.
                 let url = testing::sqlite_url(&dir.path().join("data").join("tessera.db"));
-                (url, Some(dir), None)
+                (url, Some(dir))
             }
             Backend::Postgres => {
                 let url =
                     if migrated { testing::migrated_postgres_url().await } else { testing::fresh_postgres_url().await };
-                (url.clone(), None, Some(url))
+                (url, None)
             }
         };
         let db = Db::connect(&url, max, timeout).await.unwrap();
         assert_eq!(db.backend(), backend);
-        Self { store: DieselStore::new(db.clone()), db, url, _dir: dir, pg_url }
+        Self { store: DieselStore::new(db.clone()), db, url, _dir: dir }
     }
 
     /// Creates a user named `username` and returns its id, for rows that reference `users`.
@@ -205,9 +204,9 @@ pub(crate) fn audit_event(id: &str, at: UnixTime, kind: &str) -> AuditEvent {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Some(url) = self.pg_url.take() {
+        if self.db.backend() == Backend::Postgres {
             // Best effort: a leftover t_<uuid> database only costs disk space.
-            let _ = testing::drop_postgres_database_blocking(&url);
+            let _ = testing::drop_postgres_database_blocking(&self.url);
         }
     }
 }
