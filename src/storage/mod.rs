@@ -105,10 +105,10 @@ pub trait UserStore: Send + Sync {
 pub struct UserFilter {
     /// Only the user [`UserStore::user_by_username`] finds by this name.
     pub username: Option<Username>,
-    /// Only users with this email address, in any letter case.
+    /// Only users with this email address, in any letter case and Unicode form (folded as usernames are).
     pub email: Option<String>,
     /// Only users whose username begins with this text, both folded as usernames are matched
-    /// ([`Username::folded`]), or whose email address begins with it in any letter case (as `email`). A user without
+    /// ([`Username::folded`]), or whose email address begins with it folded alike (as `email`). A user without
     /// a username key (two old accounts that fold alike) is matched by their exact username. A prefix rather than a
     /// substring: it is a range of an index.
     pub prefix: Option<String>,
@@ -119,7 +119,7 @@ pub struct UserFilter {
 pub trait IdentityStore: Send + Sync {
     /// The user `subject` at `provider_id` is linked to, if any, and records its use at `now`.
     async fn linked_user(&self, provider_id: &str, subject: &str, now: UnixTime) -> StoreResult<Option<User>>;
-    /// Up to `limit` users whose email address is `email` in any letter case.
+    /// Up to `limit` users whose email address is `email` in any letter case and Unicode form, by username.
     async fn users_with_email(&self, email: &str, limit: i64) -> StoreResult<Vec<User>>;
     /// Links an identity to an existing user; `Conflict("identity")` when it is linked already,
     /// `ReferenceGone` when the user is gone.

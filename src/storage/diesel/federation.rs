@@ -1,13 +1,12 @@
 //! The `federated_identities` table: [`IdentityStore`] for [`DieselStore`].
 use super::schema::{federated_identities, passkeys, users};
-use super::users::{insert_user, load_user, row_from_new_user, user_from_row, UserRow};
+use super::users::{email_is, insert_user, load_user, row_from_new_user, user_from_row, UserRow};
 use super::DieselStore;
 use crate::domain::password::NO_PASSWORD;
 use crate::domain::{FederatedIdentity, NewUser, UnixTime, User, UserId};
 use crate::storage::{IdentityStore, StoreError, StoreResult, Unlinked, WaysIn};
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text};
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = federated_identities)]
@@ -81,7 +80,7 @@ impl IdentityStore for DieselStore {
             .run(move |c| {
                 users::table
                     .select(UserRow::as_select())
-                    .filter(diesel::dsl::sql::<Bool>("lower(users.email) = lower(").bind::<Text, _>(email).sql(")"))
+                    .filter(email_is(&email))
                     .order(users::username.asc())
                     .limit(limit)
                     .load(c)?

@@ -345,7 +345,7 @@ impl Db {
     }
 
     /// Applies the pending migrations of this backend's tree and returns the versions applied (empty when the
-    /// schema is current), then fills what SQL cannot compute (`users::fill_username_keys`). On Postgres an
+    /// schema is current), then fills what SQL cannot compute (`users::fill_username_keys`, `users::fill_email_keys`). On Postgres an
     /// advisory lock keeps instances starting together from racing.
     pub async fn migrate(&self) -> StoreResult<Vec<String>> {
         self.write(|conn| {
@@ -357,6 +357,7 @@ impl Db {
             }
             let applied = apply_all(conn).and_then(|applied| {
                 users::fill_username_keys(conn)?;
+                users::fill_email_keys(conn)?;
                 Ok(applied)
             });
             let unlocked = if locked {

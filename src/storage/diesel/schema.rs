@@ -17,6 +17,7 @@ diesel::table! {
         revoked_before -> Nullable<BigInt>,
         username_key -> Nullable<Text>,
         password_change_required -> Bool,
+        email_key -> Nullable<Text>,
     }
 }
 

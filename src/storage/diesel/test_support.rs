@@ -36,6 +36,7 @@ pub(crate) const LATER_MIGRATIONS: &[&str] = &[
     "20261209400000",
     "20261210100000",
     "20261211100000",
+    "20261212100000",
 ];
 
 /// A database for one test; dropping it removes the SQLite directory or the Postgres database.

@@ -80,13 +80,13 @@ pub(super) fn user_from_row(row: UserRow) -> StoreResult<(User, String)> {
     Ok((user, row.password_hash))
 }
 
-/// Inserts `row` with the username key `key` (its username folded); `Conflict("username")` when the name is taken
-/// in any letter case.
+/// Inserts `row` with the username key `key` (its username folded), and its email address's key;
+/// `Conflict("username")` when the name is taken in any letter case.
 pub(super) fn insert_user(c: &mut super::AnyConnection, row: UserRow, key: &str) -> StoreResult<User> {
     if unkeyed_name_folds_to(c, key)? {
         return Err(StoreError::Conflict("username".into()));
     }
-    let values = (&row, users::username_key.eq(key));
+    let values = (&row, users::username_key.eq(key), users::email_key.eq(row.email.as_deref().map(fold)));
     diesel::insert_into(users::table).values(values).execute(c).map_err(|e| {
         match StoreError::from(e) {
             // Both backends name the column or constraint (`username` or `username_key`); tell the caller
@@ -146,8 +146,35 @@ fn unkeyed_name_folds_to(conn: &mut super::AnyConnection, key: &str) -> StoreRes
     Ok(unkeyed.iter().filter_map(|name| Username::parse(name).ok()).any(|name| name.folded() == key))
 }
 
-/// Users keyed per statement, and transaction, by [`fill_username_keys`].
+/// The users matched by email address `email`: those whose address folds as it does ([`fold`], the key), and
+/// those without a key (an address an earlier release wrote, until [`fill_email_keys`] keys it) whose address
+/// SQL's `lower()` matches, as before keys existed. Each side is an index (`users_email_key_idx`,
+/// `users_email_lower`).
+pub(super) fn email_is(email: &str) -> Box<dyn BoxableExpression<users::table, Backend, SqlType = Bool>> {
+    let condition = sql::<Bool>("(users.email_key = ")
+        .bind::<Text, _>(fold(email))
+        .sql(" OR (users.email_key IS NULL AND lower(users.email) = lower(")
+        .bind::<Text, _>(email.to_owned())
+        .sql(")))");
+    Box::new(condition)
+}
+
+/// Users keyed per statement, and transaction, by [`fill_username_keys`] and [`fill_email_keys`].
 const FILL_BATCH: usize = 500;
+
+/// `rows` rows of `width` parameters each for a `VALUES` list. Postgres numbers its parameters. SQLite reads `$n`
+/// as a name, looked up among the names before it, which makes preparing a statement quadratic in its parameters
+/// (100,000 users took four times as long in batches of 5000 as of 500); its anonymous `?` is bound by position at
+/// no cost.
+fn values_rows(conn: &super::AnyConnection, rows: usize, width: usize) -> String {
+    let numbered = matches!(conn, super::AnyConnection::Postgresql(_));
+    let row = |n: usize| {
+        let params: Vec<String> =
+            (1..=width).map(|i| if numbered { format!("${}", (n - 1) * width + i) } else { "?".to_owned() }).collect();
+        format!("({})", params.join(", "))
+    };
+    (1..=rows).map(row).collect::<Vec<_>>().join(", ")
+}
 
 /// A user to key: the key, the id and the username.
 type ToKey = (String, String, String);
@@ -218,20 +245,13 @@ pub(super) fn fill_username_keys(conn: &mut super::AnyConnection) -> StoreResult
 /// Keys each of `users` that has no key yet by its key, unless another user holds that key, in one statement:
 /// the usernames of those it did not key. Each key appears once in `users`.
 fn key_users(conn: &mut super::AnyConnection, users: &[ToKey]) -> StoreResult<Vec<String>> {
-    use diesel::sql_types::Text;
-    // Postgres numbers its parameters. SQLite reads `$n` as a name, looked up among the names before it, which
-    // makes preparing a statement quadratic in its parameters (100,000 users took four times as long in batches of
-    // 5000 as of 500); its anonymous `?` is bound by position at no cost. SQLite has `UPDATE … FROM` since 3.33;
-    // libsqlite3-sys requires 3.34.1.
-    let numbered = matches!(conn, super::AnyConnection::Postgresql(_));
-    let row = |n: usize| if numbered { format!("(${}, ${})", 2 * n - 1, 2 * n) } else { "(?, ?)".to_owned() };
-    let rows: Vec<String> = (1..=users.len()).map(row).collect();
+    // SQLite has `UPDATE … FROM` since 3.33; libsqlite3-sys requires 3.34.1.
     let sql = format!(
         "WITH keyed (id, k) AS (VALUES {}) \
          UPDATE users SET username_key = keyed.k FROM keyed \
          WHERE users.id = keyed.id AND users.username_key IS NULL \
          AND NOT EXISTS (SELECT 1 FROM users AS other WHERE other.username_key = keyed.k)",
-        rows.join(", ")
+        values_rows(conn, users.len(), 2)
     );
     let mut query = diesel::sql_query(sql).into_boxed();
     for (key, id, _) in users {
@@ -252,15 +272,47 @@ fn key_users(conn: &mut super::AnyConnection, users: &[ToKey]) -> StoreResult<Ve
     Ok(users.iter().filter(|(_, id, _)| unkeyed.contains(id)).map(|(_, _, name)| name.clone()).collect())
 }
 
+/// Gives the email addresses without a key theirs. Run after every migration, like [`fill_username_keys`]: rows
+/// come without one from before the column existed and from instances of an earlier release, which also clear it
+/// when they change an address (a trigger does). One read of an index that is empty when every address has a key
+/// (`users_email_unkeyed_idx`); otherwise one statement per batch. An address changed meanwhile is left to the next
+/// start. Returns how many addresses got one.
+pub(super) fn fill_email_keys(conn: &mut super::AnyConnection) -> StoreResult<usize> {
+    let unkeyed: Vec<(String, Option<String>)> = users::table
+        .filter(users::email_key.is_null().and(users::email.is_not_null()))
+        .select((users::id, users::email))
+        .load(conn)?;
+    let unkeyed: Vec<(String, String)> = unkeyed.into_iter().filter_map(|(id, email)| Some((id, email?))).collect();
+    let mut keyed = 0;
+    for batch in unkeyed.chunks(FILL_BATCH) {
+        let sql = format!(
+            "WITH keyed (id, e, k) AS (VALUES {}) \
+             UPDATE users SET email_key = keyed.k FROM keyed \
+             WHERE users.id = keyed.id AND users.email = keyed.e AND users.email_key IS NULL",
+            values_rows(conn, batch.len(), 3)
+        );
+        let mut query = diesel::sql_query(sql).into_boxed();
+        for (id, email) in batch {
+            query = query.bind::<Text, _>(id.as_str()).bind::<Text, _>(email.as_str()).bind::<Text, _>(fold(email));
+        }
+        keyed += query.execute(conn)?;
+    }
+    if keyed > 0 {
+        tracing::info!(users = keyed, "stored email addresses keyed to be matched in any letter case and Unicode form");
+    }
+    Ok(keyed)
+}
+
 /// Above every text that begins with a prefix and below the prefix followed by this, in byte order: a noncharacter,
 /// so only text that goes on with it is missed.
 const PREFIX_END: &str = "\u{10FFFF}";
 
-/// [`UserFilter::prefix`] as SQL: three ranges, each of an index, compared in byte order (UTF-8 bytes sort as code
+/// [`UserFilter::prefix`] as SQL: four ranges, each of an index, compared in byte order (UTF-8 bytes sort as code
 /// points), so that no `LIKE` pattern, wildcard or escape is involved and what is typed is only ever text. Postgres
 /// compares in the database's collation unless told `COLLATE "C"`, in which its indexes `users_username_key_c_idx`
-/// and `users_email_lower_c_idx` are made (the others sort as the collation says, where a prefix need not be one
-/// range); SQLite compares bytes (`BINARY`) already, in its indexes too.
+/// and `users_email_lower_c_idx` are made, and which is the collation of `email_key` (the others sort as the
+/// collation says, where a prefix need not be one range); SQLite compares bytes (`BINARY`) already, in its indexes
+/// too.
 fn begins_with(
     conn: &super::AnyConnection,
     prefix: &str,
@@ -270,14 +322,18 @@ fn begins_with(
     let key_end = format!("{key}{PREFIX_END}");
     let name_end = format!("{prefix}{PREFIX_END}");
     let range = sql::<Bool>(&format!("((users.username_key{bytes} >= "))
-        .bind::<Text, _>(key)
+        .bind::<Text, _>(key.clone())
         .sql(&format!(" AND users.username_key{bytes} < "))
-        .bind::<Text, _>(key_end)
+        .bind::<Text, _>(key_end.clone())
         .sql(&format!(") OR (users.username_key IS NULL AND users.username{bytes} >= "))
         .bind::<Text, _>(prefix.to_owned())
         .sql(&format!(" AND users.username{bytes} < "))
         .bind::<Text, _>(name_end)
-        .sql(&format!(") OR (lower(users.email){bytes} >= lower("))
+        .sql(&format!(") OR (users.email_key{bytes} >= "))
+        .bind::<Text, _>(key)
+        .sql(&format!(" AND users.email_key{bytes} < "))
+        .bind::<Text, _>(key_end)
+        .sql(&format!(") OR (users.email_key IS NULL AND lower(users.email){bytes} >= lower("))
         .bind::<Text, _>(prefix.to_owned())
         .sql(&format!(") AND lower(users.email){bytes} < lower("))
         .bind::<Text, _>(prefix.to_owned())
@@ -342,8 +398,7 @@ impl UserStore for DieselStore {
                     query = query.filter(users::id.eq(String::from(user.id)));
                 }
                 if let Some(email) = filter.email {
-                    // The expression of the index `users_email_lower`.
-                    query = query.filter(sql::<Bool>("lower(users.email) = lower(").bind::<Text, _>(email).sql(")"));
+                    query = query.filter(email_is(&email));
                 }
                 if let Some(prefix) = filter.prefix {
                     query = query.filter(begins_with(c, &prefix));
@@ -498,7 +553,12 @@ impl UserStore for DieselStore {
                         updated_at: now,
                     };
                     let disabling = changes.disabled == Some(true);
+                    let new_email_key = email_changed.then(|| changes.email.clone().flatten().as_deref().map(fold));
                     diesel::update(users::table.find(&id)).set(&changes).execute(c)?;
+                    if let Some(key) = new_email_key {
+                        // After the address: its change cleared the key (the trigger `users_email_changed`).
+                        diesel::update(users::table.find(&id)).set(users::email_key.eq(key)).execute(c)?;
+                    }
                     if let Some(hash) = &changes.password_hash {
                         password_history::record(c, &id, hash, keep, now)?;
                     }
