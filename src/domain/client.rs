@@ -302,6 +302,9 @@ pub struct Client {
     pub updated_at: UnixTime,
     /// Tokens issued to this client before this moment are invalid.
     pub revoked_before: Option<UnixTime>,
+    /// How many times the stored client was changed when this copy was read: an update is written only over the
+    /// revision it was made from ([`crate::storage::ClientStore::update_client`]). 0 for a new client.
+    pub revision: i64,
 }
 
 impl Client {
@@ -366,6 +369,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             revoked_before: None,
+            revision: 0,
         }
     }
 

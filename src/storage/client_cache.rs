@@ -3,7 +3,6 @@
 //! Changes made through this cache invalidate their entry at once; changes made elsewhere (another instance,
 //! the CLI) are seen within the TTL. Revocation checks do not read through it: they must be exact.
 use super::{ClientStore, StoreResult};
-use crate::domain::secret::SecretHash;
 use crate::domain::{Client, ClientId, UnixTime};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -45,8 +44,8 @@ impl Cache {
         r
     }
 
-    async fn update_client(&self, client: &Client, secret_read: Option<&SecretHash>) -> StoreResult<()> {
-        let r = self.inner.update_client(client, secret_read).await;
+    async fn update_client(&self, client: &Client) -> StoreResult<()> {
+        let r = self.inner.update_client(client).await;
         self.forget(&client.id);
         r
     }
@@ -78,8 +77,8 @@ impl ClientStore for ExactClients {
         self.0.inner.list_clients(after, limit).await
     }
 
-    async fn update_client(&self, client: &Client, secret_read: Option<&SecretHash>) -> StoreResult<()> {
-        self.0.update_client(client, secret_read).await
+    async fn update_client(&self, client: &Client) -> StoreResult<()> {
+        self.0.update_client(client).await
     }
 
     async fn set_client_revoked_before(&self, id: &ClientId, at: UnixTime) -> StoreResult<()> {
@@ -122,8 +121,8 @@ impl ClientStore for CachedClients {
         self.0.inner.list_clients(after, limit).await
     }
 
-    async fn update_client(&self, client: &Client, secret_read: Option<&SecretHash>) -> StoreResult<()> {
-        self.0.update_client(client, secret_read).await
+    async fn update_client(&self, client: &Client) -> StoreResult<()> {
+        self.0.update_client(client).await
     }
 
     async fn set_client_revoked_before(&self, id: &ClientId, at: UnixTime) -> StoreResult<()> {
@@ -159,7 +158,7 @@ mod tests {
         async fn list_clients(&self, _: Option<&ClientId>, _: i64) -> StoreResult<Vec<Client>> {
             Ok(vec![])
         }
-        async fn update_client(&self, c: &Client, _: Option<&SecretHash>) -> StoreResult<()> {
+        async fn update_client(&self, c: &Client) -> StoreResult<()> {
             self.create_client(c).await
         }
         async fn set_client_revoked_before(&self, id: &ClientId, at: UnixTime) -> StoreResult<()> {
@@ -195,6 +194,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             revoked_before: None,
+            revision: 0,
         }
     }
 
@@ -207,7 +207,7 @@ mod tests {
         assert_eq!(cached.client(&id).await.unwrap().unwrap().name, "one");
         assert_eq!(cached.client(&id).await.unwrap().unwrap().name, "one");
         assert_eq!(*store.reads.lock().unwrap(), 1, "the second lookup came from the cache");
-        exact.update_client(&client("two"), None).await.unwrap();
+        exact.update_client(&client("two")).await.unwrap();
         assert_eq!(cached.client(&id).await.unwrap().unwrap().name, "two", "an update invalidates");
         // A change behind the cache's back is seen by the exact view at once.
         store.clients.lock().unwrap().insert(id.clone(), client("three"));

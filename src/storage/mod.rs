@@ -325,10 +325,10 @@ pub trait ClientStore: Send + Sync {
     async fn list_clients(&self, after: Option<&ClientId>, limit: i64) -> StoreResult<Vec<Client>>;
     /// Replaces every field of an existing client but `revoked_before`, which only
     /// [`ClientStore::set_client_revoked_before`] moves: a write built from an earlier read must not undo a
-    /// revocation made since. Only while the stored secret is still `secret_read`, the one the caller's copy
-    /// was read with: `Conflict` otherwise, so such a write cannot undo a secret rotation either. `NotFound`
-    /// when there is none.
-    async fn update_client(&self, client: &Client, secret_read: Option<&SecretHash>) -> StoreResult<()>;
+    /// revocation made since. Only while the stored client is still at `client.revision`, the revision the
+    /// caller's copy was made from, and counts it up: `Conflict` otherwise, so that such a write cannot undo a
+    /// change made meanwhile (a secret rotation, another update). `NotFound` when there is none.
+    async fn update_client(&self, client: &Client) -> StoreResult<()>;
     /// Moves a client's `revoked_before` to `at`, never back (a later cut-off already set stays); `NotFound`
     /// when there is no such client.
     async fn set_client_revoked_before(&self, id: &ClientId, at: UnixTime) -> StoreResult<()>;

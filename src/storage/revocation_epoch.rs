@@ -14,7 +14,7 @@ use super::{
     AccessTokenStanding, ClientStore, ConsentStore, RevocationStore, SessionContext, SessionStore, StoreResult,
     StoredConsent, UserFilter, UserStore, UserUpdate, WithdrawnGrant,
 };
-use crate::domain::secret::{random_token, SecretHash};
+use crate::domain::secret::random_token;
 use crate::domain::{Client, ClientId, Consent, NewUser, Session, UnixTime, User, UserId, Username};
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -366,8 +366,8 @@ impl ClientStore for EpochClients {
         self.inner.list_clients(after, limit).await
     }
 
-    async fn update_client(&self, client: &Client, secret_read: Option<&SecretHash>) -> StoreResult<()> {
-        let r = self.inner.update_client(client, secret_read).await;
+    async fn update_client(&self, client: &Client) -> StoreResult<()> {
+        let r = self.inner.update_client(client).await;
         self.epoch.advance().await;
         r
     }

@@ -674,7 +674,7 @@ both_backends!(client_names_are_isolated_from_the_page_text, async |app| {
     let id = tessera::domain::ClientId::parse(&flow.client_id).unwrap();
     let mut client = store.client(&id).await.unwrap().unwrap();
     client.name = name.to_owned();
-    store.update_client(&client, client.secret_hash.as_ref()).await.unwrap();
+    store.update_client(&client).await.unwrap();
     let c = &app.api_client;
 
     let login_url = see_other(&app, &c.get(&flow.authorize_url).send().await.unwrap(), "GET /authorize");

@@ -358,7 +358,7 @@ both_backends!(consent_page_shows_only_https_links, |raw| { open(raw) }, async |
     client.metadata.logo_uri = Some("javascript:alert(1)".into());
     client.metadata.client_uri = Some("http://app.example/".into());
     client.metadata.policy_uri = Some("https://app.example/privacy".into());
-    store.update_client(&client, client.secret_hash.as_ref()).await.unwrap();
+    store.update_client(&client).await.unwrap();
     let (challenge, _) = pkce_pair();
     let html = consent_page(&app, &auth_url(&app, id.as_str(), &challenge, "")).await;
     assert!(!html.contains("javascript:") && !html.contains("http://app.example"), "{html}");

@@ -207,10 +207,7 @@ impl Provider {
         }
         let (client, secret) = build_client(&spec, id.clone(), Some(&current), self.tokens.max_access_token_ttl, now)?;
         check_client_sector(self.jwks_fetcher.as_ref(), &client).await?;
-        self.clients
-            .update_client(&client, current.secret_hash.as_ref())
-            .await
-            .map_err(|e| changed_meanwhile(e, &id))?;
+        self.clients.update_client(&client).await.map_err(|e| changed_meanwhile(e, &id))?;
         let facts = caller.facts(None, Some(&client.id), client_details(&client));
         self.audit("admin_client_updated", facts, meta, now).await;
         let mut value = client_json(&client);

@@ -217,9 +217,9 @@ pub fn no_client(id: &str) -> AdminError {
 pub(crate) fn changed_meanwhile(e: StoreError, id: &ClientId) -> AdminError {
     match e {
         StoreError::NotFound => no_client(id.as_str()),
-        StoreError::Conflict(_) => {
-            AdminError::Conflict(format!("client {id} changed meanwhile (its secret was rotated); try again"))
-        }
+        StoreError::Conflict(_) => AdminError::Conflict(format!(
+            "client {id} was changed meanwhile (another update, a secret rotation); try again"
+        )),
         other => other.into(),
     }
 }
@@ -545,6 +545,7 @@ pub fn build_client(
         created_at: previous.map_or(now, |p| p.created_at),
         updated_at: now,
         revoked_before: previous.and_then(|p| p.revoked_before),
+        revision: previous.map_or(0, |p| p.revision),
     };
     client_rules::check_client(&client).map_err(ClientInputError::Rule)?;
     Ok((client, issued))
@@ -612,7 +613,7 @@ pub async fn rotate_client_secret(
     client.secret_hash = Some(secret.hash());
     client.previous_secret = Some((old.clone(), until));
     client.updated_at = now;
-    clients.update_client(&client, Some(&old)).await.map_err(|e| changed_meanwhile(e, id))?;
+    clients.update_client(&client).await.map_err(|e| changed_meanwhile(e, id))?;
     Ok((secret, until))
 }
 

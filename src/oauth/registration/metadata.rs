@@ -637,6 +637,7 @@ impl ValidMetadata {
             created_at: previous.map_or(now, |p| p.created_at),
             updated_at: now,
             revoked_before: previous.and_then(|p| p.revoked_before),
+            revision: previous.map_or(0, |p| p.revision),
             id,
         }
     }

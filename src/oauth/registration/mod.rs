@@ -245,11 +245,11 @@ impl Provider {
         let (client, secret) = build_client(&requested, current.id.clone(), Some(current), now)?;
         metadata::sector_kept(current, &client)?;
         self.check_sector_identifier(&client, Reach::PublicOnly).await?;
-        self.clients.update_client(&client, current.secret_hash.as_ref()).await.map_err(|e| match e {
+        self.clients.update_client(&client).await.map_err(|e| match e {
             // Deleted since the token was checked.
             StoreError::NotFound => bad_registration_token(),
             StoreError::Conflict(_) => {
-                metadata::metadata_error("the client's secret was rotated while this update was made; try again")
+                metadata::metadata_error("the client was changed while this update was made; try again")
             }
             other => other.into(),
         })?;

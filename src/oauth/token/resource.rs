@@ -67,6 +67,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             revoked_before: None,
+            revision: 0,
         }
     }
 

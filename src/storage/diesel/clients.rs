@@ -37,6 +37,7 @@ struct ClientRow {
     updated_at: i64,
     revoked_before: Option<i64>,
     application_type: String,
+    revision: i64,
 }
 
 /// Every column a [`Client`] determines; `None` writes NULL, so an update clears what the client no longer has.
@@ -144,6 +145,7 @@ fn client_from_row(row: ClientRow) -> StoreResult<Client> {
         created_at: row.created_at,
         updated_at: row.updated_at,
         revoked_before: row.revoked_before,
+        revision: row.revision,
     })
 }
 
@@ -194,22 +196,18 @@ impl ClientStore for DieselStore {
             .await
     }
 
-    async fn update_client(&self, client: &Client, secret_read: Option<&SecretHash>) -> StoreResult<()> {
+    async fn update_client(&self, client: &Client) -> StoreResult<()> {
         let fields = fields_from_client(client)?;
-        let id = client.id.as_str().to_owned();
-        let secret_read = secret_read.map(|h| h.as_str().to_owned());
+        let (id, read) = (client.id.as_str().to_owned(), client.revision);
         self.db()
             .write(move |c| {
                 // created_at and registration_token_hash are kept: neither is the caller's to change here.
-                let row = clients::table.find(&id);
-                let changed = match &secret_read {
-                    Some(hash) => diesel::update(row.filter(clients::secret_hash.eq(hash))).set(fields).execute(c)?,
-                    None => diesel::update(row.filter(clients::secret_hash.is_null())).set(fields).execute(c)?,
-                };
+                let row = clients::table.find(&id).filter(clients::revision.eq(read));
+                let changed = diesel::update(row).set((fields, clients::revision.eq(read + 1))).execute(c)?;
                 if changed == 0 {
                     let exists: bool = diesel::select(diesel::dsl::exists(clients::table.find(&id))).get_result(c)?;
                     return Err(if exists {
-                        StoreError::Conflict("the client's secret changed since it was read".into())
+                        StoreError::Conflict("the client changed since it was read".into())
                     } else {
                         StoreError::NotFound
                     });
@@ -375,6 +373,7 @@ mod tests {
             created_at: 1_700_000_000,
             updated_at: 1_700_000_001,
             revoked_before: Some(1_700_000_002),
+            revision: 0,
         }
     }
 
@@ -400,6 +399,7 @@ mod tests {
             created_at: 5,
             updated_at: 5,
             revoked_before: None,
+            revision: 0,
         }
     }
 
@@ -433,18 +433,20 @@ mod tests {
         // Full -> bare clears every optional column; created_at and revoked_before stay.
         let mut bare = bare_client("app");
         bare.updated_at = 1_700_001_000;
-        t.store.update_client(&bare, full_client("app").secret_hash.as_ref()).await.unwrap();
+        t.store.update_client(&bare).await.unwrap();
         let back = t.store.client(&id).await.unwrap().unwrap();
-        assert_eq!(back, Client { created_at: 1_700_000_000, revoked_before: Some(1_700_000_002), ..bare.clone() });
+        let expected = Client { created_at: 1_700_000_000, revoked_before: Some(1_700_000_002), revision: 1, ..bare };
+        assert_eq!(back, expected);
 
         // Bare -> full sets them again.
         let mut full = full_client("app");
         full.name = "Renamed".into();
         full.updated_at = 1_700_002_000;
-        t.store.update_client(&full, None).await.unwrap();
-        assert_eq!(t.store.client(&id).await.unwrap().unwrap(), full);
+        full.revision = 1;
+        t.store.update_client(&full).await.unwrap();
+        assert_eq!(t.store.client(&id).await.unwrap().unwrap(), Client { revision: 2, ..full });
 
-        let err = t.store.update_client(&bare_client("ghost"), None).await.unwrap_err();
+        let err = t.store.update_client(&bare_client("ghost")).await.unwrap_err();
         assert!(matches!(err, StoreError::NotFound), "{err:?}");
     }
 
@@ -457,7 +459,7 @@ mod tests {
         })
         .await
         .unwrap();
-        t.store.update_client(&full_client("dyn"), None).await.unwrap();
+        t.store.update_client(&full_client("dyn")).await.unwrap();
         let rat: Option<String> =
             t.db.run(|c| Ok(clients::table.find("dyn").select(clients::registration_token_hash).first(c)?))
                 .await
@@ -475,7 +477,7 @@ mod tests {
         t.store.set_client_revoked_before(&id, 1_700_000_500).await.unwrap();
         stale.name = "Renamed".into();
         stale.updated_at = 1_700_000_600;
-        t.store.update_client(&stale, None).await.unwrap();
+        t.store.update_client(&stale).await.unwrap();
         let back = t.store.client(&id).await.unwrap().unwrap();
         assert_eq!((back.name.as_str(), back.revoked_before), ("Renamed", Some(1_700_000_500)));
         assert_eq!(back.updated_at, 1_700_000_600, "a cut-off is not a change to the client");
@@ -497,12 +499,34 @@ mod tests {
         let stale = t.store.client(&id).await.unwrap().unwrap();
         let mut rotated = stale.clone();
         rotated.secret_hash = Some(PlainSecret::new("rotated").hash());
-        t.store.update_client(&rotated, stale.secret_hash.as_ref()).await.unwrap();
+        t.store.update_client(&rotated).await.unwrap();
         let mut edit = stale.clone();
         edit.name = "Renamed".into();
-        let err = t.store.update_client(&edit, stale.secret_hash.as_ref()).await.unwrap_err();
+        let err = t.store.update_client(&edit).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-        assert_eq!(t.store.client(&id).await.unwrap().unwrap(), rotated);
+        assert_eq!(t.store.client(&id).await.unwrap().unwrap(), Client { revision: 1, ..rotated });
+    }
+
+    // Regression: an update was written over any change but a new secret, so of two edits of a client without a
+    // secret (an operator's PUT and the client's own PUT /register, say) that read it before either wrote, the
+    // second undid the first.
+    async fn a_stale_update_cannot_undo_another_update(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let id = ClientId::parse("app").unwrap();
+        t.store.create_client(&bare_client("app")).await.unwrap();
+        let read = t.store.client(&id).await.unwrap().unwrap();
+        let (mut renamed, mut retimed) = (read.clone(), read);
+        renamed.name = "Renamed".into();
+        retimed.access_token_ttl = Some(60);
+        t.store.update_client(&renamed).await.unwrap();
+        let err = t.store.update_client(&retimed).await.unwrap_err();
+        assert!(matches!(&err, StoreError::Conflict(what) if what.contains("changed since it was read")), "{err:?}");
+        let stored = t.store.client(&id).await.unwrap().unwrap();
+        assert_eq!((stored.name.as_str(), stored.access_token_ttl, stored.revision), ("Renamed", None, 1));
+        // Made again from what is stored now, it is written.
+        t.store.update_client(&Client { access_token_ttl: Some(60), ..stored }).await.unwrap();
+        let stored = t.store.client(&id).await.unwrap().unwrap();
+        assert_eq!((stored.name.as_str(), stored.access_token_ttl, stored.revision), ("Renamed", Some(60), 2));
     }
 
     async fn list_pages_and_delete(backend: Backend) {
@@ -553,7 +577,7 @@ mod tests {
         let t = TestDb::new(backend).await;
         t.store.create_client(&full_client("bad")).await.unwrap();
         let bad = ClientId::parse("bad").unwrap();
-        for (column, value) in [
+        for (revision, (column, value)) in (0..).zip([
             ("redirect_uris", r#"["https://evil.example/cb#frag"]"#),
             ("redirect_uris", "not json"),
             ("grant_types", r#"["implicit"]"#),
@@ -561,8 +585,8 @@ mod tests {
             ("application_type", "desktop"),
             ("metadata", r#"{"contacts": "not a list"}"#),
             ("scope", "caf\u{e9}"),
-        ] {
-            t.store.update_client(&full_client("bad"), full_client("bad").secret_hash.as_ref()).await.unwrap();
+        ]) {
+            t.store.update_client(&Client { revision, ..full_client("bad") }).await.unwrap();
             let sql = format!("UPDATE clients SET {column} = '{value}' WHERE id = 'bad'");
             t.db.run(move |c| Ok(diesel::sql_query(sql).execute(c)?)).await.unwrap();
             let err = t.store.client(&bad).await.unwrap_err();
@@ -583,6 +607,7 @@ mod tests {
         update_keeps_the_registration_token,
         revocation_survives_a_stale_full_row_update,
         a_stale_update_cannot_undo_a_secret_rotation,
+        a_stale_update_cannot_undo_another_update,
         list_pages_and_delete,
         delete_cascades_to_consents,
         corrupt_rows_are_errors_not_panics,

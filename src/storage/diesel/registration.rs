@@ -175,6 +175,7 @@ mod tests {
             created_at: 1_700_000_000,
             updated_at: 1_700_000_000,
             revoked_before: None,
+            revision: 0,
         }
     }
 
@@ -216,7 +217,7 @@ mod tests {
         // An update of the client keeps the token.
         let mut changed = client.clone();
         changed.name = "Renamed".into();
-        t.store.update_client(&changed, client.secret_hash.as_ref()).await.unwrap();
+        t.store.update_client(&changed).await.unwrap();
         assert!(t.store.registration_token_hash(&client.id).await.unwrap().unwrap().matches(rat.expose()));
 
         let err = t.store.create_registered_client(&client, &PlainSecret::generate().hash()).await.unwrap_err();

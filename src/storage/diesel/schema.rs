@@ -44,6 +44,7 @@ diesel::table! {
         updated_at -> BigInt,
         revoked_before -> Nullable<BigInt>,
         application_type -> Text,
+        revision -> BigInt,
     }
 }
 

@@ -37,6 +37,7 @@ pub(crate) const LATER_MIGRATIONS: &[&str] = &[
     "20261210100000",
     "20261211100000",
     "20261212100000",
+    "20261212200000",
 ];
 
 /// A database for one test; dropping it removes the SQLite directory or the Postgres database.
@@ -151,6 +152,7 @@ impl TestDb {
             created_at: 1_700_000_000,
             updated_at: 1_700_000_000,
             revoked_before: None,
+            revision: 0,
         };
         self.store.create_client(&client).await.unwrap();
         client.id

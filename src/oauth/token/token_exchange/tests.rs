@@ -25,6 +25,7 @@ fn client() -> Client {
         created_at: 0,
         updated_at: 0,
         revoked_before: None,
+        revision: 0,
     }
 }
 
