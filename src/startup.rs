@@ -195,6 +195,7 @@ pub async fn build_provider(
             ),
             tokio::runtime::Handle::try_current().context("back-channel logout runs on the tokio runtime")?,
             crate::oauth::backchannel::CONCURRENT_DELIVERIES,
+            crate::oauth::backchannel::MAX_QUEUED,
             crate::oauth::backchannel::FIRST_RETRY,
             crate::domain::now,
         ),

@@ -5,9 +5,11 @@
 //!
 //! The sending is spawned: the request that ended the session is answered at once. Deliveries run
 //! concurrently, at most [`Backchannel`]'s bound at a time, each retried a few times with backoff when the
-//! client's server fails (5xx) or cannot be reached. The requests themselves are made behind [`LogoutSender`]
-//! (`crate::outbound`), with the reach rules of `jwks_uri` fetching: public addresses only for a dynamically
-//! registered client.
+//! client's server fails (5xx) or cannot be reached. At most [`MAX_QUEUED`] notices wait or run at once: a client
+//! whose server hangs holds its queue's turns, and the notices for it would otherwise pile up in memory for as
+//! long as sessions end; one beyond the bound is not sent, and is logged and counted as failed. The requests
+//! themselves are made behind [`LogoutSender`] (`crate::outbound`), with the reach rules of `jwks_uri` fetching:
+//! public addresses only for a dynamically registered client.
 use super::client_keys::Reach;
 use super::provider::Provider;
 use super::subject::Subjects;
@@ -21,9 +23,11 @@ use crate::storage::{ClientStore, RegistrationStore};
 use async_trait::async_trait;
 use josekit::jwt::JwtPayload;
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::{RwLock, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, RwLock, Semaphore, SemaphorePermit};
 use url::Url;
 
 /// `typ` of logout tokens (Back-Channel Logout §2.4 recommends explicit typing).
@@ -39,8 +43,8 @@ pub const CONCURRENT_DELIVERIES: usize = 16;
 /// How many deliveries to one client run at once: a client whose server hangs holds at most these of the
 /// [`CONCURRENT_DELIVERIES`], and the other clients' notices go on.
 pub const CONCURRENT_PER_CLIENT: usize = 4;
-/// Clients share this many queues, by a hash of their id: a bounded table, whatever the number of clients.
-const CLIENT_QUEUES: usize = 64;
+/// How many notices wait or run at once, across every logout of this process.
+pub const MAX_QUEUED: usize = 10_000;
 /// The wait before the first retry; each later one waits twice as long.
 pub const FIRST_RETRY: Duration = Duration::from_secs(1);
 
@@ -100,8 +104,9 @@ pub struct Backchannel {
     /// spawned on a worker's would be dropped with it at shutdown, its notices unsent).
     runtime: tokio::runtime::Handle,
     permits: Arc<Semaphore>,
-    /// Per client (by [`client_queue`]), [`CONCURRENT_PER_CLIENT`] each.
-    client_queues: Arc<Vec<Semaphore>>,
+    client_queues: Arc<ClientQueues>,
+    /// One per notice from when it is taken until it is delivered or given up.
+    queued: Arc<Semaphore>,
     /// Each spawned batch holds a read lock until it is done; `drain` takes the write lock.
     in_flight: Arc<RwLock<()>>,
     first_retry: Duration,
@@ -109,12 +114,49 @@ pub struct Backchannel {
     clock: fn() -> UnixTime,
 }
 
-/// The queue of `client_id` among [`CLIENT_QUEUES`].
-fn client_queue(client_id: &ClientId) -> usize {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    client_id.as_str().hash(&mut hasher);
-    (hasher.finish() % CLIENT_QUEUES as u64) as usize
+/// A queue per client, with [`CONCURRENT_PER_CLIENT`] turns, kept while notices for that client wait or run:
+/// as many as there are such clients, so at most [`MAX_QUEUED`], and a client shares its queue with no other.
+#[derive(Default)]
+struct ClientQueues(Mutex<HashMap<ClientId, Arc<Semaphore>>>);
+
+impl ClientQueues {
+    /// A place in `client_id`'s queue, which is made if none is kept.
+    fn join(&self, client_id: &ClientId) -> QueuePlace<'_> {
+        let mut queues = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let queue = queues.entry(client_id.clone()).or_insert_with(|| Arc::new(Semaphore::new(CONCURRENT_PER_CLIENT)));
+        QueuePlace { queues: self, client_id: client_id.clone(), queue: Some(Arc::clone(queue)) }
+    }
+
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}
+
+/// A notice's place in its client's queue; the queue is forgotten when the last place in it is left.
+struct QueuePlace<'a> {
+    queues: &'a ClientQueues,
+    client_id: ClientId,
+    /// Taken only on drop.
+    queue: Option<Arc<Semaphore>>,
+}
+
+impl QueuePlace<'_> {
+    /// A turn to deliver to the client.
+    async fn turn(&self) -> Option<SemaphorePermit<'_>> {
+        self.queue.as_ref()?.acquire().await.ok()
+    }
+}
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        let mut queues = self.queues.0.lock().unwrap_or_else(PoisonError::into_inner);
+        // Let go under the lock, so that the count read next is every place's but none being left meanwhile.
+        drop(self.queue.take());
+        if queues.get(&self.client_id).is_some_and(|q| Arc::strong_count(q) == 1) {
+            queues.remove(&self.client_id);
+        }
+    }
 }
 
 impl std::fmt::Debug for Backchannel {
@@ -125,11 +167,13 @@ impl std::fmt::Debug for Backchannel {
 
 impl Backchannel {
     /// Deliveries through `sender` on `runtime`, at most `concurrent` at once ([`CONCURRENT_PER_CLIENT`] to one
-    /// client), retried after `first_retry`, then twice that, each token signed at `clock`'s time of its sending.
+    /// client) and `queued` waiting or running, retried after `first_retry`, then twice that, each token signed at
+    /// `clock`'s time of its sending.
     pub fn new(
         sender: Arc<dyn LogoutSender>,
         runtime: tokio::runtime::Handle,
         concurrent: usize,
+        queued: usize,
         first_retry: Duration,
         clock: fn() -> UnixTime,
     ) -> Self {
@@ -137,7 +181,8 @@ impl Backchannel {
             sender,
             runtime,
             permits: Arc::new(Semaphore::new(concurrent.max(1))),
-            client_queues: Arc::new((0..CLIENT_QUEUES).map(|_| Semaphore::new(CONCURRENT_PER_CLIENT)).collect()),
+            client_queues: Arc::default(),
+            queued: Arc::new(Semaphore::new(queued)),
             in_flight: Arc::new(RwLock::new(())),
             first_retry,
             clock,
@@ -153,6 +198,18 @@ impl Backchannel {
     /// [`Backchannel::drain`] for at most `limit`; whether everything was delivered or given up by then.
     pub async fn drain_within(&self, limit: Duration) -> bool {
         tokio::time::timeout(limit, self.drain()).await.is_ok()
+    }
+
+    /// Each of `notices` with its place among the [`MAX_QUEUED`], held until it is delivered or given up, as far
+    /// as places are free; and how many found none.
+    fn admit(&self, notices: Vec<LogoutNotice>) -> (Vec<(LogoutNotice, OwnedSemaphorePermit)>, usize) {
+        let total = notices.len();
+        let admitted: Vec<_> = notices
+            .into_iter()
+            .map_while(|n| Arc::clone(&self.queued).try_acquire_owned().ok().map(|place| (n, place)))
+            .collect();
+        let refused = total - admitted.len();
+        (admitted, refused)
     }
 }
 
@@ -177,7 +234,7 @@ struct Courier {
     metrics: Arc<Metrics>,
     sender: Arc<dyn LogoutSender>,
     permits: Arc<Semaphore>,
-    client_queues: Arc<Vec<Semaphore>>,
+    client_queues: Arc<ClientQueues>,
     first_retry: Duration,
     clock: fn() -> UnixTime,
     subjects: Subjects,
@@ -190,11 +247,11 @@ impl Courier {
     async fn deliver(&self, notice: LogoutNotice) {
         let client_id = notice.client_id.as_str().to_owned();
         let Some((url, reach, subject)) = self.destination(&notice).await else { return };
-        let Some(queue) = self.client_queues.get(client_queue(&notice.client_id)) else { return };
+        let place = self.client_queues.join(&notice.client_id);
         let mut attempt = 1;
         loop {
             let sent = {
-                let (Ok(_queue), Ok(_permit)) = (queue.acquire().await, self.permits.acquire().await) else { return };
+                let (Some(_turn), Ok(_permit)) = (place.turn().await, self.permits.acquire().await) else { return };
                 let token = match self.sign(&notice, &subject, (self.clock)()).await {
                     Ok(token) => token,
                     Err(error) => {
@@ -310,6 +367,20 @@ impl Provider {
             return;
         }
         let b = &self.backchannel;
+        let (notices, refused) = b.admit(notices);
+        if refused > 0 {
+            tracing::warn!(
+                notices = refused,
+                queued = MAX_QUEUED,
+                "back-channel logout notices not sent: too many wait for clients that are slow to answer"
+            );
+            for _ in 0..refused {
+                self.metrics.logout_notice(false);
+            }
+        }
+        if notices.is_empty() {
+            return;
+        }
         let courier = Courier {
             issuer: self.issuer.clone(),
             clients: Arc::clone(&self.clients),
@@ -328,7 +399,11 @@ impl Provider {
         let in_flight = Arc::clone(&b.in_flight).read_owned().await;
         b.runtime.spawn(async move {
             let courier = &courier;
-            futures_util::future::join_all(notices.into_iter().map(|n| courier.deliver(n))).await;
+            futures_util::future::join_all(notices.into_iter().map(|(notice, place)| async move {
+                courier.deliver(notice).await;
+                drop(place);
+            }))
+            .await;
             drop(in_flight);
         });
     }
@@ -355,6 +430,59 @@ mod tests {
                 "sid": "sid-1",
             })
         );
+    }
+
+    struct NoSending;
+
+    #[async_trait]
+    impl LogoutSender for NoSending {
+        async fn send(&self, _: &Url, _: &str, _: Reach) -> Result<(), DeliveryError> {
+            unreachable!("admission sends nothing")
+        }
+    }
+
+    fn notices(n: usize) -> Vec<LogoutNotice> {
+        let (client_id, user_id) = (ClientId::parse("app").unwrap(), UserId::generate());
+        (0..n)
+            .map(|i| LogoutNotice { client_id: client_id.clone(), user_id: user_id.clone(), sid: format!("s{i}") })
+            .collect()
+    }
+
+    // Regression: notices waited for their turn without bound, so a client whose server hangs made every later
+    // logout's notices for it pile up in memory.
+    #[tokio::test]
+    async fn notices_beyond_the_bound_are_refused_until_places_free_up() {
+        let b = Backchannel::new(Arc::new(NoSending), tokio::runtime::Handle::current(), 4, 3, FIRST_RETRY, || 0);
+        let (admitted, refused) = b.admit(notices(5));
+        let sids: Vec<&str> = admitted.iter().map(|(n, _)| n.sid.as_str()).collect();
+        assert_eq!((sids, refused), (vec!["s0", "s1", "s2"], 2));
+        assert_eq!(b.admit(notices(1)).1, 1, "none is free while the three wait");
+        drop(admitted);
+        let (again, refused) = b.admit(notices(2));
+        assert_eq!((again.len(), refused), (2, 0));
+    }
+
+    // Regression: clients shared 64 queues by a hash of their id, so a client whose server hangs held up the
+    // notices of every client that hashed alike.
+    #[tokio::test]
+    async fn each_client_has_a_queue_of_its_own_kept_while_it_is_used() {
+        let queues = ClientQueues::default();
+        let (slow, other) = (ClientId::parse("slow").unwrap(), ClientId::parse("other").unwrap());
+        let places: Vec<_> = (0..=CONCURRENT_PER_CLIENT).map(|_| queues.join(&slow)).collect();
+        let mut turns = Vec::new();
+        for place in &places[..CONCURRENT_PER_CLIENT] {
+            turns.push(place.turn().await.unwrap());
+        }
+        let waiting = places.last().unwrap().turn();
+        assert!(tokio::time::timeout(Duration::from_millis(50), waiting).await.is_err(), "one more to it waits");
+        let other_place = queues.join(&other);
+        assert!(other_place.turn().await.is_some(), "another client's turn does not wait");
+        assert_eq!(queues.kept(), 2);
+        drop(turns);
+        drop(places);
+        assert_eq!(queues.kept(), 1, "a queue no notice is in is forgotten");
+        drop(other_place);
+        assert_eq!(queues.kept(), 0);
     }
 
     #[test]
