@@ -182,7 +182,9 @@ impl Provider {
 
     /// Ends the session a cookie names and revokes its session-bound refresh tokens (and the access tokens
     /// issued with them); returns the frames of the signed-out page (front-channel logout). Unknown or already
-    /// ended sessions are fine, and have no frames.
+    /// ended sessions are fine: they end nothing, and have no frames. (An ended session may have been handed
+    /// over to the browser's next one, whose tokens its id still names: its cookie, a stale copy perhaps, must
+    /// not end them.)
     pub async fn end_session(
         &self,
         session_cookie: &str,
@@ -190,7 +192,9 @@ impl Provider {
         meta: &RequestMeta,
         now: UnixTime,
     ) -> Result<LogoutFrames, OAuthError> {
-        let Some(session) = self.stored_session(session_cookie).await? else { return Ok(LogoutFrames::default()) };
+        let Some(session) = self.stored_session(session_cookie).await?.filter(|s| !s.revoked) else {
+            return Ok(LogoutFrames::default());
+        };
         let facts = EventFacts {
             actor: Some(session.user_id.as_str().to_owned()),
             user_id: Some(session.user_id.as_str().to_owned()),

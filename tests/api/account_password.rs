@@ -280,6 +280,11 @@ both_backends!(a_change_renews_the_session_and_a_copy_of_the_old_cookie_signs_in
     assert!(r.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("tessera=")));
     let r = thief.get(app.url("/account")).send().await.unwrap();
     assert_eq!(location(&r), "/login?return=account", "the copy of the old cookie is signed out");
+    // Nor does it end anything at /logout (regression: it revoked the tokens its session had handed over).
+    let html = thief.get(app.url("/logout")).send().await.unwrap().text().await.unwrap();
+    let form = [("csrf", hidden(&html, "csrf")), ("decision", "logout".into())];
+    let r = thief.post(app.url("/logout")).header("Origin", &app.address).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     // The browser that changed it stays signed in, and its app's tokens live on under the sid the app knows.
     let html = account_page(&app, a).await;
     assert_eq!(html.matches("name=\"session\"").count(), 1, "{html}");
