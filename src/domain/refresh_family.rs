@@ -29,6 +29,15 @@ impl FamilySecret {
         Self(h.finalize().into())
     }
 
+    /// The secret of the family a device code's redemption starts, as [`FamilySecret::of_code`] but apart from
+    /// it: a device code sent to the authorization code grant must not be taken for a replayed code there.
+    pub fn of_device_code(device_code: &str) -> Self {
+        let mut h = Sha256::new();
+        h.update(b"tessera device refresh family secret v1\0");
+        h.update(device_code.as_bytes());
+        Self(h.finalize().into())
+    }
+
     /// The family secret a refresh token of this form names: `None` for anything but canonical unpadded
     /// base64url of exactly 64 bytes (tokens of the earlier form included).
     pub fn parse(presented: &str) -> Option<Self> {
@@ -79,6 +88,7 @@ mod tests {
         }
         assert_eq!(FamilySecret::parse(a.expose()).map(|s| s.family_id()), Some(secret.family_id()));
         assert_ne!(FamilySecret::of_code("another code").family_id(), secret.family_id());
+        assert_ne!(FamilySecret::of_device_code("a code").family_id(), secret.family_id(), "a device code's is apart");
     }
 
     #[test]

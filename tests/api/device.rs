@@ -271,6 +271,32 @@ both_backends!(an_approved_code_is_exchanged_once_and_only_by_its_client, async 
     assert_eq!(error_of(&poll(&app, &client, "not-a-device-code").await).1, "invalid_grant");
 });
 
+// Regression: a device code's refresh token family was derived as an authorization code's, so a device code
+// sent to the code grant was taken for a replayed code and revoked the device's tokens.
+both_backends!(a_device_code_sent_as_an_authorization_code_is_only_unknown, async |app| {
+    add_alice(&app);
+    let client = add_device_client(&app, false);
+    let (_, auth) = authorize_device(&app, &client, "openid offline_access").await;
+    let device_code = s(&auth, "device_code");
+    approve(&app, s(&auth, "user_code")).await;
+    let (status, tokens) = poll(&app, &client, device_code).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+
+    // Sent by an app of the code flow, which needs no more than the device code to try.
+    let app_client = add_client(&app, &[]);
+    let verifier = "v".repeat(43);
+    let form = [("grant_type", "authorization_code"), ("code", device_code), ("code_verifier", &verifier)];
+    let (status, refused) = post_as(&app, "/token", &app_client, &form).await;
+    let unknown = Some("invalid or expired authorization code");
+    assert_eq!((status, refused["error_description"].as_str()), (StatusCode::BAD_REQUEST, unknown), "{refused}");
+    let (id, secret) = (id_of(&client), s(&client, "client_secret"));
+    let active = introspect_basic(&app, &id, secret, s(&tokens, "access_token")).await;
+    assert_eq!(active["active"], true, "{active}");
+    let form = [("grant_type", "refresh_token"), ("refresh_token", s(&tokens, "refresh_token"))];
+    let (status, refreshed) = post_as(&app, "/token", &client, &form).await;
+    assert_eq!(status, StatusCode::OK, "the device's grant lives on: {refreshed}");
+});
+
 both_backends!(
     a_code_expires,
     |raw| {

@@ -156,7 +156,7 @@ impl Provider {
         let jti = new_jti();
         let refresh = client.allows_grant(GrantType::RefreshToken).then(|| {
             self.first_refresh_token(
-                &FamilySecret::of_code(code),
+                &FamilySecret::of_device_code(code),
                 client,
                 Some(approval.user_id.clone()),
                 None,
