@@ -267,9 +267,8 @@ impl Provider {
         let bytes = serde_json::to_vec(&decision).map_err(OAuthError::server)?;
         let keep = kept(pending.request.expires_at, self.device.code_ttl, now);
         let key = cache_keys::device_decision(&pending.device_code_hash);
-        if !self.cache.set_if_absent(&key, &bytes, keep).await? {
-            return Ok(DeviceAnswer::TooLate);
-        }
+        // The consent is stored before the approval is published: a device is never connected without one that
+        // the account page lists and can withdraw.
         if approve {
             let granted = Consent { scope: pending.scope.clone(), ..Consent::default() };
             let granting = self.consents.grant_consent(&user.id, &pending.client.id, &granted, now).await;
@@ -278,12 +277,15 @@ impl Provider {
                 // Removed while the page was open: the device's poll finds the client gone.
                 Err(StoreError::ReferenceGone(_)) => return Ok(DeviceAnswer::TooLate),
                 Err(e) => {
-                    // The user is told the approval failed: the device is not connected all the same.
+                    // The user is told the approval failed, and the device that it was denied.
                     let denied = serde_json::to_vec(&DeviceDecision::Denied).map_err(OAuthError::server)?;
-                    self.cache.set(&key, &denied, keep).await?;
+                    self.cache.set_if_absent(&key, &denied, keep).await?;
                     return Err(e.into());
                 }
             }
+        }
+        if !self.cache.set_if_absent(&key, &bytes, keep).await? {
+            return Ok(DeviceAnswer::TooLate);
         }
         let facts = EventFacts {
             actor: Some(user.id.as_str().to_owned()),
