@@ -72,6 +72,10 @@ pub struct CodeRedemption {
     /// The redemption failed (a wrong verifier, say): a replay need not wait for its family to appear.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub failed: bool,
+    /// A replay gave up waiting for the family of a redemption slower than that wait: the redemption, once it
+    /// has stored the family, revokes it itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replay_missed_family: bool,
 }
 
 /// What the cache holds under a code: the grant until the code is redeemed, then the redemption. Untagged, so
@@ -136,13 +140,20 @@ mod tests {
         let earlier = br#"{"jti":"j1","expires_at":1700000600,"family":true}"#;
         let Ok(CodeEntry::Redeemed(r)) = serde_json::from_slice::<CodeEntry>(earlier) else { panic!("not loaded") };
         assert_eq!((r.jti.as_str(), r.family, r.user_id, r.failed), ("j1", true, None, false));
+        assert!(!r.replay_missed_family);
 
         let user = UserId::parse("5b0f3c9e-2d7a-4c1e-9f6b-8a1d2e3f4a5b").unwrap();
-        let now =
-            CodeRedemption { jti: "j2".into(), expires_at: 1, family: true, user_id: Some(user.clone()), failed: true };
+        let now = CodeRedemption {
+            jti: "j2".into(),
+            expires_at: 1,
+            family: true,
+            user_id: Some(user.clone()),
+            failed: true,
+            replay_missed_family: true,
+        };
         let bytes = serde_json::to_vec(&CodeEntry::Redeemed(now)).unwrap();
         let Ok(CodeEntry::Redeemed(r)) = serde_json::from_slice::<CodeEntry>(&bytes) else { panic!("not loaded") };
-        assert_eq!((r.user_id, r.failed), (Some(user), true));
+        assert_eq!((r.user_id, r.failed, r.replay_missed_family), (Some(user), true, true));
     }
 
     #[test]

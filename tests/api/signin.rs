@@ -686,6 +686,57 @@ both_backends!(replays_racing_the_first_redemption_revoke_it, async |app| {
     assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{e}");
 });
 
+// Regression: a replay waits 3 s for the refresh token family of a first redemption still running; one that the
+// database held up for longer stored its family after the replay had given up, and the family lived. Postgres
+// only: a table lock there holds the redemption's write and nothing else the replay does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_that_gives_up_on_a_slow_first_redemption_still_ends_it() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await;
+    add_alice(&app);
+    let public = add_client(&app, &["--public"]);
+    let pid = public["client_id"].as_str().unwrap().to_owned();
+    let (code, verifier) = code_for(&app, &pid, "").await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", pid.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let url = app.settings.database.url().to_owned();
+    let (locked, held) = std::sync::mpsc::channel();
+    let lock = tokio::task::spawn_blocking(move || {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        let mut c = diesel::PgConnection::establish(&url).unwrap();
+        c.batch_execute("BEGIN; LOCK TABLE refresh_tokens IN EXCLUSIVE MODE").unwrap();
+        locked.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        c.batch_execute("COMMIT").unwrap();
+    });
+    tokio::task::spawn_blocking(move || held.recv()).await.unwrap().unwrap();
+    let replay = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        redeem(&app, &form).await
+    };
+    let ((first_status, first), (replay_status, replayed)) = tokio::join!(redeem(&app, &form), replay);
+    lock.await.unwrap();
+    let used = Some("the authorization code was already used");
+    assert_eq!((replay_status, replayed["error_description"].as_str()), (StatusCode::BAD_REQUEST, used), "{replayed}");
+    assert_eq!((first_status, first["error_description"].as_str()), (StatusCode::BAD_REQUEST, used), "{first}");
+    let url = app.settings.database.url().to_owned();
+    let usable: i64 = tokio::task::spawn_blocking(move || {
+        use diesel::{Connection, RunQueryDsl};
+        let mut c = diesel::PgConnection::establish(&url).unwrap();
+        let count =
+            diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT COUNT(*) FROM refresh_tokens WHERE NOT revoked");
+        count.get_result(&mut c).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(usable, 0, "nothing the first redemption stored is left usable");
+}
+
 both_backends!(
     expired_code,
     |raw| {

@@ -46,6 +46,7 @@ impl Provider {
         let ttl = self.access_ttl(client);
         let jti = new_jti();
         let starts_family = client.allows_grant(GrantType::RefreshToken);
+        let started = tokio::time::Instant::now();
         // The redemption takes the grant's place at once: a replay finds it, and what it names, however far
         // this request has got. Without a family it is the only record of the access token, kept as long as
         // that lives.
@@ -55,6 +56,7 @@ impl Provider {
             family: starts_family,
             user_id: None,
             failed: false,
+            replay_missed_family: false,
         };
         let key = cache_keys::code(hash.as_str());
         let kept = if starts_family { FAMILY_REDEMPTION_KEPT } else { Duration::from_secs(ttl.max(1) as u64) };
@@ -75,11 +77,45 @@ impl Provider {
         let redemption = CodeRedemption { user_id: Some(grant.user_id.clone()), ..redemption };
         self.note_redemption(&key, &redemption, kept).await;
         let redeemed = self.redeem_code_grant(client, params, code, grant, (jti, ttl), dpop, now).await;
-        if redeemed.is_err() && starts_family {
-            // Replays need not wait for a family this redemption may never store (see `code_replayed`).
-            self.note_redemption(&key, &CodeRedemption { failed: true, ..redemption }, kept).await;
+        if starts_family {
+            match &redeemed {
+                // Replays need not wait for a family this redemption may never store (see `code_replayed`).
+                Err(_) => self.note_redemption(&key, &CodeRedemption { failed: true, ..redemption }, kept).await,
+                // A replay waits this long for the family, from after this redemption began: one that came
+                // during a slower redemption may have given up, and then said so in the record.
+                Ok(_) if started.elapsed() > FIRST_REDEMPTION_WAIT && self.replay_missed_family(&key).await => {
+                    return Err(self.revoke_replayed_family(code, now).await);
+                }
+                Ok(_) => {}
+            }
         }
         redeemed
+    }
+
+    /// Whether the record of a redemption says a replay gave up waiting for its family.
+    async fn replay_missed_family(&self, key: &str) -> bool {
+        match self.cache.get(key).await {
+            Ok(Some(bytes)) => matches!(
+                serde_json::from_slice::<CodeEntry>(&bytes),
+                Ok(CodeEntry::Redeemed(CodeRedemption { replay_missed_family: true, .. }))
+            ),
+            Ok(None) => false,
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the record of a slow code redemption");
+                false
+            }
+        }
+    }
+
+    /// Revokes the family (and its access token) that a slow first redemption stored after a replay of its code
+    /// gave up waiting for it; the answer to that redemption.
+    async fn revoke_replayed_family(&self, code: &str, now: UnixTime) -> OAuthError {
+        match self.refresh_tokens.revoke_family(&code_family_id(code), now).await {
+            Ok(issued) => self.revoke_access_tokens(&issued, now).await,
+            Err(e) => return e.into(),
+        }
+        tracing::warn!("a code replayed during its slow first redemption: what that redemption issued is revoked");
+        OAuthError::invalid_grant("the authorization code was already used")
     }
 
     /// The checks and the issuance of a code's first redemption, for `grant`, the code's grant just replaced by
@@ -303,7 +339,10 @@ impl Provider {
                 self.revoke_access_tokens(&[(first.jti.clone(), first.expires_at)], now).await;
                 match (first.family, first.failed) {
                     (false, _) => false,
-                    (true, false) => self.first_redemption_stored(&family_id).await,
+                    (true, false) => {
+                        self.first_redemption_stored(&family_id).await
+                            || self.family_missed(code, first, &family_id).await
+                    }
                     // It failed: its family is stored only if the failure came after (one look, no wait), and
                     // a stream of replays of a code whose redemption failed costs no more than other requests.
                     (true, true) => self.refresh_tokens.refresh_family_exists(&family_id).await.unwrap_or_else(|e| {
@@ -337,6 +376,19 @@ impl Provider {
         };
         self.audit("code_replay", facts, meta, now).await;
         OAuthError::invalid_grant("the authorization code was already used")
+    }
+
+    /// After [`Self::first_redemption_stored`] gave up on a slow first redemption: says so in its record, so that
+    /// it revokes its family itself once stored, then looks once more for a family stored meanwhile (one of the
+    /// two sees the other's write). Whether the family is stored now.
+    async fn family_missed(&self, code: &str, first: &CodeRedemption, family_id: &str) -> bool {
+        let missed = CodeRedemption { replay_missed_family: true, ..first.clone() };
+        let key = cache_keys::code(SecretHash::of(code).as_str());
+        self.note_redemption(&key, &missed, FAMILY_REDEMPTION_KEPT).await;
+        self.refresh_tokens.refresh_family_exists(family_id).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "could not look for the refresh tokens of a replayed code");
+            false
+        })
     }
 
     /// Whether the family a first redemption starts is stored, waiting a little for a redemption still
