@@ -420,6 +420,33 @@ async fn public_code_flow(app: &TestApp, client_id: &str) -> Value {
     tokens
 }
 
+/// A public client's code for alice, with its PKCE verifier.
+struct PublicCode {
+    client_id: String,
+    code: String,
+    verifier: String,
+}
+
+impl PublicCode {
+    async fn new(app: &TestApp) -> Self {
+        let public = add_client(app, &["--public"]);
+        let client_id = public["client_id"].as_str().unwrap().to_owned();
+        let (code, verifier) = code_for(app, &client_id, "").await;
+        Self { client_id, code, verifier }
+    }
+
+    /// The form that redeems it.
+    fn token_request(&self) -> [(&'static str, &str); 5] {
+        [
+            ("grant_type", "authorization_code"),
+            ("client_id", &self.client_id),
+            ("code", &self.code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &self.verifier),
+        ]
+    }
+}
+
 async fn redeem(app: &TestApp, form: &[(&str, &str)]) -> (StatusCode, Value) {
     let r = app.api_client.post(app.url("/token")).form(form).send().await.unwrap();
     let status = r.status();
@@ -631,23 +658,15 @@ both_backends!(code_replay_revokes_the_first_tokens, async |app| {
 // code lives 60 s): the family, found from the code, is revoked and names the user for the audit event.
 both_backends!(a_replay_after_the_redemption_record_expired_names_the_user, async |app| {
     let alice = add_alice(&app);
-    let public = add_client(&app, &["--public"]);
-    let pid = public["client_id"].as_str().unwrap().to_owned();
-    let (code, verifier) = code_for(&app, &pid, "").await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("client_id", pid.as_str()),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", verifier.as_str()),
-    ];
+    let c = PublicCode::new(&app).await;
+    let (pid, form) = (c.client_id.as_str(), c.token_request());
     let (s, first) = redeem(&app, &form).await;
     assert_eq!(s, StatusCode::OK, "{first}");
     let rt = first["refresh_token"].as_str().expect("a refresh token family").to_owned();
     tokio::time::sleep(std::time::Duration::from_secs(11)).await;
     let (s, e) = redeem(&app, &form).await;
     assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{e}");
-    let refresh = [("grant_type", "refresh_token"), ("client_id", pid.as_str()), ("refresh_token", rt.as_str())];
+    let refresh = [("grant_type", "refresh_token"), ("client_id", pid), ("refresh_token", rt.as_str())];
     let (s, e) = redeem(&app, &refresh).await;
     assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{e}");
     let events = crate::hostile::audit_events(&app);
@@ -660,16 +679,8 @@ both_backends!(a_replay_after_the_redemption_record_expired_names_the_user, asyn
 // issues all the same (the first answer may already be on its way; its tokens are dead on arrival).
 both_backends!(replays_racing_the_first_redemption_revoke_it, async |app| {
     add_alice(&app);
-    let public = add_client(&app, &["--public"]);
-    let pid = public["client_id"].as_str().unwrap().to_owned();
-    let (code, verifier) = code_for(&app, &pid, "").await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("client_id", pid.as_str()),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", verifier.as_str()),
-    ];
+    let c = PublicCode::new(&app).await;
+    let (pid, form) = (c.client_id.as_str(), c.token_request());
     let answers = futures_util::future::join_all((0..8).map(|_| redeem(&app, &form))).await;
     let (issued, refused): (Vec<_>, Vec<_>) = answers.into_iter().partition(|(s, _)| *s == StatusCode::OK);
     assert_eq!(issued.len(), 1, "{refused:?}");
@@ -681,7 +692,7 @@ both_backends!(replays_racing_the_first_redemption_revoke_it, async |app| {
     let r = app.api_client.get(app.url("/userinfo")).bearer_auth(at).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the access token must be revoked");
     let rt = first["refresh_token"].as_str().unwrap();
-    let refresh = [("grant_type", "refresh_token"), ("client_id", pid.as_str()), ("refresh_token", rt)];
+    let refresh = [("grant_type", "refresh_token"), ("client_id", pid), ("refresh_token", rt)];
     let (s, e) = redeem(&app, &refresh).await;
     assert_eq!((s, e["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{e}");
 });
@@ -693,16 +704,8 @@ both_backends!(replays_racing_the_first_redemption_revoke_it, async |app| {
 async fn a_replay_that_gives_up_on_a_slow_first_redemption_still_ends_it() {
     let app = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await;
     add_alice(&app);
-    let public = add_client(&app, &["--public"]);
-    let pid = public["client_id"].as_str().unwrap().to_owned();
-    let (code, verifier) = code_for(&app, &pid, "").await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("client_id", pid.as_str()),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", verifier.as_str()),
-    ];
+    let c = PublicCode::new(&app).await;
+    let form = c.token_request();
     let url = app.settings.database.url().to_owned();
     let (locked, held) = std::sync::mpsc::channel();
     let lock = tokio::task::spawn_blocking(move || {
