@@ -390,8 +390,7 @@ impl Provider {
             revoked: false,
             ..session.clone()
         };
-        self.sessions.create_session(&renewed).await?;
-        self.sessions.hand_over_session(&session.id_hash, &renewed.id_hash).await?;
+        self.sessions.renew_session(&session.id_hash, &renewed).await?;
         Ok(cookie)
     }
 

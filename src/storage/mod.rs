@@ -439,6 +439,9 @@ pub trait SessionStore: Send + Sync {
     /// with it ([`RefreshTokenStore::revoke_session_refresh_tokens`]), and keep their `sid`, whose clients are
     /// told when `to` ends ([`SessionStore::session_clients`]).
     async fn hand_over_session(&self, from: &str, to: &str) -> StoreResult<()>;
+    /// Stores session `to` and hands session `from` over to it ([`SessionStore::hand_over_session`]), in one
+    /// transaction: the session moves to a new cookie, and either both are written or neither.
+    async fn renew_session(&self, from: &str, to: &crate::domain::Session) -> StoreResult<()>;
     /// Records that `client_id` was issued tokens within session `session_id`, which they name as their `sid`, to
     /// be told when it ends (back-channel logout). Recording it again is fine; `ReferenceGone` when the session or
     /// client is gone.

@@ -467,6 +467,11 @@ impl SessionStore for EpochSessions {
         self.after(r).await
     }
 
+    async fn renew_session(&self, from: &str, to: &Session) -> StoreResult<()> {
+        let r = self.inner.renew_session(from, to).await;
+        self.after(r).await
+    }
+
     async fn record_session_client(&self, session_id: &str, client_id: &ClientId) -> StoreResult<()> {
         self.inner.record_session_client(session_id, client_id).await
     }

@@ -1196,6 +1196,9 @@ impl SessionStore for RemovesTheUserFirst {
     async fn hand_over_session(&self, from: &str, to: &str) -> StoreResult<()> {
         self.sessions.hand_over_session(from, to).await
     }
+    async fn renew_session(&self, from: &str, to: &Session) -> StoreResult<()> {
+        self.sessions.renew_session(from, to).await
+    }
     async fn record_session_client(&self, session_id: &str, client_id: &tessera::domain::ClientId) -> StoreResult<()> {
         self.sessions.record_session_client(session_id, client_id).await
     }

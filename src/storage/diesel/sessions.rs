@@ -99,21 +99,32 @@ pub(super) fn handed_over_to(conn: &mut AnyConnection, successor: &str) -> Store
     Ok(sessions::table.filter(sessions::handed_over_to.eq(successor)).select(sessions::id_hash).load(conn)?)
 }
 
+/// Inserts a session; `Conflict("session id")` when its id is taken.
+fn insert_session(c: &mut AnyConnection, row: &SessionRow) -> StoreResult<()> {
+    diesel::insert_into(sessions::table).values(row).execute(c).map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict("session id".into()),
+        other => other,
+    })?;
+    Ok(())
+}
+
+/// [`SessionStore::hand_over_session`], in the caller's transaction.
+fn hand_over(c: &mut AnyConnection, from: &str, to: &str) -> StoreResult<()> {
+    let ends: i64 = sessions::table.find(to).select(sessions::expires_at).first(c)?;
+    // The sessions handed over to `from` earlier follow it, so that each is one step from the live one; each is
+    // kept as long as that one can live (a purge would end their tokens).
+    let handed = sessions::id_hash.eq(from).or(sessions::handed_over_to.eq(from));
+    diesel::update(sessions::table.filter(handed))
+        .set((sessions::revoked.eq(true), sessions::handed_over_to.eq(to), sessions::expires_at.eq(ends)))
+        .execute(c)?;
+    Ok(())
+}
+
 #[async_trait]
 impl SessionStore for DieselStore {
     async fn create_session(&self, session: &Session) -> StoreResult<()> {
         let row = row_from_session(session)?;
-        self.db()
-            .write(move |c| {
-                diesel::insert_into(sessions::table).values(&row).execute(c).map_err(|e| {
-                    match StoreError::from(e) {
-                        StoreError::Conflict(_) => StoreError::Conflict("session id".into()),
-                        other => other,
-                    }
-                })?;
-                Ok(())
-            })
-            .await
+        self.db().write(move |c| insert_session(c, &row)).await
     }
 
     async fn session(&self, id_hash: &str) -> StoreResult<Option<Session>> {
@@ -183,21 +194,16 @@ impl SessionStore for DieselStore {
 
     async fn hand_over_session(&self, from: &str, to: &str) -> StoreResult<()> {
         let (from, to) = (from.to_owned(), to.to_owned());
+        self.db().write(move |c| c.transaction(|c| hand_over(c, &from, &to))).await
+    }
+
+    async fn renew_session(&self, from: &str, to: &Session) -> StoreResult<()> {
+        let (from, row) = (from.to_owned(), row_from_session(to)?);
         self.db()
             .write(move |c| {
                 c.transaction(|c| {
-                    let ends: i64 = sessions::table.find(&to).select(sessions::expires_at).first(c)?;
-                    // The sessions handed over to `from` earlier follow it, so that each is one step from the
-                    // live one; each is kept as long as that one can live (a purge would end their tokens).
-                    let handed = sessions::id_hash.eq(&from).or(sessions::handed_over_to.eq(&from));
-                    diesel::update(sessions::table.filter(handed))
-                        .set((
-                            sessions::revoked.eq(true),
-                            sessions::handed_over_to.eq(&to),
-                            sessions::expires_at.eq(ends),
-                        ))
-                        .execute(c)?;
-                    Ok(())
+                    insert_session(c, &row)?;
+                    hand_over(c, &from, &row.id_hash)
                 })
             })
             .await
@@ -596,7 +602,29 @@ mod tests {
         );
     }
 
+    // A renewal (a password change) stores the new session and hands the old one over in one transaction (it
+    // took two writes, and a failed second one left the old cookie, perhaps a thief's copy, signing in).
+    async fn a_renewal_stores_the_new_session_and_hands_the_old_one_over_or_neither(backend: Backend) {
+        let t = TestDb::new(backend).await;
+        let app = t.add_client("app").await;
+        let alice = t.add_user("alice").await;
+        t.store.create_session(&session("s1", &alice)).await.unwrap();
+        t.store.record_session_client("s1", &app).await.unwrap();
+        t.store.renew_session("s1", &session("s2", &alice)).await.unwrap();
+        assert!(t.store.session("s1").await.unwrap().unwrap().revoked);
+        assert!(!t.store.session("s2").await.unwrap().unwrap().revoked);
+        let clients = t.store.session_clients(&["s2".to_owned()]).await.unwrap();
+        assert_eq!(clients.iter().map(|c| c.sid.as_str()).collect::<Vec<_>>(), ["s1"], "the app's sid follows");
+
+        // The new session cannot be stored (its id is taken): the old one is left as it was.
+        t.store.create_session(&session("s3", &alice)).await.unwrap();
+        let err = t.store.renew_session("s2", &session("s3", &alice)).await.unwrap_err();
+        assert!(matches!(&err, StoreError::Conflict(what) if what == "session id"), "{err:?}");
+        assert!(!t.store.session("s2").await.unwrap().unwrap().revoked, "the old session still signs in");
+    }
+
     both_backends!(
+        a_renewal_stores_the_new_session_and_hands_the_old_one_over_or_neither,
         the_clients_of_a_session_are_recorded_once_and_follow_a_hand_over,
         context_brings_the_user_and_their_consent_for_one_client,
         create_get_and_revoke,
