@@ -88,6 +88,22 @@ pub fn fold(s: &str) -> String {
     text::nfc(&cased).into_owned()
 }
 
+/// The key an email address is matched by: NFC, then lower case, then NFC again (a case mapping may leave text
+/// that is not), so that "ÉLODIE@…" and "élodie@…", typed composed or with a combining accent, are one address.
+/// Only lower case, not [`fold`]'s round trip through upper case: "ß" and "ss", "ı" and "i" are other letters in
+/// an address, and may be other mailboxes ("boß.com" is not "boss.com").
+pub fn email_key(address: &str) -> String {
+    let lower = text::nfc(address).to_lowercase();
+    text::nfc(&lower).into_owned()
+}
+
+/// Whether two email addresses are the same mailbox as far as this server can tell: the same text in NFC but for
+/// ASCII letter case. Stricter than [`email_key`], for what hands over an account (a federated sign-in linked by
+/// its address): a letter outside ASCII in another case ("É", "é") is another address here.
+pub fn same_address(a: &str, b: &str) -> bool {
+    text::nfc(a).eq_ignore_ascii_case(&text::nfc(b))
+}
+
 impl fmt::Display for Username {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -213,6 +229,23 @@ mod tests {
         assert_eq!(Username::parse_new(composed).unwrap().as_str(), composed);
         // Counted once composed: 64 "é" typed decomposed are 128 characters.
         assert!(Username::parse_new(&"e\u{301}".repeat(Username::MAX_LEN)).is_ok());
+    }
+
+    // Regression: email addresses were keyed by the username fold, which takes "ß" for "ss" and "ı" for "i", so
+    // "alice@boß.com", another domain, was taken for "alice@boss.com".
+    #[test]
+    fn email_addresses_are_keyed_in_lower_case_only() {
+        assert_eq!(email_key("\u{c9}LODIE@Example.com"), "\u{e9}lodie@example.com");
+        assert_eq!(email_key("E\u{301}LODIE@EXAMPLE.COM"), "\u{e9}lodie@example.com");
+        for (a, b) in [("alice@bo\u{df}.com", "alice@boss.com"), ("\u{131}van@x", "ivan@x"), ("\u{17f}am@x", "sam@x")] {
+            assert_ne!(email_key(a), email_key(b), "{a} {b}");
+        }
+        assert!(same_address("Alice@Example.COM", "alice@example.com"));
+        assert!(same_address("jos\u{e9}@x", "jose\u{301}@x"));
+        assert!(!same_address("\u{c9}lodie@x", "\u{e9}lodie@x"), "a letter outside ASCII in another case");
+        assert_eq!(email_key("\u{c9}lodie@x"), email_key("\u{e9}lodie@x"), "though the key is one");
+        // The Kelvin sign is a K, in NFC.
+        assert!(same_address("\u{212a}ate@x", "kate@x"));
     }
 
     // Regression: usernames refused control characters only, so an account could be created as "\u{202E}nimda"

@@ -12,6 +12,7 @@ use super::interaction::Interaction;
 use super::provider::Provider;
 use crate::domain::password::NO_PASSWORD;
 use crate::domain::secret::{random_token, SecretHash};
+use crate::domain::user::same_address;
 use crate::domain::{FederatedIdentity, NewUser, UnixTime, User, UserId, Username};
 use crate::storage::StoreError;
 use serde::{Deserialize, Serialize};
@@ -134,9 +135,15 @@ pub enum Mapping {
     Refuse(Option<User>, FederationRefusal),
 }
 
-/// Decides what an upstream identity signs in as: `linked`, the user it is linked to; `same_email`, (up to two)
-/// users with its email address.
-pub fn decide(linked: Option<User>, same_email: Vec<User>, trust_email: bool, email_verified: bool) -> Mapping {
+/// Decides what an upstream identity with the address `email` signs in as: `linked`, the user it is linked to;
+/// `same_email`, (up to two) users with its email address (matched by its key, [`crate::domain::user::email_key`]).
+pub fn decide(
+    linked: Option<User>,
+    same_email: Vec<User>,
+    email: Option<&str>,
+    trust_email: bool,
+    email_verified: bool,
+) -> Mapping {
     if let Some(user) = linked {
         return if user.disabled {
             Mapping::Refuse(Some(user), FederationRefusal::Disabled)
@@ -149,7 +156,13 @@ pub fn decide(linked: Option<User>, same_email: Vec<User>, trust_email: bool, em
         (None, _) => Mapping::Create,
         // Both sides must have proved the address: a local account whose address nobody verified may have been made
         // by someone else in its owner's name, waiting for the owner's sign-in to be linked to it (pre-hijacking).
-        (Some(user), None) if trust_email && email_verified && user.email_verified => {
+        // And it must be the same address, not one that only lower case maps alike.
+        (Some(user), None)
+            if trust_email
+                && email_verified
+                && user.email_verified
+                && email.zip(user.email.as_deref()).is_some_and(|(theirs, ours)| same_address(theirs, ours)) =>
+        {
             if user.disabled {
                 Mapping::Refuse(Some(user), FederationRefusal::Disabled)
             } else {
@@ -273,7 +286,7 @@ impl Provider {
             created_at: now,
             last_used_at: now,
         };
-        match decide(linked, same_email, trust_email, identity.email_verified) {
+        match decide(linked, same_email, identity.email.as_deref(), trust_email, identity.email_verified) {
             Mapping::SignIn(user) => Ok(Federated::User { user, created: false, linked: false }),
             Mapping::Refuse(user, refusal) => Ok(Federated::Refused { user, refusal }),
             Mapping::LinkTo(user) => {

@@ -1,10 +1,9 @@
 -- Email addresses are matched in any letter case and Unicode form, the same on both backends: email_key is the
--- address's fold (`domain::user::fold`), as username_key is the username's. SQL's lower() folds ASCII only on
--- SQLite and follows the database's locale here, and neither folds "ß" and "SS" alike. Not unique: one address
--- may serve several accounts. In byte order (`COLLATE "C"`), so that the user search's prefix ranges use its index.
--- SQL cannot compute the fold: the server fills it for stored addresses right after migrating
--- (`users::fill_email_keys`), and until then, or for a row an earlier release wrote, a row without a key is matched
--- by lower() as before.
+-- address in NFC and lower case (`domain::user::email_key`). SQL's lower() folds ASCII only on SQLite and follows
+-- the database's locale here. Not unique: one address may serve several accounts. In byte order (`COLLATE "C"`),
+-- so that the user search's prefix ranges use its index. SQL cannot compute the key: the server fills it for
+-- stored addresses right after migrating (`users::fill_email_keys`), and until then, or for a row an earlier
+-- release wrote, a row without a key is matched by lower() as before.
 ALTER TABLE users ADD COLUMN email_key TEXT COLLATE "C";
 CREATE INDEX users_email_key_idx ON users (email_key) WHERE email_key IS NOT NULL;
 -- The addresses left to key (`users::fill_email_keys`, at every start): none once all are, however many users

@@ -21,26 +21,35 @@ fn a_linked_identity_signs_in_as_its_user_unless_disabled() {
     // Whatever the address says: the link decides.
     for (trust, verified) in [(false, false), (true, true)] {
         let others = vec![user("bob", false)];
-        assert_eq!(decide(Some(alice.clone()), others, trust, verified), Mapping::SignIn(alice.clone()));
+        assert_eq!(
+            decide(Some(alice.clone()), others, Some("Alice@Example.com"), trust, verified),
+            Mapping::SignIn(alice.clone())
+        );
     }
     let off = user("carol", true);
-    assert_eq!(decide(Some(off.clone()), vec![], true, true), Mapping::Refuse(Some(off), FederationRefusal::Disabled));
+    assert_eq!(
+        decide(Some(off.clone()), vec![], Some("Alice@Example.com"), true, true),
+        Mapping::Refuse(Some(off), FederationRefusal::Disabled)
+    );
 }
 
 #[test]
 fn an_unknown_identity_with_a_new_address_gets_a_new_user() {
     for (trust, verified) in [(false, false), (false, true), (true, false), (true, true)] {
-        assert_eq!(decide(None, vec![], trust, verified), Mapping::Create);
+        assert_eq!(decide(None, vec![], Some("Alice@Example.com"), trust, verified), Mapping::Create);
     }
 }
 
 #[test]
 fn an_address_in_use_links_only_when_trusted_and_verified() {
     let alice = user("alice", false);
-    assert_eq!(decide(None, vec![alice.clone()], true, true), Mapping::LinkTo(alice.clone()));
+    assert_eq!(
+        decide(None, vec![alice.clone()], Some("Alice@Example.com"), true, true),
+        Mapping::LinkTo(alice.clone())
+    );
     for (trust, verified) in [(false, false), (false, true), (true, false)] {
         assert_eq!(
-            decide(None, vec![alice.clone()], trust, verified),
+            decide(None, vec![alice.clone()], Some("Alice@Example.com"), trust, verified),
             Mapping::Refuse(Some(alice.clone()), FederationRefusal::EmailInUse),
             "trust_email {trust}, email_verified {verified}"
         );
@@ -48,17 +57,45 @@ fn an_address_in_use_links_only_when_trusted_and_verified() {
     // An address nobody verified here is not linked to, whatever the provider says of its own.
     let unverified = User { email_verified: false, ..alice.clone() };
     assert_eq!(
-        decide(None, vec![unverified.clone()], true, true),
+        decide(None, vec![unverified.clone()], Some("Alice@Example.com"), true, true),
         Mapping::Refuse(Some(unverified), FederationRefusal::EmailInUse)
     );
     // Two accounts with the address: neither is picked.
     let twin = user("alice2", false);
     assert_eq!(
-        decide(None, vec![alice.clone(), twin], true, true),
+        decide(None, vec![alice.clone(), twin], Some("Alice@Example.com"), true, true),
         Mapping::Refuse(Some(alice), FederationRefusal::EmailInUse)
     );
     let off = user("dave", true);
-    assert_eq!(decide(None, vec![off.clone()], true, true), Mapping::Refuse(Some(off), FederationRefusal::Disabled));
+    let dave = Some("dave@example.com");
+    assert_eq!(
+        decide(None, vec![off.clone()], dave, true, true),
+        Mapping::Refuse(Some(off), FederationRefusal::Disabled)
+    );
+}
+
+// A link hands an account over, so the address must be the very same, but for ASCII letter case: not merely one
+// the look-up's key (lower case) or, before it, SQL's lower() took for it.
+#[test]
+fn an_address_in_use_links_only_when_it_is_the_same_address() {
+    let kate = user("kate", false);
+    for theirs in ["kate@example.com", "KATE@example.COM", "Kate@Example.com"] {
+        assert_eq!(
+            decide(None, vec![kate.clone()], Some(theirs), true, true),
+            Mapping::LinkTo(kate.clone()),
+            "{theirs}"
+        );
+    }
+    for theirs in ["kate@example.co", "k\u{e2}te@example.com"] {
+        assert_eq!(
+            decide(None, vec![kate.clone()], Some(theirs), true, true),
+            Mapping::Refuse(Some(kate.clone()), FederationRefusal::EmailInUse),
+            "{theirs}"
+        );
+    }
+    let elodie = User { email: Some("\u{c9}lodie@example.com".into()), ..user("elodie", false) };
+    let refused = decide(None, vec![elodie.clone()], Some("\u{e9}lodie@example.com"), true, true);
+    assert_eq!(refused, Mapping::Refuse(Some(elodie), FederationRefusal::EmailInUse), "case outside ASCII");
 }
 
 #[test]

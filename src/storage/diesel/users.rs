@@ -3,7 +3,7 @@
 use super::password_history;
 use super::schema::users;
 use super::DieselStore;
-use crate::domain::user::fold;
+use crate::domain::user::{email_key, fold};
 use crate::domain::{NewUser, UnixTime, User, UserId, Username};
 use crate::storage::{StoreError, StoreResult, UserFilter, UserStore, UserUpdate};
 use async_trait::async_trait;
@@ -86,7 +86,7 @@ pub(super) fn insert_user(c: &mut super::AnyConnection, row: UserRow, key: &str)
     if unkeyed_name_folds_to(c, key)? {
         return Err(StoreError::Conflict("username".into()));
     }
-    let values = (&row, users::username_key.eq(key), users::email_key.eq(row.email.as_deref().map(fold)));
+    let values = (&row, users::username_key.eq(key), users::email_key.eq(row.email.as_deref().map(email_key)));
     diesel::insert_into(users::table).values(values).execute(c).map_err(|e| {
         match StoreError::from(e) {
             // Both backends name the column or constraint (`username` or `username_key`); tell the caller
@@ -146,13 +146,13 @@ fn unkeyed_name_folds_to(conn: &mut super::AnyConnection, key: &str) -> StoreRes
     Ok(unkeyed.iter().filter_map(|name| Username::parse(name).ok()).any(|name| name.folded() == key))
 }
 
-/// The users matched by email address `email`: those whose address folds as it does ([`fold`], the key), and
+/// The users matched by email address `email`: those whose address has its key ([`email_key`]), and
 /// those without a key (an address an earlier release wrote, until [`fill_email_keys`] keys it) whose address
 /// SQL's `lower()` matches, as before keys existed. Each side is an index (`users_email_key_idx`,
 /// `users_email_lower`).
 pub(super) fn email_is(email: &str) -> Box<dyn BoxableExpression<users::table, Backend, SqlType = Bool>> {
     let condition = sql::<Bool>("(users.email_key = ")
-        .bind::<Text, _>(fold(email))
+        .bind::<Text, _>(email_key(email))
         .sql(" OR (users.email_key IS NULL AND lower(users.email) = lower(")
         .bind::<Text, _>(email.to_owned())
         .sql(")))");
@@ -293,7 +293,8 @@ pub(super) fn fill_email_keys(conn: &mut super::AnyConnection) -> StoreResult<us
         );
         let mut query = diesel::sql_query(sql).into_boxed();
         for (id, email) in batch {
-            query = query.bind::<Text, _>(id.as_str()).bind::<Text, _>(email.as_str()).bind::<Text, _>(fold(email));
+            query =
+                query.bind::<Text, _>(id.as_str()).bind::<Text, _>(email.as_str()).bind::<Text, _>(email_key(email));
         }
         keyed += query.execute(conn)?;
     }
@@ -321,18 +322,20 @@ fn begins_with(
     let key = fold(prefix);
     let key_end = format!("{key}{PREFIX_END}");
     let name_end = format!("{prefix}{PREFIX_END}");
+    let address = email_key(prefix);
+    let address_end = format!("{address}{PREFIX_END}");
     let range = sql::<Bool>(&format!("((users.username_key{bytes} >= "))
-        .bind::<Text, _>(key.clone())
+        .bind::<Text, _>(key)
         .sql(&format!(" AND users.username_key{bytes} < "))
-        .bind::<Text, _>(key_end.clone())
+        .bind::<Text, _>(key_end)
         .sql(&format!(") OR (users.username_key IS NULL AND users.username{bytes} >= "))
         .bind::<Text, _>(prefix.to_owned())
         .sql(&format!(" AND users.username{bytes} < "))
         .bind::<Text, _>(name_end)
         .sql(&format!(") OR (users.email_key{bytes} >= "))
-        .bind::<Text, _>(key)
+        .bind::<Text, _>(address)
         .sql(&format!(" AND users.email_key{bytes} < "))
-        .bind::<Text, _>(key_end)
+        .bind::<Text, _>(address_end)
         .sql(&format!(") OR (users.email_key IS NULL AND lower(users.email){bytes} >= lower("))
         .bind::<Text, _>(prefix.to_owned())
         .sql(&format!(") AND lower(users.email){bytes} < lower("))
@@ -553,7 +556,8 @@ impl UserStore for DieselStore {
                         updated_at: now,
                     };
                     let disabling = changes.disabled == Some(true);
-                    let new_email_key = email_changed.then(|| changes.email.clone().flatten().as_deref().map(fold));
+                    let new_email_key =
+                        email_changed.then(|| changes.email.clone().flatten().as_deref().map(email_key));
                     diesel::update(users::table.find(&id)).set(&changes).execute(c)?;
                     if let Some(key) = new_email_key {
                         // After the address: its change cleared the key (the trigger `users_email_changed`).
