@@ -532,6 +532,17 @@ pub fn validate(req: &RequestedMetadata) -> Result<ValidMetadata, OAuthError> {
              redirect",
         ));
     }
+    // Nor does the host of a private-use scheme: `com.example.app://victim.example/cb` leads to the app, whatever
+    // host it names. A sector_identifier_uri, fetched over https from its host, proves one.
+    if subject_type.is_some()
+        && req.sector_identifier_uri.is_none()
+        && redirect_uris.iter().any(RedirectUri::has_private_use_scheme)
+    {
+        return Err(metadata_error(
+            "a self-registered pairwise client with a private-use scheme redirect URI needs a sector_identifier_uri: \
+             the host such a URI names proves no sector",
+        ));
+    }
     if req.token_endpoint_auth_signing_alg.is_some() && auth_method != ClientAuthMethod::PrivateKeyJwt {
         return Err(metadata_error(
             "token_endpoint_auth_signing_alg is for token_endpoint_auth_method private_key_jwt only",

@@ -205,6 +205,28 @@ fn openid_connect_members_are_honoured_or_refused() {
             web(json!({ "subject_type": "pairwise", "grant_types": ["urn:ietf:params:oauth:grant-type:device_code"] })),
             Err("a self-registered pairwise client cannot use the device grant"),
         ),
+        // Regression: the host a private-use scheme names was taken for the sector, so a stranger's app got the
+        // pairwise subjects of the site it named.
+        (
+            json!({ "application_type": "native", "subject_type": "pairwise", "token_endpoint_auth_method": "none",
+                    "redirect_uris": ["com.attacker.app://victim.example/cb"] }),
+            Err("a self-registered pairwise client with a private-use scheme redirect URI needs a sector_identifier_uri"),
+        ),
+        (
+            json!({ "application_type": "native", "subject_type": "pairwise", "token_endpoint_auth_method": "none",
+                    "redirect_uris": ["com.example.app:/cb"] }),
+            Err("needs a sector_identifier_uri"),
+        ),
+        (
+            json!({ "application_type": "native", "subject_type": "pairwise", "token_endpoint_auth_method": "none",
+                    "sector_identifier_uri": "https://app.example/s.json", "redirect_uris": ["com.example.app:/cb"] }),
+            Ok(()),
+        ),
+        (
+            json!({ "application_type": "native", "token_endpoint_auth_method": "none",
+                    "redirect_uris": ["com.example.app://victim.example/cb"] }),
+            Ok(()),
+        ),
         (
             web(json!({ "id_token_encrypted_response_alg": "RSA-OAEP" })),
             Err("id_token_encrypted_response_alg is not supported: ID tokens are signed with RS256"),
