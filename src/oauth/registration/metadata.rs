@@ -194,9 +194,15 @@ fn strings_member(m: &Map<String, Value>, key: &str) -> Result<Option<Vec<String
     }
 }
 
+/// A member of the OpenID Connect table that is not a string, where `""` asks for nothing, as for
+/// [`choice_member`]: `None` when absent, `null` or `""`.
+fn table_member<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    m.get(key).filter(|v| !v.is_null() && v.as_str() != Some(""))
+}
+
 fn non_negative_member(m: &Map<String, Value>, key: &str) -> Result<Option<i64>, OAuthError> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
+    match table_member(m, key) {
+        None => Ok(None),
         Some(v) => match v.as_i64() {
             Some(n) if n >= 0 => Ok(Some(n)),
             _ => Err(metadata_error(format!("{key} must be a non-negative integer (seconds)"))),
@@ -205,8 +211,8 @@ fn non_negative_member(m: &Map<String, Value>, key: &str) -> Result<Option<i64>,
 }
 
 fn bool_member(m: &Map<String, Value>, key: &str) -> Result<Option<bool>, OAuthError> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
+    match table_member(m, key) {
+        None => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
         Some(_) => Err(metadata_error(format!("{key} must be true or false"))),
     }
@@ -280,7 +286,11 @@ pub fn parse_request(body: &[u8]) -> Result<RequestedMetadata, OAuthError> {
         sector_identifier_uri: choice_member(m, "sector_identifier_uri")?,
         token_endpoint_auth_signing_alg: choice_member(m, "token_endpoint_auth_signing_alg")?,
         default_max_age: non_negative_member(m, "default_max_age")?,
-        default_acr_values: strings_member(m, "default_acr_values")?,
+        default_acr_values: if table_member(m, "default_acr_values").is_some() {
+            strings_member(m, "default_acr_values")?
+        } else {
+            None
+        },
         require_auth_time: bool_member(m, "require_auth_time")?,
         require_pushed_authorization_requests: bool_member(m, "require_pushed_authorization_requests")?,
         require_signed_request_object: bool_member(m, "require_signed_request_object")?,

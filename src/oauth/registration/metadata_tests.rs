@@ -293,6 +293,15 @@ fn openid_connect_members_are_honoured_or_refused() {
                         "subject_type": "", "id_token_signed_response_alg": "", "backchannel_logout_uri": "" })),
             Ok(()),
         ),
+        // Regression: "" was refused for the members that are not strings.
+        (
+            web(json!({ "default_max_age": "", "default_acr_values": "", "require_auth_time": "",
+                        "require_pushed_authorization_requests": "", "require_signed_request_object": "",
+                        "dpop_bound_access_tokens": "", "backchannel_logout_session_required": "",
+                        "frontchannel_logout_session_required": "" })),
+            Ok(()),
+        ),
+        (web(json!({ "require_auth_time": " " })), Err("require_auth_time must be true or false")),
         (signing(json!({ "token_endpoint_auth_signing_alg": "RS256" })), Ok(())),
         (signing(json!({ "token_endpoint_auth_signing_alg": "ES256" })), Ok(())),
         (
