@@ -39,6 +39,10 @@ struct ResetRecord {
     user: String,
     /// SHA-256 of the password hash the link was made for.
     password: String,
+    /// SHA-256 of the address the link was mailed to: a link is void once the account's address changed, as a
+    /// verification link is (one that an earlier release mailed has none, and is not held to it).
+    #[serde(default)]
+    address: Option<String>,
     /// The sign-in the request came from, to lead back to once the password is set.
     #[serde(default)]
     from: Option<ResetFrom>,
@@ -187,6 +191,7 @@ impl Provider {
             let record = ResetRecord {
                 user: user.id.as_str().to_owned(),
                 password: SecretHash::of(&hash).as_str().to_owned(),
+                address: Some(SecretHash::of(&to).as_str().to_owned()),
                 from: from.clone(),
             };
             let (path, key) = (super::discovery::paths::LOGIN_RESET, cache_keys::password_reset);
@@ -204,11 +209,17 @@ impl Provider {
         Ok(())
     }
 
-    /// The enabled account of a live link's `record`, with its password hash, while that is still the one the link
-    /// was made for.
+    /// The enabled account of a live link's `record`, with its password hash, while that and its address are still
+    /// the ones the link was made for.
     async fn reset_account(&self, record: &ResetRecord) -> Result<Option<(User, String)>, OAuthError> {
         let Ok(user_id) = UserId::parse(&record.user) else { return Ok(None) };
         let Some(user) = self.users.user_by_id(&user_id).await?.filter(|u| !u.disabled) else { return Ok(None) };
+        let mailed_there = |address: &String| {
+            user.email.as_deref().is_some_and(|now| SecretHash::from_stored(address.clone()).matches(now))
+        };
+        if !record.address.as_ref().is_none_or(mailed_there) {
+            return Ok(None);
+        }
         let found = self.users.user_by_username(&user.username).await?.filter(|(u, _)| u.id == user.id);
         Ok(found.filter(|(_, stored)| SecretHash::from_stored(record.password.clone()).matches(stored)))
     }

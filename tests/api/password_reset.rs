@@ -233,6 +233,26 @@ with_mail!(a_link_stops_working_once_the_password_changed_another_way, async |ap
     assert!(signs_in(&app, client["client_id"].as_str().unwrap(), "alice", NEW_PASSWORD).await);
 });
 
+// Regression: a link was bound to the password hash alone, so one mailed to an address the account no longer has
+// (an operator moved it away from a mailbox lost to someone) still reset the password.
+with_mail!(a_link_stops_working_once_the_address_changed, async |app, sink| {
+    use tessera::storage::{UserStore, UserUpdate};
+    let alice = add_alice(&app);
+    let client = add_client(&app, &["--public"]);
+    let b = other_browser();
+    let (id, _) = login_page(&app, &b, client["client_id"].as_str().unwrap()).await;
+    let csrf = forgot_page(&app, &b, &id).await;
+    assert_eq!(ask(&app, &b, &id, &csrf, "alice").await.0, StatusCode::OK);
+    let token = token_of(&link_in(&sink.nth(1).await));
+    let store = tessera::startup::open_store(&app.settings).await.unwrap();
+    let alice_id = tessera::domain::UserId::parse(alice["id"].as_str().unwrap()).unwrap();
+    let moved = UserUpdate { email: Some(Some("alice@elsewhere.example".into())), ..UserUpdate::default() };
+    store.update_user(&alice_id, moved, tessera::domain::now()).await.unwrap();
+    let (status, html) = reset(&app, &b, &token, NEW_PASSWORD, NEW_PASSWORD).await;
+    assert!(status == StatusCode::BAD_REQUEST && html.contains(DEAD_LINK), "{html}");
+    assert!(signs_in(&app, client["client_id"].as_str().unwrap(), "alice", PASSWORD).await, "the password stays");
+});
+
 with_mail!(unknown_and_mailless_accounts_get_the_same_answer_and_no_mail, async |app, sink| {
     add_alice(&app);
     app.cli_json(&["users", "add", "bob", "--password-stdin"], Some(PASSWORD));
