@@ -1,6 +1,7 @@
 //! "Forgot your password?": a link by mail that lets the owner of an account's address set a new password.
 //!
-//! A request names an account by username or email address, and is answered the same whether a mail went out
+//! A request names accounts by username or email address (text that is both names the accounts of each), and is
+//! answered the same whether a mail went out
 //! or not, and as fast (the accounts are looked up after the answer), so the form tells nobody which accounts
 //! exist. Every request counts on the client IP's limit, and
 //! each mail on the account's (`limits.password_reset_*`), so the form cannot flood a mailbox. Accounts without
@@ -8,7 +9,7 @@
 //! the upstream provider's) get no mail.
 //!
 //! The link is a [`super::mail_link`]: the cache keeps the hash of its token, with the account and the SHA-256
-//! of the password hash it was made for, for `passwords.reset_link_seconds`. Using the link writes the new
+//! of the password hash it was made for and of the address it was mailed to, for `passwords.reset_link_seconds`. Using the link writes the new
 //! password only over the hash it was made for, so a link stops working once the password changed by any way. A reset signs the user out everywhere, as an operator's
 //! `tessera users revoke` does (back-channel notices included), and lifts the sign-in lock of the name: the
 //! guesses that locked it were at a password that is no more.
@@ -129,19 +130,21 @@ impl Provider {
         self.mailer.is_some()
     }
 
-    /// The accounts `who` names: the one of that username, else those of that email address. With their
-    /// password hashes.
+    /// The accounts `who` names: the one of that username, and those of that email address when it looks like one.
+    /// With their password hashes. Both, since a username may look like an address: one made as "alice@…" must not
+    /// keep the owner of that address from their own account's link.
     async fn accounts_named(&self, who: &str) -> Result<Vec<(User, String)>, OAuthError> {
+        let mut accounts = Vec::new();
         if let Ok(username) = Username::parse(who) {
-            if let Some(found) = self.users.user_by_username(&username).await? {
-                return Ok(vec![found]);
-            }
+            accounts.extend(self.users.user_by_username(&username).await?);
         }
         if !who.contains('@') {
-            return Ok(Vec::new());
+            return Ok(accounts);
         }
-        let mut accounts = Vec::new();
         for user in self.identities.users_with_email(who, MAX_ACCOUNTS_PER_ADDRESS).await? {
+            if accounts.iter().any(|(named, _)| named.id == user.id) {
+                continue;
+            }
             if let Some(found) = self.users.user_by_username(&user.username).await? {
                 accounts.push(found);
             }

@@ -253,6 +253,23 @@ with_mail!(a_link_stops_working_once_the_address_changed, async |app, sink| {
     assert!(signs_in(&app, client["client_id"].as_str().unwrap(), "alice", PASSWORD).await, "the password stays");
 });
 
+// Regression: the account of a username went before those of the address, so an account made as
+// "alice@example.com" (a sign-up, a federated sign-in's preferred_username) took alice's links for itself.
+with_mail!(a_username_that_looks_like_an_address_hides_no_account_of_it, async |app, sink| {
+    add_alice(&app);
+    let args = ["users", "add", "alice@example.com", "--password-stdin", "--email", "mallory@example.com"];
+    app.cli_json(&args, Some(PASSWORD));
+    let client = add_client(&app, &["--public"]);
+    let b = other_browser();
+    let (id, _) = login_page(&app, &b, client["client_id"].as_str().unwrap()).await;
+    let csrf = forgot_page(&app, &b, &id).await;
+    assert_eq!(ask(&app, &b, &id, &csrf, "alice@example.com").await.0, StatusCode::OK);
+    sink.nth(2).await;
+    let mut to: Vec<String> = sink.mails().into_iter().flat_map(|m| m.to).collect();
+    to.sort();
+    assert_eq!(to, ["alice@example.com", "mallory@example.com"]);
+});
+
 with_mail!(unknown_and_mailless_accounts_get_the_same_answer_and_no_mail, async |app, sink| {
     add_alice(&app);
     app.cli_json(&["users", "add", "bob", "--password-stdin"], Some(PASSWORD));
