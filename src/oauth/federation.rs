@@ -136,7 +136,8 @@ pub enum Mapping {
 }
 
 /// Decides what an upstream identity with the address `email` signs in as: `linked`, the user it is linked to;
-/// `same_email`, (up to two) users with its email address (matched by its key, [`crate::domain::user::email_key`]).
+/// `same_email`, (up to `SAME_ADDRESS_READ`) users with its email address (matched by its key,
+/// [`crate::domain::user::email_key`]).
 pub fn decide(
     linked: Option<User>,
     same_email: Vec<User>,
@@ -151,12 +152,13 @@ pub fn decide(
             Mapping::SignIn(user)
         };
     }
-    let mut same_email = same_email.into_iter();
-    match (same_email.next(), same_email.next()) {
-        (None, _) => Mapping::Create,
-        // Both sides must have proved the address: a local account whose address nobody verified may have been made
-        // by someone else in its owner's name, waiting for the owner's sign-in to be linked to it (pre-hijacking).
-        // And it must be the same address, not one that only lower case maps alike.
+    let Some(first) = same_email.first().cloned() else { return Mapping::Create };
+    // Both sides must have proved the address: a local account whose address nobody verified may have been made
+    // by someone else in its owner's name, waiting for the owner's sign-in to be linked to it (pre-hijacking). So
+    // such an account is never linked to, nor does it stand in the way of the one account that proved the address.
+    // And it must be the same address, not one that only lower case maps alike.
+    let mut verified = same_email.into_iter().filter(|u| u.email_verified);
+    match (verified.next(), verified.next()) {
         (Some(user), None)
             if trust_email
                 && email_verified
@@ -169,9 +171,13 @@ pub fn decide(
                 Mapping::LinkTo(user)
             }
         }
-        (Some(user), _) => Mapping::Refuse(Some(user), FederationRefusal::EmailInUse),
+        _ => Mapping::Refuse(Some(first), FederationRefusal::EmailInUse),
     }
 }
+
+/// How many accounts with an upstream identity's address [`decide`] is given: enough that a few made with it
+/// and never verified do not hide the one that was.
+const SAME_ADDRESS_READ: i64 = 5;
 
 /// The most characters of a generated username's base, leaving room for a numeric suffix.
 const BASE_MAX: usize = Username::MAX_LEN - 8;
@@ -276,7 +282,7 @@ impl Provider {
     ) -> Result<Federated, OAuthError> {
         let linked = self.identities.linked_user(&identity.provider_id, &identity.subject, now).await?;
         let same_email = match (&linked, &identity.email) {
-            (None, Some(email)) => self.identities.users_with_email(email, 2).await?,
+            (None, Some(email)) => self.identities.users_with_email(email, SAME_ADDRESS_READ).await?,
             _ => Vec::new(),
         };
         let link = FederatedIdentity {

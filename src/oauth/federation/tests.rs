@@ -60,7 +60,14 @@ fn an_address_in_use_links_only_when_trusted_and_verified() {
         decide(None, vec![unverified.clone()], Some("Alice@Example.com"), true, true),
         Mapping::Refuse(Some(unverified), FederationRefusal::EmailInUse)
     );
-    // Two accounts with the address: neither is picked.
+    // Regression: an account made with the address and never verified kept the one that verified it from being
+    // linked to (anyone could block another's federated sign-in so).
+    let planted = User { email_verified: false, email: alice.email.clone(), ..user("mallory", false) };
+    assert_eq!(
+        decide(None, vec![planted.clone(), alice.clone()], Some("Alice@Example.com"), true, true),
+        Mapping::LinkTo(alice.clone())
+    );
+    // Two accounts that verified the address: neither is picked.
     let twin = user("alice2", false);
     assert_eq!(
         decide(None, vec![alice.clone(), twin], Some("Alice@Example.com"), true, true),
