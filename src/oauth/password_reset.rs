@@ -1,18 +1,18 @@
 //! "Forgot your password?": a link by mail that lets the owner of an account's address set a new password.
 //!
 //! A request names accounts by username or email address (text that is both names the accounts of each), and is
-//! answered the same whether a mail went out
-//! or not, and as fast (the accounts are looked up after the answer), so the form tells nobody which accounts
-//! exist. Every request counts on the client IP's limit, and
-//! each mail on the account's (`limits.password_reset_*`), so the form cannot flood a mailbox. Accounts without
-//! an address, disabled ones and those without a password (a federated sign-in made them: their password is
-//! the upstream provider's) get no mail.
+//! answered the same whether a mail went out or not, and as fast (the accounts are looked up after the answer), so the
+//! form tells nobody which accounts exist. Every request counts on the client IP's limit, and each mail on the
+//! account's (`limits.password_reset_*`), so the form cannot flood a mailbox. Accounts without an address, disabled
+//! ones and those without a password (a federated sign-in made them: their password is the upstream provider's) get no
+//! mail.
 //!
-//! The link is a [`super::mail_link`]: the cache keeps the hash of its token, with the account and the SHA-256
-//! of the password hash it was made for and of the address it was mailed to, for `passwords.reset_link_seconds`. Using the link writes the new
-//! password only over the hash it was made for, so a link stops working once the password changed by any way. A reset signs the user out everywhere, as an operator's
-//! `tessera users revoke` does (back-channel notices included), and lifts the sign-in lock of the name: the
-//! guesses that locked it were at a password that is no more.
+//! The link is a [`super::mail_link`]: the cache keeps the hash of its token, with the account and the SHA-256 of the
+//! password hash it was made for and of the address it was mailed to, for `passwords.reset_link_seconds`. Using the
+//! link writes the new password only over the hash it was made for, so a link stops working once the password changed
+//! by any way. A reset signs the user out everywhere, as an operator's `tessera users revoke` does (back-channel
+//! notices included), and lifts the sign-in lock of the name: the guesses that locked it were at a password that is no
+//! more.
 use super::audit::{EventFacts, RequestMeta};
 use super::cache_keys;
 use super::error::OAuthError;
