@@ -4,7 +4,6 @@
 use async_trait::async_trait;
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
-use tessera::domain::secret::SecretHash;
 use tessera::domain::{
     ApplicationType, Client, ClientAuthMethod, ClientId, ClientMetadata, ClientState, GrantType, RedirectUri, Scope,
 };
@@ -25,7 +24,7 @@ impl ClientStore for OneClient {
     async fn list_clients(&self, _: Option<&ClientId>, _: i64) -> StoreResult<Vec<Client>> {
         Ok(vec![self.0.clone()])
     }
-    async fn update_client(&self, _: &Client, _: Option<&SecretHash>) -> StoreResult<()> {
+    async fn update_client(&self, _: &Client) -> StoreResult<()> {
         Ok(())
     }
     async fn set_client_revoked_before(&self, _: &ClientId, _: i64) -> StoreResult<()> {
@@ -60,6 +59,7 @@ static STORE: LazyLock<OneClient> = LazyLock::new(|| {
         created_at: 0,
         updated_at: 0,
         revoked_before: None,
+        revision: 0,
     })
 });
 
