@@ -4,8 +4,8 @@
 use crate::account::{other_browser, sign_in_to_account};
 use crate::helpers::*;
 use crate::otp::post;
-use crate::password_reset::{ask, events, forgot_page, link_in, login_page, reset, token_of, with_mail, DONE};
-use crate::signin::{add_alice, add_client, hidden, location, PASSWORD};
+use crate::password_reset::{alice_reset_link, events, reset, with_mail, DONE};
+use crate::signin::{add_alice, hidden, location, PASSWORD};
 use crate::signup::{on, user_named};
 use crate::smtp_sink::SmtpSink;
 use crate::temporary_password::{add_temporary_alice, new_password_form, send_new, CHOSEN};
@@ -114,12 +114,7 @@ with_mail!(
     },
     async |app, sink| {
         add_alice(&app);
-        let client = add_client(&app, &["--public"]);
-        let b = other_browser();
-        let (id, _) = login_page(&app, &b, client["client_id"].as_str().unwrap()).await;
-        let csrf = forgot_page(&app, &b, &id).await;
-        assert_eq!(ask(&app, &b, &id, &csrf, "alice").await.0, StatusCode::OK);
-        let token = token_of(&link_in(&sink.nth(1).await));
+        let (_, b, token) = alice_reset_link(&app, &sink).await;
         for (new, why) in [
             ("Alice", BY_NAME),
             ("alice@example.COM", BY_EMAIL),

@@ -100,6 +100,19 @@ pub(crate) fn token_of(link: &str) -> String {
     url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "token").unwrap().1.into_owned()
 }
 
+/// A public client, a browser at its sign-in, and the token of the reset link that alice asks for there (the
+/// sink's first mail).
+pub(crate) async fn alice_reset_link(app: &TestApp, sink: &SmtpSink) -> (String, reqwest::Client, String) {
+    let client = add_client(app, &["--public"]);
+    let client_id = client["client_id"].as_str().unwrap().to_owned();
+    let b = other_browser();
+    let (id, _) = login_page(app, &b, &client_id).await;
+    let csrf = forgot_page(app, &b, &id).await;
+    assert_eq!(ask(app, &b, &id, &csrf, "alice").await.0, StatusCode::OK);
+    let token = token_of(&link_in(&sink.nth(1).await));
+    (client_id, b, token)
+}
+
 pub(crate) fn events(app: &TestApp, user_id: &str, kind: &str) -> Vec<Value> {
     let events = app.cli_json(&["audit", "list", "--user", user_id], None);
     events["events"].as_array().unwrap().iter().filter(|e| e["kind"] == kind).cloned().collect()
@@ -203,16 +216,10 @@ with_mail!(a_reset_asked_for_by_a_device_sign_in_leads_to_the_code_entry, async 
 with_mail!(a_reset_replaces_a_temporary_password, async |app, sink| {
     let args = ["users", "add", "alice", "--password-stdin", "--email", "alice@example.com", "--temporary"];
     app.cli_json(&args, Some(PASSWORD));
-    let client = add_client(&app, &["--public"]);
-    let client_id = client["client_id"].as_str().unwrap();
-    let b = other_browser();
-    let (id, _) = login_page(&app, &b, client_id).await;
-    let csrf = forgot_page(&app, &b, &id).await;
-    assert_eq!(ask(&app, &b, &id, &csrf, "alice").await.0, StatusCode::OK);
-    let token = token_of(&link_in(&sink.nth(1).await));
+    let (client_id, b, token) = alice_reset_link(&app, &sink).await;
     assert_eq!(reset(&app, &b, &token, NEW_PASSWORD, NEW_PASSWORD).await.0, StatusCode::OK);
     assert_eq!(app.cli_json(&["users", "show", "alice"], None)["password_change_required"], false);
-    assert!(signs_in(&app, client_id, "alice", NEW_PASSWORD).await, "no new password page");
+    assert!(signs_in(&app, &client_id, "alice", NEW_PASSWORD).await, "no new password page");
 });
 
 with_mail!(a_link_stops_working_once_the_password_changed_another_way, async |app, sink| {
@@ -238,19 +245,14 @@ with_mail!(a_link_stops_working_once_the_password_changed_another_way, async |ap
 with_mail!(a_link_stops_working_once_the_address_changed, async |app, sink| {
     use tessera::storage::{UserStore, UserUpdate};
     let alice = add_alice(&app);
-    let client = add_client(&app, &["--public"]);
-    let b = other_browser();
-    let (id, _) = login_page(&app, &b, client["client_id"].as_str().unwrap()).await;
-    let csrf = forgot_page(&app, &b, &id).await;
-    assert_eq!(ask(&app, &b, &id, &csrf, "alice").await.0, StatusCode::OK);
-    let token = token_of(&link_in(&sink.nth(1).await));
+    let (client_id, b, token) = alice_reset_link(&app, &sink).await;
     let store = tessera::startup::open_store(&app.settings).await.unwrap();
     let alice_id = tessera::domain::UserId::parse(alice["id"].as_str().unwrap()).unwrap();
     let moved = UserUpdate { email: Some(Some("alice@elsewhere.example".into())), ..UserUpdate::default() };
     store.update_user(&alice_id, moved, tessera::domain::now()).await.unwrap();
     let (status, html) = reset(&app, &b, &token, NEW_PASSWORD, NEW_PASSWORD).await;
     assert!(status == StatusCode::BAD_REQUEST && html.contains(DEAD_LINK), "{html}");
-    assert!(signs_in(&app, client["client_id"].as_str().unwrap(), "alice", PASSWORD).await, "the password stays");
+    assert!(signs_in(&app, &client_id, "alice", PASSWORD).await, "the password stays");
 });
 
 // Regression: the account of a username went before those of the address, so an account made as
