@@ -603,3 +603,7 @@ impl UserStore for DieselStore {
 #[cfg(test)]
 #[path = "users_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "users_email_tests.rs"]
+mod email_tests;
